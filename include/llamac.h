@@ -1,0 +1,781 @@
+/*
+ * llamac.h - a safe C11 library over llama.cpp.
+ *
+ * This header is the specification of libllamac. Every object is an opaque handle with a paired create/free;
+ * every fallible function returns an llamac_status and leaves a precise message in llamac_last_error(); nothing a
+ * caller can pass makes the library abort, exit or print. Results come back through `out` parameters, which are
+ * set to NULL/0 when a call fails.
+ *
+ * Ownership words used below:
+ *   "borrowed"                       - the library only reads it during the call (or as stated);
+ *   "caller frees with X"            - the caller owns the result and releases it with X;
+ *   "owned by Y, valid until Z"      - the library owns it; do not free it.
+ * Thread-safety words: "thread-safe", "one thread per handle", "not thread-safe".
+ *
+ * Text is UTF-8 throughout. Text passed in is (const char *s, size_t len) unless a function says NUL-terminated.
+ */
+#ifndef LLAMAC_H
+#define LLAMAC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(LLAMAC_SHARED)
+#  ifdef LLAMAC_BUILD
+#    define LLAMAC_API __declspec(dllexport)
+#  else
+#    define LLAMAC_API __declspec(dllimport)
+#  endif
+#elif defined(__GNUC__)
+#  define LLAMAC_API __attribute__((visibility("default")))
+#else
+#  define LLAMAC_API
+#endif
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Versions
+ * ------------------------------------------------------------------------------------------------------------- */
+
+#define LLAMAC_VERSION_MAJOR 0
+#define LLAMAC_VERSION_MINOR 1
+#define LLAMAC_VERSION_PATCH 0
+#define LLAMAC_VERSION_STRING "0.1.0"
+
+/* The llamac version as "MAJOR.MINOR.PATCH". Owned by the library, valid forever. Thread-safe. */
+LLAMAC_API const char *llamac_version(void);
+
+/* The llama.cpp commit (40 hex digits) this library was built against. Owned by the library, valid forever.
+ * Thread-safe. */
+LLAMAC_API const char *llamac_llama_commit(void);
+
+/* Number of ggml backends compiled in or loaded (CPU always; CUDA, Vulkan, BLAS, RPC when built with them).
+ * Initialises the backends if needed. Thread-safe. */
+LLAMAC_API size_t llamac_backend_count(void);
+
+/* Name of backend `i` ("CPU", "CUDA", ...), or NULL when `i` is out of range. Owned by the library, valid until
+ * the process ends. Thread-safe. */
+LLAMAC_API const char *llamac_backend_name(size_t i);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Status codes and errors
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* Status codes. Explicit numbers; append-only across versions. */
+typedef enum llamac_status {
+    LLAMAC_OK = 0,
+    LLAMAC_E_INVALID_ARGUMENT = 1, /* a NULL, a bad length, a value out of its documented range */
+    LLAMAC_E_NO_MEMORY = 2,        /* an allocation failed, or a request exceeds the memory available */
+    LLAMAC_E_IO = 3,               /* a file could not be opened, read or written */
+    LLAMAC_E_MODEL_LOAD = 4,       /* the file is not a model llama.cpp can load */
+    LLAMAC_E_CONTEXT_CREATE = 5,   /* llama.cpp refused to create a context with these parameters */
+    LLAMAC_E_TOKEN_RANGE = 6,      /* a token id outside the vocabulary */
+    LLAMAC_E_CONTEXT_FULL = 7,     /* input does not fit in the context / positions past n_ctx */
+    LLAMAC_E_DECODE = 8,           /* llama.cpp failed to evaluate a batch */
+    LLAMAC_E_CANCELLED = 9,        /* a callback or llamac_ctx_cancel() stopped the work */
+    LLAMAC_E_GRAMMAR = 10,         /* a GBNF grammar or trigger pattern is invalid */
+    LLAMAC_E_STATE = 11,           /* a saved state is corrupt or belongs to another model */
+    LLAMAC_E_UNSUPPORTED = 12,     /* the model or build cannot do this (e.g. embeddings on a vocab-only model) */
+    LLAMAC_E_UTF8 = 13,            /* text is not valid UTF-8 */
+    LLAMAC_E_NOT_FOUND = 14,       /* a metadata key, template or item does not exist */
+    LLAMAC_E_BUFFER_TOO_SMALL = 15,/* the caller's buffer cannot hold the result; the needed size is returned */
+    LLAMAC_E_INTERNAL = 16         /* llama.cpp reported an error we could not classify */
+} llamac_status;
+
+/* A short constant description of a status ("invalid argument"). Unknown values give "unknown status".
+ * Owned by the library, valid forever. Thread-safe. */
+LLAMAC_API const char *llamac_status_str(llamac_status status);
+
+/* The message of the last failed call on this thread: what failed and the value that caused it. Empty string
+ * when the last call succeeded or nothing has failed yet. Owned by the library, valid until the next llamac call
+ * on this thread. Thread-safe (the message is thread-local). */
+LLAMAC_API const char *llamac_last_error(void);
+
+/* Releases memory that the library handed to the caller ("caller frees with llamac_free"). NULL is a no-op.
+ * Thread-safe. */
+LLAMAC_API void llamac_free(void *ptr);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Logging
+ * ------------------------------------------------------------------------------------------------------------- */
+
+typedef enum llamac_log_level {
+    LLAMAC_LOG_DEBUG = 1,
+    LLAMAC_LOG_INFO = 2,
+    LLAMAC_LOG_WARN = 3,
+    LLAMAC_LOG_ERROR = 4,
+    LLAMAC_LOG_NONE = 5 /* as a minimum level: nothing is delivered */
+} llamac_log_level;
+
+/* Receives one complete log line (no trailing newline), from llamac, llama.cpp or ggml. Runs on whichever thread
+ * logged, possibly several at once; it must not call back into llamac. `line` is borrowed for the call. */
+typedef void (*llamac_log_fn)(llamac_log_level level, const char *line, void *user_data);
+
+/* Installs the log hook. The library is silent by default (no hook). Lines below `min_level` are dropped.
+ * Pass fn = NULL to go silent again. llama.cpp's reasons for a failed load are captured into llamac_last_error()
+ * whatever the hook. Thread-safe. */
+LLAMAC_API void llamac_log_set(llamac_log_fn fn, llamac_log_level min_level, void *user_data);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Backend and devices
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* Initialises llama.cpp's backends. Reference-counted and idempotent: every successful call is paired with one
+ * llamac_backend_free(). Loading a model initialises the backends by itself, so calling this is optional.
+ * Thread-safe. */
+LLAMAC_API llamac_status llamac_backend_init(void);
+
+/* Drops one reference taken by llamac_backend_init(). Extra calls are no-ops. Thread-safe. */
+LLAMAC_API void llamac_backend_free(void);
+
+typedef enum llamac_device_type {
+    LLAMAC_DEVICE_CPU = 0,
+    LLAMAC_DEVICE_GPU = 1,
+    LLAMAC_DEVICE_IGPU = 2,
+    LLAMAC_DEVICE_ACCEL = 3,
+    LLAMAC_DEVICE_OTHER = 4
+} llamac_device_type;
+
+typedef struct llamac_device_info {
+    const char *name;        /* e.g. "CPU", "CUDA0"; owned by the library, valid until the process ends */
+    const char *description; /* e.g. the processor or GPU model; owned as `name` */
+    llamac_device_type type;
+    size_t memory_free;  /* bytes; 0 when unknown */
+    size_t memory_total; /* bytes; 0 when unknown */
+} llamac_device_info;
+
+/* Number of devices (CPU included). Thread-safe. */
+LLAMAC_API size_t llamac_device_count(void);
+
+/* Describes device `i` into *out. Errors: LLAMAC_E_INVALID_ARGUMENT (out NULL, i out of range). Thread-safe. */
+LLAMAC_API llamac_status llamac_device_get(size_t i, llamac_device_info *out);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Models
+ * ------------------------------------------------------------------------------------------------------------- */
+
+typedef struct llamac_model llamac_model;
+typedef int32_t llamac_token;
+typedef int32_t llamac_pos;
+typedef int32_t llamac_seq_id;
+
+/* Load progress, 0.0 to 1.0. Runs on the loading thread. Return false to cancel the load (the load then fails
+ * with LLAMAC_E_CANCELLED). Must not call back into llamac. */
+typedef bool (*llamac_progress_fn)(float progress, void *user_data);
+
+typedef enum llamac_split_mode {
+    LLAMAC_SPLIT_NONE = 0,  /* the whole model on main_gpu */
+    LLAMAC_SPLIT_LAYER = 1, /* layers and KV spread over the GPUs (default) */
+    LLAMAC_SPLIT_ROW = 2    /* rows split across GPUs where the backend supports it */
+} llamac_split_mode;
+
+typedef enum llamac_kv_override_type {
+    LLAMAC_KV_OVERRIDE_INT = 0,
+    LLAMAC_KV_OVERRIDE_FLOAT = 1,
+    LLAMAC_KV_OVERRIDE_BOOL = 2,
+    LLAMAC_KV_OVERRIDE_STR = 3
+} llamac_kv_override_type;
+
+/* Overrides one metadata key while loading (as llama.cpp's --override-kv). Keys and strings are at most 127
+ * bytes. */
+typedef struct llamac_kv_override {
+    const char *key; /* borrowed, NUL-terminated */
+    llamac_kv_override_type type;
+    int64_t int_value;
+    double float_value;
+    bool bool_value;
+    const char *str_value; /* borrowed, NUL-terminated */
+} llamac_kv_override;
+
+typedef struct llamac_model_params {
+    int32_t n_gpu_layers;            /* layers to offload; 0 = CPU only (default, no GPU used at all); -1 = all */
+    llamac_split_mode split_mode;    /* how to use several GPUs */
+    int32_t main_gpu;                /* GPU index for LLAMAC_SPLIT_NONE */
+    const float *tensor_split;       /* borrowed; proportion per GPU, n_tensor_split entries, or NULL */
+    size_t n_tensor_split;
+    bool use_mmap;                   /* default true */
+    bool use_mlock;                  /* default false */
+    bool check_tensors;              /* validate tensor data while loading; default false */
+    bool vocab_only;                 /* load only the vocabulary (tokenize without weights) */
+    const llamac_kv_override *kv_overrides; /* borrowed for the call; n_kv_overrides entries */
+    size_t n_kv_overrides;
+    llamac_progress_fn progress;     /* NULL: no progress reports */
+    void *progress_user_data;
+} llamac_model_params;
+
+/* The defaults: CPU only, mmap on, no overrides. Thread-safe. */
+LLAMAC_API llamac_model_params llamac_model_params_default(void);
+
+/* Loads a GGUF model. The path is NUL-terminated and borrowed. A shard "-00001-of-0000N.gguf" loads every shard.
+ * params NULL means defaults. On success *out is caller frees with llamac_model_free.
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (NULL path/out, bad params), LLAMAC_E_IO (missing, unreadable, directory,
+ * empty), LLAMAC_E_MODEL_LOAD (not GGUF, truncated, unsupported architecture; the message carries llama.cpp's
+ * reason), LLAMAC_E_CANCELLED (the progress callback returned false), LLAMAC_E_NO_MEMORY. Thread-safe. */
+LLAMAC_API llamac_status llamac_model_load(const char *path, const llamac_model_params *params, llamac_model **out);
+
+/* Releases the caller's reference. The model stays alive until the last context using it is freed, so any free
+ * order is safe. NULL is a no-op. Thread-safe. */
+LLAMAC_API void llamac_model_free(llamac_model *model);
+
+typedef struct llamac_model_info {
+    const char *architecture; /* "llama", "qwen2", "bert", ...; owned by the model, valid until it is freed */
+    const char *description;  /* llama.cpp's one-line description, e.g. "llama ?B all F32"; owned as above */
+    const char *file_type;    /* e.g. "Q8_0", "all F32"; owned as above */
+    uint64_t n_params;
+    uint64_t size_bytes;      /* bytes of weights */
+    int32_t n_ctx_train;
+    int32_t n_embd;
+    int32_t n_layer;
+    int32_t n_head;
+    int32_t n_head_kv;
+    int32_t head_dim_k;       /* key head size (n_embd / n_head unless the GGUF says otherwise) */
+    int32_t head_dim_v;
+    int32_t n_vocab;
+    bool has_encoder;
+    bool has_decoder;
+    bool vocab_only;
+    double load_ms;           /* wall time of llamac_model_load */
+} llamac_model_info;
+
+/* Fills *out with the model's shape. Errors: LLAMAC_E_INVALID_ARGUMENT. One thread per handle (reads only, so in
+ * practice thread-safe). */
+LLAMAC_API llamac_status llamac_model_get_info(const llamac_model *model, llamac_model_info *out);
+
+/* Reads a metadata value as a string (any type; arrays are summarised). `key` is NUL-terminated, borrowed.
+ * *out is caller frees with llamac_free. Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_NOT_FOUND. Thread-safe. */
+LLAMAC_API llamac_status llamac_model_meta(const llamac_model *model, const char *key, char **out);
+
+/* Number of metadata keys. 0 for NULL. Thread-safe. */
+LLAMAC_API size_t llamac_model_meta_count(const llamac_model *model);
+
+/* Key and value (as strings) of metadata entry `i`. *key and *value are caller frees with llamac_free.
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, i out of range). Thread-safe. */
+LLAMAC_API llamac_status llamac_model_meta_at(const llamac_model *model, size_t i, char **key, char **value);
+
+/* The chat template stored in the model: `name` NULL for the default ("tokenizer.chat_template"), or a named
+ * variant such as "tool_use". *out is owned by the model, valid until it is freed.
+ * Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_NOT_FOUND (the model has no such template). Thread-safe. */
+LLAMAC_API llamac_status llamac_model_chat_template(const llamac_model *model, const char *name, const char **out);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Vocabulary and text
+ * ------------------------------------------------------------------------------------------------------------- */
+
+typedef enum llamac_special_token {
+    LLAMAC_TOKEN_BOS = 0,
+    LLAMAC_TOKEN_EOS = 1,
+    LLAMAC_TOKEN_EOT = 2,
+    LLAMAC_TOKEN_SEP = 3,
+    LLAMAC_TOKEN_PAD = 4,
+    LLAMAC_TOKEN_NL = 5,
+    LLAMAC_TOKEN_MASK = 6,
+    LLAMAC_TOKEN_FIM_PRE = 7,
+    LLAMAC_TOKEN_FIM_SUF = 8,
+    LLAMAC_TOKEN_FIM_MID = 9,
+    LLAMAC_TOKEN_FIM_PAD = 10,
+    LLAMAC_TOKEN_FIM_REP = 11,
+    LLAMAC_TOKEN_FIM_SEP = 12
+} llamac_special_token;
+
+/* The id of a special token, or -1 when the vocabulary has none (or the arguments are invalid). Thread-safe. */
+LLAMAC_API llamac_token llamac_vocab_special(const llamac_model *model, llamac_special_token which);
+
+/* Vocabulary size; 0 for NULL. Thread-safe. */
+LLAMAC_API int32_t llamac_vocab_n_tokens(const llamac_model *model);
+
+/* True when `token` ends generation (EOS, EOT, ...). False for out-of-range ids. Thread-safe. */
+LLAMAC_API bool llamac_vocab_is_eog(const llamac_model *model, llamac_token token);
+
+/* True when `token` is a control token. False for out-of-range ids. Thread-safe. */
+LLAMAC_API bool llamac_vocab_is_control(const llamac_model *model, llamac_token token);
+
+/* Tokenize flags. Both are off for user text; they are separate, explicit choices. */
+enum {
+    LLAMAC_TOKENIZE_ADD_SPECIAL = 1u << 0,  /* add BOS/EOS as the model's metadata asks */
+    LLAMAC_TOKENIZE_PARSE_SPECIAL = 1u << 1 /* turn special-token text such as "<|im_end|>" into special tokens */
+};
+
+/* Tokenizes `len` bytes of UTF-8 `text` (need not be NUL-terminated; borrowed). The output is sized
+ * automatically: *tokens is caller frees with llamac_free (NULL when *n_tokens is 0).
+ * Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_UTF8 (invalid UTF-8; the message gives the byte offset),
+ * LLAMAC_E_NO_MEMORY. Thread-safe. */
+LLAMAC_API llamac_status llamac_tokenize(const llamac_model *model, const char *text, size_t len, unsigned flags,
+                                         llamac_token **tokens, size_t *n_tokens);
+
+/* Detokenize flags. */
+enum {
+    LLAMAC_DETOKENIZE_REMOVE_SPECIAL = 1u << 0, /* drop a leading BOS / trailing EOS the model adds */
+    LLAMAC_DETOKENIZE_UNPARSE_SPECIAL = 1u << 1 /* render special tokens as their text */
+};
+
+/* Turns tokens back into text. *text is NUL-terminated, caller frees with llamac_free; *len excludes the NUL.
+ * The bytes are exactly llama.cpp's (they may end in an incomplete UTF-8 sequence if the tokens do).
+ * Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_TOKEN_RANGE (the message names the index and id). Thread-safe. */
+LLAMAC_API llamac_status llamac_detokenize(const llamac_model *model, const llamac_token *tokens, size_t n_tokens,
+                                           unsigned flags, char **text, size_t *len);
+
+/* The bytes of one token, written into (buf, cap) without a NUL; *needed receives the piece's length.
+ * `special` renders special tokens as text. A piece may be part of a UTF-8 character.
+ * Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_TOKEN_RANGE, LLAMAC_E_BUFFER_TOO_SMALL (nothing useful in buf;
+ * *needed tells the size). Thread-safe. */
+LLAMAC_API llamac_status llamac_token_to_piece(const llamac_model *model, llamac_token token, bool special,
+                                               char *buf, size_t cap, size_t *needed);
+
+/* Checks that (text, len) is valid UTF-8. Returns true when it is; otherwise false and, when `bad_offset` is not
+ * NULL, the offset of the first invalid byte. Thread-safe. */
+LLAMAC_API bool llamac_utf8_valid(const char *text, size_t len, size_t *bad_offset);
+
+/* A streaming UTF-8 gate: bytes go in in any pieces; only whole characters come out. Invalid bytes become U+FFFD.
+ */
+typedef struct llamac_utf8_stream llamac_utf8_stream;
+
+/* Creates a stream. *out is caller frees with llamac_utf8_stream_free. Errors: LLAMAC_E_INVALID_ARGUMENT,
+ * LLAMAC_E_NO_MEMORY. Thread-safe. */
+LLAMAC_API llamac_status llamac_utf8_stream_new(llamac_utf8_stream **out);
+
+/* Frees a stream. NULL is a no-op. One thread per handle. */
+LLAMAC_API void llamac_utf8_stream_free(llamac_utf8_stream *stream);
+
+/* Pushes (bytes, len) and returns in (*text, *text_len) the complete characters now available (possibly none).
+ * *text is owned by the stream, valid until the next call on it. Errors: LLAMAC_E_INVALID_ARGUMENT,
+ * LLAMAC_E_NO_MEMORY. One thread per handle. */
+LLAMAC_API llamac_status llamac_utf8_stream_push(llamac_utf8_stream *stream, const char *bytes, size_t len,
+                                                 const char **text, size_t *text_len);
+
+/* Ends the stream: an incomplete trailing sequence comes out as U+FFFD. Output as for _push. The stream can be
+ * reused afterwards. One thread per handle. */
+LLAMAC_API llamac_status llamac_utf8_stream_flush(llamac_utf8_stream *stream, const char **text, size_t *text_len);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Contexts
+ * ------------------------------------------------------------------------------------------------------------- */
+
+typedef struct llamac_context llamac_context;
+
+typedef enum llamac_flash_attn {
+    LLAMAC_FLASH_ATTN_AUTO = -1,
+    LLAMAC_FLASH_ATTN_OFF = 0,
+    LLAMAC_FLASH_ATTN_ON = 1
+} llamac_flash_attn;
+
+/* KV-cache element types: the ones llama.cpp accepts for its cache. */
+typedef enum llamac_kv_type {
+    LLAMAC_KV_F16 = 0,
+    LLAMAC_KV_F32 = 1,
+    LLAMAC_KV_BF16 = 2,
+    LLAMAC_KV_Q8_0 = 3,
+    LLAMAC_KV_Q4_0 = 4,
+    LLAMAC_KV_Q4_1 = 5,
+    LLAMAC_KV_IQ4_NL = 6,
+    LLAMAC_KV_Q5_0 = 7,
+    LLAMAC_KV_Q5_1 = 8
+} llamac_kv_type;
+
+/* Name of a KV type ("f16", "q8_0", ...), or NULL for an unknown value. Thread-safe. */
+LLAMAC_API const char *llamac_kv_type_name(llamac_kv_type type);
+
+/* Parses a KV type name as llama.cpp's -ctk/-ctv take it. Errors: LLAMAC_E_INVALID_ARGUMENT (the message lists the
+ * accepted names). Thread-safe. */
+LLAMAC_API llamac_status llamac_kv_type_from_name(const char *name, llamac_kv_type *out);
+
+/* Hadamard rotation of Q/K/V before a quantized KV cache stores them (llama.cpp applies it when the cache type is
+ * quantized and the head size is a multiple of 64). */
+typedef enum llamac_attn_rotation {
+    LLAMAC_ATTN_ROT_AUTO = 0, /* llama.cpp's choice (honours LLAMA_ATTN_ROT_DISABLE in the environment) */
+    LLAMAC_ATTN_ROT_ON = 1,   /* on wherever llama.cpp can apply it, whatever the environment says */
+    LLAMAC_ATTN_ROT_OFF = 2   /* off for this context */
+} llamac_attn_rotation;
+
+typedef enum llamac_pooling {
+    LLAMAC_POOLING_DEFAULT = -1, /* what the model's metadata says */
+    LLAMAC_POOLING_NONE = 0,
+    LLAMAC_POOLING_MEAN = 1,
+    LLAMAC_POOLING_CLS = 2,
+    LLAMAC_POOLING_LAST = 3,
+    LLAMAC_POOLING_RANK = 4
+} llamac_pooling;
+
+typedef enum llamac_rope_scaling {
+    LLAMAC_ROPE_SCALING_DEFAULT = -1,
+    LLAMAC_ROPE_SCALING_NONE = 0,
+    LLAMAC_ROPE_SCALING_LINEAR = 1,
+    LLAMAC_ROPE_SCALING_YARN = 2
+} llamac_rope_scaling;
+
+typedef struct llamac_ctx_params {
+    uint32_t n_ctx;           /* tokens of context; 0 = min(4096, the model's training context) */
+    uint32_t n_batch;         /* most tokens one decode call submits (default 2048) */
+    uint32_t n_ubatch;        /* physical batch (default 512) */
+    uint32_t n_seq_max;       /* number of sequences (default 1) */
+    int32_t n_threads;        /* generation threads; 0 = the number of physical cores */
+    int32_t n_threads_batch;  /* prompt threads; 0 = n_threads */
+    llamac_flash_attn flash_attn;
+    llamac_kv_type type_k;    /* default F16 */
+    llamac_kv_type type_v;    /* default F16; a quantized V cache needs flash attention */
+    llamac_attn_rotation attn_rotation;
+    bool embeddings;          /* produce embeddings (default false) */
+    llamac_pooling pooling;   /* for embeddings */
+    llamac_rope_scaling rope_scaling;
+    float rope_freq_base;     /* 0 = from the model */
+    float rope_freq_scale;    /* 0 = from the model */
+    bool allow_ctx_overflow;  /* allow n_ctx beyond the model's training context */
+    bool offload_kqv;         /* keep the KV cache on the GPU when layers are offloaded (default true) */
+} llamac_ctx_params;
+
+/* The defaults described above. Thread-safe. */
+LLAMAC_API llamac_ctx_params llamac_ctx_params_default(void);
+
+/* Creates a context for `model` (borrowed; the context holds a reference, so the model may be freed first).
+ * params NULL means defaults. *out is caller frees with llamac_ctx_free.
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (a parameter out of range, named in the message), LLAMAC_E_UNSUPPORTED
+ * (vocab-only model), LLAMAC_E_NO_MEMORY (the KV cache would not fit in available memory; the message gives both
+ * figures), LLAMAC_E_CONTEXT_CREATE (llama.cpp's reason in the message). Thread-safe (several threads may create
+ * contexts at once, with different rotation settings). */
+LLAMAC_API llamac_status llamac_ctx_new(llamac_model *model, const llamac_ctx_params *params, llamac_context **out);
+
+/* Frees a context and drops its model reference. NULL is a no-op. One thread per handle. */
+LLAMAC_API void llamac_ctx_free(llamac_context *ctx);
+
+typedef struct llamac_ctx_info {
+    uint32_t n_ctx;
+    uint32_t n_batch;
+    uint32_t n_ubatch;
+    uint32_t n_seq_max;
+    int32_t n_threads;
+    int32_t n_threads_batch;
+    llamac_kv_type type_k;
+    llamac_kv_type type_v;
+    bool embeddings;
+    llamac_pooling pooling;   /* resolved pooling */
+    bool attn_rot_k;          /* is the K cache rotated */
+    bool attn_rot_v;          /* is the V cache rotated */
+    const char *attn_rot_why; /* why rotation is off ("K/V types are not quantized", "head size 8 is not a
+                                 multiple of 64", "disabled for this context", ...); "" when on. Owned by the
+                                 context, valid until it is freed. */
+} llamac_ctx_info;
+
+/* Describes the context. Errors: LLAMAC_E_INVALID_ARGUMENT. One thread per handle. */
+LLAMAC_API llamac_status llamac_ctx_get_info(const llamac_context *ctx, llamac_ctx_info *out);
+
+/* The model a context uses. Owned by the context, valid until it is freed. One thread per handle. */
+LLAMAC_API llamac_model *llamac_ctx_model(const llamac_context *ctx);
+
+/* Called during decoding; return true to abort the decode. Runs on a llama.cpp compute thread. Must not call
+ * back into llamac. */
+typedef bool (*llamac_abort_fn)(void *user_data);
+
+/* Installs (or, with fn NULL, removes) an abort callback for decodes on this context. An aborted decode fails with
+ * LLAMAC_E_CANCELLED. One thread per handle. */
+LLAMAC_API llamac_status llamac_ctx_set_abort(llamac_context *ctx, llamac_abort_fn fn, void *user_data);
+
+/* Asks the generation or decode running on `ctx` to stop as soon as possible; if none is running, the next one
+ * stops at once. The request is consumed when that call returns. Thread-safe (may be called from any thread
+ * while another thread uses the context). */
+LLAMAC_API void llamac_ctx_cancel(llamac_context *ctx);
+
+/* Appends `n` tokens (borrowed) to sequence `seq` at its current end and evaluates them, in n_batch-sized chunks.
+ * Logits are kept for the last token. Errors: LLAMAC_E_INVALID_ARGUMENT (n 0, seq out of range),
+ * LLAMAC_E_TOKEN_RANGE, LLAMAC_E_CONTEXT_FULL (the sequence would pass n_ctx; nothing is decoded),
+ * LLAMAC_E_CANCELLED, LLAMAC_E_DECODE. On an error after some chunks were evaluated, those chunks stay in the
+ * cache; llamac_ctx_seq_pos_max tells how far. One thread per handle. */
+LLAMAC_API llamac_status llamac_ctx_decode(llamac_context *ctx, llamac_seq_id seq, const llamac_token *tokens,
+                                           size_t n);
+
+/* A batch of tokens for several sequences at explicit positions. */
+typedef struct llamac_batch llamac_batch;
+
+/* Creates a batch that holds up to `capacity` tokens, each in up to `max_seqs_per_token` sequences.
+ * *out is caller frees with llamac_batch_free. Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_NO_MEMORY.
+ * Thread-safe. */
+LLAMAC_API llamac_status llamac_batch_new(size_t capacity, size_t max_seqs_per_token, llamac_batch **out);
+
+/* Frees a batch. NULL is a no-op. One thread per handle. */
+LLAMAC_API void llamac_batch_free(llamac_batch *batch);
+
+/* Empties a batch for reuse. One thread per handle. */
+LLAMAC_API void llamac_batch_clear(llamac_batch *batch);
+
+/* Number of tokens in the batch. One thread per handle. */
+LLAMAC_API size_t llamac_batch_size(const llamac_batch *batch);
+
+/* Adds a token at position `pos` of the `n_seqs` sequences in `seqs` (borrowed); `output` asks for its logits or
+ * embedding. Errors: LLAMAC_E_INVALID_ARGUMENT (negative pos, no sequences, too many sequences),
+ * LLAMAC_E_BUFFER_TOO_SMALL (the batch is full). Token ids and sequence ids are checked against the context at
+ * decode time. One thread per handle. */
+LLAMAC_API llamac_status llamac_batch_add(llamac_batch *batch, llamac_token token, llamac_pos pos,
+                                          const llamac_seq_id *seqs, size_t n_seqs, bool output);
+
+/* Evaluates a batch. Everything is checked first: token ids, sequence ids (< n_seq_max), positions (< n_ctx),
+ * the batch size (<= n_batch). Output i (in order of the tokens marked `output`) can then be read with
+ * llamac_ctx_logits / llamac_ctx_embeddings. Errors: as llamac_ctx_decode. One thread per handle. */
+LLAMAC_API llamac_status llamac_ctx_decode_batch(llamac_context *ctx, const llamac_batch *batch);
+
+/* The logits of output `i` of the last decode (negative counts from the end: -1 is the last). *logits has
+ * *n_vocab floats, owned by the context, valid until the next decode. Errors: LLAMAC_E_INVALID_ARGUMENT (no
+ * decode yet, i out of range, an embeddings-only context). One thread per handle. */
+LLAMAC_API llamac_status llamac_ctx_logits(llamac_context *ctx, int32_t i, const float **logits, size_t *n_vocab);
+
+/* The embedding of output `i` (no pooling), or of sequence `seq` when pooled: use llamac_ctx_embeddings_seq.
+ * *embd has *n_embd floats, owned by the context, valid until the next decode. Errors: LLAMAC_E_INVALID_ARGUMENT,
+ * LLAMAC_E_UNSUPPORTED (the context was created without embeddings). One thread per handle. */
+LLAMAC_API llamac_status llamac_ctx_embeddings(llamac_context *ctx, int32_t i, const float **embd, size_t *n_embd);
+
+/* The pooled embedding of sequence `seq` after the last decode. Errors: as llamac_ctx_embeddings, plus
+ * LLAMAC_E_NOT_FOUND (no pooled output for that sequence). One thread per handle. */
+LLAMAC_API llamac_status llamac_ctx_embeddings_seq(llamac_context *ctx, llamac_seq_id seq, const float **embd,
+                                                   size_t *n_embd);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Memory (KV cache) and state
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* Empties the KV cache of every sequence. Errors: LLAMAC_E_INVALID_ARGUMENT. One thread per handle. */
+LLAMAC_API llamac_status llamac_ctx_kv_clear(llamac_context *ctx);
+
+/* Removes positions [p0, p1) of `seq` (seq -1: every sequence; p0 -1: from 0; p1 -1: to the end).
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (ranges, seq), LLAMAC_E_UNSUPPORTED (a partial removal the model's memory
+ * cannot do, e.g. recurrent). One thread per handle. */
+LLAMAC_API llamac_status llamac_ctx_seq_rm(llamac_context *ctx, llamac_seq_id seq, llamac_pos p0, llamac_pos p1);
+
+/* Copies positions [p0, p1) of `src` into `dst` (shares cells). Errors: LLAMAC_E_INVALID_ARGUMENT. One thread per
+ * handle. */
+LLAMAC_API llamac_status llamac_ctx_seq_cp(llamac_context *ctx, llamac_seq_id src, llamac_seq_id dst, llamac_pos p0,
+                                           llamac_pos p1);
+
+/* Removes every sequence but `seq`. Errors: LLAMAC_E_INVALID_ARGUMENT. One thread per handle. */
+LLAMAC_API llamac_status llamac_ctx_seq_keep(llamac_context *ctx, llamac_seq_id seq);
+
+/* Adds `delta` to the positions [p0, p1) of `seq` (context shifting). Errors: LLAMAC_E_INVALID_ARGUMENT,
+ * LLAMAC_E_UNSUPPORTED (the model's memory cannot shift). One thread per handle. */
+LLAMAC_API llamac_status llamac_ctx_seq_add(llamac_context *ctx, llamac_seq_id seq, llamac_pos p0, llamac_pos p1,
+                                            llamac_pos delta);
+
+/* Smallest / largest position held for `seq`, -1 when the sequence is empty. Errors: LLAMAC_E_INVALID_ARGUMENT.
+ * One thread per handle. */
+LLAMAC_API llamac_status llamac_ctx_seq_pos_min(llamac_context *ctx, llamac_seq_id seq, llamac_pos *out);
+LLAMAC_API llamac_status llamac_ctx_seq_pos_max(llamac_context *ctx, llamac_seq_id seq, llamac_pos *out);
+
+/* Serialises the whole context state (KV cache, last outputs) together with `tokens` (borrowed, may be NULL when
+ * n_tokens is 0, e.g. the tokens the cache holds) and a fingerprint of the model. *data is caller frees with
+ * llamac_free. Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_NO_MEMORY. One thread per handle. */
+LLAMAC_API llamac_status llamac_ctx_state_get(llamac_context *ctx, const llamac_token *tokens, size_t n_tokens,
+                                              void **data, size_t *size);
+
+/* Restores a state made by llamac_ctx_state_get. The data is validated first (magic, version, checksum, model
+ * fingerprint, context size); on any error the context is left exactly as it was. When `tokens` is not NULL,
+ * *tokens receives the saved tokens (caller frees with llamac_free) and *n_tokens their count.
+ * Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_STATE (the message says what does not match). One thread per
+ * handle. */
+LLAMAC_API llamac_status llamac_ctx_state_set(llamac_context *ctx, const void *data, size_t size,
+                                              llamac_token **tokens, size_t *n_tokens);
+
+/* As llamac_ctx_state_get, written to `path` (NUL-terminated, borrowed) through a temporary file that is renamed
+ * into place, so a failed save never leaves a partial file. Errors: as _get, plus LLAMAC_E_IO. One thread per
+ * handle. */
+LLAMAC_API llamac_status llamac_ctx_state_save_file(llamac_context *ctx, const char *path, const llamac_token *tokens,
+                                                    size_t n_tokens);
+
+/* As llamac_ctx_state_set, reading `path`. Errors: as _set, plus LLAMAC_E_IO. One thread per handle. */
+LLAMAC_API llamac_status llamac_ctx_state_load_file(llamac_context *ctx, const char *path, llamac_token **tokens,
+                                                    size_t *n_tokens);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Sampling
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* A sampler chain: filters applied in the order added, ending in a selecting sampler (greedy, dist, mirostat,
+ * adaptive-p). A grammar, wherever it is added, is applied first, so a selected token always satisfies it. */
+typedef struct llamac_sampler llamac_sampler;
+
+/* Creates an empty chain for `model` (borrowed; the chain holds a reference). *out is caller frees with
+ * llamac_sampler_free. Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_NO_MEMORY. Thread-safe. */
+LLAMAC_API llamac_status llamac_sampler_new(llamac_model *model, llamac_sampler **out);
+
+/* Frees a chain and drops its model reference. NULL is a no-op. One thread per handle. */
+LLAMAC_API void llamac_sampler_free(llamac_sampler *sampler);
+
+/* The chain adders below each validate their parameters (the message names the bad one) and return
+ * LLAMAC_E_INVALID_ARGUMENT without changing the chain when one is out of range. Adding after a selecting sampler
+ * is an error. All: one thread per handle. */
+
+/* Picks the most likely token. */
+LLAMAC_API llamac_status llamac_sampler_add_greedy(llamac_sampler *s);
+/* Samples from the distribution with a seeded generator (seed UINT32_MAX: a random seed). */
+LLAMAC_API llamac_status llamac_sampler_add_dist(llamac_sampler *s, uint32_t seed);
+/* Keeps the k most likely tokens; k <= 0 keeps all. */
+LLAMAC_API llamac_status llamac_sampler_add_top_k(llamac_sampler *s, int32_t k);
+/* Nucleus: keeps the smallest set whose probability reaches p, 0 < p <= 1. */
+LLAMAC_API llamac_status llamac_sampler_add_top_p(llamac_sampler *s, float p, size_t min_keep);
+/* Keeps tokens with probability >= p * the top probability, 0 <= p <= 1. */
+LLAMAC_API llamac_status llamac_sampler_add_min_p(llamac_sampler *s, float p, size_t min_keep);
+/* Locally typical sampling, 0 < p <= 1. */
+LLAMAC_API llamac_status llamac_sampler_add_typical(llamac_sampler *s, float p, size_t min_keep);
+/* Temperature t >= 0 (0: keeps only the most likely token). */
+LLAMAC_API llamac_status llamac_sampler_add_temp(llamac_sampler *s, float t);
+/* Dynamic temperature in [t - delta, t + delta] by entropy, exponent > 0. */
+LLAMAC_API llamac_status llamac_sampler_add_temp_ext(llamac_sampler *s, float t, float delta, float exponent);
+/* Exclude Top Choices: with probability p, drops the tokens above threshold t except the least likely of them. */
+LLAMAC_API llamac_status llamac_sampler_add_xtc(llamac_sampler *s, float p, float t, size_t min_keep, uint32_t seed);
+/* Keeps tokens within n standard deviations of the top logit, n > 0. */
+LLAMAC_API llamac_status llamac_sampler_add_top_n_sigma(llamac_sampler *s, float n);
+/* Mirostat 1.0 (selecting). tau > 0 target surprise, eta > 0 learning rate, m > 0 tokens for the estimate. */
+LLAMAC_API llamac_status llamac_sampler_add_mirostat(llamac_sampler *s, uint32_t seed, float tau, float eta,
+                                                     int32_t m);
+/* Mirostat 2.0 (selecting). */
+LLAMAC_API llamac_status llamac_sampler_add_mirostat_v2(llamac_sampler *s, uint32_t seed, float tau, float eta);
+/* Repetition (repeat > 0, 1 = off), frequency and presence penalties over the last `last_n` tokens (-1: the
+ * whole context, 0: off). */
+LLAMAC_API llamac_status llamac_sampler_add_penalties(llamac_sampler *s, int32_t last_n, float repeat, float freq,
+                                                      float present);
+/* DRY repetition penalty; `breakers` (borrowed, NUL-terminated strings) end repeated sequences; NULL with
+ * n_breakers 0 uses llama.cpp's defaults ("\n", ":", "\"", "*"). */
+LLAMAC_API llamac_status llamac_sampler_add_dry(llamac_sampler *s, float multiplier, float base,
+                                                int32_t allowed_length, int32_t last_n, const char *const *breakers,
+                                                size_t n_breakers);
+/* Adds `bias` to token logits; -INFINITY bans a token. Token ids are checked. */
+typedef struct llamac_logit_bias {
+    llamac_token token;
+    float bias;
+} llamac_logit_bias;
+LLAMAC_API llamac_status llamac_sampler_add_logit_bias(llamac_sampler *s, const llamac_logit_bias *biases, size_t n);
+/* Constrains output to a GBNF grammar (NUL-terminated, borrowed) starting at rule `root` (NULL: "root").
+ * Errors: LLAMAC_E_GRAMMAR with llama.cpp's parse error. At most one grammar per chain. */
+LLAMAC_API llamac_status llamac_sampler_add_grammar(llamac_sampler *s, const char *grammar, const char *root);
+/* A lazy grammar: free text until a trigger (a regex over the output so far, matched from the start, or a trigger
+ * token) appears; from there the grammar constrains. Patterns are checked (an invalid regex is LLAMAC_E_GRAMMAR).
+ */
+LLAMAC_API llamac_status llamac_sampler_add_grammar_lazy(llamac_sampler *s, const char *grammar, const char *root,
+                                                         const char *const *trigger_patterns, size_t n_patterns,
+                                                         const llamac_token *trigger_tokens, size_t n_tokens);
+/* Adaptive-p (selecting): favours tokens near probability `target` (0..1), EMA `decay` in [0, 0.99]. */
+LLAMAC_API llamac_status llamac_sampler_add_adaptive_p(llamac_sampler *s, float target, float decay, uint32_t seed);
+/* Fill-in-the-middle helper sampler (use after top-k / top-p). */
+LLAMAC_API llamac_status llamac_sampler_add_infill(llamac_sampler *s);
+
+/* Number of samplers in the chain (the grammar counts as one). One thread per handle. */
+LLAMAC_API size_t llamac_sampler_count(const llamac_sampler *s);
+
+/* Samples a token from output `i` of the last decode on `ctx` and accepts it into the chain's history.
+ * A chain without a selecting sampler selects greedily. Errors: LLAMAC_E_INVALID_ARGUMENT (i out of range, no
+ * decode, a context of another model). One thread per handle (sampler and context). */
+LLAMAC_API llamac_status llamac_sampler_sample(llamac_sampler *s, llamac_context *ctx, int32_t i, llamac_token *out);
+
+/* Feeds a token to the chain's history (penalties, grammar state) without sampling, e.g. for prompt tokens.
+ * Errors: LLAMAC_E_TOKEN_RANGE, LLAMAC_E_GRAMMAR (the grammar does not allow this token; the chain is unchanged).
+ * One thread per handle. */
+LLAMAC_API llamac_status llamac_sampler_accept(llamac_sampler *s, llamac_token token);
+
+/* Resets history and grammar state. One thread per handle. */
+LLAMAC_API void llamac_sampler_reset(llamac_sampler *s);
+
+/* Everyday sampling settings, mapped onto a chain in llama.cpp's default order (penalties, DRY, top-n-sigma,
+ * top-k, typical, top-p, min-p, XTC, temperature, then dist; or temperature + mirostat). temp <= 0 is greedy. */
+typedef struct llamac_sampling_params {
+    uint32_t seed;          /* UINT32_MAX: random */
+    float temp;             /* default 0.8 */
+    float dynatemp_range;   /* default 0 (off) */
+    float dynatemp_exponent;/* default 1 */
+    int32_t top_k;          /* default 40; <= 0 off */
+    float top_p;            /* default 0.95; 1 off */
+    float min_p;            /* default 0.05; 0 off */
+    float typical_p;        /* default 1 (off) */
+    float xtc_probability;  /* default 0 (off) */
+    float xtc_threshold;    /* default 0.1 */
+    float top_n_sigma;      /* default -1 (off) */
+    int32_t penalty_last_n; /* default 64 */
+    float penalty_repeat;   /* default 1 (off) */
+    float penalty_freq;     /* default 0 */
+    float penalty_present;  /* default 0 */
+    float dry_multiplier;   /* default 0 (off) */
+    float dry_base;         /* default 1.75 */
+    int32_t dry_allowed_length; /* default 2 */
+    int32_t dry_last_n;     /* default -1 (context) */
+    int32_t mirostat;       /* 0 off (default), 1 or 2 */
+    float mirostat_tau;     /* default 5 */
+    float mirostat_eta;     /* default 0.1 */
+    const char *grammar;    /* GBNF, borrowed, NULL for none */
+    const llamac_logit_bias *logit_bias; /* borrowed */
+    size_t n_logit_bias;
+} llamac_sampling_params;
+
+/* llama.cpp's defaults, as listed above. Thread-safe. */
+LLAMAC_API llamac_sampling_params llamac_sampling_params_default(void);
+
+/* Builds a chain from `params` (NULL: defaults). *out is caller frees with llamac_sampler_free.
+ * Errors: as the adders. Thread-safe. */
+LLAMAC_API llamac_status llamac_sampler_from_params(llamac_model *model, const llamac_sampling_params *params,
+                                                    llamac_sampler **out);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Generation
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* Receives generated text: `len` bytes of whole UTF-8 characters (never half of one, never any part of a stop
+ * string), borrowed for the call. Runs on the thread that called llamac_generate. Return false to stop. May call
+ * llamac functions on other handles and llamac_ctx_cancel. */
+typedef bool (*llamac_text_fn)(const char *text, size_t len, void *user_data);
+
+typedef enum llamac_finish_reason {
+    LLAMAC_FINISH_NONE = 0,         /* the call failed */
+    LLAMAC_FINISH_EOG = 1,          /* the model produced an end-of-generation token */
+    LLAMAC_FINISH_LENGTH = 2,       /* max_tokens reached */
+    LLAMAC_FINISH_STOP = 3,         /* a stop string appeared */
+    LLAMAC_FINISH_CALLBACK = 4,     /* the text callback returned false */
+    LLAMAC_FINISH_CANCELLED = 5,    /* llamac_ctx_cancel() */
+    LLAMAC_FINISH_CONTEXT_FULL = 6  /* the context filled up */
+} llamac_finish_reason;
+
+/* Name of a finish reason ("eog", "length", "stop", ...). Thread-safe. */
+LLAMAC_API const char *llamac_finish_reason_str(llamac_finish_reason reason);
+
+typedef struct llamac_generate_params {
+    int32_t max_tokens;              /* -1: until the context is full (default 256) */
+    const char *const *stop;         /* borrowed stop strings (NUL-terminated, non-empty) */
+    size_t n_stop;
+    llamac_sampling_params sampling; /* used when `sampler` is NULL */
+    llamac_sampler *sampler;         /* borrowed chain to use instead; reset before use */
+    unsigned tokenize_flags;         /* for a text prompt; default LLAMAC_TOKENIZE_ADD_SPECIAL */
+    llamac_seq_id seq;               /* the sequence to use (default 0); it is cleared first */
+    bool ignore_eog;                 /* keep going past end-of-generation tokens */
+    llamac_text_fn on_text;          /* NULL: text is not delivered (counts only) */
+    void *user_data;
+} llamac_generate_params;
+
+/* Defaults as listed above. Thread-safe. */
+LLAMAC_API llamac_generate_params llamac_generate_params_default(void);
+
+typedef struct llamac_generate_result {
+    llamac_finish_reason finish_reason;
+    int32_t n_prompt_tokens;
+    int32_t n_generated_tokens;
+    double load_ms;          /* the model's load time */
+    double prompt_ms;        /* time to evaluate the prompt */
+    double ttft_ms;          /* from the call to the first generated token */
+    double generation_ms;    /* from the first generated token to the end */
+    double prompt_tokens_per_s;
+    double tokens_per_s;     /* generation speed (after the first token) */
+} llamac_generate_result;
+
+/* Generates from a text prompt (len bytes of UTF-8, borrowed; an empty prompt is allowed when the model adds a
+ * BOS) into `params->on_text`. The sequence `params->seq` is cleared first. *result (may be NULL) is filled even
+ * when the generation stops early. Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_UTF8, LLAMAC_E_CONTEXT_FULL (the
+ * prompt does not fit: the message gives both sizes), LLAMAC_E_DECODE, LLAMAC_E_GRAMMAR, and the sampler errors.
+ * Stopping by a stop string, the limit, the callback or llamac_ctx_cancel() is success (see finish_reason).
+ * One thread per handle (context and sampler). */
+LLAMAC_API llamac_status llamac_generate(llamac_context *ctx, const char *prompt, size_t len,
+                                         const llamac_generate_params *params, llamac_generate_result *result);
+
+/* As llamac_generate, from prompt tokens (borrowed). */
+LLAMAC_API llamac_status llamac_generate_tokens(llamac_context *ctx, const llamac_token *prompt, size_t n,
+                                                const llamac_generate_params *params,
+                                                llamac_generate_result *result);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LLAMAC_H */

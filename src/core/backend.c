@@ -1,0 +1,89 @@
+/*
+ * backend.c - llama.cpp backend initialisation, versions, and the device list.
+ *
+ * llama_backend_init() is process-wide and cheap to keep; we run it exactly once (the first time any llamac call
+ * needs it) and keep a public reference count only so that init/free pairs behave as documented. Devices and
+ * backends come straight from ggml's registry.
+ */
+#include "internal.h"
+
+#include <ggml-backend.h>
+#include <pthread.h>
+
+static pthread_once_t backend_once = PTHREAD_ONCE_INIT;
+static atomic_int backend_refs;
+
+static void backend_init_once(void) {
+    llamac__log_install();
+    llama_backend_init();
+}
+
+void llamac__backend_ensure(void) {
+    pthread_once(&backend_once, backend_init_once);
+}
+
+llamac_status llamac_backend_init(void) {
+    llamac__backend_ensure();
+    atomic_fetch_add(&backend_refs, 1);
+    return llamac__ok();
+}
+
+void llamac_backend_free(void) {
+    int refs = atomic_load(&backend_refs);
+    while (refs > 0 && !atomic_compare_exchange_weak(&backend_refs, &refs, refs - 1)) {
+    }
+    /* The backends stay initialised: llama.cpp cannot re-initialise them safely once freed, and they hold no
+     * per-use resources. */
+}
+
+const char *llamac_version(void) {
+    return LLAMAC_VERSION_STRING;
+}
+
+const char *llamac_llama_commit(void) {
+    return LLAMAC_LLAMA_COMMIT_STR;
+}
+
+size_t llamac_backend_count(void) {
+    llamac__backend_ensure();
+    return ggml_backend_reg_count();
+}
+
+const char *llamac_backend_name(size_t i) {
+    llamac__backend_ensure();
+    if (i >= ggml_backend_reg_count()) {
+        return NULL;
+    }
+    return ggml_backend_reg_name(ggml_backend_reg_get(i));
+}
+
+size_t llamac_device_count(void) {
+    llamac__backend_ensure();
+    return ggml_backend_dev_count();
+}
+
+llamac_status llamac_device_get(size_t i, llamac_device_info *out) {
+    if (!out) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_device_get: out is NULL");
+    }
+    llamac__backend_ensure();
+    size_t n = ggml_backend_dev_count();
+    if (i >= n) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "device index %zu out of range (%zu devices)", i, n);
+    }
+    ggml_backend_dev_t dev = ggml_backend_dev_get(i);
+    out->name = ggml_backend_dev_name(dev);
+    out->description = ggml_backend_dev_description(dev);
+    switch (ggml_backend_dev_type(dev)) {
+    case GGML_BACKEND_DEVICE_TYPE_CPU: out->type = LLAMAC_DEVICE_CPU; break;
+    case GGML_BACKEND_DEVICE_TYPE_GPU: out->type = LLAMAC_DEVICE_GPU; break;
+    case GGML_BACKEND_DEVICE_TYPE_IGPU: out->type = LLAMAC_DEVICE_IGPU; break;
+    case GGML_BACKEND_DEVICE_TYPE_ACCEL: out->type = LLAMAC_DEVICE_ACCEL; break;
+    default: out->type = LLAMAC_DEVICE_OTHER; break;
+    }
+    size_t free_mem = 0, total_mem = 0;
+    ggml_backend_dev_memory(dev, &free_mem, &total_mem);
+    out->memory_free = free_mem;
+    out->memory_total = total_mem;
+    return llamac__ok();
+}

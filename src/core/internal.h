@@ -1,0 +1,117 @@
+/*
+ * internal.h - what the modules of libllamac share and callers never see.
+ *
+ * The opaque structs are defined here so that core and engine modules can reach the llama.cpp handles they wrap.
+ * Every llamac__ function follows the public conventions: it returns an llamac_status and sets the thread-local
+ * error message through llamac__fail() on failure.
+ */
+#ifndef LLAMAC_INTERNAL_H
+#define LLAMAC_INTERNAL_H
+
+#include "llamac.h"
+
+#include <llama.h>
+#include <stdatomic.h>
+
+#if defined(__GNUC__)
+#  define LLAMAC_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#  define LLAMAC_PRINTF(a, b)
+#endif
+
+/* ---- errors (error.c) ---- */
+
+/* Records `status` with a formatted message as this thread's last error, and returns `status`. */
+llamac_status llamac__fail(llamac_status status, const char *fmt, ...) LLAMAC_PRINTF(2, 3);
+
+/* Clears this thread's last error; returns LLAMAC_OK. */
+llamac_status llamac__ok(void);
+
+/* Allocation helpers that never return NULL silently: they set LLAMAC_E_NO_MEMORY on failure. */
+void *llamac__malloc(size_t size);
+void *llamac__calloc(size_t n, size_t size);
+char *llamac__strndup(const char *s, size_t len);
+
+/* ---- logging (log.c) ---- */
+
+/* Installs llamac's hook into llama.cpp/ggml logging once. Thread-safe. */
+void llamac__log_install(void);
+
+/* Starts capturing llama.cpp's warnings and errors logged on this thread. */
+void llamac__capture_begin(void);
+
+/* Stops capturing and returns the captured lines (the last ones if there were many) joined with "; ", or "" when
+ * nothing was captured. Owned by this thread, valid until the next capture on it. */
+const char *llamac__capture_end(void);
+
+/* Logs a line of llamac's own through the hook. */
+void llamac__log(llamac_log_level level, const char *fmt, ...) LLAMAC_PRINTF(2, 3);
+
+/* ---- backend (backend.c) ---- */
+
+/* Initialises llama.cpp's backends once per process (independent of the public reference count). */
+void llamac__backend_ensure(void);
+
+#include "guard.h"
+
+/* ---- objects ---- */
+
+struct llamac_model {
+    struct llama_model *lm;
+    const struct llama_vocab *vocab;
+    atomic_int refs;
+    llamac_model_info info;
+    char *architecture;
+    char *description;
+    char *file_type;
+    uint64_t fingerprint; /* identifies the model for saved states */
+    bool cpu_only;        /* loaded with n_gpu_layers 0: everything lives in host memory */
+};
+
+/* Takes / drops a reference. Dropping the last frees the model. */
+void llamac__model_ref(llamac_model *model);
+void llamac__model_unref(llamac_model *model);
+
+/* True when `token` is a valid id of the model's vocabulary. */
+bool llamac__token_valid(const llamac_model *model, llamac_token token);
+
+/* Checks every id in `tokens`; sets LLAMAC_E_TOKEN_RANGE naming the first bad one. */
+llamac_status llamac__tokens_check(const llamac_model *model, const llamac_token *tokens, size_t n);
+
+struct llamac_context {
+    struct llama_context *lc;
+    llamac_model *model;
+    llamac_ctx_info info;
+    char attn_rot_why[128];
+    int32_t n_outputs;       /* outputs of the last decode; -1 before any decode */
+    atomic_bool cancel;      /* set by llamac_ctx_cancel, consumed by the running call */
+    llamac_abort_fn user_abort;
+    void *user_abort_data;
+    struct llama_batch scratch; /* one reusable batch of n_batch tokens for llamac_ctx_decode */
+};
+
+/* Returns and clears the cancel request. */
+bool llamac__ctx_take_cancel(llamac_context *ctx);
+
+/* Decodes a llama_batch after all checks; maps llama.cpp's return codes onto statuses and records n_outputs. */
+llamac_status llamac__ctx_decode_raw(llamac_context *ctx, struct llama_batch batch, int32_t n_outputs);
+
+/* Checks a sequence id against the context. */
+llamac_status llamac__seq_check(const llamac_context *ctx, llamac_seq_id seq, bool allow_all);
+
+/* Checks a logits/embeddings output index; *out is the form llama.cpp takes (negative, from the end). */
+llamac_status llamac__output_index(const llamac_context *ctx, int32_t i, int32_t *out);
+
+struct llamac_sampler {
+    struct llama_sampler *chain;
+    struct llama_sampler *grammar; /* separate from the chain and applied before it; owned here */
+    llamac_model *model;
+    bool has_selector;             /* the chain ends in a sampler that picks a token */
+    size_t count;                  /* samplers added, the grammar included */
+    llama_token_data *cur;         /* n_vocab candidates, reused by every sample */
+};
+
+/* Monotonic time in milliseconds. */
+double llamac__now_ms(void);
+
+#endif /* LLAMAC_INTERNAL_H */

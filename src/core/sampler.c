@@ -1,0 +1,549 @@
+/*
+ * sampler.c - sampler chains: every sampler llama.cpp offers, with checked parameters, and safe grammars.
+ *
+ * The chain is llama.cpp's own; the grammar is kept beside it, as llama.cpp's tools do, because a grammar must
+ * judge the token that is finally selected: we sample with the chain, check the choice against the grammar, and
+ * only if it is rejected sample again with the grammar applied first. A token the grammar cannot accept (which
+ * makes llama.cpp abort or throw) is refused before it reaches llama.cpp.
+ */
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+llamac_status llamac_sampler_new(llamac_model *model, llamac_sampler **out) {
+    if (out) {
+        *out = NULL;
+    }
+    if (!model || !out) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_sampler_new: %s is NULL", model ? "out" : "model");
+    }
+    llamac_sampler *s = llamac__calloc(1, sizeof *s);
+    if (!s) {
+        return LLAMAC_E_NO_MEMORY;
+    }
+    struct llama_sampler_chain_params cp = llama_sampler_chain_default_params();
+    cp.no_perf = true;
+    s->chain = llama_sampler_chain_init(cp);
+    s->cur = llamac__calloc((size_t)model->info.n_vocab, sizeof *s->cur);
+    if (!s->chain || !s->cur) {
+        llama_sampler_free(s->chain);
+        free(s->cur);
+        free(s);
+        return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory creating a sampler chain");
+    }
+    s->model = model;
+    llamac__model_ref(model);
+    *out = s;
+    return llamac__ok();
+}
+
+void llamac_sampler_free(llamac_sampler *s) {
+    if (!s) {
+        return;
+    }
+    llama_sampler_free(s->chain);
+    llama_sampler_free(s->grammar);
+    free(s->cur);
+    llamac__model_unref(s->model);
+    free(s);
+}
+
+static llamac_status can_add(llamac_sampler *s, const char *what) {
+    if (!s) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_sampler_add_%s: sampler is NULL", what);
+    }
+    if (s->has_selector) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "cannot add %s: the chain already ends in a sampler that selects the token", what);
+    }
+    return LLAMAC_OK;
+}
+
+static llamac_status push(llamac_sampler *s, struct llama_sampler *smpl, const char *what, bool selects) {
+    if (!smpl) {
+        return llamac__fail(LLAMAC_E_INTERNAL, "llama.cpp could not create the %s sampler", what);
+    }
+    llama_sampler_chain_add(s->chain, smpl);
+    s->has_selector = selects;
+    s->count++;
+    return llamac__ok();
+}
+
+static bool finite(float x) {
+    return isfinite(x) != 0;
+}
+
+#define CHECK(cond, ...)                                                                                               \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, __VA_ARGS__);                                               \
+        }                                                                                                              \
+    } while (0)
+
+llamac_status llamac_sampler_add_greedy(llamac_sampler *s) {
+    llamac_status st = can_add(s, "greedy");
+    return st ? st : push(s, llama_sampler_init_greedy(), "greedy", true);
+}
+
+llamac_status llamac_sampler_add_dist(llamac_sampler *s, uint32_t seed) {
+    llamac_status st = can_add(s, "dist");
+    return st ? st : push(s, llama_sampler_init_dist(seed), "dist", true);
+}
+
+llamac_status llamac_sampler_add_top_k(llamac_sampler *s, int32_t k) {
+    llamac_status st = can_add(s, "top_k");
+    return st ? st : push(s, llama_sampler_init_top_k(k), "top-k", false);
+}
+
+llamac_status llamac_sampler_add_top_p(llamac_sampler *s, float p, size_t min_keep) {
+    llamac_status st = can_add(s, "top_p");
+    if (st) {
+        return st;
+    }
+    CHECK(p > 0.0f && p <= 1.0f, "top_p %g must be in (0, 1]", (double)p);
+    return push(s, llama_sampler_init_top_p(p, min_keep), "top-p", false);
+}
+
+llamac_status llamac_sampler_add_min_p(llamac_sampler *s, float p, size_t min_keep) {
+    llamac_status st = can_add(s, "min_p");
+    if (st) {
+        return st;
+    }
+    CHECK(p >= 0.0f && p <= 1.0f, "min_p %g must be in [0, 1]", (double)p);
+    return push(s, llama_sampler_init_min_p(p, min_keep), "min-p", false);
+}
+
+llamac_status llamac_sampler_add_typical(llamac_sampler *s, float p, size_t min_keep) {
+    llamac_status st = can_add(s, "typical");
+    if (st) {
+        return st;
+    }
+    CHECK(p > 0.0f && p <= 1.0f, "typical_p %g must be in (0, 1]", (double)p);
+    return push(s, llama_sampler_init_typical(p, min_keep), "typical", false);
+}
+
+llamac_status llamac_sampler_add_temp(llamac_sampler *s, float t) {
+    llamac_status st = can_add(s, "temp");
+    if (st) {
+        return st;
+    }
+    CHECK(finite(t) && t >= 0.0f, "temperature %g must be >= 0", (double)t);
+    return push(s, llama_sampler_init_temp(t), "temperature", false);
+}
+
+llamac_status llamac_sampler_add_temp_ext(llamac_sampler *s, float t, float delta, float exponent) {
+    llamac_status st = can_add(s, "temp_ext");
+    if (st) {
+        return st;
+    }
+    CHECK(finite(t) && t >= 0.0f, "temperature %g must be >= 0", (double)t);
+    CHECK(finite(delta) && delta >= 0.0f, "dynamic temperature range %g must be >= 0", (double)delta);
+    CHECK(finite(exponent) && exponent > 0.0f, "dynamic temperature exponent %g must be > 0", (double)exponent);
+    return push(s, llama_sampler_init_temp_ext(t, delta, exponent), "dynamic temperature", false);
+}
+
+llamac_status llamac_sampler_add_xtc(llamac_sampler *s, float p, float t, size_t min_keep, uint32_t seed) {
+    llamac_status st = can_add(s, "xtc");
+    if (st) {
+        return st;
+    }
+    CHECK(p >= 0.0f && p <= 1.0f, "xtc probability %g must be in [0, 1]", (double)p);
+    CHECK(t >= 0.0f && t <= 1.0f, "xtc threshold %g must be in [0, 1]", (double)t);
+    return push(s, llama_sampler_init_xtc(p, t, min_keep, seed), "xtc", false);
+}
+
+llamac_status llamac_sampler_add_top_n_sigma(llamac_sampler *s, float n) {
+    llamac_status st = can_add(s, "top_n_sigma");
+    if (st) {
+        return st;
+    }
+    CHECK(finite(n) && n > 0.0f, "top_n_sigma %g must be > 0", (double)n);
+    return push(s, llama_sampler_init_top_n_sigma(n), "top-n-sigma", false);
+}
+
+llamac_status llamac_sampler_add_mirostat(llamac_sampler *s, uint32_t seed, float tau, float eta, int32_t m) {
+    llamac_status st = can_add(s, "mirostat");
+    if (st) {
+        return st;
+    }
+    CHECK(finite(tau) && tau > 0.0f, "mirostat tau %g must be > 0", (double)tau);
+    CHECK(finite(eta) && eta > 0.0f, "mirostat eta %g must be > 0", (double)eta);
+    CHECK(m > 0, "mirostat m %d must be > 0", m);
+    return push(s, llama_sampler_init_mirostat(s->model->info.n_vocab, seed, tau, eta, m), "mirostat", true);
+}
+
+llamac_status llamac_sampler_add_mirostat_v2(llamac_sampler *s, uint32_t seed, float tau, float eta) {
+    llamac_status st = can_add(s, "mirostat_v2");
+    if (st) {
+        return st;
+    }
+    CHECK(finite(tau) && tau > 0.0f, "mirostat tau %g must be > 0", (double)tau);
+    CHECK(finite(eta) && eta > 0.0f, "mirostat eta %g must be > 0", (double)eta);
+    return push(s, llama_sampler_init_mirostat_v2(seed, tau, eta), "mirostat v2", true);
+}
+
+llamac_status llamac_sampler_add_penalties(llamac_sampler *s, int32_t last_n, float repeat, float freq,
+                                           float present) {
+    llamac_status st = can_add(s, "penalties");
+    if (st) {
+        return st;
+    }
+    CHECK(last_n >= -1, "penalty last_n %d must be >= -1", last_n);
+    CHECK(finite(repeat) && repeat > 0.0f, "repeat penalty %g must be > 0", (double)repeat);
+    CHECK(finite(freq) && finite(present), "frequency and presence penalties must be finite");
+    /* llama.cpp's tools map -1 ("the whole context") to n_ctx; a chain has no context, so use a generous window. */
+    int32_t n = last_n == -1 ? 1 << 20 : last_n;
+    return push(s, llama_sampler_init_penalties(s->model->info.n_vocab, n, repeat, freq, present), "penalties",
+                false);
+}
+
+llamac_status llamac_sampler_add_dry(llamac_sampler *s, float multiplier, float base, int32_t allowed_length,
+                                     int32_t last_n, const char *const *breakers, size_t n_breakers) {
+    llamac_status st = can_add(s, "dry");
+    if (st) {
+        return st;
+    }
+    CHECK(finite(multiplier) && multiplier >= 0.0f, "DRY multiplier %g must be >= 0", (double)multiplier);
+    CHECK(finite(base) && base >= 1.0f, "DRY base %g must be >= 1", (double)base);
+    CHECK(allowed_length >= 0, "DRY allowed length %d must be >= 0", allowed_length);
+    CHECK(last_n >= -1, "DRY last_n %d must be >= -1", last_n);
+    CHECK(n_breakers == 0 || breakers, "n_breakers is %zu but breakers is NULL", n_breakers);
+    static const char *const defaults[] = {"\n", ":", "\"", "*"};
+    if (n_breakers == 0) {
+        breakers = defaults;
+        n_breakers = 4;
+    }
+    for (size_t i = 0; i < n_breakers; i++) {
+        CHECK(breakers[i] && breakers[i][0], "DRY breaker %zu is NULL or empty", i);
+        CHECK(llamac_utf8_valid(breakers[i], strlen(breakers[i]), NULL), "DRY breaker %zu is not valid UTF-8", i);
+    }
+    int32_t n_ctx_train = s->model->info.n_ctx_train > 0 ? s->model->info.n_ctx_train : 4096;
+    struct llama_sampler *smpl = llama_sampler_init_dry(s->model->vocab, multiplier, base, allowed_length,
+                                                        last_n == -1 ? n_ctx_train : last_n,
+                                                        (const char **)(uintptr_t)breakers, n_breakers);
+    return push(s, smpl, "DRY", false);
+}
+
+llamac_status llamac_sampler_add_logit_bias(llamac_sampler *s, const llamac_logit_bias *biases, size_t n) {
+    llamac_status st = can_add(s, "logit_bias");
+    if (st) {
+        return st;
+    }
+    CHECK(n == 0 || biases, "n is %zu but biases is NULL", n);
+    CHECK(n <= (size_t)INT32_MAX, "too many logit biases");
+    for (size_t i = 0; i < n; i++) {
+        if (!llamac__token_valid(s->model, biases[i].token)) {
+            return llamac__fail(LLAMAC_E_TOKEN_RANGE, "logit bias %zu: token %d is outside the vocabulary (0..%d)", i,
+                                biases[i].token, s->model->info.n_vocab - 1);
+        }
+        CHECK(!isnan(biases[i].bias), "logit bias %zu for token %d is NaN", i, biases[i].token);
+    }
+    /* llamac_logit_bias has llama_logit_bias's layout; copy anyway so the API does not depend on it. */
+    llama_logit_bias *lb = llamac__calloc(n ? n : 1, sizeof *lb);
+    if (!lb) {
+        return LLAMAC_E_NO_MEMORY;
+    }
+    for (size_t i = 0; i < n; i++) {
+        lb[i].token = biases[i].token;
+        lb[i].bias = biases[i].bias;
+    }
+    st = push(s, llama_sampler_init_logit_bias(s->model->info.n_vocab, (int32_t)n, lb), "logit bias", false);
+    free(lb);
+    return st;
+}
+
+static llamac_status add_grammar(llamac_sampler *s, const char *grammar, const char *root, bool lazy,
+                                 const char *const *patterns, size_t n_patterns, const llamac_token *tokens,
+                                 size_t n_tokens) {
+    if (!s || !grammar) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_sampler_add_grammar: NULL argument");
+    }
+    if (s->grammar) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the chain already has a grammar");
+    }
+    if (!grammar[0]) {
+        return llamac__fail(LLAMAC_E_GRAMMAR, "the grammar is empty");
+    }
+    if (!llamac_utf8_valid(grammar, strlen(grammar), NULL)) {
+        return llamac__fail(LLAMAC_E_GRAMMAR, "the grammar is not valid UTF-8");
+    }
+    CHECK(n_patterns == 0 || patterns, "n_patterns is %zu but trigger_patterns is NULL", n_patterns);
+    CHECK(n_tokens == 0 || tokens, "n_tokens is %zu but trigger_tokens is NULL", n_tokens);
+    if (lazy && n_patterns == 0 && n_tokens == 0) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "a lazy grammar needs at least one trigger pattern or token");
+    }
+    char err[256] = "";
+    for (size_t i = 0; i < n_patterns; i++) {
+        if (!patterns[i]) {
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "trigger pattern %zu is NULL", i);
+        }
+        if (!llamac__regex_valid(patterns[i], err, sizeof err)) {
+            return llamac__fail(LLAMAC_E_GRAMMAR, "trigger pattern %zu (\"%s\") is not a valid regex: %s", i,
+                                patterns[i], err);
+        }
+    }
+    llamac_status st = llamac__tokens_check(s->model, tokens, n_tokens);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    llamac__capture_begin();
+    struct llama_sampler *g = llamac__grammar_init(s->model->vocab, grammar, root ? root : "root", lazy, patterns,
+                                                   n_patterns, tokens, n_tokens, err, sizeof err);
+    const char *why = llamac__capture_end();
+    if (!g) {
+        return llamac__fail(LLAMAC_E_GRAMMAR, "invalid grammar: %s", err[0] ? err : (why[0] ? why : "parse error"));
+    }
+    s->grammar = g;
+    s->count++;
+    return llamac__ok();
+}
+
+llamac_status llamac_sampler_add_grammar(llamac_sampler *s, const char *grammar, const char *root) {
+    return add_grammar(s, grammar, root, false, NULL, 0, NULL, 0);
+}
+
+llamac_status llamac_sampler_add_grammar_lazy(llamac_sampler *s, const char *grammar, const char *root,
+                                              const char *const *trigger_patterns, size_t n_patterns,
+                                              const llamac_token *trigger_tokens, size_t n_tokens) {
+    return add_grammar(s, grammar, root, true, trigger_patterns, n_patterns, trigger_tokens, n_tokens);
+}
+
+llamac_status llamac_sampler_add_adaptive_p(llamac_sampler *s, float target, float decay, uint32_t seed) {
+    llamac_status st = can_add(s, "adaptive_p");
+    if (st) {
+        return st;
+    }
+    CHECK(target >= 0.0f && target <= 1.0f, "adaptive-p target %g must be in [0, 1]", (double)target);
+    CHECK(decay >= 0.0f && decay <= 0.99f, "adaptive-p decay %g must be in [0, 0.99]", (double)decay);
+    return push(s, llama_sampler_init_adaptive_p(target, decay, seed), "adaptive-p", true);
+}
+
+llamac_status llamac_sampler_add_infill(llamac_sampler *s) {
+    llamac_status st = can_add(s, "infill");
+    return st ? st : push(s, llama_sampler_init_infill(s->model->vocab), "infill", false);
+}
+
+size_t llamac_sampler_count(const llamac_sampler *s) {
+    return s ? s->count : 0;
+}
+
+static bool grammar_allows(llamac_sampler *s, llama_token token) {
+    llama_token_data one = {token, 1.0f, 0.0f};
+    llama_token_data_array arr = {&one, 1, -1, false};
+    llama_sampler_apply(s->grammar, &arr);
+    return arr.data[0].logit != -INFINITY;
+}
+
+static void load_candidates(llamac_sampler *s, const float *logits, size_t n, llama_token_data_array *arr) {
+    for (size_t t = 0; t < n; t++) {
+        s->cur[t].id = (llama_token)t;
+        s->cur[t].logit = logits[t];
+        s->cur[t].p = 0.0f;
+    }
+    arr->data = s->cur;
+    arr->size = n;
+    arr->selected = -1;
+    arr->sorted = false;
+}
+
+static llama_token selected_or_best(const llama_token_data_array *arr) {
+    if (arr->selected >= 0 && (size_t)arr->selected < arr->size) {
+        return arr->data[arr->selected].id;
+    }
+    size_t best = 0;
+    for (size_t i = 1; i < arr->size; i++) {
+        if (arr->data[i].logit > arr->data[best].logit) {
+            best = i;
+        }
+    }
+    return arr->size ? arr->data[best].id : -1;
+}
+
+llamac_status llamac_sampler_sample(llamac_sampler *s, llamac_context *ctx, int32_t i, llamac_token *out) {
+    if (out) {
+        *out = -1;
+    }
+    if (!s || !ctx || !out) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_sampler_sample: NULL argument");
+    }
+    if (ctx->model != s->model && ctx->model->info.n_vocab != s->model->info.n_vocab) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the sampler and the context belong to different models");
+    }
+    const float *logits = NULL;
+    size_t n_vocab = 0;
+    llamac_status st = llamac_ctx_logits(ctx, i, &logits, &n_vocab);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    llama_token_data_array arr;
+    load_candidates(s, logits, n_vocab, &arr);
+    llama_sampler_apply(s->chain, &arr);
+    llama_token tok = selected_or_best(&arr);
+    if (s->grammar && !grammar_allows(s, tok)) {
+        /* Rejected: sample again with the grammar applied first, as llama.cpp's tools do. */
+        load_candidates(s, logits, n_vocab, &arr);
+        llama_sampler_apply(s->grammar, &arr);
+        llama_sampler_apply(s->chain, &arr);
+        tok = selected_or_best(&arr);
+        if (tok < 0 || !grammar_allows(s, tok)) {
+            return llamac__fail(LLAMAC_E_GRAMMAR, "the grammar allows no token here");
+        }
+    }
+    if (tok < 0) {
+        return llamac__fail(LLAMAC_E_INTERNAL, "the sampler chain left no candidate token");
+    }
+    st = llamac_sampler_accept(s, tok);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    *out = tok;
+    return llamac__ok();
+}
+
+llamac_status llamac_sampler_accept(llamac_sampler *s, llamac_token token) {
+    if (!s) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_sampler_accept: sampler is NULL");
+    }
+    if (!llamac__token_valid(s->model, token)) {
+        return llamac__fail(LLAMAC_E_TOKEN_RANGE, "token %d is outside the vocabulary (0..%d)", token,
+                            s->model->info.n_vocab - 1);
+    }
+    if (s->grammar) {
+        char err[256] = "";
+        if (!grammar_allows(s, token)) {
+            return llamac__fail(LLAMAC_E_GRAMMAR, "the grammar does not allow token %d here", token);
+        }
+        if (!llamac__sampler_accept(s->grammar, token, err, sizeof err)) {
+            return llamac__fail(LLAMAC_E_GRAMMAR, "the grammar rejected token %d: %s", token, err);
+        }
+    }
+    llama_sampler_accept(s->chain, token);
+    return llamac__ok();
+}
+
+void llamac_sampler_reset(llamac_sampler *s) {
+    if (s) {
+        llama_sampler_reset(s->chain);
+        if (s->grammar) {
+            llama_sampler_reset(s->grammar);
+        }
+    }
+}
+
+llamac_sampling_params llamac_sampling_params_default(void) {
+    llamac_sampling_params p;
+    memset(&p, 0, sizeof p);
+    p.seed = UINT32_MAX;
+    p.temp = 0.8f;
+    p.dynatemp_range = 0.0f;
+    p.dynatemp_exponent = 1.0f;
+    p.top_k = 40;
+    p.top_p = 0.95f;
+    p.min_p = 0.05f;
+    p.typical_p = 1.0f;
+    p.xtc_probability = 0.0f;
+    p.xtc_threshold = 0.1f;
+    p.top_n_sigma = -1.0f;
+    p.penalty_last_n = 64;
+    p.penalty_repeat = 1.0f;
+    p.dry_base = 1.75f;
+    p.dry_allowed_length = 2;
+    p.dry_last_n = -1;
+    p.mirostat_tau = 5.0f;
+    p.mirostat_eta = 0.1f;
+    return p;
+}
+
+/* The order of llama.cpp's common sampler: bias, penalties, DRY, top-n-sigma, top-k, typical, top-p, min-p, XTC,
+ * temperature, then dist; mirostat replaces all but bias with temperature + mirostat. */
+static llamac_status build_chain(llamac_sampler *s, const llamac_sampling_params *p) {
+    llamac_status st = LLAMAC_OK;
+    int32_t n_suppress = 0;
+    const llama_token *suppress = llama_vocab_get_suppress_tokens(s->model->vocab, &n_suppress);
+    size_t n_bias = p->n_logit_bias + (size_t)(n_suppress > 0 ? n_suppress : 0);
+    if (n_bias > 0) {
+        llamac_logit_bias *all = llamac__calloc(n_bias, sizeof *all);
+        if (!all) {
+            return LLAMAC_E_NO_MEMORY;
+        }
+        if (p->n_logit_bias) {
+            memcpy(all, p->logit_bias, p->n_logit_bias * sizeof *all);
+        }
+        for (int32_t i = 0; i < n_suppress; i++) {
+            all[p->n_logit_bias + (size_t)i].token = suppress[i];
+            all[p->n_logit_bias + (size_t)i].bias = -INFINITY;
+        }
+        st = llamac_sampler_add_logit_bias(s, all, n_bias);
+        free(all);
+        if (st) {
+            return st;
+        }
+    }
+    if (p->grammar && (st = llamac_sampler_add_grammar(s, p->grammar, "root"))) {
+        return st;
+    }
+    if (p->mirostat == 1 || p->mirostat == 2) {
+        if ((st = llamac_sampler_add_temp(s, p->temp > 0 ? p->temp : 0.0f))) {
+            return st;
+        }
+        return p->mirostat == 1 ? llamac_sampler_add_mirostat(s, p->seed, p->mirostat_tau, p->mirostat_eta, 100)
+                                : llamac_sampler_add_mirostat_v2(s, p->seed, p->mirostat_tau, p->mirostat_eta);
+    }
+    if (p->mirostat != 0) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "mirostat %d must be 0, 1 or 2", p->mirostat);
+    }
+    if ((st = llamac_sampler_add_penalties(s, p->penalty_last_n, p->penalty_repeat, p->penalty_freq,
+                                           p->penalty_present))) {
+        return st;
+    }
+    if (p->dry_multiplier != 0.0f &&
+        (st = llamac_sampler_add_dry(s, p->dry_multiplier, p->dry_base, p->dry_allowed_length, p->dry_last_n, NULL,
+                                     0))) {
+        return st;
+    }
+    if (p->top_n_sigma > 0.0f && (st = llamac_sampler_add_top_n_sigma(s, p->top_n_sigma))) {
+        return st;
+    }
+    if ((st = llamac_sampler_add_top_k(s, p->top_k))) {
+        return st;
+    }
+    if ((st = llamac_sampler_add_typical(s, p->typical_p, 0))) {
+        return st;
+    }
+    if ((st = llamac_sampler_add_top_p(s, p->top_p, 0))) {
+        return st;
+    }
+    if ((st = llamac_sampler_add_min_p(s, p->min_p, 0))) {
+        return st;
+    }
+    if ((st = llamac_sampler_add_xtc(s, p->xtc_probability, p->xtc_threshold, 0, p->seed))) {
+        return st;
+    }
+    if ((st = llamac_sampler_add_temp_ext(s, p->temp > 0 ? p->temp : 0.0f, p->dynatemp_range,
+                                          p->dynatemp_exponent))) {
+        return st;
+    }
+    return llamac_sampler_add_dist(s, p->seed);
+}
+
+llamac_status llamac_sampler_from_params(llamac_model *model, const llamac_sampling_params *params,
+                                         llamac_sampler **out) {
+    if (out) {
+        *out = NULL;
+    }
+    llamac_sampler *s = NULL;
+    llamac_status st = llamac_sampler_new(model, &s);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    llamac_sampling_params defaults = llamac_sampling_params_default();
+    st = build_chain(s, params ? params : &defaults);
+    if (st != LLAMAC_OK) {
+        llamac_sampler_free(s);
+        return st;
+    }
+    *out = s;
+    return llamac__ok();
+}

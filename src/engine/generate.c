@@ -1,0 +1,369 @@
+/*
+ * generate.c - one call from a prompt to streamed text: decode, sample, stop, time.
+ *
+ * Text reaches the callback through two gates: a UTF-8 stream (never half a character) and a stop-string filter
+ * that holds back any tail that could still become a stop string, so a stop string is never emitted even when
+ * it is split across tokens. Everything held back is released at the end unless a stop string completed.
+ */
+#include "core/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+llamac_generate_params llamac_generate_params_default(void) {
+    llamac_generate_params p;
+    memset(&p, 0, sizeof p);
+    p.max_tokens = 256;
+    p.sampling = llamac_sampling_params_default();
+    p.tokenize_flags = LLAMAC_TOKENIZE_ADD_SPECIAL;
+    return p;
+}
+
+const char *llamac_finish_reason_str(llamac_finish_reason reason) {
+    switch (reason) {
+    case LLAMAC_FINISH_NONE: return "none";
+    case LLAMAC_FINISH_EOG: return "eog";
+    case LLAMAC_FINISH_LENGTH: return "length";
+    case LLAMAC_FINISH_STOP: return "stop";
+    case LLAMAC_FINISH_CALLBACK: return "callback";
+    case LLAMAC_FINISH_CANCELLED: return "cancelled";
+    case LLAMAC_FINISH_CONTEXT_FULL: return "context_full";
+    }
+    return "unknown";
+}
+
+/* The stop-string filter: text waits in `hold` while it could still be the start of a stop string. */
+struct stop_filter {
+    const char *const *stop;
+    size_t *stop_len;
+    size_t n_stop;
+    char *hold;
+    size_t len;
+    size_t cap;
+};
+
+static const char *find_bytes(const char *hay, size_t n, const char *needle, size_t m) {
+    if (m == 0 || m > n) {
+        return NULL;
+    }
+    for (size_t i = 0; i + m <= n; i++) {
+        if (hay[i] == needle[0] && memcmp(hay + i, needle, m) == 0) {
+            return hay + i;
+        }
+    }
+    return NULL;
+}
+
+/* Length of the longest suffix of `text` that is a proper prefix of some stop string. */
+static size_t partial_stop(const struct stop_filter *f) {
+    size_t best = 0;
+    for (size_t s = 0; s < f->n_stop; s++) {
+        size_t m = f->stop_len[s];
+        size_t max = m - 1 < f->len ? m - 1 : f->len;
+        for (size_t k = max; k > best; k--) {
+            if (memcmp(f->hold + f->len - k, f->stop[s], k) == 0) {
+                best = k;
+                break;
+            }
+        }
+    }
+    return best;
+}
+
+struct run {
+    const llamac_generate_params *p;
+    struct stop_filter filter;
+    llamac_finish_reason finish;
+};
+
+static bool deliver(struct run *r, const char *text, size_t len) {
+    if (len == 0 || !r->p->on_text) {
+        return true;
+    }
+    if (!r->p->on_text(text, len, r->p->user_data)) {
+        r->finish = LLAMAC_FINISH_CALLBACK;
+        return false;
+    }
+    return true;
+}
+
+/* Feeds whole characters through the stop filter. Returns false when generation must end. */
+static llamac_status feed(struct run *r, const char *text, size_t len, bool *keep_going) {
+    struct stop_filter *f = &r->filter;
+    *keep_going = true;
+    if (f->n_stop == 0) {
+        *keep_going = deliver(r, text, len);
+        return LLAMAC_OK;
+    }
+    if (f->len + len + 1 > f->cap) {
+        size_t cap = f->cap ? f->cap : 256;
+        while (cap < f->len + len + 1) {
+            cap *= 2;
+        }
+        char *p = realloc(f->hold, cap);
+        if (!p) {
+            return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory holding generated text");
+        }
+        f->hold = p;
+        f->cap = cap;
+    }
+    memcpy(f->hold + f->len, text, len);
+    f->len += len;
+    const char *first = NULL;
+    for (size_t s = 0; s < f->n_stop; s++) {
+        const char *at = find_bytes(f->hold, f->len, f->stop[s], f->stop_len[s]);
+        if (at && (!first || at < first)) {
+            first = at;
+        }
+    }
+    if (first) {
+        size_t n = (size_t)(first - f->hold);
+        f->len = 0;
+        *keep_going = false;
+        if (deliver(r, f->hold, n)) {
+            r->finish = LLAMAC_FINISH_STOP;
+        }
+        return LLAMAC_OK;
+    }
+    size_t keep = partial_stop(f);
+    size_t out = f->len - keep;
+    if (out > 0) {
+        bool ok = deliver(r, f->hold, out);
+        memmove(f->hold, f->hold + out, keep);
+        f->len = keep;
+        *keep_going = ok;
+    }
+    return LLAMAC_OK;
+}
+
+static llamac_status check_params(const llamac_context *ctx, const llamac_generate_params *p) {
+    if (p->max_tokens < -1) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "max_tokens %d must be -1 (no limit) or more", p->max_tokens);
+    }
+    if (p->n_stop > 0 && !p->stop) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_stop is %zu but stop is NULL", p->n_stop);
+    }
+    for (size_t i = 0; i < p->n_stop; i++) {
+        if (!p->stop[i] || !p->stop[i][0]) {
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "stop string %zu is NULL or empty", i);
+        }
+        if (!llamac_utf8_valid(p->stop[i], strlen(p->stop[i]), NULL)) {
+            return llamac__fail(LLAMAC_E_UTF8, "stop string %zu is not valid UTF-8", i);
+        }
+    }
+    if (p->tokenize_flags & ~(unsigned)(LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "unknown tokenize flags 0x%x", p->tokenize_flags);
+    }
+    if (p->sampler && p->sampler->model != ctx->model &&
+        p->sampler->model->info.n_vocab != ctx->model->info.n_vocab) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the sampler belongs to a different model");
+    }
+    return llamac__seq_check(ctx, p->seq, false);
+}
+
+static void fill_result(llamac_generate_result *res, const llamac_context *ctx, llamac_finish_reason finish,
+                        size_t n_prompt, int32_t n_gen, double t0, double t_prompt, double t_first, double t_end) {
+    if (!res) {
+        return;
+    }
+    memset(res, 0, sizeof *res);
+    res->finish_reason = finish;
+    res->n_prompt_tokens = (int32_t)n_prompt;
+    res->n_generated_tokens = n_gen;
+    res->load_ms = ctx->model->info.load_ms;
+    if (t_prompt > 0) {
+        res->prompt_ms = t_prompt - t0;
+        res->prompt_tokens_per_s = res->prompt_ms > 0 ? (double)n_prompt * 1000.0 / res->prompt_ms : 0;
+    }
+    if (t_first > 0) {
+        res->ttft_ms = t_first - t0;
+        res->generation_ms = t_end - t_first;
+        res->tokens_per_s = (n_gen > 1 && res->generation_ms > 0) ? (double)(n_gen - 1) * 1000.0 / res->generation_ms
+                                                                  : 0;
+    }
+}
+
+llamac_status llamac_generate_tokens(llamac_context *ctx, const llamac_token *prompt, size_t n,
+                                     const llamac_generate_params *params, llamac_generate_result *result) {
+    double t0 = llamac__now_ms();
+    if (result) {
+        memset(result, 0, sizeof *result);
+    }
+    if (!ctx || !params || (!prompt && n > 0)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_generate: NULL argument");
+    }
+    const llamac_generate_params *p = params;
+    llamac_sampler *sampler = p->sampler;
+    llamac_sampler *own = NULL;
+    llamac_utf8_stream *utf8 = NULL;
+    struct run r;
+    memset(&r, 0, sizeof r);
+    r.p = p;
+    r.finish = LLAMAC_FINISH_NONE;
+    r.filter.stop = p->stop;
+    r.filter.n_stop = p->n_stop;
+    double t_prompt = 0, t_first = 0;
+    int32_t n_gen = 0;
+    uint32_t cap = 0;
+    llamac_status st = check_params(ctx, p);
+    if (st != LLAMAC_OK) {
+        goto done;
+    }
+    if (n == 0) {
+        st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the prompt is empty (and the model adds no BOS token)");
+        goto done;
+    }
+    st = llamac__tokens_check(ctx->model, prompt, n);
+    if (st != LLAMAC_OK) {
+        goto done;
+    }
+    cap = llama_n_ctx_seq(ctx->lc);
+    if (n >= cap) {
+        st = llamac__fail(LLAMAC_E_CONTEXT_FULL,
+                          "the prompt is %zu tokens; the context holds %u (with room for at least one more to "
+                          "generate)",
+                          n, cap);
+        goto done;
+    }
+
+    if (sampler) {
+        llamac_sampler_reset(sampler);
+    } else {
+        st = llamac_sampler_from_params(ctx->model, &p->sampling, &own);
+        if (st != LLAMAC_OK) {
+            goto done;
+        }
+        sampler = own;
+    }
+    if (p->n_stop > 0) {
+        r.filter.stop_len = llamac__calloc(p->n_stop, sizeof(size_t));
+        if (!r.filter.stop_len) {
+            st = LLAMAC_E_NO_MEMORY;
+            goto done;
+        }
+        for (size_t i = 0; i < p->n_stop; i++) {
+            r.filter.stop_len[i] = strlen(p->stop[i]);
+        }
+    }
+    st = llamac_utf8_stream_new(&utf8);
+    if (st != LLAMAC_OK) {
+        goto done;
+    }
+
+    /* Prompt: clear the sequence, decode, and let penalties see the prompt (the grammar does not). */
+    llama_memory_seq_rm(llama_get_memory(ctx->lc), p->seq, -1, -1);
+    for (size_t i = 0; i < n; i++) {
+        llama_sampler_accept(sampler->chain, prompt[i]);
+    }
+    st = llamac_ctx_decode(ctx, p->seq, prompt, n);
+    if (st == LLAMAC_E_CANCELLED) {
+        r.finish = LLAMAC_FINISH_CANCELLED;
+        st = LLAMAC_OK;
+        goto done;
+    }
+    if (st != LLAMAC_OK) {
+        goto done;
+    }
+    t_prompt = llamac__now_ms();
+    llama_pos pos = (llama_pos)n;
+    char piece[256];
+    for (;;) {
+        if (atomic_load(&ctx->cancel)) {
+            r.finish = LLAMAC_FINISH_CANCELLED;
+            break;
+        }
+        llamac_token tok;
+        st = llamac_sampler_sample(sampler, ctx, -1, &tok);
+        if (st != LLAMAC_OK) {
+            break;
+        }
+        if (n_gen == 0) {
+            t_first = llamac__now_ms();
+        }
+        n_gen++;
+        if (!p->ignore_eog && llama_vocab_is_eog(ctx->model->vocab, tok)) {
+            r.finish = LLAMAC_FINISH_EOG;
+            break;
+        }
+        size_t need = 0;
+        st = llamac_token_to_piece(ctx->model, tok, false, piece, sizeof piece, &need);
+        if (st != LLAMAC_OK) {
+            break;
+        }
+        const char *text;
+        size_t text_len;
+        st = llamac_utf8_stream_push(utf8, piece, need, &text, &text_len);
+        if (st != LLAMAC_OK) {
+            break;
+        }
+        bool keep_going = true;
+        st = feed(&r, text, text_len, &keep_going);
+        if (st != LLAMAC_OK || !keep_going) {
+            break;
+        }
+        if (p->max_tokens >= 0 && n_gen >= p->max_tokens) {
+            r.finish = LLAMAC_FINISH_LENGTH;
+            break;
+        }
+        if ((uint32_t)pos >= cap) {
+            r.finish = LLAMAC_FINISH_CONTEXT_FULL;
+            break;
+        }
+        st = llamac_ctx_decode(ctx, p->seq, &tok, 1);
+        if (st == LLAMAC_E_CANCELLED) {
+            r.finish = LLAMAC_FINISH_CANCELLED;
+            st = LLAMAC_OK;
+            break;
+        }
+        if (st != LLAMAC_OK) {
+            break;
+        }
+        pos++;
+    }
+    /* Release what the gates still hold, unless a stop string or the caller ended the text. */
+    if (st == LLAMAC_OK && r.finish != LLAMAC_FINISH_STOP && r.finish != LLAMAC_FINISH_CALLBACK) {
+        const char *text;
+        size_t text_len;
+        st = llamac_utf8_stream_flush(utf8, &text, &text_len);
+        bool keep_going = true;
+        if (st == LLAMAC_OK && text_len > 0) {
+            st = feed(&r, text, text_len, &keep_going);
+        }
+        if (st == LLAMAC_OK && keep_going && r.finish != LLAMAC_FINISH_STOP && r.filter.len > 0) {
+            deliver(&r, r.filter.hold, r.filter.len);
+            r.filter.len = 0;
+        }
+    }
+done:
+    fill_result(result, ctx, st == LLAMAC_OK ? r.finish : LLAMAC_FINISH_NONE, n, n_gen, t0, t_prompt, t_first,
+                llamac__now_ms());
+    llamac_utf8_stream_free(utf8);
+    free(r.filter.stop_len);
+    free(r.filter.hold);
+    llamac_sampler_free(own);
+    atomic_store(&ctx->cancel, false);
+    if (st == LLAMAC_OK) {
+        llamac__ok();
+    }
+    return st;
+}
+
+llamac_status llamac_generate(llamac_context *ctx, const char *prompt, size_t len,
+                              const llamac_generate_params *params, llamac_generate_result *result) {
+    if (result) {
+        memset(result, 0, sizeof *result);
+    }
+    if (!ctx || !params || (!prompt && len > 0)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_generate: NULL argument");
+    }
+    llamac_token *tokens = NULL;
+    size_t n = 0;
+    llamac_status st = llamac_tokenize(ctx->model, prompt, len, params->tokenize_flags, &tokens, &n);
+    if (st != LLAMAC_OK) {
+        atomic_store(&ctx->cancel, false);
+        return st;
+    }
+    st = llamac_generate_tokens(ctx, tokens, n, params, result);
+    free(tokens);
+    return st;
+}

@@ -1,0 +1,87 @@
+/*
+ * cli.h - what the subcommands of `llamac` share: exit codes, option parsing, model loading, output helpers.
+ *
+ * Flags follow llama.cpp's names wherever llama.cpp has the same option, so a command line written for
+ * llama-cli or llama-server carries over. Results go to stdout, everything else (progress, logs, errors) to
+ * stderr; an error is one line "llamac CMD: message".
+ */
+#ifndef LLAMAC_CLI_H
+#define LLAMAC_CLI_H
+
+#include "llamac.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Exit statuses, documented in the README. */
+enum {
+    EXIT_OK = 0,
+    EXIT_FAILURE_RUN = 1,  /* the work failed: model did not load, generation failed, ... */
+    EXIT_USAGE = 2,        /* bad command line */
+    EXIT_INTERRUPTED = 130 /* stopped by Ctrl-C */
+};
+
+/* Options every model-using command shares. */
+struct cli_common {
+    const char *cmd;
+    const char *model_path;
+    bool quiet;
+    bool verbose;
+    llamac_model_params model;
+    llamac_ctx_params ctx;
+    llamac_kv_override overrides[32];
+    char override_keys[32][128];
+    size_t n_overrides;
+};
+
+void cli_common_init(struct cli_common *c, const char *cmd);
+
+/* Result of offering an argument to a parser. */
+enum cli_parse { CLI_NOT_MINE = 0, CLI_TAKEN = 1, CLI_ERROR = -1 };
+
+/* Tries the shared options at argv[*i]; advances *i past a value it consumes. */
+enum cli_parse cli_parse_common(struct cli_common *c, int argc, char **argv, int *i);
+
+/* The value after option argv[*i], or NULL (with an error printed) when it is missing. */
+const char *cli_value(const struct cli_common *c, int argc, char **argv, int *i);
+
+/* Number parsers: print "invalid value" and return false on anything that is not entirely a number in range. */
+bool cli_int(const struct cli_common *c, const char *opt, const char *s, long min, long max, long *out);
+bool cli_float(const struct cli_common *c, const char *opt, const char *s, float *out);
+
+/* Prints "llamac CMD: message" on stderr. */
+void cli_error(const struct cli_common *c, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Help text for the shared options. */
+void cli_print_common_help(void);
+
+/* Installs the log hook for --verbose (llama.cpp's log on stderr). */
+void cli_setup_logging(const struct cli_common *c);
+
+/* Loads c->model_path (or $LLAMAC_MODEL) with a progress bar on a terminal; prints the error and returns NULL on
+ * failure. */
+llamac_model *cli_load_model(struct cli_common *c, bool vocab_only);
+
+/* Reads all of a stream / a file into a NUL-terminated buffer (caller frees with free). NULL on failure, with the
+ * error printed. */
+char *cli_read_all(const struct cli_common *c, const char *path_or_null, size_t *len);
+
+/* Progress bar on stderr (progress.c): drawn only when stderr is a terminal and not quiet. */
+struct progress {
+    const char *label;
+    bool enabled;
+    int last_permille;
+};
+void progress_init(struct progress *p, const char *label, bool quiet);
+bool progress_update(float fraction, void *user_data); /* llamac_progress_fn */
+void progress_done(struct progress *p);
+
+/* Subcommands. */
+int cmd_run(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+
+#endif /* LLAMAC_CLI_H */
