@@ -265,6 +265,10 @@ llamac_status llamac_generate_tokens(llamac_context *ctx, const llamac_token *pr
         goto done;
     }
     t_prompt = llamac__now_ms();
+    if (p->max_tokens == 0) {
+        r.finish = LLAMAC_FINISH_LENGTH;
+        goto done;
+    }
     llama_pos pos = (llama_pos)n;
     char piece[256];
     for (;;) {

@@ -1,0 +1,120 @@
+/*
+ * check.h - the test harness: each test file is one ctest executable made of small TEST functions.
+ *
+ * A check records a failure with file:line and the values involved and lets the test continue, so one run shows
+ * every broken assertion. main() (from RUN_TESTS) returns non-zero when any check failed, or 77 (ctest's skip
+ * code) when a required model file is missing.
+ */
+#ifndef LLAMAC_CHECK_H
+#define LLAMAC_CHECK_H
+
+#include "llamac.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int check_failed;
+static int check_passed;
+
+#define CHECK(cond)                                                                                                    \
+    do {                                                                                                               \
+        if (cond) {                                                                                                    \
+            check_passed++;                                                                                            \
+        } else {                                                                                                       \
+            check_failed++;                                                                                            \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);                                   \
+        }                                                                                                              \
+    } while (0)
+
+#define CHECK_INT(a, b)                                                                                                \
+    do {                                                                                                               \
+        long long check_a_ = (long long)(a), check_b_ = (long long)(b);                                                \
+        if (check_a_ == check_b_) {                                                                                    \
+            check_passed++;                                                                                            \
+        } else {                                                                                                       \
+            check_failed++;                                                                                            \
+            fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", __FILE__, __LINE__, #a, #b, check_a_, check_b_); \
+        }                                                                                                              \
+    } while (0)
+
+#define CHECK_STR(a, b)                                                                                                \
+    do {                                                                                                               \
+        const char *check_a_ = (a), *check_b_ = (b);                                                                   \
+        if (check_a_ && check_b_ && strcmp(check_a_, check_b_) == 0) {                                                 \
+            check_passed++;                                                                                            \
+        } else {                                                                                                       \
+            check_failed++;                                                                                            \
+            fprintf(stderr, "%s:%d: %s == %s failed:\n  got      \"%s\"\n  expected \"%s\"\n", __FILE__, __LINE__, #a, \
+                    #b, check_a_ ? check_a_ : "(null)", check_b_ ? check_b_ : "(null)");                               \
+        }                                                                                                              \
+    } while (0)
+
+/* A call must return `expected`; on mismatch the last error message is shown. */
+#define CHECK_STATUS(call, expected)                                                                                   \
+    do {                                                                                                               \
+        llamac_status check_s_ = (call);                                                                               \
+        if (check_s_ == (expected)) {                                                                                  \
+            check_passed++;                                                                                            \
+        } else {                                                                                                       \
+            check_failed++;                                                                                            \
+            fprintf(stderr, "%s:%d: %s returned %s, expected %s (last error: %s)\n", __FILE__, __LINE__, #call,        \
+                    llamac_status_str(check_s_), llamac_status_str(expected), llamac_last_error());                    \
+        }                                                                                                              \
+    } while (0)
+
+#define CHECK_OK(call) CHECK_STATUS(call, LLAMAC_OK)
+
+/* The last error message must contain `needle`. */
+#define CHECK_ERROR_HAS(needle)                                                                                        \
+    do {                                                                                                               \
+        const char *check_e_ = llamac_last_error();                                                                    \
+        if (strstr(check_e_, (needle))) {                                                                              \
+            check_passed++;                                                                                            \
+        } else {                                                                                                       \
+            check_failed++;                                                                                            \
+            fprintf(stderr, "%s:%d: last error \"%s\" does not mention \"%s\"\n", __FILE__, __LINE__, check_e_,        \
+                    (needle));                                                                                         \
+        }                                                                                                              \
+    } while (0)
+
+/* Path of a file in the test model directory ($LLAMAC_TEST_MODELS); exits with 77 (skip) when it is missing. */
+static inline const char *test_model(const char *name) {
+    static char paths[8][1024];
+    static int next;
+    const char *dir = getenv("LLAMAC_TEST_MODELS");
+    char *p = paths[next++ % 8];
+    snprintf(p, sizeof paths[0], "%s/%s", dir && dir[0] ? dir : "../shared/models", name);
+    FILE *f = fopen(p, "rb");
+    if (!f) {
+        fprintf(stderr, "SKIP: test model %s not found\n", p);
+        exit(77);
+    }
+    fclose(f);
+    return p;
+}
+
+/* A scratch path under the test's working directory (ctest runs each test in its own build folder). */
+static inline const char *test_tmp(const char *name) {
+    static char paths[8][1024];
+    static int next;
+    char *p = paths[next++ % 8];
+    const char *dir = getenv("LLAMAC_TEST_TMP");
+    snprintf(p, sizeof paths[0], "%s/%s", dir && dir[0] ? dir : ".", name);
+    return p;
+}
+
+#define RUN(test)                                                                                                      \
+    do {                                                                                                               \
+        int check_before_ = check_failed;                                                                              \
+        test();                                                                                                        \
+        fprintf(stderr, "%s %s\n", check_failed == check_before_ ? "ok  " : "FAIL", #test);                            \
+    } while (0)
+
+#define TESTS_DONE()                                                                                                   \
+    do {                                                                                                               \
+        fprintf(stderr, "%d checks passed, %d failed\n", check_passed, check_failed);                                  \
+        return check_failed ? 1 : 0;                                                                                   \
+    } while (0)
+
+#endif /* LLAMAC_CHECK_H */
