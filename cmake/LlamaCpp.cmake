@@ -4,7 +4,8 @@
 #   3. default            - the pinned release, fetched by scripts/fetch-llama.sh into .deps/llama.cpp and built
 #                           as a subproject.
 # Only the libraries llamac links are built (ggml, llama, and mtmd when LLAMAC_MTMD is on), never llama.cpp's tools.
-# Sets LLAMAC_LLAMA_COMMIT_RESOLVED and LLAMAC_LLAMA_SOURCE_DIR (empty for a prebuilt llama.cpp).
+# Sets LLAMAC_LLAMA_COMMIT_RESOLVED and LLAMAC_LLAMA_SOURCE_DIR (for a prebuilt llama.cpp: a source tree beside
+# it if there is one, for the tests' tokenizer corpora; else empty).
 
 set(LLAMAC_LLAMA_COMMIT "de3ff815ea7d559ee917f063901b8986f038abc6")
 
@@ -15,7 +16,14 @@ if(LLAMA_PREBUILT_DIR)
     find_package(llama CONFIG REQUIRED PATHS "${LLAMA_PREBUILT_DIR}" NO_DEFAULT_PATH)
     message(STATUS "llamac: using prebuilt llama.cpp ${LLAMA_VERSION} (${LLAMA_BUILD_COMMIT}) from ${LLAMA_PREBUILT_DIR}")
     set(LLAMAC_LLAMA_COMMIT_RESOLVED "${LLAMA_BUILD_COMMIT}")
-    set(LLAMAC_LLAMA_SOURCE_DIR "")
+    # No source is needed to build; tests that read llama.cpp's tokenizer corpora use one when there is one.
+    if(LLAMA_CPP_DIR)
+        set(LLAMAC_LLAMA_SOURCE_DIR "${LLAMA_CPP_DIR}")
+    elseif(EXISTS "${PROJECT_SOURCE_DIR}/.deps/llama.cpp/models")
+        set(LLAMAC_LLAMA_SOURCE_DIR "${PROJECT_SOURCE_DIR}/.deps/llama.cpp")
+    else()
+        set(LLAMAC_LLAMA_SOURCE_DIR "")
+    endif()
     if(LLAMAC_MTMD)
         find_library(LLAMAC_MTMD_LIBRARY mtmd REQUIRED HINTS "${LLAMA_LIB_DIR}")
         add_library(mtmd UNKNOWN IMPORTED)

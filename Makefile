@@ -1,0 +1,52 @@
+# The two commands the README leads with, and the rest of the developer loop.
+#   make run             set up, build, run the main job on the default model
+#   make test            set up, build, run the whole suite (ctest)
+#   make                 build everything (the CLI is build/bin/llamac)
+#   make test-sanitize   the suite under ASan + UBSan
+#   make format          clang-format the sources; make format-check verifies
+#   make reference       regenerate tests/reference from llama.cpp's own tools
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc)
+CMAKE_FLAGS ?=
+SOURCES = $(shell git ls-files '*.c' '*.h' '*.cpp' 2>/dev/null)
+
+.PHONY: all build setup run test test-sanitize format format-check reference clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+build: setup $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j$(JOBS)
+
+run: build
+	@LLAMAC_BUILD=$(abspath $(BUILD)) scripts/run-default.sh
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+# llamac's code instrumented, linked against the llama.cpp libraries of the normal build installed to a prefix
+# (this also proves the LLAMA_PREBUILT_DIR path).
+test-sanitize: build
+	cmake --install $(BUILD)/llama.cpp --prefix $(abspath $(BUILD))/llama-prefix > /dev/null
+	cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DLLAMAC_SANITIZE=ON \
+	      -DLLAMA_PREBUILT_DIR=$(abspath $(BUILD))/llama-prefix $(CMAKE_FLAGS)
+	cmake --build $(ASAN_BUILD) -j$(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS)
+
+format:
+	clang-format -i $(SOURCES)
+
+format-check:
+	clang-format --dry-run --Werror $(SOURCES)
+
+reference:
+	scripts/gen-reference.sh
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what building and testing llamac needs on Debian, and nothing else. As root it runs apt-get itself;
+# otherwise it prints the exact command to run and stops. Safe to run again: it only installs what is missing.
+set -euo pipefail
+
+# command -> Debian package
+required=(g++:g++ make:make cmake:cmake git:git npm:npm tar:tar sha256sum:coreutils)
+optional=(ccache:ccache)
+extra=("$@") # further packages a caller needs (e.g. clang-format for CI)
+
+missing=()
+for pair in "${required[@]}" "${optional[@]}"; do
+  cmd=${pair%%:*}
+  pkg=${pair#*:}
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+done
+for pkg in "${extra[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -eq 0 ]; then
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  exit 0
+fi
+# Not root: the optional ones are not worth stopping for.
+hard=()
+for pkg in "${missing[@]}"; do
+  [ "$pkg" = ccache ] || hard+=("$pkg")
+done
+if [ ${#hard[@]} -gt 0 ]; then
+  echo "setup: missing packages. Run:" >&2
+  echo "  sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi

@@ -1,0 +1,37 @@
+# Helpers for the command-line tests: each test_*.sh sources this, calls `check ...`, and ends with `finish`.
+set -u
+LLAMAC=${LLAMAC_BIN:?LLAMAC_BIN is set by ctest}
+MODELS=${LLAMAC_TEST_MODELS:?}
+REF="${LLAMAC_SOURCE_DIR:?}/tests/reference"
+TMP=${LLAMAC_TEST_TMP:-$(mktemp -d)}
+passed=0
+failed=0
+
+pass() { passed=$((passed + 1)); }
+fail() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+
+# expect_eq NAME GOT EXPECTED
+expect_eq() {
+  if [ "$2" == "$3" ]; then pass; else fail "$1: got [$2], expected [$3]"; fi
+}
+
+# expect_contains NAME HAYSTACK NEEDLE
+expect_contains() {
+  case "$2" in
+    *"$3"*) pass ;;
+    *) fail "$1: [$2] does not contain [$3]" ;;
+  esac
+}
+
+# run_llamac OUT ERR ARGS... : runs llamac, storing stdout/stderr in files; returns its exit status in $rc.
+run_llamac() {
+  local out=$1 err=$2
+  shift 2
+  rc=0
+  "$LLAMAC" "$@" > "$out" 2> "$err" < /dev/null || rc=$?
+}
+
+finish() {
+  echo "$passed passed, $failed failed" >&2
+  [ "$failed" -eq 0 ]
+}

@@ -1,0 +1,111 @@
+# The `llamac` command line: version, help, tokenize, run from stdin and files, stop strings, and every error a
+# user can provoke giving one clear line on stderr and the documented exit status (1 failure, 2 usage).
+. "$(dirname "$0")/lib.sh"
+M="$MODELS/stories260K.gguf"
+
+run_llamac "$TMP/o" "$TMP/e" --version
+expect_eq "--version status" "$rc" 0
+expect_contains "--version names llamac" "$(cat "$TMP/o")" "llamac 0.1.0"
+expect_contains "--version names the llama.cpp commit" "$(cat "$TMP/o")" "llama.cpp de3ff81"
+expect_contains "--version lists backends" "$(cat "$TMP/o")" "backends: CPU"
+
+run_llamac "$TMP/o" "$TMP/e" run --help
+expect_eq "run --help status" "$rc" 0
+expect_contains "run --help lists -n" "$(cat "$TMP/o")" "--n-predict"
+
+run_llamac "$TMP/o" "$TMP/e" frobnicate
+expect_eq "unknown command status" "$rc" 2
+expect_contains "unknown command message" "$(cat "$TMP/e")" "unknown command 'frobnicate'"
+
+# tokenize: JSON array, BOS by default, --no-bos, --parse-special
+run_llamac "$TMP/o" "$TMP/e" tokenize -m "$M" "Once upon a time"
+expect_eq "tokenize" "$(cat "$TMP/o")" "[1, 403, 407, 261, 378]"
+run_llamac "$TMP/o" "$TMP/e" tokenize -m "$M" --no-bos "Once upon a time"
+expect_eq "tokenize --no-bos" "$(cat "$TMP/o")" "[403, 407, 261, 378]"
+run_llamac "$TMP/o" "$TMP/e" tokenize -m "$M" --no-bos "</s>"
+case "$(cat "$TMP/o")" in "[2]") fail "special text parsed without --parse-special" ;; *) pass ;; esac
+run_llamac "$TMP/o" "$TMP/e" tokenize -m "$M" --no-bos --parse-special "</s>"
+expect_eq "tokenize --parse-special" "$(cat "$TMP/o")" "[2]"
+printf 'Once upon a time' > "$TMP/in.txt"
+rc=0; "$LLAMAC" tokenize -m "$M" < "$TMP/in.txt" > "$TMP/o" 2> "$TMP/e" || rc=$?
+expect_eq "tokenize from stdin" "$(cat "$TMP/o")" "[1, 403, 407, 261, 378]"
+
+# run: stdout has only the text; prompt from stdin and from a file give the same text
+ref=$(cat "$REF/greedy/1.txt")
+rc=0; printf 'Once upon a time' | "$LLAMAC" run -m "$M" -n 48 --temp 0 > "$TMP/o" 2> "$TMP/e" || rc=$?
+expect_eq "run from stdin status" "$rc" 0
+expect_eq "run from stdin" "$(cat "$TMP/o")" "$ref"
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" -f "$TMP/in.txt" -n 48 --temp 0
+expect_eq "run -f" "$(cat "$TMP/o")" "$ref"
+expect_eq "run writes nothing to stderr by default" "$(cat "$TMP/e")" ""
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "Once upon a time" -n 48 --temp 0 --verbose
+expect_contains "--verbose prints timings" "$(cat "$TMP/e")" "tok/s"
+expect_eq "--verbose keeps stdout clean" "$(cat "$TMP/o")" "$ref"
+
+# stop strings: the text ends before the stop string, which is not printed
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "Once upon a time" -n 48 --temp 0 -r "Lily"
+expect_eq "run -r" "$(cat "$TMP/o")" ", there was a little girl named "
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "Once upon a time" -n 48 --temp 0 --stop "girl named"
+expect_eq "run --stop across tokens" "$(cat "$TMP/o")" ", there was a little "
+
+# seeded sampling is reproducible
+run_llamac "$TMP/a" "$TMP/e" run -m "$M" -p "Once upon a time" -n 40 --seed 42 --temp 1
+run_llamac "$TMP/b" "$TMP/e" run -m "$M" -p "Once upon a time" -n 40 --seed 42 --temp 1
+expect_eq "same seed, same text" "$(cat "$TMP/a")" "$(cat "$TMP/b")"
+expect_eq "seeded run status" "$rc" 0
+
+# grammar constrains the output
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "Once upon a time" -n 20 --temp 1 --seed 3 --grammar 'root ::= "yes" | "no"'
+case "$(cat "$TMP/o")" in yes|no) pass ;; *) fail "grammar output [$(cat "$TMP/o")]" ;; esac
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "x" --grammar 'root ::= ('
+expect_eq "invalid grammar status" "$rc" 1
+expect_contains "invalid grammar message" "$(cat "$TMP/e")" "grammar"
+
+# errors: one line on stderr, exit 1 for failures, 2 for usage
+run_llamac "$TMP/o" "$TMP/e" run -m "$TMP/missing.gguf" -p "x"
+expect_eq "missing model status" "$rc" 1
+expect_contains "missing model message" "$(cat "$TMP/e")" "No such file"
+expect_eq "missing model: one line" "$(wc -l < "$TMP/e")" 1
+: > "$TMP/empty.gguf"
+run_llamac "$TMP/o" "$TMP/e" run -m "$TMP/empty.gguf" -p "x"
+expect_eq "empty model status" "$rc" 1
+expect_contains "empty model message" "$(cat "$TMP/e")" "empty"
+head -c 4000 "$M" > "$TMP/trunc.gguf"
+run_llamac "$TMP/o" "$TMP/e" run -m "$TMP/trunc.gguf" -p "x"
+expect_eq "truncated model status" "$rc" 1
+expect_contains "truncated model message" "$(cat "$TMP/e")" "cannot load model"
+echo "hello" > "$TMP/text.gguf"
+run_llamac "$TMP/o" "$TMP/e" run -m "$TMP/text.gguf" -p "x"
+expect_eq "text file status" "$rc" 1
+expect_contains "text file message" "$(cat "$TMP/e")" "not a GGUF file"
+run_llamac "$TMP/o" "$TMP/e" run -m "$TMP" -p "x"
+expect_eq "directory status" "$rc" 1
+expect_contains "directory message" "$(cat "$TMP/e")" "directory"
+run_llamac "$TMP/o" "$TMP/e" run -p "x"
+expect_eq "no model status" "$rc" 1
+expect_contains "no model message" "$(cat "$TMP/e")" "no model given"
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "x" -n abc
+expect_eq "bad -n status" "$rc" 2
+expect_contains "bad -n message" "$(cat "$TMP/e")" "invalid value 'abc' for -n"
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "x" --bogus
+expect_eq "unknown option status" "$rc" 2
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "x" -ctk q9_9
+expect_eq "bad cache type status" "$rc" 2
+expect_contains "bad cache type message" "$(cat "$TMP/e")" "unknown KV cache type"
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "x" -c 100000
+expect_eq "ctx beyond training status" "$rc" 1
+expect_contains "ctx beyond training message" "$(cat "$TMP/e")" "training context"
+long=$(printf 'word %.0s' $(seq 1 300))
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "$long" -c 64
+expect_eq "prompt longer than context status" "$rc" 1
+expect_contains "prompt longer than context message" "$(cat "$TMP/e")" "the context holds"
+printf 'bad \xff utf8' > "$TMP/bad.txt"
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" -f "$TMP/bad.txt"
+expect_eq "invalid UTF-8 prompt status" "$rc" 1
+expect_contains "invalid UTF-8 prompt message" "$(cat "$TMP/e")" "UTF-8"
+
+# a closed stdout stops generation without a crash
+rc=0; "$LLAMAC" run -m "$M" -p "Once upon a time" -n 2000 --ignore-eos 2> "$TMP/e" | head -c 10 > /dev/null || rc=$?
+expect_eq "closed pipe: no crash" "$(grep -c -i 'abort\|segmentation' "$TMP/e")" 0
+
+finish
