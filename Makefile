@@ -4,6 +4,7 @@
 #   make                 build everything (the CLI is build/bin/llamac)
 #   make test-sanitize   the suite under ASan + UBSan
 #   make format          clang-format the sources; make format-check verifies
+#   make lint            cppcheck over the library and the command
 #   make reference       regenerate tests/reference from llama.cpp's own tools
 BUILD ?= build
 ASAN_BUILD ?= build-asan
@@ -11,7 +12,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 SOURCES = $(shell git ls-files '*.c' '*.h' '*.cpp' 2>/dev/null)
 
-.PHONY: all build setup run test test-sanitize format format-check reference clean
+.PHONY: all build setup run test test-sanitize format format-check lint reference clean
 
 all: build
 
@@ -44,6 +45,10 @@ format:
 
 format-check:
 	clang-format --dry-run --Werror $(SOURCES)
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance --std=c11 -I include -I src \
+	         src tools tests/unit tests/fuzz
 
 reference:
 	scripts/gen-reference.sh

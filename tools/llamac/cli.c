@@ -302,12 +302,12 @@ char *cli_read_all(const struct cli_common *c, const char *path, size_t *len) {
     }
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
-    while (buf) {
+    bool failed = buf == NULL;
+    while (!failed) {
         if (n + 1 >= cap) {
             char *bigger = cap < SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
             if (!bigger) {
-                free(buf);
-                buf = NULL;
+                failed = true;
                 break;
             }
             buf = bigger;
@@ -316,10 +316,10 @@ char *cli_read_all(const struct cli_common *c, const char *path, size_t *len) {
         size_t got = fread(buf + n, 1, cap - n - 1, f);
         n += got;
         if (got == 0) {
+            failed = ferror(f) != 0;
             break;
         }
     }
-    bool failed = !buf || ferror(f);
     if (path) {
         fclose(f);
     }
