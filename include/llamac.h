@@ -407,7 +407,8 @@ typedef enum llamac_rope_scaling {
 } llamac_rope_scaling;
 
 typedef struct llamac_ctx_params {
-    uint32_t n_ctx;           /* tokens of context; 0 = min(4096, the model's training context) */
+    uint32_t n_ctx;           /* tokens of context; 0 = min(4096, the model's training context). llama.cpp rounds
+                                 it up to a multiple of 256: llamac_ctx_get_info reports the size in use */
     uint32_t n_batch;         /* most tokens one decode call submits (default 2048) */
     uint32_t n_ubatch;        /* physical batch (default 512) */
     uint32_t n_seq_max;       /* number of sequences (default 1) */
@@ -510,8 +511,9 @@ LLAMAC_API llamac_status llamac_batch_add(llamac_batch *batch, llamac_token toke
                                           const llamac_seq_id *seqs, size_t n_seqs, bool output);
 
 /* Evaluates a batch. Everything is checked first: token ids, sequence ids (< n_seq_max), positions (< n_ctx),
- * the batch size (<= n_batch). Output i (in order of the tokens marked `output`) can then be read with
- * llamac_ctx_logits / llamac_ctx_embeddings. Errors: as llamac_ctx_decode. One thread per handle. */
+ * the batch size (<= n_batch), one sequence per token (each sequence has a KV stream of its own: decode a shared
+ * prefix once and copy it with llamac_ctx_seq_cp). Output i (in order of the tokens marked `output`) can then be
+ * read with llamac_ctx_logits / llamac_ctx_embeddings. Errors: as llamac_ctx_decode. One thread per handle. */
 LLAMAC_API llamac_status llamac_ctx_decode_batch(llamac_context *ctx, const llamac_batch *batch);
 
 /* The logits of output `i` of the last decode (negative counts from the end: -1 is the last). *logits has
@@ -541,8 +543,10 @@ LLAMAC_API llamac_status llamac_ctx_kv_clear(llamac_context *ctx);
  * cannot do, e.g. recurrent). One thread per handle. */
 LLAMAC_API llamac_status llamac_ctx_seq_rm(llamac_context *ctx, llamac_seq_id seq, llamac_pos p0, llamac_pos p1);
 
-/* Copies positions [p0, p1) of `src` into `dst` (shares cells). Errors: LLAMAC_E_INVALID_ARGUMENT. One thread per
- * handle. */
+/* Copies sequence `src` into `dst`, replacing what `dst` held: each sequence has a KV stream of its own, and
+ * llama.cpp copies only whole sequences between streams. [p0, p1) must cover every position `src` holds (-1, -1
+ * does); an empty range, or src == dst, changes nothing. Errors: LLAMAC_E_INVALID_ARGUMENT (ids, ranges, a partial
+ * copy). One thread per handle. */
 LLAMAC_API llamac_status llamac_ctx_seq_cp(llamac_context *ctx, llamac_seq_id src, llamac_seq_id dst, llamac_pos p0,
                                            llamac_pos p1);
 
@@ -665,8 +669,9 @@ LLAMAC_API size_t llamac_sampler_count(const llamac_sampler *s);
 LLAMAC_API llamac_status llamac_sampler_sample(llamac_sampler *s, llamac_context *ctx, int32_t i, llamac_token *out);
 
 /* Feeds a token to the chain's history (penalties, grammar state) without sampling, e.g. for prompt tokens.
- * Errors: LLAMAC_E_TOKEN_RANGE, LLAMAC_E_GRAMMAR (the grammar does not allow this token; the chain is unchanged).
- * One thread per handle. */
+ * Errors: LLAMAC_E_TOKEN_RANGE, LLAMAC_E_GRAMMAR (the grammar does not allow this token; the chain is unchanged,
+ * except when the token fires a lazy grammar's trigger pattern and the grammar rejects the text replayed from the
+ * trigger on: that grammar then allows nothing until llamac_sampler_reset). One thread per handle. */
 LLAMAC_API llamac_status llamac_sampler_accept(llamac_sampler *s, llamac_token token);
 
 /* Resets history and grammar state. One thread per handle. */
@@ -693,7 +698,7 @@ typedef struct llamac_sampling_params {
     float dry_multiplier;   /* default 0 (off) */
     float dry_base;         /* default 1.75 */
     int32_t dry_allowed_length; /* default 2 */
-    int32_t dry_last_n;     /* default -1 (context) */
+    int32_t dry_last_n;     /* default 64; -1: the whole context */
     int32_t mirostat;       /* 0 off (default), 1 or 2 */
     float mirostat_tau;     /* default 5 */
     float mirostat_eta;     /* default 0.1 */

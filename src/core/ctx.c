@@ -144,9 +144,6 @@ static llamac_status check_ctx_params(const llamac_model *model, const llamac_ct
                             "n_ctx %u exceeds the model's %d-token training context; set allow_ctx_overflow", n_ctx,
                             mi->n_ctx_train);
     }
-    if (n_ctx > (uint32_t)INT32_MAX / 2) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_ctx %u is too large", n_ctx);
-    }
     if (p->n_batch == 0 || p->n_ubatch == 0) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_batch (%u) and n_ubatch (%u) must be at least 1", p->n_batch,
                             p->n_ubatch);
@@ -254,6 +251,11 @@ llamac_status llamac_ctx_new(llamac_model *model, const llamac_ctx_params *param
     llamac_status st = check_ctx_params(model, p, n_ctx);
     if (st == LLAMAC_OK) {
         st = check_kv_memory(model, p, n_ctx);
+    }
+    /* After the memory check, whose figures say more about a huge n_ctx on the CPU than this limit does. */
+    if (st == LLAMAC_OK && n_ctx > (uint32_t)INT32_MAX / 2) {
+        st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_ctx %u is too large (at most %u)", n_ctx,
+                          (uint32_t)INT32_MAX / 2);
     }
     if (st != LLAMAC_OK) {
         return st;
@@ -399,7 +401,8 @@ llamac_status llamac__ctx_decode_raw(llamac_context *ctx, struct llama_batch bat
         ctx->n_outputs = n_outputs;
         return LLAMAC_OK;
     }
-    if (rc == 2 || atomic_load(&ctx->cancel)) {
+    /* A cancel request ends with the call it stopped; left pending, it would also stop the next decode. */
+    if (llamac__ctx_take_cancel(ctx) || rc == 2) {
         return llamac__fail(LLAMAC_E_CANCELLED, "decoding was cancelled");
     }
     if (rc == 1) {

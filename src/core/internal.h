@@ -105,6 +105,8 @@ llamac_status llamac__output_index(const llamac_context *ctx, int32_t i, int32_t
 struct llamac_sampler {
     struct llama_sampler *chain;
     struct llama_sampler *grammar; /* separate from the chain and applied before it; owned here */
+    bool grammar_spent;            /* llama.cpp threw while accepting a token: the grammar has no state left, and
+                                      using it before a reset would abort */
     llamac_model *model;
     bool has_selector;             /* the chain ends in a sampler that picks a token */
     size_t count;                  /* samplers added, the grammar included */

@@ -55,9 +55,23 @@ llamac_status llamac_ctx_seq_cp(llamac_context *ctx, llamac_seq_id src, llamac_s
     if (st != LLAMAC_OK) {
         return st;
     }
-    if (src != dst) {
-        llama_memory_seq_cp(llama_get_memory(ctx->lc), src, dst, p0, p1);
+    llama_pos lo = p0 < 0 ? 0 : p0;
+    llama_pos hi = p1 < 0 ? INT32_MAX : p1;
+    if (src == dst || hi <= lo) {
+        return llamac__ok();
     }
+    /* Each sequence has a KV stream of its own (llamac never unifies the cache), and llama.cpp copies between
+     * streams only whole sequences: it asserts on a partial range, and would copy everything for one ending at 0. */
+    llama_memory_t mem = llama_get_memory(ctx->lc);
+    llama_pos src_min = llama_memory_seq_pos_min(mem, src);
+    llama_pos src_max = llama_memory_seq_pos_max(mem, src);
+    if (src_max >= 0 && (lo > src_min || hi <= src_max)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "cannot copy [%d, %d) of sequence %d (positions %d..%d): only a whole sequence can be "
+                            "copied into another; pass p0 -1 and p1 -1",
+                            p0, p1, src, src_min, src_max);
+    }
+    llama_memory_seq_cp(mem, src, dst, -1, -1);
     return llamac__ok();
 }
 
@@ -69,7 +83,14 @@ llamac_status llamac_ctx_seq_keep(llamac_context *ctx, llamac_seq_id seq) {
     if (st != LLAMAC_OK) {
         return st;
     }
-    llama_memory_seq_keep(llama_get_memory(ctx->lc), seq);
+    /* llama.cpp's seq_keep clears only the KV stream of `seq`, and each sequence has a stream of its own unless the
+     * cache is unified; removing every other sequence works for any memory layout. */
+    llama_memory_t mem = llama_get_memory(ctx->lc);
+    for (uint32_t s = 0; s < ctx->info.n_seq_max; s++) {
+        if ((llamac_seq_id)s != seq) {
+            llama_memory_seq_rm(mem, (llama_seq_id)s, -1, -1);
+        }
+    }
     return llamac__ok();
 }
 

@@ -9,6 +9,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <gguf.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +36,7 @@ static llamac_status check_model_file(const char *path) {
         return llamac__fail(LLAMAC_E_IO, "cannot load model '%s': not a regular file", path);
     }
     if (st.st_size == 0) {
-        return llamac__fail(LLAMAC_E_MODEL_LOAD, "cannot load model '%s': the file is empty", path);
+        return llamac__fail(LLAMAC_E_IO, "cannot load model '%s': the file is empty", path);
     }
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -95,6 +96,56 @@ static llamac_status check_params(const llamac_model_params *p) {
         }
     }
     return LLAMAC_OK;
+}
+
+static const char *override_type_name(llamac_kv_override_type t) {
+    switch (t) {
+    case LLAMAC_KV_OVERRIDE_INT: return "int";
+    case LLAMAC_KV_OVERRIDE_FLOAT: return "float";
+    case LLAMAC_KV_OVERRIDE_BOOL: return "bool";
+    case LLAMAC_KV_OVERRIDE_STR: return "str";
+    }
+    return "?";
+}
+
+static bool override_fits(llamac_kv_override_type t, enum gguf_type g) {
+    switch (t) {
+    case LLAMAC_KV_OVERRIDE_INT:
+        return g == GGUF_TYPE_UINT8 || g == GGUF_TYPE_INT8 || g == GGUF_TYPE_UINT16 || g == GGUF_TYPE_INT16 ||
+               g == GGUF_TYPE_UINT32 || g == GGUF_TYPE_INT32 || g == GGUF_TYPE_UINT64 || g == GGUF_TYPE_INT64;
+    case LLAMAC_KV_OVERRIDE_FLOAT: return g == GGUF_TYPE_FLOAT32 || g == GGUF_TYPE_FLOAT64;
+    case LLAMAC_KV_OVERRIDE_BOOL: return g == GGUF_TYPE_BOOL;
+    case LLAMAC_KV_OVERRIDE_STR: return g == GGUF_TYPE_STRING;
+    }
+    return false;
+}
+
+/* llama.cpp ignores an override whose type does not match the key in the file (it only logs a warning), so the
+ * caller would silently get the original value: check the types against the file's metadata first. */
+static llamac_status check_override_types(const char *path, const llamac_model_params *p) {
+    if (p->n_kv_overrides == 0) {
+        return LLAMAC_OK;
+    }
+    struct gguf_init_params gp = {true, NULL};
+    llamac__capture_begin();
+    struct gguf_context *g = gguf_init_from_file(path, gp);
+    const char *why = llamac__capture_end();
+    if (!g) {
+        return llamac__fail(LLAMAC_E_MODEL_LOAD, "cannot load model '%s': %s", path,
+                            why[0] ? why : "invalid GGUF metadata");
+    }
+    llamac_status st = LLAMAC_OK;
+    for (size_t i = 0; i < p->n_kv_overrides && st == LLAMAC_OK; i++) {
+        const llamac_kv_override *o = &p->kv_overrides[i];
+        int64_t k = gguf_find_key(g, o->key);
+        if (k >= 0 && !override_fits(o->type, gguf_get_kv_type(g, k))) {
+            st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                              "kv_overrides[%zu]: '%s' is stored as %s in the model; a %s override cannot replace it",
+                              i, o->key, gguf_type_name(gguf_get_kv_type(g, k)), override_type_name(o->type));
+        }
+    }
+    gguf_free(g);
+    return st;
 }
 
 struct progress_relay {
@@ -253,6 +304,9 @@ llamac_status llamac_model_load(const char *path, const llamac_model_params *par
         return st;
     }
     st = check_model_file(path);
+    if (st == LLAMAC_OK) {
+        st = check_override_types(path, p);
+    }
     if (st != LLAMAC_OK) {
         return st;
     }

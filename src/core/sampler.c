@@ -4,13 +4,17 @@
  * The chain is llama.cpp's own; the grammar is kept beside it, as llama.cpp's tools do, because a grammar must
  * judge the token that is finally selected: we sample with the chain, check the choice against the grammar, and
  * only if it is rejected sample again with the grammar applied first. A token the grammar cannot accept (which
- * makes llama.cpp abort or throw) is refused before it reaches llama.cpp.
+ * makes llama.cpp abort or throw) is refused before it reaches llama.cpp, and the reason a grammar does not parse,
+ * which llama.cpp prints to stderr, is captured into the error message instead.
  */
 #include "internal.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 llamac_status llamac_sampler_new(llamac_model *model, llamac_sampler **out) {
     if (out) {
@@ -254,6 +258,61 @@ llamac_status llamac_sampler_add_logit_bias(llamac_sampler *s, const llamac_logi
     return st;
 }
 
+/* llama.cpp's grammar parser does not log why a grammar is invalid: it prints the reason, followed by the whole
+ * grammar, to stderr. The library must not print, and the reason belongs in the error message, so stderr is
+ * pointed at an unlinked temporary file while llama.cpp parses. The redirection is process-wide: the lock keeps
+ * our own parses from overlapping, and whatever else reaches stderr in that short window (another thread, a log
+ * hook that prints) is lost. */
+static pthread_mutex_t stderr_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct stderr_capture {
+    FILE *file;
+    int saved_fd;
+};
+
+/* Starts the capture; on failure (no temporary file) llama.cpp's output simply goes to stderr as before. */
+static void stderr_capture_begin(struct stderr_capture *c) {
+    pthread_mutex_lock(&stderr_lock);
+    fflush(stderr);
+    c->saved_fd = -1;
+    c->file = tmpfile();
+    if (c->file) {
+        c->saved_fd = dup(STDERR_FILENO);
+        if (c->saved_fd < 0 || dup2(fileno(c->file), STDERR_FILENO) < 0) {
+            if (c->saved_fd >= 0) {
+                close(c->saved_fd);
+            }
+            c->saved_fd = -1;
+            fclose(c->file);
+            c->file = NULL;
+        }
+    }
+}
+
+/* Restores stderr and puts the parser's reason (the rest of its "error parsing grammar: " line, shortened) into
+ * `why`, or "" when it printed none. */
+static void stderr_capture_end(struct stderr_capture *c, char *why, size_t cap) {
+    why[0] = '\0';
+    if (c->file) {
+        char text[512];
+        fflush(stderr);
+        dup2(c->saved_fd, STDERR_FILENO);
+        close(c->saved_fd);
+        rewind(c->file);
+        size_t n = fread(text, 1, sizeof text - 1, c->file);
+        text[n] = '\0';
+        fclose(c->file);
+        static const char marker[] = "error parsing grammar: ";
+        const char *at = strstr(text, marker);
+        if (at) {
+            at += sizeof marker - 1;
+            size_t len = strcspn(at, "\n");
+            snprintf(why, cap, "%.*s%s", len > 160 ? 160 : (int)len, at, len > 160 ? "..." : "");
+        }
+    }
+    pthread_mutex_unlock(&stderr_lock);
+}
+
 static llamac_status add_grammar(llamac_sampler *s, const char *grammar, const char *root, bool lazy,
                                  const char *const *patterns, size_t n_patterns, const llamac_token *tokens,
                                  size_t n_tokens) {
@@ -288,12 +347,18 @@ static llamac_status add_grammar(llamac_sampler *s, const char *grammar, const c
     if (st != LLAMAC_OK) {
         return st;
     }
+    char parse_why[192];
+    struct stderr_capture cap;
+    stderr_capture_begin(&cap);
     llamac__capture_begin();
     struct llama_sampler *g = llamac__grammar_init(s->model->vocab, grammar, root ? root : "root", lazy, patterns,
                                                    n_patterns, tokens, n_tokens, err, sizeof err);
     const char *why = llamac__capture_end();
+    stderr_capture_end(&cap, parse_why, sizeof parse_why);
     if (!g) {
-        return llamac__fail(LLAMAC_E_GRAMMAR, "invalid grammar: %s", err[0] ? err : (why[0] ? why : "parse error"));
+        /* The most specific reason first: the parser's, an exception's, then llama.cpp's log. */
+        const char *reason = parse_why[0] ? parse_why : err[0] ? err : why;
+        return llamac__fail(LLAMAC_E_GRAMMAR, "invalid grammar: %s", reason[0] ? reason : "parse error");
     }
     s->grammar = g;
     s->count++;
@@ -371,6 +436,9 @@ llamac_status llamac_sampler_sample(llamac_sampler *s, llamac_context *ctx, int3
     if (ctx->model != s->model && ctx->model->info.n_vocab != s->model->info.n_vocab) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the sampler and the context belong to different models");
     }
+    if (s->grammar_spent) {
+        return llamac__fail(LLAMAC_E_GRAMMAR, "the grammar rejected an earlier token; reset the sampler");
+    }
     const float *logits = NULL;
     size_t n_vocab = 0;
     llamac_status st = llamac_ctx_logits(ctx, i, &logits, &n_vocab);
@@ -412,10 +480,16 @@ llamac_status llamac_sampler_accept(llamac_sampler *s, llamac_token token) {
     }
     if (s->grammar) {
         char err[256] = "";
+        if (s->grammar_spent) {
+            return llamac__fail(LLAMAC_E_GRAMMAR, "the grammar rejected an earlier token; reset the sampler");
+        }
         if (!grammar_allows(s, token)) {
             return llamac__fail(LLAMAC_E_GRAMMAR, "the grammar does not allow token %d here", token);
         }
+        /* A lazy grammar awaiting its trigger allows every token, and throws when a trigger fires on text it
+         * rejects; llama.cpp has emptied its state by then. */
         if (!llamac__sampler_accept(s->grammar, token, err, sizeof err)) {
+            s->grammar_spent = true;
             return llamac__fail(LLAMAC_E_GRAMMAR, "the grammar rejected token %d: %s", token, err);
         }
     }
@@ -428,6 +502,7 @@ void llamac_sampler_reset(llamac_sampler *s) {
         llama_sampler_reset(s->chain);
         if (s->grammar) {
             llama_sampler_reset(s->grammar);
+            s->grammar_spent = false;
         }
     }
 }
@@ -450,7 +525,7 @@ llamac_sampling_params llamac_sampling_params_default(void) {
     p.penalty_repeat = 1.0f;
     p.dry_base = 1.75f;
     p.dry_allowed_length = 2;
-    p.dry_last_n = -1;
+    p.dry_last_n = 64;
     p.mirostat_tau = 5.0f;
     p.mirostat_eta = 0.1f;
     return p;
@@ -530,9 +605,10 @@ static llamac_status build_chain(llamac_sampler *s, const llamac_sampling_params
 
 llamac_status llamac_sampler_from_params(llamac_model *model, const llamac_sampling_params *params,
                                          llamac_sampler **out) {
-    if (out) {
-        *out = NULL;
+    if (!out) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_sampler_from_params: out is NULL");
     }
+    *out = NULL;
     llamac_sampler *s = NULL;
     llamac_status st = llamac_sampler_new(model, &s);
     if (st != LLAMAC_OK) {

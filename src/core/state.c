@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define STATE_MAGIC "LLAMACST"
@@ -248,6 +249,17 @@ llamac_status llamac_ctx_state_load_file(llamac_context *ctx, const char *path, 
     llamac_status st;
     unsigned char *buf = NULL;
     long end = -1;
+    /* fopen succeeds on a directory, whose "size" would then be allocated. */
+    struct stat info;
+    if (fstat(fileno(f), &info) != 0) {
+        st = llamac__fail(LLAMAC_E_IO, "cannot read state file '%s': %s", path, strerror(errno));
+        goto done;
+    }
+    if (!S_ISREG(info.st_mode)) {
+        st = llamac__fail(LLAMAC_E_IO, "cannot read state file '%s': %s", path,
+                          S_ISDIR(info.st_mode) ? "it is a directory" : "not a regular file");
+        goto done;
+    }
     if (fseek(f, 0, SEEK_END) != 0 || (end = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
         st = llamac__fail(LLAMAC_E_IO, "cannot read state file '%s': %s", path, strerror(errno));
         goto done;

@@ -173,7 +173,9 @@ llamac_status llamac_utf8_stream_push(llamac_utf8_stream *stream, const char *by
     if (!reserve(stream, total * 3 + 1)) {
         return LLAMAC_E_NO_MEMORY;
     }
-    memcpy(stream->in, stream->pending, stream->n_pending);
+    if (stream->n_pending > 0) {
+        memcpy(stream->in, stream->pending, stream->n_pending);
+    }
     if (len > 0) {
         memcpy(stream->in + stream->n_pending, bytes, len);
     }

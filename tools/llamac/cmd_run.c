@@ -41,7 +41,7 @@ static void usage(void) {
            "  --xtc-probability P (0)  --xtc-threshold T (0.1)  --top-nsigma N (-1 = off)\n"
            "  --dynatemp-range R (0)  --dynatemp-exp E (1)\n"
            "  --repeat-last-n N (64)  --repeat-penalty P (1)  --presence-penalty P (0)  --frequency-penalty P (0)\n"
-           "  --dry-multiplier M (0)  --dry-base B (1.75)  --dry-allowed-length N (2)  --dry-penalty-last-n N (-1)\n"
+           "  --dry-multiplier M (0)  --dry-base B (1.75)  --dry-allowed-length N (2)  --dry-penalty-last-n N (64)\n"
            "  --mirostat 0|1|2  --mirostat-lr ETA (0.1)  --mirostat-ent TAU (5)\n"
            "  -l, --logit-bias TOKEN(+|-)BIAS   e.g. 15043+1 or 15043-inf (repeatable)\n"
            "  --grammar GBNF  --grammar-file FILE   constrain the output\n"

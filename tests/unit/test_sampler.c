@@ -1,0 +1,750 @@
+/*
+ * test_sampler.c - sampler chains: parameter checks, chain rules, grammars, and their effect on real generation.
+ *
+ * Every adder is called once with good values and once with each bad one; a bad call must leave the chain as it
+ * was and name the parameter. Grammars are checked for llama.cpp's own reasons and for the failures that would
+ * otherwise throw or abort inside llama.cpp. The effect of a chain is measured on stories260K's generation.
+ */
+#include "check.h"
+
+#include <fcntl.h>
+#include <math.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static llamac_model *model;
+static llamac_context *ctx;
+
+/* Context parameters for the tests: one thread, because a 260K-parameter model gains nothing from more, and
+ * worker threads that spin-wait crawl when the test machine's cores are busy with other work. */
+static llamac_ctx_params ctx_params(uint32_t n_ctx) {
+    llamac_ctx_params cp = llamac_ctx_params_default();
+    cp.n_ctx = n_ctx;
+    cp.n_threads = 1;
+    return cp;
+}
+
+static void setup(void) {
+    CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), NULL, &model));
+    llamac_ctx_params cp = ctx_params(256);
+    if (model) {
+        CHECK_OK(llamac_ctx_new(model, &cp, &ctx));
+    }
+    if (!model || !ctx) {
+        fprintf(stderr, "cannot set up: %s\n", llamac_last_error());
+        exit(1);
+    }
+}
+
+/* Generated text collected from the callback. */
+struct text {
+    char buf[4096];
+    size_t len;
+    int chunks;
+};
+
+static bool collect(const char *s, size_t len, void *user_data) {
+    struct text *t = user_data;
+    if (t->len + len < sizeof t->buf) {
+        memcpy(t->buf + t->len, s, len);
+        t->len += len;
+    }
+    t->buf[t->len] = '\0';
+    t->chunks++;
+    return true;
+}
+
+static const char prompt[] = "Once upon a time";
+
+static llamac_generate_params gen_params(struct text *t, int32_t max_tokens) {
+    memset(t, 0, sizeof *t);
+    llamac_generate_params gp = llamac_generate_params_default();
+    gp.max_tokens = max_tokens;
+    gp.on_text = collect;
+    gp.user_data = t;
+    return gp;
+}
+
+static llamac_status generate(const llamac_generate_params *gp, llamac_generate_result *res) {
+    return llamac_generate(ctx, prompt, strlen(prompt), gp, res);
+}
+
+/* The token whose piece is exactly `piece`, or -1. The search runs from the top so that a merged piece wins over
+ * the byte-fallback token (<0x2C> and "," are both ","). */
+static llamac_token token_of(const char *piece) {
+    size_t want = strlen(piece);
+    for (llamac_token t = llamac_vocab_n_tokens(model) - 1; t >= 0; t--) {
+        char buf[64];
+        size_t n = 0;
+        if (llamac_token_to_piece(model, t, false, buf, sizeof buf, &n) == LLAMAC_OK && n == want &&
+            memcmp(buf, piece, n) == 0) {
+            return t;
+        }
+    }
+    return -1;
+}
+
+static void test_adders_valid(void) {
+    llamac_sampler *s = NULL;
+    CHECK_OK(llamac_sampler_new(model, &s));
+    CHECK_INT(llamac_sampler_count(s), 0);
+    static const char *const breakers[] = { "\n", "." };
+    llamac_logit_bias lb[] = { { 5, 1.5f }, { 6, -INFINITY } };
+    size_t want = 0;
+#define ADD(call)                                                                                                      \
+    do {                                                                                                               \
+        CHECK_OK(call);                                                                                                \
+        CHECK_INT(llamac_sampler_count(s), ++want);                                                                    \
+    } while (0)
+    ADD(llamac_sampler_add_logit_bias(s, lb, 2));
+    ADD(llamac_sampler_add_penalties(s, 64, 1.1f, 0.1f, 0.1f));
+    ADD(llamac_sampler_add_penalties(s, -1, 1.0f, 0.0f, 0.0f));
+    ADD(llamac_sampler_add_dry(s, 0.8f, 1.75f, 2, -1, NULL, 0));
+    ADD(llamac_sampler_add_dry(s, 0.8f, 1.75f, 2, 64, breakers, 2));
+    ADD(llamac_sampler_add_top_n_sigma(s, 1.5f));
+    ADD(llamac_sampler_add_top_k(s, 40));
+    ADD(llamac_sampler_add_top_k(s, 0));
+    ADD(llamac_sampler_add_typical(s, 1.0f, 1));
+    ADD(llamac_sampler_add_top_p(s, 0.95f, 1));
+    ADD(llamac_sampler_add_top_p(s, 1.0f, 0));
+    ADD(llamac_sampler_add_min_p(s, 0.05f, 1));
+    ADD(llamac_sampler_add_min_p(s, 0.0f, 1));
+    ADD(llamac_sampler_add_xtc(s, 0.5f, 0.1f, 1, 7));
+    ADD(llamac_sampler_add_temp_ext(s, 0.8f, 0.2f, 1.0f));
+    ADD(llamac_sampler_add_temp(s, 0.8f));
+    ADD(llamac_sampler_add_temp(s, 0.0f));
+    ADD(llamac_sampler_add_infill(s));
+    ADD(llamac_sampler_add_grammar(s, "root ::= [a-z ]+", NULL));
+    ADD(llamac_sampler_add_dist(s, 42));
+    llamac_sampler_free(s);
+
+    /* Each selecting sampler ends a chain of its own. */
+    for (int which = 0; which < 4; which++) {
+        CHECK_OK(llamac_sampler_new(model, &s));
+        want = 0;
+        ADD(llamac_sampler_add_top_k(s, 10));
+        switch (which) {
+        case 0: ADD(llamac_sampler_add_greedy(s)); break;
+        case 1: ADD(llamac_sampler_add_mirostat(s, 1, 5.0f, 0.1f, 100)); break;
+        case 2: ADD(llamac_sampler_add_mirostat_v2(s, 1, 5.0f, 0.1f)); break;
+        default: ADD(llamac_sampler_add_adaptive_p(s, 0.5f, 0.9f, 1)); break;
+        }
+        llamac_sampler_free(s);
+    }
+#undef ADD
+    llamac_sampler_free(NULL);
+}
+
+static void test_every_selector_generates(void) {
+    /* Every filter in llama.cpp's order, ended by each selecting sampler in turn, drives a real generation. */
+    for (int which = 0; which < 5; which++) {
+        llamac_sampler *s = NULL;
+        CHECK_OK(llamac_sampler_new(model, &s));
+        CHECK_OK(llamac_sampler_add_penalties(s, 64, 1.1f, 0.1f, 0.1f));
+        CHECK_OK(llamac_sampler_add_dry(s, 0.8f, 1.75f, 2, -1, NULL, 0));
+        CHECK_OK(llamac_sampler_add_top_n_sigma(s, 2.0f));
+        CHECK_OK(llamac_sampler_add_top_k(s, 40));
+        CHECK_OK(llamac_sampler_add_typical(s, 0.9f, 1));
+        CHECK_OK(llamac_sampler_add_top_p(s, 0.9f, 1));
+        CHECK_OK(llamac_sampler_add_min_p(s, 0.05f, 1));
+        CHECK_OK(llamac_sampler_add_xtc(s, 0.5f, 0.1f, 1, 3));
+        CHECK_OK(llamac_sampler_add_temp_ext(s, 0.8f, 0.3f, 1.0f));
+        switch (which) {
+        case 0: CHECK_OK(llamac_sampler_add_greedy(s)); break;
+        case 1: CHECK_OK(llamac_sampler_add_dist(s, 5)); break;
+        case 2: CHECK_OK(llamac_sampler_add_mirostat(s, 5, 5.0f, 0.1f, 100)); break;
+        case 3: CHECK_OK(llamac_sampler_add_mirostat_v2(s, 5, 5.0f, 0.1f)); break;
+        default: CHECK_OK(llamac_sampler_add_adaptive_p(s, 0.5f, 0.9f, 5)); break;
+        }
+        CHECK_INT(llamac_sampler_count(s), 10);
+        struct text t;
+        llamac_generate_params gp = gen_params(&t, 24);
+        gp.sampler = s;
+        gp.ignore_eog = true;
+        llamac_generate_result res;
+        CHECK_OK(generate(&gp, &res));
+        CHECK_INT(res.finish_reason, LLAMAC_FINISH_LENGTH);
+        CHECK_INT(res.n_generated_tokens, 24);
+        CHECK(t.len > 0);
+        CHECK(llamac_utf8_valid(t.buf, t.len, NULL));
+        llamac_sampler_free(s);
+    }
+}
+
+static void test_adders_invalid(void) {
+    llamac_sampler *s = NULL;
+    CHECK_OK(llamac_sampler_new(model, &s));
+    CHECK_OK(llamac_sampler_add_top_k(s, 40));
+#define BAD(call, needle)                                                                                              \
+    do {                                                                                                               \
+        CHECK_STATUS(call, LLAMAC_E_INVALID_ARGUMENT);                                                                 \
+        CHECK_ERROR_HAS(needle);                                                                                       \
+        CHECK_INT(llamac_sampler_count(s), 1);                                                                         \
+    } while (0)
+    BAD(llamac_sampler_add_top_p(s, 0.0f, 1), "top_p 0");
+    BAD(llamac_sampler_add_top_p(s, 1.5f, 1), "top_p 1.5");
+    BAD(llamac_sampler_add_top_p(s, NAN, 1), "top_p");
+    BAD(llamac_sampler_add_min_p(s, 2.0f, 1), "min_p 2");
+    BAD(llamac_sampler_add_min_p(s, -0.1f, 1), "min_p");
+    BAD(llamac_sampler_add_typical(s, 0.0f, 1), "typical_p 0");
+    BAD(llamac_sampler_add_temp(s, -1.0f), "temperature -1");
+    BAD(llamac_sampler_add_temp(s, INFINITY), "temperature");
+    BAD(llamac_sampler_add_temp_ext(s, 0.8f, 0.2f, 0.0f), "exponent 0");
+    BAD(llamac_sampler_add_temp_ext(s, 0.8f, -0.2f, 1.0f), "range -0.2");
+    BAD(llamac_sampler_add_xtc(s, 2.0f, 0.1f, 1, 1), "xtc probability 2");
+    BAD(llamac_sampler_add_xtc(s, 0.5f, 1.5f, 1, 1), "xtc threshold 1.5");
+    BAD(llamac_sampler_add_top_n_sigma(s, 0.0f), "top_n_sigma 0");
+    BAD(llamac_sampler_add_mirostat(s, 1, 0.0f, 0.1f, 100), "tau 0");
+    BAD(llamac_sampler_add_mirostat(s, 1, 5.0f, 0.0f, 100), "eta 0");
+    BAD(llamac_sampler_add_mirostat(s, 1, 5.0f, 0.1f, 0), "m 0");
+    BAD(llamac_sampler_add_mirostat_v2(s, 1, 0.0f, 0.1f), "tau 0");
+    BAD(llamac_sampler_add_penalties(s, 64, 0.0f, 0.0f, 0.0f), "repeat penalty 0");
+    BAD(llamac_sampler_add_penalties(s, -2, 1.0f, 0.0f, 0.0f), "last_n -2");
+    BAD(llamac_sampler_add_penalties(s, 64, 1.0f, NAN, 0.0f), "frequency");
+    BAD(llamac_sampler_add_dry(s, 0.8f, 0.5f, 2, -1, NULL, 0), "DRY base 0.5");
+    BAD(llamac_sampler_add_dry(s, -1.0f, 1.75f, 2, -1, NULL, 0), "DRY multiplier -1");
+    BAD(llamac_sampler_add_dry(s, 0.8f, 1.75f, 2, -1, NULL, 2), "breakers is NULL");
+    static const char *const empty_breaker[] = { "" };
+    BAD(llamac_sampler_add_dry(s, 0.8f, 1.75f, 2, -1, empty_breaker, 1), "breaker 0");
+    BAD(llamac_sampler_add_adaptive_p(s, 0.5f, 1.5f, 1), "decay 1.5");
+    BAD(llamac_sampler_add_adaptive_p(s, 1.5f, 0.5f, 1), "target 1.5");
+    BAD(llamac_sampler_add_logit_bias(s, NULL, 3), "biases is NULL");
+#undef BAD
+    llamac_sampler_free(s);
+    /* NULL chains and outputs. */
+    CHECK_STATUS(llamac_sampler_add_greedy(NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("NULL");
+    CHECK_STATUS(llamac_sampler_add_top_p(NULL, 0.9f, 1), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_sampler_new(NULL, &s), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK(s == NULL);
+    CHECK_ERROR_HAS("model");
+    CHECK_STATUS(llamac_sampler_new(model, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_INT(llamac_sampler_count(NULL), 0);
+}
+
+static void test_logit_bias_range(void) {
+    llamac_sampler *s = NULL;
+    CHECK_OK(llamac_sampler_new(model, &s));
+    llamac_logit_bias lb[] = { { 5, 1.0f }, { 9999, -INFINITY } };
+    CHECK_STATUS(llamac_sampler_add_logit_bias(s, lb, 2), LLAMAC_E_TOKEN_RANGE);
+    CHECK_ERROR_HAS("9999");
+    CHECK_ERROR_HAS("bias 1");
+    lb[1].token = -1;
+    CHECK_STATUS(llamac_sampler_add_logit_bias(s, lb, 2), LLAMAC_E_TOKEN_RANGE);
+    CHECK_ERROR_HAS("-1");
+    lb[1].token = 511; /* the last id is fine */
+    lb[1].bias = NAN;
+    CHECK_STATUS(llamac_sampler_add_logit_bias(s, lb, 2), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("NaN");
+    CHECK_INT(llamac_sampler_count(s), 0);
+    lb[1].bias = -INFINITY;
+    CHECK_OK(llamac_sampler_add_logit_bias(s, lb, 2));
+    CHECK_INT(llamac_sampler_count(s), 1);
+    llamac_sampler_free(s);
+}
+
+static void test_nothing_after_selector(void) {
+    for (int which = 0; which < 4; which++) {
+        llamac_sampler *s = NULL;
+        CHECK_OK(llamac_sampler_new(model, &s));
+        switch (which) {
+        case 0: CHECK_OK(llamac_sampler_add_greedy(s)); break;
+        case 1: CHECK_OK(llamac_sampler_add_dist(s, 1)); break;
+        case 2: CHECK_OK(llamac_sampler_add_mirostat(s, 1, 5.0f, 0.1f, 100)); break;
+        default: CHECK_OK(llamac_sampler_add_mirostat_v2(s, 1, 5.0f, 0.1f)); break;
+        }
+        CHECK_INT(llamac_sampler_count(s), 1);
+        CHECK_STATUS(llamac_sampler_add_top_k(s, 40), LLAMAC_E_INVALID_ARGUMENT);
+        CHECK_ERROR_HAS("top_k");
+        CHECK_ERROR_HAS("already ends");
+        CHECK_STATUS(llamac_sampler_add_temp(s, 0.5f), LLAMAC_E_INVALID_ARGUMENT);
+        CHECK_STATUS(llamac_sampler_add_greedy(s), LLAMAC_E_INVALID_ARGUMENT);
+        CHECK_STATUS(llamac_sampler_add_dist(s, 3), LLAMAC_E_INVALID_ARGUMENT);
+        static const llamac_logit_bias lb = { 5, 1.0f };
+        CHECK_STATUS(llamac_sampler_add_logit_bias(s, &lb, 1), LLAMAC_E_INVALID_ARGUMENT);
+        CHECK_INT(llamac_sampler_count(s), 1);
+        /* A grammar is not part of the chain's order: it is applied first wherever it is added. */
+        CHECK_OK(llamac_sampler_add_grammar(s, "root ::= \"a\"", NULL));
+        CHECK_INT(llamac_sampler_count(s), 2);
+        llamac_sampler_free(s);
+    }
+}
+
+/* Adding `grammar` must fail with LLAMAC_E_GRAMMAR and a message that contains `needle`. */
+static void expect_bad_grammar(const char *grammar, const char *root, const char *needle, int line) {
+    llamac_sampler *s = NULL;
+    CHECK_OK(llamac_sampler_new(model, &s));
+    llamac_status st = llamac_sampler_add_grammar(s, grammar, root);
+    const char *msg = llamac_last_error();
+    if (st != LLAMAC_E_GRAMMAR || !strstr(msg, needle)) {
+        check_failed++;
+        fprintf(stderr, "%s:%d: grammar '%s' gave %s \"%s\", expected invalid grammar mentioning \"%s\"\n", __FILE__,
+                line, grammar, llamac_status_str(st), msg, needle);
+    } else {
+        check_passed++;
+    }
+    CHECK_INT(llamac_sampler_count(s), 0);
+    llamac_sampler_free(s);
+}
+#define EXPECT_BAD_GRAMMAR(grammar, root, needle) expect_bad_grammar(grammar, root, needle, __LINE__)
+
+static void test_grammar_invalid(void) {
+    /* llama.cpp's parser reasons: a string that never ends, a missing "::=", a rule never defined. */
+    EXPECT_BAD_GRAMMAR("root ::= \"yes", NULL, "unexpected end of input");
+    EXPECT_BAD_GRAMMAR("root \"yes\"", NULL, "expecting ::=");
+    EXPECT_BAD_GRAMMAR("root ::= answer", NULL, "answer");
+    /* Left recursion, and a start rule that does not exist. */
+    EXPECT_BAD_GRAMMAR("root ::= root \"a\" | \"a\"", NULL, "left recursion");
+    EXPECT_BAD_GRAMMAR("start ::= \"a\"", NULL, "'root'");
+    EXPECT_BAD_GRAMMAR("root ::= \"a\"", "nope", "'nope'");
+    EXPECT_BAD_GRAMMAR("", NULL, "empty");
+    EXPECT_BAD_GRAMMAR("root ::= \"\xC3\"", NULL, "UTF-8");
+    /* The same grammar with its real start rule is fine. */
+    llamac_sampler *s = NULL;
+    CHECK_OK(llamac_sampler_new(model, &s));
+    CHECK_OK(llamac_sampler_add_grammar(s, "start ::= \"a\"", "start"));
+    CHECK_STR(llamac_last_error(), "");
+    /* A second grammar on the same chain. */
+    CHECK_STATUS(llamac_sampler_add_grammar(s, "root ::= \"b\"", NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("already has a grammar");
+    CHECK_INT(llamac_sampler_count(s), 1);
+    CHECK_STATUS(llamac_sampler_add_grammar(s, NULL, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    llamac_sampler_free(s);
+    CHECK_STATUS(llamac_sampler_add_grammar(NULL, "root ::= \"a\"", NULL), LLAMAC_E_INVALID_ARGUMENT);
+}
+
+static void test_grammar_error_is_silent(void) {
+    /* llama.cpp's parser prints its reason and the grammar to stderr; the library must not let that through. */
+    const char *path = test_tmp("grammar-stderr.txt");
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    CHECK(saved >= 0 && fd >= 0);
+    if (saved < 0 || fd < 0) {
+        return;
+    }
+    dup2(fd, STDERR_FILENO);
+    close(fd);
+    llamac_sampler *s = NULL;
+    llamac_status st_new = llamac_sampler_new(model, &s);
+    llamac_status st_syntax = llamac_sampler_add_grammar(s, "root ::= \"yes", NULL);
+    llamac_status st_undefined = llamac_sampler_add_grammar(s, "root ::= answer", NULL);
+    llamac_status st_recursion = llamac_sampler_add_grammar(s, "root ::= root \"a\" | \"a\"", NULL);
+    llamac_sampler_free(s);
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    CHECK_OK(st_new);
+    CHECK_INT(st_syntax, LLAMAC_E_GRAMMAR);
+    CHECK_INT(st_undefined, LLAMAC_E_GRAMMAR);
+    CHECK_INT(st_recursion, LLAMAC_E_GRAMMAR);
+    struct stat sb;
+    CHECK(stat(path, &sb) == 0);
+    CHECK_INT(sb.st_size, 0);
+    /* stderr works again afterwards (this line reaches the test log). */
+    fprintf(stderr, "stderr restored\n");
+}
+
+static void test_grammar_lazy(void) {
+    llamac_sampler *s = NULL;
+    CHECK_OK(llamac_sampler_new(model, &s));
+    /* std::regex throws on "("; that must come back as an error, not end the process. */
+    static const char *const bad[] = { "yes", "(" };
+    CHECK_STATUS(llamac_sampler_add_grammar_lazy(s, "root ::= \"yes\"", NULL, bad, 2, NULL, 0), LLAMAC_E_GRAMMAR);
+    CHECK_ERROR_HAS("trigger pattern 1");
+    CHECK_ERROR_HAS("\"(\"");
+    CHECK_INT(llamac_sampler_count(s), 0);
+    /* No trigger at all, a NULL pattern, a trigger token out of range, a bad grammar behind good triggers. */
+    CHECK_STATUS(llamac_sampler_add_grammar_lazy(s, "root ::= \"yes\"", NULL, NULL, 0, NULL, 0),
+                 LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("trigger");
+    static const char *const null_pattern[] = { NULL };
+    CHECK_STATUS(llamac_sampler_add_grammar_lazy(s, "root ::= \"yes\"", NULL, null_pattern, 1, NULL, 0),
+                 LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("pattern 0");
+    static const llamac_token bad_token[] = { 600 };
+    CHECK_STATUS(llamac_sampler_add_grammar_lazy(s, "root ::= \"yes\"", NULL, NULL, 0, bad_token, 1),
+                 LLAMAC_E_TOKEN_RANGE);
+    CHECK_ERROR_HAS("600");
+    static const char *const good[] = { "[\\s\\S]*answer:" };
+    CHECK_STATUS(llamac_sampler_add_grammar_lazy(s, "root ::= root \"a\" | \"a\"", NULL, good, 1, NULL, 0),
+                 LLAMAC_E_GRAMMAR);
+    CHECK_ERROR_HAS("left recursion");
+    CHECK_INT(llamac_sampler_count(s), 0);
+    /* Valid: patterns and tokens. */
+    static const llamac_token trig[] = { 2 };
+    CHECK_OK(llamac_sampler_add_grammar_lazy(s, "root ::= \"yes\"", NULL, good, 1, trig, 1));
+    CHECK_INT(llamac_sampler_count(s), 1);
+    llamac_sampler_free(s);
+}
+
+/* Generates greedily with a lazy grammar triggered by `pattern`, into `t`. */
+static llamac_status generate_lazy(const char *pattern, struct text *t, llamac_generate_result *res) {
+    llamac_sampler *s = NULL;
+    CHECK_OK(llamac_sampler_new(model, &s));
+    const char *const patterns[] = { pattern };
+    CHECK_OK(llamac_sampler_add_grammar_lazy(s, "root ::= \"named Bob.\"", NULL, patterns, 1, NULL, 0));
+    CHECK_OK(llamac_sampler_add_greedy(s));
+    llamac_generate_params gp = gen_params(t, 40);
+    gp.sampler = s;
+    llamac_status st = generate(&gp, res);
+    llamac_sampler_free(s);
+    return st;
+}
+
+static void test_grammar_lazy_generation(void) {
+    /* Free text until "named" appears (greedy: ", there was a little girl named"), then the grammar takes over
+     * from the trigger's capture group and the model must write " Bob." where it would write " Lily.". */
+    struct text t;
+    llamac_generate_result res;
+    CHECK_OK(generate_lazy("[\\s\\S]*?(named)[\\s\\S]*", &t, &res));
+    CHECK_STR(t.buf, ", there was a little girl named Bob.");
+    CHECK_INT(res.finish_reason, LLAMAC_FINISH_EOG);
+
+    /* A trigger that completes only inside the next token (" Lily" after "named "): llama.cpp replays " Lily"
+     * into the grammar, which rejects it. That is an error naming the token, not a crash (llama.cpp throws). */
+    CHECK_STATUS(generate_lazy("[\\s\\S]*?(named )[\\s\\S]*", &t, &res), LLAMAC_E_GRAMMAR);
+    CHECK_ERROR_HAS("token 317");
+    CHECK_INT(res.finish_reason, LLAMAC_FINISH_NONE);
+    CHECK_STR(t.buf, ", there was a little girl named");
+
+    /* The same through llamac_sampler_accept: the grammar is spent, and a reset makes it usable again. */
+    llamac_sampler *s = NULL;
+    CHECK_OK(llamac_sampler_new(model, &s));
+    const char *const patterns[] = { "[\\s\\S]*?(named )[\\s\\S]*" };
+    CHECK_OK(llamac_sampler_add_grammar_lazy(s, "root ::= \"named Bob.\"", NULL, patterns, 1, NULL, 0));
+    static const llamac_token story[] = { 261, 376, 298, 315, 421, 395 }; /* " a little girl named" */
+    for (size_t i = 0; i < sizeof story / sizeof story[0]; i++) {
+        CHECK_OK(llamac_sampler_accept(s, story[i]));
+    }
+    CHECK_STATUS(llamac_sampler_accept(s, 317), LLAMAC_E_GRAMMAR);
+    CHECK_ERROR_HAS("317");
+    /* llama.cpp left the grammar without state; using it now would abort inside llama.cpp. */
+    CHECK_STATUS(llamac_sampler_accept(s, 261), LLAMAC_E_GRAMMAR);
+    CHECK_ERROR_HAS("reset");
+    llamac_token tok = 0;
+    CHECK_STATUS(llamac_sampler_sample(s, ctx, -1, &tok), LLAMAC_E_GRAMMAR); /* ctx holds the last generation */
+    CHECK_ERROR_HAS("reset");
+    CHECK_INT(tok, -1);
+    llamac_sampler_reset(s);
+    CHECK_OK(llamac_sampler_accept(s, 261));
+    llamac_sampler_free(s);
+
+    /* The context is fine afterwards. */
+    CHECK_OK(generate_lazy("[\\s\\S]*?(named)[\\s\\S]*", &t, &res));
+    CHECK_STR(t.buf, ", there was a little girl named Bob.");
+}
+
+static void test_grammar_constrains_generation(void) {
+    static const float temps[] = { 0.0f, 0.8f, 1.5f };
+    for (size_t ti = 0; ti < sizeof temps / sizeof temps[0]; ti++) {
+        for (uint32_t seed = 1; seed <= 4; seed++) {
+            struct text t;
+            llamac_generate_params gp = gen_params(&t, 32);
+            gp.sampling.grammar = "root ::= \"yes\" | \"no\"";
+            gp.sampling.temp = temps[ti];
+            gp.sampling.seed = seed;
+            gp.sampling.top_k = 0;
+            gp.sampling.min_p = 0.0f;
+            llamac_generate_result res;
+            CHECK_OK(generate(&gp, &res));
+            if (strcmp(t.buf, "yes") != 0 && strcmp(t.buf, "no") != 0) {
+                check_failed++;
+                fprintf(stderr, "%s:%d: temp %g seed %u: grammar output \"%s\" is neither yes nor no\n", __FILE__,
+                        __LINE__, (double)temps[ti], seed, t.buf);
+            } else {
+                check_passed++;
+            }
+            CHECK_INT(res.finish_reason, LLAMAC_FINISH_EOG);
+        }
+    }
+    /* Past the end of the grammar with ignore_eog: only end-of-generation is allowed, and it is not text. */
+    {
+        struct text t;
+        llamac_generate_params gp = gen_params(&t, 8);
+        gp.sampling.grammar = "root ::= \"yes\" | \"no\"";
+        gp.sampling.seed = 3;
+        gp.ignore_eog = true;
+        llamac_generate_result res;
+        CHECK_OK(generate(&gp, &res));
+        CHECK(strcmp(t.buf, "yes") == 0 || strcmp(t.buf, "no") == 0);
+        CHECK_INT(res.finish_reason, LLAMAC_FINISH_LENGTH);
+        CHECK_INT(res.n_generated_tokens, 8);
+    }
+    /* An invalid grammar in the params fails the call before anything is generated. */
+    struct text t;
+    llamac_generate_params gp = gen_params(&t, 8);
+    gp.sampling.grammar = "root ::= (";
+    llamac_generate_result res;
+    CHECK_STATUS(generate(&gp, &res), LLAMAC_E_GRAMMAR);
+    CHECK_INT(res.finish_reason, LLAMAC_FINISH_NONE);
+    CHECK_INT(t.len, 0);
+}
+
+static void test_accept_forbidden(void) {
+    llamac_sampler *s = NULL;
+    CHECK_OK(llamac_sampler_new(model, &s));
+    CHECK_OK(llamac_sampler_add_grammar(s, "root ::= \"yes\" | \"no\"", NULL));
+    CHECK_OK(llamac_sampler_add_greedy(s));
+    llamac_token n = token_of("n");
+    llamac_token o = token_of("o");
+    llamac_token eos = llamac_vocab_special(model, LLAMAC_TOKEN_EOS);
+    CHECK(n >= 0 && o >= 0);
+    /* " a" and EOS are not allowed at the start (llama.cpp would throw, or abort on EOS). */
+    CHECK_STATUS(llamac_sampler_accept(s, 261), LLAMAC_E_GRAMMAR);
+    CHECK_ERROR_HAS("261");
+    CHECK_STATUS(llamac_sampler_accept(s, eos), LLAMAC_E_GRAMMAR);
+    CHECK_STATUS(llamac_sampler_accept(s, o), LLAMAC_E_GRAMMAR);
+    CHECK_STATUS(llamac_sampler_accept(s, 512), LLAMAC_E_TOKEN_RANGE);
+    CHECK_ERROR_HAS("512");
+    /* The refusals left the grammar where it was: "n", "o", then the end are accepted. */
+    CHECK_OK(llamac_sampler_accept(s, n));
+    CHECK_STATUS(llamac_sampler_accept(s, n), LLAMAC_E_GRAMMAR);
+    CHECK_OK(llamac_sampler_accept(s, o));
+    CHECK_STATUS(llamac_sampler_accept(s, o), LLAMAC_E_GRAMMAR);
+    CHECK_OK(llamac_sampler_accept(s, eos));
+    /* Reset returns the grammar to its start. */
+    llamac_sampler_reset(s);
+    CHECK_STATUS(llamac_sampler_accept(s, o), LLAMAC_E_GRAMMAR);
+    CHECK_OK(llamac_sampler_accept(s, n));
+    CHECK_STATUS(llamac_sampler_accept(NULL, n), LLAMAC_E_INVALID_ARGUMENT);
+    llamac_sampler_reset(NULL);
+    llamac_sampler_free(s);
+}
+
+static void test_sample_directly(void) {
+    llamac_sampler *s = NULL;
+    CHECK_OK(llamac_sampler_new(model, &s));
+    llamac_token tok = 7;
+    /* Nothing decoded yet on a fresh context. */
+    llamac_context *fresh = NULL;
+    llamac_ctx_params cp = ctx_params(64);
+    CHECK_OK(llamac_ctx_new(model, &cp, &fresh));
+    CHECK_STATUS(llamac_sampler_sample(s, fresh, -1, &tok), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("decode");
+    CHECK_INT(tok, -1);
+
+    /* An empty chain selects greedily: after "Once upon a time" the most likely token is ",". */
+    static const llamac_token p[] = { 1, 403, 407, 261, 378 };
+    CHECK_OK(llamac_ctx_decode(fresh, 0, p, 5));
+    CHECK_OK(llamac_sampler_sample(s, fresh, -1, &tok));
+    CHECK_INT(tok, 432);
+    CHECK_OK(llamac_sampler_sample(s, fresh, 0, &tok));
+    CHECK_INT(tok, 432);
+    CHECK_STATUS(llamac_sampler_sample(s, fresh, 1, &tok), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("index 1");
+    CHECK_STATUS(llamac_sampler_sample(s, fresh, -1, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_sampler_sample(s, NULL, -1, &tok), LLAMAC_E_INVALID_ARGUMENT);
+
+    /* A grammar that only allows "no" overrides the model's choice. */
+    CHECK_OK(llamac_sampler_add_grammar(s, "root ::= \"no\"", NULL));
+    CHECK_OK(llamac_sampler_sample(s, fresh, -1, &tok));
+    char piece[16];
+    size_t n = 0;
+    CHECK_OK(llamac_token_to_piece(model, tok, false, piece, sizeof piece, &n));
+    CHECK(n >= 1 && n <= 2 && memcmp(piece, "no", n) == 0);
+    llamac_ctx_free(fresh);
+    llamac_sampler_free(s);
+}
+
+static void test_seeded_dist(void) {
+    struct text a, b;
+    llamac_generate_params gp = gen_params(&a, 32);
+    gp.sampling.seed = 1234;
+    CHECK_OK(generate(&gp, NULL));
+    gp = gen_params(&b, 32);
+    gp.sampling.seed = 1234;
+    CHECK_OK(generate(&gp, NULL));
+    CHECK(a.len > 0);
+    CHECK_STR(a.buf, b.buf);
+
+    /* Different seeds: not all the same text. */
+    static char texts[5][4096];
+    int distinct = 0;
+    for (uint32_t seed = 0; seed < 5; seed++) {
+        struct text t;
+        gp = gen_params(&t, 32);
+        gp.sampling.seed = seed + 1;
+        gp.sampling.temp = 1.0f;
+        CHECK_OK(generate(&gp, NULL));
+        memcpy(texts[seed], t.buf, t.len + 1);
+        bool seen = false;
+        for (uint32_t k = 0; k < seed; k++) {
+            seen = seen || strcmp(texts[k], texts[seed]) == 0;
+        }
+        distinct += !seen;
+    }
+    CHECK(distinct >= 2);
+}
+
+static void test_greedy_chain_equals_temp0(void) {
+    struct text a, b;
+    llamac_generate_params gp = gen_params(&a, 48);
+    gp.sampling.temp = 0.0f;
+    llamac_generate_result ra, rb;
+    CHECK_OK(generate(&gp, &ra));
+
+    llamac_sampler *s = NULL;
+    CHECK_OK(llamac_sampler_new(model, &s));
+    CHECK_OK(llamac_sampler_add_greedy(s));
+    gp = gen_params(&b, 48);
+    gp.sampler = s;
+    gp.sampling.temp = 1.5f; /* ignored: the chain is used instead */
+    CHECK_OK(generate(&gp, &rb));
+    CHECK(a.len > 0);
+    CHECK_STR(b.buf, a.buf);
+    CHECK_INT(rb.n_generated_tokens, ra.n_generated_tokens);
+    CHECK_INT(rb.finish_reason, ra.finish_reason);
+    CHECK(strncmp(a.buf, ", there was", 11) == 0);
+    llamac_sampler_free(s);
+}
+
+static void test_logit_bias_changes_output(void) {
+    /* Greedy continues "Once upon a time" with ","; banning "," changes the first token and removes every comma. */
+    llamac_token comma = token_of(",");
+    CHECK_INT(comma, 432);
+    struct text t;
+    llamac_generate_params gp = gen_params(&t, 48);
+    gp.sampling.temp = 0.0f;
+    llamac_logit_bias ban = { comma, -INFINITY };
+    gp.sampling.logit_bias = &ban;
+    gp.sampling.n_logit_bias = 1;
+    CHECK_OK(generate(&gp, NULL));
+    CHECK(t.len > 0 && t.buf[0] != ',');
+    CHECK(strchr(t.buf, ',') == NULL);
+
+    /* The same through a chain of its own. */
+    llamac_sampler *s = NULL;
+    CHECK_OK(llamac_sampler_new(model, &s));
+    CHECK_OK(llamac_sampler_add_logit_bias(s, &ban, 1));
+    CHECK_OK(llamac_sampler_add_greedy(s));
+    struct text u;
+    gp = gen_params(&u, 48);
+    gp.sampler = s;
+    CHECK_OK(generate(&gp, NULL));
+    CHECK_STR(u.buf, t.buf);
+    llamac_sampler_free(s);
+
+    /* An out-of-range bias in the params is refused by generate. */
+    llamac_logit_bias bad = { 700, 1.0f };
+    gp = gen_params(&u, 8);
+    gp.sampling.logit_bias = &bad;
+    gp.sampling.n_logit_bias = 1;
+    CHECK_STATUS(generate(&gp, NULL), LLAMAC_E_TOKEN_RANGE);
+    CHECK_ERROR_HAS("700");
+}
+
+static void test_mirostat(void) {
+    llamac_sampling_params sp = llamac_sampling_params_default();
+    llamac_sampler *s = (llamac_sampler *)&sp;
+    sp.mirostat = 3;
+    CHECK_STATUS(llamac_sampler_from_params(model, &sp, &s), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("mirostat 3");
+    CHECK(s == NULL);
+    sp.mirostat = -1;
+    CHECK_STATUS(llamac_sampler_from_params(model, &sp, &s), LLAMAC_E_INVALID_ARGUMENT);
+    sp.mirostat = 2;
+    sp.mirostat_tau = 0.0f;
+    CHECK_STATUS(llamac_sampler_from_params(model, &sp, &s), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("tau 0");
+
+    for (int32_t m = 1; m <= 2; m++) {
+        sp = llamac_sampling_params_default();
+        sp.mirostat = m;
+        CHECK_OK(llamac_sampler_from_params(model, &sp, &s));
+        CHECK_INT(llamac_sampler_count(s), 2); /* temperature + mirostat */
+        llamac_sampler_free(s);
+
+        struct text t;
+        llamac_generate_params gp = gen_params(&t, 24);
+        gp.sampling.mirostat = m;
+        gp.sampling.seed = 99;
+        llamac_generate_result res;
+        CHECK_OK(generate(&gp, &res));
+        CHECK(res.n_generated_tokens > 0);
+        CHECK(res.finish_reason == LLAMAC_FINISH_LENGTH || res.finish_reason == LLAMAC_FINISH_EOG);
+        CHECK(t.len > 0);
+        CHECK(llamac_utf8_valid(t.buf, t.len, NULL));
+    }
+    struct text t;
+    llamac_generate_params gp = gen_params(&t, 8);
+    gp.sampling.mirostat = 3;
+    CHECK_STATUS(generate(&gp, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("mirostat 3");
+}
+
+static void test_from_params(void) {
+    llamac_sampler *s = NULL;
+    CHECK_OK(llamac_sampler_from_params(model, NULL, &s));
+    /* penalties, top-k, typical, top-p, min-p, xtc, temperature, dist */
+    CHECK_INT(llamac_sampler_count(s), 8);
+    llamac_sampler_free(s);
+    llamac_sampling_params sp = llamac_sampling_params_default();
+    sp.top_p = 0.0f;
+    CHECK_STATUS(llamac_sampler_from_params(model, &sp, &s), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("top_p 0");
+    sp = llamac_sampling_params_default();
+    sp.dry_multiplier = 0.8f;
+    sp.top_n_sigma = 1.0f;
+    sp.grammar = "root ::= [a-z]+";
+    CHECK_OK(llamac_sampler_from_params(model, &sp, &s));
+    CHECK_INT(llamac_sampler_count(s), 11);
+    llamac_sampler_free(s);
+    CHECK_STATUS(llamac_sampler_from_params(NULL, NULL, &s), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_sampler_from_params(model, NULL, NULL), LLAMAC_E_INVALID_ARGUMENT);
+}
+
+static void test_defaults(void) {
+    /* llama.cpp's common_params_sampling defaults, as the header lists them. */
+    llamac_sampling_params p = llamac_sampling_params_default();
+    CHECK_INT(p.seed, UINT32_MAX);
+    CHECK(p.temp == 0.8f);
+    CHECK(p.dynatemp_range == 0.0f);
+    CHECK(p.dynatemp_exponent == 1.0f);
+    CHECK_INT(p.top_k, 40);
+    CHECK(p.top_p == 0.95f);
+    CHECK(p.min_p == 0.05f);
+    CHECK(p.typical_p == 1.0f);
+    CHECK(p.xtc_probability == 0.0f);
+    CHECK(p.xtc_threshold == 0.1f);
+    CHECK(p.top_n_sigma == -1.0f);
+    CHECK_INT(p.penalty_last_n, 64);
+    CHECK(p.penalty_repeat == 1.0f);
+    CHECK(p.penalty_freq == 0.0f);
+    CHECK(p.penalty_present == 0.0f);
+    CHECK(p.dry_multiplier == 0.0f);
+    CHECK(p.dry_base == 1.75f);
+    CHECK_INT(p.dry_allowed_length, 2);
+    CHECK_INT(p.dry_last_n, 64); /* dry_penalty_last_n in common.h at the pinned commit */
+    CHECK_INT(p.mirostat, 0);
+    CHECK(p.mirostat_tau == 5.0f);
+    CHECK(p.mirostat_eta == 0.1f);
+    CHECK(p.grammar == NULL);
+    CHECK(p.logit_bias == NULL);
+    CHECK_INT(p.n_logit_bias, 0);
+}
+
+int main(void) {
+    setup();
+    RUN(test_adders_valid);
+    RUN(test_every_selector_generates);
+    RUN(test_adders_invalid);
+    RUN(test_logit_bias_range);
+    RUN(test_nothing_after_selector);
+    RUN(test_grammar_invalid);
+    RUN(test_grammar_error_is_silent);
+    RUN(test_grammar_lazy);
+    RUN(test_grammar_lazy_generation);
+    RUN(test_grammar_constrains_generation);
+    RUN(test_accept_forbidden);
+    RUN(test_sample_directly);
+    RUN(test_seeded_dist);
+    RUN(test_greedy_chain_equals_temp0);
+    RUN(test_logit_bias_changes_output);
+    RUN(test_mirostat);
+    RUN(test_from_params);
+    RUN(test_defaults);
+    llamac_ctx_free(ctx);
+    llamac_model_free(model);
+    TESTS_DONE();
+}
