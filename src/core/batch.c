@@ -20,8 +20,7 @@ llamac_status llamac_batch_new(size_t capacity, size_t max_seqs_per_token, llama
     if (out) {
         *out = NULL;
     }
-    if (!out || capacity == 0 || max_seqs_per_token == 0 || capacity > (size_t)INT32_MAX ||
-        max_seqs_per_token > 4096) {
+    if (!out || capacity == 0 || max_seqs_per_token == 0 || capacity > (size_t)INT32_MAX || max_seqs_per_token > 4096) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
                             "llamac_batch_new: capacity (%zu) and max_seqs_per_token (%zu) must be positive", capacity,
                             max_seqs_per_token);

@@ -21,11 +21,11 @@ static const struct {
     const char *name;
     enum ggml_type type;
 } kv_types[] = {
-    [LLAMAC_KV_F16] = {"f16", GGML_TYPE_F16},       [LLAMAC_KV_F32] = {"f32", GGML_TYPE_F32},
-    [LLAMAC_KV_BF16] = {"bf16", GGML_TYPE_BF16},    [LLAMAC_KV_Q8_0] = {"q8_0", GGML_TYPE_Q8_0},
-    [LLAMAC_KV_Q4_0] = {"q4_0", GGML_TYPE_Q4_0},    [LLAMAC_KV_Q4_1] = {"q4_1", GGML_TYPE_Q4_1},
-    [LLAMAC_KV_IQ4_NL] = {"iq4_nl", GGML_TYPE_IQ4_NL}, [LLAMAC_KV_Q5_0] = {"q5_0", GGML_TYPE_Q5_0},
-    [LLAMAC_KV_Q5_1] = {"q5_1", GGML_TYPE_Q5_1},
+    [LLAMAC_KV_F16] = { "f16", GGML_TYPE_F16 },          [LLAMAC_KV_F32] = { "f32", GGML_TYPE_F32 },
+    [LLAMAC_KV_BF16] = { "bf16", GGML_TYPE_BF16 },       [LLAMAC_KV_Q8_0] = { "q8_0", GGML_TYPE_Q8_0 },
+    [LLAMAC_KV_Q4_0] = { "q4_0", GGML_TYPE_Q4_0 },       [LLAMAC_KV_Q4_1] = { "q4_1", GGML_TYPE_Q4_1 },
+    [LLAMAC_KV_IQ4_NL] = { "iq4_nl", GGML_TYPE_IQ4_NL }, [LLAMAC_KV_Q5_0] = { "q5_0", GGML_TYPE_Q5_0 },
+    [LLAMAC_KV_Q5_1] = { "q5_1", GGML_TYPE_Q5_1 },
 };
 #define N_KV_TYPES (sizeof kv_types / sizeof kv_types[0])
 
@@ -94,7 +94,7 @@ static int32_t physical_cores(void) {
         if (!f) {
             return (int32_t)online;
         }
-        char sib[64] = {0};
+        char sib[64] = { 0 };
         if (!fgets(sib, sizeof sib, f)) {
             sib[0] = '\0';
         }
@@ -153,8 +153,8 @@ static llamac_status check_ctx_params(const llamac_model *model, const llamac_ct
                             llama_max_parallel_sequences());
     }
     if (p->n_threads < 0 || p->n_threads_batch < 0 || p->n_threads > 1024 || p->n_threads_batch > 1024) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "thread counts (%d, %d) must be 0 (auto) to 1024",
-                            p->n_threads, p->n_threads_batch);
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "thread counts (%d, %d) must be 0 (auto) to 1024", p->n_threads,
+                            p->n_threads_batch);
     }
     if (p->flash_attn < LLAMAC_FLASH_ATTN_AUTO || p->flash_attn > LLAMAC_FLASH_ATTN_ON) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "flash_attn %d is invalid", (int)p->flash_attn);
@@ -222,11 +222,10 @@ static void describe_rotation(llamac_context *ctx, bool enabled) {
         snprintf(ctx->attn_rot_why, sizeof ctx->attn_rot_why, "the K/V cache types (%s/%s) are not quantized",
                  kv_types[ctx->info.type_k].name, kv_types[ctx->info.type_v].name);
     } else if ((qk && mi->head_dim_k % 64 != 0) || (qv && mi->head_dim_v % 64 != 0)) {
-        snprintf(ctx->attn_rot_why, sizeof ctx->attn_rot_why, "head size %d/%d is not a multiple of 64",
-                 mi->head_dim_k, mi->head_dim_v);
+        snprintf(ctx->attn_rot_why, sizeof ctx->attn_rot_why, "head size %d/%d is not a multiple of 64", mi->head_dim_k,
+                 mi->head_dim_v);
     } else {
-        snprintf(ctx->attn_rot_why, sizeof ctx->attn_rot_why, "only the %s cache is quantized",
-                 qk ? "K" : "V");
+        snprintf(ctx->attn_rot_why, sizeof ctx->attn_rot_why, "only the %s cache is quantized", qk ? "K" : "V");
     }
     ctx->info.attn_rot_why = ctx->attn_rot_why;
 }
@@ -245,8 +244,8 @@ llamac_status llamac_ctx_new(llamac_model *model, const llamac_ctx_params *param
     const llamac_ctx_params *p = params ? params : &defaults;
     uint32_t n_ctx = p->n_ctx;
     if (n_ctx == 0) {
-        n_ctx = model->info.n_ctx_train > 0 && model->info.n_ctx_train < 4096 ? (uint32_t)model->info.n_ctx_train
-                                                                              : 4096;
+        n_ctx =
+            model->info.n_ctx_train > 0 && model->info.n_ctx_train < 4096 ? (uint32_t)model->info.n_ctx_train : 4096;
     }
     llamac_status st = check_ctx_params(model, p, n_ctx);
     if (st == LLAMAC_OK) {
@@ -435,8 +434,8 @@ llamac_status llamac_ctx_decode(llamac_context *ctx, llamac_seq_id seq, const ll
     uint32_t cap = seq_capacity(ctx);
     if ((uint64_t)start + n > cap) {
         return llamac__fail(LLAMAC_E_CONTEXT_FULL,
-                            "%zu tokens do not fit: sequence %d holds %d of %u positions (%u free)", n, seq, start,
-                            cap, cap - (uint32_t)start);
+                            "%zu tokens do not fit: sequence %d holds %d of %u positions (%u free)", n, seq, start, cap,
+                            cap - (uint32_t)start);
     }
     size_t chunk = ctx->info.n_batch;
     for (size_t done = 0; done < n; done += chunk) {

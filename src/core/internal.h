@@ -14,9 +14,9 @@
 #include <stdatomic.h>
 
 #if defined(__GNUC__)
-#  define LLAMAC_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#    define LLAMAC_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
-#  define LLAMAC_PRINTF(a, b)
+#    define LLAMAC_PRINTF(a, b)
 #endif
 
 /* ---- errors (error.c) ---- */
@@ -83,8 +83,8 @@ struct llamac_context {
     llamac_model *model;
     llamac_ctx_info info;
     char attn_rot_why[128];
-    int32_t n_outputs;       /* outputs of the last decode; -1 before any decode */
-    atomic_bool cancel;      /* set by llamac_ctx_cancel, consumed by the running call */
+    int32_t n_outputs;  /* outputs of the last decode; -1 before any decode */
+    atomic_bool cancel; /* set by llamac_ctx_cancel, consumed by the running call */
     llamac_abort_fn user_abort;
     void *user_abort_data;
     struct llama_batch scratch; /* one reusable batch of n_batch tokens for llamac_ctx_decode */
@@ -108,9 +108,9 @@ struct llamac_sampler {
     bool grammar_spent;            /* llama.cpp threw while accepting a token: the grammar has no state left, and
                                       using it before a reset would abort */
     llamac_model *model;
-    bool has_selector;             /* the chain ends in a sampler that picks a token */
-    size_t count;                  /* samplers added, the grammar included */
-    llama_token_data *cur;         /* n_vocab candidates, reused by every sample */
+    bool has_selector;     /* the chain ends in a sampler that picks a token */
+    size_t count;          /* samplers added, the grammar included */
+    llama_token_data *cur; /* n_vocab candidates, reused by every sample */
 };
 
 /* Monotonic time in milliseconds. */

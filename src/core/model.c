@@ -42,7 +42,7 @@ static llamac_status check_model_file(const char *path) {
     if (!f) {
         return llamac__fail(LLAMAC_E_IO, "cannot open model '%s': %s", path, strerror(errno));
     }
-    unsigned char magic[4] = {0};
+    unsigned char magic[4] = { 0 };
     size_t got = fread(magic, 1, sizeof magic, f);
     fclose(f);
     if (got < 4 || memcmp(magic, "GGUF", 4) != 0) {
@@ -91,8 +91,8 @@ static llamac_status check_params(const llamac_model_params *p) {
                                 (int)o->type);
         }
         if (o->type == LLAMAC_KV_OVERRIDE_STR && (!o->str_value || strlen(o->str_value) >= 128)) {
-            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "kv_overrides[%zu] ('%s'): string must be 0 to 127 bytes",
-                                i, o->key);
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "kv_overrides[%zu] ('%s'): string must be 0 to 127 bytes", i,
+                                o->key);
         }
     }
     return LLAMAC_OK;
@@ -126,7 +126,7 @@ static llamac_status check_override_types(const char *path, const llamac_model_p
     if (p->n_kv_overrides == 0) {
         return LLAMAC_OK;
     }
-    struct gguf_init_params gp = {true, NULL};
+    struct gguf_init_params gp = { true, NULL };
     llamac__capture_begin();
     struct gguf_context *g = gguf_init_from_file(path, gp);
     const char *why = llamac__capture_end();
@@ -314,7 +314,7 @@ llamac_status llamac_model_load(const char *path, const llamac_model_params *par
     double t0 = llamac__now_ms();
 
     struct llama_model_params lp = llama_model_default_params();
-    ggml_backend_dev_t no_devices[1] = {NULL};
+    ggml_backend_dev_t no_devices[1] = { NULL };
     if (p->n_gpu_layers == 0) {
         lp.devices = no_devices; /* 0 really means CPU only: no GPU buffers, no offloaded ops */
     }
@@ -349,7 +349,10 @@ llamac_status llamac_model_load(const char *path, const llamac_model_params *par
             const llamac_kv_override *o = &p->kv_overrides[i];
             snprintf(kvo[i].key, sizeof kvo[i].key, "%s", o->key);
             switch (o->type) {
-            case LLAMAC_KV_OVERRIDE_INT: kvo[i].tag = LLAMA_KV_OVERRIDE_TYPE_INT; kvo[i].val_i64 = o->int_value; break;
+            case LLAMAC_KV_OVERRIDE_INT:
+                kvo[i].tag = LLAMA_KV_OVERRIDE_TYPE_INT;
+                kvo[i].val_i64 = o->int_value;
+                break;
             case LLAMAC_KV_OVERRIDE_FLOAT:
                 kvo[i].tag = LLAMA_KV_OVERRIDE_TYPE_FLOAT;
                 kvo[i].val_f64 = o->float_value;
@@ -366,7 +369,7 @@ llamac_status llamac_model_load(const char *path, const llamac_model_params *par
         }
         lp.kv_overrides = kvo;
     }
-    struct progress_relay relay = {p, false};
+    struct progress_relay relay = { p, false };
     if (p->progress) {
         lp.progress_callback = relay_progress;
         lp.progress_callback_user_data = &relay;

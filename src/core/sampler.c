@@ -188,8 +188,7 @@ llamac_status llamac_sampler_add_mirostat_v2(llamac_sampler *s, uint32_t seed, f
     return push(s, llama_sampler_init_mirostat_v2(seed, tau, eta), "mirostat v2", true);
 }
 
-llamac_status llamac_sampler_add_penalties(llamac_sampler *s, int32_t last_n, float repeat, float freq,
-                                           float present) {
+llamac_status llamac_sampler_add_penalties(llamac_sampler *s, int32_t last_n, float repeat, float freq, float present) {
     llamac_status st = can_add(s, "penalties");
     if (st) {
         return st;
@@ -199,8 +198,7 @@ llamac_status llamac_sampler_add_penalties(llamac_sampler *s, int32_t last_n, fl
     CHECK(finite(freq) && finite(present), "frequency and presence penalties must be finite");
     /* llama.cpp's tools map -1 ("the whole context") to n_ctx; a chain has no context, so use a generous window. */
     int32_t n = last_n == -1 ? 1 << 20 : last_n;
-    return push(s, llama_sampler_init_penalties(s->model->info.n_vocab, n, repeat, freq, present), "penalties",
-                false);
+    return push(s, llama_sampler_init_penalties(s->model->info.n_vocab, n, repeat, freq, present), "penalties", false);
 }
 
 llamac_status llamac_sampler_add_dry(llamac_sampler *s, float multiplier, float base, int32_t allowed_length,
@@ -214,7 +212,7 @@ llamac_status llamac_sampler_add_dry(llamac_sampler *s, float multiplier, float 
     CHECK(allowed_length >= 0, "DRY allowed length %d must be >= 0", allowed_length);
     CHECK(last_n >= -1, "DRY last_n %d must be >= -1", last_n);
     CHECK(n_breakers == 0 || breakers, "n_breakers is %zu but breakers is NULL", n_breakers);
-    static const char *const defaults[] = {"\n", ":", "\"", "*"};
+    static const char *const defaults[] = { "\n", ":", "\"", "*" };
     if (n_breakers == 0) {
         breakers = defaults;
         n_breakers = 4;
@@ -224,9 +222,9 @@ llamac_status llamac_sampler_add_dry(llamac_sampler *s, float multiplier, float 
         CHECK(llamac_utf8_valid(breakers[i], strlen(breakers[i]), NULL), "DRY breaker %zu is not valid UTF-8", i);
     }
     int32_t n_ctx_train = s->model->info.n_ctx_train > 0 ? s->model->info.n_ctx_train : 4096;
-    struct llama_sampler *smpl = llama_sampler_init_dry(s->model->vocab, multiplier, base, allowed_length,
-                                                        last_n == -1 ? n_ctx_train : last_n,
-                                                        (const char **)(uintptr_t)breakers, n_breakers);
+    struct llama_sampler *smpl =
+        llama_sampler_init_dry(s->model->vocab, multiplier, base, allowed_length, last_n == -1 ? n_ctx_train : last_n,
+                               (const char **)(uintptr_t)breakers, n_breakers);
     return push(s, smpl, "DRY", false);
 }
 
@@ -395,8 +393,8 @@ size_t llamac_sampler_count(const llamac_sampler *s) {
 }
 
 static bool grammar_allows(llamac_sampler *s, llama_token token) {
-    llama_token_data one = {token, 1.0f, 0.0f};
-    llama_token_data_array arr = {&one, 1, -1, false};
+    llama_token_data one = { token, 1.0f, 0.0f };
+    llama_token_data_array arr = { &one, 1, -1, false };
     llama_sampler_apply(s->grammar, &arr);
     return arr.data[0].logit != -INFINITY;
 }
@@ -573,9 +571,8 @@ static llamac_status build_chain(llamac_sampler *s, const llamac_sampling_params
                                            p->penalty_present))) {
         return st;
     }
-    if (p->dry_multiplier != 0.0f &&
-        (st = llamac_sampler_add_dry(s, p->dry_multiplier, p->dry_base, p->dry_allowed_length, p->dry_last_n, NULL,
-                                     0))) {
+    if (p->dry_multiplier != 0.0f && (st = llamac_sampler_add_dry(s, p->dry_multiplier, p->dry_base,
+                                                                  p->dry_allowed_length, p->dry_last_n, NULL, 0))) {
         return st;
     }
     if (p->top_n_sigma > 0.0f && (st = llamac_sampler_add_top_n_sigma(s, p->top_n_sigma))) {
@@ -596,8 +593,7 @@ static llamac_status build_chain(llamac_sampler *s, const llamac_sampling_params
     if ((st = llamac_sampler_add_xtc(s, p->xtc_probability, p->xtc_threshold, 0, p->seed))) {
         return st;
     }
-    if ((st = llamac_sampler_add_temp_ext(s, p->temp > 0 ? p->temp : 0.0f, p->dynatemp_range,
-                                          p->dynatemp_exponent))) {
+    if ((st = llamac_sampler_add_temp_ext(s, p->temp > 0 ? p->temp : 0.0f, p->dynatemp_range, p->dynatemp_exponent))) {
         return st;
     }
     return llamac_sampler_add_dist(s, p->seed);

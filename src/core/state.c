@@ -115,8 +115,8 @@ llamac_status llamac_ctx_state_set(llamac_context *ctx, const void *data, size_t
         return llamac__fail(LLAMAC_E_STATE, "not a llamac state (bad magic)");
     }
     if (h.version != STATE_VERSION || h.header_size != sizeof h) {
-        return llamac__fail(LLAMAC_E_STATE, "unsupported state version %u (this library reads version %u)",
-                            h.version, STATE_VERSION);
+        return llamac__fail(LLAMAC_E_STATE, "unsupported state version %u (this library reads version %u)", h.version,
+                            STATE_VERSION);
     }
     if (h.fingerprint != ctx->model->fingerprint) {
         return llamac__fail(LLAMAC_E_STATE,
@@ -129,8 +129,8 @@ llamac_status llamac_ctx_state_set(llamac_context *ctx, const void *data, size_t
     }
     size_t tok_bytes = (size_t)h.n_tokens * sizeof(llamac_token);
     if (h.state_size > size || size - sizeof h - tok_bytes != h.state_size) {
-        return llamac__fail(LLAMAC_E_STATE, "state data is %zu bytes; its header describes %llu",
-                            size, (unsigned long long)(sizeof h + tok_bytes + h.state_size));
+        return llamac__fail(LLAMAC_E_STATE, "state data is %zu bytes; its header describes %llu", size,
+                            (unsigned long long)(sizeof h + tok_bytes + h.state_size));
     }
     const unsigned char *tok_src = (const unsigned char *)data + sizeof h;
     const unsigned char *state_src = tok_src + tok_bytes;

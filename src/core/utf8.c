@@ -118,7 +118,7 @@ static bool reserve(llamac_utf8_stream *st, size_t need) {
     return true;
 }
 
-static const char replacement[3] = {(char)0xEF, (char)0xBF, (char)0xBD};
+static const char replacement[3] = { (char)0xEF, (char)0xBF, (char)0xBD };
 
 /* Decodes `len` bytes of `s` into st->out starting at *w; an unfinished tail goes to st->pending. */
 static void decode_into(llamac_utf8_stream *st, const unsigned char *s, size_t len, size_t *w) {

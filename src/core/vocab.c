@@ -95,7 +95,7 @@ llamac_status llamac_tokenize(const llamac_model *model, const char *text, size_
     }
     int32_t n = llama_tokenize(model->vocab, src, (int32_t)len, buf, (int32_t)cap, add, parse);
     if (n < 0 && n != INT32_MIN) {
-        cap = (size_t)-(int64_t)n;
+        cap = (size_t) - (int64_t)n;
         llamac_token *bigger = realloc(buf, cap * sizeof *buf);
         if (!bigger) {
             free(buf);
@@ -117,8 +117,8 @@ llamac_status llamac_tokenize(const llamac_model *model, const char *text, size_
     return llamac__ok();
 }
 
-llamac_status llamac_detokenize(const llamac_model *model, const llamac_token *tokens, size_t n_tokens,
-                                unsigned flags, char **text, size_t *len) {
+llamac_status llamac_detokenize(const llamac_model *model, const llamac_token *tokens, size_t n_tokens, unsigned flags,
+                                char **text, size_t *len) {
     if (text) {
         *text = NULL;
     }
@@ -145,11 +145,11 @@ llamac_status llamac_detokenize(const llamac_model *model, const llamac_token *t
     if (!buf) {
         return LLAMAC_E_NO_MEMORY;
     }
-    int32_t n = n_tokens ? llama_detokenize(model->vocab, tokens, (int32_t)n_tokens, buf, (int32_t)cap - 1, remove,
-                                            unparse)
-                         : 0;
+    int32_t n = n_tokens
+                    ? llama_detokenize(model->vocab, tokens, (int32_t)n_tokens, buf, (int32_t)cap - 1, remove, unparse)
+                    : 0;
     if (n < 0 && n != INT32_MIN) {
-        cap = (size_t)-(int64_t)n + 1;
+        cap = (size_t) - (int64_t)n + 1;
         char *bigger = realloc(buf, cap);
         if (!bigger) {
             free(buf);
@@ -168,8 +168,8 @@ llamac_status llamac_detokenize(const llamac_model *model, const llamac_token *t
     return llamac__ok();
 }
 
-llamac_status llamac_token_to_piece(const llamac_model *model, llamac_token token, bool special, char *buf,
-                                    size_t cap, size_t *needed) {
+llamac_status llamac_token_to_piece(const llamac_model *model, llamac_token token, bool special, char *buf, size_t cap,
+                                    size_t *needed) {
     if (needed) {
         *needed = 0;
     }
@@ -184,7 +184,7 @@ llamac_status llamac_token_to_piece(const llamac_model *model, llamac_token toke
     int32_t n = llama_token_to_piece(model->vocab, token, small, (int32_t)sizeof small, 0, special);
     if (n < 0) {
         /* A piece longer than 64 bytes: measure it into a heap buffer. */
-        size_t big_cap = (size_t)-(int64_t)n;
+        size_t big_cap = (size_t) - (int64_t)n;
         char *big = llamac__malloc(big_cap);
         if (!big) {
             return LLAMAC_E_NO_MEMORY;
@@ -207,8 +207,7 @@ llamac_status llamac_token_to_piece(const llamac_model *model, llamac_token toke
         return llamac__fail(LLAMAC_E_INTERNAL, "llama.cpp could not render token %d", token);
     }
     if ((size_t)n > cap) {
-        return llamac__fail(LLAMAC_E_BUFFER_TOO_SMALL, "token %d needs %d bytes; the buffer holds %zu", token, n,
-                            cap);
+        return llamac__fail(LLAMAC_E_BUFFER_TOO_SMALL, "token %d needs %d bytes; the buffer holds %zu", token, n, cap);
     }
     return llamac__ok();
 }

@@ -154,8 +154,7 @@ static llamac_status check_params(const llamac_context *ctx, const llamac_genera
     if (p->tokenize_flags & ~(unsigned)(LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL)) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "unknown tokenize flags 0x%x", p->tokenize_flags);
     }
-    if (p->sampler && p->sampler->model != ctx->model &&
-        p->sampler->model->info.n_vocab != ctx->model->info.n_vocab) {
+    if (p->sampler && p->sampler->model != ctx->model && p->sampler->model->info.n_vocab != ctx->model->info.n_vocab) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the sampler belongs to a different model");
     }
     return llamac__seq_check(ctx, p->seq, false);
@@ -178,8 +177,8 @@ static void fill_result(llamac_generate_result *res, const llamac_context *ctx, 
     if (t_first > 0) {
         res->ttft_ms = t_first - t0;
         res->generation_ms = t_end - t_first;
-        res->tokens_per_s = (n_gen > 1 && res->generation_ms > 0) ? (double)(n_gen - 1) * 1000.0 / res->generation_ms
-                                                                  : 0;
+        res->tokens_per_s =
+            (n_gen > 1 && res->generation_ms > 0) ? (double)(n_gen - 1) * 1000.0 / res->generation_ms : 0;
     }
 }
 
@@ -352,8 +351,8 @@ done:
     return st;
 }
 
-llamac_status llamac_generate(llamac_context *ctx, const char *prompt, size_t len,
-                              const llamac_generate_params *params, llamac_generate_result *result) {
+llamac_status llamac_generate(llamac_context *ctx, const char *prompt, size_t len, const llamac_generate_params *params,
+                              llamac_generate_result *result) {
     if (result) {
         memset(result, 0, sizeof *result);
     }

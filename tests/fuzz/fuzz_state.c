@@ -25,7 +25,7 @@ static void setup_once(void) {
     snprintf(path, sizeof path, "%s/stories260K.gguf", dir && dir[0] ? dir : "../shared/models");
     llamac_ctx_params cp = llamac_ctx_params_default();
     cp.n_ctx = 64;
-    static const llamac_token prompt[] = {1, 403, 407, 261, 378};
+    static const llamac_token prompt[] = { 1, 403, 407, 261, 378 };
     if (llamac_model_load(path, NULL, &model) != LLAMAC_OK || llamac_ctx_new(model, &cp, &ctx) != LLAMAC_OK ||
         llamac_ctx_decode(ctx, 0, prompt, 5) != LLAMAC_OK ||
         llamac_ctx_state_get(ctx, prompt, 5, &good, &good_size) != LLAMAC_OK) {

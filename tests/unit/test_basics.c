@@ -108,24 +108,24 @@ static void on_log(llamac_log_level level, const char *line, void *user_data) {
 
 static void test_log_hook(void) {
     const char *path = test_model("stories260K.gguf");
-    struct log_seen seen = {0};
+    struct log_seen seen = { 0 };
     llamac_log_set(on_log, LLAMAC_LOG_INFO, &seen);
     llamac_model *m = NULL;
     CHECK_OK(llamac_model_load(path, NULL, &m));
     llamac_model_free(m);
-    CHECK(seen.lines > 10);         /* llama.cpp's load log arrives through the hook */
+    CHECK(seen.lines > 10); /* llama.cpp's load log arrives through the hook */
     CHECK(seen.saw_loader);
-    CHECK_INT(seen.below_min, 0);   /* debug lines are filtered out */
-    CHECK(!seen.newline_inside);    /* one complete line per call */
+    CHECK_INT(seen.below_min, 0); /* debug lines are filtered out */
+    CHECK(!seen.newline_inside);  /* one complete line per call */
 
-    struct log_seen quiet = {0};
+    struct log_seen quiet = { 0 };
     llamac_log_set(on_log, LLAMAC_LOG_ERROR, &quiet);
     CHECK_OK(llamac_model_load(path, NULL, &m));
     llamac_model_free(m);
-    CHECK_INT(quiet.lines, 0);      /* a successful load logs no errors */
+    CHECK_INT(quiet.lines, 0); /* a successful load logs no errors */
 
     llamac_log_set(NULL, LLAMAC_LOG_DEBUG, NULL);
-    struct log_seen none = {0};
+    struct log_seen none = { 0 };
     CHECK_OK(llamac_model_load(path, NULL, &m));
     llamac_model_free(m);
     CHECK_INT(none.lines, 0);

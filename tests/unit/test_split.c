@@ -13,7 +13,7 @@
 
 static bool write_shards(const char *model, const char *prefix, int n_shards) {
     struct ggml_context *data = NULL;
-    struct gguf_init_params ip = {false, &data};
+    struct gguf_init_params ip = { false, &data };
     struct gguf_context *src = gguf_init_from_file(model, ip);
     if (!src) {
         return false;

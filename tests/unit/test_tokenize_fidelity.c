@@ -96,8 +96,8 @@ static void check_vocab(const char *src, const char *ref_dir, const char *ref_na
         llamac_token *got = NULL;
         size_t n_got = 0;
         llamac_status st = llamac_tokenize(model, inp + pos, case_len, 0, &got, &n_got);
-        bool same = st == LLAMAC_OK && n_got == n_expected &&
-                    (n_got == 0 || memcmp(got, expected, n_got * sizeof *got) == 0);
+        bool same =
+            st == LLAMAC_OK && n_got == n_expected && (n_got == 0 || memcmp(got, expected, n_got * sizeof *got) == 0);
         if (!same) {
             mismatches++;
             fprintf(stderr, "%s case %d: %zu tokens, llama.cpp has %zu (%s)\n", name, cases, n_got, n_expected,

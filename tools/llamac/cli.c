@@ -259,7 +259,7 @@ void cli_print_common_help(void) {
 
 static void log_to_stderr(llamac_log_level level, const char *line, void *user_data) {
     (void)user_data;
-    static const char *names[] = {"", "debug", "info", "warn", "error"};
+    static const char *names[] = { "", "debug", "info", "warn", "error" };
     fprintf(stderr, "[%s] %s\n", level >= 1 && level <= 4 ? names[level] : "log", line);
 }
 

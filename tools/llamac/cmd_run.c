@@ -92,22 +92,22 @@ static enum cli_parse parse_sampling(struct cli_common *c, llamac_sampling_param
         const char *alias;
         size_t offset;
     } floats[] = {
-        {"--temp", NULL, offsetof(llamac_sampling_params, temp)},
-        {"--top-p", NULL, offsetof(llamac_sampling_params, top_p)},
-        {"--min-p", NULL, offsetof(llamac_sampling_params, min_p)},
-        {"--typical", "--typical-p", offsetof(llamac_sampling_params, typical_p)},
-        {"--xtc-probability", NULL, offsetof(llamac_sampling_params, xtc_probability)},
-        {"--xtc-threshold", NULL, offsetof(llamac_sampling_params, xtc_threshold)},
-        {"--top-nsigma", "--top-n-sigma", offsetof(llamac_sampling_params, top_n_sigma)},
-        {"--dynatemp-range", NULL, offsetof(llamac_sampling_params, dynatemp_range)},
-        {"--dynatemp-exp", NULL, offsetof(llamac_sampling_params, dynatemp_exponent)},
-        {"--repeat-penalty", NULL, offsetof(llamac_sampling_params, penalty_repeat)},
-        {"--presence-penalty", NULL, offsetof(llamac_sampling_params, penalty_present)},
-        {"--frequency-penalty", NULL, offsetof(llamac_sampling_params, penalty_freq)},
-        {"--dry-multiplier", NULL, offsetof(llamac_sampling_params, dry_multiplier)},
-        {"--dry-base", NULL, offsetof(llamac_sampling_params, dry_base)},
-        {"--mirostat-lr", NULL, offsetof(llamac_sampling_params, mirostat_eta)},
-        {"--mirostat-ent", NULL, offsetof(llamac_sampling_params, mirostat_tau)},
+        { "--temp", NULL, offsetof(llamac_sampling_params, temp) },
+        { "--top-p", NULL, offsetof(llamac_sampling_params, top_p) },
+        { "--min-p", NULL, offsetof(llamac_sampling_params, min_p) },
+        { "--typical", "--typical-p", offsetof(llamac_sampling_params, typical_p) },
+        { "--xtc-probability", NULL, offsetof(llamac_sampling_params, xtc_probability) },
+        { "--xtc-threshold", NULL, offsetof(llamac_sampling_params, xtc_threshold) },
+        { "--top-nsigma", "--top-n-sigma", offsetof(llamac_sampling_params, top_n_sigma) },
+        { "--dynatemp-range", NULL, offsetof(llamac_sampling_params, dynatemp_range) },
+        { "--dynatemp-exp", NULL, offsetof(llamac_sampling_params, dynatemp_exponent) },
+        { "--repeat-penalty", NULL, offsetof(llamac_sampling_params, penalty_repeat) },
+        { "--presence-penalty", NULL, offsetof(llamac_sampling_params, penalty_present) },
+        { "--frequency-penalty", NULL, offsetof(llamac_sampling_params, penalty_freq) },
+        { "--dry-multiplier", NULL, offsetof(llamac_sampling_params, dry_multiplier) },
+        { "--dry-base", NULL, offsetof(llamac_sampling_params, dry_base) },
+        { "--mirostat-lr", NULL, offsetof(llamac_sampling_params, mirostat_eta) },
+        { "--mirostat-ent", NULL, offsetof(llamac_sampling_params, mirostat_tau) },
     };
     static const struct {
         const char *name;
@@ -115,11 +115,11 @@ static enum cli_parse parse_sampling(struct cli_common *c, llamac_sampling_param
         long max;
         size_t offset;
     } ints[] = {
-        {"--top-k", 0, INT32_MAX, offsetof(llamac_sampling_params, top_k)},
-        {"--repeat-last-n", -1, INT32_MAX, offsetof(llamac_sampling_params, penalty_last_n)},
-        {"--dry-allowed-length", 0, INT32_MAX, offsetof(llamac_sampling_params, dry_allowed_length)},
-        {"--dry-penalty-last-n", -1, INT32_MAX, offsetof(llamac_sampling_params, dry_last_n)},
-        {"--mirostat", 0, 2, offsetof(llamac_sampling_params, mirostat)},
+        { "--top-k", 0, INT32_MAX, offsetof(llamac_sampling_params, top_k) },
+        { "--repeat-last-n", -1, INT32_MAX, offsetof(llamac_sampling_params, penalty_last_n) },
+        { "--dry-allowed-length", 0, INT32_MAX, offsetof(llamac_sampling_params, dry_allowed_length) },
+        { "--dry-penalty-last-n", -1, INT32_MAX, offsetof(llamac_sampling_params, dry_last_n) },
+        { "--mirostat", 0, 2, offsetof(llamac_sampling_params, mirostat) },
     };
     const char *a = argv[*i];
     for (size_t k = 0; k < sizeof floats / sizeof floats[0]; k++) {
@@ -264,8 +264,8 @@ int cmd_run(int argc, char **argv) {
     gp.sampling.n_logit_bias = o.n_biases;
     gp.stop = o.stops;
     gp.n_stop = o.n_stops;
-    gp.tokenize_flags = (o.no_bos ? 0u : LLAMAC_TOKENIZE_ADD_SPECIAL) |
-                        (o.parse_special ? LLAMAC_TOKENIZE_PARSE_SPECIAL : 0u);
+    gp.tokenize_flags =
+        (o.no_bos ? 0u : LLAMAC_TOKENIZE_ADD_SPECIAL) | (o.parse_special ? LLAMAC_TOKENIZE_PARSE_SPECIAL : 0u);
     gp.on_text = write_text;
 
     model = cli_load_model(&c, false);

@@ -94,7 +94,8 @@ int cmd_tokenize(int argc, char **argv) {
         free(owned);
         return EXIT_FAILURE_RUN;
     }
-    unsigned flags = (add_special ? LLAMAC_TOKENIZE_ADD_SPECIAL : 0u) | (parse_special ? LLAMAC_TOKENIZE_PARSE_SPECIAL : 0u);
+    unsigned flags =
+        (add_special ? LLAMAC_TOKENIZE_ADD_SPECIAL : 0u) | (parse_special ? LLAMAC_TOKENIZE_PARSE_SPECIAL : 0u);
     llamac_token *tokens = NULL;
     size_t n = 0;
     int rc = EXIT_OK;
