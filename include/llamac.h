@@ -425,6 +425,8 @@ typedef struct llamac_ctx_params {
     float rope_freq_scale;    /* 0 = from the model */
     bool allow_ctx_overflow;  /* allow n_ctx beyond the model's training context */
     bool offload_kqv;         /* keep the KV cache on the GPU when layers are offloaded (default true) */
+    bool kv_unified;          /* one KV buffer shared by all sequences (default false, as llama.cpp): sequences can
+                                 then share cells (a token in several sequences, partial llamac_ctx_seq_cp) */
 } llamac_ctx_params;
 
 /* The defaults described above. Thread-safe. */
@@ -452,6 +454,7 @@ typedef struct llamac_ctx_info {
     llamac_kv_type type_v;
     bool embeddings;
     llamac_pooling pooling;   /* resolved pooling */
+    bool kv_unified;
     bool attn_rot_k;          /* is the K cache rotated */
     bool attn_rot_v;          /* is the V cache rotated */
     const char *attn_rot_why; /* why rotation is off ("K/V types are not quantized", "head size 8 is not a
@@ -511,8 +514,8 @@ LLAMAC_API llamac_status llamac_batch_add(llamac_batch *batch, llamac_token toke
                                           const llamac_seq_id *seqs, size_t n_seqs, bool output);
 
 /* Evaluates a batch. Everything is checked first: token ids, sequence ids (< n_seq_max), positions (< n_ctx),
- * the batch size (<= n_batch), one sequence per token (each sequence has a KV stream of its own: decode a shared
- * prefix once and copy it with llamac_ctx_seq_cp). Output i (in order of the tokens marked `output`) can then be
+ * the batch size (<= n_batch), and one sequence per token unless the cache is unified (kv_unified; otherwise each
+ * sequence has a KV stream of its own: decode a shared prefix once and copy it with llamac_ctx_seq_cp). Output i (in order of the tokens marked `output`) can then be
  * read with llamac_ctx_logits / llamac_ctx_embeddings. Errors: as llamac_ctx_decode. One thread per handle. */
 LLAMAC_API llamac_status llamac_ctx_decode_batch(llamac_context *ctx, const llamac_batch *batch);
 
@@ -543,10 +546,11 @@ LLAMAC_API llamac_status llamac_ctx_kv_clear(llamac_context *ctx);
  * cannot do, e.g. recurrent). One thread per handle. */
 LLAMAC_API llamac_status llamac_ctx_seq_rm(llamac_context *ctx, llamac_seq_id seq, llamac_pos p0, llamac_pos p1);
 
-/* Copies sequence `src` into `dst`, replacing what `dst` held: each sequence has a KV stream of its own, and
- * llama.cpp copies only whole sequences between streams. [p0, p1) must cover every position `src` holds (-1, -1
- * does); an empty range, or src == dst, changes nothing. Errors: LLAMAC_E_INVALID_ARGUMENT (ids, ranges, a partial
- * copy). One thread per handle. */
+/* Copies positions [p0, p1) of `src` into `dst`. With a unified KV cache (kv_unified) the cells are shared and
+ * any range can be copied. Otherwise each sequence has a KV stream of its own and llama.cpp copies only whole
+ * sequences between streams: [p0, p1) must then cover every position `src` holds (-1, -1 does), and the copy
+ * replaces what `dst` held. An empty range, or src == dst, changes nothing. Errors: LLAMAC_E_INVALID_ARGUMENT (ids,
+ * ranges, a partial copy without a unified cache). One thread per handle. */
 LLAMAC_API llamac_status llamac_ctx_seq_cp(llamac_context *ctx, llamac_seq_id src, llamac_seq_id dst, llamac_pos p0,
                                            llamac_pos p1);
 

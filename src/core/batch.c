@@ -115,9 +115,9 @@ llamac_status llamac_ctx_decode_batch(llamac_context *ctx, const llamac_batch *b
                                     b->seq_id[i][s], ctx->info.n_seq_max);
             }
         }
-        /* llama.cpp can put a token into several sequences only with a unified KV cache; llamac gives each
-         * sequence a stream of its own, where such a batch fails as if the cache were full. */
-        if (b->n_seq_id[i] > 1) {
+        /* llama.cpp can put a token into several sequences only with a unified KV cache; without one, each
+         * sequence has a stream of its own and such a batch fails as if the cache were full. */
+        if (b->n_seq_id[i] > 1 && !ctx->info.kv_unified) {
             return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
                                 "batch entry %d is in %d sequences; each sequence has a KV stream of its own, so a "
                                 "token can be in one only (decode a shared prefix once, then llamac_ctx_seq_cp)",

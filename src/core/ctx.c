@@ -283,6 +283,7 @@ llamac_status llamac_ctx_new(llamac_model *model, const llamac_ctx_params *param
     cp.rope_freq_base = p->rope_freq_base;
     cp.rope_freq_scale = p->rope_freq_scale;
     cp.offload_kqv = p->offload_kqv;
+    cp.kv_unified = p->kv_unified;
     cp.abort_callback = abort_relay;
     cp.abort_callback_data = ctx;
 
@@ -333,6 +334,7 @@ llamac_status llamac_ctx_new(llamac_model *model, const llamac_ctx_params *param
     info->type_k = p->type_k;
     info->type_v = p->type_v;
     info->embeddings = p->embeddings;
+    info->kv_unified = p->kv_unified;
     info->pooling = (llamac_pooling)llama_pooling_type(ctx->lc);
     describe_rotation(ctx, rotation_enabled);
     *out = ctx;

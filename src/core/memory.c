@@ -60,9 +60,14 @@ llamac_status llamac_ctx_seq_cp(llamac_context *ctx, llamac_seq_id src, llamac_s
     if (src == dst || hi <= lo) {
         return llamac__ok();
     }
-    /* Each sequence has a KV stream of its own (llamac never unifies the cache), and llama.cpp copies between
-     * streams only whole sequences: it asserts on a partial range, and would copy everything for one ending at 0. */
     llama_memory_t mem = llama_get_memory(ctx->lc);
+    if (ctx->info.kv_unified) {
+        /* One buffer for all sequences: the cells are shared, any range can be copied. */
+        llama_memory_seq_cp(mem, src, dst, p0, p1);
+        return llamac__ok();
+    }
+    /* Each sequence has a KV stream of its own, and llama.cpp copies between streams only whole sequences: it
+     * asserts on a partial range, and would copy everything for one ending at 0. */
     llama_pos src_min = llama_memory_seq_pos_min(mem, src);
     llama_pos src_max = llama_memory_seq_pos_max(mem, src);
     if (src_max >= 0 && (lo > src_min || hi <= src_max)) {

@@ -160,6 +160,52 @@ static void test_seq_cp_ranges(void) {
     llamac_ctx_free(ctx);
 }
 
+/* With a unified cache, a shared prefix is decoded once, a part of it copied into another sequence, and a token
+ * can belong to two sequences; each sequence then continues exactly as if decoded on its own. */
+static void test_unified_cache(void) {
+    llamac_ctx_params cp = llamac_ctx_params_default();
+    cp.n_ctx = 512;
+    cp.n_seq_max = 2;
+    cp.n_threads = 1;
+    cp.kv_unified = true;
+    llamac_context *ctx = NULL, *ref = NULL;
+    CHECK_OK(llamac_ctx_new(model, &cp, &ctx));
+    ref = new_ctx(1);
+    if (!ctx || !ref) {
+        llamac_ctx_free(ctx);
+        llamac_ctx_free(ref);
+        return;
+    }
+    llamac_ctx_info info;
+    CHECK_OK(llamac_ctx_get_info(ctx, &info));
+    CHECK(info.kv_unified);
+    CHECK_OK(llamac_ctx_decode(ctx, 0, story, 10));
+    CHECK_OK(llamac_ctx_seq_cp(ctx, 0, 1, 0, 6)); /* the first 6 positions only */
+    CHECK_INT(pos_min(ctx, 1), 0);
+    CHECK_INT(pos_max(ctx, 1), 5);
+    CHECK_INT(pos_max(ctx, 0), 9);
+    /* sequence 1 continues from position 6 with the story's tokens 6.. : the same as a fresh decode of 0..8 */
+    CHECK_OK(llamac_ctx_decode(ctx, 1, story + 6, 3));
+    float got[512], want[512];
+    last_logits(ctx, got);
+    CHECK_OK(llamac_ctx_decode(ref, 0, story, 9));
+    last_logits(ref, want);
+    CHECK(logits_close(got, want, 1e-4f));
+    /* one token in both sequences: allowed with a unified cache */
+    llamac_batch *b = NULL;
+    CHECK_OK(llamac_batch_new(4, 2, &b));
+    llamac_seq_id both[2] = {0, 1};
+    CHECK_OK(llamac_ctx_seq_rm(ctx, 0, 9, -1));
+    CHECK_OK(llamac_ctx_seq_rm(ctx, 1, 9, -1));
+    CHECK_OK(llamac_batch_add(b, story[9], 9, both, 2, true));
+    CHECK_OK(llamac_ctx_decode_batch(ctx, b));
+    CHECK_INT(pos_max(ctx, 0), 9);
+    CHECK_INT(pos_max(ctx, 1), 9);
+    llamac_batch_free(b);
+    llamac_ctx_free(ref);
+    llamac_ctx_free(ctx);
+}
+
 /* A context shift: drop the first 3 positions and move the rest down by 3. */
 static void test_seq_add(void) {
     llamac_context *ctx = new_ctx(1);
@@ -285,6 +331,7 @@ int main(void) {
         RUN(test_positions_and_rm);
         RUN(test_seq_cp_and_keep);
         RUN(test_seq_cp_ranges);
+        RUN(test_unified_cache);
         RUN(test_seq_add);
         RUN(test_invalid_arguments);
         RUN(test_kv_clear);
