@@ -783,6 +783,93 @@ LLAMAC_API llamac_status llamac_generate_tokens(llamac_context *ctx, const llama
                                                 const llamac_generate_params *params,
                                                 llamac_generate_result *result);
 
+/* ---------------------------------------------------------------------------------------------------------------
+ * Synthetic models
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* Weight types llamac_synth_write can write. Matrices and embeddings take this type; 1-D tensors (norms, biases)
+ * and bert's position and token-type embeddings are always F32, as llama.cpp's converters write them. */
+typedef enum llamac_synth_type {
+    LLAMAC_SYNTH_F32 = 0,
+    LLAMAC_SYNTH_F16 = 1
+} llamac_synth_type;
+
+/* What llamac_synth_write makes: a complete GGUF of a real architecture with seeded random weights, for tests and
+ * benchmarks. Every number left at 0 (and every pointer left NULL) takes the value of the preset named in `like`,
+ * or, without a preset, the architecture's small default given in brackets; a field that is set overrides the
+ * preset. All strings are borrowed and NUL-terminated.
+ *
+ * Weights: each tensor has its own xoshiro256** stream, seeded by splitmix64 from `seed` and the tensor's name, so
+ * the file depends only on these parameters, and the layers a smaller model shares with a larger one are equal.
+ * Matrices, embeddings and biases are approximately normal with standard deviation `init_std` (the sum of four
+ * uniform 16-bit draws, centred and scaled to unit variance, so bounded by +-3.47 std); norm weights are 1 and
+ * norm biases 0. With the default 0.02 every forward pass gives finite logits and embeddings. */
+typedef struct llamac_synth_params {
+    const char *arch;       /* "llama", "qwen2", "qwen3" or "bert" (see llamac_synth_arch_name); [the preset's,
+                               else "llama"] */
+    const char *like;       /* a preset (see llamac_synth_preset_name), e.g. "qwen2.5-0.5b"; [none] */
+    const char *vocab_from; /* a GGUF whose tokenizer.* metadata (tokens, merges, special ids, chat templates) is
+                               copied, e.g. llama.cpp's models/ggml-vocab-qwen2.gguf; required by _write */
+    const char *name;       /* general.name; ["synthetic " + the preset or architecture] */
+    int32_t n_layer;        /* [2] */
+    int32_t n_embd;         /* [64] */
+    int32_t n_head;         /* [4] */
+    int32_t n_head_kv;      /* [n_head]; must divide n_head; bert: equal to n_head */
+    int32_t head_dim;       /* [n_embd / n_head]; even for the rotary archs; qwen2 and bert need
+                               head_dim * n_head == n_embd */
+    int32_t n_ff;           /* feed-forward size [4 * n_embd] */
+    int32_t n_ctx_train;    /* training context [2048; bert 512] */
+    float rope_theta;       /* RoPE base frequency [10000; qwen2, qwen3 1000000]; not for bert */
+    float norm_eps;         /* RMS-norm epsilon [1e-5; qwen2, qwen3 1e-6], bert: layer-norm epsilon [1e-12] */
+    int32_t n_cls_out;      /* bert only: > 0 adds a classification head with this many outputs and makes the
+                               model a reranker (pooling rank); [0: an embedding model, pooling mean] */
+    bool untied_output;     /* decoders: write a separate output.weight instead of reusing token_embd; [false,
+                               as all the presets]. Tied, random weights make greedy decoding repeat the last
+                               token; untied, they give varied text */
+    uint64_t seed;          /* [0] */
+    float init_std;         /* standard deviation of the random weights, at most 1; [0.02] */
+    llamac_synth_type type; /* [LLAMAC_SYNTH_F32] */
+} llamac_synth_params;
+
+/* All fields 0/NULL (so: a 2-layer, 64-wide llama unless a preset is named), F32, seed 0. Thread-safe. */
+LLAMAC_API llamac_synth_params llamac_synth_params_default(void);
+
+/* Number of architectures llamac_synth_write can write. Thread-safe. */
+LLAMAC_API size_t llamac_synth_arch_count(void);
+
+/* Name of architecture `i` ("llama", ...), or NULL when `i` is out of range. Owned by the library, valid forever.
+ * Thread-safe. */
+LLAMAC_API const char *llamac_synth_arch_name(size_t i);
+
+/* File name of the vocabulary llama.cpp ships for an architecture in its source tree's models/ folder
+ * ("ggml-vocab-llama-bpe.gguf" for llama, "ggml-vocab-qwen2.gguf" for qwen2 and qwen3, "ggml-vocab-bert-bge.gguf"
+ * for bert), or NULL for an unknown architecture. Owned by the library, valid forever. Thread-safe. */
+LLAMAC_API const char *llamac_synth_default_vocab(const char *arch);
+
+/* Number of presets. Thread-safe. */
+LLAMAC_API size_t llamac_synth_preset_count(void);
+
+/* Name of preset `i` ("qwen2.5-0.5b", "qwen3-0.6b", "llama-3.2-1b", "bge-small"), or NULL when `i` is out of
+ * range. A preset copies the hyperparameters of that model family's real model (not its weights; llama 3.2's
+ * RoPE frequency scaling is not reproduced). Owned by the library, valid forever. Thread-safe. */
+LLAMAC_API const char *llamac_synth_preset_name(size_t i);
+
+/* Resolves `params` (NULL: defaults) as llamac_synth_write would: the preset, then the explicit fields, then the
+ * defaults, and validates the shape, so *out has every field filled in (arch and name point to library-owned
+ * strings or to the caller's, which stay borrowed; vocab_from is passed through unchecked).
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (out NULL, an unknown preset or architecture, a value out of range or a shape
+ * the architecture cannot have; the message names the field and the values). Thread-safe. */
+LLAMAC_API llamac_status llamac_synth_resolve(const llamac_synth_params *params, llamac_synth_params *out);
+
+/* Writes the synthetic model described by `params` to `path` (NUL-terminated, borrowed), through a temporary file
+ * beside it that is renamed into place, so a failed call never leaves a partial file. The same parameters always
+ * give the same bytes (no clock, no addresses). The metadata is llamac's own in a fixed order followed by the
+ * vocabulary's tokenizer.* keys in that file's order.
+ * Errors: as llamac_synth_resolve, plus LLAMAC_E_INVALID_ARGUMENT (path NULL, no vocab_from, a vocabulary without
+ * tokens), LLAMAC_E_IO (the vocabulary cannot be opened, the output cannot be written), LLAMAC_E_MODEL_LOAD (the
+ * vocabulary is not a GGUF file; llama.cpp's reason in the message), LLAMAC_E_NO_MEMORY. Thread-safe. */
+LLAMAC_API llamac_status llamac_synth_write(const char *path, const llamac_synth_params *params);
+
 #ifdef __cplusplus
 }
 #endif

@@ -83,5 +83,6 @@ void progress_done(struct progress *p);
 /* Subcommands. */
 int cmd_run(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
 
 #endif /* LLAMAC_CLI_H */

@@ -16,6 +16,7 @@ static const struct {
 } commands[] = {
     {"run", cmd_run, "complete a prompt (single shot), streaming the text to stdout"},
     {"tokenize", cmd_tokenize, "print the token ids of a text as a JSON array"},
+    {"synth", cmd_synth, "write a GGUF model of a chosen architecture and shape with seeded random weights"},
 };
 
 static void print_version(void) {
