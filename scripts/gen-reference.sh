@@ -2,11 +2,14 @@
 # Regenerates the reference outputs that llamac's fidelity tests compare against, using llama.cpp's own tools
 # built from the same pinned source. Run it after moving the pin, review the diff, and commit the result:
 #
-#     scripts/gen-reference.sh            # writes tests/reference/
+#     scripts/gen-reference.sh [tokenize] [greedy] [embed]   # writes tests/reference/ (all parts by default)
 #
 # - tests/reference/tokenize/<vocab>.txt: for every tokenizer corpus llama.cpp ships (models/ggml-vocab-*.gguf with
 #   a .inp file), one line per test case with the token ids llama-tokenize produces (no BOS, no special parsing,
 #   no escape processing), in the order of the .inp file.
+# - tests/reference/embed/<case>.txt: the vectors llama-embedding prints (one per line, components separated by
+#   spaces) for each case of tests/reference/embed/cases.tsv, on stories260K and on synthesized BERT models
+#   (written with build/bin/llamac synth, which must be built: the files are byte-for-byte reproducible).
 # - tests/reference/greedy/<n>.txt: the text llama-completion generates greedily (--temp 0) for each case in
 #   tests/reference/greedy/cases.tsv (model file, tokens to predict, prompt), without the prompt.
 #
@@ -27,12 +30,16 @@ if command -v ccache >/dev/null; then
 fi
 cmake -S "$src" -B "$ref_build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_SERVER=OFF -DLLAMA_OPENSSL=OFF \
   "${launcher[@]}" >/dev/null
-cmake --build "$ref_build" -j"$(nproc)" --target llama-completion llama-tokenize >/dev/null
+cmake --build "$ref_build" -j"$(nproc)" --target llama-completion llama-tokenize llama-embedding >/dev/null
 bin="$ref_build/bin"
 
-# Tokenizer corpora.
+parts=${*:-tokenize greedy embed}
+wants() { case " $parts " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+# Tokenizer corpora.
+if wants tokenize; then
 rm -f "$out"/tokenize/*.txt
 for inp in "$src"/models/ggml-vocab-*.gguf.inp; do
   vocab=${inp%.inp}
@@ -63,7 +70,10 @@ PY
   echo "tokenize: $name ($(wc -l < "$out/tokenize/$name.txt") cases)" >&2
 done
 
+fi
+
 # Greedy completions.
+if wants greedy; then
 rm -f "$out"/greedy/[0-9]*.txt
 i=0
 while IFS=$'\t' read -r model n prompt; do
@@ -75,3 +85,29 @@ while IFS=$'\t' read -r model n prompt; do
   head -c -2 "$work/greedy.raw" > "$out/greedy/$i.txt"
   echo "greedy: case $i ($model, $n tokens)" >&2
 done < "$out/greedy/cases.tsv"
+fi
+
+# Embeddings and rerank scores.
+if wants embed; then
+llamac="$root/build/bin/llamac"
+vocab_dir="$src/models"
+"$llamac" synth -q --arch bert --layers 2 --embd 64 --heads 4 --seed 11 \
+    --vocab-from "$vocab_dir/ggml-vocab-bert-bge.gguf" -o "$work/bert.gguf"
+"$llamac" synth -q --arch bert --layers 2 --embd 64 --heads 4 --seed 12 --cls-out 1 \
+    --vocab-from "$vocab_dir/ggml-vocab-bert-bge.gguf" -o "$work/bert-rerank.gguf"
+rm -f "$out"/embed/*.txt
+while IFS=$'\t' read -r name model pooling normalize texts; do
+  [ -z "$name" ] || [ "${name:0:1}" = "#" ] && continue
+  case "$model" in
+    bert.gguf|bert-rerank.gguf) path="$work/$model" ;;
+    *) path="$models/$model" ;;
+  esac
+  # texts: '|' separates prompts; in a rerank case '>' separates the query from the document
+  prompt=$(printf '%s' "$texts" | tr '|>' '\n\t')
+  # raw: one line per vector ("%1.7f" components); for rank pooling only the classifier outputs
+  # flash attention off, as llamac embed runs by default (see llamac_embed in include/llamac.h)
+  "$bin/llama-embedding" -m "$path" --pooling "$pooling" --embd-normalize "$normalize" -p "$prompt" \
+      --embd-output-format raw -fa off -t 1 2>/dev/null | grep -v '^$' > "$out/embed/$name.txt"
+  echo "embed: $name ($(wc -l < "$out/embed/$name.txt") vectors)" >&2
+done < "$out/embed/cases.tsv"
+fi

@@ -137,6 +137,13 @@ static bool abort_relay(void *data) {
     return ctx->user_abort && ctx->user_abort(ctx->user_abort_data);
 }
 
+/* Rerankers converted for llama.cpp say so in their metadata: <arch>.pooling_type = 4 (rank). */
+static bool declares_rank_pooling(const llamac_model *model) {
+    char key[160], val[32];
+    snprintf(key, sizeof key, "%s.pooling_type", model->info.architecture);
+    return llama_model_meta_val_str(model->lm, key, val, sizeof val) > 0 && strcmp(val, "4") == 0;
+}
+
 static llamac_status check_ctx_params(const llamac_model *model, const llamac_ctx_params *p, uint32_t n_ctx) {
     const llamac_model_info *mi = &model->info;
     if (mi->n_ctx_train > 0 && n_ctx > (uint32_t)mi->n_ctx_train && !p->allow_ctx_overflow) {
@@ -156,6 +163,12 @@ static llamac_status check_ctx_params(const llamac_model *model, const llamac_ct
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "thread counts (%d, %d) must be 0 (auto) to 1024", p->n_threads,
                             p->n_threads_batch);
     }
+    if (p->n_seq_max > p->n_batch) {
+        /* llama.cpp reserves room for at least one output per sequence within n_batch outputs, and asserts
+         * (aborts) at the first decode otherwise. */
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_seq_max (%u) cannot exceed n_batch (%u)", p->n_seq_max,
+                            p->n_batch);
+    }
     if (p->flash_attn < LLAMAC_FLASH_ATTN_AUTO || p->flash_attn > LLAMAC_FLASH_ATTN_ON) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "flash_attn %d is invalid", (int)p->flash_attn);
     }
@@ -173,6 +186,13 @@ static llamac_status check_ctx_params(const llamac_model *model, const llamac_ct
     }
     if (p->pooling < LLAMAC_POOLING_DEFAULT || p->pooling > LLAMAC_POOLING_RANK) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "pooling %d is invalid", (int)p->pooling);
+    }
+    if (p->pooling == LLAMAC_POOLING_RANK && !declares_rank_pooling(model)) {
+        /* llama.cpp would run rank pooling anyway and return the first token's hidden state as a "score". */
+        return llamac__fail(LLAMAC_E_UNSUPPORTED,
+                            "rank pooling needs a reranker, and this %s model does not declare one (%s.pooling_type "
+                            "is not rank)",
+                            mi->architecture, mi->architecture);
     }
     if (p->rope_scaling < LLAMAC_ROPE_SCALING_DEFAULT || p->rope_scaling > LLAMAC_ROPE_SCALING_YARN) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "rope_scaling %d is invalid", (int)p->rope_scaling);
@@ -317,6 +337,16 @@ llamac_status llamac_ctx_new(llamac_model *model, const llamac_ctx_params *param
     if (!ctx->lc) {
         st = llamac__fail(LLAMAC_E_CONTEXT_CREATE, "cannot create a context (n_ctx %u): %s", n_ctx,
                           why[0] ? why : "llama.cpp gave no reason");
+        free(ctx);
+        return st;
+    }
+    if (llama_n_seq_max(ctx->lc) > llama_n_batch(ctx->lc)) {
+        /* llama.cpp lowered n_batch (to n_ctx) below the number of sequences: the first decode would abort. */
+        st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                          "n_seq_max (%u) cannot exceed the effective n_batch (%u, limited "
+                          "by n_ctx %u)",
+                          llama_n_seq_max(ctx->lc), llama_n_batch(ctx->lc), llama_n_ctx(ctx->lc));
+        llama_free(ctx->lc);
         free(ctx);
         return st;
     }

@@ -84,5 +84,7 @@ void progress_done(struct progress *p);
 int cmd_run(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_embed(int argc, char **argv);
+int cmd_rerank(int argc, char **argv);
 
 #endif /* LLAMAC_CLI_H */

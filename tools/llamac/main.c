@@ -16,6 +16,8 @@ static const struct {
 } commands[] = {
     {"run", cmd_run, "complete a prompt (single shot), streaming the text to stdout"},
     {"tokenize", cmd_tokenize, "print the token ids of a text as a JSON array"},
+    {"embed", cmd_embed, "embedding vectors of texts (json, array, or a cosine-similarity table)"},
+    {"rerank", cmd_rerank, "score documents against a query with a reranker model"},
     {"synth", cmd_synth, "write a GGUF model of a chosen architecture and shape with seeded random weights"},
 };
 
