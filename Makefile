@@ -3,16 +3,19 @@
 #   make test            set up, build, run the whole suite (ctest)
 #   make                 build everything (the CLI is build/bin/llamac)
 #   make test-sanitize   the suite under ASan + UBSan
+#   make test-static     the suite with llama.cpp and libllamac linked statically
 #   make format          clang-format the sources; make format-check verifies
 #   make lint            cppcheck over the library and the command
 #   make reference       regenerate tests/reference from llama.cpp's own tools
+#   make bench           llamac against llama.cpp's llama-bench, same machine, same run (README: Performance)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+STATIC_BUILD ?= build-static
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 SOURCES = $(shell git ls-files '*.c' '*.h' '*.cpp' 2>/dev/null)
 
-.PHONY: all build setup run test test-sanitize format format-check lint reference clean
+.PHONY: all build setup run test test-sanitize test-static format format-check lint reference bench clean
 
 all: build
 
@@ -40,6 +43,11 @@ test-sanitize: build
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS)
 
+test-static: setup
+	cmake -S . -B $(STATIC_BUILD) -DLLAMAC_STATIC=ON $(CMAKE_FLAGS)
+	cmake --build $(STATIC_BUILD) -j$(JOBS)
+	cd $(STATIC_BUILD) && ctest --output-on-failure -j$(JOBS)
+
 format:
 	clang-format -i $(SOURCES)
 
@@ -53,5 +61,13 @@ lint:
 reference:
 	scripts/gen-reference.sh
 
+# Builds llama.cpp's llama-bench from the same source (reference-tools, only on request), then interleaves it with
+# llamac-bench on the standard set; writes bench/results/latest.{md,json}. BENCH_FLAGS passes options through
+# (e.g. BENCH_FLAGS="-t 4 --quantizer build/reference/bin/llama-quantize"); see build/bin/llamac-bench-run --help.
+BENCH_FLAGS ?=
+bench: build
+	cmake --build $(BUILD) --target reference-tools
+	$(BUILD)/bin/llamac-bench-run $(BENCH_FLAGS)
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(STATIC_BUILD)

@@ -83,7 +83,9 @@ typedef enum llamac_status {
     LLAMAC_E_UTF8 = 13,            /* text is not valid UTF-8 */
     LLAMAC_E_NOT_FOUND = 14,       /* a metadata key, template or item does not exist */
     LLAMAC_E_BUFFER_TOO_SMALL = 15,/* the caller's buffer cannot hold the result; the needed size is returned */
-    LLAMAC_E_INTERNAL = 16         /* llama.cpp reported an error we could not classify */
+    LLAMAC_E_INTERNAL = 16,        /* llama.cpp reported an error we could not classify */
+    LLAMAC_E_TEMPLATE = 17         /* a chat template has a syntax error, raised an exception, used something
+                                      unsupported or exceeded a limit; the message names the template line */
 } llamac_status;
 
 /* A short constant description of a status ("invalid argument"). Unknown values give "unknown status".
@@ -862,6 +864,419 @@ typedef struct llamac_rerank_result {
 LLAMAC_API llamac_status llamac_rerank(llamac_context *ctx, const char *query, const char *const *docs,
                                        size_t n_docs, size_t top_n, float **scores, llamac_rerank_result **sorted,
                                        size_t *n_sorted);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * GGUF files: metadata, quantization, split and merge
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* A GGUF file's metadata and tensor table, read without the tensor data. */
+typedef struct llamac_gguf llamac_gguf;
+
+/* Types of metadata values, numbered as in the GGUF format. */
+typedef enum llamac_gguf_type {
+    LLAMAC_GGUF_UINT8 = 0,
+    LLAMAC_GGUF_INT8 = 1,
+    LLAMAC_GGUF_UINT16 = 2,
+    LLAMAC_GGUF_INT16 = 3,
+    LLAMAC_GGUF_UINT32 = 4,
+    LLAMAC_GGUF_INT32 = 5,
+    LLAMAC_GGUF_FLOAT32 = 6,
+    LLAMAC_GGUF_BOOL = 7,
+    LLAMAC_GGUF_STRING = 8,
+    LLAMAC_GGUF_ARRAY = 9,
+    LLAMAC_GGUF_UINT64 = 10,
+    LLAMAC_GGUF_INT64 = 11,
+    LLAMAC_GGUF_FLOAT64 = 12
+} llamac_gguf_type;
+
+/* GGUF's short name of a value type ("u32", "str", "arr", ...), or "?" for an unknown value. Owned by the library,
+ * valid forever. Thread-safe. */
+LLAMAC_API const char *llamac_gguf_type_name(llamac_gguf_type type);
+
+/* Opens a GGUF file (path NUL-terminated, borrowed) and reads its metadata and tensor table, never the tensor data,
+ * so it takes the same time on a 100 MB and a 100 GB model. The first shard of a split model ("-00001-of-0000N.gguf")
+ * brings in the tensor tables of the other shards, which must sit beside it. Every count, length and offset in the
+ * file is checked against the file's size before it is trusted (the file may be hostile); a malformed file is
+ * reported with the field and its byte offset, e.g. "malformed GGUF 'x.gguf': metadata entry 3 ('general.name')
+ * value at offset 152: string length 4294967296 is more than the 3848 bytes left in the file". A file that ends
+ * before the last tensor's data does is reported as truncated, naming the tensor. The file is never modified.
+ * *out is caller frees with llamac_gguf_free.
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs), LLAMAC_E_IO (missing, a directory, unreadable, a missing shard),
+ * LLAMAC_E_MODEL_LOAD (not GGUF, malformed, truncated, inconsistent shards), LLAMAC_E_NO_MEMORY. Thread-safe. */
+LLAMAC_API llamac_status llamac_gguf_open(const char *path, llamac_gguf **out);
+
+/* As llamac_gguf_open, from `size` bytes in memory holding a whole GGUF file (borrowed for the call; the handle
+ * keeps what it needs). Shards are not followed. Errors: as llamac_gguf_open, without LLAMAC_E_IO. Thread-safe. */
+LLAMAC_API llamac_status llamac_gguf_open_buffer(const void *data, size_t size, llamac_gguf **out);
+
+/* Releases the handle. NULL is a no-op. One thread per handle (no other call may use it meanwhile). */
+LLAMAC_API void llamac_gguf_free(llamac_gguf *gguf);
+
+/* What a GGUF file says about itself. Numbers that the file does not give are 0; strings it does not give are
+ * NULL. All strings are owned by the handle, valid until llamac_gguf_free. */
+typedef struct llamac_gguf_info {
+    uint32_t version;           /* GGUF format version (2 or 3) */
+    uint32_t n_shards;          /* files of a split model, 1 otherwise */
+    uint32_t split_no;          /* split.no of the file that was opened (0 for the first shard or a whole file) */
+    uint64_t file_size;         /* bytes, all shards */
+    uint64_t metadata_size;     /* bytes before the tensor data (first file) */
+    uint32_t alignment;         /* of the tensor data: general.alignment or 32 */
+    size_t n_kv;                /* metadata entries (first file) */
+    size_t n_tensors;           /* all shards */
+    uint64_t n_params;          /* elements of all tensors */
+    uint64_t tensor_bytes;      /* bytes of tensor data, without padding */
+    const char *architecture;   /* general.architecture */
+    const char *name;           /* general.name */
+    int32_t file_type;          /* general.file_type (an llamac_ftype), -1 when absent */
+    const char *file_type_name; /* llama.cpp's name of file_type, e.g. "Q4_K - Medium"; NULL when absent */
+    uint32_t n_ctx_train;       /* ARCH.context_length */
+    uint32_t n_embd;            /* ARCH.embedding_length */
+    uint32_t n_layer;           /* ARCH.block_count */
+    uint32_t n_ff;              /* ARCH.feed_forward_length (the largest, when given per layer) */
+    uint32_t n_head;            /* ARCH.attention.head_count (the largest, when given per layer) */
+    uint32_t n_head_kv;         /* ARCH.attention.head_count_kv, else n_head */
+    uint32_t head_dim_k;        /* ARCH.attention.key_length, else n_embd / n_head */
+    uint32_t head_dim_v;        /* ARCH.attention.value_length, else n_embd / n_head */
+    uint32_t n_expert;          /* ARCH.expert_count */
+    const char *tokenizer;      /* tokenizer.ggml.model, e.g. "llama", "gpt2" */
+    uint32_t n_vocab;           /* elements of tokenizer.ggml.tokens */
+    const char *chat_template;  /* tokenizer.chat_template */
+} llamac_gguf_info;
+
+/* Fills *out. Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs). Thread-safe (reads only). */
+LLAMAC_API llamac_status llamac_gguf_get_info(const llamac_gguf *gguf, llamac_gguf_info *out);
+
+/* One metadata entry, or one element of an array entry. */
+typedef struct llamac_gguf_kv {
+    const char *key;            /* owned by the handle, valid until llamac_gguf_free */
+    llamac_gguf_type type;      /* LLAMAC_GGUF_ARRAY for an array */
+    llamac_gguf_type elem_type; /* the type of an array's elements; equal to `type` for a single value */
+    uint64_t n;                 /* elements of an array; 1 for a single value */
+    int64_t int_value;          /* the value of a signed integer (i8 .. i64) or a bool (0 or 1) */
+    uint64_t uint_value;        /* the value of an unsigned integer (u8 .. u64) */
+    double float_value;         /* the value of an f32 or f64 */
+    const char *str_value;      /* a string (NUL-terminated, owned by the handle); NULL for other types */
+    size_t str_len;
+} llamac_gguf_kv;
+
+/* Number of metadata entries (of the first file). 0 for NULL. Thread-safe. */
+LLAMAC_API size_t llamac_gguf_kv_count(const llamac_gguf *gguf);
+
+/* Entry `i` into *out; an array's elements are read with llamac_gguf_arr_at. Errors: LLAMAC_E_INVALID_ARGUMENT
+ * (NULLs, i out of range). Thread-safe. */
+LLAMAC_API llamac_status llamac_gguf_kv_at(const llamac_gguf *gguf, size_t i, llamac_gguf_kv *out);
+
+/* Element `j` of array entry `i`, as a single value of the array's element type (key: the array's).
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, i or j out of range, entry i is not an array). Thread-safe. */
+LLAMAC_API llamac_status llamac_gguf_arr_at(const llamac_gguf *gguf, size_t i, uint64_t j, llamac_gguf_kv *out);
+
+/* The index of metadata key `key` (NUL-terminated, borrowed) into *index. Errors: LLAMAC_E_INVALID_ARGUMENT,
+ * LLAMAC_E_NOT_FOUND. Thread-safe. */
+LLAMAC_API llamac_status llamac_gguf_find_key(const llamac_gguf *gguf, const char *key, size_t *index);
+
+/* One tensor of the table. */
+typedef struct llamac_gguf_tensor {
+    const char *name;      /* owned by the handle, valid until llamac_gguf_free */
+    int32_t type;          /* ggml type number (an llamac_tensor_type for the types quantization writes) */
+    const char *type_name; /* ggml's name of the type, e.g. "f32", "q4_K"; owned by the library */
+    uint32_t n_dims;
+    int64_t ne[4]; /* elements per dimension; 1 beyond n_dims */
+    uint64_t n_elements;
+    uint64_t size;   /* bytes of data */
+    uint64_t offset; /* byte offset of the data in its file */
+    uint32_t shard;  /* which file of a split model holds it, from 0 */
+} llamac_gguf_tensor;
+
+/* Number of tensors (all shards). 0 for NULL. Thread-safe. */
+LLAMAC_API size_t llamac_gguf_tensor_count(const llamac_gguf *gguf);
+
+/* Tensor `i` (in file order, shard after shard) into *out. Errors: LLAMAC_E_INVALID_ARGUMENT. Thread-safe. */
+LLAMAC_API llamac_status llamac_gguf_tensor_at(const llamac_gguf *gguf, size_t i, llamac_gguf_tensor *out);
+
+/* Model file types (llama.cpp's llama_ftype numbers): what llamac_quantize makes. The name in a comment is what
+ * llamac_ftype_name gives and llamac_ftype_from_name reads (llama-quantize's names). */
+typedef enum llamac_ftype {
+    LLAMAC_FTYPE_F32 = 0,        /* "F32" */
+    LLAMAC_FTYPE_F16 = 1,        /* "F16" */
+    LLAMAC_FTYPE_Q4_0 = 2,       /* "Q4_0" */
+    LLAMAC_FTYPE_Q4_1 = 3,       /* "Q4_1" */
+    LLAMAC_FTYPE_Q8_0 = 7,       /* "Q8_0" */
+    LLAMAC_FTYPE_Q5_0 = 8,       /* "Q5_0" */
+    LLAMAC_FTYPE_Q5_1 = 9,       /* "Q5_1" */
+    LLAMAC_FTYPE_Q2_K = 10,      /* "Q2_K" */
+    LLAMAC_FTYPE_Q3_K_S = 11,    /* "Q3_K_S" */
+    LLAMAC_FTYPE_Q3_K_M = 12,    /* "Q3_K_M" (also read as "Q3_K") */
+    LLAMAC_FTYPE_Q3_K_L = 13,    /* "Q3_K_L" */
+    LLAMAC_FTYPE_Q4_K_S = 14,    /* "Q4_K_S" */
+    LLAMAC_FTYPE_Q4_K_M = 15,    /* "Q4_K_M" (also read as "Q4_K") */
+    LLAMAC_FTYPE_Q5_K_S = 16,    /* "Q5_K_S" */
+    LLAMAC_FTYPE_Q5_K_M = 17,    /* "Q5_K_M" (also read as "Q5_K") */
+    LLAMAC_FTYPE_Q6_K = 18,      /* "Q6_K" */
+    LLAMAC_FTYPE_IQ2_XXS = 19,   /* "IQ2_XXS" */
+    LLAMAC_FTYPE_IQ2_XS = 20,    /* "IQ2_XS" */
+    LLAMAC_FTYPE_Q2_K_S = 21,    /* "Q2_K_S" */
+    LLAMAC_FTYPE_IQ3_XS = 22,    /* "IQ3_XS" */
+    LLAMAC_FTYPE_IQ3_XXS = 23,   /* "IQ3_XXS" */
+    LLAMAC_FTYPE_IQ1_S = 24,     /* "IQ1_S" */
+    LLAMAC_FTYPE_IQ4_NL = 25,    /* "IQ4_NL" */
+    LLAMAC_FTYPE_IQ3_S = 26,     /* "IQ3_S" */
+    LLAMAC_FTYPE_IQ3_M = 27,     /* "IQ3_M" */
+    LLAMAC_FTYPE_IQ2_S = 28,     /* "IQ2_S" */
+    LLAMAC_FTYPE_IQ2_M = 29,     /* "IQ2_M" */
+    LLAMAC_FTYPE_IQ4_XS = 30,    /* "IQ4_XS" */
+    LLAMAC_FTYPE_IQ1_M = 31,     /* "IQ1_M" */
+    LLAMAC_FTYPE_BF16 = 32,      /* "BF16" */
+    LLAMAC_FTYPE_TQ1_0 = 36,     /* "TQ1_0" */
+    LLAMAC_FTYPE_TQ2_0 = 37,     /* "TQ2_0" */
+    LLAMAC_FTYPE_MXFP4_MOE = 38, /* "MXFP4_MOE" */
+    LLAMAC_FTYPE_Q1_0 = 40,      /* "Q1_0" */
+    LLAMAC_FTYPE_Q2_0 = 41,      /* "Q2_0" */
+    LLAMAC_FTYPE_COPY = 1000     /* "COPY": every tensor copied unchanged (llama.cpp's only_copy) */
+} llamac_ftype;
+
+/* Number of file types, and file type `i` (0 <= i < count, in llama-quantize's order) into *out.
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (out NULL, i out of range). Thread-safe. */
+LLAMAC_API size_t llamac_ftype_count(void);
+LLAMAC_API llamac_status llamac_ftype_at(size_t i, llamac_ftype *out);
+
+/* Reads a file type from its name (case-insensitive: "q4_k_m", "Q4_K", "COPY") or its number ("15").
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs; an unknown name: the message lists the valid ones). Thread-safe. */
+LLAMAC_API llamac_status llamac_ftype_from_name(const char *name, llamac_ftype *out);
+
+/* The name of a file type ("Q4_K_M"), or NULL for a value that is not one. Owned by the library, valid forever.
+ * Thread-safe. */
+LLAMAC_API const char *llamac_ftype_name(llamac_ftype ftype);
+
+/* llama.cpp's description of a file type ("Q4_K - Medium"; "copy" for LLAMAC_FTYPE_COPY), or NULL for a value
+ * that is not one. Owned by the library, valid forever. Thread-safe. */
+LLAMAC_API const char *llamac_ftype_describe(llamac_ftype ftype);
+
+/* Tensor types that quantization can write (ggml's type numbers). LLAMAC_TYPE_DEFAULT leaves the choice to the
+ * file type. */
+typedef enum llamac_tensor_type {
+    LLAMAC_TYPE_DEFAULT = -1,
+    LLAMAC_TYPE_F32 = 0,
+    LLAMAC_TYPE_F16 = 1,
+    LLAMAC_TYPE_Q4_0 = 2,
+    LLAMAC_TYPE_Q4_1 = 3,
+    LLAMAC_TYPE_Q5_0 = 6,
+    LLAMAC_TYPE_Q5_1 = 7,
+    LLAMAC_TYPE_Q8_0 = 8,
+    LLAMAC_TYPE_Q2_K = 10,
+    LLAMAC_TYPE_Q3_K = 11,
+    LLAMAC_TYPE_Q4_K = 12,
+    LLAMAC_TYPE_Q5_K = 13,
+    LLAMAC_TYPE_Q6_K = 14,
+    LLAMAC_TYPE_IQ2_XXS = 16,
+    LLAMAC_TYPE_IQ2_XS = 17,
+    LLAMAC_TYPE_IQ3_XXS = 18,
+    LLAMAC_TYPE_IQ1_S = 19,
+    LLAMAC_TYPE_IQ4_NL = 20,
+    LLAMAC_TYPE_IQ3_S = 21,
+    LLAMAC_TYPE_IQ2_S = 22,
+    LLAMAC_TYPE_IQ4_XS = 23,
+    LLAMAC_TYPE_IQ1_M = 29,
+    LLAMAC_TYPE_BF16 = 30,
+    LLAMAC_TYPE_TQ1_0 = 34,
+    LLAMAC_TYPE_TQ2_0 = 35,
+    LLAMAC_TYPE_MXFP4 = 39,
+    LLAMAC_TYPE_NVFP4 = 40,
+    LLAMAC_TYPE_Q1_0 = 41,
+    LLAMAC_TYPE_Q2_0 = 42
+} llamac_tensor_type;
+
+/* Reads a tensor type from ggml's name, case-insensitive ("q6_K", "Q6_K", "bf16").
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs; a name that is not a type quantization can write: the message lists
+ * them). Thread-safe. */
+LLAMAC_API llamac_status llamac_tensor_type_from_name(const char *name, llamac_tensor_type *out);
+
+/* ggml's name of any ggml type number (quantizable or not, e.g. "q4_K", "i32"), or NULL for a number that names no
+ * type. Owned by the library, valid forever. Thread-safe. */
+LLAMAC_API const char *llamac_tensor_type_name(int32_t type);
+
+/* A per-tensor type: every tensor whose name contains a match of `pattern` (an ECMAScript regular expression, as
+ * std::regex_search in llama.cpp; "output", "blk\\..*\\.ffn_down") becomes `type`, instead of what the file type's
+ * mixture chooses. The first matching override wins. It applies only when the file type quantizes (not F32, F16,
+ * BF16, COPY), and, as in llama.cpp, a shape the type cannot hold falls back to a related type. */
+typedef struct llamac_tensor_type_override {
+    const char *pattern; /* NUL-terminated, borrowed for the call */
+    llamac_tensor_type type;
+} llamac_tensor_type_override;
+
+typedef struct llamac_quantize_params {
+    llamac_ftype ftype;             /* default LLAMAC_FTYPE_Q8_0 */
+    int32_t n_threads;              /* 0 (default): one per hardware thread; the output does not depend on it */
+    bool allow_requantize;          /* quantize tensors that are already quantized (quality suffers); false */
+    bool quantize_output;           /* false keeps output.weight as it is (--leave-output-tensor); true */
+    bool pure;                      /* every quantizable tensor the file type's own type, no mixture; false */
+    bool keep_split;                /* as many output shards as the input has (see llamac_quantize); false */
+    bool dry_run;                   /* plan and size only, write nothing (out may be NULL); false */
+    const char *imatrix;            /* importance matrix file (llama-imatrix's GGUF or legacy .dat), or NULL;
+                                       borrowed, NUL-terminated; its path is recorded in the output's
+                                       quantize.imatrix.file as llama-quantize records it */
+    llamac_tensor_type output_type; /* output.weight; LLAMAC_TYPE_DEFAULT (default): the mixture's choice */
+    llamac_tensor_type token_embedding_type;         /* token_embd.weight; LLAMAC_TYPE_DEFAULT (default) */
+    const llamac_tensor_type_override *tensor_types; /* borrowed for the call; n_tensor_types entries */
+    size_t n_tensor_types;
+    const int32_t *prune_layers; /* layers to drop (the rest are renumbered), any order; borrowed */
+    size_t n_prune_layers;
+    const llamac_kv_override *kv_overrides; /* metadata to set in the output, borrowed; as llama-quantize writes
+                                               them, an int is stored as u32 (its absolute value) and a float as f32 */
+    size_t n_kv_overrides;
+    llamac_progress_fn progress; /* fraction of the input's tensor bytes done, called as each tensor starts
+                                    and with 1.0 at the end; return false to cancel (the call then fails
+                                    with LLAMAC_E_CANCELLED within one tensor and writes nothing); runs on
+                                    the calling thread; must not call back into llamac. NULL: none */
+    void *progress_user_data;
+} llamac_quantize_params;
+
+/* The defaults listed above. Thread-safe. */
+LLAMAC_API llamac_quantize_params llamac_quantize_params_default(void);
+
+/* One tensor of a quantization. */
+typedef struct llamac_quantize_tensor {
+    const char *name;  /* the name in the output (pruning renumbers layers); owned by the report */
+    int32_t type_from; /* ggml type numbers: see llamac_tensor_type_name */
+    int32_t type_to;
+    int64_t ne[4];
+    uint64_t size_from; /* bytes */
+    uint64_t size_to;   /* bytes */
+} llamac_quantize_tensor;
+
+/* What a quantization did (or, for a dry run, would do). */
+typedef struct llamac_quantize_report {
+    size_t n_tensors;
+    const llamac_quantize_tensor *tensors; /* in the order they are written; owned by the report */
+    uint64_t n_params;                     /* elements of the output's tensors */
+    uint64_t size_from;                    /* bytes of tensor data read (pruned layers excluded) */
+    uint64_t size_to;                      /* bytes of tensor data written */
+    uint64_t file_size_from;               /* the input, all shards */
+    uint64_t file_size_to;                 /* the output, all shards; 0 for a dry run */
+    uint32_t n_shards_to;                  /* output files (1 unless keep_split) */
+    size_t n_fallback;                     /* tensors whose shape forced a type other than the mixture's */
+    double ms;                             /* wall time of the call */
+} llamac_quantize_report;
+
+/* Quantizes the model `in` (a GGUF, or the first shard of a split model) to `out` with llama.cpp's
+ * llama_model_quantize, so the output is byte-for-byte what llama-quantize writes for the same input and options.
+ * Everything is checked before any work starts: the file types and tensor types, the patterns (compiled), the
+ * pruned layers against the model's layer count, the kv overrides, the importance matrix (read and checked for
+ * finite values and sizes), the output directory, and, from llama.cpp's own plan of every tensor's type (a dry run),
+ * the combinations llama.cpp would refuse or abort on halfway: a quantized input without allow_requantize, a type
+ * that needs an importance matrix without one (IQ1/IQ2/IQ3_XXS mixtures, Q2_K_S), a forced type whose block size
+ * does not divide a tensor's rows. The output is written to a temporary file beside `out` ("OUT.tmp.XXXXXX") that
+ * is renamed into place only when complete, so a failure, a full disk or a cancel never leaves a partial `out`, and
+ * `in` is only read; `out` may not be `in` (compared by file identity, not by name). An existing `out` is replaced.
+ * With keep_split, `out` is a prefix (a trailing ".gguf" is dropped) and the shards are "OUT-0000i-of-0000N.gguf".
+ * Both paths are NUL-terminated and borrowed; params NULL means defaults. *report (report may be NULL) is caller
+ * frees with llamac_quantize_report_free, and NULL on failure.
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, a bad parameter or combination: the message names it and the value),
+ * LLAMAC_E_IO (input missing, output directory missing, out is in, a write failed: the message has the system's
+ * reason, e.g. "No space left on device"), LLAMAC_E_MODEL_LOAD (malformed or truncated input, or llama.cpp refused
+ * it; its reason in the message), LLAMAC_E_UNSUPPORTED (an input llama.cpp cannot quantize, e.g. an unknown
+ * architecture), LLAMAC_E_CANCELLED, LLAMAC_E_NO_MEMORY. Thread-safe. */
+LLAMAC_API llamac_status llamac_quantize(const char *in, const char *out, const llamac_quantize_params *params,
+                                         llamac_quantize_report **report);
+
+/* Releases a report. NULL is a no-op. Thread-safe. */
+LLAMAC_API void llamac_quantize_report_free(llamac_quantize_report *report);
+
+typedef struct llamac_split_params {
+    uint64_t max_bytes;          /* > 0: a shard ends before its tensor data (each tensor padded to 32 bytes) would pass
+                                    this many bytes, as llama-gguf-split --split-max-size (2G is 2000000000); 0 (default):
+                                    split by max_tensors */
+    int32_t max_tensors;         /* when max_bytes is 0: tensors per shard; default 128, llama-gguf-split's */
+    llamac_progress_fn progress; /* fraction of the tensor bytes written; return false to cancel; NULL: none */
+    void *progress_user_data;
+} llamac_split_params;
+
+/* max_bytes 0, max_tensors 128, no progress. Thread-safe. */
+LLAMAC_API llamac_split_params llamac_split_params_default(void);
+
+/* Splits the model `in` into shards "PREFIX-00001-of-0000N.gguf", ... beside each other, byte-for-byte what
+ * llama-gguf-split --split writes: all metadata in the first shard, then split.no, split.count and
+ * split.tensors.count in every shard, tensors in file order, data aligned to 32 bytes. One difference: a first
+ * tensor larger than max_bytes gets a shard of its own where llama-gguf-split refuses. `in` may itself be the first
+ * shard of a split model. A trailing ".gguf" of `out_prefix` is dropped. Each shard goes to a temporary file; all
+ * are renamed into place only when every one is complete. *n_shards (may be NULL) receives the number written.
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, max_tensors < 1 with max_bytes 0, more than 65535 shards),
+ * LLAMAC_E_IO (unreadable input, a write failed, an output that is an input), LLAMAC_E_MODEL_LOAD (malformed input; an
+ * alignment other than 32, which llama-gguf-split cannot write), LLAMAC_E_CANCELLED, LLAMAC_E_NO_MEMORY. Thread-safe.
+ */
+LLAMAC_API llamac_status llamac_gguf_split(const char *in, const char *out_prefix, const llamac_split_params *params,
+                                           uint32_t *n_shards);
+
+/* Merges a split model, given its first shard, into one file `out`, byte-for-byte what llama-gguf-split --merge
+ * writes: the first shard's metadata with split.count set to 0, then every shard's tensors in order. The shards are
+ * checked first: their names, split.no and split.count, no tensor twice. Written through a temporary file renamed
+ * into place; an existing `out` is replaced, but never a shard. Paths NUL-terminated, borrowed. progress as in
+ * llamac_split_params (may be NULL). Errors: as llamac_gguf_split, and LLAMAC_E_MODEL_LOAD for a file that is not
+ * the first shard of a split model. Thread-safe. */
+LLAMAC_API llamac_status llamac_gguf_merge(const char *first_shard, const char *out, llamac_progress_fn progress,
+                                           void *user_data);
+
+/* The path of shard `i` (from 0) of `n`: "PREFIX-0000{i+1}-of-0000{n}.gguf" (prefix NUL-terminated, borrowed).
+ * *out is caller frees with llamac_free. Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, i >= n, n > 99999),
+ * LLAMAC_E_NO_MEMORY. Thread-safe. */
+LLAMAC_API llamac_status llamac_split_path(const char *prefix, uint32_t i, uint32_t n, char **out);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Chat templates
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* A chat template: the Jinja source a model carries (tokenizer.chat_template) turned into a prompt for a
+ * conversation. llamac renders the real template with its own engine for the Jinja2 subset Hugging Face templates
+ * use, with the behaviour of llama.cpp's engine (common/jinja), byte for byte: no template is guessed or replaced.
+ * Rendering is bounded: output size, working memory, evaluation steps and nesting (100 macro calls deep, 1000
+ * levels of evaluation; about 1 MiB of stack) have limits, and exceeding one is an error, never a crash. */
+typedef struct llamac_template llamac_template;
+
+/* Parses `len` bytes of UTF-8 template source (borrowed; need not be NUL-terminated). BOS/EOS default to "".
+ * *out is caller frees with llamac_template_free. Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs), LLAMAC_E_UTF8,
+ * LLAMAC_E_TEMPLATE (a syntax error: "chat template line 3, column 7: expected %}, got 'foo'"), LLAMAC_E_NO_MEMORY.
+ * Thread-safe. */
+LLAMAC_API llamac_status llamac_template_new(const char *source, size_t len, llamac_template **out);
+
+/* Parses the chat template stored in `model` (borrowed; not referenced afterwards): `name` NULL for the default,
+ * or a variant such as "tool_use" (NUL-terminated, borrowed). The model's BOS and EOS token texts become the
+ * template's bos_token and eos_token (as llama.cpp passes them; "" when the vocabulary has none). *out is caller
+ * frees with llamac_template_free. Errors: as llamac_template_new, plus LLAMAC_E_NOT_FOUND (no such template; there
+ * is no fallback to another template). Thread-safe. */
+LLAMAC_API llamac_status llamac_template_from_model(const llamac_model *model, const char *name, llamac_template **out);
+
+/* Frees a template. NULL is a no-op. One thread per handle (no render may be running on it). */
+LLAMAC_API void llamac_template_free(llamac_template *tmpl);
+
+/* What a render gets. The JSON texts are NUL-terminated and borrowed for the call. The template sees, in this order:
+ * messages, tools (only when tools_json is given), bos_token, eos_token, add_generation_prompt, then each key of
+ * kwargs_json, which may replace any of those. Messages are rendered as given: OpenAI-format content strings,
+ * tool_calls with "arguments" as an object or a string, whatever the template expects. */
+typedef struct llamac_template_inputs {
+    const char *messages_json;  /* required: a JSON array of messages, e.g. [{"role":"user","content":"Hi"}] */
+    const char *tools_json;     /* a JSON array of tools (OpenAI format), or NULL */
+    const char *kwargs_json;    /* a JSON object of extra variables, e.g. {"enable_thinking": false}, or NULL */
+    bool add_generation_prompt; /* end with the start of an assistant turn (default true) */
+    const char *bos_token;      /* NULL: the template's (the model's BOS text, or "") */
+    const char *eos_token;      /* NULL: the template's */
+    int64_t now;                /* the time strftime_now() formats, in seconds since the epoch, shown in the local
+                                   time zone; 0 (default): the current time */
+    size_t max_output;          /* bytes the output, or any string made while rendering, may reach; 0: 64 MiB */
+    size_t max_memory;          /* bytes of working memory; 0: 1 GiB */
+    uint64_t max_steps;         /* evaluation steps (a bound on time); 0: 100 million */
+} llamac_template_inputs;
+
+/* The defaults above (messages_json NULL, which a render needs set). Thread-safe. */
+LLAMAC_API llamac_template_inputs llamac_template_inputs_default(void);
+
+/* Renders the prompt: *out is NUL-terminated, caller frees with llamac_free; *len (may be NULL) excludes the NUL.
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, JSON that does not parse or is not an array / object; the message gives
+ * the line and column), LLAMAC_E_UTF8 (bos/eos text), LLAMAC_E_TEMPLATE (raise_exception in the template, an
+ * unknown filter or test, a type error, an unsupported construct, a limit, output that is not valid UTF-8; the
+ * message names the template line and column and the construct: "chat template line 7, column 12:
+ * raise_exception: System role not supported"), LLAMAC_E_NO_MEMORY. Thread-safe (any number of threads may render
+ * the same template at once). */
+LLAMAC_API llamac_status llamac_template_render(const llamac_template *tmpl, const llamac_template_inputs *in,
+                                                char **out, size_t *len);
 
 /* ---------------------------------------------------------------------------------------------------------------
  * Synthetic models

@@ -2,7 +2,7 @@
 # Regenerates the reference outputs that llamac's fidelity tests compare against, using llama.cpp's own tools
 # built from the same pinned source. Run it after moving the pin, review the diff, and commit the result:
 #
-#     scripts/gen-reference.sh [tokenize] [greedy] [embed]   # writes tests/reference/ (all parts by default)
+#     scripts/gen-reference.sh [tokenize] [greedy] [embed] [gguf]   # writes tests/reference/ (all parts by default)
 #
 # - tests/reference/tokenize/<vocab>.txt: for every tokenizer corpus llama.cpp ships (models/ggml-vocab-*.gguf with
 #   a .inp file), one line per test case with the token ids llama-tokenize produces (no BOS, no special parsing,
@@ -10,6 +10,9 @@
 # - tests/reference/embed/<case>.txt: the vectors llama-embedding prints (one per line, components separated by
 #   spaces) for each case of tests/reference/embed/cases.tsv, on stories260K and on synthesized BERT models
 #   (written with build/bin/llamac synth, which must be built: the files are byte-for-byte reproducible).
+# - tests/reference/quantize/ and tests/reference/split/ (part "gguf"): sha256 sums of what llama-quantize and
+#   llama-gguf-split write for the cases listed there, and importance matrices from llama-imatrix; see
+#   scripts/reference/gguf-tools.sh.
 # - tests/reference/greedy/<n>.txt: the text llama-completion generates greedily (--temp 0) for each case in
 #   tests/reference/greedy/cases.tsv (model file, tokens to predict, prompt), without the prompt.
 #
@@ -30,10 +33,11 @@ if command -v ccache >/dev/null; then
 fi
 cmake -S "$src" -B "$ref_build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_SERVER=OFF -DLLAMA_OPENSSL=OFF \
   "${launcher[@]}" >/dev/null
-cmake --build "$ref_build" -j"$(nproc)" --target llama-completion llama-tokenize llama-embedding >/dev/null
+cmake --build "$ref_build" -j"$(nproc)" --target llama-completion llama-tokenize llama-embedding \
+  llama-quantize llama-gguf-split llama-imatrix >/dev/null
 bin="$ref_build/bin"
 
-parts=${*:-tokenize greedy embed}
+parts=${*:-tokenize greedy embed gguf}
 wants() { case " $parts " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -111,3 +115,32 @@ while IFS=$'\t' read -r name model pooling normalize texts; do
   echo "embed: $name ($(wc -l < "$out/embed/$name.txt") vectors)" >&2
 done < "$out/embed/cases.tsv"
 fi
+
+# Quantize, split and merge (llama-quantize, llama-gguf-split, llama-imatrix).
+if wants gguf; then
+  . "$root/scripts/reference/gguf-tools.sh"
+fi
+
+# Chat templates: every template llama.cpp ships (models/templates/*.jinja), rendered by llama.cpp's own Jinja engine
+# (common/jinja, through scripts/reference/render_template.cpp) for every conversation in
+# tests/reference/templates/conversations/: tests/reference/templates/<template>__<conversation>.txt, or .err with
+# llama.cpp's message where its engine fails. The clock is fixed (LLAMAC_REF_NOW in UTC) so that templates printing
+# today's date are reproducible. templates/model/ holds what `llamac template -m` must print for the messages arrays
+# there, with the template and the BOS/EOS texts taken from a test model.
+cmake --build "$ref_build" -j"$(nproc)" --target llama-common >/dev/null
+c++ -std=c++17 -O1 -I "$src/common" -I "$src/include" -I "$src/ggml/include" \
+  "$root/scripts/reference/render_template.cpp" -o "$work/render_template" -L "$bin" -lllama-common -lllama \
+  -Wl,-rpath,"$bin"
+export TZ=UTC LLAMAC_REF_NOW=1721995200
+rm -f "$out"/templates/*.txt "$out"/templates/*.err "$out"/templates/model/*.txt
+for tmpl in "$src"/models/templates/*.jinja; do
+  name=$(basename "$tmpl" .jinja)
+  for conv in "$out"/templates/conversations/*.json; do
+    "$work/render_template" "$tmpl" "$conv" "$out/templates/${name}__$(basename "$conv" .json)"
+  done
+done
+for msgs in "$out"/templates/model/*.json; do
+  "$work/render_template" --model "$models/stories260K-chatml.gguf" "$msgs" \
+    "$out/templates/model/stories260K-chatml__$(basename "$msgs" .json)"
+done
+echo "templates: $(ls "$out"/templates/*.txt | wc -l) renderings, $(ls "$out"/templates/*.err | wc -l) errors" >&2

@@ -4,7 +4,9 @@
 set -euo pipefail
 
 # command -> Debian package
-required=(g++:g++ make:make cmake:cmake git:git npm:npm tar:tar sha256sum:coreutils)
+required=(g++:g++ make:make cmake:cmake git:git npm:npm tar:tar sha256sum:coreutils pkg-config:pkg-config)
+# libraries llamac links (no command to look for: checked with dpkg): jansson reads JSON (chat templates)
+required_pkgs=(libjansson-dev)
 optional=(ccache:ccache)
 extra=("$@") # further packages a caller needs (e.g. clang-format for CI)
 
@@ -14,7 +16,7 @@ for pair in "${required[@]}" "${optional[@]}"; do
   pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
 done
-for pkg in "${extra[@]}"; do
+for pkg in "${required_pkgs[@]}" "${extra[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 

@@ -35,6 +35,7 @@ const char *llamac_status_str(llamac_status status) {
     case LLAMAC_E_NOT_FOUND: return "not found";
     case LLAMAC_E_BUFFER_TOO_SMALL: return "buffer too small";
     case LLAMAC_E_INTERNAL: return "internal error";
+    case LLAMAC_E_TEMPLATE: return "chat template error";
     }
     return "unknown status";
 }

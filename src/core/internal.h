@@ -44,6 +44,12 @@ void llamac__capture_begin(void);
  * nothing was captured. Owned by this thread, valid until the next capture on it. */
 const char *llamac__capture_end(void);
 
+/* Sends every complete line llama.cpp or ggml logs on this thread, whatever its level, to `fn` as well (as the
+ * hook gets it) until llamac__tap_end; how a call follows llama.cpp's progress when it has no callback for it. */
+typedef void (*llamac__line_fn)(llamac_log_level level, const char *line, void *user_data);
+void llamac__tap_begin(llamac__line_fn fn, void *user_data);
+void llamac__tap_end(void);
+
 /* Logs a line of llamac's own through the hook. */
 void llamac__log(llamac_log_level level, const char *fmt, ...) LLAMAC_PRINTF(2, 3);
 

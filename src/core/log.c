@@ -27,6 +27,8 @@ static _Thread_local llamac_log_level line_level = LLAMAC_LOG_INFO;
 static _Thread_local bool capturing;
 static _Thread_local char captured[CAPTURE_CAP];
 static _Thread_local size_t captured_len;
+static _Thread_local llamac__line_fn tap_fn;
+static _Thread_local void *tap_data;
 
 static llamac_log_level map_level(enum ggml_log_level level) {
     switch (level) {
@@ -74,6 +76,9 @@ static void emit_line(llamac_log_level level) {
     line[line_len] = '\0';
     if (capturing && level >= LLAMAC_LOG_WARN) {
         capture_line(line, line_len);
+    }
+    if (tap_fn) {
+        tap_fn(level, line, tap_data);
     }
     pthread_mutex_lock(&hook_lock);
     llamac_log_fn fn = hook_fn;
@@ -135,6 +140,20 @@ const char *llamac__capture_end(void) {
     }
     capturing = false;
     return captured;
+}
+
+void llamac__tap_begin(llamac__line_fn fn, void *user_data) {
+    llamac__log_install();
+    tap_fn = fn;
+    tap_data = user_data;
+}
+
+void llamac__tap_end(void) {
+    if (line_len > 0) {
+        emit_line(line_level);
+    }
+    tap_fn = NULL;
+    tap_data = NULL;
 }
 
 void llamac__log(llamac_log_level level, const char *fmt, ...) {

@@ -127,6 +127,10 @@ static bool parse_override(struct cli_common *c, const char *s) {
     return true;
 }
 
+bool cli_parse_override(struct cli_common *c, const char *s) {
+    return parse_override(c, s);
+}
+
 enum cli_parse cli_parse_common(struct cli_common *c, int argc, char **argv, int *i) {
     const char *a = argv[*i];
     const char *v;

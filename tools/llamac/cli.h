@@ -42,6 +42,9 @@ enum cli_parse { CLI_NOT_MINE = 0, CLI_TAKEN = 1, CLI_ERROR = -1 };
 /* Tries the shared options at argv[*i]; advances *i past a value it consumes. */
 enum cli_parse cli_parse_common(struct cli_common *c, int argc, char **argv, int *i);
 
+/* Parses one --override-kv KEY=TYPE:VALUE into c->overrides (c->model.kv_overrides); prints the error. */
+bool cli_parse_override(struct cli_common *c, const char *s);
+
 /* The value after option argv[*i], or NULL (with an error printed) when it is missing. */
 const char *cli_value(const struct cli_common *c, int argc, char **argv, int *i);
 
@@ -83,7 +86,12 @@ void progress_done(struct progress *p);
 /* Subcommands. */
 int cmd_run(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_template(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_split(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_rerank(int argc, char **argv);
 

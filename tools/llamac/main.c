@@ -16,8 +16,13 @@ static const struct {
 } commands[] = {
     {"run", cmd_run, "complete a prompt (single shot), streaming the text to stdout"},
     {"tokenize", cmd_tokenize, "print the token ids of a text as a JSON array"},
+    {"template", cmd_template, "print the prompt a chat template makes of a conversation (JSON messages)"},
     {"embed", cmd_embed, "embedding vectors of texts (json, array, or a cosine-similarity table)"},
     {"rerank", cmd_rerank, "score documents against a query with a reranker model"},
+    {"quantize", cmd_quantize, "quantize a model to a smaller type (byte-for-byte llama-quantize's output)"},
+    {"info", cmd_info, "what a GGUF file holds: shapes, tokenizer, metadata, tensors (reads metadata only)"},
+    {"split", cmd_split, "split a model into shards compatible with llama-gguf-split"},
+    {"merge", cmd_merge, "merge the shards of a split model into one file"},
     {"synth", cmd_synth, "write a GGUF model of a chosen architecture and shape with seeded random weights"},
 };
 

@@ -1,0 +1,92 @@
+# `llamac template`: the prompt printed byte for byte as llama.cpp's own engine renders it (references from
+# scripts/gen-reference.sh, with the template and BOS/EOS texts taken from the model), the options, and every error
+# a user can provoke giving one line on stderr and the documented exit status (1 failure, 2 usage).
+. "$(dirname "$0")/lib.sh"
+M="$MODELS/stories260K-chatml.gguf"
+T="$MODELS/stories260K-chatml.template.jinja"
+R="$REF/templates/model"
+[ -f "$M" ] || { echo "SKIP: $M not found" >&2; exit 77; }
+
+# -m: every messages file there gives exactly llama.cpp's bytes (cmp, so no trailing newline can hide)
+for msgs in "$R"/*.json; do
+  name=$(basename "$msgs" .json)
+  run_llamac "$TMP/o" "$TMP/e" template -m "$M" --messages "$msgs"
+  expect_eq "template -m ($name) status" "$rc" 0
+  if cmp -s "$TMP/o" "$R/stories260K-chatml__$name.txt"; then pass; else fail "template -m ($name): bytes differ"; fi
+  expect_eq "template -m ($name) is quiet" "$(cat "$TMP/e")" ""
+done
+
+# the same template from a file, and the messages from standard input
+rc=0
+"$LLAMAC" template --chat-template-file "$T" --messages - < "$R/multi_turn.json" > "$TMP/o" 2> "$TMP/e" || rc=$?
+expect_eq "template --chat-template-file status" "$rc" 0
+if cmp -s "$TMP/o" "$R/stories260K-chatml__multi_turn.txt"; then pass; else fail "template from a file: bytes differ"; fi
+
+# --no-generation-prompt drops exactly the assistant header
+run_llamac "$TMP/o" "$TMP/e" template -m "$M" --messages "$R/system_user.json" --no-generation-prompt
+expect_eq "--no-generation-prompt status" "$rc" 0
+head -c -"$(printf '<|im_start|>assistant\n' | wc -c)" "$R/stories260K-chatml__system_user.txt" > "$TMP/want"
+if cmp -s "$TMP/o" "$TMP/want"; then pass; else fail "--no-generation-prompt: bytes differ"; fi
+
+# tools, kwargs, and the model's BOS/EOS texts given to a template from a file
+printf '%s' '{{ bos_token }}|{{ eos_token }}|{{ tools | length }} {{ tools[0].function.name }}|{{ flag }}|{{ add_generation_prompt }}' \
+  > "$TMP/t.jinja"
+printf '%s' '[{"type": "function", "function": {"name": "get_weather"}}]' > "$TMP/tools.json"
+printf '%s' '[{"role": "user", "content": "hi"}]' > "$TMP/m.json"
+run_llamac "$TMP/o" "$TMP/e" template -m "$M" --chat-template-file "$TMP/t.jinja" --messages "$TMP/m.json" \
+  --tools "$TMP/tools.json" --chat-template-kwargs '{"flag": true}'
+expect_eq "tools and kwargs status" "$rc" 0
+expect_eq "tools and kwargs" "$(cat "$TMP/o")" "<s>|</s>|1 get_weather|True|True"
+run_llamac "$TMP/o" "$TMP/e" template --chat-template-file "$TMP/t.jinja" --messages "$TMP/m.json" --no-generation-prompt
+expect_eq "no model: empty BOS/EOS, no tools" "$(cat "$TMP/o")" "||0 ||False"
+
+run_llamac "$TMP/o" "$TMP/e" template --help
+expect_eq "template --help status" "$rc" 0
+expect_contains "template --help lists --messages" "$(cat "$TMP/o")" "--messages FILE"
+run_llamac "$TMP/o" "$TMP/e" --help
+expect_contains "llamac --help lists template" "$(cat "$TMP/o")" "template"
+
+# usage errors: exit 2, one line
+run_llamac "$TMP/o" "$TMP/e" template -m "$M"
+expect_eq "no --messages status" "$rc" 2
+expect_eq "no --messages message" "$(cat "$TMP/e")" "llamac template: no conversation given: pass --messages FILE.json"
+rc=0
+env -u LLAMAC_MODEL "$LLAMAC" template --messages "$TMP/m.json" > "$TMP/o" 2> "$TMP/e" < /dev/null || rc=$?
+expect_eq "no template status" "$rc" 2
+expect_contains "no template message" "$(cat "$TMP/e")" "no template given: pass -m MODEL or --chat-template-file FILE"
+run_llamac "$TMP/o" "$TMP/e" template --frobnicate
+expect_eq "unknown option status" "$rc" 2
+expect_contains "unknown option message" "$(cat "$TMP/e")" "unknown option '--frobnicate'"
+run_llamac "$TMP/o" "$TMP/e" template -m "$M" --messages
+expect_eq "missing value status" "$rc" 2
+
+# failures: exit 1, one line naming the problem
+printf '%s' '[{"role": "user", "content": "hi"' > "$TMP/bad.json"
+run_llamac "$TMP/o" "$TMP/e" template -m "$M" --messages "$TMP/bad.json"
+expect_eq "invalid JSON status" "$rc" 1
+expect_contains "invalid JSON message" "$(cat "$TMP/e")" "llamac template: messages: invalid JSON at line 1"
+expect_eq "invalid JSON prints nothing" "$(cat "$TMP/o")" ""
+printf '%s' '{"role": "user"}' > "$TMP/obj.json"
+run_llamac "$TMP/o" "$TMP/e" template -m "$M" --messages "$TMP/obj.json"
+expect_eq "not an array status" "$rc" 1
+expect_contains "not an array message" "$(cat "$TMP/e")" "messages must be a JSON array"
+printf '%s\n%s' 'ok' "{{ raise_exception('no system role here') }}" > "$TMP/raise.jinja"
+run_llamac "$TMP/o" "$TMP/e" template --chat-template-file "$TMP/raise.jinja" --messages "$TMP/m.json"
+expect_eq "raise_exception status" "$rc" 1
+expect_eq "raise_exception message" "$(cat "$TMP/e")" \
+  "llamac template: chat template line 2, column 19: raise_exception: no system role here"
+printf '%s' '{% for m in messages %}{{ m.role' > "$TMP/syntax.jinja"
+run_llamac "$TMP/o" "$TMP/e" template --chat-template-file "$TMP/syntax.jinja" --messages "$TMP/m.json"
+expect_eq "syntax error status" "$rc" 1
+expect_contains "syntax error message" "$(cat "$TMP/e")" "llamac template: chat template line 1"
+expect_eq "syntax error is one line" "$(wc -l < "$TMP/e")" "1"
+run_llamac "$TMP/o" "$TMP/e" template --chat-template-file "$TMP/missing.jinja" --messages "$TMP/m.json"
+expect_eq "missing template file status" "$rc" 1
+expect_contains "missing template file message" "$(cat "$TMP/e")" "cannot open"
+run_llamac "$TMP/o" "$TMP/e" template -m "$MODELS/stories260K.gguf" --messages "$TMP/m.json"
+expect_eq "model without a template status" "$rc" 1
+expect_contains "model without a template message" "$(cat "$TMP/e")" "the model has no chat template"
+run_llamac "$TMP/o" "$TMP/e" template -m "$TMP/nonexistent.gguf" --messages "$TMP/m.json"
+expect_eq "missing model status" "$rc" 1
+
+finish
