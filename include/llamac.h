@@ -26,15 +26,15 @@ extern "C" {
 #endif
 
 #if defined(_WIN32) && defined(LLAMAC_SHARED)
-#  ifdef LLAMAC_BUILD
-#    define LLAMAC_API __declspec(dllexport)
-#  else
-#    define LLAMAC_API __declspec(dllimport)
-#  endif
+#    ifdef LLAMAC_BUILD
+#        define LLAMAC_API __declspec(dllexport)
+#    else
+#        define LLAMAC_API __declspec(dllimport)
+#    endif
 #elif defined(__GNUC__)
-#  define LLAMAC_API __attribute__((visibility("default")))
+#    define LLAMAC_API __attribute__((visibility("default")))
 #else
-#  define LLAMAC_API
+#    define LLAMAC_API
 #endif
 
 /* ---------------------------------------------------------------------------------------------------------------
@@ -68,24 +68,24 @@ LLAMAC_API const char *llamac_backend_name(size_t i);
 /* Status codes. Explicit numbers; append-only across versions. */
 typedef enum llamac_status {
     LLAMAC_OK = 0,
-    LLAMAC_E_INVALID_ARGUMENT = 1, /* a NULL, a bad length, a value out of its documented range */
-    LLAMAC_E_NO_MEMORY = 2,        /* an allocation failed, or a request exceeds the memory available */
-    LLAMAC_E_IO = 3,               /* a file could not be opened, read or written */
-    LLAMAC_E_MODEL_LOAD = 4,       /* the file is not a model llama.cpp can load */
-    LLAMAC_E_CONTEXT_CREATE = 5,   /* llama.cpp refused to create a context with these parameters */
-    LLAMAC_E_TOKEN_RANGE = 6,      /* a token id outside the vocabulary */
-    LLAMAC_E_CONTEXT_FULL = 7,     /* input does not fit in the context / positions past n_ctx */
-    LLAMAC_E_DECODE = 8,           /* llama.cpp failed to evaluate a batch */
-    LLAMAC_E_CANCELLED = 9,        /* a callback or llamac_ctx_cancel() stopped the work */
-    LLAMAC_E_GRAMMAR = 10,         /* a GBNF grammar or trigger pattern is invalid */
-    LLAMAC_E_STATE = 11,           /* a saved state is corrupt or belongs to another model */
-    LLAMAC_E_UNSUPPORTED = 12,     /* the model or build cannot do this (e.g. embeddings on a vocab-only model) */
-    LLAMAC_E_UTF8 = 13,            /* text is not valid UTF-8 */
-    LLAMAC_E_NOT_FOUND = 14,       /* a metadata key, template or item does not exist */
-    LLAMAC_E_BUFFER_TOO_SMALL = 15,/* the caller's buffer cannot hold the result; the needed size is returned */
-    LLAMAC_E_INTERNAL = 16,        /* llama.cpp reported an error we could not classify */
-    LLAMAC_E_TEMPLATE = 17         /* a chat template has a syntax error, raised an exception, used something
-                                      unsupported or exceeded a limit; the message names the template line */
+    LLAMAC_E_INVALID_ARGUMENT = 1,  /* a NULL, a bad length, a value out of its documented range */
+    LLAMAC_E_NO_MEMORY = 2,         /* an allocation failed, or a request exceeds the memory available */
+    LLAMAC_E_IO = 3,                /* a file could not be opened, read or written */
+    LLAMAC_E_MODEL_LOAD = 4,        /* the file is not a model llama.cpp can load */
+    LLAMAC_E_CONTEXT_CREATE = 5,    /* llama.cpp refused to create a context with these parameters */
+    LLAMAC_E_TOKEN_RANGE = 6,       /* a token id outside the vocabulary */
+    LLAMAC_E_CONTEXT_FULL = 7,      /* input does not fit in the context / positions past n_ctx */
+    LLAMAC_E_DECODE = 8,            /* llama.cpp failed to evaluate a batch */
+    LLAMAC_E_CANCELLED = 9,         /* a callback or llamac_ctx_cancel() stopped the work */
+    LLAMAC_E_GRAMMAR = 10,          /* a GBNF grammar or trigger pattern is invalid */
+    LLAMAC_E_STATE = 11,            /* a saved state is corrupt or belongs to another model */
+    LLAMAC_E_UNSUPPORTED = 12,      /* the model or build cannot do this (e.g. embeddings on a vocab-only model) */
+    LLAMAC_E_UTF8 = 13,             /* text is not valid UTF-8 */
+    LLAMAC_E_NOT_FOUND = 14,        /* a metadata key, template or item does not exist */
+    LLAMAC_E_BUFFER_TOO_SMALL = 15, /* the caller's buffer cannot hold the result; the needed size is returned */
+    LLAMAC_E_INTERNAL = 16,         /* llama.cpp reported an error we could not classify */
+    LLAMAC_E_TEMPLATE = 17          /* a chat template has a syntax error, raised an exception, used something
+                                       unsupported or exceeded a limit; the message names the template line */
 } llamac_status;
 
 /* A short constant description of a status ("invalid argument"). Unknown values give "unknown status".
@@ -194,18 +194,18 @@ typedef struct llamac_kv_override {
 } llamac_kv_override;
 
 typedef struct llamac_model_params {
-    int32_t n_gpu_layers;            /* layers to offload; 0 = CPU only (default, no GPU used at all); -1 = all */
-    llamac_split_mode split_mode;    /* how to use several GPUs */
-    int32_t main_gpu;                /* GPU index for LLAMAC_SPLIT_NONE */
-    const float *tensor_split;       /* borrowed; proportion per GPU, n_tensor_split entries, or NULL */
+    int32_t n_gpu_layers;         /* layers to offload; 0 = CPU only (default, no GPU used at all); -1 = all */
+    llamac_split_mode split_mode; /* how to use several GPUs */
+    int32_t main_gpu;             /* GPU index for LLAMAC_SPLIT_NONE */
+    const float *tensor_split;    /* borrowed; proportion per GPU, n_tensor_split entries, or NULL */
     size_t n_tensor_split;
-    bool use_mmap;                   /* default true */
-    bool use_mlock;                  /* default false */
-    bool check_tensors;              /* validate tensor data while loading; default false */
-    bool vocab_only;                 /* load only the vocabulary (tokenize without weights) */
+    bool use_mmap;                          /* default true */
+    bool use_mlock;                         /* default false */
+    bool check_tensors;                     /* validate tensor data while loading; default false */
+    bool vocab_only;                        /* load only the vocabulary (tokenize without weights) */
     const llamac_kv_override *kv_overrides; /* borrowed for the call; n_kv_overrides entries */
     size_t n_kv_overrides;
-    llamac_progress_fn progress;     /* NULL: no progress reports */
+    llamac_progress_fn progress; /* NULL: no progress reports */
     void *progress_user_data;
 } llamac_model_params;
 
@@ -228,19 +228,19 @@ typedef struct llamac_model_info {
     const char *description;  /* llama.cpp's one-line description, e.g. "llama ?B all F32"; owned as above */
     const char *file_type;    /* e.g. "Q8_0", "all F32"; owned as above */
     uint64_t n_params;
-    uint64_t size_bytes;      /* bytes of weights */
+    uint64_t size_bytes; /* bytes of weights */
     int32_t n_ctx_train;
     int32_t n_embd;
     int32_t n_layer;
     int32_t n_head;
     int32_t n_head_kv;
-    int32_t head_dim_k;       /* key head size (n_embd / n_head unless the GGUF says otherwise) */
+    int32_t head_dim_k; /* key head size (n_embd / n_head unless the GGUF says otherwise) */
     int32_t head_dim_v;
     int32_t n_vocab;
     bool has_encoder;
     bool has_decoder;
     bool vocab_only;
-    double load_ms;           /* wall time of llamac_model_load */
+    double load_ms; /* wall time of llamac_model_load */
 } llamac_model_info;
 
 /* Fills *out with the model's shape. Errors: LLAMAC_E_INVALID_ARGUMENT. One thread per handle (reads only, so in
@@ -324,8 +324,8 @@ LLAMAC_API llamac_status llamac_detokenize(const llamac_model *model, const llam
  * `special` renders special tokens as text. A piece may be part of a UTF-8 character.
  * Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_TOKEN_RANGE, LLAMAC_E_BUFFER_TOO_SMALL (nothing useful in buf;
  * *needed tells the size). Thread-safe. */
-LLAMAC_API llamac_status llamac_token_to_piece(const llamac_model *model, llamac_token token, bool special,
-                                               char *buf, size_t cap, size_t *needed);
+LLAMAC_API llamac_status llamac_token_to_piece(const llamac_model *model, llamac_token token, bool special, char *buf,
+                                               size_t cap, size_t *needed);
 
 /* Checks that (text, len) is valid UTF-8. Returns true when it is; otherwise false and, when `bad_offset` is not
  * NULL, the offset of the first invalid byte. Thread-safe. */
@@ -409,26 +409,26 @@ typedef enum llamac_rope_scaling {
 } llamac_rope_scaling;
 
 typedef struct llamac_ctx_params {
-    uint32_t n_ctx;           /* tokens of context; 0 = min(4096, the model's training context). llama.cpp rounds
-                                 it up to a multiple of 256: llamac_ctx_get_info reports the size in use */
-    uint32_t n_batch;         /* most tokens one decode call submits (default 2048) */
-    uint32_t n_ubatch;        /* physical batch (default 512) */
-    uint32_t n_seq_max;       /* number of sequences (default 1) */
-    int32_t n_threads;        /* generation threads; 0 = the number of physical cores */
-    int32_t n_threads_batch;  /* prompt threads; 0 = n_threads */
+    uint32_t n_ctx;          /* tokens of context; 0 = min(4096, the model's training context). llama.cpp rounds
+                                it up to a multiple of 256: llamac_ctx_get_info reports the size in use */
+    uint32_t n_batch;        /* most tokens one decode call submits (default 2048) */
+    uint32_t n_ubatch;       /* physical batch (default 512) */
+    uint32_t n_seq_max;      /* number of sequences (default 1) */
+    int32_t n_threads;       /* generation threads; 0 = the number of physical cores */
+    int32_t n_threads_batch; /* prompt threads; 0 = n_threads */
     llamac_flash_attn flash_attn;
-    llamac_kv_type type_k;    /* default F16 */
-    llamac_kv_type type_v;    /* default F16; a quantized V cache needs flash attention */
+    llamac_kv_type type_k; /* default F16 */
+    llamac_kv_type type_v; /* default F16; a quantized V cache needs flash attention */
     llamac_attn_rotation attn_rotation;
-    bool embeddings;          /* produce embeddings (default false) */
-    llamac_pooling pooling;   /* for embeddings */
+    bool embeddings;        /* produce embeddings (default false) */
+    llamac_pooling pooling; /* for embeddings */
     llamac_rope_scaling rope_scaling;
-    float rope_freq_base;     /* 0 = from the model */
-    float rope_freq_scale;    /* 0 = from the model */
-    bool allow_ctx_overflow;  /* allow n_ctx beyond the model's training context */
-    bool offload_kqv;         /* keep the KV cache on the GPU when layers are offloaded (default true) */
-    bool kv_unified;          /* one KV buffer shared by all sequences (default false, as llama.cpp): sequences can
-                                 then share cells (a token in several sequences, partial llamac_ctx_seq_cp) */
+    float rope_freq_base;    /* 0 = from the model */
+    float rope_freq_scale;   /* 0 = from the model */
+    bool allow_ctx_overflow; /* allow n_ctx beyond the model's training context */
+    bool offload_kqv;        /* keep the KV cache on the GPU when layers are offloaded (default true) */
+    bool kv_unified;         /* one KV buffer shared by all sequences (default false, as llama.cpp): sequences can
+                                then share cells (a token in several sequences, partial llamac_ctx_seq_cp) */
 } llamac_ctx_params;
 
 /* The defaults described above. Thread-safe. */
@@ -455,7 +455,7 @@ typedef struct llamac_ctx_info {
     llamac_kv_type type_k;
     llamac_kv_type type_v;
     bool embeddings;
-    llamac_pooling pooling;   /* resolved pooling */
+    llamac_pooling pooling; /* resolved pooling */
     bool kv_unified;
     bool attn_rot_k;          /* is the K cache rotated */
     bool attn_rot_v;          /* is the V cache rotated */
@@ -517,8 +517,9 @@ LLAMAC_API llamac_status llamac_batch_add(llamac_batch *batch, llamac_token toke
 
 /* Evaluates a batch. Everything is checked first: token ids, sequence ids (< n_seq_max), positions (< n_ctx),
  * the batch size (<= n_batch), and one sequence per token unless the cache is unified (kv_unified; otherwise each
- * sequence has a KV stream of its own: decode a shared prefix once and copy it with llamac_ctx_seq_cp). Output i (in order of the tokens marked `output`) can then be
- * read with llamac_ctx_logits / llamac_ctx_embeddings. Errors: as llamac_ctx_decode. One thread per handle. */
+ * sequence has a KV stream of its own: decode a shared prefix once and copy it with llamac_ctx_seq_cp). Output i (in
+ * order of the tokens marked `output`) can then be read with llamac_ctx_logits / llamac_ctx_embeddings. Errors: as
+ * llamac_ctx_decode. One thread per handle. */
 LLAMAC_API llamac_status llamac_ctx_decode_batch(llamac_context *ctx, const llamac_batch *batch);
 
 /* The logits of output `i` of the last decode (negative counts from the end: -1 is the last). *logits has
@@ -580,8 +581,8 @@ LLAMAC_API llamac_status llamac_ctx_state_get(llamac_context *ctx, const llamac_
  * *tokens receives the saved tokens (caller frees with llamac_free) and *n_tokens their count.
  * Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_STATE (the message says what does not match). One thread per
  * handle. */
-LLAMAC_API llamac_status llamac_ctx_state_set(llamac_context *ctx, const void *data, size_t size,
-                                              llamac_token **tokens, size_t *n_tokens);
+LLAMAC_API llamac_status llamac_ctx_state_set(llamac_context *ctx, const void *data, size_t size, llamac_token **tokens,
+                                              size_t *n_tokens);
 
 /* As llamac_ctx_state_get, written to `path` (NUL-terminated, borrowed) through a temporary file that is renamed
  * into place, so a failed save never leaves a partial file. Errors: as _get, plus LLAMAC_E_IO. One thread per
@@ -633,8 +634,7 @@ LLAMAC_API llamac_status llamac_sampler_add_xtc(llamac_sampler *s, float p, floa
 /* Keeps tokens within n standard deviations of the top logit, n > 0. */
 LLAMAC_API llamac_status llamac_sampler_add_top_n_sigma(llamac_sampler *s, float n);
 /* Mirostat 1.0 (selecting). tau > 0 target surprise, eta > 0 learning rate, m > 0 tokens for the estimate. */
-LLAMAC_API llamac_status llamac_sampler_add_mirostat(llamac_sampler *s, uint32_t seed, float tau, float eta,
-                                                     int32_t m);
+LLAMAC_API llamac_status llamac_sampler_add_mirostat(llamac_sampler *s, uint32_t seed, float tau, float eta, int32_t m);
 /* Mirostat 2.0 (selecting). */
 LLAMAC_API llamac_status llamac_sampler_add_mirostat_v2(llamac_sampler *s, uint32_t seed, float tau, float eta);
 /* Repetition (repeat > 0, 1 = off), frequency and presence penalties over the last `last_n` tokens (-1: the
@@ -643,9 +643,8 @@ LLAMAC_API llamac_status llamac_sampler_add_penalties(llamac_sampler *s, int32_t
                                                       float present);
 /* DRY repetition penalty; `breakers` (borrowed, NUL-terminated strings) end repeated sequences; NULL with
  * n_breakers 0 uses llama.cpp's defaults ("\n", ":", "\"", "*"). */
-LLAMAC_API llamac_status llamac_sampler_add_dry(llamac_sampler *s, float multiplier, float base,
-                                                int32_t allowed_length, int32_t last_n, const char *const *breakers,
-                                                size_t n_breakers);
+LLAMAC_API llamac_status llamac_sampler_add_dry(llamac_sampler *s, float multiplier, float base, int32_t allowed_length,
+                                                int32_t last_n, const char *const *breakers, size_t n_breakers);
 /* Adds `bias` to token logits; -INFINITY bans a token. Token ids are checked. */
 typedef struct llamac_logit_bias {
     llamac_token token;
@@ -686,29 +685,29 @@ LLAMAC_API void llamac_sampler_reset(llamac_sampler *s);
 /* Everyday sampling settings, mapped onto a chain in llama.cpp's default order (penalties, DRY, top-n-sigma,
  * top-k, typical, top-p, min-p, XTC, temperature, then dist; or temperature + mirostat). temp <= 0 is greedy. */
 typedef struct llamac_sampling_params {
-    uint32_t seed;          /* UINT32_MAX: random */
-    float temp;             /* default 0.8 */
-    float dynatemp_range;   /* default 0 (off) */
-    float dynatemp_exponent;/* default 1 */
-    int32_t top_k;          /* default 40; <= 0 off */
-    float top_p;            /* default 0.95; 1 off */
-    float min_p;            /* default 0.05; 0 off */
-    float typical_p;        /* default 1 (off) */
-    float xtc_probability;  /* default 0 (off) */
-    float xtc_threshold;    /* default 0.1 */
-    float top_n_sigma;      /* default -1 (off) */
-    int32_t penalty_last_n; /* default 64 */
-    float penalty_repeat;   /* default 1 (off) */
-    float penalty_freq;     /* default 0 */
-    float penalty_present;  /* default 0 */
-    float dry_multiplier;   /* default 0 (off) */
-    float dry_base;         /* default 1.75 */
-    int32_t dry_allowed_length; /* default 2 */
-    int32_t dry_last_n;     /* default 64; -1: the whole context */
-    int32_t mirostat;       /* 0 off (default), 1 or 2 */
-    float mirostat_tau;     /* default 5 */
-    float mirostat_eta;     /* default 0.1 */
-    const char *grammar;    /* GBNF, borrowed, NULL for none */
+    uint32_t seed;                       /* UINT32_MAX: random */
+    float temp;                          /* default 0.8 */
+    float dynatemp_range;                /* default 0 (off) */
+    float dynatemp_exponent;             /* default 1 */
+    int32_t top_k;                       /* default 40; <= 0 off */
+    float top_p;                         /* default 0.95; 1 off */
+    float min_p;                         /* default 0.05; 0 off */
+    float typical_p;                     /* default 1 (off) */
+    float xtc_probability;               /* default 0 (off) */
+    float xtc_threshold;                 /* default 0.1 */
+    float top_n_sigma;                   /* default -1 (off) */
+    int32_t penalty_last_n;              /* default 64 */
+    float penalty_repeat;                /* default 1 (off) */
+    float penalty_freq;                  /* default 0 */
+    float penalty_present;               /* default 0 */
+    float dry_multiplier;                /* default 0 (off) */
+    float dry_base;                      /* default 1.75 */
+    int32_t dry_allowed_length;          /* default 2 */
+    int32_t dry_last_n;                  /* default 64; -1: the whole context */
+    int32_t mirostat;                    /* 0 off (default), 1 or 2 */
+    float mirostat_tau;                  /* default 5 */
+    float mirostat_eta;                  /* default 0.1 */
+    const char *grammar;                 /* GBNF, borrowed, NULL for none */
     const llamac_logit_bias *logit_bias; /* borrowed */
     size_t n_logit_bias;
 } llamac_sampling_params;
@@ -731,21 +730,21 @@ LLAMAC_API llamac_status llamac_sampler_from_params(llamac_model *model, const l
 typedef bool (*llamac_text_fn)(const char *text, size_t len, void *user_data);
 
 typedef enum llamac_finish_reason {
-    LLAMAC_FINISH_NONE = 0,         /* the call failed */
-    LLAMAC_FINISH_EOG = 1,          /* the model produced an end-of-generation token */
-    LLAMAC_FINISH_LENGTH = 2,       /* max_tokens reached */
-    LLAMAC_FINISH_STOP = 3,         /* a stop string appeared */
-    LLAMAC_FINISH_CALLBACK = 4,     /* the text callback returned false */
-    LLAMAC_FINISH_CANCELLED = 5,    /* llamac_ctx_cancel() */
-    LLAMAC_FINISH_CONTEXT_FULL = 6  /* the context filled up */
+    LLAMAC_FINISH_NONE = 0,        /* the call failed */
+    LLAMAC_FINISH_EOG = 1,         /* the model produced an end-of-generation token */
+    LLAMAC_FINISH_LENGTH = 2,      /* max_tokens reached */
+    LLAMAC_FINISH_STOP = 3,        /* a stop string appeared */
+    LLAMAC_FINISH_CALLBACK = 4,    /* the text callback returned false */
+    LLAMAC_FINISH_CANCELLED = 5,   /* llamac_ctx_cancel() */
+    LLAMAC_FINISH_CONTEXT_FULL = 6 /* the context filled up */
 } llamac_finish_reason;
 
 /* Name of a finish reason ("eog", "length", "stop", ...). Thread-safe. */
 LLAMAC_API const char *llamac_finish_reason_str(llamac_finish_reason reason);
 
 typedef struct llamac_generate_params {
-    int32_t max_tokens;              /* -1: until the context is full (default 256) */
-    const char *const *stop;         /* borrowed stop strings (NUL-terminated, non-empty) */
+    int32_t max_tokens;      /* -1: until the context is full (default 256) */
+    const char *const *stop; /* borrowed stop strings (NUL-terminated, non-empty) */
     size_t n_stop;
     llamac_sampling_params sampling; /* used when `sampler` is NULL */
     llamac_sampler *sampler;         /* borrowed chain to use instead; reset before use */
@@ -763,12 +762,12 @@ typedef struct llamac_generate_result {
     llamac_finish_reason finish_reason;
     int32_t n_prompt_tokens;
     int32_t n_generated_tokens;
-    double load_ms;          /* the model's load time */
-    double prompt_ms;        /* time to evaluate the prompt */
-    double ttft_ms;          /* from the call to the first generated token */
-    double generation_ms;    /* from the first generated token to the end */
+    double load_ms;       /* the model's load time */
+    double prompt_ms;     /* time to evaluate the prompt */
+    double ttft_ms;       /* from the call to the first generated token */
+    double generation_ms; /* from the first generated token to the end */
     double prompt_tokens_per_s;
-    double tokens_per_s;     /* generation speed (after the first token) */
+    double tokens_per_s; /* generation speed (after the first token) */
 } llamac_generate_result;
 
 /* Generates from a text prompt (len bytes of UTF-8, borrowed; an empty prompt is allowed when the model adds a
@@ -782,8 +781,7 @@ LLAMAC_API llamac_status llamac_generate(llamac_context *ctx, const char *prompt
 
 /* As llamac_generate, from prompt tokens (borrowed). */
 LLAMAC_API llamac_status llamac_generate_tokens(llamac_context *ctx, const llamac_token *prompt, size_t n,
-                                                const llamac_generate_params *params,
-                                                llamac_generate_result *result);
+                                                const llamac_generate_params *params, llamac_generate_result *result);
 
 /* ---------------------------------------------------------------------------------------------------------------
  * Embeddings and reranking
@@ -795,13 +793,13 @@ enum {
     LLAMAC_EMBD_NORM_NONE = -1,
     LLAMAC_EMBD_NORM_MAXABS = 0, /* scaled so the largest component is 32760 (the int16 range) */
     LLAMAC_EMBD_NORM_L1 = 1,
-    LLAMAC_EMBD_NORM_L2 = 2      /* unit length (the default) */
+    LLAMAC_EMBD_NORM_L2 = 2 /* unit length (the default) */
 };
 
 typedef struct llamac_embed_params {
-    int32_t normalize;        /* LLAMAC_EMBD_NORM_*, or p > 2 for the p-norm (default L2) */
-    bool truncate;            /* cut a text longer than fits (keeping its final SEP/EOS); default false: an error */
-    unsigned tokenize_flags;  /* default LLAMAC_TOKENIZE_ADD_SPECIAL */
+    int32_t normalize;           /* LLAMAC_EMBD_NORM_*, or p > 2 for the p-norm (default L2) */
+    bool truncate;               /* cut a text longer than fits (keeping its final SEP/EOS); default false: an error */
+    unsigned tokenize_flags;     /* default LLAMAC_TOKENIZE_ADD_SPECIAL */
     llamac_progress_fn progress; /* called after each batch with the fraction of texts done; false cancels */
     void *progress_user_data;
 } llamac_embed_params;
@@ -815,14 +813,14 @@ LLAMAC_API llamac_embed_params llamac_embed_params_default(void);
  * decodes); several texts share a decode only with a unified KV cache (kv_unified), because without one llama.cpp
  * splits such a batch by sequence and pooling would see part of a text. With flash attention on, the CPU kernels
  * round differently for different batch shapes (about 2e-4 on unit vectors); with it off, packing changes no
- * component by more than about 1e-5. *out receives n_texts rows of *n_embd floats (caller frees with llamac_free); for rank pooling a row
- * holds the classifier outputs. The context's KV cache is cleared.
- * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, no texts, an empty text — the message gives its index — or pooling
- * none: use llamac_embed_tokens), LLAMAC_E_UNSUPPORTED (a context without embeddings), LLAMAC_E_UTF8,
- * LLAMAC_E_CONTEXT_FULL (a text longer than one decode can hold and truncate is off: index and sizes in the
- * message), LLAMAC_E_CANCELLED, LLAMAC_E_DECODE. One thread per handle. */
-LLAMAC_API llamac_status llamac_embed(llamac_context *ctx, const char *const *texts, const size_t *lens,
-                                      size_t n_texts, const llamac_embed_params *params, float **out, size_t *n_embd);
+ * component by more than about 1e-5. *out receives n_texts rows of *n_embd floats (caller frees with llamac_free); for
+ * rank pooling a row holds the classifier outputs. The context's KV cache is cleared. Errors: LLAMAC_E_INVALID_ARGUMENT
+ * (NULLs, no texts, an empty text — the message gives its index — or pooling none: use llamac_embed_tokens),
+ * LLAMAC_E_UNSUPPORTED (a context without embeddings), LLAMAC_E_UTF8, LLAMAC_E_CONTEXT_FULL (a text longer than one
+ * decode can hold and truncate is off: index and sizes in the message), LLAMAC_E_CANCELLED, LLAMAC_E_DECODE. One thread
+ * per handle. */
+LLAMAC_API llamac_status llamac_embed(llamac_context *ctx, const char *const *texts, const size_t *lens, size_t n_texts,
+                                      const llamac_embed_params *params, float **out, size_t *n_embd);
 
 /* Per-token embeddings of one text, with a context created with embeddings = true and pooling none. *out receives
  * *n_tokens rows of *n_embd floats (caller frees with llamac_free). Errors: as llamac_embed. One thread per
@@ -840,8 +838,7 @@ LLAMAC_API float llamac_embd_cosine(const float *a, const float *b, size_t n);
 
 /* The n_vectors x n_vectors cosine-similarity matrix of row-major `vectors` (n_vectors rows of `dim` floats) into
  * `out` (n_vectors * n_vectors floats, caller-allocated). Errors: LLAMAC_E_INVALID_ARGUMENT. Thread-safe. */
-LLAMAC_API llamac_status llamac_embd_similarity_matrix(const float *vectors, size_t n_vectors, size_t dim,
-                                                       float *out);
+LLAMAC_API llamac_status llamac_embd_similarity_matrix(const float *vectors, size_t n_vectors, size_t dim, float *out);
 
 /* The `k` rows of `set` (n_set rows of `dim` floats) most similar (cosine) to `query`, best first: their indices in
  * idx[0..k) and similarities in sim[0..k) (both caller-allocated with room for min(k, n_set) entries; sim may be
@@ -861,9 +858,8 @@ typedef struct llamac_rerank_result {
  * order; *sorted (may be NULL) the min(top_n, n_docs) best, highest first (top_n 0: all). Both caller frees with
  * llamac_free. Errors: as llamac_embed, plus LLAMAC_E_UNSUPPORTED (the context does not use rank pooling). One
  * thread per handle. */
-LLAMAC_API llamac_status llamac_rerank(llamac_context *ctx, const char *query, const char *const *docs,
-                                       size_t n_docs, size_t top_n, float **scores, llamac_rerank_result **sorted,
-                                       size_t *n_sorted);
+LLAMAC_API llamac_status llamac_rerank(llamac_context *ctx, const char *query, const char *const *docs, size_t n_docs,
+                                       size_t top_n, float **scores, llamac_rerank_result **sorted, size_t *n_sorted);
 
 /* ---------------------------------------------------------------------------------------------------------------
  * GGUF files: metadata, quantization, split and merge
@@ -1284,10 +1280,7 @@ LLAMAC_API llamac_status llamac_template_render(const llamac_template *tmpl, con
 
 /* Weight types llamac_synth_write can write. Matrices and embeddings take this type; 1-D tensors (norms, biases)
  * and bert's position and token-type embeddings are always F32, as llama.cpp's converters write them. */
-typedef enum llamac_synth_type {
-    LLAMAC_SYNTH_F32 = 0,
-    LLAMAC_SYNTH_F16 = 1
-} llamac_synth_type;
+typedef enum llamac_synth_type { LLAMAC_SYNTH_F32 = 0, LLAMAC_SYNTH_F16 = 1 } llamac_synth_type;
 
 /* What llamac_synth_write makes: a complete GGUF of a real architecture with seeded random weights, for tests and
  * benchmarks. Every number left at 0 (and every pointer left NULL) takes the value of the preset named in `like`,

@@ -194,7 +194,7 @@ static void test_unified_cache(void) {
     /* one token in both sequences: allowed with a unified cache */
     llamac_batch *b = NULL;
     CHECK_OK(llamac_batch_new(4, 2, &b));
-    llamac_seq_id both[2] = {0, 1};
+    llamac_seq_id both[2] = { 0, 1 };
     CHECK_OK(llamac_ctx_seq_rm(ctx, 0, 9, -1));
     CHECK_OK(llamac_ctx_seq_rm(ctx, 1, 9, -1));
     CHECK_OK(llamac_batch_add(b, story[9], 9, both, 2, true));

@@ -62,7 +62,7 @@ static void check_ctx(llamac_model *m, llamac_kv_type k, llamac_kv_type v, llama
     CHECK_INT(log_rot[0], want_k ? '1' : '0');
     CHECK_INT(log_rot[1], want_v ? '1' : '0');
     /* the context works: a decode gives finite logits */
-    llamac_token toks[4] = {1, 403, 407, 261};
+    llamac_token toks[4] = { 1, 403, 407, 261 };
     CHECK_OK(llamac_ctx_decode(ctx, 0, toks, 4));
     const float *l = NULL;
     size_t n = 0;

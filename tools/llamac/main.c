@@ -14,16 +14,16 @@ static const struct {
     int (*fn)(int argc, char **argv);
     const char *summary;
 } commands[] = {
-    {"run", cmd_run, "complete a prompt (single shot), streaming the text to stdout"},
-    {"tokenize", cmd_tokenize, "print the token ids of a text as a JSON array"},
-    {"template", cmd_template, "print the prompt a chat template makes of a conversation (JSON messages)"},
-    {"embed", cmd_embed, "embedding vectors of texts (json, array, or a cosine-similarity table)"},
-    {"rerank", cmd_rerank, "score documents against a query with a reranker model"},
-    {"quantize", cmd_quantize, "quantize a model to a smaller type (byte-for-byte llama-quantize's output)"},
-    {"info", cmd_info, "what a GGUF file holds: shapes, tokenizer, metadata, tensors (reads metadata only)"},
-    {"split", cmd_split, "split a model into shards compatible with llama-gguf-split"},
-    {"merge", cmd_merge, "merge the shards of a split model into one file"},
-    {"synth", cmd_synth, "write a GGUF model of a chosen architecture and shape with seeded random weights"},
+    { "run", cmd_run, "complete a prompt (single shot), streaming the text to stdout" },
+    { "tokenize", cmd_tokenize, "print the token ids of a text as a JSON array" },
+    { "template", cmd_template, "print the prompt a chat template makes of a conversation (JSON messages)" },
+    { "embed", cmd_embed, "embedding vectors of texts (json, array, or a cosine-similarity table)" },
+    { "rerank", cmd_rerank, "score documents against a query with a reranker model" },
+    { "quantize", cmd_quantize, "quantize a model to a smaller type (byte-for-byte llama-quantize's output)" },
+    { "info", cmd_info, "what a GGUF file holds: shapes, tokenizer, metadata, tensors (reads metadata only)" },
+    { "split", cmd_split, "split a model into shards compatible with llama-gguf-split" },
+    { "merge", cmd_merge, "merge the shards of a split model into one file" },
+    { "synth", cmd_synth, "write a GGUF model of a chosen architecture and shape with seeded random weights" },
 };
 
 static void print_version(void) {
@@ -60,7 +60,7 @@ int main(int argc, char **argv) {
         if (argc >= 3) {
             for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
                 if (strcmp(argv[2], commands[i].name) == 0) {
-                    char *sub[] = {argv[2], "--help", NULL};
+                    char *sub[] = { argv[2], "--help", NULL };
                     return commands[i].fn(2, sub);
                 }
             }
