@@ -102,6 +102,15 @@ struct config {
 
 /* ---- small helpers ---- */
 
+#if defined(__GNUC__)
+#    define BENCH_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#    define BENCH_PRINTF(a, b)
+#endif
+
+static void die(const char *fmt, ...) BENCH_PRINTF(1, 2);
+static void note(const char *fmt, ...) BENCH_PRINTF(1, 2);
+
 static void die(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -1151,12 +1160,21 @@ int main(int argc, char **argv) {
         for (int i = 0; i < n_custom; i++) {
             struct model *m = &models[n_models++];
             const char *eq = strchr(custom[i], '=');
-            snprintf(m->label, sizeof m->label, "%.*s", (int)(eq - custom[i]), custom[i]);
-            snprintf(m->path, sizeof m->path, "%s", eq + 1);
+            /* explicit bounded copies: gcc's -Wrestrict cannot tell argv from the static models array */
+            size_t label_len = (size_t)(eq - custom[i]);
+            size_t path_len = strlen(eq + 1);
+            label_len = label_len < sizeof m->label ? label_len : sizeof m->label - 1;
+            path_len = path_len < sizeof m->path ? path_len : sizeof m->path - 1;
+            memcpy(m->label, custom[i], label_len);
+            m->label[label_len] = '\0';
+            memcpy(m->path, eq + 1, path_len);
+            m->path[path_len] = '\0';
             m->reps = 3;
             if (!file_exists(m->path)) {
                 m->skipped = true;
-                snprintf(m->why, sizeof m->why, "%s is missing", m->path);
+                char why[sizeof m->why];
+                snprintf(why, sizeof why, "%s is missing", m->path); /* via a copy: -Wrestrict, same object */
+                memcpy(m->why, why, sizeof why);
             }
         }
         if (n_custom == 1) {
