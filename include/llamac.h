@@ -84,8 +84,12 @@ typedef enum llamac_status {
     LLAMAC_E_NOT_FOUND = 14,        /* a metadata key, template or item does not exist */
     LLAMAC_E_BUFFER_TOO_SMALL = 15, /* the caller's buffer cannot hold the result; the needed size is returned */
     LLAMAC_E_INTERNAL = 16,         /* llama.cpp reported an error we could not classify */
-    LLAMAC_E_TEMPLATE = 17          /* a chat template has a syntax error, raised an exception, used something
+    LLAMAC_E_TEMPLATE = 17,         /* a chat template has a syntax error, raised an exception, used something
                                        unsupported or exceeded a limit; the message names the template line */
+    LLAMAC_E_SCHEMA = 18,           /* a JSON Schema is invalid or uses a keyword that cannot be enforced */
+    LLAMAC_E_NETWORK = 19,          /* a download failed: host unreachable, connection dropped, HTTP error */
+    LLAMAC_E_AUTH = 20,             /* a server refused access: gated or private repository, bad token */
+    LLAMAC_E_BUSY = 21              /* a queue or every slot is full; try again later */
 } llamac_status;
 
 /* A short constant description of a status ("invalid argument"). Unknown values give "unknown status".

@@ -36,6 +36,10 @@ const char *llamac_status_str(llamac_status status) {
     case LLAMAC_E_BUFFER_TOO_SMALL: return "buffer too small";
     case LLAMAC_E_INTERNAL: return "internal error";
     case LLAMAC_E_TEMPLATE: return "chat template error";
+    case LLAMAC_E_SCHEMA: return "invalid or unsupported JSON schema";
+    case LLAMAC_E_NETWORK: return "network error";
+    case LLAMAC_E_AUTH: return "access denied";
+    case LLAMAC_E_BUSY: return "busy";
     }
     return "unknown status";
 }
