@@ -55,9 +55,21 @@ static void fill_tokens(const struct llama_vocab *vocab, llama_token *tokens, si
     }
 }
 
+/* This program's peak RSS: VmHWM, which, unlike getrusage's figure, does not count the process that exec'd it. */
 static long max_rss_kib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1) {
+            break;
+        }
+    }
+    if (f) {
+        fclose(f);
+    }
     struct rusage ru;
-    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+    return kib > 0 ? kib : getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
 }
 
 static void quiet_log(enum ggml_log_level level, const char *text, void *user_data) {

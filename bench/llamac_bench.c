@@ -74,9 +74,21 @@ static void print_json_str(const char *s) {
     putchar('"');
 }
 
+/* This program's peak RSS: VmHWM, which, unlike getrusage's figure, does not count the process that exec'd it. */
 static long max_rss_kib(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1) {
+            break;
+        }
+    }
+    if (f) {
+        fclose(f);
+    }
     struct rusage ru;
-    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+    return kib > 0 ? kib : getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
 }
 
 static int fail(const char *what, llamac_status st) {

@@ -5,22 +5,28 @@
  * whatever else the machine is doing falls on both alike: llamac-bench --mode speed against llama-bench (pp and
  * tg, -r 1 each, the same -t/-p/-n and llama.cpp's default batch, ubatch, flash attention, KV types and mmap on
  * both), then llamac-bench --mode latency against llamac-bench-ref (model load and time to first token, which
- * llama-bench does not measure). The side that goes first alternates too. Every process runs under wait4(), so
- * both peak RSS figures are measured the same way. Medians make the table: each figure for llamac and llama.cpp,
- * their ratio and the target it is held to; generation speed is also shown as a share of the machine's limit,
- * memory bandwidth (llamac-bench-stream) / bytes of weights read per token. A sampler table follows: generation
- * speed through each sampler chain on one model. Everything, every run's record included, also goes to JSON.
+ * llama-bench does not measure). The side that goes first alternates too. Both peak RSS figures are measured the
+ * same way: each process is stopped as it exits and its VmHWM read (see exit_stop). A shared machine is the enemy: each
+ * run waits for idle CPUs, and a run during which other processes took a share of the machine (from /proc/stat) is
+ * repeated. The table gives each figure's median for llamac and llama.cpp and, against the target, the median of the
+ * ratios of runs made side by side (what the machine did at the time weighs on both runs of a pair); generation speed
+ * is also shown as a share of the machine's limit, memory bandwidth (llamac-bench-stream) / bytes of weights read per
+ * token. A sampler table follows: generation speed through each sampler chain on one model. Everything, every run's
+ * record included, also goes to JSON.
  */
-#define _DEFAULT_SOURCE /* wait4 */
+#define _DEFAULT_SOURCE /* wait4, ptrace */
 
 #include "llamac.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -296,6 +302,7 @@ struct proc {
     long max_rss_kib;
     double wall_ms;
     double others; /* share of the machine's CPU time that other processes (or the hypervisor) took meanwhile */
+    bool traced;   /* stopped at its exit: max_rss_kib is its own VmHWM */
     char *out;     /* stdout, lines NUL-separated; owned */
     size_t len;
 };
@@ -321,7 +328,40 @@ static double tv_s(struct timeval tv) {
     return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
-/* Runs argv (argv[0] a path) with stdout captured and stderr appended to the log; peak RSS from wait4. */
+/* The peak RSS of a process's current program (VmHWM in /proc/PID/status), in KiB; 0 when unknown. */
+static long vm_hwm_kib(pid_t pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
+    FILE *f = fopen(path, "r");
+    long kib = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1) {
+            break;
+        }
+    }
+    if (f) {
+        fclose(f);
+    }
+    return kib;
+}
+
+/* Handles a stop of a traced child. The peak RSS that wait4 reports is the larger of the program's own and the
+ * forked copy of this driver it replaced, so a small program would show the driver's size; instead the child is
+ * stopped as it exits (PTRACE_O_TRACEEXIT), when its memory still exists, and VmHWM is read. The first stop is the
+ * exec; other stops are signals, passed on. Threads are not traced, and nothing else stops the child. */
+static void exit_stop(pid_t pid, int status, struct proc *p) {
+    int sig = WSTOPSIG(status);
+    if (status >> 8 == (SIGTRAP | (PTRACE_EVENT_EXIT << 8))) {
+        p->max_rss_kib = vm_hwm_kib(pid);
+        sig = 0;
+    } else if (sig == SIGTRAP && !p->traced) {
+        p->traced = ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)(long)PTRACE_O_TRACEEXIT) == 0;
+        sig = 0;
+    }
+    ptrace(PTRACE_CONT, pid, NULL, (void *)(long)sig);
+}
+
+/* Runs argv (argv[0] a path) with stdout captured and stderr appended to the log; peak RSS as exit_stop says. */
 static bool run_proc(const struct config *cfg, const char *const argv[], const char *ld_path, struct proc *p) {
     memset(p, 0, sizeof *p);
     FILE *log = fopen(cfg->log_path, "a");
@@ -357,6 +397,8 @@ static bool run_proc(const struct config *cfg, const char *const argv[], const c
         if (ld_path) {
             setenv("LD_LIBRARY_PATH", ld_path, 1);
         }
+        /* Traced only to be stopped at its exit, when its peak RSS can still be read (see exit_stop). */
+        ptrace(PTRACE_TRACEME, 0, NULL, NULL);
         char *args[32];
         int n = 0;
         for (; n < 31 && argv[n]; n++) {
@@ -370,39 +412,50 @@ static bool run_proc(const struct config *cfg, const char *const argv[], const c
     close(fds[1]);
     size_t cap = 4096;
     p->out = malloc(cap);
-    for (;;) {
-        if (!p->out) {
-            break;
-        }
-        if (p->len + 1024 > cap) {
-            char *grown = realloc(p->out, cap * 2);
-            if (!grown) {
-                break;
-            }
-            p->out = grown;
-            cap *= 2;
-        }
-        ssize_t n = read(fds[0], p->out + p->len, cap - p->len - 1);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            break;
-        }
-        p->len += (size_t)n;
-    }
-    close(fds[0]);
+    bool eof = false, exited = false;
     int status = 0;
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
-    while (wait4(pid, &status, 0, &ru) < 0 && errno == EINTR) {
+    while (!eof || !exited) {
+        if (!eof) {
+            struct pollfd pfd = { fds[0], POLLIN, 0 };
+            if (poll(&pfd, 1, 20) > 0) {
+                if (p->out && p->len + 1024 > cap) {
+                    char *grown = realloc(p->out, cap * 2);
+                    if (grown) {
+                        p->out = grown;
+                        cap *= 2;
+                    }
+                }
+                char sink[1024];
+                char *dst = p->out && p->len + 1024 <= cap ? p->out + p->len : sink;
+                ssize_t n = read(fds[0], dst, dst == sink ? sizeof sink : cap - p->len - 1);
+                if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) {
+                    eof = true;
+                } else if (n > 0 && dst != sink) {
+                    p->len += (size_t)n;
+                }
+            }
+        }
+        if (!exited) {
+            /* Blocks only once the output has ended: the process is exiting, or stopped at its exit. */
+            pid_t r = wait4(pid, &status, eof ? 0 : WNOHANG, &ru);
+            if (r == pid && WIFSTOPPED(status)) {
+                exit_stop(pid, status, p);
+            } else if (r == pid || (r < 0 && errno != EINTR)) {
+                exited = true;
+            }
+        }
     }
+    close(fds[0]);
     p->wall_ms = now_ms() - t0;
     double others = machine_busy_s() - busy0 - tv_s(ru.ru_utime) - tv_s(ru.ru_stime);
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     p->others = others > 0 && p->wall_ms > 0 ? others / ((double)(cpus > 0 ? cpus : 1) * p->wall_ms / 1e3) : 0;
     p->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    p->max_rss_kib = ru.ru_maxrss;
+    if (p->max_rss_kib <= 0) {
+        p->max_rss_kib = ru.ru_maxrss; /* not traced: this figure also counts the driver's pages before exec */
+    }
     if (!p->out) {
         return false;
     }
@@ -422,8 +475,8 @@ static void record_run(const struct config *cfg, const struct model *m, const ch
     json_str(f, m->label);
     fprintf(f,
             ", \"side\": \"%s\", \"run\": \"%s\", \"rep\": %d, \"exit_status\": %d, \"max_rss_kib\": %ld, "
-            "\"wall_ms\": %.1f, \"others_cpu_share\": %.3f, \"output\": [",
-            side, what, rep, p->status, p->max_rss_kib, p->wall_ms, p->others);
+            "\"rss_from\": \"%s\", \"wall_ms\": %.1f, \"others_cpu_share\": %.3f, \"output\": [",
+            side, what, rep, p->status, p->max_rss_kib, p->traced ? "VmHWM at exit" : "wait4", p->wall_ms, p->others);
     bool first = true;
     for (const char *line = p->out; p->out && line < p->out + p->len; line += strlen(line) + 1) {
         if (line[0] == '{') {
@@ -644,17 +697,25 @@ static bool synth_model(const struct config *cfg, const char *path, llamac_synth
     return st == LLAMAC_OK;
 }
 
-/* Quantizes `src` into `dst` with `quantizer SRC DST TYPE` (llama-quantize's positional form). */
+/* Quantizes `src` into `dst` (cached) with llamac_quantize, or with `quantizer SRC DST TYPE` when one is named
+ * (llama-quantize's positional form; llamac_quantize's output is byte-for-byte llama-quantize's anyway). */
 static bool quantize_model(const struct config *cfg, const char *src, const char *dst, const char *type, char *why,
                            size_t cap) {
     if (file_exists(dst)) {
         return true;
     }
-    if (!cfg->quantizer) {
-        snprintf(why, cap, "llamac cannot quantize yet (or pass --quantizer, e.g. llama-quantize)");
-        return false;
-    }
     note("quantizing %s", dst);
+    if (!cfg->quantizer) {
+        llamac_quantize_params qp = llamac_quantize_params_default();
+        llamac_status st = llamac_ftype_from_name(type, &qp.ftype);
+        if (st == LLAMAC_OK) {
+            st = llamac_quantize(src, dst, &qp, NULL);
+        }
+        if (st != LLAMAC_OK) {
+            snprintf(why, cap, "cannot quantize it: %s", llamac_last_error());
+        }
+        return st == LLAMAC_OK;
+    }
     const char *argv[] = { cfg->quantizer, src, dst, type, NULL };
     struct proc p;
     bool ok = run_proc(cfg, argv, NULL, &p);
@@ -666,13 +727,14 @@ static bool quantize_model(const struct config *cfg, const char *src, const char
 }
 
 /* The standard set. Repetitions: many for the tiny model (its runs take milliseconds and the noise is relatively
- * large), few for the 1 GB one (a run takes tens of seconds on two cores). */
+ * large), few for the others (a run takes tens of seconds on two cores); even counts, so each side goes first
+ * equally often. */
 static int standard_set(const struct config *cfg, struct model *models) {
     int n = 0;
     struct model *m = &models[n++];
     snprintf(m->label, sizeof m->label, "stories260K");
     snprintf(m->path, sizeof m->path, "%s/stories260K.gguf", cfg->test_models);
-    m->reps = 15;
+    m->reps = 16;
     if (!file_exists(m->path)) {
         m->skipped = true;
         snprintf(m->why, sizeof m->why, "%s is missing (set LLAMAC_TEST_MODELS)", m->path);
@@ -682,7 +744,7 @@ static int standard_set(const struct config *cfg, struct model *models) {
     m = &models[n++];
     snprintf(m->label, sizeof m->label, "qwen2.5-0.5b-shaped F16");
     snprintf(m->path, sizeof m->path, "%s", f16);
-    m->reps = 5;
+    m->reps = 4;
     m->skipped = !synth_model(cfg, f16, LLAMAC_SYNTH_F16, m->why, sizeof m->why);
     bool have_f16 = !m->skipped;
 
@@ -691,15 +753,15 @@ static int standard_set(const struct config *cfg, struct model *models) {
         const char *file;
         const char *label;
     } quants[] = {
-        { "q8_0", "bench-models/qwen2.5-0.5b-q8_0.gguf", "qwen2.5-0.5b-shaped Q8_0" },
-        { "q4_k_m", "bench-models/qwen2.5-0.5b-q4_k_m.gguf", "qwen2.5-0.5b-shaped Q4_K_M" },
+        { "Q8_0", "bench-models/qwen2.5-0.5b-q8_0.gguf", "qwen2.5-0.5b-shaped Q8_0" },
+        { "Q4_K_M", "bench-models/qwen2.5-0.5b-q4_k_m.gguf", "qwen2.5-0.5b-shaped Q4_K_M" },
     };
     for (size_t i = 0; i < sizeof quants / sizeof quants[0]; i++) {
         char *q = path_in(cfg->work_dir, quants[i].file);
         m = &models[n++];
         snprintf(m->label, sizeof m->label, "%s", quants[i].label);
         snprintf(m->path, sizeof m->path, "%s", q);
-        m->reps = 5;
+        m->reps = 4;
         if (!have_f16) {
             m->skipped = true;
             snprintf(m->why, sizeof m->why, "no F16 model to quantize");
@@ -1038,13 +1100,13 @@ static void usage(void) {
            "Qwen2.5-0.5B-shaped model in F16, Q8_0 and Q4_K_M), interleaving the two, and prints a markdown table.\n\n"
            "  -t N                threads (default: physical cores)\n"
            "  -p N, -n N          prompt and generated tokens (default 512, 128)\n"
-           "  -r N                repetitions per model (default: 15 for stories260K, 5 for the others)\n"
+           "  -r N                repetitions per model (default: 16 for stories260K, 4 for the others)\n"
            "  --model LABEL=FILE  benchmark FILE instead of the standard set (repeatable)\n"
            "  --llama-bench FILE  llama.cpp's llama-bench (default: BUILD/reference/bin/llama-bench, made by\n"
            "                      `cmake --build BUILD --target reference-tools`)\n"
            "  --same-libs         run llama-bench on the llama.cpp libraries libllamac uses (LD_LIBRARY_PATH), to\n"
            "                      tell the wrapper's cost apart from differences between the two builds\n"
-           "  --quantizer FILE    a program run as `FILE IN OUT TYPE` to make the Q8_0 and Q4_K_M models\n"
+           "  --quantizer FILE    make the Q8_0 and Q4_K_M models with `FILE IN OUT TYPE` (default: llamac_quantize)\n"
            "  --no-samplers       skip the sampler table\n"
            "  --sampler-model L   the model of the sampler table (default: the F16 one)\n"
            "  --sampler-n N       tokens per sampler chain (default 32)\n"
@@ -1169,7 +1231,7 @@ int main(int argc, char **argv) {
             m->label[label_len] = '\0';
             memcpy(m->path, eq + 1, path_len);
             m->path[path_len] = '\0';
-            m->reps = 3;
+            m->reps = 4;
             if (!file_exists(m->path)) {
                 m->skipped = true;
                 char why[sizeof m->why];
@@ -1181,7 +1243,6 @@ int main(int argc, char **argv) {
             cfg.sampler_model = models[0].label;
         }
     } else {
-        /* When the llamac command learns to quantize, it becomes the default --quantizer here. */
         n_models = standard_set(&cfg, models);
     }
 
