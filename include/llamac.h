@@ -440,10 +440,11 @@ LLAMAC_API llamac_ctx_params llamac_ctx_params_default(void);
 
 /* Creates a context for `model` (borrowed; the context holds a reference, so the model may be freed first).
  * params NULL means defaults. *out is caller frees with llamac_ctx_free.
- * Errors: LLAMAC_E_INVALID_ARGUMENT (a parameter out of range, named in the message), LLAMAC_E_UNSUPPORTED
- * (vocab-only model), LLAMAC_E_NO_MEMORY (the KV cache would not fit in available memory; the message gives both
- * figures), LLAMAC_E_CONTEXT_CREATE (llama.cpp's reason in the message). Thread-safe (several threads may create
- * contexts at once, with different rotation settings). */
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (a parameter out of range, named in the message; also, for embeddings with mean
+ * or rank pooling, an n_seq_max that does not divide min(n_ctx, n_batch, n_ubatch), on which llama.cpp would abort),
+ * LLAMAC_E_UNSUPPORTED (vocab-only model), LLAMAC_E_NO_MEMORY (the KV cache would not fit in available memory; the
+ * message gives both figures), LLAMAC_E_CONTEXT_CREATE (llama.cpp's reason in the message). Thread-safe (several
+ * threads may create contexts at once, with different rotation settings). */
 LLAMAC_API llamac_status llamac_ctx_new(llamac_model *model, const llamac_ctx_params *params, llamac_context **out);
 
 /* Frees a context and drops its model reference. NULL is a no-op. One thread per handle. */
@@ -812,13 +813,16 @@ typedef struct llamac_embed_params {
 LLAMAC_API llamac_embed_params llamac_embed_params_default(void);
 
 /* Embeds `n_texts` texts (texts[i] is lens[i] bytes of UTF-8, or NUL-terminated when `lens` is NULL; all borrowed)
- * with a context created with embeddings = true and a pooling other than none. Texts are packed into as few decodes
- * as possible: up to min(n_batch, n_ubatch) tokens and n_seq_max sequences per decode (a sequence never spans two
- * decodes); several texts share a decode only with a unified KV cache (kv_unified), because without one llama.cpp
- * splits such a batch by sequence and pooling would see part of a text. With flash attention on, the CPU kernels
- * round differently for different batch shapes (about 2e-4 on unit vectors); with it off, packing changes no
- * component by more than about 1e-5. *out receives n_texts rows of *n_embd floats (caller frees with llamac_free); for
- * rank pooling a row holds the classifier outputs. The context's KV cache is cleared. Errors: LLAMAC_E_INVALID_ARGUMENT
+ * with a context created with embeddings = true and a pooling other than none. Texts are packed by sequence, up to
+ * n_seq_max texts and min(n_batch, n_ubatch) tokens per decode (a text never spans two decodes). With a unified KV
+ * cache (kv_unified), or an encoder model, in which every token of a decode attends over the whole decode's cells,
+ * a decode takes at most 256 tokens (or its first text, rounded up to 256): the cells llama.cpp attends over anyway.
+ * Without one, each sequence has its own KV stream and llama.cpp splits a batch into equal tokens per sequence, so a
+ * decode takes only texts of the same token count (texts go in order of length; rows stay in input order). With
+ * flash attention on, the CPU kernels round differently for different batch shapes (about 2e-4 on unit vectors);
+ * with it off, packing changes no component by more than about 2e-5. *out receives n_texts rows of *n_embd floats
+ * (caller frees with llamac_free); for rank pooling a row holds the classifier outputs. The context's KV cache is
+ * cleared. Errors: LLAMAC_E_INVALID_ARGUMENT
  * (NULLs, no texts, an empty text — the message gives its index — or pooling none: use llamac_embed_tokens),
  * LLAMAC_E_UNSUPPORTED (a context without embeddings), LLAMAC_E_UTF8, LLAMAC_E_CONTEXT_FULL (a text longer than one
  * decode can hold and truncate is off: index and sizes in the message), LLAMAC_E_CANCELLED, LLAMAC_E_DECODE. One thread

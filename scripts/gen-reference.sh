@@ -111,7 +111,7 @@ while IFS=$'\t' read -r name model pooling normalize texts; do
   # raw: one line per vector ("%1.7f" components); for rank pooling only the classifier outputs
   # flash attention off, as llamac embed runs by default (see llamac_embed in include/llamac.h)
   "$bin/llama-embedding" -m "$path" --pooling "$pooling" --embd-normalize "$normalize" -p "$prompt" \
-      --embd-output-format raw -fa off -t 1 2>/dev/null | grep -v '^$' > "$out/embed/$name.txt"
+      --embd-output-format raw -fa off -t 1 2>/dev/null < /dev/null | grep -v '^$' > "$out/embed/$name.txt"
   echo "embed: $name ($(wc -l < "$out/embed/$name.txt") vectors)" >&2
 done < "$out/embed/cases.tsv"
 fi

@@ -181,6 +181,16 @@ static llamac_status check_ctx_params(const llamac_model *model, const llamac_ct
                             "a quantized V cache (%s) needs flash attention; use flash_attn auto or on",
                             kv_types[p->type_v].name);
     }
+    if (ggml_is_quantized(kv_types[p->type_k].type) && p->flash_attn == LLAMAC_FLASH_ATTN_OFF &&
+        mi->head_dim_k % ggml_blck_size(kv_types[p->type_k].type) != 0) {
+        /* With flash attention llama.cpp refuses this itself. Without it, it views each head of the cache with a
+         * row size ggml cannot express: rows not divisible by the block abort, others are read with wrong strides
+         * and the logits are garbage. */
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "K cache type %s stores blocks of %lld values, which do not divide the head size %d",
+                            kv_types[p->type_k].name, (long long)ggml_blck_size(kv_types[p->type_k].type),
+                            mi->head_dim_k);
+    }
     if (p->attn_rotation < LLAMAC_ATTN_ROT_AUTO || p->attn_rotation > LLAMAC_ATTN_ROT_OFF) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "attn_rotation %d is invalid", (int)p->attn_rotation);
     }
@@ -193,6 +203,26 @@ static llamac_status check_ctx_params(const llamac_model *model, const llamac_ct
                             "rank pooling needs a reranker, and this %s model does not declare one (%s.pooling_type "
                             "is not rank)",
                             mi->architecture, mi->architecture);
+    }
+    if (p->embeddings && p->n_seq_max > 1 &&
+        (p->pooling == LLAMAC_POOLING_DEFAULT || p->pooling == LLAMAC_POOLING_MEAN ||
+         p->pooling == LLAMAC_POOLING_RANK)) {
+        /* llama.cpp reserves its worst-case graph with min(n_ctx, n_ubatch) tokens rounded up to a multiple of
+         * n_seq_max but no more outputs than before rounding; mean pooling then multiplies mismatched matrices and
+         * aborts while creating the context. n_ctx as llama.cpp will round it (256s; per sequence without a unified
+         * cache). */
+        uint64_t ctx_tokens = ((uint64_t)n_ctx + 255) / 256 * 256;
+        if (!p->kv_unified) {
+            ctx_tokens = (ctx_tokens / p->n_seq_max + 255) / 256 * 256 * p->n_seq_max;
+        }
+        uint32_t ubatch = p->n_ubatch < p->n_batch ? p->n_ubatch : p->n_batch;
+        uint32_t reserve = ubatch < ctx_tokens ? ubatch : (uint32_t)ctx_tokens;
+        if (reserve % p->n_seq_max != 0) {
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                                "n_seq_max (%u) must divide the micro-batch (%u tokens, min of n_ctx, n_batch and "
+                                "n_ubatch) for embeddings with mean or rank pooling",
+                                p->n_seq_max, reserve);
+        }
     }
     if (p->rope_scaling < LLAMAC_ROPE_SCALING_DEFAULT || p->rope_scaling > LLAMAC_ROPE_SCALING_YARN) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "rope_scaling %d is invalid", (int)p->rope_scaling);

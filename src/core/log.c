@@ -21,14 +21,21 @@ static llamac_log_fn hook_fn;
 static void *hook_data;
 static llamac_log_level hook_min = LLAMAC_LOG_NONE;
 
-static _Thread_local char line[LINE_CAP];
-static _Thread_local size_t line_len;
-static _Thread_local llamac_log_level line_level = LLAMAC_LOG_INFO;
-static _Thread_local bool capturing;
-static _Thread_local char captured[CAPTURE_CAP];
-static _Thread_local size_t captured_len;
-static _Thread_local llamac__line_fn tap_fn;
-static _Thread_local void *tap_data;
+/* A thread's log state: the line being assembled and what a capturing call keeps. One thread-local object, reached
+ * through one pointer per call: in a shared library every access to a thread-local variable may cost a call into the
+ * dynamic linker (__tls_get_addr), which per character made the hook a visible part of a model load. */
+struct log_state {
+    char line[LINE_CAP];
+    size_t line_len;
+    llamac_log_level line_level;
+    bool capturing;
+    char captured[CAPTURE_CAP];
+    size_t captured_len;
+    llamac__line_fn tap_fn;
+    void *tap_data;
+};
+
+static _Thread_local struct log_state tls_state = { .line_level = LLAMAC_LOG_INFO };
 
 static llamac_log_level map_level(enum ggml_log_level level) {
     switch (level) {
@@ -40,7 +47,7 @@ static llamac_log_level map_level(enum ggml_log_level level) {
 }
 
 /* Keeps the newest lines: when the buffer is full, older text is dropped from the front. */
-static void capture_line(const char *text, size_t len) {
+static void capture_line(struct log_state *st, const char *text, size_t len) {
     while (len > 0 && (text[len - 1] == ' ' || text[len - 1] == '.')) {
         len--;
     }
@@ -51,34 +58,34 @@ static void capture_line(const char *text, size_t len) {
         text += len - CAPTURE_CAP / 2;
         len = CAPTURE_CAP / 2;
     }
-    size_t sep = captured_len ? 2 : 0;
-    while (captured_len + sep + len + 1 > CAPTURE_CAP) {
-        char *cut = strstr(captured, "; ");
+    size_t sep = st->captured_len ? 2 : 0;
+    while (st->captured_len + sep + len + 1 > CAPTURE_CAP) {
+        char *cut = strstr(st->captured, "; ");
         if (!cut) {
-            captured_len = 0;
+            st->captured_len = 0;
             sep = 0;
             break;
         }
-        size_t drop = (size_t)(cut - captured) + 2;
-        memmove(captured, captured + drop, captured_len - drop + 1);
-        captured_len -= drop;
+        size_t drop = (size_t)(cut - st->captured) + 2;
+        memmove(st->captured, st->captured + drop, st->captured_len - drop + 1);
+        st->captured_len -= drop;
     }
     if (sep) {
-        memcpy(captured + captured_len, "; ", 2);
-        captured_len += 2;
+        memcpy(st->captured + st->captured_len, "; ", 2);
+        st->captured_len += 2;
     }
-    memcpy(captured + captured_len, text, len);
-    captured_len += len;
-    captured[captured_len] = '\0';
+    memcpy(st->captured + st->captured_len, text, len);
+    st->captured_len += len;
+    st->captured[st->captured_len] = '\0';
 }
 
-static void emit_line(llamac_log_level level) {
-    line[line_len] = '\0';
-    if (capturing && level >= LLAMAC_LOG_WARN) {
-        capture_line(line, line_len);
+static void emit_line(struct log_state *st, llamac_log_level level) {
+    st->line[st->line_len] = '\0';
+    if (st->capturing && level >= LLAMAC_LOG_WARN) {
+        capture_line(st, st->line, st->line_len);
     }
-    if (tap_fn) {
-        tap_fn(level, line, tap_data);
+    if (st->tap_fn) {
+        st->tap_fn(level, st->line, st->tap_data);
     }
     pthread_mutex_lock(&hook_lock);
     llamac_log_fn fn = hook_fn;
@@ -86,25 +93,36 @@ static void emit_line(llamac_log_level level) {
     llamac_log_level min = hook_min;
     pthread_mutex_unlock(&hook_lock);
     if (fn && level >= min) {
-        fn(level, line, data);
+        fn(level, st->line, data);
     }
-    line_len = 0;
+    st->line_len = 0;
 }
 
+/* Appends llama.cpp's text to the thread's line a chunk at a time (memchr for the newlines, memcpy for what lies
+ * between), emitting each complete line; a line longer than LINE_CAP - 1 bytes keeps its beginning. */
 static void on_llama_log(enum ggml_log_level level, const char *text, void *user_data) {
     (void)user_data;
+    struct log_state *st = &tls_state;
     if (level != GGML_LOG_LEVEL_CONT) {
-        if (line_len > 0) {
-            emit_line(line_level);
+        if (st->line_len > 0) {
+            emit_line(st, st->line_level);
         }
-        line_level = map_level(level);
+        st->line_level = map_level(level);
     }
-    for (const char *p = text; *p; p++) {
-        if (*p == '\n') {
-            emit_line(line_level);
-        } else if (line_len + 1 < LINE_CAP) {
-            line[line_len++] = *p;
+    size_t rest = strlen(text);
+    while (rest > 0) {
+        const char *nl = memchr(text, '\n', rest);
+        size_t chunk = nl ? (size_t)(nl - text) : rest;
+        size_t room = LINE_CAP - 1 - st->line_len;
+        size_t take = chunk < room ? chunk : room;
+        memcpy(st->line + st->line_len, text, take);
+        st->line_len += take;
+        if (!nl) {
+            break;
         }
+        emit_line(st, st->line_level);
+        text = nl + 1;
+        rest -= chunk + 1;
     }
 }
 
@@ -129,31 +147,35 @@ void llamac_log_set(llamac_log_fn fn, llamac_log_level min_level, void *user_dat
 
 void llamac__capture_begin(void) {
     llamac__log_install();
-    capturing = true;
-    captured_len = 0;
-    captured[0] = '\0';
+    struct log_state *st = &tls_state;
+    st->capturing = true;
+    st->captured_len = 0;
+    st->captured[0] = '\0';
 }
 
 const char *llamac__capture_end(void) {
-    if (line_len > 0) {
-        emit_line(line_level);
+    struct log_state *st = &tls_state;
+    if (st->line_len > 0) {
+        emit_line(st, st->line_level);
     }
-    capturing = false;
-    return captured;
+    st->capturing = false;
+    return st->captured;
 }
 
 void llamac__tap_begin(llamac__line_fn fn, void *user_data) {
     llamac__log_install();
-    tap_fn = fn;
-    tap_data = user_data;
+    struct log_state *st = &tls_state;
+    st->tap_fn = fn;
+    st->tap_data = user_data;
 }
 
 void llamac__tap_end(void) {
-    if (line_len > 0) {
-        emit_line(line_level);
+    struct log_state *st = &tls_state;
+    if (st->line_len > 0) {
+        emit_line(st, st->line_level);
     }
-    tap_fn = NULL;
-    tap_data = NULL;
+    st->tap_fn = NULL;
+    st->tap_data = NULL;
 }
 
 void llamac__log(llamac_log_level level, const char *fmt, ...) {

@@ -39,6 +39,14 @@ expect_contains "too long message" "$(cat "$TMP/e")" "set truncate"
 run_llamac "$TMP/o" "$TMP/e" embed -m "$M" -b 8 -ub 8 --pooling mean --truncate "Once upon a time there was a little girl named Lily"
 expect_eq "--truncate status" "$rc" 0
 
+# -np must divide the micro-batch for mean pooling (llama.cpp aborts otherwise): an error, and a default that does
+run_llamac "$TMP/o" "$TMP/e" embed -m "$M" -np 24 --pooling mean "Once upon a time"
+expect_eq "-np 24 status" "$rc" 1
+expect_contains "-np 24 message" "$(cat "$TMP/e")" "n_seq_max (24) must divide the micro-batch (2048 tokens"
+run_llamac "$TMP/o" "$TMP/e" embed -m "$M" -b 100 --pooling mean --format array "Once upon a time" "The little dog"
+expect_eq "-b 100 status" "$rc" 0
+expect_eq "-b 100: two vectors" "$(wc -l < "$TMP/o")" 2
+
 # rerank needs a reranker (rank pooling)
 run_llamac "$TMP/o" "$TMP/e" rerank -m "$M" --query "q" "doc"
 expect_eq "rerank on a non-reranker status" "$rc" 1

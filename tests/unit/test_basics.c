@@ -3,6 +3,7 @@
  */
 #include "check.h"
 
+#include <llama.h>
 #include <pthread.h>
 
 static void test_versions(void) {
@@ -143,11 +144,63 @@ static void test_log_hook(void) {
     CHECK(strlen(llamac_last_error()) > strlen("cannot load model '") + strlen(test_tmp("half.gguf")) + 10);
 }
 
+struct log_lines {
+    int n;
+    llamac_log_level level[8];
+    char text[8][2100];
+};
+
+static void keep_line(llamac_log_level level, const char *line, void *user_data) {
+    struct log_lines *s = user_data;
+    if (s->n < 8) {
+        s->level[s->n] = level;
+        snprintf(s->text[s->n], sizeof s->text[s->n], "%s", line);
+    }
+    s->n++;
+}
+
+/* llama.cpp's text in pieces, fed straight to the callback llamac installed: lines are assembled across calls and
+ * split at every newline, a new message ends a pending line, and a line longer than the buffer keeps its start. */
+static void test_log_line_assembly(void) {
+    struct log_lines got = { 0 };
+    llamac_log_set(keep_line, LLAMAC_LOG_DEBUG, &got);
+    ggml_log_callback cb = NULL;
+    void *cb_data = NULL;
+    llama_log_get(&cb, &cb_data);
+    CHECK(cb != NULL);
+    if (!cb) {
+        return;
+    }
+    cb(GGML_LOG_LEVEL_INFO, "abc", cb_data);
+    cb(GGML_LOG_LEVEL_CONT, "def\nghi\n", cb_data);
+    cb(GGML_LOG_LEVEL_WARN, "pending", cb_data);
+    cb(GGML_LOG_LEVEL_ERROR, "\nlast", cb_data);
+    static char longer[5001];
+    memset(longer, 'x', 5000);
+    longer[0] = 'A';
+    cb(GGML_LOG_LEVEL_INFO, longer, cb_data);
+    cb(GGML_LOG_LEVEL_CONT, "tail\n", cb_data);
+    llamac_log_set(NULL, LLAMAC_LOG_DEBUG, NULL);
+    CHECK_INT(got.n, 6);
+    CHECK_STR(got.text[0], "abcdef");
+    CHECK_STR(got.text[1], "ghi");
+    CHECK(got.level[1] == LLAMAC_LOG_INFO);
+    CHECK_STR(got.text[2], "pending"); /* ended by the next message, with its own level */
+    CHECK(got.level[2] == LLAMAC_LOG_WARN);
+    CHECK_STR(got.text[3], "");
+    CHECK(got.level[3] == LLAMAC_LOG_ERROR);
+    CHECK_STR(got.text[4], "last"); /* ended by the next message */
+    CHECK_INT(strlen(got.text[5]), 2047);
+    CHECK(got.text[5][0] == 'A' && got.text[5][2046] == 'x');
+    CHECK(got.level[5] == LLAMAC_LOG_INFO);
+}
+
 int main(void) {
     RUN(test_versions);
     RUN(test_status_strings);
     RUN(test_last_error_is_per_thread_and_cleared);
     RUN(test_backends_and_devices);
     RUN(test_log_hook);
+    RUN(test_log_line_assembly);
     TESTS_DONE();
 }

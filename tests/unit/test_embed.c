@@ -79,12 +79,12 @@ static llamac_model *bert_model(uint64_t seed, int32_t cls_out, const char *file
     return m;
 }
 
-static llamac_context *embd_ctx(llamac_model *m, llamac_pooling pooling, uint32_t n_seq) {
+static llamac_context *embd_ctx_kv(llamac_model *m, llamac_pooling pooling, uint32_t n_seq, bool unified) {
     llamac_ctx_params cp = llamac_ctx_params_default();
     cp.embeddings = true;
     cp.pooling = pooling;
     cp.n_seq_max = n_seq;
-    cp.kv_unified = true;
+    cp.kv_unified = unified;
     cp.n_ctx = 512;
     cp.n_batch = 512;
     cp.n_ubatch = 512;
@@ -93,6 +93,10 @@ static llamac_context *embd_ctx(llamac_model *m, llamac_pooling pooling, uint32_
     llamac_context *ctx = NULL;
     CHECK_OK(llamac_ctx_new(m, &cp, &ctx));
     return ctx;
+}
+
+static llamac_context *embd_ctx(llamac_model *m, llamac_pooling pooling, uint32_t n_seq) {
+    return embd_ctx_kv(m, pooling, n_seq, true);
 }
 
 /* Splits "a|b|c" into texts (in place). */
@@ -117,9 +121,11 @@ static void check_case(const char *name, llamac_model *m, llamac_pooling pooling
     CHECK_INT(n, ref.n);
     llamac_embed_params ep = llamac_embed_params_default();
     ep.normalize = normalize;
-    /* many texts per decode, and one text per decode (n_seq_max 1): both equal llama.cpp's vectors */
-    for (uint32_t n_seq = 8; n_seq >= 1; n_seq /= 8) {
-        llamac_context *ctx = embd_ctx(m, pooling, n_seq);
+    /* many texts per decode, and one text per decode (n_seq_max 1): both equal llama.cpp's vectors; last, many
+     * sequences in one KV stream each (texts then decoded grouped by length) */
+    for (int pass = 0; pass < 3; pass++) {
+        uint32_t n_seq = pass == 1 ? 1 : 8;
+        llamac_context *ctx = embd_ctx_kv(m, pooling, n_seq, pass < 2);
         float *v = NULL;
         size_t dim = 0;
         CHECK_OK(llamac_embed(ctx, t, NULL, n, &ep, &v, &dim));
@@ -127,15 +133,13 @@ static void check_case(const char *name, llamac_model *m, llamac_pooling pooling
             CHECK(ref.dim[i] >= dim);
             float d = max_diff(v + i * dim, ref.v[i], dim);
             if (!(d <= 1e-5f)) {
-                fprintf(stderr, "  %s text %zu (n_seq_max %u): max difference %g\n", name, i, n_seq, (double)d);
+                fprintf(stderr, "  %s text %zu (n_seq_max %u%s): max difference %g\n", name, i, n_seq,
+                        pass == 2 ? ", a stream per sequence" : "", (double)d);
             }
             CHECK(d <= 1e-5f);
         }
         llamac_free(v);
         llamac_ctx_free(ctx);
-        if (n_seq == 1) {
-            break;
-        }
     }
 }
 
@@ -217,26 +221,37 @@ static void test_batching_many_texts(void) {
         t[i] = buf[i];
     }
     llamac_context *many = embd_ctx(m, LLAMAC_POOLING_MEAN, 16);
+    /* a KV stream per sequence: texts are decoded grouped by token count (the texts here have several lengths),
+     * and each vector must still land in its input row */
+    llamac_context *streams = embd_ctx_kv(m, LLAMAC_POOLING_MEAN, 16, false);
     llamac_context *one = embd_ctx(m, LLAMAC_POOLING_MEAN, 1);
-    float *all = NULL, *single = NULL;
-    size_t dim = 0, dim1 = 0;
+    float *all = NULL, *grouped = NULL, *single = NULL;
+    size_t dim = 0, dim_g = 0, dim1 = 0;
     CHECK_OK(llamac_embed(many, t, NULL, N, NULL, &all, &dim));
     CHECK_INT(dim, 64);
-    float worst = 0.0f;
-    for (int i = 0; all && i < N; i++) {
+    CHECK_OK(llamac_embed(streams, t, NULL, N, NULL, &grouped, &dim_g));
+    CHECK_INT(dim_g, 64);
+    float worst = 0.0f, worst_g = 0.0f;
+    for (int i = 0; all && grouped && i < N; i++) {
         CHECK_OK(llamac_embed(one, &t[i], NULL, 1, NULL, &single, &dim1));
         if (single) {
             float d = max_diff(all + (size_t)i * dim, single, dim);
             worst = d > worst ? d : worst;
+            d = max_diff(grouped + (size_t)i * dim, single, dim);
+            worst_g = d > worst_g ? d : worst_g;
         }
         llamac_free(single);
     }
     /* float32 matrix products round differently for different batch shapes: measured ~1.1e-5 on these vectors */
-    if (!(worst <= 2e-5f)) {
-        fprintf(stderr, "  packed vs one at a time: max difference %g\n", (double)worst);
+    if (!(worst <= 2e-5f) || !(worst_g <= 2e-5f)) {
+        fprintf(stderr, "  one at a time vs packed: max difference %g, vs grouped by length: %g\n", (double)worst,
+                (double)worst_g);
     }
     CHECK(worst <= 2e-5f);
+    CHECK(worst_g <= 2e-5f);
     llamac_free(all);
+    llamac_free(grouped);
+    llamac_ctx_free(streams);
     llamac_ctx_free(many);
     llamac_ctx_free(one);
     llamac_model_free(m);
@@ -303,6 +318,14 @@ static void test_tokens_and_errors(void) {
     cp.n_seq_max = 16; /* llama.cpp aborts at the first decode when outputs cannot cover every sequence */
     CHECK_STATUS(llamac_ctx_new(m, &cp, &ctx), LLAMAC_E_INVALID_ARGUMENT);
     CHECK_ERROR_HAS("n_seq_max (16) cannot exceed n_batch (8)");
+    cp.n_batch = 2048;
+    cp.n_ubatch = 2048;
+    cp.n_seq_max = 24; /* llama.cpp's graph reservation for mean pooling aborts when it does not divide n_ubatch */
+    CHECK_STATUS(llamac_ctx_new(m, &cp, &ctx), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("n_seq_max (24) must divide the micro-batch (2048 tokens");
+    cp.n_ubatch = 2040;
+    CHECK_OK(llamac_ctx_new(m, &cp, &ctx));
+    llamac_ctx_free(ctx);
 
     /* per-token vectors */
     ctx = embd_ctx(m, LLAMAC_POOLING_NONE, 1);

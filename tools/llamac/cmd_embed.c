@@ -2,8 +2,8 @@
  * cmd_embed.c - `llamac embed` and `llamac rerank`: embedding vectors and reranking scores on stdout.
  *
  * Texts come from the command line or, one per line, from stdin. The context is made for the job: embeddings on,
- * a unified KV cache with many sequences and n_ubatch = n_batch, so that the library can pack many texts into
- * each decode.
+ * many sequences and n_ubatch = n_batch, so that the library can pack many texts into each decode; for `embed`, a KV
+ * stream per sequence when every text fits one (see use_streams), a unified KV cache otherwise.
  */
 #include "cli.h"
 
@@ -72,6 +72,15 @@ static bool parse_pooling(const struct cli_common *c, const char *v, llamac_pool
     return false;
 }
 
+/* Largest divisor of `n` that is at most `cap` (at least 1). */
+static uint32_t divisor_at_most(uint32_t n, uint32_t cap) {
+    uint32_t d = cap < n ? cap : n;
+    while (d > 1 && n % d != 0) {
+        d--;
+    }
+    return d ? d : 1;
+}
+
 /* The context an embedding job wants, unless the user set the sizes. */
 static void embedding_context(struct cli_common *c, bool ubatch_set, bool parallel_set, bool fa_set) {
     c->ctx.embeddings = true;
@@ -80,13 +89,53 @@ static void embedding_context(struct cli_common *c, bool ubatch_set, bool parall
         c->ctx.n_ubatch = c->ctx.n_batch;
     }
     if (!parallel_set) {
-        c->ctx.n_seq_max = c->ctx.n_batch < 64 ? c->ctx.n_batch : 64;
+        /* At most 64 sequences, and a number that divides the micro-batch: llama.cpp cannot reserve its graph for
+         * mean pooling otherwise (llamac_ctx_new refuses such a context). */
+        uint32_t ub = c->ctx.n_ubatch < c->ctx.n_batch ? c->ctx.n_ubatch : c->ctx.n_batch;
+        c->ctx.n_seq_max = divisor_at_most(ub, 64);
     }
     if (!fa_set) {
         /* With flash attention the CPU kernels round differently for each batch shape; without it, a text's
          * vector does not depend on what it was batched with (to about 1e-5). */
         c->ctx.flash_attn = LLAMAC_FLASH_ATTN_OFF;
     }
+}
+
+/* Short texts embed fastest in a KV stream each (kv_unified off): a token then attends over its own stream's 256
+ * cells rather than over a whole packed batch, and the library packs all texts of one length into one decode (see
+ * llamac_embed), so there are few decodes too. That needs every text to fit a stream (256 tokens; longer texts keep
+ * the unified cache) and memory for n_seq_max streams: without -np, as many streams (up to 256, llama.cpp's limit) as
+ * fit in 256 MiB of F16 KV cache. Returns whether it switched; the caller falls back to the unified cache when the
+ * context cannot be made. */
+static bool use_streams(struct cli_common *c, llamac_model *model, const struct texts *t, unsigned flags,
+                        bool parallel_set) {
+    enum { STREAM_CELLS = 256, MAX_STREAMS = 256 };
+    const double budget = 256.0 * 1024 * 1024;
+    for (size_t i = 0; i < t->n; i++) {
+        llamac_token *tok = NULL;
+        size_t n = 0;
+        llamac_status st = llamac_tokenize(model, t->items[i], strlen(t->items[i]), flags, &tok, &n);
+        llamac_free(tok);
+        if (st != LLAMAC_OK || n > STREAM_CELLS) {
+            return false; /* the embedding itself reports a bad text */
+        }
+    }
+    llamac_model_info mi;
+    llamac_model_get_info(model, &mi);
+    uint32_t ub = c->ctx.n_ubatch < c->ctx.n_batch ? c->ctx.n_ubatch : c->ctx.n_batch;
+    uint32_t np = c->ctx.n_seq_max;
+    if (!parallel_set) {
+        double cell = (double)mi.n_layer * mi.n_head_kv * (mi.head_dim_k + mi.head_dim_v) * 2.0;
+        double fit = cell > 0 ? budget / (cell * STREAM_CELLS) : MAX_STREAMS;
+        np = fit >= MAX_STREAMS ? MAX_STREAMS : (uint32_t)fit;
+        np = divisor_at_most(ub, np);
+    }
+    if (np < 2) {
+        return false;
+    }
+    c->ctx.kv_unified = false;
+    c->ctx.n_seq_max = np;
+    return true;
 }
 
 static llamac_context *open_context(struct cli_common *c, llamac_model *model) {
@@ -212,7 +261,17 @@ int cmd_embed(int argc, char **argv) {
         goto done;
     }
     embedding_context(&c, ubatch_set, parallel_set, fa_set);
-    if (!(model = cli_load_model(&c, false)) || !(ctx = open_context(&c, model))) {
+    if (!(model = cli_load_model(&c, false))) {
+        goto done;
+    }
+    uint32_t unified_np = c.ctx.n_seq_max;
+    if (c.ctx.pooling != LLAMAC_POOLING_NONE && use_streams(&c, model, &t, ep.tokenize_flags, parallel_set) &&
+        llamac_ctx_new(model, &c.ctx, &ctx) != LLAMAC_OK) {
+        c.ctx.kv_unified = true;
+        c.ctx.n_seq_max = unified_np;
+        ctx = NULL;
+    }
+    if (!ctx && !(ctx = open_context(&c, model))) {
         goto done;
     }
     struct progress bar;
