@@ -1366,6 +1366,122 @@ LLAMAC_API llamac_status llamac_synth_resolve(const llamac_synth_params *params,
  * vocabulary is not a GGUF file; llama.cpp's reason in the message), LLAMAC_E_NO_MEMORY. Thread-safe. */
 LLAMAC_API llamac_status llamac_synth_write(const char *path, const llamac_synth_params *params);
 
+/* ---------------------------------------------------------------------------------------------------------------
+ * Chat sessions
+ * ------------------------------------------------------------------------------------------------------------- */
+/* A chat session: a conversation (system prompt, turns, tool calls and results) bound to one sequence of a
+ * context. Each llamac_chat_generate renders the whole conversation with the real chat template, tokenizes it and
+ * decodes only the tokens after the longest common prefix with what the sequence already holds, so the system
+ * prompt and earlier turns are evaluated once. Text inside messages never becomes special tokens ("<|im_end|>"
+ * typed by a user stays plain text); only the template's own markers do. Generation stops at the vocabulary's
+ * end-of-generation tokens and at the template's end-of-turn text (e.g. "<|im_end|>"). When the next prompt plus a
+ * reserve for the reply no longer fits, the oldest turns are evicted (the system prompt and the last
+ * keep_last_turns turns stay) instead of failing. The session uses its sequence exclusively: do not decode into it
+ * while the session lives. */
+typedef struct llamac_chat llamac_chat;
+
+typedef struct llamac_chat_params {
+    /* The system prompt, NUL-terminated, borrowed for the call (copied); NULL: none. */
+    const char *system_prompt;
+    /* Jinja source, NUL-terminated, borrowed (copied); NULL: the model's default template. */
+    const char *template_source;
+    /* A JSON object of extra template variables, e.g. {"enable_thinking":false}; borrowed (copied); NULL: none. */
+    const char *template_kwargs_json;
+    /* A JSON array of tools (OpenAI format) offered to the model; borrowed (copied); NULL: none. */
+    const char *tools_json;
+    /* Turns (a user message and what follows it) kept when the context fills; >= 1, default 2. */
+    int32_t keep_last_turns;
+    /* Room kept free for the reply when deciding to evict; 0 (default): max_tokens, at most half the context (a
+     * quarter when max_tokens is -1). */
+    int32_t reserve_tokens;
+    /* max_tokens, stop strings, sampling (copied), sampler (borrowed: must outlive the session), ignore_eog, and
+     * seq: the session's sequence. tokenize_flags, on_text and user_data are not used. */
+    llamac_generate_params generate;
+} llamac_chat_params;
+
+/* Defaults: no system prompt, the model's template, keep_last_turns 2, llamac_generate_params_default() (seq 0,
+ * 256 tokens). Thread-safe. */
+LLAMAC_API llamac_chat_params llamac_chat_params_default(void);
+
+/* Creates a session on sequence params->generate.seq of `ctx` (borrowed: it must outlive the session). The
+ * sequence is not touched until the first generation (which reuses nothing it did not decode itself). params NULL
+ * means defaults. *out is caller frees with llamac_chat_free. Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, a value out
+ * of range, kwargs/tools JSON that does not parse), LLAMAC_E_UTF8, LLAMAC_E_NOT_FOUND (no template given and the
+ * model has none), LLAMAC_E_TEMPLATE (the template does not parse or cannot render a simple conversation),
+ * LLAMAC_E_NO_MEMORY. One thread per handle (the context's). */
+LLAMAC_API llamac_status llamac_chat_new(llamac_context *ctx, const llamac_chat_params *params, llamac_chat **out);
+
+/* Frees a session. The KV cache of its sequence is left as it is. NULL is a no-op. One thread per handle. */
+LLAMAC_API void llamac_chat_free(llamac_chat *chat);
+
+/* Appends a message with `role` ("user", "assistant" or "tool"; NUL-terminated, borrowed) and `len` bytes of UTF-8
+ * `content` (borrowed, copied). Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, another role), LLAMAC_E_UTF8,
+ * LLAMAC_E_NO_MEMORY. One thread per handle. */
+LLAMAC_API llamac_status llamac_chat_add(llamac_chat *chat, const char *role, const char *content, size_t len);
+
+/* Appends one OpenAI-format message given as a JSON object (NUL-terminated, borrowed), e.g. an assistant message
+ * with "tool_calls" or a tool result {"role":"tool","tool_call_id":"c1","content":"..."}. "role" must be "user",
+ * "assistant" or "tool"; "content" a string or null (content-part arrays are not supported). Errors:
+ * LLAMAC_E_INVALID_ARGUMENT (not JSON, not an object, a bad role or content; the message says which),
+ * LLAMAC_E_NO_MEMORY. One thread per handle. */
+LLAMAC_API llamac_status llamac_chat_add_json(llamac_chat *chat, const char *message_json);
+
+/* Sets (or, with text NULL, removes) the system prompt: `len` bytes of UTF-8, borrowed, copied. The next
+ * generation re-evaluates the conversation from the first token that changed. Errors: LLAMAC_E_INVALID_ARGUMENT,
+ * LLAMAC_E_UTF8, LLAMAC_E_NO_MEMORY. One thread per handle. */
+LLAMAC_API llamac_status llamac_chat_set_system(llamac_chat *chat, const char *text, size_t len);
+
+/* Removes every message but the system prompt. The cached tokens stay, so the system prompt is not evaluated
+ * again. One thread per handle. */
+LLAMAC_API void llamac_chat_clear(llamac_chat *chat);
+
+/* Number of messages, the system prompt included. 0 for NULL. One thread per handle. */
+LLAMAC_API size_t llamac_chat_n_messages(const llamac_chat *chat);
+
+/* The conversation as an OpenAI-format JSON array of messages (the system prompt first, when set). *out is
+ * NUL-terminated, caller frees with llamac_free. Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_NO_MEMORY. One thread
+ * per handle. */
+LLAMAC_API llamac_status llamac_chat_messages_json(const llamac_chat *chat, char **out);
+
+/* The prompt the next llamac_chat_generate would evaluate: the conversation rendered with the generation prompt
+ * (text: *text NUL-terminated, *len may be NULL; tokens: as tokenized for the model, BOS included when the model
+ * adds one). Either out pair may be NULL. Outputs are caller frees with llamac_free. Errors:
+ * LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_TEMPLATE, LLAMAC_E_NO_MEMORY. One thread per handle. */
+LLAMAC_API llamac_status llamac_chat_prompt(llamac_chat *chat, char **text, size_t *len, llamac_token **tokens,
+                                            size_t *n_tokens);
+
+/* What a llamac_chat_generate did. */
+typedef struct llamac_chat_result {
+    llamac_generate_result gen; /* as llamac_generate: finish reason, timings; gen.n_prompt_tokens is the whole
+                                   rendered prompt */
+    int32_t n_reused_tokens;    /* prompt tokens that were already in the KV cache */
+    int32_t n_decoded_tokens;   /* prompt tokens evaluated by this call (n_prompt_tokens - n_reused_tokens) */
+    int32_t n_evicted_messages; /* messages dropped to make room, this call */
+} llamac_chat_result;
+
+/* Generates the assistant's reply to the conversation (whose last message must be from the user or a tool),
+ * streaming it through `on_text` (may be NULL; runs on this thread, as for llamac_generate) and appending it to the
+ * conversation as an assistant message, even when stopped early (a cancelled reply keeps what was generated).
+ * *result (may be NULL) is filled even when the call fails. Errors: LLAMAC_E_INVALID_ARGUMENT (no user or tool
+ * message to answer), LLAMAC_E_TEMPLATE, LLAMAC_E_CONTEXT_FULL (even the system prompt and the last turn do not
+ * fit), LLAMAC_E_DECODE, and the errors of llamac_generate; on an error the conversation is unchanged but turns
+ * may have been evicted. Stopping at the end of the turn, the limit, the callback or llamac_ctx_cancel() is
+ * success. One thread per handle (context and sampler). */
+LLAMAC_API llamac_status llamac_chat_generate(llamac_chat *chat, llamac_text_fn on_text, void *user_data,
+                                              llamac_chat_result *result);
+
+/* Saves the conversation and its sequence's KV cache to `path` (NUL-terminated, borrowed), through a temporary
+ * file renamed into place. Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_IO, LLAMAC_E_NO_MEMORY. One thread per
+ * handle. */
+LLAMAC_API llamac_status llamac_chat_save(llamac_chat *chat, const char *path);
+
+/* Restores a session saved by llamac_chat_save (messages, system prompt, KV cache), so the next turn decodes only
+ * the new message. Everything is validated first (magic, version, checksum, the model's fingerprint, the context
+ * size, the messages); on any error the session and the context are left exactly as they were. Errors:
+ * LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_IO, LLAMAC_E_STATE (another model, a corrupt or truncated file; the message
+ * says which), LLAMAC_E_NO_MEMORY. One thread per handle. */
+LLAMAC_API llamac_status llamac_chat_load(llamac_chat *chat, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

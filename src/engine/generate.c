@@ -161,7 +161,8 @@ static llamac_status check_params(const llamac_context *ctx, const llamac_genera
 }
 
 static void fill_result(llamac_generate_result *res, const llamac_context *ctx, llamac_finish_reason finish,
-                        size_t n_prompt, int32_t n_gen, double t0, double t_prompt, double t_first, double t_end) {
+                        size_t n_prompt, size_t n_decoded, int32_t n_gen, double t0, double t_prompt, double t_first,
+                        double t_end) {
     if (!res) {
         return;
     }
@@ -172,7 +173,7 @@ static void fill_result(llamac_generate_result *res, const llamac_context *ctx, 
     res->load_ms = ctx->model->info.load_ms;
     if (t_prompt > 0) {
         res->prompt_ms = t_prompt - t0;
-        res->prompt_tokens_per_s = res->prompt_ms > 0 ? (double)n_prompt * 1000.0 / res->prompt_ms : 0;
+        res->prompt_tokens_per_s = res->prompt_ms > 0 ? (double)n_decoded * 1000.0 / res->prompt_ms : 0;
     }
     if (t_first > 0) {
         res->ttft_ms = t_first - t0;
@@ -182,8 +183,12 @@ static void fill_result(llamac_generate_result *res, const llamac_context *ctx, 
     }
 }
 
-llamac_status llamac_generate_tokens(llamac_context *ctx, const llamac_token *prompt, size_t n,
-                                     const llamac_generate_params *params, llamac_generate_result *result) {
+llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *prompt, size_t n, size_t n_cached,
+                                    const llamac_generate_params *params, llamac_generate_result *result,
+                                    llamac_token *decoded, size_t decoded_cap, size_t *n_decoded) {
+    if (n_decoded) {
+        *n_decoded = 0;
+    }
     double t0 = llamac__now_ms();
     if (result) {
         memset(result, 0, sizeof *result);
@@ -214,6 +219,16 @@ llamac_status llamac_generate_tokens(llamac_context *ctx, const llamac_token *pr
     }
     st = llamac__tokens_check(ctx->model, prompt, n);
     if (st != LLAMAC_OK) {
+        goto done;
+    }
+    if (n_cached >= n) {
+        st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%zu of the %zu prompt tokens are cached; one must be decoded",
+                          n_cached, n);
+        goto done;
+    }
+    if (n_cached > 0 && (size_t)(llama_memory_seq_pos_max(llama_get_memory(ctx->lc), p->seq) + 1) < n_cached) {
+        st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "sequence %d holds fewer than the %zu tokens said to be cached",
+                          p->seq, n_cached);
         goto done;
     }
     cap = llama_n_ctx_seq(ctx->lc);
@@ -249,12 +264,16 @@ llamac_status llamac_generate_tokens(llamac_context *ctx, const llamac_token *pr
         goto done;
     }
 
-    /* Prompt: clear the sequence, decode, and let penalties see the prompt (the grammar does not). */
-    llama_memory_seq_rm(llama_get_memory(ctx->lc), p->seq, -1, -1);
+    /* Prompt: keep the n_cached tokens already in the sequence, clear the rest, decode the remainder, and let
+     * penalties see the whole prompt (the grammar does not). */
+    if (!llama_memory_seq_rm(llama_get_memory(ctx->lc), p->seq, n_cached > 0 ? (llama_pos)n_cached : -1, -1)) {
+        st = llamac__fail(LLAMAC_E_UNSUPPORTED, "the model's memory cannot drop positions from %zu on", n_cached);
+        goto done;
+    }
     for (size_t i = 0; i < n; i++) {
         llama_sampler_accept(sampler->chain, prompt[i]);
     }
-    st = llamac_ctx_decode(ctx, p->seq, prompt, n);
+    st = llamac_ctx_decode(ctx, p->seq, prompt + n_cached, n - n_cached);
     if (st == LLAMAC_E_CANCELLED) {
         r.finish = LLAMAC_FINISH_CANCELLED;
         st = LLAMAC_OK;
@@ -321,6 +340,9 @@ llamac_status llamac_generate_tokens(llamac_context *ctx, const llamac_token *pr
         if (st != LLAMAC_OK) {
             break;
         }
+        if (decoded && n_decoded && *n_decoded < decoded_cap) {
+            decoded[(*n_decoded)++] = tok;
+        }
         pos++;
     }
     /* Release what the gates still hold, unless a stop string or the caller ended the text. */
@@ -338,8 +360,8 @@ llamac_status llamac_generate_tokens(llamac_context *ctx, const llamac_token *pr
         }
     }
 done:
-    fill_result(result, ctx, st == LLAMAC_OK ? r.finish : LLAMAC_FINISH_NONE, n, n_gen, t0, t_prompt, t_first,
-                llamac__now_ms());
+    fill_result(result, ctx, st == LLAMAC_OK ? r.finish : LLAMAC_FINISH_NONE, n, n > n_cached ? n - n_cached : 0, n_gen,
+                t0, t_prompt, t_first, llamac__now_ms());
     llamac_utf8_stream_free(utf8);
     free(r.filter.stop_len);
     free(r.filter.hold);
@@ -349,6 +371,11 @@ done:
         llamac__ok();
     }
     return st;
+}
+
+llamac_status llamac_generate_tokens(llamac_context *ctx, const llamac_token *prompt, size_t n,
+                                     const llamac_generate_params *params, llamac_generate_result *result) {
+    return llamac__generate_from(ctx, prompt, n, 0, params, result, NULL, 0, NULL);
 }
 
 llamac_status llamac_generate(llamac_context *ctx, const char *prompt, size_t len, const llamac_generate_params *params,

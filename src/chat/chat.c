@@ -1,0 +1,886 @@
+/*
+ * chat.c - chat sessions: the conversation, its rendering into tokens, and one reply at a time.
+ *
+ * Every turn the whole conversation is rendered again with the real template, and only the tokens after the
+ * longest common prefix with the sequence's cache are decoded: no incremental bookkeeping of what the template
+ * would have added, so any template works. Injection safety comes from a second render in which every message
+ * content is replaced by a unique sentinel: it shows which bytes of the prompt are the template's and which are
+ * the messages'. When no content holds special-token text the prompt is tokenized whole, exactly as llama.cpp's
+ * server does; otherwise the template's text is tokenized with special tokens and the contents as plain text.
+ */
+#include "chat/chat_internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SENTINEL_OPEN "[[llamac:"
+
+llamac_chat_params llamac_chat_params_default(void) {
+    llamac_chat_params p;
+    memset(&p, 0, sizeof p);
+    p.keep_last_turns = 2;
+    p.generate = llamac_generate_params_default();
+    return p;
+}
+
+/* ---- small helpers ---- */
+
+static char *dup_str(const char *s) {
+    return s ? llamac__strndup(s, strlen(s)) : NULL;
+}
+
+static llamac_status check_json(const char *text, const char *what, bool want_array) {
+    json_error_t err;
+    json_t *j = json_loads(text, JSON_DECODE_ANY, &err);
+    if (!j) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%s is not valid JSON (line %d, column %d): %s", what, err.line,
+                            err.column, err.text);
+    }
+    bool ok = want_array ? json_is_array(j) : json_is_object(j);
+    json_decref(j);
+    if (!ok) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%s must be a JSON %s", what, want_array ? "array" : "object");
+    }
+    return LLAMAC_OK;
+}
+
+/* The text of a special token with special rendering on (as templates see bos_token), or "" for none. */
+static size_t token_text(const llamac_model *model, llama_token tok, char *buf, size_t cap) {
+    if (tok == LLAMA_TOKEN_NULL) {
+        return 0;
+    }
+    int32_t n = llama_token_to_piece(model->vocab, tok, buf, (int32_t)cap, 0, true);
+    return n > 0 ? (size_t)n : 0;
+}
+
+llamac_status llamac__chat_check_message(const json_t *m, bool allow_system) {
+    if (!json_is_object(m)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "a message must be a JSON object");
+    }
+    const char *role = json_string_value(json_object_get(m, "role"));
+    if (!role) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "a message needs a \"role\" string");
+    }
+    if (strcmp(role, "user") != 0 && strcmp(role, "assistant") != 0 && strcmp(role, "tool") != 0 &&
+        !(allow_system && strcmp(role, "system") == 0)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "message role '%s' is not one of user, assistant, tool%s", role,
+                            allow_system ? ", system" : " (set the system prompt with llamac_chat_set_system)");
+    }
+    json_t *content = json_object_get(m, "content");
+    if (content && !json_is_string(content) && !json_is_null(content)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "message \"content\" must be a string or null (content-part arrays are not supported)");
+    }
+    if (json_is_string(content) && !llamac_utf8_valid(json_string_value(content), json_string_length(content), NULL)) {
+        return llamac__fail(LLAMAC_E_UTF8, "message content is not valid UTF-8");
+    }
+    return LLAMAC_OK;
+}
+
+/* ---- creation ---- */
+
+static llamac_status copy_generate(llamac_chat *chat, const llamac_generate_params *g) {
+    chat->gen = *g;
+    chat->gen.on_text = NULL;
+    chat->gen.user_data = NULL;
+    chat->gen.tokenize_flags = 0;
+    if (g->n_stop > 0 && !g->stop) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "generate.n_stop is %zu but stop is NULL", g->n_stop);
+    }
+    chat->stops = llamac__calloc(g->n_stop + 1, sizeof(char *));
+    if (!chat->stops) {
+        return LLAMAC_E_NO_MEMORY;
+    }
+    for (size_t i = 0; i < g->n_stop; i++) {
+        if (!g->stop[i] || !g->stop[i][0]) {
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "stop string %zu is NULL or empty", i);
+        }
+        if (!(chat->stops[chat->n_stops++] = dup_str(g->stop[i]))) {
+            return LLAMAC_E_NO_MEMORY;
+        }
+    }
+    if (g->sampling.grammar && !(chat->grammar = dup_str(g->sampling.grammar))) {
+        return LLAMAC_E_NO_MEMORY;
+    }
+    chat->gen.sampling.grammar = chat->grammar;
+    if (g->sampling.n_logit_bias > 0) {
+        if (!g->sampling.logit_bias) {
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "sampling.n_logit_bias is %zu but logit_bias is NULL",
+                                g->sampling.n_logit_bias);
+        }
+        chat->bias = llamac__malloc(g->sampling.n_logit_bias * sizeof *chat->bias);
+        if (!chat->bias) {
+            return LLAMAC_E_NO_MEMORY;
+        }
+        memcpy(chat->bias, g->sampling.logit_bias, g->sampling.n_logit_bias * sizeof *chat->bias);
+    }
+    chat->gen.sampling.logit_bias = chat->bias;
+    return LLAMAC_OK;
+}
+
+/* What the template writes right after an assistant message: its end-of-turn text, first line, trimmed. */
+static llamac_status find_end_of_turn(llamac_chat *chat) {
+    char sentinel[64];
+    snprintf(sentinel, sizeof sentinel, SENTINEL_OPEN "%08x:eot]]", chat->salt);
+    json_t *msgs = json_pack("[{s:s,s:s},{s:s,s:s}]", "role", "user", "content", "Hello", "role", "assistant",
+                             "content", sentinel);
+    char *json = msgs ? json_dumps(msgs, JSON_COMPACT) : NULL;
+    json_decref(msgs);
+    if (!json) {
+        return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory rendering the chat template");
+    }
+    llamac_template_inputs in = llamac_template_inputs_default();
+    in.messages_json = json;
+    in.tools_json = chat->tools_json;
+    in.kwargs_json = chat->kwargs_json;
+    in.add_generation_prompt = false;
+    char *out = NULL;
+    size_t len = 0;
+    llamac_status st = llamac_template_render(chat->tmpl, &in, &out, &len);
+    free(json);
+    if (st != LLAMAC_OK) {
+        llamac__ok(); /* a template that cannot end on an assistant message just has no end-of-turn text */
+        return LLAMAC_OK;
+    }
+    const char *at = strstr(out, sentinel);
+    if (at) {
+        const char *s = at + strlen(sentinel);
+        while (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t') {
+            s++;
+        }
+        size_t n = 0;
+        while (s[n] && s[n] != '\n' && s[n] != '\r') {
+            n++;
+        }
+        while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t')) {
+            n--;
+        }
+        if (n > 0 && !(chat->end_of_turn = llamac__strndup(s, n))) {
+            free(out);
+            return LLAMAC_E_NO_MEMORY;
+        }
+    }
+    free(out);
+    return LLAMAC_OK;
+}
+
+llamac_status llamac_chat_new(llamac_context *ctx, const llamac_chat_params *params, llamac_chat **out) {
+    if (out) {
+        *out = NULL;
+    }
+    if (!ctx || !out) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_chat_new: NULL argument");
+    }
+    llamac_chat_params def = llamac_chat_params_default();
+    const llamac_chat_params *p = params ? params : &def;
+    if (p->keep_last_turns < 1) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "keep_last_turns %d must be at least 1", p->keep_last_turns);
+    }
+    if (p->reserve_tokens < 0) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "reserve_tokens %d must be 0 (automatic) or more",
+                            p->reserve_tokens);
+    }
+    if (p->generate.max_tokens < -1) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "max_tokens %d must be -1 (no limit) or more",
+                            p->generate.max_tokens);
+    }
+    llamac_status st = llamac__seq_check(ctx, p->generate.seq, false);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    if (p->system_prompt && !llamac_utf8_valid(p->system_prompt, strlen(p->system_prompt), NULL)) {
+        return llamac__fail(LLAMAC_E_UTF8, "the system prompt is not valid UTF-8");
+    }
+    if (p->template_kwargs_json && (st = check_json(p->template_kwargs_json, "template_kwargs_json", false))) {
+        return st;
+    }
+    if (p->tools_json && (st = check_json(p->tools_json, "tools_json", true))) {
+        return st;
+    }
+    llamac_chat *chat = llamac__calloc(1, sizeof *chat);
+    if (!chat) {
+        return LLAMAC_E_NO_MEMORY;
+    }
+    chat->ctx = ctx;
+    chat->keep_last_turns = p->keep_last_turns;
+    chat->reserve_tokens = p->reserve_tokens;
+    chat->salt = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)chat ^ 0x5bd1e995u;
+    chat->messages = json_array();
+    chat->cap_cache = llama_n_ctx_seq(ctx->lc);
+    chat->cache = llamac__malloc((chat->cap_cache + 1) * sizeof(llamac_token));
+    if (!chat->messages || !chat->cache) {
+        st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory creating a chat session");
+        goto fail;
+    }
+    if ((p->system_prompt && !(chat->system = dup_str(p->system_prompt))) ||
+        (p->template_kwargs_json && !(chat->kwargs_json = dup_str(p->template_kwargs_json))) ||
+        (p->tools_json && !(chat->tools_json = dup_str(p->tools_json)))) {
+        st = LLAMAC_E_NO_MEMORY;
+        goto fail;
+    }
+    if ((st = copy_generate(chat, &p->generate)) != LLAMAC_OK) {
+        goto fail;
+    }
+    if (p->template_source) {
+        size_t len = strlen(p->template_source);
+        if ((st = llamac_template_new(p->template_source, len, &chat->tmpl)) != LLAMAC_OK) {
+            goto fail;
+        }
+    } else {
+        st = llamac_template_from_model(ctx->model, NULL, &chat->tmpl);
+        if (st == LLAMAC_E_NOT_FOUND) {
+            st = llamac__fail(LLAMAC_E_NOT_FOUND, "the model has no chat template (tokenizer.chat_template); pass "
+                                                  "one as template_source");
+        }
+        if (st != LLAMAC_OK) {
+            goto fail;
+        }
+    }
+    if ((st = find_end_of_turn(chat)) != LLAMAC_OK) {
+        goto fail;
+    }
+    if (chat->end_of_turn) {
+        chat->stops[chat->n_stops++] = chat->end_of_turn;
+    }
+    chat->gen.stop = (const char *const *)chat->stops;
+    chat->gen.n_stop = chat->n_stops;
+    /* A template that cannot render a one-message conversation is of no use for chatting: say so now. */
+    char *probe = NULL;
+    st = llamac__chat_render(chat, "Hello", 5, true, &probe, NULL, NULL, NULL);
+    free(probe);
+    if (st != LLAMAC_OK) {
+        goto fail;
+    }
+    *out = chat;
+    return llamac__ok();
+fail:
+    llamac_chat_free(chat);
+    return st;
+}
+
+void llamac_chat_free(llamac_chat *chat) {
+    if (!chat) {
+        return;
+    }
+    llamac_template_free(chat->tmpl);
+    json_decref(chat->messages);
+    free(chat->system);
+    free(chat->kwargs_json);
+    free(chat->tools_json);
+    if (chat->stops) {
+        for (size_t i = 0; i < chat->n_stops; i++) {
+            if (chat->stops[i] != chat->end_of_turn) {
+                free(chat->stops[i]);
+            }
+        }
+        free(chat->stops);
+    }
+    free(chat->end_of_turn);
+    free(chat->grammar);
+    free(chat->bias);
+    free(chat->cache);
+    free(chat);
+}
+
+/* ---- the conversation ---- */
+
+static llamac_status append_message(llamac_chat *chat, json_t *m) {
+    if (json_array_append_new(chat->messages, m) != 0) {
+        return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory adding a message");
+    }
+    return llamac__ok();
+}
+
+llamac_status llamac_chat_add(llamac_chat *chat, const char *role, const char *content, size_t len) {
+    if (!chat || !role || (!content && len > 0)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_chat_add: NULL argument");
+    }
+    if (!llamac_utf8_valid(content ? content : "", len, NULL)) {
+        return llamac__fail(LLAMAC_E_UTF8, "message content is not valid UTF-8");
+    }
+    json_t *m = json_object();
+    if (!m || json_object_set_new(m, "role", json_string(role)) != 0 ||
+        json_object_set_new(m, "content", json_stringn(content ? content : "", len)) != 0) {
+        json_decref(m);
+        return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory adding a message");
+    }
+    llamac_status st = llamac__chat_check_message(m, false);
+    if (st != LLAMAC_OK) {
+        json_decref(m);
+        return st;
+    }
+    return append_message(chat, m);
+}
+
+llamac_status llamac_chat_add_json(llamac_chat *chat, const char *message_json) {
+    if (!chat || !message_json) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_chat_add_json: NULL argument");
+    }
+    json_error_t err;
+    json_t *m = json_loads(message_json, JSON_DECODE_ANY, &err);
+    if (!m) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the message is not valid JSON (line %d, column %d): %s",
+                            err.line, err.column, err.text);
+    }
+    llamac_status st = llamac__chat_check_message(m, false);
+    if (st != LLAMAC_OK) {
+        json_decref(m);
+        return st;
+    }
+    return append_message(chat, m);
+}
+
+llamac_status llamac_chat_set_system(llamac_chat *chat, const char *text, size_t len) {
+    if (!chat) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_chat_set_system: NULL chat");
+    }
+    char *copy = NULL;
+    if (text) {
+        if (!llamac_utf8_valid(text, len, NULL)) {
+            return llamac__fail(LLAMAC_E_UTF8, "the system prompt is not valid UTF-8");
+        }
+        if (!(copy = llamac__strndup(text, len))) {
+            return LLAMAC_E_NO_MEMORY;
+        }
+    }
+    free(chat->system);
+    chat->system = copy;
+    return llamac__ok();
+}
+
+void llamac_chat_clear(llamac_chat *chat) {
+    if (chat) {
+        json_array_clear(chat->messages);
+    }
+}
+
+size_t llamac_chat_n_messages(const llamac_chat *chat) {
+    return chat ? json_array_size(chat->messages) + (chat->system ? 1 : 0) : 0;
+}
+
+/* The conversation as rendered: the system prompt first, then the messages, then `pending` as a user message. */
+static json_t *full_messages(const llamac_chat *chat, const char *pending, size_t pending_len) {
+    json_t *all = json_array();
+    if (!all) {
+        return NULL;
+    }
+    if (chat->system &&
+        json_array_append_new(all, json_pack("{s:s,s:s}", "role", "system", "content", chat->system)) != 0) {
+        json_decref(all);
+        return NULL;
+    }
+    if (json_array_extend(all, chat->messages) != 0) {
+        json_decref(all);
+        return NULL;
+    }
+    if (pending &&
+        json_array_append_new(all, json_pack("{s:s,s:s%}", "role", "user", "content", pending, pending_len)) != 0) {
+        json_decref(all);
+        return NULL;
+    }
+    return all;
+}
+
+llamac_status llamac_chat_messages_json(const llamac_chat *chat, char **out) {
+    if (out) {
+        *out = NULL;
+    }
+    if (!chat || !out) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_chat_messages_json: NULL argument");
+    }
+    json_t *all = full_messages(chat, NULL, 0);
+    char *s = all ? json_dumps(all, JSON_COMPACT) : NULL;
+    json_decref(all);
+    if (!s) {
+        return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory writing the conversation");
+    }
+    *out = s;
+    return llamac__ok();
+}
+
+/* ---- rendering and tokenizing ---- */
+
+static llamac_status render(const llamac_chat *chat, json_t *msgs, bool add_generation_prompt, char **out,
+                            size_t *len) {
+    char *json = json_dumps(msgs, JSON_COMPACT);
+    if (!json) {
+        return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory rendering the conversation");
+    }
+    llamac_template_inputs in = llamac_template_inputs_default();
+    in.messages_json = json;
+    in.tools_json = chat->tools_json;
+    in.kwargs_json = chat->kwargs_json;
+    in.add_generation_prompt = add_generation_prompt;
+    llamac_status st = llamac_template_render(chat->tmpl, &in, out, len);
+    free(json);
+    return st;
+}
+
+/* A growable token list. */
+struct toks {
+    llamac_token *v;
+    size_t n;
+    size_t cap;
+};
+
+static llamac_status toks_push(struct toks *t, const llamac_token *v, size_t n) {
+    if (t->n + n > t->cap) {
+        size_t cap = t->cap ? t->cap : 256;
+        while (cap < t->n + n) {
+            cap *= 2;
+        }
+        llamac_token *p = realloc(t->v, cap * sizeof *p);
+        if (!p) {
+            return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory tokenizing the conversation");
+        }
+        t->v = p;
+        t->cap = cap;
+    }
+    if (n > 0) {
+        memcpy(t->v + t->n, v, n * sizeof *v);
+    }
+    t->n += n;
+    return LLAMAC_OK;
+}
+
+static llamac_status tokenize_into(const llamac_chat *chat, struct toks *t, const char *s, size_t len, unsigned flags) {
+    if (len == 0 && !(flags & LLAMAC_TOKENIZE_ADD_SPECIAL)) {
+        return LLAMAC_OK;
+    }
+    llamac_token *v = NULL;
+    size_t n = 0;
+    llamac_status st = llamac_tokenize(chat->ctx->model, s, len, flags, &v, &n);
+    if (st == LLAMAC_OK) {
+        st = toks_push(t, v, n);
+    }
+    free(v);
+    return st;
+}
+
+/* True when `s` holds text that special parsing would turn into a control token. */
+static llamac_status has_special_text(const llamac_chat *chat, const char *s, size_t len, bool *out) {
+    *out = false;
+    if (len == 0) {
+        return LLAMAC_OK;
+    }
+    llamac_token *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    llamac_status st = llamac_tokenize(chat->ctx->model, s, len, 0, &a, &na);
+    if (st == LLAMAC_OK) {
+        st = llamac_tokenize(chat->ctx->model, s, len, LLAMAC_TOKENIZE_PARSE_SPECIAL, &b, &nb);
+    }
+    if (st == LLAMAC_OK) {
+        *out = na != nb || memcmp(a, b, na * sizeof *a) != 0;
+    }
+    free(a);
+    free(b);
+    return st;
+}
+
+/* One stretch of the prompt: the template's text or (part of) a message's content. */
+struct piece {
+    const char *s;
+    size_t len;
+    bool content;
+};
+
+/* Splits the sentinel render into pieces, with each sentinel replaced by its content. False when a sentinel is
+ * malformed (the template cut or changed it). */
+static bool split_pieces(const char *rs, size_t rs_len, uint32_t salt, const char *const *contents,
+                         const size_t *content_lens, size_t n_contents, struct piece *pieces, size_t *n_pieces,
+                         size_t max_pieces) {
+    char open[32];
+    int open_len = snprintf(open, sizeof open, SENTINEL_OPEN "%08x:", salt);
+    size_t np = 0, i = 0, lit = 0;
+    while (i < rs_len) {
+        const char *at = strstr(rs + i, SENTINEL_OPEN);
+        if (!at || (size_t)(at - rs) >= rs_len) {
+            break;
+        }
+        size_t pos = (size_t)(at - rs);
+        if (strncmp(at, open, (size_t)open_len) != 0) {
+            i = pos + 1; /* someone else's "[[llamac:" text: plain template text */
+            continue;
+        }
+        char *end = NULL;
+        unsigned long k = strtoul(at + open_len, &end, 10);
+        if (end == at + open_len || end[0] != ']' || end[1] != ']' || k >= n_contents || np + 2 > max_pieces) {
+            return false;
+        }
+        pieces[np++] = (struct piece){ rs + lit, pos - lit, false };
+        pieces[np++] = (struct piece){ contents[k], content_lens[k], true };
+        i = lit = (size_t)(end + 2 - rs);
+    }
+    if (np + 1 > max_pieces) {
+        return false;
+    }
+    pieces[np++] = (struct piece){ rs + lit, rs_len - lit, false };
+    *n_pieces = np;
+    return true;
+}
+
+llamac_status llamac__chat_render(llamac_chat *chat, const char *pending, size_t pending_len,
+                                  bool add_generation_prompt, char **text, size_t *text_len, llamac_token **tokens,
+                                  size_t *n_tokens) {
+    if (text) {
+        *text = NULL;
+    }
+    if (text_len) {
+        *text_len = 0;
+    }
+    if (tokens) {
+        *tokens = NULL;
+    }
+    if (n_tokens) {
+        *n_tokens = 0;
+    }
+    llamac_status st = LLAMAC_OK;
+    json_t *real = full_messages(chat, pending, pending_len);
+    json_t *sent = json_array();
+    size_t n_msgs = real ? json_array_size(real) : 0;
+    const char **contents = llamac__calloc(n_msgs + 1, sizeof *contents);
+    size_t *content_lens = llamac__calloc(n_msgs + 1, sizeof *content_lens);
+    char *r = NULL, *rs = NULL;
+    size_t r_len = 0, rs_len = 0, n_pieces = 0, max_pieces = 0;
+    struct piece *pieces = NULL;
+    struct toks t = { NULL, 0, 0 };
+    if (!real || !sent || !contents || !content_lens) {
+        st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory rendering the conversation");
+        goto done;
+    }
+    size_t n_contents = 0;
+    for (size_t i = 0; i < n_msgs; i++) {
+        json_t *m = json_array_get(real, i);
+        json_t *c = json_object_get(m, "content");
+        json_t *copy = json_copy(m);
+        if (!copy || json_array_append_new(sent, copy) != 0) {
+            st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory rendering the conversation");
+            goto done;
+        }
+        if (json_is_string(c) && json_string_length(c) > 0) {
+            char sentinel[64];
+            snprintf(sentinel, sizeof sentinel, SENTINEL_OPEN "%08x:%zu]]", chat->salt, n_contents);
+            contents[n_contents] = json_string_value(c);
+            content_lens[n_contents] = json_string_length(c);
+            n_contents++;
+            json_object_set_new(copy, "content", json_string(sentinel));
+        }
+    }
+    if ((st = render(chat, real, add_generation_prompt, &r, &r_len)) != LLAMAC_OK) {
+        goto done;
+    }
+    if (!tokens) {
+        goto done;
+    }
+    bool any_special = false;
+    for (size_t k = 0; k < n_contents && !any_special; k++) {
+        if ((st = has_special_text(chat, contents[k], content_lens[k], &any_special)) != LLAMAC_OK) {
+            goto done;
+        }
+    }
+    const llamac_model *model = chat->ctx->model;
+    bool add_bos = llama_vocab_get_add_bos(model->vocab), add_eos = llama_vocab_get_add_eos(model->vocab);
+    char bos[128], eos[128];
+    size_t bos_len = add_bos ? token_text(model, llama_vocab_bos(model->vocab), bos, sizeof bos) : 0;
+    size_t eos_len = add_eos ? token_text(model, llama_vocab_eos(model->vocab), eos, sizeof eos) : 0;
+    if (!any_special) {
+        /* As llama.cpp: drop the BOS/EOS text the template wrote when tokenizing adds them anyway. */
+        const char *s = r;
+        size_t len = r_len;
+        if (bos_len > 0 && len >= bos_len && memcmp(s, bos, bos_len) == 0) {
+            s += bos_len;
+            len -= bos_len;
+        }
+        if (eos_len > 0 && len >= eos_len && memcmp(s + len - eos_len, eos, eos_len) == 0) {
+            len -= eos_len;
+        }
+        st = tokenize_into(chat, &t, s, len, LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL);
+        goto done;
+    }
+    /* Some content holds special-token text: find the template's text with the sentinel render and tokenize it
+     * apart from the contents. This needs the sentinel render, with contents put back, to be the real one. */
+    if ((st = render(chat, sent, add_generation_prompt, &rs, &rs_len)) != LLAMAC_OK) {
+        goto done;
+    }
+    max_pieces = 2 * (rs_len / 8) + 2;
+    pieces = llamac__malloc(max_pieces * sizeof *pieces);
+    if (!pieces) {
+        st = LLAMAC_E_NO_MEMORY;
+        goto done;
+    }
+    bool same = split_pieces(rs, rs_len, chat->salt, contents, content_lens, n_contents, pieces, &n_pieces, max_pieces);
+    size_t at = 0;
+    for (size_t i = 0; same && i < n_pieces; i++) {
+        same = at + pieces[i].len <= r_len && memcmp(r + at, pieces[i].s, pieces[i].len) == 0;
+        at += pieces[i].len;
+    }
+    if (!same || at != r_len) {
+        st = llamac__fail(LLAMAC_E_TEMPLATE,
+                          "a message holds special-token text, and the chat template changes message text, so "
+                          "it cannot be kept apart from the template's own markers; refusing to render it");
+        goto done;
+    }
+    if (bos_len > 0 && n_pieces > 0 && !pieces[0].content && pieces[0].len >= bos_len &&
+        memcmp(pieces[0].s, bos, bos_len) == 0) {
+        pieces[0].s += bos_len;
+        pieces[0].len -= bos_len;
+    }
+    if (eos_len > 0 && n_pieces > 0 && !pieces[n_pieces - 1].content && pieces[n_pieces - 1].len >= eos_len &&
+        memcmp(pieces[n_pieces - 1].s + pieces[n_pieces - 1].len - eos_len, eos, eos_len) == 0) {
+        pieces[n_pieces - 1].len -= eos_len;
+    }
+    llama_token special_bos = llama_vocab_bos(model->vocab), special_eos = llama_vocab_eos(model->vocab);
+    if (add_bos && special_bos != LLAMA_TOKEN_NULL && (st = toks_push(&t, &special_bos, 1)) != LLAMAC_OK) {
+        goto done;
+    }
+    for (size_t i = 0; i < n_pieces; i++) {
+        unsigned flags = pieces[i].content ? 0u : LLAMAC_TOKENIZE_PARSE_SPECIAL;
+        if ((st = tokenize_into(chat, &t, pieces[i].s, pieces[i].len, flags)) != LLAMAC_OK) {
+            goto done;
+        }
+    }
+    if (add_eos && special_eos != LLAMA_TOKEN_NULL) {
+        st = toks_push(&t, &special_eos, 1);
+    }
+done:
+    if (st == LLAMAC_OK) {
+        if (text) {
+            *text = r;
+            r = NULL;
+        }
+        if (text_len) {
+            *text_len = r_len;
+        }
+        if (tokens) {
+            *tokens = t.v;
+            *n_tokens = t.n;
+            t.v = NULL;
+        }
+    }
+    free(t.v);
+    free(pieces);
+    free(rs);
+    free(r);
+    free(contents);
+    free(content_lens);
+    json_decref(sent);
+    json_decref(real);
+    return st;
+}
+
+llamac_status llamac_chat_prompt(llamac_chat *chat, char **text, size_t *len, llamac_token **tokens, size_t *n_tokens) {
+    if (!chat || (tokens && !n_tokens)) {
+        if (text) {
+            *text = NULL;
+        }
+        if (tokens) {
+            *tokens = NULL;
+        }
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_chat_prompt: NULL argument");
+    }
+    llamac_status st = llamac__chat_render(chat, NULL, 0, true, text, len, tokens, n_tokens);
+    return st == LLAMAC_OK ? llamac__ok() : st;
+}
+
+/* ---- the cache ---- */
+
+size_t llamac__chat_common_prefix(const llamac_chat *chat, const llamac_token *tokens, size_t n) {
+    size_t i = 0;
+    while (i < n && i < chat->n_cache && chat->cache[i] == tokens[i]) {
+        i++;
+    }
+    return i;
+}
+
+void llamac__chat_cache_sync(llamac_chat *chat) {
+    llama_pos max = llama_memory_seq_pos_max(llama_get_memory(chat->ctx->lc), chat->gen.seq);
+    size_t held = max < 0 ? 0 : (size_t)max + 1;
+    if (chat->n_cache > held) {
+        chat->n_cache = held;
+    }
+}
+
+/* ---- eviction ---- */
+
+static bool is_role(json_t *m, const char *role) {
+    const char *r = json_string_value(json_object_get(m, "role"));
+    return r && strcmp(r, role) == 0;
+}
+
+/* Drops the oldest turns so that `keep` remain (a turn starts at a user message). Returns the messages dropped. */
+static size_t evict_to(llamac_chat *chat, size_t keep) {
+    size_t n = json_array_size(chat->messages), turns = 0;
+    for (size_t i = 0; i < n; i++) {
+        turns += is_role(json_array_get(chat->messages, i), "user");
+    }
+    if (turns <= keep) {
+        return 0;
+    }
+    size_t skip = turns - keep, cut = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (is_role(json_array_get(chat->messages, i), "user") && skip-- == 0) {
+            cut = i;
+            break;
+        }
+    }
+    for (size_t i = 0; i < cut; i++) {
+        json_array_remove(chat->messages, 0);
+    }
+    return cut;
+}
+
+static size_t count_turns(const llamac_chat *chat) {
+    size_t turns = 0;
+    for (size_t i = 0; i < json_array_size(chat->messages); i++) {
+        turns += is_role(json_array_get(chat->messages, i), "user");
+    }
+    return turns;
+}
+
+/* ---- generation ---- */
+
+struct collect {
+    llamac_text_fn fn;
+    void *user_data;
+    char *buf;
+    size_t len;
+    size_t cap;
+    bool oom;
+};
+
+static bool collect_text(const char *text, size_t len, void *user_data) {
+    struct collect *c = user_data;
+    if (c->len + len + 1 > c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 256;
+        while (cap < c->len + len + 1) {
+            cap *= 2;
+        }
+        char *p = realloc(c->buf, cap);
+        if (!p) {
+            c->oom = true;
+            return false;
+        }
+        c->buf = p;
+        c->cap = cap;
+    }
+    memcpy(c->buf + c->len, text, len);
+    c->len += len;
+    c->buf[c->len] = '\0';
+    return c->fn ? c->fn(text, len, c->user_data) : true;
+}
+
+llamac_status llamac_chat_generate(llamac_chat *chat, llamac_text_fn on_text, void *user_data,
+                                   llamac_chat_result *result) {
+    if (result) {
+        memset(result, 0, sizeof *result);
+    }
+    if (!chat) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_chat_generate: NULL chat");
+    }
+    size_t n_msgs = json_array_size(chat->messages);
+    json_t *last = n_msgs ? json_array_get(chat->messages, n_msgs - 1) : NULL;
+    if (!last || !(is_role(last, "user") || is_role(last, "tool"))) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "there is nothing to answer: the last message must be from the user or a tool");
+    }
+    llamac_context *ctx = chat->ctx;
+    size_t cap = chat->cap_cache;
+    size_t reserve = (size_t)chat->reserve_tokens;
+    if (reserve == 0) {
+        reserve = chat->gen.max_tokens >= 0 ? (size_t)chat->gen.max_tokens : cap / 4;
+        if (reserve > cap / 2) {
+            reserve = cap / 2;
+        }
+    }
+    llamac_token *tokens = NULL, *decoded = NULL;
+    size_t n = 0, n_evicted = 0, lcp = 0, n_dec = 0;
+    struct collect col = { on_text, user_data, NULL, 0, 0, false };
+    llamac_generate_result res;
+    memset(&res, 0, sizeof res);
+    llamac_status st;
+    for (;;) {
+        if ((st = llamac__chat_render(chat, NULL, 0, true, NULL, NULL, &tokens, &n)) != LLAMAC_OK) {
+            goto done;
+        }
+        if (n + reserve <= cap) {
+            break;
+        }
+        /* Too long: keep the last keep_last_turns turns, then, if that is not enough, fewer, down to one. */
+        size_t turns = count_turns(chat);
+        size_t keep = turns == 0                              ? 0
+                      : turns > (size_t)chat->keep_last_turns ? (size_t)chat->keep_last_turns
+                                                              : turns - 1;
+        size_t dropped = keep >= 1 ? evict_to(chat, keep) : 0;
+        if (dropped == 0) {
+            if (n < cap) {
+                break; /* no turn left to evict; the reply gets what room there is */
+            }
+            st = llamac__fail(LLAMAC_E_CONTEXT_FULL,
+                              "the prompt is %zu tokens even with only the system prompt and the last turn; the "
+                              "context holds %zu",
+                              n, cap);
+            goto done;
+        }
+        n_evicted += dropped;
+        free(tokens);
+        tokens = NULL;
+    }
+    if (n == 0) {
+        st = llamac__fail(LLAMAC_E_TEMPLATE, "the chat template rendered the conversation as nothing");
+        goto done;
+    }
+    llamac__chat_cache_sync(chat);
+    lcp = llamac__chat_common_prefix(chat, tokens, n);
+    if (lcp >= n) {
+        lcp = n - 1; /* decode the last token again: its logits start the reply */
+    }
+    decoded = llamac__malloc((cap + 1) * sizeof *decoded);
+    if (!decoded) {
+        st = LLAMAC_E_NO_MEMORY;
+        goto done;
+    }
+    llamac_generate_params gp = chat->gen;
+    gp.on_text = collect_text;
+    gp.user_data = &col;
+    st = llamac__generate_from(ctx, tokens, n, lcp, &gp, &res, decoded, cap, &n_dec);
+    if (st == LLAMAC_E_UNSUPPORTED && lcp > 0) {
+        lcp = 0; /* memory that cannot drop a tail (recurrent models): start the sequence over */
+        st = llamac__generate_from(ctx, tokens, n, 0, &gp, &res, decoded, cap, &n_dec);
+    }
+    if (st == LLAMAC_OK && col.oom) {
+        st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory collecting the reply");
+    }
+    if (st != LLAMAC_OK) {
+        /* What the sequence holds past the common prefix is unknown now: drop it. */
+        llama_memory_seq_rm(llama_get_memory(ctx->lc), chat->gen.seq, (llama_pos)lcp, -1);
+        chat->n_cache = lcp < chat->n_cache ? lcp : chat->n_cache;
+        goto done;
+    }
+    memcpy(chat->cache, tokens, n * sizeof *tokens);
+    size_t extra = n_dec < cap - n ? n_dec : cap - n;
+    memcpy(chat->cache + n, decoded, extra * sizeof *decoded);
+    chat->n_cache = n + extra;
+    llamac__chat_cache_sync(chat);
+    json_t *reply = json_pack("{s:s,s:s%}", "role", "assistant", "content", col.buf ? col.buf : "", col.len);
+    if (!reply || json_array_append_new(chat->messages, reply) != 0) {
+        st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory storing the reply");
+        goto done;
+    }
+    llamac__ok();
+done:
+    if (result) {
+        result->gen = res;
+        result->n_reused_tokens = (int32_t)lcp;
+        result->n_decoded_tokens = (int32_t)(n > lcp ? n - lcp : 0);
+        result->n_evicted_messages = (int32_t)n_evicted;
+        if (st != LLAMAC_OK) {
+            result->gen.finish_reason = LLAMAC_FINISH_NONE;
+        }
+    }
+    free(col.buf);
+    free(tokens);
+    free(decoded);
+    return st;
+}
