@@ -1,0 +1,626 @@
+/*
+ * engine.c - the multi-sequence engine's public face: creation, submission, cancellation, introspection, shutdown.
+ *
+ * Everything a request could get wrong is checked here, on the caller's thread, before the request is accepted:
+ * the prompt against the vocabulary and the slot's context, the sampling chain and grammar (built here, so a bad
+ * grammar is the submitter's error, not a failure in the middle of a stream). The worker thread (engine_step.c)
+ * then only schedules, decodes and samples.
+ */
+#include "serve/engine_internal.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+llamac_engine_params llamac_engine_params_default(void) {
+    llamac_engine_params p;
+    memset(&p, 0, sizeof p);
+    p.n_slots = 4;
+    p.n_ctx = 0;
+    p.n_batch = 2048;
+    p.n_ubatch = 512;
+    p.n_prefill_chunk = 512;
+    p.max_queued = 64;
+    p.type_k = LLAMAC_KV_F16;
+    p.type_v = LLAMAC_KV_F16;
+    p.flash_attn = LLAMAC_FLASH_ATTN_AUTO;
+    return p;
+}
+
+llamac_engine_request llamac_engine_request_default(void) {
+    llamac_engine_request r;
+    memset(&r, 0, sizeof r);
+    r.sampling = llamac_sampling_params_default();
+    r.max_tokens = -1;
+    r.cache_prompt = true;
+    return r;
+}
+
+const char *llamac_slot_state_name(llamac_slot_state state) {
+    switch (state) {
+    case LLAMAC_SLOT_IDLE: return "idle";
+    case LLAMAC_SLOT_PREFILL: return "prefill";
+    case LLAMAC_SLOT_GENERATING: return "generating";
+    }
+    return NULL;
+}
+
+void llamac__eng_request_free(struct eng_request *req) {
+    if (!req) {
+        return;
+    }
+    free(req->prompt);
+    llamac_sampler_free(req->sampler);
+    for (size_t i = 0; i < req->n_stop; i++) {
+        free(req->stop[i]);
+    }
+    free(req->stop);
+    free(req->stop_len);
+    free(req);
+}
+
+static void slot_free(struct eng_slot *s) {
+    free(s->cache);
+    free(s->hold);
+    free(s->top);
+    llamac_utf8_stream_free(s->utf8);
+}
+
+static void engine_release(llamac_engine *e) {
+    if (!e) {
+        return;
+    }
+    if (e->slots) {
+        for (uint32_t i = 0; i < e->params.n_slots; i++) {
+            slot_free(&e->slots[i]);
+        }
+        free(e->slots);
+    }
+    llamac_batch_free(e->batch);
+    llamac_ctx_free(e->ctx);
+    pthread_mutex_destroy(&e->lock);
+    pthread_mutex_destroy(&e->shutdown_lock);
+    pthread_cond_destroy(&e->wake);
+    pthread_cond_destroy(&e->idle);
+    free(e);
+}
+
+static llamac_status check_params(const llamac_model *model, const llamac_engine_params *p, uint32_t *n_ctx) {
+    if (p->n_slots == 0 || p->n_slots > 256) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_slots %u must be between 1 and 256", p->n_slots);
+    }
+    if (p->n_batch < p->n_slots + 1) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "n_batch %u must exceed n_slots %u (one token per slot plus a prompt chunk)", p->n_batch,
+                            p->n_slots);
+    }
+    if (p->n_prefill_chunk == 0) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_prefill_chunk must be at least 1");
+    }
+    if (p->max_queued > 1000000) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "max_queued %u is too large (at most 1000000)", p->max_queued);
+    }
+    int32_t train = model->info.n_ctx_train;
+    uint32_t per_slot_default = train > 0 && train < 4096 ? (uint32_t)train : 4096;
+    uint32_t total = p->n_ctx ? p->n_ctx : per_slot_default * p->n_slots;
+    if (p->n_ctx > 0 && p->n_ctx / p->n_slots < 2) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_ctx %u leaves fewer than 2 tokens to each of %u slots",
+                            p->n_ctx, p->n_slots);
+    }
+    if (train > 0 && total / p->n_slots > (uint32_t)train && !p->allow_ctx_overflow) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "a slot's context (n_ctx %u / %u slots = %u) exceeds the model's %d-token training "
+                            "context; set allow_ctx_overflow",
+                            total, p->n_slots, total / p->n_slots, train);
+    }
+    *n_ctx = total;
+    return LLAMAC_OK;
+}
+
+llamac_status llamac_engine_new(llamac_model *model, const llamac_engine_params *params, llamac_engine **out) {
+    if (out) {
+        *out = NULL;
+    }
+    if (!model || !out) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_engine_new: NULL argument");
+    }
+    llamac_engine_params p = params ? *params : llamac_engine_params_default();
+    uint32_t n_ctx = 0;
+    llamac_status st = check_params(model, &p, &n_ctx);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    llamac_engine *e = llamac__calloc(1, sizeof *e);
+    if (!e) {
+        return LLAMAC_E_NO_MEMORY;
+    }
+    pthread_mutex_init(&e->lock, NULL);
+    pthread_mutex_init(&e->shutdown_lock, NULL);
+    pthread_cond_init(&e->wake, NULL);
+    pthread_cond_init(&e->idle, NULL);
+    e->params = p;
+    e->next_id = 1;
+    e->accepting = true;
+
+    llamac_ctx_params cp = llamac_ctx_params_default();
+    cp.n_ctx = n_ctx;
+    cp.n_batch = p.n_batch;
+    cp.n_ubatch = p.n_ubatch;
+    cp.n_seq_max = p.n_slots;
+    cp.n_threads = p.n_threads;
+    cp.n_threads_batch = p.n_threads_batch;
+    cp.type_k = p.type_k;
+    cp.type_v = p.type_v;
+    cp.flash_attn = p.flash_attn;
+    cp.kv_unified = true;
+    cp.allow_ctx_overflow = true; /* the per-slot limit was checked above; the total may exceed training */
+    st = llamac_ctx_new(model, &cp, &e->ctx);
+    if (st != LLAMAC_OK) {
+        goto fail;
+    }
+    e->model = llamac_ctx_model(e->ctx);
+    e->n_vocab = llamac_vocab_n_tokens(e->model);
+    llamac_ctx_info info;
+    st = llamac_ctx_get_info(e->ctx, &info);
+    if (st != LLAMAC_OK) {
+        goto fail;
+    }
+    e->n_ctx = info.n_ctx;
+    e->n_ctx_slot = info.n_ctx / p.n_slots;
+    e->n_batch = info.n_batch;
+    if (e->n_batch < p.n_slots + 1) {
+        st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the effective n_batch %u must exceed n_slots %u", e->n_batch,
+                          p.n_slots);
+        goto fail;
+    }
+    e->chunk = p.n_prefill_chunk < e->n_batch - p.n_slots ? p.n_prefill_chunk : e->n_batch - p.n_slots;
+    st = llamac_batch_new(e->n_batch, 1, &e->batch);
+    if (st != LLAMAC_OK) {
+        goto fail;
+    }
+    e->slots = llamac__calloc(p.n_slots, sizeof *e->slots);
+    if (!e->slots) {
+        st = LLAMAC_E_NO_MEMORY;
+        goto fail;
+    }
+    for (uint32_t i = 0; i < p.n_slots; i++) {
+        struct eng_slot *s = &e->slots[i];
+        s->id = (int32_t)i;
+        s->out_index = -1;
+        s->cache = llamac__calloc((size_t)e->n_ctx_slot + 1, sizeof *s->cache);
+        s->top = llamac__calloc(LLAMAC_ENGINE_MAX_PROBS, sizeof *s->top);
+        if (!s->cache || !s->top) {
+            st = LLAMAC_E_NO_MEMORY;
+            goto fail;
+        }
+        st = llamac_utf8_stream_new(&s->utf8);
+        if (st != LLAMAC_OK) {
+            goto fail;
+        }
+        s->pub.id = s->id;
+        s->pub.n_ctx = e->n_ctx_slot;
+    }
+    e->stats.n_slots = p.n_slots;
+    e->stats.n_ctx = e->n_ctx;
+    e->stats.n_ctx_slot = e->n_ctx_slot;
+    if (pthread_create(&e->thread, NULL, llamac__eng_main, e) != 0) {
+        st = llamac__fail(LLAMAC_E_INTERNAL, "cannot start the engine thread");
+        goto fail;
+    }
+    e->thread_started = true;
+    *out = e;
+    return llamac__ok();
+fail:
+    engine_release(e);
+    return st;
+}
+
+static struct timespec deadline_after(uint32_t ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += (time_t)(ms / 1000);
+    ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+void llamac_engine_shutdown(llamac_engine *engine, uint32_t grace_ms) {
+    if (!engine) {
+        return;
+    }
+    llamac_engine *e = engine;
+    pthread_mutex_lock(&e->shutdown_lock);
+    if (e->shut) {
+        pthread_mutex_unlock(&e->shutdown_lock);
+        return;
+    }
+    pthread_mutex_lock(&e->lock);
+    e->accepting = false;
+    pthread_cond_broadcast(&e->wake);
+    struct timespec until = deadline_after(grace_ms);
+    while (grace_ms > 0 && e->n_queued + e->n_active + e->n_dropped > 0) {
+        if (pthread_cond_timedwait(&e->idle, &e->lock, &until) == ETIMEDOUT) {
+            break;
+        }
+    }
+    e->stop_now = true;
+    pthread_cond_broadcast(&e->wake);
+    pthread_mutex_unlock(&e->lock);
+    if (e->thread_started) {
+        pthread_join(e->thread, NULL);
+    }
+    e->shut = true;
+    pthread_mutex_unlock(&e->shutdown_lock);
+}
+
+void llamac_engine_free(llamac_engine *engine) {
+    if (!engine) {
+        return;
+    }
+    llamac_engine_shutdown(engine, 0);
+    engine_release(engine);
+}
+
+llamac_model *llamac_engine_model(const llamac_engine *engine) {
+    return engine ? engine->model : NULL;
+}
+
+/* Escapes regex metacharacters of `word` into `out` (room for 2 * strlen + 1). */
+static void regex_escape(const char *word, char *out) {
+    for (; *word; word++) {
+        if (strchr(".^$|()*+?[]{}\\", *word)) {
+            *out++ = '\\';
+        }
+        *out++ = *word;
+    }
+    *out = '\0';
+}
+
+/* One pattern for every trigger word: anything, then the first word (where the grammar starts), then anything. */
+static llamac_status words_pattern(const char *const *words, size_t n, char **out) {
+    size_t need = 32;
+    for (size_t i = 0; i < n; i++) {
+        if (!words[i] || !words[i][0]) {
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "trigger word %zu is NULL or empty", i);
+        }
+        need += 2 * strlen(words[i]) + 1;
+    }
+    char *p = llamac__malloc(need);
+    if (!p) {
+        return LLAMAC_E_NO_MEMORY;
+    }
+    strcpy(p, "[\\s\\S]*?(");
+    for (size_t i = 0; i < n; i++) {
+        if (i) {
+            strcat(p, "|");
+        }
+        regex_escape(words[i], p + strlen(p));
+    }
+    strcat(p, ")[\\s\\S]*");
+    *out = p;
+    return LLAMAC_OK;
+}
+
+/* The request's sampler: the chain of its sampling parameters (with end-of-generation tokens banned for
+ * ignore_eos), and its grammar, lazy or not. */
+static llamac_status build_sampler(llamac_engine *e, const llamac_engine_request *r, llamac_sampler **out) {
+    llamac_sampling_params sp = r->sampling;
+    llamac_logit_bias *bias = NULL;
+    char *word_pattern = NULL;
+    const char **patterns = NULL;
+    llamac_status st = LLAMAC_OK;
+    bool any_trigger = r->n_trigger_words || r->n_trigger_patterns || r->n_trigger_tokens;
+    if (!r->grammar_lazy && any_trigger) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "grammar triggers are given but grammar_lazy is false");
+    }
+    if (r->grammar_lazy && !sp.grammar) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "grammar_lazy is set but there is no grammar");
+    }
+    if ((r->n_trigger_words && !r->trigger_words) || (r->n_trigger_patterns && !r->trigger_patterns) ||
+        (r->n_trigger_tokens && !r->trigger_tokens)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "a trigger count is non-zero but its array is NULL");
+    }
+    if (sp.n_logit_bias > 0 && !sp.logit_bias) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_logit_bias is %zu but logit_bias is NULL", sp.n_logit_bias);
+    }
+    if (r->ignore_eos) {
+        size_t n_eog = 0;
+        for (int32_t t = 0; t < e->n_vocab; t++) {
+            n_eog += llamac_vocab_is_eog(e->model, t);
+        }
+        bias = llamac__calloc(sp.n_logit_bias + n_eog + 1, sizeof *bias);
+        if (!bias) {
+            return LLAMAC_E_NO_MEMORY;
+        }
+        if (sp.n_logit_bias) {
+            memcpy(bias, sp.logit_bias, sp.n_logit_bias * sizeof *bias);
+        }
+        size_t k = sp.n_logit_bias;
+        for (int32_t t = 0; t < e->n_vocab; t++) {
+            if (llamac_vocab_is_eog(e->model, t)) {
+                bias[k].token = t;
+                bias[k].bias = -INFINITY;
+                k++;
+            }
+        }
+        sp.logit_bias = bias;
+        sp.n_logit_bias = k;
+    }
+    const char *grammar = sp.grammar;
+    if (r->grammar_lazy) {
+        sp.grammar = NULL;
+    }
+    st = llamac_sampler_from_params(e->model, &sp, out);
+    if (st != LLAMAC_OK || !r->grammar_lazy) {
+        goto done;
+    }
+    size_t n_patterns = r->n_trigger_patterns + (r->n_trigger_words ? 1 : 0);
+    if (n_patterns) {
+        patterns = llamac__calloc(n_patterns, sizeof *patterns);
+        if (!patterns) {
+            st = LLAMAC_E_NO_MEMORY;
+            goto done;
+        }
+        for (size_t i = 0; i < r->n_trigger_patterns; i++) {
+            patterns[i] = r->trigger_patterns[i];
+        }
+        if (r->n_trigger_words) {
+            st = words_pattern(r->trigger_words, r->n_trigger_words, &word_pattern);
+            if (st != LLAMAC_OK) {
+                goto done;
+            }
+            patterns[n_patterns - 1] = word_pattern;
+        }
+    }
+    st = llamac_sampler_add_grammar_lazy(*out, grammar, "root", patterns, n_patterns, r->trigger_tokens,
+                                         r->n_trigger_tokens);
+done:
+    if (st != LLAMAC_OK && *out) {
+        llamac_sampler_free(*out);
+        *out = NULL;
+    }
+    free(bias);
+    free(word_pattern);
+    free(patterns);
+    return st;
+}
+
+static llamac_status check_request(const llamac_engine *e, const llamac_engine_request *r) {
+    if (r->n_prompt == 0) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the prompt is empty");
+    }
+    if (!r->prompt) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_prompt is %zu but prompt is NULL", r->n_prompt);
+    }
+    if (r->n_prompt >= e->n_ctx_slot) {
+        return llamac__fail(LLAMAC_E_CONTEXT_FULL,
+                            "the prompt is %zu tokens; a slot's context holds %u (n_ctx %u / %u slots), with room for "
+                            "at least one more to generate",
+                            r->n_prompt, e->n_ctx_slot, e->n_ctx, e->params.n_slots);
+    }
+    llamac_status st = llamac__tokens_check(e->model, r->prompt, r->n_prompt);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    if (r->max_tokens < -1) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "max_tokens %d must be -1 (no limit) or more", r->max_tokens);
+    }
+    if (r->n_probs < 0 || r->n_probs > LLAMAC_ENGINE_MAX_PROBS) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_probs %d must be between 0 and %d", r->n_probs,
+                            LLAMAC_ENGINE_MAX_PROBS);
+    }
+    if (r->n_stop > 0 && !r->stop) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_stop is %zu but stop is NULL", r->n_stop);
+    }
+    for (size_t i = 0; i < r->n_stop; i++) {
+        if (!r->stop[i] || !r->stop[i][0]) {
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "stop string %zu is NULL or empty", i);
+        }
+        if (!llamac_utf8_valid(r->stop[i], strlen(r->stop[i]), NULL)) {
+            return llamac__fail(LLAMAC_E_UTF8, "stop string %zu is not valid UTF-8", i);
+        }
+    }
+    return LLAMAC_OK;
+}
+
+static llamac_status make_request(llamac_engine *e, const llamac_engine_request *r, struct eng_request **out) {
+    *out = NULL;
+    llamac_status st = check_request(e, r);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    struct eng_request *q = llamac__calloc(1, sizeof *q);
+    if (!q) {
+        return LLAMAC_E_NO_MEMORY;
+    }
+    q->prompt = llamac__malloc(r->n_prompt * sizeof *q->prompt);
+    if (!q->prompt) {
+        st = LLAMAC_E_NO_MEMORY;
+        goto fail;
+    }
+    memcpy(q->prompt, r->prompt, r->n_prompt * sizeof *q->prompt);
+    q->n_prompt = r->n_prompt;
+    if (r->n_stop) {
+        q->stop = llamac__calloc(r->n_stop, sizeof *q->stop);
+        q->stop_len = llamac__calloc(r->n_stop, sizeof *q->stop_len);
+        if (!q->stop || !q->stop_len) {
+            st = LLAMAC_E_NO_MEMORY;
+            goto fail;
+        }
+        for (size_t i = 0; i < r->n_stop; i++) {
+            q->stop_len[i] = strlen(r->stop[i]);
+            q->stop[i] = llamac__strndup(r->stop[i], q->stop_len[i]);
+            if (!q->stop[i]) {
+                st = LLAMAC_E_NO_MEMORY;
+                goto fail;
+            }
+            q->n_stop = i + 1;
+        }
+    }
+    st = build_sampler(e, r, &q->sampler);
+    if (st != LLAMAC_OK) {
+        goto fail;
+    }
+    q->max_tokens = r->max_tokens;
+    q->n_probs = r->n_probs;
+    q->cache_prompt = r->cache_prompt;
+    q->on_token = r->on_token;
+    q->on_done = r->on_done;
+    q->user_data = r->user_data;
+    *out = q;
+    return LLAMAC_OK;
+fail:
+    llamac__eng_request_free(q);
+    return st;
+}
+
+llamac_status llamac_engine_submit(llamac_engine *engine, const llamac_engine_request *request, uint64_t *id) {
+    if (id) {
+        *id = 0;
+    }
+    if (!engine || !request) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_engine_submit: NULL argument");
+    }
+    llamac_engine *e = engine;
+    struct eng_request *q = NULL;
+    llamac_status st = make_request(e, request, &q);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    pthread_mutex_lock(&e->lock);
+    if (!e->accepting) {
+        e->stats.requests_rejected++;
+        pthread_mutex_unlock(&e->lock);
+        llamac__eng_request_free(q);
+        return llamac__fail(LLAMAC_E_BUSY, "the engine is shutting down");
+    }
+    uint32_t capacity = e->params.n_slots + e->params.max_queued;
+    if (e->n_queued + e->n_active >= capacity) {
+        uint32_t active = e->n_active, queued = e->n_queued;
+        e->stats.requests_rejected++;
+        pthread_mutex_unlock(&e->lock);
+        llamac__eng_request_free(q);
+        return llamac__fail(LLAMAC_E_BUSY, "%u requests are running and %u queued (queue limit %u); try again later",
+                            active, queued, e->params.max_queued);
+    }
+    q->id = e->next_id++;
+    q->t_submit = llamac__now_ms();
+    if (e->queue_tail) {
+        e->queue_tail->next = q;
+    } else {
+        e->queue_head = q;
+    }
+    e->queue_tail = q;
+    e->n_queued++;
+    e->stats.requests_submitted++;
+    e->stats.n_queued = e->n_queued;
+    if (id) {
+        *id = q->id;
+    }
+    pthread_cond_signal(&e->wake);
+    pthread_mutex_unlock(&e->lock);
+    return llamac__ok();
+}
+
+llamac_status llamac_engine_submit_text(llamac_engine *engine, const char *text, size_t len, unsigned tokenize_flags,
+                                        const llamac_engine_request *request, uint64_t *id) {
+    if (id) {
+        *id = 0;
+    }
+    if (!engine || !request || (!text && len > 0)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_engine_submit_text: NULL argument");
+    }
+    if (tokenize_flags & ~(unsigned)(LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "unknown tokenize flags 0x%x", tokenize_flags);
+    }
+    llamac_token *tokens = NULL;
+    size_t n = 0;
+    llamac_status st = llamac_tokenize(engine->model, text ? text : "", len, tokenize_flags, &tokens, &n);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    llamac_engine_request r = *request;
+    r.prompt = tokens;
+    r.n_prompt = n;
+    st = llamac_engine_submit(engine, &r, id);
+    llamac_free(tokens);
+    return st;
+}
+
+llamac_status llamac_engine_cancel(llamac_engine *engine, uint64_t id) {
+    if (!engine || id == 0) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_engine_cancel: NULL engine or id 0");
+    }
+    llamac_engine *e = engine;
+    pthread_mutex_lock(&e->lock);
+    struct eng_request *prev = NULL;
+    for (struct eng_request *q = e->queue_head; q; prev = q, q = q->next) {
+        if (q->id == id) {
+            if (prev) {
+                prev->next = q->next;
+            } else {
+                e->queue_head = q->next;
+            }
+            if (e->queue_tail == q) {
+                e->queue_tail = prev;
+            }
+            e->n_queued--;
+            e->stats.n_queued = e->n_queued;
+            q->cancelled = true;
+            q->next = e->dropped;
+            e->dropped = q;
+            e->n_dropped++;
+            pthread_cond_signal(&e->wake);
+            pthread_mutex_unlock(&e->lock);
+            return llamac__ok();
+        }
+    }
+    for (uint32_t i = 0; i < e->params.n_slots; i++) {
+        struct eng_request *q = e->slots[i].req;
+        if (q && q->id == id && !q->cancelled) {
+            q->cancelled = true;
+            pthread_cond_signal(&e->wake);
+            pthread_mutex_unlock(&e->lock);
+            return llamac__ok();
+        }
+    }
+    pthread_mutex_unlock(&e->lock);
+    return llamac__fail(LLAMAC_E_NOT_FOUND, "no running or queued request has id %llu", (unsigned long long)id);
+}
+
+llamac_status llamac_engine_slot_get(llamac_engine *engine, uint32_t i, llamac_engine_slot *out) {
+    if (out) {
+        memset(out, 0, sizeof *out);
+    }
+    if (!engine || !out) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_engine_slot_get: NULL argument");
+    }
+    if (i >= engine->params.n_slots) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "slot %u does not exist (the engine has %u)", i,
+                            engine->params.n_slots);
+    }
+    pthread_mutex_lock(&engine->lock);
+    *out = engine->slots[i].pub;
+    pthread_mutex_unlock(&engine->lock);
+    return llamac__ok();
+}
+
+llamac_status llamac_engine_get_stats(llamac_engine *engine, llamac_engine_stats *out) {
+    if (out) {
+        memset(out, 0, sizeof *out);
+    }
+    if (!engine || !out) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_engine_get_stats: NULL argument");
+    }
+    pthread_mutex_lock(&engine->lock);
+    *out = engine->stats;
+    out->n_processing = engine->n_active;
+    out->n_queued = engine->n_queued;
+    pthread_mutex_unlock(&engine->lock);
+    return llamac__ok();
+}

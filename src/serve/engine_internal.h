@@ -1,0 +1,98 @@
+/*
+ * engine_internal.h - what the multi-sequence engine's files share: requests, slots and the engine itself.
+ *
+ * Ownership is simple on purpose: the submitting thread builds a request (prompt copy, sampler, stop strings) and
+ * hands it to the engine under its lock; from then on only the engine thread touches it, until the completion
+ * callback has run and it is freed. Slots belong to the engine thread; what other threads may read of them is a
+ * snapshot (`pub`) refreshed under the lock.
+ */
+#ifndef LLAMAC_ENGINE_INTERNAL_H
+#define LLAMAC_ENGINE_INTERNAL_H
+
+#include "core/internal.h"
+
+#include <pthread.h>
+
+struct eng_request {
+    uint64_t id;
+    llamac_token *prompt;
+    size_t n_prompt;
+    llamac_sampler *sampler;
+    int32_t max_tokens;
+    char **stop;
+    size_t *stop_len;
+    size_t n_stop;
+    int32_t n_probs;
+    bool cache_prompt;
+    llamac_engine_token_fn on_token;
+    llamac_engine_done_fn on_done;
+    void *user_data;
+    double t_submit;
+    bool cancelled; /* under the engine lock */
+    struct eng_request *next;
+};
+
+/* Frees a request and everything it owns. NULL is a no-op. */
+void llamac__eng_request_free(struct eng_request *req);
+
+struct eng_slot {
+    int32_t id; /* = sequence id */
+    llamac_slot_state state;
+    struct eng_request *req; /* set and cleared under the engine lock */
+    bool fresh;              /* assigned, its cache not yet prepared */
+    llamac_token *cache;     /* the tokens whose KV the sequence holds, positions 0..n_cache-1 */
+    size_t n_cache;
+    size_t lcp; /* common prefix with the assigned request's prompt, found at assignment */
+    int32_t n_reused;
+    int32_t n_generated;
+    size_t n_in_batch;    /* tokens this step's batch holds for the slot */
+    int32_t out_index;    /* output of this step's batch to sample from, -1: none */
+    llamac_token pending; /* sampled, to be decoded in the next step */
+    bool has_pending;
+    uint64_t last_used;
+    llamac_utf8_stream *utf8;
+    char *hold; /* text held back while it could be the start of a stop string */
+    size_t hold_len;
+    size_t hold_cap;
+    llamac_token_prob *top; /* LLAMAC_ENGINE_MAX_PROBS entries */
+    double t_start, t_prompt_end, t_first;
+    uint64_t served;
+    llamac_engine_slot pub; /* snapshot for other threads, under the engine lock */
+};
+
+struct llamac_engine {
+    llamac_context *ctx;
+    llamac_model *model;
+    llamac_engine_params params;
+    uint32_t n_ctx;      /* whole context, as llama.cpp sized it */
+    uint32_t n_ctx_slot; /* per slot */
+    uint32_t chunk;      /* prompt tokens per step */
+    uint32_t n_batch;
+    int32_t n_vocab;
+    struct eng_slot *slots;
+    llamac_batch *batch;
+
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t shutdown_lock; /* serialises llamac_engine_shutdown */
+    bool shut;                     /* the thread has been joined */
+
+    pthread_mutex_t lock; /* guards everything below */
+    pthread_cond_t wake;  /* work arrived, a cancel, or shutdown */
+    pthread_cond_t idle;  /* a request finished */
+    struct eng_request *queue_head, *queue_tail;
+    uint32_t n_queued;
+    uint32_t n_active;           /* requests holding a slot */
+    struct eng_request *dropped; /* cancelled while queued: completion pending on the engine thread */
+    uint32_t n_dropped;
+    uint64_t next_id;
+    bool accepting;
+    bool stop_now;
+    uint64_t lru_clock;
+    llamac_engine_stats stats;
+};
+
+/* The worker thread's body. */
+void *llamac__eng_main(void *arg);
+
+#endif /* LLAMAC_ENGINE_INTERNAL_H */

@@ -1,0 +1,597 @@
+/*
+ * engine_step.c - the engine's worker thread: admission, one batch per step, sampling, and text out.
+ *
+ * Each step decodes ONE batch: the pending token of every generating slot first, then prompt chunks of the slots
+ * still prefilling (oldest request first) up to the per-step budget. The generating slots are therefore never left
+ * out of a step, and a long prompt costs each of them at most one chunk of extra latency per token. Callbacks run
+ * with the engine lock released, so they may cancel or submit; only this thread touches the context and the slots.
+ */
+#include "serve/engine_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Refreshes the snapshot other threads read. Call with the lock held. */
+static void publish(llamac_engine *e, struct eng_slot *s) {
+    s->pub.state = s->state;
+    s->pub.n_cached = (uint32_t)s->n_cache;
+    s->pub.request_id = s->req ? s->req->id : 0;
+    s->pub.n_prompt = s->req ? (int32_t)s->req->n_prompt : 0;
+    size_t done = s->req ? (s->n_cache < s->req->n_prompt ? s->n_cache : s->req->n_prompt) : 0;
+    s->pub.n_prompt_done = (int32_t)done;
+    s->pub.n_generated = s->n_generated;
+    s->pub.requests_served = s->served;
+    (void)e;
+}
+
+static void publish_all(llamac_engine *e) {
+    pthread_mutex_lock(&e->lock);
+    for (uint32_t i = 0; i < e->params.n_slots; i++) {
+        publish(e, &e->slots[i]);
+    }
+    pthread_mutex_unlock(&e->lock);
+}
+
+static size_t common_prefix(const llamac_token *a, size_t na, const llamac_token *b, size_t nb) {
+    size_t n = na < nb ? na : nb, i = 0;
+    while (i < n && a[i] == b[i]) {
+        i++;
+    }
+    return i;
+}
+
+/* Runs the completion callback of a request that never got a slot, then frees it. Lock not held. */
+static void finish_unslotted(llamac_engine *e, struct eng_request *q) {
+    llamac_engine_result res;
+    memset(&res, 0, sizeof res);
+    res.request_id = q->id;
+    res.slot = -1;
+    res.finish_reason = LLAMAC_FINISH_CANCELLED;
+    res.status = LLAMAC_OK;
+    res.error = "";
+    res.usage.prompt_tokens = (int32_t)q->n_prompt;
+    res.usage.queue_ms = llamac__now_ms() - q->t_submit;
+    pthread_mutex_lock(&e->lock);
+    e->stats.requests_finished++;
+    e->stats.requests_cancelled++;
+    pthread_mutex_unlock(&e->lock);
+    if (q->on_done) {
+        q->on_done(&res, q->user_data);
+    }
+    llamac__eng_request_free(q);
+}
+
+/* Ends the slot's request: completion callback, then the slot goes idle (its cache stays). Lock not held. */
+static void finish_slot(llamac_engine *e, struct eng_slot *s, llamac_finish_reason reason, llamac_status status,
+                        const char *error, const char *stop) {
+    struct eng_request *q = s->req;
+    double now = llamac__now_ms();
+    llamac_engine_result res;
+    memset(&res, 0, sizeof res);
+    res.request_id = q->id;
+    res.slot = s->id;
+    res.finish_reason = status == LLAMAC_OK ? reason : LLAMAC_FINISH_NONE;
+    res.status = status;
+    /* A copy: the message may be this thread's last error, which the callback's own llamac calls would replace. */
+    char message[512];
+    snprintf(message, sizeof message, "%s", error ? error : "");
+    res.error = message;
+    res.stop = stop;
+    llamac_engine_usage *u = &res.usage;
+    u->prompt_tokens = (int32_t)q->n_prompt;
+    u->cached_tokens = s->n_reused;
+    u->generated_tokens = s->n_generated;
+    u->queue_ms = s->t_start - q->t_submit;
+    if (s->t_prompt_end > 0) {
+        u->prompt_ms = s->t_prompt_end - s->t_start;
+        int32_t decoded = u->prompt_tokens - u->cached_tokens;
+        u->prompt_tokens_per_s = u->prompt_ms > 0 ? decoded * 1000.0 / u->prompt_ms : 0;
+    }
+    if (s->t_first > 0) {
+        u->generation_ms = now - s->t_first;
+        u->tokens_per_s =
+            s->n_generated > 1 && u->generation_ms > 0 ? (double)(s->n_generated - 1) * 1000.0 / u->generation_ms : 0;
+    }
+    /* The slot is idle before the callback runs, so that whoever the callback wakes sees it free. */
+    pthread_mutex_lock(&e->lock);
+    s->req = NULL;
+    s->state = LLAMAC_SLOT_IDLE;
+    s->has_pending = false;
+    s->out_index = -1;
+    s->served++;
+    s->last_used = ++e->lru_clock;
+    e->stats.requests_finished++;
+    if (reason == LLAMAC_FINISH_CANCELLED && status == LLAMAC_OK) {
+        e->stats.requests_cancelled++;
+    }
+    e->n_active--;
+    publish(e, s);
+    pthread_cond_broadcast(&e->idle);
+    pthread_mutex_unlock(&e->lock);
+    if (q->on_done) {
+        q->on_done(&res, q->user_data);
+    }
+    llamac__eng_request_free(q);
+}
+
+/* Picks the idle slot for `q`: the longest cached prefix, ties to the least recently used. Lock held. */
+static struct eng_slot *pick_slot(llamac_engine *e, const struct eng_request *q, size_t *lcp) {
+    struct eng_slot *best = NULL;
+    size_t best_lcp = 0;
+    for (uint32_t i = 0; i < e->params.n_slots; i++) {
+        struct eng_slot *s = &e->slots[i];
+        if (s->req) {
+            continue;
+        }
+        size_t n = q->cache_prompt ? common_prefix(s->cache, s->n_cache, q->prompt, q->n_prompt) : 0;
+        if (!best || n > best_lcp || (n == best_lcp && s->last_used < best->last_used)) {
+            best = s;
+            best_lcp = n;
+        }
+    }
+    *lcp = best_lcp;
+    return best;
+}
+
+/* Moves queued requests into idle slots. Lock held. */
+static void admit(llamac_engine *e) {
+    while (e->queue_head) {
+        size_t lcp = 0;
+        struct eng_slot *s = pick_slot(e, e->queue_head, &lcp);
+        if (!s) {
+            return;
+        }
+        struct eng_request *q = e->queue_head;
+        e->queue_head = q->next;
+        if (!e->queue_head) {
+            e->queue_tail = NULL;
+        }
+        q->next = NULL;
+        e->n_queued--;
+        e->n_active++;
+        s->req = q;
+        s->fresh = true;
+        s->lcp = lcp;
+        s->state = LLAMAC_SLOT_PREFILL;
+        s->n_generated = 0;
+        s->n_reused = 0;
+        s->t_start = llamac__now_ms();
+        s->t_prompt_end = 0;
+        s->t_first = 0;
+        publish(e, s);
+    }
+    e->stats.n_queued = e->n_queued;
+}
+
+/* Prepares a newly assigned slot: keeps the reusable prefix of its cache, drops the rest, resets the gates. */
+static void prepare(llamac_engine *e, struct eng_slot *s) {
+    struct eng_request *q = s->req;
+    size_t keep = s->lcp;
+    if (keep >= q->n_prompt) {
+        keep = q->n_prompt - 1; /* decode the last prompt token again: its logits start the generation */
+    }
+    /* A memory that cannot cut a sequence short (recurrent), or one that has already dropped the start of it (a
+     * sliding window), cannot serve a prefix: start from nothing. */
+    llamac_pos pos_min = -1;
+    if (llamac_ctx_seq_rm(e->ctx, s->id, (llamac_pos)keep, -1) != LLAMAC_OK ||
+        (keep > 0 && (llamac_ctx_seq_pos_min(e->ctx, s->id, &pos_min) != LLAMAC_OK || pos_min > 0))) {
+        keep = 0;
+        llamac_ctx_seq_rm(e->ctx, s->id, -1, -1);
+    }
+    s->n_cache = keep;
+    s->n_reused = (int32_t)keep;
+    memcpy(s->cache + keep, q->prompt + keep, (q->n_prompt - keep) * sizeof *s->cache);
+    s->has_pending = false;
+    s->out_index = -1;
+    s->hold_len = 0;
+    const char *t;
+    size_t tl;
+    llamac_utf8_stream_flush(s->utf8, &t, &tl);
+    /* Penalties see the prompt, as in llamac_generate; the grammar does not. */
+    for (size_t i = 0; i < q->n_prompt; i++) {
+        llama_sampler_accept(q->sampler->chain, q->prompt[i]);
+    }
+    s->fresh = false;
+    pthread_mutex_lock(&e->lock);
+    e->stats.cached_tokens += keep;
+    publish(e, s);
+    pthread_mutex_unlock(&e->lock);
+}
+
+/* ---- text out: UTF-8 gate, then the stop-string filter ---- */
+
+static const char *find_bytes(const char *hay, size_t n, const char *needle, size_t m) {
+    for (size_t i = 0; m <= n && i + m <= n; i++) {
+        if (hay[i] == needle[0] && memcmp(hay + i, needle, m) == 0) {
+            return hay + i;
+        }
+    }
+    return NULL;
+}
+
+/* Length of the longest tail of the held text that is a proper prefix of a stop string. */
+static size_t partial_stop(const struct eng_slot *s, const struct eng_request *q) {
+    size_t best = 0;
+    for (size_t i = 0; i < q->n_stop; i++) {
+        size_t m = q->stop_len[i];
+        size_t max = m - 1 < s->hold_len ? m - 1 : s->hold_len;
+        for (size_t k = max; k > best; k--) {
+            if (memcmp(s->hold + s->hold_len - k, q->stop[i], k) == 0) {
+                best = k;
+                break;
+            }
+        }
+    }
+    return best;
+}
+
+/* Appends whole characters to the held text and decides what can be released: *out_len bytes from s->hold.
+ * *stop is set to the stop string found (the text before it is released, the rest dropped). */
+static llamac_status stop_filter(struct eng_slot *s, const char *text, size_t len, bool final, size_t *out_len,
+                                 const char **stop) {
+    struct eng_request *q = s->req;
+    *out_len = 0;
+    *stop = NULL;
+    if (s->hold_len + len + 1 > s->hold_cap) {
+        size_t cap = s->hold_cap ? s->hold_cap : 256;
+        while (cap < s->hold_len + len + 1) {
+            cap *= 2;
+        }
+        char *p = realloc(s->hold, cap);
+        if (!p) {
+            return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory holding generated text");
+        }
+        s->hold = p;
+        s->hold_cap = cap;
+    }
+    if (len) {
+        memcpy(s->hold + s->hold_len, text, len);
+    }
+    s->hold_len += len;
+    const char *first = NULL;
+    for (size_t i = 0; i < q->n_stop; i++) {
+        const char *at = find_bytes(s->hold, s->hold_len, q->stop[i], q->stop_len[i]);
+        if (at && (!first || at < first)) {
+            first = at;
+            *stop = q->stop[i];
+        }
+    }
+    if (first) {
+        *out_len = (size_t)(first - s->hold);
+        return LLAMAC_OK;
+    }
+    *out_len = final ? s->hold_len : s->hold_len - partial_stop(s, q);
+    return LLAMAC_OK;
+}
+
+/* Drops the first n bytes of the held text (after they were released). */
+static void hold_consume(struct eng_slot *s, size_t n) {
+    memmove(s->hold, s->hold + n, s->hold_len - n);
+    s->hold_len -= n;
+}
+
+/* Fills the log-probabilities of output `i`: the chosen token's and the n most likely. */
+static size_t logprobs(llamac_engine *e, struct eng_slot *s, int32_t i, llamac_token chosen, float *chosen_lp) {
+    const float *lg = NULL;
+    size_t n_vocab = 0;
+    int32_t n = s->req->n_probs;
+    if (llamac_ctx_logits(e->ctx, i, &lg, &n_vocab) != LLAMAC_OK || n_vocab == 0) {
+        *chosen_lp = 0;
+        return 0;
+    }
+    float max = lg[0];
+    for (size_t t = 1; t < n_vocab; t++) {
+        max = lg[t] > max ? lg[t] : max;
+    }
+    double sum = 0;
+    for (size_t t = 0; t < n_vocab; t++) {
+        sum += exp((double)(lg[t] - max));
+    }
+    float lse = max + (float)log(sum);
+    int32_t have = 0;
+    for (size_t t = 0; t < n_vocab; t++) {
+        float v = lg[t];
+        if (have == n && (n == 0 || v <= s->top[n - 1].logprob)) {
+            continue;
+        }
+        int32_t j = have < n ? have++ : n - 1;
+        while (j > 0 && s->top[j - 1].logprob < v) {
+            s->top[j] = s->top[j - 1];
+            j--;
+        }
+        s->top[j].token = (llamac_token)t;
+        s->top[j].logprob = v;
+    }
+    for (int32_t j = 0; j < have; j++) {
+        s->top[j].logprob -= lse;
+    }
+    *chosen_lp = chosen >= 0 && (size_t)chosen < n_vocab ? lg[chosen] - lse : 0;
+    return (size_t)have;
+}
+
+/* Delivers released text (and the token's details) to the token callback. Returns its verdict. */
+static bool deliver(struct eng_slot *s, uint64_t step, llamac_token tok, const char *text, size_t len, float lp,
+                    size_t n_top) {
+    struct eng_request *q = s->req;
+    if (!q->on_token) {
+        return true;
+    }
+    llamac_engine_token t;
+    memset(&t, 0, sizeof t);
+    t.request_id = q->id;
+    t.token = tok;
+    t.index = tok >= 0 ? s->n_generated - 1 : -1;
+    t.step = step;
+    t.text = len ? text : "";
+    t.len = len;
+    if (n_top > 0) {
+        t.logprob = lp;
+        t.top = s->top;
+        t.n_top = n_top;
+    }
+    return q->on_token(&t, q->user_data);
+}
+
+/* Releases everything the gates still hold at the end of a request (no stop string completed). */
+static bool flush_text(struct eng_slot *s, uint64_t step, llamac_status *st) {
+    const char *t = NULL;
+    size_t tl = 0;
+    *st = llamac_utf8_stream_flush(s->utf8, &t, &tl);
+    if (*st != LLAMAC_OK) {
+        return false;
+    }
+    size_t out = 0;
+    const char *stop = NULL;
+    *st = stop_filter(s, t, tl, true, &out, &stop);
+    if (*st != LLAMAC_OK || out == 0) {
+        return true;
+    }
+    bool ok = deliver(s, step, -1, s->hold, out, 0, 0);
+    hold_consume(s, out);
+    return ok;
+}
+
+/* Samples output s->out_index, passes the token's text through the gates and decides whether the request goes
+ * on. Runs the callbacks (lock not held). */
+static void sample_slot(llamac_engine *e, struct eng_slot *s, uint64_t step) {
+    struct eng_request *q = s->req;
+    int32_t i = s->out_index;
+    s->out_index = -1;
+    llamac_token tok = -1;
+    llamac_status st = llamac_sampler_sample(q->sampler, e->ctx, i, &tok);
+    if (st != LLAMAC_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "sampling failed: %s", llamac_last_error());
+        finish_slot(e, s, LLAMAC_FINISH_NONE, st, msg, NULL);
+        return;
+    }
+    float lp = 0;
+    size_t n_top = q->n_probs > 0 ? logprobs(e, s, i, tok, &lp) : 0;
+    if (s->n_generated == 0) {
+        s->t_first = llamac__now_ms();
+        s->state = LLAMAC_SLOT_GENERATING;
+    }
+    s->n_generated++;
+    pthread_mutex_lock(&e->lock);
+    e->stats.generated_tokens++;
+    pthread_mutex_unlock(&e->lock);
+    if (llamac_vocab_is_eog(e->model, tok)) {
+        if (flush_text(s, step, &st) || st != LLAMAC_OK) {
+            finish_slot(e, s, LLAMAC_FINISH_EOG, st, st ? llamac_last_error() : NULL, NULL);
+        } else {
+            finish_slot(e, s, LLAMAC_FINISH_CALLBACK, LLAMAC_OK, NULL, NULL);
+        }
+        return;
+    }
+    char piece[256];
+    size_t need = 0;
+    const char *text = NULL;
+    size_t text_len = 0;
+    st = llamac_token_to_piece(e->model, tok, false, piece, sizeof piece, &need);
+    if (st == LLAMAC_OK) {
+        st = llamac_utf8_stream_push(s->utf8, piece, need, &text, &text_len);
+    }
+    size_t out = 0;
+    const char *stop = NULL;
+    if (st == LLAMAC_OK) {
+        st = stop_filter(s, text, text_len, false, &out, &stop);
+    }
+    if (st != LLAMAC_OK) {
+        finish_slot(e, s, LLAMAC_FINISH_NONE, st, llamac_last_error(), NULL);
+        return;
+    }
+    bool keep_going = deliver(s, step, tok, s->hold, out, lp, n_top);
+    hold_consume(s, out);
+    if (stop) {
+        s->hold_len = 0;
+        finish_slot(e, s, LLAMAC_FINISH_STOP, LLAMAC_OK, NULL, stop);
+        return;
+    }
+    if (!keep_going) {
+        finish_slot(e, s, LLAMAC_FINISH_CALLBACK, LLAMAC_OK, NULL, NULL);
+        return;
+    }
+    llamac_finish_reason end = LLAMAC_FINISH_NONE;
+    if (q->max_tokens >= 0 && s->n_generated >= q->max_tokens) {
+        end = LLAMAC_FINISH_LENGTH;
+    } else if (s->n_cache >= e->n_ctx_slot) {
+        end = LLAMAC_FINISH_CONTEXT_FULL;
+    }
+    if (end != LLAMAC_FINISH_NONE) {
+        if (flush_text(s, step, &st) || st != LLAMAC_OK) {
+            finish_slot(e, s, end, st, st ? llamac_last_error() : NULL, NULL);
+        } else {
+            finish_slot(e, s, LLAMAC_FINISH_CALLBACK, LLAMAC_OK, NULL, NULL);
+        }
+        return;
+    }
+    s->pending = tok;
+    s->has_pending = true;
+}
+
+/* The prefilling slot with the oldest request that has not yet been given tokens in this step, or NULL. */
+static struct eng_slot *next_prefill(llamac_engine *e) {
+    struct eng_slot *best = NULL;
+    for (uint32_t i = 0; i < e->params.n_slots; i++) {
+        struct eng_slot *s = &e->slots[i];
+        if (s->req && s->state == LLAMAC_SLOT_PREFILL && s->n_in_batch == 0 && s->n_cache < s->req->n_prompt &&
+            (!best || s->req->id < best->req->id)) {
+            best = s;
+        }
+    }
+    return best;
+}
+
+/* Builds and decodes one batch, then samples every slot that has an output in it. */
+static void step(llamac_engine *e) {
+    llamac_batch_clear(e->batch);
+    int32_t n_out = 0;
+    size_t n_prompt_tokens = 0;
+    for (uint32_t i = 0; i < e->params.n_slots; i++) {
+        struct eng_slot *s = &e->slots[i];
+        s->n_in_batch = 0;
+        s->out_index = -1;
+        if (s->req && s->has_pending) {
+            llamac_seq_id seq = s->id;
+            llamac_batch_add(e->batch, s->pending, (llamac_pos)s->n_cache, &seq, 1, true);
+            s->n_in_batch = 1;
+            s->out_index = n_out++;
+        }
+    }
+    size_t budget = e->chunk;
+    struct eng_slot *s;
+    while (budget > 0 && (s = next_prefill(e)) != NULL) {
+        size_t left = s->req->n_prompt - s->n_cache;
+        size_t take = left < budget ? left : budget;
+        llamac_seq_id seq = s->id;
+        for (size_t j = 0; j < take; j++) {
+            size_t pos = s->n_cache + j;
+            llamac_batch_add(e->batch, s->req->prompt[pos], (llamac_pos)pos, &seq, 1, pos + 1 == s->req->n_prompt);
+        }
+        s->n_in_batch = take;
+        if (take == left) {
+            s->out_index = n_out++;
+        }
+        budget -= take;
+        n_prompt_tokens += take;
+    }
+    if (llamac_batch_size(e->batch) == 0) {
+        return;
+    }
+    double t0 = llamac__now_ms();
+    llamac_status st = llamac_ctx_decode_batch(e->ctx, e->batch);
+    uint64_t step_no;
+    pthread_mutex_lock(&e->lock);
+    step_no = ++e->stats.steps;
+    e->stats.prompt_tokens += n_prompt_tokens;
+    pthread_mutex_unlock(&e->lock);
+    if (st != LLAMAC_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "decoding failed: %s", llamac_last_error());
+        for (uint32_t i = 0; i < e->params.n_slots; i++) {
+            s = &e->slots[i];
+            if (s->req && s->n_in_batch > 0) {
+                llamac_ctx_seq_rm(e->ctx, s->id, -1, -1);
+                s->n_cache = 0;
+                finish_slot(e, s, LLAMAC_FINISH_NONE, st, msg, NULL);
+            }
+        }
+        return;
+    }
+    double t1 = llamac__now_ms();
+    for (uint32_t i = 0; i < e->params.n_slots; i++) {
+        s = &e->slots[i];
+        if (!s->req || s->n_in_batch == 0) {
+            continue;
+        }
+        if (s->has_pending) {
+            s->cache[s->n_cache++] = s->pending;
+            s->has_pending = false;
+        } else {
+            s->n_cache += s->n_in_batch; /* the prompt tokens are already in s->cache */
+            if (s->out_index >= 0) {
+                s->t_prompt_end = t1;
+            }
+        }
+    }
+    for (uint32_t i = 0; i < e->params.n_slots; i++) {
+        s = &e->slots[i];
+        if (s->req && s->out_index >= 0) {
+            sample_slot(e, s, step_no);
+        }
+    }
+    double t2 = llamac__now_ms();
+    pthread_mutex_lock(&e->lock);
+    e->stats.busy_ms += t2 - t0;
+    if (n_prompt_tokens > 0) {
+        e->stats.prompt_ms += t1 - t0;
+    }
+    pthread_mutex_unlock(&e->lock);
+}
+
+void *llamac__eng_main(void *arg) {
+    llamac_engine *e = arg;
+    pthread_mutex_lock(&e->lock);
+    for (;;) {
+        if (e->stop_now) {
+            /* Shutdown past its grace: everything still here is cancelled. */
+            while (e->queue_head) {
+                struct eng_request *q = e->queue_head;
+                e->queue_head = q->next;
+                q->next = e->dropped;
+                e->dropped = q;
+                e->n_dropped++;
+                e->n_queued--;
+            }
+            e->queue_tail = NULL;
+            for (uint32_t i = 0; i < e->params.n_slots; i++) {
+                if (e->slots[i].req) {
+                    e->slots[i].req->cancelled = true;
+                }
+            }
+        }
+        while (e->dropped) {
+            struct eng_request *q = e->dropped;
+            e->dropped = q->next;
+            pthread_mutex_unlock(&e->lock);
+            finish_unslotted(e, q);
+            pthread_mutex_lock(&e->lock);
+            e->n_dropped--;
+        }
+        for (uint32_t i = 0; i < e->params.n_slots; i++) {
+            struct eng_slot *s = &e->slots[i];
+            if (s->req && s->req->cancelled) {
+                pthread_mutex_unlock(&e->lock);
+                finish_slot(e, s, LLAMAC_FINISH_CANCELLED, LLAMAC_OK, NULL, NULL);
+                pthread_mutex_lock(&e->lock);
+            }
+        }
+        if (!e->stop_now) {
+            admit(e);
+        }
+        if (e->n_active == 0) {
+            pthread_cond_broadcast(&e->idle);
+            if (e->stop_now) {
+                break;
+            }
+            if (!e->dropped && !e->queue_head) {
+                pthread_cond_wait(&e->wake, &e->lock);
+            }
+            continue;
+        }
+        pthread_mutex_unlock(&e->lock);
+        for (uint32_t i = 0; i < e->params.n_slots; i++) {
+            struct eng_slot *s = &e->slots[i];
+            if (s->req && s->fresh) {
+                prepare(e, s);
+            }
+        }
+        step(e);
+        publish_all(e);
+        pthread_mutex_lock(&e->lock);
+    }
+    pthread_mutex_unlock(&e->lock);
+    return NULL;
+}

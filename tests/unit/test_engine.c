@@ -1,0 +1,792 @@
+/*
+ * test_engine.c - the multi-sequence engine on stories260K: fidelity with llamac_generate, parallel slots,
+ * chunked prefill next to running streams, prompt cache, cancellation, the queue bound, stop strings, grammars,
+ * log-probabilities, and the errors a caller gets at submit.
+ *
+ * Every request delivers into a `sink` that keeps the text, the step of each token and the completion; the test
+ * thread waits for completions on one condition variable. Where a test needs the engine held at a known point, a
+ * token callback blocks until the test thread releases it, so nothing depends on timing.
+ */
+#include "check.h"
+
+#include <math.h>
+#include <pthread.h>
+
+static llamac_model *model;
+
+static const char prompt[] = "Once upon a time";
+static const char reference[] = ", there was a little girl named Lily. She loved to play outside in the park. One day, "
+                                "she saw a big, red ball. She wanted to play with it,";
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+
+struct sink {
+    char text[8192];
+    size_t len;
+    int calls;
+    int tokens;            /* calls with a real token */
+    int invalid;           /* chunks that are not valid UTF-8 on their own */
+    const char *forbidden; /* no chunk may contain it */
+    int forbidden_chunks;
+    uint64_t steps[1024]; /* step of each token */
+    /* log-probability checks (n_probs > 0) */
+    int bad_probs;
+    /* control */
+    int block_at; /* the token callback blocks at this token index until `released` (0: never) */
+    bool blocked; /* set while it waits */
+    bool released;
+    int cancel_at; /* the callback cancels its own request at this token index (0: never) */
+    int submit_at; /* the callback submits `follow` at this token index (0: never) */
+    llamac_engine *engine;
+    uint64_t id;
+    const llamac_engine_request *follow;
+    uint64_t follow_id;
+    /* completion */
+    bool done;
+    int done_calls;
+    llamac_engine_result res;
+    char stop[64];
+    char error[512];
+};
+
+static bool on_token(const llamac_engine_token *t, void *user_data) {
+    struct sink *k = user_data;
+    pthread_mutex_lock(&mu);
+    k->calls++;
+    if (t->len > 0 && !llamac_utf8_valid(t->text, t->len, NULL)) {
+        k->invalid++;
+    }
+    if (k->len + t->len < sizeof k->text) {
+        memcpy(k->text + k->len, t->text, t->len);
+        k->len += t->len;
+        k->text[k->len] = '\0';
+    }
+    if (k->forbidden && t->len > 0) {
+        char chunk[512];
+        size_t n = t->len < sizeof chunk - 1 ? t->len : sizeof chunk - 1;
+        memcpy(chunk, t->text, n);
+        chunk[n] = '\0';
+        k->forbidden_chunks += strstr(chunk, k->forbidden) != NULL;
+    }
+    if (t->token >= 0) {
+        if (t->index != k->tokens) {
+            k->bad_probs += 1000; /* indexes must count up from 0 */
+        }
+        if (k->tokens < 1024) {
+            k->steps[k->tokens] = t->step;
+        }
+        k->tokens++;
+        if (t->n_top > 0) {
+            double sum = 0;
+            for (size_t i = 0; i < t->n_top; i++) {
+                sum += exp((double)t->top[i].logprob);
+                if (t->top[i].logprob > 0 || (i > 0 && t->top[i].logprob > t->top[i - 1].logprob)) {
+                    k->bad_probs++;
+                }
+            }
+            /* Greedy: the chosen token is the most likely one, with its log-probability. */
+            if (sum > 1.0 + 1e-4 || t->top[0].token != t->token || fabsf(t->top[0].logprob - t->logprob) > 1e-6f) {
+                k->bad_probs++;
+            }
+        }
+    }
+    int index = t->index;
+    bool block = k->block_at && index == k->block_at;
+    if (block) {
+        k->blocked = true;
+        pthread_cond_broadcast(&cv);
+        while (!k->released) {
+            pthread_cond_wait(&cv, &mu);
+        }
+    }
+    pthread_mutex_unlock(&mu);
+    if (k->cancel_at && index == k->cancel_at) {
+        CHECK_OK(llamac_engine_cancel(k->engine, k->id));
+    }
+    if (k->submit_at && index == k->submit_at) {
+        CHECK_OK(llamac_engine_submit(k->engine, k->follow, &k->follow_id));
+    }
+    return true;
+}
+
+static void on_done(const llamac_engine_result *r, void *user_data) {
+    struct sink *k = user_data;
+    pthread_mutex_lock(&mu);
+    k->res = *r;
+    snprintf(k->stop, sizeof k->stop, "%s", r->stop ? r->stop : "");
+    snprintf(k->error, sizeof k->error, "%s", r->error ? r->error : "(null)");
+    k->res.stop = NULL;
+    k->res.error = NULL;
+    k->done = true;
+    k->done_calls++;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+static void wait_done(struct sink *k) {
+    pthread_mutex_lock(&mu);
+    while (!k->done) {
+        pthread_cond_wait(&cv, &mu);
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+static void wait_blocked(struct sink *k) {
+    pthread_mutex_lock(&mu);
+    while (!k->blocked) {
+        pthread_cond_wait(&cv, &mu);
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+static void release(struct sink *k) {
+    pthread_mutex_lock(&mu);
+    k->released = true;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+/* An engine for the tests: one thread (a 260K model gains nothing from more). */
+static llamac_engine *engine_new(uint32_t n_slots, uint32_t n_ctx, uint32_t chunk, uint32_t max_queued) {
+    llamac_engine_params ep = llamac_engine_params_default();
+    ep.n_slots = n_slots;
+    ep.n_ctx = n_ctx;
+    ep.n_prefill_chunk = chunk;
+    ep.max_queued = max_queued;
+    ep.n_threads = 1;
+    llamac_engine *e = NULL;
+    CHECK_OK(llamac_engine_new(model, &ep, &e));
+    if (!e) {
+        fprintf(stderr, "cannot create an engine: %s\n", llamac_last_error());
+        exit(1);
+    }
+    return e;
+}
+
+/* A greedy request delivering into `k`. */
+static llamac_engine_request greedy(struct sink *k, int32_t max_tokens) {
+    memset(k, 0, sizeof *k);
+    llamac_engine_request r = llamac_engine_request_default();
+    r.sampling.temp = 0.0f;
+    r.max_tokens = max_tokens;
+    r.on_token = on_token;
+    r.on_done = on_done;
+    r.user_data = k;
+    return r;
+}
+
+static llamac_token *tokens_of(const char *text, size_t *n) {
+    llamac_token *t = NULL;
+    CHECK_OK(llamac_tokenize(model, text, strlen(text), LLAMAC_TOKENIZE_ADD_SPECIAL, &t, n));
+    return t;
+}
+
+/* llamac_generate's greedy text for `text` on a context of its own. */
+static void generate_ref(const char *text, int32_t max_tokens, char *out, size_t cap);
+
+struct ref_sink {
+    char *out;
+    size_t len, cap;
+};
+
+static bool ref_text(const char *s, size_t len, void *user_data) {
+    struct ref_sink *r = user_data;
+    if (r->len + len < r->cap) {
+        memcpy(r->out + r->len, s, len);
+        r->len += len;
+        r->out[r->len] = '\0';
+    }
+    return true;
+}
+
+static void generate_ref(const char *text, int32_t max_tokens, char *out, size_t cap) {
+    llamac_ctx_params cp = llamac_ctx_params_default();
+    cp.n_threads = 1;
+    llamac_context *c = NULL;
+    CHECK_OK(llamac_ctx_new(model, &cp, &c));
+    struct ref_sink r = { out, 0, cap };
+    out[0] = '\0';
+    llamac_generate_params gp = llamac_generate_params_default();
+    gp.max_tokens = max_tokens;
+    gp.sampling.temp = 0.0f;
+    gp.on_text = ref_text;
+    gp.user_data = &r;
+    CHECK_OK(llamac_generate(c, text, strlen(text), &gp, NULL));
+    llamac_ctx_free(c);
+}
+
+static void test_greedy_matches_generate(void) {
+    char want[4096];
+    generate_ref(prompt, 48, want, sizeof want);
+    CHECK_STR(want, reference);
+    llamac_engine *e = engine_new(4, 0, 512, 8);
+    struct sink k;
+    llamac_engine_request r = greedy(&k, 48);
+    uint64_t id = 0;
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, &id));
+    CHECK(id != 0);
+    wait_done(&k);
+    CHECK_STR(k.text, want);
+    CHECK_INT(k.res.request_id, id);
+    CHECK_INT(k.res.finish_reason, LLAMAC_FINISH_LENGTH);
+    CHECK_INT(k.res.status, LLAMAC_OK);
+    CHECK_STR(k.error, "");
+    CHECK_INT(k.res.usage.prompt_tokens, 5);
+    CHECK_INT(k.res.usage.cached_tokens, 0);
+    CHECK_INT(k.res.usage.generated_tokens, 48);
+    CHECK_INT(k.tokens, 48);
+    CHECK_INT(k.invalid, 0);
+    CHECK(k.res.slot >= 0 && k.res.slot < 4);
+    CHECK(k.res.usage.prompt_ms >= 0 && k.res.usage.generation_ms >= 0);
+    llamac_engine_stats st;
+    CHECK_OK(llamac_engine_get_stats(e, &st));
+    CHECK_INT(st.n_slots, 4);
+    CHECK_INT(st.n_ctx_slot, st.n_ctx / 4);
+    CHECK_INT(st.requests_submitted, 1);
+    CHECK_INT(st.requests_finished, 1);
+    CHECK_INT(st.prompt_tokens, 5);
+    CHECK_INT(st.generated_tokens, 48);
+    /* One step for the prompt, then one per token but the last, which is sampled and never decoded. */
+    CHECK_INT(st.steps, 48);
+    llamac_engine_free(e);
+}
+
+static const char *const prompts[4] = { "Once upon a time", "The little dog", "Tom and Sue went to the", "One day," };
+
+static void test_parallel_equals_sequential(void) {
+    char want[4][4096];
+    for (int i = 0; i < 4; i++) {
+        generate_ref(prompts[i], 32, want[i], sizeof want[i]);
+    }
+    llamac_engine *e = engine_new(4, 0, 512, 8);
+    static struct sink k[4];
+    uint64_t ids[4];
+    for (int i = 0; i < 4; i++) {
+        llamac_engine_request r = greedy(&k[i], 32);
+        r.cache_prompt = false;
+        CHECK_OK(
+            llamac_engine_submit_text(e, prompts[i], strlen(prompts[i]), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, &ids[i]));
+    }
+    for (int i = 0; i < 4; i++) {
+        wait_done(&k[i]);
+        CHECK_STR(k[i].text, want[i]);
+        CHECK_INT(k[i].res.usage.generated_tokens, 32);
+        CHECK_INT(k[i].res.finish_reason, LLAMAC_FINISH_LENGTH);
+    }
+    /* Distinct slots, and the streams shared steps: far fewer decodes than 4 runs one after another. */
+    CHECK(k[0].res.slot != k[1].res.slot && k[2].res.slot != k[3].res.slot && k[0].res.slot != k[3].res.slot);
+    llamac_engine_stats st;
+    CHECK_OK(llamac_engine_get_stats(e, &st));
+    CHECK(st.steps < 4 * 32);
+    CHECK_INT(st.generated_tokens, 4 * 32);
+    for (uint32_t i = 0; i < 4; i++) {
+        llamac_engine_slot sl;
+        CHECK_OK(llamac_engine_slot_get(e, i, &sl));
+        CHECK_INT(sl.state, LLAMAC_SLOT_IDLE);
+        CHECK_INT(sl.request_id, 0);
+        CHECK_INT(sl.requests_served, 1);
+        CHECK(sl.n_cached > 0);
+    }
+    llamac_engine_slot sl;
+    CHECK_STATUS(llamac_engine_slot_get(e, 4, &sl), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STR(llamac_slot_state_name(LLAMAC_SLOT_GENERATING), "generating");
+    llamac_engine_free(e);
+}
+
+/* A long prompt is admitted while another stream generates: the prompt goes in 8-token chunks, and the running
+ * stream gets a token at every step meanwhile. */
+static void test_chunked_prefill(void) {
+    llamac_engine *e = engine_new(2, 0, 8, 8);
+    llamac_engine_stats st0;
+    CHECK_OK(llamac_engine_get_stats(e, &st0));
+    /* A prompt of ~100 tokens from repeated text, well within a slot. */
+    char longp[2048] = "";
+    while (strlen(longp) < 380) {
+        strcat(longp, "The cat sat on the mat. ");
+    }
+    size_t n_long = 0;
+    llamac_token *lt = tokens_of(longp, &n_long);
+    CHECK(n_long > 60 && n_long + 8 < st0.n_ctx_slot);
+
+    struct sink a, b;
+    llamac_engine_request rb = greedy(&b, 4);
+    rb.prompt = lt;
+    rb.n_prompt = n_long;
+    llamac_engine_request ra = greedy(&a, 40);
+    a.engine = e;
+    a.submit_at = 2; /* A submits B from its callback once it is generating */
+    a.follow = &rb;
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &ra, &a.id));
+    wait_done(&a);
+    wait_done(&b);
+    CHECK_INT(a.res.finish_reason, LLAMAC_FINISH_LENGTH);
+    CHECK_INT(b.res.finish_reason, LLAMAC_FINISH_LENGTH);
+    CHECK_INT(a.tokens, 40);
+    char want[4096];
+    generate_ref(prompt, 40, want, sizeof want);
+    CHECK_STR(a.text, want);
+    /* A got a token at every step of its life: consecutive steps. */
+    int gaps = 0;
+    for (int i = 1; i < a.tokens; i++) {
+        gaps += a.steps[i] != a.steps[i - 1] + 1;
+    }
+    CHECK_INT(gaps, 0);
+    /* B's prompt took ceil(n/8) steps, all inside A's run. */
+    uint64_t chunks = (n_long + 7) / 8;
+    uint64_t b_first = b.steps[0];
+    CHECK(b_first >= a.steps[0] + chunks);
+    CHECK(b_first <= a.steps[a.tokens - 1]);
+    CHECK_INT(b_first - a.steps[2], chunks); /* B, submitted at A's third token, started at the next step */
+    char want_b[4096];
+    generate_ref(longp, 4, want_b, sizeof want_b);
+    CHECK_STR(b.text, want_b);
+    CHECK_INT(b.res.usage.prompt_tokens, (int)n_long);
+    llamac_engine_stats st;
+    CHECK_OK(llamac_engine_get_stats(e, &st));
+    CHECK_INT(st.prompt_tokens, 5 + n_long);
+    llamac_free(lt);
+    llamac_engine_free(e);
+}
+
+static void test_prompt_cache(void) {
+    llamac_engine *e = engine_new(2, 0, 512, 8);
+    const char *p1 = "Once upon a time, there was a big dog";
+    const char *p2 = "Once upon a time, there was a big dog named Max. He";
+    char want2[4096];
+    generate_ref(p2, 24, want2, sizeof want2);
+    size_t n1 = 0, n2 = 0;
+    llamac_token *t1 = tokens_of(p1, &n1);
+    llamac_token *t2 = tokens_of(p2, &n2);
+    size_t lcp = 0;
+    while (lcp < n1 && lcp < n2 && t1[lcp] == t2[lcp]) {
+        lcp++;
+    }
+    CHECK(lcp > 5);
+
+    struct sink a, b, c;
+    llamac_engine_request r = greedy(&a, 8);
+    r.prompt = t1;
+    r.n_prompt = n1;
+    CHECK_OK(llamac_engine_submit(e, &r, NULL));
+    wait_done(&a);
+    CHECK_INT(a.res.usage.cached_tokens, 0);
+
+    r = greedy(&b, 24);
+    r.prompt = t2;
+    r.n_prompt = n2;
+    CHECK_OK(llamac_engine_submit(e, &r, NULL));
+    wait_done(&b);
+    CHECK_STR(b.text, want2);
+    CHECK_INT(b.res.slot, a.res.slot); /* the slot holding the prefix */
+    CHECK((size_t)b.res.usage.cached_tokens >= lcp);
+    CHECK((size_t)b.res.usage.cached_tokens < n2);
+
+    /* The same prompt again: all but the last token come from the cache, and the text is the same. */
+    r = greedy(&c, 24);
+    r.prompt = t2;
+    r.n_prompt = n2;
+    CHECK_OK(llamac_engine_submit(e, &r, NULL));
+    wait_done(&c);
+    CHECK_STR(c.text, want2);
+    CHECK_INT(c.res.usage.cached_tokens, (int)n2 - 1);
+    CHECK_INT(c.res.slot, a.res.slot);
+
+    /* cache_prompt false decodes everything again. */
+    r = greedy(&c, 24);
+    r.prompt = t2;
+    r.n_prompt = n2;
+    r.cache_prompt = false;
+    CHECK_OK(llamac_engine_submit(e, &r, NULL));
+    wait_done(&c);
+    CHECK_STR(c.text, want2);
+    CHECK_INT(c.res.usage.cached_tokens, 0);
+
+    llamac_engine_stats st;
+    CHECK_OK(llamac_engine_get_stats(e, &st));
+    CHECK_INT(st.cached_tokens, (uint64_t)b.res.usage.cached_tokens + n2 - 1);
+    llamac_free(t1);
+    llamac_free(t2);
+    llamac_engine_free(e);
+}
+
+static void test_cancel(void) {
+    llamac_engine *e = engine_new(1, 0, 512, 4);
+    /* From another thread, while the request is held inside its callback. */
+    struct sink a;
+    llamac_engine_request r = greedy(&a, -1);
+    r.ignore_eos = true;
+    a.block_at = 3;
+    uint64_t id = 0;
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, &id));
+    wait_blocked(&a);
+    llamac_engine_slot sl;
+    CHECK_OK(llamac_engine_slot_get(e, 0, &sl));
+    CHECK_INT(sl.request_id, id);
+    CHECK_INT(sl.state, LLAMAC_SLOT_GENERATING);
+    CHECK_OK(llamac_engine_cancel(e, id));
+    release(&a);
+    wait_done(&a);
+    CHECK_INT(a.res.finish_reason, LLAMAC_FINISH_CANCELLED);
+    CHECK_INT(a.res.usage.generated_tokens, 4);
+    CHECK_INT(a.tokens, 4);
+    CHECK_STATUS(llamac_engine_cancel(e, id), LLAMAC_E_NOT_FOUND);
+    CHECK_OK(llamac_engine_slot_get(e, 0, &sl));
+    CHECK_INT(sl.state, LLAMAC_SLOT_IDLE);
+    CHECK_INT(sl.request_id, 0);
+
+    /* From its own callback. */
+    struct sink b;
+    r = greedy(&b, -1);
+    r.ignore_eos = true;
+    b.engine = e;
+    b.cancel_at = 5;
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, &b.id));
+    wait_done(&b);
+    CHECK_INT(b.res.finish_reason, LLAMAC_FINISH_CANCELLED);
+    CHECK_INT(b.tokens, 6);
+
+    /* A queued request cancelled before it gets a slot. */
+    struct sink c, d;
+    r = greedy(&c, 16);
+    c.block_at = 1;
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, &c.id));
+    wait_blocked(&c);
+    r = greedy(&d, 16);
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, &d.id));
+    llamac_engine_stats st;
+    CHECK_OK(llamac_engine_get_stats(e, &st));
+    CHECK_INT(st.n_queued, 1);
+    CHECK_INT(st.n_processing, 1);
+    CHECK_OK(llamac_engine_cancel(e, d.id));
+    release(&c);
+    wait_done(&d);
+    wait_done(&c);
+    CHECK_INT(d.res.finish_reason, LLAMAC_FINISH_CANCELLED);
+    CHECK_INT(d.res.slot, -1);
+    CHECK_INT(d.tokens, 0);
+    CHECK_INT(c.res.finish_reason, LLAMAC_FINISH_LENGTH);
+    /* The slot serves the next request in full after all that. */
+    char want[4096];
+    generate_ref(prompt, 16, want, sizeof want);
+    CHECK_STR(c.text, want);
+    CHECK_STATUS(llamac_engine_cancel(e, 999), LLAMAC_E_NOT_FOUND);
+    CHECK_STATUS(llamac_engine_cancel(e, 0), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_OK(llamac_engine_get_stats(e, &st));
+    CHECK_INT(st.requests_cancelled, 3);
+    CHECK_INT(st.requests_finished, 4);
+    llamac_engine_free(e);
+}
+
+static void test_queue_full(void) {
+    llamac_engine *e = engine_new(1, 0, 512, 1);
+    struct sink a, b, c;
+    llamac_engine_request r = greedy(&a, 8);
+    a.block_at = 1;
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL));
+    wait_blocked(&a);
+    r = greedy(&b, 8);
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL));
+    r = greedy(&c, 8);
+    uint64_t id = 7;
+    CHECK_STATUS(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, &id),
+                 LLAMAC_E_BUSY);
+    CHECK_ERROR_HAS("queue limit 1");
+    CHECK_INT(id, 0);
+    release(&a);
+    wait_done(&a);
+    wait_done(&b);
+    CHECK_STR(b.text, a.text);
+    CHECK_INT(c.done_calls, 0);
+    llamac_engine_stats st;
+    CHECK_OK(llamac_engine_get_stats(e, &st));
+    CHECK_INT(st.requests_rejected, 1);
+    CHECK_INT(st.requests_submitted, 2);
+    /* Room again. */
+    r = greedy(&c, 8);
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL));
+    wait_done(&c);
+    CHECK_STR(c.text, a.text);
+    llamac_engine_free(e);
+}
+
+static void test_submit_errors(void) {
+    llamac_engine *e = engine_new(4, 256, 512, 4);
+    llamac_engine_stats st;
+    CHECK_OK(llamac_engine_get_stats(e, &st));
+    CHECK_INT(st.n_ctx_slot, 64);
+    struct sink k;
+    llamac_engine_request r = greedy(&k, 8);
+    /* A prompt as long as the slot's context: both counts in the message. */
+    llamac_token longp[64];
+    for (int i = 0; i < 64; i++) {
+        longp[i] = i == 0 ? 1 : 300 + i;
+    }
+    r.prompt = longp;
+    r.n_prompt = 64;
+    CHECK_STATUS(llamac_engine_submit(e, &r, NULL), LLAMAC_E_CONTEXT_FULL);
+    CHECK_ERROR_HAS("64 tokens");
+    CHECK_ERROR_HAS("holds 64");
+    r.n_prompt = 63;
+    CHECK_OK(llamac_engine_submit(e, &r, NULL));
+    wait_done(&k);
+    CHECK_INT(k.res.usage.prompt_tokens, 63);
+
+    r = greedy(&k, 8);
+    CHECK_STATUS(llamac_engine_submit(e, &r, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("empty");
+    llamac_token bad[2] = { 1, 100000 };
+    r.prompt = bad;
+    r.n_prompt = 2;
+    CHECK_STATUS(llamac_engine_submit(e, &r, NULL), LLAMAC_E_TOKEN_RANGE);
+    CHECK_ERROR_HAS("100000");
+    bad[1] = 400;
+    r.n_probs = 101;
+    CHECK_STATUS(llamac_engine_submit(e, &r, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("n_probs 101");
+    r.n_probs = 0;
+    r.max_tokens = -2;
+    CHECK_STATUS(llamac_engine_submit(e, &r, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    r.max_tokens = 8;
+    r.sampling.grammar = "root ::= \"a\" |";
+    r.sampling.grammar = "root ::= [a-";
+    CHECK_STATUS(llamac_engine_submit(e, &r, NULL), LLAMAC_E_GRAMMAR);
+    r.sampling.grammar = "root ::= \"a\"";
+    const char *words[] = { "girl" };
+    r.trigger_words = words;
+    r.n_trigger_words = 1;
+    CHECK_STATUS(llamac_engine_submit(e, &r, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("grammar_lazy");
+    const char *bad_stop[] = { "\xff" };
+    r = greedy(&k, 8);
+    r.prompt = bad;
+    r.n_prompt = 2;
+    r.stop = bad_stop;
+    r.n_stop = 1;
+    CHECK_STATUS(llamac_engine_submit(e, &r, NULL), LLAMAC_E_UTF8);
+    CHECK_STATUS(llamac_engine_submit(NULL, &r, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_engine_submit_text(e, "\xff", 1, 0, &r, NULL), LLAMAC_E_UTF8);
+    CHECK_OK(llamac_engine_get_stats(e, &st));
+    CHECK_INT(st.requests_submitted, 1);
+
+    /* Parameters. */
+    llamac_engine_params ep = llamac_engine_params_default();
+    llamac_engine *x = (llamac_engine *)&ep;
+    ep.n_slots = 0;
+    CHECK_STATUS(llamac_engine_new(model, &ep, &x), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK(x == NULL);
+    ep = llamac_engine_params_default();
+    ep.n_batch = 4;
+    CHECK_STATUS(llamac_engine_new(model, &ep, &x), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("n_batch 4");
+    ep = llamac_engine_params_default();
+    ep.n_ctx = 100000;
+    CHECK_STATUS(llamac_engine_new(model, &ep, &x), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("training context");
+    CHECK_STATUS(llamac_engine_new(NULL, &ep, &x), LLAMAC_E_INVALID_ARGUMENT);
+    llamac_engine_free(NULL);
+    llamac_engine_shutdown(NULL, 0);
+    CHECK_STATUS(llamac_engine_get_stats(NULL, &st), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_engine_get_stats(e, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_engine_slot_get(NULL, 0, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_engine_submit(e, NULL, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK(llamac_engine_model(e) == model);
+    CHECK(llamac_engine_model(NULL) == NULL);
+    llamac_engine_free(e);
+}
+
+static void test_stop_strings(void) {
+    llamac_engine *e = engine_new(2, 0, 512, 4);
+    struct sink k;
+    llamac_engine_request r = greedy(&k, 48);
+    const char *stops[] = { "red ball", "Lily" };
+    r.stop = stops;
+    r.n_stop = 2;
+    k.forbidden = "L";
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL));
+    wait_done(&k);
+    CHECK_STR(k.text, ", there was a little girl named ");
+    CHECK_INT(k.res.finish_reason, LLAMAC_FINISH_STOP);
+    CHECK_STR(k.stop, "Lily");
+    CHECK_INT(k.forbidden_chunks, 0);
+
+    /* Across token boundaries ("girl" is three tokens), and a prefix that never completes is released. */
+    const char *split[] = { "ttle gi" };
+    r = greedy(&k, 48);
+    r.stop = split;
+    r.n_stop = 1;
+    k.forbidden = "tt";
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL));
+    wait_done(&k);
+    CHECK_STR(k.text, ", there was a li");
+    CHECK_INT(k.forbidden_chunks, 0);
+    const char *never[] = { "play with it, and" };
+    r = greedy(&k, 48);
+    r.stop = never;
+    r.n_stop = 1;
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL));
+    wait_done(&k);
+    CHECK_STR(k.text, reference);
+    CHECK_INT(k.res.finish_reason, LLAMAC_FINISH_LENGTH);
+    CHECK(k.calls == 49); /* 48 tokens, then the final call releasing the held-back tail */
+    llamac_engine_free(e);
+}
+
+static void test_grammar(void) {
+    llamac_engine *e = engine_new(2, 0, 512, 4);
+    struct sink k;
+    llamac_engine_request r = greedy(&k, 20);
+    r.sampling.grammar = "root ::= (\"yes\" | \"no\") \" \" [a-z]+ \".\"";
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL));
+    wait_done(&k);
+    CHECK_INT(k.res.status, LLAMAC_OK);
+    bool shaped = (strncmp(k.text, "yes ", 4) == 0 || strncmp(k.text, "no ", 3) == 0);
+    size_t i = k.text[0] == 'y' ? 4 : 3;
+    size_t letters = 0;
+    while (k.text[i] >= 'a' && k.text[i] <= 'z') {
+        i++;
+        letters++;
+    }
+    if (k.res.finish_reason == LLAMAC_FINISH_EOG) {
+        shaped = shaped && letters > 0 && strcmp(k.text + i, ".") == 0;
+    } else {
+        shaped = shaped && k.text[i] == '\0';
+    }
+    CHECK(shaped);
+    if (!shaped) {
+        fprintf(stderr, "  grammar output: \"%s\" (%s)\n", k.text, llamac_finish_reason_str(k.res.finish_reason));
+    }
+
+    /* A grammar that forces an emoji and two accented letters, which the model spells with byte tokens: every
+     * chunk is whole characters. */
+    r = greedy(&k, 20);
+    r.sampling.grammar = "root ::= \"\xF0\x9F\x98\x80\xC3\xA9\xE2\x82\xAC\"";
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL));
+    wait_done(&k);
+    CHECK_STR(k.text, "\xF0\x9F\x98\x80\xC3\xA9\xE2\x82\xAC");
+    CHECK_INT(k.invalid, 0);
+    CHECK(k.tokens > 3);
+    CHECK_INT(k.res.finish_reason, LLAMAC_FINISH_EOG);
+
+    /* A lazy grammar: free text until the trigger word, then the grammar decides the rest. */
+    r = greedy(&k, 40);
+    r.sampling.grammar = "root ::= \"girl named Tom.\"";
+    r.grammar_lazy = true;
+    const char *words[] = { "girl" };
+    r.trigger_words = words;
+    r.n_trigger_words = 1;
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL));
+    wait_done(&k);
+    CHECK_STR(k.text, ", there was a little girl named Tom.");
+    CHECK_INT(k.res.finish_reason, LLAMAC_FINISH_EOG);
+
+    /* A trigger that fires on text the grammar rejects: the request ends with the grammar's error, not a crash. */
+    r = greedy(&k, 40);
+    r.sampling.grammar = "root ::= \"xyz\"";
+    r.grammar_lazy = true;
+    r.trigger_words = words;
+    r.n_trigger_words = 1;
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL));
+    wait_done(&k);
+    CHECK_INT(k.res.status, LLAMAC_E_GRAMMAR);
+    CHECK_INT(k.res.finish_reason, LLAMAC_FINISH_NONE);
+    CHECK(strstr(k.error, "grammar") != NULL);
+    CHECK(k.len > 0 && strncmp(k.text, reference, k.len) == 0);
+    /* The engine goes on serving. */
+    r = greedy(&k, 48);
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL));
+    wait_done(&k);
+    CHECK_STR(k.text, reference);
+    llamac_engine_free(e);
+}
+
+static void test_logprobs(void) {
+    llamac_engine *e = engine_new(2, 0, 512, 4);
+    struct sink k;
+    llamac_engine_request r = greedy(&k, 24);
+    r.n_probs = 5;
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL));
+    wait_done(&k);
+    CHECK_INT(k.tokens, 24);
+    CHECK_INT(k.bad_probs, 0);
+    char want[4096];
+    generate_ref(prompt, 24, want, sizeof want);
+    CHECK_STR(k.text, want);
+    llamac_engine_free(e);
+}
+
+static void *shutdown_now(void *arg) {
+    llamac_engine_shutdown(arg, 0);
+    return NULL;
+}
+
+/* Shutdown lets running and queued requests finish within the grace period, then refuses new ones. */
+static void test_shutdown(void) {
+    llamac_engine *e = engine_new(1, 0, 512, 4);
+    struct sink a, b, c;
+    llamac_engine_request r = greedy(&a, 16);
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL));
+    r = greedy(&b, 16);
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL));
+    llamac_engine_shutdown(e, 60000);
+    CHECK(a.done && b.done);
+    CHECK_INT(a.res.finish_reason, LLAMAC_FINISH_LENGTH);
+    CHECK_INT(b.res.finish_reason, LLAMAC_FINISH_LENGTH);
+    r = greedy(&c, 16);
+    CHECK_STATUS(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL),
+                 LLAMAC_E_BUSY);
+    CHECK_ERROR_HAS("shutting down");
+    llamac_engine_shutdown(e, 0);
+    llamac_engine_free(e);
+
+    /* No grace, from another thread while a request is held in its callback and another is queued: both are
+     * cancelled. Once submit says "shutting down", the cancellation is decided. */
+    e = engine_new(1, 0, 512, 1);
+    r = greedy(&a, -1);
+    r.ignore_eos = true;
+    a.block_at = 2;
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL));
+    r = greedy(&b, 8);
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL));
+    wait_blocked(&a);
+    pthread_t t;
+    pthread_create(&t, NULL, shutdown_now, e);
+    for (;;) {
+        r = greedy(&c, 8);
+        CHECK_STATUS(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL),
+                     LLAMAC_E_BUSY);
+        if (strstr(llamac_last_error(), "shutting down")) {
+            break;
+        }
+    }
+    release(&a);
+    pthread_join(t, NULL);
+    CHECK_INT(a.done_calls, 1);
+    CHECK_INT(b.done_calls, 1);
+    CHECK_INT(a.res.finish_reason, LLAMAC_FINISH_CANCELLED);
+    CHECK_INT(a.tokens, 3);
+    CHECK_INT(b.res.finish_reason, LLAMAC_FINISH_CANCELLED);
+    CHECK_INT(b.res.slot, -1);
+    llamac_engine_free(e);
+}
+
+int main(void) {
+    CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), NULL, &model));
+    if (!model) {
+        fprintf(stderr, "cannot load the model: %s\n", llamac_last_error());
+        return 1;
+    }
+    RUN(test_greedy_matches_generate);
+    RUN(test_parallel_equals_sequential);
+    RUN(test_chunked_prefill);
+    RUN(test_prompt_cache);
+    RUN(test_cancel);
+    RUN(test_queue_full);
+    RUN(test_submit_errors);
+    RUN(test_stop_strings);
+    RUN(test_grammar);
+    RUN(test_logprobs);
+    RUN(test_shutdown);
+    llamac_model_free(model);
+    TESTS_DONE();
+}
