@@ -1,0 +1,66 @@
+/*
+ * toolcall.h - what the tool-call modules share: a growable byte buffer, the partial message the format parsers
+ * fill, and an incremental JSON scanner.
+ *
+ * Every format parser is a pure function of (text so far, final?) that fills a message. Called on a prefix of the
+ * output it only writes what no later byte can change, so the stream parser is "parse again, send the difference",
+ * and the complete parse is the same function with final set: both agree by construction.
+ */
+#ifndef LLAMAC_SCHEMA_TOOLCALL_H
+#define LLAMAC_SCHEMA_TOOLCALL_H
+
+#include "llamac.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct tc_buf {
+    char *p;
+    size_t n, cap;
+} tc_buf;
+
+/* Appends; on allocation failure sets *oom and drops the bytes. */
+void tc_buf_add(tc_buf *b, const char *s, size_t n, bool *oom);
+void tc_buf_free(tc_buf *b);
+
+typedef struct tc_call {
+    tc_buf name;
+    tc_buf args;
+} tc_call;
+
+typedef struct tc_msg {
+    tc_buf content;
+    tc_buf reasoning;
+    tc_call *calls;
+    size_t n_calls, cap_calls;
+    bool oom;
+} tc_msg;
+
+void tc_msg_clear(tc_msg *m);
+void tc_msg_free(tc_msg *m);
+/* Adds a call named (name, n) with empty arguments; returns it, or NULL when out of memory. */
+tc_call *tc_msg_add_call(tc_msg *m, const char *name, size_t n);
+
+/* Fills `m` (cleared first) from text[0, len). With final false the text may continue; only what no continuation
+ * can change is written. */
+void tc_parse(const llamac_tool_parse_params *p, const char *text, size_t len, bool final, tc_msg *m);
+
+/* ---- the JSON scanner (toolcall_json.c) ---- */
+
+enum { TC_JSON_COMPLETE, TC_JSON_PARTIAL, TC_JSON_INVALID };
+
+#define TC_JSON_MAX_DEPTH 64
+
+/* Scans one JSON value at s[0] (no leading whitespace). COMPLETE: *end is the length of the value. PARTIAL: the
+ * text ends inside it. INVALID: a byte that no JSON can have (*end is its offset). In every case *safe is the
+ * length of the longest prefix that the bytes in `closers` (NUL-terminated, at most TC_JSON_MAX_DEPTH + 1 long)
+ * turn into a valid JSON value whose members are all complete; *safe is 0 when no such prefix exists yet. */
+int tc_json_scan(const char *s, size_t n, size_t *end, size_t *safe, char *closers);
+
+/* Appends (s, n) as a JSON string literal; bytes that are not UTF-8 become U+FFFD. */
+void tc_json_quote(tc_buf *b, const char *s, size_t n, bool *oom);
+
+/* Length of the JSON whitespace at s[0, n). */
+size_t tc_json_ws(const char *s, size_t n);
+
+#endif /* LLAMAC_SCHEMA_TOOLCALL_H */

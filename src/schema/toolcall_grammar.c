@@ -1,0 +1,398 @@
+/*
+ * toolcall_grammar.c - GBNF grammars that make a model's output a valid tool call in its format.
+ *
+ * One rule per offered tool spells the call the way the format writes it, with the tool's name fixed and its
+ * arguments a JSON object; the root allows one call or (parallel) several. For tool_choice "auto" the grammar is
+ * lazy: free text until a trigger pattern sees the format's call marker, then the grammar from that marker on.
+ * The generic format is the exception: its grammar allows either a text response or calls, so it is never lazy.
+ */
+#include "core/internal.h"
+#include "schema/toolcall.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_TOOLS 256
+
+/* JSON in GBNF: at most one space or a newline and an indent between tokens, so that a weak model cannot spend
+ * its tokens on blanks. */
+static const char JSON_RULES[] =
+    "tc-ws ::= ( \" \" | \"\\n\" \" \"{0,4} )?\n"
+    "tc-obj ::= \"{\" tc-ws ( tc-member ( \",\" tc-ws tc-member )* )? \"}\"\n"
+    "tc-member ::= tc-str tc-ws \":\" tc-ws tc-val tc-ws\n"
+    "tc-val ::= tc-obj | tc-arr | tc-str | tc-num | \"true\" | \"false\" | \"null\"\n"
+    "tc-arr ::= \"[\" tc-ws ( tc-val tc-ws ( \",\" tc-ws tc-val tc-ws )* )? \"]\"\n"
+    "tc-str ::= \"\\\"\" tc-char* \"\\\"\"\n"
+    "tc-char ::= [^\"\\\\\\x7F\\x00-\\x1F] | \"\\\\\" ( [\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4} )\n"
+    "tc-num ::= \"-\"? ( \"0\" | [1-9] [0-9]{0,15} ) ( \".\" [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,3} )?\n";
+
+typedef struct gb {
+    tc_buf b;
+    bool oom;
+} gb;
+
+static void gadd(gb *g, const char *fmt, ...) LLAMAC_PRINTF(2, 3);
+static void gadd(gb *g, const char *fmt, ...) {
+    char tmp[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (k < 0 || (size_t)k >= sizeof tmp) {
+        g->oom = true;
+        return;
+    }
+    tc_buf_add(&g->b, tmp, (size_t)k, &g->oom);
+}
+
+static bool valid_name(const char *s) {
+    size_t n = strlen(s);
+    if (n == 0 || n > 64) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+              c == '.' || c == ':')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void llamac_tool_grammar_free(llamac_tool_grammar *g) {
+    if (!g) {
+        return;
+    }
+    free(g->grammar);
+    for (size_t i = 0; i < g->n_trigger_patterns; i++) {
+        free(g->trigger_patterns[i]);
+    }
+    free(g->trigger_patterns);
+    free(g);
+}
+
+#define DS_CALLS_BEGIN                                                                                                 \
+    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                                    \
+    "calls\xe2\x96\x81"                                                                                                \
+    "begin\xef\xbd\x9c>"
+#define DS_CALLS_END                                                                                                   \
+    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                                    \
+    "calls\xe2\x96\x81"                                                                                                \
+    "end\xef\xbd\x9c>"
+#define DS_CALL_BEGIN                                                                                                  \
+    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                                    \
+    "call\xe2\x96\x81"                                                                                                 \
+    "begin\xef\xbd\x9c>"
+#define DS_CALL_END                                                                                                    \
+    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                                    \
+    "call\xe2\x96\x81"                                                                                                 \
+    "end\xef\xbd\x9c>"
+#define DS_SEP "<\xef\xbd\x9ctool\xe2\x96\x81sep\xef\xbd\x9c>"
+
+/* A call as a JSON object {"<name_key>": "<name>", "<args_key>": <tc-args-i>}, as GBNF. */
+static void kv_object(char *obj, size_t cap, const char *name_key, const char *name, const char *args_key, size_t i) {
+    snprintf(obj, cap,
+             "\"{\" tc-ws \"\\\"%s\\\"\" tc-ws \":\" tc-ws \"\\\"%s\\\"\" tc-ws \",\" tc-ws \"\\\"%s\\\"\" "
+             "tc-ws \":\" tc-ws tc-args-%zu tc-ws \"}\"",
+             name_key, name, args_key, i);
+}
+
+/* The rule tc-call-<i> for tool `name` in `format`. Arguments are rule tc-args-<i>. */
+static void call_rule(gb *g, llamac_tool_format format, size_t i, const char *name) {
+    char obj[512];
+    switch (format) {
+    case LLAMAC_TOOL_FORMAT_HERMES:
+        kv_object(obj, sizeof obj, "name", name, "arguments", i);
+        gadd(g, "tc-call-%zu ::= \"<tool_call>\" \"\\n\"? %s \"\\n\"? \"</tool_call>\"\n", i, obj);
+        break;
+    case LLAMAC_TOOL_FORMAT_LLAMA3:
+        kv_object(obj, sizeof obj, "name", name, "parameters", i);
+        gadd(g, "tc-call-%zu ::= %s\n", i, obj);
+        break;
+    case LLAMAC_TOOL_FORMAT_MISTRAL:
+    case LLAMAC_TOOL_FORMAT_GENERIC:
+        kv_object(obj, sizeof obj, "name", name, "arguments", i);
+        gadd(g, "tc-call-%zu ::= %s\n", i, obj);
+        break;
+    case LLAMAC_TOOL_FORMAT_COMMAND_R7B:
+        kv_object(obj, sizeof obj, "tool_name", name, "parameters", i);
+        /* The id member goes first: {"tool_call_id": "0", "tool_name": .., "parameters": ..}. */
+        gadd(g,
+             "tc-call-%zu ::= \"{\" tc-ws \"\\\"tool_call_id\\\"\" tc-ws \":\" tc-ws \"\\\"\" [0-9]{1,3} \"\\\"\" "
+             "tc-ws \",\" tc-ws %s\n",
+             i, obj + 4);
+        break;
+    case LLAMAC_TOOL_FORMAT_QWEN3_CODER:
+        gadd(g,
+             "tc-call-%zu ::= \"<tool_call>\\n<function=%s>\\n\" ( \"<parameter=\" [a-zA-Z0-9_]{1,64} \">\\n\" "
+             "[^<]{0,4096} \"\\n</parameter>\\n\" )* \"</function>\\n</tool_call>\"\n",
+             i, name);
+        break;
+    case LLAMAC_TOOL_FORMAT_DEEPSEEK_R1:
+        gadd(g,
+             "tc-call-%zu ::= \"" DS_CALL_BEGIN "function" DS_SEP "%s\\n```json\\n\" tc-args-%zu "
+             "\"\\n```" DS_CALL_END "\"\n",
+             i, name, i);
+        break;
+    case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1:
+        gadd(g, "tc-call-%zu ::= \"" DS_CALL_BEGIN "%s" DS_SEP "\" tc-args-%zu \"" DS_CALL_END "\"\n", i, name, i);
+        break;
+    case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2: gadd(g, "tc-call-%zu ::= \"%s\\n\" tc-args-%zu\n", i, name, i); break;
+    case LLAMAC_TOOL_FORMAT_MISTRAL_ARGS: gadd(g, "tc-call-%zu ::= \"%s[ARGS]\" tc-args-%zu\n", i, name, i); break;
+    case LLAMAC_TOOL_FORMAT_HARMONY:
+        gadd(g,
+             "tc-call-%zu ::= \"<|channel|>commentary to=functions.%s\" \" <|constrain|>json\"? \"<|message|>\" "
+             "tc-args-%zu \"<|call|>\"\n",
+             i, name, i);
+        break;
+    }
+}
+
+/* The rule tc-args-<i>: the tool's parameters schema through the JSON Schema converter, or any object when the
+ * tool has none. The converter's own rules get the prefix "tc<i>-" so that tools do not collide. */
+static llamac_status args_rule(gb *g, size_t i, json_t *params, const char *tool_name) {
+    if (!params) {
+        gadd(g, "tc-args-%zu ::= tc-obj\n", i);
+        return LLAMAC_OK;
+    }
+    char *schema = json_dumps(params, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!schema) {
+        return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory reading the parameters of \"%s\"", tool_name);
+    }
+    char root[32], prefix[32];
+    snprintf(root, sizeof root, "tc-args-%zu", i);
+    snprintf(prefix, sizeof prefix, "tc%zu-", i);
+    llamac_json_schema_params sp = llamac_json_schema_params_default();
+    sp.root_rule = root;
+    sp.rule_prefix = prefix;
+    sp.relax_patterns = true;
+    char *gbnf = NULL;
+    llamac_status st = llamac_json_schema_to_grammar(schema, strlen(schema), &sp, &gbnf);
+    free(schema);
+    if (st != LLAMAC_OK) {
+        char why[768];
+        snprintf(why, sizeof why, "%s", llamac_last_error());
+        return llamac__fail(st, "the parameters of tool \"%s\": %s", tool_name, why);
+    }
+    tc_buf_add(&g->b, gbnf, strlen(gbnf), &g->oom);
+    if (gbnf[0] && gbnf[strlen(gbnf) - 1] != '\n') {
+        tc_buf_add(&g->b, "\n", 1, &g->oom);
+    }
+    llamac_free(gbnf);
+    return LLAMAC_OK;
+}
+
+/* The root: one call, or several when parallel, wrapped as the format wraps a list of calls. */
+static void root_rule(gb *g, llamac_tool_format format, bool parallel, bool allow_response) {
+    const char *more = parallel ? "*" : "";
+    switch (format) {
+    case LLAMAC_TOOL_FORMAT_MISTRAL:
+        gadd(g, "root ::= \"[TOOL_CALLS]\" \"[\" tc-ws tc-call ( \",\" tc-ws tc-call )%s \"]\"\n", more);
+        break;
+    case LLAMAC_TOOL_FORMAT_COMMAND_R7B:
+        gadd(g, "root ::= \"<|START_ACTION|>[\" tc-ws tc-call ( \",\" tc-ws tc-call )%s tc-ws \"]<|END_ACTION|>\"\n",
+             more);
+        break;
+    case LLAMAC_TOOL_FORMAT_DEEPSEEK_R1:
+    case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1:
+        gadd(g, "root ::= \"" DS_CALLS_BEGIN "\" tc-call ( \"\\n\"? tc-call )%s \"" DS_CALLS_END "\"\n", more);
+        break;
+    case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2: gadd(g, "root ::= \">>>\"? tc-call ( \">>>\" tc-call )%s\n", more); break;
+    case LLAMAC_TOOL_FORMAT_LLAMA3: gadd(g, "root ::= tc-call\n"); break;
+    case LLAMAC_TOOL_FORMAT_MISTRAL_ARGS:
+        gadd(g, "root ::= \"[TOOL_CALLS]\" tc-call ( \"[TOOL_CALLS]\" tc-call )%s\n", more);
+        break;
+    case LLAMAC_TOOL_FORMAT_HARMONY:
+        gadd(g,
+             "root ::= ( \"<|channel|>analysis<|message|>\" [^<]{0,4096} \"<|end|><|start|>assistant\" )? tc-call "
+             "( \"<|start|>assistant\" tc-call )%s\n",
+             more);
+        break;
+    case LLAMAC_TOOL_FORMAT_GENERIC:
+        gadd(g,
+             "tc-calls ::= \"{\" tc-ws \"\\\"tool_calls\\\"\" tc-ws \":\" tc-ws \"[\" tc-ws tc-call "
+             "( \",\" tc-ws tc-call )%s tc-ws \"]\" tc-ws \"}\"\n",
+             more);
+        if (allow_response) {
+            gadd(g, "root ::= tc-calls | \"{\" tc-ws \"\\\"response\\\"\" tc-ws \":\" tc-ws tc-str tc-ws \"}\"\n");
+        } else {
+            gadd(g, "root ::= tc-calls\n");
+        }
+        break;
+    default: gadd(g, "root ::= tc-call ( \"\\n\" tc-call )%s\n", more); break;
+    }
+}
+
+/* Regex for the names, '.' escaped (the only special character a valid name can hold). */
+static void names_regex(gb *g, const char *const *names, size_t n) {
+    gadd(g, "(?:");
+    for (size_t i = 0; i < n; i++) {
+        gadd(g, "%s", i ? "|" : "");
+        for (const char *p = names[i]; *p; p++) {
+            tc_buf_add(&g->b, *p == '.' ? "\\." : p, *p == '.' ? 2 : 1, &g->oom);
+        }
+    }
+    gadd(g, ")");
+}
+
+/* Trigger patterns for a lazy grammar: the whole output matched, the grammar applying from group 1. */
+static size_t triggers(gb *pat, llamac_tool_format format, const char *const *names, size_t n) {
+    switch (format) {
+    case LLAMAC_TOOL_FORMAT_HERMES:
+    case LLAMAC_TOOL_FORMAT_QWEN3_CODER: gadd(pat, "^[\\s\\S]*?(<tool_call>)[\\s\\S]*$"); return 1;
+    case LLAMAC_TOOL_FORMAT_LLAMA3: gadd(pat, "^\\s*(\\{\\s*\"name\")[\\s\\S]*$"); return 1;
+    case LLAMAC_TOOL_FORMAT_MISTRAL:
+    case LLAMAC_TOOL_FORMAT_MISTRAL_ARGS: gadd(pat, "^[\\s\\S]*?(\\[TOOL_CALLS\\])[\\s\\S]*$"); return 1;
+    case LLAMAC_TOOL_FORMAT_COMMAND_R7B: gadd(pat, "^[\\s\\S]*?(<\\|START_ACTION\\|>)[\\s\\S]*$"); return 1;
+    case LLAMAC_TOOL_FORMAT_DEEPSEEK_R1:
+    case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1: gadd(pat, "^[\\s\\S]*?(" DS_CALLS_BEGIN ")[\\s\\S]*$"); return 1;
+    case LLAMAC_TOOL_FORMAT_HARMONY:
+        gadd(pat, "^[\\s\\S]*?(<\\|channel\\|>commentary to=functions\\.)[\\s\\S]*$");
+        return 1;
+    case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2:
+        gadd(pat, "^(");
+        names_regex(pat, names, n);
+        gadd(pat, "\\n)[\\s\\S]*$");
+        tc_buf_add(&pat->b, "", 1, &pat->oom); /* a NUL between the two patterns */
+        gadd(pat, "^[\\s\\S]*?>>>(");
+        names_regex(pat, names, n);
+        gadd(pat, "\\n)[\\s\\S]*$");
+        return 2;
+    case LLAMAC_TOOL_FORMAT_GENERIC: break;
+    }
+    return 0;
+}
+
+llamac_status llamac_tool_grammar_build(llamac_tool_format format, const char *tools_json, llamac_tool_choice choice,
+                                        const char *name, bool parallel, llamac_tool_grammar **out) {
+    if (!out) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_tool_grammar_build: out is NULL");
+    }
+    *out = NULL;
+    if ((unsigned)format > LLAMAC_TOOL_FORMAT_MISTRAL_ARGS) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "unknown tool format %d", (int)format);
+    }
+    if ((unsigned)choice > LLAMAC_TOOL_CHOICE_NAMED) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "unknown tool_choice %d", (int)choice);
+    }
+    if (choice == LLAMAC_TOOL_CHOICE_NAMED && (!name || !name[0])) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "tool_choice names no function");
+    }
+    json_error_t err;
+    json_t *tools = tools_json ? json_loads(tools_json, 0, &err) : json_array();
+    gb g = { .oom = false }, pat = { .oom = false };
+    const char *names[MAX_TOOLS];
+    json_t *schemas[MAX_TOOLS];
+    size_t n = 0;
+    llamac_status st = LLAMAC_OK;
+    llamac_tool_grammar *res = NULL;
+    if (!json_is_array(tools)) {
+        st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "tools is not a JSON array%s%s", tools ? "" : ": ",
+                          tools ? "" : err.text);
+        goto fail;
+    }
+    if (json_array_size(tools) > MAX_TOOLS) {
+        st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%zu tools offered; at most %d are supported",
+                          json_array_size(tools), MAX_TOOLS);
+        goto fail;
+    }
+    size_t i;
+    json_t *tool;
+    json_array_foreach(tools, i, tool) {
+        json_t *fn = json_object_get(tool, "function");
+        json_t *type = json_object_get(tool, "type");
+        const char *nm = json_string_value(json_object_get(fn, "name"));
+        if (!json_is_object(fn) || (type && !(json_is_string(type) && !strcmp(json_string_value(type), "function")))) {
+            st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "tools[%zu] is not {\"type\":\"function\",\"function\":{..}}",
+                              i);
+            goto fail;
+        }
+        if (!nm || !valid_name(nm)) {
+            st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                              "tools[%zu].function.name must be 1-64 of a-z, A-Z, 0-9, '_', '-', '.', ':'", i);
+            goto fail;
+        }
+        json_t *params = json_object_get(fn, "parameters");
+        if (params && !json_is_object(params)) {
+            st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "tools[%zu].function.parameters is not a JSON object", i);
+            goto fail;
+        }
+        if (choice != LLAMAC_TOOL_CHOICE_NAMED || !strcmp(nm, name)) {
+            schemas[n] = params;
+            names[n++] = nm;
+        }
+    }
+    if (choice == LLAMAC_TOOL_CHOICE_NAMED && n == 0) {
+        st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "tool_choice names \"%s\", which is not among the tools", name);
+        goto fail;
+    }
+    if (n == 0 && choice == LLAMAC_TOOL_CHOICE_REQUIRED) {
+        st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "tool_choice \"required\" with no tools");
+        goto fail;
+    }
+    res = llamac__calloc(1, sizeof *res);
+    if (!res) {
+        st = LLAMAC_E_NO_MEMORY;
+        goto fail;
+    }
+    if (choice == LLAMAC_TOOL_CHOICE_NONE || n == 0) {
+        json_decref(tools);
+        *out = res;
+        return llamac__ok();
+    }
+    bool lazy = choice == LLAMAC_TOOL_CHOICE_AUTO && format != LLAMAC_TOOL_FORMAT_GENERIC;
+    root_rule(&g, format, parallel, choice == LLAMAC_TOOL_CHOICE_AUTO);
+    gadd(&g, "tc-call ::= ");
+    for (i = 0; i < n; i++) {
+        gadd(&g, "%stc-call-%zu", i ? " | " : "", i);
+    }
+    gadd(&g, "\n");
+    for (i = 0; i < n; i++) {
+        call_rule(&g, format, i, names[i]);
+        /* Qwen3-Coder writes parameters as XML elements, not JSON: its rule does not use the schema. */
+        st = args_rule(&g, i, format == LLAMAC_TOOL_FORMAT_QWEN3_CODER ? NULL : schemas[i], names[i]);
+        if (st != LLAMAC_OK) {
+            goto fail;
+        }
+    }
+    tc_buf_add(&g.b, JSON_RULES, strlen(JSON_RULES), &g.oom);
+    size_t np = lazy ? triggers(&pat, format, names, n) : 0;
+    if (g.oom || pat.oom) {
+        st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory building a tool grammar");
+        goto fail;
+    }
+    res->grammar = g.b.p;
+    g.b.p = NULL;
+    res->lazy = lazy;
+    if (np) {
+        res->trigger_patterns = llamac__calloc(np, sizeof *res->trigger_patterns);
+        if (!res->trigger_patterns) {
+            st = LLAMAC_E_NO_MEMORY;
+            goto fail;
+        }
+        const char *p = pat.b.p;
+        for (size_t k = 0; k < np; k++) {
+            res->trigger_patterns[k] = llamac__strndup(p, strlen(p));
+            if (!res->trigger_patterns[k]) {
+                st = LLAMAC_E_NO_MEMORY;
+                goto fail;
+            }
+            res->n_trigger_patterns = k + 1;
+            p += strlen(p) + 1;
+        }
+    }
+    tc_buf_free(&pat.b);
+    json_decref(tools);
+    *out = res;
+    return llamac__ok();
+fail:
+    llamac_tool_grammar_free(res);
+    tc_buf_free(&g.b);
+    tc_buf_free(&pat.b);
+    json_decref(tools);
+    return st;
+}

@@ -1,0 +1,1030 @@
+/*
+ * toolcall_parse.c - the tool-call formats: one parser per model family, from output text to a message.
+ *
+ * Each parser walks the text once. With `final` false the text is a prefix of what the model will write, and the
+ * parser writes only what no continuation can change: content stops before anything that might be the start of a
+ * marker, a call appears once its name is known and its arguments have opened, and arguments grow by the prefix
+ * the JSON scanner calls safe. With `final` set, unfinished arguments are closed and undecided text becomes content.
+ * A parser that meets text it cannot read as a call gives the rest to content unchanged - it never fails.
+ */
+#include "schema/toolcall.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Outcomes of reading one call (or a list of them). */
+enum {
+    R_DONE,  /* read completely; *end set */
+    R_STOP,  /* the text ends before anything more can be decided (never when final) */
+    R_NOT,   /* not a call: nothing was written; the caller gives the text from the marker on to content */
+    R_BROKEN /* a call was written but the text goes wrong (or ends) inside it: c->pos is where content resumes */
+};
+
+typedef struct pctx {
+    const llamac_tool_parse_params *p;
+    const char *t;
+    size_t n;
+    size_t pos;
+    bool final;
+    tc_msg *m;
+} pctx;
+
+#define NAME_MAX_LEN 128
+
+/* ---- small helpers ---- */
+
+static void add_content(pctx *c, size_t from, size_t to) {
+    if (to > from) {
+        tc_buf_add(&c->m->content, c->t + from, to - from, &c->m->oom);
+    }
+}
+
+static void add_reasoning(pctx *c, size_t from, size_t to) {
+    if (to > from) {
+        tc_buf_add(&c->m->reasoning, c->t + from, to - from, &c->m->oom);
+    }
+}
+
+/* Gives the rest of the text to content. */
+static void rest_content(pctx *c, size_t from) {
+    add_content(c, from, c->n);
+    c->pos = c->n;
+}
+
+static size_t find(const pctx *c, size_t from, const char *needle) {
+    size_t k = strlen(needle);
+    if (from > c->n || k > c->n - from) {
+        return SIZE_MAX;
+    }
+    for (size_t i = from; i + k <= c->n; i++) {
+        if (c->t[i] == needle[0] && memcmp(c->t + i, needle, k) == 0) {
+            return i;
+        }
+    }
+    return SIZE_MAX;
+}
+
+/* Looks for `needle` starting at most `limit` bytes after `from`. 1: found (*at set); 0: it is not there; -1: the
+ * text ends too soon to tell (only when not final). The answer depends only on the first limit + strlen(needle)
+ * bytes, so a longer text never changes it. */
+static int find_within(const pctx *c, size_t from, const char *needle, size_t limit, size_t *at) {
+    *at = find(c, from, needle);
+    if (*at != SIZE_MAX && *at - from <= limit) {
+        return 1;
+    }
+    if (*at == SIZE_MAX && !c->final && c->n - from < limit + strlen(needle)) {
+        return -1;
+    }
+    return 0;
+}
+
+/* 1: text at `at` starts with s; 0: it cannot; -1: the text ends while it still could (only when not final). */
+static int starts(const pctx *c, size_t at, const char *s) {
+    size_t k = strlen(s), have = at <= c->n ? c->n - at : 0;
+    if (have >= k) {
+        return memcmp(c->t + at, s, k) == 0;
+    }
+    if (memcmp(c->t + at, s, have) == 0) {
+        return c->final ? 0 : -1;
+    }
+    return 0;
+}
+
+/* Length of the longest end of text[from, n) that is a proper prefix of one of the markers. */
+static size_t held_suffix(const pctx *c, size_t from, const char *const *markers, size_t nm) {
+    size_t best = 0;
+    for (size_t k = 0; k < nm; k++) {
+        size_t ml = strlen(markers[k]);
+        for (size_t l = ml - 1; l > best; l--) {
+            if (l <= c->n - from && memcmp(c->t + c->n - l, markers[k], l) == 0) {
+                best = l;
+                break;
+            }
+        }
+    }
+    return best;
+}
+
+/* Scans from c->pos for the first of the markers. Found: the text before it goes to `to_reasoning ? reasoning :
+ * content`, c->pos is at the marker, returns its index. Not found: everything that cannot begin a marker is
+ * written and c->pos moves past it; returns -1 (when not final, the caller stops). */
+static int scan_until(pctx *c, const char *const *markers, size_t nm, bool to_reasoning) {
+    size_t best = SIZE_MAX;
+    int which = -1;
+    for (size_t k = 0; k < nm; k++) {
+        size_t at = find(c, c->pos, markers[k]);
+        if (at < best) {
+            best = at;
+            which = (int)k;
+        }
+    }
+    size_t to = best;
+    if (which < 0) {
+        to = c->final ? c->n : c->n - held_suffix(c, c->pos, markers, nm);
+    }
+    if (to_reasoning) {
+        add_reasoning(c, c->pos, to);
+    } else {
+        add_content(c, c->pos, to);
+    }
+    c->pos = to;
+    return which;
+}
+
+/* Skips whitespace; false (stop) when not final and the text ends in it, as what follows is undecided. */
+static bool skip_ws(pctx *c) {
+    c->pos += tc_json_ws(c->t + c->pos, c->n - c->pos);
+    return c->final || c->pos < c->n;
+}
+
+/* A <think> block at the start goes to reasoning (reasoning format deepseek). False: stop. */
+static bool think_block(pctx *c, const char *open, const char *close) {
+    if (c->p->reasoning == LLAMAC_REASONING_NONE) {
+        return true;
+    }
+    if (!c->p->reasoning_open) {
+        size_t w = c->pos + tc_json_ws(c->t + c->pos, c->n - c->pos);
+        if (w == c->n && !c->final) {
+            return false;
+        }
+        int s = starts(c, w, open);
+        if (s < 0) {
+            return false;
+        }
+        if (s == 0) {
+            return true;
+        }
+        c->pos = w + strlen(open);
+    }
+    const char *closers[] = { close };
+    if (scan_until(c, closers, 1, true) < 0) {
+        return false; /* final: unclosed thinking is all reasoning */
+    }
+    c->pos += strlen(close);
+    return skip_ws(c);
+}
+
+/* Adds a call with the given name and arguments text. */
+static tc_call *call_with(pctx *c, const char *name, size_t name_n, const char *args, size_t args_n) {
+    tc_call *call = tc_msg_add_call(c->m, name, name_n);
+    if (call) {
+        tc_buf_add(&call->args, args, args_n, &c->m->oom);
+    }
+    return call;
+}
+
+/* Reads a JSON object of arguments at `at` for a call whose name is known. */
+static int args_object(pctx *c, size_t at, const char *name, size_t name_n, size_t *end) {
+    if (at >= c->n) {
+        return c->final ? R_NOT : R_STOP;
+    }
+    if (c->t[at] != '{') {
+        return R_NOT;
+    }
+    size_t e, safe;
+    char closers[TC_JSON_MAX_DEPTH + 2];
+    int r = tc_json_scan(c->t + at, c->n - at, &e, &safe, closers);
+    if (r == TC_JSON_COMPLETE) {
+        call_with(c, name, name_n, c->t + at, e);
+        *end = at + e;
+        return R_DONE;
+    }
+    tc_call *call = call_with(c, name, name_n, c->t + at, safe);
+    if (r == TC_JSON_PARTIAL && !c->final) {
+        return R_STOP;
+    }
+    if (call) {
+        tc_buf_add(&call->args, closers, strlen(closers), &c->m->oom);
+    }
+    c->pos = at + safe;
+    return R_BROKEN;
+}
+
+static bool key_is(const char *key, size_t n, const char *const *names) {
+    for (; *names; names++) {
+        if (strlen(*names) == n && memcmp(key, *names, n) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Decodes a complete JSON string token into a name; false when it is not a usable name. */
+static bool decode_name(const char *s, size_t n, char *out, size_t *out_n) {
+    json_error_t err;
+    json_t *j = json_loadb(s, n, JSON_DECODE_ANY, &err);
+    bool ok = j && json_is_string(j) && json_string_length(j) > 0 && json_string_length(j) <= NAME_MAX_LEN &&
+              !memchr(json_string_value(j), '\0', json_string_length(j));
+    if (ok) {
+        *out_n = json_string_length(j);
+        memcpy(out, json_string_value(j), *out_n);
+    }
+    json_decref(j);
+    return ok;
+}
+
+/* Reads a call written as a JSON object holding the name under one of `name_keys` and the arguments (an object)
+ * under one of `args_keys`, at `at`. */
+static int object_call(pctx *c, size_t at, const char *const *name_keys, const char *const *args_keys, size_t *end) {
+    if (at >= c->n) {
+        return c->final ? R_NOT : R_STOP;
+    }
+    if (c->t[at] != '{') {
+        return R_NOT;
+    }
+    char name[NAME_MAX_LEN];
+    size_t name_n = 0;
+    bool have_name = false;
+    size_t args_at = SIZE_MAX, args_end = SIZE_MAX; /* args_end set when the arguments are complete */
+    int state = TC_JSON_PARTIAL;                    /* of the object as a whole */
+    size_t i = at + 1, e, safe;
+    char closers[TC_JSON_MAX_DEPTH + 2];
+    for (;;) {
+        i += tc_json_ws(c->t + i, c->n - i);
+        if (i >= c->n) {
+            break;
+        }
+        if (c->t[i] == '}') {
+            state = TC_JSON_COMPLETE;
+            *end = i + 1;
+            break;
+        }
+        if (c->t[i] != '"') {
+            state = TC_JSON_INVALID;
+            break;
+        }
+        int r = tc_json_scan(c->t + i, c->n - i, &e, &safe, closers);
+        if (r != TC_JSON_COMPLETE) {
+            state = r;
+            break;
+        }
+        const char *key = c->t + i + 1;
+        size_t key_n = e - 2;
+        i += e;
+        i += tc_json_ws(c->t + i, c->n - i);
+        if (i >= c->n) {
+            break;
+        }
+        if (c->t[i] != ':') {
+            state = TC_JSON_INVALID;
+            break;
+        }
+        i++;
+        i += tc_json_ws(c->t + i, c->n - i);
+        if (i >= c->n) {
+            break;
+        }
+        bool is_name = !have_name && key_is(key, key_n, name_keys);
+        bool is_args = args_at == SIZE_MAX && key_is(key, key_n, args_keys);
+        if (is_args) {
+            args_at = i;
+        }
+        r = tc_json_scan(c->t + i, c->n - i, &e, &safe, closers);
+        if (r != TC_JSON_COMPLETE) {
+            state = r;
+            break;
+        }
+        if (is_name) {
+            have_name = decode_name(c->t + i, e, name, &name_n);
+            if (!have_name) {
+                state = TC_JSON_INVALID;
+                break;
+            }
+        }
+        if (is_args) {
+            if (c->t[args_at] != '{') {
+                state = TC_JSON_INVALID; /* arguments that are not an object: not a call we can pass on */
+                args_at = SIZE_MAX;
+                break;
+            }
+            args_end = i + e;
+        }
+        i += e;
+        i += tc_json_ws(c->t + i, c->n - i);
+        if (i >= c->n) {
+            break;
+        }
+        if (c->t[i] == ',') {
+            i++;
+        } else if (c->t[i] != '}') {
+            state = TC_JSON_INVALID;
+            break;
+        }
+    }
+    if (state == TC_JSON_COMPLETE) {
+        if (!have_name) {
+            return R_NOT;
+        }
+        if (args_end == SIZE_MAX) {
+            call_with(c, name, name_n, "{}", 2);
+        } else {
+            call_with(c, name, name_n, c->t + args_at, args_end - args_at);
+        }
+        return R_DONE;
+    }
+    /* Unfinished or broken: a call exists once its name is known and its arguments have opened. */
+    bool committed = have_name && args_at != SIZE_MAX && args_at < c->n && c->t[args_at] == '{';
+    if (!committed) {
+        return state == TC_JSON_PARTIAL && !c->final ? R_STOP : R_NOT;
+    }
+    if (args_end != SIZE_MAX) {
+        call_with(c, name, name_n, c->t + args_at, args_end - args_at);
+        if (state == TC_JSON_PARTIAL && !c->final) {
+            return R_STOP;
+        }
+        c->pos = args_end;
+        return R_BROKEN;
+    }
+    size_t ae, asafe;
+    tc_json_scan(c->t + args_at, c->n - args_at, &ae, &asafe, closers);
+    tc_call *call = call_with(c, name, name_n, c->t + args_at, asafe);
+    if (state == TC_JSON_PARTIAL && !c->final) {
+        return R_STOP;
+    }
+    if (call) {
+        tc_buf_add(&call->args, closers, strlen(closers), &c->m->oom);
+    }
+    c->pos = args_at + asafe;
+    return R_BROKEN;
+}
+
+/* Reads a JSON array of object calls at `at`. */
+static int array_calls(pctx *c, size_t at, const char *const *name_keys, const char *const *args_keys, size_t *end) {
+    if (at >= c->n) {
+        return c->final ? R_NOT : R_STOP;
+    }
+    if (c->t[at] != '[') {
+        return R_NOT;
+    }
+    size_t before = c->m->n_calls;
+    size_t i = at + 1;
+    for (;;) {
+        i += tc_json_ws(c->t + i, c->n - i);
+        if (i >= c->n) {
+            if (!c->final) {
+                return R_STOP;
+            }
+            break;
+        }
+        if (c->t[i] == ']') {
+            *end = i + 1;
+            return R_DONE;
+        }
+        size_t oend;
+        int r = object_call(c, i, name_keys, args_keys, &oend);
+        if (r == R_STOP || r == R_BROKEN) {
+            return r;
+        }
+        if (r == R_NOT) {
+            break;
+        }
+        i = oend + tc_json_ws(c->t + oend, c->n - oend);
+        if (i >= c->n) {
+            if (!c->final) {
+                return R_STOP;
+            }
+            break;
+        }
+        if (c->t[i] == ',') {
+            i++;
+        } else if (c->t[i] != ']') {
+            break;
+        }
+    }
+    if (c->m->n_calls == before) {
+        return R_NOT;
+    }
+    c->pos = i;
+    return R_BROKEN;
+}
+
+/* Ends a format parser after a call reader's outcome `r` for a call whose marker began at `start`: true when the
+ * caller goes on, false when parsing is over (stopped, or the rest went to content). */
+static bool after_call(pctx *c, int r, size_t start) {
+    switch (r) {
+    case R_DONE: return true;
+    case R_STOP: return false;
+    case R_NOT: rest_content(c, start); return false;
+    default: rest_content(c, c->pos); return false;
+    }
+}
+
+/* Consumes `s` at c->pos when it is there (after whitespace). 1 found, 0 not there, -1 stop. */
+static int expect(pctx *c, const char *s) {
+    size_t w = c->pos + tc_json_ws(c->t + c->pos, c->n - c->pos);
+    if (w == c->n && !c->final) {
+        return -1;
+    }
+    int r = starts(c, w, s);
+    if (r > 0) {
+        c->pos = w + strlen(s);
+    }
+    return r;
+}
+
+static const char *const NAME_KEYS[] = { "name", NULL };
+static const char *const ARGS_KEYS[] = { "arguments", "parameters", NULL };
+
+/* ---- Hermes / Qwen 2.5: <tool_call>{"name":..,"arguments":..}</tool_call> ---- */
+
+static void parse_hermes(pctx *c) {
+    static const char *const markers[] = { "<tool_call>" };
+    if (!think_block(c, "<think>", "</think>")) {
+        return;
+    }
+    for (;;) {
+        if (scan_until(c, markers, 1, false) < 0) {
+            return;
+        }
+        size_t start = c->pos, end;
+        c->pos += strlen(markers[0]);
+        c->pos += tc_json_ws(c->t + c->pos, c->n - c->pos);
+        if (!after_call(c, object_call(c, c->pos, NAME_KEYS, ARGS_KEYS, &end), start)) {
+            return;
+        }
+        c->pos = end;
+        int r = expect(c, "</tool_call>");
+        if (r < 0 || (r > 0 && !skip_ws(c))) {
+            return;
+        }
+    }
+}
+
+/* ---- Qwen3-Coder: <tool_call><function=f><parameter=p>v</parameter></function></tool_call> ---- */
+
+/* Appends one parameter to the arguments being built: the value as JSON when it is a JSON number, boolean, null,
+ * object or array, else as a string. One leading and one trailing newline are not part of the value. */
+static void xml_param(pctx *c, tc_call *call, const char *key, size_t key_n, const char *v, size_t v_n) {
+    if (v_n && v[0] == '\n') {
+        v++, v_n--;
+    }
+    if (v_n && v[v_n - 1] == '\n') {
+        v_n--;
+    }
+    json_error_t err;
+    json_t *j = json_loadb(v, v_n, JSON_DECODE_ANY, &err);
+    char *vs = j && !json_is_string(j) ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (call->args.n > 1) {
+        tc_buf_add(&call->args, ", ", 2, &c->m->oom);
+    }
+    tc_json_quote(&call->args, key, key_n, &c->m->oom);
+    tc_buf_add(&call->args, ": ", 2, &c->m->oom);
+    if (vs) {
+        tc_buf_add(&call->args, vs, strlen(vs), &c->m->oom);
+    } else {
+        tc_json_quote(&call->args, v, v_n, &c->m->oom);
+    }
+    free(vs);
+}
+
+/* Reads `<function=name>` params `</function>` at c->pos. */
+static int xml_function(pctx *c) {
+    int r = expect(c, "<function=");
+    if (r <= 0) {
+        return r < 0 ? R_STOP : R_NOT;
+    }
+    size_t gt = find(c, c->pos, ">");
+    if (gt == SIZE_MAX) {
+        return c->final || c->n - c->pos > NAME_MAX_LEN ? R_NOT : R_STOP;
+    }
+    if (gt == c->pos || gt - c->pos > NAME_MAX_LEN || memchr(c->t + c->pos, '\n', gt - c->pos)) {
+        return R_NOT;
+    }
+    tc_call *call = call_with(c, c->t + c->pos, gt - c->pos, "{", 1);
+    if (!call) {
+        return R_STOP;
+    }
+    c->pos = gt + 1;
+    for (;;) {
+        size_t resume = c->pos;
+        r = expect(c, "<parameter=");
+        if (r < 0) {
+            return R_STOP;
+        }
+        if (r == 0) {
+            r = expect(c, "</function>");
+            if (r < 0) {
+                return R_STOP;
+            }
+            tc_buf_add(&call->args, "}", 1, &c->m->oom);
+            if (r == 0) {
+                c->pos = resume;
+                return R_BROKEN;
+            }
+            return R_DONE;
+        }
+        size_t kgt = find(c, c->pos, ">");
+        size_t vend = kgt == SIZE_MAX ? SIZE_MAX : find(c, kgt + 1, "</parameter>");
+        if (vend == SIZE_MAX || kgt == c->pos || kgt - c->pos > NAME_MAX_LEN) {
+            if (!c->final && (kgt == SIZE_MAX ? c->n - c->pos <= NAME_MAX_LEN : kgt > c->pos)) {
+                return R_STOP;
+            }
+            tc_buf_add(&call->args, "}", 1, &c->m->oom);
+            c->pos = resume;
+            return R_BROKEN;
+        }
+        xml_param(c, call, c->t + c->pos, kgt - c->pos, c->t + kgt + 1, vend - kgt - 1);
+        c->pos = vend + strlen("</parameter>");
+    }
+}
+
+static void parse_qwen3_coder(pctx *c) {
+    static const char *const markers[] = { "<tool_call>" };
+    if (!think_block(c, "<think>", "</think>")) {
+        return;
+    }
+    for (;;) {
+        if (scan_until(c, markers, 1, false) < 0) {
+            return;
+        }
+        size_t start = c->pos;
+        c->pos += strlen(markers[0]);
+        if (!after_call(c, xml_function(c), start)) {
+            return;
+        }
+        int r = expect(c, "</tool_call>");
+        if (r < 0 || (r > 0 && !skip_ws(c))) {
+            return;
+        }
+    }
+}
+
+/* ---- Llama 3.x: {"name":..,"parameters":..} as the whole reply, or <|python_tag|> ---- */
+
+static void parse_llama3(pctx *c) {
+    static const char *const markers[] = { "<|python_tag|>" };
+    size_t w = tc_json_ws(c->t, c->n);
+    if (w == c->n && !c->final) {
+        return;
+    }
+    if (w < c->n && c->t[w] == '{') {
+        size_t end;
+        if (!after_call(c, object_call(c, w, NAME_KEYS, ARGS_KEYS, &end), 0)) {
+            return;
+        }
+        c->pos = end;
+        if (skip_ws(c)) {
+            rest_content(c, c->pos);
+        }
+        return;
+    }
+    if (scan_until(c, markers, 1, false) < 0) {
+        return;
+    }
+    size_t start = c->pos, end;
+    c->pos += strlen(markers[0]);
+    if (!skip_ws(c)) {
+        return;
+    }
+    if (c->pos < c->n && c->t[c->pos] == '{') {
+        if (after_call(c, object_call(c, c->pos, NAME_KEYS, ARGS_KEYS, &end), start)) {
+            c->pos = end;
+            if (skip_ws(c)) {
+                rest_content(c, c->pos);
+            }
+        }
+        return;
+    }
+    if (!c->final) {
+        return; /* code for the built-in python tool: one string, decided at the end */
+    }
+    tc_buf args = { 0 };
+    tc_buf_add(&args, "{\"code\":", 8, &c->m->oom);
+    tc_json_quote(&args, c->t + c->pos, c->n - c->pos, &c->m->oom);
+    tc_buf_add(&args, "}", 1, &c->m->oom);
+    if (!c->m->oom) {
+        call_with(c, "python", 6, args.p, args.n);
+    }
+    tc_buf_free(&args);
+    c->pos = c->n;
+}
+
+/* ---- Mistral: [TOOL_CALLS][{"name","arguments","id"}] or [TOOL_CALLS]name[ARGS]{...} ---- */
+
+static void parse_mistral(pctx *c) {
+    static const char *const markers[] = { "[TOOL_CALLS]" };
+    if (!think_block(c, "[THINK]", "[/THINK]")) {
+        return;
+    }
+    for (;;) {
+        if (scan_until(c, markers, 1, false) < 0) {
+            return;
+        }
+        size_t start = c->pos, end;
+        c->pos += strlen(markers[0]);
+        if (!skip_ws(c)) {
+            return;
+        }
+        if (c->pos == c->n) {
+            rest_content(c, start);
+            return;
+        }
+        if (c->t[c->pos] == '[') {
+            if (!after_call(c, array_calls(c, c->pos, NAME_KEYS, ARGS_KEYS, &end), start)) {
+                return;
+            }
+            c->pos = end;
+        } else {
+            size_t a;
+            int f = find_within(c, c->pos, "[ARGS]", NAME_MAX_LEN, &a);
+            if (f < 0) {
+                return;
+            }
+            if (f == 0 || a == c->pos) {
+                rest_content(c, start);
+                return;
+            }
+            size_t args = a + strlen("[ARGS]");
+            args += tc_json_ws(c->t + args, c->n - args);
+            if (!after_call(c, args_object(c, args, c->t + c->pos, a - c->pos, &end), start)) {
+                return;
+            }
+            c->pos = end;
+        }
+        if (!skip_ws(c)) {
+            return;
+        }
+    }
+}
+
+/* ---- DeepSeek R1 and V3.1 ---- */
+
+#define DS_CALLS_BEGIN                                                                                                 \
+    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                                    \
+    "calls\xe2\x96\x81"                                                                                                \
+    "begin\xef\xbd\x9c>"
+#define DS_CALLS_END                                                                                                   \
+    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                                    \
+    "calls\xe2\x96\x81"                                                                                                \
+    "end\xef\xbd\x9c>"
+#define DS_CALL_BEGIN                                                                                                  \
+    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                                    \
+    "call\xe2\x96\x81"                                                                                                 \
+    "begin\xef\xbd\x9c>"
+#define DS_CALL_END                                                                                                    \
+    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                                    \
+    "call\xe2\x96\x81"                                                                                                 \
+    "end\xef\xbd\x9c>"
+#define DS_SEP "<\xef\xbd\x9ctool\xe2\x96\x81sep\xef\xbd\x9c>"
+
+/* One call after its begin marker. R1: type<sep>name\n```json\n{...}\n```; V3.1: name<sep>{...}. */
+static int deepseek_call(pctx *c, bool r1) {
+    size_t sep;
+    int f = find_within(c, c->pos, DS_SEP, NAME_MAX_LEN, &sep);
+    if (f <= 0) {
+        return f < 0 ? R_STOP : R_NOT;
+    }
+    size_t name = c->pos, name_end = sep, args = sep + strlen(DS_SEP);
+    if (r1) {
+        name = args;
+        name_end = find(c, name, "\n");
+        if (name_end == SIZE_MAX) {
+            return c->final || c->n - name > NAME_MAX_LEN ? R_NOT : R_STOP;
+        }
+        args = name_end + 1;
+        c->pos = args;
+        int r = expect(c, "```json");
+        if (r <= 0) {
+            return r < 0 ? R_STOP : R_NOT;
+        }
+        args = c->pos + tc_json_ws(c->t + c->pos, c->n - c->pos);
+    } else {
+        args += tc_json_ws(c->t + args, c->n - args);
+    }
+    if (name_end == name || name_end - name > NAME_MAX_LEN || memchr(c->t + name, '\n', name_end - name)) {
+        return R_NOT;
+    }
+    size_t end;
+    int r = args_object(c, args, c->t + name, name_end - name, &end);
+    if (r != R_DONE) {
+        return r;
+    }
+    c->pos = end;
+    if (r1) {
+        int e = expect(c, "```");
+        if (e <= 0) {
+            return e < 0 ? R_STOP : R_BROKEN;
+        }
+    }
+    int e = expect(c, DS_CALL_END);
+    return e < 0 ? R_STOP : e == 0 ? R_BROKEN : R_DONE;
+}
+
+static void parse_deepseek(pctx *c, bool r1) {
+    static const char *const markers[] = { DS_CALLS_BEGIN, DS_CALL_BEGIN };
+    if (!think_block(c, "<think>", "</think>")) {
+        return;
+    }
+    if (scan_until(c, markers, 2, false) < 0) {
+        return;
+    }
+    size_t start = c->pos;
+    if (starts(c, c->pos, DS_CALLS_BEGIN) > 0) {
+        c->pos += strlen(DS_CALLS_BEGIN);
+    }
+    bool first = true;
+    for (;;) {
+        size_t call_start = c->pos;
+        int r = expect(c, DS_CALL_BEGIN);
+        if (r < 0) {
+            return;
+        }
+        if (r == 0) {
+            if (first) {
+                rest_content(c, start);
+                return;
+            }
+            break;
+        }
+        r = deepseek_call(c, r1);
+        if (!after_call(c, r, first ? start : call_start)) {
+            return;
+        }
+        first = false;
+    }
+    int r = expect(c, DS_CALLS_END);
+    if (r < 0) {
+        return;
+    }
+    if (skip_ws(c)) {
+        rest_content(c, c->pos);
+    }
+}
+
+/* ---- Functionary v3.2: name\n{...}>>>name\n{...}, "all\n" for text ---- */
+
+static bool name_char(char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' ||
+           ch == '.';
+}
+
+static void parse_functionary(pctx *c) {
+    static const char *const markers[] = { ">>>" };
+    if (starts(c, 0, ">>>") < 0) {
+        return;
+    }
+    if (starts(c, 0, ">>>") > 0) {
+        c->pos = 3;
+    }
+    for (;;) {
+        size_t start = c->pos, i = c->pos;
+        while (i < c->n && i - start <= NAME_MAX_LEN && name_char(c->t[i])) {
+            i++;
+        }
+        if (i == c->n && !c->final && i - start <= NAME_MAX_LEN) {
+            return;
+        }
+        if (i == start || i == c->n || c->t[i] != '\n' || i - start > NAME_MAX_LEN) {
+            rest_content(c, start);
+            return;
+        }
+        if (i - start == 3 && memcmp(c->t + start, "all", 3) == 0) {
+            c->pos = i + 1;
+            if (scan_until(c, markers, 1, false) < 0) {
+                return;
+            }
+            c->pos += 3;
+            continue;
+        }
+        size_t args = i + 1 + tc_json_ws(c->t + i + 1, c->n - i - 1), end;
+        if (!after_call(c, args_object(c, args, c->t + start, i - start, &end), start)) {
+            return;
+        }
+        c->pos = end;
+        int r = expect(c, ">>>");
+        if (r < 0) {
+            return;
+        }
+        if (r == 0) {
+            if (skip_ws(c)) {
+                rest_content(c, c->pos);
+            }
+            return;
+        }
+    }
+}
+
+/* ---- Command R7B: <|START_THINKING|>..<|END_THINKING|><|START_ACTION|>[...]<|END_ACTION|> ---- */
+
+static void parse_command_r7b(pctx *c) {
+    static const char *const markers[] = { "<|START_THINKING|>", "<|START_RESPONSE|>", "<|START_ACTION|>" };
+    static const char *const name_keys[] = { "tool_name", NULL };
+    static const char *const args_keys[] = { "parameters", NULL };
+    for (;;) {
+        int which = scan_until(c, markers, 3, false);
+        if (which < 0) {
+            return;
+        }
+        size_t start = c->pos;
+        c->pos += strlen(markers[which]);
+        if (which == 0 && c->p->reasoning == LLAMAC_REASONING_NONE) {
+            add_content(c, start, c->pos);
+        } else if (which == 0 || which == 1) {
+            static const char *const ends[] = { "<|END_THINKING|>", "<|END_RESPONSE|>" };
+            if (scan_until(c, &ends[which], 1, which == 0) < 0) {
+                return;
+            }
+            c->pos += strlen(ends[which]);
+        } else {
+            size_t end;
+            if (!skip_ws(c) || !after_call(c, array_calls(c, c->pos, name_keys, args_keys, &end), start)) {
+                return;
+            }
+            c->pos = end;
+            int r = expect(c, "<|END_ACTION|>");
+            if (r < 0) {
+                return;
+            }
+        }
+    }
+}
+
+/* ---- gpt-oss / Harmony: <|channel|>analysis<|message|>..<|end|><|start|>assistant<|channel|>final.. ---- */
+
+static void parse_harmony(pctx *c) {
+    static const char *const ends[] = { "<|end|>", "<|call|>", "<|return|>", "<|start|>" };
+    for (;;) {
+        int r = starts(c, c->pos, "<|start|>");
+        if (r < 0) {
+            return;
+        }
+        if (r > 0) {
+            /* "<|start|>assistant" then the header: the role is short. */
+            size_t role, to;
+            int fr = find_within(c, c->pos, "<|channel|>", 64, &role), ft = find_within(c, c->pos, " to=", 64, &to);
+            if (fr < 0 || ft < 0) {
+                return;
+            }
+            if (fr == 0 && ft == 0) {
+                rest_content(c, c->pos);
+                return;
+            }
+            size_t h = fr > 0 && (ft == 0 || role < to) ? role : to;
+            c->pos = h;
+        }
+        if (c->pos == c->n) {
+            return;
+        }
+        int a = starts(c, c->pos, "<|channel|>"), b = starts(c, c->pos, " to=");
+        if (a < 0 || b < 0) {
+            return;
+        }
+        if (a == 0 && b == 0) {
+            rest_content(c, c->pos);
+            return;
+        }
+        size_t start = c->pos, msg;
+        int fm = find_within(c, c->pos, "<|message|>", 512, &msg);
+        if (fm < 0) {
+            return;
+        }
+        if (fm == 0) {
+            rest_content(c, start);
+            return;
+        }
+        size_t body = msg + strlen("<|message|>");
+        size_t to = find(c, start, " to=functions.");
+        bool call = to < msg;
+        size_t ch = find(c, start, "<|channel|>analysis");
+        bool analysis = !call && ch < msg;
+        if (call) {
+            size_t name = to + strlen(" to=functions."), ne = name;
+            while (ne < msg && name_char(c->t[ne])) {
+                ne++;
+            }
+            size_t end;
+            if (ne == name) {
+                rest_content(c, start);
+                return;
+            }
+            if (!after_call(c, args_object(c, body, c->t + name, ne - name, &end), start)) {
+                return;
+            }
+            c->pos = end;
+            int e = expect(c, "<|call|>");
+            if (e < 0) {
+                return;
+            }
+            if (e == 0) {
+                rest_content(c, c->pos);
+                return;
+            }
+            continue;
+        }
+        bool as_reasoning = analysis && c->p->reasoning != LLAMAC_REASONING_NONE;
+        if (analysis && !as_reasoning) {
+            add_content(c, start, body);
+        }
+        c->pos = body;
+        int which = scan_until(c, ends, 4, as_reasoning);
+        if (which < 0) {
+            return;
+        }
+        if (analysis && !as_reasoning) {
+            add_content(c, c->pos, c->pos + strlen(ends[which]));
+        }
+        if (which != 3) {
+            c->pos += strlen(ends[which]);
+        }
+    }
+}
+
+/* ---- generic: {"tool_calls":[{"name","arguments"}]} | {"tool_call":{...}} | {"response":"..."} ---- */
+
+static void generic_add(pctx *c, json_t *call) {
+    json_t *name = json_object_get(call, "name"), *args = json_object_get(call, "arguments");
+    if (!json_is_string(name) || json_string_length(name) == 0) {
+        return;
+    }
+    char *s = json_is_object(args) ? json_dumps(args, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    call_with(c, json_string_value(name), json_string_length(name), s ? s : "{}", s ? strlen(s) : 2);
+    free(s);
+}
+
+static void parse_generic(pctx *c) {
+    size_t w = tc_json_ws(c->t, c->n);
+    if (w == c->n || c->t[w] != '{') {
+        if (c->final || w < c->n) {
+            rest_content(c, 0);
+        }
+        return;
+    }
+    if (!c->final) {
+        return; /* decided as a whole at the end */
+    }
+    json_error_t err;
+    json_t *j = json_loadb(c->t + w, c->n - w, 0, &err);
+    if (!j) {
+        /* Cut short (max_tokens) or broken: calls read so far are kept, as in the other formats. */
+        size_t i = w + 1, end;
+        i += tc_json_ws(c->t + i, c->n - i);
+        c->pos = i;
+        if (starts(c, i, "\"tool_calls\"") > 0) {
+            c->pos = i + strlen("\"tool_calls\"");
+            if (expect(c, ":") > 0) {
+                c->pos += tc_json_ws(c->t + c->pos, c->n - c->pos);
+                int r = array_calls(c, c->pos, NAME_KEYS, ARGS_KEYS, &end);
+                if (r == R_BROKEN) {
+                    rest_content(c, c->pos);
+                    return;
+                }
+                if (r == R_DONE) {
+                    c->pos = end + tc_json_ws(c->t + end, c->n - end);
+                    rest_content(c, c->pos);
+                    return;
+                }
+            }
+        }
+        rest_content(c, 0);
+        return;
+    }
+    json_t *calls = json_object_get(j, "tool_calls"), *one = json_object_get(j, "tool_call");
+    json_t *resp = json_object_get(j, "response");
+    if (json_is_array(calls) && json_array_size(calls) > 0) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(calls, i, v) {
+            generic_add(c, v);
+        }
+    } else if (json_is_object(one)) {
+        generic_add(c, one);
+    } else if (json_is_string(resp)) {
+        tc_buf_add(&c->m->content, json_string_value(resp), json_string_length(resp), &c->m->oom);
+    }
+    if (c->m->n_calls == 0 && c->m->content.n == 0) {
+        rest_content(c, 0);
+    }
+    json_decref(j);
+}
+
+static void parse_plain(pctx *c) {
+    if (think_block(c, "<think>", "</think>")) {
+        rest_content(c, c->pos);
+    }
+}
+
+void tc_parse(const llamac_tool_parse_params *p, const char *text, size_t len, bool final, tc_msg *m) {
+    tc_msg_clear(m);
+    pctx c = { .p = p, .t = text, .n = len, .pos = 0, .final = final, .m = m };
+    if (!p->parse_tool_calls) {
+        parse_plain(&c);
+        return;
+    }
+    switch (p->format) {
+    case LLAMAC_TOOL_FORMAT_HERMES: parse_hermes(&c); break;
+    case LLAMAC_TOOL_FORMAT_LLAMA3: parse_llama3(&c); break;
+    case LLAMAC_TOOL_FORMAT_MISTRAL:
+    case LLAMAC_TOOL_FORMAT_MISTRAL_ARGS: parse_mistral(&c); break;
+    case LLAMAC_TOOL_FORMAT_QWEN3_CODER: parse_qwen3_coder(&c); break;
+    case LLAMAC_TOOL_FORMAT_DEEPSEEK_R1: parse_deepseek(&c, true); break;
+    case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1: parse_deepseek(&c, false); break;
+    case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2: parse_functionary(&c); break;
+    case LLAMAC_TOOL_FORMAT_COMMAND_R7B: parse_command_r7b(&c); break;
+    case LLAMAC_TOOL_FORMAT_HARMONY: parse_harmony(&c); break;
+    case LLAMAC_TOOL_FORMAT_GENERIC:
+    default: parse_generic(&c); break;
+    }
+}
