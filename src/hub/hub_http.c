@@ -1,0 +1,482 @@
+/*
+ * hub_http.c - the two kinds of request the Hub takes: a JSON API call and a file download, over libcurl.
+ *
+ * Redirects are followed here, one hop at a time, rather than by curl, so that the rule "the token goes only to
+ * the Hub" is ours to enforce: the Authorization header is added to a request only when its scheme, host and port
+ * are the endpoint's. Downloads append to a partial file with a Range request and retry a dropped transfer.
+ */
+#include "hub/hub_internal.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { MAX_HOPS = 10 };
+#define API_BODY_CAP ((size_t)64 << 20)
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc = CURLE_OK;
+
+static void curl_init_once(void) {
+    curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static llamac_status curl_ready(void) {
+    pthread_once(&curl_once, curl_init_once);
+    if (curl_init_rc != CURLE_OK) {
+        return llamac__fail(LLAMAC_E_NETWORK, "libcurl could not be initialised: %s", curl_easy_strerror(curl_init_rc));
+    }
+    return LLAMAC_OK;
+}
+
+/* True when `url` has the endpoint's scheme, host and port: only then may it see the token. */
+static bool same_origin(const char *url, const char *endpoint) {
+    CURLU *a = curl_url(), *b = curl_url();
+    bool same = false;
+    char *sa = NULL, *sb = NULL, *ha = NULL, *hb = NULL, *pa = NULL, *pb = NULL;
+    if (a && b && curl_url_set(a, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_set(b, CURLUPART_URL, endpoint, 0) == CURLUE_OK &&
+        curl_url_get(a, CURLUPART_SCHEME, &sa, 0) == CURLUE_OK &&
+        curl_url_get(b, CURLUPART_SCHEME, &sb, 0) == CURLUE_OK &&
+        curl_url_get(a, CURLUPART_HOST, &ha, 0) == CURLUE_OK && curl_url_get(b, CURLUPART_HOST, &hb, 0) == CURLUE_OK &&
+        curl_url_get(a, CURLUPART_PORT, &pa, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+        curl_url_get(b, CURLUPART_PORT, &pb, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+        same = strcasecmp(sa, sb) == 0 && strcasecmp(ha, hb) == 0 && strcmp(pa, pb) == 0;
+    }
+    curl_free(sa);
+    curl_free(sb);
+    curl_free(ha);
+    curl_free(hb);
+    curl_free(pa);
+    curl_free(pb);
+    curl_url_cleanup(a);
+    curl_url_cleanup(b);
+    return same;
+}
+
+/* What one request brought back besides the body. */
+struct reply {
+    char linked_etag[65]; /* X-Linked-Etag, quotes removed, when it is a sha256 */
+    char error_code[64];  /* X-Error-Code (RepoNotFound, GatedRepo, ...) */
+    char error_msg[256];  /* X-Error-Message */
+};
+
+/* Copies a header's value (after "Name:"), trimmed and without quotes or a W/ prefix, into dst. */
+static void header_value(const char *v, size_t n, char *dst, size_t cap) {
+    while (n > 0 && (*v == ' ' || *v == '\t')) {
+        v++;
+        n--;
+    }
+    while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' || v[n - 1] == ' ')) {
+        n--;
+    }
+    if (n >= 2 && v[0] == 'W' && v[1] == '/') {
+        v += 2;
+        n -= 2;
+    }
+    if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+        v++;
+        n -= 2;
+    }
+    if (n >= cap) {
+        n = cap - 1;
+    }
+    memcpy(dst, v, n);
+    dst[n] = '\0';
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *user) {
+    struct reply *r = user;
+    size_t n = size * nitems;
+    static const struct {
+        const char *name;
+        size_t off, cap;
+    } wanted[] = {
+        { "x-linked-etag:", offsetof(struct reply, linked_etag), sizeof(((struct reply *)0)->linked_etag) },
+        { "x-error-code:", offsetof(struct reply, error_code), sizeof(((struct reply *)0)->error_code) },
+        { "x-error-message:", offsetof(struct reply, error_msg), sizeof(((struct reply *)0)->error_msg) },
+    };
+    if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+        memset(r, 0, sizeof *r); /* a new response (after 100 Continue, say) */
+        return n;
+    }
+    for (size_t i = 0; i < sizeof wanted / sizeof wanted[0]; i++) {
+        size_t k = strlen(wanted[i].name);
+        if (n > k && strncasecmp(buf, wanted[i].name, k) == 0) {
+            header_value(buf + k, n - k, (char *)r + wanted[i].off, wanted[i].cap);
+        }
+    }
+    return n;
+}
+
+static CURL *new_request(const struct hub_env *env, const char *url, struct curl_slist **headers, const char *accept,
+                         const char *range) {
+    CURL *h = curl_easy_init();
+    if (!h) {
+        llamac__fail(LLAMAC_E_NO_MEMORY, "libcurl could not create a request");
+        return NULL;
+    }
+    *headers = NULL;
+    char line[1024];
+    if (env->token && same_origin(url, env->endpoint)) {
+        snprintf(line, sizeof line, "Authorization: Bearer %s", env->token);
+        *headers = curl_slist_append(*headers, line);
+    }
+    if (accept) {
+        snprintf(line, sizeof line, "Accept: %s", accept);
+        *headers = curl_slist_append(*headers, line);
+    }
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, *headers);
+    curl_easy_setopt(h, CURLOPT_USERAGENT, "llamac/" LLAMAC_VERSION_STRING);
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 30L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 60L);
+    if (range) {
+        curl_easy_setopt(h, CURLOPT_RANGE, range);
+    }
+    return h;
+}
+
+/* The status for an HTTP error answer from the Hub about `repo`. */
+static llamac_status http_error(const struct hub_env *env, long code, const struct reply *r, const char *repo,
+                                const char *what) {
+    if (strcmp(r->error_code, "RepoNotFound") == 0 || code == 404) {
+        if (strcmp(r->error_code, "EntryNotFound") == 0 || strcmp(r->error_code, "RevisionNotFound") == 0) {
+            return llamac__fail(LLAMAC_E_NOT_FOUND, "%s not found in %s on %s (HTTP %ld%s%s)", what, repo,
+                                env->endpoint, code, r->error_msg[0] ? ": " : "", r->error_msg);
+        }
+        return llamac__fail(LLAMAC_E_NOT_FOUND,
+                            "repository %s not found on %s (HTTP %ld); check the name, or set HF_TOKEN if it is a "
+                            "private repository of yours",
+                            repo, env->endpoint, code);
+    }
+    if (code == 401 || code == 403 || strcmp(r->error_code, "GatedRepo") == 0) {
+        return llamac__fail(LLAMAC_E_AUTH,
+                            "%s is gated or private and the Hub refused access (HTTP %ld%s%s): request access at "
+                            "%s/%s and set HF_TOKEN (or HUGGING_FACE_HUB_TOKEN, or log in to write $HF_HOME/token) "
+                            "to a token that has it%s",
+                            repo, code, r->error_msg[0] ? ": " : "", r->error_msg, env->endpoint, repo,
+                            env->token ? " (a token was sent)" : " (no token was sent)");
+    }
+    return llamac__fail(LLAMAC_E_NETWORK, "the Hub answered HTTP %ld for %s of %s%s%s", code, what, repo,
+                        r->error_msg[0] ? ": " : "", r->error_msg);
+}
+
+/* ---- API calls ---- */
+
+struct membuf {
+    char *data;
+    size_t len, cap;
+    bool too_big;
+};
+
+static size_t on_body(char *buf, size_t size, size_t nitems, void *user) {
+    struct membuf *m = user;
+    size_t n = size * nitems;
+    if (m->len + n + 1 > API_BODY_CAP) {
+        m->too_big = true;
+        return 0;
+    }
+    if (m->len + n + 1 > m->cap) {
+        size_t cap = m->cap ? m->cap : 4096;
+        while (cap < m->len + n + 1) {
+            cap *= 2;
+        }
+        char *d = realloc(m->data, cap);
+        if (!d) {
+            return 0;
+        }
+        m->data = d;
+        m->cap = cap;
+    }
+    memcpy(m->data + m->len, buf, n);
+    m->len += n;
+    m->data[m->len] = '\0';
+    return n;
+}
+
+llamac_status hub__api_get(const struct hub_env *env, const char *url, const char *repo, json_t **out) {
+    *out = NULL;
+    llamac_status st = curl_ready();
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    char *cur = hub__fmt("%s", url);
+    struct membuf body = { 0 };
+    for (int hop = 0; cur && hop < MAX_HOPS; hop++) {
+        struct curl_slist *headers = NULL;
+        struct reply r = { 0 };
+        CURL *h = new_request(env, cur, &headers, "application/json", NULL);
+        if (!h) {
+            st = LLAMAC_E_NO_MEMORY;
+            break;
+        }
+        free(body.data);
+        memset(&body, 0, sizeof body);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
+        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(h, CURLOPT_HEADERDATA, &r);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT, 300L);
+        CURLcode rc = curl_easy_perform(h);
+        long code = 0;
+        char *next = NULL;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+        if (rc == CURLE_OK && code >= 300 && code < 400) {
+            char *loc = NULL;
+            curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc);
+            next = loc ? hub__fmt("%s", loc) : NULL;
+        }
+        curl_easy_cleanup(h);
+        curl_slist_free_all(headers);
+        if (rc != CURLE_OK) {
+            st = body.too_big ? llamac__fail(LLAMAC_E_NETWORK, "the Hub's answer to %s is larger than 64 MiB", cur)
+                              : llamac__fail(LLAMAC_E_NETWORK, "cannot reach the Hub at %s: %s", env->endpoint,
+                                             curl_easy_strerror(rc));
+            break;
+        }
+        if (next) {
+            free(cur);
+            cur = next;
+            continue;
+        }
+        if (code != 200) {
+            st = http_error(env, code, &r, repo, "the file list");
+            break;
+        }
+        json_error_t jerr;
+        *out = json_loadb(body.data ? body.data : "", body.len, 0, &jerr);
+        st = *out ? LLAMAC_OK
+                  : llamac__fail(LLAMAC_E_NETWORK, "the Hub's answer to %s is not JSON: %s (line %d)", cur, jerr.text,
+                                 jerr.line);
+        free(cur);
+        cur = NULL;
+        free(body.data);
+        return st;
+    }
+    if (st == LLAMAC_OK) {
+        st = cur ? llamac__fail(LLAMAC_E_NETWORK, "more than %d redirects for %s", MAX_HOPS, url) : LLAMAC_E_NO_MEMORY;
+    }
+    free(cur);
+    free(body.data);
+    return st;
+}
+
+/* ---- downloads ---- */
+
+struct transfer {
+    const struct hub_env *env;
+    const char *file;
+    CURL *h;
+    FILE *out;
+    uint64_t offset; /* bytes in the file before this request */
+    uint64_t size;   /* expected total, 0 when unknown */
+    long code;       /* the response code, read at the first body byte */
+    bool io_error;
+    bool cancelled;
+    struct timespec t0;
+};
+
+static size_t on_file(char *buf, size_t size, size_t nitems, void *user) {
+    struct transfer *t = user;
+    size_t n = size * nitems;
+    if (t->code == 0) {
+        curl_easy_getinfo(t->h, CURLINFO_RESPONSE_CODE, &t->code);
+        if (t->code == 200 && t->offset > 0) {
+            /* The server ignored the Range: start over. */
+            if (fflush(t->out) != 0 || ftruncate(fileno(t->out), 0) != 0 || fseek(t->out, 0, SEEK_SET) != 0) {
+                t->io_error = true;
+                return 0;
+            }
+            t->offset = 0;
+        }
+    }
+    if (t->code != 200 && t->code != 206) {
+        return n; /* an error page or a redirect's body */
+    }
+    if (fwrite(buf, 1, n, t->out) != n) {
+        t->io_error = true;
+        return 0;
+    }
+    return n;
+}
+
+static int on_progress(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+    (void)ultotal;
+    (void)ulnow;
+    struct transfer *t = user;
+    const llamac_hub_params *p = t->env->params;
+    if (!p->progress || (t->code != 0 && t->code != 200 && t->code != 206)) {
+        return 0;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double secs = (double)(now.tv_sec - t->t0.tv_sec) + (double)(now.tv_nsec - t->t0.tv_nsec) * 1e-9;
+    double rate = secs > 0.0 ? (double)dlnow / secs : 0.0;
+    uint64_t total = t->size ? t->size : (dltotal > 0 ? t->offset + (uint64_t)dltotal : 0);
+    if (!p->progress(t->file, t->offset + (uint64_t)dlnow, total, rate, p->progress_user_data)) {
+        t->cancelled = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* One attempt: the request chain from `url` through its redirects, appending to t->out. */
+static CURLcode fetch_once(const struct hub_env *env, const char *url, struct transfer *t, struct reply *r, long *code,
+                           llamac_status *st) {
+    char *cur = hub__fmt("%s", url);
+    CURLcode rc = CURLE_OK;
+    *st = LLAMAC_OK;
+    for (int hop = 0; hop < MAX_HOPS; hop++) {
+        if (!cur) {
+            *st = LLAMAC_E_NO_MEMORY;
+            return CURLE_OUT_OF_MEMORY;
+        }
+        char range[48];
+        snprintf(range, sizeof range, "%llu-", (unsigned long long)t->offset);
+        struct curl_slist *headers = NULL;
+        CURL *h = new_request(env, cur, &headers, NULL, t->offset > 0 ? range : NULL);
+        if (!h) {
+            free(cur);
+            *st = LLAMAC_E_NO_MEMORY;
+            return CURLE_OUT_OF_MEMORY;
+        }
+        struct reply hop_reply = { 0 };
+        t->h = h;
+        t->code = 0;
+        clock_gettime(CLOCK_MONOTONIC, &t->t0);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_file);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, t);
+        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(h, CURLOPT_HEADERDATA, &hop_reply);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_XFERINFODATA, t);
+        rc = curl_easy_perform(h);
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, code);
+        if (hop_reply.linked_etag[0]) {
+            memcpy(r->linked_etag, hop_reply.linked_etag, sizeof r->linked_etag);
+        }
+        memcpy(r->error_code, hop_reply.error_code, sizeof r->error_code);
+        memcpy(r->error_msg, hop_reply.error_msg, sizeof r->error_msg);
+        char *next = NULL;
+        if (rc == CURLE_OK && *code >= 300 && *code < 400) {
+            char *loc = NULL;
+            curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc);
+            next = loc ? hub__fmt("%s", loc) : NULL;
+        }
+        curl_easy_cleanup(h);
+        curl_slist_free_all(headers);
+        t->h = NULL;
+        if (!next) {
+            free(cur);
+            return rc;
+        }
+        free(cur);
+        cur = next;
+    }
+    free(cur);
+    *st = llamac__fail(LLAMAC_E_NETWORK, "more than %d redirects for %s", MAX_HOPS, url);
+    return CURLE_TOO_MANY_REDIRECTS;
+}
+
+static uint64_t file_size(FILE *f) {
+    struct stat sb;
+    return fflush(f) == 0 && fstat(fileno(f), &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
+llamac_status hub__download(const struct hub_env *env, const char *url, const char *repo, const char *file,
+                            const char *dest, uint64_t size, char linked_etag[65]) {
+    linked_etag[0] = '\0';
+    llamac_status st = curl_ready();
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    FILE *out = fopen(dest, "ab");
+    if (!out) {
+        return llamac__fail(LLAMAC_E_IO, "cannot write '%s': %s", dest, strerror(errno));
+    }
+    struct reply r = { 0 };
+    int attempt = 0;
+    for (;;) {
+        struct transfer t = { .env = env, .file = file, .out = out, .size = size };
+        t.offset = file_size(out);
+        if (size > 0 && t.offset == size) {
+            break; /* complete from an earlier run; the sha256 check decides */
+        }
+        if (size > 0 && t.offset > size) {
+            if (ftruncate(fileno(out), 0) != 0) {
+                st = llamac__fail(LLAMAC_E_IO, "cannot truncate '%s': %s", dest, strerror(errno));
+                break;
+            }
+            t.offset = 0;
+        }
+        long code = 0;
+        CURLcode rc = fetch_once(env, url, &t, &r, &code, &st);
+        if (st != LLAMAC_OK) {
+            break;
+        }
+        if (t.cancelled) {
+            st = llamac__fail(LLAMAC_E_CANCELLED, "download of %s cancelled; run again to resume", file);
+            break;
+        }
+        if (t.io_error) {
+            st = llamac__fail(LLAMAC_E_IO, "cannot write '%s': %s", dest, strerror(errno));
+            break;
+        }
+        if (rc == CURLE_OK && (code == 200 || code == 206)) {
+            break;
+        }
+        if (rc == CURLE_OK && code == 416) {
+            /* The partial file is not a prefix the server can continue: start over once. */
+            if (ftruncate(fileno(out), 0) != 0 || ++attempt > env->max_retries) {
+                st = llamac__fail(LLAMAC_E_NETWORK, "the server refused to resume %s (HTTP 416)", file);
+                break;
+            }
+            continue;
+        }
+        if (rc == CURLE_OK && code < 500) {
+            st = http_error(env, code, &r, repo, file);
+            break;
+        }
+        if (++attempt > env->max_retries) {
+            uint64_t have = file_size(out);
+            st = rc == CURLE_OK
+                     ? llamac__fail(LLAMAC_E_NETWORK, "the Hub answered HTTP %ld for %s of %s (tried %d times)", code,
+                                    file, repo, attempt)
+                     : llamac__fail(LLAMAC_E_NETWORK,
+                                    "download of %s stopped after %llu bytes (tried %d times): %s; run again to "
+                                    "resume",
+                                    file, (unsigned long long)have, attempt, curl_easy_strerror(rc));
+            break;
+        }
+        llamac__log(LLAMAC_LOG_WARN, "download of %s interrupted (%s); resuming", file,
+                    rc == CURLE_OK ? "server error" : curl_easy_strerror(rc));
+    }
+    if (fclose(out) != 0 && st == LLAMAC_OK) {
+        st = llamac__fail(LLAMAC_E_IO, "cannot write '%s': %s", dest, strerror(errno));
+    }
+    if (st == LLAMAC_OK) {
+        size_t n = strlen(r.linked_etag);
+        bool hex = n == 64;
+        for (size_t i = 0; hex && i < n; i++) {
+            char c = r.linked_etag[i];
+            hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+        }
+        if (hex) {
+            memcpy(linked_etag, r.linked_etag, 65);
+        }
+    }
+    return st;
+}

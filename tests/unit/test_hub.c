@@ -1,0 +1,378 @@
+/*
+ * test_hub.c - the Hugging Face Hub API without a network: settings from the environment, names, the cache as
+ * huggingface_hub lays it out (built here by hand around a real model), offline pulls, listing, removal, and every
+ * argument error; and, against the suite's fake Hub on loopback (tests/hub/fake_hub.js, when node is installed),
+ * the progress callback: its figures, cancelling, and resuming the cancelled download. The other download cases are
+ * in tests/cli/test_hub.sh.
+ */
+#include "check.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define C1 "0123456789abcdef0123456789abcdef01234567"
+
+static char cache[1024];
+static char model_sha[65];
+
+/* cp src dst */
+static bool copy_file(const char *src, const char *dst) {
+    FILE *in = fopen(src, "rb"), *out = fopen(dst, "wb");
+    bool ok = in && out;
+    char buf[65536];
+    size_t n;
+    while (ok && (n = fread(buf, 1, sizeof buf, in)) > 0) {
+        ok = fwrite(buf, 1, n, out) == n;
+    }
+    if (in) {
+        fclose(in);
+    }
+    if (out && fclose(out) != 0) {
+        ok = false;
+    }
+    return ok;
+}
+
+static void mkdirs(const char *path) {
+    char p[1024];
+    snprintf(p, sizeof p, "%s", path);
+    for (char *c = p + 1; *c; c++) {
+        if (*c == '/') {
+            *c = '\0';
+            mkdir(p, 0755);
+            *c = '/';
+        }
+    }
+    mkdir(p, 0755);
+}
+
+/* A cache with models--me--tiny-GGUF: a Q4_K_M and a Q8_0 name for the same blob (named by a fake sha, which the
+ * offline path does not check), a 2-shard split under F16/, refs/main. */
+static void make_cache(void) {
+    snprintf(cache, sizeof cache, "%s", test_tmp("hubcache"));
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache);
+    CHECK_INT(system(cmd), 0);
+    memset(model_sha, 'a', 64);
+    model_sha[64] = '\0';
+    char dir[1100], path[1200], target[200];
+    snprintf(dir, sizeof dir, "%s/models--me--tiny-GGUF", cache);
+    snprintf(path, sizeof path, "%s/blobs", dir);
+    mkdirs(path);
+    snprintf(path, sizeof path, "%s/refs", dir);
+    mkdirs(path);
+    snprintf(path, sizeof path, "%s/snapshots/" C1 "/F16", dir);
+    mkdirs(path);
+    snprintf(path, sizeof path, "%s/blobs/%s", dir, model_sha);
+    CHECK(copy_file(test_model("stories260K.gguf"), path));
+    snprintf(path, sizeof path, "%s/refs/main", dir);
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs(C1, f);
+        fclose(f);
+    }
+    static const char *names[] = { "tiny-Q4_K_M.gguf", "tiny-Q8_0.gguf", "F16/tiny-F16-00001-of-00002.gguf",
+                                   "F16/tiny-F16-00002-of-00002.gguf" };
+    for (size_t i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/snapshots/" C1 "/%s", dir, names[i]);
+        snprintf(target, sizeof target, "%s../../blobs/%s", strchr(names[i], '/') ? "../" : "", model_sha);
+        CHECK_INT(symlink(target, path), 0);
+    }
+}
+
+static llamac_hub_params offline_params(void) {
+    llamac_hub_params p = llamac_hub_params_default();
+    p.cache_dir = cache;
+    p.offline = true;
+    return p;
+}
+
+static void test_defaults_and_arguments(void) {
+    llamac_hub_params p = llamac_hub_params_default();
+    CHECK_INT(p.max_retries, 3);
+    CHECK(!p.offline && !p.endpoint && !p.cache_dir && !p.token && !p.progress);
+    llamac_hub_list *list = (llamac_hub_list *)1;
+    CHECK_STATUS(llamac_hub_pull(NULL, NULL, NULL, &list), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK(list == NULL);
+    CHECK_STATUS(llamac_hub_pull("me/tiny-GGUF", NULL, NULL, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    static const char *bad[] = { "noslash", "a/b/c", "/name", "owner/", "own er/x", "a/../b",
+                                 "a/b--c",  "-a/b",  "a/b.",  "a/b:",   "a/b:Q4 K" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_STATUS(llamac_hub_pull(bad[i], NULL, NULL, &list), LLAMAC_E_INVALID_ARGUMENT);
+        CHECK(list == NULL);
+    }
+    CHECK_ERROR_HAS("invalid quant");
+    CHECK_STATUS(llamac_hub_repo_files("x", NULL, &list), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_hub_repo_files("a/b", NULL, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_hub_cached(NULL, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_hub_remove(NULL, NULL, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_hub_model_choices(NULL, &list), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_INT(llamac_hub_list_count(NULL), 0);
+    CHECK(llamac_hub_list_get(NULL, 0) == NULL);
+    llamac_hub_list_free(NULL);
+    p.endpoint = "ftp://example.com";
+    CHECK_STATUS(llamac_hub_pull("a/b", NULL, &p, &list), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("not an http:// or https:// URL");
+}
+
+static void test_network_errors(void) {
+    llamac_hub_params p = llamac_hub_params_default();
+    p.cache_dir = cache;
+    p.endpoint = "http://127.0.0.1:1"; /* nothing listens on port 1 */
+    llamac_hub_list *list = NULL;
+    CHECK_STATUS(llamac_hub_pull("me/other-GGUF", NULL, &p, &list), LLAMAC_E_NETWORK);
+    CHECK_ERROR_HAS("cannot reach the Hub at http://127.0.0.1:1");
+    CHECK_STATUS(llamac_hub_repo_files("me/other-GGUF", &p, &list), LLAMAC_E_NETWORK);
+    CHECK(list == NULL);
+}
+
+static void test_offline_pull(void) {
+    llamac_hub_params p = offline_params();
+    llamac_hub_list *list = NULL;
+    CHECK_OK(llamac_hub_pull("me/tiny-GGUF", NULL, &p, &list));
+    CHECK_INT(llamac_hub_list_count(list), 1);
+    const llamac_hub_file *f = llamac_hub_list_get(list, 0);
+    char want[1200];
+    snprintf(want, sizeof want, "%s/models--me--tiny-GGUF/snapshots/" C1 "/tiny-Q4_K_M.gguf", cache);
+    if (f) {
+        CHECK_STR(f->local_path, want);
+        CHECK_STR(f->repo, "me/tiny-GGUF");
+        CHECK_STR(f->path, "tiny-Q4_K_M.gguf");
+        CHECK_STR(f->sha256, model_sha);
+        CHECK_STR(f->commit, C1);
+        CHECK_INT(f->size, 1185376);
+        /* the file is the model: it loads */
+        llamac_model_params mp = llamac_model_params_default();
+        mp.vocab_only = true;
+        llamac_model *m = NULL;
+        CHECK_OK(llamac_model_load(f->local_path, &mp, &m));
+        llamac_model_free(m);
+    }
+    CHECK(llamac_hub_list_get(list, 1) == NULL);
+    llamac_hub_list_free(list);
+
+    CHECK_OK(llamac_hub_pull("me/tiny-GGUF:f16", NULL, &p, &list));
+    CHECK_INT(llamac_hub_list_count(list), 2);
+    if (llamac_hub_list_count(list) == 2) {
+        CHECK_STR(llamac_hub_list_get(list, 0)->path, "F16/tiny-F16-00001-of-00002.gguf");
+        CHECK_STR(llamac_hub_list_get(list, 1)->path, "F16/tiny-F16-00002-of-00002.gguf");
+    }
+    llamac_hub_list_free(list);
+
+    CHECK_STATUS(llamac_hub_pull("me/tiny-GGUF:Q2_K", NULL, &p, &list), LLAMAC_E_NOT_FOUND);
+    CHECK_ERROR_HAS("no GGUF file for quant Q2_K in me/tiny-GGUF (offline");
+    CHECK_ERROR_HAS("tiny-Q4_K_M.gguf");
+    CHECK_STATUS(llamac_hub_pull("me/absent", NULL, &p, &list), LLAMAC_E_NOT_FOUND);
+    CHECK_ERROR_HAS("offline: me/absent is not in the cache");
+
+    /* HF_HUB_OFFLINE and HF_HUB_CACHE are read when the params leave them out */
+    llamac_hub_params env = llamac_hub_params_default();
+    setenv("HF_HUB_OFFLINE", "1", 1);
+    setenv("HF_HUB_CACHE", cache, 1);
+    setenv("HF_HOME", "/nonexistent-hf-home", 1);
+    CHECK_OK(llamac_hub_pull("me/tiny-GGUF:Q8_0", NULL, &env, &list));
+    CHECK_INT(llamac_hub_list_count(list), 1);
+    llamac_hub_list_free(list);
+    unsetenv("HF_HUB_CACHE");
+    CHECK_STATUS(llamac_hub_pull("me/tiny-GGUF:Q8_0", NULL, &env, &list), LLAMAC_E_NOT_FOUND);
+    CHECK_ERROR_HAS("/nonexistent-hf-home/hub");
+    unsetenv("HF_HUB_OFFLINE");
+    unsetenv("HF_HOME");
+}
+
+static void test_listing_and_choices(void) {
+    llamac_hub_params p = offline_params();
+    llamac_hub_list *files = NULL, *choices = NULL, *cached = NULL;
+    CHECK_OK(llamac_hub_repo_files("me/tiny-GGUF", &p, &files));
+    CHECK_INT(llamac_hub_list_count(files), 4);
+    CHECK_OK(llamac_hub_model_choices(files, &choices));
+    CHECK_INT(llamac_hub_list_count(choices), 3); /* the second shard is not a choice */
+    for (size_t i = 0; i < llamac_hub_list_count(choices); i++) {
+        CHECK(strstr(llamac_hub_list_get(choices, i)->path, "00002-of") == NULL);
+    }
+    CHECK_OK(llamac_hub_cached(&p, &cached));
+    CHECK_INT(llamac_hub_list_count(cached), 4);
+    if (llamac_hub_list_count(cached) == 4) {
+        CHECK_STR(llamac_hub_list_get(cached, 0)->path, "F16/tiny-F16-00001-of-00002.gguf"); /* sorted */
+        CHECK_STR(llamac_hub_list_get(cached, 3)->path, "tiny-Q8_0.gguf");
+    }
+    llamac_hub_list_free(files);
+    llamac_hub_list_free(choices);
+    llamac_hub_list_free(cached);
+}
+
+static void test_remove(void) {
+    llamac_hub_params p = offline_params();
+    size_t n = 99;
+    char blob[1200], dir[1100];
+    snprintf(dir, sizeof dir, "%s/models--me--tiny-GGUF", cache);
+    snprintf(blob, sizeof blob, "%s/blobs/%s", dir, model_sha);
+    CHECK_OK(llamac_hub_remove("me/tiny-GGUF:F16", &p, &n));
+    CHECK_INT(n, 2);
+    CHECK_INT(access(blob, F_OK), 0); /* still linked from the Q4_K_M and Q8_0 names */
+    CHECK_OK(llamac_hub_remove("me/tiny-GGUF:Q8_0", &p, &n));
+    CHECK_INT(n, 1);
+    CHECK_STATUS(llamac_hub_remove("me/tiny-GGUF:Q8_0", &p, &n), LLAMAC_E_NOT_FOUND);
+    CHECK_INT(n, 0);
+    CHECK_ERROR_HAS("me/tiny-GGUF:tiny-Q4_K_M.gguf");
+    CHECK_OK(llamac_hub_remove("me/tiny-GGUF:Q4_K_M", &p, &n));
+    CHECK(access(blob, F_OK) != 0); /* the last link went: so did the blob */
+    CHECK_OK(llamac_hub_remove("me/tiny-GGUF", &p, &n));
+    CHECK(access(dir, F_OK) != 0);
+    CHECK_STATUS(llamac_hub_remove("me/tiny-GGUF", &p, NULL), LLAMAC_E_NOT_FOUND);
+    CHECK_ERROR_HAS("the cache holds: nothing");
+    llamac_hub_list *cached = NULL;
+    CHECK_OK(llamac_hub_cached(&p, &cached));
+    CHECK_INT(llamac_hub_list_count(cached), 0);
+    llamac_hub_list_free(cached);
+}
+
+/* ---- against the fake Hub ---- */
+
+static pid_t hub_pid = -1;
+static char endpoint[64];
+
+static bool start_fake_hub(void) {
+    const char *src = getenv("LLAMAC_SOURCE_DIR");
+    if (!src || system("command -v node > /dev/null 2>&1") != 0) {
+        fprintf(stderr, "node or LLAMAC_SOURCE_DIR missing: skipping the download tests\n");
+        return false;
+    }
+    static char config[1024], ports[1024], log[1024], script[1024];
+    snprintf(config, sizeof config, "%s", test_tmp("fake_hub.json"));
+    snprintf(ports, sizeof ports, "%s", test_tmp("fake_hub.ports"));
+    snprintf(log, sizeof log, "%s", test_tmp("fake_hub.log"));
+    snprintf(script, sizeof script, "%s/tests/hub/fake_hub.js", src);
+    unlink(ports);
+    unlink(log);
+    FILE *f = fopen(config, "w");
+    if (!f) {
+        return false;
+    }
+    fprintf(f,
+            "{\"repos\": {\"me/net-GGUF\": {\"commit\": \"" C1 "\", \"files\": [{\"path\": \"net-Q4_K_M.gguf\", "
+            "\"src\": \"%s\", \"lfs\": true, \"mode\": \"slow\"}]}}}\n",
+            test_model("stories260K.gguf"));
+    fclose(f);
+    hub_pid = fork();
+    if (hub_pid == 0) {
+        execlp("node", "node", script, config, ports, log, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 100; i++) {
+        FILE *p = fopen(ports, "r");
+        int port = 0;
+        if (p && fscanf(p, "%d", &port) == 1 && port > 0) {
+            fclose(p);
+            snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", port);
+            return true;
+        }
+        if (p) {
+            fclose(p);
+        }
+        struct timespec pause = { 0, 100000000 };
+        nanosleep(&pause, NULL);
+    }
+    return false;
+}
+
+static void stop_fake_hub(void) {
+    if (hub_pid > 0) {
+        kill(hub_pid, SIGTERM);
+        waitpid(hub_pid, NULL, 0);
+    }
+}
+
+struct seen {
+    int calls;
+    uint64_t done, total;
+    uint64_t cancel_after; /* return false once done passes this (0: never) */
+    bool file_ok, monotonic;
+};
+
+static bool on_progress(const char *file, uint64_t done, uint64_t total, double rate, void *user_data) {
+    struct seen *s = user_data;
+    s->file_ok = s->file_ok && strcmp(file, "net-Q4_K_M.gguf") == 0 && rate >= 0.0;
+    s->monotonic = s->monotonic && done >= s->done;
+    s->calls++;
+    s->done = done;
+    s->total = total;
+    return !(s->cancel_after && done > s->cancel_after);
+}
+
+static void test_progress_cancel_resume(void) {
+    if (hub_pid <= 0) {
+        return;
+    }
+    llamac_hub_params p = llamac_hub_params_default();
+    p.cache_dir = cache;
+    p.endpoint = endpoint;
+    p.token = ""; /* none, whatever the environment holds */
+    p.progress = on_progress;
+    struct seen s = { .cancel_after = 200000, .file_ok = true, .monotonic = true };
+    p.progress_user_data = &s;
+    llamac_hub_list *list = NULL;
+    CHECK_STATUS(llamac_hub_pull("me/net-GGUF", NULL, &p, &list), LLAMAC_E_CANCELLED);
+    CHECK_ERROR_HAS("cancelled; run again to resume");
+    CHECK(list == NULL);
+    CHECK(s.file_ok && s.monotonic);
+    CHECK_INT(s.total, 1185376);
+    /* the partial file stays for the next pull, and nothing is in the snapshot */
+    char dir[1100], path[1300];
+    snprintf(dir, sizeof dir, "%s/models--me--net-GGUF", cache);
+    snprintf(path, sizeof path, "%s/snapshots/" C1 "/net-Q4_K_M.gguf", dir);
+    CHECK(access(path, F_OK) != 0);
+    llamac_hub_list *files = NULL;
+    CHECK_OK(llamac_hub_repo_files("me/net-GGUF", &p, &files));
+    const llamac_hub_file *remote = llamac_hub_list_get(files, 0);
+    CHECK(remote != NULL && remote->local_path == NULL);
+    struct stat sb;
+    if (remote) {
+        snprintf(path, sizeof path, "%s/blobs/%s.incomplete", dir, remote->sha256);
+        CHECK(stat(path, &sb) == 0 && sb.st_size > 200000 && sb.st_size < 1185376);
+    }
+    uint64_t partial = (uint64_t)sb.st_size;
+
+    struct seen again = { .file_ok = true, .monotonic = true };
+    p.progress_user_data = &again;
+    CHECK_OK(llamac_hub_pull("me/net-GGUF", NULL, &p, &list));
+    CHECK_INT(llamac_hub_list_count(list), 1);
+    CHECK(again.file_ok && again.monotonic && again.calls > 0);
+    CHECK_INT(again.done, 1185376);
+    CHECK_INT(again.total, 1185376);
+    CHECK(access(path, F_OK) != 0); /* the partial file became the blob */
+    if (remote && llamac_hub_list_count(list) == 1) {
+        CHECK_STR(llamac_hub_list_get(list, 0)->sha256, remote->sha256);
+        /* the server saw the resume */
+        char want[64];
+        snprintf(want, sizeof want, "\"range\":\"bytes=%llu-\"", (unsigned long long)partial);
+        char cmd[1200];
+        snprintf(cmd, sizeof cmd, "grep -q '%s' '%s'", want, test_tmp("fake_hub.log"));
+        CHECK_INT(system(cmd), 0);
+    }
+    llamac_hub_list_free(files);
+    llamac_hub_list_free(list);
+}
+
+int main(void) {
+    unsetenv("HF_HUB_OFFLINE");
+    unsetenv("HF_HUB_CACHE");
+    unsetenv("HF_ENDPOINT");
+    make_cache();
+    RUN(test_defaults_and_arguments);
+    RUN(test_network_errors);
+    RUN(test_offline_pull);
+    RUN(test_listing_and_choices);
+    RUN(test_remove);
+    make_cache();
+    if (start_fake_hub()) {
+        RUN(test_progress_cancel_resume);
+    }
+    stop_fake_hub();
+    TESTS_DONE();
+}
