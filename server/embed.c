@@ -1,0 +1,359 @@
+/*
+ * embed.c - POST /v1/embeddings and /v1/rerank on the embedding context, and the engine's introspection
+ * (GET /metrics, GET /slots).
+ *
+ * Embeddings do not go through the engine: they run on their own context (created with --embedding or
+ * --reranking), one request at a time under a lock, with llamac_embed packing the texts of a request into as few
+ * decodes as it can. The vectors are L2-normalised, as OpenAI's are; encoding_format "base64" sends the
+ * little-endian float32 bytes, which is what the official SDKs ask for by default.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_INPUTS 2048
+
+static char *base64(const unsigned char *data, size_t n) {
+    static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char *out = malloc((n + 2) / 3 * 4 + 1);
+    if (!out) {
+        return NULL;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned)data[i] << 16;
+        if (i + 1 < n) {
+            v |= (unsigned)data[i + 1] << 8;
+        }
+        if (i + 2 < n) {
+            v |= data[i + 2];
+        }
+        out[o++] = tbl[(v >> 18) & 63];
+        out[o++] = tbl[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? tbl[v & 63] : '=';
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* The texts of "input" (a string or an array of strings; token-id arrays are turned back into text). */
+static bool input_texts(struct request *rq, json_t *body, const char *name, const char ***texts, size_t **lens,
+                        char ***owned, size_t *n) {
+    json_t *in = json_object_get(body, name);
+    if (!in || json_is_null(in)) {
+        reply_error(rq, 400, name, "missing_required_parameter", "'%s' is required", name);
+        return false;
+    }
+    /* a list of inputs, unless it is one input given as token ids */
+    bool list = json_is_array(in) && !json_is_integer(json_array_get(in, 0));
+    size_t count = list ? json_array_size(in) : 1;
+    if (count == 0 || count > MAX_INPUTS) {
+        reply_error(rq, 400, name, "invalid_value", "'%s' must hold from 1 to %d inputs", name, MAX_INPUTS);
+        return false;
+    }
+    *texts = calloc(count, sizeof **texts);
+    *lens = calloc(count, sizeof **lens);
+    *owned = calloc(count, sizeof **owned);
+    if (!*texts || !*lens || !*owned) {
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+        return false;
+    }
+    *n = count;
+    for (size_t i = 0; i < count; i++) {
+        json_t *v = list ? json_array_get(in, i) : in;
+        if (json_is_string(v)) {
+            if (json_string_length(v) == 0) {
+                reply_error(rq, 400, name, "invalid_value", "'%s[%zu]' is empty", name, i);
+                return false;
+            }
+            (*texts)[i] = json_string_value(v);
+            (*lens)[i] = json_string_length(v);
+            continue;
+        }
+        if (!json_is_array(v) || json_array_size(v) == 0) {
+            reply_error(rq, 400, name, "invalid_type",
+                        "'%s' must be a string, an array of strings, or an array of token ids", name);
+            return false;
+        }
+        size_t nt = json_array_size(v);
+        llamac_token *t = malloc(nt * sizeof *t);
+        int32_t n_vocab = llamac_vocab_n_tokens(rq->s->model);
+        if (!t) {
+            reply_error(rq, 500, NULL, NULL, "out of memory");
+            return false;
+        }
+        for (size_t k = 0; k < nt; k++) {
+            json_t *id = json_array_get(v, k);
+            if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) >= n_vocab) {
+                free(t);
+                reply_error(rq, 400, name, "invalid_value", "'%s' token %zu must be a token id from 0 to %d", name, k,
+                            (int)n_vocab - 1);
+                return false;
+            }
+            t[k] = (llamac_token)json_integer_value(id);
+        }
+        size_t len = 0;
+        llamac_status st = llamac_detokenize(rq->s->model, t, nt, 0, &(*owned)[i], &len);
+        free(t);
+        if (st != LLAMAC_OK) {
+            reply_error(rq, 400, name, "invalid_value", "%s", llamac_last_error());
+            return false;
+        }
+        (*texts)[i] = (*owned)[i];
+        (*lens)[i] = len;
+    }
+    return true;
+}
+
+static void free_inputs(const char **texts, size_t *lens, char **owned, size_t n) {
+    for (size_t i = 0; owned && i < n; i++) {
+        llamac_free(owned[i]);
+    }
+    free((void *)texts);
+    free(lens);
+    free(owned);
+}
+
+static long long count_tokens(struct server *s, const char *const *texts, const size_t *lens, size_t n) {
+    long long total = 0;
+    for (size_t i = 0; i < n; i++) {
+        llamac_token *t = NULL;
+        size_t nt = 0;
+        if (llamac_tokenize(s->model, texts[i], lens[i], LLAMAC_TOKENIZE_ADD_SPECIAL, &t, &nt) == LLAMAC_OK) {
+            total += (long long)nt;
+        }
+        llamac_free(t);
+    }
+    return total;
+}
+
+static void embed_error(struct request *rq, const char *param, llamac_status st) {
+    unsigned status = st == LLAMAC_E_NO_MEMORY || st == LLAMAC_E_DECODE || st == LLAMAC_E_INTERNAL ? 500 : 400;
+    reply_error(rq, status, param, st == LLAMAC_E_CONTEXT_FULL ? "context_length_exceeded" : "invalid_value", "%s",
+                llamac_last_error());
+}
+
+void handle_embeddings(struct request *rq) {
+    struct server *s = rq->s;
+    const char **texts = NULL;
+    size_t *lens = NULL, n = 0, dim = 0;
+    char **owned = NULL;
+    float *vec = NULL;
+    const char *format = "float";
+    json_t *body = request_object(rq);
+    if (!body) {
+        return;
+    }
+    if (!s->embd_ctx || s->reranking) {
+        reply_error(rq, 501, NULL, "not_supported",
+                    s->reranking ? "this server was started with --reranking; use /v1/rerank"
+                                 : "embeddings are off; start the server with --embedding");
+        goto done;
+    }
+    const char *model = NULL;
+    if (!field_str(rq, body, "model", &model) || !field_str(rq, body, "encoding_format", &format)) {
+        goto done;
+    }
+    if (strcmp(format, "float") != 0 && strcmp(format, "base64") != 0) {
+        reply_error(rq, 400, "encoding_format", "invalid_value", "'encoding_format' must be \"float\" or \"base64\"");
+        goto done;
+    }
+    json_t *dims = json_object_get(body, "dimensions");
+    if (dims && !json_is_null(dims)) {
+        reply_error(rq, 400, "dimensions", "unsupported_value", "'dimensions' is not supported by this model");
+        goto done;
+    }
+    if (!input_texts(rq, body, "input", &texts, &lens, &owned, &n)) {
+        goto done;
+    }
+    llamac_embed_params ep = llamac_embed_params_default();
+    pthread_mutex_lock(&s->embd_lock);
+    llamac_status st = llamac_embed(s->embd_ctx, texts, lens, n, &ep, &vec, &dim);
+    pthread_mutex_unlock(&s->embd_lock);
+    if (st != LLAMAC_OK) {
+        embed_error(rq, "input", st);
+        goto done;
+    }
+    json_t *data = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_t *e;
+        if (strcmp(format, "base64") == 0) {
+            /* little-endian float32, as the SDKs decode it (every supported host is little-endian) */
+            char *b64 = base64((const unsigned char *)(vec + i * dim), dim * sizeof(float));
+            e = b64 ? json_string(b64) : json_null();
+            free(b64);
+        } else {
+            e = json_array();
+            for (size_t k = 0; k < dim; k++) {
+                json_array_append_new(e, json_real((double)vec[i * dim + k]));
+            }
+        }
+        json_array_append_new(
+            data, json_pack("{s:s, s:I, s:o}", "object", "embedding", "index", (json_int_t)i, "embedding", e));
+    }
+    long long tokens = count_tokens(s, texts, lens, n);
+    reply_json(rq, 200,
+               json_pack("{s:s, s:o, s:s, s:{s:I, s:I}}", "object", "list", "data", data, "model", s->model_id, "usage",
+                         "prompt_tokens", (json_int_t)tokens, "total_tokens", (json_int_t)tokens));
+done:
+    llamac_free(vec);
+    free_inputs(texts, lens, owned, n);
+    json_decref(body);
+}
+
+void handle_rerank(struct request *rq) {
+    struct server *s = rq->s;
+    const char **texts = NULL;
+    size_t *lens = NULL, n = 0;
+    char **owned = NULL;
+    float *scores = NULL;
+    llamac_rerank_result *sorted = NULL;
+    json_t *body = request_object(rq);
+    if (!body) {
+        return;
+    }
+    if (!s->embd_ctx || !s->reranking) {
+        reply_error(rq, 501, NULL, "not_supported", "reranking is off; start the server with --reranking");
+        goto done;
+    }
+    const char *query = NULL, *model = NULL;
+    long long top_n = 0;
+    bool return_text = false;
+    if (!field_str(rq, body, "model", &model) || !field_str(rq, body, "query", &query) ||
+        !field_int(rq, body, "top_n", 0, MAX_INPUTS, &top_n) ||
+        !field_bool(rq, body, "return_documents", &return_text)) {
+        goto done;
+    }
+    if (!query) {
+        reply_error(rq, 400, "query", "missing_required_parameter", "'query' is required");
+        goto done;
+    }
+    json_t *d = json_object_get(body, "documents");
+    if (!json_is_array(d) || json_array_size(d) == 0) {
+        reply_error(rq, 400, "documents", d ? "invalid_type" : "missing_required_parameter",
+                    "'documents' must be a non-empty array of strings");
+        goto done;
+    }
+    if (!input_texts(rq, body, "documents", &texts, &lens, &owned, &n)) {
+        goto done;
+    }
+    /* llamac_rerank takes NUL-terminated documents: the JSON strings are (a NUL inside would cut them short, so
+     * refuse those). */
+    for (size_t i = 0; i < n; i++) {
+        if (strlen(texts[i]) != lens[i]) {
+            reply_error(rq, 400, "documents", "invalid_value", "'documents[%zu]' contains a NUL character", i);
+            goto done;
+        }
+    }
+    size_t n_sorted = 0;
+    pthread_mutex_lock(&s->embd_lock);
+    llamac_status st = llamac_rerank(s->embd_ctx, query, texts, n, (size_t)top_n, &scores, &sorted, &n_sorted);
+    pthread_mutex_unlock(&s->embd_lock);
+    if (st != LLAMAC_OK) {
+        embed_error(rq, "documents", st);
+        goto done;
+    }
+    json_t *results = json_array();
+    for (size_t i = 0; i < n_sorted; i++) {
+        json_t *r =
+            json_pack("{s:I, s:f}", "index", (json_int_t)sorted[i].index, "relevance_score", (double)sorted[i].score);
+        if (return_text) {
+            json_object_set_new(r, "document", json_pack("{s:s}", "text", texts[sorted[i].index]));
+        }
+        json_array_append_new(results, r);
+    }
+    long long tokens = count_tokens(s, texts, lens, n);
+    reply_json(rq, 200,
+               json_pack("{s:s, s:s, s:o, s:{s:I, s:I}}", "object", "list", "model", s->model_id, "results", results,
+                         "usage", "prompt_tokens", (json_int_t)tokens, "total_tokens", (json_int_t)tokens));
+done:
+    llamac_free(scores);
+    llamac_free(sorted);
+    free_inputs(texts, lens, owned, n);
+    json_decref(body);
+}
+
+void handle_metrics(struct request *rq) {
+    struct server *s = rq->s;
+    llamac_engine_stats st = { 0 };
+    if (s->engine) {
+        llamac_engine_get_stats(s->engine, &st);
+    }
+    char *out = malloc(8192);
+    if (!out) {
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+        return;
+    }
+#define METRICS_FORMAT                                                                                                 \
+    "# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed.\n"                                         \
+    "# TYPE llamacpp:prompt_tokens_total counter\n"                                                                    \
+    "llamacpp:prompt_tokens_total %llu\n"                                                                              \
+    "# HELP llamacpp:prompt_seconds_total Prompt process time\n"                                                       \
+    "# TYPE llamacpp:prompt_seconds_total counter\n"                                                                   \
+    "llamacpp:prompt_seconds_total %.3f\n"                                                                             \
+    "# HELP llamacpp:tokens_predicted_total Number of generation tokens processed.\n"                                  \
+    "# TYPE llamacpp:tokens_predicted_total counter\n"                                                                 \
+    "llamacpp:tokens_predicted_total %llu\n"                                                                           \
+    "# HELP llamacpp:tokens_predicted_seconds_total Predict process time\n"                                            \
+    "# TYPE llamacpp:tokens_predicted_seconds_total counter\n"                                                         \
+    "llamacpp:tokens_predicted_seconds_total %.3f\n"                                                                   \
+    "# HELP llamacpp:n_decode_total Total number of llama_decode() calls\n"                                            \
+    "# TYPE llamacpp:n_decode_total counter\n"                                                                         \
+    "llamacpp:n_decode_total %llu\n"                                                                                   \
+    "# HELP llamacpp:requests_processing Number of requests processing.\n"                                             \
+    "# TYPE llamacpp:requests_processing gauge\n"                                                                      \
+    "llamacpp:requests_processing %u\n"                                                                                \
+    "# HELP llamacpp:requests_deferred Number of requests deferred.\n"                                                 \
+    "# TYPE llamacpp:requests_deferred gauge\n"                                                                        \
+    "llamacpp:requests_deferred %u\n"                                                                                  \
+    "# HELP llamac:requests_total Requests accepted by the engine.\n"                                                  \
+    "# TYPE llamac:requests_total counter\n"                                                                           \
+    "llamac:requests_total %llu\n"                                                                                     \
+    "# HELP llamac:requests_rejected_total Requests refused because the queue was full.\n"                             \
+    "# TYPE llamac:requests_rejected_total counter\n"                                                                  \
+    "llamac:requests_rejected_total %llu\n"                                                                            \
+    "# HELP llamac:requests_cancelled_total Requests cancelled (client gone, shutdown).\n"                             \
+    "# TYPE llamac:requests_cancelled_total counter\n"                                                                 \
+    "llamac:requests_cancelled_total %llu\n"                                                                           \
+    "# HELP llamac:cached_tokens_total Prompt tokens reused from the prompt cache.\n"                                  \
+    "# TYPE llamac:cached_tokens_total counter\n"                                                                      \
+    "llamac:cached_tokens_total %llu\n"                                                                                \
+    "# HELP llamac:slots Slots of the engine.\n"                                                                       \
+    "# TYPE llamac:slots gauge\n"                                                                                      \
+    "llamac:slots %u\n"
+    snprintf(out, 8192, METRICS_FORMAT, (unsigned long long)st.prompt_tokens, st.prompt_ms / 1000.0,
+             (unsigned long long)st.generated_tokens, (st.busy_ms - st.prompt_ms) / 1000.0,
+             (unsigned long long)st.steps, st.n_processing, st.n_queued, (unsigned long long)st.requests_submitted,
+             (unsigned long long)st.requests_rejected, (unsigned long long)st.requests_cancelled,
+             (unsigned long long)st.cached_tokens, st.n_slots);
+#undef METRICS_FORMAT
+    rq->text = out;
+    rq->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    rq->status = 200;
+}
+
+void handle_slots(struct request *rq) {
+    struct server *s = rq->s;
+    json_t *arr = json_array();
+    llamac_engine_stats st = { 0 };
+    if (s->engine) {
+        llamac_engine_get_stats(s->engine, &st);
+    }
+    for (uint32_t i = 0; i < st.n_slots; i++) {
+        llamac_engine_slot sl;
+        if (llamac_engine_slot_get(s->engine, i, &sl) != LLAMAC_OK) {
+            continue;
+        }
+        json_array_append_new(arr,
+                              json_pack("{s:i, s:s, s:b, s:I, s:I, s:I, s:i, s:i, s:i, s:I}", "id", (int)sl.id, "state",
+                                        llamac_slot_state_name(sl.state), "is_processing", sl.state != LLAMAC_SLOT_IDLE,
+                                        "n_ctx", (json_int_t)sl.n_ctx, "n_cached", (json_int_t)sl.n_cached, "id_task",
+                                        (json_int_t)sl.request_id, "n_prompt_tokens", (int)sl.n_prompt,
+                                        "n_prompt_tokens_processed", (int)sl.n_prompt_done, "n_decoded",
+                                        (int)sl.n_generated, "requests_served", (json_int_t)sl.requests_served));
+    }
+    reply_json(rq, 200, arr);
+}

@@ -1,0 +1,575 @@
+/*
+ * http.c - the libmicrohttpd daemon: limits, routing, authentication, CORS, and turning a handler's reply into a
+ * response.
+ *
+ * One thread per connection, so a handler may block while the engine works (a non-streaming completion) and a
+ * stream's reader may wait for the next token. A body is gathered in full (up to --max-body, else 413) before the
+ * handler runs; a declared Content-Length over the limit is refused before any of the body is read.
+ */
+#include "internal.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Per-request state between the calls of the access handler. */
+struct pending {
+    char *body;
+    size_t len, cap;
+    bool too_large;
+    bool counted; /* dispatched: counts in in_flight until the response is done */
+};
+
+enum route_flags {
+    ROUTE_PUBLIC = 1 << 0,  /* no API key needed */
+    ROUTE_METRICS = 1 << 1, /* only with --metrics */
+    ROUTE_SLOTS = 1 << 2,   /* only with --slots */
+    ROUTE_LOADING = 1 << 3  /* answers while the model loads */
+};
+
+static const struct route {
+    const char *path;
+    const char *method;
+    void (*fn)(struct request *rq);
+    unsigned flags;
+} routes[] = {
+    { "/health", "GET", handle_health, ROUTE_PUBLIC | ROUTE_LOADING },
+    { "/v1/health", "GET", handle_health, ROUTE_PUBLIC | ROUTE_LOADING },
+    { "/v1/chat/completions", "POST", handle_chat, 0 },
+    { "/v1/drafts", "POST", handle_drafts, 0 },
+    { "/chat/completions", "POST", handle_chat, 0 },
+    { "/v1/completions", "POST", handle_completions, 0 },
+    { "/completions", "POST", handle_completions, 0 },
+    { "/v1/embeddings", "POST", handle_embeddings, 0 },
+    { "/embeddings", "POST", handle_embeddings, 0 },
+    { "/v1/rerank", "POST", handle_rerank, 0 },
+    { "/rerank", "POST", handle_rerank, 0 },
+    { "/v1/models", "GET", handle_models, 0 },
+    { "/models", "GET", handle_models, 0 },
+    { "/tokenize", "POST", handle_tokenize, 0 },
+    { "/detokenize", "POST", handle_detokenize, 0 },
+    { "/apply-template", "POST", handle_apply_template, 0 },
+    { "/metrics", "GET", handle_metrics, ROUTE_METRICS },
+    { "/slots", "GET", handle_slots, ROUTE_SLOTS },
+};
+
+static const char *error_type(unsigned status) {
+    switch (status) {
+    case 401: return "authentication_error";
+    case 403: return "permission_error";
+    case 404: return "not_found_error";
+    case 501: return "not_supported_error";
+    case 503: return "unavailable_error";
+    default: return status >= 500 ? "server_error" : "invalid_request_error";
+    }
+}
+
+void reply_error(struct request *rq, unsigned status, const char *param, const char *code, const char *fmt, ...) {
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    /* a message may quote client bytes (a JSON parse error does) or be cut inside a character: JSON needs UTF-8 */
+    if (!llamac_utf8_valid(msg, strlen(msg), NULL)) {
+        for (char *p = msg; *p; p++) {
+            if ((unsigned char)*p >= 0x80) {
+                *p = '?';
+            }
+        }
+    }
+    json_t *err = json_pack("{s:{s:s, s:s, s:s?, s:s?}}", "error", "message", msg, "type", error_type(status), "param",
+                            param, "code", code);
+    reply_json(rq, status, err);
+}
+
+void reply_json(struct request *rq, unsigned status, json_t *json) {
+    json_decref(rq->json);
+    rq->json = json;
+    rq->status = status;
+}
+
+json_t *request_object(struct request *rq) {
+    json_error_t e;
+    if (rq->body_len == 0) {
+        reply_error(rq, 400, NULL, "invalid_json", "the request body is empty; expected a JSON object");
+        return NULL;
+    }
+    json_t *v = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+    if (!v) {
+        reply_error(rq, 400, NULL, "invalid_json", "invalid JSON at line %d, column %d: %s", e.line, e.column, e.text);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        reply_error(rq, 400, NULL, "invalid_json", "the request body must be a JSON object");
+        return NULL;
+    }
+    return v;
+}
+
+bool field_bool(struct request *rq, json_t *obj, const char *name, bool *out) {
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v)) {
+        return true;
+    }
+    if (!json_is_boolean(v)) {
+        reply_error(rq, 400, name, "invalid_type", "'%s' must be a boolean", name);
+        return false;
+    }
+    *out = json_is_true(v);
+    return true;
+}
+
+bool field_int(struct request *rq, json_t *obj, const char *name, long long min, long long max, long long *out) {
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v)) {
+        return true;
+    }
+    if (!json_is_integer(v)) {
+        reply_error(rq, 400, name, "invalid_type", "'%s' must be an integer", name);
+        return false;
+    }
+    long long n = json_integer_value(v);
+    if (n < min || n > max) {
+        reply_error(rq, 400, name, "invalid_value", "'%s' is %lld; it must be from %lld to %lld", name, n, min, max);
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
+bool field_num(struct request *rq, json_t *obj, const char *name, double min, double max, double *out) {
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v)) {
+        return true;
+    }
+    if (!json_is_number(v)) {
+        reply_error(rq, 400, name, "invalid_type", "'%s' must be a number", name);
+        return false;
+    }
+    double d = json_number_value(v);
+    if (!(d >= min && d <= max)) {
+        reply_error(rq, 400, name, "invalid_value", "'%s' is %g; it must be from %g to %g", name, d, min, max);
+        return false;
+    }
+    *out = d;
+    return true;
+}
+
+bool field_str(struct request *rq, json_t *obj, const char *name, const char **out) {
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v)) {
+        return true;
+    }
+    if (!json_is_string(v)) {
+        reply_error(rq, 400, name, "invalid_type", "'%s' must be a string", name);
+        return false;
+    }
+    *out = json_string_value(v);
+    return true;
+}
+
+void make_id(struct server *s, const char *prefix, char *buf, size_t cap) {
+    unsigned long long n = atomic_fetch_add(&s->next_id, 1);
+    snprintf(buf, cap, "%s%llx%06llx", prefix, (unsigned long long)s->started, n);
+}
+
+/* ----------------------------------------------------------------------------------------------------------- */
+
+/* Compares without an early exit, so the time taken does not reveal how much of a key matched. */
+static bool key_equal(const char *a, size_t alen, const char *b) {
+    size_t blen = strlen(b);
+    unsigned char diff = (unsigned char)(alen != blen);
+    for (size_t i = 0; i < alen; i++) {
+        diff |= (unsigned char)(a[i] ^ b[i % (blen ? blen : 1)]);
+    }
+    return diff == 0 && blen > 0;
+}
+
+static bool authorized(struct server *s, struct MHD_Connection *conn) {
+    if (s->opt.n_api_keys == 0) {
+        return true;
+    }
+    const char *key = NULL;
+    const char *h = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
+    if (h && strncasecmp(h, "Bearer ", 7) == 0) {
+        key = h + 7;
+        while (*key == ' ') {
+            key++;
+        }
+    } else {
+        key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Api-Key");
+    }
+    if (!key) {
+        return false;
+    }
+    bool ok = false;
+    for (size_t i = 0; i < s->opt.n_api_keys; i++) {
+        ok |= key_equal(key, strlen(key), s->opt.api_keys[i]);
+    }
+    return ok;
+}
+
+/* The Origin to echo in Access-Control-Allow-Origin, or NULL when CORS is off or the origin is not allowed. */
+static const char *cors_origin(struct server *s, struct MHD_Connection *conn) {
+    const char *list = s->opt.cors_origins;
+    const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
+    if (!list || !origin) {
+        return NULL;
+    }
+    size_t olen = strlen(origin);
+    const char *p = list;
+    while (*p) {
+        const char *end = strchr(p, ',');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        while (n && *p == ' ') {
+            p++, n--;
+        }
+        while (n && p[n - 1] == ' ') {
+            n--;
+        }
+        if ((n == 1 && *p == '*') || (n == olen && strncmp(p, origin, n) == 0)) {
+            return origin;
+        }
+        if (!end) {
+            break;
+        }
+        p = end + 1;
+    }
+    return NULL;
+}
+
+static enum MHD_Result send_reply(struct server *s, struct request *rq) {
+    struct MHD_Response *r = rq->response;
+    if (!r) {
+        char *data = NULL;
+        size_t len = 0;
+        const char *type = "application/json";
+        if (rq->json) {
+            data = json_dumps(rq->json, JSON_COMPACT | JSON_ENSURE_ASCII);
+            len = data ? strlen(data) : 0;
+        } else if (rq->text) {
+            data = rq->text;
+            rq->text = NULL;
+            len = strlen(data);
+            type = rq->content_type ? rq->content_type : "text/plain; charset=utf-8";
+        }
+        if (!data) {
+            static char oom[] = "{\"error\":{\"message\":\"out of memory\",\"type\":\"server_error\","
+                                "\"param\":null,\"code\":null}}";
+            r = MHD_create_response_from_buffer(sizeof oom - 1, oom, MHD_RESPMEM_PERSISTENT);
+            rq->status = 500;
+        } else {
+            r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+        }
+        if (!r) {
+            free(data);
+            return MHD_NO;
+        }
+        MHD_add_response_header(r, "Content-Type", type);
+    }
+    if (rq->retry_after) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%u", rq->retry_after);
+        MHD_add_response_header(r, "Retry-After", buf);
+    }
+    if (rq->status == 401) {
+        MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+    }
+    const char *origin = cors_origin(s, rq->conn);
+    if (origin) {
+        MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+        MHD_add_response_header(r, "Vary", "Origin");
+    }
+    MHD_add_response_header(r, "Server", "llamac");
+    enum MHD_Result ok = MHD_queue_response(rq->conn, rq->status ? rq->status : 200, r);
+    MHD_destroy_response(r);
+    rq->response = NULL;
+    return ok;
+}
+
+static void request_clear(struct request *rq) {
+    json_decref(rq->json);
+    free(rq->text);
+    if (rq->response) {
+        MHD_destroy_response(rq->response);
+    }
+}
+
+static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, const char *url, const char *method,
+                              struct pending *p) {
+    struct request rq = { 0 };
+    rq.s = s;
+    rq.conn = conn;
+    rq.method = method;
+    rq.path = url;
+    rq.body = p->body ? p->body : "";
+    rq.body_len = p->len;
+    const struct route *route = NULL;
+    const char *allowed = NULL;
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (strcmp(routes[i].path, url) == 0) {
+            allowed = routes[i].method;
+            if (strcmp(routes[i].method, method) == 0 || (strcmp(method, "HEAD") == 0 && routes[i].method[0] == 'G')) {
+                route = &routes[i];
+                break;
+            }
+        }
+    }
+    if (strcmp(method, "OPTIONS") == 0 && allowed && s->opt.cors_origins) {
+        /* CORS preflight */
+        struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (!r) {
+            return MHD_NO;
+        }
+        const char *origin = cors_origin(s, conn);
+        if (origin) {
+            MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+            MHD_add_response_header(r, "Vary", "Origin");
+            MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+            MHD_add_response_header(r, "Access-Control-Allow-Headers", "Authorization, Content-Type, X-Api-Key");
+            MHD_add_response_header(r, "Access-Control-Max-Age", "86400");
+        }
+        enum MHD_Result ok = MHD_queue_response(conn, 204, r);
+        MHD_destroy_response(r);
+        return ok;
+    }
+    if (route && (route->flags & ROUTE_METRICS) && !s->opt.metrics) {
+        reply_error(&rq, 501, NULL, "not_supported", "the /metrics endpoint is off; start the server with --metrics");
+    } else if (route && (route->flags & ROUTE_SLOTS) && !s->opt.slots) {
+        reply_error(&rq, 501, NULL, "not_supported", "the /slots endpoint is off; start the server with --slots");
+    } else if (!allowed) {
+        reply_error(&rq, 404, NULL, "not_found", "no endpoint %s %s", method, url);
+    } else if (!route) {
+        reply_error(&rq, 405, NULL, "method_not_allowed", "%s %s is not allowed; use %s", method, url, allowed);
+    } else if (!(route->flags & ROUTE_PUBLIC) && !authorized(s, conn)) {
+        reply_error(&rq, 401, NULL, "invalid_api_key", "invalid or missing API key");
+    } else if (p->too_large) {
+        reply_error(&rq, 413, NULL, "request_too_large",
+                    "the request body is larger than the server's limit of %zu bytes", s->opt.max_body);
+    } else if (atomic_load(&s->stopping) && !(route->flags & ROUTE_LOADING)) {
+        reply_error(&rq, 503, NULL, "shutting_down", "the server is shutting down");
+    } else if (!atomic_load(&s->ready) && !(route->flags & ROUTE_LOADING)) {
+        rq.retry_after = 1;
+        reply_error(&rq, 503, NULL, "loading", "the model is loading");
+    } else {
+        route->fn(&rq);
+    }
+    if (rq.status == 405 && allowed && !rq.response) {
+        /* add Allow via a built response */
+        char *data = json_dumps(rq.json, JSON_COMPACT);
+        struct MHD_Response *r =
+            data ? MHD_create_response_from_buffer(strlen(data), data, MHD_RESPMEM_MUST_FREE) : NULL;
+        if (!r) {
+            free(data);
+            request_clear(&rq);
+            return MHD_NO;
+        }
+        MHD_add_response_header(r, "Content-Type", "application/json");
+        MHD_add_response_header(r, "Allow", allowed);
+        rq.response = r;
+    }
+    enum MHD_Result ok = send_reply(s, &rq);
+    request_clear(&rq);
+    return ok;
+}
+
+static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                 const char *version, const char *upload, size_t *upload_size, void **state) {
+    (void)version;
+    struct server *s = cls;
+    struct pending *p = *state;
+    if (!p) {
+        p = calloc(1, sizeof *p);
+        if (!p) {
+            return MHD_NO;
+        }
+        *state = p;
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+        if (cl) {
+            char *end = NULL;
+            unsigned long long n = strtoull(cl, &end, 10);
+            if (end != cl && n > s->opt.max_body) {
+                /* refuse before reading the body; libmicrohttpd closes the connection afterwards */
+                p->too_large = true;
+                p->counted = true;
+                atomic_fetch_add(&s->in_flight, 1);
+                return answer(s, conn, url, method, p);
+            }
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!p->too_large) {
+            size_t n = *upload_size;
+            if (p->len + n > s->opt.max_body) {
+                p->too_large = true;
+                free(p->body);
+                p->body = NULL;
+                p->len = p->cap = 0;
+            } else {
+                if (p->len + n + 1 > p->cap) {
+                    size_t cap = p->cap ? p->cap : 4096;
+                    while (cap < p->len + n + 1) {
+                        cap *= 2;
+                    }
+                    char *grown = realloc(p->body, cap);
+                    if (!grown) {
+                        return MHD_NO;
+                    }
+                    p->body = grown;
+                    p->cap = cap;
+                }
+                memcpy(p->body + p->len, upload, n);
+                p->len += n;
+                p->body[p->len] = '\0';
+            }
+        }
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (p->counted) {
+        return MHD_YES; /* already answered (an early 413) */
+    }
+    p->counted = true;
+    atomic_fetch_add(&s->in_flight, 1);
+    return answer(s, conn, url, method, p);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode code) {
+    (void)conn;
+    (void)code;
+    struct server *s = cls;
+    struct pending *p = *state;
+    if (p) {
+        if (p->counted) {
+            atomic_fetch_sub(&s->in_flight, 1);
+        }
+        free(p->body);
+        free(p);
+        *state = NULL;
+    }
+}
+
+/* ----------------------------------------------------------------------------------------------------------- */
+
+static bool is_loopback(const struct sockaddr *sa) {
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+    return false;
+}
+
+server *server_start(const struct server_options *opt, char *err, size_t cap) {
+    struct server *s = calloc(1, sizeof *s);
+    struct addrinfo *ai = NULL;
+    if (!s) {
+        snprintf(err, cap, "out of memory");
+        return NULL;
+    }
+    s->opt = *opt;
+    if (!s->opt.host) {
+        s->opt.host = "127.0.0.1";
+    }
+    s->started = (int64_t)time(NULL);
+    pthread_mutex_init(&s->embd_lock, NULL);
+    pthread_mutex_init(&s->jobs_lock, NULL);
+    struct addrinfo hints = { 0 };
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    char port[16];
+    snprintf(port, sizeof port, "%u", (unsigned)opt->port);
+    int gai = getaddrinfo(s->opt.host, port, &hints, &ai);
+    if (gai != 0 || !ai) {
+        snprintf(err, cap, "cannot resolve --host '%s': %s", s->opt.host, gai_strerror(gai));
+        goto fail;
+    }
+    if (!is_loopback(ai->ai_addr) && s->opt.n_api_keys == 0) {
+        fprintf(stderr,
+                "llamac serve: warning: listening on non-loopback address %s without an API key; anyone "
+                "who can reach it can use the server (set --api-key)\n",
+                s->opt.host);
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC;
+    if (ai->ai_family == AF_INET6) {
+        flags |= MHD_USE_IPv6;
+    }
+    s->daemon = MHD_start_daemon(flags, opt->port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+                                 (unsigned)opt->timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)opt->max_connections,
+                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, opt->max_header, MHD_OPTION_END);
+    if (!s->daemon) {
+        snprintf(err, cap, "cannot listen on %s port %u (in use, or not an address of this machine)", s->opt.host,
+                 (unsigned)opt->port);
+        goto fail;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : opt->port;
+    freeaddrinfo(ai);
+    return s;
+fail:
+    if (ai) {
+        freeaddrinfo(ai);
+    }
+    pthread_mutex_destroy(&s->embd_lock);
+    pthread_mutex_destroy(&s->jobs_lock);
+    free(s);
+    return NULL;
+}
+
+uint16_t server_port(const server *s) {
+    return s->port;
+}
+
+size_t server_quiesce(server *s, unsigned grace_ms) {
+    atomic_store(&s->stopping, true);
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET) {
+        close(fd);
+    }
+    for (unsigned waited = 0; waited < grace_ms && atomic_load(&s->in_flight) > 0; waited += 20) {
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    long n = atomic_load(&s->in_flight);
+    return n > 0 ? (size_t)n : 0;
+}
+
+void server_stop(server *s) {
+    if (!s) {
+        return;
+    }
+    atomic_store(&s->stopping, true);
+    jobs_abort_all(s);
+    if (s->daemon) {
+        MHD_stop_daemon(s->daemon);
+        s->daemon = NULL;
+    }
+}
+
+void server_free(server *s) {
+    if (!s) {
+        return;
+    }
+    server_stop(s);
+    pthread_mutex_destroy(&s->embd_lock);
+    pthread_mutex_destroy(&s->jobs_lock);
+    llamac_free(s->bos_text);
+    llamac_free(s->eos_text);
+    free(s->model_id);
+    free(s);
+}

@@ -1,0 +1,71 @@
+/*
+ * server.h - the HTTP server behind `llamac serve`: OpenAI-compatible endpoints over libmicrohttpd.
+ *
+ * The server listens as soon as it is created, answering /health with 503 while the model loads; the command
+ * then loads the model, creates the engine and hands both over with server_set_backend. Requests run on
+ * libmicrohttpd's connection threads (one per connection); generation runs on the engine's own thread and reaches a
+ * connection through a job (job.c). Nothing here prints except through the log function in the options.
+ */
+#ifndef LLAMAC_SERVER_H
+#define LLAMAC_SERVER_H
+
+#include "llamac.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct server server;
+
+/* Request defaults a client may override per request (llama-server's command-line defaults). */
+struct server_defaults {
+    int32_t n_predict; /* max_tokens when a request gives none; -1: until the slot's context is full */
+    llamac_sampling_params sampling;
+};
+
+struct server_options {
+    const char *host;            /* address to bind (default 127.0.0.1) */
+    uint16_t port;               /* 0: any free port (the bound one is in server_port) */
+    const char *const *api_keys; /* accepted keys (borrowed); none: no authentication */
+    size_t n_api_keys;
+    const char *cors_origins; /* comma-separated origins, "*" for any; NULL: no CORS headers */
+    bool metrics;             /* GET /metrics */
+    bool slots;               /* GET /slots */
+    const char *alias;        /* model id in /v1/models and responses; NULL: the model file's name */
+    const char *model_path;
+    llamac_reasoning_format reasoning; /* <think> to reasoning_content (DEEPSEEK, the default) or left in (NONE) */
+    size_t max_body;                   /* largest request body in bytes */
+    unsigned timeout_s;                /* idle connection timeout */
+    unsigned max_connections;          /* concurrent connections */
+    size_t max_header;                 /* bytes of memory per connection for the request line and headers */
+    struct server_defaults defaults;
+};
+
+/* Starts listening with the options (borrowed; strings must outlive the server). Every endpoint but /health answers
+ * 503 until server_set_backend. Returns NULL with a message in err (cap bytes) on failure. */
+server *server_start(const struct server_options *opt, char *err, size_t cap);
+
+/* The port the server listens on. */
+uint16_t server_port(const server *s);
+
+/* What generation and embeddings use, all borrowed until server_stop: the model, the engine (NULL: no generation
+ * endpoints), the chat template (NULL: chat completions answer 400) and its source (to detect the model's tool-call
+ * format; may be NULL), an embedding context (NULL: /v1/embeddings and /rerank answer 501), which is used with rank
+ * pooling for /rerank when `reranking`. Marks the server ready. */
+void server_set_backend(server *s, llamac_model *model, llamac_engine *engine, const llamac_template *tmpl,
+                        const char *template_source, llamac_context *embd_ctx, bool reranking);
+
+/* Stops accepting connections, waits up to grace_ms for requests in flight, then stops. The engine must still be
+ * running during the grace period (in-flight requests finish on it); returns the number of requests that were still
+ * in flight when the grace period ran out. */
+size_t server_quiesce(server *s, unsigned grace_ms);
+
+/* Ends every job still waiting (its client gets an error event or a 503) and closes every connection. Call before
+ * freeing the engine (the engine must outlive the connections that wait on it). NULL is a no-op. */
+void server_stop(server *s);
+
+/* Frees the server. Call after the engine has been freed: jobs the engine was still running are reference-counted
+ * and leave the server's list when the engine finishes them. NULL is a no-op. */
+void server_free(server *s);
+
+#endif /* LLAMAC_SERVER_H */

@@ -1,0 +1,351 @@
+# `llamac serve`: every endpoint over real HTTP on loopback with the real tiny chat model; streaming equals
+# non-streaming (greedy); 4 parallel requests equal sequential ones; prompt-cache reuse; disconnect frees the slot;
+# queue overflow; every error status; SIGTERM lets a request in flight finish.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/serve_lib.sh"
+M="$MODELS/stories260K-chatml.gguf"
+command -v curl > /dev/null && command -v jq > /dev/null || { echo "curl and jq are needed" >&2; exit 77; }
+
+start_server S -m "$M" -np 4 --api-key secret --embedding --pooling mean --metrics --slots --max-body 100000 -t 1
+AUTH=secret
+run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --port "${S_URL##*:}"
+expect_eq "port in use: status" "$rc" 1
+expect_contains "port in use: message" "$(cat "$TMP/e")" "cannot listen on 127.0.0.1 port ${S_URL##*:}"
+run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --port 70000
+expect_eq "bad --port" "$rc" 2
+
+# --- health, models, 401 ---
+AUTH= req GET "$S_URL/health"
+expect_eq "health status" "$code" 200
+expect_eq "health body" "$(jqr .status)" "ok"
+AUTH= req GET "$S_URL/v1/models"
+expect_eq "models without key" "$code" 401
+expect_eq "401 error shape" "$(jqr .error.type)" "authentication_error"
+AUTH=wrong req GET "$S_URL/v1/models"
+expect_eq "models with a wrong key" "$code" 401
+req GET "$S_URL/v1/models"
+expect_eq "models status" "$code" 200
+expect_eq "model id" "$(jqr '.data[0].id')" "stories260K-chatml.gguf"
+code=$(curl -s -o "$TMP/body" -D "$TMP/headers" -w '%{http_code}' -H 'X-Api-Key: secret' -H 'Origin: http://a.example' \
+  "$S_URL/models")
+expect_eq "X-Api-Key and /models" "$code" 200
+[[ "$(cat "$TMP/headers")" != *Access-Control* ]] && pass || fail "CORS headers without --cors-origins"
+
+# --- chat: non-streaming vs streaming (greedy) ---
+CHAT='{"model":"x","messages":[{"role":"user","content":"Tell me a story about a cat."}],"temperature":0,"max_tokens":24}'
+req POST "$S_URL/v1/chat/completions" "$CHAT"
+expect_eq "chat status" "$code" 200
+cp "$TMP/body" "$TMP/chat1"
+expect_eq "chat object" "$(jqr .object)" "chat.completion"
+expect_eq "chat role" "$(jqr '.choices[0].message.role')" "assistant"
+expect_eq "chat finish length" "$(jqr '.choices[0].finish_reason')" "length"
+expect_eq "chat completion tokens" "$(jqr .usage.completion_tokens)" 24
+text1=$(jqr '.choices[0].message.content')
+[ -n "$text1" ] && pass || fail "chat content is empty"
+expect_contains "chat id" "$(jqr .id)" "chatcmpl-"
+
+# prompt_tokens = the tokens of the rendered template (from /apply-template and /tokenize)
+req POST "$S_URL/apply-template" '{"messages":[{"role":"user","content":"Tell me a story about a cat."}]}'
+expect_eq "apply-template status" "$code" 200
+prompt=$(jqr .prompt)
+expect_eq "apply-template prompt" "$prompt" "$(printf '<|im_start|>user\nTell me a story about a cat.<|im_end|>\n<|im_start|>assistant\n')"
+# the same as `llamac template` renders
+echo '[{"role":"user","content":"Tell me a story about a cat."}]' > "$TMP/messages.json"
+run_llamac "$TMP/o" "$TMP/e" template -m "$M" --messages "$TMP/messages.json"
+expect_eq "apply-template = llamac template" "$(jqr '.prompt + "|"')" "$(cat "$TMP/o"; echo "|")"
+req POST "$S_URL/tokenize" "$(jq -c '{content: .prompt, add_special: true}' "$TMP/body")"
+expect_eq "chat prompt_tokens" "$(jqr '.tokens | length')" "$(jqr .usage.prompt_tokens "$TMP/chat1")"
+
+# the same request again: the prompt comes from the cache
+req POST "$S_URL/v1/chat/completions" "$CHAT"
+expect_eq "repeat: same text" "$(jqr '.choices[0].message.content')" "$text1"
+cached=$(jqr .usage.prompt_tokens_details.cached_tokens)
+[ "$cached" -gt 0 ] && pass || fail "prompt cache: cached_tokens is $cached"
+[ "$(jqr .id)" != "$(jqr .id "$TMP/chat1")" ] && pass || fail "response ids are not unique"
+
+STREAM=$(echo "$CHAT" | jq -c '.stream = true | .stream_options = {include_usage: true}')
+curl -s -N -H 'Authorization: Bearer secret' -H 'Content-Type: application/json' --data-binary "$STREAM" \
+  -D "$TMP/headers" "$S_URL/v1/chat/completions" > "$TMP/sse"
+expect_contains "stream content type" "$(cat "$TMP/headers")" "text/event-stream"
+expect_eq "stream ends with [DONE]" "$(tail -c 14 "$TMP/sse" | head -c 12)" "data: [DONE]"
+sse_json "$TMP/sse"
+expect_eq "first delta has the role" "$(jqr '.[0].choices[0].delta.role' "$TMP/events")" "assistant"
+expect_eq "stream text = non-stream text" \
+  "$(jqr '[.[] | .choices[0].delta.content // empty] | join("")' "$TMP/events")" \
+  "$text1"
+expect_eq "stream finish_reason" "$(jqr '[.[] | .choices[0].finish_reason // empty] | join(",")' "$TMP/events")" "length"
+expect_eq "stream usage chunk" "$(jqr '.[-1] | "\(.usage.completion_tokens):\(.choices | length)"' "$TMP/events")" "24:0"
+expect_eq "stream object" "$(jqr '.[1].object' "$TMP/events")" "chat.completion.chunk"
+expect_eq "no malformed events" "$sse_bad" 0
+
+# logprobs: greedy picks the most likely token
+req POST "$S_URL/v1/chat/completions" '{"messages":[{"role":"user","content":"Hi"}],"temperature":0,"max_tokens":4,"logprobs":true,"top_logprobs":3}'
+expect_eq "logprobs status" "$code" 200
+expect_eq "logprobs entries" "$(jqr '.choices[0].logprobs.content | length')" 4
+expect_eq "greedy token is the top one" \
+  "$(jqr '.choices[0].logprobs.content | all(.top_logprobs | length == 3) and all(.token == .top_logprobs[0].token and .logprob <= 0)')" true
+
+req POST "$S_URL/v1/chat/completions" '{"messages":[{"role":"user","content":"Hi"}],"temperature":0,"max_tokens":3,"logprobs":true}'
+expect_eq "logprobs without top_logprobs" "$(jqr '.choices[0].logprobs.content | map((.top_logprobs | length) == 0 and .logprob < 0) | all')" true
+req POST "$S_URL/v1/completions" '{"prompt":"Once upon a time","temperature":0,"max_tokens":3,"logprobs":2}'
+expect_eq "completions logprobs" "$(jqr '.choices[0].logprobs | "\(.tokens | length):\(.token_logprobs | length):\(.top_logprobs[0] | length):\(.text_offset[0])"')" "3:3:2:0"
+
+# stop string: output ends before it, finish_reason stop
+word=$(echo "$text1" | tr ' ' '\n' | awk 'length > 2' | sed -n 2p)
+req POST "$S_URL/v1/chat/completions" "$(echo "$CHAT" | jq -c --arg w "$word" '.stop = [$w]')"
+expect_eq "stop finish_reason" "$(jqr '.choices[0].finish_reason')" "stop"
+expect_eq "stop: text before the word" "$(jqr '.choices[0].message.content')" "${text1%%"$word"*}"
+
+# JSON output: response_format json_schema (OpenAI) and json_object
+SCHEMA='{"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"],"additionalProperties":false}'
+req POST "$S_URL/v1/chat/completions" "$(echo "$CHAT" | jq -c --argjson s "$SCHEMA" '.max_tokens = 48 |
+  .response_format = {type: "json_schema", json_schema: {name: "t", schema: $s}}')"
+expect_eq "json_schema output" "$(jqr '.choices[0].message.content | fromjson | .ok | type')" "boolean"
+req POST "$S_URL/v1/chat/completions" "$(echo "$CHAT" | jq -c '.response_format = {type: "json_schema", json_schema: {schema: {type: "object", minProperties: 1, properties: {a: {type: "string", pattern: "(?=x)"}}}}}')"
+expect_eq "unsupported schema" "$code:$(jqr .error.param)" "400:response_format"
+req POST "$S_URL/v1/chat/completions" "$(echo "$CHAT" | jq -c '.response_format = {type: "xml"}')"
+expect_eq "bad response_format" "$code:$(jqr .error.param)" "400:response_format"
+req POST "$S_URL/v1/chat/completions" "$(echo "$CHAT" | jq -c '.grammar = "root ::= \"yes\" | \"no\""')"
+expect_contains "GBNF grammar" "yes no" "$(jqr '.choices[0].message.content')"
+req POST "$S_URL/v1/chat/completions" "$(echo "$CHAT" | jq -c '.grammar = "root ::= ("')"
+expect_eq "bad grammar" "$code:$(jqr .error.param)" "400:grammar"
+
+# tools: tool_choice "required" forces a call in the model's format (grammar), parsed into tool_calls
+TOOLS='[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]'
+TREQ=$(jq -nc --argjson t "$TOOLS" '{messages: [{role: "user", content: "Weather in Paris?"}], temperature: 0,
+  max_tokens: 60, tools: $t, tool_choice: "required"}')
+req POST "$S_URL/v1/chat/completions" "$TREQ"
+expect_eq "tool call name" "$(jqr '.choices[0].message.tool_calls[0].function.name')" "get_weather"
+expect_eq "tool call arguments are a JSON object" "$(jqr '.choices[0].message.tool_calls[0].function.arguments | fromjson | type')" "object"
+expect_contains "tool call id" "$(jqr '.choices[0].message.tool_calls[0].id')" "call_"
+cp "$TMP/body" "$TMP/tools1"
+curl -s -N -H 'Authorization: Bearer secret' --data-binary "$(echo "$TREQ" | jq -c '.stream = true')" \
+  "$S_URL/v1/chat/completions" > "$TMP/sse"
+sse_json "$TMP/sse"
+expect_eq "streamed tool call = non-streamed" \
+  "$(jqr '[.[] | .choices[0].delta.tool_calls[0]? // empty] | (map(.function.name // "") | join("")) + (map(.function.arguments) | join(""))' "$TMP/events")" \
+  "$(jqr '.choices[0].message.tool_calls[0].function | .name + .arguments' "$TMP/tools1")"
+req POST "$S_URL/v1/chat/completions" "$(echo "$TREQ" | jq -c '.tool_choice = "sometimes"')"
+expect_eq "bad tool_choice" "$code:$(jqr .error.param)" "400:tool_choice"
+req POST "$S_URL/v1/chat/completions" "$(echo "$TREQ" | jq -c '.tool_choice = {type: "function", function: {name: "nope"}}')"
+expect_eq "unknown named tool" "$code:$(jqr .error.param)" "400:tool_choice"
+req POST "$S_URL/v1/chat/completions" "$(echo "$TREQ" | jq -c '.tools = [{type: "function", function: {}}]')"
+expect_eq "tool without a name" "$code:$(jqr .error.param)" "400:tools"
+
+# OpenAI content-part arrays: the text parts joined with "\n" (as llama.cpp joins them); media parts are a 400
+PARTS='[{"role":"user","content":[{"type":"text","text":"Tell me a story"},{"type":"text","text":"about a cat."}]}]'
+req POST "$S_URL/apply-template" "{\"messages\":$PARTS}"
+expect_eq "content parts: apply-template" "$(jqr .prompt)" \
+  "$(printf '<|im_start|>user\nTell me a story\nabout a cat.<|im_end|>\n<|im_start|>assistant\n')"
+req POST "$S_URL/v1/chat/completions" "$(echo "$CHAT" | jq -c --argjson m "$PARTS" '.messages = $m')"
+cp "$TMP/body" "$TMP/parts"
+req POST "$S_URL/v1/chat/completions" \
+  "$(echo "$CHAT" | jq -c '.messages = [{role: "user", content: "Tell me a story\nabout a cat."}]')"
+expect_eq "content parts = joined string (chat)" "$(jqr '.choices[0].message.content' "$TMP/parts")" \
+  "$(jqr '.choices[0].message.content')"
+expect_eq "content parts: prompt tokens" "$(jqr .usage.prompt_tokens "$TMP/parts")" "$(jqr .usage.prompt_tokens)"
+req POST "$S_URL/v1/chat/completions" "$(echo "$CHAT" | jq -c '.messages = [{role: "system", content: "Be brief."},
+  {role: "user", content: [{type: "text", text: "What is this?"}, {type: "image_url", image_url: {url: "data:,"}}]}]')"
+expect_eq "image part: 400" "$code:$(jqr .error.param)" "400:messages"
+expect_contains "image part: message" "$(jqr .error.message)" "'messages[1].content[1]' is of type \"image_url\": multimodal input is not supported by this model/build"
+req POST "$S_URL/apply-template" '{"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"","format":"wav"}}]}]}'
+expect_eq "audio part: 400" "$code:$(jqr .error.code)" "400:unsupported_value"
+req POST "$S_URL/v1/chat/completions" '{"messages":[{"role":"user","content":[{"type":"text"}]}]}'
+expect_eq "text part without text" "$code:$(jqr .error.message)" "400:'messages[0].content[0].text' must be a string"
+
+# reasoning (--reasoning-format deepseek, the default): <think>...</think> goes to reasoning_content also without
+# tools; a grammar makes the random-weights model write it
+THINK=$(echo "$CHAT" | jq -c '.grammar = "root ::= \"<think>x</think>y\""')
+req POST "$S_URL/v1/chat/completions" "$THINK"
+expect_eq "reasoning_content / content" "$(jqr '.choices[0].message | "\(.reasoning_content)|\(.content)"')" "x|y"
+curl -s -N -H 'Authorization: Bearer secret' --data-binary "$(echo "$THINK" | jq -c '.stream = true')" \
+  "$S_URL/v1/chat/completions" > "$TMP/sse"
+sse_json "$TMP/sse"
+expect_eq "streamed reasoning_content / content" \
+  "$(jqr '[.[] | .choices[0].delta.reasoning_content // empty] | join("")' "$TMP/events")|$(jqr '[.[] | .choices[0].delta.content // empty] | join("")' "$TMP/events")" \
+  "x|y"
+
+# n = 2 choices with greedy sampling are equal
+req POST "$S_URL/v1/chat/completions" "$(echo "$CHAT" | jq -c '.n = 2')"
+expect_eq "n=2 choices" "$(jqr '"\(.choices | length):\(.choices[0].message.content == .choices[1].message.content)"')" "2:true"
+
+# --- completions: string, token ids, list, echo ---
+req POST "$S_URL/v1/completions" '{"prompt":"Once upon a time","temperature":0,"max_tokens":12}'
+expect_eq "completions status" "$code" 200
+expect_eq "completions object" "$(jqr .object)" "text_completion"
+ctext=$(jqr '.choices[0].text')
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "Once upon a time" -n 12 --temp 0
+expect_eq "completion = llamac run (greedy)" "$ctext" "$(cat "$TMP/o")"
+req POST "$S_URL/tokenize" '{"content":"Once upon a time","add_special":true}'
+ids=$(jq -c .tokens "$TMP/body")
+req POST "$S_URL/v1/completions" "{\"prompt\":$ids,\"temperature\":0,\"max_tokens\":12}"
+expect_eq "token-id prompt" "$(jqr '.choices[0].text')" "$ctext"
+req POST "$S_URL/v1/completions" '{"prompt":["Once upon a time","The dog"],"temperature":0,"max_tokens":12,"echo":true}'
+expect_eq "prompt list: 2 choices" "$(jqr '.choices | length')" 2
+expect_eq "echo" "$(jqr '.choices[0].text')" "Once upon a time$ctext"
+req POST "$S_URL/v1/completions" "{\"prompt\":$ids,\"temperature\":0,\"max_tokens\":12,\"echo\":true}"
+expect_contains "echo of token ids" "$(jqr '.choices[0].text')" "Once upon a time$ctext"
+req POST "$S_URL/detokenize" "{\"tokens\":$ids}"
+expect_eq "detokenize (llama-server's pieces, BOS included)" "$(jqr .content)" "<s> Once upon a time"
+req POST "$S_URL/v1/completions" '{"prompt":"Once upon a time","temperature":0,"max_tokens":12,"stream":true}'
+sse_json "$TMP/body"
+expect_eq "completion stream = non-stream" "$(jqr '[.[] | .choices[0].text // empty] | join("")' "$TMP/events")" "$ctext"
+
+# --- 4 parallel requests on 4 slots give the sequential results ---
+for k in 1 2 3 4; do
+  P[$k]="{\"prompt\":\"Once upon a time there was a $k\",\"temperature\":0,\"max_tokens\":20,\"cache_prompt\":false}"
+  req POST "$S_URL/v1/completions" "${P[$k]}"
+  seq_text[$k]=$(jqr '.choices[0].text')
+done
+for k in 1 2 3 4; do
+  curl -s -H 'Authorization: Bearer secret' --data-binary "${P[$k]}" "$S_URL/v1/completions" > "$TMP/par$k" &
+done
+wait $(jobs -p | grep -v "^$S_PID$") 2> /dev/null
+for k in 1 2 3 4; do
+  expect_eq "parallel $k = sequential" "$(jqr '.choices[0].text' "$TMP/par$k")" "${seq_text[$k]}"
+done
+
+# --- embeddings: float and base64 ---
+req POST "$S_URL/v1/embeddings" '{"input":["Once upon a time","The little dog ran to the park"],"model":"x"}'
+expect_eq "embeddings status" "$code" 200
+expect_eq "embeddings count and size" "$(jqr '"\(.data | length):\(.data[0].embedding | length)"')" "2:64"
+expect_eq "unit length" "$(jqr '[.data[0].embedding[] | . * .] | add | sqrt - 1 | fabs < 1e-4')" true
+cp "$TMP/body" "$TMP/emb_float"
+run_llamac "$TMP/o" "$TMP/e" embed -m "$M" --pooling mean "Once upon a time"
+expect_eq "embedding = llamac embed" \
+  "$(jq -r --slurpfile ref "$TMP/o" '[.data[0].embedding, $ref[0][0]] | transpose | map(.[0] - .[1] | fabs) | max < 1e-4' "$TMP/emb_float")" true
+req POST "$S_URL/v1/embeddings" '{"input":"Once upon a time","encoding_format":"base64"}'
+expect_eq "base64 = float" \
+  "$(node -e 'const f = JSON.parse(require("fs").readFileSync(process.argv[1])).data[0].embedding;
+              const s = JSON.parse(require("fs").readFileSync(process.argv[2])).data[0].embedding;
+              const buf = Buffer.from(s, "base64"); const v = new Float32Array(buf.buffer, buf.byteOffset, buf.length / 4);
+              process.stdout.write(String(v.length === f.length && f.every((x, i) => Math.abs(x - v[i]) < 1e-6)))' \
+     "$TMP/emb_float" "$TMP/body")" true
+req POST "$S_URL/v1/rerank" '{"query":"a","documents":["b"]}'
+expect_eq "rerank without --reranking" "$code" 501
+
+# --- errors ---
+req POST "$S_URL/v1/nothing" '{}'
+expect_eq "404" "$code" 404
+expect_eq "404 shape" "$(jqr '.error | keys | join(",")')" "code,message,param,type"
+req GET "$S_URL/v1/chat/completions"
+expect_eq "405" "$code" 405
+req POST "$S_URL/v1/chat/completions" '{"messages": [}'
+expect_eq "bad JSON" "$code" 400
+expect_contains "bad JSON message" "$(jqr .error.message)" "line 1"
+req POST "$S_URL/v1/chat/completions" '{"messages":[{"role":"user","content":"Hi"}],"temperature":"hot"}'
+expect_eq "wrong type" "$code:$(jqr .error.param)" "400:temperature"
+req POST "$S_URL/v1/chat/completions" '{"messages":[{"role":"user","content":"Hi"}],"max_tokens":0}'
+expect_eq "out of range" "$code:$(jqr .error.param)" "400:max_tokens"
+req POST "$S_URL/v1/chat/completions" '{"messages":"Hi"}'
+expect_eq "messages not an array" "$code:$(jqr .error.param)" "400:messages"
+req POST "$S_URL/v1/chat/completions" '{}'
+expect_eq "messages missing" "$code:$(jqr .error.param)" "400:messages"
+req POST "$S_URL/v1/chat/completions" '{"messages":[{"role":"user","content":"Hi"}],"stream_options":{"include_usage":true}}'
+expect_eq "stream_options without stream" "$code:$(jqr .error.param)" "400:stream_options"
+req POST "$S_URL/v1/chat/completions" '{"messages":[{"role":"user","content":"Hi"}],"logit_bias":{"99999":1}}'
+expect_eq "logit_bias out of vocabulary" "$code:$(jqr .error.param)" "400:logit_bias"
+req POST "$S_URL/v1/completions" '{"prompt":"Hi","suffix":"there"}'
+expect_eq "suffix rejected" "$code:$(jqr .error.param)" "400:suffix"
+req POST "$S_URL/v1/completions" '{"prompt":[1, 99999]}'
+expect_eq "token id out of range" "$code:$(jqr .error.param)" "400:prompt"
+long=$(jq -nc '{prompt: ("Once upon a time " * 700), max_tokens: 4}')
+req POST "$S_URL/v1/completions" "$long"
+expect_eq "prompt over the slot's context" "$code:$(jqr .error.code)" "400:context_length_exceeded"
+expect_contains "overflow message has counts" "$(jqr .error.message)" "2048"
+head -c 120000 /dev/zero | tr '\0' ' ' > "$TMP/big"
+code=$(curl -s -o "$TMP/body" -w '%{http_code}' -H 'Authorization: Bearer secret' --data-binary "@$TMP/big" "$S_URL/v1/completions")
+expect_eq "413 body over --max-body" "$code" 413
+req POST "$S_URL/v1/embeddings" '{"input":[]}'
+expect_eq "embeddings empty input" "$code:$(jqr .error.param)" "400:input"
+req POST "$S_URL/v1/embeddings" '{"input":"x","encoding_format":"hex"}'
+expect_eq "embeddings bad encoding" "$code:$(jqr .error.param)" "400:encoding_format"
+
+# --- disconnect mid-stream frees the slot ---
+LONG='{"prompt":"Once upon a time","max_tokens":1500,"ignore_eos":true,"temperature":0,"stream":true}'
+curl -s -N -H 'Authorization: Bearer secret' --data-binary "$LONG" "$S_URL/v1/completions" | head -c 400 > /dev/null
+for _ in $(seq 1 50); do
+  req GET "$S_URL/metrics"
+  grep -q '^llamac:requests_cancelled_total 1$' "$TMP/body" && break
+  sleep 0.1
+done
+expect_contains "disconnect cancels the request" "$(cat "$TMP/body")" "llamac:requests_cancelled_total 1"
+# the same without streaming: the client gives up while the server waits for the engine
+curl -s -o /dev/null -m 0.5 -H 'Authorization: Bearer secret' \
+  --data-binary '{"prompt":"Once upon a time","max_tokens":1500,"ignore_eos":true,"temperature":0}' "$S_URL/v1/completions"
+for _ in $(seq 1 50); do
+  req GET "$S_URL/metrics"
+  grep -q '^llamac:requests_cancelled_total 2$' "$TMP/body" && break
+  sleep 0.1
+done
+expect_contains "disconnect while waiting cancels the request" "$(cat "$TMP/body")" "llamac:requests_cancelled_total 2"
+req GET "$S_URL/slots"
+expect_eq "all slots idle" "$(jqr 'map(select(.state == "idle")) | length')" 4
+req POST "$S_URL/v1/completions" '{"prompt":"Once upon a time","temperature":0,"max_tokens":12}'
+expect_eq "a new request works after the disconnect" "$(jqr '.choices[0].text')" "$ctext"
+req GET "$S_URL/metrics"
+expect_contains "metrics prompt tokens" "$(cat "$TMP/body")" "llamacpp:prompt_tokens_total"
+
+# --- SIGTERM lets the request in flight finish, then exit 0 ---
+curl -s -H 'Authorization: Bearer secret' --data-binary '{"prompt":"Once upon a time","max_tokens":150,"ignore_eos":true,"temperature":0}' \
+  "$S_URL/v1/completions" > "$TMP/inflight" &
+cpid=$!
+for _ in $(seq 1 100); do
+  req GET "$S_URL/slots"
+  [ "$(jqr 'map(select(.state != "idle")) | length' 2> /dev/null)" = 1 ] && break
+  sleep 0.01
+done
+stop_server "$S_PID"
+wait "$cpid"
+expect_eq "SIGTERM exit status" "$stop_rc" 0
+expect_eq "in-flight request finished" "$(jqr .usage.completion_tokens "$TMP/inflight")" 150
+
+# --- a server with one slot and no queue on every address, CORS for one origin, a model without a chat template ---
+start_server Q -m "$MODELS/stories260K.gguf" -np 1 --max-queue 0 -t 1 --host 0.0.0.0 --cors-origins http://a.example
+AUTH=
+expect_contains "warning: non-loopback without a key" "$(cat "$TMP/Q.log")" "without an API key"
+# the second choice of n=2 finds the slot busy and no room in the queue: 503 + Retry-After
+code=$(curl -s -o "$TMP/body" -D "$TMP/headers" -w '%{http_code}' --data-binary \
+  '{"prompt":"Once upon a time","max_tokens":4,"n":2}' "$Q_URL/v1/completions")
+expect_eq "queue full: 503" "$code" 503
+expect_contains "Retry-After" "$(cat "$TMP/headers")" "Retry-After: 1"
+req POST "$Q_URL/v1/completions" '{"prompt":"Once upon a time","max_tokens":4}'
+expect_eq "then a single request works" "$code" 200
+req POST "$Q_URL/v1/embeddings" '{"input":"x"}'
+expect_eq "embeddings off: 501" "$code" 501
+req GET "$Q_URL/metrics"
+expect_eq "metrics off" "$code" 501
+req POST "$Q_URL/v1/chat/completions" '{"messages":[{"role":"user","content":"Hi"}]}'
+expect_eq "no chat template: 400" "$code:$(jqr .error.code)" "400:no_chat_template"
+curl -s -D "$TMP/headers" -o /dev/null -X OPTIONS -H 'Origin: http://a.example' "$Q_URL/v1/chat/completions"
+expect_contains "CORS preflight" "$(cat "$TMP/headers")" "Access-Control-Allow-Origin: http://a.example"
+curl -s -D "$TMP/headers" -o /dev/null -H 'Origin: http://b.example' "$Q_URL/v1/models"
+[[ "$(cat "$TMP/headers")" != *Access-Control* ]] && pass || fail "CORS header for an origin not in the list"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Big: $(head -c 100000 /dev/zero | tr '\0' a)" "$Q_URL/health")
+expect_eq "headers over the limit" "$code" 431
+stop_server "$Q_PID"
+expect_eq "second server exit" "$stop_rc" 0
+
+# --- a reranker (a synthesized bert with a classifier head): /v1/rerank equals `llamac rerank` ---
+if [ -n "${LLAMAC_LLAMA_SOURCE:-}" ]; then
+  "$LLAMAC" synth -q --arch bert --layers 2 --embd 64 --heads 4 --seed 12 --cls-out 1 \
+    --vocab-from "$LLAMAC_LLAMA_SOURCE/models/ggml-vocab-bert-bge.gguf" -o "$TMP/rr.gguf"
+  start_server R -m "$TMP/rr.gguf" --reranking -t 1
+  req POST "$R_URL/v1/rerank" '{"query":"what is a panda?","top_n":2,"return_documents":true,
+    "documents":["The giant panda is a bear species endemic to China.","Paris is the capital of France.","hi"]}'
+  expect_eq "rerank status" "$code" 200
+  run_llamac "$TMP/o" "$TMP/e" rerank -m "$TMP/rr.gguf" --query "what is a panda?" --top-n 2 --format json \
+    "The giant panda is a bear species endemic to China." "Paris is the capital of France." "hi"
+  expect_eq "rerank = llamac rerank" \
+    "$(jq -r --slurpfile ref "$TMP/o" '[.results, $ref[0]] | transpose | map(.[0].index == .[1].index and
+       ((.[0].relevance_score - .[1].score) | fabs) < 1e-5) | all and length == 2' "$TMP/body")" true
+  expect_eq "rerank document text" "$(jqr '.results[0].document.text | length > 0')" true
+  req POST "$R_URL/v1/rerank" '{"documents":["a"]}'
+  expect_eq "rerank without query" "$code:$(jqr .error.param)" "400:query"
+  req POST "$R_URL/v1/chat/completions" '{"messages":[{"role":"user","content":"Hi"}]}'
+  expect_eq "no generation on a reranker" "$code" 501
+  stop_server "$R_PID"
+  expect_eq "reranker server exit" "$stop_rc" 0
+fi
+
+finish

@@ -1,0 +1,91 @@
+# `llamac serve` with the official OpenAI Node SDK (the `openai` npm package, unchanged): chat, streaming chat with
+# usage, completions, embeddings (the SDK asks for base64 by default), models, and the SDK's error for a bad key.
+# The package is installed once into a cache beside the test directories; without the registry the test is skipped.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/serve_lib.sh"
+M="$MODELS/stories260K-chatml.gguf"
+command -v node > /dev/null && command -v npm > /dev/null && command -v jq > /dev/null ||
+  { echo "node, npm and jq are needed" >&2; exit 77; }
+cache=$(cd "$TMP/.." && pwd)/node_cache
+if [ ! -f "$cache/node_modules/openai/package.json" ]; then
+  mkdir -p "$cache"
+  if ! (cd "$cache" && timeout 180 npm install --no-audit --no-fund --no-save --silent openai > npm.log 2>&1); then
+    echo "npm install openai failed (no registry?): $(tail -3 "$cache/npm.log")" >&2
+    exit 77
+  fi
+fi
+
+start_server S -m "$M" -np 2 --embedding --pooling mean --api-key sdk-key -t 1
+
+cat > "$TMP/sdk.js" << 'EOF'
+const { OpenAI } = require(process.argv[2]);
+const baseURL = process.argv[3] + "/v1";
+const client = new OpenAI({ baseURL, apiKey: "sdk-key", maxRetries: 0 });
+const messages = [{ role: "user", content: "Tell me a story about a cat." }];
+(async () => {
+  const out = {};
+  const r = await client.chat.completions.create({ model: "m", messages, temperature: 0, max_tokens: 16 });
+  out.text = r.choices[0].message.content;
+  out.finish = r.choices[0].finish_reason;
+  out.usage = r.usage;
+  const s = await client.chat.completions.create({ model: "m", messages, temperature: 0, max_tokens: 16, stream: true,
+                                                   stream_options: { include_usage: true } });
+  out.stream = "";
+  for await (const chunk of s) {
+    if (chunk.choices.length) out.stream += chunk.choices[0].delta.content || "";
+    if (chunk.usage) out.stream_usage = chunk.usage;
+  }
+  const c = await client.completions.create({ model: "m", prompt: "Once upon a time", temperature: 0, max_tokens: 8 });
+  out.completion = c.choices[0].text;
+  const e = await client.embeddings.create({ model: "m", input: ["Once upon a time", "The little dog"] });
+  out.n_embd = e.data.length;
+  out.dim = e.data[0].embedding.length;
+  out.norm = Math.hypot(...e.data[0].embedding);
+  // content-part arrays, as the SDKs send them: text parts are joined with "\n"; an image is a 400
+  const parts = [{ type: "text", text: "Tell me a story" }, { type: "text", text: "about a cat." }];
+  const rp = await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: parts }],
+                                                    temperature: 0, max_tokens: 16 });
+  const rj = await client.chat.completions.create({ model: "m", temperature: 0, max_tokens: 16,
+                                                    messages: [{ role: "user", content: "Tell me a story\nabout a cat." }] });
+  out.parts = rp.choices[0].message.content;
+  out.parts_joined = rj.choices[0].message.content;
+  out.parts_usage = rp.usage.prompt_tokens + ":" + rj.usage.prompt_tokens;
+  try {
+    await client.chat.completions.create({ model: "m", messages: [{ role: "user", content: [
+      { type: "text", text: "What is this?" }, { type: "image_url", image_url: { url: "data:image/png;base64,AA==" } }] }] });
+    out.image = "accepted";
+  } catch (err) {
+    out.image = err.constructor.name + ":" + err.status + ":" + err.param;
+  }
+  const models = await client.models.list();
+  out.models = models.data.map((m) => m.id);
+  try {
+    await new OpenAI({ baseURL, apiKey: "wrong", maxRetries: 0 }).models.list();
+    out.bad_key = "accepted";
+  } catch (err) {
+    out.bad_key = err.constructor.name + ":" + err.status;
+  }
+  console.log(JSON.stringify(out));
+})().catch((err) => { console.error(err); process.exit(1); });
+EOF
+rc=0
+node "$TMP/sdk.js" "$cache/node_modules/openai" "$S_URL" > "$TMP/sdk.json" 2> "$TMP/sdk.err" || rc=$?
+expect_eq "SDK script status" "$rc" 0
+[ "$rc" -eq 0 ] || cat "$TMP/sdk.err" >&2
+text=$(jqr .text "$TMP/sdk.json")
+[ -n "$text" ] && pass || fail "SDK chat text is empty"
+expect_eq "SDK chat finish" "$(jqr .finish "$TMP/sdk.json")" "length"
+expect_eq "SDK chat usage" "$(jqr .usage.completion_tokens "$TMP/sdk.json")" 16
+expect_eq "SDK stream = non-stream" "$(jqr .stream "$TMP/sdk.json")" "$text"
+expect_eq "SDK stream usage" "$(jqr .stream_usage.completion_tokens "$TMP/sdk.json")" 16
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "Once upon a time" -n 8 --temp 0
+expect_eq "SDK completion = llamac run" "$(jqr .completion "$TMP/sdk.json")" "$(cat "$TMP/o")"
+expect_eq "SDK embeddings" "$(jqr '"\(.n_embd):\(.dim):\((.norm - 1) | fabs < 1e-4)"' "$TMP/sdk.json")" "2:64:true"
+expect_eq "SDK content parts = joined text" "$(jqr .parts "$TMP/sdk.json")" "$(jqr .parts_joined "$TMP/sdk.json")"
+expect_eq "SDK content parts: same prompt" "$(jqr '.parts_usage | split(":") | .[0] == .[1]' "$TMP/sdk.json")" true
+expect_eq "SDK image part" "$(jqr .image "$TMP/sdk.json")" "BadRequestError:400:messages"
+expect_eq "SDK models" "$(jqr '.models | join(",")' "$TMP/sdk.json")" "stories260K-chatml.gguf"
+expect_eq "SDK bad key" "$(jqr .bad_key "$TMP/sdk.json")" "AuthenticationError:401"
+stop_server "$S_PID"
+expect_eq "server exit" "$stop_rc" 0
+finish

@@ -1,0 +1,127 @@
+/*
+ * fuzz_request.c - libFuzzer target for the request parsers of `llamac serve` (untrusted JSON bodies): chat and
+ * text completions (checked through the rendered and tokenized prompt with completion_request_check, without
+ * generating), /tokenize, /detokenize and /apply-template, on a server object that has the real model and chat
+ * template (stories260K-chatml) but no engine and no connection.
+ *
+ * The first byte picks the endpoint, the rest is the body. Whatever the body, the reply must be a success or a
+ * client error (4xx) in OpenAI's shape ({"error": {"message": string, "type": string, ...}}): never a 5xx, never
+ * a crash or a leak.
+ */
+#include "internal.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static llamac_model *model;
+static llamac_template *tmpl;
+static struct server *srv;
+
+static void teardown(void) {
+    if (srv) {
+        llamac_free(srv->bos_text);
+        llamac_free(srv->eos_text);
+        free(srv->model_id);
+        free(srv);
+    }
+    llamac_template_free(tmpl);
+    llamac_model_free(model);
+}
+
+static void setup_once(void) {
+    if (srv) {
+        return;
+    }
+    const char *dir = getenv("LLAMAC_TEST_MODELS");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/stories260K-chatml.gguf", dir && dir[0] ? dir : "../shared/models");
+    const char *source = NULL;
+    srv = calloc(1, sizeof *srv);
+    if (!srv || llamac_model_load(path, NULL, &model) != LLAMAC_OK ||
+        llamac_template_from_model(model, NULL, &tmpl) != LLAMAC_OK ||
+        llamac_model_chat_template(model, NULL, &source) != LLAMAC_OK) {
+        fprintf(stderr, "fuzz_request: %s\n", llamac_last_error());
+        abort();
+    }
+    srv->opt.model_path = path;
+    srv->opt.reasoning = LLAMAC_REASONING_DEEPSEEK;
+    srv->opt.defaults.n_predict = -1;
+    srv->opt.defaults.sampling = llamac_sampling_params_default();
+    server_set_backend(srv, model, NULL, tmpl, source, NULL, false);
+    srv->opt.model_path = NULL; /* `path` goes out of scope; the model id was copied */
+    atexit(teardown);
+}
+
+/* A reply is a success, or a 4xx whose body is OpenAI's error object. */
+static void check_reply(const struct request *rq, bool ok) {
+    if (ok && rq->status == 0) {
+        return; /* a valid completion request (nothing is generated) */
+    }
+    if (!rq->json || rq->status < 200) {
+        abort();
+    }
+    if (rq->status == 200) {
+        if (ok && !json_is_object(rq->json)) {
+            abort();
+        }
+        return;
+    }
+    json_t *err = json_object_get(rq->json, "error");
+    if (rq->status < 400 || rq->status >= 500 || !json_is_string(json_object_get(err, "message")) ||
+        !json_is_string(json_object_get(err, "type"))) {
+        fprintf(stderr, "fuzz_request: status %u\n", rq->status);
+        abort();
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    setup_once();
+    if (size == 0) {
+        return 0;
+    }
+    char *body = malloc(size);
+    if (!body) {
+        return 0;
+    }
+    memcpy(body, data + 1, size - 1);
+    body[size - 1] = '\0';
+    struct request rq = { .s = srv, .method = "POST", .body = body, .body_len = size - 1 };
+    bool ok = true;
+    switch (data[0] % 5) {
+    case 0:
+    case 1: {
+        bool chat = data[0] % 5 == 0;
+        rq.path = chat ? "/v1/chat/completions" : "/v1/completions";
+        json_t *obj = request_object(&rq);
+        ok = obj && completion_request_check(&rq, obj, chat);
+        json_decref(obj);
+        break;
+    }
+    case 2:
+        rq.path = "/tokenize";
+        handle_tokenize(&rq);
+        break;
+    case 3:
+        rq.path = "/detokenize";
+        handle_detokenize(&rq);
+        break;
+    default:
+        rq.path = "/apply-template";
+        handle_apply_template(&rq);
+        break;
+    }
+    check_reply(&rq, ok);
+    if (getenv("FUZZ_REQUEST_VERBOSE")) { /* to see what the corpus reaches */
+        char *j = rq.json ? json_dumps(rq.json, JSON_COMPACT) : NULL;
+        fprintf(stderr, "%s %u %.300s\n", rq.path, rq.status, j ? j : "(valid)");
+        free(j);
+    }
+    json_decref(rq.json);
+    free(rq.text);
+    free(body);
+    return 0;
+}
