@@ -1483,6 +1483,88 @@ LLAMAC_API llamac_status llamac_chat_save(llamac_chat *chat, const char *path);
 LLAMAC_API llamac_status llamac_chat_load(llamac_chat *chat, const char *path);
 
 /* ---------------------------------------------------------------------------------------------------------------
+ * Incremental prefill
+ * ------------------------------------------------------------------------------------------------------------- */
+/* Incremental prefill: while a user types a message, the conversation plus the partial message is decoded into
+ * the chat session's sequence, so that pressing Enter leaves only the last few tokens (and the template's
+ * generation prompt) for llamac_chat_generate. Each update renders the partial message through the real template,
+ * trims the sequence from the first token that changed (an edit), and queues the tokens that are stable: those
+ * before the end of the message's text, less a margin (BPE can still merge the last tokens with the next
+ * character); without speculation (below), nothing of the template's text after the message is decoded early. Decoding
+ * happens in bounded steps (llamac_prefill_step) so a UI thread never waits long; the result is exact: the
+ * session's reply is the one a non-incremental turn on the same final prompt gives, since the final generation
+ * decodes from the longest common prefix of the real prompt with what the sequence holds.
+ * Speculation (on by default): once the stable tokens are decoded (the user paused), the steps go on with the rest
+ * of the render as if the message were final (the margin tokens, the template's text after the message and the
+ * generation prompt), all but its last token, into the same sequence. If Enter comes with that text, the
+ * generation decodes only the prompt's last token (one single-token step); if the user types again, the
+ * speculative tokens that changed are trimmed like any edit and counted as wasted. */
+typedef struct llamac_prefill llamac_prefill;
+
+typedef struct llamac_prefill_params {
+    int32_t margin;      /* tokens withheld before the end of the message's text; >= 0, default 2 */
+    int32_t step_tokens; /* most tokens one llamac_prefill_step decodes; 1..512, default 16 */
+    bool speculate;      /* after the stable tokens, queue the rest of the prompt but its last token; default true */
+} llamac_prefill_params;
+
+/* Defaults: margin 2, step_tokens 16, speculate true. Thread-safe. */
+LLAMAC_API llamac_prefill_params llamac_prefill_params_default(void);
+
+/* Creates a prefill bound to `chat` (borrowed: it must outlive the prefill, which decodes into its sequence).
+ * params NULL means defaults. *out is caller frees with llamac_prefill_free. Errors: LLAMAC_E_INVALID_ARGUMENT
+ * (NULLs, a value out of range), LLAMAC_E_NO_MEMORY. One thread per handle (the chat's). */
+LLAMAC_API llamac_status llamac_prefill_new(llamac_chat *chat, const llamac_prefill_params *params,
+                                            llamac_prefill **out);
+
+/* Frees a prefill; what it decoded stays in the chat's sequence (the next generation reuses what still matches).
+ * NULL is a no-op. One thread per handle. */
+LLAMAC_API void llamac_prefill_free(llamac_prefill *pf);
+
+/* The message typed so far is `len` bytes of UTF-8 `text` (borrowed). Renders the conversation with it as a user
+ * message, removes from the sequence every token from the first one that no longer matches, and queues the stable
+ * tokens for llamac_prefill_step. Decodes nothing itself (only the template render and tokenization run). Errors:
+ * LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_UTF8 (text, or text cut inside a character), LLAMAC_E_TEMPLATE,
+ * LLAMAC_E_NO_MEMORY. One thread per handle. */
+LLAMAC_API llamac_status llamac_prefill_update(llamac_prefill *pf, const char *text, size_t len);
+
+/* Decodes up to step_tokens queued tokens into the chat's sequence. *n_left (may be NULL) is set to the tokens
+ * still queued afterwards (0: caught up). llamac_ctx_cancel() stops the step (LLAMAC_E_CANCELLED; the tokens of
+ * the stopped batch are dropped and stay queued). Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_CANCELLED,
+ * LLAMAC_E_CONTEXT_FULL, LLAMAC_E_DECODE. One thread per handle. */
+LLAMAC_API llamac_status llamac_prefill_step(llamac_prefill *pf, size_t *n_left);
+
+/* Tokens queued and not decoded yet (with speculation, the speculative ones included). 0 for NULL. One thread
+ * per handle. */
+LLAMAC_API size_t llamac_prefill_pending(const llamac_prefill *pf);
+
+/* Drops the queue (a cancel): decoded tokens stay in the sequence. NULL is a no-op. One thread per handle. */
+LLAMAC_API void llamac_prefill_cancel(llamac_prefill *pf);
+
+/* Enter: adds `text` (`len` bytes of UTF-8, borrowed, copied) to the chat as the user message and empties the
+ * queue, so that llamac_chat_generate decodes only what the sequence does not hold yet. Records in the statistics
+ * how many of the final prompt's tokens are already decoded. Errors: as llamac_chat_add, LLAMAC_E_TEMPLATE. One
+ * thread per handle. */
+LLAMAC_API llamac_status llamac_prefill_flush(llamac_prefill *pf, const char *text, size_t len);
+
+/* What a prefill did since it was created (or its statistics were reset). */
+typedef struct llamac_prefill_stats {
+    int64_t n_updates;      /* llamac_prefill_update calls */
+    int64_t n_decoded;      /* tokens decoded by llamac_prefill_step (speculative ones included) */
+    int64_t n_invalidated;  /* tokens removed from the sequence because an edit changed them (wasted work) */
+    int64_t n_spec_decoded; /* of n_decoded, the speculative tokens (past the stable ones) */
+    int64_t n_spec_wasted;  /* of n_invalidated, speculative tokens */
+    int64_t n_spec_used;    /* over the flushes: speculative tokens that the final prompt used */
+    int64_t n_flushes;      /* llamac_prefill_flush calls */
+    int64_t n_reused;       /* over the flushes: tokens of the final prompt already in the sequence at Enter */
+    int64_t n_remaining;    /* over the flushes: tokens of the final prompt left for llamac_chat_generate */
+    int32_t last_reused;    /* the last flush's n_reused */
+    int32_t last_remaining; /* the last flush's n_remaining */
+} llamac_prefill_stats;
+
+/* Fills *out (all zero for NULL pf). With `reset`, zeroes the counters afterwards. One thread per handle. */
+LLAMAC_API void llamac_prefill_get_stats(llamac_prefill *pf, llamac_prefill_stats *out, bool reset);
+
+/* ---------------------------------------------------------------------------------------------------------------
  * JSON Schema to grammar
  * ------------------------------------------------------------------------------------------------------------- */
 /* JSON Schema -> GBNF. A schema (JSON text) becomes a GBNF grammar whose sentences are JSON texts valid under the
