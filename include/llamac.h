@@ -2005,6 +2005,51 @@ LLAMAC_API llamac_status llamac_engine_get_stats(llamac_engine *engine, llamac_e
 LLAMAC_API llamac_model *llamac_engine_model(const llamac_engine *engine);
 
 /* ---------------------------------------------------------------------------------------------------------------
+ * KV cache memory
+ * ------------------------------------------------------------------------------------------------------------- */
+/* What the KV cache of a context takes, computed from the model's shape and ggml's block geometry (ggml_row_size:
+ * a quantized type stores blocks of 32 elements in ggml_type_size bytes) without allocating anything, as llama.cpp
+ * sizes its cache: n_ctx rounded up to a multiple of 256; without a unified cache, one stream of
+ * round_up(n_ctx / n_seq_max, 256) cells per sequence; one K and one V tensor per layer. Computed for models whose
+ * layers all have the same plain attention cache (llama, qwen2, qwen3, mistral, phi, ...); sliding-window,
+ * recurrent, hybrid, MLA and encoder-only models are refused. */
+typedef struct llamac_kv_memory {
+    uint32_t n_ctx;             /* the context size llama.cpp will use (llamac_ctx_info.n_ctx) */
+    uint32_t n_cells;           /* cells per stream */
+    uint32_t n_streams;         /* 1 with a unified cache, else n_seq_max */
+    int32_t n_layer;            /* layers with a K and a V cache */
+    int64_t n_embd_k;           /* elements of one K row (one token, one layer): head_dim_k * n_head_kv */
+    int64_t n_embd_v;           /* elements of one V row */
+    double k_bytes_per_element; /* ggml_type_size / ggml_blck_size: 2 for f16, 1.0625 for q8_0, 0.5625 for q4_0 */
+    double v_bytes_per_element;
+    uint64_t k_row_bytes;     /* bytes of one K row: ggml_row_size(type_k, n_embd_k) */
+    uint64_t v_row_bytes;     /* bytes of one V row */
+    uint64_t bytes_per_token; /* (k_row_bytes + v_row_bytes) * n_layer */
+    uint64_t k_bytes;         /* the whole K cache: k_row_bytes * n_cells * n_streams * n_layer */
+    uint64_t v_bytes;         /* the whole V cache */
+    uint64_t total_bytes;     /* what llama.cpp allocates in host memory: each layer's K and V tensor padded to the
+                                 CPU buffer's alignment (on a GPU, its buffer's alignment applies instead) */
+    bool usable;              /* false when llamac_ctx_new would refuse this configuration; see why */
+    char why[160];            /* why not usable ("K cache type q4_0 stores blocks of 32 values, which do not divide
+                                 the head size 8"); "" when usable */
+} llamac_kv_memory;
+
+/* Computes the KV-cache figures of the context llamac_ctx_new(model, params) would create: params supplies n_ctx
+ * (0: the same default), n_seq_max, kv_unified, type_k, type_v and flash_attn (NULL: defaults). Allocates nothing.
+ * A configuration llamac_ctx_new would refuse still gets its figures, with usable false and the reason in why.
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, a parameter out of range), LLAMAC_E_UNSUPPORTED (vocab-only model, a
+ * model without a KV cache or with one this computation does not cover, a row length the type's block size does
+ * not divide; the message says which). Thread-safe. */
+LLAMAC_API llamac_status llamac_kv_memory_compute(const llamac_model *model, const llamac_ctx_params *params,
+                                                  llamac_kv_memory *out);
+
+/* The bytes llama.cpp actually allocated for the KV cache of `ctx` (all its buffers, on every device), as its
+ * memory accounting reports them. Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs), LLAMAC_E_UNSUPPORTED (this build of
+ * libllamac was made without llama.cpp's source tree, whose staging header declares that accounting).
+ * One thread per handle. */
+LLAMAC_API llamac_status llamac_ctx_kv_allocated(const llamac_context *ctx, uint64_t *bytes);
+
+/* ---------------------------------------------------------------------------------------------------------------
  * Hugging Face Hub
  * ------------------------------------------------------------------------------------------------------------- */
 /* Download progress of one file: its path in the repo, bytes done and total (0 when unknown), and the current rate
