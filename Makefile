@@ -56,7 +56,7 @@ format-check:
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance --std=c11 -I include -I src \
-	         src tools tests/unit tests/fuzz
+	         src server tools tests/unit tests/fuzz
 
 reference:
 	scripts/gen-reference.sh

@@ -1630,13 +1630,13 @@ LLAMAC_API llamac_status llamac_json_grammar(const llamac_json_schema_params *pa
 
 /* Tool-call formats. Explicit numbers; append-only. */
 typedef enum llamac_tool_format {
-    LLAMAC_TOOL_FORMAT_GENERIC = 0,          /* {"tool_calls":[{"name":..,"arguments":..}]} / {"response":..} */
-    LLAMAC_TOOL_FORMAT_HERMES = 1,           /* Hermes 2/3, Qwen 2.5/3: <tool_call>{"name","arguments"}</tool_call> */
-    LLAMAC_TOOL_FORMAT_LLAMA3 = 2,           /* Llama 3.x: {"name":..,"parameters":..} or <|python_tag|> */
-    LLAMAC_TOOL_FORMAT_MISTRAL = 3,          /* Mistral Nemo: [TOOL_CALLS][{"name","arguments","id"}] */
-    LLAMAC_TOOL_FORMAT_QWEN3_CODER = 4,      /* <tool_call><function=f><parameter=p>v</parameter></function>... */
-    LLAMAC_TOOL_FORMAT_DEEPSEEK_R1 = 5,      /* <｜tool▁call▁begin｜>function<｜tool▁sep｜>name\n```json\n{}\n``` */
-    LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1 = 6,    /* <｜tool▁call▁begin｜>name<｜tool▁sep｜>{...}<｜tool▁call▁end｜> */
+    LLAMAC_TOOL_FORMAT_GENERIC = 0,     /* {"tool_calls":[{"name":..,"arguments":..}]} / {"response":..} */
+    LLAMAC_TOOL_FORMAT_HERMES = 1,      /* Hermes 2/3, Qwen 2.5/3: <tool_call>{"name","arguments"}</tool_call> */
+    LLAMAC_TOOL_FORMAT_LLAMA3 = 2,      /* Llama 3.x: {"name":..,"parameters":..} or <|python_tag|> */
+    LLAMAC_TOOL_FORMAT_MISTRAL = 3,     /* Mistral Nemo: [TOOL_CALLS][{"name","arguments","id"}] */
+    LLAMAC_TOOL_FORMAT_QWEN3_CODER = 4, /* <tool_call><function=f><parameter=p>v</parameter></function>... */
+    LLAMAC_TOOL_FORMAT_DEEPSEEK_R1 = 5, /* <｜tool▁call▁begin｜>function<｜tool▁sep｜>name\n```json\n{}\n``` */
+    LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1 = 6, /* <｜tool▁call▁begin｜>name<｜tool▁sep｜>{...}<｜tool▁call▁end｜> */
     LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2 = 7, /* >>>name\n{...} (the prompt ends in ">>>"), >>>all\ntext */
     LLAMAC_TOOL_FORMAT_COMMAND_R7B = 8,      /* <|START_ACTION|>[{"tool_name","parameters"}]<|END_ACTION|> */
     LLAMAC_TOOL_FORMAT_HARMONY = 9,          /* gpt-oss: <|channel|>commentary to=functions.f<|message|>{}<|call|> */
@@ -1761,9 +1761,9 @@ typedef enum llamac_tool_choice {
 
 /* A grammar that makes output a valid call in a format. */
 typedef struct llamac_tool_grammar {
-    char *grammar;            /* GBNF with root "root"; NULL when no grammar applies (tool_choice none) */
-    bool lazy;                /* apply with llamac_sampler_add_grammar_lazy and the patterns below */
-    char **trigger_patterns;  /* regexes over the output so far, as llamac_sampler_add_grammar_lazy takes them */
+    char *grammar;           /* GBNF with root "root"; NULL when no grammar applies (tool_choice none) */
+    bool lazy;               /* apply with llamac_sampler_add_grammar_lazy and the patterns below */
+    char **trigger_patterns; /* regexes over the output so far, as llamac_sampler_add_grammar_lazy takes them */
     size_t n_trigger_patterns;
 } llamac_tool_grammar;
 
@@ -1835,12 +1835,12 @@ typedef struct llamac_token_prob {
 /* What the token callback receives for one generated token. */
 typedef struct llamac_engine_token {
     uint64_t request_id;
-    llamac_token token;   /* the sampled token; -1 for the final call that releases held-back text at the end */
-    int32_t index;        /* 0-based index of the token among the generated ones (-1 for the final call) */
-    uint64_t step;        /* the engine step whose decode produced this token's logits */
-    const char *text;     /* output text released now: whole UTF-8 characters, never any part of a stop string;
-                             may be empty (held back) or hold text of earlier tokens. Owned by the engine, valid
-                             during the callback */
+    llamac_token token; /* the sampled token; -1 for the final call that releases held-back text at the end */
+    int32_t index;      /* 0-based index of the token among the generated ones (-1 for the final call) */
+    uint64_t step;      /* the engine step whose decode produced this token's logits */
+    const char *text;   /* output text released now: whole UTF-8 characters, never any part of a stop string;
+                           may be empty (held back) or hold text of earlier tokens. Owned by the engine, valid
+                           during the callback */
     size_t len;
     float logprob;                /* the token's log-probability; 0 when n_probs is 0 */
     const llamac_token_prob *top; /* the n_top most likely tokens, most likely first (NULL when n_probs is 0);
@@ -1850,8 +1850,8 @@ typedef struct llamac_engine_token {
 
 /* Receives each generated token (see llamac_engine_token) except an end-of-generation token that ends the request
  * (the token completing a stop string comes with the text before the stop string); then, if text is still held
- * back when the request ends other than by a stop string, one final call with token -1. Runs on the engine thread. Return false to end the request (finish reason
- * LLAMAC_FINISH_CALLBACK). */
+ * back when the request ends other than by a stop string, one final call with token -1. Runs on the engine thread.
+ * Return false to end the request (finish reason LLAMAC_FINISH_CALLBACK). */
 typedef bool (*llamac_engine_token_fn)(const llamac_engine_token *token, void *user_data);
 
 /* Token counts and timings of a finished request. */
@@ -1889,9 +1889,9 @@ typedef void (*llamac_engine_done_fn)(const llamac_engine_result *result, void *
 typedef struct llamac_engine_request {
     const llamac_token *prompt; /* prompt tokens (the caller renders templates and tokenizes) */
     size_t n_prompt;
-    llamac_sampling_params sampling; /* seed, temperature, top-k/p, min-p, penalties, logit bias, grammar (GBNF,
-                                        rule "root"); default llamac_sampling_params_default() */
-    bool grammar_lazy;               /* the grammar applies only from a trigger on (default false) */
+    llamac_sampling_params sampling;  /* seed, temperature, top-k/p, min-p, penalties, logit bias, grammar (GBNF,
+                                         rule "root"); default llamac_sampling_params_default() */
+    bool grammar_lazy;                /* the grammar applies only from a trigger on (default false) */
     const char *const *trigger_words; /* literal words: the grammar starts where one appears in the output */
     size_t n_trigger_words;
     const char *const *trigger_patterns; /* regexes matched against the whole output from its start; the grammar
@@ -1902,9 +1902,9 @@ typedef struct llamac_engine_request {
     int32_t max_tokens;      /* -1: until the slot's context is full (default -1) */
     const char *const *stop; /* stop strings (NUL-terminated, non-empty UTF-8); output ends before the first */
     size_t n_stop;
-    bool ignore_eos;         /* end-of-generation tokens are banned (logit bias -inf), as llama-server does */
-    int32_t n_probs;         /* top log-probabilities per generated token, 0..LLAMAC_ENGINE_MAX_PROBS (default 0) */
-    bool cache_prompt;       /* reuse a cached prefix (default true); false decodes the whole prompt again */
+    bool ignore_eos;   /* end-of-generation tokens are banned (logit bias -inf), as llama-server does */
+    int32_t n_probs;   /* top log-probabilities per generated token, 0..LLAMAC_ENGINE_MAX_PROBS (default 0) */
+    bool cache_prompt; /* reuse a cached prefix (default true); false decodes the whole prompt again */
     llamac_engine_token_fn on_token; /* may be NULL */
     llamac_engine_done_fn on_done;   /* may be NULL */
     void *user_data;
@@ -1964,14 +1964,14 @@ LLAMAC_API const char *llamac_slot_state_name(llamac_slot_state state);
 
 /* One slot, as /slots shows it (a snapshot taken at the end of the last step). */
 typedef struct llamac_engine_slot {
-    int32_t id;              /* also its sequence id in the context */
+    int32_t id; /* also its sequence id in the context */
     llamac_slot_state state;
-    uint32_t n_ctx;          /* the slot's context: n_ctx / n_slots */
-    uint32_t n_cached;       /* tokens in its KV cache (kept after a request for prompt reuse) */
-    uint64_t request_id;     /* the request it serves; 0 when idle */
-    int32_t n_prompt;        /* that request's prompt tokens */
-    int32_t n_prompt_done;   /* of which are in the cache (reused or decoded) */
-    int32_t n_generated;     /* tokens generated so far */
+    uint32_t n_ctx;           /* the slot's context: n_ctx / n_slots */
+    uint32_t n_cached;        /* tokens in its KV cache (kept after a request for prompt reuse) */
+    uint64_t request_id;      /* the request it serves; 0 when idle */
+    int32_t n_prompt;         /* that request's prompt tokens */
+    int32_t n_prompt_done;    /* of which are in the cache (reused or decoded) */
+    int32_t n_generated;      /* tokens generated so far */
     uint64_t requests_served; /* requests this slot has finished */
 } llamac_engine_slot;
 

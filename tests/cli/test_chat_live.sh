@@ -79,9 +79,12 @@ expect_eq "tmux: terminal restored after Ctrl-D" "$(cat "$TMP/a.after")" "$(cat 
 printf 'Hello world\n' | "$LLAMAC" chat "${COMMON[@]}" --system "You tell stories." -q > "$TMP/ref2" 2> /dev/null
 expect_contains "tmux: answer == llamac chat's" "$(pane a)" "$(head -n 1 "$TMP/ref2")"
 
-# a second start loads the system prompt's state from the cache
-start c "${COMMON[@]}" --session-cache "$TMP/sys.cache" --system-prompt "You tell stories."
+# a second start loads the system prompt's state from the cache (and runs without speculation: typing, then Enter,
+# still answers)
+start c "${COMMON[@]}" --session-cache "$TMP/sys.cache" --system-prompt "You tell stories." --no-speculate
 wait_for c "Enter sends"
+"${T[@]}" send-keys -t c "Hello world" Enter
+wait_for c "first token" && pass
 "${T[@]}" send-keys -t c C-c C-c
 wait_exit c && expect_eq "tmux: Ctrl-C twice exit status" "$(cat "$TMP/c.exit")" 130
 expect_eq "tmux: terminal restored after Ctrl-C twice" "$(cat "$TMP/c.after")" "$(cat "$TMP/c.before")"

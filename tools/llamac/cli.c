@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,17 @@ enum cli_parse cli_parse_common(struct cli_common *c, int argc, char **argv, int
     if (is(a, "-m", "--model")) {
         VALUE();
         c->model_path = v;
+    } else if (is(a, "-hf", "-hfr") || is(a, "--hf-repo", NULL)) {
+        VALUE();
+        c->hf_repo = v;
+    } else if (is(a, "-hff", "--hf-file")) {
+        VALUE();
+        c->hf_file = v;
+    } else if (is(a, "-hft", "--hf-token")) {
+        VALUE();
+        c->hf_token = v;
+    } else if (is(a, "--offline", NULL)) {
+        c->offline = true;
     } else if (is(a, "-c", "--ctx-size")) {
         VALUE();
         if (!cli_int(c, a, v, 0, INT32_MAX / 2, &n)) {
@@ -244,6 +256,9 @@ enum cli_parse cli_parse_common(struct cli_common *c, int argc, char **argv, int
 void cli_print_common_help(void) {
     fputs("Model and context options (llama.cpp's names):\n"
           "  -m, --model FILE          GGUF model (default: $LLAMAC_MODEL)\n"
+          "  -hf, --hf-repo OWNER/REPO[:QUANT]   model from the Hugging Face Hub, downloaded into its cache\n"
+          "                            (default quant Q4_K_M; see llamac pull --help)\n"
+          "  -hff, --hf-file FILE      that file of the -hf repo; -hft, --hf-token TOKEN; --offline (cache only)\n"
           "  -c, --ctx-size N          context size in tokens (default: 4096 or the model's, whichever is less)\n"
           "  -b, --batch-size N        logical batch size (default: 2048)\n"
           "  -ub, --ubatch-size N      physical batch size (default: 512)\n"
@@ -274,6 +289,13 @@ void cli_setup_logging(const struct cli_common *c) {
 }
 
 llamac_model *cli_load_model(struct cli_common *c, bool vocab_only) {
+    if (c->hf_file && !c->hf_repo) {
+        cli_error(c, "--hf-file needs -hf OWNER/REPO");
+        return NULL;
+    }
+    if (c->hf_repo && !cli_hub_model(c)) {
+        return NULL;
+    }
     const char *path = c->model_path;
     if (!path || !path[0]) {
         path = getenv("LLAMAC_MODEL");
@@ -335,4 +357,75 @@ char *cli_read_all(const struct cli_common *c, const char *path, size_t *len) {
     buf[n] = '\0';
     *len = n;
     return buf;
+}
+
+enum cli_parse cli_parse_sampling(struct cli_common *c, llamac_sampling_params *s, int argc, char **argv, int *i) {
+    static const struct {
+        const char *name;
+        const char *alias;
+        size_t offset;
+    } floats[] = {
+        { "--temp", NULL, offsetof(llamac_sampling_params, temp) },
+        { "--top-p", NULL, offsetof(llamac_sampling_params, top_p) },
+        { "--min-p", NULL, offsetof(llamac_sampling_params, min_p) },
+        { "--typical", "--typical-p", offsetof(llamac_sampling_params, typical_p) },
+        { "--xtc-probability", NULL, offsetof(llamac_sampling_params, xtc_probability) },
+        { "--xtc-threshold", NULL, offsetof(llamac_sampling_params, xtc_threshold) },
+        { "--top-nsigma", "--top-n-sigma", offsetof(llamac_sampling_params, top_n_sigma) },
+        { "--dynatemp-range", NULL, offsetof(llamac_sampling_params, dynatemp_range) },
+        { "--dynatemp-exp", NULL, offsetof(llamac_sampling_params, dynatemp_exponent) },
+        { "--repeat-penalty", NULL, offsetof(llamac_sampling_params, penalty_repeat) },
+        { "--presence-penalty", NULL, offsetof(llamac_sampling_params, penalty_present) },
+        { "--frequency-penalty", NULL, offsetof(llamac_sampling_params, penalty_freq) },
+        { "--dry-multiplier", NULL, offsetof(llamac_sampling_params, dry_multiplier) },
+        { "--dry-base", NULL, offsetof(llamac_sampling_params, dry_base) },
+        { "--mirostat-lr", NULL, offsetof(llamac_sampling_params, mirostat_eta) },
+        { "--mirostat-ent", NULL, offsetof(llamac_sampling_params, mirostat_tau) },
+    };
+    static const struct {
+        const char *name;
+        long min;
+        long max;
+        size_t offset;
+    } ints[] = {
+        { "--top-k", 0, INT32_MAX, offsetof(llamac_sampling_params, top_k) },
+        { "--repeat-last-n", -1, INT32_MAX, offsetof(llamac_sampling_params, penalty_last_n) },
+        { "--dry-allowed-length", 0, INT32_MAX, offsetof(llamac_sampling_params, dry_allowed_length) },
+        { "--dry-penalty-last-n", -1, INT32_MAX, offsetof(llamac_sampling_params, dry_last_n) },
+        { "--mirostat", 0, 2, offsetof(llamac_sampling_params, mirostat) },
+    };
+    const char *a = argv[*i];
+    for (size_t k = 0; k < sizeof floats / sizeof floats[0]; k++) {
+        if (strcmp(a, floats[k].name) == 0 || (floats[k].alias && strcmp(a, floats[k].alias) == 0)) {
+            const char *v = cli_value(c, argc, argv, i);
+            float f;
+            if (!v || !cli_float(c, a, v, &f)) {
+                return CLI_ERROR;
+            }
+            memcpy((char *)s + floats[k].offset, &f, sizeof f);
+            return CLI_TAKEN;
+        }
+    }
+    for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++) {
+        if (strcmp(a, ints[k].name) == 0) {
+            const char *v = cli_value(c, argc, argv, i);
+            long n;
+            if (!v || !cli_int(c, a, v, ints[k].min, ints[k].max, &n)) {
+                return CLI_ERROR;
+            }
+            int32_t n32 = (int32_t)n;
+            memcpy((char *)s + ints[k].offset, &n32, sizeof n32);
+            return CLI_TAKEN;
+        }
+    }
+    if (strcmp(a, "-s") == 0 || strcmp(a, "--seed") == 0) {
+        const char *v = cli_value(c, argc, argv, i);
+        long n;
+        if (!v || !cli_int(c, a, v, -1, UINT32_MAX, &n)) {
+            return CLI_ERROR;
+        }
+        s->seed = n < 0 ? UINT32_MAX : (uint32_t)n;
+        return CLI_TAKEN;
+    }
+    return CLI_NOT_MINE;
 }

@@ -32,6 +32,11 @@ struct cli_common {
     llamac_kv_override overrides[32];
     char override_keys[32][128];
     size_t n_overrides;
+    const char *hf_repo;      /* -hf OWNER/REPO[:QUANT]: the model comes from the Hugging Face cache (cmd_pull.c) */
+    const char *hf_file;      /* --hf-file: that file of the repo */
+    const char *hf_token;     /* -hft: the Hub token (default: the environment's) */
+    bool offline;             /* --offline: only the cache */
+    char hf_model_path[4096]; /* where -hf found the model */
 };
 
 void cli_common_init(struct cli_common *c, const char *cmd);
@@ -44,6 +49,9 @@ enum cli_parse cli_parse_common(struct cli_common *c, int argc, char **argv, int
 
 /* Parses one --override-kv KEY=TYPE:VALUE into c->overrides (c->model.kv_overrides); prints the error. */
 bool cli_parse_override(struct cli_common *c, const char *s);
+
+/* Tries the sampling flags of `llamac run` (--temp, --top-k, ..., -s/--seed) at argv[*i] into *s. */
+enum cli_parse cli_parse_sampling(struct cli_common *c, llamac_sampling_params *s, int argc, char **argv, int *i);
 
 /* The value after option argv[*i], or NULL (with an error printed) when it is missing. */
 const char *cli_value(const struct cli_common *c, int argc, char **argv, int *i);
@@ -69,6 +77,10 @@ void cli_setup_logging(const struct cli_common *c);
  * failure. */
 llamac_model *cli_load_model(struct cli_common *c, bool vocab_only);
 
+/* Downloads (or finds in the cache) c->hf_repo / c->hf_file and points c->model_path at it (cmd_pull.c); prints the
+ * error and returns false on failure. cli_load_model calls it when -hf was given. */
+bool cli_hub_model(struct cli_common *c);
+
 /* Reads all of a stream / a file into a NUL-terminated buffer (caller frees with free). NULL on failure, with the
  * error printed. */
 char *cli_read_all(const struct cli_common *c, const char *path_or_null, size_t *len);
@@ -85,6 +97,7 @@ void progress_done(struct progress *p);
 
 /* Subcommands. */
 int cmd_run(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_template(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
@@ -94,5 +107,10 @@ int cmd_split(int argc, char **argv);
 int cmd_merge(int argc, char **argv);
 int cmd_embed(int argc, char **argv);
 int cmd_rerank(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
+int cmd_chat_live(int argc, char **argv); /* cmd_chat_live.c: `llamac chat --live` */
+int cmd_kv(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
+int cmd_rm(int argc, char **argv);
 
 #endif /* LLAMAC_CLI_H */

@@ -391,6 +391,7 @@ struct live_opts {
     long margin;
     long step_tokens;
     bool no_prefill;
+    bool no_speculate;
 };
 
 struct live {
@@ -650,6 +651,7 @@ static void usage(void) {
            "  --prefill-margin N        tokens withheld before the end of the text (default: 2)\n"
            "  --prefill-step N          most tokens decoded between two key checks (default: 16)\n"
            "  --no-prefill              decode only at Enter (for comparison)\n"
+           "  --no-speculate            in pauses, do not decode the end of the prompt ahead (saves idle compute)\n"
            "  --kv-type T               K and V cache type (f16, q8_0, q4_0, ...; as -ctk and -ctv together)\n"
            "  --rotation on|off         rotation of a quantized KV cache (as --attn-rot)\n"
            "  -n, --n-predict N         most tokens per answer (default: 1024)\n"
@@ -750,6 +752,8 @@ int cmd_chat_live(int argc, char **argv) {
             }
         } else if (strcmp(a, "--no-prefill") == 0) {
             o.no_prefill = true;
+        } else if (strcmp(a, "--no-speculate") == 0) {
+            o.no_speculate = true;
         } else if (strcmp(a, "--kv-type") == 0) {
             llamac_kv_type t;
             if (!(v = cli_value(&c, argc, argv, &i))) {
@@ -810,6 +814,7 @@ int cmd_chat_live(int argc, char **argv) {
     llamac_prefill_params pp = llamac_prefill_params_default();
     pp.margin = (int32_t)o.margin;
     pp.step_tokens = (int32_t)o.step_tokens;
+    pp.speculate = !o.no_speculate;
     if (llamac_ctx_new(model, &c.ctx, &lv.ctx) != LLAMAC_OK || llamac_chat_new(lv.ctx, &cp, &lv.chat) != LLAMAC_OK ||
         (!o.no_prefill && llamac_prefill_new(lv.chat, &pp, &lv.pf) != LLAMAC_OK)) {
         cli_error(&c, "%s", llamac_last_error());

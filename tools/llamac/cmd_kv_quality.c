@@ -92,7 +92,7 @@ static bool eval_text(const struct cli_common *c, llamac_context *ctx, struct te
             for (size_t i = 0; i < nv; i++) {
                 sum += expf(l[i] - max);
             }
-            double lse = log(sum);
+            double lse = log(fmax(sum, 1.0)); /* sum >= 1: the maximum adds exp(0); fmax says so to cppcheck */
             nll -= (double)(l[t[j + 1]] - max) - lse;
             float *base = te->base_lp + s * (size_t)te->n_vocab;
             if (!q) {

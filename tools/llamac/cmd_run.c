@@ -44,7 +44,11 @@ static void usage(void) {
            "  --dry-multiplier M (0)  --dry-base B (1.75)  --dry-allowed-length N (2)  --dry-penalty-last-n N (64)\n"
            "  --mirostat 0|1|2  --mirostat-lr ETA (0.1)  --mirostat-ent TAU (5)\n"
            "  -l, --logit-bias TOKEN(+|-)BIAS   e.g. 15043+1 or 15043-inf (repeatable)\n"
-           "  --grammar GBNF  --grammar-file FILE   constrain the output\n"
+           "  --grammar GBNF  --grammar-file FILE   constrain the output to a GBNF grammar\n"
+           "  -j, --json-schema SCHEMA  constrain the output to JSON valid under a JSON Schema, given inline\n"
+           "                            (text starting with '{', or true) or as the path of a file\n"
+           "  --json-schema-file FILE   the same, read from FILE\n"
+           "  --json                    constrain the output to a JSON object\n"
            "  -s, --seed N              random seed (default: random)\n\n");
     cli_print_common_help();
 }
@@ -53,6 +57,9 @@ struct run_opts {
     const char *prompt;
     const char *prompt_file;
     const char *grammar_file;
+    const char *json_schema; /* inline JSON, or a file path */
+    const char *json_schema_file;
+    bool json;
     const char *stops[64];
     size_t n_stops;
     llamac_logit_bias biases[64];
@@ -85,76 +92,40 @@ static bool parse_bias(struct cli_common *c, struct run_opts *o, const char *s) 
     return true;
 }
 
-/* Sampling flags; returns CLI_NOT_MINE for anything else. */
-static enum cli_parse parse_sampling(struct cli_common *c, llamac_sampling_params *s, int argc, char **argv, int *i) {
-    static const struct {
-        const char *name;
-        const char *alias;
-        size_t offset;
-    } floats[] = {
-        { "--temp", NULL, offsetof(llamac_sampling_params, temp) },
-        { "--top-p", NULL, offsetof(llamac_sampling_params, top_p) },
-        { "--min-p", NULL, offsetof(llamac_sampling_params, min_p) },
-        { "--typical", "--typical-p", offsetof(llamac_sampling_params, typical_p) },
-        { "--xtc-probability", NULL, offsetof(llamac_sampling_params, xtc_probability) },
-        { "--xtc-threshold", NULL, offsetof(llamac_sampling_params, xtc_threshold) },
-        { "--top-nsigma", "--top-n-sigma", offsetof(llamac_sampling_params, top_n_sigma) },
-        { "--dynatemp-range", NULL, offsetof(llamac_sampling_params, dynatemp_range) },
-        { "--dynatemp-exp", NULL, offsetof(llamac_sampling_params, dynatemp_exponent) },
-        { "--repeat-penalty", NULL, offsetof(llamac_sampling_params, penalty_repeat) },
-        { "--presence-penalty", NULL, offsetof(llamac_sampling_params, penalty_present) },
-        { "--frequency-penalty", NULL, offsetof(llamac_sampling_params, penalty_freq) },
-        { "--dry-multiplier", NULL, offsetof(llamac_sampling_params, dry_multiplier) },
-        { "--dry-base", NULL, offsetof(llamac_sampling_params, dry_base) },
-        { "--mirostat-lr", NULL, offsetof(llamac_sampling_params, mirostat_eta) },
-        { "--mirostat-ent", NULL, offsetof(llamac_sampling_params, mirostat_tau) },
-    };
-    static const struct {
-        const char *name;
-        long min;
-        long max;
-        size_t offset;
-    } ints[] = {
-        { "--top-k", 0, INT32_MAX, offsetof(llamac_sampling_params, top_k) },
-        { "--repeat-last-n", -1, INT32_MAX, offsetof(llamac_sampling_params, penalty_last_n) },
-        { "--dry-allowed-length", 0, INT32_MAX, offsetof(llamac_sampling_params, dry_allowed_length) },
-        { "--dry-penalty-last-n", -1, INT32_MAX, offsetof(llamac_sampling_params, dry_last_n) },
-        { "--mirostat", 0, 2, offsetof(llamac_sampling_params, mirostat) },
-    };
-    const char *a = argv[*i];
-    for (size_t k = 0; k < sizeof floats / sizeof floats[0]; k++) {
-        if (strcmp(a, floats[k].name) == 0 || (floats[k].alias && strcmp(a, floats[k].alias) == 0)) {
-            const char *v = cli_value(c, argc, argv, i);
-            float f;
-            if (!v || !cli_float(c, a, v, &f)) {
-                return CLI_ERROR;
+/* --json-schema (inline or a file), --json-schema-file or --json as a GBNF grammar (caller frees with llamac_free).
+ * Inline means the value starts (after blanks) with '{' or is a boolean schema; anything else is a path. */
+static bool schema_to_grammar(struct cli_common *c, const struct run_opts *o, char **grammar) {
+    const char *flag = o->json ? "--json" : o->json_schema_file ? "--json-schema-file" : "--json-schema";
+    const char *path = o->json_schema_file;
+    if (o->json_schema) {
+        size_t lead = strspn(o->json_schema, " \t\r\n");
+        bool inline_json = o->json_schema[lead] == '{' || strcmp(o->json_schema + lead, "true") == 0 ||
+                           strcmp(o->json_schema + lead, "false") == 0;
+        path = inline_json ? NULL : o->json_schema;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    llamac_status st;
+    if (o->json) {
+        st = llamac_json_grammar(NULL, grammar);
+    } else {
+        const char *text = o->json_schema;
+        if (path) {
+            if (!(buf = cli_read_all(c, path, &len))) {
+                return false;
             }
-            memcpy((char *)s + floats[k].offset, &f, sizeof f);
-            return CLI_TAKEN;
+            text = buf;
+        } else {
+            len = strlen(text);
         }
+        st = llamac_json_schema_to_grammar(text, len, NULL, grammar);
     }
-    for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++) {
-        if (strcmp(a, ints[k].name) == 0) {
-            const char *v = cli_value(c, argc, argv, i);
-            long n;
-            if (!v || !cli_int(c, a, v, ints[k].min, ints[k].max, &n)) {
-                return CLI_ERROR;
-            }
-            int32_t n32 = (int32_t)n;
-            memcpy((char *)s + ints[k].offset, &n32, sizeof n32);
-            return CLI_TAKEN;
-        }
+    free(buf);
+    if (st != LLAMAC_OK) {
+        cli_error(c, "%s: %s", flag, llamac_last_error());
+        return false;
     }
-    if (strcmp(a, "-s") == 0 || strcmp(a, "--seed") == 0) {
-        const char *v = cli_value(c, argc, argv, i);
-        long n;
-        if (!v || !cli_int(c, a, v, -1, UINT32_MAX, &n)) {
-            return CLI_ERROR;
-        }
-        s->seed = n < 0 ? UINT32_MAX : (uint32_t)n;
-        return CLI_TAKEN;
-    }
-    return CLI_NOT_MINE;
+    return true;
 }
 
 static bool write_text(const char *text, size_t len, void *user_data) {
@@ -175,7 +146,7 @@ int cmd_run(int argc, char **argv) {
         const char *a = argv[i];
         enum cli_parse r = cli_parse_common(&c, argc, argv, &i);
         if (r == CLI_NOT_MINE) {
-            r = parse_sampling(&c, &gp.sampling, argc, argv, &i);
+            r = cli_parse_sampling(&c, &gp.sampling, argc, argv, &i);
         }
         if (r == CLI_ERROR) {
             return EXIT_USAGE;
@@ -222,6 +193,16 @@ int cmd_run(int argc, char **argv) {
             if (!(o.grammar_file = cli_value(&c, argc, argv, &i))) {
                 return EXIT_USAGE;
             }
+        } else if (strcmp(a, "-j") == 0 || strcmp(a, "--json-schema") == 0) {
+            if (!(o.json_schema = cli_value(&c, argc, argv, &i))) {
+                return EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--json-schema-file") == 0) {
+            if (!(o.json_schema_file = cli_value(&c, argc, argv, &i))) {
+                return EXIT_USAGE;
+            }
+        } else if (strcmp(a, "--json") == 0) {
+            o.json = true;
         } else if (strcmp(a, "--ignore-eos") == 0) {
             gp.ignore_eog = true;
         } else if (strcmp(a, "--no-bos") == 0) {
@@ -237,10 +218,16 @@ int cmd_run(int argc, char **argv) {
         cli_error(&c, "give the prompt with -p or -f, not both");
         return EXIT_USAGE;
     }
+    if ((gp.sampling.grammar != NULL) + (o.grammar_file != NULL) + (o.json_schema != NULL) +
+            (o.json_schema_file != NULL) + o.json >
+        1) {
+        cli_error(&c, "give at most one of --grammar, --grammar-file, --json-schema, --json-schema-file, --json");
+        return EXIT_USAGE;
+    }
     cli_setup_logging(&c);
 
     int rc = EXIT_FAILURE_RUN;
-    char *prompt_buf = NULL, *grammar_buf = NULL;
+    char *prompt_buf = NULL, *grammar_buf = NULL, *schema_grammar = NULL;
     llamac_model *model = NULL;
     llamac_context *ctx = NULL;
     size_t prompt_len = 0, grammar_len = 0;
@@ -259,6 +246,12 @@ int cmd_run(int argc, char **argv) {
             goto done;
         }
         gp.sampling.grammar = grammar_buf;
+    }
+    if ((o.json_schema || o.json_schema_file || o.json) && !schema_to_grammar(&c, &o, &schema_grammar)) {
+        goto done;
+    }
+    if (schema_grammar) {
+        gp.sampling.grammar = schema_grammar;
     }
     gp.sampling.logit_bias = o.biases;
     gp.sampling.n_logit_bias = o.n_biases;
@@ -304,5 +297,6 @@ done:
     llamac_model_free(model);
     free(prompt_buf);
     free(grammar_buf);
+    llamac_free(schema_grammar);
     return rc;
 }

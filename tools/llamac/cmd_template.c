@@ -81,7 +81,7 @@ int cmd_template(int argc, char **argv) {
         return EXIT_USAGE;
     }
     const char *env_model = getenv("LLAMAC_MODEL");
-    bool have_model = (c.model_path && c.model_path[0]) || (env_model && env_model[0]);
+    bool have_model = (c.model_path && c.model_path[0]) || (env_model && env_model[0]) || c.hf_repo;
     if (!template_file && !have_model) {
         cli_error(&c, "no template given: pass -m MODEL or --chat-template-file FILE");
         return EXIT_USAGE;

@@ -15,14 +15,19 @@ static const struct {
     const char *summary;
 } commands[] = {
     { "run", cmd_run, "complete a prompt (single shot), streaming the text to stdout" },
+    { "chat", cmd_chat, "chat with a model in a terminal (or from piped lines), reusing the KV cache" },
+    { "serve", cmd_serve, "an OpenAI-compatible HTTP server (chat, completions, embeddings) with continuous batching" },
     { "tokenize", cmd_tokenize, "print the token ids of a text as a JSON array" },
     { "template", cmd_template, "print the prompt a chat template makes of a conversation (JSON messages)" },
     { "embed", cmd_embed, "embedding vectors of texts (json, array, or a cosine-similarity table)" },
     { "rerank", cmd_rerank, "score documents against a query with a reranker model" },
+    { "kv", cmd_kv, "KV-cache memory per cache type, and with --quality the accuracy each type costs" },
     { "quantize", cmd_quantize, "quantize a model to a smaller type (byte-for-byte llama-quantize's output)" },
     { "info", cmd_info, "what a GGUF file holds: shapes, tokenizer, metadata, tensors (reads metadata only)" },
     { "split", cmd_split, "split a model into shards compatible with llama-gguf-split" },
     { "merge", cmd_merge, "merge the shards of a split model into one file" },
+    { "pull", cmd_pull, "download a GGUF model from the Hugging Face Hub (OWNER/REPO[:QUANT]); --list: the cache" },
+    { "rm", cmd_rm, "remove a model downloaded with pull from the Hugging Face cache" },
     { "synth", cmd_synth, "write a GGUF model of a chosen architecture and shape with seeded random weights" },
 };
 
