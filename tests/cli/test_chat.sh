@@ -27,6 +27,26 @@ expect_eq "piped -q status" "$rc" 0
 expect_eq "chat answer == llamac run on the rendered prompt" "$(cat "$TMP/o1")" "$(cat "$TMP/run")"
 expect_eq "-q: nothing on stderr" "$(cat "$TMP/e")" ""
 
+# structured output: every answer is JSON valid under the schema (two turns), checked by node
+schema='{"type":"object","properties":{"ok":{"type":"boolean"},"n":{"type":"integer","minimum":0,"maximum":99}},"required":["ok","n"],"additionalProperties":false}'
+rc=0
+printf 'Hello\nAgain\n' | "$LLAMAC" chat -m "$M" -n 64 --temp 0 -t 1 -q -j "$schema" > "$TMP/oj" 2> "$TMP/e" || rc=$?
+expect_eq "chat --json-schema status" "$rc" 0
+if command -v node > /dev/null; then
+  check=$(node -e '
+    const lines = require("fs").readFileSync(process.argv[1], "utf8").split("\n").filter(l => l.length);
+    const ok = lines.length === 2 && lines.every(l => { const v = JSON.parse(l);
+      return Object.keys(v).sort().join() === "n,ok" && typeof v.ok === "boolean" && Number.isInteger(v.n) &&
+             v.n >= 0 && v.n <= 99; });
+    console.log(ok ? "valid" : "invalid: " + JSON.stringify(lines));' "$TMP/oj" 2>&1)
+  expect_eq "chat --json-schema: answers valid under the schema" "$check" "valid"
+fi
+run_llamac "$TMP/o" "$TMP/e" chat -m "$M" --json --grammar 'root ::= "x"'
+expect_eq "chat: two constraints is a usage error" "$rc" 2
+run_llamac "$TMP/o" "$TMP/e" chat -m "$M" -j '{"type":"nope"}'
+expect_eq "chat: an invalid schema fails" "$rc" 1
+expect_contains "chat: the schema error names the flag" "$(cat "$TMP/e")" "--json-schema"
+
 # --session: saved at exit, loaded at start; the second run decodes only the new message
 rm -f "$TMP/s.chat"
 rc=0

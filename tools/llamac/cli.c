@@ -429,3 +429,101 @@ enum cli_parse cli_parse_sampling(struct cli_common *c, llamac_sampling_params *
     }
     return CLI_NOT_MINE;
 }
+
+enum cli_parse cli_parse_constraint(struct cli_common *c, struct cli_constraint *k, int argc, char **argv, int *i) {
+    const char *a = argv[*i];
+    const char **slot = NULL;
+    if (strcmp(a, "--grammar") == 0) {
+        slot = &k->grammar;
+    } else if (strcmp(a, "--grammar-file") == 0) {
+        slot = &k->grammar_file;
+    } else if (strcmp(a, "-j") == 0 || strcmp(a, "--json-schema") == 0) {
+        slot = &k->json_schema;
+    } else if (strcmp(a, "--json-schema-file") == 0) {
+        slot = &k->json_schema_file;
+    } else if (strcmp(a, "--json") == 0) {
+        k->json = true;
+        return CLI_TAKEN;
+    } else {
+        return CLI_NOT_MINE;
+    }
+    return (*slot = cli_value(c, argc, argv, i)) ? CLI_TAKEN : CLI_ERROR;
+}
+
+/* --json-schema's value is inline JSON when it starts (after blanks) with '{' or is a boolean schema; else a path. */
+static bool schema_is_inline(const char *v) {
+    size_t lead = strspn(v, " \t\r\n");
+    return v[lead] == '{' || strcmp(v + lead, "true") == 0 || strcmp(v + lead, "false") == 0;
+}
+
+bool cli_constraint_check(struct cli_common *c, const struct cli_constraint *k) {
+    if ((k->grammar != NULL) + (k->grammar_file != NULL) + (k->json_schema != NULL) + (k->json_schema_file != NULL) +
+            k->json >
+        1) {
+        cli_error(c, "give at most one of --grammar, --grammar-file, --json-schema, --json-schema-file, --json");
+        return false;
+    }
+    return true;
+}
+
+bool cli_constraint_grammar(struct cli_common *c, struct cli_constraint *k, const char **grammar) {
+    *grammar = NULL;
+    if (!cli_constraint_check(c, k)) {
+        return false;
+    }
+    size_t len = 0;
+    if (k->grammar) {
+        *grammar = k->grammar;
+        return true;
+    }
+    if (k->grammar_file) {
+        if (!(k->owned = cli_read_all(c, k->grammar_file, &len))) {
+            return false;
+        }
+        *grammar = k->owned;
+        return true;
+    }
+    if (!k->json && !k->json_schema && !k->json_schema_file) {
+        return true;
+    }
+    const char *flag = k->json ? "--json" : k->json_schema_file ? "--json-schema-file" : "--json-schema";
+    const char *path = k->json_schema_file;
+    if (k->json_schema && !schema_is_inline(k->json_schema)) {
+        path = k->json_schema;
+    }
+    char *buf = NULL, *out = NULL;
+    llamac_status st;
+    if (k->json) {
+        st = llamac_json_grammar(NULL, &out);
+    } else {
+        const char *text = k->json_schema;
+        if (path) {
+            if (!(buf = cli_read_all(c, path, &len))) {
+                return false;
+            }
+            text = buf;
+        } else {
+            len = strlen(text);
+        }
+        st = llamac_json_schema_to_grammar(text, len, NULL, &out);
+    }
+    free(buf);
+    if (st != LLAMAC_OK) {
+        cli_error(c, "%s: %s", flag, llamac_last_error());
+        return false;
+    }
+    /* the converter's result is freed with llamac_free; keep one owner kind: copy it */
+    k->owned = strdup(out);
+    llamac_free(out);
+    if (!k->owned) {
+        cli_error(c, "out of memory");
+        return false;
+    }
+    *grammar = k->owned;
+    return true;
+}
+
+void cli_constraint_free(struct cli_constraint *k) {
+    free(k->owned);
+    k->owned = NULL;
+}

@@ -53,6 +53,29 @@ bool cli_parse_override(struct cli_common *c, const char *s);
 /* Tries the sampling flags of `llamac run` (--temp, --top-k, ..., -s/--seed) at argv[*i] into *s. */
 enum cli_parse cli_parse_sampling(struct cli_common *c, llamac_sampling_params *s, int argc, char **argv, int *i);
 
+/* Output constraints shared by run and chat: --grammar GBNF, --grammar-file FILE, -j/--json-schema SCHEMA (inline
+ * JSON, or a file path), --json-schema-file FILE, --json (any JSON object). At most one may be given. */
+struct cli_constraint {
+    const char *grammar;
+    const char *grammar_file;
+    const char *json_schema;
+    const char *json_schema_file;
+    bool json;
+    char *owned; /* the grammar read or converted; freed by cli_constraint_free */
+};
+
+/* Tries the constraint flags at argv[*i] into *k. */
+enum cli_parse cli_parse_constraint(struct cli_common *c, struct cli_constraint *k, int argc, char **argv, int *i);
+
+/* False (the error printed) when more than one of the flags was given: a usage error. */
+bool cli_constraint_check(struct cli_common *c, const struct cli_constraint *k);
+
+/* The GBNF grammar the flags ask for into *grammar (NULL when none; owned by k, valid until cli_constraint_free).
+ * Prints the error and returns false on more than one flag, an unreadable file or an invalid schema. */
+bool cli_constraint_grammar(struct cli_common *c, struct cli_constraint *k, const char **grammar);
+
+void cli_constraint_free(struct cli_constraint *k);
+
 /* The value after option argv[*i], or NULL (with an error printed) when it is missing. */
 const char *cli_value(const struct cli_common *c, int argc, char **argv, int *i);
 

@@ -52,7 +52,12 @@ static void usage(void) {
            "  --repeat-last-n N (64)  --repeat-penalty P (1)  --presence-penalty P (0)  --frequency-penalty P (0)\n"
            "  --dry-multiplier M (0)  --dry-base B (1.75)  --dry-allowed-length N (2)  --dry-penalty-last-n N (64)\n"
            "  --mirostat 0|1|2  --mirostat-lr ETA (0.1)  --mirostat-ent TAU (5)\n"
-           "  -s, --seed N              random seed (default: random)\n\n");
+           "  -s, --seed N              random seed (default: random)\n"
+           "Structured output (every answer):\n"
+           "  --grammar GBNF  --grammar-file FILE   constrain the answers to a GBNF grammar\n"
+           "  -j, --json-schema SCHEMA  JSON valid under a JSON Schema (inline, or the path of a file)\n"
+           "  --json-schema-file FILE   the same, read from FILE\n"
+           "  --json                    any JSON object\n\n");
     cli_print_common_help();
 }
 
@@ -174,6 +179,7 @@ struct chat_opts {
     const char *kwargs;
     const char *session;
     long keep_turns;
+    struct cli_constraint constraint;
 };
 
 /* Handles a /command line. Returns false when the session should end. */
@@ -321,6 +327,9 @@ int cmd_chat(int argc, char **argv) {
         if (r == CLI_NOT_MINE) {
             r = cli_parse_sampling(&c, &cp.generate.sampling, argc, argv, &i);
         }
+        if (r == CLI_NOT_MINE) {
+            r = cli_parse_constraint(&c, &o.constraint, argc, argv, &i);
+        }
         if (r == CLI_ERROR) {
             return EXIT_USAGE;
         }
@@ -362,6 +371,9 @@ int cmd_chat(int argc, char **argv) {
             return EXIT_USAGE;
         }
     }
+    if (!cli_constraint_check(&c, &o.constraint)) {
+        return EXIT_USAGE;
+    }
     cli_setup_logging(&c);
     bool tty = isatty(STDIN_FILENO) != 0;
     int rc = EXIT_FAILURE_RUN;
@@ -379,6 +391,9 @@ int cmd_chat(int argc, char **argv) {
     cp.system_prompt = o.system;
     cp.template_kwargs_json = o.kwargs;
     cp.keep_last_turns = (int32_t)o.keep_turns;
+    if (!cli_constraint_grammar(&c, &o.constraint, &cp.generate.sampling.grammar)) {
+        goto done;
+    }
     model = cli_load_model(&c, false);
     if (!model) {
         goto done;
@@ -415,6 +430,7 @@ int cmd_chat(int argc, char **argv) {
         rc = EXIT_FAILURE_RUN;
     }
 done:
+    cli_constraint_free(&o.constraint);
     llamac_chat_free(chat);
     llamac_ctx_free(ctx);
     llamac_model_free(model);

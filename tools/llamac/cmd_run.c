@@ -56,10 +56,7 @@ static void usage(void) {
 struct run_opts {
     const char *prompt;
     const char *prompt_file;
-    const char *grammar_file;
-    const char *json_schema; /* inline JSON, or a file path */
-    const char *json_schema_file;
-    bool json;
+    struct cli_constraint constraint; /* --grammar, --grammar-file, --json-schema, --json-schema-file, --json */
     const char *stops[64];
     size_t n_stops;
     llamac_logit_bias biases[64];
@@ -92,42 +89,6 @@ static bool parse_bias(struct cli_common *c, struct run_opts *o, const char *s) 
     return true;
 }
 
-/* --json-schema (inline or a file), --json-schema-file or --json as a GBNF grammar (caller frees with llamac_free).
- * Inline means the value starts (after blanks) with '{' or is a boolean schema; anything else is a path. */
-static bool schema_to_grammar(struct cli_common *c, const struct run_opts *o, char **grammar) {
-    const char *flag = o->json ? "--json" : o->json_schema_file ? "--json-schema-file" : "--json-schema";
-    const char *path = o->json_schema_file;
-    if (o->json_schema) {
-        size_t lead = strspn(o->json_schema, " \t\r\n");
-        bool inline_json = o->json_schema[lead] == '{' || strcmp(o->json_schema + lead, "true") == 0 ||
-                           strcmp(o->json_schema + lead, "false") == 0;
-        path = inline_json ? NULL : o->json_schema;
-    }
-    char *buf = NULL;
-    size_t len = 0;
-    llamac_status st;
-    if (o->json) {
-        st = llamac_json_grammar(NULL, grammar);
-    } else {
-        const char *text = o->json_schema;
-        if (path) {
-            if (!(buf = cli_read_all(c, path, &len))) {
-                return false;
-            }
-            text = buf;
-        } else {
-            len = strlen(text);
-        }
-        st = llamac_json_schema_to_grammar(text, len, NULL, grammar);
-    }
-    free(buf);
-    if (st != LLAMAC_OK) {
-        cli_error(c, "%s: %s", flag, llamac_last_error());
-        return false;
-    }
-    return true;
-}
-
 static bool write_text(const char *text, size_t len, void *user_data) {
     (void)user_data;
     if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
@@ -147,6 +108,9 @@ int cmd_run(int argc, char **argv) {
         enum cli_parse r = cli_parse_common(&c, argc, argv, &i);
         if (r == CLI_NOT_MINE) {
             r = cli_parse_sampling(&c, &gp.sampling, argc, argv, &i);
+        }
+        if (r == CLI_NOT_MINE) {
+            r = cli_parse_constraint(&c, &o.constraint, argc, argv, &i);
         }
         if (r == CLI_ERROR) {
             return EXIT_USAGE;
@@ -185,24 +149,6 @@ int cmd_run(int argc, char **argv) {
             if (!(v = cli_value(&c, argc, argv, &i)) || !parse_bias(&c, &o, v)) {
                 return EXIT_USAGE;
             }
-        } else if (strcmp(a, "--grammar") == 0) {
-            if (!(gp.sampling.grammar = cli_value(&c, argc, argv, &i))) {
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--grammar-file") == 0) {
-            if (!(o.grammar_file = cli_value(&c, argc, argv, &i))) {
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(a, "-j") == 0 || strcmp(a, "--json-schema") == 0) {
-            if (!(o.json_schema = cli_value(&c, argc, argv, &i))) {
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--json-schema-file") == 0) {
-            if (!(o.json_schema_file = cli_value(&c, argc, argv, &i))) {
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--json") == 0) {
-            o.json = true;
         } else if (strcmp(a, "--ignore-eos") == 0) {
             gp.ignore_eog = true;
         } else if (strcmp(a, "--no-bos") == 0) {
@@ -218,19 +164,16 @@ int cmd_run(int argc, char **argv) {
         cli_error(&c, "give the prompt with -p or -f, not both");
         return EXIT_USAGE;
     }
-    if ((gp.sampling.grammar != NULL) + (o.grammar_file != NULL) + (o.json_schema != NULL) +
-            (o.json_schema_file != NULL) + o.json >
-        1) {
-        cli_error(&c, "give at most one of --grammar, --grammar-file, --json-schema, --json-schema-file, --json");
+    if (!cli_constraint_check(&c, &o.constraint)) {
         return EXIT_USAGE;
     }
     cli_setup_logging(&c);
 
     int rc = EXIT_FAILURE_RUN;
-    char *prompt_buf = NULL, *grammar_buf = NULL, *schema_grammar = NULL;
+    char *prompt_buf = NULL;
     llamac_model *model = NULL;
     llamac_context *ctx = NULL;
-    size_t prompt_len = 0, grammar_len = 0;
+    size_t prompt_len = 0;
     if (o.prompt) {
         prompt_len = strlen(o.prompt);
     } else {
@@ -240,18 +183,8 @@ int cmd_run(int argc, char **argv) {
         }
         o.prompt = prompt_buf;
     }
-    if (o.grammar_file) {
-        grammar_buf = cli_read_all(&c, o.grammar_file, &grammar_len);
-        if (!grammar_buf) {
-            goto done;
-        }
-        gp.sampling.grammar = grammar_buf;
-    }
-    if ((o.json_schema || o.json_schema_file || o.json) && !schema_to_grammar(&c, &o, &schema_grammar)) {
+    if (!cli_constraint_grammar(&c, &o.constraint, &gp.sampling.grammar)) {
         goto done;
-    }
-    if (schema_grammar) {
-        gp.sampling.grammar = schema_grammar;
     }
     gp.sampling.logit_bias = o.biases;
     gp.sampling.n_logit_bias = o.n_biases;
@@ -296,7 +229,6 @@ done:
     llamac_ctx_free(ctx);
     llamac_model_free(model);
     free(prompt_buf);
-    free(grammar_buf);
-    llamac_free(schema_grammar);
+    cli_constraint_free(&o.constraint);
     return rc;
 }
