@@ -63,4 +63,23 @@ void tc_json_quote(tc_buf *b, const char *s, size_t n, bool *oom);
 /* Length of the JSON whitespace at s[0, n). */
 size_t tc_json_ws(const char *s, size_t n);
 
+/* DeepSeek R1 / V3.1 tool-call markers (full-width bars and U+2581 lower blocks), for the parser and the grammars. */
+#define DS_CALLS_BEGIN                                                                                                 \
+    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                                    \
+    "calls\xe2\x96\x81"                                                                                                \
+    "begin\xef\xbd\x9c>"
+#define DS_CALLS_END                                                                                                   \
+    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                                    \
+    "calls\xe2\x96\x81"                                                                                                \
+    "end\xef\xbd\x9c>"
+#define DS_CALL_BEGIN                                                                                                  \
+    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                                    \
+    "call\xe2\x96\x81"                                                                                                 \
+    "begin\xef\xbd\x9c>"
+#define DS_CALL_END                                                                                                    \
+    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                                    \
+    "call\xe2\x96\x81"                                                                                                 \
+    "end\xef\xbd\x9c>"
+#define DS_SEP "<\xef\xbd\x9ctool\xe2\x96\x81sep\xef\xbd\x9c>"
+
 #endif /* LLAMAC_SCHEMA_TOOLCALL_H */

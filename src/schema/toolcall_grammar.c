@@ -75,24 +75,6 @@ void llamac_tool_grammar_free(llamac_tool_grammar *g) {
     free(g);
 }
 
-#define DS_CALLS_BEGIN                                                                                                 \
-    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                                    \
-    "calls\xe2\x96\x81"                                                                                                \
-    "begin\xef\xbd\x9c>"
-#define DS_CALLS_END                                                                                                   \
-    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                                    \
-    "calls\xe2\x96\x81"                                                                                                \
-    "end\xef\xbd\x9c>"
-#define DS_CALL_BEGIN                                                                                                  \
-    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                                    \
-    "call\xe2\x96\x81"                                                                                                 \
-    "begin\xef\xbd\x9c>"
-#define DS_CALL_END                                                                                                    \
-    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                                    \
-    "call\xe2\x96\x81"                                                                                                 \
-    "end\xef\xbd\x9c>"
-#define DS_SEP "<\xef\xbd\x9ctool\xe2\x96\x81sep\xef\xbd\x9c>"
-
 /* A call as a JSON object {"<name_key>": "<name>", "<args_key>": <tc-args-i>}, as GBNF. */
 static void kv_object(char *obj, size_t cap, const char *name_key, const char *name, const char *args_key, size_t i) {
     snprintf(obj, cap,

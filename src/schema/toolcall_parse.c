@@ -652,24 +652,6 @@ static void parse_mistral(pctx *c) {
 
 /* ---- DeepSeek R1 and V3.1 ---- */
 
-#define DS_CALLS_BEGIN                                                                                                 \
-    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                                    \
-    "calls\xe2\x96\x81"                                                                                                \
-    "begin\xef\xbd\x9c>"
-#define DS_CALLS_END                                                                                                   \
-    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                                    \
-    "calls\xe2\x96\x81"                                                                                                \
-    "end\xef\xbd\x9c>"
-#define DS_CALL_BEGIN                                                                                                  \
-    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                                    \
-    "call\xe2\x96\x81"                                                                                                 \
-    "begin\xef\xbd\x9c>"
-#define DS_CALL_END                                                                                                    \
-    "<\xef\xbd\x9ctool\xe2\x96\x81"                                                                                    \
-    "call\xe2\x96\x81"                                                                                                 \
-    "end\xef\xbd\x9c>"
-#define DS_SEP "<\xef\xbd\x9ctool\xe2\x96\x81sep\xef\xbd\x9c>"
-
 /* One call after its begin marker. R1: type<sep>name\n```json\n{...}\n```; V3.1: name<sep>{...}. */
 static int deepseek_call(pctx *c, bool r1) {
     size_t sep;
