@@ -168,36 +168,53 @@ static llamac_status args_rule(gb *g, size_t i, json_t *params, const char *tool
     return LLAMAC_OK;
 }
 
+/* The calls after the first in a list: `sep tc-call` any number of times when parallel, none otherwise. */
+static void more_calls(char *buf, size_t cap, bool parallel, const char *sep) {
+    if (parallel) {
+        snprintf(buf, cap, " ( %s tc-call )*", sep);
+    } else {
+        buf[0] = '\0';
+    }
+}
+
 /* The root: one call, or several when parallel, wrapped as the format wraps a list of calls. */
 static void root_rule(gb *g, llamac_tool_format format, bool parallel, bool allow_response) {
-    const char *more = parallel ? "*" : "";
+    char more[96];
     switch (format) {
     case LLAMAC_TOOL_FORMAT_MISTRAL:
-        gadd(g, "root ::= \"[TOOL_CALLS]\" \"[\" tc-ws tc-call ( \",\" tc-ws tc-call )%s \"]\"\n", more);
+        more_calls(more, sizeof more, parallel, "\",\" tc-ws");
+        gadd(g, "root ::= \"[TOOL_CALLS]\" \"[\" tc-ws tc-call %s \"]\"\n", more);
         break;
     case LLAMAC_TOOL_FORMAT_COMMAND_R7B:
-        gadd(g, "root ::= \"<|START_ACTION|>[\" tc-ws tc-call ( \",\" tc-ws tc-call )%s tc-ws \"]<|END_ACTION|>\"\n",
-             more);
+        more_calls(more, sizeof more, parallel, "\",\" tc-ws");
+        gadd(g, "root ::= \"<|START_ACTION|>[\" tc-ws tc-call %s tc-ws \"]<|END_ACTION|>\"\n", more);
         break;
     case LLAMAC_TOOL_FORMAT_DEEPSEEK_R1:
     case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1:
-        gadd(g, "root ::= \"" DS_CALLS_BEGIN "\" tc-call ( \"\\n\"? tc-call )%s \"" DS_CALLS_END "\"\n", more);
+        more_calls(more, sizeof more, parallel, "\"\\n\"?");
+        gadd(g, "root ::= \"" DS_CALLS_BEGIN "\" tc-call %s \"" DS_CALLS_END "\"\n", more);
         break;
-    case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2: gadd(g, "root ::= \">>>\"? tc-call ( \">>>\" tc-call )%s\n", more); break;
+    case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2:
+        more_calls(more, sizeof more, parallel, "\">>>\"");
+        gadd(g, "root ::= \">>>\"? tc-call %s\n", more);
+        break;
     case LLAMAC_TOOL_FORMAT_LLAMA3: gadd(g, "root ::= tc-call\n"); break;
     case LLAMAC_TOOL_FORMAT_MISTRAL_ARGS:
-        gadd(g, "root ::= \"[TOOL_CALLS]\" tc-call ( \"[TOOL_CALLS]\" tc-call )%s\n", more);
+        more_calls(more, sizeof more, parallel, "\"[TOOL_CALLS]\"");
+        gadd(g, "root ::= \"[TOOL_CALLS]\" tc-call %s\n", more);
         break;
     case LLAMAC_TOOL_FORMAT_HARMONY:
+        more_calls(more, sizeof more, parallel, "\"<|start|>assistant\"");
         gadd(g,
              "root ::= ( \"<|channel|>analysis<|message|>\" [^<]{0,4096} \"<|end|><|start|>assistant\" )? tc-call "
-             "( \"<|start|>assistant\" tc-call )%s\n",
+             "%s\n",
              more);
         break;
     case LLAMAC_TOOL_FORMAT_GENERIC:
+        more_calls(more, sizeof more, parallel, "\",\" tc-ws");
         gadd(g,
              "tc-calls ::= \"{\" tc-ws \"\\\"tool_calls\\\"\" tc-ws \":\" tc-ws \"[\" tc-ws tc-call "
-             "( \",\" tc-ws tc-call )%s tc-ws \"]\" tc-ws \"}\"\n",
+             "%s tc-ws \"]\" tc-ws \"}\"\n",
              more);
         if (allow_response) {
             gadd(g, "root ::= tc-calls | \"{\" tc-ws \"\\\"response\\\"\" tc-ws \":\" tc-ws tc-str tc-ws \"}\"\n");
@@ -205,7 +222,10 @@ static void root_rule(gb *g, llamac_tool_format format, bool parallel, bool allo
             gadd(g, "root ::= tc-calls\n");
         }
         break;
-    default: gadd(g, "root ::= tc-call ( \"\\n\" tc-call )%s\n", more); break;
+    default:
+        more_calls(more, sizeof more, parallel, "\"\\n\"");
+        gadd(g, "root ::= tc-call %s\n", more);
+        break;
     }
 }
 

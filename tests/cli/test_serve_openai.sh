@@ -1,5 +1,6 @@
 # `llamac serve` with the official OpenAI Node SDK (the `openai` npm package, unchanged): chat, streaming chat with
-# usage, completions, embeddings (the SDK asks for base64 by default), models, and the SDK's error for a bad key.
+# usage, completions, embeddings (the SDK asks for base64 by default), tool calls (non-streamed, streamed deltas
+# accumulated by index, the SDK's stream helper), models, and the SDK's error for a bad key.
 # The package is installed once into a cache beside the test directories; without the registry the test is skipped.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/serve_lib.sh"
@@ -57,6 +58,41 @@ const messages = [{ role: "user", content: "Tell me a story about a cat." }];
   } catch (err) {
     out.image = err.constructor.name + ":" + err.status + ":" + err.param;
   }
+  // tools: tool_choice "required" (the grammar makes the tiny model write a valid call); parallel_tool_calls false
+  // ends the grammar after the call(s), so the reply ends with finish_reason "tool_calls"
+  const tools = [{ type: "function", function: { name: "add", description: "Add two numbers", parameters: {
+    type: "object", properties: { a: { type: "integer", minimum: 0, maximum: 100 },
+                                  b: { type: "integer", minimum: 0, maximum: 100 } }, required: ["a", "b"],
+    additionalProperties: false } } }];
+  const treq = { model: "m", messages: [{ role: "user", content: "What is 2 plus 3?" }], temperature: 0, max_tokens: 400,
+                 tools, tool_choice: "required", parallel_tool_calls: false };
+  const tcalls = (calls) => (calls || []).map((c) => ({ id: c.id, type: c.type, name: c.function.name,
+                                                         arguments: c.function.arguments }));
+  const t = await client.chat.completions.create(treq);
+  out.tool_finish = t.choices[0].finish_reason;
+  out.tool_content = t.choices[0].message.content;
+  out.tool_calls = tcalls(t.choices[0].message.tool_calls);
+  // streamed: accumulate delta.tool_calls by index, as SDK users do
+  const ts = await client.chat.completions.create({ ...treq, stream: true });
+  const acc = [];
+  for await (const chunk of ts) {
+    if (!chunk.choices.length) continue;
+    for (const d of chunk.choices[0].delta.tool_calls || []) {
+      const c = acc[d.index] || (acc[d.index] = { id: "", type: "", name: "", arguments: "" });
+      c.id += d.id || "";
+      c.type += d.type || "";
+      c.name += (d.function && d.function.name) || "";
+      c.arguments += (d.function && d.function.arguments) || "";
+    }
+    if (chunk.choices[0].finish_reason) out.tool_stream_finish = chunk.choices[0].finish_reason;
+  }
+  out.tool_stream = acc;
+  // the SDK's own stream helper assembles the message from the deltas
+  if (typeof client.chat.completions.stream === "function") {
+    const final = await client.chat.completions.stream(treq).finalChatCompletion();
+    out.tool_helper = tcalls(final.choices[0].message.tool_calls);
+    out.tool_helper_finish = final.choices[0].finish_reason;
+  }
   const models = await client.models.list();
   out.models = models.data.map((m) => m.id);
   try {
@@ -84,6 +120,19 @@ expect_eq "SDK embeddings" "$(jqr '"\(.n_embd):\(.dim):\((.norm - 1) | fabs < 1e
 expect_eq "SDK content parts = joined text" "$(jqr .parts "$TMP/sdk.json")" "$(jqr .parts_joined "$TMP/sdk.json")"
 expect_eq "SDK content parts: same prompt" "$(jqr '.parts_usage | split(":") | .[0] == .[1]' "$TMP/sdk.json")" true
 expect_eq "SDK image part" "$(jqr .image "$TMP/sdk.json")" "BadRequestError:400:messages"
+expect_eq "SDK tool call" "$(jqr '"\(.tool_finish):\(.tool_content):\(.tool_calls[0].name):\(.tool_calls[0].type)"' "$TMP/sdk.json")" \
+  "tool_calls:null:add:function"
+expect_eq "SDK tool call arguments" \
+  "$(jqr '[.tool_calls[].arguments | fromjson | "\(keys | join(",")):\([.a, .b] | all(. == floor and . >= 0 and . <= 100))"] | unique | join(" ")' "$TMP/sdk.json")" \
+  "a,b:true"
+expect_eq "SDK tool call ids" "$(jqr '.tool_calls | all(.id | startswith("call_")) and (map(.id) | unique | length) == length' "$TMP/sdk.json")" true
+expect_eq "SDK streamed tool calls = non-streamed" "$(jqr '[.tool_stream_finish, (.tool_stream | map(del(.id)))] | tojson' "$TMP/sdk.json")" \
+  "$(jqr '[.tool_finish, (.tool_calls | map(del(.id)))] | tojson' "$TMP/sdk.json")"
+if [ "$(jqr 'has("tool_helper")' "$TMP/sdk.json")" = true ]; then
+  expect_eq "SDK stream helper tool calls = non-streamed" \
+    "$(jqr '[.tool_helper_finish, (.tool_helper | map(del(.id)))] | tojson' "$TMP/sdk.json")" \
+    "$(jqr '[.tool_finish, (.tool_calls | map(del(.id)))] | tojson' "$TMP/sdk.json")"
+fi
 expect_eq "SDK models" "$(jqr '.models | join(",")' "$TMP/sdk.json")" "stories260K-chatml.gguf"
 expect_eq "SDK bad key" "$(jqr .bad_key "$TMP/sdk.json")" "AuthenticationError:401"
 stop_server "$S_PID"
