@@ -289,7 +289,7 @@ static size_t logprobs(llamac_engine *e, struct eng_slot *s, int32_t i, llamac_t
     for (size_t t = 0; t < n_vocab; t++) {
         sum += exp((double)(lg[t] - max));
     }
-    float lse = max + (float)log(sum);
+    float lse = max + (float)log(fmax(sum, 1.0)); /* sum >= 1 (the maximum adds exp(0)); fmax says so to cppcheck */
     int32_t have = 0;
     for (size_t t = 0; t < n_vocab; t++) {
         float v = lg[t];
