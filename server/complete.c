@@ -370,39 +370,9 @@ static bool gen_params_from_json(struct request *rq, json_t *body, bool chat, st
     return true;
 }
 
-/* Submits choice i; on failure replies (503 for a full queue, 400 for a prompt that does not fit) and returns
- * false. */
-static bool submit_choice(struct request *rq, struct job *j, struct gen_params *gp, size_t i,
-                          const llamac_token *prompt, size_t n_prompt) {
-    struct choice *c = &j->choices[i];
-    llamac_engine_request er = gp->er;
-    er.prompt = prompt;
-    er.n_prompt = n_prompt;
-    if (gp->n > 1 && er.sampling.seed != UINT32_MAX) {
-        er.sampling.seed += (uint32_t)(i % (size_t)gp->n); /* the n choices differ, reproducibly */
-    }
-    er.on_token = job_on_token;
-    er.on_done = job_on_done;
-    er.user_data = c;
-    c->n_prompt = (int32_t)n_prompt;
-    pthread_mutex_lock(&j->lock);
-    j->refs++; /* the engine's, released in job_on_done */
-    pthread_mutex_unlock(&j->lock);
-    uint64_t id = 0;
-    llamac_status st = llamac_engine_submit(j->engine, &er, &id);
-    pthread_mutex_lock(&j->lock);
-    if (st == LLAMAC_OK) {
-        c->id = id;
-        c->accepted = true;
-        j->n_accepted++;
-        job_stream_end_if_done(j); /* the engine may have finished it already */
-    } else {
-        j->refs--;
-    }
-    pthread_mutex_unlock(&j->lock);
-    if (st == LLAMAC_OK) {
-        return true;
-    }
+/* Replies for a submit the engine refused: 503 + Retry-After for a full queue, 400 (naming the field) for a prompt
+ * that does not fit, a bad grammar or stop string, 500 for a failure of the server itself. */
+void reply_submit_error(struct request *rq, const struct job *j, llamac_status st) {
     switch (st) {
     case LLAMAC_E_BUSY:
         rq->retry_after = 1;
@@ -420,7 +390,22 @@ static bool submit_choice(struct request *rq, struct job *j, struct gen_params *
     case LLAMAC_E_INTERNAL: reply_error(rq, 500, NULL, NULL, "%s", llamac_last_error()); break;
     default: reply_error(rq, 400, NULL, "invalid_value", "%s", llamac_last_error()); break;
     }
-    return false;
+}
+
+/* Submits choice i; on failure replies (see reply_submit_error) and returns false. */
+static bool submit_choice(struct request *rq, struct job *j, struct gen_params *gp, size_t i,
+                          const llamac_token *prompt, size_t n_prompt) {
+    llamac_engine_request er = gp->er;
+    er.prompt = prompt;
+    er.n_prompt = n_prompt;
+    if (gp->n > 1 && er.sampling.seed != UINT32_MAX) {
+        er.sampling.seed += (uint32_t)(i % (size_t)gp->n); /* the n choices differ, reproducibly */
+    }
+    llamac_status st = job_submit(j, &j->choices[i], &er);
+    if (st != LLAMAC_OK) {
+        reply_submit_error(rq, j, st);
+    }
+    return st == LLAMAC_OK;
 }
 
 /* The prompts of a request: for chat one rendered prompt; for completions a string, a list of strings, a list of

@@ -100,22 +100,6 @@ done:
     return ok;
 }
 
-/* Replies for a submit that the engine refused, as the completions handlers do. */
-static void reply_submit_error(struct request *rq, llamac_status st) {
-    switch (st) {
-    case LLAMAC_E_BUSY:
-        rq->retry_after = 1;
-        reply_error(rq, 503, NULL, "server_busy", "every slot is busy and the queue is full; retry later");
-        break;
-    case LLAMAC_E_CONTEXT_FULL:
-        reply_error(rq, 400, "messages", "context_length_exceeded", "%s", llamac_last_error());
-        break;
-    case LLAMAC_E_NO_MEMORY:
-    case LLAMAC_E_INTERNAL: reply_error(rq, 500, NULL, NULL, "%s", llamac_last_error()); break;
-    default: reply_error(rq, 400, NULL, "invalid_value", "%s", llamac_last_error()); break;
-    }
-}
-
 /* Decodes prompt[0..n) into a slot (one engine request generating one token) and waits for it; false after
  * replying. */
 static bool decode_prefix(struct request *rq, struct job *j, const llamac_token *prompt, size_t n) {
@@ -124,26 +108,9 @@ static bool decode_prefix(struct request *rq, struct job *j, const llamac_token 
     er.prompt = prompt;
     er.n_prompt = n;
     er.max_tokens = 1;
-    er.on_token = job_on_token;
-    er.on_done = job_on_done;
-    er.user_data = c;
-    c->n_prompt = (int32_t)n;
-    pthread_mutex_lock(&j->lock);
-    j->refs++; /* the engine's, released in job_on_done */
-    pthread_mutex_unlock(&j->lock);
-    uint64_t id = 0;
-    llamac_status st = llamac_engine_submit(j->engine, &er, &id);
-    pthread_mutex_lock(&j->lock);
-    if (st == LLAMAC_OK) {
-        c->id = id;
-        c->accepted = true;
-        j->n_accepted++;
-    } else {
-        j->refs--;
-    }
-    pthread_mutex_unlock(&j->lock);
+    llamac_status st = job_submit(j, c, &er);
     if (st != LLAMAC_OK) {
-        reply_submit_error(rq, st);
+        reply_submit_error(rq, j, st);
         return false;
     }
     if (!job_wait(j)) {

@@ -111,6 +111,10 @@ bool render_chat(struct request *rq, json_t *body, char **out, size_t *len);
  * (tests/fuzz/fuzz_request.c). Returns true for a valid request; otherwise rq holds the OpenAI error reply. */
 bool completion_request_check(struct request *rq, json_t *body, bool chat);
 
+/* Replies for an engine submit that failed with `st` (complete.c): 503 + Retry-After, or 400 naming the field. */
+struct job;
+void reply_submit_error(struct request *rq, const struct job *j, llamac_status st);
+
 /* Ends every job still waiting (server_stop). */
 void jobs_abort_all(struct server *s);
 

@@ -317,7 +317,10 @@ json_t *job_usage(struct job *j, size_t n_per_prompt) {
                      "total_tokens", prompt + completion, "prompt_tokens_details", "cached_tokens", cached);
 }
 
-void job_stream_end_if_done(struct job *j) {
+/* With j->lock held: when every choice is accepted and done, ends a stream (usage chunk, [DONE]). Called when a
+ * choice finishes and when one is accepted: the engine may finish a short request before its submitter records
+ * the acceptance. */
+static void job_stream_end_if_done(struct job *j) {
     if (j->stream && !j->ended && j->n_done == j->n_accepted && j->n_accepted == j->n_choices) {
         if (j->include_usage) {
             json_t *ch = chunk_new(j);
@@ -470,4 +473,27 @@ struct MHD_Response *job_stream_response(struct job *j) {
         MHD_add_response_header(r, "X-Accel-Buffering", "no");
     }
     return r;
+}
+
+llamac_status job_submit(struct job *j, struct choice *c, llamac_engine_request *er) {
+    er->on_token = job_on_token;
+    er->on_done = job_on_done;
+    er->user_data = c;
+    c->n_prompt = (int32_t)er->n_prompt;
+    pthread_mutex_lock(&j->lock);
+    j->refs++; /* the engine's, released in job_on_done */
+    pthread_mutex_unlock(&j->lock);
+    uint64_t id = 0;
+    llamac_status st = llamac_engine_submit(j->engine, er, &id);
+    pthread_mutex_lock(&j->lock);
+    if (st == LLAMAC_OK) {
+        c->id = id;
+        c->accepted = true;
+        j->n_accepted++;
+        job_stream_end_if_done(j); /* the engine may have finished it already */
+    } else {
+        j->refs--;
+    }
+    pthread_mutex_unlock(&j->lock);
+    return st;
 }

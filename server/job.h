@@ -92,10 +92,9 @@ bool job_wait(struct job *j);
 /* A libmicrohttpd response that streams the job's events; it takes over the connection's reference. */
 struct MHD_Response *job_stream_response(struct job *j);
 
-/* With j->lock held: when every choice is accepted and done, ends a stream (usage chunk, [DONE]). Called when a
- * choice finishes and when one is accepted: the engine may finish a short request before its submitter records
- * the acceptance. */
-void job_stream_end_if_done(struct job *j);
+/* Submits *er (its callbacks and user data are set here) as choice c of j, with the engine's reference on j taken
+ * and the choice marked accepted on success. Returns the engine's status (the caller replies on failure). */
+llamac_status job_submit(struct job *j, struct choice *c, llamac_engine_request *er);
 
 /* The OpenAI finish_reason of a choice ("stop", "length"). */
 const char *job_finish_reason(const struct choice *c);
