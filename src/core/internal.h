@@ -117,7 +117,35 @@ struct llamac_sampler {
     bool has_selector;     /* the chain ends in a sampler that picks a token */
     size_t count;          /* samplers added, the grammar included */
     llama_token_data *cur; /* n_vocab candidates, reused by every sample */
+    /* Top-k from the logits (sampler.c): where the chain stands, the k, and the chain index after the top-k. */
+    int fast_state;
+    int32_t fast_k;
+    int32_t fast_after;
+    /* The logit biases ahead of that top-k, in the order added; their tokens sorted and unique, the entry's index
+     * among them, the biased value of each, and a bitmap of the biased tokens. */
+    llama_logit_bias *fast_bias;
+    size_t n_fast_bias;
+    llama_token *fast_bias_tok;
+    size_t n_fast_bias_tok;
+    size_t *fast_bias_slot;
+    float *fast_bias_val;
+    uint8_t *fast_biased;
 };
+
+/* ---- the top-k shortcut of sampler chains (core/sampler_topk.c) ---- */
+
+#define LLAMAC__TOPK_BREAKS (-1) /* a sampler that changes the candidates in a way the shortcut cannot follow */
+#define LLAMAC__TOPK_NEUTRAL 0   /* a sampler that leaves the candidates as they are */
+
+/* Records the sampler just added as the chain's n_chain-th: `what` is LLAMAC__TOPK_BREAKS, LLAMAC__TOPK_NEUTRAL,
+ * or k > 0 for a top-k sampler. */
+void llamac__topk_note(llamac_sampler *s, int32_t what, int32_t n_chain);
+/* Records logit biases about to be added to the chain (copied). LLAMAC_E_NO_MEMORY on failure. */
+llamac_status llamac__topk_note_bias(llamac_sampler *s, const llama_logit_bias *b, size_t n);
+/* When the chain begins with neutral samplers and biases followed by a top-k, fills *arr with the k best
+ * candidates of `logits` and applies the rest of the chain to it, returning true; false otherwise (nothing done). */
+bool llamac__topk_apply(llamac_sampler *s, const float *logits, size_t n_vocab, llama_token_data_array *arr);
+void llamac__topk_free(llamac_sampler *s);
 
 /* Monotonic time in milliseconds. */
 double llamac__now_ms(void);

@@ -50,6 +50,7 @@ void llamac_sampler_free(llamac_sampler *s) {
     llama_sampler_free(s->chain);
     llama_sampler_free(s->grammar);
     free(s->cur);
+    llamac__topk_free(s);
     llamac__model_unref(s->model);
     free(s);
 }
@@ -65,13 +66,16 @@ static llamac_status can_add(llamac_sampler *s, const char *what) {
     return LLAMAC_OK;
 }
 
-static llamac_status push(llamac_sampler *s, struct llama_sampler *smpl, const char *what, bool selects) {
+/* Adds smpl to the chain. `topk` tells the top-k shortcut (sampler_topk.c) what the sampler does to the
+ * candidates: LLAMAC__TOPK_BREAKS, LLAMAC__TOPK_NEUTRAL (nothing), or k > 0 for a top-k of k. */
+static llamac_status push(llamac_sampler *s, struct llama_sampler *smpl, const char *what, bool selects, int32_t topk) {
     if (!smpl) {
         return llamac__fail(LLAMAC_E_INTERNAL, "llama.cpp could not create the %s sampler", what);
     }
     llama_sampler_chain_add(s->chain, smpl);
     s->has_selector = selects;
     s->count++;
+    llamac__topk_note(s, topk, llama_sampler_chain_n(s->chain));
     return llamac__ok();
 }
 
@@ -88,17 +92,17 @@ static bool finite(float x) {
 
 llamac_status llamac_sampler_add_greedy(llamac_sampler *s) {
     llamac_status st = can_add(s, "greedy");
-    return st ? st : push(s, llama_sampler_init_greedy(), "greedy", true);
+    return st ? st : push(s, llama_sampler_init_greedy(), "greedy", true, LLAMAC__TOPK_BREAKS);
 }
 
 llamac_status llamac_sampler_add_dist(llamac_sampler *s, uint32_t seed) {
     llamac_status st = can_add(s, "dist");
-    return st ? st : push(s, llama_sampler_init_dist(seed), "dist", true);
+    return st ? st : push(s, llama_sampler_init_dist(seed), "dist", true, LLAMAC__TOPK_BREAKS);
 }
 
 llamac_status llamac_sampler_add_top_k(llamac_sampler *s, int32_t k) {
     llamac_status st = can_add(s, "top_k");
-    return st ? st : push(s, llama_sampler_init_top_k(k), "top-k", false);
+    return st ? st : push(s, llama_sampler_init_top_k(k), "top-k", false, k > 0 ? k : LLAMAC__TOPK_NEUTRAL);
 }
 
 llamac_status llamac_sampler_add_top_p(llamac_sampler *s, float p, size_t min_keep) {
@@ -107,7 +111,7 @@ llamac_status llamac_sampler_add_top_p(llamac_sampler *s, float p, size_t min_ke
         return st;
     }
     CHECK(p > 0.0f && p <= 1.0f, "top_p %g must be in (0, 1]", (double)p);
-    return push(s, llama_sampler_init_top_p(p, min_keep), "top-p", false);
+    return push(s, llama_sampler_init_top_p(p, min_keep), "top-p", false, LLAMAC__TOPK_BREAKS);
 }
 
 llamac_status llamac_sampler_add_min_p(llamac_sampler *s, float p, size_t min_keep) {
@@ -116,7 +120,7 @@ llamac_status llamac_sampler_add_min_p(llamac_sampler *s, float p, size_t min_ke
         return st;
     }
     CHECK(p >= 0.0f && p <= 1.0f, "min_p %g must be in [0, 1]", (double)p);
-    return push(s, llama_sampler_init_min_p(p, min_keep), "min-p", false);
+    return push(s, llama_sampler_init_min_p(p, min_keep), "min-p", false, LLAMAC__TOPK_BREAKS);
 }
 
 llamac_status llamac_sampler_add_typical(llamac_sampler *s, float p, size_t min_keep) {
@@ -125,7 +129,7 @@ llamac_status llamac_sampler_add_typical(llamac_sampler *s, float p, size_t min_
         return st;
     }
     CHECK(p > 0.0f && p <= 1.0f, "typical_p %g must be in (0, 1]", (double)p);
-    return push(s, llama_sampler_init_typical(p, min_keep), "typical", false);
+    return push(s, llama_sampler_init_typical(p, min_keep), "typical", false, LLAMAC__TOPK_BREAKS);
 }
 
 llamac_status llamac_sampler_add_temp(llamac_sampler *s, float t) {
@@ -134,7 +138,7 @@ llamac_status llamac_sampler_add_temp(llamac_sampler *s, float t) {
         return st;
     }
     CHECK(finite(t) && t >= 0.0f, "temperature %g must be >= 0", (double)t);
-    return push(s, llama_sampler_init_temp(t), "temperature", false);
+    return push(s, llama_sampler_init_temp(t), "temperature", false, LLAMAC__TOPK_BREAKS);
 }
 
 llamac_status llamac_sampler_add_temp_ext(llamac_sampler *s, float t, float delta, float exponent) {
@@ -145,7 +149,7 @@ llamac_status llamac_sampler_add_temp_ext(llamac_sampler *s, float t, float delt
     CHECK(finite(t) && t >= 0.0f, "temperature %g must be >= 0", (double)t);
     CHECK(finite(delta) && delta >= 0.0f, "dynamic temperature range %g must be >= 0", (double)delta);
     CHECK(finite(exponent) && exponent > 0.0f, "dynamic temperature exponent %g must be > 0", (double)exponent);
-    return push(s, llama_sampler_init_temp_ext(t, delta, exponent), "dynamic temperature", false);
+    return push(s, llama_sampler_init_temp_ext(t, delta, exponent), "dynamic temperature", false, LLAMAC__TOPK_BREAKS);
 }
 
 llamac_status llamac_sampler_add_xtc(llamac_sampler *s, float p, float t, size_t min_keep, uint32_t seed) {
@@ -155,7 +159,7 @@ llamac_status llamac_sampler_add_xtc(llamac_sampler *s, float p, float t, size_t
     }
     CHECK(p >= 0.0f && p <= 1.0f, "xtc probability %g must be in [0, 1]", (double)p);
     CHECK(t >= 0.0f && t <= 1.0f, "xtc threshold %g must be in [0, 1]", (double)t);
-    return push(s, llama_sampler_init_xtc(p, t, min_keep, seed), "xtc", false);
+    return push(s, llama_sampler_init_xtc(p, t, min_keep, seed), "xtc", false, LLAMAC__TOPK_BREAKS);
 }
 
 llamac_status llamac_sampler_add_top_n_sigma(llamac_sampler *s, float n) {
@@ -164,7 +168,7 @@ llamac_status llamac_sampler_add_top_n_sigma(llamac_sampler *s, float n) {
         return st;
     }
     CHECK(finite(n) && n > 0.0f, "top_n_sigma %g must be > 0", (double)n);
-    return push(s, llama_sampler_init_top_n_sigma(n), "top-n-sigma", false);
+    return push(s, llama_sampler_init_top_n_sigma(n), "top-n-sigma", false, LLAMAC__TOPK_BREAKS);
 }
 
 llamac_status llamac_sampler_add_mirostat(llamac_sampler *s, uint32_t seed, float tau, float eta, int32_t m) {
@@ -175,7 +179,8 @@ llamac_status llamac_sampler_add_mirostat(llamac_sampler *s, uint32_t seed, floa
     CHECK(finite(tau) && tau > 0.0f, "mirostat tau %g must be > 0", (double)tau);
     CHECK(finite(eta) && eta > 0.0f, "mirostat eta %g must be > 0", (double)eta);
     CHECK(m > 0, "mirostat m %d must be > 0", m);
-    return push(s, llama_sampler_init_mirostat(s->model->info.n_vocab, seed, tau, eta, m), "mirostat", true);
+    return push(s, llama_sampler_init_mirostat(s->model->info.n_vocab, seed, tau, eta, m), "mirostat", true,
+                LLAMAC__TOPK_BREAKS);
 }
 
 llamac_status llamac_sampler_add_mirostat_v2(llamac_sampler *s, uint32_t seed, float tau, float eta) {
@@ -185,7 +190,7 @@ llamac_status llamac_sampler_add_mirostat_v2(llamac_sampler *s, uint32_t seed, f
     }
     CHECK(finite(tau) && tau > 0.0f, "mirostat tau %g must be > 0", (double)tau);
     CHECK(finite(eta) && eta > 0.0f, "mirostat eta %g must be > 0", (double)eta);
-    return push(s, llama_sampler_init_mirostat_v2(seed, tau, eta), "mirostat v2", true);
+    return push(s, llama_sampler_init_mirostat_v2(seed, tau, eta), "mirostat v2", true, LLAMAC__TOPK_BREAKS);
 }
 
 llamac_status llamac_sampler_add_penalties(llamac_sampler *s, int32_t last_n, float repeat, float freq, float present) {
@@ -198,7 +203,9 @@ llamac_status llamac_sampler_add_penalties(llamac_sampler *s, int32_t last_n, fl
     CHECK(finite(freq) && finite(present), "frequency and presence penalties must be finite");
     /* llama.cpp's tools map -1 ("the whole context") to n_ctx; a chain has no context, so use a generous window. */
     int32_t n = last_n == -1 ? 1 << 20 : last_n;
-    return push(s, llama_sampler_init_penalties(s->model->info.n_vocab, n, repeat, freq, present), "penalties", false);
+    bool neutral = n == 0 || (repeat == 1.0f && freq == 0.0f && present == 0.0f); /* llama.cpp returns early */
+    return push(s, llama_sampler_init_penalties(s->model->info.n_vocab, n, repeat, freq, present), "penalties", false,
+                neutral ? LLAMAC__TOPK_NEUTRAL : LLAMAC__TOPK_BREAKS);
 }
 
 llamac_status llamac_sampler_add_dry(llamac_sampler *s, float multiplier, float base, int32_t allowed_length,
@@ -225,7 +232,7 @@ llamac_status llamac_sampler_add_dry(llamac_sampler *s, float multiplier, float 
     struct llama_sampler *smpl =
         llama_sampler_init_dry(s->model->vocab, multiplier, base, allowed_length, last_n == -1 ? n_ctx_train : last_n,
                                (const char **)(uintptr_t)breakers, n_breakers);
-    return push(s, smpl, "DRY", false);
+    return push(s, smpl, "DRY", false, LLAMAC__TOPK_BREAKS);
 }
 
 llamac_status llamac_sampler_add_logit_bias(llamac_sampler *s, const llamac_logit_bias *biases, size_t n) {
@@ -251,7 +258,11 @@ llamac_status llamac_sampler_add_logit_bias(llamac_sampler *s, const llamac_logi
         lb[i].token = biases[i].token;
         lb[i].bias = biases[i].bias;
     }
-    st = push(s, llama_sampler_init_logit_bias(s->model->info.n_vocab, (int32_t)n, lb), "logit bias", false);
+    st = llamac__topk_note_bias(s, lb, n);
+    if (st == LLAMAC_OK) {
+        st = push(s, llama_sampler_init_logit_bias(s->model->info.n_vocab, (int32_t)n, lb), "logit bias", false,
+                  LLAMAC__TOPK_NEUTRAL);
+    }
     free(lb);
     return st;
 }
@@ -380,12 +391,12 @@ llamac_status llamac_sampler_add_adaptive_p(llamac_sampler *s, float target, flo
     }
     CHECK(target >= 0.0f && target <= 1.0f, "adaptive-p target %g must be in [0, 1]", (double)target);
     CHECK(decay >= 0.0f && decay <= 0.99f, "adaptive-p decay %g must be in [0, 0.99]", (double)decay);
-    return push(s, llama_sampler_init_adaptive_p(target, decay, seed), "adaptive-p", true);
+    return push(s, llama_sampler_init_adaptive_p(target, decay, seed), "adaptive-p", true, LLAMAC__TOPK_BREAKS);
 }
 
 llamac_status llamac_sampler_add_infill(llamac_sampler *s) {
     llamac_status st = can_add(s, "infill");
-    return st ? st : push(s, llama_sampler_init_infill(s->model->vocab), "infill", false);
+    return st ? st : push(s, llama_sampler_init_infill(s->model->vocab), "infill", false, LLAMAC__TOPK_BREAKS);
 }
 
 size_t llamac_sampler_count(const llamac_sampler *s) {
@@ -444,8 +455,10 @@ llamac_status llamac_sampler_sample(llamac_sampler *s, llamac_context *ctx, int3
         return st;
     }
     llama_token_data_array arr;
-    load_candidates(s, logits, n_vocab, &arr);
-    llama_sampler_apply(s->chain, &arr);
+    if (!llamac__topk_apply(s, logits, n_vocab, &arr)) {
+        load_candidates(s, logits, n_vocab, &arr);
+        llama_sampler_apply(s->chain, &arr);
+    }
     llama_token tok = selected_or_best(&arr);
     if (s->grammar && !grammar_allows(s, tok)) {
         /* Rejected: sample again with the grammar applied first, as llama.cpp's tools do. */

@@ -634,6 +634,63 @@ static void test_logit_bias_changes_output(void) {
     CHECK_ERROR_HAS("700");
 }
 
+/* The chain's samplers from top-k on, after `lead` (logit biases, neutral penalties). */
+static void add_tail(llamac_sampler *s, int32_t k, float temp, uint32_t seed) {
+    CHECK_OK(llamac_sampler_add_penalties(s, 64, 1.0f, 0.0f, 0.0f));
+    CHECK_OK(llamac_sampler_add_top_k(s, k));
+    CHECK_OK(llamac_sampler_add_typical(s, 0.95f, 1));
+    CHECK_OK(llamac_sampler_add_top_p(s, 0.9f, 1));
+    CHECK_OK(llamac_sampler_add_min_p(s, 0.02f, 1));
+    CHECK_OK(llamac_sampler_add_temp_ext(s, temp, 0.0f, 1.0f));
+    CHECK_OK(llamac_sampler_add_dist(s, seed));
+}
+
+/* A chain that starts with neutral samplers and a top-k takes its k best straight from the logits
+ * (core/sampler_topk.c). The same chain behind a top-k over the whole vocabulary (which only sorts, and turns the
+ * shortcut off) must pick the same token at every step, greedy and random, with and without biases. */
+static void test_topk_shortcut_matches_full_chain(void) {
+    int32_t n_vocab = llamac_vocab_n_tokens(model);
+    llamac_token comma = token_of(",");
+    const llamac_logit_bias biases[] = { { comma, -INFINITY }, { 300, 4.0f }, { 77, 2.5f }, { 300, -1.5f } };
+    static const struct {
+        int32_t k;
+        float temp;
+        size_t n_bias;
+    } cases[] = { { 1, 0.0f, 0 }, { 40, 0.0f, 0 }, { 40, 0.8f, 0 }, { 40, 1.5f, 4 }, { 5, 1.0f, 1 }, { 64, 2.0f, 4 } };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        llamac_sampler *fast = NULL, *full = NULL;
+        CHECK_OK(llamac_sampler_new(model, &fast));
+        CHECK_OK(llamac_sampler_new(model, &full));
+        if (cases[c].n_bias) {
+            CHECK_OK(llamac_sampler_add_logit_bias(fast, biases, cases[c].n_bias));
+            CHECK_OK(llamac_sampler_add_logit_bias(full, biases, cases[c].n_bias));
+        }
+        CHECK_OK(llamac_sampler_add_top_k(full, n_vocab));
+        add_tail(fast, cases[c].k, cases[c].temp, 100 + (uint32_t)c);
+        add_tail(full, cases[c].k, cases[c].temp, 100 + (uint32_t)c);
+        CHECK_OK(llamac_ctx_seq_rm(ctx, 0, -1, -1));
+        static const llamac_token p[] = { 1, 403, 407, 261, 378 };
+        CHECK_OK(llamac_ctx_decode(ctx, 0, p, 5));
+        int same = 0, commas = 0;
+        for (int step = 0; step < 96; step++) {
+            llamac_token a = -1, b = -1;
+            CHECK_OK(llamac_sampler_sample(fast, ctx, -1, &a));
+            CHECK_OK(llamac_sampler_sample(full, ctx, -1, &b));
+            same += a == b;
+            commas += a == comma;
+            if (a != b || llamac_ctx_decode(ctx, 0, &a, 1) != LLAMAC_OK) { /* past an end token too */
+                break;
+            }
+        }
+        CHECK_INT(same, 96);
+        if (cases[c].n_bias) {
+            CHECK_INT(commas, 0);
+        }
+        llamac_sampler_free(fast);
+        llamac_sampler_free(full);
+    }
+}
+
 static void test_mirostat(void) {
     llamac_sampling_params sp = llamac_sampling_params_default();
     llamac_sampler *s = (llamac_sampler *)&sp;
@@ -741,6 +798,7 @@ int main(void) {
     RUN(test_seeded_dist);
     RUN(test_greedy_chain_equals_temp0);
     RUN(test_logit_bias_changes_output);
+    RUN(test_topk_shortcut_matches_full_chain);
     RUN(test_mirostat);
     RUN(test_from_params);
     RUN(test_defaults);
