@@ -1800,6 +1800,11 @@ LLAMAC_API llamac_status llamac_tool_history_check(const char *messages_json);
  * micro-batches, so a batch mixing a prompt chunk with single generation tokens would be cut into many small
  * decodes. Each slot is limited to n_ctx / n_slots positions, so the slots together never overflow the cache.
  *
+ * llama.cpp's attention spans the cache up to its highest cell in use, whichever sequences own the cells, so the
+ * prompt caches of idle slots would slow every step of the busy ones. While any slot is busy, an idle slot's cache
+ * is therefore parked: copied to host memory and removed from the KV cache (up to park_limit_mib in all; beyond it,
+ * caches stay). A request that reuses a parked prefix copies it back first; reuse and cached_tokens are unchanged.
+ *
  * Callbacks run on the engine thread, one at a time. They may call llamac_engine_submit, llamac_engine_cancel,
  * llamac_engine_get_stats, llamac_engine_slot_get and functions on other handles; they must not call
  * llamac_engine_shutdown or llamac_engine_free, and should return quickly: while one runs, every stream waits. */
@@ -1821,6 +1826,8 @@ typedef struct llamac_engine_params {
     llamac_kv_type type_v;    /* default F16; a quantized V cache needs flash attention */
     llamac_flash_attn flash_attn; /* default AUTO */
     bool allow_ctx_overflow;      /* allow a slot context beyond the model's training context (default false) */
+    int64_t park_limit_mib; /* host memory for parked slot caches (see above), in MiB: default 8192 (llama-server's
+                               --cache-ram), -1 no limit, 0 never park */
 } llamac_engine_params;
 
 /* The defaults described above. Thread-safe. */
@@ -1973,6 +1980,7 @@ typedef struct llamac_engine_slot {
     int32_t n_prompt_done;    /* of which are in the cache (reused or decoded) */
     int32_t n_generated;      /* tokens generated so far */
     uint64_t requests_served; /* requests this slot has finished */
+    bool parked;              /* its cache is parked in host memory (see llamac_engine_params) */
 } llamac_engine_slot;
 
 /* Fills *out with slot `i` (0 <= i < n_slots). Errors: LLAMAC_E_INVALID_ARGUMENT (i out of range, NULLs).
@@ -1996,6 +2004,8 @@ typedef struct llamac_engine_stats {
     uint64_t steps;              /* decodes run */
     double busy_ms;              /* time spent in steps (decode and sampling) */
     double prompt_ms;            /* of which in steps holding prompt tokens */
+    uint64_t slots_parked;       /* idle slot caches moved to host memory */
+    uint64_t slots_restored;     /* parked caches put back for a request that reused them */
 } llamac_engine_stats;
 
 /* Fills *out. Errors: LLAMAC_E_INVALID_ARGUMENT. Thread-safe. */

@@ -347,13 +347,13 @@ void handle_slots(struct request *rq) {
         if (llamac_engine_slot_get(s->engine, i, &sl) != LLAMAC_OK) {
             continue;
         }
-        json_array_append_new(arr,
-                              json_pack("{s:i, s:s, s:b, s:I, s:I, s:I, s:i, s:i, s:i, s:I}", "id", (int)sl.id, "state",
-                                        llamac_slot_state_name(sl.state), "is_processing", sl.state != LLAMAC_SLOT_IDLE,
-                                        "n_ctx", (json_int_t)sl.n_ctx, "n_cached", (json_int_t)sl.n_cached, "id_task",
-                                        (json_int_t)sl.request_id, "n_prompt_tokens", (int)sl.n_prompt,
-                                        "n_prompt_tokens_processed", (int)sl.n_prompt_done, "n_decoded",
-                                        (int)sl.n_generated, "requests_served", (json_int_t)sl.requests_served));
+        json_array_append_new(arr, json_pack("{s:i, s:s, s:b, s:I, s:I, s:b, s:I, s:i, s:i, s:i, s:I}", "id",
+                                             (int)sl.id, "state", llamac_slot_state_name(sl.state), "is_processing",
+                                             sl.state != LLAMAC_SLOT_IDLE, "n_ctx", (json_int_t)sl.n_ctx, "n_cached",
+                                             (json_int_t)sl.n_cached, "parked", sl.parked, "id_task",
+                                             (json_int_t)sl.request_id, "n_prompt_tokens", (int)sl.n_prompt,
+                                             "n_prompt_tokens_processed", (int)sl.n_prompt_done, "n_decoded",
+                                             (int)sl.n_generated, "requests_served", (json_int_t)sl.requests_served));
     }
     reply_json(rq, 200, arr);
 }

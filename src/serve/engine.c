@@ -22,6 +22,7 @@ llamac_engine_params llamac_engine_params_default(void) {
     p.n_batch = 2048;
     p.n_ubatch = 512;
     p.n_prefill_chunk = 512;
+    p.park_limit_mib = 8192;
     p.max_queued = 64;
     p.type_k = LLAMAC_KV_F16;
     p.type_v = LLAMAC_KV_F16;
@@ -62,6 +63,7 @@ void llamac__eng_request_free(struct eng_request *req) {
 }
 
 static void slot_free(struct eng_slot *s) {
+    free(s->parked);
     free(s->cache);
     free(s->hold);
     free(s->top);
@@ -98,6 +100,10 @@ static llamac_status check_params(const llamac_model *model, const llamac_engine
     }
     if (p->n_prefill_chunk == 0) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_prefill_chunk must be at least 1");
+    }
+    if (p->park_limit_mib < -1) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "park_limit_mib %lld must be -1 (no limit), 0 (off) or more",
+                            (long long)p->park_limit_mib);
     }
     if (p->max_queued > 1000000) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "max_queued %u is too large (at most 1000000)", p->max_queued);

@@ -58,6 +58,9 @@ struct eng_slot {
     double t_start, t_prompt_end, t_first;
     uint64_t served;
     llamac_engine_slot pub; /* snapshot for other threads, under the engine lock */
+    void *parked;           /* the sequence's state while it is out of the KV cache (engine_park.c), or NULL */
+    size_t parked_size;
+    size_t park_refused; /* n_cache when parking last failed, so it is not tried again at every step */
 };
 
 struct llamac_engine {
@@ -90,7 +93,16 @@ struct llamac_engine {
     bool stop_now;
     uint64_t lru_clock;
     llamac_engine_stats stats;
+    size_t parked_bytes; /* engine thread only */
 };
+
+/* Parks the caches of idle slots (engine_park.c). Engine thread, lock not held. */
+void llamac__eng_park_idle(llamac_engine *e);
+/* Puts a parked slot's sequence back into the KV cache; false when llama.cpp could not (the sequence is then
+ * empty). True at once for a slot that is not parked. Engine thread, lock not held. */
+bool llamac__eng_unpark(llamac_engine *e, struct eng_slot *s);
+/* Forgets a parked state. */
+void llamac__eng_park_drop(llamac_engine *e, struct eng_slot *s);
 
 /* The worker thread's body. */
 void *llamac__eng_main(void *arg);

@@ -172,6 +172,12 @@ static void prepare(llamac_engine *e, struct eng_slot *s) {
     if (keep >= q->n_prompt) {
         keep = q->n_prompt - 1; /* decode the last prompt token again: its logits start the generation */
     }
+    if (keep == 0) {
+        llamac__eng_park_drop(e, s);
+    } else if (!llamac__eng_unpark(e, s)) {
+        keep = 0;
+    }
+    s->park_refused = 0;
     /* A memory that cannot cut a sequence short (recurrent), or one that has already dropped the start of it (a
      * sliding window), cannot serve a prefix: start from nothing. */
     llamac_pos pos_min = -1;
@@ -588,6 +594,7 @@ void *llamac__eng_main(void *arg) {
                 prepare(e, s);
             }
         }
+        llamac__eng_park_idle(e);
         step(e);
         publish_all(e);
         pthread_mutex_lock(&e->lock);

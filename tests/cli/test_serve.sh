@@ -13,6 +13,9 @@ expect_eq "port in use: status" "$rc" 1
 expect_contains "port in use: message" "$(cat "$TMP/e")" "cannot listen on 127.0.0.1 port ${S_URL##*:}"
 run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --port 70000
 expect_eq "bad --port" "$rc" 2
+run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --cache-ram -2
+expect_eq "bad --cache-ram" "$rc" 2
+expect_contains "bad --cache-ram: message" "$(cat "$TMP/e")" "--cache-ram"
 
 # --- health, models, 401 ---
 AUTH= req GET "$S_URL/health"
@@ -283,6 +286,9 @@ req GET "$S_URL/slots"
 expect_eq "all slots idle" "$(jqr 'map(select(.state == "idle")) | length')" 4
 req POST "$S_URL/v1/completions" '{"prompt":"Once upon a time","temperature":0,"max_tokens":12}'
 expect_eq "a new request works after the disconnect" "$(jqr '.choices[0].text')" "$ctext"
+# while it ran, the idle slots' caches (from the parallel requests) were parked out of the KV cache
+req GET "$S_URL/slots"
+expect_eq "idle caches parked" "$(jqr '[.[] | select(.parked and .n_cached > 0)] | length > 0')" true
 req GET "$S_URL/metrics"
 expect_contains "metrics prompt tokens" "$(cat "$TMP/body")" "llamacpp:prompt_tokens_total"
 

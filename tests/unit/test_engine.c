@@ -410,6 +410,77 @@ static void test_prompt_cache(void) {
     llamac_engine_free(e);
 }
 
+/* While another slot works, an idle slot's cache is parked in host memory (out of the KV cache) and comes back
+ * for a request that reuses it, with the same reuse and the same text; park_limit_mib 0 keeps it in place. */
+static void test_parked_cache(void) {
+    const char *p1 = "Once upon a time, there was a big dog";
+    const char *p2 = "Once upon a time, there was a big dog named Max. He";
+    char want2[4096];
+    generate_ref(p2, 24, want2, sizeof want2);
+    size_t n1 = 0, n2 = 0, nb = 0;
+    llamac_token *t1 = tokens_of(p1, &n1);
+    llamac_token *t2 = tokens_of(p2, &n2);
+    llamac_token *tb = tokens_of("The little dog", &nb);
+    for (int limit = 8192; limit >= 0; limit -= 8192) {
+        llamac_engine_params ep = llamac_engine_params_default();
+        ep.n_slots = 2;
+        ep.n_threads = 1;
+        ep.park_limit_mib = limit;
+        llamac_engine *e = NULL;
+        CHECK_OK(llamac_engine_new(model, &ep, &e));
+        struct sink a, b, c;
+        llamac_engine_request r = greedy(&a, 8);
+        r.prompt = t1;
+        r.n_prompt = n1;
+        CHECK_OK(llamac_engine_submit(e, &r, NULL));
+        wait_done(&a);
+        int32_t x = a.res.slot;
+
+        /* Another request on the other slot (no prefix to pick the first one for), held at its fifth token. */
+        r = greedy(&b, 16);
+        r.prompt = tb;
+        r.n_prompt = nb;
+        r.cache_prompt = false;
+        b.block_at = 5;
+        CHECK_OK(llamac_engine_submit(e, &r, NULL));
+        wait_blocked(&b);
+        llamac_engine_slot info;
+        CHECK_OK(llamac_engine_slot_get(e, (uint32_t)x, &info));
+        CHECK_INT(info.parked, limit > 0);
+        CHECK_INT(info.n_cached, (uint32_t)n1 + 7); /* held, parked or not (the last token is never decoded) */
+        CHECK_OK(llamac_engine_slot_get(e, (uint32_t)(1 - x), &info));
+        CHECK_INT(info.parked, false);
+        release(&b);
+        wait_done(&b);
+        CHECK_INT(b.res.slot, 1 - x);
+
+        r = greedy(&c, 24);
+        r.prompt = t2;
+        r.n_prompt = n2;
+        CHECK_OK(llamac_engine_submit(e, &r, NULL));
+        wait_done(&c);
+        CHECK_INT(c.res.slot, x);
+        CHECK_STR(c.text, want2);
+        CHECK(c.res.usage.cached_tokens > 5 && (size_t)c.res.usage.cached_tokens < n2);
+        CHECK_OK(llamac_engine_slot_get(e, (uint32_t)x, &info));
+        CHECK_INT(info.parked, false);
+        llamac_engine_stats st;
+        CHECK_OK(llamac_engine_get_stats(e, &st));
+        CHECK_INT(st.slots_restored, limit > 0 ? 1 : 0);
+        CHECK(limit > 0 ? st.slots_parked >= 1 : st.slots_parked == 0);
+        llamac_engine_free(e);
+    }
+    llamac_engine_params ep = llamac_engine_params_default();
+    ep.park_limit_mib = -2;
+    llamac_engine *e = NULL;
+    CHECK_STATUS(llamac_engine_new(model, &ep, &e), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("park_limit_mib -2");
+    CHECK(e == NULL);
+    llamac_free(t1);
+    llamac_free(t2);
+    llamac_free(tb);
+}
+
 static void test_cancel(void) {
     llamac_engine *e = engine_new(1, 0, 512, 4);
     /* From another thread, while the request is held inside its callback. */
@@ -780,6 +851,7 @@ int main(void) {
     RUN(test_parallel_equals_sequential);
     RUN(test_chunked_prefill);
     RUN(test_prompt_cache);
+    RUN(test_parked_cache);
     RUN(test_cancel);
     RUN(test_queue_full);
     RUN(test_submit_errors);

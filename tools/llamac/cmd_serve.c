@@ -62,6 +62,8 @@ static void serve_usage(void) {
            "  --max-connections N       concurrent connections (default 256)\n"
            "  --max-queue N             requests waiting for a slot before 503 (default 64)\n"
            "  --prefill-chunk N         prompt tokens per engine step (default 512)\n"
+           "  -cram, --cache-ram N      MiB of host memory for idle slots' caches, parked out of the KV cache\n"
+           "                            while other slots work (default 8192, -1 no limit, 0 never park)\n"
            "  --grace N                 seconds to let requests finish on SIGINT/SIGTERM (default 10)\n"
            "  --no-webui, --no-ui       accepted (there is no web UI)\n\n");
     cli_print_common_help();
@@ -232,6 +234,9 @@ static int parse(struct cli_common *c, struct serve_opts *o, int argc, char **ar
         } else if (strcmp(a, "--prefill-chunk") == 0) {
             INT(1, 1 << 20);
             o->ep.n_prefill_chunk = (uint32_t)n;
+        } else if (strcmp(a, "--cache-ram") == 0 || strcmp(a, "-cram") == 0) {
+            INT(-1, INT32_MAX);
+            o->ep.park_limit_mib = n;
         } else if (strcmp(a, "--grace") == 0) {
             INT(0, 3600);
             o->grace_s = (unsigned)n;
