@@ -386,6 +386,7 @@ struct load_result {
     double steady_tps; /* content chunks per second while every client had a stream generating */
     double ttft_p50, ttft_p99, itl_p50, itl_p99;
     long tokens;
+    long prompt_tokens; /* the most any of its requests had */
     int failed;
 };
 
@@ -474,6 +475,7 @@ static bool run_load(const struct options *o, int port, int n_clients, struct lo
             t0 = r->t_send < t0 ? r->t_send : t0;
             t1 = r->t_end > t1 ? r->t_end : t1;
             out->tokens += r->completion_tokens;
+            out->prompt_tokens = r->prompt_tokens > out->prompt_tokens ? r->prompt_tokens : out->prompt_tokens;
             dvec_push(&ttft, r->t_first - r->t_send);
             for (size_t t = 1; t < r->tok.n; t++) {
                 dvec_push(&itl, r->tok.v[t] - r->tok.v[t - 1]);
@@ -598,17 +600,18 @@ done:
 
 /* ---- llama-batched-bench: the limit ---- */
 
-/* Runs llama-batched-bench for the concurrency list; fills limit[i] with speed_tg for o->conc[i] (0 if absent). */
-static bool run_batched_bench(const struct options *o, double *limit) {
+/* Runs llama-batched-bench for the concurrency list, with npp-token prompts (as long as the servers' prompts, so
+ * that its sequences attend over as many cells); fills limit[i] with speed_tg for o->conc[i] (0 if absent). */
+static bool run_batched_bench(const struct options *o, long npp, double *limit) {
     char npl[128] = "", cmd[4096];
     for (int i = 0; i < o->n_conc; i++) {
         size_t l = strlen(npl);
         snprintf(npl + l, sizeof npl - l, "%s%d", i ? "," : "", o->conc[i]);
     }
     snprintf(cmd, sizeof cmd,
-             "'%s' -m '%s' -c %d -b 2048 -ub 512 -t %d -kvu -npp 32 -ntg %d -npl %s --output-format jsonl "
+             "'%s' -m '%s' -c %d -b 2048 -ub 512 -t %d -kvu -npp %ld -ntg %d -npl %s --output-format jsonl "
              "2>/dev/null",
-             o->batched_bench, o->model, o->ctx, o->threads, o->n_gen, npl);
+             o->batched_bench, o->model, o->ctx, o->threads, npp, o->n_gen, npl);
     note("limit: %s", cmd);
     FILE *p = popen(cmd, "r");
     if (!p) {
@@ -1008,9 +1011,15 @@ int main(int argc, char **argv) {
         }
         /* The limit, in the same repetition (both servers idle meanwhile). */
         double lim[MAX_CONC] = { 0 };
+        long npp = 0;
+        for (int c = 0; c < o.n_conc; c++) {
+            for (int s = 0; s < N_SERVERS; s++) {
+                npp = R.load[s][c][r].prompt_tokens > npp ? R.load[s][c][r].prompt_tokens : npp;
+            }
+        }
         if (access(o.batched_bench, X_OK) != 0) {
             note("%s not found: no limit", o.batched_bench);
-        } else if (run_batched_bench(&o, lim)) {
+        } else if (run_batched_bench(&o, npp > 0 ? npp : 32, lim)) {
             for (int c = 0; c < o.n_conc; c++) {
                 R.limit_rep[c][R.n_limit] = lim[c];
                 note("rep %d, %2d sequences, llama-batched-bench: %.1f tok/s", r + 1, o.conc[c], lim[c]);
