@@ -250,6 +250,7 @@ struct llamac_tool_stream {
     tc_buf text;
     tc_msg cur;
     size_t sent_content, sent_reasoning;
+    size_t parsed;     /* bytes of text the last step looked at */
     size_t n_heads;    /* calls whose first delta (id, name) was delivered */
     size_t n_ids;      /* calls that have an id */
     size_t *sent_args; /* per call: argument bytes delivered */
@@ -384,7 +385,16 @@ static bool send_deltas(llamac_tool_stream *s, llamac_tool_delta_fn fn, void *ud
 
 static llamac_status stream_step(llamac_tool_stream *s, bool final, llamac_tool_delta_fn fn, void *ud) {
     size_t n = final ? s->text.n : whole_chars(s->text.p ? s->text.p : "", s->text.n);
-    tc_parse(&s->params, s->text.p ? s->text.p : "", n, final, &s->cur);
+    if (!s->params.parse_tool_calls && s->cur.content.n > 0) {
+        /* Without tool calls, once content has begun everything after it is content as it stands (the think block,
+         * if any, is behind): append the new text instead of parsing the whole reply again at every token. */
+        if (n > s->parsed) {
+            tc_buf_add(&s->cur.content, s->text.p + s->parsed, n - s->parsed, &s->cur.oom);
+        }
+    } else {
+        tc_parse(&s->params, s->text.p ? s->text.p : "", n, final, &s->cur);
+    }
+    s->parsed = n;
     if (s->cur.oom) {
         return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory while parsing tool calls");
     }

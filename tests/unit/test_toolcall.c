@@ -474,6 +474,48 @@ static void test_stream_every_cut(void) {
     }
 }
 
+/* Without tool calls (parse_tool_calls false: only a think block is split off) the stream appends text once content
+ * has begun instead of parsing the whole reply again; every cut must still give what the complete parse gives. */
+static void test_stream_plain_every_cut(void) {
+    static const char *const texts[] = { "Hello there, world",
+                                         "  <think>hm</think>\n\nAnswer: 42 \xc3\xa9t\xc3\xa9",
+                                         "<thi",
+                                         "<think>never closed",
+                                         "plain <think>not at the start</think> text",
+                                         "\xe2\x82\xac <tool_call>{\"name\":\"f\"}</tool_call>" };
+    for (int open = 0; open <= 1; open++) {
+        for (size_t k = 0; k < sizeof texts / sizeof texts[0]; k++) {
+            llamac_tool_parse_params p = llamac_tool_parse_params_default();
+            p.parse_tool_calls = false;
+            p.reasoning = LLAMAC_REASONING_DEEPSEEK;
+            p.reasoning_open = open;
+            const char *t = texts[k];
+            size_t len = strlen(t);
+            llamac_tool_message *want = NULL;
+            CHECK_OK(llamac_tool_parse(t, len, &p, &want));
+            int fails = 0;
+            for (size_t a = 0; a <= len; a++) {
+                for (size_t b = a; b <= len; b += 3) {
+                    llamac_tool_stream *st = NULL;
+                    CHECK_OK(llamac_tool_stream_new(&p, &st));
+                    static collected c;
+                    memset(&c, 0, sizeof c);
+                    bool ok = llamac_tool_stream_push(st, t, a, collect, &c) == LLAMAC_OK &&
+                              llamac_tool_stream_push(st, t + a, b - a, collect, &c) == LLAMAC_OK &&
+                              llamac_tool_stream_push(st, t + b, len - b, collect, &c) == LLAMAC_OK &&
+                              llamac_tool_stream_finish(st, collect, &c) == LLAMAC_OK;
+                    ok = ok && want && !c.bad_order && c.n_calls == 0 && strcmp(c.content, want->content) == 0 &&
+                         strcmp(c.reasoning, want->reasoning_content) == 0;
+                    fails += !ok;
+                    llamac_tool_stream_free(st);
+                }
+            }
+            CHECK_INT(fails, 0);
+            llamac_tool_message_free(want);
+        }
+    }
+}
+
 static void test_stream_api(void) {
     llamac_tool_stream *s = NULL;
     CHECK_STATUS(llamac_tool_stream_new(NULL, NULL), LLAMAC_E_INVALID_ARGUMENT);
@@ -836,6 +878,7 @@ static void test_history(void) {
 int main(void) {
     RUN(test_complete);
     RUN(test_stream_every_cut);
+    RUN(test_stream_plain_every_cut);
     RUN(test_stream_api);
     RUN(test_detect);
     RUN(test_grammars);
