@@ -95,6 +95,7 @@ static void job_free(struct job *j) {
     }
     free(j->choices);
     free(j->out.data);
+    free(j->pend.data);
     pthread_mutex_destroy(&j->lock);
     pthread_cond_destroy(&j->cond);
     free(j);
@@ -123,7 +124,10 @@ void jobs_abort_all(struct server *s) {
     pthread_mutex_unlock(&s->jobs_lock);
 }
 
-void job_emit(struct job *j, json_t *event) {
+static void pend_flush(struct job *j);
+
+/* Appends one SSE event (stolen) after everything queued before it. */
+static void emit_raw(struct job *j, json_t *event) {
     char *text = event ? json_dumps(event, JSON_COMPACT) : NULL;
     json_decref(event);
     if (text) {
@@ -143,6 +147,11 @@ const char *job_finish_reason(const struct choice *c) {
     case LLAMAC_FINISH_CONTEXT_FULL: return "length";
     default: return "stop";
     }
+}
+
+void job_emit(struct job *j, json_t *event) {
+    pend_flush(j);
+    emit_raw(j, event);
 }
 
 /* A token's text for logprobs: its bytes as a string (invalid UTF-8 replaced) and the raw bytes. */
@@ -198,8 +207,9 @@ static json_t *chunk_new(struct job *j) {
                      (json_int_t)j->created, "model", j->model_id);
 }
 
-/* One streamed choice: chat {"delta": {...}}, completions {"text": ...}. `delta` is stolen. */
-static void emit_choice(struct job *j, struct choice *c, json_t *delta_or_text, json_t *logprobs, const char *finish) {
+/* One streamed choice's chunk: chat {"delta": {...}}, completions {"text": ...}. `delta` is stolen. */
+static json_t *choice_chunk(struct job *j, const struct choice *c, json_t *delta_or_text, json_t *logprobs,
+                            const char *finish) {
     json_t *ch = chunk_new(j);
     json_t *choice = json_pack("{s:I}", "index", (json_int_t)c->index);
     json_object_set_new(choice, j->kind == JOB_CHAT ? "delta" : "text", delta_or_text);
@@ -209,13 +219,48 @@ static void emit_choice(struct job *j, struct choice *c, json_t *delta_or_text, 
     if (j->include_usage) {
         json_object_set_new(ch, "usage", json_null());
     }
-    job_emit(j, ch);
+    return ch;
+}
+
+static void emit_choice(struct job *j, struct choice *c, json_t *delta_or_text, json_t *logprobs, const char *finish) {
+    job_emit(j, choice_chunk(j, c, delta_or_text, logprobs, finish));
+}
+
+/* Streamed text waits in j->pend as (choice index, length, bytes) until the connection thread takes it or another
+ * event must follow it: the engine thread, which every stream waits for, only copies the bytes, and each token's
+ * chunk is built and serialised on the connection's thread. The bytes sent are the same. Lock held. */
+static void pend_add(struct job *j, const struct choice *c, const char *text, size_t len) {
+    size_t head[2] = { c->index, len };
+    buf_add(&j->pend, (const char *)head, sizeof head);
+    buf_add(&j->pend, text, len);
+}
+
+/* Formats every pending piece into j->out, in order. Lock held. */
+static void pend_flush(struct job *j) {
+    size_t at = 0;
+    while (at + 2 * sizeof(size_t) <= j->pend.len) {
+        size_t head[2];
+        memcpy(head, j->pend.data + at, sizeof head);
+        at += sizeof head;
+        json_t *piece = json_stringn(j->pend.data + at, head[1]);
+        at += head[1];
+        if (!piece) {
+            piece = json_string("");
+        }
+        json_t *payload = j->kind == JOB_CHAT ? json_pack("{s:o}", "content", piece) : piece;
+        emit_raw(j, choice_chunk(j, &j->choices[head[0]], payload, NULL, NULL));
+    }
+    j->pend.len = 0;
 }
 
 /* One tool-parser delta as a chat chunk (stream with tools). */
 static bool emit_tool_delta(const llamac_tool_delta *d, void *user_data) {
     struct choice *c = user_data;
     struct job *j = c->job;
+    if (d->kind == LLAMAC_TOOL_DELTA_CONTENT) {
+        pend_add(j, c, d->text ? d->text : "", d->len);
+        return true;
+    }
     json_t *text = json_stringn(d->text ? d->text : "", d->len);
     if (!text) {
         text = json_string("");
@@ -233,24 +278,35 @@ static bool emit_tool_delta(const llamac_tool_delta *d, void *user_data) {
         delta = json_pack("{s:[o]}", "tool_calls", call);
         c->has_calls = true;
     } else {
-        delta = json_pack("{s:o}", d->kind == LLAMAC_TOOL_DELTA_REASONING ? "reasoning_content" : "content", text);
+        delta = json_pack("{s:o}", "reasoning_content", text);
     }
     emit_choice(j, c, delta, NULL, NULL);
     return true;
+}
+
+/* Wakes the connection thread waiting for the stream, after the lock is released: woken while the engine thread
+ * still held it, the reader would only block again on the mutex (two switches per token instead of one). The job
+ * is alive: the engine's callbacks hold a reference until the choice is done. */
+static void job_wake(struct job *j, bool wake) {
+    if (wake) {
+        pthread_cond_broadcast(&j->cond);
+    }
 }
 
 bool job_on_token(const llamac_engine_token *t, void *user_data) {
     struct choice *c = user_data;
     struct job *j = c->job;
     pthread_mutex_lock(&j->lock);
+    bool wake = false;
     if (j->stream && c->tools) {
         if (t->len > 0) {
             buf_add(&c->text, t->text, t->len);
             llamac_tool_stream_push(c->tools, t->text, t->len, emit_tool_delta, c);
-            pthread_cond_broadcast(&j->cond);
+            wake = true;
         }
         bool keep = !j->aborted;
         pthread_mutex_unlock(&j->lock);
+        job_wake(j, wake);
         return keep;
     }
     bool with_lp = j->logprobs && t->token >= 0;
@@ -274,7 +330,11 @@ bool job_on_token(const llamac_engine_token *t, void *user_data) {
             completion_logprobs_add(j, c->logprobs, t, offset);
         }
     }
-    if (j->stream && (t->len > 0 || with_lp)) {
+    if (j->stream && !with_lp && t->len > 0) {
+        pend_add(j, c, t->text, t->len);
+        c->first = false;
+        wake = true;
+    } else if (j->stream && (t->len > 0 || with_lp)) {
         json_t *lp = NULL;
         if (with_lp && j->kind == JOB_CHAT) {
             lp = json_pack("{s:[o]}", "content", token_entry(j, t->token, t->logprob, true, t->top, t->n_top));
@@ -292,10 +352,11 @@ bool job_on_token(const llamac_engine_token *t, void *user_data) {
         }
         emit_choice(j, c, payload, lp, NULL);
         c->first = false;
-        pthread_cond_broadcast(&j->cond);
+        wake = true;
     }
     bool keep = !j->aborted;
     pthread_mutex_unlock(&j->lock);
+    job_wake(j, wake);
     return keep;
 }
 
@@ -328,6 +389,7 @@ static void job_stream_end_if_done(struct job *j) {
             json_object_set_new(ch, "usage", job_usage(j, j->n_per_prompt));
             job_emit(j, ch);
         }
+        pend_flush(j);
         buf_add(&j->out, "data: [DONE]\n\n", 14);
         j->ended = true;
         pthread_cond_broadcast(&j->cond);
@@ -426,6 +488,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max) {
     struct job *j = cls;
     pthread_mutex_lock(&j->lock);
     for (;;) {
+        pend_flush(j);
         if (j->out_pos < j->out.len) {
             size_t n = j->out.len - j->out_pos;
             if (n > max) {

@@ -57,7 +57,8 @@ struct job {
     size_t n_choices, n_done, n_accepted;
     size_t n_per_prompt; /* choices per prompt (the request's n): usage counts each prompt once */
     struct choice *choices;
-    struct buf out; /* SSE bytes not yet handed to libmicrohttpd */
+    struct buf out;  /* SSE bytes not yet handed to libmicrohttpd */
+    struct buf pend; /* streamed text not yet formatted, ahead of `out` (job.c: pend_add) */
     size_t out_pos;
     bool ended;              /* the stream's last event is in `out` */
     bool aborted;            /* server_stop: the server is going away */
