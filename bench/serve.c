@@ -12,6 +12,7 @@
  * one thread each; a token is one SSE chunk carrying content, and usage (stream_options.include_usage) gives the
  * exact completion-token counts. Output: JSON on stdout and a markdown table (--md).
  */
+#define _DEFAULT_SOURCE /* syscall (per-thread priority) */
 #include "llamac.h"
 
 #include <curl/curl.h>
@@ -28,6 +29,8 @@
 #include <string.h>
 #ifdef __linux__
 #    include <sys/prctl.h>
+#    include <sys/resource.h>
+#    include <sys/syscall.h>
 #endif
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -418,8 +421,17 @@ static int next_tag(void) {
     return t;
 }
 
+/* The load generator is measuring apparatus: its threads run at the lowest priority, so that on a machine with few
+ * cores they take CPU time the servers (and llama-batched-bench, which has no client) do not need. */
+static void client_thread_nice(void) {
+#ifdef __linux__
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19); /* per thread on Linux; best effort */
+#endif
+}
+
 static void *client_main(void *arg) {
     struct client *c = arg;
+    client_thread_nice();
     for (int i = 0; i < c->o->rounds; i++) {
         struct request *r = &c->reqs[i];
         char tag[32];
@@ -515,6 +527,7 @@ static bool run_load(const struct options *o, int port, int n_clients, struct lo
 }
 
 static void *request_thread(void *arg) {
+    client_thread_nice();
     request_run(arg);
     return NULL;
 }
