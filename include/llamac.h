@@ -1789,6 +1789,10 @@ LLAMAC_API llamac_status llamac_tool_history_check(const char *messages_json);
 /* ---------------------------------------------------------------------------------------------------------------
  * Multi-sequence engine
  * ------------------------------------------------------------------------------------------------------------- */
+/* Called on the engine thread at the end of every step, after that step's token callbacks: a place to do once per
+ * step what the callbacks would otherwise do once per token (such as waking the threads that stream the tokens). */
+typedef void (*llamac_engine_step_fn)(void *user_data);
+
 /* A multi-sequence engine: n_slots requests share ONE context and are decoded together by a worker thread the
  * engine owns. Every step decodes one batch holding the next token of every generating slot plus prompt chunks of
  * slots still prefilling, at most `n_prefill_chunk` prompt tokens per step, so a long prompt delays the other
@@ -1828,6 +1832,8 @@ typedef struct llamac_engine_params {
     bool allow_ctx_overflow;      /* allow a slot context beyond the model's training context (default false) */
     int64_t park_limit_mib; /* host memory for parked slot caches (see above), in MiB: default 8192 (llama-server's
                                --cache-ram), -1 no limit, 0 never park */
+    llamac_engine_step_fn on_step; /* may be NULL */
+    void *step_user_data;
 } llamac_engine_params;
 
 /* The defaults described above. Thread-safe. */

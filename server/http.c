@@ -487,6 +487,7 @@ server *server_start(const struct server_options *opt, char *err, size_t cap) {
     s->started = (int64_t)time(NULL);
     pthread_mutex_init(&s->embd_lock, NULL);
     pthread_mutex_init(&s->jobs_lock, NULL);
+    wake_start(s);
     struct addrinfo hints = { 0 };
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -525,6 +526,7 @@ fail:
     if (ai) {
         freeaddrinfo(ai);
     }
+    wake_stop(s);
     pthread_mutex_destroy(&s->embd_lock);
     pthread_mutex_destroy(&s->jobs_lock);
     free(s);
@@ -566,6 +568,7 @@ void server_free(server *s) {
         return;
     }
     server_stop(s);
+    wake_stop(s);
     pthread_mutex_destroy(&s->embd_lock);
     pthread_mutex_destroy(&s->jobs_lock);
     llamac_free(s->bos_text);

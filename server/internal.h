@@ -39,7 +39,22 @@ struct server {
     /* jobs waiting on the engine, so that server_stop can end them */
     pthread_mutex_t jobs_lock;
     struct job *jobs;
+    /* waking stream readers once per engine step (wake.c) */
+    atomic_bool step_hooked; /* the engine calls server_engine_step */
+    struct job **step_jobs;  /* woken at the end of this step; engine thread only */
+    size_t n_step, cap_step;
+    pthread_mutex_t wake_lock; /* guards the four below */
+    pthread_cond_t wake_cond;
+    struct job **wake_jobs, **spare; /* handed to the waker; its spare array */
+    size_t n_wake, cap_wake, cap_spare;
+    bool wake_stop;
+    pthread_t waker;
+    bool waker_running;
 };
+
+/* The waker thread (wake.c): started with the server, stopped when it is freed (after the engine). */
+void wake_start(struct server *s);
+void wake_stop(struct server *s);
 
 struct request {
     struct server *s;

@@ -284,8 +284,9 @@ static bool emit_tool_delta(const llamac_tool_delta *d, void *user_data) {
     return true;
 }
 
-/* Wakes the connection thread waiting for the stream, after the lock is released: woken while the engine thread
- * still held it, the reader would only block again on the mutex (two switches per token instead of one). The job
+/* Wakes the connection thread waiting for the stream: at the end of the engine step when the server has a waker
+ * (wake.c: one wake-up of the engine thread per step instead of one per token), else now, after the lock is
+ * released (woken while the engine thread still held it, the reader would only block again on the mutex). The job
  * is alive: the engine's callbacks hold a reference until the choice is done. */
 static void job_wake(struct job *j, bool wake) {
     if (wake) {
@@ -305,6 +306,7 @@ bool job_on_token(const llamac_engine_token *t, void *user_data) {
             wake = true;
         }
         bool keep = !j->aborted;
+        wake = wake && !wake_queue(j);
         pthread_mutex_unlock(&j->lock);
         job_wake(j, wake);
         return keep;
@@ -355,6 +357,7 @@ bool job_on_token(const llamac_engine_token *t, void *user_data) {
         wake = true;
     }
     bool keep = !j->aborted;
+    wake = wake && !wake_queue(j);
     pthread_mutex_unlock(&j->lock);
     job_wake(j, wake);
     return keep;

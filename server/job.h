@@ -57,8 +57,9 @@ struct job {
     size_t n_choices, n_done, n_accepted;
     size_t n_per_prompt; /* choices per prompt (the request's n): usage counts each prompt once */
     struct choice *choices;
-    struct buf out;  /* SSE bytes not yet handed to libmicrohttpd */
-    struct buf pend; /* streamed text not yet formatted, ahead of `out` (job.c: pend_add) */
+    struct buf out;   /* SSE bytes not yet handed to libmicrohttpd */
+    struct buf pend;  /* streamed text not yet formatted, ahead of `out` (job.c: pend_add) */
+    bool wake_queued; /* on the server's list of readers to wake at the end of the step (wake.c) */
     size_t out_pos;
     bool ended;              /* the stream's last event is in `out` */
     bool aborted;            /* server_stop: the server is going away */
@@ -103,5 +104,9 @@ const char *job_finish_reason(const struct choice *c);
 /* The usage object of the whole job (prompt tokens counted once per distinct prompt: choices whose
  * index % n == 0). */
 json_t *job_usage(struct job *j, size_t n_per_prompt);
+
+/* With j->lock held, on the engine thread: puts the job's reader on the list woken at the end of the engine step
+ * (taking a reference until then). False when there is no such list (the caller wakes it itself). */
+bool wake_queue(struct job *j);
 
 #endif /* LLAMAC_SERVER_JOB_H */

@@ -55,6 +55,11 @@ uint16_t server_port(const server *s);
 void server_set_backend(server *s, llamac_model *model, llamac_engine *engine, const llamac_template *tmpl,
                         const char *template_source, llamac_context *embd_ctx, bool reranking);
 
+/* The engine's on_step hook (llamac_engine_params.on_step, user data: the server): wakes the readers of the streams
+ * that got tokens in the step, from a thread of the server's own, so that the engine thread makes one wake-up call
+ * per step rather than one per token. Without it, readers are woken at each token. */
+void server_engine_step(void *user_data);
+
 /* Stops accepting connections, waits up to grace_ms for requests in flight, then stops. The engine must still be
  * running during the grace period (in-flight requests finish on it); returns the number of requests that were still
  * in flight when the grace period ran out. */

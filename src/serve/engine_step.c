@@ -597,6 +597,9 @@ void *llamac__eng_main(void *arg) {
         llamac__eng_park_idle(e);
         step(e);
         publish_all(e);
+        if (e->params.on_step) {
+            e->params.on_step(e->params.step_user_data);
+        }
         pthread_mutex_lock(&e->lock);
     }
     pthread_mutex_unlock(&e->lock);

@@ -365,6 +365,8 @@ int cmd_serve(int argc, char **argv) {
     o.ep.type_k = c.ctx.type_k;
     o.ep.type_v = c.ctx.type_v;
     o.ep.flash_attn = c.ctx.flash_attn;
+    o.ep.on_step = server_engine_step; /* stream readers are woken once per step */
+    o.ep.step_user_data = srv;
     if (!o.reranking && llamac_engine_new(model, &o.ep, &engine) != LLAMAC_OK) {
         cli_error(&c, "%s", llamac_last_error());
         goto done;
