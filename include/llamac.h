@@ -674,8 +674,11 @@ LLAMAC_API llamac_status llamac_sampler_add_infill(llamac_sampler *s);
 LLAMAC_API size_t llamac_sampler_count(const llamac_sampler *s);
 
 /* Samples a token from output `i` of the last decode on `ctx` and accepts it into the chain's history.
- * A chain without a selecting sampler selects greedily. Errors: LLAMAC_E_INVALID_ARGUMENT (i out of range, no
- * decode, a context of another model). One thread per handle (sampler and context). */
+ * A chain without a selecting sampler selects greedily. When the samplers ahead of the chain's first top-k leave the
+ * logits as they are (logit biases, neutral penalties), its k best are taken straight from the logits rather than
+ * from an n_vocab candidate array (same tokens, same order; 10-20x faster on a large vocabulary). Errors:
+ * LLAMAC_E_INVALID_ARGUMENT (i out of range, no decode, a context of another model). One thread per handle (sampler and
+ * context). */
 LLAMAC_API llamac_status llamac_sampler_sample(llamac_sampler *s, llamac_context *ctx, int32_t i, llamac_token *out);
 
 /* Feeds a token to the chain's history (penalties, grammar state) without sampling, e.g. for prompt tokens.
