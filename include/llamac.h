@@ -1812,9 +1812,9 @@ typedef void (*llamac_engine_step_fn)(void *user_data);
  * is therefore parked: copied to host memory and removed from the KV cache (up to park_limit_mib in all; beyond it,
  * caches stay). A request that reuses a parked prefix copies it back first; reuse and cached_tokens are unchanged.
  *
- * Callbacks run on the engine thread, one at a time. They may call llamac_engine_submit, llamac_engine_cancel,
- * llamac_engine_get_stats, llamac_engine_slot_get and functions on other handles; they must not call
- * llamac_engine_shutdown or llamac_engine_free, and should return quickly: while one runs, every stream waits. */
+ * Callbacks (token, completion, on_step) run on the engine thread, one at a time. They may call llamac_engine_submit,
+ * llamac_engine_cancel, llamac_engine_get_stats, llamac_engine_slot_get and functions on other handles; they must not
+ * call llamac_engine_shutdown or llamac_engine_free, and should return quickly: while one runs, every stream waits. */
 typedef struct llamac_engine llamac_engine;
 
 typedef struct llamac_engine_params {
