@@ -1800,7 +1800,8 @@ typedef void (*llamac_engine_step_fn)(void *user_data);
  * engine owns. Every step decodes one batch holding the next token of every generating slot plus prompt chunks of
  * slots still prefilling, at most `n_prefill_chunk` prompt tokens per step, so a long prompt delays the other
  * streams by at most one chunk per step (continuous batching). A new request goes to the idle slot whose KV cache
- * shares the longest prefix with its prompt (ties: the least recently used) and reuses that prefix (prompt cache).
+ * shares the longest prefix with its prompt (ties: the least recently used; a prefix shorter than slot_similarity of
+ * the prompt: the least recently used slot) and reuses that slot's prefix (prompt cache).
  *
  * The KV cache is unified (one buffer shared by all sequences, as llama-server's default): without it llama.cpp
  * gives each sequence a stream of its own and splits a multi-sequence batch into equal-length per-sequence
@@ -1835,6 +1836,10 @@ typedef struct llamac_engine_params {
     bool allow_ctx_overflow;      /* allow a slot context beyond the model's training context (default false) */
     int64_t park_limit_mib; /* host memory for parked slot caches (see above), in MiB: default 8192 (llama-server's
                                --cache-ram), -1 no limit, 0 never park */
+    float slot_similarity;  /* the longest cached prefix picks the slot only if it is at least this share of the
+                               prompt; otherwise the least recently used idle slot is taken, so that a request
+                               sharing little (a system prompt) leaves the others' caches alone (llama-server's
+                               --slot-prompt-similarity; default 0.1, 0 = always the longest prefix) */
     llamac_engine_step_fn on_step; /* may be NULL */
     void *step_user_data;
 } llamac_engine_params;

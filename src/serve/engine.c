@@ -23,6 +23,7 @@ llamac_engine_params llamac_engine_params_default(void) {
     p.n_ubatch = 512;
     p.n_prefill_chunk = 512;
     p.park_limit_mib = 8192;
+    p.slot_similarity = 0.1f;
     p.max_queued = 64;
     p.type_k = LLAMAC_KV_F16;
     p.type_v = LLAMAC_KV_F16;
@@ -100,6 +101,10 @@ static llamac_status check_params(const llamac_model *model, const llamac_engine
     }
     if (p->n_prefill_chunk == 0) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_prefill_chunk must be at least 1");
+    }
+    if (!(p->slot_similarity >= 0.0f && p->slot_similarity <= 1.0f)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "slot_similarity %g must be between 0 and 1",
+                            (double)p->slot_similarity);
     }
     if (p->park_limit_mib < -1) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "park_limit_mib %lld must be -1 (no limit), 0 (off) or more",

@@ -118,8 +118,8 @@ static void finish_slot(llamac_engine *e, struct eng_slot *s, llamac_finish_reas
 
 /* Picks the idle slot for `q`: the longest cached prefix, ties to the least recently used. Lock held. */
 static struct eng_slot *pick_slot(llamac_engine *e, const struct eng_request *q, size_t *lcp) {
-    struct eng_slot *best = NULL;
-    size_t best_lcp = 0;
+    struct eng_slot *best = NULL, *lru = NULL;
+    size_t best_lcp = 0, lru_lcp = 0;
     for (uint32_t i = 0; i < e->params.n_slots; i++) {
         struct eng_slot *s = &e->slots[i];
         if (s->req) {
@@ -130,6 +130,16 @@ static struct eng_slot *pick_slot(llamac_engine *e, const struct eng_request *q,
             best = s;
             best_lcp = n;
         }
+        if (!lru || s->last_used < lru->last_used) {
+            lru = s;
+            lru_lcp = n;
+        }
+    }
+    /* A match that is only a small part of the prompt (a shared system prompt) does not claim a slot whose cache
+     * another conversation may come back for: the least recently used slot takes the request instead. */
+    if (best && (double)best_lcp < (double)e->params.slot_similarity * (double)q->n_prompt) {
+        best = lru;
+        best_lcp = lru_lcp;
     }
     *lcp = best_lcp;
     return best;

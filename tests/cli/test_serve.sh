@@ -16,6 +16,9 @@ expect_eq "bad --port" "$rc" 2
 run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --cache-ram -2
 expect_eq "bad --cache-ram" "$rc" 2
 expect_contains "bad --cache-ram: message" "$(cat "$TMP/e")" "--cache-ram"
+run_llamac "$TMP/o" "$TMP/e" serve -m "$M" -sps 2
+expect_eq "bad -sps" "$rc" 2
+expect_contains "bad -sps: message" "$(cat "$TMP/e")" "from 0 to 1"
 
 # --- health, models, 401 ---
 AUTH= req GET "$S_URL/health"

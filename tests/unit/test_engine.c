@@ -481,6 +481,60 @@ static void test_parked_cache(void) {
     llamac_free(tb);
 }
 
+/* A request sharing only a little of its prompt with a slot's cache (under slot_similarity of it) leaves that slot
+ * to the conversation it holds and takes the least recently used one; with slot_similarity 0 the longest prefix
+ * always wins. */
+static void test_slot_similarity(void) {
+    const char *p1 = "Once upon a time, there was a big dog named Max. He liked to run in the park with his friends "
+                     "every day, and he was very happy.";
+    const char *p2 = "Once upon a sunny morning, a little girl named Lily found a shiny red ball under the old tree "
+                     "behind her house and smiled.";
+    size_t n1 = 0, n2 = 0;
+    llamac_token *t1 = tokens_of(p1, &n1);
+    llamac_token *t2 = tokens_of(p2, &n2);
+    size_t lcp = 0;
+    while (lcp < n1 && lcp < n2 && t1[lcp] == t2[lcp]) {
+        lcp++;
+    }
+    CHECK(lcp >= 2 && lcp * 10 < n2); /* some shared prefix, under a tenth of the prompt */
+    for (int k = 0; k < 2; k++) {
+        llamac_engine_params ep = llamac_engine_params_default();
+        ep.n_slots = 2;
+        ep.n_threads = 1;
+        if (k == 1) {
+            ep.slot_similarity = 0.0f;
+        }
+        llamac_engine *e = NULL;
+        CHECK_OK(llamac_engine_new(model, &ep, &e));
+        struct sink a, b;
+        llamac_engine_request r = greedy(&a, 4);
+        r.prompt = t1;
+        r.n_prompt = n1;
+        CHECK_OK(llamac_engine_submit(e, &r, NULL));
+        wait_done(&a);
+        r = greedy(&b, 4);
+        r.prompt = t2;
+        r.n_prompt = n2;
+        CHECK_OK(llamac_engine_submit(e, &r, NULL));
+        wait_done(&b);
+        if (k == 0) {
+            CHECK(b.res.slot != a.res.slot);
+            CHECK_INT(b.res.usage.cached_tokens, 0);
+        } else {
+            CHECK_INT(b.res.slot, a.res.slot);
+            CHECK_INT(b.res.usage.cached_tokens, (int)lcp);
+        }
+        llamac_engine_free(e);
+    }
+    llamac_engine_params ep = llamac_engine_params_default();
+    ep.slot_similarity = 1.5f;
+    llamac_engine *e = NULL;
+    CHECK_STATUS(llamac_engine_new(model, &ep, &e), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("slot_similarity 1.5");
+    llamac_free(t1);
+    llamac_free(t2);
+}
+
 static void test_cancel(void) {
     llamac_engine *e = engine_new(1, 0, 512, 4);
     /* From another thread, while the request is held inside its callback. */
@@ -852,6 +906,7 @@ int main(void) {
     RUN(test_chunked_prefill);
     RUN(test_prompt_cache);
     RUN(test_parked_cache);
+    RUN(test_slot_similarity);
     RUN(test_cancel);
     RUN(test_queue_full);
     RUN(test_submit_errors);

@@ -62,6 +62,8 @@ static void serve_usage(void) {
            "  --max-connections N       concurrent connections (default 256)\n"
            "  --max-queue N             requests waiting for a slot before 503 (default 64)\n"
            "  --prefill-chunk N         prompt tokens per engine step (default 512)\n"
+           "  -sps, --slot-prompt-similarity F  share of a prompt a slot's cache must match for the request to\n"
+           "                            take that slot rather than the least recently used (default 0.1)\n"
            "  -cram, --cache-ram N      MiB of host memory for idle slots' caches, parked out of the KV cache\n"
            "                            while other slots work (default 8192, -1 no limit, 0 never park)\n"
            "  --grace N                 seconds to let requests finish on SIGINT/SIGTERM (default 10)\n"
@@ -234,6 +236,13 @@ static int parse(struct cli_common *c, struct serve_opts *o, int argc, char **ar
         } else if (strcmp(a, "--prefill-chunk") == 0) {
             INT(1, 1 << 20);
             o->ep.n_prefill_chunk = (uint32_t)n;
+        } else if (strcmp(a, "--slot-prompt-similarity") == 0 || strcmp(a, "-sps") == 0) {
+            FLT();
+            if (!(f >= 0.0f && f <= 1.0f)) {
+                cli_error(c, "%s: expected a number from 0 to 1, not '%s'", a, v);
+                return EXIT_USAGE;
+            }
+            o->ep.slot_similarity = f;
         } else if (strcmp(a, "--cache-ram") == 0 || strcmp(a, "-cram") == 0) {
             INT(-1, INT32_MAX);
             o->ep.park_limit_mib = n;
