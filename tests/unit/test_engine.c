@@ -176,6 +176,23 @@ static llamac_engine_request greedy(struct sink *k, int32_t max_tokens) {
     return r;
 }
 
+/* Submits a greedy request for `prompt` into `k` and waits for it to finish. */
+static void submit_wait(llamac_engine *e, struct sink *k, const llamac_token *tokens, size_t n, int32_t max_tokens) {
+    llamac_engine_request r = greedy(k, max_tokens);
+    r.prompt = tokens;
+    r.n_prompt = n;
+    CHECK_OK(llamac_engine_submit(e, &r, NULL));
+    wait_done(k);
+}
+
+static size_t common_len(const llamac_token *a, size_t na, const llamac_token *b, size_t nb) {
+    size_t n = 0;
+    while (n < na && n < nb && a[n] == b[n]) {
+        n++;
+    }
+    return n;
+}
+
 static llamac_token *tokens_of(const char *text, size_t *n) {
     llamac_token *t = NULL;
     CHECK_OK(llamac_tokenize(model, text, strlen(text), LLAMAC_TOKENIZE_ADD_SPECIAL, &t, n));
@@ -358,42 +375,27 @@ static void test_prompt_cache(void) {
     size_t n1 = 0, n2 = 0;
     llamac_token *t1 = tokens_of(p1, &n1);
     llamac_token *t2 = tokens_of(p2, &n2);
-    size_t lcp = 0;
-    while (lcp < n1 && lcp < n2 && t1[lcp] == t2[lcp]) {
-        lcp++;
-    }
+    size_t lcp = common_len(t1, n1, t2, n2);
     CHECK(lcp > 5);
 
     struct sink a, b, c;
-    llamac_engine_request r = greedy(&a, 8);
-    r.prompt = t1;
-    r.n_prompt = n1;
-    CHECK_OK(llamac_engine_submit(e, &r, NULL));
-    wait_done(&a);
+    submit_wait(e, &a, t1, n1, 8);
     CHECK_INT(a.res.usage.cached_tokens, 0);
 
-    r = greedy(&b, 24);
-    r.prompt = t2;
-    r.n_prompt = n2;
-    CHECK_OK(llamac_engine_submit(e, &r, NULL));
-    wait_done(&b);
+    submit_wait(e, &b, t2, n2, 24);
     CHECK_STR(b.text, want2);
     CHECK_INT(b.res.slot, a.res.slot); /* the slot holding the prefix */
     CHECK((size_t)b.res.usage.cached_tokens >= lcp);
     CHECK((size_t)b.res.usage.cached_tokens < n2);
 
     /* The same prompt again: all but the last token come from the cache, and the text is the same. */
-    r = greedy(&c, 24);
-    r.prompt = t2;
-    r.n_prompt = n2;
-    CHECK_OK(llamac_engine_submit(e, &r, NULL));
-    wait_done(&c);
+    submit_wait(e, &c, t2, n2, 24);
     CHECK_STR(c.text, want2);
     CHECK_INT(c.res.usage.cached_tokens, (int)n2 - 1);
     CHECK_INT(c.res.slot, a.res.slot);
 
     /* cache_prompt false decodes everything again. */
-    r = greedy(&c, 24);
+    llamac_engine_request r = greedy(&c, 24);
     r.prompt = t2;
     r.n_prompt = n2;
     r.cache_prompt = false;
@@ -429,15 +431,11 @@ static void test_parked_cache(void) {
         llamac_engine *e = NULL;
         CHECK_OK(llamac_engine_new(model, &ep, &e));
         struct sink a, b, c;
-        llamac_engine_request r = greedy(&a, 8);
-        r.prompt = t1;
-        r.n_prompt = n1;
-        CHECK_OK(llamac_engine_submit(e, &r, NULL));
-        wait_done(&a);
+        submit_wait(e, &a, t1, n1, 8);
         int32_t x = a.res.slot;
 
         /* Another request on the other slot (no prefix to pick the first one for), held at its fifth token. */
-        r = greedy(&b, 16);
+        llamac_engine_request r = greedy(&b, 16);
         r.prompt = tb;
         r.n_prompt = nb;
         r.cache_prompt = false;
@@ -454,11 +452,7 @@ static void test_parked_cache(void) {
         wait_done(&b);
         CHECK_INT(b.res.slot, 1 - x);
 
-        r = greedy(&c, 24);
-        r.prompt = t2;
-        r.n_prompt = n2;
-        CHECK_OK(llamac_engine_submit(e, &r, NULL));
-        wait_done(&c);
+        submit_wait(e, &c, t2, n2, 24);
         CHECK_INT(c.res.slot, x);
         CHECK_STR(c.text, want2);
         CHECK(c.res.usage.cached_tokens > 5 && (size_t)c.res.usage.cached_tokens < n2);
@@ -492,10 +486,7 @@ static void test_slot_similarity(void) {
     size_t n1 = 0, n2 = 0;
     llamac_token *t1 = tokens_of(p1, &n1);
     llamac_token *t2 = tokens_of(p2, &n2);
-    size_t lcp = 0;
-    while (lcp < n1 && lcp < n2 && t1[lcp] == t2[lcp]) {
-        lcp++;
-    }
+    size_t lcp = common_len(t1, n1, t2, n2);
     CHECK(lcp >= 2 && lcp * 10 < n2); /* some shared prefix, under a tenth of the prompt */
     for (int k = 0; k < 2; k++) {
         llamac_engine_params ep = llamac_engine_params_default();
@@ -507,16 +498,8 @@ static void test_slot_similarity(void) {
         llamac_engine *e = NULL;
         CHECK_OK(llamac_engine_new(model, &ep, &e));
         struct sink a, b;
-        llamac_engine_request r = greedy(&a, 4);
-        r.prompt = t1;
-        r.n_prompt = n1;
-        CHECK_OK(llamac_engine_submit(e, &r, NULL));
-        wait_done(&a);
-        r = greedy(&b, 4);
-        r.prompt = t2;
-        r.n_prompt = n2;
-        CHECK_OK(llamac_engine_submit(e, &r, NULL));
-        wait_done(&b);
+        submit_wait(e, &a, t1, n1, 4);
+        submit_wait(e, &b, t2, n2, 4);
         if (k == 0) {
             CHECK(b.res.slot != a.res.slot);
             CHECK_INT(b.res.usage.cached_tokens, 0);
