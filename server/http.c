@@ -6,10 +6,12 @@
  * stream's reader may wait for the next token. A body is gathered in full (up to --max-body, else 413) before the
  * handler runs; a declared Content-Length over the limit is refused before any of the body is read.
  */
+#define _GNU_SOURCE
 #include "internal.h"
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -382,12 +384,24 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, con
     return ok;
 }
 
+void thread_yield_to_engine(void) {
+#ifdef SCHED_BATCH
+    static _Thread_local bool done;
+    if (!done) {
+        done = true;
+        struct sched_param sp = { 0 };
+        pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+    }
+#endif
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                  const char *version, const char *upload, size_t *upload_size, void **state) {
     (void)version;
     struct server *s = cls;
     struct pending *p = *state;
     if (!p) {
+        thread_yield_to_engine();
         p = calloc(1, sizeof *p);
         if (!p) {
             return MHD_NO;

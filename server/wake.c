@@ -38,6 +38,7 @@ static void wake_one(struct job *j) {
 
 static void *waker_main(void *arg) {
     struct server *s = arg;
+    thread_yield_to_engine();
     pthread_mutex_lock(&s->wake_lock);
     for (;;) {
         while (s->n_wake == 0 && !s->wake_stop) {
