@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 
 struct server {
@@ -40,14 +41,11 @@ struct server {
     pthread_mutex_t jobs_lock;
     struct job *jobs;
     /* waking stream readers once per engine step (wake.c) */
-    atomic_bool step_hooked; /* the engine calls server_engine_step */
-    struct job **step_jobs;  /* woken at the end of this step; engine thread only */
-    size_t n_step, cap_step;
-    pthread_mutex_t wake_lock; /* guards the four below */
-    pthread_cond_t wake_cond;
-    struct job **wake_jobs, **spare; /* handed to the waker; its spare array */
-    size_t n_wake, cap_wake, cap_spare;
-    bool wake_stop;
+    atomic_bool step_hooked;         /* the engine calls server_engine_step */
+    _Atomic(struct job *) wake_head; /* jobs whose readers are to be woken (a stack through job.wake_next) */
+    bool wake_pending;               /* pushed during this step; engine thread only */
+    sem_t wake_sem;                  /* posted once per step that pushed */
+    atomic_bool wake_stop;
     pthread_t waker;
     bool waker_running;
 };

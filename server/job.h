@@ -57,9 +57,10 @@ struct job {
     size_t n_choices, n_done, n_accepted;
     size_t n_per_prompt; /* choices per prompt (the request's n): usage counts each prompt once */
     struct choice *choices;
-    struct buf out;   /* SSE bytes not yet handed to libmicrohttpd */
-    struct buf pend;  /* streamed text not yet formatted, ahead of `out` (job.c: pend_add) */
-    bool wake_queued; /* on the server's list of readers to wake at the end of the step (wake.c) */
+    struct buf out;        /* SSE bytes not yet handed to libmicrohttpd */
+    struct buf pend;       /* streamed text not yet formatted, ahead of `out` (job.c: pend_add) */
+    bool wake_queued;      /* on the server's stack of readers to wake at the end of the step (wake.c) */
+    struct job *wake_next; /* the next job on that stack */
     size_t out_pos;
     bool ended;              /* the stream's last event is in `out` */
     bool aborted;            /* server_stop: the server is going away */
