@@ -808,8 +808,9 @@ struct results {
     struct load_result load[N_SERVERS][MAX_CONC][REPS_MAX];
     struct stall_result stall[N_SERVERS][REPS_MAX];
     double limit_rep[MAX_CONC][REPS_MAX];
-    int n_limit;            /* repetitions in which llama-batched-bench ran */
-    double limit[MAX_CONC]; /* their median */
+    double limit_at[MAX_CONC][REPS_MAX]; /* the limit of each repetition, 0 where it did not run */
+    int n_limit;                         /* repetitions in which llama-batched-bench ran */
+    double limit[MAX_CONC];              /* their median */
     bool have_limit;
 };
 
@@ -831,6 +832,31 @@ static double stall_med(const struct results *R, int s, int reps, size_t off) {
         }
     }
     return median_of(v, n);
+}
+
+/* Ratios paired within each repetition (all streaming): llamac serve against the limit and against llama-server,
+ * whose medians are steadier than ratios of medians when the machine's speed drifts between repetitions. */
+struct paired {
+    double vs_limit, vs_server;
+    int n_limit, ahead, n;
+};
+
+static struct paired paired_of(const struct results *R, int c, int reps) {
+    double lim[REPS_MAX], srv[REPS_MAX];
+    struct paired p = { 0 };
+    for (int r = 0; r < reps; r++) {
+        double mine = R->load[0][c][r].steady_tps, theirs = R->load[1][c][r].steady_tps;
+        if (R->limit_at[c][r] > 0) {
+            lim[p.n_limit++] = mine / R->limit_at[c][r];
+        }
+        if (theirs > 0) {
+            srv[p.n++] = mine / theirs;
+            p.ahead += mine > theirs;
+        }
+    }
+    p.vs_limit = p.n_limit ? median_of(lim, p.n_limit) : 0;
+    p.vs_server = p.n ? median_of(srv, p.n) : 0;
+    return p;
 }
 
 #define LOAD(s, c, f) load_med(R, s, c, o->reps, offsetof(struct load_result, f))
@@ -857,6 +883,14 @@ static void report(const struct options *o, const struct results *R, const char 
         }
     }
     json_object_set_new(root, "load", loads);
+    json_t *pairs = json_array();
+    for (int c = 0; c < o->n_conc; c++) {
+        struct paired p = paired_of(R, c, o->reps);
+        json_array_append_new(pairs,
+                              json_pack("{s:i, s:f, s:f, s:i, s:i}", "clients", o->conc[c], "vs_limit", p.vs_limit,
+                                        "vs_llama_server", p.vs_server, "ahead", p.ahead, "reps", p.n));
+    }
+    json_object_set_new(root, "paired", pairs);
     json_t *stalls = json_array();
     for (int s = 0; s < N_SERVERS; s++) {
         json_array_append_new(stalls,
@@ -892,6 +926,13 @@ static void report(const struct options *o, const struct results *R, const char 
         if (R->have_limit) {
             fprintf(md, "| %d | llama-batched-bench (limit) | | %.1f | | 1.00x | | |\n", o->conc[c], R->limit[c]);
         }
+    }
+    fprintf(md, "\nRatios paired within each repetition (all streaming), medians:\n\n"
+                "| clients | llamac serve vs limit | llamac serve vs llama-server | repetitions llamac serve ahead |\n"
+                "|--:|--:|--:|--:|\n");
+    for (int c = 0; c < o->n_conc; c++) {
+        struct paired p = paired_of(R, c, o->reps);
+        fprintf(md, "| %d | %.3fx | %.2fx | %d of %d |\n", o->conc[c], p.vs_limit, p.vs_server, p.ahead, p.n);
     }
     fprintf(md,
             "\nCo-tenant stall: one stream generates while a %ld-token prompt is admitted.\n\n"
@@ -1035,6 +1076,7 @@ int main(int argc, char **argv) {
         } else if (run_batched_bench(&o, npp > 0 ? npp : 32, lim)) {
             for (int c = 0; c < o.n_conc; c++) {
                 R.limit_rep[c][R.n_limit] = lim[c];
+                R.limit_at[c][r] = lim[c];
                 note("rep %d, %2d sequences, llama-batched-bench: %.1f tok/s", r + 1, o.conc[c], lim[c]);
             }
             R.n_limit++;
