@@ -65,6 +65,11 @@ run_llamac "$TMP/o" "$TMP/e" chat -m "$M" --keep-turns 0
 expect_eq "--keep-turns 0 status" "$rc" 2
 run_llamac "$TMP/o" "$TMP/e" chat -m "$M" --bogus
 expect_eq "unknown flag status" "$rc" 2
+run_llamac "$TMP/o" "$TMP/e" chat -m "$M" --chat-template-file "$TMP/missing.jinja"
+expect_eq "missing template file status" "$rc" 1
+expect_contains "missing template file message" "$(cat "$TMP/e")" "missing.jinja"
+run_llamac "$TMP/o" "$TMP/e" chat -m "$M" -n x
+expect_eq "bad -n status" "$rc" 2
 run_llamac "$TMP/o" "$TMP/e" chat -m "$TMP/missing.gguf"
 expect_eq "missing model status" "$rc" 1
 run_llamac "$TMP/o" "$TMP/e" chat -m "$MODELS/stories260K.gguf"

@@ -450,6 +450,43 @@ enum cli_parse cli_parse_constraint(struct cli_common *c, struct cli_constraint 
     return (*slot = cli_value(c, argc, argv, i)) ? CLI_TAKEN : CLI_ERROR;
 }
 
+enum cli_parse cli_parse_chat(struct cli_common *c, struct cli_chat *k, llamac_chat_params *cp, int argc, char **argv,
+                              int *i) {
+    const char *a = argv[*i], *v = NULL;
+    long n = 0;
+    if (strcmp(a, "--system") == 0 || strcmp(a, "-sys") == 0 || strcmp(a, "--system-prompt") == 0) {
+        return (k->system = cli_value(c, argc, argv, i)) ? CLI_TAKEN : CLI_ERROR;
+    }
+    if (strcmp(a, "--chat-template-file") == 0) {
+        return (k->template_file = cli_value(c, argc, argv, i)) ? CLI_TAKEN : CLI_ERROR;
+    }
+    if (strcmp(a, "--keep-turns") == 0) {
+        return (v = cli_value(c, argc, argv, i)) && cli_int(c, a, v, 1, INT32_MAX, &k->keep_turns) ? CLI_TAKEN
+                                                                                                   : CLI_ERROR;
+    }
+    if (strcmp(a, "-n") == 0 || strcmp(a, "--n-predict") == 0 || strcmp(a, "--predict") == 0) {
+        if (!(v = cli_value(c, argc, argv, i)) || !cli_int(c, a, v, -1, INT32_MAX, &n)) {
+            return CLI_ERROR;
+        }
+        cp->generate.max_tokens = (int32_t)n;
+        return CLI_TAKEN;
+    }
+    return CLI_NOT_MINE;
+}
+
+bool cli_chat_apply(struct cli_common *c, struct cli_chat *k, llamac_chat_params *cp) {
+    if (k->template_file) {
+        size_t len = 0;
+        if (!(k->template_source = cli_read_all(c, k->template_file, &len))) {
+            return false;
+        }
+        cp->template_source = k->template_source;
+    }
+    cp->system_prompt = k->system;
+    cp->keep_last_turns = (int32_t)k->keep_turns;
+    return true;
+}
+
 /* --json-schema's value is inline JSON when it starts (after blanks) with '{' or is a boolean schema; else a path. */
 static bool schema_is_inline(const char *v) {
     size_t lead = strspn(v, " \t\r\n");

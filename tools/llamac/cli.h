@@ -53,6 +53,21 @@ bool cli_parse_override(struct cli_common *c, const char *s);
 /* Tries the sampling flags of `llamac run` (--temp, --top-k, ..., -s/--seed) at argv[*i] into *s. */
 enum cli_parse cli_parse_sampling(struct cli_common *c, llamac_sampling_params *s, int argc, char **argv, int *i);
 
+/* Options of both chat front ends (`llamac chat` and `llamac chat --live`): -sys/--system/--system-prompt TEXT,
+ * --chat-template-file FILE, --keep-turns N (default 2), and -n/--n-predict N (into cp->generate.max_tokens). */
+struct cli_chat {
+    const char *system;
+    const char *template_file;
+    long keep_turns;
+    char *template_source; /* the file read by cli_chat_apply; the caller frees it */
+};
+
+enum cli_parse cli_parse_chat(struct cli_common *c, struct cli_chat *k, llamac_chat_params *cp, int argc, char **argv,
+                              int *i);
+
+/* Puts the options into cp (reading the template file). False, the error printed, when the file cannot be read. */
+bool cli_chat_apply(struct cli_common *c, struct cli_chat *k, llamac_chat_params *cp);
+
 /* Output constraints shared by run and chat: --grammar GBNF, --grammar-file FILE, -j/--json-schema SCHEMA (inline
  * JSON, or a file path), --json-schema-file FILE, --json (any JSON object). At most one may be given. */
 struct cli_constraint {

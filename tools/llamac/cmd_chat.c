@@ -174,11 +174,9 @@ static bool write_text(const char *text, size_t len, void *user_data) {
 }
 
 struct chat_opts {
-    const char *system;
-    const char *template_file;
+    struct cli_chat chat;
     const char *kwargs;
     const char *session;
-    long keep_turns;
     struct cli_constraint constraint;
 };
 
@@ -318,7 +316,7 @@ int cmd_chat(int argc, char **argv) {
     cli_common_init(&c, "chat");
     struct chat_opts o;
     memset(&o, 0, sizeof o);
-    o.keep_turns = 2;
+    o.chat.keep_turns = 2;
     llamac_chat_params cp = llamac_chat_params_default();
     cp.generate.max_tokens = 1024;
     for (int i = 1; i < argc; i++) {
@@ -326,6 +324,9 @@ int cmd_chat(int argc, char **argv) {
         enum cli_parse r = cli_parse_common(&c, argc, argv, &i);
         if (r == CLI_NOT_MINE) {
             r = cli_parse_sampling(&c, &cp.generate.sampling, argc, argv, &i);
+        }
+        if (r == CLI_NOT_MINE) {
+            r = cli_parse_chat(&c, &o.chat, &cp, argc, argv, &i);
         }
         if (r == CLI_NOT_MINE) {
             r = cli_parse_constraint(&c, &o.constraint, argc, argv, &i);
@@ -336,19 +337,9 @@ int cmd_chat(int argc, char **argv) {
         if (r == CLI_TAKEN) {
             continue;
         }
-        const char *v = NULL;
-        long n;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage();
             return EXIT_OK;
-        } else if (strcmp(a, "--system") == 0 || strcmp(a, "-sys") == 0 || strcmp(a, "--system-prompt") == 0) {
-            if (!(o.system = cli_value(&c, argc, argv, &i))) {
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--chat-template-file") == 0) {
-            if (!(o.template_file = cli_value(&c, argc, argv, &i))) {
-                return EXIT_USAGE;
-            }
         } else if (strcmp(a, "--chat-template-kwargs") == 0) {
             if (!(o.kwargs = cli_value(&c, argc, argv, &i))) {
                 return EXIT_USAGE;
@@ -357,15 +348,6 @@ int cmd_chat(int argc, char **argv) {
             if (!(o.session = cli_value(&c, argc, argv, &i))) {
                 return EXIT_USAGE;
             }
-        } else if (strcmp(a, "--keep-turns") == 0) {
-            if (!(v = cli_value(&c, argc, argv, &i)) || !cli_int(&c, a, v, 1, INT32_MAX, &o.keep_turns)) {
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(a, "-n") == 0 || strcmp(a, "--n-predict") == 0 || strcmp(a, "--predict") == 0) {
-            if (!(v = cli_value(&c, argc, argv, &i)) || !cli_int(&c, a, v, -1, INT32_MAX, &n)) {
-                return EXIT_USAGE;
-            }
-            cp.generate.max_tokens = (int32_t)n;
         } else {
             cli_error(&c, "unknown option '%s' (see llamac chat --help)", a);
             return EXIT_USAGE;
@@ -377,20 +359,13 @@ int cmd_chat(int argc, char **argv) {
     cli_setup_logging(&c);
     bool tty = isatty(STDIN_FILENO) != 0;
     int rc = EXIT_FAILURE_RUN;
-    char *tmpl = NULL;
     llamac_model *model = NULL;
     llamac_context *ctx = NULL;
     llamac_chat *chat = NULL;
-    if (o.template_file) {
-        size_t len = 0;
-        if (!(tmpl = cli_read_all(&c, o.template_file, &len))) {
-            goto done;
-        }
-        cp.template_source = tmpl;
+    if (!cli_chat_apply(&c, &o.chat, &cp)) {
+        goto done;
     }
-    cp.system_prompt = o.system;
     cp.template_kwargs_json = o.kwargs;
-    cp.keep_last_turns = (int32_t)o.keep_turns;
     if (!cli_constraint_grammar(&c, &o.constraint, &cp.generate.sampling.grammar)) {
         goto done;
     }
@@ -408,7 +383,7 @@ int cmd_chat(int argc, char **argv) {
             cli_error(&c, "%s", llamac_last_error());
             goto done;
         }
-        if (o.system && llamac_chat_set_system(chat, o.system, strlen(o.system)) != LLAMAC_OK) {
+        if (o.chat.system && llamac_chat_set_system(chat, o.chat.system, strlen(o.chat.system)) != LLAMAC_OK) {
             cli_error(&c, "%s", llamac_last_error());
             goto done;
         }
@@ -434,6 +409,6 @@ done:
     llamac_chat_free(chat);
     llamac_ctx_free(ctx);
     llamac_model_free(model);
-    free(tmpl);
+    free(o.chat.template_source);
     return rc;
 }

@@ -383,11 +383,9 @@ static enum key parse_key(const unsigned char *in, size_t n, size_t *used) {
 /* ---- the session ---- */
 
 struct live_opts {
-    const char *system;
-    const char *template_file;
+    struct cli_chat chat;
     const char *session_cache;
     long debounce_ms;
-    long keep_turns;
     long margin;
     long step_tokens;
     bool no_prefill;
@@ -666,7 +664,7 @@ static void session_cache(struct live *lv) {
     if (stat(path, &sb) == 0) {
         if (llamac_chat_load(lv->chat, path) == LLAMAC_OK) {
             llamac_chat_clear(lv->chat); /* only the system prompt's state is wanted */
-            const char *sys = lv->o->system;
+            const char *sys = lv->o->chat.system;
             if (llamac_chat_set_system(lv->chat, sys, sys ? strlen(sys) : 0) == LLAMAC_OK) {
                 if (!lv->c->quiet) {
                     fprintf(stderr, "[session cache %s loaded]\n", path);
@@ -696,7 +694,7 @@ int cmd_chat_live(int argc, char **argv) {
     cli_common_init(&c, "chat --live");
     struct live_opts o;
     memset(&o, 0, sizeof o);
-    o.keep_turns = 2;
+    o.chat.keep_turns = 2;
     o.debounce_ms = 50;
     o.margin = 2;
     o.step_tokens = 16;
@@ -711,6 +709,9 @@ int cmd_chat_live(int argc, char **argv) {
         if (r == CLI_NOT_MINE) {
             r = cli_parse_sampling(&c, &cp.generate.sampling, argc, argv, &i);
         }
+        if (r == CLI_NOT_MINE) {
+            r = cli_parse_chat(&c, &o.chat, &cp, argc, argv, &i);
+        }
         if (r == CLI_ERROR) {
             return EXIT_USAGE;
         }
@@ -718,24 +719,11 @@ int cmd_chat_live(int argc, char **argv) {
             continue;
         }
         const char *v = NULL;
-        long n;
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage();
             return EXIT_OK;
-        } else if (strcmp(a, "--system") == 0 || strcmp(a, "-sys") == 0 || strcmp(a, "--system-prompt") == 0) {
-            if (!(o.system = cli_value(&c, argc, argv, &i))) {
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--chat-template-file") == 0) {
-            if (!(o.template_file = cli_value(&c, argc, argv, &i))) {
-                return EXIT_USAGE;
-            }
         } else if (strcmp(a, "--session-cache") == 0) {
             if (!(o.session_cache = cli_value(&c, argc, argv, &i))) {
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--keep-turns") == 0) {
-            if (!(v = cli_value(&c, argc, argv, &i)) || !cli_int(&c, a, v, 1, INT32_MAX, &o.keep_turns)) {
                 return EXIT_USAGE;
             }
         } else if (strcmp(a, "--debounce-ms") == 0) {
@@ -776,11 +764,6 @@ int cmd_chat_live(int argc, char **argv) {
                 cli_error(&c, "invalid value '%s' for %s (expected on or off)", v, a);
                 return EXIT_USAGE;
             }
-        } else if (strcmp(a, "-n") == 0 || strcmp(a, "--n-predict") == 0 || strcmp(a, "--predict") == 0) {
-            if (!(v = cli_value(&c, argc, argv, &i)) || !cli_int(&c, a, v, -1, INT32_MAX, &n)) {
-                return EXIT_USAGE;
-            }
-            cp.generate.max_tokens = (int32_t)n;
         } else {
             cli_error(&c, "unknown option '%s' (see llamac chat --live --help)", a);
             return EXIT_USAGE;
@@ -792,21 +775,14 @@ int cmd_chat_live(int argc, char **argv) {
     }
     cli_setup_logging(&c);
     int rc = EXIT_FAILURE_RUN;
-    char *tmpl = NULL;
     llamac_model *model = NULL;
     struct live lv;
     memset(&lv, 0, sizeof lv);
     lv.c = &c;
     lv.o = &o;
-    if (o.template_file) {
-        size_t len = 0;
-        if (!(tmpl = cli_read_all(&c, o.template_file, &len))) {
-            goto done;
-        }
-        cp.template_source = tmpl;
+    if (!cli_chat_apply(&c, &o.chat, &cp)) {
+        goto done;
     }
-    cp.system_prompt = o.system;
-    cp.keep_last_turns = (int32_t)o.keep_turns;
     model = cli_load_model(&c, false);
     if (!model) {
         goto done;
@@ -837,6 +813,6 @@ done:
     llamac_chat_free(lv.chat);
     llamac_ctx_free(lv.ctx);
     llamac_model_free(model);
-    free(tmpl);
+    free(o.chat.template_source);
     return rc;
 }
