@@ -17,34 +17,8 @@ rc=0
 expect_eq "bad --rotation: status" "$rc" 2
 
 
-if ! command -v tmux > /dev/null; then
-  echo "tmux not installed: interactive part skipped" >&2
-  finish
-  exit $?
-fi
-SOCK="llamac-live-test-$$"
-T=(tmux -L "$SOCK" -f /dev/null)
-trap '"${T[@]}" kill-server 2> /dev/null' EXIT
-pane() { "${T[@]}" capture-pane -p -J -S -200 -t "$1" 2> /dev/null; }
-# wait_for SESSION PATTERN [COUNT]: polls the pane until PATTERN (fixed string) appears COUNT times (15 s at most)
-wait_for() {
-  local want=${3:-1}
-  for _ in $(seq 150); do
-    [ "$(pane "$1" | grep -cF -- "$2")" -ge "$want" ] && return 0
-    sleep 0.1
-  done
-  fail "tmux $1: timed out waiting for [$2] x$want; the pane shows:"
-  pane "$1" >&2
-  return 1
-}
-wait_exit() {
-  for _ in $(seq 150); do
-    [ -s "$TMP/$1.exit" ] && return 0
-    sleep 0.1
-  done
-  fail "tmux $1: did not exit"
-  return 1
-}
+TMUX_WAIT_S=15
+. "$(dirname "$0")/tmux_lib.sh"
 start() {
   local name=$1
   shift
