@@ -226,6 +226,15 @@ static void emit_choice(struct job *j, struct choice *c, json_t *delta_or_text, 
     job_emit(j, choice_chunk(j, c, delta_or_text, logprobs, finish));
 }
 
+/* A piece of streamed text as a choice's payload: chat {"content": text}, completions the text itself. */
+static json_t *content_payload(const struct job *j, const char *text, size_t len) {
+    json_t *piece = json_stringn(text ? text : "", len);
+    if (!piece) {
+        piece = json_string(""); /* part of a character */
+    }
+    return j->kind == JOB_CHAT ? json_pack("{s:o}", "content", piece) : piece;
+}
+
 /* Streamed text waits in j->pend as (choice index, length, bytes) until the connection thread takes it or another
  * event must follow it: the engine thread, which every stream waits for, only copies the bytes, and each token's
  * chunk is built and serialised on the connection's thread. The bytes sent are the same. Lock held. */
@@ -242,12 +251,8 @@ static void pend_flush(struct job *j) {
         size_t head[2];
         memcpy(head, j->pend.data + at, sizeof head);
         at += sizeof head;
-        json_t *piece = json_stringn(j->pend.data + at, head[1]);
+        json_t *payload = content_payload(j, j->pend.data + at, head[1]);
         at += head[1];
-        if (!piece) {
-            piece = json_string("");
-        }
-        json_t *payload = j->kind == JOB_CHAT ? json_pack("{s:o}", "content", piece) : piece;
         emit_raw(j, choice_chunk(j, &j->choices[head[0]], payload, NULL, NULL));
     }
     j->pend.len = 0;
@@ -284,14 +289,19 @@ static bool emit_tool_delta(const llamac_tool_delta *d, void *user_data) {
     return true;
 }
 
-/* Wakes the connection thread waiting for the stream: at the end of the engine step when the server has a waker
- * (wake.c: one wake-up of the engine thread per step instead of one per token), else now, after the lock is
- * released (woken while the engine thread still held it, the reader would only block again on the mutex). The job
- * is alive: the engine's callbacks hold a reference until the choice is done. */
-static void job_wake(struct job *j, bool wake) {
+/* Ends a token callback: releases the job's lock and, when the token added to the stream, gets the connection
+ * thread woken: at the end of the engine step when the server has a waker (wake.c: one wake-up of the engine
+ * thread per step instead of one per token), else now, after the unlock (woken while the engine thread still held
+ * the lock, the reader would only block again on the mutex). The job is alive: the engine's callbacks hold a
+ * reference until the choice is done. Returns whether the request goes on. */
+static bool token_done(struct job *j, bool wake) {
+    bool keep = !j->aborted;
+    wake = wake && !wake_queue(j);
+    pthread_mutex_unlock(&j->lock);
     if (wake) {
         pthread_cond_broadcast(&j->cond);
     }
+    return keep;
 }
 
 bool job_on_token(const llamac_engine_token *t, void *user_data) {
@@ -305,11 +315,7 @@ bool job_on_token(const llamac_engine_token *t, void *user_data) {
             llamac_tool_stream_push(c->tools, t->text, t->len, emit_tool_delta, c);
             wake = true;
         }
-        bool keep = !j->aborted;
-        wake = wake && !wake_queue(j);
-        pthread_mutex_unlock(&j->lock);
-        job_wake(j, wake);
-        return keep;
+        return token_done(j, wake);
     }
     bool with_lp = j->logprobs && t->token >= 0;
     size_t offset = c->text_offset;
@@ -344,23 +350,11 @@ bool job_on_token(const llamac_engine_token *t, void *user_data) {
             lp = completion_logprobs_new();
             completion_logprobs_add(j, lp, t, offset);
         }
-        json_t *piece = json_stringn(t->text ? t->text : "", t->len);
-        if (!piece) {
-            piece = json_string("");
-        }
-        json_t *payload = piece;
-        if (j->kind == JOB_CHAT) {
-            payload = json_pack("{s:o}", "content", piece);
-        }
-        emit_choice(j, c, payload, lp, NULL);
+        emit_choice(j, c, content_payload(j, t->text, t->len), lp, NULL);
         c->first = false;
         wake = true;
     }
-    bool keep = !j->aborted;
-    wake = wake && !wake_queue(j);
-    pthread_mutex_unlock(&j->lock);
-    job_wake(j, wake);
-    return keep;
+    return token_done(j, wake);
 }
 
 static json_t *error_event(const char *message, const char *type) {

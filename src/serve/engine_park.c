@@ -51,7 +51,6 @@ void llamac__eng_park_idle(llamac_engine *e) {
         e->parked_bytes += size;
         pthread_mutex_lock(&e->lock);
         e->stats.slots_parked++;
-        s->pub.parked = true;
         pthread_mutex_unlock(&e->lock);
     }
 }
@@ -62,12 +61,11 @@ bool llamac__eng_unpark(llamac_engine *e, struct eng_slot *s) {
     }
     size_t read = llama_state_seq_set_data(e->ctx->lc, s->parked, s->parked_size, s->id);
     llamac__eng_park_drop(e, s);
-    pthread_mutex_lock(&e->lock);
-    s->pub.parked = false;
     if (read > 0) {
+        pthread_mutex_lock(&e->lock);
         e->stats.slots_restored++;
+        pthread_mutex_unlock(&e->lock);
     }
-    pthread_mutex_unlock(&e->lock);
     if (read == 0) {
         llama_memory_seq_rm(llama_get_memory(e->ctx->lc), s->id, -1, -1);
         return false;

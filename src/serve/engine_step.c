@@ -23,6 +23,7 @@ static void publish(llamac_engine *e, struct eng_slot *s) {
     s->pub.n_prompt_done = (int32_t)done;
     s->pub.n_generated = s->n_generated;
     s->pub.requests_served = s->served;
+    s->pub.parked = s->parked != NULL;
     (void)e;
 }
 
