@@ -2,6 +2,12 @@
 set -u
 LLAMAC=${LLAMAC_BIN:?LLAMAC_BIN is set by ctest}
 MODELS=${LLAMAC_TEST_MODELS:?}
+# Without the test models (../shared/models, or $LLAMAC_TEST_MODELS) a test skips, as the unit tests do; one that
+# needs none sets NEEDS_MODELS=0 before sourcing this file.
+if [ "${NEEDS_MODELS:-1}" != 0 ] && [ ! -f "$MODELS/stories260K.gguf" ]; then
+  echo "SKIP: test models not found in $MODELS" >&2
+  exit 77
+fi
 REF="${LLAMAC_SOURCE_DIR:?}/tests/reference"
 TMP=${LLAMAC_TEST_TMP:-$(mktemp -d)}
 passed=0

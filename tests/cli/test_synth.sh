@@ -2,6 +2,7 @@
 # reproducible bytes, the models running in `llamac run` and in llama.cpp's own example program (llama-simple,
 # built from the pinned source) with the same greedy text, and every command-line error with its exit status and
 # no file left behind. Uses the vocabularies in llama.cpp's source tree; skipped without one.
+NEEDS_MODELS=0 # models are synthesized here
 . "$(dirname "$0")/lib.sh"
 SRC=${LLAMAC_LLAMA_SOURCE:-}
 if [ -z "$SRC" ] || [ ! -f "$SRC/models/ggml-vocab-qwen2.gguf" ]; then
