@@ -5,6 +5,7 @@
  * rejected input must leave the session and its sequence exactly as they were: the conversation and the sequence's
  * last position are compared after every input. The input goes through a file, as llamac_chat_load reads one.
  */
+#include "fuzz_model.h"
 #include "llamac.h"
 
 #include <stdint.h>
@@ -30,9 +31,8 @@ static void setup_once(void) {
     if (chat) {
         return;
     }
-    const char *dir = getenv("LLAMAC_TEST_MODELS");
     char model_path[1024];
-    snprintf(model_path, sizeof model_path, "%s/stories260K-chatml.gguf", dir && dir[0] ? dir : "../shared/models");
+    fuzz_model_path("stories260K-chatml.gguf", model_path, sizeof model_path);
     llamac_ctx_params cp = llamac_ctx_params_default();
     cp.n_ctx = 256;
     cp.n_threads = 1;

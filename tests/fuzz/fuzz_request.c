@@ -8,6 +8,7 @@
  * client error (4xx) in OpenAI's shape ({"error": {"message": string, "type": string, ...}}): never a 5xx, never
  * a crash or a leak.
  */
+#include "fuzz_model.h"
 #include "internal.h"
 
 #include <stdint.h>
@@ -34,9 +35,8 @@ static void setup_once(void) {
     if (srv) {
         return;
     }
-    const char *dir = getenv("LLAMAC_TEST_MODELS");
     char path[1024];
-    snprintf(path, sizeof path, "%s/stories260K-chatml.gguf", dir && dir[0] ? dir : "../shared/models");
+    fuzz_model_path("stories260K-chatml.gguf", path, sizeof path);
     const char *source = NULL;
     srv = calloc(1, sizeof *srv);
     if (!srv || llamac_model_load(path, NULL, &model) != LLAMAC_OK ||

@@ -6,6 +6,7 @@
  * llama.cpp's grammar parser (through a sampler over stories260K's vocabulary), with its root rule and with a
  * prefix, as the tool-call grammars embed it.
  */
+#include "fuzz_model.h"
 #include "llamac.h"
 
 #include <stdint.h>
@@ -19,9 +20,8 @@ static void load_once(void) {
     if (model) {
         return;
     }
-    const char *dir = getenv("LLAMAC_TEST_MODELS");
     char path[1024];
-    snprintf(path, sizeof path, "%s/stories260K.gguf", dir && dir[0] ? dir : "../shared/models");
+    fuzz_model_path("stories260K.gguf", path, sizeof path);
     llamac_model_params mp = llamac_model_params_default();
     mp.vocab_only = true;
     if (llamac_model_load(path, &mp, &model) != LLAMAC_OK) {

@@ -4,6 +4,7 @@
  * Any input must be rejected with LLAMAC_E_STATE (or accepted, if it happens to be a valid state), and a rejected
  * input must leave the context exactly as it was: the position of the sequence is checked after every input.
  */
+#include "fuzz_model.h"
 #include "llamac.h"
 
 #include <stdint.h>
@@ -20,9 +21,8 @@ static void setup_once(void) {
     if (ctx) {
         return;
     }
-    const char *dir = getenv("LLAMAC_TEST_MODELS");
     char path[1024];
-    snprintf(path, sizeof path, "%s/stories260K.gguf", dir && dir[0] ? dir : "../shared/models");
+    fuzz_model_path("stories260K.gguf", path, sizeof path);
     llamac_ctx_params cp = llamac_ctx_params_default();
     cp.n_ctx = 64;
     static const llamac_token prompt[] = { 1, 403, 407, 261, 378 };

@@ -5,6 +5,7 @@
  * Invariants checked: validation and tokenization agree (invalid UTF-8 is always LLAMAC_E_UTF8), the stream only
  * ever emits valid UTF-8, and detokenizing what was tokenized never fails.
  */
+#include "fuzz_model.h"
 #include "llamac.h"
 
 #include <stdint.h>
@@ -18,9 +19,8 @@ static void load_once(void) {
     if (model) {
         return;
     }
-    const char *dir = getenv("LLAMAC_TEST_MODELS");
     char path[1024];
-    snprintf(path, sizeof path, "%s/stories260K.gguf", dir && dir[0] ? dir : "../shared/models");
+    fuzz_model_path("stories260K.gguf", path, sizeof path);
     llamac_model_params mp = llamac_model_params_default();
     mp.vocab_only = true;
     if (llamac_model_load(path, &mp, &model) != LLAMAC_OK) {
