@@ -44,7 +44,8 @@ struct server {
     atomic_bool step_hooked;         /* the engine calls server_engine_step */
     _Atomic(struct job *) wake_head; /* jobs whose readers are to be woken (a stack through job.wake_next) */
     bool wake_pending;               /* pushed during this step; engine thread only */
-    sem_t wake_sem;                  /* posted once per step that pushed */
+    sem_t wake_sem;                  /* posted at the end of a step that pushed, while the waker sleeps on it */
+    atomic_bool waker_asleep;        /* the waker sleeps on wake_sem (else it polls wake_head) */
     atomic_bool wake_stop;
     pthread_t waker;
     bool waker_running;
