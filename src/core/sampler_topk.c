@@ -10,6 +10,7 @@
  * token id, an order llama.cpp leaves unspecified). Chains of any other shape take the ordinary path.
  */
 #include "internal.h"
+#include "scan.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -152,31 +153,6 @@ static bool biased(const llamac_sampler *s, size_t t) {
     return s->n_fast_bias && (s->fast_biased[t / 8] >> (t % 8) & 1);
 }
 
-enum { BLOCK = 16 };
-
-/* Whether any of the BLOCK floats at b is not <= floor (NaN in either counts as passing). */
-static bool block_passes(const float *b, float floor) {
-#if defined(__GNUC__)
-    /* GCC and Clang vectors: four compares of four lanes, where a plain loop is not vectorized. */
-    typedef float v4f __attribute__((vector_size(16)));
-    typedef int v4i __attribute__((vector_size(16)));
-    v4f f = { floor, floor, floor, floor };
-    v4i any = { 0, 0, 0, 0 };
-    for (size_t j = 0; j < BLOCK; j += 4) {
-        v4f x;
-        memcpy(&x, b + j, sizeof x);
-        any |= ~(x <= f);
-    }
-    return (any[0] | any[1] | any[2] | any[3]) != 0;
-#else
-    bool any = false;
-    for (size_t j = 0; j < BLOCK; j++) {
-        any |= !(b[j] <= floor);
-    }
-    return any;
-#endif
-}
-
 bool llamac__topk_apply(llamac_sampler *s, const float *logits, size_t n_vocab, llama_token_data_array *arr) {
     if (s->fast_state != TOPK_READY || n_vocab != (size_t)s->model->info.n_vocab) {
         return false;
@@ -188,17 +164,24 @@ bool llamac__topk_apply(llamac_sampler *s, const float *logits, size_t n_vocab, 
             offer(h, &n, k, (llama_token)t, logits[t]);
         }
     }
-    /* Most tokens fall below the k-th best at once: test blocks of 16 against it before looking at any one. */
-    while (t < n_vocab) {
-        size_t end = n_vocab - t >= BLOCK ? t + BLOCK : n_vocab;
-        if (end - t < BLOCK || block_passes(logits + t, h[0].logit)) {
-            for (size_t j = t; j < end; j++) {
-                if (!biased(s, j)) {
-                    offer(h, &n, k, (llama_token)j, logits[j]);
-                }
+    /* Most tokens fall below the k-th best at once: skip whole blocks below it before looking at any one. */
+    size_t whole = t + (n_vocab - t) / LLAMAC__SCAN_BLOCK * LLAMAC__SCAN_BLOCK;
+    while (t < whole) {
+        t = llamac__skip_below(logits, t, whole, h[0].logit);
+        if (t == whole) {
+            break;
+        }
+        for (size_t j = t; j < t + LLAMAC__SCAN_BLOCK; j++) {
+            if (!biased(s, j)) {
+                offer(h, &n, k, (llama_token)j, logits[j]);
             }
         }
-        t = end;
+        t += LLAMAC__SCAN_BLOCK;
+    }
+    for (; t < n_vocab; t++) {
+        if (!biased(s, t)) {
+            offer(h, &n, k, (llama_token)t, logits[t]);
+        }
     }
     if (s->n_fast_bias) {
         for (size_t i = 0; i < s->n_fast_bias_tok; i++) {
