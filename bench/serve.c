@@ -798,8 +798,14 @@ static bool parse_args(int argc, char **argv, struct options *o) {
     return true;
 }
 
+/* The median of the repetitions: with an even count, the mean of the two middle values (the nearest-rank quantile
+ * above would take the upper one, which biased every 16-repetition figure upwards). */
 static double median_of(double *v, int n) {
-    return quantile(v, (size_t)n, 0.5);
+    if (n <= 0) {
+        return 0;
+    }
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 #define REPS_MAX 16
