@@ -8,7 +8,8 @@
  * unique so no prompt cache helps) it measures the aggregate generated tokens/s, time to first token p50/p99 and
  * inter-token latency p99; then the co-tenant stall: while one stream generates, a long prompt is admitted, and the
  * stream's largest gap during the admission is compared with the time of one prefill chunk. llama-batched-bench
- * gives the engine's limit (aggregate generation rate, same sequences, context and threads). Clients are libcurl,
+ * gives the engine's limit (aggregate generation rate, same sequences, context and threads), measured right after
+ * the servers' loads at each concurrency, and each server's rate is divided by it there. Clients are libcurl,
  * one thread each; a token is one SSE chunk carrying content, and usage (stream_options.include_usage) gives the
  * exact completion-token counts. Output: JSON on stdout and a markdown table (--md).
  */
@@ -613,45 +614,34 @@ done:
 
 /* ---- llama-batched-bench: the limit ---- */
 
-/* Runs llama-batched-bench for the concurrency list, with npp-token prompts (as long as the servers' prompts, so
- * that its sequences attend over as many cells); fills limit[i] with speed_tg for o->conc[i] (0 if absent). */
-static bool run_batched_bench(const struct options *o, long npp, double *limit) {
-    char npl[128] = "", cmd[4096];
-    for (int i = 0; i < o->n_conc; i++) {
-        size_t l = strlen(npl);
-        snprintf(npl + l, sizeof npl - l, "%s%d", i ? "," : "", o->conc[i]);
-    }
+/* Runs llama-batched-bench for n_seq sequences with npp-token prompts (as long as the servers' prompts, so that its
+ * sequences attend over as many cells); returns its generation rate (speed_tg), 0 if it failed. */
+static double run_batched_bench(const struct options *o, long npp, int n_seq) {
+    char cmd[4096];
     snprintf(cmd, sizeof cmd,
-             "'%s' -m '%s' -c %d -b 2048 -ub 512 -t %d -kvu -npp %ld -ntg %d -npl %s --output-format jsonl "
+             "'%s' -m '%s' -c %d -b 2048 -ub 512 -t %d -kvu -npp %ld -ntg %d -npl %d --output-format jsonl "
              "2>/dev/null",
-             o->batched_bench, o->model, o->ctx, o->threads, npp, o->n_gen, npl);
+             o->batched_bench, o->model, o->ctx, o->threads, npp, o->n_gen, n_seq);
     note("limit: %s", cmd);
     FILE *p = popen(cmd, "r");
     if (!p) {
-        return false;
+        return 0;
     }
     char line[4096];
-    int found = 0;
+    double speed = 0;
     while (fgets(line, sizeof line, p)) {
         json_t *j = json_loads(line, 0, NULL);
-        if (!j) {
-            continue;
-        }
-        int pl = (int)json_integer_value(json_object_get(j, "pl"));
-        for (int i = 0; i < o->n_conc; i++) {
-            if (o->conc[i] == pl) {
-                limit[i] = json_number_value(json_object_get(j, "speed_tg"));
-                found++;
-            }
+        if (j && json_integer_value(json_object_get(j, "pl")) == n_seq) {
+            speed = json_number_value(json_object_get(j, "speed_tg"));
         }
         json_decref(j);
     }
     int st = pclose(p);
-    if (st != 0 || found == 0) {
+    if (st != 0 || speed <= 0) {
         note("llama-batched-bench failed (status %d)", st);
-        return false;
+        return 0;
     }
-    return true;
+    return speed;
 }
 
 /* ---- the run ---- */
@@ -815,7 +805,7 @@ struct results {
     struct stall_result stall[N_SERVERS][REPS_MAX];
     double limit_rep[MAX_CONC][REPS_MAX];
     double limit_at[MAX_CONC][REPS_MAX]; /* the limit of each repetition, 0 where it did not run */
-    int n_limit;                         /* repetitions in which llama-batched-bench ran */
+    int n_limit_at[MAX_CONC];            /* repetitions in which llama-batched-bench ran */
     double limit[MAX_CONC];              /* their median */
     bool have_limit;
 };
@@ -1047,9 +1037,14 @@ int main(int argc, char **argv) {
         wo.n_gen = 8;
         run_load(&wo, srv[s].port, 1, &w);
     }
+    bool have_bb = access(o.batched_bench, X_OK) == 0;
+    if (!have_bb) {
+        note("%s not found: no limit", o.batched_bench);
+    }
     int turn = 0;
     for (int r = 0; r < o.reps; r++) {
         for (int c = 0; c < o.n_conc; c++) {
+            long npp = 0;
             for (int k = 0; k < N_SERVERS; k++, turn++) {
                 int s = (turn / N_SERVERS + k) % N_SERVERS; /* alternate which server goes first */
                 struct load_result *L = &R.load[s][c][r];
@@ -1059,6 +1054,15 @@ int main(int argc, char **argv) {
                 note("rep %d, %2d clients, %-12s: %.1f tok/s (all streaming %.1f), TTFT p50 %.0f ms p99 %.0f ms, "
                      "ITL p99 %.1f ms",
                      r + 1, o.conc[c], names[s], L->agg_tps, L->steady_tps, L->ttft_p50, L->ttft_p99, L->itl_p99);
+                npp = L->prompt_tokens > npp ? L->prompt_tokens : npp;
+            }
+            /* The limit right after the servers' loads (both idle meanwhile): the machine's speed drifts within
+             * seconds, so the closer in time, the better the ratio. */
+            double lim = have_bb ? run_batched_bench(&o, npp > 0 ? npp : 32, o.conc[c]) : 0;
+            if (lim > 0) {
+                R.limit_rep[c][R.n_limit_at[c]++] = lim;
+                R.limit_at[c][r] = lim;
+                note("rep %d, %2d sequences, llama-batched-bench: %.1f tok/s", r + 1, o.conc[c], lim);
             }
         }
         for (int k = 0; k < N_SERVERS; k++) {
@@ -1069,31 +1073,13 @@ int main(int argc, char **argv) {
                  "ms (before: %.1f ms); one chunk ~%.0f ms",
                  r + 1, names[s], S->long_tokens, S->admit_ms, S->max_gap, S->p99_gap, S->base_itl_p50, S->chunk_ms);
         }
-        /* The limit, in the same repetition (both servers idle meanwhile). */
-        double lim[MAX_CONC] = { 0 };
-        long npp = 0;
-        for (int c = 0; c < o.n_conc; c++) {
-            for (int s = 0; s < N_SERVERS; s++) {
-                npp = R.load[s][c][r].prompt_tokens > npp ? R.load[s][c][r].prompt_tokens : npp;
-            }
-        }
-        if (access(o.batched_bench, X_OK) != 0) {
-            note("%s not found: no limit", o.batched_bench);
-        } else if (run_batched_bench(&o, npp > 0 ? npp : 32, lim)) {
-            for (int c = 0; c < o.n_conc; c++) {
-                R.limit_rep[c][R.n_limit] = lim[c];
-                R.limit_at[c][r] = lim[c];
-                note("rep %d, %2d sequences, llama-batched-bench: %.1f tok/s", r + 1, o.conc[c], lim[c]);
-            }
-            R.n_limit++;
-        }
     }
     for (int s = 0; s < N_SERVERS; s++) {
         server_stop(&srv[s]);
     }
-    R.have_limit = R.n_limit > 0;
-    for (int c = 0; c < o.n_conc && R.have_limit; c++) {
-        R.limit[c] = median_of(R.limit_rep[c], R.n_limit);
+    for (int c = 0; c < o.n_conc; c++) {
+        R.have_limit |= R.n_limit_at[c] > 0;
+        R.limit[c] = median_of(R.limit_rep[c], R.n_limit_at[c]);
     }
     FILE *md = NULL;
     if (o.md && !(md = fopen(o.md, "w"))) {
