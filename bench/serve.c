@@ -803,10 +803,8 @@ static double median_of(double *v, int n) {
 struct results {
     struct load_result load[N_SERVERS][MAX_CONC][REPS_MAX];
     struct stall_result stall[N_SERVERS][REPS_MAX];
-    double limit_rep[MAX_CONC][REPS_MAX];
     double limit_at[MAX_CONC][REPS_MAX]; /* the limit of each repetition, 0 where it did not run */
-    int n_limit_at[MAX_CONC];            /* repetitions in which llama-batched-bench ran */
-    double limit[MAX_CONC];              /* their median */
+    double limit[MAX_CONC];              /* the median of those that ran */
     bool have_limit;
 };
 
@@ -1060,7 +1058,6 @@ int main(int argc, char **argv) {
              * seconds, so the closer in time, the better the ratio. */
             double lim = have_bb ? run_batched_bench(&o, npp > 0 ? npp : 32, o.conc[c]) : 0;
             if (lim > 0) {
-                R.limit_rep[c][R.n_limit_at[c]++] = lim;
                 R.limit_at[c][r] = lim;
                 note("rep %d, %2d sequences, llama-batched-bench: %.1f tok/s", r + 1, o.conc[c], lim);
             }
@@ -1078,8 +1075,15 @@ int main(int argc, char **argv) {
         server_stop(&srv[s]);
     }
     for (int c = 0; c < o.n_conc; c++) {
-        R.have_limit |= R.n_limit_at[c] > 0;
-        R.limit[c] = median_of(R.limit_rep[c], R.n_limit_at[c]);
+        double ran[REPS_MAX];
+        int n = 0;
+        for (int r = 0; r < o.reps; r++) {
+            if (R.limit_at[c][r] > 0) {
+                ran[n++] = R.limit_at[c][r];
+            }
+        }
+        R.have_limit |= n > 0;
+        R.limit[c] = median_of(ran, n);
     }
     FILE *md = NULL;
     if (o.md && !(md = fopen(o.md, "w"))) {

@@ -153,6 +153,16 @@ static bool biased(const llamac_sampler *s, size_t t) {
     return s->n_fast_bias && (s->fast_biased[t / 8] >> (t % 8) & 1);
 }
 
+/* Offers every unbiased token of logits[from, to). */
+static void offer_span(const llamac_sampler *s, llama_token_data *h, size_t *n, size_t k, const float *logits,
+                       size_t from, size_t to) {
+    for (size_t t = from; t < to; t++) {
+        if (!biased(s, t)) {
+            offer(h, n, k, (llama_token)t, logits[t]);
+        }
+    }
+}
+
 bool llamac__topk_apply(llamac_sampler *s, const float *logits, size_t n_vocab, llama_token_data_array *arr) {
     if (s->fast_state != TOPK_READY || n_vocab != (size_t)s->model->info.n_vocab) {
         return false;
@@ -166,23 +176,11 @@ bool llamac__topk_apply(llamac_sampler *s, const float *logits, size_t n_vocab, 
     }
     /* Most tokens fall below the k-th best at once: skip whole blocks below it before looking at any one. */
     size_t whole = t + (n_vocab - t) / LLAMAC__SCAN_BLOCK * LLAMAC__SCAN_BLOCK;
-    while (t < whole) {
-        t = llamac__skip_below(logits, t, whole, h[0].logit);
-        if (t == whole) {
-            break;
-        }
-        for (size_t j = t; j < t + LLAMAC__SCAN_BLOCK; j++) {
-            if (!biased(s, j)) {
-                offer(h, &n, k, (llama_token)j, logits[j]);
-            }
-        }
+    while ((t = llamac__skip_below(logits, t, whole, h[0].logit)) < whole) {
+        offer_span(s, h, &n, k, logits, t, t + LLAMAC__SCAN_BLOCK);
         t += LLAMAC__SCAN_BLOCK;
     }
-    for (; t < n_vocab; t++) {
-        if (!biased(s, t)) {
-            offer(h, &n, k, (llama_token)t, logits[t]);
-        }
-    }
+    offer_span(s, h, &n, k, logits, whole, n_vocab);
     if (s->n_fast_bias) {
         for (size_t i = 0; i < s->n_fast_bias_tok; i++) {
             s->fast_bias_val[i] = logits[s->fast_bias_tok[i]];
