@@ -121,6 +121,7 @@ struct llamac_sampler {
     int fast_state;
     int32_t fast_k;
     int32_t fast_after;
+    int fast_greedy; /* what the samplers after the top-k make of it: open, greedy (the best survives alone), no */
     /* The logit biases ahead of that top-k, in the order added; their tokens sorted and unique, the entry's index
      * among them, the biased value of each, and a bitmap of the biased tokens. */
     llama_logit_bias *fast_bias;
@@ -136,9 +137,13 @@ struct llamac_sampler {
 
 #define LLAMAC__TOPK_BREAKS (-1) /* a sampler that changes the candidates in a way the shortcut cannot follow */
 #define LLAMAC__TOPK_NEUTRAL 0   /* a sampler that leaves the candidates as they are */
+/* After the top-k these tell whether the chain only ever picks the best candidate, so that a top-k of one does: */
+#define LLAMAC__TOPK_KEEPS_BEST (-2) /* changes the candidates, keeps the best, draws no count-dependent randomness */
+#define LLAMAC__TOPK_TAKES_BEST (-3) /* leaves the best candidate alone (the others at -inf, or it is selected) */
+#define LLAMAC__TOPK_DRAWS (-4)      /* draws from the candidates: one random number, whatever their count */
 
-/* Records the sampler just added as the chain's n_chain-th: `what` is LLAMAC__TOPK_BREAKS, LLAMAC__TOPK_NEUTRAL,
- * or k > 0 for a top-k sampler. */
+/* Records the sampler just added as the chain's n_chain-th: `what` is one of the LLAMAC__TOPK_ codes above (all
+ * but NEUTRAL break the shortcut when they come before the top-k), or k > 0 for a top-k sampler. */
 void llamac__topk_note(llamac_sampler *s, int32_t what, int32_t n_chain);
 /* Records logit biases about to be added to the chain (copied). LLAMAC_E_NO_MEMORY on failure. */
 llamac_status llamac__topk_note_bias(llamac_sampler *s, const llama_logit_bias *b, size_t n);

@@ -92,12 +92,12 @@ static bool finite(float x) {
 
 llamac_status llamac_sampler_add_greedy(llamac_sampler *s) {
     llamac_status st = can_add(s, "greedy");
-    return st ? st : push(s, llama_sampler_init_greedy(), "greedy", true, LLAMAC__TOPK_BREAKS);
+    return st ? st : push(s, llama_sampler_init_greedy(), "greedy", true, LLAMAC__TOPK_TAKES_BEST);
 }
 
 llamac_status llamac_sampler_add_dist(llamac_sampler *s, uint32_t seed) {
     llamac_status st = can_add(s, "dist");
-    return st ? st : push(s, llama_sampler_init_dist(seed), "dist", true, LLAMAC__TOPK_BREAKS);
+    return st ? st : push(s, llama_sampler_init_dist(seed), "dist", true, LLAMAC__TOPK_DRAWS);
 }
 
 llamac_status llamac_sampler_add_top_k(llamac_sampler *s, int32_t k) {
@@ -111,7 +111,7 @@ llamac_status llamac_sampler_add_top_p(llamac_sampler *s, float p, size_t min_ke
         return st;
     }
     CHECK(p > 0.0f && p <= 1.0f, "top_p %g must be in (0, 1]", (double)p);
-    return push(s, llama_sampler_init_top_p(p, min_keep), "top-p", false, LLAMAC__TOPK_BREAKS);
+    return push(s, llama_sampler_init_top_p(p, min_keep), "top-p", false, LLAMAC__TOPK_KEEPS_BEST);
 }
 
 llamac_status llamac_sampler_add_min_p(llamac_sampler *s, float p, size_t min_keep) {
@@ -120,7 +120,7 @@ llamac_status llamac_sampler_add_min_p(llamac_sampler *s, float p, size_t min_ke
         return st;
     }
     CHECK(p >= 0.0f && p <= 1.0f, "min_p %g must be in [0, 1]", (double)p);
-    return push(s, llama_sampler_init_min_p(p, min_keep), "min-p", false, LLAMAC__TOPK_BREAKS);
+    return push(s, llama_sampler_init_min_p(p, min_keep), "min-p", false, LLAMAC__TOPK_KEEPS_BEST);
 }
 
 llamac_status llamac_sampler_add_typical(llamac_sampler *s, float p, size_t min_keep) {
@@ -129,7 +129,9 @@ llamac_status llamac_sampler_add_typical(llamac_sampler *s, float p, size_t min_
         return st;
     }
     CHECK(p > 0.0f && p <= 1.0f, "typical_p %g must be in (0, 1]", (double)p);
-    return push(s, llama_sampler_init_typical(p, min_keep), "typical", false, LLAMAC__TOPK_BREAKS);
+    /* llama.cpp returns early at p >= 1; below, typical sampling may drop the most probable token */
+    return push(s, llama_sampler_init_typical(p, min_keep), "typical", false,
+                p >= 1.0f ? LLAMAC__TOPK_KEEPS_BEST : LLAMAC__TOPK_BREAKS);
 }
 
 llamac_status llamac_sampler_add_temp(llamac_sampler *s, float t) {
@@ -138,7 +140,9 @@ llamac_status llamac_sampler_add_temp(llamac_sampler *s, float t) {
         return st;
     }
     CHECK(finite(t) && t >= 0.0f, "temperature %g must be >= 0", (double)t);
-    return push(s, llama_sampler_init_temp(t), "temperature", false, LLAMAC__TOPK_BREAKS);
+    /* t = 0 leaves the best candidate alone; t > 0 scales every logit alike */
+    return push(s, llama_sampler_init_temp(t), "temperature", false,
+                t > 0.0f ? LLAMAC__TOPK_KEEPS_BEST : LLAMAC__TOPK_TAKES_BEST);
 }
 
 llamac_status llamac_sampler_add_temp_ext(llamac_sampler *s, float t, float delta, float exponent) {
@@ -149,7 +153,9 @@ llamac_status llamac_sampler_add_temp_ext(llamac_sampler *s, float t, float delt
     CHECK(finite(t) && t >= 0.0f, "temperature %g must be >= 0", (double)t);
     CHECK(finite(delta) && delta >= 0.0f, "dynamic temperature range %g must be >= 0", (double)delta);
     CHECK(finite(exponent) && exponent > 0.0f, "dynamic temperature exponent %g must be > 0", (double)exponent);
-    return push(s, llama_sampler_init_temp_ext(t, delta, exponent), "dynamic temperature", false, LLAMAC__TOPK_BREAKS);
+    /* without a range it is the plain temperature; with one, the temperature may come out 0 or not, by entropy */
+    int32_t what = delta > 0.0f ? LLAMAC__TOPK_BREAKS : t > 0.0f ? LLAMAC__TOPK_KEEPS_BEST : LLAMAC__TOPK_TAKES_BEST;
+    return push(s, llama_sampler_init_temp_ext(t, delta, exponent), "dynamic temperature", false, what);
 }
 
 llamac_status llamac_sampler_add_xtc(llamac_sampler *s, float p, float t, size_t min_keep, uint32_t seed) {
@@ -159,7 +165,9 @@ llamac_status llamac_sampler_add_xtc(llamac_sampler *s, float p, float t, size_t
     }
     CHECK(p >= 0.0f && p <= 1.0f, "xtc probability %g must be in [0, 1]", (double)p);
     CHECK(t >= 0.0f && t <= 1.0f, "xtc threshold %g must be in [0, 1]", (double)t);
-    return push(s, llama_sampler_init_xtc(p, t, min_keep, seed), "xtc", false, LLAMAC__TOPK_BREAKS);
+    /* llama.cpp returns at once (drawing nothing) when p is 0 or t above 0.5; otherwise it may drop the best */
+    return push(s, llama_sampler_init_xtc(p, t, min_keep, seed), "xtc", false,
+                p <= 0.0f || t > 0.5f ? LLAMAC__TOPK_KEEPS_BEST : LLAMAC__TOPK_BREAKS);
 }
 
 llamac_status llamac_sampler_add_top_n_sigma(llamac_sampler *s, float n) {
@@ -168,7 +176,7 @@ llamac_status llamac_sampler_add_top_n_sigma(llamac_sampler *s, float n) {
         return st;
     }
     CHECK(finite(n) && n > 0.0f, "top_n_sigma %g must be > 0", (double)n);
-    return push(s, llama_sampler_init_top_n_sigma(n), "top-n-sigma", false, LLAMAC__TOPK_BREAKS);
+    return push(s, llama_sampler_init_top_n_sigma(n), "top-n-sigma", false, LLAMAC__TOPK_KEEPS_BEST);
 }
 
 llamac_status llamac_sampler_add_mirostat(llamac_sampler *s, uint32_t seed, float tau, float eta, int32_t m) {

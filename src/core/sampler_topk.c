@@ -17,11 +17,31 @@
 #include <string.h>
 
 enum { TOPK_OPEN = 0, TOPK_READY, TOPK_OFF };
+enum { GREEDY_OPEN = 0, GREEDY_YES, GREEDY_NO };
 
 /* The shortcut pays only while k is small against the vocabulary. */
 #define TOPK_MAX_SHARE 8
 
+/* After the top-k: a chain whose samplers keep the best candidate until one leaves it alone (temperature 0, greedy)
+ * picks the best of all, whatever k is; the shortcut then takes a top-k of one, which spares the heap its work and
+ * the rest of the chain its softmaxes over k candidates. The token and the random numbers drawn are the same. */
+static void note_greedy(llamac_sampler *s, int32_t what) {
+    if (s->fast_greedy == GREEDY_NO) {
+        return;
+    }
+    /* A draw ends the chain: after a sampler that took the best it has nothing left to choose from. */
+    if (what == LLAMAC__TOPK_TAKES_BEST) {
+        s->fast_greedy = GREEDY_YES;
+    } else if (what == LLAMAC__TOPK_BREAKS) {
+        s->fast_greedy = GREEDY_NO;
+    }
+}
+
 void llamac__topk_note(llamac_sampler *s, int32_t what, int32_t n_chain) {
+    if (s->fast_state == TOPK_READY) {
+        note_greedy(s, what);
+        return;
+    }
     if (s->fast_state != TOPK_OPEN || what == LLAMAC__TOPK_NEUTRAL) {
         return;
     }
@@ -45,6 +65,9 @@ static size_t bias_slot(const llamac_sampler *s, llama_token t) {
 }
 
 llamac_status llamac__topk_note_bias(llamac_sampler *s, const llama_logit_bias *b, size_t n) {
+    if (s->fast_state == TOPK_READY && n > 0) {
+        note_greedy(s, LLAMAC__TOPK_BREAKS); /* a bias after the top-k may bring another candidate to the top */
+    }
     if (s->fast_state != TOPK_OPEN || n == 0) {
         return LLAMAC_OK;
     }
@@ -167,7 +190,7 @@ bool llamac__topk_apply(llamac_sampler *s, const float *logits, size_t n_vocab, 
     if (s->fast_state != TOPK_READY || n_vocab != (size_t)s->model->info.n_vocab) {
         return false;
     }
-    size_t k = (size_t)s->fast_k, n = 0, t = 0;
+    size_t k = s->fast_greedy == GREEDY_YES ? 1 : (size_t)s->fast_k, n = 0, t = 0;
     llama_token_data *h = s->cur;
     for (; t < n_vocab && n < k; t++) {
         if (!biased(s, t)) {

@@ -645,6 +645,26 @@ static void add_tail(llamac_sampler *s, int32_t k, float temp, uint32_t seed) {
     CHECK_OK(llamac_sampler_add_dist(s, seed));
 }
 
+/* Generates from a fixed prompt with two chains side by side: the number of steps (of n) at which both picked the
+ * same token, stopping at the first difference; *commas counts the fast chain's `comma` tokens. */
+static int same_tokens(llamac_sampler *fast, llamac_sampler *full, int n, llamac_token comma, int *commas) {
+    CHECK_OK(llamac_ctx_seq_rm(ctx, 0, -1, -1));
+    static const llamac_token p[] = { 1, 403, 407, 261, 378 };
+    CHECK_OK(llamac_ctx_decode(ctx, 0, p, 5));
+    int same = 0;
+    for (int step = 0; step < n; step++) {
+        llamac_token a = -1, b = -1;
+        CHECK_OK(llamac_sampler_sample(fast, ctx, -1, &a));
+        CHECK_OK(llamac_sampler_sample(full, ctx, -1, &b));
+        same += a == b;
+        *commas += a == comma;
+        if (a != b || llamac_ctx_decode(ctx, 0, &a, 1) != LLAMAC_OK) { /* past an end token too */
+            break;
+        }
+    }
+    return same;
+}
+
 /* A chain that starts with neutral samplers and a top-k takes its k best straight from the logits
  * (core/sampler_topk.c). The same chain behind a top-k over the whole vocabulary (which only sorts, and turns the
  * shortcut off) must pick the same token at every step, greedy and random, with and without biases. */
@@ -668,22 +688,74 @@ static void test_topk_shortcut_matches_full_chain(void) {
         CHECK_OK(llamac_sampler_add_top_k(full, n_vocab));
         add_tail(fast, cases[c].k, cases[c].temp, 100 + (uint32_t)c);
         add_tail(full, cases[c].k, cases[c].temp, 100 + (uint32_t)c);
-        CHECK_OK(llamac_ctx_seq_rm(ctx, 0, -1, -1));
-        static const llamac_token p[] = { 1, 403, 407, 261, 378 };
-        CHECK_OK(llamac_ctx_decode(ctx, 0, p, 5));
-        int same = 0, commas = 0;
-        for (int step = 0; step < 96; step++) {
-            llamac_token a = -1, b = -1;
-            CHECK_OK(llamac_sampler_sample(fast, ctx, -1, &a));
-            CHECK_OK(llamac_sampler_sample(full, ctx, -1, &b));
-            same += a == b;
-            commas += a == comma;
-            if (a != b || llamac_ctx_decode(ctx, 0, &a, 1) != LLAMAC_OK) { /* past an end token too */
-                break;
-            }
-        }
-        CHECK_INT(same, 96);
+        int commas = 0;
+        CHECK_INT(same_tokens(fast, full, 96, comma, &commas), 96);
         if (cases[c].n_bias) {
+            CHECK_INT(commas, 0);
+        }
+        llamac_sampler_free(fast);
+        llamac_sampler_free(full);
+    }
+}
+
+/* The tail of a greedy-shortcut case (see test_topk_greedy_matches_full_chain), after the top-k. */
+static void add_greedy_case(llamac_sampler *s, int c, llamac_token ban) {
+    const llamac_logit_bias b = { ban, -INFINITY };
+    CHECK_OK(llamac_sampler_add_top_k(s, 40));
+    switch (c) {
+    case 0: /* every sampler that keeps the best, then temperature 0: greedy */
+        CHECK_OK(llamac_sampler_add_typical(s, 1.0f, 1));
+        CHECK_OK(llamac_sampler_add_top_p(s, 0.9f, 1));
+        CHECK_OK(llamac_sampler_add_min_p(s, 0.05f, 1));
+        CHECK_OK(llamac_sampler_add_xtc(s, 0.0f, 0.1f, 1, 7));
+        CHECK_OK(llamac_sampler_add_xtc(s, 1.0f, 0.6f, 1, 7));
+        CHECK_OK(llamac_sampler_add_top_n_sigma(s, 1.5f));
+        CHECK_OK(llamac_sampler_add_temp(s, 0.5f));
+        CHECK_OK(llamac_sampler_add_temp_ext(s, 0.0f, 0.0f, 1.0f));
+        CHECK_OK(llamac_sampler_add_dist(s, 11));
+        break;
+    case 1: /* the greedy selector */
+        CHECK_OK(llamac_sampler_add_top_p(s, 0.5f, 1));
+        CHECK_OK(llamac_sampler_add_greedy(s));
+        break;
+    case 2: /* XTC that fires: it drops the best candidates, drawing a random number each time */
+        CHECK_OK(llamac_sampler_add_xtc(s, 1.0f, 0.05f, 1, 7));
+        CHECK_OK(llamac_sampler_add_temp(s, 0.0f));
+        CHECK_OK(llamac_sampler_add_dist(s, 11));
+        break;
+    case 3: /* a bias after the top-k that bans what greedy picks most */
+        CHECK_OK(llamac_sampler_add_logit_bias(s, &b, 1));
+        CHECK_OK(llamac_sampler_add_temp(s, 0.0f));
+        CHECK_OK(llamac_sampler_add_dist(s, 11));
+        break;
+    case 4: /* typical below 1 may drop the most probable token */
+        CHECK_OK(llamac_sampler_add_typical(s, 0.2f, 1));
+        CHECK_OK(llamac_sampler_add_temp(s, 0.0f));
+        CHECK_OK(llamac_sampler_add_dist(s, 11));
+        break;
+    default: /* a dynamic temperature, which is not 0 everywhere */
+        CHECK_OK(llamac_sampler_add_temp_ext(s, 0.0f, 1.5f, 1.0f));
+        CHECK_OK(llamac_sampler_add_dist(s, 11));
+        break;
+    }
+}
+
+/* Chains that only ever pick the best candidate take a top-k of one from the logits (core/sampler_topk.c); chains
+ * that look alike but may not pick the best keep their k. Either way the token at every step must be the one the
+ * same chain picks behind a top-k over the whole vocabulary (shortcut off). */
+static void test_topk_greedy_matches_full_chain(void) {
+    int32_t n_vocab = llamac_vocab_n_tokens(model);
+    llamac_token comma = token_of(",");
+    for (int c = 0; c < 6; c++) {
+        llamac_sampler *fast = NULL, *full = NULL;
+        CHECK_OK(llamac_sampler_new(model, &fast));
+        CHECK_OK(llamac_sampler_new(model, &full));
+        CHECK_OK(llamac_sampler_add_top_k(full, n_vocab));
+        add_greedy_case(fast, c, comma);
+        add_greedy_case(full, c, comma);
+        int commas = 0;
+        CHECK_INT(same_tokens(fast, full, 96, comma, &commas), 96);
+        if (c == 3) {
             CHECK_INT(commas, 0);
         }
         llamac_sampler_free(fast);
@@ -799,6 +871,7 @@ int main(void) {
     RUN(test_greedy_chain_equals_temp0);
     RUN(test_logit_bias_changes_output);
     RUN(test_topk_shortcut_matches_full_chain);
+    RUN(test_topk_greedy_matches_full_chain);
     RUN(test_mirostat);
     RUN(test_from_params);
     RUN(test_defaults);
