@@ -8,15 +8,18 @@
  * unique so no prompt cache helps) it measures the aggregate generated tokens/s, time to first token p50/p99 and
  * inter-token latency p99; then the co-tenant stall: while one stream generates, a long prompt is admitted, and the
  * stream's largest gap during the admission is compared with the time of one prefill chunk. llama-batched-bench
- * gives the engine's limit (aggregate generation rate, same sequences, context and threads), measured right after
- * the servers' loads at each concurrency, and each server's rate is divided by it there. Clients are libcurl,
- * one thread each; a token is one SSE chunk carrying content, and usage (stream_options.include_usage) gives the
- * exact completion-token counts. Output: JSON on stdout and a markdown table (--md).
+ * gives the engine's limit (aggregate generation rate, same sequences, context and threads), measured just before
+ * and just after the servers' loads at each concurrency, and each server's rate is divided by the mean of the two.
+ * The compute of all three runs on CPUs of its own, everything else on the others (see "CPU placement" below).
+ * Clients are libcurl, one thread each; a token is one SSE chunk carrying content, and usage
+ * (stream_options.include_usage) gives the exact completion-token counts. Output: JSON on stdout and a markdown
+ * table (--md).
  */
-#define _DEFAULT_SOURCE /* syscall (per-thread priority) */
+#define _GNU_SOURCE /* syscall (per-thread priority), sched_setaffinity and CPU_SET (CPU placement) */
 #include "llamac.h"
 
 #include <curl/curl.h>
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -29,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #ifdef __linux__
+#    include <sched.h>
 #    include <sys/prctl.h>
 #    include <sys/resource.h>
 #    include <sys/syscall.h>
@@ -62,6 +66,7 @@ struct options {
     int n_long;
     int chunk;
     int port;
+    bool place; /* compute on a CPU of its own (see placement_init) */
 };
 
 /* ---- small helpers ---- */
@@ -612,6 +617,139 @@ done:
     return ok;
 }
 
+/* ---- CPU placement ----
+ *
+ * The vCPUs of a virtual machine need not be equally fast: on the 2-vCPU VM this was written on, one of them ran
+ * llama-batched-bench at half the speed of the other for minutes at a time, and which one the scheduler gave to a
+ * compute thread decided the outcome more than anything measured. So, with -t 1, the compute of all three —
+ * llama-batched-bench, llama-server's main loop (its main thread), llamac serve's engine thread (named
+ * "llamac-engine") — runs on one CPU, and everything else (connection threads, the waker, this load generator) on
+ * the others. */
+
+#ifdef __linux__
+static cpu_set_t g_compute_cpus, g_other_cpus;
+
+/* Sets up the two CPU sets, the last CPU this process may use for compute and the rest for everything else, and
+ * moves the calling thread (and so the clients it starts and the servers it forks) to the rest. False, and nothing
+ * changed, on a machine with one CPU. Only for -t 1: with more threads, llama.cpp's OpenMP workers compute too, and
+ * nothing tells them from a server's other threads. */
+static bool placement_init(void) {
+    cpu_set_t all;
+    if (sched_getaffinity(0, sizeof all, &all) != 0 || CPU_COUNT(&all) < 2) {
+        return false;
+    }
+    CPU_ZERO(&g_compute_cpus);
+    g_other_cpus = all;
+    for (size_t cpu = CPU_SETSIZE; cpu-- > 0;) {
+        if (CPU_ISSET(cpu, &all)) {
+            CPU_SET(cpu, &g_compute_cpus);
+            CPU_CLR(cpu, &g_other_cpus);
+            break;
+        }
+    }
+    return sched_setaffinity(0, sizeof g_other_cpus, &g_other_cpus) == 0;
+}
+
+/* Places every thread of server `pid`: the one that computes on the compute CPU, the rest on the others. The
+ * compute thread is the one named `compute_comm`, or with no name given the main thread. Done before every
+ * measurement, so that threads started since then are placed too. False if no compute thread was found. */
+static bool place_server(pid_t pid, const char *compute_comm) {
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
+    if (!d) {
+        return false;
+    }
+    int found = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        char *end;
+        long tid = strtol(de->d_name, &end, 10);
+        if (*end || tid <= 0) {
+            continue;
+        }
+        bool compute = tid == (long)pid;
+        if (compute_comm) {
+            char path[128], comm[64] = "";
+            snprintf(path, sizeof path, "%s/%ld/comm", dir, tid);
+            FILE *f = fopen(path, "r");
+            if (f) {
+                if (fgets(comm, sizeof comm, f)) {
+                    comm[strcspn(comm, "\n")] = '\0';
+                }
+                fclose(f);
+            }
+            compute = strcmp(comm, compute_comm) == 0;
+        }
+        found += compute;
+        const cpu_set_t *set = compute ? &g_compute_cpus : &g_other_cpus;
+        sched_setaffinity((pid_t)tid, sizeof *set, set); /* a thread that ended meanwhile: nothing to place */
+    }
+    closedir(d);
+    return found == 1;
+}
+
+/* Undoes the placement: every thread may run anywhere again (place_server then spreads a server's threads). */
+static void placement_off(void) {
+    cpu_set_t all;
+    CPU_ZERO(&all);
+    for (size_t cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+        if (CPU_ISSET(cpu, &g_compute_cpus) || CPU_ISSET(cpu, &g_other_cpus)) {
+            CPU_SET(cpu, &all);
+        }
+    }
+    g_compute_cpus = g_other_cpus = all;
+    sched_setaffinity(0, sizeof all, &all);
+}
+
+/* Runs `cmd` through popen on the compute CPU: the child inherits the calling thread's CPUs. */
+static FILE *popen_on_compute_cpu(const char *cmd) {
+    sched_setaffinity(0, sizeof g_compute_cpus, &g_compute_cpus);
+    FILE *p = popen(cmd, "r");
+    sched_setaffinity(0, sizeof g_other_cpus, &g_other_cpus);
+    return p;
+}
+#else
+static bool placement_init(void) {
+    return false;
+}
+
+static bool place_server(pid_t pid, const char *compute_comm) {
+    (void)pid;
+    (void)compute_comm;
+    return false;
+}
+
+static void placement_off(void) {
+}
+
+static FILE *popen_on_compute_cpu(const char *cmd) {
+    return popen(cmd, "r");
+}
+#endif
+
+/* The compute thread of each server: llamac serve's engine thread by name, llama-server's main thread. */
+static const char *const compute_comm[N_SERVERS] = { "llamac-engine", NULL };
+
+/* Places both servers' threads (see place_server); if a compute thread cannot be found, turns placement off for
+ * the rest of the run, so that no server computes on fewer CPUs than the other. */
+static void place_servers(struct options *o, const struct server *srv) {
+    if (!o->place) {
+        return;
+    }
+    for (int s = 0; s < N_SERVERS; s++) {
+        if (!place_server(srv[s].pid, compute_comm[s])) {
+            note("%s: no compute thread found; CPU placement off", srv[s].name);
+            o->place = false;
+            placement_off();
+            for (int t = 0; t < N_SERVERS; t++) {
+                place_server(srv[t].pid, compute_comm[t]);
+            }
+            return;
+        }
+    }
+}
+
 /* ---- llama-batched-bench: the limit ---- */
 
 /* Runs llama-batched-bench for n_seq sequences with npp-token prompts (as long as the servers' prompts, so that its
@@ -623,7 +761,7 @@ static double run_batched_bench(const struct options *o, long npp, int n_seq) {
              "2>/dev/null",
              o->batched_bench, o->model, o->ctx, o->threads, npp, o->n_gen, n_seq);
     note("limit: %s", cmd);
-    FILE *p = popen(cmd, "r");
+    FILE *p = o->place ? popen_on_compute_cpu(cmd) : popen(cmd, "r");
     if (!p) {
         return 0;
     }
@@ -701,6 +839,8 @@ static void usage(void) {
            "  --long N              words in the co-tenant's long prompt (about N tokens; default 1500)\n"
            "  --chunk N             prefill chunk of llamac serve (--prefill-chunk; default 512)\n"
            "  --port N              first port (default 18480; uses N and N+1)\n"
+           "  --place on|off        with -t 1, compute (llama-batched-bench, llama-server's main loop, llamac\n"
+           "                        serve's engine) on the last CPU, everything else on the others (default on)\n"
            "  --work-dir DIR        synthesized models and server logs (default: the build dir)\n"
            "  --md FILE             also write the markdown table there\n");
 }
@@ -771,6 +911,8 @@ static bool parse_args(int argc, char **argv, struct options *o) {
             num = &o->chunk;
         } else if (strcmp(a, "--port") == 0) {
             num = &o->port;
+        } else if (strcmp(a, "--place") == 0 && (strcmp(v, "on") == 0 || strcmp(v, "off") == 0)) {
+            o->place = strcmp(v, "on") == 0;
         } else {
             fprintf(stderr, "llamac-bench-serve: unknown option %s (see --help)\n", a);
             return false;
@@ -951,6 +1093,7 @@ int main(int argc, char **argv) {
                                 .n_long = 1500,
                                 .chunk = 512,
                                 .port = 18480,
+                                .place = true,
                                 .llamac = LLAMAC_SERVE_BENCH_LLAMAC,
                                 .work_dir = LLAMAC_SERVE_BENCH_BUILD_DIR,
                                 .vocab_dir = LLAMAC_SERVE_BENCH_LLAMA_SOURCE_DIR "/models" };
@@ -1022,11 +1165,20 @@ int main(int argc, char **argv) {
     for (int s = 0; s < N_SERVERS; s++) {
         snprintf(srv[s].log, sizeof srv[s].log, "%s/bench-serve-%s.log", o.work_dir, s ? "llama-server" : "llamac");
     }
+    if (o.place && (o.threads != 1 || !placement_init())) {
+        note("CPU placement off (it needs -t 1 and a second CPU)");
+        o.place = false;
+    }
     if (!ltext || !server_start(&srv[0], argv0) || !server_start(&srv[1], argv1) || !server_wait(&srv[0], 600e3) ||
         !server_wait(&srv[1], 600e3)) {
         goto done;
     }
     note("both servers up (ports %d, %d); logs in %s", o.port, o.port + 1, o.work_dir);
+    place_servers(&o, srv);
+    if (o.place) {
+        note("compute (llama-batched-bench, llama-server's main thread, llamac serve's engine thread) on the last "
+             "CPU, everything else on the others");
+    }
     /* Warm-up: one short request to each, so first-request costs are not measured. */
     for (int s = 0; s < N_SERVERS; s++) {
         struct load_result w;
@@ -1040,12 +1192,18 @@ int main(int argc, char **argv) {
         note("%s not found: no limit", o.batched_bench);
     }
     int turn = 0;
+    long npp_at[MAX_CONC] = { 0 }; /* the servers' prompt length at each concurrency, once seen */
     for (int r = 0; r < o.reps; r++) {
         for (int c = 0; c < o.n_conc; c++) {
+            /* The limit both before and after the servers' loads (from the second repetition on, when the prompt
+             * length is known), the mean taken: the machine's speed drifts within seconds, and bracketing cancels
+             * a steady drift. */
+            double before = have_bb && npp_at[c] > 0 ? run_batched_bench(&o, npp_at[c], o.conc[c]) : 0;
             long npp = 0;
             for (int k = 0; k < N_SERVERS; k++, turn++) {
                 int s = (turn / N_SERVERS + k) % N_SERVERS; /* alternate which server goes first */
                 struct load_result *L = &R.load[s][c][r];
+                place_servers(&o, srv);
                 if (!run_load(&o, srv[s].port, o.conc[c], L)) {
                     note("%s: %d failed requests at %d clients", names[s], L->failed, o.conc[c]);
                 }
@@ -1054,17 +1212,19 @@ int main(int argc, char **argv) {
                      r + 1, o.conc[c], names[s], L->agg_tps, L->steady_tps, L->ttft_p50, L->ttft_p99, L->itl_p99);
                 npp = L->prompt_tokens > npp ? L->prompt_tokens : npp;
             }
-            /* The limit right after the servers' loads (both idle meanwhile): the machine's speed drifts within
-             * seconds, so the closer in time, the better the ratio. */
-            double lim = have_bb ? run_batched_bench(&o, npp > 0 ? npp : 32, o.conc[c]) : 0;
+            npp_at[c] = npp > 0 ? npp : 32;
+            double after = have_bb ? run_batched_bench(&o, npp_at[c], o.conc[c]) : 0;
+            double lim = before > 0 && after > 0 ? (before + after) / 2 : after;
             if (lim > 0) {
                 R.limit_at[c][r] = lim;
-                note("rep %d, %2d sequences, llama-batched-bench: %.1f tok/s", r + 1, o.conc[c], lim);
+                note("rep %d, %2d sequences, llama-batched-bench: %.1f tok/s (before the loads %.1f, after %.1f)",
+                     r + 1, o.conc[c], lim, before, after);
             }
         }
         for (int k = 0; k < N_SERVERS; k++) {
             int s = (r + k) % N_SERVERS;
             struct stall_result *S = &R.stall[s][r];
+            place_servers(&o, srv);
             run_stall(&o, srv[s].port, ltext, S);
             note("rep %d, co-tenant %-12s: %ld-token prompt admitted in %.0f ms; stream gap max %.1f ms, p99 %.1f "
                  "ms (before: %.1f ms); one chunk ~%.0f ms",

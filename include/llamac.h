@@ -1797,9 +1797,10 @@ LLAMAC_API llamac_status llamac_tool_history_check(const char *messages_json);
 typedef void (*llamac_engine_step_fn)(void *user_data);
 
 /* A multi-sequence engine: n_slots requests share ONE context and are decoded together by a worker thread the
- * engine owns. Every step decodes one batch holding the next token of every generating slot plus prompt chunks of
- * slots still prefilling, at most `n_prefill_chunk` prompt tokens per step, so a long prompt delays the other
- * streams by at most one chunk per step (continuous batching). A new request goes to the idle slot whose KV cache
+ * engine owns (named "llamac-engine" on Linux, for top -H, perf, or placing it on a CPU). Every step decodes one
+ * batch holding the next token of every generating slot plus prompt chunks of slots still prefilling, at most
+ * `n_prefill_chunk` prompt tokens per step, so a long prompt delays the other streams by at most one chunk per step
+ * (continuous batching). A new request goes to the idle slot whose KV cache
  * shares the longest prefix with its prompt (ties: the least recently used; a prefix shorter than slot_similarity of
  * the prompt: the least recently used slot) and reuses that slot's prefix (prompt cache).
  *
