@@ -676,7 +676,9 @@ LLAMAC_API size_t llamac_sampler_count(const llamac_sampler *s);
 /* Samples a token from output `i` of the last decode on `ctx` and accepts it into the chain's history.
  * A chain without a selecting sampler selects greedily. When the samplers ahead of the chain's first top-k leave the
  * logits as they are (logit biases, neutral penalties), its k best are taken straight from the logits rather than
- * from an n_vocab candidate array (same tokens, same order; 10-20x faster on a large vocabulary). Errors:
+ * from an n_vocab candidate array (same tokens, same order; 10-20x faster on a large vocabulary); and when the
+ * samplers after it only ever leave the best candidate chosen (temperature 0 or greedy, behind top-p, min-p, typical
+ * 1, an XTC that cannot fire, top-n-sigma), only the best is taken (same token, same random numbers drawn). Errors:
  * LLAMAC_E_INVALID_ARGUMENT (i out of range, no decode, a context of another model). One thread per handle (sampler and
  * context). */
 LLAMAC_API llamac_status llamac_sampler_sample(llamac_sampler *s, llamac_context *ctx, int32_t i, llamac_token *out);
