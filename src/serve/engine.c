@@ -6,6 +6,7 @@
  * grammar is the submitter's error, not a failure in the middle of a stream). The worker thread (engine_step.c)
  * then only schedules, decodes and samples.
  */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "serve/engine_internal.h"
 
 #include <errno.h>
@@ -220,6 +221,10 @@ llamac_status llamac_engine_new(llamac_model *model, const llamac_engine_params 
         st = llamac__fail(LLAMAC_E_INTERNAL, "cannot start the engine thread");
         goto fail;
     }
+#ifdef __linux__
+    /* Named before this returns, for top -H, perf, or placing it on a CPU (bench/serve.c does); best effort. */
+    pthread_setname_np(e->thread, "llamac-engine");
+#endif
     e->thread_started = true;
     *out = e;
     return llamac__ok();

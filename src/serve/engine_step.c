@@ -9,9 +9,6 @@
 #include "serve/engine_internal.h"
 
 #include <math.h>
-#ifdef __linux__
-#    include <sys/prctl.h>
-#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -553,10 +550,6 @@ static void step(llamac_engine *e) {
 
 void *llamac__eng_main(void *arg) {
     llamac_engine *e = arg;
-#ifdef __linux__
-    /* A name of its own, for top -H, perf and for placing it on a CPU from outside (bench/serve.c does). */
-    prctl(PR_SET_NAME, "llamac-engine", 0, 0, 0);
-#endif
     pthread_mutex_lock(&e->lock);
     for (;;) {
         if (e->stop_now) {

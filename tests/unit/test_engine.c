@@ -11,6 +11,9 @@
 
 #include <math.h>
 #include <pthread.h>
+#ifdef __linux__
+#    include <dirent.h>
+#endif
 
 static llamac_model *model;
 
@@ -878,6 +881,48 @@ static void test_shutdown(void) {
     llamac_engine_free(e);
 }
 
+#ifdef __linux__
+/* Threads of this process named `name` (from /proc/self/task/TID/comm). */
+static int threads_named(const char *name) {
+    DIR *d = opendir("/proc/self/task");
+    CHECK(d != NULL);
+    if (!d) {
+        return -1;
+    }
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.') {
+            continue;
+        }
+        char path[300], comm[64] = "";
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", de->d_name);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            if (fgets(comm, sizeof comm, f)) {
+                comm[strcspn(comm, "\n")] = '\0';
+            }
+            fclose(f);
+        }
+        n += strcmp(comm, name) == 0;
+    }
+    closedir(d);
+    return n;
+}
+#endif
+
+/* The worker thread carries the name the header gives it, so that tools (and bench-serve's CPU placement) find it;
+ * it goes with the engine. */
+static void test_worker_thread_named(void) {
+#ifdef __linux__
+    CHECK_INT(threads_named("llamac-engine"), 0);
+    llamac_engine *e = engine_new(2, 512, 64, 0);
+    CHECK_INT(threads_named("llamac-engine"), 1);
+    llamac_engine_free(e);
+    CHECK_INT(threads_named("llamac-engine"), 0);
+#endif
+}
+
 int main(void) {
     CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), NULL, &model));
     if (!model) {
@@ -897,6 +942,7 @@ int main(void) {
     RUN(test_grammar);
     RUN(test_logprobs);
     RUN(test_shutdown);
+    RUN(test_worker_thread_named);
     llamac_model_free(model);
     TESTS_DONE();
 }
