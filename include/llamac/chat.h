@@ -1,0 +1,276 @@
+/*
+ * llamac/chat.h - conversations: chat templates (llamac's Jinja engine), chat sessions that reuse the KV cache each turn, and
+ * incremental prefill while a user types.
+ *
+ * One part of the llamac API; programs include <llamac.h>, which includes every part in layer order.
+ */
+#ifndef LLAMAC_CHAT_H
+#define LLAMAC_CHAT_H
+
+#include "generate.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Chat templates
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* A chat template: the Jinja source a model carries (tokenizer.chat_template) turned into a prompt for a
+ * conversation. llamac renders the real template with its own engine for the Jinja2 subset Hugging Face templates
+ * use, with the behaviour of llama.cpp's engine (common/jinja), byte for byte: no template is guessed or replaced.
+ * Rendering is bounded: output size, working memory, evaluation steps and nesting (100 macro calls deep, 1000
+ * levels of evaluation; about 1 MiB of stack) have limits, and exceeding one is an error, never a crash. */
+typedef struct llamac_template llamac_template;
+
+/* Parses `len` bytes of UTF-8 template source (borrowed; need not be NUL-terminated). BOS/EOS default to "".
+ * *out is caller frees with llamac_template_free. Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs), LLAMAC_E_UTF8,
+ * LLAMAC_E_TEMPLATE (a syntax error: "chat template line 3, column 7: expected %}, got 'foo'"), LLAMAC_E_NO_MEMORY.
+ * Thread-safe. */
+LLAMAC_API llamac_status llamac_template_new(const char *source, size_t len, llamac_template **out);
+
+/* Parses the chat template stored in `model` (borrowed; not referenced afterwards): `name` NULL for the default,
+ * or a variant such as "tool_use" (NUL-terminated, borrowed). The model's BOS and EOS token texts become the
+ * template's bos_token and eos_token (as llama.cpp passes them; "" when the vocabulary has none). *out is caller
+ * frees with llamac_template_free. Errors: as llamac_template_new, plus LLAMAC_E_NOT_FOUND (no such template; there
+ * is no fallback to another template). Thread-safe. */
+LLAMAC_API llamac_status llamac_template_from_model(const llamac_model *model, const char *name, llamac_template **out);
+
+/* Frees a template. NULL is a no-op. One thread per handle (no render may be running on it). */
+LLAMAC_API void llamac_template_free(llamac_template *tmpl);
+
+/* What a render gets. The JSON texts are NUL-terminated and borrowed for the call. The template sees, in this order:
+ * messages, tools (only when tools_json is given), bos_token, eos_token, add_generation_prompt, then each key of
+ * kwargs_json, which may replace any of those. Messages are rendered as given: OpenAI-format content strings,
+ * tool_calls with "arguments" as an object or a string, whatever the template expects. */
+typedef struct llamac_template_inputs {
+    const char *messages_json;  /* required: a JSON array of messages, e.g. [{"role":"user","content":"Hi"}] */
+    const char *tools_json;     /* a JSON array of tools (OpenAI format), or NULL */
+    const char *kwargs_json;    /* a JSON object of extra variables, e.g. {"enable_thinking": false}, or NULL */
+    bool add_generation_prompt; /* end with the start of an assistant turn (default true) */
+    const char *bos_token;      /* NULL: the template's (the model's BOS text, or "") */
+    const char *eos_token;      /* NULL: the template's */
+    int64_t now;                /* the time strftime_now() formats, in seconds since the epoch, shown in the local
+                                   time zone; 0 (default): the current time */
+    size_t max_output;          /* bytes the output, or any string made while rendering, may reach; 0: 64 MiB */
+    size_t max_memory;          /* bytes of working memory; 0: 1 GiB */
+    uint64_t max_steps;         /* evaluation steps (a bound on time); 0: 100 million */
+} llamac_template_inputs;
+
+/* The defaults above (messages_json NULL, which a render needs set). Thread-safe. */
+LLAMAC_API llamac_template_inputs llamac_template_inputs_default(void);
+
+/* Renders the prompt: *out is NUL-terminated, caller frees with llamac_free; *len (may be NULL) excludes the NUL.
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, JSON that does not parse or is not an array / object; the message gives
+ * the line and column), LLAMAC_E_UTF8 (bos/eos text), LLAMAC_E_TEMPLATE (raise_exception in the template, an
+ * unknown filter or test, a type error, an unsupported construct, a limit, output that is not valid UTF-8; the
+ * message names the template line and column and the construct: "chat template line 7, column 12:
+ * raise_exception: System role not supported"), LLAMAC_E_NO_MEMORY. Thread-safe (any number of threads may render
+ * the same template at once). */
+LLAMAC_API llamac_status llamac_template_render(const llamac_template *tmpl, const llamac_template_inputs *in,
+                                                char **out, size_t *len);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Chat sessions
+ * ------------------------------------------------------------------------------------------------------------- */
+/* A chat session: a conversation (system prompt, turns, tool calls and results) bound to one sequence of a
+ * context. Each llamac_chat_generate renders the whole conversation with the real chat template, tokenizes it and
+ * decodes only the tokens after the longest common prefix with what the sequence already holds, so the system
+ * prompt and earlier turns are evaluated once. Text inside messages never becomes special tokens ("<|im_end|>"
+ * typed by a user stays plain text); only the template's own markers do. Generation stops at the vocabulary's
+ * end-of-generation tokens and at the template's end-of-turn text (e.g. "<|im_end|>"). When the next prompt plus a
+ * reserve for the reply no longer fits, the oldest turns are evicted (the system prompt and the last
+ * keep_last_turns turns stay) instead of failing. The session uses its sequence exclusively: do not decode into it
+ * while the session lives. */
+typedef struct llamac_chat llamac_chat;
+
+typedef struct llamac_chat_params {
+    /* The system prompt, NUL-terminated, borrowed for the call (copied); NULL: none. */
+    const char *system_prompt;
+    /* Jinja source, NUL-terminated, borrowed (copied); NULL: the model's default template. */
+    const char *template_source;
+    /* A JSON object of extra template variables, e.g. {"enable_thinking":false}; borrowed (copied); NULL: none. */
+    const char *template_kwargs_json;
+    /* A JSON array of tools (OpenAI format) offered to the model; borrowed (copied); NULL: none. */
+    const char *tools_json;
+    /* Turns (a user message and what follows it) kept when the context fills; >= 1, default 2. */
+    int32_t keep_last_turns;
+    /* Room kept free for the reply when deciding to evict; 0 (default): max_tokens, at most half the context (a
+     * quarter when max_tokens is -1). */
+    int32_t reserve_tokens;
+    /* max_tokens, stop strings, sampling (copied), sampler (borrowed: must outlive the session), ignore_eog, and
+     * seq: the session's sequence. tokenize_flags, on_text and user_data are not used. */
+    llamac_generate_params generate;
+} llamac_chat_params;
+
+/* Defaults: no system prompt, the model's template, keep_last_turns 2, llamac_generate_params_default() (seq 0,
+ * 256 tokens). Thread-safe. */
+LLAMAC_API llamac_chat_params llamac_chat_params_default(void);
+
+/* Creates a session on sequence params->generate.seq of `ctx` (borrowed: it must outlive the session). The
+ * sequence is not touched until the first generation (which reuses nothing it did not decode itself). params NULL
+ * means defaults. *out is caller frees with llamac_chat_free. Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, a value out
+ * of range, kwargs/tools JSON that does not parse), LLAMAC_E_UTF8, LLAMAC_E_NOT_FOUND (no template given and the
+ * model has none), LLAMAC_E_TEMPLATE (the template does not parse or cannot render a simple conversation),
+ * LLAMAC_E_NO_MEMORY. One thread per handle (the context's). */
+LLAMAC_API llamac_status llamac_chat_new(llamac_context *ctx, const llamac_chat_params *params, llamac_chat **out);
+
+/* Frees a session. The KV cache of its sequence is left as it is. NULL is a no-op. One thread per handle. */
+LLAMAC_API void llamac_chat_free(llamac_chat *chat);
+
+/* Appends a message with `role` ("user", "assistant" or "tool"; NUL-terminated, borrowed) and `len` bytes of UTF-8
+ * `content` (borrowed, copied). Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, another role), LLAMAC_E_UTF8,
+ * LLAMAC_E_NO_MEMORY. One thread per handle. */
+LLAMAC_API llamac_status llamac_chat_add(llamac_chat *chat, const char *role, const char *content, size_t len);
+
+/* Appends one OpenAI-format message given as a JSON object (NUL-terminated, borrowed), e.g. an assistant message
+ * with "tool_calls" or a tool result {"role":"tool","tool_call_id":"c1","content":"..."}. "role" must be "user",
+ * "assistant" or "tool"; "content" a string or null (content-part arrays are not supported). Errors:
+ * LLAMAC_E_INVALID_ARGUMENT (not JSON, not an object, a bad role or content; the message says which),
+ * LLAMAC_E_NO_MEMORY. One thread per handle. */
+LLAMAC_API llamac_status llamac_chat_add_json(llamac_chat *chat, const char *message_json);
+
+/* Sets (or, with text NULL, removes) the system prompt: `len` bytes of UTF-8, borrowed, copied. The next
+ * generation re-evaluates the conversation from the first token that changed. Errors: LLAMAC_E_INVALID_ARGUMENT,
+ * LLAMAC_E_UTF8, LLAMAC_E_NO_MEMORY. One thread per handle. */
+LLAMAC_API llamac_status llamac_chat_set_system(llamac_chat *chat, const char *text, size_t len);
+
+/* Removes every message but the system prompt. The cached tokens stay, so the system prompt is not evaluated
+ * again. One thread per handle. */
+LLAMAC_API void llamac_chat_clear(llamac_chat *chat);
+
+/* Number of messages, the system prompt included. 0 for NULL. One thread per handle. */
+LLAMAC_API size_t llamac_chat_n_messages(const llamac_chat *chat);
+
+/* The conversation as an OpenAI-format JSON array of messages (the system prompt first, when set). *out is
+ * NUL-terminated, caller frees with llamac_free. Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_NO_MEMORY. One thread
+ * per handle. */
+LLAMAC_API llamac_status llamac_chat_messages_json(const llamac_chat *chat, char **out);
+
+/* The prompt the next llamac_chat_generate would evaluate: the conversation rendered with the generation prompt
+ * (text: *text NUL-terminated, *len may be NULL; tokens: as tokenized for the model, BOS included when the model
+ * adds one). Either out pair may be NULL. Outputs are caller frees with llamac_free. Errors:
+ * LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_TEMPLATE, LLAMAC_E_NO_MEMORY. One thread per handle. */
+LLAMAC_API llamac_status llamac_chat_prompt(llamac_chat *chat, char **text, size_t *len, llamac_token **tokens,
+                                            size_t *n_tokens);
+
+/* What a llamac_chat_generate did. */
+typedef struct llamac_chat_result {
+    llamac_generate_result gen; /* as llamac_generate: finish reason, timings; gen.n_prompt_tokens is the whole
+                                   rendered prompt */
+    int32_t n_reused_tokens;    /* prompt tokens that were already in the KV cache */
+    int32_t n_decoded_tokens;   /* prompt tokens evaluated by this call (n_prompt_tokens - n_reused_tokens) */
+    int32_t n_evicted_messages; /* messages dropped to make room, this call */
+} llamac_chat_result;
+
+/* Generates the assistant's reply to the conversation (whose last message must be from the user or a tool),
+ * streaming it through `on_text` (may be NULL; runs on this thread, as for llamac_generate) and appending it to the
+ * conversation as an assistant message, even when stopped early (a cancelled reply keeps what was generated).
+ * *result (may be NULL) is filled even when the call fails. Errors: LLAMAC_E_INVALID_ARGUMENT (no user or tool
+ * message to answer), LLAMAC_E_TEMPLATE, LLAMAC_E_CONTEXT_FULL (even the system prompt and the last turn do not
+ * fit), LLAMAC_E_DECODE, and the errors of llamac_generate; on an error the conversation is unchanged but turns
+ * may have been evicted. Stopping at the end of the turn, the limit, the callback or llamac_ctx_cancel() is
+ * success. One thread per handle (context and sampler). */
+LLAMAC_API llamac_status llamac_chat_generate(llamac_chat *chat, llamac_text_fn on_text, void *user_data,
+                                              llamac_chat_result *result);
+
+/* Saves the conversation and its sequence's KV cache to `path` (NUL-terminated, borrowed), through a temporary
+ * file renamed into place. Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_IO, LLAMAC_E_NO_MEMORY. One thread per
+ * handle. */
+LLAMAC_API llamac_status llamac_chat_save(llamac_chat *chat, const char *path);
+
+/* Restores a session saved by llamac_chat_save (messages, system prompt, KV cache), so the next turn decodes only
+ * the new message. Everything is validated first (magic, version, checksum, the model's fingerprint, the context
+ * size, the messages); on any error the session and the context are left exactly as they were. Errors:
+ * LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_IO, LLAMAC_E_STATE (another model, a corrupt or truncated file; the message
+ * says which), LLAMAC_E_NO_MEMORY. One thread per handle. */
+LLAMAC_API llamac_status llamac_chat_load(llamac_chat *chat, const char *path);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Incremental prefill
+ * ------------------------------------------------------------------------------------------------------------- */
+/* Incremental prefill: while a user types a message, the conversation plus the partial message is decoded into
+ * the chat session's sequence, so that pressing Enter leaves only the last few tokens (and the template's
+ * generation prompt) for llamac_chat_generate. Each update renders the partial message through the real template,
+ * trims the sequence from the first token that changed (an edit), and queues the tokens that are stable: those
+ * before the end of the message's text, less a margin (BPE can still merge the last tokens with the next
+ * character); without speculation (below), nothing of the template's text after the message is decoded early. Decoding
+ * happens in bounded steps (llamac_prefill_step) so a UI thread never waits long; the result is exact: the
+ * session's reply is the one a non-incremental turn on the same final prompt gives, since the final generation
+ * decodes from the longest common prefix of the real prompt with what the sequence holds.
+ * Speculation (on by default): once the stable tokens are decoded (the user paused), the steps go on with the rest
+ * of the render as if the message were final (the margin tokens, the template's text after the message and the
+ * generation prompt), all but its last token, into the same sequence. If Enter comes with that text, the
+ * generation decodes only the prompt's last token (one single-token step); if the user types again, the
+ * speculative tokens that changed are trimmed like any edit and counted as wasted. */
+typedef struct llamac_prefill llamac_prefill;
+
+typedef struct llamac_prefill_params {
+    int32_t margin;      /* tokens withheld before the end of the message's text; >= 0, default 2 */
+    int32_t step_tokens; /* most tokens one llamac_prefill_step decodes; 1..512, default 16 */
+    bool speculate;      /* after the stable tokens, queue the rest of the prompt but its last token; default true */
+} llamac_prefill_params;
+
+/* Defaults: margin 2, step_tokens 16, speculate true. Thread-safe. */
+LLAMAC_API llamac_prefill_params llamac_prefill_params_default(void);
+
+/* Creates a prefill bound to `chat` (borrowed: it must outlive the prefill, which decodes into its sequence).
+ * params NULL means defaults. *out is caller frees with llamac_prefill_free. Errors: LLAMAC_E_INVALID_ARGUMENT
+ * (NULLs, a value out of range), LLAMAC_E_NO_MEMORY. One thread per handle (the chat's). */
+LLAMAC_API llamac_status llamac_prefill_new(llamac_chat *chat, const llamac_prefill_params *params,
+                                            llamac_prefill **out);
+
+/* Frees a prefill; what it decoded stays in the chat's sequence (the next generation reuses what still matches).
+ * NULL is a no-op. One thread per handle. */
+LLAMAC_API void llamac_prefill_free(llamac_prefill *pf);
+
+/* The message typed so far is `len` bytes of UTF-8 `text` (borrowed). Renders the conversation with it as a user
+ * message, removes from the sequence every token from the first one that no longer matches, and queues the stable
+ * tokens for llamac_prefill_step. Decodes nothing itself (only the template render and tokenization run). Errors:
+ * LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_UTF8 (text, or text cut inside a character), LLAMAC_E_TEMPLATE,
+ * LLAMAC_E_NO_MEMORY. One thread per handle. */
+LLAMAC_API llamac_status llamac_prefill_update(llamac_prefill *pf, const char *text, size_t len);
+
+/* Decodes up to step_tokens queued tokens into the chat's sequence. *n_left (may be NULL) is set to the tokens
+ * still queued afterwards (0: caught up). llamac_ctx_cancel() stops the step (LLAMAC_E_CANCELLED; the tokens of
+ * the stopped batch are dropped and stay queued). Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_CANCELLED,
+ * LLAMAC_E_CONTEXT_FULL, LLAMAC_E_DECODE. One thread per handle. */
+LLAMAC_API llamac_status llamac_prefill_step(llamac_prefill *pf, size_t *n_left);
+
+/* Tokens queued and not decoded yet (with speculation, the speculative ones included). 0 for NULL. One thread
+ * per handle. */
+LLAMAC_API size_t llamac_prefill_pending(const llamac_prefill *pf);
+
+/* Drops the queue (a cancel): decoded tokens stay in the sequence. NULL is a no-op. One thread per handle. */
+LLAMAC_API void llamac_prefill_cancel(llamac_prefill *pf);
+
+/* Enter: adds `text` (`len` bytes of UTF-8, borrowed, copied) to the chat as the user message and empties the
+ * queue, so that llamac_chat_generate decodes only what the sequence does not hold yet. Records in the statistics
+ * how many of the final prompt's tokens are already decoded. Errors: as llamac_chat_add, LLAMAC_E_TEMPLATE. One
+ * thread per handle. */
+LLAMAC_API llamac_status llamac_prefill_flush(llamac_prefill *pf, const char *text, size_t len);
+
+/* What a prefill did since it was created (or its statistics were reset). */
+typedef struct llamac_prefill_stats {
+    int64_t n_updates;      /* llamac_prefill_update calls */
+    int64_t n_decoded;      /* tokens decoded by llamac_prefill_step (speculative ones included) */
+    int64_t n_invalidated;  /* tokens removed from the sequence because an edit changed them (wasted work) */
+    int64_t n_spec_decoded; /* of n_decoded, the speculative tokens (past the stable ones) */
+    int64_t n_spec_wasted;  /* of n_invalidated, speculative tokens */
+    int64_t n_spec_used;    /* over the flushes: speculative tokens that the final prompt used */
+    int64_t n_flushes;      /* llamac_prefill_flush calls */
+    int64_t n_reused;       /* over the flushes: tokens of the final prompt already in the sequence at Enter */
+    int64_t n_remaining;    /* over the flushes: tokens of the final prompt left for llamac_chat_generate */
+    int32_t last_reused;    /* the last flush's n_reused */
+    int32_t last_remaining; /* the last flush's n_remaining */
+} llamac_prefill_stats;
+
+/* Fills *out (all zero for NULL pf). With `reset`, zeroes the counters afterwards. One thread per handle. */
+LLAMAC_API void llamac_prefill_get_stats(llamac_prefill *pf, llamac_prefill_stats *out, bool reset);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LLAMAC_CHAT_H */

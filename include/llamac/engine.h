@@ -1,0 +1,260 @@
+/*
+ * llamac/engine.h - the multi-sequence engine: slots on one context, continuous batching with a per-step prefill budget, a
+ * prompt cache and parked caches; what `llamac serve` runs on, usable without HTTP.
+ *
+ * One part of the llamac API; programs include <llamac.h>, which includes every part in layer order.
+ */
+#ifndef LLAMAC_ENGINE_H
+#define LLAMAC_ENGINE_H
+
+#include "generate.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Multi-sequence engine
+ * ------------------------------------------------------------------------------------------------------------- */
+/* Called on the engine thread at the end of every step, after that step's token callbacks: a place to do once per
+ * step what the callbacks would otherwise do once per token (such as waking the threads that stream the tokens). */
+typedef void (*llamac_engine_step_fn)(void *user_data);
+
+/* A multi-sequence engine: n_slots requests share ONE context and are decoded together by a worker thread the
+ * engine owns (named "llamac-engine" on Linux, for top -H, perf, or placing it on a CPU). Every step decodes one
+ * batch holding the next token of every generating slot plus prompt chunks of slots still prefilling, at most
+ * `n_prefill_chunk` prompt tokens per step, so a long prompt delays the other streams by at most one chunk per step
+ * (continuous batching). A new request goes to the idle slot whose KV cache
+ * shares the longest prefix with its prompt (ties: the least recently used; a prefix shorter than slot_similarity of
+ * the prompt: the least recently used slot) and reuses that slot's prefix (prompt cache).
+ *
+ * The KV cache is unified (one buffer shared by all sequences, as llama-server's default): without it llama.cpp
+ * gives each sequence a stream of its own and splits a multi-sequence batch into equal-length per-sequence
+ * micro-batches, so a batch mixing a prompt chunk with single generation tokens would be cut into many small
+ * decodes. Each slot is limited to n_ctx / n_slots positions, so the slots together never overflow the cache.
+ *
+ * llama.cpp's attention spans the cache up to its highest cell in use, whichever sequences own the cells, so the
+ * prompt caches of idle slots would slow every step of the busy ones. While any slot is busy, an idle slot's cache
+ * is therefore parked: copied to host memory and removed from the KV cache (up to park_limit_mib in all; beyond it,
+ * caches stay). A request that reuses a parked prefix copies it back first; reuse and cached_tokens are unchanged.
+ *
+ * Callbacks (token, completion, on_step) run on the engine thread, one at a time. They may call llamac_engine_submit,
+ * llamac_engine_cancel, llamac_engine_get_stats, llamac_engine_slot_get and functions on other handles; they must not
+ * call llamac_engine_shutdown or llamac_engine_free, and should return quickly: while one runs, every stream waits. */
+typedef struct llamac_engine llamac_engine;
+
+typedef struct llamac_engine_params {
+    uint32_t n_slots;         /* sequences decoded together (llama-server's -np; default 4, 1..256) */
+    uint32_t n_ctx;           /* total context shared by the slots, each slot getting n_ctx / n_slots (llama-server's
+                                 -c); 0 = n_slots * min(4096, the model's training context) */
+    uint32_t n_batch;         /* most tokens one step decodes (default 2048) */
+    uint32_t n_ubatch;        /* physical batch (default 512) */
+    uint32_t n_prefill_chunk; /* prompt tokens per step over all prefilling slots (default 512; clamped so that
+                                 n_slots + n_prefill_chunk <= n_batch) */
+    uint32_t max_queued;      /* requests waiting for a slot beyond the n_slots being served; past it submit is
+                                 LLAMAC_E_BUSY (default 64; 0: none wait) */
+    int32_t n_threads;        /* generation threads; 0 = the number of physical cores */
+    int32_t n_threads_batch;  /* prompt threads; 0 = n_threads */
+    llamac_kv_type type_k;    /* default F16 */
+    llamac_kv_type type_v;    /* default F16; a quantized V cache needs flash attention */
+    llamac_flash_attn flash_attn; /* default AUTO */
+    bool allow_ctx_overflow;      /* allow a slot context beyond the model's training context (default false) */
+    int64_t park_limit_mib; /* host memory for parked slot caches (see above), in MiB: default 8192 (llama-server's
+                               --cache-ram), -1 no limit, 0 never park */
+    float slot_similarity;  /* the longest cached prefix picks the slot only if it is at least this share of the
+                               prompt; otherwise the least recently used idle slot is taken, so that a request
+                               sharing little (a system prompt) leaves the others' caches alone (llama-server's
+                               --slot-prompt-similarity; default 0.1, 0 = always the longest prefix) */
+    llamac_engine_step_fn on_step; /* may be NULL */
+    void *step_user_data;
+} llamac_engine_params;
+
+/* The defaults described above. Thread-safe. */
+LLAMAC_API llamac_engine_params llamac_engine_params_default(void);
+
+/* A token and its log-probability. */
+typedef struct llamac_token_prob {
+    llamac_token token;
+    float logprob; /* natural log of the probability (softmax of the raw logits, before any sampler) */
+} llamac_token_prob;
+
+/* What the token callback receives for one generated token. */
+typedef struct llamac_engine_token {
+    uint64_t request_id;
+    llamac_token token; /* the sampled token; -1 for the final call that releases held-back text at the end */
+    int32_t index;      /* 0-based index of the token among the generated ones (-1 for the final call) */
+    uint64_t step;      /* the engine step whose decode produced this token's logits */
+    const char *text;   /* output text released now: whole UTF-8 characters, never any part of a stop string;
+                           may be empty (held back) or hold text of earlier tokens. Owned by the engine, valid
+                           during the callback */
+    size_t len;
+    float logprob;                /* the token's log-probability; 0 when n_probs is 0 */
+    const llamac_token_prob *top; /* the n_top most likely tokens, most likely first (NULL when n_probs is 0);
+                                     owned by the engine, valid during the callback */
+    size_t n_top;
+} llamac_engine_token;
+
+/* Receives each generated token (see llamac_engine_token) except an end-of-generation token that ends the request
+ * (the token completing a stop string comes with the text before the stop string); then, if text is still held
+ * back when the request ends other than by a stop string, one final call with token -1. Runs on the engine thread.
+ * Return false to end the request (finish reason LLAMAC_FINISH_CALLBACK). */
+typedef bool (*llamac_engine_token_fn)(const llamac_engine_token *token, void *user_data);
+
+/* Token counts and timings of a finished request. */
+typedef struct llamac_engine_usage {
+    int32_t prompt_tokens;    /* tokens in the prompt */
+    int32_t cached_tokens;    /* prompt tokens reused from the slot's KV cache (not decoded again) */
+    int32_t generated_tokens; /* tokens sampled, an end-of-generation token included */
+    double queue_ms;          /* from submit to getting a slot */
+    double prompt_ms;         /* from getting a slot to the end of the prompt's decode */
+    double generation_ms;     /* from the first generated token to the end */
+    double prompt_tokens_per_s;
+    double tokens_per_s; /* generation speed after the first token */
+} llamac_engine_usage;
+
+/* What the completion callback receives. */
+typedef struct llamac_engine_result {
+    uint64_t request_id;
+    int32_t slot;                       /* the slot that served it; -1 when it never got one */
+    llamac_finish_reason finish_reason; /* EOG, LENGTH (max_tokens), STOP, CALLBACK, CANCELLED (llamac_engine_cancel
+                                           or shutdown), CONTEXT_FULL (the slot's context filled up); NONE when the
+                                           request failed */
+    llamac_status status;               /* LLAMAC_OK, or why the request failed (e.g. LLAMAC_E_DECODE) */
+    const char *error;                  /* the failure's message, "" on success; owned by the engine, valid during
+                                           the callback */
+    const char *stop;                   /* the stop string that ended it (finish STOP), else NULL; owned by the engine,
+                                           valid during the callback */
+    llamac_engine_usage usage;
+} llamac_engine_result;
+
+/* Receives the end of a request. Called exactly once for every request that llamac_engine_submit accepted, after
+ * its last token callback; the engine never uses the request's user_data afterwards. Runs on the engine thread. */
+typedef void (*llamac_engine_done_fn)(const llamac_engine_result *result, void *user_data);
+
+/* One request. Everything it points to is borrowed for the llamac_engine_submit call (copied). */
+typedef struct llamac_engine_request {
+    const llamac_token *prompt; /* prompt tokens (the caller renders templates and tokenizes) */
+    size_t n_prompt;
+    llamac_sampling_params sampling;  /* seed, temperature, top-k/p, min-p, penalties, logit bias, grammar (GBNF,
+                                         rule "root"); default llamac_sampling_params_default() */
+    bool grammar_lazy;                /* the grammar applies only from a trigger on (default false) */
+    const char *const *trigger_words; /* literal words: the grammar starts where one appears in the output */
+    size_t n_trigger_words;
+    const char *const *trigger_patterns; /* regexes matched against the whole output from its start; the grammar
+                                            starts at the first capture group (as llamac_sampler_add_grammar_lazy) */
+    size_t n_trigger_patterns;
+    const llamac_token *trigger_tokens; /* tokens that start the grammar */
+    size_t n_trigger_tokens;
+    int32_t max_tokens;      /* -1: until the slot's context is full (default -1) */
+    const char *const *stop; /* stop strings (NUL-terminated, non-empty UTF-8); output ends before the first */
+    size_t n_stop;
+    bool ignore_eos;   /* end-of-generation tokens are banned (logit bias -inf), as llama-server does */
+    int32_t n_probs;   /* top log-probabilities per generated token, 0..LLAMAC_ENGINE_MAX_PROBS (default 0) */
+    bool cache_prompt; /* reuse a cached prefix (default true); false decodes the whole prompt again */
+    llamac_engine_token_fn on_token; /* may be NULL */
+    llamac_engine_done_fn on_done;   /* may be NULL */
+    void *user_data;
+} llamac_engine_request;
+
+#define LLAMAC_ENGINE_MAX_PROBS 100
+
+/* Defaults as listed above. Thread-safe. */
+LLAMAC_API llamac_engine_request llamac_engine_request_default(void);
+
+/* Creates an engine over `model` (borrowed; the engine holds a reference) with its context and worker thread.
+ * params NULL means defaults. *out is caller frees with llamac_engine_free. Errors: LLAMAC_E_INVALID_ARGUMENT (a
+ * parameter out of range, named in the message), the errors of llamac_ctx_new, LLAMAC_E_NO_MEMORY,
+ * LLAMAC_E_INTERNAL (the thread could not be started). Thread-safe. */
+LLAMAC_API llamac_status llamac_engine_new(llamac_model *model, const llamac_engine_params *params,
+                                           llamac_engine **out);
+
+/* Stops accepting requests, lets the queued and running ones finish for up to `grace_ms` milliseconds, cancels
+ * what is left (finish reason CANCELLED), and joins the worker thread. Later calls return at once. Thread-safe,
+ * but not from a callback. */
+LLAMAC_API void llamac_engine_shutdown(llamac_engine *engine, uint32_t grace_ms);
+
+/* Shuts down with no grace (llamac_engine_shutdown(engine, 0)) and frees the engine. NULL is a no-op. Not from a
+ * callback; no other call on the engine may be running or follow. */
+LLAMAC_API void llamac_engine_free(llamac_engine *engine);
+
+/* Queues a request; *id (may be NULL) receives its id (never 0). Everything is checked here, before the request is
+ * accepted: the prompt is non-empty, its tokens are in the vocabulary and it is shorter than a slot's context, the
+ * sampling parameters, grammar and triggers are valid. Errors (the request is then not accepted and no callback
+ * runs): LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_TOKEN_RANGE, LLAMAC_E_CONTEXT_FULL (the message gives the prompt's
+ * token count and the slot's context), LLAMAC_E_GRAMMAR, LLAMAC_E_UTF8 (a stop string), LLAMAC_E_BUSY (n_slots +
+ * max_queued requests are already in the engine, or it is shutting down), LLAMAC_E_NO_MEMORY. Thread-safe. */
+LLAMAC_API llamac_status llamac_engine_submit(llamac_engine *engine, const llamac_engine_request *request,
+                                              uint64_t *id);
+
+/* As llamac_engine_submit, with the prompt given as text (len bytes of UTF-8, borrowed) tokenized with
+ * `tokenize_flags` (LLAMAC_TOKENIZE_*); request->prompt is ignored. Errors: as llamac_engine_submit and
+ * llamac_tokenize. Thread-safe. */
+LLAMAC_API llamac_status llamac_engine_submit_text(llamac_engine *engine, const char *text, size_t len,
+                                                   unsigned tokenize_flags, const llamac_engine_request *request,
+                                                   uint64_t *id);
+
+/* Cancels request `id`: a queued request leaves the queue, a running one frees its slot before the next step (the
+ * KV cache of what it decoded stays for prompt reuse). Its completion callback then runs on the engine thread with
+ * finish reason CANCELLED. Errors: LLAMAC_E_NOT_FOUND (no such request, or it has already finished or been
+ * cancelled), LLAMAC_E_INVALID_ARGUMENT. Thread-safe (also from a callback). */
+LLAMAC_API llamac_status llamac_engine_cancel(llamac_engine *engine, uint64_t id);
+
+typedef enum llamac_slot_state {
+    LLAMAC_SLOT_IDLE = 0,
+    LLAMAC_SLOT_PREFILL = 1,   /* decoding its prompt */
+    LLAMAC_SLOT_GENERATING = 2 /* producing tokens */
+} llamac_slot_state;
+
+/* Name of a slot state ("idle", "prefill", "generating"), or NULL for an unknown value. Thread-safe. */
+LLAMAC_API const char *llamac_slot_state_name(llamac_slot_state state);
+
+/* One slot, as /slots shows it (a snapshot taken at the end of the last step). */
+typedef struct llamac_engine_slot {
+    int32_t id; /* also its sequence id in the context */
+    llamac_slot_state state;
+    uint32_t n_ctx;           /* the slot's context: n_ctx / n_slots */
+    uint32_t n_cached;        /* tokens in its KV cache (kept after a request for prompt reuse) */
+    uint64_t request_id;      /* the request it serves; 0 when idle */
+    int32_t n_prompt;         /* that request's prompt tokens */
+    int32_t n_prompt_done;    /* of which are in the cache (reused or decoded) */
+    int32_t n_generated;      /* tokens generated so far */
+    uint64_t requests_served; /* requests this slot has finished */
+    bool parked;              /* its cache is parked in host memory (see llamac_engine_params) */
+} llamac_engine_slot;
+
+/* Fills *out with slot `i` (0 <= i < n_slots). Errors: LLAMAC_E_INVALID_ARGUMENT (i out of range, NULLs).
+ * Thread-safe. */
+LLAMAC_API llamac_status llamac_engine_slot_get(llamac_engine *engine, uint32_t i, llamac_engine_slot *out);
+
+/* Counters since the engine was created, for /metrics. */
+typedef struct llamac_engine_stats {
+    uint32_t n_slots;
+    uint32_t n_ctx;              /* the whole context */
+    uint32_t n_ctx_slot;         /* per slot */
+    uint32_t n_processing;       /* requests holding a slot now */
+    uint32_t n_queued;           /* requests waiting for a slot now */
+    uint64_t requests_submitted; /* accepted by submit */
+    uint64_t requests_rejected;  /* refused with LLAMAC_E_BUSY */
+    uint64_t requests_finished;  /* completion callbacks run, whatever the reason */
+    uint64_t requests_cancelled; /* of which ended CANCELLED */
+    uint64_t prompt_tokens;      /* prompt tokens decoded (cached ones excluded) */
+    uint64_t cached_tokens;      /* prompt tokens reused from a cache */
+    uint64_t generated_tokens;   /* tokens sampled */
+    uint64_t steps;              /* decodes run */
+    double busy_ms;              /* time spent in steps (decode and sampling) */
+    double prompt_ms;            /* of which in steps holding prompt tokens */
+    uint64_t slots_parked;       /* idle slot caches moved to host memory */
+    uint64_t slots_restored;     /* parked caches put back for a request that reused them */
+} llamac_engine_stats;
+
+/* Fills *out. Errors: LLAMAC_E_INVALID_ARGUMENT. Thread-safe. */
+LLAMAC_API llamac_status llamac_engine_get_stats(llamac_engine *engine, llamac_engine_stats *out);
+
+/* The model the engine runs. Owned by the engine, valid until it is freed. Thread-safe. */
+LLAMAC_API llamac_model *llamac_engine_model(const llamac_engine *engine);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LLAMAC_ENGINE_H */

@@ -1,0 +1,214 @@
+/*
+ * llamac/generate.h - sampling and generation: sampler chains, llama.cpp's default chain from parameters, and one call from
+ * a prompt to streamed text.
+ *
+ * One part of the llamac API; programs include <llamac.h>, which includes every part in layer order.
+ */
+#ifndef LLAMAC_GENERATE_H
+#define LLAMAC_GENERATE_H
+
+#include "context.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Sampling
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* A sampler chain: filters applied in the order added, ending in a selecting sampler (greedy, dist, mirostat,
+ * adaptive-p). A grammar, wherever it is added, is applied first, so a selected token always satisfies it. */
+typedef struct llamac_sampler llamac_sampler;
+
+/* Creates an empty chain for `model` (borrowed; the chain holds a reference). *out is caller frees with
+ * llamac_sampler_free. Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_NO_MEMORY. Thread-safe. */
+LLAMAC_API llamac_status llamac_sampler_new(llamac_model *model, llamac_sampler **out);
+
+/* Frees a chain and drops its model reference. NULL is a no-op. One thread per handle. */
+LLAMAC_API void llamac_sampler_free(llamac_sampler *sampler);
+
+/* The chain adders below each validate their parameters (the message names the bad one) and return
+ * LLAMAC_E_INVALID_ARGUMENT without changing the chain when one is out of range. Adding after a selecting sampler
+ * is an error. All: one thread per handle. */
+
+/* Picks the most likely token. */
+LLAMAC_API llamac_status llamac_sampler_add_greedy(llamac_sampler *s);
+/* Samples from the distribution with a seeded generator (seed UINT32_MAX: a random seed). */
+LLAMAC_API llamac_status llamac_sampler_add_dist(llamac_sampler *s, uint32_t seed);
+/* Keeps the k most likely tokens; k <= 0 keeps all. */
+LLAMAC_API llamac_status llamac_sampler_add_top_k(llamac_sampler *s, int32_t k);
+/* Nucleus: keeps the smallest set whose probability reaches p, 0 < p <= 1. */
+LLAMAC_API llamac_status llamac_sampler_add_top_p(llamac_sampler *s, float p, size_t min_keep);
+/* Keeps tokens with probability >= p * the top probability, 0 <= p <= 1. */
+LLAMAC_API llamac_status llamac_sampler_add_min_p(llamac_sampler *s, float p, size_t min_keep);
+/* Locally typical sampling, 0 < p <= 1. */
+LLAMAC_API llamac_status llamac_sampler_add_typical(llamac_sampler *s, float p, size_t min_keep);
+/* Temperature t >= 0 (0: keeps only the most likely token). */
+LLAMAC_API llamac_status llamac_sampler_add_temp(llamac_sampler *s, float t);
+/* Dynamic temperature in [t - delta, t + delta] by entropy, exponent > 0. */
+LLAMAC_API llamac_status llamac_sampler_add_temp_ext(llamac_sampler *s, float t, float delta, float exponent);
+/* Exclude Top Choices: with probability p, drops the tokens above threshold t except the least likely of them. */
+LLAMAC_API llamac_status llamac_sampler_add_xtc(llamac_sampler *s, float p, float t, size_t min_keep, uint32_t seed);
+/* Keeps tokens within n standard deviations of the top logit, n > 0. */
+LLAMAC_API llamac_status llamac_sampler_add_top_n_sigma(llamac_sampler *s, float n);
+/* Mirostat 1.0 (selecting). tau > 0 target surprise, eta > 0 learning rate, m > 0 tokens for the estimate. */
+LLAMAC_API llamac_status llamac_sampler_add_mirostat(llamac_sampler *s, uint32_t seed, float tau, float eta, int32_t m);
+/* Mirostat 2.0 (selecting). */
+LLAMAC_API llamac_status llamac_sampler_add_mirostat_v2(llamac_sampler *s, uint32_t seed, float tau, float eta);
+/* Repetition (repeat > 0, 1 = off), frequency and presence penalties over the last `last_n` tokens (-1: the
+ * whole context, 0: off). */
+LLAMAC_API llamac_status llamac_sampler_add_penalties(llamac_sampler *s, int32_t last_n, float repeat, float freq,
+                                                      float present);
+/* DRY repetition penalty; `breakers` (borrowed, NUL-terminated strings) end repeated sequences; NULL with
+ * n_breakers 0 uses llama.cpp's defaults ("\n", ":", "\"", "*"). */
+LLAMAC_API llamac_status llamac_sampler_add_dry(llamac_sampler *s, float multiplier, float base, int32_t allowed_length,
+                                                int32_t last_n, const char *const *breakers, size_t n_breakers);
+/* Adds `bias` to token logits; -INFINITY bans a token. Token ids are checked. */
+typedef struct llamac_logit_bias {
+    llamac_token token;
+    float bias;
+} llamac_logit_bias;
+LLAMAC_API llamac_status llamac_sampler_add_logit_bias(llamac_sampler *s, const llamac_logit_bias *biases, size_t n);
+/* Constrains output to a GBNF grammar (NUL-terminated, borrowed) starting at rule `root` (NULL: "root").
+ * Errors: LLAMAC_E_GRAMMAR with llama.cpp's parse error. At most one grammar per chain. */
+LLAMAC_API llamac_status llamac_sampler_add_grammar(llamac_sampler *s, const char *grammar, const char *root);
+/* A lazy grammar: free text until a trigger (a regex over the output so far, matched from the start, or a trigger
+ * token) appears; from there the grammar constrains. Patterns are checked (an invalid regex is LLAMAC_E_GRAMMAR).
+ */
+LLAMAC_API llamac_status llamac_sampler_add_grammar_lazy(llamac_sampler *s, const char *grammar, const char *root,
+                                                         const char *const *trigger_patterns, size_t n_patterns,
+                                                         const llamac_token *trigger_tokens, size_t n_tokens);
+/* Adaptive-p (selecting): favours tokens near probability `target` (0..1), EMA `decay` in [0, 0.99]. */
+LLAMAC_API llamac_status llamac_sampler_add_adaptive_p(llamac_sampler *s, float target, float decay, uint32_t seed);
+/* Fill-in-the-middle helper sampler (use after top-k / top-p). */
+LLAMAC_API llamac_status llamac_sampler_add_infill(llamac_sampler *s);
+
+/* Number of samplers in the chain (the grammar counts as one). One thread per handle. */
+LLAMAC_API size_t llamac_sampler_count(const llamac_sampler *s);
+
+/* Samples a token from output `i` of the last decode on `ctx` and accepts it into the chain's history.
+ * A chain without a selecting sampler selects greedily. When the samplers ahead of the chain's first top-k leave the
+ * logits as they are (logit biases, neutral penalties), its k best are taken straight from the logits rather than
+ * from an n_vocab candidate array (same tokens, same order; 10-20x faster on a large vocabulary); and when the
+ * samplers after it only ever leave the best candidate chosen (temperature 0 or greedy, behind top-p, min-p, typical
+ * 1, an XTC that cannot fire, top-n-sigma), only the best is taken (same token, same random numbers drawn). Errors:
+ * LLAMAC_E_INVALID_ARGUMENT (i out of range, no decode, a context of another model). One thread per handle (sampler and
+ * context). */
+LLAMAC_API llamac_status llamac_sampler_sample(llamac_sampler *s, llamac_context *ctx, int32_t i, llamac_token *out);
+
+/* Feeds a token to the chain's history (penalties, grammar state) without sampling, e.g. for prompt tokens.
+ * Errors: LLAMAC_E_TOKEN_RANGE, LLAMAC_E_GRAMMAR (the grammar does not allow this token; the chain is unchanged,
+ * except when the token fires a lazy grammar's trigger pattern and the grammar rejects the text replayed from the
+ * trigger on: that grammar then allows nothing until llamac_sampler_reset). One thread per handle. */
+LLAMAC_API llamac_status llamac_sampler_accept(llamac_sampler *s, llamac_token token);
+
+/* Resets history and grammar state. One thread per handle. */
+LLAMAC_API void llamac_sampler_reset(llamac_sampler *s);
+
+/* Everyday sampling settings, mapped onto a chain in llama.cpp's default order (penalties, DRY, top-n-sigma,
+ * top-k, typical, top-p, min-p, XTC, temperature, then dist; or temperature + mirostat). temp <= 0 is greedy. */
+typedef struct llamac_sampling_params {
+    uint32_t seed;                       /* UINT32_MAX: random */
+    float temp;                          /* default 0.8 */
+    float dynatemp_range;                /* default 0 (off) */
+    float dynatemp_exponent;             /* default 1 */
+    int32_t top_k;                       /* default 40; <= 0 off */
+    float top_p;                         /* default 0.95; 1 off */
+    float min_p;                         /* default 0.05; 0 off */
+    float typical_p;                     /* default 1 (off) */
+    float xtc_probability;               /* default 0 (off) */
+    float xtc_threshold;                 /* default 0.1 */
+    float top_n_sigma;                   /* default -1 (off) */
+    int32_t penalty_last_n;              /* default 64 */
+    float penalty_repeat;                /* default 1 (off) */
+    float penalty_freq;                  /* default 0 */
+    float penalty_present;               /* default 0 */
+    float dry_multiplier;                /* default 0 (off) */
+    float dry_base;                      /* default 1.75 */
+    int32_t dry_allowed_length;          /* default 2 */
+    int32_t dry_last_n;                  /* default 64; -1: the whole context */
+    int32_t mirostat;                    /* 0 off (default), 1 or 2 */
+    float mirostat_tau;                  /* default 5 */
+    float mirostat_eta;                  /* default 0.1 */
+    const char *grammar;                 /* GBNF, borrowed, NULL for none */
+    const llamac_logit_bias *logit_bias; /* borrowed */
+    size_t n_logit_bias;
+} llamac_sampling_params;
+
+/* llama.cpp's defaults, as listed above. Thread-safe. */
+LLAMAC_API llamac_sampling_params llamac_sampling_params_default(void);
+
+/* Builds a chain from `params` (NULL: defaults). *out is caller frees with llamac_sampler_free.
+ * Errors: as the adders. Thread-safe. */
+LLAMAC_API llamac_status llamac_sampler_from_params(llamac_model *model, const llamac_sampling_params *params,
+                                                    llamac_sampler **out);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Generation
+ * ------------------------------------------------------------------------------------------------------------- */
+
+/* Receives generated text: `len` bytes of whole UTF-8 characters (never half of one, never any part of a stop
+ * string), borrowed for the call. Runs on the thread that called llamac_generate. Return false to stop. May call
+ * llamac functions on other handles and llamac_ctx_cancel. */
+typedef bool (*llamac_text_fn)(const char *text, size_t len, void *user_data);
+
+typedef enum llamac_finish_reason {
+    LLAMAC_FINISH_NONE = 0,        /* the call failed */
+    LLAMAC_FINISH_EOG = 1,         /* the model produced an end-of-generation token */
+    LLAMAC_FINISH_LENGTH = 2,      /* max_tokens reached */
+    LLAMAC_FINISH_STOP = 3,        /* a stop string appeared */
+    LLAMAC_FINISH_CALLBACK = 4,    /* the text callback returned false */
+    LLAMAC_FINISH_CANCELLED = 5,   /* llamac_ctx_cancel() */
+    LLAMAC_FINISH_CONTEXT_FULL = 6 /* the context filled up */
+} llamac_finish_reason;
+
+/* Name of a finish reason ("eog", "length", "stop", ...). Thread-safe. */
+LLAMAC_API const char *llamac_finish_reason_str(llamac_finish_reason reason);
+
+typedef struct llamac_generate_params {
+    int32_t max_tokens;      /* -1: until the context is full (default 256) */
+    const char *const *stop; /* borrowed stop strings (NUL-terminated, non-empty) */
+    size_t n_stop;
+    llamac_sampling_params sampling; /* used when `sampler` is NULL */
+    llamac_sampler *sampler;         /* borrowed chain to use instead; reset before use */
+    unsigned tokenize_flags;         /* for a text prompt; default LLAMAC_TOKENIZE_ADD_SPECIAL */
+    llamac_seq_id seq;               /* the sequence to use (default 0); it is cleared first */
+    bool ignore_eog;                 /* keep going past end-of-generation tokens */
+    llamac_text_fn on_text;          /* NULL: text is not delivered (counts only) */
+    void *user_data;
+} llamac_generate_params;
+
+/* Defaults as listed above. Thread-safe. */
+LLAMAC_API llamac_generate_params llamac_generate_params_default(void);
+
+typedef struct llamac_generate_result {
+    llamac_finish_reason finish_reason;
+    int32_t n_prompt_tokens;
+    int32_t n_generated_tokens;
+    double load_ms;       /* the model's load time */
+    double prompt_ms;     /* time to evaluate the prompt */
+    double ttft_ms;       /* from the call to the first generated token */
+    double generation_ms; /* from the first generated token to the end */
+    double prompt_tokens_per_s;
+    double tokens_per_s; /* generation speed (after the first token) */
+} llamac_generate_result;
+
+/* Generates from a text prompt (len bytes of UTF-8, borrowed; an empty prompt is allowed when the model adds a
+ * BOS) into `params->on_text`. The sequence `params->seq` is cleared first. *result (may be NULL) is filled even
+ * when the generation stops early. Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_UTF8, LLAMAC_E_CONTEXT_FULL (the
+ * prompt does not fit: the message gives both sizes), LLAMAC_E_DECODE, LLAMAC_E_GRAMMAR, and the sampler errors.
+ * Stopping by a stop string, the limit, the callback or llamac_ctx_cancel() is success (see finish_reason).
+ * One thread per handle (context and sampler). */
+LLAMAC_API llamac_status llamac_generate(llamac_context *ctx, const char *prompt, size_t len,
+                                         const llamac_generate_params *params, llamac_generate_result *result);
+
+/* As llamac_generate, from prompt tokens (borrowed). */
+LLAMAC_API llamac_status llamac_generate_tokens(llamac_context *ctx, const llamac_token *prompt, size_t n,
+                                                const llamac_generate_params *params, llamac_generate_result *result);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LLAMAC_GENERATE_H */
