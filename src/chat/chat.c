@@ -9,6 +9,7 @@
  * server does; otherwise the template's text is tokenized with special tokens and the contents as plain text.
  */
 #include "chat/chat_internal.h"
+#include "gen/gen_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

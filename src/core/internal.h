@@ -155,14 +155,4 @@ void llamac__topk_free(llamac_sampler *s);
 /* Monotonic time in milliseconds. */
 double llamac__now_ms(void);
 
-/* ---- generation (engine/generate.c) ---- */
-
-/* llamac_generate_tokens for a sequence that already holds the first `n_cached` tokens of `prompt` (n_cached < n;
- * 0 clears the sequence, as llamac_generate_tokens does): the rest of the sequence is removed and only
- * prompt[n_cached..n) is decoded. Each generated token that is decoded into the cache is appended to `decoded`
- * (up to decoded_cap; may be NULL), counted in *n_decoded; the last sampled token is never decoded. */
-llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *prompt, size_t n, size_t n_cached,
-                                    const llamac_generate_params *params, llamac_generate_result *result,
-                                    llamac_token *decoded, size_t decoded_cap, size_t *n_decoded);
-
 #endif /* LLAMAC_INTERNAL_H */

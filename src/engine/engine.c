@@ -7,7 +7,7 @@
  * then only schedules, decodes and samples.
  */
 #define _GNU_SOURCE /* pthread_setname_np */
-#include "serve/engine_internal.h"
+#include "engine/engine_internal.h"
 
 #include <errno.h>
 #include <math.h>

@@ -6,7 +6,7 @@
  * out of a step, and a long prompt costs each of them at most one chunk of extra latency per token. Callbacks run
  * with the engine lock released, so they may cancel or submit; only this thread touches the context and the slots.
  */
-#include "serve/engine_internal.h"
+#include "engine/engine_internal.h"
 
 #include <math.h>
 #include <stdio.h>

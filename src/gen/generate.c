@@ -5,7 +5,7 @@
  * that holds back any tail that could still become a stop string, so a stop string is never emitted even when
  * it is split across tokens. Everything held back is released at the end unless a stop string completed.
  */
-#include "core/internal.h"
+#include "gen/gen_internal.h"
 
 #include <stdlib.h>
 #include <string.h>

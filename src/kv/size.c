@@ -1,5 +1,5 @@
 /*
- * memory.c - KV-cache sizes for a model and a context configuration, computed without allocating, and the figure
+ * size.c - KV-cache sizes for a model and a context configuration, computed without allocating, and the figure
  * llama.cpp really allocated for a context.
  *
  * The computation follows how llama.cpp builds its cache (src/llama-context.cpp pads the context, then
