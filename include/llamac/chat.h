@@ -1,6 +1,6 @@
 /*
- * llamac/chat.h - conversations: chat templates (llamac's Jinja engine), chat sessions that reuse the KV cache each turn, and
- * incremental prefill while a user types.
+ * llamac/chat.h - conversations: chat templates (llamac's Jinja engine), chat sessions that reuse the KV cache each
+ * turn, and incremental prefill while a user types.
  *
  * One part of the llamac API; programs include <llamac.h>, which includes every part in layer order.
  */

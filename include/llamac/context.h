@@ -1,6 +1,6 @@
 /*
- * llamac/context.h - contexts over a model: decoding, batches, logits and embeddings, KV-cache sequences, state save and
- * restore, and the KV cache's memory computed without allocating.
+ * llamac/context.h - contexts over a model: decoding, batches, logits and embeddings, KV-cache sequences, state save
+ * and restore, and the KV cache's memory computed without allocating.
  *
  * One part of the llamac API; programs include <llamac.h>, which includes every part in layer order.
  */

@@ -1,6 +1,6 @@
 /*
- * llamac/engine.h - the multi-sequence engine: slots on one context, continuous batching with a per-step prefill budget, a
- * prompt cache and parked caches; what `llamac serve` runs on, usable without HTTP.
+ * llamac/engine.h - the multi-sequence engine: slots on one context, continuous batching with a per-step prefill
+ * budget, a prompt cache and parked caches; what `llamac serve` runs on, usable without HTTP.
  *
  * One part of the llamac API; programs include <llamac.h>, which includes every part in layer order.
  */

@@ -1,6 +1,6 @@
 /*
- * llamac/generate.h - sampling and generation: sampler chains, llama.cpp's default chain from parameters, and one call from
- * a prompt to streamed text.
+ * llamac/generate.h - sampling and generation: sampler chains, llama.cpp's default chain from parameters, and one call
+ * from a prompt to streamed text.
  *
  * One part of the llamac API; programs include <llamac.h>, which includes every part in layer order.
  */

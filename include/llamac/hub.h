@@ -1,6 +1,6 @@
 /*
- * llamac/hub.h - the Hugging Face Hub: listing a repository, resumable verified downloads into huggingface_hub's cache, and
- * the cached models.
+ * llamac/hub.h - the Hugging Face Hub: listing a repository, resumable verified downloads into huggingface_hub's cache,
+ * and the cached models.
  *
  * One part of the llamac API; programs include <llamac.h>, which includes every part in layer order.
  */

@@ -1,6 +1,6 @@
 /*
- * llamac/schema.h - constraints and tool calls: JSON Schema to GBNF grammars, the tool-call formats of model families, their
- * parsers (complete and streamed) and the grammars that force a valid call.
+ * llamac/schema.h - constraints and tool calls: JSON Schema to GBNF grammars, the tool-call formats of model families,
+ * their parsers (complete and streamed) and the grammars that force a valid call.
  *
  * One part of the llamac API; programs include <llamac.h>, which includes every part in layer order.
  */
