@@ -84,6 +84,10 @@ bool llamac__token_valid(const llamac_model *model, llamac_token token);
 /* Checks every id in `tokens`; sets LLAMAC_E_TOKEN_RANGE naming the first bad one. */
 llamac_status llamac__tokens_check(const llamac_model *model, const llamac_token *tokens, size_t n);
 
+/* Length of the longest common prefix of two token sequences: how much of a KV cache holding one can serve the
+ * other (chat sessions, incremental prefill, the engine's prompt cache, the stable part of a partial message). */
+size_t llamac__common_prefix(const llamac_token *a, size_t na, const llamac_token *b, size_t nb);
+
 struct llamac_context {
     struct llama_context *lc;
     llamac_model *model;

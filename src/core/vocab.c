@@ -24,6 +24,14 @@ llamac_status llamac__tokens_check(const llamac_model *model, const llamac_token
     return LLAMAC_OK;
 }
 
+size_t llamac__common_prefix(const llamac_token *a, size_t na, const llamac_token *b, size_t nb) {
+    size_t n = na < nb ? na : nb, i = 0;
+    while (i < n && a[i] == b[i]) {
+        i++;
+    }
+    return i;
+}
+
 llamac_token llamac_vocab_special(const llamac_model *model, llamac_special_token which) {
     if (!model) {
         return -1;

@@ -35,14 +35,6 @@ static void publish_all(llamac_engine *e) {
     pthread_mutex_unlock(&e->lock);
 }
 
-static size_t common_prefix(const llamac_token *a, size_t na, const llamac_token *b, size_t nb) {
-    size_t n = na < nb ? na : nb, i = 0;
-    while (i < n && a[i] == b[i]) {
-        i++;
-    }
-    return i;
-}
-
 /* Runs the completion callback of a request that never got a slot, then frees it. Lock not held. */
 static void finish_unslotted(llamac_engine *e, struct eng_request *q) {
     llamac_engine_result res;
@@ -126,7 +118,7 @@ static struct eng_slot *pick_slot(llamac_engine *e, const struct eng_request *q,
         if (s->req) {
             continue;
         }
-        size_t n = q->cache_prompt ? common_prefix(s->cache, s->n_cache, q->prompt, q->n_prompt) : 0;
+        size_t n = q->cache_prompt ? llamac__common_prefix(s->cache, s->n_cache, q->prompt, q->n_prompt) : 0;
         if (!best || n > best_lcp || (n == best_lcp && s->last_used < best->last_used)) {
             best = s;
             best_lcp = n;
