@@ -94,6 +94,29 @@ static inline const char *test_model(const char *name) {
     return p;
 }
 
+/* The whole of a file as a NUL-terminated string (free), *len (may be NULL) its size; NULL when it cannot be read. */
+static inline char *test_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return NULL;
+    }
+    char *buf = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) &&
+        fread(buf, 1, (size_t)n, f) != (size_t)n) {
+        free(buf);
+        buf = NULL;
+    }
+    fclose(f);
+    if (buf) {
+        buf[n] = '\0';
+        if (len) {
+            *len = (size_t)n;
+        }
+    }
+    return buf;
+}
+
 /* A scratch path under the test's working directory (ctest runs each test in its own build folder). */
 static inline const char *test_tmp(const char *name) {
     static char paths[8][1024];

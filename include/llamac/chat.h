@@ -1,6 +1,7 @@
 /*
- * llamac/chat.h - conversations: chat templates (llamac's Jinja engine), chat sessions that reuse the KV cache each
- * turn, and incremental prefill while a user types.
+ * llamac/chat.h - conversations: chat templates (llamac's Jinja engine), conversations rendered into prompts as
+ * llama-server renders them, chat sessions that reuse the KV cache each turn, and incremental prefill while a user
+ * types.
  *
  * One part of the llamac API; programs include <llamac.h>, which includes every part in layer order.
  */
@@ -70,6 +71,63 @@ LLAMAC_API llamac_template_inputs llamac_template_inputs_default(void);
  * the same template at once). */
 LLAMAC_API llamac_status llamac_template_render(const llamac_template *tmpl, const llamac_template_inputs *in,
                                                 char **out, size_t *len);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Conversations into prompts
+ * ------------------------------------------------------------------------------------------------------------- */
+/* llamac_template_apply is the one place a conversation becomes a prompt: chat sessions, incremental prefill and
+ * every endpoint of `llamac serve` that renders a conversation (/apply-template, chat completions, drafts) call it.
+ * It takes the conversation as llama-server takes it and returns the text llama-server tokenizes:
+ *   1. content-part arrays ([{"type":"text","text":"..."}, ...]) become their text parts joined with "\n", as
+ *      llama.cpp joins them for a template that takes string content; any other part type (image_url,
+ *      input_audio, file) is refused, since this build reads no media;
+ *   2. assistant tool calls are checked as llamac_tool_history_check checks them;
+ *   3. the template is rendered with messages, tools (only when there are some), bos_token, eos_token,
+ *      add_generation_prompt, then each key of chat_template_kwargs (which may replace any of those);
+ *   4. the model's BOS text is dropped from the start of the result when tokenizing adds a BOS token, and its EOS
+ *      text from the end when tokenizing adds an EOS token, as llama.cpp's common_chat_templates_apply does, so
+ *      that llamac_tokenize with LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL gives llama-server's
+ *      prompt tokens.
+ * The parameters are JSON in, as a request carries them. The struct grows with the chat layer: its options
+ * (enable_thinking, reasoning effort, llama.cpp's conversation adaptations) are appended as fields whose defaults
+ * leave the prompts of earlier releases unchanged, so set it up with llamac_template_apply_params_default(). */
+typedef struct llamac_template_apply_params {
+    const char *messages_json; /* required: a JSON array of OpenAI-format messages, NUL-terminated, borrowed */
+    const char *tools_json;    /* a JSON array of tools (OpenAI format), or NULL; an empty array is no tools */
+    const char *chat_template_kwargs_json; /* a JSON object of extra template variables, e.g.
+                                              {"enable_thinking": false}, or NULL */
+    bool add_generation_prompt;            /* end with the start of an assistant turn (default true) */
+    int64_t now; /* the time strftime_now() formats, in seconds since the epoch; 0 (default): the current time */
+} llamac_template_apply_params;
+
+/* The defaults above (messages_json NULL, which a call needs set). Thread-safe. */
+LLAMAC_API llamac_template_apply_params llamac_template_apply_params_default(void);
+
+/* Renders the conversation of `params` with `tmpl` (borrowed) for `model` (borrowed; only its vocabulary is read:
+ * a vocab-only model will do) into *out (NUL-terminated, caller frees with llamac_free; *len may be NULL and
+ * excludes the NUL). Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, JSON that does not parse or has the wrong type, a
+ * malformed content part or tool call; the message names it: "'messages[1].content[0].text' must be a string"),
+ * LLAMAC_E_UNSUPPORTED (a media content part: "'messages[1].content[1]' is of type \"image_url\": ..."),
+ * LLAMAC_E_UTF8, LLAMAC_E_TEMPLATE (as llamac_template_render), LLAMAC_E_NO_MEMORY. Thread-safe. */
+LLAMAC_API llamac_status llamac_template_apply(const llamac_template *tmpl, const llamac_model *model,
+                                               const llamac_template_apply_params *params, char **out, size_t *len);
+
+/* How many leading `tokens` of a conversation whose last message is still being typed stay when more text is typed
+ * at the end of that message: those before the end of the typed text, less `margin`. `tokens` (borrowed, n_tokens
+ * of them) are the caller's
+ * tokenization of llamac_template_apply's result for the same `params`; the last message of params->messages_json
+ * is the one being typed and must have string content. The template's text before the message is found by
+ * rendering again with the message replaced by a sentinel; that text plus the typed text, tokenized alone, shares
+ * with `tokens` only tokens that do not depend on what the template writes after the message. `margin` more are
+ * withheld, since the next keystroke can still merge into the last tokens ("wor" + "d"): 2 is the usual margin,
+ * and with 0 the count is the boundary itself, not a promise. *n_stable is 0
+ * when the template does not show the message's text as given (it rewrites it). Incremental prefill and the
+ * server's /v1/drafts decode exactly these tokens early. Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, no last message
+ * with string content), the errors of llamac_template_apply, and of llamac_tokenize. Thread-safe. */
+LLAMAC_API llamac_status llamac_template_stable_tokens(const llamac_template *tmpl, const llamac_model *model,
+                                                       const llamac_template_apply_params *params,
+                                                       const llamac_token *tokens, size_t n_tokens, size_t margin,
+                                                       size_t *n_stable);
 
 /* ---------------------------------------------------------------------------------------------------------------
  * Chat sessions

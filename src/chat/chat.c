@@ -7,6 +7,8 @@
  * content is replaced by a unique sentinel: it shows which bytes of the prompt are the template's and which are
  * the messages'. When no content holds special-token text the prompt is tokenized whole, exactly as llama.cpp's
  * server does; otherwise the template's text is tokenized with special tokens and the contents as plain text.
+ * Both renders go through render.c, the steps of llamac_template_apply, so a session's prompt is the one
+ * llama-server makes of the same conversation.
  */
 #include "chat/chat_internal.h"
 #include "gen/gen_internal.h"
@@ -47,13 +49,21 @@ static llamac_status check_json(const char *text, const char *what, bool want_ar
     return LLAMAC_OK;
 }
 
-/* The text of a special token with special rendering on (as templates see bos_token), or "" for none. */
-static size_t token_text(const llamac_model *model, llama_token tok, char *buf, size_t cap) {
-    if (tok == LLAMA_TOKEN_NULL) {
-        return 0;
-    }
-    int32_t n = llama_token_to_piece(model->vocab, tok, buf, (int32_t)cap, 0, true);
-    return n > 0 ? (size_t)n : 0;
+/* The conversation's render parameters (the messages come apart, as parsed JSON). */
+static llamac_template_apply_params apply_params(const llamac_chat *chat, bool add_generation_prompt) {
+    llamac_template_apply_params p = llamac_template_apply_params_default();
+    p.messages_json = "[]";
+    p.tools_json = chat->tools_json;
+    p.chat_template_kwargs_json = chat->kwargs_json;
+    p.add_generation_prompt = add_generation_prompt;
+    return p;
+}
+
+/* Renders `msgs` as the conversation, without the BOS/EOS stripping (see llamac__chat_render). */
+static llamac_status render(const llamac_chat *chat, json_t *msgs, bool add_generation_prompt, char **out,
+                            size_t *len) {
+    llamac_template_apply_params p = apply_params(chat, add_generation_prompt);
+    return llamac__template_apply(chat->tmpl, &p, msgs, out, len);
 }
 
 llamac_status llamac__chat_check_message(const json_t *m, bool allow_system) {
@@ -127,20 +137,13 @@ static llamac_status find_end_of_turn(llamac_chat *chat) {
     snprintf(sentinel, sizeof sentinel, SENTINEL_OPEN "%08x:eot]]", chat->salt);
     json_t *msgs = json_pack("[{s:s,s:s},{s:s,s:s}]", "role", "user", "content", "Hello", "role", "assistant",
                              "content", sentinel);
-    char *json = msgs ? json_dumps(msgs, JSON_COMPACT) : NULL;
-    json_decref(msgs);
-    if (!json) {
+    if (!msgs) {
         return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory rendering the chat template");
     }
-    llamac_template_inputs in = llamac_template_inputs_default();
-    in.messages_json = json;
-    in.tools_json = chat->tools_json;
-    in.kwargs_json = chat->kwargs_json;
-    in.add_generation_prompt = false;
     char *out = NULL;
     size_t len = 0;
-    llamac_status st = llamac_template_render(chat->tmpl, &in, &out, &len);
-    free(json);
+    llamac_status st = render(chat, msgs, false, &out, &len);
+    json_decref(msgs);
     if (st != LLAMAC_OK) {
         llamac__ok(); /* a template that cannot end on an assistant message just has no end-of-turn text */
         return LLAMAC_OK;
@@ -403,22 +406,6 @@ llamac_status llamac_chat_messages_json(const llamac_chat *chat, char **out) {
 
 /* ---- rendering and tokenizing ---- */
 
-static llamac_status render(const llamac_chat *chat, json_t *msgs, bool add_generation_prompt, char **out,
-                            size_t *len) {
-    char *json = json_dumps(msgs, JSON_COMPACT);
-    if (!json) {
-        return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory rendering the conversation");
-    }
-    llamac_template_inputs in = llamac_template_inputs_default();
-    in.messages_json = json;
-    in.tools_json = chat->tools_json;
-    in.kwargs_json = chat->kwargs_json;
-    in.add_generation_prompt = add_generation_prompt;
-    llamac_status st = llamac_template_render(chat->tmpl, &in, out, len);
-    free(json);
-    return st;
-}
-
 /* A growable token list. */
 struct toks {
     llamac_token *v;
@@ -582,22 +569,13 @@ llamac_status llamac__chat_render(llamac_chat *chat, const char *pending, size_t
         }
     }
     const llamac_model *model = chat->ctx->model;
-    bool add_bos = llama_vocab_get_add_bos(model->vocab), add_eos = llama_vocab_get_add_eos(model->vocab);
-    char bos[128], eos[128];
-    size_t bos_len = add_bos ? token_text(model, llama_vocab_bos(model->vocab), bos, sizeof bos) : 0;
-    size_t eos_len = add_eos ? token_text(model, llama_vocab_eos(model->vocab), eos, sizeof eos) : 0;
     if (!any_special) {
-        /* As llama.cpp: drop the BOS/EOS text the template wrote when tokenizing adds them anyway. */
-        const char *s = r;
-        size_t len = r_len;
-        if (bos_len > 0 && len >= bos_len && memcmp(s, bos, bos_len) == 0) {
-            s += bos_len;
-            len -= bos_len;
-        }
-        if (eos_len > 0 && len >= eos_len && memcmp(s + len - eos_len, eos, eos_len) == 0) {
-            len -= eos_len;
-        }
-        st = tokenize_into(chat, &t, s, len, LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL);
+        /* As llama.cpp (llamac_template_apply): drop the BOS/EOS text the template wrote when tokenizing adds them
+         * anyway. */
+        size_t skip = llamac__prompt_bos_len(model, r, r_len);
+        size_t len = r_len - skip;
+        len -= llamac__prompt_eos_len(model, r + skip, len);
+        st = tokenize_into(chat, &t, r + skip, len, LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL);
         goto done;
     }
     /* Some content holds special-token text: find the template's text with the sentinel render and tokenize it
@@ -623,17 +601,18 @@ llamac_status llamac__chat_render(llamac_chat *chat, const char *pending, size_t
                           "it cannot be kept apart from the template's own markers; refusing to render it");
         goto done;
     }
-    if (bos_len > 0 && n_pieces > 0 && !pieces[0].content && pieces[0].len >= bos_len &&
-        memcmp(pieces[0].s, bos, bos_len) == 0) {
-        pieces[0].s += bos_len;
-        pieces[0].len -= bos_len;
+    /* The BOS/EOS text is dropped from the template's first and last pieces only, never from message text. */
+    if (n_pieces > 0 && !pieces[0].content) {
+        size_t skip = llamac__prompt_bos_len(model, pieces[0].s, pieces[0].len);
+        pieces[0].s += skip;
+        pieces[0].len -= skip;
     }
-    if (eos_len > 0 && n_pieces > 0 && !pieces[n_pieces - 1].content && pieces[n_pieces - 1].len >= eos_len &&
-        memcmp(pieces[n_pieces - 1].s + pieces[n_pieces - 1].len - eos_len, eos, eos_len) == 0) {
-        pieces[n_pieces - 1].len -= eos_len;
+    if (n_pieces > 0 && !pieces[n_pieces - 1].content) {
+        pieces[n_pieces - 1].len -= llamac__prompt_eos_len(model, pieces[n_pieces - 1].s, pieces[n_pieces - 1].len);
     }
     llama_token special_bos = llama_vocab_bos(model->vocab), special_eos = llama_vocab_eos(model->vocab);
-    if (add_bos && special_bos != LLAMA_TOKEN_NULL && (st = toks_push(&t, &special_bos, 1)) != LLAMAC_OK) {
+    if (llama_vocab_get_add_bos(model->vocab) && special_bos != LLAMA_TOKEN_NULL &&
+        (st = toks_push(&t, &special_bos, 1)) != LLAMAC_OK) {
         goto done;
     }
     for (size_t i = 0; i < n_pieces; i++) {
@@ -642,7 +621,7 @@ llamac_status llamac__chat_render(llamac_chat *chat, const char *pending, size_t
             goto done;
         }
     }
-    if (add_eos && special_eos != LLAMA_TOKEN_NULL) {
+    if (llama_vocab_get_add_eos(model->vocab) && special_eos != LLAMA_TOKEN_NULL) {
         st = toks_push(&t, &special_eos, 1);
     }
 done:
@@ -671,6 +650,20 @@ done:
     return st;
 }
 
+llamac_status llamac__chat_stable_tokens(llamac_chat *chat, const char *pending, size_t pending_len,
+                                         const llamac_token *tokens, size_t n_tokens, size_t margin, size_t *n_stable) {
+    *n_stable = 0;
+    json_t *msgs = full_messages(chat, pending, pending_len);
+    if (!msgs) {
+        return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory rendering the conversation");
+    }
+    llamac_template_apply_params p = apply_params(chat, true);
+    llamac_status st =
+        llamac__template_stable_tokens(chat->tmpl, chat->ctx->model, &p, msgs, tokens, n_tokens, margin, n_stable);
+    json_decref(msgs);
+    return st;
+}
+
 llamac_status llamac_chat_prompt(llamac_chat *chat, char **text, size_t *len, llamac_token **tokens, size_t *n_tokens) {
     if (!chat || (tokens && !n_tokens)) {
         if (text) {
@@ -688,11 +681,7 @@ llamac_status llamac_chat_prompt(llamac_chat *chat, char **text, size_t *len, ll
 /* ---- the cache ---- */
 
 size_t llamac__chat_common_prefix(const llamac_chat *chat, const llamac_token *tokens, size_t n) {
-    size_t i = 0;
-    while (i < n && i < chat->n_cache && chat->cache[i] == tokens[i]) {
-        i++;
-    }
-    return i;
+    return llamac__common_prefix(chat->cache, chat->n_cache, tokens, n);
 }
 
 void llamac__chat_cache_sync(llamac_chat *chat) {

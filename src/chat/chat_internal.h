@@ -1,5 +1,6 @@
 /*
- * chat_internal.h - the chat session's state, shared by the files of src/chat (and by incremental prefill).
+ * chat_internal.h - what the files of src/chat share: the chat session's state (chat.c, chat_state.c, prefill.c)
+ * and the steps of rendering a conversation into a prompt (render.c).
  *
  * The conversation is a jansson array of OpenAI-format messages (the system prompt is kept apart and put first
  * when rendering). `cache` mirrors what the session's sequence holds in the KV cache, token for token, so that a
@@ -40,6 +41,11 @@ llamac_status llamac__chat_render(llamac_chat *chat, const char *pending, size_t
                                   bool add_generation_prompt, char **text, size_t *text_len, llamac_token **tokens,
                                   size_t *n_tokens);
 
+/* llamac_template_stable_tokens for the conversation followed by the user message `pending` being typed: how many of
+ * `tokens` (its render, tokenized by llamac__chat_render) stay when more is typed, less `margin`. */
+llamac_status llamac__chat_stable_tokens(llamac_chat *chat, const char *pending, size_t pending_len,
+                                         const llamac_token *tokens, size_t n_tokens, size_t margin, size_t *n_stable);
+
 /* Length of the longest common prefix of the session's cached tokens and `tokens`. */
 size_t llamac__chat_common_prefix(const llamac_chat *chat, const llamac_token *tokens, size_t n);
 
@@ -49,5 +55,23 @@ void llamac__chat_cache_sync(llamac_chat *chat);
 /* Checks an OpenAI-format message object (role user/assistant/tool, or system when `allow_system`; content a
  * valid UTF-8 string or null). */
 llamac_status llamac__chat_check_message(const json_t *m, bool allow_system);
+
+/* llamac_template_apply without the BOS/EOS stripping: the conversation adapted and rendered. `messages` (borrowed)
+ * replaces p->messages_json when not NULL. *out is caller frees with free(). */
+llamac_status llamac__template_apply(const llamac_template *tmpl, const llamac_template_apply_params *p,
+                                     json_t *messages, char **out, size_t *len);
+
+/* llamac_template_stable_tokens with the messages parsed (`messages`, borrowed, replaces p->messages_json when not
+ * NULL). */
+llamac_status llamac__template_stable_tokens(const llamac_template *tmpl, const llamac_model *model,
+                                             const llamac_template_apply_params *p, json_t *messages,
+                                             const llamac_token *tokens, size_t n_tokens, size_t margin,
+                                             size_t *n_stable);
+
+/* The bytes of the model's BOS text at the start of `s` (len bytes) that a rendered prompt drops because tokenizing
+ * adds the BOS token, and of its EOS text at the end, likewise: llama.cpp's rule (0 when the model adds none, or
+ * the text is not there). */
+size_t llamac__prompt_bos_len(const llamac_model *model, const char *s, size_t len);
+size_t llamac__prompt_eos_len(const llamac_model *model, const char *s, size_t len);
 
 #endif /* LLAMAC_CHAT_INTERNAL_H */

@@ -3,12 +3,12 @@
  *
  * Every update renders the whole conversation with the partial message (as llamac_chat_generate will render the
  * final one) and works only with token prefixes: the sequence is trimmed at the first token that differs from the
- * new render, and what is queued is a prefix of that render. The end of the message's text is found with a second
- * render in which the message is a sentinel: the template's text before the sentinel, plus the typed text,
+ * new render, and what is queued is a prefix of that render. Which tokens are stable is
+ * llamac_template_stable_tokens' answer (render.c: the template's text before the message, plus the typed text,
  * tokenized alone, shares with the real render exactly the tokens that cannot depend on what the template writes
- * after the message. A margin of tokens before that boundary is withheld, since the next keystroke can still merge
- * into them. Correctness never depends on these guesses: the final generation decodes from the longest common
- * prefix of the real prompt with chat->cache, so a wrong guess only costs time.
+ * after the message; a margin before that boundary is withheld, since the next keystroke can still merge into
+ * it). Correctness never depends on these guesses: the final generation decodes from the longest common prefix of
+ * the real prompt with chat->cache, so a wrong guess only costs time.
  *
  * Speculation extends the queue past the stable tokens to the whole render but its last token (the render has the
  * generation prompt, so it is the prompt llamac_chat_generate will make if Enter comes now); the steps decode the
@@ -83,14 +83,6 @@ void llamac_prefill_free(llamac_prefill *pf) {
     free(pf);
 }
 
-static size_t common_prefix(const llamac_token *a, size_t na, const llamac_token *b, size_t nb) {
-    size_t i = 0;
-    while (i < na && i < nb && a[i] == b[i]) {
-        i++;
-    }
-    return i;
-}
-
 /* Makes the sequence hold exactly chat->cache[0..keep): drops the rest, or everything when the memory cannot
  * drop a tail. Returns the tokens removed from the cache's record. */
 static size_t trim_to(llamac_chat *chat, size_t keep) {
@@ -125,53 +117,6 @@ static void drop_to(llamac_prefill *pf, size_t keep) {
     }
 }
 
-/* Tokens of the rendered prompt up to the end of `text` as the pending message, tokenized on their own as
- * llamac__chat_render tokenizes a prompt. *out NULL/0 when the template's text before the message cannot be found
- * (a template that rewrites message text): then nothing counts as stable. */
-static llamac_status boundary_tokens(llamac_chat *chat, const char *text, size_t len, llamac_token **out,
-                                     size_t *n_out) {
-    *out = NULL;
-    *n_out = 0;
-    char sentinel[64];
-    snprintf(sentinel, sizeof sentinel, "[[llamac-prefill:%08x]]", chat->salt);
-    char *rs = NULL;
-    size_t rs_len = 0;
-    llamac_status st = llamac__chat_render(chat, sentinel, strlen(sentinel), true, &rs, &rs_len, NULL, NULL);
-    if (st != LLAMAC_OK) {
-        return st;
-    }
-    const char *at = strstr(rs, sentinel);
-    if (!at) {
-        free(rs);
-        return LLAMAC_OK;
-    }
-    size_t pre = (size_t)(at - rs);
-    char *prefix = llamac__malloc(pre + len + 1);
-    if (!prefix) {
-        free(rs);
-        return LLAMAC_E_NO_MEMORY;
-    }
-    memcpy(prefix, rs, pre);
-    memcpy(prefix + pre, text, len);
-    free(rs);
-    const llamac_model *model = chat->ctx->model;
-    const char *s = prefix;
-    size_t n = pre + len;
-    llama_token bos = llama_vocab_bos(model->vocab);
-    if (llama_vocab_get_add_bos(model->vocab) && bos != LLAMA_TOKEN_NULL) {
-        /* As llamac__chat_render: the BOS text the template wrote is dropped, tokenizing adds the token. */
-        char buf[128];
-        int32_t bl = llama_token_to_piece(model->vocab, bos, buf, (int32_t)sizeof buf, 0, true);
-        if (bl > 0 && n >= (size_t)bl && memcmp(s, buf, (size_t)bl) == 0) {
-            s += bl;
-            n -= (size_t)bl;
-        }
-    }
-    st = llamac_tokenize(model, s, n, LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL, out, n_out);
-    free(prefix);
-    return st;
-}
-
 llamac_status llamac_prefill_update(llamac_prefill *pf, const char *text, size_t len) {
     if (!pf || (!text && len > 0)) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_prefill_update: NULL argument");
@@ -183,19 +128,16 @@ llamac_status llamac_prefill_update(llamac_prefill *pf, const char *text, size_t
         return llamac__fail(LLAMAC_E_UTF8, "the message typed so far is not valid UTF-8");
     }
     llamac_chat *chat = pf->chat;
-    llamac_token *full = NULL, *pre = NULL;
-    size_t n_full = 0, n_pre = 0;
+    llamac_token *full = NULL;
+    size_t n_full = 0, target = 0;
     llamac_status st = llamac__chat_render(chat, text, len, true, NULL, NULL, &full, &n_full);
     if (st == LLAMAC_OK) {
-        st = boundary_tokens(chat, text, len, &pre, &n_pre);
+        st = llamac__chat_stable_tokens(chat, text, len, full, n_full, (size_t)pf->params.margin, &target);
     }
     if (st != LLAMAC_OK) {
         goto done;
     }
     pf->stats.n_updates++;
-    size_t stable = common_prefix(pre, n_pre, full, n_full);
-    size_t margin = (size_t)pf->params.margin;
-    size_t target = stable > margin ? stable - margin : 0;
     size_t limit = chat->cap_cache > 0 ? chat->cap_cache - 1 : 0;
     if (target > limit) {
         target = limit;
@@ -217,7 +159,6 @@ llamac_status llamac_prefill_update(llamac_prefill *pf, const char *text, size_t
     st = llamac__ok();
 done:
     free(full);
-    free(pre);
     return st;
 }
 

@@ -453,28 +453,17 @@ static llamac_status bad_call(size_t mi, size_t ci, const char *what) {
     return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "messages[%zu].tool_calls[%zu]%s", mi, ci, what);
 }
 
-llamac_status llamac_tool_history_check(const char *messages_json) {
-    if (!messages_json) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_tool_history_check: messages is NULL");
-    }
-    json_error_t err;
-    json_t *msgs = json_loads(messages_json, 0, &err);
-    llamac_status st = LLAMAC_OK;
-    if (!json_is_array(msgs)) {
-        st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "messages is not a JSON array%s%s", msgs ? "" : ": ",
-                          msgs ? "" : err.text);
-        goto done;
-    }
+llamac_status llamac__tool_history_check_json(struct json_t *msgs) {
     size_t mi;
     json_t *msg;
+    json_error_t err;
     json_array_foreach(msgs, mi, msg) {
         json_t *calls = json_object_get(msg, "tool_calls");
         if (!json_is_object(msg) || !calls || json_is_null(calls)) {
             continue;
         }
         if (!json_is_array(calls)) {
-            st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "messages[%zu].tool_calls is not an array", mi);
-            goto done;
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "messages[%zu].tool_calls is not an array", mi);
         }
         size_t ci;
         json_t *call;
@@ -482,12 +471,10 @@ llamac_status llamac_tool_history_check(const char *messages_json) {
             json_t *fn = json_object_get(call, "function");
             json_t *name = json_object_get(fn, "name"), *args = json_object_get(fn, "arguments");
             if (!json_is_object(fn)) {
-                st = bad_call(mi, ci, ".function is missing or not an object");
-                goto done;
+                return bad_call(mi, ci, ".function is missing or not an object");
             }
             if (!json_is_string(name) || json_string_length(name) == 0) {
-                st = bad_call(mi, ci, ".function.name is missing or not a non-empty string");
-                goto done;
+                return bad_call(mi, ci, ".function.name is missing or not a non-empty string");
             }
             if (!args || json_is_object(args) ||
                 (json_is_string(args) &&
@@ -495,27 +482,38 @@ llamac_status llamac_tool_history_check(const char *messages_json) {
                 continue; /* absent or empty arguments: a call without parameters */
             }
             if (!json_is_string(args)) {
-                st = bad_call(mi, ci, ".function.arguments is neither a JSON string nor an object");
-                goto done;
+                return bad_call(mi, ci, ".function.arguments is neither a JSON string nor an object");
             }
             json_t *parsed = json_loadb(json_string_value(args), json_string_length(args), 0, &err);
             bool object = json_is_object(parsed);
             json_decref(parsed);
             if (!parsed) {
-                st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
-                                  "messages[%zu].tool_calls[%zu].function.arguments is not valid JSON: %s at "
-                                  "column %d",
-                                  mi, ci, err.text, err.column);
-                goto done;
+                return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                                    "messages[%zu].tool_calls[%zu].function.arguments is not valid JSON: %s at "
+                                    "column %d",
+                                    mi, ci, err.text, err.column);
             }
             if (!object) {
-                st = bad_call(mi, ci, ".function.arguments is JSON but not an object");
-                goto done;
+                return bad_call(mi, ci, ".function.arguments is JSON but not an object");
             }
         }
     }
-    llamac__ok();
-done:
+    return LLAMAC_OK;
+}
+
+llamac_status llamac_tool_history_check(const char *messages_json) {
+    if (!messages_json) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_tool_history_check: messages is NULL");
+    }
+    json_error_t err;
+    json_t *msgs = json_loads(messages_json, 0, &err);
+    llamac_status st;
+    if (!json_is_array(msgs)) {
+        st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "messages is not a JSON array%s%s", msgs ? "" : ": ",
+                          msgs ? "" : err.text);
+    } else if ((st = llamac__tool_history_check_json(msgs)) == LLAMAC_OK) {
+        llamac__ok();
+    }
     json_decref(msgs);
     return st;
 }

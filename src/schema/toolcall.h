@@ -82,4 +82,9 @@ size_t tc_json_ws(const char *s, size_t n);
     "end\xef\xbd\x9c>"
 #define DS_SEP "<\xef\xbd\x9ctool\xe2\x96\x81sep\xef\xbd\x9c>"
 
+/* llamac_tool_history_check on a parsed messages array (borrowed): the chat layer checks the conversation it renders
+ * without printing and parsing it again. */
+struct json_t;
+llamac_status llamac__tool_history_check_json(struct json_t *messages);
+
 #endif /* LLAMAC_SCHEMA_TOOLCALL_H */

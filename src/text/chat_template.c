@@ -8,6 +8,7 @@
  * tools (only when given), bos_token, eos_token, add_generation_prompt, then the caller's extra keyword arguments.
  */
 #include "text/jinja.h"
+#include "text/template_internal.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -192,7 +193,7 @@ static jv from_json(jrt *rt, json_t *j, int depth) {
 typedef struct render_job {
     const llamac_template *tmpl;
     const llamac_template_inputs *in;
-    json_t *messages, *tools, *kwargs;
+    json_t *messages, *tools, *kwargs; /* borrowed */
     const char *bos, *eos;
     jfail fail;
     jrt rt;
@@ -233,8 +234,11 @@ static llamac_status render_guarded(render_job *job) {
     return LLAMAC_OK;
 }
 
-/* Parses one JSON input; `what` names it in errors. */
-static llamac_status load_json(const char *text, const char *what, bool want_array, json_t **out) {
+llamac_status llamac__template_load_json(const char *text, const char *what, bool want_array, json_t **out) {
+    *out = NULL;
+    if (!text) {
+        return LLAMAC_OK;
+    }
     json_error_t err;
     json_t *j = json_loads(text, 0, &err);
     if (!j) {
@@ -264,6 +268,29 @@ llamac_status llamac_template_render(const llamac_template *tmpl, const llamac_t
                             : !out ? "out"
                                    : "in->messages_json");
     }
+    json_t *messages = NULL, *tools = NULL, *kwargs = NULL;
+    llamac_status st = llamac__template_load_json(in->messages_json, "messages", true, &messages);
+    if (st == LLAMAC_OK) {
+        st = llamac__template_load_json(in->tools_json, "tools", true, &tools);
+    }
+    if (st == LLAMAC_OK) {
+        st = llamac__template_load_json(in->kwargs_json, "kwargs", false, &kwargs);
+    }
+    if (st == LLAMAC_OK) {
+        st = llamac__template_render_json(tmpl, in, messages, tools, kwargs, out, len);
+    }
+    json_decref(messages);
+    json_decref(tools);
+    json_decref(kwargs);
+    return st;
+}
+
+llamac_status llamac__template_render_json(const llamac_template *tmpl, const llamac_template_inputs *in,
+                                           json_t *messages, json_t *tools, json_t *kwargs, char **out, size_t *len) {
+    *out = NULL;
+    if (len) {
+        *len = 0;
+    }
     const char *bos = in->bos_token ? in->bos_token : tmpl->bos;
     const char *eos = in->eos_token ? in->eos_token : tmpl->eos;
     size_t bad = 0;
@@ -280,16 +307,10 @@ llamac_status llamac_template_render(const llamac_template *tmpl, const llamac_t
     job->in = in;
     job->bos = bos;
     job->eos = eos;
-    llamac_status st = load_json(in->messages_json, "messages", true, &job->messages);
-    if (st == LLAMAC_OK && in->tools_json) {
-        st = load_json(in->tools_json, "tools", true, &job->tools);
-    }
-    if (st == LLAMAC_OK && in->kwargs_json) {
-        st = load_json(in->kwargs_json, "kwargs", false, &job->kwargs);
-    }
-    if (st != LLAMAC_OK) {
-        goto done;
-    }
+    job->messages = messages;
+    job->tools = tools;
+    job->kwargs = kwargs;
+    llamac_status st;
     rt->fail = &job->fail;
     ja_init(&rt->arena, in->max_memory ? in->max_memory : DEFAULT_MAX_MEMORY, &job->fail);
     rt->src = tmpl->prog.src;
@@ -320,10 +341,6 @@ llamac_status llamac_template_render(const llamac_template *tmpl, const llamac_t
         }
     }
     ja_free(&rt->arena);
-done:
-    json_decref(job->messages);
-    json_decref(job->tools);
-    json_decref(job->kwargs);
     free(job);
     return st;
 }
