@@ -606,8 +606,11 @@ static bool prepare(struct request *rq, json_t *body, bool chat, struct gen_para
     }
     if (chat) {
         size_t len = 0;
-        if (!render_chat(rq, body, text, &len) ||
-            !tokenize_text(rq, "messages", *text, len, true, &p->tokens[0], &p->n_tokens[0])) {
+        struct chat_input ci;
+        bool ok = chat_input_parse(rq, body, &ci) && render_chat(rq, &ci, text, &len) &&
+                  tokenize_text(rq, "messages", *text, len, true, &p->tokens[0], &p->n_tokens[0]);
+        chat_input_free(&ci);
+        if (!ok) {
             return false;
         }
         p->n = 1;

@@ -4,10 +4,8 @@
  * cache, so that the final /v1/chat/completions of the same conversation finds it there (the engine's prompt cache
  * picks the slot with the longest common prefix) and decodes only the last few tokens.
  *
- * The stable part is found as src/chat/prefill.c finds it: a second render with the last message replaced by a
- * sentinel gives the template's text before the message; that text plus the typed text, tokenized alone, shares
- * with the real render only tokens that do not depend on what the template writes after the message. Two more
- * tokens are withheld, since the next keystroke can still merge into them. A draft is an ordinary engine request
+ * The stable part is the library's answer, as for incremental prefill in a chat session
+ * (llamac_template_stable_tokens), with the usual margin of two tokens. A draft is an ordinary engine request
  * for that prefix that generates one token (which is not decoded, so the cache holds exactly the prefix): it needs
  * nothing new from the engine, and correctness never depends on it, because the final request matches tokens.
  */
@@ -20,84 +18,27 @@
 
 #define DRAFT_MARGIN 2 /* tokens withheld before the stable boundary */
 
-/* The request body with the last message's content replaced by `sentinel`, or NULL after replying 400 when the last
- * message is not a user message with string content. The caller frees the result with json_decref. */
-static json_t *sentinel_body(struct request *rq, json_t *body, const char *sentinel, const char **typed,
-                             size_t *typed_len) {
+/* A draft's conversation ends with the user message being typed, as text; false after replying 400. */
+static bool typing_user(struct request *rq, json_t *body) {
     json_t *messages = json_object_get(body, "messages");
     size_t n = json_array_size(messages);
     json_t *last = n ? json_array_get(messages, n - 1) : NULL;
     const char *role = json_string_value(json_object_get(last, "role"));
-    json_t *content = json_object_get(last, "content");
-    if (!role || strcmp(role, "user") != 0 || !json_is_string(content)) {
+    if (!role || strcmp(role, "user") != 0 || !json_is_string(json_object_get(last, "content"))) {
         reply_error(rq, 400, "messages", "invalid_value",
                     "a draft's last message must be the user message being typed, with string 'content'");
-        return NULL;
+        return false;
     }
-    *typed = json_string_value(content);
-    *typed_len = json_string_length(content);
-    json_t *copy = json_deep_copy(body);
-    json_t *cm = copy ? json_object_get(copy, "messages") : NULL;
-    json_t *cl = cm ? json_array_get(cm, n - 1) : NULL;
-    if (!cl || json_object_set_new(cl, "content", json_string(sentinel)) != 0) {
-        json_decref(copy);
-        reply_error(rq, 500, NULL, NULL, "out of memory");
-        return NULL;
-    }
-    return copy;
+    return true;
 }
 
-static size_t common_prefix(const llamac_token *a, size_t na, const llamac_token *b, size_t nb) {
-    size_t n = na < nb ? na : nb, i = 0;
-    while (i < n && a[i] == b[i]) {
-        i++;
-    }
-    return i;
-}
-
-/* The number of leading tokens of `full` (the real render's tokens) that further typing cannot change, margin
- * included; false after replying with the client's error. */
-static bool stable_tokens(struct request *rq, json_t *body, const llamac_token *full, size_t n_full, size_t *out) {
-    char sentinel[64];
-    snprintf(sentinel, sizeof sentinel, "[[llamac-draft:%016llx]]",
-             (unsigned long long)atomic_fetch_add(&rq->s->next_id, 1) * 0x9E3779B97F4A7C15ull);
-    const char *typed = NULL;
-    size_t typed_len = 0;
-    char *rs = NULL, *prefix = NULL;
-    llamac_token *pre = NULL;
-    size_t rs_len = 0, n_pre = 0;
-    bool ok = false;
-    *out = 0;
-    json_t *sb = sentinel_body(rq, body, sentinel, &typed, &typed_len);
-    if (!sb || !render_chat(rq, sb, &rs, &rs_len)) {
-        goto done;
-    }
-    const char *at = strstr(rs, sentinel);
-    if (!at) {
-        ok = true; /* a template that rewrites the message: nothing counts as stable */
-        goto done;
-    }
-    size_t n_before = (size_t)(at - rs);
-    prefix = malloc(n_before + typed_len + 1);
-    if (!prefix) {
-        reply_error(rq, 500, NULL, NULL, "out of memory");
-        goto done;
-    }
-    memcpy(prefix, rs, n_before);
-    memcpy(prefix + n_before, typed, typed_len);
-    prefix[n_before + typed_len] = '\0';
-    if (!tokenize_text(rq, "messages", prefix, n_before + typed_len, true, &pre, &n_pre)) {
-        goto done;
-    }
-    size_t stable = common_prefix(pre, n_pre, full, n_full);
-    *out = stable > DRAFT_MARGIN ? stable - DRAFT_MARGIN : 0;
-    ok = true;
-done:
-    json_decref(sb);
-    llamac_free(rs);
-    free(prefix);
-    llamac_free(pre);
-    return ok;
+/* The number of leading tokens of `full` (the prompt's tokens) that further typing cannot change, the margin
+ * withheld; false after replying with the client's error. */
+static bool stable_tokens(struct request *rq, const struct chat_input *ci, const llamac_token *full, size_t n_full,
+                          size_t *out) {
+    llamac_template_apply_params p = chat_input_params(ci);
+    return !chat_reply_render_error(
+        rq, llamac_template_stable_tokens(rq->s->tmpl, rq->s->model, &p, full, n_full, DRAFT_MARGIN, out));
 }
 
 /* Decodes prompt[0..n) into a slot (one engine request generating one token) and waits for it; false after
@@ -131,6 +72,7 @@ void handle_drafts(struct request *rq) {
     char *text = NULL;
     size_t len = 0;
     struct job *j = NULL;
+    struct chat_input ci = { 0 };
     json_t *body = request_object(rq);
     if (!body) {
         return;
@@ -144,8 +86,9 @@ void handle_drafts(struct request *rq) {
         goto done;
     }
     /* a draft is the start of a conversation whose last (user) message is still being typed */
-    if (!render_chat(rq, body, &text, &len) || !tokenize_text(rq, "messages", text, len, true, &full, &n_full) ||
-        !stable_tokens(rq, body, full, n_full, &n_stable)) {
+    if (!chat_input_parse(rq, body, &ci) || !render_chat(rq, &ci, &text, &len) || !typing_user(rq, body) ||
+        !tokenize_text(rq, "messages", text, len, true, &full, &n_full) ||
+        !stable_tokens(rq, &ci, full, n_full, &n_stable)) {
         goto done;
     }
     int32_t cached = 0;
@@ -176,6 +119,7 @@ void handle_drafts(struct request *rq) {
                          "pending_tokens", (json_int_t)(n_full - n_stable)));
 done:
     job_release(j);
+    chat_input_free(&ci);
     llamac_free(full);
     llamac_free(text);
     json_decref(body);

@@ -585,8 +585,6 @@ void server_free(server *s) {
     wake_stop(s);
     pthread_mutex_destroy(&s->embd_lock);
     pthread_mutex_destroy(&s->jobs_lock);
-    llamac_free(s->bos_text);
-    llamac_free(s->eos_text);
     free(s->model_id);
     free(s);
 }

@@ -34,8 +34,6 @@ struct server {
     llamac_context *embd_ctx;
     pthread_mutex_t embd_lock; /* one embedding job at a time on embd_ctx */
     bool reranking;
-    bool add_bos, add_eos;     /* does tokenizing with ADD_SPECIAL add BOS / EOS */
-    char *bos_text, *eos_text; /* their texts, stripped from a rendered chat prompt as llama.cpp does */
     char *model_id;
     /* jobs waiting on the engine, so that server_stop can end them */
     pthread_mutex_t jobs_lock;
@@ -122,9 +120,29 @@ void handle_metrics(struct request *rq);
 void handle_slots(struct request *rq);
 void handle_drafts(struct request *rq); /* draft.c: incremental prefill over HTTP */
 
-/* Renders the chat prompt of a request object with "messages" (and "tools", "chat_template_kwargs") into *out
- * (llamac_free), with the model's BOS/EOS text stripped as llama.cpp strips them; replies 400 on failure. */
-bool render_chat(struct request *rq, json_t *body, char **out, size_t *len);
+/* A chat request's conversation as the library renders it (llamac_template_apply): JSON texts, owned (free). */
+struct chat_input {
+    char *messages;
+    char *tools;  /* NULL: none */
+    char *kwargs; /* chat_template_kwargs; NULL: none */
+    bool add_generation_prompt;
+};
+
+/* Reads "messages", "tools", "chat_template_kwargs" and "add_generation_prompt" of a request object into *ci
+ * (chat_input_free, also after failing), checking their shape; replies 400 and returns false on a bad one. */
+bool chat_input_parse(struct request *rq, json_t *body, struct chat_input *ci);
+void chat_input_free(struct chat_input *ci);
+
+/* The library's parameters for *ci (borrowed: ci must outlive them). */
+llamac_template_apply_params chat_input_params(const struct chat_input *ci);
+
+/* Replies for a failed llamac_template_apply / llamac_template_stable_tokens (`st` not LLAMAC_OK): 400 naming
+ * "messages", 500 when out of memory. Returns whether it replied. */
+bool chat_reply_render_error(struct request *rq, llamac_status st);
+
+/* Renders the chat prompt of *ci with the server's template into *out (llamac_free); replies 400 on failure (a
+ * server without a chat template too). */
+bool render_chat(struct request *rq, const struct chat_input *ci, char **out, size_t *len);
 
 /* Parses and checks a chat (chat true) or completions request body exactly as handle_chat / handle_completions do,
  * up to the rendered and tokenized prompts, without generating. Needs only what server_set_backend gave (the

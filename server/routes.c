@@ -1,6 +1,7 @@
 /*
- * routes.c - the small endpoints: /health, /v1/models, /tokenize, /detokenize, /apply-template, and the chat
- * prompt rendering they share with chat completions.
+ * routes.c - the small endpoints: /health, /v1/models, /tokenize, /detokenize, /apply-template, and reading a
+ * chat request's conversation, which they share with chat completions and drafts (the prompt itself is the
+ * library's: llamac_template_apply).
  *
  * Request and reply shapes are llama-server's, so scripts written against it keep working: /tokenize takes
  * {"content", "add_special", "parse_special", "with_pieces"} and answers {"tokens"}, /detokenize answers
@@ -11,11 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static bool starts_with(const char *s, size_t len, const char *prefix) {
-    size_t n = strlen(prefix);
-    return n > 0 && len >= n && memcmp(s, prefix, n) == 0;
-}
-
 void server_set_backend(server *s, llamac_model *model, llamac_engine *engine, const llamac_template *tmpl,
                         const char *template_source, llamac_context *embd_ctx, bool reranking) {
     s->model = model;
@@ -24,24 +20,6 @@ void server_set_backend(server *s, llamac_model *model, llamac_engine *engine, c
     s->tool_format = llamac_tool_format_detect(template_source);
     s->embd_ctx = embd_ctx;
     s->reranking = reranking;
-    /* Does tokenizing with ADD_SPECIAL add a BOS (or an EOS)? Then a rendered chat prompt must not carry its text
-     * too: llama.cpp strips it, and so do we. */
-    llamac_token *t = NULL;
-    size_t n = 0;
-    if (llamac_tokenize(model, "", 0, LLAMAC_TOKENIZE_ADD_SPECIAL, &t, &n) == LLAMAC_OK && n > 0) {
-        llamac_token bos = llamac_vocab_special(model, LLAMAC_TOKEN_BOS);
-        llamac_token eos = llamac_vocab_special(model, LLAMAC_TOKEN_EOS);
-        s->add_bos = bos >= 0 && t[0] == bos;
-        s->add_eos = eos >= 0 && t[n - 1] == eos;
-        size_t len;
-        if (s->add_bos) {
-            llamac_detokenize(model, &bos, 1, LLAMAC_DETOKENIZE_UNPARSE_SPECIAL, &s->bos_text, &len);
-        }
-        if (s->add_eos) {
-            llamac_detokenize(model, &eos, 1, LLAMAC_DETOKENIZE_UNPARSE_SPECIAL, &s->eos_text, &len);
-        }
-    }
-    llamac_free(t);
     const char *path = s->opt.alias ? s->opt.alias : s->opt.model_path ? s->opt.model_path : "model";
     const char *slash = s->opt.alias ? NULL : strrchr(path, '/');
     s->model_id = strdup(slash ? slash + 1 : path);
@@ -63,99 +41,11 @@ bool tokenize_text(struct request *rq, const char *param, const char *text, size
     return true;
 }
 
-/* The text of an OpenAI content-part array ([{"type":"text","text":"..."}, ...]) as one string: the text parts
- * joined with "\n", as llama.cpp joins them for a template that takes string content. Other part types (image_url,
- * input_audio, file) reply 400 naming the message: this build reads no media. Returns NULL after replying. */
-static json_t *flatten_parts(struct request *rq, size_t i, json_t *parts) {
-    char *text = NULL;
-    size_t len = 0;
-    size_t k;
-    json_t *part;
-    json_array_foreach(parts, k, part) {
-        const char *type = json_string_value(json_object_get(part, "type"));
-        json_t *t = json_object_get(part, "text");
-        if (!json_is_object(part) || !type) {
-            reply_error(rq, 400, "messages", "invalid_type",
-                        "'messages[%zu].content[%zu]' must be an object with a string 'type'", i, k);
-            goto fail;
-        }
-        if (strcmp(type, "text") != 0) {
-            reply_error(rq, 400, "messages", "unsupported_value",
-                        "'messages[%zu].content[%zu]' is of type \"%.64s\": multimodal input is not supported by "
-                        "this model/build (only \"text\" content parts are)",
-                        i, k, type);
-            goto fail;
-        }
-        if (!json_is_string(t)) {
-            reply_error(rq, 400, "messages", "invalid_type", "'messages[%zu].content[%zu].text' must be a string", i,
-                        k);
-            goto fail;
-        }
-        size_t n = json_string_length(t);
-        char *grown = realloc(text, len + n + 2);
-        if (!grown) {
-            reply_error(rq, 500, NULL, NULL, "out of memory");
-            goto fail;
-        }
-        text = grown;
-        if (k > 0 && len > 0) {
-            text[len++] = '\n';
-        }
-        memcpy(text + len, json_string_value(t), n);
-        len += n;
-    }
-    json_t *s = json_stringn(text ? text : "", len);
-    free(text);
-    if (!s) {
-        reply_error(rq, 500, NULL, NULL, "out of memory");
-    }
-    return s;
-fail:
-    free(text);
-    return NULL;
-}
-
-/* A copy of the messages (checked objects) with every content-part array flattened to a string; NULL after
- * replying 400. The caller frees the result with json_decref. */
-static json_t *flatten_messages(struct request *rq, json_t *messages) {
-    json_t *out = json_array();
-    if (!out) {
-        reply_error(rq, 500, NULL, NULL, "out of memory");
-        return NULL;
-    }
-    size_t i;
-    json_t *m;
-    json_array_foreach(messages, i, m) {
-        json_t *content = json_object_get(m, "content");
-        if (!json_is_array(content)) {
-            json_array_append(out, m);
-            continue;
-        }
-        json_t *text = flatten_parts(rq, i, content);
-        if (!text) {
-            json_decref(out);
-            return NULL;
-        }
-        json_t *copy = json_copy(m);
-        if (!copy) {
-            json_decref(text);
-        }
-        if (!copy || json_object_set_new(copy, "content", text) != 0 || json_array_append_new(out, copy) != 0) {
-            reply_error(rq, 500, NULL, NULL, "out of memory");
-            json_decref(out);
-            return NULL;
-        }
-    }
-    return out;
-}
-
-bool render_chat(struct request *rq, json_t *body, char **out, size_t *len) {
-    struct server *s = rq->s;
+bool chat_input_parse(struct request *rq, json_t *body, struct chat_input *ci) {
+    memset(ci, 0, sizeof *ci);
     json_t *messages = json_object_get(body, "messages");
     json_t *tools = json_object_get(body, "tools");
     json_t *kwargs = json_object_get(body, "chat_template_kwargs");
-    char *mj = NULL, *tj = NULL, *kj = NULL;
-    bool ok = false;
     if (!messages) {
         reply_error(rq, 400, "messages", "missing_required_parameter", "'messages' is required");
         return false;
@@ -188,66 +78,60 @@ bool render_chat(struct request *rq, json_t *body, char **out, size_t *len) {
         reply_error(rq, 400, "chat_template_kwargs", "invalid_type", "'chat_template_kwargs' must be an object");
         return false;
     }
-    if (!s->tmpl) {
+    ci->add_generation_prompt = true;
+    json_t *agp = json_object_get(body, "add_generation_prompt");
+    if (json_is_boolean(agp)) {
+        ci->add_generation_prompt = json_is_true(agp);
+    }
+    ci->messages = json_dumps(messages, JSON_COMPACT);
+    ci->tools = json_is_array(tools) ? json_dumps(tools, JSON_COMPACT) : NULL;
+    ci->kwargs = json_is_object(kwargs) ? json_dumps(kwargs, JSON_COMPACT) : NULL;
+    if (!ci->messages || (json_is_array(tools) && !ci->tools) || (json_is_object(kwargs) && !ci->kwargs)) {
+        chat_input_free(ci);
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+        return false;
+    }
+    return true;
+}
+
+void chat_input_free(struct chat_input *ci) {
+    free(ci->messages);
+    free(ci->tools);
+    free(ci->kwargs);
+    memset(ci, 0, sizeof *ci);
+}
+
+llamac_template_apply_params chat_input_params(const struct chat_input *ci) {
+    llamac_template_apply_params p = llamac_template_apply_params_default();
+    p.messages_json = ci->messages;
+    p.tools_json = ci->tools;
+    p.chat_template_kwargs_json = ci->kwargs;
+    p.add_generation_prompt = ci->add_generation_prompt;
+    return p;
+}
+
+bool chat_reply_render_error(struct request *rq, llamac_status st) {
+    switch (st) {
+    case LLAMAC_OK: return false;
+    case LLAMAC_E_NO_MEMORY: reply_error(rq, 500, NULL, NULL, "%s", llamac_last_error()); break;
+    case LLAMAC_E_UNSUPPORTED: reply_error(rq, 400, "messages", "unsupported_value", "%s", llamac_last_error()); break;
+    case LLAMAC_E_INVALID_ARGUMENT:
+        reply_error(rq, 400, "messages", "invalid_value", "%s", llamac_last_error());
+        break;
+    default: reply_error(rq, 400, "messages", "template_error", "%s", llamac_last_error()); break;
+    }
+    return true;
+}
+
+bool render_chat(struct request *rq, const struct chat_input *ci, char **out, size_t *len) {
+    if (!rq->s->tmpl) {
         reply_error(rq, 400, "messages", "no_chat_template",
                     "the model has no chat template; use /v1/completions or start the server with "
                     "--chat-template-file");
         return false;
     }
-    messages = flatten_messages(rq, messages); /* owned from here on */
-    if (!messages) {
-        return false;
-    }
-    llamac_template_inputs in = llamac_template_inputs_default();
-    mj = json_dumps(messages, JSON_COMPACT);
-    if (json_is_array(tools) && json_array_size(tools) > 0) {
-        tj = json_dumps(tools, JSON_COMPACT);
-    }
-    if (json_is_object(kwargs)) {
-        kj = json_dumps(kwargs, JSON_COMPACT);
-    }
-    if (!mj) {
-        reply_error(rq, 500, NULL, NULL, "out of memory");
-        goto done;
-    }
-    if (llamac_tool_history_check(mj) != LLAMAC_OK) {
-        reply_error(rq, 400, "messages", "invalid_value", "%s", llamac_last_error());
-        goto done;
-    }
-    in.messages_json = mj;
-    in.tools_json = tj;
-    in.kwargs_json = kj;
-    in.add_generation_prompt = true;
-    json_t *agp = json_object_get(body, "add_generation_prompt");
-    if (json_is_boolean(agp)) {
-        in.add_generation_prompt = json_is_true(agp);
-    }
-    char *text = NULL;
-    size_t n = 0;
-    llamac_status st = llamac_template_render(s->tmpl, &in, &text, &n);
-    if (st != LLAMAC_OK) {
-        reply_error(rq, st == LLAMAC_E_NO_MEMORY ? 500 : 400, "messages", "template_error", "%s", llamac_last_error());
-        goto done;
-    }
-    size_t skip = 0;
-    if (s->add_bos && s->bos_text && starts_with(text, n, s->bos_text)) {
-        skip = strlen(s->bos_text);
-    }
-    if (s->add_eos && s->eos_text && n - skip >= strlen(s->eos_text) &&
-        starts_with(text + n - strlen(s->eos_text), strlen(s->eos_text), s->eos_text)) {
-        n -= strlen(s->eos_text);
-    }
-    memmove(text, text + skip, n - skip);
-    text[n - skip] = '\0';
-    *out = text;
-    *len = n - skip;
-    ok = true;
-done:
-    json_decref(messages);
-    free(mj);
-    free(tj);
-    free(kj);
-    return ok;
+    llamac_template_apply_params p = chat_input_params(ci);
+    return !chat_reply_render_error(rq, llamac_template_apply(rq->s->tmpl, rq->s->model, &p, out, len));
 }
 
 void handle_health(struct request *rq) {
@@ -402,9 +286,11 @@ void handle_apply_template(struct request *rq) {
     }
     char *text = NULL;
     size_t len = 0;
-    if (render_chat(rq, body, &text, &len)) {
+    struct chat_input ci;
+    if (chat_input_parse(rq, body, &ci) && render_chat(rq, &ci, &text, &len)) {
         reply_json(rq, 200, json_pack("{s:s%}", "prompt", text, len));
     }
+    chat_input_free(&ci);
     llamac_free(text);
     json_decref(body);
 }

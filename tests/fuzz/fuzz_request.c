@@ -22,8 +22,6 @@ static struct server *srv;
 
 static void teardown(void) {
     if (srv) {
-        llamac_free(srv->bos_text);
-        llamac_free(srv->eos_text);
         free(srv->model_id);
         free(srv);
     }
