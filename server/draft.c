@@ -9,7 +9,7 @@
  * for that prefix that generates one token (which is not decoded, so the cache holds exactly the prefix): it needs
  * nothing new from the engine, and correctness never depends on it, because the final request matches tokens.
  */
-#include "job.h"
+#include "complete.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,15 +51,15 @@ static bool decode_prefix(struct request *rq, struct job *j, const llamac_token 
     er.max_tokens = 1;
     llamac_status st = job_submit(j, c, &er);
     if (st != LLAMAC_OK) {
-        reply_submit_error(rq, j, st);
+        reply_submit_error(rq, st, "messages");
         return false;
     }
     if (!job_wait(j)) {
         reply_error(rq, 503, NULL, "cancelled", "the request was cancelled");
         return false;
     }
-    if (c->status != LLAMAC_OK || c->finish == LLAMAC_FINISH_NONE || c->finish == LLAMAC_FINISH_CANCELLED) {
-        reply_error(rq, 500, NULL, NULL, "draft prefill failed: %s", c->error ? c->error : "cancelled");
+    if (c->r.status != LLAMAC_OK || c->r.finish == LLAMAC_FINISH_NONE || c->r.finish == LLAMAC_FINISH_CANCELLED) {
+        reply_error(rq, 500, NULL, NULL, "draft prefill failed: %s", c->r.error ? c->r.error : "cancelled");
         return false;
     }
     return true;
@@ -93,7 +93,7 @@ void handle_drafts(struct request *rq) {
     }
     int32_t cached = 0;
     if (n_stable > 0) {
-        j = job_new(s, rq->conn, JOB_CHAT, 1);
+        j = job_new(s, rq->conn, NULL, 1);
         if (!j) {
             reply_error(rq, 500, NULL, NULL, "out of memory");
             goto done;
@@ -103,7 +103,7 @@ void handle_drafts(struct request *rq) {
             goto done;
         }
         pthread_mutex_lock(&j->lock);
-        cached = j->choices[0].usage.cached_tokens;
+        cached = j->choices[0].r.usage.cached_tokens;
         pthread_mutex_unlock(&j->lock);
     }
     char id[64];

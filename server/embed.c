@@ -1,13 +1,12 @@
 /*
- * embed.c - POST /v1/embeddings and /v1/rerank on the embedding context, and the engine's introspection
- * (GET /metrics, GET /slots).
+ * embed.c - POST /v1/embeddings and /v1/rerank on the embedding context.
  *
  * Embeddings do not go through the engine: they run on their own context (created with --embedding or
  * --reranking), one request at a time under a lock, with llamac_embed packing the texts of a request into as few
  * decodes as it can. The vectors are L2-normalised, as OpenAI's are; encoding_format "base64" sends the
  * little-endian float32 bytes, which is what the official SDKs ask for by default.
  */
-#include "internal.h"
+#include "request.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,22 +77,10 @@ static bool input_texts(struct request *rq, json_t *body, const char *name, cons
                         "'%s' must be a string, an array of strings, or an array of token ids", name);
             return false;
         }
-        size_t nt = json_array_size(v);
-        llamac_token *t = malloc(nt * sizeof *t);
-        int32_t n_vocab = llamac_vocab_n_tokens(rq->s->model);
-        if (!t) {
-            reply_error(rq, 500, NULL, NULL, "out of memory");
+        llamac_token *t = NULL;
+        size_t nt = 0;
+        if (!request_token_ids(rq, v, name, &t, &nt)) {
             return false;
-        }
-        for (size_t k = 0; k < nt; k++) {
-            json_t *id = json_array_get(v, k);
-            if (!json_is_integer(id) || json_integer_value(id) < 0 || json_integer_value(id) >= n_vocab) {
-                free(t);
-                reply_error(rq, 400, name, "invalid_value", "'%s' token %zu must be a token id from 0 to %d", name, k,
-                            (int)n_vocab - 1);
-                return false;
-            }
-            t[k] = (llamac_token)json_integer_value(id);
         }
         size_t len = 0;
         llamac_status st = llamac_detokenize(rq->s->model, t, nt, 0, &(*owned)[i], &len);
@@ -274,86 +261,4 @@ done:
     llamac_free(sorted);
     free_inputs(texts, lens, owned, n);
     json_decref(body);
-}
-
-void handle_metrics(struct request *rq) {
-    struct server *s = rq->s;
-    llamac_engine_stats st = { 0 };
-    if (s->engine) {
-        llamac_engine_get_stats(s->engine, &st);
-    }
-    char *out = malloc(8192);
-    if (!out) {
-        reply_error(rq, 500, NULL, NULL, "out of memory");
-        return;
-    }
-#define METRICS_FORMAT                                                                                                 \
-    "# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed.\n"                                         \
-    "# TYPE llamacpp:prompt_tokens_total counter\n"                                                                    \
-    "llamacpp:prompt_tokens_total %llu\n"                                                                              \
-    "# HELP llamacpp:prompt_seconds_total Prompt process time\n"                                                       \
-    "# TYPE llamacpp:prompt_seconds_total counter\n"                                                                   \
-    "llamacpp:prompt_seconds_total %.3f\n"                                                                             \
-    "# HELP llamacpp:tokens_predicted_total Number of generation tokens processed.\n"                                  \
-    "# TYPE llamacpp:tokens_predicted_total counter\n"                                                                 \
-    "llamacpp:tokens_predicted_total %llu\n"                                                                           \
-    "# HELP llamacpp:tokens_predicted_seconds_total Predict process time\n"                                            \
-    "# TYPE llamacpp:tokens_predicted_seconds_total counter\n"                                                         \
-    "llamacpp:tokens_predicted_seconds_total %.3f\n"                                                                   \
-    "# HELP llamacpp:n_decode_total Total number of llama_decode() calls\n"                                            \
-    "# TYPE llamacpp:n_decode_total counter\n"                                                                         \
-    "llamacpp:n_decode_total %llu\n"                                                                                   \
-    "# HELP llamacpp:requests_processing Number of requests processing.\n"                                             \
-    "# TYPE llamacpp:requests_processing gauge\n"                                                                      \
-    "llamacpp:requests_processing %u\n"                                                                                \
-    "# HELP llamacpp:requests_deferred Number of requests deferred.\n"                                                 \
-    "# TYPE llamacpp:requests_deferred gauge\n"                                                                        \
-    "llamacpp:requests_deferred %u\n"                                                                                  \
-    "# HELP llamac:requests_total Requests accepted by the engine.\n"                                                  \
-    "# TYPE llamac:requests_total counter\n"                                                                           \
-    "llamac:requests_total %llu\n"                                                                                     \
-    "# HELP llamac:requests_rejected_total Requests refused because the queue was full.\n"                             \
-    "# TYPE llamac:requests_rejected_total counter\n"                                                                  \
-    "llamac:requests_rejected_total %llu\n"                                                                            \
-    "# HELP llamac:requests_cancelled_total Requests cancelled (client gone, shutdown).\n"                             \
-    "# TYPE llamac:requests_cancelled_total counter\n"                                                                 \
-    "llamac:requests_cancelled_total %llu\n"                                                                           \
-    "# HELP llamac:cached_tokens_total Prompt tokens reused from the prompt cache.\n"                                  \
-    "# TYPE llamac:cached_tokens_total counter\n"                                                                      \
-    "llamac:cached_tokens_total %llu\n"                                                                                \
-    "# HELP llamac:slots Slots of the engine.\n"                                                                       \
-    "# TYPE llamac:slots gauge\n"                                                                                      \
-    "llamac:slots %u\n"
-    snprintf(out, 8192, METRICS_FORMAT, (unsigned long long)st.prompt_tokens, st.prompt_ms / 1000.0,
-             (unsigned long long)st.generated_tokens, (st.busy_ms - st.prompt_ms) / 1000.0,
-             (unsigned long long)st.steps, st.n_processing, st.n_queued, (unsigned long long)st.requests_submitted,
-             (unsigned long long)st.requests_rejected, (unsigned long long)st.requests_cancelled,
-             (unsigned long long)st.cached_tokens, st.n_slots);
-#undef METRICS_FORMAT
-    rq->text = out;
-    rq->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    rq->status = 200;
-}
-
-void handle_slots(struct request *rq) {
-    struct server *s = rq->s;
-    json_t *arr = json_array();
-    llamac_engine_stats st = { 0 };
-    if (s->engine) {
-        llamac_engine_get_stats(s->engine, &st);
-    }
-    for (uint32_t i = 0; i < st.n_slots; i++) {
-        llamac_engine_slot sl;
-        if (llamac_engine_slot_get(s->engine, i, &sl) != LLAMAC_OK) {
-            continue;
-        }
-        json_array_append_new(arr, json_pack("{s:i, s:s, s:b, s:I, s:I, s:b, s:I, s:i, s:i, s:i, s:I}", "id",
-                                             (int)sl.id, "state", llamac_slot_state_name(sl.state), "is_processing",
-                                             sl.state != LLAMAC_SLOT_IDLE, "n_ctx", (json_int_t)sl.n_ctx, "n_cached",
-                                             (json_int_t)sl.n_cached, "parked", sl.parked, "id_task",
-                                             (json_int_t)sl.request_id, "n_prompt_tokens", (int)sl.n_prompt,
-                                             "n_prompt_tokens_processed", (int)sl.n_prompt_done, "n_decoded",
-                                             (int)sl.n_generated, "requests_served", (json_int_t)sl.requests_served));
-    }
-    reply_json(rq, 200, arr);
 }

@@ -1,17 +1,19 @@
 /*
- * http.c - the libmicrohttpd daemon: limits, routing, authentication, CORS, and turning a handler's reply into a
- * response.
+ * http.c - HTTP plumbing over libmicrohttpd: limits, routing, authentication, CORS, and turning a handler's reply
+ * into a response.
  *
  * One thread per connection, so a handler may block while the engine works (a non-streaming completion) and a
  * stream's reader may wait for the next token. A body is gathered in full (up to --max-body, else 413) before the
  * handler runs; a declared Content-Length over the limit is refused before any of the body is read.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "complete.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
-#include <sched.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Per-request state between the calls of the access handler. */
+/* Per-request state between the calls of the access handler, until the request is completed. */
 struct pending {
     char *body;
     size_t len, cap;
@@ -36,42 +38,33 @@ enum route_flags {
     ROUTE_LOADING = 1 << 3  /* answers while the model loads */
 };
 
+/* error_shape: the error object of the route's dialect (OpenAI's for llama-server's native endpoints too). */
 static const struct route {
     const char *path;
     const char *method;
     void (*fn)(struct request *rq);
     unsigned flags;
+    error_shape_fn error_shape;
 } routes[] = {
-    { "/health", "GET", handle_health, ROUTE_PUBLIC | ROUTE_LOADING },
-    { "/v1/health", "GET", handle_health, ROUTE_PUBLIC | ROUTE_LOADING },
-    { "/v1/chat/completions", "POST", handle_chat, 0 },
-    { "/v1/drafts", "POST", handle_drafts, 0 },
-    { "/chat/completions", "POST", handle_chat, 0 },
-    { "/v1/completions", "POST", handle_completions, 0 },
-    { "/completions", "POST", handle_completions, 0 },
-    { "/v1/embeddings", "POST", handle_embeddings, 0 },
-    { "/embeddings", "POST", handle_embeddings, 0 },
-    { "/v1/rerank", "POST", handle_rerank, 0 },
-    { "/rerank", "POST", handle_rerank, 0 },
-    { "/v1/models", "GET", handle_models, 0 },
-    { "/models", "GET", handle_models, 0 },
-    { "/tokenize", "POST", handle_tokenize, 0 },
-    { "/detokenize", "POST", handle_detokenize, 0 },
-    { "/apply-template", "POST", handle_apply_template, 0 },
-    { "/metrics", "GET", handle_metrics, ROUTE_METRICS },
-    { "/slots", "GET", handle_slots, ROUTE_SLOTS },
+    { "/health", "GET", handle_health, ROUTE_PUBLIC | ROUTE_LOADING, openai_error },
+    { "/v1/health", "GET", handle_health, ROUTE_PUBLIC | ROUTE_LOADING, openai_error },
+    { "/v1/chat/completions", "POST", handle_chat, 0, openai_error },
+    { "/v1/drafts", "POST", handle_drafts, 0, openai_error },
+    { "/chat/completions", "POST", handle_chat, 0, openai_error },
+    { "/v1/completions", "POST", handle_completions, 0, openai_error },
+    { "/completions", "POST", handle_completions, 0, openai_error },
+    { "/v1/embeddings", "POST", handle_embeddings, 0, openai_error },
+    { "/embeddings", "POST", handle_embeddings, 0, openai_error },
+    { "/v1/rerank", "POST", handle_rerank, 0, openai_error },
+    { "/rerank", "POST", handle_rerank, 0, openai_error },
+    { "/v1/models", "GET", handle_models, 0, openai_error },
+    { "/models", "GET", handle_models, 0, openai_error },
+    { "/tokenize", "POST", handle_tokenize, 0, openai_error },
+    { "/detokenize", "POST", handle_detokenize, 0, openai_error },
+    { "/apply-template", "POST", handle_apply_template, 0, openai_error },
+    { "/metrics", "GET", handle_metrics, ROUTE_METRICS, openai_error },
+    { "/slots", "GET", handle_slots, ROUTE_SLOTS, openai_error },
 };
-
-static const char *error_type(unsigned status) {
-    switch (status) {
-    case 401: return "authentication_error";
-    case 403: return "permission_error";
-    case 404: return "not_found_error";
-    case 501: return "not_supported_error";
-    case 503: return "unavailable_error";
-    default: return status >= 500 ? "server_error" : "invalid_request_error";
-    }
-}
 
 void reply_error(struct request *rq, unsigned status, const char *param, const char *code, const char *fmt, ...) {
     char msg[1024];
@@ -87,101 +80,13 @@ void reply_error(struct request *rq, unsigned status, const char *param, const c
             }
         }
     }
-    json_t *err = json_pack("{s:{s:s, s:s, s:s?, s:s?}}", "error", "message", msg, "type", error_type(status), "param",
-                            param, "code", code);
-    reply_json(rq, status, err);
+    reply_json(rq, status, (rq->error_shape ? rq->error_shape : openai_error)(status, param, code, msg));
 }
 
 void reply_json(struct request *rq, unsigned status, json_t *json) {
     json_decref(rq->json);
     rq->json = json;
     rq->status = status;
-}
-
-json_t *request_object(struct request *rq) {
-    json_error_t e;
-    if (rq->body_len == 0) {
-        reply_error(rq, 400, NULL, "invalid_json", "the request body is empty; expected a JSON object");
-        return NULL;
-    }
-    json_t *v = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
-    if (!v) {
-        reply_error(rq, 400, NULL, "invalid_json", "invalid JSON at line %d, column %d: %s", e.line, e.column, e.text);
-        return NULL;
-    }
-    if (!json_is_object(v)) {
-        json_decref(v);
-        reply_error(rq, 400, NULL, "invalid_json", "the request body must be a JSON object");
-        return NULL;
-    }
-    return v;
-}
-
-bool field_bool(struct request *rq, json_t *obj, const char *name, bool *out) {
-    json_t *v = json_object_get(obj, name);
-    if (!v || json_is_null(v)) {
-        return true;
-    }
-    if (!json_is_boolean(v)) {
-        reply_error(rq, 400, name, "invalid_type", "'%s' must be a boolean", name);
-        return false;
-    }
-    *out = json_is_true(v);
-    return true;
-}
-
-bool field_int(struct request *rq, json_t *obj, const char *name, long long min, long long max, long long *out) {
-    json_t *v = json_object_get(obj, name);
-    if (!v || json_is_null(v)) {
-        return true;
-    }
-    if (!json_is_integer(v)) {
-        reply_error(rq, 400, name, "invalid_type", "'%s' must be an integer", name);
-        return false;
-    }
-    long long n = json_integer_value(v);
-    if (n < min || n > max) {
-        reply_error(rq, 400, name, "invalid_value", "'%s' is %lld; it must be from %lld to %lld", name, n, min, max);
-        return false;
-    }
-    *out = n;
-    return true;
-}
-
-bool field_num(struct request *rq, json_t *obj, const char *name, double min, double max, double *out) {
-    json_t *v = json_object_get(obj, name);
-    if (!v || json_is_null(v)) {
-        return true;
-    }
-    if (!json_is_number(v)) {
-        reply_error(rq, 400, name, "invalid_type", "'%s' must be a number", name);
-        return false;
-    }
-    double d = json_number_value(v);
-    if (!(d >= min && d <= max)) {
-        reply_error(rq, 400, name, "invalid_value", "'%s' is %g; it must be from %g to %g", name, d, min, max);
-        return false;
-    }
-    *out = d;
-    return true;
-}
-
-bool field_str(struct request *rq, json_t *obj, const char *name, const char **out) {
-    json_t *v = json_object_get(obj, name);
-    if (!v || json_is_null(v)) {
-        return true;
-    }
-    if (!json_is_string(v)) {
-        reply_error(rq, 400, name, "invalid_type", "'%s' must be a string", name);
-        return false;
-    }
-    *out = json_string_value(v);
-    return true;
-}
-
-void make_id(struct server *s, const char *prefix, char *buf, size_t cap) {
-    unsigned long long n = atomic_fetch_add(&s->next_id, 1);
-    snprintf(buf, cap, "%s%llx%06llx", prefix, (unsigned long long)s->started, n);
 }
 
 /* ----------------------------------------------------------------------------------------------------------- */
@@ -344,6 +249,9 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, con
         MHD_destroy_response(r);
         return ok;
     }
+    if (route) {
+        rq.error_shape = route->error_shape;
+    }
     if (route && (route->flags & ROUTE_METRICS) && !s->opt.metrics) {
         reply_error(&rq, 501, NULL, "not_supported", "the /metrics endpoint is off; start the server with --metrics");
     } else if (route && (route->flags & ROUTE_SLOTS) && !s->opt.slots) {
@@ -382,17 +290,6 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, con
     enum MHD_Result ok = send_reply(s, &rq);
     request_clear(&rq);
     return ok;
-}
-
-void thread_yield_to_engine(void) {
-#ifdef SCHED_BATCH
-    static _Thread_local bool done;
-    if (!done) {
-        done = true;
-        struct sched_param sp = { 0 };
-        pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
-    }
-#endif
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -477,85 +374,61 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state, e
 
 static bool is_loopback(const struct sockaddr *sa) {
     if (sa->sa_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
         return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
     }
     if (sa->sa_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
         return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
     }
     return false;
 }
 
-server *server_start(const struct server_options *opt, char *err, size_t cap) {
-    struct server *s = calloc(1, sizeof *s);
+bool http_start(struct server *s, char *err, size_t cap) {
     struct addrinfo *ai = NULL;
-    if (!s) {
-        snprintf(err, cap, "out of memory");
-        return NULL;
-    }
-    s->opt = *opt;
-    if (!s->opt.host) {
-        s->opt.host = "127.0.0.1";
-    }
-    s->started = (int64_t)time(NULL);
-    pthread_mutex_init(&s->embd_lock, NULL);
-    pthread_mutex_init(&s->jobs_lock, NULL);
-    wake_start(s);
     struct addrinfo hints = { 0 };
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     char port[16];
-    snprintf(port, sizeof port, "%u", (unsigned)opt->port);
+    snprintf(port, sizeof port, "%u", (unsigned)s->opt.port);
     int gai = getaddrinfo(s->opt.host, port, &hints, &ai);
     if (gai != 0 || !ai) {
         snprintf(err, cap, "cannot resolve --host '%s': %s", s->opt.host, gai_strerror(gai));
-        goto fail;
+        return false;
     }
     if (!is_loopback(ai->ai_addr) && s->opt.n_api_keys == 0) {
-        fprintf(stderr,
-                "llamac serve: warning: listening on non-loopback address %s without an API key; anyone "
-                "who can reach it can use the server (set --api-key)\n",
-                s->opt.host);
+        server_log(s, LLAMAC_LOG_WARN,
+                   "listening on non-loopback address %s without an API key; anyone who can reach it can use the "
+                   "server (set --api-key)",
+                   s->opt.host);
     }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6) {
         flags |= MHD_USE_IPv6;
     }
-    s->daemon = MHD_start_daemon(flags, opt->port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-                                 (unsigned)opt->timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)opt->max_connections,
-                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, opt->max_header, MHD_OPTION_END);
+    s->daemon = MHD_start_daemon(
+        flags, s->opt.port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->opt.timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)s->opt.max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->opt.max_header, MHD_OPTION_END);
+    freeaddrinfo(ai);
     if (!s->daemon) {
         snprintf(err, cap, "cannot listen on %s port %u (in use, or not an address of this machine)", s->opt.host,
-                 (unsigned)opt->port);
-        goto fail;
+                 (unsigned)s->opt.port);
+        return false;
     }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : opt->port;
-    freeaddrinfo(ai);
-    return s;
-fail:
-    if (ai) {
-        freeaddrinfo(ai);
-    }
-    wake_stop(s);
-    pthread_mutex_destroy(&s->embd_lock);
-    pthread_mutex_destroy(&s->jobs_lock);
-    free(s);
-    return NULL;
+    s->port = info ? info->port : s->opt.port;
+    return true;
 }
 
-uint16_t server_port(const server *s) {
-    return s->port;
-}
-
-size_t server_quiesce(server *s, unsigned grace_ms) {
+size_t http_quiesce(struct server *s, unsigned grace_ms) {
     atomic_store(&s->stopping, true);
-    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
-    if (fd != MHD_INVALID_SOCKET) {
-        close(fd);
+    if (s->daemon) {
+        MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+        if (fd != MHD_INVALID_SOCKET) {
+            close(fd);
+        }
     }
     for (unsigned waited = 0; waited < grace_ms && atomic_load(&s->in_flight) > 0; waited += 20) {
         struct timespec ts = { 0, 20 * 1000 * 1000 };
@@ -565,26 +438,9 @@ size_t server_quiesce(server *s, unsigned grace_ms) {
     return n > 0 ? (size_t)n : 0;
 }
 
-void server_stop(server *s) {
-    if (!s) {
-        return;
-    }
-    atomic_store(&s->stopping, true);
-    jobs_abort_all(s);
+void http_stop(struct server *s) {
     if (s->daemon) {
         MHD_stop_daemon(s->daemon);
         s->daemon = NULL;
     }
-}
-
-void server_free(server *s) {
-    if (!s) {
-        return;
-    }
-    server_stop(s);
-    wake_stop(s);
-    pthread_mutex_destroy(&s->embd_lock);
-    pthread_mutex_destroy(&s->jobs_lock);
-    free(s->model_id);
-    free(s);
 }

@@ -2,9 +2,10 @@
  * server.h - the HTTP server behind `llamac serve`: OpenAI-compatible endpoints over libmicrohttpd.
  *
  * The server listens as soon as it is created, answering /health with 503 while the model loads; the command
- * then loads the model, creates the engine and hands both over with server_set_backend. Requests run on
- * libmicrohttpd's connection threads (one per connection); generation runs on the engine's own thread and reaches a
- * connection through a job (job.c). Nothing here prints except through the log function in the options.
+ * then loads the model, creates the engine and hands them over with server_set_backend, after which the server owns
+ * them. Requests run on libmicrohttpd's connection threads (one per connection); generation runs on the engine's own
+ * thread and reaches a connection through a job (job.c). server_shutdown ends it all in the one order that is safe.
+ * Nothing here prints: every line goes to the log function in the options.
  */
 #ifndef LLAMAC_SERVER_H
 #define LLAMAC_SERVER_H
@@ -39,6 +40,10 @@ struct server_options {
     unsigned max_connections;          /* concurrent connections */
     size_t max_header;                 /* bytes of memory per connection for the request line and headers */
     struct server_defaults defaults;
+    /* The server's log (warnings). Runs on any of the server's threads, possibly several at once; `line` has no
+     * newline and is borrowed for the call. NULL: nothing is logged. */
+    llamac_log_fn log;
+    void *log_user_data;
 };
 
 /* Starts listening with the options (borrowed; strings must outlive the server). Every endpoint but /health answers
@@ -48,29 +53,33 @@ server *server_start(const struct server_options *opt, char *err, size_t cap);
 /* The port the server listens on. */
 uint16_t server_port(const server *s);
 
-/* What generation and embeddings use, all borrowed until server_stop: the model, the engine (NULL: no generation
- * endpoints), the chat template (NULL: chat completions answer 400) and its source (to detect the model's tool-call
- * format; may be NULL), an embedding context (NULL: /v1/embeddings and /rerank answer 501), which is used with rank
- * pooling for /rerank when `reranking`. Marks the server ready. */
-void server_set_backend(server *s, llamac_model *model, llamac_engine *engine, const llamac_template *tmpl,
-                        const char *template_source, llamac_context *embd_ctx, bool reranking);
+/* What generation and embeddings use. The server owns all of it from server_set_backend on (server_shutdown frees
+ * it): the model, the engine (NULL: no generation endpoints), the chat template (NULL: chat completions answer 400),
+ * an embedding context (NULL: /v1/embeddings and /rerank answer 501), which is used with rank pooling for /rerank
+ * when `reranking`. The template's source is only read during the call (it tells the model's tool-call format; may
+ * be NULL). */
+struct server_backend {
+    llamac_model *model;
+    llamac_engine *engine;
+    llamac_template *tmpl;
+    const char *template_source;
+    llamac_context *embd_ctx;
+    bool reranking;
+};
+
+/* Hands the backend over (see struct server_backend) and marks the server ready. */
+void server_set_backend(server *s, const struct server_backend *backend);
 
 /* The engine's on_step hook (llamac_engine_params.on_step, user data: the server): wakes the readers of the streams
  * that got tokens in the step, from a thread of the server's own, so that the engine thread makes one wake-up call
  * per step rather than one per token. Without it, readers are woken at each token. */
 void server_engine_step(void *user_data);
 
-/* Stops accepting connections, waits up to grace_ms for requests in flight, then stops. The engine must still be
- * running during the grace period (in-flight requests finish on it); returns the number of requests that were still
- * in flight when the grace period ran out. */
-size_t server_quiesce(server *s, unsigned grace_ms);
-
-/* Ends every job still waiting (its client gets an error event or a 503) and closes every connection. Call before
- * freeing the engine (the engine must outlive the connections that wait on it). NULL is a no-op. */
-void server_stop(server *s);
-
-/* Frees the server. Call after the engine has been freed: jobs the engine was still running are reference-counted
- * and leave the server's list when the engine finishes them. NULL is a no-op. */
-void server_free(server *s);
+/* Ends the server, in order: stops accepting connections and lets requests in flight finish on the engine for up
+ * to grace_ms; ends the jobs still waiting (their clients get an error event or a 503) and closes every connection;
+ * frees the engine (its last callbacks still reach the jobs); then the embedding context, template, model and the
+ * server. Returns the number of requests still in flight when the grace period ran out (they were ended). NULL is
+ * a no-op (returns 0). */
+size_t server_shutdown(server *s, unsigned grace_ms);
 
 #endif /* LLAMAC_SERVER_H */

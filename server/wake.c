@@ -10,12 +10,26 @@
  * a virtual machine, 2 % of a 4-stream step. Once nothing has come for a while it sleeps on a semaphore, which the
  * engine thread posts at the end of a step that pushed (the engine's on_step hook). No lock is shared with the
  * waker: the engine thread must never wait for it (it runs as a batch thread, and may be off its core). A job on
- * the stack holds a reference, so it outlives a reader that hangs up meanwhile.
+ * the stack holds a reference, so it outlives a reader that hangs up meanwhile. The threads that wait on the engine
+ * (connections, the waker) also make way for it in the scheduler (thread_yield_to_engine).
  */
+#define _GNU_SOURCE
 #include "job.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <time.h>
+
+void thread_yield_to_engine(void) {
+#ifdef SCHED_BATCH
+    static _Thread_local bool done;
+    if (!done) {
+        done = true;
+        struct sched_param sp = { 0 };
+        pthread_setschedparam(pthread_self(), SCHED_BATCH, &sp);
+    }
+#endif
+}
 
 static void wake_one(struct job *j) {
     pthread_mutex_lock(&j->lock);

@@ -8,25 +8,18 @@
  * client error (4xx) in OpenAI's shape ({"error": {"message": string, "type": string, ...}}): never a 5xx, never
  * a crash or a leak.
  */
+#include "complete.h"
 #include "fuzz_model.h"
-#include "internal.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static llamac_model *model;
-static llamac_template *tmpl;
 static struct server *srv;
 
 static void teardown(void) {
-    if (srv) {
-        free(srv->model_id);
-        free(srv);
-    }
-    llamac_template_free(tmpl);
-    llamac_model_free(model);
+    server_shutdown(srv, 0); /* the model and template with it */
 }
 
 static void setup_once(void) {
@@ -36,19 +29,22 @@ static void setup_once(void) {
     char path[1024];
     fuzz_model_path("stories260K-chatml.gguf", path, sizeof path);
     const char *source = NULL;
-    srv = calloc(1, sizeof *srv);
-    if (!srv || llamac_model_load(path, NULL, &model) != LLAMAC_OK ||
-        llamac_template_from_model(model, NULL, &tmpl) != LLAMAC_OK ||
-        llamac_model_chat_template(model, NULL, &source) != LLAMAC_OK) {
+    struct server_options opt = { 0 };
+    opt.model_path = path;
+    opt.reasoning = LLAMAC_REASONING_DEEPSEEK;
+    opt.defaults.n_predict = -1;
+    opt.defaults.sampling = llamac_sampling_params_default();
+    struct server_backend b = { 0 };
+    srv = server_create(&opt);
+    if (!srv || llamac_model_load(path, NULL, &b.model) != LLAMAC_OK ||
+        llamac_template_from_model(b.model, NULL, &b.tmpl) != LLAMAC_OK ||
+        llamac_model_chat_template(b.model, NULL, &source) != LLAMAC_OK) {
         fprintf(stderr, "fuzz_request: %s\n", llamac_last_error());
         abort();
     }
-    srv->opt.model_path = path;
-    srv->opt.reasoning = LLAMAC_REASONING_DEEPSEEK;
-    srv->opt.defaults.n_predict = -1;
-    srv->opt.defaults.sampling = llamac_sampling_params_default();
-    server_set_backend(srv, model, NULL, tmpl, source, NULL, false);
-    srv->opt.model_path = NULL; /* `path` goes out of scope; the model id was copied */
+    b.template_source = source;
+    server_set_backend(srv, &b); /* the server owns the model and template now */
+    srv->opt.model_path = NULL;  /* `path` goes out of scope; the model id was copied */
     atexit(teardown);
 }
 

@@ -104,6 +104,16 @@ static bool parse_pool(const struct cli_common *c, const char *v, llamac_pooling
     return false;
 }
 
+/* The server's log: warnings always, information with -v. */
+static void serve_log(llamac_log_level level, const char *line, void *user_data) {
+    const struct cli_common *c = user_data;
+    if (level >= LLAMAC_LOG_WARN) {
+        fprintf(stderr, "llamac serve: %s: %s\n", level >= LLAMAC_LOG_ERROR ? "error" : "warning", line);
+    } else if (level == LLAMAC_LOG_INFO && c->verbose) {
+        fprintf(stderr, "llamac serve: %s\n", line);
+    }
+}
+
 /* Parses the command line; returns -1 to go on, else the exit status. */
 static int parse(struct cli_common *c, struct serve_opts *o, int argc, char **argv, char **key_lists, size_t *n_lists) {
     for (int i = 1; i < argc; i++) {
@@ -318,6 +328,8 @@ int cmd_serve(int argc, char **argv) {
     o.so.defaults.n_predict = -1;
     o.so.reasoning = LLAMAC_REASONING_DEEPSEEK;
     o.so.defaults.sampling = llamac_sampling_params_default();
+    o.so.log = serve_log;
+    o.so.log_user_data = &c;
     o.pooling = LLAMAC_POOLING_DEFAULT;
     o.grace_s = 10;
     char *key_lists[MAX_KEYS];
@@ -394,7 +406,14 @@ int cmd_serve(int argc, char **argv) {
             goto done;
         }
     }
-    server_set_backend(srv, model, engine, tmpl, tmpl_source ? tmpl_source : model_source, embd, o.reranking);
+    struct server_backend backend = {
+        model, engine, tmpl, tmpl_source ? tmpl_source : model_source, embd, o.reranking
+    };
+    server_set_backend(srv, &backend); /* the server owns them now */
+    model = NULL;
+    engine = NULL;
+    tmpl = NULL;
+    embd = NULL;
     const char *host = o.so.host;
     bool v6 = strchr(host, ':') != NULL;
     fprintf(stderr, "llamac serve: listening on http://%s%s%s:%u\n", v6 ? "[" : "", host, v6 ? "]" : "",
@@ -405,15 +424,15 @@ int cmd_serve(int argc, char **argv) {
     }
     fprintf(stderr, "llamac serve: %s: no new connections; letting requests in flight finish (up to %u s)\n",
             sig == SIGINT ? "SIGINT" : "SIGTERM", o.grace_s);
-    size_t left = server_quiesce(srv, o.grace_s * 1000u);
+    size_t left = server_shutdown(srv, o.grace_s * 1000u);
+    srv = NULL;
     if (left > 0) {
-        fprintf(stderr, "llamac serve: %zu request(s) still running after the grace period; ending them\n", left);
+        fprintf(stderr, "llamac serve: %zu request(s) were still running after the grace period; ended them\n", left);
     }
     rc = EXIT_OK;
 done:
-    server_stop(srv); /* before the engine: it ends the jobs still waiting on it */
+    server_shutdown(srv, 0); /* the backend it owns included */
     llamac_engine_free(engine);
-    server_free(srv); /* after the engine: its last callbacks touch the server's job list */
     llamac_ctx_free(embd);
     llamac_template_free(tmpl);
     free(tmpl_source);

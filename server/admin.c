@@ -1,0 +1,113 @@
+/*
+ * admin.c - the endpoints that look after the server rather than use the model: GET /health (503 while the model
+ * loads), /v1/models, /metrics (Prometheus text, llama-server's metric names) and /slots (the engine's slots).
+ *
+ * /metrics and /slots are off unless the server was started with --metrics / --slots (http.c answers 501 then).
+ * They read the engine's statistics, which the engine publishes at the end of each step, so they never wait for it.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+void handle_health(struct request *rq) {
+    if (!atomic_load(&rq->s->ready)) {
+        rq->retry_after = 1;
+        reply_error(rq, 503, NULL, "loading", "the model is loading");
+        return;
+    }
+    reply_json(rq, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+void handle_models(struct request *rq) {
+    struct server *s = rq->s;
+    llamac_model_info mi;
+    llamac_model_get_info(s->model, &mi);
+    json_t *model = json_pack("{s:s, s:s, s:I, s:s, s:{s:i, s:i, s:I, s:I, s:i}}", "id", s->model_id, "object", "model",
+                              "created", (json_int_t)s->started, "owned_by", "llamac", "meta", "n_vocab",
+                              (int)mi.n_vocab, "n_ctx_train", (int)mi.n_ctx_train, "n_params", (json_int_t)mi.n_params,
+                              "size", (json_int_t)mi.size_bytes, "n_embd", (int)mi.n_embd);
+    reply_json(rq, 200, json_pack("{s:s, s:[o]}", "object", "list", "data", model));
+}
+
+void handle_metrics(struct request *rq) {
+    struct server *s = rq->s;
+    llamac_engine_stats st = { 0 };
+    if (s->engine) {
+        llamac_engine_get_stats(s->engine, &st);
+    }
+    char *out = malloc(8192);
+    if (!out) {
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+        return;
+    }
+#define METRICS_FORMAT                                                                                                 \
+    "# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed.\n"                                         \
+    "# TYPE llamacpp:prompt_tokens_total counter\n"                                                                    \
+    "llamacpp:prompt_tokens_total %llu\n"                                                                              \
+    "# HELP llamacpp:prompt_seconds_total Prompt process time\n"                                                       \
+    "# TYPE llamacpp:prompt_seconds_total counter\n"                                                                   \
+    "llamacpp:prompt_seconds_total %.3f\n"                                                                             \
+    "# HELP llamacpp:tokens_predicted_total Number of generation tokens processed.\n"                                  \
+    "# TYPE llamacpp:tokens_predicted_total counter\n"                                                                 \
+    "llamacpp:tokens_predicted_total %llu\n"                                                                           \
+    "# HELP llamacpp:tokens_predicted_seconds_total Predict process time\n"                                            \
+    "# TYPE llamacpp:tokens_predicted_seconds_total counter\n"                                                         \
+    "llamacpp:tokens_predicted_seconds_total %.3f\n"                                                                   \
+    "# HELP llamacpp:n_decode_total Total number of llama_decode() calls\n"                                            \
+    "# TYPE llamacpp:n_decode_total counter\n"                                                                         \
+    "llamacpp:n_decode_total %llu\n"                                                                                   \
+    "# HELP llamacpp:requests_processing Number of requests processing.\n"                                             \
+    "# TYPE llamacpp:requests_processing gauge\n"                                                                      \
+    "llamacpp:requests_processing %u\n"                                                                                \
+    "# HELP llamacpp:requests_deferred Number of requests deferred.\n"                                                 \
+    "# TYPE llamacpp:requests_deferred gauge\n"                                                                        \
+    "llamacpp:requests_deferred %u\n"                                                                                  \
+    "# HELP llamac:requests_total Requests accepted by the engine.\n"                                                  \
+    "# TYPE llamac:requests_total counter\n"                                                                           \
+    "llamac:requests_total %llu\n"                                                                                     \
+    "# HELP llamac:requests_rejected_total Requests refused because the queue was full.\n"                             \
+    "# TYPE llamac:requests_rejected_total counter\n"                                                                  \
+    "llamac:requests_rejected_total %llu\n"                                                                            \
+    "# HELP llamac:requests_cancelled_total Requests cancelled (client gone, shutdown).\n"                             \
+    "# TYPE llamac:requests_cancelled_total counter\n"                                                                 \
+    "llamac:requests_cancelled_total %llu\n"                                                                           \
+    "# HELP llamac:cached_tokens_total Prompt tokens reused from the prompt cache.\n"                                  \
+    "# TYPE llamac:cached_tokens_total counter\n"                                                                      \
+    "llamac:cached_tokens_total %llu\n"                                                                                \
+    "# HELP llamac:slots Slots of the engine.\n"                                                                       \
+    "# TYPE llamac:slots gauge\n"                                                                                      \
+    "llamac:slots %u\n"
+    snprintf(out, 8192, METRICS_FORMAT, (unsigned long long)st.prompt_tokens, st.prompt_ms / 1000.0,
+             (unsigned long long)st.generated_tokens, (st.busy_ms - st.prompt_ms) / 1000.0,
+             (unsigned long long)st.steps, st.n_processing, st.n_queued, (unsigned long long)st.requests_submitted,
+             (unsigned long long)st.requests_rejected, (unsigned long long)st.requests_cancelled,
+             (unsigned long long)st.cached_tokens, st.n_slots);
+#undef METRICS_FORMAT
+    rq->text = out;
+    rq->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    rq->status = 200;
+}
+
+void handle_slots(struct request *rq) {
+    struct server *s = rq->s;
+    json_t *arr = json_array();
+    llamac_engine_stats st = { 0 };
+    if (s->engine) {
+        llamac_engine_get_stats(s->engine, &st);
+    }
+    for (uint32_t i = 0; i < st.n_slots; i++) {
+        llamac_engine_slot sl;
+        if (llamac_engine_slot_get(s->engine, i, &sl) != LLAMAC_OK) {
+            continue;
+        }
+        json_array_append_new(arr, json_pack("{s:i, s:s, s:b, s:I, s:I, s:b, s:I, s:i, s:i, s:i, s:I}", "id",
+                                             (int)sl.id, "state", llamac_slot_state_name(sl.state), "is_processing",
+                                             sl.state != LLAMAC_SLOT_IDLE, "n_ctx", (json_int_t)sl.n_ctx, "n_cached",
+                                             (json_int_t)sl.n_cached, "parked", sl.parked, "id_task",
+                                             (json_int_t)sl.request_id, "n_prompt_tokens", (int)sl.n_prompt,
+                                             "n_prompt_tokens_processed", (int)sl.n_prompt_done, "n_decoded",
+                                             (int)sl.n_generated, "requests_served", (json_int_t)sl.requests_served));
+    }
+    reply_json(rq, 200, arr);
+}

@@ -1,0 +1,582 @@
+/*
+ * openai.c - the OpenAI dialect: POST /v1/chat/completions and /v1/completions. Their request fields become a
+ * parsed generation request (request.h); a finished job's results and a stream's deltas (result.h) become OpenAI's
+ * response objects and Server-Sent Events; a refusal becomes OpenAI's error object, which llama-server's own
+ * endpoints share.
+ *
+ * The field names are OpenAI's plus llama-server's extensions (n_predict, grammar, json_schema, cache_prompt,
+ * ignore_eos, logit_bias as pairs), so clients of either work unchanged. Every field is read here and checked by
+ * the builder that takes it, before anything is submitted. Other dialects (Anthropic, OpenAI Responses, Ollama) sit
+ * beside this file over the same request, result and delta types.
+ */
+#include "complete.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- errors ---- */
+
+static const char *error_type(unsigned status) {
+    switch (status) {
+    case 401: return "authentication_error";
+    case 403: return "permission_error";
+    case 404: return "not_found_error";
+    case 501: return "not_supported_error";
+    case 503: return "unavailable_error";
+    default: return status >= 500 ? "server_error" : "invalid_request_error";
+    }
+}
+
+json_t *openai_error(unsigned status, const char *param, const char *code, const char *message) {
+    return json_pack("{s:{s:s, s:s, s:s?, s:s?}}", "error", "message", message, "type", error_type(status), "param",
+                     param, "code", code);
+}
+
+/* ---- log-probabilities ---- */
+
+/* A token's text for logprobs: its bytes as a string (invalid UTF-8 replaced) and the raw bytes; with its top
+ * alternatives when `top` is given. */
+static json_t *token_entry(const struct job *j, llamac_token t, float logprob, const struct token_logprob *top) {
+    char piece[256];
+    size_t n = 0;
+    if (llamac_token_to_piece(j->model, t, false, piece, sizeof piece, &n) != LLAMAC_OK) {
+        n = 0;
+    }
+    json_t *bytes = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(bytes, json_integer((unsigned char)piece[i]));
+    }
+    json_t *str = json_stringn(piece, n);
+    if (!str) {
+        str = json_string("\xef\xbf\xbd"); /* part of a character */
+    }
+    json_t *e = json_pack("{s:o, s:f, s:o}", "token", str, "logprob", (double)logprob, "bytes", bytes);
+    if (top) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < top->n_top; i++) {
+            json_array_append_new(arr, token_entry(j, top->top[i].token, top->top[i].logprob, NULL));
+        }
+        json_object_set_new(e, "top_logprobs", arr);
+    }
+    return e;
+}
+
+/* Completions' logprobs shape: parallel arrays. */
+static json_t *completion_logprobs_new(void) {
+    return json_pack("{s:[], s:[], s:[], s:[]}", "tokens", "token_logprobs", "top_logprobs", "text_offset");
+}
+
+static void completion_logprobs_add(const struct job *j, json_t *lp, const struct token_logprob *t) {
+    json_t *e = token_entry(j, t->token, t->logprob, NULL);
+    json_array_append(json_object_get(lp, "tokens"), json_object_get(e, "token"));
+    json_array_append_new(json_object_get(lp, "token_logprobs"), json_real((double)t->logprob));
+    json_t *top = json_object();
+    for (size_t i = 0; i < t->n_top; i++) {
+        json_t *te = token_entry(j, t->top[i].token, t->top[i].logprob, NULL);
+        json_object_set_new(top, json_string_value(json_object_get(te, "token")), json_real((double)t->top[i].logprob));
+        json_decref(te);
+    }
+    json_array_append_new(json_object_get(lp, "top_logprobs"), top);
+    json_array_append_new(json_object_get(lp, "text_offset"), json_integer((json_int_t)t->offset));
+    json_decref(e);
+}
+
+/* ---- shared pieces ---- */
+
+/* The OpenAI finish_reason of a choice ("stop", "length", "tool_calls"). */
+static const char *finish_reason(const struct result *r) {
+    if (r->has_calls && (r->finish == LLAMAC_FINISH_EOG || r->finish == LLAMAC_FINISH_STOP)) {
+        return "tool_calls";
+    }
+    switch (r->finish) {
+    case LLAMAC_FINISH_LENGTH:
+    case LLAMAC_FINISH_CONTEXT_FULL: return "length";
+    default: return "stop";
+    }
+}
+
+static json_t *usage_json(const struct job *j) {
+    struct totals t;
+    job_totals(j, &t);
+    return json_pack("{s:I, s:I, s:I, s:{s:I}}", "prompt_tokens", (json_int_t)t.prompt, "completion_tokens",
+                     (json_int_t)t.generated, "total_tokens", (json_int_t)(t.prompt + t.generated),
+                     "prompt_tokens_details", "cached_tokens", (json_int_t)t.cached);
+}
+
+/* Text as a JSON string; "" when it ends inside a character. */
+static json_t *text_json(const char *text, size_t len) {
+    json_t *s = json_stringn(text ? text : "", len);
+    return s ? s : json_string("");
+}
+
+/* Appends one SSE event "data: JSON\n\n" with `event` (stolen). */
+static void sse(struct buf *out, json_t *event) {
+    char *text = event ? json_dumps(event, JSON_COMPACT) : NULL;
+    json_decref(event);
+    if (text) {
+        buf_add(out, "data: ", 6);
+        buf_add(out, text, strlen(text));
+        buf_add(out, "\n\n", 2);
+        free(text);
+    }
+}
+
+static json_t *chunk_new(const struct job *j, bool chat) {
+    return json_pack("{s:s, s:s, s:I, s:s}", "id", j->id, "object", chat ? "chat.completion.chunk" : "text_completion",
+                     "created", (json_int_t)j->created, "model", j->model_id);
+}
+
+/* One streamed choice's chunk: chat {"delta": {...}}, completions {"text": ...}. `payload` and `logprobs` are
+ * stolen. */
+static json_t *choice_chunk(const struct job *j, bool chat, size_t index, json_t *payload, json_t *logprobs,
+                            const char *finish) {
+    json_t *ch = chunk_new(j, chat);
+    json_t *choice = json_pack("{s:I}", "index", (json_int_t)index);
+    json_object_set_new(choice, chat ? "delta" : "text", payload);
+    json_object_set_new(choice, "logprobs", logprobs ? logprobs : json_null());
+    json_object_set_new(choice, "finish_reason", finish ? json_string(finish) : json_null());
+    json_object_set_new(ch, "choices", json_pack("[o]", choice));
+    if (j->include_usage) {
+        json_object_set_new(ch, "usage", json_null());
+    }
+    return ch;
+}
+
+/* The stream's end: the usage chunk when asked for, then [DONE]. An error is one error object, and the end. */
+static bool stream_common(const struct job *j, bool chat, const struct delta *d, struct buf *out) {
+    if (d->kind == DELTA_END) {
+        if (j->include_usage) {
+            json_t *ch = chunk_new(j, chat);
+            json_object_set_new(ch, "choices", json_array());
+            json_object_set_new(ch, "usage", usage_json(j));
+            sse(out, ch);
+        }
+        buf_add(out, "data: [DONE]\n\n", 14);
+        return true;
+    }
+    if (d->kind == DELTA_ERROR) {
+        json_t *e = json_pack("{s:{s:s%, s:s, s:n, s:n}}", "error", "message", d->text, d->len, "type", "server_error",
+                              "param", "code");
+        sse(out, e ? e : openai_error(500, NULL, NULL, "generation failed"));
+        return true;
+    }
+    return false;
+}
+
+/* ---- chat completions ---- */
+
+static void chat_stream_event(const struct job *j, const struct delta *d, struct buf *out) {
+    if (stream_common(j, true, d, out)) {
+        return;
+    }
+    json_t *delta = NULL, *lp = NULL;
+    const char *finish = NULL;
+    switch (d->kind) {
+    case DELTA_START: delta = json_pack("{s:s, s:s}", "role", "assistant", "content", ""); break;
+    case DELTA_TEXT:
+        delta = json_pack("{s:o}", "content", text_json(d->text, d->len));
+        if (d->lp) {
+            lp = json_pack("{s:[o]}", "content", token_entry(j, d->lp->token, d->lp->logprob, d->lp));
+        }
+        break;
+    case DELTA_REASONING: delta = json_pack("{s:o}", "reasoning_content", text_json(d->text, d->len)); break;
+    case DELTA_TOOL_CALL: {
+        json_t *call = json_pack("{s:I, s:{s:o}}", "index", (json_int_t)d->tool_index, "function", "arguments",
+                                 text_json(d->text, d->len));
+        if (d->tool_id) {
+            json_object_set_new(call, "id", json_string(d->tool_id));
+            json_object_set_new(call, "type", json_string("function"));
+        }
+        if (d->tool_name) {
+            json_object_set_new(json_object_get(call, "function"), "name", json_string(d->tool_name));
+        }
+        delta = json_pack("{s:[o]}", "tool_calls", call);
+        break;
+    }
+    case DELTA_FINISH:
+        delta = json_object();
+        finish = finish_reason(&j->choices[d->choice].r);
+        break;
+    default: return;
+    }
+    sse(out, choice_chunk(j, true, d->choice, delta, lp, finish));
+}
+
+/* The assistant message of a chat choice: with tools or reasoning, its text read into content, reasoning_content
+ * and tool_calls. */
+static json_t *message_of(struct job *j, struct result *r) {
+    const char *text = r->text.data ? r->text.data : "";
+    llamac_tool_message *m = NULL;
+    if (!j->parse_tools || llamac_tool_parse(text, r->text.len, &j->parse, &m) != LLAMAC_OK) {
+        return json_pack("{s:s, s:o}", "role", "assistant", "content", text_json(text, r->text.len));
+    }
+    json_t *msg = json_pack("{s:s}", "role", "assistant");
+    json_object_set_new(msg, "content", m->content[0] || m->n_tool_calls == 0 ? json_string(m->content) : json_null());
+    if (m->reasoning_content[0]) {
+        json_object_set_new(msg, "reasoning_content", json_string(m->reasoning_content));
+    }
+    if (m->n_tool_calls > 0) {
+        json_t *calls = json_array();
+        for (size_t i = 0; i < m->n_tool_calls; i++) {
+            json_array_append_new(calls, json_pack("{s:s, s:s, s:{s:s, s:s}}", "id", m->tool_calls[i].id, "type",
+                                                   "function", "function", "name", m->tool_calls[i].name, "arguments",
+                                                   m->tool_calls[i].arguments));
+        }
+        json_object_set_new(msg, "tool_calls", calls);
+        r->has_calls = true;
+    }
+    llamac_tool_message_free(m);
+    return msg;
+}
+
+/* A generation that failed is the whole request's failure. */
+static bool reply_failed(struct request *rq, const struct job *j) {
+    for (size_t i = 0; i < j->n_choices; i++) {
+        const struct result *r = &j->choices[i].r;
+        if (r->status != LLAMAC_OK || r->finish == LLAMAC_FINISH_NONE) {
+            reply_error(rq, 500, NULL, NULL, "generation failed: %s", r->error ? r->error : "unknown error");
+            return true;
+        }
+    }
+    return false;
+}
+
+static json_t *response_new(const struct job *j, bool chat, json_t *choices) {
+    return json_pack("{s:s, s:s, s:I, s:s, s:o, s:o}", "id", j->id, "object",
+                     chat ? "chat.completion" : "text_completion", "created", (json_int_t)j->created, "model",
+                     j->model_id, "choices", choices, "usage", usage_json(j));
+}
+
+static void chat_respond(struct request *rq, struct job *j, const struct gen_request *gr) {
+    (void)gr;
+    if (reply_failed(rq, j)) {
+        return;
+    }
+    json_t *choices = json_array();
+    for (size_t i = 0; i < j->n_choices; i++) {
+        struct result *r = &j->choices[i].r;
+        json_t *lp = json_null();
+        if (j->logprobs) {
+            json_t *content = json_array();
+            for (size_t k = 0; k < r->n_lp; k++) {
+                json_array_append_new(content, token_entry(j, r->lp[k].token, r->lp[k].logprob, &r->lp[k]));
+            }
+            lp = json_pack("{s:o}", "content", content);
+        }
+        json_t *message = message_of(j, r); /* before the finish reason: it sees the tool calls */
+        json_array_append_new(choices, json_pack("{s:I, s:o, s:o, s:s}", "index", (json_int_t)i, "message", message,
+                                                 "logprobs", lp, "finish_reason", finish_reason(r)));
+    }
+    reply_json(rq, 200, response_new(j, true, choices));
+}
+
+/* ---- completions ---- */
+
+static void completion_stream_event(const struct job *j, const struct delta *d, struct buf *out) {
+    if (stream_common(j, false, d, out)) {
+        return;
+    }
+    if (d->kind == DELTA_START) {
+        /* the echoed prompt comes first; without echo, nothing */
+        if (d->text) {
+            bool valid = llamac_utf8_valid(d->text, d->len, NULL);
+            sse(out,
+                choice_chunk(j, false, d->choice, valid ? text_json(d->text, d->len) : json_string(""), NULL, NULL));
+        }
+    } else if (d->kind == DELTA_TEXT) {
+        json_t *lp = NULL;
+        if (d->lp) {
+            lp = completion_logprobs_new();
+            completion_logprobs_add(j, lp, d->lp);
+        }
+        sse(out, choice_chunk(j, false, d->choice, text_json(d->text, d->len), lp, NULL));
+    } else if (d->kind == DELTA_FINISH) {
+        sse(out, choice_chunk(j, false, d->choice, json_string(""), NULL, finish_reason(&j->choices[d->choice].r)));
+    }
+}
+
+static void completion_respond(struct request *rq, struct job *j, const struct gen_request *gr) {
+    if (reply_failed(rq, j)) {
+        return;
+    }
+    json_t *choices = json_array();
+    for (size_t i = 0; i < j->n_choices; i++) {
+        const struct result *r = &j->choices[i].r;
+        json_t *lp = json_null();
+        if (j->logprobs && r->n_lp > 0) {
+            json_decref(lp);
+            lp = completion_logprobs_new();
+            for (size_t k = 0; k < r->n_lp; k++) {
+                completion_logprobs_add(j, lp, &r->lp[k]);
+            }
+        }
+        struct buf text = { 0 };
+        const char *echo = gr->echo[i / j->n_per_prompt];
+        if (echo) {
+            buf_add(&text, echo, strlen(echo));
+        }
+        buf_add(&text, r->text.data ? r->text.data : "", r->text.len);
+        json_array_append_new(choices,
+                              json_pack("{s:o, s:I, s:o, s:s}", "text", text_json(text.data, text.len), "index",
+                                        (json_int_t)i, "logprobs", lp, "finish_reason", finish_reason(r)));
+        free(text.data);
+    }
+    reply_json(rq, 200, response_new(j, false, choices));
+}
+
+static const struct dialect openai_chat = { "chatcmpl-", "text/event-stream", chat_stream_event, chat_respond };
+static const struct dialect openai_completions = { "cmpl-", "text/event-stream", completion_stream_event,
+                                                   completion_respond };
+
+/* ---- requests ---- */
+
+/* response_format, grammar and json_schema: at most one of them. */
+static bool parse_constraints(struct request *rq, json_t *body, struct gen_request *gr) {
+    const char *grammar = NULL;
+    if (!field_str(rq, body, "grammar", &grammar)) {
+        return false;
+    }
+    json_t *schema = json_object_get(body, "json_schema");
+    const char *schema_param = "json_schema";
+    bool json_object = false;
+    json_t *rf = json_object_get(body, "response_format");
+    if (rf && !json_is_null(rf)) {
+        json_t *type = json_object_get(rf, "type");
+        if (!json_is_object(rf) || !json_is_string(type)) {
+            reply_error(rq, 400, "response_format", "invalid_type",
+                        "'response_format' must be an object with a 'type'");
+            return false;
+        }
+        const char *t = json_string_value(type);
+        if (strcmp(t, "json_object") == 0) {
+            json_object = true;
+        } else if (strcmp(t, "json_schema") == 0) {
+            json_t *js = json_object_get(rf, "json_schema");
+            schema = json_is_object(js) ? json_object_get(js, "schema") : NULL;
+            schema_param = "response_format";
+            if (!schema) {
+                reply_error(rq, 400, "response_format", "missing_required_parameter",
+                            "'response_format.json_schema.schema' is required");
+                return false;
+            }
+        } else if (strcmp(t, "text") != 0) {
+            reply_error(rq, 400, "response_format", "invalid_value",
+                        "'response_format.type' must be \"text\", \"json_object\" or \"json_schema\", not \"%s\"", t);
+            return false;
+        }
+    }
+    bool has_schema = schema && !json_is_null(schema);
+    if ((grammar && grammar[0]) + has_schema + json_object > 1) {
+        reply_error(rq, 400, "grammar", "invalid_value",
+                    "give only one of 'grammar', 'json_schema' and 'response_format'");
+        return false;
+    }
+    return gen_request_constrain(rq, gr, grammar, schema, schema_param, json_object, "response_format");
+}
+
+/* tools, tool_choice, parallel_tool_calls. */
+static bool parse_tools(struct request *rq, json_t *body, struct gen_request *gr) {
+    json_t *tools = json_object_get(body, "tools");
+    if (!json_is_array(tools) || json_array_size(tools) == 0) {
+        return true;
+    }
+    llamac_tool_choice choice = LLAMAC_TOOL_CHOICE_AUTO;
+    const char *name = NULL;
+    bool parallel = true;
+    if (!field_bool(rq, body, "parallel_tool_calls", &parallel)) {
+        return false;
+    }
+    json_t *tc = json_object_get(body, "tool_choice");
+    if (json_is_string(tc)) {
+        const char *v = json_string_value(tc);
+        if (strcmp(v, "none") == 0) {
+            choice = LLAMAC_TOOL_CHOICE_NONE;
+        } else if (strcmp(v, "required") == 0) {
+            choice = LLAMAC_TOOL_CHOICE_REQUIRED;
+        } else if (strcmp(v, "auto") != 0) {
+            reply_error(rq, 400, "tool_choice", "invalid_value",
+                        "'tool_choice' must be \"none\", \"auto\", \"required\" or a named function, not \"%s\"", v);
+            return false;
+        }
+    } else if (json_is_object(tc)) {
+        json_t *fn = json_object_get(tc, "function");
+        name = json_string_value(json_object_get(fn, "name"));
+        if (!name) {
+            reply_error(rq, 400, "tool_choice", "invalid_type", "'tool_choice.function.name' must be a string");
+            return false;
+        }
+        choice = LLAMAC_TOOL_CHOICE_NAMED;
+    } else if (tc && !json_is_null(tc)) {
+        reply_error(rq, 400, "tool_choice", "invalid_type", "'tool_choice' must be a string or an object");
+        return false;
+    }
+    return gen_request_tools(rq, gr, tools, choice, name, parallel, "tool_choice");
+}
+
+/* Every generation field of a chat (chat true) or completions body, checked, onto *gr (server defaults first). */
+static bool parse_fields(struct request *rq, json_t *body, bool chat, struct gen_request *gr) {
+    const char *model = NULL, *user = NULL;
+    long long max_tokens = -2, seed = -2, top_k = gr->er.sampling.top_k, n = 1, top_logprobs = 0, n_probs = 0;
+    double temp = gr->er.sampling.temp, top_p = gr->er.sampling.top_p, min_p = gr->er.sampling.min_p;
+    double presence = gr->er.sampling.penalty_present, frequency = gr->er.sampling.penalty_freq;
+    double repeat = gr->er.sampling.penalty_repeat;
+    bool ignore_eos = false, cache_prompt = true;
+    if (!field_str(rq, body, "model", &model) || !field_str(rq, body, "user", &user) ||
+        !field_int(rq, body, "max_tokens", 1, INT32_MAX, &max_tokens) ||
+        !field_int(rq, body, "max_completion_tokens", 1, INT32_MAX, &max_tokens) ||
+        !field_int(rq, body, "n_predict", -1, INT32_MAX, &max_tokens) ||
+        !field_num(rq, body, "temperature", 0, 100, &temp) || !field_num(rq, body, "top_p", 0, 1, &top_p) ||
+        !field_int(rq, body, "top_k", 0, INT32_MAX, &top_k) || !field_num(rq, body, "min_p", 0, 1, &min_p) ||
+        !field_num(rq, body, "presence_penalty", -2, 2, &presence) ||
+        !field_num(rq, body, "frequency_penalty", -2, 2, &frequency) ||
+        !field_num(rq, body, "repeat_penalty", 0, 100, &repeat) ||
+        !field_int(rq, body, "seed", INT64_MIN, INT64_MAX, &seed) || !field_int(rq, body, "n", 1, MAX_N, &n) ||
+        !field_bool(rq, body, "stream", &gr->stream) || !field_bool(rq, body, "ignore_eos", &ignore_eos) ||
+        !field_bool(rq, body, "cache_prompt", &cache_prompt) ||
+        !gen_request_stop(rq, gr, json_object_get(body, "stop"), "stop") ||
+        !gen_request_logit_bias(rq, gr, json_object_get(body, "logit_bias"), "logit_bias") ||
+        !parse_constraints(rq, body, gr)) {
+        return false;
+    }
+    gr->n = (size_t)n;
+    if (chat) {
+        if (!field_bool(rq, body, "logprobs", &gr->logprobs) ||
+            !field_int(rq, body, "top_logprobs", 0, 20, &top_logprobs)) {
+            return false;
+        }
+        if (top_logprobs > 0 && !gr->logprobs) {
+            reply_error(rq, 400, "top_logprobs", "invalid_value", "'top_logprobs' needs 'logprobs': true");
+            return false;
+        }
+        /* the engine computes the chosen token's logprob only with n_probs >= 1; the reply shows top_logprobs */
+        n_probs = gr->logprobs ? (top_logprobs > 0 ? top_logprobs : 1) : 0;
+        if (!parse_tools(rq, body, gr)) {
+            return false;
+        }
+    } else {
+        if (json_is_boolean(json_object_get(body, "logprobs"))) {
+            reply_error(rq, 400, "logprobs", "invalid_type", "'logprobs' must be an integer from 0 to 5 (completions)");
+            return false;
+        }
+        long long lp = -1;
+        if (!field_int(rq, body, "logprobs", 0, 5, &lp) || !field_bool(rq, body, "echo", &gr->echo_prompt)) {
+            return false;
+        }
+        gr->logprobs = lp >= 0;
+        top_logprobs = lp > 0 ? lp : 0;
+        n_probs = lp >= 0 ? (lp > 0 ? lp : 1) : 0;
+        json_t *suffix = json_object_get(body, "suffix");
+        if (suffix && !json_is_null(suffix) && !(json_is_string(suffix) && json_string_length(suffix) == 0)) {
+            reply_error(rq, 400, "suffix", "unsupported_value", "'suffix' (insertion) is not supported by this server");
+            return false;
+        }
+    }
+    gr->top_logprobs = (int)top_logprobs;
+    json_t *so = json_object_get(body, "stream_options");
+    if (so && !json_is_null(so)) {
+        if (!json_is_object(so)) {
+            reply_error(rq, 400, "stream_options", "invalid_type", "'stream_options' must be an object");
+            return false;
+        }
+        if (!gr->stream) {
+            reply_error(rq, 400, "stream_options", "invalid_value",
+                        "'stream_options' is only allowed when 'stream' is true");
+            return false;
+        }
+        json_t *iu = json_object_get(so, "include_usage");
+        if (iu && !json_is_null(iu) && !json_is_boolean(iu)) {
+            reply_error(rq, 400, "stream_options", "invalid_type", "'stream_options.include_usage' must be a boolean");
+            return false;
+        }
+        gr->include_usage = json_is_true(iu);
+    }
+    if (max_tokens != -2) {
+        gr->er.max_tokens = (int32_t)max_tokens;
+    }
+    if (seed != -2) {
+        gr->er.sampling.seed = seed < 0 ? UINT32_MAX : (uint32_t)seed;
+    }
+    gr->er.sampling.temp = (float)temp;
+    gr->er.sampling.top_p = (float)top_p;
+    gr->er.sampling.top_k = (int32_t)top_k;
+    gr->er.sampling.min_p = (float)min_p;
+    gr->er.sampling.penalty_present = (float)presence;
+    gr->er.sampling.penalty_freq = (float)frequency;
+    gr->er.sampling.penalty_repeat = (float)repeat;
+    gr->er.ignore_eos = ignore_eos;
+    gr->er.cache_prompt = cache_prompt;
+    gr->er.n_probs = (int32_t)n_probs;
+    return true;
+}
+
+/* "prompt": a string, a list of strings, a list of token ids, or a list of such lists. */
+static bool parse_prompts(struct request *rq, json_t *body, struct gen_request *gr) {
+    json_t *prompt = json_object_get(body, "prompt");
+    if (!prompt || json_is_null(prompt)) {
+        reply_error(rq, 400, "prompt", "missing_required_parameter", "'prompt' is required");
+        return false;
+    }
+    if (json_is_array(prompt) && json_array_size(prompt) > 0 && !json_is_integer(json_array_get(prompt, 0))) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(prompt, i, v) {
+            if (!gen_request_add_prompt(rq, gr, v, "prompt")) {
+                return false;
+            }
+        }
+        return true;
+    }
+    return gen_request_add_prompt(rq, gr, prompt, "prompt");
+}
+
+/* A chat (chat true) or completions body into *gr (initialised by the caller; gen_request_free, also after
+ * failing); false after replying. */
+static bool parse(struct request *rq, json_t *body, bool chat, struct gen_request *gr) {
+    if (!parse_fields(rq, body, chat, gr)) {
+        return false;
+    }
+    if (chat) {
+        struct chat_input ci;
+        bool ok = chat_input_parse(rq, body, &ci) && gen_request_chat(rq, gr, &ci);
+        chat_input_free(&ci);
+        if (!ok) {
+            return false;
+        }
+    } else if (!parse_prompts(rq, body, gr)) {
+        return false;
+    }
+    return gen_request_finish(rq, gr);
+}
+
+bool completion_request_check(struct request *rq, json_t *body, bool chat) {
+    struct gen_request gr;
+    gen_request_init(&gr, rq->s);
+    bool ok = parse(rq, body, chat, &gr);
+    gen_request_free(&gr);
+    return ok;
+}
+
+static void handle(struct request *rq, bool chat) {
+    json_t *body = request_object(rq);
+    if (!body) {
+        return;
+    }
+    struct gen_request gr;
+    gen_request_init(&gr, rq->s);
+    if (!rq->s->engine) {
+        reply_error(rq, 501, NULL, "not_supported", "this server does not generate text (embedding model)");
+    } else if (parse(rq, body, chat, &gr)) {
+        generate(rq, &gr, chat ? &openai_chat : &openai_completions);
+    }
+    gen_request_free(&gr);
+    json_decref(body);
+}
+
+void handle_chat(struct request *rq) {
+    handle(rq, true);
+}
+
+void handle_completions(struct request *rq) {
+    handle(rq, false);
+}

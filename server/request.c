@@ -1,0 +1,480 @@
+/*
+ * request.c - request parsing (see request.h): field readers, a chat's conversation, and the parsed generation
+ * request with its builders.
+ *
+ * Every value is checked here, before anything reaches the engine, and every refusal names the field it came from,
+ * so a bad request never costs a slot. What the library checks itself (a grammar, a stop string, the prompt's
+ * length) is checked at submit, and complete.c names the field for those.
+ */
+#include "request.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- field readers ---- */
+
+json_t *request_object(struct request *rq) {
+    json_error_t e;
+    if (rq->body_len == 0) {
+        reply_error(rq, 400, NULL, "invalid_json", "the request body is empty; expected a JSON object");
+        return NULL;
+    }
+    json_t *v = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &e);
+    if (!v) {
+        reply_error(rq, 400, NULL, "invalid_json", "invalid JSON at line %d, column %d: %s", e.line, e.column, e.text);
+        return NULL;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        reply_error(rq, 400, NULL, "invalid_json", "the request body must be a JSON object");
+        return NULL;
+    }
+    return v;
+}
+
+bool field_bool(struct request *rq, json_t *obj, const char *name, bool *out) {
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v)) {
+        return true;
+    }
+    if (!json_is_boolean(v)) {
+        reply_error(rq, 400, name, "invalid_type", "'%s' must be a boolean", name);
+        return false;
+    }
+    *out = json_is_true(v);
+    return true;
+}
+
+bool field_int(struct request *rq, json_t *obj, const char *name, long long min, long long max, long long *out) {
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v)) {
+        return true;
+    }
+    if (!json_is_integer(v)) {
+        reply_error(rq, 400, name, "invalid_type", "'%s' must be an integer", name);
+        return false;
+    }
+    long long n = json_integer_value(v);
+    if (n < min || n > max) {
+        reply_error(rq, 400, name, "invalid_value", "'%s' is %lld; it must be from %lld to %lld", name, n, min, max);
+        return false;
+    }
+    *out = n;
+    return true;
+}
+
+bool field_num(struct request *rq, json_t *obj, const char *name, double min, double max, double *out) {
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v)) {
+        return true;
+    }
+    if (!json_is_number(v)) {
+        reply_error(rq, 400, name, "invalid_type", "'%s' must be a number", name);
+        return false;
+    }
+    double d = json_number_value(v);
+    if (!(d >= min && d <= max)) {
+        reply_error(rq, 400, name, "invalid_value", "'%s' is %g; it must be from %g to %g", name, d, min, max);
+        return false;
+    }
+    *out = d;
+    return true;
+}
+
+bool field_str(struct request *rq, json_t *obj, const char *name, const char **out) {
+    json_t *v = json_object_get(obj, name);
+    if (!v || json_is_null(v)) {
+        return true;
+    }
+    if (!json_is_string(v)) {
+        reply_error(rq, 400, name, "invalid_type", "'%s' must be a string", name);
+        return false;
+    }
+    *out = json_string_value(v);
+    return true;
+}
+
+bool tokenize_text(struct request *rq, const char *param, const char *text, size_t len, bool add_special,
+                   llamac_token **out, size_t *n) {
+    unsigned flags = LLAMAC_TOKENIZE_PARSE_SPECIAL | (add_special ? LLAMAC_TOKENIZE_ADD_SPECIAL : 0u);
+    llamac_status st = llamac_tokenize(rq->s->model, text, len, flags, out, n);
+    if (st == LLAMAC_E_NO_MEMORY) {
+        reply_error(rq, 500, param, NULL, "out of memory");
+        return false;
+    }
+    if (st != LLAMAC_OK) {
+        reply_error(rq, 400, param, "invalid_value", "'%s': %s", param, llamac_last_error());
+        return false;
+    }
+    return true;
+}
+
+/* ---- a chat's conversation ---- */
+
+bool chat_input_parse(struct request *rq, json_t *body, struct chat_input *ci) {
+    memset(ci, 0, sizeof *ci);
+    json_t *messages = json_object_get(body, "messages");
+    json_t *tools = json_object_get(body, "tools");
+    json_t *kwargs = json_object_get(body, "chat_template_kwargs");
+    if (!messages) {
+        reply_error(rq, 400, "messages", "missing_required_parameter", "'messages' is required");
+        return false;
+    }
+    if (!json_is_array(messages) || json_array_size(messages) == 0) {
+        reply_error(rq, 400, "messages", "invalid_type", "'messages' must be a non-empty array of messages");
+        return false;
+    }
+    size_t i;
+    json_t *m;
+    json_array_foreach(messages, i, m) {
+        json_t *role = json_object_get(m, "role");
+        if (!json_is_object(m) || !json_is_string(role)) {
+            reply_error(rq, 400, "messages", "invalid_type", "'messages[%zu]' must be an object with a string 'role'",
+                        i);
+            return false;
+        }
+        json_t *content = json_object_get(m, "content");
+        if (content && !json_is_null(content) && !json_is_string(content) && !json_is_array(content)) {
+            reply_error(rq, 400, "messages", "invalid_type",
+                        "'messages[%zu].content' must be a string or an array of content parts", i);
+            return false;
+        }
+    }
+    if (tools && !json_is_null(tools) && !json_is_array(tools)) {
+        reply_error(rq, 400, "tools", "invalid_type", "'tools' must be an array");
+        return false;
+    }
+    if (kwargs && !json_is_null(kwargs) && !json_is_object(kwargs)) {
+        reply_error(rq, 400, "chat_template_kwargs", "invalid_type", "'chat_template_kwargs' must be an object");
+        return false;
+    }
+    ci->add_generation_prompt = true;
+    json_t *agp = json_object_get(body, "add_generation_prompt");
+    if (json_is_boolean(agp)) {
+        ci->add_generation_prompt = json_is_true(agp);
+    }
+    ci->messages = json_dumps(messages, JSON_COMPACT);
+    ci->tools = json_is_array(tools) ? json_dumps(tools, JSON_COMPACT) : NULL;
+    ci->kwargs = json_is_object(kwargs) ? json_dumps(kwargs, JSON_COMPACT) : NULL;
+    if (!ci->messages || (json_is_array(tools) && !ci->tools) || (json_is_object(kwargs) && !ci->kwargs)) {
+        chat_input_free(ci);
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+        return false;
+    }
+    return true;
+}
+
+void chat_input_free(struct chat_input *ci) {
+    free(ci->messages);
+    free(ci->tools);
+    free(ci->kwargs);
+    memset(ci, 0, sizeof *ci);
+}
+
+llamac_template_apply_params chat_input_params(const struct chat_input *ci) {
+    llamac_template_apply_params p = llamac_template_apply_params_default();
+    p.messages_json = ci->messages;
+    p.tools_json = ci->tools;
+    p.chat_template_kwargs_json = ci->kwargs;
+    p.add_generation_prompt = ci->add_generation_prompt;
+    return p;
+}
+
+bool chat_reply_render_error(struct request *rq, llamac_status st) {
+    switch (st) {
+    case LLAMAC_OK: return false;
+    case LLAMAC_E_NO_MEMORY: reply_error(rq, 500, NULL, NULL, "%s", llamac_last_error()); break;
+    case LLAMAC_E_UNSUPPORTED: reply_error(rq, 400, "messages", "unsupported_value", "%s", llamac_last_error()); break;
+    case LLAMAC_E_INVALID_ARGUMENT: reply_error(rq, 400, "messages", "invalid_value", "%s", llamac_last_error()); break;
+    default: reply_error(rq, 400, "messages", "template_error", "%s", llamac_last_error()); break;
+    }
+    return true;
+}
+
+bool render_chat(struct request *rq, const struct chat_input *ci, char **out, size_t *len) {
+    if (!rq->s->tmpl) {
+        reply_error(rq, 400, "messages", "no_chat_template",
+                    "the model has no chat template; use /v1/completions or start the server with "
+                    "--chat-template-file");
+        return false;
+    }
+    llamac_template_apply_params p = chat_input_params(ci);
+    return !chat_reply_render_error(rq, llamac_template_apply(rq->s->tmpl, rq->s->model, &p, out, len));
+}
+
+/* ---- the parsed generation request ---- */
+
+void gen_request_init(struct gen_request *gr, const struct server *s) {
+    memset(gr, 0, sizeof *gr);
+    gr->er = llamac_engine_request_default();
+    gr->er.sampling = s->opt.defaults.sampling;
+    gr->er.max_tokens = s->opt.defaults.n_predict;
+    gr->er.stop = gr->stop;
+    gr->n = 1;
+    gr->prompt_param = "prompt";
+}
+
+void gen_request_free(struct gen_request *gr) {
+    for (size_t i = 0; i < gr->n_prompts; i++) {
+        if (gr->tokens_malloced[i]) {
+            free(gr->tokens[i]);
+        } else {
+            llamac_free(gr->tokens[i]);
+        }
+        free(gr->echo[i]);
+    }
+    llamac_free(gr->chat_prompt);
+    free(gr->bias);
+    llamac_free(gr->grammar);
+    llamac_tool_grammar_free(gr->tool_grammar);
+    memset(gr, 0, sizeof *gr);
+}
+
+bool gen_request_stop(struct request *rq, struct gen_request *gr, json_t *v, const char *param) {
+    if (!v || json_is_null(v)) {
+        return true;
+    }
+    if (json_is_string(v)) {
+        if (json_string_length(v) > 0) {
+            gr->stop[gr->er.n_stop++] = json_string_value(v);
+        }
+        return true;
+    }
+    if (!json_is_array(v) || json_array_size(v) > MAX_STOP) {
+        reply_error(rq, 400, param, "invalid_type", "'%s' must be a string or an array of at most %d strings", param,
+                    MAX_STOP);
+        return false;
+    }
+    size_t i;
+    json_t *s;
+    json_array_foreach(v, i, s) {
+        if (!json_is_string(s)) {
+            reply_error(rq, 400, param, "invalid_type", "'%s[%zu]' must be a string", param, i);
+            return false;
+        }
+        if (json_string_length(s) > 0) {
+            gr->stop[gr->er.n_stop++] = json_string_value(s);
+        }
+    }
+    return true;
+}
+
+bool gen_request_logit_bias(struct request *rq, struct gen_request *gr, json_t *lb, const char *param) {
+    if (!lb || json_is_null(lb)) {
+        return true;
+    }
+    if (!json_is_object(lb) && !json_is_array(lb)) {
+        reply_error(rq, 400, param, "invalid_type", "'%s' must be an object mapping token ids to biases", param);
+        return false;
+    }
+    size_t n = json_is_object(lb) ? json_object_size(lb) : json_array_size(lb);
+    gr->bias = calloc(n ? n : 1, sizeof *gr->bias);
+    if (!gr->bias) {
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+        return false;
+    }
+    int32_t n_vocab = llamac_vocab_n_tokens(rq->s->model);
+    size_t k = 0;
+    void *iter = json_is_object(lb) ? json_object_iter(lb) : NULL;
+    for (size_t i = 0; i < n; i++) {
+        long long id;
+        json_t *val;
+        if (json_is_object(lb)) {
+            const char *key = json_object_iter_key(iter);
+            val = json_object_iter_value(iter);
+            iter = json_object_iter_next(lb, iter);
+            char *end = NULL;
+            id = strtoll(key, &end, 10);
+            if (end == key || *end != '\0') {
+                reply_error(rq, 400, param, "invalid_value", "'%s' key '%s' is not a token id", param, key);
+                return false;
+            }
+        } else {
+            json_t *v = json_array_get(lb, i);
+            if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_integer(json_array_get(v, 0))) {
+                reply_error(rq, 400, param, "invalid_type", "'%s[%zu]' must be [token id, bias]", param, i);
+                return false;
+            }
+            id = json_integer_value(json_array_get(v, 0));
+            val = json_array_get(v, 1);
+        }
+        if (id < 0 || id >= n_vocab) {
+            reply_error(rq, 400, param, "invalid_value", "'%s' token id %lld is not in the vocabulary (0 to %d)", param,
+                        id, (int)n_vocab - 1);
+            return false;
+        }
+        float bias;
+        if (json_is_false(val)) {
+            bias = -INFINITY;
+        } else if (json_is_number(val) && json_number_value(val) >= -100 && json_number_value(val) <= 100) {
+            bias = (float)json_number_value(val);
+        } else {
+            reply_error(rq, 400, param, "invalid_value", "'%s' for token %lld must be a number from -100 to 100", param,
+                        id);
+            return false;
+        }
+        gr->bias[k].token = (llamac_token)id;
+        gr->bias[k].bias = bias;
+        k++;
+    }
+    gr->er.sampling.logit_bias = gr->bias;
+    gr->er.sampling.n_logit_bias = k;
+    return true;
+}
+
+bool gen_request_constrain(struct request *rq, struct gen_request *gr, const char *grammar, json_t *schema,
+                           const char *schema_param, bool json_object, const char *json_object_param) {
+    if (grammar && grammar[0]) {
+        gr->er.sampling.grammar = grammar;
+        return true;
+    }
+    llamac_status st = LLAMAC_OK;
+    if (schema && !json_is_null(schema)) {
+        if (!json_is_object(schema) && !json_is_boolean(schema)) {
+            reply_error(rq, 400, schema_param, "invalid_type", "the JSON schema must be an object");
+            return false;
+        }
+        char *text = json_dumps(schema, JSON_COMPACT | JSON_ENCODE_ANY);
+        st = text ? llamac_json_schema_to_grammar(text, strlen(text), NULL, &gr->grammar) : LLAMAC_E_NO_MEMORY;
+        free(text);
+    } else if (json_object) {
+        st = llamac_json_grammar(NULL, &gr->grammar);
+    } else {
+        return true;
+    }
+    if (st != LLAMAC_OK) {
+        reply_error(rq, st == LLAMAC_E_NO_MEMORY ? 500 : 400, json_object ? json_object_param : schema_param,
+                    "invalid_value", "%s", llamac_last_error());
+        return false;
+    }
+    gr->er.sampling.grammar = gr->grammar;
+    return true;
+}
+
+bool gen_request_tools(struct request *rq, struct gen_request *gr, json_t *tools, llamac_tool_choice choice,
+                       const char *name, bool parallel, const char *choice_param) {
+    if (!json_is_array(tools) || json_array_size(tools) == 0 || choice == LLAMAC_TOOL_CHOICE_NONE) {
+        return true;
+    }
+    if (gr->er.sampling.grammar) {
+        reply_error(rq, 400, "tools", "invalid_value", "'tools' cannot be combined with a grammar or a JSON schema");
+        return false;
+    }
+    char *tj = json_dumps(tools, JSON_COMPACT);
+    llamac_status st = tj ? llamac_tool_grammar_build(rq->s->tool_format, tj, choice, name, parallel, &gr->tool_grammar)
+                          : LLAMAC_E_NO_MEMORY;
+    free(tj);
+    if (st != LLAMAC_OK) {
+        reply_error(rq, st == LLAMAC_E_NO_MEMORY ? 500 : 400, name ? choice_param : "tools", "invalid_value", "%s",
+                    llamac_last_error());
+        return false;
+    }
+    llamac_tool_grammar *g = gr->tool_grammar;
+    if (g->grammar) {
+        gr->er.sampling.grammar = g->grammar;
+        gr->er.grammar_lazy = g->lazy;
+        gr->er.trigger_patterns = (const char *const *)g->trigger_patterns;
+        gr->er.n_trigger_patterns = g->n_trigger_patterns;
+    }
+    gr->tools = true;
+    return true;
+}
+
+bool gen_request_chat(struct request *rq, struct gen_request *gr, const struct chat_input *ci) {
+    size_t len = 0;
+    gr->prompt_param = "messages";
+    if (!render_chat(rq, ci, &gr->chat_prompt, &len) ||
+        !tokenize_text(rq, "messages", gr->chat_prompt, len, true, &gr->tokens[0], &gr->n_tokens[0])) {
+        return false;
+    }
+    gr->n_prompts = 1;
+    return true;
+}
+
+bool request_token_ids(struct request *rq, json_t *arr, const char *param, llamac_token **out, size_t *n) {
+    size_t len = json_array_size(arr);
+    int32_t n_vocab = llamac_vocab_n_tokens(rq->s->model);
+    llamac_token *t = malloc((len ? len : 1) * sizeof *t);
+    if (!t) {
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        json_t *v = json_array_get(arr, i);
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) >= n_vocab) {
+            free(t);
+            reply_error(rq, 400, param, "invalid_value", "'%s' token %zu must be a token id from 0 to %d", param, i,
+                        (int)n_vocab - 1);
+            return false;
+        }
+        t[i] = (llamac_token)json_integer_value(v);
+    }
+    *out = t;
+    *n = len;
+    return true;
+}
+
+/* The text of prompt k to echo: as given, or its token ids as text without the BOS the model adds. */
+static bool echo_text(struct request *rq, struct gen_request *gr, size_t k, json_t *v, const char *param) {
+    if (json_is_string(v)) {
+        gr->echo[k] = strdup(json_string_value(v));
+    } else {
+        char *text = NULL;
+        size_t len = 0;
+        if (llamac_detokenize(rq->s->model, gr->tokens[k], gr->n_tokens[k],
+                              LLAMAC_DETOKENIZE_REMOVE_SPECIAL | LLAMAC_DETOKENIZE_UNPARSE_SPECIAL, &text,
+                              &len) != LLAMAC_OK) {
+            reply_error(rq, 400, param, "invalid_value", "%s", llamac_last_error());
+            return false;
+        }
+        gr->echo[k] = strdup(text ? text : "");
+        llamac_free(text);
+    }
+    if (!gr->echo[k]) {
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+        return false;
+    }
+    return true;
+}
+
+bool gen_request_add_prompt(struct request *rq, struct gen_request *gr, json_t *v, const char *param) {
+    gr->prompt_param = param;
+    if (gr->n_prompts >= MAX_PROMPTS) {
+        reply_error(rq, 400, param, "invalid_value", "'%s' may hold at most %d prompts", param, MAX_PROMPTS);
+        return false;
+    }
+    size_t k = gr->n_prompts;
+    if (json_is_string(v)) {
+        if (!tokenize_text(rq, param, json_string_value(v), json_string_length(v), true, &gr->tokens[k],
+                           &gr->n_tokens[k])) {
+            return false;
+        }
+    } else if (json_is_array(v)) {
+        if (!request_token_ids(rq, v, param, &gr->tokens[k], &gr->n_tokens[k])) {
+            return false;
+        }
+        gr->tokens_malloced[k] = true;
+    } else {
+        reply_error(rq, 400, param, "invalid_type",
+                    "'%s' must be a string, an array of strings, or an array of token ids", param);
+        return false;
+    }
+    gr->n_prompts++;
+    if (gr->n_tokens[k] == 0) {
+        reply_error(rq, 400, param, "invalid_value", "'%s' %zu is empty", param, k);
+        return false;
+    }
+    return !gr->echo_prompt || echo_text(rq, gr, k, v, param);
+}
+
+bool gen_request_finish(struct request *rq, struct gen_request *gr) {
+    size_t n_choices = gr->n_prompts * gr->n;
+    if (n_choices > MAX_CHOICES) {
+        reply_error(rq, 400, "n", "invalid_value", "%zu prompts times n = %zu is more than %d choices", gr->n_prompts,
+                    gr->n, MAX_CHOICES);
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,121 @@
+/*
+ * request.h - request parsing: the checked readers of JSON request fields, a chat's conversation as the library
+ * renders it, and the parsed generation request that every API dialect fills in from its own body and the runner
+ * (complete.c) submits: the prompt(s) (a rendered conversation or completion prompts), sampling, constraints,
+ * tools, limits and what the response shows.
+ *
+ * The builders take values, not bodies: a dialect reads its own field names (OpenAI's "stop", Anthropic's
+ * "stop_sequences") and hands what it found to the one piece that checks and converts it. A reader that refuses a
+ * value replies 400 naming `param` and returns false.
+ */
+#ifndef LLAMAC_SERVER_REQUEST_H
+#define LLAMAC_SERVER_REQUEST_H
+
+#include "internal.h"
+
+#define MAX_STOP 16
+#define MAX_N 16
+#define MAX_PROMPTS 64
+#define MAX_CHOICES 64 /* engine requests of one HTTP request (job_cancel's bound) */
+
+/* Parses the body as a JSON object; on failure replies 400 (with the line and column) and returns NULL. The
+ * caller frees the result with json_decref. */
+json_t *request_object(struct request *rq);
+
+/* Checked field readers: an absent field or null leaves *out untouched and returns true; a field of the wrong type
+ * or out of range replies 400 naming the field and returns false. */
+bool field_bool(struct request *rq, json_t *obj, const char *name, bool *out);
+bool field_int(struct request *rq, json_t *obj, const char *name, long long min, long long max, long long *out);
+bool field_num(struct request *rq, json_t *obj, const char *name, double min, double max, double *out);
+bool field_str(struct request *rq, json_t *obj, const char *name, const char **out);
+
+/* A JSON array of token ids (each checked against the vocabulary) into *out (free); replies 400 naming `param`. */
+bool request_token_ids(struct request *rq, json_t *arr, const char *param, llamac_token **out, size_t *n);
+
+/* Tokens of the text of a JSON string (parse_special as llama-server's prompts do) into *out (llamac_free);
+ * replies 400 naming `param` on invalid input. */
+bool tokenize_text(struct request *rq, const char *param, const char *text, size_t len, bool add_special,
+                   llamac_token **out, size_t *n);
+
+/* ---- a chat's conversation ---- */
+
+/* A conversation as the library renders it (llamac_template_apply): OpenAI-format JSON texts, owned (free). */
+struct chat_input {
+    char *messages;
+    char *tools;  /* NULL: none */
+    char *kwargs; /* chat_template_kwargs; NULL: none */
+    bool add_generation_prompt;
+};
+
+/* Reads "messages", "tools", "chat_template_kwargs" and "add_generation_prompt" of a request object into *ci
+ * (chat_input_free, also after failing), checking their shape. */
+bool chat_input_parse(struct request *rq, json_t *body, struct chat_input *ci);
+void chat_input_free(struct chat_input *ci);
+
+/* The library's parameters for *ci (borrowed: ci must outlive them). */
+llamac_template_apply_params chat_input_params(const struct chat_input *ci);
+
+/* Replies for a failed llamac_template_apply / llamac_template_stable_tokens (`st` not LLAMAC_OK): 400 naming
+ * "messages", 500 when out of memory. Returns whether it replied. */
+bool chat_reply_render_error(struct request *rq, llamac_status st);
+
+/* Renders the prompt of *ci with the server's template into *out (llamac_free); replies 400 on failure (a server
+ * without a chat template too). */
+bool render_chat(struct request *rq, const struct chat_input *ci, char **out, size_t *len);
+
+/* ---- the parsed generation request ---- */
+
+struct gen_request {
+    /* the prompts: one rendered conversation (chat) or up to MAX_PROMPTS completion prompts */
+    size_t n_prompts;
+    llamac_token *tokens[MAX_PROMPTS];
+    size_t n_tokens[MAX_PROMPTS];
+    bool tokens_malloced[MAX_PROMPTS]; /* given as ids in the body (free), else tokenized (llamac_free) */
+    char *echo[MAX_PROMPTS];           /* the prompt's text to echo (malloc), or NULL */
+    char *chat_prompt;                 /* chat: the rendered conversation (llamac_free); NULL for completions */
+    const char *prompt_param;          /* the field the prompt came from, for errors ("messages", "prompt") */
+    /* sampling, constraints and limits, as the engine takes them; its pointers go to the fields below and into the
+     * request body, which must outlive the request */
+    llamac_engine_request er;
+    const char *stop[MAX_STOP];
+    llamac_logit_bias *bias; /* malloc */
+    char *grammar;           /* converted from a JSON schema (llamac_free) */
+    llamac_tool_grammar *tool_grammar;
+    bool tools; /* tools offered (tool_choice not "none"): the reply is read for tool calls */
+    /* what the response shows */
+    size_t n; /* choices per prompt */
+    bool stream, include_usage, logprobs, echo_prompt;
+    int top_logprobs;
+};
+
+/* Empty, with the server's defaults (sampling, max_tokens), one choice per prompt. */
+void gen_request_init(struct gen_request *gr, const struct server *s);
+void gen_request_free(struct gen_request *gr);
+
+/* Stop strings: a string or an array of at most MAX_STOP strings (empty ones are ignored); `v` may be NULL. */
+bool gen_request_stop(struct request *rq, struct gen_request *gr, json_t *v, const char *param);
+
+/* Token biases: OpenAI's {"token id": bias} object or llama-server's [[id, bias], ...] (bias false bans). */
+bool gen_request_logit_bias(struct request *rq, struct gen_request *gr, json_t *v, const char *param);
+
+/* Output constraints, at most one: a GBNF grammar (checked by the engine at submit), a JSON schema (converted;
+ * an object or a boolean) or any JSON object (`json_object`). Arguments NULL / false: none. */
+bool gen_request_constrain(struct request *rq, struct gen_request *gr, const char *grammar, json_t *schema,
+                           const char *schema_param, bool json_object, const char *json_object_param);
+
+/* Tools offered (an OpenAI-format array; NULL or empty: none): the grammar that makes a call valid in the model's
+ * format (lazy for `auto`: it applies from the call's opening marker on) and the reply read for tool calls. A
+ * named choice names the function; `param` names what a bad name is reported against. */
+bool gen_request_tools(struct request *rq, struct gen_request *gr, json_t *tools, llamac_tool_choice choice,
+                       const char *name, bool parallel, const char *choice_param);
+
+/* The prompt of a chat: *ci rendered with the server's template and tokenized. */
+bool gen_request_chat(struct request *rq, struct gen_request *gr, const struct chat_input *ci);
+
+/* One more completion prompt: a string (tokenized) or an array of token ids; `param` names the field. */
+bool gen_request_add_prompt(struct request *rq, struct gen_request *gr, json_t *v, const char *param);
+
+/* Checks what the request adds up to (prompts × n within MAX_CHOICES). */
+bool gen_request_finish(struct request *rq, struct gen_request *gr);
+
+#endif /* LLAMAC_SERVER_REQUEST_H */

@@ -1,0 +1,102 @@
+/*
+ * server.c - the server's life (server.h): start, the backend handed over, and the one shutdown that orders the
+ * teardown; the server's log.
+ *
+ * The order of the teardown is what makes it safe, so it is written once, here: connections stop being accepted
+ * and requests in flight get a grace period on the running engine; the jobs still waiting are ended and every
+ * connection is closed, while the engine still runs (a connection thread may be waiting on it); then the engine
+ * is freed, whose last callbacks reach jobs that are reference-counted and leave the server's list as they finish;
+ * only then what the engine used (the model) and the server itself.
+ */
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void server_log(const struct server *s, llamac_log_level level, const char *fmt, ...) {
+    if (!s->opt.log) {
+        return;
+    }
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    s->opt.log(level, line, s->opt.log_user_data);
+}
+
+void make_id(struct server *s, const char *prefix, char *buf, size_t cap) {
+    unsigned long long n = atomic_fetch_add(&s->next_id, 1);
+    snprintf(buf, cap, "%s%llx%06llx", prefix, (unsigned long long)s->started, n);
+}
+
+struct server *server_create(const struct server_options *opt) {
+    struct server *s = calloc(1, sizeof *s);
+    if (!s) {
+        return NULL;
+    }
+    s->opt = *opt;
+    if (!s->opt.host) {
+        s->opt.host = "127.0.0.1";
+    }
+    s->started = (int64_t)time(NULL);
+    pthread_mutex_init(&s->embd_lock, NULL);
+    pthread_mutex_init(&s->jobs_lock, NULL);
+    wake_start(s);
+    return s;
+}
+
+server *server_start(const struct server_options *opt, char *err, size_t cap) {
+    struct server *s = server_create(opt);
+    if (!s) {
+        snprintf(err, cap, "out of memory");
+        return NULL;
+    }
+    if (!http_start(s, err, cap)) {
+        server_shutdown(s, 0);
+        return NULL;
+    }
+    return s;
+}
+
+uint16_t server_port(const server *s) {
+    return s->port;
+}
+
+void server_set_backend(server *s, const struct server_backend *b) {
+    s->backend = *b;
+    s->backend.template_source = NULL; /* read here only */
+    s->model = b->model;
+    s->engine = b->engine;
+    s->tmpl = b->tmpl;
+    s->tool_format = llamac_tool_format_detect(b->template_source);
+    s->embd_ctx = b->embd_ctx;
+    s->reranking = b->reranking;
+    const char *path = s->opt.alias ? s->opt.alias : s->opt.model_path ? s->opt.model_path : "model";
+    const char *slash = s->opt.alias ? NULL : strrchr(path, '/');
+    s->model_id = strdup(slash ? slash + 1 : path);
+    atomic_store(&s->ready, s->model_id != NULL);
+}
+
+size_t server_shutdown(server *s, unsigned grace_ms) {
+    if (!s) {
+        return 0;
+    }
+    size_t left = http_quiesce(s, grace_ms); /* no new connections; requests in flight finish on the engine */
+    atomic_store(&s->stopping, true);
+    jobs_abort_all(s); /* what still waits on the engine gets its error or 503 */
+    http_stop(s);      /* every connection closed, while the engine still runs */
+    llamac_engine_free(s->backend.engine);
+    wake_stop(s); /* after the engine: nothing pushes any more; what is left is woken */
+    llamac_ctx_free(s->backend.embd_ctx);
+    llamac_template_free(s->backend.tmpl);
+    llamac_model_free(s->backend.model);
+    pthread_mutex_destroy(&s->embd_lock);
+    pthread_mutex_destroy(&s->jobs_lock);
+    free(s->model_id);
+    free(s);
+    return left;
+}
