@@ -102,7 +102,7 @@ void generate(struct request *rq, struct gen_request *gr, const struct dialect *
         }
     }
     if (gr->stream) {
-        struct MHD_Response *r = job_stream_response(j);
+        struct MHD_Response *r = job_stream_response(j, rq->access);
         if (!r) {
             job_cancel(j);
             reply_error(rq, 500, NULL, NULL, "out of memory");
@@ -116,6 +116,12 @@ void generate(struct request *rq, struct gen_request *gr, const struct dialect *
     if (!job_wait(j)) {
         reply_error(rq, 503, NULL, "cancelled", "the request was cancelled");
         goto done;
+    }
+    if (rq->access) {
+        struct totals t;
+        job_totals(j, &t);
+        rq->access->prompt_tokens = t.prompt;
+        rq->access->generated_tokens = t.generated;
     }
     d->respond(rq, j, gr);
 done:

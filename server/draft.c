@@ -104,6 +104,10 @@ void handle_drafts(struct request *rq) {
         }
         pthread_mutex_lock(&j->lock);
         cached = j->choices[0].r.usage.cached_tokens;
+        if (rq->access) {
+            rq->access->prompt_tokens = (long long)n_stable;
+            rq->access->generated_tokens = j->choices[0].r.usage.generated_tokens;
+        }
         pthread_mutex_unlock(&j->lock);
     }
     char id[64];

@@ -1,10 +1,12 @@
 /*
- * http.c - HTTP plumbing over libmicrohttpd: limits, routing, authentication, CORS, and turning a handler's reply
- * into a response.
+ * http.c - HTTP plumbing over libmicrohttpd: the listening socket, limits, routing, authentication, CORS, turning a
+ * handler's reply into a response, and the access log.
  *
  * One thread per connection, so a handler may block while the engine works (a non-streaming completion) and a
  * stream's reader may wait for the next token. A body is gathered in full (up to --max-body, else 413) before the
- * handler runs; a declared Content-Length over the limit is refused before any of the body is read.
+ * handler runs; a declared Content-Length over the limit is refused before any of the body is read. The listening
+ * socket is opened here rather than by libmicrohttpd, so that a port in use is reported as such. When a request's
+ * response is done (a stream's too), one access line goes to the server's log.
  */
 #define _GNU_SOURCE
 #include "complete.h"
@@ -29,6 +31,14 @@ struct pending {
     size_t len, cap;
     bool too_large;
     bool counted; /* dispatched: counts in in_flight until the response is done */
+    /* the access log line */
+    struct timespec start;
+    char method[16];
+    char *path;
+    char client[INET6_ADDRSTRLEN];
+    unsigned status;
+    bool quiet; /* a polled endpoint: logged at DEBUG */
+    struct access access;
 };
 
 enum route_flags {
@@ -220,6 +230,7 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, con
     rq.path = url;
     rq.body = p->body ? p->body : "";
     rq.body_len = p->len;
+    rq.access = &p->access;
     const struct route *route = NULL;
     const char *allowed = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
@@ -247,10 +258,13 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, con
         }
         enum MHD_Result ok = MHD_queue_response(conn, 204, r);
         MHD_destroy_response(r);
+        p->status = 204;
         return ok;
     }
     if (route) {
         rq.error_shape = route->error_shape;
+        p->quiet = route->fn == handle_health || route->fn == handle_models || route->fn == handle_metrics ||
+                   route->fn == handle_slots;
     }
     if (route && (route->flags & ROUTE_METRICS) && !s->opt.metrics) {
         reply_error(&rq, 501, NULL, "not_supported", "the /metrics endpoint is off; start the server with --metrics");
@@ -287,9 +301,45 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, con
         MHD_add_response_header(r, "Allow", allowed);
         rq.response = r;
     }
+    p->status = rq.status ? rq.status : 200;
     enum MHD_Result ok = send_reply(s, &rq);
     request_clear(&rq);
     return ok;
+}
+
+/* Starts the access record of a request: when, what, from whom. */
+static void pending_begin(struct pending *p, struct MHD_Connection *conn, const char *url, const char *method) {
+    clock_gettime(CLOCK_MONOTONIC, &p->start);
+    snprintf(p->method, sizeof p->method, "%s", method);
+    p->path = strdup(url);
+    p->access.prompt_tokens = p->access.generated_tokens = -1;
+    snprintf(p->client, sizeof p->client, "-");
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+    if (sa && sa->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, p->client, sizeof p->client);
+    } else if (sa && sa->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, p->client, sizeof p->client);
+    }
+}
+
+/* The access line, as llama-server's "done request: METHOD PATH CLIENT STATUS", with the tokens of a generation and
+ * the time from the request's first byte to its response's last. */
+static void access_log(const struct server *s, const struct pending *p, enum MHD_RequestTerminationCode code) {
+    if (!s->opt.log || !p->status) {
+        return;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double ms = (double)(now.tv_sec - p->start.tv_sec) * 1e3 + (double)(now.tv_nsec - p->start.tv_nsec) / 1e6;
+    char tokens[96] = "";
+    if (p->access.prompt_tokens >= 0) {
+        snprintf(tokens, sizeof tokens, " prompt_tokens=%lld generated_tokens=%lld", p->access.prompt_tokens,
+                 p->access.generated_tokens);
+    }
+    server_log(s, p->quiet ? LLAMAC_LOG_DEBUG : LLAMAC_LOG_INFO, "done request: %s %s %s %u%s time_ms=%.1f%s",
+               p->method, p->path ? p->path : "?", p->client, p->status, tokens, ms,
+               code == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed before the response ended)");
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -304,6 +354,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
             return MHD_NO;
         }
         *state = p;
+        pending_begin(p, conn, url, method);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl) {
             char *end = NULL;
@@ -357,13 +408,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **state, enum MHD_RequestTerminationCode code) {
     (void)conn;
-    (void)code;
     struct server *s = cls;
     struct pending *p = *state;
     if (p) {
+        access_log(s, p, code);
         if (p->counted) {
             atomic_fetch_sub(&s->in_flight, 1);
         }
+        free(p->path);
         free(p->body);
         free(p);
         *state = NULL;
@@ -382,6 +434,45 @@ static bool is_loopback(const struct sockaddr *sa) {
         return IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
     }
     return false;
+}
+
+/* A listening socket on `ai`; -1 with a message that names the address and port (and what to do) in err. */
+static int listen_on(const struct server *s, const struct addrinfo *ai, char *err, size_t cap) {
+    const char *host = s->opt.host;
+    unsigned port = s->opt.port;
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+        snprintf(err, cap, "cannot listen on %s port %u: %s", host, port, strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* as libmicrohttpd does */
+    if (ai->ai_family == AF_INET6) {
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    }
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EADDRINUSE) {
+            snprintf(err, cap,
+                     "cannot listen on %s port %u: the address is already in use (another server?); choose another "
+                     "--port, or --port 0 for any free one",
+                     host, port);
+        } else if (e == EADDRNOTAVAIL) {
+            snprintf(err, cap, "cannot listen on %s port %u: %s is not an address of this machine (see --host)", host,
+                     port, host);
+        } else if (e == EACCES) {
+            snprintf(err, cap,
+                     "cannot listen on %s port %u: permission denied (ports below 1024 need privileges; --port 0 "
+                     "picks any free one)",
+                     host, port);
+        } else {
+            snprintf(err, cap, "cannot listen on %s port %u: %s", host, port, strerror(e));
+        }
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL, 0) | O_NONBLOCK);
+    return fd;
 }
 
 bool http_start(struct server *s, char *err, size_t cap) {
@@ -403,22 +494,32 @@ bool http_start(struct server *s, char *err, size_t cap) {
                    "server (set --api-key)",
                    s->opt.host);
     }
+    int fd = listen_on(s, ai, err, cap);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6) {
         flags |= MHD_USE_IPv6;
     }
+    freeaddrinfo(ai);
+    if (fd < 0) {
+        return false;
+    }
+    struct sockaddr_storage bound;
+    socklen_t len = sizeof bound;
+    s->port = s->opt.port;
+    if (getsockname(fd, (struct sockaddr *)&bound, &len) == 0) {
+        s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                    : ((struct sockaddr_in *)&bound)->sin_port);
+    }
     s->daemon = MHD_start_daemon(
-        flags, s->opt.port, NULL, NULL, on_access, s, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
+        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->opt.timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)s->opt.max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->opt.max_header, MHD_OPTION_END);
-    freeaddrinfo(ai);
     if (!s->daemon) {
-        snprintf(err, cap, "cannot listen on %s port %u (in use, or not an address of this machine)", s->opt.host,
+        close(fd);
+        snprintf(err, cap, "cannot serve on %s port %u: libmicrohttpd could not start", s->opt.host,
                  (unsigned)s->opt.port);
         return false;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : s->opt.port;
     return true;
 }
 

@@ -3,7 +3,7 @@
  * server's log.
  *
  * The files, by concern (README, "Layout"): server.c (the server's life: start, backend, shutdown, log), http.c
- * (libmicrohttpd: listening, bodies, routing, auth, CORS), request.c (request parsing: field
+ * (libmicrohttpd: listening, bodies, routing, auth, CORS, the access log), request.c (request parsing: field
  * readers and the parsed generation request), job.c (a generation in flight: reference counts, locking, waiting,
  * the hand-over to a streaming response; no JSON), complete.c (running a parsed request on the engine), openai.c
  * (the OpenAI dialect: its request fields, response and stream shapes, errors), native.c (llama-server's own
@@ -105,6 +105,14 @@ struct request {
     const char *content_type;
     struct MHD_Response *response; /* a ready response (streams); takes precedence */
     unsigned retry_after;          /* seconds, for 503 */
+    /* for the access log line: tokens of a generation (a stream fills them in when it ends, see job.h) */
+    struct access *access;
+};
+
+/* What the access log line of a request reports besides method, path and status (http.c owns it; a streaming job
+ * fills it in on the connection's thread when its stream ends). */
+struct access {
+    long long prompt_tokens, generated_tokens; /* -1: not a generation */
 };
 
 /* Replies with an error in the route's shape (OpenAI's by default). `param` names the offending field (NULL for

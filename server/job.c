@@ -446,6 +446,12 @@ static void render_events(struct job *j, const struct buf *ev) {
         } else if (e.kind == EV_DONE && c) {
             render_done(j, e.choice);
         } else if (e.kind == EV_END) {
+            if (j->access) {
+                struct totals t;
+                job_totals(j, &t);
+                j->access->prompt_tokens = t.prompt;
+                j->access->generated_tokens = t.generated;
+            }
             struct delta d = { .kind = DELTA_END };
             render(j, &d);
         }
@@ -511,7 +517,8 @@ static void stream_free(void *cls) {
     job_release(j);
 }
 
-struct MHD_Response *job_stream_response(struct job *j) {
+struct MHD_Response *job_stream_response(struct job *j, struct access *access) {
+    j->access = access;
     struct MHD_Response *r =
         MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, j, stream_free);
     if (r) {

@@ -55,6 +55,7 @@ struct job {
     struct buf out; /* rendered bytes not yet handed to libmicrohttpd */
     size_t out_pos;
     bool ended;              /* the stream's last event is in `out` */
+    struct access *access;   /* where the stream's token counts go when it ends (the request's access log) */
     struct job *next, *prev; /* in the server's list */
 };
 
@@ -81,8 +82,8 @@ void job_cancel(struct job *j);
 bool job_wait(struct job *j);
 
 /* A libmicrohttpd response that streams the job's events as its dialect renders them; it takes over the
- * connection's reference. */
-struct MHD_Response *job_stream_response(struct job *j);
+ * connection's reference. When the stream ends, its token counts go to *access (may be NULL). */
+struct MHD_Response *job_stream_response(struct job *j, struct access *access);
 
 /* The token counts of the job (see struct totals). The choices must be done. */
 void job_totals(const struct job *j, struct totals *t);

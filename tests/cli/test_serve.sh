@@ -10,7 +10,12 @@ start_server S -m "$M" -np 4 --api-key secret --embedding --pooling mean --metri
 AUTH=secret
 run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --port "${S_URL##*:}"
 expect_eq "port in use: status" "$rc" 1
-expect_contains "port in use: message" "$(cat "$TMP/e")" "cannot listen on 127.0.0.1 port ${S_URL##*:}"
+expect_contains "port in use: message" "$(cat "$TMP/e")" \
+  "cannot listen on 127.0.0.1 port ${S_URL##*:}: the address is already in use (another server?); choose another --port, or --port 0 for any free one"
+run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --port 0 --host 192.0.2.1
+expect_eq "not an address of this machine: status" "$rc" 1
+expect_contains "not an address of this machine: message" "$(cat "$TMP/e")" \
+  "cannot listen on 192.0.2.1 port 0: 192.0.2.1 is not an address of this machine (see --host)"
 run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --port 70000
 expect_eq "bad --port" "$rc" 2
 run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --cache-ram -2
@@ -310,7 +315,7 @@ expect_eq "SIGTERM exit status" "$stop_rc" 0
 expect_eq "in-flight request finished" "$(jqr .usage.completion_tokens "$TMP/inflight")" 150
 
 # --- a server with one slot and no queue on every address, CORS for one origin, a model without a chat template ---
-start_server Q -m "$MODELS/stories260K.gguf" -np 1 --max-queue 0 -t 1 --host 0.0.0.0 --cors-origins http://a.example
+start_server Q -m "$MODELS/stories260K.gguf" -np 1 --max-queue 0 -t 1 --host 0.0.0.0 --cors-origins http://a.example -v
 AUTH=
 expect_contains "warning: non-loopback without a key" "$(cat "$TMP/Q.log")" "without an API key"
 # the second choice of n=2 finds the slot busy and no room in the queue: 503 + Retry-After
@@ -320,6 +325,30 @@ expect_eq "queue full: 503" "$code" 503
 expect_contains "Retry-After" "$(cat "$TMP/headers")" "Retry-After: 1"
 req POST "$Q_URL/v1/completions" '{"prompt":"Once upon a time","max_tokens":4}'
 expect_eq "then a single request works" "$code" 200
+
+# --- the access log (-v): a line per request when its response is done, as llama-server's "done request" ---
+# wait_log PATTERN : waits up to 5 s for a line of Q.log matching PATTERN (the line follows the response's end)
+wait_log() {
+  for _ in $(seq 1 50); do grep -q "$1" "$TMP/Q.log" && return 0; sleep 0.1; done
+  return 1
+}
+tokens="prompt_tokens=$(jqr .usage.prompt_tokens) generated_tokens=$(jqr .usage.completion_tokens)"
+wait_log "^llamac serve: done request: POST /v1/completions 127.0.0.1 200 $tokens time_ms=[0-9.]*$" && pass ||
+  fail "access line of a completion: $(grep 'done request' "$TMP/Q.log")"
+curl -s -N --data-binary '{"prompt":"The cat","max_tokens":3,"stream":true,"stream_options":{"include_usage":true}}' \
+  "$Q_URL/v1/completions" > "$TMP/sse"
+sse_json "$TMP/sse"
+tokens="prompt_tokens=$(jqr '.[-1].usage.prompt_tokens' "$TMP/events") generated_tokens=$(jqr '.[-1].usage.completion_tokens' "$TMP/events")"
+wait_log "done request: POST /v1/completions 127.0.0.1 200 $tokens time_ms=" && pass ||
+  fail "access line of a stream: $(grep 'done request' "$TMP/Q.log")"
+req GET "$Q_URL/no/such/path"
+wait_log "done request: GET /no/such/path 127.0.0.1 404 time_ms=[0-9.]*$" && pass ||
+  fail "access line of a 404: $(grep 'done request' "$TMP/Q.log")"
+req GET "$Q_URL/health"
+req GET "$Q_URL/no/such/path2"
+wait_log "done request: GET /no/such/path2 " || fail "no access line for the second 404"
+grep -q "done request: GET /health" "$TMP/Q.log" && fail "/health is logged at INFO (llama-server leaves it out)" || pass
+grep -q "done request" "$TMP/S.log" && fail "access lines without -v" || pass
 req POST "$Q_URL/v1/embeddings" '{"input":"x"}'
 expect_eq "embeddings off: 501" "$code" 501
 req GET "$Q_URL/metrics"

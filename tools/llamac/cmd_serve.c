@@ -104,7 +104,7 @@ static bool parse_pool(const struct cli_common *c, const char *v, llamac_pooling
     return false;
 }
 
-/* The server's log: warnings always, information with -v. */
+/* The server's log: warnings always, a line per request (INFO) with -v. */
 static void serve_log(llamac_log_level level, const char *line, void *user_data) {
     const struct cli_common *c = user_data;
     if (level >= LLAMAC_LOG_WARN) {
