@@ -9,6 +9,10 @@ required=(g++:g++ make:make cmake:cmake git:git npm:npm tar:tar sha256sum:coreut
 # libraries llamac links (no command to look for: checked with dpkg): jansson reads JSON (chat templates, requests),
 # libcurl downloads (Hugging Face), libmicrohttpd serves HTTP (llamac serve), libedit edits lines (llamac chat)
 required_pkgs=(libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libedit-dev)
+# Debian's python3 with the packages llama.cpp's own server test suite needs (tests/server_suite runs it against
+# `llamac serve`; its `openai` package is not packaged by Debian, so the tests that need it are skipped)
+required_pkgs+=(python3-pytest python3-requests python3-aiohttp python3-numpy python3-wget python3-filelock
+                python3-prometheus-client)
 optional=(ccache:ccache)
 extra=("$@") # further packages a caller needs (e.g. clang-format for CI)
 
