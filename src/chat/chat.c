@@ -12,6 +12,7 @@
  */
 #include "chat/chat_internal.h"
 #include "gen/gen_internal.h"
+#include "text/textout.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,17 +98,15 @@ static llamac_status copy_generate(llamac_chat *chat, const llamac_generate_para
     chat->gen.on_text = NULL;
     chat->gen.user_data = NULL;
     chat->gen.tokenize_flags = 0;
-    if (g->n_stop > 0 && !g->stop) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "generate.n_stop is %zu but stop is NULL", g->n_stop);
+    llamac_status st = llamac__stops_check(g->stop, g->n_stop, "generate.n_stop");
+    if (st != LLAMAC_OK) {
+        return st;
     }
     chat->stops = llamac__calloc(g->n_stop + 1, sizeof(char *));
     if (!chat->stops) {
         return LLAMAC_E_NO_MEMORY;
     }
     for (size_t i = 0; i < g->n_stop; i++) {
-        if (!g->stop[i] || !g->stop[i][0]) {
-            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "stop string %zu is NULL or empty", i);
-        }
         if (!(chat->stops[chat->n_stops++] = dup_str(g->stop[i]))) {
             return LLAMAC_E_NO_MEMORY;
         }

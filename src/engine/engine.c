@@ -56,20 +56,15 @@ void llamac__eng_request_free(struct eng_request *req) {
     }
     free(req->prompt);
     llamac_sampler_free(req->sampler);
-    for (size_t i = 0; i < req->n_stop; i++) {
-        free(req->stop[i]);
-    }
-    free(req->stop);
-    free(req->stop_len);
+    llamac__stops_free(&req->stops);
     free(req);
 }
 
 static void slot_free(struct eng_slot *s) {
     free(s->parked);
     free(s->cache);
-    free(s->hold);
     free(s->top);
-    llamac_utf8_stream_free(s->utf8);
+    llamac__textout_free(&s->text);
 }
 
 static void engine_release(llamac_engine *e) {
@@ -207,7 +202,7 @@ llamac_status llamac_engine_new(llamac_model *model, const llamac_engine_params 
             st = LLAMAC_E_NO_MEMORY;
             goto fail;
         }
-        st = llamac_utf8_stream_new(&s->utf8);
+        st = llamac__textout_init(&s->text);
         if (st != LLAMAC_OK) {
             goto fail;
         }
@@ -430,18 +425,7 @@ static llamac_status check_request(const llamac_engine *e, const llamac_engine_r
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_probs %d must be between 0 and %d", r->n_probs,
                             LLAMAC_ENGINE_MAX_PROBS);
     }
-    if (r->n_stop > 0 && !r->stop) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_stop is %zu but stop is NULL", r->n_stop);
-    }
-    for (size_t i = 0; i < r->n_stop; i++) {
-        if (!r->stop[i] || !r->stop[i][0]) {
-            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "stop string %zu is NULL or empty", i);
-        }
-        if (!llamac_utf8_valid(r->stop[i], strlen(r->stop[i]), NULL)) {
-            return llamac__fail(LLAMAC_E_UTF8, "stop string %zu is not valid UTF-8", i);
-        }
-    }
-    return LLAMAC_OK;
+    return llamac__stops_check(r->stop, r->n_stop, "n_stop");
 }
 
 static llamac_status make_request(llamac_engine *e, const llamac_engine_request *r, struct eng_request **out) {
@@ -461,22 +445,9 @@ static llamac_status make_request(llamac_engine *e, const llamac_engine_request 
     }
     memcpy(q->prompt, r->prompt, r->n_prompt * sizeof *q->prompt);
     q->n_prompt = r->n_prompt;
-    if (r->n_stop) {
-        q->stop = llamac__calloc(r->n_stop, sizeof *q->stop);
-        q->stop_len = llamac__calloc(r->n_stop, sizeof *q->stop_len);
-        if (!q->stop || !q->stop_len) {
-            st = LLAMAC_E_NO_MEMORY;
-            goto fail;
-        }
-        for (size_t i = 0; i < r->n_stop; i++) {
-            q->stop_len[i] = strlen(r->stop[i]);
-            q->stop[i] = llamac__strndup(r->stop[i], q->stop_len[i]);
-            if (!q->stop[i]) {
-                st = LLAMAC_E_NO_MEMORY;
-                goto fail;
-            }
-            q->n_stop = i + 1;
-        }
+    st = llamac__stops_copy(r->stop, r->n_stop, &q->stops);
+    if (st != LLAMAC_OK) {
+        goto fail;
     }
     st = build_sampler(e, r, &q->sampler);
     if (st != LLAMAC_OK) {

@@ -10,6 +10,7 @@
 #define LLAMAC_ENGINE_INTERNAL_H
 
 #include "core/internal.h"
+#include "text/textout.h"
 
 #include <pthread.h>
 
@@ -19,9 +20,7 @@ struct eng_request {
     size_t n_prompt;
     llamac_sampler *sampler;
     int32_t max_tokens;
-    char **stop;
-    size_t *stop_len;
-    size_t n_stop;
+    llamac__stops stops;
     int32_t n_probs;
     bool cache_prompt;
     llamac_engine_token_fn on_token;
@@ -50,10 +49,7 @@ struct eng_slot {
     llamac_token pending; /* sampled, to be decoded in the next step */
     bool has_pending;
     uint64_t last_used;
-    llamac_utf8_stream *utf8;
-    char *hold; /* text held back while it could be the start of a stop string */
-    size_t hold_len;
-    size_t hold_cap;
+    llamac__textout text;   /* the request's text-out path (UTF-8 gate, stop strings), reused by every request */
     llamac_token_prob *top; /* LLAMAC_ENGINE_MAX_PROBS entries */
     double t_start, t_prompt_end, t_first;
     uint64_t served;

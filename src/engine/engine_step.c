@@ -194,10 +194,7 @@ static void prepare(llamac_engine *e, struct eng_slot *s) {
     memcpy(s->cache + keep, q->prompt + keep, (q->n_prompt - keep) * sizeof *s->cache);
     s->has_pending = false;
     s->out_index = -1;
-    s->hold_len = 0;
-    const char *t;
-    size_t tl;
-    llamac_utf8_stream_flush(s->utf8, &t, &tl);
+    llamac__textout_begin(&s->text, &q->stops);
     /* Penalties see the prompt, as in llamac_generate; the grammar does not. */
     for (size_t i = 0; i < q->n_prompt; i++) {
         llama_sampler_accept(q->sampler->chain, q->prompt[i]);
@@ -207,78 +204,6 @@ static void prepare(llamac_engine *e, struct eng_slot *s) {
     e->stats.cached_tokens += keep;
     publish(e, s);
     pthread_mutex_unlock(&e->lock);
-}
-
-/* ---- text out: UTF-8 gate, then the stop-string filter ---- */
-
-static const char *find_bytes(const char *hay, size_t n, const char *needle, size_t m) {
-    for (size_t i = 0; m <= n && i + m <= n; i++) {
-        if (hay[i] == needle[0] && memcmp(hay + i, needle, m) == 0) {
-            return hay + i;
-        }
-    }
-    return NULL;
-}
-
-/* Length of the longest tail of the held text that is a proper prefix of a stop string. */
-static size_t partial_stop(const struct eng_slot *s, const struct eng_request *q) {
-    size_t best = 0;
-    for (size_t i = 0; i < q->n_stop; i++) {
-        size_t m = q->stop_len[i];
-        size_t max = m - 1 < s->hold_len ? m - 1 : s->hold_len;
-        for (size_t k = max; k > best; k--) {
-            if (memcmp(s->hold + s->hold_len - k, q->stop[i], k) == 0) {
-                best = k;
-                break;
-            }
-        }
-    }
-    return best;
-}
-
-/* Appends whole characters to the held text and decides what can be released: *out_len bytes from s->hold.
- * *stop is set to the stop string found (the text before it is released, the rest dropped). */
-static llamac_status stop_filter(struct eng_slot *s, const char *text, size_t len, bool final, size_t *out_len,
-                                 const char **stop) {
-    struct eng_request *q = s->req;
-    *out_len = 0;
-    *stop = NULL;
-    if (s->hold_len + len + 1 > s->hold_cap) {
-        size_t cap = s->hold_cap ? s->hold_cap : 256;
-        while (cap < s->hold_len + len + 1) {
-            cap *= 2;
-        }
-        char *p = realloc(s->hold, cap);
-        if (!p) {
-            return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory holding generated text");
-        }
-        s->hold = p;
-        s->hold_cap = cap;
-    }
-    if (len) {
-        memcpy(s->hold + s->hold_len, text, len);
-    }
-    s->hold_len += len;
-    const char *first = NULL;
-    for (size_t i = 0; i < q->n_stop; i++) {
-        const char *at = find_bytes(s->hold, s->hold_len, q->stop[i], q->stop_len[i]);
-        if (at && (!first || at < first)) {
-            first = at;
-            *stop = q->stop[i];
-        }
-    }
-    if (first) {
-        *out_len = (size_t)(first - s->hold);
-        return LLAMAC_OK;
-    }
-    *out_len = final ? s->hold_len : s->hold_len - partial_stop(s, q);
-    return LLAMAC_OK;
-}
-
-/* Drops the first n bytes of the held text (after they were released). */
-static void hold_consume(struct eng_slot *s, size_t n) {
-    memmove(s->hold, s->hold + n, s->hold_len - n);
-    s->hold_len -= n;
 }
 
 /* Fills the log-probabilities of output `i`: the chosen token's and the n most likely. */
@@ -343,23 +268,20 @@ static bool deliver(struct eng_slot *s, uint64_t step, llamac_token tok, const c
     return q->on_token(&t, q->user_data);
 }
 
-/* Releases everything the gates still hold at the end of a request (no stop string completed). */
-static bool flush_text(struct eng_slot *s, uint64_t step, llamac_status *st) {
-    const char *t = NULL;
-    size_t tl = 0;
-    *st = llamac_utf8_stream_flush(s->utf8, &t, &tl);
-    if (*st != LLAMAC_OK) {
-        return false;
+/* Ends the request for `reason` (EOG, LENGTH, CONTEXT_FULL) after releasing what the text-out path still holds;
+ * a stop string that this completes makes it STOP, a callback that refuses the text CALLBACK. */
+static void finish_text(llamac_engine *e, struct eng_slot *s, uint64_t step, llamac_finish_reason reason) {
+    llamac__textout_piece piece;
+    llamac_status st = llamac__textout_finish(&s->text, &piece);
+    if (st != LLAMAC_OK) {
+        finish_slot(e, s, reason, st, llamac_last_error(), NULL);
+        return;
     }
-    size_t out = 0;
-    const char *stop = NULL;
-    *st = stop_filter(s, t, tl, true, &out, &stop);
-    if (*st != LLAMAC_OK || out == 0) {
-        return true;
+    if (piece.len > 0 && !deliver(s, step, -1, piece.text, piece.len, 0, 0)) {
+        finish_slot(e, s, LLAMAC_FINISH_CALLBACK, LLAMAC_OK, NULL, NULL);
+        return;
     }
-    bool ok = deliver(s, step, -1, s->hold, out, 0, 0);
-    hold_consume(s, out);
-    return ok;
+    finish_slot(e, s, piece.stop ? LLAMAC_FINISH_STOP : reason, LLAMAC_OK, NULL, piece.stop);
 }
 
 /* Samples output s->out_index, passes the token's text through the gates and decides whether the request goes
@@ -387,35 +309,23 @@ static void sample_slot(llamac_engine *e, struct eng_slot *s, uint64_t step) {
     e->stats.generated_tokens++;
     pthread_mutex_unlock(&e->lock);
     if (llamac_vocab_is_eog(e->model, tok)) {
-        if (flush_text(s, step, &st) || st != LLAMAC_OK) {
-            finish_slot(e, s, LLAMAC_FINISH_EOG, st, st ? llamac_last_error() : NULL, NULL);
-        } else {
-            finish_slot(e, s, LLAMAC_FINISH_CALLBACK, LLAMAC_OK, NULL, NULL);
-        }
+        finish_text(e, s, step, LLAMAC_FINISH_EOG);
         return;
     }
-    char piece[256];
+    char bytes[256];
     size_t need = 0;
-    const char *text = NULL;
-    size_t text_len = 0;
-    st = llamac_token_to_piece(e->model, tok, false, piece, sizeof piece, &need);
+    llamac__textout_piece piece;
+    st = llamac_token_to_piece(e->model, tok, false, bytes, sizeof bytes, &need);
     if (st == LLAMAC_OK) {
-        st = llamac_utf8_stream_push(s->utf8, piece, need, &text, &text_len);
-    }
-    size_t out = 0;
-    const char *stop = NULL;
-    if (st == LLAMAC_OK) {
-        st = stop_filter(s, text, text_len, false, &out, &stop);
+        st = llamac__textout_push(&s->text, bytes, need, &piece);
     }
     if (st != LLAMAC_OK) {
         finish_slot(e, s, LLAMAC_FINISH_NONE, st, llamac_last_error(), NULL);
         return;
     }
-    bool keep_going = deliver(s, step, tok, s->hold, out, lp, n_top);
-    hold_consume(s, out);
-    if (stop) {
-        s->hold_len = 0;
-        finish_slot(e, s, LLAMAC_FINISH_STOP, LLAMAC_OK, NULL, stop);
+    bool keep_going = deliver(s, step, tok, piece.text, piece.len, lp, n_top);
+    if (piece.stop) {
+        finish_slot(e, s, LLAMAC_FINISH_STOP, LLAMAC_OK, NULL, piece.stop);
         return;
     }
     if (!keep_going) {
@@ -429,11 +339,7 @@ static void sample_slot(llamac_engine *e, struct eng_slot *s, uint64_t step) {
         end = LLAMAC_FINISH_CONTEXT_FULL;
     }
     if (end != LLAMAC_FINISH_NONE) {
-        if (flush_text(s, step, &st) || st != LLAMAC_OK) {
-            finish_slot(e, s, end, st, st ? llamac_last_error() : NULL, NULL);
-        } else {
-            finish_slot(e, s, LLAMAC_FINISH_CALLBACK, LLAMAC_OK, NULL, NULL);
-        }
+        finish_text(e, s, step, end);
         return;
     }
     s->pending = tok;

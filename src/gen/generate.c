@@ -1,11 +1,13 @@
 /*
  * generate.c - one call from a prompt to streamed text: decode, sample, stop, time.
  *
- * Text reaches the callback through two gates: a UTF-8 stream (never half a character) and a stop-string filter
- * that holds back any tail that could still become a stop string, so a stop string is never emitted even when
- * it is split across tokens. Everything held back is released at the end unless a stop string completed.
+ * Text reaches the callback through the library's one text-out path (text/textout.c): a UTF-8 gate (never half a
+ * character) and a stop-string filter that holds back any tail that could still become a stop string, so a stop
+ * string is never emitted even when it is split across tokens. Everything held back is released at the end unless
+ * a stop string or the callback ended the text.
  */
 #include "gen/gen_internal.h"
+#include "text/textout.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,47 +34,8 @@ const char *llamac_finish_reason_str(llamac_finish_reason reason) {
     return "unknown";
 }
 
-/* The stop-string filter: text waits in `hold` while it could still be the start of a stop string. */
-struct stop_filter {
-    const char *const *stop;
-    size_t *stop_len;
-    size_t n_stop;
-    char *hold;
-    size_t len;
-    size_t cap;
-};
-
-static const char *find_bytes(const char *hay, size_t n, const char *needle, size_t m) {
-    if (m == 0 || m > n) {
-        return NULL;
-    }
-    for (size_t i = 0; i + m <= n; i++) {
-        if (hay[i] == needle[0] && memcmp(hay + i, needle, m) == 0) {
-            return hay + i;
-        }
-    }
-    return NULL;
-}
-
-/* Length of the longest suffix of `text` that is a proper prefix of some stop string. */
-static size_t partial_stop(const struct stop_filter *f) {
-    size_t best = 0;
-    for (size_t s = 0; s < f->n_stop; s++) {
-        size_t m = f->stop_len[s];
-        size_t max = m - 1 < f->len ? m - 1 : f->len;
-        for (size_t k = max; k > best; k--) {
-            if (memcmp(f->hold + f->len - k, f->stop[s], k) == 0) {
-                best = k;
-                break;
-            }
-        }
-    }
-    return best;
-}
-
 struct run {
     const llamac_generate_params *p;
-    struct stop_filter filter;
     llamac_finish_reason finish;
 };
 
@@ -87,69 +50,22 @@ static bool deliver(struct run *r, const char *text, size_t len) {
     return true;
 }
 
-/* Feeds whole characters through the stop filter. Returns false when generation must end. */
-static llamac_status feed(struct run *r, const char *text, size_t len, bool *keep_going) {
-    struct stop_filter *f = &r->filter;
-    *keep_going = true;
-    if (f->n_stop == 0) {
-        *keep_going = deliver(r, text, len);
-        return LLAMAC_OK;
+/* Delivers what the text-out path released; false when generation must end (a stop string, or the callback). */
+static bool release(struct run *r, const llamac__textout_piece *piece) {
+    bool keep_going = deliver(r, piece->text, piece->len);
+    if (piece->stop && keep_going) {
+        r->finish = LLAMAC_FINISH_STOP;
     }
-    if (f->len + len + 1 > f->cap) {
-        size_t cap = f->cap ? f->cap : 256;
-        while (cap < f->len + len + 1) {
-            cap *= 2;
-        }
-        char *p = realloc(f->hold, cap);
-        if (!p) {
-            return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory holding generated text");
-        }
-        f->hold = p;
-        f->cap = cap;
-    }
-    memcpy(f->hold + f->len, text, len);
-    f->len += len;
-    const char *first = NULL;
-    for (size_t s = 0; s < f->n_stop; s++) {
-        const char *at = find_bytes(f->hold, f->len, f->stop[s], f->stop_len[s]);
-        if (at && (!first || at < first)) {
-            first = at;
-        }
-    }
-    if (first) {
-        size_t n = (size_t)(first - f->hold);
-        f->len = 0;
-        *keep_going = false;
-        if (deliver(r, f->hold, n)) {
-            r->finish = LLAMAC_FINISH_STOP;
-        }
-        return LLAMAC_OK;
-    }
-    size_t keep = partial_stop(f);
-    size_t out = f->len - keep;
-    if (out > 0) {
-        bool ok = deliver(r, f->hold, out);
-        memmove(f->hold, f->hold + out, keep);
-        f->len = keep;
-        *keep_going = ok;
-    }
-    return LLAMAC_OK;
+    return keep_going && !piece->stop;
 }
 
 static llamac_status check_params(const llamac_context *ctx, const llamac_generate_params *p) {
     if (p->max_tokens < -1) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "max_tokens %d must be -1 (no limit) or more", p->max_tokens);
     }
-    if (p->n_stop > 0 && !p->stop) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_stop is %zu but stop is NULL", p->n_stop);
-    }
-    for (size_t i = 0; i < p->n_stop; i++) {
-        if (!p->stop[i] || !p->stop[i][0]) {
-            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "stop string %zu is NULL or empty", i);
-        }
-        if (!llamac_utf8_valid(p->stop[i], strlen(p->stop[i]), NULL)) {
-            return llamac__fail(LLAMAC_E_UTF8, "stop string %zu is not valid UTF-8", i);
-        }
+    llamac_status st = llamac__stops_check(p->stop, p->n_stop, "n_stop");
+    if (st != LLAMAC_OK) {
+        return st;
     }
     if (p->tokenize_flags & ~(unsigned)(LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL)) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "unknown tokenize flags 0x%x", p->tokenize_flags);
@@ -199,13 +115,11 @@ llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *pro
     const llamac_generate_params *p = params;
     llamac_sampler *sampler = p->sampler;
     llamac_sampler *own = NULL;
-    llamac_utf8_stream *utf8 = NULL;
-    struct run r;
-    memset(&r, 0, sizeof r);
-    r.p = p;
-    r.finish = LLAMAC_FINISH_NONE;
-    r.filter.stop = p->stop;
-    r.filter.n_stop = p->n_stop;
+    llamac__stops stops;
+    llamac__textout out;
+    memset(&stops, 0, sizeof stops);
+    memset(&out, 0, sizeof out);
+    struct run r = { p, LLAMAC_FINISH_NONE };
     double t_prompt = 0, t_first = 0;
     int32_t n_gen = 0;
     uint32_t cap = 0;
@@ -249,20 +163,11 @@ llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *pro
         }
         sampler = own;
     }
-    if (p->n_stop > 0) {
-        r.filter.stop_len = llamac__calloc(p->n_stop, sizeof(size_t));
-        if (!r.filter.stop_len) {
-            st = LLAMAC_E_NO_MEMORY;
-            goto done;
-        }
-        for (size_t i = 0; i < p->n_stop; i++) {
-            r.filter.stop_len[i] = strlen(p->stop[i]);
-        }
-    }
-    st = llamac_utf8_stream_new(&utf8);
-    if (st != LLAMAC_OK) {
+    if ((st = llamac__stops_copy(p->stop, p->n_stop, &stops)) != LLAMAC_OK ||
+        (st = llamac__textout_init(&out)) != LLAMAC_OK) {
         goto done;
     }
+    llamac__textout_begin(&out, &stops);
 
     /* Prompt: keep the n_cached tokens already in the sequence, clear the rest, decode the remainder, and let
      * penalties see the whole prompt (the grammar does not). */
@@ -312,15 +217,9 @@ llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *pro
         if (st != LLAMAC_OK) {
             break;
         }
-        const char *text;
-        size_t text_len;
-        st = llamac_utf8_stream_push(utf8, piece, need, &text, &text_len);
-        if (st != LLAMAC_OK) {
-            break;
-        }
-        bool keep_going = true;
-        st = feed(&r, text, text_len, &keep_going);
-        if (st != LLAMAC_OK || !keep_going) {
+        llamac__textout_piece released;
+        st = llamac__textout_push(&out, piece, need, &released);
+        if (st != LLAMAC_OK || !release(&r, &released)) {
             break;
         }
         if (p->max_tokens >= 0 && n_gen >= p->max_tokens) {
@@ -345,26 +244,19 @@ llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *pro
         }
         pos++;
     }
-    /* Release what the gates still hold, unless a stop string or the caller ended the text. */
+    /* Release what the text-out path still holds, unless a stop string or the caller ended the text. */
     if (st == LLAMAC_OK && r.finish != LLAMAC_FINISH_STOP && r.finish != LLAMAC_FINISH_CALLBACK) {
-        const char *text;
-        size_t text_len;
-        st = llamac_utf8_stream_flush(utf8, &text, &text_len);
-        bool keep_going = true;
-        if (st == LLAMAC_OK && text_len > 0) {
-            st = feed(&r, text, text_len, &keep_going);
-        }
-        if (st == LLAMAC_OK && keep_going && r.finish != LLAMAC_FINISH_STOP && r.filter.len > 0) {
-            deliver(&r, r.filter.hold, r.filter.len);
-            r.filter.len = 0;
+        llamac__textout_piece released;
+        st = llamac__textout_finish(&out, &released);
+        if (st == LLAMAC_OK) {
+            release(&r, &released);
         }
     }
 done:
     fill_result(result, ctx, st == LLAMAC_OK ? r.finish : LLAMAC_FINISH_NONE, n, n > n_cached ? n - n_cached : 0, n_gen,
                 t0, t_prompt, t_first, llamac__now_ms());
-    llamac_utf8_stream_free(utf8);
-    free(r.filter.stop_len);
-    free(r.filter.hold);
+    llamac__textout_free(&out);
+    llamac__stops_free(&stops);
     llamac_sampler_free(own);
     atomic_store(&ctx->cancel, false);
     if (st == LLAMAC_OK) {
