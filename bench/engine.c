@@ -187,7 +187,7 @@ static int submit(llamac_engine *e, const llamac_model *model, int stream_no, in
     r.n_prompt = (size_t)n_prompt;
     r.sampling.temp = 0.0f;
     r.max_tokens = n_gen;
-    r.ignore_eos = true;
+    r.sampling.ignore_eos = true;
     r.cache_prompt = false;
     r.on_token = on_token;
     r.on_done = on_done;

@@ -504,7 +504,7 @@ static bool parse_fields(struct request *rq, json_t *body, bool chat, struct gen
     gr->er.sampling.penalty_present = (float)presence;
     gr->er.sampling.penalty_freq = (float)frequency;
     gr->er.sampling.penalty_repeat = (float)repeat;
-    gr->er.ignore_eos = ignore_eos;
+    gr->er.sampling.ignore_eos = ignore_eos;
     gr->er.cache_prompt = cache_prompt;
     gr->er.n_probs = (int32_t)n_probs;
     return true;

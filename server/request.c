@@ -374,9 +374,9 @@ bool gen_request_tools(struct request *rq, struct gen_request *gr, json_t *tools
     llamac_tool_grammar *g = gr->tool_grammar;
     if (g->grammar) {
         gr->er.sampling.grammar = g->grammar;
-        gr->er.grammar_lazy = g->lazy;
-        gr->er.trigger_patterns = (const char *const *)g->trigger_patterns;
-        gr->er.n_trigger_patterns = g->n_trigger_patterns;
+        gr->er.sampling.grammar_lazy = g->lazy;
+        gr->er.sampling.trigger_patterns = (const char *const *)g->trigger_patterns;
+        gr->er.sampling.n_trigger_patterns = g->n_trigger_patterns;
     }
     gr->tools = true;
     return true;

@@ -135,20 +135,12 @@ typedef void (*llamac_engine_done_fn)(const llamac_engine_result *result, void *
 typedef struct llamac_engine_request {
     const llamac_token *prompt; /* prompt tokens (the caller renders templates and tokenizes) */
     size_t n_prompt;
-    llamac_sampling_params sampling;  /* seed, temperature, top-k/p, min-p, penalties, logit bias, grammar (GBNF,
-                                         rule "root"); default llamac_sampling_params_default() */
-    bool grammar_lazy;                /* the grammar applies only from a trigger on (default false) */
-    const char *const *trigger_words; /* literal words: the grammar starts where one appears in the output */
-    size_t n_trigger_words;
-    const char *const *trigger_patterns; /* regexes matched against the whole output from its start; the grammar
-                                            starts at the first capture group (as llamac_sampler_add_grammar_lazy) */
-    size_t n_trigger_patterns;
-    const llamac_token *trigger_tokens; /* tokens that start the grammar */
-    size_t n_trigger_tokens;
-    int32_t max_tokens;      /* -1: until the slot's context is full (default -1) */
-    const char *const *stop; /* stop strings (NUL-terminated, non-empty UTF-8); output ends before the first */
+    llamac_sampling_params sampling; /* seed, temperature, top-k/p, min-p, penalties, logit bias, grammar (lazy
+                                        or not), ignore_eos: the chain is built as llamac_sampler_from_params builds
+                                        it; default llamac_sampling_params_default() */
+    int32_t max_tokens;              /* -1: until the slot's context is full (default -1) */
+    const char *const *stop;         /* stop strings (NUL-terminated, non-empty UTF-8); output ends before the first */
     size_t n_stop;
-    bool ignore_eos;   /* end-of-generation tokens are banned (logit bias -inf), as llama-server does */
     int32_t n_probs;   /* top log-probabilities per generated token, 0..LLAMAC_ENGINE_MAX_PROBS (default 0) */
     bool cache_prompt; /* reuse a cached prefix (default true); false decodes the whole prompt again */
     llamac_engine_token_fn on_token; /* may be NULL */

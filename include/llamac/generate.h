@@ -106,41 +106,57 @@ LLAMAC_API llamac_status llamac_sampler_accept(llamac_sampler *s, llamac_token t
 /* Resets history and grammar state. One thread per handle. */
 LLAMAC_API void llamac_sampler_reset(llamac_sampler *s);
 
-/* Everyday sampling settings, mapped onto a chain in llama.cpp's default order (penalties, DRY, top-n-sigma,
- * top-k, typical, top-p, min-p, XTC, temperature, then dist; or temperature + mirostat). temp <= 0 is greedy. */
+/* Everyday sampling settings, mapped onto a chain in llama.cpp's default order (logit biases, penalties, DRY,
+ * top-n-sigma, top-k, typical, top-p, min-p, XTC, temperature, then dist; or temperature + mirostat), with an
+ * optional grammar, lazy or not. temp <= 0 is greedy. llamac_generate, chat sessions and the engine all build their
+ * chain from these with llamac_sampler_from_params, so each setting means the same everywhere. */
 typedef struct llamac_sampling_params {
-    uint32_t seed;                       /* UINT32_MAX: random */
-    float temp;                          /* default 0.8 */
-    float dynatemp_range;                /* default 0 (off) */
-    float dynatemp_exponent;             /* default 1 */
-    int32_t top_k;                       /* default 40; <= 0 off */
-    float top_p;                         /* default 0.95; 1 off */
-    float min_p;                         /* default 0.05; 0 off */
-    float typical_p;                     /* default 1 (off) */
-    float xtc_probability;               /* default 0 (off) */
-    float xtc_threshold;                 /* default 0.1 */
-    float top_n_sigma;                   /* default -1 (off) */
-    int32_t penalty_last_n;              /* default 64 */
-    float penalty_repeat;                /* default 1 (off) */
-    float penalty_freq;                  /* default 0 */
-    float penalty_present;               /* default 0 */
-    float dry_multiplier;                /* default 0 (off) */
-    float dry_base;                      /* default 1.75 */
-    int32_t dry_allowed_length;          /* default 2 */
-    int32_t dry_last_n;                  /* default 64; -1: the whole context */
-    int32_t mirostat;                    /* 0 off (default), 1 or 2 */
-    float mirostat_tau;                  /* default 5 */
-    float mirostat_eta;                  /* default 0.1 */
-    const char *grammar;                 /* GBNF, borrowed, NULL for none */
+    uint32_t seed;                    /* UINT32_MAX: random */
+    float temp;                       /* default 0.8 */
+    float dynatemp_range;             /* default 0 (off) */
+    float dynatemp_exponent;          /* default 1 */
+    int32_t top_k;                    /* default 40; <= 0 off */
+    float top_p;                      /* default 0.95; 1 off */
+    float min_p;                      /* default 0.05; 0 off */
+    float typical_p;                  /* default 1 (off) */
+    float xtc_probability;            /* default 0 (off) */
+    float xtc_threshold;              /* default 0.1 */
+    float top_n_sigma;                /* default -1 (off) */
+    int32_t penalty_last_n;           /* default 64 */
+    float penalty_repeat;             /* default 1 (off) */
+    float penalty_freq;               /* default 0 */
+    float penalty_present;            /* default 0 */
+    float dry_multiplier;             /* default 0 (off) */
+    float dry_base;                   /* default 1.75 */
+    int32_t dry_allowed_length;       /* default 2 */
+    int32_t dry_last_n;               /* default 64; -1: the whole context */
+    int32_t mirostat;                 /* 0 off (default), 1 or 2 */
+    float mirostat_tau;               /* default 5 */
+    float mirostat_eta;               /* default 0.1 */
+    const char *grammar;              /* GBNF (rule "root"), borrowed, NULL for none */
+    bool grammar_lazy;                /* the grammar applies only from a trigger on (default false) */
+    const char *const *trigger_words; /* borrowed literal words: the grammar starts where one appears */
+    size_t n_trigger_words;
+    const char *const *trigger_patterns; /* borrowed regexes matched against the whole output from its start; the
+                                            grammar starts at the first capture group (as
+                                            llamac_sampler_add_grammar_lazy) */
+    size_t n_trigger_patterns;
+    const llamac_token *trigger_tokens; /* borrowed tokens that start the grammar */
+    size_t n_trigger_tokens;
     const llamac_logit_bias *logit_bias; /* borrowed */
     size_t n_logit_bias;
+    bool ignore_eos; /* end-of-generation tokens get logit bias -inf, so they are never sampled and the text runs
+                        to another limit (llama.cpp's --ignore-eos; default false) */
 } llamac_sampling_params;
 
 /* llama.cpp's defaults, as listed above. Thread-safe. */
 LLAMAC_API llamac_sampling_params llamac_sampling_params_default(void);
 
-/* Builds a chain from `params` (NULL: defaults). *out is caller frees with llamac_sampler_free.
- * Errors: as the adders. Thread-safe. */
+/* Builds a chain from `params` (NULL: defaults); everything it points to is borrowed for the call. *out is caller
+ * frees with llamac_sampler_free. Errors: as the adders; LLAMAC_E_INVALID_ARGUMENT also for a count whose array is
+ * NULL, triggers without grammar_lazy, grammar_lazy without a grammar, a NULL or empty trigger word, a NULL trigger
+ * pattern (the message names it); LLAMAC_E_GRAMMAR for a grammar or trigger pattern that does not parse.
+ * Thread-safe. */
 LLAMAC_API llamac_status llamac_sampler_from_params(llamac_model *model, const llamac_sampling_params *params,
                                                     llamac_sampler **out);
 

@@ -111,23 +111,7 @@ static llamac_status copy_generate(llamac_chat *chat, const llamac_generate_para
             return LLAMAC_E_NO_MEMORY;
         }
     }
-    if (g->sampling.grammar && !(chat->grammar = dup_str(g->sampling.grammar))) {
-        return LLAMAC_E_NO_MEMORY;
-    }
-    chat->gen.sampling.grammar = chat->grammar;
-    if (g->sampling.n_logit_bias > 0) {
-        if (!g->sampling.logit_bias) {
-            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "sampling.n_logit_bias is %zu but logit_bias is NULL",
-                                g->sampling.n_logit_bias);
-        }
-        chat->bias = llamac__malloc(g->sampling.n_logit_bias * sizeof *chat->bias);
-        if (!chat->bias) {
-            return LLAMAC_E_NO_MEMORY;
-        }
-        memcpy(chat->bias, g->sampling.logit_bias, g->sampling.n_logit_bias * sizeof *chat->bias);
-    }
-    chat->gen.sampling.logit_bias = chat->bias;
-    return LLAMAC_OK;
+    return llamac__sampling_copy(&g->sampling, "sampling.", &chat->gen.sampling, &chat->sampling_copy);
 }
 
 /* What the template writes right after an assistant message: its end-of-turn text, first line, trimmed. */
@@ -281,8 +265,7 @@ void llamac_chat_free(llamac_chat *chat) {
         free(chat->stops);
     }
     free(chat->end_of_turn);
-    free(chat->grammar);
-    free(chat->bias);
+    free(chat->sampling_copy);
     free(chat->cache);
     free(chat);
 }

@@ -22,11 +22,10 @@ struct llamac_chat {
     char *tools_json;  /* NULL: none */
     int32_t keep_last_turns;
     int32_t reserve_tokens;
-    llamac_generate_params gen; /* stop points to `stops`, sampling.grammar / logit_bias to the copies below */
+    llamac_generate_params gen; /* stop points to `stops`, what sampling points to into `sampling_copy` */
     char **stops;               /* the caller's stop strings, then the template's end-of-turn text */
     size_t n_stops;
-    char *grammar;
-    llamac_logit_bias *bias;
+    void *sampling_copy; /* the caller's grammar, logit biases and grammar triggers, copied */
     char *end_of_turn;   /* the template's end-of-turn text ("<|im_end|>"), or NULL */
     uint32_t salt;       /* makes the content sentinels unique to this session */
     llamac_token *cache; /* the tokens of the sequence, from position 0 */

@@ -137,6 +137,19 @@ struct llamac_sampler {
     uint8_t *fast_biased;
 };
 
+/* ---- sampling parameters (core/sampler_params.c) ---- */
+
+/* Checks what llamac_sampler_from_params cannot check by building: every count with its array, triggers only with
+ * grammar_lazy, grammar_lazy only with a grammar, no NULL or empty trigger word, no NULL trigger pattern. `prefix`
+ * goes before the field names in messages ("" or "sampling."). Errors: LLAMAC_E_INVALID_ARGUMENT. */
+llamac_status llamac__sampling_check(const llamac_sampling_params *p, const char *prefix);
+
+/* Checks *src (as llamac__sampling_check) and copies it into *dst with everything it points to (grammar, biases,
+ * triggers) in one allocation, *block, which the caller frees with free() and must keep while *dst is used.
+ * Errors: as the check, LLAMAC_E_NO_MEMORY. */
+llamac_status llamac__sampling_copy(const llamac_sampling_params *src, const char *prefix, llamac_sampling_params *dst,
+                                    void **block);
+
 /* ---- the top-k shortcut of sampler chains (core/sampler_topk.c) ---- */
 
 #define LLAMAC__TOPK_BREAKS (-1) /* a sampler that changes the candidates in a way the shortcut cannot follow */

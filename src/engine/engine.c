@@ -10,7 +10,6 @@
 #include "engine/engine_internal.h"
 
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -168,7 +167,6 @@ llamac_status llamac_engine_new(llamac_model *model, const llamac_engine_params 
         goto fail;
     }
     e->model = llamac_ctx_model(e->ctx);
-    e->n_vocab = llamac_vocab_n_tokens(e->model);
     llamac_ctx_info info;
     st = llamac_ctx_get_info(e->ctx, &info);
     if (st != LLAMAC_OK) {
@@ -281,126 +279,6 @@ llamac_model *llamac_engine_model(const llamac_engine *engine) {
     return engine ? engine->model : NULL;
 }
 
-/* Escapes regex metacharacters of `word` into `out` (room for 2 * strlen + 1). */
-static void regex_escape(const char *word, char *out) {
-    for (; *word; word++) {
-        if (strchr(".^$|()*+?[]{}\\", *word)) {
-            *out++ = '\\';
-        }
-        *out++ = *word;
-    }
-    *out = '\0';
-}
-
-/* One pattern for every trigger word: anything, then the first word (where the grammar starts), then anything. */
-static llamac_status words_pattern(const char *const *words, size_t n, char **out) {
-    size_t need = 32;
-    for (size_t i = 0; i < n; i++) {
-        if (!words[i] || !words[i][0]) {
-            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "trigger word %zu is NULL or empty", i);
-        }
-        need += 2 * strlen(words[i]) + 1;
-    }
-    char *p = llamac__malloc(need);
-    if (!p) {
-        return LLAMAC_E_NO_MEMORY;
-    }
-    strcpy(p, "[\\s\\S]*?(");
-    for (size_t i = 0; i < n; i++) {
-        if (i) {
-            strcat(p, "|");
-        }
-        regex_escape(words[i], p + strlen(p));
-    }
-    strcat(p, ")[\\s\\S]*");
-    *out = p;
-    return LLAMAC_OK;
-}
-
-/* The request's sampler: the chain of its sampling parameters (with end-of-generation tokens banned for
- * ignore_eos), and its grammar, lazy or not. */
-static llamac_status build_sampler(llamac_engine *e, const llamac_engine_request *r, llamac_sampler **out) {
-    llamac_sampling_params sp = r->sampling;
-    llamac_logit_bias *bias = NULL;
-    char *word_pattern = NULL;
-    const char **patterns = NULL;
-    llamac_status st = LLAMAC_OK;
-    bool any_trigger = r->n_trigger_words || r->n_trigger_patterns || r->n_trigger_tokens;
-    if (!r->grammar_lazy && any_trigger) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "grammar triggers are given but grammar_lazy is false");
-    }
-    if (r->grammar_lazy && !sp.grammar) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "grammar_lazy is set but there is no grammar");
-    }
-    if ((r->n_trigger_words && !r->trigger_words) || (r->n_trigger_patterns && !r->trigger_patterns) ||
-        (r->n_trigger_tokens && !r->trigger_tokens)) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "a trigger count is non-zero but its array is NULL");
-    }
-    if (sp.n_logit_bias > 0 && !sp.logit_bias) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_logit_bias is %zu but logit_bias is NULL", sp.n_logit_bias);
-    }
-    if (r->ignore_eos) {
-        size_t n_eog = 0;
-        for (int32_t t = 0; t < e->n_vocab; t++) {
-            n_eog += llamac_vocab_is_eog(e->model, t);
-        }
-        bias = llamac__calloc(sp.n_logit_bias + n_eog + 1, sizeof *bias);
-        if (!bias) {
-            return LLAMAC_E_NO_MEMORY;
-        }
-        if (sp.n_logit_bias) {
-            memcpy(bias, sp.logit_bias, sp.n_logit_bias * sizeof *bias);
-        }
-        size_t k = sp.n_logit_bias;
-        for (int32_t t = 0; t < e->n_vocab; t++) {
-            if (llamac_vocab_is_eog(e->model, t)) {
-                bias[k].token = t;
-                bias[k].bias = -INFINITY;
-                k++;
-            }
-        }
-        sp.logit_bias = bias;
-        sp.n_logit_bias = k;
-    }
-    const char *grammar = sp.grammar;
-    if (r->grammar_lazy) {
-        sp.grammar = NULL;
-    }
-    st = llamac_sampler_from_params(e->model, &sp, out);
-    if (st != LLAMAC_OK || !r->grammar_lazy) {
-        goto done;
-    }
-    size_t n_patterns = r->n_trigger_patterns + (r->n_trigger_words ? 1 : 0);
-    if (n_patterns) {
-        patterns = llamac__calloc(n_patterns, sizeof *patterns);
-        if (!patterns) {
-            st = LLAMAC_E_NO_MEMORY;
-            goto done;
-        }
-        for (size_t i = 0; i < r->n_trigger_patterns; i++) {
-            patterns[i] = r->trigger_patterns[i];
-        }
-        if (r->n_trigger_words) {
-            st = words_pattern(r->trigger_words, r->n_trigger_words, &word_pattern);
-            if (st != LLAMAC_OK) {
-                goto done;
-            }
-            patterns[n_patterns - 1] = word_pattern;
-        }
-    }
-    st = llamac_sampler_add_grammar_lazy(*out, grammar, "root", patterns, n_patterns, r->trigger_tokens,
-                                         r->n_trigger_tokens);
-done:
-    if (st != LLAMAC_OK && *out) {
-        llamac_sampler_free(*out);
-        *out = NULL;
-    }
-    free(bias);
-    free(word_pattern);
-    free(patterns);
-    return st;
-}
-
 static llamac_status check_request(const llamac_engine *e, const llamac_engine_request *r) {
     if (r->n_prompt == 0) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the prompt is empty");
@@ -449,7 +327,7 @@ static llamac_status make_request(llamac_engine *e, const llamac_engine_request 
     if (st != LLAMAC_OK) {
         goto fail;
     }
-    st = build_sampler(e, r, &q->sampler);
+    st = llamac_sampler_from_params(e->model, &r->sampling, &q->sampler);
     if (st != LLAMAC_OK) {
         goto fail;
     }

@@ -67,7 +67,6 @@ struct llamac_engine {
     uint32_t n_ctx_slot; /* per slot */
     uint32_t chunk;      /* prompt tokens per step */
     uint32_t n_batch;
-    int32_t n_vocab;
     struct eng_slot *slots;
     llamac_batch *batch;
 

@@ -442,6 +442,119 @@ done:
     llamac_ctx_free(b);
 }
 
+/* A session keeps its own copy of the sampling parameters (grammar, lazy-grammar triggers, logit biases, ignore_eos):
+ * the caller's buffers may change after llamac_chat_new, and each reply equals llamac_generate's from the same
+ * prompt with the original parameters, which build the chain the same way. */
+static void test_sampling_copied(void) {
+    llamac_ctx_params cp = ctx_params(512);
+    llamac_context *ctx = NULL, *fresh = NULL;
+    CHECK_OK(llamac_ctx_new(model, &cp, &ctx));
+    CHECK_OK(llamac_ctx_new(model, &cp, &fresh));
+    char grammar[64], word[16];
+    snprintf(grammar, sizeof grammar, "root ::= \"%s\"", "One day, Tom was happy.");
+    snprintf(word, sizeof word, "%s", "One");
+    const char *words[] = { word };
+    llamac_token eos = -1;
+    for (llamac_token t = 0; t < llamac_vocab_n_tokens(model) && eos < 0; t++) {
+        eos = llamac_vocab_is_eog(model, t) ? t : -1;
+    }
+    llamac_logit_bias bias[1] = { { eos, -5.0f } };
+    llamac_chat_params p = chat_params(NULL, 40);
+    p.generate.sampling.grammar = grammar;
+    p.generate.sampling.grammar_lazy = true;
+    p.generate.sampling.trigger_words = words;
+    p.generate.sampling.n_trigger_words = 1;
+    p.generate.sampling.logit_bias = bias;
+    p.generate.sampling.n_logit_bias = 1;
+    llamac_chat *chat = NULL;
+    CHECK_OK(llamac_chat_new(ctx, &p, &chat));
+    llamac_generate_params gp = p.generate; /* for the fresh generation: the original values */
+    char saved_grammar[64], saved_word[16];
+    memcpy(saved_grammar, grammar, sizeof grammar);
+    memcpy(saved_word, word, sizeof word);
+    snprintf(grammar, sizeof grammar, "root ::= (");
+    snprintf(word, sizeof word, "x");
+    bias[0].token = -7;
+    if (!chat || !fresh) {
+        return;
+    }
+    const char *user = "Tell me about Tom.";
+    CHECK_OK(llamac_chat_add(chat, "user", user, strlen(user)));
+    llamac_token *prompt = NULL;
+    size_t n = 0;
+    CHECK_OK(llamac_chat_prompt(chat, NULL, NULL, &prompt, &n));
+    struct sink sc = { { 0 }, 0 };
+    llamac_chat_result rc;
+    CHECK_OK(llamac_chat_generate(chat, on_text, &sc, &rc));
+
+    memcpy(grammar, saved_grammar, sizeof grammar);
+    memcpy(word, saved_word, sizeof word);
+    bias[0].token = eos;
+    const char *stop[] = { "<|im_end|>" };
+    gp.stop = stop;
+    gp.n_stop = 1;
+    struct sink sf = { { 0 }, 0 };
+    gp.on_text = on_text;
+    gp.user_data = &sf;
+    llamac_generate_result rf;
+    CHECK_OK(llamac_generate_tokens(fresh, prompt, n, &gp, &rf));
+    CHECK_STR(sc.text, sf.text);
+    CHECK(strstr(sc.text, "One day, Tom was happy.") != NULL); /* the trigger fired and the grammar wrote the rest */
+    CHECK_INT(rc.gen.finish_reason, LLAMAC_FINISH_EOG);        /* the grammar's end */
+    CHECK_INT(rf.finish_reason, LLAMAC_FINISH_EOG);
+    llamac_free(prompt);
+    llamac_chat_free(chat);
+
+    /* ignore_eos: a bias that makes the end of text the first choice ends the reply at once, unless the end of
+     * text is banned. */
+    bias[0].bias = 100.0f;
+    p = chat_params(NULL, 6);
+    p.generate.sampling.logit_bias = bias;
+    p.generate.sampling.n_logit_bias = 1;
+    for (int ignore = 0; ignore < 2; ignore++) {
+        p.generate.sampling.ignore_eos = ignore;
+        CHECK_OK(llamac_chat_new(ctx, &p, &chat));
+        if (!chat) {
+            continue;
+        }
+        CHECK_OK(llamac_chat_add(chat, "user", user, strlen(user)));
+        struct sink k = { { 0 }, 0 };
+        CHECK_OK(llamac_chat_generate(chat, on_text, &k, &rc));
+        CHECK_INT(rc.gen.finish_reason, ignore ? LLAMAC_FINISH_LENGTH : LLAMAC_FINISH_EOG);
+        CHECK_INT(rc.gen.n_generated_tokens, ignore ? 6 : 1);
+        CHECK(ignore ? k.len > 0 : k.len == 0);
+        llamac_chat_free(chat);
+    }
+
+    /* Parameters that cannot be copied safely are refused by llamac_chat_new, naming the field. */
+    p = chat_params(NULL, 6);
+    p.generate.sampling.n_logit_bias = 1;
+    CHECK_STATUS(llamac_chat_new(ctx, &p, &chat), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STR(llamac_last_error(), "sampling.n_logit_bias is 1 but logit_bias is NULL");
+    p = chat_params(NULL, 6);
+    p.generate.sampling.grammar = "root ::= \"a\"";
+    p.generate.sampling.trigger_words = words;
+    p.generate.sampling.n_trigger_words = 1;
+    CHECK_STATUS(llamac_chat_new(ctx, &p, &chat), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STR(llamac_last_error(), "grammar triggers are given but sampling.grammar_lazy is false");
+    p.generate.sampling.grammar_lazy = true;
+    words[0] = NULL;
+    CHECK_STATUS(llamac_chat_new(ctx, &p, &chat), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STR(llamac_last_error(), "trigger word 0 is NULL or empty");
+    const char *bad_stop[] = { "ok", "\xC3" };
+    p = chat_params(NULL, 6);
+    p.generate.stop = bad_stop;
+    p.generate.n_stop = 2;
+    CHECK_STATUS(llamac_chat_new(ctx, &p, &chat), LLAMAC_E_UTF8);
+    CHECK_STR(llamac_last_error(), "stop string 1 is not valid UTF-8");
+    p.generate.stop = NULL;
+    CHECK_STATUS(llamac_chat_new(ctx, &p, &chat), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STR(llamac_last_error(), "generate.n_stop is 2 but stop is NULL");
+    CHECK(chat == NULL);
+    llamac_ctx_free(fresh);
+    llamac_ctx_free(ctx);
+}
+
 static void test_errors(void) {
     llamac_ctx_params cp = ctx_params(256);
     llamac_context *ctx = NULL;
@@ -518,6 +631,7 @@ int main(void) {
     RUN(test_injection);
     RUN(test_eviction);
     RUN(test_save_load);
+    RUN(test_sampling_copied);
     RUN(test_errors);
     llamac_model_free(model);
     TESTS_DONE();

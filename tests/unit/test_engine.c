@@ -526,7 +526,7 @@ static void test_cancel(void) {
     /* From another thread, while the request is held inside its callback. */
     struct sink a;
     llamac_engine_request r = greedy(&a, -1);
-    r.ignore_eos = true;
+    r.sampling.ignore_eos = true;
     a.block_at = 3;
     uint64_t id = 0;
     CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, &id));
@@ -549,7 +549,7 @@ static void test_cancel(void) {
     /* From its own callback. */
     struct sink b;
     r = greedy(&b, -1);
-    r.ignore_eos = true;
+    r.sampling.ignore_eos = true;
     b.engine = e;
     b.cancel_at = 5;
     CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, &b.id));
@@ -664,8 +664,8 @@ static void test_submit_errors(void) {
     CHECK_STATUS(llamac_engine_submit(e, &r, NULL), LLAMAC_E_GRAMMAR);
     r.sampling.grammar = "root ::= \"a\"";
     const char *words[] = { "girl" };
-    r.trigger_words = words;
-    r.n_trigger_words = 1;
+    r.sampling.trigger_words = words;
+    r.sampling.n_trigger_words = 1;
     CHECK_STATUS(llamac_engine_submit(e, &r, NULL), LLAMAC_E_INVALID_ARGUMENT);
     CHECK_ERROR_HAS("grammar_lazy");
     const char *bad_stop[] = { "\xff" };
@@ -782,10 +782,10 @@ static void test_grammar(void) {
     /* A lazy grammar: free text until the trigger word, then the grammar decides the rest. */
     r = greedy(&k, 40);
     r.sampling.grammar = "root ::= \"girl named Tom.\"";
-    r.grammar_lazy = true;
+    r.sampling.grammar_lazy = true;
     const char *words[] = { "girl" };
-    r.trigger_words = words;
-    r.n_trigger_words = 1;
+    r.sampling.trigger_words = words;
+    r.sampling.n_trigger_words = 1;
     CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL));
     wait_done(&k);
     CHECK_STR(k.text, ", there was a little girl named Tom.");
@@ -794,9 +794,9 @@ static void test_grammar(void) {
     /* A trigger that fires on text the grammar rejects: the request ends with the grammar's error, not a crash. */
     r = greedy(&k, 40);
     r.sampling.grammar = "root ::= \"xyz\"";
-    r.grammar_lazy = true;
-    r.trigger_words = words;
-    r.n_trigger_words = 1;
+    r.sampling.grammar_lazy = true;
+    r.sampling.trigger_words = words;
+    r.sampling.n_trigger_words = 1;
     CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL));
     wait_done(&k);
     CHECK_INT(k.res.status, LLAMAC_E_GRAMMAR);
@@ -854,7 +854,7 @@ static void test_shutdown(void) {
      * cancelled. Once submit says "shutting down", the cancellation is decided. */
     e = engine_new(1, 0, 512, 1);
     r = greedy(&a, -1);
-    r.ignore_eos = true;
+    r.sampling.ignore_eos = true;
     a.block_at = 2;
     CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL));
     r = greedy(&b, 8);

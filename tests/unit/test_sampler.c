@@ -823,6 +823,157 @@ static void test_from_params(void) {
     CHECK_STATUS(llamac_sampler_from_params(model, NULL, NULL), LLAMAC_E_INVALID_ARGUMENT);
 }
 
+/* Every check of the parameters a chain cannot check by building, with the message a caller sees. */
+static void test_from_params_checks(void) {
+    llamac_sampler *s = (llamac_sampler *)&s;
+    const char *const words[] = { "girl", "" };
+    const char *const patterns[] = { NULL };
+    const llamac_token tokens[] = { 1 };
+    struct {
+        const char *grammar;
+        bool lazy;
+        const char *const *words;
+        size_t n_words;
+        const char *const *patterns;
+        size_t n_patterns;
+        const llamac_token *tokens;
+        size_t n_tokens;
+        size_t n_bias;
+        const char *message;
+    } cases[] = {
+        { "root ::= \"a\"", false, words, 1, NULL, 0, NULL, 0, 0,
+          "grammar triggers are given but grammar_lazy is false" },
+        { "root ::= \"a\"", false, NULL, 0, NULL, 0, tokens, 1, 0,
+          "grammar triggers are given but grammar_lazy is false" },
+        { NULL, true, words, 1, NULL, 0, NULL, 0, 0, "grammar_lazy is set but there is no grammar" },
+        { "root ::= \"a\"", true, NULL, 1, NULL, 0, NULL, 0, 0, "a trigger count is non-zero but its array is NULL" },
+        { "root ::= \"a\"", true, NULL, 0, NULL, 2, NULL, 0, 0, "a trigger count is non-zero but its array is NULL" },
+        { "root ::= \"a\"", true, NULL, 0, NULL, 0, NULL, 3, 0, "a trigger count is non-zero but its array is NULL" },
+        { "root ::= \"a\"", true, words, 2, NULL, 0, NULL, 0, 0, "trigger word 1 is NULL or empty" },
+        { "root ::= \"a\"", true, NULL, 0, patterns, 1, NULL, 0, 0, "trigger pattern 0 is NULL" },
+        { NULL, false, NULL, 0, NULL, 0, NULL, 0, 2, "n_logit_bias is 2 but logit_bias is NULL" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        llamac_sampling_params sp = llamac_sampling_params_default();
+        sp.grammar = cases[i].grammar;
+        sp.grammar_lazy = cases[i].lazy;
+        sp.trigger_words = cases[i].words;
+        sp.n_trigger_words = cases[i].n_words;
+        sp.trigger_patterns = cases[i].patterns;
+        sp.n_trigger_patterns = cases[i].n_patterns;
+        sp.trigger_tokens = cases[i].tokens;
+        sp.n_trigger_tokens = cases[i].n_tokens;
+        sp.n_logit_bias = cases[i].n_bias;
+        CHECK_STATUS(llamac_sampler_from_params(model, &sp, &s), LLAMAC_E_INVALID_ARGUMENT);
+        CHECK_STR(llamac_last_error(), cases[i].message);
+        CHECK(s == NULL);
+        /* llamac_generate builds its chain the same way, and fails the same way before generating anything. */
+        struct text t;
+        llamac_generate_params gp = gen_params(&t, 8);
+        gp.sampling = sp;
+        CHECK_STATUS(generate(&gp, NULL), LLAMAC_E_INVALID_ARGUMENT);
+        CHECK_STR(llamac_last_error(), cases[i].message);
+        CHECK_INT(t.len, 0);
+    }
+    /* What only building finds: a trigger pattern that is not a regex, a trigger token out of range. */
+    llamac_sampling_params sp = llamac_sampling_params_default();
+    sp.grammar = "root ::= \"a\"";
+    sp.grammar_lazy = true;
+    const char *const bad_regex[] = { "(unclosed" };
+    sp.trigger_patterns = bad_regex;
+    sp.n_trigger_patterns = 1;
+    CHECK_STATUS(llamac_sampler_from_params(model, &sp, &s), LLAMAC_E_GRAMMAR);
+    CHECK_ERROR_HAS("trigger pattern 0");
+    const llamac_token out_of_range[] = { 100000 };
+    sp.n_trigger_patterns = 0;
+    sp.trigger_tokens = out_of_range;
+    sp.n_trigger_tokens = 1;
+    CHECK_STATUS(llamac_sampler_from_params(model, &sp, &s), LLAMAC_E_TOKEN_RANGE);
+    /* A lazy grammar with a trigger token only, and one with words, patterns and tokens together: one grammar. */
+    sp.trigger_tokens = tokens;
+    CHECK_OK(llamac_sampler_from_params(model, &sp, &s));
+    CHECK_INT(llamac_sampler_count(s), 9);
+    llamac_sampler_free(s);
+    const char *const good_regex[] = { "[\\s\\S]*?(named)[\\s\\S]*" };
+    sp.trigger_words = words;
+    sp.n_trigger_words = 1;
+    sp.trigger_patterns = good_regex;
+    sp.n_trigger_patterns = 1;
+    CHECK_OK(llamac_sampler_from_params(model, &sp, &s));
+    CHECK_INT(llamac_sampler_count(s), 9);
+    llamac_sampler_free(s);
+}
+
+/* A lazy grammar from sampling parameters, through llamac_generate: free text until a trigger word, then the
+ * grammar (the engine builds its chain from the same parameters; test_engine gets the same text). */
+static void test_lazy_grammar_from_params(void) {
+    struct text t;
+    llamac_generate_params gp = gen_params(&t, 40);
+    gp.sampling.temp = 0;
+    gp.sampling.grammar = "root ::= \"girl named Tom.\"";
+    gp.sampling.grammar_lazy = true;
+    const char *const words[] = { "gi(r)l" }; /* escaped into a literal: it never appears, the grammar never starts */
+    gp.sampling.trigger_words = words;
+    gp.sampling.n_trigger_words = 1;
+    llamac_generate_result res;
+    CHECK_OK(generate(&gp, &res));
+    CHECK(strncmp(t.buf, ", there was a little girl named Lily.", 37) == 0);
+    const char *const girl[] = { "x+", "girl" };
+    gp = gen_params(&t, 40);
+    gp.sampling.temp = 0;
+    gp.sampling.grammar = "root ::= \"girl named Tom.\"";
+    gp.sampling.grammar_lazy = true;
+    gp.sampling.trigger_words = girl;
+    gp.sampling.n_trigger_words = 2;
+    CHECK_OK(generate(&gp, &res));
+    CHECK_STR(t.buf, ", there was a little girl named Tom.");
+    CHECK_INT(res.finish_reason, LLAMAC_FINISH_EOG);
+}
+
+/* ignore_eos bans the end-of-generation tokens, as llama.cpp's --ignore-eos: a bias that makes the end of text the
+ * model's first choice ends it at once, and with ignore_eos the same token can never be chosen. */
+static void test_ignore_eos(void) {
+    llamac_token eos = -1;
+    for (llamac_token t = 0; t < llamac_vocab_n_tokens(model); t++) {
+        if (llamac_vocab_is_eog(model, t)) {
+            eos = t;
+            break;
+        }
+    }
+    CHECK(eos >= 0);
+    llamac_logit_bias favour = { eos, 100.0f };
+    struct text t;
+    llamac_generate_params gp = gen_params(&t, 12);
+    gp.sampling.temp = 0;
+    gp.sampling.logit_bias = &favour;
+    gp.sampling.n_logit_bias = 1;
+    llamac_generate_result res;
+    CHECK_OK(generate(&gp, &res));
+    CHECK_INT(res.finish_reason, LLAMAC_FINISH_EOG);
+    CHECK_INT(res.n_generated_tokens, 1);
+    CHECK_INT(t.len, 0);
+    gp.sampling.ignore_eos = true;
+    CHECK_OK(generate(&gp, &res));
+    CHECK_INT(res.finish_reason, LLAMAC_FINISH_LENGTH);
+    CHECK_INT(res.n_generated_tokens, 12);
+    CHECK(strncmp(t.buf, ", there was a little girl", 25) == 0); /* the rest of the ranking is as without the bias */
+    /* The ban is one logit bias per end-of-generation token, ahead of the rest of the chain. */
+    llamac_sampler *s = NULL;
+    gp.sampling.n_logit_bias = 0;
+    CHECK_OK(llamac_sampler_from_params(model, &gp.sampling, &s));
+    CHECK_INT(llamac_sampler_count(s), 9); /* logit bias, then the default 8 */
+    llamac_sampler_free(s);
+    /* A finished grammar allows only the end of text, which ignore_eos bans: no token is left, and the call says
+     * so instead of sampling a token the grammar forbids. */
+    gp = gen_params(&t, 8);
+    gp.sampling.grammar = "root ::= \"yes\" | \"no\"";
+    gp.sampling.seed = 3;
+    gp.sampling.ignore_eos = true;
+    CHECK_STATUS(generate(&gp, &res), LLAMAC_E_GRAMMAR);
+    CHECK_ERROR_HAS("the grammar allows no token here");
+    CHECK(strcmp(t.buf, "yes") == 0 || strcmp(t.buf, "no") == 0);
+}
+
 static void test_defaults(void) {
     /* llama.cpp's common_params_sampling defaults, as the header lists them. */
     llamac_sampling_params p = llamac_sampling_params_default();
@@ -851,6 +1002,9 @@ static void test_defaults(void) {
     CHECK(p.grammar == NULL);
     CHECK(p.logit_bias == NULL);
     CHECK_INT(p.n_logit_bias, 0);
+    CHECK(!p.grammar_lazy && !p.ignore_eos);
+    CHECK(p.trigger_words == NULL && p.trigger_patterns == NULL && p.trigger_tokens == NULL);
+    CHECK_INT(p.n_trigger_words + p.n_trigger_patterns + p.n_trigger_tokens, 0);
 }
 
 int main(void) {
@@ -874,6 +1028,9 @@ int main(void) {
     RUN(test_topk_greedy_matches_full_chain);
     RUN(test_mirostat);
     RUN(test_from_params);
+    RUN(test_from_params_checks);
+    RUN(test_lazy_grammar_from_params);
+    RUN(test_ignore_eos);
     RUN(test_defaults);
     llamac_ctx_free(ctx);
     llamac_model_free(model);
