@@ -268,8 +268,7 @@ static int mode_latency(const struct options *o) {
         goto done;
     }
     llamac_generate_params gp = llamac_generate_params_default();
-    gp.max_tokens = 1;
-    gp.ignore_eog = true;
+    gp.max_tokens = 1;    /* one token, whatever it is (an end-of-generation token counts too) */
     gp.sampling.temp = 0; /* greedy */
     for (int32_t r = o->warmup ? -1 : 0; r < o->reps; r++) {
         fill_tokens(model, prompt, n, &state);

@@ -157,8 +157,9 @@ typedef struct llamac_chat_params {
     /* Room kept free for the reply when deciding to evict; 0 (default): max_tokens, at most half the context (a
      * quarter when max_tokens is -1). */
     int32_t reserve_tokens;
-    /* max_tokens, stop strings, sampling (copied), sampler (borrowed: must outlive the session), ignore_eog, and
-     * seq: the session's sequence. tokenize_flags, on_text and user_data are not used. */
+    /* max_tokens, stop strings, sampling (copied with everything it points to; ignore_eos included), sampler
+     * (borrowed: must outlive the session), and seq: the session's sequence. tokenize_flags, on_text and user_data
+     * are not used. */
     llamac_generate_params generate;
 } llamac_chat_params;
 

@@ -186,11 +186,12 @@ typedef struct llamac_generate_params {
     int32_t max_tokens;      /* -1: until the context is full (default 256) */
     const char *const *stop; /* borrowed stop strings (NUL-terminated, non-empty) */
     size_t n_stop;
-    llamac_sampling_params sampling; /* used when `sampler` is NULL */
-    llamac_sampler *sampler;         /* borrowed chain to use instead; reset before use */
+    llamac_sampling_params sampling; /* the chain to build (llamac_sampler_from_params) when `sampler` is NULL;
+                                        sampling.ignore_eos bans end-of-generation tokens */
+    llamac_sampler *sampler;         /* borrowed chain to use instead; reset before use. An end-of-generation token
+                                        it samples ends the text (add a logit bias of -INFINITY to ban them) */
     unsigned tokenize_flags;         /* for a text prompt; default LLAMAC_TOKENIZE_ADD_SPECIAL */
     llamac_seq_id seq;               /* the sequence to use (default 0); it is cleared first */
-    bool ignore_eog;                 /* keep going past end-of-generation tokens */
     llamac_text_fn on_text;          /* NULL: text is not delivered (counts only) */
     void *user_data;
 } llamac_generate_params;

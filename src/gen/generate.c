@@ -208,7 +208,7 @@ llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *pro
             t_first = llamac__now_ms();
         }
         n_gen++;
-        if (!p->ignore_eog && llama_vocab_is_eog(ctx->model->vocab, tok)) {
+        if (llama_vocab_is_eog(ctx->model->vocab, tok)) {
             r.finish = LLAMAC_FINISH_EOG;
             break;
         }

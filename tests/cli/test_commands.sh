@@ -42,6 +42,15 @@ run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "Once upon a time" -n 48 --temp 0 --
 expect_contains "--verbose prints timings" "$(cat "$TMP/e")" "tok/s"
 expect_eq "--verbose keeps stdout clean" "$(cat "$TMP/o")" "$ref"
 
+# --ignore-eos bans end-of-generation tokens, as llama.cpp's: with the end of text made the first choice (a +100 logit
+# bias on </s>, token 2) the text ends at once, and with --ignore-eos it is the greedy text as if </s> did not exist
+# (llama-completion -l 2+100 --ignore-eos prints the same)
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "Once upon a time" -n 48 --temp 0 -l 2+100 --verbose
+expect_eq "end of text favoured: nothing" "$(cat "$TMP/o")" ""
+expect_contains "end of text favoured: finish eog" "$(cat "$TMP/e")" "finish eog"
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "Once upon a time" -n 48 --temp 0 -l 2+100 --ignore-eos
+expect_eq "--ignore-eos never samples the end of text" "$(cat "$TMP/o")" "$ref"
+
 # stop strings: the text ends before the stop string, which is not printed
 run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "Once upon a time" -n 48 --temp 0 -r "Lily"
 expect_eq "run -r" "$(cat "$TMP/o")" ", there was a little girl named "

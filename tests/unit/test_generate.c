@@ -332,7 +332,7 @@ static void test_cancel_from_thread(void) {
     CHECK(pthread_create(&th, NULL, cancel_thread, &c) == 0);
     llamac_generate_params gp = llamac_generate_params_default();
     gp.max_tokens = -1;
-    gp.ignore_eog = true;
+    gp.sampling.ignore_eos = true;
     gp.sampling.temp = 0.0f;
     gp.on_text = on_text_blocking;
     gp.user_data = &c;
@@ -414,7 +414,7 @@ static void test_context_limits(void) {
     /* A prompt that fills all but one cell: every position is used, and the last token is sampled from the final
      * logits without needing a cell of its own. */
     gp = greedy(&k, -1);
-    gp.ignore_eog = true;
+    gp.sampling.ignore_eos = true;
     CHECK_OK(llamac_generate_tokens(small, longp, n_ctx - 1, &gp, &res));
     CHECK_INT(res.finish_reason, LLAMAC_FINISH_CONTEXT_FULL);
     CHECK_INT(res.n_generated_tokens, 2);
@@ -429,7 +429,7 @@ static void test_context_limits(void) {
     }
     CHECK_OK(llamac_ctx_get_info(small, &info));
     gp = greedy(&k, -1);
-    gp.ignore_eog = true;
+    gp.sampling.ignore_eos = true;
     CHECK_OK(run(small, &gp, &res));
     CHECK_INT(res.finish_reason, LLAMAC_FINISH_CONTEXT_FULL);
     CHECK_STR(llamac_finish_reason_str(res.finish_reason), "context_full");

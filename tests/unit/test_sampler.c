@@ -160,7 +160,6 @@ static void test_every_selector_generates(void) {
         struct text t;
         llamac_generate_params gp = gen_params(&t, 24);
         gp.sampler = s;
-        gp.ignore_eog = true;
         llamac_generate_result res;
         CHECK_OK(generate(&gp, &res));
         CHECK_INT(res.finish_reason, LLAMAC_FINISH_LENGTH);
@@ -457,19 +456,6 @@ static void test_grammar_constrains_generation(void) {
             }
             CHECK_INT(res.finish_reason, LLAMAC_FINISH_EOG);
         }
-    }
-    /* Past the end of the grammar with ignore_eog: only end-of-generation is allowed, and it is not text. */
-    {
-        struct text t;
-        llamac_generate_params gp = gen_params(&t, 8);
-        gp.sampling.grammar = "root ::= \"yes\" | \"no\"";
-        gp.sampling.seed = 3;
-        gp.ignore_eog = true;
-        llamac_generate_result res;
-        CHECK_OK(generate(&gp, &res));
-        CHECK(strcmp(t.buf, "yes") == 0 || strcmp(t.buf, "no") == 0);
-        CHECK_INT(res.finish_reason, LLAMAC_FINISH_LENGTH);
-        CHECK_INT(res.n_generated_tokens, 8);
     }
     /* An invalid grammar in the params fails the call before anything is generated. */
     struct text t;

@@ -325,7 +325,7 @@ static void check_decoder(const char *path, const llamac_synth_params *in, int32
         llamac_generate_params gp = llamac_generate_params_default();
         gp.max_tokens = 8;
         gp.sampling.temp = 0.0f;
-        gp.ignore_eog = true;
+        gp.sampling.ignore_eos = true;
         gp.on_text = on_text;
         gp.user_data = &k;
         llamac_generate_result res;

@@ -33,7 +33,7 @@ static void usage(void) {
            "  -f, --file FILE           read the prompt from FILE\n"
            "  -n, --n-predict N         tokens to generate (default: 256; -1: until the context is full)\n"
            "  -r, --reverse-prompt S, --stop S   stop before S (repeatable); S is not printed\n"
-           "  --ignore-eos              keep generating past end-of-generation tokens\n"
+           "  --ignore-eos              never sample end-of-generation tokens (as llama.cpp's --ignore-eos)\n"
            "  --no-bos                  do not add the model's BOS token to the prompt\n"
            "  --parse-special           parse special-token text in the prompt (off: user text stays text)\n"
            "Sampling (llama.cpp's defaults):\n"
@@ -150,7 +150,7 @@ int cmd_run(int argc, char **argv) {
                 return EXIT_USAGE;
             }
         } else if (strcmp(a, "--ignore-eos") == 0) {
-            gp.ignore_eog = true;
+            gp.sampling.ignore_eos = true;
         } else if (strcmp(a, "--no-bos") == 0) {
             o.no_bos = true;
         } else if (strcmp(a, "--parse-special") == 0) {
