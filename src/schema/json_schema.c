@@ -101,6 +101,17 @@ char *llamac__js_oom(conv *c) {
     return llamac__js_fail(c, LLAMAC_E_NO_MEMORY, "out of memory while converting the JSON Schema");
 }
 
+char *llamac__js_take(conv *c, llamac__dynbuf *b) {
+    char *s = llamac__dynbuf_take(b, NULL);
+    if (!s) {
+        return llamac__dynbuf_error(b) == LLAMAC__DYNBUF_TOO_BIG
+                   ? llamac__js_fail(c, LLAMAC_E_SCHEMA, "the grammar for this schema exceeds %u bytes",
+                                     (unsigned)LLAMAC__JS_MAX_OUTPUT)
+                   : llamac__js_oom(c);
+    }
+    return s;
+}
+
 char *llamac__js_strdup(conv *c, const char *s) {
     char *p = llamac__strndup(s, strlen(s));
     if (!p) {
@@ -263,18 +274,18 @@ const char *llamac__js_prim(conv *c, enum prim p) {
         }
     }
     /* Bodies are written with the plain names; substitute the emitted (prefixed) ones. */
-    llamac__jsbuf b = { 0 };
+    llamac__dynbuf b = LLAMAC__DYNBUF(LLAMAC__JS_MAX_OUTPUT);
     const char *fmt = prim_bodies[p];
     int k = 0;
     for (const char *s = fmt; *s; s++) {
         if (s[0] == '%' && s[1] == 's') {
-            llamac__jsbuf_puts(&b, dep[k++]);
+            llamac__dynbuf_adds(&b, dep[k++]);
             s++;
         } else {
-            llamac__jsbuf_add(&b, s, 1);
+            llamac__dynbuf_add(&b, s, 1);
         }
     }
-    char *body = llamac__jsbuf_take(&b);
+    char *body = llamac__js_take(c, &b);
     if (!body) {
         llamac__js_oom(c);
         return NULL;
@@ -287,19 +298,19 @@ const char *llamac__js_prim(conv *c, enum prim p) {
 
 /* parent + "/" + key with ~ and / escaped. Caller frees; NULL on failure. */
 char *llamac__js_ptr(conv *c, const char *parent, const char *key) {
-    llamac__jsbuf b = { 0 };
-    llamac__jsbuf_puts(&b, parent);
-    llamac__jsbuf_puts(&b, "/");
+    llamac__dynbuf b = LLAMAC__DYNBUF(LLAMAC__JS_MAX_OUTPUT);
+    llamac__dynbuf_adds(&b, parent);
+    llamac__dynbuf_adds(&b, "/");
     for (const char *p = key; *p; p++) {
         if (*p == '~') {
-            llamac__jsbuf_puts(&b, "~0");
+            llamac__dynbuf_adds(&b, "~0");
         } else if (*p == '/') {
-            llamac__jsbuf_puts(&b, "~1");
+            llamac__dynbuf_adds(&b, "~1");
         } else {
-            llamac__jsbuf_add(&b, p, 1);
+            llamac__dynbuf_add(&b, p, 1);
         }
     }
-    char *s = llamac__jsbuf_take(&b);
+    char *s = llamac__js_take(c, &b);
     if (!s) {
         llamac__js_oom(c);
     }
@@ -319,13 +330,13 @@ char *llamac__js_ptr_index(conv *c, const char *parent, const char *key, size_t 
 }
 
 char *llamac__js_hint(conv *c, const char *hint, const char *part) {
-    llamac__jsbuf b = { 0 };
+    llamac__dynbuf b = LLAMAC__DYNBUF(LLAMAC__JS_MAX_OUTPUT);
     if (hint[0]) {
-        llamac__jsbuf_puts(&b, hint);
-        llamac__jsbuf_puts(&b, "-");
+        llamac__dynbuf_adds(&b, hint);
+        llamac__dynbuf_adds(&b, "-");
     }
-    llamac__jsbuf_add(&b, part, strlen(part) > 40 ? 40 : strlen(part));
-    char *s = llamac__jsbuf_take(&b);
+    llamac__dynbuf_add(&b, part, strlen(part) > 40 ? 40 : strlen(part));
+    char *s = llamac__js_take(c, &b);
     if (!s) {
         llamac__js_oom(c);
     }
@@ -470,14 +481,14 @@ static int value_type(json_t *v) {
 
 /* ---- constants ---- */
 
-static void emit_const(conv *c, json_t *v, llamac__jsbuf *b) {
+static void emit_const(conv *c, json_t *v, llamac__dynbuf *b) {
     const char *sp = llamac__js_prim(c, P_SPACE);
     if (!sp) {
-        b->failed = true;
+        llamac__dynbuf_fail(b, LLAMAC__DYNBUF_NO_MEMORY);
         return;
     }
     if (json_is_object(v)) {
-        llamac__jsbuf_printf(b, "\"{\" %s", sp);
+        llamac__dynbuf_addf(b, "\"{\" %s", sp);
         const char *key;
         json_t *item;
         bool first = true;
@@ -486,41 +497,41 @@ static void emit_const(conv *c, json_t *v, llamac__jsbuf *b) {
             char *kt = k ? json_dumps(k, JSON_ENCODE_ANY) : NULL;
             json_decref(k);
             if (!kt) {
-                b->failed = true;
+                llamac__dynbuf_fail(b, LLAMAC__DYNBUF_NO_MEMORY);
                 return;
             }
             if (!first) {
-                llamac__jsbuf_printf(b, " \",\" %s", sp);
+                llamac__dynbuf_addf(b, " \",\" %s", sp);
             }
-            llamac__jsbuf_puts(b, " \"");
+            llamac__dynbuf_adds(b, " \"");
             llamac__js_lit_text(b, kt, strlen(kt));
             free(kt);
-            llamac__jsbuf_printf(b, "\" %s \":\" %s ", sp, sp);
+            llamac__dynbuf_addf(b, "\" %s \":\" %s ", sp, sp);
             emit_const(c, item, b);
-            llamac__jsbuf_printf(b, " %s", sp);
+            llamac__dynbuf_addf(b, " %s", sp);
             first = false;
         }
-        llamac__jsbuf_puts(b, " \"}\"");
+        llamac__dynbuf_adds(b, " \"}\"");
     } else if (json_is_array(v)) {
-        llamac__jsbuf_printf(b, "\"[\" %s", sp);
+        llamac__dynbuf_addf(b, "\"[\" %s", sp);
         for (size_t i = 0; i < json_array_size(v); i++) {
             if (i > 0) {
-                llamac__jsbuf_printf(b, " \",\" %s", sp);
+                llamac__dynbuf_addf(b, " \",\" %s", sp);
             }
-            llamac__jsbuf_puts(b, " ");
+            llamac__dynbuf_adds(b, " ");
             emit_const(c, json_array_get(v, i), b);
-            llamac__jsbuf_printf(b, " %s", sp);
+            llamac__dynbuf_addf(b, " %s", sp);
         }
-        llamac__jsbuf_puts(b, " \"]\"");
+        llamac__dynbuf_adds(b, " \"]\"");
     } else {
         char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17));
         if (!t) {
-            b->failed = true;
+            llamac__dynbuf_fail(b, LLAMAC__DYNBUF_NO_MEMORY);
             return;
         }
-        llamac__jsbuf_puts(b, "\"");
+        llamac__dynbuf_adds(b, "\"");
         llamac__js_lit_text(b, t, strlen(t));
-        llamac__jsbuf_puts(b, "\"");
+        llamac__dynbuf_adds(b, "\"");
         free(t);
     }
 }
@@ -532,9 +543,9 @@ static char *visit_enum(conv *c, json_t *s, const char *ptr, int types) {
     if (e && !json_is_array(e)) {
         return llamac__js_fail(c, LLAMAC_E_SCHEMA, "enum at %s/enum must be an array", ptr);
     }
-    llamac__jsbuf b = { 0 };
+    llamac__dynbuf b = LLAMAC__DYNBUF(LLAMAC__JS_MAX_OUTPUT);
     size_t n = 0;
-    llamac__jsbuf_puts(&b, "(");
+    llamac__dynbuf_adds(&b, "(");
     size_t count = k ? 1 : json_array_size(e);
     for (size_t i = 0; i < count; i++) {
         json_t *v = k ? k : json_array_get(e, i);
@@ -552,17 +563,17 @@ static char *visit_enum(conv *c, json_t *s, const char *ptr, int types) {
             }
         }
         if (n++ > 0) {
-            llamac__jsbuf_puts(&b, " | ");
+            llamac__dynbuf_adds(&b, " | ");
         }
         emit_const(c, v, &b);
     }
-    llamac__jsbuf_puts(&b, ")");
+    llamac__dynbuf_adds(&b, ")");
     if (n == 0) {
-        llamac__jsbuf_free(&b);
+        llamac__dynbuf_free(&b);
         return llamac__js_fail(c, LLAMAC_E_SCHEMA, "%s at %s/%s: no value matches the schema's type",
                                k ? "const" : "enum", ptr, k ? "const" : "enum");
     }
-    char *out = llamac__jsbuf_take(&b);
+    char *out = llamac__js_take(c, &b);
     return out ? out : llamac__js_oom(c);
 }
 
@@ -580,22 +591,22 @@ static char *visit_string(conv *c, json_t *s, const char *ptr) {
             return NULL;
         }
         llamac__js_regex_in in = { json_string_value(pattern), ch, c->dotall };
-        llamac__jsbuf b = { 0 };
+        llamac__dynbuf b = LLAMAC__DYNBUF(LLAMAC__JS_MAX_OUTPUT);
         char why[256] = "";
         size_t expanded = 0;
         if (llamac__js_regex(&in, &b, &expanded, why, sizeof why)) {
             c->pattern_elements += expanded;
             if (c->pattern_elements > MAX_PATTERN_ELEMENTS) {
-                llamac__jsbuf_free(&b);
+                llamac__dynbuf_free(&b);
                 return llamac__js_fail(c, LLAMAC_E_SCHEMA,
                                        "the patterns of the schema (the last at %s/pattern) expand to too "
                                        "large a grammar",
                                        ptr);
             }
-            char *out = llamac__jsbuf_take(&b);
+            char *out = llamac__js_take(c, &b);
             return out ? out : llamac__js_oom(c);
         }
-        llamac__jsbuf_free(&b);
+        llamac__dynbuf_free(&b);
         if (!c->relax_patterns) {
             return llamac__js_fail(c, LLAMAC_E_SCHEMA, "pattern \"%.200s\" at %s/pattern cannot be enforced: %s",
                                    json_string_value(pattern), ptr, why);
@@ -641,13 +652,13 @@ static char *visit_string(conv *c, json_t *s, const char *ptr) {
     if (min > LLAMAC__JS_REP_CAP) {
         min = LLAMAC__JS_REP_CAP;
     }
-    llamac__jsbuf b = { 0 };
+    llamac__dynbuf b = LLAMAC__DYNBUF(LLAMAC__JS_MAX_OUTPUT);
     if (has_max && max <= LLAMAC__JS_REP_CAP) {
-        llamac__jsbuf_printf(&b, "\"\\\"\" %s{%zu,%zu} \"\\\"\"", ch, min, max);
+        llamac__dynbuf_addf(&b, "\"\\\"\" %s{%zu,%zu} \"\\\"\"", ch, min, max);
     } else {
-        llamac__jsbuf_printf(&b, "\"\\\"\" %s{%zu,} \"\\\"\"", ch, min);
+        llamac__dynbuf_addf(&b, "\"\\\"\" %s{%zu,} \"\\\"\"", ch, min);
     }
-    char *out = llamac__jsbuf_take(&b);
+    char *out = llamac__js_take(c, &b);
     return out ? out : llamac__js_oom(c);
 }
 
@@ -735,9 +746,9 @@ static char *visit_integer(conv *c, json_t *s, const char *ptr) {
         return llamac__js_fail(c, LLAMAC_E_SCHEMA, "integer bounds at %s leave no value (minimum %lld > maximum %lld)",
                                ptr, (long long)ilo, (long long)ihi);
     }
-    llamac__jsbuf b = { 0 };
+    llamac__dynbuf b = LLAMAC__DYNBUF(LLAMAC__JS_MAX_OUTPUT);
     llamac__js_int_range(&b, has_lo, ilo, has_hi, ihi);
-    char *out = llamac__jsbuf_take(&b);
+    char *out = llamac__js_take(c, &b);
     return out ? out : llamac__js_oom(c);
 }
 
@@ -795,9 +806,9 @@ static char *visit_alternatives(conv *c, json_t *alts, const char *ptr, const ch
     if (!json_is_array(alts) || json_array_size(alts) == 0) {
         return llamac__js_fail(c, LLAMAC_E_SCHEMA, "%s at %s/%s must be a non-empty array", key, ptr, key);
     }
-    llamac__jsbuf b = { 0 };
+    llamac__dynbuf b = LLAMAC__DYNBUF(LLAMAC__JS_MAX_OUTPUT);
     size_t n = 0;
-    llamac__jsbuf_puts(&b, "(");
+    llamac__dynbuf_adds(&b, "(");
     for (size_t i = 0; i < json_array_size(alts); i++) {
         json_t *alt = json_array_get(alts, i);
         if (json_is_false(alt)) {
@@ -811,19 +822,19 @@ static char *visit_alternatives(conv *c, json_t *alts, const char *ptr, const ch
         free(aptr);
         free(h);
         if (!e) {
-            llamac__jsbuf_free(&b);
+            llamac__dynbuf_free(&b);
             return NULL;
         }
-        llamac__jsbuf_printf(&b, "%s", n++ ? " | " : "");
-        llamac__jsbuf_puts(&b, e);
+        llamac__dynbuf_addf(&b, "%s", n++ ? " | " : "");
+        llamac__dynbuf_adds(&b, e);
         free(e);
     }
-    llamac__jsbuf_puts(&b, ")");
+    llamac__dynbuf_adds(&b, ")");
     if (n == 0) {
-        llamac__jsbuf_free(&b);
+        llamac__dynbuf_free(&b);
         return llamac__js_fail(c, LLAMAC_E_SCHEMA, "%s at %s/%s: every alternative is false", key, ptr, key);
     }
-    char *out = llamac__jsbuf_take(&b);
+    char *out = llamac__js_take(c, &b);
     return out ? out : llamac__js_oom(c);
 }
 
@@ -843,7 +854,7 @@ static char *visit_types(conv *c, json_t *s, const char *ptr, const char *hint, 
         const char *v = llamac__js_prim(c, P_VALUE);
         return v ? llamac__js_strdup(c, v) : NULL;
     }
-    llamac__jsbuf b = { 0 };
+    llamac__dynbuf b = LLAMAC__DYNBUF(LLAMAC__JS_MAX_OUTPUT);
     size_t n = 0;
     static const int order[] = { T_OBJECT, T_ARRAY, T_STRING, T_NUMBER, T_INTEGER, T_BOOLEAN, T_NULL };
     for (size_t i = 0; i < sizeof order / sizeof order[0] && c->status == LLAMAC_OK; i++) {
@@ -868,16 +879,16 @@ static char *visit_types(conv *c, json_t *s, const char *ptr, const char *hint, 
         if (!e) {
             break;
         }
-        llamac__jsbuf_puts(&b, n++ ? " | " : "(");
-        llamac__jsbuf_puts(&b, e);
+        llamac__dynbuf_adds(&b, n++ ? " | " : "(");
+        llamac__dynbuf_adds(&b, e);
         free(e);
     }
-    llamac__jsbuf_puts(&b, ")");
+    llamac__dynbuf_adds(&b, ")");
     if (c->status != LLAMAC_OK) {
-        llamac__jsbuf_free(&b);
+        llamac__dynbuf_free(&b);
         return NULL;
     }
-    char *out = llamac__jsbuf_take(&b);
+    char *out = llamac__js_take(c, &b);
     return out ? out : llamac__js_oom(c);
 }
 
@@ -1018,20 +1029,18 @@ static llamac_status convert(json_t *schema, const llamac_json_schema_params *pa
         return st;
     }
     c.rules[root_idx].body = body;
-    llamac__jsbuf b = { 0 };
+    llamac__dynbuf b = LLAMAC__DYNBUF(LLAMAC__JS_MAX_OUTPUT);
     for (size_t i = 0; i < c.n_rules; i++) {
-        llamac__jsbuf_puts(&b, c.rules[i].name);
-        llamac__jsbuf_puts(&b, " ::= ");
-        llamac__jsbuf_puts(&b, c.rules[i].body ? c.rules[i].body : "\"\"");
-        llamac__jsbuf_puts(&b, "\n");
+        llamac__dynbuf_adds(&b, c.rules[i].name);
+        llamac__dynbuf_adds(&b, " ::= ");
+        llamac__dynbuf_adds(&b, c.rules[i].body ? c.rules[i].body : "\"\"");
+        llamac__dynbuf_adds(&b, "\n");
     }
-    bool too_big = b.failed;
+    char *text = llamac__js_take(&c, &b);
+    llamac_status st = c.status;
     conv_free(&c);
-    char *text = llamac__jsbuf_take(&b);
     if (!text) {
-        return too_big ? llamac__fail(LLAMAC_E_SCHEMA, "the grammar for this schema exceeds %u bytes",
-                                      (unsigned)LLAMAC__JS_MAX_OUTPUT)
-                       : llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory while converting the JSON Schema");
+        return st;
     }
     *out_gbnf = text;
     return llamac__ok();

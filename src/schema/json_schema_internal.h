@@ -1,8 +1,9 @@
 /*
  * json_schema_internal.h - shared pieces of the JSON Schema to GBNF converter (json_schema*.c).
  *
- * The converter writes GBNF text into growable buffers whose only failure is running out of memory (or past a
- * size cap), which is remembered in the buffer and checked once at the end, so the emitting code stays linear.
+ * The converter writes GBNF text into growable buffers (dynbuf, capped at LLAMAC__JS_MAX_OUTPUT) whose only failure
+ * is running out of memory or past the cap, which is remembered in the buffer and checked once at the end, so the
+ * emitting code stays linear.
  * Every grammar fragment is about JSON *text*: a regex or a constant describes decoded string content, and the
  * emitters here turn each code point into the spelling it has inside a JSON string.
  */
@@ -10,6 +11,7 @@
 #define LLAMAC_JSON_SCHEMA_INTERNAL_H
 
 #include "core/internal.h"
+#include "dynbuf.h"
 
 #include <jansson.h>
 
@@ -22,28 +24,13 @@
 #define LLAMAC__JS_MAX_OUTPUT (8u << 20)
 #define LLAMAC__JS_REP_CAP 256
 
-/* A growable NUL-terminated text buffer. `failed` is set when an append did not fit. */
-typedef struct llamac__jsbuf {
-    char *p;
-    size_t len;
-    size_t cap;
-    bool failed;
-} llamac__jsbuf;
-
-void llamac__jsbuf_add(llamac__jsbuf *b, const char *s, size_t n);
-void llamac__jsbuf_puts(llamac__jsbuf *b, const char *s);
-void llamac__jsbuf_printf(llamac__jsbuf *b, const char *fmt, ...) LLAMAC_PRINTF(2, 3);
-/* Takes the text out of the buffer (NULL if it failed); the buffer is left empty. */
-char *llamac__jsbuf_take(llamac__jsbuf *b);
-void llamac__jsbuf_free(llamac__jsbuf *b);
-
 /* Appends, inside a GBNF string literal, the JSON-string spelling of code point `cp` (shortest escape). */
-void llamac__js_lit_cp(llamac__jsbuf *b, uint32_t cp);
+void llamac__js_lit_cp(llamac__dynbuf *b, uint32_t cp);
 /* Appends `len` bytes of UTF-8 text, escaped for the inside of a GBNF string literal (the text itself, e.g. JSON
  * text that is already spelled out). */
-void llamac__js_lit_text(llamac__jsbuf *b, const char *s, size_t len);
+void llamac__js_lit_text(llamac__dynbuf *b, const char *s, size_t len);
 /* Appends `cp` as a GBNF character-class endpoint. */
-void llamac__js_class_cp(llamac__jsbuf *b, uint32_t cp);
+void llamac__js_class_cp(llamac__dynbuf *b, uint32_t cp);
 
 /* A set of code points as sorted, disjoint, non-adjacent ranges. */
 typedef struct llamac__jsset {
@@ -58,11 +45,11 @@ void llamac__jsset_negate(llamac__jsset *s);
 /* Appends a parenthesised GBNF expression matching the JSON-string spelling of one code point of the set
  * (raw characters, and the escapes of '"', '\\' and control characters in it). Nothing for an empty set;
  * returns false then. */
-bool llamac__jsset_emit(const llamac__jsset *s, llamac__jsbuf *b, const char *char_rule);
+bool llamac__jsset_emit(const llamac__jsset *s, llamac__dynbuf *b, const char *char_rule);
 
 /* Appends a GBNF expression for the integers in [min, max]; has_min/has_max false means unbounded on that side.
  * Requires min <= max when both are set. */
-void llamac__js_int_range(llamac__jsbuf *b, bool has_min, int64_t min, bool has_max, int64_t max);
+void llamac__js_int_range(llamac__dynbuf *b, bool has_min, int64_t min, bool has_max, int64_t max);
 
 /* The result of translating a regex: the GBNF expression of the whole JSON string (quotes included). */
 typedef struct llamac__js_regex_in {
@@ -74,7 +61,7 @@ typedef struct llamac__js_regex_in {
 /* Translates `pattern` into a GBNF expression appended to `out`; *expanded receives the number of grammar elements
  * llama.cpp will make of it once repetitions are copied out. On failure returns false and writes the reason (e.g.
  * "lookaround and inline flags are not supported at offset 1") into why[cap]. */
-bool llamac__js_regex(const llamac__js_regex_in *in, llamac__jsbuf *out, size_t *expanded, char *why, size_t cap);
+bool llamac__js_regex(const llamac__js_regex_in *in, llamac__dynbuf *out, size_t *expanded, char *why, size_t cap);
 
 /* llamac_json_schema_to_grammar for a schema already parsed with jansson (borrowed; $refs resolve against it), for
  * the library's own callers (tool-call grammars, the server). */
@@ -153,6 +140,9 @@ struct llamac__jsconv {
 /* Records the first error of a conversion (later ones are dropped) and returns NULL. */
 char *llamac__js_fail(llamac__jsconv *c, llamac_status st, const char *fmt, ...) LLAMAC_PRINTF(3, 4);
 char *llamac__js_oom(llamac__jsconv *c);
+/* Takes the text out of a buffer; NULL when it failed, with the failure recorded (past LLAMAC__JS_MAX_OUTPUT:
+ * LLAMAC_E_SCHEMA naming the cap; else out of memory). */
+char *llamac__js_take(llamac__jsconv *c, llamac__dynbuf *b);
 /* The type bits of s's "type" (T_ALL when absent); false (with the error recorded) when malformed. */
 bool llamac__js_parse_types(llamac__jsconv *c, json_t *s, const char *ptr, int *mask);
 /* The "type" value naming the bits of mask (a new reference), NULL when none. */

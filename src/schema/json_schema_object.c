@@ -49,24 +49,24 @@ static int trie_add_child(trie *t, int parent, uint32_t cp) {
     return (int)t->n++;
 }
 
-static void trie_emit(const trie *t, int node, llamac__jsbuf *b, const char *ch) {
-    llamac__jsbuf_puts(b, "(");
+static void trie_emit(const trie *t, int node, llamac__dynbuf *b, const char *ch) {
+    llamac__dynbuf_adds(b, "(");
     bool first = true;
     for (int k = t->nodes[node].child; k >= 0; k = t->nodes[k].next) {
-        llamac__jsbuf_puts(b, first ? "[" : " | [");
+        llamac__dynbuf_adds(b, first ? "[" : " | [");
         llamac__js_class_cp(b, t->nodes[k].cp);
-        llamac__jsbuf_puts(b, "] ");
+        llamac__dynbuf_adds(b, "] ");
         trie_emit(t, k, b, ch);
         first = false;
     }
     /* A character that leaves every name: then anything may follow. */
-    llamac__jsbuf_printf(b, "%s[^\\x22\\x5C\\x00-\\x1F", first ? "" : " | ");
+    llamac__dynbuf_addf(b, "%s[^\\x22\\x5C\\x00-\\x1F", first ? "" : " | ");
     for (int k = t->nodes[node].child; k >= 0; k = t->nodes[k].next) {
         llamac__js_class_cp(b, t->nodes[k].cp);
     }
-    llamac__jsbuf_printf(b, "] %s* | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4}) %s*)", ch, ch);
+    llamac__dynbuf_addf(b, "] %s* | \"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4}) %s*)", ch, ch);
     if (!t->nodes[node].end) {
-        llamac__jsbuf_puts(b, "?");
+        llamac__dynbuf_adds(b, "?");
     }
 }
 
@@ -110,12 +110,12 @@ static char *not_strings(llamac__jsconv *c, json_t *names) {
             t.nodes[node].end = true;
         }
     }
-    llamac__jsbuf b = { 0 };
-    llamac__jsbuf_puts(&b, "\"\\\"\" ");
+    llamac__dynbuf b = LLAMAC__DYNBUF(LLAMAC__JS_MAX_OUTPUT);
+    llamac__dynbuf_adds(&b, "\"\\\"\" ");
     trie_emit(&t, 0, &b, ch);
-    llamac__jsbuf_puts(&b, " \"\\\"\"");
+    llamac__dynbuf_adds(&b, " \"\\\"\"");
     free(t.nodes);
-    char *out = llamac__jsbuf_take(&b);
+    char *out = llamac__js_take(c, &b);
     return out ? out : llamac__js_oom(c);
 }
 
@@ -143,17 +143,17 @@ static char *kv_rule(llamac__jsconv *c, const char *key, const char *value_expr,
         free(kt);
         return sp ? llamac__js_oom(c) : NULL;
     }
-    llamac__jsbuf b = { 0 };
-    llamac__jsbuf_puts(&b, "\"");
+    llamac__dynbuf b = LLAMAC__DYNBUF(LLAMAC__JS_MAX_OUTPUT);
+    llamac__dynbuf_adds(&b, "\"");
     llamac__js_lit_text(&b, kt, strlen(kt));
-    llamac__jsbuf_printf(&b, "\" %s \":\" %s ", sp, sp);
-    llamac__jsbuf_puts(&b, value_expr);
-    llamac__jsbuf_printf(&b, " %s", sp);
+    llamac__dynbuf_addf(&b, "\" %s \":\" %s ", sp, sp);
+    llamac__dynbuf_adds(&b, value_expr);
+    llamac__dynbuf_addf(&b, " %s", sp);
     free(kt);
     char *h = llamac__js_hint(c, hint, key);
     char *h2 = h ? llamac__js_hint(c, h, "kv") : NULL;
-    char *name = h2 ? llamac__js_add_rule(c, h2, llamac__jsbuf_take(&b)) : NULL;
-    llamac__jsbuf_free(&b);
+    char *name = h2 ? llamac__js_add_rule(c, h2, llamac__js_take(c, &b)) : NULL;
+    llamac__dynbuf_free(&b);
     free(h);
     free(h2);
     return name;
@@ -199,7 +199,7 @@ char *llamac__js_visit_object(llamac__jsconv *c, json_t *s, const char *ptr, con
     json_t *names = json_array();
     char *out = NULL, *addl_kv = NULL;
     size_t n = 0;
-    llamac__jsbuf b = { 0 };
+    llamac__dynbuf b = LLAMAC__DYNBUF(LLAMAC__JS_MAX_OUTPUT);
     if (!m || !names) {
         llamac__js_oom(c);
         goto done;
@@ -293,13 +293,13 @@ char *llamac__js_visit_object(llamac__jsconv *c, json_t *s, const char *ptr, con
             free(expr);
             goto done;
         }
-        llamac__jsbuf kb = { 0 };
-        llamac__jsbuf_printf(&kb, "%s %s \":\" %s %s %s", keyexpr, sp, sp, expr, sp);
+        llamac__dynbuf kb = LLAMAC__DYNBUF(LLAMAC__JS_MAX_OUTPUT);
+        llamac__dynbuf_addf(&kb, "%s %s \":\" %s %s %s", keyexpr, sp, sp, expr, sp);
         free(keyexpr);
         free(expr);
         char *h = llamac__js_hint(c, hint, "additional-kv");
-        addl_kv = h ? llamac__js_add_rule(c, h, llamac__jsbuf_take(&kb)) : NULL;
-        llamac__jsbuf_free(&kb);
+        addl_kv = h ? llamac__js_add_rule(c, h, llamac__js_take(c, &kb)) : NULL;
+        llamac__dynbuf_free(&kb);
         free(h);
         if (!addl_kv) {
             goto done;
@@ -313,34 +313,34 @@ char *llamac__js_visit_object(llamac__jsconv *c, json_t *s, const char *ptr, con
         goto done;
     }
     if (addl_kv) {
-        llamac__jsbuf rb = { 0 };
-        llamac__jsbuf_printf(&rb, "(\",\" %s %s)*", sp, addl_kv);
-        rest[n] = llamac__jsbuf_take(&rb);
+        llamac__dynbuf rb = LLAMAC__DYNBUF(LLAMAC__JS_MAX_OUTPUT);
+        llamac__dynbuf_addf(&rb, "(\",\" %s %s)*", sp, addl_kv);
+        rest[n] = llamac__js_take(c, &rb);
         if (!rest[n]) {
             llamac__js_oom(c);
         }
     }
     for (size_t i = n; i-- > 1 && c->status == LLAMAC_OK;) {
-        llamac__jsbuf rb = { 0 };
-        llamac__jsbuf_printf(&rb, "%s\",\" %s %s%s", m[i].required ? "" : "(", sp, m[i].kv, m[i].required ? "" : ")?");
+        llamac__dynbuf rb = LLAMAC__DYNBUF(LLAMAC__JS_MAX_OUTPUT);
+        llamac__dynbuf_addf(&rb, "%s\",\" %s %s%s", m[i].required ? "" : "(", sp, m[i].kv, m[i].required ? "" : ")?");
         if (rest[i + 1]) {
-            llamac__jsbuf_printf(&rb, " %s", rest[i + 1]);
+            llamac__dynbuf_addf(&rb, " %s", rest[i + 1]);
         }
         char *h = llamac__js_hint(c, hint, "rest");
-        rest[i] = h ? llamac__js_add_rule(c, h, llamac__jsbuf_take(&rb)) : NULL;
-        llamac__jsbuf_free(&rb);
+        rest[i] = h ? llamac__js_add_rule(c, h, llamac__js_take(c, &rb)) : NULL;
+        llamac__dynbuf_free(&rb);
         free(h);
     }
     /* The first member present is any optional one up to and including the first required one. */
     bool any_required = false;
-    llamac__jsbuf_puts(&b, "\"{\" ");
-    llamac__jsbuf_puts(&b, sp);
-    llamac__jsbuf_puts(&b, " (");
+    llamac__dynbuf_adds(&b, "\"{\" ");
+    llamac__dynbuf_adds(&b, sp);
+    llamac__dynbuf_adds(&b, " (");
     size_t alts = 0;
     for (size_t i = 0; i < n && c->status == LLAMAC_OK; i++) {
-        llamac__jsbuf_printf(&b, "%s%s", alts++ ? " | " : "", m[i].kv);
+        llamac__dynbuf_addf(&b, "%s%s", alts++ ? " | " : "", m[i].kv);
         if (rest[i + 1]) {
-            llamac__jsbuf_printf(&b, " %s", rest[i + 1]);
+            llamac__dynbuf_addf(&b, " %s", rest[i + 1]);
         }
         if (m[i].required) {
             any_required = true;
@@ -348,27 +348,27 @@ char *llamac__js_visit_object(llamac__jsconv *c, json_t *s, const char *ptr, con
         }
     }
     if (!any_required && addl_kv) {
-        llamac__jsbuf_printf(&b, "%s%s %s", alts++ ? " | " : "", addl_kv, rest[n]);
+        llamac__dynbuf_addf(&b, "%s%s %s", alts++ ? " | " : "", addl_kv, rest[n]);
     }
-    llamac__jsbuf_puts(&b, any_required ? ") \"}\"" : ")? \"}\"");
+    llamac__dynbuf_adds(&b, any_required ? ") \"}\"" : ")? \"}\"");
     if (alts == 0) {
         /* No member can appear: only the empty object. */
-        llamac__jsbuf_free(&b);
-        llamac__jsbuf_printf(&b, "\"{\" %s \"}\"", sp);
+        llamac__dynbuf_free(&b);
+        llamac__dynbuf_addf(&b, "\"{\" %s \"}\"", sp);
     }
     for (size_t i = 0; i <= n; i++) {
         free(rest[i]);
     }
     free(rest);
     if (c->status == LLAMAC_OK) {
-        out = llamac__jsbuf_take(&b);
+        out = llamac__js_take(c, &b);
         if (!out) {
             llamac__js_oom(c);
         }
     }
 done:
     c->container_depth--;
-    llamac__jsbuf_free(&b);
+    llamac__dynbuf_free(&b);
     for (size_t i = 0; i < n; i++) {
         free(m[i].kv);
     }
@@ -445,7 +445,7 @@ char *llamac__js_visit_array(llamac__jsconv *c, json_t *s, const char *ptr, cons
     char **pe = calloc(k + 1, sizeof *pe);
     char *rest = NULL, *out = NULL;
     bool rest_none = false;
-    llamac__jsbuf b = { 0 };
+    llamac__dynbuf b = LLAMAC__DYNBUF(LLAMAC__JS_MAX_OUTPUT);
     if (!pe) {
         llamac__js_oom(c);
         goto done;
@@ -503,16 +503,16 @@ char *llamac__js_visit_array(llamac__jsconv *c, json_t *s, const char *ptr, cons
     /* Item j (0-based) is present only if the array is longer than j: items from minItems on are optional, each
      * optional group nesting everything after it. */
     size_t total_max = unbounded ? (size_t)-1 : max;
-    llamac__jsbuf_printf(&b, "\"[\" %s", sp);
+    llamac__dynbuf_addf(&b, "\"[\" %s", sp);
     size_t opened = 0, j = 0;
     for (; j < k && j < total_max; j++) {
         bool optional = j >= min;
-        llamac__jsbuf_puts(&b, optional ? " (" : " ");
+        llamac__dynbuf_adds(&b, optional ? " (" : " ");
         opened += optional;
         if (j > 0) {
-            llamac__jsbuf_printf(&b, "\",\" %s ", sp);
+            llamac__dynbuf_addf(&b, "\",\" %s ", sp);
         }
-        llamac__jsbuf_printf(&b, "%s %s", pe[j], sp);
+        llamac__dynbuf_addf(&b, "%s %s", pe[j], sp);
     }
     if (rest && j < total_max) {
         size_t r_min = min > j ? min - j : 0;
@@ -520,38 +520,38 @@ char *llamac__js_visit_array(llamac__jsconv *c, json_t *s, const char *ptr, cons
         if (j == 0) {
             /* No tuple: the first item has no comma before it. */
             bool optional = r_min == 0;
-            llamac__jsbuf_puts(&b, optional ? " (" : " ");
+            llamac__dynbuf_adds(&b, optional ? " (" : " ");
             opened += optional;
-            llamac__jsbuf_printf(&b, "%s %s", rest, sp);
+            llamac__dynbuf_addf(&b, "%s %s", rest, sp);
             r_min = r_min > 0 ? r_min - 1 : 0;
             r_max = unbounded ? r_max : r_max - 1;
         }
         if (unbounded || r_max > 0) {
-            llamac__jsbuf_printf(&b, " (\",\" %s %s %s)", sp, rest, sp);
+            llamac__dynbuf_addf(&b, " (\",\" %s %s %s)", sp, rest, sp);
             if (unbounded) {
                 if (r_min <= 1) {
-                    llamac__jsbuf_puts(&b, r_min == 0 ? "*" : "+");
+                    llamac__dynbuf_adds(&b, r_min == 0 ? "*" : "+");
                 } else {
-                    llamac__jsbuf_printf(&b, "{%zu,}", r_min);
+                    llamac__dynbuf_addf(&b, "{%zu,}", r_min);
                 }
             } else if (r_min == 0 && r_max == 1) {
-                llamac__jsbuf_puts(&b, "?");
+                llamac__dynbuf_adds(&b, "?");
             } else {
-                llamac__jsbuf_printf(&b, "{%zu,%zu}", r_min, r_max);
+                llamac__dynbuf_addf(&b, "{%zu,%zu}", r_min, r_max);
             }
         }
     }
     for (size_t o = 0; o < opened; o++) {
-        llamac__jsbuf_puts(&b, ")?");
+        llamac__dynbuf_adds(&b, ")?");
     }
-    llamac__jsbuf_puts(&b, " \"]\"");
-    out = llamac__jsbuf_take(&b);
+    llamac__dynbuf_adds(&b, " \"]\"");
+    out = llamac__js_take(c, &b);
     if (!out) {
         llamac__js_oom(c);
     }
 done:
     c->container_depth--;
-    llamac__jsbuf_free(&b);
+    llamac__dynbuf_free(&b);
     for (size_t i = 0; pe && i <= k; i++) {
         free(pe[i]);
     }

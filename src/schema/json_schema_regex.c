@@ -276,7 +276,7 @@ static bool parse_class(rx *r, llamac__jsset *out) {
     return true;
 }
 
-static bool parse_alternatives(rx *r, llamac__jsbuf *out, bool *nullable, bool top, size_t *cost);
+static bool parse_alternatives(rx *r, llamac__dynbuf *out, bool *nullable, bool top, size_t *cost);
 
 /* Reads {m}, {m,} or {m,n} at the cursor ('{' included). */
 static bool parse_braces(rx *r, size_t *min, size_t *max, bool *unbounded) {
@@ -315,7 +315,7 @@ static bool parse_braces(rx *r, size_t *min, size_t *max, bool *unbounded) {
 }
 
 /* One atom into `atom`; a single literal character is returned in *lit (with *is_lit) for merging. */
-static bool parse_atom(rx *r, llamac__jsbuf *atom, bool *nullable, bool *is_lit, uint32_t *lit, size_t *cost) {
+static bool parse_atom(rx *r, llamac__dynbuf *atom, bool *nullable, bool *is_lit, uint32_t *lit, size_t *cost) {
     *nullable = false;
     *cost = 1;
     *is_lit = false;
@@ -342,7 +342,7 @@ static bool parse_atom(rx *r, llamac__jsbuf *atom, bool *nullable, bool *is_lit,
         if (++r->depth > REGEX_MAX_DEPTH) {
             return rx_fail(r, "groups nested too deeply");
         }
-        llamac__jsbuf_puts(atom, "(");
+        llamac__dynbuf_adds(atom, "(");
         if (!parse_alternatives(r, atom, nullable, false, cost)) {
             return false;
         }
@@ -351,7 +351,7 @@ static bool parse_atom(rx *r, llamac__jsbuf *atom, bool *nullable, bool *is_lit,
             return rx_fail(r, "unbalanced parenthesis");
         }
         r->i++;
-        llamac__jsbuf_puts(atom, ")");
+        llamac__dynbuf_adds(atom, ")");
         return true;
     }
     if (c == '[') {
@@ -399,14 +399,14 @@ static bool parse_atom(rx *r, llamac__jsbuf *atom, bool *nullable, bool *is_lit,
     }
     *is_lit = true;
     *lit = cp;
-    llamac__jsbuf_puts(atom, "\"");
+    llamac__dynbuf_adds(atom, "\"");
     llamac__js_lit_cp(atom, cp);
-    llamac__jsbuf_puts(atom, "\"");
+    llamac__dynbuf_adds(atom, "\"");
     return true;
 }
 
 /* A sequence up to '|', ')' or the end. At the top level, a leading '^' and a trailing '$' anchor it. */
-static bool parse_sequence(rx *r, llamac__jsbuf *out, bool *nullable, bool top, size_t *cost) {
+static bool parse_sequence(rx *r, llamac__dynbuf *out, bool *nullable, bool top, size_t *cost) {
     *cost = 0;
     bool anchored_start = false, anchored_end = false;
     if (top && peek(r) == '^') {
@@ -414,11 +414,11 @@ static bool parse_sequence(rx *r, llamac__jsbuf *out, bool *nullable, bool top, 
         r->i++;
     }
     if (top && !anchored_start) {
-        llamac__jsbuf_printf(out, "%s* ", r->in->char_rule);
+        llamac__dynbuf_addf(out, "%s* ", r->in->char_rule);
     }
     *nullable = true;
     bool open_lit = false, any = false;
-    llamac__jsbuf atom = { 0 };
+    llamac__dynbuf atom = LLAMAC__DYNBUF(LLAMAC__JS_MAX_OUTPUT);
     while (!at_end(r) && peek(r) != '|' && peek(r) != ')') {
         if (top && peek(r) == '$' && (r->i + 1 == r->n || r->s[r->i + 1] == '|')) {
             anchored_end = true;
@@ -427,13 +427,13 @@ static bool parse_sequence(rx *r, llamac__jsbuf *out, bool *nullable, bool top, 
         }
         bool atom_nullable = false, is_lit = false;
         uint32_t lit = 0;
-        atom.len = 0;
+        llamac__dynbuf_truncate(&atom, 0);
         if (atom.p) {
             atom.p[0] = '\0';
         }
         size_t atom_cost = 0;
         if (!parse_atom(r, &atom, &atom_nullable, &is_lit, &lit, &atom_cost)) {
-            llamac__jsbuf_free(&atom);
+            llamac__dynbuf_free(&atom);
             return false;
         }
         int q = peek(r);
@@ -442,7 +442,7 @@ static bool parse_sequence(rx *r, llamac__jsbuf *out, bool *nullable, bool top, 
             bool unbounded = false;
             if (q == '{') {
                 if (!parse_braces(r, &min, &max, &unbounded)) {
-                    llamac__jsbuf_free(&atom);
+                    llamac__dynbuf_free(&atom);
                     return false;
                 }
             } else {
@@ -463,33 +463,33 @@ static bool parse_sequence(rx *r, llamac__jsbuf *out, bool *nullable, bool top, 
             size_t copies = unbounded ? (min > 1 ? min : 1) : max;
             *cost += atom_cost * copies;
             if (*cost > REGEX_MAX_EXPANDED) {
-                llamac__jsbuf_free(&atom);
+                llamac__dynbuf_free(&atom);
                 return rx_fail(r, "the pattern's repetitions expand to too large a grammar");
             }
             if (unbounded && atom_nullable) {
-                llamac__jsbuf_free(&atom);
+                llamac__dynbuf_free(&atom);
                 return rx_fail(r, "repeating an expression that can match the empty string");
             }
             if (open_lit) {
-                llamac__jsbuf_puts(out, "\"");
+                llamac__dynbuf_adds(out, "\"");
                 open_lit = false;
             }
             if (!unbounded && max == 0) {
                 continue; /* {0} or {0,0}: matches the empty string */
             }
-            llamac__jsbuf_puts(out, any ? " (" : "(");
-            llamac__jsbuf_add(out, atom.p, atom.len);
+            llamac__dynbuf_adds(out, any ? " (" : "(");
+            llamac__dynbuf_add(out, atom.p, atom.len);
             if (unbounded) {
-                llamac__jsbuf_printf(out, ")%s", min == 0 ? "*" : min == 1 ? "+" : "");
+                llamac__dynbuf_addf(out, ")%s", min == 0 ? "*" : min == 1 ? "+" : "");
                 if (min > 1) {
-                    llamac__jsbuf_printf(out, "{%zu,}", min);
+                    llamac__dynbuf_addf(out, "{%zu,}", min);
                 }
             } else if (min == 0 && max == 1) {
-                llamac__jsbuf_puts(out, ")?");
+                llamac__dynbuf_adds(out, ")?");
             } else if (min == max) {
-                llamac__jsbuf_printf(out, "){%zu}", min);
+                llamac__dynbuf_addf(out, "){%zu}", min);
             } else {
-                llamac__jsbuf_printf(out, "){%zu,%zu}", min, max);
+                llamac__dynbuf_addf(out, "){%zu,%zu}", min, max);
             }
             any = true;
             if (min > 0 && !atom_nullable) {
@@ -499,39 +499,39 @@ static bool parse_sequence(rx *r, llamac__jsbuf *out, bool *nullable, bool top, 
         }
         *cost += atom_cost;
         if (*cost > REGEX_MAX_EXPANDED) {
-            llamac__jsbuf_free(&atom);
+            llamac__dynbuf_free(&atom);
             return rx_fail(r, "the pattern's repetitions expand to too large a grammar");
         }
         if (is_lit) {
             if (!open_lit) {
-                llamac__jsbuf_puts(out, any ? " \"" : "\"");
+                llamac__dynbuf_adds(out, any ? " \"" : "\"");
                 open_lit = true;
             }
             llamac__js_lit_cp(out, lit);
         } else {
             if (open_lit) {
-                llamac__jsbuf_puts(out, "\"");
+                llamac__dynbuf_adds(out, "\"");
                 open_lit = false;
             }
             if (any) {
-                llamac__jsbuf_puts(out, " ");
+                llamac__dynbuf_adds(out, " ");
             }
-            llamac__jsbuf_add(out, atom.p, atom.len);
+            llamac__dynbuf_add(out, atom.p, atom.len);
         }
         any = true;
         if (!atom_nullable) {
             *nullable = false;
         }
     }
-    llamac__jsbuf_free(&atom);
+    llamac__dynbuf_free(&atom);
     if (open_lit) {
-        llamac__jsbuf_puts(out, "\"");
+        llamac__dynbuf_adds(out, "\"");
     }
     if (!any) {
-        llamac__jsbuf_puts(out, "\"\"");
+        llamac__dynbuf_adds(out, "\"\"");
     }
     if (top && !anchored_end) {
-        llamac__jsbuf_printf(out, " %s*", r->in->char_rule);
+        llamac__dynbuf_addf(out, " %s*", r->in->char_rule);
     }
     if (top && peek(r) == ')') {
         return rx_fail(r, "unbalanced parenthesis");
@@ -539,7 +539,7 @@ static bool parse_sequence(rx *r, llamac__jsbuf *out, bool *nullable, bool top, 
     return true;
 }
 
-static bool parse_alternatives(rx *r, llamac__jsbuf *out, bool *nullable, bool top, size_t *cost) {
+static bool parse_alternatives(rx *r, llamac__dynbuf *out, bool *nullable, bool top, size_t *cost) {
     *nullable = false;
     *cost = 0;
     for (;;) {
@@ -557,11 +557,11 @@ static bool parse_alternatives(rx *r, llamac__jsbuf *out, bool *nullable, bool t
             return true;
         }
         r->i++;
-        llamac__jsbuf_puts(out, " | ");
+        llamac__dynbuf_adds(out, " | ");
     }
 }
 
-bool llamac__js_regex(const llamac__js_regex_in *in, llamac__jsbuf *out, size_t *expanded, char *why, size_t cap) {
+bool llamac__js_regex(const llamac__js_regex_in *in, llamac__dynbuf *out, size_t *expanded, char *why, size_t cap) {
     rx r;
     memset(&r, 0, sizeof r);
     r.in = in;
@@ -571,11 +571,11 @@ bool llamac__js_regex(const llamac__js_regex_in *in, llamac__jsbuf *out, size_t 
     r.why_cap = cap;
     bool nullable = false;
     size_t cost = 0;
-    llamac__jsbuf_puts(out, "\"\\\"\" (");
+    llamac__dynbuf_adds(out, "\"\\\"\" (");
     if (!parse_alternatives(&r, out, &nullable, true, &cost)) {
         return false;
     }
-    llamac__jsbuf_puts(out, ") \"\\\"\"");
+    llamac__dynbuf_adds(out, ") \"\\\"\"");
     *expanded = cost;
     return true;
 }

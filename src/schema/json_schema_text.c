@@ -1,6 +1,6 @@
 /*
- * json_schema_text.c - GBNF text helpers for the JSON Schema converter: buffers, the JSON spelling of code points,
- * code-point sets, and integer ranges.
+ * json_schema_text.c - GBNF text helpers for the JSON Schema converter: the JSON spelling of code points, code-point
+ * sets, and integer ranges.
  *
  * Integer ranges are built digit by digit: numbers of each length are split into a common prefix, a digit range
  * and free tails, so [min, max] becomes an expression with no leading zeros and no number outside the range.
@@ -13,87 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-void llamac__jsbuf_add(llamac__jsbuf *b, const char *s, size_t n) {
-    if (b->failed) {
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + n + 1) {
-            cap *= 2;
-        }
-        if (cap > LLAMAC__JS_MAX_OUTPUT + 1) {
-            b->failed = true;
-            return;
-        }
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = '\0';
-}
-
-void llamac__jsbuf_puts(llamac__jsbuf *b, const char *s) {
-    llamac__jsbuf_add(b, s, strlen(s));
-}
-
-void llamac__jsbuf_printf(llamac__jsbuf *b, const char *fmt, ...) {
-    char tmp[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->failed = true;
-        return;
-    }
-    if ((size_t)n < sizeof tmp) {
-        llamac__jsbuf_add(b, tmp, (size_t)n);
-        return;
-    }
-    char *big = malloc((size_t)n + 1);
-    if (!big) {
-        b->failed = true;
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    llamac__jsbuf_add(b, big, (size_t)n);
-    free(big);
-}
-
-char *llamac__jsbuf_take(llamac__jsbuf *b) {
-    char *p = NULL;
-    if (!b->failed) {
-        p = b->p ? b->p : llamac__strndup("", 0);
-        b->p = NULL;
-    }
-    llamac__jsbuf_free(b);
-    return p;
-}
-
-void llamac__jsbuf_free(llamac__jsbuf *b) {
-    free(b->p);
-    b->p = NULL;
-    b->len = b->cap = 0;
-    b->failed = false;
-}
-
 /* A code point as a GBNF escape usable both in literals and in classes. */
-static void gbnf_escape_cp(llamac__jsbuf *b, uint32_t cp) {
+static void gbnf_escape_cp(llamac__dynbuf *b, uint32_t cp) {
     if (cp < 0x100) {
-        llamac__jsbuf_printf(b, "\\x%02X", (unsigned)cp);
+        llamac__dynbuf_addf(b, "\\x%02X", (unsigned)cp);
     } else if (cp < 0x10000) {
-        llamac__jsbuf_printf(b, "\\u%04X", (unsigned)cp);
+        llamac__dynbuf_addf(b, "\\u%04X", (unsigned)cp);
     } else {
-        llamac__jsbuf_printf(b, "\\U%08X", (unsigned)cp);
+        llamac__dynbuf_addf(b, "\\U%08X", (unsigned)cp);
     }
 }
 
@@ -102,27 +29,27 @@ static bool plain_ascii(uint32_t cp) {
     return cp >= 0x20 && cp <= 0x7E && cp != '"' && cp != '\\';
 }
 
-void llamac__js_lit_cp(llamac__jsbuf *b, uint32_t cp) {
+void llamac__js_lit_cp(llamac__dynbuf *b, uint32_t cp) {
     static const char short_esc[] = { 'b', 't', 'n', 0, 'f', 'r' }; /* 0x08..0x0D; 0x0B has none */
     if (cp == '"') {
-        llamac__jsbuf_puts(b, "\\\\\\\""); /* JSON \" */
+        llamac__dynbuf_adds(b, "\\\\\\\""); /* JSON \" */
     } else if (cp == '\\') {
-        llamac__jsbuf_puts(b, "\\\\\\\\"); /* JSON \\ */
+        llamac__dynbuf_adds(b, "\\\\\\\\"); /* JSON \\ */
     } else if (cp < 0x20) {
         if (cp >= 0x08 && cp <= 0x0D && short_esc[cp - 0x08]) {
-            llamac__jsbuf_printf(b, "\\\\%c", short_esc[cp - 0x08]);
+            llamac__dynbuf_addf(b, "\\\\%c", short_esc[cp - 0x08]);
         } else {
-            llamac__jsbuf_printf(b, "\\\\u%04x", (unsigned)cp);
+            llamac__dynbuf_addf(b, "\\\\u%04x", (unsigned)cp);
         }
     } else if (plain_ascii(cp)) {
         char c = (char)cp;
-        llamac__jsbuf_add(b, &c, 1);
+        llamac__dynbuf_add(b, &c, 1);
     } else {
         gbnf_escape_cp(b, cp);
     }
 }
 
-void llamac__js_lit_text(llamac__jsbuf *b, const char *s, size_t len) {
+void llamac__js_lit_text(llamac__dynbuf *b, const char *s, size_t len) {
     const unsigned char *u = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
@@ -135,22 +62,22 @@ void llamac__js_lit_text(llamac__jsbuf *b, const char *s, size_t len) {
             }
         }
         if (cp == '"') {
-            llamac__jsbuf_puts(b, "\\\"");
+            llamac__dynbuf_adds(b, "\\\"");
         } else if (cp == '\\') {
-            llamac__jsbuf_puts(b, "\\\\");
+            llamac__dynbuf_adds(b, "\\\\");
         } else if (plain_ascii(cp)) {
             char c = (char)cp;
-            llamac__jsbuf_add(b, &c, 1);
+            llamac__dynbuf_add(b, &c, 1);
         } else {
             gbnf_escape_cp(b, cp);
         }
     }
 }
 
-void llamac__js_class_cp(llamac__jsbuf *b, uint32_t cp) {
+void llamac__js_class_cp(llamac__dynbuf *b, uint32_t cp) {
     if ((cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || (cp >= '0' && cp <= '9')) {
         char c = (char)cp;
-        llamac__jsbuf_add(b, &c, 1);
+        llamac__dynbuf_add(b, &c, 1);
     } else {
         gbnf_escape_cp(b, cp);
     }
@@ -221,7 +148,7 @@ static bool set_has(const llamac__jsset *s, uint32_t cp) {
     return false;
 }
 
-bool llamac__jsset_emit(const llamac__jsset *s, llamac__jsbuf *b, const char *char_rule) {
+bool llamac__jsset_emit(const llamac__jsset *s, llamac__dynbuf *b, const char *char_rule) {
     /* Characters that JSON writes raw: everything but '"', '\\' and the controls. */
     llamac__jsset raw;
     memset(&raw, 0, sizeof raw);
@@ -257,50 +184,50 @@ bool llamac__jsset_emit(const llamac__jsset *s, llamac__jsbuf *b, const char *ch
         return false;
     }
     bool first = true;
-    llamac__jsbuf_puts(b, "(");
+    llamac__dynbuf_adds(b, "(");
     if (raw.n > 0) {
-        llamac__jsbuf_puts(b, "[");
+        llamac__dynbuf_adds(b, "[");
         for (size_t i = 0; i < raw.n; i++) {
             llamac__js_class_cp(b, raw.lo[i]);
             if (raw.hi[i] != raw.lo[i]) {
-                llamac__jsbuf_puts(b, "-");
+                llamac__dynbuf_adds(b, "-");
                 llamac__js_class_cp(b, raw.hi[i]);
             }
         }
-        llamac__jsbuf_puts(b, "]");
+        llamac__dynbuf_adds(b, "]");
         first = false;
     }
     if (n_special == 34) {
         /* Every special character: any escape sequence (\u spellings of other characters too: a superset). */
-        llamac__jsbuf_printf(b, "%s\"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})", first ? "" : " | ");
+        llamac__dynbuf_addf(b, "%s\"\\\\\" ([\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4})", first ? "" : " | ");
         (void)char_rule;
     } else {
         for (size_t i = 0; i < n_special; i++) {
-            llamac__jsbuf_puts(b, first ? "\"" : " | \"");
+            llamac__dynbuf_adds(b, first ? "\"" : " | \"");
             llamac__js_lit_cp(b, specials[i]);
-            llamac__jsbuf_puts(b, "\"");
+            llamac__dynbuf_adds(b, "\"");
             first = false;
         }
     }
-    llamac__jsbuf_puts(b, ")");
+    llamac__dynbuf_adds(b, ")");
     return true;
 }
 
 /* ---- integer ranges ---- */
 
-static void digit_class(llamac__jsbuf *b, char from, char to) {
+static void digit_class(llamac__dynbuf *b, char from, char to) {
     if (from == to) {
-        llamac__jsbuf_printf(b, "\"%c\"", from);
+        llamac__dynbuf_addf(b, "\"%c\"", from);
     } else {
-        llamac__jsbuf_printf(b, "[%c-%c]", from, to);
+        llamac__dynbuf_addf(b, "[%c-%c]", from, to);
     }
 }
 
-static void any_digits(llamac__jsbuf *b, size_t n) {
+static void any_digits(llamac__dynbuf *b, size_t n) {
     if (n == 1) {
-        llamac__jsbuf_puts(b, " [0-9]");
+        llamac__dynbuf_adds(b, " [0-9]");
     } else if (n > 1) {
-        llamac__jsbuf_printf(b, " [0-9]{%zu}", n);
+        llamac__dynbuf_addf(b, " [0-9]{%zu}", n);
     }
 }
 
@@ -314,25 +241,25 @@ static bool all_char(const char *s, size_t n, char c) {
 }
 
 /* Numbers written with exactly n digits from a to b (same length, a <= b), as one parenthesised expression. */
-static void same_length(llamac__jsbuf *b, const char *lo, const char *hi, size_t n) {
+static void same_length(llamac__dynbuf *b, const char *lo, const char *hi, size_t n) {
     if (n == 0) {
         return;
     }
     if (lo[0] == hi[0]) {
-        llamac__jsbuf_printf(b, "\"%c\"", lo[0]);
+        llamac__dynbuf_addf(b, "\"%c\"", lo[0]);
         if (n > 1) {
-            llamac__jsbuf_puts(b, " ");
+            llamac__dynbuf_adds(b, " ");
             same_length(b, lo + 1, hi + 1, n - 1);
         }
         return;
     }
     bool lo_zeros = all_char(lo + 1, n - 1, '0'), hi_nines = all_char(hi + 1, n - 1, '9');
-    llamac__jsbuf_puts(b, "(");
+    llamac__dynbuf_adds(b, "(");
     char mid_from = lo_zeros ? lo[0] : (char)(lo[0] + 1);
     char mid_to = hi_nines ? hi[0] : (char)(hi[0] - 1);
     bool need_sep = false;
     if (!lo_zeros) {
-        llamac__jsbuf_printf(b, "\"%c\" ", lo[0]);
+        llamac__dynbuf_addf(b, "\"%c\" ", lo[0]);
         char nines[24];
         memset(nines, '9', n - 1);
         same_length(b, lo + 1, nines, n - 1);
@@ -340,7 +267,7 @@ static void same_length(llamac__jsbuf *b, const char *lo, const char *hi, size_t
     }
     if (mid_from <= mid_to) {
         if (need_sep) {
-            llamac__jsbuf_puts(b, " | ");
+            llamac__dynbuf_adds(b, " | ");
         }
         digit_class(b, mid_from, mid_to);
         any_digits(b, n - 1);
@@ -348,18 +275,18 @@ static void same_length(llamac__jsbuf *b, const char *lo, const char *hi, size_t
     }
     if (!hi_nines) {
         if (need_sep) {
-            llamac__jsbuf_puts(b, " | ");
+            llamac__dynbuf_adds(b, " | ");
         }
-        llamac__jsbuf_printf(b, "\"%c\" ", hi[0]);
+        llamac__dynbuf_addf(b, "\"%c\" ", hi[0]);
         char zeros[24];
         memset(zeros, '0', n - 1);
         same_length(b, zeros, hi + 1, n - 1);
     }
-    llamac__jsbuf_puts(b, ")");
+    llamac__dynbuf_adds(b, ")");
 }
 
 /* Non-negative integers in [lo, hi] (hi_inf: no upper bound), as alternatives appended after `sep`. */
-static void unsigned_range(llamac__jsbuf *b, uint64_t lo, uint64_t hi, bool hi_inf) {
+static void unsigned_range(llamac__dynbuf *b, uint64_t lo, uint64_t hi, bool hi_inf) {
     char los[24], his[24];
     snprintf(los, sizeof los, "%" PRIu64, lo);
     snprintf(his, sizeof his, "%" PRIu64, hi);
@@ -380,34 +307,34 @@ static void unsigned_range(llamac__jsbuf *b, uint64_t lo, uint64_t hi, bool hi_i
             memset(z, '9', d);
             z[d] = '\0';
         }
-        llamac__jsbuf_puts(b, first ? "" : " | ");
+        llamac__dynbuf_adds(b, first ? "" : " | ");
         same_length(b, a, z, d);
         first = false;
     }
     if (hi_inf) {
-        llamac__jsbuf_printf(b, " | [1-9] [0-9]{%zu,}", nlo);
+        llamac__dynbuf_addf(b, " | [1-9] [0-9]{%zu,}", nlo);
     }
 }
 
-void llamac__js_int_range(llamac__jsbuf *b, bool has_min, int64_t min, bool has_max, int64_t max) {
+void llamac__js_int_range(llamac__dynbuf *b, bool has_min, int64_t min, bool has_max, int64_t max) {
     bool first = true;
-    llamac__jsbuf_puts(b, "(");
+    llamac__dynbuf_adds(b, "(");
     /* Negative part: magnitudes from max(1, -max) to -min. */
     if (!has_min || min < 0) {
         uint64_t mag_lo = (has_max && max < 0) ? (uint64_t)(-(max + 1)) + 1 : 1;
         uint64_t mag_hi = has_min ? (uint64_t)(-(min + 1)) + 1 : 0;
-        llamac__jsbuf_puts(b, "\"-\" (");
+        llamac__dynbuf_adds(b, "\"-\" (");
         unsigned_range(b, mag_lo, mag_hi, !has_min);
-        llamac__jsbuf_puts(b, ")");
+        llamac__dynbuf_adds(b, ")");
         first = false;
     }
     if (!has_max || max >= 0) {
         uint64_t lo = (has_min && min > 0) ? (uint64_t)min : 0;
-        llamac__jsbuf_puts(b, first ? "" : " | ");
+        llamac__dynbuf_adds(b, first ? "" : " | ");
         unsigned_range(b, lo, has_max ? (uint64_t)max : 0, !has_max);
         if (lo == 0) {
-            llamac__jsbuf_puts(b, " | \"-0\""); /* JSON's negative zero is the integer 0 */
+            llamac__dynbuf_adds(b, " | \"-0\""); /* JSON's negative zero is the integer 0 */
         }
     }
-    llamac__jsbuf_puts(b, ")");
+    llamac__dynbuf_adds(b, ")");
 }

@@ -76,6 +76,12 @@ static bool room(llamac__dynbuf *b, size_t n) {
     return true;
 }
 
+void llamac__dynbuf_fail(llamac__dynbuf *b, llamac__dynbuf_err err) {
+    if (b->err == LLAMAC__DYNBUF_OK) {
+        fail(b, err == LLAMAC__DYNBUF_OK ? LLAMAC__DYNBUF_NO_MEMORY : err);
+    }
+}
+
 bool llamac__dynbuf_add(llamac__dynbuf *b, const void *data, size_t n) {
     if (!room(b, n)) {
         return false;

@@ -40,7 +40,11 @@ typedef struct llamac__dynbuf {
     llamac__dynbuf_err err;
 } llamac__dynbuf;
 
-/* Prepares an empty buffer that will hold at most `max` bytes (1 or more). Allocates nothing. */
+/* An empty buffer that will hold at most `max` bytes, as an initializer: llamac__dynbuf b = LLAMAC__DYNBUF(max); */
+#define LLAMAC__DYNBUF(max)                                                                                            \
+    { NULL, 0, 0, (max), LLAMAC__DYNBUF_OK }
+
+/* Prepares an empty buffer that will hold at most `max` bytes. Allocates nothing. */
 void llamac__dynbuf_init(llamac__dynbuf *b, size_t max);
 
 /* Frees the bytes; the buffer is empty and usable again, with the same cap and no failure. */
@@ -62,6 +66,10 @@ bool llamac__dynbuf_vaddf(llamac__dynbuf *b, const char *fmt, va_list ap) LLAMAC
 /* Appends n zeroed bytes and returns where they start (for building an array of structs in place), or NULL as a
  * failed append. The pointer is valid until the next append. */
 void *llamac__dynbuf_grow(llamac__dynbuf *b, size_t n);
+
+/* Fails the buffer as an append would (it is emptied; a later append fails): for a failure while producing what
+ * was to be appended (e.g. out of memory in another library), so the one check at the end sees it. */
+void llamac__dynbuf_fail(llamac__dynbuf *b, llamac__dynbuf_err err);
 
 /* Shortens the buffer to its first `len` bytes (no-op when it holds fewer). */
 void llamac__dynbuf_truncate(llamac__dynbuf *b, size_t len);

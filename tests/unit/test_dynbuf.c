@@ -87,6 +87,27 @@ static void test_cap_is_exact_and_sticky(void) {
     llamac__dynbuf_free(&b);
 }
 
+static void test_initializer_and_fail(void) {
+    llamac__dynbuf b = LLAMAC__DYNBUF(4);
+    CHECK(llamac__dynbuf_adds(&b, "abcd"));
+    CHECK(!llamac__dynbuf_adds(&b, "e"));
+    llamac__dynbuf_free(&b);
+    /* A failure from outside the buffer (say, a library that could not allocate what was to be appended). */
+    CHECK(llamac__dynbuf_adds(&b, "ab"));
+    llamac__dynbuf_fail(&b, LLAMAC__DYNBUF_NO_MEMORY);
+    CHECK_INT(llamac__dynbuf_error(&b), LLAMAC__DYNBUF_NO_MEMORY);
+    CHECK_INT(llamac__dynbuf_len(&b), 0);
+    CHECK(!llamac__dynbuf_adds(&b, "c"));
+    llamac__dynbuf_fail(&b, LLAMAC__DYNBUF_TOO_BIG); /* the first failure is the one reported */
+    CHECK_INT(llamac__dynbuf_error(&b), LLAMAC__DYNBUF_NO_MEMORY);
+    llamac__dynbuf_free(&b);
+    /* A zero cap holds nothing: even the empty append succeeds, one byte does not. */
+    llamac__dynbuf z = LLAMAC__DYNBUF(0);
+    CHECK(llamac__dynbuf_add(&z, NULL, 0));
+    CHECK(!llamac__dynbuf_addc(&z, 'x'));
+    llamac__dynbuf_free(&z);
+}
+
 static void test_out_of_memory(void) {
     /* A cap the allocator cannot satisfy: the append fails as out of memory, not as too big, and nothing leaks. */
     llamac__dynbuf b;
@@ -160,6 +181,7 @@ static void test_edit_and_take(void) {
 int main(void) {
     RUN(test_append_and_grow);
     RUN(test_cap_is_exact_and_sticky);
+    RUN(test_initializer_and_fail);
     RUN(test_out_of_memory);
     RUN(test_edit_and_take);
     TESTS_DONE();

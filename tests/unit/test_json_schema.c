@@ -470,6 +470,31 @@ static void test_errors(void) {
     expect_error("{\"a\":\"\xff\"}", LLAMAC_E_UTF8, "UTF-8");
     expect_error("{\"const\":\"a\\u0000\"}", LLAMAC_E_SCHEMA, "\\u0000 in a string (line 1, column");
 
+    /* A grammar past the 8 MiB cap (a constant of 9 MiB) is refused as such, not as running out of memory; one just
+     * under it is made. */
+    for (int big = 0; big < 2; big++) {
+        size_t n = big ? (size_t)9 << 20 : (size_t)7 << 20;
+        char *schema = malloc(n + 16);
+        if (!schema) {
+            CHECK(false);
+            break;
+        }
+        memcpy(schema, "{\"const\":\"", 10);
+        memset(schema + 10, 'a', n);
+        memcpy(schema + 10 + n, "\"}", 3);
+        char *gbnf = NULL;
+        if (big) {
+            CHECK_STATUS(llamac_json_schema_to_grammar(schema, n + 12, NULL, &gbnf), LLAMAC_E_SCHEMA);
+            CHECK_ERROR_HAS("exceeds 8388608 bytes");
+            CHECK(gbnf == NULL);
+        } else {
+            CHECK_OK(llamac_json_schema_to_grammar(schema, n + 12, NULL, &gbnf));
+            CHECK(gbnf && strlen(gbnf) > n);
+        }
+        llamac_free(gbnf);
+        free(schema);
+    }
+
     char *g = NULL;
     CHECK_STATUS(llamac_json_schema_to_grammar(NULL, 0, NULL, &g), LLAMAC_E_INVALID_ARGUMENT);
     CHECK_STATUS(llamac_json_schema_to_grammar("{}", 2, NULL, NULL), LLAMAC_E_INVALID_ARGUMENT);
