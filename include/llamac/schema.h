@@ -224,7 +224,8 @@ LLAMAC_API void llamac_tool_grammar_free(llamac_tool_grammar *grammar);
  * LLAMAC_TOOL_CHOICE_NAMED, else ignored, borrowed) and `parallel` (several calls allowed). Arguments are any JSON
  * object. *out is caller frees with llamac_tool_grammar_free.
  * Errors: LLAMAC_E_INVALID_ARGUMENT (tools not a JSON array of functions with names - the message names the index;
- * a named tool that is not offered; no tools with choice required/named), LLAMAC_E_NO_MEMORY. Thread-safe. */
+ * a named tool that is not offered; no tools with choice required/named; a grammar past 256 x 9 MiB),
+ * LLAMAC_E_NO_MEMORY. Thread-safe. */
 LLAMAC_API llamac_status llamac_tool_grammar_build(llamac_tool_format format, const char *tools_json,
                                                    llamac_tool_choice choice, const char *name, bool parallel,
                                                    llamac_tool_grammar **out);

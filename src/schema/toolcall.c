@@ -18,12 +18,18 @@
 
 /* ---- the partial message ---- */
 
+void tc_msg_init(tc_msg *m) {
+    memset(m, 0, sizeof *m);
+    llamac__dynbuf_init(&m->content, TC_BUF_MAX);
+    llamac__dynbuf_init(&m->reasoning, TC_BUF_MAX);
+}
+
 void tc_msg_clear(tc_msg *m) {
-    m->content.n = 0;
-    m->reasoning.n = 0;
+    llamac__dynbuf_reset(&m->content);
+    llamac__dynbuf_reset(&m->reasoning);
     for (size_t i = 0; i < m->n_calls; i++) {
-        tc_buf_free(&m->calls[i].name);
-        tc_buf_free(&m->calls[i].args);
+        llamac__dynbuf_free(&m->calls[i].name);
+        llamac__dynbuf_free(&m->calls[i].args);
     }
     m->n_calls = 0;
     m->oom = false;
@@ -31,8 +37,8 @@ void tc_msg_clear(tc_msg *m) {
 
 void tc_msg_free(tc_msg *m) {
     tc_msg_clear(m);
-    tc_buf_free(&m->content);
-    tc_buf_free(&m->reasoning);
+    llamac__dynbuf_free(&m->content);
+    llamac__dynbuf_free(&m->reasoning);
     free(m->calls);
     m->calls = NULL;
     m->cap_calls = 0;
@@ -53,7 +59,8 @@ tc_call *tc_msg_add_call(tc_msg *m, const char *name, size_t n) {
         m->cap_calls = cap;
     }
     tc_call *call = &m->calls[m->n_calls++];
-    memset(call, 0, sizeof *call);
+    llamac__dynbuf_init(&call->name, TC_BUF_MAX);
+    llamac__dynbuf_init(&call->args, TC_BUF_MAX);
     tc_buf_add(&call->name, name, n, &m->oom);
     return m->oom ? NULL : call;
 }
@@ -167,8 +174,8 @@ void llamac_tool_message_free(llamac_tool_message *m) {
     free(m);
 }
 
-static char *dup_buf(const tc_buf *b) {
-    return llamac__strndup(b->p ? b->p : "", b->n);
+static char *dup_buf(const llamac__dynbuf *b) {
+    return llamac__strndup(llamac__dynbuf_ptr(b), llamac__dynbuf_len(b));
 }
 
 /* Builds a public message from `m`; ids[i] (may be NULL: new ids) names call i. */
@@ -236,7 +243,8 @@ llamac_status llamac_tool_parse(const char *text, size_t len, const llamac_tool_
     if (st) {
         return st;
     }
-    tc_msg m = { .oom = false };
+    tc_msg m;
+    tc_msg_init(&m);
     tc_parse(&p, text ? text : "", len, true, &m);
     st = to_message(&m, NULL, out);
     tc_msg_free(&m);
@@ -247,7 +255,7 @@ llamac_status llamac_tool_parse(const char *text, size_t len, const llamac_tool_
 
 struct llamac_tool_stream {
     llamac_tool_parse_params params;
-    tc_buf text;
+    llamac__dynbuf text;
     tc_msg cur;
     size_t sent_content, sent_reasoning;
     size_t parsed;     /* bytes of text the last step looked at */
@@ -275,6 +283,8 @@ llamac_status llamac_tool_stream_new(const llamac_tool_parse_params *params, lla
         return LLAMAC_E_NO_MEMORY;
     }
     s->params = p;
+    llamac__dynbuf_init(&s->text, TC_BUF_MAX);
+    tc_msg_init(&s->cur);
     *out = s;
     return llamac__ok();
 }
@@ -283,7 +293,7 @@ void llamac_tool_stream_free(llamac_tool_stream *s) {
     if (!s) {
         return;
     }
-    tc_buf_free(&s->text);
+    llamac__dynbuf_free(&s->text);
     tc_msg_free(&s->cur);
     free(s->sent_args);
     free(s->ids);
@@ -304,8 +314,8 @@ static size_t whole_chars(const char *t, size_t n) {
     return n;
 }
 
-static bool grows(const tc_buf *b, size_t sent) {
-    return b->n > sent;
+static bool grows(const llamac__dynbuf *b, size_t sent) {
+    return b->len > sent;
 }
 
 /* Gives every call of `cur` an id (and a sent-arguments count of 0) the first time it appears. */
@@ -341,8 +351,8 @@ static bool send_deltas(llamac_tool_stream *s, llamac_tool_delta_fn fn, void *ud
     if (grows(&m->reasoning, s->sent_reasoning)) {
         d = (llamac_tool_delta){ .kind = LLAMAC_TOOL_DELTA_REASONING,
                                  .text = m->reasoning.p + s->sent_reasoning,
-                                 .len = m->reasoning.n - s->sent_reasoning };
-        s->sent_reasoning = m->reasoning.n;
+                                 .len = m->reasoning.len - s->sent_reasoning };
+        s->sent_reasoning = m->reasoning.len;
         if (fn && !fn(&d, ud)) {
             return false;
         }
@@ -350,8 +360,8 @@ static bool send_deltas(llamac_tool_stream *s, llamac_tool_delta_fn fn, void *ud
     if (grows(&m->content, s->sent_content)) {
         d = (llamac_tool_delta){ .kind = LLAMAC_TOOL_DELTA_CONTENT,
                                  .text = m->content.p + s->sent_content,
-                                 .len = m->content.n - s->sent_content };
-        s->sent_content = m->content.n;
+                                 .len = m->content.len - s->sent_content };
+        s->sent_content = m->content.len;
         if (fn && !fn(&d, ud)) {
             return false;
         }
@@ -371,8 +381,8 @@ static bool send_deltas(llamac_tool_stream *s, llamac_tool_delta_fn fn, void *ud
                                  .id = head ? s->ids[i] : NULL,
                                  .name = head ? call->name.p : NULL,
                                  .text = call->args.p ? call->args.p + from : "",
-                                 .len = call->args.n > from ? call->args.n - from : 0 };
-        s->sent_args[i] = call->args.n > from ? call->args.n : from;
+                                 .len = call->args.len > from ? call->args.len - from : 0 };
+        s->sent_args[i] = call->args.len > from ? call->args.len : from;
         if (head) {
             s->n_heads = i + 1;
         }
@@ -384,8 +394,8 @@ static bool send_deltas(llamac_tool_stream *s, llamac_tool_delta_fn fn, void *ud
 }
 
 static llamac_status stream_step(llamac_tool_stream *s, bool final, llamac_tool_delta_fn fn, void *ud) {
-    size_t n = final ? s->text.n : whole_chars(s->text.p ? s->text.p : "", s->text.n);
-    if (!s->params.parse_tool_calls && s->cur.content.n > 0) {
+    size_t n = final ? s->text.len : whole_chars(llamac__dynbuf_ptr(&s->text), s->text.len);
+    if (!s->params.parse_tool_calls && s->cur.content.len > 0) {
         /* Without tool calls, once content has begun everything after it is content as it stands (the think block,
          * if any, is behind): append the new text instead of parsing the whole reply again at every token. */
         if (n > s->parsed) {
@@ -412,10 +422,13 @@ llamac_status llamac_tool_stream_push(llamac_tool_stream *s, const char *text, s
     if (s->finished) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_tool_stream_push: the stream is finished");
     }
-    bool oom = false;
-    tc_buf_add(&s->text, text, len, &oom);
-    if (oom) {
-        return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory holding %zu bytes of output", s->text.n + len);
+    size_t held = s->text.len;
+    if (len > 0 && !llamac__dynbuf_add(&s->text, text, len)) {
+        return llamac__dynbuf_error(&s->text) == LLAMAC__DYNBUF_TOO_BIG
+                   ? llamac__fail(LLAMAC_E_NO_MEMORY,
+                                  "%zu bytes of output are more than a tool-call stream holds (%zu)", held + len,
+                                  TC_BUF_MAX)
+                   : llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory holding %zu bytes of output", held + len);
     }
     return stream_step(s, false, fn, ud);
 }

@@ -1,6 +1,6 @@
 /*
- * toolcall.h - what the tool-call modules share: a growable byte buffer, the partial message the format parsers
- * fill, and an incremental JSON scanner.
+ * toolcall.h - what the tool-call modules share: the partial message the format parsers fill (in dynbufs), and an
+ * incremental JSON scanner.
  *
  * Every format parser is a pure function of (text so far, final?) that fills a message. Called on a prefix of the
  * output it only writes what no later byte can change, so the stream parser is "parse again, send the difference",
@@ -9,34 +9,35 @@
 #ifndef LLAMAC_SCHEMA_TOOLCALL_H
 #define LLAMAC_SCHEMA_TOOLCALL_H
 
+#include "dynbuf.h"
 #include "llamac.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 
-typedef struct tc_buf {
-    char *p;
-    size_t n, cap;
-} tc_buf;
+/* The cap of every tool-call buffer: far past any model output (a million tokens are a few MiB of text). */
+#define TC_BUF_MAX ((size_t)1 << 30)
 
-/* Appends; on allocation failure sets *oom and drops the bytes. */
-void tc_buf_add(tc_buf *b, const char *s, size_t n, bool *oom);
-void tc_buf_free(tc_buf *b);
+/* Appends to one of a message's buffers; a failure (out of memory, or past TC_BUF_MAX) sets *oom, the one flag the
+ * message's users check. */
+void tc_buf_add(llamac__dynbuf *b, const char *s, size_t n, bool *oom);
 
 typedef struct tc_call {
-    tc_buf name;
-    tc_buf args;
+    llamac__dynbuf name;
+    llamac__dynbuf args;
 } tc_call;
 
+/* A message; set it up with tc_msg_init. */
 typedef struct tc_msg {
-    tc_buf content;
-    tc_buf reasoning;
+    llamac__dynbuf content;
+    llamac__dynbuf reasoning;
     tc_call *calls;
     size_t n_calls, cap_calls;
     bool oom;
 } tc_msg;
 
 void tc_msg_clear(tc_msg *m);
+void tc_msg_init(tc_msg *m);
 void tc_msg_free(tc_msg *m);
 /* Adds a call named (name, n) with empty arguments; returns it, or NULL when out of memory. */
 tc_call *tc_msg_add_call(tc_msg *m, const char *name, size_t n);
@@ -58,7 +59,7 @@ enum { TC_JSON_COMPLETE, TC_JSON_PARTIAL, TC_JSON_INVALID };
 int tc_json_scan(const char *s, size_t n, size_t *end, size_t *safe, char *closers);
 
 /* Appends (s, n) as a JSON string literal; bytes that are not UTF-8 become U+FFFD. */
-void tc_json_quote(tc_buf *b, const char *s, size_t n, bool *oom);
+void tc_json_quote(llamac__dynbuf *b, const char *s, size_t n, bool *oom);
 
 /* Length of the JSON whitespace at s[0, n). */
 size_t tc_json_ws(const char *s, size_t n);

@@ -29,24 +29,9 @@ static const char JSON_RULES[] =
     "tc-char ::= [^\"\\\\\\x7F\\x00-\\x1F] | \"\\\\\" ( [\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4} )\n"
     "tc-num ::= \"-\"? ( \"0\" | [1-9] [0-9]{0,15} ) ( \".\" [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,3} )?\n";
 
-typedef struct gb {
-    tc_buf b;
-    bool oom;
-} gb;
-
-static void gadd(gb *g, const char *fmt, ...) LLAMAC_PRINTF(2, 3);
-static void gadd(gb *g, const char *fmt, ...) {
-    char tmp[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (k < 0 || (size_t)k >= sizeof tmp) {
-        g->oom = true;
-        return;
-    }
-    tc_buf_add(&g->b, tmp, (size_t)k, &g->oom);
-}
+/* The most a tool grammar (or its trigger patterns) may take: each tool's arguments come from the JSON Schema
+ * converter, which stops at 8 MiB, so this only backs that up. */
+#define TC_GRAMMAR_MAX ((size_t)MAX_TOOLS * ((size_t)9 << 20))
 
 static bool valid_name(const char *s) {
     size_t n = strlen(s);
@@ -84,61 +69,69 @@ static void kv_object(char *obj, size_t cap, const char *name_key, const char *n
 }
 
 /* The rule tc-call-<i> for tool `name` in `format`. Arguments are rule tc-args-<i>. */
-static void call_rule(gb *g, llamac_tool_format format, size_t i, const char *name) {
+static void call_rule(llamac__dynbuf *g, llamac_tool_format format, size_t i, const char *name) {
     char obj[512];
     switch (format) {
     case LLAMAC_TOOL_FORMAT_HERMES:
         kv_object(obj, sizeof obj, "name", name, "arguments", i);
-        gadd(g, "tc-call-%zu ::= \"<tool_call>\" \"\\n\"? %s \"\\n\"? \"</tool_call>\"\n", i, obj);
+        llamac__dynbuf_addf(g, "tc-call-%zu ::= \"<tool_call>\" \"\\n\"? %s \"\\n\"? \"</tool_call>\"\n", i, obj);
         break;
     case LLAMAC_TOOL_FORMAT_LLAMA3:
         kv_object(obj, sizeof obj, "name", name, "parameters", i);
-        gadd(g, "tc-call-%zu ::= %s\n", i, obj);
+        llamac__dynbuf_addf(g, "tc-call-%zu ::= %s\n", i, obj);
         break;
     case LLAMAC_TOOL_FORMAT_MISTRAL:
     case LLAMAC_TOOL_FORMAT_GENERIC:
         kv_object(obj, sizeof obj, "name", name, "arguments", i);
-        gadd(g, "tc-call-%zu ::= %s\n", i, obj);
+        llamac__dynbuf_addf(g, "tc-call-%zu ::= %s\n", i, obj);
         break;
     case LLAMAC_TOOL_FORMAT_COMMAND_R7B:
         kv_object(obj, sizeof obj, "tool_name", name, "parameters", i);
         /* The id member goes first: {"tool_call_id": "0", "tool_name": .., "parameters": ..}. */
-        gadd(g,
-             "tc-call-%zu ::= \"{\" tc-ws \"\\\"tool_call_id\\\"\" tc-ws \":\" tc-ws \"\\\"\" [0-9]{1,3} \"\\\"\" "
-             "tc-ws \",\" tc-ws %s\n",
-             i, obj + 4);
+        llamac__dynbuf_addf(
+            g,
+            "tc-call-%zu ::= \"{\" tc-ws \"\\\"tool_call_id\\\"\" tc-ws \":\" tc-ws \"\\\"\" [0-9]{1,3} \"\\\"\" "
+            "tc-ws \",\" tc-ws %s\n",
+            i, obj + 4);
         break;
     case LLAMAC_TOOL_FORMAT_QWEN3_CODER:
-        gadd(g,
-             "tc-call-%zu ::= \"<tool_call>\\n<function=%s>\\n\" ( \"<parameter=\" [a-zA-Z0-9_]{1,64} \">\\n\" "
-             "[^<]{0,4096} \"\\n</parameter>\\n\" )* \"</function>\\n</tool_call>\"\n",
-             i, name);
+        llamac__dynbuf_addf(
+            g,
+            "tc-call-%zu ::= \"<tool_call>\\n<function=%s>\\n\" ( \"<parameter=\" [a-zA-Z0-9_]{1,64} \">\\n\" "
+            "[^<]{0,4096} \"\\n</parameter>\\n\" )* \"</function>\\n</tool_call>\"\n",
+            i, name);
         break;
     case LLAMAC_TOOL_FORMAT_DEEPSEEK_R1:
-        gadd(g,
-             "tc-call-%zu ::= \"" DS_CALL_BEGIN "function" DS_SEP "%s\\n```json\\n\" tc-args-%zu "
-             "\"\\n```" DS_CALL_END "\"\n",
-             i, name, i);
+        llamac__dynbuf_addf(g,
+                            "tc-call-%zu ::= \"" DS_CALL_BEGIN "function" DS_SEP "%s\\n```json\\n\" tc-args-%zu "
+                            "\"\\n```" DS_CALL_END "\"\n",
+                            i, name, i);
         break;
     case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1:
-        gadd(g, "tc-call-%zu ::= \"" DS_CALL_BEGIN "%s" DS_SEP "\" tc-args-%zu \"" DS_CALL_END "\"\n", i, name, i);
+        llamac__dynbuf_addf(g, "tc-call-%zu ::= \"" DS_CALL_BEGIN "%s" DS_SEP "\" tc-args-%zu \"" DS_CALL_END "\"\n", i,
+                            name, i);
         break;
-    case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2: gadd(g, "tc-call-%zu ::= \"%s\\n\" tc-args-%zu\n", i, name, i); break;
-    case LLAMAC_TOOL_FORMAT_MISTRAL_ARGS: gadd(g, "tc-call-%zu ::= \"%s[ARGS]\" tc-args-%zu\n", i, name, i); break;
+    case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2:
+        llamac__dynbuf_addf(g, "tc-call-%zu ::= \"%s\\n\" tc-args-%zu\n", i, name, i);
+        break;
+    case LLAMAC_TOOL_FORMAT_MISTRAL_ARGS:
+        llamac__dynbuf_addf(g, "tc-call-%zu ::= \"%s[ARGS]\" tc-args-%zu\n", i, name, i);
+        break;
     case LLAMAC_TOOL_FORMAT_HARMONY:
-        gadd(g,
-             "tc-call-%zu ::= \"<|channel|>commentary to=functions.%s\" \" <|constrain|>json\"? \"<|message|>\" "
-             "tc-args-%zu \"<|call|>\"\n",
-             i, name, i);
+        llamac__dynbuf_addf(
+            g,
+            "tc-call-%zu ::= \"<|channel|>commentary to=functions.%s\" \" <|constrain|>json\"? \"<|message|>\" "
+            "tc-args-%zu \"<|call|>\"\n",
+            i, name, i);
         break;
     }
 }
 
 /* The rule tc-args-<i>: the tool's parameters schema through the JSON Schema converter, or any object when the
  * tool has none. The converter's own rules get the prefix "tc<i>-" so that tools do not collide. */
-static llamac_status args_rule(gb *g, size_t i, json_t *params, const char *tool_name) {
+static llamac_status args_rule(llamac__dynbuf *g, size_t i, json_t *params, const char *tool_name) {
     if (!params) {
-        gadd(g, "tc-args-%zu ::= tc-obj\n", i);
+        llamac__dynbuf_addf(g, "tc-args-%zu ::= tc-obj\n", i);
         return LLAMAC_OK;
     }
     char *schema = json_dumps(params, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -160,9 +153,9 @@ static llamac_status args_rule(gb *g, size_t i, json_t *params, const char *tool
         snprintf(why, sizeof why, "%s", llamac_last_error());
         return llamac__fail(st, "the parameters of tool \"%s\": %s", tool_name, why);
     }
-    tc_buf_add(&g->b, gbnf, strlen(gbnf), &g->oom);
+    llamac__dynbuf_adds(g, gbnf);
     if (gbnf[0] && gbnf[strlen(gbnf) - 1] != '\n') {
-        tc_buf_add(&g->b, "\n", 1, &g->oom);
+        llamac__dynbuf_addc(g, '\n');
     }
     llamac_free(gbnf);
     return LLAMAC_OK;
@@ -178,91 +171,97 @@ static void more_calls(char *buf, size_t cap, bool parallel, const char *sep) {
 }
 
 /* The root: one call, or several when parallel, wrapped as the format wraps a list of calls. */
-static void root_rule(gb *g, llamac_tool_format format, bool parallel, bool allow_response) {
+static void root_rule(llamac__dynbuf *g, llamac_tool_format format, bool parallel, bool allow_response) {
     char more[96];
     switch (format) {
     case LLAMAC_TOOL_FORMAT_MISTRAL:
         more_calls(more, sizeof more, parallel, "\",\" tc-ws");
-        gadd(g, "root ::= \"[TOOL_CALLS]\" \"[\" tc-ws tc-call %s \"]\"\n", more);
+        llamac__dynbuf_addf(g, "root ::= \"[TOOL_CALLS]\" \"[\" tc-ws tc-call %s \"]\"\n", more);
         break;
     case LLAMAC_TOOL_FORMAT_COMMAND_R7B:
         more_calls(more, sizeof more, parallel, "\",\" tc-ws");
-        gadd(g, "root ::= \"<|START_ACTION|>[\" tc-ws tc-call %s tc-ws \"]<|END_ACTION|>\"\n", more);
+        llamac__dynbuf_addf(g, "root ::= \"<|START_ACTION|>[\" tc-ws tc-call %s tc-ws \"]<|END_ACTION|>\"\n", more);
         break;
     case LLAMAC_TOOL_FORMAT_DEEPSEEK_R1:
     case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1:
         more_calls(more, sizeof more, parallel, "\"\\n\"?");
-        gadd(g, "root ::= \"" DS_CALLS_BEGIN "\" tc-call %s \"" DS_CALLS_END "\"\n", more);
+        llamac__dynbuf_addf(g, "root ::= \"" DS_CALLS_BEGIN "\" tc-call %s \"" DS_CALLS_END "\"\n", more);
         break;
     case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2:
         more_calls(more, sizeof more, parallel, "\">>>\"");
-        gadd(g, "root ::= \">>>\"? tc-call %s\n", more);
+        llamac__dynbuf_addf(g, "root ::= \">>>\"? tc-call %s\n", more);
         break;
-    case LLAMAC_TOOL_FORMAT_LLAMA3: gadd(g, "root ::= tc-call\n"); break;
+    case LLAMAC_TOOL_FORMAT_LLAMA3: llamac__dynbuf_addf(g, "root ::= tc-call\n"); break;
     case LLAMAC_TOOL_FORMAT_MISTRAL_ARGS:
         more_calls(more, sizeof more, parallel, "\"[TOOL_CALLS]\"");
-        gadd(g, "root ::= \"[TOOL_CALLS]\" tc-call %s\n", more);
+        llamac__dynbuf_addf(g, "root ::= \"[TOOL_CALLS]\" tc-call %s\n", more);
         break;
     case LLAMAC_TOOL_FORMAT_HARMONY:
         more_calls(more, sizeof more, parallel, "\"<|start|>assistant\"");
-        gadd(g,
-             "root ::= ( \"<|channel|>analysis<|message|>\" [^<]{0,4096} \"<|end|><|start|>assistant\" )? tc-call "
-             "%s\n",
-             more);
+        llamac__dynbuf_addf(
+            g,
+            "root ::= ( \"<|channel|>analysis<|message|>\" [^<]{0,4096} \"<|end|><|start|>assistant\" )? tc-call "
+            "%s\n",
+            more);
         break;
     case LLAMAC_TOOL_FORMAT_GENERIC:
         more_calls(more, sizeof more, parallel, "\",\" tc-ws");
-        gadd(g,
-             "tc-calls ::= \"{\" tc-ws \"\\\"tool_calls\\\"\" tc-ws \":\" tc-ws \"[\" tc-ws tc-call "
-             "%s tc-ws \"]\" tc-ws \"}\"\n",
-             more);
+        llamac__dynbuf_addf(g,
+                            "tc-calls ::= \"{\" tc-ws \"\\\"tool_calls\\\"\" tc-ws \":\" tc-ws \"[\" tc-ws tc-call "
+                            "%s tc-ws \"]\" tc-ws \"}\"\n",
+                            more);
         if (allow_response) {
-            gadd(g, "root ::= tc-calls | \"{\" tc-ws \"\\\"response\\\"\" tc-ws \":\" tc-ws tc-str tc-ws \"}\"\n");
+            llamac__dynbuf_addf(
+                g, "root ::= tc-calls | \"{\" tc-ws \"\\\"response\\\"\" tc-ws \":\" tc-ws tc-str tc-ws \"}\"\n");
         } else {
-            gadd(g, "root ::= tc-calls\n");
+            llamac__dynbuf_addf(g, "root ::= tc-calls\n");
         }
         break;
     default:
         more_calls(more, sizeof more, parallel, "\"\\n\"");
-        gadd(g, "root ::= tc-call %s\n", more);
+        llamac__dynbuf_addf(g, "root ::= tc-call %s\n", more);
         break;
     }
 }
 
 /* Regex for the names, '.' escaped (the only special character a valid name can hold). */
-static void names_regex(gb *g, const char *const *names, size_t n) {
-    gadd(g, "(?:");
+static void names_regex(llamac__dynbuf *g, const char *const *names, size_t n) {
+    llamac__dynbuf_addf(g, "(?:");
     for (size_t i = 0; i < n; i++) {
-        gadd(g, "%s", i ? "|" : "");
+        llamac__dynbuf_addf(g, "%s", i ? "|" : "");
         for (const char *p = names[i]; *p; p++) {
-            tc_buf_add(&g->b, *p == '.' ? "\\." : p, *p == '.' ? 2 : 1, &g->oom);
+            llamac__dynbuf_add(g, *p == '.' ? "\\." : p, *p == '.' ? 2 : 1);
         }
     }
-    gadd(g, ")");
+    llamac__dynbuf_addf(g, ")");
 }
 
 /* Trigger patterns for a lazy grammar: the whole output matched, the grammar applying from group 1. */
-static size_t triggers(gb *pat, llamac_tool_format format, const char *const *names, size_t n) {
+static size_t triggers(llamac__dynbuf *pat, llamac_tool_format format, const char *const *names, size_t n) {
     switch (format) {
     case LLAMAC_TOOL_FORMAT_HERMES:
-    case LLAMAC_TOOL_FORMAT_QWEN3_CODER: gadd(pat, "^[\\s\\S]*?(<tool_call>)[\\s\\S]*$"); return 1;
-    case LLAMAC_TOOL_FORMAT_LLAMA3: gadd(pat, "^\\s*(\\{\\s*\"name\")[\\s\\S]*$"); return 1;
+    case LLAMAC_TOOL_FORMAT_QWEN3_CODER: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<tool_call>)[\\s\\S]*$"); return 1;
+    case LLAMAC_TOOL_FORMAT_LLAMA3: llamac__dynbuf_addf(pat, "^\\s*(\\{\\s*\"name\")[\\s\\S]*$"); return 1;
     case LLAMAC_TOOL_FORMAT_MISTRAL:
-    case LLAMAC_TOOL_FORMAT_MISTRAL_ARGS: gadd(pat, "^[\\s\\S]*?(\\[TOOL_CALLS\\])[\\s\\S]*$"); return 1;
-    case LLAMAC_TOOL_FORMAT_COMMAND_R7B: gadd(pat, "^[\\s\\S]*?(<\\|START_ACTION\\|>)[\\s\\S]*$"); return 1;
+    case LLAMAC_TOOL_FORMAT_MISTRAL_ARGS: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(\\[TOOL_CALLS\\])[\\s\\S]*$"); return 1;
+    case LLAMAC_TOOL_FORMAT_COMMAND_R7B:
+        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|START_ACTION\\|>)[\\s\\S]*$");
+        return 1;
     case LLAMAC_TOOL_FORMAT_DEEPSEEK_R1:
-    case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1: gadd(pat, "^[\\s\\S]*?(" DS_CALLS_BEGIN ")[\\s\\S]*$"); return 1;
+    case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1:
+        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(" DS_CALLS_BEGIN ")[\\s\\S]*$");
+        return 1;
     case LLAMAC_TOOL_FORMAT_HARMONY:
-        gadd(pat, "^[\\s\\S]*?(<\\|channel\\|>commentary to=functions\\.)[\\s\\S]*$");
+        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|channel\\|>commentary to=functions\\.)[\\s\\S]*$");
         return 1;
     case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2:
-        gadd(pat, "^(");
+        llamac__dynbuf_addf(pat, "^(");
         names_regex(pat, names, n);
-        gadd(pat, "\\n)[\\s\\S]*$");
-        tc_buf_add(&pat->b, "", 1, &pat->oom); /* a NUL between the two patterns */
-        gadd(pat, "^[\\s\\S]*?>>>(");
+        llamac__dynbuf_addf(pat, "\\n)[\\s\\S]*$");
+        llamac__dynbuf_addc(pat, '\0'); /* a NUL between the two patterns */
+        llamac__dynbuf_addf(pat, "^[\\s\\S]*?>>>(");
         names_regex(pat, names, n);
-        gadd(pat, "\\n)[\\s\\S]*$");
+        llamac__dynbuf_addf(pat, "\\n)[\\s\\S]*$");
         return 2;
     case LLAMAC_TOOL_FORMAT_GENERIC: break;
     }
@@ -286,7 +285,7 @@ llamac_status llamac_tool_grammar_build(llamac_tool_format format, const char *t
     }
     json_error_t err;
     json_t *tools = tools_json ? json_loads(tools_json, 0, &err) : json_array();
-    gb g = { .oom = false }, pat = { .oom = false };
+    llamac__dynbuf g = LLAMAC__DYNBUF(TC_GRAMMAR_MAX), pat = LLAMAC__DYNBUF(TC_GRAMMAR_MAX);
     const char *names[MAX_TOOLS];
     json_t *schemas[MAX_TOOLS];
     size_t n = 0;
@@ -348,11 +347,11 @@ llamac_status llamac_tool_grammar_build(llamac_tool_format format, const char *t
     }
     bool lazy = choice == LLAMAC_TOOL_CHOICE_AUTO && format != LLAMAC_TOOL_FORMAT_GENERIC;
     root_rule(&g, format, parallel, choice == LLAMAC_TOOL_CHOICE_AUTO);
-    gadd(&g, "tc-call ::= ");
+    llamac__dynbuf_addf(&g, "tc-call ::= ");
     for (i = 0; i < n; i++) {
-        gadd(&g, "%stc-call-%zu", i ? " | " : "", i);
+        llamac__dynbuf_addf(&g, "%stc-call-%zu", i ? " | " : "", i);
     }
-    gadd(&g, "\n");
+    llamac__dynbuf_addf(&g, "\n");
     for (i = 0; i < n; i++) {
         call_rule(&g, format, i, names[i]);
         /* Qwen3-Coder writes parameters as XML elements, not JSON: its rule does not use the schema. */
@@ -361,14 +360,20 @@ llamac_status llamac_tool_grammar_build(llamac_tool_format format, const char *t
             goto fail;
         }
     }
-    tc_buf_add(&g.b, JSON_RULES, strlen(JSON_RULES), &g.oom);
+    llamac__dynbuf_adds(&g, JSON_RULES);
     size_t np = lazy ? triggers(&pat, format, names, n) : 0;
-    if (g.oom || pat.oom) {
+    if (llamac__dynbuf_error(&g) || llamac__dynbuf_error(&pat)) {
+        st = llamac__dynbuf_error(&g) == LLAMAC__DYNBUF_TOO_BIG
+                 ? llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the grammar for these tools exceeds %zu bytes",
+                                TC_GRAMMAR_MAX)
+                 : llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory building a tool grammar");
+        goto fail;
+    }
+    res->grammar = llamac__dynbuf_take(&g, NULL);
+    if (!res->grammar) {
         st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory building a tool grammar");
         goto fail;
     }
-    res->grammar = g.b.p;
-    g.b.p = NULL;
     res->lazy = lazy;
     if (np) {
         res->trigger_patterns = llamac__calloc(np, sizeof *res->trigger_patterns);
@@ -376,7 +381,7 @@ llamac_status llamac_tool_grammar_build(llamac_tool_format format, const char *t
             st = LLAMAC_E_NO_MEMORY;
             goto fail;
         }
-        const char *p = pat.b.p;
+        const char *p = llamac__dynbuf_ptr(&pat);
         for (size_t k = 0; k < np; k++) {
             res->trigger_patterns[k] = llamac__strndup(p, strlen(p));
             if (!res->trigger_patterns[k]) {
@@ -387,14 +392,14 @@ llamac_status llamac_tool_grammar_build(llamac_tool_format format, const char *t
             p += strlen(p) + 1;
         }
     }
-    tc_buf_free(&pat.b);
+    llamac__dynbuf_free(&pat);
     json_decref(tools);
     *out = res;
     return llamac__ok();
 fail:
     llamac_tool_grammar_free(res);
-    tc_buf_free(&g.b);
-    tc_buf_free(&pat.b);
+    llamac__dynbuf_free(&g);
+    llamac__dynbuf_free(&pat);
     json_decref(tools);
     return st;
 }

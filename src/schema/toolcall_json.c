@@ -1,5 +1,5 @@
 /*
- * toolcall_json.c - an incremental JSON scanner for tool-call arguments, and the byte buffers the parsers share.
+ * toolcall_json.c - an incremental JSON scanner for tool-call arguments, and the append the parsers share.
  *
  * A model's arguments arrive a few bytes at a time and may stop anywhere (max_tokens) or go wrong. The scanner
  * says whether a value is complete, and also how much of an unfinished one can already be sent to a client: the
@@ -11,32 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-void tc_buf_add(tc_buf *b, const char *s, size_t n, bool *oom) {
-    if (n == 0 || *oom) {
-        return;
+void tc_buf_add(llamac__dynbuf *b, const char *s, size_t n, bool *oom) {
+    if (n > 0 && !*oom && !llamac__dynbuf_add(b, s, n)) {
+        *oom = true;
     }
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + n + 1) {
-            cap *= 2;
-        }
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            *oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-void tc_buf_free(tc_buf *b) {
-    free(b->p);
-    b->p = NULL;
-    b->n = b->cap = 0;
 }
 
 size_t tc_json_ws(const char *s, size_t n) {
@@ -326,7 +304,7 @@ done:
     return result;
 }
 
-void tc_json_quote(tc_buf *b, const char *s, size_t n, bool *oom) {
+void tc_json_quote(llamac__dynbuf *b, const char *s, size_t n, bool *oom) {
     static const char hex[] = "0123456789abcdef";
     tc_buf_add(b, "\"", 1, oom);
     for (size_t i = 0; i < n;) {

@@ -467,7 +467,7 @@ static void xml_param(pctx *c, tc_call *call, const char *key, size_t key_n, con
     json_t *j = json_loadb(v, v_n, JSON_DECODE_ANY, &err);
     char *vs = j && !json_is_string(j) ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
     json_decref(j);
-    if (call->args.n > 1) {
+    if (call->args.len > 1) {
         tc_buf_add(&call->args, ", ", 2, &c->m->oom);
     }
     tc_json_quote(&call->args, key, key_n, &c->m->oom);
@@ -591,14 +591,14 @@ static void parse_llama3(pctx *c) {
     if (!c->final) {
         return; /* code for the built-in python tool: one string, decided at the end */
     }
-    tc_buf args = { 0 };
+    llamac__dynbuf args = LLAMAC__DYNBUF(TC_BUF_MAX);
     tc_buf_add(&args, "{\"code\":", 8, &c->m->oom);
     tc_json_quote(&args, c->t + c->pos, c->n - c->pos, &c->m->oom);
     tc_buf_add(&args, "}", 1, &c->m->oom);
     if (!c->m->oom) {
-        call_with(c, "python", 6, args.p, args.n);
+        call_with(c, "python", 6, args.p, args.len);
     }
-    tc_buf_free(&args);
+    llamac__dynbuf_free(&args);
     c->pos = c->n;
 }
 
@@ -976,7 +976,7 @@ static void parse_generic(pctx *c) {
     } else if (json_is_string(resp)) {
         tc_buf_add(&c->m->content, json_string_value(resp), json_string_length(resp), &c->m->oom);
     }
-    if (c->m->n_calls == 0 && c->m->content.n == 0) {
+    if (c->m->n_calls == 0 && c->m->content.len == 0) {
         rest_content(c, 0);
     }
     json_decref(j);
