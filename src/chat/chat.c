@@ -11,6 +11,7 @@
  * llama-server makes of the same conversation.
  */
 #include "chat/chat_internal.h"
+#include "dynbuf.h"
 #include "gen/gen_internal.h"
 #include "text/textout.h"
 
@@ -713,33 +714,18 @@ static size_t count_turns(const llamac_chat *chat) {
 
 /* ---- generation ---- */
 
+/* The reply as it is generated, for the conversation, passed on to the caller's callback. */
 struct collect {
     llamac_text_fn fn;
     void *user_data;
-    char *buf;
-    size_t len;
-    size_t cap;
-    bool oom;
+    llamac__dynbuf text; /* capped at 1 KiB per token of the context: a token's text is at most 256 bytes */
 };
 
 static bool collect_text(const char *text, size_t len, void *user_data) {
     struct collect *c = user_data;
-    if (c->len + len + 1 > c->cap) {
-        size_t cap = c->cap ? c->cap * 2 : 256;
-        while (cap < c->len + len + 1) {
-            cap *= 2;
-        }
-        char *p = realloc(c->buf, cap);
-        if (!p) {
-            c->oom = true;
-            return false;
-        }
-        c->buf = p;
-        c->cap = cap;
+    if (!llamac__dynbuf_add(&c->text, text, len)) {
+        return false;
     }
-    memcpy(c->buf + c->len, text, len);
-    c->len += len;
-    c->buf[c->len] = '\0';
     return c->fn ? c->fn(text, len, c->user_data) : true;
 }
 
@@ -768,7 +754,7 @@ llamac_status llamac_chat_generate(llamac_chat *chat, llamac_text_fn on_text, vo
     }
     llamac_token *tokens = NULL, *decoded = NULL;
     size_t n = 0, n_evicted = 0, lcp = 0, n_dec = 0;
-    struct collect col = { on_text, user_data, NULL, 0, 0, false };
+    struct collect col = { on_text, user_data, LLAMAC__DYNBUF((size_t)cap * 1024) };
     llamac_generate_result res;
     memset(&res, 0, sizeof res);
     llamac_status st;
@@ -821,7 +807,7 @@ llamac_status llamac_chat_generate(llamac_chat *chat, llamac_text_fn on_text, vo
         lcp = 0; /* memory that cannot drop a tail (recurrent models): start the sequence over */
         st = llamac__generate_from(ctx, tokens, n, 0, &gp, &res, decoded, cap, &n_dec);
     }
-    if (st == LLAMAC_OK && col.oom) {
+    if (st == LLAMAC_OK && llamac__dynbuf_error(&col.text)) {
         st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory collecting the reply");
     }
     if (st != LLAMAC_OK) {
@@ -835,7 +821,8 @@ llamac_status llamac_chat_generate(llamac_chat *chat, llamac_text_fn on_text, vo
     memcpy(chat->cache + n, decoded, extra * sizeof *decoded);
     chat->n_cache = n + extra;
     llamac__chat_cache_sync(chat);
-    json_t *reply = json_pack("{s:s,s:s%}", "role", "assistant", "content", col.buf ? col.buf : "", col.len);
+    json_t *reply = json_pack("{s:s,s:s%}", "role", "assistant", "content", llamac__dynbuf_ptr(&col.text),
+                              llamac__dynbuf_len(&col.text));
     if (!reply || json_array_append_new(chat->messages, reply) != 0) {
         st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory storing the reply");
         goto done;
@@ -851,7 +838,7 @@ done:
             result->gen.finish_reason = LLAMAC_FINISH_NONE;
         }
     }
-    free(col.buf);
+    llamac__dynbuf_free(&col.text);
     free(tokens);
     free(decoded);
     return st;

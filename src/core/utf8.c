@@ -3,8 +3,10 @@
  *
  * Tokens are byte sequences, and a token boundary can fall inside a character. The stream keeps at most three
  * bytes of an unfinished character between pushes and emits only whole, valid characters; bytes that can never
- * form a character are replaced by U+FFFD so that what a callback receives is always valid UTF-8.
+ * form a character are replaced by U+FFFD so that what a callback receives is always valid UTF-8. Its buffers are
+ * dynbufs that keep their memory, so a push allocates nothing once they have grown.
  */
+#include "dynbuf.h"
 #include "internal.h"
 
 #include <stdlib.h>
@@ -75,13 +77,14 @@ bool llamac_utf8_valid(const char *text, size_t len, size_t *bad_offset) {
     return true;
 }
 
+/* Input beyond this is refused: its output (up to three bytes per input byte, as U+FFFD) must fit a size_t. */
+#define STREAM_IN_MAX ((SIZE_MAX - 1) / 4)
+
 struct llamac_utf8_stream {
     unsigned char pending[4];
     size_t n_pending;
-    char *out;
-    size_t out_cap;
-    unsigned char *in; /* staging: pending bytes followed by the new input */
-    size_t in_cap;
+    llamac__dynbuf in;  /* staging when bytes are pending: those bytes followed by the new input */
+    llamac__dynbuf out; /* the whole characters of the last call */
 };
 
 llamac_status llamac_utf8_stream_new(llamac_utf8_stream **out) {
@@ -89,56 +92,55 @@ llamac_status llamac_utf8_stream_new(llamac_utf8_stream **out) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_utf8_stream_new: out is NULL");
     }
     *out = llamac__calloc(1, sizeof **out);
-    return *out ? llamac__ok() : LLAMAC_E_NO_MEMORY;
+    if (!*out) {
+        return LLAMAC_E_NO_MEMORY;
+    }
+    llamac__dynbuf_init(&(*out)->in, STREAM_IN_MAX);
+    llamac__dynbuf_init(&(*out)->out, 3 * STREAM_IN_MAX + 3);
+    return llamac__ok();
 }
 
 void llamac_utf8_stream_free(llamac_utf8_stream *stream) {
     if (stream) {
-        free(stream->out);
-        free(stream->in);
+        llamac__dynbuf_free(&stream->in);
+        llamac__dynbuf_free(&stream->out);
         free(stream);
     }
 }
 
-static bool reserve(llamac_utf8_stream *st, size_t need) {
-    if (need <= st->out_cap) {
-        return true;
-    }
-    size_t cap = st->out_cap ? st->out_cap : 64;
-    while (cap < need) {
-        cap *= 2;
-    }
-    char *p = realloc(st->out, cap);
-    if (!p) {
-        llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory in the UTF-8 stream (%zu bytes)", need);
-        return false;
-    }
-    st->out = p;
-    st->out_cap = cap;
-    return true;
-}
-
 static const char replacement[3] = { (char)0xEF, (char)0xBF, (char)0xBD };
 
-/* Decodes `len` bytes of `s` into st->out starting at *w; an unfinished tail goes to st->pending. */
-static void decode_into(llamac_utf8_stream *st, const unsigned char *s, size_t len, size_t *w) {
-    size_t i = 0;
+/* Appends the whole characters of s[0..len) to st->out (U+FFFD for bytes that start none), a run of valid ones at
+ * a time; an unfinished tail goes to st->pending. */
+static void decode_into(llamac_utf8_stream *st, const unsigned char *s, size_t len) {
+    size_t i = 0, run = 0;
     while (i < len) {
-        int n = seq_len(s + i, len - i);
+        int n = s[i] < 0x80 ? 1 : seq_len(s + i, len - i);
         if (n > 0) {
-            memcpy(st->out + *w, s + i, (size_t)n);
-            *w += (size_t)n;
             i += (size_t)n;
-        } else if (n < 0) {
+            continue;
+        }
+        llamac__dynbuf_add(&st->out, s + run, i - run);
+        if (n < 0) {
             st->n_pending = len - i;
             memcpy(st->pending, s + i, st->n_pending);
             return;
-        } else {
-            memcpy(st->out + *w, replacement, 3);
-            *w += 3;
-            i++;
         }
+        llamac__dynbuf_add(&st->out, replacement, 3);
+        run = ++i;
     }
+    llamac__dynbuf_add(&st->out, s + run, i - run);
+}
+
+static llamac_status stream_result(llamac_utf8_stream *st, size_t n, const char **text, size_t *text_len) {
+    if (llamac__dynbuf_error(&st->in) || llamac__dynbuf_error(&st->out)) {
+        llamac__dynbuf_reset(&st->in);
+        llamac__dynbuf_reset(&st->out);
+        return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory in the UTF-8 stream (%zu bytes)", n);
+    }
+    *text = llamac__dynbuf_ptr(&st->out);
+    *text_len = llamac__dynbuf_len(&st->out);
+    return llamac__ok();
 }
 
 llamac_status llamac_utf8_stream_push(llamac_utf8_stream *stream, const char *bytes, size_t len, const char **text,
@@ -152,40 +154,25 @@ llamac_status llamac_utf8_stream_push(llamac_utf8_stream *stream, const char *by
     if (!stream || !text || !text_len || (!bytes && len > 0)) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_utf8_stream_push: NULL argument");
     }
-    /* Stage the unfinished bytes and the new input together, then decode; the worst case turns every byte into
-     * U+FFFD (3 bytes), plus a NUL. */
     size_t total = stream->n_pending + len;
-    if (total > (SIZE_MAX - 1) / 4) {
+    if (total > STREAM_IN_MAX) {
         return llamac__fail(LLAMAC_E_NO_MEMORY, "UTF-8 stream input of %zu bytes is too large", len);
     }
-    if (total > stream->in_cap) {
-        size_t cap = stream->in_cap ? stream->in_cap : 64;
-        while (cap < total) {
-            cap *= 2;
-        }
-        unsigned char *p = realloc(stream->in, cap);
-        if (!p) {
-            return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory in the UTF-8 stream (%zu bytes)", cap);
-        }
-        stream->in = p;
-        stream->in_cap = cap;
-    }
-    if (!reserve(stream, total * 3 + 1)) {
-        return LLAMAC_E_NO_MEMORY;
-    }
+    llamac__dynbuf_reset(&stream->out);
+    const unsigned char *in = (const unsigned char *)bytes;
     if (stream->n_pending > 0) {
-        memcpy(stream->in, stream->pending, stream->n_pending);
+        /* Stage the unfinished bytes and the new input together; without them the input is decoded in place. */
+        llamac__dynbuf_reset(&stream->in);
+        llamac__dynbuf_add(&stream->in, stream->pending, stream->n_pending);
+        llamac__dynbuf_add(&stream->in, bytes, len);
+        in = (const unsigned char *)llamac__dynbuf_ptr(&stream->in);
+        if (llamac__dynbuf_error(&stream->in)) {
+            return stream_result(stream, total, text, text_len);
+        }
+        stream->n_pending = 0;
     }
-    if (len > 0) {
-        memcpy(stream->in + stream->n_pending, bytes, len);
-    }
-    stream->n_pending = 0;
-    size_t w = 0;
-    decode_into(stream, stream->in, total, &w);
-    stream->out[w] = '\0';
-    *text = stream->out;
-    *text_len = w;
-    return llamac__ok();
+    decode_into(stream, in, total);
+    return stream_result(stream, total, text, text_len);
 }
 
 llamac_status llamac_utf8_stream_flush(llamac_utf8_stream *stream, const char **text, size_t *text_len) {
@@ -198,17 +185,10 @@ llamac_status llamac_utf8_stream_flush(llamac_utf8_stream *stream, const char **
     if (!stream || !text || !text_len) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_utf8_stream_flush: NULL argument");
     }
-    if (!reserve(stream, 4)) {
-        return LLAMAC_E_NO_MEMORY;
-    }
-    size_t w = 0;
+    llamac__dynbuf_reset(&stream->out);
     if (stream->n_pending > 0) {
-        memcpy(stream->out, replacement, 3);
-        w = 3;
+        llamac__dynbuf_add(&stream->out, replacement, 3);
         stream->n_pending = 0;
     }
-    stream->out[w] = '\0';
-    *text = stream->out;
-    *text_len = w;
-    return llamac__ok();
+    return stream_result(stream, 3, text, text_len);
 }

@@ -5,6 +5,7 @@
  * the Hub" is ours to enforce: the Authorization header is added to a request only when its scheme, host and port
  * are the endpoint's. Downloads append to a partial file with a Range request and retry a dropped transfer.
  */
+#include "dynbuf.h"
 #include "hub/hub_internal.h"
 
 #include <curl/curl.h>
@@ -175,35 +176,10 @@ static llamac_status http_error(const struct hub_env *env, long code, const stru
 
 /* ---- API calls ---- */
 
-struct membuf {
-    char *data;
-    size_t len, cap;
-    bool too_big;
-};
-
+/* Collects a response body (a dynbuf capped below API_BODY_CAP); refusing bytes makes curl stop with an error. */
 static size_t on_body(char *buf, size_t size, size_t nitems, void *user) {
-    struct membuf *m = user;
     size_t n = size * nitems;
-    if (m->len + n + 1 > API_BODY_CAP) {
-        m->too_big = true;
-        return 0;
-    }
-    if (m->len + n + 1 > m->cap) {
-        size_t cap = m->cap ? m->cap : 4096;
-        while (cap < m->len + n + 1) {
-            cap *= 2;
-        }
-        char *d = realloc(m->data, cap);
-        if (!d) {
-            return 0;
-        }
-        m->data = d;
-        m->cap = cap;
-    }
-    memcpy(m->data + m->len, buf, n);
-    m->len += n;
-    m->data[m->len] = '\0';
-    return n;
+    return llamac__dynbuf_add(user, buf, n) ? n : 0;
 }
 
 llamac_status hub__api_get(const struct hub_env *env, const char *url, const char *repo, json_t **out) {
@@ -213,7 +189,7 @@ llamac_status hub__api_get(const struct hub_env *env, const char *url, const cha
         return st;
     }
     char *cur = hub__fmt("%s", url);
-    struct membuf body = { 0 };
+    llamac__dynbuf body = LLAMAC__DYNBUF(API_BODY_CAP - 1);
     for (int hop = 0; cur && hop < MAX_HOPS; hop++) {
         struct curl_slist *headers = NULL;
         struct reply r = { 0 };
@@ -222,8 +198,7 @@ llamac_status hub__api_get(const struct hub_env *env, const char *url, const cha
             st = LLAMAC_E_NO_MEMORY;
             break;
         }
-        free(body.data);
-        memset(&body, 0, sizeof body);
+        llamac__dynbuf_reset(&body);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
@@ -241,9 +216,13 @@ llamac_status hub__api_get(const struct hub_env *env, const char *url, const cha
         curl_easy_cleanup(h);
         curl_slist_free_all(headers);
         if (rc != CURLE_OK) {
-            st = body.too_big ? llamac__fail(LLAMAC_E_NETWORK, "the Hub's answer to %s is larger than 64 MiB", cur)
-                              : llamac__fail(LLAMAC_E_NETWORK, "cannot reach the Hub at %s: %s", env->endpoint,
-                                             curl_easy_strerror(rc));
+            llamac__dynbuf_err kept = llamac__dynbuf_error(&body);
+            st = kept == LLAMAC__DYNBUF_TOO_BIG
+                     ? llamac__fail(LLAMAC_E_NETWORK, "the Hub's answer to %s is larger than 64 MiB", cur)
+                 : kept == LLAMAC__DYNBUF_NO_MEMORY
+                     ? llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory reading the Hub's answer to %s", cur)
+                     : llamac__fail(LLAMAC_E_NETWORK, "cannot reach the Hub at %s: %s", env->endpoint,
+                                    curl_easy_strerror(rc));
             break;
         }
         if (next) {
@@ -256,20 +235,20 @@ llamac_status hub__api_get(const struct hub_env *env, const char *url, const cha
             break;
         }
         json_error_t jerr;
-        *out = json_loadb(body.data ? body.data : "", body.len, 0, &jerr);
+        *out = json_loadb(llamac__dynbuf_ptr(&body), llamac__dynbuf_len(&body), 0, &jerr);
         st = *out ? LLAMAC_OK
                   : llamac__fail(LLAMAC_E_NETWORK, "the Hub's answer to %s is not JSON: %s (line %d)", cur, jerr.text,
                                  jerr.line);
         free(cur);
         cur = NULL;
-        free(body.data);
+        llamac__dynbuf_free(&body);
         return st;
     }
     if (st == LLAMAC_OK) {
         st = cur ? llamac__fail(LLAMAC_E_NETWORK, "more than %d redirects for %s", MAX_HOPS, url) : LLAMAC_E_NO_MEMORY;
     }
     free(cur);
-    free(body.data);
+    llamac__dynbuf_free(&body);
     return st;
 }
 
