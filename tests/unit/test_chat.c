@@ -67,6 +67,18 @@ static size_t count_role(const char *json, const char *role) {
     return c;
 }
 
+/* What a session's reply should be: llamac_generate from the session's prompt tokens with its parameters `gp` and
+ * the template's end of turn as the stop string, on a context without the session. */
+static llamac_status generate_fresh(llamac_context *ctx, const llamac_token *prompt, size_t n,
+                                    llamac_generate_params gp, struct sink *k, llamac_generate_result *res) {
+    const char *stop[] = { "<|im_end|>" };
+    gp.stop = stop;
+    gp.n_stop = 1;
+    gp.on_text = on_text;
+    gp.user_data = k;
+    return llamac_generate_tokens(ctx, prompt, n, &gp, res);
+}
+
 /* Turn 2 decodes only what is new, and its greedy reply equals a fresh generation from the whole prompt. */
 static void test_incremental(void) {
     llamac_ctx_params cp = ctx_params(1024);
@@ -114,14 +126,9 @@ static void test_incremental(void) {
     llamac_generate_params gp = llamac_generate_params_default();
     gp.max_tokens = 16;
     gp.sampling.temp = 0;
-    const char *stop[] = { "<|im_end|>" };
-    gp.stop = stop;
-    gp.n_stop = 1;
     struct sink sf = { { 0 }, 0 };
-    gp.on_text = on_text;
-    gp.user_data = &sf;
     llamac_generate_result rf;
-    CHECK_OK(llamac_generate_tokens(fresh, p2, n2, &gp, &rf));
+    CHECK_OK(generate_fresh(fresh, p2, n2, gp, &sf, &rf));
     CHECK_STR(s2.text, sf.text);
     CHECK_INT(r2.gen.n_generated_tokens, rf.n_generated_tokens);
     CHECK_INT(r2.gen.finish_reason, rf.finish_reason);
@@ -490,14 +497,9 @@ static void test_sampling_copied(void) {
     memcpy(grammar, saved_grammar, sizeof grammar);
     memcpy(word, saved_word, sizeof word);
     bias[0].token = eos;
-    const char *stop[] = { "<|im_end|>" };
-    gp.stop = stop;
-    gp.n_stop = 1;
     struct sink sf = { { 0 }, 0 };
-    gp.on_text = on_text;
-    gp.user_data = &sf;
     llamac_generate_result rf;
-    CHECK_OK(llamac_generate_tokens(fresh, prompt, n, &gp, &rf));
+    CHECK_OK(generate_fresh(fresh, prompt, n, gp, &sf, &rf));
     CHECK_STR(sc.text, sf.text);
     CHECK(strstr(sc.text, "One day, Tom was happy.") != NULL); /* the trigger fired and the grammar wrote the rest */
     CHECK_INT(rc.gen.finish_reason, LLAMAC_FINISH_EOG);        /* the grammar's end */
