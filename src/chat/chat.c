@@ -389,34 +389,19 @@ llamac_status llamac_chat_messages_json(const llamac_chat *chat, char **out) {
 
 /* ---- rendering and tokenizing ---- */
 
-/* A growable token list. */
-struct toks {
-    llamac_token *v;
-    size_t n;
-    size_t cap;
-};
+/* The tokens of the conversation, appended as they are made: a dynbuf of llamac_token, capped at 64 M tokens (far
+ * past any context). */
+#define TOKS_MAX ((size_t)64 << 20)
 
-static llamac_status toks_push(struct toks *t, const llamac_token *v, size_t n) {
-    if (t->n + n > t->cap) {
-        size_t cap = t->cap ? t->cap : 256;
-        while (cap < t->n + n) {
-            cap *= 2;
-        }
-        llamac_token *p = realloc(t->v, cap * sizeof *p);
-        if (!p) {
-            return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory tokenizing the conversation");
-        }
-        t->v = p;
-        t->cap = cap;
+static llamac_status toks_push(llamac__dynbuf *t, const llamac_token *v, size_t n) {
+    if (!llamac__dynbuf_add(t, v, n * sizeof *v)) {
+        return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory tokenizing the conversation");
     }
-    if (n > 0) {
-        memcpy(t->v + t->n, v, n * sizeof *v);
-    }
-    t->n += n;
     return LLAMAC_OK;
 }
 
-static llamac_status tokenize_into(const llamac_chat *chat, struct toks *t, const char *s, size_t len, unsigned flags) {
+static llamac_status tokenize_into(const llamac_chat *chat, llamac__dynbuf *t, const char *s, size_t len,
+                                   unsigned flags) {
     if (len == 0 && !(flags & LLAMAC_TOKENIZE_ADD_SPECIAL)) {
         return LLAMAC_OK;
     }
@@ -516,7 +501,7 @@ llamac_status llamac__chat_render(llamac_chat *chat, const char *pending, size_t
     char *r = NULL, *rs = NULL;
     size_t r_len = 0, rs_len = 0, n_pieces = 0, max_pieces = 0;
     struct piece *pieces = NULL;
-    struct toks t = { NULL, 0, 0 };
+    llamac__dynbuf t = LLAMAC__DYNBUF(TOKS_MAX * sizeof(llamac_token));
     if (!real || !sent || !contents || !content_lens) {
         st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory rendering the conversation");
         goto done;
@@ -608,6 +593,14 @@ llamac_status llamac__chat_render(llamac_chat *chat, const char *pending, size_t
         st = toks_push(&t, &special_eos, 1);
     }
 done:
+    if (st == LLAMAC_OK && tokens) {
+        size_t bytes = 0;
+        *tokens = (llamac_token *)(void *)llamac__dynbuf_take(&t, &bytes);
+        *n_tokens = bytes / sizeof **tokens;
+        if (!*tokens) {
+            st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory tokenizing the conversation");
+        }
+    }
     if (st == LLAMAC_OK) {
         if (text) {
             *text = r;
@@ -616,13 +609,8 @@ done:
         if (text_len) {
             *text_len = r_len;
         }
-        if (tokens) {
-            *tokens = t.v;
-            *n_tokens = t.n;
-            t.v = NULL;
-        }
     }
-    free(t.v);
+    llamac__dynbuf_free(&t);
     free(pieces);
     free(rs);
     free(r);

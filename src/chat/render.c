@@ -11,12 +11,16 @@
  * llamac__template_apply, which every caller reaches.
  */
 #include "chat/chat_internal.h"
+#include "dynbuf.h"
 #include "schema/toolcall.h"
 #include "text/template_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The most text a message's content parts join into: past any request body or conversation. */
+#define PARTS_MAX ((size_t)1 << 30)
 
 /* Replaces the content of the message being typed while looking for the template's text before it. It need not be
  * unique: were it found earlier in the render (typed into an earlier message), the text before it would be a prefix
@@ -63,8 +67,8 @@ size_t llamac__prompt_eos_len(const llamac_model *model, const char *s, size_t l
 
 /* The text of message i's OpenAI content-part array into *out (a new string): the text parts joined with "\n". */
 static llamac_status flatten_parts(size_t i, json_t *parts, json_t **out) {
-    char *text = NULL;
-    size_t len = 0, k;
+    llamac__dynbuf text = LLAMAC__DYNBUF(PARTS_MAX);
+    size_t k;
     json_t *part;
     llamac_status st = LLAMAC_OK;
     *out = NULL;
@@ -87,24 +91,16 @@ static llamac_status flatten_parts(size_t i, json_t *parts, json_t **out) {
             st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "'messages[%zu].content[%zu].text' must be a string", i, k);
             goto done;
         }
-        size_t n = json_string_length(t);
-        char *grown = realloc(text, len + n + 2);
-        if (!grown) {
-            st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory joining content parts");
-            goto done;
+        if (k > 0 && llamac__dynbuf_len(&text) > 0) {
+            llamac__dynbuf_addc(&text, '\n');
         }
-        text = grown;
-        if (k > 0 && len > 0) {
-            text[len++] = '\n';
-        }
-        memcpy(text + len, json_string_value(t), n);
-        len += n;
+        llamac__dynbuf_add(&text, json_string_value(t), json_string_length(t));
     }
-    if (!(*out = json_stringn(text ? text : "", len))) {
+    if (llamac__dynbuf_error(&text) || !(*out = json_stringn(llamac__dynbuf_ptr(&text), llamac__dynbuf_len(&text)))) {
         st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory joining content parts");
     }
 done:
-    free(text);
+    llamac__dynbuf_free(&text);
     return st;
 }
 
