@@ -318,11 +318,21 @@ expect_eq "in-flight request finished" "$(jqr .usage.completion_tokens "$TMP/inf
 start_server Q -m "$MODELS/stories260K.gguf" -np 1 --max-queue 0 -t 1 --host 0.0.0.0 --cors-origins http://a.example -v
 AUTH=
 expect_contains "warning: non-loopback without a key" "$(cat "$TMP/Q.log")" "without an API key"
-# the second choice of n=2 finds the slot busy and no room in the queue: 503 + Retry-After
+# while a long request holds the one slot, another finds no room in the queue: 503 + Retry-After
+curl -s --data-binary '{"prompt":"Once upon a time","max_tokens":2000,"ignore_eos":true,"temperature":0}' \
+  "$Q_URL/v1/completions" > "$TMP/long" &
+lpid=$!
+for _ in $(seq 1 200); do
+  req GET "$Q_URL/slots"
+  [ "$(jqr 'map(select(.state != "idle")) | length' 2> /dev/null)" = 1 ] && break
+  sleep 0.01
+done
 code=$(curl -s -o "$TMP/body" -D "$TMP/headers" -w '%{http_code}' --data-binary \
-  '{"prompt":"Once upon a time","max_tokens":4,"n":2}' "$Q_URL/v1/completions")
+  '{"prompt":"Once upon a time","max_tokens":4}' "$Q_URL/v1/completions")
 expect_eq "queue full: 503" "$code" 503
 expect_contains "Retry-After" "$(cat "$TMP/headers")" "Retry-After: 1"
+wait "$lpid"
+expect_eq "the long request finished" "$(jqr .usage.completion_tokens "$TMP/long")" 2000
 req POST "$Q_URL/v1/completions" '{"prompt":"Once upon a time","max_tokens":4}'
 expect_eq "then a single request works" "$code" 200
 
