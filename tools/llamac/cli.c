@@ -288,38 +288,6 @@ void cli_setup_logging(const struct cli_common *c) {
     }
 }
 
-llamac_model *cli_load_model(struct cli_common *c, bool vocab_only) {
-    if (c->hf_file && !c->hf_repo) {
-        cli_error(c, "--hf-file needs -hf OWNER/REPO");
-        return NULL;
-    }
-    if (c->hf_repo && !cli_hub_model(c)) {
-        return NULL;
-    }
-    const char *path = c->model_path;
-    if (!path || !path[0]) {
-        path = getenv("LLAMAC_MODEL");
-    }
-    if (!path || !path[0]) {
-        cli_error(c, "no model given: pass -m FILE (or set LLAMAC_MODEL)");
-        return NULL;
-    }
-    struct progress bar;
-    progress_init(&bar, "loading model", c->quiet || vocab_only);
-    llamac_model_params mp = c->model;
-    mp.vocab_only = vocab_only;
-    mp.progress = progress_update;
-    mp.progress_user_data = &bar;
-    llamac_model *model = NULL;
-    llamac_status st = llamac_model_load(path, &mp, &model);
-    progress_done(&bar);
-    if (st != LLAMAC_OK) {
-        cli_error(c, "%s", llamac_last_error());
-        return NULL;
-    }
-    return model;
-}
-
 char *cli_read_all(const struct cli_common *c, const char *path, size_t *len) {
     FILE *f = path ? fopen(path, "rb") : stdin;
     if (!f) {

@@ -111,13 +111,24 @@ void cli_print_common_help(void);
 /* Installs the log hook for --verbose (llama.cpp's log on stderr). */
 void cli_setup_logging(const struct cli_common *c);
 
-/* Loads c->model_path (or $LLAMAC_MODEL) with a progress bar on a terminal; prints the error and returns NULL on
- * failure. */
+/* Loads c->model_path (or $LLAMAC_MODEL) with a progress bar on a terminal (model_source.c); prints the error and
+ * returns NULL on failure. */
 llamac_model *cli_load_model(struct cli_common *c, bool vocab_only);
 
-/* Downloads (or finds in the cache) c->hf_repo / c->hf_file and points c->model_path at it (cmd_pull.c); prints the
- * error and returns false on failure. cli_load_model calls it when -hf was given. */
+/* Downloads (or finds in the cache) c->hf_repo / c->hf_file and points c->model_path at it (model_source.c);
+ * prints the error and returns false on failure. cli_load_model calls it when -hf was given. */
 bool cli_hub_model(struct cli_common *c);
+
+/* Pulls `spec`/`file` from the Hub with a download bar on a terminal, where a name that matches no file or several
+ * also gets a numbered picker. On failure the message is copied into err (model_source.c). */
+llamac_status cli_hub_pull(const struct cli_common *c, const char *spec, const char *file,
+                           const llamac_hub_params *params, llamac_hub_list **out, char *err, size_t cap);
+
+/* The Hub parameters the flags say (--offline, -hft). */
+llamac_hub_params cli_hub_params(const struct cli_common *c);
+
+/* "1.5 GiB" style sizes. */
+void cli_human_size(double bytes, char *buf, size_t cap);
 
 /* Reads all of a stream / a file into a NUL-terminated buffer (caller frees with free). NULL on failure, with the
  * error printed. */

@@ -1,0 +1,206 @@
+/*
+ * model_source.c - where a command's model comes from: -m FILE, $LLAMAC_MODEL, or -hf OWNER/REPO[:QUANT] from the
+ * Hugging Face cache, and loading it with a progress bar.
+ *
+ * The library decides which files a Hub name means and fetches them; this file adds what only a terminal has: a
+ * download bar with bytes, rate and ETA, and a numbered picker when the name does not settle on one file. `llamac
+ * pull` (cmd_pull.c) uses the same pieces.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- the download bar ---- */
+
+struct dl_bar {
+    bool enabled;
+    double last;        /* when it was last drawn */
+    uint64_t last_done; /* what it showed then */
+    bool drawn;
+};
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void cli_human_size(double bytes, char *buf, size_t cap) {
+    static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    int u = 0;
+    while (bytes >= 1024.0 && u < 4) {
+        bytes /= 1024.0;
+        u++;
+    }
+    snprintf(buf, cap, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+}
+
+static bool dl_progress(const char *file, uint64_t done, uint64_t total, double rate, void *user_data) {
+    struct dl_bar *b = user_data;
+    if (!b->enabled) {
+        return true;
+    }
+    double t = now_s();
+    if (b->drawn && (done == b->last_done || (t - b->last < 0.1 && done != total))) {
+        return true;
+    }
+    b->last = t;
+    b->last_done = done;
+    b->drawn = true;
+    char d[32], tot[32], r[32], eta[32] = "--:--";
+    cli_human_size((double)done, d, sizeof d);
+    cli_human_size((double)total, tot, sizeof tot);
+    cli_human_size(rate, r, sizeof r);
+    if (rate > 0.0 && total > done) {
+        long s = (long)((double)(total - done) / rate);
+        snprintf(eta, sizeof eta, "%ld:%02ld", s / 60, s % 60);
+    }
+    enum { WIDTH = 20 };
+    char bar[WIDTH + 1];
+    int filled = total ? (int)((double)done / (double)total * WIDTH) : 0;
+    for (int i = 0; i < WIDTH; i++) {
+        bar[i] = i < filled ? '#' : '.';
+    }
+    bar[WIDTH] = '\0';
+    const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    fprintf(stderr, "\r\033[K%.32s [%s] %s / %s  %s/s  ETA %s", base, bar, d, total ? tot : "?", r, eta);
+    fflush(stderr);
+    return true;
+}
+
+static void dl_done(struct dl_bar *b) {
+    if (b->enabled && b->drawn) {
+        fprintf(stderr, "\r\033[K");
+        fflush(stderr);
+    }
+}
+
+/* ---- pulling with a picker ---- */
+
+static bool interactive(void) {
+    return isatty(STDIN_FILENO) && isatty(STDERR_FILENO);
+}
+
+/* Offers the repo's model files when `spec` did not settle on one; returns the chosen path (caller frees) or NULL. */
+static char *pick(const struct cli_common *c, const char *spec, const llamac_hub_params *p) {
+    char repo[256];
+    snprintf(repo, sizeof repo, "%.*s", (int)strcspn(spec, ":"), spec);
+    llamac_hub_list *files = NULL, *choices = NULL;
+    char *chosen = NULL;
+    if (llamac_hub_repo_files(repo, p, &files) != LLAMAC_OK || llamac_hub_model_choices(files, &choices) != LLAMAC_OK ||
+        llamac_hub_list_count(choices) == 0) {
+        goto done;
+    }
+    size_t n = llamac_hub_list_count(choices);
+    fprintf(stderr, "%s: choose a file:\n", repo);
+    for (size_t i = 0; i < n; i++) {
+        const llamac_hub_file *f = llamac_hub_list_get(choices, i);
+        char size[32];
+        cli_human_size((double)f->size, size, sizeof size);
+        fprintf(stderr, "  %2zu) %-60s %10s%s\n", i + 1, f->path, size, f->local_path ? "  (cached)" : "");
+    }
+    fprintf(stderr, "number (Enter to cancel): ");
+    fflush(stderr);
+    char line[64];
+    long k = 0;
+    if (fgets(line, sizeof line, stdin)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0] && cli_int(c, "choice", line, 1, (long)n, &k)) {
+            chosen = strdup(llamac_hub_list_get(choices, (size_t)k - 1)->path);
+        }
+    }
+done:
+    llamac_hub_list_free(files);
+    llamac_hub_list_free(choices);
+    return chosen;
+}
+
+/* On failure the message is copied into err: the picker's own calls would overwrite llamac_last_error. */
+llamac_status cli_hub_pull(const struct cli_common *c, const char *spec, const char *file,
+                           const llamac_hub_params *params, llamac_hub_list **out, char *err, size_t cap) {
+    struct dl_bar bar = { .enabled = !c->quiet && isatty(STDERR_FILENO) };
+    llamac_hub_params with_bar = *params;
+    with_bar.progress = dl_progress;
+    with_bar.progress_user_data = &bar;
+    const llamac_hub_params *p = &with_bar;
+    llamac_status st = llamac_hub_pull(spec, file, p, out);
+    dl_done(&bar);
+    snprintf(err, cap, "%s", st == LLAMAC_OK ? "" : llamac_last_error());
+    if (st == LLAMAC_E_NOT_FOUND && !file && interactive()) {
+        fprintf(stderr, "llamac %s: %s\n", c->cmd, err);
+        char *chosen = pick(c, spec, p);
+        if (!chosen) {
+            snprintf(err, cap, "no file chosen");
+            return st;
+        }
+        char repo[256];
+        snprintf(repo, sizeof repo, "%.*s", (int)strcspn(spec, ":"), spec);
+        st = llamac_hub_pull(repo, chosen, p, out);
+        dl_done(&bar);
+        snprintf(err, cap, "%s", st == LLAMAC_OK ? "" : llamac_last_error());
+        free(chosen);
+    }
+    return st;
+}
+
+llamac_hub_params cli_hub_params(const struct cli_common *c) {
+    llamac_hub_params p = llamac_hub_params_default();
+    p.offline = c->offline;
+    p.token = c->hf_token;
+    return p;
+}
+
+bool cli_hub_model(struct cli_common *c) {
+    if (c->model_path && c->model_path[0]) {
+        cli_error(c, "pass either -m FILE or -hf OWNER/REPO[:QUANT], not both");
+        return false;
+    }
+    llamac_hub_params p = cli_hub_params(c);
+    llamac_hub_list *files = NULL;
+    char err[1024];
+    if (cli_hub_pull(c, c->hf_repo, c->hf_file, &p, &files, err, sizeof err) != LLAMAC_OK) {
+        cli_error(c, "%s", err);
+        return false;
+    }
+    const llamac_hub_file *f = llamac_hub_list_get(files, 0);
+    snprintf(c->hf_model_path, sizeof c->hf_model_path, "%s", f->local_path);
+    c->model_path = c->hf_model_path;
+    llamac_hub_list_free(files);
+    return true;
+}
+
+llamac_model *cli_load_model(struct cli_common *c, bool vocab_only) {
+    if (c->hf_file && !c->hf_repo) {
+        cli_error(c, "--hf-file needs -hf OWNER/REPO");
+        return NULL;
+    }
+    if (c->hf_repo && !cli_hub_model(c)) {
+        return NULL;
+    }
+    const char *path = c->model_path;
+    if (!path || !path[0]) {
+        path = getenv("LLAMAC_MODEL");
+    }
+    if (!path || !path[0]) {
+        cli_error(c, "no model given: pass -m FILE (or set LLAMAC_MODEL)");
+        return NULL;
+    }
+    struct progress bar;
+    progress_init(&bar, "loading model", c->quiet || vocab_only);
+    llamac_model_params mp = c->model;
+    mp.vocab_only = vocab_only;
+    mp.progress = progress_update;
+    mp.progress_user_data = &bar;
+    llamac_model *model = NULL;
+    llamac_status st = llamac_model_load(path, &mp, &model);
+    progress_done(&bar);
+    if (st != LLAMAC_OK) {
+        cli_error(c, "%s", llamac_last_error());
+        return NULL;
+    }
+    return model;
+}
