@@ -7,7 +7,7 @@ run_llamac "$TMP/o" "$TMP/e" --version
 expect_eq "--version status" "$rc" 0
 expect_contains "--version names llamac" "$(cat "$TMP/o")" "llamac 0.1.0"
 expect_contains "--version names the llama.cpp commit" "$(cat "$TMP/o")" "llama.cpp de3ff81"
-expect_contains "--version lists backends" "$(cat "$TMP/o")" "backends: CPU"
+expect_contains "--version lists backends" "$(grep '^backends:' "$TMP/o")" " CPU"
 
 run_llamac "$TMP/o" "$TMP/e" run --help
 expect_eq "run --help status" "$rc" 0
