@@ -1,7 +1,7 @@
-# `llamac chat --live` driven in tmux as a person would use it: typing with a cursor edit, Ctrl-U, Alt+Enter, the
-# answer equal to `llamac chat`'s for the same messages, the status line, Ctrl-C stopping an answer, Ctrl-C twice
-# and Ctrl-D quitting, the terminal's settings restored (stty -g before and after), --session-cache, and the
-# refusal to run without a terminal.
+# `llamac chat --live` driven in tmux as a person would use it: typing with a cursor edit, Up recalling the last
+# message, Ctrl-U, Alt+Enter, the answer equal to `llamac chat`'s for the same messages, the status line, Ctrl-C
+# stopping an answer, Ctrl-C twice and Ctrl-D quitting, the terminal's settings restored (stty -g before and
+# after), --session-cache, and the refusal to run without a terminal.
 . "$(dirname "$0")/lib.sh"
 M="$MODELS/stories260K-chatml.gguf"
 [ -f "$M" ] || { echo "SKIP: $M not found" >&2; exit 77; }
@@ -36,6 +36,10 @@ wait_for a "> Hello world"
 "${T[@]}" send-keys -t a Enter
 wait_for a "first token" && pass
 expect_contains "tmux: the status line" "$(pane a)" "tokens/s"
+# Up on the empty line recalls the message sent (as in `llamac chat`); Ctrl-U clears it again
+"${T[@]}" send-keys -t a Up
+wait_for a "> Hello world" 2 && pass
+"${T[@]}" send-keys -t a C-u
 # typed text thrown away with Ctrl-U, a word removed with Ctrl-W, a second line with Alt+Enter
 "${T[@]}" send-keys -t a "garbage text" C-u "Tell me more" C-w "again"
 wait_for a "> Tell me again"

@@ -1,7 +1,7 @@
 /*
  * cmd_chat_live.c - `llamac chat --live`: a chat whose model reads the message while it is being typed.
  *
- * A small raw-mode line editor (termios and ANSI escapes, no curses) drives an incremental prefill
+ * A small raw-mode line editor (line_editor.c: ANSI escapes, no curses) drives an incremental prefill
  * (llamac_prefill): the loop waits for keys with poll(), and whenever the input is idle it either hands the
  * edited text to the prefill (after --debounce-ms without keys) or decodes one small step, so a keystroke never
  * waits for more than one step. Enter adds the message and generation starts from what is already decoded. The
@@ -9,6 +9,7 @@
  * restores them with tcsetattr, which is async-signal-safe, then re-raises the signal).
  */
 #include "cli.h"
+#include "line_editor.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -87,299 +88,6 @@ static double now_ms(void) {
     return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
-/* ---- the line editor ---- */
-
-#define PROMPT "> "
-#define PROMPT_COLS 2
-
-struct editor {
-    char *buf;
-    size_t len;
-    size_t cap;
-    size_t cursor;    /* byte offset, always at a character boundary */
-    int drawn_row;    /* the row of the terminal cursor within the drawn input, after the last draw */
-    bool dirty;       /* edited since the prefill last saw the text */
-    double last_edit; /* ms */
-};
-
-static bool ed_insert(struct editor *e, const char *s, size_t n) {
-    if (e->len + n + 1 > e->cap) {
-        size_t cap = e->cap ? e->cap * 2 : 256;
-        while (cap < e->len + n + 1) {
-            cap *= 2;
-        }
-        char *p = realloc(e->buf, cap);
-        if (!p) {
-            return false;
-        }
-        e->buf = p;
-        e->cap = cap;
-    }
-    memmove(e->buf + e->cursor + n, e->buf + e->cursor, e->len - e->cursor);
-    memcpy(e->buf + e->cursor, s, n);
-    e->len += n;
-    e->cursor += n;
-    e->buf[e->len] = '\0';
-    return true;
-}
-
-static void ed_erase(struct editor *e, size_t from, size_t to) {
-    if (to <= from) {
-        return;
-    }
-    memmove(e->buf + from, e->buf + to, e->len - to);
-    e->len -= to - from;
-    if (e->cursor >= to) {
-        e->cursor -= to - from;
-    } else if (e->cursor > from) {
-        e->cursor = from;
-    }
-    if (e->buf) {
-        e->buf[e->len] = '\0';
-    }
-}
-
-static bool is_cont(char c) {
-    return ((unsigned char)c & 0xC0) == 0x80;
-}
-
-static size_t prev_char(const struct editor *e, size_t at) {
-    if (at == 0) {
-        return 0;
-    }
-    at--;
-    while (at > 0 && is_cont(e->buf[at])) {
-        at--;
-    }
-    return at;
-}
-
-static size_t next_char(const struct editor *e, size_t at) {
-    if (at >= e->len) {
-        return e->len;
-    }
-    at++;
-    while (at < e->len && is_cont(e->buf[at])) {
-        at++;
-    }
-    return at;
-}
-
-static size_t line_start(const struct editor *e, size_t at) {
-    while (at > 0 && e->buf[at - 1] != '\n') {
-        at--;
-    }
-    return at;
-}
-
-static size_t line_end(const struct editor *e, size_t at) {
-    while (at < e->len && e->buf[at] != '\n') {
-        at++;
-    }
-    return at;
-}
-
-/* Characters between a and b (a <= b). */
-static size_t count_chars(const struct editor *e, size_t a, size_t b) {
-    size_t n = 0;
-    for (size_t i = a; i < b; i = next_char(e, i)) {
-        n++;
-    }
-    return n;
-}
-
-static size_t advance_chars(const struct editor *e, size_t at, size_t n, size_t limit) {
-    while (n-- > 0 && at < limit) {
-        at = next_char(e, at);
-    }
-    return at;
-}
-
-/* Up/down: the same column on the neighbouring line. */
-static void ed_vertical(struct editor *e, int dir) {
-    size_t ls = line_start(e, e->cursor);
-    size_t col = count_chars(e, ls, e->cursor);
-    if (dir < 0) {
-        if (ls == 0) {
-            return;
-        }
-        size_t ps = line_start(e, ls - 1);
-        e->cursor = advance_chars(e, ps, col, ls - 1);
-    } else {
-        size_t le = line_end(e, e->cursor);
-        if (le >= e->len) {
-            return;
-        }
-        e->cursor = advance_chars(e, le + 1, col, line_end(e, le + 1));
-    }
-}
-
-/* Redraws the input: from the start of what was drawn before, the prompt and the text (continuation lines
- * indented), then puts the cursor where it belongs. Characters are taken as one column wide. */
-static void ed_draw(struct editor *e) {
-    int width = term_width();
-    char seq[32];
-    if (e->drawn_row > 0) {
-        snprintf(seq, sizeof seq, "\x1b[%dA", e->drawn_row);
-        fputs(seq, stdout);
-    }
-    fputs("\r\x1b[J" PROMPT, stdout);
-    int row = 0, col = PROMPT_COLS, cur_row = 0, cur_col = PROMPT_COLS;
-    for (size_t i = 0; i <= e->len;) {
-        if (i == e->cursor) {
-            cur_row = row;
-            cur_col = col;
-        }
-        if (i == e->len) {
-            break;
-        }
-        size_t j = next_char(e, i);
-        if (e->buf[i] == '\n') {
-            fputs("\r\n"
-                  "  ",
-                  stdout);
-            row++;
-            col = PROMPT_COLS;
-        } else {
-            if (col >= width) {
-                fputs("\r\n", stdout);
-                row++;
-                col = 0;
-            }
-            fwrite(e->buf + i, 1, j - i, stdout);
-            col++;
-        }
-        i = j;
-    }
-    if (cur_col >= width) {
-        cur_row++;
-        cur_col = 0;
-    }
-    if (col >= width) {
-        fputs("\r\n", stdout); /* leave the pending wrap: the cursor is on the next row */
-        row++;
-    }
-    if (row > cur_row) {
-        snprintf(seq, sizeof seq, "\x1b[%dA", row - cur_row);
-        fputs(seq, stdout);
-    }
-    fputs("\r", stdout);
-    if (cur_col > 0) {
-        snprintf(seq, sizeof seq, "\x1b[%dC", cur_col);
-        fputs(seq, stdout);
-    }
-    e->drawn_row = cur_row;
-    fflush(stdout);
-}
-
-/* Moves the terminal cursor below the drawn input, for output that follows it. */
-static void ed_leave(struct editor *e) {
-    size_t save = e->cursor;
-    e->cursor = e->len;
-    ed_draw(e);
-    e->cursor = save;
-    fputs("\r\n", stdout);
-    e->drawn_row = 0;
-    fflush(stdout);
-}
-
-/* ---- keys ---- */
-
-enum key {
-    KEY_NONE,
-    KEY_TEXT,
-    KEY_ENTER,
-    KEY_NEWLINE,
-    KEY_LEFT,
-    KEY_RIGHT,
-    KEY_UP,
-    KEY_DOWN,
-    KEY_HOME,
-    KEY_END,
-    KEY_BACKSPACE,
-    KEY_DELETE,
-    KEY_CTRL_C,
-    KEY_CTRL_D,
-    KEY_CTRL_W,
-    KEY_CTRL_U,
-    KEY_CTRL_K,
-    KEY_CTRL_L,
-    KEY_INCOMPLETE
-};
-
-/* Decodes one key from in[0..n); *used is the bytes it took. KEY_INCOMPLETE: more bytes are needed. */
-static enum key parse_key(const unsigned char *in, size_t n, size_t *used) {
-    *used = 1;
-    unsigned char c = in[0];
-    switch (c) {
-    case '\r':
-    case '\n': return KEY_ENTER;
-    case 1: return KEY_HOME;
-    case 2: return KEY_LEFT;
-    case 3: return KEY_CTRL_C;
-    case 4: return KEY_CTRL_D;
-    case 5: return KEY_END;
-    case 6: return KEY_RIGHT;
-    case 8:
-    case 127: return KEY_BACKSPACE;
-    case 11: return KEY_CTRL_K;
-    case 12: return KEY_CTRL_L;
-    case 14: return KEY_DOWN;
-    case 16: return KEY_UP;
-    case 21: return KEY_CTRL_U;
-    case 23: return KEY_CTRL_W;
-    default: break;
-    }
-    if (c == 27) {
-        if (n < 2) {
-            return KEY_INCOMPLETE;
-        }
-        if (in[1] == '\r' || in[1] == '\n') {
-            *used = 2;
-            return KEY_NEWLINE; /* Alt+Enter */
-        }
-        if (in[1] != '[' && in[1] != 'O') {
-            *used = 2;
-            return KEY_NONE; /* another Alt+key */
-        }
-        if (n < 3) {
-            return KEY_INCOMPLETE;
-        }
-        size_t i = 2;
-        while (i < n && ((in[i] >= '0' && in[i] <= '9') || in[i] == ';')) {
-            i++;
-        }
-        if (i >= n) {
-            return KEY_INCOMPLETE;
-        }
-        *used = i + 1;
-        int num = in[2] >= '0' && in[2] <= '9' ? atoi((const char *)in + 2) : 0;
-        switch (in[i]) {
-        case 'A': return KEY_UP;
-        case 'B': return KEY_DOWN;
-        case 'C': return KEY_RIGHT;
-        case 'D': return KEY_LEFT;
-        case 'H': return KEY_HOME;
-        case 'F': return KEY_END;
-        case '~':
-            return num == 1 || num == 7 ? KEY_HOME : num == 4 || num == 8 ? KEY_END : num == 3 ? KEY_DELETE : KEY_NONE;
-        default: return KEY_NONE;
-        }
-    }
-    if (c < 32) {
-        return KEY_NONE;
-    }
-    size_t need = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
-    if (need == 0) {
-        return KEY_NONE;
-    }
-    if (n < need) {
-        return KEY_INCOMPLETE;
-    }
-    *used = need;
-    return llamac_utf8_valid((const char *)in, need, NULL) ? KEY_TEXT : KEY_NONE;
-}
-
 /* ---- the session ---- */
 
 struct live_opts {
@@ -398,7 +106,9 @@ struct live {
     llamac_context *ctx;
     llamac_chat *chat;
     llamac_prefill *pf;
-    struct editor ed;
+    struct line_editor ed;
+    bool dirty;            /* edited since the prefill last saw the text */
+    double last_edit;      /* ms */
     unsigned char in[256]; /* keys read and not handled yet */
     size_t n_in;
     int ctrl_c; /* Ctrl-C presses in a row while typing */
@@ -456,8 +166,9 @@ static bool on_answer_text(const char *text, size_t len, void *user_data) {
 }
 
 static void answer(struct live *lv) {
-    struct editor *e = &lv->ed;
-    ed_leave(e);
+    struct line_editor *e = &lv->ed;
+    editor_leave(e, stdout, term_width());
+    editor_history_add(e, e->buf ? e->buf : "", e->len);
     lv->t_enter = now_ms();
     lv->t_first = 0;
     lv->cancelled = false;
@@ -490,76 +201,50 @@ static void answer(struct live *lv) {
                 (long long)ps.n_invalidated);
     }
     fflush(stdout);
-    e->len = e->cursor = 0;
-    if (e->buf) {
-        e->buf[0] = '\0';
-    }
-    e->dirty = true;
-    e->last_edit = 0;
+    editor_clear(e);
+    lv->dirty = true;
+    lv->last_edit = 0;
 }
 
-/* Handles the keys read so far. */
+/* Handles the keys read so far: the editor edits; Enter, Ctrl-C, Ctrl-D and Ctrl-L are the session's. */
 static void handle_keys(struct live *lv) {
-    struct editor *e = &lv->ed;
+    struct line_editor *e = &lv->ed;
     size_t at = 0;
     while (at < lv->n_in && !lv->quit) {
         size_t used = 1;
-        enum key k = parse_key(lv->in + at, lv->n_in - at, &used);
-        if (k == KEY_INCOMPLETE) {
+        enum editor_key k = editor_parse_key(lv->in + at, lv->n_in - at, &used);
+        if (k == EDITOR_KEY_INCOMPLETE) {
             break;
         }
         const char *bytes = (const char *)lv->in + at;
         at += used;
-        if (k != KEY_CTRL_C) {
+        if (k != EDITOR_KEY_CTRL_C) {
             lv->ctrl_c = 0;
         }
         size_t old_len = e->len;
         switch (k) {
-        case KEY_TEXT: ed_insert(e, bytes, used); break;
-        case KEY_NEWLINE: ed_insert(e, "\n", 1); break;
-        case KEY_LEFT: e->cursor = prev_char(e, e->cursor); break;
-        case KEY_RIGHT: e->cursor = next_char(e, e->cursor); break;
-        case KEY_UP: ed_vertical(e, -1); break;
-        case KEY_DOWN: ed_vertical(e, 1); break;
-        case KEY_HOME: e->cursor = line_start(e, e->cursor); break;
-        case KEY_END: e->cursor = line_end(e, e->cursor); break;
-        case KEY_BACKSPACE: ed_erase(e, prev_char(e, e->cursor), e->cursor); break;
-        case KEY_DELETE: ed_erase(e, e->cursor, next_char(e, e->cursor)); break;
-        case KEY_CTRL_U: ed_erase(e, line_start(e, e->cursor), e->cursor); break;
-        case KEY_CTRL_K: ed_erase(e, e->cursor, line_end(e, e->cursor)); break;
-        case KEY_CTRL_W: {
-            size_t s = e->cursor;
-            while (s > 0 && (e->buf[s - 1] == ' ' || e->buf[s - 1] == '\t')) {
-                s--;
-            }
-            while (s > 0 && e->buf[s - 1] != ' ' && e->buf[s - 1] != '\t' && e->buf[s - 1] != '\n') {
-                s--;
-            }
-            ed_erase(e, s, e->cursor);
-            break;
-        }
-        case KEY_CTRL_L:
+        case EDITOR_KEY_CTRL_L:
             fputs("\x1b[H\x1b[2J", stdout);
             e->drawn_row = 0;
             break;
-        case KEY_CTRL_C:
+        case EDITOR_KEY_CTRL_C:
             if (++lv->ctrl_c >= 2) {
                 lv->quit = true;
                 break;
             }
-            ed_leave(e);
+            editor_leave(e, stdout, term_width());
             fputs("[Ctrl-C again to quit]\r\n", stdout);
-            e->len = e->cursor = 0;
-            e->dirty = true;
+            editor_clear(e);
+            lv->dirty = true;
             break;
-        case KEY_CTRL_D:
+        case EDITOR_KEY_CTRL_D:
             if (e->len == 0) {
                 lv->quit = true;
             } else {
-                ed_erase(e, e->cursor, next_char(e, e->cursor));
+                editor_apply(e, EDITOR_KEY_DELETE, NULL, 0);
             }
             break;
-        case KEY_ENTER:
+        case EDITOR_KEY_ENTER:
             if (e->len > 0) {
                 /* keys typed ahead of the answer stay for the next message */
                 memmove(lv->in, lv->in + at, lv->n_in - at);
@@ -568,30 +253,36 @@ static void handle_keys(struct live *lv) {
                 answer(lv);
             }
             break;
-        default: break;
+        default:
+            if (!editor_apply(e, k, bytes, used)) {
+                editor_leave(e, stdout, term_width());
+                fputs("[out of memory]\r\n", stdout);
+            }
+            break;
         }
-        if (e->len != old_len || k == KEY_TEXT || k == KEY_CTRL_W) {
-            e->dirty = true;
-            e->last_edit = now_ms();
+        if (e->len != old_len || k == EDITOR_KEY_TEXT || k == EDITOR_KEY_CTRL_W || k == EDITOR_KEY_UP ||
+            k == EDITOR_KEY_DOWN) {
+            lv->dirty = true;
+            lv->last_edit = now_ms();
         }
     }
     memmove(lv->in, lv->in + at, lv->n_in - at);
     lv->n_in -= at;
     if (!lv->quit) {
-        ed_draw(e);
+        editor_draw(e, stdout, term_width());
     }
 }
 
 static int live_loop(struct live *lv) {
-    struct editor *e = &lv->ed;
-    ed_draw(e);
+    struct line_editor *e = &lv->ed;
+    editor_draw(e, stdout, term_width());
     double incomplete_since = 0;
     while (!lv->quit) {
         double now = now_ms();
         int timeout = -1;
-        bool want_update = lv->pf && e->dirty;
+        bool want_update = lv->pf && lv->dirty;
         if (want_update) {
-            double wait = e->last_edit + (double)lv->o->debounce_ms - now;
+            double wait = lv->last_edit + (double)lv->o->debounce_ms - now;
             timeout = wait > 0 ? (int)wait + 1 : 0;
         } else if (lv->pf && llamac_prefill_pending(lv->pf) > 0) {
             timeout = 0;
@@ -618,18 +309,18 @@ static int live_loop(struct live *lv) {
             continue;
         }
         /* Idle: feed the prefill, or decode one step. */
-        if (want_update && now_ms() - e->last_edit >= (double)lv->o->debounce_ms) {
+        if (want_update && now_ms() - lv->last_edit >= (double)lv->o->debounce_ms) {
             if (llamac_prefill_update(lv->pf, e->buf ? e->buf : "", e->len) != LLAMAC_OK) {
                 llamac_prefill_cancel(lv->pf); /* e.g. text the template refuses: wait for Enter to report it */
             }
-            e->dirty = false;
+            lv->dirty = false;
         } else if (lv->pf && llamac_prefill_pending(lv->pf) > 0) {
             if (llamac_prefill_step(lv->pf, NULL) != LLAMAC_OK) {
                 llamac_prefill_cancel(lv->pf);
             }
         }
     }
-    ed_leave(e);
+    editor_leave(e, stdout, term_width());
     return lv->ctrl_c >= 2 ? EXIT_INTERRUPTED : EXIT_OK;
 }
 
@@ -804,11 +495,11 @@ int cmd_chat_live(int argc, char **argv) {
         goto done;
     }
     fputs("llamac chat --live: Enter sends, Alt+Enter adds a line, Ctrl-C twice or Ctrl-D quits.\r\n", stdout);
-    lv.ed.dirty = lv.pf != NULL;
+    lv.dirty = lv.pf != NULL;
     rc = live_loop(&lv);
     term_restore();
 done:
-    free(lv.ed.buf);
+    editor_free(&lv.ed);
     llamac_prefill_free(lv.pf);
     llamac_chat_free(lv.chat);
     llamac_ctx_free(lv.ctx);
