@@ -421,7 +421,7 @@ static bool parse_fields(struct request *rq, json_t *body, bool chat, struct gen
     double temp = gr->er.sampling.temp, top_p = gr->er.sampling.top_p, min_p = gr->er.sampling.min_p;
     double presence = gr->er.sampling.penalty_present, frequency = gr->er.sampling.penalty_freq;
     double repeat = gr->er.sampling.penalty_repeat;
-    bool ignore_eos = false, cache_prompt = true;
+    bool ignore_eos = gr->er.sampling.ignore_eos, cache_prompt = true; /* the default: serve --ignore-eos */
     if (!field_str(rq, body, "model", &model) || !field_str(rq, body, "user", &user) ||
         !field_int(rq, body, "max_tokens", 1, INT32_MAX, &max_tokens) ||
         !field_int(rq, body, "max_completion_tokens", 1, INT32_MAX, &max_tokens) ||

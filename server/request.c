@@ -113,6 +113,21 @@ bool tokenize_text(struct request *rq, const char *param, const char *text, size
 
 /* ---- a chat's conversation ---- */
 
+/* A request's template variables: the server's --chat-template-kwargs, each key overridden by the request's own
+ * chat_template_kwargs (NULL: none; caller frees with free). */
+static char *chat_kwargs(const struct server *s, json_t *kwargs) {
+    if (!s->opt.chat_template_kwargs) {
+        return json_is_object(kwargs) ? json_dumps(kwargs, JSON_COMPACT) : NULL;
+    }
+    json_t *merged = json_loads(s->opt.chat_template_kwargs, 0, NULL);
+    if (json_is_object(merged) && json_is_object(kwargs)) {
+        json_object_update(merged, kwargs);
+    }
+    char *out = json_is_object(merged) ? json_dumps(merged, JSON_COMPACT) : NULL;
+    json_decref(merged);
+    return out;
+}
+
 bool chat_input_parse(struct request *rq, json_t *body, struct chat_input *ci) {
     memset(ci, 0, sizeof *ci);
     json_t *messages = json_object_get(body, "messages");
@@ -157,8 +172,9 @@ bool chat_input_parse(struct request *rq, json_t *body, struct chat_input *ci) {
     }
     ci->messages = json_dumps(messages, JSON_COMPACT);
     ci->tools = json_is_array(tools) ? json_dumps(tools, JSON_COMPACT) : NULL;
-    ci->kwargs = json_is_object(kwargs) ? json_dumps(kwargs, JSON_COMPACT) : NULL;
-    if (!ci->messages || (json_is_array(tools) && !ci->tools) || (json_is_object(kwargs) && !ci->kwargs)) {
+    ci->kwargs = chat_kwargs(rq->s, kwargs);
+    bool want_kwargs = json_is_object(kwargs) || rq->s->opt.chat_template_kwargs;
+    if (!ci->messages || (json_is_array(tools) && !ci->tools) || (want_kwargs && !ci->kwargs)) {
         chat_input_free(ci);
         reply_error(rq, 500, NULL, NULL, "out of memory");
         return false;

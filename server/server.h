@@ -35,6 +35,8 @@ struct server_options {
     const char *alias;        /* model id in /v1/models and responses; NULL: the model file's name */
     const char *model_path;
     llamac_reasoning_format reasoning; /* <think> to reasoning_content (DEEPSEEK, the default) or left in (NONE) */
+    const char *chat_template_kwargs;  /* a JSON object of template variables for every chat request (a request's
+                                          chat_template_kwargs override them key by key); NULL: none */
     size_t max_body;                   /* largest request body in bytes */
     unsigned timeout_s;                /* idle connection timeout */
     unsigned max_connections;          /* concurrent connections */

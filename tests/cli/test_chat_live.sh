@@ -1,7 +1,7 @@
 # `llamac chat --live` driven in tmux as a person would use it: typing with a cursor edit, Up recalling the last
 # message, Ctrl-U, Alt+Enter, the answer equal to `llamac chat`'s for the same messages, the status line, Ctrl-C
 # stopping an answer, Ctrl-C twice and Ctrl-D quitting, the terminal's settings restored (stty -g before and
-# after), --session-cache, and the refusal to run without a terminal.
+# after), --session, chat's flags accepted with --live, and the refusal to run without a terminal.
 . "$(dirname "$0")/lib.sh"
 M="$MODELS/stories260K-chatml.gguf"
 [ -f "$M" ] || { echo "SKIP: $M not found" >&2; exit 77; }
@@ -13,8 +13,18 @@ echo hi | "$LLAMAC" chat --live "${COMMON[@]}" > "$TMP/o" 2> "$TMP/e" || rc=$?
 expect_eq "no tty: status" "$rc" 2
 expect_contains "no tty: message" "$(cat "$TMP/e")" "needs a terminal"
 rc=0
-"$LLAMAC" chat --live "${COMMON[@]}" --rotation maybe > "$TMP/o" 2> "$TMP/e" < /dev/null || rc=$?
-expect_eq "bad --rotation: status" "$rc" 2
+"$LLAMAC" chat --live "${COMMON[@]}" --attn-rot maybe > "$TMP/o" 2> "$TMP/e" < /dev/null || rc=$?
+expect_eq "bad --attn-rot: status" "$rc" 2
+# the flags of chat work with --live (here the terminal check refuses to go on after parsing them)
+rc=0
+"$LLAMAC" chat --live "${COMMON[@]}" --json --session "$TMP/x.chat" --ignore-eos -l 1+1 -ctk q8_0 -ctv f16 \
+  -r stop > "$TMP/o" 2> "$TMP/e" < /dev/null || rc=$?
+expect_eq "chat flags with --live: status" "$rc" 2
+expect_contains "chat flags with --live: only the terminal is missing" "$(cat "$TMP/e")" "needs a terminal"
+rc=0
+"$LLAMAC" chat "${COMMON[@]}" --debounce-ms 5 > "$TMP/o" 2> "$TMP/e" < /dev/null || rc=$?
+expect_eq "live-only flag without --live: status" "$rc" 2
+expect_contains "live-only flag without --live: message" "$(cat "$TMP/e")" "--debounce-ms works with --live"
 
 
 TMUX_WAIT_S=15
@@ -27,9 +37,8 @@ start() {
     "stty -g > $TMP/$name.before; $(printf '%q ' "$LLAMAC" chat --live "$@"); echo \$? > $TMP/$name.exit.tmp; stty -g > $TMP/$name.after; mv $TMP/$name.exit.tmp $TMP/$name.exit; sleep 60"
 }
 
-start a "${COMMON[@]}" --debounce-ms 10 --session-cache "$TMP/sys.cache" --system-prompt "You tell stories."
+start a "${COMMON[@]}" --debounce-ms 10 --session "$TMP/live.chat" --system-prompt "You tell stories."
 wait_for a "Enter sends"
-[ -f "$TMP/sys.cache" ] && pass || fail "--session-cache: no file written"
 # "Hello wrld", three steps left, "o": "Hello world"
 "${T[@]}" send-keys -t a "Hello wrld" Left Left Left "o" End
 wait_for a "> Hello world"
@@ -52,17 +61,21 @@ if [ "${ready:-0}" -gt 30 ]; then pass; else fail "tmux: only ${ready:-?} prompt
 "${T[@]}" send-keys -t a C-d
 wait_exit a && expect_eq "tmux: Ctrl-D exit status" "$(cat "$TMP/a.exit")" 0
 expect_eq "tmux: terminal restored after Ctrl-D" "$(cat "$TMP/a.after")" "$(cat "$TMP/a.before")"
+[ -f "$TMP/live.chat" ] && pass || fail "--session: no file written at exit"
 
 # the same system prompt and message in line mode give the same first answer
 printf 'Hello world\n' | "$LLAMAC" chat "${COMMON[@]}" --system "You tell stories." -q > "$TMP/ref2" 2> /dev/null
 expect_contains "tmux: answer == llamac chat's" "$(pane a)" "$(head -n 1 "$TMP/ref2")"
 
-# a second start loads the system prompt's state from the cache (and runs without speculation: typing, then Enter,
-# still answers)
-start c "${COMMON[@]}" --session-cache "$TMP/sys.cache" --system-prompt "You tell stories." --no-speculate
+# a second start loads the conversation from the session file (and runs without speculation: typing, then Enter,
+# still answers, with the earlier turns' tokens ready)
+start c "${COMMON[@]}" --session "$TMP/live.chat" --system-prompt "You tell stories." --no-speculate
+wait_for c "[session $TMP/live.chat: 5 messages]"
 wait_for c "Enter sends"
 "${T[@]}" send-keys -t c "Hello world" Enter
 wait_for c "first token" && pass
+ready=$(pane c | grep 'first token' | tail -1 | sed -n 's/.*Enter, \([0-9]*\) ready.*/\1/p')
+if [ "${ready:-0}" -gt 60 ]; then pass; else fail "tmux: --session: only ${ready:-?} prompt tokens were ready"; fi
 "${T[@]}" send-keys -t c C-c C-c
 wait_exit c && expect_eq "tmux: Ctrl-C twice exit status" "$(cat "$TMP/c.exit")" 130
 expect_eq "tmux: terminal restored after Ctrl-C twice" "$(cat "$TMP/c.after")" "$(cat "$TMP/c.before")"
@@ -73,7 +86,7 @@ VOCAB="${LLAMAC_LLAMA_SOURCE:-}/models/ggml-vocab-qwen2.gguf"
 if [ -f "$VOCAB" ]; then
   "$LLAMAC" synth -q -o "$TMP/long.gguf" --arch qwen2 --vocab-from "$VOCAB" --layers 1 --embd 64 --heads 2 --ctx 16384
   # head size 32: a q8_0 KV cache fits, with its rotation on
-  start b -m "$TMP/long.gguf" -c 16384 -n -1 --temp 0 -t 1 --kv-type q8_0 --rotation on
+  start b -m "$TMP/long.gguf" -c 16384 -n -1 --temp 0 -t 1 -ctk q8_0 -ctv q8_0 --attn-rot on
   wait_for b "Enter sends"
   "${T[@]}" send-keys -t b "Hi" Enter
   for _ in $(seq 100); do

@@ -35,14 +35,14 @@ expect_eq "no texts status" "$rc" 1
 expect_contains "no texts message" "$(cat "$TMP/e")" "no texts to embed"
 run_llamac "$TMP/o" "$TMP/e" embed -m "$M" -b 8 -ub 8 --pooling mean "Once upon a time there was a little girl named Lily"
 expect_eq "too long status" "$rc" 1
-expect_contains "too long message" "$(cat "$TMP/e")" "set truncate"
+expect_contains "too long message" "$(cat "$TMP/e")" "set --truncate"
 run_llamac "$TMP/o" "$TMP/e" embed -m "$M" -b 8 -ub 8 --pooling mean --truncate "Once upon a time there was a little girl named Lily"
 expect_eq "--truncate status" "$rc" 0
 
 # -np must divide the micro-batch for mean pooling (llama.cpp aborts otherwise): an error, and a default that does
 run_llamac "$TMP/o" "$TMP/e" embed -m "$M" -np 24 --pooling mean "Once upon a time"
 expect_eq "-np 24 status" "$rc" 1
-expect_contains "-np 24 message" "$(cat "$TMP/e")" "n_seq_max (24) must divide the micro-batch (2048 tokens"
+expect_contains "-np 24 message" "$(cat "$TMP/e")" "-np (24) must divide the micro-batch (2048 tokens"
 run_llamac "$TMP/o" "$TMP/e" embed -m "$M" -b 100 --pooling mean --format array "Once upon a time" "The little dog"
 expect_eq "-b 100 status" "$rc" 0
 expect_eq "-b 100: two vectors" "$(wc -l < "$TMP/o")" 2

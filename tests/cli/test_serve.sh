@@ -374,6 +374,18 @@ expect_eq "headers over the limit" "$code" 431
 stop_server "$Q_PID"
 expect_eq "second server exit" "$stop_rc" 0
 
+# --chat-template-kwargs: template variables for every request, each key overridden by the request's own
+printf '%s' '{{ greeting }}{% for m in messages %}|{{ m.content }}{% endfor %}' > "$TMP/kw.jinja"
+start_server K -m "$MODELS/stories260K.gguf" -t 1 --jinja --chat-template-file "$TMP/kw.jinja" \
+  --chat-template-kwargs '{"greeting":"hello","other":1}'
+req POST "$K_URL/apply-template" '{"messages":[{"role":"user","content":"a"}]}'
+expect_eq "--chat-template-kwargs" "$code:$(jqr .prompt)" "200:hello|a"
+req POST "$K_URL/apply-template" '{"messages":[{"role":"user","content":"a"}],"chat_template_kwargs":{"greeting":"hi"}}'
+expect_eq "a request's kwargs override the server's" "$code:$(jqr .prompt)" "200:hi|a"
+stop_server "$K_PID"
+run_llamac "$TMP/o" "$TMP/e" serve -m "$MODELS/stories260K.gguf" --chat-template-kwargs '[1]'
+expect_eq "--chat-template-kwargs not an object" "$rc:$(grep -c 'expected a JSON object' "$TMP/e")" "2:1"
+
 # --- a reranker (a synthesized bert with a classifier head): /v1/rerank equals `llamac rerank` ---
 if [ -n "${LLAMAC_LLAMA_SOURCE:-}" ]; then
   "$LLAMAC" synth -q --arch bert --layers 2 --embd 64 --heads 4 --seed 12 --cls-out 1 \

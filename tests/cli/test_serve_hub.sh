@@ -43,7 +43,7 @@ expect_eq "--reasoning-format none: think stays in content" \
 stop_server "$H_PID"
 expect_eq "-hf server exit" "$stop_rc" 0
 run_llamac "$TMP/o" "$TMP/e" serve -m "$M2" --reasoning-format r1
-expect_eq "bad --reasoning-format" "$rc:$(grep -c 'expected none or deepseek' "$TMP/e")" "2:1"
+expect_eq "bad --reasoning-format" "$rc:$(grep -c 'expected deepseek, auto or none' "$TMP/e")" "2:1"
 
 # /health while the model downloads and loads: 503 (code "loading", Retry-After), then 200. The server's template
 # opens the thinking block for the model, so its reply is reasoning until </think>.

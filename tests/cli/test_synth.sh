@@ -115,7 +115,7 @@ expect_eq "--seed -1 status" "$rc" 2
 expect_contains "--seed -1 message" "$(cat "$TMP/e")" "invalid value '-1' for --seed"
 run_llamac "$TMP/o" "$TMP/e" synth -o "$TMP/bad.gguf" --frobnicate
 expect_eq "unknown option status" "$rc" 2
-expect_contains "unknown option message" "$(cat "$TMP/e")" "unknown argument '--frobnicate'"
+expect_contains "unknown option message" "$(cat "$TMP/e")" "unknown option '--frobnicate'"
 run_llamac "$TMP/o" "$TMP/e" synth -o "$TMP/bad.gguf" --layers
 expect_eq "missing value status" "$rc" 2
 expect_contains "missing value message" "$(cat "$TMP/e")" "option --layers needs a value"

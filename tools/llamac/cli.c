@@ -1,12 +1,16 @@
 /*
- * cli.c - shared option parsing, model loading and input reading for the subcommands.
+ * cli.c - what the subcommands share: the option groups every model-using command lists, the setters behind them,
+ * messages in the command's own flags, logging, and input reading.
  *
- * Each subcommand offers every argument to cli_parse_common first and handles only its own flags, so the shared
- * flags are spelled and checked the same way everywhere.
+ * A group is a table (options.h): a flag is defined once here and every command that lists the group accepts it
+ * with the same spelling, the same value check and the same meaning. Library messages name params fields
+ * ("n_ctx", "flash_attn"); the rows record which field each flag sets, so cli_lib_error can tell the user the flag
+ * instead.
  */
 #include "cli.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
@@ -14,13 +18,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 void cli_common_init(struct cli_common *c, const char *cmd) {
     memset(c, 0, sizeof *c);
     c->cmd = cmd;
+    c->verbosity = -1;
     c->model = llamac_model_params_default();
     c->ctx = llamac_ctx_params_default();
+    c->log = stderr;
 }
+
+void cli_common_close(struct cli_common *c) {
+    if (c->log && c->log != stderr) {
+        llamac_log_set(NULL, LLAMAC_LOG_NONE, NULL);
+        fclose(c->log);
+    }
+    c->log = stderr;
+}
+
+/* ---- messages ---- */
 
 void cli_error(const struct cli_common *c, const char *fmt, ...) {
     va_list ap;
@@ -31,14 +49,134 @@ void cli_error(const struct cli_common *c, const char *fmt, ...) {
     va_end(ap);
 }
 
-const char *cli_value(const struct cli_common *c, int argc, char **argv, int *i) {
-    if (*i + 1 >= argc) {
-        cli_error(c, "option %s needs a value", argv[*i]);
-        return NULL;
+static void vsay(const struct cli_common *c, const char *kind, const char *fmt, va_list ap) {
+    if (c->quiet) {
+        return;
     }
-    *i += 1;
-    return argv[*i];
+    fprintf(stderr, "llamac %s: %s: ", c->cmd, kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
 }
+
+void cli_warn(const struct cli_common *c, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsay(c, "warning", fmt, ap);
+    va_end(ap);
+}
+
+void cli_note(const struct cli_common *c, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsay(c, "note", fmt, ap);
+    va_end(ap);
+}
+
+static bool ident_char(char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_';
+}
+
+/* The flag of the command's table whose library field (a name or a phrase, "n_ctx", "repeat penalty") starts at s
+ * as whole words, the longest such; *len receives the field's length. NULL when none does. */
+static const char *flag_for_field(const struct cli_command *cmd, const char *s, size_t *len) {
+    const char *flag = NULL;
+    *len = 0;
+    for (size_t g = 0; cmd && cmd->groups[g]; g++) {
+        for (size_t i = 0; i < cmd->groups[g]->n_opts; i++) {
+            const char *f = cmd->groups[g]->opts[i].field;
+            size_t n = f ? strlen(f) : 0;
+            if (n > *len && strncmp(s, f, n) == 0 && !ident_char(s[n])) {
+                flag = cmd->groups[g]->opts[i].names[0];
+                *len = n;
+            }
+        }
+    }
+    return flag;
+}
+
+void cli_lib_error(const struct cli_common *c, const char *prefix) {
+    const char *msg = llamac_last_error();
+    fprintf(stderr, "llamac %s: ", c->cmd);
+    if (prefix) {
+        fprintf(stderr, "%s: ", prefix);
+    }
+    for (const char *s = msg; *s;) {
+        size_t len = 0;
+        const char *flag = s == msg || !ident_char(s[-1]) ? flag_for_field(c->spec, s, &len) : NULL;
+        if (flag) {
+            fputs(flag, stderr);
+            s += len;
+        } else {
+            fputc(*s++, stderr);
+        }
+    }
+    fputc('\n', stderr);
+}
+
+/* ---- logging ---- */
+
+/* The least severe level the flags ask for; LLAMAC_LOG_NONE: no log. llama.cpp's -lv scale: 0 generic output only,
+ * 1 errors, 2 warnings, 3 info, 4 trace, 5 debug. */
+static llamac_log_level log_threshold(const struct cli_common *c) {
+    if (c->log_disable) {
+        return LLAMAC_LOG_NONE;
+    }
+    if (c->verbose) {
+        return LLAMAC_LOG_DEBUG;
+    }
+    if (c->verbosity >= 0) {
+        return c->verbosity >= 5   ? LLAMAC_LOG_DEBUG
+               : c->verbosity >= 3 ? LLAMAC_LOG_INFO
+               : c->verbosity == 2 ? LLAMAC_LOG_WARN
+               : c->verbosity == 1 ? LLAMAC_LOG_ERROR
+                                   : LLAMAC_LOG_NONE;
+    }
+    return c->log_file ? LLAMAC_LOG_INFO : LLAMAC_LOG_NONE;
+}
+
+bool cli_log_enabled(const struct cli_common *c, llamac_log_level level) {
+    return level >= log_threshold(c) && log_threshold(c) != LLAMAC_LOG_NONE;
+}
+
+static void write_log_line(FILE *out, llamac_log_level level, const char *line) {
+    static const char *names[] = { "", "debug", "info", "warn", "error" };
+    fprintf(out, "[%s] %s\n", level >= 1 && level <= 4 ? names[level] : "log", line);
+    fflush(out);
+}
+
+void cli_log(const struct cli_common *c, llamac_log_level level, const char *fmt, ...) {
+    if (!cli_log_enabled(c, level)) {
+        return;
+    }
+    char line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    write_log_line(c->log ? c->log : stderr, level, line);
+}
+
+static void library_log(llamac_log_level level, const char *line, void *user_data) {
+    write_log_line(user_data, level, line);
+}
+
+bool cli_setup_logging(struct cli_common *c) {
+    if (c->log_file && !c->log_disable) {
+        FILE *f = fopen(c->log_file, "a");
+        if (!f) {
+            cli_error(c, "--log-file: cannot open '%s': %s", c->log_file, strerror(errno));
+            return false;
+        }
+        c->log = f;
+    }
+    llamac_log_level min = log_threshold(c);
+    if (min != LLAMAC_LOG_NONE) {
+        llamac_log_set(library_log, min, c->log);
+    }
+    return true;
+}
+
+/* ---- numbers ---- */
 
 bool cli_int(const struct cli_common *c, const char *opt, const char *s, long min, long max, long *out) {
     char *end = NULL;
@@ -64,13 +202,9 @@ bool cli_float(const struct cli_common *c, const char *opt, const char *s, float
     return true;
 }
 
-static bool is(const char *arg, const char *a, const char *b) {
-    return strcmp(arg, a) == 0 || (b && strcmp(arg, b) == 0);
-}
-
 /* --override-kv KEY=TYPE:VALUE, TYPE one of int, float, bool, str (llama.cpp's spelling). */
-static bool parse_override(struct cli_common *c, const char *s) {
-    if (c->n_overrides >= sizeof c->overrides / sizeof c->overrides[0]) {
+bool cli_parse_override(struct cli_common *c, const char *s) {
+    if (c->n_overrides >= CLI_MAX_OVERRIDES) {
         cli_error(c, "too many --override-kv options (at most 32)");
         return false;
     }
@@ -128,164 +262,504 @@ static bool parse_override(struct cli_common *c, const char *s) {
     return true;
 }
 
-bool cli_parse_override(struct cli_common *c, const char *s) {
-    return parse_override(c, s);
+/* ---- setters of the shared flags ---- */
+
+static bool set_help(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    (void)field;
+    (void)value;
+    p->help = true;
+    return true;
 }
 
-enum cli_parse cli_parse_common(struct cli_common *c, int argc, char **argv, int *i) {
-    const char *a = argv[*i];
-    const char *v;
+/* -t / -tb: -1 or 0 mean llamac's choice (stored as 0). */
+static bool set_threads(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
     long n;
-#define VALUE()                                                                                                        \
-    do {                                                                                                               \
-        if (!(v = cli_value(c, argc, argv, i))) {                                                                      \
-            return CLI_ERROR;                                                                                          \
-        }                                                                                                              \
-    } while (0)
-    if (is(a, "-m", "--model")) {
-        VALUE();
-        c->model_path = v;
-    } else if (is(a, "-hf", "-hfr") || is(a, "--hf-repo", NULL)) {
-        VALUE();
-        c->hf_repo = v;
-    } else if (is(a, "-hff", "--hf-file")) {
-        VALUE();
-        c->hf_file = v;
-    } else if (is(a, "-hft", "--hf-token")) {
-        VALUE();
-        c->hf_token = v;
-    } else if (is(a, "--offline", NULL)) {
-        c->offline = true;
-    } else if (is(a, "-c", "--ctx-size")) {
-        VALUE();
-        if (!cli_int(c, a, v, 0, INT32_MAX / 2, &n)) {
-            return CLI_ERROR;
-        }
-        c->ctx.n_ctx = (uint32_t)n;
-    } else if (is(a, "-b", "--batch-size")) {
-        VALUE();
-        if (!cli_int(c, a, v, 1, INT32_MAX / 2, &n)) {
-            return CLI_ERROR;
-        }
-        c->ctx.n_batch = (uint32_t)n;
-    } else if (is(a, "-ub", "--ubatch-size")) {
-        VALUE();
-        if (!cli_int(c, a, v, 1, INT32_MAX / 2, &n)) {
-            return CLI_ERROR;
-        }
-        c->ctx.n_ubatch = (uint32_t)n;
-    } else if (is(a, "-t", "--threads")) {
-        VALUE();
-        if (!cli_int(c, a, v, -1, 1024, &n)) {
-            return CLI_ERROR;
-        }
-        c->ctx.n_threads = n < 0 ? 0 : (int32_t)n;
-    } else if (is(a, "-tb", "--threads-batch")) {
-        VALUE();
-        if (!cli_int(c, a, v, -1, 1024, &n)) {
-            return CLI_ERROR;
-        }
-        c->ctx.n_threads_batch = n < 0 ? 0 : (int32_t)n;
-    } else if (is(a, "-ngl", "--n-gpu-layers") || is(a, "--gpu-layers", NULL)) {
-        VALUE();
-        if (strcmp(v, "all") == 0 || strcmp(v, "auto") == 0) {
-            c->model.n_gpu_layers = -1;
-        } else if (!cli_int(c, a, v, -1, INT32_MAX, &n)) {
-            return CLI_ERROR;
-        } else {
-            c->model.n_gpu_layers = (int32_t)n;
-        }
-    } else if (is(a, "-fa", "--flash-attn")) {
-        VALUE();
-        if (strcmp(v, "on") == 0) {
-            c->ctx.flash_attn = LLAMAC_FLASH_ATTN_ON;
-        } else if (strcmp(v, "off") == 0) {
-            c->ctx.flash_attn = LLAMAC_FLASH_ATTN_OFF;
-        } else if (strcmp(v, "auto") == 0) {
-            c->ctx.flash_attn = LLAMAC_FLASH_ATTN_AUTO;
-        } else {
-            cli_error(c, "invalid value '%s' for %s (expected on, off or auto)", v, a);
-            return CLI_ERROR;
-        }
-    } else if (is(a, "-ctk", "--cache-type-k") || is(a, "-ctv", "--cache-type-v")) {
-        VALUE();
-        llamac_kv_type t;
-        if (llamac_kv_type_from_name(v, &t) != LLAMAC_OK) {
-            cli_error(c, "%s: %s", a, llamac_last_error());
-            return CLI_ERROR;
-        }
-        if (is(a, "-ctk", "--cache-type-k")) {
-            c->ctx.type_k = t;
-        } else {
-            c->ctx.type_v = t;
-        }
-    } else if (is(a, "--attn-rot", NULL)) {
-        VALUE();
-        if (strcmp(v, "on") == 0) {
-            c->ctx.attn_rotation = LLAMAC_ATTN_ROT_ON;
-        } else if (strcmp(v, "off") == 0) {
-            c->ctx.attn_rotation = LLAMAC_ATTN_ROT_OFF;
-        } else if (strcmp(v, "auto") == 0) {
-            c->ctx.attn_rotation = LLAMAC_ATTN_ROT_AUTO;
-        } else {
-            cli_error(c, "invalid value '%s' for %s (expected on, off or auto)", v, a);
-            return CLI_ERROR;
-        }
-    } else if (is(a, "--no-mmap", NULL)) {
-        c->model.use_mmap = false;
-    } else if (is(a, "--mlock", NULL)) {
-        c->model.use_mlock = true;
-    } else if (is(a, "--check-tensors", NULL)) {
-        c->model.check_tensors = true;
-    } else if (is(a, "--override-kv", NULL)) {
-        VALUE();
-        if (!parse_override(c, v)) {
-            return CLI_ERROR;
-        }
-    } else if (is(a, "-q", "--quiet") || is(a, "--log-disable", NULL)) {
-        c->quiet = true;
-    } else if (is(a, "-v", "--verbose")) {
-        c->verbose = true;
+    if (!cli_int(p->t.common, p->name, value, o->min, o->max, &n)) {
+        return false;
+    }
+    *(int32_t *)field = n < 0 ? 0 : (int32_t)n;
+    if (field == &p->t.common->ctx.n_threads) {
+        p->t.common->threads_given = n > 0;
+    }
+    return true;
+}
+
+static bool set_gpu_layers(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    long n;
+    if (strcmp(value, "all") == 0 || strcmp(value, "auto") == 0) {
+        n = -1;
+    } else if (!cli_int(p->t.common, p->name, value, o->min, o->max, &n)) {
+        return false;
+    }
+    *(int32_t *)field = (int32_t)n;
+    return true;
+}
+
+/* -lm / --load-mode, llama.cpp's words for mmap and mlock together. */
+static bool set_load_mode(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    (void)field;
+    llamac_model_params *m = &p->t.common->model;
+    if (strcmp(value, "auto") == 0 || strcmp(value, "mmap") == 0) {
+        m->use_mmap = true;
+        m->use_mlock = false;
+    } else if (strcmp(value, "none") == 0) {
+        m->use_mmap = m->use_mlock = false;
+    } else if (strcmp(value, "mlock") == 0) {
+        m->use_mmap = false;
+        m->use_mlock = true;
+    } else if (strcmp(value, "mmap+mlock") == 0) {
+        m->use_mmap = m->use_mlock = true;
     } else {
-        return CLI_NOT_MINE;
+        cli_error(p->t.common, "invalid value '%s' for %s (expected auto, none, mmap, mlock or mmap+mlock)", value,
+                  p->name);
+        return false;
     }
-#undef VALUE
-    return CLI_TAKEN;
+    return true;
 }
 
-void cli_print_common_help(void) {
-    fputs("Model and context options (llama.cpp's names):\n"
-          "  -m, --model FILE          GGUF model (default: $LLAMAC_MODEL)\n"
-          "  -hf, --hf-repo OWNER/REPO[:QUANT]   model from the Hugging Face Hub, downloaded into its cache\n"
-          "                            (default quant Q4_K_M; see llamac pull --help)\n"
-          "  -hff, --hf-file FILE      that file of the -hf repo; -hft, --hf-token TOKEN; --offline (cache only)\n"
-          "  -c, --ctx-size N          context size in tokens (default: 4096 or the model's, whichever is less)\n"
-          "  -b, --batch-size N        logical batch size (default: 2048)\n"
-          "  -ub, --ubatch-size N      physical batch size (default: 512)\n"
-          "  -t, --threads N           threads (default: physical cores)\n"
-          "  -tb, --threads-batch N    threads for prompt processing (default: --threads)\n"
-          "  -ngl, --n-gpu-layers N    layers on the GPU: a number, or all (default: 0, CPU only)\n"
-          "  -fa, --flash-attn on|off|auto   flash attention (default: auto)\n"
-          "  -ctk, --cache-type-k T    K cache type: f16, f32, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0, q5_1\n"
-          "  -ctv, --cache-type-v T    V cache type (quantized V needs flash attention)\n"
-          "  --attn-rot on|off|auto    Hadamard rotation of a quantized KV cache (default: auto)\n"
-          "  --no-mmap, --mlock, --check-tensors\n"
-          "  --override-kv KEY=TYPE:VALUE   override model metadata (TYPE int, float, bool, str)\n"
-          "  -q, --quiet               no progress bar\n"
-          "  -v, --verbose             llama.cpp's log and timings on stderr\n",
-          stdout);
-}
-
-static void log_to_stderr(llamac_log_level level, const char *line, void *user_data) {
-    (void)user_data;
-    static const char *names[] = { "", "debug", "info", "warn", "error" };
-    fprintf(stderr, "[%s] %s\n", level >= 1 && level <= 4 ? names[level] : "log", line);
-}
-
-void cli_setup_logging(const struct cli_common *c) {
-    if (c->verbose) {
-        llamac_log_set(log_to_stderr, LLAMAC_LOG_INFO, NULL);
+static bool set_kv_type(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    if (llamac_kv_type_from_name(value, (llamac_kv_type *)field) != LLAMAC_OK) {
+        cli_error(p->t.common, "%s: %s", p->name, llamac_last_error());
+        return false;
     }
+    return true;
+}
+
+bool cli_set_override(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    (void)field;
+    return cli_parse_override(p->t.common, value);
+}
+
+static bool set_verbosity(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    return cli_int(p->t.common, p->name, value, o->min, o->max, (long *)field);
+}
+
+static bool set_quiet(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    (void)value;
+    *(bool *)field = true;
+    p->t.common->quiet = true;
+    return true;
+}
+
+static bool set_stop(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    (void)field;
+    struct cli_generate *g = p->t.generate;
+    if (!value[0] || g->n_stops >= sizeof g->stops / sizeof g->stops[0]) {
+        cli_error(p->t.common, "%s must be non-empty (and at most 64 of them)", p->name);
+        return false;
+    }
+    g->stops[g->n_stops++] = value;
+    g->params->stop = g->stops;
+    g->params->n_stop = g->n_stops;
+    return true;
+}
+
+/* -l TOKEN(+|-)BIAS, BIAS a number or inf. */
+static bool set_logit_bias(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    (void)field;
+    struct cli_sampling *s = p->t.sampling;
+    if (s->n_biases >= sizeof s->biases / sizeof s->biases[0]) {
+        cli_error(p->t.common, "too many %s options (at most 64)", p->name);
+        return false;
+    }
+    char *end = NULL;
+    errno = 0;
+    long tok = strtol(value, &end, 10);
+    if (errno || end == value || (*end != '+' && *end != '-') || tok < 0 || tok > INT32_MAX) {
+        cli_error(p->t.common, "invalid %s '%s' (expected TOKEN+BIAS or TOKEN-BIAS, e.g. 15043+1 or 15043-inf)",
+                  p->name, value);
+        return false;
+    }
+    float bias;
+    if (strcmp(end + 1, "inf") == 0) {
+        bias = INFINITY;
+    } else if (!cli_float(p->t.common, p->name, end + 1, &bias)) {
+        return false;
+    }
+    s->biases[s->n_biases].token = (llamac_token)tok;
+    s->biases[s->n_biases].bias = *end == '-' ? -bias : bias;
+    s->n_biases++;
+    s->params->logit_bias = s->biases;
+    s->params->n_logit_bias = s->n_biases;
+    return true;
+}
+
+/* -s: -1 (or the largest value) is a random seed. */
+static bool set_seed(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    long n;
+    if (!cli_int(p->t.common, p->name, value, o->min, o->max, &n)) {
+        return false;
+    }
+    *(uint32_t *)field = n < 0 ? UINT32_MAX : (uint32_t)n;
+    return true;
+}
+
+/* ---- the shared groups ---- */
+
+#define COMMON(f) offsetof(struct cli_common, f)
+#define SAMPLING(f) offsetof(llamac_sampling_params, f)
+
+static const struct cli_choice on_off_auto_fa[] = {
+    { "on", LLAMAC_FLASH_ATTN_ON }, { "off", LLAMAC_FLASH_ATTN_OFF }, { "auto", LLAMAC_FLASH_ATTN_AUTO }, { NULL, 0 }
+};
+static const struct cli_choice on_off_auto_rot[] = {
+    { "on", LLAMAC_ATTN_ROT_ON }, { "off", LLAMAC_ATTN_ROT_OFF }, { "auto", LLAMAC_ATTN_ROT_AUTO }, { NULL, 0 }
+};
+
+static const struct cli_opt model_rows[] = {
+    { .names = { "-m", "--model" },
+      .arg = "FILE",
+      .set = cli_set_str,
+      .offset = COMMON(model_path),
+      .help = "the GGUF model (also accepted as the first argument, MODEL.gguf; default: $LLAMAC_MODEL)" },
+    { .names = { "-hf", "-hfr", "--hf-repo" },
+      .arg = "OWNER/REPO[:QUANT]",
+      .set = cli_set_str,
+      .offset = COMMON(hf_repo),
+      .help = "the model from the Hugging Face Hub, downloaded into its cache (default quant Q4_K_M; see llamac "
+              "pull --help)" },
+    { .names = { "-hff", "--hf-file" },
+      .arg = "FILE",
+      .set = cli_set_str,
+      .offset = COMMON(hf_file),
+      .help = "that file of the -hf repository" },
+};
+const struct cli_group cli_group_model = CLI_GROUP("Model", CLI_TARGET_COMMON, model_rows);
+
+static const struct cli_opt hub_rows[] = {
+    { .names = { "-hft", "--hf-token" },
+      .arg = "TOKEN",
+      .set = cli_set_str,
+      .offset = COMMON(hf_token),
+      .help = "Hugging Face access token (default: $HF_TOKEN, $HUGGING_FACE_HUB_TOKEN, $HF_HOME/token)" },
+    { .names = { "--offline" },
+      .set = cli_set_true,
+      .offset = COMMON(offline),
+      .help = "use only the Hugging Face cache, no network (also HF_HUB_OFFLINE=1)" },
+};
+const struct cli_group cli_group_hub = CLI_GROUP("Hugging Face Hub", CLI_TARGET_COMMON, hub_rows);
+
+static const struct cli_opt load_rows[] = {
+    { .names = { "-ngl", "--gpu-layers", "--n-gpu-layers" },
+      .arg = "N",
+      .set = set_gpu_layers,
+      .offset = COMMON(model.n_gpu_layers),
+      .min = -1,
+      .max = INT32_MAX,
+      .field = "n_gpu_layers",
+      .help = "layers on the GPU: a number, or auto / all (default: 0, CPU only)" },
+    { .names = { "-lm", "--load-mode" },
+      .arg = "MODE",
+      .set = set_load_mode,
+      .help = "auto (mmap), none, mmap, mlock or mmap+mlock (default: auto)" },
+    { .names = { "--no-mmap" },
+      .set = cli_set_false,
+      .offset = COMMON(model.use_mmap),
+      .field = "use_mmap",
+      .help = "read the model into memory instead of mapping it (as -lm none)" },
+    { .names = { "--mlock" },
+      .set = cli_set_true,
+      .offset = COMMON(model.use_mlock),
+      .field = "use_mlock",
+      .help = "keep the model in RAM (no swapping)" },
+    { .names = { "--check-tensors" },
+      .set = cli_set_true,
+      .offset = COMMON(model.check_tensors),
+      .help = "check the tensor data for invalid values while loading" },
+    { .names = { "--override-kv" },
+      .arg = "KEY=TYPE:VALUE",
+      .set = cli_set_override,
+      .field = "kv_overrides",
+      .help = "override model metadata (TYPE int, float, bool or str; repeatable)" },
+};
+const struct cli_group cli_group_load = CLI_GROUP("Model loading", CLI_TARGET_COMMON, load_rows);
+
+static const struct cli_opt context_rows[] = {
+    { .names = { "-c", "--ctx-size" },
+      .arg = "N",
+      .set = cli_set_u32,
+      .offset = COMMON(ctx.n_ctx),
+      .min = 0,
+      .max = INT32_MAX / 2,
+      .field = "n_ctx",
+      .help = "context size in tokens (default 0: 4096 or the model's training context, whichever is less; "
+              "larger than the training context works with a warning)" },
+    { .names = { "-b", "--batch-size" },
+      .arg = "N",
+      .set = cli_set_u32,
+      .offset = COMMON(ctx.n_batch),
+      .min = 1,
+      .max = INT32_MAX / 2,
+      .field = "n_batch",
+      .help = "logical batch size (default: 2048)" },
+    { .names = { "-ub", "--ubatch-size" },
+      .arg = "N",
+      .set = cli_set_u32,
+      .offset = COMMON(ctx.n_ubatch),
+      .min = 1,
+      .max = INT32_MAX / 2,
+      .field = "n_ubatch",
+      .help = "physical batch size (default: 512)" },
+    { .names = { "-t", "--threads" },
+      .arg = "N",
+      .set = set_threads,
+      .offset = COMMON(ctx.n_threads),
+      .min = -1,
+      .max = 1024,
+      .field = "n_threads",
+      .help = "threads for generation (default -1: the physical cores, fewer while other processes keep them "
+              "busy: llama.cpp's threads wait for each other by spinning, so an oversubscribed machine runs "
+              "many times slower)" },
+    { .names = { "-tb", "--threads-batch" },
+      .arg = "N",
+      .set = set_threads,
+      .offset = COMMON(ctx.n_threads_batch),
+      .min = -1,
+      .max = 1024,
+      .field = "n_threads_batch",
+      .help = "threads for prompt processing (default: as --threads)" },
+    { .names = { "-fa", "--flash-attn" },
+      .arg = "on|off|auto",
+      .set = cli_set_choice,
+      .offset = COMMON(ctx.flash_attn),
+      .choices = on_off_auto_fa,
+      .field = "flash_attn",
+      .help = "flash attention (default: auto)" },
+    { .names = { "-ctk", "--cache-type-k" },
+      .arg = "TYPE",
+      .set = set_kv_type,
+      .offset = COMMON(ctx.type_k),
+      .field = "type_k",
+      .help = "K cache type: f16 (default), f32, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0 or q5_1" },
+    { .names = { "-ctv", "--cache-type-v" },
+      .arg = "TYPE",
+      .set = set_kv_type,
+      .offset = COMMON(ctx.type_v),
+      .field = "type_v",
+      .help = "V cache type, as -ctk (a quantized V cache needs flash attention)" },
+};
+const struct cli_group cli_group_context = CLI_GROUP("Context", CLI_TARGET_COMMON, context_rows);
+
+static const struct cli_opt rotation_rows[] = {
+    { .names = { "--attn-rot" },
+      .arg = "on|off|auto",
+      .set = cli_set_choice,
+      .offset = COMMON(ctx.attn_rotation),
+      .choices = on_off_auto_rot,
+      .field = "attn_rotation",
+      .help = "Hadamard rotation of a quantized KV cache (default: auto, llama.cpp's choice)" },
+};
+const struct cli_group cli_group_rotation = CLI_GROUP("KV-cache rotation", CLI_TARGET_COMMON, rotation_rows);
+
+static const struct cli_opt prompt_rows[] = {
+    { .names = { "-p", "--prompt" },
+      .arg = "TEXT",
+      .set = cli_set_str,
+      .offset = offsetof(struct cli_prompt, text),
+      .help = "the prompt (default: standard input)" },
+    { .names = { "-f", "--file" },
+      .arg = "FILE",
+      .set = cli_set_str,
+      .offset = offsetof(struct cli_prompt, file),
+      .help = "read the prompt from FILE" },
+    { .names = { "--no-bos" },
+      .set = cli_set_true,
+      .offset = offsetof(struct cli_prompt, no_bos),
+      .help = "do not add the model's BOS token (nor other special tokens it adds) to the prompt" },
+    { .names = { "--parse-special" },
+      .set = cli_set_true,
+      .offset = offsetof(struct cli_prompt, parse_special),
+      .help = "turn special-token text in the prompt (e.g. <|im_end|>) into special tokens (default: plain text)" },
+};
+const struct cli_group cli_group_prompt = CLI_GROUP("Prompt", CLI_TARGET_PROMPT, prompt_rows);
+
+static const struct cli_opt generate_rows[] = {
+    { .names = { "-n", "--predict", "--n-predict" },
+      .arg = "N",
+      .set = cli_set_i32,
+      .offset = offsetof(llamac_generate_params, max_tokens),
+      .min = -1,
+      .max = INT32_MAX,
+      .field = "max_tokens",
+      .help = "tokens to generate at most (run: 256, chat: 1024 per answer; -1: until the context is full)" },
+    { .names = { "-r", "--reverse-prompt", "--stop" },
+      .arg = "TEXT",
+      .set = set_stop,
+      .help = "stop before TEXT, which is not printed (repeatable)" },
+};
+const struct cli_group cli_group_generate = CLI_GROUP("Generation", CLI_TARGET_GENERATE, generate_rows);
+
+#define FLOAT_ROW(n1, n2, arg_, f, phrase, help_)                                                                      \
+    { .names = { n1, n2 }, .arg = arg_, .set = cli_set_float, .offset = SAMPLING(f), .field = phrase, .help = help_ }
+#define INT_ROW(n1, arg_, f, lo, hi, phrase, help_)                                                                    \
+    {                                                                                                                  \
+        .names = { n1 }, .arg = arg_, .set = cli_set_i32, .offset = SAMPLING(f), .min = lo, .max = hi,                 \
+        .field = phrase, .help = help_                                                                                 \
+    }
+
+static const struct cli_opt sampling_rows[] = {
+    FLOAT_ROW("--temp", "--temperature", "T", temp, "temperature", "temperature (default: 0.8; 0: greedy)"),
+    INT_ROW("--top-k", "N", top_k, 0, INT32_MAX, "top_k", "top-k sampling (default: 40; 0: off)"),
+    FLOAT_ROW("--top-p", NULL, "P", top_p, "top_p", "top-p sampling (default: 0.95; 1: off)"),
+    FLOAT_ROW("--min-p", NULL, "P", min_p, "min_p", "min-p sampling (default: 0.05; 0: off)"),
+    FLOAT_ROW("--typical", "--typical-p", "P", typical_p, "typical_p", "locally typical sampling (default: 1, off)"),
+    FLOAT_ROW("--xtc-probability", NULL, "P", xtc_probability, "xtc probability",
+              "XTC: chance of removing the top tokens (default: 0, off)"),
+    FLOAT_ROW("--xtc-threshold", NULL, "T", xtc_threshold, "xtc threshold",
+              "XTC: probability a token needs to be removed (default: 0.1)"),
+    FLOAT_ROW("--top-nsigma", "--top-n-sigma", "N", top_n_sigma, "top_n_sigma",
+              "top-n-sigma sampling (default: -1, off)"),
+    FLOAT_ROW("--dynatemp-range", NULL, "R", dynatemp_range, "dynamic temperature range",
+              "dynamic temperature range (default: 0, off)"),
+    FLOAT_ROW("--dynatemp-exp", NULL, "E", dynatemp_exponent, "dynamic temperature exponent",
+              "dynamic temperature exponent (default: 1)"),
+    INT_ROW("--repeat-last-n", "N", penalty_last_n, -1, INT32_MAX, "penalty last_n",
+            "tokens the penalties look back on (default: 64; 0: off, -1: the context)"),
+    FLOAT_ROW("--repeat-penalty", NULL, "P", penalty_repeat, "repeat penalty",
+              "penalty for repeated tokens (default: 1, off)"),
+    FLOAT_ROW("--presence-penalty", NULL, "P", penalty_present, "presence penalty",
+              "presence penalty (default: 0, off)"),
+    FLOAT_ROW("--frequency-penalty", NULL, "P", penalty_freq, "frequency penalty",
+              "frequency penalty (default: 0, off)"),
+    FLOAT_ROW("--dry-multiplier", NULL, "M", dry_multiplier, "DRY multiplier", "DRY sampling (default: 0, off)"),
+    FLOAT_ROW("--dry-base", NULL, "B", dry_base, "DRY base", "DRY base (default: 1.75)"),
+    INT_ROW("--dry-allowed-length", "N", dry_allowed_length, 0, INT32_MAX, "DRY allowed length",
+            "DRY: longest repetition without penalty (default: 2)"),
+    INT_ROW("--dry-penalty-last-n", "N", dry_last_n, -1, INT32_MAX, "DRY last_n",
+            "DRY: tokens looked back on (default: 64; -1: the context)"),
+    INT_ROW("--mirostat", "N", mirostat, 0, 2, "mirostat", "Mirostat sampling: 0 off (default), 1 or 2"),
+    FLOAT_ROW("--mirostat-lr", NULL, "ETA", mirostat_eta, "mirostat eta", "Mirostat learning rate (default: 0.1)"),
+    FLOAT_ROW("--mirostat-ent", NULL, "TAU", mirostat_tau, "mirostat tau", "Mirostat target entropy (default: 5)"),
+    { .names = { "--ignore-eos" },
+      .set = cli_set_true,
+      .offset = SAMPLING(ignore_eos),
+      .help = "never sample end-of-generation tokens (as llama.cpp's --ignore-eos)" },
+    { .names = { "-l", "--logit-bias" },
+      .arg = "TOKEN(+|-)BIAS",
+      .set = set_logit_bias,
+      .field = "logit bias",
+      .help = "change a token's likelihood, e.g. 15043+1 or 15043-inf (repeatable)" },
+    { .names = { "-s", "--seed" },
+      .arg = "N",
+      .set = set_seed,
+      .offset = SAMPLING(seed),
+      .min = -1,
+      .max = UINT32_MAX,
+      .help = "random seed (default: -1, random)" },
+};
+const struct cli_group cli_group_sampling =
+    CLI_GROUP("Sampling (llama.cpp's defaults)", CLI_TARGET_SAMPLING, sampling_rows);
+
+#define CONSTRAINT(f) offsetof(struct cli_constraint, f)
+static const struct cli_opt constraint_rows[] = {
+    { .names = { "--grammar" },
+      .arg = "GBNF",
+      .set = cli_set_str,
+      .offset = CONSTRAINT(grammar),
+      .help = "constrain the output to a GBNF grammar" },
+    { .names = { "--grammar-file" },
+      .arg = "FILE",
+      .set = cli_set_str,
+      .offset = CONSTRAINT(grammar_file),
+      .help = "the same, read from FILE" },
+    { .names = { "-j", "--json-schema" },
+      .arg = "SCHEMA",
+      .set = cli_set_str,
+      .offset = CONSTRAINT(json_schema),
+      .help = "constrain the output to JSON valid under a JSON Schema, given inline (text starting with '{', or "
+              "true) or as the path of a file" },
+    { .names = { "-jf", "--json-schema-file" },
+      .arg = "FILE",
+      .set = cli_set_str,
+      .offset = CONSTRAINT(json_schema_file),
+      .help = "the same, read from FILE" },
+    { .names = { "--json" },
+      .set = cli_set_true,
+      .offset = CONSTRAINT(json),
+      .help = "constrain the output to a JSON object (at most one of these five)" },
+};
+const struct cli_group cli_group_constraint = CLI_GROUP("Structured output", CLI_TARGET_CONSTRAINT, constraint_rows);
+
+static const struct cli_opt template_rows[] = {
+    { .names = { "--chat-template-file" },
+      .arg = "FILE",
+      .set = cli_set_str,
+      .offset = offsetof(struct cli_chat, template_file),
+      .field = "template_source",
+      .help = "a Jinja chat template to use instead of the model's" },
+    { .names = { "--chat-template-kwargs" },
+      .arg = "JSON",
+      .set = cli_set_str,
+      .offset = offsetof(struct cli_chat, kwargs),
+      .field = "template_kwargs_json",
+      .help = "extra template variables as a JSON object, e.g. '{\"enable_thinking\":false}'" },
+    { .names = { "--jinja" },
+      .set = cli_set_true,
+      .offset = offsetof(struct cli_chat, jinja),
+      .help = "accepted for llama.cpp command lines: templates are always rendered with Jinja" },
+};
+const struct cli_group cli_group_template = CLI_GROUP("Chat template", CLI_TARGET_CHAT, template_rows);
+
+static const struct cli_opt log_rows[] = {
+    { .names = { "-h", "--help" }, .set = set_help, .help = "this help" },
+    { .names = { "-q", "--quiet" },
+      .set = cli_set_true,
+      .offset = COMMON(quiet),
+      .help = "no progress bar, notes or status lines on stderr (errors still)" },
+    { .names = { "-v", "--verbose", "--log-verbose" },
+      .set = cli_set_true,
+      .offset = COMMON(verbose),
+      .help = "the log at every level (llama.cpp's and llamac's: timings, choices made) on stderr, or --log-file" },
+    { .names = { "-lv", "--verbosity", "--log-verbosity" },
+      .arg = "N",
+      .set = set_verbosity,
+      .offset = COMMON(verbosity),
+      .min = 0,
+      .max = 1000,
+      .help = "log messages up to level N: 1 errors, 2 warnings, 3 info, 4 and 5 debug (llama.cpp's scale; "
+              "default: no log)" },
+    { .names = { "--log-file" },
+      .arg = "FILE",
+      .set = cli_set_str,
+      .offset = COMMON(log_file),
+      .help = "append the log to FILE instead of stderr (at level 3 unless -v or -lv says otherwise)" },
+    { .names = { "--log-disable" },
+      .set = set_quiet,
+      .offset = COMMON(log_disable),
+      .help = "no log at all, and as -q nothing but errors on stderr" },
+};
+const struct cli_group cli_group_log = CLI_GROUP("Output and logging", CLI_TARGET_COMMON, log_rows);
+
+/* ---- model path, context preparation ---- */
+
+static bool ends_with_gguf(const char *s) {
+    size_t n = strlen(s);
+    return n > 5 && (strcmp(s + n - 5, ".gguf") == 0 || strcmp(s + n - 5, ".GGUF") == 0);
+}
+
+void cli_positional_model(struct cli_common *c, struct cli_parser *p, bool only_model) {
+    if ((c->model_path && c->model_path[0]) || c->hf_repo || p->n_pos == 0 ||
+        (!only_model && !ends_with_gguf(p->pos[0]))) {
+        return;
+    }
+    c->model_path = p->pos[0];
+    memmove(p->pos, p->pos + 1, (size_t)(p->n_pos - 1) * sizeof *p->pos);
+    p->n_pos--;
+}
+
+int cli_term_width(int fd) {
+    struct winsize ws;
+    if (isatty(fd) && ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+        return ws.ws_col;
+    }
+    return 0;
 }
 
 char *cli_read_all(const struct cli_common *c, const char *path, size_t *len) {
@@ -327,131 +801,33 @@ char *cli_read_all(const struct cli_common *c, const char *path, size_t *len) {
     return buf;
 }
 
-enum cli_parse cli_parse_sampling(struct cli_common *c, llamac_sampling_params *s, int argc, char **argv, int *i) {
-    static const struct {
-        const char *name;
-        const char *alias;
-        size_t offset;
-    } floats[] = {
-        { "--temp", NULL, offsetof(llamac_sampling_params, temp) },
-        { "--top-p", NULL, offsetof(llamac_sampling_params, top_p) },
-        { "--min-p", NULL, offsetof(llamac_sampling_params, min_p) },
-        { "--typical", "--typical-p", offsetof(llamac_sampling_params, typical_p) },
-        { "--xtc-probability", NULL, offsetof(llamac_sampling_params, xtc_probability) },
-        { "--xtc-threshold", NULL, offsetof(llamac_sampling_params, xtc_threshold) },
-        { "--top-nsigma", "--top-n-sigma", offsetof(llamac_sampling_params, top_n_sigma) },
-        { "--dynatemp-range", NULL, offsetof(llamac_sampling_params, dynatemp_range) },
-        { "--dynatemp-exp", NULL, offsetof(llamac_sampling_params, dynatemp_exponent) },
-        { "--repeat-penalty", NULL, offsetof(llamac_sampling_params, penalty_repeat) },
-        { "--presence-penalty", NULL, offsetof(llamac_sampling_params, penalty_present) },
-        { "--frequency-penalty", NULL, offsetof(llamac_sampling_params, penalty_freq) },
-        { "--dry-multiplier", NULL, offsetof(llamac_sampling_params, dry_multiplier) },
-        { "--dry-base", NULL, offsetof(llamac_sampling_params, dry_base) },
-        { "--mirostat-lr", NULL, offsetof(llamac_sampling_params, mirostat_eta) },
-        { "--mirostat-ent", NULL, offsetof(llamac_sampling_params, mirostat_tau) },
-    };
-    static const struct {
-        const char *name;
-        long min;
-        long max;
-        size_t offset;
-    } ints[] = {
-        { "--top-k", 0, INT32_MAX, offsetof(llamac_sampling_params, top_k) },
-        { "--repeat-last-n", -1, INT32_MAX, offsetof(llamac_sampling_params, penalty_last_n) },
-        { "--dry-allowed-length", 0, INT32_MAX, offsetof(llamac_sampling_params, dry_allowed_length) },
-        { "--dry-penalty-last-n", -1, INT32_MAX, offsetof(llamac_sampling_params, dry_last_n) },
-        { "--mirostat", 0, 2, offsetof(llamac_sampling_params, mirostat) },
-    };
-    const char *a = argv[*i];
-    for (size_t k = 0; k < sizeof floats / sizeof floats[0]; k++) {
-        if (strcmp(a, floats[k].name) == 0 || (floats[k].alias && strcmp(a, floats[k].alias) == 0)) {
-            const char *v = cli_value(c, argc, argv, i);
-            float f;
-            if (!v || !cli_float(c, a, v, &f)) {
-                return CLI_ERROR;
-            }
-            memcpy((char *)s + floats[k].offset, &f, sizeof f);
-            return CLI_TAKEN;
-        }
+bool cli_json_object(const struct cli_common *c, const char *flag, const char *text) {
+    json_error_t err;
+    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &err);
+    bool ok = json_is_object(v);
+    if (!v) {
+        cli_error(c, "%s: invalid JSON at line %d, column %d: %s", flag, err.line, err.column, err.text);
+    } else if (!ok) {
+        cli_error(c, "%s: expected a JSON object, e.g. '{\"enable_thinking\": false}'", flag);
     }
-    for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++) {
-        if (strcmp(a, ints[k].name) == 0) {
-            const char *v = cli_value(c, argc, argv, i);
-            long n;
-            if (!v || !cli_int(c, a, v, ints[k].min, ints[k].max, &n)) {
-                return CLI_ERROR;
-            }
-            int32_t n32 = (int32_t)n;
-            memcpy((char *)s + ints[k].offset, &n32, sizeof n32);
-            return CLI_TAKEN;
-        }
-    }
-    if (strcmp(a, "-s") == 0 || strcmp(a, "--seed") == 0) {
-        const char *v = cli_value(c, argc, argv, i);
-        long n;
-        if (!v || !cli_int(c, a, v, -1, UINT32_MAX, &n)) {
-            return CLI_ERROR;
-        }
-        s->seed = n < 0 ? UINT32_MAX : (uint32_t)n;
-        return CLI_TAKEN;
-    }
-    return CLI_NOT_MINE;
+    json_decref(v);
+    return ok;
 }
 
-enum cli_parse cli_parse_constraint(struct cli_common *c, struct cli_constraint *k, int argc, char **argv, int *i) {
-    const char *a = argv[*i];
-    const char **slot = NULL;
-    if (strcmp(a, "--grammar") == 0) {
-        slot = &k->grammar;
-    } else if (strcmp(a, "--grammar-file") == 0) {
-        slot = &k->grammar_file;
-    } else if (strcmp(a, "-j") == 0 || strcmp(a, "--json-schema") == 0) {
-        slot = &k->json_schema;
-    } else if (strcmp(a, "--json-schema-file") == 0) {
-        slot = &k->json_schema_file;
-    } else if (strcmp(a, "--json") == 0) {
-        k->json = true;
-        return CLI_TAKEN;
-    } else {
-        return CLI_NOT_MINE;
-    }
-    return (*slot = cli_value(c, argc, argv, i)) ? CLI_TAKEN : CLI_ERROR;
-}
-
-enum cli_parse cli_parse_chat(struct cli_common *c, struct cli_chat *k, llamac_chat_params *cp, int argc, char **argv,
-                              int *i) {
-    const char *a = argv[*i], *v = NULL;
-    long n = 0;
-    if (strcmp(a, "--system") == 0 || strcmp(a, "-sys") == 0 || strcmp(a, "--system-prompt") == 0) {
-        return (k->system = cli_value(c, argc, argv, i)) ? CLI_TAKEN : CLI_ERROR;
-    }
-    if (strcmp(a, "--chat-template-file") == 0) {
-        return (k->template_file = cli_value(c, argc, argv, i)) ? CLI_TAKEN : CLI_ERROR;
-    }
-    if (strcmp(a, "--keep-turns") == 0) {
-        return (v = cli_value(c, argc, argv, i)) && cli_int(c, a, v, 1, INT32_MAX, &k->keep_turns) ? CLI_TAKEN
-                                                                                                   : CLI_ERROR;
-    }
-    if (strcmp(a, "-n") == 0 || strcmp(a, "--n-predict") == 0 || strcmp(a, "--predict") == 0) {
-        if (!(v = cli_value(c, argc, argv, i)) || !cli_int(c, a, v, -1, INT32_MAX, &n)) {
-            return CLI_ERROR;
-        }
-        cp->generate.max_tokens = (int32_t)n;
-        return CLI_TAKEN;
-    }
-    return CLI_NOT_MINE;
-}
-
-bool cli_chat_apply(struct cli_common *c, struct cli_chat *k, llamac_chat_params *cp) {
+bool cli_chat_params(struct cli_common *c, const struct cli_chat *k, llamac_chat_params *cp, char **owned) {
+    *owned = NULL;
     if (k->template_file) {
         size_t len = 0;
-        if (!(k->template_source = cli_read_all(c, k->template_file, &len))) {
+        if (!(*owned = cli_read_all(c, k->template_file, &len))) {
             return false;
         }
-        cp->template_source = k->template_source;
+        cp->template_source = *owned;
     }
     cp->system_prompt = k->system;
-    cp->keep_last_turns = (int32_t)k->keep_turns;
+    cp->template_kwargs_json = k->kwargs;
+    if (k->keep_turns > 0) {
+        cp->keep_last_turns = (int32_t)k->keep_turns;
+    }
     return true;
 }
 

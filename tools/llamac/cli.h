@@ -1,17 +1,20 @@
 /*
- * cli.h - what the subcommands of `llamac` share: exit codes, option parsing, model loading, output helpers.
+ * cli.h - what the subcommands of `llamac` share: exit codes, the option groups, model loading, output helpers.
  *
  * Flags follow llama.cpp's names wherever llama.cpp has the same option, so a command line written for
- * llama-cli or llama-server carries over. Results go to stdout, everything else (progress, logs, errors) to
- * stderr; an error is one line "llamac CMD: message".
+ * llama-cli or llama-server carries over. Each command describes its options as a table (options.h) made of the
+ * shared groups below plus its own rows. Results go to stdout, everything else (progress, logs, errors) to stderr;
+ * an error is one line "llamac CMD: message" that names the command's flags, never the library's fields.
  */
 #ifndef LLAMAC_CLI_H
 #define LLAMAC_CLI_H
 
 #include "llamac.h"
+#include "options.h"
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* Exit statuses, documented in the README. */
 enum {
@@ -21,55 +24,52 @@ enum {
     EXIT_INTERRUPTED = 130 /* stopped by Ctrl-C */
 };
 
-/* Options every model-using command shares. */
+#define CLI_MAX_OVERRIDES 32
+
+/* Options every command shares (model source, loading, context, logging); the target of CLI_TARGET_COMMON. */
 struct cli_common {
-    const char *cmd;
-    const char *model_path;
-    bool quiet;
-    bool verbose;
+    const char *cmd;                /* the command's name, for messages */
+    const struct cli_command *spec; /* its option table (set by cli_parse), to name flags in messages */
+    const char *model_path;         /* -m, or the first positional MODEL.gguf */
+    bool quiet;                     /* -q, --log-disable: no progress bar, notes or status lines */
+    bool verbose;                   /* -v: llama.cpp's log at every level */
+    long verbosity;                 /* -lv N (llama.cpp's scale 0-5); -1: not given */
+    const char *log_file;           /* --log-file: the log goes there instead of stderr */
+    bool log_disable;               /* --log-disable */
+    bool threads_given;             /* -t was given (else cli_prepare_context picks a count) */
+    const char *load_mode;          /* -lm: llama.cpp's load mode name, or NULL */
     llamac_model_params model;
     llamac_ctx_params ctx;
-    llamac_kv_override overrides[32];
-    char override_keys[32][128];
+    llamac_kv_override overrides[CLI_MAX_OVERRIDES];
+    char override_keys[CLI_MAX_OVERRIDES][128];
     size_t n_overrides;
-    const char *hf_repo;      /* -hf OWNER/REPO[:QUANT]: the model comes from the Hugging Face cache (cmd_pull.c) */
+    const char *hf_repo;      /* -hf OWNER/REPO[:QUANT]: the model comes from the Hugging Face cache */
     const char *hf_file;      /* --hf-file: that file of the repo */
     const char *hf_token;     /* -hft: the Hub token (default: the environment's) */
     bool offline;             /* --offline: only the cache */
     char hf_model_path[4096]; /* where -hf found the model */
+    FILE *log;                /* where cli_log writes: stderr, or the --log-file (cli_setup_logging opens it) */
 };
 
 void cli_common_init(struct cli_common *c, const char *cmd);
 
-/* Result of offering an argument to a parser. */
-enum cli_parse { CLI_NOT_MINE = 0, CLI_TAKEN = 1, CLI_ERROR = -1 };
-
-/* Tries the shared options at argv[*i]; advances *i past a value it consumes. */
-enum cli_parse cli_parse_common(struct cli_common *c, int argc, char **argv, int *i);
-
-/* Parses one --override-kv KEY=TYPE:VALUE into c->overrides (c->model.kv_overrides); prints the error. */
-bool cli_parse_override(struct cli_common *c, const char *s);
-
-/* Tries the sampling flags of `llamac run` (--temp, --top-k, ..., -s/--seed) at argv[*i] into *s. */
-enum cli_parse cli_parse_sampling(struct cli_common *c, llamac_sampling_params *s, int argc, char **argv, int *i);
-
-/* Options of both chat front ends (`llamac chat` and `llamac chat --live`): -sys/--system/--system-prompt TEXT,
- * --chat-template-file FILE, --keep-turns N (default 2), and -n/--n-predict N (into cp->generate.max_tokens). */
-struct cli_chat {
-    const char *system;
-    const char *template_file;
-    long keep_turns;
-    char *template_source; /* the file read by cli_chat_apply; the caller frees it */
+/* Sampling flags (--temp, --top-k, ..., --ignore-eos, -l, -s): the target of CLI_TARGET_SAMPLING writes into
+ * *params. */
+struct cli_sampling {
+    llamac_sampling_params *params;
+    llamac_logit_bias biases[64]; /* -l/--logit-bias, pointed to by params->logit_bias */
+    size_t n_biases;
 };
 
-enum cli_parse cli_parse_chat(struct cli_common *c, struct cli_chat *k, llamac_chat_params *cp, int argc, char **argv,
-                              int *i);
-
-/* Puts the options into cp (reading the template file). False, the error printed, when the file cannot be read. */
-bool cli_chat_apply(struct cli_common *c, struct cli_chat *k, llamac_chat_params *cp);
+/* Generation flags (-n, -r): CLI_TARGET_GENERATE writes into *params. */
+struct cli_generate {
+    llamac_generate_params *params;
+    const char *stops[64]; /* -r/--reverse-prompt, pointed to by params->stop */
+    size_t n_stops;
+};
 
 /* Output constraints shared by run and chat: --grammar GBNF, --grammar-file FILE, -j/--json-schema SCHEMA (inline
- * JSON, or a file path), --json-schema-file FILE, --json (any JSON object). At most one may be given. */
+ * JSON, or a file path), -jf/--json-schema-file FILE, --json (any JSON object). At most one may be given. */
 struct cli_constraint {
     const char *grammar;
     const char *grammar_file;
@@ -79,8 +79,43 @@ struct cli_constraint {
     char *owned; /* the grammar read or converted; freed by cli_constraint_free */
 };
 
-/* Tries the constraint flags at argv[*i] into *k. */
-enum cli_parse cli_parse_constraint(struct cli_common *c, struct cli_constraint *k, int argc, char **argv, int *i);
+/* Chat template and conversation flags (chat, serve, template): --chat-template-file, --chat-template-kwargs,
+ * --jinja, and for chat -sys, --keep-turns, --session. */
+struct cli_chat {
+    const char *system;
+    const char *template_file;
+    const char *kwargs;
+    const char *session;
+    long keep_turns;
+    bool jinja;
+};
+
+/* The prompt of run and tokenize: -p TEXT, -f FILE, --no-bos, --parse-special. */
+struct cli_prompt {
+    const char *text;
+    const char *file;
+    bool no_bos;
+    bool parse_special;
+};
+
+/* The shared groups, in the order commands list them. */
+extern const struct cli_group cli_group_model;      /* -m, -hf, -hff */
+extern const struct cli_group cli_group_hub;        /* -hft, --offline */
+extern const struct cli_group cli_group_load;       /* -ngl, -lm, --no-mmap, --mlock, --check-tensors, --override-kv */
+extern const struct cli_group cli_group_context;    /* -c, -b, -ub, -t, -tb, -fa, -ctk, -ctv */
+extern const struct cli_group cli_group_rotation;   /* --attn-rot */
+extern const struct cli_group cli_group_prompt;     /* -p, -f, --no-bos, --parse-special */
+extern const struct cli_group cli_group_generate;   /* -n, -r */
+extern const struct cli_group cli_group_sampling;   /* --temp ... --ignore-eos, -l, -s */
+extern const struct cli_group cli_group_constraint; /* --grammar, --grammar-file, -j, -jf, --json */
+extern const struct cli_group cli_group_template;   /* --chat-template-file, --chat-template-kwargs, --jinja */
+extern const struct cli_group cli_group_log;        /* -h, -q, -v, -lv, --log-file, --log-disable */
+
+/* Parses one --override-kv KEY=TYPE:VALUE into c->overrides (c->model.kv_overrides); prints the error. */
+bool cli_parse_override(struct cli_common *c, const char *s);
+
+/* The setter of --override-kv (a row of a CLI_TARGET_COMMON group), for commands that list it in their own group. */
+bool cli_set_override(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value);
 
 /* False (the error printed) when more than one of the flags was given: a usage error. */
 bool cli_constraint_check(struct cli_common *c, const struct cli_constraint *k);
@@ -90,9 +125,6 @@ bool cli_constraint_check(struct cli_common *c, const struct cli_constraint *k);
 bool cli_constraint_grammar(struct cli_common *c, struct cli_constraint *k, const char **grammar);
 
 void cli_constraint_free(struct cli_constraint *k);
-
-/* The value after option argv[*i], or NULL (with an error printed) when it is missing. */
-const char *cli_value(const struct cli_common *c, int argc, char **argv, int *i);
 
 /* Number parsers: print "invalid value" and return false on anything that is not entirely a number in range. */
 bool cli_int(const struct cli_common *c, const char *opt, const char *s, long min, long max, long *out);
@@ -105,22 +137,58 @@ void cli_error(const struct cli_common *c, const char *fmt, ...)
 #endif
     ;
 
-/* Help text for the shared options. */
-void cli_print_common_help(void);
+/* Prints "llamac CMD: prefix: <llamac_last_error()>" (prefix may be NULL), with the names of library fields that
+ * the command has a flag for ("n_ctx", "flash_attn") replaced by the flag ("-c", "-fa"): a library message that
+ * reaches a command-line user speaks in flags. */
+void cli_lib_error(const struct cli_common *c, const char *prefix);
 
-/* Installs the log hook for --verbose (llama.cpp's log on stderr). */
-void cli_setup_logging(const struct cli_common *c);
+/* "llamac CMD: warning: ..." / "llamac CMD: note: ..." on stderr, unless -q or --log-disable. */
+void cli_warn(const struct cli_common *c, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+void cli_note(const struct cli_common *c, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
 
-/* Loads c->model_path (or $LLAMAC_MODEL) with a progress bar on a terminal (model_source.c); prints the error and
- * returns NULL on failure. */
+/* A line of log (timings, decisions) at `level`: written to the log (stderr, or --log-file) when -v, -lv or
+ * --log-file asked for that level. */
+void cli_log(const struct cli_common *c, llamac_log_level level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* Whether cli_log writes lines of `level`. */
+bool cli_log_enabled(const struct cli_common *c, llamac_log_level level);
+
+/* Opens --log-file and installs the library's log hook as -v / -lv / --log-file ask. False (the error printed) when
+ * the log file cannot be opened. Call once, after parsing; cli_common_close closes the file. */
+bool cli_setup_logging(struct cli_common *c);
+void cli_common_close(struct cli_common *c);
+
+/* Takes the first positional argument as the model when no -m or -hf was given and the command takes one model:
+ * always when `only_model` (the command takes no other positional arguments), else when it ends in ".gguf". Removes
+ * it from p->pos. */
+void cli_positional_model(struct cli_common *c, struct cli_parser *p, bool only_model);
+
+/* Loads c->model_path (or -hf, or $LLAMAC_MODEL) with a progress bar on a terminal (model_source.c). On failure it
+ * prints what is wrong with the file (the GGUF analysis of `llamac info`, or that the file holds only a vocabulary)
+ * and returns NULL. */
 llamac_model *cli_load_model(struct cli_common *c, bool vocab_only);
 
-/* Downloads (or finds in the cache) c->hf_repo / c->hf_file and points c->model_path at it (model_source.c);
- * prints the error and returns false on failure. cli_load_model calls it when -hf was given. */
+/* The model file the command will load (-m, the -hf download, or $LLAMAC_MODEL), or NULL. */
+const char *cli_model_path(const struct cli_common *c);
+
+/* Downloads (or finds in the cache) c->hf_repo / c->hf_file and points c->model_path at it (model_source.c); prints
+ * the error and returns false on failure. cli_load_model calls it when -hf was given. */
 bool cli_hub_model(struct cli_common *c);
 
-/* Pulls `spec`/`file` from the Hub with a download bar on a terminal, where a name that matches no file or several
- * also gets a numbered picker. On failure the message is copied into err (model_source.c). */
+/* Pulls `spec`/`file` from the Hub with a download bar; on a terminal a name that matches no file or several gets a
+ * numbered picker. On failure the message is copied into err (model_source.c). */
 llamac_status cli_hub_pull(const struct cli_common *c, const char *spec, const char *file,
                            const llamac_hub_params *params, llamac_hub_list **out, char *err, size_t cap);
 
@@ -130,11 +198,35 @@ llamac_hub_params cli_hub_params(const struct cli_common *c);
 /* "1.5 GiB" style sizes. */
 void cli_human_size(double bytes, char *buf, size_t cap);
 
+/* Fills in what the flags leave to llamac for a context of `model`: the thread count when -t was not given (fewer
+ * than the physical cores on a machine busy with other work, see cli.c), and allow_ctx_overflow with a warning when
+ * -c is larger than the model's training context (as llama.cpp does). */
+void cli_prepare_context(struct cli_common *c, const llamac_model *model, llamac_ctx_params *p);
+
+/* llamac_ctx_new after cli_prepare_context; prints the error in the command's flags and returns NULL on failure. */
+llamac_context *cli_new_context(struct cli_common *c, llamac_model *model, llamac_ctx_params *p);
+
+/* Checks that `text`, the value of `flag`, is a JSON object; prints the error when it is not. */
+bool cli_json_object(const struct cli_common *c, const char *flag, const char *text);
+
+/* Puts the chat flags into cp: the system prompt, --keep-turns, --chat-template-kwargs, and --chat-template-file's
+ * text (into *owned, which the caller frees with free). False, with the error printed, when the file cannot be
+ * read. */
+bool cli_chat_params(struct cli_common *c, const struct cli_chat *k, llamac_chat_params *cp, char **owned);
+
+/* Pooling for an embedding context: `requested` (--pooling), else the model's own, except that a model that does
+ * not pool (a generative model) gets mean pooling with a note on stderr, as other tools do for decoder models. */
+llamac_pooling cli_embedding_pooling(struct cli_common *c, llamac_model *model, llamac_pooling requested);
+
 /* Reads all of a stream / a file into a NUL-terminated buffer (caller frees with free). NULL on failure, with the
- * error printed. */
+ * error printed. Standard input on a terminal ends at one Ctrl-D, even in the middle of a line. */
 char *cli_read_all(const struct cli_common *c, const char *path_or_null, size_t *len);
 
-/* Progress bar on stderr (progress.c): drawn only when stderr is a terminal and not quiet. */
+/* Columns of the terminal on `fd`, or 0 when it is not a terminal. */
+int cli_term_width(int fd);
+
+/* Progress bar on stderr (progress.c): drawn only when stderr is a terminal and not quiet, never wider than the
+ * terminal. */
 struct progress {
     const char *label;
     bool enabled;
@@ -144,22 +236,9 @@ void progress_init(struct progress *p, const char *label, bool quiet);
 bool progress_update(float fraction, void *user_data); /* llamac_progress_fn */
 void progress_done(struct progress *p);
 
-/* Subcommands. */
-int cmd_run(int argc, char **argv);
-int cmd_serve(int argc, char **argv);
-int cmd_tokenize(int argc, char **argv);
-int cmd_template(int argc, char **argv);
-int cmd_synth(int argc, char **argv);
-int cmd_quantize(int argc, char **argv);
-int cmd_info(int argc, char **argv);
-int cmd_split(int argc, char **argv);
-int cmd_merge(int argc, char **argv);
-int cmd_embed(int argc, char **argv);
-int cmd_rerank(int argc, char **argv);
-int cmd_chat(int argc, char **argv);
-int cmd_chat_live(int argc, char **argv); /* cmd_chat_live.c: `llamac chat --live` */
-int cmd_kv(int argc, char **argv);
-int cmd_pull(int argc, char **argv);
-int cmd_rm(int argc, char **argv);
+/* Their tables. */
+extern const struct cli_command cli_cmd_run, cli_cmd_chat, cli_cmd_serve, cli_cmd_tokenize, cli_cmd_template,
+    cli_cmd_embed, cli_cmd_rerank, cli_cmd_kv, cli_cmd_quantize, cli_cmd_info, cli_cmd_split, cli_cmd_merge,
+    cli_cmd_pull, cli_cmd_rm, cli_cmd_synth;
 
 #endif /* LLAMAC_CLI_H */

@@ -6,7 +6,7 @@
  * slash commands, streaming to stdout and the timings on stderr. SIGINT only sets flags and asks the running
  * generation to stop (llamac_ctx_cancel is safe in a signal handler); the loop decides what a Ctrl-C means.
  */
-#include "cli.h"
+#include "chat_opts.h"
 
 #include <editline/readline.h>
 #include <errno.h>
@@ -32,34 +32,104 @@ static void on_sigint(int sig) {
     }
 }
 
-static void usage(void) {
-    printf("usage: llamac chat -m MODEL [options]\n\n"
-           "Talk with a model. On a terminal: line editing and history; end a line with \\ to continue it, or\n"
-           "enclose several lines in \"\"\" lines. Ctrl-C stops an answer; Ctrl-C twice or Ctrl-D quits. With input\n"
-           "from a pipe each line is one user message and only the answers are written to stdout.\n\n"
-           "Chat:\n"
-           "  --system TEXT             the system prompt\n"
-           "  --chat-template-file F    use this Jinja chat template instead of the model's\n"
-           "  --chat-template-kwargs J  extra template variables as a JSON object, e.g. '{\"enable_thinking\":false}'\n"
-           "  --session FILE            load the session from FILE if it exists; save it there on exit\n"
-           "  --keep-turns N            turns kept when the context fills up (default: 2)\n"
-           "  -n, --n-predict N         most tokens per answer (default: 1024; -1: until the context is full)\n"
-           "Commands: /help, /clear, /system TEXT, /save FILE, /load FILE, /quit\n"
-           "Sampling (llama.cpp's defaults, as `llamac run`):\n"
-           "  --temp T (0.8; 0 = greedy)  --top-k N (40)  --top-p P (0.95)  --min-p P (0.05)  --typical P (1)\n"
-           "  --xtc-probability P (0)  --xtc-threshold T (0.1)  --top-nsigma N (-1 = off)\n"
-           "  --dynatemp-range R (0)  --dynatemp-exp E (1)\n"
-           "  --repeat-last-n N (64)  --repeat-penalty P (1)  --presence-penalty P (0)  --frequency-penalty P (0)\n"
-           "  --dry-multiplier M (0)  --dry-base B (1.75)  --dry-allowed-length N (2)  --dry-penalty-last-n N (64)\n"
-           "  --mirostat 0|1|2  --mirostat-lr ETA (0.1)  --mirostat-ent TAU (5)\n"
-           "  -s, --seed N              random seed (default: random)\n"
-           "Structured output (every answer):\n"
-           "  --grammar GBNF  --grammar-file FILE   constrain the answers to a GBNF grammar\n"
-           "  -j, --json-schema SCHEMA  JSON valid under a JSON Schema (inline, or the path of a file)\n"
-           "  --json-schema-file FILE   the same, read from FILE\n"
-           "  --json                    any JSON object\n\n");
-    cli_print_common_help();
-}
+#define CHAT(f) offsetof(struct cli_chat, f)
+#define OPTS(f) offsetof(struct chat_opts, f)
+
+static const struct cli_opt conversation_rows[] = {
+    { .names = { "-sys", "--system-prompt", "--system" },
+      .arg = "TEXT",
+      .set = cli_set_str,
+      .offset = CHAT(system),
+      .field = "system_prompt",
+      .help = "the system prompt" },
+    { .names = { "--keep-turns" },
+      .arg = "N",
+      .set = cli_set_long,
+      .offset = CHAT(keep_turns),
+      .min = 1,
+      .max = INT32_MAX,
+      .field = "keep_last_turns",
+      .help = "turns kept when the context fills up (default: 2)" },
+    { .names = { "--session" },
+      .arg = "FILE",
+      .set = cli_set_str,
+      .offset = CHAT(session),
+      .help = "load the conversation and its KV cache from FILE if it exists; save them there on exit" },
+};
+static const struct cli_group conversation_group = CLI_GROUP("Conversation", CLI_TARGET_CHAT, conversation_rows);
+
+static const struct cli_opt live_rows[] = {
+    { .names = { "--live" },
+      .set = cli_set_true,
+      .offset = OPTS(live),
+      .help = "a terminal UI in which the model reads the message while it is typed (incremental prefill), so the "
+              "answer starts right after Enter" },
+    { .names = { "--debounce-ms" },
+      .arg = "N",
+      .set = cli_set_long,
+      .offset = OPTS(debounce_ms),
+      .min = 0,
+      .max = 10000,
+      .help = "with --live: wait N ms without keys before reading the text (default: 50)" },
+    { .names = { "--prefill-margin" },
+      .arg = "N",
+      .set = cli_set_long,
+      .offset = OPTS(margin),
+      .min = 0,
+      .max = 64,
+      .help = "with --live: tokens withheld before the end of the text (default: 2)" },
+    { .names = { "--prefill-step" },
+      .arg = "N",
+      .set = cli_set_long,
+      .offset = OPTS(step_tokens),
+      .min = 1,
+      .max = 512,
+      .help = "with --live: most tokens decoded between two key checks (default: 16)" },
+    { .names = { "--no-prefill" },
+      .set = cli_set_true,
+      .offset = OPTS(no_prefill),
+      .help = "with --live: decode only at Enter (for comparison)" },
+    { .names = { "--no-speculate" },
+      .set = cli_set_true,
+      .offset = OPTS(no_speculate),
+      .help = "with --live: in pauses, do not decode the end of the prompt ahead (saves idle compute)" },
+};
+static const struct cli_group live_group = CLI_GROUP("Live mode", CLI_TARGET_COMMAND, live_rows);
+
+static const struct cli_group *const chat_groups[] = {
+    &conversation_group,
+    &cli_group_template,
+    &cli_group_generate,
+    &cli_group_sampling,
+    &cli_group_constraint,
+    &live_group,
+    &cli_group_model,
+    &cli_group_hub,
+    &cli_group_load,
+    &cli_group_context,
+    &cli_group_rotation,
+    &cli_group_log,
+    NULL,
+};
+
+static int chat(int argc, char **argv);
+
+const struct cli_command cli_cmd_chat = {
+    .name = "chat",
+    .summary = "chat with a model in a terminal (or from piped lines), reusing the KV cache; --live: the model "
+               "reads while you type",
+    .synopsis = "[MODEL.gguf | -m MODEL] [options]\n--live [MODEL.gguf | -m MODEL] [options]",
+    .about = "Talk with a model. On a terminal: line editing and history; end a line with \\ to continue it, or "
+             "enclose several lines in \"\"\" lines. Ctrl-C stops an answer; Ctrl-C twice or Ctrl-D quits. With "
+             "input from a pipe each line is one user message and only the answers are written to stdout.\n"
+             "Commands: /help, /clear, /system TEXT, /save FILE, /load FILE, /quit.\n"
+             "With --live the keys are: arrows (Up on the first line recalls earlier messages), Home/End, "
+             "Backspace/Delete anywhere, Alt+Enter for a new line, Ctrl-W / Ctrl-U / Ctrl-K delete a word / to the "
+             "line's start / to its end, Ctrl-L redraws, Ctrl-C stops an answer (twice while typing: quit), Ctrl-D "
+             "on an empty line quits.",
+    .groups = chat_groups,
+    .run = chat,
+};
 
 static void print_commands(void) {
     fputs("  /clear        forget the conversation (the system prompt stays)\n"
@@ -173,13 +243,6 @@ static bool write_text(const char *text, size_t len, void *user_data) {
     return fwrite(text, 1, len, stdout) == len && fflush(stdout) == 0;
 }
 
-struct chat_opts {
-    struct cli_chat chat;
-    const char *kwargs;
-    const char *session;
-    struct cli_constraint constraint;
-};
-
 /* Handles a /command line. Returns false when the session should end. */
 static bool run_command(struct cli_common *c, llamac_chat *chat, const char *line, bool *quit) {
     const char *arg = strchr(line, ' ');
@@ -200,7 +263,7 @@ static bool run_command(struct cli_common *c, llamac_chat *chat, const char *lin
         fprintf(stderr, "[conversation cleared]\n");
     } else if (IS("/system")) {
         if (llamac_chat_set_system(chat, arg, arg ? strlen(arg) : 0) != LLAMAC_OK) {
-            cli_error(c, "%s", llamac_last_error());
+            cli_lib_error(c, NULL);
         } else {
             fprintf(stderr, arg ? "[system prompt set]\n" : "[system prompt removed]\n");
         }
@@ -208,7 +271,7 @@ static bool run_command(struct cli_common *c, llamac_chat *chat, const char *lin
         if (!arg) {
             cli_error(c, "%.*s needs a file name", (int)name_len, line);
         } else if ((IS("/save") ? llamac_chat_save(chat, arg) : llamac_chat_load(chat, arg)) != LLAMAC_OK) {
-            cli_error(c, "%s", llamac_last_error());
+            cli_lib_error(c, NULL);
         } else {
             fprintf(stderr, IS("/save") ? "[saved to %s]\n" : "[loaded %s]\n", arg);
         }
@@ -262,7 +325,7 @@ static int chat_loop(struct cli_common *c, llamac_context *ctx, llamac_chat *cha
             continue;
         }
         if (llamac_chat_add(chat, "user", msg.s, msg.len) != LLAMAC_OK) {
-            cli_error(c, "%s", llamac_last_error());
+            cli_lib_error(c, NULL);
             continue;
         }
         llamac_chat_result r;
@@ -274,7 +337,7 @@ static int chat_loop(struct cli_common *c, llamac_context *ctx, llamac_chat *cha
         fputc('\n', stdout);
         fflush(stdout);
         if (st != LLAMAC_OK) {
-            cli_error(c, "%s", llamac_last_error());
+            cli_lib_error(c, NULL);
             if (!tty) {
                 rc = EXIT_FAILURE_RUN;
                 break;
@@ -306,67 +369,54 @@ static int chat_loop(struct cli_common *c, llamac_context *ctx, llamac_chat *cha
     return rc;
 }
 
-int cmd_chat(int argc, char **argv) {
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--live") == 0) {
-            return cmd_chat_live(argc, argv); /* the incremental-prefill terminal UI (cmd_chat_live.c) */
-        }
-    }
+static int chat(int argc, char **argv) {
     struct cli_common c;
     cli_common_init(&c, "chat");
-    struct chat_opts o;
-    memset(&o, 0, sizeof o);
-    o.chat.keep_turns = 2;
+    struct chat_opts o = { .chat.keep_turns = 2, .debounce_ms = 50, .margin = 2, .step_tokens = 16 };
     llamac_chat_params cp = llamac_chat_params_default();
     cp.generate.max_tokens = 1024;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        enum cli_parse r = cli_parse_common(&c, argc, argv, &i);
-        if (r == CLI_NOT_MINE) {
-            r = cli_parse_sampling(&c, &cp.generate.sampling, argc, argv, &i);
-        }
-        if (r == CLI_NOT_MINE) {
-            r = cli_parse_chat(&c, &o.chat, &cp, argc, argv, &i);
-        }
-        if (r == CLI_NOT_MINE) {
-            r = cli_parse_constraint(&c, &o.constraint, argc, argv, &i);
-        }
-        if (r == CLI_ERROR) {
-            return EXIT_USAGE;
-        }
-        if (r == CLI_TAKEN) {
-            continue;
-        }
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage();
-            return EXIT_OK;
-        } else if (strcmp(a, "--chat-template-kwargs") == 0) {
-            if (!(o.kwargs = cli_value(&c, argc, argv, &i))) {
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--session") == 0) {
-            if (!(o.session = cli_value(&c, argc, argv, &i))) {
-                return EXIT_USAGE;
-            }
-        } else {
-            cli_error(&c, "unknown option '%s' (see llamac chat --help)", a);
-            return EXIT_USAGE;
-        }
+    struct cli_sampling sampling = { .params = &cp.generate.sampling };
+    struct cli_generate generate = { .params = &cp.generate };
+    struct cli_targets t = { .common = &c,
+                             .sampling = &sampling,
+                             .generate = &generate,
+                             .constraint = &o.constraint,
+                             .chat = &o.chat,
+                             .command = &o };
+    struct cli_parser p;
+    int rc = cli_parse(&p, &cli_cmd_chat, &t, argc, argv);
+    if (rc >= 0) {
+        return rc;
     }
-    if (!cli_constraint_check(&c, &o.constraint)) {
+    cli_positional_model(&c, &p, true);
+    if (p.n_pos > 0) {
+        cli_error(&c, "unexpected argument '%s' (messages are typed, or piped one per line)", p.pos[0]);
         return EXIT_USAGE;
     }
-    cli_setup_logging(&c);
+    static const char *const live_only[] = { "--debounce-ms", "--prefill-margin", "--prefill-step", "--no-prefill",
+                                             "--no-speculate" };
+    for (size_t i = 0; !o.live && i < sizeof live_only / sizeof live_only[0]; i++) {
+        if (cli_given(&p, live_only[i])) {
+            cli_error(&c, "%s works with --live", live_only[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (!cli_constraint_check(&c, &o.constraint) || !cli_setup_logging(&c)) {
+        return EXIT_USAGE;
+    }
+    if (o.live) {
+        rc = cmd_chat_live(&c, &o, &cp);
+        cli_common_close(&c);
+        return rc;
+    }
     bool tty = isatty(STDIN_FILENO) != 0;
-    int rc = EXIT_FAILURE_RUN;
+    rc = EXIT_FAILURE_RUN;
     llamac_model *model = NULL;
     llamac_context *ctx = NULL;
     llamac_chat *chat = NULL;
-    if (!cli_chat_apply(&c, &o.chat, &cp)) {
-        goto done;
-    }
-    cp.template_kwargs_json = o.kwargs;
-    if (!cli_constraint_grammar(&c, &o.constraint, &cp.generate.sampling.grammar)) {
+    char *template_source = NULL;
+    if (!cli_chat_params(&c, &o.chat, &cp, &template_source) ||
+        !cli_constraint_grammar(&c, &o.constraint, &cp.generate.sampling.grammar)) {
         goto done;
     }
     model = cli_load_model(&c, false);
@@ -374,21 +424,21 @@ int cmd_chat(int argc, char **argv) {
         goto done;
     }
     if (llamac_ctx_new(model, &c.ctx, &ctx) != LLAMAC_OK || llamac_chat_new(ctx, &cp, &chat) != LLAMAC_OK) {
-        cli_error(&c, "%s", llamac_last_error());
+        cli_lib_error(&c, NULL);
         goto done;
     }
     struct stat sb;
-    if (o.session && stat(o.session, &sb) == 0) {
-        if (llamac_chat_load(chat, o.session) != LLAMAC_OK) {
-            cli_error(&c, "%s", llamac_last_error());
+    if (o.chat.session && stat(o.chat.session, &sb) == 0) {
+        if (llamac_chat_load(chat, o.chat.session) != LLAMAC_OK) {
+            cli_lib_error(&c, NULL);
             goto done;
         }
         if (o.chat.system && llamac_chat_set_system(chat, o.chat.system, strlen(o.chat.system)) != LLAMAC_OK) {
-            cli_error(&c, "%s", llamac_last_error());
+            cli_lib_error(&c, NULL);
             goto done;
         }
         if (!c.quiet) {
-            fprintf(stderr, "[session %s: %zu messages]\n", o.session, llamac_chat_n_messages(chat));
+            fprintf(stderr, "[session %s: %zu messages]\n", o.chat.session, llamac_chat_n_messages(chat));
         }
     }
     signal(SIGPIPE, SIG_IGN);
@@ -400,8 +450,8 @@ int cmd_chat(int argc, char **argv) {
     sigaction(SIGINT, &sa, NULL);
     rc = chat_loop(&c, ctx, chat, tty);
     signal(SIGINT, SIG_DFL);
-    if (o.session && llamac_chat_save(chat, o.session) != LLAMAC_OK) {
-        cli_error(&c, "%s", llamac_last_error());
+    if (o.chat.session && llamac_chat_save(chat, o.chat.session) != LLAMAC_OK) {
+        cli_lib_error(&c, NULL);
         rc = EXIT_FAILURE_RUN;
     }
 done:
@@ -409,6 +459,7 @@ done:
     llamac_chat_free(chat);
     llamac_ctx_free(ctx);
     llamac_model_free(model);
-    free(o.chat.template_source);
+    free(template_source);
+    cli_common_close(&c);
     return rc;
 }

@@ -8,7 +8,7 @@
  * terminal's settings are restored on every exit: normal return, atexit, and the fatal signals (the handler
  * restores them with tcsetattr, which is async-signal-safe, then re-raises the signal).
  */
-#include "cli.h"
+#include "chat_opts.h"
 #include "line_editor.h"
 
 #include <errno.h>
@@ -90,19 +90,9 @@ static double now_ms(void) {
 
 /* ---- the session ---- */
 
-struct live_opts {
-    struct cli_chat chat;
-    const char *session_cache;
-    long debounce_ms;
-    long margin;
-    long step_tokens;
-    bool no_prefill;
-    bool no_speculate;
-};
-
 struct live {
     struct cli_common *c;
-    struct live_opts *o;
+    struct chat_opts *o;
     llamac_context *ctx;
     llamac_chat *chat;
     llamac_prefill *pf;
@@ -324,186 +314,81 @@ static int live_loop(struct live *lv) {
     return lv->ctrl_c >= 2 ? EXIT_INTERRUPTED : EXIT_OK;
 }
 
-static void usage(void) {
-    printf("usage: llamac chat --live -m MODEL [options]\n\n"
-           "Chat in a terminal while the model reads the message as it is typed (incremental prefill), so the\n"
-           "answer starts right after Enter. Keys: arrows, Home/End, Backspace/Delete anywhere, Alt+Enter for a\n"
-           "new line, Ctrl-W / Ctrl-U / Ctrl-K delete a word / to the line's start / to its end, Ctrl-L redraws,\n"
-           "Ctrl-C stops an answer (twice while typing: quit), Ctrl-D on an empty line quits.\n\n"
-           "Options:\n"
-           "  --system-prompt TEXT      the system prompt (also --system)\n"
-           "  --chat-template-file F    use this Jinja chat template instead of the model's\n"
-           "  --session-cache FILE      keep the system prompt's KV state in FILE: loaded at start when it\n"
-           "                            matches, written after decoding it otherwise\n"
-           "  --keep-turns N            turns kept when the context fills up (default: 2)\n"
-           "  --debounce-ms N           wait N ms without keys before reading the text (default: 50)\n"
-           "  --prefill-margin N        tokens withheld before the end of the text (default: 2)\n"
-           "  --prefill-step N          most tokens decoded between two key checks (default: 16)\n"
-           "  --no-prefill              decode only at Enter (for comparison)\n"
-           "  --no-speculate            in pauses, do not decode the end of the prompt ahead (saves idle compute)\n"
-           "  --kv-type T               K and V cache type (f16, q8_0, q4_0, ...; as -ctk and -ctv together)\n"
-           "  --rotation on|off         rotation of a quantized KV cache (as --attn-rot)\n"
-           "  -n, --n-predict N         most tokens per answer (default: 1024)\n"
-           "Sampling flags are those of `llamac chat`.\n\n");
-    cli_print_common_help();
-}
-
-/* --session-cache: load the system prompt's state, or decode it and save it. */
-static void session_cache(struct live *lv) {
-    const char *path = lv->o->session_cache;
+/* --session: the conversation and its KV cache from FILE when it exists (the system prompt given now replaces the
+ * saved one). False, with the error printed, when the file cannot be used. */
+static bool session_load(struct live *lv) {
+    const char *path = lv->o->chat.session;
     struct stat sb;
-    if (stat(path, &sb) == 0) {
-        if (llamac_chat_load(lv->chat, path) == LLAMAC_OK) {
-            llamac_chat_clear(lv->chat); /* only the system prompt's state is wanted */
-            const char *sys = lv->o->chat.system;
-            if (llamac_chat_set_system(lv->chat, sys, sys ? strlen(sys) : 0) == LLAMAC_OK) {
-                if (!lv->c->quiet) {
-                    fprintf(stderr, "[session cache %s loaded]\n", path);
-                }
-                return;
-            }
-        }
-        fprintf(stderr, "[session cache %s not used: %s]\n", path, llamac_last_error());
+    if (!path || stat(path, &sb) != 0) {
+        return true;
     }
-    if (!lv->pf) {
-        return;
+    const char *sys = lv->o->chat.system;
+    if (llamac_chat_load(lv->chat, path) != LLAMAC_OK ||
+        (sys && llamac_chat_set_system(lv->chat, sys, strlen(sys)) != LLAMAC_OK)) {
+        cli_lib_error(lv->c, NULL);
+        return false;
     }
-    size_t left = 1;
-    llamac_status st = llamac_prefill_update(lv->pf, "", 0);
-    while (st == LLAMAC_OK && left > 0) {
-        st = llamac_prefill_step(lv->pf, &left);
+    if (!lv->c->quiet) {
+        fprintf(stderr, "[session %s: %zu messages]\n", path, llamac_chat_n_messages(lv->chat));
     }
-    if (st != LLAMAC_OK || llamac_chat_save(lv->chat, path) != LLAMAC_OK) {
-        fprintf(stderr, "[session cache %s not written: %s]\n", path, llamac_last_error());
-    } else if (!lv->c->quiet) {
-        fprintf(stderr, "[session cache %s written]\n", path);
-    }
+    return true;
 }
 
-int cmd_chat_live(int argc, char **argv) {
-    struct cli_common c;
-    cli_common_init(&c, "chat --live");
-    struct live_opts o;
-    memset(&o, 0, sizeof o);
-    o.chat.keep_turns = 2;
-    o.debounce_ms = 50;
-    o.margin = 2;
-    o.step_tokens = 16;
-    llamac_chat_params cp = llamac_chat_params_default();
-    cp.generate.max_tokens = 1024;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--live") == 0) {
-            continue;
-        }
-        enum cli_parse r = cli_parse_common(&c, argc, argv, &i);
-        if (r == CLI_NOT_MINE) {
-            r = cli_parse_sampling(&c, &cp.generate.sampling, argc, argv, &i);
-        }
-        if (r == CLI_NOT_MINE) {
-            r = cli_parse_chat(&c, &o.chat, &cp, argc, argv, &i);
-        }
-        if (r == CLI_ERROR) {
-            return EXIT_USAGE;
-        }
-        if (r == CLI_TAKEN) {
-            continue;
-        }
-        const char *v = NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage();
-            return EXIT_OK;
-        } else if (strcmp(a, "--session-cache") == 0) {
-            if (!(o.session_cache = cli_value(&c, argc, argv, &i))) {
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--debounce-ms") == 0) {
-            if (!(v = cli_value(&c, argc, argv, &i)) || !cli_int(&c, a, v, 0, 10000, &o.debounce_ms)) {
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--prefill-margin") == 0) {
-            if (!(v = cli_value(&c, argc, argv, &i)) || !cli_int(&c, a, v, 0, 64, &o.margin)) {
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--prefill-step") == 0) {
-            if (!(v = cli_value(&c, argc, argv, &i)) || !cli_int(&c, a, v, 1, 512, &o.step_tokens)) {
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--no-prefill") == 0) {
-            o.no_prefill = true;
-        } else if (strcmp(a, "--no-speculate") == 0) {
-            o.no_speculate = true;
-        } else if (strcmp(a, "--kv-type") == 0) {
-            llamac_kv_type t;
-            if (!(v = cli_value(&c, argc, argv, &i))) {
-                return EXIT_USAGE;
-            }
-            if (llamac_kv_type_from_name(v, &t) != LLAMAC_OK) {
-                cli_error(&c, "%s: %s", a, llamac_last_error());
-                return EXIT_USAGE;
-            }
-            c.ctx.type_k = c.ctx.type_v = t;
-        } else if (strcmp(a, "--rotation") == 0) {
-            if (!(v = cli_value(&c, argc, argv, &i))) {
-                return EXIT_USAGE;
-            }
-            if (strcmp(v, "on") == 0) {
-                c.ctx.attn_rotation = LLAMAC_ATTN_ROT_ON;
-            } else if (strcmp(v, "off") == 0) {
-                c.ctx.attn_rotation = LLAMAC_ATTN_ROT_OFF;
-            } else {
-                cli_error(&c, "invalid value '%s' for %s (expected on or off)", v, a);
-                return EXIT_USAGE;
-            }
-        } else {
-            cli_error(&c, "unknown option '%s' (see llamac chat --live --help)", a);
-            return EXIT_USAGE;
-        }
-    }
+int cmd_chat_live(struct cli_common *c, struct chat_opts *o, llamac_chat_params *cp) {
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-        cli_error(&c, "--live needs a terminal on standard input and output (use `llamac chat` for pipes)");
+        cli_error(c, "--live needs a terminal on standard input and output (use `llamac chat` for pipes)");
         return EXIT_USAGE;
     }
-    cli_setup_logging(&c);
     int rc = EXIT_FAILURE_RUN;
     llamac_model *model = NULL;
+    char *template_source = NULL;
     struct live lv;
     memset(&lv, 0, sizeof lv);
-    lv.c = &c;
-    lv.o = &o;
-    if (!cli_chat_apply(&c, &o.chat, &cp)) {
+    lv.c = c;
+    lv.o = o;
+    if (!cli_chat_params(c, &o->chat, cp, &template_source) ||
+        !cli_constraint_grammar(c, &o->constraint, &cp->generate.sampling.grammar)) {
         goto done;
     }
-    model = cli_load_model(&c, false);
+    model = cli_load_model(c, false);
     if (!model) {
         goto done;
     }
     llamac_prefill_params pp = llamac_prefill_params_default();
-    pp.margin = (int32_t)o.margin;
-    pp.step_tokens = (int32_t)o.step_tokens;
-    pp.speculate = !o.no_speculate;
-    if (llamac_ctx_new(model, &c.ctx, &lv.ctx) != LLAMAC_OK || llamac_chat_new(lv.ctx, &cp, &lv.chat) != LLAMAC_OK ||
-        (!o.no_prefill && llamac_prefill_new(lv.chat, &pp, &lv.pf) != LLAMAC_OK)) {
-        cli_error(&c, "%s", llamac_last_error());
+    pp.margin = (int32_t)o->margin;
+    pp.step_tokens = (int32_t)o->step_tokens;
+    pp.speculate = !o->no_speculate;
+    if (llamac_ctx_new(model, &c->ctx, &lv.ctx) != LLAMAC_OK || llamac_chat_new(lv.ctx, cp, &lv.chat) != LLAMAC_OK) {
+        cli_lib_error(c, NULL);
         goto done;
     }
-    if (o.session_cache) {
-        session_cache(&lv);
+    if (!session_load(&lv)) {
+        goto done;
+    }
+    if (!o->no_prefill && llamac_prefill_new(lv.chat, &pp, &lv.pf) != LLAMAC_OK) {
+        cli_lib_error(c, NULL);
+        goto done;
     }
     if (!term_raw()) {
-        cli_error(&c, "cannot put the terminal in raw mode: %s", strerror(errno));
+        cli_error(c, "cannot put the terminal in raw mode: %s", strerror(errno));
         goto done;
     }
     fputs("llamac chat --live: Enter sends, Alt+Enter adds a line, Ctrl-C twice or Ctrl-D quits.\r\n", stdout);
     lv.dirty = lv.pf != NULL;
     rc = live_loop(&lv);
     term_restore();
+    llamac_prefill_free(lv.pf); /* what it decoded stays in the sequence, which the session file then holds */
+    lv.pf = NULL;
+    if (o->chat.session && llamac_chat_save(lv.chat, o->chat.session) != LLAMAC_OK) {
+        cli_lib_error(c, NULL);
+        rc = EXIT_FAILURE_RUN;
+    }
 done:
     editor_free(&lv.ed);
     llamac_prefill_free(lv.pf);
     llamac_chat_free(lv.chat);
     llamac_ctx_free(lv.ctx);
     llamac_model_free(model);
-    free(o.chat.template_source);
+    free(template_source);
     return rc;
 }

@@ -53,25 +53,6 @@ static bool read_lines(const struct cli_common *c, struct texts *t) {
     return true;
 }
 
-static bool parse_pooling(const struct cli_common *c, const char *v, llamac_pooling *out) {
-    static const struct {
-        const char *name;
-        llamac_pooling p;
-    } names[] = { { "none", LLAMAC_POOLING_NONE },
-                  { "mean", LLAMAC_POOLING_MEAN },
-                  { "cls", LLAMAC_POOLING_CLS },
-                  { "last", LLAMAC_POOLING_LAST },
-                  { "rank", LLAMAC_POOLING_RANK } };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (strcmp(v, names[i].name) == 0) {
-            *out = names[i].p;
-            return true;
-        }
-    }
-    cli_error(c, "invalid --pooling '%s' (expected none, mean, cls, last or rank)", v);
-    return false;
-}
-
 /* Largest divisor of `n` that is at most `cap` (at least 1). */
 static uint32_t divisor_at_most(uint32_t n, uint32_t cap) {
     uint32_t d = cap < n ? cap : n;
@@ -82,7 +63,8 @@ static uint32_t divisor_at_most(uint32_t n, uint32_t cap) {
 }
 
 /* The context an embedding job wants, unless the user set the sizes. */
-static void embedding_context(struct cli_common *c, bool ubatch_set, bool parallel_set, bool fa_set) {
+static void embedding_context(struct cli_common *c, const struct cli_parser *p) {
+    bool ubatch_set = cli_given(p, "-ub"), parallel_set = cli_given(p, "-np"), fa_set = cli_given(p, "-fa");
     c->ctx.embeddings = true;
     c->ctx.kv_unified = true;
     if (!ubatch_set) {
@@ -141,7 +123,7 @@ static bool use_streams(struct cli_common *c, llamac_model *model, const struct 
 static llamac_context *open_context(struct cli_common *c, llamac_model *model) {
     llamac_context *ctx = NULL;
     if (llamac_ctx_new(model, &c->ctx, &ctx) != LLAMAC_OK) {
-        cli_error(c, "%s", llamac_last_error());
+        cli_lib_error(c, NULL);
         return NULL;
     }
     return ctx;
@@ -162,97 +144,169 @@ static void print_vector(const float *v, size_t n, bool json, int32_t normalize)
     }
 }
 
-/* Shared flags of embed and rerank; returns CLI_NOT_MINE for anything else. */
-static enum cli_parse parse_job(struct cli_common *c, int argc, char **argv, int *i, bool *ubatch_set,
-                                bool *parallel_set, bool *fa_set) {
-    const char *a = argv[*i];
-    if (strcmp(a, "-ub") == 0 || strcmp(a, "--ubatch-size") == 0) {
-        *ubatch_set = true;
+struct embed_opts {
+    int pooling;        /* llamac_pooling */
+    long normalize;     /* --normalize */
+    const char *format; /* json, array, table (embed); text, json (rerank) */
+    bool truncate;
+    const char *query; /* rerank */
+    long top_n;        /* rerank */
+};
+
+#define OPTS(f) offsetof(struct embed_opts, f)
+
+static const struct cli_choice poolings[] = { { "none", LLAMAC_POOLING_NONE }, { "mean", LLAMAC_POOLING_MEAN },
+                                              { "cls", LLAMAC_POOLING_CLS },   { "last", LLAMAC_POOLING_LAST },
+                                              { "rank", LLAMAC_POOLING_RANK }, { NULL, 0 } };
+
+static bool set_format(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    bool rerank = p->cmd == &cli_cmd_rerank;
+    if (rerank ? strcmp(value, "text") != 0 && strcmp(value, "json") != 0
+               : strcmp(value, "json") != 0 && strcmp(value, "array") != 0 && strcmp(value, "table") != 0) {
+        cli_error(p->t.common, "invalid value '%s' for %s (expected %s)", value, p->name,
+                  rerank ? "text or json" : "json, array or table");
+        return false;
     }
-    if (strcmp(a, "-fa") == 0 || strcmp(a, "--flash-attn") == 0) {
-        *fa_set = true;
+    *(const char **)field = value;
+    return true;
+}
+
+static const struct cli_opt embed_rows[] = {
+    { .names = { "--pooling" },
+      .arg = "none|mean|cls|last|rank",
+      .set = cli_set_choice,
+      .offset = OPTS(pooling),
+      .choices = poolings,
+      .help = "how token vectors make a text's vector (default: the model's; mean for a model that does not pool, "
+              "such as a generative model)" },
+    { .names = { "--normalize", "--embd-normalize" },
+      .arg = "N",
+      .set = cli_set_long,
+      .offset = OPTS(normalize),
+      .min = -1,
+      .max = 1000,
+      .help = "-1 none, 0 max-abs (int16), 1 L1, 2 L2 (default), >2 p-norm" },
+    { .names = { "--format", "--embd-output-format" },
+      .arg = "json|array|table",
+      .set = set_format,
+      .offset = OPTS(format),
+      .help = "json: an array with one array per text (default); array: one vector per line; table: the "
+              "cosine-similarity matrix of the texts. With --pooling none each text gives one vector per token: "
+              "json nests them one level deeper, array prints them one per line, a blank line between texts" },
+    { .names = { "--truncate" },
+      .set = cli_set_true,
+      .offset = OPTS(truncate),
+      .field = "truncate",
+      .help = "cut texts longer than fits instead of failing" },
+};
+static const struct cli_group embed_group = CLI_GROUP("Embeddings", CLI_TARGET_COMMAND, embed_rows);
+
+static const struct cli_opt rerank_rows[] = {
+    { .names = { "--query" },
+      .arg = "TEXT",
+      .set = cli_set_str,
+      .offset = OPTS(query),
+      .help = "the query the documents are scored against (required)" },
+    { .names = { "--top-n" },
+      .arg = "N",
+      .set = cli_set_long,
+      .offset = OPTS(top_n),
+      .min = 0,
+      .max = 1000000,
+      .help = "print only the N best documents (default: 0, all)" },
+    { .names = { "--format" },
+      .arg = "text|json",
+      .set = set_format,
+      .offset = OPTS(format),
+      .help = "text: \"index<TAB>score<TAB>document\" lines (default); json: an array of {\"index\", \"score\"} "
+              "objects" },
+};
+static const struct cli_group rerank_group = CLI_GROUP("Reranking", CLI_TARGET_COMMAND, rerank_rows);
+
+static const struct cli_opt batch_rows[] = {
+    { .names = { "-np", "--parallel" },
+      .arg = "N",
+      .set = cli_set_u32,
+      .offset = offsetof(struct cli_common, ctx.n_seq_max),
+      .min = 1,
+      .max = 256,
+      .field = "n_seq_max",
+      .help = "texts per decode (default: up to 64 that divide the batch, or up to 256 KV streams for short texts)" },
+};
+static const struct cli_group batch_group = CLI_GROUP("Batching", CLI_TARGET_COMMON, batch_rows);
+
+static const struct cli_group *const embed_groups[] = {
+    &embed_group,    &batch_group,       &cli_group_model, &cli_group_hub,
+    &cli_group_load, &cli_group_context, &cli_group_log,   NULL,
+};
+static const struct cli_group *const rerank_groups[] = {
+    &rerank_group,   &batch_group,       &cli_group_model, &cli_group_hub,
+    &cli_group_load, &cli_group_context, &cli_group_log,   NULL,
+};
+
+static int embed(int argc, char **argv);
+static int rerank(int argc, char **argv);
+
+const struct cli_command cli_cmd_embed = {
+    .name = "embed",
+    .summary = "embedding vectors of texts (json, array, or a cosine-similarity table)",
+    .synopsis = "[MODEL.gguf | -m MODEL] [--pooling P] [--normalize N] [--format json|array|table]\n"
+                "[MODEL.gguf | -m MODEL] [options] [TEXT ... | one text per line on stdin]",
+    .about = "Embeds each text with the model. Flash attention is off unless -fa is given, so that a vector does not "
+             "depend on the texts it was batched with.",
+    .groups = embed_groups,
+    .run = embed,
+};
+
+const struct cli_command cli_cmd_rerank = {
+    .name = "rerank",
+    .summary = "score documents against a query with a reranker model",
+    .synopsis = "[MODEL.gguf | -m MODEL] --query Q [--top-n N] [--format text|json]\n"
+                "[MODEL.gguf | -m MODEL] --query Q [options] [DOC ... | one per line on stdin]",
+    .about = "Scores each document against the query with a reranker model (rank pooling) and prints them best "
+             "first.",
+    .groups = rerank_groups,
+    .run = rerank,
+};
+
+/* Parses embed's or rerank's command line; returns -1 to go on, else the exit status. */
+static int parse_job(const struct cli_command *cmd, struct cli_common *c, struct embed_opts *o, struct cli_parser *p,
+                     int argc, char **argv, struct texts *t) {
+    struct cli_targets targets = { .common = c, .command = o };
+    int rc = cli_parse(p, cmd, &targets, argc, argv);
+    if (rc >= 0) {
+        return rc;
     }
-    if (strcmp(a, "-np") == 0 || strcmp(a, "--parallel") == 0) {
-        const char *v = cli_value(c, argc, argv, i);
-        long n;
-        if (!v || !cli_int(c, a, v, 1, 256, &n)) {
-            return CLI_ERROR;
+    cli_positional_model(c, p, false);
+    for (int i = 0; i < p->n_pos; i++) {
+        if (!add_text(t, p->pos[i])) {
+            cli_error(c, "out of memory");
+            return EXIT_FAILURE_RUN;
         }
-        c->ctx.n_seq_max = (uint32_t)n;
-        *parallel_set = true;
-        return CLI_TAKEN;
     }
-    return cli_parse_common(c, argc, argv, i);
+    return cli_setup_logging(c) ? -1 : EXIT_USAGE;
 }
 
-static void embed_usage(void) {
-    printf("usage: llamac embed -m MODEL [--pooling P] [--normalize N] [--format json|array|table] [--truncate]\n"
-           "                    [TEXT ... | one text per line on stdin]\n\n"
-           "  --pooling none|mean|cls|last|rank   default: the model's\n"
-           "  --normalize N, --embd-normalize N   -1 none, 0 max-abs (int16), 1 L1, 2 L2 (default), >2 p-norm\n"
-           "  --format json|array|table           json: an array of arrays (default); array: one vector per line;\n"
-           "                                      table: the cosine-similarity matrix of the inputs\n"
-           "  --truncate                          cut texts longer than fits instead of failing\n"
-           "  -np, --parallel N                   texts per decode (default 64)\n"
-           "  Flash attention is off unless -fa is given, so a vector does not depend on its batch.\n\n");
-    cli_print_common_help();
-}
-
-int cmd_embed(int argc, char **argv) {
+static int embed(int argc, char **argv) {
     struct cli_common c;
     cli_common_init(&c, "embed");
     struct texts t = { 0 };
     llamac_embed_params ep = llamac_embed_params_default();
-    const char *format = "json";
-    bool ubatch_set = false, parallel_set = false, fa_set = false;
-    int rc = EXIT_USAGE;
+    struct embed_opts o = { .pooling = LLAMAC_POOLING_DEFAULT, .normalize = ep.normalize, .format = "json" };
     llamac_model *model = NULL;
     llamac_context *ctx = NULL;
     float *vectors = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        enum cli_parse r = parse_job(&c, argc, argv, &i, &ubatch_set, &parallel_set, &fa_set);
-        if (r == CLI_ERROR) {
-            goto done;
-        }
-        if (r == CLI_TAKEN) {
-            continue;
-        }
-        const char *v;
-        long n;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            embed_usage();
-            rc = EXIT_OK;
-            goto done;
-        } else if (strcmp(a, "--pooling") == 0) {
-            if (!(v = cli_value(&c, argc, argv, &i)) || !parse_pooling(&c, v, &c.ctx.pooling)) {
-                goto done;
-            }
-        } else if (strcmp(a, "--normalize") == 0 || strcmp(a, "--embd-normalize") == 0) {
-            if (!(v = cli_value(&c, argc, argv, &i)) || !cli_int(&c, a, v, -1, 1000, &n)) {
-                goto done;
-            }
-            ep.normalize = (int32_t)n;
-        } else if (strcmp(a, "--format") == 0 || strcmp(a, "--embd-output-format") == 0) {
-            if (!(format = cli_value(&c, argc, argv, &i))) {
-                goto done;
-            }
-            if (strcmp(format, "json") != 0 && strcmp(format, "array") != 0 && strcmp(format, "table") != 0) {
-                cli_error(&c, "invalid --format '%s' (expected json, array or table)", format);
-                goto done;
-            }
-        } else if (strcmp(a, "--truncate") == 0) {
-            ep.truncate = true;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            cli_error(&c, "unknown option '%s' (see llamac embed --help)", a);
-            goto done;
-        } else if (!add_text(&t, argv[i])) {
-            cli_error(&c, "out of memory");
-            goto done;
-        }
+    struct cli_parser p;
+    int rc = parse_job(&cli_cmd_embed, &c, &o, &p, argc, argv, &t);
+    if (rc >= 0) {
+        goto done;
     }
+    const char *format = o.format;
+    c.ctx.pooling = (llamac_pooling)o.pooling;
+    ep.normalize = (int32_t)o.normalize;
+    ep.truncate = o.truncate;
     rc = EXIT_FAILURE_RUN;
-    cli_setup_logging(&c);
     if (t.n == 0 && !read_lines(&c, &t)) {
         goto done;
     }
@@ -260,12 +314,12 @@ int cmd_embed(int argc, char **argv) {
         cli_error(&c, "no texts to embed: give them as arguments or one per line on stdin");
         goto done;
     }
-    embedding_context(&c, ubatch_set, parallel_set, fa_set);
+    embedding_context(&c, &p);
     if (!(model = cli_load_model(&c, false))) {
         goto done;
     }
     uint32_t unified_np = c.ctx.n_seq_max;
-    if (c.ctx.pooling != LLAMAC_POOLING_NONE && use_streams(&c, model, &t, ep.tokenize_flags, parallel_set) &&
+    if (c.ctx.pooling != LLAMAC_POOLING_NONE && use_streams(&c, model, &t, ep.tokenize_flags, cli_given(&p, "-np")) &&
         llamac_ctx_new(model, &c.ctx, &ctx) != LLAMAC_OK) {
         c.ctx.kv_unified = true;
         c.ctx.n_seq_max = unified_np;
@@ -295,7 +349,7 @@ int cmd_embed(int argc, char **argv) {
             size_t n_tok = 0;
             if (llamac_embed_tokens(ctx, t.items[k], strlen(t.items[k]), &ep, &vectors, &n_tok, &dim) != LLAMAC_OK) {
                 progress_done(&bar);
-                cli_error(&c, "%s", llamac_last_error());
+                cli_lib_error(&c, NULL);
                 goto done;
             }
             bool json = strcmp(format, "json") == 0;
@@ -325,7 +379,7 @@ int cmd_embed(int argc, char **argv) {
         llamac_status st = llamac_embed(ctx, (const char *const *)t.items, NULL, t.n, &ep, &vectors, &dim);
         progress_done(&bar);
         if (st != LLAMAC_OK) {
-            cli_error(&c, "%s", llamac_last_error());
+            cli_lib_error(&c, NULL);
             goto done;
         }
         if (strcmp(format, "table") == 0) {
@@ -373,75 +427,32 @@ done:
     llamac_model_free(model);
     free(t.items);
     free(t.buffer);
+    cli_common_close(&c);
     return rc;
 }
 
-static void rerank_usage(void) {
-    printf("usage: llamac rerank -m MODEL --query Q [--top-n N] [--format text|json] [DOC ... | one per line on stdin]"
-           "\n\n"
-           "  Scores each document against the query with a reranker model (rank pooling) and prints them best\n"
-           "  first: \"index<TAB>score<TAB>document\" lines, or a JSON array of {\"index\", \"score\"} objects.\n\n");
-    cli_print_common_help();
-}
-
-int cmd_rerank(int argc, char **argv) {
+static int rerank(int argc, char **argv) {
     struct cli_common c;
     cli_common_init(&c, "rerank");
     struct texts t = { 0 };
-    const char *query = NULL, *format = "text";
-    size_t top_n = 0;
-    bool ubatch_set = false, parallel_set = false, fa_set = false;
-    int rc = EXIT_USAGE;
+    struct embed_opts o = { .format = "text" };
     llamac_model *model = NULL;
     llamac_context *ctx = NULL;
     float *scores = NULL;
     llamac_rerank_result *sorted = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        enum cli_parse r = parse_job(&c, argc, argv, &i, &ubatch_set, &parallel_set, &fa_set);
-        if (r == CLI_ERROR) {
-            goto done;
-        }
-        if (r == CLI_TAKEN) {
-            continue;
-        }
-        const char *v;
-        long n;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            rerank_usage();
-            rc = EXIT_OK;
-            goto done;
-        } else if (strcmp(a, "--query") == 0 || strcmp(a, "-q") == 0) {
-            if (!(query = cli_value(&c, argc, argv, &i))) {
-                goto done;
-            }
-        } else if (strcmp(a, "--top-n") == 0) {
-            if (!(v = cli_value(&c, argc, argv, &i)) || !cli_int(&c, a, v, 0, 1000000, &n)) {
-                goto done;
-            }
-            top_n = (size_t)n;
-        } else if (strcmp(a, "--format") == 0) {
-            if (!(format = cli_value(&c, argc, argv, &i))) {
-                goto done;
-            }
-            if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
-                cli_error(&c, "invalid --format '%s' (expected text or json)", format);
-                goto done;
-            }
-        } else if (a[0] == '-' && a[1] != '\0') {
-            cli_error(&c, "unknown option '%s' (see llamac rerank --help)", a);
-            goto done;
-        } else if (!add_text(&t, argv[i])) {
-            cli_error(&c, "out of memory");
-            goto done;
-        }
+    struct cli_parser p;
+    int rc = parse_job(&cli_cmd_rerank, &c, &o, &p, argc, argv, &t);
+    if (rc >= 0) {
+        goto done;
     }
+    rc = EXIT_USAGE;
+    const char *query = o.query, *format = o.format;
+    size_t top_n = (size_t)o.top_n;
     if (!query) {
         cli_error(&c, "--query is required");
         goto done;
     }
     rc = EXIT_FAILURE_RUN;
-    cli_setup_logging(&c);
     if (t.n == 0 && !read_lines(&c, &t)) {
         goto done;
     }
@@ -450,13 +461,13 @@ int cmd_rerank(int argc, char **argv) {
         goto done;
     }
     c.ctx.pooling = LLAMAC_POOLING_RANK;
-    embedding_context(&c, ubatch_set, parallel_set, fa_set);
+    embedding_context(&c, &p);
     if (!(model = cli_load_model(&c, false)) || !(ctx = open_context(&c, model))) {
         goto done;
     }
     size_t n_sorted = 0;
     if (llamac_rerank(ctx, query, (const char *const *)t.items, t.n, top_n, &scores, &sorted, &n_sorted) != LLAMAC_OK) {
-        cli_error(&c, "%s", llamac_last_error());
+        cli_lib_error(&c, NULL);
         goto done;
     }
     bool json = strcmp(format, "json") == 0;
@@ -481,5 +492,6 @@ done:
     llamac_model_free(model);
     free(t.items);
     free(t.buffer);
+    cli_common_close(&c);
     return rc;
 }

@@ -13,13 +13,45 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(void) {
-    printf("usage: llamac info MODEL.gguf [--json] [--tensors]\n\n"
-           "Architecture, parameters, sizes, file type, shapes, tokenizer, chat template and every metadata key of a\n"
-           "GGUF file (or of a split model, given its first shard), read from the metadata only.\n\n"
-           "  --json       everything as one JSON object (metadata values in full)\n"
-           "  --tensors    the tensor table as well\n");
-}
+struct info_opts {
+    bool json;
+    bool tensors;
+};
+
+static const struct cli_opt info_rows[] = {
+    { .names = { "--json" },
+      .set = cli_set_true,
+      .offset = offsetof(struct info_opts, json),
+      .help = "everything as one JSON object (metadata values in full)" },
+    { .names = { "--tensors" },
+      .set = cli_set_true,
+      .offset = offsetof(struct info_opts, tensors),
+      .help = "the tensor table as well" },
+};
+static const struct cli_group info_group = CLI_GROUP("Output", CLI_TARGET_COMMAND, info_rows);
+
+static const struct cli_opt file_rows[] = {
+    { .names = { "-m", "--model" },
+      .arg = "FILE",
+      .set = cli_set_str,
+      .offset = offsetof(struct cli_common, model_path),
+      .help = "the GGUF file (also accepted as the argument)" },
+};
+static const struct cli_group file_group = CLI_GROUP("File", CLI_TARGET_COMMON, file_rows);
+
+static const struct cli_group *const info_groups[] = { &info_group, &file_group, &cli_group_log, NULL };
+
+static int info(int argc, char **argv);
+
+const struct cli_command cli_cmd_info = {
+    .name = "info",
+    .summary = "what a GGUF file holds: shapes, tokenizer, metadata, tensors (reads metadata only)",
+    .synopsis = "MODEL.gguf [--json] [--tensors]",
+    .about = "Architecture, parameters, sizes, file type, shapes, tokenizer, chat template and every metadata key of "
+             "a GGUF file (or of a split model, given its first shard), read from the metadata only.",
+    .groups = info_groups,
+    .run = info,
+};
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when it is not valid. */
 static size_t utf8_seq(const unsigned char *s, size_t n) {
@@ -356,33 +388,25 @@ static void print_json(const char *path, const llamac_gguf *g, const llamac_gguf
     printf("}\n");
 }
 
-int cmd_info(int argc, char **argv) {
+static int info(int argc, char **argv) {
     struct cli_common c;
     cli_common_init(&c, "info");
-    const char *path = NULL;
-    bool json = false, tensors = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage();
-            return EXIT_OK;
-        } else if (strcmp(a, "--json") == 0) {
-            json = true;
-        } else if (strcmp(a, "--tensors") == 0) {
-            tensors = true;
-        } else if (strcmp(a, "-m") == 0 || strcmp(a, "--model") == 0) {
-            if (!(path = cli_value(&c, argc, argv, &i))) {
-                return EXIT_USAGE;
-            }
-        } else if (a[0] == '-' && a[1] != '\0') {
-            cli_error(&c, "unknown option '%s' (see llamac info --help)", a);
-            return EXIT_USAGE;
-        } else if (path) {
-            cli_error(&c, "more than one MODEL given");
-            return EXIT_USAGE;
-        } else {
-            path = a;
-        }
+    struct info_opts o = { 0 };
+    struct cli_targets t = { .common = &c, .command = &o };
+    struct cli_parser p;
+    int rc = cli_parse(&p, &cli_cmd_info, &t, argc, argv);
+    if (rc >= 0) {
+        return rc;
+    }
+    cli_positional_model(&c, &p, true);
+    if (p.n_pos > 0) {
+        cli_error(&c, "more than one MODEL given");
+        return EXIT_USAGE;
+    }
+    const char *path = c.model_path;
+    bool json = o.json, tensors = o.tensors;
+    if (!cli_setup_logging(&c)) {
+        return EXIT_USAGE;
     }
     if (!path) {
         cli_error(&c, "no model given: llamac info MODEL.gguf");

@@ -31,27 +31,107 @@ static bool has_suffix(const char *s, const char *suffix) {
     return true;
 }
 
-static void usage(void) {
-    printf("usage: llamac kv -m MODEL [--ctx N,N,...] [--types T,T,...] [-np N] [--kv-unified] [-fa on|off|auto]\n"
-           "       llamac kv -m MODEL --quality FILE.txt [-c CHUNK] [--types ...] [--prompt TEXT] [-n N]\n"
-           "                 [--json FILE] [--plot FILE.svg|FILE.png]\n\n"
-           "KV-cache memory per cache type, computed from the model's shape without allocating, and with --quality\n"
-           "the accuracy each type costs, measured against an F16 cache with Hadamard rotation on and off.\n\n"
-           "  --ctx N,N,...       context sizes for the memory table (default: 2048,32768)\n"
-           "  --types T,T,...     cache types; T is one type for K and V (q8_0) or a K/V pair (q8_0/q4_0)\n"
-           "                      (default: f16,q8_0,q5_1,q5_0,q4_1,q4_0,iq4_nl)\n"
-           "  -np, --parallel N   sequences (one KV stream each unless --kv-unified; default 1)\n"
-           "  --kv-unified        one KV stream shared by all sequences\n"
-           "  --quality FILE      perplexity, KL divergence and greedy divergence on the text in FILE\n"
-           "  -c, --ctx-size N    with --quality: tokens per perplexity chunk (default 512; the text needs 2N)\n"
-           "  --prompt TEXT       with --quality: prompt of the greedy generations (default \"Once upon a time\")\n"
-           "  --chunks N          with --quality: evaluate at most N chunks (default: all)\n"
-           "  -n, --n-predict N   with --quality: tokens generated greedily (default 64)\n"
-           "  --json FILE         write the tables as JSON\n"
-           "  --plot FILE         with --quality: draw the KL divergence per type as a bar chart, SVG or PNG by the\n"
-           "                      extension (FILE.svg, FILE.png)\n\n");
-    cli_print_common_help();
-}
+struct kv_opts {
+    const char *types;
+    const char *ctx_list;
+    const char *json_path;
+    const char *plot_path;
+    struct kv_quality_opts q;
+};
+
+#define OPTS(f) offsetof(struct kv_opts, f)
+
+static const struct cli_opt memory_rows[] = {
+    { .names = { "--ctx" },
+      .arg = "N,N,...",
+      .set = cli_set_str,
+      .offset = OPTS(ctx_list),
+      .help = "context sizes for the memory table (default: 2048,32768)" },
+    { .names = { "--types" },
+      .arg = "T,T,...",
+      .set = cli_set_str,
+      .offset = OPTS(types),
+      .help = "cache types; T is one type for K and V (q8_0) or a K/V pair (q8_0/q4_0) (default: "
+              "f16,q8_0,q5_1,q5_0,q4_1,q4_0,iq4_nl)" },
+};
+static const struct cli_group memory_group = CLI_GROUP("Memory", CLI_TARGET_COMMAND, memory_rows);
+
+static const struct cli_opt sequence_rows[] = {
+    { .names = { "-np", "--parallel" },
+      .arg = "N",
+      .set = cli_set_u32,
+      .offset = offsetof(struct cli_common, ctx.n_seq_max),
+      .min = 1,
+      .max = 256,
+      .field = "n_seq_max",
+      .help = "sequences (one KV stream each unless --kv-unified; default: 1)" },
+    { .names = { "-kvu", "--kv-unified" },
+      .set = cli_set_true,
+      .offset = offsetof(struct cli_common, ctx.kv_unified),
+      .field = "kv_unified",
+      .help = "one KV stream shared by all sequences" },
+};
+static const struct cli_group sequence_group = CLI_GROUP("Sequences", CLI_TARGET_COMMON, sequence_rows);
+
+static const struct cli_opt quality_rows[] = {
+    { .names = { "--quality" },
+      .arg = "FILE",
+      .set = cli_set_str,
+      .offset = OPTS(q.text_path),
+      .help = "perplexity, KL divergence and greedy divergence on the text in FILE (-c sets the tokens per "
+              "perplexity chunk, default 512; the text needs twice that)" },
+    { .names = { "-p", "--prompt" },
+      .arg = "TEXT",
+      .set = cli_set_str,
+      .offset = OPTS(q.prompt),
+      .help = "with --quality: prompt of the greedy generations (default: \"Once upon a time\")" },
+    { .names = { "--chunks" },
+      .arg = "N",
+      .set = cli_set_u32,
+      .offset = OPTS(q.max_chunks),
+      .min = 1,
+      .max = INT32_MAX,
+      .help = "with --quality: evaluate at most N chunks (default: all)" },
+    { .names = { "-n", "--predict", "--n-predict" },
+      .arg = "N",
+      .set = cli_set_i32,
+      .offset = OPTS(q.n_predict),
+      .min = 1,
+      .max = 4096,
+      .help = "with --quality: tokens generated greedily (default: 64)" },
+    { .names = { "--json" },
+      .arg = "FILE",
+      .set = cli_set_str,
+      .offset = OPTS(json_path),
+      .help = "write the tables as JSON to FILE (- for standard output)" },
+    { .names = { "--plot" },
+      .arg = "FILE",
+      .set = cli_set_str,
+      .offset = OPTS(plot_path),
+      .help = "with --quality: draw the KL divergence per type as a bar chart, SVG or PNG by the extension "
+              "(FILE.svg, FILE.png)" },
+};
+static const struct cli_group quality_group = CLI_GROUP("Quality", CLI_TARGET_COMMAND, quality_rows);
+
+static const struct cli_group *const kv_groups[] = {
+    &memory_group,      &sequence_group, &quality_group, &cli_group_model, &cli_group_hub, &cli_group_load,
+    &cli_group_context, &cli_group_log,  NULL,
+};
+
+static int kv(int argc, char **argv);
+
+const struct cli_command cli_cmd_kv = {
+    .name = "kv",
+    .summary = "KV-cache memory per cache type, and with --quality the accuracy each type costs",
+    .synopsis = "[MODEL.gguf | -m MODEL] [--ctx N,N,...] [--types T,T,...] [-np N] [--kv-unified] [-fa MODE]\n"
+                "[MODEL.gguf | -m MODEL] --quality FILE.txt [-c CHUNK] [--types ...] [-p TEXT] [-n N]\n"
+                "[MODEL.gguf | -m MODEL] --quality FILE.txt [--json FILE] [--plot FILE.svg|FILE.png]",
+    .about = "KV-cache memory per cache type, computed from the model's shape without allocating, and with "
+             "--quality the accuracy each type costs, measured against an F16 cache with Hadamard rotation on and "
+             "off.",
+    .groups = kv_groups,
+    .run = kv,
+};
 
 static bool parse_type(const struct cli_common *c, const char *s, size_t len, llamac_kv_type *out) {
     char name[32];
@@ -184,7 +264,7 @@ static bool memory_table(const struct cli_common *c, llamac_model *model, const 
         p.type_k = p.type_v = LLAMAC_KV_F16;
         llamac_kv_memory m;
         if (llamac_kv_memory_compute(model, &p, &m) != LLAMAC_OK) {
-            cli_error(c, "%s", llamac_last_error());
+            cli_lib_error(c, NULL);
             return false;
         }
         f16_total[j] = m.total_bytes;
@@ -349,68 +429,26 @@ static bool write_json(const struct cli_common *c, const char *path, json_t *doc
     return true;
 }
 
-int cmd_kv(int argc, char **argv) {
+static int kv(int argc, char **argv) {
     struct cli_common c;
     cli_common_init(&c, "kv");
     c.ctx.n_ctx = 0;
-    const char *types = "f16,q8_0,q5_1,q5_0,q4_1,q4_0,iq4_nl";
-    const char *ctx_list = "2048,32768";
-    const char *json_path = NULL, *plot_path = NULL;
-    struct kv_quality_opts qo = { NULL, "Once upon a time", 64, 512, 0 };
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v;
-        long n;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage();
-            return EXIT_OK;
-        } else if (strcmp(a, "--types") == 0 || strcmp(a, "--ctx") == 0 || strcmp(a, "--quality") == 0 ||
-                   strcmp(a, "--prompt") == 0 || strcmp(a, "--json") == 0 || strcmp(a, "--plot") == 0) {
-            if (!(v = cli_value(&c, argc, argv, &i))) {
-                return EXIT_USAGE;
-            }
-            if (strcmp(a, "--types") == 0) {
-                types = v;
-            } else if (strcmp(a, "--ctx") == 0) {
-                ctx_list = v;
-            } else if (strcmp(a, "--quality") == 0) {
-                qo.text_path = v;
-            } else if (strcmp(a, "--prompt") == 0) {
-                qo.prompt = v;
-            } else if (strcmp(a, "--json") == 0) {
-                json_path = v;
-            } else {
-                plot_path = v;
-            }
-        } else if (strcmp(a, "-n") == 0 || strcmp(a, "--n-predict") == 0 || strcmp(a, "-np") == 0 ||
-                   strcmp(a, "--parallel") == 0) {
-            bool np = strcmp(a, "-np") == 0 || strcmp(a, "--parallel") == 0;
-            if (!(v = cli_value(&c, argc, argv, &i)) || !cli_int(&c, a, v, 1, np ? 256 : 4096, &n)) {
-                return EXIT_USAGE;
-            }
-            if (np) {
-                c.ctx.n_seq_max = (uint32_t)n;
-            } else {
-                qo.n_predict = (int32_t)n;
-            }
-        } else if (strcmp(a, "--chunks") == 0) {
-            if (!(v = cli_value(&c, argc, argv, &i)) || !cli_int(&c, a, v, 1, INT32_MAX, &n)) {
-                return EXIT_USAGE;
-            }
-            qo.max_chunks = (uint32_t)n;
-        } else if (strcmp(a, "--kv-unified") == 0) {
-            c.ctx.kv_unified = true;
-        } else {
-            enum cli_parse r = cli_parse_common(&c, argc, argv, &i);
-            if (r == CLI_ERROR) {
-                return EXIT_USAGE;
-            }
-            if (r == CLI_NOT_MINE) {
-                cli_error(&c, "unknown option '%s' (see llamac kv --help)", a);
-                return EXIT_USAGE;
-            }
-        }
+    struct kv_opts o = { .types = "f16,q8_0,q5_1,q5_0,q4_1,q4_0,iq4_nl",
+                         .ctx_list = "2048,32768",
+                         .q = { NULL, "Once upon a time", 64, 512, 0 } };
+    struct cli_targets t = { .common = &c, .command = &o };
+    struct cli_parser p;
+    int status = cli_parse(&p, &cli_cmd_kv, &t, argc, argv);
+    if (status >= 0) {
+        return status;
     }
+    cli_positional_model(&c, &p, true);
+    if (p.n_pos > 0) {
+        cli_error(&c, "unexpected argument '%s' (see llamac kv --help)", p.pos[0]);
+        return EXIT_USAGE;
+    }
+    const char *types = o.types, *ctx_list = o.ctx_list, *json_path = o.json_path, *plot_path = o.plot_path;
+    struct kv_quality_opts qo = o.q;
     struct kv_config cfg[KV_MAX_CONFIGS];
     size_t n_cfg = 0, n_ctx = 0;
     uint32_t ctxs[KV_MAX_CTX];
@@ -430,9 +468,12 @@ int cmd_kv(int argc, char **argv) {
     if (qo.text_path && c.ctx.n_ctx != 0) {
         qo.chunk = c.ctx.n_ctx;
     }
-    cli_setup_logging(&c);
+    if (!cli_setup_logging(&c)) {
+        return EXIT_USAGE;
+    }
     llamac_model *model = cli_load_model(&c, false);
     if (!model) {
+        cli_common_close(&c);
         return EXIT_FAILURE_RUN;
     }
     if (!c.model_path || !c.model_path[0]) {
@@ -484,5 +525,6 @@ done:
     free(base_text);
     json_decref(doc);
     llamac_model_free(model);
+    cli_common_close(&c);
     return rc;
 }

@@ -58,7 +58,7 @@ static bool eval_text(const struct cli_common *c, llamac_context *ctx, struct te
     double nll = 0, kld = 0, kld_max = 0;
     size_t same = 0;
     if (llamac_batch_new(n, 1, &batch) != LLAMAC_OK) {
-        cli_error(c, "%s", llamac_last_error());
+        cli_lib_error(c, NULL);
         return false;
     }
     for (size_t ch = 0; ch < te->n_chunks; ch++) {

@@ -12,22 +12,52 @@
 
 /* ---- llamac pull ---- */
 
-static void pull_usage(void) {
-    printf("usage: llamac pull OWNER/REPO[:QUANT] [FILE] [options]\n"
-           "       llamac pull --list [OWNER/REPO]\n\n"
-           "Downloads a GGUF model from the Hugging Face Hub into huggingface_hub's cache ($HF_HUB_CACHE, else\n"
-           "$HF_HOME/hub, else ~/.cache/huggingface/hub) and prints the local path of each file, model first.\n"
-           "QUANT picks the file by name (default Q4_K_M, then Q8_0); FILE names one exactly. Every shard of a\n"
-           "split model is fetched. Interrupted downloads resume; each file is checked against its sha256.\n\n"
-           "options:\n"
-           "  --list              without a repo: what the cache holds (repo, file, size);\n"
-           "                      with one: the repo's files (cached ones marked)\n"
-           "  --mmproj            also fetch the repo's multimodal projector (mmproj*.gguf)\n"
-           "  --offline           use only the cache (also HF_HUB_OFFLINE=1)\n"
-           "  -hft, --hf-token T  access token (default: $HF_TOKEN, $HUGGING_FACE_HUB_TOKEN, $HF_HOME/token)\n"
-           "  -q, --quiet         no progress bar\n\n"
-           "environment: HF_ENDPOINT (default https://huggingface.co), HF_HOME, HF_HUB_CACHE, HF_TOKEN\n");
-}
+struct pull_opts {
+    bool list;
+    bool mmproj;
+};
+
+static const struct cli_opt pull_rows[] = {
+    { .names = { "--list" },
+      .set = cli_set_true,
+      .offset = offsetof(struct pull_opts, list),
+      .help = "without a repo: what the cache holds (repo, file, size); with one: the repo's files (cached ones "
+              "marked)" },
+    { .names = { "--mmproj" },
+      .set = cli_set_true,
+      .offset = offsetof(struct pull_opts, mmproj),
+      .help = "also fetch the repo's multimodal projector (mmproj*.gguf)" },
+};
+static const struct cli_group pull_group = CLI_GROUP("Pull", CLI_TARGET_COMMAND, pull_rows);
+
+static const struct cli_group *const pull_groups[] = { &pull_group, &cli_group_hub, &cli_group_log, NULL };
+static const struct cli_group *const rm_groups[] = { &cli_group_log, NULL };
+
+static int pull(int argc, char **argv);
+static int rm(int argc, char **argv);
+
+const struct cli_command cli_cmd_pull = {
+    .name = "pull",
+    .summary = "download a GGUF model from the Hugging Face Hub (OWNER/REPO[:QUANT]); --list: the cache",
+    .synopsis = "OWNER/REPO[:QUANT] [FILE] [options]\n--list [OWNER/REPO]",
+    .about = "Downloads a GGUF model from the Hugging Face Hub into huggingface_hub's cache ($HF_HUB_CACHE, else "
+             "$HF_HOME/hub, else ~/.cache/huggingface/hub) and prints the local path of each file, model first. "
+             "QUANT picks the file by name (default Q4_K_M, then Q8_0); FILE names one exactly. Every shard of a "
+             "split model is fetched. Interrupted downloads resume; each file is checked against its sha256.",
+    .groups = pull_groups,
+    .notes = "Environment: HF_ENDPOINT (default https://huggingface.co), HF_HOME, HF_HUB_CACHE, HF_TOKEN.",
+    .run = pull,
+};
+
+const struct cli_command cli_cmd_rm = {
+    .name = "rm",
+    .summary = "remove a model downloaded with pull from the Hugging Face cache",
+    .synopsis = "OWNER/REPO[:QUANT]",
+    .about = "Removes a model from the Hugging Face cache: the whole repository, or with QUANT only the files of "
+             "that quant (every shard) and the blobs nothing else links to. See llamac pull --list.",
+    .groups = rm_groups,
+    .run = rm,
+};
 
 static int list_cached(const struct cli_common *c, const llamac_hub_params *p) {
     llamac_hub_list *list = NULL;
@@ -63,40 +93,24 @@ static int list_repo(const struct cli_common *c, const char *spec, const llamac_
     return EXIT_OK;
 }
 
-int cmd_pull(int argc, char **argv) {
+static int pull(int argc, char **argv) {
     struct cli_common c;
     cli_common_init(&c, "pull");
-    const char *spec = NULL, *file = NULL;
-    bool list = false, mmproj = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            pull_usage();
-            return EXIT_OK;
-        }
-        if (strcmp(a, "--list") == 0) {
-            list = true;
-        } else if (strcmp(a, "--mmproj") == 0) {
-            mmproj = true;
-        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-            c.quiet = true;
-        } else if (strcmp(a, "--offline") == 0) {
-            c.offline = true;
-        } else if (strcmp(a, "-hft") == 0 || strcmp(a, "--hf-token") == 0) {
-            if (!(c.hf_token = cli_value(&c, argc, argv, &i))) {
-                return EXIT_USAGE;
-            }
-        } else if (a[0] == '-' && a[1] != '\0') {
-            cli_error(&c, "unknown option '%s' (see llamac pull --help)", a);
-            return EXIT_USAGE;
-        } else if (!spec) {
-            spec = a;
-        } else if (!file) {
-            file = a;
-        } else {
-            cli_error(&c, "unexpected argument '%s' (see llamac pull --help)", a);
-            return EXIT_USAGE;
-        }
+    struct pull_opts o = { 0 };
+    struct cli_targets t = { .common = &c, .command = &o };
+    struct cli_parser parser;
+    int rc = cli_parse(&parser, &cli_cmd_pull, &t, argc, argv);
+    if (rc >= 0) {
+        return rc;
+    }
+    if (parser.n_pos > 2) {
+        cli_error(&c, "unexpected argument '%s' (see llamac pull --help)", parser.pos[2]);
+        return EXIT_USAGE;
+    }
+    const char *spec = parser.n_pos > 0 ? parser.pos[0] : NULL, *file = parser.n_pos > 1 ? parser.pos[1] : NULL;
+    bool list = o.list, mmproj = o.mmproj;
+    if (!cli_setup_logging(&c)) {
+        return EXIT_USAGE;
     }
     llamac_hub_params p = cli_hub_params(&c);
     p.want_mmproj = mmproj;
@@ -123,27 +137,22 @@ int cmd_pull(int argc, char **argv) {
 
 /* ---- llamac rm ---- */
 
-int cmd_rm(int argc, char **argv) {
+static int rm(int argc, char **argv) {
     struct cli_common c;
     cli_common_init(&c, "rm");
-    const char *spec = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            printf("usage: llamac rm OWNER/REPO[:QUANT]\n\n"
-                   "Removes a model from the Hugging Face cache: the whole repository, or with QUANT only the\n"
-                   "files of that quant (every shard) and the blobs nothing else links to. See llamac pull --list.\n");
-            return EXIT_OK;
-        }
-        if (a[0] == '-' && a[1] != '\0') {
-            cli_error(&c, "unknown option '%s' (see llamac rm --help)", a);
-            return EXIT_USAGE;
-        }
-        if (spec) {
-            cli_error(&c, "unexpected argument '%s' (see llamac rm --help)", a);
-            return EXIT_USAGE;
-        }
-        spec = a;
+    struct cli_targets t = { .common = &c };
+    struct cli_parser parser;
+    int rc = cli_parse(&parser, &cli_cmd_rm, &t, argc, argv);
+    if (rc >= 0) {
+        return rc;
+    }
+    if (parser.n_pos > 1) {
+        cli_error(&c, "unexpected argument '%s' (see llamac rm --help)", parser.pos[1]);
+        return EXIT_USAGE;
+    }
+    const char *spec = parser.n_pos > 0 ? parser.pos[0] : NULL;
+    if (!cli_setup_logging(&c)) {
+        return EXIT_USAGE;
     }
     if (!spec) {
         cli_error(&c, "expected OWNER/REPO[:QUANT] (see llamac rm --help)");

@@ -25,32 +25,6 @@ static void on_sigint(int sig) {
     interrupted = 1;
 }
 
-static void usage(void) {
-    printf("usage: llamac quantize [options] IN.gguf [OUT.gguf] TYPE\n"
-           "       llamac quantize --list-types\n\n"
-           "Quantizes IN (a GGUF, or the first shard of a split model) to TYPE with llama.cpp's quantizer: the output\n"
-           "is byte-for-byte what llama-quantize writes. OUT defaults to IN's name with TYPE in place of its type\n"
-           "(model-f16.gguf -> model-Q4_K_M.gguf), beside IN. OUT is written to a temporary file and renamed when\n"
-           "complete: a failure, a full disk or Ctrl-C never leaves a partial OUT, and IN is never written.\n\n"
-           "  --list-types                  the quantization types, then exit\n"
-           "  --dry-run                     print the size per tensor type and the total; write nothing\n"
-           "  --tensor-type PATTERN=TYPE    tensors whose name matches the regex PATTERN become TYPE (repeatable;\n"
-           "                                e.g. output=f16, 'blk\\..*\\.ffn_down=q6_K'); PATTERN is lowercased\n"
-           "  --tensor-type-file FILE       PATTERN=TYPE entries separated by spaces or newlines\n"
-           "  --prune-layers LIST           drop layers and renumber the rest, e.g. 28-31 or 0,5,7-9\n"
-           "  --imatrix FILE                importance matrix from llama-imatrix (GGUF or legacy .dat)\n"
-           "  --output-tensor-type TYPE     type of output.weight (a tensor type such as q8_0, f16)\n"
-           "  --token-embedding-type TYPE   type of token_embd.weight\n"
-           "  --leave-output-tensor         keep output.weight as it is\n"
-           "  --allow-requantize            requantize tensors that are already quantized (quality suffers)\n"
-           "  --pure                        no mixture: every quantizable tensor gets TYPE's own tensor type\n"
-           "  --keep-split                  as many output shards as the input (OUT is then a prefix)\n"
-           "  --override-kv KEY=TYPE:VALUE  set metadata in the output (int is stored as u32, float as f32)\n"
-           "  -t, --nthread N               threads (default: all cores; the output does not depend on it)\n"
-           "  -q, --quiet                   no progress bar and no summary\n"
-           "  -v, --verbose                 llama.cpp's log on stderr\n");
-}
-
 static int list_types(void) {
     printf("%-10s %4s  %s\n", "TYPE", "id", "llama.cpp's name");
     for (size_t i = 0; i < llamac_ftype_count(); i++) {
@@ -73,10 +47,7 @@ struct quant_opts {
     size_t n_types;
     int32_t prune[MAX_PRUNE];
     size_t n_prune;
-    const char *pos[3];
-    size_t n_pos;
     bool list;
-    bool help;
 };
 
 /* PATTERN=TYPE, split at the first '=' and the pattern lowercased, as llama-quantize reads it. */
@@ -182,85 +153,120 @@ static bool parse_type_flag(const struct cli_common *c, const char *opt, const c
     return true;
 }
 
-static enum cli_parse parse_arg(struct cli_common *c, struct quant_opts *o, int argc, char **argv, int *i) {
-    const char *a = argv[*i];
-    const char *v;
-    long n;
-#define VALUE()                                                                                                        \
-    do {                                                                                                               \
-        if (!(v = cli_value(c, argc, argv, i))) {                                                                      \
-            return CLI_ERROR;                                                                                          \
-        }                                                                                                              \
-    } while (0)
-    if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-        o->help = true;
-    } else if (strcmp(a, "--list-types") == 0) {
-        o->list = true;
-    } else if (strcmp(a, "--dry-run") == 0) {
-        o->p.dry_run = true;
-    } else if (strcmp(a, "--tensor-type") == 0) {
-        VALUE();
-        if (!add_tensor_type(c, o, v)) {
-            return CLI_ERROR;
-        }
-    } else if (strcmp(a, "--tensor-type-file") == 0) {
-        VALUE();
-        if (!add_tensor_type_file(c, o, v)) {
-            return CLI_ERROR;
-        }
-    } else if (strcmp(a, "--prune-layers") == 0) {
-        VALUE();
-        if (!parse_prune(c, o, v)) {
-            return CLI_ERROR;
-        }
-    } else if (strcmp(a, "--imatrix") == 0) {
-        VALUE();
-        o->p.imatrix = v;
-    } else if (strcmp(a, "--output-tensor-type") == 0) {
-        VALUE();
-        if (!parse_type_flag(c, a, v, &o->p.output_type)) {
-            return CLI_ERROR;
-        }
-    } else if (strcmp(a, "--token-embedding-type") == 0) {
-        VALUE();
-        if (!parse_type_flag(c, a, v, &o->p.token_embedding_type)) {
-            return CLI_ERROR;
-        }
-    } else if (strcmp(a, "--leave-output-tensor") == 0) {
-        o->p.quantize_output = false;
-    } else if (strcmp(a, "--allow-requantize") == 0) {
-        o->p.allow_requantize = true;
-    } else if (strcmp(a, "--pure") == 0) {
-        o->p.pure = true;
-    } else if (strcmp(a, "--keep-split") == 0) {
-        o->p.keep_split = true;
-    } else if (strcmp(a, "--override-kv") == 0) {
-        VALUE();
-        if (!cli_parse_override(c, v)) {
-            return CLI_ERROR;
-        }
-    } else if (strcmp(a, "-t") == 0 || strcmp(a, "--nthread") == 0 || strcmp(a, "--threads") == 0) {
-        VALUE();
-        if (!cli_int(c, a, v, 0, 4096, &n)) {
-            return CLI_ERROR;
-        }
-        o->p.n_threads = (int32_t)n;
-    } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-        c->quiet = true;
-    } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
-        c->verbose = true;
-    } else if (a[0] == '-' && a[1] != '\0') {
-        cli_error(c, "unknown option '%s' (see llamac quantize --help)", a);
-        return CLI_ERROR;
-    } else if (o->n_pos >= 3) {
-        cli_error(c, "too many arguments: expected IN.gguf [OUT.gguf] TYPE");
-        return CLI_ERROR;
-    } else {
-        o->pos[o->n_pos++] = a;
-    }
-#undef VALUE
-    return CLI_TAKEN;
+static bool set_tensor_type(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    (void)field;
+    return add_tensor_type(p->t.common, p->t.command, value);
 }
+
+static bool set_tensor_type_file(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    (void)field;
+    return add_tensor_type_file(p->t.common, p->t.command, value);
+}
+
+static bool set_prune(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    (void)field;
+    return parse_prune(p->t.common, p->t.command, value);
+}
+
+static bool set_type(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    return parse_type_flag(p->t.common, p->name, value, field);
+}
+
+#define QP(f) offsetof(struct quant_opts, p.f)
+
+/* llama-quantize's flags, in its names. */
+static const struct cli_opt quantize_rows[] = {
+    { .names = { "--list-types" },
+      .set = cli_set_true,
+      .offset = offsetof(struct quant_opts, list),
+      .help = "the quantization types, then exit" },
+    { .names = { "--dry-run" },
+      .set = cli_set_true,
+      .offset = QP(dry_run),
+      .help = "print the size per tensor type and the total; write nothing" },
+    { .names = { "--tensor-type" },
+      .arg = "PATTERN=TYPE",
+      .set = set_tensor_type,
+      .help = "tensors whose name matches the regex PATTERN become TYPE (repeatable; e.g. output=f16, "
+              "'blk\\..*\\.ffn_down=q6_K'); PATTERN is lowercased" },
+    { .names = { "--tensor-type-file" },
+      .arg = "FILE",
+      .set = set_tensor_type_file,
+      .help = "PATTERN=TYPE entries separated by spaces or newlines" },
+    { .names = { "--prune-layers" },
+      .arg = "LIST",
+      .set = set_prune,
+      .help = "drop layers and renumber the rest, e.g. 28-31 or 0,5,7-9" },
+    { .names = { "--imatrix" },
+      .arg = "FILE",
+      .set = cli_set_str,
+      .offset = QP(imatrix),
+      .help = "importance matrix from llama-imatrix (GGUF or legacy .dat)" },
+    { .names = { "--output-tensor-type" },
+      .arg = "TYPE",
+      .set = set_type,
+      .offset = QP(output_type),
+      .help = "type of output.weight (a tensor type such as q8_0, f16)" },
+    { .names = { "--token-embedding-type" },
+      .arg = "TYPE",
+      .set = set_type,
+      .offset = QP(token_embedding_type),
+      .help = "type of token_embd.weight" },
+    { .names = { "--leave-output-tensor" },
+      .set = cli_set_false,
+      .offset = QP(quantize_output),
+      .help = "keep output.weight as it is" },
+    { .names = { "--allow-requantize" },
+      .set = cli_set_true,
+      .offset = QP(allow_requantize),
+      .help = "requantize tensors that are already quantized (quality suffers)" },
+    { .names = { "--pure" },
+      .set = cli_set_true,
+      .offset = QP(pure),
+      .help = "no mixture: every quantizable tensor gets TYPE's own tensor type" },
+    { .names = { "--keep-split" },
+      .set = cli_set_true,
+      .offset = QP(keep_split),
+      .help = "as many output shards as the input (OUT is then a prefix)" },
+    { .names = { "-t", "--nthread", "--threads" },
+      .arg = "N",
+      .set = cli_set_i32,
+      .offset = QP(n_threads),
+      .min = 0,
+      .max = 4096,
+      .help = "threads (default: all cores; the output does not depend on it)" },
+};
+static const struct cli_group quantize_group =
+    CLI_GROUP("Quantization (llama-quantize's names)", CLI_TARGET_COMMAND, quantize_rows);
+
+static const struct cli_opt metadata_rows[] = {
+    { .names = { "--override-kv" },
+      .arg = "KEY=TYPE:VALUE",
+      .set = cli_set_override,
+      .help = "set metadata in the output (TYPE int, stored as u32, float, stored as f32, bool or str; repeatable)" },
+};
+static const struct cli_group metadata_group = CLI_GROUP("Metadata", CLI_TARGET_COMMON, metadata_rows);
+
+static const struct cli_group *const quantize_groups[] = { &quantize_group, &metadata_group, &cli_group_log, NULL };
+
+static int quantize(int argc, char **argv);
+
+const struct cli_command cli_cmd_quantize = {
+    .name = "quantize",
+    .summary = "quantize a model to a smaller type (byte-for-byte llama-quantize's output)",
+    .synopsis = "[options] IN.gguf [OUT.gguf] TYPE\n--list-types",
+    .about = "Quantizes IN (a GGUF, or the first shard of a split model) to TYPE with llama.cpp's quantizer: the "
+             "output is byte-for-byte what llama-quantize writes. OUT defaults to IN's name with TYPE in place of "
+             "its type (model-f16.gguf -> model-Q4_K_M.gguf), beside IN. OUT is written to a temporary file and "
+             "renamed when complete: a failure, a full disk or Ctrl-C never leaves a partial OUT, and IN is never "
+             "written. -q also drops the summary.",
+    .groups = quantize_groups,
+    .run = quantize,
+};
 
 static bool ends_with_ci(const char *s, size_t len, const char *suffix) {
     size_t k = strlen(suffix);
@@ -386,7 +392,7 @@ static bool on_progress(float fraction, void *user_data) {
     return !interrupted;
 }
 
-int cmd_quantize(int argc, char **argv) {
+static int quantize(int argc, char **argv) {
     struct cli_common c;
     cli_common_init(&c, "quantize");
     struct quant_opts *o = calloc(1, sizeof *o);
@@ -395,30 +401,27 @@ int cmd_quantize(int argc, char **argv) {
         return EXIT_FAILURE_RUN;
     }
     o->p = llamac_quantize_params_default();
-    int rc = EXIT_USAGE;
     char *derived = NULL;
     llamac_quantize_report *report = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (parse_arg(&c, o, argc, argv, &i) == CLI_ERROR) {
-            goto done;
-        }
-    }
-    if (o->help) {
-        usage();
-        rc = EXIT_OK;
+    struct cli_targets t = { .common = &c, .command = o };
+    struct cli_parser p;
+    int rc = cli_parse(&p, &cli_cmd_quantize, &t, argc, argv);
+    if (rc >= 0) {
         goto done;
     }
+    rc = EXIT_USAGE;
     if (o->list) {
         rc = list_types();
         goto done;
     }
-    if (o->n_pos < 2) {
-        cli_error(&c, "expected IN.gguf [OUT.gguf] TYPE (see llamac quantize --help)");
+    if (p.n_pos < 2 || p.n_pos > 3) {
+        cli_error(&c, "%s: expected IN.gguf [OUT.gguf] TYPE (see llamac quantize --help)",
+                  p.n_pos > 3 ? "too many arguments" : "too few arguments");
         goto done;
     }
-    const char *in = o->pos[0];
-    const char *type_arg = o->pos[o->n_pos - 1];
-    const char *out = o->n_pos == 3 ? o->pos[1] : NULL;
+    const char *in = p.pos[0];
+    const char *type_arg = p.pos[p.n_pos - 1];
+    const char *out = p.n_pos == 3 ? p.pos[1] : NULL;
     if (llamac_ftype_from_name(type_arg, &o->p.ftype) != LLAMAC_OK) {
         cli_error(&c, "%s", llamac_last_error());
         goto done;
@@ -439,7 +442,9 @@ int cmd_quantize(int argc, char **argv) {
     o->p.n_prune_layers = o->n_prune;
     o->p.kv_overrides = c.overrides;
     o->p.n_kv_overrides = c.n_overrides;
-    cli_setup_logging(&c);
+    if (!cli_setup_logging(&c)) {
+        goto done;
+    }
 
     struct progress_relay relay;
     progress_init(&relay.bar, "quantizing", c.quiet || o->p.dry_run);
@@ -476,5 +481,6 @@ done:
     }
     free(o);
     free(derived);
+    cli_common_close(&c);
     return rc;
 }

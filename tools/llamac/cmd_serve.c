@@ -21,55 +21,15 @@
 struct serve_opts {
     struct server_options so;
     llamac_engine_params ep;
+    struct cli_chat chat; /* --chat-template-file, --chat-template-kwargs, --jinja */
     const char *keys[MAX_KEYS];
+    char *key_lists[MAX_KEYS]; /* copies of the --api-key values the keys point into */
+    size_t n_key_lists;
     char *key_file_data;
-    const char *chat_template_file;
     bool embedding, reranking;
-    llamac_pooling pooling;
+    int pooling; /* llamac_pooling */
     unsigned grace_s;
 };
-
-static void serve_usage(void) {
-    printf("usage: llamac serve -m MODEL [options]\n\n"
-           "An OpenAI-compatible server: /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/rerank,\n"
-           "/v1/models, /health, /tokenize, /detokenize, /apply-template, /metrics, /slots.\n\n"
-           "Server options (llama-server's names):\n"
-           "  --host ADDR               address to listen on (default 127.0.0.1)\n"
-           "  --port N                  port (default 8080; 0: any free port, printed at start)\n"
-           "  -np, --parallel N         slots: requests decoded together (default 4)\n"
-           "  -c, --ctx-size N          context shared by the slots, each getting N / slots (default: slots x\n"
-           "                            min(4096, the model's training context))\n"
-           "  -n, --n-predict N         max_tokens when a request gives none (default -1: until the slot is full)\n"
-           "  --temp T, --top-k N, --top-p P, --min-p P, --repeat-penalty R, -s/--seed N\n"
-           "                            sampling defaults for requests that do not set them\n"
-           "  --api-key KEY             require this key (Authorization: Bearer KEY) on everything but /health;\n"
-           "                            repeat it or give a comma-separated list for several keys\n"
-           "  --api-key-file FILE       keys, one per line\n"
-           "  --embedding, --embeddings serve /v1/embeddings (from a second context of the same model)\n"
-           "  --reranking, --rerank     serve /v1/rerank (a reranker model; rank pooling)\n"
-           "  --pooling none|mean|cls|last|rank   pooling of the embedding context (default: the model's)\n"
-           "  --chat-template-file FILE a Jinja chat template to use instead of the model's\n"
-           "  --jinja                   accepted for compatibility (templates are always rendered with Jinja)\n"
-           "  --alias NAME              model id reported by /v1/models and in responses (default: the -hf\n"
-           "                            repository as given, else the model file's name)\n"
-           "  --reasoning-format F      deepseek (default): <think>...</think> goes to message.reasoning_content;\n"
-           "                            none: it stays in content\n"
-           "  --metrics                 enable GET /metrics (Prometheus text)\n"
-           "  --slots / --no-slots      enable / disable GET /slots (default: off)\n"
-           "  --cors-origins LIST       allow cross-origin requests from these origins (comma-separated, or *)\n"
-           "  --timeout N, -to N        seconds an idle connection is kept (default 600)\n"
-           "  --max-body N              largest request body in bytes (default 4194304)\n"
-           "  --max-connections N       concurrent connections (default 256)\n"
-           "  --max-queue N             requests waiting for a slot before 503 (default 64)\n"
-           "  --prefill-chunk N         prompt tokens per engine step (default 512)\n"
-           "  -sps, --slot-prompt-similarity F  share of a prompt a slot's cache must match for the request to\n"
-           "                            take that slot rather than the least recently used (default 0.1)\n"
-           "  -cram, --cache-ram N      MiB of host memory for idle slots' caches, parked out of the KV cache\n"
-           "                            while other slots work (default 8192, -1 no limit, 0 never park)\n"
-           "  --grace N                 seconds to let requests finish on SIGINT/SIGTERM (default 10)\n"
-           "  --no-webui, --no-ui       accepted (there is no web UI)\n\n");
-    cli_print_common_help();
-}
 
 static bool add_keys(struct cli_common *c, struct serve_opts *o, char *list) {
     for (char *save = NULL, *k = strtok_r(list, ",\n\r", &save); k; k = strtok_r(NULL, ",\n\r", &save)) {
@@ -92,16 +52,17 @@ static bool add_keys(struct cli_common *c, struct serve_opts *o, char *list) {
     return true;
 }
 
-static bool parse_pool(const struct cli_common *c, const char *v, llamac_pooling *out) {
-    static const char *names[] = { "none", "mean", "cls", "last", "rank" };
-    for (int i = 0; i < 5; i++) {
-        if (strcmp(v, names[i]) == 0) {
-            *out = (llamac_pooling)i;
-            return true;
-        }
+static bool set_api_key(struct cli_parser *p, const struct cli_opt *opt, void *field, const char *value) {
+    (void)opt;
+    (void)field;
+    struct serve_opts *o = p->t.command;
+    char *copy = o->n_key_lists < MAX_KEYS ? strdup(value) : NULL;
+    if (!copy) {
+        cli_error(p->t.common, "too many %s options (at most %d)", p->name, MAX_KEYS);
+        return false;
     }
-    cli_error(c, "invalid --pooling '%s' (expected none, mean, cls, last or rank)", v);
-    return false;
+    o->key_lists[o->n_key_lists++] = copy;
+    return add_keys(p->t.common, o, copy);
 }
 
 /* The server's log: warnings always, a line per request (INFO) with -v. */
@@ -114,167 +75,214 @@ static void serve_log(llamac_log_level level, const char *line, void *user_data)
     }
 }
 
-/* Parses the command line; returns -1 to go on, else the exit status. */
-static int parse(struct cli_common *c, struct serve_opts *o, int argc, char **argv, char **key_lists, size_t *n_lists) {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        enum cli_parse r = cli_parse_common(c, argc, argv, &i);
-        if (r == CLI_ERROR) {
-            return EXIT_USAGE;
-        }
-        if (r == CLI_TAKEN) {
-            continue;
-        }
-        const char *v = NULL;
-        long n;
-        float f;
-#define VAL()                                                                                                          \
-    do {                                                                                                               \
-        if (!(v = cli_value(c, argc, argv, &i))) {                                                                     \
-            return EXIT_USAGE;                                                                                         \
-        }                                                                                                              \
-    } while (0)
-#define INT(lo, hi)                                                                                                    \
-    do {                                                                                                               \
-        VAL();                                                                                                         \
-        if (!cli_int(c, a, v, lo, hi, &n)) {                                                                           \
-            return EXIT_USAGE;                                                                                         \
-        }                                                                                                              \
-    } while (0)
-#define FLT()                                                                                                          \
-    do {                                                                                                               \
-        VAL();                                                                                                         \
-        if (!cli_float(c, a, v, &f)) {                                                                                 \
-            return EXIT_USAGE;                                                                                         \
-        }                                                                                                              \
-    } while (0)
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            serve_usage();
-            return EXIT_OK;
-        } else if (strcmp(a, "--host") == 0) {
-            VAL();
-            o->so.host = v;
-        } else if (strcmp(a, "--port") == 0) {
-            INT(0, 65535);
-            o->so.port = (uint16_t)n;
-        } else if (strcmp(a, "-np") == 0 || strcmp(a, "--parallel") == 0) {
-            INT(1, 256);
-            o->ep.n_slots = (uint32_t)n;
-        } else if (strcmp(a, "-n") == 0 || strcmp(a, "--n-predict") == 0 || strcmp(a, "--predict") == 0) {
-            INT(-1, INT32_MAX);
-            o->so.defaults.n_predict = (int32_t)n;
-        } else if (strcmp(a, "--temp") == 0) {
-            FLT();
-            o->so.defaults.sampling.temp = f;
-        } else if (strcmp(a, "--top-k") == 0) {
-            INT(0, INT32_MAX);
-            o->so.defaults.sampling.top_k = (int32_t)n;
-        } else if (strcmp(a, "--top-p") == 0) {
-            FLT();
-            o->so.defaults.sampling.top_p = f;
-        } else if (strcmp(a, "--min-p") == 0) {
-            FLT();
-            o->so.defaults.sampling.min_p = f;
-        } else if (strcmp(a, "--repeat-penalty") == 0) {
-            FLT();
-            o->so.defaults.sampling.penalty_repeat = f;
-        } else if (strcmp(a, "-s") == 0 || strcmp(a, "--seed") == 0) {
-            INT(-1, UINT32_MAX - 1L);
-            o->so.defaults.sampling.seed = n < 0 ? UINT32_MAX : (uint32_t)n;
-        } else if (strcmp(a, "--api-key") == 0) {
-            VAL();
-            if (*n_lists >= MAX_KEYS || !(key_lists[(*n_lists)++] = strdup(v)) ||
-                !add_keys(c, o, key_lists[*n_lists - 1])) {
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--api-key-file") == 0) {
-            VAL();
-            size_t len;
-            free(o->key_file_data);
-            if (!(o->key_file_data = cli_read_all(c, v, &len)) || !add_keys(c, o, o->key_file_data)) {
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--embedding") == 0 || strcmp(a, "--embeddings") == 0) {
-            o->embedding = true;
-        } else if (strcmp(a, "--reranking") == 0 || strcmp(a, "--rerank") == 0) {
-            o->reranking = true;
-        } else if (strcmp(a, "--pooling") == 0) {
-            VAL();
-            if (!parse_pool(c, v, &o->pooling)) {
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--chat-template-file") == 0) {
-            VAL();
-            o->chat_template_file = v;
-        } else if (strcmp(a, "--jinja") == 0 || strcmp(a, "--no-webui") == 0 || strcmp(a, "--no-ui") == 0 ||
-                   strcmp(a, "--cont-batching") == 0 || strcmp(a, "-cb") == 0) {
-            /* accepted: always so */
-        } else if (strcmp(a, "--alias") == 0 || strcmp(a, "-a") == 0) {
-            VAL();
-            o->so.alias = v;
-        } else if (strcmp(a, "--reasoning-format") == 0) {
-            VAL();
-            if (strcmp(v, "none") == 0) {
-                o->so.reasoning = LLAMAC_REASONING_NONE;
-            } else if (strcmp(v, "deepseek") == 0 || strcmp(v, "auto") == 0) {
-                o->so.reasoning = LLAMAC_REASONING_DEEPSEEK;
-            } else {
-                cli_error(c, "--reasoning-format: expected none or deepseek, not '%s'", v);
-                return EXIT_USAGE;
-            }
-        } else if (strcmp(a, "--metrics") == 0) {
-            o->so.metrics = true;
-        } else if (strcmp(a, "--slots") == 0) {
-            o->so.slots = true;
-        } else if (strcmp(a, "--no-slots") == 0) {
-            o->so.slots = false;
-        } else if (strcmp(a, "--cors-origins") == 0) {
-            VAL();
-            o->so.cors_origins = v;
-        } else if (strcmp(a, "--timeout") == 0 || strcmp(a, "-to") == 0) {
-            INT(1, 86400);
-            o->so.timeout_s = (unsigned)n;
-        } else if (strcmp(a, "--max-body") == 0) {
-            INT(1, 1L << 30);
-            o->so.max_body = (size_t)n;
-        } else if (strcmp(a, "--max-connections") == 0) {
-            INT(1, 65536);
-            o->so.max_connections = (unsigned)n;
-        } else if (strcmp(a, "--max-queue") == 0) {
-            INT(0, 1 << 20);
-            o->ep.max_queued = (uint32_t)n;
-        } else if (strcmp(a, "--prefill-chunk") == 0) {
-            INT(1, 1 << 20);
-            o->ep.n_prefill_chunk = (uint32_t)n;
-        } else if (strcmp(a, "--slot-prompt-similarity") == 0 || strcmp(a, "-sps") == 0) {
-            FLT();
-            if (!(f >= 0.0f && f <= 1.0f)) {
-                cli_error(c, "%s: expected a number from 0 to 1, not '%s'", a, v);
-                return EXIT_USAGE;
-            }
-            o->ep.slot_similarity = f;
-        } else if (strcmp(a, "--cache-ram") == 0 || strcmp(a, "-cram") == 0) {
-            INT(-1, INT32_MAX);
-            o->ep.park_limit_mib = n;
-        } else if (strcmp(a, "--grace") == 0) {
-            INT(0, 3600);
-            o->grace_s = (unsigned)n;
-        } else if (strcmp(a, "--threads-http") == 0) {
-            VAL(); /* accepted: one thread per connection */
-        } else {
-            cli_error(c, "unknown option '%s' (see llamac serve --help)", a);
-            return EXIT_USAGE;
-        }
-#undef VAL
-#undef INT
-#undef FLT
-    }
-    if (o->embedding && o->reranking) {
-        cli_error(c, "--embedding and --reranking exclude each other");
-        return EXIT_USAGE;
-    }
-    return -1;
+static bool set_api_key_file(struct cli_parser *p, const struct cli_opt *opt, void *field, const char *value) {
+    (void)opt;
+    (void)field;
+    struct serve_opts *o = p->t.command;
+    size_t len;
+    free(o->key_file_data);
+    return (o->key_file_data = cli_read_all(p->t.common, value, &len)) && add_keys(p->t.common, o, o->key_file_data);
 }
+
+static bool set_port(struct cli_parser *p, const struct cli_opt *opt, void *field, const char *value) {
+    long n;
+    if (!cli_int(p->t.common, p->name, value, opt->min, opt->max, &n)) {
+        return false;
+    }
+    *(uint16_t *)field = (uint16_t)n;
+    return true;
+}
+
+static bool set_share(struct cli_parser *p, const struct cli_opt *opt, void *field, const char *value) {
+    (void)opt;
+    float f;
+    if (!cli_float(p->t.common, p->name, value, &f)) {
+        return false;
+    }
+    if (!(f >= 0.0f && f <= 1.0f)) {
+        cli_error(p->t.common, "invalid value '%s' for %s (expected a number from 0 to 1)", value, p->name);
+        return false;
+    }
+    *(float *)field = f;
+    return true;
+}
+
+#define SO(f) offsetof(struct serve_opts, so.f)
+#define EP(f) offsetof(struct serve_opts, ep.f)
+#define OPT(f) offsetof(struct serve_opts, f)
+
+static const struct cli_choice poolings[] = { { "none", LLAMAC_POOLING_NONE }, { "mean", LLAMAC_POOLING_MEAN },
+                                              { "cls", LLAMAC_POOLING_CLS },   { "last", LLAMAC_POOLING_LAST },
+                                              { "rank", LLAMAC_POOLING_RANK }, { NULL, 0 } };
+static const struct cli_choice reasoning_formats[] = { { "deepseek", LLAMAC_REASONING_DEEPSEEK },
+                                                       { "auto", LLAMAC_REASONING_DEEPSEEK },
+                                                       { "none", LLAMAC_REASONING_NONE },
+                                                       { NULL, 0 } };
+
+/* llama-server's flags, in its names. A new one is a row here (and a field of server_options or the engine's
+ * params, which the row's offset names); a value that is more than a number, a word or a string gets a setter. */
+static const struct cli_opt server_rows[] = {
+    { .names = { "--host" },
+      .arg = "ADDR",
+      .set = cli_set_str,
+      .offset = SO(host),
+      .help = "address to listen on (default: 127.0.0.1)" },
+    { .names = { "--port" },
+      .arg = "N",
+      .set = set_port,
+      .offset = SO(port),
+      .min = 0,
+      .max = 65535,
+      .help = "port (default: 8080; 0: any free port, printed at start)" },
+    { .names = { "-np", "--parallel" },
+      .arg = "N",
+      .set = cli_set_u32,
+      .offset = EP(n_slots),
+      .min = 1,
+      .max = 256,
+      .field = "n_slots",
+      .help = "slots: requests decoded together (default: 4); -c is shared by the slots" },
+    { .names = { "-n", "--predict", "--n-predict" },
+      .arg = "N",
+      .set = cli_set_i32,
+      .offset = SO(defaults.n_predict),
+      .min = -1,
+      .max = INT32_MAX,
+      .help = "max_tokens when a request gives none (default: -1, until the slot is full)" },
+    { .names = { "--api-key" },
+      .arg = "KEY",
+      .set = set_api_key,
+      .help = "require this key (Authorization: Bearer KEY) on everything but /health; repeat it or give a "
+              "comma-separated list for several keys" },
+    { .names = { "--api-key-file" }, .arg = "FILE", .set = set_api_key_file, .help = "keys, one per line" },
+    { .names = { "--embedding", "--embeddings" },
+      .set = cli_set_true,
+      .offset = OPT(embedding),
+      .help = "serve /v1/embeddings (from a second context of the same model)" },
+    { .names = { "--rerank", "--reranking" },
+      .set = cli_set_true,
+      .offset = OPT(reranking),
+      .help = "serve /v1/rerank (a reranker model; rank pooling)" },
+    { .names = { "--pooling" },
+      .arg = "none|mean|cls|last|rank",
+      .set = cli_set_choice,
+      .offset = OPT(pooling),
+      .choices = poolings,
+      .help = "pooling of the embedding context (default: the model's)" },
+    { .names = { "-a", "--alias" },
+      .arg = "NAME",
+      .set = cli_set_str,
+      .offset = SO(alias),
+      .help = "model id reported by /v1/models and in responses (default: the -hf repository as given, else the "
+              "model file's name)" },
+    { .names = { "--reasoning-format" },
+      .arg = "FORMAT",
+      .set = cli_set_choice,
+      .offset = SO(reasoning),
+      .choices = reasoning_formats,
+      .help = "deepseek (default; auto is the same): <think>...</think> goes to message.reasoning_content; none: "
+              "it stays in content" },
+    { .names = { "--metrics" },
+      .set = cli_set_true,
+      .offset = SO(metrics),
+      .help = "enable GET /metrics (Prometheus text)" },
+    { .names = { "--slots" }, .set = cli_set_true, .offset = SO(slots), .help = "enable GET /slots" },
+    { .names = { "--no-slots" },
+      .set = cli_set_false,
+      .offset = SO(slots),
+      .help = "disable GET /slots (the default)" },
+    { .names = { "--cors-origins" },
+      .arg = "LIST",
+      .set = cli_set_str,
+      .offset = SO(cors_origins),
+      .help = "allow cross-origin requests from these origins (comma-separated, or *)" },
+    { .names = { "-to", "--timeout" },
+      .arg = "N",
+      .set = cli_set_unsigned,
+      .offset = SO(timeout_s),
+      .min = 1,
+      .max = 86400,
+      .help = "seconds an idle connection is kept (default: 600)" },
+    { .names = { "--max-body" },
+      .arg = "N",
+      .set = cli_set_size,
+      .offset = SO(max_body),
+      .min = 1,
+      .max = 1L << 30,
+      .help = "largest request body in bytes (default: 4194304)" },
+    { .names = { "--max-connections" },
+      .arg = "N",
+      .set = cli_set_unsigned,
+      .offset = SO(max_connections),
+      .min = 1,
+      .max = 65536,
+      .help = "concurrent connections (default: 256)" },
+    { .names = { "--max-queue" },
+      .arg = "N",
+      .set = cli_set_u32,
+      .offset = EP(max_queued),
+      .min = 0,
+      .max = 1 << 20,
+      .help = "requests waiting for a slot before 503 (default: 64)" },
+    { .names = { "--prefill-chunk" },
+      .arg = "N",
+      .set = cli_set_u32,
+      .offset = EP(n_prefill_chunk),
+      .min = 1,
+      .max = 1 << 20,
+      .help = "prompt tokens per engine step (default: 512)" },
+    { .names = { "-sps", "--slot-prompt-similarity" },
+      .arg = "F",
+      .set = set_share,
+      .offset = EP(slot_similarity),
+      .help = "share of a prompt a slot's cache must match for the request to take that slot rather than the "
+              "least recently used (default: 0.1)" },
+    { .names = { "-cram", "--cache-ram" },
+      .arg = "MIB",
+      .set = cli_set_i64,
+      .offset = EP(park_limit_mib),
+      .min = -1,
+      .max = INT32_MAX,
+      .help = "host memory for idle slots' caches, parked out of the KV cache while other slots work (default: "
+              "8192; -1: no limit, 0: never park)" },
+    { .names = { "--grace" },
+      .arg = "N",
+      .set = cli_set_unsigned,
+      .offset = OPT(grace_s),
+      .min = 0,
+      .max = 3600,
+      .help = "seconds to let requests finish on SIGINT/SIGTERM (default: 10)" },
+    { .names = { "--no-ui", "--no-webui" }, .set = cli_set_ignored, .help = "accepted (there is no web UI)" },
+    { .names = { "-cb", "--cont-batching" },
+      .set = cli_set_ignored,
+      .help = "accepted (batching is always continuous)" },
+    { .names = { "--threads-http" },
+      .arg = "N",
+      .set = cli_set_ignored,
+      .help = "accepted (one thread per connection)" },
+};
+static const struct cli_group server_group =
+    CLI_GROUP("Server (llama-server's names)", CLI_TARGET_COMMAND, server_rows);
+
+static const struct cli_group *const serve_groups[] = {
+    &server_group,      &cli_group_template, &cli_group_sampling,
+    &cli_group_model,   &cli_group_hub,      &cli_group_load,
+    &cli_group_context, &cli_group_log,      NULL,
+};
+
+static int serve(int argc, char **argv);
+
+const struct cli_command cli_cmd_serve = {
+    .name = "serve",
+    .summary = "an OpenAI-compatible HTTP server (chat, completions, embeddings) with continuous batching",
+    .synopsis = "[MODEL.gguf | -m MODEL] [options]",
+    .about = "An OpenAI-compatible server: /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/rerank, "
+             "/v1/models, /health, /tokenize, /detokenize, /apply-template, /metrics, /slots. -c is the context "
+             "shared by the slots, each getting -c / -np (default: slots x min(4096, the model's training "
+             "context)); the sampling flags are the defaults of requests that do not set them.",
+    .groups = serve_groups,
+    .run = serve,
+};
 
 /* The chat template and its source (*source: the file's text, caller frees with free, or NULL when the model's is
  * used: then *model_source points into the model). */
@@ -284,15 +292,15 @@ static llamac_template *load_template(struct cli_common *c, struct serve_opts *o
     *failed = false;
     *source = NULL;
     *model_source = NULL;
-    if (o->chat_template_file) {
+    if (o->chat.template_file) {
         size_t len = 0;
-        char *src = cli_read_all(c, o->chat_template_file, &len);
+        char *src = cli_read_all(c, o->chat.template_file, &len);
         if (!src) {
             *failed = true;
             return NULL;
         }
         if (llamac_template_new(src, len, &t) != LLAMAC_OK) {
-            cli_error(c, "--chat-template-file %s: %s", o->chat_template_file, llamac_last_error());
+            cli_error(c, "--chat-template-file %s: %s", o->chat.template_file, llamac_last_error());
             *failed = true;
             free(src);
             return NULL;
@@ -313,7 +321,7 @@ static llamac_template *load_template(struct cli_common *c, struct serve_opts *o
     return t;
 }
 
-int cmd_serve(int argc, char **argv) {
+static int serve(int argc, char **argv) {
     struct cli_common c;
     cli_common_init(&c, "serve");
     struct serve_opts o;
@@ -332,16 +340,33 @@ int cmd_serve(int argc, char **argv) {
     o.so.log_user_data = &c;
     o.pooling = LLAMAC_POOLING_DEFAULT;
     o.grace_s = 10;
-    char *key_lists[MAX_KEYS];
-    size_t n_lists = 0;
     llamac_model *model = NULL;
     llamac_template *tmpl = NULL;
     char *tmpl_source = NULL;
     llamac_engine *engine = NULL;
     llamac_context *embd = NULL;
     server *srv = NULL;
-    int rc = parse(&c, &o, argc, argv, key_lists, &n_lists);
+    struct cli_sampling sampling = { .params = &o.so.defaults.sampling };
+    struct cli_targets t = { .common = &c, .sampling = &sampling, .chat = &o.chat, .command = &o };
+    struct cli_parser p;
+    int rc = cli_parse(&p, &cli_cmd_serve, &t, argc, argv);
     if (rc >= 0) {
+        goto done;
+    }
+    cli_positional_model(&c, &p, true);
+    rc = EXIT_USAGE;
+    if (p.n_pos > 0) {
+        cli_error(&c, "unexpected argument '%s' (see llamac serve --help)", p.pos[0]);
+        goto done;
+    }
+    if (o.embedding && o.reranking) {
+        cli_error(&c, "--embedding and --reranking exclude each other");
+        goto done;
+    }
+    if (o.chat.kwargs && !cli_json_object(&c, "--chat-template-kwargs", o.chat.kwargs)) {
+        goto done;
+    }
+    if (!cli_setup_logging(&c)) {
         goto done;
     }
     rc = EXIT_FAILURE_RUN;
@@ -350,7 +375,7 @@ int cmd_serve(int argc, char **argv) {
     if (!o.so.alias && c.hf_repo) {
         o.so.alias = c.hf_repo; /* llama-server's model name with -hf: the repository as given */
     }
-    cli_setup_logging(&c);
+    o.so.chat_template_kwargs = o.chat.kwargs;
 
     /* Every thread started from here on inherits the blocked signals; only sigwait below takes them. */
     sigset_t sigs;
@@ -389,7 +414,7 @@ int cmd_serve(int argc, char **argv) {
     o.ep.on_step = server_engine_step; /* stream readers are woken once per step */
     o.ep.step_user_data = srv;
     if (!o.reranking && llamac_engine_new(model, &o.ep, &engine) != LLAMAC_OK) {
-        cli_error(&c, "%s", llamac_last_error());
+        cli_lib_error(&c, NULL);
         goto done;
     }
     if (o.embedding || o.reranking) {
@@ -397,12 +422,12 @@ int cmd_serve(int argc, char **argv) {
         cp.n_ctx = 0;
         cp.embeddings = true;
         cp.kv_unified = true;
-        cp.pooling = o.reranking ? LLAMAC_POOLING_RANK : o.pooling;
+        cp.pooling = o.reranking ? LLAMAC_POOLING_RANK : (llamac_pooling)o.pooling;
         cp.n_ubatch = cp.n_batch;
         cp.n_seq_max = cp.n_batch < 64 ? cp.n_batch : 64;
         cp.flash_attn = LLAMAC_FLASH_ATTN_OFF;
         if (llamac_ctx_new(model, &cp, &embd) != LLAMAC_OK) {
-            cli_error(&c, "embedding context: %s", llamac_last_error());
+            cli_lib_error(&c, "embedding context");
             goto done;
         }
     }
@@ -437,9 +462,10 @@ done:
     llamac_template_free(tmpl);
     free(tmpl_source);
     llamac_model_free(model);
-    for (size_t i = 0; i < n_lists; i++) {
-        free(key_lists[i]);
+    for (size_t i = 0; i < o.n_key_lists; i++) {
+        free(o.key_lists[i]);
     }
     free(o.key_file_data);
+    cli_common_close(&c);
     return rc;
 }

@@ -26,23 +26,6 @@ static bool on_progress(float fraction, void *user_data) {
     return !interrupted;
 }
 
-static void split_usage(void) {
-    printf("usage: llamac split [--split-max-size N(K|M|G) | --split-max-tensors N] IN.gguf OUT_PREFIX\n\n"
-           "Writes IN (a GGUF, or the first shard of a split model) as OUT_PREFIX-00001-of-0000N.gguf, ..., byte for\n"
-           "byte what llama-gguf-split --split writes: all metadata in the first shard, split.* keys in each. A\n"
-           "trailing .gguf of OUT_PREFIX is dropped. Every llamac command (and llama.cpp) loads the first shard.\n\n"
-           "  --split-max-size N(K|M|G)   at most this much tensor data per shard (decimal units: 2G = 2e9 bytes)\n"
-           "  --split-max-tensors N       at most N tensors per shard (default 128)\n"
-           "  -q, --quiet                 no progress bar and no summary\n");
-}
-
-static void merge_usage(void) {
-    printf("usage: llamac merge FIRST_SHARD OUT.gguf\n\n"
-           "Merges the shards of a split model (FIRST_SHARD is its -00001-of-0000N.gguf) into one file, byte for byte\n"
-           "what llama-gguf-split --merge writes. The shards are checked first (names, numbers, no tensor twice).\n\n"
-           "  -q, --quiet                 no progress bar and no summary\n");
-}
-
 /* "2G", "500M", "100K" (decimal units, as llama-gguf-split's M and G) or a plain number of bytes. */
 static bool parse_size(const struct cli_common *c, const char *s, uint64_t *out) {
     char *end = NULL;
@@ -67,65 +50,100 @@ static bool parse_size(const struct cli_common *c, const char *s, uint64_t *out)
     return true;
 }
 
+static bool set_size(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    return parse_size(p->t.common, value, field);
+}
+
+static const struct cli_opt split_rows[] = {
+    { .names = { "--split-max-size" },
+      .arg = "N(K|M|G)",
+      .set = set_size,
+      .offset = offsetof(llamac_split_params, max_bytes),
+      .help = "at most this much tensor data per shard (decimal units: 2G = 2e9 bytes)" },
+    { .names = { "--split-max-tensors" },
+      .arg = "N",
+      .set = cli_set_i32,
+      .offset = offsetof(llamac_split_params, max_tensors),
+      .min = 1,
+      .max = INT32_MAX,
+      .help = "at most N tensors per shard (default: 128)" },
+    { .names = { "--split" }, .set = cli_set_ignored, .help = "accepted: llama-gguf-split's default operation" },
+};
+static const struct cli_group split_group =
+    CLI_GROUP("Split (llama-gguf-split's names)", CLI_TARGET_COMMAND, split_rows);
+static const struct cli_opt merge_rows[] = {
+    { .names = { "--merge" }, .set = cli_set_ignored, .help = "accepted: llama-gguf-split's spelling of merge" },
+};
+static const struct cli_group merge_group =
+    CLI_GROUP("Merge (llama-gguf-split's names)", CLI_TARGET_COMMON, merge_rows);
+
+static const struct cli_group *const split_groups[] = { &split_group, &cli_group_log, NULL };
+static const struct cli_group *const merge_groups[] = { &merge_group, &cli_group_log, NULL };
+
+static int split(int argc, char **argv);
+static int merge(int argc, char **argv);
+
+const struct cli_command cli_cmd_split = {
+    .name = "split",
+    .summary = "split a model into shards compatible with llama-gguf-split",
+    .synopsis = "[--split-max-size N(K|M|G) | --split-max-tensors N] IN.gguf OUT_PREFIX",
+    .about = "Writes IN (a GGUF, or the first shard of a split model) as OUT_PREFIX-00001-of-0000N.gguf, ..., byte "
+             "for byte what llama-gguf-split --split writes: all metadata in the first shard, split.* keys in each. "
+             "A trailing .gguf of OUT_PREFIX is dropped. Every llamac command (and llama.cpp) loads the first "
+             "shard. -q also drops the summary.",
+    .groups = split_groups,
+    .run = split,
+};
+
+const struct cli_command cli_cmd_merge = {
+    .name = "merge",
+    .summary = "merge the shards of a split model into one file",
+    .synopsis = "FIRST_SHARD OUT.gguf",
+    .about = "Merges the shards of a split model (FIRST_SHARD is its -00001-of-0000N.gguf) into one file, byte for "
+             "byte what llama-gguf-split --merge writes. The shards are checked first (names, numbers, no tensor "
+             "twice). -q also drops the summary.",
+    .groups = merge_groups,
+    .run = merge,
+};
+
 static uint64_t file_size(const char *path) {
     struct stat st;
     return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
 }
 
-int cmd_split(int argc, char **argv) {
+static int split(int argc, char **argv) {
     struct cli_common c;
     cli_common_init(&c, "split");
-    llamac_split_params p = llamac_split_params_default();
-    const char *pos[2] = { NULL, NULL };
-    int n_pos = 0;
-    bool by_size = false, by_tensors = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v;
-        long n;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            split_usage();
-            return EXIT_OK;
-        } else if (strcmp(a, "--split-max-size") == 0) {
-            if (!(v = cli_value(&c, argc, argv, &i)) || !parse_size(&c, v, &p.max_bytes)) {
-                return EXIT_USAGE;
-            }
-            by_size = true;
-        } else if (strcmp(a, "--split-max-tensors") == 0) {
-            if (!(v = cli_value(&c, argc, argv, &i)) || !cli_int(&c, a, v, 1, INT32_MAX, &n)) {
-                return EXIT_USAGE;
-            }
-            p.max_tensors = (int32_t)n;
-            by_tensors = true;
-        } else if (strcmp(a, "--split") == 0) {
-            continue; /* llama-gguf-split's default operation */
-        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-            c.quiet = true;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            cli_error(&c, "unknown option '%s' (see llamac split --help)", a);
-            return EXIT_USAGE;
-        } else if (n_pos >= 2) {
-            cli_error(&c, "too many arguments: expected IN.gguf OUT_PREFIX");
-            return EXIT_USAGE;
-        } else {
-            pos[n_pos++] = a;
-        }
+    llamac_split_params sp = llamac_split_params_default();
+    struct cli_targets t = { .common = &c, .command = &sp };
+    struct cli_parser p;
+    int rc = cli_parse(&p, &cli_cmd_split, &t, argc, argv);
+    if (rc >= 0) {
+        return rc;
     }
+    bool by_size = cli_given(&p, "--split-max-size"), by_tensors = cli_given(&p, "--split-max-tensors");
+    char **pos = p.pos;
+    int n_pos = p.n_pos;
     if (by_size && by_tensors) {
         cli_error(&c, "give --split-max-size or --split-max-tensors, not both");
         return EXIT_USAGE;
     }
     if (n_pos != 2) {
-        cli_error(&c, "expected IN.gguf OUT_PREFIX (see llamac split --help)");
+        cli_error(&c, "%s: expected IN.gguf OUT_PREFIX (see llamac split --help)",
+                  n_pos > 2 ? "too many arguments" : "too few arguments");
+        return EXIT_USAGE;
+    }
+    if (!cli_setup_logging(&c)) {
         return EXIT_USAGE;
     }
     struct progress bar;
     progress_init(&bar, "splitting", c.quiet);
-    p.progress = on_progress;
-    p.progress_user_data = &bar;
+    sp.progress = on_progress;
+    sp.progress_user_data = &bar;
     uint32_t n_shards = 0;
     signal(SIGINT, on_sigint);
-    llamac_status st = llamac_gguf_split(pos[0], pos[1], &p, &n_shards);
+    llamac_status st = llamac_gguf_split(pos[0], pos[1], &sp, &n_shards);
     signal(SIGINT, SIG_DFL);
     progress_done(&bar);
     if (st != LLAMAC_OK) {
@@ -152,32 +170,23 @@ int cmd_split(int argc, char **argv) {
     return fflush(stdout) == 0 ? EXIT_OK : EXIT_FAILURE_RUN;
 }
 
-int cmd_merge(int argc, char **argv) {
+static int merge(int argc, char **argv) {
     struct cli_common c;
     cli_common_init(&c, "merge");
-    const char *pos[2] = { NULL, NULL };
-    int n_pos = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            merge_usage();
-            return EXIT_OK;
-        } else if (strcmp(a, "--merge") == 0) {
-            continue; /* llama-gguf-split's spelling */
-        } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-            c.quiet = true;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            cli_error(&c, "unknown option '%s' (see llamac merge --help)", a);
-            return EXIT_USAGE;
-        } else if (n_pos >= 2) {
-            cli_error(&c, "too many arguments: expected FIRST_SHARD OUT.gguf");
-            return EXIT_USAGE;
-        } else {
-            pos[n_pos++] = a;
-        }
+    struct cli_targets t = { .common = &c };
+    struct cli_parser p;
+    int rc = cli_parse(&p, &cli_cmd_merge, &t, argc, argv);
+    if (rc >= 0) {
+        return rc;
     }
+    char **pos = p.pos;
+    int n_pos = p.n_pos;
     if (n_pos != 2) {
-        cli_error(&c, "expected FIRST_SHARD OUT.gguf (see llamac merge --help)");
+        cli_error(&c, "%s: expected FIRST_SHARD OUT.gguf (see llamac merge --help)",
+                  n_pos > 2 ? "too many arguments" : "too few arguments");
+        return EXIT_USAGE;
+    }
+    if (!cli_setup_logging(&c)) {
         return EXIT_USAGE;
     }
     struct progress bar;

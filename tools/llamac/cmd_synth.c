@@ -13,34 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(void) {
-    printf("usage: llamac synth -o OUT.gguf [--arch A | --like PRESET] [--vocab-from FILE] [shape options]\n\n"
-           "Writes a complete, loadable GGUF with seeded random weights (same flags and seed: same bytes).\n"
-           "Unset shape options come from the preset, else from the architecture's small default.\n\n"
-           "  -o, --output FILE     the model to write (through a temporary file renamed into place)\n"
-           "  --arch A              llama (default), qwen2, qwen3 or bert\n"
-           "  --like PRESET         copy a real model's hyperparameters (see --list-presets)\n"
-           "  --vocab-from FILE     GGUF whose tokenizer and chat template are copied (default: the arch's\n"
-           "                        llama.cpp vocab file in $LLAMAC_VOCAB_DIR, e.g. llama.cpp/models)\n"
-           "  --layers N            layers (default 2)\n"
-           "  --embd N              embedding size (default 64)\n"
-           "  --heads N             attention heads (default 4)\n"
-           "  --kv-heads N          key/value heads (default: --heads)\n"
-           "  --head-dim N          head size (default: embd / heads)\n"
-           "  --ffn N               feed-forward size (default: 4 * embd)\n"
-           "  --ctx N               training context length (default 2048; bert 512)\n"
-           "  --rope-theta F        RoPE base frequency (default 10000; qwen 1000000)\n"
-           "  --norm-eps F          norm epsilon (default 1e-5; qwen 1e-6; bert 1e-12)\n"
-           "  --cls-out N           bert: add a classification head with N outputs (a reranker)\n"
-           "  --untied-output       write a separate output matrix instead of reusing the token embeddings\n"
-           "  --seed N              generator seed (default 0)\n"
-           "  --init-std F          standard deviation of the weights (default 0.02)\n"
-           "  --type f32|f16        weight type (default f32)\n"
-           "  --name NAME           general.name (default: \"synthetic\" and the preset or arch)\n"
-           "  --list-presets        print the presets and their shapes, then exit\n"
-           "  -q, --quiet           do not print the summary line\n");
-}
-
 static bool parse_u64(const struct cli_common *c, const char *opt, const char *s, uint64_t *out) {
     char *end = NULL;
     errno = 0;
@@ -76,96 +48,128 @@ static int list_presets(void) {
     return EXIT_OK;
 }
 
-/* The integer shape flags, each an int32 field of the params. */
-static enum cli_parse parse_shape(struct cli_common *c, llamac_synth_params *p, int argc, char **argv, int *i) {
-    static const struct {
-        const char *name;
-        size_t offset;
-    } ints[] = {
-        { "--layers", offsetof(llamac_synth_params, n_layer) },
-        { "--embd", offsetof(llamac_synth_params, n_embd) },
-        { "--heads", offsetof(llamac_synth_params, n_head) },
-        { "--kv-heads", offsetof(llamac_synth_params, n_head_kv) },
-        { "--head-dim", offsetof(llamac_synth_params, head_dim) },
-        { "--ffn", offsetof(llamac_synth_params, n_ff) },
-        { "--ctx", offsetof(llamac_synth_params, n_ctx_train) },
-        { "--cls-out", offsetof(llamac_synth_params, n_cls_out) },
-    };
-    for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++) {
-        if (strcmp(argv[*i], ints[k].name) == 0) {
-            const char *v = cli_value(c, argc, argv, i);
-            long n;
-            if (!v || !cli_int(c, ints[k].name, v, 1, INT32_MAX, &n)) {
-                return CLI_ERROR;
-            }
-            int32_t n32 = (int32_t)n;
-            memcpy((char *)p + ints[k].offset, &n32, sizeof n32);
-            return CLI_TAKEN;
-        }
-    }
-    return CLI_NOT_MINE;
-}
-
 struct synth_opts {
+    llamac_synth_params p;
     const char *out;
     bool list;
-    bool quiet;
-    bool help;
 };
 
-/* Every flag but the shape integers. */
-static enum cli_parse parse_other(struct cli_common *c, llamac_synth_params *p, struct synth_opts *o, int argc,
-                                  char **argv, int *i) {
-    const char *a = argv[*i];
-    const char *v = NULL;
-    bool takes_value = strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0 || strcmp(a, "--arch") == 0 ||
-                       strcmp(a, "--like") == 0 || strcmp(a, "--vocab-from") == 0 || strcmp(a, "--name") == 0 ||
-                       strcmp(a, "--seed") == 0 || strcmp(a, "--type") == 0 || strcmp(a, "--rope-theta") == 0 ||
-                       strcmp(a, "--norm-eps") == 0 || strcmp(a, "--init-std") == 0;
-    if (takes_value && !(v = cli_value(c, argc, argv, i))) {
-        return CLI_ERROR;
-    }
-    if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0) {
-        o->out = v;
-    } else if (strcmp(a, "--arch") == 0) {
-        p->arch = v;
-    } else if (strcmp(a, "--like") == 0) {
-        p->like = v;
-    } else if (strcmp(a, "--vocab-from") == 0) {
-        p->vocab_from = v;
-    } else if (strcmp(a, "--name") == 0) {
-        p->name = v;
-    } else if (strcmp(a, "--seed") == 0) {
-        return parse_u64(c, a, v, &p->seed) ? CLI_TAKEN : CLI_ERROR;
-    } else if (strcmp(a, "--rope-theta") == 0) {
-        return cli_float(c, a, v, &p->rope_theta) ? CLI_TAKEN : CLI_ERROR;
-    } else if (strcmp(a, "--norm-eps") == 0) {
-        return cli_float(c, a, v, &p->norm_eps) ? CLI_TAKEN : CLI_ERROR;
-    } else if (strcmp(a, "--init-std") == 0) {
-        return cli_float(c, a, v, &p->init_std) ? CLI_TAKEN : CLI_ERROR;
-    } else if (strcmp(a, "--type") == 0) {
-        if (strcmp(v, "f32") == 0 || strcmp(v, "F32") == 0) {
-            p->type = LLAMAC_SYNTH_F32;
-        } else if (strcmp(v, "f16") == 0 || strcmp(v, "F16") == 0) {
-            p->type = LLAMAC_SYNTH_F16;
-        } else {
-            cli_error(c, "invalid value '%s' for --type (expected f32 or f16; quantize a synthesized file for more)",
-                      v);
-            return CLI_ERROR;
-        }
-    } else if (strcmp(a, "--untied-output") == 0) {
-        p->untied_output = true;
-    } else if (strcmp(a, "--list-presets") == 0) {
-        o->list = true;
-    } else if (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0) {
-        o->quiet = true;
-    } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-        o->help = true;
-    } else {
-        return CLI_NOT_MINE;
-    }
-    return CLI_TAKEN;
+static bool set_u64(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    return parse_u64(p->t.common, p->name, value, field);
 }
+
+static bool set_weight_type(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    if (strcmp(value, "f32") == 0 || strcmp(value, "F32") == 0) {
+        *(int *)field = LLAMAC_SYNTH_F32;
+    } else if (strcmp(value, "f16") == 0 || strcmp(value, "F16") == 0) {
+        *(int *)field = LLAMAC_SYNTH_F16;
+    } else {
+        cli_error(p->t.common, "invalid value '%s' for %s (expected f32 or f16; quantize a synthesized file for more)",
+                  value, p->name);
+        return false;
+    }
+    return true;
+}
+
+#define SP(f) offsetof(struct synth_opts, p.f)
+#define SHAPE(name_, field_, help_)                                                                                    \
+    {                                                                                                                  \
+        .names = { name_ }, .arg = "N", .set = cli_set_i32, .offset = SP(field_), .min = 1, .max = INT32_MAX,          \
+        .help = help_                                                                                                  \
+    }
+
+static const struct cli_opt file_rows[] = {
+    { .names = { "-o", "--output" },
+      .arg = "FILE",
+      .set = cli_set_str,
+      .offset = offsetof(struct synth_opts, out),
+      .help = "the model to write (through a temporary file renamed into place)" },
+    { .names = { "--arch" },
+      .arg = "A",
+      .set = cli_set_str,
+      .offset = SP(arch),
+      .help = "llama (default), qwen2, qwen3 or bert" },
+    { .names = { "--like" },
+      .arg = "PRESET",
+      .set = cli_set_str,
+      .offset = SP(like),
+      .help = "copy a real model's hyperparameters (see --list-presets)" },
+    { .names = { "--vocab-from" },
+      .arg = "FILE",
+      .set = cli_set_str,
+      .offset = SP(vocab_from),
+      .help = "GGUF whose tokenizer and chat template are copied (default: the arch's llama.cpp vocab file in "
+              "$LLAMAC_VOCAB_DIR, e.g. llama.cpp/models)" },
+    { .names = { "--name" },
+      .arg = "NAME",
+      .set = cli_set_str,
+      .offset = SP(name),
+      .help = "general.name (default: \"synthetic\" and the preset or arch)" },
+    { .names = { "--list-presets" },
+      .set = cli_set_true,
+      .offset = offsetof(struct synth_opts, list),
+      .help = "print the presets and their shapes, then exit" },
+};
+static const struct cli_group file_group = CLI_GROUP("Model", CLI_TARGET_COMMAND, file_rows);
+
+static const struct cli_opt shape_rows[] = {
+    SHAPE("--layers", n_layer, "layers (default: 2)"),
+    SHAPE("--embd", n_embd, "embedding size (default: 64)"),
+    SHAPE("--heads", n_head, "attention heads (default: 4)"),
+    SHAPE("--kv-heads", n_head_kv, "key/value heads (default: --heads)"),
+    SHAPE("--head-dim", head_dim, "head size (default: embd / heads)"),
+    SHAPE("--ffn", n_ff, "feed-forward size (default: 4 * embd)"),
+    SHAPE("--ctx", n_ctx_train, "training context length (default: 2048; bert 512)"),
+    { .names = { "--rope-theta" },
+      .arg = "F",
+      .set = cli_set_float,
+      .offset = SP(rope_theta),
+      .help = "RoPE base frequency (default: 10000; qwen 1000000)" },
+    { .names = { "--norm-eps" },
+      .arg = "F",
+      .set = cli_set_float,
+      .offset = SP(norm_eps),
+      .help = "norm epsilon (default: 1e-5; qwen 1e-6; bert 1e-12)" },
+    SHAPE("--cls-out", n_cls_out, "bert: add a classification head with N outputs (a reranker)"),
+    { .names = { "--untied-output" },
+      .set = cli_set_true,
+      .offset = SP(untied_output),
+      .help = "write a separate output matrix instead of reusing the token embeddings" },
+};
+static const struct cli_group shape_group =
+    CLI_GROUP("Shape (unset: from the preset, else the arch's small default)", CLI_TARGET_COMMAND, shape_rows);
+
+static const struct cli_opt weight_rows[] = {
+    { .names = { "--seed" }, .arg = "N", .set = set_u64, .offset = SP(seed), .help = "generator seed (default: 0)" },
+    { .names = { "--init-std" },
+      .arg = "F",
+      .set = cli_set_float,
+      .offset = SP(init_std),
+      .help = "standard deviation of the weights (default: 0.02)" },
+    { .names = { "--type" },
+      .arg = "f32|f16",
+      .set = set_weight_type,
+      .offset = SP(type),
+      .help = "weight type (default: f32)" },
+};
+static const struct cli_group weight_group = CLI_GROUP("Weights", CLI_TARGET_COMMAND, weight_rows);
+
+static const struct cli_group *const synth_groups[] = { &file_group, &shape_group, &weight_group, &cli_group_log,
+                                                        NULL };
+
+static int synth(int argc, char **argv);
+
+const struct cli_command cli_cmd_synth = {
+    .name = "synth",
+    .summary = "write a GGUF model of a chosen architecture and shape with seeded random weights",
+    .synopsis = "-o OUT.gguf [--arch A | --like PRESET] [--vocab-from FILE] [shape options]",
+    .about = "Writes a complete, loadable GGUF with seeded random weights (same flags and seed: same bytes). -q drops "
+             "the summary line.",
+    .groups = synth_groups,
+    .run = synth,
+};
 
 /* --vocab-from, else $LLAMAC_VOCAB_DIR/<the arch's llama.cpp vocab>; NULL (with the error printed) when neither. */
 static const char *vocab_path(const struct cli_common *c, const llamac_synth_params *resolved, char *buf, size_t cap) {
@@ -189,28 +193,24 @@ static const char *vocab_path(const struct cli_common *c, const llamac_synth_par
     return buf;
 }
 
-int cmd_synth(int argc, char **argv) {
+static int synth(int argc, char **argv) {
     struct cli_common c;
     cli_common_init(&c, "synth");
-    llamac_synth_params p = llamac_synth_params_default();
-    struct synth_opts o = { 0 };
-    for (int i = 1; i < argc; i++) {
-        enum cli_parse r = parse_shape(&c, &p, argc, argv, &i);
-        if (r == CLI_NOT_MINE) {
-            r = parse_other(&c, &p, &o, argc, argv, &i);
-        }
-        if (r == CLI_ERROR) {
-            return EXIT_USAGE;
-        }
-        if (r == CLI_NOT_MINE) {
-            cli_error(&c, "unknown argument '%s' (see llamac synth --help)", argv[i]);
-            return EXIT_USAGE;
-        }
+    struct synth_opts o = { .p = llamac_synth_params_default() };
+    struct cli_targets t = { .common = &c, .command = &o };
+    struct cli_parser parser;
+    int rc = cli_parse(&parser, &cli_cmd_synth, &t, argc, argv);
+    if (rc >= 0) {
+        return rc;
     }
-    if (o.help) {
-        usage();
-        return EXIT_OK;
+    if (parser.n_pos > 0) {
+        cli_error(&c, "unexpected argument '%s' (see llamac synth --help)", parser.pos[0]);
+        return EXIT_USAGE;
     }
+    if (!cli_setup_logging(&c)) {
+        return EXIT_USAGE;
+    }
+    llamac_synth_params p = o.p;
     if (o.list) {
         return list_presets();
     }
@@ -231,7 +231,7 @@ int cmd_synth(int argc, char **argv) {
         cli_error(&c, "%s", llamac_last_error());
         return EXIT_FAILURE_RUN;
     }
-    if (!o.quiet) {
+    if (!c.quiet) {
         printf("wrote %s: ", o.out);
         print_shape(resolved.name, &resolved, p.vocab_from);
     }

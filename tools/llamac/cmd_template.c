@@ -12,21 +12,49 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(void) {
-    printf("usage: llamac template [-m MODEL] [--chat-template-file FILE] --messages FILE.json [--tools FILE.json]\n"
-           "                       [--chat-template-kwargs JSON] [--no-generation-prompt]\n\n"
-           "Prints the prompt the model's chat template (or FILE's) makes of the conversation, exactly.\n\n"
-           "  -m, --model FILE            the model whose template and BOS/EOS token texts to use (vocabulary only)\n"
-           "  --chat-template-file FILE   use this Jinja template instead of the model's\n"
-           "  --messages FILE             OpenAI-format messages: a JSON array (- reads standard input)\n"
-           "  --tools FILE                OpenAI-format tools: a JSON array; with -m, selects the model's tool_use\n"
-           "                              template when it has one\n"
-           "  --chat-template-kwargs JSON extra template variables, e.g. '{\"enable_thinking\": false}'\n"
-           "  --no-generation-prompt      do not end with the start of an assistant turn\n"
-           "  -q, --quiet, -v, --verbose  as for the other commands\n\n"
-           "Without -m the template comes from --chat-template-file and bos_token / eos_token are empty.\n"
-           "Exit status: 0 printed, 1 the template failed (the message names its line), 2 bad command line.\n");
-}
+struct template_opts {
+    const char *messages;
+    const char *tools;
+    bool no_generation_prompt;
+};
+
+static const struct cli_opt conversation_rows[] = {
+    { .names = { "--messages" },
+      .arg = "FILE",
+      .set = cli_set_str,
+      .offset = offsetof(struct template_opts, messages),
+      .help = "OpenAI-format messages: a JSON array (- reads standard input)" },
+    { .names = { "--tools" },
+      .arg = "FILE",
+      .set = cli_set_str,
+      .offset = offsetof(struct template_opts, tools),
+      .help = "OpenAI-format tools: a JSON array; with a model, selects its tool_use template when it has one" },
+    { .names = { "--no-generation-prompt" },
+      .set = cli_set_true,
+      .offset = offsetof(struct template_opts, no_generation_prompt),
+      .help = "do not end with the start of an assistant turn" },
+};
+static const struct cli_group conversation_group = CLI_GROUP("Conversation", CLI_TARGET_COMMAND, conversation_rows);
+
+static const struct cli_group *const template_groups[] = {
+    &conversation_group, &cli_group_template, &cli_group_model, &cli_group_hub, &cli_group_log, NULL,
+};
+
+static int template_cmd(int argc, char **argv);
+
+const struct cli_command cli_cmd_template = {
+    .name = "template",
+    .summary = "print the prompt a chat template makes of a conversation (JSON messages)",
+    .synopsis = "[MODEL.gguf | -m MODEL] --messages FILE.json [--tools FILE.json] [options]\n"
+                "--chat-template-file FILE --messages FILE.json [--chat-template-kwargs JSON] [options]",
+    .about = "Prints the prompt the model's chat template (or FILE's) makes of the conversation, exactly: no newline "
+             "is added. The model supplies the template and the BOS/EOS token texts (only its vocabulary is "
+             "loaded); without one the template comes from --chat-template-file and bos_token / eos_token are "
+             "empty.\nExit status: 0 printed, 1 the template failed (the message names its line), 2 bad command "
+             "line.",
+    .groups = template_groups,
+    .run = template_cmd,
+};
 
 /* The text of a special token of the model, or "" (caller frees with free). */
 static char *special_text(const llamac_model *model, llamac_special_token which) {
@@ -40,42 +68,24 @@ static char *special_text(const llamac_model *model, llamac_special_token which)
     return strdup(buf);
 }
 
-int cmd_template(int argc, char **argv) {
+static int template_cmd(int argc, char **argv) {
     struct cli_common c;
     cli_common_init(&c, "template");
-    const char *template_file = NULL, *messages_file = NULL, *tools_file = NULL, *kwargs = NULL;
-    bool generation_prompt = true;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        enum cli_parse r = cli_parse_common(&c, argc, argv, &i);
-        if (r == CLI_ERROR) {
-            return EXIT_USAGE;
-        }
-        if (r == CLI_TAKEN) {
-            continue;
-        }
-        const char **value = NULL;
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage();
-            return EXIT_OK;
-        } else if (strcmp(a, "--chat-template-file") == 0) {
-            value = &template_file;
-        } else if (strcmp(a, "--messages") == 0) {
-            value = &messages_file;
-        } else if (strcmp(a, "--tools") == 0) {
-            value = &tools_file;
-        } else if (strcmp(a, "--chat-template-kwargs") == 0) {
-            value = &kwargs;
-        } else if (strcmp(a, "--no-generation-prompt") == 0) {
-            generation_prompt = false;
-        } else {
-            cli_error(&c, "unknown option '%s' (see llamac template --help)", a);
-            return EXIT_USAGE;
-        }
-        if (value && !(*value = cli_value(&c, argc, argv, &i))) {
-            return EXIT_USAGE;
-        }
+    struct cli_chat k = { 0 };
+    struct template_opts o = { 0 };
+    struct cli_targets t = { .common = &c, .chat = &k, .command = &o };
+    struct cli_parser p;
+    int status = cli_parse(&p, &cli_cmd_template, &t, argc, argv);
+    if (status >= 0) {
+        return status;
     }
+    cli_positional_model(&c, &p, true);
+    if (p.n_pos > 0) {
+        cli_error(&c, "unexpected argument '%s' (see llamac template --help)", p.pos[0]);
+        return EXIT_USAGE;
+    }
+    const char *template_file = k.template_file, *messages_file = o.messages, *tools_file = o.tools, *kwargs = k.kwargs;
+    bool generation_prompt = !o.no_generation_prompt;
     if (!messages_file) {
         cli_error(&c, "no conversation given: pass --messages FILE.json");
         return EXIT_USAGE;
@@ -86,7 +96,9 @@ int cmd_template(int argc, char **argv) {
         cli_error(&c, "no template given: pass -m MODEL or --chat-template-file FILE");
         return EXIT_USAGE;
     }
-    cli_setup_logging(&c);
+    if (!cli_setup_logging(&c)) {
+        return EXIT_USAGE;
+    }
 
     int rc = EXIT_FAILURE_RUN;
     char *messages = NULL, *tools = NULL, *source = NULL, *bos = NULL, *eos = NULL, *out = NULL;
@@ -116,7 +128,7 @@ int cmd_template(int argc, char **argv) {
         st = llamac_template_from_model(model, variant, &tmpl);
     }
     if (st != LLAMAC_OK) {
-        cli_error(&c, "%s", llamac_last_error());
+        cli_lib_error(&c, NULL);
         goto done;
     }
     llamac_template_inputs in = llamac_template_inputs_default();
@@ -136,7 +148,7 @@ int cmd_template(int argc, char **argv) {
         in.eos_token = eos;
     }
     if (llamac_template_render(tmpl, &in, &out, &len) != LLAMAC_OK) {
-        cli_error(&c, "%s", llamac_last_error());
+        cli_lib_error(&c, NULL);
         goto done;
     }
     if (fwrite(out, 1, len, stdout) != len || fflush(stdout) != 0) {
@@ -153,5 +165,6 @@ done:
     free(source);
     free(bos);
     free(eos);
+    cli_common_close(&c);
     return rc;
 }

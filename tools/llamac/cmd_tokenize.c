@@ -11,13 +11,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(void) {
-    printf("usage: llamac tokenize -m MODEL [--no-bos] [--parse-special] [--pieces] [TEXT | text on stdin]\n\n"
-           "  --no-bos          do not add the model's BOS/EOS tokens\n"
-           "  --parse-special   turn special-token text (e.g. <|im_end|>) into special tokens\n"
-           "  --pieces          print [id, \"piece\"] pairs instead of bare ids\n\n");
-    cli_print_common_help();
-}
+struct tokenize_opts {
+    bool pieces;
+};
+
+static const struct cli_opt output_rows[] = {
+    { .names = { "--pieces" },
+      .set = cli_set_true,
+      .offset = offsetof(struct tokenize_opts, pieces),
+      .help = "print [id, \"piece\"] pairs instead of bare ids" },
+};
+static const struct cli_group output_group = CLI_GROUP("Output", CLI_TARGET_COMMAND, output_rows);
+
+static const struct cli_group *const tokenize_groups[] = {
+    &cli_group_prompt, &output_group, &cli_group_model, &cli_group_hub, &cli_group_log, NULL,
+};
+
+static int tokenize(int argc, char **argv);
+
+const struct cli_command cli_cmd_tokenize = {
+    .name = "tokenize",
+    .summary = "print the token ids of a text as a JSON array",
+    .synopsis = "[MODEL.gguf | -m MODEL] [--no-bos] [--parse-special] [--pieces]\n"
+                "[MODEL.gguf | -m MODEL] [options] [TEXT | -p TEXT | -f FILE | text on stdin]",
+    .about = "Tokenizes with the model's vocabulary alone (the weights are not loaded), adding its BOS token as "
+             "llama.cpp's tokenizer does.",
+    .groups = tokenize_groups,
+    .run = tokenize,
+};
 
 static void print_json_string(const char *s, size_t n) {
     putchar('"');
@@ -40,51 +61,42 @@ static void print_json_string(const char *s, size_t n) {
     putchar('"');
 }
 
-int cmd_tokenize(int argc, char **argv) {
+static int tokenize(int argc, char **argv) {
     struct cli_common c;
     cli_common_init(&c, "tokenize");
-    bool add_special = true, parse_special = false, pieces = false;
-    const char *text = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        enum cli_parse r = cli_parse_common(&c, argc, argv, &i);
-        if (r == CLI_ERROR) {
-            return EXIT_USAGE;
-        }
-        if (r == CLI_TAKEN) {
-            continue;
-        }
-        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage();
-            return EXIT_OK;
-        } else if (strcmp(a, "--no-bos") == 0) {
-            add_special = false;
-        } else if (strcmp(a, "--parse-special") == 0) {
-            parse_special = true;
-        } else if (strcmp(a, "--pieces") == 0) {
-            pieces = true;
-        } else if (strcmp(a, "-p") == 0 || strcmp(a, "--prompt") == 0) {
-            if (!(text = cli_value(&c, argc, argv, &i))) {
-                return EXIT_USAGE;
-            }
-        } else if (a[0] == '-' && a[1] != '\0') {
-            cli_error(&c, "unknown option '%s' (see llamac tokenize --help)", a);
-            return EXIT_USAGE;
-        } else if (text) {
-            cli_error(&c, "more than one TEXT given; quote the text as one argument");
-            return EXIT_USAGE;
-        } else {
-            text = a;
-        }
+    struct cli_prompt pr = { 0 };
+    struct tokenize_opts o = { 0 };
+    struct cli_targets t = { .common = &c, .prompt = &pr, .command = &o };
+    struct cli_parser p;
+    int rc = cli_parse(&p, &cli_cmd_tokenize, &t, argc, argv);
+    if (rc >= 0) {
+        return rc;
     }
-    cli_setup_logging(&c);
+    cli_positional_model(&c, &p, false);
+    const char *text = pr.text;
+    if (p.n_pos > 1 || (p.n_pos == 1 && (pr.text || pr.file))) {
+        cli_error(&c, "more than one TEXT given; quote the text as one argument");
+        return EXIT_USAGE;
+    }
+    if (pr.text && pr.file) {
+        cli_error(&c, "give the text with -p or -f, not both");
+        return EXIT_USAGE;
+    }
+    if (p.n_pos == 1) {
+        text = p.pos[0];
+    }
+    if (!cli_setup_logging(&c)) {
+        return EXIT_USAGE;
+    }
+    bool add_special = !pr.no_bos, parse_special = pr.parse_special, pieces = o.pieces;
     char *owned = NULL;
     size_t len = 0;
     if (text) {
         len = strlen(text);
     } else {
-        owned = cli_read_all(&c, NULL, &len);
+        owned = cli_read_all(&c, pr.file, &len);
         if (!owned) {
+            cli_common_close(&c);
             return EXIT_FAILURE_RUN;
         }
         text = owned;
@@ -92,15 +104,16 @@ int cmd_tokenize(int argc, char **argv) {
     llamac_model *model = cli_load_model(&c, true);
     if (!model) {
         free(owned);
+        cli_common_close(&c);
         return EXIT_FAILURE_RUN;
     }
     unsigned flags =
         (add_special ? LLAMAC_TOKENIZE_ADD_SPECIAL : 0u) | (parse_special ? LLAMAC_TOKENIZE_PARSE_SPECIAL : 0u);
     llamac_token *tokens = NULL;
     size_t n = 0;
-    int rc = EXIT_OK;
+    rc = EXIT_OK;
     if (llamac_tokenize(model, text, len, flags, &tokens, &n) != LLAMAC_OK) {
-        cli_error(&c, "%s", llamac_last_error());
+        cli_lib_error(&c, NULL);
         rc = EXIT_FAILURE_RUN;
     } else {
         putchar('[');
@@ -139,5 +152,6 @@ int cmd_tokenize(int argc, char **argv) {
     llamac_free(tokens);
     llamac_model_free(model);
     free(owned);
+    cli_common_close(&c);
     return rc;
 }

@@ -2,33 +2,19 @@
  * main.c - the `llamac` command: finds the subcommand and hands it the rest of the command line.
  *
  * Every subcommand lives in its own cmd_*.c file with the signature int cmd_x(int argc, char **argv), where
- * argv[0] is the subcommand's name. This file only dispatches and answers --version and --help.
+ * argv[0] is the subcommand's name, and describes its options as a table (options.h). This file only dispatches,
+ * answers --version and --help, and prints a command's table for tools (`llamac help --options COMMAND`).
  */
 #include "cli.h"
 
 #include <stdio.h>
 #include <string.h>
 
-static const struct {
-    const char *name;
-    int (*fn)(int argc, char **argv);
-    const char *summary;
-} commands[] = {
-    { "run", cmd_run, "complete a prompt (single shot), streaming the text to stdout" },
-    { "chat", cmd_chat, "chat with a model in a terminal (or from piped lines), reusing the KV cache" },
-    { "serve", cmd_serve, "an OpenAI-compatible HTTP server (chat, completions, embeddings) with continuous batching" },
-    { "tokenize", cmd_tokenize, "print the token ids of a text as a JSON array" },
-    { "template", cmd_template, "print the prompt a chat template makes of a conversation (JSON messages)" },
-    { "embed", cmd_embed, "embedding vectors of texts (json, array, or a cosine-similarity table)" },
-    { "rerank", cmd_rerank, "score documents against a query with a reranker model" },
-    { "kv", cmd_kv, "KV-cache memory per cache type, and with --quality the accuracy each type costs" },
-    { "quantize", cmd_quantize, "quantize a model to a smaller type (byte-for-byte llama-quantize's output)" },
-    { "info", cmd_info, "what a GGUF file holds: shapes, tokenizer, metadata, tensors (reads metadata only)" },
-    { "split", cmd_split, "split a model into shards compatible with llama-gguf-split" },
-    { "merge", cmd_merge, "merge the shards of a split model into one file" },
-    { "pull", cmd_pull, "download a GGUF model from the Hugging Face Hub (OWNER/REPO[:QUANT]); --list: the cache" },
-    { "rm", cmd_rm, "remove a model downloaded with pull from the Hugging Face cache" },
-    { "synth", cmd_synth, "write a GGUF model of a chosen architecture and shape with seeded random weights" },
+const struct cli_command *const cli_commands[] = {
+    &cli_cmd_run,      &cli_cmd_chat,  &cli_cmd_serve,  &cli_cmd_tokenize,
+    &cli_cmd_template, &cli_cmd_embed, &cli_cmd_rerank, &cli_cmd_kv,
+    &cli_cmd_quantize, &cli_cmd_info,  &cli_cmd_split,  &cli_cmd_merge,
+    &cli_cmd_pull,     &cli_cmd_rm,    &cli_cmd_synth,  NULL,
 };
 
 static void print_version(void) {
@@ -44,11 +30,21 @@ static void print_version(void) {
 
 static void print_help(void) {
     printf("usage: llamac COMMAND [options]\n\ncommands:\n");
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        printf("  %-10s %s\n", commands[i].name, commands[i].summary);
+    for (size_t i = 0; cli_commands[i]; i++) {
+        printf("  %-10s %s\n", cli_commands[i]->name, cli_commands[i]->summary);
     }
-    printf("\n  llamac COMMAND --help   options of a command\n"
-           "  llamac --version        versions and compiled backends\n");
+    printf("\n  llamac COMMAND --help            options of a command\n"
+           "  llamac help --options COMMAND    the same as a table (group, names, value, help; tab-separated)\n"
+           "  llamac --version                 versions and compiled backends\n");
+}
+
+static const struct cli_command *find_command(const char *name) {
+    for (size_t i = 0; cli_commands[i]; i++) {
+        if (strcmp(name, cli_commands[i]->name) == 0) {
+            return cli_commands[i];
+        }
+    }
+    return NULL;
 }
 
 int main(int argc, char **argv) {
@@ -62,21 +58,29 @@ int main(int argc, char **argv) {
         return EXIT_OK;
     }
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
-        if (argc >= 3) {
-            for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-                if (strcmp(argv[2], commands[i].name) == 0) {
-                    char *sub[] = { argv[2], "--help", NULL };
-                    return commands[i].fn(2, sub);
-                }
-            }
+        bool table = argc >= 3 && strcmp(argv[2], "--options") == 0;
+        const char *topic = argc >= 3 + table ? argv[2 + table] : NULL;
+        const struct cli_command *cmd = topic ? find_command(topic) : NULL;
+        if (topic && !cmd) {
+            fprintf(stderr, "llamac: unknown command '%s' (see llamac --help)\n", topic);
+            return EXIT_USAGE;
         }
-        print_help();
+        if (table && !cmd) {
+            fprintf(stderr, "llamac: help --options needs a command, e.g. llamac help --options run\n");
+            return EXIT_USAGE;
+        }
+        if (table) {
+            cli_print_options(cmd, stdout);
+        } else if (cmd) {
+            cli_print_help(cmd, stdout);
+        } else {
+            print_help();
+        }
         return EXIT_OK;
     }
-    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
-        if (strcmp(name, commands[i].name) == 0) {
-            return commands[i].fn(argc - 1, argv + 1);
-        }
+    const struct cli_command *cmd = find_command(name);
+    if (cmd) {
+        return cmd->run(argc - 1, argv + 1);
     }
     fprintf(stderr, "llamac: unknown command '%s' (see llamac --help)\n", name);
     return EXIT_USAGE;
