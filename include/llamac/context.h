@@ -95,6 +95,10 @@ typedef struct llamac_ctx_params {
 /* The defaults described above. Thread-safe. */
 LLAMAC_API llamac_ctx_params llamac_ctx_params_default(void);
 
+/* The number of threads n_threads = 0 stands for: the machine's physical cores (hyperthreads do not speed up
+ * matrix work), counted as llama.cpp's tools count them. Thread-safe. */
+LLAMAC_API int32_t llamac_physical_cores(void);
+
 /* Creates a context for `model` (borrowed; the context holds a reference, so the model may be freed first).
  * params NULL means defaults. *out is caller frees with llamac_ctx_free.
  * Errors: LLAMAC_E_INVALID_ARGUMENT (a parameter out of range, named in the message; also, for embeddings with mean

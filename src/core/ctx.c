@@ -80,7 +80,7 @@ llamac_ctx_params llamac_ctx_params_default(void) {
 }
 
 /* Physical cores, as llama.cpp's tools count them; hyperthreads do not speed up matrix work. */
-static int32_t physical_cores(void) {
+int32_t llamac_physical_cores(void) {
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     if (online < 1) {
         return 4;
@@ -316,7 +316,7 @@ llamac_status llamac_ctx_new(llamac_model *model, const llamac_ctx_params *param
     ctx->n_outputs = -1;
     atomic_init(&ctx->cancel, false);
 
-    int32_t threads = p->n_threads ? p->n_threads : physical_cores();
+    int32_t threads = p->n_threads ? p->n_threads : llamac_physical_cores();
     struct llama_context_params cp = llama_context_default_params();
     cp.n_ctx = n_ctx;
     cp.n_batch = p->n_batch;

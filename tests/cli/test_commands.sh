@@ -101,9 +101,13 @@ expect_eq "unknown option status" "$rc" 2
 run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "x" -ctk q9_9
 expect_eq "bad cache type status" "$rc" 2
 expect_contains "bad cache type message" "$(cat "$TMP/e")" "unknown KV cache type"
-run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "x" -c 100000
-expect_eq "ctx beyond training status" "$rc" 1
-expect_contains "ctx beyond training message" "$(cat "$TMP/e")" "training context"
+# a context larger than the training context works, with a warning (as llama.cpp)
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "Once upon a time" -n 4 --temp 0 -c 4096
+expect_eq "ctx beyond training status" "$rc" 0
+expect_contains "ctx beyond training warning" "$(cat "$TMP/e")" \
+  "warning: -c 4096 is larger than the model's training context (2048 tokens)"
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "Once upon a time" -n 4 --temp 0 -c 4096 -q
+expect_eq "ctx beyond training: -q keeps stderr empty" "$(cat "$TMP/e")" ""
 long=$(printf 'word %.0s' $(seq 1 300))
 run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "$long" -c 64
 expect_eq "prompt longer than context status" "$rc" 1

@@ -754,6 +754,56 @@ void cli_positional_model(struct cli_common *c, struct cli_parser *p, bool only_
     p->n_pos--;
 }
 
+/* Threads when -t was not given. llamac's default is the physical cores, but llama.cpp's threads wait for each other
+ * by spinning: when other processes already keep CPUs busy, a thread that loses its CPU stalls all the others, and
+ * a generation ran 100 times slower than with -t 1 on a loaded 2-core machine. So when the physical cores plus the
+ * CPUs the 1-minute load average says are busy exceed the CPUs, use only the idle ones (at least one). */
+static int32_t threads_for_load(const struct cli_common *c) {
+    int32_t cores = llamac_physical_cores();
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    double load = 0;
+    FILE *f = fopen("/proc/loadavg", "r");
+    bool have_load = f && fscanf(f, "%lf", &load) == 1;
+    if (f) {
+        fclose(f);
+    }
+    long busy = have_load ? lround(load) : 0;
+    if (cpus < 1 || cores + busy <= cpus) {
+        return 0; /* llamac's default: the physical cores */
+    }
+    int32_t n = cpus - busy >= 1 ? (int32_t)(cpus - busy) : 1;
+    n = n < cores ? n : cores;
+    cli_log(c, LLAMAC_LOG_INFO,
+            "llamac %s: load average %.2f on %ld CPUs: %d thread%s instead of %d (pass -t to choose; llama.cpp's "
+            "threads spin while they wait for each other, so a busy machine runs many times slower with too many)",
+            c->cmd, load, cpus, n, n == 1 ? "" : "s", cores);
+    return n;
+}
+
+void cli_prepare_context(struct cli_common *c, const llamac_model *model, llamac_ctx_params *p) {
+    if (!c->threads_given && p->n_threads == 0) {
+        p->n_threads = threads_for_load(c);
+    }
+    llamac_model_info mi;
+    if (llamac_model_get_info(model, &mi) == LLAMAC_OK && mi.n_ctx_train > 0 && p->n_ctx > (uint32_t)mi.n_ctx_train &&
+        !p->allow_ctx_overflow) {
+        /* as llama.cpp: allowed, with a warning */
+        cli_warn(c, "-c %u is larger than the model's training context (%d tokens): text past it may lose coherence",
+                 p->n_ctx, mi.n_ctx_train);
+        p->allow_ctx_overflow = true;
+    }
+}
+
+llamac_context *cli_new_context(struct cli_common *c, llamac_model *model, llamac_ctx_params *p) {
+    cli_prepare_context(c, model, p);
+    llamac_context *ctx = NULL;
+    if (llamac_ctx_new(model, p, &ctx) != LLAMAC_OK) {
+        cli_lib_error(c, NULL);
+        return NULL;
+    }
+    return ctx;
+}
+
 int cli_term_width(int fd) {
     struct winsize ws;
     if (isatty(fd) && ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {

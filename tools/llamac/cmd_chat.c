@@ -423,7 +423,10 @@ static int chat(int argc, char **argv) {
     if (!model) {
         goto done;
     }
-    if (llamac_ctx_new(model, &c.ctx, &ctx) != LLAMAC_OK || llamac_chat_new(ctx, &cp, &chat) != LLAMAC_OK) {
+    if (!(ctx = cli_new_context(&c, model, &c.ctx))) {
+        goto done;
+    }
+    if (llamac_chat_new(ctx, &cp, &chat) != LLAMAC_OK) {
         cli_lib_error(&c, NULL);
         goto done;
     }

@@ -358,7 +358,10 @@ int cmd_chat_live(struct cli_common *c, struct chat_opts *o, llamac_chat_params 
     pp.margin = (int32_t)o->margin;
     pp.step_tokens = (int32_t)o->step_tokens;
     pp.speculate = !o->no_speculate;
-    if (llamac_ctx_new(model, &c->ctx, &lv.ctx) != LLAMAC_OK || llamac_chat_new(lv.ctx, cp, &lv.chat) != LLAMAC_OK) {
+    if (!(lv.ctx = cli_new_context(c, model, &c->ctx))) {
+        goto done;
+    }
+    if (llamac_chat_new(lv.ctx, cp, &lv.chat) != LLAMAC_OK) {
         cli_lib_error(c, NULL);
         goto done;
     }

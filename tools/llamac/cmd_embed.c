@@ -120,15 +120,6 @@ static bool use_streams(struct cli_common *c, llamac_model *model, const struct 
     return true;
 }
 
-static llamac_context *open_context(struct cli_common *c, llamac_model *model) {
-    llamac_context *ctx = NULL;
-    if (llamac_ctx_new(model, &c->ctx, &ctx) != LLAMAC_OK) {
-        cli_lib_error(c, NULL);
-        return NULL;
-    }
-    return ctx;
-}
-
 static void print_vector(const float *v, size_t n, bool json, int32_t normalize) {
     if (json) {
         putchar('[');
@@ -318,6 +309,7 @@ static int embed(int argc, char **argv) {
     if (!(model = cli_load_model(&c, false))) {
         goto done;
     }
+    cli_prepare_context(&c, model, &c.ctx);
     uint32_t unified_np = c.ctx.n_seq_max;
     if (c.ctx.pooling != LLAMAC_POOLING_NONE && use_streams(&c, model, &t, ep.tokenize_flags, cli_given(&p, "-np")) &&
         llamac_ctx_new(model, &c.ctx, &ctx) != LLAMAC_OK) {
@@ -325,7 +317,7 @@ static int embed(int argc, char **argv) {
         c.ctx.n_seq_max = unified_np;
         ctx = NULL;
     }
-    if (!ctx && !(ctx = open_context(&c, model))) {
+    if (!ctx && !(ctx = cli_new_context(&c, model, &c.ctx))) {
         goto done;
     }
     struct progress bar;
@@ -462,7 +454,7 @@ static int rerank(int argc, char **argv) {
     }
     c.ctx.pooling = LLAMAC_POOLING_RANK;
     embedding_context(&c, &p);
-    if (!(model = cli_load_model(&c, false)) || !(ctx = open_context(&c, model))) {
+    if (!(model = cli_load_model(&c, false)) || !(ctx = cli_new_context(&c, model, &c.ctx))) {
         goto done;
     }
     size_t n_sorted = 0;

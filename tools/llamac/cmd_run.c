@@ -114,8 +114,7 @@ static int run(int argc, char **argv) {
     if (!model) {
         goto done;
     }
-    if (llamac_ctx_new(model, &c.ctx, &ctx) != LLAMAC_OK) {
-        cli_lib_error(&c, NULL);
+    if (!(ctx = cli_new_context(&c, model, &c.ctx))) {
         goto done;
     }
     signal(SIGPIPE, SIG_IGN);

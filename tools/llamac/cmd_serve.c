@@ -403,10 +403,22 @@ static int serve(int argc, char **argv) {
     if (tmpl_failed) {
         goto done;
     }
+    llamac_ctx_params threads = c.ctx;
+    threads.n_ctx = 0; /* the slots' context is checked below */
+    cli_prepare_context(&c, model, &threads);
+    llamac_model_info mi;
+    llamac_model_get_info(model, &mi);
+    if (c.ctx.n_ctx > 0 && mi.n_ctx_train > 0 && c.ctx.n_ctx / o.ep.n_slots > (uint32_t)mi.n_ctx_train) {
+        cli_warn(&c,
+                 "a slot's context (-c %u / -np %u = %u) is larger than the model's training context (%d "
+                 "tokens): text past it may lose coherence",
+                 c.ctx.n_ctx, o.ep.n_slots, c.ctx.n_ctx / o.ep.n_slots, mi.n_ctx_train);
+        o.ep.allow_ctx_overflow = true;
+    }
     o.ep.n_ctx = c.ctx.n_ctx;
     o.ep.n_batch = c.ctx.n_batch;
     o.ep.n_ubatch = c.ctx.n_ubatch;
-    o.ep.n_threads = c.ctx.n_threads;
+    o.ep.n_threads = threads.n_threads;
     o.ep.n_threads_batch = c.ctx.n_threads_batch;
     o.ep.type_k = c.ctx.type_k;
     o.ep.type_v = c.ctx.type_v;
