@@ -83,6 +83,18 @@ head -c 4000 "$M" > "$TMP/trunc.gguf"
 run_llamac "$TMP/o" "$TMP/e" run -m "$TMP/trunc.gguf" -p "x"
 expect_eq "truncated model status" "$rc" 1
 expect_contains "truncated model message" "$(cat "$TMP/e")" "cannot load model"
+# load failures are explained by the checking GGUF reader of `llamac info`, not llama.cpp's log chain
+expect_contains "truncated model: where and why" "$(cat "$TMP/e")" \
+  "malformed GGUF '$TMP/trunc.gguf': metadata entry 0 ('tokenizer.ggml.tokens') value at offset 69"
+expect_eq "truncated model: no llama.cpp log chain" "$(grep -c 'llama_model_load' "$TMP/e")" 0
+VOCAB="${LLAMAC_LLAMA_SOURCE:-}/models/ggml-vocab-llama-spm.gguf"
+if [ -f "$VOCAB" ]; then
+  run_llamac "$TMP/o" "$TMP/e" run -m "$VOCAB" -p "x"
+  expect_eq "vocabulary-only model status" "$rc" 1
+  expect_contains "vocabulary-only model message" "$(cat "$TMP/e")" "it holds only a vocabulary (32000 tokens, no weights)"
+  run_llamac "$TMP/o" "$TMP/e" tokenize "$VOCAB" "hello"
+  expect_eq "a vocabulary tokenizes (positional model)" "$(cat "$TMP/o")" "[1, 22172]"
+fi
 echo "hello" > "$TMP/text.gguf"
 run_llamac "$TMP/o" "$TMP/e" run -m "$TMP/text.gguf" -p "x"
 expect_eq "text file status" "$rc" 1

@@ -173,6 +173,38 @@ bool cli_hub_model(struct cli_common *c) {
     return true;
 }
 
+/* Why `path` did not load, when llama.cpp's reason (a chain of its log lines) is all the library has: the checking
+ * GGUF reader of `llamac info` names the field and byte offset of a malformed file, and a file without tensors is a
+ * vocabulary, not a model. Falls back to the library's message when the file reads as a complete model. */
+static void explain_load_failure(const struct cli_common *c, const char *path) {
+    char why[2048];
+    snprintf(why, sizeof why, "%s", llamac_last_error());
+    llamac_gguf *g = NULL;
+    if (llamac_gguf_open(path, &g) != LLAMAC_OK) {
+        cli_error(c, "cannot load model: %s", llamac_last_error());
+        return;
+    }
+    llamac_gguf_info in;
+    llamac_gguf_get_info(g, &in);
+    if (in.n_tensors == 0) {
+        cli_error(c,
+                  "cannot load model '%s': it holds only a vocabulary (%u tokens, no weights); llamac tokenize and "
+                  "llamac template can use it, llamac %s needs a model",
+                  path, in.n_vocab, c->cmd);
+    } else {
+        cli_error(c, "%s", why);
+    }
+    llamac_gguf_free(g);
+}
+
+const char *cli_model_path(const struct cli_common *c) {
+    const char *path = c->model_path;
+    if (!path || !path[0]) {
+        path = getenv("LLAMAC_MODEL");
+    }
+    return path && path[0] ? path : NULL;
+}
+
 llamac_model *cli_load_model(struct cli_common *c, bool vocab_only) {
     if (c->hf_file && !c->hf_repo) {
         cli_error(c, "--hf-file needs -hf OWNER/REPO");
@@ -181,12 +213,9 @@ llamac_model *cli_load_model(struct cli_common *c, bool vocab_only) {
     if (c->hf_repo && !cli_hub_model(c)) {
         return NULL;
     }
-    const char *path = c->model_path;
-    if (!path || !path[0]) {
-        path = getenv("LLAMAC_MODEL");
-    }
-    if (!path || !path[0]) {
-        cli_error(c, "no model given: pass -m FILE (or set LLAMAC_MODEL)");
+    const char *path = cli_model_path(c);
+    if (!path) {
+        cli_error(c, "no model given: pass -m FILE, or MODEL.gguf as the first argument (or set LLAMAC_MODEL)");
         return NULL;
     }
     struct progress bar;
@@ -198,9 +227,10 @@ llamac_model *cli_load_model(struct cli_common *c, bool vocab_only) {
     llamac_model *model = NULL;
     llamac_status st = llamac_model_load(path, &mp, &model);
     progress_done(&bar);
-    if (st != LLAMAC_OK) {
-        cli_error(c, "%s", llamac_last_error());
-        return NULL;
+    if (st == LLAMAC_E_MODEL_LOAD) {
+        explain_load_failure(c, path);
+    } else if (st != LLAMAC_OK) {
+        cli_lib_error(c, NULL);
     }
     return model;
 }
