@@ -72,9 +72,15 @@ run_llamac "$TMP/o" "$TMP/e" chat -m "$M" -n x
 expect_eq "bad -n status" "$rc" 2
 run_llamac "$TMP/o" "$TMP/e" chat -m "$TMP/missing.gguf"
 expect_eq "missing model status" "$rc" 1
-run_llamac "$TMP/o" "$TMP/e" chat -m "$MODELS/stories260K.gguf"
-expect_eq "model without a template status" "$rc" 1
-expect_contains "model without a template message" "$(cat "$TMP/e")" "no chat template"
+# a model without a chat template gets ChatML (as llama-server), with a note; the answer is the ChatML prompt's
+rc=0
+printf 'Hello\n' | "$LLAMAC" chat "$MODELS/stories260K.gguf" -n 8 --temp 0 -t 1 > "$TMP/o" 2> "$TMP/e" || rc=$?
+expect_eq "model without a template status" "$rc" 0
+expect_contains "model without a template note" "$(cat "$TMP/e")" "the model has no chat template: using ChatML"
+rc=0
+printf '<|im_start|>user\nHello<|im_end|>\n<|im_start|>assistant\n' |
+  "$LLAMAC" run "$MODELS/stories260K.gguf" -n 8 --temp 0 -t 1 -r '<|im_end|>' > "$TMP/ref" 2> /dev/null || rc=$?
+expect_eq "model without a template: the ChatML answer" "$(cat "$TMP/o")" "$(cat "$TMP/ref")"
 head -c 100 "$TMP/s.chat" > "$TMP/bad.chat"
 run_llamac "$TMP/o" "$TMP/e" chat "${COMMON[@]}" --session "$TMP/bad.chat"
 expect_eq "corrupt session status" "$rc" 1

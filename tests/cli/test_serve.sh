@@ -363,8 +363,12 @@ req POST "$Q_URL/v1/embeddings" '{"input":"x"}'
 expect_eq "embeddings off: 501" "$code" 501
 req GET "$Q_URL/metrics"
 expect_eq "metrics off" "$code" 501
-req POST "$Q_URL/v1/chat/completions" '{"messages":[{"role":"user","content":"Hi"}]}'
-expect_eq "no chat template: 400" "$code:$(jqr .error.code)" "400:no_chat_template"
+# a model without a chat template gets ChatML, as from llama-server
+expect_contains "no chat template: a note" "$(cat "$TMP/Q.log")" "the model has no chat template: using ChatML"
+req POST "$Q_URL/apply-template" '{"messages":[{"role":"user","content":"Hi"}]}'
+expect_eq "no chat template: ChatML" "$code:$(jqr .prompt)" "200:$(printf '<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n')"
+req POST "$Q_URL/v1/chat/completions" '{"messages":[{"role":"user","content":"Hi"}],"max_tokens":4}'
+expect_eq "no chat template: chat completions answer" "$code" 200
 curl -s -D "$TMP/headers" -o /dev/null -X OPTIONS -H 'Origin: http://a.example' "$Q_URL/v1/chat/completions"
 expect_contains "CORS preflight" "$(cat "$TMP/headers")" "Access-Control-Allow-Origin: http://a.example"
 curl -s -D "$TMP/headers" -o /dev/null -H 'Origin: http://b.example' "$Q_URL/v1/models"

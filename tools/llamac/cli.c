@@ -851,6 +851,22 @@ char *cli_read_all(const struct cli_common *c, const char *path, size_t *len) {
     return buf;
 }
 
+/* ChatML: <|im_start|>ROLE, newline, the content, <|im_end|> and a newline per message. */
+static const char chatml[] = "{% for message in messages %}"
+                             "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+                             "{% endfor %}"
+                             "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+const char *cli_template_fallback(const struct cli_common *c, const struct cli_chat *k, const llamac_model *model) {
+    const char *own = NULL;
+    if (k->template_file || llamac_model_chat_template(model, NULL, &own) == LLAMAC_OK) {
+        return NULL;
+    }
+    cli_note(c, "the model has no chat template: using ChatML, as llama-server does (--chat-template-file FILE "
+                "chooses another)");
+    return chatml;
+}
+
 bool cli_json_object(const struct cli_common *c, const char *flag, const char *text) {
     json_error_t err;
     json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &err);

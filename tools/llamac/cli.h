@@ -206,6 +206,10 @@ void cli_prepare_context(struct cli_common *c, const llamac_model *model, llamac
 /* llamac_ctx_new after cli_prepare_context; prints the error in the command's flags and returns NULL on failure. */
 llamac_context *cli_new_context(struct cli_common *c, llamac_model *model, llamac_ctx_params *p);
 
+/* The chat template to use when the flags give none: NULL when the model has one (use it), else ChatML, the
+ * template llama-server falls back to, with a note on stderr. */
+const char *cli_template_fallback(const struct cli_common *c, const struct cli_chat *k, const llamac_model *model);
+
 /* Checks that `text`, the value of `flag`, is a JSON object; prints the error when it is not. */
 bool cli_json_object(const struct cli_common *c, const char *flag, const char *text);
 

@@ -423,6 +423,9 @@ static int chat(int argc, char **argv) {
     if (!model) {
         goto done;
     }
+    if (!cp.template_source) {
+        cp.template_source = cli_template_fallback(&c, &o.chat, model);
+    }
     if (!(ctx = cli_new_context(&c, model, &c.ctx))) {
         goto done;
     }

@@ -358,6 +358,9 @@ int cmd_chat_live(struct cli_common *c, struct chat_opts *o, llamac_chat_params 
     pp.margin = (int32_t)o->margin;
     pp.step_tokens = (int32_t)o->step_tokens;
     pp.speculate = !o->no_speculate;
+    if (!cp->template_source) {
+        cp->template_source = cli_template_fallback(c, &o->chat, model);
+    }
     if (!(lv.ctx = cli_new_context(c, model, &c->ctx))) {
         goto done;
     }

@@ -308,14 +308,19 @@ static llamac_template *load_template(struct cli_common *c, struct serve_opts *o
         *source = src;
         return t;
     }
+    const char *fallback = cli_template_fallback(c, &o->chat, model);
+    if (fallback) {
+        if (llamac_template_new(fallback, strlen(fallback), &t) != LLAMAC_OK) {
+            cli_lib_error(c, "ChatML template");
+            *failed = true;
+            return NULL;
+        }
+        *model_source = fallback;
+        return t;
+    }
     llamac_model_chat_template(model, NULL, model_source);
     llamac_status st = llamac_template_from_model(model, NULL, &t);
-    if (st == LLAMAC_E_NOT_FOUND) {
-        if (!c->quiet) {
-            fprintf(stderr, "llamac serve: the model has no chat template: /v1/chat/completions answers 400 (use "
-                            "/v1/completions, or --chat-template-file)\n");
-        }
-    } else if (st != LLAMAC_OK) {
+    if (st != LLAMAC_OK) {
         fprintf(stderr, "llamac serve: warning: the model's chat template cannot be used: %s\n", llamac_last_error());
     }
     return t;
@@ -393,8 +398,11 @@ static int serve(int argc, char **argv) {
     /* the port is open already: /health answers 503 while the model downloads (-hf) and loads */
     fprintf(stderr, "llamac serve: loading the model; port %u answers /health with 503 until it is ready\n",
             (unsigned)server_port(srv));
+    bool quiet = c.quiet;
     c.quiet = true; /* no progress bar: the server's stderr is a log */
-    if (!(model = cli_load_model(&c, false))) {
+    model = cli_load_model(&c, false);
+    c.quiet = quiet;
+    if (!model) {
         goto done;
     }
     bool tmpl_failed = false;
