@@ -133,4 +133,22 @@ expect_contains "invalid UTF-8 prompt message" "$(cat "$TMP/e")" "UTF-8"
 rc=0; "$LLAMAC" run -m "$M" -p "Once upon a time" -n 2000 --ignore-eos 2> "$TMP/e" | head -c 10 > /dev/null || rc=$?
 expect_eq "closed pipe: no crash" "$(grep -c -i 'abort\|segmentation' "$TMP/e")" 0
 
+# --- on a terminal (tmux) ---
+. "$(dirname "$0")/tmux_lib.sh"
+# run without -p: a hint on stderr, one Ctrl-D ends the prompt (mid-line), and the output ends its line so that
+# what follows (here MARK) starts on a line of its own
+"${T[@]}" new-session -d -s r -x 100 -y 20 \
+  "$(printf '%q ' "$LLAMAC" run "$M" -n 8 --temp 0 -t 1); echo MARK-\$?; sleep 60"
+wait_for r "end it with Ctrl-D"
+"${T[@]}" send-keys -t r "Once upon a time" C-d
+wait_for r "MARK-0" && pass
+expect_contains "tmux: the prompt stays on screen" "$(pane r)" "Once upon a time"
+expect_contains "tmux: the completion" "$(pane r)" ", there was a little girl"
+expect_eq "tmux: the output ends its line" "$(pane r | grep -cx 'MARK-0')" 1
+# the progress bar fits a 40-column terminal: a bar that wrapped would leave a row behind at every redraw
+"${T[@]}" new-session -d -s q -x 40 -y 20 \
+  "$(printf '%q ' "$LLAMAC" quantize -t 1 "$M" "$TMP/q8.gguf" Q8_0) > /dev/null; echo MARK-\$?; sleep 60"
+wait_for q "MARK-0" && pass
+expect_eq "tmux: no progress bar left behind in 40 columns" "$(pane q | grep -c 'quantizing')" 0
+expect_eq "tmux: no line wider than 40 columns" "$(pane q | awk 'length > 40' | wc -l)" 0
 finish

@@ -821,6 +821,7 @@ char *cli_read_all(const struct cli_common *c, const char *path, size_t *len) {
     size_t cap = 4096, n = 0;
     char *buf = malloc(cap);
     bool failed = buf == NULL;
+    bool tty = !path && isatty(STDIN_FILENO);
     while (!failed) {
         if (n + 1 >= cap) {
             char *bigger = cap < SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
@@ -830,6 +831,24 @@ char *cli_read_all(const struct cli_common *c, const char *path, size_t *len) {
             }
             buf = bigger;
             cap *= 2;
+        }
+        if (tty) {
+            /* A terminal delivers a line at a time; a read that ends without a newline was ended by Ctrl-D, which
+             * then ends the input (stdio would wait for a second Ctrl-D). */
+            ssize_t got = read(STDIN_FILENO, buf + n, cap - n - 1);
+            if (got < 0 && errno == EINTR) {
+                continue;
+            }
+            failed = got < 0;
+            if (got <= 0) {
+                break;
+            }
+            n += (size_t)got;
+            if (buf[n - 1] != '\n') {
+                fputc('\n', stderr); /* what follows (a progress bar, the output) starts below the typed text */
+                break;
+            }
+            continue;
         }
         size_t got = fread(buf + n, 1, cap - n - 1, f);
         n += got;

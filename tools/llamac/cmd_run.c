@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static llamac_context *volatile running_ctx;
 static volatile sig_atomic_t interrupted;
@@ -51,10 +52,18 @@ const struct cli_command cli_cmd_run = {
     .run = run,
 };
 
+/* The last byte written to stdout, so that a terminal gets a final newline. */
+struct output {
+    char last;
+};
+
 static bool write_text(const char *text, size_t len, void *user_data) {
-    (void)user_data;
+    struct output *out = user_data;
     if (fwrite(text, 1, len, stdout) != len || fflush(stdout) != 0) {
         return false; /* stdout closed (e.g. a pipe reader exited): stop generating */
+    }
+    if (len > 0) {
+        out->last = text[len - 1];
     }
     return true;
 }
@@ -97,6 +106,10 @@ static int run(int argc, char **argv) {
     if (o.text) {
         prompt_len = strlen(o.text);
     } else {
+        if (!o.file && isatty(STDIN_FILENO) && !c.quiet) {
+            fprintf(stderr, "llamac run: reading the prompt from standard input; end it with Ctrl-D (or give it with "
+                            "-p TEXT)\n");
+        }
         prompt_buf = cli_read_all(&c, o.file, &prompt_len);
         if (!prompt_buf) {
             goto done;
@@ -108,7 +121,9 @@ static int run(int argc, char **argv) {
     }
     gp.tokenize_flags =
         (o.no_bos ? 0u : LLAMAC_TOKENIZE_ADD_SPECIAL) | (o.parse_special ? LLAMAC_TOKENIZE_PARSE_SPECIAL : 0u);
+    struct output out = { '\n' };
     gp.on_text = write_text;
+    gp.user_data = &out;
 
     model = cli_load_model(&c, false);
     if (!model) {
@@ -136,6 +151,9 @@ static int run(int argc, char **argv) {
     if (res.finish_reason == LLAMAC_FINISH_CALLBACK) {
         cli_error(&c, "cannot write to standard output");
         goto done;
+    }
+    if (out.last != '\n' && isatty(STDOUT_FILENO)) {
+        putchar('\n'); /* on a terminal, the shell's prompt starts on a line of its own; a pipe gets the text exactly */
     }
     rc = interrupted ? EXIT_INTERRUPTED : EXIT_OK;
 done:

@@ -59,15 +59,34 @@ static bool dl_progress(const char *file, uint64_t done, uint64_t total, double 
         long s = (long)((double)(total - done) / rate);
         snprintf(eta, sizeof eta, "%ld:%02ld", s / 60, s % 60);
     }
+    /* "name [####....] done / total  rate/s  ETA m:ss", fitted to the terminal: the bar shrinks first (a line that
+     * wraps cannot be redrawn in place), then the name, then the figures are cut */
+    char tail[128];
+    int tail_len = snprintf(tail, sizeof tail, "%s / %s  %s/s  ETA %s", d, total ? tot : "?", r, eta);
+    int cols = cli_term_width(STDERR_FILENO);
+    int room = (cols > 0 ? cols : 80) - 1;
+    const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    int name_len = (int)strlen(base) < 32 ? (int)strlen(base) : 32;
     enum { WIDTH = 20 };
+    int width = room - name_len - 4 - tail_len;
+    width = width > WIDTH ? WIDTH : width;
+    if (width < 5) {
+        width = 0;
+        name_len = room - 1 - tail_len < name_len ? room - 1 - tail_len : name_len;
+        name_len = name_len > 0 ? name_len : 0;
+    }
     char bar[WIDTH + 1];
-    int filled = total ? (int)((double)done / (double)total * WIDTH) : 0;
-    for (int i = 0; i < WIDTH; i++) {
+    int filled = total ? (int)((double)done / (double)total * width) : 0;
+    for (int i = 0; i < width; i++) {
         bar[i] = i < filled ? '#' : '.';
     }
-    bar[WIDTH] = '\0';
-    const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
-    fprintf(stderr, "\r\033[K%.32s [%s] %s / %s  %s/s  ETA %s", base, bar, d, total ? tot : "?", r, eta);
+    bar[width] = '\0';
+    if (width > 0) {
+        fprintf(stderr, "\r\033[K%.*s [%s] %s", name_len, base, bar, tail);
+    } else {
+        int left = room - name_len - (name_len > 0);
+        fprintf(stderr, "\r\033[K%.*s%s%.*s", name_len, base, name_len > 0 ? " " : "", left > 0 ? left : 0, tail);
+    }
     fflush(stderr);
     return true;
 }
