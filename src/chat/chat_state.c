@@ -91,14 +91,15 @@ llamac_status llamac_chat_save(llamac_chat *chat, const char *path) {
     snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
     int fd = mkstemp(tmp);
     if (fd < 0) {
-        st = llamac__fail(LLAMAC_E_IO, "cannot create '%s': %s", tmp, strerror(errno));
+        /* the temporary file is ours: the message names the file the caller asked for */
+        st = llamac__fail(LLAMAC_E_IO, "cannot save the chat session to '%s': %s", path, strerror(errno));
         free(tmp);
         tmp = NULL;
         goto done;
     }
     if (!(f = fdopen(fd, "wb"))) {
         close(fd);
-        st = llamac__fail(LLAMAC_E_IO, "cannot write '%s': %s", tmp, strerror(errno));
+        st = llamac__fail(LLAMAC_E_IO, "cannot write the chat session to '%s': %s", path, strerror(errno));
         goto done;
     }
     bool ok = write_all(f, &h, sizeof h) && write_all(f, json, (size_t)h.json_size) &&

@@ -72,6 +72,12 @@ run_llamac "$TMP/o" "$TMP/e" chat -m "$M" -n x
 expect_eq "bad -n status" "$rc" 2
 run_llamac "$TMP/o" "$TMP/e" chat -m "$TMP/missing.gguf"
 expect_eq "missing model status" "$rc" 1
+# /save names the file asked for when it cannot be written, not the temporary file behind it
+rc=0
+printf '/save %s\n' "$TMP/no/such/dir/s.chat" | "$LLAMAC" chat "${COMMON[@]}" > "$TMP/o" 2> "$TMP/e" || rc=$?
+expect_contains "/save error names the file" "$(cat "$TMP/e")" "cannot save the chat session to '$TMP/no/such/dir/s.chat'"
+expect_eq "/save error: no temporary name" "$(grep -c '\.tmp\.' "$TMP/e")" 0
+
 # a model without a chat template gets ChatML (as llama-server), with a note; the answer is the ChatML prompt's
 rc=0
 printf 'Hello\n' | "$LLAMAC" chat "$MODELS/stories260K.gguf" -n 8 --temp 0 -t 1 > "$TMP/o" 2> "$TMP/e" || rc=$?

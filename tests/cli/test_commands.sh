@@ -133,6 +133,12 @@ expect_contains "invalid UTF-8 prompt message" "$(cat "$TMP/e")" "UTF-8"
 rc=0; "$LLAMAC" run -m "$M" -p "Once upon a time" -n 2000 --ignore-eos 2> "$TMP/e" | head -c 10 > /dev/null || rc=$?
 expect_eq "closed pipe: no crash" "$(grep -c -i 'abort\|segmentation' "$TMP/e")" 0
 
+# pull --list on an empty cache says so
+mkdir -p "$TMP/empty-hub"
+rc=0; HF_HUB_CACHE="$TMP/empty-hub" "$LLAMAC" pull --list > "$TMP/o" 2> "$TMP/e" || rc=$?
+expect_eq "pull --list on an empty cache: status" "$rc:$(cat "$TMP/o")" "0:"
+expect_contains "pull --list on an empty cache: says so" "$(cat "$TMP/e")" "the Hugging Face cache holds no GGUF models"
+
 # --- on a terminal (tmux) ---
 . "$(dirname "$0")/tmux_lib.sh"
 # run without -p: a hint on stderr, one Ctrl-D ends the prompt (mid-line), and the output ends its line so that

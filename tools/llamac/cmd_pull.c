@@ -71,6 +71,10 @@ static int list_cached(const struct cli_common *c, const llamac_hub_params *p) {
         cli_human_size((double)f->size, size, sizeof size);
         printf("%s\t%s\t%s\n", f->repo, f->path, size);
     }
+    if (llamac_hub_list_count(list) == 0 && !c->quiet) {
+        fprintf(stderr, "llamac pull: the Hugging Face cache holds no GGUF models (llamac pull OWNER/REPO[:QUANT] "
+                        "downloads one)\n");
+    }
     llamac_hub_list_free(list);
     return EXIT_OK;
 }
