@@ -144,9 +144,15 @@ if [ -f "$VOCAB" ]; then
     [ "$(pane b | grep -A1 -F '> Hi' | tail -1 | tr -d ' \n')" != "" ] && break
     sleep 0.1
   done
+  # keys typed while the answer streams are not echoed into it; they wait at the next prompt
+  "${T[@]}" send-keys -t b "typed-ahead"
+  sleep 0.5
   "${T[@]}" send-keys -t b C-c
   wait_for b "[stopped]" && pass
   wait_for b "tokens/s" && pass
+  wait_for b "> typed-ahead" && pass
+  expect_eq "tmux: type-ahead is not in the answer" "$(pane b | grep -c 'typed-ahead')" 1
+  "${T[@]}" send-keys -t b C-u
   gen=$(pane b | grep 'tokens/s' | tail -1 | sed -n 's/^\[\([0-9]*\) tokens.*/\1/p')
   if [ "${gen:-99999}" -lt 10000 ]; then pass; else fail "tmux: Ctrl-C did not stop the answer (${gen:-?} tokens)"; fi
   "${T[@]}" send-keys -t b C-c

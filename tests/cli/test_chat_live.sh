@@ -37,6 +37,7 @@ start() {
     "stty -g > $TMP/$name.before; $(printf '%q ' "$LLAMAC" chat --live "$@"); echo \$? > $TMP/$name.exit.tmp; stty -g > $TMP/$name.after; mv $TMP/$name.exit.tmp $TMP/$name.exit; sleep 60"
 }
 
+rm -f "$TMP/live.chat"
 start a "${COMMON[@]}" --debounce-ms 10 --session "$TMP/live.chat" --system-prompt "You tell stories."
 wait_for a "Enter sends"
 # "Hello wrld", three steps left, "o": "Hello world"
@@ -56,7 +57,7 @@ wait_for a "> Tell me again"
 wait_for a "  please"
 "${T[@]}" send-keys -t a Enter
 wait_for a "first token" 2 && pass
-ready=$(pane a | grep 'first token' | tail -1 | sed -n 's/.*Enter, \([0-9]*\) ready.*/\1/p')
+ready=$(pane a | grep 'first token' | tail -1 | sed -n 's/.*prompt: \([0-9]*\) tokens ready.*/\1/p')
 if [ "${ready:-0}" -gt 30 ]; then pass; else fail "tmux: only ${ready:-?} prompt tokens were ready at Enter"; fi
 "${T[@]}" send-keys -t a C-d
 wait_exit a && expect_eq "tmux: Ctrl-D exit status" "$(cat "$TMP/a.exit")" 0
@@ -74,7 +75,7 @@ wait_for c "[session $TMP/live.chat: 5 messages]"
 wait_for c "Enter sends"
 "${T[@]}" send-keys -t c "Hello world" Enter
 wait_for c "first token" && pass
-ready=$(pane c | grep 'first token' | tail -1 | sed -n 's/.*Enter, \([0-9]*\) ready.*/\1/p')
+ready=$(pane c | grep 'first token' | tail -1 | sed -n 's/.*prompt: \([0-9]*\) tokens ready.*/\1/p')
 if [ "${ready:-0}" -gt 60 ]; then pass; else fail "tmux: --session: only ${ready:-?} prompt tokens were ready"; fi
 "${T[@]}" send-keys -t c C-c C-c
 wait_exit c && expect_eq "tmux: Ctrl-C twice exit status" "$(cat "$TMP/c.exit")" 130

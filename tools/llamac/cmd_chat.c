@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 static llamac_context *volatile running_ctx;
@@ -282,6 +283,19 @@ static bool run_command(struct cli_common *c, llamac_chat *chat, const char *lin
     return true;
 }
 
+/* While an answer streams, keys typed on the terminal must not be echoed into it: echo is off until the answer
+ * ends, and the terminal holds the keys (TCSANOW keeps pending input) until libedit reads them at the next prompt,
+ * where they appear as typed. */
+static bool hold_typeahead(struct termios *saved) {
+    if (tcgetattr(STDIN_FILENO, saved) != 0) {
+        return false;
+    }
+    struct termios t = *saved;
+    t.c_lflag &= (tcflag_t)~ECHO;
+    t.c_lflag |= NOFLSH; /* Ctrl-C stops the answer without discarding what was typed */
+    return tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
+}
+
 static int chat_loop(struct cli_common *c, llamac_context *ctx, llamac_chat *chat, bool tty) {
     struct input in = { tty, NULL, 0 };
     struct text msg = { NULL, 0, 0 };
@@ -329,11 +343,16 @@ static int chat_loop(struct cli_common *c, llamac_context *ctx, llamac_chat *cha
             continue;
         }
         llamac_chat_result r;
+        struct termios saved;
+        bool held = tty && hold_typeahead(&saved);
         running_ctx = ctx;
         generating = 1;
         llamac_status st = llamac_chat_generate(chat, write_text, NULL, &r);
         generating = 0;
         running_ctx = NULL;
+        if (held) {
+            tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+        }
         fputc('\n', stdout);
         fflush(stdout);
         if (st != LLAMAC_OK) {

@@ -185,9 +185,9 @@ static void answer(struct live *lv) {
         llamac_prefill_stats ps;
         llamac_prefill_get_stats(lv->pf, &ps, false);
         fprintf(stdout,
-                "\x1b[2m[first token %.0f ms after Enter | %.1f tokens/s | %d tokens | prompt: %d decoded at "
-                "Enter, %d ready | prefill wasted %lld]\x1b[0m\r\n",
-                ttft, r.gen.tokens_per_s, r.gen.n_generated_tokens, r.n_decoded_tokens, r.n_reused_tokens,
+                "\x1b[2m[first token %.0f ms after Enter | %d tokens, %.1f tokens/s | prompt: %d tokens ready at "
+                "Enter, %d decoded after | edits dropped %lld prefilled tokens]\x1b[0m\r\n",
+                ttft, r.gen.n_generated_tokens, r.gen.tokens_per_s, r.n_reused_tokens, r.n_decoded_tokens,
                 (long long)ps.n_invalidated);
     }
     fflush(stdout);
