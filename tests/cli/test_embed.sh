@@ -25,6 +25,22 @@ expect_contains "identical texts have similarity 1" "$(sed -n 4p "$TMP/o")" "1.0
 
 run_llamac "$TMP/o" "$TMP/e" embed -m "$M" --pooling none --format array "Once upon a time"
 expect_eq "pooling none: one vector per token" "$(wc -l < "$TMP/o")" 5
+run_llamac "$TMP/o" "$TMP/e" embed -m "$M" --pooling none --format array "Once upon a time" "Once"
+expect_eq "pooling none, two texts: a blank line between them" "$(grep -c '^$' "$TMP/o"):$(wc -l < "$TMP/o")" "1:8"
+run_llamac "$TMP/o" "$TMP/e" embed -m "$M" --pooling none --format table "a" "b"
+expect_eq "pooling none and a table: usage" "$rc" 1
+expect_contains "pooling none and a table: message" "$(cat "$TMP/e")" "--format table needs one vector per text"
+
+# a generative model (its pooling is none) without --pooling: mean pooling, with a note, in every format
+run_llamac "$TMP/o" "$TMP/e" embed "$M" "Once upon a time" "The little dog ran to the park"
+expect_eq "generative model: status" "$rc" 0
+expect_contains "generative model: a note" "$(cat "$TMP/e")" "using mean pooling"
+run_llamac "$TMP/ref" "$TMP/e2" embed -m "$M" --pooling mean "Once upon a time" "The little dog ran to the park"
+expect_eq "generative model: the mean-pooled vectors" "$(cat "$TMP/o")" "$(cat "$TMP/ref")"
+run_llamac "$TMP/o" "$TMP/e" embed "$M" --format table "Once upon a time" "Once upon a time"
+expect_contains "generative model: a table" "$(sed -n 4p "$TMP/o")" "1.00"
+run_llamac "$TMP/o" "$TMP/e" embed "$M" --format array "Once upon a time" "The little dog"
+expect_eq "generative model: an array, one line per text" "$(wc -l < "$TMP/o")" 2
 
 run_llamac "$TMP/o" "$TMP/e" embed -m "$M" --pooling bogus "x"
 expect_eq "bad pooling status" "$rc" 2

@@ -378,6 +378,13 @@ expect_eq "headers over the limit" "$code" 431
 stop_server "$Q_PID"
 expect_eq "second server exit" "$stop_rc" 0
 
+# --embedding on a generative model without --pooling: mean pooling (noted in the log), so /v1/embeddings answers
+start_server E -m "$MODELS/stories260K.gguf" --embedding -t 1
+req POST "$E_URL/v1/embeddings" '{"input":"Once upon a time"}'
+expect_eq "embeddings of a generative model" "$code:$(jqr '.data[0].embedding | length')" "200:64"
+expect_contains "embeddings of a generative model: the note" "$(cat "$TMP/E.log")" "using mean pooling"
+stop_server "$E_PID"
+
 # --chat-template-kwargs: template variables for every request, each key overridden by the request's own
 printf '%s' '{{ greeting }}{% for m in messages %}|{{ m.content }}{% endfor %}' > "$TMP/kw.jinja"
 start_server K -m "$MODELS/stories260K.gguf" -t 1 --jinja --chat-template-file "$TMP/kw.jinja" \

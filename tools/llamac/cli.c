@@ -870,6 +870,30 @@ char *cli_read_all(const struct cli_common *c, const char *path, size_t *len) {
     return buf;
 }
 
+llamac_pooling cli_embedding_pooling(struct cli_common *c, llamac_model *model, llamac_pooling requested) {
+    if (requested != LLAMAC_POOLING_DEFAULT) {
+        return requested;
+    }
+    /* What the model's metadata (and llama.cpp's per-architecture default) says, from a small context */
+    llamac_ctx_params p = llamac_ctx_params_default();
+    p.n_ctx = 256;
+    p.n_batch = p.n_ubatch = 256;
+    p.n_threads = 1;
+    p.embeddings = true;
+    p.flash_attn = LLAMAC_FLASH_ATTN_OFF;
+    llamac_context *probe = NULL;
+    llamac_ctx_info info;
+    bool none = llamac_ctx_new(model, &p, &probe) == LLAMAC_OK && llamac_ctx_get_info(probe, &info) == LLAMAC_OK &&
+                info.pooling == LLAMAC_POOLING_NONE;
+    llamac_ctx_free(probe);
+    if (!none) {
+        return LLAMAC_POOLING_DEFAULT;
+    }
+    cli_note(c, "the model does not pool its token vectors (a generative model): using mean pooling, as other tools "
+                "do (--pooling none gives one vector per token, --pooling last the last token's)");
+    return LLAMAC_POOLING_MEAN;
+}
+
 /* ChatML: <|im_start|>ROLE, newline, the content, <|im_end|> and a newline per message. */
 static const char chatml[] = "{% for message in messages %}"
                              "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"

@@ -218,8 +218,9 @@ bool cli_json_object(const struct cli_common *c, const char *flag, const char *t
  * read. */
 bool cli_chat_params(struct cli_common *c, const struct cli_chat *k, llamac_chat_params *cp, char **owned);
 
-/* Pooling for an embedding context: `requested` (--pooling), else the model's own, except that a model that does
- * not pool (a generative model) gets mean pooling with a note on stderr, as other tools do for decoder models. */
+/* Pooling for an embedding context: `requested` (--pooling), else the model's own (LLAMAC_POOLING_DEFAULT), except
+ * that a model that does not pool (a generative model) gets mean pooling with a note on stderr, as other tools do for
+ * decoder models: one vector per text, which is what `embed` prints and /v1/embeddings answers. */
 llamac_pooling cli_embedding_pooling(struct cli_common *c, llamac_model *model, llamac_pooling requested);
 
 /* Reads all of a stream / a file into a NUL-terminated buffer (caller frees with free). NULL on failure, with the

@@ -309,6 +309,7 @@ static int embed(int argc, char **argv) {
     if (!(model = cli_load_model(&c, false))) {
         goto done;
     }
+    c.ctx.pooling = cli_embedding_pooling(&c, model, c.ctx.pooling);
     cli_prepare_context(&c, model, &c.ctx);
     uint32_t unified_np = c.ctx.n_seq_max;
     if (c.ctx.pooling != LLAMAC_POOLING_NONE && use_streams(&c, model, &t, ep.tokenize_flags, cli_given(&p, "-np")) &&
@@ -328,10 +329,11 @@ static int embed(int argc, char **argv) {
     llamac_ctx_get_info(ctx, &info);
     size_t dim = 0;
     if (info.pooling == LLAMAC_POOLING_NONE) {
-        /* One vector per token: print each text's tokens as a nested array. */
+        /* One vector per token (--pooling none): json nests each text's vectors one level deeper, array prints
+         * them one per line with a blank line between texts; a similarity table needs one vector per text. */
         if (strcmp(format, "table") == 0) {
             progress_done(&bar);
-            cli_error(&c, "--format table needs pooled vectors (not --pooling none)");
+            cli_error(&c, "--format table needs one vector per text; --pooling none gives one per token");
             goto done;
         }
         if (strcmp(format, "json") == 0) {
@@ -347,6 +349,8 @@ static int embed(int argc, char **argv) {
             bool json = strcmp(format, "json") == 0;
             if (json) {
                 printf("%s[", k ? "," : "");
+            } else if (k) {
+                putchar('\n');
             }
             for (size_t j = 0; j < n_tok; j++) {
                 if (json && j) {

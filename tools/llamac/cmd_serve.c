@@ -442,7 +442,7 @@ static int serve(int argc, char **argv) {
         cp.n_ctx = 0;
         cp.embeddings = true;
         cp.kv_unified = true;
-        cp.pooling = o.reranking ? LLAMAC_POOLING_RANK : (llamac_pooling)o.pooling;
+        cp.pooling = o.reranking ? LLAMAC_POOLING_RANK : cli_embedding_pooling(&c, model, (llamac_pooling)o.pooling);
         cp.n_ubatch = cp.n_batch;
         cp.n_seq_max = cp.n_batch < 64 ? cp.n_batch : 64;
         cp.flash_attn = LLAMAC_FLASH_ATTN_OFF;
