@@ -420,7 +420,8 @@ static int chat(int argc, char **argv) {
             return EXIT_USAGE;
         }
     }
-    if (!cli_constraint_check(&c, &o.constraint) || !cli_setup_logging(&c)) {
+    if (!cli_constraint_check(&c, &o.constraint) ||
+        (o.chat.kwargs && !cli_json_object(&c, "--chat-template-kwargs", o.chat.kwargs)) || !cli_setup_logging(&c)) {
         return EXIT_USAGE;
     }
     if (o.live) {

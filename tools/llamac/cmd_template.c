@@ -96,7 +96,7 @@ static int template_cmd(int argc, char **argv) {
         cli_error(&c, "no template given: pass -m MODEL or --chat-template-file FILE");
         return EXIT_USAGE;
     }
-    if (!cli_setup_logging(&c)) {
+    if ((kwargs && !cli_json_object(&c, "--chat-template-kwargs", kwargs)) || !cli_setup_logging(&c)) {
         return EXIT_USAGE;
     }
 

@@ -112,7 +112,8 @@ struct cli_parser {
 
 /* Parses argv[1..argc) with cmd's table into the targets; positional arguments go to p->pos. Returns -1 to go on,
  * EXIT_OK after printing --help, EXIT_USAGE after printing an error. "--" ends the options; "--name=value" is
- * accepted for options that take a value. */
+ * accepted for options that take a value. With LLAMAC_PARSE_ONLY=1 in the environment it returns EXIT_OK after a
+ * successful parse, so that tests can check every flag of every command without running any. */
 int cli_parse(struct cli_parser *p, const struct cli_command *cmd, const struct cli_targets *t, int argc, char **argv);
 
 /* Whether the option that `name` spells was given. */

@@ -1,0 +1,79 @@
+# Every command's flags, generated from its option table (`llamac help --options CMD`), so it cannot drift: each
+# listed flag, in every spelling, is accepted by the parser (LLAMAC_PARSE_ONLY=1 stops after parsing), and each flag
+# the --help text mentions anywhere is listed and accepted; no spelling means two things in one command; an
+# unknown flag is refused. Needs no model.
+NEEDS_MODELS=0
+. "$(dirname "$0")/lib.sh"
+
+: > "$TMP/empty"
+commands=$("$LLAMAC" --help | sed -n 's/^  \([a-z]*\)  .*/\1/p')
+expect_eq "llamac --help lists the commands" "$(echo "$commands" | wc -l)" 15
+
+# A value the option accepts, from its value's name in the table.
+sample() {
+  case "$1" in
+    "TOKEN(+|-)BIAS") echo "1+1" ;;
+    "N(K|M|G)") echo "2G" ;;
+    *"|"*) echo "${1%%|*}" ;;
+    N | MIB) echo 1 ;;
+    F | P | T | R | E | M | B | ETA | TAU) echo 0.5 ;;
+    FILE) echo "$TMP/empty" ;;
+    TYPE) echo q8_0 ;;
+    MODE) echo auto ;;
+    FORMAT) echo none ;;
+    LIST) echo 0 ;;
+    "N,N,...") echo 1024 ;;
+    "T,T,...") echo f16 ;;
+    KEY=TYPE:VALUE) echo "a.b=int:1" ;;
+    PATTERN=TYPE) echo "output=q8_0" ;;
+    JSON) echo '{}' ;;
+    *) echo x ;;
+  esac
+}
+
+for cmd in $commands; do
+  "$LLAMAC" help --options "$cmd" > "$TMP/$cmd.tsv"
+  "$LLAMAC" "$cmd" --help > "$TMP/$cmd.help"
+  [ -s "$TMP/$cmd.tsv" ] && pass || fail "$cmd: no option table"
+  # no spelling twice in one table
+  dups=$(cut -f2 "$TMP/$cmd.tsv" | tr ',' '\n' | sort | uniq -d | tr '\n' ' ')
+  expect_eq "$cmd: every spelling once" "$dups" ""
+  bad_accept="" bad_listed=""
+  while IFS=$'\t' read -r group names arg help; do
+    for name in ${names//,/ }; do
+      if [ -n "$arg" ]; then value=("$(sample "$arg")"); else value=(); fi
+      rc=0
+      LLAMAC_PARSE_ONLY=1 "$LLAMAC" "$cmd" "$name" "${value[@]}" > "$TMP/o" 2> "$TMP/e" < /dev/null || rc=$?
+      [ "$rc" -eq 0 ] || bad_accept="$bad_accept $name${value:+ $value}($(head -c 200 "$TMP/e"))"
+      # listed in --help as a word of an option line
+      grep -qE -- "^  (.*, )?$name(,| |$)" "$TMP/$cmd.help" || bad_listed="$bad_listed $name"
+    done
+  done < "$TMP/$cmd.tsv"
+  expect_eq "$cmd: every listed flag is accepted" "$bad_accept" ""
+  expect_eq "$cmd: every flag of the table is in --help" "$bad_listed" ""
+  # every flag --help mentions (in the synopsis, the text or the option lines) is in the table, but for those of
+  # another command ("see llamac pull --list")
+  unlisted=""
+  for flag in $(sed -E "s/llamac [a-z]+ -{1,2}[a-z][a-z0-9-]*//g" "$TMP/$cmd.help" |
+    grep -oE -- "(^|[ [(|'])-{1,2}[a-z][a-z0-9-]*" | sed "s/^[ [(|']//" | sort -u); do
+    cut -f2 "$TMP/$cmd.tsv" | tr ',' '\n' | grep -qxF -- "$flag" || unlisted="$unlisted $flag"
+  done
+  expect_eq "$cmd: every flag --help mentions is accepted" "$unlisted" ""
+  # and nothing else is
+  rc=0
+  LLAMAC_PARSE_ONLY=1 "$LLAMAC" "$cmd" --no-such-flag > "$TMP/o" 2> "$TMP/e" < /dev/null || rc=$?
+  expect_eq "$cmd: an unknown flag is refused" "$rc:$(grep -c "unknown option '--no-such-flag'" "$TMP/e")" "2:1"
+done
+
+# the shared flags mean the same in every command that lists them: same spellings, same value, same help
+# (-m of info and -t of quantize are their own rows: a GGUF file to read, quantization threads)
+for flag in -hf -c -fa -ctk -v -lv --log-file --log-disable --temp -s --jinja --chat-template-kwargs -n; do
+  rows=$(for cmd in $commands; do
+    grep -E -- "	(.*,)?$flag(,.*)?	" "$TMP/$cmd.tsv" | cut -f2-4
+  done | sort -u)
+  case "$flag" in
+    -n) [ "$(echo "$rows" | wc -l)" -le 3 ] && pass || fail "-n: more meanings than run/chat, serve and kv: $rows" ;;
+    *) expect_eq "$flag: one definition in every command" "$(echo "$rows" | wc -l)" 1 ;;
+  esac
+done
+finish
