@@ -558,6 +558,19 @@ static const struct cli_opt rotation_rows[] = {
 };
 const struct cli_group cli_group_rotation = CLI_GROUP("KV-cache rotation", CLI_TARGET_COMMON, rotation_rows);
 
+static const struct cli_opt sequences_rows[] = {
+    { .names = { "-np", "--parallel" },
+      .arg = "N",
+      .set = cli_set_u32,
+      .offset = COMMON(ctx.n_seq_max),
+      .min = 1,
+      .max = 256,
+      .field = "n_seq_max",
+      .help = "sequences of the context (embed and rerank: texts per decode, by default up to 64 that divide the "
+              "batch, or up to 256 KV streams for short texts; kv: default 1)" },
+};
+const struct cli_group cli_group_sequences = CLI_GROUP("Sequences", CLI_TARGET_COMMON, sequences_rows);
+
 static const struct cli_opt prompt_rows[] = {
     { .names = { "-p", "--prompt" },
       .arg = "TEXT",

@@ -104,6 +104,7 @@ extern const struct cli_group cli_group_hub;        /* -hft, --offline */
 extern const struct cli_group cli_group_load;       /* -ngl, -lm, --no-mmap, --mlock, --check-tensors, --override-kv */
 extern const struct cli_group cli_group_context;    /* -c, -b, -ub, -t, -tb, -fa, -ctk, -ctv */
 extern const struct cli_group cli_group_rotation;   /* --attn-rot */
+extern const struct cli_group cli_group_sequences;  /* -np (embed, rerank, kv; serve has its own: slots) */
 extern const struct cli_group cli_group_prompt;     /* -p, -f, --no-bos, --parse-special */
 extern const struct cli_group cli_group_generate;   /* -n, -r */
 extern const struct cli_group cli_group_sampling;   /* --temp ... --ignore-eos, -l, -s */

@@ -215,25 +215,13 @@ static const struct cli_opt rerank_rows[] = {
 };
 static const struct cli_group rerank_group = CLI_GROUP("Reranking", CLI_TARGET_COMMAND, rerank_rows);
 
-static const struct cli_opt batch_rows[] = {
-    { .names = { "-np", "--parallel" },
-      .arg = "N",
-      .set = cli_set_u32,
-      .offset = offsetof(struct cli_common, ctx.n_seq_max),
-      .min = 1,
-      .max = 256,
-      .field = "n_seq_max",
-      .help = "texts per decode (default: up to 64 that divide the batch, or up to 256 KV streams for short texts)" },
-};
-static const struct cli_group batch_group = CLI_GROUP("Batching", CLI_TARGET_COMMON, batch_rows);
-
 static const struct cli_group *const embed_groups[] = {
-    &embed_group,    &batch_group,       &cli_group_model, &cli_group_hub,
-    &cli_group_load, &cli_group_context, &cli_group_log,   NULL,
+    &embed_group,    &cli_group_sequences, &cli_group_model, &cli_group_hub,
+    &cli_group_load, &cli_group_context,   &cli_group_log,   NULL,
 };
 static const struct cli_group *const rerank_groups[] = {
-    &rerank_group,   &batch_group,       &cli_group_model, &cli_group_hub,
-    &cli_group_load, &cli_group_context, &cli_group_log,   NULL,
+    &rerank_group,   &cli_group_sequences, &cli_group_model, &cli_group_hub,
+    &cli_group_load, &cli_group_context,   &cli_group_log,   NULL,
 };
 
 static int embed(int argc, char **argv);

@@ -57,21 +57,13 @@ static const struct cli_opt memory_rows[] = {
 static const struct cli_group memory_group = CLI_GROUP("Memory", CLI_TARGET_COMMAND, memory_rows);
 
 static const struct cli_opt sequence_rows[] = {
-    { .names = { "-np", "--parallel" },
-      .arg = "N",
-      .set = cli_set_u32,
-      .offset = offsetof(struct cli_common, ctx.n_seq_max),
-      .min = 1,
-      .max = 256,
-      .field = "n_seq_max",
-      .help = "sequences (one KV stream each unless --kv-unified; default: 1)" },
     { .names = { "-kvu", "--kv-unified" },
       .set = cli_set_true,
       .offset = offsetof(struct cli_common, ctx.kv_unified),
       .field = "kv_unified",
       .help = "one KV stream shared by all sequences" },
 };
-static const struct cli_group sequence_group = CLI_GROUP("Sequences", CLI_TARGET_COMMON, sequence_rows);
+static const struct cli_group sequence_group = CLI_GROUP("KV streams", CLI_TARGET_COMMON, sequence_rows);
 
 static const struct cli_opt quality_rows[] = {
     { .names = { "--quality" },
@@ -114,8 +106,8 @@ static const struct cli_opt quality_rows[] = {
 static const struct cli_group quality_group = CLI_GROUP("Quality", CLI_TARGET_COMMAND, quality_rows);
 
 static const struct cli_group *const kv_groups[] = {
-    &memory_group,      &sequence_group, &quality_group, &cli_group_model, &cli_group_hub, &cli_group_load,
-    &cli_group_context, &cli_group_log,  NULL,
+    &memory_group,  &cli_group_sequences, &sequence_group,    &quality_group, &cli_group_model,
+    &cli_group_hub, &cli_group_load,      &cli_group_context, &cli_group_log, NULL,
 };
 
 static int kv(int argc, char **argv);
