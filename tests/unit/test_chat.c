@@ -6,16 +6,9 @@
  * tokens, which is what the injection test needs. Replies are greedy, so a session's reply can be compared with a
  * fresh, non-incremental generation from the same prompt.
  */
-#include "check.h"
+#include "helpers.h"
 
 static llamac_model *model;
-
-static llamac_ctx_params ctx_params(uint32_t n_ctx) {
-    llamac_ctx_params cp = llamac_ctx_params_default();
-    cp.n_ctx = n_ctx;
-    cp.n_threads = 1;
-    return cp;
-}
 
 static llamac_chat_params chat_params(const char *system, int32_t max_tokens) {
     llamac_chat_params p = llamac_chat_params_default();
@@ -81,7 +74,7 @@ static llamac_status generate_fresh(llamac_context *ctx, const llamac_token *pro
 
 /* Turn 2 decodes only what is new, and its greedy reply equals a fresh generation from the whole prompt. */
 static void test_incremental(void) {
-    llamac_ctx_params cp = ctx_params(1024);
+    llamac_ctx_params cp = test_ctx_params(1024);
     llamac_context *ctx = NULL, *fresh = NULL;
     CHECK_OK(llamac_ctx_new(model, &cp, &ctx));
     CHECK_OK(llamac_ctx_new(model, &cp, &fresh));
@@ -171,7 +164,7 @@ static void test_incremental(void) {
 
 /* The template's end-of-turn text stops the reply: here a template that ends each turn with ".". */
 static void test_end_of_turn(void) {
-    llamac_ctx_params cp = ctx_params(512);
+    llamac_ctx_params cp = test_ctx_params(512);
     llamac_context *ctx = NULL;
     CHECK_OK(llamac_ctx_new(model, &cp, &ctx));
     llamac_chat_params p = chat_params(NULL, 64);
@@ -213,7 +206,7 @@ static void test_injection(void) {
     CHECK_OK(llamac_synth_write(path, &sp));
     llamac_model *qm = NULL;
     CHECK_OK(llamac_model_load(path, NULL, &qm));
-    llamac_ctx_params cp = ctx_params(512);
+    llamac_ctx_params cp = test_ctx_params(512);
     llamac_context *ctx = NULL;
     if (qm) {
         CHECK_OK(llamac_ctx_new(qm, &cp, &ctx));
@@ -285,7 +278,7 @@ done:
 
 /* A small context fills up: the oldest turns go, the system prompt and the last turns stay, nothing fails. */
 static void test_eviction(void) {
-    llamac_ctx_params cp = ctx_params(256);
+    llamac_ctx_params cp = test_ctx_params(256);
     llamac_context *ctx = NULL;
     CHECK_OK(llamac_ctx_new(model, &cp, &ctx));
     llamac_chat_params p = chat_params("You tell short stories.", 8);
@@ -342,7 +335,7 @@ static void test_eviction(void) {
 /* Save, load into a new context, continue: only the new message is decoded, and the reply is the same as in
  * the original session. Bad files are refused and change nothing. */
 static void test_save_load(void) {
-    llamac_ctx_params cp = ctx_params(512);
+    llamac_ctx_params cp = test_ctx_params(512);
     llamac_context *a = NULL, *b = NULL;
     CHECK_OK(llamac_ctx_new(model, &cp, &a));
     CHECK_OK(llamac_ctx_new(model, &cp, &b));
@@ -453,7 +446,7 @@ done:
  * the caller's buffers may change after llamac_chat_new, and each reply equals llamac_generate's from the same
  * prompt with the original parameters, which build the chain the same way. */
 static void test_sampling_copied(void) {
-    llamac_ctx_params cp = ctx_params(512);
+    llamac_ctx_params cp = test_ctx_params(512);
     llamac_context *ctx = NULL, *fresh = NULL;
     CHECK_OK(llamac_ctx_new(model, &cp, &ctx));
     CHECK_OK(llamac_ctx_new(model, &cp, &fresh));
@@ -558,7 +551,7 @@ static void test_sampling_copied(void) {
 }
 
 static void test_errors(void) {
-    llamac_ctx_params cp = ctx_params(256);
+    llamac_ctx_params cp = test_ctx_params(256);
     llamac_context *ctx = NULL;
     CHECK_OK(llamac_ctx_new(model, &cp, &ctx));
     llamac_chat *chat = NULL;

@@ -6,7 +6,7 @@
  * read LLAMA_ATTN_ROT_DISABLE as set while building a KV cache. The log hook runs on the thread that created the
  * context, so a thread-local counter tells each thread what llama.cpp saw for its own contexts.
  */
-#include "check.h"
+#include "helpers.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -35,17 +35,9 @@ static llamac_model *load(void) {
     return m;
 }
 
-/* Defaults, but one compute thread: the tiny model gains nothing from more, and on a busy machine thread barriers
- * make every decode slow. */
-static llamac_ctx_params test_params(void) {
-    llamac_ctx_params cp = llamac_ctx_params_default();
-    cp.n_threads = 1;
-    return cp;
-}
-
-/* A context with `cp`, or with test_params() when cp is NULL. */
+/* A context with `cp`, or with test_ctx_params(0) when cp is NULL. */
 static llamac_context *new_ctx(llamac_model *m, const llamac_ctx_params *cp) {
-    llamac_ctx_params defaults = test_params();
+    llamac_ctx_params defaults = test_ctx_params(0);
     llamac_context *ctx = NULL;
     CHECK_OK(llamac_ctx_new(m, cp ? cp : &defaults, &ctx));
     return ctx;
@@ -245,8 +237,7 @@ static void test_kv_type_names(void) {
 /* Creates a context and checks its rotation report; returns how often llama.cpp said it saw rotation disabled. */
 static int check_rotation(llamac_model *m, llamac_kv_type type, llamac_flash_attn fa, llamac_attn_rotation rot,
                           const char *why) {
-    llamac_ctx_params cp = test_params();
-    cp.n_ctx = 256;
+    llamac_ctx_params cp = test_ctx_params(256);
     cp.type_k = type;
     cp.type_v = type;
     cp.flash_attn = fa;
@@ -363,8 +354,7 @@ struct rot_worker {
 static void *rot_thread(void *arg) {
     struct rot_worker *w = arg;
     bool off = w->rotation == LLAMAC_ATTN_ROT_OFF;
-    llamac_ctx_params cp = test_params();
-    cp.n_ctx = 256;
+    llamac_ctx_params cp = test_ctx_params(256);
     cp.type_k = LLAMAC_KV_Q8_0;
     cp.type_v = LLAMAC_KV_Q8_0;
     cp.flash_attn = LLAMAC_FLASH_ATTN_ON;
@@ -471,8 +461,7 @@ static void test_decode_overflow(void) {
     if (!m) {
         return;
     }
-    llamac_ctx_params cp = test_params();
-    cp.n_ctx = 64;
+    llamac_ctx_params cp = test_ctx_params(64);
     llamac_context *ctx = new_ctx(m, &cp);
     if (!ctx) {
         llamac_model_free(m);
@@ -554,7 +543,7 @@ static void test_output_index(void) {
 
 /* Decodes the first 30 story tokens with the given n_batch and copies the last logits into out[512]. */
 static void decode_30(llamac_model *m, uint32_t n_batch, float *out) {
-    llamac_ctx_params cp = test_params();
+    llamac_ctx_params cp = test_ctx_params(0);
     cp.n_batch = n_batch;
     cp.n_ubatch = n_batch < 512 ? n_batch : 512;
     llamac_context *ctx = new_ctx(m, &cp);

@@ -5,7 +5,7 @@
  * the callback's chunks one by one, so it can tell not only what text arrived but how: no chunk may hold half a
  * character or any byte of a stop string, and nothing may arrive after the caller asked to stop.
  */
-#include "check.h"
+#include "helpers.h"
 
 #include <pthread.h>
 
@@ -16,25 +16,8 @@ static const char prompt[] = "Once upon a time";
 static const char reference[] = ", there was a little girl named Lily. She loved to play outside in the park. One day, "
                                 "she saw a big, red ball. She wanted to play with it,";
 
-/* Context parameters for the tests: one thread, because a 260K-parameter model gains nothing from more, and
- * worker threads that spin-wait crawl when the test machine's cores are busy with other work. */
-static llamac_ctx_params ctx_params(uint32_t n_ctx) {
-    llamac_ctx_params cp = llamac_ctx_params_default();
-    cp.n_ctx = n_ctx;
-    cp.n_threads = 1;
-    return cp;
-}
-
 static void setup(void) {
-    CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), NULL, &model));
-    llamac_ctx_params cp = ctx_params(0);
-    if (model) {
-        CHECK_OK(llamac_ctx_new(model, &cp, &ctx));
-    }
-    if (!model || !ctx) {
-        fprintf(stderr, "cannot set up: %s\n", llamac_last_error());
-        exit(1);
-    }
+    test_model_ctx("stories260K.gguf", 0, &model, &ctx);
 }
 
 /* Everything the callback saw: the text, the chunk count, and whether any chunk broke a rule. */
@@ -354,7 +337,7 @@ static void test_cancel_from_thread(void) {
 
 static void test_context_limits(void) {
     /* llama.cpp rounds a context up to a multiple of 256 cells; the checks use the size the context really has. */
-    llamac_ctx_params cp = ctx_params(32);
+    llamac_ctx_params cp = test_ctx_params(32);
     llamac_context *small = NULL;
     CHECK_OK(llamac_ctx_new(model, &cp, &small));
     if (!small) {
@@ -604,7 +587,7 @@ static void test_user_chain(void) {
 
 static void test_other_sequence(void) {
     /* Generation in sequence 1 of a two-sequence context leaves sequence 0 alone and gives the same text. */
-    llamac_ctx_params cp = ctx_params(512);
+    llamac_ctx_params cp = test_ctx_params(512);
     cp.n_seq_max = 2;
     llamac_context *two = NULL;
     CHECK_OK(llamac_ctx_new(model, &cp, &two));

@@ -6,7 +6,7 @@
  * a token there); it is accepted when the grammar allows every byte and then allows end-of-generation. So every
  * produced grammar is parsed by llama.cpp, and acceptance is llama.cpp's decision, not ours.
  */
-#include "check.h"
+#include "helpers.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -522,27 +522,6 @@ static void test_errors(void) {
     llamac_free(g);
 }
 
-/* Reads a whole file (caller frees), NULL when it does not exist. */
-static char *read_file(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    if (buf) {
-        buf[n] = '\0';
-    }
-    fclose(f);
-    return buf;
-}
-
 static bool listed(json_t *list, const char *text) {
     for (size_t i = 0; i < json_array_size(list); i++) {
         if (strcmp(json_string_value(json_array_get(list, i)), text) == 0) {
@@ -580,12 +559,12 @@ static void test_llama_fidelity(void) {
         }
         expect(schema, good, bad);
         snprintf(path, sizeof path, "%s/%s.gbnf", dir, name);
-        char *ref = read_file(path);
+        char *ref = test_read_file(path, NULL);
         llamac_sampler *s = ref ? grammar_sampler(ref, "root") : NULL;
         if (!ref) {
             /* llama.cpp refuses this schema (NAME.error); ours converts it. */
             snprintf(path, sizeof path, "%s/%s.error", dir, name);
-            char *why = read_file(path);
+            char *why = test_read_file(path, NULL);
             CHECK(why != NULL);
             free(why);
         }

@@ -6,7 +6,7 @@
  * with a .gguf name, a GGUF magic followed by garbage. Each failure must come back with its exact status and a
  * message that names the cause.
  */
-#include "check.h"
+#include "helpers.h"
 
 #include <stdint.h>
 #include <sys/stat.h>
@@ -17,28 +17,6 @@
 #define REFERENCE_TEXT                                                                                                 \
     ", there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red "        \
     "ball. She wanted to play with it,"
-
-/* Reads a whole file into a NUL-terminated buffer (caller frees); NULL when it cannot. */
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    char *buf = NULL;
-    long end = -1;
-    if (fseek(f, 0, SEEK_END) == 0 && (end = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-        buf = malloc((size_t)end + 1);
-        if (buf && fread(buf, 1, (size_t)end, f) == (size_t)end) {
-            buf[end] = '\0';
-            *len = (size_t)end;
-        } else {
-            free(buf);
-            buf = NULL;
-        }
-    }
-    fclose(f);
-    return buf;
-}
 
 static bool write_file(const char *path, const void *data, size_t len) {
     FILE *f = fopen(path, "wb");
@@ -141,7 +119,7 @@ static void test_chat_template(void) {
     llamac_model *chat = load(CHATML);
     llamac_model *plain = load(STORIES);
     size_t len = 0;
-    char *expected = read_file(test_model("stories260K-chatml.template.jinja"), &len);
+    char *expected = test_read_file(test_model("stories260K-chatml.template.jinja"), &len);
     CHECK(expected != NULL && len > 0);
     if (chat && expected) {
         const char *tmpl = NULL;
@@ -283,7 +261,7 @@ static void expect_load_failure(const char *path, llamac_status expected, const 
 static void test_bad_files(void) {
     char path[1024];
     size_t size = 0;
-    char *real = read_file(test_model(STORIES), &size);
+    char *real = test_read_file(test_model(STORIES), &size);
     CHECK(real != NULL && size > 1000);
     if (!real) {
         return;

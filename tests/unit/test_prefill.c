@@ -9,7 +9,7 @@
  * speculation (decoding the rest of the prompt during a pause) on and off; with it, Enter after a pause must leave
  * only the prompt's last token, and the wasted speculative tokens are checked against the real renders.
  */
-#include "check.h"
+#include "helpers.h"
 
 static llamac_model *stories;
 
@@ -128,13 +128,6 @@ static bool on_text(const char *s, size_t len, void *user_data) {
     return true;
 }
 
-static llamac_ctx_params ctx_params(void) {
-    llamac_ctx_params cp = llamac_ctx_params_default();
-    cp.n_ctx = 1024;
-    cp.n_threads = 1;
-    return cp;
-}
-
 static llamac_chat_params chat_params(void) {
     llamac_chat_params p = llamac_chat_params_default();
     p.system_prompt = "You are a helpful storyteller.";
@@ -147,7 +140,7 @@ static llamac_chat_params chat_params(void) {
 static void typing_sessions(llamac_model *model, int sessions, uint64_t seed, int32_t margin, bool unicode,
                             bool speculate, llamac_prefill_stats *sum) {
     memset(sum, 0, sizeof *sum);
-    llamac_ctx_params cp = ctx_params();
+    llamac_ctx_params cp = test_ctx_params(1024);
     llamac_chat_params p = chat_params();
     for (int s = 0; s < sessions; s++) {
         struct rng r = { seed * 7919u + (uint64_t)s * 104729u + 1u };
@@ -277,7 +270,7 @@ static llamac_model *qwen2_model(void) {
 
 /* The final prompt of `msg` as the chat renders it (a fresh session with chat_params()). */
 static void prompt_of(llamac_model *model, const char *msg, llamac_token **toks, size_t *n) {
-    llamac_ctx_params cp = ctx_params();
+    llamac_ctx_params cp = test_ctx_params(1024);
     llamac_chat_params p = chat_params();
     llamac_context *ctx = NULL;
     llamac_chat *chat = NULL;
@@ -304,7 +297,7 @@ static void test_speculation(llamac_model *qm) {
     size_t na = 0, nb = 0;
     prompt_of(qm, a, &ta, &na);
     prompt_of(qm, b, &tb, &nb);
-    llamac_ctx_params cp = ctx_params();
+    llamac_ctx_params cp = test_ctx_params(1024);
     llamac_chat_params p = chat_params();
     llamac_context *ctx = NULL, *ref_ctx = NULL;
     llamac_chat *chat = NULL, *ref = NULL;
@@ -392,7 +385,7 @@ static void test_typing_qwen2(void) {
      * margin. */
     int64_t wasted[2] = { 0, 0 };
     for (int32_t margin = 0; margin <= 2; margin += 2) {
-        llamac_ctx_params cp = ctx_params();
+        llamac_ctx_params cp = test_ctx_params(1024);
         llamac_chat_params p = chat_params();
         llamac_context *ctx = NULL;
         llamac_chat *chat = NULL;
@@ -438,7 +431,7 @@ static void test_typing_qwen2(void) {
 
 /* Bad arguments, step bounds, llamac_prefill_cancel and llamac_ctx_cancel. */
 static void test_errors_and_cancel(void) {
-    llamac_ctx_params cp = ctx_params();
+    llamac_ctx_params cp = test_ctx_params(1024);
     llamac_chat_params p = chat_params();
     llamac_context *ctx = NULL;
     llamac_chat *chat = NULL;

@@ -5,7 +5,7 @@
  * was and name the parameter. Grammars are checked for llama.cpp's own reasons and for the failures that would
  * otherwise throw or abort inside llama.cpp. The effect of a chain is measured on stories260K's generation.
  */
-#include "check.h"
+#include "helpers.h"
 
 #include <fcntl.h>
 #include <math.h>
@@ -15,25 +15,8 @@
 static llamac_model *model;
 static llamac_context *ctx;
 
-/* Context parameters for the tests: one thread, because a 260K-parameter model gains nothing from more, and
- * worker threads that spin-wait crawl when the test machine's cores are busy with other work. */
-static llamac_ctx_params ctx_params(uint32_t n_ctx) {
-    llamac_ctx_params cp = llamac_ctx_params_default();
-    cp.n_ctx = n_ctx;
-    cp.n_threads = 1;
-    return cp;
-}
-
 static void setup(void) {
-    CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), NULL, &model));
-    llamac_ctx_params cp = ctx_params(256);
-    if (model) {
-        CHECK_OK(llamac_ctx_new(model, &cp, &ctx));
-    }
-    if (!model || !ctx) {
-        fprintf(stderr, "cannot set up: %s\n", llamac_last_error());
-        exit(1);
-    }
+    test_model_ctx("stories260K.gguf", 256, &model, &ctx);
 }
 
 /* Generated text collected from the callback. */
@@ -504,7 +487,7 @@ static void test_sample_directly(void) {
     llamac_token tok = 7;
     /* Nothing decoded yet on a fresh context. */
     llamac_context *fresh = NULL;
-    llamac_ctx_params cp = ctx_params(64);
+    llamac_ctx_params cp = test_ctx_params(64);
     CHECK_OK(llamac_ctx_new(model, &cp, &fresh));
     CHECK_STATUS(llamac_sampler_sample(s, fresh, -1, &tok), LLAMAC_E_INVALID_ARGUMENT);
     CHECK_ERROR_HAS("decode");

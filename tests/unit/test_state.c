@@ -5,7 +5,7 @@
  * A restored context must behave exactly as the one that was saved: the next decode gives the same logits. A
  * rejected state must leave the target context exactly as it was, which is checked the same way.
  */
-#include "check.h"
+#include "helpers.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -71,25 +71,6 @@ static bool write_file(const char *path, const void *data, size_t len) {
     }
     bool ok = fwrite(data, 1, len, f) == len;
     return fclose(f) == 0 && ok;
-}
-
-static unsigned char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    unsigned char *buf = NULL;
-    long end = -1;
-    if (fseek(f, 0, SEEK_END) == 0 && (end = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-        buf = malloc((size_t)end);
-        if (buf && fread(buf, 1, (size_t)end, f) != (size_t)end) {
-            free(buf);
-            buf = NULL;
-        }
-    }
-    fclose(f);
-    *len = buf ? (size_t)end : 0;
-    return buf;
 }
 
 /* Number of entries in the test's scratch directory whose name contains `part`. */
@@ -184,7 +165,7 @@ static void test_file_roundtrip(void) {
         void *data = NULL;
         size_t size = 0, fsize = 0;
         CHECK_OK(llamac_ctx_state_get(a, ptok, n_p - 1, &data, &size));
-        unsigned char *file = read_file(path, &fsize);
+        char *file = test_read_file(path, &fsize);
         CHECK(file && data && fsize == size && memcmp(file, data, size) == 0);
         free(file);
         llamac_free(data);

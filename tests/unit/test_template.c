@@ -7,7 +7,7 @@
  * (tests/reference/templates, made by scripts/gen-reference.sh); where llama.cpp failed (.err), llamac must fail
  * too. The clock is fixed at the reference's time, in UTC.
  */
-#include "check.h"
+#include "helpers.h"
 
 #include <dirent.h>
 #include <ggml.h>
@@ -17,36 +17,6 @@
 #include <time.h>
 
 #define REF_NOW 1721995200 /* 2024-07-26 12:00:00 UTC, as LLAMAC_REF_NOW in scripts/gen-reference.sh */
-
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    size_t got;
-    while (buf && (got = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-        n += got;
-        if (n + 1 >= cap) {
-            cap *= 2;
-            char *bigger = realloc(buf, cap);
-            if (!bigger) {
-                free(buf);
-                buf = NULL;
-            }
-            buf = bigger;
-        }
-    }
-    fclose(f);
-    if (buf) {
-        buf[n] = '\0';
-        if (len) {
-            *len = n;
-        }
-    }
-    return buf;
-}
 
 /* Renders `src` with inputs; returns the status, *out the text (caller frees) or NULL. */
 static llamac_status render(const char *src, const char *messages, const char *tools, const char *kwargs, bool agp,
@@ -173,12 +143,12 @@ static void test_fidelity_sweep(void) {
         char path[4096];
         snprintf(path, sizeof path, "%s/models/templates/%s.jinja", llama, tmpl_name);
         size_t src_len = 0;
-        char *src = read_file(path, &src_len);
+        char *src = test_read_file(path, &src_len);
         snprintf(path, sizeof path, "%s/conversations/%s.json", dir, conv_name);
-        char *conv_text = read_file(path, NULL);
+        char *conv_text = test_read_file(path, NULL);
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         size_t want_len = 0;
-        char *want = read_file(path, &want_len);
+        char *want = test_read_file(path, &want_len);
         json_error_t jerr;
         json_t *conv = conv_text ? json_loads(conv_text, 0, &jerr) : NULL;
         CHECK(src && want && conv);
