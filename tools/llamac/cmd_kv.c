@@ -468,9 +468,7 @@ static int kv(int argc, char **argv) {
         cli_common_close(&c);
         return EXIT_FAILURE_RUN;
     }
-    if (!c.model_path || !c.model_path[0]) {
-        c.model_path = getenv("LLAMAC_MODEL"); /* where cli_load_model found it */
-    }
+    c.model_path = cli_model_path(&c); /* where cli_load_model found it */
     cli_prepare_context(&c, model, &c.ctx);
     int rc = EXIT_FAILURE_RUN;
     json_t *doc = json_object();

@@ -376,7 +376,7 @@ static int serve(int argc, char **argv) {
     }
     rc = EXIT_FAILURE_RUN;
     o.so.api_keys = o.keys;
-    o.so.model_path = c.model_path ? c.model_path : getenv("LLAMAC_MODEL");
+    o.so.model_path = cli_model_path(&c);
     if (!o.so.alias && c.hf_repo) {
         o.so.alias = c.hf_repo; /* llama-server's model name with -hf: the repository as given */
     }

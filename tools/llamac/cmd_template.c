@@ -90,8 +90,7 @@ static int template_cmd(int argc, char **argv) {
         cli_error(&c, "no conversation given: pass --messages FILE.json");
         return EXIT_USAGE;
     }
-    const char *env_model = getenv("LLAMAC_MODEL");
-    bool have_model = (c.model_path && c.model_path[0]) || (env_model && env_model[0]) || c.hf_repo;
+    bool have_model = cli_model_path(&c) || c.hf_repo;
     if (!template_file && !have_model) {
         cli_error(&c, "no template given: pass -m MODEL or --chat-template-file FILE");
         return EXIT_USAGE;

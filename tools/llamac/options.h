@@ -7,8 +7,19 @@
  * (every spelling, the value's name, its help, the library field it sets) and a setter; the parser finds an argument
  * by name in the command's groups and calls the setter with the address of the field the row names. --help, the
  * machine-readable listing (`llamac help --options CMD`) and any later man page are printed from the same rows, so
- * the parser and the documentation cannot disagree. Adding a flag is one row (plus a field, or a setter when the
- * value needs more than a number, a word or a string).
+ * the parser and the documentation cannot disagree.
+ *
+ * Adding a flag to a command:
+ *   1. a field for it in the group's target (for serve: struct serve_opts, or the server_options / engine params
+ *      inside it; for a command's own flags: its *_opts struct);
+ *   2. one row in the group: every spelling in llama.cpp's order (common/arg.cpp), the value's name (NULL for a
+ *      switch), one sentence of help with the default, a setter (cli_set_str, cli_set_i32 with .min/.max,
+ *      cli_set_float, cli_set_true, cli_set_choice with .choices, ...) and .offset = offsetof(target, field); a value
+ *      that needs more than a number, a word or a string gets a small setter of its own beside the table; .field
+ *      names the library params field it sets, when library messages name it;
+ *   3. a flag several commands take goes into a shared group in cli.c (listed by each command) instead, so that it
+ *      is defined once. tests/cli/test_cli_flags.sh then checks the new spelling in every command that lists it
+ *      (add a case to its `sample` function if the value's name is new), and --help shows it.
  */
 #ifndef LLAMAC_CLI_OPTIONS_H
 #define LLAMAC_CLI_OPTIONS_H
