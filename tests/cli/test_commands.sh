@@ -133,6 +133,18 @@ expect_contains "invalid UTF-8 prompt message" "$(cat "$TMP/e")" "UTF-8"
 rc=0; "$LLAMAC" run -m "$M" -p "Once upon a time" -n 2000 --ignore-eos 2> "$TMP/e" | head -c 10 > /dev/null || rc=$?
 expect_eq "closed pipe: no crash" "$(grep -c -i 'abort\|segmentation' "$TMP/e")" 0
 
+# the log: --log-file takes it (info level), stderr stays clean; -lv 2 keeps warnings only
+rm -f "$TMP/run.log"
+run_llamac "$TMP/o" "$TMP/e" run "$M" -p "Once upon a time" -n 4 --temp 0 -t 1 --log-file "$TMP/run.log"
+expect_eq "--log-file: stderr clean" "$rc:$(cat "$TMP/e")" "0:"
+expect_contains "--log-file: llama.cpp's log" "$(cat "$TMP/run.log")" "[info] "
+expect_contains "--log-file: llamac's timings" "$(cat "$TMP/run.log")" "llamac run: finish"
+run_llamac "$TMP/o" "$TMP/e" run "$M" -p "Once upon a time" -n 4 --temp 0 -t 1 -lv 2
+expect_eq "-lv 2: no info lines" "$(grep -c '^\[info\]' "$TMP/e")" 0
+expect_contains "-lv 2: warnings" "$(cat "$TMP/e")" "[warn] "
+run_llamac "$TMP/o" "$TMP/e" run "$M" -p "Once upon a time" -n 4 --temp 0 -t 1 -v --log-disable
+expect_eq "--log-disable wins over -v" "$rc:$(cat "$TMP/e")" "0:"
+
 # pull --list on an empty cache says so
 mkdir -p "$TMP/empty-hub"
 rc=0; HF_HUB_CACHE="$TMP/empty-hub" "$LLAMAC" pull --list > "$TMP/o" 2> "$TMP/e" || rc=$?

@@ -117,8 +117,7 @@ static int chat(int argc, char **argv);
 
 const struct cli_command cli_cmd_chat = {
     .name = "chat",
-    .summary = "chat with a model in a terminal (or from piped lines), reusing the KV cache; --live: the model "
-               "reads while you type",
+    .summary = "chat in a terminal or from piped lines, reusing the KV cache; --live: the model reads as you type",
     .synopsis = "[MODEL.gguf | -m MODEL] [options]\n--live [MODEL.gguf | -m MODEL] [options]",
     .about = "Talk with a model. On a terminal: line editing and history; end a line with \\ to continue it, or "
              "enclose several lines in \"\"\" lines. Ctrl-C stops an answer; Ctrl-C twice or Ctrl-D quits. With "
