@@ -315,7 +315,8 @@ expect_eq "SIGTERM exit status" "$stop_rc" 0
 expect_eq "in-flight request finished" "$(jqr .usage.completion_tokens "$TMP/inflight")" 150
 
 # --- a server with one slot and no queue on every address, CORS for one origin, a model without a chat template ---
-start_server Q -m "$MODELS/stories260K.gguf" -np 1 --max-queue 0 -t 1 --host 0.0.0.0 --cors-origins http://a.example -v
+start_server Q -m "$MODELS/stories260K.gguf" -np 1 --max-queue 0 -t 1 --host 0.0.0.0 --cors-origins http://a.example \
+  -lv 3
 AUTH=
 expect_contains "warning: non-loopback without a key" "$(cat "$TMP/Q.log")" "without an API key"
 # while a long request holds the one slot, another finds no room in the queue: 503 + Retry-After
@@ -336,7 +337,8 @@ expect_eq "the long request finished" "$(jqr .usage.completion_tokens "$TMP/long
 req POST "$Q_URL/v1/completions" '{"prompt":"Once upon a time","max_tokens":4}'
 expect_eq "then a single request works" "$code" 200
 
-# --- the access log (-v): a line per request when its response is done, as llama-server's "done request" ---
+# --- the access log (-lv 3, info): a line per request when its response is done, as llama-server's "done request";
+# the polled endpoints are logged at debug level (-lv 5, -v) ---
 # wait_log PATTERN : waits up to 5 s for a line of Q.log matching PATTERN (the line follows the response's end)
 wait_log() {
   for _ in $(seq 1 50); do grep -q "$1" "$TMP/Q.log" && return 0; sleep 0.1; done
@@ -358,7 +360,19 @@ req GET "$Q_URL/health"
 req GET "$Q_URL/no/such/path2"
 wait_log "done request: GET /no/such/path2 " || fail "no access line for the second 404"
 grep -q "done request: GET /health" "$TMP/Q.log" && fail "/health is logged at INFO (llama-server leaves it out)" || pass
-grep -q "done request" "$TMP/S.log" && fail "access lines without -v" || pass
+grep -q "done request" "$TMP/S.log" && fail "access lines without -v, -lv or --log-file" || pass
+# --log-file: the access lines go there, not to stderr; --log-disable: not even warnings on stderr
+rm -f "$TMP/L.file"
+start_server L -m "$MODELS/stories260K.gguf" -np 1 -t 1 --log-file "$TMP/L.file" --host 0.0.0.0
+req POST "$L_URL/v1/completions" '{"prompt":"Once upon a time","max_tokens":2}'
+for _ in $(seq 1 50); do grep -q "done request" "$TMP/L.file" && break; sleep 0.1; done
+expect_contains "--log-file: the access line" "$(cat "$TMP/L.file")" "llamac serve: done request: POST /v1/completions"
+expect_contains "--log-file: the warnings too" "$(cat "$TMP/L.file")" "without an API key"
+expect_eq "--log-file: no access line on stderr" "$(grep -c 'done request' "$TMP/L.log")" 0
+stop_server "$L_PID"
+start_server D -m "$MODELS/stories260K.gguf" -np 1 -t 1 --log-disable --host 0.0.0.0
+expect_eq "--log-disable: no warning on stderr" "$(grep -c 'without an API key' "$TMP/D.log")" 0
+stop_server "$D_PID"
 req POST "$Q_URL/v1/embeddings" '{"input":"x"}'
 expect_eq "embeddings off: 501" "$code" 501
 req GET "$Q_URL/metrics"

@@ -65,13 +65,24 @@ static bool set_api_key(struct cli_parser *p, const struct cli_opt *opt, void *f
     return add_keys(p->t.common, o, copy);
 }
 
-/* The server's log: warnings always, a line per request (INFO) with -v. */
+/* The server's log, as the common log flags say: warnings and errors on stderr (but with --log-disable), and in the
+ * --log-file as well; the access lines (INFO) and those of the polled endpoints (DEBUG) where -v, -lv or
+ * --log-file ask for their level. Runs on the server's threads; each line is one stdio call. */
 static void serve_log(llamac_log_level level, const char *line, void *user_data) {
     const struct cli_common *c = user_data;
+    FILE *log = c->log ? c->log : stderr;
     if (level >= LLAMAC_LOG_WARN) {
-        fprintf(stderr, "llamac serve: %s: %s\n", level >= LLAMAC_LOG_ERROR ? "error" : "warning", line);
-    } else if (level == LLAMAC_LOG_INFO && c->verbose) {
-        fprintf(stderr, "llamac serve: %s\n", line);
+        const char *kind = level >= LLAMAC_LOG_ERROR ? "error" : "warning";
+        if (!c->log_disable) {
+            fprintf(stderr, "llamac serve: %s: %s\n", kind, line);
+        }
+        if (log != stderr && cli_log_enabled(c, level)) {
+            fprintf(log, "llamac serve: %s: %s\n", kind, line);
+            fflush(log);
+        }
+    } else if (cli_log_enabled(c, level)) {
+        fprintf(log, "llamac serve: %s\n", line);
+        fflush(log);
     }
 }
 
