@@ -32,12 +32,11 @@ struct cli_common {
     const struct cli_command *spec; /* its option table (set by cli_parse), to name flags in messages */
     const char *model_path;         /* -m, or the first positional MODEL.gguf */
     bool quiet;                     /* -q, --log-disable: no progress bar, notes or status lines */
-    bool verbose;                   /* -v: llama.cpp's log at every level */
+    bool verbose;                   /* -v: the log at every level */
     long verbosity;                 /* -lv N (llama.cpp's scale 0-5); -1: not given */
     const char *log_file;           /* --log-file: the log goes there instead of stderr */
     bool log_disable;               /* --log-disable */
     bool threads_given;             /* -t was given (else cli_prepare_context picks a count) */
-    const char *load_mode;          /* -lm: llama.cpp's load mode name, or NULL */
     llamac_model_params model;
     llamac_ctx_params ctx;
     llamac_kv_override overrides[CLI_MAX_OVERRIDES];
