@@ -6,7 +6,7 @@
  * field at that offset; every prefix of a valid file and thousands of byte mutations must fail cleanly (or load).
  * Split and merge are checked for round trips (every metadata value and every tensor byte kept) and their errors.
  */
-#include "check.h"
+#include "helpers.h"
 
 #include <dirent.h>
 #include <stdint.h>
@@ -477,20 +477,6 @@ static int count_files(const char *dir, const char *part) {
     return n;
 }
 
-static unsigned char *read_all(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc((size_t)size);
-    *n = p ? fread(p, 1, (size_t)size, f) : 0;
-    fclose(f);
-    return p;
-}
-
 /* Every metadata value of a exists in b with the same type and value; every tensor has the same bytes. */
 static void check_same_model(const char *pa, const char *pb) {
     llamac_gguf *a = NULL, *b = NULL;
@@ -526,7 +512,7 @@ static void check_same_model(const char *pa, const char *pb) {
     CHECK_INT(diff, 0);
     CHECK_INT(llamac_gguf_tensor_count(a), llamac_gguf_tensor_count(b));
     size_t na, nb;
-    unsigned char *da = read_all(pa, &na), *db = read_all(pb, &nb);
+    unsigned char *da = (unsigned char *)test_read_file(pa, &na), *db = (unsigned char *)test_read_file(pb, &nb);
     int tdiff = 0;
     for (size_t i = 0; da && db && i < llamac_gguf_tensor_count(a); i++) {
         llamac_gguf_tensor x, y;

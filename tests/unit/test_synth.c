@@ -8,7 +8,7 @@
  * source tree the test is skipped. Models are small (2 layers, n_embd 64) and written under $LLAMAC_TEST_TMP, where
  * they are reused by the next run unless the test binary (so libllamac) is newer than them.
  */
-#include "check.h"
+#include "helpers.h"
 
 #include <dirent.h>
 #include <gguf.h>
@@ -68,29 +68,10 @@ static llamac_model *load(const char *path) {
     return m;
 }
 
-static char *read_all(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    char *buf = NULL;
-    long end = -1;
-    if (fseek(f, 0, SEEK_END) == 0 && (end = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-        buf = malloc((size_t)end + 1);
-        if (buf && fread(buf, 1, (size_t)end, f) != (size_t)end) {
-            free(buf);
-            buf = NULL;
-        }
-    }
-    fclose(f);
-    *len = buf ? (size_t)end : 0;
-    return buf;
-}
-
 /* 1 when the files have the same bytes, 0 when they differ, -1 when one cannot be read. */
 static int same_bytes(const char *a, const char *b) {
     size_t na, nb;
-    char *da = read_all(a, &na), *db = read_all(b, &nb);
+    char *da = test_read_file(a, &na), *db = test_read_file(b, &nb);
     int r = !da || !db ? -1 : na == nb && memcmp(da, db, na) == 0;
     free(da);
     free(db);
