@@ -2,7 +2,7 @@
  * test_batch.c - explicit multi-sequence batches: construction limits, the checks llamac_ctx_decode_batch makes
  * before llama.cpp sees a batch, and that two sequences decoded together give what each gives alone.
  */
-#include "check.h"
+#include "helpers.h"
 
 #include <math.h>
 
@@ -13,10 +13,8 @@
 static llamac_model *model;
 
 static llamac_context *new_ctx(uint32_t n_seq_max, uint32_t n_batch) {
-    llamac_ctx_params cp = llamac_ctx_params_default();
-    cp.n_ctx = 512;
+    llamac_ctx_params cp = test_ctx_params(512);
     cp.n_seq_max = n_seq_max;
-    cp.n_threads = 1; /* the tiny model gains nothing from more; on a busy machine thread barriers are slow */
     cp.n_batch = n_batch;
     cp.n_ubatch = n_batch < 512 ? n_batch : 512;
     llamac_context *ctx = NULL;

@@ -6,7 +6,7 @@
  * The BERT models are synthesized here with the same parameters the reference script gives `llamac synth`
  * (seeds 11 and 12, 2 layers, n_embd 64, 4 heads, bert-bge vocabulary), so they are the same bytes.
  */
-#include "check.h"
+#include "helpers.h"
 
 #include <math.h>
 
@@ -80,15 +80,13 @@ static llamac_model *bert_model(uint64_t seed, int32_t cls_out, const char *file
 }
 
 static llamac_context *embd_ctx_kv(llamac_model *m, llamac_pooling pooling, uint32_t n_seq, bool unified) {
-    llamac_ctx_params cp = llamac_ctx_params_default();
+    llamac_ctx_params cp = test_ctx_params(512);
     cp.embeddings = true;
     cp.pooling = pooling;
     cp.n_seq_max = n_seq;
     cp.kv_unified = unified;
-    cp.n_ctx = 512;
     cp.n_batch = 512;
     cp.n_ubatch = 512;
-    cp.n_threads = 1;
     cp.flash_attn = LLAMAC_FLASH_ATTN_OFF; /* see llamac_embed: batch-shape independent rounding */
     llamac_context *ctx = NULL;
     CHECK_OK(llamac_ctx_new(m, &cp, &ctx));
@@ -288,12 +286,11 @@ static void test_tokens_and_errors(void) {
     llamac_ctx_free(ctx);
 
     /* a text longer than one decode: an error by default, cut when asked */
-    llamac_ctx_params cp = llamac_ctx_params_default();
+    llamac_ctx_params cp = test_ctx_params(0);
     cp.embeddings = true;
     cp.pooling = LLAMAC_POOLING_MEAN;
     cp.n_batch = 16;
     cp.n_ubatch = 16;
-    cp.n_threads = 1;
     CHECK_OK(llamac_ctx_new(m, &cp, &ctx));
     const char *longer[] = { "Once upon a time there was a little girl named Lily who loved to play in the park" };
     CHECK_STATUS(llamac_embed(ctx, longer, NULL, 1, NULL, &v, &dim), LLAMAC_E_CONTEXT_FULL);

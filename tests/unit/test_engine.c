@@ -7,7 +7,7 @@
  * thread waits for completions on one condition variable. Where a test needs the engine held at a known point, a
  * token callback blocks until the test thread releases it, so nothing depends on timing.
  */
-#include "check.h"
+#include "helpers.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -221,8 +221,7 @@ static bool ref_text(const char *s, size_t len, void *user_data) {
 }
 
 static void generate_ref(const char *text, int32_t max_tokens, char *out, size_t cap) {
-    llamac_ctx_params cp = llamac_ctx_params_default();
-    cp.n_threads = 1;
+    llamac_ctx_params cp = test_ctx_params(0);
     llamac_context *c = NULL;
     CHECK_OK(llamac_ctx_new(model, &cp, &c));
     struct ref_sink r = { out, 0, cap };

@@ -7,7 +7,7 @@
  * quantized cache and leave them bit for bit unchanged with F16, and two threads creating contexts at once must
  * each get the rotation they asked for, which is checked by the logits they compute.
  */
-#include "check.h"
+#include "helpers.h"
 
 #include <pthread.h>
 
@@ -39,9 +39,7 @@ static llamac_model *make_head64(void) {
 }
 
 static llamac_ctx_params params(llamac_kv_type k, llamac_kv_type v, llamac_flash_attn fa, uint32_t n_ctx) {
-    llamac_ctx_params cp = llamac_ctx_params_default();
-    cp.n_ctx = n_ctx;
-    cp.n_threads = 1;
+    llamac_ctx_params cp = test_ctx_params(n_ctx);
     cp.type_k = k;
     cp.type_v = v;
     cp.flash_attn = fa;

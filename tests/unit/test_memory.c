@@ -5,7 +5,7 @@
  * content matters, through the logits of a later decode compared with a context that computed the same tokens
  * from scratch.
  */
-#include "check.h"
+#include "helpers.h"
 
 #include <math.h>
 
@@ -17,10 +17,8 @@ static llamac_token *story;
 static size_t n_story;
 
 static llamac_context *new_ctx(uint32_t n_seq_max) {
-    llamac_ctx_params cp = llamac_ctx_params_default();
-    cp.n_ctx = 512;
+    llamac_ctx_params cp = test_ctx_params(512);
     cp.n_seq_max = n_seq_max;
-    cp.n_threads = 1; /* the tiny model gains nothing from more; on a busy machine thread barriers are slow */
     llamac_context *ctx = NULL;
     CHECK_OK(llamac_ctx_new(model, &cp, &ctx));
     return ctx;
@@ -163,10 +161,8 @@ static void test_seq_cp_ranges(void) {
 /* With a unified cache, a shared prefix is decoded once, a part of it copied into another sequence, and a token
  * can belong to two sequences; each sequence then continues exactly as if decoded on its own. */
 static void test_unified_cache(void) {
-    llamac_ctx_params cp = llamac_ctx_params_default();
-    cp.n_ctx = 512;
+    llamac_ctx_params cp = test_ctx_params(512);
     cp.n_seq_max = 2;
-    cp.n_threads = 1;
     cp.kv_unified = true;
     llamac_context *ctx = NULL, *ref = NULL;
     CHECK_OK(llamac_ctx_new(model, &cp, &ctx));

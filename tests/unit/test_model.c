@@ -162,9 +162,7 @@ static void test_free_model_before_context(void) {
     if (!m) {
         return;
     }
-    llamac_ctx_params cp = llamac_ctx_params_default();
-    cp.n_ctx = 256;
-    cp.n_threads = 1; /* the tiny model gains nothing from more; on a busy machine thread barriers are slow */
+    llamac_ctx_params cp = test_ctx_params(256);
     llamac_context *ctx = NULL;
     CHECK_OK(llamac_ctx_new(m, &cp, &ctx));
     llamac_sampler *greedy = NULL;

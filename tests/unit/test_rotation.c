@@ -4,7 +4,7 @@
  *
  * Needs head size 64, which no shipped model has: a small llama is synthesized with the stories260K vocabulary.
  */
-#include "check.h"
+#include "helpers.h"
 
 static char log_rot[64];
 
@@ -40,9 +40,7 @@ static llamac_model *make_model(void) {
 
 static void check_ctx(llamac_model *m, llamac_kv_type k, llamac_kv_type v, llamac_attn_rotation rot, bool want_k,
                       bool want_v, const char *why) {
-    llamac_ctx_params cp = llamac_ctx_params_default();
-    cp.n_ctx = 256;
-    cp.n_threads = 1;
+    llamac_ctx_params cp = test_ctx_params(256);
     cp.type_k = k;
     cp.type_v = v;
     cp.flash_attn = LLAMAC_FLASH_ATTN_ON;

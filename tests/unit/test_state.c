@@ -22,9 +22,7 @@ static llamac_token *ptok, *qtok;
 static size_t n_p, n_q;
 
 static llamac_context *new_ctx(llamac_model *m, uint32_t n_ctx, llamac_kv_type type) {
-    llamac_ctx_params cp = llamac_ctx_params_default();
-    cp.n_ctx = n_ctx;
-    cp.n_threads = 1; /* the tiny model gains nothing from more; on a busy machine thread barriers are slow */
+    llamac_ctx_params cp = test_ctx_params(n_ctx);
     cp.type_k = type;
     cp.type_v = type;
     llamac_context *ctx = NULL;

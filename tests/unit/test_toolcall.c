@@ -755,9 +755,7 @@ static void test_forced_generation(void) {
     if (!model) {
         return;
     }
-    llamac_ctx_params cp = llamac_ctx_params_default();
-    cp.n_ctx = 512;
-    cp.n_threads = 1; /* the tiny model gains nothing from more; on a busy machine thread barriers are slow */
+    llamac_ctx_params cp = test_ctx_params(512);
     llamac_context *ctx = NULL;
     CHECK_OK(llamac_ctx_new(model, &cp, &ctx));
     static const llamac_tool_format formats[] = { LLAMAC_TOOL_FORMAT_HERMES, LLAMAC_TOOL_FORMAT_MISTRAL_ARGS,
