@@ -7,6 +7,7 @@ M="$MODELS/stories260K.gguf"
 C="$MODELS/stories260K-chatml.gguf"
 head -c 4000 "$M" > "$TMP/trunc.gguf"
 printf 'long word %.0s' $(seq 1 40) > "$TMP/long.txt"
+truncate -s $((1024 * 1024 * 1024 + 1)) "$TMP/big.txt" # sparse: one byte past what the command reads
 VOCAB="${LLAMAC_LLAMA_SOURCE:-}/models/ggml-vocab-llama-spm.gguf"
 
 # status <TAB> the message holds <TAB> arguments (shell words)
@@ -60,6 +61,8 @@ done << 'EOF'
 2	--query is required	rerank "$M" doc
 2	unexpected argument 'hi' (the prompt is given with -p TEXT, -f FILE or on standard input)	run "$M" hi
 2	give the prompt with -p or -f, not both	run "$M" -p a -f "$TMP/long.txt"
+1	big.txt' is larger than 1 GiB	run "$M" -f "$TMP/big.txt"
+1	cannot read '/'	run "$M" -f /
 # models: the GGUF reader explains, a vocabulary says so, the positional model is the model
 1	no model given: pass -m FILE, or MODEL.gguf as the first argument	run -p hi
 1	cannot load model: malformed GGUF	run "$TMP/trunc.gguf" -p hi
@@ -70,4 +73,10 @@ done << 'EOF'
 # a chat model without a template: ChatML, as llama-server
 0	the model has no chat template: using ChatML, as llama-server does (--chat-template-file FILE chooses another)	chat "$M" -n 2
 EOF
+rm -f "$TMP/big.txt"
+
+# a chat message past 64 MiB (one piped line) is refused, not read without end
+rc=0
+head -c $((64 * 1024 * 1024 + 1)) /dev/zero | tr '\0' a | "$LLAMAC" chat "$C" > "$TMP/o" 2> "$TMP/e" || rc=$?
+expect_eq "chat: a message past 64 MiB" "$rc:$(cat "$TMP/e")" "1:llamac chat: a message is longer than 64 MiB"
 finish

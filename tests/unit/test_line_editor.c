@@ -27,7 +27,7 @@ static int type(struct line_editor *e, const char *bytes) {
 }
 
 static const char *text(const struct line_editor *e) {
-    return e->buf ? e->buf : "";
+    return llamac__dynbuf_ptr(&e->text);
 }
 
 static void test_keys(void) {
@@ -55,11 +55,12 @@ static void test_keys(void) {
 }
 
 static void test_editing(void) {
-    struct line_editor e = { 0 };
+    struct line_editor e;
+    editor_init(&e);
     /* "Hello wrld", three left, "o", End: "Hello world" */
     type(&e, "Hello wrld\x1b[D\x1b[D\x1b[Do\x1b[F");
     CHECK_STR(text(&e), "Hello world");
-    CHECK_INT(e.cursor, e.len);
+    CHECK_INT(e.cursor, e.text.len);
     /* Ctrl-W removes the last word and the blanks before the cursor */
     type(&e, "  \x17");
     CHECK_STR(text(&e), "Hello ");
@@ -87,7 +88,8 @@ static void test_editing(void) {
 }
 
 static void test_history(void) {
-    struct line_editor e = { 0 };
+    struct line_editor e;
+    editor_init(&e);
     type(&e, "\x1b[A"); /* no history: nothing happens */
     CHECK_STR(text(&e), "");
     editor_history_add(&e, "one", 3);
@@ -137,7 +139,8 @@ static char *draw(struct line_editor *e, int width) {
 }
 
 static void test_draw(void) {
-    struct line_editor e = { 0 };
+    struct line_editor e;
+    editor_init(&e);
     type(&e, "hello\x1b[D");
     char *s = draw(&e, 80);
     CHECK_STR(s, "\r\x1b[J> hello\r\x1b[6C"); /* the cursor on the 'o' */
@@ -158,8 +161,36 @@ static void test_draw(void) {
     editor_free(&e);
 }
 
+/* The input stops at EDITOR_TEXT_MAX: an insert past it is refused and the text stays as it was. */
+static void test_cap(void) {
+    struct line_editor e;
+    editor_init(&e);
+    char *big = malloc(EDITOR_TEXT_MAX);
+    CHECK(big != NULL);
+    if (!big) {
+        return;
+    }
+    memset(big, 'x', EDITOR_TEXT_MAX);
+    type(&e, "abc\x1b[D");
+    CHECK(!editor_insert(&e, big, EDITOR_TEXT_MAX - 2));
+    CHECK_STR(text(&e), "abc");
+    CHECK_INT(e.cursor, 2);
+    CHECK(editor_insert(&e, big, EDITOR_TEXT_MAX - 3)); /* exactly full */
+    CHECK_INT(e.text.len, EDITOR_TEXT_MAX);
+    CHECK_INT(e.cursor, EDITOR_TEXT_MAX - 1);
+    CHECK(e.text.p[0] == 'a' && e.text.p[1] == 'b' && e.text.p[2] == 'x' && e.text.p[EDITOR_TEXT_MAX - 1] == 'c');
+    CHECK(!editor_apply(&e, EDITOR_KEY_TEXT, "y", 1));
+    CHECK_INT(e.text.len, EDITOR_TEXT_MAX);
+    editor_erase(&e, 0, 1); /* room for one again */
+    CHECK(editor_apply(&e, EDITOR_KEY_TEXT, "y", 1));
+    CHECK_INT(e.text.len, EDITOR_TEXT_MAX);
+    free(big);
+    editor_free(&e);
+}
+
 int main(void) {
     RUN(test_keys);
+    RUN(test_cap);
     RUN(test_editing);
     RUN(test_history);
     RUN(test_draw);

@@ -8,6 +8,7 @@
  * instead.
  */
 #include "cli.h"
+#include "dynbuf.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -831,56 +832,47 @@ char *cli_read_all(const struct cli_common *c, const char *path, size_t *len) {
         cli_error(c, "cannot open '%s': %s", path, strerror(errno));
         return NULL;
     }
-    size_t cap = 4096, n = 0;
-    char *buf = malloc(cap);
-    bool failed = buf == NULL;
+    llamac__dynbuf buf = LLAMAC__DYNBUF(CLI_READ_MAX);
     bool tty = !path && isatty(STDIN_FILENO);
-    while (!failed) {
-        if (n + 1 >= cap) {
-            char *bigger = cap < SIZE_MAX / 2 ? realloc(buf, cap * 2) : NULL;
-            if (!bigger) {
-                failed = true;
-                break;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
+    bool read_failed = false;
+    char chunk[16384];
+    for (;;) {
+        size_t got;
         if (tty) {
             /* A terminal delivers a line at a time; a read that ends without a newline was ended by Ctrl-D, which
              * then ends the input (stdio would wait for a second Ctrl-D). */
-            ssize_t got = read(STDIN_FILENO, buf + n, cap - n - 1);
-            if (got < 0 && errno == EINTR) {
+            ssize_t r = read(STDIN_FILENO, chunk, sizeof chunk);
+            if (r < 0 && errno == EINTR) {
                 continue;
             }
-            failed = got < 0;
-            if (got <= 0) {
-                break;
-            }
-            n += (size_t)got;
-            if (buf[n - 1] != '\n') {
-                fputc('\n', stderr); /* what follows (a progress bar, the output) starts below the typed text */
-                break;
-            }
-            continue;
+            read_failed = r < 0;
+            got = r > 0 ? (size_t)r : 0;
+        } else {
+            got = fread(chunk, 1, sizeof chunk, f);
+            read_failed = got == 0 && ferror(f) != 0;
         }
-        size_t got = fread(buf + n, 1, cap - n - 1, f);
-        n += got;
-        if (got == 0) {
-            failed = ferror(f) != 0;
+        if (got == 0 || !llamac__dynbuf_add(&buf, chunk, got)) {
+            break;
+        }
+        if (tty && chunk[got - 1] != '\n') {
+            fputc('\n', stderr); /* what follows (a progress bar, the output) starts below the typed text */
             break;
         }
     }
     if (path) {
         fclose(f);
     }
-    if (failed) {
-        free(buf);
-        cli_error(c, "cannot read %s%s%s", path ? "'" : "standard input", path ? path : "", path ? "'" : "");
-        return NULL;
+    const char *what = path ? path : "standard input";
+    if (read_failed) {
+        cli_error(c, "cannot read %s%s%s", path ? "'" : "", what, path ? "'" : "");
+    } else if (llamac__dynbuf_error(&buf) == LLAMAC__DYNBUF_TOO_BIG) {
+        cli_error(c, "%s%s%s is larger than 1 GiB", path ? "'" : "", what, path ? "'" : "");
+    } else if (llamac__dynbuf_error(&buf) != LLAMAC__DYNBUF_OK) {
+        cli_error(c, "out of memory reading %s%s%s", path ? "'" : "", what, path ? "'" : "");
     }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
+    char *text = read_failed ? NULL : llamac__dynbuf_take(&buf, len);
+    llamac__dynbuf_free(&buf);
+    return text;
 }
 
 llamac_pooling cli_embedding_pooling(struct cli_common *c, llamac_model *model, llamac_pooling requested) {

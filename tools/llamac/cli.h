@@ -223,8 +223,12 @@ bool cli_chat_params(struct cli_common *c, const struct cli_chat *k, llamac_chat
  * decoder models: one vector per text, which is what `embed` prints and /v1/embeddings answers. */
 llamac_pooling cli_embedding_pooling(struct cli_common *c, llamac_model *model, llamac_pooling requested);
 
-/* Reads all of a stream / a file into a NUL-terminated buffer (caller frees with free). NULL on failure, with the
- * error printed. Standard input on a terminal ends at one Ctrl-D, even in the middle of a line. */
+/* The most bytes cli_read_all reads (a prompt or input that long overflows any context anyway). */
+#define CLI_READ_MAX ((size_t)1 << 30)
+
+/* Reads all of a stream / a file into a NUL-terminated buffer (caller frees with free). NULL on failure (cannot
+ * read, larger than CLI_READ_MAX, out of memory), with the error printed. Standard input on a terminal ends at one
+ * Ctrl-D, even in the middle of a line. */
 char *cli_read_all(const struct cli_common *c, const char *path_or_null, size_t *len);
 
 /* Columns of the terminal on `fd`, or 0 when it is not a terminal. */

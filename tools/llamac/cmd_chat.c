@@ -7,6 +7,7 @@
  * generation to stop (llamac_ctx_cancel is safe in a signal handler); the loop decides what a Ctrl-C means.
  */
 #include "chat_opts.h"
+#include "dynbuf.h"
 
 #include <editline/readline.h>
 #include <errno.h>
@@ -164,37 +165,14 @@ static char *read_line(struct input *in, const char *prompt) {
     return strdup(in->line);
 }
 
-/* A growable string. */
-struct text {
-    char *s;
-    size_t len;
-    size_t cap;
-};
-
-static bool text_add(struct text *t, const char *s, size_t n) {
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap * 2 : 256;
-        while (cap < t->len + n + 1) {
-            cap *= 2;
-        }
-        char *p = realloc(t->s, cap);
-        if (!p) {
-            return false;
-        }
-        t->s = p;
-        t->cap = cap;
-    }
-    memcpy(t->s + t->len, s, n);
-    t->len += n;
-    t->s[t->len] = '\0';
-    return true;
-}
+/* The longest message read (a message that long overflows any context anyway). */
+#define CHAT_MESSAGE_MAX ((size_t)64 << 20)
 
 enum read_result { READ_MESSAGE, READ_EOF, READ_INTERRUPT, READ_NO_MEMORY };
 
 /* Reads one message, joining continued lines (ending in a backslash) and """ blocks with newlines. */
-static enum read_result read_message(struct input *in, struct text *msg) {
-    msg->len = 0;
+static enum read_result read_message(struct input *in, llamac__dynbuf *msg) {
+    llamac__dynbuf_reset(msg);
     bool block = false, more = false;
     size_t lines = 0;
     for (;;) {
@@ -222,7 +200,7 @@ static enum read_result read_message(struct input *in, struct text *msg) {
             n--;
             more = true;
         }
-        bool ok = (lines == 0 || text_add(msg, "\n", 1)) && text_add(msg, line, n);
+        bool ok = (lines == 0 || llamac__dynbuf_addc(msg, '\n')) && llamac__dynbuf_add(msg, line, n);
         lines++;
         free(line);
         if (!ok) {
@@ -233,7 +211,7 @@ static enum read_result read_message(struct input *in, struct text *msg) {
         }
     }
     if (in->tty && msg->len > 0) {
-        add_history(msg->s);
+        add_history(msg->p);
     }
     return READ_MESSAGE;
 }
@@ -297,7 +275,7 @@ static bool hold_typeahead(struct termios *saved) {
 
 static int chat_loop(struct cli_common *c, llamac_context *ctx, llamac_chat *chat, bool tty) {
     struct input in = { tty, NULL, 0 };
-    struct text msg = { NULL, 0, 0 };
+    llamac__dynbuf msg = LLAMAC__DYNBUF(CHAT_MESSAGE_MAX);
     int rc = EXIT_OK;
     if (tty) {
         rl_readline_name = "llamac";
@@ -307,7 +285,9 @@ static int chat_loop(struct cli_common *c, llamac_context *ctx, llamac_chat *cha
     for (;;) {
         enum read_result rr = read_message(&in, &msg);
         if (rr == READ_NO_MEMORY) {
-            cli_error(c, "out of memory reading input");
+            cli_error(c, "%s",
+                      llamac__dynbuf_error(&msg) == LLAMAC__DYNBUF_TOO_BIG ? "a message is longer than 64 MiB"
+                                                                           : "out of memory reading input");
             rc = EXIT_FAILURE_RUN;
             break;
         }
@@ -329,15 +309,15 @@ static int chat_loop(struct cli_common *c, llamac_context *ctx, llamac_chat *cha
         if (msg.len == 0) {
             continue;
         }
-        if (msg.s[0] == '/' && !strchr(msg.s, '\n')) {
+        if (msg.p[0] == '/' && !strchr(msg.p, '\n')) {
             bool quit = false;
-            run_command(c, chat, msg.s, &quit);
+            run_command(c, chat, msg.p, &quit);
             if (quit) {
                 break;
             }
             continue;
         }
-        if (llamac_chat_add(chat, "user", msg.s, msg.len) != LLAMAC_OK) {
+        if (llamac_chat_add(chat, "user", msg.p, msg.len) != LLAMAC_OK) {
             cli_lib_error(c, NULL);
             continue;
         }
@@ -383,7 +363,7 @@ static int chat_loop(struct cli_common *c, llamac_context *ctx, llamac_chat *cha
         sigints = 0;
     }
     free(in.line);
-    free(msg.s);
+    llamac__dynbuf_free(&msg);
     return rc;
 }
 

@@ -158,12 +158,12 @@ static bool on_answer_text(const char *text, size_t len, void *user_data) {
 static void answer(struct live *lv) {
     struct line_editor *e = &lv->ed;
     editor_leave(e, stdout, term_width());
-    editor_history_add(e, e->buf ? e->buf : "", e->len);
+    editor_history_add(e, llamac__dynbuf_ptr(&e->text), e->text.len);
     lv->t_enter = now_ms();
     lv->t_first = 0;
     lv->cancelled = false;
-    llamac_status st = lv->pf ? llamac_prefill_flush(lv->pf, e->buf ? e->buf : "", e->len)
-                              : llamac_chat_add(lv->chat, "user", e->buf ? e->buf : "", e->len);
+    llamac_status st = lv->pf ? llamac_prefill_flush(lv->pf, llamac__dynbuf_ptr(&e->text), e->text.len)
+                              : llamac_chat_add(lv->chat, "user", llamac__dynbuf_ptr(&e->text), e->text.len);
     if (st != LLAMAC_OK) {
         fprintf(stdout, "[error: %s]\r\n", llamac_last_error());
         return;
@@ -211,7 +211,7 @@ static void handle_keys(struct live *lv) {
         if (k != EDITOR_KEY_CTRL_C) {
             lv->ctrl_c = 0;
         }
-        size_t old_len = e->len;
+        size_t old_len = e->text.len;
         switch (k) {
         case EDITOR_KEY_CTRL_L:
             fputs("\x1b[H\x1b[2J", stdout);
@@ -228,14 +228,14 @@ static void handle_keys(struct live *lv) {
             lv->dirty = true;
             break;
         case EDITOR_KEY_CTRL_D:
-            if (e->len == 0) {
+            if (e->text.len == 0) {
                 lv->quit = true;
             } else {
                 editor_apply(e, EDITOR_KEY_DELETE, NULL, 0);
             }
             break;
         case EDITOR_KEY_ENTER:
-            if (e->len > 0) {
+            if (e->text.len > 0) {
                 /* keys typed ahead of the answer stay for the next message */
                 memmove(lv->in, lv->in + at, lv->n_in - at);
                 lv->n_in -= at;
@@ -246,11 +246,11 @@ static void handle_keys(struct live *lv) {
         default:
             if (!editor_apply(e, k, bytes, used)) {
                 editor_leave(e, stdout, term_width());
-                fputs("[out of memory]\r\n", stdout);
+                fputs("[not added: the input holds at most 16 MiB, or memory ran out]\r\n", stdout);
             }
             break;
         }
-        if (e->len != old_len || k == EDITOR_KEY_TEXT || k == EDITOR_KEY_CTRL_W || k == EDITOR_KEY_UP ||
+        if (e->text.len != old_len || k == EDITOR_KEY_TEXT || k == EDITOR_KEY_CTRL_W || k == EDITOR_KEY_UP ||
             k == EDITOR_KEY_DOWN) {
             lv->dirty = true;
             lv->last_edit = now_ms();
@@ -300,7 +300,7 @@ static int live_loop(struct live *lv) {
         }
         /* Idle: feed the prefill, or decode one step. */
         if (want_update && now_ms() - lv->last_edit >= (double)lv->o->debounce_ms) {
-            if (llamac_prefill_update(lv->pf, e->buf ? e->buf : "", e->len) != LLAMAC_OK) {
+            if (llamac_prefill_update(lv->pf, llamac__dynbuf_ptr(&e->text), e->text.len) != LLAMAC_OK) {
                 llamac_prefill_cancel(lv->pf); /* e.g. text the template refuses: wait for Enter to report it */
             }
             lv->dirty = false;
@@ -344,6 +344,7 @@ int cmd_chat_live(struct cli_common *c, struct chat_opts *o, llamac_chat_params 
     char *template_source = NULL;
     struct live lv;
     memset(&lv, 0, sizeof lv);
+    editor_init(&lv.ed);
     lv.c = c;
     lv.o = o;
     if (!cli_chat_params(c, &o->chat, cp, &template_source) ||

@@ -17,24 +17,24 @@
 
 /* ---- buffer ---- */
 
+void editor_init(struct line_editor *e) {
+    memset(e, 0, sizeof *e);
+    llamac__dynbuf_init(&e->text, EDITOR_TEXT_MAX);
+}
+
 bool editor_insert(struct line_editor *e, const char *s, size_t n) {
-    if (e->len + n + 1 > e->cap) {
-        size_t cap = e->cap ? e->cap * 2 : 256;
-        while (cap < e->len + n + 1) {
-            cap *= 2;
-        }
-        char *p = realloc(e->buf, cap);
-        if (!p) {
-            return false;
-        }
-        e->buf = p;
-        e->cap = cap;
+    size_t tail = e->text.len - e->cursor;
+    if (n > e->text.max - e->text.len) {
+        return false; /* past the cap: the text stays as it was */
     }
-    memmove(e->buf + e->cursor + n, e->buf + e->cursor, e->len - e->cursor);
-    memcpy(e->buf + e->cursor, s, n);
-    e->len += n;
+    if (!llamac__dynbuf_grow(&e->text, n)) {
+        llamac__dynbuf_reset(&e->text); /* out of memory: the text is gone, the editor stays usable */
+        e->cursor = 0;
+        return false;
+    }
+    memmove(e->text.p + e->cursor + n, e->text.p + e->cursor, tail);
+    memcpy(e->text.p + e->cursor, s, n);
     e->cursor += n;
-    e->buf[e->len] = '\0';
     return true;
 }
 
@@ -42,23 +42,18 @@ void editor_erase(struct line_editor *e, size_t from, size_t to) {
     if (to <= from) {
         return;
     }
-    memmove(e->buf + from, e->buf + to, e->len - to);
-    e->len -= to - from;
+    memmove(e->text.p + from, e->text.p + to, e->text.len - to);
+    llamac__dynbuf_truncate(&e->text, e->text.len - (to - from));
     if (e->cursor >= to) {
         e->cursor -= to - from;
     } else if (e->cursor > from) {
         e->cursor = from;
     }
-    if (e->buf) {
-        e->buf[e->len] = '\0';
-    }
 }
 
 void editor_clear(struct line_editor *e) {
-    e->len = e->cursor = 0;
-    if (e->buf) {
-        e->buf[0] = '\0';
-    }
+    llamac__dynbuf_reset(&e->text);
+    e->cursor = 0;
 }
 
 /* Replaces the whole text, the cursor at its end. */
@@ -76,32 +71,32 @@ size_t editor_prev_char(const struct line_editor *e, size_t at) {
         return 0;
     }
     at--;
-    while (at > 0 && is_cont(e->buf[at])) {
+    while (at > 0 && is_cont(e->text.p[at])) {
         at--;
     }
     return at;
 }
 
 size_t editor_next_char(const struct line_editor *e, size_t at) {
-    if (at >= e->len) {
-        return e->len;
+    if (at >= e->text.len) {
+        return e->text.len;
     }
     at++;
-    while (at < e->len && is_cont(e->buf[at])) {
+    while (at < e->text.len && is_cont(e->text.p[at])) {
         at++;
     }
     return at;
 }
 
 size_t editor_line_start(const struct line_editor *e, size_t at) {
-    while (at > 0 && e->buf[at - 1] != '\n') {
+    while (at > 0 && e->text.p[at - 1] != '\n') {
         at--;
     }
     return at;
 }
 
 size_t editor_line_end(const struct line_editor *e, size_t at) {
-    while (at < e->len && e->buf[at] != '\n') {
+    while (at < e->text.len && e->text.p[at] != '\n') {
         at++;
     }
     return at;
@@ -155,12 +150,12 @@ static bool browse(struct line_editor *e, size_t to) {
     }
     if (e->browsing == e->n_history && to < e->n_history) {
         free(e->draft);
-        e->draft = malloc(e->len + 1);
+        e->draft = malloc(e->text.len + 1);
         if (!e->draft) {
             return false;
         }
-        memcpy(e->draft, e->buf ? e->buf : "", e->len);
-        e->draft[e->len] = '\0';
+        memcpy(e->draft, llamac__dynbuf_ptr(&e->text), e->text.len);
+        e->draft[e->text.len] = '\0';
     }
     e->browsing = to;
     return set_text(e, to < e->n_history ? e->history[to] : e->draft ? e->draft : "");
@@ -181,7 +176,7 @@ static bool vertical(struct line_editor *e, int dir) {
         e->cursor = advance_chars(e, ps, col, ls - 1);
     } else {
         size_t le = editor_line_end(e, e->cursor);
-        if (le >= e->len) {
+        if (le >= e->text.len) {
             return e->browsing < e->n_history ? browse(e, e->browsing + 1) : true;
         }
         e->cursor = advance_chars(e, le + 1, col, editor_line_end(e, le + 1));
@@ -282,10 +277,10 @@ bool editor_apply(struct line_editor *e, enum editor_key k, const char *bytes, s
     case EDITOR_KEY_CTRL_K: editor_erase(e, e->cursor, editor_line_end(e, e->cursor)); break;
     case EDITOR_KEY_CTRL_W: {
         size_t s = e->cursor;
-        while (s > 0 && (e->buf[s - 1] == ' ' || e->buf[s - 1] == '\t')) {
+        while (s > 0 && (e->text.p[s - 1] == ' ' || e->text.p[s - 1] == '\t')) {
             s--;
         }
-        while (s > 0 && e->buf[s - 1] != ' ' && e->buf[s - 1] != '\t' && e->buf[s - 1] != '\n') {
+        while (s > 0 && e->text.p[s - 1] != ' ' && e->text.p[s - 1] != '\t' && e->text.p[s - 1] != '\n') {
             s--;
         }
         editor_erase(e, s, e->cursor);
@@ -306,16 +301,16 @@ void editor_draw(struct line_editor *e, FILE *out, int width) {
     }
     fputs("\r\x1b[J" PROMPT, out);
     int row = 0, col = PROMPT_COLS, cur_row = 0, cur_col = PROMPT_COLS;
-    for (size_t i = 0; i <= e->len;) {
+    for (size_t i = 0; i <= e->text.len;) {
         if (i == e->cursor) {
             cur_row = row;
             cur_col = col;
         }
-        if (i == e->len) {
+        if (i == e->text.len) {
             break;
         }
         size_t j = editor_next_char(e, i);
-        if (e->buf[i] == '\n') {
+        if (e->text.p[i] == '\n') {
             fputs("\r\n"
                   "  ",
                   out);
@@ -327,7 +322,7 @@ void editor_draw(struct line_editor *e, FILE *out, int width) {
                 row++;
                 col = 0;
             }
-            fwrite(e->buf + i, 1, j - i, out);
+            fwrite(e->text.p + i, 1, j - i, out);
             col++;
         }
         i = j;
@@ -355,7 +350,7 @@ void editor_draw(struct line_editor *e, FILE *out, int width) {
 
 void editor_leave(struct line_editor *e, FILE *out, int width) {
     size_t save = e->cursor;
-    e->cursor = e->len;
+    e->cursor = e->text.len;
     editor_draw(e, out, width);
     e->cursor = save;
     fputs("\r\n", out);
@@ -364,7 +359,7 @@ void editor_leave(struct line_editor *e, FILE *out, int width) {
 }
 
 void editor_free(struct line_editor *e) {
-    free(e->buf);
+    llamac__dynbuf_free(&e->text);
     free(e->draft);
     for (size_t i = 0; i < e->n_history; i++) {
         free(e->history[i]);

@@ -10,6 +10,8 @@
 #ifndef LLAMAC_LINE_EDITOR_H
 #define LLAMAC_LINE_EDITOR_H
 
+#include "dynbuf.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -38,10 +40,12 @@ enum editor_key {
 
 #define EDITOR_HISTORY_MAX 100
 
+/* The longest input the editor holds (an insert past it is refused). */
+#define EDITOR_TEXT_MAX ((size_t)16 << 20)
+
+/* Ready after editor_init; read the text as text.p (NULL while empty: llamac__dynbuf_ptr gives "") and text.len. */
 struct line_editor {
-    char *buf; /* NUL-terminated; NULL until the first insert */
-    size_t len;
-    size_t cap;
+    llamac__dynbuf text;               /* the input, NUL-terminated */
     size_t cursor;                     /* byte offset, always at a character boundary */
     int drawn_row;                     /* the row of the terminal cursor within the drawn input, after the last draw */
     char *history[EDITOR_HISTORY_MAX]; /* sent messages, oldest first */
@@ -50,15 +54,19 @@ struct line_editor {
     char *draft;     /* the text typed before browsing started */
 };
 
+/* Prepares an empty editor with no history. */
+void editor_init(struct line_editor *e);
+
 /* Decodes one key from in[0..n); *used receives the bytes it took. */
 enum editor_key editor_parse_key(const unsigned char *in, size_t n, size_t *used);
 
 /* Applies an editing key (text, newline, cursor moves, deletions, Up/Down with history); `bytes`/`n` are the key's
  * bytes for EDITOR_KEY_TEXT. Enter, Ctrl-C, Ctrl-D and Ctrl-L are the caller's: they change nothing here. Returns
- * false only when memory ran out. */
+ * false only when an insert failed (see editor_insert). */
 bool editor_apply(struct line_editor *e, enum editor_key k, const char *bytes, size_t n);
 
-/* Inserts text at the cursor. False when memory ran out. */
+/* Inserts text at the cursor. False when the text would pass EDITOR_TEXT_MAX (nothing changes) or memory ran out
+ * (the text is emptied). */
 bool editor_insert(struct line_editor *e, const char *s, size_t n);
 
 /* Removes bytes [from, to) (character boundaries), keeping the cursor on the same text. */
@@ -83,7 +91,7 @@ void editor_draw(struct line_editor *e, FILE *out, int width);
 /* Moves the terminal cursor below the drawn input, for output that follows it. */
 void editor_leave(struct line_editor *e, FILE *out, int width);
 
-/* Frees the buffer and history. */
+/* Frees the buffer and history; editor_init makes it usable again. */
 void editor_free(struct line_editor *e);
 
 #endif /* LLAMAC_LINE_EDITOR_H */
