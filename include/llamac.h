@@ -35,6 +35,8 @@
 #ifndef LLAMAC_H
 #define LLAMAC_H
 
+/* In layer order, each header building on those above it (not sorted). */
+/* clang-format off */
 #include "llamac/base.h"
 #include "llamac/model.h"
 #include "llamac/context.h"
@@ -45,5 +47,6 @@
 #include "llamac/engine.h"
 #include "llamac/gguf.h"
 #include "llamac/hub.h"
+/* clang-format on */
 
 #endif /* LLAMAC_H */
