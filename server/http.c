@@ -271,7 +271,9 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, con
     } else if (route && (route->flags & ROUTE_SLOTS) && !s->opt.slots) {
         reply_error(&rq, 501, NULL, "not_supported", "the /slots endpoint is off; start the server with --slots");
     } else if (!allowed) {
-        reply_error(&rq, 404, NULL, "not_found", "no endpoint %s %s", method, url);
+        if (!static_serve(&rq)) { /* the chat page, or --path files */
+            reply_error(&rq, 404, NULL, "not_found", "no endpoint %s %s", method, url);
+        }
     } else if (!route) {
         reply_error(&rq, 405, NULL, "method_not_allowed", "%s %s is not allowed; use %s", method, url, allowed);
     } else if (!(route->flags & ROUTE_PUBLIC) && !authorized(s, conn)) {

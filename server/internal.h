@@ -7,7 +7,8 @@
  * readers and the parsed generation request), job.c (a generation in flight: reference counts, locking, waiting,
  * the hand-over to a streaming response; no JSON), complete.c (running a parsed request on the engine), openai.c
  * (the OpenAI dialect: its request fields, response and stream shapes, errors), native.c (llama-server's own
- * endpoints), draft.c, embed.c, admin.c (/health, /v1/models, /metrics, /slots), wake.c (waking stream readers).
+ * endpoints), draft.c, embed.c, admin.c (/health, /v1/models, /metrics, /slots), wake.c (waking stream readers),
+ * static.c (what GET answers outside the API: the embedded chat page, or --path DIR's files).
  *
  * A handler gets a `struct request` with the whole body and fills in its reply: a status and a JSON value, a text
  * body, or a ready-made libmicrohttpd response (a stream). Every client mistake becomes a 4xx through reply_error,
@@ -44,6 +45,7 @@ struct server {
     pthread_mutex_t embd_lock; /* one embedding job at a time on embd_ctx */
     bool reranking;
     char *model_id;
+    char *static_root; /* opt.static_dir resolved (static.c); freed by server_shutdown */
     /* jobs waiting on the engine, so that server_shutdown can end them */
     pthread_mutex_t jobs_lock;
     struct job *jobs;
@@ -142,6 +144,12 @@ void handle_tokenize(struct request *rq);       /* native.c */
 void handle_detokenize(struct request *rq);     /* native.c */
 void handle_apply_template(struct request *rq); /* native.c */
 void handle_drafts(struct request *rq);         /* draft.c: incremental prefill over HTTP */
+
+/* static.c: GET and HEAD outside the API: the chat page embedded at build time, or the files of --path DIR.
+ * static_init resolves the folder once (server_start; false with a message in err when it is not one). static_serve
+ * replies and returns true when the path is its to answer, false to leave the reply (404) to the caller (http.c). */
+bool static_init(struct server *s, char *err, size_t cap);
+bool static_serve(struct request *rq);
 
 /* Ends every job still waiting (job.c; server_shutdown). */
 void jobs_abort_all(struct server *s);

@@ -55,7 +55,7 @@ server *server_start(const struct server_options *opt, char *err, size_t cap) {
         snprintf(err, cap, "out of memory");
         return NULL;
     }
-    if (!http_start(s, err, cap)) {
+    if (!static_init(s, err, cap) || !http_start(s, err, cap)) {
         server_shutdown(s, 0);
         return NULL;
     }
@@ -97,6 +97,7 @@ size_t server_shutdown(server *s, unsigned grace_ms) {
     pthread_mutex_destroy(&s->embd_lock);
     pthread_mutex_destroy(&s->jobs_lock);
     free(s->model_id);
+    free(s->static_root);
     free(s);
     return left;
 }

@@ -34,6 +34,8 @@ struct server_options {
     bool slots;               /* GET /slots */
     const char *alias;        /* model id in /v1/models and responses; NULL: the model file's name */
     const char *model_path;
+    bool no_webui;          /* --no-webui: no chat page at / */
+    const char *static_dir; /* --path: this folder's files at / instead of the embedded chat page; NULL: the page */
     llamac_reasoning_format reasoning; /* <think> to reasoning_content (DEEPSEEK, the default) or left in (NONE) */
     const char *chat_template_kwargs;  /* a JSON object of template variables for every chat request (a request's
                                           chat_template_kwargs override them key by key); NULL: none */

@@ -263,7 +263,16 @@ static const struct cli_opt server_rows[] = {
       .min = 0,
       .max = 3600,
       .help = "seconds to let requests finish on SIGINT/SIGTERM (default: 10)" },
-    { .names = { "--no-ui", "--no-webui" }, .set = cli_set_ignored, .help = "accepted (there is no web UI)" },
+    { .names = { "--no-ui", "--no-webui" }, .set = cli_set_true, .offset = SO(no_webui), .help = "no chat page at /" },
+    { .names = { "--webui" },
+      .set = cli_set_false,
+      .offset = SO(no_webui),
+      .help = "the chat page at / (the default)" },
+    { .names = { "--path" },
+      .arg = "DIR",
+      .set = cli_set_str,
+      .offset = SO(static_dir),
+      .help = "serve DIR's files at / instead of the chat page (no hidden files, nothing outside DIR)" },
     { .names = { "-cb", "--cont-batching" },
       .set = cli_set_ignored,
       .help = "accepted (batching is always continuous)" },
@@ -288,7 +297,8 @@ const struct cli_command cli_cmd_serve = {
     .summary = "an OpenAI-compatible HTTP server (chat, completions, embeddings) with continuous batching",
     .synopsis = "[MODEL.gguf | -m MODEL] [options]",
     .about = "An OpenAI-compatible server: /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/rerank, "
-             "/v1/models, /health, /tokenize, /detokenize, /apply-template, /metrics, /slots. -c is the context "
+             "/v1/models, /health, /tokenize, /detokenize, /apply-template, /metrics, /slots; a chat page at /. -c is "
+             "the context "
              "shared by the slots, each getting -c / -np (default: slots x min(4096, the model's training "
              "context)); the sampling flags are the defaults of requests that do not set them.",
     .groups = serve_groups,
@@ -474,6 +484,10 @@ static int serve(int argc, char **argv) {
     bool v6 = strchr(host, ':') != NULL;
     fprintf(stderr, "llamac serve: listening on http://%s%s%s:%u\n", v6 ? "[" : "", host, v6 ? "]" : "",
             (unsigned)server_port(srv));
+    if (!o.so.no_webui) {
+        fprintf(stderr, "llamac serve: open http://%s%s%s:%u/ in a browser to %s\n", v6 ? "[" : "", host, v6 ? "]" : "",
+                (unsigned)server_port(srv), o.so.static_dir ? "see --path's files" : "chat");
+    }
 
     int sig = 0;
     while (sigwait(&sigs, &sig) != 0) {
