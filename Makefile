@@ -8,6 +8,7 @@
 #   make lint            cppcheck over the library and the command
 #   make reference       regenerate tests/reference from llama.cpp's own tools
 #   make bench           llamac against llama.cpp's llama-bench, same machine, same run (README: Performance)
+#   make screenshots     the README's light and dark pictures of the chat page, from its browser test
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 STATIC_BUILD ?= build-static
@@ -15,7 +16,7 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 SOURCES = $(shell git ls-files '*.c' '*.h' '*.cpp' 2>/dev/null)
 
-.PHONY: all build setup run test test-sanitize test-static format format-check lint reference bench clean
+.PHONY: all build setup run test test-sanitize test-static format format-check lint reference bench screenshots clean
 
 all: build
 
@@ -68,6 +69,10 @@ BENCH_FLAGS ?=
 bench: build
 	cmake --build $(BUILD) --target reference-tools
 	$(BUILD)/bin/llamac-bench-run $(BENCH_FLAGS)
+
+# The browser test (tests/cli/test_webui.sh, needs Debian's chromium) writes them into server/webui/screenshots.
+screenshots: build
+	cd $(BUILD) && LLAMAC_WEBUI_SCREENSHOTS=$(CURDIR)/server/webui/screenshots ctest -R cli_test_webui --output-on-failure
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(STATIC_BUILD)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: the main job on the default model: `llamac serve`, the OpenAI-compatible server, in the foreground on
-# http://127.0.0.1:8080 ($HOST and $PORT change it; $SERVE_ARGS adds flags; Ctrl-C stops it). The model is
+# http://127.0.0.1:8080 ($HOST and $PORT change it; $SERVE_ARGS adds flags; Ctrl-C stops it). When it is ready it
+# prints the URL to open in a browser for the chat page. The model is
 # $LLAMAC_MODEL when set, else the Hugging Face model $LLAMAC_HF_REPO (OWNER/REPO[:QUANT], pulled into the Hub cache)
 # when set, else stories260K-chatml.gguf (a tiny model with a ChatML template) from the test model directory
 # ($LLAMAC_TEST_MODELS, default ../shared/models beside the checkout).

@@ -122,6 +122,7 @@ function titleFrom(text) {
 
 // Saves a conversation (and moves it to the top of the list).
 async function persist(conv) {
+  if (conv.deleted) return; // an answer that was streaming into it has just ended
   conv.updated = Date.now();
   if (!state.list.includes(conv)) state.list.unshift(conv);
   state.list.sort((a, b) => b.updated - a.updated);
@@ -134,6 +135,7 @@ async function persist(conv) {
 }
 
 function renderList() {
+  if (renaming) return; // redrawn when the rename ends
   ui.conversations.replaceChildren(
     ...state.list.map((c) => {
       const li = h("li", { class: `conv${c === state.current ? " active" : ""}`, "data-id": c.id });
@@ -156,12 +158,16 @@ function renderList() {
   );
 }
 
+let renaming = false;
+
 function startRename(li, conv) {
+  renaming = true;
   const input = h("input", { type: "text", class: "conv-rename-input", value: conv.title, "aria-label": "New name" });
   let done = false;
   const finish = async (save) => {
     if (done) return;
     done = true;
+    renaming = false;
     const name = input.value.trim();
     if (save && name && name !== conv.title) {
       conv.title = name.slice(0, 200);
@@ -185,6 +191,7 @@ function startRename(li, conv) {
 }
 
 async function removeConversation(conv) {
+  conv.deleted = true;
   if (state.stream && state.stream.conv === conv) state.stream.controller.abort();
   state.list = state.list.filter((c) => c !== conv);
   try {
@@ -233,6 +240,7 @@ function statsText(msg) {
   if (s && Number.isFinite(s.firstMs)) parts.push(`first token after ${Math.round(s.firstMs)} ms`);
   if (msg.finish === "length") parts.push("cut at the token limit");
   if (msg.stopped) parts.push("stopped");
+  else if (msg.pending && messageState(msg) !== "streaming") parts.push("interrupted"); // the page closed mid-answer
   return parts.join(" \u00b7 ");
 }
 
@@ -533,7 +541,12 @@ function buildSettingsForm() {
     const multiline = f.type === "text" || f.type === "list" || f.type === "json";
     const input = multiline
       ? h("textarea", { id: `set-${f.key}`, rows: f.type === "list" ? 2 : 3, placeholder: f.placeholder, spellcheck: "false" })
-      : h("input", { id: `set-${f.key}`, type: "text", inputmode: "decimal", placeholder: f.placeholder });
+      : h("input", {
+          id: `set-${f.key}`,
+          type: "text",
+          inputmode: f.min >= 0 ? "decimal" : undefined, // phones' decimal keypads have no minus sign
+          placeholder: f.placeholder || "server default",
+        });
     inputs.set(f.key, input);
     rows.push(h("label", { class: `field${multiline ? " wide" : ""}` }, h("span", null, f.label), input));
   }

@@ -5,24 +5,25 @@
 const KEY = "llamac.settings";
 
 // type: "text" (multi-line), "number" (float), "int", "list" (one string a line), "json" (an object merged into the
-// request). min/max are the API's own limits, so the form refuses what the server would refuse.
+// request). min/max are the API's own limits, so the form refuses what the server would refuse. An empty number
+// shows "server default": the server's command line decides it, not this page.
 export const FIELDS = [
-  { key: "system", label: "System prompt", type: "text", placeholder: "You are a helpful assistant." },
-  { key: "temperature", label: "Temperature", type: "number", min: 0, max: 100, step: 0.05, placeholder: "0.8" },
-  { key: "top_p", label: "Top-p", type: "number", min: 0, max: 1, step: 0.01, placeholder: "0.95" },
-  { key: "top_k", label: "Top-k", type: "int", min: 0, max: 2147483647, placeholder: "40" },
-  { key: "min_p", label: "Min-p", type: "number", min: 0, max: 1, step: 0.01, placeholder: "0.05" },
-  { key: "max_tokens", label: "Max tokens", type: "int", min: 1, max: 2147483647, placeholder: "until the context is full" },
-  { key: "presence_penalty", label: "Presence penalty", type: "number", min: -2, max: 2, step: 0.1, placeholder: "0" },
-  { key: "frequency_penalty", label: "Frequency penalty", type: "number", min: -2, max: 2, step: 0.1, placeholder: "0" },
-  { key: "repeat_penalty", label: "Repeat penalty", type: "number", min: 0, max: 100, step: 0.05, placeholder: "1.0" },
-  { key: "seed", label: "Seed", type: "int", min: -9007199254740991, max: 9007199254740991, placeholder: "random" },
-  { key: "stop", label: "Stop strings (one a line)", type: "list", placeholder: "" },
+  { key: "system", label: "System prompt", type: "text", placeholder: "none" },
+  { key: "temperature", label: "Temperature", type: "number", min: 0, max: 100, step: 0.05 },
+  { key: "top_p", label: "Top-p", type: "number", min: 0, max: 1, step: 0.01 },
+  { key: "top_k", label: "Top-k", type: "int", min: 0, max: 2147483647 },
+  { key: "min_p", label: "Min-p", type: "number", min: 0, max: 1, step: 0.01 },
+  { key: "max_tokens", label: "Max tokens", type: "int", min: 1, max: 2147483647 },
+  { key: "presence_penalty", label: "Presence penalty", type: "number", min: -2, max: 2, step: 0.1 },
+  { key: "frequency_penalty", label: "Frequency penalty", type: "number", min: -2, max: 2, step: 0.1 },
+  { key: "repeat_penalty", label: "Repeat penalty", type: "number", min: 0, max: 100, step: 0.05 },
+  { key: "seed", label: "Seed", type: "int", min: -9007199254740991, max: 9007199254740991 },
+  { key: "stop", label: "Stop strings (one a line)", type: "list" },
   {
     key: "custom",
     label: "Extra request fields (JSON object)",
     type: "json",
-    placeholder: '{"logit_bias": {"15043": -100}, "grammar": "..."}',
+    placeholder: '{"logit_bias": {"15043": -100}, "grammar": "root ::= ..."}',
   },
 ];
 
