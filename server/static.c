@@ -240,11 +240,11 @@ static void serve_dir_file(struct request *rq) {
             break;
         }
         /* a folder: its index.html */
-        if (strlen(real) + sizeof "/index.html" > sizeof full) {
+        int n = snprintf(full, sizeof full, "%s/index.html", real);
+        if (n < 0 || (size_t)n >= sizeof full) {
             reply_error(rq, 414, NULL, "uri_too_long", "the path is too long");
             return;
         }
-        snprintf(full, sizeof full, "%s/index.html", real);
     }
     if (!S_ISREG(st.st_mode)) {
         reply_error(rq, 404, NULL, "not_found", "no file %s", path);

@@ -185,6 +185,8 @@ for p in '/../outside/secret.txt' '/sub/../../outside/secret.txt' '/%2e%2e/outsi
   expect_eq "--path: $p is a bad path" "$code:$(jqr .error.code)" "400:invalid_path"
   case "$(cat "$TMP/body")" in *LEAKED*) fail "--path: $p leaked" ;; *) pass ;; esac
 done
+get "/$(printf 'abcdefgh/%.0s' $(seq 1 520))x.txt"
+expect_eq "--path: a path too long" "$code:$(jqr .error.code)" "414:uri_too_long"
 get /sub/page.txt
 pe=$(head_of ETag)
 get /sub/page.txt -H "If-None-Match: $pe"

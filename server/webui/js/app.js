@@ -228,15 +228,15 @@ function statsText(msg) {
   const u = msg.usage;
   const t = msg.timings;
   const s = msg.stats;
-  if (u) {
+  if (u && Number.isFinite(u.completion_tokens) && Number.isFinite(u.prompt_tokens)) {
     parts.push(`${u.completion_tokens} tokens`);
-    let rate = t && t.predicted_per_second;
+    let rate = t && Number.isFinite(t.predicted_per_second) ? t.predicted_per_second : 0;
     if (!rate && s && s.genMs > 0 && u.completion_tokens > 1) rate = (u.completion_tokens - 1) / (s.genMs / 1000);
     if (rate) parts.push(`${rate.toFixed(1)} tokens/s`);
     const cached = u.prompt_tokens_details && u.prompt_tokens_details.cached_tokens;
     parts.push(`prompt ${u.prompt_tokens} tokens${cached ? ` (${cached} cached)` : ""}`);
   }
-  if (t && t.prompt_per_second) parts.push(`prompt ${t.prompt_per_second.toFixed(0)} tokens/s`);
+  if (t && Number.isFinite(t.prompt_per_second)) parts.push(`prompt ${t.prompt_per_second.toFixed(0)} tokens/s`);
   if (s && Number.isFinite(s.firstMs)) parts.push(`first token after ${Math.round(s.firstMs)} ms`);
   if (msg.finish === "length") parts.push("cut at the token limit");
   if (msg.stopped) parts.push("stopped");
@@ -617,7 +617,8 @@ async function connect() {
       s = { ready: false, message: "the server does not answer" };
     }
     if (s.ready) break;
-    banner(s.status === 503 ? `${s.message}...` : `Waiting for the server: ${s.message}`);
+    const why = s.message.charAt(0).toUpperCase() + s.message.slice(1);
+    banner(s.status === 503 ? `${why}...` : `Waiting for the server: ${s.message}`);
     await sleep(1000);
   }
   banner(null);
