@@ -62,6 +62,9 @@ server *server_start(const struct server_options *opt, char *err, size_t cap);
 /* The port the server listens on. */
 uint16_t server_port(const server *s);
 
+/* Does GET / give a page: the embedded chat page (not --no-webui, not a build without it) or --path's folder? */
+bool server_has_page(const server *s);
+
 /* What generation and embeddings use. The server owns all of it from server_set_backend on (server_shutdown frees
  * it): the model, the engine (NULL: no generation endpoints), the chat template (NULL: chat completions answer 400),
  * an embedding context (NULL: /v1/embeddings and /rerank answer 501), which is used with rank pooling for /rerank

@@ -307,6 +307,10 @@ bool static_serve(struct request *rq) {
     return true;
 }
 
+bool server_has_page(const server *s) {
+    return !s->opt.no_webui && (s->static_root || webui_n_assets > 0);
+}
+
 bool static_init(struct server *s, char *err, size_t cap) {
     if (!s->opt.static_dir) {
         return true;

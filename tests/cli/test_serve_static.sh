@@ -119,7 +119,9 @@ page_checks() {
   get /js/../index.html --path-as-is
   expect_eq "embedded files have no '..'" "$code" 404
 }
+have_page=0
 if [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/")" = 200 ]; then
+  have_page=1
   page_checks
 else
   req GET "$URL/"
@@ -198,6 +200,24 @@ expect_eq "--path: a changed file is sent again" "$code:$(cat "$TMP/body")" "200
 get /health
 expect_eq "--path: API works" "$code" 200
 stop_server "$P_PID"
+
+# --- make run's script: the URL it prints gives the chat page
+LLAMAC_BUILD=$(cd "$(dirname "$LLAMAC")/.." && pwd) PORT=0 SERVE_ARGS="-np 1 -t 1" \
+  "$LLAMAC_SOURCE_DIR/scripts/run-default.sh" > "$TMP/run.out" 2> "$TMP/run.log" &
+run_pid=$!
+page=""
+for _ in $(seq 1 200); do
+  page=$(sed -n 's/^llamac serve: open \(http:[^ ]*\) in a browser to chat$/\1/p' "$TMP/run.log")
+  [ -n "$page" ] && break
+  sleep 0.1
+done
+code=$(curl -s -o "$TMP/body" -w '%{http_code}' "$page")
+if [ "$have_page" = 0 ] || { [ "$code" = 200 ] && cmp -s "$TMP/body" "$WEBUI/index.html"; }; then
+  pass
+else
+  fail "make run: [$page] gave $code: $(cat "$TMP/run.log")"
+fi
+stop_server "$run_pid"
 
 # --- a --path that is no folder: a clear error at startup
 run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --port 0 --path "$TMP/no-such-dir"

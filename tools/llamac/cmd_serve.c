@@ -484,7 +484,7 @@ static int serve(int argc, char **argv) {
     bool v6 = strchr(host, ':') != NULL;
     fprintf(stderr, "llamac serve: listening on http://%s%s%s:%u\n", v6 ? "[" : "", host, v6 ? "]" : "",
             (unsigned)server_port(srv));
-    if (!o.so.no_webui) {
+    if (server_has_page(srv)) {
         /* a browser cannot open the "any address" forms: the loopback address of the same family can */
         const char *page_host = strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : strcmp(host, "::") == 0 ? "::1" : host;
         fprintf(stderr, "llamac serve: open http://%s%s%s:%u/ in a browser to %s\n", v6 ? "[" : "", page_host,
