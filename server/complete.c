@@ -52,6 +52,44 @@ static void set_parse(const struct server *s, const struct gen_request *gr, stru
     j->parse_tools = gr->tools || pp.reasoning != LLAMAC_REASONING_NONE;
 }
 
+enum finish result_finish(const struct result *r) {
+    switch (r->finish) {
+    case LLAMAC_FINISH_LENGTH:
+    case LLAMAC_FINISH_CONTEXT_FULL: return FINISH_LENGTH;
+    default: break;
+    }
+    if (r->has_calls) {
+        return FINISH_TOOL_CALLS;
+    }
+    return r->finish == LLAMAC_FINISH_STOP && r->stop_word ? FINISH_STOP_WORD : FINISH_END;
+}
+
+llamac_tool_message *result_message(const struct job *j, struct result *r) {
+    llamac_tool_parse_params plain = llamac_tool_parse_params_default();
+    plain.reasoning = LLAMAC_REASONING_NONE;
+    plain.parse_tool_calls = false;
+    const char *text = r->text.data ? r->text.data : "";
+    llamac_tool_message *m = NULL;
+    if (llamac_tool_parse(text, r->text.len, j->parse_tools ? &j->parse : &plain, &m) != LLAMAC_OK) {
+        return NULL;
+    }
+    if (m->n_tool_calls > 0) {
+        r->has_calls = true;
+    }
+    return m;
+}
+
+bool reply_if_failed(struct request *rq, const struct job *j) {
+    for (size_t i = 0; i < j->n_choices; i++) {
+        const struct result *r = &j->choices[i].r;
+        if (r->status != LLAMAC_OK || r->finish == LLAMAC_FINISH_NONE) {
+            reply_error(rq, 500, NULL, NULL, "generation failed: %s", r->error ? r->error : "unknown error");
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Submits choice i; on failure replies (see reply_submit_error) and returns false. */
 static bool submit_choice(struct request *rq, struct job *j, const struct gen_request *gr, size_t i) {
     size_t pi = i / gr->n;
@@ -81,6 +119,11 @@ void generate(struct request *rq, struct gen_request *gr, const struct dialect *
     j->logprobs = gr->logprobs;
     j->top_logprobs = gr->top_logprobs;
     j->n_per_prompt = gr->n;
+    j->record_tokens = gr->record_tokens;
+    j->dialect_data = gr->dialect_data;
+    j->dialect_data_free = gr->dialect_data_free;
+    gr->dialect_data = NULL;
+    gr->dialect_data_free = NULL;
     if (gr->chat_prompt) {
         set_parse(s, gr, j);
     }

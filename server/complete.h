@@ -18,6 +18,17 @@ void reply_submit_error(struct request *rq, llamac_status st, const char *prompt
 /* OpenAI's error object (openai.c): {"error": {"message", "type" (from the status), "param", "code"}}. */
 json_t *openai_error(unsigned status, const char *param, const char *code, const char *message);
 
+/* The error objects of the other dialects: Anthropic's {"type": "error", "error": {"type", "message"}}
+ * (anthropic.c), Ollama's {"error": message} (ollama.c). The Responses API's are OpenAI's. */
+json_t *anthropic_error(unsigned status, const char *param, const char *code, const char *message);
+json_t *ollama_error(unsigned status, const char *param, const char *code, const char *message);
+
+/* As completion_request_check, for a Messages body (anthropic.c), a Responses body (responses.c), an Ollama chat
+ * (chat true) or generate body (ollama.c). */
+bool anthropic_request_check(struct request *rq, json_t *body);
+bool responses_request_check(struct request *rq, json_t *body);
+bool ollama_request_check(struct request *rq, json_t *body, bool chat);
+
 /* Parses and checks a chat (chat true) or completions request body exactly as the OpenAI endpoints do, up to the
  * rendered and tokenized prompts, without generating. Needs only what server_set_backend gave (the model, the
  * template), no engine and no connection (rq->conn may be NULL), so it runs without a listening server

@@ -1,5 +1,6 @@
 /*
- * embed.c - POST /v1/embeddings and /v1/rerank on the embedding context.
+ * embed.c - POST /v1/embeddings and /v1/rerank on the embedding context, and the embedding of a request's texts
+ * that Ollama's /api/embed shares (embed_inputs).
  *
  * Embeddings do not go through the engine: they run on their own context (created with --embedding or
  * --reranking), one request at a time under a lock, with llamac_embed packing the texts of a request into as few
@@ -123,22 +124,48 @@ static void embed_error(struct request *rq, const char *param, llamac_status st)
                 llamac_last_error());
 }
 
-void handle_embeddings(struct request *rq) {
+bool embed_inputs(struct request *rq, json_t *body, const char *name, const llamac_embed_params *ep,
+                  struct embeddings *e) {
     struct server *s = rq->s;
-    const char **texts = NULL;
-    size_t *lens = NULL, n = 0, dim = 0;
-    char **owned = NULL;
-    float *vec = NULL;
-    const char *format = "float";
-    json_t *body = request_object(rq);
-    if (!body) {
-        return;
-    }
+    memset(e, 0, sizeof *e);
     if (!s->embd_ctx || s->reranking) {
         reply_error(rq, 501, NULL, "not_supported",
                     s->reranking ? "this server was started with --reranking; use /v1/rerank"
                                  : "embeddings are off; start the server with --embedding");
-        goto done;
+        return false;
+    }
+    const char **texts = NULL;
+    size_t *lens = NULL, n = 0;
+    char **owned = NULL;
+    bool ok = input_texts(rq, body, name, &texts, &lens, &owned, &n);
+    if (ok) {
+        pthread_mutex_lock(&s->embd_lock);
+        llamac_status st = llamac_embed(s->embd_ctx, texts, lens, n, ep, &e->vec, &e->dim);
+        pthread_mutex_unlock(&s->embd_lock);
+        ok = st == LLAMAC_OK;
+        if (ok) {
+            e->n = n;
+            e->tokens = count_tokens(s, texts, lens, n);
+        } else {
+            embed_error(rq, name, st);
+        }
+    }
+    free_inputs(texts, lens, owned, n);
+    return ok;
+}
+
+void embeddings_free(struct embeddings *e) {
+    llamac_free(e->vec);
+    memset(e, 0, sizeof *e);
+}
+
+void handle_embeddings(struct request *rq) {
+    struct server *s = rq->s;
+    struct embeddings em = { 0 };
+    const char *format = "float";
+    json_t *body = request_object(rq);
+    if (!body) {
+        return;
     }
     const char *model = NULL;
     if (!field_str(rq, body, "model", &model) || !field_str(rq, body, "encoding_format", &format)) {
@@ -153,42 +180,38 @@ void handle_embeddings(struct request *rq) {
         reply_error(rq, 400, "dimensions", "unsupported_value", "'dimensions' is not supported by this model");
         goto done;
     }
-    if (!input_texts(rq, body, "input", &texts, &lens, &owned, &n)) {
-        goto done;
-    }
     llamac_embed_params ep = llamac_embed_params_default();
-    pthread_mutex_lock(&s->embd_lock);
-    llamac_status st = llamac_embed(s->embd_ctx, texts, lens, n, &ep, &vec, &dim);
-    pthread_mutex_unlock(&s->embd_lock);
-    if (st != LLAMAC_OK) {
-        embed_error(rq, "input", st);
+    if (!embed_inputs(rq, body, "input", &ep, &em)) {
         goto done;
     }
     json_t *data = json_array();
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < em.n; i++) {
         json_t *e;
         if (strcmp(format, "base64") == 0) {
             /* little-endian float32, as the SDKs decode it (every supported host is little-endian) */
-            char *b64 = base64((const unsigned char *)(vec + i * dim), dim * sizeof(float));
+            char *b64 = base64((const unsigned char *)(em.vec + i * em.dim), em.dim * sizeof(float));
             e = b64 ? json_string(b64) : json_null();
             free(b64);
         } else {
-            e = json_array();
-            for (size_t k = 0; k < dim; k++) {
-                json_array_append_new(e, json_real((double)vec[i * dim + k]));
-            }
+            e = embedding_json(&em, i);
         }
         json_array_append_new(
             data, json_pack("{s:s, s:I, s:o}", "object", "embedding", "index", (json_int_t)i, "embedding", e));
     }
-    long long tokens = count_tokens(s, texts, lens, n);
     reply_json(rq, 200,
                json_pack("{s:s, s:o, s:s, s:{s:I, s:I}}", "object", "list", "data", data, "model", s->model_id, "usage",
-                         "prompt_tokens", (json_int_t)tokens, "total_tokens", (json_int_t)tokens));
+                         "prompt_tokens", (json_int_t)em.tokens, "total_tokens", (json_int_t)em.tokens));
 done:
-    llamac_free(vec);
-    free_inputs(texts, lens, owned, n);
+    embeddings_free(&em);
     json_decref(body);
+}
+
+json_t *embedding_json(const struct embeddings *e, size_t i) {
+    json_t *v = json_array();
+    for (size_t k = 0; k < e->dim; k++) {
+        json_array_append_new(v, json_real((double)e->vec[i * e->dim + k]));
+    }
+    return v;
 }
 
 void handle_rerank(struct request *rq) {

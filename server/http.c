@@ -74,6 +74,23 @@ static const struct route {
     { "/apply-template", "POST", handle_apply_template, 0, openai_error },
     { "/metrics", "GET", handle_metrics, ROUTE_METRICS, openai_error },
     { "/slots", "GET", handle_slots, ROUTE_SLOTS, openai_error },
+    /* Anthropic Messages */
+    { "/v1/messages", "POST", handle_anthropic_messages, 0, anthropic_error },
+    { "/v1/messages/count_tokens", "POST", handle_anthropic_count_tokens, 0, anthropic_error },
+    /* OpenAI Responses */
+    { "/v1/responses", "POST", handle_responses, 0, openai_error },
+    { "/responses", "POST", handle_responses, 0, openai_error },
+    /* Ollama */
+    { "/api/chat", "POST", handle_ollama_chat, 0, ollama_error },
+    { "/api/generate", "POST", handle_ollama_generate, 0, ollama_error },
+    { "/api/embed", "POST", handle_ollama_embed, 0, ollama_error },
+    { "/api/embeddings", "POST", handle_ollama_embeddings, 0, ollama_error },
+    { "/api/tags", "GET", handle_ollama_tags, 0, ollama_error },
+    { "/api/show", "POST", handle_ollama_show, 0, ollama_error },
+    { "/api/ps", "GET", handle_ollama_ps, 0, ollama_error },
+    { "/api/version", "GET", handle_ollama_version, 0, ollama_error },
+    { "/api/pull", "POST", handle_ollama_pull, 0, ollama_error },
+    { "/api/delete", "DELETE", handle_ollama_delete, 0, ollama_error },
 };
 
 void reply_error(struct request *rq, unsigned status, const char *param, const char *code, const char *fmt, ...) {

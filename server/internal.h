@@ -6,9 +6,11 @@
  * (libmicrohttpd: listening, bodies, routing, auth, CORS, the access log), request.c (request parsing: field
  * readers and the parsed generation request), job.c (a generation in flight: reference counts, locking, waiting,
  * the hand-over to a streaming response; no JSON), complete.c (running a parsed request on the engine), openai.c
- * (the OpenAI dialect: its request fields, response and stream shapes, errors), native.c (llama-server's own
- * endpoints), draft.c, embed.c, admin.c (/health, /v1/models, /metrics, /slots), wake.c (waking stream readers),
- * static.c (what GET answers outside the API: the embedded chat page, or --path DIR's files).
+ * (the OpenAI dialect: its request fields, response and stream shapes, errors), anthropic.c, responses.c and
+ * ollama.c (the Anthropic Messages, OpenAI Responses and Ollama dialects beside it), render.c (what their writers
+ * share), native.c (llama-server's own endpoints), draft.c, embed.c, admin.c (/health, /v1/models, /metrics,
+ * /slots), wake.c (waking stream readers), static.c (what GET answers outside the API: the embedded chat page, or
+ * --path DIR's files).
  *
  * A handler gets a `struct request` with the whole body and fills in its reply: a status and a JSON value, a text
  * body, or a ready-made libmicrohttpd response (a stream). Every client mistake becomes a 4xx through reply_error,
@@ -132,18 +134,31 @@ void reply_json(struct request *rq, unsigned status, json_t *json);
 void make_id(struct server *s, const char *prefix, char *buf, size_t cap);
 
 /* Handlers (the routes are in http.c). */
-void handle_chat(struct request *rq);           /* openai.c */
-void handle_completions(struct request *rq);    /* openai.c */
-void handle_embeddings(struct request *rq);     /* embed.c */
-void handle_rerank(struct request *rq);         /* embed.c */
-void handle_health(struct request *rq);         /* admin.c */
-void handle_models(struct request *rq);         /* admin.c */
-void handle_metrics(struct request *rq);        /* admin.c */
-void handle_slots(struct request *rq);          /* admin.c */
-void handle_tokenize(struct request *rq);       /* native.c */
-void handle_detokenize(struct request *rq);     /* native.c */
-void handle_apply_template(struct request *rq); /* native.c */
-void handle_drafts(struct request *rq);         /* draft.c: incremental prefill over HTTP */
+void handle_chat(struct request *rq);                   /* openai.c */
+void handle_completions(struct request *rq);            /* openai.c */
+void handle_embeddings(struct request *rq);             /* embed.c */
+void handle_rerank(struct request *rq);                 /* embed.c */
+void handle_health(struct request *rq);                 /* admin.c */
+void handle_models(struct request *rq);                 /* admin.c */
+void handle_metrics(struct request *rq);                /* admin.c */
+void handle_slots(struct request *rq);                  /* admin.c */
+void handle_tokenize(struct request *rq);               /* native.c */
+void handle_detokenize(struct request *rq);             /* native.c */
+void handle_apply_template(struct request *rq);         /* native.c */
+void handle_drafts(struct request *rq);                 /* draft.c: incremental prefill over HTTP */
+void handle_anthropic_messages(struct request *rq);     /* anthropic.c: POST /v1/messages */
+void handle_anthropic_count_tokens(struct request *rq); /* anthropic.c: POST /v1/messages/count_tokens */
+void handle_responses(struct request *rq);              /* responses.c: POST /v1/responses */
+void handle_ollama_chat(struct request *rq);            /* ollama.c: POST /api/chat */
+void handle_ollama_generate(struct request *rq);        /* ollama.c: POST /api/generate */
+void handle_ollama_embed(struct request *rq);           /* ollama.c: POST /api/embed */
+void handle_ollama_embeddings(struct request *rq);      /* ollama.c: POST /api/embeddings (the older shape) */
+void handle_ollama_tags(struct request *rq);            /* ollama.c: GET /api/tags */
+void handle_ollama_show(struct request *rq);            /* ollama.c: POST /api/show */
+void handle_ollama_ps(struct request *rq);              /* ollama.c: GET /api/ps */
+void handle_ollama_version(struct request *rq);         /* ollama.c: GET /api/version */
+void handle_ollama_pull(struct request *rq);            /* ollama.c: POST /api/pull */
+void handle_ollama_delete(struct request *rq);          /* ollama.c: DELETE /api/delete */
 
 /* static.c: GET and HEAD outside the API: the chat page embedded at build time, or the files of --path DIR.
  * static_init resolves the folder once (server_start; false with a message in err when it is not one). static_serve

@@ -71,6 +71,7 @@ struct job *job_new(struct server *s, struct MHD_Connection *conn, const struct 
     for (size_t i = 0; i < n_choices; i++) {
         j->choices[i].job = j;
         j->choices[i].r.index = i;
+        j->choices[i].block_open = DELTA_START;
     }
     pthread_mutex_lock(&s->jobs_lock);
     j->next = s->jobs;
@@ -98,9 +99,23 @@ static void job_free(struct job *j) {
         free(j->choices[i].r.text.data);
         free(j->choices[i].r.lp);
         free(j->choices[i].r.error);
+        free(j->choices[i].r.stop_word);
+        free(j->choices[i].r.tokens);
+        free(j->choices[i].block_text.data);
+        free(j->choices[i].block_id);
+        free(j->choices[i].block_name);
+        for (size_t k = 0; k < j->choices[i].n_closed; k++) {
+            free(j->choices[i].closed[k].text);
+            free(j->choices[i].closed[k].tool_id);
+            free(j->choices[i].closed[k].tool_name);
+        }
+        free(j->choices[i].closed);
         llamac_tool_stream_free(j->choices[i].tools);
     }
     free(j->choices);
+    if (j->dialect_data_free) {
+        j->dialect_data_free(j->dialect_data);
+    }
     free(j->events.data);
     free(j->out.data);
     pthread_mutex_destroy(&j->lock);
@@ -227,6 +242,19 @@ static bool job_on_token(const llamac_engine_token *t, void *user_data) {
     if (t->len > 0) {
         buf_add(&r->text, t->text, t->len);
     }
+    if (j->record_tokens && t->token >= 0) {
+        if (r->n_tokens == r->cap_tokens) {
+            size_t cap = r->cap_tokens ? r->cap_tokens * 2 : 64;
+            llamac_token *grown = realloc(r->tokens, cap * sizeof *grown);
+            if (grown) {
+                r->tokens = grown;
+                r->cap_tokens = cap;
+            }
+        }
+        if (r->n_tokens < r->cap_tokens) { /* out of memory: the list is cut short */
+            r->tokens[r->n_tokens++] = t->token;
+        }
+    }
     if (j->stream && c->tools) {
         /* read for reasoning / tool calls: the reader parses the text; log-probabilities are not shown */
         if (t->len > 0) {
@@ -270,6 +298,9 @@ static void job_on_done(const llamac_engine_result *res, void *user_data) {
     c->r.usage = res->usage;
     if (res->status != LLAMAC_OK) {
         c->r.error = strdup(res->error && res->error[0] ? res->error : llamac_status_str(res->status));
+    }
+    if (res->stop) {
+        c->r.stop_word = strdup(res->stop);
     }
     j->n_done++;
     if (j->stream) {
@@ -366,13 +397,78 @@ struct render_ctx {
     size_t choice;
 };
 
-static void render(struct job *j, const struct delta *d) {
+static void emit(struct job *j, const struct delta *d) {
     if (!j->ended) {
         j->dialect->stream_event(j, d, &j->out);
     }
     if (d->kind == DELTA_ERROR || d->kind == DELTA_END) {
         j->ended = true;
     }
+}
+
+/* Closes the choice's open block, if any: a BLOCK_STOP with the block's whole text. */
+static void block_close(struct job *j, size_t choice) {
+    struct choice *c = &j->choices[choice];
+    if (c->block_open == DELTA_START) {
+        return;
+    }
+    struct delta d = { .kind = DELTA_BLOCK_STOP, .choice = choice, .block = c->n_blocks - 1,
+                       .block_kind = c->block_open, .tool_index = c->block_tool,
+                       .text = c->block_text.data ? c->block_text.data : "", .len = c->block_text.len };
+    emit(j, &d);
+    struct block *grown = realloc(c->closed, (c->n_closed + 1) * sizeof *grown);
+    if (grown) { /* out of memory: the block is left out of the whole output */
+        c->closed = grown;
+        struct block *b = &c->closed[c->n_closed++];
+        b->kind = c->block_open;
+        b->len = c->block_text.len;
+        b->text = malloc(b->len + 1);
+        if (b->text) {
+            memcpy(b->text, d.text, b->len);
+            b->text[b->len] = '\0';
+        } else {
+            b->len = 0;
+        }
+        b->tool_id = c->block_id;
+        b->tool_name = c->block_name;
+        c->block_id = c->block_name = NULL;
+    }
+    free(c->block_id);
+    free(c->block_name);
+    c->block_id = c->block_name = NULL;
+    c->block_open = DELTA_START;
+    c->block_text.len = 0;
+}
+
+/* Renders `d` (a copy is annotated), opening and closing the choice's blocks around content deltas: a delta of
+ * another kind than the open block's, or a tool call's first piece, closes it and opens a new one. */
+static void render(struct job *j, const struct delta *in) {
+    struct delta d = *in;
+    bool content = d.kind == DELTA_TEXT || d.kind == DELTA_REASONING || d.kind == DELTA_TOOL_CALL;
+    struct choice *c = d.choice < j->n_choices ? &j->choices[d.choice] : NULL;
+    if (c && content && (d.len > 0 || d.kind == DELTA_TOOL_CALL)) {
+        bool new_call = d.kind == DELTA_TOOL_CALL && (d.tool_id || d.tool_index != c->block_tool);
+        if (c->block_open != d.kind || new_call) {
+            block_close(j, d.choice);
+            c->block_open = d.kind;
+            c->block_tool = d.tool_index;
+            c->block_id = d.tool_id ? strdup(d.tool_id) : NULL;
+            c->block_name = d.tool_name ? strdup(d.tool_name) : NULL;
+            c->n_blocks++;
+            struct delta b = { .kind = DELTA_BLOCK_START, .choice = d.choice, .block = c->n_blocks - 1,
+                               .block_kind = d.kind, .tool_index = d.tool_index, .tool_id = d.tool_id,
+                               .tool_name = d.tool_name };
+            emit(j, &b);
+        }
+        buf_add(&c->block_text, d.text, d.len);
+    }
+    if (c && content) {
+        d.block = c->n_blocks > 0 ? c->n_blocks - 1 : 0;
+    }
+    if (c && d.kind == DELTA_FINISH) {
+        block_close(j, d.choice);
+    }
+    emit(j, &d);
 }
 
 /* One tool-parser delta as a stream delta. */

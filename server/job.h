@@ -23,6 +23,14 @@ struct choice {
     bool accepted;
     bool done;
     llamac_tool_stream *tools; /* a chat stream read for reasoning / tool calls: turns text into deltas (reader) */
+    /* the stream's blocks (result.h), the reader's own */
+    enum delta_kind block_open; /* TEXT, REASONING or TOOL_CALL; DELTA_START: none open */
+    size_t n_blocks;            /* blocks opened so far */
+    size_t block_tool;          /* the open tool call's index */
+    struct buf block_text;      /* the open block's text so far */
+    char *block_id, *block_name; /* the open tool call's (malloc) */
+    struct block *closed;        /* the closed blocks, in order (result.h) */
+    size_t n_closed;
 };
 
 struct job {
@@ -39,6 +47,9 @@ struct job {
     bool parse_tools;               /* a chat reply read by the tool-call parser (tools or reasoning) */
     llamac_tool_parse_params parse; /* how: format, reasoning, whether calls are read */
     size_t n_per_prompt;            /* choices per prompt (the request's n) */
+    bool record_tokens;             /* each result keeps its generated token ids */
+    void *dialect_data;             /* the request's (gen_request.dialect_data), freed with the job */
+    void (*dialect_data_free)(void *data);
     char id[64];
     char model_id[256];
     int64_t created;
@@ -55,6 +66,7 @@ struct job {
     struct buf out; /* rendered bytes not yet handed to libmicrohttpd */
     size_t out_pos;
     bool ended;              /* the stream's last event is in `out` */
+    size_t sequence;         /* the dialect's count of the events it sent (see struct dialect) */
     struct access *access;   /* where the stream's token counts go when it ends (the request's access log) */
     struct job *next, *prev; /* in the server's list */
 };

@@ -86,12 +86,9 @@ static void completion_logprobs_add(const struct job *j, json_t *lp, const struc
 
 /* The OpenAI finish_reason of a choice ("stop", "length", "tool_calls"). */
 static const char *finish_reason(const struct result *r) {
-    if (r->has_calls && (r->finish == LLAMAC_FINISH_EOG || r->finish == LLAMAC_FINISH_STOP)) {
-        return "tool_calls";
-    }
-    switch (r->finish) {
-    case LLAMAC_FINISH_LENGTH:
-    case LLAMAC_FINISH_CONTEXT_FULL: return "length";
+    switch (result_finish(r)) {
+    case FINISH_LENGTH: return "length";
+    case FINISH_TOOL_CALLS: return "tool_calls";
     default: return "stop";
     }
 }
@@ -104,22 +101,9 @@ static json_t *usage_json(const struct job *j) {
                      "prompt_tokens_details", "cached_tokens", (json_int_t)t.cached);
 }
 
-/* Text as a JSON string; "" when it ends inside a character. */
-static json_t *text_json(const char *text, size_t len) {
-    json_t *s = json_stringn(text ? text : "", len);
-    return s ? s : json_string("");
-}
-
 /* Appends one SSE event "data: JSON\n\n" with `event` (stolen). */
 static void sse(struct buf *out, json_t *event) {
-    char *text = event ? json_dumps(event, JSON_COMPACT) : NULL;
-    json_decref(event);
-    if (text) {
-        buf_add(out, "data: ", 6);
-        buf_add(out, text, strlen(text));
-        buf_add(out, "\n\n", 2);
-        free(text);
-    }
+    sse_event(out, NULL, event);
 }
 
 static json_t *chunk_new(const struct job *j, bool chat) {
@@ -166,7 +150,7 @@ static bool stream_common(const struct job *j, bool chat, const struct delta *d,
 
 /* ---- chat completions ---- */
 
-static void chat_stream_event(const struct job *j, const struct delta *d, struct buf *out) {
+static void chat_stream_event(struct job *j, const struct delta *d, struct buf *out) {
     if (stream_common(j, true, d, out)) {
         return;
     }
@@ -206,15 +190,16 @@ static void chat_stream_event(const struct job *j, const struct delta *d, struct
 /* The assistant message of a chat choice: with tools or reasoning, its text read into content, reasoning_content
  * and tool_calls. */
 static json_t *message_of(struct job *j, struct result *r) {
-    const char *text = r->text.data ? r->text.data : "";
-    llamac_tool_message *m = NULL;
-    if (!j->parse_tools || llamac_tool_parse(text, r->text.len, &j->parse, &m) != LLAMAC_OK) {
-        return json_pack("{s:s, s:o}", "role", "assistant", "content", text_json(text, r->text.len));
+    llamac_tool_message *m = result_message(j, r);
+    if (!m) {
+        return NULL;
     }
     json_t *msg = json_pack("{s:s}", "role", "assistant");
-    json_object_set_new(msg, "content", m->content[0] || m->n_tool_calls == 0 ? json_string(m->content) : json_null());
+    json_object_set_new(msg, "content",
+                        m->content[0] || m->n_tool_calls == 0 ? text_json(m->content, strlen(m->content))
+                                                              : json_null());
     if (m->reasoning_content[0]) {
-        json_object_set_new(msg, "reasoning_content", json_string(m->reasoning_content));
+        json_object_set_new(msg, "reasoning_content", text_json(m->reasoning_content, strlen(m->reasoning_content)));
     }
     if (m->n_tool_calls > 0) {
         json_t *calls = json_array();
@@ -224,22 +209,9 @@ static json_t *message_of(struct job *j, struct result *r) {
                                                    m->tool_calls[i].arguments));
         }
         json_object_set_new(msg, "tool_calls", calls);
-        r->has_calls = true;
     }
     llamac_tool_message_free(m);
     return msg;
-}
-
-/* A generation that failed is the whole request's failure. */
-static bool reply_failed(struct request *rq, const struct job *j) {
-    for (size_t i = 0; i < j->n_choices; i++) {
-        const struct result *r = &j->choices[i].r;
-        if (r->status != LLAMAC_OK || r->finish == LLAMAC_FINISH_NONE) {
-            reply_error(rq, 500, NULL, NULL, "generation failed: %s", r->error ? r->error : "unknown error");
-            return true;
-        }
-    }
-    return false;
 }
 
 static json_t *response_new(const struct job *j, bool chat, json_t *choices) {
@@ -250,7 +222,7 @@ static json_t *response_new(const struct job *j, bool chat, json_t *choices) {
 
 static void chat_respond(struct request *rq, struct job *j, const struct gen_request *gr) {
     (void)gr;
-    if (reply_failed(rq, j)) {
+    if (reply_if_failed(rq, j)) {
         return;
     }
     json_t *choices = json_array();
@@ -273,7 +245,7 @@ static void chat_respond(struct request *rq, struct job *j, const struct gen_req
 
 /* ---- completions ---- */
 
-static void completion_stream_event(const struct job *j, const struct delta *d, struct buf *out) {
+static void completion_stream_event(struct job *j, const struct delta *d, struct buf *out) {
     if (stream_common(j, false, d, out)) {
         return;
     }
@@ -297,7 +269,7 @@ static void completion_stream_event(const struct job *j, const struct delta *d, 
 }
 
 static void completion_respond(struct request *rq, struct job *j, const struct gen_request *gr) {
-    if (reply_failed(rq, j)) {
+    if (reply_if_failed(rq, j)) {
         return;
     }
     json_t *choices = json_array();
@@ -414,27 +386,35 @@ static bool parse_tools(struct request *rq, json_t *body, struct gen_request *gr
     return gen_request_tools(rq, gr, tools, choice, name, parallel, "tool_choice");
 }
 
+/* The sampling fields and limit of both OpenAI endpoints (max_completion_tokens and n_predict besides). */
+static const struct sampling_names openai_names = {
+    .max_tokens = "max_tokens",
+    .max_tokens_min = 1,
+    .temperature = "temperature",
+    .top_p = "top_p",
+    .top_k = "top_k",
+    .min_p = "min_p",
+    .seed = "seed",
+    .repeat_penalty = "repeat_penalty",
+    .presence_penalty = "presence_penalty",
+    .frequency_penalty = "frequency_penalty",
+    .stop = "stop",
+};
+static const struct sampling_names max_completion_tokens = { .max_tokens = "max_completion_tokens",
+                                                             .max_tokens_min = 1 };
+static const struct sampling_names n_predict = { .max_tokens = "n_predict", .max_tokens_min = -1 };
+
 /* Every generation field of a chat (chat true) or completions body, checked, onto *gr (server defaults first). */
 static bool parse_fields(struct request *rq, json_t *body, bool chat, struct gen_request *gr) {
     const char *model = NULL, *user = NULL;
-    long long max_tokens = -2, seed = -2, top_k = gr->er.sampling.top_k, n = 1, top_logprobs = 0, n_probs = 0;
-    double temp = gr->er.sampling.temp, top_p = gr->er.sampling.top_p, min_p = gr->er.sampling.min_p;
-    double presence = gr->er.sampling.penalty_present, frequency = gr->er.sampling.penalty_freq;
-    double repeat = gr->er.sampling.penalty_repeat;
+    long long n = 1, top_logprobs = 0, n_probs = 0;
     bool ignore_eos = gr->er.sampling.ignore_eos, cache_prompt = true; /* the default: serve --ignore-eos */
     if (!field_str(rq, body, "model", &model) || !field_str(rq, body, "user", &user) ||
-        !field_int(rq, body, "max_tokens", 1, INT32_MAX, &max_tokens) ||
-        !field_int(rq, body, "max_completion_tokens", 1, INT32_MAX, &max_tokens) ||
-        !field_int(rq, body, "n_predict", -1, INT32_MAX, &max_tokens) ||
-        !field_num(rq, body, "temperature", 0, 100, &temp) || !field_num(rq, body, "top_p", 0, 1, &top_p) ||
-        !field_int(rq, body, "top_k", 0, INT32_MAX, &top_k) || !field_num(rq, body, "min_p", 0, 1, &min_p) ||
-        !field_num(rq, body, "presence_penalty", -2, 2, &presence) ||
-        !field_num(rq, body, "frequency_penalty", -2, 2, &frequency) ||
-        !field_num(rq, body, "repeat_penalty", 0, 100, &repeat) ||
-        !field_int(rq, body, "seed", INT64_MIN, INT64_MAX, &seed) || !field_int(rq, body, "n", 1, MAX_N, &n) ||
+        !gen_request_sampling(rq, gr, body, &openai_names) ||
+        !gen_request_sampling(rq, gr, body, &max_completion_tokens) ||
+        !gen_request_sampling(rq, gr, body, &n_predict) || !field_int(rq, body, "n", 1, MAX_N, &n) ||
         !field_bool(rq, body, "stream", &gr->stream) || !field_bool(rq, body, "ignore_eos", &ignore_eos) ||
         !field_bool(rq, body, "cache_prompt", &cache_prompt) ||
-        !gen_request_stop(rq, gr, json_object_get(body, "stop"), "stop") ||
         !gen_request_logit_bias(rq, gr, json_object_get(body, "logit_bias"), "logit_bias") ||
         !parse_constraints(rq, body, gr)) {
         return false;
@@ -491,19 +471,6 @@ static bool parse_fields(struct request *rq, json_t *body, bool chat, struct gen
         }
         gr->include_usage = json_is_true(iu);
     }
-    if (max_tokens != -2) {
-        gr->er.max_tokens = (int32_t)max_tokens;
-    }
-    if (seed != -2) {
-        gr->er.sampling.seed = seed < 0 ? UINT32_MAX : (uint32_t)seed;
-    }
-    gr->er.sampling.temp = (float)temp;
-    gr->er.sampling.top_p = (float)top_p;
-    gr->er.sampling.top_k = (int32_t)top_k;
-    gr->er.sampling.min_p = (float)min_p;
-    gr->er.sampling.penalty_present = (float)presence;
-    gr->er.sampling.penalty_freq = (float)frequency;
-    gr->er.sampling.penalty_repeat = (float)repeat;
     gr->er.sampling.ignore_eos = ignore_eos;
     gr->er.cache_prompt = cache_prompt;
     gr->er.n_probs = (int32_t)n_probs;

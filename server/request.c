@@ -128,17 +128,15 @@ static char *chat_kwargs(const struct server *s, json_t *kwargs) {
     return out;
 }
 
-bool chat_input_parse(struct request *rq, json_t *body, struct chat_input *ci) {
+bool chat_input_set(struct request *rq, struct chat_input *ci, json_t *messages, json_t *tools, json_t *kwargs,
+                    const char *param, bool allow_empty) {
     memset(ci, 0, sizeof *ci);
-    json_t *messages = json_object_get(body, "messages");
-    json_t *tools = json_object_get(body, "tools");
-    json_t *kwargs = json_object_get(body, "chat_template_kwargs");
     if (!messages) {
-        reply_error(rq, 400, "messages", "missing_required_parameter", "'messages' is required");
+        reply_error(rq, 400, param, "missing_required_parameter", "'%s' is required", param);
         return false;
     }
-    if (!json_is_array(messages) || json_array_size(messages) == 0) {
-        reply_error(rq, 400, "messages", "invalid_type", "'messages' must be a non-empty array of messages");
+    if (!json_is_array(messages) || (json_array_size(messages) == 0 && !allow_empty)) {
+        reply_error(rq, 400, param, "invalid_type", "'%s' must be a non-empty array of messages", param);
         return false;
     }
     size_t i;
@@ -146,14 +144,13 @@ bool chat_input_parse(struct request *rq, json_t *body, struct chat_input *ci) {
     json_array_foreach(messages, i, m) {
         json_t *role = json_object_get(m, "role");
         if (!json_is_object(m) || !json_is_string(role)) {
-            reply_error(rq, 400, "messages", "invalid_type", "'messages[%zu]' must be an object with a string 'role'",
-                        i);
+            reply_error(rq, 400, param, "invalid_type", "'%s[%zu]' must be an object with a string 'role'", param, i);
             return false;
         }
         json_t *content = json_object_get(m, "content");
         if (content && !json_is_null(content) && !json_is_string(content) && !json_is_array(content)) {
-            reply_error(rq, 400, "messages", "invalid_type",
-                        "'messages[%zu].content' must be a string or an array of content parts", i);
+            reply_error(rq, 400, param, "invalid_type",
+                        "'%s[%zu].content' must be a string or an array of content parts", param, i);
             return false;
         }
     }
@@ -166,10 +163,6 @@ bool chat_input_parse(struct request *rq, json_t *body, struct chat_input *ci) {
         return false;
     }
     ci->add_generation_prompt = true;
-    json_t *agp = json_object_get(body, "add_generation_prompt");
-    if (json_is_boolean(agp)) {
-        ci->add_generation_prompt = json_is_true(agp);
-    }
     ci->messages = json_dumps(messages, JSON_COMPACT);
     ci->tools = json_is_array(tools) ? json_dumps(tools, JSON_COMPACT) : NULL;
     ci->kwargs = chat_kwargs(rq->s, kwargs);
@@ -179,6 +172,41 @@ bool chat_input_parse(struct request *rq, json_t *body, struct chat_input *ci) {
         reply_error(rq, 500, NULL, NULL, "out of memory");
         return false;
     }
+    return true;
+}
+
+bool chat_input_parse(struct request *rq, json_t *body, struct chat_input *ci) {
+    if (!chat_input_set(rq, ci, json_object_get(body, "messages"), json_object_get(body, "tools"),
+                        json_object_get(body, "chat_template_kwargs"), "messages", false)) {
+        return false;
+    }
+    json_t *agp = json_object_get(body, "add_generation_prompt");
+    if (json_is_boolean(agp)) {
+        ci->add_generation_prompt = json_is_true(agp);
+    }
+    return true;
+}
+
+bool chat_input_thinking(struct request *rq, struct chat_input *ci, int enable, const char *effort) {
+    if (enable < 0 && !effort) {
+        return true;
+    }
+    json_t *kw = ci->kwargs ? json_loads(ci->kwargs, 0, NULL) : json_object();
+    bool ok = kw != NULL;
+    if (ok && enable >= 0 && !json_object_get(kw, "enable_thinking")) {
+        ok = json_object_set_new(kw, "enable_thinking", json_boolean(enable)) == 0;
+    }
+    if (ok && effort && !json_object_get(kw, "reasoning_effort")) {
+        ok = json_object_set_new(kw, "reasoning_effort", json_string(effort)) == 0;
+    }
+    char *text = ok ? json_dumps(kw, JSON_COMPACT) : NULL;
+    json_decref(kw);
+    if (!text) {
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+        return false;
+    }
+    free(ci->kwargs);
+    ci->kwargs = text;
     return true;
 }
 
@@ -245,7 +273,47 @@ void gen_request_free(struct gen_request *gr) {
     free(gr->bias);
     llamac_free(gr->grammar);
     llamac_tool_grammar_free(gr->tool_grammar);
+    if (gr->dialect_data_free) {
+        gr->dialect_data_free(gr->dialect_data);
+    }
     memset(gr, 0, sizeof *gr);
+}
+
+bool gen_request_sampling(struct request *rq, struct gen_request *gr, json_t *obj, const struct sampling_names *n) {
+    if (!json_is_object(obj)) {
+        return true;
+    }
+    llamac_sampling_params *sp = &gr->er.sampling;
+    long long max_tokens = -1, seed = -1, top_k = sp->top_k;
+    double temp = sp->temp, top_p = sp->top_p, min_p = sp->min_p, presence = sp->penalty_present,
+           frequency = sp->penalty_freq, repeat = sp->penalty_repeat;
+    long long max_min = n->max_tokens_min < 0 ? INT32_MIN : n->max_tokens_min;
+    if ((n->max_tokens && !field_int(rq, obj, n->max_tokens, max_min, INT32_MAX, &max_tokens)) ||
+        (n->temperature && !field_num(rq, obj, n->temperature, 0, 100, &temp)) ||
+        (n->top_p && !field_num(rq, obj, n->top_p, 0, 1, &top_p)) ||
+        (n->top_k && !field_int(rq, obj, n->top_k, 0, INT32_MAX, &top_k)) ||
+        (n->min_p && !field_num(rq, obj, n->min_p, 0, 1, &min_p)) ||
+        (n->seed && !field_int(rq, obj, n->seed, INT64_MIN, INT64_MAX, &seed)) ||
+        (n->repeat_penalty && !field_num(rq, obj, n->repeat_penalty, 0, 100, &repeat)) ||
+        (n->presence_penalty && !field_num(rq, obj, n->presence_penalty, -2, 2, &presence)) ||
+        (n->frequency_penalty && !field_num(rq, obj, n->frequency_penalty, -2, 2, &frequency)) ||
+        (n->stop && !gen_request_stop(rq, gr, json_object_get(obj, n->stop), n->stop))) {
+        return false;
+    }
+    if (n->max_tokens && json_is_integer(json_object_get(obj, n->max_tokens))) {
+        gr->er.max_tokens = max_tokens < 0 ? -1 : (int32_t)max_tokens;
+    }
+    if (n->seed && json_is_integer(json_object_get(obj, n->seed))) {
+        sp->seed = seed < 0 ? UINT32_MAX : (uint32_t)seed;
+    }
+    sp->temp = (float)temp;
+    sp->top_p = (float)top_p;
+    sp->top_k = (int32_t)top_k;
+    sp->min_p = (float)min_p;
+    sp->penalty_present = (float)presence;
+    sp->penalty_freq = (float)frequency;
+    sp->penalty_repeat = (float)repeat;
+    return true;
 }
 
 bool gen_request_stop(struct request *rq, struct gen_request *gr, json_t *v, const char *param) {

@@ -50,6 +50,18 @@ struct chat_input {
 /* Reads "messages", "tools", "chat_template_kwargs" and "add_generation_prompt" of a request object into *ci
  * (chat_input_free, also after failing), checking their shape. */
 bool chat_input_parse(struct request *rq, json_t *body, struct chat_input *ci);
+
+/* *ci from OpenAI-format values a dialect built or read (borrowed; tools and kwargs may be NULL), checking their
+ * shape as chat_input_parse does: a non-empty array of messages with string roles (empty allowed with allow_empty),
+ * `param` naming where they came from. Generation prompt on. chat_input_free, also after failing. */
+bool chat_input_set(struct request *rq, struct chat_input *ci, json_t *messages, json_t *tools, json_t *kwargs,
+                    const char *param, bool allow_empty);
+
+/* Whether a thinking template thinks (`enable`: 1 on, 0 off, -1 as the template likes) and how hard (`effort`, e.g.
+ * "low", or NULL), as the dialects ask for it (Anthropic's `thinking`, the Responses API's `reasoning`, Ollama's
+ * `think`): the one place these reach the template, today as the chat_template_kwargs enable_thinking and
+ * reasoning_effort (a kwarg the client set itself wins). */
+bool chat_input_thinking(struct request *rq, struct chat_input *ci, int enable, const char *effort);
 void chat_input_free(struct chat_input *ci);
 
 /* The library's parameters for *ci (borrowed: ci must outlive them). */
@@ -86,11 +98,28 @@ struct gen_request {
     size_t n; /* choices per prompt */
     bool stream, include_usage, logprobs, echo_prompt;
     int top_logprobs;
+    bool record_tokens; /* the results keep the generated token ids (Ollama's `context`) */
+    /* what a dialect's writer needs of the request besides (e.g. what a response object echoes): owned, freed with
+     * dialect_data_free; generate() hands it to the job */
+    void *dialect_data;
+    void (*dialect_data_free)(void *data);
 };
 
 /* Empty, with the server's defaults (sampling, max_tokens), one choice per prompt. */
 void gen_request_init(struct gen_request *gr, const struct server *s);
 void gen_request_free(struct gen_request *gr);
+
+/* The names a dialect gives the sampling fields and the output limit that the dialects share (NULL: the dialect has
+ * no such field). Each is read from one object, checked (the field named in a refusal) and set on the request. */
+struct sampling_names {
+    const char *max_tokens;
+    long long max_tokens_min; /* the least value allowed; a negative value means no limit */
+    const char *temperature, *top_p, *top_k, *min_p, *seed, *repeat_penalty, *presence_penalty, *frequency_penalty;
+    const char *stop; /* see gen_request_stop */
+};
+
+/* Reads the fields `names` names from `obj` (NULL or not an object: nothing) onto *gr. */
+bool gen_request_sampling(struct request *rq, struct gen_request *gr, json_t *obj, const struct sampling_names *names);
 
 /* Stop strings: a string or an array of at most MAX_STOP strings (empty ones are ignored); `v` may be NULL. */
 bool gen_request_stop(struct request *rq, struct gen_request *gr, json_t *v, const char *param);
@@ -117,5 +146,22 @@ bool gen_request_add_prompt(struct request *rq, struct gen_request *gr, json_t *
 
 /* Checks what the request adds up to (prompts × n within MAX_CHOICES). */
 bool gen_request_finish(struct request *rq, struct gen_request *gr);
+
+/* ---- embeddings (embed.c), for every dialect that has them ---- */
+
+struct embeddings {
+    float *vec; /* n vectors of dim floats (llamac_free) */
+    size_t n, dim;
+    long long tokens; /* tokens of all the texts */
+};
+
+/* Embeds the texts of field `name` of `body` (a string, an array of strings, token ids or arrays of them) with the
+ * server's embedding context; replies 501 without one (or a reranking one) and 400 for a bad input. */
+bool embed_inputs(struct request *rq, json_t *body, const char *name, const llamac_embed_params *ep,
+                  struct embeddings *e);
+void embeddings_free(struct embeddings *e);
+
+/* Vector i as a JSON array of numbers. */
+json_t *embedding_json(const struct embeddings *e, size_t i);
 
 #endif /* LLAMAC_SERVER_REQUEST_H */

@@ -1,8 +1,12 @@
 /*
  * result.h - what a generation produced, in no API's shape: each choice's result, and the deltas a stream is made
- * of (text, reasoning, tool-call pieces, a choice's finish, the end with usage, an error). A dialect (openai.c; the
- * Anthropic, OpenAI Responses and Ollama ones beside it) renders these into its own responses and events, so the
- * job that collects them (job.c) and the runner (complete.c) know no JSON.
+ * of (text, reasoning, tool-call pieces, a choice's finish, the end with usage, an error). A dialect (openai.c,
+ * anthropic.c, responses.c, ollama.c) renders these into its own responses and events, so the job that collects
+ * them (job.c) and the runner (complete.c) know no JSON.
+ *
+ * A streamed reply is also a sequence of blocks - reasoning, text, each tool call - since Anthropic's content blocks
+ * and the Responses API's output items are that: job.c opens and closes them around the deltas (BLOCK_START,
+ * BLOCK_STOP, with the block's whole text at its stop), so no dialect keeps that state itself.
  */
 #ifndef LLAMAC_SERVER_RESULT_H
 #define LLAMAC_SERVER_RESULT_H
@@ -40,7 +44,18 @@ struct result {
     char *error;               /* the failure's message (malloc), or NULL */
     llamac_engine_usage usage; /* token counts and timings */
     int32_t n_prompt;          /* tokens of this choice's prompt */
+    char *stop_word;           /* the stop string that ended it (malloc), or NULL */
+    llamac_token *tokens;      /* the generated token ids when the request asked for them (malloc), n_tokens */
+    size_t n_tokens, cap_tokens;
     bool has_calls;            /* the text held tool calls (set by whoever parsed it) */
+};
+
+/* Why a choice ended, as every dialect tells it (result_finish). */
+enum finish {
+    FINISH_END,       /* the model ended its turn */
+    FINISH_STOP_WORD, /* a stop string (result.stop_word) */
+    FINISH_LENGTH,    /* max_tokens, or the slot's context was full */
+    FINISH_TOOL_CALLS /* the model ended with tool calls */
 };
 
 /* Token counts of a whole job: prompt tokens once per distinct prompt (choices whose index % n_per_prompt == 0),
@@ -56,7 +71,11 @@ enum delta_kind {
     DELTA_TOOL_CALL, /* a piece of a tool call's arguments; the call's first piece has its id and name */
     DELTA_FINISH,    /* a choice is done: its result has the finish reason */
     DELTA_END,       /* every choice is done: usage, then the end of the stream */
-    DELTA_ERROR      /* the stream ends with an error: the message in `text` */
+    DELTA_ERROR,     /* the stream ends with an error: the message in `text` */
+    DELTA_BLOCK_START, /* a block opens (before its first TEXT, REASONING or TOOL_CALL delta): `block_kind`, and a
+                          tool call's id and name */
+    DELTA_BLOCK_STOP   /* the block closes (before the next one opens, and before FINISH): its whole text (a tool
+                          call's arguments) in `text` */
 };
 
 struct delta {
@@ -67,7 +86,10 @@ struct delta {
     size_t len;
     const struct token_logprob *lp;  /* TEXT: the token's log-probabilities, or NULL */
     size_t tool_index;               /* TOOL_CALL */
-    const char *tool_id, *tool_name; /* TOOL_CALL: on the call's first piece, else NULL */
+    const char *tool_id, *tool_name; /* TOOL_CALL: on the call's first piece, else NULL; BLOCK_START of a call */
+    size_t block;                    /* TEXT, REASONING, TOOL_CALL, BLOCK_*: the block's index in the choice (0, 1,
+                                        ...); a TEXT delta with no text opens no block and has the last one's */
+    enum delta_kind block_kind;      /* BLOCK_*: TEXT, REASONING or TOOL_CALL */
 };
 
 struct job;
@@ -78,10 +100,46 @@ struct dialect {
     const char *id_prefix;           /* of response ids ("chatcmpl-") */
     const char *stream_content_type; /* "text/event-stream" */
     /* Appends the stream event(s) of `d` to `out`, framing included. Runs on the connection's thread, without the
-     * job's lock; the results of done choices are complete. */
-    void (*stream_event)(const struct job *j, const struct delta *d, struct buf *out);
+     * job's lock; the results of done choices are complete. It may count its events in j->sequence. */
+    void (*stream_event)(struct job *j, const struct delta *d, struct buf *out);
     /* Replies with the response of a finished, non-streaming job of request `gr` (or with its failure). */
     void (*respond)(struct request *rq, struct job *j, const struct gen_request *gr);
 };
+
+/* A closed block of a streamed choice (job.c keeps them, in order, for a dialect that shows the whole output at
+ * the end: the Responses API's response.completed). */
+struct block {
+    enum delta_kind kind; /* TEXT, REASONING or TOOL_CALL */
+    char *text;           /* the whole text (a tool call's arguments), malloc */
+    size_t len;
+    char *tool_id, *tool_name; /* TOOL_CALL, malloc */
+};
+
+/* ---- writing responses (render.c): what every dialect's writer shares ---- */
+
+/* Generated text as a JSON string; "" when it ends inside a character (NULL text: ""). */
+json_t *text_json(const char *text, size_t len);
+
+/* Appends one Server-Sent Event: "event: EVENT\n" when `event` is given, then "data: JSON\n\n"; `data` is stolen
+ * (NULL: nothing). */
+void sse_event(struct buf *out, const char *event, json_t *data);
+
+/* Appends `data` (stolen) as one line of newline-delimited JSON (Ollama's streams). */
+void ndjson_line(struct buf *out, json_t *data);
+
+/* A tool call's arguments (JSON object text) as a JSON object; {} when they are not one. */
+json_t *arguments_json(const char *arguments);
+
+/* Why the choice ended (its tool calls must have been read: result_message or the stream). */
+enum finish result_finish(const struct result *r);
+
+/* The assistant message of a choice's text: with tools or reasoning read into content, reasoning_content and tool
+ * calls (r->has_calls set when there are calls), else all content. Caller frees with llamac_tool_message_free; NULL
+ * when out of memory. (complete.c) */
+llamac_tool_message *result_message(const struct job *j, struct result *r);
+
+/* Replies with the failure of a generation, when a choice failed (the whole request fails); returns whether it
+ * replied. (complete.c) */
+bool reply_if_failed(struct request *rq, const struct job *j);
 
 #endif /* LLAMAC_SERVER_RESULT_H */
