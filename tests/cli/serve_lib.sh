@@ -56,3 +56,28 @@ sse_json() {
   sed -n 's/^data: //p' "$1" | grep -v '^\[DONE\]$' | jq -s . > "$TMP/events"
   sse_bad=$(grep -v '^data: ' "$1" | grep -c -v '^$')
 }
+
+# npm_clients : the official API clients of tests/npm (package.json, pinned exactly by package-lock.json with its
+# integrity hashes) installed with `npm ci` once per lockfile into a cache beside the test directories; sets
+# $CLIENTS to its node_modules. Skips the test (77) without node and npm, or when the registry cannot be reached.
+npm_clients() {
+  command -v node > /dev/null && command -v npm > /dev/null || { echo "node and npm are needed" >&2; exit 77; }
+  local src="$LLAMAC_SOURCE_DIR/tests/npm"
+  local key
+  key=$(cat "$src/package.json" "$src/package-lock.json" | sha256sum | cut -c1-16)
+  local cache
+  cache=$(cd "$TMP/.." && pwd)/npm_clients/$key
+  mkdir -p "$cache"
+  exec 9> "$cache.lock"
+  flock 9 # two tests installing at once share one install
+  if [ ! -f "$cache/installed" ]; then
+    cp "$src/package.json" "$src/package-lock.json" "$cache/"
+    if ! (cd "$cache" && timeout 300 npm ci --no-audit --no-fund --silent > npm.log 2>&1); then
+      echo "npm ci of tests/npm failed (no registry?): $(tail -3 "$cache/npm.log")" >&2
+      exit 77
+    fi
+    touch "$cache/installed"
+  fi
+  exec 9>&-
+  CLIENTS=$cache/node_modules
+}

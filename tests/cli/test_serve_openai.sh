@@ -1,20 +1,12 @@
 # `llamac serve` with the official OpenAI Node SDK (the `openai` npm package, unchanged): chat, streaming chat with
 # usage, completions, embeddings (the SDK asks for base64 by default), tool calls (non-streamed, streamed deltas
 # accumulated by index, the SDK's stream helper), models, and the SDK's error for a bad key.
-# The package is installed once into a cache beside the test directories; without the registry the test is skipped.
+# The package is the pinned one of tests/npm (serve_lib.sh npm_clients); without the registry the test is skipped.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/serve_lib.sh"
 M="$MODELS/stories260K-chatml.gguf"
-command -v node > /dev/null && command -v npm > /dev/null && command -v jq > /dev/null ||
-  { echo "node, npm and jq are needed" >&2; exit 77; }
-cache=$(cd "$TMP/.." && pwd)/node_cache
-if [ ! -f "$cache/node_modules/openai/package.json" ]; then
-  mkdir -p "$cache"
-  if ! (cd "$cache" && timeout 180 npm install --no-audit --no-fund --no-save --silent openai > npm.log 2>&1); then
-    echo "npm install openai failed (no registry?): $(tail -3 "$cache/npm.log")" >&2
-    exit 77
-  fi
-fi
+command -v jq > /dev/null || { echo "jq is needed" >&2; exit 77; }
+npm_clients
 
 start_server S -m "$M" -np 2 --embedding --pooling mean --api-key sdk-key -t 1
 
@@ -105,7 +97,7 @@ const messages = [{ role: "user", content: "Tell me a story about a cat." }];
 })().catch((err) => { console.error(err); process.exit(1); });
 EOF
 rc=0
-node "$TMP/sdk.js" "$cache/node_modules/openai" "$S_URL" > "$TMP/sdk.json" 2> "$TMP/sdk.err" || rc=$?
+node "$TMP/sdk.js" "$CLIENTS/openai" "$S_URL" > "$TMP/sdk.json" 2> "$TMP/sdk.err" || rc=$?
 expect_eq "SDK script status" "$rc" 0
 [ "$rc" -eq 0 ] || cat "$TMP/sdk.err" >&2
 text=$(jqr .text "$TMP/sdk.json")
