@@ -86,8 +86,8 @@ static void respond(struct request *rq, struct job *j, const struct gen_request 
                                                  "signature", ""));
     }
     if (m->content[0]) {
-        json_array_append_new(content,
-                              json_pack("{s:s, s:o}", "type", "text", "text", text_json(m->content, strlen(m->content))));
+        json_array_append_new(
+            content, json_pack("{s:s, s:o}", "type", "text", "text", text_json(m->content, strlen(m->content))));
     }
     for (size_t i = 0; i < m->n_tool_calls; i++) {
         const llamac_tool_call *c = &m->tool_calls[i];
@@ -117,10 +117,10 @@ static void stream_event(struct job *j, const struct delta *d, struct buf *out) 
         json_t *msg = message_new(j, json_array());
         json_object_set_new(msg, "stop_reason", json_null());
         json_object_set_new(msg, "stop_sequence", json_null());
-        json_object_set_new(msg, "usage", json_pack("{s:I, s:I, s:I, s:I}", "input_tokens", (json_int_t)r->n_prompt,
-                                                    "cache_creation_input_tokens", (json_int_t)0,
-                                                    "cache_read_input_tokens", (json_int_t)0, "output_tokens",
-                                                    (json_int_t)0));
+        json_object_set_new(msg, "usage",
+                            json_pack("{s:I, s:I, s:I, s:I}", "input_tokens", (json_int_t)r->n_prompt,
+                                      "cache_creation_input_tokens", (json_int_t)0, "cache_read_input_tokens",
+                                      (json_int_t)0, "output_tokens", (json_int_t)0));
         event(out, "message_start", json_pack("{s:o}", "message", msg));
         event(out, "ping", json_object());
         break;
@@ -140,7 +140,8 @@ static void stream_event(struct job *j, const struct delta *d, struct buf *out) 
     }
     case DELTA_TEXT:
         if (d->len > 0) {
-            block_delta(out, d->block, json_pack("{s:s, s:o}", "type", "text_delta", "text", text_json(d->text, d->len)));
+            block_delta(out, d->block,
+                        json_pack("{s:s, s:o}", "type", "text_delta", "text", text_json(d->text, d->len)));
         }
         break;
     case DELTA_REASONING:
@@ -149,8 +150,9 @@ static void stream_event(struct job *j, const struct delta *d, struct buf *out) 
         break;
     case DELTA_TOOL_CALL:
         if (d->len > 0) {
-            block_delta(out, d->block,
-                        json_pack("{s:s, s:o}", "type", "input_json_delta", "partial_json", text_json(d->text, d->len)));
+            block_delta(
+                out, d->block,
+                json_pack("{s:s, s:o}", "type", "input_json_delta", "partial_json", text_json(d->text, d->len)));
         }
         break;
     case DELTA_BLOCK_STOP:
@@ -224,8 +226,8 @@ static json_t *tool_result(struct request *rq, json_t *b, const char *where) {
         reply_error(rq, 400, "messages", "invalid_type", "'%s.content' must be a string or an array of blocks", where);
         return NULL;
     }
-    json_t *m = json_pack("{s:s, s:s, s:o}", "role", "tool", "tool_call_id", id, "content",
-                          text_json(text.data, text.len));
+    json_t *m =
+        json_pack("{s:s, s:s, s:o}", "role", "tool", "tool_call_id", id, "content", text_json(text.data, text.len));
     free(text.data);
     return m;
 }
@@ -301,8 +303,8 @@ static bool convert_message(struct request *rq, json_t *msg, size_t index, json_
                         "'%s' is an image: image input is not supported by this server (no multimodal model)", where);
             ok = false;
         } else {
-            reply_error(rq, 400, "messages", "unsupported_value", "'%s' is of type \"%s\", which this server does not take",
-                        where, type);
+            reply_error(rq, 400, "messages", "unsupported_value",
+                        "'%s' is of type \"%s\", which this server does not take", where, type);
             ok = false;
         }
         if (!ok) {
@@ -354,8 +356,8 @@ static bool convert_tools(struct request *rq, json_t *tools, json_t **out) {
             return false;
         }
         if (!name || !json_is_object(schema)) {
-            reply_error(rq, 400, "tools", "invalid_value", "'tools[%zu]' needs a string 'name' and an object 'input_schema'",
-                        i);
+            reply_error(rq, 400, "tools", "invalid_value",
+                        "'tools[%zu]' needs a string 'name' and an object 'input_schema'", i);
             json_decref(oai);
             return false;
         }
@@ -389,7 +391,8 @@ static bool parse_conversation(struct request *rq, json_t *body, struct chat_inp
         struct buf text = { 0 };
         ok = text_blocks(rq, system, "system", &text);
         if (ok) {
-            json_array_append_new(oai, json_pack("{s:s, s:o}", "role", "system", "content", text_json(text.data, text.len)));
+            json_array_append_new(oai,
+                                  json_pack("{s:s, s:o}", "role", "system", "content", text_json(text.data, text.len)));
         }
         free(text.data);
     } else if (system && !json_is_null(system)) {
@@ -475,10 +478,22 @@ static const struct sampling_names anthropic_names = {
 
 /* A Messages body into *gr (initialised by the caller; gen_request_free, also after failing); false after
  * replying. */
-static bool parse(struct request *rq, json_t *body, struct gen_request *gr) {
+/* `model` is required, as Anthropic's API requires it (any name: the server has one model). */
+static bool require_model(struct request *rq, json_t *body) {
     const char *model = NULL;
+    if (!field_str(rq, body, "model", &model)) {
+        return false;
+    }
+    if (!model) {
+        reply_error(rq, 400, "model", "missing_required_parameter", "model: Field required");
+        return false;
+    }
+    return true;
+}
+
+static bool parse(struct request *rq, json_t *body, struct gen_request *gr) {
     json_t *metadata = json_object_get(body, "metadata");
-    if (!field_str(rq, body, "model", &model) || !gen_request_sampling(rq, gr, body, &anthropic_names) ||
+    if (!require_model(rq, body) || !gen_request_sampling(rq, gr, body, &anthropic_names) ||
         !field_bool(rq, body, "stream", &gr->stream)) {
         return false;
     }
@@ -528,7 +543,8 @@ void handle_anthropic_count_tokens(struct request *rq) {
     json_t *tools = NULL;
     struct gen_request gr;
     gen_request_init(&gr, rq->s);
-    if (parse_conversation(rq, body, &ci, &tools) && gen_request_chat(rq, &gr, &ci)) {
+    memset(&ci, 0, sizeof ci);
+    if (require_model(rq, body) && parse_conversation(rq, body, &ci, &tools) && gen_request_chat(rq, &gr, &ci)) {
         reply_json(rq, 200, json_pack("{s:I}", "input_tokens", (json_int_t)gr.n_tokens[0]));
     }
     chat_input_free(&ci);
