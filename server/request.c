@@ -163,6 +163,7 @@ bool chat_input_set(struct request *rq, struct chat_input *ci, json_t *messages,
         return false;
     }
     ci->add_generation_prompt = true;
+    ci->param = param;
     ci->messages = json_dumps(messages, JSON_COMPACT);
     ci->tools = json_is_array(tools) ? json_dumps(tools, JSON_COMPACT) : NULL;
     ci->kwargs = chat_kwargs(rq->s, kwargs);
@@ -226,13 +227,14 @@ llamac_template_apply_params chat_input_params(const struct chat_input *ci) {
     return p;
 }
 
-bool chat_reply_render_error(struct request *rq, llamac_status st) {
+bool chat_reply_render_error(struct request *rq, const struct chat_input *ci, llamac_status st) {
+    const char *param = ci->param ? ci->param : "messages";
     switch (st) {
     case LLAMAC_OK: return false;
     case LLAMAC_E_NO_MEMORY: reply_error(rq, 500, NULL, NULL, "%s", llamac_last_error()); break;
-    case LLAMAC_E_UNSUPPORTED: reply_error(rq, 400, "messages", "unsupported_value", "%s", llamac_last_error()); break;
-    case LLAMAC_E_INVALID_ARGUMENT: reply_error(rq, 400, "messages", "invalid_value", "%s", llamac_last_error()); break;
-    default: reply_error(rq, 400, "messages", "template_error", "%s", llamac_last_error()); break;
+    case LLAMAC_E_UNSUPPORTED: reply_error(rq, 400, param, "unsupported_value", "%s", llamac_last_error()); break;
+    case LLAMAC_E_INVALID_ARGUMENT: reply_error(rq, 400, param, "invalid_value", "%s", llamac_last_error()); break;
+    default: reply_error(rq, 400, param, "template_error", "%s", llamac_last_error()); break;
     }
     return true;
 }
@@ -245,7 +247,7 @@ bool render_chat(struct request *rq, const struct chat_input *ci, char **out, si
         return false;
     }
     llamac_template_apply_params p = chat_input_params(ci);
-    return !chat_reply_render_error(rq, llamac_template_apply(rq->s->tmpl, rq->s->model, &p, out, len));
+    return !chat_reply_render_error(rq, ci, llamac_template_apply(rq->s->tmpl, rq->s->model, &p, out, len));
 }
 
 /* ---- the parsed generation request ---- */
@@ -468,9 +470,9 @@ bool gen_request_tools(struct request *rq, struct gen_request *gr, json_t *tools
 
 bool gen_request_chat(struct request *rq, struct gen_request *gr, const struct chat_input *ci) {
     size_t len = 0;
-    gr->prompt_param = "messages";
+    gr->prompt_param = ci->param ? ci->param : "messages";
     if (!render_chat(rq, ci, &gr->chat_prompt, &len) ||
-        !tokenize_text(rq, "messages", gr->chat_prompt, len, true, &gr->tokens[0], &gr->n_tokens[0])) {
+        !tokenize_text(rq, gr->prompt_param, gr->chat_prompt, len, true, &gr->tokens[0], &gr->n_tokens[0])) {
         return false;
     }
     gr->n_prompts = 1;

@@ -45,6 +45,7 @@ struct chat_input {
     char *tools;  /* NULL: none */
     char *kwargs; /* chat_template_kwargs; NULL: none */
     bool add_generation_prompt;
+    const char *param; /* the body's field the conversation came from ("messages", "input"), for errors; static */
 };
 
 /* Reads "messages", "tools", "chat_template_kwargs" and "add_generation_prompt" of a request object into *ci
@@ -67,9 +68,9 @@ void chat_input_free(struct chat_input *ci);
 /* The library's parameters for *ci (borrowed: ci must outlive them). */
 llamac_template_apply_params chat_input_params(const struct chat_input *ci);
 
-/* Replies for a failed llamac_template_apply / llamac_template_stable_tokens (`st` not LLAMAC_OK): 400 naming
- * "messages", 500 when out of memory. Returns whether it replied. */
-bool chat_reply_render_error(struct request *rq, llamac_status st);
+/* Replies for a failed llamac_template_apply / llamac_template_stable_tokens of *ci (`st` not LLAMAC_OK): 400
+ * naming the field it came from, 500 when out of memory. Returns whether it replied. */
+bool chat_reply_render_error(struct request *rq, const struct chat_input *ci, llamac_status st);
 
 /* Renders the prompt of *ci with the server's template into *out (llamac_free); replies 400 on failure (a server
  * without a chat template too). */
@@ -138,7 +139,8 @@ bool gen_request_constrain(struct request *rq, struct gen_request *gr, const cha
 bool gen_request_tools(struct request *rq, struct gen_request *gr, json_t *tools, llamac_tool_choice choice,
                        const char *name, bool parallel, const char *choice_param);
 
-/* The prompt of a chat: *ci rendered with the server's template and tokenized. */
+/* The prompt of a chat: *ci rendered with the server's template and tokenized (a prompt over the context is
+ * reported against ci->param). */
 bool gen_request_chat(struct request *rq, struct gen_request *gr, const struct chat_input *ci);
 
 /* One more completion prompt: a string (tokenized) or an array of token ids; `param` names the field. */

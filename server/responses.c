@@ -117,9 +117,9 @@ static void respond(struct request *rq, struct job *j, const struct gen_request 
         json_array_append_new(output, item_json(j, n++, DELTA_REASONING, m->reasoning_content,
                                                 strlen(m->reasoning_content), NULL, NULL, "completed"));
     }
-    if (m->content[0] || m->n_tool_calls == 0) {
-        json_array_append_new(
-            output, item_json(j, n++, DELTA_TEXT, m->content, strlen(m->content), NULL, NULL, "completed"));
+    if (m->content[0] || (m->n_tool_calls == 0 && n == 0)) { /* an empty reply is one empty message */
+        json_array_append_new(output,
+                              item_json(j, n++, DELTA_TEXT, m->content, strlen(m->content), NULL, NULL, "completed"));
     }
     for (size_t i = 0; i < m->n_tool_calls; i++) {
         const llamac_tool_call *c = &m->tool_calls[i];
@@ -154,13 +154,13 @@ static void block_event(struct job *j, const struct delta *d, struct buf *out) {
     switch (d->kind) {
     case DELTA_BLOCK_START:
         event(j, out, "response.output_item.added",
-              json_pack("{s:I, s:o}", "output_index", at,
-                        "item", item_json(j, d->block, d->block_kind, d->block_kind == DELTA_TEXT ? NULL : "", 0,
-                                          d->tool_id, d->tool_name, "in_progress")));
+              json_pack("{s:I, s:o}", "output_index", at, "item",
+                        item_json(j, d->block, d->block_kind, d->block_kind == DELTA_TEXT ? NULL : "", 0, d->tool_id,
+                                  d->tool_name, "in_progress")));
         if (d->block_kind == DELTA_TEXT) {
             event(j, out, "response.content_part.added",
-                  json_pack("{s:s, s:I, s:i, s:{s:s, s:s, s:[]}}", "item_id", id, "output_index", at,
-                            "content_index", 0, "part", "type", "output_text", "text", "", "annotations"));
+                  json_pack("{s:s, s:I, s:i, s:{s:s, s:s, s:[]}}", "item_id", id, "output_index", at, "content_index",
+                            0, "part", "type", "output_text", "text", "", "annotations"));
         }
         break;
     case DELTA_TEXT:
@@ -186,8 +186,8 @@ static void block_event(struct job *j, const struct delta *d, struct buf *out) {
         const struct block *blk = c->n_closed > 0 ? &c->closed[c->n_closed - 1] : NULL;
         if (d->block_kind == DELTA_TEXT) {
             event(j, out, "response.output_text.done",
-                  json_pack("{s:s, s:I, s:i, s:o, s:[]}", "item_id", id, "output_index", at, "content_index", 0,
-                            "text", text_json(d->text, d->len), "logprobs"));
+                  json_pack("{s:s, s:I, s:i, s:o, s:[]}", "item_id", id, "output_index", at, "content_index", 0, "text",
+                            text_json(d->text, d->len), "logprobs"));
             event(j, out, "response.content_part.done",
                   json_pack("{s:s, s:I, s:i, s:{s:s, s:o, s:[]}}", "item_id", id, "output_index", at, "content_index",
                             0, "part", "type", "output_text", "text", text_json(d->text, d->len), "annotations"));
@@ -201,9 +201,9 @@ static void block_event(struct job *j, const struct delta *d, struct buf *out) {
                             text_json(d->text, d->len), "name", blk && blk->tool_name ? blk->tool_name : ""));
         }
         event(j, out, "response.output_item.done",
-              json_pack("{s:I, s:o}", "output_index", at,
-                        "item", item_json(j, d->block, d->block_kind, d->text, d->len, blk ? blk->tool_id : NULL,
-                                          blk ? blk->tool_name : NULL, "completed")));
+              json_pack("{s:I, s:o}", "output_index", at, "item",
+                        item_json(j, d->block, d->block_kind, d->text, d->len, blk ? blk->tool_id : NULL,
+                                  blk ? blk->tool_name : NULL, "completed")));
         break;
     }
     default: break;
@@ -221,8 +221,8 @@ static void stream_event(struct job *j, const struct delta *d, struct buf *out) 
         json_t *output = json_array();
         for (size_t i = 0; i < c->n_closed; i++) {
             const struct block *b = &c->closed[i];
-            json_array_append_new(output, item_json(j, i, b->kind, b->text, b->len, b->tool_id, b->tool_name,
-                                                    "completed"));
+            json_array_append_new(output,
+                                  item_json(j, i, b->kind, b->text, b->len, b->tool_id, b->tool_name, "completed"));
         }
         const char *status = final_status(&c->r);
         event(j, out, strcmp(status, "completed") == 0 ? "response.completed" : "response.incomplete",
@@ -231,8 +231,9 @@ static void stream_event(struct job *j, const struct delta *d, struct buf *out) 
     }
     case DELTA_ERROR: {
         json_t *r = response_json(j, "failed", NULL);
-        json_object_set_new(r, "error", json_pack("{s:s, s:s%}", "code", "server_error", "message",
-                                                  d->text ? d->text : "", d->text ? d->len : 0));
+        json_object_set_new(
+            r, "error",
+            json_pack("{s:s, s:s%}", "code", "server_error", "message", d->text ? d->text : "", d->text ? d->len : 0));
         event(j, out, "response.failed", json_pack("{s:o}", "response", r));
         break;
     }
@@ -276,12 +277,14 @@ static json_t *convert_parts(struct request *rq, json_t *content, const char *wh
         if (type && (strcmp(type, "input_text") == 0 || strcmp(type, "output_text") == 0) && json_is_string(text)) {
             json_array_append_new(parts, json_pack("{s:s, s:O}", "type", "text", "text", text));
         } else if (type && strcmp(type, "refusal") == 0 && json_is_string(json_object_get(p, "refusal"))) {
-            json_array_append_new(parts, json_pack("{s:s, s:O}", "type", "text", "text", json_object_get(p, "refusal")));
+            json_array_append_new(parts,
+                                  json_pack("{s:s, s:O}", "type", "text", "text", json_object_get(p, "refusal")));
         } else {
             bool media = type && (strcmp(type, "input_image") == 0 || strcmp(type, "input_file") == 0 ||
                                   strcmp(type, "input_audio") == 0);
             reply_error(rq, 400, "input", media ? "unsupported_value" : "invalid_value", "'%s.content[%zu]' %s%s%s",
-                        where, i, media ? "is of type \"" : "must be an input_text or output_text part with a string 'text'",
+                        where, i,
+                        media ? "is of type \"" : "must be an input_text or output_text part with a string 'text'",
                         media ? type : "", media ? "\": media input is not supported by this server" : "");
             json_decref(parts);
             return NULL;
@@ -324,8 +327,8 @@ static bool convert_item(struct request *rq, json_t *item, size_t index, json_t 
         if (!content) {
             return false;
         }
-        json_array_append_new(out, json_pack("{s:s, s:o}", "role", strcmp(role, "developer") == 0 ? "system" : role,
-                                             "content", content));
+        json_array_append_new(
+            out, json_pack("{s:s, s:o}", "role", strcmp(role, "developer") == 0 ? "system" : role, "content", content));
         return true;
     }
     if (type && strcmp(type, "function_call") == 0) {
@@ -358,8 +361,8 @@ static bool convert_item(struct request *rq, json_t *item, size_t index, json_t 
             }
             return false;
         }
-        json_array_append_new(out, json_pack("{s:s, s:s, s:o}", "role", "tool", "tool_call_id", call_id, "content",
-                                             content));
+        json_array_append_new(
+            out, json_pack("{s:s, s:s, s:o}", "role", "tool", "tool_call_id", call_id, "content", content));
         return true;
     }
     if (type && strcmp(type, "reasoning") == 0) {
@@ -575,7 +578,7 @@ static bool parse(struct request *rq, json_t *body, struct gen_request *gr, stru
         !parse_format(rq, body, gr) || !convert_tools(rq, json_object_get(body, "tools"), &tools)) {
         return false;
     }
-    struct chat_input ci;
+    struct chat_input ci = { 0 };
     bool ok = parse_tools(rq, body, gr, tools) && parse_conversation(rq, body, &ci, tools) &&
               gen_request_chat(rq, gr, &ci) && gen_request_finish(rq, gr);
     chat_input_free(&ci);
