@@ -412,9 +412,15 @@ static void block_close(struct job *j, size_t choice) {
     if (c->block_open == DELTA_START) {
         return;
     }
-    struct delta d = { .kind = DELTA_BLOCK_STOP, .choice = choice, .block = c->n_blocks - 1,
-                       .block_kind = c->block_open, .tool_index = c->block_tool,
-                       .text = c->block_text.data ? c->block_text.data : "", .len = c->block_text.len };
+    struct delta d = { .kind = DELTA_BLOCK_STOP,
+                       .choice = choice,
+                       .block = c->n_blocks - 1,
+                       .block_kind = c->block_open,
+                       .tool_index = c->block_tool,
+                       .text = c->block_text.data ? c->block_text.data : "",
+                       .len = c->block_text.len,
+                       .tool_id = c->block_id,
+                       .tool_name = c->block_name };
     emit(j, &d);
     struct block *grown = realloc(c->closed, (c->n_closed + 1) * sizeof *grown);
     if (grown) { /* out of memory: the block is left out of the whole output */
@@ -455,8 +461,12 @@ static void render(struct job *j, const struct delta *in) {
             c->block_id = d.tool_id ? strdup(d.tool_id) : NULL;
             c->block_name = d.tool_name ? strdup(d.tool_name) : NULL;
             c->n_blocks++;
-            struct delta b = { .kind = DELTA_BLOCK_START, .choice = d.choice, .block = c->n_blocks - 1,
-                               .block_kind = d.kind, .tool_index = d.tool_index, .tool_id = d.tool_id,
+            struct delta b = { .kind = DELTA_BLOCK_START,
+                               .choice = d.choice,
+                               .block = c->n_blocks - 1,
+                               .block_kind = d.kind,
+                               .tool_index = d.tool_index,
+                               .tool_id = d.tool_id,
                                .tool_name = d.tool_name };
             emit(j, &b);
         }

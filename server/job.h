@@ -24,10 +24,10 @@ struct choice {
     bool done;
     llamac_tool_stream *tools; /* a chat stream read for reasoning / tool calls: turns text into deltas (reader) */
     /* the stream's blocks (result.h), the reader's own */
-    enum delta_kind block_open; /* TEXT, REASONING or TOOL_CALL; DELTA_START: none open */
-    size_t n_blocks;            /* blocks opened so far */
-    size_t block_tool;          /* the open tool call's index */
-    struct buf block_text;      /* the open block's text so far */
+    enum delta_kind block_open;  /* TEXT, REASONING or TOOL_CALL; DELTA_START: none open */
+    size_t n_blocks;             /* blocks opened so far */
+    size_t block_tool;           /* the open tool call's index */
+    struct buf block_text;       /* the open block's text so far */
     char *block_id, *block_name; /* the open tool call's (malloc) */
     struct block *closed;        /* the closed blocks, in order (result.h) */
     size_t n_closed;

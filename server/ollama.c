@@ -4,7 +4,8 @@
  * nanoseconds, newline-delimited JSON streams and its error shape, {"error": "message"}.
  *
  * Generation goes through the same parsed request as every dialect (request.h): a chat's messages and tools are
- * OpenAI's shape already, bar tool-call arguments as objects; `options` holds the sampling fields; `format` is
+ * OpenAI's shape already, bar tool-call arguments as objects (Ollama has no tool_choice; llamac takes OpenAI's
+ * tool_choice and parallel_tool_calls as an extension); `options` holds the sampling fields; `format` is
  * "json" or a JSON Schema; `think` reaches the template as the other dialects' thinking does. Models are named as
  * Ollama names them (NAME:TAG); this server serves one, so the model lookup (find_model) and what `keep_alive`
  * asks of it (keep_alive_parse) are the places a registry of many models will take over: today the one model is
@@ -187,8 +188,8 @@ static json_t *model_entry(const struct server *s) {
     llamac_model_info mi;
     llamac_model_get_info(s->model, &mi);
     struct stat st;
-    json_int_t size = s->opt.model_path && stat(s->opt.model_path, &st) == 0 ? (json_int_t)st.st_size
-                                                                             : (json_int_t)mi.size_bytes;
+    json_int_t size =
+        s->opt.model_path && stat(s->opt.model_path, &st) == 0 ? (json_int_t)st.st_size : (json_int_t)mi.size_bytes;
     return json_pack("{s:s, s:s, s:o, s:I, s:s, s:o}", "name", name, "model", name, "modified_at", modified_json(s),
                      "size", size, "digest", digest, "details", details_json(s));
 }
@@ -278,14 +279,15 @@ void handle_ollama_show(struct request *rq) {
     }
     const struct llamac_sampling_params *sp = &s->opt.defaults.sampling;
     char params[256];
-    snprintf(params, sizeof params, "temperature %g\ntop_k %d\ntop_p %g\nmin_p %g\nrepeat_penalty %g",
-             (double)sp->temp, (int)sp->top_k, (double)sp->top_p, (double)sp->min_p, (double)sp->penalty_repeat);
+    snprintf(params, sizeof params, "temperature %g\ntop_k %d\ntop_p %g\nmin_p %g\nrepeat_penalty %g", (double)sp->temp,
+             (int)sp->top_k, (double)sp->top_p, (double)sp->min_p, (double)sp->penalty_repeat);
     char modelfile[1024];
     snprintf(modelfile, sizeof modelfile, "# Modelfile of the model llamac serve serves\nFROM %s\n",
              s->opt.model_path ? s->opt.model_path : name);
-    reply_json(rq, 200, json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "license", "", "modelfile", modelfile,
-                                  "parameters", params, "template", tmpl ? tmpl : "", "details", details_json(s),
-                                  "model_info", info, "capabilities", caps, "modified_at", modified_json(s)));
+    reply_json(rq, 200,
+               json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o}", "license", "", "modelfile", modelfile,
+                         "parameters", params, "template", tmpl ? tmpl : "", "details", details_json(s), "model_info",
+                         info, "capabilities", caps, "modified_at", modified_json(s)));
     json_decref(body);
 }
 
@@ -391,9 +393,9 @@ static void respond(struct request *rq, struct job *j, const struct gen_request 
             json_array_append_new(calls, tool_call_json(i, m->tool_calls[i].name, m->tool_calls[i].arguments));
         }
     }
-    json_t *o = piece(j, text_json(m->content, strlen(m->content)),
-                      m->reasoning_content[0] ? text_json(m->reasoning_content, strlen(m->reasoning_content)) : NULL,
-                      calls);
+    json_t *o =
+        piece(j, text_json(m->content, strlen(m->content)),
+              m->reasoning_content[0] ? text_json(m->reasoning_content, strlen(m->reasoning_content)) : NULL, calls);
     llamac_tool_message_free(m);
     add_final(j, o);
     reply_json(rq, 200, o);
@@ -410,9 +412,7 @@ static void stream_event(struct job *j, const struct delta *d, struct buf *out) 
     case DELTA_BLOCK_STOP:
         /* Ollama sends a tool call whole, once its arguments are complete */
         if (d->block_kind == DELTA_TOOL_CALL) {
-            const struct choice *c = &j->choices[d->choice];
-            const struct block *b = c->n_closed > 0 ? &c->closed[c->n_closed - 1] : NULL;
-            json_t *call = tool_call_json(d->tool_index, b ? b->tool_name : NULL, b ? b->text : NULL);
+            json_t *call = tool_call_json(d->tool_index, d->tool_name, d->text);
             ndjson_line(out, piece(j, NULL, NULL, json_pack("[o]", call)));
         }
         break;
@@ -422,7 +422,9 @@ static void stream_event(struct job *j, const struct delta *d, struct buf *out) 
         ndjson_line(out, o);
         break;
     }
-    case DELTA_ERROR: ndjson_line(out, json_pack("{s:s%}", "error", d->text ? d->text : "", d->text ? d->len : 0)); break;
+    case DELTA_ERROR:
+        ndjson_line(out, json_pack("{s:s%}", "error", d->text ? d->text : "", d->text ? d->len : 0));
+        break;
     default: break;
     }
 }
@@ -524,8 +526,8 @@ static json_t *convert_messages(struct request *rq, json_t *messages) {
             json_decref(out);
             return NULL;
         }
-        json_t *c = json_pack("{s:s, s:o}", "role", role, "content", json_is_string(content) ? json_incref(content)
-                                                                                          : json_string(""));
+        json_t *c = json_pack("{s:s, s:o}", "role", role, "content",
+                              json_is_string(content) ? json_incref(content) : json_string(""));
         json_t *thinking = json_object_get(m, "thinking");
         if (json_is_string(thinking) && json_string_length(thinking) > 0) {
             json_object_set(c, "reasoning_content", thinking);
@@ -548,8 +550,9 @@ static json_t *convert_messages(struct request *rq, json_t *messages) {
                 json_t *fn = json_object_get(tc, "function");
                 const char *fname = json_string_value(json_object_get(fn, "name"));
                 json_t *args = json_object_get(fn, "arguments");
-                char *text = json_is_object(args) ? json_dumps(args, JSON_COMPACT)
-                                                  : json_is_string(args) ? strdup(json_string_value(args)) : NULL;
+                char *text = json_is_object(args)   ? json_dumps(args, JSON_COMPACT)
+                             : json_is_string(args) ? strdup(json_string_value(args))
+                                                    : NULL;
                 if (!fname || !text) {
                     free(text);
                     ok = false;
@@ -613,8 +616,7 @@ static bool parse_chat(struct request *rq, json_t *body, struct gen_request *gr,
     json_t *tools = json_object_get(body, "tools");
     struct chat_input ci;
     bool ok = chat_input_set(rq, &ci, oai, tools, NULL, "messages", false) && parse_think(rq, body, &ci) &&
-              gen_request_tools(rq, gr, tools, LLAMAC_TOOL_CHOICE_AUTO, NULL, true, "tools") &&
-              gen_request_chat(rq, gr, &ci);
+              gen_request_openai_tools(rq, gr, body, tools) && gen_request_chat(rq, gr, &ci);
     chat_input_free(&ci);
     json_decref(oai);
     return ok;
@@ -785,9 +787,9 @@ void handle_ollama_embed(struct request *rq) {
             for (size_t i = 0; i < em.n; i++) {
                 json_array_append_new(vecs, embedding_json(&em, i));
             }
-            reply_json(rq, 200, json_pack("{s:s, s:o, s:I, s:I, s:I}", "model", model, "embeddings", vecs,
-                                          "total_duration", ns(ms), "load_duration", (json_int_t)0,
-                                          "prompt_eval_count", (json_int_t)em.tokens));
+            reply_json(rq, 200,
+                       json_pack("{s:s, s:o, s:I, s:I, s:I}", "model", model, "embeddings", vecs, "total_duration",
+                                 ns(ms), "load_duration", (json_int_t)0, "prompt_eval_count", (json_int_t)em.tokens));
         }
     }
     embeddings_free(&em);

@@ -347,45 +347,6 @@ static bool parse_constraints(struct request *rq, json_t *body, struct gen_reque
     return gen_request_constrain(rq, gr, grammar, schema, schema_param, json_object, "response_format");
 }
 
-/* tools, tool_choice, parallel_tool_calls. */
-static bool parse_tools(struct request *rq, json_t *body, struct gen_request *gr) {
-    json_t *tools = json_object_get(body, "tools");
-    if (!json_is_array(tools) || json_array_size(tools) == 0) {
-        return true;
-    }
-    llamac_tool_choice choice = LLAMAC_TOOL_CHOICE_AUTO;
-    const char *name = NULL;
-    bool parallel = true;
-    if (!field_bool(rq, body, "parallel_tool_calls", &parallel)) {
-        return false;
-    }
-    json_t *tc = json_object_get(body, "tool_choice");
-    if (json_is_string(tc)) {
-        const char *v = json_string_value(tc);
-        if (strcmp(v, "none") == 0) {
-            choice = LLAMAC_TOOL_CHOICE_NONE;
-        } else if (strcmp(v, "required") == 0) {
-            choice = LLAMAC_TOOL_CHOICE_REQUIRED;
-        } else if (strcmp(v, "auto") != 0) {
-            reply_error(rq, 400, "tool_choice", "invalid_value",
-                        "'tool_choice' must be \"none\", \"auto\", \"required\" or a named function, not \"%s\"", v);
-            return false;
-        }
-    } else if (json_is_object(tc)) {
-        json_t *fn = json_object_get(tc, "function");
-        name = json_string_value(json_object_get(fn, "name"));
-        if (!name) {
-            reply_error(rq, 400, "tool_choice", "invalid_type", "'tool_choice.function.name' must be a string");
-            return false;
-        }
-        choice = LLAMAC_TOOL_CHOICE_NAMED;
-    } else if (tc && !json_is_null(tc)) {
-        reply_error(rq, 400, "tool_choice", "invalid_type", "'tool_choice' must be a string or an object");
-        return false;
-    }
-    return gen_request_tools(rq, gr, tools, choice, name, parallel, "tool_choice");
-}
-
 /* The sampling fields and limit of both OpenAI endpoints (max_completion_tokens and n_predict besides). */
 static const struct sampling_names openai_names = {
     .max_tokens = "max_tokens",
@@ -431,7 +392,7 @@ static bool parse_fields(struct request *rq, json_t *body, bool chat, struct gen
         }
         /* the engine computes the chosen token's logprob only with n_probs >= 1; the reply shows top_logprobs */
         n_probs = gr->logprobs ? (top_logprobs > 0 ? top_logprobs : 1) : 0;
-        if (!parse_tools(rq, body, gr)) {
+        if (!gen_request_openai_tools(rq, gr, body, json_object_get(body, "tools"))) {
             return false;
         }
     } else {

@@ -468,6 +468,43 @@ bool gen_request_tools(struct request *rq, struct gen_request *gr, json_t *tools
     return true;
 }
 
+bool gen_request_openai_tools(struct request *rq, struct gen_request *gr, json_t *body, json_t *tools) {
+    if (!json_is_array(tools) || json_array_size(tools) == 0) {
+        return true;
+    }
+    llamac_tool_choice choice = LLAMAC_TOOL_CHOICE_AUTO;
+    const char *name = NULL;
+    bool parallel = true;
+    if (!field_bool(rq, body, "parallel_tool_calls", &parallel)) {
+        return false;
+    }
+    json_t *tc = json_object_get(body, "tool_choice");
+    if (json_is_string(tc)) {
+        const char *v = json_string_value(tc);
+        if (strcmp(v, "none") == 0) {
+            choice = LLAMAC_TOOL_CHOICE_NONE;
+        } else if (strcmp(v, "required") == 0) {
+            choice = LLAMAC_TOOL_CHOICE_REQUIRED;
+        } else if (strcmp(v, "auto") != 0) {
+            reply_error(rq, 400, "tool_choice", "invalid_value",
+                        "'tool_choice' must be \"none\", \"auto\", \"required\" or a named function, not \"%s\"", v);
+            return false;
+        }
+    } else if (json_is_object(tc)) {
+        json_t *fn = json_object_get(tc, "function");
+        name = json_string_value(json_object_get(fn, "name"));
+        if (!name) {
+            reply_error(rq, 400, "tool_choice", "invalid_type", "'tool_choice.function.name' must be a string");
+            return false;
+        }
+        choice = LLAMAC_TOOL_CHOICE_NAMED;
+    } else if (tc && !json_is_null(tc)) {
+        reply_error(rq, 400, "tool_choice", "invalid_type", "'tool_choice' must be a string or an object");
+        return false;
+    }
+    return gen_request_tools(rq, gr, tools, choice, name, parallel, "tool_choice");
+}
+
 bool gen_request_chat(struct request *rq, struct gen_request *gr, const struct chat_input *ci) {
     size_t len = 0;
     gr->prompt_param = ci->param ? ci->param : "messages";

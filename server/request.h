@@ -139,6 +139,11 @@ bool gen_request_constrain(struct request *rq, struct gen_request *gr, const cha
 bool gen_request_tools(struct request *rq, struct gen_request *gr, json_t *tools, llamac_tool_choice choice,
                        const char *name, bool parallel, const char *choice_param);
 
+/* OpenAI's tool fields: `tools` (an OpenAI-format array; NULL or empty: none) with the body's "tool_choice"
+ * ("none", "auto", "required" or {"type": "function", "function": {"name"}}) and "parallel_tool_calls", as
+ * gen_request_tools takes them (OpenAI's chat; Ollama's chat, where tool_choice is llamac's extension). */
+bool gen_request_openai_tools(struct request *rq, struct gen_request *gr, json_t *body, json_t *tools);
+
 /* The prompt of a chat: *ci rendered with the server's template and tokenized (a prompt over the context is
  * reported against ci->param). */
 bool gen_request_chat(struct request *rq, struct gen_request *gr, const struct chat_input *ci);

@@ -182,8 +182,6 @@ static void block_event(struct job *j, const struct delta *d, struct buf *out) {
         }
         break;
     case DELTA_BLOCK_STOP: {
-        const struct choice *c = &j->choices[d->choice];
-        const struct block *blk = c->n_closed > 0 ? &c->closed[c->n_closed - 1] : NULL;
         if (d->block_kind == DELTA_TEXT) {
             event(j, out, "response.output_text.done",
                   json_pack("{s:s, s:I, s:i, s:o, s:[]}", "item_id", id, "output_index", at, "content_index", 0, "text",
@@ -198,12 +196,11 @@ static void block_event(struct job *j, const struct delta *d, struct buf *out) {
         } else {
             event(j, out, "response.function_call_arguments.done",
                   json_pack("{s:s, s:I, s:o, s:s}", "item_id", id, "output_index", at, "arguments",
-                            text_json(d->text, d->len), "name", blk && blk->tool_name ? blk->tool_name : ""));
+                            text_json(d->text, d->len), "name", d->tool_name ? d->tool_name : ""));
         }
         event(j, out, "response.output_item.done",
               json_pack("{s:I, s:o}", "output_index", at, "item",
-                        item_json(j, d->block, d->block_kind, d->text, d->len, blk ? blk->tool_id : NULL,
-                                  blk ? blk->tool_name : NULL, "completed")));
+                        item_json(j, d->block, d->block_kind, d->text, d->len, d->tool_id, d->tool_name, "completed")));
         break;
     }
     default: break;

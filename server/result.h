@@ -47,7 +47,7 @@ struct result {
     char *stop_word;           /* the stop string that ended it (malloc), or NULL */
     llamac_token *tokens;      /* the generated token ids when the request asked for them (malloc), n_tokens */
     size_t n_tokens, cap_tokens;
-    bool has_calls;            /* the text held tool calls (set by whoever parsed it) */
+    bool has_calls; /* the text held tool calls (set by whoever parsed it) */
 };
 
 /* Why a choice ended, as every dialect tells it (result_finish). */
@@ -86,7 +86,8 @@ struct delta {
     size_t len;
     const struct token_logprob *lp;  /* TEXT: the token's log-probabilities, or NULL */
     size_t tool_index;               /* TOOL_CALL */
-    const char *tool_id, *tool_name; /* TOOL_CALL: on the call's first piece, else NULL; BLOCK_START of a call */
+    const char *tool_id, *tool_name; /* TOOL_CALL: on the call's first piece, else NULL; BLOCK_START and
+                                        BLOCK_STOP of a call */
     size_t block;                    /* TEXT, REASONING, TOOL_CALL, BLOCK_*: the block's index in the choice (0, 1,
                                         ...); a TEXT delta with no text opens no block and has the last one's */
     enum delta_kind block_kind;      /* BLOCK_*: TEXT, REASONING or TOOL_CALL */

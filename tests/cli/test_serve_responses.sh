@@ -38,7 +38,7 @@ const tools = [{ type: "function", name: "add", description: "Add two numbers", 
   required: ["a", "b"], additionalProperties: false } }];
 const err = (e) => `${e.constructor.name}:${e.status}:${e.error && e.error.type}:${e.param}`;
 const collect = async (stream) => { // every event of a stream, and the text and arguments its deltas add up to
-  const ev = { types: [], seq: [], text: "", args: "", reasoning: "", final: null };
+  const ev = { types: [], seq: [], text: "", args: "", reasoning: "", final: null, done_items: [], args_done: [] };
   for await (const e of stream) {
     ev.types.push(e.type);
     ev.seq.push(e.sequence_number);
@@ -46,6 +46,8 @@ const collect = async (stream) => { // every event of a stream, and the text and
     if (e.type === "response.function_call_arguments.delta") ev.args += e.delta;
     if (e.type === "response.reasoning_text.delta") ev.reasoning += e.delta;
     if (e.type === "response.completed" || e.type === "response.incomplete") ev.final = e.response;
+    if (e.type === "response.output_item.done") ev.done_items.push(e.item);
+    if (e.type === "response.function_call_arguments.done") ev.args_done.push(e.name + ":" + e.arguments);
   }
   return ev;
 };
@@ -111,7 +113,8 @@ const collect = async (stream) => { // every event of a stream, and the text and
   const t = await client.responses.create(treq);
   out.tool = { status: t.status, output: t.output, usage: t.usage };
   const ts = await collect(await client.responses.create({ ...treq, stream: true }));
-  out.tool_stream = { args: ts.args, types: [...new Set(ts.types)], output: ts.final && ts.final.output };
+  out.tool_stream = { args: ts.args, types: [...new Set(ts.types)], output: ts.final && ts.final.output,
+                      done_items: ts.done_items, args_done: ts.args_done };
   const call = t.output.find((o) => o.type === "function_call");
   if (call) {
     const a = JSON.parse(call.arguments);
@@ -169,6 +172,8 @@ tool_checks() { # tool_checks NAME
   expect_eq "$1 function_call: streamed arguments" "$(jqr .tool_stream.args "$F")" "$(jqr '.tool.output[] | select(.type == "function_call") | .arguments' "$F")"
   expect_eq "$1 function_call: streamed output = non-streamed" \
     "$(jqr '[.tool_stream.output[] | del(.id, .call_id)] | tojson' "$F")" "$(jqr '[.tool.output[] | del(.id, .call_id)] | tojson' "$F")"
+  expect_eq "$1 function_call: output_item.done items = the final output" "$(jqr '.tool_stream.done_items == .tool_stream.output' "$F")" true
+  expect_eq "$1 function_call: arguments.done" "$(jqr '.tool_stream.args_done | join(" ")' "$F")" "add:$(jqr .tool_stream.args "$F")"
   expect_eq "$1 function_call: stream events" "$(jqr '.tool_stream.types | map(select(startswith("response.function_call") or startswith("response.output_item"))) | join(",")' "$F")" \
     "response.output_item.added,response.function_call_arguments.delta,response.function_call_arguments.done,response.output_item.done"
   expect_eq "$1 function_call_output: a message" "$(jqr '.after_tool | "\(.types | join(",")):\(.usage.output_tokens > 0)"' "$F")" "message:true"
