@@ -9,8 +9,8 @@
  * "json" or a JSON Schema; `think` reaches the template as the other dialects' thinking does. Models are named as
  * Ollama names them (NAME:TAG); this server serves one, so the model lookup (find_model) and what `keep_alive`
  * asks of it (keep_alive_parse) are the places a registry of many models will take over: today the one model is
- * listed, shown, and stays loaded whatever keep_alive says. /api/pull and /api/delete work on the Hugging Face
- * cache (hf.co/OWNER/REPO[:QUANT], as Ollama names Hub models), pulls streaming Ollama's progress lines.
+ * listed, shown, and stays loaded whatever keep_alive says. /api/pull and /api/delete answer 501 for now (the
+ * commands `llamac pull` and `llamac rm` do what they would).
  */
 #define _GNU_SOURCE
 #include "complete.h"
@@ -821,10 +821,15 @@ void handle_ollama_embeddings(struct request *rq) {
 
 /* ---- the Hugging Face cache: pull and delete ---- */
 
+/* Not yet: a pull while serving needs the registry of many models to load what it fetched. Until then the routes
+ * answer 501 in Ollama's shape, naming the commands that do it. */
 void handle_ollama_pull(struct request *rq) {
-    reply_error(rq, 501, NULL, NULL, "not yet");
+    reply_error(rq, 501, NULL, "not_supported",
+                "/api/pull is not supported by llamac serve yet: download with `llamac pull OWNER/REPO[:QUANT]` "
+                "and serve it with -hf");
 }
 
 void handle_ollama_delete(struct request *rq) {
-    reply_error(rq, 501, NULL, NULL, "not yet");
+    reply_error(rq, 501, NULL, "not_supported",
+                "/api/delete is not supported by llamac serve yet: remove a model with `llamac rm`");
 }
