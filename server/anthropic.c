@@ -70,13 +70,9 @@ static json_t *tool_use_block(const char *id, const char *name, json_t *input) {
 
 static void respond(struct request *rq, struct job *j, const struct gen_request *gr) {
     (void)gr;
-    if (reply_if_failed(rq, j)) {
-        return;
-    }
     struct result *r = &j->choices[0].r;
-    llamac_tool_message *m = result_message(j, r);
+    llamac_tool_message *m = reply_message(rq, j);
     if (!m) {
-        reply_error(rq, 500, NULL, NULL, "out of memory");
         return;
     }
     json_t *content = json_array();

@@ -90,6 +90,17 @@ bool reply_if_failed(struct request *rq, const struct job *j) {
     return false;
 }
 
+llamac_tool_message *reply_message(struct request *rq, struct job *j) {
+    if (reply_if_failed(rq, j)) {
+        return NULL;
+    }
+    llamac_tool_message *m = result_message(j, &j->choices[0].r);
+    if (!m) {
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+    }
+    return m;
+}
+
 /* Submits choice i; on failure replies (see reply_submit_error) and returns false. */
 static bool submit_choice(struct request *rq, struct job *j, const struct gen_request *gr, size_t i) {
     size_t pi = i / gr->n;

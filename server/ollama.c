@@ -377,13 +377,8 @@ static json_t *piece(const struct job *j, json_t *content, json_t *thinking, jso
 
 static void respond(struct request *rq, struct job *j, const struct gen_request *gr) {
     (void)gr;
-    if (reply_if_failed(rq, j)) {
-        return;
-    }
-    struct result *r = &j->choices[0].r;
-    llamac_tool_message *m = result_message(j, r);
+    llamac_tool_message *m = reply_message(rq, j);
     if (!m) {
-        reply_error(rq, 500, NULL, NULL, "out of memory");
         return;
     }
     json_t *calls = NULL;

@@ -102,13 +102,9 @@ static const char *final_status(const struct result *r) {
 
 static void respond(struct request *rq, struct job *j, const struct gen_request *gr) {
     (void)gr;
-    if (reply_if_failed(rq, j)) {
-        return;
-    }
     struct result *r = &j->choices[0].r;
-    llamac_tool_message *m = result_message(j, r);
+    llamac_tool_message *m = reply_message(rq, j);
     if (!m) {
-        reply_error(rq, 500, NULL, NULL, "out of memory");
         return;
     }
     json_t *output = json_array();

@@ -143,4 +143,8 @@ llamac_tool_message *result_message(const struct job *j, struct result *r);
  * replied. (complete.c) */
 bool reply_if_failed(struct request *rq, const struct job *j);
 
+/* The assistant message of a finished one-choice job (the dialects with no `n`), as result_message reads it; NULL
+ * after replying with the generation's failure or out of memory. (complete.c) */
+llamac_tool_message *reply_message(struct request *rq, struct job *j);
+
 #endif /* LLAMAC_SERVER_RESULT_H */

@@ -81,3 +81,46 @@ npm_clients() {
   exec 9>&-
   CLIENTS=$cache/node_modules
 }
+
+# think_template FILE : a ChatML template whose generation prompt opens <think>, so that everything a model then
+# writes is reasoning (until it closes the block): reasoning output from a model that was never trained for it.
+think_template() {
+  cat > "$1" << 'JINJA'
+{% for m in messages %}<|im_start|>{{ m.role }}
+{{ m.content }}<|im_end|>
+{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant
+<think>
+{% endif %}
+JINJA
+}
+
+# dialect_servers ARGS... : the three servers of the dialect SDK tests: S, stories260K-chatml with -np 2, --metrics,
+# --slots and ARGS; Q, a synthesized Qwen3 (llama.cpp's Qwen2 vocabulary) with Qwen3's tool-capable, thinking
+# template; R, stories260K-chatml with think_template. Skips (77) without llama.cpp's source tree.
+dialect_servers() {
+  local template="${LLAMAC_LLAMA_SOURCE:-}/models/templates/Qwen-Qwen3-0.6B.jinja"
+  local vocab="${LLAMAC_LLAMA_SOURCE:-}/models/ggml-vocab-qwen2.gguf"
+  [ -f "$template" ] && [ -f "$vocab" ] || { echo "llama.cpp's source tree is needed" >&2; exit 77; }
+  "$LLAMAC" synth -q -o "$TMP/qwen3.gguf" --arch qwen3 --vocab-from "$vocab" --layers 1 --embd 32 --heads 2
+  think_template "$TMP/think.jinja"
+  start_server S -m "$MODELS/stories260K-chatml.gguf" -np 2 --metrics --slots -t 1 "$@"
+  start_server Q -m "$TMP/qwen3.gguf" --chat-template-file "$template" -np 1 -t 1
+  start_server R -m "$MODELS/stories260K-chatml.gguf" --chat-template-file "$TMP/think.jinja" -np 1 -t 1
+}
+
+# disconnect_frees_slot PATH BODY [curl args...] : a client that reads the start of a long stream from server S
+# (started with --metrics --slots, -np 2, no request cancelled before; $AUTH its key, if any) and goes away; the
+# request is cancelled and every slot is idle again.
+disconnect_frees_slot() {
+  local path=$1 body=$2
+  shift 2
+  curl -s -N "$@" --data-binary "$body" "$S_URL$path" | head -c 3000 > /dev/null
+  for _ in $(seq 1 50); do
+    req GET "$S_URL/metrics"
+    grep -q '^llamac:requests_cancelled_total 1$' "$TMP/body" && break
+    sleep 0.1
+  done
+  expect_contains "disconnect cancels the request" "$(cat "$TMP/body")" "llamac:requests_cancelled_total 1"
+  req GET "$S_URL/slots"
+  expect_eq "all slots idle" "$(jqr 'map(select(.state == "idle")) | length')" 2
+}

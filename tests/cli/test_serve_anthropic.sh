@@ -10,21 +10,7 @@
 M="$MODELS/stories260K-chatml.gguf"
 command -v curl > /dev/null && command -v jq > /dev/null || { echo "curl and jq are needed" >&2; exit 77; }
 npm_clients
-QWEN_TEMPLATE="${LLAMAC_LLAMA_SOURCE:-}/models/templates/Qwen-Qwen3-0.6B.jinja"
-QWEN_VOCAB="${LLAMAC_LLAMA_SOURCE:-}/models/ggml-vocab-qwen2.gguf"
-[ -f "$QWEN_TEMPLATE" ] && [ -f "$QWEN_VOCAB" ] || { echo "llama.cpp's source tree is needed" >&2; exit 77; }
-"$LLAMAC" synth -q -o "$TMP/qwen3.gguf" --arch qwen3 --vocab-from "$QWEN_VOCAB" --layers 1 --embd 32 --heads 2
-cat > "$TMP/think.jinja" << 'EOF'
-{% for m in messages %}<|im_start|>{{ m.role }}
-{{ m.content }}<|im_end|>
-{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant
-<think>
-{% endif %}
-EOF
-
-start_server S -m "$M" -np 2 --api-key sdk-key --metrics --slots -t 1
-start_server Q -m "$TMP/qwen3.gguf" --chat-template-file "$QWEN_TEMPLATE" -np 1 -t 1
-start_server R -m "$M" --chat-template-file "$TMP/think.jinja" -np 1 -t 1
+dialect_servers --api-key sdk-key
 
 cat > "$TMP/sdk.js" << 'EOF'
 const Anthropic = require(process.argv[2]).default;
@@ -213,16 +199,7 @@ expect_eq "no key" "$code:$(jqr '"\(.type):\(.error.type)"')" "401:error:authent
 AUTH=sdk-key
 
 # --- a client that goes away mid-stream frees its slot ---
-LONG='{"model":"m","max_tokens":1500,"stream":true,"messages":[{"role":"user","content":"Once upon a time"}]}'
-curl -s -N -H 'x-api-key: sdk-key' --data-binary "$LONG" "$S_URL/v1/messages" | head -c 600 > /dev/null
-for _ in $(seq 1 50); do
-  req GET "$S_URL/metrics"
-  grep -q '^llamac:requests_cancelled_total 1$' "$TMP/body" && break
-  sleep 0.1
-done
-expect_contains "disconnect cancels the request" "$(cat "$TMP/body")" "llamac:requests_cancelled_total 1"
-req GET "$S_URL/slots"
-expect_eq "all slots idle" "$(jqr 'map(select(.state == "idle")) | length')" 2
+disconnect_frees_slot /v1/messages '{"model":"m","max_tokens":1500,"stream":true,"messages":[{"role":"user","content":"Once upon a time"}]}' -H 'x-api-key: sdk-key'
 
 for p in "$S_PID" "$Q_PID" "$R_PID"; do
   stop_server "$p"

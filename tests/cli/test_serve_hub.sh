@@ -47,13 +47,7 @@ expect_eq "bad --reasoning-format" "$rc:$(grep -c 'expected deepseek, auto or no
 
 # /health while the model downloads and loads: 503 (code "loading", Retry-After), then 200. The server's template
 # opens the thinking block for the model, so its reply is reasoning until </think>.
-cat > "$W/think.jinja" << 'EOF'
-{% for m in messages %}<|im_start|>{{ m.role }}
-{{ m.content }}<|im_end|>
-{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant
-<think>
-{% endif %}
-EOF
+think_template "$W/think.jinja"
 "$LLAMAC" serve --port 0 -hf test/slow-GGUF -t 1 --chat-template-file "$W/think.jinja" > "$TMP/slow.out" \
   2> "$TMP/slow.log" &
 slow_pid=$!

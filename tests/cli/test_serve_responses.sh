@@ -11,21 +11,7 @@
 M="$MODELS/stories260K-chatml.gguf"
 command -v curl > /dev/null && command -v jq > /dev/null || { echo "curl and jq are needed" >&2; exit 77; }
 npm_clients
-QWEN_TEMPLATE="${LLAMAC_LLAMA_SOURCE:-}/models/templates/Qwen-Qwen3-0.6B.jinja"
-QWEN_VOCAB="${LLAMAC_LLAMA_SOURCE:-}/models/ggml-vocab-qwen2.gguf"
-[ -f "$QWEN_TEMPLATE" ] && [ -f "$QWEN_VOCAB" ] || { echo "llama.cpp's source tree is needed" >&2; exit 77; }
-"$LLAMAC" synth -q -o "$TMP/qwen3.gguf" --arch qwen3 --vocab-from "$QWEN_VOCAB" --layers 1 --embd 32 --heads 2
-cat > "$TMP/think.jinja" << 'EOF'
-{% for m in messages %}<|im_start|>{{ m.role }}
-{{ m.content }}<|im_end|>
-{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant
-<think>
-{% endif %}
-EOF
-
-start_server S -m "$M" -np 2 --api-key sdk-key --metrics --slots -t 1
-start_server Q -m "$TMP/qwen3.gguf" --chat-template-file "$QWEN_TEMPLATE" -np 1 -t 1
-start_server R -m "$M" --chat-template-file "$TMP/think.jinja" -np 1 -t 1
+dialect_servers --api-key sdk-key
 
 cat > "$TMP/sdk.js" << 'EOF'
 const { OpenAI } = require(process.argv[2]);
@@ -214,16 +200,7 @@ err "max_output_tokens 0" 400 max_output_tokens '{"model":"m","input":"Hi","max_
 err "background refused" 400 background '{"model":"m","input":"Hi","background":true}'
 
 # --- a client that goes away mid-stream frees its slot ---
-LONG='{"model":"m","max_output_tokens":1500,"stream":true,"input":"Once upon a time"}'
-curl -s -N -H 'Authorization: Bearer sdk-key' --data-binary "$LONG" "$S_URL/v1/responses" | head -c 3000 > /dev/null
-for _ in $(seq 1 50); do
-  req GET "$S_URL/metrics"
-  grep -q '^llamac:requests_cancelled_total 1$' "$TMP/body" && break
-  sleep 0.1
-done
-expect_contains "disconnect cancels the request" "$(cat "$TMP/body")" "llamac:requests_cancelled_total 1"
-req GET "$S_URL/slots"
-expect_eq "all slots idle" "$(jqr 'map(select(.state == "idle")) | length')" 2
+disconnect_frees_slot /v1/responses '{"model":"m","max_output_tokens":1500,"stream":true,"input":"Once upon a time"}' -H 'Authorization: Bearer sdk-key'
 
 for p in "$S_PID" "$Q_PID" "$R_PID"; do
   stop_server "$p"
