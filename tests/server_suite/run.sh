@@ -34,9 +34,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 reference_list="$root/tests/reference/server_suite/passing.txt"
 must_pass="$here/must-pass.txt"
-# The modules issue 20 asks `llamac serve` to pass (their reference-passing tests); the check runs these.
+# The modules issue 20 asks `llamac serve` to pass (their reference-passing tests), and issue 23's two of the
+# Anthropic Messages and OpenAI Responses dialects; the check runs these.
 target_modules="basic chat_completion completion ctx_shift ignore_eos kv_keep_only_active metrics security template
-tokenize tool_call slot_save"
+tokenize tool_call slot_save compat_anthropic compat_oai_responses"
 
 server=llamac
 out=""
