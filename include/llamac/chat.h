@@ -158,8 +158,8 @@ typedef struct llamac_chat_params {
      * quarter when max_tokens is -1). */
     int32_t reserve_tokens;
     /* max_tokens, stop strings, sampling (copied with everything it points to; ignore_eos included), sampler
-     * (borrowed: must outlive the session), and seq: the session's sequence. tokenize_flags, on_text and user_data
-     * are not used. */
+     * and spec.draft (borrowed: must outlive the session), spec (speculative decoding, as llamac_generate), and
+     * seq: the session's sequence. tokenize_flags, on_text and user_data are not used. */
     llamac_generate_params generate;
 } llamac_chat_params;
 

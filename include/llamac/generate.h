@@ -182,6 +182,49 @@ typedef enum llamac_finish_reason {
 /* Name of a finish reason ("eog", "length", "stop", ...). Thread-safe. */
 LLAMAC_API const char *llamac_finish_reason_str(llamac_finish_reason reason);
 
+/* ---------------------------------------------------------------------------------------------------------------
+ * Speculative decoding
+ *
+ * A draft source proposes up to n_max tokens to follow the text so far; the target model evaluates the last token
+ * and the whole draft in ONE batch (one read of its weights for several tokens) and then samples each position in
+ * turn with the usual chain: while its own sample equals the drafted token, that token is accepted and its KV entry
+ * kept; at the first difference the target's sample is taken instead and the KV entries of the rejected drafts are
+ * removed. Every token is therefore the target's own sample, drawn with the same chain state and the same random
+ * numbers as without speculation: greedy output is byte-identical, sampled output follows the same distribution
+ * (with a fixed seed, the same text), and grammars, stop strings, penalties and limits apply unchanged.
+ *
+ * Two sources, usable together (the n-gram lookup is tried first; the draft model when it finds nothing):
+ * - a draft model: a smaller model sharing the target's vocabulary (llamac_model_check_draft), decoded in a context
+ *   of its own, proposing its greedy continuation while its top token's probability stays at least p_min;
+ * - n-gram lookup over the prompt and the output (prompt-lookup decoding): the tokens that followed the latest
+ *   earlier occurrence of the last ngram_max..ngram_min tokens. It needs no second model and pays off when the
+ *   output copies the input (editing code, summarising, extraction).
+ * ------------------------------------------------------------------------------------------------------------- */
+
+#define LLAMAC_SPEC_MAX_DRAFT 64 /* most tokens one draft may hold */
+
+typedef struct llamac_spec_params {
+    llamac_context *draft; /* a context of the draft model (borrowed; another context than the target's); its
+                              sequence 0 is cleared and used. NULL: no draft model */
+    bool ngram;            /* n-gram lookup over the prompt and the output (default false) */
+    int32_t n_max;         /* most tokens per draft, 1..LLAMAC_SPEC_MAX_DRAFT (default 16; llama.cpp's
+                              --spec-draft-n-max) */
+    int32_t n_min;         /* a shorter draft is not verified, 0..n_max (default 0; --spec-draft-n-min) */
+    float p_min;           /* the draft model stops drafting when its most likely token is less probable than this,
+                              0..1 (default 0.75; --spec-draft-p-min) */
+    int32_t ngram_max;     /* longest n-gram looked up, ngram_min..16 (default 3) */
+    int32_t ngram_min;     /* shortest n-gram looked up, 1..ngram_max (default 2) */
+} llamac_spec_params;
+
+/* Speculation off (no draft model, no n-gram lookup), the other fields at their defaults. Thread-safe. */
+LLAMAC_API llamac_spec_params llamac_spec_params_default(void);
+
+/* Checks that `draft` can draft for `target` as llama.cpp checks it: the same vocabulary type, the same BOS and EOS
+ * tokens and whether they are added, at most 128 tokens difference in size, and the same text for every token id
+ * from 5 up to the smaller size. Both borrowed. Errors: LLAMAC_E_INVALID_ARGUMENT (a NULL, or the first difference
+ * found, named in the message with both sides' values). Thread-safe. */
+LLAMAC_API llamac_status llamac_model_check_draft(const llamac_model *target, const llamac_model *draft);
+
 typedef struct llamac_generate_params {
     int32_t max_tokens;      /* -1: until the context is full (default 256) */
     const char *const *stop; /* borrowed stop strings (NUL-terminated, non-empty) */
@@ -194,6 +237,7 @@ typedef struct llamac_generate_params {
     llamac_seq_id seq;               /* the sequence to use (default 0); it is cleared first */
     llamac_text_fn on_text;          /* NULL: text is not delivered (counts only) */
     void *user_data;
+    llamac_spec_params spec; /* speculative decoding (default off: llamac_spec_params_default()) */
 } llamac_generate_params;
 
 /* Defaults as listed above. Thread-safe. */
@@ -209,14 +253,19 @@ typedef struct llamac_generate_result {
     double generation_ms; /* from the first generated token to the end */
     double prompt_tokens_per_s;
     double tokens_per_s; /* generation speed (after the first token) */
+    int32_t n_drafted;   /* speculative decoding: tokens drafted and verified (0 without speculation) */
+    int32_t n_accepted;  /* drafted tokens the target accepted (n_accepted / n_drafted: the acceptance rate) */
 } llamac_generate_result;
 
 /* Generates from a text prompt (len bytes of UTF-8, borrowed; an empty prompt is allowed when the model adds a
  * BOS) into `params->on_text`. The sequence `params->seq` is cleared first. *result (may be NULL) is filled even
- * when the generation stops early. Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_UTF8, LLAMAC_E_CONTEXT_FULL (the
+ * when the generation stops early. With params->spec on, drafts are verified as described under "Speculative
+ * decoding"; a spec parameter out of range, a draft context that is the target's, or a draft model whose
+ * vocabulary differs (llamac_model_check_draft) is LLAMAC_E_INVALID_ARGUMENT before anything is decoded; the draft
+ * context is used on the calling thread. Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_UTF8, LLAMAC_E_CONTEXT_FULL (the
  * prompt does not fit: the message gives both sizes), LLAMAC_E_DECODE, LLAMAC_E_GRAMMAR, and the sampler errors.
  * Stopping by a stop string, the limit, the callback or llamac_ctx_cancel() is success (see finish_reason).
- * One thread per handle (context and sampler). */
+ * One thread per handle (context, draft context and sampler). */
 LLAMAC_API llamac_status llamac_generate(llamac_context *ctx, const char *prompt, size_t len,
                                          const llamac_generate_params *params, llamac_generate_result *result);
 

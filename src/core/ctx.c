@@ -478,12 +478,18 @@ static uint32_t seq_capacity(const llamac_context *ctx) {
     return llama_n_ctx_seq(ctx->lc);
 }
 
-llamac_status llamac_ctx_decode(llamac_context *ctx, llamac_seq_id seq, const llamac_token *tokens, size_t n) {
+/* llamac_ctx_decode, or with logits for every token (`all`: n must fit one n_batch). */
+static llamac_status decode_seq(llamac_context *ctx, llamac_seq_id seq, const llamac_token *tokens, size_t n,
+                                bool all) {
     if (!ctx || (!tokens && n > 0)) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_ctx_decode: NULL argument");
     }
     if (n == 0) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_ctx_decode: no tokens to decode");
+    }
+    if (all && n > ctx->info.n_batch) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%zu tokens with logits exceed the batch size %u", n,
+                            ctx->info.n_batch);
     }
     llamac_status st = llamac__seq_check(ctx, seq, false);
     if (st == LLAMAC_OK) {
@@ -508,15 +514,23 @@ llamac_status llamac_ctx_decode(llamac_context *ctx, llamac_seq_id seq, const ll
             b->pos[i] = start + (llama_pos)(done + i);
             b->n_seq_id[i] = 1;
             b->seq_id[i][0] = seq;
-            b->logits[i] = (done + i == n - 1);
+            b->logits[i] = all || (done + i == n - 1);
         }
         b->n_tokens = (int32_t)m;
-        st = llamac__ctx_decode_raw(ctx, *b, done + m == n ? 1 : 0);
+        st = llamac__ctx_decode_raw(ctx, *b, all ? (int32_t)m : done + m == n ? 1 : 0);
         if (st != LLAMAC_OK) {
             return st;
         }
     }
     return llamac__ok();
+}
+
+llamac_status llamac_ctx_decode(llamac_context *ctx, llamac_seq_id seq, const llamac_token *tokens, size_t n) {
+    return decode_seq(ctx, seq, tokens, n, false);
+}
+
+llamac_status llamac__ctx_decode_all(llamac_context *ctx, llamac_seq_id seq, const llamac_token *tokens, size_t n) {
+    return decode_seq(ctx, seq, tokens, n, true);
 }
 
 llamac_status llamac__output_index(const llamac_context *ctx, int32_t i, int32_t *out) {

@@ -106,6 +106,9 @@ bool llamac__ctx_take_cancel(llamac_context *ctx);
 /* Decodes a llama_batch after all checks; maps llama.cpp's return codes onto statuses and records n_outputs. */
 llamac_status llamac__ctx_decode_raw(llamac_context *ctx, struct llama_batch batch, int32_t n_outputs);
 
+/* As llamac_ctx_decode, with logits kept for every token (output i is tokens[i]); n at most n_batch. */
+llamac_status llamac__ctx_decode_all(llamac_context *ctx, llamac_seq_id seq, const llamac_token *tokens, size_t n);
+
 /* Checks a sequence id against the context. */
 llamac_status llamac__seq_check(const llamac_context *ctx, llamac_seq_id seq, bool allow_all);
 

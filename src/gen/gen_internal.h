@@ -15,4 +15,26 @@ llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *pro
                                     const llamac_generate_params *params, llamac_generate_result *result,
                                     llamac_token *decoded, size_t decoded_cap, size_t *n_decoded);
 
+/* The draft side of speculative decoding (spec.c) for one generation: the parameters (borrowed) and the tokens the
+ * draft model's sequence 0 holds. */
+typedef struct llamac__drafter {
+    const llamac_spec_params *p;
+    llamac_token *cache; /* the draft sequence's tokens, positions 0..n_cache-1 */
+    size_t n_cache;
+    size_t cap; /* the draft context's positions */
+} llamac__drafter;
+
+/* True when `p` asks for speculation (a draft model or n-gram lookup). */
+bool llamac__spec_on(const llamac_spec_params *p);
+
+/* Checks the parameters against the target context (ranges, the draft's vocabulary) and clears the draft
+ * sequence. Free with llamac__drafter_free, also after a failure. */
+llamac_status llamac__drafter_init(llamac__drafter *d, const llamac_context *target, const llamac_spec_params *p);
+void llamac__drafter_free(llamac__drafter *d);
+
+/* Proposes up to min(max, n_max) tokens (into out) to follow the text h[0..n): the n-gram lookup's, else the draft
+ * model's; *n_out 0 when there is none or it is shorter than n_min. Errors: the draft context's decode errors. */
+llamac_status llamac__drafter_propose(llamac__drafter *d, const llamac_token *h, size_t n, llamac_token *out,
+                                      size_t max, size_t *n_out);
+
 #endif /* LLAMAC_GEN_INTERNAL_H */

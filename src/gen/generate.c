@@ -5,6 +5,10 @@
  * character) and a stop-string filter that holds back any tail that could still become a stop string, so a stop
  * string is never emitted even when it is split across tokens. Everything held back is released at the end unless
  * a stop string or the callback ended the text.
+ *
+ * With speculation on (spec.c proposes), one decode holds the last sampled token and a draft, and the loop samples
+ * the following outputs in turn exactly as it would sample after single-token decodes; a drafted token is only a
+ * KV entry the target may find already in place.
  */
 #include "gen/gen_internal.h"
 #include "text/textout.h"
@@ -18,6 +22,7 @@ llamac_generate_params llamac_generate_params_default(void) {
     p.max_tokens = 256;
     p.sampling = llamac_sampling_params_default();
     p.tokenize_flags = LLAMAC_TOKENIZE_ADD_SPECIAL;
+    p.spec = llamac_spec_params_default();
     return p;
 }
 
@@ -121,8 +126,11 @@ llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *pro
     memset(&out, 0, sizeof out);
     struct run r = { p, LLAMAC_FINISH_NONE };
     double t_prompt = 0, t_first = 0;
-    int32_t n_gen = 0;
+    int32_t n_gen = 0, n_drafted = 0, n_accepted = 0;
     uint32_t cap = 0;
+    llamac__drafter drafter;
+    memset(&drafter, 0, sizeof drafter);
+    llamac_token *hist = NULL; /* prompt and output, for the drafter (speculation only) */
     llamac_status st = check_params(ctx, p);
     if (st != LLAMAC_OK) {
         goto done;
@@ -154,6 +162,17 @@ llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *pro
         goto done;
     }
 
+    if (llamac__spec_on(&p->spec)) {
+        if ((st = llamac__drafter_init(&drafter, ctx, &p->spec)) != LLAMAC_OK) {
+            goto done;
+        }
+        hist = malloc(((size_t)cap + 1) * sizeof *hist);
+        if (!hist) {
+            st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory for the speculative draft's token list");
+            goto done;
+        }
+        memcpy(hist, prompt, n * sizeof *hist);
+    }
     if (sampler) {
         llamac_sampler_reset(sampler);
     } else {
@@ -192,7 +211,11 @@ llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *pro
         r.finish = LLAMAC_FINISH_LENGTH;
         goto done;
     }
-    llama_pos pos = (llama_pos)n;
+    llama_pos pos = (llama_pos)n; /* tokens the sequence holds */
+    int32_t out_i = -1;           /* the output of the last decode to sample next */
+    llamac_token draft[LLAMAC_SPEC_MAX_DRAFT + 1];
+    size_t n_draft = 0, n_checked = 0; /* drafted tokens in the last batch, and how many have been accepted */
+    size_t n_hist = n;
     char piece[256];
     for (;;) {
         if (atomic_load(&ctx->cancel)) {
@@ -200,7 +223,7 @@ llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *pro
             break;
         }
         llamac_token tok;
-        st = llamac_sampler_sample(sampler, ctx, -1, &tok);
+        st = llamac_sampler_sample(sampler, ctx, out_i, &tok);
         if (st != LLAMAC_OK) {
             break;
         }
@@ -226,23 +249,71 @@ llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *pro
             r.finish = LLAMAC_FINISH_LENGTH;
             break;
         }
+        if (hist) {
+            hist[n_hist++] = tok;
+        }
+        if (n_checked < n_draft && tok == draft[n_checked]) {
+            /* The target sampled the drafted token: its KV entry, decoded with the draft, is already in place. */
+            n_checked++;
+            n_accepted++;
+            out_i++;
+            if (decoded && n_decoded && *n_decoded < decoded_cap) {
+                decoded[(*n_decoded)++] = tok;
+            }
+            pos++;
+            continue;
+        }
+        if (n_draft > 0) {
+            /* The rest of the draft was rejected (or used up): drop its KV entries. */
+            llama_memory_seq_rm(llama_get_memory(ctx->lc), p->seq, pos, -1);
+            n_draft = n_checked = 0;
+        }
         if ((uint32_t)pos >= cap) {
             r.finish = LLAMAC_FINISH_CONTEXT_FULL;
             break;
         }
-        st = llamac_ctx_decode(ctx, p->seq, &tok, 1);
+        /* Draft what the next decode can verify: room in the context and the batch, and no more than can still
+         * be generated (the token after the last drafted one comes from the same decode). */
+        if (hist) {
+            size_t room = cap - (uint32_t)pos - 1;
+            if (room > ctx->info.n_batch - 1) {
+                room = ctx->info.n_batch - 1;
+            }
+            if (p->max_tokens >= 0 && room > (size_t)(p->max_tokens - n_gen - 1)) {
+                room = (size_t)(p->max_tokens - n_gen - 1);
+            }
+            st = llamac__drafter_propose(&drafter, hist, n_hist, draft + 1, room, &n_draft);
+            if (st != LLAMAC_OK) {
+                break;
+            }
+            n_drafted += (int32_t)n_draft;
+        }
+        draft[0] = tok;
+        st = n_draft > 0 ? llamac__ctx_decode_all(ctx, p->seq, draft, n_draft + 1)
+                         : llamac_ctx_decode(ctx, p->seq, &tok, 1);
+        if (n_draft > 0) {
+            memmove(draft, draft + 1, n_draft * sizeof *draft);
+        }
         if (st == LLAMAC_E_CANCELLED) {
             r.finish = LLAMAC_FINISH_CANCELLED;
             st = LLAMAC_OK;
+            n_draft = 0;
             break;
         }
         if (st != LLAMAC_OK) {
+            n_draft = 0;
             break;
         }
         if (decoded && n_decoded && *n_decoded < decoded_cap) {
             decoded[(*n_decoded)++] = tok;
         }
         pos++;
+        out_i = 0;
+    }
+    if (n_draft > 0) {
+        /* Generation ended inside a verified draft: the sequence holds exactly the tokens decoded as without
+         * speculation (the last sampled token is not decoded). */
+        llama_memory_seq_rm(llama_get_memory(ctx->lc), p->seq, pos, -1);
     }
     /* Release what the text-out path still holds, unless a stop string or the caller ended the text. */
     if (st == LLAMAC_OK && r.finish != LLAMAC_FINISH_STOP && r.finish != LLAMAC_FINISH_CALLBACK) {
@@ -255,6 +326,12 @@ llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *pro
 done:
     fill_result(result, ctx, st == LLAMAC_OK ? r.finish : LLAMAC_FINISH_NONE, n, n > n_cached ? n - n_cached : 0, n_gen,
                 t0, t_prompt, t_first, llamac__now_ms());
+    if (result) {
+        result->n_drafted = n_drafted;
+        result->n_accepted = n_accepted;
+    }
+    llamac__drafter_free(&drafter);
+    free(hist);
     llamac__textout_free(&out);
     llamac__stops_free(&stops);
     llamac_sampler_free(own);

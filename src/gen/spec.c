@@ -1,0 +1,242 @@
+/*
+ * spec.c - the draft side of speculative decoding: checking a draft model against the target, and proposing the
+ * tokens the target is asked to verify (n-gram lookup in the text so far, then a draft model's greedy guess).
+ *
+ * The drafter only proposes; whoever verifies (llamac_generate's loop) samples every token with the target's own
+ * chain, so a bad draft costs time, never correctness. The draft model's sequence is kept in step with the text by
+ * token comparison, like the engine's prompt cache: each proposal decodes only what the draft sequence lacks.
+ */
+#include "gen/gen_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define VOCAB_CHECK_START 5 /* token ids below this (control tokens) may differ, as llama.cpp allows */
+#define VOCAB_MAX_DIFF 128  /* most tokens the two vocabularies' sizes may differ by, as llama.cpp allows */
+#define NGRAM_LIMIT 16
+
+llamac_spec_params llamac_spec_params_default(void) {
+    llamac_spec_params p;
+    memset(&p, 0, sizeof p);
+    p.n_max = 16;
+    p.n_min = 0;
+    p.p_min = 0.75f;
+    p.ngram_max = 3;
+    p.ngram_min = 2;
+    return p;
+}
+
+llamac_status llamac_model_check_draft(const llamac_model *target, const llamac_model *draft) {
+    if (!target || !draft) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_model_check_draft: NULL argument");
+    }
+    const struct llama_vocab *vt = target->vocab, *vd = draft->vocab;
+    int tt = (int)llama_vocab_type(vt), td = (int)llama_vocab_type(vd);
+    if (tt != td) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "the draft model's vocabulary is of another type (%d) than the target's (%d)", td, tt);
+    }
+    if (llama_vocab_get_add_bos(vt) != llama_vocab_get_add_bos(vd) ||
+        (llama_vocab_get_add_bos(vt) && llama_vocab_bos(vt) != llama_vocab_bos(vd))) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "the draft model's BOS token differs from the target's (draft: id %d, %s; target: id %d, "
+                            "%s)",
+                            llama_vocab_bos(vd), llama_vocab_get_add_bos(vd) ? "added" : "not added",
+                            llama_vocab_bos(vt), llama_vocab_get_add_bos(vt) ? "added" : "not added");
+    }
+    if (llama_vocab_get_add_eos(vt) != llama_vocab_get_add_eos(vd) ||
+        (llama_vocab_get_add_eos(vt) && llama_vocab_eos(vt) != llama_vocab_eos(vd))) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "the draft model's EOS token differs from the target's (draft: id %d, %s; target: id %d, "
+                            "%s)",
+                            llama_vocab_eos(vd), llama_vocab_get_add_eos(vd) ? "added" : "not added",
+                            llama_vocab_eos(vt), llama_vocab_get_add_eos(vt) ? "added" : "not added");
+    }
+    int32_t nt = llama_vocab_n_tokens(vt), nd = llama_vocab_n_tokens(vd);
+    if (abs(nt - nd) > VOCAB_MAX_DIFF) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "the draft model's vocabulary has %d tokens, the target's %d: they may differ by at most "
+                            "%d",
+                            nd, nt, VOCAB_MAX_DIFF);
+    }
+    int32_t n = nt < nd ? nt : nd;
+    for (int32_t i = VOCAB_CHECK_START; i < n; i++) {
+        const char *a = llama_vocab_get_text(vt, i), *b = llama_vocab_get_text(vd, i);
+        if (strcmp(a ? a : "", b ? b : "") != 0) {
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                                "the draft model's vocabulary differs from the target's: token %d is '%.40s' in the "
+                                "draft, '%.40s' in the target",
+                                i, b ? b : "", a ? a : "");
+        }
+    }
+    return llamac__ok();
+}
+
+static llamac_status check_params(const llamac_context *target, const llamac_spec_params *p) {
+    if (p->n_max < 1 || p->n_max > LLAMAC_SPEC_MAX_DRAFT) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "spec.n_max %d must be from 1 to %d (tokens per draft)",
+                            p->n_max, LLAMAC_SPEC_MAX_DRAFT);
+    }
+    if (p->n_min < 0 || p->n_min > p->n_max) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "spec.n_min %d must be from 0 to spec.n_max (%d)", p->n_min,
+                            p->n_max);
+    }
+    if (!(p->p_min >= 0.0f && p->p_min <= 1.0f)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "spec.p_min %g must be from 0 to 1", (double)p->p_min);
+    }
+    if (p->ngram && (p->ngram_min < 1 || p->ngram_max < p->ngram_min || p->ngram_max > NGRAM_LIMIT)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "spec.ngram_min %d and spec.ngram_max %d must satisfy 1 <= ngram_min <= ngram_max <= %d",
+                            p->ngram_min, p->ngram_max, NGRAM_LIMIT);
+    }
+    if (p->draft == target) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "the draft context is the target's own context; give the draft model a context of its own");
+    }
+    if (p->draft) {
+        if (p->draft->info.embeddings) {
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the draft context computes embeddings, not logits");
+        }
+        return llamac_model_check_draft(target->model, p->draft->model);
+    }
+    return llamac__ok();
+}
+
+bool llamac__spec_on(const llamac_spec_params *p) {
+    return p->draft != NULL || p->ngram;
+}
+
+llamac_status llamac__drafter_init(llamac__drafter *d, const llamac_context *target, const llamac_spec_params *p) {
+    memset(d, 0, sizeof *d);
+    llamac_status st = check_params(target, p);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    d->p = p;
+    if (p->draft) {
+        d->cap = llama_n_ctx_seq(p->draft->lc);
+        d->cache = malloc(d->cap * sizeof *d->cache);
+        if (!d->cache) {
+            return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory for the draft model's token list");
+        }
+        if (!llama_memory_seq_rm(llama_get_memory(p->draft->lc), 0, -1, -1)) {
+            free(d->cache);
+            d->cache = NULL;
+            return llamac__fail(LLAMAC_E_UNSUPPORTED, "the draft model's memory cannot be cleared");
+        }
+    }
+    return llamac__ok();
+}
+
+void llamac__drafter_free(llamac__drafter *d) {
+    free(d->cache);
+    d->cache = NULL;
+}
+
+/* The tokens that followed the latest earlier occurrence of the text's last ngram_max..ngram_min tokens. */
+static size_t ngram_draft(const llamac_spec_params *p, const llamac_token *h, size_t n, llamac_token *out, size_t max) {
+    for (size_t sz = (size_t)p->ngram_max; sz >= (size_t)p->ngram_min; sz--) {
+        if (n < sz + 1) {
+            continue;
+        }
+        const llamac_token *pat = h + n - sz;
+        for (size_t j = n - sz; j-- > 0;) {
+            if (memcmp(h + j, pat, sz * sizeof *h) == 0) {
+                size_t from = j + sz, k = n - from < max ? n - from : max;
+                memcpy(out, h + from, k * sizeof *out);
+                return k;
+            }
+        }
+    }
+    return 0;
+}
+
+/* The most likely token of the draft context's last output and its probability. */
+static llamac_status draft_top(llamac_context *dc, llamac_token *tok, float *prob) {
+    const float *lg = NULL;
+    size_t nv = 0;
+    llamac_status st = llamac_ctx_logits(dc, -1, &lg, &nv);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    size_t best = 0;
+    for (size_t t = 1; t < nv; t++) {
+        best = lg[t] > lg[best] ? t : best;
+    }
+    double sum = 0;
+    for (size_t t = 0; t < nv; t++) {
+        sum += exp((double)(lg[t] - lg[best]));
+    }
+    *tok = (llamac_token)best;
+    *prob = (float)(1.0 / fmax(sum, 1.0));
+    return LLAMAC_OK;
+}
+
+/* The draft model's greedy continuation of h[0..n), while its top probability stays at least p_min. */
+static llamac_status model_draft(llamac__drafter *d, const llamac_token *h, size_t n, llamac_token *out, size_t max,
+                                 size_t *n_out) {
+    llamac_context *dc = d->p->draft;
+    if (n + max >= d->cap) {
+        return LLAMAC_OK; /* the draft's context is full: no draft, the target goes on alone */
+    }
+    /* Keep what the draft sequence shares with the text; decode the rest (at least the last token, for logits). */
+    size_t keep = llamac__common_prefix(d->cache, d->n_cache, h, n);
+    if (keep >= n) {
+        keep = n - 1;
+    }
+    if (!llama_memory_seq_rm(llama_get_memory(dc->lc), 0, (llama_pos)keep, -1)) {
+        return llamac__fail(LLAMAC_E_UNSUPPORTED, "the draft model's memory cannot drop positions from %zu on", keep);
+    }
+    d->n_cache = keep;
+    llamac_status st = llamac_ctx_decode(dc, 0, h + keep, n - keep);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    memcpy(d->cache + keep, h + keep, (n - keep) * sizeof *d->cache);
+    d->n_cache = n;
+    for (;;) {
+        llamac_token tok;
+        float prob;
+        if ((st = draft_top(dc, &tok, &prob)) != LLAMAC_OK) {
+            return st;
+        }
+        if (prob < d->p->p_min) {
+            break;
+        }
+        out[(*n_out)++] = tok;
+        if (*n_out >= max) {
+            break;
+        }
+        if ((st = llamac_ctx_decode(dc, 0, &tok, 1)) != LLAMAC_OK) {
+            return st;
+        }
+        d->cache[d->n_cache++] = tok;
+    }
+    return LLAMAC_OK;
+}
+
+llamac_status llamac__drafter_propose(llamac__drafter *d, const llamac_token *h, size_t n, llamac_token *out,
+                                      size_t max, size_t *n_out) {
+    *n_out = 0;
+    if (max > (size_t)d->p->n_max) {
+        max = (size_t)d->p->n_max;
+    }
+    if (max == 0 || n == 0) {
+        return LLAMAC_OK;
+    }
+    if (d->p->ngram) {
+        *n_out = ngram_draft(d->p, h, n, out, max);
+    }
+    if (*n_out == 0 && d->p->draft) {
+        llamac_status st = model_draft(d, h, n, out, max, n_out);
+        if (st != LLAMAC_OK) {
+            *n_out = 0;
+            return st;
+        }
+    }
+    if (*n_out < (size_t)d->p->n_min) {
+        *n_out = 0;
+    }
+    return LLAMAC_OK;
+}
