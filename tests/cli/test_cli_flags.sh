@@ -22,6 +22,7 @@ sample() {
     MODE) echo auto ;;
     FORMAT) echo none ;;
     LIST) echo 0 ;;
+    TYPES) echo ngram-simple ;;
     "N,N,...") echo 1024 ;;
     "T,T,...") echo f16 ;;
     KEY=TYPE:VALUE) echo "a.b=int:1" ;;

@@ -274,7 +274,7 @@ static bool set_help(struct cli_parser *p, const struct cli_opt *o, void *field,
 }
 
 /* -t / -tb: -1 or 0 mean llamac's choice (stored as 0). */
-static bool set_threads(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+bool cli_set_threads(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
     long n;
     if (!cli_int(p->t.common, p->name, value, o->min, o->max, &n)) {
         return false;
@@ -286,7 +286,7 @@ static bool set_threads(struct cli_parser *p, const struct cli_opt *o, void *fie
     return true;
 }
 
-static bool set_gpu_layers(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+bool cli_set_gpu_layers(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
     long n;
     if (strcmp(value, "all") == 0 || strcmp(value, "auto") == 0) {
         n = -1;
@@ -450,7 +450,7 @@ const struct cli_group cli_group_hub = CLI_GROUP("Hugging Face Hub", CLI_TARGET_
 static const struct cli_opt load_rows[] = {
     { .names = { "-ngl", "--gpu-layers", "--n-gpu-layers" },
       .arg = "N",
-      .set = set_gpu_layers,
+      .set = cli_set_gpu_layers,
       .offset = COMMON(model.n_gpu_layers),
       .min = -1,
       .max = INT32_MAX,
@@ -510,7 +510,7 @@ static const struct cli_opt context_rows[] = {
       .help = "physical batch size (default: 512)" },
     { .names = { "-t", "--threads" },
       .arg = "N",
-      .set = set_threads,
+      .set = cli_set_threads,
       .offset = COMMON(ctx.n_threads),
       .min = -1,
       .max = 1024,
@@ -520,7 +520,7 @@ static const struct cli_opt context_rows[] = {
               "many times slower)" },
     { .names = { "-tb", "--threads-batch" },
       .arg = "N",
-      .set = set_threads,
+      .set = cli_set_threads,
       .offset = COMMON(ctx.n_threads_batch),
       .min = -1,
       .max = 1024,

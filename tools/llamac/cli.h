@@ -97,6 +97,32 @@ struct cli_prompt {
     bool parse_special;
 };
 
+/* Speculative decoding of run and chat (cli_spec.c), the target of CLI_TARGET_SPEC: -md/--model-draft FILE,
+ * --spec-type LIST, --spec-draft-n-max/-n-min/-p-min, --spec-ngram-size-n, -ngld, -cd, -td, with llama.cpp's older
+ * aliases. */
+struct cli_spec {
+    const char *model_path;
+    bool want_draft; /* --spec-type named draft-simple */
+    bool type_given; /* --spec-type was given */
+    int32_t n_gpu_layers;
+    uint32_t n_ctx;    /* 0: the target's */
+    int32_t n_threads; /* 0: the target's */
+    llamac_spec_params params;
+    llamac_model *model; /* opened by cli_spec_open */
+    llamac_context *ctx;
+};
+
+void cli_spec_init(struct cli_spec *k);
+/* False (the error printed) for contradictory flags: a usage error. */
+bool cli_spec_check(struct cli_common *c, const struct cli_spec *k);
+/* Whether any speculative-decoding flag was given. */
+bool cli_spec_given(const struct cli_spec *k);
+/* Loads the draft model (refusing one whose vocabulary is not `target`'s) and its context, like the target's
+ * `target_cp` unless -cd/-td say otherwise, and fills *out; false with the error printed. */
+bool cli_spec_open(struct cli_common *c, struct cli_spec *k, llamac_model *target, const llamac_ctx_params *target_cp,
+                   llamac_spec_params *out);
+void cli_spec_close(struct cli_spec *k);
+
 /* The shared groups, in the order commands list them. */
 extern const struct cli_group cli_group_model;      /* -m, -hf, -hff */
 extern const struct cli_group cli_group_hub;        /* -hft, --offline */
@@ -108,6 +134,7 @@ extern const struct cli_group cli_group_prompt;     /* -p, -f, --no-bos, --parse
 extern const struct cli_group cli_group_generate;   /* -n, -r */
 extern const struct cli_group cli_group_sampling;   /* --temp ... --ignore-eos, -l, -s */
 extern const struct cli_group cli_group_constraint; /* --grammar, --grammar-file, -j, -jf, --json */
+extern const struct cli_group cli_group_spec;       /* -md, --spec-type, --spec-draft-*, -ngld, -cd, -td (cli_spec.c) */
 extern const struct cli_group cli_group_template;   /* --chat-template-file, --chat-template-kwargs, --jinja */
 extern const struct cli_group cli_group_log;        /* -h, -q, -v, -lv, --log-file, --log-disable */
 
@@ -116,6 +143,11 @@ bool cli_parse_override(struct cli_common *c, const char *s);
 
 /* The setter of --override-kv (a row of a CLI_TARGET_COMMON group), for commands that list it in their own group. */
 bool cli_set_override(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value);
+
+/* Setters of -t/-tb (-1 or 0: llamac's choice, stored as 0; -t marks threads_given) and -ngl (a count, or all / auto
+ * for every layer), for rows of other groups that take the same values (-td, -ngld). */
+bool cli_set_threads(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value);
+bool cli_set_gpu_layers(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value);
 
 /* False (the error printed) when more than one of the flags was given: a usage error. */
 bool cli_constraint_check(struct cli_common *c, const struct cli_constraint *k);

@@ -99,19 +99,13 @@ static const struct cli_opt live_rows[] = {
 static const struct cli_group live_group = CLI_GROUP("Live mode", CLI_TARGET_COMMAND, live_rows);
 
 static const struct cli_group *const chat_groups[] = {
-    &conversation_group,
-    &cli_group_template,
-    &cli_group_generate,
-    &cli_group_sampling,
-    &cli_group_constraint,
-    &live_group,
-    &cli_group_model,
-    &cli_group_hub,
-    &cli_group_load,
-    &cli_group_context,
-    &cli_group_rotation,
-    &cli_group_log,
-    NULL,
+    &conversation_group,   &cli_group_template,
+    &cli_group_generate,   &cli_group_sampling,
+    &cli_group_constraint, &cli_group_spec,
+    &live_group,           &cli_group_model,
+    &cli_group_hub,        &cli_group_load,
+    &cli_group_context,    &cli_group_rotation,
+    &cli_group_log,        NULL,
 };
 
 static int chat(int argc, char **argv);
@@ -375,11 +369,14 @@ static int chat(int argc, char **argv) {
     cp.generate.max_tokens = 1024;
     struct cli_sampling sampling = { .params = &cp.generate.sampling };
     struct cli_generate generate = { .params = &cp.generate };
+    struct cli_spec spec;
+    cli_spec_init(&spec);
     struct cli_targets t = { .common = &c,
                              .sampling = &sampling,
                              .generate = &generate,
                              .constraint = &o.constraint,
                              .chat = &o.chat,
+                             .spec = &spec,
                              .command = &o };
     struct cli_parser p;
     int rc = cli_parse(&p, &cli_cmd_chat, &t, argc, argv);
@@ -399,7 +396,11 @@ static int chat(int argc, char **argv) {
             return EXIT_USAGE;
         }
     }
-    if (!cli_constraint_check(&c, &o.constraint) ||
+    if (o.live && cli_spec_given(&spec)) {
+        cli_error(&c, "speculative decoding (-md, --spec-type, ...) works without --live");
+        return EXIT_USAGE;
+    }
+    if (!cli_constraint_check(&c, &o.constraint) || !cli_spec_check(&c, &spec) ||
         (o.chat.kwargs && !cli_json_object(&c, "--chat-template-kwargs", o.chat.kwargs)) || !cli_setup_logging(&c)) {
         return EXIT_USAGE;
     }
@@ -426,6 +427,9 @@ static int chat(int argc, char **argv) {
         cp.template_source = cli_template_fallback(&c, &o.chat, model);
     }
     if (!(ctx = cli_new_context(&c, model, &c.ctx))) {
+        goto done;
+    }
+    if (!cli_spec_open(&c, &spec, model, &c.ctx, &cp.generate.spec)) {
         goto done;
     }
     if (llamac_chat_new(ctx, &cp, &chat) != LLAMAC_OK) {
@@ -462,6 +466,7 @@ static int chat(int argc, char **argv) {
 done:
     cli_constraint_free(&o.constraint);
     llamac_chat_free(chat);
+    cli_spec_close(&spec);
     llamac_ctx_free(ctx);
     llamac_model_free(model);
     free(template_source);

@@ -27,17 +27,9 @@ static void on_sigint(int sig) {
 }
 
 static const struct cli_group *const run_groups[] = {
-    &cli_group_prompt,
-    &cli_group_generate,
-    &cli_group_sampling,
-    &cli_group_constraint,
-    &cli_group_model,
-    &cli_group_hub,
-    &cli_group_load,
-    &cli_group_context,
-    &cli_group_rotation,
-    &cli_group_log,
-    NULL,
+    &cli_group_prompt,  &cli_group_generate, &cli_group_sampling, &cli_group_constraint,
+    &cli_group_spec,    &cli_group_model,    &cli_group_hub,      &cli_group_load,
+    &cli_group_context, &cli_group_rotation, &cli_group_log,      NULL,
 };
 
 static int run(int argc, char **argv);
@@ -76,9 +68,14 @@ static int run(int argc, char **argv) {
     struct cli_generate generate = { .params = &gp };
     struct cli_constraint constraint = { 0 };
     struct cli_prompt o = { 0 };
-    struct cli_targets t = {
-        .common = &c, .sampling = &sampling, .generate = &generate, .constraint = &constraint, .prompt = &o
-    };
+    struct cli_spec spec;
+    cli_spec_init(&spec);
+    struct cli_targets t = { .common = &c,
+                             .sampling = &sampling,
+                             .generate = &generate,
+                             .constraint = &constraint,
+                             .prompt = &o,
+                             .spec = &spec };
     struct cli_parser p;
     int rc = cli_parse(&p, &cli_cmd_run, &t, argc, argv);
     if (rc >= 0) {
@@ -94,7 +91,7 @@ static int run(int argc, char **argv) {
         cli_error(&c, "give the prompt with -p or -f, not both");
         return EXIT_USAGE;
     }
-    if (!cli_constraint_check(&c, &constraint) || !cli_setup_logging(&c)) {
+    if (!cli_constraint_check(&c, &constraint) || !cli_spec_check(&c, &spec) || !cli_setup_logging(&c)) {
         return EXIT_USAGE;
     }
 
@@ -132,6 +129,9 @@ static int run(int argc, char **argv) {
     if (!(ctx = cli_new_context(&c, model, &c.ctx))) {
         goto done;
     }
+    if (!cli_spec_open(&c, &spec, model, &c.ctx, &gp.spec)) {
+        goto done;
+    }
     signal(SIGPIPE, SIG_IGN);
     running_ctx = ctx;
     signal(SIGINT, on_sigint);
@@ -148,6 +148,10 @@ static int run(int argc, char **argv) {
             "%d tokens generated at %.1f tok/s",
             llamac_finish_reason_str(res.finish_reason), res.load_ms, res.n_prompt_tokens, res.prompt_ms,
             res.prompt_tokens_per_s, res.ttft_ms, res.n_generated_tokens, res.tokens_per_s);
+    if (res.n_drafted > 0) {
+        cli_log(&c, LLAMAC_LOG_INFO, "llamac run: drafted %d tokens, accepted %d (%.1f%%)", res.n_drafted,
+                res.n_accepted, 100.0 * res.n_accepted / res.n_drafted);
+    }
     if (res.finish_reason == LLAMAC_FINISH_CALLBACK) {
         cli_error(&c, "cannot write to standard output");
         goto done;
@@ -157,6 +161,7 @@ static int run(int argc, char **argv) {
     }
     rc = interrupted ? EXIT_INTERRUPTED : EXIT_OK;
 done:
+    cli_spec_close(&spec);
     llamac_ctx_free(ctx);
     llamac_model_free(model);
     free(prompt_buf);

@@ -63,6 +63,7 @@ static void *target_base(const struct cli_parser *p, enum cli_target target) {
     case CLI_TARGET_CONSTRAINT: return p->t.constraint;
     case CLI_TARGET_CHAT: return p->t.chat;
     case CLI_TARGET_PROMPT: return p->t.prompt;
+    case CLI_TARGET_SPEC: return p->t.spec;
     case CLI_TARGET_COMMAND: return p->t.command;
     }
     return NULL;

@@ -64,6 +64,7 @@ enum cli_target {
     CLI_TARGET_CONSTRAINT, /* struct cli_constraint */
     CLI_TARGET_CHAT,       /* struct cli_chat */
     CLI_TARGET_PROMPT,     /* struct cli_prompt */
+    CLI_TARGET_SPEC,       /* struct cli_spec */
     CLI_TARGET_COMMAND     /* the command's own options struct */
 };
 
@@ -96,6 +97,7 @@ struct cli_generate;
 struct cli_constraint;
 struct cli_chat;
 struct cli_prompt;
+struct cli_spec;
 
 /* The objects a command's groups write into; NULL for kinds the command does not use. */
 struct cli_targets {
@@ -105,6 +107,7 @@ struct cli_targets {
     struct cli_constraint *constraint;
     struct cli_chat *chat;
     struct cli_prompt *prompt;
+    struct cli_spec *spec;
     void *command;
 };
 
