@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Speculative decoding: single-stream generation speed of `llamac run` without speculation, with n-gram lookup and
+# with a draft model, against llama-server (the pinned llama.cpp's, started with the same flags; its /completion
+# timings give tokens/s and drafted/accepted counts), runs interleaved in the same session. Prints tokens/s, the
+# acceptance rate, the speed-up over no speculation and the ratio to llama-server, as a markdown table.
+#
+# The models are synthesized (cached in build/bench-models): the Qwen2.5-0.5B-shaped target in Q4_K_M and, as its
+# draft, the same synthesis cut to its first 4 layers (llamac synth makes the layers, embeddings and head a smaller
+# model shares with a larger one equal, so this is a layer-skip draft of the target), also Q4_K_M. The prompt is
+# copy-heavy (code to be repeated with a change), the case n-gram lookup is for.
+#
+# Usage: bench/spec.sh [TARGET.gguf DRAFT.gguf] ; N_PREDICT, THREADS, REPS, LLAMAC_BIN, LLAMA_SERVER override.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+llamac=${LLAMAC_BIN:-"$root/build/bin/llamac"}
+server=${LLAMA_SERVER:-"$root/build/reference/bin/llama-server"}
+[ -x "$server" ] || server=/work/main/build/reference/bin/llama-server
+[ -x "$server" ] || { echo "spec.sh: no llama-server (cmake --build build --target reference-tools)" >&2; exit 1; }
+work="$root/build/bench-models"
+vocab="${LLAMAC_VOCAB_DIR:-$root/.deps/llama.cpp/models}/ggml-vocab-qwen2.gguf"
+[ -f "$vocab" ] || vocab=/work/main/.deps/llama.cpp/models/ggml-vocab-qwen2.gguf
+target=${1:-"$work/qwen2.5-0.5b-q4_k_m.gguf"}
+draft=${2:-"$work/draft-q4_k_m.gguf"}
+n=${N_PREDICT:-128}
+threads=${THREADS:-$(nproc)}
+reps=${REPS:-3}
+port=${PORT:-18473}
+mkdir -p "$work"
+if [ ! -f "$target" ]; then
+  [ -f "$work/qwen2.5-0.5b-f16.gguf" ] ||
+    "$llamac" synth -q -o "$work/qwen2.5-0.5b-f16.gguf" --like qwen2.5-0.5b --type f16 --vocab-from "$vocab"
+  "$llamac" quantize -q "$work/qwen2.5-0.5b-f16.gguf" "$target" Q4_K_M > /dev/null
+fi
+if [ ! -f "$draft" ]; then
+  "$llamac" synth -q -o "$work/draft-f16.gguf" --like qwen2.5-0.5b --layers 4 --type f16 --vocab-from "$vocab"
+  "$llamac" quantize -q "$work/draft-f16.gguf" "$draft" Q4_K_M > /dev/null
+fi
+
+tmp=$(mktemp -d)
+srv_pid=
+cleanup() {
+  [ -n "$srv_pid" ] && kill "$srv_pid" 2> /dev/null && wait "$srv_pid" 2> /dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+prompt='def area(shape, w, h):
+    if shape == "rect":
+        return w * h
+    if shape == "tri":
+        return w * h / 2
+    return 0
+
+def perimeter(shape, w, h):
+    if shape == "rect":
+        return 2 * (w + h)
+    return 0
+
+# The same two functions again, with `shape` renamed to `kind`:
+def area(kind, w, h):
+'
+printf '%s' "$prompt" > "$tmp/prompt.txt"
+python3 -c 'import json,sys; print(json.dumps({"prompt": open(sys.argv[1]).read(), "n_predict": int(sys.argv[2]),
+  "temperature": 0, "ignore_eos": True, "cache_prompt": False}))' "$tmp/prompt.txt" "$n" > "$tmp/req.json"
+
+# name | llamac flags | llama-server flags (the same settings under llama-server's names)
+configs=(
+  "none||"
+  "ngram|--spec-type ngram-simple --spec-ngram-size-n 3 --spec-draft-n-max 16|--spec-type ngram-simple --spec-ngram-simple-size-n 3 --spec-ngram-simple-size-m 16"
+  "draft|-md $draft --spec-draft-n-max 16 --spec-draft-p-min 0.75|-md $draft --spec-type draft-simple --spec-draft-n-max 16 --spec-draft-p-min 0.75 -ngld 0"
+)
+
+# llamac run: "tok/s drafted accepted"
+run_llamac() {
+  # shellcheck disable=SC2086
+  "$llamac" run -m "$target" -f "$tmp/prompt.txt" -n "$n" --temp 0 --ignore-eos -t "$threads" -c 4096 -q -v $1 \
+    > /dev/null 2> "$tmp/err" || { cat "$tmp/err" >&2; return 1; }
+  awk '/tokens generated at/ { for (i = 1; i <= NF; i++) if ($i == "at") s = $(i + 1) }
+       /drafted/ { d = $4; a = $7 } END { printf "%s %d %d\n", s, d, a }' "$tmp/err"
+}
+
+# llama-server: one /completion, "tok/s drafted accepted"
+run_server() {
+  curl -sf "http://127.0.0.1:$port/completion" -H 'Content-Type: application/json' -d @"$tmp/req.json" |
+    python3 -c 'import json,sys; t=json.load(sys.stdin)["timings"]
+print(t["predicted_per_second"], t.get("draft_n", 0), t.get("draft_n_accepted", 0))'
+}
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+echo "target $(basename "$target"), draft $(basename "$draft"), $n tokens, $threads threads, $reps runs each" >&2
+declare -A tps acc
+for cfg in "${configs[@]}"; do
+  IFS='|' read -r name lflags sflags <<< "$cfg"
+  # shellcheck disable=SC2086
+  "$server" -m "$target" $sflags -c 4096 -np 1 -t "$threads" --port "$port" --host 127.0.0.1 > "$tmp/srv.log" 2>&1 &
+  srv_pid=$!
+  for _ in $(seq 1 600); do
+    curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1 && break
+    kill -0 "$srv_pid" 2> /dev/null || { tail -5 "$tmp/srv.log" >&2; exit 1; }
+    sleep 0.2
+  done
+  run_server > /dev/null # warm-up
+  : > "$tmp/l" && : > "$tmp/s"
+  for r in $(seq 1 "$reps"); do
+    if [ $((r % 2)) -eq 1 ]; then
+      run_llamac "$lflags" >> "$tmp/l"; run_server >> "$tmp/s"
+    else
+      run_server >> "$tmp/s"; run_llamac "$lflags" >> "$tmp/l"
+    fi
+  done
+  kill "$srv_pid" && wait "$srv_pid" 2> /dev/null || true
+  srv_pid=
+  for side in l s; do
+    tps[$name$side]=$(awk '{ print $1 }' "$tmp/$side" | median)
+    acc[$name$side]=$(awk '{ d += $2; a += $3 } END { printf "%s", d ? sprintf("%.1f%% (%d/%d)", 100 * a / d, a, d) : "-" }' "$tmp/$side")
+  done
+  echo "$name: llamac ${tps[${name}l]} tok/s ${acc[${name}l]}, llama-server ${tps[${name}s]} tok/s ${acc[${name}s]}" >&2
+done
+
+echo "| speculation | llamac tok/s | accepted | vs none | llama-server tok/s | accepted | vs none | llamac / llama-server |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+for cfg in "${configs[@]}"; do
+  name=${cfg%%|*}
+  awk -v name="$name" -v l="${tps[${name}l]}" -v s="${tps[${name}s]}" -v l0="${tps[nonel]}" -v s0="${tps[nones]}" \
+    -v al="${acc[${name}l]}" -v as="${acc[${name}s]}" \
+    'BEGIN { printf "| %s | %.1f | %s | %.2fx | %.1f | %s | %.2fx | %.2f |\n", name, l, al, l / l0, s, as, s / s0, l / s }'
+done
