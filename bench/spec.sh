@@ -9,7 +9,8 @@
 # model shares with a larger one equal, so this is a layer-skip draft of the target), also Q4_K_M. The prompt is
 # copy-heavy (code to be repeated with a change), the case n-gram lookup is for.
 #
-# Usage: bench/spec.sh [TARGET.gguf DRAFT.gguf] ; N_PREDICT, THREADS, REPS, LLAMAC_BIN, LLAMA_SERVER override.
+# Usage: bench/spec.sh [TARGET.gguf DRAFT.gguf] ; N_PREDICT (128), THREADS, REPS (3), CTX (2048), LLAMAC_BIN,
+# LLAMA_SERVER override.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 llamac=${LLAMAC_BIN:-"$root/build/bin/llamac"}
@@ -25,6 +26,7 @@ n=${N_PREDICT:-128}
 threads=${THREADS:-$(nproc)}
 reps=${REPS:-3}
 port=${PORT:-18473}
+ctx=${CTX:-2048}
 mkdir -p "$work"
 if [ ! -f "$target" ]; then
   [ -f "$work/qwen2.5-0.5b-f16.gguf" ] ||
@@ -72,7 +74,7 @@ configs=(
 # llamac run: "tok/s drafted accepted"
 run_llamac() {
   # shellcheck disable=SC2086
-  "$llamac" run -m "$target" -f "$tmp/prompt.txt" -n "$n" --temp 0 --ignore-eos -t "$threads" -c 4096 -q -v $1 \
+  "$llamac" run -m "$target" -f "$tmp/prompt.txt" -n "$n" --temp 0 --ignore-eos -t "$threads" -c "$ctx" -q -v $1 \
     > /dev/null 2> "$tmp/err" || { cat "$tmp/err" >&2; return 1; }
   awk '/tokens generated at/ { for (i = 1; i <= NF; i++) if ($i == "at") s = $(i + 1) }
        /drafted/ { d = $4; a = $7 } END { printf "%s %d %d\n", s, d, a }' "$tmp/err"
@@ -92,7 +94,7 @@ declare -A tps acc
 for cfg in "${configs[@]}"; do
   IFS='|' read -r name lflags sflags <<< "$cfg"
   # shellcheck disable=SC2086
-  "$server" -m "$target" $sflags -c 4096 -np 1 -t "$threads" --port "$port" --host 127.0.0.1 > "$tmp/srv.log" 2>&1 &
+  "$server" -m "$target" $sflags -c "$ctx" -np 1 -t "$threads" --port "$port" --host 127.0.0.1 > "$tmp/srv.log" 2>&1 &
   srv_pid=$!
   for _ in $(seq 1 600); do
     curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1 && break

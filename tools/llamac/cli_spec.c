@@ -15,6 +15,7 @@
 void cli_spec_init(struct cli_spec *k) {
     memset(k, 0, sizeof *k);
     k->params = llamac_spec_params_default();
+    k->params.ngram_min = k->params.ngram_max; /* n-grams of exactly --spec-ngram-size-n tokens, as llama.cpp */
     k->n_gpu_layers = 0;
 }
 
@@ -56,15 +57,13 @@ static bool set_probability(struct cli_parser *p, const struct cli_opt *o, void 
     return true;
 }
 
-/* --spec-ngram-size-n: the longest n-gram, and the shortest no longer than it. */
+/* --spec-ngram-size-n: n-grams of exactly N tokens, as llama.cpp (the longest and the shortest looked up). */
 static bool set_ngram_size(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
     long n;
     if (!cli_int(p->t.common, p->name, value, o->min, o->max, &n)) {
         return false;
     }
-    struct cli_spec *k = p->t.spec;
-    *(int32_t *)field = (int32_t)n;
-    k->params.ngram_min = k->params.ngram_min > (int32_t)n ? (int32_t)n : k->params.ngram_min;
+    *(int32_t *)field = p->t.spec->params.ngram_min = (int32_t)n;
     return true;
 }
 
@@ -108,7 +107,7 @@ static const struct cli_opt spec_rows[] = {
       .offset = SPEC(params.ngram_max),
       .min = 1,
       .max = 16,
-      .help = "longest n-gram looked up (default: 3)" },
+      .help = "the n-gram length looked up (default: 3)" },
     { .names = { "-ngld", "--gpu-layers-draft", "--n-gpu-layers-draft", "--spec-draft-ngl" },
       .arg = "N",
       .set = cli_set_gpu_layers,
