@@ -237,6 +237,9 @@ typedef struct llamac_engine_stats {
     double prompt_ms;            /* of which in steps holding prompt tokens */
     uint64_t slots_parked;       /* idle slot caches moved to host memory */
     uint64_t slots_restored;     /* parked caches put back for a request that reused them */
+    uint64_t busy_slot_steps;    /* over the decodes run, the sum of the slots holding a request (divided by steps:
+                                    the average batch width, llama-server's n_busy_slots_per_decode) */
+    uint32_t n_tokens_max;       /* the most tokens a slot's sequence has held (prompt and generated) */
 } llamac_engine_stats;
 
 /* Fills *out. Errors: LLAMAC_E_INVALID_ARGUMENT. Thread-safe. */

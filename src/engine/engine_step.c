@@ -395,12 +395,24 @@ static void step(llamac_engine *e) {
     if (llamac_batch_size(e->batch) == 0) {
         return;
     }
+    uint32_t n_busy = 0, n_tokens_max = 0;
+    for (uint32_t i = 0; i < e->params.n_slots; i++) {
+        if (e->slots[i].req) {
+            n_busy++;
+            uint32_t held = (uint32_t)(e->slots[i].n_cache + e->slots[i].n_in_batch);
+            n_tokens_max = held > n_tokens_max ? held : n_tokens_max;
+        }
+    }
     double t0 = llamac__now_ms();
     llamac_status st = llamac_ctx_decode_batch(e->ctx, e->batch);
     uint64_t step_no;
     pthread_mutex_lock(&e->lock);
     step_no = ++e->stats.steps;
     e->stats.prompt_tokens += n_prompt_tokens;
+    e->stats.busy_slot_steps += n_busy;
+    if (n_tokens_max > e->stats.n_tokens_max) {
+        e->stats.n_tokens_max = n_tokens_max;
+    }
     pthread_mutex_unlock(&e->lock);
     if (st != LLAMAC_OK) {
         char msg[512];
