@@ -45,6 +45,9 @@ void handle_metrics(struct request *rq) {
     "# HELP llamacpp:prompt_tokens_total Number of prompt tokens processed.\n"                                         \
     "# TYPE llamacpp:prompt_tokens_total counter\n"                                                                    \
     "llamacpp:prompt_tokens_total %llu\n"                                                                              \
+    "# HELP llamacpp:prompt_tokens_cached_total Prompt tokens reused from a cache (not decoded).\n"                    \
+    "# TYPE llamacpp:prompt_tokens_cached_total counter\n"                                                             \
+    "llamacpp:prompt_tokens_cached_total %llu\n"                                                                       \
     "# HELP llamacpp:prompt_seconds_total Prompt process time\n"                                                       \
     "# TYPE llamacpp:prompt_seconds_total counter\n"                                                                   \
     "llamacpp:prompt_seconds_total %.3f\n"                                                                             \
@@ -57,6 +60,29 @@ void handle_metrics(struct request *rq) {
     "# HELP llamacpp:n_decode_total Total number of llama_decode() calls\n"                                            \
     "# TYPE llamacpp:n_decode_total counter\n"                                                                         \
     "llamacpp:n_decode_total %llu\n"                                                                                   \
+    "# HELP llamacpp:n_tokens_max Largest observed sequence length (prompt + generation)\n"                            \
+    "# TYPE llamacpp:n_tokens_max counter\n"                                                                           \
+    "llamacpp:n_tokens_max %u\n"                                                                                       \
+    "# HELP llamacpp:spec_decode_num_draft_tokens_total Speculative: Total draft tokens generated (none: llamac does " \
+    "not decode speculatively)\n"                                                                                      \
+    "# TYPE llamacpp:spec_decode_num_draft_tokens_total counter\n"                                                     \
+    "llamacpp:spec_decode_num_draft_tokens_total 0\n"                                                                  \
+    "# HELP llamacpp:spec_decode_num_accepted_tokens_total Speculative: Total draft tokens accepted by the target "    \
+    "model\n"                                                                                                          \
+    "# TYPE llamacpp:spec_decode_num_accepted_tokens_total counter\n"                                                  \
+    "llamacpp:spec_decode_num_accepted_tokens_total 0\n"                                                               \
+    "# HELP llamacpp:spec_decode_num_drafts_total Speculative: Total speculative decoding verification steps\n"        \
+    "# TYPE llamacpp:spec_decode_num_drafts_total counter\n"                                                           \
+    "llamacpp:spec_decode_num_drafts_total 0\n"                                                                        \
+    "# HELP llamacpp:prompt_tokens_seconds Average prompt throughput in tokens/s.\n"                                   \
+    "# TYPE llamacpp:prompt_tokens_seconds gauge\n"                                                                    \
+    "llamacpp:prompt_tokens_seconds %.3f\n"                                                                            \
+    "# HELP llamacpp:predicted_tokens_seconds Average generation throughput in tokens/s.\n"                            \
+    "# TYPE llamacpp:predicted_tokens_seconds gauge\n"                                                                 \
+    "llamacpp:predicted_tokens_seconds %.3f\n"                                                                         \
+    "# HELP llamacpp:n_busy_slots_per_decode Average number of busy slots per llama_decode() call\n"                   \
+    "# TYPE llamacpp:n_busy_slots_per_decode gauge\n"                                                                  \
+    "llamacpp:n_busy_slots_per_decode %.3f\n"                                                                          \
     "# HELP llamacpp:requests_processing Number of requests processing.\n"                                             \
     "# TYPE llamacpp:requests_processing gauge\n"                                                                      \
     "llamacpp:requests_processing %u\n"                                                                                \
@@ -78,14 +104,18 @@ void handle_metrics(struct request *rq) {
     "# HELP llamac:slots Slots of the engine.\n"                                                                       \
     "# TYPE llamac:slots gauge\n"                                                                                      \
     "llamac:slots %u\n"
-    snprintf(out, 8192, METRICS_FORMAT, (unsigned long long)st.prompt_tokens, st.prompt_ms / 1000.0,
-             (unsigned long long)st.generated_tokens, (st.busy_ms - st.prompt_ms) / 1000.0,
-             (unsigned long long)st.steps, st.n_processing, st.n_queued, (unsigned long long)st.requests_submitted,
-             (unsigned long long)st.requests_rejected, (unsigned long long)st.requests_cancelled,
-             (unsigned long long)st.cached_tokens, st.n_slots);
+    double gen_s = (st.busy_ms - st.prompt_ms) / 1000.0;
+    snprintf(out, 8192, METRICS_FORMAT, (unsigned long long)st.prompt_tokens, (unsigned long long)st.cached_tokens,
+             st.prompt_ms / 1000.0, (unsigned long long)st.generated_tokens, gen_s, (unsigned long long)st.steps,
+             st.n_tokens_max, st.prompt_ms > 0 ? (double)st.prompt_tokens / (st.prompt_ms / 1000.0) : 0.0,
+             gen_s > 0 ? (double)st.generated_tokens / gen_s : 0.0,
+             st.steps > 0 ? (double)st.busy_slot_steps / (double)st.steps : 0.0, st.n_processing, st.n_queued,
+             (unsigned long long)st.requests_submitted, (unsigned long long)st.requests_rejected,
+             (unsigned long long)st.requests_cancelled, (unsigned long long)st.cached_tokens, st.n_slots);
 #undef METRICS_FORMAT
     rq->text = out;
     rq->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    rq->start_time_header = true;
     rq->status = 200;
 }
 

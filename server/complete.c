@@ -20,7 +20,9 @@ void reply_submit_error(struct request *rq, llamac_status st, const char *prompt
         reply_error(rq, 503, NULL, "server_busy", "every slot is busy and the queue is full; retry later");
         break;
     case LLAMAC_E_CONTEXT_FULL:
-        reply_error(rq, 400, prompt_param, "context_length_exceeded", "%s", llamac_last_error());
+        /* llama-server's words first, which its clients look for */
+        reply_error(rq, 400, prompt_param, "context_length_exceeded",
+                    "the request exceeds the available context size: %s", llamac_last_error());
         break;
     case LLAMAC_E_GRAMMAR: reply_error(rq, 400, "grammar", "invalid_value", "%s", llamac_last_error()); break;
     case LLAMAC_E_UTF8: reply_error(rq, 400, "stop", "invalid_value", "%s", llamac_last_error()); break;
@@ -131,6 +133,7 @@ void generate(struct request *rq, struct gen_request *gr, const struct dialect *
     j->top_logprobs = gr->top_logprobs;
     j->n_per_prompt = gr->n;
     j->record_tokens = gr->record_tokens;
+    j->stream_tokens = gr->stream_tokens;
     j->dialect_data = gr->dialect_data;
     j->dialect_data_free = gr->dialect_data_free;
     gr->dialect_data = NULL;

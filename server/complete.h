@@ -29,6 +29,11 @@ bool anthropic_request_check(struct request *rq, json_t *body);
 bool responses_request_check(struct request *rq, json_t *body);
 bool ollama_request_check(struct request *rq, json_t *body, bool chat);
 
+/* A chat (chat true) or completions body into *gr (gen_request_init'ed by the caller; gen_request_free, also after
+ * failing), as the OpenAI endpoints read it; false after replying. llama-server's /completion (completion.c) reads
+ * its body with it too (chat false), then its own fields. (openai.c) */
+bool completion_request_parse(struct request *rq, json_t *body, bool chat, struct gen_request *gr);
+
 /* Parses and checks a chat (chat true) or completions request body exactly as the OpenAI endpoints do, up to the
  * rendered and tokenized prompts, without generating. Needs only what server_set_backend gave (the model, the
  * template), no engine and no connection (rq->conn may be NULL), so it runs without a listening server

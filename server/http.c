@@ -62,7 +62,8 @@ static const struct route {
     { "/v1/drafts", "POST", handle_drafts, 0, openai_error },
     { "/chat/completions", "POST", handle_chat, 0, openai_error },
     { "/v1/completions", "POST", handle_completions, 0, openai_error },
-    { "/completions", "POST", handle_completions, 0, openai_error },
+    { "/completion", "POST", handle_native_completion, 0, openai_error },
+    { "/completions", "POST", handle_native_completion, 0, openai_error }, /* llama-server's, as in llama-server */
     { "/v1/embeddings", "POST", handle_embeddings, 0, openai_error },
     { "/embeddings", "POST", handle_embeddings, 0, openai_error },
     { "/v1/rerank", "POST", handle_rerank, 0, openai_error },
@@ -74,6 +75,7 @@ static const struct route {
     { "/apply-template", "POST", handle_apply_template, 0, openai_error },
     { "/metrics", "GET", handle_metrics, ROUTE_METRICS, openai_error },
     { "/slots", "GET", handle_slots, ROUTE_SLOTS, openai_error },
+    { "/props", "GET", handle_props, 0, openai_error },
     /* Anthropic Messages */
     { "/v1/messages", "POST", handle_anthropic_messages, 0, anthropic_error },
     { "/v1/messages/count_tokens", "POST", handle_anthropic_count_tokens, 0, anthropic_error },
@@ -217,6 +219,11 @@ static enum MHD_Result send_reply(struct server *s, struct request *rq) {
     }
     if (rq->status == 401) {
         MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+    }
+    if (rq->start_time_header) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%lld", (long long)s->started);
+        MHD_add_response_header(r, "Process-Start-Time-Unix", buf);
     }
     const char *origin = cors_origin(s, rq->conn);
     if (origin) {

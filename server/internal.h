@@ -109,6 +109,7 @@ struct request {
     const char *content_type;
     struct MHD_Response *response; /* a ready response (streams); takes precedence */
     unsigned retry_after;          /* seconds, for 503 */
+    bool start_time_header;        /* Process-Start-Time-Unix: the server's start (llama-server's, on /metrics) */
     /* for the access log line: tokens of a generation (a stream fills them in when it ends, see job.h) */
     struct access *access;
 };
@@ -146,6 +147,8 @@ void handle_tokenize(struct request *rq);               /* native.c */
 void handle_detokenize(struct request *rq);             /* native.c */
 void handle_apply_template(struct request *rq);         /* native.c */
 void handle_drafts(struct request *rq);                 /* draft.c: incremental prefill over HTTP */
+void handle_native_completion(struct request *rq);      /* completion.c: llama-server's POST /completion */
+void handle_props(struct request *rq);                  /* completion.c: GET /props */
 void handle_anthropic_messages(struct request *rq);     /* anthropic.c: POST /v1/messages */
 void handle_anthropic_count_tokens(struct request *rq); /* anthropic.c: POST /v1/messages/count_tokens */
 void handle_responses(struct request *rq);              /* responses.c: POST /v1/responses */

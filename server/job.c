@@ -169,12 +169,13 @@ struct event {
     size_t len;
     bool has_text; /* NULL text (a START without an echo) and "" differ */
     bool has_lp;
+    llamac_token token; /* EV_TOKEN: the sampled token; -1: none (text released at the end) */
 };
 
 /* Queues one record; lock held. Out of memory drops it (the stream then lacks a piece, as it would have before). */
 static void event_add(struct job *j, enum event_kind kind, size_t choice, const char *text, size_t len,
-                      const struct token_logprob *lp) {
-    struct event e = { kind, choice, text ? len : 0, text != NULL, lp != NULL };
+                      const struct token_logprob *lp, llamac_token token) {
+    struct event e = { kind, choice, text ? len : 0, text != NULL, lp != NULL, token };
     buf_add(&j->events, (const char *)&e, sizeof e);
     buf_add(&j->events, text, e.len);
     if (lp) {
@@ -186,7 +187,7 @@ void job_stream_begin(struct job *j, char *const *echo) {
     pthread_mutex_lock(&j->lock);
     for (size_t i = 0; i < j->n_choices; i++) {
         const char *e = echo ? echo[i / j->n_per_prompt] : NULL;
-        event_add(j, EV_START, i, e, e ? strlen(e) : 0, NULL);
+        event_add(j, EV_START, i, e, e ? strlen(e) : 0, NULL, -1);
     }
     pthread_mutex_unlock(&j->lock);
 }
@@ -196,7 +197,7 @@ void job_stream_begin(struct job *j, char *const *echo) {
  * records the acceptance. */
 static void end_if_done(struct job *j) {
     if (j->stream && !j->end_queued && j->n_done == j->n_accepted && j->n_accepted == j->n_choices) {
-        event_add(j, EV_END, 0, NULL, 0, NULL);
+        event_add(j, EV_END, 0, NULL, 0, NULL, -1);
         j->end_queued = true;
         pthread_cond_broadcast(&j->cond);
     }
@@ -258,7 +259,7 @@ static bool job_on_token(const llamac_engine_token *t, void *user_data) {
     if (j->stream && c->tools) {
         /* read for reasoning / tool calls: the reader parses the text; log-probabilities are not shown */
         if (t->len > 0) {
-            event_add(j, EV_TOKEN, r->index, t->text, t->len, NULL);
+            event_add(j, EV_TOKEN, r->index, t->text, t->len, NULL, t->token);
         }
         return token_done(j, t->len > 0);
     }
@@ -281,9 +282,9 @@ static bool job_on_token(const llamac_engine_token *t, void *user_data) {
         }
         return token_done(j, false);
     }
-    bool sent = t->len > 0 || with_lp;
+    bool sent = t->len > 0 || with_lp || (j->stream_tokens && t->token >= 0);
     if (sent) {
-        event_add(j, EV_TOKEN, r->index, t->text, t->len, with_lp ? &lp : NULL);
+        event_add(j, EV_TOKEN, r->index, t->text, t->len, with_lp ? &lp : NULL, t->token);
     }
     return token_done(j, sent);
 }
@@ -296,6 +297,7 @@ static void job_on_done(const llamac_engine_result *res, void *user_data) {
     c->r.finish = res->finish_reason;
     c->r.status = res->status;
     c->r.usage = res->usage;
+    c->r.slot = res->slot;
     if (res->status != LLAMAC_OK) {
         c->r.error = strdup(res->error && res->error[0] ? res->error : llamac_status_str(res->status));
     }
@@ -304,7 +306,7 @@ static void job_on_done(const llamac_engine_result *res, void *user_data) {
     }
     j->n_done++;
     if (j->stream) {
-        event_add(j, EV_DONE, c->r.index, NULL, 0, NULL);
+        event_add(j, EV_DONE, c->r.index, NULL, 0, NULL, -1);
         end_if_done(j);
     }
     pthread_cond_broadcast(&j->cond);
@@ -545,9 +547,12 @@ static void render_events(struct job *j, const struct buf *ev) {
             struct render_ctx rc = { j, e.choice };
             llamac_tool_stream_push(c->tools, text, len, tool_delta, &rc);
         } else if (e.kind == EV_TOKEN) {
-            struct delta d = {
-                .kind = DELTA_TEXT, .choice = e.choice, .text = text, .len = len, .lp = e.has_lp ? &lp : NULL
-            };
+            struct delta d = { .kind = DELTA_TEXT,
+                               .choice = e.choice,
+                               .text = text,
+                               .len = len,
+                               .lp = e.has_lp ? &lp : NULL,
+                               .token = e.token >= 0 ? &e.token : NULL };
             render(j, &d);
         } else if (e.kind == EV_DONE && c) {
             render_done(j, e.choice);

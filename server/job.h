@@ -48,6 +48,7 @@ struct job {
     llamac_tool_parse_params parse; /* how: format, reasoning, whether calls are read */
     size_t n_per_prompt;            /* choices per prompt (the request's n) */
     bool record_tokens;             /* each result keeps its generated token ids */
+    bool stream_tokens;             /* a stream has an event for every token, with its id (llama-server's native) */
     void *dialect_data;             /* the request's (gen_request.dialect_data), freed with the job */
     void (*dialect_data_free)(void *data);
     char id[64];

@@ -38,20 +38,7 @@ json_t *openai_error(unsigned status, const char *param, const char *code, const
 /* A token's text for logprobs: its bytes as a string (invalid UTF-8 replaced) and the raw bytes; with its top
  * alternatives when `top` is given. */
 static json_t *token_entry(const struct job *j, llamac_token t, float logprob, const struct token_logprob *top) {
-    char piece[256];
-    size_t n = 0;
-    if (llamac_token_to_piece(j->model, t, false, piece, sizeof piece, &n) != LLAMAC_OK) {
-        n = 0;
-    }
-    json_t *bytes = json_array();
-    for (size_t i = 0; i < n; i++) {
-        json_array_append_new(bytes, json_integer((unsigned char)piece[i]));
-    }
-    json_t *str = json_stringn(piece, n);
-    if (!str) {
-        str = json_string("\xef\xbf\xbd"); /* part of a character */
-    }
-    json_t *e = json_pack("{s:o, s:f, s:o}", "token", str, "logprob", (double)logprob, "bytes", bytes);
+    json_t *e = token_json(j->model, t, logprob);
     if (top) {
         json_t *arr = json_array();
         for (size_t i = 0; i < top->n_top; i++) {
@@ -107,8 +94,11 @@ static void sse(struct buf *out, json_t *event) {
 }
 
 static json_t *chunk_new(const struct job *j, bool chat) {
-    return json_pack("{s:s, s:s, s:I, s:s}", "id", j->id, "object", chat ? "chat.completion.chunk" : "text_completion",
-                     "created", (json_int_t)j->created, "model", j->model_id);
+    char fp[128];
+    system_fingerprint(fp, sizeof fp);
+    return json_pack("{s:s, s:s, s:I, s:s, s:s}", "id", j->id, "object",
+                     chat ? "chat.completion.chunk" : "text_completion", "created", (json_int_t)j->created, "model",
+                     j->model_id, "system_fingerprint", fp);
 }
 
 /* One streamed choice's chunk: chat {"delta": {...}}, completions {"text": ...}. `payload` and `logprobs` are
@@ -134,6 +124,9 @@ static bool stream_common(const struct job *j, bool chat, const struct delta *d,
             json_t *ch = chunk_new(j, chat);
             json_object_set_new(ch, "choices", json_array());
             json_object_set_new(ch, "usage", usage_json(j));
+            if (j->n_choices == 1) {
+                json_object_set_new(ch, "timings", timings_json(&j->choices[0].r));
+            }
             sse(out, ch);
         }
         buf_add(out, "data: [DONE]\n\n", 14);
@@ -214,10 +207,17 @@ static json_t *message_of(struct job *j, struct result *r) {
     return msg;
 }
 
+/* A response object; with one choice, llama-server's timings of it besides. */
 static json_t *response_new(const struct job *j, bool chat, json_t *choices) {
-    return json_pack("{s:s, s:s, s:I, s:s, s:o, s:o}", "id", j->id, "object",
-                     chat ? "chat.completion" : "text_completion", "created", (json_int_t)j->created, "model",
-                     j->model_id, "choices", choices, "usage", usage_json(j));
+    char fp[128];
+    system_fingerprint(fp, sizeof fp);
+    json_t *res = json_pack("{s:s, s:s, s:I, s:s, s:s, s:o, s:o}", "id", j->id, "object",
+                            chat ? "chat.completion" : "text_completion", "created", (json_int_t)j->created, "model",
+                            j->model_id, "system_fingerprint", fp, "choices", choices, "usage", usage_json(j));
+    if (j->n_choices == 1) {
+        json_object_set_new(res, "timings", timings_json(&j->choices[0].r));
+    }
+    return res;
 }
 
 static void chat_respond(struct request *rq, struct job *j, const struct gen_request *gr) {
@@ -438,29 +438,7 @@ static bool parse_fields(struct request *rq, json_t *body, bool chat, struct gen
     return true;
 }
 
-/* "prompt": a string, a list of strings, a list of token ids, or a list of such lists. */
-static bool parse_prompts(struct request *rq, json_t *body, struct gen_request *gr) {
-    json_t *prompt = json_object_get(body, "prompt");
-    if (!prompt || json_is_null(prompt)) {
-        reply_error(rq, 400, "prompt", "missing_required_parameter", "'prompt' is required");
-        return false;
-    }
-    if (json_is_array(prompt) && json_array_size(prompt) > 0 && !json_is_integer(json_array_get(prompt, 0))) {
-        size_t i;
-        json_t *v;
-        json_array_foreach(prompt, i, v) {
-            if (!gen_request_add_prompt(rq, gr, v, "prompt")) {
-                return false;
-            }
-        }
-        return true;
-    }
-    return gen_request_add_prompt(rq, gr, prompt, "prompt");
-}
-
-/* A chat (chat true) or completions body into *gr (initialised by the caller; gen_request_free, also after
- * failing); false after replying. */
-static bool parse(struct request *rq, json_t *body, bool chat, struct gen_request *gr) {
+bool completion_request_parse(struct request *rq, json_t *body, bool chat, struct gen_request *gr) {
     if (!parse_fields(rq, body, chat, gr)) {
         return false;
     }
@@ -471,7 +449,7 @@ static bool parse(struct request *rq, json_t *body, bool chat, struct gen_reques
         if (!ok) {
             return false;
         }
-    } else if (!parse_prompts(rq, body, gr)) {
+    } else if (!gen_request_prompts(rq, gr, json_object_get(body, "prompt"), "prompt")) {
         return false;
     }
     return gen_request_finish(rq, gr);
@@ -480,7 +458,7 @@ static bool parse(struct request *rq, json_t *body, bool chat, struct gen_reques
 bool completion_request_check(struct request *rq, json_t *body, bool chat) {
     struct gen_request gr;
     gen_request_init(&gr, rq->s);
-    bool ok = parse(rq, body, chat, &gr);
+    bool ok = completion_request_parse(rq, body, chat, &gr);
     gen_request_free(&gr);
     return ok;
 }
@@ -494,7 +472,7 @@ static void handle(struct request *rq, bool chat) {
     gen_request_init(&gr, rq->s);
     if (!rq->s->engine) {
         reply_error(rq, 501, NULL, "not_supported", "this server does not generate text (embedding model)");
-    } else if (parse(rq, body, chat, &gr)) {
+    } else if (completion_request_parse(rq, body, chat, &gr)) {
         generate(rq, &gr, chat ? &openai_chat : &openai_completions);
     }
     gen_request_free(&gr);

@@ -7,6 +7,7 @@
  */
 #include "result.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,4 +50,41 @@ json_t *arguments_json(const char *arguments) {
         v = json_object();
     }
     return v;
+}
+
+void system_fingerprint(char *buf, size_t cap) {
+    snprintf(buf, cap, "b%s-%.8s", llamac_version(), llamac_llama_commit());
+}
+
+/* llama-server's timings: prompt tokens decoded (cache_n reused), generated tokens and the rates; the generation
+ * rate is over the decode steps after the first token, which comes from the prompt's last batch. */
+json_t *timings_json(const struct result *r) {
+    const llamac_engine_usage *u = &r->usage;
+    int32_t prompt_n = u->prompt_tokens - u->cached_tokens;
+    int32_t gen = u->generated_tokens;
+    double steps = gen > 1 ? (double)(gen - 1) : 0.0;
+    double gen_ms = u->generation_ms;
+    return json_pack("{s:i, s:i, s:f, s:f, s:f, s:i, s:f, s:f, s:f}", "cache_n", (int)u->cached_tokens, "prompt_n",
+                     (int)prompt_n, "prompt_ms", u->prompt_ms, "prompt_per_token_ms",
+                     prompt_n > 0 ? u->prompt_ms / prompt_n : 0.0, "prompt_per_second",
+                     u->prompt_ms > 0 ? 1e3 * prompt_n / u->prompt_ms : 0.0, "predicted_n", (int)gen, "predicted_ms",
+                     gen_ms, "predicted_per_token_ms", steps > 0 && gen_ms > 0 ? gen_ms / steps : 0.0,
+                     "predicted_per_second", steps > 0 && gen_ms > 0 ? 1e3 * steps / gen_ms : 0.0);
+}
+
+json_t *token_json(llamac_model *model, llamac_token t, float logprob) {
+    char piece[256];
+    size_t n = 0;
+    if (llamac_token_to_piece(model, t, false, piece, sizeof piece, &n) != LLAMAC_OK) {
+        n = 0;
+    }
+    json_t *bytes = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(bytes, json_integer((unsigned char)piece[i]));
+    }
+    json_t *str = json_stringn(piece, n);
+    if (!str) {
+        str = json_string("\xef\xbf\xbd"); /* part of a character */
+    }
+    return json_pack("{s:o, s:f, s:o}", "token", str, "logprob", (double)logprob, "bytes", bytes);
 }

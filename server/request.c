@@ -347,6 +347,80 @@ bool gen_request_stop(struct request *rq, struct gen_request *gr, json_t *v, con
     return true;
 }
 
+/* Appends `bias` for `token` to gr->bias (grown as needed); false when out of memory. */
+static bool bias_add(struct gen_request *gr, size_t *cap, llamac_token token, float bias) {
+    size_t n = gr->er.sampling.n_logit_bias;
+    if (n == *cap) {
+        size_t grown_cap = *cap ? *cap * 2 : 16;
+        llamac_logit_bias *grown = realloc(gr->bias, grown_cap * sizeof *grown);
+        if (!grown) {
+            return false;
+        }
+        gr->bias = grown;
+        *cap = grown_cap;
+    }
+    gr->bias[n].token = token;
+    gr->bias[n].bias = bias;
+    gr->er.sampling.logit_bias = gr->bias;
+    gr->er.sampling.n_logit_bias = n + 1;
+    return true;
+}
+
+/* One entry of a logit bias: `key` a token id (an integer, or its decimal text in an object's key) or a text whose
+ * every token gets the bias (as llama-server does); `val` the bias, false to ban. */
+static bool bias_entry(struct request *rq, struct gen_request *gr, size_t *cap, const char *param, json_t *key,
+                       json_t *val) {
+    float bias;
+    if (json_is_false(val)) {
+        bias = -INFINITY;
+    } else if (json_is_number(val) && json_number_value(val) >= -100 && json_number_value(val) <= 100) {
+        bias = (float)json_number_value(val);
+    } else {
+        reply_error(rq, 400, param, "invalid_value", "'%s': a bias must be a number from -100 to 100 or false", param);
+        return false;
+    }
+    long long id = -1;
+    const char *text = json_string_value(key);
+    if (text) {
+        char *end = NULL;
+        id = strtoll(text, &end, 10);
+        if (end == text || *end != '\0') {
+            id = -1;
+        } else {
+            text = NULL;
+        }
+    } else {
+        id = json_integer_value(key);
+    }
+    if (text) {
+        llamac_token *t = NULL;
+        size_t n = 0;
+        if (!tokenize_text(rq, param, text, json_string_length(key), false, &t, &n)) {
+            return false;
+        }
+        bool ok = true;
+        for (size_t i = 0; i < n && ok; i++) {
+            ok = bias_add(gr, cap, t[i], bias);
+        }
+        llamac_free(t);
+        if (!ok) {
+            reply_error(rq, 500, NULL, NULL, "out of memory");
+        }
+        return ok;
+    }
+    int32_t n_vocab = llamac_vocab_n_tokens(rq->s->model);
+    if (id < 0 || id >= n_vocab) {
+        reply_error(rq, 400, param, "invalid_value", "'%s' token id %lld is not in the vocabulary (0 to %d)", param, id,
+                    (int)n_vocab - 1);
+        return false;
+    }
+    if (!bias_add(gr, cap, (llamac_token)id, bias)) {
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+        return false;
+    }
+    return true;
+}
+
 bool gen_request_logit_bias(struct request *rq, struct gen_request *gr, json_t *lb, const char *param) {
     if (!lb || json_is_null(lb)) {
         return true;
@@ -355,58 +429,35 @@ bool gen_request_logit_bias(struct request *rq, struct gen_request *gr, json_t *
         reply_error(rq, 400, param, "invalid_type", "'%s' must be an object mapping token ids to biases", param);
         return false;
     }
-    size_t n = json_is_object(lb) ? json_object_size(lb) : json_array_size(lb);
-    gr->bias = calloc(n ? n : 1, sizeof *gr->bias);
-    if (!gr->bias) {
-        reply_error(rq, 500, NULL, NULL, "out of memory");
-        return false;
-    }
-    int32_t n_vocab = llamac_vocab_n_tokens(rq->s->model);
-    size_t k = 0;
-    void *iter = json_is_object(lb) ? json_object_iter(lb) : NULL;
-    for (size_t i = 0; i < n; i++) {
-        long long id;
+    size_t cap = 0;
+    if (json_is_object(lb)) {
+        const char *key;
         json_t *val;
-        if (json_is_object(lb)) {
-            const char *key = json_object_iter_key(iter);
-            val = json_object_iter_value(iter);
-            iter = json_object_iter_next(lb, iter);
-            char *end = NULL;
-            id = strtoll(key, &end, 10);
-            if (end == key || *end != '\0') {
-                reply_error(rq, 400, param, "invalid_value", "'%s' key '%s' is not a token id", param, key);
+        json_object_foreach(lb, key, val) {
+            json_t *k = json_string(key);
+            bool ok = k && bias_entry(rq, gr, &cap, param, k, val);
+            json_decref(k);
+            if (!ok) {
+                if (!k) {
+                    reply_error(rq, 500, NULL, NULL, "out of memory");
+                }
                 return false;
             }
-        } else {
-            json_t *v = json_array_get(lb, i);
-            if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_integer(json_array_get(v, 0))) {
-                reply_error(rq, 400, param, "invalid_type", "'%s[%zu]' must be [token id, bias]", param, i);
-                return false;
-            }
-            id = json_integer_value(json_array_get(v, 0));
-            val = json_array_get(v, 1);
         }
-        if (id < 0 || id >= n_vocab) {
-            reply_error(rq, 400, param, "invalid_value", "'%s' token id %lld is not in the vocabulary (0 to %d)", param,
-                        id, (int)n_vocab - 1);
-            return false;
-        }
-        float bias;
-        if (json_is_false(val)) {
-            bias = -INFINITY;
-        } else if (json_is_number(val) && json_number_value(val) >= -100 && json_number_value(val) <= 100) {
-            bias = (float)json_number_value(val);
-        } else {
-            reply_error(rq, 400, param, "invalid_value", "'%s' for token %lld must be a number from -100 to 100", param,
-                        id);
-            return false;
-        }
-        gr->bias[k].token = (llamac_token)id;
-        gr->bias[k].bias = bias;
-        k++;
+        return true;
     }
-    gr->er.sampling.logit_bias = gr->bias;
-    gr->er.sampling.n_logit_bias = k;
+    size_t i;
+    json_t *v;
+    json_array_foreach(lb, i, v) {
+        json_t *key = json_array_get(v, 0);
+        if (!json_is_array(v) || json_array_size(v) != 2 || !(json_is_integer(key) || json_is_string(key))) {
+            reply_error(rq, 400, param, "invalid_type", "'%s[%zu]' must be [token id or text, bias]", param, i);
+            return false;
+        }
+        if (!bias_entry(rq, gr, &cap, param, key, json_array_get(v, 1))) {
+            return false;
+        }
+    }
     return true;
 }
 
@@ -562,6 +613,52 @@ static bool echo_text(struct request *rq, struct gen_request *gr, size_t k, json
     return true;
 }
 
+/* A prompt mixing strings and token ids ([12, "text", 34]) into *out (malloc): the strings tokenized, the model's
+ * BOS added only when the first element is a string (as llama-server does). */
+static bool mixed_tokens(struct request *rq, json_t *arr, const char *param, llamac_token **out, size_t *n) {
+    int32_t n_vocab = llamac_vocab_n_tokens(rq->s->model);
+    llamac_token *all = NULL;
+    size_t len = 0, cap = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v) {
+        llamac_token *t = NULL, one = 0;
+        size_t nt = 0;
+        if (json_is_string(v)) {
+            if (!tokenize_text(rq, param, json_string_value(v), json_string_length(v), i == 0, &t, &nt)) {
+                free(all);
+                return false;
+            }
+        } else if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < n_vocab) {
+            one = (llamac_token)json_integer_value(v);
+            nt = 1;
+        } else {
+            free(all);
+            reply_error(rq, 400, param, "invalid_value", "'%s[%zu]' must be a string or a token id from 0 to %d", param,
+                        i, (int)n_vocab - 1);
+            return false;
+        }
+        if (len + nt > cap) {
+            size_t grown_cap = (len + nt) * 2;
+            llamac_token *grown = realloc(all, grown_cap * sizeof *grown);
+            if (!grown) {
+                llamac_free(t);
+                free(all);
+                reply_error(rq, 500, NULL, NULL, "out of memory");
+                return false;
+            }
+            all = grown;
+            cap = grown_cap;
+        }
+        memcpy(all + len, t ? t : &one, nt * sizeof *all);
+        len += nt;
+        llamac_free(t);
+    }
+    *out = all;
+    *n = len;
+    return true;
+}
+
 bool gen_request_add_prompt(struct request *rq, struct gen_request *gr, json_t *v, const char *param) {
     gr->prompt_param = param;
     if (gr->n_prompts >= MAX_PROMPTS) {
@@ -569,19 +666,43 @@ bool gen_request_add_prompt(struct request *rq, struct gen_request *gr, json_t *
         return false;
     }
     size_t k = gr->n_prompts;
+    if (json_is_object(v)) {
+        /* llama-server's {"prompt_string": ..., "multimodal_data": [...]} */
+        if (json_object_get(v, "multimodal_data")) {
+            reply_error(rq, 400, param, "unsupported_value",
+                        "'%s' has multimodal_data, but this server has no multimodal projector", param);
+            return false;
+        }
+        v = json_object_get(v, "prompt_string");
+        if (!json_is_string(v)) {
+            reply_error(rq, 400, param, "invalid_type", "a prompt object in '%s' needs a string 'prompt_string'",
+                        param);
+            return false;
+        }
+    }
+    bool ids = json_is_array(v), mixed = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) {
+        mixed |= json_is_string(e);
+        ids &= json_is_integer(e);
+    }
     if (json_is_string(v)) {
         if (!tokenize_text(rq, param, json_string_value(v), json_string_length(v), true, &gr->tokens[k],
                            &gr->n_tokens[k])) {
             return false;
         }
-    } else if (json_is_array(v)) {
-        if (!request_token_ids(rq, v, param, &gr->tokens[k], &gr->n_tokens[k])) {
+    } else if (json_is_array(v) && (ids || mixed)) {
+        if (!(mixed ? mixed_tokens(rq, v, param, &gr->tokens[k], &gr->n_tokens[k])
+                    : request_token_ids(rq, v, param, &gr->tokens[k], &gr->n_tokens[k]))) {
             return false;
         }
         gr->tokens_malloced[k] = true;
     } else {
         reply_error(rq, 400, param, "invalid_type",
-                    "'%s' must be a string, an array of strings, or an array of token ids", param);
+                    "'%s' must be a string, token ids, strings and token ids mixed, an object with a "
+                    "'prompt_string', or an array of these",
+                    param);
         return false;
     }
     gr->n_prompts++;
@@ -590,6 +711,32 @@ bool gen_request_add_prompt(struct request *rq, struct gen_request *gr, json_t *
         return false;
     }
     return !gr->echo_prompt || echo_text(rq, gr, k, v, param);
+}
+
+bool gen_request_prompts(struct request *rq, struct gen_request *gr, json_t *v, const char *param) {
+    if (!v || json_is_null(v)) {
+        reply_error(rq, 400, param, "missing_required_parameter", "'%s' is required", param);
+        return false;
+    }
+    bool has_id = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) {
+        has_id |= json_is_integer(e);
+    }
+    if (!json_is_array(v) || has_id) {
+        return gen_request_add_prompt(rq, gr, v, param);
+    }
+    if (json_array_size(v) == 0) {
+        reply_error(rq, 400, param, "invalid_value", "'%s' must not be empty", param);
+        return false;
+    }
+    json_array_foreach(v, i, e) {
+        if (!gen_request_add_prompt(rq, gr, e, param)) {
+            return false;
+        }
+    }
+    return true;
 }
 
 bool gen_request_finish(struct request *rq, struct gen_request *gr) {

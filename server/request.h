@@ -100,6 +100,7 @@ struct gen_request {
     bool stream, include_usage, logprobs, echo_prompt;
     int top_logprobs;
     bool record_tokens; /* the results keep the generated token ids (Ollama's `context`) */
+    bool stream_tokens; /* a stream has a delta for every token, with its id (llama-server's /completion) */
     /* what a dialect's writer needs of the request besides (e.g. what a response object echoes): owned, freed with
      * dialect_data_free; generate() hands it to the job */
     void *dialect_data;
@@ -125,7 +126,8 @@ bool gen_request_sampling(struct request *rq, struct gen_request *gr, json_t *ob
 /* Stop strings: a string or an array of at most MAX_STOP strings (empty ones are ignored); `v` may be NULL. */
 bool gen_request_stop(struct request *rq, struct gen_request *gr, json_t *v, const char *param);
 
-/* Token biases: OpenAI's {"token id": bias} object or llama-server's [[id, bias], ...] (bias false bans). */
+/* Token biases: OpenAI's {"token id": bias} object or llama-server's [[id, bias], ...]; in place of an id, a text
+ * whose every token gets the bias (llama-server's [["text", bias]] and {"text": bias}); bias false bans. */
 bool gen_request_logit_bias(struct request *rq, struct gen_request *gr, json_t *v, const char *param);
 
 /* Output constraints, at most one: a GBNF grammar (checked by the engine at submit), a JSON schema (converted;
@@ -148,8 +150,14 @@ bool gen_request_openai_tools(struct request *rq, struct gen_request *gr, json_t
  * reported against ci->param). */
 bool gen_request_chat(struct request *rq, struct gen_request *gr, const struct chat_input *ci);
 
-/* One more completion prompt: a string (tokenized) or an array of token ids; `param` names the field. */
+/* One more completion prompt: a string (tokenized), an array of token ids, an array mixing strings and token ids
+ * (concatenated; BOS only before a leading string) or llama-server's {"prompt_string": ...}; `param` names the
+ * field. */
 bool gen_request_add_prompt(struct request *rq, struct gen_request *gr, json_t *v, const char *param);
+
+/* The prompts of a completions field (llama-server's rules, for /completion and /v1/completions alike): one prompt
+ * (a string, token ids or a mix, an object), or an array of such prompts, each a choice. */
+bool gen_request_prompts(struct request *rq, struct gen_request *gr, json_t *v, const char *param);
 
 /* Checks what the request adds up to (prompts × n within MAX_CHOICES). */
 bool gen_request_finish(struct request *rq, struct gen_request *gr);

@@ -44,6 +44,7 @@ struct result {
     char *error;               /* the failure's message (malloc), or NULL */
     llamac_engine_usage usage; /* token counts and timings */
     int32_t n_prompt;          /* tokens of this choice's prompt */
+    int32_t slot;              /* the engine slot that served it (-1: none) */
     char *stop_word;           /* the stop string that ended it (malloc), or NULL */
     llamac_token *tokens;      /* the generated token ids when the request asked for them (malloc), n_tokens */
     size_t n_tokens, cap_tokens;
@@ -85,6 +86,7 @@ struct delta {
                          a character: a dialect shows such text as "" */
     size_t len;
     const struct token_logprob *lp;  /* TEXT: the token's log-probabilities, or NULL */
+    const llamac_token *token;       /* TEXT: the sampled token (with job.stream_tokens), or NULL */
     size_t tool_index;               /* TOOL_CALL */
     const char *tool_id, *tool_name; /* TOOL_CALL: on the call's first piece, else NULL; BLOCK_START and
                                         BLOCK_STOP of a call */
@@ -127,6 +129,18 @@ void sse_event(struct buf *out, const char *event, json_t *data);
 
 /* Appends `data` (stolen) as one line of newline-delimited JSON (Ollama's streams). */
 void ndjson_line(struct buf *out, json_t *data);
+
+/* The system_fingerprint of OpenAI responses and llama-server's build_info, in llama-server's shape
+ * "b<build>-<commit>": llamac's version and the llama.cpp commit it runs ("b0.1.0-de3ff815"). */
+void system_fingerprint(char *buf, size_t cap);
+
+/* llama-server's "timings" of a finished choice: prompt tokens decoded (prompt_n; cache_n reused), generated
+ * (predicted_n), times and rates; the generation rate is over the decode steps after the first token, which comes
+ * from the prompt's last batch. */
+json_t *timings_json(const struct result *r);
+
+/* A token's log-probability entry: {"token" (its text; U+FFFD when it is part of a character), "logprob", "bytes"}. */
+json_t *token_json(llamac_model *model, llamac_token t, float logprob);
 
 /* A tool call's arguments (JSON object text) as a JSON object; {} when they are not one. */
 json_t *arguments_json(const char *arguments);
