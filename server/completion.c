@@ -230,13 +230,14 @@ static bool parse_native(struct request *rq, json_t *body, struct gen_request *g
                     "'adaptive_target' is not supported: llamac has no adaptive-p sampler");
         return false;
     }
-    if (id_slot != -1) {
-        reply_error(rq, 400, "id_slot", "unsupported_value",
-                    "'id_slot' is %lld; this server picks the slot itself (the one caching the longest prefix of the "
-                    "prompt): only -1 is accepted",
-                    id_slot);
+    llamac_engine_stats st = { 0 };
+    llamac_engine_get_stats(rq->s->engine, &st);
+    if (id_slot < -1 || id_slot >= (long long)st.n_slots) {
+        reply_error(rq, 400, "id_slot", "invalid_value", "'id_slot' is %lld; it must be -1 (any) or from 0 to %u",
+                    id_slot, st.n_slots - 1);
         return false;
     }
+    gr->er.slot = (int32_t)id_slot;
     json_t *rf = json_object_get(body, "response_fields");
     if (rf && !json_is_null(rf)) {
         size_t i;

@@ -143,6 +143,9 @@ typedef struct llamac_engine_request {
     size_t n_stop;
     int32_t n_probs;   /* top log-probabilities per generated token, 0..LLAMAC_ENGINE_MAX_PROBS (default 0) */
     bool cache_prompt; /* reuse a cached prefix (default true); false decodes the whole prompt again */
+    int32_t slot;      /* the slot to run on, 0..n_slots-1 (llama-server's id_slot), reusing that slot's cache; the
+                          request waits while it is busy, and requests queued behind it wait too (first come, first
+                          served). -1: the engine picks (default) */
     llamac_engine_token_fn on_token; /* may be NULL */
     llamac_engine_done_fn on_done;   /* may be NULL */
     void *user_data;

@@ -37,6 +37,7 @@ llamac_engine_request llamac_engine_request_default(void) {
     r.sampling = llamac_sampling_params_default();
     r.max_tokens = -1;
     r.cache_prompt = true;
+    r.slot = -1;
     return r;
 }
 
@@ -299,6 +300,10 @@ static llamac_status check_request(const llamac_engine *e, const llamac_engine_r
     if (r->max_tokens < -1) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "max_tokens %d must be -1 (no limit) or more", r->max_tokens);
     }
+    if (r->slot < -1 || r->slot >= (int32_t)e->params.n_slots) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "slot %d must be -1 (any) or from 0 to %u", r->slot,
+                            e->params.n_slots - 1);
+    }
     if (r->n_probs < 0 || r->n_probs > LLAMAC_ENGINE_MAX_PROBS) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_probs %d must be between 0 and %d", r->n_probs,
                             LLAMAC_ENGINE_MAX_PROBS);
@@ -334,6 +339,7 @@ static llamac_status make_request(llamac_engine *e, const llamac_engine_request 
     q->max_tokens = r->max_tokens;
     q->n_probs = r->n_probs;
     q->cache_prompt = r->cache_prompt;
+    q->slot = r->slot;
     q->on_token = r->on_token;
     q->on_done = r->on_done;
     q->user_data = r->user_data;

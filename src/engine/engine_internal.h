@@ -23,6 +23,7 @@ struct eng_request {
     llamac__stops stops;
     int32_t n_probs;
     bool cache_prompt;
+    int32_t slot; /* -1: any */
     llamac_engine_token_fn on_token;
     llamac_engine_done_fn on_done;
     void *user_data;

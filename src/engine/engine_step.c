@@ -109,8 +109,17 @@ static void finish_slot(llamac_engine *e, struct eng_slot *s, llamac_finish_reas
     llamac__eng_request_free(q);
 }
 
-/* Picks the idle slot for `q`: the longest cached prefix, ties to the least recently used. Lock held. */
+/* Picks the idle slot for `q`: the one it names (NULL while that one is busy), else the longest cached prefix, ties
+ * to the least recently used. Lock held. */
 static struct eng_slot *pick_slot(llamac_engine *e, const struct eng_request *q, size_t *lcp) {
+    if (q->slot >= 0) {
+        struct eng_slot *s = &e->slots[q->slot];
+        if (s->req) {
+            return NULL;
+        }
+        *lcp = q->cache_prompt ? llamac__common_prefix(s->cache, s->n_cache, q->prompt, q->n_prompt) : 0;
+        return s;
+    }
     struct eng_slot *best = NULL, *lru = NULL;
     size_t best_lcp = 0, lru_lcp = 0;
     for (uint32_t i = 0; i < e->params.n_slots; i++) {

@@ -89,6 +89,16 @@ expect_eq "mixed, id first: no BOS" "$(jqr .tokens_evaluated)" "$n_ids"
 req POST "$S_URL/completion" '{"prompt":"Once","n_predict":3,"response_fields":["content","generation_settings/n_predict"]}'
 expect_eq "response_fields" "$(jq -c 'keys' "$TMP/body")" '["content","generation_settings/n_predict"]'
 
+# id_slot: the request runs on that slot and reuses that slot's cache only
+P='{"prompt":"The little dog ran to the park","n_predict":2,"temperature":0,"id_slot":1}'
+req POST "$S_URL/completion" "$P"
+expect_eq "id_slot 1: served by slot 1" "$(jqr .id_slot)" 1
+req POST "$S_URL/completion" "$(jq -c '.id_slot = 0' <<< "$P")"
+expect_eq "id_slot 0: slot 0, none of the prompt cached (at most the BOS an earlier prompt left)" \
+  "$(jqr '"\(.id_slot) \(.timings.cache_n <= 1)"')" "0 true"
+req POST "$S_URL/completion" "$P"
+expect_eq "id_slot 1 again: the prompt comes from its cache" "$(jqr '.timings.prompt_n')" 1
+
 # --- 6. /props, OpenAI's system_fingerprint and timings, /metrics' start time ---
 req GET "$S_URL/props"
 expect_eq "props: n_ctx per slot, slots" "$(jqr '"\(.default_generation_settings.n_ctx) \(.total_slots)"')" "256 2"
@@ -113,7 +123,8 @@ bad() { # NAME BODY PARAM
 bad "n_probs over 20" '{"prompt":"x","n_probs":21}' n_probs
 bad "n_probs a string" '{"prompt":"x","n_probs":"3"}' n_probs
 bad "post_sampling_probs" '{"prompt":"x","n_probs":2,"post_sampling_probs":true}' post_sampling_probs
-bad "id_slot" '{"prompt":"x","id_slot":1}' id_slot
+bad "id_slot past the slots" '{"prompt":"x","id_slot":2}' id_slot
+bad "id_slot -2" '{"prompt":"x","id_slot":-2}' id_slot
 bad "adaptive_target" '{"prompt":"x","adaptive_target":0.5}' adaptive_target
 bad "response_fields not strings" '{"prompt":"x","response_fields":[1]}' response_fields
 bad "prompt object without prompt_string" '{"prompt":{"text":"x"}}' prompt

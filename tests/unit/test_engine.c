@@ -414,6 +414,53 @@ static void test_prompt_cache(void) {
     llamac_engine_free(e);
 }
 
+/* A request may name its slot (llama-server's id_slot): it runs there and reuses that slot's cache only; a slot out
+ * of range is refused. The stats count the slots of each decode and the longest sequence a slot held. */
+static void test_pinned_slot(void) {
+    llamac_engine *e = engine_new(2, 0, 512, 8);
+    const char *p = "Once upon a time, there was a big dog";
+    size_t n = 0;
+    llamac_token *t = tokens_of(p, &n);
+    struct sink a, b, c;
+    llamac_engine_request r = greedy(&a, 4);
+    r.prompt = t;
+    r.n_prompt = n;
+    r.slot = 1;
+    CHECK_OK(llamac_engine_submit(e, &r, NULL));
+    wait_done(&a);
+    CHECK_INT(a.res.slot, 1);
+    CHECK_INT(a.res.usage.cached_tokens, 0);
+    /* slot 0 has none of it, although slot 1 has it all */
+    r = greedy(&b, 4);
+    r.prompt = t;
+    r.n_prompt = n;
+    r.slot = 0;
+    CHECK_OK(llamac_engine_submit(e, &r, NULL));
+    wait_done(&b);
+    CHECK_INT(b.res.slot, 0);
+    CHECK_INT(b.res.usage.cached_tokens, 0);
+    CHECK_STR(b.text, a.text);
+    r = greedy(&c, 4);
+    r.prompt = t;
+    r.n_prompt = n;
+    r.slot = 1;
+    CHECK_OK(llamac_engine_submit(e, &r, NULL));
+    wait_done(&c);
+    CHECK_INT(c.res.slot, 1);
+    CHECK_INT(c.res.usage.cached_tokens, (int)n - 1);
+    r.slot = 2;
+    CHECK_STATUS(llamac_engine_submit(e, &r, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("slot 2 must be -1 (any) or from 0 to 1");
+    r.slot = -2;
+    CHECK_STATUS(llamac_engine_submit(e, &r, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    llamac_engine_stats st;
+    CHECK_OK(llamac_engine_get_stats(e, &st));
+    CHECK_INT(st.busy_slot_steps, st.steps);     /* one request at a time: one busy slot per decode */
+    CHECK_INT(st.n_tokens_max, (uint32_t)n + 3); /* the prompt and the 3 tokens decoded after it */
+    llamac_free(t);
+    llamac_engine_free(e);
+}
+
 /* While another slot works, an idle slot's cache is parked in host memory (out of the KV cache) and comes back
  * for a request that reuses it, with the same reuse and the same text; park_limit_mib 0 keeps it in place. */
 static void test_parked_cache(void) {
@@ -933,6 +980,7 @@ int main(void) {
     RUN(test_chunked_prefill);
     RUN(test_prompt_cache);
     RUN(test_parked_cache);
+    RUN(test_pinned_slot);
     RUN(test_slot_similarity);
     RUN(test_cancel);
     RUN(test_queue_full);
