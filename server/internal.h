@@ -8,9 +8,9 @@
  * the hand-over to a streaming response; no JSON), complete.c (running a parsed request on the engine), openai.c
  * (the OpenAI dialect: its request fields, response and stream shapes, errors), anthropic.c, responses.c and
  * ollama.c (the Anthropic Messages, OpenAI Responses and Ollama dialects beside it), render.c (what their writers
- * share), native.c (llama-server's own endpoints), draft.c, embed.c, admin.c (/health, /v1/models, /metrics,
- * /slots), wake.c (waking stream readers), static.c (what GET answers outside the API: the embedded chat page, or
- * --path DIR's files).
+ * share), completion.c (llama-server's native completion API and /props), native.c (llama-server's /tokenize,
+ * /detokenize, /apply-template), draft.c, embed.c, admin.c (/health, /v1/models, /metrics, /slots), wake.c (waking
+ * stream readers), static.c (what GET answers outside the API: the embedded chat page, or --path DIR's files).
  *
  * A handler gets a `struct request` with the whole body and fills in its reply: a status and a JSON value, a text
  * body, or a ready-made libmicrohttpd response (a stream). Every client mistake becomes a 4xx through reply_error,
