@@ -718,6 +718,10 @@ static const struct cli_opt template_rows[] = {
       .set = cli_set_true,
       .offset = offsetof(struct cli_chat, jinja),
       .help = "accepted for llama.cpp command lines: templates are always rendered with Jinja" },
+    { .names = { "--no-jinja" },
+      .set = cli_set_ignored,
+      .help = "accepted for llama.cpp command lines (llama-server's test suite passes it): templates are still "
+              "rendered with Jinja, where llama.cpp would use its built-in formats" },
 };
 const struct cli_group cli_group_template = CLI_GROUP("Chat template", CLI_TARGET_CHAT, template_rows);
 
