@@ -6,24 +6,20 @@
  * explicit fields, architecture defaults) and validated before any file is touched. The metadata - ours in a fixed
  * order, then the tokenizer keys of a vocabulary GGUF in that file's order - and the tensor list go into a
  * gguf_context, which produces the header. The tensor data is then generated in small chunks straight into the
- * file, so a 1 GB model never sits in memory; each tensor draws from its own generator, seeded from the seed and
- * the tensor's name, which makes the bytes a function of the parameters alone. A temporary file beside the target
- * is renamed into place only when everything was written.
+ * file by synth_write.c, each tensor from its own generator seeded from the seed and the tensor's name, so the bytes
+ * are a function of the parameters alone.
  */
-#include "core/internal.h"
+#include "synth/synth_internal.h"
 
 #include <ggml.h>
 #include <gguf.h>
 
-#include <assert.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 /* ---- architectures and presets ---- */
 
@@ -283,165 +279,72 @@ llamac_status llamac_synth_resolve(const llamac_synth_params *params, llamac_syn
     return llamac__ok();
 }
 
-/* ---- the seeded generator ---- */
-
-/* xoshiro256** (Blackman and Vigna), seeded through splitmix64 as its authors recommend. */
-struct rng {
-    uint64_t s[4];
-};
-
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k) {
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(struct rng *r) {
-    uint64_t *s = r->s;
-    const uint64_t result = rotl(s[1] * 5, 7) * 9;
-    const uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-/* One stream per tensor: the seed mixed with an FNV-1a hash of the name. */
-static void rng_seed(struct rng *r, uint64_t seed, const char *name) {
-    uint64_t h = 14695981039346656037ull;
-    for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
-        h = (h ^ *c) * 1099511628211ull;
-    }
-    uint64_t x = seed ^ h;
-    for (int i = 0; i < 4; i++) {
-        r->s[i] = splitmix64(&x);
-    }
-}
-
-/* Approximately normal with standard deviation `std`: four uniform 16-bit draws from one 64-bit output, summed
- * (mean 2, variance 1/3 once scaled to (0, 1)), centred and scaled by sqrt(3). Only exact integer steps and one
- * rounding per operation, so every IEEE-754 machine computes the same values. */
-static float rng_normal(struct rng *r, double std) {
-    uint64_t v = rng_next(r);
-    uint32_t sum =
-        (uint32_t)(v & 0xffff) + (uint32_t)((v >> 16) & 0xffff) + (uint32_t)((v >> 32) & 0xffff) + (uint32_t)(v >> 48);
-    double centred = ((double)sum + 2.0) / 65536.0 - 2.0;
-    return (float)(centred * 1.7320508075688772 * std);
-}
-
-/* ---- the tensor list ---- */
-
-enum fill { FILL_RANDOM, FILL_ONES, FILL_ZEROS };
-
-struct tensor_spec {
-    char name[GGML_MAX_NAME];
-    int64_t ne0, ne1; /* ne1 is 1 for a vector */
-    enum ggml_type type;
-    enum fill fill;
-};
-
-struct tensor_list {
-    struct tensor_spec *items;
-    size_t n, cap;
-    enum ggml_type wtype; /* the type of matrices and embeddings */
-};
-
-/* Adds a tensor named by `fmt`. Vectors are always F32 (llama.cpp's norms and biases expect it); a matrix gets
- * `type`. The list is sized for the architecture before it is filled, so it never grows. */
-static void add_tensor(struct tensor_list *l, enum fill fill, enum ggml_type type, int64_t ne0, int64_t ne1,
-                       const char *fmt, ...) LLAMAC_PRINTF(6, 7);
-
-static void add_tensor(struct tensor_list *l, enum fill fill, enum ggml_type type, int64_t ne0, int64_t ne1,
-                       const char *fmt, ...) {
-    assert(l->n < l->cap);
-    if (l->n >= l->cap) {
-        return;
-    }
-    struct tensor_spec *t = &l->items[l->n++];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(t->name, sizeof t->name, fmt, ap);
-    va_end(ap);
-    t->ne0 = ne0;
-    t->ne1 = ne1;
-    t->type = ne1 > 1 ? type : GGML_TYPE_F32;
-    t->fill = fill;
-}
-
 /* Tensors per layer at most (bert: Q, K, V, output, two FFN matrices, their biases and two norms with biases). */
 #define MAX_TENSORS_PER_LAYER 16
 #define MAX_GLOBAL_TENSORS 10
 
-static void decoder_tensors(struct tensor_list *l, const llamac_synth_params *p, const struct arch_desc *a,
+static void decoder_tensors(struct llamac__synth_list *l, const llamac_synth_params *p, const struct arch_desc *a,
                             int64_t n_vocab) {
     const enum ggml_type w = l->wtype, f32 = GGML_TYPE_F32;
     const int64_t e = p->n_embd, ff = p->n_ff;
     const int64_t q = (int64_t)p->head_dim * p->n_head, kv = (int64_t)p->head_dim * p->n_head_kv;
-    add_tensor(l, FILL_RANDOM, w, e, n_vocab, "token_embd.weight");
-    add_tensor(l, FILL_ONES, f32, e, 1, "output_norm.weight");
+    llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, e, n_vocab, "token_embd.weight");
+    llamac__synth_add(l, LLAMAC__FILL_ONES, f32, e, 1, "output_norm.weight");
     if (p->untied_output) {
-        add_tensor(l, FILL_RANDOM, w, e, n_vocab, "output.weight");
+        llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, e, n_vocab, "output.weight");
     }
     for (int32_t i = 0; i < p->n_layer; i++) {
-        add_tensor(l, FILL_ONES, f32, e, 1, "blk.%d.attn_norm.weight", i);
-        add_tensor(l, FILL_RANDOM, w, e, q, "blk.%d.attn_q.weight", i);
-        add_tensor(l, FILL_RANDOM, w, e, kv, "blk.%d.attn_k.weight", i);
-        add_tensor(l, FILL_RANDOM, w, e, kv, "blk.%d.attn_v.weight", i);
+        llamac__synth_add(l, LLAMAC__FILL_ONES, f32, e, 1, "blk.%d.attn_norm.weight", i);
+        llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, e, q, "blk.%d.attn_q.weight", i);
+        llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, e, kv, "blk.%d.attn_k.weight", i);
+        llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, e, kv, "blk.%d.attn_v.weight", i);
         if (a->qkv_bias) {
-            add_tensor(l, FILL_RANDOM, f32, q, 1, "blk.%d.attn_q.bias", i);
-            add_tensor(l, FILL_RANDOM, f32, kv, 1, "blk.%d.attn_k.bias", i);
-            add_tensor(l, FILL_RANDOM, f32, kv, 1, "blk.%d.attn_v.bias", i);
+            llamac__synth_add(l, LLAMAC__FILL_RANDOM, f32, q, 1, "blk.%d.attn_q.bias", i);
+            llamac__synth_add(l, LLAMAC__FILL_RANDOM, f32, kv, 1, "blk.%d.attn_k.bias", i);
+            llamac__synth_add(l, LLAMAC__FILL_RANDOM, f32, kv, 1, "blk.%d.attn_v.bias", i);
         }
         if (a->qk_norm) {
-            add_tensor(l, FILL_ONES, f32, p->head_dim, 1, "blk.%d.attn_q_norm.weight", i);
-            add_tensor(l, FILL_ONES, f32, p->head_dim, 1, "blk.%d.attn_k_norm.weight", i);
+            llamac__synth_add(l, LLAMAC__FILL_ONES, f32, p->head_dim, 1, "blk.%d.attn_q_norm.weight", i);
+            llamac__synth_add(l, LLAMAC__FILL_ONES, f32, p->head_dim, 1, "blk.%d.attn_k_norm.weight", i);
         }
-        add_tensor(l, FILL_RANDOM, w, q, e, "blk.%d.attn_output.weight", i);
-        add_tensor(l, FILL_ONES, f32, e, 1, "blk.%d.ffn_norm.weight", i);
-        add_tensor(l, FILL_RANDOM, w, e, ff, "blk.%d.ffn_gate.weight", i);
-        add_tensor(l, FILL_RANDOM, w, e, ff, "blk.%d.ffn_up.weight", i);
-        add_tensor(l, FILL_RANDOM, w, ff, e, "blk.%d.ffn_down.weight", i);
+        llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, q, e, "blk.%d.attn_output.weight", i);
+        llamac__synth_add(l, LLAMAC__FILL_ONES, f32, e, 1, "blk.%d.ffn_norm.weight", i);
+        llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, e, ff, "blk.%d.ffn_gate.weight", i);
+        llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, e, ff, "blk.%d.ffn_up.weight", i);
+        llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, ff, e, "blk.%d.ffn_down.weight", i);
     }
 }
 
 /* A BERT encoder: token, token-type and learned position embeddings with a layer norm, post-norm layers with
  * biases everywhere, and for a reranker the classification head (a dense layer, then n_cls_out outputs). */
-static void bert_tensors(struct tensor_list *l, const llamac_synth_params *p, int64_t n_vocab, int64_t n_types) {
+static void bert_tensors(struct llamac__synth_list *l, const llamac_synth_params *p, int64_t n_vocab, int64_t n_types) {
     const enum ggml_type w = l->wtype, f32 = GGML_TYPE_F32;
     const int64_t e = p->n_embd, ff = p->n_ff;
-    add_tensor(l, FILL_RANDOM, w, e, n_vocab, "token_embd.weight");
-    add_tensor(l, FILL_RANDOM, f32, e, n_types, "token_types.weight");
-    add_tensor(l, FILL_RANDOM, f32, e, p->n_ctx_train, "position_embd.weight");
-    add_tensor(l, FILL_ONES, f32, e, 1, "token_embd_norm.weight");
-    add_tensor(l, FILL_ZEROS, f32, e, 1, "token_embd_norm.bias");
+    llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, e, n_vocab, "token_embd.weight");
+    llamac__synth_add(l, LLAMAC__FILL_RANDOM, f32, e, n_types, "token_types.weight");
+    llamac__synth_add(l, LLAMAC__FILL_RANDOM, f32, e, p->n_ctx_train, "position_embd.weight");
+    llamac__synth_add(l, LLAMAC__FILL_ONES, f32, e, 1, "token_embd_norm.weight");
+    llamac__synth_add(l, LLAMAC__FILL_ZEROS, f32, e, 1, "token_embd_norm.bias");
     if (p->n_cls_out > 0) {
-        add_tensor(l, FILL_RANDOM, w, e, e, "cls.weight");
-        add_tensor(l, FILL_RANDOM, f32, e, 1, "cls.bias");
-        add_tensor(l, FILL_RANDOM, w, e, p->n_cls_out, "cls.output.weight");
-        add_tensor(l, FILL_RANDOM, f32, p->n_cls_out, 1, "cls.output.bias");
+        llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, e, e, "cls.weight");
+        llamac__synth_add(l, LLAMAC__FILL_RANDOM, f32, e, 1, "cls.bias");
+        llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, e, p->n_cls_out, "cls.output.weight");
+        llamac__synth_add(l, LLAMAC__FILL_RANDOM, f32, p->n_cls_out, 1, "cls.output.bias");
     }
     static const char *const attn[] = { "attn_q", "attn_k", "attn_v", "attn_output" };
     for (int32_t i = 0; i < p->n_layer; i++) {
         for (size_t k = 0; k < sizeof attn / sizeof attn[0]; k++) {
-            add_tensor(l, FILL_RANDOM, w, e, e, "blk.%d.%s.weight", i, attn[k]);
-            add_tensor(l, FILL_RANDOM, f32, e, 1, "blk.%d.%s.bias", i, attn[k]);
+            llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, e, e, "blk.%d.%s.weight", i, attn[k]);
+            llamac__synth_add(l, LLAMAC__FILL_RANDOM, f32, e, 1, "blk.%d.%s.bias", i, attn[k]);
         }
-        add_tensor(l, FILL_ONES, f32, e, 1, "blk.%d.attn_output_norm.weight", i);
-        add_tensor(l, FILL_ZEROS, f32, e, 1, "blk.%d.attn_output_norm.bias", i);
-        add_tensor(l, FILL_RANDOM, w, e, ff, "blk.%d.ffn_up.weight", i);
-        add_tensor(l, FILL_RANDOM, f32, ff, 1, "blk.%d.ffn_up.bias", i);
-        add_tensor(l, FILL_RANDOM, w, ff, e, "blk.%d.ffn_down.weight", i);
-        add_tensor(l, FILL_RANDOM, f32, e, 1, "blk.%d.ffn_down.bias", i);
-        add_tensor(l, FILL_ONES, f32, e, 1, "blk.%d.layer_output_norm.weight", i);
-        add_tensor(l, FILL_ZEROS, f32, e, 1, "blk.%d.layer_output_norm.bias", i);
+        llamac__synth_add(l, LLAMAC__FILL_ONES, f32, e, 1, "blk.%d.attn_output_norm.weight", i);
+        llamac__synth_add(l, LLAMAC__FILL_ZEROS, f32, e, 1, "blk.%d.attn_output_norm.bias", i);
+        llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, e, ff, "blk.%d.ffn_up.weight", i);
+        llamac__synth_add(l, LLAMAC__FILL_RANDOM, f32, ff, 1, "blk.%d.ffn_up.bias", i);
+        llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, ff, e, "blk.%d.ffn_down.weight", i);
+        llamac__synth_add(l, LLAMAC__FILL_RANDOM, f32, e, 1, "blk.%d.ffn_down.bias", i);
+        llamac__synth_add(l, LLAMAC__FILL_ONES, f32, e, 1, "blk.%d.layer_output_norm.weight", i);
+        llamac__synth_add(l, LLAMAC__FILL_ZEROS, f32, e, 1, "blk.%d.layer_output_norm.bias", i);
     }
 }
 
@@ -645,7 +548,7 @@ static llamac_status build_meta(struct gguf_context *g, const llamac_synth_param
 }
 
 /* Lists the architecture's tensors and registers them (shape and type only) with the gguf_context. */
-static llamac_status build_tensors(struct gguf_context *g, struct tensor_list *l, const llamac_synth_params *p,
+static llamac_status build_tensors(struct gguf_context *g, struct llamac__synth_list *l, const llamac_synth_params *p,
                                    const struct arch_desc *a, const struct vocab *v) {
     l->cap = MAX_GLOBAL_TENSORS + MAX_TENSORS_PER_LAYER * (size_t)p->n_layer;
     l->items = llamac__calloc(l->cap, sizeof *l->items);
@@ -658,138 +561,7 @@ static llamac_status build_tensors(struct gguf_context *g, struct tensor_list *l
     } else {
         decoder_tensors(l, p, a, v->n_tokens);
     }
-    struct ggml_init_params ip = { .mem_size = (l->n + 1) * ggml_tensor_overhead(),
-                                   .mem_buffer = NULL,
-                                   .no_alloc = true };
-    struct ggml_context *ctx = ggml_init(ip);
-    if (!ctx) {
-        return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory describing %zu tensors", l->n);
-    }
-    for (size_t i = 0; i < l->n; i++) {
-        const struct tensor_spec *t = &l->items[i];
-        struct ggml_tensor *gt = ggml_new_tensor_2d(ctx, t->type, t->ne0, t->ne1);
-        ggml_set_name(gt, t->name);
-        gguf_add_tensor(g, gt); /* copies the description */
-    }
-    ggml_free(ctx);
-    return LLAMAC_OK;
-}
-
-/* ---- writing ---- */
-
-#define CHUNK 4096
-
-static bool pad_to(FILE *f, uint64_t *written, uint64_t target) {
-    static const char zeros[256];
-    while (*written < target) {
-        size_t k = target - *written < sizeof zeros ? (size_t)(target - *written) : sizeof zeros;
-        if (fwrite(zeros, 1, k, f) != k) {
-            return false;
-        }
-        *written += k;
-    }
-    return true;
-}
-
-static void fill_values(float *vals, size_t n, enum fill fill, struct rng *r, double std) {
-    for (size_t i = 0; i < n; i++) {
-        vals[i] = fill == FILL_RANDOM ? rng_normal(r, std) : fill == FILL_ONES ? 1.0f : 0.0f;
-    }
-}
-
-/* Generates one tensor's values in chunks and writes them in its type. */
-static bool write_tensor(FILE *f, const struct tensor_spec *t, uint64_t seed, double std, uint64_t *written) {
-    float vals[CHUNK];
-    ggml_fp16_t half[CHUNK];
-    struct rng r;
-    rng_seed(&r, seed, t->name);
-    const int64_t n = t->ne0 * t->ne1;
-    for (int64_t done = 0; done < n;) {
-        size_t k = n - done < CHUNK ? (size_t)(n - done) : CHUNK;
-        fill_values(vals, k, t->fill, &r, std);
-        const void *src = vals;
-        size_t bytes = k * sizeof(float);
-        if (t->type == GGML_TYPE_F16) {
-            ggml_fp32_to_fp16_row(vals, half, (int64_t)k);
-            src = half;
-            bytes = k * sizeof(ggml_fp16_t);
-        }
-        if (fwrite(src, 1, bytes, f) != bytes) {
-            return false;
-        }
-        *written += bytes;
-        done += (int64_t)k;
-    }
-    return true;
-}
-
-/* The header (metadata and tensor descriptions, padded), then each tensor at the offset gguf assigned it, each
- * padded to the alignment as gguf's own writer does. */
-static bool write_all(FILE *f, const struct gguf_context *g, const void *meta, size_t meta_size,
-                      const struct tensor_list *l, const llamac_synth_params *p) {
-    if (fwrite(meta, 1, meta_size, f) != meta_size) {
-        return false;
-    }
-    uint64_t written = meta_size;
-    for (size_t i = 0; i < l->n; i++) {
-        uint64_t at = meta_size + gguf_get_tensor_offset(g, (int64_t)i);
-        if (!pad_to(f, &written, at) || !write_tensor(f, &l->items[i], p->seed, p->init_std, &written)) {
-            return false;
-        }
-    }
-    uint64_t align = gguf_get_alignment(g);
-    return pad_to(f, &written, (written + align - 1) / align * align);
-}
-
-/* Writes into "<path>.tmp.XXXXXX" and renames it to `path`; on any failure the temporary file is removed. */
-static llamac_status write_atomically(const char *path, const struct gguf_context *g, const struct tensor_list *l,
-                                      const llamac_synth_params *p) {
-    size_t meta_size = gguf_get_meta_size(g);
-    size_t plen = strlen(path);
-    void *meta = llamac__malloc(meta_size);
-    char *tmp = meta ? llamac__malloc(plen + 16) : NULL;
-    llamac_status st = LLAMAC_E_NO_MEMORY;
-    if (!tmp) {
-        goto done;
-    }
-    gguf_get_meta_data(g, meta);
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        st = llamac__fail(LLAMAC_E_IO, "cannot create a temporary file beside '%s': %s", path, strerror(errno));
-        goto done;
-    }
-    (void)fchmod(fd, S_IRUSR | S_IWUSR | S_IRGRP | S_IROTH); /* mkstemp makes 0600; a model is shared 0644 */
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        int err = errno;
-        close(fd);
-        unlink(tmp);
-        st = llamac__fail(LLAMAC_E_IO, "cannot write '%s': %s", tmp, strerror(err));
-        goto done;
-    }
-    errno = 0;
-    bool ok = write_all(f, g, meta, meta_size, l, p);
-    int err = errno;
-    ok = fflush(f) == 0 && ok;
-    ok = fsync(fileno(f)) == 0 && ok;
-    ok = fclose(f) == 0 && ok;
-    if (!ok) {
-        unlink(tmp);
-        st = llamac__fail(LLAMAC_E_IO, "cannot write the model to '%s': %s", path, strerror(err ? err : EIO));
-        goto done;
-    }
-    if (rename(tmp, path) != 0) {
-        err = errno;
-        unlink(tmp);
-        st = llamac__fail(LLAMAC_E_IO, "cannot move the model into '%s': %s", path, strerror(err));
-        goto done;
-    }
-    st = LLAMAC_OK;
-done:
-    free(tmp);
-    free(meta);
-    return st;
+    return llamac__synth_register(g, l);
 }
 
 llamac_status llamac_synth_write(const char *path, const llamac_synth_params *params) {
@@ -810,7 +582,7 @@ llamac_status llamac_synth_write(const char *path, const llamac_synth_params *pa
     }
     struct vocab v = { 0 };
     struct gguf_context *g = NULL;
-    struct tensor_list l = { 0 };
+    struct llamac__synth_list l = { 0 };
     st = vocab_open(p.vocab_from, &v);
     if (st == LLAMAC_OK && !(g = gguf_init_empty())) {
         st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory creating the GGUF metadata");
@@ -822,7 +594,7 @@ llamac_status llamac_synth_write(const char *path, const llamac_synth_params *pa
         st = build_tensors(g, &l, &p, a, &v);
     }
     if (st == LLAMAC_OK) {
-        st = write_atomically(path, g, &l, &p);
+        st = llamac__synth_write_file(path, "model", g, &l, p.seed, p.init_std);
     }
     free(l.items);
     gguf_free(g);
