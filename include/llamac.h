@@ -19,6 +19,7 @@
  *   llamac/base.h      versions, status codes and errors, logging, backends and devices
  *   llamac/model.h     models and vocabulary: load, metadata, tokenize, detokenize, UTF-8
  *   llamac/context.h   contexts, batches, KV-cache sequences, state, KV-cache memory
+ *   llamac/adapter.h   LoRA adapters and control vectors: load, check, apply with scales
  *   llamac/generate.h  samplers, sampling parameters, generation
  *   llamac/embed.h     embeddings and reranking
  *   llamac/chat.h      chat templates, chat sessions, incremental prefill
@@ -40,6 +41,7 @@
 #include "llamac/base.h"
 #include "llamac/model.h"
 #include "llamac/context.h"
+#include "llamac/adapter.h"
 #include "llamac/generate.h"
 #include "llamac/embed.h"
 #include "llamac/chat.h"

@@ -452,6 +452,59 @@ LLAMAC_API llamac_status llamac_synth_resolve(const llamac_synth_params *params,
  * vocabulary is not a GGUF file; llama.cpp's reason in the message), LLAMAC_E_NO_MEMORY. Thread-safe. */
 LLAMAC_API llamac_status llamac_synth_write(const char *path, const llamac_synth_params *params);
 
+/* What llamac_synth_lora_write makes: a LoRA adapter for a base model (a synthesized or a real one) with seeded random
+ * matrices, as convert_lora_to_gguf.py lays one out: general.type "adapter", the base's general.architecture,
+ * adapter.type "lora", adapter.lora.alpha, general.base_model.count 1 and general.base_model.0.name (the base's
+ * general.name), and for each adapted weight W [in, out] of the base "W.lora_a" [in, rank] and "W.lora_b"
+ * [rank, out] (token_embd.weight: [rank, n_vocab] and [rank, n_embd]), in the base's tensor order. Both matrices are
+ * drawn like synthesized weights (llamac_synth_params' `init_std`), so the adapter changes the output from the first
+ * token on. Strings are borrowed and NUL-terminated; 0/NULL fields take the default in brackets. */
+typedef struct llamac_synth_lora_params {
+    const char *base;          /* the base model's GGUF (a split model's first shard); required */
+    const char *targets;       /* comma-separated weights to adapt, named without "blk.N." and ".weight" ("attn_q",
+                                  "ffn_down", ...; "token_embd" and "output" for those); "all" adapts every matrix of
+                                  the blocks; every name must match a matrix of the base [attn_q,attn_v] */
+    int32_t rank;              /* [8] */
+    float alpha;               /* adapter.lora.alpha [rank, so that scale 1 adds B*A as it is] */
+    uint64_t seed;             /* [0] */
+    float init_std;            /* standard deviation of both matrices, at most 1 [0.02] */
+    llamac_synth_type type;    /* of the matrices [LLAMAC_SYNTH_F32] */
+    const char *name;          /* general.name ["synthetic lora"] */
+    const char *task_name;     /* adapter.lora.task_name [none] */
+    const char *prompt_prefix; /* adapter.lora.prompt_prefix [none] */
+    const llamac_token *alora_invocation_tokens; /* makes it an activated LoRA: adapter.alora.invocation_tokens
+                                                    [none]; each id must be in the base's vocabulary */
+    size_t n_alora_invocation_tokens;
+} llamac_synth_lora_params;
+
+/* All fields 0/NULL. Thread-safe. */
+LLAMAC_API llamac_synth_lora_params llamac_synth_lora_params_default(void);
+
+/* Writes the adapter described by `params` to `path` (NUL-terminated, borrowed) through a temporary file renamed
+ * into place; the same parameters and base give the same bytes. Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, no base,
+ * rank outside 1 .. the smallest dimension of an adapted weight, init_std or alpha not finite and positive, a target
+ * that matches no matrix of the base (the message lists the ones it has), an invocation token outside the
+ * vocabulary), LLAMAC_E_IO, LLAMAC_E_MODEL_LOAD (the base is not a readable GGUF), LLAMAC_E_NO_MEMORY. Thread-safe. */
+LLAMAC_API llamac_status llamac_synth_lora_write(const char *path, const llamac_synth_lora_params *params);
+
+/* What llamac_synth_cvec_write makes: a control vector for a base model, as llama.cpp's cvector-generator writes one:
+ * general.architecture "controlvector", controlvector.model_hint (the base's architecture),
+ * controlvector.layer_count, and one F32 direction of n_embd values per layer "direction.1" ..
+ * "direction.{n_layer - 1}", approximately normal with standard deviation init_std. */
+typedef struct llamac_synth_cvec_params {
+    const char *base; /* the base model's GGUF; required */
+    uint64_t seed;    /* [0] */
+    float init_std;   /* at most 1 [0.02] */
+} llamac_synth_cvec_params;
+
+/* All fields 0/NULL. Thread-safe. */
+LLAMAC_API llamac_synth_cvec_params llamac_synth_cvec_params_default(void);
+
+/* Writes the control vector described by `params` to `path`, as llamac_synth_lora_write writes an adapter.
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, no base, init_std out of range, a base with fewer than 2 layers),
+ * LLAMAC_E_IO, LLAMAC_E_MODEL_LOAD, LLAMAC_E_NO_MEMORY. Thread-safe. */
+LLAMAC_API llamac_status llamac_synth_cvec_write(const char *path, const llamac_synth_cvec_params *params);
+
 #ifdef __cplusplus
 }
 #endif

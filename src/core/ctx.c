@@ -407,6 +407,9 @@ void llamac_ctx_free(llamac_context *ctx) {
     }
     llama_batch_free(ctx->scratch);
     llama_free(ctx->lc);
+    if (ctx->applied_release) {
+        ctx->applied_release(ctx->applied); /* after llama_free: llama.cpp's context points to the adapters */
+    }
     llamac__model_unref(ctx->model);
     free(ctx);
 }

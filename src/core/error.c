@@ -40,6 +40,7 @@ const char *llamac_status_str(llamac_status status) {
     case LLAMAC_E_NETWORK: return "network error";
     case LLAMAC_E_AUTH: return "access denied";
     case LLAMAC_E_BUSY: return "busy";
+    case LLAMAC_E_ADAPTER: return "unusable adapter";
     }
     return "unknown status";
 }

@@ -70,6 +70,7 @@ struct llamac_model {
     char *architecture;
     char *description;
     char *file_type;
+    char *path;           /* the file it was loaded from (a split model's first shard), for the GGUF readers */
     uint64_t fingerprint; /* identifies the model for saved states */
     bool cpu_only;        /* loaded with n_gpu_layers 0: everything lives in host memory */
 };
@@ -98,6 +99,10 @@ struct llamac_context {
     llamac_abort_fn user_abort;
     void *user_abort_data;
     struct llama_batch scratch; /* one reusable batch of n_batch tokens for llamac_ctx_decode */
+    /* What src/adapter applied to this context (LoRA adapters with their scales, a control vector). Core does not
+     * know adapters: it only hands `applied` to `applied_release` when the context is freed. NULL: none applied. */
+    struct llamac__applied *applied;
+    void (*applied_release)(struct llamac__applied *applied);
 };
 
 /* Returns and clears the cancel request. */

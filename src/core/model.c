@@ -287,6 +287,7 @@ static void model_destroy(llamac_model *m) {
     free(m->architecture);
     free(m->description);
     free(m->file_type);
+    free(m->path);
     free(m);
 }
 
@@ -392,6 +393,9 @@ llamac_status llamac_model_load(const char *path, const llamac_model_params *par
         goto fail;
     }
     m->vocab = llama_model_get_vocab(m->lm);
+    if (!(m->path = llamac__strndup(path, strlen(path)))) {
+        goto fail_nomem;
+    }
     m->cpu_only = p->n_gpu_layers == 0;
     atomic_init(&m->refs, 1);
     if (fill_info(m, p->vocab_only) != LLAMAC_OK) {

@@ -4,7 +4,9 @@
  * A thin shell over llamac_synth_write: each flag sets one field of llamac_synth_params, so the command and the
  * library make the same bytes. The vocabulary comes from --vocab-from, or else from $LLAMAC_VOCAB_DIR, a folder
  * holding llama.cpp's vocab files (its source tree's models/), where the architecture's file is found by name.
- * Parameter errors exit 2 before anything is written; a failed write exits 1 and leaves no file behind.
+ * Parameter errors exit 2 before anything is written; a failed write exits 1 and leaves no file behind. With --lora
+ * or --control-vector it writes an adapter for a base model (-m) instead, over llamac_synth_lora_write and
+ * llamac_synth_cvec_write.
  */
 #include "cli.h"
 
@@ -52,7 +54,35 @@ struct synth_opts {
     llamac_synth_params p;
     const char *out;
     bool list;
+    bool lora, cvec;              /* --lora, --control-vector: write an adapter instead of a model */
+    llamac_synth_lora_params a;   /* the adapter's flags (seed, init_std, type and name come from p) */
+    llamac_token tokens[64];      /* --alora-invocation-tokens */
 };
+
+/* --alora-invocation-tokens "1,2,3" into the adapter's token list. */
+static bool set_tokens(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    struct synth_opts *so = field;
+    char buf[32];
+    so->a.n_alora_invocation_tokens = 0;
+    for (const char *s = value; *s || s == value;) {
+        size_t len = strcspn(s, ",");
+        long id;
+        if (len == 0 || len >= sizeof buf || so->a.n_alora_invocation_tokens == 64) {
+            cli_error(p->t.common, "invalid value '%s' for %s (expected up to 64 token ids: 1,2,3)", value, p->name);
+            return false;
+        }
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        if (!cli_int(p->t.common, p->name, buf, 0, INT32_MAX, &id)) {
+            return false;
+        }
+        so->tokens[so->a.n_alora_invocation_tokens++] = (llamac_token)id;
+        s += len + (s[len] == ',');
+    }
+    so->a.alora_invocation_tokens = so->tokens;
+    return true;
+}
 
 static bool set_u64(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
     (void)o;
@@ -156,17 +186,72 @@ static const struct cli_opt weight_rows[] = {
 };
 static const struct cli_group weight_group = CLI_GROUP("Weights", CLI_TARGET_COMMAND, weight_rows);
 
-static const struct cli_group *const synth_groups[] = { &file_group, &shape_group, &weight_group, &cli_group_log,
-                                                        NULL };
+#define SA(f) offsetof(struct synth_opts, a.f)
+
+static const struct cli_opt adapter_rows[] = {
+    { .names = { "--lora" },
+      .set = cli_set_true,
+      .offset = offsetof(struct synth_opts, lora),
+      .help = "write a LoRA adapter for the base model (-m) instead of a model" },
+    { .names = { "--control-vector" },
+      .set = cli_set_true,
+      .offset = offsetof(struct synth_opts, cvec),
+      .help = "write a control vector for the base model (-m) instead of a model" },
+    { .names = { "-m", "--model" },
+      .arg = "FILE",
+      .set = cli_set_str,
+      .offset = SA(base),
+      .help = "the base model of --lora / --control-vector" },
+    { .names = { "--targets" },
+      .arg = "LIST",
+      .set = cli_set_str,
+      .offset = SA(targets),
+      .help = "--lora: weights to adapt, without blk.N. and .weight (default: attn_q,attn_v; all)" },
+    { .names = { "--rank" },
+      .arg = "N",
+      .set = cli_set_i32,
+      .offset = SA(rank),
+      .min = 1,
+      .max = 65536,
+      .help = "--lora: rank of the matrices (default: 8)" },
+    { .names = { "--alpha" },
+      .arg = "F",
+      .set = cli_set_float,
+      .offset = SA(alpha),
+      .help = "--lora: adapter.lora.alpha (default: the rank)" },
+    { .names = { "--task-name" },
+      .arg = "S",
+      .set = cli_set_str,
+      .offset = SA(task_name),
+      .help = "--lora: adapter.lora.task_name" },
+    { .names = { "--prompt-prefix" },
+      .arg = "S",
+      .set = cli_set_str,
+      .offset = SA(prompt_prefix),
+      .help = "--lora: adapter.lora.prompt_prefix" },
+    { .names = { "--alora-invocation-tokens" },
+      .arg = "ID,...",
+      .set = set_tokens,
+      .offset = 0,
+      .help = "--lora: make it an activated LoRA invoked by these tokens" },
+};
+static const struct cli_group adapter_group =
+    CLI_GROUP("Adapters (--seed, --init-std, --type, --name as for models)", CLI_TARGET_COMMAND, adapter_rows);
+
+static const struct cli_group *const synth_groups[] = { &file_group, &shape_group, &weight_group, &adapter_group,
+                                                        &cli_group_log, NULL };
 
 static int synth(int argc, char **argv);
 
 const struct cli_command cli_cmd_synth = {
     .name = "synth",
     .summary = "write a GGUF model of a chosen architecture and shape with seeded random weights",
-    .synopsis = "-o OUT.gguf [--arch A | --like PRESET] [--vocab-from FILE] [shape options]",
+    .synopsis = "-o OUT.gguf [--arch A | --like PRESET] [--vocab-from FILE] [shape options]\n"
+                "--lora -m BASE.gguf -o OUT.gguf [adapter options]\n"
+                "--control-vector -m BASE.gguf -o OUT.gguf [--seed N] [--init-std F]",
     .about = "Writes a complete, loadable GGUF with seeded random weights (same flags and seed: same bytes). -q drops "
-             "the summary line.",
+             "the summary line. With --lora (or --control-vector) it writes a LoRA adapter (or a control vector) with "
+             "seeded random values for BASE, a synthesized or real model, that llama.cpp and llamac load with it.",
     .groups = synth_groups,
     .run = synth,
 };
@@ -193,6 +278,65 @@ static const char *vocab_path(const struct cli_common *c, const llamac_synth_par
     return buf;
 }
 
+/* The flags that only a model (or only a LoRA adapter) takes; a control vector takes -m, -o, --seed, --init-std. */
+static const char *const model_only[] = { "--arch",         "--like",       "--vocab-from", "--list-presets",
+                                           "--layers",       "--embd",       "--heads",      "--kv-heads",
+                                           "--head-dim",     "--ffn",        "--ctx",        "--rope-theta",
+                                           "--norm-eps",     "--cls-out",    "--untied-output" };
+static const char *const lora_only[] = { "--targets",      "--rank", "--alpha", "--task-name", "--prompt-prefix",
+                                         "--alora-invocation-tokens", "--type", "--name" };
+static const char *const adapter_only[] = { "-m", "--targets", "--rank", "--alpha", "--task-name", "--prompt-prefix",
+                                            "--alora-invocation-tokens" };
+
+/* The first flag of `names` given, or NULL. */
+static const char *given_any(const struct cli_parser *p, const char *const *names, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (cli_given(p, names[i])) {
+            return names[i];
+        }
+    }
+    return NULL;
+}
+
+/* llamac synth --lora / --control-vector, after the parse. */
+static int synth_adapter(struct cli_common *c, const struct cli_parser *parser, struct synth_opts *o) {
+    const char *what = o->cvec ? "--control-vector" : "--lora";
+    const char *bad = o->lora && o->cvec ? "--control-vector" : given_any(parser, model_only, sizeof model_only / sizeof *model_only);
+    if (!bad && o->cvec) {
+        bad = given_any(parser, lora_only, sizeof lora_only / sizeof *lora_only);
+    }
+    if (bad) {
+        cli_error(c, "'%s' does not apply to synth %s (see llamac synth --help)", bad, what);
+        return EXIT_USAGE;
+    }
+    if (!o->a.base || !o->out || !o->out[0]) {
+        cli_error(c, "%s", !o->a.base ? "no base model: pass -m BASE.gguf" : "no output file: pass -o OUT.gguf");
+        return EXIT_USAGE;
+    }
+    llamac_status st;
+    if (o->cvec) {
+        llamac_synth_cvec_params cp = llamac_synth_cvec_params_default();
+        cp.base = o->a.base;
+        cp.seed = o->p.seed;
+        cp.init_std = o->p.init_std;
+        st = llamac_synth_cvec_write(o->out, &cp);
+    } else {
+        o->a.seed = o->p.seed;
+        o->a.init_std = o->p.init_std;
+        o->a.type = o->p.type;
+        o->a.name = o->p.name;
+        st = llamac_synth_lora_write(o->out, &o->a);
+    }
+    if (st != LLAMAC_OK) {
+        cli_error(c, "%s", llamac_last_error());
+        return st == LLAMAC_E_INVALID_ARGUMENT ? EXIT_USAGE : EXIT_FAILURE_RUN;
+    }
+    if (!c->quiet) {
+        printf("wrote %s: %s for %s\n", o->out, o->cvec ? "control vector" : "LoRA adapter", o->a.base);
+    }
+    return EXIT_OK;
+}
+
 static int synth(int argc, char **argv) {
     struct cli_common c;
     cli_common_init(&c, "synth");
@@ -208,6 +352,14 @@ static int synth(int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (!cli_setup_logging(&c)) {
+        return EXIT_USAGE;
+    }
+    if (o.lora || o.cvec) {
+        return synth_adapter(&c, &parser, &o);
+    }
+    const char *bad = given_any(&parser, adapter_only, sizeof adapter_only / sizeof *adapter_only);
+    if (bad) {
+        cli_error(&c, "'%s' applies to synth --lora or --control-vector only (see llamac synth --help)", bad);
         return EXIT_USAGE;
     }
     llamac_synth_params p = o.p;
