@@ -26,6 +26,8 @@ sample() {
     "N,N,...") echo 1024 ;;
     "T,T,...") echo f16 ;;
     KEY=TYPE:VALUE) echo "a.b=int:1" ;;
+    FNAME:SCALE) echo "x:0.5" ;;
+    "START END") echo "1,2" ;;
     PATTERN=TYPE) echo "output=q8_0" ;;
     JSON) echo '{}' ;;
     *) echo x ;;

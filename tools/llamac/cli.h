@@ -26,6 +26,22 @@ enum {
 
 #define CLI_MAX_OVERRIDES 32
 
+/* LoRA adapters and control vectors (cli_adapter.c): --lora, --lora-scaled, --control-vector, --control-vector-scaled
+ * and --control-vector-layer-range (cli_group_adapters), as llama.cpp's; serve adds --lora-init-without-apply. */
+#define CLI_MAX_ADAPTERS 16
+struct cli_adapter_file {
+    const char *path; /* points into the command line */
+    float scale;
+};
+struct cli_adapters {
+    struct cli_adapter_file lora[CLI_MAX_ADAPTERS], cvec[CLI_MAX_ADAPTERS];
+    size_t n_lora, n_cvec;
+    int32_t layer_start, layer_end; /* 0: llama.cpp's default */
+    bool init_without_apply;        /* LoRA adapters start at scale 0 */
+    llamac_adapter *loaded[CLI_MAX_ADAPTERS];
+    llamac_cvec *cvecs[CLI_MAX_ADAPTERS];
+};
+
 /* Options every command shares (model source, loading, context, logging); the target of CLI_TARGET_COMMON. */
 struct cli_common {
     const char *cmd;                /* the command's name, for messages */
@@ -42,12 +58,13 @@ struct cli_common {
     llamac_kv_override overrides[CLI_MAX_OVERRIDES];
     char override_keys[CLI_MAX_OVERRIDES][128];
     size_t n_overrides;
-    const char *hf_repo;      /* -hf OWNER/REPO[:QUANT]: the model comes from the Hugging Face cache */
-    const char *hf_file;      /* --hf-file: that file of the repo */
-    const char *hf_token;     /* -hft: the Hub token (default: the environment's) */
-    bool offline;             /* --offline: only the cache */
-    char hf_model_path[4096]; /* where -hf found the model */
-    FILE *log;                /* where cli_log writes: stderr, or the --log-file (cli_setup_logging opens it) */
+    const char *hf_repo;          /* -hf OWNER/REPO[:QUANT]: the model comes from the Hugging Face cache */
+    const char *hf_file;          /* --hf-file: that file of the repo */
+    const char *hf_token;         /* -hft: the Hub token (default: the environment's) */
+    bool offline;                 /* --offline: only the cache */
+    char hf_model_path[4096];     /* where -hf found the model */
+    FILE *log;                    /* where cli_log writes: stderr, or the --log-file (cli_setup_logging opens it) */
+    struct cli_adapters adapters; /* --lora, --control-vector, ... (cli_group_adapters) */
 };
 
 void cli_common_init(struct cli_common *c, const char *cmd);
@@ -124,6 +141,7 @@ bool cli_spec_open(struct cli_common *c, struct cli_spec *k, llamac_model *targe
 void cli_spec_close(struct cli_spec *k);
 
 /* The shared groups, in the order commands list them. */
+extern const struct cli_group cli_group_adapters;   /* --lora, --lora-scaled, --control-vector[-scaled], ... */
 extern const struct cli_group cli_group_model;      /* -m, -hf, -hff */
 extern const struct cli_group cli_group_hub;        /* -hft, --offline */
 extern const struct cli_group cli_group_load;       /* -ngl, -lm, --no-mmap, --mlock, --check-tensors, --override-kv */
@@ -137,6 +155,14 @@ extern const struct cli_group cli_group_constraint; /* --grammar, --grammar-file
 extern const struct cli_group cli_group_spec;       /* -md, --spec-type, --spec-draft-*, -ngld, -cd, -td (cli_spec.c) */
 extern const struct cli_group cli_group_template;   /* --chat-template-file, --chat-template-kwargs, --jinja */
 extern const struct cli_group cli_group_log;        /* -h, -q, -v, -lv, --log-file, --log-disable */
+
+/* Loads every adapter file for `model`; false (the library's error printed, naming the file) when one is refused. */
+bool cli_adapters_load(struct cli_common *c, struct cli_adapters *a, llamac_model *model);
+
+/* Applies the loaded set to `ctx`; false with the error printed. */
+bool cli_adapters_apply(struct cli_common *c, const struct cli_adapters *a, llamac_context *ctx);
+
+void cli_adapters_free(struct cli_adapters *a);
 
 /* Parses one --override-kv KEY=TYPE:VALUE into c->overrides (c->model.kv_overrides); prints the error. */
 bool cli_parse_override(struct cli_common *c, const char *s);

@@ -99,13 +99,9 @@ static const struct cli_opt live_rows[] = {
 static const struct cli_group live_group = CLI_GROUP("Live mode", CLI_TARGET_COMMAND, live_rows);
 
 static const struct cli_group *const chat_groups[] = {
-    &conversation_group,   &cli_group_template,
-    &cli_group_generate,   &cli_group_sampling,
-    &cli_group_constraint, &cli_group_spec,
-    &live_group,           &cli_group_model,
-    &cli_group_hub,        &cli_group_load,
-    &cli_group_context,    &cli_group_rotation,
-    &cli_group_log,        NULL,
+    &conversation_group, &cli_group_template, &cli_group_generate, &cli_group_sampling, &cli_group_constraint,
+    &cli_group_spec,     &cli_group_adapters, &live_group,         &cli_group_model,    &cli_group_hub,
+    &cli_group_load,     &cli_group_context,  &cli_group_rotation, &cli_group_log,      NULL,
 };
 
 static int chat(int argc, char **argv);
@@ -420,13 +416,13 @@ static int chat(int argc, char **argv) {
         goto done;
     }
     model = cli_load_model(&c, false);
-    if (!model) {
+    if (!model || !cli_adapters_load(&c, &c.adapters, model)) {
         goto done;
     }
     if (!cp.template_source) {
         cp.template_source = cli_template_fallback(&c, &o.chat, model);
     }
-    if (!(ctx = cli_new_context(&c, model, &c.ctx))) {
+    if (!(ctx = cli_new_context(&c, model, &c.ctx)) || !cli_adapters_apply(&c, &c.adapters, ctx)) {
         goto done;
     }
     if (!cli_spec_open(&c, &spec, model, &c.ctx, &cp.generate.spec)) {
@@ -468,6 +464,7 @@ done:
     llamac_chat_free(chat);
     cli_spec_close(&spec);
     llamac_ctx_free(ctx);
+    cli_adapters_free(&c.adapters);
     llamac_model_free(model);
     free(template_source);
     cli_common_close(&c);

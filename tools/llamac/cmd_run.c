@@ -27,9 +27,19 @@ static void on_sigint(int sig) {
 }
 
 static const struct cli_group *const run_groups[] = {
-    &cli_group_prompt,  &cli_group_generate, &cli_group_sampling, &cli_group_constraint,
-    &cli_group_spec,    &cli_group_model,    &cli_group_hub,      &cli_group_load,
-    &cli_group_context, &cli_group_rotation, &cli_group_log,      NULL,
+    &cli_group_prompt,
+    &cli_group_generate,
+    &cli_group_sampling,
+    &cli_group_constraint,
+    &cli_group_spec,
+    &cli_group_adapters,
+    &cli_group_model,
+    &cli_group_hub,
+    &cli_group_load,
+    &cli_group_context,
+    &cli_group_rotation,
+    &cli_group_log,
+    NULL,
 };
 
 static int run(int argc, char **argv);
@@ -123,10 +133,10 @@ static int run(int argc, char **argv) {
     gp.user_data = &out;
 
     model = cli_load_model(&c, false);
-    if (!model) {
+    if (!model || !cli_adapters_load(&c, &c.adapters, model)) {
         goto done;
     }
-    if (!(ctx = cli_new_context(&c, model, &c.ctx))) {
+    if (!(ctx = cli_new_context(&c, model, &c.ctx)) || !cli_adapters_apply(&c, &c.adapters, ctx)) {
         goto done;
     }
     if (!cli_spec_open(&c, &spec, model, &c.ctx, &gp.spec)) {
@@ -163,6 +173,7 @@ static int run(int argc, char **argv) {
 done:
     cli_spec_close(&spec);
     llamac_ctx_free(ctx);
+    cli_adapters_free(&c.adapters);
     llamac_model_free(model);
     free(prompt_buf);
     cli_constraint_free(&constraint);

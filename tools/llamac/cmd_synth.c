@@ -54,9 +54,9 @@ struct synth_opts {
     llamac_synth_params p;
     const char *out;
     bool list;
-    bool lora, cvec;              /* --lora, --control-vector: write an adapter instead of a model */
-    llamac_synth_lora_params a;   /* the adapter's flags (seed, init_std, type and name come from p) */
-    llamac_token tokens[64];      /* --alora-invocation-tokens */
+    bool lora, cvec;            /* --lora, --control-vector: write an adapter instead of a model */
+    llamac_synth_lora_params a; /* the adapter's flags (seed, init_std, type and name come from p) */
+    llamac_token tokens[64];    /* --alora-invocation-tokens */
 };
 
 /* --alora-invocation-tokens "1,2,3" into the adapter's token list. */
@@ -230,7 +230,7 @@ static const struct cli_opt adapter_rows[] = {
       .offset = SA(prompt_prefix),
       .help = "--lora: adapter.lora.prompt_prefix" },
     { .names = { "--alora-invocation-tokens" },
-      .arg = "ID,...",
+      .arg = "N,N,...",
       .set = set_tokens,
       .offset = 0,
       .help = "--lora: make it an activated LoRA invoked by these tokens" },
@@ -238,8 +238,8 @@ static const struct cli_opt adapter_rows[] = {
 static const struct cli_group adapter_group =
     CLI_GROUP("Adapters (--seed, --init-std, --type, --name as for models)", CLI_TARGET_COMMAND, adapter_rows);
 
-static const struct cli_group *const synth_groups[] = { &file_group, &shape_group, &weight_group, &adapter_group,
-                                                        &cli_group_log, NULL };
+static const struct cli_group *const synth_groups[] = { &file_group,    &shape_group,   &weight_group,
+                                                        &adapter_group, &cli_group_log, NULL };
 
 static int synth(int argc, char **argv);
 
@@ -279,14 +279,16 @@ static const char *vocab_path(const struct cli_common *c, const llamac_synth_par
 }
 
 /* The flags that only a model (or only a LoRA adapter) takes; a control vector takes -m, -o, --seed, --init-std. */
-static const char *const model_only[] = { "--arch",         "--like",       "--vocab-from", "--list-presets",
-                                           "--layers",       "--embd",       "--heads",      "--kv-heads",
-                                           "--head-dim",     "--ffn",        "--ctx",        "--rope-theta",
-                                           "--norm-eps",     "--cls-out",    "--untied-output" };
-static const char *const lora_only[] = { "--targets",      "--rank", "--alpha", "--task-name", "--prompt-prefix",
-                                         "--alora-invocation-tokens", "--type", "--name" };
-static const char *const adapter_only[] = { "-m", "--targets", "--rank", "--alpha", "--task-name", "--prompt-prefix",
-                                            "--alora-invocation-tokens" };
+static const char *const model_only[] = {
+    "--arch",     "--like", "--vocab-from", "--list-presets", "--layers",   "--embd",    "--heads",        "--kv-heads",
+    "--head-dim", "--ffn",  "--ctx",        "--rope-theta",   "--norm-eps", "--cls-out", "--untied-output"
+};
+static const char *const lora_only[] = { "--targets",   "--rank",          "--alpha",
+                                         "--task-name", "--prompt-prefix", "--alora-invocation-tokens",
+                                         "--type",      "--name" };
+static const char *const adapter_only[] = {
+    "-m", "--targets", "--rank", "--alpha", "--task-name", "--prompt-prefix", "--alora-invocation-tokens"
+};
 
 /* The first flag of `names` given, or NULL. */
 static const char *given_any(const struct cli_parser *p, const char *const *names, size_t n) {
@@ -301,7 +303,8 @@ static const char *given_any(const struct cli_parser *p, const char *const *name
 /* llamac synth --lora / --control-vector, after the parse. */
 static int synth_adapter(struct cli_common *c, const struct cli_parser *parser, struct synth_opts *o) {
     const char *what = o->cvec ? "--control-vector" : "--lora";
-    const char *bad = o->lora && o->cvec ? "--control-vector" : given_any(parser, model_only, sizeof model_only / sizeof *model_only);
+    const char *bad =
+        o->lora && o->cvec ? "--control-vector" : given_any(parser, model_only, sizeof model_only / sizeof *model_only);
     if (!bad && o->cvec) {
         bad = given_any(parser, lora_only, sizeof lora_only / sizeof *lora_only);
     }

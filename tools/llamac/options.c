@@ -44,6 +44,14 @@ const struct cli_opt *cli_find(const struct cli_command *cmd, const char *name) 
     return find_row(cmd, name, strlen(name), NULL);
 }
 
+const char *cli_next_value(struct cli_parser *p, const struct cli_opt *o) {
+    if (!p->argv || p->next >= p->argc) {
+        cli_error(p->t.common, "option %s needs two values (%s)", p->name, o->arg);
+        return NULL;
+    }
+    return p->argv[p->next++];
+}
+
 bool cli_given(const struct cli_parser *p, const char *name) {
     const struct cli_opt *o = cli_find(p->cmd, name);
     for (size_t i = 0; o && i < p->n_seen; i++) {
@@ -165,9 +173,13 @@ int cli_parse(struct cli_parser *p, const struct cli_command *cmd, const struct 
             cli_error(p->t.common, "option %s: internal error: no target for its group '%s'", name, g->title);
             return EXIT_FAILURE_RUN;
         }
+        p->argv = argv;
+        p->argc = argc;
+        p->next = i + 1;
         if (!o->set(p, o, (char *)base + o->offset, value)) {
             return EXIT_USAGE;
         }
+        i = p->next - 1;
         if (p->help) {
             cli_print_help(cmd, stdout);
             return EXIT_OK;

@@ -121,7 +121,10 @@ struct cli_parser {
     size_t n_seen;
     char **pos; /* the positional arguments in order (they are moved to the front of argv) */
     int n_pos;
-    bool help; /* -h/--help was given */
+    bool help;   /* -h/--help was given */
+    char **argv; /* the command line, and the index of the argument after the current option's value: a setter */
+    int argc;    /* whose option takes a second value reads it with cli_next_value */
+    int next;
 };
 
 /* Parses argv[1..argc) with cmd's table into the targets; positional arguments go to p->pos. Returns -1 to go on,
@@ -129,6 +132,10 @@ struct cli_parser {
  * accepted for options that take a value. With LLAMAC_PARSE_ONLY=1 in the environment it returns EXIT_OK after a
  * successful parse, so that tests can check every flag of every command without running any. */
 int cli_parse(struct cli_parser *p, const struct cli_command *cmd, const struct cli_targets *t, int argc, char **argv);
+
+/* For a setter whose option takes two values (llama.cpp's --control-vector-layer-range START END): the argument after
+ * the first value, which the parser then skips; NULL (with the error printed) when there is none. */
+const char *cli_next_value(struct cli_parser *p, const struct cli_opt *o);
 
 /* Whether the option that `name` spells was given. */
 bool cli_given(const struct cli_parser *p, const char *name);
