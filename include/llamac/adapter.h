@@ -88,8 +88,9 @@ typedef struct llamac_adapter_scale {
 /* Makes `set` (n entries, borrowed; NULL with n 0 removes every adapter) the LoRA adapters `ctx` decodes with from
  * its next decode on, replacing the set it had: a hot swap, nothing is reloaded. The context holds a reference on
  * each adapter it applies. An adapter with scale 0 changes nothing, exactly: the output equals the base model's.
- * Tokens already in the KV cache keep what they were computed with; chat sessions and the engine see the change and
- * recompute what they reuse (see llamac_chat_set_adapters). Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, an adapter
+ * Tokens already in the KV cache keep what they were computed with; a chat session sees the change and computes its
+ * conversation again rather than reuse them (a session loaded with llamac_chat_load is taken as computed under the
+ * set in use when it is loaded). Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, an adapter
  * loaded for another model, the same adapter twice, a scale that is not finite; the entry's index in the message;
  * the set in use is then kept), LLAMAC_E_NO_MEMORY. One thread per handle (and see llamac_adapter_load). */
 LLAMAC_API llamac_status llamac_ctx_set_adapters(llamac_context *ctx, const llamac_adapter_scale *set, size_t n);

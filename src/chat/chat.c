@@ -652,6 +652,9 @@ llamac_status llamac_chat_prompt(llamac_chat *chat, char **text, size_t *len, ll
 /* ---- the cache ---- */
 
 size_t llamac__chat_common_prefix(const llamac_chat *chat, const llamac_token *tokens, size_t n) {
+    if (chat->cache_key != llamac__ctx_adapter_key(chat->ctx)) {
+        return 0; /* computed under other adapters or scales: none of it is valid now */
+    }
     return llamac__common_prefix(chat->cache, chat->n_cache, tokens, n);
 }
 
@@ -808,6 +811,7 @@ llamac_status llamac_chat_generate(llamac_chat *chat, llamac_text_fn on_text, vo
     size_t extra = n_dec < cap - n ? n_dec : cap - n;
     memcpy(chat->cache + n, decoded, extra * sizeof *decoded);
     chat->n_cache = n + extra;
+    chat->cache_key = llamac__ctx_adapter_key(ctx);
     llamac__chat_cache_sync(chat);
     json_t *reply = json_pack("{s:s,s:s%}", "role", "assistant", "content", llamac__dynbuf_ptr(&col.text),
                               llamac__dynbuf_len(&col.text));

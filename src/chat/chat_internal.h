@@ -9,6 +9,7 @@
 #ifndef LLAMAC_CHAT_INTERNAL_H
 #define LLAMAC_CHAT_INTERNAL_H
 
+#include "adapter/adapter_internal.h"
 #include "core/internal.h"
 
 #include <jansson.h>
@@ -30,7 +31,9 @@ struct llamac_chat {
     uint32_t salt;       /* makes the content sentinels unique to this session */
     llamac_token *cache; /* the tokens of the sequence, from position 0 */
     size_t n_cache;
-    size_t cap_cache; /* capacity of `cache`: the sequence's context size */
+    size_t cap_cache;   /* capacity of `cache`: the sequence's context size */
+    uint64_t cache_key; /* the adapters the cached cells were computed under (adapter_internal.h's keys): when the
+                           context's differ, nothing is reused */
 };
 
 /* Renders the conversation, followed by a user message `pending` (len bytes, borrowed; NULL: none) that is not

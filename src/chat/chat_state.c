@@ -288,6 +288,7 @@ llamac_status llamac_chat_load(llamac_chat *chat, const char *path) {
     chat->ctx->n_outputs = -1;
     memcpy(chat->cache, tok_src, (size_t)h.n_tokens * sizeof(llamac_token));
     chat->n_cache = (size_t)h.n_tokens;
+    chat->cache_key = llamac__ctx_adapter_key(chat->ctx); /* a saved state does not say what computed it */
     llamac__chat_cache_sync(chat);
     json_decref(chat->messages);
     chat->messages = msgs;

@@ -340,6 +340,65 @@ static void test_cvec(void) {
     CHECK_STR(back.text, base.text);
 }
 
+/* A two-turn chat on stories260K-chatml; `swap` set: the first turn at scale 0, the adapter at scale 1 for the second.
+ * The second reply goes into k, the first into first. */
+static void chat_two_turns(llamac_adapter **a, llamac_model *m, bool swap, const char *first_reply, struct sink *first,
+                           struct sink *k, llamac_chat_result *res2) {
+    llamac_context *c = NULL;
+    llamac_chat *chat = NULL;
+    llamac_chat_params cp = llamac_chat_params_default();
+    cp.generate.max_tokens = 16;
+    cp.generate.sampling.temp = 0.0f;
+    CHECK_OK(llamac_ctx_new(m, NULL, &c));
+    llamac_adapter_scale set = { *a, swap ? 0.0f : 1.0f };
+    CHECK_OK(llamac_ctx_set_adapters(c, &set, 1));
+    CHECK_OK(llamac_chat_new(c, &cp, &chat));
+    if (!chat) {
+        llamac_ctx_free(c);
+        return;
+    }
+    CHECK_OK(llamac_chat_add(chat, "user", "Hello", 5));
+    if (first_reply) {
+        CHECK_OK(llamac_chat_add(chat, "assistant", first_reply, strlen(first_reply)));
+    } else {
+        memset(first, 0, sizeof *first);
+        CHECK_OK(llamac_chat_generate(chat, on_text, first, NULL));
+    }
+    if (swap) {
+        set.scale = 1.0f;
+        CHECK_OK(llamac_ctx_set_adapters(c, &set, 1));
+    }
+    CHECK_OK(llamac_chat_add(chat, "user", "Tell me a story", 15));
+    memset(k, 0, sizeof *k);
+    CHECK_OK(llamac_chat_generate(chat, on_text, k, res2));
+    llamac_chat_free(chat);
+    llamac_ctx_free(c);
+}
+
+/* A chat session whose context changes adapters between turns computes its conversation again: the second reply
+ * equals that of a session that had the adapter all along with the same history. */
+static void test_chat_swap(void) {
+    llamac_model *m = NULL;
+    CHECK_OK(llamac_model_load(test_model("stories260K-chatml.gguf"), NULL, &m));
+    const char *path = lora("chat.gguf", test_model("stories260K-chatml.gguf"), "all", 8);
+    llamac_adapter *a = NULL;
+    CHECK_OK(llamac_adapter_load(m, path, &a));
+    if (!a) {
+        llamac_model_free(m);
+        return;
+    }
+    struct sink first, swapped, fresh, unused;
+    llamac_chat_result r1, r2;
+    chat_two_turns(&a, m, true, NULL, &first, &swapped, &r1);
+    CHECK(first.len > 0);
+    CHECK_INT(r1.n_reused_tokens, 0); /* nothing computed under scale 0 was reused */
+    chat_two_turns(&a, m, false, first.text, &unused, &fresh, &r2);
+    CHECK(swapped.len > 0);
+    CHECK_STR(swapped.text, fresh.text);
+    llamac_adapter_free(a);
+    llamac_model_free(m);
+}
+
 static void test_synth_errors(void) {
     llamac_synth_lora_params p = llamac_synth_lora_params_default();
     p.base = test_model("stories260K.gguf");
@@ -384,6 +443,7 @@ int main(void) {
     RUN(test_bad_files);
     RUN(test_other_base);
     RUN(test_cvec);
+    RUN(test_chat_swap);
     RUN(test_synth_errors);
     llamac_ctx_free(ctx);
     llamac_model_free(model);
