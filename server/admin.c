@@ -4,9 +4,13 @@
  *
  * /metrics and /slots are off unless the server was started with --metrics / --slots (http.c answers 501 then).
  * They read the engine's statistics, which the engine publishes at the end of each step, so they never wait for it.
+ * GET /lora-adapters lists the LoRA adapters the server was started with; their scales are fixed for its life (so
+ * no batch and no cached KV cell ever mixes scales), and POST /lora-adapters or a request's `lora` field asking for
+ * other scales gets 501 rather than a silently wrong answer.
  */
 #include "internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -140,4 +144,84 @@ void handle_slots(struct request *rq) {
                                              (int)sl.n_generated, "requests_served", (json_int_t)sl.requests_served));
     }
     reply_json(rq, 200, arr);
+}
+
+/* ---- LoRA adapters: fixed at startup (--lora, --lora-scaled), listed as llama-server lists them ---- */
+
+void handle_lora_adapters_get(struct request *rq) {
+    llamac_adapter_scale set[64];
+    size_t n = llamac_engine_adapters(rq->s->engine, set, 64);
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < n && i < 64; i++) {
+        llamac_adapter_info info;
+        llamac_adapter_get_info(set[i].adapter, &info);
+        json_t *e = json_pack("{s:I, s:s, s:f, s:s, s:s}", "id", (json_int_t)i, "path", info.path, "scale",
+                              (double)set[i].scale, "task_name", info.task_name ? info.task_name : "", "prompt_prefix",
+                              info.prompt_prefix ? info.prompt_prefix : "");
+        if (e && info.n_alora_invocation_tokens > 0) {
+            json_t *toks = json_array();
+            for (size_t k = 0; toks && k < info.n_alora_invocation_tokens; k++) {
+                json_array_append_new(toks, json_integer(info.alora_invocation_tokens[k]));
+            }
+            json_object_set_new(e, "alora_invocation_tokens", toks);
+        }
+        json_array_append_new(arr, e);
+    }
+    reply_json(rq, 200, arr);
+}
+
+bool request_lora(struct request *rq, json_t *v, const char *param) {
+    if (!v || json_is_null(v)) {
+        return true;
+    }
+    llamac_adapter_scale set[64];
+    size_t n = llamac_engine_adapters(rq->s->engine, set, 64);
+    n = n < 64 ? n : 64;
+    float want[64] = { 0 }; /* llama-server's rule: an adapter the list leaves out is at scale 0 */
+    if (!json_is_array(v)) {
+        reply_error(rq, 400, param, "invalid_type", "'%s' must be an array of objects with 'id' and 'scale' fields",
+                    param);
+        return false;
+    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e) {
+        json_t *id = json_object_get(e, "id"), *scale = json_object_get(e, "scale");
+        if (!json_is_object(e) || !json_is_integer(id) || !json_is_number(scale) ||
+            !isfinite(json_number_value(scale))) {
+            reply_error(rq, 400, param, "invalid_value",
+                        "'%s' entry %zu must be an object with an integer 'id' and a finite number 'scale'", param, i);
+            return false;
+        }
+        json_int_t k = json_integer_value(id);
+        if (k < 0 || (size_t)k >= n) {
+            reply_error(rq, 400, param, "invalid_value", "'%s' entry %zu: no LoRA adapter has id %lld (%zu loaded)",
+                        param, i, (long long)k, n);
+            return false;
+        }
+        want[k] = (float)json_number_value(scale);
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (want[k] != set[k].scale) {
+            reply_error(rq, 501, param, "not_supported",
+                        "adapter %zu at scale %g: llamac serve decodes every request with the adapters' scales it was "
+                        "started with (--lora-scaled; now %g); other scales are not supported yet",
+                        k, (double)want[k], (double)set[k].scale);
+            return false;
+        }
+    }
+    return true;
+}
+
+void handle_lora_adapters_post(struct request *rq) {
+    json_error_t err;
+    json_t *body = rq->body_len ? json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &err) : NULL;
+    if (!body) {
+        reply_error(rq, 400, NULL, "invalid_json", "the body must be a JSON array of {\"id\", \"scale\"} objects");
+        return;
+    }
+    if (request_lora(rq, body, "body")) {
+        reply_json(rq, 200, json_pack("{s:b}", "success", 1));
+    }
+    json_decref(body);
 }

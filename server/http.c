@@ -76,6 +76,8 @@ static const struct route {
     { "/metrics", "GET", handle_metrics, ROUTE_METRICS, openai_error },
     { "/slots", "GET", handle_slots, ROUTE_SLOTS, openai_error },
     { "/props", "GET", handle_props, 0, openai_error },
+    { "/lora-adapters", "GET", handle_lora_adapters_get, 0, openai_error },
+    { "/lora-adapters", "POST", handle_lora_adapters_post, 0, openai_error },
     /* Anthropic Messages */
     { "/v1/messages", "POST", handle_anthropic_messages, 0, anthropic_error },
     { "/v1/messages/count_tokens", "POST", handle_anthropic_count_tokens, 0, anthropic_error },

@@ -143,6 +143,8 @@ void handle_health(struct request *rq);                 /* admin.c */
 void handle_models(struct request *rq);                 /* admin.c */
 void handle_metrics(struct request *rq);                /* admin.c */
 void handle_slots(struct request *rq);                  /* admin.c */
+void handle_lora_adapters_get(struct request *rq);      /* admin.c */
+void handle_lora_adapters_post(struct request *rq);     /* admin.c */
 void handle_tokenize(struct request *rq);               /* native.c */
 void handle_detokenize(struct request *rq);             /* native.c */
 void handle_apply_template(struct request *rq);         /* native.c */
@@ -162,6 +164,11 @@ void handle_ollama_ps(struct request *rq);              /* ollama.c: GET /api/ps
 void handle_ollama_version(struct request *rq);         /* ollama.c: GET /api/version */
 void handle_ollama_pull(struct request *rq);            /* ollama.c: POST /api/pull */
 void handle_ollama_delete(struct request *rq);          /* ollama.c: DELETE /api/delete */
+
+/* A request's `lora` field (llama-server's [{"id": N, "scale": F}, ...]; adapters it leaves out are at scale 0):
+ * true when absent or equal to the server's fixed scales; else replies 400 (malformed, an unknown id) or 501 (other
+ * scales) naming `param`, and returns false (admin.c). */
+bool request_lora(struct request *rq, json_t *v, const char *param);
 
 /* static.c: GET and HEAD outside the API: the chat page embedded at build time, or the files of --path DIR.
  * static_init resolves the folder once (server_start; false with a message in err when it is not one). static_serve

@@ -67,6 +67,11 @@ typedef struct llamac_engine_params {
                                --slot-prompt-similarity; default 0.1, 0 = always the longest prefix) */
     llamac_engine_step_fn on_step; /* may be NULL */
     void *step_user_data;
+    /* LoRA adapters (loaded for the engine's model) every request decodes with, with their scales, for the engine's
+     * whole life, so that no KV cell is ever computed under other scales. Borrowed for llamac_engine_new (the
+     * engine's context holds a reference on each); NULL with 0: none. Checked as llamac_ctx_set_adapters checks. */
+    const llamac_adapter_scale *adapters;
+    size_t n_adapters;
 } llamac_engine_params;
 
 /* The defaults described above. Thread-safe. */
@@ -247,6 +252,10 @@ typedef struct llamac_engine_stats {
 
 /* Fills *out. Errors: LLAMAC_E_INVALID_ARGUMENT. Thread-safe. */
 LLAMAC_API llamac_status llamac_engine_get_stats(llamac_engine *engine, llamac_engine_stats *out);
+
+/* The LoRA adapters of llamac_engine_params.adapters, as llamac_ctx_adapters gives them (the adapters are owned by
+ * the engine, valid until it is freed). They never change, so this is thread-safe. 0 for NULL. */
+LLAMAC_API size_t llamac_engine_adapters(const llamac_engine *engine, llamac_adapter_scale *out, size_t cap);
 
 /* The model the engine runs. Owned by the engine, valid until it is freed. Thread-safe. */
 LLAMAC_API llamac_model *llamac_engine_model(const llamac_engine *engine);

@@ -164,9 +164,12 @@ llamac_status llamac_engine_new(llamac_model *model, const llamac_engine_params 
     cp.kv_unified = true;
     cp.allow_ctx_overflow = true; /* the per-slot limit was checked above; the total may exceed training */
     st = llamac_ctx_new(model, &cp, &e->ctx);
-    if (st != LLAMAC_OK) {
+    if (st != LLAMAC_OK ||
+        (p.n_adapters > 0 && (st = llamac_ctx_set_adapters(e->ctx, p.adapters, p.n_adapters)) != LLAMAC_OK)) {
         goto fail;
     }
+    e->params.adapters = NULL; /* borrowed for this call only: the context holds them */
+    e->params.n_adapters = 0;
     e->model = llamac_ctx_model(e->ctx);
     llamac_ctx_info info;
     st = llamac_ctx_get_info(e->ctx, &info);
@@ -479,6 +482,10 @@ llamac_status llamac_engine_slot_get(llamac_engine *engine, uint32_t i, llamac_e
     *out = engine->slots[i].pub;
     pthread_mutex_unlock(&engine->lock);
     return llamac__ok();
+}
+
+size_t llamac_engine_adapters(const llamac_engine *engine, llamac_adapter_scale *out, size_t cap) {
+    return engine ? llamac_ctx_adapters(engine->ctx, out, cap) : 0;
 }
 
 llamac_status llamac_engine_get_stats(llamac_engine *engine, llamac_engine_stats *out) {

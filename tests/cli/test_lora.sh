@@ -56,7 +56,7 @@ while IFS=$'\t' read -r name model flags; do
     merged:*) IFS=: read -r _ file scale <<< "$flags"; args=(--lora-scaled "$TMP/$file:$scale") ;;
     *) read -r -a args <<< "${flags//@/$TMP/}" ;;
   esac
-  run_llamac "$TMP/out.txt" "$TMP/err.txt" run -m "$m" "${args[@]}" -p "Once upon a time" -n 48 --temp 0
+  run_llamac "$TMP/out.txt" "$TMP/err.txt" run -m "$m" "${args[@]}" -p "Once upon a time" -n 48 --temp 0 -t 1
   expect_eq "$name status" "$rc" 0
   n=$((n + 1))
   if cmp -s "$TMP/out.txt" "$L/$name.txt"; then
@@ -90,15 +90,15 @@ if cmp -s "$L/stories-base.txt" "$REF/greedy/1.txt"; then pass; else fail "stori
 
 # chat takes the same flags
 printf 'Hello\n' > "$TMP/in.txt"
-"$LLAMAC" chat -m "$MODELS/stories260K-chatml.gguf" --temp 0 -n 16 < "$TMP/in.txt" > "$TMP/c0.txt" 2>/dev/null
+"$LLAMAC" chat -m "$MODELS/stories260K-chatml.gguf" --temp 0 -t 1 -n 16 < "$TMP/in.txt" > "$TMP/c0.txt" 2>/dev/null
 "$LLAMAC" synth -q --lora -m "$MODELS/stories260K-chatml.gguf" -o "$TMP/chat-lora.gguf" --targets all --seed 1 \
     --init-std 0.07
 rc=0
-"$LLAMAC" chat -m "$MODELS/stories260K-chatml.gguf" --temp 0 -n 16 --lora "$TMP/chat-lora.gguf" < "$TMP/in.txt" \
+"$LLAMAC" chat -m "$MODELS/stories260K-chatml.gguf" --temp 0 -t 1 -n 16 --lora "$TMP/chat-lora.gguf" < "$TMP/in.txt" \
     > "$TMP/c1.txt" 2> "$TMP/e" || rc=$?
 expect_eq "chat --lora status" "$rc" 0
 if cmp -s "$TMP/c0.txt" "$TMP/c1.txt"; then fail "chat --lora: the same reply as without it"; else pass; fi
-"$LLAMAC" chat -m "$MODELS/stories260K-chatml.gguf" --temp 0 -n 16 --lora-scaled "$TMP/chat-lora.gguf:0" \
+"$LLAMAC" chat -m "$MODELS/stories260K-chatml.gguf" --temp 0 -t 1 -n 16 --lora-scaled "$TMP/chat-lora.gguf:0" \
     < "$TMP/in.txt" > "$TMP/c2.txt" 2>/dev/null
 if cmp -s "$TMP/c0.txt" "$TMP/c2.txt"; then pass; else fail "chat at scale 0: another reply than without it"; fi
 
@@ -106,7 +106,7 @@ if cmp -s "$TMP/c0.txt" "$TMP/c2.txt"; then pass; else fail "chat at scale 0: an
 runbad() { # NAME STATUS NEEDLE ARGS...
   local name=$1 status=$2 needle=$3
   shift 3
-  run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "Once" -n 4 "$@"
+  run_llamac "$TMP/o" "$TMP/e" run -m "$M" -p "Once" -n 4 -t 1 "$@"
   expect_eq "$name status" "$rc" "$status"
   expect_contains "$name message" "$(cat "$TMP/e")" "$needle"
   expect_eq "$name stdout" "$(cat "$TMP/o")" ""

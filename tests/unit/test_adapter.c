@@ -7,7 +7,7 @@
  * Adapters are written under $LLAMAC_TEST_TMP by llamac_synth_lora_write; the synthesized model needs llama.cpp's
  * vocabularies ($LLAMAC_LLAMA_SOURCE/models), without which those parts are skipped.
  */
-#include "check.h"
+#include "helpers.h"
 
 #include <math.h>
 #include <sys/stat.h>
@@ -293,7 +293,8 @@ static void test_other_base(void) {
     llamac_model *wide = NULL;
     llamac_context *wc = NULL;
     CHECK_OK(llamac_model_load(test_tmp("llama128.gguf"), NULL, &wide));
-    CHECK_OK(llamac_ctx_new(wide, NULL, &wc));
+    llamac_ctx_params tp = test_ctx_params(0);
+    CHECK_OK(llamac_ctx_new(wide, &tp, &wc));
     CHECK_OK(llamac_adapter_load(wide, for_wide, &a));
     struct sink base, s0, s1;
     CHECK_OK(greedy(wc, &base));
@@ -349,7 +350,8 @@ static void chat_two_turns(llamac_adapter **a, llamac_model *m, bool swap, const
     llamac_chat_params cp = llamac_chat_params_default();
     cp.generate.max_tokens = 16;
     cp.generate.sampling.temp = 0.0f;
-    CHECK_OK(llamac_ctx_new(m, NULL, &c));
+    llamac_ctx_params tp = test_ctx_params(0);
+    CHECK_OK(llamac_ctx_new(m, &tp, &c));
     llamac_adapter_scale set = { *a, swap ? 0.0f : 1.0f };
     CHECK_OK(llamac_ctx_set_adapters(c, &set, 1));
     CHECK_OK(llamac_chat_new(c, &cp, &chat));
@@ -399,6 +401,32 @@ static void test_chat_swap(void) {
     llamac_model_free(m);
 }
 
+/* An engine's adapters are fixed at creation and listed back; a bad set fails the creation. */
+static void test_engine_adapters(void) {
+    const char *path = lora("engine.gguf", test_model("stories260K.gguf"), NULL, 10);
+    llamac_adapter *a = NULL;
+    CHECK_OK(llamac_adapter_load(model, path, &a));
+    llamac_engine_params ep = llamac_engine_params_default();
+    ep.n_threads = 1;
+    llamac_adapter_scale set[2] = { { a, 0.5f }, { a, 1.0f } };
+    ep.adapters = set;
+    ep.n_adapters = 1;
+    llamac_engine *e = NULL;
+    CHECK_OK(llamac_engine_new(model, &ep, &e));
+    llamac_adapter_scale got[2];
+    CHECK_INT(llamac_engine_adapters(e, got, 2), 1);
+    CHECK(got[0].adapter == a && got[0].scale == 0.5f);
+    llamac_adapter_free(a); /* the engine's context holds it */
+    llamac_engine_free(e);
+    CHECK_INT(llamac_engine_adapters(NULL, got, 2), 0);
+    ep.n_adapters = 2; /* the same adapter twice */
+    CHECK_OK(llamac_adapter_load(model, path, &a));
+    set[0].adapter = set[1].adapter = a;
+    CHECK_STATUS(llamac_engine_new(model, &ep, &e), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK(e == NULL);
+    llamac_adapter_free(a);
+}
+
 static void test_synth_errors(void) {
     llamac_synth_lora_params p = llamac_synth_lora_params_default();
     p.base = test_model("stories260K.gguf");
@@ -431,11 +459,7 @@ static void test_synth_errors(void) {
 }
 
 int main(void) {
-    CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), NULL, &model));
-    CHECK_OK(llamac_ctx_new(model, NULL, &ctx));
-    if (!model || !ctx) {
-        TESTS_DONE();
-    }
+    test_model_ctx("stories260K.gguf", 0, &model, &ctx); /* one thread: the test machines are shared */
     RUN(test_info);
     RUN(test_alora_info);
     RUN(test_apply_and_swap);
@@ -444,6 +468,7 @@ int main(void) {
     RUN(test_other_base);
     RUN(test_cvec);
     RUN(test_chat_swap);
+    RUN(test_engine_adapters);
     RUN(test_synth_errors);
     llamac_ctx_free(ctx);
     llamac_model_free(model);

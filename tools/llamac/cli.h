@@ -37,7 +37,6 @@ struct cli_adapters {
     struct cli_adapter_file lora[CLI_MAX_ADAPTERS], cvec[CLI_MAX_ADAPTERS];
     size_t n_lora, n_cvec;
     int32_t layer_start, layer_end; /* 0: llama.cpp's default */
-    bool init_without_apply;        /* LoRA adapters start at scale 0 */
     llamac_adapter *loaded[CLI_MAX_ADAPTERS];
     llamac_cvec *cvecs[CLI_MAX_ADAPTERS];
 };

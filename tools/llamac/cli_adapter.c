@@ -154,7 +154,7 @@ bool cli_adapters_apply(struct cli_common *c, const struct cli_adapters *a, llam
     llamac_cvec_scale cset[CLI_MAX_ADAPTERS];
     for (size_t k = 0; k < a->n_lora; k++) {
         set[k].adapter = a->loaded[k];
-        set[k].scale = a->init_without_apply ? 0.0f : a->lora[k].scale;
+        set[k].scale = a->lora[k].scale;
     }
     for (size_t k = 0; k < a->n_cvec; k++) {
         cset[k].cvec = a->cvecs[k];

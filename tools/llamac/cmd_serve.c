@@ -27,7 +27,8 @@ struct serve_opts {
     size_t n_key_lists;
     char *key_file_data;
     bool embedding, reranking;
-    int pooling; /* llamac_pooling */
+    bool lora_init_without_apply; /* the --lora adapters load at scale 0 */
+    int pooling;                  /* llamac_pooling */
     unsigned grace_s;
 };
 
@@ -202,6 +203,11 @@ static const struct cli_opt server_rows[] = {
       .set = cli_set_false,
       .offset = SO(slots),
       .help = "disable GET /slots (the default)" },
+    { .names = { "--lora-init-without-apply" },
+      .set = cli_set_true,
+      .offset = OPT(lora_init_without_apply),
+      .help = "load the --lora adapters at scale 0 (listed by GET /lora-adapters; every request decodes at the "
+              "scales fixed for the server's life)" },
     { .names = { "--cors-origins" },
       .arg = "LIST",
       .set = cli_set_str,
@@ -285,9 +291,8 @@ static const struct cli_group server_group =
     CLI_GROUP("Server (llama-server's names)", CLI_TARGET_COMMAND, server_rows);
 
 static const struct cli_group *const serve_groups[] = {
-    &server_group,      &cli_group_template, &cli_group_sampling,
-    &cli_group_model,   &cli_group_hub,      &cli_group_load,
-    &cli_group_context, &cli_group_log,      NULL,
+    &server_group,  &cli_group_template, &cli_group_sampling, &cli_group_adapters, &cli_group_model,
+    &cli_group_hub, &cli_group_load,     &cli_group_context,  &cli_group_log,      NULL,
 };
 
 static int serve(int argc, char **argv);
@@ -389,6 +394,14 @@ static int serve(int argc, char **argv) {
         cli_error(&c, "--embedding and --reranking exclude each other");
         goto done;
     }
+    if (c.adapters.n_cvec > 0 || c.adapters.layer_start || c.adapters.layer_end) {
+        cli_error(&c, "control vectors are not supported by llamac serve yet (llamac run and chat take them)");
+        goto done;
+    }
+    if (c.adapters.n_lora > 0 && o.reranking) {
+        cli_error(&c, "--lora applies to generation; --reranking serves none");
+        goto done;
+    }
     if (o.chat.kwargs && !cli_json_object(&c, "--chat-template-kwargs", o.chat.kwargs)) {
         goto done;
     }
@@ -444,6 +457,16 @@ static int serve(int argc, char **argv) {
                  c.ctx.n_ctx, o.ep.n_slots, c.ctx.n_ctx / o.ep.n_slots, mi.n_ctx_train);
         o.ep.allow_ctx_overflow = true;
     }
+    if (!cli_adapters_load(&c, &c.adapters, model)) {
+        goto done;
+    }
+    llamac_adapter_scale set[CLI_MAX_ADAPTERS];
+    for (size_t k = 0; k < c.adapters.n_lora; k++) {
+        set[k].adapter = c.adapters.loaded[k];
+        set[k].scale = o.lora_init_without_apply ? 0.0f : c.adapters.lora[k].scale;
+    }
+    o.ep.adapters = set;
+    o.ep.n_adapters = c.adapters.n_lora;
     o.ep.n_ctx = c.ctx.n_ctx;
     o.ep.n_batch = c.ctx.n_batch;
     o.ep.n_ubatch = c.ctx.n_ubatch;
@@ -508,6 +531,7 @@ done:
     llamac_ctx_free(embd);
     llamac_template_free(tmpl);
     free(tmpl_source);
+    cli_adapters_free(&c.adapters);
     llamac_model_free(model);
     for (size_t i = 0; i < o.n_key_lists; i++) {
         free(o.key_lists[i]);
