@@ -34,4 +34,20 @@ static inline void test_model_ctx(const char *name, uint32_t n_ctx, llamac_model
     }
 }
 
+/* Collects streamed text (an on_text callback's user_data): up to 4 KiB, NUL-terminated; more is dropped. */
+struct test_sink {
+    char text[4096];
+    size_t len;
+};
+
+static inline bool test_on_text(const char *s, size_t len, void *user_data) {
+    struct test_sink *k = user_data;
+    if (k->len + len < sizeof k->text) {
+        memcpy(k->text + k->len, s, len);
+        k->len += len;
+        k->text[k->len] = '\0';
+    }
+    return true;
+}
+
 #endif /* LLAMAC_TEST_HELPERS_H */

@@ -16,28 +16,13 @@ static const char *prompt = "Once upon a time";
 static llamac_model *model;
 static llamac_context *ctx;
 
-struct sink {
-    char text[4096];
-    size_t len;
-};
-
-static bool on_text(const char *s, size_t len, void *user_data) {
-    struct sink *k = user_data;
-    if (k->len + len < sizeof k->text) {
-        memcpy(k->text + k->len, s, len);
-        k->len += len;
-        k->text[k->len] = '\0';
-    }
-    return true;
-}
-
 /* Greedy text of 32 tokens from `c` (its sequence 0 cleared first), into k. */
-static llamac_status greedy(llamac_context *c, struct sink *k) {
+static llamac_status greedy(llamac_context *c, struct test_sink *k) {
     memset(k, 0, sizeof *k);
     llamac_generate_params gp = llamac_generate_params_default();
     gp.max_tokens = 32;
     gp.sampling.temp = 0.0f;
-    gp.on_text = on_text;
+    gp.on_text = test_on_text;
     gp.user_data = k;
     return llamac_generate(c, prompt, strlen(prompt), &gp, NULL);
 }
@@ -148,7 +133,7 @@ static void test_alora_info(void) {
 
 /* Scale 0 is the base model exactly; scale 1 changes the text; swapping back restores it; removing the set too. */
 static void test_apply_and_swap(void) {
-    struct sink base, s0, s1, again, none;
+    struct test_sink base, s0, s1, again, none;
     CHECK_OK(greedy(ctx, &base));
     CHECK(base.len > 0);
     const char *path = lora("swap.gguf", test_model("stories260K.gguf"), "all", 2);
@@ -296,7 +281,7 @@ static void test_other_base(void) {
     llamac_ctx_params tp = test_ctx_params(0);
     CHECK_OK(llamac_ctx_new(wide, &tp, &wc));
     CHECK_OK(llamac_adapter_load(wide, for_wide, &a));
-    struct sink base, s0, s1;
+    struct test_sink base, s0, s1;
     CHECK_OK(greedy(wc, &base));
     llamac_adapter_scale set = { a, 0.0f };
     CHECK_OK(llamac_ctx_set_adapters(wc, &set, 1));
@@ -311,7 +296,7 @@ static void test_other_base(void) {
 }
 
 static void test_cvec(void) {
-    struct sink base, s0, s1, back;
+    struct test_sink base, s0, s1, back;
     CHECK_OK(greedy(ctx, &base));
     const char *path = cvec("steer.gguf", test_model("stories260K.gguf"));
     llamac_cvec *v = NULL;
@@ -343,8 +328,8 @@ static void test_cvec(void) {
 
 /* A two-turn chat on stories260K-chatml; `swap` set: the first turn at scale 0, the adapter at scale 1 for the second.
  * The second reply goes into k, the first into first. */
-static void chat_two_turns(llamac_adapter **a, llamac_model *m, bool swap, const char *first_reply, struct sink *first,
-                           struct sink *k, llamac_chat_result *res2) {
+static void chat_two_turns(llamac_adapter **a, llamac_model *m, bool swap, const char *first_reply,
+                           struct test_sink *first, struct test_sink *k, llamac_chat_result *res2) {
     llamac_context *c = NULL;
     llamac_chat *chat = NULL;
     llamac_chat_params cp = llamac_chat_params_default();
@@ -364,7 +349,7 @@ static void chat_two_turns(llamac_adapter **a, llamac_model *m, bool swap, const
         CHECK_OK(llamac_chat_add(chat, "assistant", first_reply, strlen(first_reply)));
     } else {
         memset(first, 0, sizeof *first);
-        CHECK_OK(llamac_chat_generate(chat, on_text, first, NULL));
+        CHECK_OK(llamac_chat_generate(chat, test_on_text, first, NULL));
     }
     if (swap) {
         set.scale = 1.0f;
@@ -372,7 +357,7 @@ static void chat_two_turns(llamac_adapter **a, llamac_model *m, bool swap, const
     }
     CHECK_OK(llamac_chat_add(chat, "user", "Tell me a story", 15));
     memset(k, 0, sizeof *k);
-    CHECK_OK(llamac_chat_generate(chat, on_text, k, res2));
+    CHECK_OK(llamac_chat_generate(chat, test_on_text, k, res2));
     llamac_chat_free(chat);
     llamac_ctx_free(c);
 }
@@ -389,7 +374,7 @@ static void test_chat_swap(void) {
         llamac_model_free(m);
         return;
     }
-    struct sink first, swapped, fresh, unused;
+    struct test_sink first, swapped, fresh, unused;
     llamac_chat_result r1, r2;
     chat_two_turns(&a, m, true, NULL, &first, &swapped, &r1);
     CHECK(first.len > 0);

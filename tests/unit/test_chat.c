@@ -18,21 +18,6 @@ static llamac_chat_params chat_params(const char *system, int32_t max_tokens) {
     return p;
 }
 
-struct sink {
-    char text[4096];
-    size_t len;
-};
-
-static bool on_text(const char *s, size_t len, void *user_data) {
-    struct sink *k = user_data;
-    if (k->len + len < sizeof k->text) {
-        memcpy(k->text + k->len, s, len);
-        k->len += len;
-        k->text[k->len] = '\0';
-    }
-    return true;
-}
-
 static size_t count_token(const llamac_token *v, size_t n, llamac_token t) {
     size_t c = 0;
     for (size_t i = 0; i < n; i++) {
@@ -63,11 +48,11 @@ static size_t count_role(const char *json, const char *role) {
 /* What a session's reply should be: llamac_generate from the session's prompt tokens with its parameters `gp` and
  * the template's end of turn as the stop string, on a context without the session. */
 static llamac_status generate_fresh(llamac_context *ctx, const llamac_token *prompt, size_t n,
-                                    llamac_generate_params gp, struct sink *k, llamac_generate_result *res) {
+                                    llamac_generate_params gp, struct test_sink *k, llamac_generate_result *res) {
     const char *stop[] = { "<|im_end|>" };
     gp.stop = stop;
     gp.n_stop = 1;
-    gp.on_text = on_text;
+    gp.on_text = test_on_text;
     gp.user_data = k;
     return llamac_generate_tokens(ctx, prompt, n, &gp, res);
 }
@@ -91,9 +76,9 @@ static void test_incremental(void) {
     CHECK_OK(llamac_chat_prompt(chat, &text1, NULL, &p1, &n1));
     CHECK_STR(text1, "<|im_start|>system\nYou are a storyteller.<|im_end|>\n<|im_start|>user\nTell me a story about "
                      "a cat.<|im_end|>\n<|im_start|>assistant\n");
-    struct sink s1 = { { 0 }, 0 };
+    struct test_sink s1 = { { 0 }, 0 };
     llamac_chat_result r1;
-    CHECK_OK(llamac_chat_generate(chat, on_text, &s1, &r1));
+    CHECK_OK(llamac_chat_generate(chat, test_on_text, &s1, &r1));
     CHECK_INT(r1.n_reused_tokens, 0);
     CHECK_INT(r1.n_decoded_tokens, n1);
     CHECK_INT(r1.gen.n_prompt_tokens, n1);
@@ -105,9 +90,9 @@ static void test_incremental(void) {
     llamac_token *p2 = NULL;
     size_t n2 = 0;
     CHECK_OK(llamac_chat_prompt(chat, NULL, NULL, &p2, &n2));
-    struct sink s2 = { { 0 }, 0 };
+    struct test_sink s2 = { { 0 }, 0 };
     llamac_chat_result r2;
-    CHECK_OK(llamac_chat_generate(chat, on_text, &s2, &r2));
+    CHECK_OK(llamac_chat_generate(chat, test_on_text, &s2, &r2));
     CHECK_INT(r2.gen.n_prompt_tokens, n2);
     CHECK_INT(r2.n_reused_tokens + r2.n_decoded_tokens, n2);
     CHECK(r2.n_reused_tokens >= (int32_t)n1);         /* system prompt and turn 1 are not evaluated again */
@@ -119,7 +104,7 @@ static void test_incremental(void) {
     llamac_generate_params gp = llamac_generate_params_default();
     gp.max_tokens = 16;
     gp.sampling.temp = 0;
-    struct sink sf = { { 0 }, 0 };
+    struct test_sink sf = { { 0 }, 0 };
     llamac_generate_result rf;
     CHECK_OK(generate_fresh(fresh, p2, n2, gp, &sf, &rf));
     CHECK_STR(s2.text, sf.text);
@@ -177,9 +162,9 @@ static void test_end_of_turn(void) {
         return;
     }
     CHECK_OK(llamac_chat_add(chat, "user", "Once upon a time there was a dog", 32));
-    struct sink s = { { 0 }, 0 };
+    struct test_sink s = { { 0 }, 0 };
     llamac_chat_result r;
-    CHECK_OK(llamac_chat_generate(chat, on_text, &s, &r));
+    CHECK_OK(llamac_chat_generate(chat, test_on_text, &s, &r));
     CHECK_INT(r.gen.finish_reason, LLAMAC_FINISH_STOP);
     CHECK(s.len > 0 && !strchr(s.text, '.'));
     CHECK(r.gen.n_generated_tokens < 64);
@@ -363,10 +348,10 @@ static void test_save_load(void) {
 
     CHECK_OK(llamac_chat_add(ca, "user", "What next?", 10));
     CHECK_OK(llamac_chat_add(cb, "user", "What next?", 10));
-    struct sink sa = { { 0 }, 0 }, sb = { { 0 }, 0 };
+    struct test_sink sa = { { 0 }, 0 }, sb = { { 0 }, 0 };
     llamac_chat_result ra, rb;
-    CHECK_OK(llamac_chat_generate(ca, on_text, &sa, &ra));
-    CHECK_OK(llamac_chat_generate(cb, on_text, &sb, &rb));
+    CHECK_OK(llamac_chat_generate(ca, test_on_text, &sa, &ra));
+    CHECK_OK(llamac_chat_generate(cb, test_on_text, &sb, &rb));
     CHECK_STR(sb.text, sa.text);
     CHECK_INT(rb.n_reused_tokens, ra.n_reused_tokens);
     CHECK_INT(rb.n_decoded_tokens, ra.n_decoded_tokens);
@@ -483,14 +468,14 @@ static void test_sampling_copied(void) {
     llamac_token *prompt = NULL;
     size_t n = 0;
     CHECK_OK(llamac_chat_prompt(chat, NULL, NULL, &prompt, &n));
-    struct sink sc = { { 0 }, 0 };
+    struct test_sink sc = { { 0 }, 0 };
     llamac_chat_result rc;
-    CHECK_OK(llamac_chat_generate(chat, on_text, &sc, &rc));
+    CHECK_OK(llamac_chat_generate(chat, test_on_text, &sc, &rc));
 
     memcpy(grammar, saved_grammar, sizeof grammar);
     memcpy(word, saved_word, sizeof word);
     bias[0].token = eos;
-    struct sink sf = { { 0 }, 0 };
+    struct test_sink sf = { { 0 }, 0 };
     llamac_generate_result rf;
     CHECK_OK(generate_fresh(fresh, prompt, n, gp, &sf, &rf));
     CHECK_STR(sc.text, sf.text);
@@ -513,8 +498,8 @@ static void test_sampling_copied(void) {
             continue;
         }
         CHECK_OK(llamac_chat_add(chat, "user", user, strlen(user)));
-        struct sink k = { { 0 }, 0 };
-        CHECK_OK(llamac_chat_generate(chat, on_text, &k, &rc));
+        struct test_sink k = { { 0 }, 0 };
+        CHECK_OK(llamac_chat_generate(chat, test_on_text, &k, &rc));
         CHECK_INT(rc.gen.finish_reason, ignore ? LLAMAC_FINISH_LENGTH : LLAMAC_FINISH_EOG);
         CHECK_INT(rc.gen.n_generated_tokens, ignore ? 6 : 1);
         CHECK(ignore ? k.len > 0 : k.len == 0);

@@ -113,21 +113,6 @@ static void random_edit(struct rng *r, struct line *l, bool unicode) {
     }
 }
 
-struct sink {
-    char text[2048];
-    size_t len;
-};
-
-static bool on_text(const char *s, size_t len, void *user_data) {
-    struct sink *k = user_data;
-    if (k->len + len < sizeof k->text) {
-        memcpy(k->text + k->len, s, len);
-        k->len += len;
-        k->text[k->len] = '\0';
-    }
-    return true;
-}
-
 static llamac_chat_params chat_params(void) {
     llamac_chat_params p = llamac_chat_params_default();
     p.system_prompt = "You are a helpful storyteller.";
@@ -185,11 +170,11 @@ static void typing_sessions(llamac_model *model, int sessions, uint64_t seed, in
                 CHECK_INT(llamac_prefill_pending(pf), 0);
             }
             CHECK_OK(llamac_prefill_flush(pf, text, len));
-            struct sink a = { { 0 }, 0 }, b = { { 0 }, 0 };
+            struct test_sink a = { { 0 }, 0 }, b = { { 0 }, 0 };
             llamac_chat_result ra, rb;
-            CHECK_OK(llamac_chat_generate(live, on_text, &a, &ra));
+            CHECK_OK(llamac_chat_generate(live, test_on_text, &a, &ra));
             CHECK_OK(llamac_chat_add(ref, "user", text, len));
-            CHECK_OK(llamac_chat_generate(ref, on_text, &b, &rb));
+            CHECK_OK(llamac_chat_generate(ref, test_on_text, &b, &rb));
             CHECK_STR(a.text, b.text);
             CHECK_INT(ra.gen.n_prompt_tokens, rb.gen.n_prompt_tokens);
             CHECK_INT(ra.gen.n_generated_tokens, rb.gen.n_generated_tokens);
@@ -344,12 +329,12 @@ static void test_speculation(llamac_model *qm) {
     CHECK_INT(st.last_reused, nb - 1);
     CHECK_INT(st.last_remaining, 1);
     CHECK_INT(st.n_spec_used, 6);
-    struct sink x = { { 0 }, 0 }, y = { { 0 }, 0 };
+    struct test_sink x = { { 0 }, 0 }, y = { { 0 }, 0 };
     llamac_chat_result rx, ry;
-    CHECK_OK(llamac_chat_generate(chat, on_text, &x, &rx));
+    CHECK_OK(llamac_chat_generate(chat, test_on_text, &x, &rx));
     CHECK_INT(rx.n_decoded_tokens, 1);
     CHECK_OK(llamac_chat_add(ref, "user", b, strlen(b)));
-    CHECK_OK(llamac_chat_generate(ref, on_text, &y, &ry));
+    CHECK_OK(llamac_chat_generate(ref, test_on_text, &y, &ry));
     CHECK_STR(x.text, y.text);
 done:
     llamac_prefill_free(pf);
