@@ -5,7 +5,8 @@ set -euo pipefail
 
 # command -> Debian package
 required=(g++:g++ make:make cmake:cmake git:git npm:npm tar:tar sha256sum:coreutils pkg-config:pkg-config tmux:tmux
-          curl:curl jq:jq)
+          curl:curl jq:jq
+          haproxy:haproxy systemd-analyze:systemd) # the last two: tests/cli/test_deploy_haproxy.sh checks deploy/
 # libraries llamac links (no command to look for: checked with dpkg): jansson reads JSON (chat templates, requests),
 # libcurl downloads (Hugging Face), libmicrohttpd serves HTTP (llamac serve), libedit edits lines (llamac chat)
 required_pkgs=(libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libedit-dev)
