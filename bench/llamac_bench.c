@@ -29,6 +29,7 @@ struct options {
     int32_t reps;
     bool warmup;
     bool verbose;
+    const char *rpc; /* --rpc HOST:PORT,...: layers on ggml RPC servers (all of them, as llama-bench -ngl 99) */
 };
 
 static double now_ms(void) {
@@ -155,8 +156,13 @@ static llamac_status load(const struct options *o, llamac_model **model) {
     if (st != LLAMAC_OK) {
         return st;
     }
+    llamac_model_params mp = llamac_model_params_default();
+    if (o->rpc) {
+        mp.rpc_servers = o->rpc;
+        mp.n_gpu_layers = -1;
+    }
     double t0 = now_ms();
-    st = llamac_model_load(o->model, NULL, model);
+    st = llamac_model_load(o->model, &mp, model);
     if (st == LLAMAC_OK) {
         printf("{\"test\": \"load\", \"load_ms\": %.4f}\n", now_ms() - t0);
         llamac_model_info mi;
@@ -486,6 +492,7 @@ static void usage(void) {
            "  -r, --repetitions N    timed repetitions (default 1)\n"
            "  --sampler-table        the same as --mode samplers\n"
            "  --no-warmup            skip the warmup runs\n"
+           "  --rpc HOST:PORT,...    every layer on these ggml RPC servers (llamac rpc-server)\n"
            "  -v, --verbose          llama.cpp's log on stderr\n");
 }
 
@@ -507,7 +514,7 @@ static void log_to_stderr(llamac_log_level level, const char *line, void *user_d
 }
 
 int main(int argc, char **argv) {
-    struct options o = { NULL, "speed", 0, 512, 128, 1, true, false };
+    struct options o = { NULL, "speed", 0, 512, 128, 1, true, false, NULL };
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -535,6 +542,9 @@ int main(int argc, char **argv) {
             i++;
         } else if (strcmp(a, "--sampler-table") == 0) {
             o.mode = "samplers";
+        } else if (strcmp(a, "--rpc") == 0) {
+            o.rpc = v;
+            i++;
         } else if (strcmp(a, "--no-warmup") == 0) {
             o.warmup = false;
         } else if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {

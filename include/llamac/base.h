@@ -153,6 +153,32 @@ LLAMAC_API size_t llamac_device_count(void);
 /* Describes device `i` into *out. Errors: LLAMAC_E_INVALID_ARGUMENT (out NULL, i out of range). Thread-safe. */
 LLAMAC_API llamac_status llamac_device_get(size_t i, llamac_device_info *out);
 
+/* ---- ggml RPC: devices of other machines ----
+ * A model larger than one machine is split across ggml RPC servers (`llamac rpc-server`, or llama.cpp's
+ * ggml-rpc-server of the same version) with llamac_model_params.rpc_servers: their devices then take layers as GPUs
+ * do. The protocol has no authentication or encryption: serve on loopback, or reach other machines through an SSH
+ * tunnel or a VPN (WireGuard), never on an open network. */
+
+typedef struct llamac_rpc_server_params {
+    const char *host;      /* address to listen on; borrowed; default "127.0.0.1" */
+    uint16_t port;         /* default 50052 */
+    const char *devices;   /* borrowed; comma-separated device names (llamac_device_get); NULL: every accelerator
+                              of this machine, else the CPU */
+    const char *cache_dir; /* borrowed; a directory where tensors sent by clients are kept, so a client loading the
+                              same model again sends only their hashes; NULL: no cache */
+    int32_t n_threads;     /* threads of the CPU device; 0: half the online CPUs */
+} llamac_rpc_server_params;
+
+/* The defaults: 127.0.0.1:50052, the accelerators (else the CPU), no cache. Thread-safe. */
+LLAMAC_API llamac_rpc_server_params llamac_rpc_server_params_default(void);
+
+/* Serves this machine's devices to RPC clients, one client at a time, until the process ends: it returns only when
+ * it cannot serve. params NULL means defaults; borrowed for the call. Errors: LLAMAC_E_INVALID_ARGUMENT (empty host,
+ * port 0, n_threads out of 0..1024, a host that does not resolve), LLAMAC_E_NOT_FOUND (no device of that name),
+ * LLAMAC_E_IO (the address is in use or not of this machine; the server stopped), LLAMAC_E_UNSUPPORTED (a build
+ * without RPC). ggml's server prints its banner on stdout. One call per process. */
+LLAMAC_API llamac_status llamac_rpc_serve(const llamac_rpc_server_params *params);
+
 #ifdef __cplusplus
 }
 #endif

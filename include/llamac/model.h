@@ -63,6 +63,11 @@ typedef struct llamac_model_params {
     size_t n_kv_overrides;
     llamac_progress_fn progress; /* NULL: no progress reports */
     void *progress_user_data;
+    const char *rpc_servers; /* borrowed; "HOST:PORT,..." ggml RPC servers whose devices take layers like GPUs (with
+                                n_gpu_layers other than 0; see base.h); each is checked before use and registered
+                                once per process. NULL: none */
+    const char *devices;     /* borrowed; comma-separated device names to use (e.g. "RPC0,RPC1", "CUDA0"), or
+                                "none" for the CPU only; NULL: every device */
 } llamac_model_params;
 
 /* The defaults: CPU only, mmap on, no overrides. Thread-safe. */
@@ -72,7 +77,10 @@ LLAMAC_API llamac_model_params llamac_model_params_default(void);
  * params NULL means defaults. On success *out is caller frees with llamac_model_free.
  * Errors: LLAMAC_E_INVALID_ARGUMENT (NULL path/out, bad params), LLAMAC_E_IO (missing, unreadable, directory,
  * empty), LLAMAC_E_MODEL_LOAD (not GGUF, truncated, unsupported architecture; the message carries llama.cpp's
- * reason), LLAMAC_E_CANCELLED (the progress callback returned false), LLAMAC_E_NO_MEMORY. Thread-safe. */
+ * reason), LLAMAC_E_CANCELLED (the progress callback returned false), LLAMAC_E_NO_MEMORY; with rpc_servers,
+ * LLAMAC_E_NETWORK (a server unreachable or not answering the RPC hello; the message names it), LLAMAC_E_UNSUPPORTED
+ * (another protocol version, or a build without RPC); LLAMAC_E_NOT_FOUND (a device name that does not exist).
+ * Thread-safe. */
 LLAMAC_API llamac_status llamac_model_load(const char *path, const llamac_model_params *params, llamac_model **out);
 
 /* Releases the caller's reference. The model stays alive until the last context using it is freed, so any free

@@ -9,6 +9,8 @@
 
 #include <ggml-backend.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <string.h>
 
 static pthread_once_t backend_once = PTHREAD_ONCE_INIT;
 static atomic_int backend_refs;
@@ -86,4 +88,40 @@ llamac_status llamac_device_get(size_t i, llamac_device_info *out) {
     out->memory_free = free_mem;
     out->memory_total = total_mem;
     return llamac__ok();
+}
+
+void llamac__device_names(char *buf, size_t cap) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < ggml_backend_dev_count() && used + 1 < cap; i++) {
+        int w = snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", ggml_backend_dev_name(ggml_backend_dev_get(i)));
+        used = w < 0 ? cap : used + (size_t)w;
+    }
+}
+
+llamac_status llamac__parse_devices(const char *names, ggml_backend_dev_t *out, size_t cap, size_t *n_out) {
+    size_t n = 0;
+    for (const char *p = names;;) {
+        size_t len = strcspn(p, ",");
+        char name[128];
+        if (len == 0 || len >= sizeof name || n == cap) {
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "device list '%s' has an empty, overlong or extra entry",
+                                names);
+        }
+        memcpy(name, p, len);
+        name[len] = '\0';
+        ggml_backend_dev_t d = ggml_backend_dev_by_name(name);
+        if (!d) {
+            char known[512];
+            llamac__device_names(known, sizeof known);
+            return llamac__fail(LLAMAC_E_NOT_FOUND, "no device named '%s' (devices: %s)", name, known);
+        }
+        out[n++] = d;
+        if (p[len] == '\0') {
+            break;
+        }
+        p += len + 1;
+    }
+    *n_out = n;
+    return LLAMAC_OK;
 }

@@ -57,6 +57,13 @@ void llamac__log(llamac_log_level level, const char *fmt, ...) LLAMAC_PRINTF(2, 
 
 /* Initialises llama.cpp's backends once per process (independent of the public reference count). */
 void llamac__backend_ensure(void);
+/* Registers the ggml RPC servers of a "HOST:PORT,..." list as devices, each checked first (rpc.c). Thread-safe. */
+llamac_status llamac__rpc_add_servers(const char *list);
+/* The names of the devices, comma-separated, into buf (truncated to cap). */
+void llamac__device_names(char *buf, size_t cap);
+/* The devices of a "NAME,NAME" list into out (at most cap; *n_out of them); an unknown name is LLAMAC_E_NOT_FOUND
+ * with the known ones listed. */
+llamac_status llamac__parse_devices(const char *names, ggml_backend_dev_t *out, size_t cap, size_t *n_out);
 
 #include "guard.h"
 

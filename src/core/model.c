@@ -291,6 +291,8 @@ static void model_destroy(llamac_model *m) {
     free(m);
 }
 
+enum { LLAMAC_MAX_DEVICES = 64 };
+
 llamac_status llamac_model_load(const char *path, const llamac_model_params *params, llamac_model **out) {
     if (out) {
         *out = NULL;
@@ -313,11 +315,28 @@ llamac_status llamac_model_load(const char *path, const llamac_model_params *par
     }
     llamac__backend_ensure();
     double t0 = llamac__now_ms();
+    if (p->rpc_servers) {
+        st = llamac__rpc_add_servers(p->rpc_servers);
+        if (st != LLAMAC_OK) {
+            return st;
+        }
+    }
 
     struct llama_model_params lp = llama_model_default_params();
     ggml_backend_dev_t no_devices[1] = { NULL };
+    ggml_backend_dev_t devices[LLAMAC_MAX_DEVICES + 1] = { NULL };
     if (p->n_gpu_layers == 0) {
         lp.devices = no_devices; /* 0 really means CPU only: no GPU buffers, no offloaded ops */
+    } else if (p->devices) {
+        size_t n_devices = 0;
+        if (strcmp(p->devices, "none") != 0) {
+            st = llamac__parse_devices(p->devices, devices, LLAMAC_MAX_DEVICES, &n_devices);
+            if (st != LLAMAC_OK) {
+                return st;
+            }
+        }
+        devices[n_devices] = NULL; /* "none": no device but the CPU */
+        lp.devices = devices;
     }
     lp.n_gpu_layers = p->n_gpu_layers;
     lp.split_mode = (enum llama_split_mode)p->split_mode;
