@@ -114,7 +114,7 @@ llamac_status llamac__parse_devices(const char *names, ggml_backend_dev_t *out, 
         if (!d) {
             char known[512];
             llamac__device_names(known, sizeof known);
-            return llamac__fail(LLAMAC_E_NOT_FOUND, "no device named '%s' (devices: %s)", name, known);
+            return llamac__fail(LLAMAC_E_NOT_FOUND, "no device named '%s' (available: %s)", name, known);
         }
         out[n++] = d;
         if (p[len] == '\0') {

@@ -294,8 +294,39 @@ bool cli_set_gpu_layers(struct cli_parser *p, const struct cli_opt *o, void *fie
         return false;
     }
     *(int32_t *)field = (int32_t)n;
+    p->t.common->gpu_layers_given = true;
     return true;
 }
+
+/* -ts / --tensor-split: llama.cpp's proportions per device, "3,1" or "3/1". */
+static bool set_tensor_split(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    (void)field;
+    struct cli_common *c = p->t.common;
+    size_t n = 0;
+    for (const char *s = value;;) {
+        char *end = NULL;
+        errno = 0;
+        float v = strtof(s, &end);
+        if (end == s || errno || !(v >= 0.0f) || n == CLI_MAX_SPLIT || (*end != ',' && *end != '/' && *end)) {
+            cli_error(c, "%s: '%s' is not a list of non-negative proportions such as 3,1 (at most %d)", p->name, value,
+                      CLI_MAX_SPLIT);
+            return false;
+        }
+        c->split[n++] = v;
+        if (!*end) {
+            break;
+        }
+        s = end + 1;
+    }
+    c->model.tensor_split = c->split;
+    c->model.n_tensor_split = n;
+    return true;
+}
+
+static const struct cli_choice split_modes[] = {
+    { "none", LLAMAC_SPLIT_NONE }, { "layer", LLAMAC_SPLIT_LAYER }, { "row", LLAMAC_SPLIT_ROW }, { NULL, 0 }
+};
 
 /* -lm / --load-mode, llama.cpp's words for mmap and mlock together. */
 static bool set_load_mode(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
@@ -456,6 +487,31 @@ static const struct cli_opt load_rows[] = {
       .max = INT32_MAX,
       .field = "n_gpu_layers",
       .help = "layers on the GPU: a number, or auto / all (default: 0, CPU only)" },
+    { .names = { "--rpc" },
+      .arg = "SERVERS",
+      .set = cli_set_str,
+      .offset = COMMON(model.rpc_servers),
+      .field = "rpc_servers",
+      .help = "comma-separated HOST:PORT of ggml RPC servers (llamac rpc-server) whose devices take layers as "
+              "GPUs do (then -ngl defaults to all)" },
+    { .names = { "-dev", "--device" },
+      .arg = "LIST",
+      .set = cli_set_str,
+      .offset = COMMON(model.devices),
+      .field = "devices",
+      .help = "comma-separated devices to use (e.g. RPC0,RPC1; none: the CPU only; default: all)" },
+    { .names = { "-ts", "--tensor-split" },
+      .arg = "N0,N1,...",
+      .set = set_tensor_split,
+      .field = "tensor_split",
+      .help = "share of the layers for each device, e.g. 3,1 (default: in proportion to free memory)" },
+    { .names = { "-sm", "--split-mode" },
+      .arg = "MODE",
+      .set = cli_set_choice,
+      .choices = split_modes,
+      .offset = COMMON(model.split_mode),
+      .field = "split_mode",
+      .help = "how several devices share the model: none, layer or row (default: layer)" },
     { .names = { "-lm", "--load-mode" },
       .arg = "MODE",
       .set = set_load_mode,

@@ -25,6 +25,7 @@ enum {
 };
 
 #define CLI_MAX_OVERRIDES 32
+#define CLI_MAX_SPLIT 16 /* -ts entries (ggml RPC takes at most 16 servers) */
 
 /* LoRA adapters and control vectors (cli_adapter.c): --lora, --lora-scaled, --control-vector, --control-vector-scaled
  * and --control-vector-layer-range (cli_group_adapters), as llama.cpp's; serve adds --lora-init-without-apply. */
@@ -52,6 +53,8 @@ struct cli_common {
     const char *log_file;           /* --log-file: the log goes there instead of stderr */
     bool log_disable;               /* --log-disable */
     bool threads_given;             /* -t was given (else cli_prepare_context picks a count) */
+    bool gpu_layers_given;          /* -ngl was given (else --rpc means all layers) */
+    float split[CLI_MAX_SPLIT];     /* -ts, pointed to by model.tensor_split */
     llamac_model_params model;
     llamac_ctx_params ctx;
     llamac_kv_override overrides[CLI_MAX_OVERRIDES];
@@ -305,6 +308,6 @@ void progress_done(struct progress *p);
 /* Their tables. */
 extern const struct cli_command cli_cmd_run, cli_cmd_chat, cli_cmd_serve, cli_cmd_tokenize, cli_cmd_template,
     cli_cmd_embed, cli_cmd_rerank, cli_cmd_kv, cli_cmd_quantize, cli_cmd_info, cli_cmd_split, cli_cmd_merge,
-    cli_cmd_pull, cli_cmd_rm, cli_cmd_synth;
+    cli_cmd_pull, cli_cmd_rm, cli_cmd_synth, cli_cmd_rpc_server;
 
 #endif /* LLAMAC_CLI_H */

@@ -11,10 +11,23 @@
 #include <string.h>
 
 const struct cli_command *const cli_commands[] = {
-    &cli_cmd_run,      &cli_cmd_chat,  &cli_cmd_serve,  &cli_cmd_tokenize,
-    &cli_cmd_template, &cli_cmd_embed, &cli_cmd_rerank, &cli_cmd_kv,
-    &cli_cmd_quantize, &cli_cmd_info,  &cli_cmd_split,  &cli_cmd_merge,
-    &cli_cmd_pull,     &cli_cmd_rm,    &cli_cmd_synth,  NULL,
+    &cli_cmd_run,
+    &cli_cmd_chat,
+    &cli_cmd_serve,
+    &cli_cmd_tokenize,
+    &cli_cmd_template,
+    &cli_cmd_embed,
+    &cli_cmd_rerank,
+    &cli_cmd_kv,
+    &cli_cmd_quantize,
+    &cli_cmd_info,
+    &cli_cmd_split,
+    &cli_cmd_merge,
+    &cli_cmd_pull,
+    &cli_cmd_rm,
+    &cli_cmd_synth,
+    &cli_cmd_rpc_server,
+    NULL,
 };
 
 static void print_version(void) {

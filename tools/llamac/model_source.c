@@ -241,6 +241,14 @@ llamac_model *cli_load_model(struct cli_common *c, bool vocab_only) {
     progress_init(&bar, "loading model", c->quiet || vocab_only);
     llamac_model_params mp = c->model;
     mp.vocab_only = vocab_only;
+    if (mp.rpc_servers && !c->gpu_layers_given) {
+        mp.n_gpu_layers = -1; /* --rpc without -ngl: the layers go to the servers, as llama.cpp's users expect */
+    } else if (mp.rpc_servers && mp.n_gpu_layers == 0) {
+        cli_note(c, "-ngl 0 keeps every layer on this machine's CPU: the --rpc servers are not used");
+    }
+    if (vocab_only) {
+        mp.rpc_servers = NULL; /* tokenizing needs no device */
+    }
     mp.progress = progress_update;
     mp.progress_user_data = &bar;
     llamac_model *model = NULL;
