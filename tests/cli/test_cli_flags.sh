@@ -24,6 +24,7 @@ sample() {
     LIST) echo 0 ;;
     TYPES) echo ngram-simple ;;
     "N,N,...") echo 1024 ;;
+    "N0,N1,...") echo "3,1" ;;
     "T,T,...") echo f16 ;;
     KEY=TYPE:VALUE) echo "a.b=int:1" ;;
     FNAME:SCALE) echo "x:0.5" ;;
