@@ -76,12 +76,14 @@ static json_t *response_json(const struct job *j, const char *status, json_t *ou
         json_object_set_new(r, "incomplete_details", json_null());
     }
     if (e) {
-        json_object_set(r, "instructions", e->instructions ? e->instructions : json_null());
-        json_object_set(r, "metadata", e->metadata ? e->metadata : json_object());
-        json_object_set(r, "tools", e->tools ? e->tools : json_array());
-        json_object_set(r, "tool_choice", e->tool_choice ? e->tool_choice : json_string("auto"));
-        json_object_set(r, "text", e->text ? e->text : json_pack("{s:{s:s}}", "format", "type", "text"));
-        json_object_set(r, "reasoning", e->reasoning ? e->reasoning : json_pack("{s:n, s:n}", "effort", "summary"));
+        json_object_set_new(r, "instructions", e->instructions ? json_incref(e->instructions) : json_null());
+        json_object_set_new(r, "metadata", e->metadata ? json_incref(e->metadata) : json_object());
+        json_object_set_new(r, "tools", e->tools ? json_incref(e->tools) : json_array());
+        json_object_set_new(r, "tool_choice", e->tool_choice ? json_incref(e->tool_choice) : json_string("auto"));
+        json_object_set_new(r, "text",
+                            e->text ? json_incref(e->text) : json_pack("{s:{s:s}}", "format", "type", "text"));
+        json_object_set_new(r, "reasoning",
+                            e->reasoning ? json_incref(e->reasoning) : json_pack("{s:n, s:n}", "effort", "summary"));
         json_object_set_new(r, "temperature", json_real(e->temperature));
         json_object_set_new(r, "top_p", json_real(e->top_p));
         json_object_set_new(r, "max_output_tokens",
