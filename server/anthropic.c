@@ -97,16 +97,16 @@ static void respond(struct request *rq, struct job *j, const struct gen_request 
     reply_json(rq, 200, msg);
 }
 
-static void event(struct buf *out, const char *type, json_t *data) {
+static void event(llamac__dynbuf *out, const char *type, json_t *data) {
     json_object_set_new(data, "type", json_string(type));
     sse_event(out, type, data);
 }
 
-static void block_delta(struct buf *out, size_t index, json_t *delta) {
+static void block_delta(llamac__dynbuf *out, size_t index, json_t *delta) {
     event(out, "content_block_delta", json_pack("{s:I, s:o}", "index", (json_int_t)index, "delta", delta));
 }
 
-static void stream_event(struct job *j, const struct delta *d, struct buf *out) {
+static void stream_event(struct job *j, const struct delta *d, llamac__dynbuf *out) {
     const struct result *r = &j->choices[0].r;
     switch (d->kind) {
     case DELTA_START: {
@@ -179,7 +179,7 @@ static const struct dialect anthropic = { "msg_", "text/event-stream", stream_ev
 
 /* The text of a block array's text blocks (a system prompt, a tool result), joined as llama-server joins them;
  * false after replying when a block is not text (`what` names the place). */
-static bool text_blocks(struct request *rq, json_t *blocks, const char *what, struct buf *out) {
+static bool text_blocks(struct request *rq, json_t *blocks, const char *what, llamac__dynbuf *out) {
     size_t i;
     json_t *b;
     json_array_foreach(blocks, i, b) {
@@ -192,7 +192,7 @@ static bool text_blocks(struct request *rq, json_t *blocks, const char *what, st
                               : "must be a text block {\"type\": \"text\", \"text\": string}");
             return false;
         }
-        if (!buf_add(out, json_string_value(text), json_string_length(text))) {
+        if (!llamac__dynbuf_add(out, json_string_value(text), json_string_length(text))) {
             reply_error(rq, 500, NULL, NULL, "out of memory");
             return false;
         }
@@ -208,14 +208,14 @@ static json_t *tool_result(struct request *rq, json_t *b, const char *where) {
         return NULL;
     }
     json_t *c = json_object_get(b, "content");
-    struct buf text = { 0 };
+    llamac__dynbuf text = LLAMAC__DYNBUF(SERVER_BUF_MAX);
     if (json_is_string(c)) {
-        buf_add(&text, json_string_value(c), json_string_length(c));
+        llamac__dynbuf_add(&text, json_string_value(c), json_string_length(c));
     } else if (json_is_array(c)) {
         char what[96];
         snprintf(what, sizeof what, "%s.content", where);
         if (!text_blocks(rq, c, what, &text)) {
-            free(text.data);
+            llamac__dynbuf_free(&text);
             return NULL;
         }
     } else if (c && !json_is_null(c)) {
@@ -223,8 +223,8 @@ static json_t *tool_result(struct request *rq, json_t *b, const char *where) {
         return NULL;
     }
     json_t *m =
-        json_pack("{s:s, s:s, s:o}", "role", "tool", "tool_call_id", id, "content", text_json(text.data, text.len));
-    free(text.data);
+        json_pack("{s:s, s:s, s:o}", "role", "tool", "tool_call_id", id, "content", text_json(text.p, text.len));
+    llamac__dynbuf_free(&text);
     return m;
 }
 
@@ -248,7 +248,7 @@ static bool convert_message(struct request *rq, json_t *msg, size_t index, json_
         return false;
     }
     json_t *parts = json_array(), *calls = json_array(), *results = json_array();
-    struct buf reasoning = { 0 };
+    llamac__dynbuf reasoning = LLAMAC__DYNBUF(SERVER_BUF_MAX);
     bool ok = true;
     size_t k;
     json_t *b;
@@ -270,7 +270,7 @@ static bool convert_message(struct request *rq, json_t *msg, size_t index, json_
             }
         } else if (strcmp(type, "thinking") == 0) {
             json_t *t = json_object_get(b, "thinking");
-            ok = json_is_string(t) && buf_add(&reasoning, json_string_value(t), json_string_length(t));
+            ok = json_is_string(t) && llamac__dynbuf_add(&reasoning, json_string_value(t), json_string_length(t));
             if (!ok) {
                 reply_error(rq, 400, "messages", "invalid_type", "'%s.thinking' must be a string", where);
             }
@@ -316,7 +316,7 @@ static bool convert_message(struct request *rq, json_t *msg, size_t index, json_
                 json_object_set(m, "tool_calls", calls);
             }
             if (reasoning.len > 0) {
-                json_object_set_new(m, "reasoning_content", text_json(reasoning.data, reasoning.len));
+                json_object_set_new(m, "reasoning_content", text_json(reasoning.p, reasoning.len));
             }
             json_array_append_new(out, m);
         }
@@ -324,7 +324,7 @@ static bool convert_message(struct request *rq, json_t *msg, size_t index, json_
     json_decref(parts);
     json_decref(calls);
     json_decref(results);
-    free(reasoning.data);
+    llamac__dynbuf_free(&reasoning);
     return ok;
 }
 
@@ -384,13 +384,13 @@ static bool parse_conversation(struct request *rq, json_t *body, struct chat_inp
     if (json_is_string(system)) {
         json_array_append_new(oai, json_pack("{s:s, s:O}", "role", "system", "content", system));
     } else if (json_is_array(system)) {
-        struct buf text = { 0 };
+        llamac__dynbuf text = LLAMAC__DYNBUF(SERVER_BUF_MAX);
         ok = text_blocks(rq, system, "system", &text);
         if (ok) {
             json_array_append_new(oai,
-                                  json_pack("{s:s, s:o}", "role", "system", "content", text_json(text.data, text.len)));
+                                  json_pack("{s:s, s:o}", "role", "system", "content", text_json(text.p, text.len)));
         }
-        free(text.data);
+        llamac__dynbuf_free(&text);
     } else if (system && !json_is_null(system)) {
         reply_error(rq, 400, "system", "invalid_type", "'system' must be a string or an array of text blocks");
         ok = false;

@@ -70,7 +70,7 @@ llamac_tool_message *result_message(const struct job *j, struct result *r) {
     llamac_tool_parse_params plain = llamac_tool_parse_params_default();
     plain.reasoning = LLAMAC_REASONING_NONE;
     plain.parse_tool_calls = false;
-    const char *text = r->text.data ? r->text.data : "";
+    const char *text = llamac__dynbuf_ptr(&r->text);
     llamac_tool_message *m = NULL;
     if (llamac_tool_parse(text, r->text.len, j->parse_tools ? &j->parse : &plain, &m) != LLAMAC_OK) {
         return NULL;

@@ -105,7 +105,7 @@ static json_t *final_json(const struct job *j, size_t i) {
     for (size_t k = 0; n->return_tokens && k < r->n_tokens; k++) {
         json_array_append_new(tokens, json_integer(r->tokens[k]));
     }
-    const char *text = j->stream ? "" : r->text.data;
+    const char *text = j->stream ? "" : llamac__dynbuf_ptr(&r->text);
     size_t len = j->stream ? 0 : r->text.len;
     const char *prompt = n->prompt[i / j->n_per_prompt];
     json_t *res =
@@ -113,7 +113,7 @@ static json_t *final_json(const struct job *j, size_t i) {
                   (json_int_t)i, "content", text_json(text, len), "tokens", tokens, "id_slot", (int)r->slot, "stop", 1,
                   "model", j->model_id, "tokens_predicted", (int)r->usage.generated_tokens, "tokens_evaluated",
                   (int)r->n_prompt, "generation_settings", n->settings, "prompt", prompt ? prompt : "", "has_new_line",
-                  r->text.data && memchr(r->text.data, '\n', r->text.len) != NULL, "truncated",
+                  memchr(llamac__dynbuf_ptr(&r->text), '\n', r->text.len) != NULL, "truncated",
                   r->finish == LLAMAC_FINISH_CONTEXT_FULL, "stop_type", stop_type(r), "stopping_word",
                   r->stop_word ? r->stop_word : "", "tokens_cached", (int)(r->n_prompt + r->usage.generated_tokens),
                   "timings", timings_json(r));
@@ -129,7 +129,7 @@ static json_t *final_json(const struct job *j, size_t i) {
 
 /* ---- the dialect ---- */
 
-static void native_stream_event(struct job *j, const struct delta *d, struct buf *out) {
+static void native_stream_event(struct job *j, const struct delta *d, llamac__dynbuf *out) {
     const struct native *n = j->dialect_data;
     if (d->kind == DELTA_TEXT) {
         json_t *ev = json_pack("{s:I, s:o, s:[], s:b, s:i}", "index", (json_int_t)d->choice, "content",

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "complete.h"
+#include "dynbuf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -27,8 +28,7 @@
 
 /* Per-request state between the calls of the access handler, until the request is completed. */
 struct pending {
-    char *body;
-    size_t len, cap;
+    llamac__dynbuf body; /* capped at --max-body */
     bool too_large;
     bool counted; /* dispatched: counts in in_flight until the response is done */
     /* the access log line */
@@ -254,8 +254,8 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, con
     rq.conn = conn;
     rq.method = method;
     rq.path = url;
-    rq.body = p->body ? p->body : "";
-    rq.body_len = p->len;
+    rq.body = llamac__dynbuf_ptr(&p->body);
+    rq.body_len = llamac__dynbuf_len(&p->body);
     rq.access = &p->access;
     const struct route *route = NULL;
     const char *allowed = NULL;
@@ -381,6 +381,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         if (!p) {
             return MHD_NO;
         }
+        llamac__dynbuf_init(&p->body, s->opt.max_body);
         *state = p;
         pending_begin(p, conn, url, method);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -399,28 +400,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (*upload_size) {
         if (!p->too_large) {
-            size_t n = *upload_size;
-            if (p->len + n > s->opt.max_body) {
-                p->too_large = true;
-                free(p->body);
-                p->body = NULL;
-                p->len = p->cap = 0;
-            } else {
-                if (p->len + n + 1 > p->cap) {
-                    size_t cap = p->cap ? p->cap : 4096;
-                    while (cap < p->len + n + 1) {
-                        cap *= 2;
-                    }
-                    char *grown = realloc(p->body, cap);
-                    if (!grown) {
-                        return MHD_NO;
-                    }
-                    p->body = grown;
-                    p->cap = cap;
+            if (!llamac__dynbuf_add(&p->body, upload, *upload_size)) {
+                if (llamac__dynbuf_error(&p->body) != LLAMAC__DYNBUF_TOO_BIG) {
+                    return MHD_NO;
                 }
-                memcpy(p->body + p->len, upload, n);
-                p->len += n;
-                p->body[p->len] = '\0';
+                p->too_large = true; /* the buffer let go of what it held */
             }
         }
         *upload_size = 0;
@@ -444,7 +428,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state, e
             atomic_fetch_sub(&s->in_flight, 1);
         }
         free(p->path);
-        free(p->body);
+        llamac__dynbuf_free(&p->body);
         free(p);
         *state = NULL;
     }

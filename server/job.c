@@ -18,27 +18,6 @@
 #include <sys/socket.h>
 #include <time.h>
 
-bool buf_add(struct buf *b, const char *data, size_t len) {
-    if (b->len + len + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->len + len + 1) {
-            cap *= 2;
-        }
-        char *grown = realloc(b->data, cap);
-        if (!grown) {
-            return false;
-        }
-        b->data = grown;
-        b->cap = cap;
-    }
-    if (len > 0) {
-        memcpy(b->data + b->len, data, len);
-    }
-    b->len += len;
-    b->data[b->len] = '\0';
-    return true;
-}
-
 /* ---- lifecycle ---- */
 
 struct job *job_new(struct server *s, struct MHD_Connection *conn, const struct dialect *dialect, size_t n_choices) {
@@ -72,7 +51,11 @@ struct job *job_new(struct server *s, struct MHD_Connection *conn, const struct 
         j->choices[i].job = j;
         j->choices[i].r.index = i;
         j->choices[i].block_open = DELTA_START;
+        llamac__dynbuf_init(&j->choices[i].r.text, SERVER_BUF_MAX);
+        llamac__dynbuf_init(&j->choices[i].block_text, SERVER_BUF_MAX);
     }
+    llamac__dynbuf_init(&j->events, SERVER_BUF_MAX);
+    llamac__dynbuf_init(&j->out, SERVER_BUF_MAX);
     pthread_mutex_lock(&s->jobs_lock);
     j->next = s->jobs;
     if (s->jobs) {
@@ -96,12 +79,12 @@ static void job_free(struct job *j) {
     }
     pthread_mutex_unlock(&s->jobs_lock);
     for (size_t i = 0; i < j->n_choices; i++) {
-        free(j->choices[i].r.text.data);
+        llamac__dynbuf_free(&j->choices[i].r.text);
         free(j->choices[i].r.lp);
         free(j->choices[i].r.error);
         free(j->choices[i].r.stop_word);
         free(j->choices[i].r.tokens);
-        free(j->choices[i].block_text.data);
+        llamac__dynbuf_free(&j->choices[i].block_text);
         free(j->choices[i].block_id);
         free(j->choices[i].block_name);
         for (size_t k = 0; k < j->choices[i].n_closed; k++) {
@@ -116,8 +99,8 @@ static void job_free(struct job *j) {
     if (j->dialect_data_free) {
         j->dialect_data_free(j->dialect_data);
     }
-    free(j->events.data);
-    free(j->out.data);
+    llamac__dynbuf_free(&j->events);
+    llamac__dynbuf_free(&j->out);
     pthread_mutex_destroy(&j->lock);
     pthread_cond_destroy(&j->cond);
     free(j);
@@ -176,10 +159,10 @@ struct event {
 static void event_add(struct job *j, enum event_kind kind, size_t choice, const char *text, size_t len,
                       const struct token_logprob *lp, llamac_token token) {
     struct event e = { kind, choice, text ? len : 0, text != NULL, lp != NULL, token };
-    buf_add(&j->events, (const char *)&e, sizeof e);
-    buf_add(&j->events, text, e.len);
+    llamac__dynbuf_add(&j->events, &e, sizeof e);
+    llamac__dynbuf_add(&j->events, text, e.len);
     if (lp) {
-        buf_add(&j->events, (const char *)lp, sizeof *lp);
+        llamac__dynbuf_add(&j->events, lp, sizeof *lp);
     }
 }
 
@@ -241,7 +224,7 @@ static bool job_on_token(const llamac_engine_token *t, void *user_data) {
     pthread_mutex_lock(&j->lock);
     size_t offset = r->text.len;
     if (t->len > 0) {
-        buf_add(&r->text, t->text, t->len);
+        llamac__dynbuf_add(&r->text, t->text, t->len);
     }
     if (j->record_tokens && t->token >= 0) {
         if (r->n_tokens == r->cap_tokens) {
@@ -419,7 +402,7 @@ static void block_close(struct job *j, size_t choice) {
                        .block = c->n_blocks - 1,
                        .block_kind = c->block_open,
                        .tool_index = c->block_tool,
-                       .text = c->block_text.data ? c->block_text.data : "",
+                       .text = llamac__dynbuf_ptr(&c->block_text),
                        .len = c->block_text.len,
                        .tool_id = c->block_id,
                        .tool_name = c->block_name };
@@ -445,7 +428,7 @@ static void block_close(struct job *j, size_t choice) {
     free(c->block_name);
     c->block_id = c->block_name = NULL;
     c->block_open = DELTA_START;
-    c->block_text.len = 0;
+    llamac__dynbuf_reset(&c->block_text);
 }
 
 /* Renders `d` (a copy is annotated), opening and closing the choice's blocks around content deltas: a delta of
@@ -472,7 +455,7 @@ static void render(struct job *j, const struct delta *in) {
                                .tool_name = d.tool_name };
             emit(j, &b);
         }
-        buf_add(&c->block_text, d.text, d.len);
+        llamac__dynbuf_add(&c->block_text, d.text, d.len);
     }
     if (c && content) {
         d.block = c->n_blocks > 0 ? c->n_blocks - 1 : 0;
@@ -525,18 +508,18 @@ static void render_done(struct job *j, size_t i) {
 }
 
 /* Renders the raw events in `ev` (taken from the job) into j->out. */
-static void render_events(struct job *j, const struct buf *ev) {
+static void render_events(struct job *j, const llamac__dynbuf *ev) {
     size_t at = 0;
     while (at + sizeof(struct event) <= ev->len) {
         struct event e;
-        memcpy(&e, ev->data + at, sizeof e);
+        memcpy(&e, ev->p + at, sizeof e);
         at += sizeof e;
         size_t len = e.len;
-        const char *text = e.has_text ? ev->data + at : NULL;
+        const char *text = e.has_text ? ev->p + at : NULL;
         at += len;
         struct token_logprob lp;
         if (e.has_lp) {
-            memcpy(&lp, ev->data + at, sizeof lp);
+            memcpy(&lp, ev->p + at, sizeof lp);
             at += sizeof lp;
         }
         struct choice *c = e.choice < j->n_choices ? &j->choices[e.choice] : NULL;
@@ -571,11 +554,11 @@ static void render_events(struct job *j, const struct buf *ev) {
 
 /* Takes the queued events (lock held) and renders them without the lock; returns with the lock held. */
 static void drain(struct job *j) {
-    struct buf ev = j->events;
-    memset(&j->events, 0, sizeof j->events);
+    llamac__dynbuf ev = j->events;
+    llamac__dynbuf_init(&j->events, ev.max);
     pthread_mutex_unlock(&j->lock);
     render_events(j, &ev);
-    free(ev.data);
+    llamac__dynbuf_free(&ev);
     pthread_mutex_lock(&j->lock);
 }
 
@@ -593,10 +576,11 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max) {
             if (n > max) {
                 n = max;
             }
-            memcpy(out, j->out.data + j->out_pos, n);
+            memcpy(out, j->out.p + j->out_pos, n);
             j->out_pos += n;
             if (j->out_pos == j->out.len) {
-                j->out.len = j->out_pos = 0;
+                llamac__dynbuf_reset(&j->out);
+                j->out_pos = 0;
             }
             return (ssize_t)n;
         }

@@ -27,7 +27,7 @@ struct choice {
     enum delta_kind block_open;  /* TEXT, REASONING or TOOL_CALL; DELTA_START: none open */
     size_t n_blocks;             /* blocks opened so far */
     size_t block_tool;           /* the open tool call's index */
-    struct buf block_text;       /* the open block's text so far */
+    llamac__dynbuf block_text;   /* the open block's text so far */
     char *block_id, *block_name; /* the open tool call's (malloc) */
     struct block *closed;        /* the closed blocks, in order (result.h) */
     size_t n_closed;
@@ -57,14 +57,14 @@ struct job {
     size_t n_choices, n_done, n_accepted;
     struct choice *choices;
     /* engine thread -> reader, under the lock */
-    struct buf events; /* raw stream events not yet read (job.c) */
-    bool end_queued;   /* the END event is in `events` */
-    bool aborted;      /* server_shutdown: the server is going away */
-    bool wake_queued;  /* on the server's stack of readers to wake at the end of the step (wake.c) */
+    llamac__dynbuf events; /* raw stream events not yet read (job.c) */
+    bool end_queued;       /* the END event is in `events` */
+    bool aborted;          /* server_shutdown: the server is going away */
+    bool wake_queued;      /* on the server's stack of readers to wake at the end of the step (wake.c) */
     struct job *wake_next;
     int fd; /* the client's socket, watched for a hang-up while waiting */
     /* the reader's own (the connection's thread) */
-    struct buf out; /* rendered bytes not yet handed to libmicrohttpd */
+    llamac__dynbuf out; /* rendered bytes not yet handed to libmicrohttpd */
     size_t out_pos;
     bool ended;              /* the stream's last event is in `out` */
     size_t sequence;         /* the dialect's count of the events it sent (see struct dialect) */

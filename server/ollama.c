@@ -396,7 +396,7 @@ static void respond(struct request *rq, struct job *j, const struct gen_request 
     reply_json(rq, 200, o);
 }
 
-static void stream_event(struct job *j, const struct delta *d, struct buf *out) {
+static void stream_event(struct job *j, const struct delta *d, llamac__dynbuf *out) {
     switch (d->kind) {
     case DELTA_TEXT:
         if (d->len > 0) {

@@ -89,7 +89,7 @@ static json_t *usage_json(const struct job *j) {
 }
 
 /* Appends one SSE event "data: JSON\n\n" with `event` (stolen). */
-static void sse(struct buf *out, json_t *event) {
+static void sse(llamac__dynbuf *out, json_t *event) {
     sse_event(out, NULL, event);
 }
 
@@ -118,7 +118,7 @@ static json_t *choice_chunk(const struct job *j, bool chat, size_t index, json_t
 }
 
 /* The stream's end: the usage chunk when asked for, then [DONE]. An error is one error object, and the end. */
-static bool stream_common(const struct job *j, bool chat, const struct delta *d, struct buf *out) {
+static bool stream_common(const struct job *j, bool chat, const struct delta *d, llamac__dynbuf *out) {
     if (d->kind == DELTA_END) {
         if (j->include_usage) {
             json_t *ch = chunk_new(j, chat);
@@ -129,7 +129,7 @@ static bool stream_common(const struct job *j, bool chat, const struct delta *d,
             }
             sse(out, ch);
         }
-        buf_add(out, "data: [DONE]\n\n", 14);
+        llamac__dynbuf_adds(out, "data: [DONE]\n\n");
         return true;
     }
     if (d->kind == DELTA_ERROR) {
@@ -143,7 +143,7 @@ static bool stream_common(const struct job *j, bool chat, const struct delta *d,
 
 /* ---- chat completions ---- */
 
-static void chat_stream_event(struct job *j, const struct delta *d, struct buf *out) {
+static void chat_stream_event(struct job *j, const struct delta *d, llamac__dynbuf *out) {
     if (stream_common(j, true, d, out)) {
         return;
     }
@@ -245,7 +245,7 @@ static void chat_respond(struct request *rq, struct job *j, const struct gen_req
 
 /* ---- completions ---- */
 
-static void completion_stream_event(struct job *j, const struct delta *d, struct buf *out) {
+static void completion_stream_event(struct job *j, const struct delta *d, llamac__dynbuf *out) {
     if (stream_common(j, false, d, out)) {
         return;
     }
@@ -283,16 +283,15 @@ static void completion_respond(struct request *rq, struct job *j, const struct g
                 completion_logprobs_add(j, lp, &r->lp[k]);
             }
         }
-        struct buf text = { 0 };
+        llamac__dynbuf text = LLAMAC__DYNBUF(SERVER_BUF_MAX);
         const char *echo = gr->echo[i / j->n_per_prompt];
         if (echo) {
-            buf_add(&text, echo, strlen(echo));
+            llamac__dynbuf_adds(&text, echo);
         }
-        buf_add(&text, r->text.data ? r->text.data : "", r->text.len);
-        json_array_append_new(choices,
-                              json_pack("{s:o, s:I, s:o, s:s}", "text", text_json(text.data, text.len), "index",
-                                        (json_int_t)i, "logprobs", lp, "finish_reason", finish_reason(r)));
-        free(text.data);
+        llamac__dynbuf_add(&text, llamac__dynbuf_ptr(&r->text), r->text.len);
+        json_array_append_new(choices, json_pack("{s:o, s:I, s:o, s:s}", "text", text_json(text.p, text.len), "index",
+                                                 (json_int_t)i, "logprobs", lp, "finish_reason", finish_reason(r)));
+        llamac__dynbuf_free(&text);
     }
     reply_json(rq, 200, response_new(j, false, choices));
 }

@@ -16,29 +16,29 @@ json_t *text_json(const char *text, size_t len) {
     return s ? s : json_string("");
 }
 
-void sse_event(struct buf *out, const char *event, json_t *data) {
+void sse_event(llamac__dynbuf *out, const char *event, json_t *data) {
     char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
     json_decref(data);
     if (!text) {
         return;
     }
     if (event) {
-        buf_add(out, "event: ", 7);
-        buf_add(out, event, strlen(event));
-        buf_add(out, "\n", 1);
+        llamac__dynbuf_adds(out, "event: ");
+        llamac__dynbuf_adds(out, event);
+        llamac__dynbuf_adds(out, "\n");
     }
-    buf_add(out, "data: ", 6);
-    buf_add(out, text, strlen(text));
-    buf_add(out, "\n\n", 2);
+    llamac__dynbuf_adds(out, "data: ");
+    llamac__dynbuf_adds(out, text);
+    llamac__dynbuf_adds(out, "\n\n");
     free(text);
 }
 
-void ndjson_line(struct buf *out, json_t *data) {
+void ndjson_line(llamac__dynbuf *out, json_t *data) {
     char *text = data ? json_dumps(data, JSON_COMPACT) : NULL;
     json_decref(data);
     if (text) {
-        buf_add(out, text, strlen(text));
-        buf_add(out, "\n", 1);
+        llamac__dynbuf_adds(out, text);
+        llamac__dynbuf_adds(out, "\n");
         free(text);
     }
 }

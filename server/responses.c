@@ -129,7 +129,7 @@ static void respond(struct request *rq, struct job *j, const struct gen_request 
 }
 
 /* One event: `data` (stolen) gets its type and sequence number. */
-static void event(struct job *j, struct buf *out, const char *type, json_t *data) {
+static void event(struct job *j, llamac__dynbuf *out, const char *type, json_t *data) {
     json_object_set_new(data, "type", json_string(type));
     json_object_set_new(data, "sequence_number", json_integer((json_int_t)j->sequence++));
     sse_event(out, type, data);
@@ -141,7 +141,7 @@ static void item_id(const struct job *j, const struct delta *d, char *id, size_t
     snprintf(id, cap, "%s_%s_%zu", prefix, j->id + strlen("resp_"), d->block);
 }
 
-static void block_event(struct job *j, const struct delta *d, struct buf *out) {
+static void block_event(struct job *j, const struct delta *d, llamac__dynbuf *out) {
     char id[96];
     struct delta b = *d;
     if (d->kind == DELTA_TEXT || d->kind == DELTA_REASONING || d->kind == DELTA_TOOL_CALL) {
@@ -205,7 +205,7 @@ static void block_event(struct job *j, const struct delta *d, struct buf *out) {
     }
 }
 
-static void stream_event(struct job *j, const struct delta *d, struct buf *out) {
+static void stream_event(struct job *j, const struct delta *d, llamac__dynbuf *out) {
     switch (d->kind) {
     case DELTA_START:
         event(j, out, "response.created", json_pack("{s:o}", "response", response_json(j, "in_progress", NULL)));
@@ -366,19 +366,19 @@ static bool convert_item(struct request *rq, json_t *item, size_t index, json_t 
         if (!json_is_array(parts) || json_array_size(parts) == 0) {
             parts = json_object_get(item, "summary");
         }
-        struct buf text = { 0 };
+        llamac__dynbuf text = LLAMAC__DYNBUF(SERVER_BUF_MAX);
         size_t i;
         json_t *p;
         json_array_foreach(parts, i, p) {
             json_t *t = json_object_get(p, "text");
             if (json_is_string(t)) {
-                buf_add(&text, json_string_value(t), json_string_length(t));
+                llamac__dynbuf_add(&text, json_string_value(t), json_string_length(t));
             }
         }
         if (text.len > 0) {
-            json_object_set_new(assistant_tail(out), "reasoning_content", text_json(text.data, text.len));
+            json_object_set_new(assistant_tail(out), "reasoning_content", text_json(text.p, text.len));
         }
-        free(text.data);
+        llamac__dynbuf_free(&text);
         return true;
     }
     reply_error(rq, 400, "input", "unsupported_value",

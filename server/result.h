@@ -11,18 +11,15 @@
 #ifndef LLAMAC_SERVER_RESULT_H
 #define LLAMAC_SERVER_RESULT_H
 
+#include "dynbuf.h"
 #include "internal.h"
 
 #define MAX_TOP_LOGPROBS 20 /* the most top_logprobs any dialect asks for (OpenAI: 20) */
 
-/* A growable byte buffer, NUL-terminated whenever it holds something. */
-struct buf {
-    char *data;
-    size_t len, cap;
-};
-
-/* Appends bytes; false when out of memory. */
-bool buf_add(struct buf *b, const char *data, size_t len);
+/* The server's growable buffers (results, stream events, rendered bytes) are the tree's one buffer, dynbuf.h, each
+ * capped at SERVER_BUF_MAX: far above any reply a context can produce, so the cap only guards against a runaway. A
+ * buffer that failed (out of memory) holds nothing and takes nothing more until it is reset. */
+#define SERVER_BUF_MAX ((size_t)1 << 30)
 
 /* One generated token's log-probabilities (when the request asked for them). */
 struct token_logprob {
@@ -36,7 +33,7 @@ struct token_logprob {
 /* One choice's result, complete once its generation is done. */
 struct result {
     size_t index;
-    struct buf text;          /* every byte generated */
+    llamac__dynbuf text;      /* every byte generated */
     struct token_logprob *lp; /* non-streaming with log-probabilities: one per token, n_lp of them */
     size_t n_lp, cap_lp;
     llamac_finish_reason finish;
@@ -104,7 +101,7 @@ struct dialect {
     const char *stream_content_type; /* "text/event-stream" */
     /* Appends the stream event(s) of `d` to `out`, framing included. Runs on the connection's thread, without the
      * job's lock; the results of done choices are complete. It may count its events in j->sequence. */
-    void (*stream_event)(struct job *j, const struct delta *d, struct buf *out);
+    void (*stream_event)(struct job *j, const struct delta *d, llamac__dynbuf *out);
     /* Replies with the response of a finished, non-streaming job of request `gr` (or with its failure). */
     void (*respond)(struct request *rq, struct job *j, const struct gen_request *gr);
 };
@@ -125,10 +122,10 @@ json_t *text_json(const char *text, size_t len);
 
 /* Appends one Server-Sent Event: "event: EVENT\n" when `event` is given, then "data: JSON\n\n"; `data` is stolen
  * (NULL: nothing). */
-void sse_event(struct buf *out, const char *event, json_t *data);
+void sse_event(llamac__dynbuf *out, const char *event, json_t *data);
 
 /* Appends `data` (stolen) as one line of newline-delimited JSON (Ollama's streams). */
-void ndjson_line(struct buf *out, json_t *data);
+void ndjson_line(llamac__dynbuf *out, json_t *data);
 
 /* The system_fingerprint of OpenAI responses and llama-server's build_info, in llama-server's shape
  * "b<build>-<commit>": llamac's version and the llama.cpp commit it runs ("b0.1.0-de3ff815"). */
