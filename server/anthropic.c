@@ -328,45 +328,12 @@ static bool convert_message(struct request *rq, json_t *msg, size_t index, json_
     return ok;
 }
 
-/* Anthropic tools ({name, description, input_schema}) as OpenAI's. */
-static bool convert_tools(struct request *rq, json_t *tools, json_t **out) {
-    *out = NULL;
-    if (!tools || json_is_null(tools)) {
-        return true;
-    }
-    if (!json_is_array(tools)) {
-        reply_error(rq, 400, "tools", "invalid_type", "'tools' must be an array");
-        return false;
-    }
-    json_t *oai = json_array();
-    size_t i;
-    json_t *t;
-    json_array_foreach(tools, i, t) {
-        const char *name = json_string_value(json_object_get(t, "name"));
-        const char *type = json_string_value(json_object_get(t, "type"));
-        json_t *schema = json_object_get(t, "input_schema");
-        if (type && strcmp(type, "custom") != 0) {
-            reply_error(rq, 400, "tools", "unsupported_value",
-                        "'tools[%zu]' is of type \"%s\": this server runs no server tools, only custom tools", i, type);
-            json_decref(oai);
-            return false;
-        }
-        if (!name || !json_is_object(schema)) {
-            reply_error(rq, 400, "tools", "invalid_value",
-                        "'tools[%zu]' needs a string 'name' and an object 'input_schema'", i);
-            json_decref(oai);
-            return false;
-        }
-        json_t *fn = json_pack("{s:s, s:O}", "name", name, "parameters", schema);
-        json_t *desc = json_object_get(t, "description");
-        if (json_is_string(desc)) {
-            json_object_set(fn, "description", desc);
-        }
-        json_array_append_new(oai, json_pack("{s:s, s:o}", "type", "function", "function", fn));
-    }
-    *out = oai;
-    return true;
-}
+/* Anthropic tools ({name, description, input_schema}), as tools_to_openai converts them. */
+static const struct tool_shape tool_shape = { .type = "custom",
+                                              .type_optional = true,
+                                              .others = "server tools",
+                                              .runs = "custom tools",
+                                              .schema_key = "input_schema" };
 
 /* The system prompt, the messages, the tools and `thinking` of a body as the conversation to render. */
 static bool parse_conversation(struct request *rq, json_t *body, struct chat_input *ci, json_t **tools_out) {
@@ -404,7 +371,7 @@ static bool parse_conversation(struct request *rq, json_t *body, struct chat_inp
         ok = convert_message(rq, m, i, oai);
     }
     json_t *tools = NULL;
-    ok = ok && convert_tools(rq, json_object_get(body, "tools"), &tools);
+    ok = ok && tools_to_openai(rq, json_object_get(body, "tools"), &tool_shape, &tools);
     ok = ok && chat_input_set(rq, ci, oai, tools, json_object_get(body, "chat_template_kwargs"), "messages", true);
     json_decref(oai);
     /* thinking: {"type": "enabled", "budget_tokens": N} | {"type": "disabled"} | {"type": "adaptive"} */

@@ -556,6 +556,52 @@ bool gen_request_openai_tools(struct request *rq, struct gen_request *gr, json_t
     return gen_request_tools(rq, gr, tools, choice, name, parallel, "tool_choice");
 }
 
+bool tools_to_openai(struct request *rq, json_t *tools, const struct tool_shape *shape, json_t **out) {
+    *out = NULL;
+    if (!tools || json_is_null(tools)) {
+        return true;
+    }
+    if (!json_is_array(tools)) {
+        reply_error(rq, 400, "tools", "invalid_type", "'tools' must be an array");
+        return false;
+    }
+    json_t *oai = json_array();
+    size_t i;
+    json_t *t;
+    json_array_foreach(tools, i, t) {
+        const char *type = json_string_value(json_object_get(t, "type"));
+        const char *name = json_string_value(json_object_get(t, "name"));
+        json_t *schema = json_object_get(t, shape->schema_key);
+        if (type ? strcmp(type, shape->type) != 0 : !shape->type_optional) {
+            reply_error(rq, 400, "tools", "unsupported_value",
+                        "'tools[%zu]' is of type \"%s\": this server runs no %s, only %s", i, type ? type : "(none)",
+                        shape->others, shape->runs);
+            json_decref(oai);
+            return false;
+        }
+        if (!name && shape->schema_optional) {
+            reply_error(rq, 400, "tools", "invalid_value", "'tools[%zu].name' must be a string", i);
+            json_decref(oai);
+            return false;
+        }
+        if (!name || (!shape->schema_optional && !json_is_object(schema))) {
+            reply_error(rq, 400, "tools", "invalid_value", "'tools[%zu]' needs a string 'name' and an object '%s'", i,
+                        shape->schema_key);
+            json_decref(oai);
+            return false;
+        }
+        json_t *fn = json_pack("{s:s, s:o}", "name", name, "parameters",
+                               json_is_object(schema) ? json_incref(schema) : json_pack("{s:s}", "type", "object"));
+        json_t *desc = json_object_get(t, "description");
+        if (json_is_string(desc)) {
+            json_object_set(fn, "description", desc);
+        }
+        json_array_append_new(oai, json_pack("{s:s, s:o}", "type", "function", "function", fn));
+    }
+    *out = oai;
+    return true;
+}
+
 bool gen_request_chat(struct request *rq, struct gen_request *gr, const struct chat_input *ci) {
     size_t len = 0;
     gr->prompt_param = ci->param ? ci->param : "messages";

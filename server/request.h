@@ -146,6 +146,21 @@ bool gen_request_tools(struct request *rq, struct gen_request *gr, json_t *tools
  * gen_request_tools takes them (OpenAI's chat; Ollama's chat, where tool_choice is llamac's extension). */
 bool gen_request_openai_tools(struct request *rq, struct gen_request *gr, json_t *body, json_t *tools);
 
+/* A dialect's flat tool definitions, {"type", "name", "description", <schema>} (Anthropic's, the Responses
+ * API's), differ from OpenAI's {"type": "function", "function": {...}} in these. */
+struct tool_shape {
+    const char *type;       /* the one "type" this server runs */
+    bool type_optional;     /* an absent "type" is that one */
+    const char *others;     /* what the other types are, for the error ("server tools") */
+    const char *runs;       /* what this server runs, for the error ("custom tools") */
+    const char *schema_key; /* where the parameters' JSON schema is ("input_schema", "parameters") */
+    bool schema_optional;   /* no object there: {"type": "object"} */
+};
+
+/* `tools` (NULL or null: none, *out NULL) in `shape` as an OpenAI-format array into *out (json_decref); replies
+ * 400 naming "tools" for a definition that is not an array, of another type, or lacks its name or schema. */
+bool tools_to_openai(struct request *rq, json_t *tools, const struct tool_shape *shape, json_t **out);
+
 /* The prompt of a chat: *ci rendered with the server's template and tokenized (a prompt over the context is
  * reported against ci->param). */
 bool gen_request_chat(struct request *rq, struct gen_request *gr, const struct chat_input *ci);

@@ -388,47 +388,12 @@ static bool convert_item(struct request *rq, json_t *item, size_t index, json_t 
     return false;
 }
 
-/* Responses tools ({type: "function", name, description, parameters}) as OpenAI chat tools. */
-static bool convert_tools(struct request *rq, json_t *tools, json_t **out) {
-    *out = NULL;
-    if (!tools || json_is_null(tools)) {
-        return true;
-    }
-    if (!json_is_array(tools)) {
-        reply_error(rq, 400, "tools", "invalid_type", "'tools' must be an array");
-        return false;
-    }
-    json_t *oai = json_array();
-    size_t i;
-    json_t *t;
-    json_array_foreach(tools, i, t) {
-        const char *type = json_string_value(json_object_get(t, "type"));
-        const char *name = json_string_value(json_object_get(t, "name"));
-        if (!type || strcmp(type, "function") != 0) {
-            reply_error(rq, 400, "tools", "unsupported_value",
-                        "'tools[%zu]' is of type \"%s\": this server runs no built-in tools, only functions", i,
-                        type ? type : "(none)");
-            json_decref(oai);
-            return false;
-        }
-        if (!name) {
-            reply_error(rq, 400, "tools", "invalid_value", "'tools[%zu].name' must be a string", i);
-            json_decref(oai);
-            return false;
-        }
-        json_t *fn = json_pack("{s:s}", "name", name);
-        json_t *params = json_object_get(t, "parameters");
-        json_object_set_new(fn, "parameters",
-                            json_is_object(params) ? json_incref(params) : json_pack("{s:s}", "type", "object"));
-        json_t *desc = json_object_get(t, "description");
-        if (json_is_string(desc)) {
-            json_object_set(fn, "description", desc);
-        }
-        json_array_append_new(oai, json_pack("{s:s, s:o}", "type", "function", "function", fn));
-    }
-    *out = oai;
-    return true;
-}
+/* Responses tools ({type: "function", name, description, parameters}), as tools_to_openai converts them. */
+static const struct tool_shape tool_shape = { .type = "function",
+                                              .others = "built-in tools",
+                                              .runs = "functions",
+                                              .schema_key = "parameters",
+                                              .schema_optional = true };
 
 /* What a stateless server refuses rather than forgets. */
 static bool refuse_state(struct request *rq, json_t *body) {
@@ -570,7 +535,7 @@ static bool parse(struct request *rq, json_t *body, struct gen_request *gr, stru
     json_t *tools = NULL;
     if (!field_str(rq, body, "model", &model) || !refuse_state(rq, body) ||
         !gen_request_sampling(rq, gr, body, &responses_names) || !field_bool(rq, body, "stream", &gr->stream) ||
-        !parse_format(rq, body, gr) || !convert_tools(rq, json_object_get(body, "tools"), &tools)) {
+        !parse_format(rq, body, gr) || !tools_to_openai(rq, json_object_get(body, "tools"), &tool_shape, &tools)) {
         return false;
     }
     struct chat_input ci = { 0 };

@@ -187,6 +187,8 @@ err "temperature a string" 400 '{"model":"m","max_tokens":4,"temperature":"hot",
 err "unknown tool_choice" 400 '{"model":"m","max_tokens":4,"tool_choice":{"type":"maybe"},"messages":[{"role":"user","content":"Hi"}]}'
 err "tool_choice names no tool" 400 '{"model":"m","max_tokens":4,"tool_choice":{"type":"tool","name":"nope"},"tools":[{"name":"add","input_schema":{"type":"object"}}],"messages":[{"role":"user","content":"Hi"}]}'
 err "server tool" 400 '{"model":"m","max_tokens":4,"tools":[{"type":"web_search_20250305","name":"web_search"}],"messages":[{"role":"user","content":"Hi"}]}'
+err "tool without input_schema" 400 '{"model":"m","max_tokens":4,"tools":[{"name":"add"}],"messages":[{"role":"user","content":"Hi"}]}'
+err "tools not an array" 400 '{"model":"m","max_tokens":4,"tools":{"name":"add"},"messages":[{"role":"user","content":"Hi"}]}'
 err "bad thinking" 400 '{"model":"m","max_tokens":4,"thinking":{"type":"sometimes"},"messages":[{"role":"user","content":"Hi"}]}'
 err "count_tokens: bad JSON" 400 '{"model"' /v1/messages/count_tokens
 long=$(jq -nc '{model: "m", max_tokens: 4, stream: true, messages: [{role: "user", content: ("Once upon a time " * 700)}]}')

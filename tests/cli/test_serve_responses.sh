@@ -195,6 +195,8 @@ err "bad input item" 400 input '{"model":"m","input":[{"type":"computer_call"}]}
 err "bad role" 400 input '{"model":"m","input":[{"role":"robot","content":"Hi"}]}'
 err "bad tool_choice" 400 tool_choice '{"model":"m","input":"Hi","tool_choice":"sometimes"}'
 err "tool_choice names no tool" 400 tool_choice '{"model":"m","input":"Hi","tool_choice":{"type":"function","name":"nope"},"tools":[{"type":"function","name":"add","parameters":{"type":"object"}}]}'
+err "function tool without a name" 400 tools '{"model":"m","input":"Hi","tools":[{"type":"function","parameters":{"type":"object"}}]}'
+err "tool without a type" 400 tools '{"model":"m","input":"Hi","tools":[{"name":"add"}]}'
 err "bad text.format" 400 text.format '{"model":"m","input":"Hi","text":{"format":{"type":"yaml"}}}'
 err "max_output_tokens 0" 400 max_output_tokens '{"model":"m","input":"Hi","max_output_tokens":0}'
 err "background refused" 400 background '{"model":"m","input":"Hi","background":true}'
