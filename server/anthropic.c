@@ -173,8 +173,6 @@ static void stream_event(struct job *j, const struct delta *d, llamac__dynbuf *o
     }
 }
 
-static const struct dialect anthropic = { "msg_", "text/event-stream", stream_event, respond };
-
 /* ---- requests: Anthropic's conversation as the library renders it ---- */
 
 /* The text of a block array's text blocks (a system prompt, a tool result), joined as llama-server joins them;
@@ -481,20 +479,10 @@ bool anthropic_request_check(struct request *rq, json_t *body) {
     return ok;
 }
 
+static const struct dialect anthropic = { "msg_", "text/event-stream", stream_event, respond, parse };
+
 void handle_anthropic_messages(struct request *rq) {
-    json_t *body = request_object(rq);
-    if (!body) {
-        return;
-    }
-    struct gen_request gr;
-    gen_request_init(&gr, rq->s);
-    if (!rq->s->engine) {
-        reply_error(rq, 501, NULL, "not_supported", "this server does not generate text (embedding model)");
-    } else if (parse(rq, body, &gr)) {
-        generate(rq, &gr, &anthropic);
-    }
-    gen_request_free(&gr);
-    json_decref(body);
+    handle_generation(rq, &anthropic);
 }
 
 void handle_anthropic_count_tokens(struct request *rq) {

@@ -1,7 +1,8 @@
 /*
  * complete.c - running a parsed generation request (request.h) on the engine, whatever dialect it came in: one
  * engine request per choice, then a stream handed to the connection or, when every choice is done, the dialect's
- * response. Nothing here knows a field name or a response shape.
+ * response. Nothing here knows a field name or a response shape. Every generation endpoint runs the same course
+ * (handle_generation): the body, the engine check, the dialect's parse, generate.
  *
  * How a chat reply is read is decided here too, since every dialect shows it the same way: with tools, into
  * content and tool calls; with --reasoning-format deepseek (the default), <think>...</think> into reasoning also
@@ -183,4 +184,20 @@ void generate(struct request *rq, struct gen_request *gr, const struct dialect *
     d->respond(rq, j, gr);
 done:
     job_release(j);
+}
+
+void handle_generation(struct request *rq, const struct dialect *d) {
+    json_t *body = request_object(rq);
+    if (!body) {
+        return;
+    }
+    struct gen_request gr;
+    gen_request_init(&gr, rq->s);
+    if (!rq->s->engine) {
+        reply_error(rq, 501, NULL, "not_supported", "this server does not generate text (embedding model)");
+    } else if (d->parse(rq, body, &gr)) {
+        generate(rq, &gr, d);
+    }
+    gen_request_free(&gr);
+    json_decref(body);
 }

@@ -11,6 +11,10 @@
  * choice is done, d->respond. Replies with the error when the engine refuses a choice. */
 void generate(struct request *rq, struct gen_request *gr, const struct dialect *d);
 
+/* A generation endpoint in dialect d, from the body to the reply: the body as a JSON object, 501 on a server that
+ * does not generate (an embedding model), d->parse, then generate(). */
+void handle_generation(struct request *rq, const struct dialect *d);
+
 /* Replies for an engine submit that failed with `st`: 503 + Retry-After for a full queue, 400 naming the field for
  * a prompt that does not fit (`prompt_param`), a bad grammar or stop string, 500 for a failure of the server. */
 void reply_submit_error(struct request *rq, llamac_status st, const char *prompt_param);

@@ -164,8 +164,6 @@ static void native_respond(struct request *rq, struct job *j, const struct gen_r
     reply_json(rq, 200, arr);
 }
 
-static const struct dialect native_dialect = { "cmpl-", "text/event-stream", native_stream_event, native_respond };
-
 /* ---- requests ---- */
 
 /* generation_settings as llama-server shows them: the sampling the request runs with, under llama-server's names;
@@ -288,34 +286,32 @@ static bool prompt_texts(struct request *rq, const struct gen_request *gr, struc
     return true;
 }
 
-void handle_native_completion(struct request *rq) {
-    json_t *body = request_object(rq);
-    if (!body) {
-        return;
-    }
-    struct gen_request gr;
-    gen_request_init(&gr, rq->s);
+/* The OpenAI completion fields, then llama-server's own, keeping what the response shows for the job. */
+static bool parse_run(struct request *rq, json_t *body, struct gen_request *gr) {
     struct native *n = calloc(1, sizeof *n);
     if (!n) {
         reply_error(rq, 500, NULL, NULL, "out of memory");
-    } else if (!rq->s->engine) {
-        reply_error(rq, 501, NULL, "not_supported", "this server does not generate text (embedding model)");
-    } else if (completion_request_parse(rq, body, false, &gr) && parse_native(rq, body, &gr, n) &&
-               prompt_texts(rq, &gr, n)) {
-        /* as llama-server: the server's -n caps what a request asks for */
-        int32_t cap = rq->s->opt.defaults.n_predict;
-        if (cap > 0 && (gr.er.max_tokens < 0 || gr.er.max_tokens > cap)) {
-            gr.er.max_tokens = cap;
-        }
-        n->settings = settings_json(rq, &gr, n->n_probs);
-        gr.dialect_data = n;
-        gr.dialect_data_free = native_free;
-        n = NULL;
-        generate(rq, &gr, &native_dialect);
+        return false;
     }
-    native_free(n);
-    gen_request_free(&gr);
-    json_decref(body);
+    gr->dialect_data = n;
+    gr->dialect_data_free = native_free;
+    if (!completion_request_parse(rq, body, false, gr) || !parse_native(rq, body, gr, n) || !prompt_texts(rq, gr, n)) {
+        return false;
+    }
+    /* as llama-server: the server's -n caps what a request asks for */
+    int32_t cap = rq->s->opt.defaults.n_predict;
+    if (cap > 0 && (gr->er.max_tokens < 0 || gr->er.max_tokens > cap)) {
+        gr->er.max_tokens = cap;
+    }
+    n->settings = settings_json(rq, gr, n->n_probs);
+    return true;
+}
+
+static const struct dialect native_dialect = { "cmpl-", "text/event-stream", native_stream_event, native_respond,
+                                               parse_run };
+
+void handle_native_completion(struct request *rq) {
+    handle_generation(rq, &native_dialect);
 }
 
 /* ---- /props ---- */

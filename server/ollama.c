@@ -424,8 +424,6 @@ static void stream_event(struct job *j, const struct delta *d, llamac__dynbuf *o
     }
 }
 
-static const struct dialect ollama = { "ollama-", "application/x-ndjson", stream_event, respond };
-
 /* ---- generation: requests ---- */
 
 static const struct sampling_names option_names = {
@@ -714,44 +712,50 @@ bool ollama_request_check(struct request *rq, json_t *body, bool chat) {
     return ok;
 }
 
-static void handle(struct request *rq, bool chat) {
-    json_t *body = request_object(rq);
-    if (!body) {
-        return;
-    }
-    struct gen_request gr;
-    gen_request_init(&gr, rq->s);
+/* parse, then what the response shows of the request; an empty chat or prompt is answered at once. */
+static bool parse_run(struct request *rq, json_t *body, struct gen_request *gr, bool chat) {
     const char *model = NULL;
     bool empty = false;
-    if (!rq->s->engine) {
-        reply_error(rq, 501, NULL, "not_supported", "this server does not generate text (embedding model)");
-    } else if (parse(rq, body, chat, &gr, &model, &empty)) {
-        struct gen_data *g = empty ? NULL : gen_data_new(model, chat);
-        if (empty) {
-            reply_loaded(rq, model, chat);
-        } else if (!g || (!chat && !(g->prompt = malloc((gr.n_tokens[0] + 1) * sizeof *g->prompt)))) {
-            gen_data_free(g);
-            reply_error(rq, 500, NULL, NULL, "out of memory");
-        } else {
-            if (!chat) {
-                memcpy(g->prompt, gr.tokens[0], gr.n_tokens[0] * sizeof *g->prompt);
-                g->n_prompt = gr.n_tokens[0];
-            }
-            gr.dialect_data = g;
-            gr.dialect_data_free = gen_data_free;
-            generate(rq, &gr, &ollama);
-        }
+    if (!parse(rq, body, chat, gr, &model, &empty)) {
+        return false;
     }
-    gen_request_free(&gr);
-    json_decref(body);
+    if (empty) {
+        reply_loaded(rq, model, chat);
+        return false;
+    }
+    struct gen_data *g = gen_data_new(model, chat);
+    if (!g || (!chat && !(g->prompt = malloc((gr->n_tokens[0] + 1) * sizeof *g->prompt)))) {
+        gen_data_free(g);
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+        return false;
+    }
+    if (!chat) {
+        memcpy(g->prompt, gr->tokens[0], gr->n_tokens[0] * sizeof *g->prompt);
+        g->n_prompt = gr->n_tokens[0];
+    }
+    gr->dialect_data = g;
+    gr->dialect_data_free = gen_data_free;
+    return true;
 }
 
+static bool parse_chat_run(struct request *rq, json_t *body, struct gen_request *gr) {
+    return parse_run(rq, body, gr, true);
+}
+
+static bool parse_generate_run(struct request *rq, json_t *body, struct gen_request *gr) {
+    return parse_run(rq, body, gr, false);
+}
+
+static const struct dialect ollama_chat = { "ollama-", "application/x-ndjson", stream_event, respond, parse_chat_run };
+static const struct dialect ollama_generate = { "ollama-", "application/x-ndjson", stream_event, respond,
+                                                parse_generate_run };
+
 void handle_ollama_chat(struct request *rq) {
-    handle(rq, true);
+    handle_generation(rq, &ollama_chat);
 }
 
 void handle_ollama_generate(struct request *rq) {
-    handle(rq, false);
+    handle_generation(rq, &ollama_generate);
 }
 
 /* ---- embeddings ---- */

@@ -296,10 +296,6 @@ static void completion_respond(struct request *rq, struct job *j, const struct g
     reply_json(rq, 200, response_new(j, false, choices));
 }
 
-static const struct dialect openai_chat = { "chatcmpl-", "text/event-stream", chat_stream_event, chat_respond };
-static const struct dialect openai_completions = { "cmpl-", "text/event-stream", completion_stream_event,
-                                                   completion_respond };
-
 /* ---- requests ---- */
 
 /* response_format, grammar and json_schema: at most one of them. */
@@ -463,26 +459,23 @@ bool completion_request_check(struct request *rq, json_t *body, bool chat) {
     return ok;
 }
 
-static void handle(struct request *rq, bool chat) {
-    json_t *body = request_object(rq);
-    if (!body) {
-        return;
-    }
-    struct gen_request gr;
-    gen_request_init(&gr, rq->s);
-    if (!rq->s->engine) {
-        reply_error(rq, 501, NULL, "not_supported", "this server does not generate text (embedding model)");
-    } else if (completion_request_parse(rq, body, chat, &gr)) {
-        generate(rq, &gr, chat ? &openai_chat : &openai_completions);
-    }
-    gen_request_free(&gr);
-    json_decref(body);
+static bool parse_chat(struct request *rq, json_t *body, struct gen_request *gr) {
+    return completion_request_parse(rq, body, true, gr);
 }
 
+static bool parse_completions(struct request *rq, json_t *body, struct gen_request *gr) {
+    return completion_request_parse(rq, body, false, gr);
+}
+
+static const struct dialect openai_chat = { "chatcmpl-", "text/event-stream", chat_stream_event, chat_respond,
+                                            parse_chat };
+static const struct dialect openai_completions = { "cmpl-", "text/event-stream", completion_stream_event,
+                                                   completion_respond, parse_completions };
+
 void handle_chat(struct request *rq) {
-    handle(rq, true);
+    handle_generation(rq, &openai_chat);
 }
 
 void handle_completions(struct request *rq) {
-    handle(rq, false);
+    handle_generation(rq, &openai_completions);
 }

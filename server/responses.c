@@ -249,8 +249,6 @@ static void echo_free(void *p) {
     }
 }
 
-static const struct dialect responses = { "resp_", "text/event-stream", stream_event, respond };
-
 /* ---- requests: input items as the conversation the library renders ---- */
 
 /* Content parts of an input message as OpenAI chat parts (input_text / output_text into text parts). */
@@ -566,25 +564,20 @@ bool responses_request_check(struct request *rq, json_t *body) {
     return ok;
 }
 
-void handle_responses(struct request *rq) {
-    json_t *body = request_object(rq);
-    if (!body) {
-        return;
-    }
-    struct gen_request gr;
-    gen_request_init(&gr, rq->s);
+/* parse, keeping what the response echoes for the job. */
+static bool parse_echoed(struct request *rq, json_t *body, struct gen_request *gr) {
     struct echo *e = calloc(1, sizeof *e);
     if (!e) {
         reply_error(rq, 500, NULL, NULL, "out of memory");
-    } else if (!rq->s->engine) {
-        reply_error(rq, 501, NULL, "not_supported", "this server does not generate text (embedding model)");
-    } else if (parse(rq, body, &gr, e)) {
-        gr.dialect_data = e;
-        gr.dialect_data_free = echo_free;
-        e = NULL; /* the job owns it now */
-        generate(rq, &gr, &responses);
+        return false;
     }
-    echo_free(e);
-    gen_request_free(&gr);
-    json_decref(body);
+    gr->dialect_data = e;
+    gr->dialect_data_free = echo_free;
+    return parse(rq, body, gr, e);
+}
+
+static const struct dialect responses = { "resp_", "text/event-stream", stream_event, respond, parse_echoed };
+
+void handle_responses(struct request *rq) {
+    handle_generation(rq, &responses);
 }

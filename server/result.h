@@ -104,6 +104,10 @@ struct dialect {
     void (*stream_event)(struct job *j, const struct delta *d, llamac__dynbuf *out);
     /* Replies with the response of a finished, non-streaming job of request `gr` (or with its failure). */
     void (*respond)(struct request *rq, struct job *j, const struct gen_request *gr);
+    /* Reads a request body into *gr (gen_request_init'ed) for generate(); what it allocates into gr->dialect_data
+     * is freed with gr. False when it replied itself: a refusal, or an answer that needs no generation. (NULL where
+     * no endpoint reads requests in this dialect.) */
+    bool (*parse)(struct request *rq, json_t *body, struct gen_request *gr);
 };
 
 /* A closed block of a streamed choice (job.c keeps them, in order, for a dialect that shows the whole output at

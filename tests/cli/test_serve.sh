@@ -429,6 +429,10 @@ if [ -n "${LLAMAC_LLAMA_SOURCE:-}" ]; then
   expect_eq "rerank without query" "$code:$(jqr .error.param)" "400:query"
   req POST "$R_URL/v1/chat/completions" '{"messages":[{"role":"user","content":"Hi"}]}'
   expect_eq "no generation on a reranker" "$code" 501
+  for ep in /v1/completions /v1/messages /v1/responses /api/chat /api/generate /completion; do
+    req POST "$R_URL$ep" '{"model":"m","max_tokens":4,"prompt":"Hi","input":"Hi","messages":[{"role":"user","content":"Hi"}]}'
+    expect_eq "no generation on a reranker: $ep" "$code" 501
+  done
   stop_server "$R_PID"
   expect_eq "reranker server exit" "$stop_rc" 0
 fi
