@@ -108,6 +108,35 @@ dialect_servers() {
   start_server R -m "$MODELS/stories260K-chatml.gguf" --chat-template-file "$TMP/think.jinja" -np 1 -t 1
 }
 
+# stop_dialect_servers : stops dialect_servers' three servers, checking that each exits cleanly.
+stop_dialect_servers() {
+  for p in "$S_PID" "$Q_PID" "$R_PID"; do
+    stop_server "$p"
+    expect_eq "server exit" "$stop_rc" 0
+  done
+}
+
+# sdk_run NAME CLIENT ARGS... : runs the test's $TMP/sdk.js with the npm client $CLIENTS/CLIENT and ARGS, its JSON
+# output into $TMP/NAME.json; checks that it exited 0 (showing its stderr when not).
+sdk_run() {
+  local name=$1 client=$2
+  shift 2
+  local rc=0
+  node "$TMP/sdk.js" "$CLIENTS/$client" "$@" > "$TMP/$name.json" 2> "$TMP/$name.err" || rc=$?
+  expect_eq "$name: SDK script status" "$rc" 0
+  [ "$rc" -eq 0 ] || cat "$TMP/$name.err" >&2
+}
+
+# expect_cancelled N NAME : waits (5 s at most) until server S's /metrics counts N cancelled requests, and checks it.
+expect_cancelled() {
+  for _ in $(seq 1 50); do
+    req GET "$S_URL/metrics"
+    grep -q "^llamac:requests_cancelled_total $1\$" "$TMP/body" && break
+    sleep 0.1
+  done
+  expect_contains "$2" "$(cat "$TMP/body")" "llamac:requests_cancelled_total $1"
+}
+
 # disconnect_frees_slot PATH BODY [curl args...] : a client that reads the start of a long stream from server S
 # (started with --metrics --slots, -np 2, no request cancelled before; $AUTH its key, if any) and goes away; the
 # request is cancelled and every slot is idle again.
@@ -115,12 +144,7 @@ disconnect_frees_slot() {
   local path=$1 body=$2
   shift 2
   curl -s -N "$@" --data-binary "$body" "$S_URL$path" | head -c 3000 > /dev/null
-  for _ in $(seq 1 50); do
-    req GET "$S_URL/metrics"
-    grep -q '^llamac:requests_cancelled_total 1$' "$TMP/body" && break
-    sleep 0.1
-  done
-  expect_contains "disconnect cancels the request" "$(cat "$TMP/body")" "llamac:requests_cancelled_total 1"
+  expect_cancelled 1 "disconnect cancels the request"
   req GET "$S_URL/slots"
   expect_eq "all slots idle" "$(jqr 'map(select(.state == "idle")) | length')" 2
 }

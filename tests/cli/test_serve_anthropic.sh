@@ -102,10 +102,7 @@ const err = (e) => `${e.constructor.name}:${e.status}:${e.error && e.error.type}
 })().catch((e) => { console.error(e); process.exit(1); });
 EOF
 sdk() { # sdk NAME URL MODE : runs the script, its JSON into $TMP/NAME.json
-  local rc=0
-  node "$TMP/sdk.js" "$CLIENTS/@anthropic-ai/sdk" "$2" "$3" > "$TMP/$1.json" 2> "$TMP/$1.err" || rc=$?
-  expect_eq "$1: SDK script status" "$rc" 0
-  [ "$rc" -eq 0 ] || cat "$TMP/$1.err" >&2
+  sdk_run "$1" @anthropic-ai/sdk "$2" "$3"
 }
 
 # --- stories260K-chatml: everything ---
@@ -203,8 +200,5 @@ AUTH=sdk-key
 # --- a client that goes away mid-stream frees its slot ---
 disconnect_frees_slot /v1/messages '{"model":"m","max_tokens":1500,"stream":true,"messages":[{"role":"user","content":"Once upon a time"}]}' -H 'x-api-key: sdk-key'
 
-for p in "$S_PID" "$Q_PID" "$R_PID"; do
-  stop_server "$p"
-  expect_eq "server exit" "$stop_rc" 0
-done
+stop_dialect_servers
 finish

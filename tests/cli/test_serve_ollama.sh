@@ -112,11 +112,7 @@ const err = (e) => `${e.name}:${e.status_code}:${e.error}`;
 })().catch((e) => { console.error(e); process.exit(1); });
 EOF
 sdk() { # sdk NAME URL MODE : runs the script, its JSON into $TMP/NAME.json
-  local rc=0
-  node "$TMP/sdk.js" "$CLIENTS/ollama" "$2" "$3" "$LLAMAC_SOURCE_DIR/tests/schema/person.schema.json" \
-    > "$TMP/$1.json" 2> "$TMP/$1.err" || rc=$?
-  expect_eq "$1: SDK script status" "$rc" 0
-  [ "$rc" -eq 0 ] || cat "$TMP/$1.err" >&2
+  sdk_run "$1" ollama "$2" "$3" "$LLAMAC_SOURCE_DIR/tests/schema/person.schema.json"
 }
 
 # --- stories260K-chatml: everything ---
@@ -214,8 +210,5 @@ expect_eq "chat without messages: loads" "$code:$(jqr '"\(.done):\(.done_reason)
 # --- a client that goes away mid-stream frees its slot ---
 disconnect_frees_slot /api/chat '{"model":"stories260K-chatml.gguf","options":{"num_predict":1500},"messages":[{"role":"user","content":"Once upon a time"}]}'
 
-for p in "$S_PID" "$Q_PID" "$R_PID"; do
-  stop_server "$p"
-  expect_eq "server exit" "$stop_rc" 0
-done
+stop_dialect_servers
 finish

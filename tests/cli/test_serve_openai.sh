@@ -96,10 +96,7 @@ const messages = [{ role: "user", content: "Tell me a story about a cat." }];
   console.log(JSON.stringify(out));
 })().catch((err) => { console.error(err); process.exit(1); });
 EOF
-rc=0
-node "$TMP/sdk.js" "$CLIENTS/openai" "$S_URL" > "$TMP/sdk.json" 2> "$TMP/sdk.err" || rc=$?
-expect_eq "SDK script status" "$rc" 0
-[ "$rc" -eq 0 ] || cat "$TMP/sdk.err" >&2
+sdk_run sdk openai "$S_URL"
 text=$(jqr .text "$TMP/sdk.json")
 [ -n "$text" ] && pass || fail "SDK chat text is empty"
 expect_eq "SDK chat finish" "$(jqr .finish "$TMP/sdk.json")" "length"

@@ -113,11 +113,7 @@ const collect = async (stream) => { // every event of a stream, and the text and
 })().catch((e) => { console.error(e); process.exit(1); });
 EOF
 sdk() { # sdk NAME URL MODE : runs the script, its JSON into $TMP/NAME.json
-  local rc=0
-  node "$TMP/sdk.js" "$CLIENTS/openai" "$2" "$3" "$LLAMAC_SOURCE_DIR/tests/schema/person.schema.json" \
-    > "$TMP/$1.json" 2> "$TMP/$1.err" || rc=$?
-  expect_eq "$1: SDK script status" "$rc" 0
-  [ "$rc" -eq 0 ] || cat "$TMP/$1.err" >&2
+  sdk_run "$1" openai "$2" "$3" "$LLAMAC_SOURCE_DIR/tests/schema/person.schema.json"
 }
 
 # --- stories260K-chatml: everything ---
@@ -204,8 +200,5 @@ err "background refused" 400 background '{"model":"m","input":"Hi","background":
 # --- a client that goes away mid-stream frees its slot ---
 disconnect_frees_slot /v1/responses '{"model":"m","max_output_tokens":1500,"stream":true,"input":"Once upon a time"}' -H 'Authorization: Bearer sdk-key'
 
-for p in "$S_PID" "$Q_PID" "$R_PID"; do
-  stop_server "$p"
-  expect_eq "server exit" "$stop_rc" 0
-done
+stop_dialect_servers
 finish
