@@ -56,6 +56,54 @@ static llamac_status open_base(const char *base, llamac_gguf **g, llamac_gguf_in
     return st;
 }
 
+/* An adapter file in the making, as both writers make one: the base model it is for, the tensors it will hold
+ * (listed first, so the list never grows), and the GGUF they are registered in. */
+struct adapter_file {
+    llamac_gguf *base;
+    llamac_gguf_info bi;
+    struct gguf_context *out;
+    struct llamac__synth_list l;
+};
+
+/* Checks a writer's arguments (`fn` names it) and empties *af, for open_base(&af->base, &af->bi) and
+ * adapter_file_alloc; adapter_file_free, also after failing. */
+static llamac_status adapter_file_init(struct adapter_file *af, const char *fn, const char *path, const void *params) {
+    memset(af, 0, sizeof *af);
+    if (!path || !path[0] || !params) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%s: %s", fn,
+                            !params ? "params is NULL"
+                            : path  ? "empty path"
+                                    : "path is NULL");
+    }
+    return LLAMAC_OK;
+}
+
+/* Room for `cap` tensors whose matrices are of `wtype`, and the empty GGUF; `what` names the file. */
+static llamac_status adapter_file_alloc(struct adapter_file *af, size_t cap, enum ggml_type wtype, const char *what) {
+    af->l.cap = cap;
+    af->l.wtype = wtype;
+    if (!(af->l.items = llamac__calloc(cap ? cap : 1, sizeof *af->l.items)) || !(af->out = gguf_init_empty())) {
+        return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory describing the %s", what);
+    }
+    return LLAMAC_OK;
+}
+
+/* Registers the listed tensors and writes the file with seeded values of standard deviation `std`. */
+static llamac_status adapter_file_write(struct adapter_file *af, const char *path, const char *what, uint64_t seed,
+                                        float std) {
+    llamac_status st = llamac__synth_register(af->out, &af->l);
+    if (st == LLAMAC_OK) {
+        st = llamac__synth_write_file(path, what, af->out, &af->l, seed, std);
+    }
+    return st == LLAMAC_OK ? llamac__ok() : st;
+}
+
+static void adapter_file_free(struct adapter_file *af) {
+    free(af->l.items);
+    gguf_free(af->out);
+    llamac_gguf_free(af->base);
+}
+
 /* ---- which weights a LoRA adapts ---- */
 
 struct targets {
@@ -242,95 +290,59 @@ static llamac_status lora_check(const llamac_synth_lora_params *p, float *std) {
 }
 
 llamac_status llamac_synth_lora_write(const char *path, const llamac_synth_lora_params *params) {
-    if (!path || !path[0] || !params) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_synth_lora_write: %s",
-                            !params ? "params is NULL"
-                            : path  ? "empty path"
-                                    : "path is NULL");
-    }
     float std = DEFAULT_STD;
-    struct targets tg;
-    llamac_status st = lora_check(params, &std);
+    struct targets tg = { 0 };
+    struct adapter_file af;
+    llamac_status st = adapter_file_init(&af, "llamac_synth_lora_write", path, params);
+    if (st == LLAMAC_OK) {
+        st = lora_check(params, &std);
+    }
     if (st == LLAMAC_OK) {
         st = parse_targets(params->targets, &tg);
     }
-    if (st != LLAMAC_OK) {
-        return st;
+    if (st == LLAMAC_OK) {
+        st = open_base(params->base, &af.base, &af.bi);
     }
-    const int32_t rank = params->rank ? params->rank : DEFAULT_RANK;
-    llamac_gguf *base = NULL;
-    llamac_gguf_info bi;
-    struct gguf_context *out = NULL;
-    struct llamac__synth_list l = { 0 };
-    if ((st = open_base(params->base, &base, &bi)) != LLAMAC_OK) {
-        goto done;
+    const int32_t rank = params && params->rank ? params->rank : DEFAULT_RANK;
+    if (st == LLAMAC_OK) {
+        st = adapter_file_alloc(&af, 2 * llamac_gguf_tensor_count(af.base),
+                                params->type == LLAMAC_SYNTH_F16 ? GGML_TYPE_F16 : GGML_TYPE_F32, "adapter");
     }
-    l.cap = 2 * llamac_gguf_tensor_count(base);
-    l.wtype = params->type == LLAMAC_SYNTH_F16 ? GGML_TYPE_F16 : GGML_TYPE_F32;
-    if (!(l.items = llamac__calloc(l.cap ? l.cap : 1, sizeof *l.items)) || !(out = gguf_init_empty())) {
-        st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory describing the adapter");
-        goto done;
+    if (st == LLAMAC_OK && (st = lora_tensors(af.base, params->base, &tg, rank, &af.l)) == LLAMAC_OK &&
+        (st = lora_meta(af.out, params, &af.bi, rank)) == LLAMAC_OK) {
+        st = adapter_file_write(&af, path, "LoRA adapter", params->seed, std);
     }
-    if ((st = lora_tensors(base, params->base, &tg, rank, &l)) != LLAMAC_OK ||
-        (st = lora_meta(out, params, &bi, rank)) != LLAMAC_OK || (st = llamac__synth_register(out, &l)) != LLAMAC_OK ||
-        (st = llamac__synth_write_file(path, "LoRA adapter", out, &l, params->seed, std)) != LLAMAC_OK) {
-        goto done;
-    }
-    st = llamac__ok();
-done:
-    free(l.items);
-    gguf_free(out);
-    llamac_gguf_free(base);
+    adapter_file_free(&af);
     return st;
 }
 
 /* ---- control vectors ---- */
 
 llamac_status llamac_synth_cvec_write(const char *path, const llamac_synth_cvec_params *params) {
-    if (!path || !path[0] || !params) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_synth_cvec_write: %s",
-                            !params ? "params is NULL"
-                            : path  ? "empty path"
-                                    : "path is NULL");
-    }
     float std = DEFAULT_STD;
-    llamac_status st = take_std(params->init_std, &std);
-    if (st != LLAMAC_OK) {
-        return st;
+    struct adapter_file af;
+    llamac_status st = adapter_file_init(&af, "llamac_synth_cvec_write", path, params);
+    if (st == LLAMAC_OK) {
+        st = take_std(params->init_std, &std);
     }
-    llamac_gguf *base = NULL;
-    llamac_gguf_info bi;
-    struct gguf_context *out = NULL;
-    struct llamac__synth_list l = { 0 };
-    if ((st = open_base(params->base, &base, &bi)) != LLAMAC_OK) {
-        goto done;
+    if (st == LLAMAC_OK) {
+        st = open_base(params->base, &af.base, &af.bi);
     }
-    if (bi.n_layer < 2 || bi.n_embd == 0) {
+    if (st == LLAMAC_OK && (af.bi.n_layer < 2 || af.bi.n_embd == 0)) {
         st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
                           "base model '%s' has %u layers of n_embd %u; a control vector needs 2 layers or more",
-                          params->base, bi.n_layer, bi.n_embd);
-        goto done;
+                          params->base, af.bi.n_layer, af.bi.n_embd);
     }
-    l.cap = bi.n_layer - 1;
-    l.wtype = GGML_TYPE_F32;
-    if (!(l.items = llamac__calloc(l.cap, sizeof *l.items)) || !(out = gguf_init_empty())) {
-        st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory describing the control vector");
-        goto done;
+    if (st == LLAMAC_OK &&
+        (st = adapter_file_alloc(&af, af.bi.n_layer - 1, GGML_TYPE_F32, "control vector")) == LLAMAC_OK) {
+        for (uint32_t il = 1; il < af.bi.n_layer; il++) {
+            llamac__synth_add(&af.l, LLAMAC__FILL_RANDOM, GGML_TYPE_F32, af.bi.n_embd, 1, "direction.%u", il);
+        }
+        gguf_set_val_str(af.out, "general.architecture", "controlvector");
+        gguf_set_val_str(af.out, "controlvector.model_hint", af.bi.architecture);
+        gguf_set_val_i32(af.out, "controlvector.layer_count", (int32_t)(af.bi.n_layer - 1));
+        st = adapter_file_write(&af, path, "control vector", params->seed, std);
     }
-    for (uint32_t il = 1; il < bi.n_layer; il++) {
-        llamac__synth_add(&l, LLAMAC__FILL_RANDOM, GGML_TYPE_F32, bi.n_embd, 1, "direction.%u", il);
-    }
-    gguf_set_val_str(out, "general.architecture", "controlvector");
-    gguf_set_val_str(out, "controlvector.model_hint", bi.architecture);
-    gguf_set_val_i32(out, "controlvector.layer_count", (int32_t)(bi.n_layer - 1));
-    if ((st = llamac__synth_register(out, &l)) != LLAMAC_OK ||
-        (st = llamac__synth_write_file(path, "control vector", out, &l, params->seed, std)) != LLAMAC_OK) {
-        goto done;
-    }
-    st = llamac__ok();
-done:
-    free(l.items);
-    gguf_free(out);
-    llamac_gguf_free(base);
+    adapter_file_free(&af);
     return st;
 }

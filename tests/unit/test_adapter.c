@@ -431,6 +431,19 @@ static void test_synth_errors(void) {
     CHECK_STATUS(llamac_synth_lora_write(test_tmp("bad.gguf"), &p), LLAMAC_E_IO);
     p.base = NULL;
     CHECK_STATUS(llamac_synth_lora_write(test_tmp("bad.gguf"), &p), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_synth_lora_write(NULL, &p), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("path is NULL");
+    CHECK_STATUS(llamac_synth_lora_write("", &p), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("empty path");
+    llamac_synth_cvec_params cp = llamac_synth_cvec_params_default();
+    CHECK_STATUS(llamac_synth_cvec_write(test_tmp("bad.gguf"), NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("llamac_synth_cvec_write: params is NULL");
+    CHECK_STATUS(llamac_synth_cvec_write(test_tmp("bad.gguf"), &cp), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("no base model");
+    cp.base = test_model("stories260K.gguf");
+    cp.init_std = 2.0f;
+    CHECK_STATUS(llamac_synth_cvec_write(test_tmp("bad.gguf"), &cp), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("init_std 2");
     struct stat sb;
     CHECK(stat(test_tmp("bad.gguf"), &sb) != 0);
     /* the same parameters give the same bytes */
