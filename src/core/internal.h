@@ -86,6 +86,10 @@ struct llamac_model {
 void llamac__model_ref(llamac_model *model);
 void llamac__model_unref(llamac_model *model);
 
+/* Checks KV overrides as model loading and quantization both take them: an array when n > 0, keys of 1 to 127
+ * bytes, a known type, strings of 0 to 127 bytes. Sets LLAMAC_E_INVALID_ARGUMENT naming the first bad one. */
+llamac_status llamac__kv_overrides_check(const llamac_kv_override *overrides, size_t n);
+
 /* True when `token` is a valid id of the model's vocabulary. */
 bool llamac__token_valid(const llamac_model *model, llamac_token token);
 

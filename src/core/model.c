@@ -77,12 +77,15 @@ static llamac_status check_params(const llamac_model_params *p) {
             return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "tensor_split[%zu] must be a non-negative number", i);
         }
     }
-    if (p->n_kv_overrides > 0 && !p->kv_overrides) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_kv_overrides is %zu but kv_overrides is NULL",
-                            p->n_kv_overrides);
+    return llamac__kv_overrides_check(p->kv_overrides, p->n_kv_overrides);
+}
+
+llamac_status llamac__kv_overrides_check(const llamac_kv_override *overrides, size_t n) {
+    if (n > 0 && !overrides) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_kv_overrides is %zu but kv_overrides is NULL", n);
     }
-    for (size_t i = 0; i < p->n_kv_overrides; i++) {
-        const llamac_kv_override *o = &p->kv_overrides[i];
+    for (size_t i = 0; i < n; i++) {
+        const llamac_kv_override *o = &overrides[i];
         if (!o->key || !o->key[0] || strlen(o->key) >= 128) {
             return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "kv_overrides[%zu]: key must be 1 to 127 bytes", i);
         }

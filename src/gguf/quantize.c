@@ -532,39 +532,23 @@ static llamac_status check_params(const llamac_quantize_params *p, bool have_out
                                 p->prune_layers[i]);
         }
     }
-    if (p->n_kv_overrides > 0 && !p->kv_overrides) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_kv_overrides is %zu but kv_overrides is NULL",
-                            p->n_kv_overrides);
+    llamac_status st = llamac__kv_overrides_check(p->kv_overrides, p->n_kv_overrides);
+    if (st != LLAMAC_OK) {
+        return st;
     }
+    /* what only quantization refuses: the keys of the file's layout, and integers its u32 cannot hold */
     for (size_t i = 0; i < p->n_kv_overrides; i++) {
         const llamac_kv_override *o = &p->kv_overrides[i];
-        if (!o->key || !o->key[0] || strlen(o->key) >= 128) {
-            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "kv_overrides[%zu]: key must be 1 to 127 bytes", i);
-        }
         if (strcmp(o->key, GGUF_KEY_GENERAL_ALIGNMENT) == 0 || strncmp(o->key, "split.", 6) == 0) {
             return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
                                 "kv_overrides[%zu]: '%s' describes the file's layout and cannot be overridden", i,
                                 o->key);
         }
-        switch (o->type) {
-        case LLAMAC_KV_OVERRIDE_INT:
-            if (o->int_value < -(int64_t)UINT32_MAX || o->int_value > (int64_t)UINT32_MAX) {
-                return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
-                                    "kv_overrides[%zu] ('%s'): %lld does not fit the u32 that quantization writes", i,
-                                    o->key, (long long)o->int_value);
-            }
-            break;
-        case LLAMAC_KV_OVERRIDE_FLOAT:
-        case LLAMAC_KV_OVERRIDE_BOOL: break;
-        case LLAMAC_KV_OVERRIDE_STR:
-            if (!o->str_value || strlen(o->str_value) >= 128) {
-                return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
-                                    "kv_overrides[%zu] ('%s'): string must be 0 to 127 bytes", i, o->key);
-            }
-            break;
-        default:
-            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "kv_overrides[%zu] ('%s'): unknown type %d", i, o->key,
-                                (int)o->type);
+        if (o->type == LLAMAC_KV_OVERRIDE_INT &&
+            (o->int_value < -(int64_t)UINT32_MAX || o->int_value > (int64_t)UINT32_MAX)) {
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                                "kv_overrides[%zu] ('%s'): %lld does not fit the u32 that quantization writes", i,
+                                o->key, (long long)o->int_value);
         }
     }
     return LLAMAC_OK;
