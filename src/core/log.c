@@ -79,6 +79,19 @@ static void capture_line(struct log_state *st, const char *text, size_t len) {
     st->captured[st->captured_len] = '\0';
 }
 
+/* Hands a line to the user's hook, when one is set and the level passes its minimum. The hook is read under the lock
+ * and called outside it, so a hook may log or change the hook itself. */
+static void to_hook(llamac_log_level level, const char *line) {
+    pthread_mutex_lock(&hook_lock);
+    llamac_log_fn fn = hook_fn;
+    void *data = hook_data;
+    llamac_log_level min = hook_min;
+    pthread_mutex_unlock(&hook_lock);
+    if (fn && level >= min) {
+        fn(level, line, data);
+    }
+}
+
 static void emit_line(struct log_state *st, llamac_log_level level) {
     st->line[st->line_len] = '\0';
     if (st->capturing && level >= LLAMAC_LOG_WARN) {
@@ -87,14 +100,7 @@ static void emit_line(struct log_state *st, llamac_log_level level) {
     if (st->tap_fn) {
         st->tap_fn(level, st->line, st->tap_data);
     }
-    pthread_mutex_lock(&hook_lock);
-    llamac_log_fn fn = hook_fn;
-    void *data = hook_data;
-    llamac_log_level min = hook_min;
-    pthread_mutex_unlock(&hook_lock);
-    if (fn && level >= min) {
-        fn(level, st->line, data);
-    }
+    to_hook(level, st->line);
     st->line_len = 0;
 }
 
@@ -184,12 +190,5 @@ void llamac__log(llamac_log_level level, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    pthread_mutex_lock(&hook_lock);
-    llamac_log_fn fn = hook_fn;
-    void *data = hook_data;
-    llamac_log_level min = hook_min;
-    pthread_mutex_unlock(&hook_lock);
-    if (fn && level >= min) {
-        fn(level, buf, data);
-    }
+    to_hook(level, buf);
 }

@@ -165,10 +165,20 @@ static bool relay_progress(float progress, void *user_data) {
     return true;
 }
 
-/* Reads a metadata string of any length through llama.cpp's (buf, size) getters. */
-static char *meta_dup_by_key(const struct llama_model *lm, const char *key) {
+/* One of llama.cpp's (buf, size) metadata getters: the value of `key`, or (key NULL) the key or the value at i. */
+static int32_t meta_get(const struct llama_model *lm, const char *key, int32_t i, bool want_key, char *buf,
+                        size_t size) {
+    if (key) {
+        return llama_model_meta_val_str(lm, key, buf, size);
+    }
+    return want_key ? llama_model_meta_key_by_index(lm, i, buf, size)
+                    : llama_model_meta_val_str_by_index(lm, i, buf, size);
+}
+
+/* Reads a metadata string of any length through meta_get: a small buffer first, an exact one when it is longer. */
+static char *meta_dup(const struct llama_model *lm, const char *key, int32_t i, bool want_key) {
     char small[256];
-    int32_t n = llama_model_meta_val_str(lm, key, small, sizeof small);
+    int32_t n = meta_get(lm, key, i, want_key, small, sizeof small);
     if (n < 0) {
         return NULL;
     }
@@ -177,30 +187,17 @@ static char *meta_dup_by_key(const struct llama_model *lm, const char *key) {
     }
     char *big = llamac__malloc((size_t)n + 1);
     if (big) {
-        llama_model_meta_val_str(lm, key, big, (size_t)n + 1);
+        meta_get(lm, key, i, want_key, big, (size_t)n + 1);
     }
     return big;
 }
 
+static char *meta_dup_by_key(const struct llama_model *lm, const char *key) {
+    return meta_dup(lm, key, 0, false);
+}
+
 static char *meta_dup_at(const struct llama_model *lm, int32_t i, bool want_key) {
-    char small[256];
-    int32_t n = want_key ? llama_model_meta_key_by_index(lm, i, small, sizeof small)
-                         : llama_model_meta_val_str_by_index(lm, i, small, sizeof small);
-    if (n < 0) {
-        return NULL;
-    }
-    if ((size_t)n < sizeof small) {
-        return llamac__strndup(small, (size_t)n);
-    }
-    char *big = llamac__malloc((size_t)n + 1);
-    if (big) {
-        if (want_key) {
-            llama_model_meta_key_by_index(lm, i, big, (size_t)n + 1);
-        } else {
-            llama_model_meta_val_str_by_index(lm, i, big, (size_t)n + 1);
-        }
-    }
-    return big;
+    return meta_dup(lm, NULL, i, want_key);
 }
 
 static int32_t meta_int(const struct llama_model *lm, const char *arch, const char *suffix, int32_t fallback) {
