@@ -14,6 +14,7 @@
 #include "core/internal.h"
 
 #include <setjmp.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -401,8 +402,10 @@ typedef struct jprog {
  * LLAMAC_E_TEMPLATE and "line L, column C: message" on a syntax error. */
 void jinja_parse(jprog *prog, const char *source, size_t len);
 
-/* Formats "line L, column C: " for offset `pos` of `src` into `out`. */
-void jinja_where(const char *src, size_t src_len, size_t pos, char *out, size_t cap);
+/* Unwinds through `f` with LLAMAC_E_TEMPLATE and "line L, column C: message" for offset `pos` of `src`: the one
+ * way the lexer, the parser and the renderer report an error in the template. */
+JNORETURN void jinja_fail_at(jfail *f, const char *src, size_t src_len, size_t pos, const char *fmt, va_list ap)
+    LLAMAC_PRINTF(5, 0);
 
 /* ---- lexer (jinja_lex.c) ---- */
 

@@ -36,17 +36,10 @@ static bool is_word(char c) {
 
 static JNORETURN void lex_fail(lexer *lx, size_t pos, const char *fmt, ...) LLAMAC_PRINTF(3, 4);
 static void lex_fail(lexer *lx, size_t pos, const char *fmt, ...) {
-    jfail *f = lx->prog->arena.fail;
-    char where[64];
-    jinja_where(lx->s, lx->n, pos, where, sizeof where);
-    size_t w = strlen(where);
-    memcpy(f->msg, where, w + 1);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(f->msg + w, sizeof f->msg - w, fmt, ap);
-    va_end(ap);
-    f->status = LLAMAC_E_TEMPLATE;
-    longjmp(f->jb, 1);
+    jinja_fail_at(lx->prog->arena.fail, lx->s, lx->n, pos, fmt, ap);
+    va_end(ap); /* not reached */
 }
 
 /* The byte at pos + k, or '\0' past the end (the source keeps a NUL there). */
@@ -105,12 +98,12 @@ static void lex_string(lexer *lx, char quote) {
             char e = lx->s[lx->pos++];
             static const char from[] = "ntrbfv\\'\"", to[] = "\n\t\r\b\f\v\\'\"";
             const char *k = memchr(from, e, sizeof from - 1);
-            if (!k) {
-                char esc[2] = { e, '\0' };
-                lex_fail(lx, lx->pos, "unknown escape sequence \\%s in a string literal", esc);
+            if (k) {
+                buf[len++] = to[k - from];
+                continue;
             }
-            buf[len++] = to[k - from];
-            continue;
+            char esc[2] = { e, '\0' };
+            lex_fail(lx, lx->pos, "unknown escape sequence \\%s in a string literal", esc);
         }
         buf[len++] = c;
         lx->pos++;

@@ -27,17 +27,10 @@ static const jtok eof_tok = { T_EOF, "", 0, 0 };
 
 static JNORETURN void pfail(parser *p, size_t pos, const char *fmt, ...) LLAMAC_PRINTF(3, 4);
 static void pfail(parser *p, size_t pos, const char *fmt, ...) {
-    jfail *f = p->prog->arena.fail;
-    char where[64];
-    jinja_where(p->prog->src, p->prog->src_len, pos, where, sizeof where);
-    size_t w = strlen(where);
-    memcpy(f->msg, where, w + 1);
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(f->msg + w, sizeof f->msg - w, fmt, ap);
-    va_end(ap);
-    f->status = LLAMAC_E_TEMPLATE;
-    longjmp(f->jb, 1);
+    jinja_fail_at(p->prog->arena.fail, p->prog->src, p->prog->src_len, pos, fmt, ap);
+    va_end(ap); /* not reached */
 }
 
 static const jtok *peek(const parser *p, size_t k) {

@@ -104,7 +104,7 @@ void *ja_grow(jarena *a, const void *old, size_t n, size_t cap, size_t size) {
 
 /* ---- errors ---- */
 
-void jinja_where(const char *src, size_t src_len, size_t pos, char *out, size_t cap) {
+void jinja_fail_at(jfail *f, const char *src, size_t src_len, size_t pos, const char *fmt, va_list ap) {
     size_t line = 1, col = 1;
     for (size_t i = 0; i < pos && i < src_len; i++) {
         if (src[i] == '\n') {
@@ -114,18 +114,16 @@ void jinja_where(const char *src, size_t src_len, size_t pos, char *out, size_t 
             col++;
         }
     }
-    snprintf(out, cap, "line %zu, column %zu: ", line, col);
+    int w = snprintf(f->msg, sizeof f->msg, "line %zu, column %zu: ", line, col);
+    size_t at = w < 0 ? 0 : (size_t)w < sizeof f->msg ? (size_t)w : sizeof f->msg - 1;
+    vsnprintf(f->msg + at, sizeof f->msg - at, fmt, ap);
+    f->status = LLAMAC_E_TEMPLATE;
+    longjmp(f->jb, 1);
 }
 
 static JNORETURN void jerr_va(jrt *rt, size_t pos, const char *fmt, va_list ap) LLAMAC_PRINTF(3, 0);
 static void jerr_va(jrt *rt, size_t pos, const char *fmt, va_list ap) {
-    char where[64];
-    jinja_where(rt->src, rt->src_len, pos, where, sizeof where);
-    size_t w = strlen(where);
-    memcpy(rt->fail->msg, where, w + 1);
-    vsnprintf(rt->fail->msg + w, sizeof rt->fail->msg - w, fmt, ap);
-    rt->fail->status = LLAMAC_E_TEMPLATE;
-    longjmp(rt->fail->jb, 1);
+    jinja_fail_at(rt->fail, rt->src, rt->src_len, pos, fmt, ap);
 }
 
 void jerr_at(jrt *rt, size_t pos, const char *fmt, ...) {
