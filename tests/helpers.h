@@ -1,6 +1,7 @@
 /*
  * helpers.h - what many model tests need besides check.h (which has the checks, test_model, test_read_file and
- * test_tmp): the context parameters of the small test models, and a model with a context to test on.
+ * test_tmp): the context parameters of the small test models, a model with a context to test on, a text sink, and
+ * logits compared within a tolerance.
  *
  * One thread per context: the tiny models gain nothing from more, and on a busy machine llama.cpp's thread barriers
  * make every decode slow.
@@ -9,6 +10,8 @@
 #define LLAMAC_TEST_HELPERS_H
 
 #include "check.h"
+
+#include <math.h>
 
 /* llamac_ctx_params_default() with `n_ctx` tokens (0: the default) and one thread. */
 static inline llamac_ctx_params test_ctx_params(uint32_t n_ctx) {
@@ -48,6 +51,33 @@ static inline bool test_on_text(const char *s, size_t len, void *user_data) {
         k->text[k->len] = '\0';
     }
     return true;
+}
+
+/* Copies the last logits of `ctx` into out[n], checking that there are n (NaN where there are not). */
+static inline void test_last_logits(llamac_context *ctx, float *out, size_t n) {
+    const float *l = NULL;
+    size_t got = 0;
+    CHECK_OK(llamac_ctx_logits(ctx, -1, &l, &got));
+    CHECK_INT(got, n);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = l && got == n ? l[i] : NAN;
+    }
+}
+
+/* Whether a[n] and b[n] differ by less than `tol` everywhere (a NaN never does); prints the largest difference
+ * when not. */
+static inline bool test_logits_close(const float *a, const float *b, size_t n, float tol) {
+    float worst = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float d = fabsf(a[i] - b[i]);
+        if (!(d <= worst)) {
+            worst = d;
+        }
+    }
+    if (!(worst < tol)) {
+        fprintf(stderr, "  max logit difference %g (tolerance %g)\n", (double)worst, (double)tol);
+    }
+    return worst < tol;
 }
 
 #endif /* LLAMAC_TEST_HELPERS_H */

@@ -36,29 +36,9 @@ static llamac_pos pos_max(llamac_context *ctx, llamac_seq_id seq) {
     return p;
 }
 
-/* Copies the last logits of `ctx` into out[512]. */
+/* The stories260K model's 512 logits of the last token into out[512]. */
 static void last_logits(llamac_context *ctx, float *out) {
-    const float *l = NULL;
-    size_t n = 0;
-    CHECK_OK(llamac_ctx_logits(ctx, -1, &l, &n));
-    CHECK_INT(n, 512);
-    for (size_t i = 0; i < 512; i++) {
-        out[i] = l && n == 512 ? l[i] : NAN;
-    }
-}
-
-static bool logits_close(const float *a, const float *b, float tol) {
-    float worst = 0.0f;
-    for (size_t i = 0; i < 512; i++) {
-        float d = fabsf(a[i] - b[i]);
-        if (!(d <= worst)) {
-            worst = d;
-        }
-    }
-    if (!(worst < tol)) {
-        fprintf(stderr, "  max logit difference %g (tolerance %g)\n", (double)worst, (double)tol);
-    }
-    return worst < tol;
+    test_last_logits(ctx, out, 512);
 }
 
 /* After seq_rm [5, end), decoding the removed tokens again reproduces the full decode. */
@@ -81,7 +61,7 @@ static void test_positions_and_rm(void) {
     CHECK_OK(llamac_ctx_decode(ctx, 0, story + 5, 5));
     CHECK_INT(pos_max(ctx, 0), 9);
     last_logits(ctx, again);
-    CHECK(logits_close(full, again, 1e-4f));
+    CHECK(test_logits_close(full, again, 512, 1e-4f));
 
     /* Removing from the front leaves the tail in place. */
     CHECK_OK(llamac_ctx_seq_rm(ctx, 0, -1, 3));
@@ -116,7 +96,7 @@ static void test_seq_cp_and_keep(void) {
     CHECK_INT(pos_max(ctx, 1), 10);
     CHECK_INT(pos_max(ctx, 0), 9);
     last_logits(ctx, got);
-    CHECK(logits_close(want, got, 1e-4f));
+    CHECK(test_logits_close(want, got, 512, 1e-4f));
 
     /* Copying a sequence onto itself changes nothing. */
     CHECK_OK(llamac_ctx_seq_cp(ctx, 1, 1, -1, -1));
@@ -186,7 +166,7 @@ static void test_unified_cache(void) {
     last_logits(ctx, got);
     CHECK_OK(llamac_ctx_decode(ref, 0, story, 9));
     last_logits(ref, want);
-    CHECK(logits_close(got, want, 1e-4f));
+    CHECK(test_logits_close(got, want, 512, 1e-4f));
     /* one token in both sequences: allowed with a unified cache */
     llamac_batch *b = NULL;
     CHECK_OK(llamac_batch_new(4, 2, &b));
@@ -312,7 +292,7 @@ static void test_kv_clear(void) {
     CHECK_INT(pos_min(ctx, 1), 0);
     CHECK_INT(pos_max(ctx, 1), 3);
     last_logits(ctx, second);
-    CHECK(logits_close(first, second, 1e-4f));
+    CHECK(test_logits_close(first, second, 512, 1e-4f));
     llamac_ctx_free(ctx);
 }
 

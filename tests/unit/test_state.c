@@ -38,28 +38,8 @@ static llamac_pos pos_max(llamac_context *ctx) {
 
 /* Decodes one token and copies the logits into out[512]. */
 static void next_logits(llamac_context *ctx, llamac_token t, float *out) {
-    const float *l = NULL;
-    size_t n = 0;
     CHECK_OK(llamac_ctx_decode(ctx, 0, &t, 1));
-    CHECK_OK(llamac_ctx_logits(ctx, -1, &l, &n));
-    CHECK_INT(n, 512);
-    for (size_t i = 0; i < 512; i++) {
-        out[i] = l && n == 512 ? l[i] : NAN;
-    }
-}
-
-static bool same_logits(const float *a, const float *b, float tol) {
-    float worst = 0.0f;
-    for (size_t i = 0; i < 512; i++) {
-        float d = fabsf(a[i] - b[i]);
-        if (!(d <= worst)) {
-            worst = d;
-        }
-    }
-    if (!(worst < tol)) {
-        fprintf(stderr, "  max logit difference %g (tolerance %g)\n", (double)worst, (double)tol);
-    }
-    return worst < tol;
+    test_last_logits(ctx, out, 512);
 }
 
 static bool write_file(const char *path, const void *data, size_t len) {
@@ -124,14 +104,14 @@ static void test_buffer_roundtrip(void) {
 
     next_logits(a, ptok[n_p - 1], want);
     next_logits(b, ptok[n_p - 1], got);
-    CHECK(same_logits(want, got, 1e-5f));
+    CHECK(test_logits_close(want, got, 512, 1e-5f));
     CHECK_INT(pos_max(b), (llamac_pos)n_p - 1);
 
     /* The token list is optional on both sides. */
     CHECK_OK(llamac_ctx_state_set(c, data, size, NULL, NULL));
     CHECK_INT(pos_max(c), (llamac_pos)n_p - 2);
     next_logits(c, ptok[n_p - 1], got);
-    CHECK(same_logits(want, got, 1e-5f));
+    CHECK(test_logits_close(want, got, 512, 1e-5f));
     llamac_free(data);
     data = NULL;
     CHECK_OK(llamac_ctx_state_get(c, NULL, 0, &data, &size));
@@ -176,7 +156,7 @@ static void test_file_roundtrip(void) {
         llamac_free(toks);
         next_logits(a, ptok[n_p - 1], want);
         next_logits(b, ptok[n_p - 1], got);
-        CHECK(same_logits(want, got, 1e-5f));
+        CHECK(test_logits_close(want, got, 512, 1e-5f));
 
         /* Saving again over the file replaces it. */
         CHECK_OK(llamac_ctx_state_save_file(a, path, ptok, n_p));
@@ -211,14 +191,14 @@ static void check_untouched(llamac_context *ctx, llamac_model *m, llamac_kv_type
     const float *l = NULL;
     size_t n = 0;
     CHECK_OK(llamac_ctx_logits(ctx, -1, &l, &n));
-    CHECK(l && n == 512 && same_logits(l, before, 1e-6f));
+    CHECK(l && n == 512 && test_logits_close(l, before, 512, 1e-6f));
 
     llamac_context *ref = new_ctx(m, 512, type);
     if (ref) {
         CHECK_OK(llamac_ctx_decode(ref, 0, qtok, n_q - 1));
         next_logits(ref, qtok[n_q - 1], want);
         next_logits(ctx, qtok[n_q - 1], now);
-        CHECK(same_logits(want, now, 1e-5f));
+        CHECK(test_logits_close(want, now, 512, 1e-5f));
     }
     llamac_ctx_free(ref);
 }
