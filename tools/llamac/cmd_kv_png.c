@@ -273,7 +273,8 @@ static bool write_png(const struct canvas *cv, FILE *f) {
 
 /* Draws the chart: the layout of kv_plot_svg, with 7-pixel text. */
 static void draw_chart(struct canvas *cv, const char *title, const struct kv_quality *results, size_t n_results,
-                       double max, int left, int top, int plot_h, int group_w, int bar_w) {
+                       const struct kv_chart *ch) {
+    const int left = ch->left, top = ch->top, plot_h = ch->plot_h, bar_w = ch->bar_w;
     char num[32];
     fill_rect(cv, 0, 0, cv->w, cv->h, (const uint8_t[3]){ 255, 255, 255 });
     draw_text(cv, 10, 10, title, BLACK);
@@ -288,13 +289,13 @@ static void draw_chart(struct canvas *cv, const char *title, const struct kv_qua
     fill_rect(cv, left, top + plot_h, cv->w - 20 - left, 1, BLACK); /* x axis */
     fill_rect(cv, left, top, 1, plot_h + 1, BLACK);                 /* y axis */
     fill_rect(cv, left - 3, top, 3, 1, BLACK);
-    snprintf(num, sizeof num, "%.3g", max);
+    snprintf(num, sizeof num, "%.3g", ch->max);
     draw_text_right(cv, left - 6, top - 3, num, BLACK);
     draw_text_right(cv, left - 6, top + plot_h - 3, "0", BLACK);
     int on_label_y = 0, on_label_right = -1; /* the rotation-on value label of the current group */
     for (size_t i = 0; i < n_results; i++) {
         const struct kv_quality *q = &results[i];
-        int bx = left + 10 + (int)(i / 2) * group_w + (q->rotation ? 0 : bar_w + 2);
+        int bx = kv_chart_bar_x(ch, i, q->rotation);
         if (q->rotation) {
             draw_text_centered(cv, bx + bar_w, top + plot_h + 8, q->config->label, BLACK);
         }
@@ -302,11 +303,7 @@ static void draw_chart(struct canvas *cv, const char *title, const struct kv_qua
             draw_text_centered(cv, bx + bar_w / 2, top + plot_h - 10, "n/a", GREY);
             continue;
         }
-        double frac = q->kld / max;
-        if (!(frac >= 0)) {
-            frac = 0; /* NaN: no bar rather than an undefined conversion */
-        }
-        int h = (int)((frac > 1 ? 1 : frac) * plot_h + 0.5);
+        int h = kv_chart_bar_h(ch, q->kld);
         fill_rect(cv, bx, top + plot_h - h, bar_w, h, q->rotation ? BLUE : ORANGE);
         snprintf(num, sizeof num, "%.2g", q->kld);
         int ly = top + plot_h - h - 10, lx = bx + bar_w / 2 - text_width(num) / 2;
@@ -323,25 +320,13 @@ static void draw_chart(struct canvas *cv, const char *title, const struct kv_qua
 
 bool kv_plot_png(const struct cli_common *c, const char *path, const char *title, const struct kv_quality *results,
                  size_t n_results) {
-    double max = 0;
-    for (size_t i = 0; i < n_results; i++) {
-        if (!results[i].skipped && results[i].kld > max) {
-            max = results[i].kld;
-        }
-    }
-    if (max <= 0) {
-        max = 1; /* every value is 0: bars of height 0 on a 0..1 axis */
-    }
-    const int left = 70, top = 50, plot_h = 300, group_w = 70, bar_w = 26;
-    size_t groups = (n_results + 1) / 2;
-    if (groups > KV_MAX_CONFIGS) {
-        cli_error(c, "cannot plot %zu configurations (at most %d)", groups, KV_MAX_CONFIGS);
+    struct kv_chart ch;
+    kv_chart_layout(results, n_results, &ch);
+    if (ch.groups > KV_MAX_CONFIGS) {
+        cli_error(c, "cannot plot %zu configurations (at most %d)", ch.groups, KV_MAX_CONFIGS);
         return false;
     }
-    int width = left + (int)groups * group_w + 40, height = top + plot_h + 40;
-    if (width < 640) {
-        width = 640; /* room for the legend */
-    }
+    int width = ch.width, height = ch.height;
     if (width < 20 + text_width(title)) {
         width = 20 + text_width(title) > 4096 ? 4096 : 20 + text_width(title); /* beyond 4096 pixels it is clipped */
     }
@@ -352,7 +337,7 @@ bool kv_plot_png(const struct cli_common *c, const char *path, const char *title
         cli_error(c, "out of memory drawing '%s'", path);
         goto done;
     }
-    draw_chart(&cv, title, results, n_results, max, left, top, plot_h, group_w, bar_w);
+    draw_chart(&cv, title, results, n_results, &ch);
     f = fopen(path, "wb");
     if (!f) {
         cli_error(c, "cannot write '%s'", path);

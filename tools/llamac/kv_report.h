@@ -49,6 +49,20 @@ bool kv_quality_run(struct cli_common *c, llamac_model *model, const struct kv_c
                     const struct kv_quality_opts *opts, struct kv_quality *results, size_t *n_scored, double *base_ppl,
                     char **base_text);
 
+/* The chart both writers draw: a linear scale from 0 to `max` (the largest measured value; 1 when all are 0), one
+ * group of two bars (rotation on, off) per configuration, and where everything goes, in pixels. */
+struct kv_chart {
+    double max;
+    int left, top, plot_h, group_w, bar_w; /* the axes meet at (left, top + plot_h) */
+    size_t groups;
+    int width, height; /* 640 wide at least, for the title and legend */
+};
+void kv_chart_layout(const struct kv_quality *results, size_t n_results, struct kv_chart *ch);
+/* The left edge of result i's bar (results alternate rotation on, off). */
+int kv_chart_bar_x(const struct kv_chart *ch, size_t i, bool rotation);
+/* The height of the bar for `kld`: 0 for NaN, plot_h at most. */
+int kv_chart_bar_h(const struct kv_chart *ch, double kld);
+
 /* Writes an SVG bar chart of the mean KL divergence per configuration, rotation on and off. */
 bool kv_plot_svg(const struct cli_common *c, const char *path, const char *title, const struct kv_quality *results,
                  size_t n_results);
