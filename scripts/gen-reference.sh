@@ -2,7 +2,7 @@
 # Regenerates the reference outputs that llamac's fidelity tests compare against, using llama.cpp's own tools
 # built from the same pinned source. Run it after moving the pin, review the diff, and commit the result:
 #
-#     scripts/gen-reference.sh [tokenize] [greedy] [embed] [gguf]   # writes tests/reference/ (all parts by default)
+#     scripts/gen-reference.sh [tokenize] [greedy] [embed] [gguf] [templates] [chat]   # all parts by default
 #
 # - tests/reference/tokenize/<vocab>.txt: for every tokenizer corpus llama.cpp ships (models/ggml-vocab-*.gguf with
 #   a .inp file), one line per test case with the token ids llama-tokenize produces (no BOS, no special parsing,
@@ -15,6 +15,10 @@
 #   scripts/reference/gguf-tools.sh.
 # - tests/reference/greedy/<n>.txt: the text llama-completion generates greedily (--temp 0) for each case in
 #   tests/reference/greedy/cases.tsv (model file, tokens to predict, prompt), without the prompt.
+# - tests/reference/templates/ (part "templates"): see the end of this file.
+# - tests/reference/chat/ (part "chat"): the prompts llama-server's /apply-template makes of the conversations
+#   there, for every shipped template; see scripts/reference/chat.sh. It uses the reference-tools build's
+#   llama-server (cmake --build build --target reference-tools) and needs curl and jq.
 #
 # Needs: cmake, a C++ compiler, python3 (only to split the .inp corpora), and the test models
 # ($LLAMAC_TEST_MODELS, default ../shared/models).
@@ -27,6 +31,17 @@ models=${LLAMAC_TEST_MODELS:-"$root/../shared/models"}
 out="$root/tests/reference"
 
 "$root/scripts/fetch-llama.sh" "$src"
+parts=${*:-tokenize greedy embed gguf templates chat}
+wants() { case " $parts " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# The chat part needs only the reference-tools build's llama-server, not the tools built below.
+if wants chat; then
+  . "$root/scripts/reference/chat.sh"
+fi
+[ "$parts" = chat ] && exit 0
+
 launcher=()
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
@@ -36,11 +51,6 @@ cmake -S "$src" -B "$ref_build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_SERVER=
 cmake --build "$ref_build" -j"$(nproc)" --target llama-completion llama-tokenize llama-embedding \
   llama-quantize llama-gguf-split llama-imatrix >/dev/null
 bin="$ref_build/bin"
-
-parts=${*:-tokenize greedy embed gguf}
-wants() { case " $parts " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 
 # Tokenizer corpora.
 if wants tokenize; then
@@ -127,6 +137,7 @@ fi
 # llama.cpp's message where its engine fails. The clock is fixed (LLAMAC_REF_NOW in UTC) so that templates printing
 # today's date are reproducible. templates/model/ holds what `llamac template -m` must print for the messages arrays
 # there, with the template and the BOS/EOS texts taken from a test model.
+if wants templates; then
 cmake --build "$ref_build" -j"$(nproc)" --target llama-common >/dev/null
 c++ -std=c++17 -O1 -I "$src/common" -I "$src/include" -I "$src/ggml/include" \
   "$root/scripts/reference/render_template.cpp" -o "$work/render_template" -L "$bin" -lllama-common -lllama \
@@ -144,3 +155,4 @@ for msgs in "$out"/templates/model/*.json; do
     "$out/templates/model/stories260K-chatml__$(basename "$msgs" .json)"
 done
 echo "templates: $(ls "$out"/templates/*.txt | wc -l) renderings, $(ls "$out"/templates/*.err | wc -l) errors" >&2
+fi

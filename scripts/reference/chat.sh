@@ -1,0 +1,65 @@
+# Part of scripts/gen-reference.sh (sourced; uses its root, models, out and work): the prompts llama-server's chat
+# layer makes, for the chat-layer fidelity tests.
+#
+# For every template llama.cpp ships (models/templates/*.jinja) the pinned llama-server is started on loopback with
+# --jinja --chat-template-file and stories260K.gguf (its SentencePiece vocabulary adds a BOS, so "<s>" is stripped
+# from prompts that start with it, as for a real Llama 2 or Mistral model), and every request body of
+# tests/reference/chat/conversations/*.json is posted to /apply-template unchanged. The answers go to
+# tests/reference/chat/<template>__<conversation>.txt (the prompt, exact bytes) or, where llama-server refuses the
+# conversation, .err ("STATUS MESSAGE"). llama-server passes today's date (local time; run with TZ=UTC), recorded in
+# tests/reference/chat/date.txt so that the comparison can normalise it: the references keep the real dates.
+#
+# llama-server comes from the reference-tools build (cmake --build build --target reference-tools), or
+# $LLAMA_SERVER.
+
+llama_server=${LLAMA_SERVER:-"$root/build/reference/bin/llama-server"}
+[ -x "$llama_server" ] || { echo "chat: $llama_server not found (build the reference-tools target)" >&2; exit 1; }
+chat_out="$out/chat"
+chat_model="$models/stories260K.gguf"
+export TZ=UTC
+rm -f "$chat_out"/*.txt "$chat_out"/*.err
+date +%Y-%m-%d > "$chat_out/date.txt"
+
+# A free loopback port: bind port 0 and read back what the kernel chose.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+for tmpl in "$src"/models/templates/*.jinja; do
+  name=$(basename "$tmpl" .jinja)
+  port=$(free_port)
+  "$llama_server" -m "$chat_model" --jinja --chat-template-file "$tmpl" --host 127.0.0.1 --port "$port" -c 256 \
+    -np 1 -t 1 --no-warmup > "$work/chat-server.log" 2>&1 &
+  pid=$!
+  up=0
+  for _ in $(seq 1 300); do
+    if curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1; then
+      up=1
+      break
+    fi
+    kill -0 "$pid" 2> /dev/null || break
+    sleep 0.1
+  done
+  if [ "$up" != 1 ]; then
+    echo "chat: llama-server did not start with $name:" >&2
+    tail -5 "$work/chat-server.log" >&2
+    kill "$pid" 2> /dev/null || true
+    exit 1
+  fi
+  n_err=0
+  for conv in "$out"/chat/conversations/*.json; do
+    base="$chat_out/${name}__$(basename "$conv" .json)"
+    code=$(curl -s -o "$work/chat-body" -w '%{http_code}' -H 'Content-Type: application/json' -H 'Expect:' \
+      --data-binary @"$conv" "http://127.0.0.1:$port/apply-template")
+    if [ "$code" = 200 ]; then
+      jq -j .prompt "$work/chat-body" > "$base.txt"
+    else
+      printf '%s %s\n' "$code" "$(jq -r .error.message "$work/chat-body")" > "$base.err"
+      n_err=$((n_err + 1))
+    fi
+  done
+  kill "$pid"
+  wait "$pid" 2> /dev/null || true
+  echo "chat: $name ($n_err refused)" >&2
+done
+echo "chat: $(ls "$chat_out"/*.txt | wc -l) prompts, $(ls "$chat_out"/*.err | wc -l) refusals" >&2

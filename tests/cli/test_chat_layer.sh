@@ -1,0 +1,125 @@
+# The chat layer against llama-server's: every conversation of tests/reference/chat/conversations rendered on every
+# template llama.cpp ships, by `llamac serve`'s /apply-template and by `llamac template`, compared byte for byte with
+# what the pinned llama-server's /apply-template made of the same request (scripts/gen-reference.sh chat). Where
+# llama-server refused the conversation, llamac must refuse it too (400, exit status 1). Dates are normalised here
+# only: llama-server put the day it ran in the references (date.txt), llamac puts today's.
+#
+# Every mismatch is listed and counted; the test fails when a pair of tests/reference/chat/matching.txt (pairs known
+# to match, growing to all of them) does not match. Comparisons run in the shell itself (one curl and one jq per
+# template), so that 2,000 pairs take seconds, not minutes.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/serve_lib.sh"
+M="$MODELS/stories260K.gguf"
+C="$REF/chat"
+TEMPLATES="${LLAMAC_LLAMA_SOURCE:-}/models/templates"
+[ -d "$TEMPLATES" ] || { echo "SKIP: llama.cpp's templates not found in $TEMPLATES" >&2; exit 77; }
+export TZ=UTC
+
+# The dates llama-server may have printed, for the day it ran and for today: replaced by <DATE>.
+dates=()
+for day in "$(cat "$C/date.txt")" "$(date +%Y-%m-%d)"; do
+  for fmt in '%Y-%m-%d' '%d %b %Y' '%b %d %Y' '%B %d, %Y'; do
+    dates+=("$(date -d "$day" +"$fmt")")
+  done
+done
+# normalized VAR: the value of the variable named VAR with every date replaced, in $norm.
+normalized() {
+  norm=${!1}
+  for d in "${dates[@]}"; do
+    norm=${norm//"$d"/<DATE>}
+  done
+}
+# slurp VAR FILE: the exact bytes of FILE (no NUL) into the variable named VAR.
+slurp() {
+  IFS= read -r -d '' "$1" < "$2" || true
+}
+
+declare -A expected=()
+while read -r pair; do
+  [ -n "$pair" ] && expected[$pair]=1
+done < "$C/matching.txt"
+
+# The conversations, and the `llamac template` options for each (its messages, tools and kwargs as files).
+convs=()
+mkdir -p "$TMP/conv"
+for conv in "$C"/conversations/*.json; do
+  cname=$(basename "$conv" .json)
+  convs+=("$cname")
+  jq -r '"\(has("tools")) \(.add_generation_prompt == false) \(.chat_template_kwargs // {} | tojson)"' "$conv" \
+    > "$TMP/conv/$cname.opts"
+  jq .messages "$conv" > "$TMP/conv/$cname.messages"
+  jq .tools "$conv" > "$TMP/conv/$cname.tools"
+done
+
+total=0
+serve_match=0
+template_match=0
+# outcome PAIR RENDERER OK: counts a match, reports a mismatch, and fails an expected pair that does not match.
+outcome() {
+  if [ "$3" = 1 ]; then
+    [ "$2" = serve ] && serve_match=$((serve_match + 1))
+    [ "$2" = template ] && template_match=$((template_match + 1))
+    pass
+  elif [ -n "${expected[$1]:-}" ]; then
+    fail "$2 $1: differs from llama-server's"
+  else
+    echo "mismatch: $2 $1" >&2
+  fi
+}
+# matches REF_PREFIX OK_STATUS STATUS TEXT_VAR: the rendering matches the reference (a refusal: the status).
+matches() {
+  if [ -f "$1.err" ]; then
+    [ "$3" = "$2" ]
+    return
+  fi
+  [ "$3" = "$4" ] || return 1
+  local want
+  slurp want "$1.txt"
+  normalized want
+  local a=$norm
+  normalized "$5"
+  [ "$a" = "$norm" ]
+}
+
+for tmpl in "$TEMPLATES"/*.jinja; do
+  name=$(basename "$tmpl" .jinja)
+  start_server s -m "$M" --chat-template-file "$tmpl" -c 256 -np 1 -t 1
+  # /apply-template: all the conversations in one curl, their prompts out of one jq (NUL-separated)
+  curl_args=()
+  for c in "${convs[@]}"; do
+    curl_args+=(-s -o "$TMP/conv/$c.body" -w '%{http_code}\n' -H 'Content-Type: application/json' -H 'Expect:'
+      --data-binary @"$C/conversations/$c.json" "$s_URL/apply-template" --next)
+  done
+  mapfile -t codes < <(curl "${curl_args[@]:0:${#curl_args[@]}-1}")
+  bodies=()
+  for c in "${convs[@]}"; do
+    bodies+=("$TMP/conv/$c.body")
+  done
+  mapfile -d '' prompts < <(jq -j '(.prompt // "") + "\u0000"' "${bodies[@]}")
+  stop_server "$s_PID"
+
+  for i in "${!convs[@]}"; do
+    c=${convs[$i]}
+    pair="${name}__$c"
+    total=$((total + 1))
+    prompt=${prompts[$i]:-}
+    ok=0
+    matches "$C/$pair" 400 "${codes[$i]:-}" 200 prompt && ok=1
+    outcome "$pair" serve "$ok"
+
+    read -r has_tools no_gen kwargs < "$TMP/conv/$c.opts"
+    args=(template -m "$M" --chat-template-file "$tmpl" --messages "$TMP/conv/$c.messages")
+    [ "$has_tools" = true ] && args+=(--tools "$TMP/conv/$c.tools")
+    [ "$kwargs" != "{}" ] && args+=(--chat-template-kwargs "$kwargs")
+    [ "$no_gen" = true ] && args+=(--no-generation-prompt)
+    run_llamac "$TMP/got" "$TMP/err" "${args[@]}"
+    got=""
+    slurp got "$TMP/got"
+    ok=0
+    matches "$C/$pair" 1 "$rc" 0 got && ok=1
+    outcome "$pair" template "$ok"
+  done
+done
+echo "chat layer: /apply-template matches llama-server on $serve_match of $total (template x conversation)" \
+  "pairs, llamac template on $template_match" >&2
+finish
