@@ -38,13 +38,27 @@ LLAMAC_API llamac_status llamac_template_new(const char *source, size_t len, lla
  * is no fallback to another template). Thread-safe. */
 LLAMAC_API llamac_status llamac_template_from_model(const llamac_model *model, const char *name, llamac_template **out);
 
+/* The template llama-server uses for `model` (borrowed): the model's default template; its "tool_use" variant when
+ * `tools` is true and the model has one (also when it has no default); and ChatML when the model has no template at
+ * all. *out is caller frees with llamac_template_free. Errors: as llamac_template_from_model, except that a missing
+ * template is not one. Thread-safe. */
+LLAMAC_API llamac_status llamac_template_for_model(const llamac_model *model, bool tools, llamac_template **out);
+
+/* One of llama.cpp's built-in chat formats by name (NUL-terminated, borrowed: "chatml", "llama3", "mistral-v7",
+ * ...; llama_chat_builtin_templates lists them), rendered by llama.cpp's llama_chat_apply_template as llama-server
+ * renders with --no-jinja: messages' roles and text only (content parts joined), no tools, no template variables.
+ * *out is caller frees with llamac_template_free. Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs), LLAMAC_E_NOT_FOUND
+ * (not a built-in name; the message lists them), LLAMAC_E_NO_MEMORY. Thread-safe. */
+LLAMAC_API llamac_status llamac_template_builtin(const char *name, llamac_template **out);
+
 /* Frees a template. NULL is a no-op. One thread per handle (no render may be running on it). */
 LLAMAC_API void llamac_template_free(llamac_template *tmpl);
 
 /* What a render gets. The JSON texts are NUL-terminated and borrowed for the call. The template sees, in this order:
  * messages, tools (only when tools_json is given), bos_token, eos_token, add_generation_prompt, then each key of
  * kwargs_json, which may replace any of those. Messages are rendered as given: OpenAI-format content strings,
- * tool_calls with "arguments" as an object or a string, whatever the template expects. */
+ * tool_calls with "arguments" as an object or a string, whatever the template expects. For the prompt llama-server
+ * makes of a conversation use llamac_template_apply, which adapts the conversation first. */
 typedef struct llamac_template_inputs {
     const char *messages_json;  /* required: a JSON array of messages, e.g. [{"role":"user","content":"Hi"}] */
     const char *tools_json;     /* a JSON array of tools (OpenAI format), or NULL */
@@ -64,66 +78,118 @@ LLAMAC_API llamac_template_inputs llamac_template_inputs_default(void);
 
 /* Renders the prompt: *out is NUL-terminated, caller frees with llamac_free; *len (may be NULL) excludes the NUL.
  * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, JSON that does not parse or is not an array / object; the message gives
- * the line and column), LLAMAC_E_UTF8 (bos/eos text), LLAMAC_E_TEMPLATE (raise_exception in the template, an
- * unknown filter or test, a type error, an unsupported construct, a limit, output that is not valid UTF-8; the
- * message names the template line and column and the construct: "chat template line 7, column 12:
- * raise_exception: System role not supported"), LLAMAC_E_NO_MEMORY. Thread-safe (any number of threads may render
- * the same template at once). */
+ * the line and column; a built-in template, which only llamac_template_apply renders), LLAMAC_E_UTF8 (bos/eos
+ * text), LLAMAC_E_TEMPLATE (raise_exception in the template, an unknown filter or test, a type error, an
+ * unsupported construct, a limit, output that is not valid UTF-8; the message names the template line and column
+ * and the construct: "chat template line 7, column 12: raise_exception: System role not supported"),
+ * LLAMAC_E_NO_MEMORY. Thread-safe (any number of threads may render the same template at once). */
 LLAMAC_API llamac_status llamac_template_render(const llamac_template *tmpl, const llamac_template_inputs *in,
                                                 char **out, size_t *len);
+
+/* What a template can take, found as llama.cpp finds it (by rendering probe conversations and watching what the
+ * template does with them); llama-server reports the same as chat_template_caps in /props. */
+typedef struct llamac_template_caps {
+    bool string_content;      /* content as a string is rendered */
+    bool typed_content;       /* content as an array of typed parts ({"type":"text","text":...}) is rendered */
+    bool system_role;         /* a system message is used */
+    bool tools;               /* the tools offered are described to the model */
+    bool tool_calls;          /* an assistant's tool calls are rendered */
+    bool parallel_tool_calls; /* more than one call in a message is rendered */
+    bool object_arguments;    /* tool-call arguments are read as an object, not a JSON string */
+    bool preserve_reasoning;  /* reasoning of earlier turns can be kept in the prompt */
+    bool reasoning_effort;    /* the template reads reasoning_effort */
+    bool thinking;            /* the template has a thinking section: enable_thinking defaults to true */
+} llamac_template_caps;
+
+/* Fills *out (all false on error, and for a built-in template). The probes run once per template, on first use of
+ * this function or of llamac_template_apply. Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs), LLAMAC_E_NO_MEMORY.
+ * Thread-safe. */
+LLAMAC_API llamac_status llamac_template_get_caps(const llamac_template *tmpl, llamac_template_caps *out);
 
 /* ---------------------------------------------------------------------------------------------------------------
  * Conversations into prompts
  * ------------------------------------------------------------------------------------------------------------- */
-/* llamac_template_apply is the one place a conversation becomes a prompt: chat sessions, incremental prefill and
- * every endpoint of `llamac serve` that renders a conversation (/apply-template, chat completions, drafts) call it.
- * It takes the conversation as llama-server takes it and returns the text llama-server tokenizes:
- *   1. content-part arrays ([{"type":"text","text":"..."}, ...]) become their text parts joined with "\n", as
- *      llama.cpp joins them for a template that takes string content; any other part type (image_url,
- *      input_audio, file) is refused, since this build reads no media;
- *   2. assistant tool calls are checked as llamac_tool_history_check checks them;
- *   3. the template is rendered with messages, tools (only when there are some), bos_token, eos_token,
- *      add_generation_prompt, then each key of chat_template_kwargs (which may replace any of those);
- *   4. the model's BOS text is dropped from the start of the result when tokenizing adds a BOS token, and its EOS
- *      text from the end when tokenizing adds an EOS token, as llama.cpp's common_chat_templates_apply does, so
- *      that llamac_tokenize with LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL gives llama-server's
- *      prompt tokens.
- * The parameters are JSON in, as a request carries them. The struct grows with the chat layer: its options
- * (enable_thinking, reasoning effort, llama.cpp's conversation adaptations) are appended as fields whose defaults
- * leave the prompts of earlier releases unchanged, so set it up with llamac_template_apply_params_default(). */
+/* llamac_template_apply is the one place a conversation becomes a prompt: `llamac template`, chat sessions,
+ * incremental prefill and every endpoint of `llamac serve` that renders a conversation (/apply-template, chat
+ * completions, drafts) call it. It is llama-server's chat layer (llama.cpp's common/chat.cpp), between the request
+ * and the template, and its result is byte for byte the prompt of llama-server's /apply-template:
+ *   1. the messages are checked and reshaped as llama-server reads them (content null becomes "", every message
+ *      gets the same keys in the same order, tools their OpenAI shape); a refusal names the message;
+ *   2. they are adapted to what the template can take (llamac_template_get_caps): tool-call argument strings (what
+ *      every OpenAI SDK sends) parsed into objects where the template reads objects, a system message folded into
+ *      the next message where there is no system role, developer mapped to system, content parts joined with "\n"
+ *      or strings made parts; a media part (image_url, input_audio, file) is refused, since this build reads none;
+ *   3. the template is rendered with messages, tools (only when there are some), bos_token and eos_token (the
+ *      model's texts, whatever the template's origin), add_generation_prompt, llama-server's extra context (today's
+ *      date as datetime and date_string, enable_thinking, preserve_reasoning, reasoning_effort) and each key of
+ *      chat_template_kwargs; templates llama.cpp handles as families (gpt-oss, Ministral, DeepSeek V3.2/V4, Gemma 4,
+ *      Kimi, Qwen3-Coder, ...) get their messages as llama.cpp gives them;
+ *   4. a conversation ending with an assistant message is continued rather than answered (llama-server's
+ *      continue_final_message and assistant prefill);
+ *   5. the model's BOS text is dropped from the start of the render when tokenizing adds a BOS token, and its EOS
+ *      text from the end when tokenizing adds an EOS token, as llama.cpp does, so that llamac_tokenize with
+ *      LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL gives llama-server's prompt tokens.
+ * The parameters are JSON in, as a request carries them; set the struct up with llamac_template_apply_params_default,
+ * whose values are llama-server's defaults. */
+
+/* How a conversation that ends with an assistant message goes on (llama-server's continue_final_message). */
+typedef enum llamac_continuation {
+    LLAMAC_CONTINUE_NONE = 0,     /* answered with a new assistant turn (but see prefill_assistant) */
+    LLAMAC_CONTINUE_AUTO = 1,     /* the reasoning when the message has nothing else, the content otherwise */
+    LLAMAC_CONTINUE_CONTENT = 2,  /* the message's content (its reasoning is closed first) */
+    LLAMAC_CONTINUE_REASONING = 3 /* the message's reasoning */
+} llamac_continuation;
+
+/* Whether a reasoning ("thinking") template thinks: llama-server's --reasoning on|off|auto. */
+typedef enum llamac_thinking {
+    LLAMAC_THINKING_AUTO = 0, /* enable_thinking true where the template has a thinking section */
+    LLAMAC_THINKING_ON = 1,   /* enable_thinking true */
+    LLAMAC_THINKING_OFF = 2   /* enable_thinking false */
+} llamac_thinking;
+
 typedef struct llamac_template_apply_params {
     const char *messages_json; /* required: a JSON array of OpenAI-format messages, NUL-terminated, borrowed */
     const char *tools_json;    /* a JSON array of tools (OpenAI format), or NULL; an empty array is no tools */
     const char *chat_template_kwargs_json; /* a JSON object of extra template variables, e.g.
-                                              {"enable_thinking": false}, or NULL */
+                                              {"enable_thinking": false}, or NULL; its enable_thinking (a boolean)
+                                              overrides `thinking` */
     bool add_generation_prompt;            /* end with the start of an assistant turn (default true) */
-    int64_t now; /* the time strftime_now() formats, in seconds since the epoch; 0 (default): the current time */
+    int64_t now; /* the time strftime_now() and the date context show, in seconds since the epoch, in the local time
+                    zone; 0 (default): the current time */
+    llamac_continuation continue_final_message; /* default LLAMAC_CONTINUE_NONE */
+    bool prefill_assistant;       /* a conversation ending with an assistant message continues it (default true, as
+                                     llama-server without --no-prefill-assistant) */
+    llamac_thinking thinking;     /* default LLAMAC_THINKING_AUTO */
+    const char *reasoning_effort; /* the request's reasoning_effort, NUL-terminated, borrowed, or NULL; "none" turns
+                                     thinking off, another value reaches the template as reasoning_effort */
 } llamac_template_apply_params;
 
 /* The defaults above (messages_json NULL, which a call needs set). Thread-safe. */
 LLAMAC_API llamac_template_apply_params llamac_template_apply_params_default(void);
 
 /* Renders the conversation of `params` with `tmpl` (borrowed) for `model` (borrowed; only its vocabulary is read:
- * a vocab-only model will do) into *out (NUL-terminated, caller frees with llamac_free; *len may be NULL and
- * excludes the NUL). Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, JSON that does not parse or has the wrong type, a
- * malformed content part or tool call; the message names it: "'messages[1].content[0].text' must be a string"),
- * LLAMAC_E_UNSUPPORTED (a media content part: "'messages[1].content[1]' is of type \"image_url\": ..."),
- * LLAMAC_E_UTF8, LLAMAC_E_TEMPLATE (as llamac_template_render), LLAMAC_E_NO_MEMORY. Thread-safe. */
+ * a vocab-only model will do; NULL: the template's own BOS/EOS texts and nothing dropped) into *out (NUL-terminated,
+ * caller frees with llamac_free; *len may be NULL and excludes the NUL). Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs,
+ * JSON that does not parse or has the wrong type, and what llama-server refuses, the message naming it:
+ * "messages[2]: all non-assistant messages must contain 'content'", "messages[1].tool_calls[0].function.arguments
+ * is not valid JSON (...)", both add_generation_prompt and a continuation, a continued message with tool calls, a
+ * string enable_thinking), LLAMAC_E_UNSUPPORTED (a media content part: "messages[1].content[1] is of type
+ * \"image_url\": ..."), LLAMAC_E_UTF8, LLAMAC_E_TEMPLATE (as llamac_template_render), LLAMAC_E_NO_MEMORY.
+ * Thread-safe. */
 LLAMAC_API llamac_status llamac_template_apply(const llamac_template *tmpl, const llamac_model *model,
                                                const llamac_template_apply_params *params, char **out, size_t *len);
 
 /* How many leading `tokens` of a conversation whose last message is still being typed stay when more text is typed
  * at the end of that message: those before the end of the typed text, less `margin`. `tokens` (borrowed, n_tokens
- * of them) are the caller's
- * tokenization of llamac_template_apply's result for the same `params`; the last message of params->messages_json
- * is the one being typed and must have string content. The template's text before the message is found by
- * rendering again with the message replaced by a sentinel; that text plus the typed text, tokenized alone, shares
- * with `tokens` only tokens that do not depend on what the template writes after the message. `margin` more are
- * withheld, since the next keystroke can still merge into the last tokens ("wor" + "d"): 2 is the usual margin,
- * and with 0 the count is the boundary itself, not a promise. *n_stable is 0
- * when the template does not show the message's text as given (it rewrites it). Incremental prefill and the
- * server's /v1/drafts decode exactly these tokens early. Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, no last message
- * with string content), the errors of llamac_template_apply, and of llamac_tokenize. Thread-safe. */
+ * of them) are the caller's tokenization of llamac_template_apply's result for the same `params`; the last message
+ * of params->messages_json is the one being typed and must have string content. The template's text before the
+ * message is found by rendering again with the message replaced by a sentinel; that text plus the typed text,
+ * tokenized alone, shares with `tokens` only tokens that do not depend on what the template writes after the
+ * message. `margin` more are withheld, since the next keystroke can still merge into the last tokens ("wor" + "d"):
+ * 2 is the usual margin, and with 0 the count is the boundary itself, not a promise. *n_stable is 0 when the
+ * template does not show the message's text as given (it rewrites it). Incremental prefill and the server's
+ * /v1/drafts decode exactly these tokens early. Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, no last message with
+ * string content), the errors of llamac_template_apply, and of llamac_tokenize. Thread-safe. */
 LLAMAC_API llamac_status llamac_template_stable_tokens(const llamac_template *tmpl, const llamac_model *model,
                                                        const llamac_template_apply_params *params,
                                                        const llamac_token *tokens, size_t n_tokens, size_t margin,
@@ -146,7 +212,8 @@ typedef struct llamac_chat llamac_chat;
 typedef struct llamac_chat_params {
     /* The system prompt, NUL-terminated, borrowed for the call (copied); NULL: none. */
     const char *system_prompt;
-    /* Jinja source, NUL-terminated, borrowed (copied); NULL: the model's default template. */
+    /* Jinja source, NUL-terminated, borrowed (copied); NULL: the template llama-server would use
+     * (llamac_template_for_model: the model's, its tool_use variant with tools, ChatML when it has none). */
     const char *template_source;
     /* A JSON object of extra template variables, e.g. {"enable_thinking":false}; borrowed (copied); NULL: none. */
     const char *template_kwargs_json;
@@ -170,9 +237,8 @@ LLAMAC_API llamac_chat_params llamac_chat_params_default(void);
 /* Creates a session on sequence params->generate.seq of `ctx` (borrowed: it must outlive the session). The
  * sequence is not touched until the first generation (which reuses nothing it did not decode itself). params NULL
  * means defaults. *out is caller frees with llamac_chat_free. Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, a value out
- * of range, kwargs/tools JSON that does not parse), LLAMAC_E_UTF8, LLAMAC_E_NOT_FOUND (no template given and the
- * model has none), LLAMAC_E_TEMPLATE (the template does not parse or cannot render a simple conversation),
- * LLAMAC_E_NO_MEMORY. One thread per handle (the context's). */
+ * of range, kwargs/tools JSON that does not parse), LLAMAC_E_UTF8, LLAMAC_E_TEMPLATE (the template does not parse or
+ * cannot render a simple conversation), LLAMAC_E_NO_MEMORY. One thread per handle (the context's). */
 LLAMAC_API llamac_status llamac_chat_new(llamac_context *ctx, const llamac_chat_params *params, llamac_chat **out);
 
 /* Frees a session. The KV cache of its sequence is left as it is. NULL is a no-op. One thread per handle. */

@@ -8,6 +8,8 @@
 # tests/reference/chat/<template>__<conversation>.txt (the prompt, exact bytes) or, where llama-server refuses the
 # conversation, .err ("STATUS MESSAGE"). llama-server passes today's date (local time; run with TZ=UTC), recorded in
 # tests/reference/chat/date.txt so that the comparison can normalise it: the references keep the real dates.
+# tests/reference/chat/caps.tsv has each template's capabilities as llama-server's /props reports them
+# (chat_template_caps), which llamac's probes must find too.
 #
 # llama-server comes from the reference-tools build (cmake --build build --target reference-tools), or
 # $LLAMA_SERVER.
@@ -17,8 +19,9 @@ llama_server=${LLAMA_SERVER:-"$root/build/reference/bin/llama-server"}
 chat_out="$out/chat"
 chat_model="$models/stories260K.gguf"
 export TZ=UTC
-rm -f "$chat_out"/*.txt "$chat_out"/*.err
+rm -f "$chat_out"/*__*.txt "$chat_out"/*__*.err
 date +%Y-%m-%d > "$chat_out/date.txt"
+: > "$chat_out/caps.tsv"
 
 # A free loopback port: bind port 0 and read back what the kernel chose.
 free_port() {
@@ -46,6 +49,10 @@ for tmpl in "$src"/models/templates/*.jinja; do
     kill "$pid" 2> /dev/null || true
     exit 1
   fi
+  curl -s "http://127.0.0.1:$port/props" > "$work/chat-props"
+  printf '%s\t%s\n' "$name" "$(jq -c '.chat_template_caps | {supports_string_content, supports_typed_content,
+    supports_system_role, supports_tools, supports_tool_calls, supports_parallel_tool_calls, supports_object_arguments,
+    supports_preserve_reasoning, supports_reasoning_effort}' "$work/chat-props")" >> "$chat_out/caps.tsv"
   n_err=0
   for conv in "$out"/chat/conversations/*.json; do
     base="$chat_out/${name}__$(basename "$conv" .json)"

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Regenerates tests/reference/render/: the prompts `llamac serve`'s /apply-template gives for each conversation of
-# tests/reference/render/conversations/ on each model below, one file <model>__<conversation>.txt (the prompt's
-# bytes) or .err (the error message). They pinned the server's own rendering (BOS/EOS stripping, content parts)
-# before it moved into the library (llamac_template_apply); test_render checks the library against them. The models
-# are synthesized with the vocabulary and chat template of llama.cpp's vocab-only GGUFs (plus stories260K-chatml),
-# and two templates of tests/reference/render/templates/ are given with --chat-template-file.
+# Regenerates tests/reference/render/: the prompts the pinned llama-server's /apply-template gives for each
+# conversation of tests/reference/render/conversations/ on each model below, one file <model>__<conversation>.txt
+# (the prompt's bytes) or .err ("STATUS MESSAGE" of a refusal). test_render checks llamac_template_apply against
+# them: BOS/EOS stripping, content parts, the model's own template. The models are synthesized by `llamac synth`
+# with the vocabulary and chat template of llama.cpp's vocab-only GGUFs (plus stories260K-chatml), and two templates
+# of tests/reference/render/templates/ are given with --chat-template-file.
 #
 #     scripts/reference/render-prompts.sh [build/bin/llamac]
 #
-# Needs curl and jq, llama.cpp's source (.deps/llama.cpp) and the test models ($LLAMAC_TEST_MODELS).
+# Needs curl and jq, llama.cpp's source (.deps/llama.cpp), the test models ($LLAMAC_TEST_MODELS) and llama-server
+# from the reference-tools build ($LLAMA_SERVER, default build/reference/bin/llama-server).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -16,6 +17,8 @@ llamac=${1:-"$root/build/bin/llamac"}
 vocabs="$root/.deps/llama.cpp/models"
 models=${LLAMAC_TEST_MODELS:-"$root/../shared/models"}
 out="$root/tests/reference/render"
+llama_server=${LLAMA_SERVER:-"$root/build/reference/bin/llama-server"}
+[ -x "$llama_server" ] || { echo "$llama_server not found (build the reference-tools target)" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -39,16 +42,19 @@ for c in "${cases[@]}"; do
     [ -f "$model" ] || "$llamac" synth -q --layers 1 --embd 16 --heads 2 --vocab-from "$vocabs/ggml-vocab-$v.gguf" \
       -o "$model"
   fi
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  url="http://127.0.0.1:$port"
   # shellcheck disable=SC2086
-  "$llamac" serve --port 0 -m "$model" -c 256 -np 1 $extra > /dev/null 2> "$work/log" &
+  "$llama_server" -m "$model" --jinja --host 127.0.0.1 --port "$port" -c 256 -np 1 -t 1 --no-warmup $extra \
+    > "$work/log" 2>&1 &
   pid=$!
-  url=""
+  up=0
   for _ in $(seq 1 300); do
-    url=$(sed -n 's/^llamac serve: listening on \(http:[^ ]*\)$/\1/p' "$work/log")
-    [ -n "$url" ] && break
+    curl -sf "$url/health" > /dev/null 2>&1 && { up=1; break; }
+    kill -0 "$pid" 2> /dev/null || break
     sleep 0.1
   done
-  [ -n "$url" ] || { cat "$work/log" >&2; kill "$pid"; exit 1; }
+  [ "$up" = 1 ] || { tail -5 "$work/log" >&2; kill "$pid" 2> /dev/null; exit 1; }
   for conv in "$out"/conversations/*.json; do
     base="$out/${name}__$(basename "$conv" .json)"
     curl -s -o "$work/body" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "@$conv" \
@@ -56,7 +62,7 @@ for c in "${cases[@]}"; do
     if [ "$(cat "$work/code")" = 200 ]; then
       jq -j .prompt "$work/body" > "$base.txt"
     else
-      jq -j .error.message "$work/body" > "$base.err"
+      printf '%s %s\n' "$(cat "$work/code")" "$(jq -r .error.message "$work/body")" > "$base.err"
     fi
   done
   kill -TERM "$pid"

@@ -58,6 +58,7 @@ static llamac_template_apply_params apply_params(const llamac_chat *chat, bool a
     p.tools_json = chat->tools_json;
     p.chat_template_kwargs_json = chat->kwargs_json;
     p.add_generation_prompt = add_generation_prompt;
+    p.prefill_assistant = false; /* a session's messages are whole turns: none is continued */
     return p;
 }
 
@@ -65,7 +66,7 @@ static llamac_template_apply_params apply_params(const llamac_chat *chat, bool a
 static llamac_status render(const llamac_chat *chat, json_t *msgs, bool add_generation_prompt, char **out,
                             size_t *len) {
     llamac_template_apply_params p = apply_params(chat, add_generation_prompt);
-    return llamac__template_apply(chat->tmpl, &p, msgs, out, len);
+    return llamac__template_apply(chat->tmpl, chat->ctx->model, &p, msgs, false, out, len);
 }
 
 llamac_status llamac__chat_check_message(const json_t *m, bool allow_system) {
@@ -217,11 +218,8 @@ llamac_status llamac_chat_new(llamac_context *ctx, const llamac_chat_params *par
             goto fail;
         }
     } else {
-        st = llamac_template_from_model(ctx->model, NULL, &chat->tmpl);
-        if (st == LLAMAC_E_NOT_FOUND) {
-            st = llamac__fail(LLAMAC_E_NOT_FOUND, "the model has no chat template (tokenizer.chat_template); pass "
-                                                  "one as template_source");
-        }
+        /* as llama-server: the tool_use variant with tools, ChatML for a model without a template */
+        st = llamac_template_for_model(ctx->model, p->tools_json != NULL, &chat->tmpl);
         if (st != LLAMAC_OK) {
             goto fail;
         }

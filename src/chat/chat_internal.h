@@ -58,10 +58,12 @@ void llamac__chat_cache_sync(llamac_chat *chat);
  * valid UTF-8 string or null). */
 llamac_status llamac__chat_check_message(const json_t *m, bool allow_system);
 
-/* llamac_template_apply without the BOS/EOS stripping: the conversation adapted and rendered. `messages` (borrowed)
- * replaces p->messages_json when not NULL. *out is caller frees with free(). */
-llamac_status llamac__template_apply(const llamac_template *tmpl, const llamac_template_apply_params *p,
-                                     json_t *messages, char **out, size_t *len);
+/* The chat layer (layer.c): llamac_template_apply with the messages parsed (`messages`, borrowed, replaces
+ * p->messages_json when not NULL) and the BOS/EOS text of `model` (may be NULL) dropped only when `strip`. *out is
+ * caller frees with free(). Errors: as llamac_template_apply. */
+llamac_status llamac__template_apply(const llamac_template *tmpl, const llamac_model *model,
+                                     const llamac_template_apply_params *p, json_t *messages, bool strip, char **out,
+                                     size_t *len);
 
 /* llamac_template_stable_tokens with the messages parsed (`messages`, borrowed, replaces p->messages_json when not
  * NULL). */

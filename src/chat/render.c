@@ -1,26 +1,19 @@
 /*
- * render.c - a conversation into a prompt, once for everyone: llamac_template_apply (messages, tools, kwargs and a
- * template, for a model, into the text llama-server would tokenize) and llamac_template_stable_tokens (how much of
- * a prompt whose last message is still being typed cannot change any more).
+ * render.c - the public entry points of the chat layer (layer*.c): llamac_template_apply (a conversation, for a
+ * model, into the text llama-server would tokenize) and llamac_template_stable_tokens (how much of a prompt whose
+ * last message is still being typed cannot change any more), and llama.cpp's BOS/EOS rule for prompts.
  *
- * The steps are llama.cpp's (common/chat.cpp, common_chat_templates_apply): the conversation is adapted to what a
- * template takes, rendered, and the model's BOS/EOS text is stripped where tokenizing adds the token anyway. They
- * are split so that chat sessions can use them apart: a session renders twice (the real conversation and one with
- * each content replaced by a sentinel, to keep message text from becoming special tokens) and strips the BOS/EOS
- * text from the template's pieces only, not from message text. The chat layer's adaptations (issue #19) go into
- * llamac__template_apply, which every caller reaches.
+ * The layer renders with or without dropping the model's BOS/EOS text, so that chat sessions can use it apart: a
+ * session renders twice (the real conversation and one with each content replaced by a sentinel, to keep message
+ * text from becoming special tokens) and drops the BOS/EOS text from the template's pieces only, never from message
+ * text.
  */
 #include "chat/chat_internal.h"
-#include "dynbuf.h"
-#include "schema/toolcall.h"
 #include "text/template_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The most text a message's content parts join into: past any request body or conversation. */
-#define PARTS_MAX ((size_t)1 << 30)
 
 /* Replaces the content of the message being typed while looking for the template's text before it. It need not be
  * unique: were it found earlier in the render (typed into an earlier message), the text before it would be a prefix
@@ -31,6 +24,7 @@ llamac_template_apply_params llamac_template_apply_params_default(void) {
     llamac_template_apply_params p;
     memset(&p, 0, sizeof p);
     p.add_generation_prompt = true;
+    p.prefill_assistant = true;
     return p;
 }
 
@@ -63,114 +57,6 @@ size_t llamac__prompt_eos_len(const llamac_model *model, const char *s, size_t l
     return n > 0 && len >= n && memcmp(s + len - n, eos, n) == 0 ? n : 0;
 }
 
-/* ---- the conversation, adapted ---- */
-
-/* The text of message i's OpenAI content-part array into *out (a new string): the text parts joined with "\n". */
-static llamac_status flatten_parts(size_t i, json_t *parts, json_t **out) {
-    llamac__dynbuf text = LLAMAC__DYNBUF(PARTS_MAX);
-    size_t k;
-    json_t *part;
-    llamac_status st = LLAMAC_OK;
-    *out = NULL;
-    json_array_foreach(parts, k, part) {
-        const char *type = json_string_value(json_object_get(part, "type"));
-        json_t *t = json_object_get(part, "text");
-        if (!json_is_object(part) || !type) {
-            st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
-                              "'messages[%zu].content[%zu]' must be an object with a string 'type'", i, k);
-            goto done;
-        }
-        if (strcmp(type, "text") != 0) {
-            st = llamac__fail(LLAMAC_E_UNSUPPORTED,
-                              "'messages[%zu].content[%zu]' is of type \"%.64s\": multimodal input is not supported "
-                              "by this model/build (only \"text\" content parts are)",
-                              i, k, type);
-            goto done;
-        }
-        if (!json_is_string(t)) {
-            st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "'messages[%zu].content[%zu].text' must be a string", i, k);
-            goto done;
-        }
-        if (k > 0 && llamac__dynbuf_len(&text) > 0) {
-            llamac__dynbuf_addc(&text, '\n');
-        }
-        llamac__dynbuf_add(&text, json_string_value(t), json_string_length(t));
-    }
-    if (llamac__dynbuf_error(&text) || !(*out = json_stringn(llamac__dynbuf_ptr(&text), llamac__dynbuf_len(&text)))) {
-        st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory joining content parts");
-    }
-done:
-    llamac__dynbuf_free(&text);
-    return st;
-}
-
-/* The messages as the template gets them, into *out (a new reference, the caller decrefs): `messages` itself when
- * no message has a content-part array, else a copy with each array flattened. */
-static llamac_status adapt_messages(json_t *messages, json_t **out) {
-    json_t *copy = NULL;
-    *out = NULL;
-    for (size_t i = 0; i < json_array_size(messages); i++) {
-        json_t *m = json_array_get(messages, i);
-        json_t *content = json_object_get(m, "content");
-        if (!json_is_array(content)) {
-            continue;
-        }
-        json_t *text = NULL;
-        llamac_status st = flatten_parts(i, content, &text);
-        if (st != LLAMAC_OK) {
-            json_decref(copy);
-            return st;
-        }
-        json_t *msg = json_copy(m);
-        if (!msg) {
-            json_decref(text);
-        }
-        /* json_object_set_new and json_array_set_new take their value's reference even when they fail */
-        if (!msg || json_object_set_new(msg, "content", text) != 0 || (!copy && !(copy = json_copy(messages))) ||
-            json_array_set_new(copy, i, json_incref(msg)) != 0) {
-            json_decref(msg);
-            json_decref(copy);
-            return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory adapting the conversation");
-        }
-        json_decref(msg);
-    }
-    *out = copy ? copy : json_incref(messages);
-    return LLAMAC_OK;
-}
-
-llamac_status llamac__template_apply(const llamac_template *tmpl, const llamac_template_apply_params *p,
-                                     json_t *messages, char **out, size_t *len) {
-    json_t *own = NULL, *adapted = NULL, *tools = NULL, *kwargs = NULL;
-    llamac_status st = LLAMAC_OK;
-    *out = NULL;
-    if (len) {
-        *len = 0;
-    }
-    if (!messages && (st = llamac__template_load_json(p->messages_json, "messages", true, &own)) != LLAMAC_OK) {
-        goto done;
-    }
-    if ((st = llamac__template_load_json(p->tools_json, "tools", true, &tools)) != LLAMAC_OK ||
-        (st = llamac__template_load_json(p->chat_template_kwargs_json, "chat_template_kwargs", false, &kwargs)) !=
-            LLAMAC_OK) {
-        goto done;
-    }
-    if ((st = adapt_messages(messages ? messages : own, &adapted)) != LLAMAC_OK ||
-        (st = llamac__tool_history_check_json(adapted)) != LLAMAC_OK) {
-        goto done;
-    }
-    llamac_template_inputs in = llamac_template_inputs_default();
-    in.add_generation_prompt = p->add_generation_prompt;
-    in.now = p->now;
-    /* as llama.cpp: an empty tools array is no tools (the template sees `tools` undefined) */
-    st = llamac__template_render_json(tmpl, &in, adapted, json_array_size(tools) > 0 ? tools : NULL, kwargs, out, len);
-done:
-    json_decref(own);
-    json_decref(adapted);
-    json_decref(tools);
-    json_decref(kwargs);
-    return st;
-}
-
 llamac_status llamac_template_apply(const llamac_template *tmpl, const llamac_model *model,
                                     const llamac_template_apply_params *params, char **out, size_t *len) {
     if (out) {
@@ -179,30 +65,15 @@ llamac_status llamac_template_apply(const llamac_template *tmpl, const llamac_mo
     if (len) {
         *len = 0;
     }
-    if (!tmpl || !model || !params || !out || !params->messages_json) {
+    if (!tmpl || !params || !out || !params->messages_json) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_template_apply: %s is NULL",
                             !tmpl     ? "tmpl"
-                            : !model  ? "model"
                             : !params ? "params"
                             : !out    ? "out"
                                       : "params->messages_json");
     }
-    char *text = NULL;
-    size_t n = 0;
-    llamac_status st = llamac__template_apply(tmpl, params, NULL, &text, &n);
-    if (st != LLAMAC_OK) {
-        return st;
-    }
-    size_t skip = llamac__prompt_bos_len(model, text, n);
-    n -= skip;
-    n -= llamac__prompt_eos_len(model, text + skip, n);
-    memmove(text, text + skip, n);
-    text[n] = '\0';
-    *out = text;
-    if (len) {
-        *len = n;
-    }
-    return llamac__ok();
+    llamac_status st = llamac__template_apply(tmpl, model, params, NULL, true, out, len);
+    return st == LLAMAC_OK ? llamac__ok() : st;
 }
 
 /* ---- the stable part of a message being typed ---- */
@@ -240,7 +111,7 @@ llamac_status llamac__template_stable_tokens(const llamac_template *tmpl, const 
     }
     json_decref(copy);
     size_t rs_len = 0;
-    if ((st = llamac__template_apply(tmpl, p, sent, &rs, &rs_len)) != LLAMAC_OK) {
+    if ((st = llamac__template_apply(tmpl, model, p, sent, false, &rs, &rs_len)) != LLAMAC_OK) {
         goto done;
     }
     const char *at = strstr(rs, TYPED_SENTINEL);

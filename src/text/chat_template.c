@@ -7,10 +7,10 @@
  * templates can observe (tojson, items()). The variables a template sees are the ones llama.cpp defines: messages,
  * tools (only when given), bos_token, eos_token, add_generation_prompt, then the caller's extra keyword arguments.
  */
-#include "text/jinja.h"
 #include "text/template_internal.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,8 +21,20 @@
 
 struct llamac_template {
     jprog prog;
+    char *raw; /* the source as given (llama.cpp's chat code patches it before parsing) */
+    size_t raw_len;
     char *bos; /* the model's BOS / EOS text, or "" */
     char *eos;
+    char *builtin; /* one of llama.cpp's built-in formats (llama_chat_apply_template) by name; NULL: Jinja */
+    /* what the chat layer works out about the template, once (llamac__template_attachment): a cache, so it lives
+     * outside the template, which stays immutable */
+    struct attachment *attachment;
+};
+
+struct attachment {
+    pthread_mutex_t lock;
+    void *data;
+    void (*free_fn)(void *);
 };
 
 llamac_template_inputs llamac_template_inputs_default(void) {
@@ -53,15 +65,26 @@ static llamac_status template_parse(const char *source, size_t len, llamac_templ
     if (!t) {
         return LLAMAC_E_NO_MEMORY;
     }
+    t->attachment = llamac__calloc(1, sizeof *t->attachment);
+    if (!t->attachment || pthread_mutex_init(&t->attachment->lock, NULL) != 0) {
+        free(t->attachment);
+        free(t);
+        return LLAMAC_E_NO_MEMORY;
+    }
     jfail fail;
     fail.status = LLAMAC_OK;
     fail.msg[0] = '\0';
+    t->raw = llamac__strndup(source, len);
+    t->raw_len = len;
+    if (!t->raw) {
+        llamac_template_free(t);
+        return LLAMAC_E_NO_MEMORY;
+    }
     ja_init(&t->prog.arena, 0, &fail);
     llamac_status st = parse_guarded(&t->prog, &fail, source, len);
     t->prog.arena.fail = NULL; /* the tree is never allocated from again */
     if (st != LLAMAC_OK) {
-        ja_free(&t->prog.arena);
-        free(t);
+        llamac_template_free(t);
         return llamac__fail(st, "chat template %s", fail.msg);
     }
     *out = t;
@@ -94,8 +117,7 @@ llamac_status llamac_template_new(const char *source, size_t len, llamac_templat
     return llamac__ok();
 }
 
-/* The text of a special token as llama.cpp's chat code passes it to templates (special tokens rendered), or "". */
-static char *token_text(const llamac_model *model, llama_token tok) {
+char *llamac__token_text(const llamac_model *model, llama_token tok) {
     if (tok == LLAMA_TOKEN_NULL) {
         return dup_or_empty(NULL);
     }
@@ -114,6 +136,24 @@ static char *token_text(const llamac_model *model, llama_token tok) {
     return big;
 }
 
+/* Parses `source` with the model's BOS/EOS texts, as llama.cpp's chat code takes them. */
+static llamac_status template_for_model(const llamac_model *model, const char *source, size_t len,
+                                        llamac_template **out) {
+    llamac_template *t = NULL;
+    llamac_status st = template_parse(source, len, &t);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    t->bos = llamac__token_text(model, llama_vocab_bos(model->vocab));
+    t->eos = llamac__token_text(model, llama_vocab_eos(model->vocab));
+    if (!t->bos || !t->eos) {
+        llamac_template_free(t);
+        return LLAMAC_E_NO_MEMORY;
+    }
+    *out = t;
+    return llamac__ok();
+}
+
 llamac_status llamac_template_from_model(const llamac_model *model, const char *name, llamac_template **out) {
     if (out) {
         *out = NULL;
@@ -127,14 +167,71 @@ llamac_status llamac_template_from_model(const llamac_model *model, const char *
     if (st != LLAMAC_OK) {
         return st;
     }
+    return template_for_model(model, src, strlen(src), out);
+}
+
+/* llama.cpp's fallback for a model without a chat template (common/chat.cpp): ChatML. */
+const char llamac__chatml_source[] = "{%- for message in messages -%}\n"
+                                     "  {{- '<|im_start|>' + message.role + '\n' + message.content + '<|im_end|>\n' "
+                                     "-}}\n"
+                                     "{%- endfor -%}\n"
+                                     "{%- if add_generation_prompt -%}\n"
+                                     "  {{- '<|im_start|>assistant\n' -}}\n"
+                                     "{%- endif -%}";
+
+llamac_status llamac_template_for_model(const llamac_model *model, bool tools, llamac_template **out) {
+    if (out) {
+        *out = NULL;
+    }
+    if (!model || !out) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_template_for_model: %s is NULL",
+                            model ? "out" : "model");
+    }
+    /* as llama-server: the tool_use variant when tools are given, and also when the model has no default */
+    const char *dflt = NULL, *tool_use = NULL;
+    bool has_default = llamac_model_chat_template(model, NULL, &dflt) == LLAMAC_OK && dflt[0];
+    bool has_tool_use = llamac_model_chat_template(model, "tool_use", &tool_use) == LLAMAC_OK && tool_use[0];
+    const char *src = has_tool_use && (tools || !has_default) ? tool_use
+                      : has_default                           ? dflt
+                                                              : llamac__chatml_source;
+    return template_for_model(model, src, strlen(src), out);
+}
+
+llamac_status llamac_template_builtin(const char *name, llamac_template **out) {
+    if (out) {
+        *out = NULL;
+    }
+    if (!name || !out) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_template_builtin: %s is NULL", name ? "out" : "name");
+    }
+    const char *names[128];
+    int32_t n = llama_chat_builtin_templates(names, sizeof names / sizeof names[0]);
+    bool known = false;
+    for (int32_t i = 0; i < n && i < (int32_t)(sizeof names / sizeof names[0]) && !known; i++) {
+        known = strcmp(names[i], name) == 0;
+    }
+    if (!known) {
+        char list[2048] = "";
+        size_t at = 0;
+        for (int32_t i = 0; i < n && i < (int32_t)(sizeof names / sizeof names[0]); i++) {
+            int w = snprintf(list + at, sizeof list - at, "%s%s", i ? ", " : "", names[i]);
+            if (w < 0 || (size_t)w >= sizeof list - at) {
+                break;
+            }
+            at += (size_t)w;
+        }
+        return llamac__fail(LLAMAC_E_NOT_FOUND, "\"%.64s\" is not one of llama.cpp's built-in chat templates (%s)",
+                            name, list);
+    }
     llamac_template *t = NULL;
-    st = template_parse(src, strlen(src), &t);
+    llamac_status st = template_parse("", 0, &t);
     if (st != LLAMAC_OK) {
         return st;
     }
-    t->bos = token_text(model, llama_vocab_bos(model->vocab));
-    t->eos = token_text(model, llama_vocab_eos(model->vocab));
-    if (!t->bos || !t->eos) {
+    t->bos = dup_or_empty(NULL);
+    t->eos = dup_or_empty(NULL);
+    t->builtin = dup_or_empty(name);
+    if (!t->bos || !t->eos || !t->builtin) {
         llamac_template_free(t);
         return LLAMAC_E_NO_MEMORY;
     }
@@ -146,10 +243,73 @@ void llamac_template_free(llamac_template *tmpl) {
     if (!tmpl) {
         return;
     }
+    if (tmpl->attachment) {
+        if (tmpl->attachment->free_fn) {
+            tmpl->attachment->free_fn(tmpl->attachment->data);
+        }
+        pthread_mutex_destroy(&tmpl->attachment->lock);
+        free(tmpl->attachment);
+    }
     ja_free(&tmpl->prog.arena);
+    free(tmpl->raw);
+    free(tmpl->builtin);
     free(tmpl->bos);
     free(tmpl->eos);
     free(tmpl);
+}
+
+/* ---- what the chat layer needs ---- */
+
+const char *llamac__template_source(const llamac_template *t, size_t *len) {
+    *len = t->prog.src_len;
+    return t->prog.src;
+}
+
+const char *llamac__template_raw_source(const llamac_template *t, size_t *len) {
+    *len = t->raw_len;
+    return t->raw;
+}
+
+const char *llamac__template_bos(const llamac_template *t) {
+    return t->bos;
+}
+
+const char *llamac__template_eos(const llamac_template *t) {
+    return t->eos;
+}
+
+const char *llamac__template_builtin(const llamac_template *t) {
+    return t->builtin;
+}
+
+llamac_status llamac__template_new_like(const llamac_template *like, const char *source, size_t len,
+                                        llamac_template **out) {
+    llamac_template *t = NULL;
+    llamac_status st = template_parse(source, len, &t);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    t->bos = dup_or_empty(like->bos);
+    t->eos = dup_or_empty(like->eos);
+    if (!t->bos || !t->eos) {
+        llamac_template_free(t);
+        return LLAMAC_E_NO_MEMORY;
+    }
+    *out = t;
+    return LLAMAC_OK;
+}
+
+void *llamac__template_attachment(const llamac_template *t, void *(*make)(const llamac_template *t, void *arg),
+                                  void *arg, void (*free_fn)(void *)) {
+    struct attachment *a = t->attachment;
+    pthread_mutex_lock(&a->lock);
+    if (!a->data) {
+        a->data = make(t, arg);
+        a->free_fn = a->data ? free_fn : NULL;
+    }
+    void *data = a->data;
+    pthread_mutex_unlock(&a->lock);
+    return data;
 }
 
 /* ---- rendering ---- */
@@ -192,13 +352,35 @@ static jv from_json(jrt *rt, json_t *j, int depth) {
 
 typedef struct render_job {
     const llamac_template *tmpl;
-    const llamac_template_inputs *in;
-    json_t *messages, *tools, *kwargs; /* borrowed */
-    const char *bos, *eos;
+    json_t *vars; /* the variables, in order */
+    const llamac__render_opts *opts;
+    jstats stats;
     jfail fail;
     jrt rt;
     const jstr *result;
 } render_job;
+
+/* The value at `path` ("messages/1/tool_calls/0/function"): a variable, then array indices and object keys. */
+static jv resolve(jrt *rt, jscope *g, const char *path) {
+    const char *slash = strchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : strlen(path);
+    jv v;
+    if (!jscope_get(g, path, n, &v)) {
+        return jv_undef(NULL);
+    }
+    while (slash) {
+        path = slash + 1;
+        slash = strchr(path, '/');
+        n = slash ? (size_t)(slash - path) : strlen(path);
+        if (jv_is_arr(v)) {
+            size_t i = (size_t)strtoul(path, NULL, 10);
+            v = i < v.u.a->n ? v.u.a->v[i] : jv_undef(NULL);
+        } else if (v.t != JT_OBJECT || !jobj_get(rt, v.u.o, jv_str(js_new(rt, path, n)), &v)) {
+            return jv_undef(NULL);
+        }
+    }
+    return v;
+}
 
 static void render_run(render_job *job) {
     jrt *rt = &job->rt;
@@ -209,19 +391,31 @@ static void render_run(render_job *job) {
     jscope_set_s(rt, g, "False", jv_bool(false));
     jscope_set_s(rt, g, "none", jv_none());
     jscope_set_s(rt, g, "None", jv_none());
-    jscope_set_s(rt, g, "messages", from_json(rt, job->messages, 0));
-    if (job->tools) {
-        jscope_set_s(rt, g, "tools", from_json(rt, job->tools, 0));
-    }
-    jscope_set_s(rt, g, "bos_token", jv_str(js_cstr(rt, job->bos)));
-    jscope_set_s(rt, g, "eos_token", jv_str(js_cstr(rt, job->eos)));
-    jscope_set_s(rt, g, "add_generation_prompt", jv_bool(job->in->add_generation_prompt));
-    if (job->kwargs) {
-        const char *key;
-        json_t *item;
-        json_object_foreach(job->kwargs, key, item) {
-            jscope_set_s(rt, g, key, from_json(rt, item, 0));
+    /* variables given the same JSON value share one value (llama.cpp binds reasoning_effort and reasoning_strength
+     * to one string, which the probes watch) */
+    size_t nvars = json_object_size(job->vars), i = 0;
+    json_t **seen = ja_alloc(&rt->arena, (nvars ? nvars : 1) * sizeof *seen);
+    jv *made = ja_alloc(&rt->arena, (nvars ? nvars : 1) * sizeof *made);
+    const char *key;
+    json_t *item;
+    json_object_foreach(job->vars, key, item) {
+        jv v;
+        size_t k = 0;
+        while (k < i && seen[k] != item) {
+            k++;
         }
+        v = k < i ? made[k] : from_json(rt, item, 0);
+        seen[i] = item;
+        made[i++] = v;
+        jscope_set_s(rt, g, key, v);
+    }
+    const llamac__render_opts *o = job->opts;
+    if (o && o->n_watch) {
+        job->stats.n = o->n_watch < JSTAT_MAX_WATCH ? o->n_watch : JSTAT_MAX_WATCH;
+        for (size_t w = 0; w < job->stats.n; w++) {
+            job->stats.w[w].id = jv_identity(resolve(rt, g, o->watch[w]));
+        }
+        rt->stats = &job->stats;
     }
     job->result = jinja_render(rt, &job->tmpl->prog, g);
 }
@@ -232,6 +426,61 @@ static llamac_status render_guarded(render_job *job) {
     }
     render_run(job);
     return LLAMAC_OK;
+}
+
+llamac_status llamac__template_render_vars(const llamac_template *tmpl, json_t *vars, const llamac__render_opts *opts,
+                                           char **out, size_t *len) {
+    *out = NULL;
+    if (len) {
+        *len = 0;
+    }
+    render_job *job = llamac__calloc(1, sizeof *job);
+    if (!job) {
+        return LLAMAC_E_NO_MEMORY;
+    }
+    const llamac_template_inputs *lim = opts ? opts->limits : NULL;
+    jrt *rt = &job->rt;
+    job->tmpl = tmpl;
+    job->vars = vars;
+    job->opts = opts;
+    rt->fail = &job->fail;
+    ja_init(&rt->arena, lim && lim->max_memory ? lim->max_memory : DEFAULT_MAX_MEMORY, &job->fail);
+    rt->src = tmpl->prog.src;
+    rt->src_len = tmpl->prog.src_len;
+    rt->max_steps = lim && lim->max_steps ? lim->max_steps : DEFAULT_MAX_STEPS;
+    rt->max_output = lim && lim->max_output ? lim->max_output : DEFAULT_MAX_OUTPUT;
+    rt->now = lim && lim->now ? (time_t)lim->now : time(NULL);
+    llamac_status st = render_guarded(job);
+    size_t bad = 0;
+    if (opts && opts->watched) {
+        for (size_t w = 0; w < opts->n_watch; w++) {
+            opts->watched[w] = w < job->stats.n ? job->stats.w[w] : (jwatch){ NULL, false, 0 };
+        }
+    }
+    if (st == LLAMAC_E_TEMPLATE) {
+        /* "chat template line 3, column 7: ..." when the error has a place, "chat template: ..." otherwise */
+        st = llamac__fail(st, "chat template%s%s", strncmp(job->fail.msg, "line ", 5) == 0 ? " " : ": ", job->fail.msg);
+    } else if (st != LLAMAC_OK) {
+        st = llamac__fail(st, "%s", job->fail.msg);
+    } else if (!llamac_utf8_valid(job->result->p, job->result->len, &bad)) {
+        st = llamac__fail(LLAMAC_E_TEMPLATE,
+                          "chat template output is not valid UTF-8 at byte %zu (the template cut a character apart)",
+                          bad);
+    } else {
+        char *text = llamac__strndup(job->result->p, job->result->len);
+        if (!text) {
+            st = LLAMAC_E_NO_MEMORY;
+        } else {
+            *out = text;
+            if (len) {
+                *len = job->result->len;
+            }
+            st = llamac__ok();
+        }
+    }
+    ja_free(&rt->arena);
+    free(job);
+    return st;
 }
 
 llamac_status llamac__template_load_json(const char *text, const char *what, bool want_array, json_t **out) {
@@ -268,28 +517,11 @@ llamac_status llamac_template_render(const llamac_template *tmpl, const llamac_t
                             : !out ? "out"
                                    : "in->messages_json");
     }
-    json_t *messages = NULL, *tools = NULL, *kwargs = NULL;
-    llamac_status st = llamac__template_load_json(in->messages_json, "messages", true, &messages);
-    if (st == LLAMAC_OK) {
-        st = llamac__template_load_json(in->tools_json, "tools", true, &tools);
-    }
-    if (st == LLAMAC_OK) {
-        st = llamac__template_load_json(in->kwargs_json, "kwargs", false, &kwargs);
-    }
-    if (st == LLAMAC_OK) {
-        st = llamac__template_render_json(tmpl, in, messages, tools, kwargs, out, len);
-    }
-    json_decref(messages);
-    json_decref(tools);
-    json_decref(kwargs);
-    return st;
-}
-
-llamac_status llamac__template_render_json(const llamac_template *tmpl, const llamac_template_inputs *in,
-                                           json_t *messages, json_t *tools, json_t *kwargs, char **out, size_t *len) {
-    *out = NULL;
-    if (len) {
-        *len = 0;
+    if (tmpl->builtin) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "llamac_template_render: the built-in template \"%s\" has no Jinja source (render it "
+                            "with llamac_template_apply)",
+                            tmpl->builtin);
     }
     const char *bos = in->bos_token ? in->bos_token : tmpl->bos;
     const char *eos = in->eos_token ? in->eos_token : tmpl->eos;
@@ -298,49 +530,33 @@ llamac_status llamac__template_render_json(const llamac_template *tmpl, const ll
         return llamac__fail(LLAMAC_E_UTF8, "the %s token text is not valid UTF-8 (byte %zu)",
                             llamac_utf8_valid(bos, strlen(bos), NULL) ? "EOS" : "BOS", bad);
     }
-    render_job *job = llamac__calloc(1, sizeof *job);
-    if (!job) {
-        return LLAMAC_E_NO_MEMORY;
+    json_t *messages = NULL, *tools = NULL, *kwargs = NULL, *vars = json_object();
+    llamac_status st = vars ? llamac__template_load_json(in->messages_json, "messages", true, &messages)
+                            : LLAMAC_E_NO_MEMORY;
+    if (st == LLAMAC_OK) {
+        st = llamac__template_load_json(in->tools_json, "tools", true, &tools);
     }
-    jrt *rt = &job->rt;
-    job->tmpl = tmpl;
-    job->in = in;
-    job->bos = bos;
-    job->eos = eos;
-    job->messages = messages;
-    job->tools = tools;
-    job->kwargs = kwargs;
-    llamac_status st;
-    rt->fail = &job->fail;
-    ja_init(&rt->arena, in->max_memory ? in->max_memory : DEFAULT_MAX_MEMORY, &job->fail);
-    rt->src = tmpl->prog.src;
-    rt->src_len = tmpl->prog.src_len;
-    rt->max_steps = in->max_steps ? in->max_steps : DEFAULT_MAX_STEPS;
-    rt->max_output = in->max_output ? in->max_output : DEFAULT_MAX_OUTPUT;
-    rt->now = in->now ? (time_t)in->now : time(NULL);
-    st = render_guarded(job);
-    if (st == LLAMAC_E_TEMPLATE) {
-        /* "chat template line 3, column 7: ..." when the error has a place, "chat template: ..." otherwise */
-        st = llamac__fail(st, "chat template%s%s", strncmp(job->fail.msg, "line ", 5) == 0 ? " " : ": ", job->fail.msg);
-    } else if (st != LLAMAC_OK) {
-        st = llamac__fail(st, "%s", job->fail.msg);
-    } else if (!llamac_utf8_valid(job->result->p, job->result->len, &bad)) {
-        st = llamac__fail(LLAMAC_E_TEMPLATE,
-                          "chat template output is not valid UTF-8 at byte %zu (the template cut a character apart)",
-                          bad);
-    } else {
-        char *text = llamac__strndup(job->result->p, job->result->len);
-        if (!text) {
-            st = LLAMAC_E_NO_MEMORY;
-        } else {
-            *out = text;
-            if (len) {
-                *len = job->result->len;
-            }
-            st = llamac__ok();
-        }
+    if (st == LLAMAC_OK) {
+        st = llamac__template_load_json(in->kwargs_json, "kwargs", false, &kwargs);
     }
-    ja_free(&rt->arena);
-    free(job);
+    if (st != LLAMAC_OK) {
+        goto done;
+    }
+    /* the variables llama.cpp defines, in its order; every kwarg after them (it may replace one) */
+    if (json_object_set(vars, "messages", messages) != 0 || (tools && json_object_set(vars, "tools", tools) != 0) ||
+        json_object_set_new(vars, "bos_token", json_string(bos)) != 0 ||
+        json_object_set_new(vars, "eos_token", json_string(eos)) != 0 ||
+        json_object_set_new(vars, "add_generation_prompt", json_boolean(in->add_generation_prompt)) != 0 ||
+        (kwargs && json_object_update(vars, kwargs) != 0)) {
+        st = LLAMAC_E_NO_MEMORY;
+        goto done;
+    }
+    llamac__render_opts opts = { in, NULL, 0, NULL };
+    st = llamac__template_render_vars(tmpl, vars, &opts, out, len);
+done:
+    json_decref(messages);
+    json_decref(tools);
+    json_decref(kwargs);
+    json_decref(vars);
     return st;
 }

@@ -161,6 +161,29 @@ typedef struct jscope {
     size_t n, cap;
 } jscope;
 
+/* ---- usage statistics (capability probing) ---- */
+
+/* What a render did with a few watched values, as llama.cpp records it while it probes a template's capabilities
+ * (common/jinja/caps.cpp): whether the value was used at all (looked up, indexed, iterated, filtered, tested,
+ * serialised) and some of the operations applied to it. Values are watched by identity (the string, array or
+ * object), which the engine keeps when a value is passed around, as llama.cpp's shared values do. */
+#define JSTAT_TEST_IS_STRING 1u /* `x is string` */
+#define JSTAT_SELECTATTR 2u     /* x|selectattr(...) or x.selectattr */
+#define JSTAT_ARRAY_ACCESS 4u   /* x[0], for ... in x */
+#define JSTAT_OBJECT_ACCESS 8u  /* x.key, x['key'], for ... in x over a mapping */
+#define JSTAT_MAX_WATCH 8
+
+typedef struct jwatch {
+    const void *id; /* the jstr, jarr or jobj watched; NULL: nothing (the path did not resolve) */
+    bool used;
+    unsigned ops;
+} jwatch;
+
+typedef struct jstats {
+    jwatch w[JSTAT_MAX_WATCH];
+    size_t n;
+} jstats;
+
 /* ---- the render state ---- */
 
 typedef struct jrt {
@@ -173,7 +196,30 @@ typedef struct jrt {
     size_t max_output;
     int depth, call_depth;
     time_t now;
+    jstats *stats; /* NULL unless probing */
 } jrt;
+
+/* Records a use of `v` (and the operation `op`, 0 for none) when probing; free otherwise. `op_name` is the name of a
+ * built-in applied to `v` (a filter, method or "test_is_<name>"), of which the probes care about two. */
+void jstat_record(jrt *rt, jv v, unsigned op);
+void jstat_record_name(jrt *rt, jv v, const char *op_name, size_t len);
+/* A use of `v` and of everything it contains (tojson and string serialise the whole value). */
+void jstat_record_deep(jrt *rt, jv v, int depth);
+static inline void jstat_use(jrt *rt, jv v, unsigned op) {
+    if (rt->stats) {
+        jstat_record(rt, v, op);
+    }
+}
+static inline void jstat_use_named(jrt *rt, jv v, const char *op_name, size_t len) {
+    if (rt->stats) {
+        jstat_record_name(rt, v, op_name, len);
+    }
+}
+static inline void jstat_use_deep(jrt *rt, jv v) {
+    if (rt->stats) {
+        jstat_record_deep(rt, v, 0);
+    }
+}
 
 /* Unwinds the render with LLAMAC_E_TEMPLATE and "line L, column C: message" for source offset `pos`. */
 JNORETURN void jerr_at(jrt *rt, size_t pos, const char *fmt, ...) LLAMAC_PRINTF(3, 4);
@@ -215,6 +261,17 @@ static inline bool jv_is_arr(jv v) {
 }
 
 const char *jv_type_name(jv v);
+
+/* What makes a value this value rather than an equal one: its string, array or object; NULL for the others. */
+static inline const void *jv_identity(jv v) {
+    switch (v.t) {
+    case JT_STR: return v.u.s;
+    case JT_ARRAY:
+    case JT_TUPLE: return v.u.a;
+    case JT_OBJECT: return v.u.o;
+    default: return NULL;
+    }
+}
 
 /* ---- strings (jinja_value.c) ---- */
 

@@ -80,6 +80,7 @@ jv jbi_default(jrt *rt, const jargs *a) {
 
 jv jbi_tojson(jrt *rt, const jargs *a) {
     jbi_need(rt, a, 1, 5);
+    jstat_use_deep(rt, a->v[0]);
     jv ascii = jargs_kw_or_pos(a, "ensure_ascii", 1);
     jv indent_v = jargs_kw_or_pos(a, "indent", 2);
     jv seps = jargs_kw_or_pos(a, "separators", 3);

@@ -249,61 +249,17 @@ static jv eval_call(jrt *rt, const jnode *n, jscope *scope) {
     return jinja_invoke(rt, callee, &args);
 }
 
+/* A built-in method of `self` looked up by name (undefined when it has none), counted as a use of `self`. */
 static jv method(jrt *rt, jv self, const char *name, size_t len) {
+    jstat_use_named(rt, self, name, len);
     bool found = false;
     jv m = jinja_builtin_method(rt, self, name, len, &found);
     return found ? m : jv_undef(name);
 }
 
-static jv eval_member(jrt *rt, const jnode *n, jscope *scope) {
-    jv obj = eval(rt, n->a, scope);
-    const jnode *prop = n->b;
-    jv key;
-    rt->pos = n->pos;
-    if (n->flag) {
-        if (prop->k == N_SLICE) {
-            int64_t size = jv_is_arr(obj) ? (int64_t)obj.u.a->n : obj.t == JT_STR ? (int64_t)obj.u.s->len : 0;
-            jv step = prop->c ? eval(rt, prop->c, scope) : jv_int(1);
-            bool back = jv_as_int(rt, step) < 0;
-            jv start = prop->a ? eval(rt, prop->a, scope) : jv_int(back ? size - 1 : 0);
-            jv stop = prop->b ? eval(rt, prop->b, scope) : jv_int(back ? -1 : size);
-            rt->pos = n->pos;
-            bool found = false;
-            jv fn = jinja_builtin_method(rt, obj, "slice", 5, &found);
-            if (!found) {
-                jerr(rt, "%s cannot be sliced", jv_type_name(obj));
-            }
-            jv argv[3] = { start, stop, step };
-            jargs args = { argv, 3, scope, NULL };
-            return jinja_invoke(rt, fn, &args);
-        }
-        key = eval(rt, prop, scope);
-        rt->pos = n->pos;
-    } else if (prop->k == N_INT) {
-        if (prop->i < 0) {
-            jerr(rt, "an attribute index cannot be negative");
-        }
-        key = jv_int(prop->i);
-    } else {
-        if (prop->k != N_IDENT) {
-            jerr(rt, "expected an attribute name after '.'");
-        }
-        /* obj.name is a built-in method first (as in Jinja2: {"items": 1}.items is the method) */
-        bool found = false;
-        jv m = jinja_builtin_method(rt, obj, prop->str->p, prop->str->len, &found);
-        if (found) {
-            return m;
-        }
-        key = jv_str(prop->str);
-    }
-    if (key.t == JT_UNDEF) {
-        return jv_undef("object_property");
-    }
-    if (!jv_hashable(key)) {
-        jerr(rt, "%s cannot be used as an index or key", jv_type_name(key));
-    }
+/* obj[key] once the key is known: an item, else a built-in method of that name. */
+static jv member_lookup(jrt *rt, jv obj, jv key) {
     switch (obj.t) {
-    case JT_UNDEF: return jv_undef("object_property");
     case JT_OBJECT: {
         const jstr *name = jv_as_string(rt, key);
         jv v;
@@ -344,6 +300,64 @@ static jv eval_member(jrt *rt, const jnode *n, jscope *scope) {
     }
 }
 
+static jv eval_member(jrt *rt, const jnode *n, jscope *scope) {
+    jv obj = eval(rt, n->a, scope);
+    const jnode *prop = n->b;
+    jv key;
+    rt->pos = n->pos;
+    if (n->flag) {
+        if (prop->k == N_SLICE) {
+            int64_t size = jv_is_arr(obj) ? (int64_t)obj.u.a->n : obj.t == JT_STR ? (int64_t)obj.u.s->len : 0;
+            jv step = prop->c ? eval(rt, prop->c, scope) : jv_int(1);
+            bool back = jv_as_int(rt, step) < 0;
+            jv start = prop->a ? eval(rt, prop->a, scope) : jv_int(back ? size - 1 : 0);
+            jv stop = prop->b ? eval(rt, prop->b, scope) : jv_int(back ? -1 : size);
+            rt->pos = n->pos;
+            jstat_use_named(rt, obj, "slice", 5);
+            bool found = false;
+            jv fn = jinja_builtin_method(rt, obj, "slice", 5, &found);
+            if (!found) {
+                jerr(rt, "%s cannot be sliced", jv_type_name(obj));
+            }
+            jv argv[3] = { start, stop, step };
+            jargs args = { argv, 3, scope, NULL };
+            return jinja_invoke(rt, fn, &args);
+        }
+        key = eval(rt, prop, scope);
+        rt->pos = n->pos;
+    } else if (prop->k == N_INT) {
+        if (prop->i < 0) {
+            jerr(rt, "an attribute index cannot be negative");
+        }
+        key = jv_int(prop->i);
+    } else {
+        if (prop->k != N_IDENT) {
+            jerr(rt, "expected an attribute name after '.'");
+        }
+        /* obj.name is a built-in method first (as in Jinja2: {"items": 1}.items is the method) */
+        jstat_use_named(rt, obj, prop->str->p, prop->str->len);
+        bool found = false;
+        jv m = jinja_builtin_method(rt, obj, prop->str->p, prop->str->len, &found);
+        if (found) {
+            return m;
+        }
+        key = jv_str(prop->str);
+    }
+    if (key.t == JT_UNDEF) {
+        return jv_undef("object_property");
+    }
+    if (!jv_hashable(key)) {
+        jerr(rt, "%s cannot be used as an index or key", jv_type_name(key));
+    }
+    if (obj.t == JT_UNDEF) {
+        return jv_undef("object_property");
+    }
+    jv val = member_lookup(rt, obj, key);
+    jstat_use(rt, val, 0);
+    jstat_use(rt, obj, key.t == JT_INT ? JSTAT_ARRAY_ACCESS : key.t == JT_STR ? JSTAT_OBJECT_ACCESS : 0);
+    return val;
+}
+
 static jv apply_filter(jrt *rt, const jnode *f, jv input, jscope *scope) {
     const jnode *id = f;
     jargs args = { NULL, 0, scope, NULL };
@@ -375,6 +389,7 @@ static jv apply_filter(jrt *rt, const jnode *f, jv input, jscope *scope) {
             }
         }
     }
+    jstat_use_named(rt, input, name, strlen(name));
     bool found = false;
     jv fn = jinja_builtin_method(rt, input, name, strlen(name), &found);
     if (!found) {
@@ -406,6 +421,7 @@ static jv eval_test(jrt *rt, const jnode *n, jscope *scope) {
     if (!fn) {
         jerr(rt, "unknown test '%s'", id->str->p);
     }
+    jstat_use(rt, input, js_eqs(id->str, "string") ? JSTAT_TEST_IS_STRING : 0);
     args.name = id->str->p;
     jv res = fn ? fn(rt, &args) : jv_undef(NULL);
     return n->flag ? jv_bool(!jv_truthy(rt, res)) : res;
@@ -578,6 +594,7 @@ static jv eval(jrt *rt, const jnode *n, jscope *scope) {
     case N_FLOAT: r = jv_float(n->f); break;
     case N_IDENT:
         if (jscope_get(scope, n->str->p, n->str->len, &r) && r.t != JT_UNDEF) {
+            jstat_use(rt, r, 0);
             break;
         }
         if (!jinja_builtin_global(rt, n->str->p, n->str->len, &r)) {
@@ -667,12 +684,14 @@ static jsig exec_for(jrt *rt, const jnode *n, jscope *outer, jbuf *out) {
     }
     jv seq = eval(rt, iter, scope);
     rt->pos = n->pos;
+    jstat_use(rt, seq, JSTAT_ARRAY_ACCESS);
     if (seq.t == JT_UNDEF) {
         seq = jv_array(jarr_new(rt, 0));
     }
     if (!jv_is_arr(seq) && seq.t != JT_OBJECT) {
         jerr(rt, "a for loop needs a list or a mapping, got %s", jv_type_name(seq));
     }
+    jstat_use(rt, seq, seq.t == JT_OBJECT ? JSTAT_OBJECT_ACCESS : JSTAT_ARRAY_ACCESS);
     const jnode *var = n->a;
     if (var->k != N_IDENT && var->k != N_TUPLE) {
         jerr(rt, "a loop variable must be a name or names");

@@ -165,6 +165,7 @@ static jv b_arr_join(jrt *rt, const jargs *a) {
 
 static jv b_arr_string(jrt *rt, const jargs *a) {
     jbi_need1(rt, a, K_ARR);
+    jstat_use_deep(rt, a->v[0]);
     return jv_str(jv_as_string(rt, a->v[0]));
 }
 
@@ -409,6 +410,7 @@ static jv b_obj_items(jrt *rt, const jargs *a) {
 
 static jv b_obj_string(jrt *rt, const jargs *a) {
     jbi_need1(rt, a, K_OBJ);
+    jstat_use_deep(rt, a->v[0]);
     return jv_str(jv_as_string(rt, a->v[0]));
 }
 

@@ -4,7 +4,7 @@
 # llama-server refused the conversation, llamac must refuse it too (400, exit status 1). Dates are normalised here
 # only: llama-server put the day it ran in the references (date.txt), llamac puts today's.
 #
-# Every mismatch is listed and counted; the test fails when a pair of tests/reference/chat/matching.txt (pairs known
+# Every mismatch is listed and counted; the test fails when a pair of tests/reference/chat/matching.list (pairs known
 # to match, growing to all of them) does not match. Comparisons run in the shell itself (one curl and one jq per
 # template), so that 2,000 pairs take seconds, not minutes.
 . "$(dirname "$0")/lib.sh"
@@ -37,7 +37,7 @@ slurp() {
 declare -A expected=()
 while read -r pair; do
   [ -n "$pair" ] && expected[$pair]=1
-done < "$C/matching.txt"
+done < "$C/matching.list"
 
 # The conversations, and the `llamac template` options for each (its messages, tools and kwargs as files).
 convs=()

@@ -4,6 +4,7 @@
  *
  * Invariants checked: every call returns OK or a template / JSON / UTF-8 error with a message (never a crash, a hang
  * or a leak), a render's output is valid UTF-8 within the output limit, and rendering twice gives the same bytes.
+ * The chat layer (llamac_template_apply: capability probes, adaptations, continuation) runs on the same input.
  */
 #include "llamac.h"
 
@@ -23,7 +24,8 @@ static const char tools[] =
     "\"parameters\": {\"type\": \"object\", \"properties\": {\"x\": {\"type\": \"number\"}}}}}]";
 
 static bool acceptable(llamac_status st) {
-    return st == LLAMAC_OK || st == LLAMAC_E_TEMPLATE || st == LLAMAC_E_UTF8 || st == LLAMAC_E_INVALID_ARGUMENT;
+    return st == LLAMAC_OK || st == LLAMAC_E_TEMPLATE || st == LLAMAC_E_UTF8 || st == LLAMAC_E_INVALID_ARGUMENT ||
+           st == LLAMAC_E_UNSUPPORTED;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -77,8 +79,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (st2 != st || (out && (len2 != len || memcmp(out, again, len) != 0))) {
             abort();
         }
-        llamac_free(out);
         llamac_free(again);
+        /* the chat layer: probes, adaptations and the render, a continued last message for variety; only for a
+         * template that rendered within the tight limits above, since the layer renders with the default ones */
+        llamac_template_apply_params ap = llamac_template_apply_params_default();
+        ap.messages_json = in.messages_json;
+        ap.tools_json = tools;
+        ap.chat_template_kwargs_json = in.kwargs_json;
+        ap.now = in.now;
+        ap.continue_final_message = LLAMAC_CONTINUE_AUTO;
+        ap.add_generation_prompt = (size & 1) != 0;
+        bool rendered = out != NULL;
+        llamac_free(out);
+        out = NULL;
+        st = rendered ? llamac_template_apply(t, NULL, &ap, &out, &len) : LLAMAC_E_TEMPLATE;
+        if (rendered &&
+            (!acceptable(st) || (st == LLAMAC_OK) != (out != NULL) || (st != LLAMAC_OK && !llamac_last_error()[0]))) {
+            abort();
+        }
+        if (out && !llamac_utf8_valid(out, len, NULL)) {
+            abort();
+        }
+        llamac_free(out);
         llamac_template_free(t);
     }
     free(msgs);

@@ -585,7 +585,7 @@ static void test_errors(void) {
     llamac_chat_free(chat);
     llamac_chat_free(NULL);
 
-    /* A model without a chat template and no template given. */
+    /* A model without a chat template and no template given: ChatML, as llama-server falls back to. */
     llamac_model *plain = NULL;
     CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), NULL, &plain));
     llamac_context *pc = NULL;
@@ -593,8 +593,14 @@ static void test_errors(void) {
         CHECK_OK(llamac_ctx_new(plain, &cp, &pc));
     }
     if (pc) {
-        CHECK_STATUS(llamac_chat_new(pc, NULL, &chat), LLAMAC_E_NOT_FOUND);
-        CHECK_ERROR_HAS("template_source");
+        chat = NULL;
+        CHECK_OK(llamac_chat_new(pc, NULL, &chat));
+        CHECK_OK(llamac_chat_add(chat, "user", "Hi", 2));
+        char *text = NULL;
+        CHECK_OK(llamac_chat_prompt(chat, &text, NULL, NULL, NULL));
+        CHECK_STR(text ? text : "", "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+        llamac_free(text);
+        llamac_chat_free(chat);
     }
     llamac_ctx_free(pc);
     llamac_model_free(plain);
