@@ -10,8 +10,8 @@
  * older Gemma 4 template wants them inside the assistant turn) and how a continued message is appended after the
  * rendered conversation. Finally the BOS text is dropped when the tokenizer adds one itself (and the EOS likewise).
  */
-#include "chat/chat_internal.h"
 #include "chat/layer.h"
+#include "chat/chat_internal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -310,91 +310,91 @@ static json_t *gemma4_turns(json_t *messages) {
 
 /* The text a continued message adds after the rendered conversation, by family. */
 static llamac_status continuation(const layer_info *info, const llamac_template *tmpl, const layer_render *r,
-                                  const layer_continued *c, bool content, const char *prompt, lbuf *gp) {
+                                  const layer_continued *c, bool content, const char *prompt, llamac__dynbuf *gp) {
     const char *text = c->content[0] ? c->content : c->parts_text; /* render_content */
     const char *R = c->reasoning;
     switch (info->family) {
     case FAMILY_MINISTRAL3:
-        lbuf_adds(gp, "[THINK]");
-        lbuf_adds(gp, R);
+        llamac__dynbuf_adds(gp, "[THINK]");
+        llamac__dynbuf_adds(gp, R);
         if (content) {
-            lbuf_adds(gp, "[/THINK]");
-            lbuf_adds(gp, text);
+            llamac__dynbuf_adds(gp, "[/THINK]");
+            llamac__dynbuf_adds(gp, text);
         }
         break;
     case FAMILY_GPT_OSS:
-        lbuf_adds(gp, "<|start|>assistant<|channel|>analysis<|message|>");
-        lbuf_adds(gp, R);
+        llamac__dynbuf_adds(gp, "<|start|>assistant<|channel|>analysis<|message|>");
+        llamac__dynbuf_adds(gp, R);
         if (content) {
-            lbuf_adds(gp, "<|end|><|start|>assistant<|channel|>final<|message|>");
-            lbuf_adds(gp, text);
+            llamac__dynbuf_adds(gp, "<|end|><|start|>assistant<|channel|>final<|message|>");
+            llamac__dynbuf_adds(gp, text);
         }
         break;
     case FAMILY_MUSE_GLIMMER:
-        lbuf_adds(gp, "<|start|>assistant to=self<|message|>");
-        lbuf_adds(gp, R);
+        llamac__dynbuf_adds(gp, "<|start|>assistant to=self<|message|>");
+        llamac__dynbuf_adds(gp, R);
         if (content) {
-            lbuf_adds(gp, "<|eom|><|start|>assistant to=user<|message|>");
-            lbuf_adds(gp, text);
+            llamac__dynbuf_adds(gp, "<|eom|><|start|>assistant to=user<|message|>");
+            llamac__dynbuf_adds(gp, text);
         }
         break;
     case FAMILY_FUNCTIONARY_V32:
-        lbuf_adds(gp, "<|start_header_id|>assistant<|end_header_id|>\n\n>>>all\n");
-        lbuf_adds(gp, text);
+        llamac__dynbuf_adds(gp, "<|start_header_id|>assistant<|end_header_id|>\n\n>>>all\n");
+        llamac__dynbuf_adds(gp, text);
         break;
     case FAMILY_GIGACHAT_V3:
-        lbuf_adds(gp, "assistant<|role_sep|>\n");
-        lbuf_adds(gp, text);
+        llamac__dynbuf_adds(gp, "assistant<|role_sep|>\n");
+        llamac__dynbuf_adds(gp, text);
         break;
     case FAMILY_QWEN3_CODER:
-        lbuf_adds(gp, "<|im_start|>assistant\n");
+        llamac__dynbuf_adds(gp, "<|im_start|>assistant\n");
         if (info->supports_thinking) {
-            lbuf_adds(gp, "<think>\n");
-            lbuf_adds(gp, R);
+            llamac__dynbuf_adds(gp, "<think>\n");
+            llamac__dynbuf_adds(gp, R);
             if (content) {
-                lbuf_adds(gp, "\n</think>\n\n");
+                llamac__dynbuf_adds(gp, "\n</think>\n\n");
             }
         }
         if (content) {
-            lbuf_adds(gp, text);
+            llamac__dynbuf_adds(gp, text);
         }
         break;
     case FAMILY_MINICPM5:
-        lbuf_adds(gp, "<|im_start|>assistant\n<think>\n");
-        lbuf_adds(gp, R);
+        llamac__dynbuf_adds(gp, "<|im_start|>assistant\n<think>\n");
+        llamac__dynbuf_adds(gp, R);
         if (content) {
-            lbuf_adds(gp, "\n</think>\n\n");
-            lbuf_adds(gp, text);
+            llamac__dynbuf_adds(gp, "\n</think>\n\n");
+            llamac__dynbuf_adds(gp, text);
         }
         break;
     case FAMILY_GEMMA4: {
         size_t n = strlen(prompt);
         if (n >= 8 && strcmp(prompt + n - 8, "<turn|>\n") == 0) {
-            lbuf_adds(gp, "<|turn>model\n");
+            llamac__dynbuf_adds(gp, "<|turn>model\n");
         }
-        lbuf_adds(gp, "<|channel>thought\n");
-        lbuf_adds(gp, R);
+        llamac__dynbuf_adds(gp, "<|channel>thought\n");
+        llamac__dynbuf_adds(gp, R);
         if (content) {
-            lbuf_adds(gp, "<channel|>");
-            lbuf_adds(gp, text);
+            llamac__dynbuf_adds(gp, "<channel|>");
+            llamac__dynbuf_adds(gp, text);
         }
         break;
     }
     case FAMILY_DEEPSEEK_V32:
-        lbuf_adds(gp, "<\xef\xbd\x9c"
-                      "Assistant\xef\xbd\x9c>");
+        llamac__dynbuf_adds(gp, "<\xef\xbd\x9c"
+                                "Assistant\xef\xbd\x9c>");
         if (info->deepseek_v4 && !R[0]) {
-            lbuf_adds(gp, "</think>");
+            llamac__dynbuf_adds(gp, "</think>");
             if (content) {
-                lbuf_adds(gp, text);
+                llamac__dynbuf_adds(gp, text);
             }
             break;
         }
-        lbuf_adds(gp, "<think>");
-        lbuf_adds(gp, R);
+        llamac__dynbuf_adds(gp, "<think>");
+        llamac__dynbuf_adds(gp, R);
         if (content) {
-            lbuf_adds(gp, "</think>");
-            lbuf_adds(gp, text);
+            llamac__dynbuf_adds(gp, "</think>");
+            llamac__dynbuf_adds(gp, text);
         }
         break;
     case FAMILY_GENERIC:
@@ -425,26 +425,26 @@ static llamac_status continuation(const layer_info *info, const llamac_template 
             const char *close = info->family == FAMILY_MINIMAX_M3 ? "</mm:think>" : info->reasoning_end;
             if (info->family == FAMILY_MINIMAX_M3 || open[0]) {
                 const char *at = info->family == FAMILY_MINIMAX_M3 ? NULL : strstr(gen, open);
-                lbuf_add(gp, gen, at ? (size_t)(at - gen) : strlen(gen));
-                lbuf_adds(gp, open);
-                lbuf_adds(gp, R);
+                llamac__dynbuf_add(gp, gen, at ? (size_t)(at - gen) : strlen(gen));
+                llamac__dynbuf_adds(gp, open);
+                llamac__dynbuf_adds(gp, R);
                 if (content) {
-                    lbuf_adds(gp, close);
+                    llamac__dynbuf_adds(gp, close);
                 }
             } else {
-                lbuf_adds(gp, gen);
+                llamac__dynbuf_adds(gp, gen);
             }
             free(gen);
         } else {
-            lbuf_adds(gp, marks[info->family][0]);
-            lbuf_adds(gp, marks[info->family][1]);
-            lbuf_adds(gp, R);
+            llamac__dynbuf_adds(gp, marks[info->family][0]);
+            llamac__dynbuf_adds(gp, marks[info->family][1]);
+            llamac__dynbuf_adds(gp, R);
             if (content) {
-                lbuf_adds(gp, marks[info->family][2]);
+                llamac__dynbuf_adds(gp, marks[info->family][2]);
             }
         }
         if (content) {
-            lbuf_adds(gp, text);
+            llamac__dynbuf_adds(gp, text);
         }
         break;
     }
@@ -608,21 +608,21 @@ static llamac_status builtin_apply(const llamac_template *tmpl, const request *q
     for (size_t i = 0; i < n; i++) {
         json_t *m = json_array_get(q->msgs, i);
         json_t *c = json_object_get(m, "content");
-        lbuf t = { 0 };
-        lbuf_add(&t, "", 0);
+        llamac__dynbuf t = LLAMAC__DYNBUF(LAYER_TEXT_MAX);
+        llamac__dynbuf_add(&t, "", 0);
         if (json_is_string(c)) {
-            lbuf_add(&t, json_string_value(c), json_string_length(c));
+            llamac__dynbuf_add(&t, json_string_value(c), json_string_length(c));
         }
         size_t k;
         json_t *part;
         json_array_foreach(c, k, part) {
             json_t *pt = json_object_get(part, "text");
-            if (t.n > 0) {
-                lbuf_add(&t, "\n", 1);
+            if (llamac__dynbuf_len(&t) > 0) {
+                llamac__dynbuf_add(&t, "\n", 1);
             }
-            lbuf_add(&t, json_string_value(pt) ? json_string_value(pt) : "", json_string_length(pt));
+            llamac__dynbuf_add(&t, json_string_value(pt) ? json_string_value(pt) : "", json_string_length(pt));
         }
-        if (!(texts[i] = lbuf_take(&t))) {
+        if (!(texts[i] = llamac__dynbuf_take(&t, NULL))) {
             goto done;
         }
         chat[i].role = json_string_value(json_object_get(m, "role"));
@@ -748,32 +748,33 @@ llamac_status llamac__template_apply(const llamac_template *tmpl, const llamac_m
     if (st != LLAMAC_OK) {
         goto done;
     }
-    lbuf b = { 0 };
-    lbuf_add(&b, prompt, n);
+    llamac__dynbuf b = LLAMAC__DYNBUF(LAYER_TEXT_MAX);
+    llamac__dynbuf_add(&b, prompt, n);
     if (info->family == FAMILY_GPT_OSS && !q.agp) {
         /* without a generation prompt the last <|return|> becomes <|end|> (the conversation goes on) */
         char *at = NULL;
-        for (char *p = strstr(b.p, "<|return|>"); p; p = strstr(p + 1, "<|return|>")) {
+        for (char *p = strstr(llamac__dynbuf_ptr(&b), "<|return|>"); p; p = strstr(p + 1, "<|return|>")) {
             at = p;
         }
         if (at) {
-            size_t off = (size_t)(at - b.p);
-            lbuf c = { 0 };
-            lbuf_add(&c, b.p, off);
-            lbuf_adds(&c, "<|end|>");
-            lbuf_adds(&c, b.p + off + 10);
-            lbuf_free(&b);
+            size_t off = (size_t)(at - llamac__dynbuf_ptr(&b));
+            llamac__dynbuf c = LLAMAC__DYNBUF(LAYER_TEXT_MAX);
+            llamac__dynbuf_add(&c, llamac__dynbuf_ptr(&b), off);
+            llamac__dynbuf_adds(&c, "<|end|>");
+            llamac__dynbuf_adds(&c, llamac__dynbuf_ptr(&b) + off + 10);
+            llamac__dynbuf_free(&b);
             b = c;
         }
     }
-    if (info->family == FAMILY_GEMMA4 && q.agp && b.n >= 8 && strcmp(b.p + b.n - 8, "<turn|>\n") == 0) {
-        lbuf_adds(&b, "<|turn>model\n"); /* after content with a tool call the template opens no model turn */
+    if (info->family == FAMILY_GEMMA4 && q.agp && llamac__dynbuf_len(&b) >= 8 &&
+        strcmp(llamac__dynbuf_ptr(&b) + llamac__dynbuf_len(&b) - 8, "<turn|>\n") == 0) {
+        llamac__dynbuf_adds(&b, "<|turn>model\n"); /* after content with a tool call the template opens no model turn */
     }
     if (q.cont != LLAMAC_CONTINUE_NONE && q.last.present) {
         st = continuation(info, tmpl, &r, &q.last, q.cont == LLAMAC_CONTINUE_CONTENT, prompt, &b);
     }
-    size_t total = b.n;
-    char *text = lbuf_take(&b);
+    size_t total = llamac__dynbuf_len(&b);
+    char *text = llamac__dynbuf_take(&b, NULL);
     if (st == LLAMAC_OK && !text) {
         st = LLAMAC_E_NO_MEMORY;
     }

@@ -9,22 +9,13 @@
 #ifndef LLAMAC_CHAT_LAYER_H
 #define LLAMAC_CHAT_LAYER_H
 
+#include "dynbuf.h"
 #include "text/template_internal.h"
 
 #include <jansson.h>
 
-/* A growable string (NUL-terminated; `failed` is sticky: appends after an allocation failure do nothing). */
-typedef struct lbuf {
-    char *p;
-    size_t n, cap;
-    bool failed;
-} lbuf;
-
-void lbuf_add(lbuf *b, const char *s, size_t n);
-void lbuf_adds(lbuf *b, const char *s);
-/* The text (caller frees with free), or NULL after a failure; the buffer is empty afterwards. */
-char *lbuf_take(lbuf *b);
-void lbuf_free(lbuf *b);
+/* The most text one piece of the layer builds (a prompt, a joined content, a JSON dump): past any request. */
+#define LAYER_TEXT_MAX ((size_t)1 << 30)
 
 /* s without leading and trailing ASCII white space (isspace), as a new string (caller frees with free). */
 char *layer_trim(const char *s, size_t n);

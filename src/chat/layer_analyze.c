@@ -24,31 +24,29 @@ typedef struct seg {
 } seg;
 
 typedef struct segs {
+    llamac__dynbuf buf; /* the segments' storage; v and n are views of it */
     seg *v;
-    size_t n, cap;
+    size_t n;
     bool failed;
 } segs;
 
 static void segs_push(segs *s, bool marker, const char *p, size_t n) {
-    if (s->failed) {
+    seg *slot = llamac__dynbuf_grow(&s->buf, sizeof *slot);
+    if (!slot) {
+        s->failed = true;
+        s->v = NULL;
+        s->n = 0;
         return;
     }
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 16;
-        seg *v = realloc(s->v, cap * sizeof *v);
-        if (!v) {
-            s->failed = true;
-            return;
-        }
-        s->v = v;
-        s->cap = cap;
-    }
-    s->v[s->n++] = (seg){ marker, p, n };
+    *slot = (seg){ marker, p, n };
+    s->v = (seg *)(void *)s->buf.p;
+    s->n = s->buf.len / sizeof *slot;
 }
 
 /* Splits text into markers (from '<' to the next '>', from '[' to the next ']') and the text between them. */
 static void segmentize(const char *t, size_t n, segs *out) {
     memset(out, 0, sizeof *out);
+    llamac__dynbuf_init(&out->buf, LAYER_TEXT_MAX);
     bool in_marker = false;
     char opener = 0;
     size_t border = 0;
@@ -92,6 +90,7 @@ static void prune_space(segs *s) {
             s->v[k++] = s->v[i];
         }
     }
+    llamac__dynbuf_truncate(&s->buf, k * sizeof(seg));
     s->n = k;
 }
 
@@ -101,9 +100,9 @@ static char *dupn(const char *p, size_t n) {
     return llamac__strndup(p ? p : "", p ? n : 0);
 }
 
-static void concat_segs(lbuf *b, const segs *s, size_t from, size_t to) {
+static void concat_segs(llamac__dynbuf *b, const segs *s, size_t from, size_t to) {
     for (size_t i = from; i < to; i++) {
-        lbuf_add(b, s->v[i].p, s->v[i].n);
+        llamac__dynbuf_add(b, s->v[i].p, s->v[i].n);
     }
 }
 
@@ -126,7 +125,7 @@ void layer_diff_split(const char *left, const char *right, layer_diff *out) {
     {
         size_t ls = 0, le = L.n - 1, rs = 0, re = R.n - 1;
         bool left_done = false, right_done = false;
-        lbuf prefix = { 0 };
+        llamac__dynbuf prefix = LLAMAC__DYNBUF(LAYER_TEXT_MAX);
         /* the suffix grows at the front: collect its segments, back to front */
         const seg **suf = malloc((L.n + R.n + 2) * sizeof *suf);
         size_t nsuf = 0;
@@ -136,7 +135,7 @@ void layer_diff_split(const char *left, const char *right, layer_diff *out) {
         while (ls != le && rs != re) {
             bool advanced = false;
             if (seg_eq(&L.v[ls], &R.v[rs])) {
-                lbuf_add(&prefix, L.v[ls].p, L.v[ls].n);
+                llamac__dynbuf_add(&prefix, L.v[ls].p, L.v[ls].n);
                 ls++;
                 rs++;
                 advanced = true;
@@ -165,7 +164,7 @@ void layer_diff_split(const char *left, const char *right, layer_diff *out) {
                 re--;
                 left_done = true;
             } else if (seg_eq(&L.v[ls], &R.v[rs])) {
-                lbuf_add(&prefix, R.v[rs].p, R.v[rs].n);
+                llamac__dynbuf_add(&prefix, R.v[rs].p, R.v[rs].n);
                 rs++;
                 left_done = true;
             }
@@ -175,47 +174,50 @@ void layer_diff_split(const char *left, const char *right, layer_diff *out) {
                 le--;
                 right_done = true;
             } else if (seg_eq(&L.v[ls], &R.v[rs])) {
-                lbuf_add(&prefix, L.v[ls].p, L.v[ls].n);
+                llamac__dynbuf_add(&prefix, L.v[ls].p, L.v[ls].n);
                 ls++;
                 right_done = true;
             }
         } else if (ls == le && rs == re && seg_eq(&L.v[ls], &R.v[rs]) && L.v[ls].marker) {
-            lbuf_add(&prefix, R.v[rs].p, R.v[rs].n);
+            llamac__dynbuf_add(&prefix, R.v[rs].p, R.v[rs].n);
             left_done = true;
             right_done = true;
         }
         bool text_suffix = !L.v[le].marker && !R.v[re].marker;
         bool text_prefix = !R.v[rs].marker && !L.v[ls].marker;
-        lbuf rl = { 0 }, rr = { 0 }, suffix = { 0 };
+        llamac__dynbuf rl = LLAMAC__DYNBUF(LAYER_TEXT_MAX), rr = LLAMAC__DYNBUF(LAYER_TEXT_MAX),
+                       suffix = LLAMAC__DYNBUF(LAYER_TEXT_MAX);
         concat_segs(&rl, &L, ls, left_done ? le : le + 1);
         concat_segs(&rr, &R, rs, right_done ? re : re + 1);
-        lbuf_add(&rl, "", 0);
-        lbuf_add(&rr, "", 0);
+        llamac__dynbuf_add(&rl, "", 0);
+        llamac__dynbuf_add(&rr, "", 0);
         size_t suffix_len = 0, prefix_len = 0;
         if (text_suffix) {
-            while (suffix_len < rl.n && suffix_len < rr.n &&
-                   rl.p[rl.n - 1 - suffix_len] == rr.p[rr.n - 1 - suffix_len]) {
+            while (suffix_len < llamac__dynbuf_len(&rl) && suffix_len < llamac__dynbuf_len(&rr) &&
+                   llamac__dynbuf_ptr(&rl)[llamac__dynbuf_len(&rl) - 1 - suffix_len] ==
+                       llamac__dynbuf_ptr(&rr)[llamac__dynbuf_len(&rr) - 1 - suffix_len]) {
                 suffix_len++;
             }
         }
         if (text_prefix) {
-            while (prefix_len < rl.n - suffix_len && prefix_len < rr.n - suffix_len &&
-                   rl.p[prefix_len] == rr.p[prefix_len]) {
+            while (prefix_len < llamac__dynbuf_len(&rl) - suffix_len &&
+                   prefix_len < llamac__dynbuf_len(&rr) - suffix_len &&
+                   llamac__dynbuf_ptr(&rl)[prefix_len] == llamac__dynbuf_ptr(&rr)[prefix_len]) {
                 prefix_len++;
             }
         }
-        lbuf_add(&prefix, rl.p, prefix_len);
-        lbuf_add(&suffix, rl.p + rl.n - suffix_len, suffix_len);
+        llamac__dynbuf_add(&prefix, llamac__dynbuf_ptr(&rl), prefix_len);
+        llamac__dynbuf_add(&suffix, llamac__dynbuf_ptr(&rl) + llamac__dynbuf_len(&rl) - suffix_len, suffix_len);
         for (size_t k = nsuf; k-- > 0;) {
-            lbuf_add(&suffix, suf[k]->p, suf[k]->n);
+            llamac__dynbuf_add(&suffix, suf[k]->p, suf[k]->n);
         }
         free(suf);
-        out->left = dupn(rl.p + prefix_len, rl.n - prefix_len - suffix_len);
-        out->right = dupn(rr.p + prefix_len, rr.n - prefix_len - suffix_len);
-        lbuf_free(&rl);
-        lbuf_free(&rr);
-        out->prefix = lbuf_take(&prefix);
-        out->suffix = lbuf_take(&suffix);
+        out->left = dupn(llamac__dynbuf_ptr(&rl) + prefix_len, llamac__dynbuf_len(&rl) - prefix_len - suffix_len);
+        out->right = dupn(llamac__dynbuf_ptr(&rr) + prefix_len, llamac__dynbuf_len(&rr) - prefix_len - suffix_len);
+        llamac__dynbuf_free(&rl);
+        llamac__dynbuf_free(&rr);
+        out->prefix = llamac__dynbuf_take(&prefix, NULL);
+        out->suffix = llamac__dynbuf_take(&suffix, NULL);
         if (out->left && out->right && !out->left[0] && !out->right[0]) {
             /* no difference: all of it is the prefix */
             free(out->prefix);
@@ -234,8 +236,8 @@ void layer_diff_split(const char *left, const char *right, layer_diff *out) {
         }
     }
 done:
-    free(L.v);
-    free(R.v);
+    llamac__dynbuf_free(&L.buf);
+    llamac__dynbuf_free(&R.buf);
     if (!out->prefix || !out->suffix || !out->left || !out->right) {
         layer_diff_free(out);
     }
@@ -449,7 +451,7 @@ static void thinking_enabled(analysis *a) {
                     memcmp(s.v[s.n - 1].p, lt, s.v[s.n - 1].n) == 0 && s.v[s.n - 2].marker) {
                     set_str(&a->start, s.v[s.n - 2].p, s.v[s.n - 2].n);
                 }
-                free(s.v);
+                llamac__dynbuf_free(&s.buf);
                 set_str(&a->end, d.left, strlen(d.left));
                 a->mode = REASONING_TAGS;
             }
@@ -489,7 +491,7 @@ static void thinking_enabled(analysis *a) {
                     }
                     a->mode = REASONING_TAGS;
                 }
-                free(s.v);
+                llamac__dynbuf_free(&s.buf);
                 free(extra);
                 if (found) {
                     break;
@@ -664,19 +666,19 @@ static char *patched_source(const char *src, size_t n, size_t *out_len) {
         if (!layer_has(s, cur_n, patch_guards[k]) || !layer_has(s, cur_n, from)) {
             continue;
         }
-        lbuf b = { 0 };
+        llamac__dynbuf b = LLAMAC__DYNBUF(LAYER_TEXT_MAX);
         size_t i = 0;
         while (i < cur_n) {
             if (i + fn <= cur_n && memcmp(s + i, from, fn) == 0) {
-                lbuf_add(&b, to, tn);
+                llamac__dynbuf_add(&b, to, tn);
                 i += fn;
             } else {
-                lbuf_add(&b, s + i, 1);
+                llamac__dynbuf_add(&b, s + i, 1);
                 i++;
             }
         }
-        size_t bn = b.n;
-        char *next = lbuf_take(&b);
+        size_t bn = llamac__dynbuf_len(&b);
+        char *next = llamac__dynbuf_take(&b, NULL);
         free(cur);
         if (!next) {
             return NULL;

@@ -19,49 +19,6 @@
 
 /* ---- small helpers ---- */
 
-void lbuf_add(lbuf *b, const char *s, size_t n) {
-    if (b->failed) {
-        return;
-    }
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + n + 1) {
-            cap *= 2;
-        }
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->failed = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    if (n) {
-        memcpy(b->p + b->n, s, n);
-    }
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-void lbuf_adds(lbuf *b, const char *s) {
-    lbuf_add(b, s, strlen(s));
-}
-
-char *lbuf_take(lbuf *b) {
-    char *p = NULL;
-    if (!b->failed) {
-        p = b->p ? b->p : llamac__strndup("", 0);
-        b->p = NULL;
-    }
-    lbuf_free(b);
-    return p;
-}
-
-void lbuf_free(lbuf *b) {
-    free(b->p);
-    memset(b, 0, sizeof *b);
-}
-
 char *layer_trim(const char *s, size_t n) {
     size_t a = 0;
     while (a < n && isspace((unsigned char)s[a])) {
@@ -88,35 +45,35 @@ bool layer_has(const char *hay, size_t len, const char *needle) {
 
 /* ---- JSON text as llama.cpp writes it ---- */
 
-static void dump_string(lbuf *b, const char *s, size_t n) {
-    lbuf_add(b, "\"", 1);
+static void dump_string(llamac__dynbuf *b, const char *s, size_t n) {
+    llamac__dynbuf_add(b, "\"", 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         char esc[8];
         switch (c) {
-        case '"': lbuf_add(b, "\\\"", 2); break;
-        case '\\': lbuf_add(b, "\\\\", 2); break;
-        case '\b': lbuf_add(b, "\\b", 2); break;
-        case '\f': lbuf_add(b, "\\f", 2); break;
-        case '\n': lbuf_add(b, "\\n", 2); break;
-        case '\r': lbuf_add(b, "\\r", 2); break;
-        case '\t': lbuf_add(b, "\\t", 2); break;
+        case '"': llamac__dynbuf_add(b, "\\\"", 2); break;
+        case '\\': llamac__dynbuf_add(b, "\\\\", 2); break;
+        case '\b': llamac__dynbuf_add(b, "\\b", 2); break;
+        case '\f': llamac__dynbuf_add(b, "\\f", 2); break;
+        case '\n': llamac__dynbuf_add(b, "\\n", 2); break;
+        case '\r': llamac__dynbuf_add(b, "\\r", 2); break;
+        case '\t': llamac__dynbuf_add(b, "\\t", 2); break;
         default:
             if (c < 0x20) {
                 snprintf(esc, sizeof esc, "\\u%04x", c);
-                lbuf_adds(b, esc);
+                llamac__dynbuf_adds(b, esc);
             } else {
-                lbuf_add(b, s + i, 1);
+                llamac__dynbuf_add(b, s + i, 1);
             }
         }
     }
-    lbuf_add(b, "\"", 1);
+    llamac__dynbuf_add(b, "\"", 1);
 }
 
 /* The shortest decimal that reads back as d, with ".0" when it looks like an integer (as nlohmann's dump). */
-static void dump_real(lbuf *b, double d) {
+static void dump_real(llamac__dynbuf *b, double d) {
     if (!isfinite(d)) {
-        lbuf_adds(b, "null");
+        llamac__dynbuf_adds(b, "null");
         return;
     }
     char buf[40];
@@ -126,65 +83,65 @@ static void dump_real(lbuf *b, double d) {
             break;
         }
     }
-    lbuf_adds(b, buf);
+    llamac__dynbuf_adds(b, buf);
     if (!strpbrk(buf, ".eEn")) {
-        lbuf_adds(b, ".0");
+        llamac__dynbuf_adds(b, ".0");
     }
 }
 
-static void dump(lbuf *b, json_t *j, int depth) {
+static void dump(llamac__dynbuf *b, json_t *j, int depth) {
     char num[32];
     if (depth > 256) {
-        b->failed = true;
+        llamac__dynbuf_fail(b, LLAMAC__DYNBUF_TOO_BIG);
         return;
     }
     switch (json_typeof(j)) {
-    case JSON_NULL: lbuf_adds(b, "null"); break;
-    case JSON_TRUE: lbuf_adds(b, "true"); break;
-    case JSON_FALSE: lbuf_adds(b, "false"); break;
+    case JSON_NULL: llamac__dynbuf_adds(b, "null"); break;
+    case JSON_TRUE: llamac__dynbuf_adds(b, "true"); break;
+    case JSON_FALSE: llamac__dynbuf_adds(b, "false"); break;
     case JSON_INTEGER:
         snprintf(num, sizeof num, "%lld", (long long)json_integer_value(j));
-        lbuf_adds(b, num);
+        llamac__dynbuf_adds(b, num);
         break;
     case JSON_REAL: dump_real(b, json_real_value(j)); break;
     case JSON_STRING: dump_string(b, json_string_value(j), json_string_length(j)); break;
     case JSON_ARRAY: {
         size_t i;
         json_t *item;
-        lbuf_add(b, "[", 1);
+        llamac__dynbuf_add(b, "[", 1);
         json_array_foreach(j, i, item) {
             if (i) {
-                lbuf_add(b, ",", 1);
+                llamac__dynbuf_add(b, ",", 1);
             }
             dump(b, item, depth + 1);
         }
-        lbuf_add(b, "]", 1);
+        llamac__dynbuf_add(b, "]", 1);
         break;
     }
     case JSON_OBJECT: {
         const char *key;
         json_t *item;
         bool first = true;
-        lbuf_add(b, "{", 1);
+        llamac__dynbuf_add(b, "{", 1);
         json_object_foreach(j, key, item) {
             if (!first) {
-                lbuf_add(b, ",", 1);
+                llamac__dynbuf_add(b, ",", 1);
             }
             first = false;
             dump_string(b, key, strlen(key));
-            lbuf_add(b, ":", 1);
+            llamac__dynbuf_add(b, ":", 1);
             dump(b, item, depth + 1);
         }
-        lbuf_add(b, "}", 1);
+        llamac__dynbuf_add(b, "}", 1);
         break;
     }
     }
 }
 
 char *layer_dump(json_t *j) {
-    lbuf b = { 0 };
+    llamac__dynbuf b = LLAMAC__DYNBUF(LAYER_TEXT_MAX);
     dump(&b, j, 0);
-    return lbuf_take(&b);
+    return llamac__dynbuf_take(&b, NULL);
 }
 
 /* ---- checks ---- */
@@ -416,17 +373,17 @@ static llamac_status convert_message(const layer_info *info, size_t i, json_t *m
 
 /* Text parts joined as llama.cpp joins them: `sep` between texts, none before the first non-empty text. */
 static char *join_parts(json_t *parts, const char *sep) {
-    lbuf b = { 0 };
+    llamac__dynbuf b = LLAMAC__DYNBUF(LAYER_TEXT_MAX);
     size_t k;
     json_t *part;
     json_array_foreach(parts, k, part) {
         json_t *t = json_object_get(part, "text");
-        if (b.n > 0) {
-            lbuf_adds(&b, sep);
+        if (llamac__dynbuf_len(&b) > 0) {
+            llamac__dynbuf_adds(&b, sep);
         }
-        lbuf_add(&b, json_string_value(t) ? json_string_value(t) : "", json_string_length(t));
+        llamac__dynbuf_add(&b, json_string_value(t) ? json_string_value(t) : "", json_string_length(t));
     }
-    return lbuf_take(&b);
+    return llamac__dynbuf_take(&b, NULL);
 }
 
 json_t *layer_normalize(const llamac__caps *caps, json_t *messages) {
@@ -605,11 +562,11 @@ llamac_status layer_adapt(const layer_info *info, json_t *messages) {
                                     "messages[0]: this template has no system role, and a system message given as "
                                     "content parts cannot be joined to the next message");
             }
-            lbuf buf = { 0 };
-            lbuf_add(&buf, json_string_value(a), json_string_length(a));
-            lbuf_add(&buf, "\n", 1);
-            lbuf_add(&buf, json_string_value(b), json_string_length(b));
-            char *text = lbuf_take(&buf);
+            llamac__dynbuf buf = LLAMAC__DYNBUF(LAYER_TEXT_MAX);
+            llamac__dynbuf_add(&buf, json_string_value(a), json_string_length(a));
+            llamac__dynbuf_add(&buf, "\n", 1);
+            llamac__dynbuf_add(&buf, json_string_value(b), json_string_length(b));
+            char *text = llamac__dynbuf_take(&buf, NULL);
             json_t *joined = text ? json_stringn(text, strlen(text)) : NULL;
             free(text);
             if (!joined || json_object_set_new(second, "content", joined) != 0) {
