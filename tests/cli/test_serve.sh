@@ -158,11 +158,11 @@ expect_eq "content parts: prompt tokens" "$(jqr .usage.prompt_tokens "$TMP/parts
 req POST "$S_URL/v1/chat/completions" "$(echo "$CHAT" | jq -c '.messages = [{role: "system", content: "Be brief."},
   {role: "user", content: [{type: "text", text: "What is this?"}, {type: "image_url", image_url: {url: "data:,"}}]}]')"
 expect_eq "image part: 400" "$code:$(jqr .error.param)" "400:messages"
-expect_contains "image part: message" "$(jqr .error.message)" "'messages[1].content[1]' is of type \"image_url\": multimodal input is not supported by this model/build"
+expect_contains "image part: message" "$(jqr .error.message)" "messages[1].content[1]: image_url input is not supported by this model/build"
 req POST "$S_URL/apply-template" '{"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"","format":"wav"}}]}]}'
 expect_eq "audio part: 400" "$code:$(jqr .error.code)" "400:unsupported_value"
 req POST "$S_URL/v1/chat/completions" '{"messages":[{"role":"user","content":[{"type":"text"}]}]}'
-expect_eq "text part without text" "$code:$(jqr .error.message)" "400:'messages[0].content[0].text' must be a string"
+expect_eq "text part without text" "$code:$(jqr .error.message)" "400:messages[0].content[0]: 'text' must be a string"
 
 # reasoning (--reasoning-format deepseek, the default): <think>...</think> goes to reasoning_content also without
 # tools; a grammar makes the random-weights model write it
