@@ -191,9 +191,7 @@ llamac_status llamac_template_for_model(const llamac_model *model, bool tools, l
     const char *dflt = NULL, *tool_use = NULL;
     bool has_default = llamac_model_chat_template(model, NULL, &dflt) == LLAMAC_OK && dflt[0];
     bool has_tool_use = llamac_model_chat_template(model, "tool_use", &tool_use) == LLAMAC_OK && tool_use[0];
-    const char *src = has_tool_use && (tools || !has_default) ? tool_use
-                      : has_default                           ? dflt
-                                                              : llamac__chatml_source;
+    const char *src = has_tool_use && (tools || !has_default) ? tool_use : has_default ? dflt : llamac__chatml_source;
     return template_for_model(model, src, strlen(src), out);
 }
 
@@ -531,8 +529,8 @@ llamac_status llamac_template_render(const llamac_template *tmpl, const llamac_t
                             llamac_utf8_valid(bos, strlen(bos), NULL) ? "EOS" : "BOS", bad);
     }
     json_t *messages = NULL, *tools = NULL, *kwargs = NULL, *vars = json_object();
-    llamac_status st = vars ? llamac__template_load_json(in->messages_json, "messages", true, &messages)
-                            : LLAMAC_E_NO_MEMORY;
+    llamac_status st =
+        vars ? llamac__template_load_json(in->messages_json, "messages", true, &messages) : LLAMAC_E_NO_MEMORY;
     if (st == LLAMAC_OK) {
         st = llamac__template_load_json(in->tools_json, "tools", true, &tools);
     }
