@@ -114,12 +114,13 @@ stream "$R" "$TMP/none_s"
 expect_eq "none: streamed has no tool_calls" "$(jq -c . "$TMP/none_s")" "[]"
 expect_eq "none: streamed content = non-streamed" "$(cat "$TMP/none_s.content")" "$none_text"
 
-# client history with a malformed arguments string: 400 naming the message
+# client history with a malformed arguments string: ChatML prints arguments as the text they are, so llama-server
+# renders it as given (templates that read arguments as objects refuse it naming the message: the chat-layer tests'
+# bad_arguments_json, 62 of 70 templates)
 HIST=$(echo "$BASE" | jq -c '.messages += [{role: "assistant", content: null, tool_calls: [{id: "call_1", type: "function",
   function: {name: "add", arguments: "{\"a\": 2,"}}]}, {role: "tool", tool_call_id: "call_1", content: "5"}]')
-req POST "$S_URL/v1/chat/completions" "$HIST"
-expect_eq "malformed history arguments: 400" "$code:$(jqr .error.param)" "400:messages"
-expect_contains "malformed history arguments: names the message" "$(jqr .error.message)" "messages[1].tool_calls[0].function.arguments"
+req POST "$S_URL/apply-template" "$HIST"
+expect_eq "malformed history arguments on ChatML: rendered as llama-server does" "$code" 200
 req POST "$S_URL/v1/chat/completions" "$(echo "$HIST" | jq -c '.messages[1].tool_calls[0].function.arguments = "{\"a\":2,\"b\":3,\"ok\":true}"')"
 expect_eq "well-formed history arguments: 200" "$code" 200
 
