@@ -163,6 +163,7 @@ bool chat_input_set(struct request *rq, struct chat_input *ci, json_t *messages,
         return false;
     }
     ci->add_generation_prompt = true;
+    ci->thinking = rq->s->opt.thinking;
     ci->param = param;
     ci->messages = json_dumps(messages, JSON_COMPACT);
     ci->tools = json_is_array(tools) ? json_dumps(tools, JSON_COMPACT) : NULL;
@@ -181,11 +182,32 @@ bool chat_input_parse(struct request *rq, json_t *body, struct chat_input *ci) {
                         json_object_get(body, "chat_template_kwargs"), "messages", false)) {
         return false;
     }
-    json_t *agp = json_object_get(body, "add_generation_prompt");
-    if (json_is_boolean(agp)) {
-        ci->add_generation_prompt = json_is_true(agp);
+    /* the scalar fields as the library reads a request body (llama.cpp's reading of continue_final_message) */
+    static const char *const fields[] = { "add_generation_prompt", "continue_final_message", "reasoning_effort" };
+    json_t *small = json_pack("{s:[]}", "messages");
+    for (size_t i = 0; small && i < sizeof fields / sizeof fields[0]; i++) {
+        json_t *v = json_object_get(body, fields[i]);
+        if (v && json_object_set(small, fields[i], v) != 0) {
+            json_decref(small);
+            small = NULL;
+        }
     }
-    return true;
+    char *text = small ? json_dumps(small, JSON_COMPACT) : NULL, *keep = NULL;
+    json_decref(small);
+    llamac_template_apply_params p = chat_input_params(ci);
+    bool ok = text && llamac_template_apply_params_from_json(text, &p, &keep) == LLAMAC_OK;
+    free(text);
+    if (ok) {
+        ci->add_generation_prompt = p.add_generation_prompt;
+        ci->continue_final_message = p.continue_final_message;
+        ok = !p.reasoning_effort || (ci->reasoning_effort = strdup(p.reasoning_effort));
+    }
+    llamac_free(keep);
+    if (!ok) {
+        chat_input_free(ci);
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+    }
+    return ok;
 }
 
 bool chat_input_thinking(struct request *rq, struct chat_input *ci, int enable, const char *effort) {
@@ -215,6 +237,7 @@ void chat_input_free(struct chat_input *ci) {
     free(ci->messages);
     free(ci->tools);
     free(ci->kwargs);
+    free(ci->reasoning_effort);
     memset(ci, 0, sizeof *ci);
 }
 
@@ -224,6 +247,9 @@ llamac_template_apply_params chat_input_params(const struct chat_input *ci) {
     p.tools_json = ci->tools;
     p.chat_template_kwargs_json = ci->kwargs;
     p.add_generation_prompt = ci->add_generation_prompt;
+    p.continue_final_message = ci->continue_final_message;
+    p.reasoning_effort = ci->reasoning_effort;
+    p.thinking = ci->thinking;
     return p;
 }
 

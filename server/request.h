@@ -45,16 +45,21 @@ struct chat_input {
     char *tools;  /* NULL: none */
     char *kwargs; /* chat_template_kwargs; NULL: none */
     bool add_generation_prompt;
+    llamac_continuation continue_final_message; /* the request's continue_final_message (OpenAI chat bodies) */
+    char *reasoning_effort;                     /* the request's reasoning_effort; NULL: none */
+    llamac_thinking thinking;                   /* the server's --reasoning */
     const char *param; /* the body's field the conversation came from ("messages", "input"), for errors; static */
 };
 
-/* Reads "messages", "tools", "chat_template_kwargs" and "add_generation_prompt" of a request object into *ci
- * (chat_input_free, also after failing), checking their shape. */
+/* Reads "messages", "tools", "chat_template_kwargs", "add_generation_prompt", "continue_final_message" and
+ * "reasoning_effort" of an OpenAI-shaped request object into *ci (chat_input_free, also after failing), checking
+ * their shape; the last three as llama-server reads them (llamac_template_apply_params_from_json). */
 bool chat_input_parse(struct request *rq, json_t *body, struct chat_input *ci);
 
 /* *ci from OpenAI-format values a dialect built or read (borrowed; tools and kwargs may be NULL), checking their
  * shape as chat_input_parse does: a non-empty array of messages with string roles (empty allowed with allow_empty),
- * `param` naming where they came from. Generation prompt on. chat_input_free, also after failing. */
+ * `param` naming where they came from. Generation prompt on; the server's --chat-template-kwargs and --reasoning
+ * apply. Every dialect builds its conversation here. chat_input_free, also after failing. */
 bool chat_input_set(struct request *rq, struct chat_input *ci, json_t *messages, json_t *tools, json_t *kwargs,
                     const char *param, bool allow_empty);
 

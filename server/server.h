@@ -39,6 +39,7 @@ struct server_options {
     llamac_reasoning_format reasoning; /* <think> to reasoning_content (DEEPSEEK, the default) or left in (NONE) */
     const char *chat_template_kwargs;  /* a JSON object of template variables for every chat request (a request's
                                           chat_template_kwargs override them key by key); NULL: none */
+    llamac_thinking thinking;          /* whether a thinking template thinks (--reasoning; default AUTO) */
     size_t max_body;                   /* largest request body in bytes */
     unsigned timeout_s;                /* idle connection timeout */
     unsigned max_connections;          /* concurrent connections */

@@ -51,6 +51,11 @@ LLAMAC_API llamac_status llamac_template_for_model(const llamac_model *model, bo
  * (not a built-in name; the message lists them), LLAMAC_E_NO_MEMORY. Thread-safe. */
 LLAMAC_API llamac_status llamac_template_builtin(const char *name, llamac_template **out);
 
+/* The Jinja source `tmpl` (borrowed) was made from, as given: NUL-terminated, owned by the template (valid until
+ * llamac_template_free); *len (may be NULL) excludes the NUL. "" for a built-in template and for NULL. What
+ * llama-server reports as its chat_template, and what tool-call formats are detected from. Thread-safe. */
+LLAMAC_API const char *llamac_template_source(const llamac_template *tmpl, size_t *len);
+
 /* Frees a template. NULL is a no-op. One thread per handle (no render may be running on it). */
 LLAMAC_API void llamac_template_free(llamac_template *tmpl);
 
@@ -167,6 +172,16 @@ typedef struct llamac_template_apply_params {
 /* The defaults above (messages_json NULL, which a call needs set). Thread-safe. */
 LLAMAC_API llamac_template_apply_params llamac_template_apply_params_default(void);
 
+/* Reads the fields of an OpenAI-shaped chat request body (`body_json`: a JSON object, NUL-terminated, borrowed) that
+ * llamac_template_apply takes, as llama-server reads them from a /apply-template or chat-completions body:
+ * "messages", "tools" and "chat_template_kwargs" (as JSON texts; null is absent), "add_generation_prompt" (a
+ * boolean), "continue_final_message" (true: auto, "content", "reasoning_content"; anything else: none) and
+ * "reasoning_effort" (a string). The other fields of *params are left as they are. The texts *params points to are
+ * in *keep, caller frees with llamac_free after the last use of *params. Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs,
+ * not a JSON object, no "messages"), LLAMAC_E_NO_MEMORY. Thread-safe. */
+LLAMAC_API llamac_status llamac_template_apply_params_from_json(const char *body_json,
+                                                                llamac_template_apply_params *params, char **keep);
+
 /* Renders the conversation of `params` with `tmpl` (borrowed) for `model` (borrowed; only its vocabulary is read:
  * a vocab-only model will do; NULL: the template's own BOS/EOS texts and nothing dropped) into *out (NUL-terminated,
  * caller frees with llamac_free; *len may be NULL and excludes the NUL). Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs,
@@ -217,6 +232,9 @@ typedef struct llamac_chat_params {
     const char *template_source;
     /* A JSON object of extra template variables, e.g. {"enable_thinking":false}; borrowed (copied); NULL: none. */
     const char *template_kwargs_json;
+    /* Whether a thinking template thinks (llama-server's --reasoning; default LLAMAC_THINKING_AUTO); an
+     * enable_thinking in template_kwargs_json wins. */
+    llamac_thinking thinking;
     /* A JSON array of tools (OpenAI format) offered to the model; borrowed (copied); NULL: none. */
     const char *tools_json;
     /* Turns (a user message and what follows it) kept when the context fills; >= 1, default 2. */

@@ -57,6 +57,7 @@ static llamac_template_apply_params apply_params(const llamac_chat *chat, bool a
     p.messages_json = "[]";
     p.tools_json = chat->tools_json;
     p.chat_template_kwargs_json = chat->kwargs_json;
+    p.thinking = chat->thinking;
     p.add_generation_prompt = add_generation_prompt;
     p.prefill_assistant = false; /* a session's messages are whole turns: none is continued */
     return p;
@@ -194,6 +195,7 @@ llamac_status llamac_chat_new(llamac_context *ctx, const llamac_chat_params *par
     }
     chat->ctx = ctx;
     chat->keep_last_turns = p->keep_last_turns;
+    chat->thinking = p->thinking;
     chat->reserve_tokens = p->reserve_tokens;
     chat->salt = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)chat ^ 0x5bd1e995u;
     chat->messages = json_array();

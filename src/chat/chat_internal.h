@@ -20,7 +20,8 @@ struct llamac_chat {
     char *system;      /* NULL: no system prompt */
     json_t *messages;  /* array of message objects, the system prompt excluded */
     char *kwargs_json; /* NULL: none */
-    char *tools_json;  /* NULL: none */
+    llamac_thinking thinking;
+    char *tools_json; /* NULL: none */
     int32_t keep_last_turns;
     int32_t reserve_tokens;
     llamac_generate_params gen; /* stop points to `stops`, what sampling points to into `sampling_copy` */

@@ -9,8 +9,10 @@
  * text.
  */
 #include "chat/chat_internal.h"
+#include "dynbuf.h"
 #include "text/template_internal.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,80 @@ llamac_template_apply_params llamac_template_apply_params_default(void) {
     p.add_generation_prompt = true;
     p.prefill_assistant = true;
     return p;
+}
+
+/* ---- a request body's fields ---- */
+
+/* The most text the fields of one request body take. */
+#define REQUEST_TEXT_MAX ((size_t)1 << 30)
+
+/* Appends `v` (NULL: nothing) as compact JSON text and its NUL; *at gets its offset, or SIZE_MAX for none. */
+static void keep_json(llamac__dynbuf *b, json_t *v, size_t *at) {
+    *at = SIZE_MAX;
+    if (!v || json_is_null(v)) {
+        return;
+    }
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!text) {
+        llamac__dynbuf_fail(b, LLAMAC__DYNBUF_NO_MEMORY);
+        return;
+    }
+    *at = llamac__dynbuf_len(b);
+    llamac__dynbuf_add(b, text, strlen(text) + 1);
+    free(text);
+}
+
+llamac_status llamac_template_apply_params_from_json(const char *body_json, llamac_template_apply_params *params,
+                                                     char **keep) {
+    if (keep) {
+        *keep = NULL;
+    }
+    if (!body_json || !params || !keep) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_template_apply_params_from_json: NULL argument");
+    }
+    json_t *body = NULL;
+    llamac_status st = llamac__template_load_json(body_json, "the request", false, &body);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    if (!json_is_object(body) || !json_object_get(body, "messages")) {
+        json_decref(body);
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the request must be a JSON object with 'messages'");
+    }
+    llamac__dynbuf b = LLAMAC__DYNBUF(REQUEST_TEXT_MAX);
+    size_t at[4];
+    keep_json(&b, json_object_get(body, "messages"), &at[0]);
+    keep_json(&b, json_object_get(body, "tools"), &at[1]);
+    keep_json(&b, json_object_get(body, "chat_template_kwargs"), &at[2]);
+    json_t *effort = json_object_get(body, "reasoning_effort");
+    at[3] = SIZE_MAX;
+    if (json_is_string(effort)) {
+        at[3] = llamac__dynbuf_len(&b);
+        llamac__dynbuf_add(&b, json_string_value(effort), json_string_length(effort) + 1);
+    }
+    char *text = llamac__dynbuf_take(&b, NULL);
+    if (!text) {
+        json_decref(body);
+        return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory reading the request");
+    }
+    params->messages_json = text + at[0];
+    params->tools_json = at[1] == SIZE_MAX ? NULL : text + at[1];
+    params->chat_template_kwargs_json = at[2] == SIZE_MAX ? NULL : text + at[2];
+    params->reasoning_effort = at[3] == SIZE_MAX ? NULL : text + at[3];
+    json_t *agp = json_object_get(body, "add_generation_prompt");
+    if (json_is_boolean(agp)) {
+        params->add_generation_prompt = json_is_true(agp);
+    }
+    /* llama.cpp's reading of continue_final_message (common_chat_continuation_parse) */
+    json_t *cont = json_object_get(body, "continue_final_message");
+    const char *cs = json_string_value(cont);
+    params->continue_final_message = json_is_true(cont)                           ? LLAMAC_CONTINUE_AUTO
+                                     : cs && strcmp(cs, "content") == 0           ? LLAMAC_CONTINUE_CONTENT
+                                     : cs && strcmp(cs, "reasoning_content") == 0 ? LLAMAC_CONTINUE_REASONING
+                                                                                  : LLAMAC_CONTINUE_NONE;
+    json_decref(body);
+    *keep = text;
+    return llamac__ok();
 }
 
 /* ---- the model's BOS/EOS rules ---- */

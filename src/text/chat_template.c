@@ -263,6 +263,14 @@ const char *llamac__template_source(const llamac_template *t, size_t *len) {
     return t->prog.src;
 }
 
+const char *llamac_template_source(const llamac_template *tmpl, size_t *len) {
+    size_t n = tmpl && tmpl->raw && !tmpl->builtin ? tmpl->raw_len : 0;
+    if (len) {
+        *len = n;
+    }
+    return n ? tmpl->raw : "";
+}
+
 const char *llamac__template_raw_source(const llamac_template *t, size_t *len) {
     *len = t->raw_len;
     return t->raw;

@@ -401,6 +401,36 @@ stop_server "$K_PID"
 run_llamac "$TMP/o" "$TMP/e" serve -m "$MODELS/stories260K.gguf" --chat-template-kwargs '[1]'
 expect_eq "--chat-template-kwargs not an object" "$rc:$(grep -c 'expected a JSON object' "$TMP/e")" "2:1"
 
+# --reasoning off as llama-server's (Qwen3's template then closes an empty thinking block), in every dialect; a
+# request's enable_thinking and Ollama's think win; continue_final_message continues the last message (the chat
+# layer reads the request's fields in one place for every dialect)
+QWEN3="${LLAMAC_LLAMA_SOURCE:-}/models/templates/Qwen-Qwen3-0.6B.jinja"
+if [ -f "$QWEN3" ]; then
+  # ptail N: the last N bytes of the rendered prompt (trailing newlines kept), then "."
+  ptail() { jq -j '.prompt + "."' < "$TMP/body" | tail -c $(($1 + 1)); }
+  start_server T -m "$MODELS/stories260K.gguf" -t 1 --chat-template-file "$QWEN3" --reasoning off
+  req POST "$T_URL/apply-template" '{"messages":[{"role":"user","content":"a"}]}'
+  expect_eq "--reasoning off: thinking closed" "$code:$(ptail 41)" \
+    "200:"$'<|im_start|>assistant\n<think>\n\n</think>\n\n.'
+  req POST "$T_URL/apply-template" \
+    '{"messages":[{"role":"user","content":"a"}],"chat_template_kwargs":{"enable_thinking":true}}'
+  expect_eq "a request's enable_thinking wins" "$code:$(ptail 22)" "200:"$'<|im_start|>assistant\n.'
+  req POST "$T_URL/apply-template" '{"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"Hel"}],
+    "continue_final_message":true,"add_generation_prompt":false}'
+  expect_eq "continue_final_message" "$code:$(ptail 4)" "200:"$'\nHel.'
+  req POST "$T_URL/apply-template" '{"messages":[{"role":"user","content":"a"}],"continue_final_message":true}'
+  expect_eq "continue_final_message with add_generation_prompt: 400" "$code:$(jqr .error.param)" "400:messages"
+  # chat completions: the closed block's tokens are in the prompt, unless the request turns thinking on
+  CHATQ='{"messages":[{"role":"user","content":"a"}],"max_tokens":1}'
+  req POST "$T_URL/v1/chat/completions" "$CHATQ"
+  closed=$(jqr .usage.prompt_tokens)
+  req POST "$T_URL/v1/chat/completions" "$(echo "$CHATQ" | jq -c '.chat_template_kwargs = {enable_thinking: true}')"
+  open=$(jqr .usage.prompt_tokens)
+  [ "$closed" -gt "$((open + 8))" ] && pass ||
+    fail "chat completions: --reasoning off should add the closed block ($closed prompt tokens, $open without)"
+  stop_server "$T_PID"
+fi
+
 # --- a reranker (a synthesized bert with a classifier head): /v1/rerank equals `llamac rerank` ---
 if [ -n "${LLAMAC_LLAMA_SOURCE:-}" ]; then
   "$LLAMAC" synth -q --arch bert --layers 2 --embd 64 --heads 4 --seed 12 --cls-out 1 \

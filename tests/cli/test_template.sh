@@ -36,9 +36,11 @@ printf '%s' '[{"role": "user", "content": "hi"}]' > "$TMP/m.json"
 run_llamac "$TMP/o" "$TMP/e" template -m "$M" --chat-template-file "$TMP/t.jinja" --messages "$TMP/m.json" \
   --tools "$TMP/tools.json" --chat-template-kwargs '{"flag": true}'
 expect_eq "tools and kwargs status" "$rc" 0
-expect_eq "tools and kwargs" "$(cat "$TMP/o")" "<s>|</s>|1 get_weather|True|True"
+# (the BOS text is dropped: the model's tokenizer adds the BOS itself, as llama-server drops it)
+expect_eq "tools and kwargs" "$(cat "$TMP/o")" "|</s>|1 get_weather|True|True"
 run_llamac "$TMP/o" "$TMP/e" template --chat-template-file "$TMP/t.jinja" --messages "$TMP/m.json" --no-generation-prompt
-expect_eq "no model: empty BOS/EOS, no tools" "$(cat "$TMP/o")" "||0 ||False"
+# (add_generation_prompt is left undefined when false, as llama.cpp leaves it)
+expect_eq "no model: empty BOS/EOS, no tools" "$(cat "$TMP/o")" "||0 ||"
 
 run_llamac "$TMP/o" "$TMP/e" template --help
 expect_eq "template --help status" "$rc" 0
@@ -49,7 +51,7 @@ expect_contains "llamac --help lists template" "$(cat "$TMP/o")" "template"
 # usage errors: exit 2, one line
 run_llamac "$TMP/o" "$TMP/e" template -m "$M"
 expect_eq "no --messages status" "$rc" 2
-expect_eq "no --messages message" "$(cat "$TMP/e")" "llamac template: no conversation given: pass --messages FILE.json"
+expect_eq "no --messages message" "$(cat "$TMP/e")" "llamac template: no conversation given: pass --messages FILE.json or --request FILE.json"
 rc=0
 env -u LLAMAC_MODEL "$LLAMAC" template --messages "$TMP/m.json" > "$TMP/o" 2> "$TMP/e" < /dev/null || rc=$?
 expect_eq "no template status" "$rc" 2
@@ -84,8 +86,54 @@ run_llamac "$TMP/o" "$TMP/e" template --chat-template-file "$TMP/missing.jinja" 
 expect_eq "missing template file status" "$rc" 1
 expect_contains "missing template file message" "$(cat "$TMP/e")" "cannot open"
 run_llamac "$TMP/o" "$TMP/e" template -m "$MODELS/stories260K.gguf" --messages "$TMP/m.json"
-expect_eq "model without a template status" "$rc" 1
-expect_contains "model without a template message" "$(cat "$TMP/e")" "the model has no chat template"
+expect_eq "model without a template (ChatML, as llama-server) status" "$rc" 0
+expect_eq "model without a template: ChatML" "$(cat "$TMP/o")" $'<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant'
+
+# request bodies as posted to /apply-template: one prints the prompt, several print one JSON line each
+printf '%s' '{"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "Hel"}]}' \
+  > "$TMP/r1.json"
+printf '%s' '{"messages": [{"role": "user"}]}' > "$TMP/r2.json"
+run_llamac "$TMP/o" "$TMP/e" template -m "$MODELS/stories260K.gguf" --request "$TMP/r1.json"
+expect_eq "--request: a trailing assistant message is continued" "$(cat "$TMP/o")" \
+  $'<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\nHel'
+run_llamac "$TMP/o" "$TMP/e" template -m "$MODELS/stories260K.gguf" --request "$TMP/r1.json" --request "$TMP/r2.json"
+expect_eq "two --request status (one refused)" "$rc" 1
+expect_eq "two --request: prompt line" "$(jq -r .prompt < "$TMP/o" | head -1)" "<|im_start|>user"
+expect_eq "two --request: error line" "$(sed -n 2p "$TMP/o" | jq -r .error)" \
+  "messages[0]: all non-assistant messages must contain 'content'"
+run_llamac "$TMP/o" "$TMP/e" template -m "$MODELS/stories260K.gguf" --request "$TMP/r2.json"
+expect_eq "refused --request status" "$rc" 1
+expect_contains "refused --request message" "$(cat "$TMP/e")" "r2.json: messages[0]"
+printf '%s' '[1]' > "$TMP/r3.json"
+run_llamac "$TMP/o" "$TMP/e" template -m "$MODELS/stories260K.gguf" --request "$TMP/r3.json"
+expect_eq "--request not an object status" "$rc" 1
+expect_contains "--request not an object message" "$(cat "$TMP/e")" "must be a JSON object"
+run_llamac "$TMP/o" "$TMP/e" template -m "$M" --request "$TMP/r1.json" --messages "$TMP/m.json"
+expect_eq "--request with --messages status" "$rc" 2
+run_llamac "$TMP/o" "$TMP/e" template -m "$M" --messages "$TMP/m.json" --reasoning maybe
+expect_eq "--reasoning maybe status" "$rc" 2
+expect_contains "--reasoning maybe message" "$(cat "$TMP/e")" "expected on, off or auto"
+# --reasoning on|off|auto as llama-server's: Qwen3's template closes an empty thinking block when thinking is off; a
+# request's enable_thinking wins over the flag
+QWEN3="${LLAMAC_LLAMA_SOURCE:-}/models/templates/Qwen-Qwen3-0.6B.jinja"
+if [ -f "$QWEN3" ]; then
+  for mode in on auto off; do
+    run_llamac "$TMP/o.$mode" "$TMP/e" template --chat-template-file "$QWEN3" --messages "$TMP/m.json" --reasoning "$mode"
+    expect_eq "--reasoning $mode status" "$rc" 0
+  done
+  # tails_as NAME FILE TEXT: FILE ends with TEXT (printf-escaped), trailing newlines included
+  tails_as() {
+    printf "$3" > "$TMP/want"
+    [ "$(tail -c "$(wc -c < "$TMP/want")" "$2" | od -An -c)" = "$(od -An -c < "$TMP/want")" ] && pass || fail "$1"
+  }
+  tails_as "--reasoning on: no empty thinking block" "$TMP/o.on" '<|im_end|>\n<|im_start|>assistant\n'
+  cmp -s "$TMP/o.on" "$TMP/o.auto" && pass || fail "--reasoning auto differs from on for a thinking template"
+  tails_as "--reasoning off: an empty thinking block" "$TMP/o.off" 'assistant\n<think>\n\n</think>\n\n'
+  printf '%s' '{"messages": [{"role": "user", "content": "hi"}], "chat_template_kwargs": {"enable_thinking": true}}' \
+    > "$TMP/think.json"
+  run_llamac "$TMP/o" "$TMP/e" template --chat-template-file "$QWEN3" --request "$TMP/think.json" --reasoning off
+  cmp -s "$TMP/o" "$TMP/o.on" && pass || fail "a request's enable_thinking does not win over --reasoning off"
+fi
 run_llamac "$TMP/o" "$TMP/e" template -m "$TMP/nonexistent.gguf" --messages "$TMP/m.json"
 expect_eq "missing model status" "$rc" 1
 

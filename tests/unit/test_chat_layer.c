@@ -148,28 +148,17 @@ static int cmp_names(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The request body's fields in llamac_template_apply_params (the JSON texts are owned by the caller's `keep`). */
+/* The request body's fields in llamac_template_apply_params, read as llama-server reads them (the JSON texts are
+ * owned by the caller's `keep`: keep[0] for llamac_free, the others NULL). */
 static void inputs_from_body(json_t *body, llamac_template_apply_params *in, char **keep) {
     *in = llamac_template_apply_params_default();
-    keep[0] = json_dumps(json_object_get(body, "messages"), JSON_COMPACT | JSON_ENCODE_ANY);
-    json_t *tools = json_object_get(body, "tools");
-    json_t *kwargs = json_object_get(body, "chat_template_kwargs");
-    keep[1] = tools ? json_dumps(tools, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    keep[2] = kwargs ? json_dumps(kwargs, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    in->messages_json = keep[0];
-    in->tools_json = keep[1];
-    in->chat_template_kwargs_json = keep[2];
-    json_t *agp = json_object_get(body, "add_generation_prompt");
-    if (json_is_boolean(agp)) {
-        in->add_generation_prompt = json_is_true(agp);
+    keep[0] = keep[1] = keep[2] = NULL;
+    char *text = json_dumps(body, JSON_COMPACT);
+    CHECK(text != NULL);
+    if (text) {
+        CHECK_OK(llamac_template_apply_params_from_json(text, in, &keep[0]));
     }
-    json_t *cont = json_object_get(body, "continue_final_message");
-    const char *cs = json_string_value(cont);
-    in->continue_final_message = json_is_true(cont)                           ? LLAMAC_CONTINUE_AUTO
-                                 : cs && strcmp(cs, "content") == 0           ? LLAMAC_CONTINUE_CONTENT
-                                 : cs && strcmp(cs, "reasoning_content") == 0 ? LLAMAC_CONTINUE_REASONING
-                                                                              : LLAMAC_CONTINUE_NONE;
-    in->reasoning_effort = json_string_value(json_object_get(body, "reasoning_effort"));
+    free(text);
     in->now = ref_now;
 }
 
@@ -246,7 +235,7 @@ static void test_sweep_matches_llama_server(void) {
             }
         }
         llamac_free(out);
-        free(keep[0]);
+        llamac_free(keep[0]);
         free(keep[1]);
         free(keep[2]);
         json_decref(body);

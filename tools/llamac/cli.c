@@ -757,6 +757,10 @@ static const struct cli_opt constraint_rows[] = {
 };
 const struct cli_group cli_group_constraint = CLI_GROUP("Structured output", CLI_TARGET_CONSTRAINT, constraint_rows);
 
+static const struct cli_choice thinking_modes[] = {
+    { "on", LLAMAC_THINKING_ON }, { "off", LLAMAC_THINKING_OFF }, { "auto", LLAMAC_THINKING_AUTO }, { NULL, 0 }
+};
+
 static const struct cli_opt template_rows[] = {
     { .names = { "--chat-template-file" },
       .arg = "FILE",
@@ -770,6 +774,14 @@ static const struct cli_opt template_rows[] = {
       .offset = offsetof(struct cli_chat, kwargs),
       .field = "template_kwargs_json",
       .help = "extra template variables as a JSON object, e.g. '{\"enable_thinking\":false}'" },
+    { .names = { "-rea", "--reasoning" },
+      .arg = "on|off|auto",
+      .set = cli_set_choice,
+      .offset = offsetof(struct cli_chat, thinking),
+      .choices = thinking_modes,
+      .field = "thinking",
+      .help = "whether a thinking template thinks (enable_thinking; default: auto, where the template has a thinking "
+              "section), as llama-server's --reasoning; a request's chat_template_kwargs or reasoning_effort win" },
     { .names = { "--jinja" },
       .set = cli_set_true,
       .offset = offsetof(struct cli_chat, jinja),
@@ -959,20 +971,13 @@ llamac_pooling cli_embedding_pooling(struct cli_common *c, llamac_model *model, 
     return LLAMAC_POOLING_MEAN;
 }
 
-/* ChatML: <|im_start|>ROLE, newline, the content, <|im_end|> and a newline per message. */
-static const char chatml[] = "{% for message in messages %}"
-                             "{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
-                             "{% endfor %}"
-                             "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
-
-const char *cli_template_fallback(const struct cli_common *c, const struct cli_chat *k, const llamac_model *model) {
+void cli_template_note(const struct cli_common *c, const struct cli_chat *k, const llamac_model *model) {
     const char *own = NULL;
-    if (k->template_file || llamac_model_chat_template(model, NULL, &own) == LLAMAC_OK) {
-        return NULL;
+    if (!k->template_file && llamac_model_chat_template(model, NULL, &own) != LLAMAC_OK &&
+        llamac_model_chat_template(model, "tool_use", &own) != LLAMAC_OK) {
+        cli_note(c, "the model has no chat template: using ChatML, as llama-server does (--chat-template-file FILE "
+                    "chooses another)");
     }
-    cli_note(c, "the model has no chat template: using ChatML, as llama-server does (--chat-template-file FILE "
-                "chooses another)");
-    return chatml;
 }
 
 bool cli_json_object(const struct cli_common *c, const char *flag, const char *text) {
@@ -999,6 +1004,7 @@ bool cli_chat_params(struct cli_common *c, const struct cli_chat *k, llamac_chat
     }
     cp->system_prompt = k->system;
     cp->template_kwargs_json = k->kwargs;
+    cp->thinking = (llamac_thinking)k->thinking;
     if (k->keep_turns > 0) {
         cp->keep_last_turns = (int32_t)k->keep_turns;
     }

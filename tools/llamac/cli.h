@@ -98,13 +98,14 @@ struct cli_constraint {
 };
 
 /* Chat template and conversation flags (chat, serve, template): --chat-template-file, --chat-template-kwargs,
- * --jinja, and for chat -sys, --keep-turns, --session. */
+ * --reasoning, --jinja, and for chat -sys, --keep-turns, --session. */
 struct cli_chat {
     const char *system;
     const char *template_file;
     const char *kwargs;
     const char *session;
     long keep_turns;
+    int thinking; /* --reasoning: a llamac_thinking */
     bool jinja;
 };
 
@@ -155,7 +156,7 @@ extern const struct cli_group cli_group_generate;   /* -n, -r */
 extern const struct cli_group cli_group_sampling;   /* --temp ... --ignore-eos, -l, -s */
 extern const struct cli_group cli_group_constraint; /* --grammar, --grammar-file, -j, -jf, --json */
 extern const struct cli_group cli_group_spec;       /* -md, --spec-type, --spec-draft-*, -ngld, -cd, -td (cli_spec.c) */
-extern const struct cli_group cli_group_template;   /* --chat-template-file, --chat-template-kwargs, --jinja */
+extern const struct cli_group cli_group_template;   /* --chat-template-file, --chat-template-kwargs, --reasoning, ... */
 extern const struct cli_group cli_group_log;        /* -h, -q, -v, -lv, --log-file, --log-disable */
 
 /* Loads every adapter file for `model`; false (the library's error printed, naming the file) when one is refused. */
@@ -266,9 +267,9 @@ void cli_prepare_context(struct cli_common *c, const llamac_model *model, llamac
 /* llamac_ctx_new after cli_prepare_context; prints the error in the command's flags and returns NULL on failure. */
 llamac_context *cli_new_context(struct cli_common *c, llamac_model *model, llamac_ctx_params *p);
 
-/* The chat template to use when the flags give none: NULL when the model has one (use it), else ChatML, the
- * template llama-server falls back to, with a note on stderr. */
-const char *cli_template_fallback(const struct cli_common *c, const struct cli_chat *k, const llamac_model *model);
+/* A note on stderr when the flags give no template and the model has none, so that the library's fallback (ChatML,
+ * as llama-server's: llamac_template_for_model) is not a surprise. */
+void cli_template_note(const struct cli_common *c, const struct cli_chat *k, const llamac_model *model);
 
 /* Checks that `text`, the value of `flag`, is a JSON object; prints the error when it is not. */
 bool cli_json_object(const struct cli_common *c, const char *flag, const char *text);

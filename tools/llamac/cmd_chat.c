@@ -420,7 +420,7 @@ static int chat(int argc, char **argv) {
         goto done;
     }
     if (!cp.template_source) {
-        cp.template_source = cli_template_fallback(&c, &o.chat, model);
+        cli_template_note(&c, &o.chat, model);
     }
     if (!(ctx = cli_new_context(&c, model, &c.ctx)) || !cli_adapters_apply(&c, &c.adapters, ctx)) {
         goto done;

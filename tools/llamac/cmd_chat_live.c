@@ -360,7 +360,7 @@ int cmd_chat_live(struct cli_common *c, struct chat_opts *o, llamac_chat_params 
     pp.step_tokens = (int32_t)o->step_tokens;
     pp.speculate = !o->no_speculate;
     if (!cp->template_source) {
-        cp->template_source = cli_template_fallback(c, &o->chat, model);
+        cli_template_note(c, &o->chat, model);
     }
     if (!(lv.ctx = cli_new_context(c, model, &c->ctx))) {
         goto done;

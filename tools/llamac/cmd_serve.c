@@ -310,14 +310,12 @@ const struct cli_command cli_cmd_serve = {
     .run = serve,
 };
 
-/* The chat template and its source (*source: the file's text, caller frees with free, or NULL when the model's is
- * used: then *model_source points into the model). */
-static llamac_template *load_template(struct cli_common *c, struct serve_opts *o, llamac_model *model, bool *failed,
-                                      char **source, const char **model_source) {
+/* The chat template, as llama-server picks it: --chat-template-file's, else the model's (ChatML when it has none).
+ * *failed is set when a file given cannot be used (a usage error); a model template that does not parse is a
+ * warning: chat requests then answer 400. */
+static llamac_template *load_template(struct cli_common *c, struct serve_opts *o, llamac_model *model, bool *failed) {
     llamac_template *t = NULL;
     *failed = false;
-    *source = NULL;
-    *model_source = NULL;
     if (o->chat.template_file) {
         size_t len = 0;
         char *src = cli_read_all(c, o->chat.template_file, &len);
@@ -328,25 +326,12 @@ static llamac_template *load_template(struct cli_common *c, struct serve_opts *o
         if (llamac_template_new(src, len, &t) != LLAMAC_OK) {
             cli_error(c, "--chat-template-file %s: %s", o->chat.template_file, llamac_last_error());
             *failed = true;
-            free(src);
-            return NULL;
         }
-        *source = src;
+        free(src);
         return t;
     }
-    const char *fallback = cli_template_fallback(c, &o->chat, model);
-    if (fallback) {
-        if (llamac_template_new(fallback, strlen(fallback), &t) != LLAMAC_OK) {
-            cli_lib_error(c, "ChatML template");
-            *failed = true;
-            return NULL;
-        }
-        *model_source = fallback;
-        return t;
-    }
-    llamac_model_chat_template(model, NULL, model_source);
-    llamac_status st = llamac_template_from_model(model, NULL, &t);
-    if (st != LLAMAC_OK) {
+    cli_template_note(c, &o->chat, model);
+    if (llamac_template_for_model(model, false, &t) != LLAMAC_OK) {
         fprintf(stderr, "llamac serve: warning: the model's chat template cannot be used: %s\n", llamac_last_error());
     }
     return t;
@@ -373,7 +358,6 @@ static int serve(int argc, char **argv) {
     o.grace_s = 10;
     llamac_model *model = NULL;
     llamac_template *tmpl = NULL;
-    char *tmpl_source = NULL;
     llamac_engine *engine = NULL;
     llamac_context *embd = NULL;
     server *srv = NULL;
@@ -415,6 +399,7 @@ static int serve(int argc, char **argv) {
         o.so.alias = c.hf_repo; /* llama-server's model name with -hf: the repository as given */
     }
     o.so.chat_template_kwargs = o.chat.kwargs;
+    o.so.thinking = (llamac_thinking)o.chat.thinking;
 
     /* Every thread started from here on inherits the blocked signals; only sigwait below takes them. */
     sigset_t sigs;
@@ -440,8 +425,7 @@ static int serve(int argc, char **argv) {
         goto done;
     }
     bool tmpl_failed = false;
-    const char *model_source = NULL;
-    tmpl = load_template(&c, &o, model, &tmpl_failed, &tmpl_source, &model_source);
+    tmpl = load_template(&c, &o, model, &tmpl_failed);
     if (tmpl_failed) {
         goto done;
     }
@@ -495,9 +479,8 @@ static int serve(int argc, char **argv) {
             goto done;
         }
     }
-    struct server_backend backend = {
-        model, engine, tmpl, tmpl_source ? tmpl_source : model_source, embd, o.reranking
-    };
+    struct server_backend backend = { model, engine,     tmpl, tmpl ? llamac_template_source(tmpl, NULL) : NULL,
+                                      embd,  o.reranking };
     server_set_backend(srv, &backend); /* the server owns them now */
     model = NULL;
     engine = NULL;
@@ -530,7 +513,6 @@ done:
     llamac_engine_free(engine);
     llamac_ctx_free(embd);
     llamac_template_free(tmpl);
-    free(tmpl_source);
     cli_adapters_free(&c.adapters);
     llamac_model_free(model);
     for (size_t i = 0; i < o.n_key_lists; i++) {
