@@ -2,7 +2,7 @@
 # Regenerates the reference outputs that llamac's fidelity tests compare against, using llama.cpp's own tools
 # built from the same pinned source. Run it after moving the pin, review the diff, and commit the result:
 #
-#     scripts/gen-reference.sh [tokenize] [greedy] [embed] [gguf] [templates] [chat]   # all parts by default
+#     scripts/gen-reference.sh [tokenize] [greedy] [embed] [gguf] [templates] [chat] [chat-builtin]   # all by default
 #
 # - tests/reference/tokenize/<vocab>.txt: for every tokenizer corpus llama.cpp ships (models/ggml-vocab-*.gguf with
 #   a .inp file), one line per test case with the token ids llama-tokenize produces (no BOS, no special parsing,
@@ -19,6 +19,8 @@
 # - tests/reference/chat/ (part "chat"): the prompts llama-server's /apply-template makes of the conversations
 #   there, for every shipped template; see scripts/reference/chat.sh. It uses the reference-tools build's
 #   llama-server (cmake --build build --target reference-tools) and needs curl and jq.
+# - tests/reference/chat/builtin/ (part "chat-builtin"): the same with llama.cpp's built-in formats (llama-server
+#   --no-jinja --chat-template NAME); see scripts/reference/chat_builtin.sh.
 #
 # Needs: cmake, a C++ compiler, python3 (only to split the .inp corpora), and the test models
 # ($LLAMAC_TEST_MODELS, default ../shared/models).
@@ -31,7 +33,7 @@ models=${LLAMAC_TEST_MODELS:-"$root/../shared/models"}
 out="$root/tests/reference"
 
 "$root/scripts/fetch-llama.sh" "$src"
-parts=${*:-tokenize greedy embed gguf templates chat}
+parts=${*:-tokenize greedy embed gguf templates chat chat-builtin}
 wants() { case " $parts " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -40,7 +42,10 @@ trap 'rm -rf "$work"' EXIT
 if wants chat; then
   . "$root/scripts/reference/chat.sh"
 fi
-[ "$parts" = chat ] && exit 0
+if wants chat-builtin; then
+  . "$root/scripts/reference/chat_builtin.sh"
+fi
+case "$parts" in chat | chat-builtin | "chat chat-builtin") exit 0 ;; esac
 
 launcher=()
 if command -v ccache >/dev/null; then

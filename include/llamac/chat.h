@@ -230,6 +230,9 @@ typedef struct llamac_chat_params {
     /* Jinja source, NUL-terminated, borrowed (copied); NULL: the template llama-server would use
      * (llamac_template_for_model: the model's, its tool_use variant with tools, ChatML when it has none). */
     const char *template_source;
+    /* One of llama.cpp's built-in chat formats by name ("chatml", "llama3", ...: llamac_template_builtin), used when
+     * template_source is NULL; borrowed for the call. NULL: the model's template as above. */
+    const char *template_name;
     /* A JSON object of extra template variables, e.g. {"enable_thinking":false}; borrowed (copied); NULL: none. */
     const char *template_kwargs_json;
     /* Whether a thinking template thinks (llama-server's --reasoning; default LLAMAC_THINKING_AUTO); an
@@ -256,7 +259,8 @@ LLAMAC_API llamac_chat_params llamac_chat_params_default(void);
  * sequence is not touched until the first generation (which reuses nothing it did not decode itself). params NULL
  * means defaults. *out is caller frees with llamac_chat_free. Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, a value out
  * of range, kwargs/tools JSON that does not parse), LLAMAC_E_UTF8, LLAMAC_E_TEMPLATE (the template does not parse or
- * cannot render a simple conversation), LLAMAC_E_NO_MEMORY. One thread per handle (the context's). */
+ * cannot render a simple conversation), LLAMAC_E_NOT_FOUND (template_name is not a built-in format; the message lists
+ * them), LLAMAC_E_NO_MEMORY. One thread per handle (the context's). */
 LLAMAC_API llamac_status llamac_chat_new(llamac_context *ctx, const llamac_chat_params *params, llamac_chat **out);
 
 /* Frees a session. The KV cache of its sequence is left as it is. NULL is a no-op. One thread per handle. */

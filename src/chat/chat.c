@@ -219,6 +219,10 @@ llamac_status llamac_chat_new(llamac_context *ctx, const llamac_chat_params *par
         if ((st = llamac_template_new(p->template_source, len, &chat->tmpl)) != LLAMAC_OK) {
             goto fail;
         }
+    } else if (p->template_name) {
+        if ((st = llamac_template_builtin(p->template_name, &chat->tmpl)) != LLAMAC_OK) {
+            goto fail;
+        }
     } else {
         /* as llama-server: the tool_use variant with tools, ChatML for a model without a template */
         st = llamac_template_for_model(ctx->model, p->tools_json != NULL, &chat->tmpl);

@@ -94,6 +94,11 @@ for tmpl in "$TEMPLATES"/*.jinja; do
   done
   mapfile -d '' prompts < <(jq -j '(.prompt // "") + "\u0000"' "${bodies[@]}")
   stop_server "$s_PID"
+  # a status that is not HTTP's (000: no answer) is the server's or the transport's fault: show why
+  if [ "$stop_rc" != 0 ] || [ "${#codes[@]}" != "${#convs[@]}" ] || printf '%s\n' "${codes[@]}" | grep -qv '^[24]'; then
+    echo "$name: statuses ${codes[*]:-none}, server exit $stop_rc; its log:" >&2
+    tail -20 "$TMP/s.log" >&2
+  fi
   # llamac template: every request in one run, one JSON line each ({"prompt"} or {"error"})
   run_llamac "$TMP/lines" "$TMP/err" template -m "$M" --chat-template-file "$tmpl" "${req_args[@]}"
   mapfile -d '' tprompts < <(jq -j '(.prompt // "") + "\u0000"' "$TMP/lines")
@@ -116,4 +121,49 @@ for tmpl in "$TEMPLATES"/*.jinja; do
 done
 echo "chat layer: /apply-template matches llama-server on $serve_match of $total (template x conversation)" \
   "pairs, llamac template on $template_match" >&2
+
+# llama.cpp's built-in formats by name (--chat-template NAME) against llama-server --no-jinja --chat-template NAME
+# (tests/reference/chat/builtin, scripts/reference/chat_builtin.sh): every pair must match, by `llamac template` for
+# every name and by `llamac serve` for a few (its template is loaded by the same function).
+B="$C/builtin"
+bconvs=()
+breq_args=()
+for f in "$B"/chatml__*; do
+  c=$(basename "$f")
+  c=${c#chatml__}
+  c=${c%.*}
+  bconvs+=("$c")
+  breq_args+=(--request "$C/conversations/$c.json")
+done
+btotal=0
+bmatch=0
+while read -r name; do
+  run_llamac "$TMP/lines" "$TMP/err" template -m "$M" --chat-template "$name" "${breq_args[@]}"
+  mapfile -d '' tprompts < <(jq -j '(.prompt // "") + "\u0000"' "$TMP/lines")
+  mapfile -t tstatus < <(jq -r 'if has("prompt") then 0 else 1 end' "$TMP/lines")
+  serve=0
+  case " chatml llama3 mistral-v7 gemma " in *" $name "*) serve=1 ;; esac
+  [ "$serve" = 1 ] && start_server b -m "$M" --chat-template "$name" -c 256 -np 1 -t 1
+  for i in "${!bconvs[@]}"; do
+    c=${bconvs[$i]}
+    btotal=$((btotal + 1))
+    got=${tprompts[$i]:-}
+    if matches "$B/${name}__$c" 1 "${tstatus[$i]:-}" 0 got; then
+      bmatch=$((bmatch + 1))
+      pass
+    else
+      fail "llamac template --chat-template $name, $c: differs from llama-server's"
+    fi
+    if [ "$serve" = 1 ]; then
+      code=$(curl -s -o "$TMP/bbody" -w '%{http_code}' -H 'Content-Type: application/json' \
+        --data-binary @"$C/conversations/$c.json" "$b_URL/apply-template")
+      got=$(jq -j '.prompt // "" | . + "."' "$TMP/bbody")
+      got=${got%.}
+      matches "$B/${name}__$c" 400 "$code" 200 got && pass ||
+        fail "llamac serve --chat-template $name, $c: differs from llama-server's"
+    fi
+  done
+  [ "$serve" = 1 ] && stop_server "$b_PID"
+done < "$B/names.txt"
+echo "chat layer, built-in formats: llamac template matches llama-server --no-jinja on $bmatch of $btotal pairs" >&2
 finish

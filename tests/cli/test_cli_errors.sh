@@ -51,6 +51,9 @@ done << 'EOF'
 2	--log-file: cannot open '/nonexistent/dir/log'	run "$M" -p hi --log-file /nonexistent/dir/log
 2	--chat-template-kwargs: expected a JSON object	chat "$C" --chat-template-kwargs '[1]'
 2	--chat-template-kwargs: invalid JSON	serve "$M" --chat-template-kwargs '{'
+2	--chat-template: "gpt-9" is not one of llama.cpp's built-in chat templates (bailing,	serve "$M" --chat-template gpt-9
+2	give at most one of --chat-template and --chat-template-file	chat "$C" --chat-template chatml --chat-template-file x.jinja
+2	invalid value 'maybe' for --reasoning (expected on, off or auto)	serve "$M" --reasoning maybe
 # one vocabulary: flags another command takes, flags renamed, flags of a mode
 2	unknown option '--jinja' for run (chat, serve, template take it	run "$M" --jinja
 2	unknown option '--kv-type': it is now -ctk TYPE -ctv TYPE	chat --live "$C" --kv-type q8_0

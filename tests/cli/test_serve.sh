@@ -397,6 +397,14 @@ req POST "$K_URL/apply-template" '{"messages":[{"role":"user","content":"a"}]}'
 expect_eq "--chat-template-kwargs" "$code:$(jqr .prompt)" "200:hello|a"
 req POST "$K_URL/apply-template" '{"messages":[{"role":"user","content":"a"}],"chat_template_kwargs":{"greeting":"hi"}}'
 expect_eq "a request's kwargs override the server's" "$code:$(jqr .prompt)" "200:hi|a"
+for bad in '"x"' '[1]' 1; do
+  req POST "$K_URL/apply-template" '{"messages":[{"role":"user","content":"a"}],"chat_template_kwargs":'"$bad"'}'
+  expect_eq "a request's chat_template_kwargs $bad: 400" "$code:$(jqr .error.param):$(jqr .error.message)" \
+    "400:chat_template_kwargs:'chat_template_kwargs' must be an object"
+done
+req POST "$K_URL/apply-template" '{"messages":[{"role":"user","content":"a"}],"chat_template_kwargs":{"enable_thinking":"no"}}'
+expect_eq "a request's enable_thinking as a string: 400" "$code:$(jqr .error.message)" \
+  "400:chat_template_kwargs: invalid type for \"enable_thinking\" (expected boolean, got string)"
 stop_server "$K_PID"
 run_llamac "$TMP/o" "$TMP/e" serve -m "$MODELS/stories260K.gguf" --chat-template-kwargs '[1]'
 expect_eq "--chat-template-kwargs not an object" "$rc:$(grep -c 'expected a JSON object' "$TMP/e")" "2:1"

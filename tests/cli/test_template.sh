@@ -55,7 +55,7 @@ expect_eq "no --messages message" "$(cat "$TMP/e")" "llamac template: no convers
 rc=0
 env -u LLAMAC_MODEL "$LLAMAC" template --messages "$TMP/m.json" > "$TMP/o" 2> "$TMP/e" < /dev/null || rc=$?
 expect_eq "no template status" "$rc" 2
-expect_contains "no template message" "$(cat "$TMP/e")" "no template given: pass -m MODEL or --chat-template-file FILE"
+expect_contains "no template message" "$(cat "$TMP/e")" "no template given: pass -m MODEL, --chat-template-file FILE or --chat-template NAME"
 run_llamac "$TMP/o" "$TMP/e" template --frobnicate
 expect_eq "unknown option status" "$rc" 2
 expect_contains "unknown option message" "$(cat "$TMP/e")" "unknown option '--frobnicate'"
@@ -80,7 +80,7 @@ expect_eq "raise_exception message" "$(cat "$TMP/e")" \
 printf '%s' '{% for m in messages %}{{ m.role' > "$TMP/syntax.jinja"
 run_llamac "$TMP/o" "$TMP/e" template --chat-template-file "$TMP/syntax.jinja" --messages "$TMP/m.json"
 expect_eq "syntax error status" "$rc" 1
-expect_contains "syntax error message" "$(cat "$TMP/e")" "llamac template: chat template line 1"
+expect_contains "syntax error message" "$(cat "$TMP/e")" "syntax.jinja: chat template line 1"
 expect_eq "syntax error is one line" "$(wc -l < "$TMP/e")" "1"
 run_llamac "$TMP/o" "$TMP/e" template --chat-template-file "$TMP/missing.jinja" --messages "$TMP/m.json"
 expect_eq "missing template file status" "$rc" 1
@@ -134,6 +134,23 @@ if [ -f "$QWEN3" ]; then
   run_llamac "$TMP/o" "$TMP/e" template --chat-template-file "$QWEN3" --request "$TMP/think.json" --reasoning off
   cmp -s "$TMP/o" "$TMP/o.on" && pass || fail "a request's enable_thinking does not win over --reasoning off"
 fi
+# --chat-template NAME: llama.cpp's built-in formats (fidelity: test_chat_layer.sh); a wrong name lists the right ones
+run_llamac "$TMP/o" "$TMP/e" template --chat-template llama3 --messages "$TMP/m.json"
+expect_eq "--chat-template llama3" "$rc:$(cat "$TMP/o")" \
+  "0:<|start_header_id|>user<|end_header_id|>"$'\n\n'"hi<|eot_id|><|start_header_id|>assistant<|end_header_id|>"
+run_llamac "$TMP/o" "$TMP/e" template --chat-template llama-9 --messages "$TMP/m.json"
+expect_eq "--chat-template unknown: status, nothing printed" "$rc:$(cat "$TMP/o")" "2:"
+expect_contains "--chat-template unknown: names the valid ones" "$(cat "$TMP/e")" \
+  "llamac template: --chat-template: \"llama-9\" is not one of llama.cpp's built-in chat templates (bailing,"
+expect_contains "--chat-template unknown: llama3 among them" "$(cat "$TMP/e")" ", llama3, "
+run_llamac "$TMP/o" "$TMP/e" template --chat-template chatml --chat-template-file "$TMP/raise.jinja" \
+  --messages "$TMP/m.json"
+expect_eq "--chat-template with --chat-template-file" "$rc:$(cat "$TMP/e")" \
+  "2:llamac template: give at most one of --chat-template and --chat-template-file"
+for cmd in serve chat; do
+  run_llamac "$TMP/o" "$TMP/e" "$cmd" -m "$MODELS/stories260K.gguf" --chat-template nope
+  expect_eq "$cmd --chat-template unknown: usage error" "$rc:$(grep -c 'is not one of llama.cpp' "$TMP/e")" "2:1"
+done
 run_llamac "$TMP/o" "$TMP/e" template -m "$TMP/nonexistent.gguf" --messages "$TMP/m.json"
 expect_eq "missing model status" "$rc" 1
 

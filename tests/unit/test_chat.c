@@ -172,6 +172,45 @@ static void test_end_of_turn(void) {
     llamac_ctx_free(ctx);
 }
 
+/* template_name picks one of llama.cpp's built-in formats (an unknown name is refused, naming the valid ones), and
+ * `thinking` reaches the template as enable_thinking, as llama-server's --reasoning. */
+static void test_template_choice(void) {
+    llamac_ctx_params cp = test_ctx_params(512);
+    llamac_context *ctx = NULL;
+    CHECK_OK(llamac_ctx_new(model, &cp, &ctx));
+    llamac_chat_params p = chat_params(NULL, 8);
+    p.template_name = "llama3";
+    llamac_chat *chat = NULL;
+    char *text = NULL;
+    CHECK_OK(llamac_chat_new(ctx, &p, &chat));
+    CHECK_OK(llamac_chat_add(chat, "user", "Hi", 2));
+    CHECK_OK(llamac_chat_prompt(chat, &text, NULL, NULL, NULL));
+    CHECK_STR(text, "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>"
+                    "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    llamac_free(text);
+    llamac_chat_free(chat);
+    chat = NULL;
+    p.template_name = "llama-9";
+    CHECK_STATUS(llamac_chat_new(ctx, &p, &chat), LLAMAC_E_NOT_FOUND);
+    CHECK(strstr(llamac_last_error(), "chatml") != NULL);
+    p.template_name = NULL;
+    p.template_source = "{{ 'T' if enable_thinking else 'F' }}{% for m in messages %}|{{ m.content }}{% endfor %}";
+    const llamac_thinking modes[] = { LLAMAC_THINKING_ON, LLAMAC_THINKING_OFF };
+    const char *want[] = { "T|Hi", "F|Hi" };
+    for (size_t i = 0; i < 2; i++) {
+        p.thinking = modes[i];
+        text = NULL;
+        CHECK_OK(llamac_chat_new(ctx, &p, &chat));
+        CHECK_OK(llamac_chat_add(chat, "user", "Hi", 2));
+        CHECK_OK(llamac_chat_prompt(chat, &text, NULL, NULL, NULL));
+        CHECK_STR(text, want[i]);
+        llamac_free(text);
+        llamac_chat_free(chat);
+        chat = NULL;
+    }
+    llamac_ctx_free(ctx);
+}
+
 /* "<|im_end|>" typed by a user stays text; the template's own markers are special tokens. */
 static void test_injection(void) {
     const char *src = getenv("LLAMAC_LLAMA_SOURCE");
@@ -614,6 +653,7 @@ int main(void) {
     }
     RUN(test_incremental);
     RUN(test_end_of_turn);
+    RUN(test_template_choice);
     RUN(test_injection);
     RUN(test_eviction);
     RUN(test_save_load);

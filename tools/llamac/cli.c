@@ -768,6 +768,14 @@ static const struct cli_opt template_rows[] = {
       .offset = offsetof(struct cli_chat, template_file),
       .field = "template_source",
       .help = "a Jinja chat template to use instead of the model's" },
+    { .names = { "--chat-template" },
+      .arg = "NAME",
+      .set = cli_set_str,
+      .offset = offsetof(struct cli_chat, template_name),
+      .field = "template_name",
+      .help = "one of llama.cpp's built-in chat formats instead of the model's template (chatml, llama3, mistral-v7, "
+              "gemma, ...; a wrong name's error lists them all), rendered as llama-server --no-jinja renders it: "
+              "roles and text only, no tools" },
     { .names = { "--chat-template-kwargs" },
       .arg = "JSON",
       .set = cli_set_str,
@@ -971,9 +979,47 @@ llamac_pooling cli_embedding_pooling(struct cli_common *c, llamac_model *model, 
     return LLAMAC_POOLING_MEAN;
 }
 
+bool cli_template_check(const struct cli_common *c, const struct cli_chat *k) {
+    if (k->template_file && k->template_name) {
+        cli_error(c, "give at most one of --chat-template and --chat-template-file");
+        return false;
+    }
+    llamac_template *t = NULL;
+    if (k->template_name && llamac_template_builtin(k->template_name, &t) != LLAMAC_OK) {
+        cli_error(c, "--chat-template: %s", llamac_last_error());
+        return false;
+    }
+    llamac_template_free(t);
+    return true;
+}
+
+bool cli_template_from_flags(struct cli_common *c, const struct cli_chat *k, llamac_template **out) {
+    *out = NULL;
+    if (k->template_name) {
+        if (llamac_template_builtin(k->template_name, out) != LLAMAC_OK) {
+            cli_error(c, "--chat-template: %s", llamac_last_error());
+            return false;
+        }
+        return true;
+    }
+    if (!k->template_file) {
+        return true;
+    }
+    size_t len = 0;
+    char *src = cli_read_all(c, k->template_file, &len);
+    if (!src) {
+        return false;
+    }
+    if (llamac_template_new(src, len, out) != LLAMAC_OK) {
+        cli_error(c, "--chat-template-file %s: %s", k->template_file, llamac_last_error());
+    }
+    free(src);
+    return *out != NULL;
+}
+
 void cli_template_note(const struct cli_common *c, const struct cli_chat *k, const llamac_model *model) {
     const char *own = NULL;
-    if (!k->template_file && llamac_model_chat_template(model, NULL, &own) != LLAMAC_OK &&
+    if (!k->template_file && !k->template_name && llamac_model_chat_template(model, NULL, &own) != LLAMAC_OK &&
         llamac_model_chat_template(model, "tool_use", &own) != LLAMAC_OK) {
         cli_note(c, "the model has no chat template: using ChatML, as llama-server does (--chat-template-file FILE "
                     "chooses another)");
@@ -1002,6 +1048,7 @@ bool cli_chat_params(struct cli_common *c, const struct cli_chat *k, llamac_chat
         }
         cp->template_source = *owned;
     }
+    cp->template_name = k->template_name;
     cp->system_prompt = k->system;
     cp->template_kwargs_json = k->kwargs;
     cp->thinking = (llamac_thinking)k->thinking;

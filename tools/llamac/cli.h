@@ -102,6 +102,7 @@ struct cli_constraint {
 struct cli_chat {
     const char *system;
     const char *template_file;
+    const char *template_name; /* --chat-template: one of llama.cpp's built-in formats */
     const char *kwargs;
     const char *session;
     long keep_turns;
@@ -266,6 +267,14 @@ void cli_prepare_context(struct cli_common *c, const llamac_model *model, llamac
 
 /* llamac_ctx_new after cli_prepare_context; prints the error in the command's flags and returns NULL on failure. */
 llamac_context *cli_new_context(struct cli_common *c, llamac_model *model, llamac_ctx_params *p);
+
+/* False (the error printed: a usage error) when both --chat-template and --chat-template-file are given, or
+ * --chat-template names no built-in format (the message lists them). */
+bool cli_template_check(const struct cli_common *c, const struct cli_chat *k);
+
+/* The template the flags name into *out (caller frees with llamac_template_free): --chat-template's built-in
+ * format or --chat-template-file's Jinja; *out NULL when they name none. False with the error printed. */
+bool cli_template_from_flags(struct cli_common *c, const struct cli_chat *k, llamac_template **out);
 
 /* A note on stderr when the flags give no template and the model has none, so that the library's fallback (ChatML,
  * as llama-server's: llamac_template_for_model) is not a surprise. */

@@ -397,7 +397,8 @@ static int chat(int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (!cli_constraint_check(&c, &o.constraint) || !cli_spec_check(&c, &spec) ||
-        (o.chat.kwargs && !cli_json_object(&c, "--chat-template-kwargs", o.chat.kwargs)) || !cli_setup_logging(&c)) {
+        (o.chat.kwargs && !cli_json_object(&c, "--chat-template-kwargs", o.chat.kwargs)) ||
+        !cli_template_check(&c, &o.chat) || !cli_setup_logging(&c)) {
         return EXIT_USAGE;
     }
     if (o.live) {

@@ -310,24 +310,13 @@ const struct cli_command cli_cmd_serve = {
     .run = serve,
 };
 
-/* The chat template, as llama-server picks it: --chat-template-file's, else the model's (ChatML when it has none).
- * *failed is set when a file given cannot be used (a usage error); a model template that does not parse is a
- * warning: chat requests then answer 400. */
+/* The chat template, as llama-server picks it: --chat-template-file's or --chat-template's, else the model's (ChatML
+ * when it has none). *failed is set when a file given cannot be used (a usage error); a model template that does not
+ * parse is a warning: chat requests then answer 400. */
 static llamac_template *load_template(struct cli_common *c, struct serve_opts *o, llamac_model *model, bool *failed) {
     llamac_template *t = NULL;
-    *failed = false;
-    if (o->chat.template_file) {
-        size_t len = 0;
-        char *src = cli_read_all(c, o->chat.template_file, &len);
-        if (!src) {
-            *failed = true;
-            return NULL;
-        }
-        if (llamac_template_new(src, len, &t) != LLAMAC_OK) {
-            cli_error(c, "--chat-template-file %s: %s", o->chat.template_file, llamac_last_error());
-            *failed = true;
-        }
-        free(src);
+    *failed = !cli_template_from_flags(c, &o->chat, &t);
+    if (*failed || t) {
         return t;
     }
     cli_template_note(c, &o->chat, model);
@@ -386,7 +375,8 @@ static int serve(int argc, char **argv) {
         cli_error(&c, "--lora applies to generation; --reranking serves none");
         goto done;
     }
-    if (o.chat.kwargs && !cli_json_object(&c, "--chat-template-kwargs", o.chat.kwargs)) {
+    if ((o.chat.kwargs && !cli_json_object(&c, "--chat-template-kwargs", o.chat.kwargs)) ||
+        !cli_template_check(&c, &o.chat)) {
         goto done;
     }
     if (!cli_setup_logging(&c)) {

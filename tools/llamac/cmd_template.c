@@ -141,7 +141,7 @@ static int template_cmd(int argc, char **argv) {
     struct cli_targets t = { .common = &c, .chat = &k, .command = &o };
     struct cli_parser p;
     int rc = cli_parse(&p, &cli_cmd_template, &t, argc, argv);
-    char *messages = NULL, *tools = NULL, *source = NULL, *out = NULL;
+    char *messages = NULL, *tools = NULL, *out = NULL;
     llamac_model *model = NULL;
     llamac_template *tmpl = NULL;
     if (rc >= 0) {
@@ -159,8 +159,11 @@ static int template_cmd(int argc, char **argv) {
         goto done;
     }
     bool have_model = cli_model_path(&c) || c.hf_repo;
-    if (!k.template_file && !have_model) {
-        cli_error(&c, "no template given: pass -m MODEL or --chat-template-file FILE");
+    if (!k.template_file && !k.template_name && !have_model) {
+        cli_error(&c, "no template given: pass -m MODEL, --chat-template-file FILE or --chat-template NAME");
+        goto done;
+    }
+    if (!cli_template_check(&c, &k)) {
         goto done;
     }
     if ((k.kwargs && !cli_json_object(&c, "--chat-template-kwargs", k.kwargs)) || !cli_setup_logging(&c)) {
@@ -178,20 +181,16 @@ static int template_cmd(int argc, char **argv) {
     if (have_model && !(model = cli_load_model(&c, true))) {
         goto done;
     }
-    llamac_status st;
-    if (k.template_file) {
-        if (!(source = cli_read_all(&c, k.template_file, &len))) {
+    if (!cli_template_from_flags(&c, &k, &tmpl)) {
+        goto done;
+    }
+    /* else the template llama-server picks; a request file's tools do not change it (one template for all) */
+    if (!tmpl) {
+        cli_template_note(&c, &k, model);
+        if (llamac_template_for_model(model, tools != NULL, &tmpl) != LLAMAC_OK) {
+            cli_lib_error(&c, NULL);
             goto done;
         }
-        st = llamac_template_new(source, len, &tmpl);
-    } else {
-        /* the template llama-server picks; a request file's tools do not change it (one template for all) */
-        cli_template_note(&c, &k, model);
-        st = llamac_template_for_model(model, tools != NULL, &tmpl);
-    }
-    if (st != LLAMAC_OK) {
-        cli_lib_error(&c, NULL);
-        goto done;
     }
     llamac_template_apply_params ap = llamac_template_apply_params_default();
     ap.thinking = (llamac_thinking)k.thinking;
@@ -222,7 +221,6 @@ done:
     llamac_model_free(model);
     free(messages);
     free(tools);
-    free(source);
     free(o.requests);
     cli_common_close(&c);
     return rc;
