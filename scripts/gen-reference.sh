@@ -8,7 +8,9 @@
 #   a .inp file), one line per test case with the token ids llama-tokenize produces (no BOS, no special parsing,
 #   no escape processing), in the order of the .inp file.
 # - tests/reference/embed/<case>.txt: the vectors llama-embedding prints (one per line, components separated by
-#   spaces) for each case of tests/reference/embed/cases.tsv, on stories260K and on synthesized BERT models
+#   spaces) for each case of tests/reference/embed/cases.tsv, on stories260K and on synthesized BERT models, both
+#   tools with their default flash attention (auto); server-bert-default.jsonl: llama-server's /v1/embeddings for
+#   the bert-default texts, with its default flags
 #   (written with build/bin/llamac synth, which must be built: the files are byte-for-byte reproducible).
 # - tests/reference/quantize/ and tests/reference/split/ (part "gguf"): sha256 sums of what llama-quantize and
 #   llama-gguf-split write for the cases listed there, and importance matrices from llama-imatrix; see
@@ -124,11 +126,30 @@ while IFS=$'\t' read -r name model pooling normalize texts; do
   # texts: '|' separates prompts; in a rerank case '>' separates the query from the document
   prompt=$(printf '%s' "$texts" | tr '|>' '\n\t')
   # raw: one line per vector ("%1.7f" components); for rank pooling only the classifier outputs
-  # flash attention off, as llamac embed runs by default (see llamac_embed in include/llamac.h)
+  # flash attention as both tools default to (auto)
   "$bin/llama-embedding" -m "$path" --pooling "$pooling" --embd-normalize "$normalize" -p "$prompt" \
-      --embd-output-format raw -fa off -t 1 2>/dev/null < /dev/null | grep -v '^$' > "$out/embed/$name.txt"
+      --embd-output-format raw -t 1 2>/dev/null < /dev/null | grep -v '^$' > "$out/embed/$name.txt"
   echo "embed: $name ($(wc -l < "$out/embed/$name.txt") vectors)" >&2
 done < "$out/embed/cases.tsv"
+# llama-server's /v1/embeddings with its default flags (only --embedding) on the synthesized BERT: one request per
+# text of the bert-default case, one vector per line as JSON, for `llamac embed` with its default flags
+# (tests/cli/test_embed.sh). llama-server comes from the reference-tools build, or $LLAMA_SERVER.
+llama_server=${LLAMA_SERVER:-"$root/build/reference/bin/llama-server"}
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$llama_server" -m "$work/bert.gguf" --embedding --host 127.0.0.1 --port "$port" > "$work/embed-server.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 300); do
+  curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1 && break
+  sleep 0.1
+done
+: > "$out/embed/server-bert-default.jsonl"
+while IFS= read -r text; do
+  curl -sf "http://127.0.0.1:$port/v1/embeddings" -H 'Content-Type: application/json' \
+    -d "$(jq -nc --arg t "$text" '{input: $t}')" | jq -c '.data[0].embedding' >> "$out/embed/server-bert-default.jsonl"
+done < <(awk -F'\t' '$1 == "bert-default" { print $5 }' "$out/embed/cases.tsv" | tr '|' '\n')
+kill "$pid"
+wait "$pid" 2> /dev/null || true
+echo "embed: llama-server /v1/embeddings ($(wc -l < "$out/embed/server-bert-default.jsonl") vectors)" >&2
 fi
 
 # Quantize, split and merge (llama-quantize, llama-gguf-split, llama-imatrix).

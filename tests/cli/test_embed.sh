@@ -70,6 +70,28 @@ expect_contains "rerank on a non-reranker message" "$(cat "$TMP/e")" "rank"
 run_llamac "$TMP/o" "$TMP/e" rerank -m "$M" "doc"
 expect_eq "rerank without --query" "$rc" 2
 
+# default flags on both sides: `llamac embed MODEL TEXTS...` gives llama-server's /v1/embeddings vectors (its
+# default flags, one request per text; tests/reference/embed/server-bert-default.jsonl) to 1e-6, on the synthesized
+# BERT of the references (same flags, same bytes). Flash attention auto on both: -fa off moves them by ~3e-6.
+if [ -n "${LLAMAC_LLAMA_SOURCE:-}" ] && command -v jq > /dev/null; then
+  "$LLAMAC" synth -q --arch bert --layers 2 --embd 64 --heads 4 --seed 11 \
+      --vocab-from "$LLAMAC_LLAMA_SOURCE/models/ggml-vocab-bert-bge.gguf" -o "$TMP/bert.gguf"
+  IFS='|' read -r -a texts < <(awk -F'\t' '$1 == "bert-default" { print $5 }' "$REF/embed/cases.tsv")
+  run_llamac "$TMP/o" "$TMP/e" embed "$TMP/bert.gguf" "${texts[@]}"
+  expect_eq "default flags: status, ${#texts[@]} texts" "$rc:${#texts[@]}" "0:3"
+  # the largest difference of any component
+  worst=$(jq -s -r '.[0] as $mine | .[1:] as $server | [range(0; $server | length) as $i |
+    range(0; $server[$i] | length) as $k | (($mine[$i][$k] - $server[$i][$k]) | fabs)] |
+    if length == 3 * 64 then max else "wrong shape" end' "$TMP/o" "$REF/embed/server-bert-default.jsonl")
+  awk -v w="$worst" 'BEGIN { exit !(w + 0 == w && w <= 1e-6) }' && pass ||
+    fail "llamac embed vs llama-server /v1/embeddings, default flags: largest difference $worst (limit 1e-6)"
+  # and -fa off, the old default, is measurably not theirs: the check can fail
+  run_llamac "$TMP/o" "$TMP/e" embed "$TMP/bert.gguf" -fa off "${texts[@]}"
+  worst_off=$(jq -s -r '.[0] as $mine | .[1:] as $server | [range(0; 3) as $i | range(0; 64) as $k |
+    (($mine[$i][$k] - $server[$i][$k]) | fabs)] | max' "$TMP/o" "$REF/embed/server-bert-default.jsonl")
+  awk -v w="$worst_off" 'BEGIN { exit !(w > 1e-6) }' && pass || fail "-fa off unexpectedly within 1e-6 ($worst_off)"
+fi
+
 if [ -n "${LLAMAC_LLAMA_SOURCE:-}" ]; then
   "$LLAMAC" synth -q --arch bert --layers 2 --embd 64 --heads 4 --seed 12 --cls-out 1 \
       --vocab-from "$LLAMAC_LLAMA_SOURCE/models/ggml-vocab-bert-bge.gguf" -o "$TMP/rr.gguf"

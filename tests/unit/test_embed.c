@@ -87,7 +87,7 @@ static llamac_context *embd_ctx_kv(llamac_model *m, llamac_pooling pooling, uint
     cp.kv_unified = unified;
     cp.n_batch = 512;
     cp.n_ubatch = 512;
-    cp.flash_attn = LLAMAC_FLASH_ATTN_OFF; /* see llamac_embed: batch-shape independent rounding */
+    /* flash attention auto, as the references (llama-embedding) and llamac embed: batch shapes move vectors ~1e-7 */
     llamac_context *ctx = NULL;
     CHECK_OK(llamac_ctx_new(m, &cp, &ctx));
     return ctx;

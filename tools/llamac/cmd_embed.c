@@ -64,7 +64,7 @@ static uint32_t divisor_at_most(uint32_t n, uint32_t cap) {
 
 /* The context an embedding job wants, unless the user set the sizes. */
 static void embedding_context(struct cli_common *c, const struct cli_parser *p) {
-    bool ubatch_set = cli_given(p, "-ub"), parallel_set = cli_given(p, "-np"), fa_set = cli_given(p, "-fa");
+    bool ubatch_set = cli_given(p, "-ub"), parallel_set = cli_given(p, "-np");
     c->ctx.embeddings = true;
     c->ctx.kv_unified = true;
     if (!ubatch_set) {
@@ -76,11 +76,10 @@ static void embedding_context(struct cli_common *c, const struct cli_parser *p) 
         uint32_t ub = c->ctx.n_ubatch < c->ctx.n_batch ? c->ctx.n_ubatch : c->ctx.n_batch;
         c->ctx.n_seq_max = divisor_at_most(ub, 64);
     }
-    if (!fa_set) {
-        /* With flash attention the CPU kernels round differently for each batch shape; without it, a text's
-         * vector does not depend on what it was batched with (to about 1e-5). */
-        c->ctx.flash_attn = LLAMAC_FLASH_ATTN_OFF;
-    }
+    /* Flash attention stays as -fa says: auto by default, as in llama-embedding and llama-server, so that the vectors
+     * are theirs (to about 1e-9 on a synthesized BERT; -fa off moves them by up to 3e-6). The price: with flash
+     * attention the CPU kernels round a little differently for each batch shape, so a text's vector can depend on
+     * the texts batched with it by about 1e-7; -fa off makes it independent of them. */
 }
 
 /* Short texts embed fastest in a KV stream each (kv_unified off): a token then attends over its own stream's 256

@@ -462,8 +462,7 @@ static int serve(int argc, char **argv) {
         cp.kv_unified = true;
         cp.pooling = o.reranking ? LLAMAC_POOLING_RANK : cli_embedding_pooling(&c, model, (llamac_pooling)o.pooling);
         cp.n_ubatch = cp.n_batch;
-        cp.n_seq_max = cp.n_batch < 64 ? cp.n_batch : 64;
-        cp.flash_attn = LLAMAC_FLASH_ATTN_OFF;
+        cp.n_seq_max = cp.n_batch < 64 ? cp.n_batch : 64; /* flash attention as -fa (auto), as llama-server */
         if (llamac_ctx_new(model, &cp, &embd) != LLAMAC_OK) {
             cli_lib_error(&c, "embedding context");
             goto done;
