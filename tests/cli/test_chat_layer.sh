@@ -80,25 +80,31 @@ matches() {
 
 for tmpl in "$TEMPLATES"/*.jinja; do
   name=$(basename "$tmpl" .jinja)
-  start_server s -m "$M" --chat-template-file "$tmpl" -c 256 -np 1 -t 1
-  # /apply-template: all the conversations in one curl, their prompts out of one jq (NUL-separated)
-  curl_args=()
-  for c in "${convs[@]}"; do
-    curl_args+=(-s -o "$TMP/conv/$c.body" -w '%{http_code}\n' -H 'Content-Type: application/json' -H 'Expect:'
-      --data-binary @"$C/conversations/$c.json" "$s_URL/apply-template" --next)
-  done
-  mapfile -t codes < <(curl "${curl_args[@]:0:${#curl_args[@]}-1}")
-  bodies=()
-  for c in "${convs[@]}"; do
-    bodies+=("$TMP/conv/$c.body")
-  done
-  mapfile -d '' prompts < <(jq -j '(.prompt // "") + "\u0000"' "${bodies[@]}")
-  stop_server "$s_PID"
-  # a status that is not HTTP's (000: no answer) is the server's or the transport's fault: show why
-  if [ "$stop_rc" != 0 ] || [ "${#codes[@]}" != "${#convs[@]}" ] || printf '%s\n' "${codes[@]}" | grep -qv '^[24]'; then
-    echo "$name: statuses ${codes[*]:-none}, server exit $stop_rc; its log:" >&2
+  # /apply-template: all the conversations in one curl, their prompts out of one jq (NUL-separated). A status that
+  # is not HTTP's (000: no answer at all) is the transport's, not a rendering: shown with the server's log, and the
+  # template's requests are sent once more to a new server (a wrong rendering is never retried).
+  for attempt in 1 2; do
+    start_server s -m "$M" --chat-template-file "$tmpl" -c 256 -np 1 -t 1
+    curl_args=()
+    for c in "${convs[@]}"; do
+      curl_args+=(-s -o "$TMP/conv/$c.body" -w '%{http_code}\n' -H 'Content-Type: application/json' -H 'Expect:'
+        --data-binary @"$C/conversations/$c.json" "$s_URL/apply-template" --next)
+    done
+    rm -f "$TMP"/conv/*.body
+    mapfile -t codes < <(curl "${curl_args[@]:0:${#curl_args[@]}-1}")
+    bodies=()
+    for c in "${convs[@]}"; do
+      [ -f "$TMP/conv/$c.body" ] || echo "{}" > "$TMP/conv/$c.body"
+      bodies+=("$TMP/conv/$c.body")
+    done
+    mapfile -d '' prompts < <(jq -j '(.prompt // "") + "\u0000"' "${bodies[@]}")
+    stop_server "$s_PID"
+    if [ "$stop_rc" = 0 ] && [ "${#codes[@]}" = "${#convs[@]}" ] && ! printf '%s\n' "${codes[@]}" | grep -qv '^[24]'; then
+      break
+    fi
+    echo "$name (attempt $attempt): statuses ${codes[*]:-none}, server exit $stop_rc; its log:" >&2
     tail -20 "$TMP/s.log" >&2
-  fi
+  done
   # llamac template: every request in one run, one JSON line each ({"prompt"} or {"error"})
   run_llamac "$TMP/lines" "$TMP/err" template -m "$M" --chat-template-file "$tmpl" "${req_args[@]}"
   mapfile -d '' tprompts < <(jq -j '(.prompt // "") + "\u0000"' "$TMP/lines")
