@@ -305,7 +305,7 @@ expect_eq "SIGTERM exit status" "$stop_rc" 0
 expect_eq "in-flight request finished" "$(jqr .usage.completion_tokens "$TMP/inflight")" 150
 
 # --- a server with one slot and no queue on every address, CORS for one origin, a model without a chat template ---
-start_server Q -m "$MODELS/stories260K.gguf" -np 1 --max-queue 0 -t 1 --host 0.0.0.0 --cors-origins http://a.example \
+start_server Q -m "$MODELS/stories260K.gguf" -np 1 --max-queue 0 --slots -t 1 --host 0.0.0.0 --cors-origins http://a.example \
   -lv 3
 AUTH=
 expect_contains "warning: non-loopback without a key" "$(cat "$TMP/Q.log")" "without an API key"
