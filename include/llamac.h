@@ -30,8 +30,10 @@
  *
  * ABI policy: before 1.0 (LLAMAC_VERSION_MAJOR 0) there is none. Params and result structs may gain fields and
  * enums may gain values in any release, so a program is built against the header of the libllamac it runs with
- * (the SONAME carries the major version, and llamac_version() tells the release). Status codes are append-only
- * already. From 1.0 on, structs grow only at their end and a new major version marks any other change.
+ * (the SONAME carries the major and, before 1.0, the minor version: libllamac.so.0.1; llamac_version() tells the
+ * release). Status codes are append-only already. From 1.0 on, structs grow only at their end and a new major
+ * version (libllamac.so.1, ...) marks any other change. The library exports the functions declared here and nothing
+ * else; the llama.cpp it was built with is inside it or linked, never part of this API.
  */
 #ifndef LLAMAC_H
 #define LLAMAC_H
