@@ -3,7 +3,9 @@
 #   make test            set up, build, run the whole suite (ctest)
 #   make                 build everything (the CLI is build/bin/llamac)
 #   make test-sanitize   the suite under ASan + UBSan
-#   make test-static     the suite with llama.cpp and libllamac linked statically
+#   make test-static     the suite with llama.cpp linked statically (the tree install and deb ship)
+#   make install         install from that tree (PREFIX=/usr/local, DESTDIR honoured); make uninstall
+#   make deb             Debian packages, for any x86-64 CPU with AVX2 (README: Install)
 #   make format          clang-format the sources; make format-check verifies
 #   make lint            cppcheck over the library and the command
 #   make reference       regenerate tests/reference from llama.cpp's own tools
@@ -12,11 +14,17 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 STATIC_BUILD ?= build-static
+DEB_BUILD ?= build-deb
+PREFIX ?= /usr/local
+DESTDIR ?=
+# A package runs on other machines: not tuned for this CPU (ggml then assumes AVX2, FMA and F16C on x86-64).
+DEB_FLAGS ?= -DLLAMAC_NATIVE=OFF
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 SOURCES = $(shell git ls-files '*.c' '*.h' '*.cpp' 2>/dev/null)
 
-.PHONY: all build setup run test test-sanitize test-static format format-check lint reference bench screenshots clean
+.PHONY: all build setup run test test-sanitize static-build test-static install uninstall deb format format-check \
+        lint reference bench screenshots clean
 
 all: build
 
@@ -44,10 +52,28 @@ test-sanitize: build
 	cmake --build $(ASAN_BUILD) -j$(JOBS)
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS)
 
-test-static: setup
+# llama.cpp as static archives: libllamac.so embeds it (exporting llamac_* only), libllamac.a carries it, the command
+# links the shared library; the tests link the static one.
+static-build: setup
 	cmake -S . -B $(STATIC_BUILD) -DLLAMAC_STATIC=ON $(CMAKE_FLAGS)
 	cmake --build $(STATIC_BUILD) -j$(JOBS)
+
+test-static: static-build
 	cd $(STATIC_BUILD) && ctest --output-on-failure -j$(JOBS)
+
+install: static-build
+	DESTDIR="$(DESTDIR)" cmake --install $(STATIC_BUILD) --prefix "$(PREFIX)"
+
+# Removes what the last `make install` installed (its manifest).
+uninstall:
+	xargs -r -d '\n' rm -fv < $(STATIC_BUILD)/install_manifest.txt
+
+# libllamac<SOVERSION>, libllamac-dev and llamac .deb files in $(DEB_BUILD)/deb (cmake/Deb.cmake).
+deb: setup
+	cmake -S . -B $(DEB_BUILD) -DLLAMAC_STATIC=ON -DLLAMAC_BUILD_TESTS=OFF $(CMAKE_FLAGS) $(DEB_FLAGS)
+	cmake --build $(DEB_BUILD) -j$(JOBS)
+	cd $(DEB_BUILD) && cpack -G DEB
+	@ls $(DEB_BUILD)/deb/*.deb
 
 format:
 	clang-format -i $(SOURCES)
@@ -75,4 +101,4 @@ screenshots: build
 	cd $(BUILD) && LLAMAC_WEBUI_SCREENSHOTS=$(CURDIR)/server/webui/screenshots ctest -R cli_test_webui --output-on-failure
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(STATIC_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(STATIC_BUILD) $(DEB_BUILD)

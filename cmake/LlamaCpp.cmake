@@ -77,4 +77,10 @@ endforeach()
 set(LLAMA_BUILD_MTMD ${LLAMAC_MTMD} CACHE BOOL "" FORCE)
 set(LLAMA_ALL_WARNINGS OFF CACHE BOOL "" FORCE)
 
-add_subdirectory("${LLAMAC_LLAMA_SOURCE_DIR}" "${CMAKE_BINARY_DIR}/llama.cpp")
+# Statically linked, llama.cpp ends up inside libllamac: its own install rules (archives, headers, CMake files) are left
+# out of llamac's install (EXCLUDE_FROM_ALL also keeps what nothing links out of `all`).
+set(llamac_llama_exclude "")
+if(LLAMAC_STATIC)
+    set(llamac_llama_exclude EXCLUDE_FROM_ALL)
+endif()
+add_subdirectory("${LLAMAC_LLAMA_SOURCE_DIR}" "${CMAKE_BINARY_DIR}/llama.cpp" ${llamac_llama_exclude})
