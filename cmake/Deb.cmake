@@ -2,7 +2,7 @@
 # packages, installed under /usr:
 #   libllamac<SOVERSION>   the shared library (llama.cpp inside)
 #   libllamac-dev          headers, the static library, pkg-config and CMake files
-#   llamac                 the command, the llamac-serve systemd unit and /etc/llamac
+#   llamac                 the command, completions, the llamac-serve systemd unit and /etc/llamac
 # The Depends on Debian's libraries (libc, libstdc++, libgomp, jansson, libcurl, libmicrohttpd, libedit, ...) are
 # what dpkg-shlibdeps reads from the binaries, so they follow whatever the build links; the packages depend on each
 # other at exactly this version. There are no maintainer scripts: the library cache is refreshed by dpkg's ldconfig

@@ -3,8 +3,8 @@
 #   lib   the shared library                                            (libllamac<SOVERSION>)
 #   dev   headers, the static library, llamac.pc and llamac-static.pc,  (libllamac-dev)
 #         llamacConfig.cmake with its version file
-#   bin   the llamac command, the systemd unit of `llamac serve`        (llamac)
-#         and its flags file in /etc
+#   bin   the llamac command, bash and zsh completions,                 (llamac)
+#         the systemd unit of `llamac serve` and its flags file in /etc
 # Included by the top-level CMakeLists.txt after every target exists. README "Install" says how to use what it
 # installs; cmake/Library.cmake says which library llamac::llamac is.
 include(CMakePackageConfigHelpers)
@@ -141,6 +141,18 @@ install(FILES "${llamac_pkg_dir}/llamacConfig.cmake" "${llamac_pkg_dir}/llamacCo
 # ---- the command -------------------------------------------------------------------------------------------------
 
 install(TARGETS llamac_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT bin)
+
+# Completions read the help of the llamac they complete (packaging/completions). zsh looks in site-functions, and
+# under /usr on Debian in vendor-completions.
+install(FILES packaging/completions/llamac.bash DESTINATION ${CMAKE_INSTALL_DATAROOTDIR}/bash-completion/completions
+        RENAME llamac COMPONENT bin)
+install(CODE "${llamac_install_code}
+set(zsh_dir site-functions)
+if(CMAKE_INSTALL_PREFIX MATCHES \"^/usr/?$\")
+    set(zsh_dir vendor-completions)
+endif()
+llamac_install_configured(\"${PROJECT_SOURCE_DIR}/packaging/completions/_llamac.zsh\"
+                          \"${CMAKE_INSTALL_DATAROOTDIR}/zsh/\${zsh_dir}\" _llamac \"\${scratch}\")" COMPONENT bin)
 
 # `llamac serve` as a systemd service; the flags a user sets once are in <sysconfdir>/llamac/serve.conf (a file the
 # next install keeps when it is there; root's only, as it may hold an API key).

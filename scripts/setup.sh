@@ -7,8 +7,9 @@ set -euo pipefail
 required=(g++:g++ make:make cmake:cmake git:git npm:npm tar:tar sha256sum:coreutils pkg-config:pkg-config tmux:tmux
           curl:curl jq:jq
           haproxy:haproxy systemd-analyze:systemd) # the last two: tests/cli/test_deploy_haproxy.sh checks deploy/
-# packaging (make deb, tests/pkg): Debian dependencies read from the binaries, file types for CPack, man pages
-required+=(dpkg-shlibdeps:dpkg-dev file:file man:man-db)
+# packaging (make deb, tests/pkg): Debian dependencies read from the binaries, file types for CPack, man pages, the
+# zsh completion
+required+=(dpkg-shlibdeps:dpkg-dev file:file man:man-db zsh:zsh)
 # libraries llamac links (no command to look for: checked with dpkg): jansson reads JSON (chat templates, requests),
 # libcurl downloads (Hugging Face), libmicrohttpd serves HTTP (llamac serve), libedit edits lines (llamac chat)
 required_pkgs=(libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libedit-dev)

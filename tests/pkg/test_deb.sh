@@ -55,7 +55,8 @@ for f in libllamac.so libllamac.a pkgconfig/llamac.pc pkgconfig/llamac-static.pc
   cmake/llamac/llamacConfigVersion.cmake; do
   if grep -q "^/usr/lib/.*$f$\|^/usr/lib/$f$" "$TMP/dev.files"; then pass; else fail "$f not in $dev_deb"; fi
 done
-for f in /usr/bin/llamac /etc/llamac/serve.conf /usr/lib/systemd/system/llamac-serve.service; do
+for f in /usr/bin/llamac /etc/llamac/serve.conf /usr/lib/systemd/system/llamac-serve.service \
+  /usr/share/bash-completion/completions/llamac /usr/share/zsh/vendor-completions/_llamac; do
   if grep -qx "$f" "$TMP/bin.files"; then pass; else fail "$f not in $bin_deb"; fi
 done
 if cat "$TMP"/*.files | grep -E 'libllama[.-]|libggml|libmtmd|/usr/local|/usr/etc|/work/'; then

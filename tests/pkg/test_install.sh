@@ -36,7 +36,8 @@ expect_eq "library file" "$(basename "$lib")" "libllamac.so.$version"
 expect_eq "SONAME link" "$(readlink "$libdir/$soname")" "$(basename "$lib")"
 expect_eq "development link" "$(readlink "$libdir/libllamac.so")" "$soname"
 for f in include/llamac.h $(cd "$SRC/include" && ls llamac/*.h | sed 's|^|include/|') bin/llamac \
-  etc/llamac/serve.conf lib/systemd/system/llamac-serve.service; do
+  etc/llamac/serve.conf lib/systemd/system/llamac-serve.service share/bash-completion/completions/llamac \
+  share/zsh/site-functions/_llamac; do
   if [ -e "$P/$f" ]; then pass; else fail "not installed: $f"; fi
 done
 for f in pkgconfig/llamac.pc cmake/llamac/llamacConfig.cmake cmake/llamac/llamacConfigVersion.cmake; do
@@ -164,6 +165,7 @@ expect_eq "serve.conf is root's only" "$(stat -c %a "$S/etc/llamac/serve.conf")"
 unit="$S/usr/lib/systemd/system/llamac-serve.service"
 expect_eq "unit ExecStart" "$(sed -n 's/^ExecStart=//p' "$unit")" '/usr/bin/llamac serve $LLAMAC_SERVE_FLAGS'
 expect_eq "unit EnvironmentFile" "$(sed -n 's/^EnvironmentFile=//p' "$unit")" /etc/llamac/serve.conf
+if [ -f "$S/usr/share/zsh/vendor-completions/_llamac" ]; then pass; else fail "zsh completion for /usr"; fi
 pc=$(find "$S/usr" -name llamac.pc)
 expect_eq "llamac.pc prefix under DESTDIR" "$(sed -n 's/^prefix=//p' "$pc")" /usr
 # A second install keeps the configuration the user edited.
