@@ -7,7 +7,13 @@ start_server() {
   local name=$1
   shift
   "$LLAMAC" serve --port 0 "$@" > "$TMP/$name.out" 2> "$TMP/$name.log" &
-  local pid=$!
+  await_server "$name" $!
+}
+
+# await_server NAME PID : waits for a `llamac serve` started in the background with its stderr in $TMP/NAME.log to
+# listen; sets ${NAME}_URL and ${NAME}_PID, or fails the test and exits when it does not within 20 s.
+await_server() {
+  local name=$1 pid=$2
   local url=""
   for _ in $(seq 1 200); do
     url=$(sed -n 's/^llamac serve: listening on \(http:[^ ]*\)$/\1/p' "$TMP/$name.log")

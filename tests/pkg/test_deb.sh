@@ -154,25 +154,13 @@ set -- ${exec_start//\$LLAMAC_SERVE_FLAGS/$flags}
 expect_eq "unit runs the package's llamac" "$1 $2" "/usr/bin/llamac serve"
 bin="$R$1"
 shift 2
-env -i PATH="$PATH" "${env_args[@]}" "$bin" serve "$@" > "$TMP/serve.out" 2> "$TMP/serve.log" &
-pid=$!
-url=""
-for _ in $(seq 1 200); do
-  url=$(sed -n 's/^llamac serve: listening on \(http:[^ ]*\)$/\1/p' "$TMP/serve.log")
-  [ -n "$url" ] && break
-  kill -0 "$pid" 2> /dev/null || break
-  sleep 0.1
-done
-if [ -n "$url" ]; then
-  req GET "$url/v1/models"
-  expect_eq "service /v1/models" "$code" 200
-  expect_eq "service model (from LLAMAC_MODEL)" "$(jqr '.data[0].id')" "stories260K.gguf"
-  stop_server "$pid"
-  expect_eq "service stops on SIGTERM" "$stop_rc" 0
-else
-  fail "the unit's command did not serve: $(cat "$TMP/serve.log")"
-  kill "$pid" 2> /dev/null
-fi
+env -i PATH="$PATH" "${env_args[@]}" "$bin" serve "$@" > "$TMP/service.out" 2> "$TMP/service.log" &
+await_server service $!
+req GET "$service_URL/v1/models"
+expect_eq "service /v1/models" "$code" 200
+expect_eq "service model (from LLAMAC_MODEL)" "$(jqr '.data[0].id')" "stories260K.gguf"
+stop_server "$service_PID"
+expect_eq "service stops on SIGTERM" "$stop_rc" 0
 
 # systemd's own check of the unit (where systemd is installed), its paths pointing into the root.
 if command -v systemd-analyze > /dev/null; then
