@@ -54,8 +54,10 @@ test-sanitize: build
 
 # llama.cpp as static archives: libllamac.so embeds it (exporting llamac_* only), libllamac.a carries it, the command
 # links the shared library; the tests link the static one.
-static-build: setup
+$(STATIC_BUILD)/CMakeCache.txt:
 	cmake -S . -B $(STATIC_BUILD) -DLLAMAC_STATIC=ON $(CMAKE_FLAGS)
+
+static-build: setup $(STATIC_BUILD)/CMakeCache.txt
 	cmake --build $(STATIC_BUILD) -j$(JOBS)
 
 test-static: static-build
