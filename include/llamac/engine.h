@@ -7,6 +7,7 @@
 #ifndef LLAMAC_ENGINE_H
 #define LLAMAC_ENGINE_H
 
+#include "adapter.h" /* llamac_adapter_scale: a slot's adapters */
 #include "generate.h"
 
 #ifdef __cplusplus
