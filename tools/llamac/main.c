@@ -3,7 +3,8 @@
  *
  * Every subcommand lives in its own cmd_*.c file with the signature int cmd_x(int argc, char **argv), where
  * argv[0] is the subcommand's name, and describes its options as a table (options.h). This file only dispatches,
- * answers --version and --help, and prints a command's table for tools (`llamac help --options COMMAND`).
+ * answers --version and --help, and prints a command's table for tools (`llamac help --options COMMAND`) and the
+ * man pages the build installs (`llamac help --man [COMMAND]`), all from the same tables.
  */
 #include "cli.h"
 
@@ -48,6 +49,7 @@ static void print_help(void) {
     }
     printf("\n  llamac COMMAND --help            options of a command\n"
            "  llamac help --options COMMAND    the same as a table (group, names, value, help; tab-separated)\n"
+           "  llamac help --man [COMMAND]      the man page of llamac or of a command (roff)\n"
            "  llamac --version                 versions and compiled backends\n");
 }
 
@@ -72,10 +74,16 @@ int main(int argc, char **argv) {
     }
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
         bool table = argc >= 3 && strcmp(argv[2], "--options") == 0;
-        const char *topic = argc >= 3 + table ? argv[2 + table] : NULL;
+        bool man = argc >= 3 && strcmp(argv[2], "--man") == 0;
+        int first = 2 + (table || man);
+        const char *topic = argc > first ? argv[first] : NULL;
         const struct cli_command *cmd = topic ? find_command(topic) : NULL;
         if (topic && !cmd) {
             fprintf(stderr, "llamac: unknown command '%s' (see llamac --help)\n", topic);
+            return EXIT_USAGE;
+        }
+        if (argc > first + 1) {
+            fprintf(stderr, "llamac: help takes one command, not '%s'\n", argv[first + 1]);
             return EXIT_USAGE;
         }
         if (table && !cmd) {
@@ -84,6 +92,10 @@ int main(int argc, char **argv) {
         }
         if (table) {
             cli_print_options(cmd, stdout);
+        } else if (man && cmd) {
+            cli_print_man(cmd, llamac_version(), stdout);
+        } else if (man) {
+            cli_print_man_index(cli_commands, llamac_version(), stdout);
         } else if (cmd) {
             cli_print_help(cmd, stdout);
         } else {

@@ -402,3 +402,120 @@ void cli_print_options(const struct cli_command *cmd, FILE *out) {
         }
     }
 }
+
+/* ---- man pages ---- */
+
+/* Writes text for roff: a backslash is \e, every '-' is \- (a minus, so that no line breaks inside a flag and copied
+ * text is ASCII), and a line never starts with '.' or '\'' (a request). '\n' in the text breaks the line. */
+static void man_text(FILE *out, const char *text) {
+    bool line_start = true;
+    for (const char *s = text; *s; s++) {
+        if (line_start && (*s == '.' || *s == '\'')) {
+            fputs("\\&", out);
+        }
+        line_start = false;
+        if (*s == '\\') {
+            fputs("\\e", out);
+        } else if (*s == '-') {
+            fputs("\\-", out);
+        } else if (*s == '\n') {
+            fputs("\n.br\n", out);
+            line_start = true;
+        } else {
+            fputc(*s, out);
+        }
+    }
+}
+
+/* The page's header and NAME section; `name` is the page's name ("llamac-serve"). */
+static void man_head(FILE *out, const char *name, const char *summary, const char *version) {
+    fputs(".TH \"", out);
+    for (const char *s = name; *s; s++) {
+        fputc(*s >= 'a' && *s <= 'z' ? *s - 'a' + 'A' : *s, out);
+    }
+    /* not hyphenated, not justified: flags in the text stay whole */
+    fprintf(out, "\" 1 \"\" \"llamac %s\" \"llamac manual\"\n.nh\n.ad l\n.SH NAME\n", version);
+    man_text(out, name);
+    fputs(" \\- ", out);
+    man_text(out, summary);
+    fputc('\n', out);
+}
+
+void cli_print_man(const struct cli_command *cmd, const char *version, FILE *out) {
+    char page[64];
+    snprintf(page, sizeof page, "llamac-%s", cmd->name);
+    man_head(out, page, cmd->summary, version);
+    fputs(".SH SYNOPSIS\n.nf\n", out);
+    for (const char *s = cmd->synopsis; s;) {
+        const char *nl = strchr(s, '\n');
+        fprintf(out, "\\fBllamac %s\\fR ", cmd->name);
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", nl ? (int)(nl - s) : (int)strlen(s), s);
+        man_text(out, line);
+        fputc('\n', out);
+        s = nl ? nl + 1 : NULL;
+    }
+    fputs(".fi\n", out);
+    if (cmd->about) {
+        fputs(".SH DESCRIPTION\n", out);
+        man_text(out, cmd->about);
+        fputc('\n', out);
+    }
+    fputs(".SH OPTIONS\n", out);
+    for (size_t g = 0; cmd->groups[g]; g++) {
+        fputs(".SS \"", out);
+        man_text(out, cmd->groups[g]->title);
+        fputs("\"\n", out);
+        for (size_t i = 0; i < cmd->groups[g]->n_opts; i++) {
+            const struct cli_opt *o = &cmd->groups[g]->opts[i];
+            fputs(".TP\n", out);
+            for (size_t k = 0; k < CLI_MAX_NAMES && o->names[k]; k++) {
+                fprintf(out, "%s\\fB", k ? ", " : "");
+                man_text(out, o->names[k]);
+                fputs("\\fR", out);
+            }
+            if (o->arg) {
+                fputs(" \\fI", out);
+                man_text(out, o->arg);
+                fputs("\\fR", out);
+            }
+            fputc('\n', out);
+            man_text(out, o->help);
+            fputc('\n', out);
+        }
+    }
+    if (cmd->notes) {
+        fputs(".SH NOTES\n", out);
+        man_text(out, cmd->notes);
+        fputc('\n', out);
+    }
+    fputs(".SH SEE ALSO\n\\fBllamac\\fR(1)\n", out);
+}
+
+void cli_print_man_index(const struct cli_command *const *cmds, const char *version, FILE *out) {
+    man_head(out, "llamac", "run, serve, convert and inspect GGUF language models (llama.cpp)", version);
+    fputs(
+        ".SH SYNOPSIS\n.nf\n\\fBllamac\\fR \\fICOMMAND\\fR [options]\n\\fBllamac\\fR \\fICOMMAND\\fR \\-\\-help\n"
+        "\\fBllamac help \\-\\-options\\fR \\fICOMMAND\\fR\n\\fBllamac \\-\\-version\\fR\n.fi\n"
+        ".SH DESCRIPTION\nEach command has its own page, \\fBllamac\\-\\fR\\fICOMMAND\\fR(1), generated from the same "
+        "option table as its \\-\\-help. \\fBllamac help \\-\\-options\\fR \\fICOMMAND\\fR prints that table "
+        "(group, names, value, help; tab\\-separated); \\fBllamac \\-\\-version\\fR the versions and compiled "
+        "backends.\n.SH COMMANDS\n",
+        out);
+    for (size_t i = 0; cmds[i]; i++) {
+        fputs(".TP\n\\fB", out);
+        man_text(out, cmds[i]->name);
+        fputs("\\fR\n", out);
+        man_text(out, cmds[i]->summary);
+        fprintf(out, " (\\fBllamac\\-");
+        man_text(out, cmds[i]->name);
+        fputs("\\fR(1))\n", out);
+    }
+    fputs(".SH SEE ALSO\n", out);
+    for (size_t i = 0; cmds[i]; i++) {
+        fputs(i ? ",\n\\fBllamac\\-" : "\\fBllamac\\-", out);
+        man_text(out, cmds[i]->name);
+        fputs("\\fR(1)", out);
+    }
+    fputc('\n', out);
+}

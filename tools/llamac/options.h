@@ -6,8 +6,8 @@
  * command that takes them, so a flag is spelled and means the same everywhere. Each row holds an option's metadata
  * (every spelling, the value's name, its help, the library field it sets) and a setter; the parser finds an argument
  * by name in the command's groups and calls the setter with the address of the field the row names. --help, the
- * machine-readable listing (`llamac help --options CMD`) and any later man page are printed from the same rows, so
- * the parser and the documentation cannot disagree.
+ * machine-readable listing (`llamac help --options CMD`) and the man pages (`llamac help --man [CMD]`) are printed from
+ * the same rows, so the parser and the documentation cannot disagree.
  *
  * Adding a flag to a command:
  *   1. a field for it in the group's target (for serve: struct serve_opts, or the server_options / engine params
@@ -149,6 +149,13 @@ void cli_print_help(const struct cli_command *cmd, FILE *out);
 /* One line per option, tab-separated: group title, names (comma-separated), value name ("" for a switch), help.
  * For tests and generated documentation. */
 void cli_print_options(const struct cli_command *cmd, FILE *out);
+
+/* The command's man page (roff, section 1: llamac-NAME) from the same rows as --help; `version` goes in its
+ * footer. */
+void cli_print_man(const struct cli_command *cmd, const char *version, FILE *out);
+
+/* The llamac(1) page: the commands of `cmds` (NULL-terminated) with their summaries, pointing to their pages. */
+void cli_print_man_index(const struct cli_command *const *cmds, const char *version, FILE *out);
 
 /* Setters for plain fields. Integers are range-checked with the row's min and max. */
 bool cli_set_true(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value);
