@@ -31,6 +31,50 @@ await_server() {
   eval "${name}_PID=$pid"
 }
 
+# free_port : a TCP port free on loopback now.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# unit_exec UNIT INSTANCE [ROOT] : what systemd runs for the instance INSTANCE of the template unit UNIT: its
+# ExecStart into the array $unit_argv and the NAME=value lines of its EnvironmentFile= files (under ROOT; one named
+# with a leading '-' may be missing) into the array $unit_env. As systemd does: %i is the instance, ${NAME} one word,
+# an unbraced $NAME split into words at white space. Fails the test when a required file is missing.
+unit_exec() {
+  local unit=$1 inst=$2 root=${3:-} file line word value
+  unit_env=()
+  unit_argv=()
+  while IFS= read -r file; do
+    local optional=0
+    case "$file" in -*) optional=1 file=${file#-} ;; esac
+    file="$root${file//%i/$inst}"
+    if [ ! -f "$file" ]; then
+      [ $optional = 1 ] || fail "$unit: EnvironmentFile $file is missing"
+      continue
+    fi
+    while IFS= read -r line; do
+      case "$line" in '#'* | '') continue ;; esac
+      unit_env+=("$line")
+    done < "$file"
+  done < <(sed -n 's/^EnvironmentFile=//p' "$unit")
+  local exec
+  exec=$(sed -n 's/^ExecStart=//p' "$unit")
+  set -f
+  for word in ${exec//%i/$inst}; do
+    case "$word" in
+      '${'*'}')
+        value=$(printf '%s\n' "${unit_env[@]}" | sed -n "s/^${word:2:-1}=//p" | tail -1)
+        unit_argv+=("$value")
+        ;;
+      '$'*)
+        value=$(printf '%s\n' "${unit_env[@]}" | sed -n "s/^${word:1}=//p" | tail -1)
+        # shellcheck disable=SC2206 # systemd's word splitting
+        unit_argv+=($value)
+        ;;
+      *) unit_argv+=("$word") ;;
+    esac
+  done
+  set +f
+}
+
 # stop_server PID : SIGTERM, then wait; sets $stop_rc.
 stop_server() {
   stop_rc=0

@@ -2,7 +2,9 @@
 # deploy/: HAProxy (deploy/haproxy/llamac.cfg, unchanged) in front of three `llamac serve` replicas on loopback.
 # Least-connections balancing, conversation affinity (the `user` field or X-Session-Id) that hits the replica's
 # prompt cache, server-sent events passed through as they come, health checks, and a replica killed mid-run: its
-# streams fail cleanly, every later request succeeds on the others. The systemd unit passes systemd-analyze.
+# streams fail cleanly, every later request succeeds on the others. The replicas run as the systemd unit
+# deploy/systemd/llamac-serve@.service.in runs them (its command, with the flags of serve.conf), which passes
+# systemd-analyze.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/serve_lib.sh"
 DEPLOY="$LLAMAC_SOURCE_DIR/deploy"
@@ -10,20 +12,29 @@ for cmd in haproxy systemd-analyze; do
   command -v "$cmd" > /dev/null || { fail "$cmd is missing (scripts/setup.sh installs it)"; finish; exit 1; }
 done
 
-# --- the systemd unit: valid as written, with the ExecStart binary pointed at this build ---
-mkdir -p "$TMP/unit"
-sed "s|/usr/local/bin/llamac|$LLAMAC|" "$DEPLOY/systemd/llamac-serve@.service" > "$TMP/unit/llamac-serve@.service"
-verify=$(cd "$TMP/unit" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify "llamac-serve@8081.service" 2>&1)
+# --- the systemd unit (the one `make install` and the package install), configured for this build: ---
+# llamac beside it, its /etc in $TMP/etc with the shipped serve.conf, where an administrator sets the model and flags
+mkdir -p "$TMP/unit" "$TMP/etc/llamac"
+UNIT="$TMP/unit/llamac-serve@.service"
+sed "s|@llamac_bindir@|$(dirname "$LLAMAC")|g; s|@llamac_sysconfdir@|$TMP/etc|g" \
+  "$DEPLOY/systemd/llamac-serve@.service.in" > "$UNIT"
+verify=$(cd "$TMP/unit" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "llamac-serve@8081.service" 2>&1)
 expect_eq "systemd unit verifies" "$verify" ""
-
-# --- three replicas and the load balancer ---
 M="$MODELS/stories260K-chatml.gguf"
+sed "s|^LLAMAC_MODEL=.*|LLAMAC_MODEL=$M|; s|^LLAMAC_SERVE_FLAGS=.*|LLAMAC_SERVE_FLAGS=-np 2 -t 1 --metrics --slots -q|" \
+  "$DEPLOY/systemd/serve.conf" > "$TMP/etc/llamac/serve.conf"
+
+# --- three replicas, each the unit's command for an instance (a free port), and the load balancer ---
 pids=()
 for r in 1 2 3; do
-  start_server "R$r" -m "$M" -np 2 -t 1 --metrics --slots -q
+  port=$(free_port)
+  unit_exec "$UNIT" "$port"
+  env "${unit_env[@]}" "${unit_argv[@]}" > "$TMP/R$r.out" 2> "$TMP/R$r.log" &
+  await_server "R$r" $!
   pids+=("$(eval echo "\$R${r}_PID")")
+  expect_eq "replica $r listens on its instance's port, on serve.conf's host" "$(eval echo "\$R${r}_URL")" \
+    "http://127.0.0.1:$port"
 done
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 LB="127.0.0.1:$(free_port)"
 STATS="127.0.0.1:$(free_port)"
 LLAMAC_LB_BIND=$LB LLAMAC_LB_STATS_BIND=$STATS LLAMAC_REPLICA1=${R1_URL#http://} LLAMAC_REPLICA2=${R2_URL#http://} \

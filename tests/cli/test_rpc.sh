@@ -11,7 +11,6 @@ if ! "$LLAMAC" --version | grep -q '^backends:.* RPC'; then
   exit 1
 fi
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 # rpc_start NAME HOST : an rpc-server on HOST and a free port; sets ${NAME}_EP and ${NAME}_PID once it accepts
 rpc_start() {
   local port

@@ -1,7 +1,8 @@
 # `make deb`'s packages, from this build tree (cpack, as `make deb` runs it): their contents, their dependencies
 # (every library a binary needs comes from a package it depends on), installed with dpkg into a throwaway root whose
 # package database holds the host's records of those dependencies; the installed llamac runs from there, the
-# llamac-serve unit's command with its /etc flags serves, and removing and purging take everything away.
+# llamac-serve@ unit's command with its /etc flags serves, man finds its pages, and removing and purging take
+# everything away.
 # The packages embed llama.cpp, so this runs in the LLAMAC_STATIC build (make test-static).
 . "$(dirname "$0")/../cli/lib.sh"
 BUILD=${LLAMAC_BUILD_DIR:?LLAMAC_BUILD_DIR is set by ctest}
@@ -55,8 +56,9 @@ for f in libllamac.so libllamac.a pkgconfig/llamac.pc pkgconfig/llamac-static.pc
   cmake/llamac/llamacConfigVersion.cmake; do
   if grep -q "^/usr/lib/.*$f$\|^/usr/lib/$f$" "$TMP/dev.files"; then pass; else fail "$f not in $dev_deb"; fi
 done
-for f in /usr/bin/llamac /etc/llamac/serve.conf /usr/lib/systemd/system/llamac-serve.service \
-  /usr/share/bash-completion/completions/llamac /usr/share/zsh/vendor-completions/_llamac; do
+for f in /usr/bin/llamac /etc/llamac/serve.conf /usr/lib/systemd/system/llamac-serve@.service \
+  /usr/share/bash-completion/completions/llamac /usr/share/zsh/vendor-completions/_llamac \
+  /usr/share/man/man1/llamac.1 /usr/share/man/man1/llamac-serve.1 /usr/share/man/man1/llamac-run.1; do
   if grep -qx "$f" "$TMP/bin.files"; then pass; else fail "$f not in $bin_deb"; fi
 done
 if cat "$TMP"/*.files | grep -E 'libllama[.-]|libggml|libmtmd|/usr/local|/usr/etc|/work/'; then
@@ -137,38 +139,37 @@ resolved=$(LD_LIBRARY_PATH= ldd "$R/usr/bin/llamac" | awk '$1 ~ /^libllamac/ { p
 expect_eq "it runs the root's libllamac" "$(readlink -f "$resolved")" "$(readlink -f "$R/usr/lib/$(
   cd "$R/usr/lib" && ls libllamac.so.*.*.* 2> /dev/null | head -1)")"
 
-# The unit's command, with the flags of its EnvironmentFile (the model and port set as an administrator would):
-# systemd splits an unbraced $VAR into words.
-unit="$R/usr/lib/systemd/system/llamac-serve.service"
-conf="$R$(sed -n 's/^EnvironmentFile=//p' "$unit")"
-sed -i "s|^LLAMAC_MODEL=.*|LLAMAC_MODEL=$MODELS/stories260K.gguf|; s|--port 8080|--port 0|" "$conf"
-env_args=()
-while IFS= read -r line; do
-  case "$line" in '#'* | '') continue ;; esac
-  env_args+=("$line")
-done < "$conf"
-exec_start=$(sed -n 's/^ExecStart=//p' "$unit")
-flags=$(printf '%s\n' "${env_args[@]}" | sed -n 's/^LLAMAC_SERVE_FLAGS=//p')
-# shellcheck disable=SC2086 # systemd's word splitting of $LLAMAC_SERVE_FLAGS
-set -- ${exec_start//\$LLAMAC_SERVE_FLAGS/$flags}
-expect_eq "unit runs the package's llamac" "$1 $2" "/usr/bin/llamac serve"
-bin="$R$1"
-shift 2
-env -i PATH="$PATH" "${env_args[@]}" "$bin" serve "$@" > "$TMP/service.out" 2> "$TMP/service.log" &
+# man finds the root's pages.
+expect_contains "man llamac-serve from the root" "$(MANPATH="$R/usr/share/man" LC_ALL=C man llamac-serve 2> /dev/null)" \
+  "llamac-serve - an OpenAI-compatible HTTP server"
+
+# The unit's command for an instance (a free port), with the flags of its EnvironmentFile as shipped but for the
+# model (set as an administrator would).
+unit="$R/usr/lib/systemd/system/llamac-serve@.service"
+conf="$R/etc/llamac/serve.conf"
+sed -i "s|^LLAMAC_MODEL=.*|LLAMAC_MODEL=$MODELS/stories260K.gguf|" "$conf"
+port=$(free_port)
+unit_exec "$unit" "$port" "$R"
+expect_eq "unit runs the package's llamac" "${unit_argv[0]} ${unit_argv[1]}" "/usr/bin/llamac serve"
+env -i PATH="$PATH" "${unit_env[@]}" "$R${unit_argv[0]}" "${unit_argv[@]:1}" > "$TMP/service.out" \
+  2> "$TMP/service.log" &
 await_server service $!
+expect_eq "service address (LLAMAC_HOST, the instance's port)" "$service_URL" "http://127.0.0.1:$port"
 req GET "$service_URL/v1/models"
 expect_eq "service /v1/models" "$code" 200
 expect_eq "service model (from LLAMAC_MODEL)" "$(jqr '.data[0].id')" "stories260K.gguf"
+req GET "$service_URL/metrics"
+expect_eq "service /metrics (--metrics in LLAMAC_SERVE_FLAGS)" "$code" 200
 stop_server "$service_PID"
 expect_eq "service stops on SIGTERM" "$stop_rc" 0
 
 # systemd's own check of the unit (where systemd is installed), its paths pointing into the root.
 if command -v systemd-analyze > /dev/null; then
   mkdir -p "$TMP/unit"
-  sed "s|^ExecStart=/|ExecStart=$R/|; s|^EnvironmentFile=/|EnvironmentFile=$R/|" "$unit" \
-    > "$TMP/unit/llamac-serve.service"
-  if systemd-analyze verify --man=no "$TMP/unit/llamac-serve.service" > "$TMP/verify.log" 2>&1 &&
-    [ ! -s "$TMP/verify.log" ]; then pass; else
+  sed "s|^ExecStart=/|ExecStart=$R/|; s|^EnvironmentFile=\(-\?\)/|EnvironmentFile=\1$R/|" "$unit" \
+    > "$TMP/unit/llamac-serve@.service"
+  if (cd "$TMP/unit" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no llamac-serve@8080.service) \
+    > "$TMP/verify.log" 2>&1 && [ ! -s "$TMP/verify.log" ]; then pass; else
     fail "systemd-analyze verify: $(cat "$TMP/verify.log")"
   fi
 fi

@@ -36,13 +36,19 @@ expect_eq "library file" "$(basename "$lib")" "libllamac.so.$version"
 expect_eq "SONAME link" "$(readlink "$libdir/$soname")" "$(basename "$lib")"
 expect_eq "development link" "$(readlink "$libdir/libllamac.so")" "$soname"
 for f in include/llamac.h $(cd "$SRC/include" && ls llamac/*.h | sed 's|^|include/|') bin/llamac \
-  etc/llamac/serve.conf lib/systemd/system/llamac-serve.service share/bash-completion/completions/llamac \
-  share/zsh/site-functions/_llamac; do
+  etc/llamac/serve.conf lib/systemd/system/llamac-serve@.service share/bash-completion/completions/llamac \
+  share/zsh/site-functions/_llamac share/man/man1/llamac.1 share/man/man1/llamac-serve.1; do
   if [ -e "$P/$f" ]; then pass; else fail "not installed: $f"; fi
 done
 for f in pkgconfig/llamac.pc cmake/llamac/llamacConfig.cmake cmake/llamac/llamacConfigVersion.cmake; do
   if [ -e "$libdir/$f" ]; then pass; else fail "not installed: $libdir/$f"; fi
 done
+# The man pages: the build's (tests/pkg/test_man.sh compares them with --help), one per command; man finds them.
+expect_eq "man pages installed" "$(cd "$P/share/man/man1" && ls)" "$(cd "$BUILD/man/man1" && ls)"
+expect_eq "man pages for the commands" "$(cd "$P/share/man/man1" && ls | grep -c '^llamac-')" \
+  "$(LD_LIBRARY_PATH=$LLAMA_LIBS "$P/bin/llamac" --help | sed -n '/^commands:/,/^$/p' | grep -c '^  [a-z]')"
+expect_contains "man llamac-serve from the prefix" "$(MANPATH="$P/share/man" MANWIDTH=100 LC_ALL=C man llamac-serve \
+  2> /dev/null)" "llamac-serve - an OpenAI-compatible HTTP server"
 for h in "$SRC"/include/llamac.h "$SRC"/include/llamac/*.h; do
   if cmp -s "$h" "$P/include/${h#"$SRC"/include/}"; then pass; else fail "installed header differs: $h"; fi
 done
@@ -162,9 +168,12 @@ if [ -f "$S/etc/llamac/serve.conf" ] && [ -x "$S/usr/bin/llamac" ] && [ ! -e "$S
   fail "DESTDIR install for /usr: $(cd "$S" && find . -maxdepth 3 | sort | head -20)"
 fi
 expect_eq "serve.conf is root's only" "$(stat -c %a "$S/etc/llamac/serve.conf")" 600
-unit="$S/usr/lib/systemd/system/llamac-serve.service"
-expect_eq "unit ExecStart" "$(sed -n 's/^ExecStart=//p' "$unit")" '/usr/bin/llamac serve $LLAMAC_SERVE_FLAGS'
-expect_eq "unit EnvironmentFile" "$(sed -n 's/^EnvironmentFile=//p' "$unit")" /etc/llamac/serve.conf
+unit="$S/usr/lib/systemd/system/llamac-serve@.service"
+expect_eq "unit ExecStart" "$(sed -n 's/^ExecStart=//p' "$unit")" \
+  '/usr/bin/llamac serve --host ${LLAMAC_HOST} --port %i $LLAMAC_SERVE_FLAGS'
+expect_eq "unit EnvironmentFile" "$(sed -n 's/^EnvironmentFile=//p' "$unit" | tr '\n' ' ')" \
+  "/etc/llamac/serve.conf -/etc/llamac/serve-%i.conf "
+if [ -f "$S/usr/share/man/man1/llamac-serve.1" ]; then pass; else fail "man page under /usr/share/man"; fi
 if [ -f "$S/usr/share/zsh/vendor-completions/_llamac" ]; then pass; else fail "zsh completion for /usr"; fi
 pc=$(find "$S/usr" -name llamac.pc)
 expect_eq "llamac.pc prefix under DESTDIR" "$(sed -n 's/^prefix=//p' "$pc")" /usr
