@@ -21,7 +21,8 @@ sed "s|@llamac_bindir@|$(dirname "$LLAMAC")|g; s|@llamac_sysconfdir@|$TMP/etc|g"
 verify=$(cd "$TMP/unit" && SYSTEMD_LOG_LEVEL=warning systemd-analyze verify --man=no "llamac-serve@8081.service" 2>&1)
 expect_eq "systemd unit verifies" "$verify" ""
 M="$MODELS/stories260K-chatml.gguf"
-sed "s|^LLAMAC_MODEL=.*|LLAMAC_MODEL=$M|; s|^LLAMAC_SERVE_FLAGS=.*|LLAMAC_SERVE_FLAGS=-np 2 -t 1 --metrics --slots -q|" \
+flags="-np 2 -t 1 --metrics --slots -q"
+sed "s|^LLAMAC_MODEL=.*|LLAMAC_MODEL=$M|; s|^LLAMAC_SERVE_FLAGS=.*|LLAMAC_SERVE_FLAGS=$flags|" \
   "$DEPLOY/systemd/serve.conf" > "$TMP/etc/llamac/serve.conf"
 
 # --- three replicas, each the unit's command for an instance (a free port), and the load balancer ---

@@ -140,7 +140,8 @@ expect_eq "it runs the root's libllamac" "$(readlink -f "$resolved")" "$(readlin
   cd "$R/usr/lib" && ls libllamac.so.*.*.* 2> /dev/null | head -1)")"
 
 # man finds the root's pages.
-expect_contains "man llamac-serve from the root" "$(MANPATH="$R/usr/share/man" LC_ALL=C man llamac-serve 2> /dev/null)" \
+page=$(MANPATH="$R/usr/share/man" LC_ALL=C man llamac-serve 2> /dev/null)
+expect_contains "man llamac-serve from the root" "$page" \
   "llamac-serve - an OpenAI-compatible HTTP server"
 
 # The unit's command for an instance (a free port), with the flags of its EnvironmentFile as shipped but for the
@@ -158,6 +159,8 @@ expect_eq "service address (LLAMAC_HOST, the instance's port)" "$service_URL" "h
 req GET "$service_URL/v1/models"
 expect_eq "service /v1/models" "$code" 200
 expect_eq "service model (from LLAMAC_MODEL)" "$(jqr '.data[0].id')" "stories260K.gguf"
+req GET "$service_URL/"
+expect_eq "service chat page (embedded in the command)" "$code $(grep -c '<html' "$TMP/body")" "200 1"
 req GET "$service_URL/metrics"
 expect_eq "service /metrics (--metrics in LLAMAC_SERVE_FLAGS)" "$code" 200
 stop_server "$service_PID"

@@ -27,6 +27,9 @@ lib=$(find "$libdir" -name 'libllamac.so.*.*.*' | head -1)
 soname=$(readelf -d "$lib" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 version=$(LD_LIBRARY_PATH=$LLAMA_LIBS "$P/bin/llamac" --version | sed -n 's/^llamac //p')
 expect_contains "version" "$version" "."
+# The installed command has the build's backends (RPC included: its ggml library is embedded or installed beside).
+expect_eq "backends" "$(LD_LIBRARY_PATH=$LLAMA_LIBS "$P/bin/llamac" --version | grep '^backends:')" \
+  "$("$LLAMAC" --version | grep '^backends:')"
 major=${version%%.*}
 minor=${version#*.}
 minor=${minor%%.*}
