@@ -1,6 +1,6 @@
 /*
  * synth_internal.h - what the synthetic-file writers share (synth.c for models, adapter.c for LoRA adapters and
- * control vectors): a list of tensors with how to fill each, and the writer that generates their seeded values
+ * control vectors, synth_mmproj.c for multimodal projectors): a list of tensors with how to fill each, and the writer that generates their seeded values
  * straight into a file that appears complete or not at all (synth_write.c).
  */
 #ifndef LLAMAC_SYNTH_INTERNAL_H
@@ -10,12 +10,13 @@
 
 #include <ggml.h>
 #include <gguf.h>
+#include <stdarg.h>
 
 enum llamac__fill { LLAMAC__FILL_RANDOM, LLAMAC__FILL_ONES, LLAMAC__FILL_ZEROS };
 
 struct llamac__synth_tensor {
     char name[GGML_MAX_NAME];
-    int64_t ne0, ne1; /* ne1 is 1 for a vector */
+    int64_t ne[4]; /* 1 for the unused dimensions (ne[1] is 1 for a vector) */
     enum ggml_type type;
     enum llamac__fill fill;
 };
@@ -30,6 +31,11 @@ struct llamac__synth_list {
  * `type`. The list is sized before it is filled, so it never grows: a call past `cap` is ignored (and asserted). */
 void llamac__synth_add(struct llamac__synth_list *l, enum llamac__fill fill, enum ggml_type type, int64_t ne0,
                        int64_t ne1, const char *fmt, ...) LLAMAC_PRINTF(6, 7);
+
+/* Adds a tensor of shape `ne` (four dimensions, e.g. a convolution kernel) with exactly `type`, named by `fmt` with
+ * `ap` as its arguments (the projector writer's vectors may be F16 where libmtmd expects it). Past `cap` as above. */
+void llamac__synth_addv(struct llamac__synth_list *l, enum llamac__fill fill, enum ggml_type type, const int64_t ne[4],
+                        const char *fmt, va_list ap) LLAMAC_PRINTF(5, 0);
 
 /* Registers the list's tensors (shape and type only) with `g`, in order. */
 llamac_status llamac__synth_register(struct gguf_context *g, const struct llamac__synth_list *l);

@@ -73,21 +73,26 @@ static float rng_normal(struct rng *r, double std) {
 
 /* ---- the tensor list ---- */
 
-void llamac__synth_add(struct llamac__synth_list *l, enum llamac__fill fill, enum ggml_type type, int64_t ne0,
-                       int64_t ne1, const char *fmt, ...) {
+void llamac__synth_addv(struct llamac__synth_list *l, enum llamac__fill fill, enum ggml_type type, const int64_t ne[4],
+                        const char *fmt, va_list ap) {
     assert(l->n < l->cap);
     if (l->n >= l->cap) {
         return;
     }
     struct llamac__synth_tensor *t = &l->items[l->n++];
+    vsnprintf(t->name, sizeof t->name, fmt, ap);
+    memcpy(t->ne, ne, sizeof t->ne);
+    t->type = type;
+    t->fill = fill;
+}
+
+void llamac__synth_add(struct llamac__synth_list *l, enum llamac__fill fill, enum ggml_type type, int64_t ne0,
+                       int64_t ne1, const char *fmt, ...) {
+    const int64_t ne[4] = { ne0, ne1, 1, 1 };
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(t->name, sizeof t->name, fmt, ap);
+    llamac__synth_addv(l, fill, ne1 > 1 ? type : GGML_TYPE_F32, ne, fmt, ap);
     va_end(ap);
-    t->ne0 = ne0;
-    t->ne1 = ne1;
-    t->type = ne1 > 1 ? type : GGML_TYPE_F32;
-    t->fill = fill;
 }
 
 llamac_status llamac__synth_register(struct gguf_context *g, const struct llamac__synth_list *l) {
@@ -100,7 +105,7 @@ llamac_status llamac__synth_register(struct gguf_context *g, const struct llamac
     }
     for (size_t i = 0; i < l->n; i++) {
         const struct llamac__synth_tensor *t = &l->items[i];
-        struct ggml_tensor *gt = ggml_new_tensor_2d(ctx, t->type, t->ne0, t->ne1);
+        struct ggml_tensor *gt = ggml_new_tensor_4d(ctx, t->type, t->ne[0], t->ne[1], t->ne[2], t->ne[3]);
         ggml_set_name(gt, t->name);
         gguf_add_tensor(g, gt); /* copies the description */
     }
@@ -136,7 +141,7 @@ static bool write_tensor(FILE *f, const struct llamac__synth_tensor *t, uint64_t
     ggml_fp16_t half[CHUNK];
     struct rng r;
     rng_seed(&r, seed, t->name);
-    const int64_t n = t->ne0 * t->ne1;
+    const int64_t n = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
     for (int64_t done = 0; done < n;) {
         size_t k = n - done < CHUNK ? (size_t)(n - done) : CHUNK;
         fill_values(vals, k, t->fill, &r, std);
