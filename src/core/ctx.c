@@ -481,32 +481,21 @@ static uint32_t seq_capacity(const llamac_context *ctx) {
     return llama_n_ctx_seq(ctx->lc);
 }
 
-/* llamac_ctx_decode, or with logits for every token (`all`: n must fit one n_batch). */
-static llamac_status decode_seq(llamac_context *ctx, llamac_seq_id seq, const llamac_token *tokens, size_t n,
-                                bool all) {
-    if (!ctx || (!tokens && n > 0)) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_ctx_decode: NULL argument");
-    }
-    if (n == 0) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_ctx_decode: no tokens to decode");
-    }
-    if (all && n > ctx->info.n_batch) {
+llamac_status llamac__ctx_decode_at(llamac_context *ctx, llamac_seq_id seq, const llamac_token *tokens, size_t n,
+                                    llama_pos start, enum llamac__logits logits) {
+    if (logits == LLAMAC__LOGITS_ALL && n > ctx->info.n_batch) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%zu tokens with logits exceed the batch size %u", n,
                             ctx->info.n_batch);
     }
-    llamac_status st = llamac__seq_check(ctx, seq, false);
-    if (st == LLAMAC_OK) {
-        st = llamac__tokens_check(ctx->model, tokens, n);
-    }
+    llamac_status st = llamac__tokens_check(ctx->model, tokens, n);
     if (st != LLAMAC_OK) {
         return st;
     }
-    llama_pos start = llama_memory_seq_pos_max(llama_get_memory(ctx->lc), seq) + 1;
     uint32_t cap = seq_capacity(ctx);
-    if ((uint64_t)start + n > cap) {
+    if (start < 0 || (uint64_t)start + n > cap) {
         return llamac__fail(LLAMAC_E_CONTEXT_FULL,
                             "%zu tokens do not fit: sequence %d holds %d of %u positions (%u free)", n, seq, start, cap,
-                            cap - (uint32_t)start);
+                            start >= 0 && (uint32_t)start < cap ? cap - (uint32_t)start : 0);
     }
     size_t chunk = ctx->info.n_batch;
     for (size_t done = 0; done < n; done += chunk) {
@@ -517,10 +506,13 @@ static llamac_status decode_seq(llamac_context *ctx, llamac_seq_id seq, const ll
             b->pos[i] = start + (llama_pos)(done + i);
             b->n_seq_id[i] = 1;
             b->seq_id[i][0] = seq;
-            b->logits[i] = all || (done + i == n - 1);
+            b->logits[i] = logits == LLAMAC__LOGITS_ALL || (logits == LLAMAC__LOGITS_LAST && done + i == n - 1);
         }
         b->n_tokens = (int32_t)m;
-        st = llamac__ctx_decode_raw(ctx, *b, all ? (int32_t)m : done + m == n ? 1 : 0);
+        st = llamac__ctx_decode_raw(ctx, *b,
+                                    logits == LLAMAC__LOGITS_ALL                     ? (int32_t)m
+                                    : logits == LLAMAC__LOGITS_LAST && done + m == n ? 1
+                                                                                     : 0);
         if (st != LLAMAC_OK) {
             return st;
         }
@@ -529,11 +521,18 @@ static llamac_status decode_seq(llamac_context *ctx, llamac_seq_id seq, const ll
 }
 
 llamac_status llamac_ctx_decode(llamac_context *ctx, llamac_seq_id seq, const llamac_token *tokens, size_t n) {
-    return decode_seq(ctx, seq, tokens, n, false);
-}
-
-llamac_status llamac__ctx_decode_all(llamac_context *ctx, llamac_seq_id seq, const llamac_token *tokens, size_t n) {
-    return decode_seq(ctx, seq, tokens, n, true);
+    if (!ctx || (!tokens && n > 0)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_ctx_decode: NULL argument");
+    }
+    if (n == 0) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_ctx_decode: no tokens to decode");
+    }
+    llamac_status st = llamac__seq_check(ctx, seq, false);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    return llamac__ctx_decode_at(ctx, seq, tokens, n, llama_memory_seq_pos_max(llama_get_memory(ctx->lc), seq) + 1,
+                                 LLAMAC__LOGITS_LAST);
 }
 
 llamac_status llamac__output_index(const llamac_context *ctx, int32_t i, int32_t *out) {

@@ -37,6 +37,9 @@ char *llamac__strndup(const char *s, size_t len);
 /* Installs llamac's hook into llama.cpp/ggml logging once. Thread-safe. */
 void llamac__log_install(void);
 
+/* The log callback llamac installs into llama.cpp (and libmtmd): assembles lines, captures, forwards to the hook. */
+void llamac__llama_log(enum ggml_log_level level, const char *text, void *user_data);
+
 /* Starts capturing llama.cpp's warnings and errors logged on this thread. */
 void llamac__capture_begin(void);
 
@@ -122,8 +125,13 @@ bool llamac__ctx_take_cancel(llamac_context *ctx);
 /* Decodes a llama_batch after all checks; maps llama.cpp's return codes onto statuses and records n_outputs. */
 llamac_status llamac__ctx_decode_raw(llamac_context *ctx, struct llama_batch batch, int32_t n_outputs);
 
-/* As llamac_ctx_decode, with logits kept for every token (output i is tokens[i]); n at most n_batch. */
-llamac_status llamac__ctx_decode_all(llamac_context *ctx, llamac_seq_id seq, const llamac_token *tokens, size_t n);
+/* Which outputs a decode keeps: none, the last token's, or every token's (output i is tokens[i]; n at most n_batch). */
+enum llamac__logits { LLAMAC__LOGITS_NONE, LLAMAC__LOGITS_LAST, LLAMAC__LOGITS_ALL };
+
+/* Decodes `n` tokens (n > 0, seq checked) into `seq` at positions start, start + 1, ... in n_batch pieces, after
+ * checking the token ids and that they fit, keeping the outputs `logits` names. */
+llamac_status llamac__ctx_decode_at(llamac_context *ctx, llamac_seq_id seq, const llamac_token *tokens, size_t n,
+                                    llama_pos start, enum llamac__logits logits);
 
 /* Checks a sequence id against the context. */
 llamac_status llamac__seq_check(const llamac_context *ctx, llamac_seq_id seq, bool allow_all);

@@ -106,7 +106,7 @@ static void emit_line(struct log_state *st, llamac_log_level level) {
 
 /* Appends llama.cpp's text to the thread's line a chunk at a time (memchr for the newlines, memcpy for what lies
  * between), emitting each complete line; a line longer than LINE_CAP - 1 bytes keeps its beginning. */
-static void on_llama_log(enum ggml_log_level level, const char *text, void *user_data) {
+void llamac__llama_log(enum ggml_log_level level, const char *text, void *user_data) {
     (void)user_data;
     struct log_state *st = &tls_state;
     if (level != GGML_LOG_LEVEL_CONT) {
@@ -135,7 +135,7 @@ static void on_llama_log(enum ggml_log_level level, const char *text, void *user
 static pthread_once_t install_once = PTHREAD_ONCE_INIT;
 
 static void install(void) {
-    llama_log_set(on_llama_log, NULL);
+    llama_log_set(llamac__llama_log, NULL);
 }
 
 void llamac__log_install(void) {

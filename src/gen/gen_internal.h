@@ -1,6 +1,7 @@
 /*
- * gen_internal.h - what the generation layer shares with the layers above it inside the library (chat sessions):
- * generation from a prompt whose beginning a sequence already holds.
+ * gen_internal.h - what the generation layer shares with the layers above it inside the library (media, chat
+ * sessions): generation from a prompt whose beginning a sequence already holds, and from a prompt that something
+ * else evaluates (text and media chunks).
  */
 #ifndef LLAMAC_GEN_INTERNAL_H
 #define LLAMAC_GEN_INTERNAL_H
@@ -36,5 +37,30 @@ void llamac__drafter_free(llamac__drafter *d);
  * model's; *n_out 0 when there is none or it is shorter than n_min. Errors: the draft context's decode errors. */
 llamac_status llamac__drafter_propose(llamac__drafter *d, const llamac_token *h, size_t n, llamac_token *out,
                                       size_t max, size_t *n_out);
+/* Evaluates a prompt into sequence `seq` after the positions the generation kept, leaving logits for its last
+ * token, and sets *n_past to the position after it (where the first generated token goes). */
+typedef llamac_status (*llamac__prompt_fn)(void *user_data, llamac_context *ctx, llamac_seq_id seq, llama_pos *n_past);
+
+/* A prompt as the generation loop sees it. */
+struct llamac__gen_prompt {
+    llamac__prompt_fn eval;
+    void *eval_data;
+    llama_pos keep_pos;         /* positions of the sequence that stay (the cached beginning); 0 clears it */
+    const llamac_token *accept; /* tokens fed to the sampler's history (penalties) before generating */
+    size_t n_accept;
+    size_t n_total;  /* tokens of the whole prompt, for the result's n_prompt_tokens */
+    size_t n_decode; /* tokens this call evaluates, for the prompt speed */
+    llama_pos n_pos; /* positions the whole prompt takes; it must leave room for one generated token */
+};
+
+/* Checks generation parameters as llamac_generate does (NULLs included). */
+llamac_status llamac__generate_check(llamac_context *ctx, const llamac_generate_params *params);
+
+/* The generation loop after `prompt` is evaluated: sampling, the UTF-8 and stop-string gates, limits, cancel, timings.
+ * params must have passed llamac__generate_check. Generated tokens that are decoded are recorded as for
+ * llamac__generate_from. */
+llamac_status llamac__generate_run(llamac_context *ctx, const struct llamac__gen_prompt *prompt,
+                                   const llamac_generate_params *params, llamac_generate_result *result,
+                                   llamac_token *decoded, size_t decoded_cap, size_t *n_decoded);
 
 #endif /* LLAMAC_GEN_INTERNAL_H */

@@ -104,18 +104,15 @@ static void fill_result(llamac_generate_result *res, const llamac_context *ctx, 
     }
 }
 
-llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *prompt, size_t n, size_t n_cached,
-                                    const llamac_generate_params *params, llamac_generate_result *result,
-                                    llamac_token *decoded, size_t decoded_cap, size_t *n_decoded) {
+llamac_status llamac__generate_run(llamac_context *ctx, const struct llamac__gen_prompt *prompt,
+                                   const llamac_generate_params *params, llamac_generate_result *result,
+                                   llamac_token *decoded, size_t decoded_cap, size_t *n_decoded) {
     if (n_decoded) {
         *n_decoded = 0;
     }
     double t0 = llamac__now_ms();
     if (result) {
         memset(result, 0, sizeof *result);
-    }
-    if (!ctx || !params || (!prompt && n > 0)) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_generate: NULL argument");
     }
     const llamac_generate_params *p = params;
     llamac_sampler *sampler = p->sampler;
@@ -127,34 +124,13 @@ llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *pro
     struct run r = { p, LLAMAC_FINISH_NONE };
     double t_prompt = 0, t_first = 0;
     int32_t n_gen = 0, n_drafted = 0, n_accepted = 0;
-    uint32_t cap = 0;
+    const size_t n = prompt->n_total;
+    uint32_t cap = llama_n_ctx_seq(ctx->lc);
     llamac__drafter drafter;
     memset(&drafter, 0, sizeof drafter);
     llamac_token *hist = NULL; /* prompt and output, for the drafter (speculation only) */
-    llamac_status st = check_params(ctx, p);
-    if (st != LLAMAC_OK) {
-        goto done;
-    }
-    if (n == 0) {
-        st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the prompt is empty (and the model adds no BOS token)");
-        goto done;
-    }
-    st = llamac__tokens_check(ctx->model, prompt, n);
-    if (st != LLAMAC_OK) {
-        goto done;
-    }
-    if (n_cached >= n) {
-        st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%zu of the %zu prompt tokens are cached; one must be decoded",
-                          n_cached, n);
-        goto done;
-    }
-    if (n_cached > 0 && (size_t)(llama_memory_seq_pos_max(llama_get_memory(ctx->lc), p->seq) + 1) < n_cached) {
-        st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "sequence %d holds fewer than the %zu tokens said to be cached",
-                          p->seq, n_cached);
-        goto done;
-    }
-    cap = llama_n_ctx_seq(ctx->lc);
-    if (n >= cap) {
+    llamac_status st = LLAMAC_OK;
+    if ((uint64_t)prompt->n_pos >= cap) {
         st = llamac__fail(LLAMAC_E_CONTEXT_FULL,
                           "the prompt is %zu tokens; the context holds %u (with room for at least one more to "
                           "generate)",
@@ -163,6 +139,12 @@ llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *pro
     }
 
     if (llamac__spec_on(&p->spec)) {
+        /* The drafter sees tokens only; a medium has none to draft from (llama-server refuses the pair too). */
+        if (prompt->n_accept != prompt->n_total) {
+            st = llamac__fail(LLAMAC_E_UNSUPPORTED,
+                              "speculative decoding takes a text-only prompt; this one holds media");
+            goto done;
+        }
         if ((st = llamac__drafter_init(&drafter, ctx, &p->spec)) != LLAMAC_OK) {
             goto done;
         }
@@ -171,7 +153,7 @@ llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *pro
             st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory for the speculative draft's token list");
             goto done;
         }
-        memcpy(hist, prompt, n * sizeof *hist);
+        memcpy(hist, prompt->accept, prompt->n_accept * sizeof *hist);
     }
     if (sampler) {
         llamac_sampler_reset(sampler);
@@ -188,16 +170,18 @@ llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *pro
     }
     llamac__textout_begin(&out, &stops);
 
-    /* Prompt: keep the n_cached tokens already in the sequence, clear the rest, decode the remainder, and let
+    /* Prompt: keep what the sequence already holds of it, clear the rest, evaluate the remainder, and let
      * penalties see the whole prompt (the grammar does not). */
-    if (!llama_memory_seq_rm(llama_get_memory(ctx->lc), p->seq, n_cached > 0 ? (llama_pos)n_cached : -1, -1)) {
-        st = llamac__fail(LLAMAC_E_UNSUPPORTED, "the model's memory cannot drop positions from %zu on", n_cached);
+    if (!llama_memory_seq_rm(llama_get_memory(ctx->lc), p->seq, prompt->keep_pos > 0 ? prompt->keep_pos : -1, -1)) {
+        st =
+            llamac__fail(LLAMAC_E_UNSUPPORTED, "the model's memory cannot drop positions from %d on", prompt->keep_pos);
         goto done;
     }
-    for (size_t i = 0; i < n; i++) {
-        llama_sampler_accept(sampler->chain, prompt[i]);
+    for (size_t i = 0; i < prompt->n_accept; i++) {
+        llama_sampler_accept(sampler->chain, prompt->accept[i]);
     }
-    st = llamac_ctx_decode(ctx, p->seq, prompt + n_cached, n - n_cached);
+    llama_pos pos = 0;
+    st = prompt->eval(prompt->eval_data, ctx, p->seq, &pos);
     if (st == LLAMAC_E_CANCELLED) {
         r.finish = LLAMAC_FINISH_CANCELLED;
         st = LLAMAC_OK;
@@ -211,11 +195,10 @@ llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *pro
         r.finish = LLAMAC_FINISH_LENGTH;
         goto done;
     }
-    llama_pos pos = (llama_pos)n; /* tokens the sequence holds */
-    int32_t out_i = -1;           /* the output of the last decode to sample next */
+    int32_t out_i = -1; /* the output of the last decode to sample next */
     llamac_token draft[LLAMAC_SPEC_MAX_DRAFT + 1];
     size_t n_draft = 0, n_checked = 0; /* drafted tokens in the last batch, and how many have been accepted */
-    size_t n_hist = n;
+    size_t n_hist = prompt->n_accept;
     char piece[256];
     for (;;) {
         if (atomic_load(&ctx->cancel)) {
@@ -289,8 +272,8 @@ llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *pro
             n_drafted += (int32_t)n_draft;
         }
         draft[0] = tok;
-        st = n_draft > 0 ? llamac__ctx_decode_all(ctx, p->seq, draft, n_draft + 1)
-                         : llamac_ctx_decode(ctx, p->seq, &tok, 1);
+        st = n_draft > 0 ? llamac__ctx_decode_at(ctx, p->seq, draft, n_draft + 1, pos, LLAMAC__LOGITS_ALL)
+                         : llamac__ctx_decode_at(ctx, p->seq, &tok, 1, pos, LLAMAC__LOGITS_LAST);
         if (n_draft > 0) {
             memmove(draft, draft + 1, n_draft * sizeof *draft);
         }
@@ -324,8 +307,8 @@ llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *pro
         }
     }
 done:
-    fill_result(result, ctx, st == LLAMAC_OK ? r.finish : LLAMAC_FINISH_NONE, n, n > n_cached ? n - n_cached : 0, n_gen,
-                t0, t_prompt, t_first, llamac__now_ms());
+    fill_result(result, ctx, st == LLAMAC_OK ? r.finish : LLAMAC_FINISH_NONE, n, prompt->n_decode, n_gen, t0, t_prompt,
+                t_first, llamac__now_ms());
     if (result) {
         result->n_drafted = n_drafted;
         result->n_accepted = n_accepted;
@@ -340,6 +323,73 @@ done:
         llamac__ok();
     }
     return st;
+}
+
+/* A token prompt: the tokens after the cached ones, decoded at the end of what the sequence keeps. */
+struct token_prompt {
+    const llamac_token *tokens;
+    size_t n, n_cached;
+};
+
+static llamac_status eval_tokens(void *user_data, llamac_context *ctx, llamac_seq_id seq, llama_pos *n_past) {
+    const struct token_prompt *t = user_data;
+    llamac_status st = llamac__ctx_decode_at(ctx, seq, t->tokens + t->n_cached, t->n - t->n_cached,
+                                             (llama_pos)t->n_cached, LLAMAC__LOGITS_LAST);
+    *n_past = (llama_pos)t->n;
+    return st;
+}
+
+llamac_status llamac__generate_check(llamac_context *ctx, const llamac_generate_params *params) {
+    if (!ctx || !params) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_generate: NULL argument");
+    }
+    return check_params(ctx, params);
+}
+
+llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *prompt, size_t n, size_t n_cached,
+                                    const llamac_generate_params *params, llamac_generate_result *result,
+                                    llamac_token *decoded, size_t decoded_cap, size_t *n_decoded) {
+    if (n_decoded) {
+        *n_decoded = 0;
+    }
+    if (result) {
+        memset(result, 0, sizeof *result);
+    }
+    llamac_status st = llamac__generate_check(ctx, params);
+    if (st == LLAMAC_OK && !prompt && n > 0) {
+        st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_generate: NULL argument");
+    }
+    if (st == LLAMAC_OK && n == 0) {
+        st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the prompt is empty (and the model adds no BOS token)");
+    }
+    if (st == LLAMAC_OK) {
+        st = llamac__tokens_check(ctx->model, prompt, n);
+    }
+    if (st == LLAMAC_OK && n_cached >= n) {
+        st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%zu of the %zu prompt tokens are cached; one must be decoded",
+                          n_cached, n);
+    }
+    if (st == LLAMAC_OK && n_cached > 0 &&
+        (size_t)(llama_memory_seq_pos_max(llama_get_memory(ctx->lc), params->seq) + 1) < n_cached) {
+        st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "sequence %d holds fewer than the %zu tokens said to be cached",
+                          params->seq, n_cached);
+    }
+    if (st != LLAMAC_OK) {
+        if (ctx) {
+            atomic_store(&ctx->cancel, false);
+        }
+        return st;
+    }
+    struct token_prompt tp = { prompt, n, n_cached };
+    struct llamac__gen_prompt gp = { .eval = eval_tokens,
+                                     .eval_data = &tp,
+                                     .keep_pos = (llama_pos)n_cached,
+                                     .accept = prompt,
+                                     .n_accept = n,
+                                     .n_total = n,
+                                     .n_decode = n - n_cached,
+                                     .n_pos = (llama_pos)n };
+    return llamac__generate_run(ctx, &gp, params, result, decoded, decoded_cap, n_decoded);
 }
 
 llamac_status llamac_generate_tokens(llamac_context *ctx, const llamac_token *prompt, size_t n,

@@ -1,7 +1,7 @@
 /*
  * synth_internal.h - what the synthetic-file writers share (synth.c for models, adapter.c for LoRA adapters and
- * control vectors, synth_mmproj.c for multimodal projectors): a list of tensors with how to fill each, and the writer that generates their seeded values
- * straight into a file that appears complete or not at all (synth_write.c).
+ * control vectors, synth_mmproj.c for multimodal projectors): a list of tensors with how to fill each, and the writer
+ * that generates their seeded values straight into a file that appears complete or not at all (synth_write.c).
  */
 #ifndef LLAMAC_SYNTH_INTERNAL_H
 #define LLAMAC_SYNTH_INTERNAL_H
