@@ -504,6 +504,47 @@ LLAMAC_API llamac_synth_cvec_params llamac_synth_cvec_params_default(void);
  * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, no base, init_std out of range, a base with fewer than 2 layers),
  * LLAMAC_E_IO, LLAMAC_E_MODEL_LOAD, LLAMAC_E_NO_MEMORY. Thread-safe. */
 LLAMAC_API llamac_status llamac_synth_cvec_write(const char *path, const llamac_synth_cvec_params *params);
+/* What llamac_synth_mmproj_write makes: a multimodal projector for a text model, as llama.cpp's converters write an
+ * "mmproj" GGUF, with seeded random weights (the same generator and rules as llamac_synth_params: norm weights 1,
+ * norm biases 0, everything else approximately normal with standard deviation init_std). Numbers left at 0 take the
+ * small default in brackets.
+ *   vision: a CLIP ViT (class embedding, learned positions, pre-norm, GELU-quick MLP blocks) whose second-to-last
+ *           block feeds a LLaVA-style "mlp" projector (mm.0, GELU, mm.2) into the text model's n_embd; images are
+ *           resized to image_size and cut into patch_size patches, one token each ((32 / 8)^2 = 16 by default),
+ *           with CLIP's image_mean / image_std.
+ *   audio:  a Whisper-style encoder (two 1-D convolutions over n_mel_bins mel channels, the second with stride 2,
+ *           1500 learned positions: one 30-second window) with an "ultravox" projector (frames stacked by
+ *           stack_factor, RMS norm, SwiGLU, RMS norm, projection): 375 tokens per 30 seconds by default.
+ * Both together make one file with two encoders. */
+typedef struct llamac_synth_mmproj_params {
+    bool vision;            /* a vision encoder [true in llamac_synth_mmproj_params_default] */
+    bool audio;             /* an audio encoder [false] */
+    const char *text_model; /* a GGUF text model (borrowed path) whose embedding width the projection targets, read
+                               from its metadata; or set n_embd_text */
+    int32_t n_embd_text;    /* the width to project to [the text model's n_embd] */
+    int32_t n_embd;         /* encoder width [32] */
+    int32_t n_head;         /* encoder heads; must divide n_embd [4] */
+    int32_t n_layer;        /* encoder blocks [2] */
+    int32_t n_ff;           /* encoder feed-forward size [4 * n_embd] */
+    int32_t image_size;     /* [32]; a multiple of patch_size */
+    int32_t patch_size;     /* [8] */
+    int32_t n_mel_bins;     /* [80] */
+    int32_t stack_factor;   /* audio frames stacked per projected token [4] */
+    uint64_t seed;          /* [0] */
+    float init_std;         /* [0.02], at most 1 */
+    llamac_synth_type type; /* matrices and convolution kernels [LLAMAC_SYNTH_F32] */
+} llamac_synth_mmproj_params;
+
+/* A vision projector, all else 0 / NULL. Thread-safe. */
+LLAMAC_API llamac_synth_mmproj_params llamac_synth_mmproj_params_default(void);
+
+/* Writes the projector described by `params` to `path` (NUL-terminated, borrowed), through a temporary file that is
+ * renamed into place; the same parameters always give the same bytes. The result loads in libmtmd with the text
+ * model (llamac_mmproj_load). Errors: LLAMAC_E_INVALID_ARGUMENT (path or params NULL, neither vision nor audio, no
+ * text model and no n_embd_text, a value out of range or a shape the encoder cannot have; the message names it),
+ * LLAMAC_E_IO (the text model cannot be opened, the output cannot be written), LLAMAC_E_MODEL_LOAD (the text model is
+ * not a GGUF file or has no embedding_length), LLAMAC_E_NO_MEMORY. Thread-safe. */
+LLAMAC_API llamac_status llamac_synth_mmproj_write(const char *path, const llamac_synth_mmproj_params *params);
 
 #ifdef __cplusplus
 }

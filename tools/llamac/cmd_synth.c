@@ -6,7 +6,7 @@
  * holding llama.cpp's vocab files (its source tree's models/), where the architecture's file is found by name.
  * Parameter errors exit 2 before anything is written; a failed write exits 1 and leaves no file behind. With --lora
  * or --control-vector it writes an adapter for a base model (-m) instead, over llamac_synth_lora_write and
- * llamac_synth_cvec_write.
+ * llamac_synth_cvec_write; with --mmproj a multimodal projector for a text model (-m), over llamac_synth_mmproj_write.
  */
 #include "cli.h"
 
@@ -54,10 +54,27 @@ struct synth_opts {
     llamac_synth_params p;
     const char *out;
     bool list;
-    bool lora, cvec;            /* --lora, --control-vector: write an adapter instead of a model */
-    llamac_synth_lora_params a; /* the adapter's flags (seed, init_std, type and name come from p) */
-    llamac_token tokens[64];    /* --alora-invocation-tokens */
+    bool lora, cvec;               /* --lora, --control-vector: write an adapter instead of a model */
+    llamac_synth_lora_params a;    /* the adapter's flags (seed, init_std, type and name come from p) */
+    llamac_token tokens[64];       /* --alora-invocation-tokens */
+    bool mmproj;                   /* --mmproj: write a projector instead (its kind in mm.vision / mm.audio) */
+    llamac_synth_mmproj_params mm; /* the projector's own flags (the encoder's shape, seed, std, type come from p) */
 };
+
+/* --mmproj vision|audio|vision,audio. */
+static bool set_mmproj_kind(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    struct synth_opts *so = field;
+    bool both = strcmp(value, "vision,audio") == 0 || strcmp(value, "audio,vision") == 0;
+    so->mm.vision = both || strcmp(value, "vision") == 0;
+    so->mm.audio = both || strcmp(value, "audio") == 0;
+    if (!so->mm.vision && !so->mm.audio) {
+        cli_error(p->t.common, "invalid value '%s' for %s (expected vision, audio or vision,audio)", value, p->name);
+        return false;
+    }
+    so->mmproj = true;
+    return true;
+}
 
 /* --alora-invocation-tokens "1,2,3" into the adapter's token list. */
 static bool set_tokens(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
@@ -238,8 +255,32 @@ static const struct cli_opt adapter_rows[] = {
 static const struct cli_group adapter_group =
     CLI_GROUP("Adapters (--seed, --init-std, --type, --name as for models)", CLI_TARGET_COMMAND, adapter_rows);
 
-static const struct cli_group *const synth_groups[] = { &file_group,    &shape_group,   &weight_group,
-                                                        &adapter_group, &cli_group_log, NULL };
+#define SM(f) offsetof(struct synth_opts, mm.f)
+#define MM_SHAPE(name_, field_, help_)                                                                                 \
+    {                                                                                                                  \
+        .names = { name_ }, .arg = "N", .set = cli_set_i32, .offset = SM(field_), .min = 1, .max = INT32_MAX,          \
+        .help = help_                                                                                                  \
+    }
+
+static const struct cli_opt mmproj_rows[] = {
+    { .names = { "--mmproj" },
+      .arg = "vision|audio|vision,audio",
+      .set = set_mmproj_kind,
+      .offset = 0,
+      .help = "write a multimodal projector for the text model (-m) instead of a model: a CLIP ViT with a "
+              "LLaVA-style mlp projector (vision) and/or a Whisper-style encoder with an ultravox projector (audio)" },
+    MM_SHAPE("--image-size", image_size, "--mmproj: images are resized to N x N (default: 32)"),
+    MM_SHAPE("--patch-size", patch_size, "--mmproj: in N x N patches, one token each (default: 8)"),
+    MM_SHAPE("--mel-bins", n_mel_bins, "--mmproj: audio mel channels (default: 80)"),
+    MM_SHAPE("--stack-factor", stack_factor, "--mmproj: audio frames per projected token (default: 4)"),
+};
+static const struct cli_group mmproj_group = CLI_GROUP("Projectors (-m is the text model; --embd, --heads, --layers, "
+                                                       "--ffn shape the encoder (default: 32, 4, 2, 4 * embd); "
+                                                       "--seed, --init-std, --type as for models)",
+                                                       CLI_TARGET_COMMAND, mmproj_rows);
+
+static const struct cli_group *const synth_groups[] = { &file_group,   &shape_group,   &weight_group, &adapter_group,
+                                                        &mmproj_group, &cli_group_log, NULL };
 
 static int synth(int argc, char **argv);
 
@@ -248,10 +289,13 @@ const struct cli_command cli_cmd_synth = {
     .summary = "write a GGUF model of a chosen architecture and shape with seeded random weights",
     .synopsis = "-o OUT.gguf [--arch A | --like PRESET] [--vocab-from FILE] [shape options]\n"
                 "--lora -m BASE.gguf -o OUT.gguf [adapter options]\n"
-                "--control-vector -m BASE.gguf -o OUT.gguf [--seed N] [--init-std F]",
+                "--control-vector -m BASE.gguf -o OUT.gguf [--seed N] [--init-std F]\n"
+                "--mmproj vision|audio|vision,audio -m TEXT_MODEL.gguf -o OUT.gguf [projector options]",
     .about = "Writes a complete, loadable GGUF with seeded random weights (same flags and seed: same bytes). -q drops "
              "the summary line. With --lora (or --control-vector) it writes a LoRA adapter (or a control vector) with "
-             "seeded random values for BASE, a synthesized or real model, that llama.cpp and llamac load with it.",
+             "seeded random values for BASE, a synthesized or real model, that llama.cpp and llamac load with it. With "
+             "--mmproj "
+             "it writes a multimodal projector (mmproj) for TEXT_MODEL that libmtmd loads with it.",
     .groups = synth_groups,
     .run = synth,
 };
@@ -289,6 +333,14 @@ static const char *const lora_only[] = { "--targets",   "--rank",          "--al
 static const char *const adapter_only[] = {
     "-m", "--targets", "--rank", "--alpha", "--task-name", "--prompt-prefix", "--alora-invocation-tokens"
 };
+static const char *const mmproj_only[] = { "--image-size", "--patch-size", "--mel-bins", "--stack-factor" };
+/* What a projector does not take: the text model's shape beyond the encoder's four, and the adapters' flags. */
+static const char *const not_mmproj[] = {
+    "--arch",          "--like",  "--vocab-from", "--list-presets",   "--kv-heads",
+    "--head-dim",      "--ctx",   "--rope-theta", "--norm-eps",       "--cls-out",
+    "--untied-output", "--name",  "--lora",       "--control-vector", "--targets",
+    "--rank",          "--alpha", "--task-name",  "--prompt-prefix",  "--alora-invocation-tokens"
+};
 
 /* The first flag of `names` given, or NULL. */
 static const char *given_any(const struct cli_parser *p, const char *const *names, size_t n) {
@@ -300,11 +352,49 @@ static const char *given_any(const struct cli_parser *p, const char *const *name
     return NULL;
 }
 
+/* llamac synth --mmproj, after the parse: the encoder's shape and the weights' flags are the model's rows. */
+static int synth_mmproj(struct cli_common *c, const struct cli_parser *parser, struct synth_opts *o) {
+    const char *bad = given_any(parser, not_mmproj, sizeof not_mmproj / sizeof *not_mmproj);
+    if (bad) {
+        cli_error(c, "'%s' does not apply to synth --mmproj (see llamac synth --help)", bad);
+        return EXIT_USAGE;
+    }
+    if (!o->out || !o->out[0]) {
+        cli_error(c, "no output file: pass -o OUT.gguf");
+        return EXIT_USAGE;
+    }
+    if (!o->a.base) {
+        cli_error(c, "no text model: pass -m MODEL.gguf (the projection targets its embedding width)");
+        return EXIT_USAGE;
+    }
+    o->mm.text_model = o->a.base;
+    o->mm.n_embd = o->p.n_embd;
+    o->mm.n_head = o->p.n_head;
+    o->mm.n_layer = o->p.n_layer;
+    o->mm.n_ff = o->p.n_ff;
+    o->mm.seed = o->p.seed;
+    o->mm.init_std = o->p.init_std;
+    o->mm.type = o->p.type;
+    llamac_status st = llamac_synth_mmproj_write(o->out, &o->mm);
+    if (st != LLAMAC_OK) {
+        cli_error(c, "%s", llamac_last_error());
+        return st == LLAMAC_E_INVALID_ARGUMENT ? EXIT_USAGE : EXIT_FAILURE_RUN;
+    }
+    if (!c->quiet) {
+        printf("wrote %s: mmproj%s%s for %s\n", o->out, o->mm.vision ? " vision (mlp)" : "",
+               o->mm.audio ? " audio (ultravox)" : "", o->mm.text_model);
+    }
+    return EXIT_OK;
+}
+
 /* llamac synth --lora / --control-vector, after the parse. */
 static int synth_adapter(struct cli_common *c, const struct cli_parser *parser, struct synth_opts *o) {
     const char *what = o->cvec ? "--control-vector" : "--lora";
     const char *bad =
         o->lora && o->cvec ? "--control-vector" : given_any(parser, model_only, sizeof model_only / sizeof *model_only);
+    if (!bad) {
+        bad = given_any(parser, mmproj_only, sizeof mmproj_only / sizeof *mmproj_only);
+    }
     if (!bad && o->cvec) {
         bad = given_any(parser, lora_only, sizeof lora_only / sizeof *lora_only);
     }
@@ -343,7 +433,7 @@ static int synth_adapter(struct cli_common *c, const struct cli_parser *parser, 
 static int synth(int argc, char **argv) {
     struct cli_common c;
     cli_common_init(&c, "synth");
-    struct synth_opts o = { .p = llamac_synth_params_default() };
+    struct synth_opts o = { .p = llamac_synth_params_default(), .mm = llamac_synth_mmproj_params_default() };
     struct cli_targets t = { .common = &c, .command = &o };
     struct cli_parser parser;
     int rc = cli_parse(&parser, &cli_cmd_synth, &t, argc, argv);
@@ -357,12 +447,19 @@ static int synth(int argc, char **argv) {
     if (!cli_setup_logging(&c)) {
         return EXIT_USAGE;
     }
+    if (o.mmproj) {
+        return synth_mmproj(&c, &parser, &o);
+    }
     if (o.lora || o.cvec) {
         return synth_adapter(&c, &parser, &o);
     }
     const char *bad = given_any(&parser, adapter_only, sizeof adapter_only / sizeof *adapter_only);
     if (bad) {
         cli_error(&c, "'%s' applies to synth --lora or --control-vector only (see llamac synth --help)", bad);
+        return EXIT_USAGE;
+    }
+    if ((bad = given_any(&parser, mmproj_only, sizeof mmproj_only / sizeof *mmproj_only))) {
+        cli_error(&c, "'%s' applies to synth --mmproj only (see llamac synth --help)", bad);
         return EXIT_USAGE;
     }
     llamac_synth_params p = o.p;
