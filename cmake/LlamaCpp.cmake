@@ -4,6 +4,8 @@
 #   3. default            - the pinned release, fetched by scripts/fetch-llama.sh into .deps/llama.cpp and built
 #                           as a subproject.
 # Only the libraries llamac links are built (ggml, llama, and mtmd when LLAMAC_MTMD is on), never llama.cpp's tools.
+# libmtmd is built without video support (MTMD_VIDEO), which would hand any buffer stb_image cannot decode to an
+# ffprobe/ffmpeg subprocess found in PATH.
 # Sets LLAMAC_LLAMA_COMMIT_RESOLVED and LLAMAC_LLAMA_SOURCE_DIR (for a prebuilt llama.cpp: a source tree beside
 # it if there is one, for the tests' tokenizer corpora; else empty).
 
@@ -25,7 +27,12 @@ if(LLAMA_PREBUILT_DIR)
         set(LLAMAC_LLAMA_SOURCE_DIR "")
     endif()
     if(LLAMAC_MTMD)
-        find_library(LLAMAC_MTMD_LIBRARY mtmd REQUIRED HINTS "${LLAMA_LIB_DIR}")
+        find_library(LLAMAC_MTMD_LIBRARY mtmd HINTS "${LLAMA_LIB_DIR}" NO_DEFAULT_PATH)
+        if(NOT LLAMAC_MTMD_LIBRARY OR NOT EXISTS "${LLAMA_INCLUDE_DIR}/mtmd-helper.h")
+            message(FATAL_ERROR "llamac: the llama.cpp in ${LLAMA_PREBUILT_DIR} has no libmtmd (mtmd.h, "
+                                "mtmd-helper.h): build it with -DLLAMA_BUILD_MTMD=ON, or configure llamac with "
+                                "-DLLAMAC_MTMD=OFF (no multimodal input)")
+        endif()
         add_library(mtmd UNKNOWN IMPORTED)
         set_target_properties(mtmd PROPERTIES IMPORTED_LOCATION "${LLAMAC_MTMD_LIBRARY}"
                                               INTERFACE_INCLUDE_DIRECTORIES "${LLAMA_INCLUDE_DIR}")
@@ -75,6 +82,7 @@ foreach(opt LLAMA_BUILD_TESTS LLAMA_BUILD_TOOLS LLAMA_BUILD_EXAMPLES LLAMA_BUILD
     set(${opt} OFF CACHE BOOL "" FORCE)
 endforeach()
 set(LLAMA_BUILD_MTMD ${LLAMAC_MTMD} CACHE BOOL "" FORCE)
+set(MTMD_VIDEO OFF CACHE BOOL "" FORCE)
 set(LLAMA_ALL_WARNINGS OFF CACHE BOOL "" FORCE)
 
 # Statically linked, llama.cpp ends up inside libllamac: its own install rules (archives, headers, CMake files) are left

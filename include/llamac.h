@@ -21,6 +21,7 @@
  *   llamac/context.h   contexts, batches, KV-cache sequences, state, KV-cache memory
  *   llamac/adapter.h   LoRA adapters and control vectors: load, check, apply with scales
  *   llamac/generate.h  samplers, sampling parameters, generation
+ *   llamac/media.h     multimodal input: projectors, images and audio, prompts with media
  *   llamac/embed.h     embeddings and reranking
  *   llamac/chat.h      chat templates, chat sessions, incremental prefill
  *   llamac/schema.h    JSON Schema to grammar, tool-call formats, parsers and grammars
@@ -45,6 +46,7 @@
 #include "llamac/context.h"
 #include "llamac/adapter.h"
 #include "llamac/generate.h"
+#include "llamac/media.h"
 #include "llamac/embed.h"
 #include "llamac/chat.h"
 #include "llamac/schema.h"

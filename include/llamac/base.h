@@ -81,8 +81,10 @@ typedef enum llamac_status {
     LLAMAC_E_NETWORK = 19,          /* a download failed: host unreachable, connection dropped, HTTP error */
     LLAMAC_E_AUTH = 20,             /* a server refused access: gated or private repository, bad token */
     LLAMAC_E_BUSY = 21,             /* a queue or every slot is full; try again later */
-    LLAMAC_E_ADAPTER = 22           /* a LoRA adapter or control vector does not fit the model (made for another
+    LLAMAC_E_ADAPTER = 22,          /* a LoRA adapter or control vector does not fit the model (made for another
                                        architecture or shape, a weight the model lacks) or is not that kind of file */
+    LLAMAC_E_MEDIA = 23             /* an image or audio input cannot be decoded, is in a format that is not accepted,
+                                       or is outside a limit (dimensions, size, duration); the message says which */
 } llamac_status;
 
 /* A short constant description of a status ("invalid argument"). Unknown values give "unknown status".

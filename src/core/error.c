@@ -41,6 +41,7 @@ const char *llamac_status_str(llamac_status status) {
     case LLAMAC_E_AUTH: return "access denied";
     case LLAMAC_E_BUSY: return "busy";
     case LLAMAC_E_ADAPTER: return "unusable adapter";
+    case LLAMAC_E_MEDIA: return "bad media";
     }
     return "unknown status";
 }
