@@ -2,7 +2,8 @@
 # Regenerates the reference outputs that llamac's fidelity tests compare against, using llama.cpp's own tools
 # built from the same pinned source. Run it after moving the pin, review the diff, and commit the result:
 #
-#     scripts/gen-reference.sh [tokenize] [greedy] [embed] [gguf] [templates] [chat] [chat-builtin]   # all by default
+#     scripts/gen-reference.sh [tokenize] [greedy] [embed] [gguf] [mtmd] [templates] [chat] [chat-builtin]
+#     (all parts by default)
 #
 # - tests/reference/tokenize/<vocab>.txt: for every tokenizer corpus llama.cpp ships (models/ggml-vocab-*.gguf with
 #   a .inp file), one line per test case with the token ids llama-tokenize produces (no BOS, no special parsing,
@@ -15,6 +16,8 @@
 # - tests/reference/quantize/ and tests/reference/split/ (part "gguf"): sha256 sums of what llama-quantize and
 #   llama-gguf-split write for the cases listed there, and importance matrices from llama-imatrix; see
 #   scripts/reference/gguf-tools.sh.
+# - tests/reference/mtmd/ (part "mtmd"): llama-mtmd-cli's embeddings and greedy answers for the multimodal cases of
+#   tests/reference/mtmd/cases.tsv; see scripts/reference/mtmd.sh (needs llamac's build for its test program).
 # - tests/reference/greedy/<n>.txt: the text llama-completion generates greedily (--temp 0) for each case in
 #   tests/reference/greedy/cases.tsv (model file, tokens to predict, prompt), without the prompt.
 # - tests/reference/templates/ (part "templates"): see the end of this file.
@@ -35,7 +38,7 @@ models=${LLAMAC_TEST_MODELS:-"$root/../shared/models"}
 out="$root/tests/reference"
 
 "$root/scripts/fetch-llama.sh" "$src"
-parts=${*:-tokenize greedy embed gguf templates chat chat-builtin}
+parts=${*:-tokenize greedy embed gguf mtmd templates chat chat-builtin}
 wants() { case " $parts " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -56,7 +59,7 @@ fi
 cmake -S "$src" -B "$ref_build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_SERVER=OFF -DLLAMA_OPENSSL=OFF \
   "${launcher[@]}" >/dev/null
 cmake --build "$ref_build" -j"$(nproc)" --target llama-completion llama-tokenize llama-embedding \
-  llama-quantize llama-gguf-split llama-imatrix >/dev/null
+  llama-quantize llama-gguf-split llama-imatrix llama-mtmd-cli >/dev/null
 bin="$ref_build/bin"
 
 # Tokenizer corpora.
@@ -155,6 +158,11 @@ fi
 # Quantize, split and merge (llama-quantize, llama-gguf-split, llama-imatrix).
 if wants gguf; then
   . "$root/scripts/reference/gguf-tools.sh"
+fi
+
+# Multimodal: llama-mtmd-cli on synthesized projectors.
+if wants mtmd; then
+  LLAMA_MTMD_CLI="$bin/llama-mtmd-cli" "$root/scripts/reference/mtmd.sh"
 fi
 
 # Chat templates: every template llama.cpp ships (models/templates/*.jinja), rendered by llama.cpp's own Jinja engine
