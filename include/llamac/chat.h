@@ -8,7 +8,7 @@
 #ifndef LLAMAC_CHAT_H
 #define LLAMAC_CHAT_H
 
-#include "generate.h"
+#include "media.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -249,6 +249,9 @@ typedef struct llamac_chat_params {
      * and spec.draft (borrowed: must outlive the session), spec (speculative decoding, as llamac_generate), and
      * seq: the session's sequence. tokenize_flags, on_text and user_data are not used. */
     llamac_generate_params generate;
+    /* A projector of the context's model, for user messages with images or audio (llamac_chat_add_parts); the
+     * session holds a reference. NULL (default): text only. */
+    llamac_mmproj *mmproj;
 } llamac_chat_params;
 
 /* Defaults: no system prompt, the model's template, keep_last_turns 2, llamac_generate_params_default() (seq 0,
@@ -277,6 +280,27 @@ LLAMAC_API llamac_status llamac_chat_add(llamac_chat *chat, const char *role, co
  * LLAMAC_E_INVALID_ARGUMENT (not JSON, not an object, a bad role or content; the message says which),
  * LLAMAC_E_NO_MEMORY. One thread per handle. */
 LLAMAC_API llamac_status llamac_chat_add_json(llamac_chat *chat, const char *message_json);
+
+/* One part of a message with media: text (`len` bytes of UTF-8, borrowed, copied) or a medium (the session keeps a
+ * reference), never both. */
+typedef struct llamac_chat_part {
+    const char *text;
+    size_t len;
+    llamac_media *media;
+} llamac_chat_part;
+
+/* Appends a user message made of `n` parts: text and media in their order, e.g. an image and a question about it. The
+ * session's projector (llamac_chat_params.mmproj) must take each medium. The template sees each medium as the
+ * session's marker (a string unique to the session, as llama-server's random marker), which the prompt is split at:
+ * text never passes for a medium, and a message added with llamac_chat_add that holds the marker is refused. The
+ * prompt's text is tokenized as for text messages and the media by libmtmd, so a turn with an image is the prompt
+ * llama-mtmd-cli evaluates; a later turn reuses every whole medium and token the sequence already holds. Sessions with
+ * media cannot be saved (llamac_chat_save: LLAMAC_E_UNSUPPORTED), tokenized (llamac_chat_prompt gives their text
+ * only) or prefilled. Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, a role other than "user", a part with both or
+ * neither, text holding the marker), LLAMAC_E_UTF8, LLAMAC_E_UNSUPPORTED (no projector, or a medium it does not
+ * take), LLAMAC_E_NO_MEMORY. One thread per handle. */
+LLAMAC_API llamac_status llamac_chat_add_parts(llamac_chat *chat, const char *role, const llamac_chat_part *parts,
+                                               size_t n);
 
 /* Sets (or, with text NULL, removes) the system prompt: `len` bytes of UTF-8, borrowed, copied. The next
  * generation re-evaluates the conversation from the first token that changed. Errors: LLAMAC_E_INVALID_ARGUMENT,

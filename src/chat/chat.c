@@ -214,6 +214,9 @@ llamac_status llamac_chat_new(llamac_context *ctx, const llamac_chat_params *par
     if ((st = copy_generate(chat, &p->generate)) != LLAMAC_OK) {
         goto fail;
     }
+    if (p->mmproj && (st = llamac__chat_media_init(chat, p->mmproj)) != LLAMAC_OK) {
+        goto fail;
+    }
     if (p->template_source) {
         size_t len = strlen(p->template_source);
         if ((st = llamac_template_new(p->template_source, len, &chat->tmpl)) != LLAMAC_OK) {
@@ -272,6 +275,7 @@ void llamac_chat_free(llamac_chat *chat) {
     free(chat->end_of_turn);
     free(chat->sampling_copy);
     free(chat->cache);
+    llamac__chat_media_free(chat);
     free(chat);
 }
 
@@ -291,13 +295,17 @@ llamac_status llamac_chat_add(llamac_chat *chat, const char *role, const char *c
     if (!llamac_utf8_valid(content ? content : "", len, NULL)) {
         return llamac__fail(LLAMAC_E_UTF8, "message content is not valid UTF-8");
     }
+    llamac_status st = llamac__chat_check_marker(chat, content, len);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
     json_t *m = json_object();
     if (!m || json_object_set_new(m, "role", json_string(role)) != 0 ||
         json_object_set_new(m, "content", json_stringn(content ? content : "", len)) != 0) {
         json_decref(m);
         return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory adding a message");
     }
-    llamac_status st = llamac__chat_check_message(m, false);
+    st = llamac__chat_check_message(m, false);
     if (st != LLAMAC_OK) {
         json_decref(m);
         return st;
@@ -316,6 +324,10 @@ llamac_status llamac_chat_add_json(llamac_chat *chat, const char *message_json) 
                             err.line, err.column, err.text);
     }
     llamac_status st = llamac__chat_check_message(m, false);
+    json_t *c = json_object_get(m, "content");
+    if (st == LLAMAC_OK && json_is_string(c)) {
+        st = llamac__chat_check_marker(chat, json_string_value(c), json_string_length(c));
+    }
     if (st != LLAMAC_OK) {
         json_decref(m);
         return st;
@@ -332,6 +344,10 @@ llamac_status llamac_chat_set_system(llamac_chat *chat, const char *text, size_t
         if (!llamac_utf8_valid(text, len, NULL)) {
             return llamac__fail(LLAMAC_E_UTF8, "the system prompt is not valid UTF-8");
         }
+        llamac_status st = llamac__chat_check_marker(chat, text, len);
+        if (st != LLAMAC_OK) {
+            return st;
+        }
         if (!(copy = llamac__strndup(text, len))) {
             return LLAMAC_E_NO_MEMORY;
         }
@@ -343,6 +359,7 @@ llamac_status llamac_chat_set_system(llamac_chat *chat, const char *text, size_t
 
 void llamac_chat_clear(llamac_chat *chat) {
     if (chat) {
+        llamac__chat_drop_media(chat, json_array_size(chat->messages));
         json_array_clear(chat->messages);
     }
 }
@@ -439,18 +456,11 @@ static llamac_status has_special_text(const llamac_chat *chat, const char *s, si
     return st;
 }
 
-/* One stretch of the prompt: the template's text or (part of) a message's content. */
-struct piece {
-    const char *s;
-    size_t len;
-    bool content;
-};
-
 /* Splits the sentinel render into pieces, with each sentinel replaced by its content. False when a sentinel is
  * malformed (the template cut or changed it). */
 static bool split_pieces(const char *rs, size_t rs_len, uint32_t salt, const char *const *contents,
-                         const size_t *content_lens, size_t n_contents, struct piece *pieces, size_t *n_pieces,
-                         size_t max_pieces) {
+                         const size_t *content_lens, size_t n_contents, struct llamac__chat_piece *pieces,
+                         size_t *n_pieces, size_t max_pieces) {
     char open[32];
     int open_len = snprintf(open, sizeof open, SENTINEL_OPEN "%08x:", salt);
     size_t np = 0, i = 0, lit = 0;
@@ -469,16 +479,124 @@ static bool split_pieces(const char *rs, size_t rs_len, uint32_t salt, const cha
         if (end == at + open_len || end[0] != ']' || end[1] != ']' || k >= n_contents || np + 2 > max_pieces) {
             return false;
         }
-        pieces[np++] = (struct piece){ rs + lit, pos - lit, false };
-        pieces[np++] = (struct piece){ contents[k], content_lens[k], true };
+        pieces[np++] = (struct llamac__chat_piece){ rs + lit, pos - lit, false };
+        pieces[np++] = (struct llamac__chat_piece){ contents[k], content_lens[k], true };
         i = lit = (size_t)(end + 2 - rs);
     }
     if (np + 1 > max_pieces) {
         return false;
     }
-    pieces[np++] = (struct piece){ rs + lit, rs_len - lit, false };
+    pieces[np++] = (struct llamac__chat_piece){ rs + lit, rs_len - lit, false };
     *n_pieces = np;
     return true;
+}
+
+void llamac__chat_rendering_free(struct llamac__chat_rendering *rd) {
+    free(rd->pieces);
+    free(rd->rs);
+    free(rd->r);
+    free(rd->contents);
+    free(rd->content_lens);
+    json_decref(rd->sent);
+    json_decref(rd->real);
+    memset(rd, 0, sizeof *rd);
+}
+
+llamac_status llamac__chat_render_split(llamac_chat *chat, const char *pending, size_t pending_len,
+                                        bool add_generation_prompt, bool split, struct llamac__chat_rendering *rd) {
+    memset(rd, 0, sizeof *rd);
+    llamac_status st = LLAMAC_OK;
+    rd->real = full_messages(chat, pending, pending_len);
+    rd->sent = json_array();
+    size_t n_msgs = rd->real ? json_array_size(rd->real) : 0;
+    rd->contents = llamac__calloc(n_msgs + 1, sizeof *rd->contents);
+    rd->content_lens = llamac__calloc(n_msgs + 1, sizeof *rd->content_lens);
+    if (!rd->real || !rd->sent || !rd->contents || !rd->content_lens) {
+        st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory rendering the conversation");
+        goto done;
+    }
+    size_t n_contents = 0;
+    for (size_t i = 0; i < n_msgs; i++) {
+        json_t *m = json_array_get(rd->real, i);
+        json_t *c = json_object_get(m, "content");
+        json_t *copy = json_copy(m);
+        if (!copy || json_array_append_new(rd->sent, copy) != 0) {
+            st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory rendering the conversation");
+            goto done;
+        }
+        if (json_is_string(c) && json_string_length(c) > 0) {
+            char sentinel[64];
+            snprintf(sentinel, sizeof sentinel, SENTINEL_OPEN "%08x:%zu]]", chat->salt, n_contents);
+            rd->contents[n_contents] = json_string_value(c);
+            rd->content_lens[n_contents] = json_string_length(c);
+            n_contents++;
+            json_object_set_new(copy, "content", json_string(sentinel));
+        }
+    }
+    if ((st = render(chat, rd->real, add_generation_prompt, &rd->r, &rd->r_len)) != LLAMAC_OK || !split) {
+        goto done;
+    }
+    bool any_special = false;
+    for (size_t k = 0; k < n_contents && !any_special; k++) {
+        if ((st = has_special_text(chat, rd->contents[k], rd->content_lens[k], &any_special)) != LLAMAC_OK) {
+            goto done;
+        }
+    }
+    const llamac_model *model = chat->ctx->model;
+    rd->add_bos = llama_vocab_get_add_bos(model->vocab);
+    rd->add_eos = llama_vocab_get_add_eos(model->vocab);
+    if (!any_special) {
+        /* The whole prompt as one piece, tokenized with special tokens (as llama.cpp's server does). */
+        rd->whole = true;
+        rd->pieces = llamac__malloc(sizeof *rd->pieces);
+        if (!rd->pieces) {
+            st = LLAMAC_E_NO_MEMORY;
+            goto done;
+        }
+        rd->pieces[0] = (struct llamac__chat_piece){ rd->r, rd->r_len, false };
+        rd->n_pieces = 1;
+    } else {
+        /* Some content holds special-token text: find the template's text with the sentinel render and tokenize it
+         * apart from the contents. This needs the sentinel render, with contents put back, to be the real one. */
+        if ((st = render(chat, rd->sent, add_generation_prompt, &rd->rs, &rd->rs_len)) != LLAMAC_OK) {
+            goto done;
+        }
+        size_t max_pieces = 2 * (rd->rs_len / 8) + 2;
+        rd->pieces = llamac__malloc(max_pieces * sizeof *rd->pieces);
+        if (!rd->pieces) {
+            st = LLAMAC_E_NO_MEMORY;
+            goto done;
+        }
+        bool same = split_pieces(rd->rs, rd->rs_len, chat->salt, rd->contents, rd->content_lens, n_contents, rd->pieces,
+                                 &rd->n_pieces, max_pieces);
+        size_t at = 0;
+        for (size_t i = 0; same && i < rd->n_pieces; i++) {
+            same = at + rd->pieces[i].len <= rd->r_len && memcmp(rd->r + at, rd->pieces[i].s, rd->pieces[i].len) == 0;
+            at += rd->pieces[i].len;
+        }
+        if (!same || at != rd->r_len) {
+            st = llamac__fail(LLAMAC_E_TEMPLATE,
+                              "a message holds special-token text, and the chat template changes message text, so "
+                              "it cannot be kept apart from the template's own markers; refusing to render it");
+            goto done;
+        }
+    }
+    /* As llama.cpp (llamac_template_apply): drop the BOS/EOS text the template wrote when tokenizing adds them anyway,
+     * from the template's first and last pieces only, never from message text. */
+    struct llamac__chat_piece *first = &rd->pieces[0], *last = &rd->pieces[rd->n_pieces - 1];
+    if (!first->content) {
+        size_t skip = llamac__prompt_bos_len(model, first->s, first->len);
+        first->s += skip;
+        first->len -= skip;
+    }
+    if (!last->content) {
+        last->len -= llamac__prompt_eos_len(model, last->s, last->len);
+    }
+done:
+    if (st != LLAMAC_OK) {
+        llamac__chat_rendering_free(rd);
+    }
+    return st;
 }
 
 llamac_status llamac__chat_render(llamac_chat *chat, const char *pending, size_t pending_len,
@@ -496,104 +614,35 @@ llamac_status llamac__chat_render(llamac_chat *chat, const char *pending, size_t
     if (n_tokens) {
         *n_tokens = 0;
     }
-    llamac_status st = LLAMAC_OK;
-    json_t *real = full_messages(chat, pending, pending_len);
-    json_t *sent = json_array();
-    size_t n_msgs = real ? json_array_size(real) : 0;
-    const char **contents = llamac__calloc(n_msgs + 1, sizeof *contents);
-    size_t *content_lens = llamac__calloc(n_msgs + 1, sizeof *content_lens);
-    char *r = NULL, *rs = NULL;
-    size_t r_len = 0, rs_len = 0, n_pieces = 0, max_pieces = 0;
-    struct piece *pieces = NULL;
+    if (tokens && chat->n_media > 0) {
+        return llamac__fail(LLAMAC_E_UNSUPPORTED,
+                            "the conversation holds media, which have no tokens of their own (only text prompts can "
+                            "be tokenized or prefilled)");
+    }
+    struct llamac__chat_rendering rd = { 0 };
     llamac__dynbuf t = LLAMAC__DYNBUF(TOKS_MAX * sizeof(llamac_token));
-    if (!real || !sent || !contents || !content_lens) {
-        st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory rendering the conversation");
+    llamac_status st =
+        llamac__chat_render_split(chat, pending, pending_len, add_generation_prompt, tokens != NULL, &rd);
+    if (st != LLAMAC_OK || !tokens) {
         goto done;
     }
-    size_t n_contents = 0;
-    for (size_t i = 0; i < n_msgs; i++) {
-        json_t *m = json_array_get(real, i);
-        json_t *c = json_object_get(m, "content");
-        json_t *copy = json_copy(m);
-        if (!copy || json_array_append_new(sent, copy) != 0) {
-            st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory rendering the conversation");
-            goto done;
-        }
-        if (json_is_string(c) && json_string_length(c) > 0) {
-            char sentinel[64];
-            snprintf(sentinel, sizeof sentinel, SENTINEL_OPEN "%08x:%zu]]", chat->salt, n_contents);
-            contents[n_contents] = json_string_value(c);
-            content_lens[n_contents] = json_string_length(c);
-            n_contents++;
-            json_object_set_new(copy, "content", json_string(sentinel));
-        }
-    }
-    if ((st = render(chat, real, add_generation_prompt, &r, &r_len)) != LLAMAC_OK) {
+    if (rd.whole) {
+        st = tokenize_into(chat, &t, rd.pieces[0].s, rd.pieces[0].len,
+                           LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL);
         goto done;
-    }
-    if (!tokens) {
-        goto done;
-    }
-    bool any_special = false;
-    for (size_t k = 0; k < n_contents && !any_special; k++) {
-        if ((st = has_special_text(chat, contents[k], content_lens[k], &any_special)) != LLAMAC_OK) {
-            goto done;
-        }
     }
     const llamac_model *model = chat->ctx->model;
-    if (!any_special) {
-        /* As llama.cpp (llamac_template_apply): drop the BOS/EOS text the template wrote when tokenizing adds them
-         * anyway. */
-        size_t skip = llamac__prompt_bos_len(model, r, r_len);
-        size_t len = r_len - skip;
-        len -= llamac__prompt_eos_len(model, r + skip, len);
-        st = tokenize_into(chat, &t, r + skip, len, LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL);
-        goto done;
-    }
-    /* Some content holds special-token text: find the template's text with the sentinel render and tokenize it
-     * apart from the contents. This needs the sentinel render, with contents put back, to be the real one. */
-    if ((st = render(chat, sent, add_generation_prompt, &rs, &rs_len)) != LLAMAC_OK) {
-        goto done;
-    }
-    max_pieces = 2 * (rs_len / 8) + 2;
-    pieces = llamac__malloc(max_pieces * sizeof *pieces);
-    if (!pieces) {
-        st = LLAMAC_E_NO_MEMORY;
-        goto done;
-    }
-    bool same = split_pieces(rs, rs_len, chat->salt, contents, content_lens, n_contents, pieces, &n_pieces, max_pieces);
-    size_t at = 0;
-    for (size_t i = 0; same && i < n_pieces; i++) {
-        same = at + pieces[i].len <= r_len && memcmp(r + at, pieces[i].s, pieces[i].len) == 0;
-        at += pieces[i].len;
-    }
-    if (!same || at != r_len) {
-        st = llamac__fail(LLAMAC_E_TEMPLATE,
-                          "a message holds special-token text, and the chat template changes message text, so "
-                          "it cannot be kept apart from the template's own markers; refusing to render it");
-        goto done;
-    }
-    /* The BOS/EOS text is dropped from the template's first and last pieces only, never from message text. */
-    if (n_pieces > 0 && !pieces[0].content) {
-        size_t skip = llamac__prompt_bos_len(model, pieces[0].s, pieces[0].len);
-        pieces[0].s += skip;
-        pieces[0].len -= skip;
-    }
-    if (n_pieces > 0 && !pieces[n_pieces - 1].content) {
-        pieces[n_pieces - 1].len -= llamac__prompt_eos_len(model, pieces[n_pieces - 1].s, pieces[n_pieces - 1].len);
-    }
     llama_token special_bos = llama_vocab_bos(model->vocab), special_eos = llama_vocab_eos(model->vocab);
-    if (llama_vocab_get_add_bos(model->vocab) && special_bos != LLAMA_TOKEN_NULL &&
-        (st = toks_push(&t, &special_bos, 1)) != LLAMAC_OK) {
+    if (rd.add_bos && special_bos != LLAMA_TOKEN_NULL && (st = toks_push(&t, &special_bos, 1)) != LLAMAC_OK) {
         goto done;
     }
-    for (size_t i = 0; i < n_pieces; i++) {
-        unsigned flags = pieces[i].content ? 0u : LLAMAC_TOKENIZE_PARSE_SPECIAL;
-        if ((st = tokenize_into(chat, &t, pieces[i].s, pieces[i].len, flags)) != LLAMAC_OK) {
+    for (size_t i = 0; i < rd.n_pieces; i++) {
+        unsigned flags = rd.pieces[i].content ? 0u : LLAMAC_TOKENIZE_PARSE_SPECIAL;
+        if ((st = tokenize_into(chat, &t, rd.pieces[i].s, rd.pieces[i].len, flags)) != LLAMAC_OK) {
             goto done;
         }
     }
-    if (llama_vocab_get_add_eos(model->vocab) && special_eos != LLAMA_TOKEN_NULL) {
+    if (rd.add_eos && special_eos != LLAMA_TOKEN_NULL) {
         st = toks_push(&t, &special_eos, 1);
     }
 done:
@@ -607,21 +656,15 @@ done:
     }
     if (st == LLAMAC_OK) {
         if (text) {
-            *text = r;
-            r = NULL;
+            *text = rd.r;
+            rd.r = NULL;
         }
         if (text_len) {
-            *text_len = r_len;
+            *text_len = rd.r_len;
         }
     }
+    llamac__chat_rendering_free(&rd);
     llamac__dynbuf_free(&t);
-    free(pieces);
-    free(rs);
-    free(r);
-    free(contents);
-    free(content_lens);
-    json_decref(sent);
-    json_decref(real);
     return st;
 }
 
@@ -659,11 +702,24 @@ size_t llamac__chat_common_prefix(const llamac_chat *chat, const llamac_token *t
     if (chat->cache_key != llamac__ctx_adapter_key(chat->ctx)) {
         return 0; /* computed under other adapters or scales: none of it is valid now */
     }
-    return llamac__common_prefix(chat->cache, chat->n_cache, tokens, n);
+    size_t n_text = 0; /* the cached items before the first medium (or a position that is not its index) */
+    while (n_text < chat->n_cache &&
+           (!chat->cache_media || (chat->cache_media[n_text] == 0 && chat->cache_pos[n_text] == (llama_pos)n_text))) {
+        n_text++;
+    }
+    return llamac__common_prefix(chat->cache, n_text, tokens, n);
 }
 
 void llamac__chat_cache_sync(llamac_chat *chat) {
     llama_pos max = llama_memory_seq_pos_max(llama_get_memory(chat->ctx->lc), chat->gen.seq);
+    if (chat->cache_pos) { /* items carry their positions (a medium's all its first one) */
+        size_t keep = 0;
+        while (keep < chat->n_cache && chat->cache_pos[keep] <= max) {
+            keep++;
+        }
+        chat->n_cache = keep;
+        return;
+    }
     size_t held = max < 0 ? 0 : (size_t)max + 1;
     if (chat->n_cache > held) {
         chat->n_cache = held;
@@ -693,6 +749,7 @@ static size_t evict_to(llamac_chat *chat, size_t keep) {
             break;
         }
     }
+    llamac__chat_drop_media(chat, cut);
     for (size_t i = 0; i < cut; i++) {
         json_array_remove(chat->messages, 0);
     }
@@ -724,6 +781,37 @@ static bool collect_text(const char *text, size_t len, void *user_data) {
     return c->fn ? c->fn(text, len, c->user_data) : true;
 }
 
+/* The next prompt: text tokens, or chunks when the conversation holds media; `size` is what it takes of the
+ * context (for chunks, the larger of its tokens and positions). */
+struct next_prompt {
+    llamac_token *tokens;
+    llamac_chunks *chunks;
+    size_t n;
+    size_t size;
+};
+
+static void next_prompt_free(struct next_prompt *p) {
+    free(p->tokens);
+    llamac_chunks_free(p->chunks);
+    memset(p, 0, sizeof *p);
+}
+
+static llamac_status next_prompt(llamac_chat *chat, struct next_prompt *p) {
+    memset(p, 0, sizeof *p);
+    if (chat->n_media == 0) {
+        llamac_status st = llamac__chat_render(chat, NULL, 0, true, NULL, NULL, &p->tokens, &p->n);
+        p->size = p->n;
+        return st;
+    }
+    llamac_status st = llamac__chat_chunks(chat, &p->chunks);
+    if (st == LLAMAC_OK) {
+        p->n = llamac_chunks_n_tokens(p->chunks);
+        size_t pos = (size_t)llamac_chunks_n_pos(p->chunks);
+        p->size = p->n > pos ? p->n : pos;
+    }
+    return st;
+}
+
 llamac_status llamac_chat_generate(llamac_chat *chat, llamac_text_fn on_text, void *user_data,
                                    llamac_chat_result *result) {
     if (result) {
@@ -747,17 +835,18 @@ llamac_status llamac_chat_generate(llamac_chat *chat, llamac_text_fn on_text, vo
             reserve = cap / 2;
         }
     }
-    llamac_token *tokens = NULL, *decoded = NULL;
-    size_t n = 0, n_evicted = 0, lcp = 0, n_dec = 0;
+    struct next_prompt np = { 0 };
+    llamac_token *decoded = NULL;
+    size_t n_evicted = 0, lcp = 0, n_dec = 0;
     struct collect col = { on_text, user_data, LLAMAC__DYNBUF((size_t)cap * 1024) };
     llamac_generate_result res;
     memset(&res, 0, sizeof res);
     llamac_status st;
     for (;;) {
-        if ((st = llamac__chat_render(chat, NULL, 0, true, NULL, NULL, &tokens, &n)) != LLAMAC_OK) {
+        if ((st = next_prompt(chat, &np)) != LLAMAC_OK) {
             goto done;
         }
-        if (n + reserve <= cap) {
+        if (np.size + reserve <= cap) {
             break;
         }
         /* Too long: keep the last keep_last_turns turns, then, if that is not enough, fewer, down to one. */
@@ -767,56 +856,65 @@ llamac_status llamac_chat_generate(llamac_chat *chat, llamac_text_fn on_text, vo
                                                               : turns - 1;
         size_t dropped = keep >= 1 ? evict_to(chat, keep) : 0;
         if (dropped == 0) {
-            if (n < cap) {
+            if (np.size < cap) {
                 break; /* no turn left to evict; the reply gets what room there is */
             }
             st = llamac__fail(LLAMAC_E_CONTEXT_FULL,
                               "the prompt is %zu tokens even with only the system prompt and the last turn; the "
                               "context holds %zu",
-                              n, cap);
+                              np.size, cap);
             goto done;
         }
         n_evicted += dropped;
-        free(tokens);
-        tokens = NULL;
+        next_prompt_free(&np);
     }
-    if (n == 0) {
+    if (np.n == 0) {
         st = llamac__fail(LLAMAC_E_TEMPLATE, "the chat template rendered the conversation as nothing");
-        goto done;
-    }
-    llamac__chat_cache_sync(chat);
-    lcp = llamac__chat_common_prefix(chat, tokens, n);
-    if (lcp >= n) {
-        lcp = n - 1; /* decode the last token again: its logits start the reply */
-    }
-    decoded = llamac__malloc((cap + 1) * sizeof *decoded);
-    if (!decoded) {
-        st = LLAMAC_E_NO_MEMORY;
         goto done;
     }
     llamac_generate_params gp = chat->gen;
     gp.on_text = collect_text;
     gp.user_data = &col;
-    st = llamac__generate_from(ctx, tokens, n, lcp, &gp, &res, decoded, cap, &n_dec);
-    if (st == LLAMAC_E_UNSUPPORTED && lcp > 0) {
-        lcp = 0; /* memory that cannot drop a tail (recurrent models): start the sequence over */
-        st = llamac__generate_from(ctx, tokens, n, 0, &gp, &res, decoded, cap, &n_dec);
+    if (np.chunks) {
+        st = llamac__chat_generate_chunks(chat, np.chunks, &gp, &res, &lcp);
+    } else {
+        const llamac_token *tokens = np.tokens;
+        size_t n = np.n;
+        llamac__chat_cache_sync(chat);
+        lcp = llamac__chat_common_prefix(chat, tokens, n);
+        if (lcp >= n) {
+            lcp = n - 1; /* decode the last token again: its logits start the reply */
+        }
+        decoded = llamac__malloc((cap + 1) * sizeof *decoded);
+        if (!decoded) {
+            st = LLAMAC_E_NO_MEMORY;
+            goto done;
+        }
+        st = llamac__generate_from(ctx, tokens, n, lcp, &gp, &res, decoded, cap, &n_dec);
+        if (st == LLAMAC_E_UNSUPPORTED && lcp > 0) {
+            lcp = 0; /* memory that cannot drop a tail (recurrent models): start the sequence over */
+            st = llamac__generate_from(ctx, tokens, n, 0, &gp, &res, decoded, cap, &n_dec);
+        }
+        if (st != LLAMAC_OK) {
+            /* What the sequence holds past the common prefix is unknown now: drop it. */
+            llama_memory_seq_rm(llama_get_memory(ctx->lc), chat->gen.seq, (llama_pos)lcp, -1);
+            chat->n_cache = lcp < chat->n_cache ? lcp : chat->n_cache;
+        } else {
+            memcpy(chat->cache, tokens, n * sizeof *tokens);
+            size_t extra = n_dec < cap - n ? n_dec : cap - n;
+            memcpy(chat->cache + n, decoded, extra * sizeof *decoded);
+            chat->n_cache = n + extra;
+            llamac__chat_cache_mark_text(chat, 0, chat->n_cache);
+            chat->cache_key = llamac__ctx_adapter_key(ctx);
+            llamac__chat_cache_sync(chat);
+        }
     }
     if (st == LLAMAC_OK && llamac__dynbuf_error(&col.text)) {
         st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory collecting the reply");
     }
     if (st != LLAMAC_OK) {
-        /* What the sequence holds past the common prefix is unknown now: drop it. */
-        llama_memory_seq_rm(llama_get_memory(ctx->lc), chat->gen.seq, (llama_pos)lcp, -1);
-        chat->n_cache = lcp < chat->n_cache ? lcp : chat->n_cache;
         goto done;
     }
-    memcpy(chat->cache, tokens, n * sizeof *tokens);
-    size_t extra = n_dec < cap - n ? n_dec : cap - n;
-    memcpy(chat->cache + n, decoded, extra * sizeof *decoded);
-    chat->n_cache = n + extra;
-    chat->cache_key = llamac__ctx_adapter_key(ctx);
-    llamac__chat_cache_sync(chat);
     json_t *reply = json_pack("{s:s,s:s%}", "role", "assistant", "content", llamac__dynbuf_ptr(&col.text),
                               llamac__dynbuf_len(&col.text));
     if (!reply || json_array_append_new(chat->messages, reply) != 0) {
@@ -828,14 +926,14 @@ done:
     if (result) {
         result->gen = res;
         result->n_reused_tokens = (int32_t)lcp;
-        result->n_decoded_tokens = (int32_t)(n > lcp ? n - lcp : 0);
+        result->n_decoded_tokens = (int32_t)(np.n > lcp ? np.n - lcp : 0);
         result->n_evicted_messages = (int32_t)n_evicted;
         if (st != LLAMAC_OK) {
             result->gen.finish_reason = LLAMAC_FINISH_NONE;
         }
     }
     llamac__dynbuf_free(&col.text);
-    free(tokens);
+    next_prompt_free(&np);
     free(decoded);
     return st;
 }

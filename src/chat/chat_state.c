@@ -48,6 +48,14 @@ llamac_status llamac_chat_save(llamac_chat *chat, const char *path) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_chat_save: NULL argument");
     }
     llamac__chat_cache_sync(chat);
+    bool media_cached = false;
+    for (size_t i = 0; chat->cache_media && i < chat->n_cache && !media_cached; i++) {
+        media_cached = chat->cache_media[i] != 0;
+    }
+    if (chat->n_media > 0 || media_cached) {
+        return llamac__fail(LLAMAC_E_UNSUPPORTED,
+                            "the session holds media, which session files do not store (llamac_chat_clear first)");
+    }
     struct llama_context *lc = chat->ctx->lc;
     llamac_status st = LLAMAC_OK;
     char *json = NULL, *tmp = NULL;
@@ -289,7 +297,9 @@ llamac_status llamac_chat_load(llamac_chat *chat, const char *path) {
     memcpy(chat->cache, tok_src, (size_t)h.n_tokens * sizeof(llamac_token));
     chat->n_cache = (size_t)h.n_tokens;
     chat->cache_key = llamac__ctx_adapter_key(chat->ctx); /* a saved state does not say what computed it */
+    llamac__chat_cache_mark_text(chat, 0, chat->n_cache);
     llamac__chat_cache_sync(chat);
+    llamac__chat_drop_media(chat, json_array_size(chat->messages));
     json_decref(chat->messages);
     chat->messages = msgs;
     msgs = NULL;

@@ -194,6 +194,7 @@ llamac_status llamac_prefill_step(llamac_prefill *pf, size_t *n_left) {
     memcpy(chat->cache + have, pf->want + have, m * sizeof *pf->want);
     chat->n_cache = have + m;
     chat->cache_key = llamac__ctx_adapter_key(chat->ctx);
+    llamac__chat_cache_mark_text(chat, have, have + m);
     pf->stats.n_decoded += (int64_t)m;
     if (have + m > pf->n_stable) {
         size_t first = have > pf->n_stable ? have : pf->n_stable;

@@ -4,7 +4,7 @@
  * The header is the same in every build, so a program links either way and learns at run time that this build has
  * no multimodal input (LLAMAC_E_UNSUPPORTED), as with a backend that is not compiled in.
  */
-#include "core/internal.h"
+#include "media/media_internal.h"
 
 #include <string.h>
 
@@ -135,4 +135,44 @@ llamac_status llamac_generate_media(llamac_context *ctx, llamac_mmproj *proj, co
         memset(result, 0, sizeof *result);
     }
     return off();
+}
+
+/* What the layers above call; unreachable without a projector, which this build cannot load. */
+
+void llamac__mmproj_ref(llamac_mmproj *proj) {
+    (void)proj;
+}
+
+void llamac__mmproj_unref(llamac_mmproj *proj) {
+    (void)proj;
+}
+
+void llamac__media_ref(llamac_media *media) {
+    (void)media;
+}
+
+llamac_status llamac__mmproj_tokenize_parts(llamac_mmproj *proj, const struct llamac__prompt_part *parts,
+                                            size_t n_parts, bool add_special, llamac_chunks **out) {
+    (void)proj, (void)parts, (void)n_parts, (void)add_special;
+    *out = NULL;
+    return off();
+}
+
+llamac_status llamac__mmproj_eval_from(llamac_mmproj *proj, llamac_context *ctx, llamac_seq_id seq,
+                                       const llamac_chunks *chunks, size_t first, size_t skip_tokens, llama_pos n_past,
+                                       llama_pos *n_past_out) {
+    (void)proj, (void)ctx, (void)seq, (void)chunks, (void)first, (void)skip_tokens, (void)n_past, (void)n_past_out;
+    return off();
+}
+
+llamac_status llamac__chunks_text_tokens(const llamac_chunks *chunks, llamac_token **out, size_t *n_out) {
+    (void)chunks;
+    *out = NULL;
+    *n_out = 0;
+    return off();
+}
+
+bool llamac__chunks_end_in_text(const llamac_chunks *chunks) {
+    (void)chunks;
+    return false;
 }

@@ -908,6 +908,141 @@ static void test_eval(void) {
     llamac_mmproj_free(v);
 }
 
+/* ---- chat sessions with media ---- */
+
+static llamac_chat *new_chat(llamac_context *ctx, llamac_mmproj *proj) {
+    llamac_chat_params cp = llamac_chat_params_default();
+    cp.mmproj = proj;
+    cp.generate.max_tokens = 16;
+    cp.generate.sampling.temp = 0;
+    llamac_chat *chat = NULL;
+    CHECK_OK(llamac_chat_new(ctx, &cp, &chat));
+    return chat;
+}
+
+static void test_chat(void) {
+    llamac_mmproj *v = load_proj(g_vision), *a = load_proj(g_audio);
+    llamac_context *ctx = new_ctx(1024), *ctx2 = new_ctx(1024);
+    if (!v || !a || !ctx || !ctx2) {
+        return;
+    }
+    llamac_media *img = NULL, *img2 = NULL;
+    CHECK_OK(llamac_media_from_file(v, fixture("gradient-32x32.png"), &img));
+    CHECK_OK(llamac_media_from_file(v, fixture("checker-32x32.png"), &img2));
+    llamac_chat *chat = new_chat(ctx, v);
+    if (!chat || !img || !img2) {
+        return;
+    }
+    /* Turn 1: an image and a question; the reply is llamac_generate_media's on the same prompt. */
+    const llamac_chat_part parts[2] = { { NULL, 0, img }, { "Describe it", 11, NULL } };
+    CHECK_OK(llamac_chat_add_parts(chat, "user", parts, 2));
+    struct text r1 = { "", 0 };
+    llamac_chat_result cr;
+    CHECK_OK(llamac_chat_generate(chat, collect, &r1, &cr));
+    CHECK(r1.len > 0);
+    CHECK_INT(cr.n_reused_tokens, 0);
+    CHECK_INT(cr.gen.n_prompt_tokens, cr.n_decoded_tokens);
+    int32_t turn1 = cr.gen.n_prompt_tokens;
+    const char *prompt = "<|im_start|>user\n<__media__>Describe it<|im_end|>\n<|im_start|>assistant\n";
+    struct text g = { "", 0 };
+    llamac_generate_params gp = llamac_generate_params_default();
+    gp.max_tokens = 16;
+    gp.sampling.temp = 0;
+    gp.tokenize_flags = LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL;
+    gp.on_text = collect;
+    gp.user_data = &g;
+    gp.stop = (const char *const[]){ "<|im_end|>" };
+    gp.n_stop = 1;
+    CHECK_OK(llamac_generate_media(ctx2, v, prompt, strlen(prompt), &img, 1, &gp, NULL));
+    CHECK_STR(r1.buf, g.buf);
+    /* The template saw the session's marker; the prompt's text shows it, and user text holding it is refused. */
+    char *text = NULL;
+    CHECK_OK(llamac_chat_prompt(chat, &text, NULL, NULL, NULL));
+    const char *mk = text ? strstr(text, "<__llamac_media_") : NULL;
+    CHECK(mk != NULL);
+    if (mk) {
+        const char *end = strstr(mk, "__>");
+        CHECK(end != NULL);
+        size_t mk_len = end ? (size_t)(end + 3 - mk) : 0;
+        CHECK_INT(mk_len, 27);
+        CHECK_STATUS(llamac_chat_add(chat, "user", mk, mk_len), LLAMAC_E_INVALID_ARGUMENT);
+        CHECK_ERROR_HAS("media marker");
+    }
+    llamac_free(text);
+    llamac_token *toks = NULL;
+    size_t nt = 0;
+    CHECK_STATUS(llamac_chat_prompt(chat, NULL, NULL, &toks, &nt), LLAMAC_E_UNSUPPORTED);
+    /* Turn 2: text only; the image and the first turn come from the cache, and the reply is a fresh session's. */
+    CHECK_OK(llamac_chat_add(chat, "user", "And then?", 9));
+    struct text r2 = { "", 0 };
+    CHECK_OK(llamac_chat_generate(chat, collect, &r2, &cr));
+    CHECK(cr.n_reused_tokens >= turn1); /* the whole first prompt, the image included, and most of the reply */
+    CHECK_INT(cr.n_decoded_tokens, cr.gen.n_prompt_tokens - cr.n_reused_tokens);
+    llamac_chat *fresh = new_chat(ctx2, v);
+    if (fresh) {
+        CHECK_OK(llamac_chat_add_parts(fresh, "user", parts, 2));
+        CHECK_OK(llamac_chat_add(fresh, "assistant", r1.buf, r1.len));
+        CHECK_OK(llamac_chat_add(fresh, "user", "And then?", 9));
+        struct text f2 = { "", 0 };
+        llamac_chat_result fr;
+        CHECK_OK(llamac_chat_generate(fresh, collect, &f2, &fr));
+        CHECK_INT(fr.n_reused_tokens, 0);
+        CHECK_STR(r2.buf, f2.buf);
+        CHECK_INT(fr.gen.n_prompt_tokens, cr.gen.n_prompt_tokens);
+    }
+    llamac_chat_free(fresh);
+    /* Turn 3: another image; what precedes it is reused. */
+    const llamac_chat_part parts2[2] = { { "Now this: ", 10, NULL }, { NULL, 0, img2 } };
+    CHECK_OK(llamac_chat_add_parts(chat, "user", parts2, 2));
+    struct text r3 = { "", 0 };
+    CHECK_OK(llamac_chat_generate(chat, collect, &r3, &cr));
+    CHECK(cr.n_reused_tokens > 16 + 20);
+    CHECK(cr.n_decoded_tokens >= 16);
+    /* Saving a session with media is refused. */
+    CHECK_STATUS(llamac_chat_save(chat, test_tmp("media.chat")), LLAMAC_E_UNSUPPORTED);
+    /* Errors. */
+    const llamac_chat_part both[1] = { { "x", 1, img } };
+    CHECK_STATUS(llamac_chat_add_parts(chat, "user", both, 1), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_chat_add_parts(chat, "assistant", parts, 2), LLAMAC_E_INVALID_ARGUMENT);
+    const llamac_chat_part bad_utf8[1] = { { "\xc3", 1, NULL } };
+    CHECK_STATUS(llamac_chat_add_parts(chat, "user", bad_utf8, 1), LLAMAC_E_UTF8);
+    llamac_media *snd = NULL;
+    CHECK_OK(llamac_media_from_file(a, fixture("tone-1s.wav"), &snd));
+    const llamac_chat_part audio_part[1] = { { NULL, 0, snd } };
+    CHECK_STATUS(llamac_chat_add_parts(chat, "user", audio_part, 1), LLAMAC_E_UNSUPPORTED);
+    llamac_chat *plain = new_chat(ctx2, NULL);
+    CHECK_STATUS(llamac_chat_add_parts(plain, "user", parts, 2), LLAMAC_E_UNSUPPORTED);
+    CHECK_ERROR_HAS("no projector");
+    llamac_chat_free(plain);
+    /* The session holds its media: the caller's handles may go first. */
+    llamac_media_free(img);
+    llamac_media_free(img2);
+    llamac_chat_clear(chat);
+    CHECK_INT(llamac_chat_n_messages(chat), 0);
+    /* Audio in a session with an audio projector; too long for a small context: the old turns are evicted. */
+    llamac_chat_free(chat);
+    llamac_ctx_free(ctx);
+    ctx = new_ctx(512);
+    chat = new_chat(ctx, a);
+    if (chat) {
+        const llamac_chat_part ap[2] = { { NULL, 0, snd }, { "What is it?", 11, NULL } };
+        CHECK_OK(llamac_chat_add_parts(chat, "user", ap, 2));
+        struct text t = { "", 0 };
+        CHECK_OK(llamac_chat_generate(chat, collect, &t, &cr));
+        CHECK(cr.gen.n_prompt_tokens > 375);
+        CHECK_OK(llamac_chat_add_parts(chat, "user", ap, 2)); /* 2 x 375 tokens do not fit in 512 */
+        CHECK_OK(llamac_chat_generate(chat, collect, &t, &cr));
+        CHECK_INT(cr.n_evicted_messages, 2);
+        CHECK(cr.gen.n_prompt_tokens > 375 && cr.gen.n_prompt_tokens < 512);
+    }
+    llamac_chat_free(chat);
+    llamac_media_free(snd);
+    llamac_ctx_free(ctx);
+    llamac_ctx_free(ctx2);
+    llamac_mmproj_free(v);
+    llamac_mmproj_free(a);
+}
+
 /* libmtmd's bitmap copy throws std::bad_alloc when memory runs out; llamac turns it into LLAMAC_E_NO_MEMORY. Run in
  * a child with its address space limited (not under ASan, which reserves terabytes of it). */
 static void test_no_memory(void) {
@@ -999,6 +1134,7 @@ int main(void) {
     RUN(test_encode_threads);
     RUN(test_generate);
     RUN(test_eval);
+    RUN(test_chat);
     RUN(test_no_memory);
     llamac_model_free(g_model);
     TESTS_DONE();

@@ -2,9 +2,10 @@
  * test_media_fidelity.c - llamac's multimodal path gives what llama.cpp's own llama-mtmd-cli gives, built from the same
  * pinned source: the embeddings of each image and audio clip byte for byte (llama-mtmd-cli dumps them with
  * MTMD_DEBUG_EMBEDDINGS=FILE as [int32 n_tokens][int32 n_embd][float data]), and the same greedy text for the same
- * chat prompt, flash attention off on both sides. The cases are tests/reference/mtmd/cases.tsv; the references come
- * from scripts/reference/mtmd.sh, which runs this program with --write-fixtures DIR to write the very projectors and
- * media files the test uses (stories260K-chatml with projectors from llamac_synth_mmproj_write).
+ * chat prompt, flash attention off on both sides, from llamac_generate_media on the rendered prompt and from a chat
+ * session given the medium and the text as a message's parts. The cases are tests/reference/mtmd/cases.tsv; the
+ * references come from scripts/reference/mtmd.sh, which runs this program with --write-fixtures DIR to write the very
+ * projectors and media files the test uses (stories260K-chatml with projectors from llamac_synth_mmproj_write).
  */
 #include "check.h"
 #include "media_fixtures.h"
@@ -249,6 +250,25 @@ int main(int argc, char **argv) {
             CHECK_STR(t.buf, ref);
             CHECK(n_ref > 0);
         }
+        /* The same through a chat session: the medium, then the text after the marker. */
+        llamac_chat_params chp = llamac_chat_params_default();
+        chp.mmproj = proj;
+        chp.generate.max_tokens = gp.max_tokens;
+        chp.generate.sampling.temp = 0;
+        llamac_chat *chat = NULL;
+        CHECK_OK(llamac_chat_new(ctx, &chp, &chat));
+        const char *after = strstr(fields[4], "<__media__>");
+        after = after ? after + strlen("<__media__>") : fields[4];
+        const llamac_chat_part parts[2] = { { NULL, 0, m }, { after, strlen(after), NULL } };
+        struct text ct = { "", 0 };
+        if (chat) {
+            CHECK_OK(llamac_chat_add_parts(chat, "user", parts, 2));
+            CHECK_OK(llamac_chat_generate(chat, collect, &ct, NULL));
+            if (ref) {
+                CHECK_STR(ct.buf, ref);
+            }
+        }
+        llamac_chat_free(chat);
         if (n_cases == 1) {
             first_text = t;
         } else if (strcmp(fields[1], "vision") == 0 && strcmp(t.buf, first_text.buf) != 0) {
