@@ -185,6 +185,12 @@ static void fx_dot(uint32_t x, uint32_t y, uint8_t rgb[3]) {
     rgb[2] = 30;
 }
 
+static void fx_stripes(uint32_t x, uint32_t y, uint8_t rgb[3]) {
+    rgb[0] = (uint8_t)(x % 8 < 4 ? 250 : 10);
+    rgb[1] = (uint8_t)(y * 15);
+    rgb[2] = (uint8_t)(x * 4);
+}
+
 static float fx_tone(uint32_t i, uint32_t rate) {
     const double tau = 6.283185307179586, t = (double)i / rate;
     return (float)(0.5 * sin(tau * 440 * t) + 0.2 * sin(tau * 1320 * t + 0.3));
@@ -199,11 +205,11 @@ struct fx_fixture {
 };
 
 /* The fidelity cases: an image at the projector's size, two others that must be resized (one not square), a single
- * pixel, and one second of audio. */
+ * pixel, a wide image (for projectors that keep the aspect ratio), and one second of audio. */
 static const struct fx_fixture fx_fixtures[] = {
     { "gradient-32x32.png", 32, 32, fx_gradient, 0, 0, NULL }, { "checker-32x32.png", 32, 32, fx_checker, 0, 0, NULL },
     { "rings-48x40.png", 48, 40, fx_rings, 0, 0, NULL },       { "dot-1x1.png", 1, 1, fx_dot, 0, 0, NULL },
-    { "tone-1s.wav", 0, 0, NULL, 16000, 16000, fx_tone },
+    { "stripes-64x16.png", 64, 16, fx_stripes, 0, 0, NULL },   { "tone-1s.wav", 0, 0, NULL, 16000, 16000, fx_tone },
 };
 #define FX_N_FIXTURES (sizeof fx_fixtures / sizeof fx_fixtures[0])
 

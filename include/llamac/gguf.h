@@ -387,7 +387,9 @@ typedef enum llamac_synth_type { LLAMAC_SYNTH_F32 = 0, LLAMAC_SYNTH_F16 = 1 } ll
  * uniform 16-bit draws, centred and scaled to unit variance, so bounded by +-3.47 std); norm weights are 1 and
  * norm biases 0. With the default 0.02 every forward pass gives finite logits and embeddings. */
 typedef struct llamac_synth_params {
-    const char *arch;       /* "llama", "qwen2", "qwen3" or "bert" (see llamac_synth_arch_name); [the preset's,
+    const char *arch;       /* "llama", "qwen2", "qwen3", "bert" or "qwen2vl" (qwen2 with M-RoPE: the rotary pairs
+                               split a quarter for time, the rest halved between height and width, as Qwen2-VL's
+                               16/24/24 of 64); see llamac_synth_arch_name; [the preset's,
                                else "llama"] */
     const char *like;       /* a preset (see llamac_synth_preset_name), e.g. "qwen2.5-0.5b"; [none] */
     const char *vocab_from; /* a GGUF whose tokenizer.* metadata (tokens, merges, special ids, chat templates) is
@@ -401,8 +403,8 @@ typedef struct llamac_synth_params {
                                head_dim * n_head == n_embd */
     int32_t n_ff;           /* feed-forward size [4 * n_embd] */
     int32_t n_ctx_train;    /* training context [2048; bert 512] */
-    float rope_theta;       /* RoPE base frequency [10000; qwen2, qwen3 1000000]; not for bert */
-    float norm_eps;         /* RMS-norm epsilon [1e-5; qwen2, qwen3 1e-6], bert: layer-norm epsilon [1e-12] */
+    float rope_theta;       /* RoPE base frequency [10000; qwen 1000000]; not for bert */
+    float norm_eps;         /* RMS-norm epsilon [1e-5; qwen 1e-6], bert: layer-norm epsilon [1e-12] */
     int32_t n_cls_out;      /* bert only: > 0 adds a classification head with this many outputs and makes the
                                model a reranker (pooling rank); [0: an embedding model, pooling mean] */
     bool untied_output;     /* decoders: write a separate output.weight instead of reusing token_embd; [false,
@@ -511,14 +513,21 @@ LLAMAC_API llamac_status llamac_synth_cvec_write(const char *path, const llamac_
  *   vision: a CLIP ViT (class embedding, learned positions, pre-norm, GELU-quick MLP blocks) whose second-to-last
  *           block feeds a LLaVA-style "mlp" projector (mm.0, GELU, mm.2) into the text model's n_embd; images are
  *           resized to image_size and cut into patch_size patches, one token each ((32 / 8)^2 = 16 by default),
- *           with CLIP's image_mean / image_std.
+ *           with CLIP's image_mean / image_std. With vision_projector "gemma3": a SigLIP ViT (patch bias, GELU,
+ *           post-norm) whose patches are average-pooled n_merge x n_merge, RMS-normed and projected (Gemma 3's
+ *           projector: libmtmd decodes its images with non-causal attention), (32 / 8 / 2)^2 = 4 tokens by default.
+ *           With "qwen2vl": Qwen2-VL's ViT (2-D rotary positions, images at their own aspect ratio, 2 x 2 patches
+ *           merged into a token), for a qwen2vl text model: with M-RoPE, an image of w x h tokens advances the
+ *           sequence by max(w, h) positions.
  *   audio:  a Whisper-style encoder (two 1-D convolutions over n_mel_bins mel channels, the second with stride 2,
  *           1500 learned positions: one 30-second window) with an "ultravox" projector (frames stacked by
  *           stack_factor, RMS norm, SwiGLU, RMS norm, projection): 375 tokens per 30 seconds by default.
  * Both together make one file with two encoders. */
 typedef struct llamac_synth_mmproj_params {
-    bool vision;            /* a vision encoder [true in llamac_synth_mmproj_params_default] */
-    bool audio;             /* an audio encoder [false] */
+    bool vision;                  /* a vision encoder [true in llamac_synth_mmproj_params_default] */
+    bool audio;                   /* an audio encoder [false] */
+    const char *vision_projector; /* "mlp", "gemma3" or "qwen2vl" ["mlp"] */
+    int32_t n_merge;              /* gemma3: patches pooled per side into one token [2] */
     const char *text_model; /* a GGUF text model (borrowed path) whose embedding width the projection targets, read
                                from its metadata; or set n_embd_text */
     int32_t n_embd_text;    /* the width to project to [the text model's n_embd] */

@@ -7,8 +7,9 @@
  * encode time that its position table covers the window. So the file is read here first, with llamac's checking
  * GGUF reader: every key libmtmd may read must have the type it reads it as (the table below lists every key the
  * pinned clip.cpp loader reads, with its getter), the encoders' hyperparameters must be sound, and for the projector
- * types llamac knows, every tensor the graph uses must be there with the shape the graph needs. Projector types
- * llamac does not know pass with the generic checks; their tensors are libmtmd's affair.
+ * types llamac knows (mlp, gemma3, qwen2vl_merger, ultravox), every tensor the graph uses must be there with the shape
+ * the graph needs. Projector types llamac does not know pass with the generic checks; their tensors are libmtmd's
+ * affair.
  */
 #include "media/media_internal.h"
 
@@ -278,10 +279,11 @@ static llamac_status read_enc(const struct check *c, const char *modality, const
 
 /* The transformer blocks of a ViT / Whisper encoder as build_vit and the LLaVA graph use them: Q, K, V and output
  * projections, two layer norms, a feed-forward pair (up and down, in either order: old conversions swapped them).
- * The Whisper graph (build_vit) has grouped-query attention; the LLaVA graph gives K and V n_head heads. */
-static llamac_status check_blocks(const struct check *c, const struct enc *e, bool whisper) {
+ * build_vit (SigLIP, Whisper) has grouped-query attention (`gqa`); the LLaVA graph gives K and V n_head heads.
+ * Whisper's graph asserts its norms' and Q/V biases and the absence of a K bias. */
+static llamac_status check_blocks(const struct check *c, const struct enc *e, bool gqa, bool whisper) {
     const int64_t E = e->n_embd, q_out = e->n_head * e->d_head;
-    const int64_t kv_out = whisper ? e->n_head_kv * e->d_head : q_out;
+    const int64_t kv_out = gqa ? e->n_head_kv * e->d_head : q_out;
     char name[GGML_MAX_NAME + 16];
     llamac_status st;
     for (int64_t il = 0; il < e->n_layer; il++) {
@@ -328,15 +330,15 @@ static llamac_status check_blocks(const struct check *c, const struct enc *e, bo
     return LLAMAC_OK;
 }
 
-/* The vision side of an "mlp" projector: CLIP ViT + LLaVA projection (or, with mm.3, its normed variant). */
-static llamac_status check_mlp(const struct check *c, const struct enc *e) {
-    const int64_t E = e->n_embd;
-    int64_t image = get_u32(c->g, "vision", "image_size"), patch = get_u32(c->g, "vision", "patch_size");
-    if (patch < 1 || image < patch || image > 8192) {
+/* What every fixed-size vision encoder needs: an image of at least one patch, the normalisation, blocks. */
+static llamac_status check_image_keys(const struct check *c, const struct enc *e, int64_t *image, int64_t *patch) {
+    *image = get_u32(c->g, "vision", "image_size");
+    *patch = get_u32(c->g, "vision", "patch_size");
+    if (*patch < 1 || *image < *patch || *image > 8192) {
         return llamac__fail(LLAMAC_E_MODEL_LOAD,
                             "projector '%s': clip.vision.image_size %lld and patch_size %lld do not make an image of "
                             "at least one patch (image_size at most 8192)",
-                            c->path, (long long)image, (long long)patch);
+                            c->path, (long long)*image, (long long)*patch);
     }
     if (arr_n(c->g, "clip.vision.image_mean") < 3 || arr_n(c->g, "clip.vision.image_std") < 3) {
         return llamac__fail(LLAMAC_E_MODEL_LOAD,
@@ -347,9 +349,17 @@ static llamac_status check_mlp(const struct check *c, const struct enc *e) {
     if (e->n_layer < 1) {
         return llamac__fail(LLAMAC_E_MODEL_LOAD, "projector '%s': the vision encoder has no blocks", c->path);
     }
+    return LLAMAC_OK;
+}
+
+/* The vision side of an "mlp" projector: CLIP ViT + LLaVA projection (or, with mm.3, its normed variant). */
+static llamac_status check_mlp(const struct check *c, const struct enc *e) {
+    const int64_t E = e->n_embd;
+    int64_t image = 0, patch = 0;
     const struct ggml_tensor *cls = NULL, *pos = NULL;
     llamac_status st;
-    if ((st = need(c, "v.patch_embd.weight", true, patch, patch, 3, E, NULL)) != LLAMAC_OK ||
+    if ((st = check_image_keys(c, e, &image, &patch)) != LLAMAC_OK ||
+        (st = need(c, "v.patch_embd.weight", true, patch, patch, 3, E, NULL)) != LLAMAC_OK ||
         (st = need(c, "v.class_embd", false, E, 0, 0, 0, &cls)) != LLAMAC_OK ||
         (st = need(c, "v.position_embd.weight", true, E, ANY, 0, 0, &pos)) != LLAMAC_OK ||
         (st = need(c, "v.patch_embd.bias", false, E, 0, 0, 0, NULL)) != LLAMAC_OK ||
@@ -367,7 +377,7 @@ static llamac_status check_mlp(const struct check *c, const struct enc *e) {
                             c->path, (long long)pos->ne[1], (long long)image, (long long)image, (long long)patch,
                             (long long)patch, (long long)n_pos);
     }
-    if ((st = check_blocks(c, e, false)) != LLAMAC_OK) {
+    if ((st = check_blocks(c, e, false, false)) != LLAMAC_OK) {
         return st;
     }
     /* The features: the encoder's width, or several layers' stacked when feature layers are named. */
@@ -391,6 +401,97 @@ static llamac_status check_mlp(const struct check *c, const struct enc *e) {
         return LLAMAC_OK;
     }
     if ((st = need(c, "mm.2.weight", true, mm0->ne[1], T, 0, 0, NULL)) != LLAMAC_OK ||
+        (st = need(c, "mm.2.bias", true, T, 0, 0, 0, NULL)) != LLAMAC_OK) {
+        return st;
+    }
+    return LLAMAC_OK;
+}
+
+/* A "gemma3" projector: SigLIP ViT (build_vit, which adds the position table to the patches as it is, so it must
+ * have exactly one row per patch), then average pooling, an RMS norm and the projection. */
+static llamac_status check_gemma3(const struct check *c, const struct enc *e) {
+    const int64_t E = e->n_embd, T = c->n_embd_text;
+    int64_t image = 0, patch = 0;
+    llamac_status st = check_image_keys(c, e, &image, &patch);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    int64_t side = image / patch, merge = get_u32(c->g, "vision", "projector.scale_factor");
+    merge = merge < 0 ? 4 : merge; /* libmtmd's default for Gemma 3 */
+    if (merge < 1 || merge > side) {
+        return llamac__fail(LLAMAC_E_MODEL_LOAD,
+                            "projector '%s': clip.vision.projector.scale_factor %lld pools more than the %lld patches "
+                            "per side of the image (no token would be left)",
+                            c->path, (long long)merge, (long long)side);
+    }
+    if ((st = need(c, "v.patch_embd.weight", true, patch, patch, 3, E, NULL)) != LLAMAC_OK ||
+        (st = need(c, "v.patch_embd.bias", false, E, 0, 0, 0, NULL)) != LLAMAC_OK ||
+        (st = need(c, "v.position_embd.weight", true, E, side * side, 0, 0, NULL)) != LLAMAC_OK ||
+        (st = need(c, "v.pre_ln.weight", false, E, 0, 0, 0, NULL)) != LLAMAC_OK ||
+        (st = need(c, "v.post_ln.weight", false, E, 0, 0, 0, NULL)) != LLAMAC_OK ||
+        (st = need(c, "v.post_ln.bias", false, E, 0, 0, 0, NULL)) != LLAMAC_OK ||
+        (st = check_blocks(c, e, true, false)) != LLAMAC_OK ||
+        (st = need(c, "mm.soft_emb_norm.weight", true, E, 0, 0, 0, NULL)) != LLAMAC_OK ||
+        (st = need(c, "mm.input_projection.weight", true, T, E, 0, 0, NULL)) != LLAMAC_OK) {
+        return st;
+    }
+    return LLAMAC_OK;
+}
+
+/* A "qwen2vl_merger" projector: Qwen2-VL's ViT, whose graph adds the Q, K and V biases unconditionally, asserts there
+ * is no patch bias nor class embedding, and concatenates 2 x 2 patches for the merger. */
+static llamac_status check_qwen2vl(const struct check *c, const struct enc *e) {
+    const int64_t E = e->n_embd, T = c->n_embd_text;
+    int64_t patch = get_u32(c->g, "vision", "patch_size"), merge = get_u32(c->g, "vision", "spatial_merge_size");
+    if (patch < 1 || patch > 8192) {
+        return llamac__fail(LLAMAC_E_MODEL_LOAD, "projector '%s': clip.vision.patch_size %lld is %s", c->path,
+                            (long long)patch, patch < 0 ? "missing" : "out of range");
+    }
+    if (merge >= 0 && merge != 2) {
+        return llamac__fail(
+            LLAMAC_E_MODEL_LOAD,
+            "projector '%s': clip.vision.spatial_merge_size %lld: libmtmd's Qwen2-VL graph merges 2 x 2 "
+            "patches",
+            c->path, (long long)merge);
+    }
+    if (e->d_head % 4 != 0 || e->n_head_kv != e->n_head) {
+        return llamac__fail(
+            LLAMAC_E_MODEL_LOAD,
+            "projector '%s': the vision encoder's head size %lld must be divisible by 4 and its K/V heads "
+            "(%lld) equal its heads (%lld)",
+            c->path, (long long)e->d_head, (long long)e->n_head_kv, (long long)e->n_head);
+    }
+    if (arr_n(c->g, "clip.vision.image_mean") < 3 || arr_n(c->g, "clip.vision.image_std") < 3) {
+        return llamac__fail(LLAMAC_E_MODEL_LOAD,
+                            "projector '%s': clip.vision.image_mean and image_std need 3 values each", c->path);
+    }
+    if (tensor(c, "v.patch_embd.bias") || tensor(c, "v.class_embd")) {
+        return llamac__fail(
+            LLAMAC_E_MODEL_LOAD,
+            "projector '%s' has a patch bias or a class embedding, which libmtmd's Qwen2-VL graph asserts "
+            "it has not",
+            c->path);
+    }
+    char name[GGML_MAX_NAME + 16];
+    const struct ggml_tensor *mm0 = NULL;
+    llamac_status st;
+    if ((st = need(c, "v.patch_embd.weight", true, patch, patch, 3, E, NULL)) != LLAMAC_OK ||
+        (st = need(c, "v.patch_embd.weight.1", true, patch, patch, 3, E, NULL)) != LLAMAC_OK ||
+        (st = check_blocks(c, e, false, false)) != LLAMAC_OK) {
+        return st;
+    }
+    for (int64_t il = 0; il < e->n_layer; il++) {
+        static const char *const biases[] = { "attn_q.bias", "attn_k.bias", "attn_v.bias" };
+        for (size_t k = 0; k < 3; k++) {
+            snprintf(name, sizeof name, "v.blk.%lld.%s", (long long)il, biases[k]);
+            if ((st = need(c, name, true, E, 0, 0, 0, NULL)) != LLAMAC_OK) {
+                return st;
+            }
+        }
+    }
+    if ((st = need(c, "mm.0.weight", true, 4 * E, ANY, 0, 0, &mm0)) != LLAMAC_OK ||
+        (st = need(c, "mm.0.bias", true, mm0->ne[1], 0, 0, 0, NULL)) != LLAMAC_OK ||
+        (st = need(c, "mm.2.weight", true, mm0->ne[1], T, 0, 0, NULL)) != LLAMAC_OK ||
         (st = need(c, "mm.2.bias", true, T, 0, 0, 0, NULL)) != LLAMAC_OK) {
         return st;
     }
@@ -438,7 +539,7 @@ static llamac_status check_ultravox(const struct check *c, const struct enc *e) 
                             "window needs %d (libmtmd asserts it when encoding)",
                             c->path, (long long)pos->ne[1], WHISPER_POSITIONS);
     }
-    if ((st = check_blocks(c, e, true)) != LLAMAC_OK) {
+    if ((st = check_blocks(c, e, true, true)) != LLAMAC_OK) {
         return st;
     }
     const int64_t stacked = E * stack;
@@ -486,6 +587,12 @@ static llamac_status check_encoder(const struct check *c, const char *modality, 
     }
     if (strcmp(modality, "vision") == 0 && strcmp(type, "mlp") == 0) {
         return check_mlp(c, &e);
+    }
+    if (strcmp(modality, "vision") == 0 && strcmp(type, "gemma3") == 0) {
+        return check_gemma3(c, &e);
+    }
+    if (strcmp(modality, "vision") == 0 && strcmp(type, "qwen2vl_merger") == 0) {
+        return check_qwen2vl(c, &e);
     }
     if (strcmp(modality, "audio") == 0 && strcmp(type, "ultravox") == 0) {
         return check_ultravox(c, &e);

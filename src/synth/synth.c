@@ -32,15 +32,19 @@ struct arch_desc {
     bool qk_norm;             /* qwen3: an RMS norm on each head of Q and K */
     bool q_is_embd;           /* Q and the attention output are n_embd wide, so head_dim * n_head == n_embd */
     int32_t n_ctx_train;
+    bool mrope;       /* qwen2vl: M-RoPE, with the rotary dimensions split into sections (time, height, width) */
     float rope_theta; /* 0 for bert, which has no RoPE */
     float norm_eps;
 };
 
 static const struct arch_desc archs[] = {
-    { "llama", "ggml-vocab-llama-bpe.gguf", "synthetic llama", false, false, false, false, 2048, 10000.0f, 1e-5f },
-    { "qwen2", "ggml-vocab-qwen2.gguf", "synthetic qwen2", false, true, false, true, 2048, 1000000.0f, 1e-6f },
-    { "qwen3", "ggml-vocab-qwen2.gguf", "synthetic qwen3", false, false, true, false, 2048, 1000000.0f, 1e-6f },
-    { "bert", "ggml-vocab-bert-bge.gguf", "synthetic bert", true, false, false, true, 512, 0.0f, 1e-12f },
+    { "llama", "ggml-vocab-llama-bpe.gguf", "synthetic llama", false, false, false, false, 2048, false, 10000.0f,
+      1e-5f },
+    { "qwen2", "ggml-vocab-qwen2.gguf", "synthetic qwen2", false, true, false, true, 2048, false, 1000000.0f, 1e-6f },
+    { "qwen3", "ggml-vocab-qwen2.gguf", "synthetic qwen3", false, false, true, false, 2048, false, 1000000.0f, 1e-6f },
+    { "bert", "ggml-vocab-bert-bge.gguf", "synthetic bert", true, false, false, true, 512, false, 0.0f, 1e-12f },
+    { "qwen2vl", "ggml-vocab-qwen2.gguf", "synthetic qwen2vl", false, true, false, true, 2048, true, 1000000.0f,
+      1e-6f },
 };
 #define N_ARCHS (sizeof archs / sizeof archs[0])
 
@@ -536,6 +540,14 @@ static llamac_status build_meta(struct gguf_context *g, const llamac_synth_param
             }
         }
     } else {
+        if (a->mrope) {
+            /* Qwen2-VL's split of the rotary pairs (16, 24, 24 of 64): a quarter for time, the rest halved. */
+            const int32_t pairs = p->head_dim / 2, t = pairs / 4, h = (pairs - t) / 2;
+            const int32_t sections[4] = { t, h, pairs - t - h, 0 };
+            char key[128];
+            snprintf(key, sizeof key, "%s.rope.dimension_sections", an);
+            gguf_set_arr_data(g, key, GGUF_TYPE_INT32, sections, 4);
+        }
         set_u32(g, an, "rope.dimension_count", (uint32_t)p->head_dim);
         set_f32(g, an, "rope.freq_base", p->rope_theta);
         set_f32(g, an, "attention.layer_norm_rms_epsilon", p->norm_eps);

@@ -1,8 +1,9 @@
 /*
- * synth_mmproj.c - synthetic multimodal projectors: the mmproj GGUF llama.cpp's converters write for a LLaVA-style
- * vision encoder and for an Ultravox audio encoder, with seeded random weights.
+ * synth_mmproj.c - synthetic multimodal projectors: the mmproj GGUF llama.cpp's converters write for a LLaVA-style,
+ * Gemma 3 or Qwen2-VL vision encoder and for an Ultravox audio encoder, with seeded random weights.
  *
- * The keys and tensors are the ones libmtmd's loader reads for the "mlp" and "ultravox" projector types (clip.* keys
+ * The keys and tensors are the ones libmtmd's loader reads for the "mlp", "gemma3", "qwen2vl_merger" and "ultravox"
+ * projector types (clip.* keys
  * of the types it reads them as; v.* and a.* encoder tensors; mm.* projections), shaped as its graphs use them, so
  * the file loads and encodes in the pinned libmtmd exactly as a converted model would. The generator and the writer
  * are the text models' (synth_write.c): same parameters, same bytes.
@@ -68,6 +69,15 @@ static llamac_status resolve(const llamac_synth_mmproj_params *in, llamac_synth_
     if (!in->vision && !in->audio) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "nothing to write: set vision, audio or both");
     }
+    p->vision_projector = in->vision_projector ? in->vision_projector : "mlp";
+    bool gemma3 = strcmp(p->vision_projector, "gemma3") == 0, qwen2vl = strcmp(p->vision_projector, "qwen2vl") == 0;
+    if (!gemma3 && !qwen2vl && strcmp(p->vision_projector, "mlp") != 0) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "vision projector '%s' is not mlp, gemma3 or qwen2vl",
+                            p->vision_projector);
+    }
+    if (!gemma3 && in->n_merge != 0) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_merge %d applies to the gemma3 projector only", in->n_merge);
+    }
     if (in->type != LLAMAC_SYNTH_F32 && in->type != LLAMAC_SYNTH_F16) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "weight type %d is not F32 (0) or F16 (1)", (int)in->type);
     }
@@ -93,8 +103,14 @@ static llamac_status resolve(const llamac_synth_mmproj_params *in, llamac_synth_
         (st = take("image_size", in->image_size, 32, MAX_IMAGE_SIZE, &p->image_size)) != LLAMAC_OK ||
         (st = take("patch_size", in->patch_size, 8, MAX_IMAGE_SIZE, &p->patch_size)) != LLAMAC_OK ||
         (st = take("n_mel_bins", in->n_mel_bins, 80, MAX_MEL_BINS, &p->n_mel_bins)) != LLAMAC_OK ||
-        (st = take("stack_factor", in->stack_factor, 4, MAX_STACK, &p->stack_factor)) != LLAMAC_OK) {
+        (st = take("stack_factor", in->stack_factor, 4, MAX_STACK, &p->stack_factor)) != LLAMAC_OK ||
+        (st = take("n_merge", in->n_merge, gemma3 ? 2 : 1, MAX_IMAGE_SIZE, &p->n_merge)) != LLAMAC_OK) {
         return st;
+    }
+    if (p->vision && gemma3 && p->image_size / p->patch_size < p->n_merge) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "n_merge %d is more than the %d patches per side of a %d-pixel image in %d-pixel patches",
+                            p->n_merge, p->image_size / p->patch_size, p->image_size, p->patch_size);
     }
     if (p->n_embd % p->n_head != 0) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_head %d does not divide n_embd %d", p->n_head, p->n_embd);
@@ -103,7 +119,12 @@ static llamac_status resolve(const llamac_synth_mmproj_params *in, llamac_synth_
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "patch_size %d does not divide image_size %d", p->patch_size,
                             p->image_size);
     }
-    if (p->vision && p->n_layer < 2) {
+    if (p->vision && qwen2vl && (p->n_embd / p->n_head) % 4 != 0) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "the qwen2vl encoder's 2-D rotary positions need a head size divisible by 4, not %d",
+                            p->n_embd / p->n_head);
+    }
+    if (p->vision && !gemma3 && !qwen2vl && p->n_layer < 2) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
                             "a LLaVA-style vision encoder needs at least 2 blocks (it takes the second-to-last), not "
                             "%d",
@@ -171,6 +192,32 @@ static void vision_tensors(struct llamac__synth_list *l, enum ggml_type w, const
     add(l, LLAMAC__FILL_RANDOM, F32, t, 1, 1, 1, "mm.2.bias");
 }
 
+/* SigLIP ViT + Gemma 3's projector (average pooling, RMS norm, projection). */
+static void gemma3_tensors(struct llamac__synth_list *l, enum ggml_type w, const llamac_synth_mmproj_params *p) {
+    const int64_t e = p->n_embd, t = p->n_embd_text, ps = p->patch_size;
+    const int64_t side = p->image_size / p->patch_size;
+    add(l, LLAMAC__FILL_RANDOM, w, ps, ps, 3, e, "v.patch_embd.weight");
+    add(l, LLAMAC__FILL_RANDOM, F32, e, 1, 1, 1, "v.patch_embd.bias");
+    add(l, LLAMAC__FILL_RANDOM, F32, e, side * side, 1, 1, "v.position_embd.weight");
+    blocks(l, w, p, "v", true);
+    norm(l, e, "v.post_ln");
+    add(l, LLAMAC__FILL_ONES, F32, e, 1, 1, 1, "mm.soft_emb_norm.weight");
+    add(l, LLAMAC__FILL_RANDOM, w, t, e, 1, 1, "mm.input_projection.weight");
+}
+
+/* Qwen2-VL's ViT (two patch embeddings, one per frame of a pair; 2-D rotary positions instead of a table) and its
+ * merger: 2 x 2 patches concatenated, then two linear layers with a GELU between. */
+static void qwen2vl_tensors(struct llamac__synth_list *l, enum ggml_type w, const llamac_synth_mmproj_params *p) {
+    const int64_t e = p->n_embd, t = p->n_embd_text, ps = p->patch_size;
+    add(l, LLAMAC__FILL_RANDOM, w, ps, ps, 3, e, "v.patch_embd.weight");
+    add(l, LLAMAC__FILL_RANDOM, w, ps, ps, 3, e, "v.patch_embd.weight.1");
+    blocks(l, w, p, "v", true);
+    add(l, LLAMAC__FILL_RANDOM, w, 4 * e, 4 * e, 1, 1, "mm.0.weight");
+    add(l, LLAMAC__FILL_RANDOM, F32, 4 * e, 1, 1, 1, "mm.0.bias");
+    add(l, LLAMAC__FILL_RANDOM, w, 4 * e, t, 1, 1, "mm.2.weight");
+    add(l, LLAMAC__FILL_RANDOM, F32, t, 1, 1, 1, "mm.2.bias");
+}
+
 /* Whisper encoder + Ultravox projector (its SwiGLU halves mlp.1's 2 * n_embd_text outputs). */
 static void audio_tensors(struct llamac__synth_list *l, enum ggml_type w, const llamac_synth_mmproj_params *p) {
     const int64_t e = p->n_embd, t = p->n_embd_text, stacked = (int64_t)p->n_embd * p->stack_factor;
@@ -206,29 +253,37 @@ static void encoder_meta(struct gguf_context *g, const char *modality, const lla
 }
 
 static void build_meta(struct gguf_context *g, const llamac_synth_mmproj_params *p) {
-    /* CLIP's normalisation, as the LLaVA converters write it. */
-    static const float mean[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
-    static const float std[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
+    /* CLIP's normalisation, as the LLaVA converters write it; SigLIP's. */
+    static const float clip_mean[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
+    static const float clip_std[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
+    static const float siglip[3] = { 0.5f, 0.5f, 0.5f };
+    const bool gemma3 = strcmp(p->vision_projector, "gemma3") == 0;
+    /* libmtmd's name of the projector type */
+    const char *vtype = strcmp(p->vision_projector, "qwen2vl") == 0 ? "qwen2vl_merger" : p->vision_projector;
+    char name[64];
+    snprintf(name, sizeof name, "synthetic mmproj (%s%s%s)", p->vision ? p->vision_projector : "",
+             p->vision && p->audio ? " + " : "", p->audio ? "ultravox" : "");
     gguf_set_val_str(g, "general.architecture", "clip");
-    gguf_set_val_str(g, "general.name",
-                     p->vision && p->audio ? "synthetic mmproj (mlp + ultravox)"
-                     : p->vision           ? "synthetic mmproj (mlp)"
-                                           : "synthetic mmproj (ultravox)");
+    gguf_set_val_str(g, "general.name", name);
     gguf_set_val_u32(g, "general.file_type", p->type == LLAMAC_SYNTH_F16 ? 1u : 0u);
     gguf_set_val_bool(g, "clip.has_vision_encoder", p->vision);
     gguf_set_val_bool(g, "clip.has_audio_encoder", p->audio);
     if (p->vision && p->audio) {
-        gguf_set_val_str(g, "clip.vision.projector_type", "mlp");
+        gguf_set_val_str(g, "clip.vision.projector_type", vtype);
         gguf_set_val_str(g, "clip.audio.projector_type", "ultravox");
     } else {
-        gguf_set_val_str(g, "clip.projector_type", p->vision ? "mlp" : "ultravox");
+        gguf_set_val_str(g, "clip.projector_type", p->vision ? vtype : "ultravox");
     }
     if (p->vision) {
         encoder_meta(g, "vision", p);
         gguf_set_val_u32(g, "clip.vision.image_size", (uint32_t)p->image_size);
         gguf_set_val_u32(g, "clip.vision.patch_size", (uint32_t)p->patch_size);
-        gguf_set_arr_data(g, "clip.vision.image_mean", GGUF_TYPE_FLOAT32, mean, 3);
-        gguf_set_arr_data(g, "clip.vision.image_std", GGUF_TYPE_FLOAT32, std, 3);
+        gguf_set_arr_data(g, "clip.vision.image_mean", GGUF_TYPE_FLOAT32, gemma3 ? siglip : clip_mean, 3);
+        gguf_set_arr_data(g, "clip.vision.image_std", GGUF_TYPE_FLOAT32, gemma3 ? siglip : clip_std, 3);
+        if (gemma3) {
+            gguf_set_val_bool(g, "clip.use_gelu", true);
+            gguf_set_val_u32(g, "clip.vision.projector.scale_factor", (uint32_t)p->n_merge);
+        }
     }
     if (p->audio) {
         encoder_meta(g, "audio", p);
@@ -263,7 +318,11 @@ llamac_status llamac_synth_mmproj_write(const char *path, const llamac_synth_mmp
     }
     build_meta(g, &p);
     const enum ggml_type w = p.type == LLAMAC_SYNTH_F16 ? GGML_TYPE_F16 : GGML_TYPE_F32;
-    if (p.vision) {
+    if (p.vision && strcmp(p.vision_projector, "gemma3") == 0) {
+        gemma3_tensors(&l, w, &p);
+    } else if (p.vision && strcmp(p.vision_projector, "qwen2vl") == 0) {
+        qwen2vl_tensors(&l, w, &p);
+    } else if (p.vision) {
         vision_tensors(&l, w, &p);
     }
     if (p.audio) {

@@ -23,7 +23,7 @@ expect_contains "llamac --help lists synth" "$(cat "$TMP/o")" "synth "
 
 run_llamac "$TMP/o" "$TMP/e" synth --list-presets
 expect_eq "--list-presets status" "$rc" 0
-expect_contains "--list-presets architectures" "$(cat "$TMP/o")" "architectures: llama, qwen2, qwen3, bert"
+expect_contains "--list-presets architectures" "$(cat "$TMP/o")" "architectures: llama, qwen2, qwen3, bert, qwen2vl"
 expect_contains "--list-presets qwen2.5" "$(cat "$TMP/o")" \
   "qwen2.5-0.5b qwen2 layers 24 embd 896 heads 14/2 head_dim 64 ffn 4864 ctx 32768 vocab ggml-vocab-qwen2.gguf"
 expect_contains "--list-presets qwen3" "$(cat "$TMP/o")" \
@@ -89,7 +89,7 @@ expect_eq "no -o message" "$(cat "$TMP/e")" "llamac synth: no output file: pass 
 run_llamac "$TMP/o" "$TMP/e" synth -o "$TMP/bad.gguf" --arch gpt5 --vocab-from "$V/ggml-vocab-llama-bpe.gguf"
 expect_eq "unknown arch status" "$rc" 2
 expect_eq "unknown arch message" "$(cat "$TMP/e")" \
-  "llamac synth: unknown architecture 'gpt5' (supported: llama, qwen2, qwen3, bert)"
+  "llamac synth: unknown architecture 'gpt5' (supported: llama, qwen2, qwen3, bert, qwen2vl)"
 expect_no_file "unknown arch"
 run_llamac "$TMP/o" "$TMP/e" synth -o "$TMP/bad.gguf" --like gpt-4 --vocab-from "$V/ggml-vocab-llama-bpe.gguf"
 expect_eq "unknown preset status" "$rc" 2

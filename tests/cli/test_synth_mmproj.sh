@@ -17,6 +17,14 @@ expect_eq "-q prints nothing" "$(cat "$TMP/o")" ""
 run_llamac "$TMP/o" "$TMP/e" synth --mmproj vision,audio -m "$M" -o "$TMP/va.gguf" --embd 64 --heads 8 --layers 3 \
   --image-size 48 --patch-size 16 --stack-factor 2 --type f16 --seed 5
 expect_eq "vision,audio status" "$rc" 0
+run_llamac "$TMP/o" "$TMP/e" synth --mmproj vision --projector gemma3 --merge 4 -m "$M" -o "$TMP/g.gguf"
+expect_eq "gemma3 summary" "$(cat "$TMP/o")" "wrote $TMP/g.gguf: mmproj vision (gemma3) for $M"
+run_llamac "$TMP/o" "$TMP/e" info --json "$TMP/g.gguf"
+expect_contains "gemma3 type" "$(tr -s ' ' < "$TMP/o" | tr -d '\n')" '"clip.projector_type": "gemma3"'
+expect_contains "gemma3 merge" "$(tr -s ' ' < "$TMP/o" | tr -d '\n')" '"clip.vision.projector.scale_factor": 4'
+run_llamac "$TMP/o" "$TMP/e" synth --mmproj vision --projector qwen2vl -m "$M" -o "$TMP/q.gguf"
+run_llamac "$TMP/o" "$TMP/e" info --json "$TMP/q.gguf"
+expect_contains "qwen2vl type" "$(tr -s ' ' < "$TMP/o" | tr -d '\n')" '"clip.projector_type": "qwen2vl_merger"'
 
 # What the files hold, read back by `llamac info`.
 run_llamac "$TMP/o" "$TMP/e" info --json "$TMP/va.gguf"
@@ -48,6 +56,11 @@ check_usage "no output" "no output file" --mmproj vision -m "$M"
 check_usage "heads" "n_head 5 does not divide n_embd 32" --mmproj vision -m "$M" -o "$TMP/x.gguf" --heads 5
 check_usage "patch" "patch_size 5 does not divide image_size 32" --mmproj vision -m "$M" -o "$TMP/x.gguf" --patch-size 5
 check_usage "type" "invalid value 'q8' for --type" --mmproj audio -m "$M" -o "$TMP/x.gguf" --type q8
+check_usage "projector" "vision projector 'pixtral' is not mlp, gemma3 or qwen2vl" --mmproj vision -m "$M" \
+  -o "$TMP/x.gguf" --projector pixtral
+check_usage "merge" "n_merge 2 applies to the gemma3 projector only" --mmproj vision -m "$M" -o "$TMP/x.gguf" --merge 2
+check_usage "merge too large" "n_merge 8 is more than the 4 patches per side" --mmproj vision --projector gemma3 \
+  -m "$M" -o "$TMP/x.gguf" --merge 8
 check_usage "text-model flag" "'--arch' does not apply to synth --mmproj" --mmproj audio -m "$M" -o "$TMP/x.gguf" --arch llama
 run_llamac "$TMP/o" "$TMP/e" synth --mmproj vision -m "$TMP/missing.gguf" -o "$TMP/x.gguf"
 expect_eq "missing model status" "$rc" 1

@@ -24,6 +24,8 @@ static llamac_model *g_model;
 static const char *g_vision; /* synthesized projectors */
 static const char *g_audio;
 static const char *g_both;
+static const char *g_gemma3;  /* Gemma 3's projector: images decoded with non-causal attention */
+static const char *g_qwen2vl; /* Qwen2-VL's, here only for its pre-checks */
 static char g_fixtures[1024]; /* folder holding the fixtures */
 
 static llamac_mmproj_params quiet_params(void) {
@@ -309,6 +311,16 @@ static void test_precheck(void) {
     /* A misshapen tensor. */
     rewrite(g_vision, bad, NULL, NULL, "mm.2.weight", 32);
     expect_refused(bad, "tensor 'mm.2.weight' has shape [64, 32], but dimension 1 must be 64");
+    /* Gemma 3's graph adds its position table to the patches as it is: it must have one row per patch, exactly. */
+    rewrite(g_gemma3, bad, NULL, NULL, "v.position_embd.weight", 15);
+    expect_refused(bad, "tensor 'v.position_embd.weight' has shape [32, 15], but dimension 1 must be 16");
+    rewrite(g_gemma3, bad, NULL, "mm.input_projection.weight", NULL, 0);
+    expect_refused(bad, "has no tensor 'mm.input_projection.weight'");
+    /* Qwen2-VL's graph adds the K bias unconditionally. */
+    rewrite(g_qwen2vl, bad, NULL, "v.blk.1.attn_k.bias", NULL, 0);
+    expect_refused(bad, "has no tensor 'v.blk.1.attn_k.bias'");
+    rewrite(g_qwen2vl, bad, NULL, "v.patch_embd.weight.1", NULL, 0);
+    expect_refused(bad, "has no tensor 'v.patch_embd.weight.1'");
     /* A cut file. */
     size_t n = 0;
     unsigned char *bytes = read_bytes(g_vision, &n);
@@ -1043,6 +1055,72 @@ static void test_chat(void) {
     llamac_mmproj_free(a);
 }
 
+/* Gemma 3's images are decoded with non-causal attention, all of an image in one ubatch: a context whose n_ubatch
+ * cannot hold one is refused before anything is decoded (llama.cpp would split the image and attend wrongly). */
+static void test_non_causal(void) {
+    llamac_mmproj *g = load_proj(g_gemma3), *q = load_proj(g_qwen2vl);
+    if (!g || !q) {
+        return;
+    }
+    llamac_mmproj_info info;
+    CHECK_OK(llamac_mmproj_get_info(g, &info));
+    CHECK(info.non_causal);
+    CHECK_STR(info.vision_projector, "gemma3");
+    CHECK_OK(llamac_mmproj_get_info(q, &info));
+    CHECK(!info.non_causal);
+    CHECK(!info.mrope); /* the text model has no M-RoPE */
+    CHECK_STR(info.vision_projector, "qwen2vl_merger");
+    llamac_media *img = NULL;
+    llamac_chunks *c = NULL;
+    CHECK_OK(llamac_media_from_file(g, fixture("gradient-32x32.png"), &img));
+    const char *prompt = "<|im_start|>user\n<__media__>Describe it<|im_end|>\n<|im_start|>assistant\n";
+    CHECK_OK(llamac_mmproj_tokenize(g, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &img, 1, &c));
+    llamac_chunk_info ci;
+    CHECK_INT(llamac_chunks_count(c), 3); /* the text and libmtmd's "<start_of_image>", the image, the rest */
+    CHECK_OK(llamac_chunks_get(c, 1, &ci));
+    CHECK_INT(ci.type, LLAMAC_CHUNK_IMAGE);
+    CHECK_INT(ci.n_tokens, 4); /* (32 / 8 / 2)^2 */
+    llamac_ctx_params cp = llamac_ctx_params_default();
+    cp.n_ctx = 256;
+    cp.n_batch = 3;
+    cp.n_ubatch = 3;
+    llamac_context *small = NULL, *fits = NULL;
+    CHECK_OK(llamac_ctx_new(g_model, &cp, &small));
+    cp.n_batch = 4;
+    cp.n_ubatch = 4;
+    CHECK_OK(llamac_ctx_new(g_model, &cp, &fits));
+    llamac_pos end = 0;
+    if (small && fits && c) {
+        CHECK_STATUS(llamac_mmproj_eval(g, small, 0, c, 0, &end), LLAMAC_E_INVALID_ARGUMENT);
+        CHECK_ERROR_HAS("n_batch is 3 and n_ubatch 3: create it with both at least 4");
+        llamac_pos max = 0;
+        CHECK_OK(llamac_ctx_seq_pos_max(small, 0, &max));
+        CHECK_INT(max, -1); /* nothing decoded */
+        CHECK_OK(llamac_mmproj_eval(g, fits, 0, c, 0, &end));
+        CHECK_INT(end, llamac_chunks_n_pos(c));
+        /* The same generation from a context of 4-token batches and a default one. */
+        llamac_context *big = new_ctx(256);
+        struct text a = { "", 0 }, b = { "", 0 };
+        llamac_generate_params gp = llamac_generate_params_default();
+        gp.max_tokens = 12;
+        gp.sampling.temp = 0;
+        gp.on_text = collect;
+        gp.user_data = &a;
+        CHECK_OK(llamac_generate_media(fits, g, prompt, strlen(prompt), &img, 1, &gp, NULL));
+        gp.user_data = &b;
+        CHECK_OK(llamac_generate_media(big, g, prompt, strlen(prompt), &img, 1, &gp, NULL));
+        CHECK(a.len > 0);
+        CHECK_STR(a.buf, b.buf);
+        llamac_ctx_free(big);
+    }
+    llamac_ctx_free(small);
+    llamac_ctx_free(fits);
+    llamac_chunks_free(c);
+    llamac_media_free(img);
+    llamac_mmproj_free(g);
+    llamac_mmproj_free(q);
+}
+
 /* libmtmd's bitmap copy throws std::bad_alloc when memory runs out; llamac turns it into LLAMAC_E_NO_MEMORY. Run in
  * a child with its address space limited (not under ASan, which reserves terabytes of it). */
 static void test_no_memory(void) {
@@ -1116,9 +1194,19 @@ int main(void) {
     CHECK_OK(llamac_synth_mmproj_write(audio, &sp));
     sp.vision = true;
     CHECK_OK(llamac_synth_mmproj_write(both, &sp));
+    static char gemma3[1024], qwen2vl[1024];
+    snprintf(gemma3, sizeof gemma3, "%s", test_tmp("mmproj-gemma3.gguf"));
+    snprintf(qwen2vl, sizeof qwen2vl, "%s", test_tmp("mmproj-qwen2vl.gguf"));
+    sp.audio = false;
+    sp.vision_projector = "gemma3";
+    CHECK_OK(llamac_synth_mmproj_write(gemma3, &sp));
+    sp.vision_projector = "qwen2vl";
+    CHECK_OK(llamac_synth_mmproj_write(qwen2vl, &sp));
     g_vision = vision;
     g_audio = audio;
     g_both = both;
+    g_gemma3 = gemma3;
+    g_qwen2vl = qwen2vl;
 
     RUN(test_synth_and_load);
     RUN(test_synth_params);
@@ -1135,6 +1223,7 @@ int main(void) {
     RUN(test_generate);
     RUN(test_eval);
     RUN(test_chat);
+    RUN(test_non_causal);
     RUN(test_no_memory);
     llamac_model_free(g_model);
     TESTS_DONE();

@@ -15,21 +15,55 @@
 #define MODEL "stories260K-chatml.gguf"
 #define N_THREADS 2
 
-/* The projectors of the cases: a vision "mlp" one and an audio "ultravox" one with frames stacked by 16 (94 tokens
- * per 30 s, so its reference stays small). */
-static bool write_projectors(const char *model, const char *dir) {
-    char path[1200];
+static bool exists_newer_than_self(const char *path) {
+    struct stat f, self;
+    return stat(path, &f) == 0 && stat("/proc/self/exe", &self) == 0 && f.st_mtime > self.st_mtime;
+}
+
+/* The models and projectors of the cases, into `dir`:
+ *   mmproj-vision.gguf   a LLaVA-style "mlp" projector for stories260K-chatml
+ *   mmproj-audio.gguf    an "ultravox" one, frames stacked by 16 (94 tokens per 30 s: a small reference)
+ *   mmproj-gemma3.gguf   Gemma 3's projector (non-causal images), 4 tokens per image
+ *   qwen2vl-64.gguf      a qwen2vl text model (M-RoPE) with Qwen2's vocabulary and chat template, written only when
+ *                        llama.cpp's source tree is there ($LLAMAC_LLAMA_SOURCE), with its Qwen2-VL projector
+ *                        mmproj-qwen2vl.gguf (images at their aspect ratio, w x h tokens advancing max(w, h) positions)
+ * The qwen2vl model (84 MB: Qwen2's vocabulary) is kept while it is newer than this program. */
+static bool write_models(const char *model, const char *dir) {
+    char path[1200], qwen[1200], vocab[1200];
     llamac_synth_mmproj_params p = llamac_synth_mmproj_params_default();
     p.text_model = model;
     snprintf(path, sizeof path, "%s/mmproj-vision.gguf", dir);
-    if (llamac_synth_mmproj_write(path, &p) != LLAMAC_OK) {
-        return false;
-    }
+    bool ok = llamac_synth_mmproj_write(path, &p) == LLAMAC_OK;
+    p.vision_projector = "gemma3";
+    snprintf(path, sizeof path, "%s/mmproj-gemma3.gguf", dir);
+    ok = ok && llamac_synth_mmproj_write(path, &p) == LLAMAC_OK;
+    p.vision_projector = NULL;
     p.vision = false;
     p.audio = true;
     p.stack_factor = 16;
     snprintf(path, sizeof path, "%s/mmproj-audio.gguf", dir);
-    return llamac_synth_mmproj_write(path, &p) == LLAMAC_OK;
+    ok = ok && llamac_synth_mmproj_write(path, &p) == LLAMAC_OK;
+    const char *src = getenv("LLAMAC_LLAMA_SOURCE");
+    snprintf(vocab, sizeof vocab, "%s/models/ggml-vocab-qwen2.gguf", src ? src : "");
+    struct stat sb;
+    if (!ok || !src || !src[0] || stat(vocab, &sb) != 0) {
+        return ok;
+    }
+    snprintf(qwen, sizeof qwen, "%s/qwen2vl-64.gguf", dir);
+    if (!exists_newer_than_self(qwen)) {
+        llamac_synth_params tp = llamac_synth_params_default();
+        tp.arch = "qwen2vl";
+        tp.vocab_from = vocab;
+        tp.n_head_kv = 2;
+        tp.n_ctx_train = 1024;
+        tp.untied_output = true;
+        ok = llamac_synth_write(qwen, &tp) == LLAMAC_OK;
+    }
+    p = llamac_synth_mmproj_params_default();
+    p.text_model = qwen;
+    p.vision_projector = "qwen2vl";
+    snprintf(path, sizeof path, "%s/mmproj-qwen2vl.gguf", dir);
+    return ok && llamac_synth_mmproj_write(path, &p) == LLAMAC_OK;
 }
 
 static bool write_fixtures(const char *model, const char *dir) {
@@ -41,8 +75,8 @@ static bool write_fixtures(const char *model, const char *dir) {
             return false;
         }
     }
-    if (!write_projectors(model, dir)) {
-        fprintf(stderr, "cannot write the projectors: %s\n", llamac_last_error());
+    if (!write_models(model, dir)) {
+        fprintf(stderr, "cannot write the models: %s\n", llamac_last_error());
         return false;
     }
     return true;
@@ -134,6 +168,71 @@ static void compare_embd(const char *name, const float *e, size_t n_floats, int3
     free(ref);
 }
 
+/* With M-RoPE an image advances positions by less than its tokens: a second turn that reuses the first from the cache
+ * must continue at the right positions, so its reply equals a fresh session's on the same conversation. */
+static void chat_mrope(const char *dir) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/qwen2vl-64.gguf", dir);
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        return;
+    }
+    llamac_model *m = NULL;
+    llamac_mmproj *proj = NULL;
+    llamac_context *c1 = NULL, *c2 = NULL;
+    llamac_media *img = NULL;
+    CHECK_OK(llamac_model_load(path, NULL, &m));
+    llamac_mmproj_params mp = llamac_mmproj_params_default();
+    mp.n_threads = N_THREADS;
+    mp.warmup = false;
+    snprintf(path, sizeof path, "%s/mmproj-qwen2vl.gguf", dir);
+    CHECK_OK(llamac_mmproj_load(m, path, &mp, &proj));
+    llamac_ctx_params cp = llamac_ctx_params_default();
+    cp.n_ctx = 1024;
+    cp.n_threads = N_THREADS;
+    CHECK_OK(llamac_ctx_new(m, &cp, &c1));
+    CHECK_OK(llamac_ctx_new(m, &cp, &c2));
+    snprintf(path, sizeof path, "%s/stripes-64x16.png", dir);
+    CHECK_OK(llamac_media_from_file(proj, path, &img));
+    if (!c1 || !c2 || !img) {
+        goto done;
+    }
+    llamac_chat_params chp = llamac_chat_params_default();
+    chp.mmproj = proj;
+    chp.generate.max_tokens = 8;
+    chp.generate.sampling.temp = 0;
+    llamac_chat *chat = NULL, *fresh = NULL;
+    CHECK_OK(llamac_chat_new(c1, &chp, &chat));
+    CHECK_OK(llamac_chat_new(c2, &chp, &fresh));
+    const llamac_chat_part parts[2] = { { NULL, 0, img }, { "What is it?", 11, NULL } };
+    struct text t1 = { "", 0 }, t2 = { "", 0 }, f2 = { "", 0 };
+    llamac_chat_result r1, r2, fr;
+    if (chat && fresh) {
+        CHECK_OK(llamac_chat_add_parts(chat, "user", parts, 2));
+        CHECK_OK(llamac_chat_generate(chat, collect, &t1, &r1));
+        CHECK_OK(llamac_chat_add(chat, "user", "And the colours?", 16));
+        CHECK_OK(llamac_chat_generate(chat, collect, &t2, &r2));
+        CHECK(r2.n_reused_tokens >= r1.gen.n_prompt_tokens);
+        CHECK_OK(llamac_chat_add_parts(fresh, "user", parts, 2));
+        CHECK_OK(llamac_chat_add(fresh, "assistant", t1.buf, t1.len));
+        CHECK_OK(llamac_chat_add(fresh, "user", "And the colours?", 16));
+        CHECK_OK(llamac_chat_generate(fresh, collect, &f2, &fr));
+        CHECK_INT(fr.n_reused_tokens, 0);
+        CHECK_INT(fr.gen.n_prompt_tokens, r2.gen.n_prompt_tokens);
+        CHECK_STR(t2.buf, f2.buf);
+        fprintf(stderr, "%-12s turn 2 (%d of %d prompt tokens reused) %s\n", "mrope chat", r2.n_reused_tokens,
+                r2.gen.n_prompt_tokens, t2.buf);
+    }
+    llamac_chat_free(chat);
+    llamac_chat_free(fresh);
+done:
+    llamac_media_free(img);
+    llamac_ctx_free(c1);
+    llamac_ctx_free(c2);
+    llamac_mmproj_free(proj);
+    llamac_model_free(m);
+}
+
 int main(int argc, char **argv) {
     const char *model_path = test_model(MODEL);
     if (argc == 3 && strcmp(argv[1], "--write-fixtures") == 0) {
@@ -161,27 +260,10 @@ int main(int argc, char **argv) {
     char dir[1024];
     snprintf(dir, sizeof dir, "%s", test_tmp("fixtures"));
     CHECK(write_fixtures(model_path, dir));
-    llamac_mmproj_params mp = llamac_mmproj_params_default();
-    mp.n_threads = N_THREADS;
-    mp.flash_attn = LLAMAC_FLASH_ATTN_OFF;
-    llamac_mmproj *vision = NULL, *audio = NULL;
+    llamac_model_free(model);
     char path[1200];
-    snprintf(path, sizeof path, "%s/mmproj-vision.gguf", dir);
-    CHECK_OK(llamac_mmproj_load(model, path, &mp, &vision));
-    snprintf(path, sizeof path, "%s/mmproj-audio.gguf", dir);
-    CHECK_OK(llamac_mmproj_load(model, path, &mp, &audio));
-    llamac_ctx_params cp = llamac_ctx_params_default();
-    cp.n_ctx = 2048;
-    cp.n_threads = N_THREADS;
-    cp.flash_attn = LLAMAC_FLASH_ATTN_OFF;
-    llamac_context *ctx = NULL;
-    CHECK_OK(llamac_ctx_new(model, &cp, &ctx));
-    if (!vision || !audio || !ctx) {
-        return 1;
-    }
-
     char line[1024];
-    int n_cases = 0;
+    int n_cases = 0, n_skipped = 0;
     struct text first_text = { "", 0 };
     bool other_differs = false;
     while (fgets(line, sizeof line, cases)) {
@@ -189,80 +271,117 @@ int main(int argc, char **argv) {
         if (!line[0] || line[0] == '#') {
             continue;
         }
-        /* name, projector (vision | audio), media file, tokens to predict, the user's text */
-        char *fields[5] = { NULL, NULL, NULL, NULL, NULL };
+        /* name, model, projector, media file, tokens to predict, the user's text */
+        char *f[6] = { NULL, NULL, NULL, NULL, NULL, NULL };
         char *save = NULL, *tok = strtok_r(line, "\t", &save);
-        for (int f = 0; f < 5 && tok; f++, tok = strtok_r(NULL, "\t", &save)) {
-            fields[f] = tok;
+        for (int k = 0; k < 6 && tok; k++, tok = strtok_r(NULL, "\t", &save)) {
+            f[k] = tok;
         }
-        if (!fields[4]) {
+        if (!f[5]) {
             fprintf(stderr, "malformed case line in %s\n", cases_path);
             check_failed++;
             continue;
         }
-        n_cases++;
-        const char *name = fields[0];
-        llamac_mmproj *proj = strcmp(fields[1], "audio") == 0 ? audio : vision;
-        snprintf(path, sizeof path, "%s/%s", dir, fields[2]);
-        llamac_media *m = NULL;
-        CHECK_OK(llamac_media_from_file(proj, path, &m));
-        char *prompt = chat_prompt(model, fields[4]);
-        if (!m || !prompt) {
-            free(prompt);
+        const char *name = f[0];
+        /* The model: a test model, else one written into the fixtures. */
+        const char *models_dir = getenv("LLAMAC_TEST_MODELS");
+        snprintf(path, sizeof path, "%s/%s", models_dir && models_dir[0] ? models_dir : "../shared/models", f[1]);
+        struct stat sb;
+        if (stat(path, &sb) != 0) {
+            snprintf(path, sizeof path, "%s/%s", dir, f[1]);
+        }
+        if (stat(path, &sb) != 0) {
+            fprintf(stderr, "%-12s skipped: no %s (it needs llama.cpp's source tree for its vocabulary)\n", name, f[1]);
+            n_skipped++;
             continue;
+        }
+        n_cases++;
+        llamac_model *m = NULL;
+        llamac_mmproj *proj = NULL;
+        llamac_context *ctx = NULL;
+        llamac_media *medium = NULL;
+        char *prompt = NULL, *ref = NULL;
+        CHECK_OK(llamac_model_load(path, NULL, &m));
+        llamac_mmproj_params mp = llamac_mmproj_params_default();
+        mp.n_threads = N_THREADS;
+        mp.flash_attn = LLAMAC_FLASH_ATTN_OFF;
+        mp.warmup = false; /* Qwen2-VL's warmup image is 46 x 46 tokens: gigabytes of attention */
+        snprintf(path, sizeof path, "%s/%s", dir, f[2]);
+        if (m) {
+            CHECK_OK(llamac_mmproj_load(m, path, &mp, &proj));
+        }
+        llamac_ctx_params cp = llamac_ctx_params_default();
+        cp.n_ctx = 1024;
+        cp.n_threads = N_THREADS;
+        cp.flash_attn = LLAMAC_FLASH_ATTN_OFF;
+        if (proj) {
+            CHECK_OK(llamac_ctx_new(m, &cp, &ctx));
+            snprintf(path, sizeof path, "%s/%s", dir, f[3]);
+            CHECK_OK(llamac_media_from_file(proj, path, &medium));
+            prompt = chat_prompt(m, f[5]);
+        }
+        if (!ctx || !medium || !prompt) {
+            goto next;
         }
         /* Embeddings: the medium's chunk, encoded. */
         llamac_chunks *c = NULL;
         CHECK_OK(llamac_mmproj_tokenize(proj, prompt, strlen(prompt),
-                                        LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL, &m, 1, &c));
+                                        LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL, &medium, 1, &c));
+        llamac_mmproj_info pi;
+        llamac_mmproj_get_info(proj, &pi);
         for (size_t i = 0; c && i < llamac_chunks_count(c); i++) {
             llamac_chunk_info ci;
             CHECK_OK(llamac_chunks_get(c, i, &ci));
             if (ci.type != LLAMAC_CHUNK_TEXT) {
+                if (pi.mrope) {
+                    CHECK(ci.n_pos < (llamac_pos)ci.n_tokens); /* w x h tokens advance max(w, h) positions */
+                }
                 float *e = NULL;
                 size_t n = 0;
                 CHECK_OK(llamac_mmproj_encode(proj, c, i, &e, &n));
                 snprintf(path, sizeof path, "%s/%s.embd", ref_dir, name);
                 if (e) {
-                    compare_embd(name, e, n, 64, path);
+                    compare_embd(name, e, n, pi.n_embd, path);
                 }
                 llamac_free(e);
             }
         }
         llamac_chunks_free(c);
-        /* Greedy text. */
+        /* Greedy text from llamac_generate_media. */
         struct text t = { "", 0 };
         llamac_generate_params gp = llamac_generate_params_default();
-        gp.max_tokens = atoi(fields[3]);
+        gp.max_tokens = atoi(f[4]);
         gp.sampling.temp = 0;
         gp.tokenize_flags = LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL;
         gp.on_text = collect;
         gp.user_data = &t;
-        CHECK_OK(llamac_generate_media(ctx, proj, prompt, strlen(prompt), &m, 1, &gp, NULL));
+        CHECK_OK(llamac_generate_media(ctx, proj, prompt, strlen(prompt), &medium, 1, &gp, NULL));
         snprintf(path, sizeof path, "%s/%s.txt", ref_dir, name);
         size_t n_ref = 0;
-        char *ref = (char *)read_file(path, &n_ref);
-        CHECK(ref != NULL);
+        ref = (char *)read_file(path, &n_ref);
+        CHECK(ref != NULL && n_ref > 0);
         if (ref) {
             if (strcmp(t.buf, ref) != 0) {
                 fprintf(stderr, "%s: llamac's text differs from llama-mtmd-cli's\n", name);
             }
             CHECK_STR(t.buf, ref);
-            CHECK(n_ref > 0);
         }
-        /* The same through a chat session: the medium, then the text after the marker. */
+        /* The same through a chat session: the text before the marker, the medium, the text after it. */
         llamac_chat_params chp = llamac_chat_params_default();
         chp.mmproj = proj;
         chp.generate.max_tokens = gp.max_tokens;
         chp.generate.sampling.temp = 0;
         llamac_chat *chat = NULL;
         CHECK_OK(llamac_chat_new(ctx, &chp, &chat));
-        const char *after = strstr(fields[4], "<__media__>");
-        after = after ? after + strlen("<__media__>") : fields[4];
-        const llamac_chat_part parts[2] = { { NULL, 0, m }, { after, strlen(after), NULL } };
+        const char *mk = strstr(f[5], "<__media__>");
+        const char *after = mk ? mk + strlen("<__media__>") : f[5];
+        const llamac_chat_part parts[3] = { { f[5], mk ? (size_t)(mk - f[5]) : 0, NULL },
+                                            { NULL, 0, medium },
+                                            { after, strlen(after), NULL } };
         struct text ct = { "", 0 };
         if (chat) {
-            CHECK_OK(llamac_chat_add_parts(chat, "user", parts, 2));
+            bool lead = parts[0].len > 0;
+            CHECK_OK(llamac_chat_add_parts(chat, "user", lead ? parts : parts + 1, lead ? 3 : 2));
             CHECK_OK(llamac_chat_generate(chat, collect, &ct, NULL));
             if (ref) {
                 CHECK_STR(ct.buf, ref);
@@ -271,20 +390,23 @@ int main(int argc, char **argv) {
         llamac_chat_free(chat);
         if (n_cases == 1) {
             first_text = t;
-        } else if (strcmp(fields[1], "vision") == 0 && strcmp(t.buf, first_text.buf) != 0) {
+        } else if (strcmp(f[1], "stories260K-chatml.gguf") == 0 && strcmp(f[2], "mmproj-vision.gguf") == 0 &&
+                   strcmp(t.buf, first_text.buf) != 0) {
             other_differs = true;
         }
         fprintf(stderr, "%-12s %s\n", name, t.buf);
+    next:
         free(ref);
         free(prompt);
-        llamac_media_free(m);
+        llamac_media_free(medium);
+        llamac_ctx_free(ctx);
+        llamac_mmproj_free(proj);
+        llamac_model_free(m);
     }
     fclose(cases);
-    CHECK(n_cases >= 5);
+    chat_mrope(dir);
+    CHECK(n_cases + n_skipped >= 8);
+    CHECK(n_cases >= 6);
     CHECK(other_differs); /* other images, other text: the image reaches the model */
-    llamac_ctx_free(ctx);
-    llamac_mmproj_free(vision);
-    llamac_mmproj_free(audio);
-    llamac_model_free(model);
     TESTS_DONE();
 }

@@ -147,12 +147,13 @@ static bool nothing_left(const char *name) {
 }
 
 static void test_lists(void) {
-    CHECK_INT(llamac_synth_arch_count(), 4);
+    CHECK_INT(llamac_synth_arch_count(), 5);
     CHECK_STR(llamac_synth_arch_name(0), "llama");
     CHECK_STR(llamac_synth_arch_name(1), "qwen2");
     CHECK_STR(llamac_synth_arch_name(2), "qwen3");
     CHECK_STR(llamac_synth_arch_name(3), "bert");
-    CHECK(llamac_synth_arch_name(4) == NULL);
+    CHECK_STR(llamac_synth_arch_name(4), "qwen2vl");
+    CHECK(llamac_synth_arch_name(5) == NULL);
     CHECK_INT(llamac_synth_preset_count(), 4);
     CHECK_STR(llamac_synth_preset_name(0), "qwen2.5-0.5b");
     CHECK_STR(llamac_synth_preset_name(1), "qwen3-0.6b");
@@ -345,6 +346,25 @@ static void test_qwen2(void) {
     CHECK_INT(tensor_type(path, "output_norm.weight"), GGML_TYPE_F32);
     CHECK_INT(tensor_type(path, "output.weight"), -1);
     check_decoder(path, &p, 151936, true, false, "F16");
+}
+
+/* qwen2vl: qwen2 with M-RoPE, whose rotary sections (time, height, width) split head_dim / 2 = 8 pairs 2 / 3 / 3. */
+static void test_qwen2vl(void) {
+    llamac_synth_params p = tiny("qwen2vl", VOCAB_QWEN2);
+    p.n_head_kv = 2;
+    p.n_ctx_train = 1024;
+    p.untied_output = true;
+    const char *path = synth("qwen2vl.gguf", &p);
+    struct gguf_init_params ip = { .no_alloc = true, .ctx = NULL };
+    struct gguf_context *g = gguf_init_from_file(path, ip);
+    int64_t k = g ? gguf_find_key(g, "qwen2vl.rope.dimension_sections") : -1;
+    CHECK(k >= 0 && gguf_get_arr_type(g, k) == GGUF_TYPE_INT32 && gguf_get_arr_n(g, k) == 4);
+    if (k >= 0) {
+        const int32_t *v = gguf_get_arr_data(g, k);
+        CHECK(v[0] == 2 && v[1] == 3 && v[2] == 3 && v[3] == 0);
+    }
+    gguf_free(g);
+    check_decoder(path, &p, 151936, true, false, "all F32");
 }
 
 /* qwen3 may have heads wider than n_embd / n_head (Qwen3-0.6B: 16 x 128 over 1024). */
@@ -627,7 +647,7 @@ static void expect_invalid(const llamac_synth_params *p, const char *needle) {
 
 static void test_invalid_params(void) {
     llamac_synth_params p = tiny("gpt5", VOCAB_LLAMA);
-    expect_invalid(&p, "unknown architecture 'gpt5' (supported: llama, qwen2, qwen3, bert)");
+    expect_invalid(&p, "unknown architecture 'gpt5' (supported: llama, qwen2, qwen3, bert, qwen2vl)");
     p = tiny("llama", VOCAB_LLAMA);
     p.like = "gpt-4";
     expect_invalid(&p, "unknown preset 'gpt-4' (known: qwen2.5-0.5b, qwen3-0.6b, llama-3.2-1b, bge-small)");
@@ -767,6 +787,7 @@ int main(void) {
     RUN(test_resolve);
     RUN(test_llama);
     RUN(test_qwen2);
+    RUN(test_qwen2vl);
     RUN(test_qwen3);
     RUN(test_vocab_carried_over);
     RUN(test_bert_embeddings);

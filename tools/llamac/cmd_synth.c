@@ -137,7 +137,7 @@ static const struct cli_opt file_rows[] = {
       .arg = "A",
       .set = cli_set_str,
       .offset = SP(arch),
-      .help = "llama (default), qwen2, qwen3 or bert" },
+      .help = "llama (default), qwen2, qwen3, bert or qwen2vl" },
     { .names = { "--like" },
       .arg = "PRESET",
       .set = cli_set_str,
@@ -273,6 +273,13 @@ static const struct cli_opt mmproj_rows[] = {
     MM_SHAPE("--patch-size", patch_size, "--mmproj: in N x N patches, one token each (default: 8)"),
     MM_SHAPE("--mel-bins", n_mel_bins, "--mmproj: audio mel channels (default: 80)"),
     MM_SHAPE("--stack-factor", stack_factor, "--mmproj: audio frames per projected token (default: 4)"),
+    { .names = { "--projector" },
+      .arg = "mlp|gemma3|qwen2vl",
+      .set = cli_set_str,
+      .offset = SM(vision_projector),
+      .help = "--mmproj: the vision projector: LLaVA-style (default), Gemma 3's (SigLIP, pooled, decoded "
+              "non-causally) or Qwen2-VL's (for M-RoPE models)" },
+    MM_SHAPE("--merge", n_merge, "--mmproj gemma3: patches pooled per side into one token (default: 2)"),
 };
 static const struct cli_group mmproj_group = CLI_GROUP("Projectors (-m is the text model; --embd, --heads, --layers, "
                                                        "--ffn shape the encoder (default: 32, 4, 2, 4 * embd); "
@@ -333,7 +340,8 @@ static const char *const lora_only[] = { "--targets",   "--rank",          "--al
 static const char *const adapter_only[] = {
     "-m", "--targets", "--rank", "--alpha", "--task-name", "--prompt-prefix", "--alora-invocation-tokens"
 };
-static const char *const mmproj_only[] = { "--image-size", "--patch-size", "--mel-bins", "--stack-factor" };
+static const char *const mmproj_only[] = { "--image-size",   "--patch-size", "--mel-bins",
+                                           "--stack-factor", "--projector",  "--merge" };
 /* What a projector does not take: the text model's shape beyond the encoder's four, and the adapters' flags. */
 static const char *const not_mmproj[] = {
     "--arch",          "--like",  "--vocab-from", "--list-presets",   "--kv-heads",
@@ -381,8 +389,9 @@ static int synth_mmproj(struct cli_common *c, const struct cli_parser *parser, s
         return st == LLAMAC_E_INVALID_ARGUMENT ? EXIT_USAGE : EXIT_FAILURE_RUN;
     }
     if (!c->quiet) {
-        printf("wrote %s: mmproj%s%s for %s\n", o->out, o->mm.vision ? " vision (mlp)" : "",
-               o->mm.audio ? " audio (ultravox)" : "", o->mm.text_model);
+        const char *vp = o->mm.vision_projector ? o->mm.vision_projector : "mlp";
+        printf("wrote %s: mmproj%s%s%s%s for %s\n", o->out, o->mm.vision ? " vision (" : "", o->mm.vision ? vp : "",
+               o->mm.vision ? ")" : "", o->mm.audio ? " audio (ultravox)" : "", o->mm.text_model);
     }
     return EXIT_OK;
 }
