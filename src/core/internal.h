@@ -85,6 +85,15 @@ struct llamac_model {
     bool cpu_only;        /* loaded with n_gpu_layers 0: everything lives in host memory */
 };
 
+/* A load's progress on its way to the caller's callback, remembering whether the caller asked to cancel (llama.cpp's
+ * and libmtmd's loads then fail without saying why). llamac__progress_relay takes a struct llamac__progress. */
+struct llamac__progress {
+    llamac_progress_fn fn;
+    void *user_data;
+    bool cancelled;
+};
+bool llamac__progress_relay(float progress, void *user_data);
+
 /* Takes / drops a reference. Dropping the last frees the model. */
 void llamac__model_ref(llamac_model *model);
 void llamac__model_unref(llamac_model *model);

@@ -151,14 +151,9 @@ static llamac_status check_override_types(const char *path, const llamac_model_p
     return st;
 }
 
-struct progress_relay {
-    const llamac_model_params *params;
-    bool cancelled;
-};
-
-static bool relay_progress(float progress, void *user_data) {
-    struct progress_relay *r = user_data;
-    if (!r->params->progress(progress, r->params->progress_user_data)) {
+bool llamac__progress_relay(float progress, void *user_data) {
+    struct llamac__progress *r = user_data;
+    if (!r->fn(progress, r->user_data)) {
         r->cancelled = true;
         return false;
     }
@@ -389,9 +384,9 @@ llamac_status llamac_model_load(const char *path, const llamac_model_params *par
         }
         lp.kv_overrides = kvo;
     }
-    struct progress_relay relay = { p, false };
+    struct llamac__progress relay = { p->progress, p->progress_user_data, false };
     if (p->progress) {
-        lp.progress_callback = relay_progress;
+        lp.progress_callback = llamac__progress_relay;
         lp.progress_callback_user_data = &relay;
     }
 

@@ -17,20 +17,6 @@ static void route_log(void) {
     mtmd_helper_log_set(llamac__llama_log, NULL); /* also libmtmd's own (mtmd_log_set) */
 }
 
-struct progress_relay {
-    const llamac_mmproj_params *params;
-    bool cancelled;
-};
-
-static bool relay_progress(float progress, void *user_data) {
-    struct progress_relay *r = user_data;
-    if (!r->params->progress(progress, r->params->progress_user_data)) {
-        r->cancelled = true;
-        return false;
-    }
-    return true;
-}
-
 static void fill_info(llamac_mmproj *proj) {
     llamac_mmproj_info *i = &proj->info;
     i->vision = mtmd_support_vision(proj->mctx);
@@ -101,9 +87,9 @@ llamac_status llamac_mmproj_load(llamac_model *model, const char *path, const ll
     if (p->batch_max_tokens > 0) {
         mp.batch_max_tokens = p->batch_max_tokens;
     }
-    struct progress_relay relay = { p, false };
+    struct llamac__progress relay = { p->progress, p->progress_user_data, false };
     if (p->progress) {
-        mp.progress_callback = relay_progress;
+        mp.progress_callback = llamac__progress_relay;
         mp.progress_callback_user_data = &relay;
     }
     struct llamac__guard g;
