@@ -45,16 +45,7 @@ void llamac__chat_media_free(llamac_chat *chat) {
 }
 
 static size_t count_marker(const char *text, size_t len, const char *marker) {
-    size_t m = strlen(marker), n = 0;
-    for (size_t i = 0; m > 0 && i + m <= len;) {
-        if (memcmp(text + i, marker, m) == 0) {
-            n++;
-            i += m;
-        } else {
-            i++;
-        }
-    }
-    return n;
+    return llamac__count_marker(text, len, marker, strlen(marker));
 }
 
 llamac_status llamac__chat_check_marker(const llamac_chat *chat, const char *text, size_t len) {

@@ -100,20 +100,6 @@ fail:
     return st;
 }
 
-/* Number of non-overlapping occurrences of `marker` in text. */
-static size_t count_markers(const char *text, size_t len, const char *marker, size_t mlen) {
-    size_t n = 0;
-    for (size_t i = 0; i + mlen <= len;) {
-        if (memcmp(text + i, marker, mlen) == 0) {
-            n++;
-            i += mlen;
-        } else {
-            i++;
-        }
-    }
-    return n;
-}
-
 llamac_status llamac_mmproj_tokenize(llamac_mmproj *proj, const char *text, size_t len, unsigned flags,
                                      llamac_media *const *media, size_t n_media, llamac_chunks **out) {
     if (out) {
@@ -135,7 +121,7 @@ llamac_status llamac_mmproj_tokenize(llamac_mmproj *proj, const char *text, size
     }
     const char *marker = proj->marker;
     size_t mlen = strlen(marker);
-    size_t n_markers = count_markers(text, len, marker, mlen);
+    size_t n_markers = llamac__count_marker(text, len, marker, mlen);
     if (n_markers != n_media) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
                             "the prompt has %zu media markers (\"%s\") for %zu media; there must be one per medium",

@@ -82,6 +82,9 @@ llamac_status llamac__mmproj_eval_from(llamac_mmproj *proj, llamac_context *ctx,
                                        const llamac_chunks *chunks, size_t first, size_t skip_tokens, llama_pos n_past,
                                        llama_pos *n_past_out);
 
+/* Number of non-overlapping occurrences of `marker` (mlen bytes, > 0) in text. */
+size_t llamac__count_marker(const char *text, size_t len, const char *marker, size_t mlen);
+
 /* The text tokens of all chunks in order (for the sampler's penalties). *out is caller frees with free(). */
 llamac_status llamac__chunks_text_tokens(const llamac_chunks *chunks, llamac_token **out, size_t *n_out);
 

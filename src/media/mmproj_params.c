@@ -1,6 +1,6 @@
 /*
- * mmproj_params.c - a projector's parameters: their defaults and their checks, the same in every build (a libllamac
- * without libmtmd still answers llamac_mmproj_params_default).
+ * mmproj_params.c - a projector's parameters: their defaults and their checks, and where its marker occurs in text,
+ * the same in every build (a libllamac without libmtmd still answers llamac_mmproj_params_default).
  */
 #include "media/media_internal.h"
 
@@ -63,4 +63,17 @@ llamac_status llamac__mmproj_check_params(const llamac_mmproj_params *p) {
                             p->max_audio_seconds);
     }
     return LLAMAC_OK;
+}
+
+size_t llamac__count_marker(const char *text, size_t len, const char *marker, size_t mlen) {
+    size_t n = 0;
+    for (size_t i = 0; i + mlen <= len;) {
+        if (memcmp(text + i, marker, mlen) == 0) {
+            n++;
+            i += mlen;
+        } else {
+            i++;
+        }
+    }
+    return n;
 }
