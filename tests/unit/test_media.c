@@ -59,20 +59,6 @@ static void write_bytes(const char *path, const void *data, size_t n) {
     }
 }
 
-static unsigned char *read_bytes(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long end = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)end + 1);
-    *n = buf ? fread(buf, 1, (size_t)end, f) : 0;
-    fclose(f);
-    return buf;
-}
-
 /* ---- projectors ---- */
 
 static void test_synth_and_load(void) {
@@ -142,7 +128,8 @@ static void test_synth_params(void) {
     p.seed = 7;
     CHECK_OK(llamac_synth_mmproj_write(c, &p));
     size_t na = 0, nb = 0, nc = 0;
-    unsigned char *da = read_bytes(a, &na), *db = read_bytes(b, &nb), *dc = read_bytes(c, &nc);
+    unsigned char *da = (unsigned char *)test_read_file(a, &na), *db = (unsigned char *)test_read_file(b, &nb),
+                  *dc = (unsigned char *)test_read_file(c, &nc);
     CHECK(da && db && dc && na == nb && na == nc);
     CHECK(da && db && memcmp(da, db, na) == 0);
     CHECK(da && dc && memcmp(da, dc, na) != 0);
@@ -323,7 +310,7 @@ static void test_precheck(void) {
     expect_refused(bad, "has no tensor 'v.patch_embd.weight.1'");
     /* A cut file. */
     size_t n = 0;
-    unsigned char *bytes = read_bytes(g_vision, &n);
+    unsigned char *bytes = (unsigned char *)test_read_file(g_vision, &n);
     if (bytes) {
         write_bytes(bad, bytes, n / 2);
         expect_refused(bad, "truncated");
@@ -351,7 +338,7 @@ static void test_media_files(void) {
     }
     /* The id is the content's: the same bytes from a buffer give the same id, other bytes another. */
     size_t n = 0;
-    unsigned char *bytes = read_bytes(fixture("rings-48x40.png"), &n);
+    unsigned char *bytes = (unsigned char *)test_read_file(fixture("rings-48x40.png"), &n);
     CHECK_OK(llamac_media_from_buffer(v, bytes, n, &m2));
     llamac_media_info info2;
     if (m && m2 && llamac_media_get_info(m2, &info2) == LLAMAC_OK) {
@@ -555,7 +542,7 @@ static void test_undecodable(void) {
     CHECK_ERROR_HAS("WebP");
     /* A real PNG header over corrupt data: recognised, then stb_image fails, and libmtmd's fallback must not run. */
     size_t n = 0;
-    unsigned char *png = read_bytes(fixture("gradient-32x32.png"), &n);
+    unsigned char *png = (unsigned char *)test_read_file(fixture("gradient-32x32.png"), &n);
     if (png) {
         for (size_t i = 41; i < n - 12; i++) {
             png[i] ^= 0x5A;
@@ -783,21 +770,6 @@ static void test_encode_threads(void) {
 
 /* ---- evaluation and generation ---- */
 
-struct text {
-    char buf[4096];
-    size_t len;
-};
-
-static bool collect(const char *s, size_t n, void *ud) {
-    struct text *t = ud;
-    if (t->len + n < sizeof t->buf) {
-        memcpy(t->buf + t->len, s, n);
-        t->len += n;
-        t->buf[t->len] = '\0';
-    }
-    return true;
-}
-
 static llamac_context *new_ctx(uint32_t n_ctx) {
     llamac_ctx_params cp = llamac_ctx_params_default();
     cp.n_ctx = n_ctx;
@@ -809,14 +781,14 @@ static llamac_context *new_ctx(uint32_t n_ctx) {
 }
 
 static llamac_status gen(llamac_context *ctx, llamac_mmproj *proj, const char *file, const char *prompt,
-                         struct text *out, llamac_generate_result *res) {
+                         struct test_text *out, llamac_generate_result *res) {
     llamac_media *m = NULL;
     llamac_status st = llamac_media_from_file(proj, fixture(file), &m);
     CHECK_INT(st, LLAMAC_OK);
     llamac_generate_params gp = llamac_generate_params_default();
     gp.max_tokens = 24;
     gp.sampling.temp = 0;
-    gp.on_text = collect;
+    gp.on_text = test_collect;
     gp.user_data = out;
     out->len = 0;
     out->buf[0] = '\0';
@@ -833,7 +805,7 @@ static void test_generate(void) {
     }
     /* The ChatML prompt llama-mtmd-cli makes of "<__media__>Describe it" (a story opening would drown the image). */
     const char *prompt = "<|im_start|>user\n<__media__>Describe it<|im_end|>\n<|im_start|>assistant\n";
-    struct text t1, t2, t3, ta;
+    struct test_text t1, t2, t3, ta;
     llamac_generate_result r1, r2;
     CHECK_OK(gen(ctx, v, "gradient-32x32.png", prompt, &t1, &r1));
     CHECK_OK(gen(ctx, v, "gradient-32x32.png", prompt, &t2, &r2));
@@ -948,20 +920,20 @@ static void test_chat(void) {
     /* Turn 1: an image and a question; the reply is llamac_generate_media's on the same prompt. */
     const llamac_chat_part parts[2] = { { NULL, 0, img }, { "Describe it", 11, NULL } };
     CHECK_OK(llamac_chat_add_parts(chat, "user", parts, 2));
-    struct text r1 = { "", 0 };
+    struct test_text r1 = { "", 0 };
     llamac_chat_result cr;
-    CHECK_OK(llamac_chat_generate(chat, collect, &r1, &cr));
+    CHECK_OK(llamac_chat_generate(chat, test_collect, &r1, &cr));
     CHECK(r1.len > 0);
     CHECK_INT(cr.n_reused_tokens, 0);
     CHECK_INT(cr.gen.n_prompt_tokens, cr.n_decoded_tokens);
     int32_t turn1 = cr.gen.n_prompt_tokens;
     const char *prompt = "<|im_start|>user\n<__media__>Describe it<|im_end|>\n<|im_start|>assistant\n";
-    struct text g = { "", 0 };
+    struct test_text g = { "", 0 };
     llamac_generate_params gp = llamac_generate_params_default();
     gp.max_tokens = 16;
     gp.sampling.temp = 0;
     gp.tokenize_flags = LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL;
-    gp.on_text = collect;
+    gp.on_text = test_collect;
     gp.user_data = &g;
     gp.stop = (const char *const[]){ "<|im_end|>" };
     gp.n_stop = 1;
@@ -986,8 +958,8 @@ static void test_chat(void) {
     CHECK_STATUS(llamac_chat_prompt(chat, NULL, NULL, &toks, &nt), LLAMAC_E_UNSUPPORTED);
     /* Turn 2: text only; the image and the first turn come from the cache, and the reply is a fresh session's. */
     CHECK_OK(llamac_chat_add(chat, "user", "And then?", 9));
-    struct text r2 = { "", 0 };
-    CHECK_OK(llamac_chat_generate(chat, collect, &r2, &cr));
+    struct test_text r2 = { "", 0 };
+    CHECK_OK(llamac_chat_generate(chat, test_collect, &r2, &cr));
     CHECK(cr.n_reused_tokens >= turn1); /* the whole first prompt, the image included, and most of the reply */
     CHECK_INT(cr.n_decoded_tokens, cr.gen.n_prompt_tokens - cr.n_reused_tokens);
     llamac_chat *fresh = new_chat(ctx2, v);
@@ -995,9 +967,9 @@ static void test_chat(void) {
         CHECK_OK(llamac_chat_add_parts(fresh, "user", parts, 2));
         CHECK_OK(llamac_chat_add(fresh, "assistant", r1.buf, r1.len));
         CHECK_OK(llamac_chat_add(fresh, "user", "And then?", 9));
-        struct text f2 = { "", 0 };
+        struct test_text f2 = { "", 0 };
         llamac_chat_result fr;
-        CHECK_OK(llamac_chat_generate(fresh, collect, &f2, &fr));
+        CHECK_OK(llamac_chat_generate(fresh, test_collect, &f2, &fr));
         CHECK_INT(fr.n_reused_tokens, 0);
         CHECK_STR(r2.buf, f2.buf);
         CHECK_INT(fr.gen.n_prompt_tokens, cr.gen.n_prompt_tokens);
@@ -1006,8 +978,8 @@ static void test_chat(void) {
     /* Turn 3: another image; what precedes it is reused. */
     const llamac_chat_part parts2[2] = { { "Now this: ", 10, NULL }, { NULL, 0, img2 } };
     CHECK_OK(llamac_chat_add_parts(chat, "user", parts2, 2));
-    struct text r3 = { "", 0 };
-    CHECK_OK(llamac_chat_generate(chat, collect, &r3, &cr));
+    struct test_text r3 = { "", 0 };
+    CHECK_OK(llamac_chat_generate(chat, test_collect, &r3, &cr));
     CHECK(cr.n_reused_tokens > 16 + 20);
     CHECK(cr.n_decoded_tokens >= 16);
     /* Saving a session with media is refused. */
@@ -1039,11 +1011,11 @@ static void test_chat(void) {
     if (chat) {
         const llamac_chat_part ap[2] = { { NULL, 0, snd }, { "What is it?", 11, NULL } };
         CHECK_OK(llamac_chat_add_parts(chat, "user", ap, 2));
-        struct text t = { "", 0 };
-        CHECK_OK(llamac_chat_generate(chat, collect, &t, &cr));
+        struct test_text t = { "", 0 };
+        CHECK_OK(llamac_chat_generate(chat, test_collect, &t, &cr));
         CHECK(cr.gen.n_prompt_tokens > 375);
         CHECK_OK(llamac_chat_add_parts(chat, "user", ap, 2)); /* 2 x 375 tokens do not fit in 512 */
-        CHECK_OK(llamac_chat_generate(chat, collect, &t, &cr));
+        CHECK_OK(llamac_chat_generate(chat, test_collect, &t, &cr));
         CHECK_INT(cr.n_evicted_messages, 2);
         CHECK(cr.gen.n_prompt_tokens > 375 && cr.gen.n_prompt_tokens < 512);
     }
@@ -1100,11 +1072,11 @@ static void test_non_causal(void) {
         CHECK_INT(end, llamac_chunks_n_pos(c));
         /* The same generation from a context of 4-token batches and a default one. */
         llamac_context *big = new_ctx(256);
-        struct text a = { "", 0 }, b = { "", 0 };
+        struct test_text a = { "", 0 }, b = { "", 0 };
         llamac_generate_params gp = llamac_generate_params_default();
         gp.max_tokens = 12;
         gp.sampling.temp = 0;
-        gp.on_text = collect;
+        gp.on_text = test_collect;
         gp.user_data = &a;
         CHECK_OK(llamac_generate_media(fits, g, prompt, strlen(prompt), &img, 1, &gp, NULL));
         gp.user_data = &b;

@@ -82,38 +82,6 @@ static bool write_fixtures(const char *model, const char *dir) {
     return true;
 }
 
-static unsigned char *read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        return NULL;
-    }
-    fseek(f, 0, SEEK_END);
-    long end = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)end + 1);
-    *n = buf ? fread(buf, 1, (size_t)end, f) : 0;
-    if (buf) {
-        buf[*n] = '\0';
-    }
-    fclose(f);
-    return buf;
-}
-
-struct text {
-    char buf[8192];
-    size_t len;
-};
-
-static bool collect(const char *s, size_t n, void *ud) {
-    struct text *t = ud;
-    if (t->len + n < sizeof t->buf) {
-        memcpy(t->buf + t->len, s, n);
-        t->len += n;
-        t->buf[t->len] = '\0';
-    }
-    return true;
-}
-
 /* The prompt llama-mtmd-cli makes of `-p TEXT`: one user message through the model's chat template. */
 static char *chat_prompt(llamac_model *model, const char *text) {
     llamac_template *tmpl = NULL;
@@ -132,7 +100,7 @@ static char *chat_prompt(llamac_model *model, const char *text) {
 /* Compares llamac's embeddings with llama-mtmd-cli's dump; says where they differ. */
 static void compare_embd(const char *name, const float *e, size_t n_floats, int32_t n_embd, const char *ref_path) {
     size_t n = 0;
-    unsigned char *ref = read_file(ref_path, &n);
+    unsigned char *ref = (unsigned char *)test_read_file(ref_path, &n);
     CHECK(ref != NULL);
     if (!ref) {
         return;
@@ -205,18 +173,18 @@ static void chat_mrope(const char *dir) {
     CHECK_OK(llamac_chat_new(c1, &chp, &chat));
     CHECK_OK(llamac_chat_new(c2, &chp, &fresh));
     const llamac_chat_part parts[2] = { { NULL, 0, img }, { "What is it?", 11, NULL } };
-    struct text t1 = { "", 0 }, t2 = { "", 0 }, f2 = { "", 0 };
+    struct test_text t1 = { "", 0 }, t2 = { "", 0 }, f2 = { "", 0 };
     llamac_chat_result r1, r2, fr;
     if (chat && fresh) {
         CHECK_OK(llamac_chat_add_parts(chat, "user", parts, 2));
-        CHECK_OK(llamac_chat_generate(chat, collect, &t1, &r1));
+        CHECK_OK(llamac_chat_generate(chat, test_collect, &t1, &r1));
         CHECK_OK(llamac_chat_add(chat, "user", "And the colours?", 16));
-        CHECK_OK(llamac_chat_generate(chat, collect, &t2, &r2));
+        CHECK_OK(llamac_chat_generate(chat, test_collect, &t2, &r2));
         CHECK(r2.n_reused_tokens >= r1.gen.n_prompt_tokens);
         CHECK_OK(llamac_chat_add_parts(fresh, "user", parts, 2));
         CHECK_OK(llamac_chat_add(fresh, "assistant", t1.buf, t1.len));
         CHECK_OK(llamac_chat_add(fresh, "user", "And the colours?", 16));
-        CHECK_OK(llamac_chat_generate(fresh, collect, &f2, &fr));
+        CHECK_OK(llamac_chat_generate(fresh, test_collect, &f2, &fr));
         CHECK_INT(fr.n_reused_tokens, 0);
         CHECK_INT(fr.gen.n_prompt_tokens, r2.gen.n_prompt_tokens);
         CHECK_STR(t2.buf, f2.buf);
@@ -264,7 +232,7 @@ int main(int argc, char **argv) {
     char path[1200];
     char line[1024];
     int n_cases = 0, n_skipped = 0;
-    struct text first_text = { "", 0 };
+    struct test_text first_text = { "", 0 };
     bool other_differs = false;
     while (fgets(line, sizeof line, cases)) {
         line[strcspn(line, "\n")] = '\0';
@@ -348,17 +316,17 @@ int main(int argc, char **argv) {
         }
         llamac_chunks_free(c);
         /* Greedy text from llamac_generate_media. */
-        struct text t = { "", 0 };
+        struct test_text t = { "", 0 };
         llamac_generate_params gp = llamac_generate_params_default();
         gp.max_tokens = atoi(f[4]);
         gp.sampling.temp = 0;
         gp.tokenize_flags = LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL;
-        gp.on_text = collect;
+        gp.on_text = test_collect;
         gp.user_data = &t;
         CHECK_OK(llamac_generate_media(ctx, proj, prompt, strlen(prompt), &medium, 1, &gp, NULL));
         snprintf(path, sizeof path, "%s/%s.txt", ref_dir, name);
         size_t n_ref = 0;
-        ref = (char *)read_file(path, &n_ref);
+        ref = test_read_file(path, &n_ref);
         CHECK(ref != NULL && n_ref > 0);
         if (ref) {
             if (strcmp(t.buf, ref) != 0) {
@@ -378,11 +346,11 @@ int main(int argc, char **argv) {
         const llamac_chat_part parts[3] = { { f[5], mk ? (size_t)(mk - f[5]) : 0, NULL },
                                             { NULL, 0, medium },
                                             { after, strlen(after), NULL } };
-        struct text ct = { "", 0 };
+        struct test_text ct = { "", 0 };
         if (chat) {
             bool lead = parts[0].len > 0;
             CHECK_OK(llamac_chat_add_parts(chat, "user", lead ? parts : parts + 1, lead ? 3 : 2));
-            CHECK_OK(llamac_chat_generate(chat, collect, &ct, NULL));
+            CHECK_OK(llamac_chat_generate(chat, test_collect, &ct, NULL));
             if (ref) {
                 CHECK_STR(ct.buf, ref);
             }
