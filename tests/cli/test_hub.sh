@@ -103,6 +103,15 @@ expect_contains "missing file" "$(cat "$TMP/e")" "no file 'nope.gguf' in test/st
 run_llamac "$TMP/o" "$TMP/e" pull --mmproj test/stories-GGUF:F16
 expect_eq "--mmproj: model then projector" "$(xargs -n1 basename < "$TMP/o" | tr '\n' ' ')" \
   "stories260K-F16.gguf mmproj-stories-f16.gguf "
+# run -hf with --image takes the repo's projector too (this one is not a projector, so loading it fails and says
+# which file it was); --no-mmproj with --image is a usage error.
+run_llamac "$TMP/o" "$TMP/e" run -hf test/stories-GGUF:F16 --image "$W/src/README.md" -p x -q
+expect_eq "run -hf --image status" "$rc" 1
+expect_contains "run -hf --image loads the repo's projector" "$(cat "$TMP/e")" \
+  "llamac run: projector $R/snapshots/$C1/mmproj-stories-f16.gguf: "
+run_llamac "$TMP/o" "$TMP/e" run -hf test/stories-GGUF:F16 --no-mmproj --image "$W/src/README.md" -p x
+expect_eq "run -hf --no-mmproj --image" "$rc:$(cat "$TMP/e")" \
+  "2:llamac run: --image and --audio need a projector: pass --mmproj FILE (not --no-mmproj)"
 
 # a split model: every shard, in order, in its folder; llama.cpp loads it from the first
 run_llamac "$TMP/o" "$TMP/e" pull test/split-GGUF

@@ -1,6 +1,6 @@
 # `llamac synth --mmproj`: writes vision, audio and two-encoder projectors for a text model, byte-for-byte
-# reproducibly, that load in libmtmd (`llamac run --mmproj` is not there yet: loading is checked through the library in
-# test_media); every command-line error with its exit status and no file left behind.
+# reproducibly, that load in libmtmd (checked through the library in test_media, and by `llamac run --mmproj` in
+# test_media.sh); every command-line error with its exit status and no file left behind.
 . "$(dirname "$0")/lib.sh"
 M="$MODELS/stories260K-chatml.gguf"
 rm -f "$TMP"/*.gguf "$TMP"/*.tmp.*

@@ -28,6 +28,7 @@ void cli_common_init(struct cli_common *c, const char *cmd) {
     c->verbosity = -1;
     c->model = llamac_model_params_default();
     c->ctx = llamac_ctx_params_default();
+    c->media.params = llamac_mmproj_params_default();
     c->log = stderr;
 }
 

@@ -42,6 +42,20 @@ struct cli_adapters {
     llamac_cvec *cvecs[CLI_MAX_ADAPTERS];
 };
 
+/* The multimodal options (cli_media.c), as llama-mtmd-cli and llama-server name them: the projector (--mmproj FILE,
+ * or the one -hf found; --no-mmproj: none), --no-mmproj-offload, --image-min-tokens N,
+ * --image-max-tokens N (cli_group_mmproj: run, chat, serve), and --image FILE / --audio FILE (repeatable; the media in
+ * their order; cli_group_media: run, chat). */
+#define CLI_MAX_MEDIA 64
+struct cli_media {
+    const char *mmproj; /* --mmproj */
+    bool no_mmproj;     /* --no-mmproj */
+    llamac_mmproj_params params;
+    const char *files[CLI_MAX_MEDIA];
+    llamac_media_type types[CLI_MAX_MEDIA];
+    size_t n_files;
+};
+
 /* Options every command shares (model source, loading, context, logging); the target of CLI_TARGET_COMMON. */
 struct cli_common {
     const char *cmd;                /* the command's name, for messages */
@@ -65,8 +79,11 @@ struct cli_common {
     const char *hf_token;         /* -hft: the Hub token (default: the environment's) */
     bool offline;                 /* --offline: only the cache */
     char hf_model_path[4096];     /* where -hf found the model */
+    bool hf_want_mmproj;          /* -hf also fetches the repo's projector (cli_media_check decides) */
+    char hf_mmproj_path[4096];    /* where -hf found it; "" when the repo has none */
     FILE *log;                    /* where cli_log writes: stderr, or the --log-file (cli_setup_logging opens it) */
     struct cli_adapters adapters; /* --lora, --control-vector, ... (cli_group_adapters) */
+    struct cli_media media;       /* --mmproj, --image, ... (cli_group_mmproj, cli_group_media) */
 };
 
 void cli_common_init(struct cli_common *c, const char *cmd);
@@ -146,6 +163,8 @@ void cli_spec_close(struct cli_spec *k);
 
 /* The shared groups, in the order commands list them. */
 extern const struct cli_group cli_group_adapters;   /* --lora, --lora-scaled, --control-vector[-scaled], ... */
+extern const struct cli_group cli_group_mmproj;     /* --mmproj, --no-mmproj, --no-mmproj-offload, ... (cli_media.c) */
+extern const struct cli_group cli_group_media;      /* --image, --audio (cli_media.c) */
 extern const struct cli_group cli_group_model;      /* -m, -hf, -hff */
 extern const struct cli_group cli_group_hub;        /* -hft, --offline */
 extern const struct cli_group cli_group_load;       /* -ngl, -lm, --no-mmap, --mlock, --check-tensors, --override-kv */
@@ -188,6 +207,20 @@ bool cli_constraint_grammar(struct cli_common *c, struct cli_constraint *k, cons
 
 void cli_constraint_free(struct cli_constraint *k);
 
+/* Loads the projector the flags name (--mmproj, else -hf's) for model into *out: NULL when there is
+ * none and no media were asked for. False, with the error printed, when it does not load or media need one that is
+ * not there. */
+bool cli_load_mmproj(struct cli_common *c, llamac_model *model, llamac_mmproj **out);
+
+/* False (the error printed) when the multimodal flags contradict each other: a usage error. Else decides whether -hf
+ * fetches the repo's projector (c->hf_want_mmproj): when media were given, or `always` (chat and serve, where media may
+ * come later), and neither --mmproj nor --no-mmproj was. */
+bool cli_media_check(struct cli_common *c, bool always);
+
+/* Loads one medium from `path`, which must be of `type` (`flag` names the option or command in errors). NULL, with
+ * the error printed, on failure. */
+llamac_media *cli_load_medium(const struct cli_common *c, llamac_mmproj *proj, const char *flag, const char *path,
+                              llamac_media_type type);
 /* Number parsers: print "invalid value" and return false on anything that is not entirely a number in range. */
 bool cli_int(const struct cli_common *c, const char *opt, const char *s, long min, long max, long *out);
 bool cli_float(const struct cli_common *c, const char *opt, const char *s, float *out);

@@ -5,6 +5,8 @@
  * what is new each turn. This file is the REPL around it: libedit for line editing and history, multi-line input,
  * slash commands, streaming to stdout and the timings on stderr. SIGINT only sets flags and asks the running
  * generation to stop (llamac_ctx_cancel is safe in a signal handler); the loop decides what a Ctrl-C means.
+ * With a projector (--mmproj, cli_media.c), media from --image / --audio and from /image and /audio wait for the next
+ * message, which carries them in front of its text (as llama-mtmd-cli's chat mode).
  */
 #include "chat_opts.h"
 #include "dynbuf.h"
@@ -99,9 +101,23 @@ static const struct cli_opt live_rows[] = {
 static const struct cli_group live_group = CLI_GROUP("Live mode", CLI_TARGET_COMMAND, live_rows);
 
 static const struct cli_group *const chat_groups[] = {
-    &conversation_group, &cli_group_template, &cli_group_generate, &cli_group_sampling, &cli_group_constraint,
-    &cli_group_spec,     &cli_group_adapters, &live_group,         &cli_group_model,    &cli_group_hub,
-    &cli_group_load,     &cli_group_context,  &cli_group_rotation, &cli_group_log,      NULL,
+    &conversation_group,
+    &cli_group_template,
+    &cli_group_generate,
+    &cli_group_sampling,
+    &cli_group_constraint,
+    &cli_group_spec,
+    &cli_group_adapters,
+    &cli_group_media,
+    &live_group,
+    &cli_group_model,
+    &cli_group_mmproj,
+    &cli_group_hub,
+    &cli_group_load,
+    &cli_group_context,
+    &cli_group_rotation,
+    &cli_group_log,
+    NULL,
 };
 
 static int chat(int argc, char **argv);
@@ -113,7 +129,7 @@ const struct cli_command cli_cmd_chat = {
     .about = "Talk with a model. On a terminal: line editing and history; end a line with \\ to continue it, or "
              "enclose several lines in \"\"\" lines. Ctrl-C stops an answer; Ctrl-C twice or Ctrl-D quits. With "
              "input from a pipe each line is one user message and only the answers are written to stdout.\n"
-             "Commands: /help, /clear, /system TEXT, /save FILE, /load FILE, /quit.\n"
+             "Commands: /help, /clear, /system TEXT, /save FILE, /load FILE, /image FILE, /audio FILE, /quit.\n"
              "With --live the keys are: arrows (Up on the first line recalls earlier messages), Home/End, "
              "Backspace/Delete anywhere, Alt+Enter for a new line, Ctrl-W / Ctrl-U / Ctrl-K delete a word / to the "
              "line's start / to its end, Ctrl-L redraws, Ctrl-C stops an answer (twice while typing: quit), Ctrl-D "
@@ -127,6 +143,7 @@ static void print_commands(void) {
           "  /system TEXT  set the system prompt (no TEXT: remove it)\n"
           "  /save FILE    save the session (messages and KV cache)\n"
           "  /load FILE    load a saved session\n"
+          "  /image FILE   an image for the next message (needs --mmproj); /audio FILE likewise\n"
           "  /quit         save the --session file, if any, and quit (also Ctrl-D, or Ctrl-C twice)\n"
           "  A line ending in \\ continues on the next line; \"\"\" on a line of its own starts and ends a block.\n",
           stderr);
@@ -211,8 +228,58 @@ static bool write_text(const char *text, size_t len, void *user_data) {
     return fwrite(text, 1, len, stdout) == len && fflush(stdout) == 0;
 }
 
+/* The projector and the media waiting for the next message. */
+struct pending {
+    llamac_mmproj *proj;
+    llamac_media *media[CLI_MAX_MEDIA];
+    size_t n;
+};
+
+static void pending_clear(struct pending *p) {
+    for (size_t i = 0; i < p->n; i++) {
+        llamac_media_free(p->media[i]);
+    }
+    p->n = 0;
+}
+
+/* Loads `path` as the next message's medium of `type` (`what` is the flag or command, for errors). */
+static bool pending_add(struct cli_common *c, struct pending *p, const char *what, const char *path,
+                        llamac_media_type type) {
+    if (!p->proj) {
+        cli_error(c, "%s needs a projector: start llamac chat with --mmproj FILE", what);
+        return false;
+    }
+    if (p->n >= CLI_MAX_MEDIA) {
+        cli_error(c, "at most %d media per message", CLI_MAX_MEDIA);
+        return false;
+    }
+    llamac_media *m = cli_load_medium(c, p->proj, what, path, type);
+    if (!m) {
+        return false;
+    }
+    p->media[p->n++] = m;
+    return true;
+}
+
+/* Adds the user's message: the waiting media first, then its text. The session keeps its own references. */
+static llamac_status add_message(llamac_chat *chat, struct pending *p, const char *text, size_t len) {
+    if (p->n == 0) {
+        return llamac_chat_add(chat, "user", text, len);
+    }
+    llamac_chat_part parts[CLI_MAX_MEDIA + 1];
+    memset(parts, 0, sizeof parts);
+    for (size_t i = 0; i < p->n; i++) {
+        parts[i].media = p->media[i];
+    }
+    parts[p->n].text = text;
+    parts[p->n].len = len;
+    llamac_status st = llamac_chat_add_parts(chat, "user", parts, p->n + 1);
+    pending_clear(p);
+    return st;
+}
+
 /* Handles a /command line. Returns false when the session should end. */
-static bool run_command(struct cli_common *c, llamac_chat *chat, const char *line, bool *quit) {
+static bool run_command(struct cli_common *c, llamac_chat *chat, struct pending *pend, const char *line, bool *quit) {
     const char *arg = strchr(line, ' ');
     size_t name_len = arg ? (size_t)(arg - line) : strlen(line);
     while (arg && *arg == ' ') {
@@ -243,6 +310,13 @@ static bool run_command(struct cli_common *c, llamac_chat *chat, const char *lin
         } else {
             fprintf(stderr, IS("/save") ? "[saved to %s]\n" : "[loaded %s]\n", arg);
         }
+    } else if (IS("/image") || IS("/audio")) {
+        llamac_media_type type = IS("/image") ? LLAMAC_MEDIA_IMAGE : LLAMAC_MEDIA_AUDIO;
+        if (!arg) {
+            cli_error(c, "%.*s needs a file name", (int)name_len, line);
+        } else if (pending_add(c, pend, type == LLAMAC_MEDIA_IMAGE ? "/image" : "/audio", arg, type) && !c->quiet) {
+            fprintf(stderr, "[%s loaded: it goes with the next message]\n", arg);
+        }
     } else {
         cli_error(c, "unknown command '%.*s' (/help lists them)", (int)name_len, line);
     }
@@ -263,7 +337,7 @@ static bool hold_typeahead(struct termios *saved) {
     return tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0;
 }
 
-static int chat_loop(struct cli_common *c, llamac_context *ctx, llamac_chat *chat, bool tty) {
+static int chat_loop(struct cli_common *c, llamac_context *ctx, llamac_chat *chat, struct pending *pend, bool tty) {
     struct input in = { tty, NULL, 0 };
     llamac__dynbuf msg = LLAMAC__DYNBUF(CHAT_MESSAGE_MAX);
     int rc = EXIT_OK;
@@ -301,13 +375,13 @@ static int chat_loop(struct cli_common *c, llamac_context *ctx, llamac_chat *cha
         }
         if (msg.p[0] == '/' && !strchr(msg.p, '\n')) {
             bool quit = false;
-            run_command(c, chat, msg.p, &quit);
+            run_command(c, chat, pend, msg.p, &quit);
             if (quit) {
                 break;
             }
             continue;
         }
-        if (llamac_chat_add(chat, "user", msg.p, msg.len) != LLAMAC_OK) {
+        if (add_message(chat, pend, msg.p, msg.len) != LLAMAC_OK) {
             cli_lib_error(c, NULL);
             continue;
         }
@@ -396,7 +470,11 @@ static int chat(int argc, char **argv) {
         cli_error(&c, "speculative decoding (-md, --spec-type, ...) works without --live");
         return EXIT_USAGE;
     }
-    if (!cli_constraint_check(&c, &o.constraint) || !cli_spec_check(&c, &spec) ||
+    if (o.live && (c.media.mmproj || c.media.n_files > 0)) {
+        cli_error(&c, "media (--mmproj, --image, --audio) work without --live");
+        return EXIT_USAGE;
+    }
+    if (!cli_constraint_check(&c, &o.constraint) || !cli_spec_check(&c, &spec) || !cli_media_check(&c, !o.live) ||
         (o.chat.kwargs && !cli_json_object(&c, "--chat-template-kwargs", o.chat.kwargs)) ||
         !cli_template_check(&c, &o.chat) || !cli_setup_logging(&c)) {
         return EXIT_USAGE;
@@ -412,14 +490,23 @@ static int chat(int argc, char **argv) {
     llamac_context *ctx = NULL;
     llamac_chat *chat = NULL;
     char *template_source = NULL;
+    struct pending pend;
+    memset(&pend, 0, sizeof pend);
     if (!cli_chat_params(&c, &o.chat, &cp, &template_source) ||
         !cli_constraint_grammar(&c, &o.constraint, &cp.generate.sampling.grammar)) {
         goto done;
     }
     model = cli_load_model(&c, false);
-    if (!model || !cli_adapters_load(&c, &c.adapters, model)) {
+    if (!model || !cli_adapters_load(&c, &c.adapters, model) || !cli_load_mmproj(&c, model, &pend.proj)) {
         goto done;
     }
+    for (size_t i = 0; i < c.media.n_files; i++) {
+        bool image = c.media.types[i] == LLAMAC_MEDIA_IMAGE;
+        if (!pending_add(&c, &pend, image ? "--image" : "--audio", c.media.files[i], c.media.types[i])) {
+            goto done;
+        }
+    }
+    cp.mmproj = pend.proj;
     if (!cp.template_source) {
         cli_template_note(&c, &o.chat, model);
     }
@@ -454,7 +541,7 @@ static int chat(int argc, char **argv) {
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0; /* no SA_RESTART: a Ctrl-C interrupts the read of a line */
     sigaction(SIGINT, &sa, NULL);
-    rc = chat_loop(&c, ctx, chat, tty);
+    rc = chat_loop(&c, ctx, chat, &pend, tty);
     signal(SIGINT, SIG_DFL);
     if (o.chat.session && llamac_chat_save(chat, o.chat.session) != LLAMAC_OK) {
         cli_lib_error(&c, NULL);
@@ -462,7 +549,9 @@ static int chat(int argc, char **argv) {
     }
 done:
     cli_constraint_free(&o.constraint);
+    pending_clear(&pend);
     llamac_chat_free(chat);
+    llamac_mmproj_free(pend.proj);
     cli_spec_close(&spec);
     llamac_ctx_free(ctx);
     cli_adapters_free(&c.adapters);

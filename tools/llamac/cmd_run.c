@@ -3,7 +3,9 @@
  *
  * stdout carries only the generated text, so `llamac run ... > out.txt` captures exactly the completion; the
  * progress bar, logs, timings and errors go to stderr. Ctrl-C cancels the generation cleanly (what was generated
- * stays on stdout) and exits with 130.
+ * stays on stdout) and exits with 130. With --image / --audio the prompt is text and media (cli_media.c): each
+ * marker in it stands for the next medium, and a prompt without markers gets one per medium in front, as
+ * llama-mtmd-cli does.
  */
 #include "cli.h"
 
@@ -27,19 +29,9 @@ static void on_sigint(int sig) {
 }
 
 static const struct cli_group *const run_groups[] = {
-    &cli_group_prompt,
-    &cli_group_generate,
-    &cli_group_sampling,
-    &cli_group_constraint,
-    &cli_group_spec,
-    &cli_group_adapters,
-    &cli_group_model,
-    &cli_group_hub,
-    &cli_group_load,
-    &cli_group_context,
-    &cli_group_rotation,
-    &cli_group_log,
-    NULL,
+    &cli_group_prompt,   &cli_group_generate, &cli_group_sampling, &cli_group_constraint, &cli_group_spec,
+    &cli_group_adapters, &cli_group_media,    &cli_group_model,    &cli_group_mmproj,     &cli_group_hub,
+    &cli_group_load,     &cli_group_context,  &cli_group_rotation, &cli_group_log,        NULL,
 };
 
 static int run(int argc, char **argv);
@@ -68,6 +60,29 @@ static bool write_text(const char *text, size_t len, void *user_data) {
         out->last = text[len - 1];
     }
     return true;
+}
+
+/* The prompt for n media: as given when it holds the projector's marker, else with one marker per medium in front
+ * (llama-mtmd-cli's rule). Caller frees; NULL, the error printed, when out of memory. */
+static char *prompt_with_markers(const struct cli_common *c, llamac_mmproj *proj, const char *prompt, size_t *len,
+                                 size_t n) {
+    llamac_mmproj_info info;
+    llamac_mmproj_get_info(proj, &info);
+    size_t mlen = strlen(info.marker);
+    bool has = strstr(prompt, info.marker) != NULL; /* the prompt is NUL-terminated */
+    size_t add = has ? 0 : n * mlen;
+    char *s = malloc(*len + add + 1);
+    if (!s) {
+        cli_error(c, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < add; i += mlen) {
+        memcpy(s + i, info.marker, mlen);
+    }
+    memcpy(s + add, prompt, *len);
+    *len += add;
+    s[*len] = '\0';
+    return s;
 }
 
 static int run(int argc, char **argv) {
@@ -101,7 +116,8 @@ static int run(int argc, char **argv) {
         cli_error(&c, "give the prompt with -p or -f, not both");
         return EXIT_USAGE;
     }
-    if (!cli_constraint_check(&c, &constraint) || !cli_spec_check(&c, &spec) || !cli_setup_logging(&c)) {
+    if (!cli_constraint_check(&c, &constraint) || !cli_spec_check(&c, &spec) || !cli_media_check(&c, false) ||
+        !cli_setup_logging(&c)) {
         return EXIT_USAGE;
     }
 
@@ -109,6 +125,10 @@ static int run(int argc, char **argv) {
     char *prompt_buf = NULL;
     llamac_model *model = NULL;
     llamac_context *ctx = NULL;
+    llamac_mmproj *proj = NULL;
+    llamac_media *media[CLI_MAX_MEDIA] = { NULL };
+    char *with_markers = NULL;
+    const struct cli_media *mm = &c.media;
     size_t prompt_len = 0;
     if (o.text) {
         prompt_len = strlen(o.text);
@@ -133,7 +153,16 @@ static int run(int argc, char **argv) {
     gp.user_data = &out;
 
     model = cli_load_model(&c, false);
-    if (!model || !cli_adapters_load(&c, &c.adapters, model)) {
+    if (!model || !cli_adapters_load(&c, &c.adapters, model) || !cli_load_mmproj(&c, model, &proj)) {
+        goto done;
+    }
+    for (size_t i = 0; i < mm->n_files; i++) {
+        bool image = mm->types[i] == LLAMAC_MEDIA_IMAGE;
+        if (!(media[i] = cli_load_medium(&c, proj, image ? "--image" : "--audio", mm->files[i], mm->types[i]))) {
+            goto done;
+        }
+    }
+    if (mm->n_files > 0 && !(with_markers = prompt_with_markers(&c, proj, o.text, &prompt_len, mm->n_files))) {
         goto done;
     }
     if (!(ctx = cli_new_context(&c, model, &c.ctx)) || !cli_adapters_apply(&c, &c.adapters, ctx)) {
@@ -146,7 +175,9 @@ static int run(int argc, char **argv) {
     running_ctx = ctx;
     signal(SIGINT, on_sigint);
     llamac_generate_result res;
-    llamac_status st = llamac_generate(ctx, o.text, prompt_len, &gp, &res);
+    llamac_status st = mm->n_files > 0
+                           ? llamac_generate_media(ctx, proj, with_markers, prompt_len, media, mm->n_files, &gp, &res)
+                           : llamac_generate(ctx, o.text, prompt_len, &gp, &res);
     signal(SIGINT, SIG_DFL);
     running_ctx = NULL;
     if (st != LLAMAC_OK) {
@@ -171,6 +202,11 @@ static int run(int argc, char **argv) {
     }
     rc = interrupted ? EXIT_INTERRUPTED : EXIT_OK;
 done:
+    for (size_t i = 0; i < mm->n_files; i++) {
+        llamac_media_free(media[i]);
+    }
+    free(with_markers);
+    llamac_mmproj_free(proj);
     cli_spec_close(&spec);
     llamac_ctx_free(ctx);
     cli_adapters_free(&c.adapters);

@@ -179,6 +179,7 @@ bool cli_hub_model(struct cli_common *c) {
         return false;
     }
     llamac_hub_params p = cli_hub_params(c);
+    p.want_mmproj = c->hf_want_mmproj;
     llamac_hub_list *files = NULL;
     char err[1024];
     if (cli_hub_pull(c, c->hf_repo, c->hf_file, &p, &files, err, sizeof err) != LLAMAC_OK) {
@@ -188,6 +189,15 @@ bool cli_hub_model(struct cli_common *c) {
     const llamac_hub_file *f = llamac_hub_list_get(files, 0);
     snprintf(c->hf_model_path, sizeof c->hf_model_path, "%s", f->local_path);
     c->model_path = c->hf_model_path;
+    /* With want_mmproj the projector, if the repo has one, comes after the model and its shards. */
+    c->hf_mmproj_path[0] = '\0';
+    for (size_t i = 1; p.want_mmproj && i < llamac_hub_list_count(files); i++) {
+        const llamac_hub_file *g = llamac_hub_list_get(files, i);
+        const char *base = strrchr(g->path, '/');
+        if (strstr(base ? base + 1 : g->path, "mmproj")) {
+            snprintf(c->hf_mmproj_path, sizeof c->hf_mmproj_path, "%s", g->local_path);
+        }
+    }
     llamac_hub_list_free(files);
     return true;
 }
