@@ -113,15 +113,17 @@ static void compare_embd(const char *name, const float *e, size_t n_floats, int3
     CHECK_INT((long long)hdr[0] * hdr[1], (long long)n_floats);
     CHECK_INT(n, sizeof hdr + n_floats * sizeof(float));
     if (n == sizeof hdr + n_floats * sizeof(float)) {
-        const float *r = (const float *)(ref + sizeof hdr);
         size_t differ = 0, first = 0;
-        float worst = 0;
+        float worst = 0, r_first = 0;
         for (size_t i = 0; i < n_floats; i++) {
-            if (memcmp(&r[i], &e[i], sizeof(float)) != 0) {
+            float r; /* the dump's bytes, copied: they need not be aligned for a float */
+            memcpy(&r, ref + sizeof hdr + i * sizeof r, sizeof r);
+            if (memcmp(&r, &e[i], sizeof(float)) != 0) {
                 if (differ++ == 0) {
                     first = i;
+                    r_first = r;
                 }
-                float d = fabsf(r[i] - e[i]);
+                float d = fabsf(r - e[i]);
                 worst = d > worst ? d : worst;
             }
         }
@@ -129,7 +131,7 @@ static void compare_embd(const char *name, const float *e, size_t n_floats, int3
             fprintf(stderr,
                     "%s: %zu of %zu embedding values differ from llama-mtmd-cli's, the first at %zu (%g vs %g), "
                     "at most by %g\n",
-                    name, differ, n_floats, first, (double)e[first], (double)r[first], (double)worst);
+                    name, differ, n_floats, first, (double)e[first], (double)r_first, (double)worst);
         }
         CHECK_INT(differ, 0);
     }
@@ -218,11 +220,14 @@ int main(int argc, char **argv) {
     llamac_model *model = NULL;
     if (llamac_model_load(model_path, NULL, &model) != LLAMAC_OK) {
         fprintf(stderr, "cannot load %s: %s\n", model_path, llamac_last_error());
+        fclose(cases);
         return 1;
     }
     llamac_mmproj *probe = NULL;
     if (llamac_mmproj_load(model, model_path, NULL, &probe) == LLAMAC_E_UNSUPPORTED) {
         fprintf(stderr, "SKIP: %s\n", llamac_last_error());
+        llamac_model_free(model);
+        fclose(cases);
         return 77;
     }
     char dir[1024];
