@@ -117,22 +117,6 @@ static inline char *test_read_file(const char *path, size_t *len) {
     return buf;
 }
 
-/* Generated text collected by test_collect (a llamac_text_fn): up to 8 KiB, NUL-terminated; start it with { "", 0 }. */
-struct test_text {
-    char buf[8192];
-    size_t len;
-};
-
-static inline bool test_collect(const char *s, size_t n, void *user_data) {
-    struct test_text *t = (struct test_text *)user_data;
-    if (t->len + n < sizeof t->buf) {
-        memcpy(t->buf + t->len, s, n);
-        t->len += n;
-        t->buf[t->len] = '\0';
-    }
-    return true;
-}
-
 /* A scratch path under the test's working directory (ctest runs each test in its own build folder). */
 static inline const char *test_tmp(const char *name) {
     static char paths[8][1024];

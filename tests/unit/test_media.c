@@ -7,6 +7,7 @@
  * buffer, encodes from several threads at once) ends in a precise LLAMAC_E_* error or a correct result instead.
  */
 #include "check.h"
+#include "helpers.h"
 #include "media_fixtures.h"
 
 #include <errno.h>
@@ -781,17 +782,17 @@ static llamac_context *new_ctx(uint32_t n_ctx) {
 }
 
 static llamac_status gen(llamac_context *ctx, llamac_mmproj *proj, const char *file, const char *prompt,
-                         struct test_text *out, llamac_generate_result *res) {
+                         struct test_sink *out, llamac_generate_result *res) {
     llamac_media *m = NULL;
     llamac_status st = llamac_media_from_file(proj, fixture(file), &m);
     CHECK_INT(st, LLAMAC_OK);
     llamac_generate_params gp = llamac_generate_params_default();
     gp.max_tokens = 24;
     gp.sampling.temp = 0;
-    gp.on_text = test_collect;
+    gp.on_text = test_on_text;
     gp.user_data = out;
     out->len = 0;
-    out->buf[0] = '\0';
+    out->text[0] = '\0';
     st = llamac_generate_media(ctx, proj, prompt, strlen(prompt), &m, 1, &gp, res);
     llamac_media_free(m);
     return st;
@@ -805,14 +806,14 @@ static void test_generate(void) {
     }
     /* The ChatML prompt llama-mtmd-cli makes of "<__media__>Describe it" (a story opening would drown the image). */
     const char *prompt = "<|im_start|>user\n<__media__>Describe it<|im_end|>\n<|im_start|>assistant\n";
-    struct test_text t1, t2, t3, ta;
+    struct test_sink t1, t2, t3, ta;
     llamac_generate_result r1, r2;
     CHECK_OK(gen(ctx, v, "gradient-32x32.png", prompt, &t1, &r1));
     CHECK_OK(gen(ctx, v, "gradient-32x32.png", prompt, &t2, &r2));
     CHECK_OK(gen(ctx, v, "checker-32x32.png", prompt, &t3, &r2));
     CHECK(t1.len > 0);
-    CHECK_STR(t1.buf, t2.buf);          /* greedy: the same image, the same text */
-    CHECK(strcmp(t1.buf, t3.buf) != 0); /* the image reaches the model */
+    CHECK_STR(t1.text, t2.text);          /* greedy: the same image, the same text */
+    CHECK(strcmp(t1.text, t3.text) != 0); /* the image reaches the model */
     CHECK_INT(r1.finish_reason, LLAMAC_FINISH_LENGTH);
     CHECK_INT(r1.n_generated_tokens, 24);
     /* BOS + the text's tokens + 16 image tokens. */
@@ -920,25 +921,25 @@ static void test_chat(void) {
     /* Turn 1: an image and a question; the reply is llamac_generate_media's on the same prompt. */
     const llamac_chat_part parts[2] = { { NULL, 0, img }, { "Describe it", 11, NULL } };
     CHECK_OK(llamac_chat_add_parts(chat, "user", parts, 2));
-    struct test_text r1 = { "", 0 };
+    struct test_sink r1 = { .len = 0 };
     llamac_chat_result cr;
-    CHECK_OK(llamac_chat_generate(chat, test_collect, &r1, &cr));
+    CHECK_OK(llamac_chat_generate(chat, test_on_text, &r1, &cr));
     CHECK(r1.len > 0);
     CHECK_INT(cr.n_reused_tokens, 0);
     CHECK_INT(cr.gen.n_prompt_tokens, cr.n_decoded_tokens);
     int32_t turn1 = cr.gen.n_prompt_tokens;
     const char *prompt = "<|im_start|>user\n<__media__>Describe it<|im_end|>\n<|im_start|>assistant\n";
-    struct test_text g = { "", 0 };
+    struct test_sink g = { .len = 0 };
     llamac_generate_params gp = llamac_generate_params_default();
     gp.max_tokens = 16;
     gp.sampling.temp = 0;
     gp.tokenize_flags = LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL;
-    gp.on_text = test_collect;
+    gp.on_text = test_on_text;
     gp.user_data = &g;
     gp.stop = (const char *const[]){ "<|im_end|>" };
     gp.n_stop = 1;
     CHECK_OK(llamac_generate_media(ctx2, v, prompt, strlen(prompt), &img, 1, &gp, NULL));
-    CHECK_STR(r1.buf, g.buf);
+    CHECK_STR(r1.text, g.text);
     /* The template saw the session's marker; the prompt's text shows it, and user text holding it is refused. */
     char *text = NULL;
     CHECK_OK(llamac_chat_prompt(chat, &text, NULL, NULL, NULL));
@@ -958,28 +959,28 @@ static void test_chat(void) {
     CHECK_STATUS(llamac_chat_prompt(chat, NULL, NULL, &toks, &nt), LLAMAC_E_UNSUPPORTED);
     /* Turn 2: text only; the image and the first turn come from the cache, and the reply is a fresh session's. */
     CHECK_OK(llamac_chat_add(chat, "user", "And then?", 9));
-    struct test_text r2 = { "", 0 };
-    CHECK_OK(llamac_chat_generate(chat, test_collect, &r2, &cr));
+    struct test_sink r2 = { .len = 0 };
+    CHECK_OK(llamac_chat_generate(chat, test_on_text, &r2, &cr));
     CHECK(cr.n_reused_tokens >= turn1); /* the whole first prompt, the image included, and most of the reply */
     CHECK_INT(cr.n_decoded_tokens, cr.gen.n_prompt_tokens - cr.n_reused_tokens);
     llamac_chat *fresh = new_chat(ctx2, v);
     if (fresh) {
         CHECK_OK(llamac_chat_add_parts(fresh, "user", parts, 2));
-        CHECK_OK(llamac_chat_add(fresh, "assistant", r1.buf, r1.len));
+        CHECK_OK(llamac_chat_add(fresh, "assistant", r1.text, r1.len));
         CHECK_OK(llamac_chat_add(fresh, "user", "And then?", 9));
-        struct test_text f2 = { "", 0 };
+        struct test_sink f2 = { .len = 0 };
         llamac_chat_result fr;
-        CHECK_OK(llamac_chat_generate(fresh, test_collect, &f2, &fr));
+        CHECK_OK(llamac_chat_generate(fresh, test_on_text, &f2, &fr));
         CHECK_INT(fr.n_reused_tokens, 0);
-        CHECK_STR(r2.buf, f2.buf);
+        CHECK_STR(r2.text, f2.text);
         CHECK_INT(fr.gen.n_prompt_tokens, cr.gen.n_prompt_tokens);
     }
     llamac_chat_free(fresh);
     /* Turn 3: another image; what precedes it is reused. */
     const llamac_chat_part parts2[2] = { { "Now this: ", 10, NULL }, { NULL, 0, img2 } };
     CHECK_OK(llamac_chat_add_parts(chat, "user", parts2, 2));
-    struct test_text r3 = { "", 0 };
-    CHECK_OK(llamac_chat_generate(chat, test_collect, &r3, &cr));
+    struct test_sink r3 = { .len = 0 };
+    CHECK_OK(llamac_chat_generate(chat, test_on_text, &r3, &cr));
     CHECK(cr.n_reused_tokens > 16 + 20);
     CHECK(cr.n_decoded_tokens >= 16);
     /* Saving a session with media is refused. */
@@ -1011,11 +1012,11 @@ static void test_chat(void) {
     if (chat) {
         const llamac_chat_part ap[2] = { { NULL, 0, snd }, { "What is it?", 11, NULL } };
         CHECK_OK(llamac_chat_add_parts(chat, "user", ap, 2));
-        struct test_text t = { "", 0 };
-        CHECK_OK(llamac_chat_generate(chat, test_collect, &t, &cr));
+        struct test_sink t = { .len = 0 };
+        CHECK_OK(llamac_chat_generate(chat, test_on_text, &t, &cr));
         CHECK(cr.gen.n_prompt_tokens > 375);
         CHECK_OK(llamac_chat_add_parts(chat, "user", ap, 2)); /* 2 x 375 tokens do not fit in 512 */
-        CHECK_OK(llamac_chat_generate(chat, test_collect, &t, &cr));
+        CHECK_OK(llamac_chat_generate(chat, test_on_text, &t, &cr));
         CHECK_INT(cr.n_evicted_messages, 2);
         CHECK(cr.gen.n_prompt_tokens > 375 && cr.gen.n_prompt_tokens < 512);
     }
@@ -1072,17 +1073,17 @@ static void test_non_causal(void) {
         CHECK_INT(end, llamac_chunks_n_pos(c));
         /* The same generation from a context of 4-token batches and a default one. */
         llamac_context *big = new_ctx(256);
-        struct test_text a = { "", 0 }, b = { "", 0 };
+        struct test_sink a = { .len = 0 }, b = { .len = 0 };
         llamac_generate_params gp = llamac_generate_params_default();
         gp.max_tokens = 12;
         gp.sampling.temp = 0;
-        gp.on_text = test_collect;
+        gp.on_text = test_on_text;
         gp.user_data = &a;
         CHECK_OK(llamac_generate_media(fits, g, prompt, strlen(prompt), &img, 1, &gp, NULL));
         gp.user_data = &b;
         CHECK_OK(llamac_generate_media(big, g, prompt, strlen(prompt), &img, 1, &gp, NULL));
         CHECK(a.len > 0);
-        CHECK_STR(a.buf, b.buf);
+        CHECK_STR(a.text, b.text);
         llamac_ctx_free(big);
     }
     llamac_ctx_free(small);

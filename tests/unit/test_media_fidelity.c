@@ -8,6 +8,7 @@
  * projectors and media files the test uses (stories260K-chatml with projectors from llamac_synth_mmproj_write).
  */
 #include "check.h"
+#include "helpers.h"
 #include "media_fixtures.h"
 
 #include <sys/stat.h>
@@ -175,23 +176,23 @@ static void chat_mrope(const char *dir) {
     CHECK_OK(llamac_chat_new(c1, &chp, &chat));
     CHECK_OK(llamac_chat_new(c2, &chp, &fresh));
     const llamac_chat_part parts[2] = { { NULL, 0, img }, { "What is it?", 11, NULL } };
-    struct test_text t1 = { "", 0 }, t2 = { "", 0 }, f2 = { "", 0 };
+    struct test_sink t1 = { .len = 0 }, t2 = { .len = 0 }, f2 = { .len = 0 };
     llamac_chat_result r1, r2, fr;
     if (chat && fresh) {
         CHECK_OK(llamac_chat_add_parts(chat, "user", parts, 2));
-        CHECK_OK(llamac_chat_generate(chat, test_collect, &t1, &r1));
+        CHECK_OK(llamac_chat_generate(chat, test_on_text, &t1, &r1));
         CHECK_OK(llamac_chat_add(chat, "user", "And the colours?", 16));
-        CHECK_OK(llamac_chat_generate(chat, test_collect, &t2, &r2));
+        CHECK_OK(llamac_chat_generate(chat, test_on_text, &t2, &r2));
         CHECK(r2.n_reused_tokens >= r1.gen.n_prompt_tokens);
         CHECK_OK(llamac_chat_add_parts(fresh, "user", parts, 2));
-        CHECK_OK(llamac_chat_add(fresh, "assistant", t1.buf, t1.len));
+        CHECK_OK(llamac_chat_add(fresh, "assistant", t1.text, t1.len));
         CHECK_OK(llamac_chat_add(fresh, "user", "And the colours?", 16));
-        CHECK_OK(llamac_chat_generate(fresh, test_collect, &f2, &fr));
+        CHECK_OK(llamac_chat_generate(fresh, test_on_text, &f2, &fr));
         CHECK_INT(fr.n_reused_tokens, 0);
         CHECK_INT(fr.gen.n_prompt_tokens, r2.gen.n_prompt_tokens);
-        CHECK_STR(t2.buf, f2.buf);
+        CHECK_STR(t2.text, f2.text);
         fprintf(stderr, "%-12s turn 2 (%d of %d prompt tokens reused) %s\n", "mrope chat", r2.n_reused_tokens,
-                r2.gen.n_prompt_tokens, t2.buf);
+                r2.gen.n_prompt_tokens, t2.text);
     }
     llamac_chat_free(chat);
     llamac_chat_free(fresh);
@@ -237,7 +238,7 @@ int main(int argc, char **argv) {
     char path[1200];
     char line[1024];
     int n_cases = 0, n_skipped = 0;
-    struct test_text first_text = { "", 0 };
+    struct test_sink first_text = { .len = 0 };
     bool other_differs = false;
     while (fgets(line, sizeof line, cases)) {
         line[strcspn(line, "\n")] = '\0';
@@ -321,12 +322,12 @@ int main(int argc, char **argv) {
         }
         llamac_chunks_free(c);
         /* Greedy text from llamac_generate_media. */
-        struct test_text t = { "", 0 };
+        struct test_sink t = { .len = 0 };
         llamac_generate_params gp = llamac_generate_params_default();
         gp.max_tokens = atoi(f[4]);
         gp.sampling.temp = 0;
         gp.tokenize_flags = LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL;
-        gp.on_text = test_collect;
+        gp.on_text = test_on_text;
         gp.user_data = &t;
         CHECK_OK(llamac_generate_media(ctx, proj, prompt, strlen(prompt), &medium, 1, &gp, NULL));
         snprintf(path, sizeof path, "%s/%s.txt", ref_dir, name);
@@ -334,10 +335,10 @@ int main(int argc, char **argv) {
         ref = test_read_file(path, &n_ref);
         CHECK(ref != NULL && n_ref > 0);
         if (ref) {
-            if (strcmp(t.buf, ref) != 0) {
+            if (strcmp(t.text, ref) != 0) {
                 fprintf(stderr, "%s: llamac's text differs from llama-mtmd-cli's\n", name);
             }
-            CHECK_STR(t.buf, ref);
+            CHECK_STR(t.text, ref);
         }
         /* The same through a chat session: the text before the marker, the medium, the text after it. */
         llamac_chat_params chp = llamac_chat_params_default();
@@ -351,23 +352,23 @@ int main(int argc, char **argv) {
         const llamac_chat_part parts[3] = { { f[5], mk ? (size_t)(mk - f[5]) : 0, NULL },
                                             { NULL, 0, medium },
                                             { after, strlen(after), NULL } };
-        struct test_text ct = { "", 0 };
+        struct test_sink ct = { .len = 0 };
         if (chat) {
             bool lead = parts[0].len > 0;
             CHECK_OK(llamac_chat_add_parts(chat, "user", lead ? parts : parts + 1, lead ? 3 : 2));
-            CHECK_OK(llamac_chat_generate(chat, test_collect, &ct, NULL));
+            CHECK_OK(llamac_chat_generate(chat, test_on_text, &ct, NULL));
             if (ref) {
-                CHECK_STR(ct.buf, ref);
+                CHECK_STR(ct.text, ref);
             }
         }
         llamac_chat_free(chat);
         if (n_cases == 1) {
             first_text = t;
         } else if (strcmp(f[1], "stories260K-chatml.gguf") == 0 && strcmp(f[2], "mmproj-vision.gguf") == 0 &&
-                   strcmp(t.buf, first_text.buf) != 0) {
+                   strcmp(t.text, first_text.text) != 0) {
             other_differs = true;
         }
-        fprintf(stderr, "%-12s %s\n", name, t.buf);
+        fprintf(stderr, "%-12s %s\n", name, t.text);
     next:
         free(ref);
         free(prompt);
