@@ -68,6 +68,12 @@ expect_eq "--image without --mmproj" "$rc:$(cat "$TMP/e")" \
   "2:llamac run: --image and --audio need a projector: pass --mmproj FILE (or -hf a repo that has one)"
 run_llamac "$TMP/o" "$TMP/e" chat -m "$M" --mmproj "$V" --no-mmproj
 expect_eq "--mmproj with --no-mmproj" "$rc:$(cat "$TMP/e")" "2:llamac chat: --mmproj and --no-mmproj contradict each other"
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" -mm "$V" --no-mmproj-auto -p x
+expect_eq "-mm with --no-mmproj-auto" "$rc:$(cat "$TMP/e")" "2:llamac run: --mmproj and --no-mmproj contradict each other"
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" --no-mmproj --mmproj-auto --image "$FX/dot-1x1.png" -p x
+expect_eq "--mmproj-auto undoes --no-mmproj" "$rc:$(cat "$TMP/e")" "2:llamac run: --image and --audio need a projector: pass --mmproj FILE (or -hf a repo that has one)"
+run_llamac "$TMP/o" "$TMP/e" chat --live -m "$M" --mmproj "$V"
+expect_eq "chat --live with --mmproj" "$rc:$(cat "$TMP/e")" "2:llamac chat: media (--mmproj, --image, --audio) work without --live"
 run_llamac "$TMP/o" "$TMP/e" run -m "$M" --mmproj "$V" --image-max-tokens 0 -p x
 expect_eq "--image-max-tokens 0" "$rc" 2
 run_llamac "$TMP/o" "$TMP/e" run -m "$M" --mmproj "$V" --image

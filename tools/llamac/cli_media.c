@@ -12,11 +12,12 @@
 
 #define MD(f) offsetof(struct cli_common, media.f)
 
-static bool set_no_offload(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
-    (void)p;
+/* --mmproj-offload / --no-mmproj-offload: on the GPU when there is one (llama.cpp's default) / on the CPU. */
+static bool set_offload(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
     (void)o;
     (void)value;
-    *(llamac_mmproj_offload *)field = LLAMAC_MMPROJ_OFFLOAD_OFF;
+    *(llamac_mmproj_offload *)field =
+        strcmp(p->name, "--no-mmproj-offload") == 0 ? LLAMAC_MMPROJ_OFFLOAD_OFF : LLAMAC_MMPROJ_OFFLOAD_ON;
     return true;
 }
 
@@ -50,14 +51,22 @@ static const struct cli_opt mmproj_rows[] = {
       .set = cli_set_str,
       .offset = MD(mmproj),
       .help = "the multimodal projector for the model (default: the one -hf finds in the repo)" },
-    { .names = { "--no-mmproj" },
+    { .names = { "--mmproj-auto" },
+      .set = cli_set_false,
+      .offset = MD(no_mmproj),
+      .help = "use the projector -hf finds in the repo (the default)" },
+    { .names = { "--no-mmproj", "--no-mmproj-auto" },
       .set = cli_set_true,
       .offset = MD(no_mmproj),
       .help = "load no projector, even one -hf finds" },
-    { .names = { "--no-mmproj-offload" },
-      .set = set_no_offload,
+    { .names = { "--mmproj-offload" },
+      .set = set_offload,
       .offset = MD(params.offload),
-      .help = "run the projector's encoder on the CPU (default: on the GPU when there is one)" },
+      .help = "run the projector's encoder on the GPU when there is one (default: where the model's layers are)" },
+    { .names = { "--no-mmproj-offload" },
+      .set = set_offload,
+      .offset = MD(params.offload),
+      .help = "run the projector's encoder on the CPU" },
     { .names = { "--image-min-tokens" },
       .arg = "N",
       .set = cli_set_i32,
