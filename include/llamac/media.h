@@ -232,8 +232,10 @@ LLAMAC_API llamac_status llamac_mmproj_eval(llamac_mmproj *proj, llamac_context 
  * first; the prompt's last chunk must be text (the reply starts from its logits). Sampling penalties see the
  * prompt's text tokens. result->n_prompt_tokens counts every token, media included.
  * Errors: those of llamac_mmproj_tokenize and llamac_mmproj_eval, LLAMAC_E_INVALID_ARGUMENT (also: a prompt that
- * ends with a medium), LLAMAC_E_CONTEXT_FULL (the prompt does not fit with room for one more token), and those of
- * llamac_generate. One thread per handle (context and sampler); the projector may be shared. */
+ * ends with a medium), LLAMAC_E_CONTEXT_FULL (the prompt does not fit with room for one more token),
+ * LLAMAC_E_UNSUPPORTED (params->spec asks for speculative decoding, which drafts from tokens only, as llama-server
+ * refuses it with media), and those of llamac_generate. One thread per handle (context and sampler); the projector may
+ * be shared. */
 LLAMAC_API llamac_status llamac_generate_media(llamac_context *ctx, llamac_mmproj *proj, const char *prompt, size_t len,
                                                llamac_media *const *media, size_t n_media,
                                                const llamac_generate_params *params, llamac_generate_result *result);

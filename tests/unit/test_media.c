@@ -837,6 +837,15 @@ static void test_generate(void) {
     /* The prompt must end in text. */
     CHECK_STATUS(gen(ctx, v, "dot-1x1.png", "Hello <__media__>", &t3, &r2), LLAMAC_E_INVALID_ARGUMENT);
     CHECK_ERROR_HAS("ends with a medium");
+    /* Speculative decoding drafts from tokens: a prompt with media is refused (llama-server refuses the pair too). */
+    llamac_media *m = NULL;
+    CHECK_OK(llamac_media_from_file(v, fixture("dot-1x1.png"), &m));
+    llamac_generate_params gp = llamac_generate_params_default();
+    gp.max_tokens = 4;
+    gp.spec.ngram = true;
+    CHECK_STATUS(llamac_generate_media(ctx, v, prompt, strlen(prompt), &m, 1, &gp, NULL), LLAMAC_E_UNSUPPORTED);
+    CHECK_ERROR_HAS("speculative decoding takes a text-only prompt");
+    llamac_media_free(m);
     llamac_ctx_free(ctx);
     /* Too long for the context: the audio's 375 tokens do not fit in 256. */
     ctx = new_ctx(256);
