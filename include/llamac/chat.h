@@ -123,7 +123,8 @@ LLAMAC_API llamac_status llamac_template_get_caps(const llamac_template *tmpl, l
  *   2. they are adapted to what the template can take (llamac_template_get_caps): tool-call argument strings (what
  *      every OpenAI SDK sends) parsed into objects where the template reads objects, a system message folded into
  *      the next message where there is no system role, developer mapped to system, content parts joined with "\n"
- *      or strings made parts; a media part (image_url, input_audio, file) is refused, since this build reads none;
+ *      or strings made parts; a media part (image_url, input_audio, file) is refused: this layer renders text
+ *      only (media reach a prompt through chat sessions, llamac_chat_add_parts);
  *   3. the template is rendered with messages, tools (only when there are some), bos_token and eos_token (the
  *      model's texts, whatever the template's origin), add_generation_prompt, llama-server's extra context (today's
  *      date as datetime and date_string, enable_thinking, preserve_reasoning, reasoning_effort) and each key of
