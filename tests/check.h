@@ -10,6 +10,7 @@
 
 #include "llamac.h"
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,56 @@ static inline char *test_read_file(const char *path, size_t *len) {
         }
     }
     return buf;
+}
+
+static inline int test_cmp_names_(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The reference outputs in `dir`: the names ending in ".txt" or ".err" that contain `must_contain` ("" for all),
+ * sorted, as a malloc'd array of *n malloc'd names (free each, then the array). NULL with *n = 0 when the directory
+ * cannot be read or memory runs out; an empty directory gives a non-NULL array with *n = 0. */
+static inline char **test_list_references(const char *dir, const char *must_contain, size_t *n) {
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        return NULL;
+    }
+    size_t cap = 64;
+    char **names = malloc(cap * sizeof *names);
+    struct dirent *e;
+    while (names && (e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l <= 4 || !strstr(e->d_name, must_contain) ||
+            (strcmp(e->d_name + l - 4, ".txt") != 0 && strcmp(e->d_name + l - 4, ".err") != 0)) {
+            continue;
+        }
+        char *copy = strdup(e->d_name);
+        if (*n == cap) {
+            cap *= 2;
+            char **bigger = realloc(names, cap * sizeof *names);
+            if (!bigger) {
+                free(copy);
+                copy = NULL;
+            } else {
+                names = bigger;
+            }
+        }
+        if (!copy) {
+            while (*n) {
+                free(names[--*n]);
+            }
+            free(names);
+            names = NULL;
+            break;
+        }
+        names[(*n)++] = copy;
+    }
+    closedir(d);
+    if (names) {
+        qsort(names, *n, sizeof *names, test_cmp_names_);
+    }
+    return names;
 }
 
 /* A scratch path under the test's working directory (ctest runs each test in its own build folder). */

@@ -144,10 +144,6 @@ static void test_caps_match_llama_server(void) {
 
 /* ---- the sweep ---- */
 
-static int cmp_names(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The request body's fields in llamac_template_apply_params, read as llama-server reads them (the JSON texts are
  * owned by the caller's `keep`: keep[0] for llamac_free, the others NULL). */
 static void inputs_from_body(json_t *body, llamac_template_apply_params *in, char **keep) {
@@ -163,31 +159,12 @@ static void inputs_from_body(json_t *body, llamac_template_apply_params *in, cha
 }
 
 static void test_sweep_matches_llama_server(void) {
-    DIR *d = opendir(ref_dir);
-    CHECK(d != NULL);
-    if (!d) {
+    size_t n;
+    char **names = test_list_references(ref_dir, "__", &n);
+    CHECK(names != NULL);
+    if (!names) {
         return;
     }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t l = strlen(e->d_name);
-        if (strstr(e->d_name, "__") && l > 4 &&
-            (strcmp(e->d_name + l - 4, ".txt") == 0 || strcmp(e->d_name + l - 4, ".err") == 0)) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 1024;
-                char **bigger = realloc(names, cap * sizeof *names);
-                if (!bigger) {
-                    break;
-                }
-                names = bigger;
-            }
-            names[n++] = strdup(e->d_name);
-        }
-    }
-    closedir(d);
-    qsort(names, n, sizeof *names, cmp_names);
     size_t same = 0;
     char cur_tmpl[512] = "";
     llamac_template *t = NULL;

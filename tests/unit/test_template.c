@@ -78,10 +78,6 @@ static const char *R(const char *src) {
 
 /* ---- the fidelity sweep ---- */
 
-static int cmp_names(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static char *dump(json_t *j) {
     return j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 }
@@ -98,34 +94,12 @@ static void test_fidelity_sweep(void) {
     }
     char dir[2048];
     snprintf(dir, sizeof dir, "%s/tests/reference/templates", root);
-    DIR *d = opendir(dir);
-    CHECK(d != NULL);
-    if (!d) {
-        return;
-    }
-    char **names = NULL;
-    size_t n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t l = strlen(e->d_name);
-        if (l > 4 && (strcmp(e->d_name + l - 4, ".txt") == 0 || strcmp(e->d_name + l - 4, ".err") == 0)) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 256;
-                char **bigger = realloc(names, cap * sizeof *names);
-                if (!bigger) {
-                    break;
-                }
-                names = bigger;
-            }
-            names[n++] = strdup(e->d_name);
-        }
-    }
-    closedir(d);
+    size_t n;
+    char **names = test_list_references(dir, "", &n);
     CHECK(names != NULL);
     if (!names) {
         return;
     }
-    qsort(names, n, sizeof *names, cmp_names);
 
     size_t identical = 0, failed = 0;
     char failures[8192] = "";
@@ -209,9 +183,10 @@ static void test_fidelity_sweep(void) {
 
     /* every template llama.cpp ships has references (a pin move that adds one must regenerate them) */
     snprintf(dir, sizeof dir, "%s/models/templates", llama);
-    d = opendir(dir);
+    DIR *d = opendir(dir);
     CHECK(d != NULL);
     size_t templates = 0, covered = 0;
+    struct dirent *e;
     while (d && (e = readdir(d))) {
         size_t l = strlen(e->d_name);
         if (l > 6 && strcmp(e->d_name + l - 6, ".jinja") == 0) {
