@@ -33,10 +33,10 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 src="$root/.deps/llama.cpp"
-ref_build="$root/.deps/build-ref"
 models=${LLAMAC_TEST_MODELS:-"$root/../shared/models"}
 out="$root/tests/reference"
 
+. "$root/scripts/reference/lib.sh"
 "$root/scripts/fetch-llama.sh" "$src"
 parts=${*:-tokenize greedy embed gguf mtmd templates chat chat-builtin}
 wants() { case " $parts " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
@@ -52,15 +52,8 @@ if wants chat-builtin; then
 fi
 case "$parts" in chat | chat-builtin | "chat chat-builtin") exit 0 ;; esac
 
-launcher=()
-if command -v ccache >/dev/null; then
-  launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-fi
-cmake -S "$src" -B "$ref_build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_SERVER=OFF -DLLAMA_OPENSSL=OFF \
-  "${launcher[@]}" >/dev/null
-cmake --build "$ref_build" -j"$(nproc)" --target llama-completion llama-tokenize llama-embedding \
-  llama-quantize llama-gguf-split llama-imatrix llama-mtmd-cli >/dev/null
-bin="$ref_build/bin"
+ref_tools llama-completion llama-tokenize llama-embedding llama-quantize llama-gguf-split llama-imatrix llama-mtmd-cli
+bin="$ref_bin"
 
 # Tokenizer corpora.
 if wants tokenize; then
@@ -137,21 +130,14 @@ done < "$out/embed/cases.tsv"
 # llama-server's /v1/embeddings with its default flags (only --embedding) on the synthesized BERT: one request per
 # text of the bert-default case, one vector per line as JSON, for `llamac embed` with its default flags
 # (tests/cli/test_embed.sh). llama-server comes from the reference-tools build, or $LLAMA_SERVER.
-llama_server=${LLAMA_SERVER:-"$root/build/reference/bin/llama-server"}
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$llama_server" -m "$work/bert.gguf" --embedding --host 127.0.0.1 --port "$port" > "$work/embed-server.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 300); do
-  curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1 && break
-  sleep 0.1
-done
+ref_server_start "$work/embed-server.log" -m "$work/bert.gguf" --embedding || exit 1
+port=$ref_port
 : > "$out/embed/server-bert-default.jsonl"
 while IFS= read -r text; do
   curl -sf "http://127.0.0.1:$port/v1/embeddings" -H 'Content-Type: application/json' \
     -d "$(jq -nc --arg t "$text" '{input: $t}')" | jq -c '.data[0].embedding' >> "$out/embed/server-bert-default.jsonl"
 done < <(awk -F'\t' '$1 == "bert-default" { print $5 }' "$out/embed/cases.tsv" | tr '|' '\n')
-kill "$pid"
-wait "$pid" 2> /dev/null || true
+ref_server_stop
 echo "embed: llama-server /v1/embeddings ($(wc -l < "$out/embed/server-bert-default.jsonl") vectors)" >&2
 fi
 
@@ -172,7 +158,7 @@ fi
 # today's date are reproducible. templates/model/ holds what `llamac template -m` must print for the messages arrays
 # there, with the template and the BOS/EOS texts taken from a test model.
 if wants templates; then
-cmake --build "$ref_build" -j"$(nproc)" --target llama-common >/dev/null
+ref_tools llama-common
 c++ -std=c++17 -O1 -I "$src/common" -I "$src/include" -I "$src/ggml/include" \
   "$root/scripts/reference/render_template.cpp" -o "$work/render_template" -L "$bin" -lllama-common -lllama \
   -Wl,-rpath,"$bin"

@@ -14,8 +14,6 @@
 # llama-server comes from the reference-tools build (cmake --build build --target reference-tools), or
 # $LLAMA_SERVER.
 
-llama_server=${LLAMA_SERVER:-"$root/build/reference/bin/llama-server"}
-[ -x "$llama_server" ] || { echo "chat: $llama_server not found (build the reference-tools target)" >&2; exit 1; }
 chat_out="$out/chat"
 chat_model="$models/stories260K.gguf"
 export TZ=UTC
@@ -23,32 +21,11 @@ rm -f "$chat_out"/*__*.txt "$chat_out"/*__*.err
 date +%Y-%m-%d > "$chat_out/date.txt"
 : > "$chat_out/caps.tsv"
 
-# A free loopback port: bind port 0 and read back what the kernel chose.
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 for tmpl in "$src"/models/templates/*.jinja; do
   name=$(basename "$tmpl" .jinja)
-  port=$(free_port)
-  "$llama_server" -m "$chat_model" --jinja --chat-template-file "$tmpl" --host 127.0.0.1 --port "$port" -c 256 \
-    -np 1 -t 1 --no-warmup > "$work/chat-server.log" 2>&1 &
-  pid=$!
-  up=0
-  for _ in $(seq 1 300); do
-    if curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1; then
-      up=1
-      break
-    fi
-    kill -0 "$pid" 2> /dev/null || break
-    sleep 0.1
-  done
-  if [ "$up" != 1 ]; then
-    echo "chat: llama-server did not start with $name:" >&2
-    tail -5 "$work/chat-server.log" >&2
-    kill "$pid" 2> /dev/null || true
-    exit 1
-  fi
+  ref_server_start "$work/chat-server.log" -m "$chat_model" --jinja --chat-template-file "$tmpl" -c 256 -np 1 -t 1 \
+    --no-warmup || exit 1
+  port=$ref_port
   curl -s "http://127.0.0.1:$port/props" > "$work/chat-props"
   printf '%s\t%s\n' "$name" "$(jq -c '.chat_template_caps | {supports_string_content, supports_typed_content,
     supports_system_role, supports_tools, supports_tool_calls, supports_parallel_tool_calls, supports_object_arguments,
@@ -65,8 +42,7 @@ for tmpl in "$src"/models/templates/*.jinja; do
       n_err=$((n_err + 1))
     fi
   done
-  kill "$pid"
-  wait "$pid" 2> /dev/null || true
+  ref_server_stop
   echo "chat: $name ($n_err refused)" >&2
 done
 echo "chat: $(ls "$chat_out"/*.txt | wc -l) prompts, $(ls "$chat_out"/*.err | wc -l) refusals" >&2

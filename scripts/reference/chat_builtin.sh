@@ -11,17 +11,11 @@
 # llama-server comes from the reference-tools build (cmake --build build --target reference-tools), or
 # $LLAMA_SERVER.
 
-llama_server=${LLAMA_SERVER:-"$root/build/reference/bin/llama-server"}
-[ -x "$llama_server" ] || { echo "chat-builtin: $llama_server not found (build the reference-tools target)" >&2; exit 1; }
 builtin_out="$out/chat/builtin"
 builtin_convs="user_only system_user multi_turn_eos typed_content no_generation_prompt developer_role null_content
   continue_final prefill_assistant system_mid non_ascii_markers bad_missing_content"
 mkdir -p "$builtin_out"
 rm -f "$builtin_out"/*__*.txt "$builtin_out"/*__*.err
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # the names, from llama-server's help for --chat-template (a comma list after "list of built-in templates:")
 names=$("$llama_server" --help 2>/dev/null | sed -n '/^--chat-template JINJA_TEMPLATE/,/^--chat-template-file/p' |
@@ -30,25 +24,9 @@ names=$("$llama_server" --help 2>/dev/null | sed -n '/^--chat-template JINJA_TEM
 printf '%s\n' $names > "$builtin_out/names.txt"
 
 for name in $names; do
-  port=$(free_port)
-  "$llama_server" -m "$models/stories260K.gguf" --no-jinja --chat-template "$name" --host 127.0.0.1 --port "$port" \
-    -c 256 -np 1 -t 1 --no-warmup > "$work/builtin-server.log" 2>&1 &
-  pid=$!
-  up=0
-  for _ in $(seq 1 300); do
-    if curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1; then
-      up=1
-      break
-    fi
-    kill -0 "$pid" 2> /dev/null || break
-    sleep 0.1
-  done
-  if [ "$up" != 1 ]; then
-    echo "chat-builtin: llama-server did not start with $name:" >&2
-    tail -5 "$work/builtin-server.log" >&2
-    kill "$pid" 2> /dev/null || true
-    exit 1
-  fi
+  ref_server_start "$work/builtin-server.log" -m "$models/stories260K.gguf" --no-jinja --chat-template "$name" \
+    -c 256 -np 1 -t 1 --no-warmup || exit 1
+  port=$ref_port
   for conv in $builtin_convs; do
     base="$builtin_out/${name}__$conv"
     code=$(curl -s -o "$work/builtin-body" -w '%{http_code}' -H 'Content-Type: application/json' -H 'Expect:' \
@@ -59,8 +37,7 @@ for name in $names; do
       printf '%s %s\n' "$code" "$(jq -r .error.message "$work/builtin-body")" > "$base.err"
     fi
   done
-  kill "$pid"
-  wait "$pid" 2> /dev/null || true
+  ref_server_stop
 done
 echo "chat-builtin: $(wc -w <<< "$names") formats, $(ls "$builtin_out"/*.txt | wc -l) prompts," \
   "$(ls "$builtin_out"/*.err 2> /dev/null | wc -l) refusals" >&2

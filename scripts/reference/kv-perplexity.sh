@@ -17,12 +17,9 @@ text="$root/tests/reference/kv/story.txt"
 out="$root/tests/reference/kv/ppl.txt"
 bin=${LLAMA_PERPLEXITY:-}
 if [ -z "$bin" ]; then
-  src="$root/.deps/llama.cpp"
-  ref_build="$root/.deps/build-ref"
-  "$root/scripts/fetch-llama.sh" "$src"
-  cmake -S "$src" -B "$ref_build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_SERVER=OFF -DLLAMA_OPENSSL=OFF >/dev/null
-  cmake --build "$ref_build" -j"$(nproc)" --target llama-perplexity >/dev/null
-  bin="$ref_build/bin/llama-perplexity"
+  . "$root/scripts/reference/lib.sh"
+  ref_tools llama-perplexity
+  bin="$ref_bin/llama-perplexity"
 fi
 
 : > "$out.tmp"

@@ -18,12 +18,9 @@ models=${LLAMAC_TEST_MODELS:-"$root/../shared/models"}
 out="$root/tests/reference/lora"
 bin=${LLAMA_BIN:-/work/main/build/reference/bin}
 if [ ! -x "$bin/llama-completion" ] || [ ! -x "$bin/llama-export-lora" ]; then
-  src="$root/.deps/llama.cpp"
-  ref_build="$root/.deps/build-ref"
-  "$root/scripts/fetch-llama.sh" "$src"
-  cmake -S "$src" -B "$ref_build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_SERVER=OFF -DLLAMA_OPENSSL=OFF >/dev/null
-  cmake --build "$ref_build" -j"$(nproc)" --target llama-completion llama-export-lora >/dev/null
-  bin="$ref_build/bin"
+  . "$root/scripts/reference/lib.sh"
+  ref_tools llama-completion llama-export-lora
+  bin="$ref_bin"
 fi
 llamac=${LLAMAC:-"$root/build/bin/llamac"}
 work=$(mktemp -d)

@@ -20,12 +20,9 @@ build=${LLAMAC_BUILD:-"$root/build"}
 out="$root/tests/reference/mtmd"
 cli=${LLAMA_MTMD_CLI:-}
 if [ -z "$cli" ]; then
-  src="$root/.deps/llama.cpp"
-  ref_build="$root/.deps/build-ref"
-  "$root/scripts/fetch-llama.sh" "$src"
-  cmake -S "$src" -B "$ref_build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_SERVER=OFF -DLLAMA_OPENSSL=OFF >/dev/null
-  cmake --build "$ref_build" -j"$(nproc)" --target llama-mtmd-cli >/dev/null
-  cli="$ref_build/bin/llama-mtmd-cli"
+  . "$root/scripts/reference/lib.sh"
+  ref_tools llama-mtmd-cli
+  cli="$ref_bin/llama-mtmd-cli"
 fi
 
 work=$(mktemp -d)

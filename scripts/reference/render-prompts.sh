@@ -17,8 +17,7 @@ llamac=${1:-"$root/build/bin/llamac"}
 vocabs="$root/.deps/llama.cpp/models"
 models=${LLAMAC_TEST_MODELS:-"$root/../shared/models"}
 out="$root/tests/reference/render"
-llama_server=${LLAMA_SERVER:-"$root/build/reference/bin/llama-server"}
-[ -x "$llama_server" ] || { echo "$llama_server not found (build the reference-tools target)" >&2; exit 1; }
+. "$root/scripts/reference/lib.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -42,19 +41,9 @@ for c in "${cases[@]}"; do
     [ -f "$model" ] || "$llamac" synth -q --layers 1 --embd 16 --heads 2 --vocab-from "$vocabs/ggml-vocab-$v.gguf" \
       -o "$model"
   fi
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  url="http://127.0.0.1:$port"
   # shellcheck disable=SC2086
-  "$llama_server" -m "$model" --jinja --host 127.0.0.1 --port "$port" -c 256 -np 1 -t 1 --no-warmup $extra \
-    > "$work/log" 2>&1 &
-  pid=$!
-  up=0
-  for _ in $(seq 1 300); do
-    curl -sf "$url/health" > /dev/null 2>&1 && { up=1; break; }
-    kill -0 "$pid" 2> /dev/null || break
-    sleep 0.1
-  done
-  [ "$up" = 1 ] || { tail -5 "$work/log" >&2; kill "$pid" 2> /dev/null; exit 1; }
+  ref_server_start "$work/log" -m "$model" --jinja -c 256 -np 1 -t 1 --no-warmup $extra || exit 1
+  url="http://127.0.0.1:$ref_port"
   for conv in "$out"/conversations/*.json; do
     base="$out/${name}__$(basename "$conv" .json)"
     curl -s -o "$work/body" -w '%{http_code}' -H 'Content-Type: application/json' --data-binary "@$conv" \
@@ -65,6 +54,5 @@ for c in "${cases[@]}"; do
       printf '%s %s\n' "$(cat "$work/code")" "$(jq -r .error.message "$work/body")" > "$base.err"
     fi
   done
-  kill -TERM "$pid"
-  wait "$pid" || true
+  ref_server_stop
 done
