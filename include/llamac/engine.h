@@ -39,6 +39,16 @@ typedef void (*llamac_engine_step_fn)(void *user_data);
  * is therefore parked: copied to host memory and removed from the KV cache (up to park_limit_mib in all; beyond it,
  * caches stay). A request that reuses a parked prefix copies it back first; reuse and cached_tokens are unchanged.
  *
+ * LoRA adapters: each request decodes with a set of adapters and scales of its own (llamac_engine_request's
+ * `adapters`, by default the engine's set when it is submitted, see llamac_engine_set_adapters). llama.cpp applies
+ * one set to a whole context, so a step decodes only slots whose sets are equal (the same adapters at the same
+ * non-zero scales), switching the context's set between steps when the next step needs another (a hot swap,
+ * nothing reloaded). Which set a step serves goes round fairly: the busy slot that has waited longest since it was
+ * last decoded decides, so every set in use advances at least once in as many steps as there are sets, and a
+ * minority set is never starved. Slots sharing one set are still batched together, so requests with one set (the
+ * usual case) cost nothing more. KV cells are reused (prompt cache, parked caches) only by a request with the set
+ * that computed them.
+ *
  * Callbacks (token, completion, on_step) run on the engine thread, one at a time. They may call llamac_engine_submit,
  * llamac_engine_cancel, llamac_engine_get_stats, llamac_engine_slot_get and functions on other handles; they must not
  * call llamac_engine_shutdown or llamac_engine_free, and should return quickly: while one runs, every stream waits. */
@@ -68,9 +78,10 @@ typedef struct llamac_engine_params {
                                --slot-prompt-similarity; default 0.1, 0 = always the longest prefix) */
     llamac_engine_step_fn on_step; /* may be NULL */
     void *step_user_data;
-    /* LoRA adapters (loaded for the engine's model) every request decodes with, with their scales, for the engine's
-     * whole life, so that no KV cell is ever computed under other scales. Borrowed for llamac_engine_new (the
-     * engine's context holds a reference on each); NULL with 0: none. Checked as llamac_ctx_set_adapters checks. */
+    /* The engine's first set of LoRA adapters (loaded for the engine's model) with their scales: what requests that
+     * name no set of their own decode with, until llamac_engine_set_adapters replaces it. Borrowed for
+     * llamac_engine_new (the engine holds a reference on each); NULL with 0: none. Checked as
+     * llamac_ctx_set_adapters checks. */
     const llamac_adapter_scale *adapters;
     size_t n_adapters;
 } llamac_engine_params;
@@ -152,6 +163,12 @@ typedef struct llamac_engine_request {
     int32_t slot;      /* the slot to run on, 0..n_slots-1 (llama-server's id_slot), reusing that slot's cache; the
                           request waits while it is busy, and requests queued behind it wait too (first come, first
                           served). -1: the engine picks (default) */
+    const llamac_adapter_scale *adapters; /* the LoRA adapters (loaded for the engine's model) and scales this request
+                                             decodes with; adapters at scale 0 change nothing. NULL with 0: the
+                                             engine's set at submit (llamac_engine_set_adapters), kept for the
+                                             request's life; non-NULL with 0: no adapters. Borrowed for the call (the
+                                             request holds a reference on each) (default NULL, 0) */
+    size_t n_adapters;
     llamac_engine_token_fn on_token; /* may be NULL */
     llamac_engine_done_fn on_done;   /* may be NULL */
     void *user_data;
@@ -180,7 +197,8 @@ LLAMAC_API void llamac_engine_free(llamac_engine *engine);
 
 /* Queues a request; *id (may be NULL) receives its id (never 0). Everything is checked here, before the request is
  * accepted: the prompt is non-empty, its tokens are in the vocabulary and it is shorter than a slot's context, the
- * sampling parameters, grammar and triggers are valid. Errors (the request is then not accepted and no callback
+ * sampling parameters, grammar and triggers are valid, its adapters are checked as llamac_ctx_set_adapters checks
+ * them. Errors (the request is then not accepted and no callback
  * runs): LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_TOKEN_RANGE, LLAMAC_E_CONTEXT_FULL (the message gives the prompt's
  * token count and the slot's context), LLAMAC_E_GRAMMAR, LLAMAC_E_UTF8 (a stop string), LLAMAC_E_BUSY (n_slots +
  * max_queued requests are already in the engine, or it is shutting down), LLAMAC_E_NO_MEMORY. Thread-safe. */
@@ -249,14 +267,23 @@ typedef struct llamac_engine_stats {
     uint64_t busy_slot_steps;    /* over the decodes run, the sum of the slots holding a request (divided by steps:
                                     the average batch width, llama-server's n_busy_slots_per_decode) */
     uint32_t n_tokens_max;       /* the most tokens a slot's sequence has held (prompt and generated) */
+    uint64_t adapter_swaps;      /* steps that switched the context's LoRA set (requests with different sets) */
 } llamac_engine_stats;
 
 /* Fills *out. Errors: LLAMAC_E_INVALID_ARGUMENT. Thread-safe. */
 LLAMAC_API llamac_status llamac_engine_get_stats(llamac_engine *engine, llamac_engine_stats *out);
 
-/* The LoRA adapters of llamac_engine_params.adapters, as llamac_ctx_adapters gives them (the adapters are owned by
- * the engine, valid until it is freed). They never change, so this is thread-safe. 0 for NULL. */
-LLAMAC_API size_t llamac_engine_adapters(const llamac_engine *engine, llamac_adapter_scale *out, size_t cap);
+/* Makes `set` (n entries, borrowed; NULL with 0: none) the LoRA adapters and scales of the requests submitted from
+ * now on that name no set of their own (llama-server's POST /lora-adapters). Requests already queued or running keep
+ * the set they were submitted with. The engine holds a reference on each adapter. Errors: as llamac_ctx_set_adapters
+ * (NULLs, an adapter of another model, one adapter twice, a scale that is not finite; the set in use is then kept),
+ * LLAMAC_E_NO_MEMORY. Thread-safe (also from a callback). */
+LLAMAC_API llamac_status llamac_engine_set_adapters(llamac_engine *engine, const llamac_adapter_scale *set, size_t n);
+
+/* The engine's set (llamac_engine_params.adapters or the last llamac_engine_set_adapters), entries of scale 0
+ * included, in the order given: writes min(n, cap) entries to `out` (may be NULL when cap is 0) and returns n. The
+ * adapters are owned by the engine, valid until its set is replaced or it is freed. 0 for NULL. Thread-safe. */
+LLAMAC_API size_t llamac_engine_adapters(llamac_engine *engine, llamac_adapter_scale *out, size_t cap);
 
 /* The model the engine runs. Owned by the engine, valid until it is freed. Thread-safe. */
 LLAMAC_API llamac_model *llamac_engine_model(const llamac_engine *engine);

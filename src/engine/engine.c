@@ -55,6 +55,7 @@ void llamac__eng_request_free(struct eng_request *req) {
         return;
     }
     free(req->prompt);
+    llamac__adapter_set_release(req->adapters, req->n_adapters);
     llamac_sampler_free(req->sampler);
     llamac__stops_free(&req->stops);
     free(req);
@@ -78,6 +79,10 @@ static void engine_release(llamac_engine *e) {
         free(e->slots);
     }
     llamac_batch_free(e->batch);
+    llamac__adapter_set_release(e->adapters, e->n_adapters);
+    pthread_mutex_lock(&e->lock);
+    llamac__eng_release_retired(e);
+    pthread_mutex_unlock(&e->lock);
     llamac_ctx_free(e->ctx);
     pthread_mutex_destroy(&e->lock);
     pthread_mutex_destroy(&e->shutdown_lock);
@@ -165,10 +170,13 @@ llamac_status llamac_engine_new(llamac_model *model, const llamac_engine_params 
     cp.allow_ctx_overflow = true; /* the per-slot limit was checked above; the total may exceed training */
     st = llamac_ctx_new(model, &cp, &e->ctx);
     if (st != LLAMAC_OK ||
-        (p.n_adapters > 0 && (st = llamac_ctx_set_adapters(e->ctx, p.adapters, p.n_adapters)) != LLAMAC_OK)) {
+        (p.n_adapters > 0 && (st = llamac_ctx_set_adapters(e->ctx, p.adapters, p.n_adapters)) != LLAMAC_OK) ||
+        (st = llamac__adapter_set_copy(p.adapters, p.n_adapters, &e->adapters)) != LLAMAC_OK) {
         goto fail;
     }
-    e->params.adapters = NULL; /* borrowed for this call only: the context holds them */
+    e->n_adapters = p.n_adapters;
+    e->applied_key = llamac__lora_key(p.adapters, p.n_adapters);
+    e->params.adapters = NULL; /* borrowed for this call only: the engine holds them */
     e->params.n_adapters = 0;
     e->model = llamac_ctx_model(e->ctx);
     llamac_ctx_info info;
@@ -311,6 +319,10 @@ static llamac_status check_request(const llamac_engine *e, const llamac_engine_r
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_probs %d must be between 0 and %d", r->n_probs,
                             LLAMAC_ENGINE_MAX_PROBS);
     }
+    st = llamac__adapter_set_check(e->model, r->adapters, r->n_adapters, "llamac_engine_submit");
+    if (st != LLAMAC_OK) {
+        return st;
+    }
     return llamac__stops_check(r->stop, r->n_stop, "n_stop");
 }
 
@@ -339,6 +351,20 @@ static llamac_status make_request(llamac_engine *e, const llamac_engine_request 
     if (st != LLAMAC_OK) {
         goto fail;
     }
+    if (r->adapters || r->n_adapters > 0) {
+        st = llamac__adapter_set_copy(r->adapters, r->n_adapters, &q->adapters);
+        q->n_adapters = r->n_adapters;
+    } else {
+        pthread_mutex_lock(&e->lock);
+        st = llamac__adapter_set_copy(e->adapters, e->n_adapters, &q->adapters);
+        q->n_adapters = e->n_adapters;
+        pthread_mutex_unlock(&e->lock);
+    }
+    if (st != LLAMAC_OK) {
+        q->n_adapters = 0;
+        goto fail;
+    }
+    q->key = llamac__lora_key(q->adapters, q->n_adapters);
     q->max_tokens = r->max_tokens;
     q->n_probs = r->n_probs;
     q->cache_prompt = r->cache_prompt;
@@ -484,8 +510,43 @@ llamac_status llamac_engine_slot_get(llamac_engine *engine, uint32_t i, llamac_e
     return llamac__ok();
 }
 
-size_t llamac_engine_adapters(const llamac_engine *engine, llamac_adapter_scale *out, size_t cap) {
-    return engine ? llamac_ctx_adapters(engine->ctx, out, cap) : 0;
+llamac_status llamac_engine_set_adapters(llamac_engine *engine, const llamac_adapter_scale *set, size_t n) {
+    if (!engine) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_engine_set_adapters: engine is NULL");
+    }
+    llamac_status st = llamac__adapter_set_check(engine->model, set, n, "llamac_engine_set_adapters");
+    llamac_adapter_scale *copy = NULL;
+    if (st != LLAMAC_OK || (st = llamac__adapter_set_copy(set, n, &copy)) != LLAMAC_OK) {
+        return st;
+    }
+    struct eng_retired *r = llamac__calloc(1, sizeof *r);
+    if (!r) {
+        llamac__adapter_set_release(copy, n);
+        return LLAMAC_E_NO_MEMORY;
+    }
+    pthread_mutex_lock(&engine->lock);
+    r->set = engine->adapters;
+    r->n = engine->n_adapters;
+    r->next = engine->retired;
+    engine->retired = r;
+    engine->adapters = copy;
+    engine->n_adapters = n;
+    pthread_cond_signal(&engine->wake);
+    pthread_mutex_unlock(&engine->lock);
+    return llamac__ok();
+}
+
+size_t llamac_engine_adapters(llamac_engine *engine, llamac_adapter_scale *out, size_t cap) {
+    if (!engine) {
+        return 0;
+    }
+    pthread_mutex_lock(&engine->lock);
+    size_t n = engine->n_adapters;
+    if (out && n > 0) {
+        memcpy(out, engine->adapters, (n < cap ? n : cap) * sizeof *out);
+    }
+    pthread_mutex_unlock(&engine->lock);
+    return n;
 }
 
 llamac_status llamac_engine_get_stats(llamac_engine *engine, llamac_engine_stats *out) {

@@ -9,6 +9,7 @@
 #ifndef LLAMAC_ENGINE_INTERNAL_H
 #define LLAMAC_ENGINE_INTERNAL_H
 
+#include "adapter/adapter_internal.h"
 #include "core/internal.h"
 #include "text/textout.h"
 
@@ -23,7 +24,10 @@ struct eng_request {
     llamac__stops stops;
     int32_t n_probs;
     bool cache_prompt;
-    int32_t slot; /* -1: any */
+    int32_t slot;                   /* -1: any */
+    llamac_adapter_scale *adapters; /* the LoRA set it decodes with (a reference on each), NULL with 0: none */
+    size_t n_adapters;
+    uint64_t key; /* llamac__lora_key of the set: what its KV cells are computed under */
     llamac_engine_token_fn on_token;
     llamac_engine_done_fn on_done;
     void *user_data;
@@ -35,6 +39,17 @@ struct eng_request {
 /* Frees a request and everything it owns. NULL is a no-op. */
 void llamac__eng_request_free(struct eng_request *req);
 
+/* A LoRA set the engine's set no longer is, released on the engine thread: the release may free an adapter, which
+ * llama.cpp does not allow while a context of the model decodes. */
+struct eng_retired {
+    llamac_adapter_scale *set;
+    size_t n;
+    struct eng_retired *next;
+};
+
+/* Releases the retired sets. Lock held; the lock is released while they are freed. */
+void llamac__eng_release_retired(llamac_engine *e);
+
 struct eng_slot {
     int32_t id; /* = sequence id */
     llamac_slot_state state;
@@ -42,7 +57,8 @@ struct eng_slot {
     bool fresh;              /* assigned, its cache not yet prepared */
     llamac_token *cache;     /* the tokens whose KV the sequence holds, positions 0..n_cache-1 */
     size_t n_cache;
-    size_t lcp; /* common prefix with the assigned request's prompt, found at assignment */
+    uint64_t cache_key; /* the adapter key the cached cells (parked ones too) were computed under */
+    size_t lcp;         /* common prefix with the assigned request's prompt, found at assignment */
     int32_t n_reused;
     int32_t n_generated;
     size_t n_in_batch;    /* tokens this step's batch holds for the slot */
@@ -50,6 +66,7 @@ struct eng_slot {
     llamac_token pending; /* sampled, to be decoded in the next step */
     bool has_pending;
     uint64_t last_used;
+    uint64_t last_step;     /* the step that last decoded tokens of the slot: who waited longest picks the set */
     llamac__textout text;   /* the request's text-out path (UTF-8 gate, stop strings), reused by every request */
     llamac_token_prob *top; /* LLAMAC_ENGINE_MAX_PROBS entries */
     double t_start, t_prompt_end, t_first;
@@ -68,6 +85,7 @@ struct llamac_engine {
     uint32_t n_ctx_slot; /* per slot */
     uint32_t chunk;      /* prompt tokens per step */
     uint32_t n_batch;
+    uint64_t applied_key; /* the key of the LoRA set the context decodes with now (engine thread only) */
     struct eng_slot *slots;
     llamac_batch *batch;
 
@@ -88,6 +106,9 @@ struct llamac_engine {
     bool accepting;
     bool stop_now;
     uint64_t lru_clock;
+    llamac_adapter_scale *adapters; /* the set for requests that name none (a reference on each) */
+    size_t n_adapters;
+    struct eng_retired *retired; /* sets it replaced, to release on the engine thread */
     llamac_engine_stats stats;
     size_t parked_bytes; /* engine thread only */
 };

@@ -5,6 +5,10 @@
  * still prefilling (oldest request first) up to the per-step budget. The generating slots are therefore never left
  * out of a step, and a long prompt costs each of them at most one chunk of extra latency per token. Callbacks run
  * with the engine lock released, so they may cancel or submit; only this thread touches the context and the slots.
+ *
+ * The exception is LoRA: llama.cpp applies one adapter set to the whole context (not per sequence), so a step holds
+ * only the slots whose requests share the set of the slot that has waited longest (step_leader), and the context's set
+ * is switched to it first when it differs; slots with other sets wait for a later step, their turns alternating.
  */
 #include "engine/engine_internal.h"
 
@@ -109,6 +113,14 @@ static void finish_slot(llamac_engine *e, struct eng_slot *s, llamac_finish_reas
     llamac__eng_request_free(q);
 }
 
+/* The prefix of slot s's cache that `q` may reuse: none when the cells were computed under other adapters. */
+static size_t reusable(const struct eng_slot *s, const struct eng_request *q) {
+    if (!q->cache_prompt || s->cache_key != q->key) {
+        return 0;
+    }
+    return llamac__common_prefix(s->cache, s->n_cache, q->prompt, q->n_prompt);
+}
+
 /* Picks the idle slot for `q`: the one it names (NULL while that one is busy), else the longest cached prefix, ties
  * to the least recently used. Lock held. */
 static struct eng_slot *pick_slot(llamac_engine *e, const struct eng_request *q, size_t *lcp) {
@@ -117,7 +129,7 @@ static struct eng_slot *pick_slot(llamac_engine *e, const struct eng_request *q,
         if (s->req) {
             return NULL;
         }
-        *lcp = q->cache_prompt ? llamac__common_prefix(s->cache, s->n_cache, q->prompt, q->n_prompt) : 0;
+        *lcp = reusable(s, q);
         return s;
     }
     struct eng_slot *best = NULL, *lru = NULL;
@@ -127,7 +139,7 @@ static struct eng_slot *pick_slot(llamac_engine *e, const struct eng_request *q,
         if (s->req) {
             continue;
         }
-        size_t n = q->cache_prompt ? llamac__common_prefix(s->cache, s->n_cache, q->prompt, q->n_prompt) : 0;
+        size_t n = reusable(s, q);
         if (!best || n > best_lcp || (n == best_lcp && s->last_used < best->last_used)) {
             best = s;
             best_lcp = n;
@@ -169,6 +181,7 @@ static void admit(llamac_engine *e) {
         s->state = LLAMAC_SLOT_PREFILL;
         s->n_generated = 0;
         s->n_reused = 0;
+        s->last_step = 0; /* a newcomer's set goes first, once */
         s->t_start = llamac__now_ms();
         s->t_prompt_end = 0;
         s->t_first = 0;
@@ -199,6 +212,7 @@ static void prepare(llamac_engine *e, struct eng_slot *s) {
         llamac_ctx_seq_rm(e->ctx, s->id, -1, -1);
     }
     s->n_cache = keep;
+    s->cache_key = q->key;
     s->n_reused = (int32_t)keep;
     memcpy(s->cache + keep, q->prompt + keep, (q->n_prompt - keep) * sizeof *s->cache);
     s->has_pending = false;
@@ -355,13 +369,55 @@ static void sample_slot(llamac_engine *e, struct eng_slot *s, uint64_t step) {
     s->has_pending = true;
 }
 
-/* The prefilling slot with the oldest request that has not yet been given tokens in this step, or NULL. */
-static struct eng_slot *next_prefill(llamac_engine *e) {
+/* Whether the slot has tokens to decode: a sampled token, or prompt left. */
+static bool has_work(const struct eng_slot *s) {
+    return s->req && (s->has_pending || (s->state == LLAMAC_SLOT_PREFILL && s->n_cache < s->req->n_prompt));
+}
+
+/* The slot whose adapter set this step serves: of the slots with work, the one decoded longest ago (ties: the oldest
+ * request). Each step moves the slots it serves to the back, so the sets in use take turns and none is starved;
+ * with one set in use (the usual case) every slot is served at every step. NULL when no slot has work. */
+static struct eng_slot *step_leader(llamac_engine *e) {
     struct eng_slot *best = NULL;
     for (uint32_t i = 0; i < e->params.n_slots; i++) {
         struct eng_slot *s = &e->slots[i];
-        if (s->req && s->state == LLAMAC_SLOT_PREFILL && s->n_in_batch == 0 && s->n_cache < s->req->n_prompt &&
-            (!best || s->req->id < best->req->id)) {
+        if (has_work(s) && (!best || s->last_step < best->last_step ||
+                            (s->last_step == best->last_step && s->req->id < best->req->id))) {
+            best = s;
+        }
+    }
+    return best;
+}
+
+/* Makes the leader's adapter set the context's, unless it is already. False (the leader's request failed) when
+ * llama.cpp's set cannot be changed. */
+static bool switch_adapters(llamac_engine *e, struct eng_slot *leader) {
+    const struct eng_request *q = leader->req;
+    if (q->key == e->applied_key) {
+        return true;
+    }
+    llamac_status st = llamac_ctx_set_adapters(e->ctx, q->adapters, q->n_adapters);
+    if (st != LLAMAC_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "applying the request's LoRA adapters failed: %s", llamac_last_error());
+        finish_slot(e, leader, LLAMAC_FINISH_NONE, st, msg, NULL);
+        return false;
+    }
+    e->applied_key = q->key;
+    pthread_mutex_lock(&e->lock);
+    e->stats.adapter_swaps++;
+    pthread_mutex_unlock(&e->lock);
+    return true;
+}
+
+/* The prefilling slot of adapter key `key` with the oldest request that has not yet been given tokens in this step,
+ * or NULL. */
+static struct eng_slot *next_prefill(llamac_engine *e, uint64_t key) {
+    struct eng_slot *best = NULL;
+    for (uint32_t i = 0; i < e->params.n_slots; i++) {
+        struct eng_slot *s = &e->slots[i];
+        if (s->req && s->req->key == key && s->state == LLAMAC_SLOT_PREFILL && s->n_in_batch == 0 &&
+            s->n_cache < s->req->n_prompt && (!best || s->req->id < best->req->id)) {
             best = s;
         }
     }
@@ -371,13 +427,18 @@ static struct eng_slot *next_prefill(llamac_engine *e) {
 /* Builds and decodes one batch, then samples every slot that has an output in it. */
 static void step(llamac_engine *e) {
     llamac_batch_clear(e->batch);
+    struct eng_slot *leader = step_leader(e);
+    if (!leader || !switch_adapters(e, leader)) {
+        return;
+    }
+    uint64_t key = leader->req->key;
     int32_t n_out = 0;
     size_t n_prompt_tokens = 0;
     for (uint32_t i = 0; i < e->params.n_slots; i++) {
         struct eng_slot *s = &e->slots[i];
         s->n_in_batch = 0;
         s->out_index = -1;
-        if (s->req && s->has_pending) {
+        if (s->req && s->has_pending && s->req->key == key) {
             llamac_seq_id seq = s->id;
             llamac_batch_add(e->batch, s->pending, (llamac_pos)s->n_cache, &seq, 1, true);
             s->n_in_batch = 1;
@@ -386,7 +447,7 @@ static void step(llamac_engine *e) {
     }
     size_t budget = e->chunk;
     struct eng_slot *s;
-    while (budget > 0 && (s = next_prefill(e)) != NULL) {
+    while (budget > 0 && (s = next_prefill(e, key)) != NULL) {
         size_t left = s->req->n_prompt - s->n_cache;
         size_t take = left < budget ? left : budget;
         llamac_seq_id seq = s->id;
@@ -442,6 +503,7 @@ static void step(llamac_engine *e) {
         if (!s->req || s->n_in_batch == 0) {
             continue;
         }
+        s->last_step = step_no;
         if (s->has_pending) {
             s->cache[s->n_cache++] = s->pending;
             s->has_pending = false;
@@ -467,10 +529,22 @@ static void step(llamac_engine *e) {
     pthread_mutex_unlock(&e->lock);
 }
 
+void llamac__eng_release_retired(llamac_engine *e) {
+    while (e->retired) {
+        struct eng_retired *r = e->retired;
+        e->retired = r->next;
+        pthread_mutex_unlock(&e->lock);
+        llamac__adapter_set_release(r->set, r->n);
+        free(r);
+        pthread_mutex_lock(&e->lock);
+    }
+}
+
 void *llamac__eng_main(void *arg) {
     llamac_engine *e = arg;
     pthread_mutex_lock(&e->lock);
     for (;;) {
+        llamac__eng_release_retired(e);
         if (e->stop_now) {
             /* Shutdown past its grace: everything still here is cancelled. */
             while (e->queue_head) {
@@ -512,7 +586,7 @@ void *llamac__eng_main(void *arg) {
             if (e->stop_now) {
                 break;
             }
-            if (!e->dropped && !e->queue_head) {
+            if (!e->dropped && !e->queue_head && !e->retired) {
                 pthread_cond_wait(&e->wake, &e->lock);
             }
             continue;

@@ -386,7 +386,8 @@ static void test_chat_swap(void) {
     llamac_model_free(m);
 }
 
-/* An engine's adapters are fixed at creation and listed back; a bad set fails the creation. */
+/* An engine's first set (llamac_engine_params.adapters) is listed back and outlives the caller's reference; a bad set
+ * fails the creation. */
 static void test_engine_adapters(void) {
     const char *path = lora("engine.gguf", test_model("stories260K.gguf"), NULL, 10);
     llamac_adapter *a = NULL;

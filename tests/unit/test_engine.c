@@ -220,10 +220,13 @@ static bool ref_text(const char *s, size_t len, void *user_data) {
     return true;
 }
 
-static void generate_ref(const char *text, int32_t max_tokens, char *out, size_t cap) {
+/* As generate_ref, with the LoRA set `set` (n entries) applied to the context. */
+static void generate_ref_lora(const char *text, int32_t max_tokens, const llamac_adapter_scale *set, size_t n,
+                              char *out, size_t cap) {
     llamac_ctx_params cp = test_ctx_params(0);
     llamac_context *c = NULL;
     CHECK_OK(llamac_ctx_new(model, &cp, &c));
+    CHECK_OK(llamac_ctx_set_adapters(c, set, n));
     struct ref_sink r = { out, 0, cap };
     out[0] = '\0';
     llamac_generate_params gp = llamac_generate_params_default();
@@ -233,6 +236,10 @@ static void generate_ref(const char *text, int32_t max_tokens, char *out, size_t
     gp.user_data = &r;
     CHECK_OK(llamac_generate(c, text, strlen(text), &gp, NULL));
     llamac_ctx_free(c);
+}
+
+static void generate_ref(const char *text, int32_t max_tokens, char *out, size_t cap) {
+    generate_ref_lora(text, max_tokens, NULL, 0, out, cap);
 }
 
 static void test_greedy_matches_generate(void) {
@@ -969,6 +976,190 @@ static void test_worker_thread_named(void) {
 #endif
 }
 
+/* Whether requests a and b were ever decoded in the same step. */
+static bool share_step(const struct sink *a, const struct sink *b) {
+    for (int i = 0; i < a->tokens && i < 1024; i++) {
+        for (int j = 0; j < b->tokens && j < 1024; j++) {
+            if (a->steps[i] == b->steps[j]) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* A LoRA adapter for stories260K that changes its greedy text (under the test folder). */
+static llamac_adapter *lora_load(const char *name, uint64_t seed) {
+    llamac_synth_lora_params lp = llamac_synth_lora_params_default();
+    lp.base = test_model("stories260K.gguf");
+    lp.targets = "all";
+    lp.seed = seed;
+    lp.init_std = 0.15f; /* enough to change the text at every scale used here */
+    CHECK_OK(llamac_synth_lora_write(test_tmp(name), &lp));
+    llamac_adapter *a = NULL;
+    CHECK_OK(llamac_adapter_load(model, test_tmp(name), &a));
+    if (!a) {
+        fprintf(stderr, "cannot load the adapter: %s\n", llamac_last_error());
+        exit(1);
+    }
+    return a;
+}
+
+/* Four requests at scales 0, 0.5, 1 and 0.5 in four slots at once: each gets the text llamac_generate gives at its
+ * scale; no step decodes requests of different scales together, the two at 0.5 are batched together, and every
+ * scale is served before any request ends (no set waits for another to finish). A cached prefix is reused only by a
+ * request at the scale that computed it. */
+static void test_lora_per_request(void) {
+    llamac_adapter *a = lora_load("engine-lora.gguf", 1);
+    const float scales[4] = { 0.0f, 0.5f, 1.0f, 0.5f };
+    static char want[4][4096];
+    for (int i = 0; i < 4; i++) {
+        llamac_adapter_scale set = { a, scales[i] };
+        generate_ref_lora(prompt, 32, &set, 1, want[i], sizeof want[i]);
+    }
+    CHECK(strcmp(want[0], want[1]) != 0 && strcmp(want[1], want[2]) != 0 && strcmp(want[0], want[2]) != 0);
+    char base[4096];
+    generate_ref(prompt, 32, base, sizeof base);
+    CHECK_STR(want[0], base);
+
+    llamac_engine *e = engine_new(4, 0, 512, 8);
+    static struct sink k[4];
+    llamac_adapter_scale sets[4];
+    llamac_engine_request r[4];
+    size_t n = 0;
+    llamac_token *t = tokens_of(prompt, &n);
+    for (int i = 0; i < 4; i++) {
+        r[i] = greedy(&k[i], 32);
+        r[i].prompt = t;
+        r[i].n_prompt = n;
+        sets[i].adapter = a;
+        sets[i].scale = scales[i];
+        r[i].adapters = &sets[i];
+        r[i].n_adapters = 1;
+    }
+    /* The first request holds the engine at its second token until the others are queued, so all four run at once. */
+    k[0].block_at = 1;
+    CHECK_OK(llamac_engine_submit(e, &r[0], NULL));
+    wait_blocked(&k[0]);
+    for (int i = 1; i < 4; i++) {
+        CHECK_OK(llamac_engine_submit(e, &r[i], NULL));
+    }
+    release(&k[0]);
+    uint64_t last_first = 0, first_last = UINT64_MAX;
+    for (int i = 0; i < 4; i++) {
+        wait_done(&k[i]);
+        CHECK_STR(k[i].text, want[i]);
+        CHECK_INT(k[i].tokens, 32);
+        last_first = k[i].steps[0] > last_first ? k[i].steps[0] : last_first;
+        first_last = k[i].steps[31] < first_last ? k[i].steps[31] : first_last;
+    }
+    CHECK(!share_step(&k[0], &k[1]) && !share_step(&k[0], &k[2]) && !share_step(&k[1], &k[2]));
+    CHECK(!share_step(&k[0], &k[3]) && !share_step(&k[2], &k[3]));
+    CHECK(share_step(&k[1], &k[3]));
+    CHECK(last_first < first_last); /* every scale got going before any request ended */
+    llamac_engine_stats st;
+    CHECK_OK(llamac_engine_get_stats(e, &st));
+    CHECK(st.adapter_swaps >= 3);
+
+    /* The prompt cache: at scale 1 the slot that computed it at scale 1 is reused, at a new scale nothing is. */
+    struct sink again;
+    r[2] = greedy(&again, 32);
+    r[2].prompt = t;
+    r[2].n_prompt = n;
+    r[2].adapters = &sets[2];
+    r[2].n_adapters = 1;
+    CHECK_OK(llamac_engine_submit(e, &r[2], NULL));
+    wait_done(&again);
+    CHECK_STR(again.text, want[2]);
+    CHECK_INT(again.res.usage.cached_tokens, (int)n - 1);
+    llamac_adapter_scale other = { a, 0.25f };
+    r[2] = greedy(&again, 32);
+    r[2].prompt = t;
+    r[2].n_prompt = n;
+    r[2].adapters = &other;
+    r[2].n_adapters = 1;
+    CHECK_OK(llamac_engine_submit(e, &r[2], NULL));
+    wait_done(&again);
+    CHECK_INT(again.res.usage.cached_tokens, 0);
+    char want_quarter[4096];
+    generate_ref_lora(prompt, 32, &other, 1, want_quarter, sizeof want_quarter);
+    CHECK_STR(again.text, want_quarter);
+    llamac_engine_free(e);
+    llamac_free(t);
+    llamac_adapter_free(a);
+}
+
+/* llamac_engine_set_adapters: requests that name no set take the engine's set when they are submitted, so a change
+ * applies to the requests after it while a running one keeps its own; bad sets are refused and change nothing. */
+static void test_lora_engine_set(void) {
+    llamac_adapter *a = lora_load("engine-lora-set.gguf", 2);
+    llamac_adapter_scale one = { a, 1.0f }, zero = { a, 0.0f };
+    char want1[4096], want0[4096];
+    generate_ref_lora(prompt, 32, &one, 1, want1, sizeof want1);
+    generate_ref(prompt, 32, want0, sizeof want0);
+    CHECK(strcmp(want1, want0) != 0);
+    llamac_engine_params ep = llamac_engine_params_default();
+    ep.n_slots = 2;
+    ep.n_threads = 1;
+    ep.adapters = &one;
+    ep.n_adapters = 1;
+    llamac_engine *e = NULL;
+    CHECK_OK(llamac_engine_new(model, &ep, &e));
+    static struct sink k1, k0;
+    llamac_engine_request r1 = greedy(&k1, 32), r0 = greedy(&k0, 32);
+    k1.block_at = 2;
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r1, NULL));
+    wait_blocked(&k1);
+    CHECK_OK(llamac_engine_set_adapters(e, &zero, 1));
+    llamac_adapter_scale got[2];
+    CHECK_INT(llamac_engine_adapters(e, got, 2), 1);
+    CHECK(got[0].adapter == a && got[0].scale == 0.0f);
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r0, NULL));
+    release(&k1);
+    wait_done(&k1);
+    wait_done(&k0);
+    CHECK_STR(k1.text, want1); /* submitted before the change */
+    CHECK_STR(k0.text, want0); /* after it: scale 0, the base model */
+
+    /* refused sets, the engine's set kept */
+    llamac_adapter_scale bad[2] = { { a, NAN }, { a, 1.0f } };
+    CHECK_STATUS(llamac_engine_set_adapters(e, bad, 1), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("llamac_engine_set_adapters: adapter 0");
+    CHECK_ERROR_HAS("finite");
+    bad[0].scale = 0.5f;
+    CHECK_STATUS(llamac_engine_set_adapters(e, bad, 2), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("adapters 0 and 1 are the same");
+    CHECK_STATUS(llamac_engine_set_adapters(e, NULL, 1), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_engine_set_adapters(NULL, &one, 1), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_INT(llamac_engine_adapters(e, got, 2), 1);
+    CHECK(got[0].adapter == a && got[0].scale == 0.0f);
+    struct sink k;
+    llamac_engine_request r = greedy(&k, 4);
+    r.adapters = bad;
+    r.n_adapters = 2;
+    CHECK_STATUS(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL),
+                 LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("llamac_engine_submit: adapters 0 and 1 are the same");
+    r.adapters = NULL;
+    CHECK_STATUS(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL),
+                 LLAMAC_E_INVALID_ARGUMENT);
+    /* an adapter loaded for another model */
+    llamac_model *m2 = NULL;
+    CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), NULL, &m2));
+    llamac_adapter *a2 = NULL;
+    CHECK_OK(llamac_adapter_load(m2, test_tmp("engine-lora-set.gguf"), &a2));
+    llamac_adapter_scale foreign = { a2, 1.0f };
+    CHECK_STATUS(llamac_engine_set_adapters(e, &foreign, 1), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("was loaded for another model");
+    /* the engine's set outlives the caller's references; removing it is allowed */
+    llamac_adapter_free(a);
+    CHECK_OK(llamac_engine_set_adapters(e, NULL, 0));
+    CHECK_INT(llamac_engine_adapters(e, got, 2), 0);
+    llamac_engine_free(e);
+    llamac_adapter_free(a2);
+    llamac_model_free(m2);
+}
+
 int main(void) {
     CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), NULL, &model));
     if (!model) {
@@ -990,6 +1181,8 @@ int main(void) {
     RUN(test_logprobs);
     RUN(test_shutdown);
     RUN(test_worker_thread_named);
+    RUN(test_lora_per_request);
+    RUN(test_lora_engine_set);
     llamac_model_free(model);
     TESTS_DONE();
 }
