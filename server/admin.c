@@ -4,12 +4,13 @@
  *
  * /metrics and /slots are off unless the server was started with --metrics / --slots (http.c answers 501 then).
  * They read the engine's statistics, which the engine publishes at the end of each step, so they never wait for it.
- * GET /lora-adapters lists the LoRA adapters the server was started with; their scales are fixed for its life (so
- * no batch and no cached KV cell ever mixes scales), and POST /lora-adapters or a request's `lora` field asking for
- * other scales gets 501 rather than a silently wrong answer.
+ * GET /lora-adapters lists the LoRA adapters the server was started with and the scales that requests naming none
+ * decode with; POST /lora-adapters changes those scales for the requests that come after it (the engine keeps each
+ * request's set for its life, and never batches or reuses KV cells across sets).
  */
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,13 +147,13 @@ void handle_slots(struct request *rq) {
     reply_json(rq, 200, arr);
 }
 
-/* ---- LoRA adapters: fixed at startup (--lora, --lora-scaled), listed as llama-server lists them ---- */
+/* ---- LoRA adapters: loaded at startup (--lora, --lora-scaled), listed and rescaled as llama-server does ---- */
 
 void handle_lora_adapters_get(struct request *rq) {
-    llamac_adapter_scale set[64];
-    size_t n = llamac_engine_adapters(rq->s->engine, set, 64);
+    llamac_adapter_scale set[MAX_LORA];
+    size_t n = llamac_engine_adapters(rq->s->engine, set, MAX_LORA);
     json_t *arr = json_array();
-    for (size_t i = 0; arr && i < n && i < 64; i++) {
+    for (size_t i = 0; arr && i < n && i < MAX_LORA; i++) {
         llamac_adapter_info info;
         llamac_adapter_get_info(set[i].adapter, &info);
         json_t *e = json_pack("{s:I, s:s, s:f, s:s, s:s}", "id", (json_int_t)i, "path", info.path, "scale",
@@ -170,14 +171,14 @@ void handle_lora_adapters_get(struct request *rq) {
     reply_json(rq, 200, arr);
 }
 
-bool request_lora(struct request *rq, json_t *v, const char *param) {
+bool request_lora(struct request *rq, json_t *v, const char *param, llamac_adapter_scale *set, size_t *n_set) {
+    *n_set = 0;
     if (!v || json_is_null(v)) {
         return true;
     }
-    llamac_adapter_scale set[64];
-    size_t n = llamac_engine_adapters(rq->s->engine, set, 64);
-    n = n < 64 ? n : 64;
-    float want[64] = { 0 }; /* llama-server's rule: an adapter the list leaves out is at scale 0 */
+    size_t n = llamac_engine_adapters(rq->s->engine, set, MAX_LORA);
+    n = n < MAX_LORA ? n : MAX_LORA;
+    float want[MAX_LORA] = { 0 }; /* llama-server's rule: an adapter the list leaves out is at scale 0 */
     if (!json_is_array(v)) {
         reply_error(rq, 400, param, "invalid_type", "'%s' must be an array of objects with 'id' and 'scale' fields",
                     param);
@@ -188,9 +189,10 @@ bool request_lora(struct request *rq, json_t *v, const char *param) {
     json_array_foreach(v, i, e) {
         json_t *id = json_object_get(e, "id"), *scale = json_object_get(e, "scale");
         if (!json_is_object(e) || !json_is_integer(id) || !json_is_number(scale) ||
-            !isfinite(json_number_value(scale))) {
+            !(fabs(json_number_value(scale)) <= FLT_MAX)) {
             reply_error(rq, 400, param, "invalid_value",
-                        "'%s' entry %zu must be an object with an integer 'id' and a finite number 'scale'", param, i);
+                        "'%s' entry %zu must be an object with an integer 'id' and a finite number 'scale' (a float)",
+                        param, i);
             return false;
         }
         json_int_t k = json_integer_value(id);
@@ -202,14 +204,9 @@ bool request_lora(struct request *rq, json_t *v, const char *param) {
         want[k] = (float)json_number_value(scale);
     }
     for (size_t k = 0; k < n; k++) {
-        if (want[k] != set[k].scale) {
-            reply_error(rq, 501, param, "not_supported",
-                        "adapter %zu at scale %g: llamac serve decodes every request with the adapters' scales it was "
-                        "started with (--lora-scaled; now %g); other scales are not supported yet",
-                        k, (double)want[k], (double)set[k].scale);
-            return false;
-        }
+        set[k].scale = want[k];
     }
+    *n_set = n;
     return true;
 }
 
@@ -220,8 +217,14 @@ void handle_lora_adapters_post(struct request *rq) {
         reply_error(rq, 400, NULL, "invalid_json", "the body must be a JSON array of {\"id\", \"scale\"} objects");
         return;
     }
-    if (request_lora(rq, body, "body")) {
-        reply_json(rq, 200, json_pack("{s:b}", "success", 1));
+    llamac_adapter_scale set[MAX_LORA];
+    size_t n = 0;
+    if (request_lora(rq, body, "body", set, &n)) {
+        if (n > 0 && llamac_engine_set_adapters(rq->s->engine, set, n) != LLAMAC_OK) {
+            reply_error(rq, 500, NULL, NULL, "%s", llamac_last_error());
+        } else {
+            reply_json(rq, 200, json_pack("{s:b}", "success", 1));
+        }
     }
     json_decref(body);
 }

@@ -165,10 +165,13 @@ void handle_ollama_version(struct request *rq);         /* ollama.c: GET /api/ve
 void handle_ollama_pull(struct request *rq);            /* ollama.c: POST /api/pull */
 void handle_ollama_delete(struct request *rq);          /* ollama.c: DELETE /api/delete */
 
-/* A request's `lora` field (llama-server's [{"id": N, "scale": F}, ...]; adapters it leaves out are at scale 0):
- * true when absent or equal to the server's fixed scales; else replies 400 (malformed, an unknown id) or 501 (other
- * scales) naming `param`, and returns false (admin.c). */
-bool request_lora(struct request *rq, json_t *v, const char *param);
+/* A `lora` list (llama-server's [{"id": N, "scale": F}, ...], ids as GET /lora-adapters lists them; adapters it
+ * leaves out are at scale 0, as llama-server reads it) as the whole set of the server's adapters with those scales:
+ * set[0 .. *n) (set has MAX_LORA entries; the adapters are owned by the engine). An absent or null list leaves *n 0.
+ * Replies 400 naming `param` (not a list, an entry without an integer id or a finite scale, an unknown id) and returns
+ * false (admin.c). */
+#define MAX_LORA 64
+bool request_lora(struct request *rq, json_t *v, const char *param, llamac_adapter_scale *set, size_t *n);
 
 /* static.c: GET and HEAD outside the API: the chat page embedded at build time, or the files of --path DIR.
  * static_init resolves the folder once (server_start; false with a message in err when it is not one). static_serve

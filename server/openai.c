@@ -371,7 +371,7 @@ static bool parse_fields(struct request *rq, json_t *body, bool chat, struct gen
         !gen_request_sampling(rq, gr, body, &n_predict) || !field_int(rq, body, "n", 1, MAX_N, &n) ||
         !field_bool(rq, body, "stream", &gr->stream) || !field_bool(rq, body, "ignore_eos", &ignore_eos) ||
         !field_bool(rq, body, "cache_prompt", &cache_prompt) ||
-        !request_lora(rq, json_object_get(body, "lora"), "lora") ||
+        !request_lora(rq, json_object_get(body, "lora"), "lora", gr->lora, &gr->er.n_adapters) ||
         !gen_request_logit_bias(rq, gr, json_object_get(body, "logit_bias"), "logit_bias") ||
         !parse_constraints(rq, body, gr)) {
         return false;
@@ -428,6 +428,7 @@ static bool parse_fields(struct request *rq, json_t *body, bool chat, struct gen
         }
         gr->include_usage = json_is_true(iu);
     }
+    gr->er.adapters = gr->er.n_adapters > 0 ? gr->lora : NULL; /* none: the server's set (POST /lora-adapters) */
     gr->er.sampling.ignore_eos = ignore_eos;
     gr->er.cache_prompt = cache_prompt;
     gr->er.n_probs = (int32_t)n_probs;

@@ -96,8 +96,9 @@ struct gen_request {
      * request body, which must outlive the request */
     llamac_engine_request er;
     const char *stop[MAX_STOP];
-    llamac_logit_bias *bias; /* malloc */
-    char *grammar;           /* converted from a JSON schema (llamac_free) */
+    llamac_adapter_scale lora[MAX_LORA]; /* the request's `lora` (er.adapters points here when it has one) */
+    llamac_logit_bias *bias;             /* malloc */
+    char *grammar;                       /* converted from a JSON schema (llamac_free) */
     llamac_tool_grammar *tool_grammar;
     bool tools; /* tools offered (tool_choice not "none"): the reply is read for tool calls */
     /* what the response shows */

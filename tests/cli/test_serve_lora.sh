@@ -1,8 +1,9 @@
-# `llamac serve --lora / --lora-scaled`: the adapters every request decodes with, at the scales the server started
-# with. /v1/completions gives byte-for-byte llama-completion's greedy text with the same adapter and scale
-# (tests/reference/lora/), in parallel slots too; GET /lora-adapters lists them as llama-server does; a request's
-# `lora` field or POST /lora-adapters asking for those scales is served, other scales get 501 (never a wrong
-# answer), malformed ones 400; bad adapter files and flags stop the server at startup with a clear message.
+# `llamac serve --lora / --lora-scaled`: /v1/completions gives byte-for-byte llama-completion's greedy text with the
+# same adapter and scale (tests/reference/lora/), in parallel slots too; a request's `lora` field picks its own scales,
+# and four requests at scales 0, 0.5, 1 and 0.5 decoded at once each get the text of their scale; POST /lora-adapters
+# changes the scales of the requests after it (not of one already running); GET /lora-adapters lists them as
+# llama-server does; malformed lists get 400; bad adapter files and flags stop the server at startup with a clear
+# message.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/serve_lib.sh"
 command -v curl > /dev/null && command -v jq > /dev/null || { echo "curl and jq are needed" >&2; exit 77; }
@@ -12,7 +13,13 @@ L="$REF/lora"
 "$LLAMAC" synth -q --control-vector -m "$M" -o "$TMP/stories-cvec.gguf" --seed 2 --init-std 0.1
 BODY='{"prompt": "Once upon a time", "max_tokens": 48, "temperature": 0'
 
-start_server S -m "$M" -np 2 -t 1 --lora-scaled "$TMP/stories-lora.gguf:0.5"
+# post_bg FILE JSON : POST /v1/completions in the background, the reply into FILE; the pid goes to $bg.
+post_bg() {
+  curl -s -H 'Content-Type: application/json' --data-binary "$2" "$S_URL/v1/completions" > "$1" &
+  bg=$!
+}
+
+start_server S -m "$M" -np 4 -t 1 --lora-scaled "$TMP/stories-lora.gguf:0.5"
 req GET "$S_URL/lora-adapters"
 expect_eq "GET /lora-adapters status" "$code" 200
 expect_eq "GET /lora-adapters" "$(jq -c '[.[] | {id, scale, task_name}]' "$TMP/body")" \
@@ -21,38 +28,81 @@ expect_eq "adapter path" "$(jqr '.[0].path')" "$TMP/stories-lora.gguf"
 req POST "$S_URL/v1/completions" "$BODY}"
 expect_eq "completion status" "$code" 200
 expect_eq "completion at 0.5 = llama-completion's" "$(jqr '.choices[0].text')" "$(cat "$L/stories-lora-0.5.txt")"
-# two slots at once, each the same answer
-curl -s -H 'Content-Type: application/json' --data-binary "$BODY}" "$S_URL/v1/completions" > "$TMP/p1" &
-c1=$!
-curl -s -H 'Content-Type: application/json' --data-binary "$BODY}" "$S_URL/v1/completions" > "$TMP/p2" &
-c2=$!
-wait "$c1" "$c2"
-expect_eq "parallel 1" "$(jqr '.choices[0].text' "$TMP/p1")" "$(cat "$L/stories-lora-0.5.txt")"
-expect_eq "parallel 2" "$(jqr '.choices[0].text' "$TMP/p2")" "$(cat "$L/stories-lora-0.5.txt")"
-# the request's lora field: the server's scales are served, others refused
-req POST "$S_URL/v1/completions" "$BODY, \"lora\": [{\"id\": 0, \"scale\": 0.5}]}"
-expect_eq "lora at the server's scale" "$code" 200
-expect_eq "lora at the server's scale: text" "$(jqr '.choices[0].text')" "$(cat "$L/stories-lora-0.5.txt")"
-req POST "$S_URL/v1/completions" "$BODY, \"lora\": [{\"id\": 0, \"scale\": 1}]}"
-expect_eq "lora at another scale" "$code" 501
-expect_contains "lora at another scale: message" "$(jqr .error.message)" "other scales are not supported yet"
+# four slots at once at the scales the requests ask for: each gets llama-completion's text at its scale
+scales=(0 0.5 1 0.5)
+pids=()
+for i in 0 1 2 3; do
+  post_bg "$TMP/p$i" "$BODY, \"lora\": [{\"id\": 0, \"scale\": ${scales[$i]}}]}"
+  pids+=("$bg")
+done
+wait "${pids[@]}"
+for i in 0 1 2 3; do
+  expect_eq "parallel, scale ${scales[$i]}" "$(jqr '.choices[0].text' "$TMP/p$i")" \
+    "$(cat "$L/stories-lora-${scales[$i]}.txt")"
+done
+expect_eq "scale 0 = the base model" "$(cat "$L/stories-lora-0.txt")" "$(cat "$L/stories-base.txt")"
+# llama-server's rule: an adapter the list leaves out is at scale 0
 req POST "$S_URL/v1/completions" "$BODY, \"lora\": []}"
-expect_eq "lora list leaving the adapter out (scale 0)" "$code" 501
+expect_eq "lora list leaving the adapter out" "$code" 200
+expect_eq "lora list leaving the adapter out: the base model" "$(jqr '.choices[0].text')" \
+  "$(cat "$L/stories-base.txt")"
+req POST "$S_URL/v1/chat/completions" \
+  '{"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4, "lora": [{"id": 0, "scale": -1.5}]}'
+expect_eq "chat with lora" "$code" 200
+# malformed lists
 req POST "$S_URL/v1/completions" "$BODY, \"lora\": [{\"id\": 3, \"scale\": 1}]}"
 expect_eq "lora with an unknown id" "$code" 400
 expect_contains "unknown id: message" "$(jqr .error.message)" "no LoRA adapter has id 3 (1 loaded)"
+req POST "$S_URL/v1/completions" "$BODY, \"lora\": [{\"id\": -1, \"scale\": 1}]}"
+expect_eq "lora with a negative id" "$code" 400
+req POST "$S_URL/v1/completions" "$BODY, \"lora\": [{\"id\": \"0\", \"scale\": 1}]}"
+expect_eq "lora id a string" "$code" 400
+req POST "$S_URL/v1/completions" "$BODY, \"lora\": [{\"id\": 0, \"scale\": \"1\"}]}"
+expect_eq "lora scale a string" "$code" 400
+expect_contains "scale a string: message" "$(jqr .error.message)" "a finite number 'scale'"
+req POST "$S_URL/v1/completions" "$BODY, \"lora\": [{\"id\": 0, \"scale\": 1e300}]}"
+expect_eq "lora scale beyond a float" "$code" 400
 req POST "$S_URL/v1/completions" "$BODY, \"lora\": \"x\"}"
 expect_eq "lora not an array" "$code" 400
 req POST "$S_URL/v1/chat/completions" '{"messages": [{"role": "user", "content": "Hi"}], "lora": [{"id": 0}]}'
 expect_eq "lora entry without a scale" "$code" 400
-req POST "$S_URL/lora-adapters" '[{"id": 0, "scale": 0.5}]'
-expect_eq "POST /lora-adapters, the same scales" "$code" 200
-req POST "$S_URL/lora-adapters" '[{"id": 0, "scale": 0.25}]'
-expect_eq "POST /lora-adapters, other scales" "$code" 501
 req POST "$S_URL/lora-adapters" '{"id": 0}'
 expect_eq "POST /lora-adapters, not an array" "$code" 400
+req POST "$S_URL/lora-adapters" '[{"id": 1, "scale": 1}]'
+expect_eq "POST /lora-adapters, unknown id" "$code" 400
+req POST "$S_URL/lora-adapters" '[{"id": 0, "scale": null}]'
+expect_eq "POST /lora-adapters, scale null" "$code" 400
 req GET "$S_URL/lora-adapters"
-expect_eq "scales unchanged" "$(jqr '.[0].scale')" "0.5"
+expect_eq "refused lists change nothing" "$(jqr '.[0].scale')" "0.5"
+
+# POST /lora-adapters: the requests after it decode at the new scale; one running keeps the scale it started with.
+# The long one streams until it ends (the slot's context); the change is posted once its first tokens have come.
+curl -sN -H 'Content-Type: application/json' --data-binary \
+  '{"prompt": "Once upon a time", "max_tokens": 400, "temperature": 0, "stream": true}' \
+  "$S_URL/v1/completions" > "$TMP/long" &
+long=$!
+for _ in $(seq 1 100); do
+  grep -q '^data: {' "$TMP/long" && break
+  sleep 0.05
+done
+req POST "$S_URL/lora-adapters" '[{"id": 0, "scale": 1}]'
+expect_eq "POST /lora-adapters" "$code" 200
+expect_eq "POST /lora-adapters reply" "$(jq -c . "$TMP/body")" '{"success":true}'
+running=1
+grep -q '^data: \[DONE\]' "$TMP/long" && running=0
+echo "the long request was still running at the POST: $running" >&2
+req POST "$S_URL/v1/completions" "$BODY}"
+expect_eq "after POST: the new scale" "$(jqr '.choices[0].text')" "$(cat "$L/stories-lora-1.txt")"
+req GET "$S_URL/lora-adapters"
+expect_eq "GET after POST" "$(jqr '.[0].scale')" "1"
+wait "$long"
+sse_json "$TMP/long"
+long_text=$(jq -r '[.[].choices[0].text] | join("")' "$TMP/events")
+want05=$(cat "$L/stories-lora-0.5.txt")
+expect_eq "the running request kept its scale (running at the POST: $running)" "${long_text:0:${#want05}}" "$want05"
+# a request's own list still wins over the server's scales
+req POST "$S_URL/v1/completions" "$BODY, \"lora\": [{\"id\": 0, \"scale\": 0.5}]}"
+expect_eq "lora over the server's scale" "$(jqr '.choices[0].text')" "$(cat "$L/stories-lora-0.5.txt")"
 stop_server "$S_PID"
 expect_eq "server exit" "$stop_rc" 0
 

@@ -206,8 +206,8 @@ static const struct cli_opt server_rows[] = {
     { .names = { "--lora-init-without-apply" },
       .set = cli_set_true,
       .offset = OPT(lora_init_without_apply),
-      .help = "load the --lora adapters at scale 0 (listed by GET /lora-adapters; every request decodes at the "
-              "scales fixed for the server's life)" },
+      .help = "load the --lora adapters at scale 0 (listed by GET /lora-adapters; set them with POST "
+              "/lora-adapters or a request's lora field)" },
     { .names = { "--cors-origins" },
       .arg = "LIST",
       .set = cli_set_str,
