@@ -9,6 +9,7 @@
  *   | u64 checksum | json {"messages":[...]} | n_tokens x i32 tokens | sequence state bytes
  */
 #include "chat/chat_internal.h"
+#include "core/outfile.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,10 +40,6 @@ static uint64_t fnv1a(uint64_t h, const void *data, size_t n) {
     return h;
 }
 
-static bool write_all(FILE *f, const void *p, size_t n) {
-    return n == 0 || fwrite(p, 1, n, f) == n;
-}
-
 llamac_status llamac_chat_save(llamac_chat *chat, const char *path) {
     if (!chat || !path) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_chat_save: NULL argument");
@@ -58,10 +55,11 @@ llamac_status llamac_chat_save(llamac_chat *chat, const char *path) {
     }
     struct llama_context *lc = chat->ctx->lc;
     llamac_status st = LLAMAC_OK;
-    char *json = NULL, *tmp = NULL;
+    char *json = NULL;
     unsigned char *state = NULL;
     json_t *doc = NULL;
-    FILE *f = NULL;
+    struct llamac__outfile out = LLAMAC__OUTFILE_INIT;
+    bool writing = false;
     char *messages = NULL;
     if ((st = llamac_chat_messages_json(chat, &messages)) != LLAMAC_OK) {
         goto done;
@@ -91,51 +89,23 @@ llamac_status llamac_chat_save(llamac_chat *chat, const char *path) {
     uint64_t sum = fnv1a(14695981039346656037ull, json, (size_t)h.json_size);
     sum = fnv1a(sum, chat->cache, chat->n_cache * sizeof(llamac_token));
     h.checksum = fnv1a(sum, state, state_size);
-    size_t plen = strlen(path);
-    if (!(tmp = llamac__malloc(plen + 16))) {
-        st = LLAMAC_E_NO_MEMORY;
+    /* written beside the path and renamed into place (core/outfile.c): a session file is whole or absent */
+    writing = true;
+    if ((st = llamac__out_open(&out, path)) != LLAMAC_OK || (st = llamac__out_write(&out, &h, sizeof h)) != LLAMAC_OK ||
+        (st = llamac__out_write(&out, json, (size_t)h.json_size)) != LLAMAC_OK ||
+        (st = llamac__out_write(&out, chat->cache, chat->n_cache * sizeof(llamac_token))) != LLAMAC_OK ||
+        (st = llamac__out_write(&out, state, state_size)) != LLAMAC_OK ||
+        (st = llamac__out_finish(&out)) != LLAMAC_OK || (st = llamac__out_commit(&out)) != LLAMAC_OK) {
         goto done;
     }
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        /* the temporary file is ours: the message names the file the caller asked for */
-        st = llamac__fail(LLAMAC_E_IO, "cannot save the chat session to '%s': %s", path, strerror(errno));
-        free(tmp);
-        tmp = NULL;
-        goto done;
-    }
-    if (!(f = fdopen(fd, "wb"))) {
-        close(fd);
-        st = llamac__fail(LLAMAC_E_IO, "cannot write the chat session to '%s': %s", path, strerror(errno));
-        goto done;
-    }
-    bool ok = write_all(f, &h, sizeof h) && write_all(f, json, (size_t)h.json_size) &&
-              write_all(f, chat->cache, chat->n_cache * sizeof(llamac_token)) && write_all(f, state, state_size);
-    int err = errno;
-    ok = fflush(f) == 0 && ok;
-    ok = fsync(fileno(f)) == 0 && ok;
-    ok = fclose(f) == 0 && ok;
-    f = NULL;
-    if (!ok) {
-        st = llamac__fail(LLAMAC_E_IO, "cannot write the chat session to '%s': %s", path, strerror(err ? err : EIO));
-        goto done;
-    }
-    if (rename(tmp, path) != 0) {
-        st = llamac__fail(LLAMAC_E_IO, "cannot move the chat session into '%s': %s", path, strerror(errno));
-        goto done;
-    }
-    free(tmp);
-    tmp = NULL;
     st = llamac__ok();
 done:
-    if (f) {
-        fclose(f);
+    if (writing && st != LLAMAC_OK) { /* the reason, under the name of what was being saved */
+        char reason[512];
+        snprintf(reason, sizeof reason, "%s", llamac_last_error());
+        st = llamac__fail(st, "cannot save the chat session to '%s': %s", path, reason);
     }
-    if (tmp) {
-        unlink(tmp);
-        free(tmp);
-    }
+    llamac__out_discard(&out);
     free(messages);
     free(json);
     free(state);

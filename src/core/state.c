@@ -9,6 +9,7 @@
  *   | n_tokens x i32 tokens | state bytes
  */
 #include "internal.h"
+#include "outfile.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -187,48 +188,9 @@ llamac_status llamac_ctx_state_save_file(llamac_context *ctx, const char *path, 
     if (st != LLAMAC_OK) {
         return st;
     }
-    size_t plen = strlen(path);
-    char *tmp = llamac__malloc(plen + 16);
-    if (!tmp) {
-        free(data);
-        return LLAMAC_E_NO_MEMORY;
-    }
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        st = llamac__fail(LLAMAC_E_IO, "cannot create '%s': %s", tmp, strerror(errno));
-        goto done;
-    }
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        st = llamac__fail(LLAMAC_E_IO, "cannot write '%s': %s", tmp, strerror(errno));
-        goto done;
-    }
-    bool ok = fwrite(data, 1, size, f) == size;
-    int err = errno;
-    ok = (fflush(f) == 0) && ok;
-    ok = (fsync(fileno(f)) == 0) && ok;
-    if (fclose(f) != 0) {
-        ok = false;
-    }
-    if (!ok) {
-        unlink(tmp);
-        st = llamac__fail(LLAMAC_E_IO, "cannot write state to '%s': %s", path, strerror(err ? err : EIO));
-        goto done;
-    }
-    if (rename(tmp, path) != 0) {
-        err = errno;
-        unlink(tmp);
-        st = llamac__fail(LLAMAC_E_IO, "cannot move the state into '%s': %s", path, strerror(err));
-        goto done;
-    }
-    st = llamac__ok();
-done:
-    free(tmp);
+    st = llamac__out_save(path, data, size);
     free(data);
-    return st;
+    return st == LLAMAC_OK ? llamac__ok() : st;
 }
 
 llamac_status llamac_ctx_state_load_file(llamac_context *ctx, const char *path, llamac_token **tokens,

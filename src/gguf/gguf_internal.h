@@ -9,6 +9,7 @@
 #define LLAMAC_GGUF_INTERNAL_H
 
 #include "core/internal.h"
+#include "core/outfile.h"
 
 #include <ggml.h>
 #include <gguf.h>
@@ -78,43 +79,5 @@ struct llamac__imatrix {
  * every value is finite. */
 llamac_status llamac__imatrix_load(const char *path, struct llamac__imatrix *out);
 void llamac__imatrix_free(struct llamac__imatrix *m);
-
-/* ---- outfile.c ---- */
-
-/* An output written to a temporary file beside its final path and renamed into place when complete. */
-struct llamac__outfile {
-    char *path; /* final path */
-    char *tmp;  /* temporary path, created (empty) by _reserve or _open */
-    int fd;     /* -1 when not open */
-};
-
-#define LLAMAC__OUTFILE_INIT                                                                                           \
-    { NULL, NULL, -1 }
-
-/* Checks that `path` can be written: its directory exists and `path` is none of the `n_inputs` input files
- * (compared by device and inode). `what` names the output in messages. */
-llamac_status llamac__output_check(const char *path, const char *const *inputs, size_t n_inputs);
-
-/* Creates the temporary file "PATH.tmp.XXXXXX" (mode 0666 less the umask, like any new file) and keeps it open. */
-llamac_status llamac__out_open(struct llamac__outfile *o, const char *path);
-
-/* As _open, but closes the temporary file again: for writers that open the path themselves (llama.cpp). */
-llamac_status llamac__out_reserve(struct llamac__outfile *o, const char *path);
-
-/* Writes n bytes; on failure sets LLAMAC_E_IO naming the final path and the system's reason. */
-llamac_status llamac__out_write(struct llamac__outfile *o, const void *data, size_t n);
-
-/* Writes n zero bytes. */
-llamac_status llamac__out_zeros(struct llamac__outfile *o, size_t n);
-
-/* Flushes the temporary file to disk and closes it (a full disk can first show here). */
-llamac_status llamac__out_finish(struct llamac__outfile *o);
-
-/* Renames the finished temporary file to the final path. */
-llamac_status llamac__out_commit(struct llamac__outfile *o);
-
-/* Closes and removes the temporary file, if any, and frees the paths. Safe on an outfile set to
- * LLAMAC__OUTFILE_INIT, a failed one, or a committed one. */
-void llamac__out_discard(struct llamac__outfile *o);
 
 #endif /* LLAMAC_GGUF_INTERNAL_H */

@@ -1009,7 +1009,8 @@ llamac_status llamac_quantize(const char *in, const char *out, const llamac_quan
             shards[s].path = final_path;
             shards[s].tmp = tmp;
         } else {
-            shards[s].path = llamac__strndup(prefix, strlen(prefix));
+            /* the reservation's path: the output, or the target of the link it names (core/outfile.c) */
+            shards[s].path = llamac__strndup(reserve.path, strlen(reserve.path));
             shards[s].tmp = llamac__strndup(reserve.tmp, strlen(reserve.tmp));
             st = shards[s].path && shards[s].tmp ? LLAMAC_OK : LLAMAC_E_NO_MEMORY;
         }

@@ -89,11 +89,10 @@ static llamac_status adapter_file_alloc(struct adapter_file *af, size_t cap, enu
 }
 
 /* Registers the listed tensors and writes the file with seeded values of standard deviation `std`. */
-static llamac_status adapter_file_write(struct adapter_file *af, const char *path, const char *what, uint64_t seed,
-                                        float std) {
+static llamac_status adapter_file_write(struct adapter_file *af, const char *path, uint64_t seed, float std) {
     llamac_status st = llamac__synth_register(af->out, &af->l);
     if (st == LLAMAC_OK) {
-        st = llamac__synth_write_file(path, what, af->out, &af->l, seed, std);
+        st = llamac__synth_write_file(path, af->out, &af->l, seed, std);
     }
     return st == LLAMAC_OK ? llamac__ok() : st;
 }
@@ -310,7 +309,7 @@ llamac_status llamac_synth_lora_write(const char *path, const llamac_synth_lora_
     }
     if (st == LLAMAC_OK && (st = lora_tensors(af.base, params->base, &tg, rank, &af.l)) == LLAMAC_OK &&
         (st = lora_meta(af.out, params, &af.bi, rank)) == LLAMAC_OK) {
-        st = adapter_file_write(&af, path, "LoRA adapter", params->seed, std);
+        st = adapter_file_write(&af, path, params->seed, std);
     }
     adapter_file_free(&af);
     return st;
@@ -341,7 +340,7 @@ llamac_status llamac_synth_cvec_write(const char *path, const llamac_synth_cvec_
         gguf_set_val_str(af.out, "general.architecture", "controlvector");
         gguf_set_val_str(af.out, "controlvector.model_hint", af.bi.architecture);
         gguf_set_val_i32(af.out, "controlvector.layer_count", (int32_t)(af.bi.n_layer - 1));
-        st = adapter_file_write(&af, path, "control vector", params->seed, std);
+        st = adapter_file_write(&af, path, params->seed, std);
     }
     adapter_file_free(&af);
     return st;

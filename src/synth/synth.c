@@ -606,7 +606,7 @@ llamac_status llamac_synth_write(const char *path, const llamac_synth_params *pa
         st = build_tensors(g, &l, &p, a, &v);
     }
     if (st == LLAMAC_OK) {
-        st = llamac__synth_write_file(path, "model", g, &l, p.seed, p.init_std);
+        st = llamac__synth_write_file(path, g, &l, p.seed, p.init_std);
     }
     free(l.items);
     gguf_free(g);

@@ -42,8 +42,8 @@ llamac_status llamac__synth_register(struct gguf_context *g, const struct llamac
 
 /* Writes `g`'s header and then each tensor's values, drawn from its own xoshiro256** stream seeded by `seed` and its
  * name (random ones approximately normal with standard deviation `std`), into a temporary file beside `path` renamed
- * into place when complete. `what` names the file in messages ("model", "LoRA adapter"). */
-llamac_status llamac__synth_write_file(const char *path, const char *what, const struct gguf_context *g,
+ * into place when complete (core/outfile.c: only a regular file or a new path is replaced). */
+llamac_status llamac__synth_write_file(const char *path, const struct gguf_context *g,
                                        const struct llamac__synth_list *l, uint64_t seed, double std);
 
 #endif /* LLAMAC_SYNTH_INTERNAL_H */

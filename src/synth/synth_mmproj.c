@@ -329,7 +329,7 @@ llamac_status llamac_synth_mmproj_write(const char *path, const llamac_synth_mmp
         audio_tensors(&l, w, &p);
     }
     if ((st = llamac__synth_register(g, &l)) == LLAMAC_OK) {
-        st = llamac__synth_write_file(path, "projector", g, &l, p.seed, p.init_std);
+        st = llamac__synth_write_file(path, g, &l, p.seed, p.init_std);
     }
 done:
     free(l.items);

@@ -6,6 +6,7 @@
  * small chunks straight into the file, so a 1 GB model never sits in memory. A temporary file beside the target is
  * renamed into place only when everything was written.
  */
+#include "core/outfile.h"
 #include "synth/synth_internal.h"
 
 #include <assert.h>
@@ -117,16 +118,10 @@ llamac_status llamac__synth_register(struct gguf_context *g, const struct llamac
 
 #define CHUNK 4096
 
-static bool pad_to(FILE *f, uint64_t *written, uint64_t target) {
-    static const char zeros[256];
-    while (*written < target) {
-        size_t k = target - *written < sizeof zeros ? (size_t)(target - *written) : sizeof zeros;
-        if (fwrite(zeros, 1, k, f) != k) {
-            return false;
-        }
-        *written += k;
-    }
-    return true;
+static llamac_status pad_to(struct llamac__outfile *o, uint64_t *written, uint64_t target) {
+    llamac_status st = llamac__out_zeros(o, (size_t)(target - *written));
+    *written = target;
+    return st;
 }
 
 static void fill_values(float *vals, size_t n, enum llamac__fill fill, struct rng *r, double std) {
@@ -136,7 +131,8 @@ static void fill_values(float *vals, size_t n, enum llamac__fill fill, struct rn
 }
 
 /* Generates one tensor's values in chunks and writes them in its type. */
-static bool write_tensor(FILE *f, const struct llamac__synth_tensor *t, uint64_t seed, double std, uint64_t *written) {
+static llamac_status write_tensor(struct llamac__outfile *o, const struct llamac__synth_tensor *t, uint64_t seed,
+                                  double std, uint64_t *written) {
     float vals[CHUNK];
     ggml_fp16_t half[CHUNK];
     struct rng r;
@@ -152,80 +148,50 @@ static bool write_tensor(FILE *f, const struct llamac__synth_tensor *t, uint64_t
             src = half;
             bytes = k * sizeof(ggml_fp16_t);
         }
-        if (fwrite(src, 1, bytes, f) != bytes) {
-            return false;
+        llamac_status st = llamac__out_write(o, src, bytes);
+        if (st != LLAMAC_OK) {
+            return st;
         }
         *written += bytes;
         done += (int64_t)k;
     }
-    return true;
+    return LLAMAC_OK;
 }
 
 /* The header (metadata and tensor descriptions, padded), then each tensor at the offset gguf assigned it, each
  * padded to the alignment as gguf's own writer does. */
-static bool write_all(FILE *f, const struct gguf_context *g, const void *meta, size_t meta_size,
-                      const struct llamac__synth_list *l, uint64_t seed, double std) {
-    if (fwrite(meta, 1, meta_size, f) != meta_size) {
-        return false;
-    }
+static llamac_status write_all(struct llamac__outfile *o, const struct gguf_context *g, const void *meta,
+                               size_t meta_size, const struct llamac__synth_list *l, uint64_t seed, double std) {
+    llamac_status st = llamac__out_write(o, meta, meta_size);
     uint64_t written = meta_size;
-    for (size_t i = 0; i < l->n; i++) {
+    for (size_t i = 0; st == LLAMAC_OK && i < l->n; i++) {
         uint64_t at = meta_size + gguf_get_tensor_offset(g, (int64_t)i);
-        if (!pad_to(f, &written, at) || !write_tensor(f, &l->items[i], seed, std, &written)) {
-            return false;
+        if ((st = pad_to(o, &written, at)) == LLAMAC_OK) {
+            st = write_tensor(o, &l->items[i], seed, std, &written);
         }
     }
     uint64_t align = gguf_get_alignment(g);
-    return pad_to(f, &written, (written + align - 1) / align * align);
+    return st == LLAMAC_OK ? pad_to(o, &written, (written + align - 1) / align * align) : st;
 }
 
-/* Writes into "<path>.tmp.XXXXXX" and renames it to `path`; on any failure the temporary file is removed. */
-llamac_status llamac__synth_write_file(const char *path, const char *what, const struct gguf_context *g,
+/* Writes through core/outfile.c: beside `path`, renamed into place when complete; on any failure nothing is left. */
+llamac_status llamac__synth_write_file(const char *path, const struct gguf_context *g,
                                        const struct llamac__synth_list *l, uint64_t seed, double std) {
     size_t meta_size = gguf_get_meta_size(g);
-    size_t plen = strlen(path);
     void *meta = llamac__malloc(meta_size);
-    char *tmp = meta ? llamac__malloc(plen + 16) : NULL;
+    struct llamac__outfile o = LLAMAC__OUTFILE_INIT;
     llamac_status st = LLAMAC_E_NO_MEMORY;
-    if (!tmp) {
+    if (!meta) {
         goto done;
     }
     gguf_get_meta_data(g, meta);
-    snprintf(tmp, plen + 16, "%s.tmp.XXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        st = llamac__fail(LLAMAC_E_IO, "cannot create a temporary file beside '%s': %s", path, strerror(errno));
-        goto done;
+    if ((st = llamac__out_open(&o, path)) == LLAMAC_OK &&
+        (st = write_all(&o, g, meta, meta_size, l, seed, std)) == LLAMAC_OK &&
+        (st = llamac__out_finish(&o)) == LLAMAC_OK) {
+        st = llamac__out_commit(&o);
     }
-    (void)fchmod(fd, S_IRUSR | S_IWUSR | S_IRGRP | S_IROTH); /* mkstemp makes 0600; a model is shared 0644 */
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        int err = errno;
-        close(fd);
-        unlink(tmp);
-        st = llamac__fail(LLAMAC_E_IO, "cannot write '%s': %s", tmp, strerror(err));
-        goto done;
-    }
-    errno = 0;
-    bool ok = write_all(f, g, meta, meta_size, l, seed, std);
-    int err = errno;
-    ok = fflush(f) == 0 && ok;
-    ok = fsync(fileno(f)) == 0 && ok;
-    ok = fclose(f) == 0 && ok;
-    if (!ok) {
-        unlink(tmp);
-        st = llamac__fail(LLAMAC_E_IO, "cannot write the %s to '%s': %s", what, path, strerror(err ? err : EIO));
-        goto done;
-    }
-    if (rename(tmp, path) != 0) {
-        err = errno;
-        unlink(tmp);
-        st = llamac__fail(LLAMAC_E_IO, "cannot move the %s into '%s': %s", what, path, strerror(err));
-        goto done;
-    }
-    st = LLAMAC_OK;
 done:
-    free(tmp);
+    llamac__out_discard(&o);
     free(meta);
     return st;
 }

@@ -9,6 +9,7 @@
 
 #include <dirent.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define STORIES "stories260K.gguf"
@@ -375,6 +376,30 @@ static void test_files(void) {
     CHECK_INT(count_files_with(".tmp."), 0);
     CHECK_INT(count_files_with("saved.state"), 0);
     CHECK(access(path, F_OK) != 0);
+
+    /* A save over a FIFO is refused and leaves the FIFO as it was (issue 30: it used to become a regular file); a
+     * symbolic link to a state file is written through, the link kept. */
+    snprintf(path, sizeof path, "%s", test_tmp("fifo.state"));
+    unlink(path);
+    CHECK(mkfifo(path, 0644) == 0);
+    CHECK_STATUS(llamac_ctx_state_save_file(ctx, path, NULL, 0), LLAMAC_E_IO);
+    CHECK_ERROR_HAS("it is a FIFO (named pipe); only a regular file or a new path is replaced");
+    struct stat sb;
+    CHECK(lstat(path, &sb) == 0 && S_ISFIFO(sb.st_mode));
+    unlink(path);
+    char target[512];
+    snprintf(target, sizeof target, "%s", test_tmp("target.state"));
+    snprintf(path, sizeof path, "%s", test_tmp("link.state"));
+    unlink(path);
+    CHECK(write_file(target, "old", 3));
+    CHECK(symlink("target.state", path) == 0);
+    CHECK_OK(llamac_ctx_state_save_file(ctx, path, NULL, 0));
+    CHECK(lstat(path, &sb) == 0 && S_ISLNK(sb.st_mode));
+    CHECK(stat(target, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 3);
+    CHECK_OK(llamac_ctx_state_load_file(ctx, path, NULL, NULL));
+    CHECK_INT(count_files_with(".tmp."), 0);
+    unlink(path);
+    unlink(target);
     llamac_ctx_free(ctx);
     llamac_free(data);
 }

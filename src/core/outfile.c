@@ -1,15 +1,20 @@
 /*
- * outfile.c - writing an output so that it appears complete or not at all.
+ * outfile.c - writing an output so that it appears complete or not at all, and only over a regular file.
  *
- * Every file the GGUF tools write goes to "PATH.tmp.XXXXXX" beside its final path (same directory, so the rename
+ * Every file libllamac writes goes to "PATH.tmp.XXXXXX" beside its final path (same directory, so the rename
  * is atomic on one filesystem), is flushed to disk, and only then renamed over PATH. A failure at any point removes
  * the temporary file; an existing PATH is untouched until the rename. The temporary file is created with mode 0666
  * less the umask (not mkstemp's 0600), so the result has the permissions any new file would have.
+ *
+ * A rename replaces whatever the path names, so what it names is checked first (resolve): a device, FIFO, socket or
+ * directory is refused, and a symbolic link is followed to its target, which is what gets replaced.
  */
-#include "gguf/gguf_internal.h"
+#define _XOPEN_SOURCE 700 /* realpath */
+#include "core/outfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +34,79 @@ static char *dir_of(const char *path) {
     return llamac__strndup(path, (size_t)(slash - path));
 }
 
-llamac_status llamac__output_check(const char *path, const char *const *inputs, size_t n_inputs) {
+/* What a non-regular file is, for the refusal. */
+static const char *kind_of(mode_t mode) {
+    if (S_ISDIR(mode)) {
+        return "a directory";
+    }
+    if (S_ISCHR(mode)) {
+        return "a character device";
+    }
+    if (S_ISBLK(mode)) {
+        return "a block device";
+    }
+    if (S_ISFIFO(mode)) {
+        return "a FIFO (named pipe)";
+    }
+    if (S_ISSOCK(mode)) {
+        return "a socket";
+    }
+    return "not a regular file";
+}
+
+/* The path an output of `path` replaces: `path` itself when it is new or a regular file, the target of a symbolic
+ * link to a regular file; anything else is refused. Caller frees *out. */
+static llamac_status resolve(const char *path, char **out) {
+    *out = NULL;
     if (!path[0]) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the output path is empty");
     }
-    char *dir = dir_of(path);
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        if (errno != ENOENT && errno != ENOTDIR) {
+            return llamac__fail(LLAMAC_E_IO, "cannot write '%s': %s", path, strerror(errno));
+        }
+        *out = llamac__strndup(path, strlen(path)); /* a new file (its directory is checked next) */
+        return *out ? LLAMAC_OK : LLAMAC_E_NO_MEMORY;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        char *target = realpath(path, NULL);
+        if (!target) {
+            return llamac__fail(LLAMAC_E_IO,
+                                "cannot write '%s': it is a symbolic link whose target cannot be reached (%s); "
+                                "outputs are written through a link to an existing file only",
+                                path, strerror(errno));
+        }
+        if (stat(target, &st) != 0) {
+            llamac_status f =
+                llamac__fail(LLAMAC_E_IO, "cannot write '%s' (a link to '%s'): %s", path, target, strerror(errno));
+            free(target);
+            return f;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            llamac_status f = llamac__fail(LLAMAC_E_IO,
+                                           "refusing to write '%s': it is a symbolic link to '%s', which is %s; only a "
+                                           "regular file or a new path is replaced",
+                                           path, target, kind_of(st.st_mode));
+            free(target);
+            return f;
+        }
+        *out = llamac__strndup(target, strlen(target)); /* llamac's allocator, freed like the others */
+        free(target);
+        return *out ? LLAMAC_OK : LLAMAC_E_NO_MEMORY;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        return llamac__fail(LLAMAC_E_IO,
+                            "refusing to write '%s': it is %s; only a regular file or a new path is replaced", path,
+                            kind_of(st.st_mode));
+    }
+    *out = llamac__strndup(path, strlen(path));
+    return *out ? LLAMAC_OK : LLAMAC_E_NO_MEMORY;
+}
+
+/* Checks that the directory of `final` (a resolved path) exists and can be written; `path` is the caller's. */
+static llamac_status check_dir(const char *path, const char *final) {
+    char *dir = dir_of(final);
     if (!dir) {
         return LLAMAC_E_NO_MEMORY;
     }
@@ -47,16 +120,21 @@ llamac_status llamac__output_check(const char *path, const char *const *inputs, 
         status = llamac__fail(LLAMAC_E_IO, "cannot write '%s': directory '%s': %s", path, dir, strerror(errno));
     }
     free(dir);
-    if (status != LLAMAC_OK) {
-        return status;
+    return status;
+}
+
+llamac_status llamac__output_check(const char *path, const char *const *inputs, size_t n_inputs) {
+    char *final = NULL;
+    llamac_status status = resolve(path, &final);
+    if (status == LLAMAC_OK) {
+        status = check_dir(path, final);
     }
     struct stat out_st;
-    if (stat(path, &out_st) != 0) {
-        return LLAMAC_OK; /* a new file */
+    if (status != LLAMAC_OK || stat(final, &out_st) != 0) {
+        free(final);
+        return status; /* refused, or a new file */
     }
-    if (S_ISDIR(out_st.st_mode)) {
-        return llamac__fail(LLAMAC_E_IO, "cannot write '%s': it is a directory", path);
-    }
+    free(final);
     for (size_t i = 0; i < n_inputs; i++) {
         struct stat in_st;
         if (inputs[i] && stat(inputs[i], &in_st) == 0 && in_st.st_dev == out_st.st_dev &&
@@ -72,10 +150,14 @@ llamac_status llamac__output_check(const char *path, const char *const *inputs, 
 static llamac_status create_tmp(struct llamac__outfile *o, const char *path) {
     memset(o, 0, sizeof *o);
     o->fd = -1;
+    llamac_status rst = resolve(path, &o->path);
+    if (rst != LLAMAC_OK) {
+        return rst;
+    }
+    path = o->path; /* the temporary file goes beside what is replaced: a link's target */
     size_t len = strlen(path);
-    o->path = llamac__strndup(path, len);
     o->tmp = llamac__malloc(len + 16);
-    if (!o->path || !o->tmp) {
+    if (!o->tmp) {
         llamac__out_discard(o);
         return LLAMAC_E_NO_MEMORY;
     }
@@ -101,7 +183,9 @@ static llamac_status create_tmp(struct llamac__outfile *o, const char *path) {
             break;
         }
     }
-    llamac_status st = llamac__fail(LLAMAC_E_IO, "cannot create '%s': %s", o->tmp, strerror(errno));
+    /* the temporary file is ours: the message names the file the caller asked for */
+    llamac_status st =
+        llamac__fail(LLAMAC_E_IO, "cannot create a temporary file beside '%s': %s", path, strerror(errno));
     free(o->tmp);
     o->tmp = NULL; /* nothing to remove */
     llamac__out_discard(o);
@@ -194,4 +278,20 @@ void llamac__out_discard(struct llamac__outfile *o) {
     free(o->path);
     o->tmp = NULL;
     o->path = NULL;
+}
+
+llamac_status llamac__out_save(const char *path, const void *data, size_t n) {
+    struct llamac__outfile o = LLAMAC__OUTFILE_INIT;
+    llamac_status st = llamac__out_open(&o, path);
+    if (st == LLAMAC_OK) {
+        st = llamac__out_write(&o, data, n);
+    }
+    if (st == LLAMAC_OK) {
+        st = llamac__out_finish(&o);
+    }
+    if (st == LLAMAC_OK) {
+        st = llamac__out_commit(&o);
+    }
+    llamac__out_discard(&o);
+    return st;
 }
