@@ -155,6 +155,7 @@ llamac_status llamac_engine_new(llamac_model *model, const llamac_engine_params 
     e->params = p;
     e->next_id = 1;
     e->accepting = true;
+    atomic_init(&e->cancel_epoch, 0u);
 
     llamac_ctx_params cp = llamac_ctx_params_default();
     cp.n_ctx = n_ctx;
@@ -179,6 +180,7 @@ llamac_status llamac_engine_new(llamac_model *model, const llamac_engine_params 
     e->params.adapters = NULL; /* borrowed for this call only: the engine holds them */
     e->params.n_adapters = 0;
     e->model = llamac_ctx_model(e->ctx);
+    llamac_ctx_set_abort(e->ctx, llamac__eng_abort, e); /* a cancel stops the decode in progress */
     llamac_ctx_info info;
     st = llamac_ctx_get_info(e->ctx, &info);
     if (st != LLAMAC_OK) {
@@ -270,6 +272,7 @@ void llamac_engine_shutdown(llamac_engine *engine, uint32_t grace_ms) {
         }
     }
     e->stop_now = true;
+    atomic_fetch_add(&e->cancel_epoch, 1u);
     pthread_cond_broadcast(&e->wake);
     pthread_mutex_unlock(&e->lock);
     if (e->thread_started) {
@@ -484,6 +487,7 @@ llamac_status llamac_engine_cancel(llamac_engine *engine, uint64_t id) {
         struct eng_request *q = e->slots[i].req;
         if (q && q->id == id && !q->cancelled) {
             q->cancelled = true;
+            atomic_fetch_add(&e->cancel_epoch, 1u); /* the decode in progress may stop for it */
             pthread_cond_signal(&e->wake);
             pthread_mutex_unlock(&e->lock);
             return llamac__ok();

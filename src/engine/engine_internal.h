@@ -111,6 +111,11 @@ struct llamac_engine {
     struct eng_retired *retired; /* sets it replaced, to release on the engine thread */
     llamac_engine_stats stats;
     size_t parked_bytes; /* engine thread only */
+    /* Bumped (lock held) by a cancel of a request in a slot and by shutdown, so that the decode in progress can stop
+     * between ggml's graph nodes instead of after the whole chunk (llamac__eng_abort); decode_epoch is its value
+     * when the step's decode began (engine thread only). */
+    atomic_uint cancel_epoch;
+    unsigned decode_epoch;
 };
 
 /* Parks the caches of idle slots (engine_park.c). Engine thread, lock not held. */
@@ -120,6 +125,10 @@ void llamac__eng_park_idle(llamac_engine *e);
 bool llamac__eng_unpark(llamac_engine *e, struct eng_slot *s);
 /* Forgets a parked state. */
 void llamac__eng_park_drop(llamac_engine *e, struct eng_slot *s);
+
+/* The engine context's abort callback (a llamac_abort_fn): true when a request in the batch being decoded was
+ * cancelled since the decode began, or the engine is shutting down. Runs on a llama.cpp compute thread. */
+bool llamac__eng_abort(void *user_data);
 
 /* The worker thread's body. */
 void *llamac__eng_main(void *arg);

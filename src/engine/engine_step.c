@@ -424,6 +424,22 @@ static struct eng_slot *next_prefill(llamac_engine *e, uint64_t key) {
     return best;
 }
 
+bool llamac__eng_abort(void *user_data) {
+    llamac_engine *e = user_data;
+    if (atomic_load(&e->cancel_epoch) == e->decode_epoch) {
+        return false; /* the common case, every graph node: no lock */
+    }
+    bool stop = false;
+    pthread_mutex_lock(&e->lock);
+    stop = e->stop_now;
+    for (uint32_t i = 0; i < e->params.n_slots && !stop; i++) {
+        const struct eng_slot *s = &e->slots[i];
+        stop = s->req && s->n_in_batch > 0 && s->req->cancelled;
+    }
+    pthread_mutex_unlock(&e->lock);
+    return stop;
+}
+
 /* Builds and decodes one batch, then samples every slot that has an output in it. */
 static void step(llamac_engine *e) {
     llamac_batch_clear(e->batch);
@@ -474,7 +490,21 @@ static void step(llamac_engine *e) {
         }
     }
     double t0 = llamac__now_ms();
+    e->decode_epoch = atomic_load(&e->cancel_epoch);
     llamac_status st = llamac_ctx_decode_batch(e->ctx, e->batch);
+    if (st == LLAMAC_E_CANCELLED) {
+        /* A request in the batch was cancelled (or the engine stops): llama.cpp dropped the ubatch it stopped in,
+         * the ubatches before it stay. Every slot's sequence goes back to what it held before this step; the
+         * cancelled are finished by the loop, the others decode the same tokens again in the next step. */
+        for (uint32_t i = 0; i < e->params.n_slots; i++) {
+            s = &e->slots[i];
+            if (s->req && s->n_in_batch > 0) {
+                llamac_ctx_seq_rm(e->ctx, s->id, (llamac_pos)s->n_cache, -1);
+                s->n_in_batch = 0;
+            }
+        }
+        return;
+    }
     uint64_t step_no;
     pthread_mutex_lock(&e->lock);
     step_no = ++e->stats.steps;
