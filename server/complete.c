@@ -85,6 +85,13 @@ llamac_tool_message *result_message(const struct job *j, struct result *r) {
 bool reply_if_failed(struct request *rq, const struct job *j) {
     for (size_t i = 0; i < j->n_choices; i++) {
         const struct result *r = &j->choices[i].r;
+        if (r->status == LLAMAC_E_GRAMMAR) {
+            /* the request's grammar left no token the model can produce (one that matches nothing, or a dead end):
+             * the client's to fix, as an invalid grammar is */
+            reply_error(rq, 400, "grammar", "invalid_value", "the grammar allows no text the model can produce: %s",
+                        r->error ? r->error : "no token fits");
+            return true;
+        }
         if (r->status != LLAMAC_OK || r->finish == LLAMAC_FINISH_NONE) {
             reply_error(rq, 500, NULL, NULL, "generation failed: %s", r->error ? r->error : "unknown error");
             return true;

@@ -4,7 +4,9 @@
  *
  * One thread per connection, so a handler may block while the engine works (a non-streaming completion) and a
  * stream's reader may wait for the next token. A body is gathered in full (up to --max-body, else 413) before the
- * handler runs; a declared Content-Length over the limit is refused before any of the body is read. The listening
+ * handler runs; the rest of a body over the limit is read and dropped up to a bound (DRAIN_MAX) so that the client
+ * reads the 413, and one declared larger than the bound is refused before any of it is read. Requests whose framing
+ * is ambiguous (framing_check) are refused before their body too. The listening
  * socket is opened here rather than by libmicrohttpd, so that a port in use is reported as such. When a request's
  * response is done (a stream's too), one access line goes to the server's log.
  */
@@ -26,10 +28,20 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A body declared larger than --max-body is still read (and dropped) up to this many bytes, or --max-body when that
+ * is larger, so that a client that sends its whole body before it reads (Node's fetch, and the openai npm client
+ * over it) gets the 413 rather than a broken pipe; a larger one is answered at once and the connection closed. */
+#define DRAIN_MAX ((size_t)16 << 20)
+
 /* Per-request state between the calls of the access handler, until the request is completed. */
 struct pending {
     llamac__dynbuf body; /* capped at --max-body */
     bool too_large;
+    size_t drained; /* body bytes dropped after too_large */
+    /* a request refused for its framing before its body is read (framing_check) */
+    unsigned refuse_status;
+    const char *refuse_code;
+    char refuse_msg[160];
     bool counted; /* dispatched: counts in in_flight until the response is done */
     /* the access log line */
     struct timespec start;
@@ -40,6 +52,11 @@ struct pending {
     bool quiet; /* a polled endpoint: logged at DEBUG */
     struct access access;
 };
+
+/* How much of a body over --max-body is read and dropped before the 413 (DRAIN_MAX). */
+static size_t drain_max(const struct server *s) {
+    return s->opt.max_body > DRAIN_MAX ? s->opt.max_body : DRAIN_MAX;
+}
 
 enum route_flags {
     ROUTE_PUBLIC = 1 << 0,  /* no API key needed */
@@ -292,7 +309,9 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, con
         p->quiet = route->fn == handle_health || route->fn == handle_models || route->fn == handle_metrics ||
                    route->fn == handle_slots;
     }
-    if (route && (route->flags & ROUTE_METRICS) && !s->opt.metrics) {
+    if (p->refuse_status) {
+        reply_error(&rq, p->refuse_status, NULL, p->refuse_code, "%s", p->refuse_msg);
+    } else if (route && (route->flags & ROUTE_METRICS) && !s->opt.metrics) {
         reply_error(&rq, 501, NULL, "not_supported", "the /metrics endpoint is off; start the server with --metrics");
     } else if (route && (route->flags & ROUTE_SLOTS) && !s->opt.slots) {
         reply_error(&rq, 501, NULL, "not_supported", "the /slots endpoint is off; start the server with --slots");
@@ -370,9 +389,67 @@ static void access_log(const struct server *s, const struct pending *p, enum MHD
                code == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection closed before the response ended)");
 }
 
+/* What framing_check counts over the request's headers. */
+struct framing {
+    unsigned n_length;    /* Content-Length headers */
+    const char *length;   /* the first one's value */
+    bool lengths_differ;  /* a later one says something else */
+    const char *transfer; /* Transfer-Encoding, if any */
+    unsigned n_transfer;  /* Transfer-Encoding headers */
+    bool host;            /* a Host header */
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    struct framing *f = cls;
+    if (strcasecmp(key, "Content-Length") == 0) {
+        if (f->n_length++ == 0) {
+            f->length = value ? value : "";
+        } else if (strcmp(f->length, value ? value : "") != 0) {
+            f->lengths_differ = true;
+        }
+    } else if (strcasecmp(key, "Transfer-Encoding") == 0) {
+        f->n_transfer++;
+        f->transfer = value;
+    } else if (strcasecmp(key, "Host") == 0) {
+        f->host = true;
+    }
+    return MHD_YES;
+}
+
+/* Refuses a request whose framing a proxy in front could read differently (request smuggling) or that libmicrohttpd
+ * would wait on forever: two different Content-Lengths (400), a Transfer-Encoding other than chunked (501), both
+ * Transfer-Encoding and Content-Length (400), HTTP/1.1 without Host (400, as RFC 9112 requires). The refusal is
+ * answered before the body is read, in the API's error shape (answer), and the connection is then closed. */
+static bool framing_check(struct MHD_Connection *conn, const char *version, struct pending *p) {
+    struct framing f = { 0 };
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, count_framing, &f);
+    const char *why = NULL;
+    unsigned status = 400;
+    if (f.lengths_differ) {
+        why = "the request has Content-Length headers that disagree";
+    } else if (f.n_transfer > 1 || (f.transfer && strcasecmp(f.transfer, "chunked") != 0)) {
+        status = 501;
+        snprintf(p->refuse_msg, sizeof p->refuse_msg,
+                 "Transfer-Encoding '%.40s' is not supported; send the body with Content-Length or chunked",
+                 f.n_transfer > 1 ? "(several)" : f.transfer);
+    } else if (f.transfer && f.n_length > 0) {
+        why = "the request has both Transfer-Encoding and Content-Length";
+    } else if (!f.host && version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0) {
+        why = "an HTTP/1.1 request needs a Host header";
+    } else {
+        return true;
+    }
+    if (why) {
+        snprintf(p->refuse_msg, sizeof p->refuse_msg, "%s", why);
+    }
+    p->refuse_status = status;
+    p->refuse_code = status == 501 ? "not_supported" : "bad_request";
+    return false;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                  const char *version, const char *upload, size_t *upload_size, void **state) {
-    (void)version;
     struct server *s = cls;
     struct pending *p = *state;
     if (!p) {
@@ -384,17 +461,21 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         llamac__dynbuf_init(&p->body, s->opt.max_body);
         *state = p;
         pending_begin(p, conn, url, method);
+        bool refuse = !framing_check(conn, version, p);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
-        if (cl) {
+        if (!refuse && cl) {
             char *end = NULL;
             unsigned long long n = strtoull(cl, &end, 10);
             if (end != cl && n > s->opt.max_body) {
-                /* refuse before reading the body; libmicrohttpd closes the connection afterwards */
                 p->too_large = true;
-                p->counted = true;
-                atomic_fetch_add(&s->in_flight, 1);
-                return answer(s, conn, url, method, p);
+                /* past the drain bound: refuse before reading the body; libmicrohttpd then closes the connection */
+                refuse = n > drain_max(s);
             }
+        }
+        if (refuse) {
+            p->counted = true;
+            atomic_fetch_add(&s->in_flight, 1);
+            return answer(s, conn, url, method, p);
         }
         return MHD_YES;
     }
@@ -405,6 +486,11 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
                     return MHD_NO;
                 }
                 p->too_large = true; /* the buffer let go of what it held */
+            }
+        } else {
+            p->drained += *upload_size;
+            if (p->drained > drain_max(s)) {
+                return MHD_NO; /* a body without end (chunked): no answer can be read; close */
             }
         }
         *upload_size = 0;
@@ -522,10 +608,16 @@ bool http_start(struct server *s, char *err, size_t cap) {
         s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                     : ((struct sockaddr_in *)&bound)->sin_port);
     }
-    s->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->opt.timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)s->opt.max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->opt.max_header, MHD_OPTION_END);
+    /* one client address gets at most part of the connections, so that the others (and /health) still find some */
+    unsigned per_client = s->opt.max_connections_per_client;
+    if (per_client == 0) {
+        per_client = s->opt.max_connections > 1 ? s->opt.max_connections / 2 : 1;
+    }
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+                                 (unsigned)s->opt.timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+                                 (unsigned)s->opt.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client,
+                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->opt.max_header, MHD_OPTION_END);
     if (!s->daemon) {
         close(fd);
         snprintf(err, cap, "cannot serve on %s port %u: libmicrohttpd could not start", s->opt.host,
@@ -533,6 +625,15 @@ bool http_start(struct server *s, char *err, size_t cap) {
         return false;
     }
     return true;
+}
+
+size_t http_settle(struct server *s, unsigned ms) {
+    for (unsigned waited = 0; waited < ms && atomic_load(&s->in_flight) > 0; waited += 20) {
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    long n = atomic_load(&s->in_flight);
+    return n > 0 ? (size_t)n : 0;
 }
 
 size_t http_quiesce(struct server *s, unsigned grace_ms) {
@@ -543,12 +644,7 @@ size_t http_quiesce(struct server *s, unsigned grace_ms) {
             close(fd);
         }
     }
-    for (unsigned waited = 0; waited < grace_ms && atomic_load(&s->in_flight) > 0; waited += 20) {
-        struct timespec ts = { 0, 20 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
-    }
-    long n = atomic_load(&s->in_flight);
-    return n > 0 ? (size_t)n : 0;
+    return http_settle(s, grace_ms);
 }
 
 void http_stop(struct server *s) {

@@ -47,6 +47,10 @@ struct server {
     pthread_mutex_t embd_lock; /* one embedding job at a time on embd_ctx */
     bool reranking;
     char *model_id;
+    /* the request budget, derived from the context at server_set_backend (0: no engine, no limit): a prompt text of
+     * more bytes cannot fit a slot, nor a conversation of more messages; refused before any work (issue 30) */
+    size_t prompt_bytes_max;
+    size_t messages_max;
     char *static_root; /* opt.static_dir resolved (static.c); freed by server_shutdown */
     /* jobs waiting on the engine, so that server_shutdown can end them */
     pthread_mutex_t jobs_lock;
@@ -74,10 +78,11 @@ void server_log(const struct server *s, llamac_log_level level, const char *fmt,
     ;
 
 /* The libmicrohttpd daemon (http.c): listens on the options' address and port (false with a message in err);
- * stops accepting while requests finish (http_quiesce: the number still in flight after grace_ms); closes every
- * connection (http_stop). */
+ * stops accepting while requests finish (http_quiesce: the number still in flight after grace_ms); waits up to ms for
+ * the requests in flight to end (http_settle: the number left); closes every connection (http_stop). */
 bool http_start(struct server *s, char *err, size_t cap);
 size_t http_quiesce(struct server *s, unsigned grace_ms);
+size_t http_settle(struct server *s, unsigned ms);
 void http_stop(struct server *s);
 
 /* Makes the calling thread (a connection's, the waker) SCHED_BATCH on Linux, once: a batch thread never preempts the

@@ -6,10 +6,18 @@
  * {"content", "add_special", "parse_special", "with_pieces"} and answers {"tokens"}, /detokenize answers
  * {"content"}, /apply-template answers {"prompt"}.
  */
+#include "dynbuf.h"
 #include "request.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* The largest /tokenize reply: 16 times the largest body, at least 64 MiB (a piece and its JSON are a few dozen
+ * bytes per token; a token at least a byte of the content). */
+static size_t tokenize_reply_max(const struct server *s) {
+    size_t cap = s->opt.max_body * 16;
+    return cap > ((size_t)64 << 20) ? cap : (size_t)64 << 20;
+}
 
 void handle_tokenize(struct request *rq) {
     json_t *body = request_object(rq);
@@ -33,6 +41,16 @@ void handle_tokenize(struct request *rq) {
         reply_error(rq, 400, "content", "invalid_type", "'content' must be a string");
         goto done;
     }
+    size_t max = rq->s->prompt_bytes_max;
+    if (max > 0 && json_string_length(c) > max) {
+        /* llama.cpp's tokenizers need tens of bytes per byte of text: a text no slot could take as a prompt is not
+         * tokenized (issue 30: a 4 MiB text cost 2.2 GiB, 230 MiB of it the tokenizer's own) */
+        reply_error(rq, 400, "content", "context_length_exceeded",
+                    "'content' has %zu bytes, more than a slot's context can hold in any tokenization (%zu bytes); "
+                    "tokenize it in parts",
+                    json_string_length(c), max);
+        goto done;
+    }
     unsigned flags =
         (add_special ? LLAMAC_TOKENIZE_ADD_SPECIAL : 0u) | (parse_special ? LLAMAC_TOKENIZE_PARSE_SPECIAL : 0u);
     llamac_status st = llamac_tokenize(rq->s->model, content, json_string_length(c), flags, &t, &n);
@@ -40,30 +58,57 @@ void handle_tokenize(struct request *rq) {
         reply_error(rq, st == LLAMAC_E_NO_MEMORY ? 500 : 400, "content", "invalid_value", "%s", llamac_last_error());
         goto done;
     }
-    json_t *arr = json_array();
-    for (size_t i = 0; i < n; i++) {
+    /* The reply is written as text, not built as jansson values: a value per token (an object per piece) cost
+     * 2 GiB for a 4 MiB body (issue 30). Its size is capped; past the cap the request is refused. */
+    llamac__dynbuf out = LLAMAC__DYNBUF(tokenize_reply_max(rq->s));
+    llamac__dynbuf_adds(&out, "{\"tokens\":[");
+    for (size_t i = 0; i < n && llamac__dynbuf_error(&out) == LLAMAC__DYNBUF_OK; i++) {
+        if (i > 0) {
+            llamac__dynbuf_addc(&out, ',');
+        }
         if (!with_pieces) {
-            json_array_append_new(arr, json_integer(t[i]));
+            llamac__dynbuf_addf(&out, "%d", (int)t[i]);
             continue;
         }
         char piece[256];
         size_t needed = 0;
-        if (llamac_token_to_piece(rq->s->model, t[i], true, piece, sizeof piece, &needed) != LLAMAC_OK) {
+        if (llamac_token_to_piece(rq->s->model, t[i], true, piece, sizeof piece, &needed) != LLAMAC_OK ||
+            needed > sizeof piece) {
             needed = 0;
         }
-        json_t *p;
+        llamac__dynbuf_addf(&out, "{\"id\":%d,\"piece\":", (int)t[i]);
         if (llamac_utf8_valid(piece, needed, NULL)) {
-            p = json_stringn(piece, needed);
+            json_t *str = json_stringn(piece, needed);
+            char *text = str ? json_dumps(str, JSON_ENCODE_ANY | JSON_ENSURE_ASCII) : NULL;
+            llamac__dynbuf_adds(&out, text ? text : "\"\"");
+            free(text);
+            json_decref(str);
         } else {
             /* part of a character: the bytes, as llama-server gives them */
-            p = json_array();
+            llamac__dynbuf_addc(&out, '[');
             for (size_t k = 0; k < needed; k++) {
-                json_array_append_new(p, json_integer((unsigned char)piece[k]));
+                if (k > 0) {
+                    llamac__dynbuf_addc(&out, ',');
+                }
+                llamac__dynbuf_addf(&out, "%u", (unsigned)(unsigned char)piece[k]);
             }
+            llamac__dynbuf_addc(&out, ']');
         }
-        json_array_append_new(arr, json_pack("{s:i, s:o}", "id", (int)t[i], "piece", p));
+        llamac__dynbuf_addc(&out, '}');
     }
-    reply_json(rq, 200, json_pack("{s:o}", "tokens", arr));
+    llamac__dynbuf_adds(&out, "]}");
+    if (llamac__dynbuf_error(&out) == LLAMAC__DYNBUF_TOO_BIG) {
+        reply_error(rq, 400, "content", "response_too_large",
+                    "the reply for %zu tokens%s would pass the server's limit of %zu bytes; tokenize less at once", n,
+                    with_pieces ? " with their pieces" : "", tokenize_reply_max(rq->s));
+    } else if (llamac__dynbuf_error(&out) != LLAMAC__DYNBUF_OK) {
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+    } else {
+        rq->text = llamac__dynbuf_take(&out, NULL);
+        rq->content_type = "application/json";
+        rq->status = 200;
+    }
+    llamac__dynbuf_free(&out);
 done:
     llamac_free(t);
     json_decref(body);

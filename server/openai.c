@@ -136,6 +136,7 @@ static bool stream_common(const struct job *j, bool chat, const struct delta *d,
         json_t *e = json_pack("{s:{s:s%, s:s, s:n, s:n}}", "error", "message", d->text, d->len, "type", "server_error",
                               "param", "code");
         sse(out, e ? e : openai_error(500, NULL, NULL, "generation failed"));
+        llamac__dynbuf_adds(out, "data: [DONE]\n\n"); /* the stream ends here: clients wait for [DONE] */
         return true;
     }
     return false;

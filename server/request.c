@@ -98,6 +98,15 @@ bool field_str(struct request *rq, json_t *obj, const char *name, const char **o
 
 bool tokenize_text(struct request *rq, const char *param, const char *text, size_t len, bool add_special,
                    llamac_token **out, size_t *n) {
+    size_t max = rq->s->prompt_bytes_max;
+    if (max > 0 && len > max) {
+        /* cannot fit a slot whatever its tokens: refused before the tokenizer's work and memory */
+        reply_error(rq, 400, param, "context_length_exceeded",
+                    "the request exceeds the available context size: '%s' has %zu bytes, more than a slot's context "
+                    "can hold in any tokenization (%zu bytes)",
+                    param, len, max);
+        return false;
+    }
     unsigned flags = LLAMAC_TOKENIZE_PARSE_SPECIAL | (add_special ? LLAMAC_TOKENIZE_ADD_SPECIAL : 0u);
     llamac_status st = llamac_tokenize(rq->s->model, text, len, flags, out, n);
     if (st == LLAMAC_E_NO_MEMORY) {
@@ -128,6 +137,67 @@ static char *chat_kwargs(const struct server *s, json_t *kwargs) {
     return out;
 }
 
+/* Whether a JSON string holds a NUL, which no prompt can carry (the template engine reads C strings). */
+static bool has_nul(json_t *str) {
+    return json_is_string(str) && strlen(json_string_value(str)) != json_string_length(str);
+}
+
+/* One message of a conversation, checked before it reaches the chat layer: a known role, content where the role
+ * needs it, string ids, no NUL in its text. Every refusal names the message. */
+static bool message_check(struct request *rq, const char *param, size_t i, json_t *m) {
+    static const char *const roles[] = { "system", "developer", "user", "assistant", "tool", "function", "ipython" };
+    json_t *role = json_object_get(m, "role");
+    if (!json_is_object(m) || !json_is_string(role)) {
+        reply_error(rq, 400, param, "invalid_type", "'%s[%zu]' must be an object with a string 'role'", param, i);
+        return false;
+    }
+    const char *r = json_string_value(role);
+    bool known = false;
+    for (size_t k = 0; k < sizeof roles / sizeof roles[0] && !known; k++) {
+        known = strcmp(r, roles[k]) == 0;
+    }
+    if (!known) {
+        reply_error(rq, 400, param, "invalid_value",
+                    "'%s[%zu].role' must be \"system\", \"developer\", \"user\", \"assistant\" or \"tool\", not "
+                    "\"%.64s\"",
+                    param, i, r);
+        return false;
+    }
+    json_t *content = json_object_get(m, "content");
+    if (content && !json_is_null(content) && !json_is_string(content) && !json_is_array(content)) {
+        reply_error(rq, 400, param, "invalid_type", "'%s[%zu].content' must be a string or an array of content parts",
+                    param, i);
+        return false;
+    }
+    if ((!content || json_is_null(content)) && strcmp(r, "assistant") != 0 && strcmp(r, "function") != 0) {
+        reply_error(rq, 400, param, "missing_required_parameter", "'%s[%zu].content' is required for a %s message",
+                    param, i, r);
+        return false;
+    }
+    bool nul = has_nul(content);
+    size_t k;
+    json_t *part;
+    json_array_foreach(json_is_array(content) ? content : NULL, k, part) {
+        nul = nul || has_nul(json_object_get(part, "text"));
+    }
+    if (nul) {
+        reply_error(rq, 400, param, "invalid_value",
+                    "'%s[%zu].content' holds a NUL character (\\u0000), which a prompt "
+                    "cannot hold",
+                    param, i);
+        return false;
+    }
+    static const char *const ids[] = { "tool_call_id", "name" };
+    for (size_t f = 0; f < sizeof ids / sizeof ids[0]; f++) {
+        json_t *v = json_object_get(m, ids[f]);
+        if (v && !json_is_null(v) && !json_is_string(v)) {
+            reply_error(rq, 400, param, "invalid_type", "'%s[%zu].%s' must be a string", param, i, ids[f]);
+            return false;
+        }
+    }
+    return true;
+}
+
 bool chat_input_set(struct request *rq, struct chat_input *ci, json_t *messages, json_t *tools, json_t *kwargs,
                     const char *param, bool allow_empty) {
     memset(ci, 0, sizeof *ci);
@@ -139,20 +209,34 @@ bool chat_input_set(struct request *rq, struct chat_input *ci, json_t *messages,
         reply_error(rq, 400, param, "invalid_type", "'%s' must be a non-empty array of messages", param);
         return false;
     }
-    size_t i;
+    if (rq->s->messages_max > 0 && json_array_size(messages) > rq->s->messages_max) {
+        /* every message takes a token at least: refused before the template renders them all */
+        reply_error(rq, 400, param, "context_length_exceeded",
+                    "the request exceeds the available context size: %zu messages cannot fit a slot's context of %zu "
+                    "tokens",
+                    json_array_size(messages), rq->s->messages_max);
+        return false;
+    }
+    size_t i, text_bytes = 0;
     json_t *m;
     json_array_foreach(messages, i, m) {
-        json_t *role = json_object_get(m, "role");
-        if (!json_is_object(m) || !json_is_string(role)) {
-            reply_error(rq, 400, param, "invalid_type", "'%s[%zu]' must be an object with a string 'role'", param, i);
+        if (!message_check(rq, param, i, m)) {
             return false;
         }
-        json_t *content = json_object_get(m, "content");
-        if (content && !json_is_null(content) && !json_is_string(content) && !json_is_array(content)) {
-            reply_error(rq, 400, param, "invalid_type",
-                        "'%s[%zu].content' must be a string or an array of content parts", param, i);
-            return false;
+        json_t *content = json_object_get(m, "content"), *part;
+        size_t k;
+        text_bytes += json_string_length(content);
+        json_array_foreach(json_is_array(content) ? content : NULL, k, part) {
+            text_bytes += json_string_length(json_object_get(part, "text"));
         }
+    }
+    if (rq->s->prompt_bytes_max > 0 && text_bytes > rq->s->prompt_bytes_max) {
+        /* the rendered prompt holds all of it: refused before the template renders it */
+        reply_error(rq, 400, param, "context_length_exceeded",
+                    "the request exceeds the available context size: the messages hold %zu bytes of text, more than a "
+                    "slot's context can hold in any tokenization (%zu bytes)",
+                    text_bytes, rq->s->prompt_bytes_max);
+        return false;
     }
     if (tools && !json_is_null(tools) && !json_is_array(tools)) {
         reply_error(rq, 400, "tools", "invalid_type", "'tools' must be an array");
@@ -460,6 +544,16 @@ bool gen_request_logit_bias(struct request *rq, struct gen_request *gr, json_t *
         const char *key;
         json_t *val;
         json_object_foreach(lb, key, val) {
+            char *end = NULL;
+            (void)strtoll(key, &end, 10);
+            if (end != key && *end == '\0' && !(key[0] == '-' || (key[0] >= '0' && key[0] <= '9'))) {
+                /* " 5" or "+5": strtoll reads a number, but is the text " 5" meant? A token id is digits alone. */
+                reply_error(rq, 400, param, "invalid_value",
+                            "'%s' key \"%s\" is ambiguous: a token id is written in digits alone; to bias a text, "
+                            "use the array form [[\"%s\", bias]]",
+                            param, key, key);
+                return false;
+            }
             json_t *k = json_string(key);
             bool ok = k && bias_entry(rq, gr, &cap, param, k, val);
             json_decref(k);
@@ -546,9 +640,6 @@ bool gen_request_tools(struct request *rq, struct gen_request *gr, json_t *tools
 }
 
 bool gen_request_openai_tools(struct request *rq, struct gen_request *gr, json_t *body, json_t *tools) {
-    if (!json_is_array(tools) || json_array_size(tools) == 0) {
-        return true;
-    }
     llamac_tool_choice choice = LLAMAC_TOOL_CHOICE_AUTO;
     const char *name = NULL;
     bool parallel = true;
@@ -578,6 +669,15 @@ bool gen_request_openai_tools(struct request *rq, struct gen_request *gr, json_t
     } else if (tc && !json_is_null(tc)) {
         reply_error(rq, 400, "tool_choice", "invalid_type", "'tool_choice' must be a string or an object");
         return false;
+    }
+    if (!json_is_array(tools) || json_array_size(tools) == 0) {
+        /* the fields are checked with or without tools; a choice that needs a tool needs tools */
+        if (choice == LLAMAC_TOOL_CHOICE_REQUIRED || choice == LLAMAC_TOOL_CHOICE_NAMED) {
+            reply_error(rq, 400, "tool_choice", "invalid_value", "'tool_choice' %s needs 'tools'",
+                        choice == LLAMAC_TOOL_CHOICE_NAMED ? "naming a function" : "\"required\"");
+            return false;
+        }
+        return true;
     }
     return gen_request_tools(rq, gr, tools, choice, name, parallel, "tool_choice");
 }

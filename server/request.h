@@ -149,7 +149,8 @@ bool gen_request_tools(struct request *rq, struct gen_request *gr, json_t *tools
 
 /* OpenAI's tool fields: `tools` (an OpenAI-format array; NULL or empty: none) with the body's "tool_choice"
  * ("none", "auto", "required" or {"type": "function", "function": {"name"}}) and "parallel_tool_calls", as
- * gen_request_tools takes them (OpenAI's chat; Ollama's chat, where tool_choice is llamac's extension). */
+ * gen_request_tools takes them (OpenAI's chat; Ollama's chat, where tool_choice is llamac's extension). Both fields
+ * are checked with or without tools; "required" or a named choice without tools is a 400. */
 bool gen_request_openai_tools(struct request *rq, struct gen_request *gr, json_t *body, json_t *tools);
 
 /* A dialect's flat tool definitions, {"type", "name", "description", <schema>} (Anthropic's, the Responses

@@ -154,8 +154,8 @@ enum finish result_finish(const struct result *r);
  * when out of memory. (complete.c) */
 llamac_tool_message *result_message(const struct job *j, struct result *r);
 
-/* Replies with the failure of a generation, when a choice failed (the whole request fails); returns whether it
- * replied. (complete.c) */
+/* Replies with the failure of a generation, when a choice failed (the whole request fails): 400 naming "grammar"
+ * when the request's grammar allowed no token, else 500; returns whether it replied. (complete.c) */
 bool reply_if_failed(struct request *rq, const struct job *j);
 
 /* The assistant message of a finished one-choice job (the dialects with no `n`), as result_message reads it; NULL

@@ -66,6 +66,26 @@ uint16_t server_port(const server *s) {
     return s->port;
 }
 
+/* What a slot's context can take, in bytes of prompt text and in messages: a token covers at most the longest piece
+ * of the vocabulary (twice that, and 4 KiB more, leave room for a tokenizer's normalisation), and a message takes at
+ * least one token. */
+static void request_budget(struct server *s) {
+    llamac_engine_stats st = { 0 };
+    if (!s->engine || llamac_engine_get_stats(s->engine, &st) != LLAMAC_OK || st.n_ctx_slot == 0) {
+        return;
+    }
+    size_t longest = 1;
+    int32_t n_vocab = llamac_vocab_n_tokens(s->model);
+    for (int32_t t = 0; t < n_vocab; t++) {
+        char piece[8];
+        size_t needed = 0;
+        llamac_token_to_piece(s->model, t, true, piece, sizeof piece, &needed); /* needed: the whole piece's size */
+        longest = needed > longest ? needed : longest;
+    }
+    s->prompt_bytes_max = (size_t)st.n_ctx_slot * longest * 2 + 4096;
+    s->messages_max = st.n_ctx_slot;
+}
+
 void server_set_backend(server *s, const struct server_backend *b) {
     s->backend = *b;
     s->backend.template_source = NULL; /* read here only */
@@ -75,6 +95,7 @@ void server_set_backend(server *s, const struct server_backend *b) {
     s->tool_format = llamac_tool_format_detect(b->template_source);
     s->embd_ctx = b->embd_ctx;
     s->reranking = b->reranking;
+    request_budget(s);
     const char *path = s->opt.alias ? s->opt.alias : s->opt.model_path ? s->opt.model_path : "model";
     const char *slash = s->opt.alias ? NULL : strrchr(path, '/');
     s->model_id = strdup(slash ? slash + 1 : path);
@@ -88,7 +109,10 @@ size_t server_shutdown(server *s, unsigned grace_ms) {
     size_t left = http_quiesce(s, grace_ms); /* no new connections; requests in flight finish on the engine */
     atomic_store(&s->stopping, true);
     jobs_abort_all(s); /* what still waits on the engine gets its error or 503 */
-    http_stop(s);      /* every connection closed, while the engine still runs */
+    if (left > 0) {
+        http_settle(s, 1000); /* ...and has a moment to send it: a stream ends with its error event (and [DONE]) */
+    }
+    http_stop(s); /* every connection closed, while the engine still runs */
     llamac_engine_free(s->backend.engine);
     wake_stop(s); /* after the engine: nothing pushes any more; what is left is woken */
     llamac_ctx_free(s->backend.embd_ctx);

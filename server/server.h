@@ -36,14 +36,15 @@ struct server_options {
     const char *model_path;
     bool no_webui;          /* --no-webui: no chat page at / */
     const char *static_dir; /* --path: this folder's files at / instead of the embedded chat page; NULL: the page */
-    llamac_reasoning_format reasoning; /* <think> to reasoning_content (DEEPSEEK, the default) or left in (NONE) */
-    const char *chat_template_kwargs;  /* a JSON object of template variables for every chat request (a request's
-                                          chat_template_kwargs override them key by key); NULL: none */
-    llamac_thinking thinking;          /* whether a thinking template thinks (--reasoning; default AUTO) */
-    size_t max_body;                   /* largest request body in bytes */
-    unsigned timeout_s;                /* idle connection timeout */
-    unsigned max_connections;          /* concurrent connections */
-    size_t max_header;                 /* bytes of memory per connection for the request line and headers */
+    llamac_reasoning_format reasoning;   /* <think> to reasoning_content (DEEPSEEK, the default) or left in (NONE) */
+    const char *chat_template_kwargs;    /* a JSON object of template variables for every chat request (a request's
+                                            chat_template_kwargs override them key by key); NULL: none */
+    llamac_thinking thinking;            /* whether a thinking template thinks (--reasoning; default AUTO) */
+    size_t max_body;                     /* largest request body in bytes */
+    unsigned timeout_s;                  /* idle connection timeout */
+    unsigned max_connections;            /* concurrent connections */
+    unsigned max_connections_per_client; /* of them from one client address; 0: half of max_connections */
+    size_t max_header;                   /* bytes of memory per connection for the request line and headers */
     struct server_defaults defaults;
     /* The server's log: warnings, and one INFO line per request when it is done (the access log: "done request: POST
      * /v1/chat/completions 127.0.0.1 200 prompt_tokens=12 generated_tokens=30 time_ms=84.1"; DEBUG for the polled

@@ -75,8 +75,8 @@ typedef struct llamac_ctx_params {
     uint32_t n_batch;        /* most tokens one decode call submits (default 2048) */
     uint32_t n_ubatch;       /* physical batch (default 512) */
     uint32_t n_seq_max;      /* number of sequences (default 1) */
-    int32_t n_threads;       /* generation threads; 0 = the number of physical cores */
-    int32_t n_threads_batch; /* prompt threads; 0 = n_threads */
+    int32_t n_threads;       /* generation threads, at most 512 (ggml's limit); 0 = the number of physical cores */
+    int32_t n_threads_batch; /* prompt threads, at most 512; 0 = n_threads */
     llamac_flash_attn flash_attn;
     llamac_kv_type type_k; /* default F16 */
     llamac_kv_type type_v; /* default F16; a quantized V cache needs flash attention */

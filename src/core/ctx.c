@@ -159,9 +159,11 @@ static llamac_status check_ctx_params(const llamac_model *model, const llamac_ct
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_seq_max %u must be between 1 and %zu", p->n_seq_max,
                             llama_max_parallel_sequences());
     }
-    if (p->n_threads < 0 || p->n_threads_batch < 0 || p->n_threads > 1024 || p->n_threads_batch > 1024) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "thread counts (%d, %d) must be 0 (auto) to 1024", p->n_threads,
-                            p->n_threads_batch);
+    /* ggml runs at most GGML_MAX_N_THREADS threads per graph (its thread pool's CPU masks are that wide) */
+    if (p->n_threads < 0 || p->n_threads_batch < 0 || p->n_threads > GGML_MAX_N_THREADS ||
+        p->n_threads_batch > GGML_MAX_N_THREADS) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "thread counts (%d, %d) must be 0 (auto) to %d", p->n_threads,
+                            p->n_threads_batch, GGML_MAX_N_THREADS);
     }
     if (p->n_seq_max > p->n_batch) {
         /* llama.cpp reserves room for at least one output per sequence within n_batch outputs, and asserts

@@ -34,10 +34,15 @@ done << 'EOF'
 2	invalid value 'maybe' for --attn-rot (expected on, off or auto)	chat "$C" --attn-rot maybe
 1	-np (24) must divide the micro-batch (2048 tokens, min of -c, -b and -ub)	embed "$M" -np 24 --pooling mean x
 1	one sequence holds at most 8 (min of -b, -ub and the context per sequence); set --truncate to cut it	embed "$M" -b 8 -ub 8 --pooling mean "Once upon a time there was a little girl named Lily"
-# sampling values the library checks
-1	--top-p 2 must be in (0, 1]	run "$M" -p hi --top-p 2
-1	--mirostat-ent 0 must be > 0	run "$M" -p hi --mirostat 2 --mirostat-ent 0
-1	-l 0: token 99999 is outside the vocabulary (0..511)	run "$M" -p hi -l 99999+1
+# sampling values the library checks (once the model is loaded, before any work): a bad value like any other (2)
+2	--top-p 2 must be in (0, 1]	run "$M" -p hi --top-p 2
+2	--top-p 1.5 must be in (0, 1]	run "$M" -p hi --top-p 1.5
+2	--min-p 2 must be in [0, 1]	run "$M" -p hi --min-p 2
+2	--repeat-penalty -1 must be > 0	chat "$C" --repeat-penalty -1
+2	--mirostat-ent 0 must be > 0	run "$M" -p hi --mirostat 2 --mirostat-ent 0
+2	-l 0: token 99999 is outside the vocabulary (0..511)	run "$M" -p hi -l 99999+1
+2	invalid value '1000' for -t (expected an integer from -1 to 512)	run "$M" -p hi -t 1000
+2	invalid value '513' for -tb (expected an integer from -1 to 512)	chat "$C" -tb 513
 2	invalid -l 'x' (expected TOKEN+BIAS or TOKEN-BIAS	run "$M" -p hi -l x
 2	give at most one of --grammar, --grammar-file, --json-schema, --json-schema-file, --json	run "$M" -p hi --json --grammar 'root ::= "a"'
 # values the parser checks

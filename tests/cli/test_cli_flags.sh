@@ -6,11 +6,16 @@ NEEDS_MODELS=0
 . "$(dirname "$0")/lib.sh"
 
 : > "$TMP/empty"
+echo key > "$TMP/keys" # --api-key-file refuses a file that holds no key
 commands=$("$LLAMAC" --help | sed -n 's/^  \([a-z]*\)  .*/\1/p')
 expect_eq "llamac --help lists the commands" "$(echo "$commands" | wc -l)" 15
 
-# A value the option accepts, from its value's name in the table.
+# A value the option accepts, from its value's name in the table (and the flag, $2, where the name is not enough).
 sample() {
+  if [ "${2:-}" = --api-key-file ]; then
+    echo "$TMP/keys"
+    return
+  fi
   case "$1" in
     "TOKEN(+|-)BIAS") echo "1+1" ;;
     "N(K|M|G)") echo "2G" ;;
@@ -56,7 +61,7 @@ for cmd in $commands; do
     for name in ${names//,/ }; do
       case "$name" in -h | --help) continue ;; esac
       all+=("$name")
-      if [ -n "$arg" ]; then all+=("$(sample "$arg")"); fi
+      if [ -n "$arg" ]; then all+=("$(sample "$arg" "$name")"); fi
     done
   done < "$TMP/$cmd.tsv"
   rc=0
@@ -65,7 +70,7 @@ for cmd in $commands; do
     bad_accept="all together: $(head -c 200 "$TMP/e")"
     while IFS=$'\t' read -r group names arg help; do
       for name in ${names//,/ }; do
-        if [ -n "$arg" ]; then value=("$(sample "$arg")"); else value=(); fi
+        if [ -n "$arg" ]; then value=("$(sample "$arg" "$name")"); else value=(); fi
         rc=0
         LLAMAC_PARSE_ONLY=1 "$LLAMAC" "$cmd" "$name" "${value[@]}" > "$TMP/o" 2> "$TMP/e" < /dev/null || rc=$?
         [ "$rc" -eq 0 ] || bad_accept="$bad_accept $name${value:+ ${value[0]}}($(head -c 200 "$TMP/e"))"

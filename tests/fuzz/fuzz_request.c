@@ -70,6 +70,16 @@ static void check_reply(const struct request *rq, bool ok) {
     if (ok && rq->status == 0) {
         return; /* a valid completion request (nothing is generated) */
     }
+    if (rq->status == 200 && !rq->json && rq->text) {
+        /* a reply written as text (/tokenize): it must parse as a JSON object */
+        json_t *v = json_loads(rq->text, 0, NULL);
+        bool object = json_is_object(v);
+        json_decref(v);
+        if (!object) {
+            abort();
+        }
+        return;
+    }
     if (!rq->json || rq->status < 200) {
         abort();
     }

@@ -4,12 +4,12 @@
 // GET /api/models/{repo}/tree/{commit}?recursive=true, and GET /{repo}/resolve/{rev}/{path}, which for LFS files
 // redirects (302, X-Linked-Etag, X-Repo-Commit, X-Linked-Size) to a second server on another host name and port
 // playing the CDN, where Range requests get 206. Per file, the config can make the first download drop mid-file,
-// serve wrong bytes, or trickle slowly; per repo, it can require a token (gated). Every request is logged as one
+// serve wrong bytes, trickle slowly, or stall after 64 KiB; per repo, it can require a token (gated). Every request is logged as one
 // JSON line (server, method, url, range, authorization) so the tests can check what was sent where.
 //
 // usage: node fake_hub.js CONFIG.json PORTS_FILE LOG_FILE
 //   CONFIG: {"repos": {"owner/name": {"commit": "<40 hex>", "token": "secret"?,
-//            "files": [{"path": "x.gguf", "src": "/local/file", "lfs": true, "mode": "ok|drop|wrong|slow"}]}}}
+//            "files": [{"path": "x.gguf", "src": "/local/file", "lfs": true, "mode": "ok|drop|wrong|slow|stall"}]}}}
 //   PORTS_FILE receives "HUB_PORT CDN_PORT" once both listen.
 'use strict';
 const http = require('http');
@@ -142,6 +142,11 @@ const cdn = http.createServer((req, res) => {
   if (f.mode === 'drop' && f.served === 1) {
     // The first transfer breaks off after 40% of the file.
     res.write(body.subarray(0, Math.floor(body.length * 0.4)), () => setTimeout(() => req.socket.destroy(), 50));
+    return;
+  }
+  if (f.mode === 'stall') {
+    // A stalled Hub: the first 64 KiB, then nothing more on an open connection.
+    res.write(body.subarray(0, 65536));
     return;
   }
   if (f.mode === 'slow') {

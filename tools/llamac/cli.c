@@ -570,7 +570,7 @@ static const struct cli_opt context_rows[] = {
       .set = cli_set_threads,
       .offset = COMMON(ctx.n_threads),
       .min = -1,
-      .max = 1024,
+      .max = 512, /* ggml's GGML_MAX_N_THREADS */
       .field = "n_threads",
       .help = "threads for generation (default -1: the physical cores, fewer while other processes keep them "
               "busy: llama.cpp's threads wait for each other by spinning, so an oversubscribed machine runs "
@@ -580,7 +580,7 @@ static const struct cli_opt context_rows[] = {
       .set = cli_set_threads,
       .offset = COMMON(ctx.n_threads_batch),
       .min = -1,
-      .max = 1024,
+      .max = 512, /* ggml's GGML_MAX_N_THREADS */
       .field = "n_threads_batch",
       .help = "threads for prompt processing (default: as --threads)" },
     { .names = { "-fa", "--flash-attn" },
@@ -879,6 +879,13 @@ void cli_prepare_context(struct cli_common *c, const llamac_model *model, llamac
     if (!c->threads_given && p->n_threads == 0) {
         p->n_threads = threads_for_load(c);
     }
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    if (c->threads_given && cpus > 0 && p->n_threads > cpus) {
+        cli_warn(c,
+                 "-t %d is more threads than the %ld CPUs: llama.cpp's threads spin while they wait for each other, "
+                 "so generation runs many times slower (-t -1 picks the physical cores)",
+                 p->n_threads, cpus);
+    }
     llamac_model_info mi;
     if (llamac_model_get_info(model, &mi) == LLAMAC_OK && mi.n_ctx_train > 0 && p->n_ctx > (uint32_t)mi.n_ctx_train &&
         !p->allow_ctx_overflow) {
@@ -887,6 +894,17 @@ void cli_prepare_context(struct cli_common *c, const llamac_model *model, llamac
                  p->n_ctx, mi.n_ctx_train);
         p->allow_ctx_overflow = true;
     }
+}
+
+bool cli_sampling_check(const struct cli_common *c, llamac_model *model, const llamac_sampling_params *sp) {
+    llamac_sampler *s = NULL;
+    llamac_status st = llamac_sampler_from_params(model, sp, &s);
+    llamac_sampler_free(s);
+    if (st == LLAMAC_E_INVALID_ARGUMENT || st == LLAMAC_E_TOKEN_RANGE) { /* a value, or an -l token id */
+        cli_lib_error(c, NULL);
+        return false;
+    }
+    return true; /* anything else (a grammar) is reported where it is used, as before */
 }
 
 llamac_context *cli_new_context(struct cli_common *c, llamac_model *model, llamac_ctx_params *p) {

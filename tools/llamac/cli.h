@@ -12,6 +12,7 @@
 #include "llamac.h"
 #include "options.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -68,6 +69,7 @@ struct cli_common {
     bool log_disable;               /* --log-disable */
     bool threads_given;             /* -t was given (else cli_prepare_context picks a count) */
     bool gpu_layers_given;          /* -ngl was given (else --rpc means all layers) */
+    const atomic_bool *stop;        /* NULL, or set (by another thread: a signal) to abandon a download or a load */
     float split[CLI_MAX_SPLIT];     /* -ts, pointed to by model.tensor_split */
     llamac_model_params model;
     llamac_ctx_params ctx;
@@ -298,6 +300,11 @@ void cli_human_size(double bytes, char *buf, size_t cap);
  * -c is larger than the model's training context (as llama.cpp does). */
 void cli_prepare_context(struct cli_common *c, const llamac_model *model, llamac_ctx_params *p);
 
+/* Checks the sampling flags against the loaded model with the library's own sampler (the ranges live there): a
+ * value it refuses (--top-p 1.5, --min-p 2, --repeat-penalty -1, a token outside the vocabulary) is printed as a
+ * flag's error, and the command exits EXIT_USAGE like for any invalid value, before it does any work. */
+bool cli_sampling_check(const struct cli_common *c, llamac_model *model, const llamac_sampling_params *sp);
+
 /* llamac_ctx_new after cli_prepare_context; prints the error in the command's flags and returns NULL on failure. */
 llamac_context *cli_new_context(struct cli_common *c, llamac_model *model, llamac_ctx_params *p);
 
@@ -343,6 +350,7 @@ struct progress {
     const char *label;
     bool enabled;
     int last_permille;
+    const atomic_bool *stop; /* set: progress_update answers "stop" (the load is abandoned); NULL: never */
 };
 void progress_init(struct progress *p, const char *label, bool quiet);
 bool progress_update(float fraction, void *user_data); /* llamac_progress_fn */

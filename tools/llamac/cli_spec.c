@@ -127,7 +127,7 @@ static const struct cli_opt spec_rows[] = {
       .set = cli_set_threads,
       .offset = SPEC(n_threads),
       .min = -1,
-      .max = 1024,
+      .max = 512, /* ggml's GGML_MAX_N_THREADS */
       .help = "the draft model's threads (default: -1, the target's)" },
 };
 const struct cli_group cli_group_spec = CLI_GROUP(

@@ -497,6 +497,10 @@ static int chat(int argc, char **argv) {
         goto done;
     }
     model = cli_load_model(&c, false);
+    if (model && !cli_sampling_check(&c, model, &cp.generate.sampling)) {
+        rc = EXIT_USAGE;
+        goto done;
+    }
     if (!model || !cli_adapters_load(&c, &c.adapters, model) || !cli_load_mmproj(&c, model, &pend.proj)) {
         goto done;
     }

@@ -355,6 +355,10 @@ int cmd_chat_live(struct cli_common *c, struct chat_opts *o, llamac_chat_params 
     if (!model) {
         goto done;
     }
+    if (!cli_sampling_check(c, model, &cp->generate.sampling)) {
+        rc = EXIT_USAGE;
+        goto done;
+    }
     llamac_prefill_params pp = llamac_prefill_params_default();
     pp.margin = (int32_t)o->margin;
     pp.step_tokens = (int32_t)o->step_tokens;

@@ -153,6 +153,10 @@ static int run(int argc, char **argv) {
     gp.user_data = &out;
 
     model = cli_load_model(&c, false);
+    if (model && !cli_sampling_check(&c, model, &gp.sampling)) {
+        rc = EXIT_USAGE;
+        goto done;
+    }
     if (!model || !cli_adapters_load(&c, &c.adapters, model) || !cli_load_mmproj(&c, model, &proj)) {
         goto done;
     }

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,11 @@ struct serve_opts {
     unsigned grace_s;
 };
 
-static bool add_keys(struct cli_common *c, struct serve_opts *o, char *list) {
+/* Adds the keys of `list` (separated by commas or line breaks, blanks around them dropped). A list that holds no key
+ * at all is refused: an empty --api-key or a key file of blank lines must not start a server without authentication
+ * (issue 30). `flag` and `value` name the list in the message. */
+static bool add_keys(struct cli_common *c, struct serve_opts *o, char *list, const char *flag, const char *value) {
+    size_t before = o->so.n_api_keys;
     for (char *save = NULL, *k = strtok_r(list, ",\n\r", &save); k; k = strtok_r(NULL, ",\n\r", &save)) {
         while (*k == ' ' || *k == '\t') {
             k++;
@@ -50,6 +55,13 @@ static bool add_keys(struct cli_common *c, struct serve_opts *o, char *list) {
         }
         o->keys[o->so.n_api_keys++] = k;
     }
+    if (o->so.n_api_keys == before) {
+        cli_error(c,
+                  "%s '%s' holds no key (keys are separated by %s; blanks are dropped): an empty key would "
+                  "leave the server open to anyone",
+                  flag, value, strcmp(flag, "--api-key-file") == 0 ? "line breaks or commas" : "commas");
+        return false;
+    }
     return true;
 }
 
@@ -63,7 +75,7 @@ static bool set_api_key(struct cli_parser *p, const struct cli_opt *opt, void *f
         return false;
     }
     o->key_lists[o->n_key_lists++] = copy;
-    return add_keys(p->t.common, o, copy);
+    return add_keys(p->t.common, o, copy, p->name, value);
 }
 
 /* The server's log, as the common log flags say: warnings and errors on stderr (but with --log-disable), and in the
@@ -93,7 +105,8 @@ static bool set_api_key_file(struct cli_parser *p, const struct cli_opt *opt, vo
     struct serve_opts *o = p->t.command;
     size_t len;
     free(o->key_file_data);
-    return (o->key_file_data = cli_read_all(p->t.common, value, &len)) && add_keys(p->t.common, o, o->key_file_data);
+    return (o->key_file_data = cli_read_all(p->t.common, value, &len)) &&
+           add_keys(p->t.common, o, o->key_file_data, p->name, value);
 }
 
 static bool set_port(struct cli_parser *p, const struct cli_opt *opt, void *field, const char *value) {
@@ -117,6 +130,39 @@ static bool set_share(struct cli_parser *p, const struct cli_opt *opt, void *fie
     }
     *(float *)field = f;
     return true;
+}
+
+/* The signal watcher: the one thread that takes SIGINT and SIGTERM (every other has them blocked), from before the
+ * model loads, so that a signal during a download or a load stops them (through cli_common.stop) rather than waiting
+ * for them to end. */
+struct sigwatch {
+    sigset_t sigs;
+    pthread_t thread;
+    bool started;
+    atomic_bool got;
+    int sig;
+};
+
+static void *sigwatch_run(void *arg) {
+    struct sigwatch *w = arg;
+    int sig = 0;
+    while (sigwait(&w->sigs, &sig) != 0) {
+    }
+    w->sig = sig;
+    atomic_store(&w->got, true);
+    return NULL;
+}
+
+/* Waits for the signal (or, on an error path, sends the watcher one to end it). */
+static void sigwatch_join(struct sigwatch *w, bool wait) {
+    if (!w->started) {
+        return;
+    }
+    if (!wait && !atomic_load(&w->got)) {
+        pthread_kill(w->thread, SIGTERM); /* blocked here too: it stays pending for the watcher's sigwait */
+    }
+    pthread_join(w->thread, NULL);
+    w->started = false;
 }
 
 #define SO(f) offsetof(struct serve_opts, so.f)
@@ -234,6 +280,14 @@ static const struct cli_opt server_rows[] = {
       .min = 1,
       .max = 65536,
       .help = "concurrent connections (default: 256)" },
+    { .names = { "--max-connections-per-client" },
+      .arg = "N",
+      .set = cli_set_unsigned,
+      .offset = SO(max_connections_per_client),
+      .min = 1,
+      .max = 65536,
+      .help = "concurrent connections from one client address (default: half of --max-connections), so that one "
+              "client cannot take every connection" },
     { .names = { "--max-queue" },
       .arg = "N",
       .set = cli_set_u32,
@@ -350,6 +404,7 @@ static int serve(int argc, char **argv) {
     llamac_engine *engine = NULL;
     llamac_context *embd = NULL;
     server *srv = NULL;
+    struct sigwatch watch = { 0 }; /* started below, joined at done */
     struct cli_sampling sampling = { .params = &o.so.defaults.sampling };
     struct cli_targets t = { .common = &c, .sampling = &sampling, .chat = &o.chat, .command = &o };
     struct cli_parser p;
@@ -391,13 +446,19 @@ static int serve(int argc, char **argv) {
     o.so.chat_template_kwargs = o.chat.kwargs;
     o.so.thinking = (llamac_thinking)o.chat.thinking;
 
-    /* Every thread started from here on inherits the blocked signals; only sigwait below takes them. */
-    sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    /* Every thread started from here on inherits the blocked signals; only the watcher's sigwait takes them. */
+    sigemptyset(&watch.sigs);
+    sigaddset(&watch.sigs, SIGINT);
+    sigaddset(&watch.sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &watch.sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
+    atomic_init(&watch.got, false);
+    watch.started = pthread_create(&watch.thread, NULL, sigwatch_run, &watch) == 0;
+    if (!watch.started) {
+        cli_error(&c, "cannot start the signal thread");
+        goto done;
+    }
+    c.stop = &watch.got;
 
     char err[512];
     if (!(srv = server_start(&o.so, err, sizeof err))) {
@@ -411,7 +472,17 @@ static int serve(int argc, char **argv) {
     c.quiet = true; /* no progress bar: the server's stderr is a log */
     model = cli_load_model(&c, false);
     c.quiet = quiet;
+    if (!model && atomic_load(&watch.got)) {
+        fprintf(stderr, "llamac serve: %s while the model was %s: stopped\n",
+                watch.sig == SIGINT ? "SIGINT" : "SIGTERM", c.model_path ? "loading" : "downloading");
+        rc = EXIT_OK;
+        goto done;
+    }
     if (!model) {
+        goto done;
+    }
+    if (!cli_sampling_check(&c, model, &o.so.defaults.sampling)) {
+        rc = EXIT_USAGE;
         goto done;
     }
     bool tmpl_failed = false;
@@ -486,11 +557,9 @@ static int serve(int argc, char **argv) {
                 v6 ? "]" : "", (unsigned)server_port(srv), o.so.static_dir ? "see --path's files" : "chat");
     }
 
-    int sig = 0;
-    while (sigwait(&sigs, &sig) != 0) {
-    }
+    sigwatch_join(&watch, true);
     fprintf(stderr, "llamac serve: %s: no new connections; letting requests in flight finish (up to %u s)\n",
-            sig == SIGINT ? "SIGINT" : "SIGTERM", o.grace_s);
+            watch.sig == SIGINT ? "SIGINT" : "SIGTERM", o.grace_s);
     size_t left = server_shutdown(srv, o.grace_s * 1000u);
     srv = NULL;
     if (left > 0) {
@@ -498,6 +567,7 @@ static int serve(int argc, char **argv) {
     }
     rc = EXIT_OK;
 done:
+    sigwatch_join(&watch, false);
     server_shutdown(srv, 0); /* the backend it owns included */
     llamac_engine_free(engine);
     llamac_ctx_free(embd);

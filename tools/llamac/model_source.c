@@ -17,6 +17,7 @@
 /* ---- the download bar ---- */
 
 struct dl_bar {
+    const atomic_bool *stop; /* set: the download is abandoned */
     bool enabled;
     double last;        /* when it was last drawn */
     uint64_t last_done; /* what it showed then */
@@ -41,6 +42,9 @@ void cli_human_size(double bytes, char *buf, size_t cap) {
 
 static bool dl_progress(const char *file, uint64_t done, uint64_t total, double rate, void *user_data) {
     struct dl_bar *b = user_data;
+    if (b->stop && atomic_load(b->stop)) {
+        return false; /* libcurl abandons the transfer */
+    }
     if (!b->enabled) {
         return true;
     }
@@ -141,7 +145,7 @@ done:
 /* On failure the message is copied into err: the picker's own calls would overwrite llamac_last_error. */
 llamac_status cli_hub_pull(const struct cli_common *c, const char *spec, const char *file,
                            const llamac_hub_params *params, llamac_hub_list **out, char *err, size_t cap) {
-    struct dl_bar bar = { .enabled = !c->quiet && isatty(STDERR_FILENO) };
+    struct dl_bar bar = { .stop = c->stop, .enabled = !c->quiet && isatty(STDERR_FILENO) };
     llamac_hub_params with_bar = *params;
     with_bar.progress = dl_progress;
     with_bar.progress_user_data = &bar;
@@ -183,7 +187,9 @@ bool cli_hub_model(struct cli_common *c) {
     llamac_hub_list *files = NULL;
     char err[1024];
     if (cli_hub_pull(c, c->hf_repo, c->hf_file, &p, &files, err, sizeof err) != LLAMAC_OK) {
-        cli_error(c, "%s", err);
+        if (!(c->stop && atomic_load(c->stop))) { /* abandoned on purpose (a signal): the caller says so */
+            cli_error(c, "%s", err);
+        }
         return false;
     }
     const llamac_hub_file *f = llamac_hub_list_get(files, 0);
@@ -259,12 +265,15 @@ llamac_model *cli_load_model(struct cli_common *c, bool vocab_only) {
     if (vocab_only) {
         mp.rpc_servers = NULL; /* tokenizing needs no device */
     }
+    bar.stop = c->stop;
     mp.progress = progress_update;
     mp.progress_user_data = &bar;
     llamac_model *model = NULL;
     llamac_status st = llamac_model_load(path, &mp, &model);
     progress_done(&bar);
-    if (st == LLAMAC_E_MODEL_LOAD) {
+    if (st != LLAMAC_OK && c->stop && atomic_load(c->stop)) {
+        /* abandoned on purpose (a signal): the caller says so */
+    } else if (st == LLAMAC_E_MODEL_LOAD) {
         explain_load_failure(c, path);
     } else if (st != LLAMAC_OK) {
         cli_lib_error(c, NULL);

@@ -15,10 +15,14 @@ void progress_init(struct progress *p, const char *label, bool quiet) {
     p->label = label;
     p->enabled = !quiet && isatty(STDERR_FILENO);
     p->last_permille = -1;
+    p->stop = NULL;
 }
 
 bool progress_update(float fraction, void *user_data) {
     struct progress *p = user_data;
+    if (p->stop && atomic_load(p->stop)) {
+        return false; /* llama.cpp abandons the load */
+    }
     if (!p->enabled) {
         return true;
     }

@@ -1,0 +1,63 @@
+# `llamac serve` and SIGTERM (issue 30, defect 4): a signal while the model downloads from a stalled Hub stops the
+# server at once (it used to wait for the download's 60 s stall timeout, then the load); a stream still running when
+# --grace ends gets an error event and `data: [DONE]` before its connection closes (it used to be cut bare).
+. "$(dirname "$0")/../cli/lib.sh"
+. "$(dirname "$0")/../cli/serve_lib.sh"
+command -v node > /dev/null && command -v curl > /dev/null && command -v jq > /dev/null ||
+  { echo "node, curl and jq are needed" >&2; exit 77; }
+M="$MODELS/stories260K.gguf"
+W="$TMP/shutdown"
+rm -rf "$W"
+mkdir -p "$W"
+# a model big enough to generate for many seconds on one thread (~25 MB)
+"$LLAMAC" synth -q --layers 2 --embd 512 --heads 8 --vocab-from "$M" --seed 5 -o "$W/slow.gguf" ||
+  { echo "llamac synth failed" >&2; exit 1; }
+
+# --- SIGTERM during a stalled download ---
+cat > "$W/config.json" << JSON
+{"repos": {"test/stall-GGUF": {"commit": "3333333333333333333333333333333333333333", "files": [
+  {"path": "slow-Q8_0.gguf", "src": "$W/slow.gguf", "lfs": true, "mode": "stall"}]}}}
+JSON
+node "$LLAMAC_SOURCE_DIR/tests/hub/fake_hub.js" "$W/config.json" "$W/ports" "$W/requests.log" 2> "$W/node.err" &
+hub_pid=$!
+trap 'kill $hub_pid 2> /dev/null' EXIT
+for _ in $(seq 100); do [ -s "$W/ports" ] && break; sleep 0.1; done
+[ -s "$W/ports" ] || { echo "fake hub did not start: $(cat "$W/node.err")" >&2; exit 1; }
+read -r HUB_PORT _ < "$W/ports"
+unset HF_TOKEN HUGGING_FACE_HUB_TOKEN HF_HUB_CACHE HF_HUB_OFFLINE XDG_CACHE_HOME \
+      http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
+export no_proxy='*' NO_PROXY='*'
+export HF_ENDPOINT="http://127.0.0.1:$HUB_PORT" HF_HOME="$W/hf"
+"$LLAMAC" serve --port 0 -hf test/stall-GGUF:Q8_0 -t 1 > "$W/hf.out" 2> "$W/hf.log" &
+pid=$!
+# wait until the download has begun (the CDN served the blob's first bytes), then a second more
+for _ in $(seq 100); do grep -q '"server":"cdn"' "$W/requests.log" 2> /dev/null && break; sleep 0.1; done
+sleep 1
+t0=$(date +%s%N)
+kill -TERM "$pid"
+rc=0
+timeout 15 tail --pid="$pid" -f /dev/null || kill -KILL "$pid" 2> /dev/null # bounded: a server that ignores it
+wait "$pid" || rc=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+expect_eq "SIGTERM during a stalled download: status" "$rc" 0
+[ "$ms" -lt 3000 ] && pass || fail "SIGTERM during a stalled download: exited after $ms ms (at most 3000)"
+expect_contains "SIGTERM during a stalled download: message" "$(cat "$W/hf.log")" \
+  "SIGTERM while the model was downloading: stopped"
+kill $hub_pid 2> /dev/null
+
+# --- a stream cut when --grace ends: an error event, then [DONE] ---
+start_server S -m "$W/slow.gguf" -np 1 -t 1 --grace 1
+curl -s -N "$S_URL/v1/completions" -H 'Content-Type: application/json' \
+  -d '{"prompt":"Once upon a time","max_tokens":100000,"ignore_eos":true,"stream":true}' > "$W/cut.sse" &
+curl_pid=$!
+for _ in $(seq 100); do grep -q '^data: {' "$W/cut.sse" 2> /dev/null && break; sleep 0.1; done
+grep -q '^data: {' "$W/cut.sse" && pass || fail "the stream did not start"
+stop_server "$S_PID"
+expect_eq "server exit after the grace period" "$stop_rc" 0
+wait "$curl_pid"
+last_event=$(grep '^data: ' "$W/cut.sse" | tail -2 | head -1)
+expect_contains "a cut stream's last event is an error" "$last_event" '"error"'
+expect_contains "a cut stream's error says why" "$last_event" "shutting down"
+expect_eq "a cut stream ends with [DONE]" "$(grep '^data: ' "$W/cut.sse" | tail -1)" "data: [DONE]"
+expect_contains "the log says a request was ended" "$(cat "$TMP/S.log")" "were still running after the grace period"
+finish
