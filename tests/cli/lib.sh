@@ -37,6 +37,25 @@ run_llamac() {
   "$LLAMAC" "$@" > "$out" 2> "$err" < /dev/null || rc=$?
 }
 
+# fake_hub DIR : starts the fake Hugging Face Hub (tests/hub/fake_hub.js) with DIR/config.json, its requests logged
+# to DIR/requests.log, and points the Hub clients at it: sets $hub_pid, $HUB_PORT, $CDN_PORT, HF_ENDPOINT and HF_HOME
+# (DIR/hf), with the other Hub and proxy variables unset; the hub is killed when the test exits. Exits the test
+# (failed) when it does not start.
+fake_hub() {
+  local dir=$1
+  node "$LLAMAC_SOURCE_DIR/tests/hub/fake_hub.js" "$dir/config.json" "$dir/ports" "$dir/requests.log" \
+    2> "$dir/node.err" &
+  hub_pid=$!
+  trap 'kill $hub_pid 2> /dev/null' EXIT
+  for _ in $(seq 100); do [ -s "$dir/ports" ] && break; sleep 0.1; done
+  [ -s "$dir/ports" ] || { echo "fake hub did not start: $(cat "$dir/node.err")" >&2; exit 1; }
+  read -r HUB_PORT CDN_PORT < "$dir/ports"
+  unset HF_TOKEN HUGGING_FACE_HUB_TOKEN HF_HUB_CACHE HF_HUB_OFFLINE XDG_CACHE_HOME \
+    http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
+  export no_proxy='*' NO_PROXY='*'
+  export HF_ENDPOINT="http://127.0.0.1:$HUB_PORT" HF_HOME="$dir/hf"
+}
+
 finish() {
   echo "$passed passed, $failed failed" >&2
   [ "$failed" -eq 0 ]

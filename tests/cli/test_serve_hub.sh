@@ -20,16 +20,7 @@ cat > "$W/config.json" << JSON
     {"path": "big-Q8_0.gguf", "src": "$W/big.gguf", "lfs": true, "mode": "slow"}]}
 }}
 JSON
-node "$LLAMAC_SOURCE_DIR/tests/hub/fake_hub.js" "$W/config.json" "$W/ports" "$W/requests.log" 2> "$W/node.err" &
-hub_pid=$!
-trap 'kill $hub_pid 2> /dev/null' EXIT
-for _ in $(seq 100); do [ -s "$W/ports" ] && break; sleep 0.1; done
-[ -s "$W/ports" ] || { echo "fake hub did not start: $(cat "$W/node.err")" >&2; exit 1; }
-read -r HUB_PORT _ < "$W/ports"
-unset HF_TOKEN HUGGING_FACE_HUB_TOKEN HF_HUB_CACHE HF_HUB_OFFLINE XDG_CACHE_HOME \
-      http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
-export no_proxy='*' NO_PROXY='*'
-export HF_ENDPOINT="http://127.0.0.1:$HUB_PORT" HF_HOME="$W/hf"
+fake_hub "$W"
 
 # -hf: the model id is the repository as given
 start_server H -hf test/chat-GGUF:Q8_0 --reasoning-format none -t 1
