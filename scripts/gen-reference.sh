@@ -3,7 +3,7 @@
 # built from the same pinned source. Run it after moving the pin, review the diff, and commit the result:
 #
 #     scripts/gen-reference.sh [tokenize] [greedy] [embed] [gguf] [mtmd] [templates] [chat] [chat-builtin]
-#     (all parts by default)
+#                              [tool-parse]   (all parts by default)
 #
 # - tests/reference/tokenize/<vocab>.txt: for every tokenizer corpus llama.cpp ships (models/ggml-vocab-*.gguf with
 #   a .inp file), one line per test case with the token ids llama-tokenize produces (no BOS, no special parsing,
@@ -26,6 +26,9 @@
 #   llama-server (cmake --build build --target reference-tools) and needs curl and jq.
 # - tests/reference/chat/builtin/ (part "chat-builtin"): the same with llama.cpp's built-in formats (llama-server
 #   --no-jinja --chat-template NAME); see scripts/reference/chat_builtin.sh.
+# - tests/reference/tool_parse/ (part "tool-parse"): how llama.cpp's chat layer (common_chat_parse) reads the model
+#   replies there, for every shipped template; see scripts/reference/tool-parse.sh (the reference-tools build's
+#   libllama-common).
 #
 # Needs: cmake, a C++ compiler, python3 (only to split the .inp corpora), and the test models
 # ($LLAMAC_TEST_MODELS, default ../shared/models).
@@ -38,19 +41,24 @@ out="$root/tests/reference"
 
 . "$root/scripts/reference/lib.sh"
 "$root/scripts/fetch-llama.sh" "$src"
-parts=${*:-tokenize greedy embed gguf mtmd templates chat chat-builtin}
+parts=${*:-tokenize greedy embed gguf mtmd templates chat chat-builtin tool-parse}
 wants() { case " $parts " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# The chat part needs only the reference-tools build's llama-server, not the tools built below.
+# The chat parts need only the reference-tools build (llama-server, libllama-common), not the tools built below.
+if wants tool-parse; then
+  "$root/scripts/reference/tool-parse.sh"
+fi
 if wants chat; then
   . "$root/scripts/reference/chat.sh"
 fi
 if wants chat-builtin; then
   . "$root/scripts/reference/chat_builtin.sh"
 fi
-case "$parts" in chat | chat-builtin | "chat chat-builtin") exit 0 ;; esac
+if ! wants tokenize && ! wants greedy && ! wants embed && ! wants gguf && ! wants mtmd && ! wants templates; then
+  exit 0
+fi
 
 ref_tools llama-completion llama-tokenize llama-embedding llama-quantize llama-gguf-split llama-imatrix llama-mtmd-cli
 bin="$ref_bin"
