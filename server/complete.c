@@ -33,23 +33,17 @@ void reply_submit_error(struct request *rq, llamac_status st, const char *prompt
     }
 }
 
-/* How a chat reply is read: with tools, into content and tool calls; with reasoning on, <think>...</think> into
- * reasoning also without tools - open from the start when the rendered prompt ends inside a thinking block (a
- * template that opens it for the model). Harmony and Command R7B replies are all markers, so their calls are read
- * in any case. */
+/* How a chat reply is read: as llama-server reads it for this template and prompt (llamac_template_parse_params:
+ * the template's format and thinking markers, the thinking block open or already closed by the prompt), with tool
+ * calls when tools are offered. Without tools and with --reasoning-format none the text is left as it is. */
 static void set_parse(const struct server *s, const struct gen_request *gr, struct job *j) {
     llamac_tool_parse_params pp = llamac_tool_parse_params_default();
     pp.format = s->tool_format;
     pp.reasoning = s->opt.reasoning;
-    pp.parse_tool_calls =
-        gr->tools || pp.format == LLAMAC_TOOL_FORMAT_HARMONY || pp.format == LLAMAC_TOOL_FORMAT_COMMAND_R7B;
-    if (pp.reasoning != LLAMAC_REASONING_NONE) {
-        const char *prompt = gr->chat_prompt;
-        size_t n = strlen(prompt);
-        while (n > 0 && (prompt[n - 1] == '\n' || prompt[n - 1] == ' ' || prompt[n - 1] == '\r')) {
-            n--;
-        }
-        pp.reasoning_open = n >= 7 && memcmp(prompt + n - 7, "<think>", 7) == 0;
+    pp.parse_tool_calls = gr->tools;
+    if (s->tmpl && gr->chat_prompt &&
+        llamac_template_parse_params(s->tmpl, gr->chat_prompt, gr->tools, s->opt.reasoning, &pp) != LLAMAC_OK) {
+        pp.think_start = pp.think_end = ""; /* out of memory: the reply stays as it is */
     }
     j->parse = pp;
     j->parse_tools = gr->tools || pp.reasoning != LLAMAC_REASONING_NONE;

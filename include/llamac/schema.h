@@ -7,6 +7,7 @@
 #ifndef LLAMAC_SCHEMA_H
 #define LLAMAC_SCHEMA_H
 
+#include "chat.h"
 #include "generate.h"
 
 #ifdef __cplusplus
@@ -111,14 +112,35 @@ typedef enum llamac_reasoning_format {
 typedef struct llamac_tool_parse_params {
     llamac_tool_format format;         /* default GENERIC */
     llamac_reasoning_format reasoning; /* default DEEPSEEK */
-    bool reasoning_open;   /* the prompt ended inside the thinking block (a template that opens <think> for the
-                              model): output is reasoning until </think>. Default false */
-    bool parse_tool_calls; /* false: only <think> reasoning is read, the rest is content (tool_choice "none";
-                              keep true for harmony and command-r7b, whose replies are all markers). Default true */
+    bool reasoning_open;     /* the prompt ended inside the thinking block (a template that opens <think> for the
+                                model): output is reasoning until </think>. Default false */
+    bool parse_tool_calls;   /* false: only <think> reasoning is read, the rest is content (tool_choice "none";
+                                keep true for harmony and command-r7b, whose replies are all markers). Default true */
+    const char *think_start; /* the markers of the thinking block at the start of a reply (NUL-terminated, borrowed
+                                for the parse or the stream's life): NULL (default) the format's own (<think> and */
+    const char *think_end;   /* </think>, Mistral's [THINK] and [/THINK]); "" (either) the template has no thinking
+                                block, so none is read. Harmony and Command R7B read their own markers in any case.
+                                llamac_template_parse_params sets them from the template. */
+    const char *lead;        /* what the end of the prompt already wrote of the reply, as llama-server counts it: with
+                                reasoning_open the text after the thinking marker (e.g. "\n"), which begins
+                                reasoning_content; else the text after a thinking block the prompt closed, which begins
+                                content (NUL-terminated, borrowed like the markers); NULL (default) none */
 } llamac_tool_parse_params;
 
 /* Defaults as listed above. Thread-safe. */
 LLAMAC_API llamac_tool_parse_params llamac_tool_parse_params_default(void);
+
+/* The parameters llama-server reads a reply with, for a reply to `prompt` (NUL-terminated, borrowed: what
+ * llamac_template_apply rendered with `tmpl`), into *out: the template's format (llamac_tool_format_detect of its
+ * source); its thinking markers as llama.cpp's chat layer finds them (think_start and think_end, borrowed from `tmpl`
+ * and valid while it lives; "" where the template has no thinking section, so that a <think> in the reply stays
+ * content); `reasoning` as given, but LLAMAC_REASONING_NONE when the prompt already closed the thinking block
+ * (enable_thinking false: "...<think>\n\n</think>\n\n"), so that the whole reply is content; reasoning_open when the
+ * prompt ends inside the thinking block; parse_tool_calls when `tools` (tools offered and tool_choice not "none")
+ * and always for harmony and command-r7b, whose replies are all markers.
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, an unknown reasoning value), LLAMAC_E_NO_MEMORY. Thread-safe. */
+LLAMAC_API llamac_status llamac_template_parse_params(const llamac_template *tmpl, const char *prompt, bool tools,
+                                                      llamac_reasoning_format reasoning, llamac_tool_parse_params *out);
 
 /* One call: `id` is "call_" and 24 random alphanumerics, `arguments` a JSON object as text. All NUL-terminated. */
 typedef struct llamac_tool_call {

@@ -822,3 +822,96 @@ llamac_status llamac_template_get_caps(const llamac_template *tmpl, llamac_templ
     out->thinking = info->supports_thinking;
     return llamac__ok();
 }
+
+/* Where a prompt leaves the thinking block: after the last opening marker, is there a closing one, and only white
+ * space after it? (llama.cpp's parser reads the generation prompt from the opening marker on together with the
+ * reply.) */
+typedef enum { THINK_NORMAL, THINK_OPEN, THINK_CLOSED } think_state;
+
+static const char *last_of(const char *hay, const char *needle) {
+    const char *last = NULL;
+    for (const char *at = strstr(hay, needle); at; at = strstr(at + 1, needle)) {
+        last = at;
+    }
+    return last;
+}
+
+static think_state prompt_think_state(const char *prompt, const char *start, const char *end, const char **after) {
+    const char *open = last_of(prompt, start);
+    if (!open) {
+        return THINK_NORMAL;
+    }
+    *after = open + strlen(start);
+    const char *close = strstr(*after, end);
+    if (!close) {
+        return THINK_OPEN;
+    }
+    *after = close + strlen(end);
+    for (const char *p = close + strlen(end); *p; p++) {
+        if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') {
+            return THINK_NORMAL;
+        }
+    }
+    return THINK_CLOSED;
+}
+
+llamac_status llamac_template_parse_params(const llamac_template *tmpl, const char *prompt, bool tools,
+                                           llamac_reasoning_format reasoning, llamac_tool_parse_params *out) {
+    if (!tmpl || !prompt || !out) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_template_parse_params: %s is NULL",
+                            !tmpl     ? "tmpl"
+                            : !prompt ? "prompt"
+                                      : "out");
+    }
+    if ((unsigned)reasoning > LLAMAC_REASONING_DEEPSEEK) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_template_parse_params: unknown reasoning format %d",
+                            (int)reasoning);
+    }
+    *out = llamac_tool_parse_params_default();
+    out->reasoning = reasoning;
+    const layer_info *info = llamac__template_builtin(tmpl) ? NULL : layer_info_get(tmpl);
+    if (!llamac__template_builtin(tmpl) && !info) {
+        return LLAMAC_E_NO_MEMORY;
+    }
+    out->format = llamac_tool_format_detect(llamac_template_source(tmpl, NULL));
+    out->parse_tool_calls =
+        tools || out->format == LLAMAC_TOOL_FORMAT_HARMONY || out->format == LLAMAC_TOOL_FORMAT_COMMAND_R7B;
+    out->think_start = info ? info->think_start : "";
+    out->think_end = info ? info->think_end : "";
+    if (out->think_start && out->think_end) {
+        /* the markers' cores: llama.cpp finds the thinking block in the generation prompt by them */
+        char *start = layer_trim(out->think_start, strlen(out->think_start));
+        char *end = layer_trim(out->think_end, strlen(out->think_end));
+        if (!start || !end) {
+            free(start);
+            free(end);
+            return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory reading a template's thinking markers");
+        }
+        if (start[0] && end[0]) {
+            const char *after = NULL;
+            think_state ts = prompt_think_state(prompt, start, end, &after);
+            out->reasoning_open = ts == THINK_OPEN;
+            if (ts == THINK_OPEN) {
+                /* the marker's own trailing white space is optional; what else follows it is reasoning already */
+                const char *ws = strstr(out->think_start, start) + strlen(start);
+                for (; *ws && *after == *ws; ws++) {
+                    after++;
+                }
+                out->lead = after;
+            } else if (ts == THINK_CLOSED) {
+                /* after the closing marker and its own optional white space: the start of the content */
+                const char *ws = strstr(out->think_end, end) + strlen(end);
+                for (; *ws && *after == *ws; ws++) {
+                    after++;
+                }
+                out->lead = after[0] ? after : NULL;
+            }
+            if (ts == THINK_CLOSED) {
+                out->reasoning = LLAMAC_REASONING_NONE;
+            }
+        }
+        free(start);
+        free(end);
+    }
+    return llamac__ok();
+}

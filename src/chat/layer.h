@@ -55,6 +55,8 @@ typedef struct layer_info {
     bool supports_thinking; /* enable_thinking defaults to true */
     char *reasoning_start;  /* generic family: the reasoning markers the analysis found ("" none) */
     char *reasoning_end;
+    const char *think_start; /* the thinking block of a reply, as llama.cpp's parser reads it ("" none; white space */
+    const char *think_end;   /* around the markers is optional); NULL for gpt-oss, read by the harmony parser */
 } layer_info;
 
 /* The template that renders (the patched one when there is one). */

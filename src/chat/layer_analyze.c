@@ -701,6 +701,36 @@ static void info_free(void *p) {
     free(info);
 }
 
+/* The markers of a reply's thinking block, as llama.cpp's parser for the family reads them (common/chat.cpp and its
+ * autoparser: the reasoning markers, trimmed). False: out of memory. */
+static bool think_markers(layer_info *info) {
+    static const char *const marks[][2] = {
+        [FAMILY_MINISTRAL3] = { "[THINK]", "[/THINK]" },
+        [FAMILY_KIMI_K3] = { "<|open|>think<|sep|>", "<|close|>think<|sep|>" },
+        [FAMILY_COHERE2MOE] = { "<|START_THINKING|>", "<|END_THINKING|>" },
+        [FAMILY_MINIMAX_M3] = { "<mm:think>", "</mm:think>" },
+        [FAMILY_GEMMA4] = { "<|channel>thought", "<channel|>" },
+        [FAMILY_QWEN3_CODER] = { "<think>\n", "</think>\n\n" },
+    };
+    info->think_start = info->think_end = "";
+    if (info->family == FAMILY_GPT_OSS) {
+        info->think_start = info->think_end = NULL;
+    } else if (!info->supports_thinking) {
+        return true;
+    } else if (info->family == FAMILY_GENERIC) {
+        /* as the analysis found them, white space included: the parser's optional white space comes from it */
+        info->think_start = info->reasoning_start;
+        info->think_end = info->reasoning_end;
+    } else if (info->family < sizeof marks / sizeof marks[0] && marks[info->family][0]) {
+        info->think_start = marks[info->family][0];
+        info->think_end = marks[info->family][1];
+    } else {
+        info->think_start = "<think>";
+        info->think_end = "</think>";
+    }
+    return true;
+}
+
 static void *info_make(const llamac_template *tmpl, void *arg) {
     (void)arg;
     layer_info *info = llamac__calloc(1, sizeof *info);
@@ -749,6 +779,10 @@ static void *info_make(const llamac_template *tmpl, void *arg) {
         break;
     }
     default: info->supports_thinking = true; break;
+    }
+    if (!think_markers(info)) {
+        info_free(info);
+        return NULL;
     }
     return info;
 }

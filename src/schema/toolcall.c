@@ -108,8 +108,11 @@ llamac_tool_format llamac_tool_format_detect(const char *src) {
                  "begin")) {
         return has(src, "```json") ? LLAMAC_TOOL_FORMAT_DEEPSEEK_R1 : LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1;
     }
-    if (has(src, "<arg_key>") || has(src, "<invoke name=")) {
-        return LLAMAC_TOOL_FORMAT_GENERIC; /* GLM and MiniMax families: formats of their own, not parsed here */
+    if (has(src, "<arg_key>") || has(src, "<invoke name=") || has(src, "<tool_calls>") ||
+        (has(src, "<function=") && !has(src, "<parameter="))) {
+        /* GLM, MiniMax, Apriel (<tool_calls>[...]) and Functionary v3.1 (<function=f>{...}</function>): formats of
+         * their own, not parsed here */
+        return LLAMAC_TOOL_FORMAT_GENERIC;
     }
     if (has(src, "<tool_call>") && has(src, "<function=") && has(src, "<parameter=")) {
         return LLAMAC_TOOL_FORMAT_QWEN3_CODER;

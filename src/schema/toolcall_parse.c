@@ -139,10 +139,82 @@ static bool skip_ws(pctx *c) {
     return c->final || c->pos < c->n;
 }
 
-/* A <think> block at the start goes to reasoning (reasoning format deepseek). False: stop. */
+static bool is_space(char ch) {
+    return ch == ' ' || ch == '\n' || ch == '\r' || ch == '\t';
+}
+
+/* Consumes the white space characters `ws` one by one, each only where it is (llama.cpp's optspace around a marker).
+ * False: the text ends before that is decided (only when not final). */
+static bool opt_ws(pctx *c, const char *ws, size_t n) {
+    for (size_t k = 0; k < n; k++) {
+        if (c->pos == c->n) {
+            return c->final;
+        }
+        if (c->t[c->pos] == ws[k]) {
+            c->pos++;
+        }
+    }
+    return true;
+}
+
+/* A thinking block with a template's markers (llamac_template_parse_params), read as llama.cpp's chat layer reads
+ * it: the opening marker's core (without its white space) with the white space around it optional, reasoning up to
+ * the closing marker's core, then that marker's trailing white space, optional. False: stop. */
+static bool think_block_marked(pctx *c, const char *open, const char *close) {
+    char core[2][128];
+    const char *mk[2] = { open, close };
+    size_t lead[2], len[2];
+    for (int k = 0; k < 2; k++) {
+        size_t a = 0, b = strlen(mk[k]);
+        while (a < b && is_space(mk[k][a])) {
+            a++;
+        }
+        while (b > a && is_space(mk[k][b - 1])) {
+            b--;
+        }
+        if (b - a == 0 || b - a >= sizeof core[k]) {
+            return true; /* no usable marker: no thinking block */
+        }
+        memcpy(core[k], mk[k] + a, b - a);
+        core[k][b - a] = '\0';
+        lead[k] = a;
+        len[k] = b - a;
+    }
+    if (!c->p->reasoning_open) {
+        size_t at = c->pos;
+        if (!opt_ws(c, open, lead[0])) {
+            return false;
+        }
+        int s = starts(c, c->pos, core[0]);
+        if (s <= 0) {
+            c->pos = at;
+            return s == 0;
+        }
+        c->pos += len[0];
+        if (!opt_ws(c, open + lead[0] + len[0], strlen(open) - lead[0] - len[0])) {
+            return false;
+        }
+    }
+    if (c->p->reasoning_open && c->p->lead) {
+        tc_buf_add(&c->m->reasoning, c->p->lead, strlen(c->p->lead), &c->m->oom);
+    }
+    const char *closers[] = { core[1] };
+    if (scan_until(c, closers, 1, true) < 0) {
+        return false; /* final: unclosed thinking is all reasoning */
+    }
+    c->pos += len[1];
+    return opt_ws(c, close + lead[1] + len[1], strlen(close) - lead[1] - len[1]);
+}
+
+/* A thinking block at the start (the format's markers `open` and `close`, or those the parameters give) goes to
+ * reasoning (reasoning format deepseek). False: stop. */
 static bool think_block(pctx *c, const char *open, const char *close) {
     if (c->p->reasoning == LLAMAC_REASONING_NONE) {
         return true;
+    }
+    if (c->p->think_start || c->p->think_end) {
+        return think_block_marked(c, c->p->think_start ? c->p->think_start : open,
+                                  c->p->think_end ? c->p->think_end : close);
     }
     if (!c->p->reasoning_open) {
         size_t w = c->pos + tc_json_ws(c->t + c->pos, c->n - c->pos);
@@ -637,9 +709,16 @@ static void parse_mistral(pctx *c) {
                 rest_content(c, start);
                 return;
             }
-            size_t args = a + strlen("[ARGS]");
+            size_t args = a + strlen("[ARGS]"), name_end = a, id;
             args += tc_json_ws(c->t + args, c->n - args);
-            if (!after_call(c, args_object(c, args, c->t + c->pos, a - c->pos, &end), start)) {
+            if (find_within(c, c->pos, "[CALL_ID]", a - c->pos, &id) > 0) {
+                name_end = id; /* Mistral Small 3.2: name[CALL_ID]id[ARGS]{...}; the id is the model's own */
+            }
+            if (name_end == c->pos) {
+                rest_content(c, start);
+                return;
+            }
+            if (!after_call(c, args_object(c, args, c->t + c->pos, name_end - c->pos, &end), start)) {
                 return;
             }
             c->pos = end;
@@ -927,10 +1006,14 @@ static void generic_add(pctx *c, json_t *call) {
 }
 
 static void parse_generic(pctx *c) {
-    size_t w = tc_json_ws(c->t, c->n);
+    if (c->p->think_start && !think_block(c, "", "")) {
+        return;
+    }
+    size_t base = c->pos;
+    size_t w = base + tc_json_ws(c->t + base, c->n - base);
     if (w == c->n || c->t[w] != '{') {
         if (c->final || w < c->n) {
-            rest_content(c, 0);
+            rest_content(c, base);
         }
         return;
     }
@@ -960,7 +1043,7 @@ static void parse_generic(pctx *c) {
                 }
             }
         }
-        rest_content(c, 0);
+        rest_content(c, base);
         return;
     }
     json_t *calls = json_object_get(j, "tool_calls"), *one = json_object_get(j, "tool_call");
@@ -977,7 +1060,7 @@ static void parse_generic(pctx *c) {
         tc_buf_add(&c->m->content, json_string_value(resp), json_string_length(resp), &c->m->oom);
     }
     if (c->m->n_calls == 0 && c->m->content.len == 0) {
-        rest_content(c, 0);
+        rest_content(c, base);
     }
     json_decref(j);
 }
@@ -988,25 +1071,45 @@ static void parse_plain(pctx *c) {
     }
 }
 
-void tc_parse(const llamac_tool_parse_params *p, const char *text, size_t len, bool final, tc_msg *m) {
-    tc_msg_clear(m);
-    pctx c = { .p = p, .t = text, .n = len, .pos = 0, .final = final, .m = m };
+/* Reasoning that is only white space is none (llama.cpp drops it, e.g. an empty <think>\n\n</think>); while the
+ * text may go on it is held back, so that what was written never changes. */
+static void drop_blank_reasoning(tc_msg *m) {
+    for (size_t i = 0; i < m->reasoning.len; i++) {
+        if (!is_space(m->reasoning.p[i])) {
+            return;
+        }
+    }
+    llamac__dynbuf_reset(&m->reasoning);
+}
+
+static void parse_format(pctx *c) {
+    const llamac_tool_parse_params *p = c->p;
+    if (p->lead && (!p->reasoning_open || p->reasoning == LLAMAC_REASONING_NONE)) {
+        tc_buf_add(&c->m->content, p->lead, strlen(p->lead), &c->m->oom);
+    }
     if (!p->parse_tool_calls) {
-        parse_plain(&c);
+        parse_plain(c);
         return;
     }
     switch (p->format) {
-    case LLAMAC_TOOL_FORMAT_HERMES: parse_hermes(&c); break;
-    case LLAMAC_TOOL_FORMAT_LLAMA3: parse_llama3(&c); break;
+    case LLAMAC_TOOL_FORMAT_HERMES: parse_hermes(c); break;
+    case LLAMAC_TOOL_FORMAT_LLAMA3: parse_llama3(c); break;
     case LLAMAC_TOOL_FORMAT_MISTRAL:
-    case LLAMAC_TOOL_FORMAT_MISTRAL_ARGS: parse_mistral(&c); break;
-    case LLAMAC_TOOL_FORMAT_QWEN3_CODER: parse_qwen3_coder(&c); break;
-    case LLAMAC_TOOL_FORMAT_DEEPSEEK_R1: parse_deepseek(&c, true); break;
-    case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1: parse_deepseek(&c, false); break;
-    case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2: parse_functionary(&c); break;
-    case LLAMAC_TOOL_FORMAT_COMMAND_R7B: parse_command_r7b(&c); break;
-    case LLAMAC_TOOL_FORMAT_HARMONY: parse_harmony(&c); break;
+    case LLAMAC_TOOL_FORMAT_MISTRAL_ARGS: parse_mistral(c); break;
+    case LLAMAC_TOOL_FORMAT_QWEN3_CODER: parse_qwen3_coder(c); break;
+    case LLAMAC_TOOL_FORMAT_DEEPSEEK_R1: parse_deepseek(c, true); break;
+    case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1: parse_deepseek(c, false); break;
+    case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2: parse_functionary(c); break;
+    case LLAMAC_TOOL_FORMAT_COMMAND_R7B: parse_command_r7b(c); break;
+    case LLAMAC_TOOL_FORMAT_HARMONY: parse_harmony(c); break;
     case LLAMAC_TOOL_FORMAT_GENERIC:
-    default: parse_generic(&c); break;
+    default: parse_generic(c); break;
     }
+}
+
+void tc_parse(const llamac_tool_parse_params *p, const char *text, size_t len, bool final, tc_msg *m) {
+    tc_msg_clear(m);
+    pctx c = { .p = p, .t = text, .n = len, .pos = 0, .final = final, .m = m };
+    parse_format(&c);
+    drop_blank_reasoning(m);
 }

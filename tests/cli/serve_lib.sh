@@ -133,14 +133,24 @@ npm_clients() {
 }
 
 # think_template FILE : a ChatML template whose generation prompt opens <think>, so that everything a model then
-# writes is reasoning (until it closes the block): reasoning output from a model that was never trained for it.
+# writes is reasoning (until it closes the block): reasoning output from a model that was never trained for it. It
+# has a real thinking section (reasoning_content in history, an empty block when enable_thinking is false): llama-server
+# reads <think> as reasoning only for templates whose thinking its chat layer finds, and so does llamac.
 think_template() {
   cat > "$1" << 'JINJA'
 {% for m in messages %}<|im_start|>{{ m.role }}
-{{ m.content }}<|im_end|>
+{% if m.reasoning_content %}<think>
+{{ m.reasoning_content }}
+</think>
+
+{% endif %}{{ m.content }}<|im_end|>
 {% endfor %}{% if add_generation_prompt %}<|im_start|>assistant
-<think>
-{% endif %}
+{% if enable_thinking is defined and enable_thinking is false %}<think>
+
+</think>
+
+{% else %}<think>
+{% endif %}{% endif %}
 JINJA
 }
 

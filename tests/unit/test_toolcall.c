@@ -167,6 +167,20 @@ static const example EXAMPLES[] = {
       "",
       "",
       { { "get_weather", "{\"city\": \"Paris\"}" }, { "get_time", "{}" } } },
+    { "mistral-args call id",
+      LLAMAC_TOOL_FORMAT_MISTRAL_ARGS,
+      0,
+      "[TOOL_CALLS]get_weather[CALL_ID]abcDEF123[ARGS]{\"city\": \"Paris\"}",
+      "",
+      "",
+      { { "get_weather", "{\"city\": \"Paris\"}" } } },
+    { "mistral-args empty name",
+      LLAMAC_TOOL_FORMAT_MISTRAL_ARGS,
+      0,
+      "[TOOL_CALLS][CALL_ID]x[ARGS]{}",
+      "[TOOL_CALLS][CALL_ID]x[ARGS]{}",
+      "",
+      { { 0 } } },
     { "mistral malformed", LLAMAC_TOOL_FORMAT_MISTRAL, 0, "[TOOL_CALLS]oops", "[TOOL_CALLS]oops", "", { { 0 } } },
     /* Qwen3-Coder XML */
     { "qwen3-coder",
@@ -577,6 +591,9 @@ static void test_detect(void) {
         { "google-gemma-2-2b-it.jinja", LLAMAC_TOOL_FORMAT_GENERIC },
         { "microsoft-Phi-3.5-mini-instruct.jinja", LLAMAC_TOOL_FORMAT_GENERIC },
         { "GLM-4.6.jinja", LLAMAC_TOOL_FORMAT_GENERIC },
+        { "unsloth-Apriel-1.5.jinja", LLAMAC_TOOL_FORMAT_GENERIC },              /* <tool_calls>[...]: not parsed */
+        { "meetkai-functionary-medium-v3.1.jinja", LLAMAC_TOOL_FORMAT_GENERIC }, /* <function=f>{...} */
+        { "Cohere2MoE.jinja", LLAMAC_TOOL_FORMAT_COMMAND_R7B },
     };
     const char *src = getenv("LLAMAC_LLAMA_SOURCE");
     if (!src || !src[0]) {
