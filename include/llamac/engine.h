@@ -32,7 +32,8 @@ typedef void (*llamac_engine_step_fn)(void *user_data);
  * The KV cache is unified (one buffer shared by all sequences, as llama-server's default): without it llama.cpp
  * gives each sequence a stream of its own and splits a multi-sequence batch into equal-length per-sequence
  * micro-batches, so a batch mixing a prompt chunk with single generation tokens would be cut into many small
- * decodes. Each slot is limited to n_ctx / n_slots positions, so the slots together never overflow the cache.
+ * decodes. Each slot is limited to n_ctx / n_slots positions, so the slots together never overflow the cache (unless
+ * kv_unified lets each use the whole context).
  *
  * llama.cpp's attention spans the cache up to its highest cell in use, whichever sequences own the cells, so the
  * prompt caches of idle slots would slow every step of the busy ones. While any slot is busy, an idle slot's cache
@@ -76,6 +77,17 @@ typedef struct llamac_engine_params {
                                prompt; otherwise the least recently used idle slot is taken, so that a request
                                sharing little (a system prompt) leaves the others' caches alone (llama-server's
                                --slot-prompt-similarity; default 0.1, 0 = always the longest prefix) */
+    bool kv_unified;        /* each slot may hold up to the whole n_ctx (capped at the model's training context
+                               unless allow_ctx_overflow) rather than n_ctx / n_slots, the slots competing for the
+                               cache's cells: llama-server's --kv-unified. A step that finds no free cell first drops
+                               the idle slots' caches from the KV cache; if that is not enough, its requests fail with
+                               LLAMAC_E_CONTEXT_FULL ("the context size has been exceeded"). Default false */
+    bool context_shift;     /* a request that fills its slot's context goes on: half of its tokens after the first
+                               n_keep (see the request) are dropped from the cache and the rest moved down, as
+                               llama-server's --context-shift does; with max_tokens -1 it then generates until an
+                               end-of-generation token, a stop string or a cancel. Needs a memory whose positions can
+                               shift (llamac_engine_new: LLAMAC_E_UNSUPPORTED otherwise). Default false: the request
+                               ends with LLAMAC_FINISH_CONTEXT_FULL when the next token would not fit */
     llamac_engine_step_fn on_step; /* may be NULL */
     void *step_user_data;
     /* The engine's first set of LoRA adapters (loaded for the engine's model) with their scales: what requests that
@@ -92,7 +104,8 @@ LLAMAC_API llamac_engine_params llamac_engine_params_default(void);
 /* A token and its log-probability. */
 typedef struct llamac_token_prob {
     llamac_token token;
-    float logprob; /* natural log of the probability (softmax of the raw logits, before any sampler) */
+    float logprob; /* natural log of the probability: of the softmax of the raw logits, before any sampler; with the
+                      request's post_sampling_probs, of the distribution the token was drawn from */
 } llamac_token_prob;
 
 /* What the token callback receives for one generated token. */
@@ -126,7 +139,8 @@ typedef struct llamac_engine_usage {
     double prompt_ms;         /* from getting a slot to the end of the prompt's decode */
     double generation_ms;     /* from the first generated token to the end */
     double prompt_tokens_per_s;
-    double tokens_per_s; /* generation speed after the first token */
+    double tokens_per_s;      /* generation speed after the first token */
+    int32_t discarded_tokens; /* tokens dropped from the slot's cache by context shifts (context_shift) */
 } llamac_engine_usage;
 
 /* What the completion callback receives. */
@@ -147,6 +161,21 @@ typedef struct llamac_engine_result {
 /* Receives the end of a request. Called exactly once for every request that llamac_engine_submit accepted, after
  * its last token callback; the engine never uses the request's user_data afterwards. Runs on the engine thread. */
 typedef void (*llamac_engine_done_fn)(const llamac_engine_result *result, void *user_data);
+
+/* How far a request's prompt is (llama-server's prompt_progress). */
+typedef struct llamac_engine_progress {
+    uint64_t request_id;
+    int32_t n_prompt;    /* tokens in the prompt */
+    int32_t n_cached;    /* of which were reused from the slot's cache */
+    int32_t n_processed; /* of which are in the cache now, reused or decoded: n_cached first, n_prompt last */
+    double prompt_ms;    /* from getting a slot to the end of the last step that decoded some of the prompt; 0
+                            before the first */
+} llamac_engine_progress;
+
+/* Receives a request's progress through its prompt: once when it gets a slot (nothing decoded yet), then after every
+ * engine step that decoded a chunk of its prompt, the last one before its first token callback. Runs on the engine
+ * thread. */
+typedef void (*llamac_engine_progress_fn)(const llamac_engine_progress *progress, void *user_data);
 
 /* One request. Everything it points to is borrowed for the llamac_engine_submit call (copied). */
 typedef struct llamac_engine_request {
@@ -169,8 +198,16 @@ typedef struct llamac_engine_request {
                                              request's life; non-NULL with 0: no adapters. Borrowed for the call (the
                                              request holds a reference on each) (default NULL, 0) */
     size_t n_adapters;
-    llamac_engine_token_fn on_token; /* may be NULL */
-    llamac_engine_done_fn on_done;   /* may be NULL */
+    bool post_sampling_probs; /* with n_probs: the probabilities of the distribution the token was drawn from, after
+                                 the sampling chain (top-k, top-p, min-p, temperature, ...), only candidates left
+                                 with a probability above 0, instead of the model's before sampling (default false;
+                                 llama-server's post_sampling_probs) */
+    int32_t n_keep; /* with the engine's context_shift: prompt tokens kept at the start of the slot's cache when
+                       its context shifts, besides the BOS the model starts with (as llama-server counts it); -1:
+                       the whole prompt; at most the slot's context less 4 (default 0) */
+    llamac_engine_token_fn on_token;       /* may be NULL */
+    llamac_engine_done_fn on_done;         /* may be NULL */
+    llamac_engine_progress_fn on_progress; /* may be NULL */
     void *user_data;
 } llamac_engine_request;
 
@@ -244,6 +281,32 @@ typedef struct llamac_engine_slot {
 /* Fills *out with slot `i` (0 <= i < n_slots). Errors: LLAMAC_E_INVALID_ARGUMENT (i out of range, NULLs).
  * Thread-safe. */
 LLAMAC_API llamac_status llamac_engine_slot_get(llamac_engine *engine, uint32_t i, llamac_engine_slot *out);
+
+/* A slot's cache in a file, as llama-server's POST /slots/N?action=save|restore writes and reads it: llama.cpp's
+ * sequence state file (llama_state_seq_save_file) whose token list is llama-server's packed form (-1, version 1,
+ * the count, the tokens, no media), so files move between the two servers; a plain token list (older
+ * llama-server files) is read too. These wait while the slot serves a request (requests queued for it go after),
+ * then run on the engine thread between two steps; not from a callback. Thread-safe. */
+
+/* Writes slot `slot`'s cache to `path`, owner-only (0600: it holds a conversation), through a temporary file beside
+ * it that is renamed over `path` only when complete. *n_tokens (may be NULL) gets the tokens saved, *n_bytes (may be
+ * NULL) the file's size. Errors: LLAMAC_E_INVALID_ARGUMENT (slot out of range, NULLs), LLAMAC_E_IO (the file cannot
+ * be written), LLAMAC_E_BUSY (the engine is shutting down). */
+LLAMAC_API llamac_status llamac_engine_slot_save(llamac_engine *engine, uint32_t slot, const char *path,
+                                                 size_t *n_tokens, size_t *n_bytes);
+
+/* Replaces slot `slot`'s cache with the one in `path` (written by llamac_engine_slot_save or llama-server for the
+ * same model), so that a request whose prompt starts with those tokens reuses them. *n_tokens / *n_bytes (may be
+ * NULL) get the tokens restored and the bytes read. On failure the slot's cache is empty. Errors:
+ * LLAMAC_E_INVALID_ARGUMENT (slot out of range, NULLs), LLAMAC_E_IO (no such file, not a regular file),
+ * LLAMAC_E_STATE (not a sequence state of this model, more tokens than the slot holds, a token list that does not
+ * match the state, media chunks), LLAMAC_E_BUSY (the engine is shutting down). */
+LLAMAC_API llamac_status llamac_engine_slot_restore(llamac_engine *engine, uint32_t slot, const char *path,
+                                                    size_t *n_tokens, size_t *n_bytes);
+
+/* Empties slot `slot`'s cache (parked or not); *n_tokens (may be NULL) gets the tokens it held. Errors:
+ * LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_BUSY (the engine is shutting down). */
+LLAMAC_API llamac_status llamac_engine_slot_erase(llamac_engine *engine, uint32_t slot, size_t *n_tokens);
 
 /* Counters since the engine was created, for /metrics. */
 typedef struct llamac_engine_stats {

@@ -108,6 +108,11 @@ bool llamac__token_valid(const llamac_model *model, llamac_token token);
 /* Checks every id in `tokens`; sets LLAMAC_E_TOKEN_RANGE naming the first bad one. */
 llamac_status llamac__tokens_check(const llamac_model *model, const llamac_token *tokens, size_t n);
 
+/* The candidates the sampling chain left at the sampler's last llamac_sampler_sample, in `cur` (valid until the next
+ * sample): the distribution the token was drawn from, their logits as the chain left them (scaled by the
+ * temperature; filtered out ones gone). 0 before the first sample. */
+size_t llamac__sampler_candidates(const llamac_sampler *s, const llama_token_data **data);
+
 /* Length of the longest common prefix of two token sequences: how much of a KV cache holding one can serve the
  * other (chat sessions, incremental prefill, the engine's prompt cache, the stable part of a partial message). */
 size_t llamac__common_prefix(const llamac_token *a, size_t na, const llamac_token *b, size_t nb);
@@ -157,6 +162,7 @@ struct llamac_sampler {
     bool has_selector;     /* the chain ends in a sampler that picks a token */
     size_t count;          /* samplers added, the grammar included */
     llama_token_data *cur; /* n_vocab candidates, reused by every sample */
+    size_t n_last;         /* candidates left in `cur` by the chain at the last sample (llamac__sampler_candidates) */
     /* Top-k from the logits (sampler.c): where the chain stands, the k, and the chain index after the top-k. */
     int fast_state;
     int32_t fast_k;

@@ -481,12 +481,18 @@ llamac_status llamac_sampler_sample(llamac_sampler *s, llamac_context *ctx, int3
     if (tok < 0) {
         return llamac__fail(LLAMAC_E_INTERNAL, "the sampler chain left no candidate token");
     }
+    s->n_last = arr.data == s->cur ? arr.size : 0;
     st = llamac_sampler_accept(s, tok);
     if (st != LLAMAC_OK) {
         return st;
     }
     *out = tok;
     return llamac__ok();
+}
+
+size_t llamac__sampler_candidates(const llamac_sampler *s, const llama_token_data **data) {
+    *data = s->cur;
+    return s->n_last;
 }
 
 llamac_status llamac_sampler_accept(llamac_sampler *s, llamac_token token) {

@@ -88,9 +88,11 @@ static void engine_release(llamac_engine *e) {
     pthread_mutex_destroy(&e->shutdown_lock);
     pthread_cond_destroy(&e->wake);
     pthread_cond_destroy(&e->idle);
+    pthread_cond_destroy(&e->acted);
     free(e);
 }
 
+/* Checks the parameters; *n_ctx gets the whole context to create. */
 static llamac_status check_params(const llamac_model *model, const llamac_engine_params *p, uint32_t *n_ctx) {
     if (p->n_slots == 0 || p->n_slots > 256) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_slots %u must be between 1 and 256", p->n_slots);
@@ -121,7 +123,8 @@ static llamac_status check_params(const llamac_model *model, const llamac_engine
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_ctx %u leaves fewer than 2 tokens to each of %u slots",
                             p->n_ctx, p->n_slots);
     }
-    if (train > 0 && total / p->n_slots > (uint32_t)train && !p->allow_ctx_overflow) {
+    /* with kv_unified a slot is capped at the training context instead (llamac_engine_new), as llama-server caps it */
+    if (train > 0 && total / p->n_slots > (uint32_t)train && !p->allow_ctx_overflow && !p->kv_unified) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
                             "a slot's context (n_ctx %u / %u slots = %u) exceeds the model's %d-token training "
                             "context; set allow_ctx_overflow",
@@ -152,6 +155,7 @@ llamac_status llamac_engine_new(llamac_model *model, const llamac_engine_params 
     pthread_mutex_init(&e->shutdown_lock, NULL);
     pthread_cond_init(&e->wake, NULL);
     pthread_cond_init(&e->idle, NULL);
+    pthread_cond_init(&e->acted, NULL);
     e->params = p;
     e->next_id = 1;
     e->accepting = true;
@@ -187,7 +191,15 @@ llamac_status llamac_engine_new(llamac_model *model, const llamac_engine_params 
         goto fail;
     }
     e->n_ctx = info.n_ctx;
-    e->n_ctx_slot = info.n_ctx / p.n_slots;
+    e->n_ctx_slot = p.kv_unified ? info.n_ctx : info.n_ctx / p.n_slots;
+    int32_t train = model->info.n_ctx_train;
+    if (p.kv_unified && train > 0 && e->n_ctx_slot > (uint32_t)train && !p.allow_ctx_overflow) {
+        e->n_ctx_slot = (uint32_t)train;
+    }
+    if (p.context_shift && !llama_memory_can_shift(llama_get_memory(e->ctx->lc))) {
+        st = llamac__fail(LLAMAC_E_UNSUPPORTED, "context_shift: this model's memory cannot shift positions");
+        goto fail;
+    }
     e->n_batch = info.n_batch;
     if (e->n_batch < p.n_slots + 1) {
         st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the effective n_batch %u must exceed n_slots %u", e->n_batch,
@@ -301,6 +313,12 @@ static llamac_status check_request(const llamac_engine *e, const llamac_engine_r
     if (!r->prompt) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_prompt is %zu but prompt is NULL", r->n_prompt);
     }
+    if (r->n_prompt >= e->n_ctx_slot && e->params.kv_unified) {
+        return llamac__fail(LLAMAC_E_CONTEXT_FULL,
+                            "the prompt is %zu tokens; a slot's context holds %u (n_ctx %u shared by the slots, "
+                            "kv_unified), with room for at least one more to generate",
+                            r->n_prompt, e->n_ctx_slot, e->n_ctx);
+    }
     if (r->n_prompt >= e->n_ctx_slot) {
         return llamac__fail(LLAMAC_E_CONTEXT_FULL,
                             "the prompt is %zu tokens; a slot's context holds %u (n_ctx %u / %u slots), with room for "
@@ -317,6 +335,9 @@ static llamac_status check_request(const llamac_engine *e, const llamac_engine_r
     if (r->slot < -1 || r->slot >= (int32_t)e->params.n_slots) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "slot %d must be -1 (any) or from 0 to %u", r->slot,
                             e->params.n_slots - 1);
+    }
+    if (r->n_keep < -1) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_keep %d must be -1 (the whole prompt) or more", r->n_keep);
     }
     if (r->n_probs < 0 || r->n_probs > LLAMAC_ENGINE_MAX_PROBS) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_probs %d must be between 0 and %d", r->n_probs,
@@ -372,8 +393,11 @@ static llamac_status make_request(llamac_engine *e, const llamac_engine_request 
     q->n_probs = r->n_probs;
     q->cache_prompt = r->cache_prompt;
     q->slot = r->slot;
+    q->post_sampling_probs = r->post_sampling_probs;
+    q->n_keep = r->n_keep;
     q->on_token = r->on_token;
     q->on_done = r->on_done;
+    q->on_progress = r->on_progress;
     q->user_data = r->user_data;
     *out = q;
     return LLAMAC_OK;

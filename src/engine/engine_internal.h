@@ -28,8 +28,11 @@ struct eng_request {
     llamac_adapter_scale *adapters; /* the LoRA set it decodes with (a reference on each), NULL with 0: none */
     size_t n_adapters;
     uint64_t key; /* llamac__lora_key of the set: what its KV cells are computed under */
+    bool post_sampling_probs;
+    int32_t n_keep; /* -1: the whole prompt */
     llamac_engine_token_fn on_token;
     llamac_engine_done_fn on_done;
+    llamac_engine_progress_fn on_progress;
     void *user_data;
     double t_submit;
     bool cancelled; /* under the engine lock */
@@ -50,6 +53,20 @@ struct eng_retired {
 /* Releases the retired sets. Lock held; the lock is released while they are freed. */
 void llamac__eng_release_retired(llamac_engine *e);
 
+/* A slot file action (engine_slots.c), queued by the caller's thread, which waits for the engine thread to run it
+ * while the slot is idle. */
+enum eng_action_kind { ENG_SLOT_SAVE, ENG_SLOT_RESTORE, ENG_SLOT_ERASE };
+struct eng_action {
+    enum eng_action_kind kind;
+    uint32_t slot;
+    const char *path; /* borrowed from the waiting caller */
+    bool done;        /* under the engine lock */
+    llamac_status status;
+    char error[768];
+    size_t n_tokens, n_bytes;
+    struct eng_action *next;
+};
+
 struct eng_slot {
     int32_t id; /* = sequence id */
     llamac_slot_state state;
@@ -61,6 +78,7 @@ struct eng_slot {
     size_t lcp;         /* common prefix with the assigned request's prompt, found at assignment */
     int32_t n_reused;
     int32_t n_generated;
+    int32_t n_discarded;  /* tokens dropped by context shifts */
     size_t n_in_batch;    /* tokens this step's batch holds for the slot */
     int32_t out_index;    /* output of this step's batch to sample from, -1: none */
     llamac_token pending; /* sampled, to be decoded in the next step */
@@ -70,6 +88,7 @@ struct eng_slot {
     llamac__textout text;   /* the request's text-out path (UTF-8 gate, stop strings), reused by every request */
     llamac_token_prob *top; /* LLAMAC_ENGINE_MAX_PROBS entries */
     double t_start, t_prompt_end, t_first;
+    double t_prompt_step; /* the end of the last step that decoded some of the prompt (0: none yet) */
     uint64_t served;
     llamac_engine_slot pub; /* snapshot for other threads, under the engine lock */
     void *parked;           /* the sequence's state while it is out of the KV cache (engine_park.c), or NULL */
@@ -101,6 +120,8 @@ struct llamac_engine {
     uint32_t n_queued;
     uint32_t n_active;           /* requests holding a slot */
     struct eng_request *dropped; /* cancelled while queued: completion pending on the engine thread */
+    struct eng_action *actions;  /* slot file actions waiting for their slot to be idle */
+    pthread_cond_t acted;        /* an action is done */
     uint32_t n_dropped;
     uint64_t next_id;
     bool accepting;
@@ -129,6 +150,10 @@ void llamac__eng_park_drop(llamac_engine *e, struct eng_slot *s);
 /* The engine context's abort callback (a llamac_abort_fn): true when a request in the batch being decoded was
  * cancelled since the decode began, or the engine is shutting down. Runs on a llama.cpp compute thread. */
 bool llamac__eng_abort(void *user_data);
+
+/* Runs the queued slot actions whose slot is idle (engine_slots.c); with shutdown, fails them all. Engine thread,
+ * lock held (released while an action runs). */
+void llamac__eng_run_actions(llamac_engine *e, bool shutdown);
 
 /* The worker thread's body. */
 void *llamac__eng_main(void *arg);

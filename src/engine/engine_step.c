@@ -80,6 +80,7 @@ static void finish_slot(llamac_engine *e, struct eng_slot *s, llamac_finish_reas
     u->prompt_tokens = (int32_t)q->n_prompt;
     u->cached_tokens = s->n_reused;
     u->generated_tokens = s->n_generated;
+    u->discarded_tokens = s->n_discarded;
     u->queue_ms = s->t_start - q->t_submit;
     if (s->t_prompt_end > 0) {
         u->prompt_ms = s->t_prompt_end - s->t_start;
@@ -182,12 +183,29 @@ static void admit(llamac_engine *e) {
         s->n_generated = 0;
         s->n_reused = 0;
         s->last_step = 0; /* a newcomer's set goes first, once */
+        s->n_discarded = 0;
         s->t_start = llamac__now_ms();
         s->t_prompt_end = 0;
         s->t_first = 0;
         publish(e, s);
     }
     e->stats.n_queued = e->n_queued;
+}
+
+/* Tells the slot's request how far its prompt is. Lock not held. */
+static void progress(struct eng_slot *s) {
+    struct eng_request *q = s->req;
+    if (!q->on_progress) {
+        return;
+    }
+    llamac_engine_progress p;
+    memset(&p, 0, sizeof p);
+    p.request_id = q->id;
+    p.n_prompt = (int32_t)q->n_prompt;
+    p.n_cached = s->n_reused;
+    p.n_processed = (int32_t)(s->n_cache < q->n_prompt ? s->n_cache : q->n_prompt);
+    p.prompt_ms = s->t_prompt_step > 0 ? s->t_prompt_step - s->t_start : 0.0;
+    q->on_progress(&p, q->user_data);
 }
 
 /* Prepares a newly assigned slot: keeps the reusable prefix of its cache, drops the rest, resets the gates. */
@@ -223,10 +241,57 @@ static void prepare(llamac_engine *e, struct eng_slot *s) {
         llama_sampler_accept(q->sampler->chain, q->prompt[i]);
     }
     s->fresh = false;
+    s->t_prompt_step = 0;
     pthread_mutex_lock(&e->lock);
     e->stats.cached_tokens += keep;
     publish(e, s);
     pthread_mutex_unlock(&e->lock);
+    progress(s);
+}
+
+/* Offers `token` with value `v` to the best-first list top[0..*have), which keeps the n highest. */
+static void top_offer(llamac_token_prob *top, int32_t *have, int32_t n, llamac_token token, float v) {
+    if (*have == n && (n == 0 || v <= top[n - 1].logprob)) {
+        return;
+    }
+    int32_t j = *have < n ? (*have)++ : n - 1;
+    while (j > 0 && top[j - 1].logprob < v) {
+        top[j] = top[j - 1];
+        j--;
+    }
+    top[j].token = token;
+    top[j].logprob = v;
+}
+
+/* The log-probabilities of the distribution the sampling chain left (post_sampling_probs): the chosen token's and
+ * the n most likely of the candidates whose probability is above 0. */
+static size_t post_sampling_logprobs(struct eng_slot *s, llamac_token chosen, float *chosen_lp) {
+    const llama_token_data *c = NULL;
+    size_t n_cand = llamac__sampler_candidates(s->req->sampler, &c);
+    float max = -INFINITY;
+    for (size_t i = 0; i < n_cand; i++) {
+        max = c[i].logit > max ? c[i].logit : max;
+    }
+    *chosen_lp = 0;
+    if (n_cand == 0 || !isfinite(max)) {
+        return 0;
+    }
+    double sum = 0;
+    for (size_t i = 0; i < n_cand; i++) {
+        sum += exp((double)(c[i].logit - max));
+    }
+    double lse = (double)max + log(fmax(sum, 1.0)); /* sum >= 1: the maximum adds exp(0) */
+    int32_t have = 0;
+    for (size_t i = 0; i < n_cand; i++) {
+        double lp = (double)c[i].logit - lse;
+        if (exp(lp) > 0.0) { /* a probability that is 0 in double is no candidate */
+            top_offer(s->top, &have, s->req->n_probs, c[i].id, (float)lp);
+        }
+        if (c[i].id == chosen) {
+            *chosen_lp = (float)lp;
+        }
+    }
+    return (size_t)have;
 }
 
 /* Fills the log-probabilities of output `i`: the chosen token's and the n most likely. */
@@ -249,17 +314,7 @@ static size_t logprobs(llamac_engine *e, struct eng_slot *s, int32_t i, llamac_t
     float lse = max + (float)log(fmax(sum, 1.0)); /* sum >= 1 (the maximum adds exp(0)); fmax says so to cppcheck */
     int32_t have = 0;
     for (size_t t = 0; t < n_vocab; t++) {
-        float v = lg[t];
-        if (have == n && (n == 0 || v <= s->top[n - 1].logprob)) {
-            continue;
-        }
-        int32_t j = have < n ? have++ : n - 1;
-        while (j > 0 && s->top[j - 1].logprob < v) {
-            s->top[j] = s->top[j - 1];
-            j--;
-        }
-        s->top[j].token = (llamac_token)t;
-        s->top[j].logprob = v;
+        top_offer(s->top, &have, n, (llamac_token)t, lg[t]);
     }
     for (int32_t j = 0; j < have; j++) {
         s->top[j].logprob -= lse;
@@ -307,6 +362,36 @@ static void finish_text(llamac_engine *e, struct eng_slot *s, uint64_t step, lla
     finish_slot(e, s, piece.stop ? LLAMAC_FINISH_STOP : reason, LLAMAC_OK, NULL, piece.stop);
 }
 
+/* Makes room in a full slot (context_shift), as llama-server shifts: keeps the first n_keep tokens of the prompt
+ * (and the BOS the model starts with), drops half of the tokens after them and moves the rest down. False when
+ * nothing can be dropped or the memory refused (the slot's cache is then emptied). */
+static bool shift_context(llamac_engine *e, struct eng_slot *s) {
+    const struct eng_request *q = s->req;
+    int32_t keep =
+        q->n_keep < 0 ? (int32_t)q->n_prompt : q->n_keep + (llama_vocab_get_add_bos(e->model->vocab) ? 1 : 0);
+    int32_t cap = (int32_t)e->n_ctx_slot - 4;
+    keep = keep < cap ? keep : cap;
+    keep = keep > 0 ? keep : 0;
+    int32_t left = (int32_t)s->n_cache - keep;
+    int32_t discard = left / 2;
+    if (discard > left - 1) {
+        discard = left - 1;
+    }
+    if (discard <= 0) {
+        return false;
+    }
+    if (llamac_ctx_seq_rm(e->ctx, s->id, keep, keep + discard) != LLAMAC_OK ||
+        llamac_ctx_seq_add(e->ctx, s->id, keep + discard, (llamac_pos)s->n_cache, -discard) != LLAMAC_OK) {
+        llamac_ctx_seq_rm(e->ctx, s->id, -1, -1);
+        s->n_cache = 0;
+        return false;
+    }
+    memmove(s->cache + keep, s->cache + keep + discard, (s->n_cache - (size_t)(keep + discard)) * sizeof *s->cache);
+    s->n_cache -= (size_t)discard;
+    s->n_discarded += discard;
+    return true;
+}
+
 /* Samples output s->out_index, passes the token's text through the gates and decides whether the request goes
  * on. Runs the callbacks (lock not held). */
 static void sample_slot(llamac_engine *e, struct eng_slot *s, uint64_t step) {
@@ -322,7 +407,9 @@ static void sample_slot(llamac_engine *e, struct eng_slot *s, uint64_t step) {
         return;
     }
     float lp = 0;
-    size_t n_top = q->n_probs > 0 ? logprobs(e, s, i, tok, &lp) : 0;
+    size_t n_top = q->n_probs == 0          ? 0
+                   : q->post_sampling_probs ? post_sampling_logprobs(s, tok, &lp)
+                                            : logprobs(e, s, i, tok, &lp);
     if (s->n_generated == 0) {
         s->t_first = llamac__now_ms();
         s->state = LLAMAC_SLOT_GENERATING;
@@ -355,10 +442,12 @@ static void sample_slot(llamac_engine *e, struct eng_slot *s, uint64_t step) {
         finish_slot(e, s, LLAMAC_FINISH_CALLBACK, LLAMAC_OK, NULL, NULL);
         return;
     }
+    /* As llama-server: the request ends when the token just sampled would fill the slot's context (it is not
+     * decoded), unless the context shifts to make room. */
     llamac_finish_reason end = LLAMAC_FINISH_NONE;
     if (q->max_tokens >= 0 && s->n_generated >= q->max_tokens) {
         end = LLAMAC_FINISH_LENGTH;
-    } else if (s->n_cache >= e->n_ctx_slot) {
+    } else if (s->n_cache + 1 >= e->n_ctx_slot && !(e->params.context_shift && shift_context(e, s))) {
         end = LLAMAC_FINISH_CONTEXT_FULL;
     }
     if (end != LLAMAC_FINISH_NONE) {
@@ -440,6 +529,22 @@ bool llamac__eng_abort(void *user_data) {
     return stop;
 }
 
+/* Drops the caches of the idle slots that hold cells of the KV cache (kv_unified: their room goes to the busy
+ * ones, as llama-server clears idle slots when the cache is full). Returns whether any cell was freed. */
+static bool evict_idle(llamac_engine *e) {
+    bool freed = false;
+    for (uint32_t i = 0; i < e->params.n_slots; i++) {
+        struct eng_slot *s = &e->slots[i];
+        if (!s->req && !s->parked && s->n_cache > 0) {
+            llamac_ctx_seq_rm(e->ctx, s->id, -1, -1);
+            s->n_cache = 0;
+            s->park_refused = 0;
+            freed = true;
+        }
+    }
+    return freed;
+}
+
 /* Builds and decodes one batch, then samples every slot that has an output in it. */
 static void step(llamac_engine *e) {
     llamac_batch_clear(e->batch);
@@ -492,6 +597,9 @@ static void step(llamac_engine *e) {
     double t0 = llamac__now_ms();
     e->decode_epoch = atomic_load(&e->cancel_epoch);
     llamac_status st = llamac_ctx_decode_batch(e->ctx, e->batch);
+    if (st == LLAMAC_E_CONTEXT_FULL && e->params.kv_unified && evict_idle(e)) {
+        st = llamac_ctx_decode_batch(e->ctx, e->batch); /* the idle slots' cells are free now */
+    }
     if (st == LLAMAC_E_CANCELLED) {
         /* A request in the batch was cancelled (or the engine stops): llama.cpp dropped the ubatch it stopped in,
          * the ubatches before it stay. Every slot's sequence goes back to what it held before this step; the
@@ -516,7 +624,15 @@ static void step(llamac_engine *e) {
     pthread_mutex_unlock(&e->lock);
     if (st != LLAMAC_OK) {
         char msg[512];
-        snprintf(msg, sizeof msg, "decoding failed: %s", llamac_last_error());
+        if (st == LLAMAC_E_CONTEXT_FULL && e->params.kv_unified) {
+            /* llama-server's words, which its clients look for */
+            snprintf(msg, sizeof msg,
+                     "the context size has been exceeded: the slots' tokens fill the KV cache (n_ctx %u shared by "
+                     "%u slots with kv_unified)",
+                     e->n_ctx, e->params.n_slots);
+        } else {
+            snprintf(msg, sizeof msg, "decoding failed: %s", llamac_last_error());
+        }
         for (uint32_t i = 0; i < e->params.n_slots; i++) {
             s = &e->slots[i];
             if (s->req && s->n_in_batch > 0) {
@@ -539,9 +655,16 @@ static void step(llamac_engine *e) {
             s->has_pending = false;
         } else {
             s->n_cache += s->n_in_batch; /* the prompt tokens are already in s->cache */
+            s->t_prompt_step = t1;
             if (s->out_index >= 0) {
                 s->t_prompt_end = t1;
             }
+        }
+    }
+    for (uint32_t i = 0; i < e->params.n_slots; i++) {
+        s = &e->slots[i];
+        if (s->req && s->n_in_batch > 0 && s->t_prompt_step == t1) {
+            progress(s); /* before the first token's callback */
         }
     }
     for (uint32_t i = 0; i < e->params.n_slots; i++) {
@@ -608,6 +731,7 @@ void *llamac__eng_main(void *arg) {
                 pthread_mutex_lock(&e->lock);
             }
         }
+        llamac__eng_run_actions(e, e->stop_now);
         if (!e->stop_now) {
             admit(e);
         }
@@ -616,7 +740,7 @@ void *llamac__eng_main(void *arg) {
             if (e->stop_now) {
                 break;
             }
-            if (!e->dropped && !e->queue_head && !e->retired) {
+            if (!e->dropped && !e->queue_head && !e->retired && !e->actions) {
                 pthread_cond_wait(&e->wake, &e->lock);
             }
             continue;

@@ -966,6 +966,326 @@ static int threads_named(const char *name) {
 
 /* The worker thread carries the name the header gives it, so that tools (and bench-serve's CPU placement) find it;
  * it goes with the engine. */
+/* As llama-server: a request ends when the token it just sampled would fill the slot (prompt + generated = the
+ * slot's context); with context_shift it goes on past it, the slot's cache halved after the kept tokens. */
+static void test_context_end_and_shift(void) {
+    llamac_engine *e = engine_new(1, 64, 512, 4);
+    llamac_engine_stats st;
+    CHECK_OK(llamac_engine_get_stats(e, &st)); /* llama.cpp rounds the context up (to 256) */
+    int slot_ctx = (int)st.n_ctx_slot;
+    size_t n = 0;
+    llamac_token *t = tokens_of(prompt, &n);
+    struct sink k;
+    llamac_engine_request r = greedy(&k, -1);
+    r.prompt = t;
+    r.n_prompt = n;
+    r.sampling.ignore_eos = true;
+    CHECK_OK(llamac_engine_submit(e, &r, NULL));
+    wait_done(&k);
+    CHECK_INT(k.res.finish_reason, LLAMAC_FINISH_CONTEXT_FULL);
+    CHECK_INT(k.res.usage.generated_tokens, slot_ctx - (int)n);
+    CHECK_INT(k.res.usage.discarded_tokens, 0);
+    llamac_engine_free(e);
+
+    llamac_engine_params ep = llamac_engine_params_default();
+    ep.n_slots = 1;
+    ep.n_ctx = 64;
+    ep.n_threads = 1;
+    ep.context_shift = true;
+    CHECK_OK(llamac_engine_new(model, &ep, &e));
+    int32_t want = slot_ctx * 2;
+    r = greedy(&k, want);
+    r.prompt = t;
+    r.n_prompt = n;
+    r.sampling.ignore_eos = true;
+    CHECK_OK(llamac_engine_submit(e, &r, NULL));
+    wait_done(&k);
+    CHECK_INT(k.res.finish_reason, LLAMAC_FINISH_LENGTH);
+    CHECK_INT(k.tokens, want);
+    CHECK(k.res.usage.discarded_tokens > 0);
+    CHECK_INT(k.invalid, 0);
+    llamac_engine_slot sl;
+    CHECK_OK(llamac_engine_slot_get(e, 0, &sl));
+    /* What the cache holds: every token but the discarded ones and the last sampled one. */
+    CHECK_INT(sl.n_cached, (int)n + want - 1 - k.res.usage.discarded_tokens);
+    CHECK((int)sl.n_cached < slot_ctx);
+    r.n_keep = -2;
+    CHECK_STATUS(llamac_engine_submit(e, &r, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("n_keep");
+    llamac_free(t);
+    llamac_engine_free(e);
+}
+
+/* kv_unified: a slot may hold the whole context; slots that outgrow the cache together fail with llama-server's
+ * words. */
+static void test_kv_unified(void) {
+    llamac_engine_params ep = llamac_engine_params_default();
+    ep.n_slots = 2;
+    ep.n_ctx = 128;
+    ep.n_threads = 1;
+    ep.kv_unified = true;
+    llamac_engine *e = NULL;
+    CHECK_OK(llamac_engine_new(model, &ep, &e));
+    llamac_engine_stats st;
+    CHECK_OK(llamac_engine_get_stats(e, &st));
+    CHECK_INT(st.n_ctx_slot, st.n_ctx);        /* llama.cpp rounds 128 up to 256 */
+    int32_t half = (int32_t)st.n_ctx / 2 + 16; /* two of these overflow the cache, one alone fits */
+    size_t n = 0;
+    llamac_token *t = tokens_of(prompt, &n);
+    struct sink a, b;
+    llamac_engine_request ra = greedy(&a, -1);
+    ra.prompt = t;
+    ra.n_prompt = n;
+    ra.sampling.ignore_eos = true;
+    CHECK_OK(llamac_engine_submit(e, &ra, NULL));
+    wait_done(&a);
+    CHECK_INT(a.res.usage.generated_tokens, (int)st.n_ctx - (int)n);
+    /* Two at once: together more than the cache's cells. */
+    llamac_engine_request rb = greedy(&b, half);
+    rb.prompt = t;
+    rb.n_prompt = n;
+    rb.sampling.ignore_eos = true;
+    rb.cache_prompt = false;
+    ra = greedy(&a, half);
+    ra.prompt = t;
+    ra.n_prompt = n;
+    ra.sampling.ignore_eos = true;
+    ra.cache_prompt = false;
+    a.engine = e;
+    a.submit_at = 2;
+    a.follow = &rb;
+    CHECK_OK(llamac_engine_submit(e, &ra, NULL));
+    wait_done(&a);
+    wait_done(&b);
+    CHECK_INT(a.res.status, LLAMAC_E_CONTEXT_FULL);
+    CHECK_INT(b.res.status, LLAMAC_E_CONTEXT_FULL);
+    CHECK(strstr(a.error, "context size has been exceeded") != NULL);
+    /* The engine goes on: one request alone fits. */
+    submit_wait(e, &a, t, n, 8);
+    CHECK_INT(a.res.status, LLAMAC_OK);
+    CHECK_INT(a.tokens, 8);
+    llamac_free(t);
+    llamac_engine_free(e);
+}
+
+struct progress_sink {
+    int calls;
+    int tokens_before; /* tokens delivered when the last progress came */
+    llamac_engine_progress first, last;
+    int bad; /* reports out of order */
+    struct sink *k;
+};
+
+static void on_progress(const llamac_engine_progress *p, void *user_data) {
+    struct progress_sink *ps = user_data;
+    pthread_mutex_lock(&mu);
+    if (ps->calls == 0) {
+        ps->first = *p;
+    } else if (p->n_processed <= ps->last.n_processed || p->prompt_ms < ps->last.prompt_ms ||
+               p->n_prompt != ps->last.n_prompt || p->n_cached != ps->last.n_cached) {
+        ps->bad++;
+    }
+    ps->last = *p;
+    ps->calls++;
+    ps->tokens_before = ps->k->tokens;
+    pthread_mutex_unlock(&mu);
+}
+
+static bool progress_token(const llamac_engine_token *t, void *user_data) {
+    struct progress_sink *ps = user_data;
+    return on_token(t, ps->k);
+}
+
+static void progress_done(const llamac_engine_result *r, void *user_data) {
+    struct progress_sink *ps = user_data;
+    on_done(r, ps->k);
+}
+
+/* Progress through a prompt: a report when it gets a slot, one after each chunk, the last before the first token. */
+static void test_progress(void) {
+    llamac_engine *e = engine_new(1, 0, 8, 4);
+    char longp[512] = "";
+    while (strlen(longp) < 120) {
+        strcat(longp, "The cat sat on the mat. ");
+    }
+    size_t n = 0;
+    llamac_token *t = tokens_of(longp, &n);
+    struct sink k;
+    struct progress_sink ps = { .k = &k };
+    llamac_engine_request r = greedy(&k, 4);
+    r.prompt = t;
+    r.n_prompt = n;
+    r.on_token = progress_token;
+    r.on_done = progress_done;
+    r.on_progress = on_progress;
+    r.user_data = &ps;
+    CHECK_OK(llamac_engine_submit(e, &r, NULL));
+    wait_done(&k);
+    CHECK_INT(ps.calls, 1 + (int)((n + 7) / 8));
+    CHECK_INT(ps.bad, 0);
+    CHECK_INT(ps.first.n_processed, 0);
+    CHECK_INT(ps.first.n_cached, 0);
+    CHECK(ps.first.prompt_ms == 0.0);
+    CHECK_INT(ps.last.n_processed, (int)n);
+    CHECK(ps.last.prompt_ms > 0.0);
+    CHECK_INT(ps.tokens_before, 0);
+    CHECK_INT(k.tokens, 4);
+    /* Again: all but the last token from the cache, one chunk left. */
+    memset(&ps, 0, sizeof ps);
+    ps.k = &k;
+    memset(&k, 0, sizeof k);
+    CHECK_OK(llamac_engine_submit(e, &r, NULL));
+    wait_done(&k);
+    CHECK_INT(ps.calls, 2);
+    CHECK_INT(ps.first.n_cached, (int)n - 1);
+    CHECK_INT(ps.first.n_processed, (int)n - 1);
+    CHECK_INT(ps.last.n_processed, (int)n);
+    llamac_free(t);
+    llamac_engine_free(e);
+}
+
+struct post_sink {
+    int tokens, bad, short_lists;
+    struct sink *k;
+};
+
+static bool post_token(const llamac_engine_token *t, void *user_data) {
+    struct post_sink *ps = user_data;
+    if (t->token >= 0) {
+        double sum = 0;
+        bool chosen = false;
+        for (size_t i = 0; i < t->n_top; i++) {
+            double p = exp((double)t->top[i].logprob);
+            sum += p;
+            if (!(p > 0.0) || t->top[i].logprob > 0 || (i > 0 && t->top[i].logprob > t->top[i - 1].logprob)) {
+                ps->bad++;
+            }
+            if (t->top[i].token == t->token) {
+                chosen = fabsf(t->top[i].logprob - t->logprob) < 1e-6f;
+            }
+        }
+        if (t->n_top == 0 || sum > 1.0 + 1e-4 || !(chosen || t->n_top == 10)) {
+            ps->bad++;
+        }
+        if (t->n_top < 10) {
+            ps->short_lists++;
+            ps->bad += fabs(sum - 1.0) > 1e-4; /* fewer than asked: they are the whole distribution */
+        }
+        ps->tokens++;
+    }
+    return true;
+}
+
+static void post_done(const llamac_engine_result *r, void *user_data) {
+    struct post_sink *ps = user_data;
+    on_done(r, ps->k);
+}
+
+/* post_sampling_probs: the distribution the chain left; top-k 3 leaves at most 3 candidates, which sum to 1. */
+static void test_post_sampling_probs(void) {
+    llamac_engine *e = engine_new(1, 0, 512, 4);
+    struct sink k;
+    struct post_sink ps = { .k = &k };
+    llamac_engine_request r = greedy(&k, 12);
+    r.sampling.temp = 1.0f;
+    r.sampling.top_k = 3;
+    r.sampling.seed = 11;
+    r.n_probs = 10;
+    r.post_sampling_probs = true;
+    r.on_token = post_token;
+    r.on_done = post_done;
+    r.user_data = &ps;
+    CHECK_OK(llamac_engine_submit_text(e, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &r, NULL));
+    wait_done(&k);
+    CHECK_INT(ps.tokens, 12);
+    CHECK_INT(ps.bad, 0);
+    CHECK_INT(ps.short_lists, 12);
+    llamac_engine_free(e);
+}
+
+/* A slot saved to a file and restored into another serves the same prompt from the cache with the same text; erase
+ * forgets; each bad file is refused with the slot left empty and usable. */
+static void test_slot_files(void) {
+    llamac_engine *e = engine_new(2, 0, 512, 4);
+    size_t n = 0;
+    llamac_token *t = tokens_of(prompt, &n);
+    struct sink a, b;
+    llamac_engine_request r = greedy(&a, 8);
+    r.prompt = t;
+    r.n_prompt = n;
+    r.slot = 0;
+    CHECK_OK(llamac_engine_submit(e, &r, NULL));
+    wait_done(&a);
+    const char *path = test_tmp("slot0.bin");
+    size_t n_tokens = 0, n_bytes = 0;
+    CHECK_OK(llamac_engine_slot_save(e, 0, path, &n_tokens, &n_bytes));
+    CHECK_INT(n_tokens, n + 8 - 1);
+    CHECK(n_bytes > n_tokens * sizeof(llamac_token));
+    size_t n_restored = 0, n_read = 0;
+    CHECK_OK(llamac_engine_slot_restore(e, 1, path, &n_restored, &n_read));
+    CHECK_INT(n_restored, n_tokens);
+    CHECK_INT(n_read, n_bytes);
+    llamac_engine_slot sl;
+    CHECK_OK(llamac_engine_slot_get(e, 1, &sl));
+    CHECK_INT(sl.n_cached, n_tokens);
+    r = greedy(&b, 8);
+    r.prompt = t;
+    r.n_prompt = n;
+    r.slot = 1;
+    CHECK_OK(llamac_engine_submit(e, &r, NULL));
+    wait_done(&b);
+    CHECK_INT(b.res.usage.cached_tokens, (int)n - 1);
+    CHECK_STR(b.text, a.text);
+    size_t n_erased = 0;
+    CHECK_OK(llamac_engine_slot_erase(e, 1, &n_erased));
+    CHECK_INT(n_erased, n_tokens);
+    CHECK_OK(llamac_engine_slot_get(e, 1, &sl));
+    CHECK_INT(sl.n_cached, 0);
+    /* Bad files and arguments. */
+    CHECK_STATUS(llamac_engine_slot_restore(e, 1, test_tmp("no-such-slot.bin"), NULL, NULL), LLAMAC_E_IO);
+    CHECK_ERROR_HAS("no-such-slot.bin");
+    FILE *f = fopen(test_tmp("junk.bin"), "wb");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("this is not a sequence state at all", f);
+        fclose(f);
+    }
+    CHECK_STATUS(llamac_engine_slot_restore(e, 1, test_tmp("junk.bin"), NULL, NULL), LLAMAC_E_STATE);
+    /* A file cut short (llama.cpp's own loader would abort on it), and one with bytes after its state. */
+    size_t len = 0;
+    char *saved = test_read_file(path, &len);
+    CHECK(saved != NULL && len == n_bytes);
+    for (int cut = 0; saved && cut < 2; cut++) {
+        f = fopen(test_tmp("cut.bin"), "wb");
+        CHECK(f != NULL);
+        if (f) {
+            fwrite(saved, 1, cut ? len / 2 : 30, f);
+            fclose(f);
+        }
+        CHECK_STATUS(llamac_engine_slot_restore(e, 1, test_tmp("cut.bin"), NULL, NULL), LLAMAC_E_STATE);
+    }
+    f = fopen(test_tmp("long.bin"), "wb");
+    CHECK(f != NULL);
+    if (f && saved) {
+        fwrite(saved, 1, len, f);
+        fputs("more", f);
+        fclose(f);
+    }
+    CHECK_STATUS(llamac_engine_slot_restore(e, 1, test_tmp("long.bin"), NULL, NULL), LLAMAC_E_STATE);
+    CHECK_ERROR_HAS("trailing");
+    free(saved);
+    CHECK_STATUS(llamac_engine_slot_restore(e, 1, test_tmp("."), NULL, NULL), LLAMAC_E_IO);
+    CHECK_STATUS(llamac_engine_slot_save(e, 0, test_tmp("no-such-dir/x.bin"), NULL, NULL), LLAMAC_E_IO);
+    CHECK_STATUS(llamac_engine_slot_save(e, 2, path, NULL, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_engine_slot_save(e, 0, NULL, NULL, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_engine_slot_erase(NULL, 0, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    /* The slot still serves, from nothing. */
+    submit_wait(e, &b, t, n, 8);
+    CHECK_STR(b.text, a.text);
+    llamac_free(t);
+    llamac_engine_free(e);
+}
+
 static void test_worker_thread_named(void) {
 #ifdef __linux__
     CHECK_INT(threads_named("llamac-engine"), 0);
@@ -1180,6 +1500,11 @@ int main(void) {
     RUN(test_grammar);
     RUN(test_logprobs);
     RUN(test_shutdown);
+    RUN(test_context_end_and_shift);
+    RUN(test_kv_unified);
+    RUN(test_progress);
+    RUN(test_post_sampling_probs);
+    RUN(test_slot_files);
     RUN(test_worker_thread_named);
     RUN(test_lora_per_request);
     RUN(test_lora_engine_set);
