@@ -8,12 +8,14 @@
  * decode with; POST /lora-adapters changes those scales for the requests that come after it (the engine keeps each
  * request's set for its life, and never batches or reuses KV cells across sets).
  */
-#include "internal.h"
+#include "request.h"
 
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 void handle_health(struct request *rq) {
     if (!atomic_load(&rq->s->ready)) {
@@ -145,6 +147,118 @@ void handle_slots(struct request *rq) {
                                              (int)sl.n_generated, "requests_served", (json_int_t)sl.requests_served));
     }
     reply_json(rq, 200, arr);
+}
+
+/* ---- POST /slots/N?action=save|restore|erase (llama-server's, with --slot-save-path) ---- */
+
+/* A file name a client may give: one name inside --slot-save-path, nothing that leads out of it or that a file system
+ * would change (llama-server's rules): 1 to 255 bytes of UTF-8, no control characters, none of / \ : * ? " < > |, no
+ * "..", no leading or trailing space, no trailing dot. */
+static bool slot_filename_ok(const char *name) {
+    size_t n = strlen(name);
+    if (n == 0 || n > 255 || !llamac_utf8_valid(name, n, NULL) || strstr(name, "..") || name[0] == ' ' ||
+        name[n - 1] == ' ' || name[n - 1] == '.') {
+        return false;
+    }
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if (*p < 0x20 || *p == 0x7f || strchr("/\\:*?\"<>|", *p)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The engine's message with the server's directory left out (a client knows only the file name). */
+static void reply_slot_error(struct request *rq, unsigned status, const char *path, const char *name) {
+    const char *msg = llamac_last_error();
+    const char *at = strstr(msg, path);
+    if (at) {
+        reply_error(rq, status, NULL, status == 400 ? "invalid_request_error" : NULL, "%.*s%s%s", (int)(at - msg), msg,
+                    name, at + strlen(path));
+    } else {
+        reply_error(rq, status, NULL, status == 400 ? "invalid_request_error" : NULL, "%s", msg);
+    }
+}
+
+void handle_slots_action(struct request *rq) {
+    struct server *s = rq->s;
+    if (!s->opt.slot_save_path) {
+        reply_error(rq, 501, NULL, "not_supported",
+                    "this server does not support slot actions; start it with --slot-save-path DIR");
+        return;
+    }
+    if (!s->engine) {
+        reply_error(rq, 501, NULL, "not_supported", "this server does not generate text: it has no slots");
+        return;
+    }
+    const char *id = rq->path + strlen("/slots/");
+    char *end = NULL;
+    long slot = strtol(id, &end, 10);
+    llamac_engine_stats st = { 0 };
+    llamac_engine_get_stats(s->engine, &st);
+    if (!*id || *end || slot < 0 || slot >= (long)st.n_slots) {
+        reply_error(rq, 400, "id_slot", "invalid_value", "no slot '%s': the slots are 0 to %u", id, st.n_slots - 1);
+        return;
+    }
+    const char *action = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "action");
+    if (action && strcmp(action, "erase") == 0) {
+        size_t n = 0;
+        if (llamac_engine_slot_erase(s->engine, (uint32_t)slot, &n) != LLAMAC_OK) {
+            reply_error(rq, 503, NULL, "unavailable", "%s", llamac_last_error());
+            return;
+        }
+        reply_json(rq, 200, json_pack("{s:i, s:I}", "id_slot", (int)slot, "n_erased", (json_int_t)n));
+        return;
+    }
+    bool save = action && strcmp(action, "save") == 0;
+    if (!save && !(action && strcmp(action, "restore") == 0)) {
+        reply_error(rq, 400, "action", "invalid_value", "'action' must be save, restore or erase");
+        return;
+    }
+    json_t *body = request_object(rq);
+    if (!body) {
+        return;
+    }
+    const char *name = NULL;
+    char *path = NULL;
+    if (!field_str(rq, body, "filename", &name)) {
+        goto done;
+    }
+    if (!name || !slot_filename_ok(name)) {
+        reply_error(rq, 400, "filename", "invalid_value",
+                    "'filename' must be a file name inside --slot-save-path: 1 to 255 bytes of UTF-8 without / \\ "
+                    ": * ? \" < > |, control characters or \"..\", not starting or ending with a space or ending "
+                    "with a dot");
+        goto done;
+    }
+    size_t dlen = strlen(s->opt.slot_save_path);
+    size_t cap = dlen + strlen(name) + 2;
+    path = malloc(cap);
+    if (!path) {
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+        goto done;
+    }
+    snprintf(path, cap, "%s%s%s", s->opt.slot_save_path, dlen && s->opt.slot_save_path[dlen - 1] == '/' ? "" : "/",
+             name);
+    size_t n = 0, bytes = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    llamac_status rc = save ? llamac_engine_slot_save(s->engine, (uint32_t)slot, path, &n, &bytes)
+                            : llamac_engine_slot_restore(s->engine, (uint32_t)slot, path, &n, &bytes);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    if (rc != LLAMAC_OK) {
+        /* as llama-server: a file that cannot be restored is the client's error, one that cannot be saved ours */
+        reply_slot_error(rq, rc == LLAMAC_E_BUSY ? 503 : save ? 500 : 400, path, name);
+        goto done;
+    }
+    reply_json(rq, 200,
+               json_pack("{s:i, s:s, s:I, s:I, s:{s:f}}", "id_slot", (int)slot, "filename", name,
+                         save ? "n_saved" : "n_restored", (json_int_t)n, save ? "n_written" : "n_read",
+                         (json_int_t)bytes, "timings", save ? "save_ms" : "restore_ms", ms));
+done:
+    free(path);
+    json_decref(body);
 }
 
 /* ---- LoRA adapters: loaded at startup (--lora, --lora-scaled), listed and rescaled as llama-server does ---- */

@@ -136,6 +136,8 @@ void generate(struct request *rq, struct gen_request *gr, const struct dialect *
     j->n_per_prompt = gr->n;
     j->record_tokens = gr->record_tokens;
     j->stream_tokens = gr->stream_tokens;
+    j->progress = gr->stream && gr->return_progress;
+    j->timings_per_token = gr->timings_per_token;
     j->dialect_data = gr->dialect_data;
     j->dialect_data_free = gr->dialect_data_free;
     gr->dialect_data = NULL;

@@ -4,10 +4,12 @@
  * unchanged.
  *
  * A request is parsed by the OpenAI completions parser (llama-server's /completion takes the same sampling fields and
- * prompts as its /v1/completions), then the native fields on top: n_probs, return_tokens, response_fields. The
+ * prompts as its /v1/completions), then the native fields on top: n_probs (post_sampling_probs: the probabilities
+ * after the sampling chain, shown as "prob"), return_tokens, response_fields. The
  * answer is llama-server's: content, tokens, stop_type (eos / word / limit), stopping_word, truncated, timings,
  * generation_settings, completion_probabilities; a list of prompts answers a list. A stream sends one event per
- * token, with the token's id, and a last event with stop: true and everything the answer has.
+ * token, with the token's id, and a last event with stop: true and everything the answer has; with return_progress,
+ * prompt_progress events first.
  */
 #include "complete.h"
 
@@ -19,6 +21,7 @@
 /* What a native response shows beyond the results (the job's dialect_data). */
 struct native {
     bool return_tokens;
+    bool post_sampling; /* probabilities after the sampling chain: "prob" / "top_probs" instead of log ones */
     int n_probs;
     json_t *response_fields;   /* array of "a/b" paths, or NULL: everything */
     json_t *settings;          /* generation_settings */
@@ -52,21 +55,28 @@ static const char *stop_type(const struct result *r) {
     }
 }
 
-/* One token as llama-server shows it: its id besides text, bytes and log-probability. */
+/* One token as llama-server shows it: its id besides text, bytes and log-probability; with post_sampling_probs,
+ * the probability itself ("prob"). */
 static json_t *id_token_json(const struct job *j, llamac_token t, float logprob) {
+    const struct native *n = j->dialect_data;
     json_t *e = token_json(j->model, t, logprob);
     json_object_set_new(e, "id", json_integer(t));
+    if (n->post_sampling) {
+        json_object_del(e, "logprob");
+        json_object_set_new(e, "prob", json_real(exp((double)logprob)));
+    }
     return e;
 }
 
 /* A generated token with its n_probs most likely alternatives. */
 static json_t *probs_json(const struct job *j, const struct token_logprob *lp) {
+    const struct native *n = j->dialect_data;
     json_t *e = id_token_json(j, lp->token, lp->logprob);
     json_t *top = json_array();
     for (size_t i = 0; i < lp->n_top; i++) {
         json_array_append_new(top, id_token_json(j, lp->top[i].token, lp->top[i].logprob));
     }
-    json_object_set_new(e, "top_logprobs", top);
+    json_object_set_new(e, n->post_sampling ? "top_probs" : "top_logprobs", top);
     return e;
 }
 
@@ -114,9 +124,9 @@ static json_t *final_json(const struct job *j, size_t i) {
                   "model", j->model_id, "tokens_predicted", (int)r->usage.generated_tokens, "tokens_evaluated",
                   (int)r->n_prompt, "generation_settings", n->settings, "prompt", prompt ? prompt : "", "has_new_line",
                   memchr(llamac__dynbuf_ptr(&r->text), '\n', r->text.len) != NULL, "truncated",
-                  r->finish == LLAMAC_FINISH_CONTEXT_FULL, "stop_type", stop_type(r), "stopping_word",
-                  r->stop_word ? r->stop_word : "", "tokens_cached", (int)(r->n_prompt + r->usage.generated_tokens),
-                  "timings", timings_json(r));
+                  r->finish == LLAMAC_FINISH_CONTEXT_FULL || r->usage.discarded_tokens > 0, "stop_type", stop_type(r),
+                  "stopping_word", r->stop_word ? r->stop_word : "", "tokens_cached",
+                  (int)(r->n_prompt + r->usage.generated_tokens), "timings", timings_json(r));
     if (!j->stream && n->n_probs > 0) {
         json_t *probs = json_array();
         for (size_t k = 0; k < r->n_lp; k++) {
@@ -139,6 +149,14 @@ static void native_stream_event(struct job *j, const struct delta *d, llamac__dy
         }
         if (d->lp && n->n_probs > 0) {
             json_object_set_new(ev, "completion_probabilities", json_pack("[o]", probs_json(j, d->lp)));
+        }
+        sse_event(out, NULL, ev);
+    } else if (d->kind == DELTA_PROGRESS) {
+        json_t *ev = json_pack("{s:I, s:s, s:[], s:b, s:i, s:i, s:i, s:o}", "index", (json_int_t)d->choice, "content",
+                               "", "tokens", "stop", 0, "id_slot", -1, "tokens_predicted", 0, "tokens_evaluated",
+                               (int)d->progress->n_prompt, "prompt_progress", progress_json(d->progress));
+        if (j->timings_per_token) {
+            json_object_set_new(ev, "timings", progress_timings_json(d->progress));
         }
         sse_event(out, NULL, ev);
     } else if (d->kind == DELTA_FINISH) {
@@ -168,7 +186,7 @@ static void native_respond(struct request *rq, struct job *j, const struct gen_r
 
 /* generation_settings as llama-server shows them: the sampling the request runs with, under llama-server's names;
  * ignore_eos shows as its -inf biases on the end-of-generation tokens (null in JSON). */
-static json_t *settings_json(struct request *rq, const struct gen_request *gr, int n_probs) {
+static json_t *settings_json(struct request *rq, const struct gen_request *gr, int n_probs, bool post_sampling) {
     const llamac_sampling_params *sp = &gr->er.sampling;
     json_t *bias = json_array();
     for (size_t i = 0; i < sp->n_logit_bias; i++) {
@@ -199,7 +217,7 @@ static json_t *settings_json(struct request *rq, const struct gen_request *gr, i
                   "mirostat_tau", (double)sp->mirostat_tau, "mirostat_eta", (double)sp->mirostat_eta, "adaptive_target",
                   -1.0, "adaptive_decay", 0.9, "max_tokens", (int)gr->er.max_tokens, "n_predict",
                   (int)gr->er.max_tokens, "ignore_eos", sp->ignore_eos, "stream", gr->stream, "n_probs", n_probs,
-                  "logit_bias", bias, "grammar", sp->grammar ? sp->grammar : "", "post_sampling_probs", 0);
+                  "logit_bias", bias, "grammar", sp->grammar ? sp->grammar : "", "post_sampling_probs", post_sampling);
     json_object_update(s, more);
     json_decref(more);
     return s;
@@ -208,21 +226,17 @@ static json_t *settings_json(struct request *rq, const struct gen_request *gr, i
 /* The native fields on top of the OpenAI completions parse, into *n. */
 static bool parse_native(struct request *rq, json_t *body, struct gen_request *gr, struct native *n) {
     long long n_probs = 0, id_slot = -1;
-    bool post_sampling = false;
     double adaptive = -1;
+    bool backend_sampling = false; /* accepted: llamac samples on the CPU, with the same results */
     if (!field_int(rq, body, "n_probs", 0, MAX_TOP_LOGPROBS, &n_probs) ||
         !field_bool(rq, body, "return_tokens", &n->return_tokens) ||
-        !field_bool(rq, body, "post_sampling_probs", &post_sampling) ||
+        !field_bool(rq, body, "post_sampling_probs", &n->post_sampling) ||
+        !field_bool(rq, body, "backend_sampling", &backend_sampling) ||
         !field_num(rq, body, "adaptive_target", -INFINITY, INFINITY, &adaptive) ||
         !field_int(rq, body, "id_slot", INT32_MIN, INT32_MAX, &id_slot)) {
         return false;
     }
-    if (post_sampling) {
-        reply_error(rq, 400, "post_sampling_probs", "unsupported_value",
-                    "'post_sampling_probs' is not supported: llamac gives the probabilities of the model's "
-                    "distribution before sampling (n_probs)");
-        return false;
-    }
+    gr->er.post_sampling_probs = n->post_sampling;
     if (adaptive >= 0) {
         reply_error(rq, 400, "adaptive_target", "unsupported_value",
                     "'adaptive_target' is not supported: llamac has no adaptive-p sampler");
@@ -298,12 +312,11 @@ static bool parse_run(struct request *rq, json_t *body, struct gen_request *gr) 
     if (!completion_request_parse(rq, body, false, gr) || !parse_native(rq, body, gr, n) || !prompt_texts(rq, gr, n)) {
         return false;
     }
-    /* as llama-server: the server's -n caps what a request asks for */
-    int32_t cap = rq->s->opt.defaults.n_predict;
-    if (cap > 0 && (gr->er.max_tokens < 0 || gr->er.max_tokens > cap)) {
-        gr->er.max_tokens = cap;
+    /* as llama-server: a request's n_predict wins over the server's -n, which -1 (or none) leaves in force */
+    if (gr->er.max_tokens < 0) {
+        gr->er.max_tokens = rq->s->opt.defaults.n_predict;
     }
-    n->settings = settings_json(rq, gr, n->n_probs);
+    n->settings = settings_json(rq, gr, n->n_probs, n->post_sampling);
     return true;
 }
 
@@ -324,7 +337,7 @@ void handle_props(struct request *rq) {
     }
     struct gen_request gr;
     gen_request_init(&gr, s);
-    json_t *params = settings_json(rq, &gr, 0);
+    json_t *params = settings_json(rq, &gr, 0, false);
     gen_request_free(&gr);
     char fingerprint[128];
     system_fingerprint(fingerprint, sizeof fingerprint);

@@ -62,7 +62,8 @@ enum route_flags {
     ROUTE_PUBLIC = 1 << 0,  /* no API key needed */
     ROUTE_METRICS = 1 << 1, /* only with --metrics */
     ROUTE_SLOTS = 1 << 2,   /* only with --slots */
-    ROUTE_LOADING = 1 << 3  /* answers while the model loads */
+    ROUTE_LOADING = 1 << 3, /* answers while the model loads */
+    ROUTE_PREFIX = 1 << 4   /* the path is a prefix (a parameter follows: /slots/N) */
 };
 
 /* error_shape: the error object of the route's dialect (OpenAI's for llama-server's native endpoints too). */
@@ -92,6 +93,7 @@ static const struct route {
     { "/apply-template", "POST", handle_apply_template, 0, openai_error },
     { "/metrics", "GET", handle_metrics, ROUTE_METRICS, openai_error },
     { "/slots", "GET", handle_slots, ROUTE_SLOTS, openai_error },
+    { "/slots/", "POST", handle_slots_action, ROUTE_PREFIX, openai_error },
     { "/props", "GET", handle_props, 0, openai_error },
     { "/lora-adapters", "GET", handle_lora_adapters_get, 0, openai_error },
     { "/lora-adapters", "POST", handle_lora_adapters_post, 0, openai_error },
@@ -277,7 +279,8 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, con
     const struct route *route = NULL;
     const char *allowed = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        if (strcmp(routes[i].path, url) == 0) {
+        bool prefix = routes[i].flags & ROUTE_PREFIX;
+        if (prefix ? strncmp(routes[i].path, url, strlen(routes[i].path)) == 0 : strcmp(routes[i].path, url) == 0) {
             allowed = routes[i].method;
             if (strcmp(routes[i].method, method) == 0 || (strcmp(method, "HEAD") == 0 && routes[i].method[0] == 'G')) {
                 route = &routes[i];
@@ -534,10 +537,9 @@ static bool is_loopback(const struct sockaddr *sa) {
     return false;
 }
 
-/* A listening socket on `ai`; -1 with a message that names the address and port (and what to do) in err. */
-static int listen_on(const struct server *s, const struct addrinfo *ai, char *err, size_t cap) {
-    const char *host = s->opt.host;
-    unsigned port = s->opt.port;
+/* A listening socket on `ai` (host, port: for messages); -1 with a message that names the address and port (and
+ * what to do) in err. */
+static int listen_on(const struct addrinfo *ai, const char *host, unsigned port, char *err, size_t cap) {
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) {
         snprintf(err, cap, "cannot listen on %s port %u: %s", host, port, strerror(errno));
@@ -573,26 +575,27 @@ static int listen_on(const struct server *s, const struct addrinfo *ai, char *er
     return fd;
 }
 
-bool http_start(struct server *s, char *err, size_t cap) {
+/* Listens on `host` at s->port (0: any free port, which becomes s->port) and starts a daemon on it. */
+static bool serve_on(struct server *s, const char *host, char *err, size_t cap) {
     struct addrinfo *ai = NULL;
     struct addrinfo hints = { 0 };
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     char port[16];
-    snprintf(port, sizeof port, "%u", (unsigned)s->opt.port);
-    int gai = getaddrinfo(s->opt.host, port, &hints, &ai);
+    snprintf(port, sizeof port, "%u", (unsigned)s->port);
+    int gai = getaddrinfo(host, port, &hints, &ai);
     if (gai != 0 || !ai) {
-        snprintf(err, cap, "cannot resolve --host '%s': %s", s->opt.host, gai_strerror(gai));
+        snprintf(err, cap, "cannot resolve --host '%s': %s", host, gai_strerror(gai));
         return false;
     }
     if (!is_loopback(ai->ai_addr) && s->opt.n_api_keys == 0) {
         server_log(s, LLAMAC_LOG_WARN,
                    "listening on non-loopback address %s without an API key; anyone who can reach it can use the "
                    "server (set --api-key)",
-                   s->opt.host);
+                   host);
     }
-    int fd = listen_on(s, ai, err, cap);
+    int fd = listen_on(ai, host, s->port, err, cap);
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6) {
         flags |= MHD_USE_IPv6;
@@ -603,8 +606,7 @@ bool http_start(struct server *s, char *err, size_t cap) {
     }
     struct sockaddr_storage bound;
     socklen_t len = sizeof bound;
-    s->port = s->opt.port;
-    if (getsockname(fd, (struct sockaddr *)&bound, &len) == 0) {
+    if (s->port == 0 && getsockname(fd, (struct sockaddr *)&bound, &len) == 0) {
         s->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                                                     : ((struct sockaddr_in *)&bound)->sin_port);
     }
@@ -613,15 +615,63 @@ bool http_start(struct server *s, char *err, size_t cap) {
     if (per_client == 0) {
         per_client = s->opt.max_connections > 1 ? s->opt.max_connections / 2 : 1;
     }
-    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-                                 (unsigned)s->opt.timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-                                 (unsigned)s->opt.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client,
-                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->opt.max_header, MHD_OPTION_END);
-    if (!s->daemon) {
+    struct MHD_Daemon *d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_NOTIFY_COMPLETED,
+        on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->opt.timeout_s, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)s->opt.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->opt.max_header, MHD_OPTION_END);
+    if (!d) {
         close(fd);
-        snprintf(err, cap, "cannot serve on %s port %u: libmicrohttpd could not start", s->opt.host,
-                 (unsigned)s->opt.port);
+        snprintf(err, cap, "cannot serve on %s port %u: libmicrohttpd could not start", host, (unsigned)s->port);
+        return false;
+    }
+    s->daemon[s->n_daemons++] = d;
+    return true;
+}
+
+bool http_start(struct server *s, char *err, size_t cap) {
+    /* --host is an address or a comma-separated list of them (llama-server's), all served on one port: the first
+     * one picks it when --port is 0 */
+    const char *list = s->opt.host;
+    s->port = s->opt.port;
+    for (const char *p = list; *p;) {
+        const char *comma = strchr(p, ',');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p);
+        while (n > 0 && *p == ' ') {
+            p++, n--;
+        }
+        while (n > 0 && p[n - 1] == ' ') {
+            n--;
+        }
+        char host[256];
+        if (n == 0 || n >= sizeof host) {
+            snprintf(err, cap, "--host '%s': %s", list, n ? "an address is too long" : "an empty address in the list");
+            http_stop(s);
+            return false;
+        }
+        memcpy(host, p, n);
+        host[n] = '\0';
+        if (n > 5 && strcmp(host + n - 5, ".sock") == 0) {
+            snprintf(err, cap, "--host '%s': UNIX sockets are not supported by llamac serve; give IP addresses", host);
+            http_stop(s);
+            return false;
+        }
+        if (s->n_daemons == SERVER_MAX_HOSTS) {
+            snprintf(err, cap, "--host '%s': at most %d addresses", list, SERVER_MAX_HOSTS);
+            http_stop(s);
+            return false;
+        }
+        if (!serve_on(s, host, err, cap)) {
+            http_stop(s);
+            return false;
+        }
+        if (!comma) {
+            break;
+        }
+        p = comma + 1;
+    }
+    if (s->n_daemons == 0) {
+        snprintf(err, cap, "--host '%s': no address to listen on", list);
         return false;
     }
     return true;
@@ -638,8 +688,8 @@ size_t http_settle(struct server *s, unsigned ms) {
 
 size_t http_quiesce(struct server *s, unsigned grace_ms) {
     atomic_store(&s->stopping, true);
-    if (s->daemon) {
-        MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    for (size_t i = 0; i < s->n_daemons; i++) {
+        MHD_socket fd = MHD_quiesce_daemon(s->daemon[i]);
         if (fd != MHD_INVALID_SOCKET) {
             close(fd);
         }
@@ -648,8 +698,9 @@ size_t http_quiesce(struct server *s, unsigned grace_ms) {
 }
 
 void http_stop(struct server *s) {
-    if (s->daemon) {
-        MHD_stop_daemon(s->daemon);
-        s->daemon = NULL;
+    for (size_t i = 0; i < s->n_daemons; i++) {
+        MHD_stop_daemon(s->daemon[i]);
+        s->daemon[i] = NULL;
     }
+    s->n_daemons = 0;
 }

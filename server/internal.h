@@ -28,9 +28,12 @@
 #include <semaphore.h>
 #include <stdatomic.h>
 
+#define SERVER_MAX_HOSTS 8 /* addresses in --host's list */
+
 struct server {
     struct server_options opt;
-    struct MHD_Daemon *daemon;
+    struct MHD_Daemon *daemon[SERVER_MAX_HOSTS]; /* one per --host address */
+    size_t n_daemons;
     uint16_t port;
     atomic_bool ready;
     atomic_bool stopping;
@@ -77,9 +80,10 @@ void server_log(const struct server *s, llamac_log_level level, const char *fmt,
 #endif
     ;
 
-/* The libmicrohttpd daemon (http.c): listens on the options' address and port (false with a message in err);
- * stops accepting while requests finish (http_quiesce: the number still in flight after grace_ms); waits up to ms for
- * the requests in flight to end (http_settle: the number left); closes every connection (http_stop). */
+/* The libmicrohttpd daemons (http.c), one per address of --host's comma-separated list, all on one port: listens on
+ * the options' addresses and port (false with a message in err); stops accepting while requests finish
+ * (http_quiesce: the number still in flight after grace_ms); waits up to ms for the requests in flight to end
+ * (http_settle: the number left); closes every connection (http_stop). */
 bool http_start(struct server *s, char *err, size_t cap);
 size_t http_quiesce(struct server *s, unsigned grace_ms);
 size_t http_settle(struct server *s, unsigned ms);
@@ -148,6 +152,7 @@ void handle_health(struct request *rq);                 /* admin.c */
 void handle_models(struct request *rq);                 /* admin.c */
 void handle_metrics(struct request *rq);                /* admin.c */
 void handle_slots(struct request *rq);                  /* admin.c */
+void handle_slots_action(struct request *rq);           /* admin.c: POST /slots/N?action=save|restore|erase */
 void handle_lora_adapters_get(struct request *rq);      /* admin.c */
 void handle_lora_adapters_post(struct request *rq);     /* admin.c */
 void handle_tokenize(struct request *rq);               /* native.c */

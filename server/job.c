@@ -143,9 +143,10 @@ void job_totals(const struct job *j, struct totals *t) {
 
 /* ---- raw stream events (engine thread -> reader) ---- */
 
-enum event_kind { EV_START, EV_TOKEN, EV_DONE, EV_END };
+enum event_kind { EV_START, EV_TOKEN, EV_DONE, EV_END, EV_PROGRESS };
 
-/* A record in job->events: this header, `len` bytes of text, then a struct token_logprob when has_lp. */
+/* A record in job->events: this header, `len` bytes of text (EV_PROGRESS: a llamac_engine_progress), then a struct
+ * token_logprob when has_lp. */
 struct event {
     enum event_kind kind;
     size_t choice;
@@ -272,6 +273,14 @@ static bool job_on_token(const llamac_engine_token *t, void *user_data) {
     return token_done(j, sent);
 }
 
+static void job_on_progress(const llamac_engine_progress *p, void *user_data) {
+    struct choice *c = user_data;
+    struct job *j = c->job;
+    pthread_mutex_lock(&j->lock);
+    event_add(j, EV_PROGRESS, c->r.index, (const char *)p, sizeof *p, NULL, -1);
+    token_done(j, true);
+}
+
 static void job_on_done(const llamac_engine_result *res, void *user_data) {
     struct choice *c = user_data;
     struct job *j = c->job;
@@ -303,6 +312,7 @@ static void job_on_done(const llamac_engine_result *res, void *user_data) {
 llamac_status job_submit(struct job *j, struct choice *c, llamac_engine_request *er) {
     er->on_token = job_on_token;
     er->on_done = job_on_done;
+    er->on_progress = j->progress ? job_on_progress : NULL;
     er->user_data = c;
     c->r.n_prompt = (int32_t)er->n_prompt;
     pthread_mutex_lock(&j->lock);
@@ -536,6 +546,11 @@ static void render_events(struct job *j, const llamac__dynbuf *ev) {
                                .len = len,
                                .lp = e.has_lp ? &lp : NULL,
                                .token = e.token >= 0 ? &e.token : NULL };
+            render(j, &d);
+        } else if (e.kind == EV_PROGRESS && c && len == sizeof(llamac_engine_progress)) {
+            llamac_engine_progress pr;
+            memcpy(&pr, text, sizeof pr);
+            struct delta d = { .kind = DELTA_PROGRESS, .choice = e.choice, .progress = &pr };
             render(j, &d);
         } else if (e.kind == EV_DONE && c) {
             render_done(j, e.choice);

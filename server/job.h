@@ -49,6 +49,8 @@ struct job {
     size_t n_per_prompt;            /* choices per prompt (the request's n) */
     bool record_tokens;             /* each result keeps its generated token ids */
     bool stream_tokens;             /* a stream has an event for every token, with its id (llama-server's native) */
+    bool progress;                  /* a stream has PROGRESS events while the prompts are decoded (return_progress) */
+    bool timings_per_token;         /* progress events carry timings (llama-server's timings_per_token) */
     void *dialect_data;             /* the request's (gen_request.dialect_data), freed with the job */
     void (*dialect_data_free)(void *data);
     char id[64];

@@ -132,6 +132,18 @@ static bool stream_common(const struct job *j, bool chat, const struct delta *d,
         llamac__dynbuf_adds(out, "data: [DONE]\n\n");
         return true;
     }
+    if (d->kind == DELTA_PROGRESS) {
+        /* llama-server's: a chat chunk with the role and no content, a completion chunk with no text */
+        json_t *ch =
+            choice_chunk(j, chat, d->choice,
+                         chat ? json_pack("{s:s, s:n}", "role", "assistant", "content") : json_string(""), NULL, NULL);
+        json_object_set_new(ch, "prompt_progress", progress_json(d->progress));
+        if (j->timings_per_token) {
+            json_object_set_new(ch, "timings", progress_timings_json(d->progress));
+        }
+        sse(out, ch);
+        return true;
+    }
     if (d->kind == DELTA_ERROR) {
         json_t *e = json_pack("{s:{s:s%, s:s, s:n, s:n}}", "error", "message", d->text, d->len, "type", "server_error",
                               "param", "code");
@@ -364,7 +376,7 @@ static const struct sampling_names n_predict = { .max_tokens = "n_predict", .max
 /* Every generation field of a chat (chat true) or completions body, checked, onto *gr (server defaults first). */
 static bool parse_fields(struct request *rq, json_t *body, bool chat, struct gen_request *gr) {
     const char *model = NULL, *user = NULL;
-    long long n = 1, top_logprobs = 0, n_probs = 0;
+    long long n = 1, top_logprobs = 0, n_probs = 0, n_keep = gr->er.n_keep;
     bool ignore_eos = gr->er.sampling.ignore_eos, cache_prompt = true; /* the default: serve --ignore-eos */
     if (!field_str(rq, body, "model", &model) || !field_str(rq, body, "user", &user) ||
         !gen_request_sampling(rq, gr, body, &openai_names) ||
@@ -372,6 +384,9 @@ static bool parse_fields(struct request *rq, json_t *body, bool chat, struct gen
         !gen_request_sampling(rq, gr, body, &n_predict) || !field_int(rq, body, "n", 1, MAX_N, &n) ||
         !field_bool(rq, body, "stream", &gr->stream) || !field_bool(rq, body, "ignore_eos", &ignore_eos) ||
         !field_bool(rq, body, "cache_prompt", &cache_prompt) ||
+        !field_int(rq, body, "n_keep", -1, INT32_MAX, &n_keep) ||
+        !field_bool(rq, body, "return_progress", &gr->return_progress) ||
+        !field_bool(rq, body, "timings_per_token", &gr->timings_per_token) ||
         !request_lora(rq, json_object_get(body, "lora"), "lora", gr->lora, &gr->er.n_adapters) ||
         !gen_request_logit_bias(rq, gr, json_object_get(body, "logit_bias"), "logit_bias") ||
         !parse_constraints(rq, body, gr)) {
@@ -432,6 +447,7 @@ static bool parse_fields(struct request *rq, json_t *body, bool chat, struct gen
     gr->er.adapters = gr->er.n_adapters > 0 ? gr->lora : NULL; /* none: the server's set (POST /lora-adapters) */
     gr->er.sampling.ignore_eos = ignore_eos;
     gr->er.cache_prompt = cache_prompt;
+    gr->er.n_keep = (int32_t)n_keep;
     gr->er.n_probs = (int32_t)n_probs;
     return true;
 }

@@ -72,6 +72,20 @@ json_t *timings_json(const struct result *r) {
                      "predicted_per_second", steps > 0 && gen_ms > 0 ? 1e3 * steps / gen_ms : 0.0);
 }
 
+json_t *progress_json(const llamac_engine_progress *p) {
+    return json_pack("{s:i, s:i, s:i, s:f}", "total", (int)p->n_prompt, "cache", (int)p->n_cached, "processed",
+                     (int)p->n_processed, "time_ms", p->prompt_ms);
+}
+
+json_t *progress_timings_json(const llamac_engine_progress *p) {
+    struct result r;
+    memset(&r, 0, sizeof r);
+    r.usage.prompt_tokens = p->n_processed;
+    r.usage.cached_tokens = p->n_cached;
+    r.usage.prompt_ms = p->prompt_ms;
+    return timings_json(&r);
+}
+
 json_t *token_json(llamac_model *model, llamac_token t, float logprob) {
     char piece[256];
     size_t n = 0;

@@ -367,6 +367,7 @@ void gen_request_init(struct gen_request *gr, const struct server *s) {
     gr->er = llamac_engine_request_default();
     gr->er.sampling = s->opt.defaults.sampling;
     gr->er.max_tokens = s->opt.defaults.n_predict;
+    gr->er.n_keep = s->opt.defaults.n_keep;
     gr->er.stop = gr->stop;
     gr->n = 1;
     gr->prompt_param = "prompt";

@@ -105,8 +105,10 @@ struct gen_request {
     size_t n; /* choices per prompt */
     bool stream, include_usage, logprobs, echo_prompt;
     int top_logprobs;
-    bool record_tokens; /* the results keep the generated token ids (Ollama's `context`) */
-    bool stream_tokens; /* a stream has a delta for every token, with its id (llama-server's /completion) */
+    bool record_tokens;     /* the results keep the generated token ids (Ollama's `context`) */
+    bool stream_tokens;     /* a stream has a delta for every token, with its id (llama-server's /completion) */
+    bool return_progress;   /* a stream tells how far the prompt is (llama-server's prompt_progress) */
+    bool timings_per_token; /* progress events carry timings */
     /* what a dialect's writer needs of the request besides (e.g. what a response object echoes): owned, freed with
      * dialect_data_free; generate() hands it to the job */
     void *dialect_data;

@@ -72,8 +72,9 @@ enum delta_kind {
     DELTA_ERROR,     /* the stream ends with an error: the message in `text` */
     DELTA_BLOCK_START, /* a block opens (before its first TEXT, REASONING or TOOL_CALL delta): `block_kind`, and a
                           tool call's id and name */
-    DELTA_BLOCK_STOP   /* the block closes (before the next one opens, and before FINISH): its whole text (a tool
+    DELTA_BLOCK_STOP,  /* the block closes (before the next one opens, and before FINISH): its whole text (a tool
                           call's arguments) in `text` */
+    DELTA_PROGRESS     /* how far the choice's prompt is (`progress`), with the request's return_progress */
 };
 
 struct delta {
@@ -90,6 +91,7 @@ struct delta {
     size_t block;                    /* TEXT, REASONING, TOOL_CALL, BLOCK_*: the block's index in the choice (0, 1,
                                         ...); a TEXT delta with no text opens no block and has the last one's */
     enum delta_kind block_kind;      /* BLOCK_*: TEXT, REASONING or TOOL_CALL */
+    const llamac_engine_progress *progress; /* PROGRESS */
 };
 
 struct job;
@@ -139,6 +141,12 @@ void system_fingerprint(char *buf, size_t cap);
  * (predicted_n), times and rates; the generation rate is over the decode steps after the first token, which comes
  * from the prompt's last batch. */
 json_t *timings_json(const struct result *r);
+
+/* llama-server's "prompt_progress" of a stream event: {"total", "cache", "processed", "time_ms"}. */
+json_t *progress_json(const llamac_engine_progress *p);
+
+/* The "timings" of a progress event (timings_per_token): the prompt so far, nothing generated yet. */
+json_t *progress_timings_json(const llamac_engine_progress *p);
 
 /* A token's log-probability entry: {"token" (its text; U+FFFD when it is part of a character), "logprob", "bytes"}. */
 json_t *token_json(llamac_model *model, llamac_token t, float logprob);

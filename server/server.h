@@ -21,6 +21,7 @@ typedef struct server server;
 /* Request defaults a client may override per request (llama-server's command-line defaults). */
 struct server_defaults {
     int32_t n_predict; /* max_tokens when a request gives none; -1: until the slot's context is full */
+    int32_t n_keep;    /* tokens kept when the context shifts (--keep; see llamac_engine_request.n_keep) */
     llamac_sampling_params sampling;
 };
 
@@ -29,10 +30,11 @@ struct server_options {
     uint16_t port;               /* 0: any free port (the bound one is in server_port) */
     const char *const *api_keys; /* accepted keys (borrowed); none: no authentication */
     size_t n_api_keys;
-    const char *cors_origins; /* comma-separated origins, "*" for any; NULL: no CORS headers */
-    bool metrics;             /* GET /metrics */
-    bool slots;               /* GET /slots */
-    const char *alias;        /* model id in /v1/models and responses; NULL: the model file's name */
+    const char *cors_origins;   /* comma-separated origins, "*" for any; NULL: no CORS headers */
+    bool metrics;               /* GET /metrics */
+    bool slots;                 /* GET /slots */
+    const char *slot_save_path; /* POST /slots/N?action=save|restore|erase: their files' directory; NULL: off */
+    const char *alias;          /* model id in /v1/models and responses; NULL: the model file's name */
     const char *model_path;
     bool no_webui;          /* --no-webui: no chat page at / */
     const char *static_dir; /* --path: this folder's files at / instead of the embedded chat page; NULL: the page */

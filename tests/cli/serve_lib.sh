@@ -11,12 +11,13 @@ start_server() {
 }
 
 # await_server NAME PID : waits for a `llamac serve` started in the background with its stderr in $TMP/NAME.log to
-# listen; sets ${NAME}_URL and ${NAME}_PID, or fails the test and exits when it does not within 20 s.
+# listen; sets ${NAME}_URL (the first address of a --host list) and ${NAME}_PID, or fails the test and exits when it
+# does not within 20 s.
 await_server() {
   local name=$1 pid=$2
   local url=""
   for _ in $(seq 1 200); do
-    url=$(sed -n 's/^llamac serve: listening on \(http:[^ ]*\)$/\1/p' "$TMP/$name.log")
+    url=$(sed -n 's/^llamac serve: listening on \(http:[^ ]*\)$/\1/p' "$TMP/$name.log" | head -n 1)
     [ -n "$url" ] && break
     kill -0 "$pid" 2> /dev/null || break
     sleep 0.1

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MAX_KEYS 64
 
@@ -29,6 +30,7 @@ struct serve_opts {
     char *key_file_data;
     bool embedding, reranking;
     bool lora_init_without_apply; /* the --lora adapters load at scale 0 */
+    bool no_cache_idle_slots;     /* --no-cache-idle-slots: idle slots' caches stay in the KV cache (no parking) */
     int pooling;                  /* llamac_pooling */
     unsigned grace_s;
 };
@@ -184,7 +186,7 @@ static const struct cli_opt server_rows[] = {
       .arg = "ADDR",
       .set = cli_set_str,
       .offset = SO(host),
-      .help = "address to listen on (default: 127.0.0.1)" },
+      .help = "address to listen on, or a comma-separated list of them, all on one port (default: 127.0.0.1)" },
     { .names = { "--port" },
       .arg = "N",
       .set = set_port,
@@ -333,6 +335,49 @@ static const struct cli_opt server_rows[] = {
       .set = cli_set_str,
       .offset = SO(static_dir),
       .help = "serve DIR's files at / instead of the chat page (no hidden files, nothing outside DIR)" },
+    { .names = { "-kvu", "--kv-unified" },
+      .set = cli_set_true,
+      .offset = EP(kv_unified),
+      .field = "kv_unified",
+      .help = "each slot may fill the whole -c (up to the model's training context) instead of -c / -np; the slots "
+              "share the cells, and requests fail with \"the context size has been exceeded\" when they run out" },
+    { .names = { "-no-kvu", "--no-kv-unified" },
+      .set = cli_set_false,
+      .offset = EP(kv_unified),
+      .help = "each slot holds at most -c / -np tokens (the default; the KV buffer is one either way)" },
+    { .names = { "--context-shift" },
+      .set = cli_set_true,
+      .offset = EP(context_shift),
+      .field = "context_shift",
+      .help = "when a request fills its slot, drop half of its tokens after the first --keep and go on" },
+    { .names = { "--no-context-shift" },
+      .set = cli_set_false,
+      .offset = EP(context_shift),
+      .help = "a request that fills its slot ends there, truncated (the default)" },
+    { .names = { "--keep" },
+      .arg = "N",
+      .set = cli_set_i32,
+      .offset = SO(defaults.n_keep),
+      .min = -1,
+      .max = INT32_MAX,
+      .help = "with --context-shift: prompt tokens kept when the context shifts, besides the BOS (default: 0; -1: "
+              "the whole prompt); a request's n_keep overrides it" },
+    { .names = { "--slot-save-path" },
+      .arg = "DIR",
+      .set = cli_set_str,
+      .offset = SO(slot_save_path),
+      .help = "enable POST /slots/N?action=save|restore|erase, with their files in DIR (an existing directory)" },
+    { .names = { "--cache-idle-slots" },
+      .set = cli_set_false,
+      .offset = OPT(no_cache_idle_slots),
+      .help = "move idle slots' caches out of the KV cache while others work, within --cache-ram (the default)" },
+    { .names = { "--no-cache-idle-slots" },
+      .set = cli_set_true,
+      .offset = OPT(no_cache_idle_slots),
+      .help = "leave idle slots' caches in the KV cache (as --cache-ram 0)" },
+    { .names = { "-bs", "--backend-sampling" },
+      .set = cli_set_ignored,
+      .help = "accepted, no effect: llamac samples on the CPU, which gives the same tokens and probabilities" },
     { .names = { "-cb", "--cont-batching" },
       .set = cli_set_ignored,
       .help = "accepted (batching is always continuous)" },
@@ -434,6 +479,18 @@ static int serve(int argc, char **argv) {
         !cli_template_check(&c, &o.chat)) {
         goto done;
     }
+    if (o.so.slot_save_path) {
+        struct stat dir;
+        bool found = stat(o.so.slot_save_path, &dir) == 0;
+        if (!found || !S_ISDIR(dir.st_mode)) {
+            cli_error(&c, "--slot-save-path '%s': %s", o.so.slot_save_path,
+                      !found ? strerror(errno) : "not a directory");
+            goto done;
+        }
+    }
+    if (o.no_cache_idle_slots) {
+        o.ep.park_limit_mib = 0;
+    }
     if (!cli_setup_logging(&c)) {
         goto done;
     }
@@ -495,7 +552,10 @@ static int serve(int argc, char **argv) {
     cli_prepare_context(&c, model, &threads);
     llamac_model_info mi;
     llamac_model_get_info(model, &mi);
-    if (c.ctx.n_ctx > 0 && mi.n_ctx_train > 0 && c.ctx.n_ctx / o.ep.n_slots > (uint32_t)mi.n_ctx_train) {
+    if (o.ep.kv_unified && c.ctx.n_ctx > 0 && mi.n_ctx_train > 0 && c.ctx.n_ctx > (uint32_t)mi.n_ctx_train) {
+        cli_warn(&c, "--kv-unified: a slot holds at most the model's training context (%d tokens) of -c %u",
+                 mi.n_ctx_train, c.ctx.n_ctx);
+    } else if (c.ctx.n_ctx > 0 && mi.n_ctx_train > 0 && c.ctx.n_ctx / o.ep.n_slots > (uint32_t)mi.n_ctx_train) {
         cli_warn(&c,
                  "a slot's context (-c %u / -np %u = %u) is larger than the model's training context (%d "
                  "tokens): text past it may lose coherence",
@@ -546,15 +606,27 @@ static int serve(int argc, char **argv) {
     engine = NULL;
     tmpl = NULL;
     embd = NULL;
-    const char *host = o.so.host;
-    bool v6 = strchr(host, ':') != NULL;
-    fprintf(stderr, "llamac serve: listening on http://%s%s%s:%u\n", v6 ? "[" : "", host, v6 ? "]" : "",
-            (unsigned)server_port(srv));
-    if (server_has_page(srv)) {
-        /* a browser cannot open the "any address" forms: the loopback address of the same family can */
-        const char *page_host = strcmp(host, "0.0.0.0") == 0 ? "127.0.0.1" : strcmp(host, "::") == 0 ? "::1" : host;
-        fprintf(stderr, "llamac serve: open http://%s%s%s:%u/ in a browser to %s\n", v6 ? "[" : "", page_host,
-                v6 ? "]" : "", (unsigned)server_port(srv), o.so.static_dir ? "see --path's files" : "chat");
+    /* --host may be a comma-separated list: a line per address */
+    char host[256];
+    for (const char *h = o.so.host; *h;) {
+        size_t n = strcspn(h, ",");
+        snprintf(host, sizeof host, "%.*s", (int)n, h);
+        char *start = host + strspn(host, " "), *end = start + strlen(start);
+        while (end > start && end[-1] == ' ') {
+            *--end = '\0';
+        }
+        bool v6 = strchr(start, ':') != NULL;
+        fprintf(stderr, "llamac serve: listening on http://%s%s%s:%u\n", v6 ? "[" : "", start, v6 ? "]" : "",
+                (unsigned)server_port(srv));
+        if (server_has_page(srv) && h == o.so.host) {
+            /* a browser cannot open the "any address" forms: the loopback address of the same family can */
+            const char *page_host = strcmp(start, "0.0.0.0") == 0 ? "127.0.0.1"
+                                    : strcmp(start, "::") == 0    ? "::1"
+                                                                  : start;
+            fprintf(stderr, "llamac serve: open http://%s%s%s:%u/ in a browser to %s\n", v6 ? "[" : "", page_host,
+                    v6 ? "]" : "", (unsigned)server_port(srv), o.so.static_dir ? "see --path's files" : "chat");
+        }
+        h += n + (h[n] == ',');
     }
 
     sigwatch_join(&watch, true);

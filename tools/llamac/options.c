@@ -147,6 +147,14 @@ int cli_parse(struct cli_parser *p, const struct cli_command *cmd, const struct 
         }
         const struct cli_group *g = NULL;
         const struct cli_opt *o = find_row(cmd, a, len, &g);
+        char dashed[64];
+        if (!o && a[1] == '-' && len < sizeof dashed && memchr(a, '_', len)) {
+            /* as llama.cpp's parser: an underscore in a long option's name is a dash (--backend_sampling) */
+            for (size_t k = 0; k < len; k++) {
+                dashed[k] = a[k] == '_' ? '-' : a[k];
+            }
+            o = find_row(cmd, dashed, len, &g);
+        }
         if (!o) {
             unknown_option(p, a);
             return EXIT_USAGE;
