@@ -479,7 +479,7 @@ bool anthropic_request_check(struct request *rq, json_t *body) {
     return ok;
 }
 
-static const struct dialect anthropic = { "msg_", "text/event-stream", stream_event, respond, parse };
+static const struct dialect anthropic = { "msg_", "text/event-stream", stream_event, respond, parse, false };
 
 void handle_anthropic_messages(struct request *rq) {
     handle_generation(rq, &anthropic);

@@ -118,6 +118,15 @@ static bool submit_choice(struct request *rq, struct job *j, const struct gen_re
     if (st != LLAMAC_OK) {
         reply_submit_error(rq, st, gr->prompt_param);
     }
+    json_t *err = json_object_get(rq->json, "error");
+    if (st == LLAMAC_E_CONTEXT_FULL && j->dialect && j->dialect->llama_errors && err) {
+        /* llama-server's error type and counts, which its clients read (the code stays OpenAI's) */
+        llamac_engine_stats es = { 0 };
+        llamac_engine_get_stats(j->engine, &es);
+        json_object_set_new(err, "type", json_string("exceed_context_size_error"));
+        json_object_set_new(err, "n_prompt_tokens", json_integer((json_int_t)er.n_prompt));
+        json_object_set_new(err, "n_ctx", json_integer((json_int_t)es.n_ctx_slot));
+    }
     return st == LLAMAC_OK;
 }
 

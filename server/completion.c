@@ -278,22 +278,10 @@ static bool parse_native(struct request *rq, json_t *body, struct gen_request *g
 /* The text of each prompt, special tokens shown ("<s> Once upon a time"), as llama-server's "prompt". */
 static bool prompt_texts(struct request *rq, const struct gen_request *gr, struct native *n) {
     for (size_t i = 0; i < gr->n_prompts; i++) {
-        char *text = NULL;
-        size_t len = 0;
-        if (llamac_detokenize(rq->s->model, gr->tokens[i], gr->n_tokens[i], LLAMAC_DETOKENIZE_UNPARSE_SPECIAL, &text,
-                              &len) != LLAMAC_OK) {
-            reply_error(rq, 400, "prompt", "invalid_value", "%s", llamac_last_error());
-            return false;
-        }
-        n->prompt[i] = malloc(len + 1);
-        if (n->prompt[i]) {
-            memcpy(n->prompt[i], text ? text : "", len);
-            n->prompt[i][len] = '\0';
-        }
-        llamac_free(text);
+        n->prompt[i] = prompt_text(rq->s->model, gr->tokens[i], gr->n_tokens[i]);
         n->n_prompts = i + 1;
         if (!n->prompt[i]) {
-            reply_error(rq, 500, NULL, NULL, "out of memory");
+            reply_error(rq, 400, "prompt", "invalid_value", "%s", llamac_last_error());
             return false;
         }
     }
@@ -320,8 +308,8 @@ static bool parse_run(struct request *rq, json_t *body, struct gen_request *gr) 
     return true;
 }
 
-static const struct dialect native_dialect = { "cmpl-", "text/event-stream", native_stream_event, native_respond,
-                                               parse_run };
+static const struct dialect native_dialect = { "cmpl-",        "text/event-stream", native_stream_event,
+                                               native_respond, parse_run,           true };
 
 void handle_native_completion(struct request *rq) {
     handle_generation(rq, &native_dialect);

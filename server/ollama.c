@@ -746,9 +746,10 @@ static bool parse_generate_run(struct request *rq, json_t *body, struct gen_requ
     return parse_run(rq, body, gr, false);
 }
 
-static const struct dialect ollama_chat = { "ollama-", "application/x-ndjson", stream_event, respond, parse_chat_run };
-static const struct dialect ollama_generate = { "ollama-", "application/x-ndjson", stream_event, respond,
-                                                parse_generate_run };
+static const struct dialect ollama_chat = { "ollama-", "application/x-ndjson", stream_event,
+                                            respond,   parse_chat_run,         false };
+static const struct dialect ollama_generate = { "ollama-", "application/x-ndjson", stream_event,
+                                                respond,   parse_generate_run,     false };
 
 void handle_ollama_chat(struct request *rq) {
     handle_generation(rq, &ollama_chat);

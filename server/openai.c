@@ -163,7 +163,7 @@ static void chat_stream_event(struct job *j, const struct delta *d, llamac__dynb
     json_t *delta = NULL, *lp = NULL;
     const char *finish = NULL;
     switch (d->kind) {
-    case DELTA_START: delta = json_pack("{s:s, s:s}", "role", "assistant", "content", ""); break;
+    case DELTA_START: delta = json_pack("{s:s, s:n}", "role", "assistant", "content"); break; /* as llama-server */
     case DELTA_TEXT:
         delta = json_pack("{s:o}", "content", text_json(d->text, d->len));
         if (d->lp) {
@@ -233,8 +233,16 @@ static json_t *response_new(const struct job *j, bool chat, json_t *choices) {
     return res;
 }
 
+/* The response, with llama-server's __verbose when asked for. */
+static void respond_with(struct request *rq, struct job *j, const struct gen_request *gr, json_t *res) {
+    if (res && (gr->verbose || rq->s->opt.verbose) && gr->n_prompts > 0) {
+        json_object_set_new(res, "__verbose",
+                            verbose_json(rq->s->model, &j->choices[0].r, gr->tokens[0], gr->n_tokens[0]));
+    }
+    reply_json(rq, 200, res);
+}
+
 static void chat_respond(struct request *rq, struct job *j, const struct gen_request *gr) {
-    (void)gr;
     if (reply_if_failed(rq, j)) {
         return;
     }
@@ -253,7 +261,7 @@ static void chat_respond(struct request *rq, struct job *j, const struct gen_req
         json_array_append_new(choices, json_pack("{s:I, s:o, s:o, s:s}", "index", (json_int_t)i, "message", message,
                                                  "logprobs", lp, "finish_reason", finish_reason(r)));
     }
-    reply_json(rq, 200, response_new(j, true, choices));
+    respond_with(rq, j, gr, response_new(j, true, choices));
 }
 
 /* ---- completions ---- */
@@ -306,7 +314,7 @@ static void completion_respond(struct request *rq, struct job *j, const struct g
                                                  (json_int_t)i, "logprobs", lp, "finish_reason", finish_reason(r)));
         llamac__dynbuf_free(&text);
     }
-    reply_json(rq, 200, response_new(j, false, choices));
+    respond_with(rq, j, gr, response_new(j, false, choices));
 }
 
 /* ---- requests ---- */
@@ -387,6 +395,7 @@ static bool parse_fields(struct request *rq, json_t *body, bool chat, struct gen
         !field_int(rq, body, "n_keep", -1, INT32_MAX, &n_keep) ||
         !field_bool(rq, body, "return_progress", &gr->return_progress) ||
         !field_bool(rq, body, "timings_per_token", &gr->timings_per_token) ||
+        !field_bool(rq, body, "verbose", &gr->verbose) ||
         !request_lora(rq, json_object_get(body, "lora"), "lora", gr->lora, &gr->er.n_adapters) ||
         !gen_request_logit_bias(rq, gr, json_object_get(body, "logit_bias"), "logit_bias") ||
         !parse_constraints(rq, body, gr)) {
@@ -485,10 +494,11 @@ static bool parse_completions(struct request *rq, json_t *body, struct gen_reque
     return completion_request_parse(rq, body, false, gr);
 }
 
-static const struct dialect openai_chat = { "chatcmpl-", "text/event-stream", chat_stream_event, chat_respond,
-                                            parse_chat };
-static const struct dialect openai_completions = { "cmpl-", "text/event-stream", completion_stream_event,
-                                                   completion_respond, parse_completions };
+static const struct dialect openai_chat = { "chatcmpl-",  "text/event-stream", chat_stream_event,
+                                            chat_respond, parse_chat,          true };
+static const struct dialect openai_completions = {
+    "cmpl-", "text/event-stream", completion_stream_event, completion_respond, parse_completions, true
+};
 
 void handle_chat(struct request *rq) {
     handle_generation(rq, &openai_chat);

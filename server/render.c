@@ -72,6 +72,31 @@ json_t *timings_json(const struct result *r) {
                      "predicted_per_second", steps > 0 && gen_ms > 0 ? 1e3 * steps / gen_ms : 0.0);
 }
 
+char *prompt_text(llamac_model *model, const llamac_token *tokens, size_t n) {
+    char *text = NULL, *out = NULL;
+    size_t len = 0;
+    if (llamac_detokenize(model, tokens, n, LLAMAC_DETOKENIZE_UNPARSE_SPECIAL, &text, &len) != LLAMAC_OK) {
+        return NULL;
+    }
+    out = malloc(len + 1);
+    if (out) {
+        memcpy(out, text ? text : "", len);
+        out[len] = '\0';
+    }
+    llamac_free(text);
+    return out;
+}
+
+json_t *verbose_json(llamac_model *model, const struct result *r, const llamac_token *prompt, size_t n_prompt) {
+    char *text = prompt_text(model, prompt, n_prompt);
+    json_t *v =
+        json_pack("{s:o, s:o, s:i, s:i, s:o}", "content", text_json(llamac__dynbuf_ptr(&r->text), r->text.len),
+                  "prompt", text_json(text, text ? strlen(text) : 0), "tokens_predicted",
+                  (int)r->usage.generated_tokens, "tokens_evaluated", (int)r->n_prompt, "timings", timings_json(r));
+    free(text);
+    return v;
+}
+
 json_t *progress_json(const llamac_engine_progress *p) {
     return json_pack("{s:i, s:i, s:i, s:f}", "total", (int)p->n_prompt, "cache", (int)p->n_cached, "processed",
                      (int)p->n_processed, "time_ms", p->prompt_ms);

@@ -109,6 +109,7 @@ struct gen_request {
     bool stream_tokens;     /* a stream has a delta for every token, with its id (llama-server's /completion) */
     bool return_progress;   /* a stream tells how far the prompt is (llama-server's prompt_progress) */
     bool timings_per_token; /* progress events carry timings */
+    bool verbose;           /* the response carries llama-server's __verbose */
     /* what a dialect's writer needs of the request besides (e.g. what a response object echoes): owned, freed with
      * dialect_data_free; generate() hands it to the job */
     void *dialect_data;

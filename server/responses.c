@@ -576,7 +576,7 @@ static bool parse_echoed(struct request *rq, json_t *body, struct gen_request *g
     return parse(rq, body, gr, e);
 }
 
-static const struct dialect responses = { "resp_", "text/event-stream", stream_event, respond, parse_echoed };
+static const struct dialect responses = { "resp_", "text/event-stream", stream_event, respond, parse_echoed, false };
 
 void handle_responses(struct request *rq) {
     handle_generation(rq, &responses);

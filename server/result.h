@@ -110,6 +110,9 @@ struct dialect {
      * is freed with gr. False when it replied itself: a refusal, or an answer that needs no generation. (NULL where
      * no endpoint reads requests in this dialect.) */
     bool (*parse)(struct request *rq, json_t *body, struct gen_request *gr);
+    /* llama-server's own error details: a prompt over the context is an exceed_context_size_error with its
+     * n_prompt_tokens and n_ctx (its native API and OpenAI endpoints; the other dialects keep their own shapes) */
+    bool llama_errors;
 };
 
 /* A closed block of a streamed choice (job.c keeps them, in order, for a dialect that shows the whole output at
@@ -141,6 +144,14 @@ void system_fingerprint(char *buf, size_t cap);
  * (predicted_n), times and rates; the generation rate is over the decode steps after the first token, which comes
  * from the prompt's last batch. */
 json_t *timings_json(const struct result *r);
+
+/* A prompt's text with its special tokens shown ("<s> Once upon a time"), as llama-server's "prompt" (malloc; NULL
+ * when out of memory or the ids do not detokenize, with llamac's error set). */
+char *prompt_text(llamac_model *model, const llamac_token *tokens, size_t n);
+
+/* llama-server's "__verbose" of an OpenAI response (a request's "verbose", or a server started with -v): the prompt as
+ * the model saw it (special tokens shown), a choice's text, its token counts and timings. */
+json_t *verbose_json(llamac_model *model, const struct result *r, const llamac_token *prompt, size_t n_prompt);
 
 /* llama-server's "prompt_progress" of a stream event: {"total", "cache", "processed", "time_ms"}. */
 json_t *progress_json(const llamac_engine_progress *p);

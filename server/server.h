@@ -30,9 +30,10 @@ struct server_options {
     uint16_t port;               /* 0: any free port (the bound one is in server_port) */
     const char *const *api_keys; /* accepted keys (borrowed); none: no authentication */
     size_t n_api_keys;
-    const char *cors_origins;   /* comma-separated origins, "*" for any; NULL: no CORS headers */
-    bool metrics;               /* GET /metrics */
-    bool slots;                 /* GET /slots */
+    const char *cors_origins; /* comma-separated origins, "*" for any; NULL: no CORS headers */
+    bool metrics;             /* GET /metrics */
+    bool slots;               /* GET /slots */
+    bool verbose;             /* -v: every OpenAI response carries llama-server's __verbose (the prompt as rendered) */
     const char *slot_save_path; /* POST /slots/N?action=save|restore|erase: their files' directory; NULL: off */
     const char *alias;          /* model id in /v1/models and responses; NULL: the model file's name */
     const char *model_path;

@@ -80,7 +80,8 @@ curl -s -N -H 'Authorization: Bearer secret' -H 'Content-Type: application/json'
 expect_contains "stream content type" "$(cat "$TMP/headers")" "text/event-stream"
 expect_eq "stream ends with [DONE]" "$(tail -c 14 "$TMP/sse" | head -c 12)" "data: [DONE]"
 sse_json "$TMP/sse"
-expect_eq "first delta has the role" "$(jqr '.[0].choices[0].delta.role' "$TMP/events")" "assistant"
+expect_eq "first delta has the role, content null" "$(jqr '.[0].choices[0].delta | "\(.role) \(.content)"' "$TMP/events")" \
+  "assistant null"
 expect_eq "stream text = non-stream text" \
   "$(jqr '[.[] | .choices[0].delta.content // empty] | join("")' "$TMP/events")" \
   "$text1"
@@ -265,6 +266,8 @@ expect_eq "token id out of range" "$code:$(jqr .error.param)" "400:prompt"
 long=$(jq -nc '{prompt: ("Once upon a time " * 700), max_tokens: 4}')
 req POST "$S_URL/v1/completions" "$long"
 expect_eq "prompt over the slot's context" "$code:$(jqr .error.code)" "400:context_length_exceeded"
+expect_eq "llama-server's type and counts" "$(jqr '.error | "\(.type) \(.n_prompt_tokens > .n_ctx) \(.n_ctx > 0)"')" \
+  "exceed_context_size_error true true"
 expect_contains "overflow message has counts" "$(jqr .error.message)" "2048"
 head -c 120000 /dev/zero | tr '\0' ' ' > "$TMP/big"
 code=$(curl -s -o "$TMP/body" -w '%{http_code}' -H 'Authorization: Bearer secret' --data-binary "@$TMP/big" "$S_URL/v1/completions")

@@ -137,6 +137,12 @@ curl -s -N --data-binary '{"prompt":"Once","max_tokens":3,"stream":true,"stream_
   "$S_URL/v1/completions" > "$TMP/sse"
 sse_json "$TMP/sse"
 expect_eq "usage chunk has timings" "$(jq '[.[] | select(.usage != null) | .timings.predicted_n] | .[0]' "$TMP/events")" 3
+# a request's "verbose": llama-server's __verbose, the prompt as the model saw it
+req POST "$S_URL/v1/chat/completions" '{"messages":[{"role":"user","content":"Say hi"}],"max_tokens":2,"verbose":true}'
+expect_eq "verbose: __verbose with the rendered prompt, BOS shown" \
+  "$(jqr '.__verbose | "\(.prompt | startswith("<s>")) \(.prompt | contains("Say hi")) \(.tokens_predicted)"')" "true true 2"
+req POST "$S_URL/v1/chat/completions" '{"messages":[{"role":"user","content":"Say hi"}],"max_tokens":2}'
+expect_eq "no verbose: no __verbose" "$(jqr 'has("__verbose")')" false
 start=$(curl -s -D - -o /dev/null "$S_URL/metrics" | tr -d '\r' | sed -n 's/^Process-Start-Time-Unix: //Ip')
 now=$(date +%s)
 expect_eq "metrics: Process-Start-Time-Unix within the last 10 minutes" \

@@ -501,6 +501,7 @@ static int serve(int argc, char **argv) {
         o.so.alias = c.hf_repo; /* llama-server's model name with -hf: the repository as given */
     }
     o.so.chat_template_kwargs = o.chat.kwargs;
+    o.so.verbose = c.verbose; /* as llama-server's --verbose: __verbose in the OpenAI responses */
     o.so.thinking = (llamac_thinking)o.chat.thinking;
 
     /* Every thread started from here on inherits the blocked signals; only the watcher's sigwait takes them. */
