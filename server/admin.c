@@ -34,6 +34,8 @@ void handle_models(struct request *rq) {
                               "created", (json_int_t)s->started, "owned_by", "llamac", "meta", "n_vocab",
                               (int)mi.n_vocab, "n_ctx_train", (int)mi.n_ctx_train, "n_params", (json_int_t)mi.n_params,
                               "size", (json_int_t)mi.size_bytes, "n_embd", (int)mi.n_embd);
+    json_object_set_new(model, "aliases", list_json(s->opt.alias));
+    json_object_set_new(model, "tags", list_json(s->opt.tags));
     reply_json(rq, 200, json_pack("{s:s, s:[o]}", "object", "list", "data", model));
 }
 

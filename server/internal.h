@@ -73,6 +73,10 @@ struct server {
  * as it is. NULL when out of memory. */
 struct server *server_create(const struct server_options *opt);
 
+/* The entries of a comma-separated list (--alias, --tags), trimmed, empty ones left out, as a JSON array of strings;
+ * NULL gives []. (server.c) */
+json_t *list_json(const char *list);
+
 /* One line to the server's log (server_options.log; nothing without one). */
 void server_log(const struct server *s, llamac_log_level level, const char *fmt, ...)
 #if defined(__GNUC__)

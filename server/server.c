@@ -86,6 +86,25 @@ static void request_budget(struct server *s) {
     s->messages_max = st.n_ctx_slot;
 }
 
+json_t *list_json(const char *list) {
+    json_t *arr = json_array();
+    for (const char *p = list; p && *p;) {
+        size_t n = strcspn(p, ",");
+        const char *a = p, *z = p + n;
+        while (a < z && *a == ' ') {
+            a++;
+        }
+        while (z > a && z[-1] == ' ') {
+            z--;
+        }
+        if (z > a) {
+            json_array_append_new(arr, json_stringn(a, (size_t)(z - a)));
+        }
+        p += n + (p[n] == ',');
+    }
+    return arr;
+}
+
 void server_set_backend(server *s, const struct server_backend *b) {
     s->backend = *b;
     s->backend.template_source = NULL; /* read here only */
@@ -96,9 +115,20 @@ void server_set_backend(server *s, const struct server_backend *b) {
     s->embd_ctx = b->embd_ctx;
     s->reranking = b->reranking;
     request_budget(s);
-    const char *path = s->opt.alias ? s->opt.alias : s->opt.model_path ? s->opt.model_path : "model";
-    const char *slash = s->opt.alias ? NULL : strrchr(path, '/');
+    /* an alias list names the model by its first alias in byte order, as llama-server's (a sorted set) */
+    json_t *aliases = list_json(s->opt.alias);
+    const char *first = NULL;
+    size_t i;
+    json_t *v;
+    json_array_foreach(aliases, i, v) {
+        if (!first || strcmp(json_string_value(v), first) < 0) {
+            first = json_string_value(v);
+        }
+    }
+    const char *path = first ? first : s->opt.model_path ? s->opt.model_path : "model";
+    const char *slash = first ? NULL : strrchr(path, '/');
     s->model_id = strdup(slash ? slash + 1 : path);
+    json_decref(aliases);
     atomic_store(&s->ready, s->model_id != NULL);
 }
 

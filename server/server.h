@@ -35,7 +35,9 @@ struct server_options {
     bool slots;               /* GET /slots */
     bool verbose;             /* -v: every OpenAI response carries llama-server's __verbose (the prompt as rendered) */
     const char *slot_save_path; /* POST /slots/N?action=save|restore|erase: their files' directory; NULL: off */
-    const char *alias;          /* model id in /v1/models and responses; NULL: the model file's name */
+    const char *alias;          /* model id in /v1/models and responses; NULL: the model file's name. A comma-separated
+                                   list (llama-server's): all are the model's aliases, the first in byte order its id */
+    const char *tags;           /* --tags: comma-separated, listed by /v1/models (informational); NULL: none */
     const char *model_path;
     bool no_webui;          /* --no-webui: no chat page at / */
     const char *static_dir; /* --path: this folder's files at / instead of the embedded chat page; NULL: the page */

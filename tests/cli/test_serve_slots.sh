@@ -3,7 +3,7 @@
 # cache and gives the same text; llama-server's packed token list and a plain one both restore; erase forgets; each
 # bad request a 400 or 501 with its reason, the slot usable afterwards); where a request ends at a full context
 # (prompt + generated = the slot's context, as llama-server); --kv-unified (a slot holds the whole -c); and
-# --context-shift (generation past the slot's context, truncated).
+# --context-shift (generation past the slot's context, truncated); --alias lists and --tags in /v1/models.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/serve_lib.sh"
 M="$MODELS/stories260K.gguf"
@@ -117,7 +117,10 @@ stop_server "$S_PID"
 expect_eq "server exit" "$stop_rc" 0
 
 # --- 6. without --slot-save-path: 501; with a path that is no directory: refused at startup ---
-start_server N -m "$M" -c 256 -np 2 -t 1 --kv-unified
+start_server N -m "$M" -c 256 -np 2 -t 1 --kv-unified --alias "tiny,code, fim" --tags "chat,,small "
+req GET "$N_URL/v1/models"
+expect_eq "an alias list: the first in byte order is the id; aliases and tags listed" \
+  "$(jq -c '.data[0] | [.id, .aliases, .tags]' "$TMP/body")" '["code",["tiny","code","fim"],["chat","small"]]'
 req POST "$N_URL/slots/0?action=erase"
 expect_eq "no --slot-save-path: 501" "$code" 501
 expect_contains "the message names the flag" "$(jqr .error.message)" "--slot-save-path"

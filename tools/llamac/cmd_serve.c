@@ -234,7 +234,12 @@ static const struct cli_opt server_rows[] = {
       .set = cli_set_str,
       .offset = SO(alias),
       .help = "model id reported by /v1/models and in responses (default: the -hf repository as given, else the "
-              "model file's name)" },
+              "model file's name); a comma-separated list gives aliases, the first in byte order being the id" },
+    { .names = { "--tags" },
+      .arg = "LIST",
+      .set = cli_set_str,
+      .offset = SO(tags),
+      .help = "the model's tags, comma-separated, listed by /v1/models (informational)" },
     { .names = { "--reasoning-format" },
       .arg = "FORMAT",
       .set = cli_set_choice,
