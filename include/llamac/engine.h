@@ -9,6 +9,7 @@
 
 #include "adapter.h" /* llamac_adapter_scale: a slot's adapters */
 #include "generate.h"
+#include "media.h" /* llamac_chunks: prompts with media */
 
 #ifdef __cplusplus
 extern "C" {
@@ -209,6 +210,14 @@ typedef struct llamac_engine_request {
     llamac_engine_done_fn on_done;         /* may be NULL */
     llamac_engine_progress_fn on_progress; /* may be NULL */
     void *user_data;
+    /* A prompt of text and media in place of prompt / n_prompt (which are then ignored): chunks made by
+     * llamac_mmproj_tokenize with a projector of the engine's model (borrowed for the call; the request keeps a
+     * reference of its own until it ends). Its text is decoded in the engine's batches like any prompt; each medium
+     * is encoded (encodes of one projector one at a time) and decoded into the slot's sequence on its own, at most
+     * one per slot and step. The prompt cache matches media by id: a prompt that repeats the media of a slot's
+     * cache at the same places reuses them (usage.cached_tokens counts their tokens). The prompt must end with text.
+     * Models with M-RoPE are not served (LLAMAC_E_UNSUPPORTED). NULL: a token prompt (default). */
+    llamac_chunks *chunks;
 } llamac_engine_request;
 
 #define LLAMAC_ENGINE_MAX_PROBS 100
@@ -233,9 +242,10 @@ LLAMAC_API void llamac_engine_shutdown(llamac_engine *engine, uint32_t grace_ms)
 LLAMAC_API void llamac_engine_free(llamac_engine *engine);
 
 /* Queues a request; *id (may be NULL) receives its id (never 0). Everything is checked here, before the request is
- * accepted: the prompt is non-empty, its tokens are in the vocabulary and it is shorter than a slot's context, the
- * sampling parameters, grammar and triggers are valid, its adapters are checked as llamac_ctx_set_adapters checks
- * them. Errors (the request is then not accepted and no callback
+ * accepted: the prompt is non-empty, its tokens are in the vocabulary and it is shorter than a slot's context (with
+ * chunks: made for the engine's model, ending with text, no M-RoPE: LLAMAC_E_INVALID_ARGUMENT or
+ * LLAMAC_E_UNSUPPORTED), the sampling parameters, grammar and triggers are valid, its adapters are checked as
+ * llamac_ctx_set_adapters checks them. Errors (the request is then not accepted and no callback
  * runs): LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_TOKEN_RANGE, LLAMAC_E_CONTEXT_FULL (the message gives the prompt's
  * token count and the slot's context), LLAMAC_E_GRAMMAR, LLAMAC_E_UTF8 (a stop string), LLAMAC_E_BUSY (n_slots +
  * max_queued requests are already in the engine, or it is shutting down), LLAMAC_E_NO_MEMORY. Thread-safe. */

@@ -179,7 +179,8 @@ typedef enum llamac_chunk_type {
 LLAMAC_API llamac_status llamac_mmproj_tokenize(llamac_mmproj *proj, const char *text, size_t len, unsigned flags,
                                                 llamac_media *const *media, size_t n_media, llamac_chunks **out);
 
-/* Frees chunks. NULL is a no-op. One thread per handle. */
+/* Releases the caller's reference to chunks; an engine request that holds them (llamac_engine_request.chunks) keeps
+ * them until it ends. NULL is a no-op. Thread-safe. */
 LLAMAC_API void llamac_chunks_free(llamac_chunks *chunks);
 
 /* Number of chunks; 0 for NULL. Thread-safe (reads only). */

@@ -8,8 +8,10 @@
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include "engine/engine_internal.h"
+#include "media/media_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -56,6 +58,8 @@ void llamac__eng_request_free(struct eng_request *req) {
     }
     free(req->prompt);
     llamac__adapter_set_release(req->adapters, req->n_adapters);
+    free(req->media);
+    llamac_chunks_free(req->chunks);
     llamac_sampler_free(req->sampler);
     llamac__stops_free(&req->stops);
     free(req);
@@ -64,6 +68,7 @@ void llamac__eng_request_free(struct eng_request *req) {
 static void slot_free(struct eng_slot *s) {
     free(s->parked);
     free(s->cache);
+    free(s->media);
     free(s->top);
     llamac__textout_free(&s->text);
 }
@@ -306,28 +311,78 @@ llamac_model *llamac_engine_model(const llamac_engine *engine) {
     return engine ? engine->model : NULL;
 }
 
-static llamac_status check_request(const llamac_engine *e, const llamac_engine_request *r) {
-    if (r->n_prompt == 0) {
+/* The stand-in of a medium's tokens in prompts and caches: negative (no vocabulary token), from the first 28 bits of
+ * its id, so that two media rarely share one (their ids are compared in full anyway). */
+static llamac_token media_token(const char *id) {
+    uint32_t h = 0;
+    for (size_t i = 0; i < 7 && id[i]; i++) {
+        char c = id[i];
+        h = h * 16 + (uint32_t)(c >= 'a' ? c - 'a' + 10 : c >= 'A' ? c - 'A' + 10 : c - '0') % 16;
+    }
+    return -1 - (llamac_token)h;
+}
+
+/* The prompt of a request with media: text tokens and media stand-ins, and where the media are. */
+static llamac_status chunks_prompt(const llamac_engine *e, llamac_chunks *chunks, struct eng_request *q) {
+    if (chunks->proj->model != e->model) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the chunks were made by a projector of another model");
+    }
+    if (chunks->proj->info.mrope) {
+        return llamac__fail(LLAMAC_E_UNSUPPORTED,
+                            "the engine does not serve media to M-RoPE models (positions that are not token indices)");
+    }
+    if (!llamac__chunks_end_in_text(chunks)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "the prompt ends with a medium; generation starts from the logits of text after it");
+    }
+    size_t n = llamac_chunks_n_tokens(chunks), count = llamac_chunks_count(chunks), n_media = 0;
+    q->prompt = llamac__malloc((n ? n : 1) * sizeof *q->prompt);
+    q->media = llamac__calloc(count ? count : 1, sizeof *q->media);
+    if (!q->prompt || !q->media) {
+        return LLAMAC_E_NO_MEMORY;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < count; i++) {
+        llamac_chunk_info ci;
+        llamac_chunks_get(chunks, i, &ci);
+        if (ci.type == LLAMAC_CHUNK_TEXT) {
+            memcpy(q->prompt + at, ci.tokens, ci.n_tokens * sizeof *q->prompt);
+        } else {
+            struct eng_media *m = &q->media[n_media++];
+            m->start = at;
+            m->n = ci.n_tokens;
+            m->chunk = i;
+            snprintf(m->id, sizeof m->id, "%s", ci.id ? ci.id : "");
+            llamac_token t = media_token(m->id);
+            for (size_t k = 0; k < ci.n_tokens; k++) {
+                q->prompt[at + k] = t;
+            }
+        }
+        at += ci.n_tokens;
+    }
+    q->n_prompt = at;
+    q->n_media = n_media;
+    q->chunks = chunks;
+    llamac__chunks_ref(chunks);
+    return LLAMAC_OK;
+}
+
+/* The prompt's length and what a request asks beyond its prompt (a prompt with media: once it is laid out). */
+static llamac_status check_options(const llamac_engine *e, const llamac_engine_request *r, size_t n_prompt) {
+    if (n_prompt == 0) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the prompt is empty");
     }
-    if (!r->prompt) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_prompt is %zu but prompt is NULL", r->n_prompt);
-    }
-    if (r->n_prompt >= e->n_ctx_slot && e->params.kv_unified) {
+    if (n_prompt >= e->n_ctx_slot && e->params.kv_unified) {
         return llamac__fail(LLAMAC_E_CONTEXT_FULL,
                             "the prompt is %zu tokens; a slot's context holds %u (n_ctx %u shared by the slots, "
                             "kv_unified), with room for at least one more to generate",
-                            r->n_prompt, e->n_ctx_slot, e->n_ctx);
+                            n_prompt, e->n_ctx_slot, e->n_ctx);
     }
-    if (r->n_prompt >= e->n_ctx_slot) {
+    if (n_prompt >= e->n_ctx_slot) {
         return llamac__fail(LLAMAC_E_CONTEXT_FULL,
                             "the prompt is %zu tokens; a slot's context holds %u (n_ctx %u / %u slots), with room for "
                             "at least one more to generate",
-                            r->n_prompt, e->n_ctx_slot, e->n_ctx, e->params.n_slots);
-    }
-    llamac_status st = llamac__tokens_check(e->model, r->prompt, r->n_prompt);
-    if (st != LLAMAC_OK) {
-        return st;
+                            n_prompt, e->n_ctx_slot, e->n_ctx, e->params.n_slots);
     }
     if (r->max_tokens < -1) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "max_tokens %d must be -1 (no limit) or more", r->max_tokens);
@@ -343,11 +398,22 @@ static llamac_status check_request(const llamac_engine *e, const llamac_engine_r
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_probs %d must be between 0 and %d", r->n_probs,
                             LLAMAC_ENGINE_MAX_PROBS);
     }
-    st = llamac__adapter_set_check(e->model, r->adapters, r->n_adapters, "llamac_engine_submit");
+    llamac_status st = llamac__adapter_set_check(e->model, r->adapters, r->n_adapters, "llamac_engine_submit");
     if (st != LLAMAC_OK) {
         return st;
     }
     return llamac__stops_check(r->stop, r->n_stop, "n_stop");
+}
+
+static llamac_status check_request(const llamac_engine *e, const llamac_engine_request *r) {
+    if (r->chunks) {
+        return LLAMAC_OK; /* checked once chunks_prompt has laid it out */
+    }
+    if (r->n_prompt > 0 && !r->prompt) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_prompt is %zu but prompt is NULL", r->n_prompt);
+    }
+    llamac_status st = check_options(e, r, r->n_prompt);
+    return st == LLAMAC_OK ? llamac__tokens_check(e->model, r->prompt, r->n_prompt) : st;
 }
 
 static llamac_status make_request(llamac_engine *e, const llamac_engine_request *r, struct eng_request **out) {
@@ -360,13 +426,20 @@ static llamac_status make_request(llamac_engine *e, const llamac_engine_request 
     if (!q) {
         return LLAMAC_E_NO_MEMORY;
     }
-    q->prompt = llamac__malloc(r->n_prompt * sizeof *q->prompt);
-    if (!q->prompt) {
+    if (r->chunks) {
+        st = chunks_prompt(e, r->chunks, q);
+    } else if (!(q->prompt = llamac__malloc(r->n_prompt * sizeof *q->prompt))) {
         st = LLAMAC_E_NO_MEMORY;
+    } else {
+        memcpy(q->prompt, r->prompt, r->n_prompt * sizeof *q->prompt);
+        q->n_prompt = r->n_prompt;
+    }
+    if (st == LLAMAC_OK && r->chunks) {
+        st = check_options(e, r, q->n_prompt);
+    }
+    if (st != LLAMAC_OK) {
         goto fail;
     }
-    memcpy(q->prompt, r->prompt, r->n_prompt * sizeof *q->prompt);
-    q->n_prompt = r->n_prompt;
     st = llamac__stops_copy(r->stop, r->n_stop, &q->stops);
     if (st != LLAMAC_OK) {
         goto fail;

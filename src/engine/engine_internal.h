@@ -15,10 +15,22 @@
 
 #include <pthread.h>
 
+/* A medium of a prompt: where its tokens are and which it is. In the prompt and the slot's cache its tokens are
+ * stand-ins (LLAMAC__ENG_MEDIA_TOKEN of its id), so that a prefix comparison of tokens stops at a different medium;
+ * the ids are compared in full before a medium is reused. */
+struct eng_media {
+    size_t start, n; /* its tokens' positions in the prompt */
+    size_t chunk;    /* its chunk in the request's chunks */
+    char id[65];     /* the medium's id (sha256 hex); "" matches nothing */
+};
+
 struct eng_request {
     uint64_t id;
-    llamac_token *prompt;
+    llamac_token *prompt; /* with media: their stand-ins */
     size_t n_prompt;
+    llamac_chunks *chunks; /* a prompt with media: a reference; NULL for a token prompt */
+    struct eng_media *media;
+    size_t n_media;
     llamac_sampler *sampler;
     int32_t max_tokens;
     llamac__stops stops;
@@ -74,8 +86,10 @@ struct eng_slot {
     bool fresh;              /* assigned, its cache not yet prepared */
     llamac_token *cache;     /* the tokens whose KV the sequence holds, positions 0..n_cache-1 */
     size_t n_cache;
-    uint64_t cache_key; /* the adapter key the cached cells (parked ones too) were computed under */
-    size_t lcp;         /* common prefix with the assigned request's prompt, found at assignment */
+    uint64_t cache_key;      /* the adapter key the cached cells (parked ones too) were computed under */
+    struct eng_media *media; /* the media among them (the last request's), for reuse by id */
+    size_t n_media, cap_media;
+    size_t lcp; /* common prefix with the assigned request's prompt, found at assignment */
     int32_t n_reused;
     int32_t n_generated;
     int32_t n_discarded;  /* tokens dropped by context shifts */

@@ -34,6 +34,10 @@ static llamac_status slot_save(llamac_engine *e, struct eng_slot *s, struct eng_
     if (!llamac__eng_unpark(e, s)) {
         s->n_cache = 0;
     }
+    if (s->n_media > 0) {
+        return act_fail(a, LLAMAC_E_UNSUPPORTED, "cannot save slot file",
+                        "the slot's cache holds media (images or audio), which a slot file does not record");
+    }
     size_t n = s->n_cache;
     llama_token *packed = llamac__malloc((PACKED_HEADER + n + 1) * sizeof *packed);
     size_t plen = strlen(a->path);
@@ -248,12 +252,14 @@ static void run_action(llamac_engine *e, struct eng_action *a, uint64_t key) {
     case ENG_SLOT_RESTORE:
         a->status = slot_restore(e, s, a);
         s->cache_key = key;
+        s->n_media = 0; /* restored or emptied: no media (a slot file holds none) */
         break;
     case ENG_SLOT_ERASE:
         a->n_tokens = s->n_cache;
         llamac__eng_park_drop(e, s);
         llamac_ctx_seq_rm(e->ctx, s->id, -1, -1);
         s->n_cache = 0;
+        s->n_media = 0;
         s->park_refused = 0;
         a->status = LLAMAC_OK;
         break;

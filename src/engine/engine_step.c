@@ -3,7 +3,9 @@
  *
  * Each step decodes ONE batch: the pending token of every generating slot first, then prompt chunks of the slots
  * still prefilling (oldest request first) up to the per-step budget. The generating slots are therefore never left
- * out of a step, and a long prompt costs each of them at most one chunk of extra latency per token. Callbacks run
+ * out of a step, and a long prompt costs each of them at most one chunk of extra latency per token. A medium in a
+ * prompt is evaluated on its own before the batch (libmtmd encodes it and decodes its embeddings into the slot's
+ * sequence), one per slot and step; the prompt's text around it goes into the batches as any prompt's. Callbacks run
  * with the engine lock released, so they may cancel or submit; only this thread touches the context and the slots.
  *
  * The exception is LoRA: llama.cpp applies one adapter set to the whole context (not per sequence), so a step holds
@@ -11,6 +13,7 @@
  * is switched to it first when it differs; slots with other sets wait for a later step, their turns alternating.
  */
 #include "engine/engine_internal.h"
+#include "media/media_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -114,12 +117,48 @@ static void finish_slot(llamac_engine *e, struct eng_slot *s, llamac_finish_reas
     llamac__eng_request_free(q);
 }
 
-/* The prefix of slot s's cache that `q` may reuse: none when the cells were computed under other adapters. */
+/* The common prefix of the slot's cache and q's prompt, `lcp` tokens by comparing tokens, cut to the first medium of
+ * the prompt within it that the cache does not hold whole at the same place with the same id. */
+static size_t media_prefix(const struct eng_slot *s, const struct eng_request *q, size_t lcp) {
+    for (size_t k = 0; k < q->n_media && q->media[k].start < lcp; k++) {
+        const struct eng_media *m = &q->media[k];
+        bool same = false;
+        for (size_t j = 0; j < s->n_media && !same; j++) {
+            const struct eng_media *c = &s->media[j];
+            same = c->start == m->start && c->n == m->n && m->id[0] && strcmp(c->id, m->id) == 0;
+        }
+        if (!same || m->start + m->n > lcp) {
+            return m->start;
+        }
+    }
+    return lcp;
+}
+
+/* The reusable prefix of the slot's cache for q: none when the cells were computed under other adapters. */
 static size_t reusable(const struct eng_slot *s, const struct eng_request *q) {
     if (!q->cache_prompt || s->cache_key != q->key) {
         return 0;
     }
-    return llamac__common_prefix(s->cache, s->n_cache, q->prompt, q->n_prompt);
+    return media_prefix(s, q, llamac__common_prefix(s->cache, s->n_cache, q->prompt, q->n_prompt));
+}
+
+/* The medium of q's prompt that starts at `pos`, or NULL; *text (may be NULL) receives the number of text tokens
+ * from pos to the next medium or the prompt's end. */
+static const struct eng_media *media_at(const struct eng_request *q, size_t pos, size_t *text) {
+    size_t next = q->n_prompt;
+    const struct eng_media *here = NULL;
+    for (size_t k = 0; k < q->n_media; k++) {
+        if (q->media[k].start == pos) {
+            here = &q->media[k];
+        }
+        if (q->media[k].start >= pos && q->media[k].start < next) {
+            next = q->media[k].start;
+        }
+    }
+    if (text) {
+        *text = next - pos;
+    }
+    return here;
 }
 
 /* Picks the idle slot for `q`: the one it names (NULL while that one is busy), else the longest cached prefix, ties
@@ -233,12 +272,26 @@ static void prepare(llamac_engine *e, struct eng_slot *s) {
     s->cache_key = q->key;
     s->n_reused = (int32_t)keep;
     memcpy(s->cache + keep, q->prompt + keep, (q->n_prompt - keep) * sizeof *s->cache);
+    if (q->n_media > s->cap_media) {
+        struct eng_media *m = realloc(s->media, q->n_media * sizeof *m);
+        if (m) {
+            s->media = m;
+            s->cap_media = q->n_media;
+        }
+    }
+    /* Out of memory for the record, no medium of this prompt can be matched later: safe, and only slower. */
+    s->n_media = q->n_media <= s->cap_media ? q->n_media : 0;
+    if (s->n_media > 0) {
+        memcpy(s->media, q->media, s->n_media * sizeof *s->media);
+    }
     s->has_pending = false;
     s->out_index = -1;
     llamac__textout_begin(&s->text, &q->stops);
     /* Penalties see the prompt, as in llamac_generate; the grammar does not. */
     for (size_t i = 0; i < q->n_prompt; i++) {
-        llama_sampler_accept(q->sampler->chain, q->prompt[i]);
+        if (q->prompt[i] >= 0) { /* not a medium's stand-in */
+            llama_sampler_accept(q->sampler->chain, q->prompt[i]);
+        }
     }
     s->fresh = false;
     s->t_prompt_step = 0;
@@ -377,8 +430,8 @@ static bool shift_context(llamac_engine *e, struct eng_slot *s) {
     if (discard > left - 1) {
         discard = left - 1;
     }
-    if (discard <= 0) {
-        return false;
+    if (discard <= 0 || s->n_media > 0) {
+        return false; /* media: their cells and records stay where they are (llama-server shifts no media either) */
     }
     if (llamac_ctx_seq_rm(e->ctx, s->id, keep, keep + discard) != LLAMAC_OK ||
         llamac_ctx_seq_add(e->ctx, s->id, keep + discard, (llamac_pos)s->n_cache, -discard) != LLAMAC_OK) {
@@ -499,15 +552,21 @@ static bool switch_adapters(llamac_engine *e, struct eng_slot *leader) {
     return true;
 }
 
-/* The prefilling slot of adapter key `key` with the oldest request that has not yet been given tokens in this step,
- * or NULL. */
-static struct eng_slot *next_prefill(llamac_engine *e, uint64_t key) {
+/* The prefilling slot of adapter key `key` with the oldest request that has not yet been given tokens in this step
+ * and whose prompt goes on with text, or NULL; *text: the text tokens up to its next medium or its prompt's end. */
+static struct eng_slot *next_prefill(llamac_engine *e, uint64_t key, size_t *text) {
     struct eng_slot *best = NULL;
     for (uint32_t i = 0; i < e->params.n_slots; i++) {
         struct eng_slot *s = &e->slots[i];
-        if (s->req && s->req->key == key && s->state == LLAMAC_SLOT_PREFILL && s->n_in_batch == 0 &&
-            s->n_cache < s->req->n_prompt && (!best || s->req->id < best->req->id)) {
+        if (!s->req || s->req->key != key || s->state != LLAMAC_SLOT_PREFILL || s->n_in_batch != 0 ||
+            s->n_cache >= s->req->n_prompt || (best && s->req->id > best->req->id)) {
+            continue;
+        }
+        size_t n = 0;
+        media_at(s->req, s->n_cache, &n);
+        if (n > 0) { /* else a medium comes next (prefill_media) */
             best = s;
+            *text = n;
         }
     }
     return best;
@@ -545,6 +604,37 @@ static bool evict_idle(llamac_engine *e) {
     return freed;
 }
 
+/* Evaluates the medium at the next prompt position of each prefilling slot of adapter key `key` (the context's set:
+ * a medium's embeddings go through the adapted layers too), on its own (libmtmd encodes it and decodes its
+ * embeddings into the slot's sequence), one per slot: the generating slots wait for these encodes, as for a
+ * step's batch. A failure ends the slot's request. Returns the tokens evaluated. */
+static size_t prefill_media(llamac_engine *e, uint64_t key) {
+    size_t done = 0;
+    for (uint32_t i = 0; i < e->params.n_slots; i++) {
+        struct eng_slot *s = &e->slots[i];
+        const struct eng_media *m;
+        if (!s->req || s->req->key != key || s->state != LLAMAC_SLOT_PREFILL || s->n_cache >= s->req->n_prompt ||
+            !(m = media_at(s->req, s->n_cache, NULL))) {
+            continue;
+        }
+        llama_pos next = 0;
+        llamac_status st = llamac__mmproj_eval_media(s->req->chunks->proj, e->ctx, s->id, s->req->chunks, m->chunk,
+                                                     (llama_pos)s->n_cache, &next);
+        if (st != LLAMAC_OK) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "evaluating a medium failed: %s", llamac_last_error());
+            llamac_ctx_seq_rm(e->ctx, s->id, -1, -1);
+            s->n_cache = 0;
+            s->n_media = 0;
+            finish_slot(e, s, LLAMAC_FINISH_NONE, st, msg, NULL);
+            continue;
+        }
+        s->n_cache += m->n;
+        done += m->n;
+    }
+    return done;
+}
+
 /* Builds and decodes one batch, then samples every slot that has an output in it. */
 static void step(llamac_engine *e) {
     llamac_batch_clear(e->batch);
@@ -553,6 +643,16 @@ static void step(llamac_engine *e) {
         return;
     }
     uint64_t key = leader->req->key;
+    double tm = llamac__now_ms();
+    size_t n_media_tokens = prefill_media(e, key);
+    if (n_media_tokens > 0) {
+        double ms = llamac__now_ms() - tm;
+        pthread_mutex_lock(&e->lock);
+        e->stats.prompt_tokens += n_media_tokens;
+        e->stats.busy_ms += ms;
+        e->stats.prompt_ms += ms;
+        pthread_mutex_unlock(&e->lock);
+    }
     int32_t n_out = 0;
     size_t n_prompt_tokens = 0;
     for (uint32_t i = 0; i < e->params.n_slots; i++) {
@@ -566,11 +666,11 @@ static void step(llamac_engine *e) {
             s->out_index = n_out++;
         }
     }
-    size_t budget = e->chunk;
+    size_t budget = e->chunk, text = 0;
     struct eng_slot *s;
-    while (budget > 0 && (s = next_prefill(e, key)) != NULL) {
+    while (budget > 0 && (s = next_prefill(e, key, &text)) != NULL) {
         size_t left = s->req->n_prompt - s->n_cache;
-        size_t take = left < budget ? left : budget;
+        size_t take = text < budget ? text : budget;
         llamac_seq_id seq = s->id;
         for (size_t j = 0; j < take; j++) {
             size_t pos = s->n_cache + j;

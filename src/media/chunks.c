@@ -83,6 +83,7 @@ llamac_status llamac__mmproj_tokenize_parts(llamac_mmproj *proj, const struct ll
     }
     c->proj = proj;
     llamac__mmproj_ref(proj);
+    atomic_init(&c->refs, 1);
     chunks_totals(c);
     free(texts);
     free(mparts);
@@ -149,8 +150,12 @@ llamac_status llamac_mmproj_tokenize(llamac_mmproj *proj, const char *text, size
     return st == LLAMAC_OK ? llamac__ok() : st;
 }
 
+void llamac__chunks_ref(llamac_chunks *chunks) {
+    atomic_fetch_add(&chunks->refs, 1);
+}
+
 void llamac_chunks_free(llamac_chunks *chunks) {
-    if (!chunks) {
+    if (!chunks || atomic_fetch_sub(&chunks->refs, 1) != 1) {
         return;
     }
     mtmd_input_chunks_free(chunks->chunks);
@@ -314,6 +319,23 @@ static llamac_status decode_media(llamac_mmproj *proj, llamac_context *ctx, llam
     return guard_fail(&g, LLAMAC_E_DECODE, "to decode a medium", why);
 }
 
+/* Encodes a media chunk and decodes its embeddings at *n_past, which it advances. */
+static llamac_status eval_media(llamac_mmproj *proj, llamac_context *ctx, llamac_seq_id seq, const mtmd_input_chunk *c,
+                                llama_pos *n_past) {
+    float *embd = NULL;
+    llamac_status st = encode_chunk(proj, c, &embd, NULL);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    llama_pos next = *n_past;
+    st = decode_media(proj, ctx, seq, c, embd, *n_past, &next);
+    free(embd);
+    if (st == LLAMAC_OK) {
+        *n_past = next;
+    }
+    return st;
+}
+
 llamac_status llamac__mmproj_eval_from(llamac_mmproj *proj, llamac_context *ctx, llamac_seq_id seq,
                                        const llamac_chunks *chunks, size_t first, size_t skip_tokens, llama_pos n_past,
                                        llama_pos *n_past_out) {
@@ -340,22 +362,29 @@ llamac_status llamac__mmproj_eval_from(llamac_mmproj *proj, llamac_context *ctx,
             n_past += (llama_pos)(nt - (skip < nt ? skip : nt));
             continue;
         }
-        float *embd = NULL;
-        if ((st = encode_chunk(proj, c, &embd, NULL)) != LLAMAC_OK) {
+        if ((st = eval_media(proj, ctx, seq, c, &n_past)) != LLAMAC_OK) {
             return st;
         }
-        llama_pos next = n_past;
-        st = decode_media(proj, ctx, seq, c, embd, n_past, &next);
-        free(embd);
-        if (st != LLAMAC_OK) {
-            return st;
-        }
-        n_past = next;
     }
     if (n_past_out) {
         *n_past_out = n_past;
     }
     return LLAMAC_OK;
+}
+
+llamac_status llamac__mmproj_eval_media(llamac_mmproj *proj, llamac_context *ctx, llamac_seq_id seq,
+                                        const llamac_chunks *chunks, size_t i, llama_pos n_past,
+                                        llama_pos *n_past_out) {
+    *n_past_out = n_past;
+    if (i >= mtmd_input_chunks_size(chunks->chunks)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "chunk %zu is out of range", i);
+    }
+    const mtmd_input_chunk *c = mtmd_input_chunks_get(chunks->chunks, i);
+    if (chunk_type(c) == LLAMAC_CHUNK_TEXT) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "chunk %zu is text, not a medium", i);
+    }
+    llamac_status st = check_eval(proj, ctx, seq, chunks, i, n_past);
+    return st == LLAMAC_OK ? eval_media(proj, ctx, seq, c, n_past_out) : st;
 }
 
 llamac_status llamac_mmproj_eval(llamac_mmproj *proj, llamac_context *ctx, llamac_seq_id seq,

@@ -56,6 +56,7 @@ void llamac__media_ref(llamac_media *media);
 struct llamac_chunks {
     mtmd_input_chunks *chunks;
     llamac_mmproj *proj; /* a reference */
+    atomic_int refs;     /* the caller's, and each engine request's holding the chunks (llamac__chunks_ref) */
     size_t n_tokens;
     llamac_pos n_pos;
 };
@@ -81,6 +82,16 @@ llamac_status llamac__mmproj_tokenize_parts(llamac_mmproj *proj, const struct ll
 llamac_status llamac__mmproj_eval_from(llamac_mmproj *proj, llamac_context *ctx, llamac_seq_id seq,
                                        const llamac_chunks *chunks, size_t first, size_t skip_tokens, llama_pos n_past,
                                        llama_pos *n_past_out);
+
+/* Evaluates media chunk `i` alone into `seq` at position n_past (the engine's prefill, which decodes the text
+ * between media in its own batches): checked as llamac_mmproj_eval checks chunks i.. (the projector and model, an
+ * image that needs one ubatch, the room for the rest of the prompt), encoded under the projector's lock, decoded.
+ * *n_past_out: the position after it. */
+llamac_status llamac__mmproj_eval_media(llamac_mmproj *proj, llamac_context *ctx, llamac_seq_id seq,
+                                        const llamac_chunks *chunks, size_t i, llama_pos n_past, llama_pos *n_past_out);
+
+/* Another reference to chunks (released with llamac_chunks_free). */
+void llamac__chunks_ref(llamac_chunks *chunks);
 
 /* Number of non-overlapping occurrences of `marker` (mlen bytes, > 0) in text. */
 size_t llamac__count_marker(const char *text, size_t len, const char *marker, size_t mlen);

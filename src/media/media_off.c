@@ -176,3 +176,15 @@ bool llamac__chunks_end_in_text(const llamac_chunks *chunks) {
     (void)chunks;
     return false;
 }
+
+void llamac__chunks_ref(llamac_chunks *chunks) {
+    (void)chunks;
+}
+
+llamac_status llamac__mmproj_eval_media(llamac_mmproj *proj, llamac_context *ctx, llamac_seq_id seq,
+                                        const llamac_chunks *chunks, size_t i, llama_pos n_past,
+                                        llama_pos *n_past_out) {
+    (void)proj, (void)ctx, (void)seq, (void)chunks, (void)i;
+    *n_past_out = n_past;
+    return off();
+}

@@ -5,6 +5,7 @@
  * model (different images, different text); and every way libmtmd would crash, abort, throw or start a program
  * (a key of the wrong type, a missing or short tensor, one audio sample, an image too large, an undecodable
  * buffer, encodes from several threads at once) ends in a precise LLAMAC_E_* error or a correct result instead.
+ * The engine (llamac serve's) evaluates media into its slots and reuses them by id.
  */
 #include "check.h"
 #include "helpers.h"
@@ -855,6 +856,128 @@ static void test_generate(void) {
     llamac_mmproj_free(a);
 }
 
+/* ---- the engine (llamac serve's) with media ---- */
+
+struct eng_wait {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    struct test_sink text;
+    llamac_engine_result res;
+};
+
+static bool eng_token(const llamac_engine_token *t, void *user_data) {
+    struct eng_wait *w = user_data;
+    return test_on_text(t->text, t->len, &w->text);
+}
+
+static void eng_done(const llamac_engine_result *r, void *user_data) {
+    struct eng_wait *w = user_data;
+    pthread_mutex_lock(&w->lock);
+    w->res = *r;
+    w->res.error = NULL;
+    w->res.stop = NULL;
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Runs `prompt` with `file` as its one medium on the engine, greedy, 24 tokens; the text and result into *w. */
+static llamac_status eng_run(llamac_engine *e, llamac_mmproj *proj, const char *file, const char *prompt,
+                             struct eng_wait *w) {
+    llamac_media *m = NULL;
+    CHECK_OK(llamac_media_from_file(proj, fixture(file), &m));
+    llamac_chunks *chunks = NULL;
+    CHECK_OK(llamac_mmproj_tokenize(proj, prompt, strlen(prompt),
+                                    LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL, &m, 1, &chunks));
+    llamac_media_free(m);
+    memset(&w->text, 0, sizeof w->text);
+    w->done = false;
+    llamac_engine_request r = llamac_engine_request_default();
+    r.sampling.temp = 0;
+    r.max_tokens = 24;
+    r.chunks = chunks;
+    r.on_token = eng_token;
+    r.on_done = eng_done;
+    r.user_data = w;
+    llamac_status st = llamac_engine_submit(e, &r, NULL);
+    llamac_chunks_free(chunks); /* the request holds its own reference */
+    if (st == LLAMAC_OK) {
+        pthread_mutex_lock(&w->lock);
+        while (!w->done) {
+            pthread_cond_wait(&w->cond, &w->lock);
+        }
+        pthread_mutex_unlock(&w->lock);
+        CHECK_OK(w->res.status);
+    }
+    return st;
+}
+
+/* The engine decodes a prompt's media into a slot (the text the same as llamac_generate_media's), reuses a medium
+ * whose id matches what the slot holds (cached_tokens), re-encodes one that differs, and refuses chunks it cannot
+ * serve. */
+static void test_engine(void) {
+    llamac_mmproj *v = load_proj(g_vision), *a = load_proj(g_audio);
+    llamac_context *ctx = new_ctx(512);
+    llamac_engine_params ep = llamac_engine_params_default();
+    ep.n_slots = 1;
+    ep.n_ctx = 512;
+    ep.n_threads = 2;
+    ep.flash_attn = LLAMAC_FLASH_ATTN_OFF;
+    llamac_engine *e = NULL;
+    CHECK_OK(llamac_engine_new(g_model, &ep, &e));
+    if (!v || !a || !ctx || !e) {
+        return;
+    }
+    const char *prompt = "<|im_start|>user\n<__media__>Describe it<|im_end|>\n<|im_start|>assistant\n";
+    struct test_sink ref, ref2;
+    llamac_generate_result gr;
+    CHECK_OK(gen(ctx, v, "gradient-32x32.png", prompt, &ref, &gr));
+    CHECK_OK(gen(ctx, v, "checker-32x32.png", prompt, &ref2, &gr));
+    struct eng_wait w = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+    CHECK_OK(eng_run(e, v, "gradient-32x32.png", prompt, &w));
+    CHECK_STR(w.text.text, ref.text); /* the same text as llamac_generate_media */
+    int32_t n_prompt = w.res.usage.prompt_tokens;
+    CHECK_INT(n_prompt, gr.n_prompt_tokens); /* media tokens counted */
+    CHECK_INT(w.res.usage.cached_tokens, 0);
+    /* Again: everything but the last prompt token is reused, the image included (not encoded again). */
+    CHECK_OK(eng_run(e, v, "gradient-32x32.png", prompt, &w));
+    CHECK_STR(w.text.text, ref.text);
+    CHECK_INT(w.res.usage.cached_tokens, n_prompt - 1);
+    /* Another image at the same place: the cache is reused up to the image only, and the text is the other image's. */
+    llamac_token *t = NULL;
+    size_t nt = 0;
+    CHECK_OK(llamac_tokenize(g_model, "<|im_start|>user\n", 17, LLAMAC_TOKENIZE_PARSE_SPECIAL, &t, &nt));
+    llamac_free(t);
+    CHECK_OK(eng_run(e, v, "checker-32x32.png", prompt, &w));
+    CHECK_STR(w.text.text, ref2.text);
+    CHECK(strcmp(ref.text, ref2.text) != 0);
+    CHECK_INT(w.res.usage.cached_tokens, 1 + (int32_t)nt); /* BOS and the text before the image */
+    /* Audio (375 tokens) from a second projector on the same engine. */
+    CHECK_OK(eng_run(e, a, "tone-1s.wav", "<__media__>Once upon a time", &w));
+    CHECK(w.text.len > 0);
+    /* Refused at submit: a prompt ending with a medium, chunks of another model's projector, too long a prompt. */
+    CHECK_STATUS(eng_run(e, v, "dot-1x1.png", "Hello <__media__>", &w), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("ends with a medium");
+    llamac_model *other = NULL;
+    CHECK_OK(llamac_model_load(test_model(MODEL), NULL, &other));
+    llamac_mmproj *vo = NULL;
+    llamac_mmproj_params qp = quiet_params();
+    CHECK_OK(llamac_mmproj_load(other, g_vision, &qp, &vo));
+    CHECK_STATUS(eng_run(e, vo, "dot-1x1.png", prompt, &w), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("another model");
+    llamac_mmproj_free(vo);
+    llamac_model_free(other);
+    llamac_engine_free(e);
+    ep.n_ctx = 256; /* a slot of 256 holds no 375-token audio */
+    CHECK_OK(llamac_engine_new(g_model, &ep, &e));
+    CHECK_STATUS(eng_run(e, a, "tone-1s.wav", "<__media__>Once upon a time", &w), LLAMAC_E_CONTEXT_FULL);
+    llamac_engine_free(e);
+    llamac_ctx_free(ctx);
+    llamac_mmproj_free(v);
+    llamac_mmproj_free(a);
+}
+
 /* llamac_mmproj_eval then llamac_generate_tokens-style continuation: eval is what generate_media does. */
 static void test_eval(void) {
     llamac_mmproj *v = load_proj(g_vision);
@@ -1204,6 +1327,7 @@ int main(void) {
     RUN(test_encode_threads);
     RUN(test_generate);
     RUN(test_eval);
+    RUN(test_engine);
     RUN(test_chat);
     RUN(test_non_causal);
     RUN(test_no_memory);
