@@ -36,7 +36,11 @@ void handle_models(struct request *rq) {
                               "size", (json_int_t)mi.size_bytes, "n_embd", (int)mi.n_embd);
     json_object_set_new(model, "aliases", list_json(s->opt.alias));
     json_object_set_new(model, "tags", list_json(s->opt.tags));
-    reply_json(rq, 200, json_pack("{s:s, s:[o]}", "object", "list", "data", model));
+    /* llama-server's Ollama-style list beside OpenAI's, whose capabilities say whether media are taken */
+    json_t *caps = s->mmproj ? json_pack("[s, s]", "completion", "multimodal") : json_pack("[s]", "completion");
+    json_t *models = json_pack("[{s:s, s:s, s:s, s:o}]", "name", s->model_id, "model", s->model_id, "type", "model",
+                               "capabilities", caps);
+    reply_json(rq, 200, json_pack("{s:o, s:s, s:[o]}", "models", models, "object", "list", "data", model));
 }
 
 void handle_metrics(struct request *rq) {

@@ -226,6 +226,35 @@ static json_t *tool_result(struct request *rq, json_t *b, const char *where) {
     return m;
 }
 
+/* An image block ({"source": {"type": "base64", "media_type", "data"}} or {"type": "url", "url"}) as an OpenAI
+ * image_url part, which the server's projector reads where every dialect's media are read (chat_input_set). */
+static json_t *image_part(struct request *rq, json_t *b, const char *where) {
+    json_t *src = json_object_get(b, "source");
+    const char *type = json_string_value(json_object_get(src, "type"));
+    const char *media_type = json_string_value(json_object_get(src, "media_type"));
+    const char *data = json_string_value(json_object_get(src, "data"));
+    const char *url = json_string_value(json_object_get(src, "url"));
+    if (type && strcmp(type, "base64") == 0 && media_type && data) {
+        llamac__dynbuf u = LLAMAC__DYNBUF(SIZE_MAX / 2);
+        llamac__dynbuf_addf(&u, "data:%s;base64,", media_type);
+        llamac__dynbuf_adds(&u, data);
+        char *s = llamac__dynbuf_take(&u, NULL);
+        json_t *part = s ? json_pack("{s:s, s:{s:s}}", "type", "image_url", "image_url", "url", s) : NULL;
+        free(s);
+        if (!part) {
+            reply_error(rq, 500, NULL, NULL, "out of memory");
+        }
+        return part;
+    }
+    if (type && strcmp(type, "url") == 0 && url) {
+        return json_pack("{s:s, s:{s:s}}", "type", "image_url", "image_url", "url", url);
+    }
+    reply_error(rq, 400, "messages", "invalid_value",
+                "'%s.source' must be {\"type\": \"base64\", \"media_type\", \"data\"} or {\"type\": \"url\", \"url\"}",
+                where);
+    return NULL;
+}
+
 /* One Anthropic message into OpenAI-format messages appended to `out`: its tool results (as tool messages) first,
  * then the message with its text parts, tool calls and reasoning. */
 static bool convert_message(struct request *rq, json_t *msg, size_t index, json_t *out) {
@@ -292,6 +321,10 @@ static bool convert_message(struct request *rq, json_t *msg, size_t index, json_
             json_t *m = tool_result(rq, b, where);
             ok = m != NULL;
             json_array_append_new(results, m);
+        } else if (strcmp(type, "image") == 0 && rq->s->mmproj) {
+            json_t *part = image_part(rq, b, where);
+            ok = part != NULL;
+            json_array_append_new(parts, part);
         } else if (strcmp(type, "image") == 0) {
             reply_error(rq, 400, "messages", "unsupported_value",
                         "'%s' is an image: image input is not supported by this server (no multimodal model)", where);

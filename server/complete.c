@@ -111,6 +111,7 @@ static bool submit_choice(struct request *rq, struct job *j, const struct gen_re
     llamac_engine_request er = gr->er;
     er.prompt = gr->tokens[pi];
     er.n_prompt = gr->n_tokens[pi];
+    er.chunks = gr->chunks[pi]; /* a prompt with media: the engine takes its own reference */
     if (gr->n > 1 && er.sampling.seed != UINT32_MAX) {
         er.sampling.seed += (uint32_t)(i % gr->n); /* the n choices differ, reproducibly */
     }

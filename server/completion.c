@@ -329,10 +329,15 @@ void handle_props(struct request *rq) {
     gen_request_free(&gr);
     char fingerprint[128];
     system_fingerprint(fingerprint, sizeof fingerprint);
+    llamac_mmproj_info pi = { 0 };
+    if (s->mmproj) {
+        llamac_mmproj_get_info(s->mmproj, &pi);
+    }
     reply_json(rq, 200,
-               json_pack("{s:{s:I, s:o}, s:I, s:s, s:s, s:{s:b, s:b}, s:s, s:b}", "default_generation_settings",
-                         "n_ctx", (json_int_t)st.n_ctx_slot, "params", params, "total_slots", (json_int_t)st.n_slots,
-                         "model_path", s->opt.model_path ? s->opt.model_path : "", "model_alias",
-                         s->model_id ? s->model_id : "", "modalities", "vision", 0, "audio", 0, "build_info",
-                         fingerprint, "is_sleeping", 0));
+               json_pack("{s:{s:I, s:o}, s:I, s:s, s:s, s:{s:b, s:b, s:b}, s:s, s:s, s:b}",
+                         "default_generation_settings", "n_ctx", (json_int_t)st.n_ctx_slot, "params", params,
+                         "total_slots", (json_int_t)st.n_slots, "model_path",
+                         s->opt.model_path ? s->opt.model_path : "", "model_alias", s->model_id ? s->model_id : "",
+                         "modalities", "vision", (int)pi.vision, "video", 0, "audio", (int)pi.audio, "media_marker",
+                         s->marker, "build_info", fingerprint, "is_sleeping", 0));
 }

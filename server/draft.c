@@ -65,6 +65,16 @@ static bool decode_prefix(struct request *rq, struct job *j, const llamac_token 
     return true;
 }
 
+/* Drafts prefill text: a conversation with media is prefilled by its request (the chunks are made there). */
+static bool text_only(struct request *rq, const struct chat_input *ci) {
+    if (ci->n_media > 0) {
+        reply_error(rq, 400, "messages", "unsupported_value",
+                    "drafts prefill text only; a conversation with images or audio is prefilled by its request");
+        return false;
+    }
+    return true;
+}
+
 void handle_drafts(struct request *rq) {
     struct server *s = rq->s;
     llamac_token *full = NULL;
@@ -86,8 +96,8 @@ void handle_drafts(struct request *rq) {
         goto done;
     }
     /* a draft is the start of a conversation whose last (user) message is still being typed */
-    if (!chat_input_parse(rq, body, &ci) || !render_chat(rq, &ci, &text, &len) || !typing_user(rq, body) ||
-        !tokenize_text(rq, "messages", text, len, true, &full, &n_full) ||
+    if (!chat_input_parse(rq, body, &ci) || !text_only(rq, &ci) || !render_chat(rq, &ci, &text, &len) ||
+        !typing_user(rq, body) || !tokenize_text(rq, "messages", text, len, true, &full, &n_full) ||
         !stable_tokens(rq, &ci, full, n_full, &n_stable)) {
         goto done;
     }

@@ -9,8 +9,9 @@
  * (the OpenAI dialect: its request fields, response and stream shapes, errors), anthropic.c, responses.c and
  * ollama.c (the Anthropic Messages, OpenAI Responses and Ollama dialects beside it), render.c (what their writers
  * share), completion.c (llama-server's native completion API and /props), native.c (llama-server's /tokenize,
- * /detokenize, /apply-template), draft.c, embed.c, admin.c (/health, /v1/models, /metrics, /slots), wake.c (waking
- * stream readers), static.c (what GET answers outside the API: the embedded chat page, or --path DIR's files).
+ * /detokenize, /apply-template), media.c (images and audio in requests), draft.c, embed.c, admin.c (/health,
+ * /v1/models, /metrics, /slots), wake.c (waking stream readers), static.c (what GET answers outside the API: the
+ * embedded chat page, or --path DIR's files).
  *
  * A handler gets a `struct request` with the whole body and fills in its reply: a status and a JSON value, a text
  * body, or a ready-made libmicrohttpd response (a stream). Every client mistake becomes a 4xx through reply_error,
@@ -47,6 +48,8 @@ struct server {
     const llamac_template *tmpl;
     llamac_tool_format tool_format; /* how the model writes tool calls (from its template) */
     llamac_context *embd_ctx;
+    llamac_mmproj *mmproj;     /* NULL: no media input */
+    char marker[96];           /* the projector's media marker ("" without one) */
     pthread_mutex_t embd_lock; /* one embedding job at a time on embd_ctx */
     bool reranking;
     char *model_id;

@@ -314,7 +314,8 @@ llamac_status job_submit(struct job *j, struct choice *c, llamac_engine_request 
     er->on_done = job_on_done;
     er->on_progress = j->progress ? job_on_progress : NULL;
     er->user_data = c;
-    c->r.n_prompt = (int32_t)er->n_prompt;
+    /* a prompt with media counts the media's tokens too */
+    c->r.n_prompt = (int32_t)(er->chunks ? llamac_chunks_n_tokens(er->chunks) : er->n_prompt);
     pthread_mutex_lock(&j->lock);
     j->refs++; /* the engine's, released in job_on_done */
     pthread_mutex_unlock(&j->lock);

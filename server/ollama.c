@@ -495,6 +495,25 @@ static bool refuse_images(struct request *rq, json_t *obj, const char *where) {
     return true;
 }
 
+/* A message's base64 `images` and its text as OpenAI content parts, the images first: the server's projector reads
+ * them where every dialect's media are read (chat_input_set); NULL after replying. */
+static json_t *image_parts(struct request *rq, json_t *images, json_t *content, const char *where) {
+    json_t *parts = json_array();
+    size_t k;
+    json_t *img;
+    json_array_foreach(images, k, img) {
+        if (!json_is_string(img)) {
+            reply_error(rq, 400, "images", "invalid_type", "%s.images[%zu] must be a base64 string", where, k);
+            json_decref(parts);
+            return NULL;
+        }
+        json_array_append_new(parts, json_pack("{s:s, s:{s:O}}", "type", "image_url", "image_url", "url", img));
+    }
+    json_array_append_new(parts, json_pack("{s:s, s:o}", "type", "text", "text",
+                                           json_is_string(content) ? json_incref(content) : json_string("")));
+    return parts;
+}
+
 /* Ollama messages as OpenAI's: tool-call arguments objects become JSON text, `thinking` reasoning_content, a tool
  * message's tool_name its name. */
 static json_t *convert_messages(struct request *rq, json_t *messages) {
@@ -515,12 +534,19 @@ static json_t *convert_messages(struct request *rq, json_t *messages) {
             json_decref(out);
             return NULL;
         }
-        if (!refuse_images(rq, m, where)) {
+        json_t *images = json_object_get(m, "images");
+        bool with_images = rq->s->mmproj && json_is_array(images) && json_array_size(images) > 0;
+        json_t *value = NULL;
+        if (with_images) {
+            value = image_parts(rq, images, content, where);
+        } else if (refuse_images(rq, m, where)) {
+            value = json_is_string(content) ? json_incref(content) : json_string("");
+        }
+        if (!value) {
             json_decref(out);
             return NULL;
         }
-        json_t *c = json_pack("{s:s, s:o}", "role", role, "content",
-                              json_is_string(content) ? json_incref(content) : json_string(""));
+        json_t *c = json_pack("{s:s, s:o}", "role", role, "content", value);
         json_t *thinking = json_object_get(m, "thinking");
         if (json_is_string(thinking) && json_string_length(thinking) > 0) {
             json_object_set(c, "reasoning_content", thinking);

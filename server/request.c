@@ -246,10 +246,15 @@ bool chat_input_set(struct request *rq, struct chat_input *ci, json_t *messages,
         reply_error(rq, 400, "chat_template_kwargs", "invalid_type", "'chat_template_kwargs' must be an object");
         return false;
     }
+    json_t *rendered = chat_input_media(rq, ci, messages, param);
+    if (!rendered) {
+        return false;
+    }
     ci->add_generation_prompt = true;
     ci->thinking = rq->s->opt.thinking;
     ci->param = param;
-    ci->messages = json_dumps(messages, JSON_COMPACT);
+    ci->messages = json_dumps(rendered, JSON_COMPACT);
+    json_decref(rendered);
     ci->tools = json_is_array(tools) ? json_dumps(tools, JSON_COMPACT) : NULL;
     ci->kwargs = chat_kwargs(rq->s, kwargs);
     bool want_kwargs = json_is_object(kwargs) || rq->s->opt.chat_template_kwargs;
@@ -318,6 +323,9 @@ bool chat_input_thinking(struct request *rq, struct chat_input *ci, int enable, 
 }
 
 void chat_input_free(struct chat_input *ci) {
+    for (size_t i = 0; i < ci->n_media; i++) {
+        llamac_media_free(ci->media[i]);
+    }
     free(ci->messages);
     free(ci->tools);
     free(ci->kwargs);
@@ -374,6 +382,9 @@ void gen_request_init(struct gen_request *gr, const struct server *s) {
 }
 
 void gen_request_free(struct gen_request *gr) {
+    for (size_t i = 0; i < MAX_PROMPTS; i++) {
+        llamac_chunks_free(gr->chunks[i]);
+    }
     for (size_t i = 0; i < gr->n_prompts; i++) {
         if (gr->tokens_malloced[i]) {
             free(gr->tokens[i]);
@@ -729,11 +740,54 @@ bool tools_to_openai(struct request *rq, json_t *tools, const struct tool_shape 
     return true;
 }
 
+/* Prompt k from `len` bytes of text holding the server's marker once for each of the n media (borrowed), tokenized
+ * as tokenize_text tokenizes (special tokens parsed) into chunks; tokens[k] gets their text tokens. */
+static bool media_prompt(struct request *rq, struct gen_request *gr, size_t k, const char *param, const char *text,
+                         size_t len, bool add_special, llamac_media *const *media, size_t n) {
+    unsigned flags = LLAMAC_TOKENIZE_PARSE_SPECIAL | (add_special ? LLAMAC_TOKENIZE_ADD_SPECIAL : 0u);
+    llamac_status st = llamac_mmproj_tokenize(rq->s->mmproj, text, len, flags, media, n, &gr->chunks[k]);
+    if (st == LLAMAC_E_NO_MEMORY) {
+        reply_error(rq, 500, param, NULL, "out of memory");
+        return false;
+    }
+    if (st == LLAMAC_E_MEDIA) {
+        reply_error(rq, 400, param, "invalid_value", "Failed to load image or audio file: %s", llamac_last_error());
+        return false;
+    }
+    if (st != LLAMAC_OK) {
+        reply_error(rq, 400, param, "invalid_value", "'%s': %s", param, llamac_last_error());
+        return false;
+    }
+    size_t count = llamac_chunks_count(gr->chunks[k]), nt = 0;
+    llamac_token *t = malloc((llamac_chunks_n_tokens(gr->chunks[k]) + 1) * sizeof *t);
+    if (!t) {
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+        return false;
+    }
+    for (size_t i = 0; i < count; i++) {
+        llamac_chunk_info info;
+        if (llamac_chunks_get(gr->chunks[k], i, &info) == LLAMAC_OK && info.type == LLAMAC_CHUNK_TEXT) {
+            memcpy(t + nt, info.tokens, info.n_tokens * sizeof *t);
+            nt += info.n_tokens;
+        }
+    }
+    gr->tokens[k] = t;
+    gr->n_tokens[k] = nt;
+    gr->tokens_malloced[k] = true;
+    return true;
+}
+
 bool gen_request_chat(struct request *rq, struct gen_request *gr, const struct chat_input *ci) {
     size_t len = 0;
     gr->prompt_param = ci->param ? ci->param : "messages";
-    if (!render_chat(rq, ci, &gr->chat_prompt, &len) ||
-        !tokenize_text(rq, gr->prompt_param, gr->chat_prompt, len, true, &gr->tokens[0], &gr->n_tokens[0])) {
+    if (!render_chat(rq, ci, &gr->chat_prompt, &len)) {
+        return false;
+    }
+    if (ci->n_media > 0) {
+        gr->n_prompts = 1; /* owns what media_prompt made, also when it fails */
+        return media_prompt(rq, gr, 0, gr->prompt_param, gr->chat_prompt, len, true, ci->media, ci->n_media);
+    }
+    if (!tokenize_text(rq, gr->prompt_param, gr->chat_prompt, len, true, &gr->tokens[0], &gr->n_tokens[0])) {
         return false;
     }
     gr->n_prompts = 1;
@@ -832,6 +886,50 @@ static bool mixed_tokens(struct request *rq, json_t *arr, const char *param, lla
     return true;
 }
 
+/* Prompt k of llama-server's {"prompt_string": text, "multimodal_data": [base64, ...]}: the text holds the server's
+ * marker (/props "media_marker") once for each medium. */
+static bool multimodal_prompt(struct request *rq, struct gen_request *gr, size_t k, const char *param, json_t *text,
+                              json_t *data) {
+    if (!rq->s->mmproj) {
+        reply_error(rq, 400, param, "unsupported_value",
+                    "'%s' has multimodal_data, but this server has no multimodal projector", param);
+        return false;
+    }
+    if (!json_is_array(data) || json_array_size(data) > MAX_MEDIA) {
+        reply_error(rq, 400, param, "invalid_type", "'multimodal_data' must be an array of at most %d base64 strings",
+                    MAX_MEDIA);
+        return false;
+    }
+    llamac_media *media[MAX_MEDIA] = { NULL };
+    size_t n = 0;
+    bool ok = true;
+    size_t i;
+    json_t *e;
+    json_array_foreach(data, i, e) {
+        if (!json_is_string(e)) {
+            reply_error(rq, 400, param, "invalid_type", "'multimodal_data[%zu]' must be a base64 string", i);
+            ok = false;
+            break;
+        }
+        char where[64];
+        snprintf(where, sizeof where, "%s.multimodal_data[%zu]", param, i);
+        if (!(ok = media_from_url(rq, param, where, json_string_value(e), json_string_length(e), 0, &media[n]))) {
+            break;
+        }
+        n++;
+    }
+    gr->n_prompts++; /* owns what media_prompt made, also when it fails */
+    ok = ok && media_prompt(rq, gr, k, param, json_string_value(text), json_string_length(text), true, media, n);
+    for (size_t j = 0; j < n; j++) {
+        llamac_media_free(media[j]);
+    }
+    if (ok && gr->echo_prompt && !(gr->echo[k] = strdup(json_string_value(text)))) {
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+        return false;
+    }
+    return ok;
+}
+
 bool gen_request_add_prompt(struct request *rq, struct gen_request *gr, json_t *v, const char *param) {
     gr->prompt_param = param;
     if (gr->n_prompts >= MAX_PROMPTS) {
@@ -841,16 +939,15 @@ bool gen_request_add_prompt(struct request *rq, struct gen_request *gr, json_t *
     size_t k = gr->n_prompts;
     if (json_is_object(v)) {
         /* llama-server's {"prompt_string": ..., "multimodal_data": [...]} */
-        if (json_object_get(v, "multimodal_data")) {
-            reply_error(rq, 400, param, "unsupported_value",
-                        "'%s' has multimodal_data, but this server has no multimodal projector", param);
-            return false;
-        }
+        json_t *data = json_object_get(v, "multimodal_data");
         v = json_object_get(v, "prompt_string");
         if (!json_is_string(v)) {
             reply_error(rq, 400, param, "invalid_type", "a prompt object in '%s' needs a string 'prompt_string'",
                         param);
             return false;
+        }
+        if (data && !json_is_null(data)) {
+            return multimodal_prompt(rq, gr, k, param, v, data);
         }
     }
     bool ids = json_is_array(v), mixed = false;

@@ -17,6 +17,7 @@
 #define MAX_N 16
 #define MAX_PROMPTS 64
 #define MAX_CHOICES 64 /* engine requests of one HTTP request (job_cancel's bound) */
+#define MAX_MEDIA 64   /* images and audio clips in one conversation or prompt */
 
 /* Parses the body as a JSON object; on failure replies 400 (with the line and column) and returns NULL. The
  * caller frees the result with json_decref. */
@@ -49,6 +50,8 @@ struct chat_input {
     char *reasoning_effort;                     /* the request's reasoning_effort; NULL: none */
     llamac_thinking thinking;                   /* the server's --reasoning */
     const char *param; /* the body's field the conversation came from ("messages", "input"), for errors; static */
+    llamac_media *media[MAX_MEDIA]; /* the media of the messages' image_url / input_audio parts, in order (owned) */
+    size_t n_media;
 };
 
 /* Reads "messages", "tools", "chat_template_kwargs", "add_generation_prompt", "continue_final_message" and
@@ -62,6 +65,22 @@ bool chat_input_parse(struct request *rq, json_t *body, struct chat_input *ci);
  * apply. Every dialect builds its conversation here. chat_input_free, also after failing. */
 bool chat_input_set(struct request *rq, struct chat_input *ci, json_t *messages, json_t *tools, json_t *kwargs,
                     const char *param, bool allow_empty);
+
+/* ---- media (media.c) ---- */
+
+/* The medium of a media URL (`len` bytes; a data: URI with base64, bare base64, a file:// URL under --media-path)
+ * made with the server's projector; `type` is what the request says it is (0: either). Replies 400 naming `param` with
+ * llama-server's message when the server has no projector for it, the URL is malformed or not base64, the file is
+ * not allowed or missing, the bytes are not an image or audio the projector takes (500 only when out of memory); the
+ * message starts with `where`, the medium's place in the body ("messages[1].content[0]"). */
+bool media_from_url(struct request *rq, const char *param, const char *where, const char *url, size_t len,
+                    llamac_media_type type, llamac_media **out);
+
+/* The media of OpenAI-format `messages` (image_url and input_audio content parts) into ci->media, and the messages
+ * as they are rendered (a new reference: json_decref): a message with media has its content as one string with the
+ * server's marker for each medium (llama-server's join); `messages` itself is left as it is. NULL after replying
+ * (`param` names the messages' field). chat_input_set calls it. */
+json_t *chat_input_media(struct request *rq, struct chat_input *ci, json_t *messages, const char *param);
 
 /* Whether a thinking template thinks (`enable`: 1 on, 0 off, -1 as the template likes) and how hard (`effort`, e.g.
  * "low", or NULL), as the dialects ask for it (Anthropic's `thinking`, the Responses API's `reasoning`, Ollama's
@@ -86,12 +105,13 @@ bool render_chat(struct request *rq, const struct chat_input *ci, char **out, si
 struct gen_request {
     /* the prompts: one rendered conversation (chat) or up to MAX_PROMPTS completion prompts */
     size_t n_prompts;
-    llamac_token *tokens[MAX_PROMPTS];
-    size_t n_tokens[MAX_PROMPTS];
-    bool tokens_malloced[MAX_PROMPTS]; /* given as ids in the body (free), else tokenized (llamac_free) */
-    char *echo[MAX_PROMPTS];           /* the prompt's text to echo (malloc), or NULL */
-    char *chat_prompt;                 /* chat: the rendered conversation (llamac_free); NULL for completions */
-    const char *prompt_param;          /* the field the prompt came from, for errors ("messages", "prompt") */
+    llamac_token *tokens[MAX_PROMPTS];  /* a prompt with media: its text tokens (for echo and counts) */
+    size_t n_tokens[MAX_PROMPTS];       /* a prompt with media: all its tokens, the media's included */
+    llamac_chunks *chunks[MAX_PROMPTS]; /* a prompt with media (llamac_chunks_free), else NULL */
+    bool tokens_malloced[MAX_PROMPTS];  /* given as ids in the body (free), else tokenized (llamac_free) */
+    char *echo[MAX_PROMPTS];            /* the prompt's text to echo (malloc), or NULL */
+    char *chat_prompt;                  /* chat: the rendered conversation (llamac_free); NULL for completions */
+    const char *prompt_param;           /* the field the prompt came from, for errors ("messages", "prompt") */
     /* sampling, constraints and limits, as the engine takes them; its pointers go to the fields below and into the
      * request body, which must outlive the request */
     llamac_engine_request er;

@@ -272,6 +272,11 @@ static json_t *convert_parts(struct request *rq, json_t *content, const char *wh
         } else if (type && strcmp(type, "refusal") == 0 && json_is_string(json_object_get(p, "refusal"))) {
             json_array_append_new(parts,
                                   json_pack("{s:s, s:O}", "type", "text", "text", json_object_get(p, "refusal")));
+        } else if (type && strcmp(type, "input_image") == 0 && rq->s->mmproj &&
+                   json_is_string(json_object_get(p, "image_url"))) {
+            /* {"type": "input_image", "image_url": "data:..."}: read where every dialect's media are read */
+            json_array_append_new(parts, json_pack("{s:s, s:{s:O}}", "type", "image_url", "image_url", "url",
+                                                   json_object_get(p, "image_url")));
         } else {
             bool media = type && (strcmp(type, "input_image") == 0 || strcmp(type, "input_file") == 0 ||
                                   strcmp(type, "input_audio") == 0);

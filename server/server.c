@@ -115,6 +115,11 @@ void server_set_backend(server *s, const struct server_backend *b) {
     s->embd_ctx = b->embd_ctx;
     s->reranking = b->reranking;
     request_budget(s);
+    s->mmproj = b->mmproj;
+    llamac_mmproj_info pi;
+    if (b->mmproj && llamac_mmproj_get_info(b->mmproj, &pi) == LLAMAC_OK) {
+        snprintf(s->marker, sizeof s->marker, "%s", pi.marker);
+    }
     /* an alias list names the model by its first alias in byte order, as llama-server's (a sorted set) */
     json_t *aliases = list_json(s->opt.alias);
     const char *first = NULL;
@@ -144,7 +149,8 @@ size_t server_shutdown(server *s, unsigned grace_ms) {
     }
     http_stop(s); /* every connection closed, while the engine still runs */
     llamac_engine_free(s->backend.engine);
-    wake_stop(s); /* after the engine: nothing pushes any more; what is left is woken */
+    wake_stop(s);                          /* after the engine: nothing pushes any more; what is left is woken */
+    llamac_mmproj_free(s->backend.mmproj); /* after the engine, whose requests held chunks of it */
     llamac_ctx_free(s->backend.embd_ctx);
     llamac_template_free(s->backend.tmpl);
     llamac_model_free(s->backend.model);

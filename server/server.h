@@ -41,6 +41,7 @@ struct server_options {
     const char *model_path;
     bool no_webui;          /* --no-webui: no chat page at / */
     const char *static_dir; /* --path: this folder's files at / instead of the embedded chat page; NULL: the page */
+    const char *media_path; /* --media-path: the folder file:// media URLs are read from; NULL: they are refused */
     llamac_reasoning_format reasoning;   /* <think> to reasoning_content (DEEPSEEK, the default) or left in (NONE) */
     const char *chat_template_kwargs;    /* a JSON object of template variables for every chat request (a request's
                                             chat_template_kwargs override them key by key); NULL: none */
@@ -73,7 +74,8 @@ uint16_t server_port(const server *s);
 bool server_has_page(const server *s);
 
 /* What generation and embeddings use. The server owns all of it from server_set_backend on (server_shutdown frees
- * it): the model, the engine (NULL: no generation endpoints), the chat template (NULL: chat completions answer 400),
+ * it): the model, the engine (NULL: no generation endpoints), a projector (NULL: no media), the chat template (NULL:
+ * chat completions answer 400),
  * an embedding context (NULL: /v1/embeddings and /rerank answer 501), which is used with rank pooling for /rerank
  * when `reranking`. The template's source is only read during the call (it tells the model's tool-call format; may
  * be NULL). */
@@ -84,6 +86,8 @@ struct server_backend {
     const char *template_source;
     llamac_context *embd_ctx;
     bool reranking;
+    llamac_mmproj *mmproj; /* the projector for images and audio in requests (its marker stands for a medium in
+                              prompts); NULL: requests with media answer 400 */
 };
 
 /* Hands the backend over (see struct server_backend) and marks the server ready. */

@@ -159,7 +159,8 @@ expect_eq "content parts: prompt tokens" "$(jqr .usage.prompt_tokens "$TMP/parts
 req POST "$S_URL/v1/chat/completions" "$(echo "$CHAT" | jq -c '.messages = [{role: "system", content: "Be brief."},
   {role: "user", content: [{type: "text", text: "What is this?"}, {type: "image_url", image_url: {url: "data:,"}}]}]')"
 expect_eq "image part: 400" "$code:$(jqr .error.param)" "400:messages"
-expect_contains "image part: message" "$(jqr .error.message)" "messages[1].content[1]: image_url input is not supported by this model/build"
+expect_contains "image part: message" "$(jqr .error.message)" \
+  "messages[1].content[1]: image input is not supported - hint: if this is unexpected, you may need to provide the mmproj"
 req POST "$S_URL/apply-template" '{"messages":[{"role":"user","content":[{"type":"input_audio","input_audio":{"data":"","format":"wav"}}]}]}'
 expect_eq "audio part: 400" "$code:$(jqr .error.code)" "400:unsupported_value"
 req POST "$S_URL/v1/chat/completions" '{"messages":[{"role":"user","content":[{"type":"text"}]}]}'

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #define MAX_KEYS 64
 
@@ -383,6 +385,11 @@ static const struct cli_opt server_rows[] = {
     { .names = { "-bs", "--backend-sampling" },
       .set = cli_set_ignored,
       .help = "accepted, no effect: llamac samples on the CPU, which gives the same tokens and probabilities" },
+    { .names = { "--media-path" },
+      .arg = "DIR",
+      .set = cli_set_str,
+      .offset = SO(media_path),
+      .help = "a folder that image_url parts may name files of (file://NAME); without it file:// URLs are refused" },
     { .names = { "-cb", "--cont-batching" },
       .set = cli_set_ignored,
       .help = "accepted (batching is always continuous)" },
@@ -395,8 +402,17 @@ static const struct cli_group server_group =
     CLI_GROUP("Server (llama-server's names)", CLI_TARGET_COMMAND, server_rows);
 
 static const struct cli_group *const serve_groups[] = {
-    &server_group,  &cli_group_template, &cli_group_sampling, &cli_group_adapters, &cli_group_model,
-    &cli_group_hub, &cli_group_load,     &cli_group_context,  &cli_group_log,      NULL,
+    &server_group,
+    &cli_group_template,
+    &cli_group_sampling,
+    &cli_group_adapters,
+    &cli_group_model,
+    &cli_group_mmproj,
+    &cli_group_hub,
+    &cli_group_load,
+    &cli_group_context,
+    &cli_group_log,
+    NULL,
 };
 
 static int serve(int argc, char **argv);
@@ -430,6 +446,42 @@ static llamac_template *load_template(struct cli_common *c, struct serve_opts *o
     return t;
 }
 
+/* The marker that stands for a medium in prompts, as llama-server makes it: LLAMA_MEDIA_MARKER when set (a marker
+ * pinned for reproducible prompts), else random per process ("<__media_" 32 random letters "__>"), so that no user
+ * text can pass for one. */
+static void media_marker(char *buf, size_t cap) {
+    const char *env = getenv("LLAMA_MEDIA_MARKER");
+    if (env && env[0] && strlen(env) < cap && strlen(env) <= 64) {
+        snprintf(buf, cap, "%s", env);
+        return;
+    }
+    static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    unsigned char r[24] = { 0 };
+    FILE *f = fopen("/dev/urandom", "rb");
+    size_t got = f ? fread(r, 1, sizeof r, f) : 0;
+    if (f) {
+        fclose(f);
+    }
+    unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+    char rnd[sizeof r + 1];
+    for (size_t i = 0; i < sizeof r; i++) {
+        unsigned v = i < got ? r[i] : (unsigned)rand_r(&seed);
+        rnd[i] = letters[v % (sizeof letters - 1)];
+    }
+    rnd[sizeof r] = '\0';
+    snprintf(buf, cap, "<__media_%s__>", rnd);
+}
+
+/* --media-path must name a folder. */
+static bool media_path_check(struct cli_common *c, const char *dir) {
+    struct stat st;
+    if (dir && (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        cli_error(c, "--media-path %s: not a folder", dir);
+        return false;
+    }
+    return true;
+}
+
 static int serve(int argc, char **argv) {
     struct cli_common c;
     cli_common_init(&c, "serve");
@@ -453,6 +505,7 @@ static int serve(int argc, char **argv) {
     llamac_template *tmpl = NULL;
     llamac_engine *engine = NULL;
     llamac_context *embd = NULL;
+    llamac_mmproj *mmproj = NULL;
     server *srv = NULL;
     struct sigwatch watch = { 0 }; /* started below, joined at done */
     struct cli_sampling sampling = { .params = &o.so.defaults.sampling };
@@ -481,7 +534,7 @@ static int serve(int argc, char **argv) {
         goto done;
     }
     if ((o.chat.kwargs && !cli_json_object(&c, "--chat-template-kwargs", o.chat.kwargs)) ||
-        !cli_template_check(&c, &o.chat)) {
+        !cli_template_check(&c, &o.chat) || !cli_media_check(&c, true) || !media_path_check(&c, o.so.media_path)) {
         goto done;
     }
     if (o.so.slot_save_path) {
@@ -571,6 +624,15 @@ static int serve(int argc, char **argv) {
     if (!cli_adapters_load(&c, &c.adapters, model)) {
         goto done;
     }
+    char marker[64];
+    media_marker(marker, sizeof marker);
+    c.media.params.marker = marker;
+    c.quiet = true;
+    bool loaded = cli_load_mmproj(&c, model, &mmproj);
+    c.quiet = quiet;
+    if (!loaded) {
+        goto done;
+    }
     llamac_adapter_scale set[CLI_MAX_ADAPTERS];
     for (size_t k = 0; k < c.adapters.n_lora; k++) {
         set[k].adapter = c.adapters.loaded[k];
@@ -605,9 +667,10 @@ static int serve(int argc, char **argv) {
             goto done;
         }
     }
-    struct server_backend backend = { model, engine,     tmpl, tmpl ? llamac_template_source(tmpl, NULL) : NULL,
-                                      embd,  o.reranking };
+    struct server_backend backend = { model, engine,      tmpl,  tmpl ? llamac_template_source(tmpl, NULL) : NULL,
+                                      embd,  o.reranking, mmproj };
     server_set_backend(srv, &backend); /* the server owns them now */
+    mmproj = NULL;
     model = NULL;
     engine = NULL;
     tmpl = NULL;
@@ -649,6 +712,7 @@ done:
     server_shutdown(srv, 0); /* the backend it owns included */
     llamac_engine_free(engine);
     llamac_ctx_free(embd);
+    llamac_mmproj_free(mmproj);
     llamac_template_free(tmpl);
     cli_adapters_free(&c.adapters);
     llamac_model_free(model);
