@@ -60,3 +60,18 @@ finish() {
   echo "$passed passed, $failed failed" >&2
   [ "$failed" -eq 0 ]
 }
+
+# media_fixtures : the projectors and media files test_media_fidelity writes for stories260K-chatml (the vision and
+# audio projectors, PNGs, a WAV) into $FX, with $M, $V and $A naming the model and the two projectors, and
+# chatml TEXT: a file holding the chat prompt llama-mtmd-cli renders for one user message (it ends in a newline).
+# Without LLAMAC_LLAMA_SOURCE the writer skips the qwen2vl model (M-RoPE, tested by test_media_fidelity).
+media_fixtures() {
+  M="$MODELS/stories260K-chatml.gguf"
+  FX="$TMP/media"
+  rm -rf "$FX"
+  env -u LLAMAC_LLAMA_SOURCE "$(dirname "$LLAMAC")/test_media_fidelity" --write-fixtures "$FX" > /dev/null ||
+    { echo "cannot write the media fixtures" >&2; exit 1; }
+  V="$FX/mmproj-vision.gguf"
+  A="$FX/mmproj-audio.gguf"
+}
+chatml() { printf '<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n' "$1" > "$TMP/prompt"; echo "$TMP/prompt"; }

@@ -3,17 +3,8 @@
 # (tests/reference/mtmd/, flash attention off, 2 threads, as scripts/reference/mtmd.sh ran it); the image reaches the
 # model (other images, other text); and every command-line error gets its message and exit status.
 . "$(dirname "$0")/lib.sh"
-M="$MODELS/stories260K-chatml.gguf"
-FX="$TMP/media"
-rm -rf "$FX"
-# Without LLAMAC_LLAMA_SOURCE the writer skips the qwen2vl model (M-RoPE, tested by test_media_fidelity).
-env -u LLAMAC_LLAMA_SOURCE "$(dirname "$LLAMAC")/test_media_fidelity" --write-fixtures "$FX" > /dev/null ||
-  { echo "cannot write the media fixtures" >&2; exit 1; }
-V="$FX/mmproj-vision.gguf"
-A="$FX/mmproj-audio.gguf"
+media_fixtures
 same=(--temp 0 -n 24 -fa off -t 2 -c 1024)
-# The prompt file of the chat prompt llama-mtmd-cli renders for one user message (it ends in a newline).
-chatml() { printf '<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n' "$1" > "$TMP/prompt"; echo "$TMP/prompt"; }
 
 # run: the chat prompt llama-mtmd-cli renders, with special tokens parsed, gives its answer.
 run_llamac "$TMP/o" "$TMP/e" run -m "$M" --mmproj "$V" --image "$FX/gradient-32x32.png" \

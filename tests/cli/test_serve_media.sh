@@ -7,15 +7,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/serve_lib.sh"
 command -v jq > /dev/null || { echo "jq is needed" >&2; exit 77; }
-M="$MODELS/stories260K-chatml.gguf"
-FX="$TMP/media"
-rm -rf "$FX"
-env -u LLAMAC_LLAMA_SOURCE "$(dirname "$LLAMAC")/test_media_fidelity" --write-fixtures "$FX" > /dev/null ||
-  { echo "cannot write the media fixtures" >&2; exit 1; }
-V="$FX/mmproj-vision.gguf"
-A="$FX/mmproj-audio.gguf"
+media_fixtures
 same=(-fa off -t 2)
-chatml() { printf '<|im_start|>user\n%s<|im_end|>\n<|im_start|>assistant\n' "$1" > "$TMP/prompt"; echo "$TMP/prompt"; }
 
 # What llamac run answers for each file, the reference of the server's answers.
 for f in gradient-32x32 checker-32x32; do

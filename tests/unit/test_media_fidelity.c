@@ -140,7 +140,8 @@ static void compare_embd(const char *name, const float *e, size_t n_floats, int3
 }
 
 /* With M-RoPE an image advances positions by less than its tokens: a second turn that reuses the first from the cache
- * must continue at the right positions, so its reply equals a fresh session's on the same conversation. */
+ * must continue at the right positions, so its reply equals a fresh session's on the same conversation. The engine,
+ * whose positions are token indices, refuses such media. */
 static void chat_mrope(const char *dir) {
     char path[1200];
     snprintf(path, sizeof path, "%s/qwen2vl-64.gguf", dir);
@@ -196,6 +197,23 @@ static void chat_mrope(const char *dir) {
     }
     llamac_chat_free(chat);
     llamac_chat_free(fresh);
+    /* The engine (llamac serve's) places tokens at their indices: it refuses an M-RoPE model's media at submit. */
+    llamac_engine_params ep = llamac_engine_params_default();
+    ep.n_slots = 1;
+    ep.n_ctx = 1024;
+    ep.n_threads = N_THREADS;
+    llamac_engine *e = NULL;
+    llamac_chunks *chunks = NULL;
+    CHECK_OK(llamac_engine_new(m, &ep, &e));
+    CHECK_OK(llamac_mmproj_tokenize(proj, "<__media__>What is it?", 22, LLAMAC_TOKENIZE_ADD_SPECIAL, &img, 1, &chunks));
+    if (e && chunks) {
+        llamac_engine_request er = llamac_engine_request_default();
+        er.chunks = chunks;
+        CHECK_STATUS(llamac_engine_submit(e, &er, NULL), LLAMAC_E_UNSUPPORTED);
+        CHECK_ERROR_HAS("M-RoPE");
+    }
+    llamac_chunks_free(chunks);
+    llamac_engine_free(e);
 done:
     llamac_media_free(img);
     llamac_ctx_free(c1);
