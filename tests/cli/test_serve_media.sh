@@ -20,6 +20,16 @@ run_llamac "$TMP/run-tone" "$TMP/e" run -m "$M" --mmproj "$A" --audio "$FX/tone-
   -f "$(chatml '<__media__>What do you hear?')" --parse-special --temp 0 -n 24 -c 1024 "${same[@]}"
 expect_eq "llamac run --audio" "$rc" 0
 
+# Command-line errors: a projector that does not load (1), a --media-path that is no folder, contradicting flags (2).
+run_llamac "$TMP/o" "$TMP/e" serve --port 0 -m "$M" --mmproj "$FX/nope.gguf"
+expect_eq "missing projector: status" "$rc" 1
+expect_contains "missing projector: message" "$(cat "$TMP/e")" "projector $FX/nope.gguf: cannot open projector"
+run_llamac "$TMP/o" "$TMP/e" serve --port 0 -m "$M" --mmproj "$V" --media-path "$V"
+expect_eq "--media-path not a folder" "$rc:$(tail -1 "$TMP/e")" "2:llamac serve: --media-path $V: not a folder"
+run_llamac "$TMP/o" "$TMP/e" serve --port 0 -m "$M" --mmproj "$V" --no-mmproj
+expect_eq "--mmproj with --no-mmproj" "$rc:$(tail -1 "$TMP/e")" \
+  "2:llamac serve: --mmproj and --no-mmproj contradict each other"
+
 start_server V -m "$M" --mmproj "$V" -np 1 -c 1024 --media-path "$FX" "${same[@]}"
 start_server N -m "$M" -np 1 -c 1024 "${same[@]}"
 
