@@ -45,6 +45,10 @@ static void set_parse(const struct server *s, const struct gen_request *gr, stru
         llamac_template_parse_params(s->tmpl, gr->chat_prompt, gr->tools, s->opt.reasoning, &pp) != LLAMAC_OK) {
         pp.think_start = pp.think_end = ""; /* out of memory: the reply stays as it is */
     }
+    if (pp.lead) { /* it points into the prompt, which goes with the request; the reply is read after that */
+        j->parse_lead = strdup(pp.lead);
+        pp.lead = j->parse_lead; /* out of memory: NULL, the lead is left out */
+    }
     j->parse = pp;
     j->parse_tools = gr->tools || pp.reasoning != LLAMAC_REASONING_NONE;
 }

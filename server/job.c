@@ -96,6 +96,7 @@ static void job_free(struct job *j) {
         llamac_tool_stream_free(j->choices[i].tools);
     }
     free(j->choices);
+    free(j->parse_lead);
     if (j->dialect_data_free) {
         j->dialect_data_free(j->dialect_data);
     }

@@ -46,6 +46,8 @@ struct job {
     int top_logprobs;
     bool parse_tools;               /* a chat reply read by the tool-call parser (tools or reasoning) */
     llamac_tool_parse_params parse; /* how: format, reasoning, whether calls are read */
+    char *parse_lead;               /* the job's copy of parse.lead (which points into the rendered prompt, freed
+                                       with the request while the reply is still read) */
     size_t n_per_prompt;            /* choices per prompt (the request's n) */
     bool record_tokens;             /* each result keeps its generated token ids */
     bool stream_tokens;             /* a stream has an event for every token, with its id (llama-server's native) */
