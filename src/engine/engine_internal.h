@@ -148,7 +148,7 @@ struct llamac_engine {
     size_t parked_bytes; /* engine thread only */
     /* Bumped (lock held) by a cancel of a request in a slot and by shutdown, so that the decode in progress can stop
      * between ggml's graph nodes instead of after the whole chunk (llamac__eng_abort); decode_epoch is its value
-     * when the step's decode began (engine thread only). */
+     * when the loop last reaped the cancelled, before the step (engine thread only). */
     atomic_uint cancel_epoch;
     unsigned decode_epoch;
 };

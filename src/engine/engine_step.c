@@ -695,7 +695,6 @@ static void step(llamac_engine *e) {
         }
     }
     double t0 = llamac__now_ms();
-    e->decode_epoch = atomic_load(&e->cancel_epoch);
     llamac_status st = llamac_ctx_decode_batch(e->ctx, e->batch);
     if (st == LLAMAC_E_CONTEXT_FULL && e->params.kv_unified && evict_idle(e)) {
         st = llamac_ctx_decode_batch(e->ctx, e->batch); /* the idle slots' cells are free now */
@@ -845,6 +844,10 @@ void *llamac__eng_main(void *arg) {
             }
             continue;
         }
+        /* Cancels before this point were reaped above; any later one (until the step's decode ends) changes the
+         * epoch, so the abort callback looks at the flags (taken after the batch is built, a cancel in between
+         * would decode the whole chunk for a request already gone). */
+        e->decode_epoch = atomic_load(&e->cancel_epoch);
         pthread_mutex_unlock(&e->lock);
         for (uint32_t i = 0; i < e->params.n_slots; i++) {
             struct eng_slot *s = &e->slots[i];
