@@ -284,7 +284,7 @@ static void test_parse_params(void) {
     CHECK_OK(
         llamac_template_parse_params(tmpl, "<|im_start|>assistant\n<think>\n", false, LLAMAC_REASONING_DEEPSEEK, &p));
     CHECK(p.reasoning_open);
-    CHECK_OK(llamac_tool_parse("why</think>\n\nso", 18, &p, &m));
+    CHECK_OK(llamac_tool_parse("why</think>\n\nso", 15, &p, &m));
     CHECK_STR(m ? m->reasoning_content : NULL, "why");
     CHECK_STR(m ? m->content : NULL, "so");
     llamac_tool_message_free(m);
