@@ -118,7 +118,8 @@ struct llamac_engine {
     uint32_t n_ctx_slot; /* per slot */
     uint32_t chunk;      /* prompt tokens per step */
     uint32_t n_batch;
-    uint64_t applied_key; /* the key of the LoRA set the context decodes with now (engine thread only) */
+    uint64_t applied_key;   /* the key of the LoRA set the context decodes with now (engine thread only) */
+    uint32_t applied_steps; /* steps decoded in a row with applied_key (engine thread only; engine_step.c) */
     struct eng_slot *slots;
     llamac_batch *batch;
 
