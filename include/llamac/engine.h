@@ -97,6 +97,13 @@ typedef struct llamac_engine_params {
      * llamac_ctx_set_adapters checks. */
     const llamac_adapter_scale *adapters;
     size_t n_adapters;
+    /* A control vector every request decodes with (llama-server's --control-vector flags, which apply to the whole
+     * server): the sum of the scaled vectors of `cvecs` (loaded for the engine's model), on layers cvec_layer_start to
+     * cvec_layer_end (0 for either: llama.cpp's default). Borrowed for llamac_engine_new (the context keeps the sum);
+     * NULL with 0: none. Checked as llamac_ctx_set_cvec checks. */
+    const llamac_cvec_scale *cvecs;
+    size_t n_cvecs;
+    int32_t cvec_layer_start, cvec_layer_end;
 } llamac_engine_params;
 
 /* The defaults described above. Thread-safe. */

@@ -181,6 +181,8 @@ llamac_status llamac_engine_new(llamac_model *model, const llamac_engine_params 
     st = llamac_ctx_new(model, &cp, &e->ctx);
     if (st != LLAMAC_OK ||
         (p.n_adapters > 0 && (st = llamac_ctx_set_adapters(e->ctx, p.adapters, p.n_adapters)) != LLAMAC_OK) ||
+        (p.n_cvecs > 0 &&
+         (st = llamac_ctx_set_cvec(e->ctx, p.cvecs, p.n_cvecs, p.cvec_layer_start, p.cvec_layer_end)) != LLAMAC_OK) ||
         (st = llamac__adapter_set_copy(p.adapters, p.n_adapters, &e->adapters)) != LLAMAC_OK) {
         goto fail;
     }
@@ -188,6 +190,8 @@ llamac_status llamac_engine_new(llamac_model *model, const llamac_engine_params 
     e->applied_key = llamac__lora_key(p.adapters, p.n_adapters);
     e->params.adapters = NULL; /* borrowed for this call only: the engine holds them */
     e->params.n_adapters = 0;
+    e->params.cvecs = NULL; /* likewise: the context holds their sum */
+    e->params.n_cvecs = 0;
     e->model = llamac_ctx_model(e->ctx);
     llamac_ctx_set_abort(e->ctx, llamac__eng_abort, e); /* a cancel stops the decode in progress */
     llamac_ctx_info info;

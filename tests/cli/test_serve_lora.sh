@@ -2,8 +2,8 @@
 # same adapter and scale (tests/reference/lora/), in parallel slots too; a request's `lora` field picks its own scales,
 # and four requests at scales 0, 0.5, 1 and 0.5 decoded at once each get the text of their scale; POST /lora-adapters
 # changes the scales of the requests after it (not of one already running); GET /lora-adapters lists them as
-# llama-server does; malformed lists get 400; bad adapter files and flags stop the server at startup with a clear
-# message.
+# llama-server does; malformed lists get 400; --control-vector flags give llama-completion's text with the same
+# vector, scale and layers; bad adapter files and flags stop the server at startup with a clear message.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/serve_lib.sh"
 command -v curl > /dev/null && command -v jq > /dev/null || { echo "curl and jq are needed" >&2; exit 77; }
@@ -13,9 +13,10 @@ L="$REF/lora"
 "$LLAMAC" synth -q --control-vector -m "$M" -o "$TMP/stories-cvec.gguf" --seed 2 --init-std 0.1
 BODY='{"prompt": "Once upon a time", "max_tokens": 48, "temperature": 0'
 
-# post_bg FILE JSON : POST /v1/completions in the background, the reply into FILE; the pid goes to $bg.
+# post_bg FILE JSON [URL] : POST /v1/completions to URL (default $S_URL) in the background, the reply into FILE; the
+# pid goes to $bg.
 post_bg() {
-  curl -s -H 'Content-Type: application/json' --data-binary "$2" "$S_URL/v1/completions" > "$1" &
+  curl -s -H 'Content-Type: application/json' --data-binary "$2" "${3:-$S_URL}/v1/completions" > "$1" &
   bg=$!
 }
 
@@ -119,6 +120,25 @@ req GET "$N_URL/lora-adapters"
 expect_eq "no adapters" "$(jq -c . "$TMP/body")" "[]"
 stop_server "$N_PID"
 
+# control vectors apply to every request, as llama-server's flags do: llama-completion's text with the same flags,
+# from parallel slots too
+start_server C -m "$M" -np 2 -t 1 --control-vector "$TMP/stories-cvec.gguf"
+req POST "$C_URL/v1/completions" "$BODY}"
+expect_eq "control vector: llama-completion's text" "$(jqr '.choices[0].text')" "$(cat "$L/stories-cvec-1.txt")"
+stop_server "$C_PID"
+start_server C -m "$M" -np 2 -t 1 --control-vector-scaled "$TMP/stories-cvec.gguf:3" --control-vector-layer-range 2 3
+pids=()
+for i in 0 1; do
+  post_bg "$TMP/c$i" "$BODY}" "$C_URL"
+  pids+=("$bg")
+done
+wait "${pids[@]}"
+for i in 0 1; do
+  expect_eq "control vector scaled, layers 2-3, slot request $i" "$(jqr '.choices[0].text' "$TMP/c$i")" \
+    "$(cat "$L/stories-cvec-range.txt")"
+done
+stop_server "$C_PID"
+
 # startup errors
 run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --port 0 --lora "$TMP/missing.gguf"
 expect_eq "missing adapter: status" "$rc" 1
@@ -126,9 +146,16 @@ expect_contains "missing adapter: message" "$(cat "$TMP/e")" "missing.gguf"
 run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --port 0 --lora "$TMP/stories-cvec.gguf"
 expect_eq "control vector as adapter: status" "$rc" 1
 expect_contains "control vector as adapter: message" "$(cat "$TMP/e")" "is a control vector, not a LoRA adapter"
-run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --port 0 --control-vector "$TMP/stories-cvec.gguf"
-expect_eq "control vector: status" "$rc" 2
-expect_contains "control vector: message" "$(cat "$TMP/e")" "not supported by llamac serve yet"
+run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --port 0 --control-vector "$TMP/stories-lora.gguf"
+expect_eq "adapter as control vector: status" "$rc" 1
+expect_contains "adapter as control vector: message" "$(cat "$TMP/e")" "stories-lora.gguf"
+run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --port 0 --reranking --control-vector "$TMP/stories-cvec.gguf"
+expect_eq "control vector with --reranking: status" "$rc" 2
+expect_contains "control vector with --reranking: message" "$(cat "$TMP/e")" "--reranking serves none"
+run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --port 0 --control-vector "$TMP/stories-cvec.gguf" \
+  --control-vector-layer-range 3 9
+expect_eq "control vector range past the layers: status" "$rc" 1
+expect_contains "control vector range past the layers: message" "$(cat "$TMP/e")" "layer"
 run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --port 0 --lora-scaled "$TMP/stories-lora.gguf:x"
 expect_eq "bad scale: status" "$rc" 2
 finish

@@ -525,12 +525,12 @@ static int serve(int argc, char **argv) {
         cli_error(&c, "--embedding and --reranking exclude each other");
         goto done;
     }
-    if (c.adapters.n_cvec > 0 || c.adapters.layer_start || c.adapters.layer_end) {
-        cli_error(&c, "control vectors are not supported by llamac serve yet (llamac run and chat take them)");
-        goto done;
-    }
     if (c.adapters.n_lora > 0 && o.reranking) {
         cli_error(&c, "--lora applies to generation; --reranking serves none");
+        goto done;
+    }
+    if (c.adapters.n_cvec > 0 && o.reranking) {
+        cli_error(&c, "--control-vector applies to generation; --reranking serves none");
         goto done;
     }
     if ((o.chat.kwargs && !cli_json_object(&c, "--chat-template-kwargs", o.chat.kwargs)) ||
@@ -640,6 +640,15 @@ static int serve(int argc, char **argv) {
     }
     o.ep.adapters = set;
     o.ep.n_adapters = c.adapters.n_lora;
+    llamac_cvec_scale cset[CLI_MAX_ADAPTERS];
+    for (size_t k = 0; k < c.adapters.n_cvec; k++) {
+        cset[k].cvec = c.adapters.cvecs[k];
+        cset[k].scale = c.adapters.cvec[k].scale;
+    }
+    o.ep.cvecs = cset;
+    o.ep.n_cvecs = c.adapters.n_cvec;
+    o.ep.cvec_layer_start = c.adapters.layer_start;
+    o.ep.cvec_layer_end = c.adapters.layer_end;
     o.ep.n_ctx = c.ctx.n_ctx;
     o.ep.n_batch = c.ctx.n_batch;
     o.ep.n_ubatch = c.ctx.n_ubatch;
