@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ggml RPC: `llamac rpc-server` on two loopback addresses of their own (127.0.0.2, 127.0.0.3), a model's layers split
-# across them with --rpc: greedy text identical to the local CPU run for run and serve; unreachable, malformed and
-# non-RPC endpoints named in one-line errors; rpc-server's own errors and its warning off loopback.
+# across them with --rpc: greedy text identical to the local CPU run for run and serve; a peer killed mid-generation
+# ends the server at once (no hang); unreachable, malformed and non-RPC endpoints named in one-line errors;
+# rpc-server's own errors and its warning off loopback.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/serve_lib.sh"
 M="$MODELS/stories260K.gguf"
@@ -26,7 +27,7 @@ rpc_start() {
 }
 rpc_start A 127.0.0.2
 rpc_start B 127.0.0.3
-trap 'kill $A_PID $B_PID 2> /dev/null' EXIT
+trap 'kill $A_PID $B_PID ${C_PID:-} 2> /dev/null' EXIT
 expect_contains "rpc-server banner" "$(cat "$TMP/A.out")" "$A_EP"
 
 # --- run: split across both servers, the same greedy text as on the local CPU ---
@@ -62,6 +63,35 @@ expect_eq "serve --rpc completion" "$code" 200
 expect_eq "serve --rpc: the local text" "$(jqr '.choices[0].text')" "$local_text"
 stop_server "$S_PID"
 expect_eq "serve --rpc exits cleanly" "$stop_rc" 0
+
+# --- a peer that dies mid-generation: ggml's RPC client cannot go on and aborts the process (README "Scaling out":
+# llamac cannot catch it at the pin). What is checked is that nothing hangs: the server ends within seconds with
+# ggml's message, and the client's stream ends without [DONE] (systemd restarts the server, HAProxy sends the next
+# requests to other replicas meanwhile: test_deploy_haproxy.sh) ---
+rpc_start C 127.0.0.5
+GGML_NO_BACKTRACE=1 start_server D -m "$M" -t 1 -np 1 -q --rpc "$C_EP"
+curl -sN -H 'Content-Type: application/json' --data-binary \
+  '{"prompt": "Once upon a time", "max_tokens": 1900, "temperature": 0, "stream": true}' \
+  "$D_URL/v1/completions" > "$TMP/dying" &
+stream_pid=$!
+for _ in $(seq 1 100); do
+  grep -q '^data: {' "$TMP/dying" && break
+  sleep 0.05
+done
+kill -9 "$C_PID"
+ended=0
+for _ in $(seq 1 200); do
+  kill -0 "$D_PID" 2> /dev/null || { ended=1; break; }
+  sleep 0.1
+done
+expect_eq "a dead peer ends the server within 20 s (no hang)" "$ended" 1
+[ "$ended" = 1 ] || kill -9 "$D_PID"
+wait "$D_PID"
+expect_eq "a dead peer: the server aborts" "$?" 134
+expect_contains "a dead peer: ggml's message" "$(cat "$TMP/D.log")" "Remote RPC server crashed"
+wait "$stream_pid"
+expect_eq "a dead peer: the stream had begun" "$(grep -c '^data: {' "$TMP/dying" | awk '{ print ($1 > 0) }')" 1
+expect_eq "a dead peer: the stream ends without [DONE]" "$(grep -c '^data: \[DONE\]' "$TMP/dying")" 0
 
 # --- endpoints that are not there, not RPC, or not HOST:PORT: one line naming the endpoint ---
 dead="127.0.0.4:$(free_port)"
