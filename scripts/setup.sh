@@ -5,7 +5,7 @@ set -euo pipefail
 
 # command -> Debian package
 required=(g++:g++ make:make cmake:cmake git:git npm:npm tar:tar sha256sum:coreutils pkg-config:pkg-config tmux:tmux
-          curl:curl jq:jq
+          curl:curl jq:jq openssl:openssl
           haproxy:haproxy systemd-analyze:systemd) # the last two: tests/cli/test_deploy_haproxy.sh checks deploy/
 # packaging (make deb, tests/pkg): Debian dependencies read from the binaries, file types for CPack, man pages, the
 # zsh completion

@@ -615,14 +615,37 @@ static bool serve_on(struct server *s, const char *host, char *err, size_t cap) 
     if (per_client == 0) {
         per_client = s->opt.max_connections > 1 ? s->opt.max_connections / 2 : 1;
     }
+    /* libmicrohttpd reads the PEM texts (its option items take them as void *) */
+    struct MHD_OptionItem tls[] = {
+        { MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)(uintptr_t)s->opt.tls_key },
+        { MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)(uintptr_t)s->opt.tls_cert },
+        { MHD_OPTION_END, 0, NULL },
+    };
+    if (s->opt.tls_key) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            close(fd);
+            snprintf(err, cap, "--ssl-key-file: this libmicrohttpd was built without TLS");
+            return false;
+        }
+        flags |= MHD_USE_TLS;
+    } else {
+        tls[0].option = MHD_OPTION_END;
+    }
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_NOTIFY_COMPLETED,
         on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->opt.timeout_s, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)s->opt.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->opt.max_header, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->opt.max_header, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!d) {
         close(fd);
-        snprintf(err, cap, "cannot serve on %s port %u: libmicrohttpd could not start", host, (unsigned)s->port);
+        if (s->opt.tls_key) {
+            snprintf(err, cap,
+                     "cannot serve HTTPS on %s port %u: libmicrohttpd (GnuTLS) refused --ssl-key-file / "
+                     "--ssl-cert-file (not a key and its certificate, or a key protected by a passphrase)",
+                     host, (unsigned)s->port);
+        } else {
+            snprintf(err, cap, "cannot serve on %s port %u: libmicrohttpd could not start", host, (unsigned)s->port);
+        }
         return false;
     }
     s->daemon[s->n_daemons++] = d;

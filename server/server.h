@@ -51,6 +51,7 @@ struct server_options {
     unsigned max_connections;            /* concurrent connections */
     unsigned max_connections_per_client; /* of them from one client address; 0: half of max_connections */
     size_t max_header;                   /* bytes of memory per connection for the request line and headers */
+    const char *tls_key, *tls_cert;      /* PEM texts: serve HTTPS (libmicrohttpd over GnuTLS); NULL: plain HTTP */
     struct server_defaults defaults;
     /* The server's log: warnings, and one INFO line per request when it is done (the access log: "done request: POST
      * /v1/chat/completions 127.0.0.1 200 prompt_tokens=12 generated_tokens=30 time_ms=84.1"; DEBUG for the polled

@@ -17,7 +17,7 @@ await_server() {
   local name=$1 pid=$2
   local url=""
   for _ in $(seq 1 200); do
-    url=$(sed -n 's/^llamac serve: listening on \(http:[^ ]*\)$/\1/p' "$TMP/$name.log" | head -n 1)
+    url=$(sed -n 's/^llamac serve: listening on \(https\{0,1\}:[^ ]*\)$/\1/p' "$TMP/$name.log" | head -n 1)
     [ -n "$url" ] && break
     kill -0 "$pid" 2> /dev/null || break
     sleep 0.1

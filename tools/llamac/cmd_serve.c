@@ -30,6 +30,7 @@ struct serve_opts {
     char *key_lists[MAX_KEYS]; /* copies of the --api-key values the keys point into */
     size_t n_key_lists;
     char *key_file_data;
+    char *ssl_key, *ssl_cert; /* --ssl-key-file, --ssl-cert-file: the PEM texts */
     bool embedding, reranking;
     bool lora_init_without_apply; /* the --lora adapters load at scale 0 */
     bool no_cache_idle_slots;     /* --no-cache-idle-slots: idle slots' caches stay in the KV cache (no parking) */
@@ -111,6 +112,20 @@ static bool set_api_key_file(struct cli_parser *p, const struct cli_opt *opt, vo
     free(o->key_file_data);
     return (o->key_file_data = cli_read_all(p->t.common, value, &len)) &&
            add_keys(p->t.common, o, o->key_file_data, p->name, value);
+}
+
+/* --ssl-key-file / --ssl-cert-file: the file's text (PEM), read at once so that a missing file is named by its flag. */
+static bool set_pem(struct cli_parser *p, const struct cli_opt *opt, void *field, const char *value) {
+    (void)opt;
+    char **pem = field;
+    size_t len;
+    free(*pem);
+    *pem = cli_read_all(p->t.common, value, &len);
+    if (*pem && (len == 0 || memchr(*pem, '\0', len) || !strstr(*pem, "-----BEGIN "))) {
+        cli_error(p->t.common, "%s '%s' is not a PEM file (-----BEGIN ...)", p->name, value);
+        return false;
+    }
+    return *pem != NULL;
 }
 
 static bool set_port(struct cli_parser *p, const struct cli_opt *opt, void *field, const char *value) {
@@ -217,6 +232,16 @@ static const struct cli_opt server_rows[] = {
       .help = "require this key (Authorization: Bearer KEY) on everything but /health; repeat it or give a "
               "comma-separated list for several keys" },
     { .names = { "--api-key-file" }, .arg = "FILE", .set = set_api_key_file, .help = "keys, one per line" },
+    { .names = { "--ssl-key-file" },
+      .arg = "FNAME",
+      .set = set_pem,
+      .offset = OPT(ssl_key),
+      .help = "serve HTTPS with this PEM private key (with --ssl-cert-file)" },
+    { .names = { "--ssl-cert-file" },
+      .arg = "FNAME",
+      .set = set_pem,
+      .offset = OPT(ssl_cert),
+      .help = "serve HTTPS with this PEM certificate (chain) (with --ssl-key-file)" },
     { .names = { "--embedding", "--embeddings" },
       .set = cli_set_true,
       .offset = OPT(embedding),
@@ -546,6 +571,13 @@ static int serve(int argc, char **argv) {
             goto done;
         }
     }
+    if (!o.ssl_key != !o.ssl_cert) {
+        cli_error(&c, "%s needs %s as well (HTTPS takes a private key and its certificate)",
+                  o.ssl_key ? "--ssl-key-file" : "--ssl-cert-file", o.ssl_key ? "--ssl-cert-file" : "--ssl-key-file");
+        goto done;
+    }
+    o.so.tls_key = o.ssl_key;
+    o.so.tls_cert = o.ssl_cert;
     if (o.no_cache_idle_slots) {
         o.ep.park_limit_mib = 0;
     }
@@ -694,14 +726,15 @@ static int serve(int argc, char **argv) {
             *--end = '\0';
         }
         bool v6 = strchr(start, ':') != NULL;
-        fprintf(stderr, "llamac serve: listening on http://%s%s%s:%u\n", v6 ? "[" : "", start, v6 ? "]" : "",
+        const char *scheme = o.so.tls_key ? "https" : "http";
+        fprintf(stderr, "llamac serve: listening on %s://%s%s%s:%u\n", scheme, v6 ? "[" : "", start, v6 ? "]" : "",
                 (unsigned)server_port(srv));
         if (server_has_page(srv) && h == o.so.host) {
             /* a browser cannot open the "any address" forms: the loopback address of the same family can */
             const char *page_host = strcmp(start, "0.0.0.0") == 0 ? "127.0.0.1"
                                     : strcmp(start, "::") == 0    ? "::1"
                                                                   : start;
-            fprintf(stderr, "llamac serve: open http://%s%s%s:%u/ in a browser to %s\n", v6 ? "[" : "", page_host,
+            fprintf(stderr, "llamac serve: open %s://%s%s%s:%u/ in a browser to %s\n", scheme, v6 ? "[" : "", page_host,
                     v6 ? "]" : "", (unsigned)server_port(srv), o.so.static_dir ? "see --path's files" : "chat");
         }
         h += n + (h[n] == ',');
@@ -729,6 +762,8 @@ done:
         free(o.key_lists[i]);
     }
     free(o.key_file_data);
+    free(o.ssl_key);
+    free(o.ssl_cert);
     cli_common_close(&c);
     return rc;
 }
