@@ -30,7 +30,8 @@ struct serve_opts {
     char *key_lists[MAX_KEYS]; /* copies of the --api-key values the keys point into */
     size_t n_key_lists;
     char *key_file_data;
-    char *ssl_key, *ssl_cert; /* --ssl-key-file, --ssl-cert-file: the PEM texts */
+    const char *ssl_key_file, *ssl_cert_file; /* --ssl-key-file, --ssl-cert-file */
+    char *ssl_key, *ssl_cert;                 /* their PEM texts */
     bool embedding, reranking;
     bool lora_init_without_apply; /* the --lora adapters load at scale 0 */
     bool no_cache_idle_slots;     /* --no-cache-idle-slots: idle slots' caches stay in the KV cache (no parking) */
@@ -114,15 +115,12 @@ static bool set_api_key_file(struct cli_parser *p, const struct cli_opt *opt, vo
            add_keys(p->t.common, o, o->key_file_data, p->name, value);
 }
 
-/* --ssl-key-file / --ssl-cert-file: the file's text (PEM), read at once so that a missing file is named by its flag. */
-static bool set_pem(struct cli_parser *p, const struct cli_opt *opt, void *field, const char *value) {
-    (void)opt;
-    char **pem = field;
+/* The PEM text of --ssl-key-file / --ssl-cert-file `flag`'s file `path` into *pem; false with the error printed. */
+static bool read_pem(struct cli_common *c, const char *flag, const char *path, char **pem) {
     size_t len;
-    free(*pem);
-    *pem = cli_read_all(p->t.common, value, &len);
+    *pem = cli_read_all(c, path, &len);
     if (*pem && (len == 0 || memchr(*pem, '\0', len) || !strstr(*pem, "-----BEGIN "))) {
-        cli_error(p->t.common, "%s '%s' is not a PEM file (-----BEGIN ...)", p->name, value);
+        cli_error(c, "%s '%s' is not a PEM file (-----BEGIN ...)", flag, path);
         return false;
     }
     return *pem != NULL;
@@ -234,13 +232,13 @@ static const struct cli_opt server_rows[] = {
     { .names = { "--api-key-file" }, .arg = "FILE", .set = set_api_key_file, .help = "keys, one per line" },
     { .names = { "--ssl-key-file" },
       .arg = "FNAME",
-      .set = set_pem,
-      .offset = OPT(ssl_key),
+      .set = cli_set_str,
+      .offset = OPT(ssl_key_file),
       .help = "serve HTTPS with this PEM private key (with --ssl-cert-file)" },
     { .names = { "--ssl-cert-file" },
       .arg = "FNAME",
-      .set = set_pem,
-      .offset = OPT(ssl_cert),
+      .set = cli_set_str,
+      .offset = OPT(ssl_cert_file),
       .help = "serve HTTPS with this PEM certificate (chain) (with --ssl-key-file)" },
     { .names = { "--embedding", "--embeddings" },
       .set = cli_set_true,
@@ -571,9 +569,14 @@ static int serve(int argc, char **argv) {
             goto done;
         }
     }
-    if (!o.ssl_key != !o.ssl_cert) {
+    if (!o.ssl_key_file != !o.ssl_cert_file) {
         cli_error(&c, "%s needs %s as well (HTTPS takes a private key and its certificate)",
-                  o.ssl_key ? "--ssl-key-file" : "--ssl-cert-file", o.ssl_key ? "--ssl-cert-file" : "--ssl-key-file");
+                  o.ssl_key_file ? "--ssl-key-file" : "--ssl-cert-file",
+                  o.ssl_key_file ? "--ssl-cert-file" : "--ssl-key-file");
+        goto done;
+    }
+    if (o.ssl_key_file && (!read_pem(&c, "--ssl-key-file", o.ssl_key_file, &o.ssl_key) ||
+                           !read_pem(&c, "--ssl-cert-file", o.ssl_cert_file, &o.ssl_cert))) {
         goto done;
     }
     o.so.tls_key = o.ssl_key;
