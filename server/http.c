@@ -79,6 +79,10 @@ static const struct route {
     { "/v1/chat/completions", "POST", handle_chat, 0, openai_error },
     { "/v1/drafts", "POST", handle_drafts, 0, openai_error },
     { "/chat/completions", "POST", handle_chat, 0, openai_error },
+    { "/chat/completions/input_tokens", "POST", handle_chat_input_tokens, 0, openai_error },
+    { "/v1/chat/completions/input_tokens", "POST", handle_chat_input_tokens, 0, openai_error },
+    { "/cors-proxy", "GET", handle_cors_proxy, 0, openai_error },
+    { "/cors-proxy", "POST", handle_cors_proxy, 0, openai_error },
     { "/v1/completions", "POST", handle_completions, 0, openai_error },
     { "/completion", "POST", handle_native_completion, 0, openai_error },
     { "/completions", "POST", handle_native_completion, 0, openai_error }, /* llama-server's, as in llama-server */
@@ -115,6 +119,13 @@ static const struct route {
     { "/api/pull", "POST", handle_ollama_pull, 0, ollama_error },
     { "/api/delete", "DELETE", handle_ollama_delete, 0, ollama_error },
 };
+
+/* llama-server's /cors-proxy (its web UI's MCP proxy, with --ui-mcp-proxy) forwards a page's request to any URL; llamac
+ * refuses that flag, so the endpoint answers as llama-server's does without it. */
+void handle_cors_proxy(struct request *rq) {
+    reply_error(rq, 403, NULL, "feature_disabled",
+                "this feature is disabled: llamac serve has no CORS proxy (llama-server's --ui-mcp-proxy)");
+}
 
 void reply_error(struct request *rq, unsigned status, const char *param, const char *code, const char *fmt, ...) {
     char msg[1024];
@@ -175,7 +186,34 @@ static bool authorized(struct server *s, struct MHD_Connection *conn) {
     return ok;
 }
 
-/* The Origin to echo in Access-Control-Allow-Origin, or NULL when CORS is off or the origin is not allowed. */
+/* Is the Origin's host localhost, 127.0.0.1 or [::1] (any scheme and port)? An origin is scheme://host[:port], with
+ * no user part or path; anything else is not a local one. */
+static bool origin_is_local(const char *origin) {
+    const char *host = strstr(origin, "://");
+    if (!host) {
+        return false;
+    }
+    host += 3;
+    size_t n;
+    if (*host == '[') {
+        host++;
+        n = strcspn(host, "]");
+        if (host[n] != ']' || (host[n + 1] != '\0' && host[n + 1] != ':')) {
+            return false;
+        }
+    } else {
+        n = strcspn(host, ":/@?#");
+        if (host[n] != '\0' && host[n] != ':') {
+            return false;
+        }
+    }
+    return (n == 9 && strncasecmp(host, "localhost", 9) == 0) || (n == 9 && strncmp(host, "127.0.0.1", 9) == 0) ||
+           (n == 3 && strncmp(host, "::1", 3) == 0);
+}
+
+/* The value for Access-Control-Allow-Origin, or NULL when CORS is off or the origin is not allowed: llama-server's
+ * policy. "*" answers every origin: the Origin itself, as llama-server answers with credentials allowed, else "*";
+ * "localhost" any origin on this machine; other entries one origin each, compared exactly. */
 static const char *cors_origin(struct server *s, struct MHD_Connection *conn) {
     const char *list = s->opt.cors_origins;
     const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
@@ -193,7 +231,11 @@ static const char *cors_origin(struct server *s, struct MHD_Connection *conn) {
         while (n && p[n - 1] == ' ') {
             n--;
         }
-        if ((n == 1 && *p == '*') || (n == olen && strncmp(p, origin, n) == 0)) {
+        if (n == 1 && *p == '*') {
+            return s->opt.cors_no_credentials ? "*" : origin;
+        }
+        if ((n == olen && strncmp(p, origin, n) == 0) ||
+            (n == 9 && strncmp(p, "localhost", 9) == 0 && origin_is_local(origin))) {
             return origin;
         }
         if (!end) {
@@ -295,16 +337,19 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, con
             return MHD_NO;
         }
         const char *origin = cors_origin(s, conn);
-        if (origin) {
+        if (origin) { /* llama-server's answer; an origin it does not allow learns nothing */
             MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
             MHD_add_response_header(r, "Vary", "Origin");
-            MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
-            MHD_add_response_header(r, "Access-Control-Allow-Headers", "Authorization, Content-Type, X-Api-Key");
+            MHD_add_response_header(r, "Access-Control-Allow-Credentials",
+                                    s->opt.cors_no_credentials ? "false" : "true");
+            MHD_add_response_header(r, "Access-Control-Allow-Methods",
+                                    s->opt.cors_methods ? s->opt.cors_methods : "GET, POST, DELETE, OPTIONS");
+            MHD_add_response_header(r, "Access-Control-Allow-Headers", s->opt.cors_headers ? s->opt.cors_headers : "*");
             MHD_add_response_header(r, "Access-Control-Max-Age", "86400");
         }
-        enum MHD_Result ok = MHD_queue_response(conn, 204, r);
+        enum MHD_Result ok = MHD_queue_response(conn, 200, r);
         MHD_destroy_response(r);
-        p->status = 204;
+        p->status = 200;
         return ok;
     }
     if (route) {
@@ -696,6 +741,13 @@ bool http_start(struct server *s, char *err, size_t cap) {
     if (s->n_daemons == 0) {
         snprintf(err, cap, "--host '%s': no address to listen on", list);
         return false;
+    }
+    if (s->opt.n_api_keys == 0 && s->opt.cors_origins && strchr(s->opt.cors_origins, '*')) {
+        server_log(
+            s, LLAMAC_LOG_WARN,
+            "no API key is set and CORS allows every origin (llama-server's default): any web page that a "
+            "browser opens on a machine that reaches this server can use it and read its replies; set --api-key, "
+            "or --cors-origins localhost to allow only pages served from this machine");
     }
     return true;
 }

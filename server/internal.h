@@ -152,6 +152,8 @@ void make_id(struct server *s, const char *prefix, char *buf, size_t cap);
 
 /* Handlers (the routes are in http.c). */
 void handle_chat(struct request *rq);                   /* openai.c */
+void handle_chat_input_tokens(struct request *rq);      /* openai.c */
+void handle_cors_proxy(struct request *rq);             /* http.c */
 void handle_completions(struct request *rq);            /* openai.c */
 void handle_embeddings(struct request *rq);             /* embed.c */
 void handle_rerank(struct request *rq);                 /* embed.c */

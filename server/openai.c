@@ -504,6 +504,25 @@ void handle_chat(struct request *rq) {
     handle_generation(rq, &openai_chat);
 }
 
+/* llama-server's POST /chat/completions/input_tokens: a chat body's prompt length, {"input_tokens": N}, as the
+ * template renders it with the body's tools and kwargs; nothing is generated. */
+void handle_chat_input_tokens(struct request *rq) {
+    json_t *body = request_object(rq);
+    if (!body) {
+        return;
+    }
+    struct gen_request gr;
+    gen_request_init(&gr, rq->s);
+    struct chat_input ci;
+    memset(&ci, 0, sizeof ci);
+    if (parse_fields(rq, body, true, &gr) && chat_input_parse(rq, body, &ci) && gen_request_chat(rq, &gr, &ci)) {
+        reply_json(rq, 200, json_pack("{s:I}", "input_tokens", (json_int_t)gr.n_tokens[0]));
+    }
+    chat_input_free(&ci);
+    gen_request_free(&gr);
+    json_decref(body);
+}
+
 void handle_completions(struct request *rq) {
     handle_generation(rq, &openai_completions);
 }

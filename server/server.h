@@ -30,7 +30,14 @@ struct server_options {
     uint16_t port;               /* 0: any free port (the bound one is in server_port) */
     const char *const *api_keys; /* accepted keys (borrowed); none: no authentication */
     size_t n_api_keys;
-    const char *cors_origins; /* comma-separated origins, "*" for any; NULL: no CORS headers */
+    /* CORS, llama-server's policy: cors_origins is a comma-separated list of origins (compared exactly), "*" for any
+     * (the Origin is reflected unless cors_no_credentials) or "localhost" for any origin whose host is localhost,
+     * 127.0.0.1 or [::1]; NULL: no CORS headers. A preflight (OPTIONS) from an allowed origin gets 200 with
+     * cors_methods (NULL: "GET, POST, DELETE, OPTIONS"), cors_headers (NULL: "*") and Allow-Credentials. */
+    const char *cors_origins;
+    const char *cors_methods;
+    const char *cors_headers;
+    bool cors_no_credentials; /* --no-cors-credentials: Allow-Credentials false, and "*" answers "*" */
     bool metrics;             /* GET /metrics */
     bool slots;               /* GET /slots */
     bool verbose;             /* -v: every OpenAI response carries llama-server's __verbose (the prompt as rendered) */

@@ -56,10 +56,11 @@ for cmd in $commands; do
     tr -d '\t' | tr '\n' ' ')" ""
   # every spelling with a value of its kind in one command line (one process per command: fast enough under
   # ASan); when that fails, one by one to name the culprit
-  all=() bad_accept=""
+  all=() bad_accept="" refused=()
   while IFS=$'\t' read -r group names arg help; do
     for name in ${names//,/ }; do
       case "$name" in -h | --help) continue ;; esac
+      case "$group" in *refused*) refused+=("$name"); continue ;; esac # below
       all+=("$name")
       if [ -n "$arg" ]; then all+=("$(sample "$arg" "$name")"); fi
     done
@@ -69,6 +70,7 @@ for cmd in $commands; do
   if [ "$rc" -ne 0 ]; then
     bad_accept="all together: $(head -c 200 "$TMP/e")"
     while IFS=$'\t' read -r group names arg help; do
+      case "$group" in *refused*) continue ;; esac
       for name in ${names//,/ }; do
         if [ -n "$arg" ]; then value=("$(sample "$arg" "$name")"); else value=(); fi
         rc=0
@@ -78,13 +80,22 @@ for cmd in $commands; do
     done < "$TMP/$cmd.tsv"
   fi
   expect_eq "$cmd: every listed flag is accepted" "$bad_accept" ""
+  # the rows of llama-server's flags a command does not offer refuse them, each with its reason
+  bad_refuse=""
+  for name in "${refused[@]}"; do
+    rc=0
+    LLAMAC_PARSE_ONLY=1 "$LLAMAC" "$cmd" "$name" x > "$TMP/o" 2> "$TMP/e" < /dev/null || rc=$?
+    [ "$rc" -eq 2 ] && grep -qF -- "$name is llama-server's, not offered by llamac $cmd: " "$TMP/e" ||
+      bad_refuse="$bad_refuse $name($rc: $(head -c 200 "$TMP/e"))"
+  done
+  expect_eq "$cmd: every refused flag is refused with its reason" "$bad_refuse" ""
   rc=0
   LLAMAC_PARSE_ONLY=1 "$LLAMAC" "$cmd" -h > "$TMP/o" 2> "$TMP/e" < /dev/null || rc=$?
   expect_eq "$cmd: -h prints the help" "$rc:$(cmp -s "$TMP/o" "$TMP/$cmd.help" && echo same)" "0:same"
   # every flag --help mentions (in the synopsis, the text or the option lines) is in the table, but for those of
   # another command ("see llamac pull --list")
-  sed -E "s/llamac [a-z]+ -{1,2}[a-z][a-z0-9-]*//g" "$TMP/$cmd.help" | grep -oE -- "(^|[ [(|'])-{1,2}[a-z][a-z0-9-]*" |
-    sed "s/^[ [(|']//" | sort -u > "$TMP/$cmd.mentioned"
+  sed -E "s/llamac [a-z]+ -{1,2}[a-z][a-z0-9-]*//g" "$TMP/$cmd.help" | grep -oE -- "(^|[ [(|'])-{1,2}[a-z][a-z0-9.-]*" |
+    sed "s/^[ [(|']//; s/\.*$//" | sort -u > "$TMP/$cmd.mentioned"
   expect_eq "$cmd: every flag --help mentions is accepted" "$(comm -23 "$TMP/$cmd.mentioned" "$TMP/$cmd.names" |
     tr '\n' ' ')" ""
   # and nothing else is

@@ -40,7 +40,33 @@ expect_eq "model id" "$(jqr '.data[0].id')" "stories260K-chatml.gguf"
 code=$(curl -s -o "$TMP/body" -D "$TMP/headers" -w '%{http_code}' -H 'X-Api-Key: secret' -H 'Origin: http://a.example' \
   "$S_URL/models")
 expect_eq "X-Api-Key and /models" "$code" 200
-[[ "$(cat "$TMP/headers")" != *Access-Control* ]] && pass || fail "CORS headers without --cors-origins"
+# CORS without --cors-origins: llama-server's default, every origin (reflected) and credentials in a preflight
+expect_contains "CORS default: the origin reflected" "$(cat "$TMP/headers")" "Access-Control-Allow-Origin: http://a.example"
+code=$(curl -s -o /dev/null -D "$TMP/headers" -w '%{http_code}' -X OPTIONS -H 'Origin: http://a.example' \
+  -H 'Access-Control-Request-Method: POST' "$S_URL/v1/chat/completions")
+expect_eq "CORS default preflight: status" "$code" 200
+for h in "Access-Control-Allow-Origin: http://a.example" "Access-Control-Allow-Credentials: true" \
+  "Access-Control-Allow-Methods: GET, POST, DELETE, OPTIONS" "Access-Control-Allow-Headers: *"; do
+  expect_contains "CORS default preflight: $h" "$(tr -d '\r' < "$TMP/headers")" "$h"
+done
+grep -q "CORS allows every origin" "$TMP/S.log" && fail "the CORS warning with an API key" || pass
+# llama-server's /cors-proxy is not offered (--ui-mcp-proxy is refused): 403, as llama-server's without the flag
+req GET "$S_URL/cors-proxy?url=http://127.0.0.1:1/"
+expect_eq "/cors-proxy: 403" "$code:$(jqr .error.code)" "403:feature_disabled"
+run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --ui-mcp-proxy
+expect_eq "--ui-mcp-proxy refused" "$rc:$(grep -c "llamac serve has no /cors-proxy" "$TMP/e")" "2:1"
+run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --tools all
+expect_contains "--tools refused: why" "$(cat "$TMP/e")" \
+  "llamac serve: --tools is llama-server's, not offered by llamac serve: llamac serve has no built-in tools"
+# llama-server's /chat/completions/input_tokens: the rendered prompt's length, as the chat request counts it
+req POST "$S_URL/v1/chat/completions" '{"messages":[{"role":"user","content":"Tell me a story"}],"max_tokens":1}'
+n_prompt=$(jqr .usage.prompt_tokens)
+for path in /chat/completions/input_tokens /v1/chat/completions/input_tokens; do
+  req POST "$S_URL$path" '{"messages":[{"role":"user","content":"Tell me a story"}]}'
+  expect_eq "$path" "$code:$(jqr .input_tokens)" "200:$n_prompt"
+done
+req POST "$S_URL/chat/completions/input_tokens" '{"messages":"hi"}'
+expect_eq "input_tokens: bad messages" "$code:$(jqr .error.param)" "400:messages"
 
 # --- chat: non-streaming vs streaming (greedy) ---
 CHAT='{"model":"x","messages":[{"role":"user","content":"Tell me a story about a cat."}],"temperature":0,"max_tokens":24}'
@@ -364,11 +390,34 @@ req POST "$L_URL/v1/completions" '{"prompt":"Once upon a time","max_tokens":2}'
 for _ in $(seq 1 50); do grep -q "done request" "$TMP/L.file" && break; sleep 0.1; done
 expect_contains "--log-file: the access line" "$(cat "$TMP/L.file")" "llamac serve: done request: POST /v1/completions"
 expect_contains "--log-file: the warnings too" "$(cat "$TMP/L.file")" "without an API key"
+expect_contains "no API key, CORS for every origin: a warning" "$(cat "$TMP/L.log")" \
+  "no API key is set and CORS allows every origin (llama-server's default): any web page that a browser opens"
 expect_eq "--log-file: no access line on stderr" "$(grep -c 'done request' "$TMP/L.log")" 0
 stop_server "$L_PID"
 start_server D -m "$MODELS/stories260K.gguf" -np 1 -t 1 --log-disable --host 0.0.0.0
 expect_eq "--log-disable: no warning on stderr" "$(grep -c 'without an API key' "$TMP/D.log")" 0
 stop_server "$D_PID"
+# --cors-origins localhost: pages of this machine only (any port), and a listed origin; the preflight's methods and
+# headers as given
+start_server C -m "$MODELS/stories260K.gguf" -np 1 -t 1 --cors-origins localhost,http://b.example \
+  --cors-methods "GET, POST" --cors-headers "Authorization, Content-Type" --no-cors-credentials
+for origin in http://localhost http://localhost:3000 http://127.0.0.1:8080 "http://[::1]" "http://[::1]:3000" \
+  http://b.example http://localhost.evil.com http://evil.com http://notlocalhost "http://localhost@evil.com" \
+  "http://[::1].evil.com"; do
+  curl -s -o /dev/null -D "$TMP/headers" -X OPTIONS -H "Origin: $origin" "$C_URL/v1/chat/completions"
+  got=$(tr -d '\r' < "$TMP/headers" | sed -n 's/^Access-Control-Allow-Origin: //p')
+  case "$origin" in
+    *evil* | *notlocalhost) expect_eq "--cors-origins localhost: $origin refused" "$got" "" ;;
+    *) expect_eq "--cors-origins localhost: $origin reflected" "$got" "$origin" ;;
+  esac
+done
+curl -s -o /dev/null -D "$TMP/headers" -X OPTIONS -H "Origin: http://localhost:3000" "$C_URL/v1/chat/completions"
+for h in "Access-Control-Allow-Credentials: false" "Access-Control-Allow-Methods: GET, POST" \
+  "Access-Control-Allow-Headers: Authorization, Content-Type"; do
+  expect_contains "--cors-methods, --cors-headers, --no-cors-credentials: $h" "$(tr -d '\r' < "$TMP/headers")" "$h"
+done
+grep -q "CORS allows every origin" "$TMP/C.log" && fail "the CORS warning without *" || pass
+stop_server "$C_PID"
 req POST "$Q_URL/v1/embeddings" '{"input":"x"}'
 expect_eq "embeddings off: 501" "$code" 501
 req GET "$Q_URL/metrics"

@@ -290,7 +290,28 @@ static const struct cli_opt server_rows[] = {
       .arg = "LIST",
       .set = cli_set_str,
       .offset = SO(cors_origins),
-      .help = "allow cross-origin requests from these origins (comma-separated, or *)" },
+      .help = "origins whose web pages may call the server from a browser (CORS): comma-separated, \"localhost\" for "
+              "pages on localhost, 127.0.0.1 or [::1] at any port, * for every origin (the default, as llama-server's: "
+              "without --api-key any page a browser opens can then use the server); '' for none" },
+    { .names = { "--cors-methods" },
+      .arg = "LIST",
+      .set = cli_set_str,
+      .offset = SO(cors_methods),
+      .help = "Access-Control-Allow-Methods of a CORS preflight (default: GET, POST, DELETE, OPTIONS)" },
+    { .names = { "--cors-headers" },
+      .arg = "LIST",
+      .set = cli_set_str,
+      .offset = SO(cors_headers),
+      .help = "Access-Control-Allow-Headers of a CORS preflight (default: *)" },
+    { .names = { "--cors-credentials" },
+      .set = cli_set_false,
+      .offset = SO(cors_no_credentials),
+      .help =
+          "a CORS preflight allows credentials, and --cors-origins * answers with the page's origin (the default)" },
+    { .names = { "--no-cors-credentials" },
+      .set = cli_set_true,
+      .offset = SO(cors_no_credentials),
+      .help = "a CORS preflight does not allow credentials, and --cors-origins * answers *" },
     { .names = { "-to", "--timeout" },
       .arg = "N",
       .set = cli_set_unsigned,
@@ -356,7 +377,7 @@ static const struct cli_opt server_rows[] = {
       .max = 3600,
       .help = "seconds to let requests finish on SIGINT/SIGTERM (default: 10)" },
     { .names = { "--no-ui", "--no-webui" }, .set = cli_set_true, .offset = SO(no_webui), .help = "no chat page at /" },
-    { .names = { "--webui" },
+    { .names = { "--ui", "--webui" },
       .set = cli_set_false,
       .offset = SO(no_webui),
       .help = "the chat page at / (the default)" },
@@ -416,6 +437,9 @@ static const struct cli_opt server_rows[] = {
     { .names = { "-cb", "--cont-batching" },
       .set = cli_set_ignored,
       .help = "accepted (batching is always continuous)" },
+    { .names = { "--no-ui-mcp-proxy", "--no-webui-mcp-proxy", "-no-ag", "--no-agent" },
+      .set = cli_set_ignored,
+      .help = "accepted: no CORS proxy, no built-in tools (always so)" },
     { .names = { "--threads-http" },
       .arg = "N",
       .set = cli_set_ignored,
@@ -424,18 +448,70 @@ static const struct cli_opt server_rows[] = {
 static const struct cli_group server_group =
     CLI_GROUP("Server (llama-server's names)", CLI_TARGET_COMMAND, server_rows);
 
+/* llama-server's flags for what llamac serve does not offer: each is refused with its reason (the help text). */
+static const struct cli_opt refused_rows[] = {
+    { .names = { "--tools" },
+      .arg = "LIST",
+      .set = cli_set_refused,
+      .help = "llamac serve has no built-in tools: llama-server's (read_file, grep_search, exec_shell_command, "
+              "write_file, edit_file, ...) let a model or a web page read and write files and run commands on the "
+              "server's machine" },
+    { .names = { "--tools-runtime" },
+      .arg = "OPTION",
+      .set = cli_set_refused,
+      .help = "llamac serve has no built-in tools (see --tools), so no runtime to run them in" },
+    { .names = { "--mcp-servers-config" },
+      .arg = "PATH",
+      .set = cli_set_refused,
+      .help = "llamac serve starts no MCP servers: llama-server's run commands of a configuration file for its web "
+              "UI's tools" },
+    { .names = { "--mcp-servers-json" },
+      .arg = "JSON",
+      .set = cli_set_refused,
+      .help = "llamac serve starts no MCP servers (see --mcp-servers-config)" },
+    { .names = { "--ui-mcp-proxy", "--webui-mcp-proxy" },
+      .set = cli_set_refused,
+      .help = "llamac serve has no /cors-proxy: llama-server's forwards any request a web page makes to any URL the "
+              "server can reach (GET and POST /cors-proxy answer 403, as llama-server's without this flag)" },
+    { .names = { "-ag", "--agent" },
+      .set = cli_set_refused,
+      .help = "llamac serve has neither built-in tools nor the CORS proxy that llama-server's --agent turns on "
+              "(see --tools and --ui-mcp-proxy)" },
+    { .names = { "--ssl-key-file" },
+      .arg = "FILE",
+      .set = cli_set_refused,
+      .help = "llamac serve speaks plain HTTP: put a proxy that terminates TLS in front of it (see \"Scaling out\" in "
+              "the README for HAProxy)" },
+    { .names = { "--ssl-cert-file" },
+      .arg = "FILE",
+      .set = cli_set_refused,
+      .help = "llamac serve speaks plain HTTP (see --ssl-key-file)" },
+    { .names = { "-dr", "--docker-repo" },
+      .arg = "REPO",
+      .set = cli_set_refused,
+      .help = "llamac downloads models from the Hugging Face Hub only (-hf REPO[:QUANT])" },
+    { .names = { "-cl", "--cache-list" },
+      .set = cli_set_refused,
+      .help = "llamac pull --list lists the models in the Hub cache" },
+    { .names = { "--completion-bash" }, .set = cli_set_refused, .help = "llamac prints no shell completion script" },
+    { .names = { "--embd-gemma-default", "--vision-gemma-4b-default", "--vision-gemma-12b-default" },
+      .set = cli_set_refused,
+      .help = "llamac has no model presets that download models: give the model with -hf REPO[:QUANT] (and its "
+              "settings as flags)" },
+    { .names = { "--fim-qwen-1.5b-default", "--fim-qwen-3b-default", "--fim-qwen-7b-default",
+                 "--fim-qwen-30b-default" },
+      .set = cli_set_refused,
+      .help = "llamac has no model presets that download models (see --embd-gemma-default)" },
+    { .names = { "--fim-qwen-7b-spec", "--fim-qwen-14b-spec", "--gpt-oss-20b-default", "--gpt-oss-120b-default" },
+      .set = cli_set_refused,
+      .help = "llamac has no model presets that download models (see --embd-gemma-default)" },
+};
+static const struct cli_group refused_group =
+    CLI_GROUP("llama-server's, refused (llamac serve does not offer these)", CLI_TARGET_COMMAND, refused_rows);
+
 static const struct cli_group *const serve_groups[] = {
-    &server_group,
-    &cli_group_template,
-    &cli_group_sampling,
-    &cli_group_adapters,
-    &cli_group_model,
-    &cli_group_mmproj,
-    &cli_group_hub,
-    &cli_group_load,
-    &cli_group_context,
-    &cli_group_log,
-    NULL,
+    &server_group,     &refused_group, &cli_group_template, &cli_group_sampling, &cli_group_adapters, &cli_group_model,
+    &cli_group_mmproj, &cli_group_hub, &cli_group_load,     &cli_group_context,  &cli_group_log,      NULL,
 };
 
 static int serve(int argc, char **argv);
@@ -513,6 +589,7 @@ static int serve(int argc, char **argv) {
     o.ep = llamac_engine_params_default();
     o.so.host = "127.0.0.1";
     o.so.port = 8080;
+    o.so.cors_origins = "*"; /* llama-server's default (the README's "Security" says what it allows) */
     o.so.max_body = 4u << 20;
     o.so.timeout_s = 600;
     o.so.max_connections = 256;

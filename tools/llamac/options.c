@@ -236,6 +236,13 @@ bool cli_set_ignored(struct cli_parser *p, const struct cli_opt *o, void *field,
     return true;
 }
 
+bool cli_set_refused(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)field;
+    (void)value;
+    cli_error(p->t.common, "%s is llama-server's, not offered by llamac %s: %s", p->name, p->cmd->name, o->help);
+    return false;
+}
+
 bool cli_set_str(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
     (void)p;
     (void)o;

@@ -161,6 +161,9 @@ void cli_print_man_index(const struct cli_command *const *cmds, const char *vers
 bool cli_set_true(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value);
 bool cli_set_false(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value);
 bool cli_set_ignored(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value);
+/* Refuses the flag: an error naming it, with its help text as the reason (llama-server's flags llamac does not offer).
+ */
+bool cli_set_refused(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value);
 bool cli_set_str(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value);
 bool cli_set_i32(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value);
 bool cli_set_u32(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value);
