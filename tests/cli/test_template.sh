@@ -143,6 +143,17 @@ expect_eq "--chat-template unknown: status, nothing printed" "$rc:$(cat "$TMP/o"
 expect_contains "--chat-template unknown: names the valid ones" "$(cat "$TMP/e")" \
   "llamac template: --chat-template: \"llama-9\" is not one of llama.cpp's built-in chat templates (bailing,"
 expect_contains "--chat-template unknown: llama3 among them" "$(cat "$TMP/e")" ", llama3, "
+# --chat-template TEXT (a blank or a '{' in it): the template's own text, as llama-server takes it; one that does not
+# parse is refused as a file's would be
+run_llamac "$TMP/o" "$TMP/e" template --chat-template '{% for m in messages %}[{{ m.role }}] {{ m.content }}{% endfor %}' \
+  --messages "$TMP/m.json"
+expect_eq "--chat-template TEXT" "$rc:$(cat "$TMP/o")" "0:[user] hi"
+run_llamac "$TMP/o" "$TMP/e" template --chat-template 'This is not a chat template, it is' --messages "$TMP/m.json"
+expect_eq "--chat-template TEXT without markup: the text itself" "$rc:$(cat "$TMP/o")" \
+  "0:This is not a chat template, it is"
+run_llamac "$TMP/o" "$TMP/e" template --chat-template '{% for m in messages %}' --messages "$TMP/m.json"
+expect_eq "--chat-template TEXT that does not parse: status" "$rc:$(cat "$TMP/o")" "2:"
+expect_contains "--chat-template TEXT that does not parse: message" "$(cat "$TMP/e")" "llamac template: --chat-template: "
 run_llamac "$TMP/o" "$TMP/e" template --chat-template chatml --chat-template-file "$TMP/raise.jinja" \
   --messages "$TMP/m.json"
 expect_eq "--chat-template with --chat-template-file" "$rc:$(cat "$TMP/e")" \

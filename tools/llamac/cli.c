@@ -770,13 +770,14 @@ static const struct cli_opt template_rows[] = {
       .field = "template_source",
       .help = "a Jinja chat template to use instead of the model's" },
     { .names = { "--chat-template" },
-      .arg = "NAME",
+      .arg = "NAME|TEXT",
       .set = cli_set_str,
       .offset = offsetof(struct cli_chat, template_name),
       .field = "template_name",
       .help = "one of llama.cpp's built-in chat formats instead of the model's template (chatml, llama3, mistral-v7, "
               "gemma, ...; a wrong name's error lists them all), rendered as llama-server --no-jinja renders it: "
-              "roles and text only, no tools" },
+              "roles and text only, no tools; or, as llama-server takes it, a Jinja template's own text (a value "
+              "with a blank or a '{')" },
     { .names = { "--chat-template-kwargs" },
       .arg = "JSON",
       .set = cli_set_str,
@@ -998,14 +999,31 @@ llamac_pooling cli_embedding_pooling(struct cli_common *c, llamac_model *model, 
     return LLAMAC_POOLING_MEAN;
 }
 
+/* Is --chat-template's value a template's own text rather than a built-in format's name? As llama-server takes it:
+ * a name has no blanks and no Jinja markup, so a value with either is the text itself. */
+static bool template_value_is_text(const char *value) {
+    return strpbrk(value, " \t\r\n{") != NULL;
+}
+
+/* The template --chat-template names or holds, into *out; false (printed) when it is neither a built-in format nor a
+ * template that parses. */
+static bool template_from_value(const struct cli_common *c, const char *value, llamac_template **out) {
+    llamac_status st = template_value_is_text(value) ? llamac_template_new(value, strlen(value), out)
+                                                     : llamac_template_builtin(value, out);
+    if (st != LLAMAC_OK) {
+        cli_error(c, "--chat-template: %s", llamac_last_error());
+        return false;
+    }
+    return true;
+}
+
 bool cli_template_check(const struct cli_common *c, const struct cli_chat *k) {
     if (k->template_file && k->template_name) {
         cli_error(c, "give at most one of --chat-template and --chat-template-file");
         return false;
     }
     llamac_template *t = NULL;
-    if (k->template_name && llamac_template_builtin(k->template_name, &t) != LLAMAC_OK) {
-        cli_error(c, "--chat-template: %s", llamac_last_error());
+    if (k->template_name && !template_from_value(c, k->template_name, &t)) {
         return false;
     }
     llamac_template_free(t);
@@ -1015,11 +1033,7 @@ bool cli_template_check(const struct cli_common *c, const struct cli_chat *k) {
 bool cli_template_from_flags(struct cli_common *c, const struct cli_chat *k, llamac_template **out) {
     *out = NULL;
     if (k->template_name) {
-        if (llamac_template_builtin(k->template_name, out) != LLAMAC_OK) {
-            cli_error(c, "--chat-template: %s", llamac_last_error());
-            return false;
-        }
-        return true;
+        return template_from_value(c, k->template_name, out);
     }
     if (!k->template_file) {
         return true;
@@ -1067,7 +1081,11 @@ bool cli_chat_params(struct cli_common *c, const struct cli_chat *k, llamac_chat
         }
         cp->template_source = *owned;
     }
-    cp->template_name = k->template_name;
+    if (k->template_name && template_value_is_text(k->template_name)) {
+        cp->template_source = k->template_name; /* --chat-template TEXT: the template itself */
+    } else {
+        cp->template_name = k->template_name;
+    }
     cp->system_prompt = k->system;
     cp->template_kwargs_json = k->kwargs;
     cp->thinking = (llamac_thinking)k->thinking;

@@ -121,7 +121,7 @@ struct cli_constraint {
 struct cli_chat {
     const char *system;
     const char *template_file;
-    const char *template_name; /* --chat-template: one of llama.cpp's built-in formats */
+    const char *template_name; /* --chat-template: one of llama.cpp's built-in formats, or a template's text */
     const char *kwargs;
     const char *session;
     long keep_turns;
