@@ -165,12 +165,22 @@ static void chat_stream_event(struct job *j, const struct delta *d, llamac__dynb
     switch (d->kind) {
     case DELTA_START: delta = json_pack("{s:s, s:n}", "role", "assistant", "content"); break; /* as llama-server */
     case DELTA_TEXT:
+        if (d->len == 0 && !d->lp) {
+            /* a token whose text is held back (the first bytes of a character, a tool-call marker being read): no
+             * chunk, as llama-server sends none; an empty content delta breaks clients that append or check it */
+            return;
+        }
         delta = json_pack("{s:o}", "content", text_json(d->text, d->len));
         if (d->lp) {
             lp = json_pack("{s:[o]}", "content", token_entry(j, d->lp->token, d->lp->logprob, d->lp));
         }
         break;
-    case DELTA_REASONING: delta = json_pack("{s:o}", "reasoning_content", text_json(d->text, d->len)); break;
+    case DELTA_REASONING:
+        if (d->len == 0) {
+            return; /* as an empty content delta */
+        }
+        delta = json_pack("{s:o}", "reasoning_content", text_json(d->text, d->len));
+        break;
     case DELTA_TOOL_CALL: {
         json_t *call = json_pack("{s:I, s:{s:o}}", "index", (json_int_t)d->tool_index, "function", "arguments",
                                  text_json(d->text, d->len));
@@ -319,6 +329,11 @@ static void completion_respond(struct request *rq, struct job *j, const struct g
 
 /* ---- requests ---- */
 
+static bool only_one_constraint(struct request *rq) {
+    reply_error(rq, 400, "grammar", "invalid_value", "give only one of 'grammar', 'json_schema' and 'response_format'");
+    return false;
+}
+
 /* response_format, grammar and json_schema: at most one of them. */
 static bool parse_constraints(struct request *rq, json_t *body, struct gen_request *gr) {
     const char *grammar = NULL;
@@ -337,9 +352,20 @@ static bool parse_constraints(struct request *rq, json_t *body, struct gen_reque
             return false;
         }
         const char *t = json_string_value(type);
-        if (strcmp(t, "json_object") == 0) {
+        json_t *rf_schema = json_object_get(rf, "schema");
+        if (strcmp(t, "json_object") == 0 && rf_schema && !json_is_null(rf_schema)) {
+            /* llama-server's: a json_object with a "schema" is held to that schema */
+            if (schema && !json_is_null(schema)) {
+                return only_one_constraint(rq);
+            }
+            schema = rf_schema;
+            schema_param = "response_format";
+        } else if (strcmp(t, "json_object") == 0) {
             json_object = true;
         } else if (strcmp(t, "json_schema") == 0) {
+            if (schema && !json_is_null(schema)) {
+                return only_one_constraint(rq);
+            }
             json_t *js = json_object_get(rf, "json_schema");
             schema = json_is_object(js) ? json_object_get(js, "schema") : NULL;
             schema_param = "response_format";
@@ -356,9 +382,7 @@ static bool parse_constraints(struct request *rq, json_t *body, struct gen_reque
     }
     bool has_schema = schema && !json_is_null(schema);
     if ((grammar && grammar[0]) + has_schema + json_object > 1) {
-        reply_error(rq, 400, "grammar", "invalid_value",
-                    "give only one of 'grammar', 'json_schema' and 'response_format'");
-        return false;
+        return only_one_constraint(rq);
     }
     return gen_request_constrain(rq, gr, grammar, schema, schema_param, json_object, "response_format");
 }

@@ -115,6 +115,15 @@ expect_eq "stream finish_reason" "$(jqr '[.[] | .choices[0].finish_reason // emp
 expect_eq "stream usage chunk" "$(jqr '.[-1] | "\(.usage.completion_tokens):\(.choices | length)"' "$TMP/events")" "24:0"
 expect_eq "stream object" "$(jqr '.[1].object' "$TMP/events")" "chat.completion.chunk"
 expect_eq "no malformed events" "$sse_bad" 0
+# a character of two bytes, each a token of its own: the first byte's token has no text yet, and sends no chunk (an
+# empty content delta breaks clients that append it; llama.cpp's server suite refuses one)
+req POST "$S_URL/v1/chat/completions" '{"messages":[{"role":"user","content":"Hi"}],"max_tokens":12,"stream":true,
+  "grammar":"root ::= \"é, é.\""}'
+sse_json "$TMP/body"
+expect_eq "stream of two-byte characters: the text" \
+  "$(jqr '[.[] | .choices[0].delta.content // empty] | join("")' "$TMP/events")" "é, é."
+expect_eq "stream of two-byte characters: no empty content delta" \
+  "$(jqr '[.[] | .choices[0].delta | select(.content == "")] | length' "$TMP/events")" 0
 
 # logprobs: greedy picks the most likely token
 req POST "$S_URL/v1/chat/completions" '{"messages":[{"role":"user","content":"Hi"}],"temperature":0,"max_tokens":4,"logprobs":true,"top_logprobs":3}'
@@ -143,6 +152,14 @@ req POST "$S_URL/v1/chat/completions" "$(echo "$CHAT" | jq -c '.response_format 
 expect_eq "unsupported schema" "$code:$(jqr .error.param)" "400:response_format"
 req POST "$S_URL/v1/chat/completions" "$(echo "$CHAT" | jq -c '.response_format = {type: "xml"}')"
 expect_eq "bad response_format" "$code:$(jqr .error.param)" "400:response_format"
+# llama-server's json_object with a "schema": held to the schema, not just to JSON
+req POST "$S_URL/v1/chat/completions" "$(echo "$CHAT" | jq -c '.response_format = {type: "json_object", schema: {const: "42"}}')"
+expect_eq "json_object with a schema" "$code:$(jqr '.choices[0].message.content')" '200:"42"'
+req POST "$S_URL/v1/chat/completions" "$(echo "$CHAT" | jq -c '.response_format = {type: "json_object", schema: 123}')"
+expect_eq "json_object with a schema that is not one" "$code:$(jqr .error.param)" "400:response_format"
+req POST "$S_URL/v1/chat/completions" "$(echo "$CHAT" | jq -c '.json_schema = {const: 1} |
+  .response_format = {type: "json_object", schema: {const: "42"}}')"
+expect_eq "json_object with a schema, and json_schema" "$code:$(jqr .error.param)" "400:grammar"
 req POST "$S_URL/v1/chat/completions" "$(echo "$CHAT" | jq -c '.grammar = "root ::= \"yes\" | \"no\""')"
 expect_contains "GBNF grammar" "yes no" "$(jqr '.choices[0].message.content')"
 req POST "$S_URL/v1/chat/completions" "$(echo "$CHAT" | jq -c '.grammar = "root ::= ("')"
