@@ -118,9 +118,12 @@ void handle_metrics(struct request *rq) {
     "# TYPE llamac:slots gauge\n"                                                                                      \
     "llamac:slots %u\n"
     double gen_s = (st.busy_ms - st.prompt_ms) / 1000.0;
-    snprintf(out, 8192, METRICS_FORMAT, (unsigned long long)st.prompt_tokens, (unsigned long long)st.cached_tokens,
-             st.prompt_ms / 1000.0, (unsigned long long)st.generated_tokens, gen_s, (unsigned long long)st.steps,
-             st.n_tokens_max, st.prompt_ms > 0 ? (double)st.prompt_tokens / (st.prompt_ms / 1000.0) : 0.0,
+    /* embedding requests decode prompts too (on their own context): counted in as llama-server counts them */
+    unsigned long long embd_tokens = atomic_load(&s->embd_tokens), embd_decodes = atomic_load(&s->embd_decodes);
+    snprintf(out, 8192, METRICS_FORMAT, (unsigned long long)st.prompt_tokens + embd_tokens,
+             (unsigned long long)st.cached_tokens, st.prompt_ms / 1000.0, (unsigned long long)st.generated_tokens,
+             gen_s, (unsigned long long)st.steps + embd_decodes, st.n_tokens_max,
+             st.prompt_ms > 0 ? (double)st.prompt_tokens / (st.prompt_ms / 1000.0) : 0.0,
              gen_s > 0 ? (double)st.generated_tokens / gen_s : 0.0,
              st.steps > 0 ? (double)st.busy_slot_steps / (double)st.steps : 0.0, st.n_processing, st.n_queued,
              (unsigned long long)st.requests_submitted, (unsigned long long)st.requests_rejected,

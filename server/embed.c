@@ -124,6 +124,12 @@ static void embed_error(struct request *rq, const char *param, llamac_status st)
                 llamac_last_error());
 }
 
+static bool count_decode(float fraction, void *user_data) {
+    (void)fraction;
+    (*(unsigned long long *)user_data)++;
+    return true;
+}
+
 bool embed_inputs(struct request *rq, json_t *body, const char *name, const llamac_embed_params *ep,
                   struct embeddings *e) {
     struct server *s = rq->s;
@@ -139,13 +145,19 @@ bool embed_inputs(struct request *rq, json_t *body, const char *name, const llam
     char **owned = NULL;
     bool ok = input_texts(rq, body, name, &texts, &lens, &owned, &n);
     if (ok) {
+        llamac_embed_params counted = *ep; /* the progress callback runs once per decode: counted for /metrics */
+        unsigned long long decodes = 0;
+        counted.progress = count_decode;
+        counted.progress_user_data = &decodes;
         pthread_mutex_lock(&s->embd_lock);
-        llamac_status st = llamac_embed(s->embd_ctx, texts, lens, n, ep, &e->vec, &e->dim);
+        llamac_status st = llamac_embed(s->embd_ctx, texts, lens, n, &counted, &e->vec, &e->dim);
         pthread_mutex_unlock(&s->embd_lock);
         ok = st == LLAMAC_OK;
+        atomic_fetch_add(&s->embd_decodes, decodes);
         if (ok) {
             e->n = n;
             e->tokens = count_tokens(s, texts, lens, n);
+            atomic_fetch_add(&s->embd_tokens, (unsigned long long)e->tokens);
         } else {
             embed_error(rq, name, st);
         }

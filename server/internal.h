@@ -40,7 +40,9 @@ struct server {
     atomic_bool stopping;
     atomic_long in_flight; /* requests dispatched whose response is not yet finished */
     atomic_ullong next_id; /* for response ids */
-    int64_t started;       /* unix time, the "created" of the model */
+    /* embedding requests' share of /metrics (the engine counts generation's): prompt tokens, and llama_decode calls */
+    atomic_ullong embd_tokens, embd_decodes;
+    int64_t started; /* unix time, the "created" of the model */
     /* set by server_set_backend; owned from then on (server_shutdown frees them) */
     struct server_backend backend;
     llamac_model *model;   /* = backend.model, and so on: the names every handler uses */

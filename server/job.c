@@ -519,6 +519,23 @@ static void render_done(struct job *j, size_t i) {
     render(j, &d);
 }
 
+json_t *stream_timings_json(const struct job *j, size_t choice) {
+    const struct choice *c = &j->choices[choice];
+    struct result r;
+    memset(&r, 0, sizeof r);
+    r.usage.prompt_tokens = c->progress.n_prompt;
+    r.usage.cached_tokens = c->progress.n_cached;
+    r.usage.prompt_ms = c->progress.prompt_ms;
+    r.usage.generated_tokens = c->n_streamed;
+    if (c->n_streamed > 0) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        r.usage.generation_ms =
+            (double)(now.tv_sec - c->first_token.tv_sec) * 1e3 + (double)(now.tv_nsec - c->first_token.tv_nsec) / 1e6;
+    }
+    return timings_json(&r);
+}
+
 /* Renders the raw events in `ev` (taken from the job) into j->out. */
 static void render_events(struct job *j, const llamac__dynbuf *ev) {
     size_t at = 0;
@@ -535,6 +552,9 @@ static void render_events(struct job *j, const llamac__dynbuf *ev) {
             at += sizeof lp;
         }
         struct choice *c = e.choice < j->n_choices ? &j->choices[e.choice] : NULL;
+        if (c && e.kind == EV_TOKEN && c->n_streamed++ == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &c->first_token);
+        }
         if (e.kind == EV_START) {
             struct delta d = { .kind = DELTA_START, .choice = e.choice, .text = text, .len = len };
             render(j, &d);
@@ -552,6 +572,7 @@ static void render_events(struct job *j, const llamac__dynbuf *ev) {
         } else if (e.kind == EV_PROGRESS && c && len == sizeof(llamac_engine_progress)) {
             llamac_engine_progress pr;
             memcpy(&pr, text, sizeof pr);
+            c->progress = pr;
             struct delta d = { .kind = DELTA_PROGRESS, .choice = e.choice, .progress = &pr };
             render(j, &d);
         } else if (e.kind == EV_DONE && c) {

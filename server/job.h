@@ -31,6 +31,10 @@ struct choice {
     char *block_id, *block_name; /* the open tool call's (malloc) */
     struct block *closed;        /* the closed blocks, in order (result.h) */
     size_t n_closed;
+    /* the reader's count of the stream so far, for timings before the end (stream_timings_json) */
+    llamac_engine_progress progress; /* the last PROGRESS event's (zero before one) */
+    struct timespec first_token;     /* when the reader read the first token */
+    int32_t n_streamed;              /* tokens read so far */
 };
 
 struct job {
@@ -75,6 +79,11 @@ struct job {
     struct access *access;   /* where the stream's token counts go when it ends (the request's access log) */
     struct job *next, *prev; /* in the server's list */
 };
+
+/* llama-server's "timings" of a choice still streaming (timings_per_token): its prompt as the last progress event
+ * told it (none without return_progress), and the tokens read so far over the time since the first (as the reader
+ * read them). */
+json_t *stream_timings_json(const struct job *j, size_t choice);
 
 /* A job with n_choices choices and one reference (the connection's), rendered by `dialect` (its id has the
  * dialect's prefix); registered with the server. NULL when out of memory. */

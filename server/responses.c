@@ -8,8 +8,10 @@
  * same parsed generation request as every dialect (request.h). The reply is a response object whose output items
  * are the reply's blocks in order (reasoning, message, function_call); streamed, the Responses events
  * (response.created, response.output_item.added, response.output_text.delta,
- * response.function_call_arguments.delta, ..., response.completed), each with its sequence_number. Errors have
- * OpenAI's shape.
+ * response.function_call_arguments.delta, ..., response.completed), each with its sequence_number; with
+ * llama-server's return_progress, response.in_progress events with its prompt_progress, and with its
+ * timings_per_token, timings on the text deltas (response.completed always has the reply's). Errors have OpenAI's
+ * shape.
  */
 #include "complete.h"
 
@@ -163,9 +165,12 @@ static void block_event(struct job *j, const struct delta *d, llamac__dynbuf *ou
         break;
     case DELTA_TEXT:
         if (d->len > 0) {
-            event(j, out, "response.output_text.delta",
-                  json_pack("{s:s, s:I, s:i, s:o, s:[]}", "item_id", id, "output_index", at, "content_index", 0,
-                            "delta", text_json(d->text, d->len), "logprobs"));
+            json_t *ev = json_pack("{s:s, s:I, s:i, s:o, s:[]}", "item_id", id, "output_index", at, "content_index", 0,
+                                   "delta", text_json(d->text, d->len), "logprobs");
+            if (j->timings_per_token) { /* llama-server's */
+                json_object_set_new(ev, "timings", stream_timings_json(j, d->choice));
+            }
+            event(j, out, "response.output_text.delta", ev);
         }
         break;
     case DELTA_REASONING:
@@ -220,8 +225,19 @@ static void stream_event(struct job *j, const struct delta *d, llamac__dynbuf *o
                                   item_json(j, i, b->kind, b->text, b->len, b->tool_id, b->tool_name, "completed"));
         }
         const char *status = final_status(&c->r);
+        /* with llama-server's timings of the whole reply */
         event(j, out, strcmp(status, "completed") == 0 ? "response.completed" : "response.incomplete",
-              json_pack("{s:o}", "response", response_json(j, status, output)));
+              json_pack("{s:o, s:o}", "response", response_json(j, status, output), "timings", timings_json(&c->r)));
+        break;
+    }
+    case DELTA_PROGRESS: {
+        /* llama-server's return_progress: an in_progress event per chunk of the prompt decoded */
+        json_t *ev = json_pack("{s:o, s:o}", "response", response_json(j, "in_progress", NULL), "prompt_progress",
+                               progress_json(d->progress));
+        if (j->timings_per_token) {
+            json_object_set_new(ev, "timings", progress_timings_json(d->progress));
+        }
+        event(j, out, "response.in_progress", ev);
         break;
     }
     case DELTA_ERROR: {
@@ -538,7 +554,9 @@ static bool parse(struct request *rq, json_t *body, struct gen_request *gr, stru
     json_t *tools = NULL;
     if (!field_str(rq, body, "model", &model) || !refuse_state(rq, body) ||
         !gen_request_sampling(rq, gr, body, &responses_names) || !field_bool(rq, body, "stream", &gr->stream) ||
-        !parse_format(rq, body, gr) || !tools_to_openai(rq, json_object_get(body, "tools"), &tool_shape, &tools)) {
+        !field_bool(rq, body, "return_progress", &gr->return_progress) ||
+        !field_bool(rq, body, "timings_per_token", &gr->timings_per_token) || !parse_format(rq, body, gr) ||
+        !tools_to_openai(rq, json_object_get(body, "tools"), &tool_shape, &tools)) {
         return false;
     }
     struct chat_input ci = { 0 };

@@ -455,10 +455,17 @@ stop_server "$Q_PID"
 expect_eq "second server exit" "$stop_rc" 0
 
 # --embedding on a generative model without --pooling: mean pooling (noted in the log), so /v1/embeddings answers
-start_server E -m "$MODELS/stories260K.gguf" --embedding -t 1
+start_server E -m "$MODELS/stories260K.gguf" --embedding -t 1 --metrics
 req POST "$E_URL/v1/embeddings" '{"input":"Once upon a time"}'
 expect_eq "embeddings of a generative model" "$code:$(jqr '.data[0].embedding | length')" "200:64"
 expect_contains "embeddings of a generative model: the note" "$(cat "$TMP/E.log")" "using mean pooling"
+# /metrics counts an embedding request's prompt tokens and decodes (nothing generated), as llama-server's
+n_embd_tokens=$(jqr .usage.prompt_tokens)
+req GET "$E_URL/metrics"
+expect_eq "metrics: embedding prompt tokens, decodes, nothing predicted" \
+  "$(awk '$1 == "llamacpp:prompt_tokens_total" { p = $2 } $1 == "llamacpp:n_decode_total" { d = $2 }
+          $1 == "llamacpp:tokens_predicted_total" { g = $2 } END { print p ":" (d > 0) ":" g }' "$TMP/body")" \
+  "$n_embd_tokens:1:0"
 stop_server "$E_PID"
 
 # --chat-template-kwargs: template variables for every request, each key overridden by the request's own

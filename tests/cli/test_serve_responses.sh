@@ -197,6 +197,20 @@ err "bad text.format" 400 text.format '{"model":"m","input":"Hi","text":{"format
 err "max_output_tokens 0" 400 max_output_tokens '{"model":"m","input":"Hi","max_output_tokens":0}'
 err "background refused" 400 background '{"model":"m","input":"Hi","background":true}'
 
+# --- llama-server's telemetry in the stream: return_progress (response.in_progress events with prompt_progress),
+# timings_per_token (timings on the text deltas); response.completed has the reply's timings ---
+curl -s -N -H 'Authorization: Bearer sdk-key' -H 'Content-Type: application/json' "$S_URL/v1/responses" \
+  --data-binary '{"model":"m","input":"Once upon a time","max_output_tokens":6,"temperature":0,"stream":true,
+  "return_progress":true,"timings_per_token":true}' > "$TMP/rsse"
+sse_json "$TMP/rsse"
+expect_eq "return_progress: in_progress events, the last with the whole prompt" \
+  "$(jqr '[.[] | select(.prompt_progress)] | "\(length > 0):\(all(.type == "response.in_progress")):\(last.prompt_progress | .processed == .total)"' "$TMP/events")" \
+  "true:true:true"
+expect_eq "timings_per_token: the deltas' timings count the tokens" \
+  "$(jqr '[.[] | select(.type == "response.output_text.delta") | .timings | .predicted_n > 0 and (.prompt_per_second | type) == "number"] | all' "$TMP/events")" true
+expect_eq "response.completed: the reply's timings" \
+  "$(jqr '.[] | select(.type == "response.incomplete" or .type == "response.completed") | .timings.predicted_n' "$TMP/events")" 6
+
 # --- a client that goes away mid-stream frees its slot ---
 disconnect_frees_slot /v1/responses '{"model":"m","max_output_tokens":1500,"stream":true,"input":"Once upon a time"}' -H 'Authorization: Bearer sdk-key'
 
