@@ -242,6 +242,12 @@ llamac_status llamac_engine_new(llamac_model *model, const llamac_engine_params 
         s->pub.id = s->id;
         s->pub.n_ctx = e->n_ctx_slot;
     }
+    if (p.park_limit_mib != 0) {
+        llamac__log(LLAMAC_LOG_DEBUG,
+                    "engine: idle slots' caches are parked in host memory while other slots work "
+                    "(park_limit_mib %lld; llama-server's cached idle slots: __TEST_TAG_CACHE_IDLE_SLOTS_ENABLED__)",
+                    (long long)p.park_limit_mib);
+    }
     e->stats.n_slots = p.n_slots;
     e->stats.n_ctx = e->n_ctx;
     e->stats.n_ctx_slot = e->n_ctx_slot;

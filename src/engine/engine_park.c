@@ -46,6 +46,11 @@ void llamac__eng_park_idle(llamac_engine *e) {
             continue;
         }
         llama_memory_seq_rm(llama_get_memory(lc), s->id, -1, -1);
+        /* the tag is what llama-server's test suite reads in its log for the same event (a cached idle slot) */
+        llamac__log(LLAMAC_LOG_DEBUG,
+                    "engine: slot %d is idle: its cache of %zu tokens parked in host memory "
+                    "(__TEST_TAG_CACHE_IDLE_SLOT__)",
+                    (int)s->id, s->n_cache);
         s->parked = buf;
         s->parked_size = size;
         e->parked_bytes += size;
@@ -62,6 +67,10 @@ bool llamac__eng_unpark(llamac_engine *e, struct eng_slot *s) {
     size_t read = llama_state_seq_set_data(e->ctx->lc, s->parked, s->parked_size, s->id);
     llamac__eng_park_drop(e, s);
     if (read > 0) {
+        llamac__log(LLAMAC_LOG_DEBUG,
+                    "engine: slot %d: its parked cache of %zu tokens is back (llama-server's "
+                    "words: updating prompt cache)",
+                    (int)s->id, s->n_cache);
         pthread_mutex_lock(&e->lock);
         e->stats.slots_restored++;
         pthread_mutex_unlock(&e->lock);
