@@ -651,35 +651,48 @@ bool gen_request_tools(struct request *rq, struct gen_request *gr, json_t *tools
     return true;
 }
 
-bool gen_request_openai_tools(struct request *rq, struct gen_request *gr, json_t *body, json_t *tools) {
-    llamac_tool_choice choice = LLAMAC_TOOL_CHOICE_AUTO;
-    const char *name = NULL;
-    bool parallel = true;
-    if (!field_bool(rq, body, "parallel_tool_calls", &parallel)) {
+bool openai_tool_choice(struct request *rq, json_t *body, llamac_tool_choice *choice, const char **name,
+                        bool *parallel) {
+    *choice = LLAMAC_TOOL_CHOICE_AUTO;
+    *name = NULL;
+    *parallel = true;
+    if (!field_bool(rq, body, "parallel_tool_calls", parallel)) {
         return false;
     }
     json_t *tc = json_object_get(body, "tool_choice");
     if (json_is_string(tc)) {
         const char *v = json_string_value(tc);
         if (strcmp(v, "none") == 0) {
-            choice = LLAMAC_TOOL_CHOICE_NONE;
+            *choice = LLAMAC_TOOL_CHOICE_NONE;
         } else if (strcmp(v, "required") == 0) {
-            choice = LLAMAC_TOOL_CHOICE_REQUIRED;
+            *choice = LLAMAC_TOOL_CHOICE_REQUIRED;
         } else if (strcmp(v, "auto") != 0) {
             reply_error(rq, 400, "tool_choice", "invalid_value",
                         "'tool_choice' must be \"none\", \"auto\", \"required\" or a named function, not \"%s\"", v);
             return false;
         }
     } else if (json_is_object(tc)) {
+        /* Chat Completions: {"type": "function", "function": {"name"}}; Responses: {"type": "function", "name"} */
         json_t *fn = json_object_get(tc, "function");
-        name = json_string_value(json_object_get(fn, "name"));
-        if (!name) {
-            reply_error(rq, 400, "tool_choice", "invalid_type", "'tool_choice.function.name' must be a string");
+        *name = json_string_value(json_object_get(fn ? fn : tc, "name"));
+        if (!*name) {
+            reply_error(rq, 400, "tool_choice", "invalid_type", "'tool_choice.%s' must be a string",
+                        fn ? "function.name" : "name");
             return false;
         }
-        choice = LLAMAC_TOOL_CHOICE_NAMED;
+        *choice = LLAMAC_TOOL_CHOICE_NAMED;
     } else if (tc && !json_is_null(tc)) {
         reply_error(rq, 400, "tool_choice", "invalid_type", "'tool_choice' must be a string or an object");
+        return false;
+    }
+    return true;
+}
+
+bool gen_request_openai_tools(struct request *rq, struct gen_request *gr, json_t *body, json_t *tools) {
+    llamac_tool_choice choice;
+    const char *name;
+    bool parallel;
+    if (!openai_tool_choice(rq, body, &choice, &name, &parallel)) {
         return false;
     }
     if (!json_is_array(tools) || json_array_size(tools) == 0) {

@@ -170,6 +170,12 @@ bool gen_request_constrain(struct request *rq, struct gen_request *gr, const cha
 bool gen_request_tools(struct request *rq, struct gen_request *gr, json_t *tools, llamac_tool_choice choice,
                        const char *name, bool parallel, const char *choice_param);
 
+/* The body's "tool_choice" ("none", "auto", "required", or a named function: Chat Completions' {"type": "function",
+ * "function": {"name"}} or Responses' {"type": "function", "name"}) and "parallel_tool_calls" (default true), checked
+ * (a 400 naming the field); OpenAI's dialects share it. */
+bool openai_tool_choice(struct request *rq, json_t *body, llamac_tool_choice *choice, const char **name,
+                        bool *parallel);
+
 /* OpenAI's tool fields: `tools` (an OpenAI-format array; NULL or empty: none) with the body's "tool_choice"
  * ("none", "auto", "required" or {"type": "function", "function": {"name"}}) and "parallel_tool_calls", as
  * gen_request_tools takes them (OpenAI's chat; Ollama's chat, where tool_choice is llamac's extension). Both fields

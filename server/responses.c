@@ -441,27 +441,11 @@ static bool refuse_state(struct request *rq, json_t *body) {
 
 /* tool_choice: "auto" | "none" | "required" | {"type": "function", "name"}. */
 static bool parse_tools(struct request *rq, json_t *body, struct gen_request *gr, json_t *tools) {
-    llamac_tool_choice choice = LLAMAC_TOOL_CHOICE_AUTO;
-    const char *name = NULL;
-    bool parallel = true;
-    if (!field_bool(rq, body, "parallel_tool_calls", &parallel)) {
-        return false;
-    }
-    json_t *tc = json_object_get(body, "tool_choice");
-    const char *v = json_string_value(tc);
-    if (v && strcmp(v, "none") == 0) {
-        choice = LLAMAC_TOOL_CHOICE_NONE;
-    } else if (v && strcmp(v, "required") == 0) {
-        choice = LLAMAC_TOOL_CHOICE_REQUIRED;
-    } else if (json_is_object(tc) && json_is_string(json_object_get(tc, "name"))) {
-        choice = LLAMAC_TOOL_CHOICE_NAMED;
-        name = json_string_value(json_object_get(tc, "name"));
-    } else if (tc && !json_is_null(tc) && !(v && strcmp(v, "auto") == 0)) {
-        reply_error(rq, 400, "tool_choice", "invalid_value",
-                    "'tool_choice' must be \"none\", \"auto\", \"required\" or {\"type\": \"function\", \"name\"}");
-        return false;
-    }
-    return gen_request_tools(rq, gr, tools, choice, name, parallel, "tool_choice");
+    llamac_tool_choice choice;
+    const char *name;
+    bool parallel;
+    return openai_tool_choice(rq, body, &choice, &name, &parallel) &&
+           gen_request_tools(rq, gr, tools, choice, name, parallel, "tool_choice");
 }
 
 /* text.format: {"type": "text" | "json_object" | "json_schema" (with "schema")}. */

@@ -3,14 +3,9 @@
 # graph nodes, and the sequence goes back to what it held before the step. A request decoded beside it is unharmed.
 . "$(dirname "$0")/../cli/lib.sh"
 . "$(dirname "$0")/../cli/serve_lib.sh"
-command -v curl > /dev/null && command -v jq > /dev/null || { echo "curl and jq are needed" >&2; exit 77; }
 M="$MODELS/stories260K.gguf"
-W="$TMP/cancel"
-rm -rf "$W"
-mkdir -p "$W"
 # a model whose 2,000-token prefill takes seconds on one thread
-"$LLAMAC" synth -q --layers 4 --embd 512 --heads 8 --vocab-from "$M" --seed 7 -o "$W/slow.gguf" ||
-  { echo "llamac synth failed" >&2; exit 1; }
+serve_work cancel "$M" --layers 4 --embd 512 --heads 8 --seed 7
 start_server S -m "$W/slow.gguf" -np 2 -c 8192 -b 2048 -ub 2048 --prefill-chunk 2048 -t 1 --metrics --slots
 prompt=$(seq 3 2002 | awk '{ printf "%s%d", (NR > 1 ? "," : ""), $1 % 500 + 3 }')
 

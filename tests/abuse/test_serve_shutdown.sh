@@ -3,15 +3,9 @@
 # --grace ends gets an error event and `data: [DONE]` before its connection closes (it used to be cut bare).
 . "$(dirname "$0")/../cli/lib.sh"
 . "$(dirname "$0")/../cli/serve_lib.sh"
-command -v node > /dev/null && command -v curl > /dev/null && command -v jq > /dev/null ||
-  { echo "node, curl and jq are needed" >&2; exit 77; }
 M="$MODELS/stories260K.gguf"
-W="$TMP/shutdown"
-rm -rf "$W"
-mkdir -p "$W"
 # a model big enough to generate for many seconds on one thread (~25 MB)
-"$LLAMAC" synth -q --layers 2 --embd 512 --heads 8 --vocab-from "$M" --seed 5 -o "$W/slow.gguf" ||
-  { echo "llamac synth failed" >&2; exit 1; }
+SERVE_WORK_NODE=1 serve_work shutdown "$M" --layers 2 --embd 512 --heads 8 --seed 5
 
 # --- SIGTERM during a stalled download ---
 cat > "$W/config.json" << JSON

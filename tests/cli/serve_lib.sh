@@ -133,12 +133,33 @@ npm_clients() {
   CLIENTS=$cache/node_modules
 }
 
-# think_template FILE : a ChatML template whose generation prompt opens <think>, so that everything a model then
-# writes is reasoning (until it closes the block): reasoning output from a model that was never trained for it. It
-# has a real thinking section (reasoning_content in history, an empty block when enable_thinking is false): llama-server
-# reads <think> as reasoning only for templates whose thinking its chat layer finds, and so does llamac.
+# serve_work NAME VOCAB ARGS... : the opening of the serve tests that need a model slower than stories260K: W is a
+# fresh $TMP/NAME, and $W/slow.gguf a model `llamac synth ARGS` makes with VOCAB's vocabulary (exits the test, failed,
+# when synth fails). Skips (77) unless curl and jq (and node, with SERVE_WORK_NODE=1) are installed.
+serve_work() {
+  local name=$1 vocab=$2 tools="curl jq" tool
+  shift 2
+  [ "${SERVE_WORK_NODE:-0}" = 1 ] && tools="node $tools"
+  for tool in $tools; do
+    command -v "$tool" > /dev/null || { echo "SKIP: ${tools// /, } are needed" >&2; exit 77; }
+  done
+  W="$TMP/$name"
+  rm -rf "$W"
+  mkdir -p "$W"
+  "$LLAMAC" synth -q --vocab-from "$vocab" "$@" -o "$W/slow.gguf" || { echo "llamac synth failed" >&2; exit 1; }
+}
+
+# think_template FILE [--model-opens] : a ChatML template whose generation prompt opens <think>, so that everything a
+# model then writes is reasoning (until it closes the block): reasoning output from a model that was never trained for
+# it. It has a real thinking section (reasoning_content in history, an empty block when enable_thinking is false):
+# llama-server reads <think> as reasoning only for templates whose thinking its chat layer finds, and so does llamac.
+# With --model-opens the generation prompt leaves the block to the model (as Qwen3's: it is written only when thinking
+# is off), so that a <think> the model writes is read as reasoning.
 think_template() {
-  cat > "$1" << 'JINJA'
+  local open='<think>
+'
+  [ "${2:-}" = --model-opens ] && open=""
+  cat > "$1" << JINJA
 {% for m in messages %}<|im_start|>{{ m.role }}
 {% if m.reasoning_content %}<think>
 {{ m.reasoning_content }}
@@ -150,8 +171,7 @@ think_template() {
 
 </think>
 
-{% else %}<think>
-{% endif %}{% endif %}
+{% else %}$open{% endif %}{% endif %}
 JINJA
 }
 

@@ -3,21 +3,15 @@
 # are under way and 200 after, and --reasoning-format none leaves <think> in the content.
 . "$(dirname "$0")/lib.sh" || exit 1
 . "$(dirname "$0")/serve_lib.sh"
-command -v node > /dev/null && command -v curl > /dev/null && command -v jq > /dev/null ||
-  { echo "node, curl and jq are needed" >&2; exit 77; }
 M2="$MODELS/stories260K-chatml.gguf"
-W="$TMP/hub"
-rm -rf "$W"
-mkdir -p "$W"
 # a model of a few MB, so that the slow download (64 KiB every 25 ms) takes a second or two
-"$LLAMAC" synth -q --layers 2 --embd 192 --heads 4 --vocab-from "$M2" --seed 3 -o "$W/big.gguf" ||
-  { echo "llamac synth failed" >&2; exit 1; }
+SERVE_WORK_NODE=1 serve_work hub "$M2" --layers 2 --embd 192 --heads 4 --seed 3
 cat > "$W/config.json" << JSON
 {"repos": {
   "test/chat-GGUF": {"commit": "1111111111111111111111111111111111111111", "files": [
     {"path": "chat-Q8_0.gguf", "src": "$M2", "lfs": true}]},
   "test/slow-GGUF": {"commit": "2222222222222222222222222222222222222222", "files": [
-    {"path": "big-Q8_0.gguf", "src": "$W/big.gguf", "lfs": true, "mode": "slow"}]}
+    {"path": "big-Q8_0.gguf", "src": "$W/slow.gguf", "lfs": true, "mode": "slow"}]}
 }}
 JSON
 fake_hub "$W"

@@ -10,22 +10,9 @@ CHROMIUM=${LLAMAC_CHROMIUM:-/usr/bin/chromium}
 [ -x "$CHROMIUM" ] || { echo "SKIP: no chromium at $CHROMIUM (apt-get install chromium)" >&2; exit 77; }
 command -v node > /dev/null && command -v npm > /dev/null || { echo "SKIP: node and npm are needed" >&2; exit 77; }
 
-# ChatML with a thinking section (as Qwen3's: the block is written only when thinking is off), so that the server
-# reads a <think> the model writes as reasoning, as llama-server does only for templates that think
-cat > "$TMP/think.jinja" << 'JINJA'
-{% for m in messages %}<|im_start|>{{ m.role }}
-{% if m.reasoning_content %}<think>
-{{ m.reasoning_content }}
-</think>
-
-{% endif %}{{ m.content }}<|im_end|>
-{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant
-{% if enable_thinking is defined and enable_thinking is false %}<think>
-
-</think>
-
-{% endif %}{% endif %}
-JINJA
+# ChatML with a thinking section whose generation prompt leaves the block to the model, so that the server reads a
+# <think> the model writes as reasoning, as llama-server does only for templates that think
+think_template "$TMP/think.jinja" --model-opens
 start_server A -m "$M" -np 2 -t 1 --chat-template-file "$TMP/think.jinja"
 if [ "$(curl -s -o /dev/null -w '%{http_code}' "$A_URL/")" != 200 ]; then
   echo "SKIP: this llamac was built without the chat page (LLAMAC_WEBUI=OFF)" >&2
