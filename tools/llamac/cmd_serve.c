@@ -477,15 +477,6 @@ static const struct cli_opt refused_rows[] = {
       .set = cli_set_refused,
       .help = "llamac serve has neither built-in tools nor the CORS proxy that llama-server's --agent turns on "
               "(see --tools and --ui-mcp-proxy)" },
-    { .names = { "--ssl-key-file" },
-      .arg = "FILE",
-      .set = cli_set_refused,
-      .help = "llamac serve speaks plain HTTP: put a proxy that terminates TLS in front of it (see \"Scaling out\" in "
-              "the README for HAProxy)" },
-    { .names = { "--ssl-cert-file" },
-      .arg = "FILE",
-      .set = cli_set_refused,
-      .help = "llamac serve speaks plain HTTP (see --ssl-key-file)" },
     { .names = { "-dr", "--docker-repo" },
       .arg = "REPO",
       .set = cli_set_refused,
