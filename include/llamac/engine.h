@@ -239,6 +239,14 @@ LLAMAC_API llamac_engine_request llamac_engine_request_default(void);
 LLAMAC_API llamac_status llamac_engine_new(llamac_model *model, const llamac_engine_params *params,
                                            llamac_engine **out);
 
+/* The KV cache llamac_engine_new(model, params) would allocate (its context: n_ctx, or n_slots times the smaller of
+ * 4096 and the training context; one unified cache for the slots), computed without allocating, as
+ * llamac_kv_memory_compute does (NULL params: defaults). What a caller checks against the memory it has before
+ * creating the engine. Errors: those of llamac_engine_new's parameter checks (LLAMAC_E_INVALID_ARGUMENT), and of
+ * llamac_kv_memory_compute (LLAMAC_E_UNSUPPORTED for a cache it does not compute). Thread-safe. */
+LLAMAC_API llamac_status llamac_engine_kv_memory(const llamac_model *model, const llamac_engine_params *params,
+                                                 llamac_kv_memory *out);
+
 /* Stops accepting requests, lets the queued and running ones finish for up to `grace_ms` milliseconds, cancels
  * what is left (finish reason CANCELLED), and joins the worker thread. Later calls return at once. Thread-safe,
  * but not from a callback. */

@@ -139,6 +139,41 @@ static llamac_status check_params(const llamac_model *model, const llamac_engine
     return LLAMAC_OK;
 }
 
+/* The context an engine creates for its slots (checked parameters; n_ctx from check_params). */
+static llamac_ctx_params engine_ctx_params(const llamac_engine_params *p, uint32_t n_ctx) {
+    llamac_ctx_params cp = llamac_ctx_params_default();
+    cp.n_ctx = n_ctx;
+    cp.n_batch = p->n_batch;
+    cp.n_ubatch = p->n_ubatch;
+    cp.n_seq_max = p->n_slots;
+    cp.n_threads = p->n_threads;
+    cp.n_threads_batch = p->n_threads_batch;
+    cp.type_k = p->type_k;
+    cp.type_v = p->type_v;
+    cp.flash_attn = p->flash_attn;
+    cp.kv_unified = true;
+    cp.allow_ctx_overflow = true; /* the per-slot limit was checked (check_params); the total may exceed training */
+    return cp;
+}
+
+llamac_status llamac_engine_kv_memory(const llamac_model *model, const llamac_engine_params *params,
+                                      llamac_kv_memory *out) {
+    if (out) {
+        memset(out, 0, sizeof *out);
+    }
+    if (!model || !out) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_engine_kv_memory: NULL argument");
+    }
+    llamac_engine_params p = params ? *params : llamac_engine_params_default();
+    uint32_t n_ctx = 0;
+    llamac_status st = check_params(model, &p, &n_ctx);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    llamac_ctx_params cp = engine_ctx_params(&p, n_ctx);
+    return llamac_kv_memory_compute(model, &cp, out);
+}
+
 llamac_status llamac_engine_new(llamac_model *model, const llamac_engine_params *params, llamac_engine **out) {
     if (out) {
         *out = NULL;
@@ -166,18 +201,7 @@ llamac_status llamac_engine_new(llamac_model *model, const llamac_engine_params 
     e->accepting = true;
     atomic_init(&e->cancel_epoch, 0u);
 
-    llamac_ctx_params cp = llamac_ctx_params_default();
-    cp.n_ctx = n_ctx;
-    cp.n_batch = p.n_batch;
-    cp.n_ubatch = p.n_ubatch;
-    cp.n_seq_max = p.n_slots;
-    cp.n_threads = p.n_threads;
-    cp.n_threads_batch = p.n_threads_batch;
-    cp.type_k = p.type_k;
-    cp.type_v = p.type_v;
-    cp.flash_attn = p.flash_attn;
-    cp.kv_unified = true;
-    cp.allow_ctx_overflow = true; /* the per-slot limit was checked above; the total may exceed training */
+    llamac_ctx_params cp = engine_ctx_params(&p, n_ctx);
     st = llamac_ctx_new(model, &cp, &e->ctx);
     if (st != LLAMAC_OK ||
         (p.n_adapters > 0 && (st = llamac_ctx_set_adapters(e->ctx, p.adapters, p.n_adapters)) != LLAMAC_OK) ||

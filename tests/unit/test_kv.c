@@ -319,11 +319,52 @@ static void test_threads(void) {
     llamac_model_free(m);
 }
 
+/* llamac_engine_kv_memory: the cache of the context an engine creates (one unified stream for its slots), by the
+ * engine's default context and by n_ctx, equal to what an engine with those parameters allocates; its errors. */
+static void test_engine_kv(void) {
+    llamac_model *m = load(test_model("stories260K.gguf"));
+    if (!m) {
+        return;
+    }
+    llamac_model_info mi;
+    CHECK_OK(llamac_model_get_info(m, &mi));
+    llamac_engine_params ep = llamac_engine_params_default();
+    ep.n_slots = 3;
+    ep.n_ctx = 0;
+    const uint32_t sizes[] = { 0, 1000 };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        ep.n_ctx = sizes[i];
+        llamac_kv_memory mem;
+        CHECK_OK(llamac_engine_kv_memory(m, &ep, &mem));
+        uint32_t per_slot = mi.n_ctx_train > 0 && mi.n_ctx_train < 4096 ? (uint32_t)mi.n_ctx_train : 4096;
+        uint32_t want = ep.n_ctx ? ep.n_ctx : 3 * per_slot;
+        CHECK_INT(mem.n_ctx, (want + 255) / 256 * 256);
+        CHECK_INT(mem.n_streams, 1);
+        CHECK_INT(mem.total_bytes, (uint64_t)mem.n_ctx * (64 + 64) * 5); /* f16 rows of 32, 5 layers */
+        llamac_engine *e = NULL;
+        CHECK_OK(llamac_engine_new(m, &ep, &e));
+        llamac_engine_stats st = { 0 };
+        if (e) {
+            CHECK_OK(llamac_engine_get_stats(e, &st));
+            CHECK_INT(st.n_ctx, mem.n_ctx);
+        }
+        llamac_engine_free(e);
+    }
+    llamac_kv_memory mem;
+    CHECK_STATUS(llamac_engine_kv_memory(NULL, &ep, &mem), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_engine_kv_memory(m, &ep, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    ep.n_slots = 0;
+    CHECK_STATUS(llamac_engine_kv_memory(m, &ep, &mem), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK(strstr(llamac_last_error(), "n_slots 0") != NULL);
+    llamac_model_free(m);
+}
+
 int main(void) {
     RUN(test_figures_stories);
     RUN(test_figures_head64);
     RUN(test_rotation_effect);
     RUN(test_stories_rotation_inactive);
     RUN(test_threads);
+    RUN(test_engine_kv);
     TESTS_DONE();
 }
