@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "complete.h"
 #include "dynbuf.h"
+#include "router.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -92,6 +93,8 @@ static const struct route {
     { "/rerank", "POST", handle_rerank, 0, openai_error },
     { "/v1/models", "GET", handle_models, 0, openai_error },
     { "/models", "GET", handle_models, 0, openai_error },
+    { "/models/load", "POST", handle_models_load, 0, openai_error },     /* router mode */
+    { "/models/unload", "POST", handle_models_unload, 0, openai_error }, /* router mode */
     { "/tokenize", "POST", handle_tokenize, 0, openai_error },
     { "/detokenize", "POST", handle_detokenize, 0, openai_error },
     { "/apply-template", "POST", handle_apply_template, 0, openai_error },
@@ -376,6 +379,8 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, con
                     "the request body is larger than the server's limit of %zu bytes", s->opt.max_body);
     } else if (atomic_load(&s->stopping) && !(route->flags & ROUTE_LOADING)) {
         reply_error(&rq, 503, NULL, "shutting_down", "the server is shutting down");
+    } else if (s->router) {
+        router_answer(&rq, route->fn); /* its own endpoints, or the model's child */
     } else if (!atomic_load(&s->ready) && !(route->flags & ROUTE_LOADING)) {
         rq.retry_after = 1;
         reply_error(&rq, 503, NULL, "loading", "the model is loading");

@@ -11,7 +11,8 @@
  * share), completion.c (llama-server's native completion API and /props), native.c (llama-server's /tokenize,
  * /detokenize, /apply-template), media.c (images and audio in requests), draft.c, embed.c, admin.c (/health,
  * /v1/models, /metrics, /slots), wake.c (waking stream readers), static.c (what GET answers outside the API: the
- * embedded chat page, or --path DIR's files).
+ * embedded chat page, or --path DIR's files), router.c and router_models.c (router mode, router.h: many models, each
+ * in a child process).
  *
  * A handler gets a `struct request` with the whole body and fills in its reply: a status and a JSON value, a text
  * body, or a ready-made libmicrohttpd response (a stream). Every client mistake becomes a 4xx through reply_error,
@@ -59,7 +60,8 @@ struct server {
      * more bytes cannot fit a slot, nor a conversation of more messages; refused before any work (issue 30) */
     size_t prompt_bytes_max;
     size_t messages_max;
-    char *static_root; /* opt.static_dir resolved (static.c); freed by server_shutdown */
+    char *static_root;     /* opt.static_dir resolved (static.c); freed by server_shutdown */
+    struct router *router; /* router mode (router.c): no model of its own, requests go to the models' children */
     /* jobs waiting on the engine, so that server_shutdown can end them */
     pthread_mutex_t jobs_lock;
     struct job *jobs;
@@ -185,6 +187,8 @@ void handle_ollama_ps(struct request *rq);              /* ollama.c: GET /api/ps
 void handle_ollama_version(struct request *rq);         /* ollama.c: GET /api/version */
 void handle_ollama_pull(struct request *rq);            /* ollama.c: POST /api/pull */
 void handle_ollama_delete(struct request *rq);          /* ollama.c: DELETE /api/delete */
+void handle_models_load(struct request *rq);            /* router.c: POST /models/load (router mode) */
+void handle_models_unload(struct request *rq);          /* router.c: POST /models/unload (router mode) */
 
 /* A `lora` list (llama-server's [{"id": N, "scale": F}, ...], ids as GET /lora-adapters lists them; adapters it
  * leaves out are at scale 0, as llama-server reads it) as the whole set of the server's adapters with those scales:

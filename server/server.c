@@ -9,6 +9,7 @@
  * only then what the engine used (the model) and the server itself.
  */
 #include "internal.h"
+#include "router.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -147,13 +148,15 @@ size_t server_shutdown(server *s, unsigned grace_ms) {
     if (left > 0) {
         http_settle(s, 1000); /* ...and has a moment to send it: a stream ends with its error event (and [DONE]) */
     }
-    http_stop(s); /* every connection closed, while the engine still runs */
+    router_stop(s); /* router mode: the children end, and with them the responses forwarded from them */
+    http_stop(s);   /* every connection closed, while the engine still runs */
     llamac_engine_free(s->backend.engine);
     wake_stop(s);                          /* after the engine: nothing pushes any more; what is left is woken */
     llamac_mmproj_free(s->backend.mmproj); /* after the engine, whose requests held chunks of it */
     llamac_ctx_free(s->backend.embd_ctx);
     llamac_template_free(s->backend.tmpl);
     llamac_model_free(s->backend.model);
+    router_free(s);
     pthread_mutex_destroy(&s->embd_lock);
     pthread_mutex_destroy(&s->jobs_lock);
     free(s->model_id);

@@ -22,6 +22,8 @@ enum {
     EXIT_OK = 0,
     EXIT_FAILURE_RUN = 1,  /* the work failed: model did not load, generation failed, ... */
     EXIT_USAGE = 2,        /* bad command line */
+    EXIT_NO_MEMORY = 75,   /* serve --memory-check: the model does not fit the memory available now (sysexits'
+                              EX_TEMPFAIL: it may later) */
     EXIT_INTERRUPTED = 130 /* stopped by Ctrl-C */
 };
 

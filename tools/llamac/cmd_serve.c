@@ -7,9 +7,11 @@
  * accepting, lets requests in flight finish for a bounded grace period, and the command exits 0.
  */
 #include "cli.h"
+#include "router.h"
 #include "server.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -37,6 +39,12 @@ struct serve_opts {
     bool no_cache_idle_slots;     /* --no-cache-idle-slots: idle slots' caches stay in the KV cache (no parking) */
     int pooling;                  /* llamac_pooling */
     unsigned grace_s;
+    /* router mode (no model given): llama-server's flags */
+    const char *models_dir, *models_preset;
+    unsigned models_max;
+    bool no_models_autoload;
+    int32_t sleep_idle_s; /* -1 (llama-server's "off") or 0: never */
+    bool memory_check;    /* --memory-check (the router gives it to its children) */
 };
 
 /* Adds the keys of `list` (separated by commas or line breaks, blanks around them dropped). A list that holds no key
@@ -434,6 +442,49 @@ static const struct cli_opt server_rows[] = {
       .set = cli_set_str,
       .offset = SO(media_path),
       .help = "a folder that image_url parts may name files of (file://NAME); without it file:// URLs are refused" },
+    { .names = { "--models-dir" },
+      .arg = "DIR",
+      .set = cli_set_str,
+      .offset = OPT(models_dir),
+      .help = "router mode (no -m): serve the GGUF models of DIR (a file, or a folder with a model, its shards and a "
+              "projector), besides the Hugging Face cache's; each is loaded in a child process when a request names "
+              "it" },
+    { .names = { "--models-preset" },
+      .arg = "FILE",
+      .set = cli_set_str,
+      .offset = OPT(models_preset),
+      .help = "router mode: llama-server's INI file of models and their flags ([NAME] with model = FILE or hf-repo "
+              "= OWNER/REPO, and options by their names without dashes; [*] for every model)" },
+    { .names = { "--models-max" },
+      .arg = "N",
+      .set = cli_set_unsigned,
+      .offset = OPT(models_max),
+      .min = 0,
+      .max = 1024,
+      .help = "router mode: models loaded at once; the least recently used idle one is unloaded to make room "
+              "(default: 4; 0: no limit)" },
+    { .names = { "--models-autoload" },
+      .set = cli_set_false,
+      .offset = OPT(no_models_autoload),
+      .help = "router mode: a request naming an unloaded model loads it (the default)" },
+    { .names = { "--no-models-autoload" },
+      .set = cli_set_true,
+      .offset = OPT(no_models_autoload),
+      .help = "router mode: only POST /models/load loads a model; requests for another answer 400" },
+    { .names = { "--sleep-idle-seconds" },
+      .arg = "N",
+      .set = cli_set_i32,
+      .offset = OPT(sleep_idle_s),
+      .min = -1,
+      .max = 1 << 30,
+      .help = "unload a model nobody used for N seconds (default: -1, never): in router mode that model, with -m the "
+              "server's (it sleeps: its process ends, and the next request starts it again)" },
+    { .names = { "--memory-check" },
+      .set = cli_set_true,
+      .offset = OPT(memory_check),
+      .help = "before allocating the slots' KV cache, refuse to start (exit 75) when the model's weights and that "
+              "cache (at -c and -np) exceed the memory available now (/proc/meminfo MemAvailable); router mode "
+              "gives it to every model" },
     { .names = { "-cb", "--cont-batching" },
       .set = cli_set_ignored,
       .help = "accepted (batching is always continuous)" },
@@ -572,6 +623,145 @@ static bool media_path_check(struct cli_common *c, const char *dir) {
     return true;
 }
 
+/* The flags of the router itself, which its children do not get: what listens, authenticates and limits HTTP, the
+ * router's options, and the log file (the children's lines reach it through the router). */
+static const char *const router_only[] = { "--host",
+                                           "--port",
+                                           "--api-key",
+                                           "--api-key-file",
+                                           "--models-dir",
+                                           "--models-preset",
+                                           "--models-max",
+                                           "--models-autoload",
+                                           "--no-models-autoload",
+                                           "--sleep-idle-seconds",
+                                           "--cors-origins",
+                                           "--path",
+                                           "--no-webui",
+                                           "--webui",
+                                           "--alias",
+                                           "--tags",
+                                           "--timeout",
+                                           "--max-body",
+                                           "--max-connections",
+                                           "--max-connections-per-client",
+                                           "--grace",
+                                           "--log-file",
+                                           "--threads-http",
+                                           "--ssl-key-file",
+                                           "--ssl-cert-file",
+                                           "--model",
+                                           "--hf-repo",
+                                           "--hf-file",
+                                           "--mmproj",
+                                           NULL };
+
+static bool is_router_only(const struct cli_opt *o) {
+    for (size_t i = 0; i < CLI_MAX_NAMES && o->names[i]; i++) {
+        for (size_t k = 0; router_only[k]; k++) {
+            if (strcmp(o->names[i], router_only[k]) == 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* A --models-preset key as the child's flag (router_options.flag): "--KEY", else "-KEY", when llamac serve has it
+ * and it is not the router's. */
+static bool preset_flag(const char *key, char *flag, size_t cap, bool *takes_value) {
+    for (int dashes = 2; dashes >= 1; dashes--) {
+        snprintf(flag, cap, "%s%s", dashes == 2 ? "--" : "-", key);
+        const struct cli_opt *o = cli_find(&cli_cmd_serve, flag);
+        if (o) {
+            *takes_value = o->arg != NULL;
+            return !is_router_only(o);
+        }
+    }
+    return false;
+}
+
+/* The command line's flags that every child gets: all but the router's own (argv as cli_parse read it). */
+static const char **child_args(int argc, char **argv, size_t *n) {
+    const char **out = calloc((size_t)argc + 1, sizeof *out);
+    *n = 0;
+    for (int i = 1; out && i < argc; i++) {
+        const char *a = argv[i];
+        size_t len = a[0] == '-' && a[1] == '-' ? strcspn(a, "=") : strlen(a);
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : 0), a);
+        const struct cli_opt *o = a[0] == '-' ? cli_find(&cli_cmd_serve, name) : NULL;
+        bool value_follows = o && o->arg && a[len] != '=' && i + 1 < argc;
+        if (o && is_router_only(o)) {
+            i += value_follows;
+            continue;
+        }
+        out[(*n)++] = a;
+        if (value_follows) {
+            out[(*n)++] = argv[++i];
+        }
+    }
+    return out;
+}
+
+/* The "listening on" lines (a --host list gives one per address) and where a browser finds the page. */
+static void print_listening(server *srv, const struct serve_opts *o) {
+    char host[256];
+    for (const char *h = o->so.host; *h;) {
+        size_t n = strcspn(h, ",");
+        snprintf(host, sizeof host, "%.*s", (int)n, h);
+        char *start = host + strspn(host, " "), *end = start + strlen(start);
+        while (end > start && end[-1] == ' ') {
+            *--end = '\0';
+        }
+        bool v6 = strchr(start, ':') != NULL;
+        const char *scheme = o->so.tls_key ? "https" : "http";
+        fprintf(stderr, "llamac serve: listening on %s://%s%s%s:%u\n", scheme, v6 ? "[" : "", start, v6 ? "]" : "",
+                (unsigned)server_port(srv));
+        if (server_has_page(srv) && h == o->so.host) {
+            /* a browser cannot open the "any address" forms: the loopback address of the same family can */
+            const char *page_host = strcmp(start, "0.0.0.0") == 0 ? "127.0.0.1"
+                                    : strcmp(start, "::") == 0    ? "::1"
+                                                                  : start;
+            fprintf(stderr, "llamac serve: open %s://%s%s%s:%u/ in a browser to %s\n", scheme, v6 ? "[" : "", page_host,
+                    v6 ? "]" : "", (unsigned)server_port(srv), o->so.static_dir ? "see --path's files" : "chat");
+        }
+        h += n + (h[n] == ',');
+    }
+}
+
+/* --memory-check: whether the model's weights and the engine's KV cache fit the memory available now (MemAvailable of
+ * /proc/meminfo; where it cannot be read, or the cache is one llamac_engine_kv_memory does not compute, the check
+ * passes on what it knows). Says why not, with every figure. */
+static bool memory_fits(struct cli_common *c, llamac_model *model, const llamac_engine_params *ep) {
+    llamac_model_info mi;
+    llamac_model_get_info(model, &mi);
+    llamac_kv_memory kv;
+    uint64_t kv_bytes = llamac_engine_kv_memory(model, ep, &kv) == LLAMAC_OK ? kv.total_bytes : 0;
+    unsigned long long avail_kib = 0;
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    while (f && fgets(line, sizeof line, f)) {
+        if (sscanf(line, "MemAvailable: %llu kB", &avail_kib) == 1) {
+            break;
+        }
+    }
+    if (f) {
+        fclose(f);
+    }
+    uint64_t need = mi.size_bytes + kv_bytes, avail = (uint64_t)avail_kib * 1024;
+    if (avail == 0 || need <= avail) {
+        return true;
+    }
+    const double mib = 1024.0 * 1024.0;
+    cli_error(c,
+              "not enough memory for this model now: it needs %.0f MiB (weights %.0f MiB, KV cache %.0f MiB for a "
+              "%u-token context over %u slots), and %.0f MiB are available (MemAvailable)",
+              (double)need / mib, (double)mi.size_bytes / mib, (double)kv_bytes / mib, kv.n_ctx, ep->n_slots,
+              (double)avail / mib);
+    return false;
+}
+
 static int serve(int argc, char **argv) {
     struct cli_common c;
     cli_common_init(&c, "serve");
@@ -592,6 +782,9 @@ static int serve(int argc, char **argv) {
     o.so.log_user_data = &c;
     o.pooling = LLAMAC_POOLING_DEFAULT;
     o.grace_s = 10;
+    o.models_max = 4;
+    o.sleep_idle_s = -1;
+    const char **kids = NULL; /* router mode: the children's flags */
     llamac_model *model = NULL;
     llamac_template *tmpl = NULL;
     llamac_engine *engine = NULL;
@@ -652,6 +845,16 @@ static int serve(int argc, char **argv) {
     if (o.no_cache_idle_slots) {
         o.ep.park_limit_mib = 0;
     }
+    /* no model given: router mode, as llama-server without -m */
+    bool router = !cli_model_path(&c) && !c.hf_repo;
+    if (!router && (o.models_dir || o.models_preset)) {
+        cli_error(&c, "%s is for router mode (llamac serve without -m or -hf, serving many models)",
+                  o.models_dir ? "--models-dir" : "--models-preset");
+        goto done;
+    }
+    /* -m with --sleep-idle-seconds: the model runs in a child process of the server, which sleeps by ending it */
+    bool sleeper = !router && o.sleep_idle_s > 0;
+    unsigned sleep_s = o.sleep_idle_s > 0 ? (unsigned)o.sleep_idle_s : 0;
     if (!cli_setup_logging(&c)) {
         goto done;
     }
@@ -680,6 +883,49 @@ static int serve(int argc, char **argv) {
     c.stop = &watch.got;
 
     char err[512];
+    if (router || sleeper) {
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        size_t n_kids = 0;
+        kids = child_args(argc, argv, &n_kids);
+        if (n <= 0 || !kids) {
+            cli_error(&c, "router mode: cannot find the llamac binary to run the models with (/proc/self/exe)");
+            goto done;
+        }
+        exe[n] = '\0';
+        struct router_options ro = { .models_dir = o.models_dir,
+                                     .models_preset = o.models_preset,
+                                     .cache = true,
+                                     .models_max = o.models_max,
+                                     .autoload = !o.no_models_autoload,
+                                     .sleep_idle_s = sleep_s,
+                                     .exe = exe,
+                                     .args = kids,
+                                     .n_args = n_kids,
+                                     .flag = preset_flag };
+        if (sleeper) {
+            ro.single_model = cli_model_path(&c);
+            ro.single_hf = ro.single_model ? NULL : c.hf_repo;
+            ro.single_alias = o.so.alias;
+        }
+        if (!(srv = router_start(&o.so, &ro, err, sizeof err))) {
+            cli_error(&c, "%s", err);
+            goto done;
+        }
+        if (sleeper) {
+            fprintf(stderr,
+                    "llamac serve: the model runs in a child process, which ends after %u idle seconds "
+                    "(sleeping) and starts again for the next request\n",
+                    sleep_s);
+        } else {
+            fprintf(stderr,
+                    "llamac serve: router mode: the models of %s%sthe Hugging Face cache are loaded when a request "
+                    "names them (GET /v1/models lists them)\n",
+                    o.models_dir ? o.models_dir : "", o.models_dir ? " and " : "");
+        }
+        print_listening(srv, &o);
+        goto serving;
+    }
     if (!(srv = server_start(&o.so, err, sizeof err))) {
         cli_error(&c, "%s", err);
         goto done;
@@ -762,6 +1008,10 @@ static int serve(int argc, char **argv) {
     o.ep.flash_attn = c.ctx.flash_attn;
     o.ep.on_step = server_engine_step; /* stream readers are woken once per step */
     o.ep.step_user_data = srv;
+    if (!o.reranking && o.memory_check && !memory_fits(&c, model, &o.ep)) {
+        rc = EXIT_NO_MEMORY;
+        goto done;
+    }
     if (!o.reranking && llamac_engine_new(model, &o.ep, &engine) != LLAMAC_OK) {
         cli_lib_error(&c, NULL);
         goto done;
@@ -787,30 +1037,9 @@ static int serve(int argc, char **argv) {
     engine = NULL;
     tmpl = NULL;
     embd = NULL;
-    /* --host may be a comma-separated list: a line per address */
-    char host[256];
-    for (const char *h = o.so.host; *h;) {
-        size_t n = strcspn(h, ",");
-        snprintf(host, sizeof host, "%.*s", (int)n, h);
-        char *start = host + strspn(host, " "), *end = start + strlen(start);
-        while (end > start && end[-1] == ' ') {
-            *--end = '\0';
-        }
-        bool v6 = strchr(start, ':') != NULL;
-        const char *scheme = o.so.tls_key ? "https" : "http";
-        fprintf(stderr, "llamac serve: listening on %s://%s%s%s:%u\n", scheme, v6 ? "[" : "", start, v6 ? "]" : "",
-                (unsigned)server_port(srv));
-        if (server_has_page(srv) && h == o.so.host) {
-            /* a browser cannot open the "any address" forms: the loopback address of the same family can */
-            const char *page_host = strcmp(start, "0.0.0.0") == 0 ? "127.0.0.1"
-                                    : strcmp(start, "::") == 0    ? "::1"
-                                                                  : start;
-            fprintf(stderr, "llamac serve: open %s://%s%s%s:%u/ in a browser to %s\n", scheme, v6 ? "[" : "", page_host,
-                    v6 ? "]" : "", (unsigned)server_port(srv), o.so.static_dir ? "see --path's files" : "chat");
-        }
-        h += n + (h[n] == ',');
-    }
+    print_listening(srv, &o);
 
+serving:
     sigwatch_join(&watch, true);
     fprintf(stderr, "llamac serve: %s: no new connections; letting requests in flight finish (up to %u s)\n",
             watch.sig == SIGINT ? "SIGINT" : "SIGTERM", o.grace_s);
@@ -835,6 +1064,7 @@ done:
     free(o.key_file_data);
     free(o.ssl_key);
     free(o.ssl_cert);
+    free(kids);
     cli_common_close(&c);
     return rc;
 }

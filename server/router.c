@@ -1,0 +1,1235 @@
+/*
+ * router.c - router mode (router.h): each model runs as a child `llamac serve -m FILE` on a loopback port of its own,
+ * started when a request names it and ended when it is evicted, idle or unloaded; requests are forwarded to it and
+ * its responses streamed back as they come (SSE and NDJSON alike: the router copies bytes, it parses no response).
+ *
+ * Why child processes (README, "Many models"): every endpoint of the single-model server works unchanged behind the
+ * router, a model that crashes or leaks takes nothing else down, and unloading is the child's exit, which gives its
+ * memory back to the system for certain. Starting one costs the process start and the load from the page cache.
+ *
+ * One lock and one condition guard the models' states; every change is broadcast, and whoever waits (a request for
+ * a model that loads, a request waiting for room under --models-max, an unload) re-reads the states after waking.
+ * Children are started by the monitor thread only: their death signal (PR_SET_PDEATHSIG) follows the thread that
+ * forked them, and a connection's thread ends with its connection. A reader thread per child relays its log lines
+ * and learns from "listening on" that the child is ready; at end of file it reaps the child.
+ */
+#define _GNU_SOURCE
+#include "router.h"
+#include "complete.h"
+#include "dynbuf.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KILL_AFTER_MS 5000  /* a child that has not exited this long after SIGTERM gets SIGKILL */
+#define MONITOR_TICK_MS 100 /* the monitor's look at idle models and overdue exits */
+#define EXIT_NO_MEMORY 75   /* a child's --memory-check refusal (the command's exit status) */
+#define NO_MEMORY_RETRY_S 10
+
+enum mstate { M_UNLOADED, M_LOADING, M_LOADED, M_UNLOADING, M_FAILED };
+static const char *const state_name[] = { "unloaded", "loading", "loaded", "unloading", "failed" };
+
+struct rmodel {
+    struct router_source src;
+    char **flags; /* the preset's options as the child's flags */
+    size_t n_flags;
+    bool listed; /* still in the list (a reload may drop it; it is kept until the router ends) */
+    enum mstate state;
+    bool spawn_pending; /* LOADING, for the monitor to start */
+    pid_t pid;
+    uint16_t port;
+    pthread_t reader;
+    bool reader_joinable;
+    unsigned wanted;         /* requests that hold it or wait for it: never evicted while > 0 */
+    int64_t last_used_ms;    /* monotonic */
+    int64_t kill_at_ms;      /* UNLOADING: SIGKILL from then on */
+    unsigned attempts;       /* loads started */
+    int exit_code;           /* of the last child (-SIGNAL when killed by one) */
+    bool no_memory;          /* the last load was refused by the child's --memory-check */
+    char last_error[512];    /* the child's last error line, or why it could not start */
+    json_t *props, *listing; /* single-model mode: the child's /props and /v1/models, answered while it sleeps */
+    struct rmodel *next;
+};
+
+struct router {
+    struct server *s;
+    struct router_options opt;
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* CLOCK_MONOTONIC */
+    struct rmodel *models;
+    struct rmodel *single; /* single-model mode (-m with --sleep-idle-seconds): the one model, asleep when unloaded */
+    bool stopping;
+    pthread_t monitor;
+    bool monitor_running;
+    char key[33]; /* the children's API key: only the router talks to them */
+};
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void wait_ms(struct router *r, int64_t ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+}
+
+static bool running(const struct rmodel *m) {
+    return m->state == M_LOADING || m->state == M_LOADED || m->state == M_UNLOADING;
+}
+
+/* The listed model named `name`, by its id or one of its aliases (lock held). */
+static struct rmodel *lookup(struct router *r, const char *name) {
+    for (struct rmodel *m = r->models; m; m = m->next) {
+        if (m->listed && strcmp(m->src.name, name) == 0) {
+            return m;
+        }
+    }
+    for (struct rmodel *m = r->models; m; m = m->next) {
+        if (!m->listed || !m->src.aliases) {
+            continue;
+        }
+        json_t *aliases = list_json(m->src.aliases);
+        size_t k;
+        json_t *a;
+        bool hit = false;
+        json_array_foreach(aliases, k, a) {
+            hit |= strcmp(json_string_value(a), name) == 0;
+        }
+        json_decref(aliases);
+        if (hit) {
+            return m;
+        }
+    }
+    return NULL;
+}
+
+/* ---- children ---- */
+
+/* Asks a running child to exit (lock held); the monitor kills it if it has not after KILL_AFTER_MS. */
+static void begin_unload(struct router *r, struct rmodel *m) {
+    if (m->state == M_LOADING && m->spawn_pending) {
+        m->spawn_pending = false;
+        m->state = M_UNLOADED;
+    } else if (m->state == M_LOADED || m->state == M_LOADING) {
+        m->state = M_UNLOADING;
+        m->kill_at_ms = now_ms() + KILL_AFTER_MS;
+        kill(m->pid, SIGTERM);
+    }
+    pthread_cond_broadcast(&r->cond);
+}
+
+static bool send_all(int fd, const char *p, size_t n) {
+    while (n > 0) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return false;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return true;
+}
+
+/* A connection to a child's port on loopback; -1 when it cannot be made. */
+static int child_connect(uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = { 0 };
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+/* GET `path` of a child: the JSON of a 200 answer, else NULL. */
+static json_t *child_get_json(const struct router *r, uint16_t port, const char *path) {
+    int fd = child_connect(port);
+    char head[256];
+    int n = snprintf(head, sizeof head, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n", path,
+                     r->key);
+    llamac__dynbuf in;
+    llamac__dynbuf_init(&in, (size_t)4 << 20);
+    if (fd >= 0 && n > 0 && (size_t)n < sizeof head && send_all(fd, head, (size_t)n)) {
+        char buf[4096];
+        ssize_t got;
+        while ((got = recv(fd, buf, sizeof buf, 0)) > 0 || (got < 0 && errno == EINTR)) {
+            if (got > 0 && !llamac__dynbuf_add(&in, buf, (size_t)got)) {
+                break;
+            }
+        }
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    json_t *v = NULL;
+    const char *all = llamac__dynbuf_ptr(&in);
+    const char *body = all ? strstr(all, "\r\n\r\n") : NULL;
+    unsigned status = 0;
+    if (body && sscanf(all, "HTTP/%*d.%*d %u", &status) == 1 && status == 200) {
+        v = json_loads(body + 4, 0, NULL);
+    }
+    llamac__dynbuf_free(&in);
+    return v;
+}
+
+struct reader_arg {
+    struct router *r;
+    struct rmodel *m;
+    int fd;
+    pid_t pid;
+};
+
+/* The child's stderr: each line to the router's log (its errors and warnings as such), "listening on" marks it
+ * loaded; at end of file the child is reaped and its state settled. */
+static void *reader_run(void *arg) {
+    struct reader_arg a = *(struct reader_arg *)arg;
+    free(arg);
+    struct router *r = a.r;
+    struct rmodel *m = a.m;
+    FILE *in = fdopen(a.fd, "r");
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while (in && (len = getline(&line, &cap, in)) > 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) {
+            line[--len] = '\0';
+        }
+        bool own = strncmp(line, "llamac serve: ", 14) == 0; /* the command's line, not a log line of the library */
+        const char *text = own ? line + 14 : line;
+        llamac_log_level level = LLAMAC_LOG_INFO;
+        const char *said = text; /* without its level, which the router's log line gives */
+        if (strncmp(text, "error: ", 7) == 0) {
+            level = LLAMAC_LOG_ERROR;
+            said = text + 7;
+        } else if (strncmp(text, "warning: ", 9) == 0) {
+            level = LLAMAC_LOG_WARN;
+            said = text + 9;
+        }
+        /* the command's errors have no level word: the last line it wrote before it failed is why */
+        bool why = own && level != LLAMAC_LOG_WARN && strncmp(text, "note: ", 6) != 0 &&
+                   strncmp(text, "loading the model;", 18) != 0;
+        const char *port = strncmp(text, "listening on http://", 20) == 0 ? strrchr(text, ':') : NULL;
+        uint16_t ready = 0;
+        pthread_mutex_lock(&r->lock);
+        if (why) {
+            snprintf(m->last_error, sizeof m->last_error, "%s", said);
+        }
+        if (port && m->pid == a.pid && m->state == M_LOADING) {
+            ready = m->port = (uint16_t)strtoul(port + 1, NULL, 10);
+            m->state = M_LOADED;
+            m->last_used_ms = now_ms();
+            pthread_cond_broadcast(&r->cond);
+        }
+        pthread_mutex_unlock(&r->lock);
+        server_log(r->s, level, "model %s: %s", m->src.name, said);
+        if (ready && r->single == m) {
+            /* what /props and /v1/models answer while the model sleeps: the child's own, as it is now */
+            json_t *props = child_get_json(r, ready, "/props");
+            json_t *listing = child_get_json(r, ready, "/v1/models");
+            pthread_mutex_lock(&r->lock);
+            if (props) {
+                json_decref(m->props);
+                m->props = props;
+            }
+            if (listing) {
+                json_decref(m->listing);
+                m->listing = listing;
+            }
+            pthread_mutex_unlock(&r->lock);
+        }
+    }
+    free(line);
+    if (in) {
+        fclose(in);
+    } else {
+        close(a.fd);
+    }
+    int status = 0;
+    while (waitpid(a.pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    pthread_mutex_lock(&r->lock);
+    m->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? -WTERMSIG(status) : -1;
+    bool asked = m->state == M_UNLOADING;
+    m->no_memory = m->state == M_LOADING && m->exit_code == EXIT_NO_MEMORY;
+    bool failed = m->state == M_LOADING || (!asked && m->exit_code != 0);
+    if (failed) {
+        if (!m->last_error[0] || m->state != M_LOADING || m->exit_code < 0) {
+            if (m->exit_code < 0) {
+                snprintf(m->last_error, sizeof m->last_error, "its process was killed by signal %d", -m->exit_code);
+            } else {
+                snprintf(m->last_error, sizeof m->last_error, "its process exited with status %d", m->exit_code);
+            }
+        }
+        m->state = M_FAILED;
+    } else {
+        m->state = M_UNLOADED;
+    }
+    m->pid = 0;
+    m->port = 0;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    if (failed) {
+        server_log(r->s, LLAMAC_LOG_WARN, "model %s: its server ended (exit status %d): %s", m->src.name, m->exit_code,
+                   m->last_error);
+    } else {
+        server_log(r->s, LLAMAC_LOG_INFO, "model %s: %s (exit status %d)", m->src.name,
+                   asked ? "unloaded" : "its server ended", m->exit_code);
+    }
+    return NULL;
+}
+
+/* Starts the child of a model marked LOADING (monitor thread, lock held). Its command line: the router's
+ * generation flags, the model, the preset's flags, then what makes it the router's: loopback, any free port, the
+ * router's key, the model's name as its id, no chat page, no grace at exit (the router gave requests theirs). */
+static void spawn(struct router *r, struct rmodel *m) {
+    m->spawn_pending = false;
+    m->last_error[0] = '\0';
+    if (m->reader_joinable) {
+        pthread_join(m->reader, NULL); /* the last child's reader, done since it settled the state */
+        m->reader_joinable = false;
+    }
+    size_t n = 0, cap = r->opt.n_args + m->n_flags + 24;
+    const char **argv = calloc(cap, sizeof *argv);
+    int fds[2] = { -1, -1 };
+    struct reader_arg *ra = malloc(sizeof *ra);
+    if (!argv || !ra || pipe2(fds, O_CLOEXEC) != 0) {
+        snprintf(m->last_error, sizeof m->last_error, "cannot start its process: %s", strerror(errno ? errno : ENOMEM));
+        goto fail;
+    }
+    argv[n++] = "llamac"; /* the flags of the router's own command line, then the model's */
+    argv[n++] = "serve";
+    for (size_t i = 0; i < r->opt.n_args; i++) {
+        argv[n++] = r->opt.args[i];
+    }
+    argv[n++] = m->src.path ? "-m" : "-hf";
+    argv[n++] = m->src.path ? m->src.path : m->src.hf;
+    if (m->src.mmproj) {
+        argv[n++] = "--mmproj";
+        argv[n++] = m->src.mmproj;
+    }
+    for (size_t i = 0; i < m->n_flags; i++) {
+        argv[n++] = m->flags[i];
+    }
+    const char *tail[] = { "--host",  "127.0.0.1", "--port",     "0",       "--api-key", r->key,
+                           "--alias", m->src.name, "--no-webui", "--grace", "0",         "--memory-check" };
+    for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++) {
+        argv[n++] = tail[i];
+    }
+    argv[n] = NULL;
+    char **exec_argv = calloc(n + 1, sizeof *exec_argv); /* execv's type for the same pointers */
+    if (!exec_argv) {
+        snprintf(m->last_error, sizeof m->last_error, "cannot start its process: out of memory");
+        goto fail;
+    }
+    memcpy(exec_argv, argv, (n + 1) * sizeof *argv);
+    sigset_t none;
+    sigemptyset(&none);
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* only async-signal-safe calls from here to exec */
+        dup2(fds[1], 2);
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+        }
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (getppid() != parent) {
+            _exit(1);
+        }
+        sigprocmask(SIG_SETMASK, &none, NULL); /* the router's threads block SIGINT and SIGTERM; the child must not */
+        execv(r->opt.exe, exec_argv);
+        static const char msg[] = "llamac serve: error: cannot run the llamac binary\n";
+        ssize_t w = write(2, msg, sizeof msg - 1);
+        (void)w;
+        _exit(127);
+    }
+    free(exec_argv);
+    if (pid < 0) {
+        snprintf(m->last_error, sizeof m->last_error, "cannot start its process: %s", strerror(errno));
+        goto fail;
+    }
+    close(fds[1]);
+    fds[1] = -1;
+    m->pid = pid;
+    *ra = (struct reader_arg){ r, m, fds[0], pid };
+    if (pthread_create(&m->reader, NULL, reader_run, ra) != 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        m->pid = 0;
+        snprintf(m->last_error, sizeof m->last_error, "cannot start the thread that watches its process");
+        ra = NULL;
+        goto fail;
+    }
+    m->reader_joinable = true;
+    server_log(r->s, LLAMAC_LOG_INFO, "model %s: loading (pid %d)", m->src.name, (int)pid);
+    free(argv);
+    return;
+fail:
+    if (fds[0] >= 0) {
+        close(fds[0]);
+    }
+    if (fds[1] >= 0) {
+        close(fds[1]);
+    }
+    free(ra);
+    free(argv);
+    m->state = M_FAILED;
+    m->exit_code = -1;
+    pthread_cond_broadcast(&r->cond);
+}
+
+/* The monitor: starts the children asked for, unloads models idle for --sleep-idle-seconds, kills children that
+ * do not exit when asked. */
+static void *monitor_run(void *arg) {
+    struct router *r = arg;
+    pthread_mutex_lock(&r->lock);
+    for (;;) {
+        int64_t now = now_ms();
+        bool busy = false;
+        for (struct rmodel *m = r->models; m; m = m->next) {
+            if (m->spawn_pending && !r->stopping) {
+                spawn(r, m);
+            }
+            if (m->state == M_LOADED && m->wanted == 0 && r->opt.sleep_idle_s > 0 &&
+                now - m->last_used_ms >= (int64_t)r->opt.sleep_idle_s * 1000) {
+                server_log(r->s, LLAMAC_LOG_INFO, "model %s: idle for %u s, unloading", m->src.name,
+                           r->opt.sleep_idle_s);
+                begin_unload(r, m);
+            }
+            if (m->state == M_UNLOADING && now >= m->kill_at_ms && m->pid > 0) {
+                kill(m->pid, SIGKILL);
+                m->kill_at_ms = now + KILL_AFTER_MS;
+            }
+            busy |= running(m);
+        }
+        if (r->stopping && !busy) {
+            break;
+        }
+        wait_ms(r, MONITOR_TICK_MS);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+/* ---- getting a model ready for a request ---- */
+
+/* Models running (loading, loaded or on their way out, which still hold their memory). */
+static unsigned n_running(const struct router *r) {
+    unsigned n = 0;
+    for (const struct rmodel *m = r->models; m; m = m->next) {
+        n += running(m);
+    }
+    return n;
+}
+
+/* The least recently used loaded model nobody holds or waits for, other than `except`; NULL when none. */
+static struct rmodel *lru_idle(struct router *r, const struct rmodel *except) {
+    struct rmodel *best = NULL;
+    for (struct rmodel *m = r->models; m; m = m->next) {
+        if (m != except && m->state == M_LOADED && m->wanted == 0 && (!best || m->last_used_ms < best->last_used_ms)) {
+            best = m;
+        }
+    }
+    return best;
+}
+
+/* Gets `m` loaded for a request, which then holds it (m->wanted) until release(); `touch` (a POST, as llama-server
+ * counts use) makes it the most recently used, now and when released. Loads it when autoload (or
+ * `force`) allows, first unloading the least recently used idle model when --models-max are running, or waiting
+ * for one to become idle. False after replying: not loaded and no autoload (400), the load failed (500, with the
+ * child's error), the router is stopping (503). A model whose earlier load failed is tried again. */
+static bool acquire(struct request *rq, struct router *r, struct rmodel *m, bool force, bool touch) {
+    pthread_mutex_lock(&r->lock);
+    m->wanted++;
+    bool tried = false;
+    unsigned seen = m->attempts;
+    for (;;) {
+        if (r->stopping) {
+            m->wanted--;
+            pthread_mutex_unlock(&r->lock);
+            reply_error(rq, 503, NULL, "shutting_down", "the server is shutting down");
+            return false;
+        }
+        if (m->state == M_LOADED) {
+            if (touch) {
+                m->last_used_ms = now_ms();
+            }
+            pthread_mutex_unlock(&r->lock);
+            return true;
+        }
+        if (m->state == M_LOADING || m->state == M_UNLOADING) {
+            wait_ms(r, 1000);
+            continue;
+        }
+        if (m->state == M_FAILED && (tried || m->attempts != seen)) {
+            char why[sizeof m->last_error];
+            snprintf(why, sizeof why, "%s", m->last_error);
+            bool no_memory = m->no_memory;
+            m->wanted--;
+            pthread_cond_broadcast(&r->cond);
+            pthread_mutex_unlock(&r->lock);
+            if (no_memory) {
+                rq->retry_after = NO_MEMORY_RETRY_S;
+                reply_error(rq, 503, "model", "insufficient_memory", "model '%s' cannot be loaded now: %s", m->src.name,
+                            why);
+            } else {
+                reply_error(rq, 500, "model", "model_load_failed", "model '%s' failed to load: %s", m->src.name, why);
+            }
+            return false;
+        }
+        if (!r->opt.autoload && !force) {
+            m->wanted--;
+            pthread_mutex_unlock(&r->lock);
+            reply_error(rq, 400, "model", "model_not_loaded",
+                        "model '%s' is not loaded (the server runs with --no-models-autoload: POST /models/load)",
+                        m->src.name);
+            return false;
+        }
+        if (r->opt.models_max > 0 && n_running(r) >= r->opt.models_max) {
+            struct rmodel *victim = lru_idle(r, m);
+            if (victim) {
+                server_log(r->s, LLAMAC_LOG_INFO, "model %s: unloading to make room for %s (--models-max %u)",
+                           victim->src.name, m->src.name, r->opt.models_max);
+                begin_unload(r, victim);
+            }
+            wait_ms(r, 1000);
+            continue;
+        }
+        m->state = M_LOADING;
+        m->spawn_pending = true;
+        m->attempts++;
+        tried = true;
+        pthread_cond_broadcast(&r->cond); /* the monitor starts it */
+    }
+}
+
+static void release(struct router *r, struct rmodel *m, bool touch) {
+    pthread_mutex_lock(&r->lock);
+    m->wanted--;
+    if (touch) {
+        m->last_used_ms = now_ms();
+    }
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* ---- forwarding ---- */
+
+/* A response being streamed from a child to the client. */
+struct forward {
+    struct router *r;
+    struct rmodel *m;
+    bool touch; /* a POST: the model counts as used when it ends (release) */
+    int fd;
+    char *buf; /* what was read past the child's headers */
+    size_t len, off;
+};
+
+static ssize_t forward_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)pos;
+    struct forward *f = cls;
+    if (f->off < f->len) {
+        size_t n = f->len - f->off < max ? f->len - f->off : max;
+        memcpy(buf, f->buf + f->off, n);
+        f->off += n;
+        return (ssize_t)n;
+    }
+    for (;;) {
+        ssize_t n = recv(f->fd, buf, max, 0);
+        if (n > 0) {
+            return n;
+        }
+        if (n == 0) {
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        if (errno != EINTR) {
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+    }
+}
+
+static void forward_free(void *cls) {
+    struct forward *f = cls;
+    close(f->fd);
+    release(f->r, f->m, f->touch);
+    free(f->buf);
+    free(f);
+}
+
+struct query {
+    llamac__dynbuf *out;
+    bool first;
+};
+
+static void percent_encode(llamac__dynbuf *out, const char *s) {
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || strchr("-_.~", c)) {
+            llamac__dynbuf_add(out, s, 1);
+        } else {
+            char hex[4];
+            snprintf(hex, sizeof hex, "%%%02X", c);
+            llamac__dynbuf_add(out, hex, 3);
+        }
+    }
+}
+
+static enum MHD_Result add_query_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    struct query *q = cls;
+    llamac__dynbuf_add(q->out, q->first ? "?" : "&", 1);
+    q->first = false;
+    percent_encode(q->out, key);
+    if (value) {
+        llamac__dynbuf_add(q->out, "=", 1);
+        percent_encode(q->out, value);
+    }
+    return MHD_YES;
+}
+
+/* The value of header `name` in the child's header block (NUL-terminated lines), copied into buf; false if absent. */
+static bool header_value(const char *head, const char *name, char *buf, size_t cap) {
+    size_t n = strlen(name);
+    for (const char *p = strstr(head, "\r\n"); p; p = strstr(p, "\r\n")) {
+        p += 2;
+        if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
+            const char *v = p + n + 1;
+            while (*v == ' ') {
+                v++;
+            }
+            size_t len = strcspn(v, "\r\n");
+            snprintf(buf, cap, "%.*s", (int)len, v);
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Forwards the request to `m`'s child (held by the caller, released here when it fails, else when the response
+ * ends) and replies with the child's response, streamed. */
+static void forward(struct request *rq, struct router *r, struct rmodel *m) {
+    pthread_mutex_lock(&r->lock);
+    uint16_t port = m->port;
+    pthread_mutex_unlock(&r->lock);
+    llamac__dynbuf head;
+    llamac__dynbuf_init(&head, (size_t)1 << 20);
+    struct forward *f = calloc(1, sizeof *f);
+    int fd = child_connect(port);
+    if (!f || fd < 0) {
+        goto gone;
+    }
+    /* HTTP/1.0: the child's response then ends when its connection closes, never chunked */
+    llamac__dynbuf_adds(&head, rq->method);
+    llamac__dynbuf_addc(&head, ' ');
+    llamac__dynbuf_adds(&head, rq->path);
+    struct query q = { &head, true };
+    MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, add_query_arg, &q);
+    const char *type = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, "Content-Type");
+    llamac__dynbuf_addf(&head,
+                        " HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\nContent-Length: %zu\r\n"
+                        "Content-Type: %.100s\r\n\r\n",
+                        r->key, rq->body_len, type ? type : "application/json");
+    if (llamac__dynbuf_error(&head) != LLAMAC__DYNBUF_OK ||
+        !send_all(fd, llamac__dynbuf_ptr(&head), llamac__dynbuf_len(&head)) ||
+        (rq->body_len && !send_all(fd, rq->body, rq->body_len))) {
+        goto gone;
+    }
+    /* the child's status line and headers */
+    size_t cap = 16384, len = 0;
+    char *buf = malloc(cap + 1);
+    char *end = NULL;
+    while (buf && len < cap) {
+        ssize_t n = recv(fd, buf + len, cap - len, 0);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t)n;
+        buf[len] = '\0';
+        if ((end = strstr(buf, "\r\n\r\n"))) {
+            break;
+        }
+    }
+    unsigned status = 0;
+    if (!end || sscanf(buf, "HTTP/%*d.%*d %u", &status) != 1 || status < 100 || status > 599) {
+        free(buf);
+        goto gone;
+    }
+    end[2] = '\0'; /* the header block, each line ending in \r\n */
+    char value[256];
+    f->r = r;
+    f->m = m;
+    f->touch = strcmp(rq->method, "POST") == 0;
+    f->fd = fd;
+    f->buf = buf;
+    f->off = (size_t)(end + 4 - buf);
+    f->len = len;
+    uint64_t size = MHD_SIZE_UNKNOWN;
+    if (header_value(buf, "Content-Length", value, sizeof value)) {
+        size = strtoull(value, NULL, 10);
+    }
+    struct MHD_Response *resp = MHD_create_response_from_callback(size, 16384, forward_read, f, forward_free);
+    if (!resp) {
+        free(buf);
+        f->buf = NULL;
+        goto gone;
+    }
+    static const char *const copied[] = { "Content-Type", "Allow", "Cache-Control", "Content-Disposition" };
+    for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++) {
+        if (header_value(buf, copied[i], value, sizeof value)) {
+            MHD_add_response_header(resp, copied[i], value);
+        }
+    }
+    if (header_value(buf, "Retry-After", value, sizeof value)) {
+        rq->retry_after = (unsigned)strtoul(value, NULL, 10);
+    }
+    rq->response = resp;
+    rq->status = status;
+    llamac__dynbuf_free(&head);
+    return;
+gone:
+    if (fd >= 0) {
+        close(fd);
+    }
+    free(f);
+    llamac__dynbuf_free(&head);
+    release(r, m, strcmp(rq->method, "POST") == 0);
+    rq->retry_after = 1;
+    reply_error(rq, 503, "model", "model_unavailable", "model '%s' is not reachable (its server ended); try again",
+                m->src.name);
+}
+
+/* ---- the router's own endpoints ---- */
+
+static json_t *model_json(const struct router *r, const struct rmodel *m) {
+    json_t *status = json_pack("{s:s}", "value", state_name[m->state]);
+    if (m->state == M_FAILED) {
+        json_object_set_new(status, "failed", json_true());
+        json_object_set_new(status, "exit_code", json_integer(m->exit_code));
+        json_object_set_new(status, "error", json_string(m->last_error));
+    }
+    json_t *o = json_pack("{s:s, s:o, s:s, s:s, s:I, s:o, s:s, s:I, s:b}", "id", m->src.name, "aliases",
+                          list_json(m->src.aliases), "object", "model", "owned_by", "llamac", "created",
+                          (json_int_t)r->s->started, "status", status, "source", m->src.source, "size",
+                          (json_int_t)m->src.size, "can_remove", strcmp(m->src.source, "cache") == 0);
+    if (m->src.path) {
+        json_object_set_new(o, "path", json_string(m->src.path));
+    }
+    return o;
+}
+
+static void reload(struct request *rq, struct router *r);
+
+static void handle_list(struct request *rq, struct router *r) {
+    const char *again = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "reload");
+    if (again && *again && strcmp(again, "0") != 0 && strcmp(again, "false") != 0) {
+        reload(rq, r);
+        if (rq->status) {
+            return;
+        }
+    }
+    json_t *data = json_array();
+    pthread_mutex_lock(&r->lock);
+    for (struct rmodel *m = r->models; m; m = m->next) {
+        if (m->listed) {
+            json_array_append_new(data, model_json(r, m));
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    reply_json(rq, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
+}
+
+static void handle_router_props(struct request *rq, struct router *r) {
+    char fingerprint[128];
+    system_fingerprint(fingerprint, sizeof fingerprint);
+    reply_json(rq, 200,
+               json_pack("{s:s, s:I, s:b, s:s, s:s, s:{s:{}, s:i}, s:s, s:b}", "role", "router", "max_instances",
+                         (json_int_t)r->opt.models_max, "models_autoload", r->opt.autoload, "model_alias", "llamac",
+                         "model_path", "none", "default_generation_settings", "params", "n_ctx", 0, "build_info",
+                         fingerprint, "is_sleeping", 0));
+}
+
+/* The model a request names: its body's "model" (Ollama's older "name" too), else the query's ?model=. NULL after
+ * replying: a body that is not a JSON object, no model named (400). */
+static const char *requested_model(struct request *rq, json_t **body) {
+    *body = NULL;
+    const char *name = NULL;
+    bool json_body = rq->body_len > 0 && strcmp(rq->method, "POST") == 0;
+    if (json_body) {
+        if (!(*body = request_object(rq))) {
+            return NULL;
+        }
+        json_t *v = json_object_get(*body, "model");
+        if (!json_is_string(v) && rq->error_shape == ollama_error) {
+            v = json_object_get(*body, "name");
+        }
+        if (v && !json_is_null(v) && !json_is_string(v)) {
+            reply_error(rq, 400, "model", "invalid_type", "'model' must be a string");
+            return NULL;
+        }
+        name = json_string_value(v);
+    }
+    if (!name || !*name) {
+        name = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "model");
+    }
+    if (!name || !*name) {
+        reply_error(rq, 400, "model", "model_missing",
+                    "model name is missing from the request (router mode: name "
+                    "one of GET /v1/models in the request's \"model\")");
+        return NULL;
+    }
+    return name;
+}
+
+/* A listed model by the name a request gives; NULL after replying with `status` (llama-server: 400 for requests,
+ * 404 for POST /models/load). */
+static struct rmodel *named_model(struct request *rq, struct router *r, const char *name, unsigned status) {
+    pthread_mutex_lock(&r->lock);
+    struct rmodel *m = lookup(r, name);
+    pthread_mutex_unlock(&r->lock);
+    if (!m) {
+        reply_error(rq, status, "model", "model_not_found", "model '%s' not found (GET /v1/models lists them)", name);
+    }
+    return m;
+}
+
+static void load_or_unload(struct request *rq, bool load) {
+    struct router *r = rq->s->router;
+    if (!r || r->single) {
+        reply_error(rq, 404, NULL, "not_found", "%s %s: only in router mode (llamac serve without -m)", rq->method,
+                    rq->path);
+        return;
+    }
+    json_t *body = NULL;
+    const char *name = requested_model(rq, &body);
+    struct rmodel *m = name ? named_model(rq, r, name, load ? 404 : 400) : NULL;
+    if (!m) {
+        json_decref(body);
+        return;
+    }
+    pthread_mutex_lock(&r->lock);
+    bool is_running = running(m) && m->state != M_UNLOADING;
+    pthread_mutex_unlock(&r->lock);
+    if (load) {
+        if (is_running) {
+            reply_error(rq, 400, "model", "model_running", "model '%s' is already running", m->src.name);
+        } else if (acquire(rq, r, m, true, false)) {
+            release(r, m, false);
+            reply_json(rq, 200, json_pack("{s:b}", "success", 1));
+        }
+        json_decref(body);
+        return;
+    }
+    if (!is_running) {
+        reply_error(rq, 400, "model", "model_not_running", "model '%s' is not running", m->src.name);
+        json_decref(body);
+        return;
+    }
+    pthread_mutex_lock(&r->lock);
+    begin_unload(r, m);
+    while (running(m)) { /* until its process is gone: its memory is the system's again */
+        wait_ms(r, 1000);
+    }
+    pthread_mutex_unlock(&r->lock);
+    reply_json(rq, 200, json_pack("{s:b}", "success", 1));
+    json_decref(body);
+}
+
+void handle_models_load(struct request *rq) {
+    load_or_unload(rq, true);
+}
+
+void handle_models_unload(struct request *rq) {
+    load_or_unload(rq, false);
+}
+
+/* Single-model mode: the one model, whatever a request names (as the single-model server); while it sleeps,
+ * /props (is_sleeping true) and /v1/models are answered from what its child said, and anything else wakes it. */
+static void single_answer(struct request *rq, struct router *r, void (*route)(struct request *rq)) {
+    struct rmodel *m = r->single;
+    if (route == handle_props || route == handle_models) {
+        pthread_mutex_lock(&r->lock);
+        bool awake = m->state == M_LOADED;
+        json_t *cached = route == handle_props ? m->props : m->listing;
+        json_t *copy = awake || !cached ? NULL : json_deep_copy(cached);
+        pthread_mutex_unlock(&r->lock);
+        if (copy) {
+            if (route == handle_props) {
+                json_object_set_new(copy, "is_sleeping", json_true());
+            }
+            reply_json(rq, 200, copy);
+            return;
+        }
+        if (!awake) {
+            rq->retry_after = 1;
+            reply_error(rq, 503, NULL, "loading", "the model is loading");
+            return;
+        }
+    }
+    if (acquire(rq, r, m, true, strcmp(rq->method, "POST") == 0)) {
+        forward(rq, r, m);
+    }
+}
+
+void router_answer(struct request *rq, void (*route)(struct request *rq)) {
+    struct router *r = rq->s->router;
+    if (r->single && route != handle_health && route != handle_ollama_version) {
+        single_answer(rq, r, route);
+        return;
+    }
+    if (route == handle_health || route == handle_models_load || route == handle_models_unload ||
+        route == handle_ollama_version) {
+        route(rq);
+        return;
+    }
+    if (route == handle_models) {
+        handle_list(rq, r);
+        return;
+    }
+    if (route == handle_props && !MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "model")) {
+        handle_router_props(rq, r);
+        return;
+    }
+    json_t *body = NULL;
+    const char *name = requested_model(rq, &body);
+    struct rmodel *m = name ? named_model(rq, r, name, 400) : NULL;
+    json_decref(body); /* name is not used past here */
+    if (m && acquire(rq, r, m, false, strcmp(rq->method, "POST") == 0)) {
+        forward(rq, r, m);
+    }
+}
+
+/* ---- the router's life ---- */
+
+/* The preset's options of `src` as the child's flags (via opt.flag); false with a message in err for an option
+ * llamac serve does not have, or one the router sets itself. */
+static bool preset_flags(const struct router_options *o, struct rmodel *m, char *err, size_t cap) {
+    m->flags = calloc(m->src.n_args + 1, sizeof *m->flags);
+    if (!m->flags) {
+        snprintf(err, cap, "out of memory");
+        return false;
+    }
+    for (size_t i = 0; i + 1 < m->src.n_args; i += 2) {
+        const char *key = m->src.args[i], *value = m->src.args[i + 1];
+        char flag[96];
+        bool takes_value = false;
+        if (!o->flag || !o->flag(key, flag, sizeof flag, &takes_value)) {
+            snprintf(err, cap,
+                     "--models-preset %s: option '%s' of [%s] is not an option of llamac serve, or one the router "
+                     "sets itself",
+                     o->models_preset, key, m->src.name);
+            return false;
+        }
+        if (!takes_value) {
+            bool on = strcmp(value, "1") == 0 || strcasecmp(value, "true") == 0 || strcasecmp(value, "on") == 0 ||
+                      strcasecmp(value, "yes") == 0 || strcasecmp(value, "enabled") == 0;
+            bool off = strcmp(value, "0") == 0 || strcasecmp(value, "false") == 0 || strcasecmp(value, "off") == 0 ||
+                       strcasecmp(value, "no") == 0 || strcasecmp(value, "disabled") == 0;
+            if (!on && !off) {
+                snprintf(err, cap, "--models-preset %s: option '%s' of [%s] is a switch: give true or false, not '%s'",
+                         o->models_preset, key, m->src.name, value);
+                return false;
+            }
+            if (on && !(m->flags[m->n_flags++] = strdup(flag))) {
+                snprintf(err, cap, "out of memory");
+                return false;
+            }
+            continue;
+        }
+        if (!(m->flags[m->n_flags++] = strdup(flag)) || !(m->flags[m->n_flags++] = strdup(value))) {
+            snprintf(err, cap, "out of memory");
+            return false;
+        }
+    }
+    return true;
+}
+
+static void rmodel_free(struct rmodel *m) {
+    free(m->src.name);
+    free(m->src.aliases);
+    free(m->src.path);
+    free(m->src.hf);
+    free(m->src.mmproj);
+    for (size_t k = 0; k < m->src.n_args; k++) {
+        free(m->src.args[k]);
+    }
+    free(m->src.args);
+    for (size_t k = 0; k < m->n_flags; k++) {
+        free(m->flags[k]);
+    }
+    free(m->flags);
+    json_decref(m->props);
+    json_decref(m->listing);
+    free(m);
+}
+
+/* The models as found now (lock not held: the list is built aside); NULL with a message in err. */
+static struct rmodel *find_models(const struct router_options *o, char *err, size_t cap) {
+    struct router_source *src = NULL;
+    size_t n = 0;
+    if (!router_sources_find(o->models_dir, o->cache, o->models_preset, &src, &n, err, cap)) {
+        return NULL;
+    }
+    struct rmodel *head = NULL, **tail = &head;
+    bool ok = true;
+    for (size_t i = 0; i < n; i++) {
+        struct rmodel *m = ok ? calloc(1, sizeof *m) : NULL;
+        if (!m) {
+            ok = false; /* the sources not moved are freed below */
+            continue;
+        }
+        m->src = src[i];
+        memset(&src[i], 0, sizeof src[i]);
+        m->listed = true;
+        *tail = m;
+        tail = &m->next;
+        if (!preset_flags(o, m, err, cap)) {
+            ok = false;
+        }
+    }
+    router_sources_free(src, n); /* what was not moved (zeroed entries free nothing) */
+    if (!ok) {
+        if (!err[0]) {
+            snprintf(err, cap, "out of memory");
+        }
+        while (head) {
+            struct rmodel *next = head->next;
+            rmodel_free(head);
+            head = next;
+        }
+        return NULL;
+    }
+    if (!head) {
+        head = calloc(1, sizeof *head); /* an empty list: one unlisted placeholder, so that NULL means failure */
+        if (head) {
+            head->src.name = strdup("");
+            head->src.source = "none";
+            if (!head->src.name) {
+                free(head);
+                head = NULL;
+                snprintf(err, cap, "out of memory");
+            }
+        }
+    }
+    return head;
+}
+
+/* GET /models?reload=1: the folder, cache and preset read again. A model still listed keeps its child; one no
+ * longer listed is unloaded (and kept, unlisted, until the router ends: a request may hold it). */
+static void reload(struct request *rq, struct router *r) {
+    char err[512] = "";
+    struct rmodel *fresh = find_models(&r->opt, err, sizeof err);
+    if (!fresh) {
+        reply_error(rq, 500, NULL, "reload_failed", "cannot reload the models: %s", err);
+        return;
+    }
+    pthread_mutex_lock(&r->lock);
+    for (struct rmodel *m = r->models; m; m = m->next) {
+        m->listed = false;
+    }
+    struct rmodel **tail = &r->models;
+    while (*tail) {
+        tail = &(*tail)->next;
+    }
+    while (fresh) {
+        struct rmodel *next = fresh->next;
+        fresh->next = NULL;
+        struct rmodel *old = NULL;
+        for (struct rmodel *m = r->models; m && fresh->src.name[0]; m = m->next) {
+            if (strcmp(m->src.name, fresh->src.name) == 0) {
+                old = m;
+            }
+        }
+        if (!fresh->src.name[0] || fresh->state != M_UNLOADED) {
+            rmodel_free(fresh);
+        } else if (old) {
+            /* the same name: the new description (used at its next start), the running child kept */
+            struct router_source s = old->src;
+            char **flags = old->flags;
+            size_t n_flags = old->n_flags;
+            old->src = fresh->src;
+            old->flags = fresh->flags;
+            old->n_flags = fresh->n_flags;
+            old->listed = true;
+            fresh->src = s;
+            /* the old name string stays: readers of m->src.name (the log, messages) hold no lock */
+            char *name = old->src.name;
+            old->src.name = fresh->src.name;
+            fresh->src.name = name;
+            fresh->flags = flags;
+            fresh->n_flags = n_flags;
+            rmodel_free(fresh);
+        } else {
+            *tail = fresh;
+            tail = &fresh->next;
+        }
+        fresh = next;
+    }
+    for (struct rmodel *m = r->models; m; m = m->next) {
+        if (!m->listed && running(m) && m->state != M_UNLOADING) {
+            begin_unload(r, m);
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+/* Single-model mode's one model, named as the single-model server names it (its alias list, else the file name),
+ * to be loaded at once (a server starts with its model loaded; it sleeps when idle). */
+static struct rmodel *single_model(const struct router_options *o, char *err, size_t cap) {
+    struct rmodel *m = calloc(1, sizeof *m);
+    const char *src = o->single_model ? o->single_model : o->single_hf;
+    const char *slash = o->single_model ? strrchr(src, '/') : NULL;
+    const char *name = o->single_alias ? o->single_alias : slash ? slash + 1 : src;
+    if (m) {
+        m->src.name = strdup(name);
+        m->src.path = o->single_model ? strdup(o->single_model) : NULL;
+        m->src.hf = o->single_hf && !o->single_model ? strdup(o->single_hf) : NULL;
+        m->src.source = "model";
+        m->listed = true;
+        m->state = M_LOADING;
+        m->spawn_pending = true;
+        m->attempts = 1;
+    }
+    if (!m || !m->src.name || (!m->src.path && !m->src.hf)) {
+        if (m) {
+            rmodel_free(m);
+        }
+        snprintf(err, cap, "out of memory");
+        return NULL;
+    }
+    return m;
+}
+
+/* Frees a router that no server owns yet, or whose children have all ended (router_free). */
+static void router_destroy(struct router *r) {
+    while (r->models) {
+        struct rmodel *next = r->models->next;
+        if (r->models->reader_joinable) {
+            pthread_join(r->models->reader, NULL);
+        }
+        rmodel_free(r->models);
+        r->models = next;
+    }
+    pthread_mutex_destroy(&r->lock);
+    pthread_cond_destroy(&r->cond);
+    free(r);
+}
+
+server *router_start(const struct server_options *so, const struct router_options *ro, char *err, size_t cap) {
+    struct router *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, cap, "out of memory");
+        return NULL;
+    }
+    r->opt = *ro;
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&r->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    err[0] = '\0';
+    if (ro->single_model || ro->single_hf) {
+        r->models = single_model(ro, err, cap);
+        r->single = r->models;
+    } else {
+        r->models = find_models(ro, err, cap);
+    }
+    unsigned char rnd[16] = { 0 };
+    FILE *f = r->models ? fopen("/dev/urandom", "rb") : NULL;
+    size_t got = f ? fread(rnd, 1, sizeof rnd, f) : 0;
+    if (f) {
+        fclose(f);
+    }
+    struct server *s = got == sizeof rnd ? server_create(so) : NULL;
+    if (!s) {
+        if (r->models) {
+            snprintf(err, cap, got == sizeof rnd ? "out of memory" : "cannot read /dev/urandom for the children's key");
+        }
+        router_destroy(r);
+        return NULL;
+    }
+    for (size_t i = 0; i < sizeof rnd; i++) {
+        snprintf(r->key + 2 * i, 3, "%02x", rnd[i]);
+    }
+    s->router = r;
+    r->s = s;
+    s->model_id = strdup("router");
+    if (!static_init(s, err, cap) || !http_start(s, err, cap)) {
+        server_shutdown(s, 0); /* the router with it */
+        return NULL;
+    }
+    r->monitor_running = pthread_create(&r->monitor, NULL, monitor_run, r) == 0;
+    if (!r->monitor_running) {
+        snprintf(err, cap, "cannot start the router's monitor thread");
+        server_shutdown(s, 0);
+        return NULL;
+    }
+    atomic_store(&s->ready, true);
+    return s;
+}
+
+void router_stop(struct server *s) {
+    struct router *r = s->router;
+    if (!r) {
+        return;
+    }
+    pthread_mutex_lock(&r->lock);
+    r->stopping = true;
+    for (struct rmodel *m = r->models; m; m = m->next) {
+        begin_unload(r, m);
+    }
+    if (r->monitor_running) {
+        while (n_running(r) > 0) { /* the monitor kills what does not exit in time */
+            wait_ms(r, 1000);
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+void router_free(struct server *s) {
+    struct router *r = s->router;
+    if (!r) {
+        return;
+    }
+    router_stop(s);
+    pthread_mutex_lock(&r->lock);
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->lock);
+    if (r->monitor_running) {
+        pthread_join(r->monitor, NULL);
+    }
+    router_destroy(r);
+    s->router = NULL;
+}

@@ -1,0 +1,78 @@
+/*
+ * router.h - router mode (`llamac serve` without -m): many models behind one port, each run on demand as a child
+ * `llamac serve -m FILE` on a loopback port of its own, requests forwarded to it by their "model" field.
+ *
+ * What the router serves (router_models.c finds it): the GGUF models of --models-dir (a file, or a folder holding a
+ * model, its split shards and a projector), the models of the Hugging Face cache (OWNER/REPO:QUANT, as llama-server
+ * names them) and the sections of a --models-preset INI file (llama-server's format: per-model flags). The child
+ * processes, their life (loading, loaded, failed, unloaded), the least-recently-used eviction and the forwarding are
+ * router.c's. The server's HTTP plumbing (http.c: auth, limits, CORS, the access log) is the same in both modes.
+ * The same machinery runs `-m FILE --sleep-idle-seconds S`: one model in a child, which ends when the server sleeps.
+ */
+#ifndef LLAMAC_SERVER_ROUTER_H
+#define LLAMAC_SERVER_ROUTER_H
+
+#include "internal.h"
+
+#include <stdint.h>
+
+/* One model the router can serve, as found (router_models.c). */
+struct router_source {
+    char *name;    /* the id a request names it by */
+    char *aliases; /* comma-separated other names (a preset's alias =), or NULL */
+    char *path;    /* the model file (a split model's first shard); NULL when `hf` names it */
+    char *hf;      /* a preset's hf-repo: the child is started with -hf VALUE; NULL otherwise */
+    char *mmproj;  /* a projector beside it (or a preset's mmproj =), or NULL */
+    char **args;   /* a preset's other flags, as command-line words for the child ("--ctx-size", "512", ...) */
+    size_t n_args;
+    const char *source; /* "models_dir", "cache" or "preset" (llama-server's words) */
+    uint64_t size;      /* bytes of the model's files (0 when not known: hf) */
+};
+
+/* Everything available: the models of `dir` (NULL: none), of the Hugging Face cache (cache: true), then of the
+ * preset file `preset` (NULL: none; a section named as a model found before adds its flags to that model, "[*]"
+ * gives flags to every model). On success *out (caller frees with router_sources_free) holds *n models in that
+ * order, one per name. False with a message in err (cap bytes): a folder that cannot be read, a preset file that
+ * cannot be read or does not parse (its line), a preset section that names no model. */
+bool router_sources_find(const char *dir, bool cache, const char *preset, struct router_source **out, size_t *n,
+                         char *err, size_t cap);
+void router_sources_free(struct router_source *list, size_t n);
+
+/* How the router runs (cmd_serve.c fills it in from llama-server's flags). */
+struct router_options {
+    const char *models_dir;    /* --models-dir, or NULL */
+    const char *models_preset; /* --models-preset, or NULL */
+    bool cache;                /* the Hugging Face cache's models are listed (always, as llama-server) */
+    unsigned models_max;       /* --models-max: models loaded at once; 0: no limit */
+    bool autoload;             /* a request naming an unloaded model loads it (not --no-models-autoload) */
+    unsigned sleep_idle_s;     /* --sleep-idle-seconds: a model idle this long is unloaded; 0: never */
+    const char *exe;           /* the llamac binary the children run */
+    const char *const *args;   /* the generation flags every child gets (borrowed; -c, -np, -t, --chat-template-file
+                                  ...), before a preset's own */
+    size_t n_args;
+    /* A preset key (an option's name without its dashes: "ctx-size", "c") as the child's flag ("--ctx-size", "-c"),
+     * into flag (cap bytes), *takes_value telling whether a value follows it; false for a name llamac serve does not
+     * have or one the router sets itself (host, port, API keys, the router's own options). */
+    bool (*flag)(const char *key, char *flag, size_t cap, bool *takes_value);
+    /* Single-model mode (-m or -hf with --sleep-idle-seconds): the one model (a file, else a -hf spec) and its
+     * --alias list (NULL: the file's name). It loads at start, sleeps (its child exits) after sleep_idle_s idle
+     * seconds, and wakes for the next request; /health, /props (is_sleeping) and /v1/models answer while it
+     * sleeps. NULL for router mode. */
+    const char *single_model, *single_hf, *single_alias;
+};
+
+/* Starts a server in router mode: listening as server_start does, ready at once (no model of its own). The options
+ * are borrowed and must outlive the server. NULL with a message in err on failure (as server_start, or what
+ * router_sources_find says). server_shutdown ends it and every child. */
+server *router_start(const struct server_options *so, const struct router_options *ro, char *err, size_t cap);
+
+/* http.c: in router mode, every API request goes here once it is authorized (route: the matched route's handler,
+ * NULL for none). It answers the router's own endpoints and forwards the rest to the model's child. */
+void router_answer(struct request *rq, void (*route)(struct request *rq));
+
+/* server_shutdown: ends every child (SIGTERM, then SIGKILL after a few seconds), so that the connections forwarding
+ * to them end, before the connections are closed; router_free then frees what is left. */
+void router_stop(struct server *s);
+void router_free(struct server *s);
+
+#endif /* LLAMAC_SERVER_ROUTER_H */
