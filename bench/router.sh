@@ -39,9 +39,10 @@ cat "$model_a" "$model_b" > /dev/null # in the page cache
 export HF_HUB_CACHE="$tmp/hf" HF_HOME="$tmp/hf" LLAMA_CACHE="$tmp/hf"
 
 # start NAME MAX : both routers on the folder with --models-max MAX; sets URL_L_NAME and URL_S_NAME
-port=${PORT:-18475}
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 start() {
-  local name=$1 max=$2 url=""
+  local name=$1 max=$2 url="" port
+  port=$(free_port)
   local flags=(--models-dir "$tmp/models" --models-max "$max" -c 512 -np 1 -t "$threads" --host 127.0.0.1)
   "$llamac" serve "${flags[@]}" --port 0 > /dev/null 2> "$tmp/llamac-$name.log" &
   pids+=($!)
@@ -53,9 +54,9 @@ start() {
     sleep 0.1
   done
   [ -n "$url" ] || { tail -5 "$tmp/llamac-$name.log" >&2; exit 1; }
+  curl -sf "http://127.0.0.1:$port/health" > /dev/null || { tail -5 "$tmp/server-$name.log" >&2; exit 1; }
   eval "URL_L_$name=$url"
   eval "URL_S_$name=http://127.0.0.1:$port"
-  port=$((port + 1))
 }
 
 # ask URL MODEL : seconds to the answer of a one-token greedy completion
@@ -73,7 +74,7 @@ unload() {
       > /dev/null && return
     sleep 0.05
   done
-  echo "router.sh: $1: $2 did not unload" >&2
+  echo "router.sh: $1: $2 did not unload: $(curl -s "$1/v1/models" | jq -c --arg m "$2" '.data[] | select(.id == $m) | .status')" >&2
   exit 1
 }
 
