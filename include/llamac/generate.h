@@ -84,7 +84,48 @@ LLAMAC_API llamac_status llamac_sampler_add_adaptive_p(llamac_sampler *s, float 
 /* Fill-in-the-middle helper sampler (use after top-k / top-p). */
 LLAMAC_API llamac_status llamac_sampler_add_infill(llamac_sampler *s);
 
-/* Number of samplers in the chain (the grammar counts as one). One thread per handle. */
+/* A reasoning budget (llama.cpp's --reasoning-budget): how many tokens a thinking model may think for. The tags and
+ * texts are tokenized as llama.cpp tokenizes them (special tokens parsed, nothing added). */
+typedef struct llamac_reasoning_budget {
+    int32_t tokens;          /* -1 (default): unlimited; 0: the thinking ends at once; N > 0: N tokens */
+    const char *message;     /* forced before the end tag when the budget is spent (e.g. "Enough thinking."); NULL or
+                                "" (default): none. Borrowed */
+    const char *start;       /* the template's thinking start tag, e.g. "<think>"; NULL (default): no budget */
+    const char *const *ends; /* its end tags (a natural end of the thinking); the first is the one forced. Borrowed */
+    size_t n_ends;
+    const char *prefill; /* what the prompt already wrote of the reply (e.g. "<think>\n", where the template opens
+                            the thinking block for the model), seen as if generated: a start tag in it starts the
+                            count, and its tokens after the tag count. NULL (default): none. Borrowed */
+} llamac_reasoning_budget;
+
+/* Adds a reasoning budget, llama.cpp's reasoning-budget sampler: it watches the tokens for `start` (a token sequence,
+ * as tokenized); from there it counts the tokens of the thinking block, and when budget->tokens have been produced
+ * (and the last one completes its UTF-8 character) it forces the message and the first end tag, token by token
+ * (every other logit -infinity, applied before the chain), then passes everything through until another start tag
+ * opens a new block with a fresh budget. An end tag produced by the model ends the count. It applies before every
+ * other sampler; while it counts, forces or waits, a lazy grammar is neither applied nor fed (the thinking cannot
+ * trigger a tool call), and the end tag that closes the block is fed to it afterwards. llamac_sampler_reset returns
+ * it to where `prefill` left it. budget->tokens -1 keeps only that effect on a lazy grammar (llama.cpp adds it then).
+ * Everything *budget points to is borrowed for the call. Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, tokens < -1, an
+ * empty start or end tag, n_ends 0, a second budget; the message names it), LLAMAC_E_UTF8, LLAMAC_E_NO_MEMORY. One
+ * thread per handle. */
+LLAMAC_API llamac_status llamac_sampler_add_reasoning_budget(llamac_sampler *s, const llamac_reasoning_budget *budget);
+
+/* Where a reasoning budget stands (llama.cpp's states). */
+typedef enum llamac_budget_state {
+    LLAMAC_BUDGET_NONE = -1,    /* the chain has no reasoning budget */
+    LLAMAC_BUDGET_IDLE = 0,     /* waiting for the start tag */
+    LLAMAC_BUDGET_COUNTING = 1, /* inside the thinking block, counting */
+    LLAMAC_BUDGET_FORCING = 2,  /* spent: forcing the message and the end tag */
+    LLAMAC_BUDGET_WAITING = 3,  /* spent inside a UTF-8 character: waiting for its last byte */
+    LLAMAC_BUDGET_DONE = 4      /* the block ended; passes through until a new start tag */
+} llamac_budget_state;
+
+/* The state of the chain's reasoning budget (LLAMAC_BUDGET_NONE for NULL or a chain without one). One thread per
+ * handle. */
+LLAMAC_API llamac_budget_state llamac_sampler_budget_state(const llamac_sampler *s);
+
+/* Number of samplers in the chain (the grammar and a reasoning budget count as one each). One thread per handle. */
 LLAMAC_API size_t llamac_sampler_count(const llamac_sampler *s);
 
 /* Samples a token from output `i` of the last decode on `ctx` and accepts it into the chain's history.
@@ -103,7 +144,7 @@ LLAMAC_API llamac_status llamac_sampler_sample(llamac_sampler *s, llamac_context
  * trigger on: that grammar then allows nothing until llamac_sampler_reset). One thread per handle. */
 LLAMAC_API llamac_status llamac_sampler_accept(llamac_sampler *s, llamac_token token);
 
-/* Resets history and grammar state. One thread per handle. */
+/* Resets history, grammar state and a reasoning budget (to where its prefill left it). One thread per handle. */
 LLAMAC_API void llamac_sampler_reset(llamac_sampler *s);
 
 /* Everyday sampling settings, mapped onto a chain in llama.cpp's default order (logit biases, penalties, DRY,
@@ -147,6 +188,10 @@ typedef struct llamac_sampling_params {
     size_t n_logit_bias;
     bool ignore_eos; /* end-of-generation tokens get logit bias -inf, so they are never sampled and the text runs
                         to another limit (llama.cpp's --ignore-eos; default false) */
+    llamac_reasoning_budget reasoning_budget; /* added (llamac_sampler_add_reasoning_budget) when it has a start tag
+                                                 and end tags and its tokens are >= 0 or the grammar is lazy, as
+                                                 llama.cpp adds it; llamac_template_reasoning_budget fills the tags
+                                                 from a chat template (default: tokens -1, no tags) */
 } llamac_sampling_params;
 
 /* llama.cpp's defaults, as listed above. Thread-safe. */

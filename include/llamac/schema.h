@@ -142,6 +142,17 @@ LLAMAC_API llamac_tool_parse_params llamac_tool_parse_params_default(void);
 LLAMAC_API llamac_status llamac_template_parse_params(const llamac_template *tmpl, const char *prompt, bool tools,
                                                       llamac_reasoning_format reasoning, llamac_tool_parse_params *out);
 
+/* The tags of a reasoning budget for a reply to `prompt` (NUL-terminated, borrowed: what llamac_template_apply
+ * rendered with `tmpl`), as llama-server takes them from its chat layer: into *budget the template's thinking start
+ * tag and end tags (the first is forced; Qwen3-Coder's "\n</think>", then "</think>" and "<tool_call>"; DeepSeek
+ * V3.2's "</think>" and its call marker; gpt-oss's analysis channel and "<|end|>"), borrowed from `tmpl` and valid
+ * while it lives, and as prefill the prompt's open thinking block (from the start tag on, pointing into `prompt`)
+ * when the prompt ends inside one. budget->tokens and budget->message are left as they are. A template without a
+ * thinking section (or a built-in one) gives no tags: start NULL, no ends, no prefill, and no budget applies.
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs), LLAMAC_E_NO_MEMORY. Thread-safe. */
+LLAMAC_API llamac_status llamac_template_reasoning_budget(const llamac_template *tmpl, const char *prompt,
+                                                          llamac_reasoning_budget *budget);
+
 /* One call: `id` is "call_" and 24 random alphanumerics, `arguments` a JSON object as text. All NUL-terminated. */
 typedef struct llamac_tool_call {
     char *id;

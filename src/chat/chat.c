@@ -784,6 +784,7 @@ static bool collect_text(const char *text, size_t len, void *user_data) {
 /* The next prompt: text tokens, or chunks when the conversation holds media; `size` is what it takes of the
  * context (for chunks, the larger of its tokens and positions). */
 struct next_prompt {
+    char *text; /* the rendered prompt (llamac_free) */
     llamac_token *tokens;
     llamac_chunks *chunks;
     size_t n;
@@ -791,6 +792,7 @@ struct next_prompt {
 };
 
 static void next_prompt_free(struct next_prompt *p) {
+    llamac_free(p->text);
     free(p->tokens);
     llamac_chunks_free(p->chunks);
     memset(p, 0, sizeof *p);
@@ -799,7 +801,7 @@ static void next_prompt_free(struct next_prompt *p) {
 static llamac_status next_prompt(llamac_chat *chat, struct next_prompt *p) {
     memset(p, 0, sizeof *p);
     if (chat->n_media == 0) {
-        llamac_status st = llamac__chat_render(chat, NULL, 0, true, NULL, NULL, &p->tokens, &p->n);
+        llamac_status st = llamac__chat_render(chat, NULL, 0, true, &p->text, NULL, &p->tokens, &p->n);
         p->size = p->n;
         return st;
     }
@@ -810,6 +812,21 @@ static llamac_status next_prompt(llamac_chat *chat, struct next_prompt *p) {
         p->size = p->n > pos ? p->n : pos;
     }
     return st;
+}
+
+/* A reasoning budget's thinking tags from the session's template and the prompt, unless the caller gave its own;
+ * only when the budget applies (the text of a prompt with media is rendered for it). */
+static llamac_status budget_tags(llamac_chat *chat, struct next_prompt *np, llamac_reasoning_budget *rb) {
+    if (rb->start || (rb->tokens < 0 && !chat->gen.sampling.grammar_lazy)) {
+        return LLAMAC_OK;
+    }
+    if (!np->text) {
+        llamac_status st = llamac__chat_render(chat, NULL, 0, true, &np->text, NULL, NULL, NULL);
+        if (st != LLAMAC_OK) {
+            return st;
+        }
+    }
+    return llamac_template_reasoning_budget(chat->tmpl, np->text, rb);
 }
 
 llamac_status llamac_chat_generate(llamac_chat *chat, llamac_text_fn on_text, void *user_data,
@@ -875,6 +892,9 @@ llamac_status llamac_chat_generate(llamac_chat *chat, llamac_text_fn on_text, vo
     llamac_generate_params gp = chat->gen;
     gp.on_text = collect_text;
     gp.user_data = &col;
+    if ((st = budget_tags(chat, &np, &gp.sampling.reasoning_budget)) != LLAMAC_OK) {
+        goto done;
+    }
     if (np.chunks) {
         st = llamac__chat_generate_chunks(chat, np.chunks, &gp, &res, &lcp);
     } else {

@@ -915,3 +915,42 @@ llamac_status llamac_template_parse_params(const llamac_template *tmpl, const ch
     }
     return llamac__ok();
 }
+
+llamac_status llamac_template_reasoning_budget(const llamac_template *tmpl, const char *prompt,
+                                               llamac_reasoning_budget *budget) {
+    if (!tmpl || !prompt || !budget) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_template_reasoning_budget: %s is NULL",
+                            !tmpl     ? "tmpl"
+                            : !prompt ? "prompt"
+                                      : "budget");
+    }
+    budget->start = NULL;
+    budget->ends = NULL;
+    budget->n_ends = 0;
+    budget->prefill = NULL;
+    if (llamac__template_builtin(tmpl)) {
+        return llamac__ok();
+    }
+    const layer_info *info = layer_info_get(tmpl);
+    if (!info) {
+        return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory reading a template's thinking tags");
+    }
+    if (!info->budget_start) {
+        return llamac__ok();
+    }
+    budget->start = info->budget_start;
+    budget->ends = info->budget_ends;
+    budget->n_ends = info->n_budget_ends;
+    /* llama.cpp feeds the budget the generation prompt; only an open thinking block in it matters (a closed one
+     * leaves the budget where it starts), and the block is the prompt's tail from its start tag on */
+    const char *opened = last_of(prompt, info->budget_start);
+    if (opened) {
+        const char *after = opened + strlen(info->budget_start);
+        bool closed = false;
+        for (size_t i = 0; i < info->n_budget_ends && !closed; i++) {
+            closed = strstr(after, info->budget_ends[i]) != NULL;
+        }
+        budget->prefill = closed ? NULL : opened;
+    }
+    return llamac__ok();
+}

@@ -57,6 +57,12 @@ typedef struct layer_info {
     char *reasoning_end;
     const char *think_start; /* the thinking block of a reply, as llama.cpp's parser reads it ("" none; white space */
     const char *think_end;   /* around the markers is optional); NULL for gpt-oss, read by the harmony parser */
+    /* The tags of a reasoning budget, as llama.cpp's chat layer gives them (thinking_start_tag, thinking_end_tags;
+     * the first end tag is forced): NULL / 0 where it gives none. Static texts or the two owned ones. */
+    const char *budget_start;
+    const char *budget_ends[3];
+    size_t n_budget_ends;
+    char *budget_start_owned, *budget_end_owned;
 } layer_info;
 
 /* The template that renders (the patched one when there is one). */

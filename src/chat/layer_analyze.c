@@ -698,6 +698,8 @@ static void info_free(void *p) {
     llamac_template_free(info->patched);
     free(info->reasoning_start);
     free(info->reasoning_end);
+    free(info->budget_start_owned);
+    free(info->budget_end_owned);
     free(info);
 }
 
@@ -727,6 +729,56 @@ static bool think_markers(layer_info *info) {
     } else {
         info->think_start = "<think>";
         info->think_end = "</think>";
+    }
+    return true;
+}
+
+/* The tags of a reasoning budget: the families' own (common/chat.cpp's parsers set thinking_start_tag and
+ * thinking_end_tags), else the thinking markers trimmed, as the autoparser gives them. False: out of memory. */
+static bool budget_tags(layer_info *info) {
+    info->budget_start = NULL;
+    info->n_budget_ends = 0;
+    const char *const *ends = NULL;
+    static const char *const qwen3_coder[] = { "\n</think>", "</think>", "<tool_call>", NULL };
+    static const char *const ling3[] = { "</think>", "<tool_call>", NULL };
+    static const char *const deepseek_v32[] = { "</think>",
+                                                "<\xef\xbd\x9c"
+                                                "DSML\xef\xbd\x9c"
+                                                "function_calls>",
+                                                NULL };
+    static const char *const deepseek_v4[] = { "</think>",
+                                               "<\xef\xbd\x9c"
+                                               "DSML\xef\xbd\x9c"
+                                               "tool_calls>",
+                                               NULL };
+    static const char *const gpt_oss[] = { "<|end|>", NULL };
+    if (info->family == FAMILY_GPT_OSS) {
+        info->budget_start = "<|channel|>analysis<|message|>";
+        ends = gpt_oss;
+    } else if (!info->supports_thinking || info->family == FAMILY_MUSE_GLIMMER) {
+        return true; /* no thinking, or (Muse Glimmer) a thinking llama.cpp gives no tags for */
+    } else if (info->family == FAMILY_QWEN3_CODER || info->family == FAMILY_LING3 ||
+               info->family == FAMILY_DEEPSEEK_V32) {
+        info->budget_start = "<think>";
+        ends = info->family == FAMILY_QWEN3_CODER ? qwen3_coder
+               : info->family == FAMILY_LING3     ? ling3
+               : info->deepseek_v4                ? deepseek_v4
+                                                  : deepseek_v32;
+    } else {
+        info->budget_start_owned = layer_trim(info->think_start, strlen(info->think_start));
+        info->budget_end_owned = layer_trim(info->think_end, strlen(info->think_end));
+        if (!info->budget_start_owned || !info->budget_end_owned) {
+            return false;
+        }
+        if (info->budget_start_owned[0] && info->budget_end_owned[0]) {
+            info->budget_start = info->budget_start_owned;
+            info->budget_ends[0] = info->budget_end_owned;
+            info->n_budget_ends = 1;
+        }
+        return true;
+    }
+    for (; ends[info->n_budget_ends]; info->n_budget_ends++) {
+        info->budget_ends[info->n_budget_ends] = ends[info->n_budget_ends];
     }
     return true;
 }
@@ -780,7 +832,7 @@ static void *info_make(const llamac_template *tmpl, void *arg) {
     }
     default: info->supports_thinking = true; break;
     }
-    if (!think_markers(info)) {
+    if (!think_markers(info) || !budget_tags(info)) {
         info_free(info);
         return NULL;
     }

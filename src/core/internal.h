@@ -177,7 +177,23 @@ struct llamac_sampler {
     size_t *fast_bias_slot;
     float *fast_bias_val;
     uint8_t *fast_biased;
+    bool grammar_lazy;             /* the grammar waits for a trigger */
+    struct llamac__budget *budget; /* the reasoning budget, applied before the chain and the grammar; or NULL */
 };
+
+/* ---- the reasoning budget (core/sampler_budget.c) ---- */
+
+/* Frees a budget (NULL: no-op). */
+void llamac__budget_free(struct llamac__budget *b);
+/* Back to the state its prefill left it in. */
+void llamac__budget_reset(struct llamac__budget *b);
+/* Its state, a llamac_budget_state. */
+llamac_budget_state llamac__budget_state(const struct llamac__budget *b);
+/* The token it forces now, or -1 when it forces none. */
+llama_token llamac__budget_forced(const struct llamac__budget *b);
+/* Feeds a token the chain selected (or a prefill token). Returns the end tag that has just closed the block (its
+ * tokens, *n of them) when this token closed it, else NULL. */
+const llama_token *llamac__budget_accept(struct llamac__budget *b, llama_token token, size_t *n);
 
 /* ---- sampling parameters (core/sampler_params.c) ---- */
 

@@ -5,7 +5,8 @@
  * judge the token that is finally selected: we sample with the chain, check the choice against the grammar, and
  * only if it is rejected sample again with the grammar applied first. A token the grammar cannot accept (which
  * makes llama.cpp abort or throw) is refused before it reaches llama.cpp, and the reason a grammar does not parse,
- * which llama.cpp prints to stderr, is captured into the error message instead.
+ * which llama.cpp prints to stderr, is captured into the error message instead. A reasoning budget
+ * (sampler_budget.c) is kept beside them too and consulted first, as llama.cpp's common sampler does.
  */
 #include "internal.h"
 
@@ -49,6 +50,7 @@ void llamac_sampler_free(llamac_sampler *s) {
     }
     llama_sampler_free(s->chain);
     llama_sampler_free(s->grammar);
+    llamac__budget_free(s->budget);
     free(s->cur);
     llamac__topk_free(s);
     llamac__model_unref(s->model);
@@ -378,6 +380,7 @@ static llamac_status add_grammar(llamac_sampler *s, const char *grammar, const c
         return llamac__fail(LLAMAC_E_GRAMMAR, "invalid grammar: %s", reason[0] ? reason : "parse error");
     }
     s->grammar = g;
+    s->grammar_lazy = lazy;
     s->count++;
     return llamac__ok();
 }
@@ -418,11 +421,33 @@ static bool grammar_allows(llamac_sampler *s, llama_token token) {
     return arr.data[0].logit != -INFINITY;
 }
 
+/* Whether the grammar judges tokens now: not a lazy one while a reasoning budget is inside the thinking block (as
+ * llama.cpp's common sampler: the thinking cannot trigger it). */
+static bool grammar_active(const llamac_sampler *s) {
+    if (!s->grammar) {
+        return false;
+    }
+    if (!s->grammar_lazy || !s->budget) {
+        return true;
+    }
+    llamac_budget_state bs = llamac__budget_state(s->budget);
+    return bs == LLAMAC_BUDGET_IDLE || bs == LLAMAC_BUDGET_DONE;
+}
+
+/* The candidates from the logits; while a reasoning budget forces a token, every other one is -infinity. */
 static void load_candidates(llamac_sampler *s, const float *logits, size_t n, llama_token_data_array *arr) {
     for (size_t t = 0; t < n; t++) {
         s->cur[t].id = (llama_token)t;
         s->cur[t].logit = logits[t];
         s->cur[t].p = 0.0f;
+    }
+    llama_token forced = s->budget ? llamac__budget_forced(s->budget) : -1;
+    if (forced >= 0) {
+        for (size_t t = 0; t < n; t++) {
+            if (s->cur[t].id != forced) {
+                s->cur[t].logit = -INFINITY;
+            }
+        }
     }
     arr->data = s->cur;
     arr->size = n;
@@ -453,7 +478,7 @@ llamac_status llamac_sampler_sample(llamac_sampler *s, llamac_context *ctx, int3
     if (ctx->model != s->model && ctx->model->info.n_vocab != s->model->info.n_vocab) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the sampler and the context belong to different models");
     }
-    if (s->grammar_spent) {
+    if (s->grammar_spent && grammar_active(s)) {
         return llamac__fail(LLAMAC_E_GRAMMAR, "the grammar rejected an earlier token; reset the sampler");
     }
     const float *logits = NULL;
@@ -463,12 +488,13 @@ llamac_status llamac_sampler_sample(llamac_sampler *s, llamac_context *ctx, int3
         return st;
     }
     llama_token_data_array arr;
-    if (!llamac__topk_apply(s, logits, n_vocab, &arr)) {
+    bool forcing = s->budget && llamac__budget_forced(s->budget) >= 0; /* the shortcut reads the raw logits */
+    if (forcing || !llamac__topk_apply(s, logits, n_vocab, &arr)) {
         load_candidates(s, logits, n_vocab, &arr);
         llama_sampler_apply(s->chain, &arr);
     }
     llama_token tok = selected_or_best(&arr);
-    if (s->grammar && !grammar_allows(s, tok)) {
+    if (grammar_active(s) && !grammar_allows(s, tok)) {
         /* Rejected: sample again with the grammar applied first, as llama.cpp's tools do. */
         load_candidates(s, logits, n_vocab, &arr);
         llama_sampler_apply(s->grammar, &arr);
@@ -503,20 +529,32 @@ llamac_status llamac_sampler_accept(llamac_sampler *s, llamac_token token) {
         return llamac__fail(LLAMAC_E_TOKEN_RANGE, "token %d is outside the vocabulary (0..%d)", token,
                             s->model->info.n_vocab - 1);
     }
-    if (s->grammar) {
-        char err[256] = "";
+    char err[256] = "";
+    bool use_grammar = grammar_active(s); /* decided before the budget sees the token, as llama.cpp decides it */
+    if (use_grammar) {
         if (s->grammar_spent) {
             return llamac__fail(LLAMAC_E_GRAMMAR, "the grammar rejected an earlier token; reset the sampler");
         }
         if (!grammar_allows(s, token)) {
             return llamac__fail(LLAMAC_E_GRAMMAR, "the grammar does not allow token %d here", token);
         }
-        /* A lazy grammar awaiting its trigger allows every token, and throws when a trigger fires on text it
-         * rejects; llama.cpp has emptied its state by then. */
-        if (!llamac__sampler_accept(s->grammar, token, err, sizeof err)) {
-            s->grammar_spent = true;
-            return llamac__fail(LLAMAC_E_GRAMMAR, "the grammar rejected token %d: %s", token, err);
+    }
+    if (s->budget) {
+        size_t n_end = 0;
+        const llama_token *end = llamac__budget_accept(s->budget, token, &n_end);
+        /* the end tag that closed the thinking reaches a lazy grammar that did not see it: it may be part of a
+         * trigger */
+        for (size_t i = 0; !use_grammar && s->grammar && !s->grammar_spent && i < n_end; i++) {
+            if (!llamac__sampler_accept(s->grammar, end[i], err, sizeof err)) {
+                s->grammar_spent = true;
+            }
         }
+    }
+    /* A lazy grammar awaiting its trigger allows every token, and throws when a trigger fires on text it rejects;
+     * llama.cpp has emptied its state by then. */
+    if (use_grammar && !llamac__sampler_accept(s->grammar, token, err, sizeof err)) {
+        s->grammar_spent = true;
+        return llamac__fail(LLAMAC_E_GRAMMAR, "the grammar rejected token %d: %s", token, err);
     }
     llama_sampler_accept(s->chain, token);
     return llamac__ok();
@@ -528,6 +566,9 @@ void llamac_sampler_reset(llamac_sampler *s) {
         if (s->grammar) {
             llama_sampler_reset(s->grammar);
             s->grammar_spent = false;
+        }
+        if (s->budget) {
+            llamac__budget_reset(s->budget);
         }
     }
 }

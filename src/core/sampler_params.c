@@ -35,6 +35,7 @@ llamac_sampling_params llamac_sampling_params_default(void) {
     p.dry_last_n = 64;
     p.mirostat_tau = 5.0f;
     p.mirostat_eta = 0.1f;
+    p.reasoning_budget.tokens = -1;
     return p;
 }
 
@@ -64,6 +65,22 @@ llamac_status llamac__sampling_check(const llamac_sampling_params *p, const char
     if (p->n_logit_bias > 0 && !p->logit_bias) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%sn_logit_bias is %zu but logit_bias is NULL", prefix,
                             p->n_logit_bias);
+    }
+    const llamac_reasoning_budget *rb = &p->reasoning_budget;
+    if (rb->tokens < -1) {
+        return llamac__fail(
+            LLAMAC_E_INVALID_ARGUMENT,
+            "%sreasoning_budget.tokens %d must be -1 (unlimited), 0 (no thinking) or a number of tokens", prefix,
+            rb->tokens);
+    }
+    if (rb->n_ends > 0 && !rb->ends) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%sreasoning_budget.n_ends is %zu but ends is NULL", prefix,
+                            rb->n_ends);
+    }
+    for (size_t i = 0; i < rb->n_ends; i++) {
+        if (!rb->ends[i]) {
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%sreasoning_budget.ends[%zu] is NULL", prefix, i);
+        }
     }
     return LLAMAC_OK;
 }
@@ -95,10 +112,18 @@ llamac_status llamac__sampling_copy(const llamac_sampling_params *src, const cha
     if (st != LLAMAC_OK) {
         return st;
     }
+    const llamac_reasoning_budget *rb = &src->reasoning_budget;
     size_t size = span(src->n_trigger_words, sizeof(char *)) + span(src->n_trigger_patterns, sizeof(char *)) +
-                  span(src->n_logit_bias, sizeof(llamac_logit_bias)) +
+                  span(rb->n_ends, sizeof(char *)) + span(src->n_logit_bias, sizeof(llamac_logit_bias)) +
                   span(src->n_trigger_tokens, sizeof(llamac_token));
     size_t text = src->grammar ? strlen(src->grammar) + 1 : 0;
+    const char *rb_texts[] = { rb->message, rb->start, rb->prefill };
+    for (size_t i = 0; i < 3; i++) {
+        text += rb_texts[i] ? strlen(rb_texts[i]) + 1 : 0;
+    }
+    for (size_t i = 0; i < rb->n_ends; i++) {
+        text += strlen(rb->ends[i]) + 1;
+    }
     for (size_t i = 0; i < src->n_trigger_words; i++) {
         text += strlen(src->trigger_words[i]) + 1;
     }
@@ -114,6 +139,7 @@ llamac_status llamac__sampling_copy(const llamac_sampling_params *src, const cha
     /* Pointer arrays first, then 4-byte items, then text, each run aligned as the next needs. */
     const char **words = place(&at, span(src->n_trigger_words, sizeof(char *)));
     const char **patterns = place(&at, span(src->n_trigger_patterns, sizeof(char *)));
+    const char **ends = place(&at, span(rb->n_ends, sizeof(char *)));
     llamac_logit_bias *bias = place(&at, span(src->n_logit_bias, sizeof *bias));
     llamac_token *tokens = place(&at, span(src->n_trigger_tokens, sizeof *tokens));
     if (src->n_logit_bias) {
@@ -128,6 +154,13 @@ llamac_status llamac__sampling_copy(const llamac_sampling_params *src, const cha
     for (size_t i = 0; i < src->n_trigger_patterns; i++) {
         patterns[i] = place_str(&at, src->trigger_patterns[i]);
     }
+    for (size_t i = 0; i < rb->n_ends; i++) {
+        ends[i] = place_str(&at, rb->ends[i]);
+    }
+    dst->reasoning_budget.ends = rb->n_ends ? ends : NULL;
+    dst->reasoning_budget.message = rb->message ? place_str(&at, rb->message) : NULL;
+    dst->reasoning_budget.start = rb->start ? place_str(&at, rb->start) : NULL;
+    dst->reasoning_budget.prefill = rb->prefill ? place_str(&at, rb->prefill) : NULL;
     dst->grammar = src->grammar ? place_str(&at, src->grammar) : NULL;
     dst->trigger_words = src->n_trigger_words ? words : NULL;
     dst->trigger_patterns = src->n_trigger_patterns ? patterns : NULL;
@@ -251,6 +284,13 @@ static llamac_status build_chain(llamac_sampler *s, const llamac_sampling_params
         return st;
     }
     if (p->grammar && (st = add_grammar(s, p))) {
+        return st;
+    }
+    /* as llama.cpp's common sampler: with the template's tags, for a budget, or to keep a lazy grammar out of the
+     * thinking */
+    const llamac_reasoning_budget *rb = &p->reasoning_budget;
+    if (rb->start && rb->n_ends > 0 && (rb->tokens >= 0 || (p->grammar && p->grammar_lazy)) &&
+        (st = llamac_sampler_add_reasoning_budget(s, rb))) {
         return st;
     }
     if (p->mirostat == 1 || p->mirostat == 2) {
