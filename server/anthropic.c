@@ -495,6 +495,17 @@ static bool parse(struct request *rq, json_t *body, struct gen_request *gr) {
         reply_error(rq, 400, "metadata", "invalid_type", "'metadata' must be an object");
         return false;
     }
+    /* thinking enabled: its budget_tokens (10000 when absent, as llama-server) is the reasoning budget; the type is
+     * checked with the conversation */
+    json_t *th = json_object_get(body, "thinking");
+    const char *th_type = json_string_value(json_object_get(th, "type"));
+    if (th_type && strcmp(th_type, "enabled") == 0) {
+        long long budget = 10000;
+        if (!field_int(rq, th, "budget_tokens", 0, INT32_MAX, &budget)) {
+            return false;
+        }
+        gen_request_set_budget(gr, budget);
+    }
     struct chat_input ci;
     json_t *tools = NULL;
     bool ok = parse_conversation(rq, body, &ci, &tools) && parse_tool_choice(rq, body, gr, tools) &&

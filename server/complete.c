@@ -38,11 +38,12 @@ void reply_submit_error(struct request *rq, llamac_status st, const char *prompt
  * calls when tools are offered. Without tools and with --reasoning-format none the text is left as it is. */
 static void set_parse(const struct server *s, const struct gen_request *gr, struct job *j) {
     llamac_tool_parse_params pp = llamac_tool_parse_params_default();
-    pp.format = s->tool_format;
+    const llamac_template *tmpl = gr->tmpl ? gr->tmpl : s->tmpl; /* the one that rendered the prompt */
+    pp.format = tmpl && tmpl == s->tmpl_tools ? s->tool_format_tools : s->tool_format;
     pp.reasoning = s->opt.reasoning;
     pp.parse_tool_calls = gr->tools;
-    if (s->tmpl && gr->chat_prompt &&
-        llamac_template_parse_params(s->tmpl, gr->chat_prompt, gr->tools, s->opt.reasoning, &pp) != LLAMAC_OK) {
+    if (tmpl && gr->chat_prompt &&
+        llamac_template_parse_params(tmpl, gr->chat_prompt, gr->tools, s->opt.reasoning, &pp) != LLAMAC_OK) {
         pp.think_start = pp.think_end = ""; /* out of memory: the reply stays as it is */
     }
     if (pp.lead) { /* it points into the prompt, which goes with the request; the reply is read after that */

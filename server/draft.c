@@ -38,7 +38,8 @@ static bool stable_tokens(struct request *rq, const struct chat_input *ci, const
                           size_t *out) {
     llamac_template_apply_params p = chat_input_params(ci);
     return !chat_reply_render_error(
-        rq, ci, llamac_template_stable_tokens(rq->s->tmpl, rq->s->model, &p, full, n_full, DRAFT_MARGIN, out));
+        rq, ci,
+        llamac_template_stable_tokens(chat_template(rq->s, ci), rq->s->model, &p, full, n_full, DRAFT_MARGIN, out));
 }
 
 /* Decodes prompt[0..n) into a slot (one engine request generating one token) and waits for it; false after

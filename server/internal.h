@@ -49,7 +49,9 @@ struct server {
     llamac_model *model;   /* = backend.model, and so on: the names every handler uses */
     llamac_engine *engine; /* NULL: no generation endpoints */
     const llamac_template *tmpl;
-    llamac_tool_format tool_format; /* how the model writes tool calls (from its template) */
+    llamac_tool_format tool_format;       /* how the model writes tool calls (from its template) */
+    const llamac_template *tmpl_tools;    /* renders requests with tools when set (server_backend.tmpl_tools) */
+    llamac_tool_format tool_format_tools; /* its tool-call format */
     llamac_context *embd_ctx;
     llamac_mmproj *mmproj;     /* NULL: no media input */
     char marker[96];           /* the projector's media marker ("" without one) */

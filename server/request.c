@@ -357,6 +357,11 @@ bool chat_reply_render_error(struct request *rq, const struct chat_input *ci, ll
     return true;
 }
 
+const llamac_template *chat_template(const struct server *s, const struct chat_input *ci) {
+    bool tools = ci->tools && strcmp(ci->tools, "[]") != 0;
+    return tools && s->tmpl_tools ? s->tmpl_tools : s->tmpl;
+}
+
 bool render_chat(struct request *rq, const struct chat_input *ci, char **out, size_t *len) {
     if (!rq->s->tmpl) {
         reply_error(rq, 400, "messages", "no_chat_template",
@@ -365,7 +370,8 @@ bool render_chat(struct request *rq, const struct chat_input *ci, char **out, si
         return false;
     }
     llamac_template_apply_params p = chat_input_params(ci);
-    return !chat_reply_render_error(rq, ci, llamac_template_apply(rq->s->tmpl, rq->s->model, &p, out, len));
+    return !chat_reply_render_error(rq, ci,
+                                    llamac_template_apply(chat_template(rq->s, ci), rq->s->model, &p, out, len));
 }
 
 /* ---- the parsed generation request ---- */
@@ -632,8 +638,10 @@ bool gen_request_tools(struct request *rq, struct gen_request *gr, json_t *tools
         return false;
     }
     char *tj = json_dumps(tools, JSON_COMPACT);
-    llamac_status st = tj ? llamac_tool_grammar_build(rq->s->tool_format, tj, choice, name, parallel, &gr->tool_grammar)
-                          : LLAMAC_E_NO_MEMORY;
+    /* with tools, the tool_use variant renders the prompt when there is one: its format is the one the model writes */
+    llamac_tool_format format = rq->s->tmpl_tools ? rq->s->tool_format_tools : rq->s->tool_format;
+    llamac_status st =
+        tj ? llamac_tool_grammar_build(format, tj, choice, name, parallel, &gr->tool_grammar) : LLAMAC_E_NO_MEMORY;
     free(tj);
     if (st != LLAMAC_OK) {
         reply_error(rq, st == LLAMAC_E_NO_MEMORY ? 500 : 400, name ? choice_param : "tools", "invalid_value", "%s",
@@ -790,10 +798,75 @@ static bool media_prompt(struct request *rq, struct gen_request *gr, size_t k, c
     return true;
 }
 
+void gen_request_set_budget(struct gen_request *gr, long long tokens) {
+    if (tokens != -1) {
+        gr->er.sampling.reasoning_budget.tokens = (int32_t)tokens;
+    }
+}
+
+bool gen_request_reasoning_budget(struct request *rq, struct gen_request *gr, json_t *body, bool chat) {
+    long long tokens = -1, thinking = -1;
+    const char *message = NULL;
+    llamac_reasoning_budget *rb = &gr->er.sampling.reasoning_budget;
+    if (!field_int(rq, body, "reasoning_budget_tokens", -1, INT32_MAX, &tokens) ||
+        (chat && !field_int(rq, body, "thinking_budget_tokens", -1, INT32_MAX, &thinking)) ||
+        !field_str(rq, body, "reasoning_budget_message", &message)) {
+        return false;
+    }
+    gen_request_set_budget(gr, tokens != -1 ? tokens : thinking);
+    if (message) {
+        rb->message = message;
+    }
+    if (chat) {
+        return true;
+    }
+    const char *start = NULL, *end = NULL;
+    json_t *ends = json_object_get(body, "reasoning_budget_end_tags");
+    if (!field_str(rq, body, "reasoning_budget_start_tag", &start) ||
+        !field_str(rq, body, "reasoning_budget_end_tag", &end)) {
+        return false;
+    }
+    size_t n = 0;
+    if (ends && !json_is_null(ends)) {
+        size_t i;
+        json_t *e;
+        if (!json_is_array(ends) || json_array_size(ends) > MAX_STOP) {
+            reply_error(rq, 400, "reasoning_budget_end_tags", "invalid_type",
+                        "'reasoning_budget_end_tags' must be an array of at most %d strings", MAX_STOP);
+            return false;
+        }
+        json_array_foreach(ends, i, e) {
+            if (!json_is_string(e)) {
+                reply_error(rq, 400, "reasoning_budget_end_tags", "invalid_type",
+                            "'reasoning_budget_end_tags[%zu]' must be a string", i);
+                return false;
+            }
+            if (json_string_length(e) > 0) { /* empty tags are left out, as llama-server leaves them */
+                gr->budget_ends[n++] = json_string_value(e);
+            }
+        }
+    } else if (end && end[0]) {
+        gr->budget_ends[n++] = end;
+    }
+    if (start && start[0] && n > 0) {
+        rb->start = start;
+        rb->ends = gr->budget_ends;
+        rb->n_ends = n;
+    }
+    return true;
+}
+
 bool gen_request_chat(struct request *rq, struct gen_request *gr, const struct chat_input *ci) {
     size_t len = 0;
     gr->prompt_param = ci->param ? ci->param : "messages";
     if (!render_chat(rq, ci, &gr->chat_prompt, &len)) {
+        return false;
+    }
+    /* the thinking tags of the template, and the thinking block the prompt opened (the budget's tokens and message
+     * come from the request or the server) */
+    gr->tmpl = chat_template(rq->s, ci);
+    if (llamac_template_reasoning_budget(gr->tmpl, gr->chat_prompt, &gr->er.sampling.reasoning_budget) != LLAMAC_OK) {
+        reply_error(rq, 500, NULL, NULL, "%s", llamac_last_error());
         return false;
     }
     if (ci->n_media > 0) {

@@ -96,8 +96,12 @@ llamac_template_apply_params chat_input_params(const struct chat_input *ci);
  * naming the field it came from, 500 when out of memory. Returns whether it replied. */
 bool chat_reply_render_error(struct request *rq, const struct chat_input *ci, llamac_status st);
 
-/* Renders the prompt of *ci with the server's template into *out (llamac_free); replies 400 on failure (a server
- * without a chat template too). */
+/* The template that renders *ci: the model's tool_use variant when the conversation offers tools and the server has
+ * one (as llama-server's chat layer picks it), else the server's template (NULL: none). */
+const llamac_template *chat_template(const struct server *s, const struct chat_input *ci);
+
+/* Renders the prompt of *ci with the server's template (chat_template) into *out (llamac_free); replies 400 on
+ * failure (a server without a chat template too). */
 bool render_chat(struct request *rq, const struct chat_input *ci, char **out, size_t *len);
 
 /* ---- the parsed generation request ---- */
@@ -111,11 +115,13 @@ struct gen_request {
     bool tokens_malloced[MAX_PROMPTS];  /* given as ids in the body (free), else tokenized (llamac_free) */
     char *echo[MAX_PROMPTS];            /* the prompt's text to echo (malloc), or NULL */
     char *chat_prompt;                  /* chat: the rendered conversation (llamac_free); NULL for completions */
+    const llamac_template *tmpl;        /* chat: the template that rendered it (the server's) */
     const char *prompt_param;           /* the field the prompt came from, for errors ("messages", "prompt") */
     /* sampling, constraints and limits, as the engine takes them; its pointers go to the fields below and into the
      * request body, which must outlive the request */
     llamac_engine_request er;
     const char *stop[MAX_STOP];
+    const char *budget_ends[MAX_STOP];   /* a completion's reasoning_budget_end_tags (er.sampling points here) */
     llamac_adapter_scale lora[MAX_LORA]; /* the request's `lora` (er.adapters points here when it has one) */
     llamac_logit_bias *bias;             /* malloc */
     char *grammar;                       /* converted from a JSON schema (llamac_free) */
@@ -151,6 +157,16 @@ struct sampling_names {
 
 /* Reads the fields `names` names from `obj` (NULL or not an object: nothing) onto *gr. */
 bool gen_request_sampling(struct request *rq, struct gen_request *gr, json_t *obj, const struct sampling_names *names);
+
+/* The reasoning budget of a request, llama-server's fields: "reasoning_budget_tokens" (or "thinking_budget_tokens";
+ * -1, the default, keeps the server's --reasoning-budget) and "reasoning_budget_message". A chat's thinking tags
+ * come from the template (gen_request_chat); a completion (chat false) names its own, "reasoning_budget_start_tag"
+ * and "reasoning_budget_end_tags" (or one "reasoning_budget_end_tag"), without which no budget applies. */
+bool gen_request_reasoning_budget(struct request *rq, struct gen_request *gr, json_t *body, bool chat);
+
+/* A reasoning budget of `tokens` (-1: the server's --reasoning-budget), as the dialects without llama-server's fields
+ * ask for one (Anthropic's thinking.budget_tokens). */
+void gen_request_set_budget(struct gen_request *gr, long long tokens);
 
 /* Stop strings: a string or an array of at most MAX_STOP strings (empty ones are ignored); `v` may be NULL. */
 bool gen_request_stop(struct request *rq, struct gen_request *gr, json_t *v, const char *param);

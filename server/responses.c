@@ -539,7 +539,8 @@ static bool parse(struct request *rq, json_t *body, struct gen_request *gr, stru
     if (!field_str(rq, body, "model", &model) || !refuse_state(rq, body) ||
         !gen_request_sampling(rq, gr, body, &responses_names) || !field_bool(rq, body, "stream", &gr->stream) ||
         !field_bool(rq, body, "return_progress", &gr->return_progress) ||
-        !field_bool(rq, body, "timings_per_token", &gr->timings_per_token) || !parse_format(rq, body, gr) ||
+        !field_bool(rq, body, "timings_per_token", &gr->timings_per_token) ||
+        !gen_request_reasoning_budget(rq, gr, body, true) || !parse_format(rq, body, gr) ||
         !tools_to_openai(rq, json_object_get(body, "tools"), &tool_shape, &tools)) {
         return false;
     }

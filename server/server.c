@@ -113,6 +113,9 @@ void server_set_backend(server *s, const struct server_backend *b) {
     s->engine = b->engine;
     s->tmpl = b->tmpl;
     s->tool_format = llamac_tool_format_detect(b->template_source);
+    s->tmpl_tools = b->tmpl_tools;
+    s->tool_format_tools =
+        b->tmpl_tools ? llamac_tool_format_detect(llamac_template_source(b->tmpl_tools, NULL)) : s->tool_format;
     s->embd_ctx = b->embd_ctx;
     s->reranking = b->reranking;
     request_budget(s);
@@ -155,6 +158,7 @@ size_t server_shutdown(server *s, unsigned grace_ms) {
     llamac_mmproj_free(s->backend.mmproj); /* after the engine, whose requests held chunks of it */
     llamac_ctx_free(s->backend.embd_ctx);
     llamac_template_free(s->backend.tmpl);
+    llamac_template_free(s->backend.tmpl_tools);
     llamac_model_free(s->backend.model);
     router_free(s);
     pthread_mutex_destroy(&s->embd_lock);

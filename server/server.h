@@ -94,8 +94,10 @@ struct server_backend {
     const char *template_source;
     llamac_context *embd_ctx;
     bool reranking;
-    llamac_mmproj *mmproj; /* the projector for images and audio in requests (its marker stands for a medium in
-                              prompts); NULL: requests with media answer 400 */
+    llamac_mmproj *mmproj;       /* the projector for images and audio in requests (its marker stands for a medium in
+                                    prompts); NULL: requests with media answer 400 */
+    llamac_template *tmpl_tools; /* the model's tool_use variant, for requests with tools (as llama-server's chat
+                                    layer picks it); NULL: `tmpl` renders them too */
 };
 
 /* Hands the backend over (see struct server_backend) and marks the server ready. */

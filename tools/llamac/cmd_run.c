@@ -62,6 +62,25 @@ static bool write_text(const char *text, size_t len, void *user_data) {
     return true;
 }
 
+/* --reasoning-budget on a prompt: the thinking tags of the model's chat template (*tmpl keeps them; caller frees
+ * with llamac_template_free), and a thinking block the prompt leaves open (it ends in "<think>\n") counted as
+ * llama-server counts its generation prompt's. A model whose template does not think gets a warning. */
+static bool budget_tags(const struct cli_common *c, const llamac_model *model, const char *prompt,
+                        llamac_reasoning_budget *rb, llamac_template **tmpl) {
+    if (rb->tokens < 0) {
+        return true;
+    }
+    if (llamac_template_for_model(model, false, tmpl) != LLAMAC_OK ||
+        llamac_template_reasoning_budget(*tmpl, prompt, rb) != LLAMAC_OK) {
+        cli_lib_error(c, NULL);
+        return false;
+    }
+    if (!rb->start) {
+        cli_warn(c, "--reasoning-budget: the model's chat template has no thinking section; nothing is counted");
+    }
+    return true;
+}
+
 /* The prompt for n media: as given when it holds the projector's marker, else with one marker per medium in front
  * (llama-mtmd-cli's rule). Caller frees; NULL, the error printed, when out of memory. */
 static char *prompt_with_markers(const struct cli_common *c, llamac_mmproj *proj, const char *prompt, size_t *len,
@@ -125,6 +144,7 @@ static int run(int argc, char **argv) {
     char *prompt_buf = NULL;
     llamac_model *model = NULL;
     llamac_context *ctx = NULL;
+    llamac_template *budget_tmpl = NULL;
     llamac_mmproj *proj = NULL;
     llamac_media *media[CLI_MAX_MEDIA] = { NULL };
     char *with_markers = NULL;
@@ -155,6 +175,9 @@ static int run(int argc, char **argv) {
     model = cli_load_model(&c, false);
     if (model && !cli_sampling_check(&c, model, &gp.sampling)) {
         rc = EXIT_USAGE;
+        goto done;
+    }
+    if (model && !budget_tags(&c, model, o.text, &gp.sampling.reasoning_budget, &budget_tmpl)) {
         goto done;
     }
     if (!model || !cli_adapters_load(&c, &c.adapters, model) || !cli_load_mmproj(&c, model, &proj)) {
@@ -214,6 +237,7 @@ done:
     cli_spec_close(&spec);
     llamac_ctx_free(ctx);
     cli_adapters_free(&c.adapters);
+    llamac_template_free(budget_tmpl);
     llamac_model_free(model);
     free(prompt_buf);
     cli_constraint_free(&constraint);

@@ -574,8 +574,12 @@ const struct cli_command cli_cmd_serve = {
 /* The chat template, as llama-server picks it: --chat-template-file's or --chat-template's, else the model's (ChatML
  * when it has none). *failed is set when a file given cannot be used (a usage error); a model template that does not
  * parse is a warning: chat requests then answer 400. */
-static llamac_template *load_template(struct cli_common *c, struct serve_opts *o, llamac_model *model, bool *failed) {
+/* The template the flags name, else the model's (llamac_template_for_model); and into *tools the model's tool_use
+ * variant when it has one besides its default, for requests with tools (llama-server's chat layer switches to it). */
+static llamac_template *load_template(struct cli_common *c, struct serve_opts *o, llamac_model *model, bool *failed,
+                                      llamac_template **tools) {
     llamac_template *t = NULL;
+    *tools = NULL;
     *failed = !cli_template_from_flags(c, &o->chat, &t);
     if (*failed || t) {
         return t;
@@ -583,6 +587,13 @@ static llamac_template *load_template(struct cli_common *c, struct serve_opts *o
     cli_template_note(c, &o->chat, model);
     if (llamac_template_for_model(model, false, &t) != LLAMAC_OK) {
         fprintf(stderr, "llamac serve: warning: the model's chat template cannot be used: %s\n", llamac_last_error());
+    }
+    const char *dflt = NULL, *tool_use = NULL;
+    if (t && llamac_model_chat_template(model, NULL, &dflt) == LLAMAC_OK && dflt[0] &&
+        llamac_model_chat_template(model, "tool_use", &tool_use) == LLAMAC_OK && tool_use[0] &&
+        llamac_template_for_model(model, true, tools) != LLAMAC_OK) {
+        fprintf(stderr, "llamac serve: warning: the model's tool_use chat template cannot be used: %s\n",
+                llamac_last_error());
     }
     return t;
 }
@@ -786,7 +797,7 @@ static int serve(int argc, char **argv) {
     o.sleep_idle_s = -1;
     const char **kids = NULL; /* router mode: the children's flags */
     llamac_model *model = NULL;
-    llamac_template *tmpl = NULL;
+    llamac_template *tmpl = NULL, *tmpl_tools = NULL;
     llamac_engine *engine = NULL;
     llamac_context *embd = NULL;
     llamac_mmproj *mmproj = NULL;
@@ -951,7 +962,7 @@ static int serve(int argc, char **argv) {
         goto done;
     }
     bool tmpl_failed = false;
-    tmpl = load_template(&c, &o, model, &tmpl_failed);
+    tmpl = load_template(&c, &o, model, &tmpl_failed, &tmpl_tools);
     if (tmpl_failed) {
         goto done;
     }
@@ -1029,13 +1040,14 @@ static int serve(int argc, char **argv) {
             goto done;
         }
     }
-    struct server_backend backend = { model, engine,      tmpl,  tmpl ? llamac_template_source(tmpl, NULL) : NULL,
-                                      embd,  o.reranking, mmproj };
+    struct server_backend backend = { model, engine,      tmpl,   tmpl ? llamac_template_source(tmpl, NULL) : NULL,
+                                      embd,  o.reranking, mmproj, tmpl_tools };
     server_set_backend(srv, &backend); /* the server owns them now */
     mmproj = NULL;
     model = NULL;
     engine = NULL;
     tmpl = NULL;
+    tmpl_tools = NULL;
     embd = NULL;
     print_listening(srv, &o);
 
@@ -1056,6 +1068,7 @@ done:
     llamac_ctx_free(embd);
     llamac_mmproj_free(mmproj);
     llamac_template_free(tmpl);
+    llamac_template_free(tmpl_tools);
     cli_adapters_free(&c.adapters);
     llamac_model_free(model);
     for (size_t i = 0; i < o.n_key_lists; i++) {
