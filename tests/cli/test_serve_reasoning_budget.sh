@@ -8,14 +8,13 @@
 # generation prompt opens the thinking block ("<|channel>\n"), so the budget counts from the prompt's "\n" on and,
 # when spent, forces the message and "<channel|>". (In the small vocabularies at hand "<think>" is plain text, and
 # "<think>\n" tokenizes with ">\n" as one token, which never matches the tag's ">": llama.cpp's budget would not see
-# that block open either.) With the pinned llama-server at hand ($LLAMA_SERVER, or the reference-tools build), the
-# same requests go to it and the replies must be byte-identical; without it, the checks that need no reference run.
+# that block open either.) The replies must be byte-identical to the pinned llama-server's, kept in
+# tests/reference/reasoning_budget (scripts/reference/reasoning-budget.sh makes them).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/serve_lib.sh"
 command -v curl > /dev/null && command -v jq > /dev/null || { echo "curl and jq are needed" >&2; exit 77; }
 SRC=${LLAMAC_LLAMA_SOURCE:-}
 [ -d "$SRC/models/templates" ] || { echo "llama.cpp's source tree is needed" >&2; exit 77; }
-LLAMA_SERVER=${LLAMA_SERVER:-"$LLAMAC_SOURCE_DIR/build/reference/bin/llama-server"}
 TPL="$TMP/think.jinja"
 sed 's|</think>|<channel\|>|g; s|<think>|<\|channel>|g' "$SRC/models/templates/Qwen-QwQ-32B.jinja" > "$TPL"
 
@@ -138,38 +137,25 @@ run_llamac "$TMP/run.out" "$TMP/run.err" run -m "$TMP/m.gguf" -p x -n 4 --reason
 expect_eq "run --reasoning-budget -2: usage error" "$rc" 2
 expect_contains "run --reasoning-budget -2: says why" "$(cat "$TMP/run.err")" "reasoning"
 
-# --- against the pinned llama-server: the same requests, the same bytes ---
-if [ -x "$LLAMA_SERVER" ]; then
-  port=$(free_port)
-  "$LLAMA_SERVER" -m "$TMP/m.gguf" --jinja --chat-template-file "$TPL" --host 127.0.0.1 --port "$port" -c 512 -np 1 \
-    -t 1 --no-warmup > "$TMP/ref.log" 2>&1 &
-  ref_pid=$!
-  for _ in $(seq 1 300); do
-    curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1 && break
-    sleep 0.1
-  done
-  # (replies that stay inside the thinking block are left out: llama-server reads whitespace there as content, a
-  # reply-parser difference of its own)
-  for extra in ',"reasoning_budget_tokens":1' ',"reasoning_budget_tokens":3' ',"reasoning_budget_tokens":6' \
-    ',"reasoning_budget_tokens":6,"reasoning_budget_message":"Time is up."' \
-    ',"thinking_budget_tokens":3,"reasoning_budget_message":"Enough."'; do
-    req POST "http://127.0.0.1:$port/v1/chat/completions" "$(chat_body "$extra")"
-    ref=$(message)
-    req POST "$L_URL/v1/chat/completions" "$(chat_body "$extra")"
-    expect_eq "llama-server's reply with {$extra}" "$(message)" "$ref"
-  done
-  body='{"model":"m","max_tokens":20,"temperature":0,"messages":[{"role":"user","content":"Think about it."}],
-    "thinking":{"type":"enabled","budget_tokens":4}}'
-  req POST "http://127.0.0.1:$port/v1/messages" "$body"
-  ref=$(jq -c '[.content[] | {type, thinking, text}]' "$TMP/body")
-  req POST "$L_URL/v1/messages" "$body"
-  expect_eq "llama-server's Anthropic reply with budget_tokens 4" "$(jq -c '[.content[] | {type, thinking, text}]' \
-    "$TMP/body")" "$ref"
-  kill "$ref_pid"
-  wait "$ref_pid" 2> /dev/null
-else
-  echo "note: $LLAMA_SERVER not built (cmake --build build --target reference-tools): replies are not compared" \
-    "with llama-server's here" >&2
-fi
+# --- against the pinned llama-server: the same requests, the same bytes (its replies in
+# tests/reference/reasoning_budget/replies.tsv, made by scripts/reference/reasoning-budget.sh; replies that stay inside
+# the thinking block are left out: llama-server reads whitespace there as content, a reply-parser difference of its own)
+REPLIES="$REF/reasoning_budget/replies.tsv"
+while IFS=$'\t' read -r extra ref; do
+  case "$extra" in
+    anthropic:*)
+      body='{"model":"m","max_tokens":20,"temperature":0,"messages":[{"role":"user","content":"Think about it."}],
+        "thinking":{"type":"enabled","budget_tokens":4}}'
+      req POST "$L_URL/v1/messages" "$body"
+      expect_eq "llama-server's Anthropic reply with budget_tokens 4" \
+        "$(jq -c '[.content[] | {type, thinking, text}]' "$TMP/body")" "$ref"
+      ;;
+    *)
+      req POST "$L_URL/v1/chat/completions" "$(chat_body "$extra")"
+      expect_eq "llama-server's reply with {$extra}" "$(message)" "$ref"
+      ;;
+  esac
+done < "$REPLIES"
+expect_eq "every reference reply compared" "$(wc -l < "$REPLIES" | tr -d ' ')" 6
 stop_server "$L_PID"
 finish
