@@ -626,9 +626,14 @@ static bool evict_idle(llamac_engine *e) {
 /* Evaluates the medium at the next prompt position of each prefilling slot of adapter key `key` (the context's set:
  * a medium's embeddings go through the adapted layers too), on its own (libmtmd encodes it and decodes its
  * embeddings into the slot's sequence), one per slot: the generating slots wait for these encodes, as for a
- * step's batch. A failure ends the slot's request. Returns the tokens evaluated. */
+ * step's batch. A failure ends the slot's request; a cancel (the abort callback sees only the slot whose medium is
+ * decoding: it alone is "in the batch" meanwhile) leaves the slot as it was, for the loop to reap. Returns the tokens
+ * evaluated. */
 static size_t prefill_media(llamac_engine *e, uint64_t key) {
     size_t done = 0;
+    for (uint32_t i = 0; i < e->params.n_slots; i++) {
+        e->slots[i].n_in_batch = 0; /* the previous step's batch is done */
+    }
     for (uint32_t i = 0; i < e->params.n_slots; i++) {
         struct eng_slot *s = &e->slots[i];
         const struct eng_media *m;
@@ -637,8 +642,14 @@ static size_t prefill_media(llamac_engine *e, uint64_t key) {
             continue;
         }
         llama_pos next = 0;
+        s->n_in_batch = m->n;
         llamac_status st = llamac__mmproj_eval_media(s->req->chunks->proj, e->ctx, s->id, s->req->chunks, m->chunk,
                                                      (llama_pos)s->n_cache, &next);
+        s->n_in_batch = 0;
+        if (st == LLAMAC_E_CANCELLED) {
+            llamac_ctx_seq_rm(e->ctx, s->id, (llamac_pos)s->n_cache, -1);
+            continue;
+        }
         if (st != LLAMAC_OK) {
             char msg[512];
             snprintf(msg, sizeof msg, "evaluating a medium failed: %s", llamac_last_error());
