@@ -11,6 +11,12 @@
 # The chat part runs `llamac chat` with the image and two questions, and prints each turn's first-token time and
 # how many prompt tokens it decoded and reused: the second turn reuses the image from the sequence.
 #
+# The serve part starts `llamac serve --mmproj` and the pinned `llama-server --mmproj` ($LLAMA_SERVER, default beside
+# llama-mtmd-cli) on the same files and settings (-np 1, -fa off), one after the other, and sends each the same chat
+# requests, one at a time: for each of the fixture images a request with it (max_tokens 1: the time to the first
+# token, the image decoded and encoded), then the same request again (the image from the prompt cache), and prints
+# the medians of the client's wall time and of the server's timings.prompt_ms, with the cached tokens.
+#
 # Usage: bench/media.sh [REPEATS] [THREADS]
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +26,7 @@ build=${LLAMAC_BUILD:-"$root/build"}
 llamac=${LLAMAC_BIN:-"$build/bin/llamac"}
 models=${LLAMAC_TEST_MODELS:-"$root/../shared/models"}
 ref=${LLAMA_MTMD_CLI:-"$build/reference/bin/llama-mtmd-cli"}
+server_ref=${LLAMA_SERVER:-"$(dirname "$ref")/llama-server"}
 [ -x "$ref" ] || { echo "media.sh: build llama-mtmd-cli first (cmake --build build --target reference-tools)" >&2; exit 1; }
 model="$models/stories260K-chatml.gguf"
 
@@ -73,3 +80,51 @@ done
 echo "chat, first-token time per turn, median of $reps (ms; prompt tokens decoded / reused):"
 echo "  turn 1 (image encoded)     $(cut -d' ' -f1 "$work/t1" | median)  ($(head -1 "$work/t1" | cut -d' ' -f2) / $(head -1 "$work/t1" | cut -d' ' -f3))"
 echo "  turn 2 (image from cache)  $(cut -d' ' -f1 "$work/t2" | median)  ($(head -1 "$work/t2" | cut -d' ' -f2) / $(head -1 "$work/t2" | cut -d' ' -f3))"
+
+# The server: a first request with an image and the same request again, llamac serve and llama-server.
+[ -x "$server_ref" ] || { echo "media.sh: no llama-server at $server_ref: the serve part is skipped" >&2; exit 0; }
+command -v jq > /dev/null || { echo "media.sh: jq is needed for the serve part" >&2; exit 1; }
+images=("$work"/*.png)
+serve_case() { # serve_case NAME COMMAND...: starts the server, sends the requests, writes NAME.first / NAME.again
+  local name=$1
+  shift
+  local port
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$@" --host 127.0.0.1 --port "$port" -m "$model" --mmproj "$work/mmproj.gguf" -np 1 -t "$threads" -c 2048 \
+    -fa off > "$work/$name.log" 2>&1 &
+  local pid=$! i img turn
+  for _ in $(seq 1 600); do
+    curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1 && break
+    kill -0 "$pid" 2> /dev/null || { echo "media.sh: $name did not start: $(tail -3 "$work/$name.log")" >&2; exit 1; }
+    sleep 0.1
+  done
+  : > "$work/$name.first"
+  : > "$work/$name.again"
+  for i in $(seq 1 "$reps"); do
+    for img in "${images[@]}"; do
+      # a prompt of its own per repetition, so that the first request of each finds nothing cached
+      jq -nc --arg url "data:image/png;base64,$(base64 -w0 "$img")" --arg t "Describe it ($i)" '{messages: [{role:
+        "user", content: [{type: "image_url", image_url: {url: $url}}, {type: "text", text: $t}]}], max_tokens: 1,
+        temperature: 0}' > "$work/body.json"
+      for turn in first again; do
+        curl -s -o "$work/reply.json" -w '%{time_total}' -H 'Content-Type: application/json' \
+          --data-binary @"$work/body.json" "http://127.0.0.1:$port/v1/chat/completions" > "$work/wall"
+        printf '%s %s %s\n' "$(awk '{ printf "%d", $1 * 1000 }' "$work/wall")" \
+          "$(jq -r '.timings.prompt_ms // 0 | floor' "$work/reply.json")" \
+          "$(jq -r '.usage.prompt_tokens_details.cached_tokens // 0' "$work/reply.json")" >> "$work/$name.$turn"
+      done
+    done
+  done
+  kill "$pid"
+  wait "$pid" 2> /dev/null || true
+}
+serve_case llamac "$llamac" serve
+serve_case ref "$server_ref"
+echo "serve, a chat request with an image (max_tokens 1), ${#images[@]} images x $reps, median (ms wall / server's prompt_ms; cached tokens):"
+for turn in first again; do
+  for who in llamac ref; do
+    label=$([ "$who" = llamac ] && echo "llamac serve" || echo "llama-server")
+    printf '  %-6s %-13s %6s / %6s  (%s cached)\n' "$turn" "$label" "$(cut -d' ' -f1 "$work/$who.$turn" | median)" \
+      "$(cut -d' ' -f2 "$work/$who.$turn" | median)" "$(cut -d' ' -f3 "$work/$who.$turn" | median)"
+  done
+done
