@@ -36,8 +36,10 @@ void handle_models(struct request *rq) {
                               "size", (json_int_t)mi.size_bytes, "n_embd", (int)mi.n_embd);
     json_object_set_new(model, "aliases", list_json(s->opt.alias));
     json_object_set_new(model, "tags", list_json(s->opt.tags));
-    /* llama-server's Ollama-style list beside OpenAI's, whose capabilities say whether media are taken */
+    /* llama-server's Ollama-style list beside OpenAI's, whose capabilities say whether media are taken; OpenAI's
+     * entry has them too (not llama-server's: the chat page reads them there to offer its image button) */
     json_t *caps = s->mmproj ? json_pack("[s, s]", "completion", "multimodal") : json_pack("[s]", "completion");
+    json_object_set(model, "capabilities", caps);
     json_t *models = json_pack("[{s:s, s:s, s:s, s:o}]", "name", s->model_id, "model", s->model_id, "type", "model",
                                "capabilities", caps);
     reply_json(rq, 200, json_pack("{s:o, s:s, s:[o]}", "models", models, "object", "list", "data", model));

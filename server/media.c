@@ -7,7 +7,8 @@
  * not an image): here every one of those is a 400. A message's media parts become the server's marker in its text,
  * joined as llama-server joins them (no newline around a marker), and the rendered prompt is tokenized into chunks
  * with them (request.c). The marker is random per process (or LLAMA_MEDIA_MARKER's), so no user text can pass for one.
- * Remote http(s) URLs are not fetched.
+ * Remote http(s) URLs are fetched only with --remote-media, by the library (llamac_media_fetch: a size cap, a time
+ * limit, a redirect limit, http and https only); every failure of a fetch is a 400 that says what went wrong.
  */
 #include "request.h"
 
@@ -127,15 +128,46 @@ static bool read_local(struct request *rq, const char *param, const char *where,
     return true;
 }
 
-/* The bytes a media URL stands for (llama-server's handle_media): a data: URI with base64, a file:// URL, bare
- * base64. */
-static bool url_bytes(struct request *rq, const char *param, const char *where, const char *url, size_t len,
-                      unsigned char **out, size_t *n) {
-    if (len >= 4 && strncmp(url, "http", 4) == 0) {
+/* The bytes of an http(s) URL, with --remote-media (llama-server fetches them always; its limits: 10 MiB, 10 s). */
+static bool fetch_remote(struct request *rq, const char *param, const char *where, const char *url, size_t len,
+                         unsigned char **out, size_t *n) {
+    if (!rq->s->opt.remote_media) {
         reply_error(rq, 400, param, "invalid_value",
-                    "%s: remote media URLs are not fetched by this server: send the image as a data: URI with base64",
+                    "%s: remote media URLs are not fetched by this server (start it with --remote-media): send the "
+                    "image as a data: URI with base64",
                     where);
         return false;
+    }
+    if (memchr(url, '\0', len)) {
+        reply_error(rq, 400, param, "invalid_value", "%s: Failed to download image: the URL holds a NUL", where);
+        return false;
+    }
+    llamac_media_fetch_params fp = llamac_media_fetch_params_default();
+    if (rq->s->opt.remote_media_timeout_s) {
+        fp.timeout_ms = rq->s->opt.remote_media_timeout_s * 1000u;
+    }
+    void *data = NULL;
+    llamac_status st = llamac_media_fetch(url, &fp, &data, n);
+    if (st == LLAMAC_E_NO_MEMORY) {
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+        return false;
+    }
+    if (st != LLAMAC_OK) {
+        reply_error(rq, 400, param, "invalid_value", "%s: Failed to download image: %s", where, llamac_last_error());
+        return false;
+    }
+    *out = data;
+    return true;
+}
+
+/* The bytes a media URL stands for (llama-server's handle_media): an http(s) URL, a data: URI with base64, a file://
+ * URL, bare base64. *release is what frees them (the library's buffer for a fetched URL). */
+static bool url_bytes(struct request *rq, const char *param, const char *where, const char *url, size_t len,
+                      unsigned char **out, size_t *n, void (**release)(void *)) {
+    *release = free;
+    if (len >= 4 && strncmp(url, "http", 4) == 0) {
+        *release = llamac_free;
+        return fetch_remote(rq, param, where, url, len, out, n);
     }
     if (strncmp(url, "file://", 7) == 0) {
         return read_local(rq, param, where, url + 7, out, n);
@@ -190,11 +222,12 @@ bool media_from_url(struct request *rq, const char *param, const char *where, co
     }
     unsigned char *bytes = NULL;
     size_t n = 0;
-    if (!url_bytes(rq, param, where, url, len, &bytes, &n)) {
+    void (*release)(void *) = free;
+    if (!url_bytes(rq, param, where, url, len, &bytes, &n, &release)) {
         return false;
     }
     llamac_status st = llamac_media_from_buffer(rq->s->mmproj, bytes, n, out);
-    free(bytes);
+    release(bytes);
     if (st == LLAMAC_E_NO_MEMORY) {
         reply_error(rq, 500, NULL, NULL, "out of memory");
         return false;

@@ -682,7 +682,29 @@ static bool parse_generate(struct request *rq, json_t *body, struct gen_request 
     bool raw = false;
     if (!field_str(rq, body, "prompt", &prompt) || !field_str(rq, body, "system", &system) ||
         !field_str(rq, body, "suffix", &suffix) || !field_str(rq, body, "template", &tmpl) ||
-        !field_bool(rq, body, "raw", &raw) || !refuse_images(rq, body, "the request")) {
+        !field_bool(rq, body, "raw", &raw)) {
+        return false;
+    }
+    json_t *images = json_object_get(body, "images");
+    bool with_images = rq->s->mmproj && json_is_array(images) && json_array_size(images) > 0;
+    if (rq->s->mmproj && images && !json_is_null(images) && !json_is_array(images)) {
+        reply_error(rq, 400, "images", "invalid_type", "images must be an array of base64 strings");
+        return false;
+    }
+    if (!with_images && !refuse_images(rq, body, "the request")) {
+        return false;
+    }
+    if (with_images && raw) {
+        reply_error(rq, 400, "images", "unsupported_value",
+                    "images with raw true are not supported: send them without raw (the chat template places them), "
+                    "or use /completion with multimodal_data");
+        return false;
+    }
+    json_t *earlier = json_object_get(body, "context");
+    if (with_images && json_is_array(earlier) && json_array_size(earlier) > 0) {
+        reply_error(rq, 400, "context", "unsupported_value",
+                    "context (an earlier generate's tokens) with images is not supported: send the conversation to "
+                    "/api/chat instead");
         return false;
     }
     if (suffix && suffix[0]) {
@@ -708,7 +730,13 @@ static bool parse_generate(struct request *rq, json_t *body, struct gen_request 
     if (system) {
         json_array_append_new(messages, json_pack("{s:s, s:s}", "role", "system", "content", system));
     }
-    json_array_append_new(messages, json_pack("{s:s, s:s}", "role", "user", "content", prompt));
+    json_t *content =
+        with_images ? image_parts(rq, images, json_object_get(body, "prompt"), "request") : json_string(prompt);
+    if (!content) {
+        json_decref(messages);
+        return false;
+    }
+    json_array_append_new(messages, json_pack("{s:s, s:o}", "role", "user", "content", content));
     struct chat_input ci;
     bool ok = chat_input_set(rq, &ci, messages, NULL, NULL, "prompt", false) && parse_think(rq, body, &ci) &&
               gen_request_chat(rq, gr, &ci) && prepend_context(rq, body, gr);

@@ -49,13 +49,15 @@ struct server_options {
     bool no_webui;          /* --no-webui: no chat page at / */
     const char *static_dir; /* --path: this folder's files at / instead of the embedded chat page; NULL: the page */
     const char *media_path; /* --media-path: the folder file:// media URLs are read from; NULL: they are refused */
-    llamac_reasoning_format reasoning;   /* <think> to reasoning_content (DEEPSEEK, the default) or left in (NONE) */
-    const char *chat_template_kwargs;    /* a JSON object of template variables for every chat request (a request's
-                                            chat_template_kwargs override them key by key); NULL: none */
-    llamac_thinking thinking;            /* whether a thinking template thinks (--reasoning; default AUTO) */
-    size_t max_body;                     /* largest request body in bytes */
-    unsigned timeout_s;                  /* idle connection timeout */
-    unsigned max_connections;            /* concurrent connections */
+    bool remote_media;      /* --remote-media: http(s) media URLs are fetched (llamac_media_fetch); false: refused */
+    uint32_t remote_media_timeout_s;   /* the whole fetch of one remote medium in seconds; 0: llamac_media_fetch's 10 */
+    llamac_reasoning_format reasoning; /* <think> to reasoning_content (DEEPSEEK, the default) or left in (NONE) */
+    const char *chat_template_kwargs;  /* a JSON object of template variables for every chat request (a request's
+                                          chat_template_kwargs override them key by key); NULL: none */
+    llamac_thinking thinking;          /* whether a thinking template thinks (--reasoning; default AUTO) */
+    size_t max_body;                   /* largest request body in bytes */
+    unsigned timeout_s;                /* idle connection timeout */
+    unsigned max_connections;          /* concurrent connections */
     unsigned max_connections_per_client; /* of them from one client address; 0: half of max_connections */
     size_t max_header;                   /* bytes of memory per connection for the request line and headers */
     const char *tls_key, *tls_cert;      /* PEM texts: serve HTTPS (libmicrohttpd over GnuTLS); NULL: plain HTTP */

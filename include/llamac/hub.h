@@ -91,6 +91,20 @@ LLAMAC_API llamac_status llamac_hub_model_choices(const llamac_hub_list *files, 
 LLAMAC_API llamac_status llamac_hub_pull(const char *spec, const char *file, const llamac_hub_params *params,
                                          llamac_hub_list **out);
 
+/* Downloads the file at `url` (http or https, NUL-terminated, borrowed; llama.cpp's --model-url and --mmproj-url),
+ * or finds it where an earlier call put it: the cache folder's urls/<first 16 hex digits of the URL's sha256>-<the
+ * URL's last path segment>. The download resumes an earlier partial file (NAME.incomplete) with a Range request,
+ * follows redirects, sends the token only to the endpoint's host, and holds a lock (NAME.lock) so that concurrent
+ * downloads of one URL wait for each other; the file is renamed into place when whole. There is no checksum to
+ * check it against, and a file once downloaded is not fetched again (remove it to refresh it). *path is the file's
+ * path, caller frees with llamac_free. params NULL means defaults (want_mmproj is not used).
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, not an http(s) URL), LLAMAC_E_NOT_FOUND (HTTP 404, or not downloaded
+ * yet while offline), LLAMAC_E_AUTH (HTTP 401 or 403), LLAMAC_E_NETWORK (unreachable, another HTTP error, a
+ * dropped transfer after max_retries resumptions: the partial file stays, to be resumed), LLAMAC_E_IO (the cache
+ * cannot be written), LLAMAC_E_CANCELLED (the progress callback; the partial file stays), LLAMAC_E_NO_MEMORY.
+ * Thread-safe. */
+LLAMAC_API llamac_status llamac_hub_download_url(const char *url, const llamac_hub_params *params, char **path);
+
 /* Lists every file in the cache's snapshots, all repositories, sorted by repo and path (size of the blob it links
  * to). *out is caller frees with llamac_hub_list_free (empty when nothing is cached).
  * Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_NO_MEMORY. Thread-safe. */

@@ -126,6 +126,28 @@ LLAMAC_API llamac_status llamac_media_from_file(llamac_mmproj *proj, const char 
 LLAMAC_API llamac_status llamac_media_from_buffer(llamac_mmproj *proj, const void *data, size_t len,
                                                   llamac_media **out);
 
+/* Limits of llamac_media_fetch. */
+typedef struct llamac_media_fetch_params {
+    size_t max_bytes;       /* the most bytes the answer may have (default 10485760: 10 MiB, llama-server's) */
+    uint32_t timeout_ms;    /* the whole fetch, connecting and redirects included (default 10000, llama-server's) */
+    uint32_t max_redirects; /* redirects followed, each to http or https only (default 5) */
+} llamac_media_fetch_params;
+
+/* The defaults described above. Thread-safe. */
+LLAMAC_API llamac_media_fetch_params llamac_media_fetch_params_default(void);
+
+/* Downloads the bytes of a remote medium (an http or https URL, NUL-terminated, borrowed) with libcurl, for
+ * llamac_media_from_buffer: an answer larger than max_bytes is stopped as soon as it passes it (or refused from its
+ * Content-Length), one that takes longer than timeout_ms is abandoned, and nothing but http and https is fetched,
+ * redirects included. No credentials are sent. params NULL means defaults. *data (caller frees with llamac_free) and
+ * *len receive the body.
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, max_bytes or timeout_ms 0, a URL that is not http(s), a redirect to
+ * another scheme), LLAMAC_E_MEDIA (larger than max_bytes), LLAMAC_E_NETWORK (unreachable, too slow, more than
+ * max_redirects redirects, an HTTP status other than 2xx; the message names the URL and what happened),
+ * LLAMAC_E_NO_MEMORY. Thread-safe. */
+LLAMAC_API llamac_status llamac_media_fetch(const char *url, const llamac_media_fetch_params *params, void **data,
+                                            size_t *len);
+
 /* An image from `nx` x `ny` pixels of 8-bit RGB (borrowed, copied; nx * ny * 3 bytes, row by row). Errors:
  * LLAMAC_E_INVALID_ARGUMENT (NULLs, a zero size), LLAMAC_E_MEDIA (beyond the projector's image limits),
  * LLAMAC_E_UNSUPPORTED (no vision), LLAMAC_E_NO_MEMORY. Thread-safe. */

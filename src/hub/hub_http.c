@@ -4,6 +4,7 @@
  * Redirects are followed here, one hop at a time, rather than by curl, so that the rule "the token goes only to
  * the Hub" is ours to enforce: the Authorization header is added to a request only when its scheme, host and port
  * are the endpoint's. Downloads append to a partial file with a Range request and retry a dropped transfer.
+ * A third kind, a capped GET of any http(s) URL without a token (hub__http_get), fetches remote media.
  */
 #include "dynbuf.h"
 #include "hub/hub_internal.h"
@@ -127,7 +128,7 @@ static CURL *new_request(const struct hub_env *env, const char *url, struct curl
     }
     *headers = NULL;
     char line[1024];
-    if (env->token && same_origin(url, env->endpoint)) {
+    if (env && env->token && same_origin(url, env->endpoint)) {
         snprintf(line, sizeof line, "Authorization: Bearer %s", env->token);
         *headers = curl_slist_append(*headers, line);
     }
@@ -152,6 +153,12 @@ static CURL *new_request(const struct hub_env *env, const char *url, struct curl
 /* The status for an HTTP error answer from the Hub about `repo`. */
 static llamac_status http_error(const struct hub_env *env, long code, const struct reply *r, const char *repo,
                                 const char *what) {
+    if (!repo) { /* a plain URL (llamac_hub_download_url), not the Hub's */
+        return llamac__fail(code == 404                  ? LLAMAC_E_NOT_FOUND
+                            : code == 401 || code == 403 ? LLAMAC_E_AUTH
+                                                         : LLAMAC_E_NETWORK,
+                            "%s answered HTTP %ld", what, code);
+    }
     if (strcmp(r->error_code, "RepoNotFound") == 0 || code == 404) {
         if (strcmp(r->error_code, "EntryNotFound") == 0 || strcmp(r->error_code, "RevisionNotFound") == 0) {
             return llamac__fail(LLAMAC_E_NOT_FOUND, "%s not found in %s on %s (HTTP %ld%s%s)", what, repo,
@@ -432,8 +439,10 @@ llamac_status hub__download(const struct hub_env *env, const char *url, const ch
         if (++attempt > env->max_retries) {
             uint64_t have = file_size(out);
             st = rc == CURLE_OK
-                     ? llamac__fail(LLAMAC_E_NETWORK, "the Hub answered HTTP %ld for %s of %s (tried %d times)", code,
-                                    file, repo, attempt)
+                     ? (repo ? llamac__fail(LLAMAC_E_NETWORK, "the Hub answered HTTP %ld for %s of %s (tried %d times)",
+                                            code, file, repo, attempt)
+                             : llamac__fail(LLAMAC_E_NETWORK, "%s answered HTTP %ld (tried %d times)", url, code,
+                                            attempt))
                      : llamac__fail(LLAMAC_E_NETWORK,
                                     "download of %s stopped after %llu bytes (tried %d times): %s; run again to "
                                     "resume",
@@ -457,5 +466,128 @@ llamac_status hub__download(const struct hub_env *env, const char *url, const ch
             memcpy(linked_etag, r.linked_etag, 65);
         }
     }
+    return st;
+}
+
+/* ---- capped GETs (remote media) ---- */
+
+bool hub__is_http_url(const char *url, char *scheme_out, size_t cap) {
+    CURLU *u = curl_url();
+    char *scheme = NULL;
+    bool ok = u && curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+              curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK;
+    snprintf(scheme_out, cap, "%s", ok ? scheme : "not a URL");
+    ok = ok && (strcasecmp(scheme, "http") == 0 || strcasecmp(scheme, "https") == 0);
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    return ok;
+}
+
+static double elapsed_ms(const struct timespec *t0) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) * 1e3 + (double)(now.tv_nsec - t0->tv_nsec) * 1e-6;
+}
+
+llamac_status hub__http_get(const char *url, uint32_t timeout_ms, uint32_t max_redirects, llamac__dynbuf *body) {
+    llamac_status st = curl_ready();
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    char scheme[32];
+    if (!hub__is_http_url(url, scheme, sizeof scheme)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%s: only http and https URLs are fetched (%s)", url, scheme);
+    }
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char *cur = hub__fmt("%s", url);
+    for (uint32_t hop = 0; cur; hop++) {
+        double left = (double)timeout_ms - elapsed_ms(&t0);
+        if (left < 1.0) {
+            st = llamac__fail(LLAMAC_E_NETWORK, "%s: no answer within %u ms", url, timeout_ms);
+            break;
+        }
+        struct curl_slist *headers = NULL;
+        CURL *h = new_request(NULL, cur, &headers, NULL, NULL);
+        if (!h) {
+            st = LLAMAC_E_NO_MEMORY;
+            break;
+        }
+        llamac__dynbuf_reset(body);
+#if LIBCURL_VERSION_NUM >= 0x075500
+        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+        curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left);
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)left);
+        curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)body->max);
+        CURLcode rc = curl_easy_perform(h);
+        long code = 0;
+        char *next = NULL;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+        if (rc == CURLE_OK && code >= 300 && code < 400) {
+            char *loc = NULL;
+            curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc);
+            next = loc ? hub__fmt("%s", loc) : NULL;
+        }
+        curl_easy_cleanup(h);
+        curl_slist_free_all(headers);
+        llamac__dynbuf_err kept = llamac__dynbuf_error(body);
+        if (rc == CURLE_FILESIZE_EXCEEDED || kept == LLAMAC__DYNBUF_TOO_BIG) {
+            st = llamac__fail(LLAMAC_E_MEDIA, "%s: the answer is larger than %zu bytes", url, body->max);
+            break;
+        }
+        if (kept == LLAMAC__DYNBUF_NO_MEMORY) {
+            st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory reading %s", url);
+            break;
+        }
+        if (rc == CURLE_OPERATION_TIMEDOUT) {
+            st = llamac__fail(LLAMAC_E_NETWORK, "%s: no whole answer within %u ms", url, timeout_ms);
+            break;
+        }
+        if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
+            st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%s: only http and https URLs are fetched", cur);
+            break;
+        }
+        if (rc != CURLE_OK) {
+            st = llamac__fail(LLAMAC_E_NETWORK, "cannot fetch %s: %s", cur, curl_easy_strerror(rc));
+            break;
+        }
+        if (code >= 300 && code < 400) {
+            if (!next) {
+                st = llamac__fail(LLAMAC_E_NETWORK, "%s answered HTTP %ld without a Location", cur, code);
+                break;
+            }
+            if (hop >= max_redirects) {
+                st = llamac__fail(LLAMAC_E_NETWORK, "%s: more than %u redirects", url, max_redirects);
+                free(next);
+                break;
+            }
+            if (!hub__is_http_url(next, scheme, sizeof scheme)) {
+                st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%s redirects to %s: only http and https URLs are fetched",
+                                  cur, next);
+                free(next);
+                break;
+            }
+            free(cur);
+            cur = next;
+            continue;
+        }
+        free(next);
+        if (code < 200 || code >= 300) {
+            st = llamac__fail(LLAMAC_E_NETWORK, "%s answered HTTP %ld", cur, code);
+            break;
+        }
+        free(cur);
+        return LLAMAC_OK;
+    }
+    if (!cur && st == LLAMAC_OK) {
+        st = llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory fetching %s", url);
+    }
+    free(cur);
+    llamac__dynbuf_free(body);
     return st;
 }

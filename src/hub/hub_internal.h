@@ -83,9 +83,21 @@ struct json_t;
 llamac_status hub__api_get(const struct hub_env *env, const char *url, const char *repo, struct json_t **out);
 
 /* Downloads `url` into `dest` (appending to what is there with a Range request, retrying dropped transfers).
- * `linked_etag` (65 bytes) receives the X-Linked-Etag sha256 when the server sent one, else "". */
+ * `linked_etag` (65 bytes) receives the X-Linked-Etag sha256 when the server sent one, else "". `repo` NULL: a URL
+ * that is not a Hub file (error messages name the URL, not a repository). */
 llamac_status hub__download(const struct hub_env *env, const char *url, const char *repo, const char *file,
                             const char *dest, uint64_t size, char linked_etag[65]);
+
+/* True for an http or https URL; `scheme` (cap bytes) receives its scheme, or "not a URL". */
+bool hub__is_http_url(const char *url, char *scheme, size_t cap);
+
+/* GETs an http or https URL into `body` (reset first; its cap is the most bytes accepted), following at most
+ * `max_redirects` redirects, each to http or https only, all within `timeout_ms` (connecting included). No token is
+ * sent: this is for URLs that are not the Hub's (remote media). The caller frees `body` either way.
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (not http(s), or a redirect elsewhere), LLAMAC_E_MEDIA (larger than the cap),
+ * LLAMAC_E_NETWORK (unreachable, too slow, too many redirects, an HTTP status other than 2xx), LLAMAC_E_NO_MEMORY. */
+struct llamac__dynbuf;
+llamac_status hub__http_get(const char *url, uint32_t timeout_ms, uint32_t max_redirects, struct llamac__dynbuf *body);
 
 /* ---- sha256 (sha256.c) ---- */
 

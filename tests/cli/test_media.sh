@@ -27,6 +27,54 @@ run_llamac "$TMP/b" "$TMP/e" run -m "$M" --mmproj "$V" --image "$FX/dot-1x1.png"
 expect_eq "markers in front" "$rc:$(cat "$TMP/a")" "0:$(cat "$TMP/b")"
 [ -s "$TMP/a" ] && pass || fail "markers in front: no text"
 
+# -fa is the encoder's too (as llama.cpp's tools pass it): libmtmd says so in its log at load.
+for fa in on:enabled off:disabled; do
+  run_llamac "$TMP/o" "$TMP/e" run -v -m "$M" --mmproj "$V" --image "$FX/dot-1x1.png" -p "Once" -n 1 -fa "${fa%%:*}" \
+    -t 2 -c 1024
+  expect_eq "run -v -fa ${fa%%:*}: status" "$rc" 0
+  expect_contains "run -fa ${fa%%:*}: the encoder's attention" "$(cat "$TMP/e")" "flash attention is ${fa#*:}"
+done
+
+# --mmproj-url: the projector from a web server on loopback, downloaded once into the cache folder's urls/.
+unset http_proxy https_proxy HTTP_PROXY HTTPS_PROXY ALL_PROXY all_proxy
+export HF_HOME="$TMP/hf" no_proxy='*' NO_PROXY='*'
+rm -rf "$HF_HOME" "$TMP/web.port"
+(cd "$FX" && exec python3 -c 'import http.server, sys
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+open(sys.argv[1], "w").write(str(s.server_address[1])); s.serve_forever()' "$TMP/web.port" 2> "$TMP/web.err") &
+web_pid=$!
+trap 'kill $web_pid 2> /dev/null' EXIT
+for _ in $(seq 100); do [ -s "$TMP/web.port" ] && break; sleep 0.1; done
+WEB="http://127.0.0.1:$(cat "$TMP/web.port")"
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" --mmproj-url "$WEB/mmproj-vision.gguf" --image "$FX/gradient-32x32.png" \
+  -f "$(chatml '<__media__>Describe it')" --parse-special "${same[@]}"
+expect_eq "--mmproj-url = llama-mtmd-cli" "$rc:$(cat "$TMP/o")" "0:$(cat "$REF/mtmd/gradient32.txt")"
+cached=("$HF_HOME"/hub/urls/*-mmproj-vision.gguf)
+expect_eq "--mmproj-url: the download is the file" "$(cmp "${cached[0]}" "$V" && echo same)" "same"
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" --mmproj-url "$WEB/nope.gguf" --image "$FX/dot-1x1.png" -p x -n 1
+expect_eq "--mmproj-url 404" "$rc:$(tail -1 "$TMP/e")" \
+  "1:llamac run: --mmproj-url $WEB/nope.gguf: $WEB/nope.gguf answered HTTP 404"
+expect_eq "--mmproj-url 404: nothing kept" "$(ls "$HF_HOME/hub/urls" | grep -v '\.lock$' | grep -c nope)" 0
+kill "$web_pid" && wait "$web_pid" 2> /dev/null
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" --mmproj-url "$WEB/mmproj-vision.gguf" --image "$FX/gradient-32x32.png" \
+  -f "$(chatml '<__media__>Describe it')" --parse-special "${same[@]}"
+expect_eq "--mmproj-url again: from the cache, the server gone" "$rc:$(cat "$TMP/o")" \
+  "0:$(cat "$REF/mtmd/gradient32.txt")"
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" --mmproj-url "$WEB/other.gguf" --image "$FX/dot-1x1.png" -p x -n 1
+expect_eq "--mmproj-url, nothing listening" "$rc" 1
+expect_contains "--mmproj-url, nothing listening: message" "$(cat "$TMP/e")" \
+  "llamac run: --mmproj-url $WEB/other.gguf: "
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" --mmproj-url "ftp://127.0.0.1/x.gguf" --image "$FX/dot-1x1.png" -p x -n 1
+expect_eq "--mmproj-url ftp://" "$rc:$(tail -1 "$TMP/e")" \
+  "1:llamac run: --mmproj-url ftp://127.0.0.1/x.gguf: ftp://127.0.0.1/x.gguf: only http and https URLs are downloaded (ftp)"
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" --mmproj "$V" --mmproj-url "$WEB/x.gguf" -p x -n 1
+expect_eq "--mmproj with --mmproj-url" "$rc:$(tail -1 "$TMP/e")" \
+  "2:llamac run: pass either --mmproj FILE or --mmproj-url URL, not both"
+run_llamac "$TMP/o" "$TMP/e" run -m "$M" --mmproj-url "$WEB/x.gguf" --no-mmproj -p x -n 1
+expect_eq "--mmproj-url with --no-mmproj" "$rc:$(tail -1 "$TMP/e")" \
+  "2:llamac run: --mmproj-url and --no-mmproj contradict each other"
+unset HF_HOME
+
 # chat: --image goes with the first message, /image with the next; the answers are llama-mtmd-cli's.
 printf 'Describe it\n' > "$TMP/in"
 "$LLAMAC" chat -m "$M" --mmproj "$V" --image "$FX/gradient-32x32.png" -q "${same[@]}" < "$TMP/in" > "$TMP/o" \
@@ -56,13 +104,13 @@ expect_contains "/image without a projector" "$(cat "$TMP/e")" \
 # Command-line errors: usage (2) before anything loads, else 1 with the reason.
 run_llamac "$TMP/o" "$TMP/e" run -m "$M" --image "$FX/dot-1x1.png" -p x
 expect_eq "--image without --mmproj" "$rc:$(cat "$TMP/e")" \
-  "2:llamac run: --image and --audio need a projector: pass --mmproj FILE (or -hf a repo that has one)"
+  "2:llamac run: --image and --audio need a projector: pass --mmproj FILE (or --mmproj-url URL, or -hf a repo that has one)"
 run_llamac "$TMP/o" "$TMP/e" chat -m "$M" --mmproj "$V" --no-mmproj
 expect_eq "--mmproj with --no-mmproj" "$rc:$(cat "$TMP/e")" "2:llamac chat: --mmproj and --no-mmproj contradict each other"
 run_llamac "$TMP/o" "$TMP/e" run -m "$M" -mm "$V" --no-mmproj-auto -p x
 expect_eq "-mm with --no-mmproj-auto" "$rc:$(cat "$TMP/e")" "2:llamac run: --mmproj and --no-mmproj contradict each other"
 run_llamac "$TMP/o" "$TMP/e" run -m "$M" --no-mmproj --mmproj-auto --image "$FX/dot-1x1.png" -p x
-expect_eq "--mmproj-auto undoes --no-mmproj" "$rc:$(cat "$TMP/e")" "2:llamac run: --image and --audio need a projector: pass --mmproj FILE (or -hf a repo that has one)"
+expect_eq "--mmproj-auto undoes --no-mmproj" "$rc:$(cat "$TMP/e")" "2:llamac run: --image and --audio need a projector: pass --mmproj FILE (or --mmproj-url URL, or -hf a repo that has one)"
 run_llamac "$TMP/o" "$TMP/e" chat --live -m "$M" --mmproj "$V"
 expect_eq "chat --live with --mmproj" "$rc:$(cat "$TMP/e")" "2:llamac chat: media (--mmproj, --image, --audio) work without --live"
 run_llamac "$TMP/o" "$TMP/e" run -m "$M" --mmproj "$V" --image-max-tokens 0 -p x

@@ -51,8 +51,11 @@ expect_eq "props without a projector" "$(jqr '[.modalities.vision, .modalities.a
 req GET "$V_URL/v1/models"
 expect_eq "models: capabilities" "$(jqr '.models[0].capabilities | join(",")')" "completion,multimodal"
 expect_eq "models: OpenAI's list" "$(jqr '.data[0].object')" "model"
+expect_eq "models: OpenAI's entry, for the chat page" "$(jqr '.data[0].capabilities | join(",")')" \
+  "completion,multimodal"
 req GET "$N_URL/v1/models"
 expect_eq "models without a projector" "$(jqr '.models[0].capabilities | join(",")')" "completion"
+expect_eq "models without a projector: OpenAI's entry" "$(jqr '.data[0].capabilities | join(",")')" "completion"
 
 # The answers are llamac run's; another image, other text.
 req POST "$V_URL/v1/chat/completions" "$(chat_body "$(uri "$FX/gradient-32x32.png" image/png)")"
@@ -140,7 +143,7 @@ err "truncated PNG" "$V_URL/v1/chat/completions" "$(chat_body "$(uri "$TMP/cut.p
 err "audio as image_url" "$V_URL/v1/chat/completions" "$(chat_body "$(uri "$FX/tone-1s.wav" image/png)")" \
   "the projector takes no audio"
 err "remote URL" "$V_URL/v1/chat/completions" "$(chat_body "http://127.0.0.1:1/cat.png")" \
-  "remote media URLs are not fetched by this server"
+  "remote media URLs are not fetched by this server (start it with --remote-media)"
 err "file:// outside --media-path" "$V_URL/v1/chat/completions" "$(chat_body "file://../media/dot-1x1.png")" \
   "file path is not allowed: ../media/dot-1x1.png"
 err "missing file" "$V_URL/v1/chat/completions" "$(chat_body "file://nope.png")" \
@@ -171,6 +174,22 @@ expect_eq "Responses input_image" "$code:$(jqr '.output[0].content[0].text')" "2
 req POST "$V_URL/api/chat" "$(jq -nc --arg d "$b64" --arg m "$model" '{model: $m, stream: false,
   options: {temperature: 0, num_predict: 24}, messages: [{role: "user", content: "Describe it", images: [$d]}]}')"
 expect_eq "Ollama images" "$code:$(jqr '.message.content')" "200:$(cat "$TMP/run-gradient-32x32")"
+req POST "$V_URL/api/generate" "$(jq -nc --arg d "$b64" --arg m "$model" '{model: $m, stream: false,
+  options: {temperature: 0, num_predict: 24}, prompt: "Describe it", images: [$d]}')"
+expect_eq "Ollama generate images" "$code:$(jqr '.response')" "200:$(cat "$TMP/run-gradient-32x32")"
+for bad in '{raw: true}|images with raw true are not supported' \
+  '{context: [1, 2]}|context (an earlier generate'"'"'s tokens) with images is not supported' \
+  '{images: "x"}|images must be an array of base64 strings' \
+  '{images: [3]}|request.images[0] must be a base64 string' \
+  '{images: ["bm90IGFuIGltYWdl"]}|Failed to load image or audio file'; do
+  req POST "$V_URL/api/generate" "$(jq -nc --arg d "$b64" --arg m "$model" "{model: \$m, stream: false,
+    prompt: \"Describe it\", images: [\$d]} + ${bad%%|*}")"
+  expect_eq "Ollama generate ${bad%%|*}: status" "$code" 400
+  expect_contains "Ollama generate ${bad%%|*}: message" "$(jqr .error)" "${bad#*|}"
+done
+req POST "$N_URL/api/generate" "$(jq -nc --arg d "$b64" --arg m "$model" '{model: $m, stream: false,
+  prompt: "Describe it", images: [$d]}')"
+expect_eq "Ollama generate images without a projector" "$code" 400
 req POST "$V_URL/api/chat" "$(jq -nc --arg m "$model" '{model: $m, stream: false,
   messages: [{role: "user", content: "Describe it", images: ["bm90IGFuIGltYWdl"]}]}')"
 expect_eq "Ollama bad image: status" "$code" 400

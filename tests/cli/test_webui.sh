@@ -37,11 +37,15 @@ fi
 cp "$src"/*.mjs "$deps/"
 
 start_server K -m "$M" -np 1 -t 1 --api-key webui-test-key
+# a server with a projector, where the page offers its image button
+media_fixtures
+start_server V -m "$M" --mmproj "$V" -np 1 -t 1 -c 1024
 
 out="$TMP/out"
 rm -rf "$out" && mkdir -p "$out"
 rc=0
-(cd "$deps" && timeout 280 node chat.test.mjs "$A_URL" "$K_URL" webui-test-key "$out") || rc=$?
+(cd "$deps" && timeout 280 node chat.test.mjs "$A_URL" "$K_URL" webui-test-key "$out" "$V_URL" \
+  "$FX/gradient-32x32.png") || rc=$?
 expect_eq "browser test exit status" "$rc" 0
 expect_contains "the log says where to open the page" "$(cat "$TMP/A.log")" "llamac serve: open $A_URL/ in a browser to chat"
 
@@ -49,6 +53,8 @@ stop_server "$A_PID"
 expect_eq "server A stops cleanly" "$stop_rc" 0
 stop_server "$K_PID"
 expect_eq "server K stops cleanly" "$stop_rc" 0
+stop_server "$V_PID"
+expect_eq "server V stops cleanly" "$stop_rc" 0
 
 if [ -n "${LLAMAC_WEBUI_SCREENSHOTS:-}" ] && [ "$rc" -eq 0 ]; then
   mkdir -p "$LLAMAC_WEBUI_SCREENSHOTS"

@@ -131,6 +131,28 @@ static void test_network_errors(void) {
     CHECK(list == NULL);
 }
 
+/* llamac_hub_download_url's refusals without a server (tests/cli/test_media.sh downloads from one: --mmproj-url):
+ * NULLs, another scheme, nothing listening (the partial file is left for a resume, nothing in place), offline with
+ * nothing downloaded. */
+static void test_download_url_errors(void) {
+    llamac_hub_params p = llamac_hub_params_default();
+    p.cache_dir = cache;
+    p.max_retries = 0;
+    char *path = (char *)1;
+    CHECK_STATUS(llamac_hub_download_url(NULL, &p, &path), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK(path == NULL);
+    CHECK_STATUS(llamac_hub_download_url("http://127.0.0.1:1/m.gguf", &p, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_hub_download_url("file:///etc/passwd", &p, &path), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("only http and https URLs are downloaded (file)");
+    CHECK_STATUS(llamac_hub_download_url("http://127.0.0.1:1/m.gguf", &p, &path), LLAMAC_E_NETWORK);
+    CHECK_ERROR_HAS("download of http://127.0.0.1:1/m.gguf stopped after 0 bytes");
+    CHECK(path == NULL);
+    p.offline = true;
+    CHECK_STATUS(llamac_hub_download_url("http://127.0.0.1:1/m.gguf", &p, &path), LLAMAC_E_NOT_FOUND);
+    CHECK_ERROR_HAS("is not in the cache");
+    CHECK(path == NULL);
+}
+
 static void test_offline_pull(void) {
     llamac_hub_params p = offline_params();
     llamac_hub_list *list = NULL;
@@ -366,6 +388,7 @@ int main(void) {
     make_cache();
     RUN(test_defaults_and_arguments);
     RUN(test_network_errors);
+    RUN(test_download_url_errors);
     RUN(test_offline_pull);
     RUN(test_listing_and_choices);
     RUN(test_remove);

@@ -1268,6 +1268,35 @@ static void test_no_memory(void) {
     llamac_mmproj_free(v);
 }
 
+/* llamac_media_fetch's refusals that need no server (tests/cli/test_serve_remote_media.sh fetches from one): NULLs,
+ * zero limits, schemes other than http(s), nothing listening. */
+static void test_fetch(void) {
+    llamac_media_fetch_params d = llamac_media_fetch_params_default();
+    CHECK_INT(d.max_bytes, 10u << 20);
+    CHECK_INT(d.timeout_ms, 10000);
+    CHECK_INT(d.max_redirects, 5);
+    void *data = (void *)1;
+    size_t n = 7;
+    CHECK_STATUS(llamac_media_fetch(NULL, NULL, &data, &n), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK(data == NULL && n == 0);
+    CHECK_STATUS(llamac_media_fetch("http://127.0.0.1:1/x.png", NULL, NULL, &n), LLAMAC_E_INVALID_ARGUMENT);
+    llamac_media_fetch_params p = d;
+    p.max_bytes = 0;
+    CHECK_STATUS(llamac_media_fetch("http://127.0.0.1:1/x.png", &p, &data, &n), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("max_bytes and timeout_ms must be above 0");
+    p = d;
+    p.timeout_ms = 0;
+    CHECK_STATUS(llamac_media_fetch("http://127.0.0.1:1/x.png", &p, &data, &n), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_media_fetch("file:///etc/passwd", NULL, &data, &n), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("only http and https URLs are fetched (file)");
+    CHECK_STATUS(llamac_media_fetch("ftp://127.0.0.1/x.png", NULL, &data, &n), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("(ftp)");
+    CHECK_STATUS(llamac_media_fetch("not a url", NULL, &data, &n), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_media_fetch("http://127.0.0.1:1/x.png", NULL, &data, &n), LLAMAC_E_NETWORK);
+    CHECK_ERROR_HAS("cannot fetch http://127.0.0.1:1/x.png");
+    CHECK(data == NULL && n == 0);
+}
+
 int main(void) {
     const char *model = test_model(MODEL);
     llamac_model_params mp = llamac_model_params_default();
@@ -1331,6 +1360,7 @@ int main(void) {
     RUN(test_chat);
     RUN(test_non_causal);
     RUN(test_no_memory);
+    RUN(test_fetch);
     llamac_model_free(g_model);
     TESTS_DONE();
 }

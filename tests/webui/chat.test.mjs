@@ -10,9 +10,10 @@ import fs from "node:fs";
 import path from "node:path";
 import { launch } from "./browser.mjs";
 
-const [URL_PLAIN, URL_KEY, API_KEY, OUT_DIR] = process.argv.slice(2);
+// MEDIA_URL and IMAGE (optional): a server with a projector, and a PNG to attach there.
+const [URL_PLAIN, URL_KEY, API_KEY, OUT_DIR, URL_MEDIA, IMAGE] = process.argv.slice(2);
 if (!URL_PLAIN || !URL_KEY || !API_KEY || !OUT_DIR) {
-  console.error("usage: node chat.test.mjs URL KEY_URL KEY OUT_DIR");
+  console.error("usage: node chat.test.mjs URL KEY_URL KEY OUT_DIR [MEDIA_URL IMAGE]");
   process.exit(2);
 }
 
@@ -442,6 +443,29 @@ async function main() {
     const keyErrors = k.rec.errors.filter((e) => !/status of 401/.test(e));
     check("no errors but the 401s", keyErrors.length === 0, keyErrors);
     await kctx.close();
+
+    // --- with a projector: the image button shows, an attached image goes as an image_url part and is answered
+    if (URL_MEDIA) {
+      const mctx = await browser.createBrowserContext();
+      const m = await openPage(mctx, `${URL_MEDIA}/`);
+      await ready(m.page);
+      await m.page.waitForSelector("#attach:not([hidden])", { timeout: 10000 }).catch(() => null);
+      check("image button with a projector", !(await m.page.$eval("#attach", (e) => e.hidden)));
+      const input = await m.page.$("#attach-file");
+      await input.uploadFile(IMAGE);
+      await m.page.waitForSelector(".attachment img", { timeout: 10000 }).catch(() => null);
+      check("attached image shown", (await m.page.$$(".attachment img")).length === 1);
+      await setSettings(m.page, { temperature: "0", max_tokens: "16" });
+      await send(m.page, "Describe it");
+      const answer = await waitAnswer(m.page, ["done", "error"]);
+      check("image answer", answer && answer.state === "done" && answer.text.length > 0, answer);
+      const sent = m.rec.requests.length ? m.rec.requests[m.rec.requests.length - 1].body : null;
+      const parts = sent && sent.messages[sent.messages.length - 1].content;
+      check("image sent as an image_url part", Array.isArray(parts) &&
+        parts.some((p) => p.type === "image_url" && p.image_url.url.startsWith("data:image/png;base64,")), sent);
+      check("image: no page errors", m.rec.errors.length === 0 && m.rec.csp.length === 0, [m.rec.errors, m.rec.csp]);
+      await mctx.close();
+    }
 
     // --- the README's screenshots, light and dark (the system's choice, the page's automatic theme)
     const sctx = await browser.createBrowserContext();

@@ -51,8 +51,9 @@ struct cli_adapters {
  * their order; cli_group_media: run, chat). */
 #define CLI_MAX_MEDIA 64
 struct cli_media {
-    const char *mmproj; /* --mmproj */
-    bool no_mmproj;     /* --no-mmproj */
+    const char *mmproj;     /* --mmproj */
+    const char *mmproj_url; /* --mmproj-url */
+    bool no_mmproj;         /* --no-mmproj */
     llamac_mmproj_params params;
     const char *files[CLI_MAX_MEDIA];
     llamac_media_type types[CLI_MAX_MEDIA];
@@ -290,6 +291,10 @@ bool cli_hub_model(struct cli_common *c);
  * numbered picker. On failure the message is copied into err (model_source.c). */
 llamac_status cli_hub_pull(const struct cli_common *c, const char *spec, const char *file,
                            const llamac_hub_params *params, llamac_hub_list **out, char *err, size_t cap);
+
+/* Downloads `url` (or finds the earlier download: llamac_hub_download_url) with a download bar; *path caller frees
+ * with llamac_free. Prints the error, naming `flag`, and returns false on failure (model_source.c). */
+bool cli_download_url(const struct cli_common *c, const char *flag, const char *url, char **path);
 
 /* The Hub parameters the flags say (--offline, -hft). */
 llamac_hub_params cli_hub_params(const struct cli_common *c);

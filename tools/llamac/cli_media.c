@@ -1,8 +1,9 @@
 /*
  * cli_media.c - the multimodal options, with llama-mtmd-cli's and llama-server's names: the projector (--mmproj FILE,
- * or the one -hf fetched beside the model; --no-mmproj for none), where its encoder runs, its bounds on image tokens
- * (cli_group_mmproj: run, chat and serve), and the media files of run and chat (--image, --audio: cli_group_media),
- * each checked to be of the kind its flag says. The setters only record; cli_load_mmproj and cli_load_medium load.
+ * --mmproj-url URL, or the one -hf fetched beside the model; --no-mmproj for none), where its encoder runs, its bounds
+ * on image tokens (cli_group_mmproj: run, chat and serve), and the media files of run and chat (--image, --audio:
+ * cli_group_media), each checked to be of the kind its flag says. The setters only record; cli_load_mmproj and
+ * cli_load_medium load.
  */
 #include "cli.h"
 
@@ -51,6 +52,11 @@ static const struct cli_opt mmproj_rows[] = {
       .set = cli_set_str,
       .offset = MD(mmproj),
       .help = "the multimodal projector for the model (default: the one -hf finds in the repo)" },
+    { .names = { "-mmu", "--mmproj-url" },
+      .arg = "URL",
+      .set = cli_set_str,
+      .offset = MD(mmproj_url),
+      .help = "the projector from an http(s) URL, downloaded once into the Hugging Face cache folder's urls/" },
     { .names = { "--mmproj-auto" },
       .set = cli_set_false,
       .offset = MD(no_mmproj),
@@ -100,16 +106,21 @@ const struct cli_group cli_group_media = CLI_GROUP("Media", CLI_TARGET_COMMON, m
 
 bool cli_media_check(struct cli_common *c, bool always) {
     const struct cli_media *m = &c->media;
-    if (m->mmproj && m->no_mmproj) {
-        cli_error(c, "--mmproj and --no-mmproj contradict each other");
+    if ((m->mmproj || m->mmproj_url) && m->no_mmproj) {
+        cli_error(c, "%s and --no-mmproj contradict each other", m->mmproj ? "--mmproj" : "--mmproj-url");
         return false;
     }
-    if (m->n_files > 0 && (m->no_mmproj || (!m->mmproj && !c->hf_repo))) {
+    if (m->mmproj && m->mmproj_url) {
+        cli_error(c, "pass either --mmproj FILE or --mmproj-url URL, not both");
+        return false;
+    }
+    bool given = m->mmproj || m->mmproj_url;
+    if (m->n_files > 0 && (m->no_mmproj || (!given && !c->hf_repo))) {
         cli_error(c, "--image and --audio need a projector: pass --mmproj FILE%s",
-                  m->no_mmproj ? " (not --no-mmproj)" : " (or -hf a repo that has one)");
+                  m->no_mmproj ? " (not --no-mmproj)" : " (or --mmproj-url URL, or -hf a repo that has one)");
         return false;
     }
-    c->hf_want_mmproj = !m->no_mmproj && !m->mmproj && (always || m->n_files > 0);
+    c->hf_want_mmproj = !m->no_mmproj && !given && (always || m->n_files > 0);
     return true;
 }
 
@@ -117,6 +128,13 @@ bool cli_load_mmproj(struct cli_common *c, llamac_model *model, llamac_mmproj **
     const struct cli_media *m = &c->media;
     *out = NULL;
     const char *path = m->mmproj;
+    char *downloaded = NULL;
+    if (m->mmproj_url) {
+        if (!cli_download_url(c, "--mmproj-url", m->mmproj_url, &downloaded)) {
+            return false;
+        }
+        path = downloaded;
+    }
     if (!path && !m->no_mmproj && c->hf_mmproj_path[0]) {
         path = c->hf_mmproj_path;
     }
@@ -131,15 +149,16 @@ bool cli_load_mmproj(struct cli_common *c, llamac_model *model, llamac_mmproj **
     struct progress bar;
     progress_init(&bar, "loading projector", c->quiet);
     llamac_mmproj_params mp = m->params;
+    mp.flash_attn = c->ctx.flash_attn; /* -fa is the encoder's too, as llama.cpp's tools pass it */
     mp.progress = progress_update;
     mp.progress_user_data = &bar;
     llamac_status st = llamac_mmproj_load(model, path, &mp, out);
     progress_done(&bar);
     if (st != LLAMAC_OK) {
         cli_error(c, "projector %s: %s", path, llamac_last_error());
-        return false;
     }
-    return true;
+    llamac_free(downloaded);
+    return st == LLAMAC_OK;
 }
 
 llamac_media *cli_load_medium(const struct cli_common *c, llamac_mmproj *proj, const char *flag, const char *path,

@@ -485,6 +485,23 @@ static const struct cli_opt server_rows[] = {
       .help = "before allocating the slots' KV cache, refuse to start (exit 75) when the model's weights and that "
               "cache (at -c and -np) exceed the memory available now (/proc/meminfo MemAvailable); router mode "
               "gives it to every model" },
+    { .names = { "--remote-media" },
+      .set = cli_set_true,
+      .offset = SO(remote_media),
+      .help = "fetch the http(s) URLs of image_url parts (at most 10 MiB each, 5 redirects, http and https only); "
+              "without it they are refused with a 400, as with --no-remote-media (the default)" },
+    { .names = { "--no-remote-media" },
+      .set = cli_set_false,
+      .offset = SO(remote_media),
+      .help = "refuse http(s) media URLs (the default)" },
+    { .names = { "--remote-media-timeout" },
+      .arg = "SECONDS",
+      .set = cli_set_u32,
+      .offset = SO(remote_media_timeout_s),
+      .min = 1,
+      .max = 3600,
+      .help = "the whole fetch of one remote medium, connecting and redirects included (default: 10, "
+              "llama-server's)" },
     { .names = { "-cb", "--cont-batching" },
       .set = cli_set_ignored,
       .help = "accepted (batching is always continuous)" },

@@ -170,6 +170,19 @@ llamac_status cli_hub_pull(const struct cli_common *c, const char *spec, const c
     return st;
 }
 
+bool cli_download_url(const struct cli_common *c, const char *flag, const char *url, char **path) {
+    struct dl_bar bar = { .stop = c->stop, .enabled = !c->quiet && isatty(STDERR_FILENO) };
+    llamac_hub_params p = cli_hub_params(c);
+    p.progress = dl_progress;
+    p.progress_user_data = &bar;
+    llamac_status st = llamac_hub_download_url(url, &p, path);
+    dl_done(&bar);
+    if (st != LLAMAC_OK && !(c->stop && atomic_load(c->stop))) {
+        cli_error(c, "%s %s: %s", flag, url, llamac_last_error());
+    }
+    return st == LLAMAC_OK;
+}
+
 llamac_hub_params cli_hub_params(const struct cli_common *c) {
     llamac_hub_params p = llamac_hub_params_default();
     p.offline = c->offline;

@@ -67,8 +67,8 @@ export async function listModels() {
   return Array.isArray(body.data) ? body.data : [];
 }
 
-// Does a /v1/models entry take images? llama-server's shapes: capabilities ["multimodal"] or
-// architecture.input_modalities ["text", "image"]. llamac serve lists neither yet (no projector support).
+// Does a /v1/models entry take images? capabilities ["multimodal"] (llamac serve --mmproj; llama-server puts them in
+// its Ollama-style models list) or architecture.input_modalities ["text", "image"].
 export function takesImages(model) {
   const caps = Array.isArray(model && model.capabilities) ? model.capabilities : [];
   const inputs = model && model.architecture && model.architecture.input_modalities;
