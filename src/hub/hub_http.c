@@ -181,6 +181,23 @@ static llamac_status http_error(const struct hub_env *env, long code, const stru
                         r->error_msg[0] ? ": " : "", r->error_msg);
 }
 
+/* Runs a prepared request and frees it (and its headers): *code is the HTTP status, *next (caller frees) the
+ * redirect's target for a 3xx answer, else NULL. */
+static CURLcode perform_hop(CURL *h, struct curl_slist *headers, long *code, char **next) {
+    CURLcode rc = curl_easy_perform(h);
+    *code = 0;
+    *next = NULL;
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, code);
+    if (rc == CURLE_OK && *code >= 300 && *code < 400) {
+        char *loc = NULL;
+        curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc);
+        *next = loc ? hub__fmt("%s", loc) : NULL;
+    }
+    curl_easy_cleanup(h);
+    curl_slist_free_all(headers);
+    return rc;
+}
+
 /* ---- API calls ---- */
 
 /* Collects a response body (a dynbuf capped below API_BODY_CAP); refusing bytes makes curl stop with an error. */
@@ -211,17 +228,9 @@ llamac_status hub__api_get(const struct hub_env *env, const char *url, const cha
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
         curl_easy_setopt(h, CURLOPT_HEADERDATA, &r);
         curl_easy_setopt(h, CURLOPT_TIMEOUT, 300L);
-        CURLcode rc = curl_easy_perform(h);
         long code = 0;
         char *next = NULL;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-        if (rc == CURLE_OK && code >= 300 && code < 400) {
-            char *loc = NULL;
-            curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc);
-            next = loc ? hub__fmt("%s", loc) : NULL;
-        }
-        curl_easy_cleanup(h);
-        curl_slist_free_all(headers);
+        CURLcode rc = perform_hop(h, headers, &code, &next);
         if (rc != CURLE_OK) {
             llamac__dynbuf_err kept = llamac__dynbuf_error(&body);
             st = kept == LLAMAC__DYNBUF_TOO_BIG
@@ -524,17 +533,9 @@ llamac_status hub__http_get(const char *url, uint32_t timeout_ms, uint32_t max_r
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left);
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)left);
         curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)body->max);
-        CURLcode rc = curl_easy_perform(h);
         long code = 0;
         char *next = NULL;
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-        if (rc == CURLE_OK && code >= 300 && code < 400) {
-            char *loc = NULL;
-            curl_easy_getinfo(h, CURLINFO_REDIRECT_URL, &loc);
-            next = loc ? hub__fmt("%s", loc) : NULL;
-        }
-        curl_easy_cleanup(h);
-        curl_slist_free_all(headers);
+        CURLcode rc = perform_hop(h, headers, &code, &next);
         llamac__dynbuf_err kept = llamac__dynbuf_error(body);
         if (rc == CURLE_FILESIZE_EXCEEDED || kept == LLAMAC__DYNBUF_TOO_BIG) {
             st = llamac__fail(LLAMAC_E_MEDIA, "%s: the answer is larger than %zu bytes", url, body->max);
