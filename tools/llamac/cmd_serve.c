@@ -495,12 +495,12 @@ static const struct cli_opt server_rows[] = {
       .offset = SO(remote_media),
       .help = "refuse http(s) media URLs (the default)" },
     { .names = { "--remote-media-timeout" },
-      .arg = "SECONDS",
+      .arg = "N",
       .set = cli_set_u32,
       .offset = SO(remote_media_timeout_s),
       .min = 1,
       .max = 3600,
-      .help = "the whole fetch of one remote medium, connecting and redirects included (default: 10, "
+      .help = "seconds for the whole fetch of one remote medium, connecting and redirects included (default: 10, "
               "llama-server's)" },
     { .names = { "-cb", "--cont-batching" },
       .set = cli_set_ignored,
