@@ -9,8 +9,12 @@
 # model shares with a larger one equal, so this is a layer-skip draft of the target), also Q4_K_M. The prompt is
 # copy-heavy (code to be repeated with a change), the case n-gram lookup is for.
 #
-# Usage: bench/spec.sh [TARGET.gguf DRAFT.gguf] ; N_PREDICT (128), THREADS, REPS (3), CTX (2048), LLAMAC_BIN,
-# LLAMA_SERVER override.
+# The server case follows: `llamac serve` with the same flags, one stream on /completion against llama-server's
+# (n-gram lookup; the draft model is not served by llamac serve yet), then 16 streams at once with and without
+# n-gram speculation (aggregate tokens/s: all generated tokens over the wall time of the 16 requests).
+#
+# Usage: bench/spec.sh [TARGET.gguf DRAFT.gguf] ; N_PREDICT (128), THREADS, REPS (3), CTX (2048), STREAMS (16),
+# SERVER (1; 0 skips the server case), LLAMAC_BIN, LLAMA_SERVER override.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 llamac=${LLAMAC_BIN:-"$root/build/bin/llamac"}
@@ -80,9 +84,9 @@ run_llamac() {
        /drafted/ { d = $4; a = $7 } END { printf "%s %d %d\n", s, d, a }' "$tmp/err"
 }
 
-# llama-server: one /completion, "tok/s drafted accepted"
+# llama-server (or llamac serve): one /completion, "tok/s drafted accepted"
 run_server() {
-  curl -sf "http://127.0.0.1:$port/completion" -H 'Content-Type: application/json' -d @"$tmp/req.json" |
+  curl -sf "http://127.0.0.1:${1:-$port}/completion" -H 'Content-Type: application/json' -d @"$tmp/req.json" |
     python3 -c 'import json,sys; t=json.load(sys.stdin)["timings"]
 print(t["predicted_per_second"], t.get("draft_n", 0), t.get("draft_n_accepted", 0))'
 }
@@ -126,4 +130,71 @@ for cfg in "${configs[@]}"; do
   awk -v name="$name" -v l="${tps[${name}l]}" -v s="${tps[${name}s]}" -v l0="${tps[nonel]}" -v s0="${tps[nones]}" \
     -v al="${acc[${name}l]}" -v as="${acc[${name}s]}" \
     'BEGIN { printf "| %s | %.1f | %s | %.2fx | %.1f | %s | %.2fx | %.2f |\n", name, l, al, l / l0, s, as, s / s0, l / s }'
+done
+
+[ "${SERVER:-1}" = 1 ] || exit 0
+
+# The server case. start_llamac_serve FLAGS NP: `llamac serve` on port+1, waiting for /health.
+sport=$((port + 1))
+start_llamac_serve() {
+  # shellcheck disable=SC2086
+  "$llamac" serve -m "$target" $1 -c "$((ctx * $2))" -np "$2" -t "$threads" --port "$sport" > "$tmp/lsrv.log" 2>&1 &
+  srv_pid=$!
+  for _ in $(seq 1 600); do
+    curl -sf "http://127.0.0.1:$sport/health" > /dev/null 2>&1 && return 0
+    kill -0 "$srv_pid" 2> /dev/null || { tail -5 "$tmp/lsrv.log" >&2; exit 1; }
+    sleep 0.2
+  done
+}
+stop_llamac_serve() { kill "$srv_pid" && wait "$srv_pid" 2> /dev/null || true; srv_pid=; }
+
+echo >&2
+echo "| server, 1 stream | llamac serve tok/s | accepted | vs none | llama-server (above) tok/s | llamac / llama-server |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+for cfg in "${configs[@]:0:2}"; do
+  IFS='|' read -r name lflags _ <<< "$cfg"
+  start_llamac_serve "$lflags" 1
+  run_server "$sport" > /dev/null # warm-up
+  : > "$tmp/v"
+  for _ in $(seq 1 "$reps"); do run_server "$sport" >> "$tmp/v"; done
+  stop_llamac_serve
+  tps[${name}v]=$(awk '{ print $1 }' "$tmp/v" | median)
+  acc[${name}v]=$(awk '{ d += $2; a += $3 } END { printf "%s", d ? sprintf("%.1f%% (%d/%d)", 100 * a / d, a, d) : "-" }' "$tmp/v")
+  awk -v name="$name" -v v="${tps[${name}v]}" -v v0="${tps[nonev]}" -v s="${tps[${name}s]}" -v a="${acc[${name}v]}" \
+    'BEGIN { printf "| %s | %.1f | %s | %.2fx | %.1f | %.2f |\n", name, v, a, v / v0, s, v / s }'
+done
+
+# 16 streams: all at once, aggregate tokens/s over the wall time, with and without n-gram speculation.
+streams=${STREAMS:-16}
+echo
+echo "| server, $streams streams | aggregate tok/s | accepted | vs none |"
+echo "| --- | ---: | ---: | ---: |"
+declare -A agg
+for cfg in "${configs[@]:0:2}"; do
+  IFS='|' read -r name lflags _ <<< "$cfg"
+  start_llamac_serve "$lflags" "$streams"
+  run_server "$sport" > /dev/null # warm-up
+  : > "$tmp/m"
+  for _ in $(seq 1 "$reps"); do
+    t0=$(date +%s.%N)
+    pids=()
+    for i in $(seq 1 "$streams"); do
+      curl -sf "http://127.0.0.1:$sport/completion" -H 'Content-Type: application/json' -d @"$tmp/req.json" \
+        > "$tmp/out$i" &
+      pids+=($!)
+    done
+    wait "${pids[@]}"
+    t1=$(date +%s.%N)
+    cat "$tmp"/out* | python3 -c 'import json,sys
+d = a = n = 0
+for line in sys.stdin:
+    t = json.loads(line)["timings"]; n += t["predicted_n"]; d += t.get("draft_n", 0); a += t.get("draft_n_accepted", 0)
+print(n / (float(sys.argv[2]) - float(sys.argv[1])), d, a)' "$t0" "$t1" >> "$tmp/m"
+    rm -f "$tmp"/out*
+  done
+  stop_llamac_serve
+  agg[$name]=$(awk '{ print $1 }' "$tmp/m" | median)
+  a=$(awk '{ d += $2; a += $3 } END { printf "%s", d ? sprintf("%.1f%% (%d/%d)", 100 * a / d, a, d) : "-" }' "$tmp/m")
+  awk -v name="$name" -v v="${agg[$name]}" -v v0="${agg[none]}" -v a="$a" \
+    'BEGIN { printf "| %s | %.1f | %s | %.2fx |\n", name, v, a, v / v0 }'
 done

@@ -78,17 +78,16 @@ void handle_metrics(struct request *rq) {
     "# HELP llamacpp:n_tokens_max Largest observed sequence length (prompt + generation)\n"                            \
     "# TYPE llamacpp:n_tokens_max counter\n"                                                                           \
     "llamacpp:n_tokens_max %u\n"                                                                                       \
-    "# HELP llamacpp:spec_decode_num_draft_tokens_total Speculative: Total draft tokens generated (none: llamac does " \
-    "not decode speculatively)\n"                                                                                      \
+    "# HELP llamacpp:spec_decode_num_draft_tokens_total Speculative: Total draft tokens generated\n"                   \
     "# TYPE llamacpp:spec_decode_num_draft_tokens_total counter\n"                                                     \
-    "llamacpp:spec_decode_num_draft_tokens_total 0\n"                                                                  \
+    "llamacpp:spec_decode_num_draft_tokens_total %llu\n"                                                               \
     "# HELP llamacpp:spec_decode_num_accepted_tokens_total Speculative: Total draft tokens accepted by the target "    \
     "model\n"                                                                                                          \
     "# TYPE llamacpp:spec_decode_num_accepted_tokens_total counter\n"                                                  \
-    "llamacpp:spec_decode_num_accepted_tokens_total 0\n"                                                               \
+    "llamacpp:spec_decode_num_accepted_tokens_total %llu\n"                                                            \
     "# HELP llamacpp:spec_decode_num_drafts_total Speculative: Total speculative decoding verification steps\n"        \
     "# TYPE llamacpp:spec_decode_num_drafts_total counter\n"                                                           \
-    "llamacpp:spec_decode_num_drafts_total 0\n"                                                                        \
+    "llamacpp:spec_decode_num_drafts_total %llu\n"                                                                     \
     "# HELP llamacpp:prompt_tokens_seconds Average prompt throughput in tokens/s.\n"                                   \
     "# TYPE llamacpp:prompt_tokens_seconds gauge\n"                                                                    \
     "llamacpp:prompt_tokens_seconds %.3f\n"                                                                            \
@@ -124,7 +123,8 @@ void handle_metrics(struct request *rq) {
     unsigned long long embd_tokens = atomic_load(&s->embd_tokens), embd_decodes = atomic_load(&s->embd_decodes);
     snprintf(out, 8192, METRICS_FORMAT, (unsigned long long)st.prompt_tokens + embd_tokens,
              (unsigned long long)st.cached_tokens, st.prompt_ms / 1000.0, (unsigned long long)st.generated_tokens,
-             gen_s, (unsigned long long)st.steps + embd_decodes, st.n_tokens_max,
+             gen_s, (unsigned long long)st.steps + embd_decodes, st.n_tokens_max, (unsigned long long)st.draft_tokens,
+             (unsigned long long)st.draft_accepted, (unsigned long long)st.drafts,
              st.prompt_ms > 0 ? (double)st.prompt_tokens / (st.prompt_ms / 1000.0) : 0.0,
              gen_s > 0 ? (double)st.generated_tokens / gen_s : 0.0,
              st.steps > 0 ? (double)st.busy_slot_steps / (double)st.steps : 0.0, st.n_processing, st.n_queued,

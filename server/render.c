@@ -64,12 +64,17 @@ json_t *timings_json(const struct result *r) {
     int32_t gen = u->generated_tokens;
     double steps = gen > 1 ? (double)(gen - 1) : 0.0;
     double gen_ms = u->generation_ms;
-    return json_pack("{s:i, s:i, s:f, s:f, s:f, s:i, s:f, s:f, s:f}", "cache_n", (int)u->cached_tokens, "prompt_n",
-                     (int)prompt_n, "prompt_ms", u->prompt_ms, "prompt_per_token_ms",
-                     prompt_n > 0 ? u->prompt_ms / prompt_n : 0.0, "prompt_per_second",
-                     u->prompt_ms > 0 ? 1e3 * prompt_n / u->prompt_ms : 0.0, "predicted_n", (int)gen, "predicted_ms",
-                     gen_ms, "predicted_per_token_ms", steps > 0 && gen_ms > 0 ? gen_ms / steps : 0.0,
-                     "predicted_per_second", steps > 0 && gen_ms > 0 ? 1e3 * steps / gen_ms : 0.0);
+    json_t *t = json_pack(
+        "{s:i, s:i, s:f, s:f, s:f, s:i, s:f, s:f, s:f}", "cache_n", (int)u->cached_tokens, "prompt_n", (int)prompt_n,
+        "prompt_ms", u->prompt_ms, "prompt_per_token_ms", prompt_n > 0 ? u->prompt_ms / prompt_n : 0.0,
+        "prompt_per_second", u->prompt_ms > 0 ? 1e3 * prompt_n / u->prompt_ms : 0.0, "predicted_n", (int)gen,
+        "predicted_ms", gen_ms, "predicted_per_token_ms", steps > 0 && gen_ms > 0 ? gen_ms / steps : 0.0,
+        "predicted_per_second", steps > 0 && gen_ms > 0 ? 1e3 * steps / gen_ms : 0.0);
+    if (t && u->draft_tokens > 0) { /* as llama-server: only when something was drafted */
+        json_object_set_new(t, "draft_n", json_integer(u->draft_tokens));
+        json_object_set_new(t, "draft_n_accepted", json_integer(u->draft_accepted));
+    }
+    return t;
 }
 
 char *prompt_text(llamac_model *model, const llamac_token *tokens, size_t n) {

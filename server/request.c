@@ -382,6 +382,7 @@ void gen_request_init(struct gen_request *gr, const struct server *s) {
     gr->er.sampling = s->opt.defaults.sampling;
     gr->er.max_tokens = s->opt.defaults.n_predict;
     gr->er.n_keep = s->opt.defaults.n_keep;
+    gr->er.spec = s->opt.defaults.spec;
     gr->er.stop = gr->stop;
     gr->n = 1;
     gr->prompt_param = "prompt";
@@ -443,6 +444,26 @@ bool gen_request_sampling(struct request *rq, struct gen_request *gr, json_t *ob
     sp->penalty_present = (float)presence;
     sp->penalty_freq = (float)frequency;
     sp->penalty_repeat = (float)repeat;
+    return gen_request_spec(rq, gr, obj);
+}
+
+bool gen_request_spec(struct request *rq, struct gen_request *gr, json_t *obj) {
+    llamac_spec_params *p = &gr->er.spec;
+    long long n_max = p->n_max, n_min = p->n_min;
+    double p_min = p->p_min;
+    if (!field_int(rq, obj, "speculative.n_max", 1, LLAMAC_SPEC_MAX_DRAFT, &n_max) ||
+        !field_int(rq, obj, "speculative.n_min", 0, LLAMAC_SPEC_MAX_DRAFT, &n_min) ||
+        !field_num(rq, obj, "speculative.p_min", 0, 1, &p_min)) {
+        return false;
+    }
+    if (n_min > n_max) {
+        reply_error(rq, 400, "speculative.n_min", "invalid_value",
+                    "'speculative.n_min' (%lld) must not exceed 'speculative.n_max' (%lld)", n_min, n_max);
+        return false;
+    }
+    p->n_max = (int32_t)n_max;
+    p->n_min = (int32_t)n_min;
+    p->p_min = (float)p_min;
     return true;
 }
 

@@ -156,6 +156,10 @@ struct sampling_names {
 };
 
 /* Reads the fields `names` names from `obj` (NULL or not an object: nothing) onto *gr. */
+/* A request's speculative.n_max, speculative.n_min and speculative.p_min (llama-server's /completion names; 1..64,
+ * 0..n_max, 0..1) into gr->er.spec, which holds the server's settings; whether to speculate stays the server's
+ * choice (--spec-type). False after replying 400. gen_request_sampling calls it. */
+bool gen_request_spec(struct request *rq, struct gen_request *gr, json_t *obj);
 bool gen_request_sampling(struct request *rq, struct gen_request *gr, json_t *obj, const struct sampling_names *names);
 
 /* The reasoning budget of a request, llama-server's fields: "reasoning_budget_tokens" (or "thinking_budget_tokens";

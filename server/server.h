@@ -23,6 +23,8 @@ struct server_defaults {
     int32_t n_predict; /* max_tokens when a request gives none; -1: until the slot's context is full */
     int32_t n_keep;    /* tokens kept when the context shifts (--keep; see llamac_engine_request.n_keep) */
     llamac_sampling_params sampling;
+    llamac_spec_params spec; /* speculative decoding (--spec-type ngram-simple, --spec-draft-n-max, ...): n-gram lookup
+                                only, draft NULL; a request's speculative.n_max/n_min/p_min change its copy */
 };
 
 struct server_options {

@@ -89,6 +89,12 @@ typedef struct llamac_engine_params {
                                end-of-generation token, a stop string or a cancel. Needs a memory whose positions can
                                shift (llamac_engine_new: LLAMAC_E_UNSUPPORTED otherwise). Default false: the request
                                ends with LLAMAC_FINISH_CONTEXT_FULL when the next token would not fit */
+
+    uint32_t spec_batch_max; /* speculative decoding under load: a step drafts for its generating slots (requests with
+                                spec on) only while its batch of generating tokens, drafts included, stays within
+                                this many tokens, so that a wide batch (many streams, where one decode already reads
+                                the weights for many tokens) is not made wider by guesses (default 16; 0: never
+                                draft) */
     llamac_engine_step_fn on_step; /* may be NULL */
     void *step_user_data;
     /* The engine's first set of LoRA adapters (loaded for the engine's model) with their scales: what requests that
@@ -149,6 +155,8 @@ typedef struct llamac_engine_usage {
     double prompt_tokens_per_s;
     double tokens_per_s;      /* generation speed after the first token */
     int32_t discarded_tokens; /* tokens dropped from the slot's cache by context shifts (context_shift) */
+    int32_t draft_tokens;     /* speculative decoding: drafted tokens verified (llama-server's timings.draft_n) */
+    int32_t draft_accepted;   /* of which the target accepted (timings.draft_n_accepted) */
 } llamac_engine_usage;
 
 /* What the completion callback receives. */
@@ -225,6 +233,14 @@ typedef struct llamac_engine_request {
      * cache at the same places reuses them (usage.cached_tokens counts their tokens). The prompt must end with text.
      * Models with M-RoPE are not served (LLAMAC_E_UNSUPPORTED). NULL: a token prompt (default). */
     llamac_chunks *chunks;
+    /* Speculative decoding for this request, as llamac_generate does it (see "Speculative decoding" in generate.h):
+     * n-gram lookup over the slot's prompt and output (spec.ngram, ngram_min/max), up to n_max tokens per draft, none
+     * shorter than n_min, verified in the step's batch with the other slots' tokens and prompt chunks; the rejected
+     * drafts' KV cells are removed. Output is the same as without (greedy: byte-identical). A draft model
+     * (spec.draft) is not served by the engine (LLAMAC_E_UNSUPPORTED); a prompt with media is served without
+     * drafts. Drafts are made only while the step's batch is narrow (llamac_engine_params.spec_batch_max). Default
+     * llamac_spec_params_default(): off */
+    llamac_spec_params spec;
 } llamac_engine_request;
 
 #define LLAMAC_ENGINE_MAX_PROBS 100
@@ -356,6 +372,9 @@ typedef struct llamac_engine_stats {
                                     the average batch width, llama-server's n_busy_slots_per_decode) */
     uint32_t n_tokens_max;       /* the most tokens a slot's sequence has held (prompt and generated) */
     uint64_t adapter_swaps;      /* steps that switched the context's LoRA set (requests with different sets) */
+    uint64_t draft_tokens;       /* speculative decoding: drafted tokens verified */
+    uint64_t draft_accepted;     /* of which the target accepted */
+    uint64_t drafts;             /* drafts verified (a slot's draft in a step) */
 } llamac_engine_stats;
 
 /* Fills *out. Errors: LLAMAC_E_INVALID_ARGUMENT. Thread-safe. */

@@ -30,6 +30,7 @@ llamac_engine_params llamac_engine_params_default(void) {
     p.type_k = LLAMAC_KV_F16;
     p.type_v = LLAMAC_KV_F16;
     p.flash_attn = LLAMAC_FLASH_ATTN_AUTO;
+    p.spec_batch_max = 16;
     return p;
 }
 
@@ -40,6 +41,7 @@ llamac_engine_request llamac_engine_request_default(void) {
     r.max_tokens = -1;
     r.cache_prompt = true;
     r.slot = -1;
+    r.spec = llamac_spec_params_default();
     return r;
 }
 
@@ -432,7 +434,16 @@ static llamac_status check_options(const llamac_engine *e, const llamac_engine_r
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_probs %d must be between 0 and %d", r->n_probs,
                             LLAMAC_ENGINE_MAX_PROBS);
     }
-    llamac_status st = llamac__adapter_set_check(e->model, r->adapters, r->n_adapters, "llamac_engine_submit");
+    if (r->spec.draft) {
+        return llamac__fail(LLAMAC_E_UNSUPPORTED,
+                            "the engine drafts by n-gram lookup only (spec.ngram); a draft model (spec.draft) is not "
+                            "served");
+    }
+    llamac_status st = llamac__spec_check(e->ctx, &r->spec);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    st = llamac__adapter_set_check(e->model, r->adapters, r->n_adapters, "llamac_engine_submit");
     if (st != LLAMAC_OK) {
         return st;
     }
@@ -502,6 +513,7 @@ static llamac_status make_request(llamac_engine *e, const llamac_engine_request 
     q->slot = r->slot;
     q->post_sampling_probs = r->post_sampling_probs;
     q->n_keep = r->n_keep;
+    q->spec = r->spec;
     q->on_token = r->on_token;
     q->on_done = r->on_done;
     q->on_progress = r->on_progress;

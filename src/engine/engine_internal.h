@@ -11,6 +11,7 @@
 
 #include "adapter/adapter_internal.h"
 #include "core/internal.h"
+#include "gen/gen_internal.h"
 #include "text/textout.h"
 
 #include <pthread.h>
@@ -41,7 +42,8 @@ struct eng_request {
     size_t n_adapters;
     uint64_t key; /* llamac__lora_key of the set: what its KV cells are computed under */
     bool post_sampling_probs;
-    int32_t n_keep; /* -1: the whole prompt */
+    int32_t n_keep;          /* -1: the whole prompt */
+    llamac_spec_params spec; /* speculative decoding (n-gram lookup only: draft is NULL) */
     llamac_engine_token_fn on_token;
     llamac_engine_done_fn on_done;
     llamac_engine_progress_fn on_progress;
@@ -97,6 +99,11 @@ struct eng_slot {
     int32_t out_index;    /* output of this step's batch to sample from, -1: none */
     llamac_token pending; /* sampled, to be decoded in the next step */
     bool has_pending;
+    bool spec_on;                              /* the request drafts (spec on, a text-only prompt) */
+    llamac__drafter drafter;                   /* its draft source (spec.c), while spec_on */
+    llamac_token draft[LLAMAC_SPEC_MAX_DRAFT]; /* drafted tokens in this step's batch after `pending` */
+    size_t n_draft;
+    int32_t n_drafted, n_accepted; /* the request's drafted tokens and those accepted (usage) */
     uint64_t last_used;
     uint64_t last_step;     /* the step that last decoded tokens of the slot: who waited longest picks the set */
     llamac__textout text;   /* the request's text-out path (UTF-8 gate, stop strings), reused by every request */

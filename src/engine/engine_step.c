@@ -86,6 +86,8 @@ static void finish_slot(llamac_engine *e, struct eng_slot *s, llamac_finish_reas
     u->cached_tokens = s->n_reused;
     u->generated_tokens = s->n_generated;
     u->discarded_tokens = s->n_discarded;
+    u->draft_tokens = s->n_drafted;
+    u->draft_accepted = s->n_accepted;
     u->queue_ms = s->t_start - q->t_submit;
     if (s->t_prompt_end > 0) {
         u->prompt_ms = s->t_prompt_end - s->t_start;
@@ -96,6 +98,10 @@ static void finish_slot(llamac_engine *e, struct eng_slot *s, llamac_finish_reas
         u->generation_ms = now - s->t_first;
         u->tokens_per_s =
             s->n_generated > 1 && u->generation_ms > 0 ? (double)(s->n_generated - 1) * 1000.0 / u->generation_ms : 0;
+    }
+    if (s->spec_on) {
+        llamac__drafter_free(&s->drafter);
+        s->spec_on = false;
     }
     /* The slot is idle before the callback runs, so that whoever the callback wakes sees it free. */
     pthread_mutex_lock(&e->lock);
@@ -225,6 +231,8 @@ static void admit(llamac_engine *e) {
         s->n_reused = 0;
         s->last_step = 0; /* a newcomer's set goes first, once */
         s->n_discarded = 0;
+        s->n_drafted = 0;
+        s->n_accepted = 0;
         s->t_start = llamac__now_ms();
         s->t_prompt_end = 0;
         s->t_first = 0;
@@ -288,6 +296,10 @@ static void prepare(llamac_engine *e, struct eng_slot *s) {
     }
     s->has_pending = false;
     s->out_index = -1;
+    s->n_draft = 0;
+    /* A medium's tokens are stand-ins, nothing to draft from: such a prompt is served without drafts. */
+    s->spec_on = llamac__spec_on(&q->spec) && q->n_media == 0 &&
+                 llamac__drafter_init(&s->drafter, e->ctx, &q->spec) == LLAMAC_OK; /* checked at submit */
     llamac__textout_begin(&s->text, &q->stops);
     /* Penalties see the prompt, as in llamac_generate; the grammar does not. */
     for (size_t i = 0; i < q->n_prompt; i++) {
@@ -447,19 +459,17 @@ static bool shift_context(llamac_engine *e, struct eng_slot *s) {
     return true;
 }
 
-/* Samples output s->out_index, passes the token's text through the gates and decides whether the request goes
- * on. Runs the callbacks (lock not held). */
-static void sample_slot(llamac_engine *e, struct eng_slot *s, uint64_t step) {
+/* Samples output `i`, passes the token's text through the gates and decides whether the request goes on: true
+ * when it does, the token pending. Runs the callbacks (lock not held). */
+static bool sample_one(llamac_engine *e, struct eng_slot *s, int32_t i, uint64_t step) {
     struct eng_request *q = s->req;
-    int32_t i = s->out_index;
-    s->out_index = -1;
     llamac_token tok = -1;
     llamac_status st = llamac_sampler_sample(q->sampler, e->ctx, i, &tok);
     if (st != LLAMAC_OK) {
         char msg[512];
         snprintf(msg, sizeof msg, "sampling failed: %s", llamac_last_error());
         finish_slot(e, s, LLAMAC_FINISH_NONE, st, msg, NULL);
-        return;
+        return false;
     }
     float lp = 0;
     size_t n_top = q->n_probs == 0          ? 0
@@ -475,7 +485,7 @@ static void sample_slot(llamac_engine *e, struct eng_slot *s, uint64_t step) {
     pthread_mutex_unlock(&e->lock);
     if (llamac_vocab_is_eog(e->model, tok)) {
         finish_text(e, s, step, LLAMAC_FINISH_EOG);
-        return;
+        return false;
     }
     char bytes[256];
     size_t need = 0;
@@ -486,16 +496,16 @@ static void sample_slot(llamac_engine *e, struct eng_slot *s, uint64_t step) {
     }
     if (st != LLAMAC_OK) {
         finish_slot(e, s, LLAMAC_FINISH_NONE, st, llamac_last_error(), NULL);
-        return;
+        return false;
     }
     bool keep_going = deliver(s, step, tok, piece.text, piece.len, lp, n_top);
     if (piece.stop) {
         finish_slot(e, s, LLAMAC_FINISH_STOP, LLAMAC_OK, NULL, piece.stop);
-        return;
+        return false;
     }
     if (!keep_going) {
         finish_slot(e, s, LLAMAC_FINISH_CALLBACK, LLAMAC_OK, NULL, NULL);
-        return;
+        return false;
     }
     /* As llama-server: the request ends when the token just sampled would fill the slot's context (it is not
      * decoded), unless the context shifts to make room. */
@@ -507,10 +517,34 @@ static void sample_slot(llamac_engine *e, struct eng_slot *s, uint64_t step) {
     }
     if (end != LLAMAC_FINISH_NONE) {
         finish_text(e, s, step, end);
-        return;
+        return false;
     }
     s->pending = tok;
     s->has_pending = true;
+    return true;
+}
+
+/* Samples the slot's outputs of this step: the one after its last token, then, while the target's own sample equals
+ * the drafted token (whose KV entry the batch decoded), the one after that token, as llamac_generate accepts a
+ * draft (spec.c proposes). The KV entries of the rejected drafts are removed, so the sequence holds what it would
+ * without speculation (the last sampled token not decoded). Runs the callbacks (lock not held). */
+static void sample_slot(llamac_engine *e, struct eng_slot *s, uint64_t step) {
+    int32_t out = s->out_index;
+    size_t n_draft = s->n_draft, k = 0;
+    s->out_index = -1;
+    s->n_draft = 0;
+    while (sample_one(e, s, out + (int32_t)k, step) && k < n_draft && s->pending == s->draft[k]) {
+        s->cache[s->n_cache++] = s->pending;
+        s->has_pending = false;
+        s->n_accepted++;
+        k++;
+        pthread_mutex_lock(&e->lock); /* counted before a later token's completion callback runs */
+        e->stats.draft_accepted++;
+        pthread_mutex_unlock(&e->lock);
+    }
+    if (n_draft > 0) {
+        llamac_ctx_seq_rm(e->ctx, s->id, (llamac_pos)s->n_cache, -1);
+    }
 }
 
 /* Whether the slot has tokens to decode: a sampled token, or prompt left. */
@@ -665,6 +699,35 @@ static size_t prefill_media(llamac_engine *e, uint64_t key) {
     return done;
 }
 
+/* Drafts up to `room` tokens to follow the slot's pending token (spec.c's proposal over its prompt and output) and
+ * adds them to the batch after it, each with an output to verify it by. Never past what the request may still
+ * generate or its context holds (the token after the last draft comes from the same decode and must fit, without a
+ * context shift). Returns the tokens drafted (s->n_draft). */
+static size_t draft_into_batch(llamac_engine *e, struct eng_slot *s, size_t room) {
+    const struct eng_request *q = s->req;
+    if (s->n_cache + 3 > e->n_ctx_slot) {
+        return 0;
+    }
+    size_t fit = e->n_ctx_slot - s->n_cache - 3;
+    room = room < fit ? room : fit;
+    if (q->max_tokens >= 0) {
+        size_t left = (size_t)(q->max_tokens - s->n_generated); /* >= 1: the pending token was not the last */
+        room = room < left - 1 ? room : left - 1;
+    }
+    s->cache[s->n_cache] = s->pending; /* the text to draft from ends with it (the cache has a spare entry) */
+    size_t n = 0;
+    if (room == 0 || llamac__drafter_propose(&s->drafter, s->cache, s->n_cache + 1, s->draft, room, &n) != LLAMAC_OK) {
+        return 0; /* n-gram lookup does not fail; a draft that fails is no draft */
+    }
+    llamac_seq_id seq = s->id;
+    for (size_t j = 0; j < n; j++) {
+        llamac_batch_add(e->batch, s->draft[j], (llamac_pos)(s->n_cache + 1 + j), &seq, 1, true);
+    }
+    s->n_draft = n;
+    s->n_in_batch += n;
+    return n;
+}
+
 /* Builds and decodes one batch, then samples every slot that has an output in it. */
 static void step(llamac_engine *e) {
     llamac_batch_clear(e->batch);
@@ -685,15 +748,31 @@ static void step(llamac_engine *e) {
     }
     int32_t n_out = 0;
     size_t n_prompt_tokens = 0;
+    size_t n_gen = 0; /* generating slots in this step: the batch's width before drafts */
     for (uint32_t i = 0; i < e->params.n_slots; i++) {
-        struct eng_slot *s = &e->slots[i];
+        const struct eng_slot *s = &e->slots[i];
+        n_gen += s->req && s->has_pending && s->req->key == key;
+    }
+    /* The policy under load: drafts only while the generating tokens, drafts included, stay within spec_batch_max
+     * (and within the batch's room beyond a token per slot and a prompt chunk, so that prefill never waits). */
+    size_t draft_room = e->params.spec_batch_max > n_gen ? e->params.spec_batch_max - n_gen : 0;
+    size_t spare = e->n_batch - e->params.n_slots - e->chunk; /* chunk <= n_batch - n_slots */
+    draft_room = draft_room < spare ? draft_room : spare;
+    uint32_t first = (uint32_t)(e->stats.steps % e->params.n_slots); /* drafting room goes round the slots */
+    for (uint32_t j = 0; j < e->params.n_slots; j++) {
+        struct eng_slot *s = &e->slots[(first + j) % e->params.n_slots];
         s->n_in_batch = 0;
         s->out_index = -1;
+        s->n_draft = 0;
         if (s->req && s->has_pending && s->req->key == key) {
             llamac_seq_id seq = s->id;
             llamac_batch_add(e->batch, s->pending, (llamac_pos)s->n_cache, &seq, 1, true);
             s->n_in_batch = 1;
             s->out_index = n_out++;
+            if (s->spec_on && draft_room > 0) {
+                draft_room -= draft_into_batch(e, s, draft_room);
+                n_out += (int32_t)s->n_draft;
+            }
         }
     }
     size_t budget = e->chunk, text = 0;
@@ -738,6 +817,7 @@ static void step(llamac_engine *e) {
             if (s->req && s->n_in_batch > 0) {
                 llamac_ctx_seq_rm(e->ctx, s->id, (llamac_pos)s->n_cache, -1);
                 s->n_in_batch = 0;
+                s->n_draft = 0;
             }
         }
         return;
@@ -773,6 +853,7 @@ static void step(llamac_engine *e) {
         return;
     }
     double t1 = llamac__now_ms();
+    uint64_t n_drafts = 0, n_draft_tokens = 0;
     for (uint32_t i = 0; i < e->params.n_slots; i++) {
         s = &e->slots[i];
         if (!s->req || s->n_in_batch == 0) {
@@ -782,6 +863,9 @@ static void step(llamac_engine *e) {
         if (s->has_pending) {
             s->cache[s->n_cache++] = s->pending;
             s->has_pending = false;
+            s->n_drafted += (int32_t)s->n_draft; /* the drafts after it are in the KV cache, to be verified */
+            n_drafts += s->n_draft > 0;
+            n_draft_tokens += s->n_draft;
         } else {
             s->n_cache += s->n_in_batch; /* the prompt tokens are already in s->cache */
             s->t_prompt_step = t1;
@@ -790,6 +874,10 @@ static void step(llamac_engine *e) {
             }
         }
     }
+    pthread_mutex_lock(&e->lock); /* before the completion callbacks */
+    e->stats.drafts += n_drafts;
+    e->stats.draft_tokens += n_draft_tokens;
+    pthread_mutex_unlock(&e->lock);
     for (uint32_t i = 0; i < e->params.n_slots; i++) {
         s = &e->slots[i];
         if (s->req && s->n_in_batch > 0 && s->t_prompt_step == t1) {

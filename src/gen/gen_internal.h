@@ -28,7 +28,11 @@ typedef struct llamac__drafter {
 /* True when `p` asks for speculation (a draft model or n-gram lookup). */
 bool llamac__spec_on(const llamac_spec_params *p);
 
-/* Checks the parameters against the target context (ranges, the draft's vocabulary) and clears the draft
+/* Checks the parameters against the target context: ranges, a draft context that is not the target's, the draft's
+ * vocabulary (llamac_model_check_draft). Errors: LLAMAC_E_INVALID_ARGUMENT, named in the message. */
+llamac_status llamac__spec_check(const llamac_context *target, const llamac_spec_params *p);
+
+/* Checks the parameters against the target context (llamac__spec_check) and clears the draft
  * sequence. Free with llamac__drafter_free, also after a failure. */
 llamac_status llamac__drafter_init(llamac__drafter *d, const llamac_context *target, const llamac_spec_params *p);
 void llamac__drafter_free(llamac__drafter *d);

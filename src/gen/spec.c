@@ -73,7 +73,7 @@ llamac_status llamac_model_check_draft(const llamac_model *target, const llamac_
     return llamac__ok();
 }
 
-static llamac_status check_params(const llamac_context *target, const llamac_spec_params *p) {
+llamac_status llamac__spec_check(const llamac_context *target, const llamac_spec_params *p) {
     if (p->n_max < 1 || p->n_max > LLAMAC_SPEC_MAX_DRAFT) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "spec.n_max %d must be from 1 to %d (tokens per draft)",
                             p->n_max, LLAMAC_SPEC_MAX_DRAFT);
@@ -109,7 +109,7 @@ bool llamac__spec_on(const llamac_spec_params *p) {
 
 llamac_status llamac__drafter_init(llamac__drafter *d, const llamac_context *target, const llamac_spec_params *p) {
     memset(d, 0, sizeof *d);
-    llamac_status st = check_params(target, p);
+    llamac_status st = llamac__spec_check(target, p);
     if (st != LLAMAC_OK) {
         return st;
     }

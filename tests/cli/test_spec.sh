@@ -1,8 +1,10 @@
-# `llamac run` and `llamac chat` with speculative decoding (llama-server's flags): the greedy output is exactly the
-# output without it, with a layer-skip draft of stories260K (made here with llamac quantize --prune-layers), with
-# n-gram lookup, at several draft lengths and with a stop string; bad settings and a draft model of another
-# vocabulary are refused with the flag or the difference named.
+# `llamac run`, `llamac chat` and `llamac serve` with speculative decoding (llama-server's flags): the greedy output
+# is exactly the output without it, with a layer-skip draft of stories260K (made here with llamac quantize
+# --prune-layers), with n-gram lookup, at several draft lengths and with a stop string; the server's n-gram drafts
+# in parallel slots give `llamac run`'s text over HTTP, with llama-server's timings.draft_n / draft_n_accepted; bad
+# settings and a draft model of another vocabulary are refused with the flag or the difference named.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/serve_lib.sh"
 M="$MODELS/stories260K.gguf"
 D="$TMP/skip.gguf"
 "$LLAMAC" quantize -q --prune-layers 2-4 "$M" "$D" F32 > /dev/null 2>&1 || fail "making the layer-skip draft"
@@ -68,5 +70,68 @@ if [ -f "$VOCAB" ]; then
   expect_contains "another vocabulary: said" "$(cat "$TMP/e")" "cannot draft for"
   expect_contains "another vocabulary: why" "$(cat "$TMP/e")" "another type"
   expect_eq "another vocabulary: nothing generated" "$(cat "$TMP/o")" ""
+fi
+# serve: n-gram drafts per slot, four requests at once at several draft lengths, each `llamac run`'s text
+if command -v curl > /dev/null && command -v jq > /dev/null; then
+  CP="Tom had a red ball. Tom had a red ball and a big dog. Tom had a red ball and a big dog. Tom had a red ball and"
+  run_llamac "$TMP/sbase" "$TMP/e" run -m "$M" -n 100 --temp 0 -t 1 -q -p "$CP"
+  want=$(cat "$TMP/sbase")
+  run_llamac "$TMP/sbase2" "$TMP/e" run -m "$M" -n 100 --temp 0 -t 1 -q -p "Once upon a time"
+  want2=$(cat "$TMP/sbase2")
+  start_server S -m "$M" -np 5 -t 1 --metrics --spec-type ngram-simple --spec-draft-n-max 8 --spec-batch-max 64
+  body() { jq -cn --arg p "$1" --argjson n "$2" '{prompt: $p, n_predict: 100, temperature: 0, "speculative.n_max": $n}'; }
+  pids=()
+  for n in 1 3 8 16; do
+    curl -s --data-binary "$(body "$CP" $n)" "$S_URL/completion" > "$TMP/c$n" &
+    pids+=($!)
+  done
+  curl -s --data-binary "$(body "Once upon a time" 8)" "$S_URL/completion" > "$TMP/c0" &
+  pids+=($!)
+  wait "${pids[@]}"
+  for n in 1 3 8 16; do
+    expect_eq "serve, speculative.n_max $n: run's text" "$(jqr .content "$TMP/c$n")" "$want"
+    expect_eq "serve, n_max $n: predicted_n" "$(jqr .timings.predicted_n "$TMP/c$n")" 100
+    expect_eq "serve, n_max $n: drafted and accepted" \
+      "$(jqr '.timings | .draft_n > 0 and .draft_n_accepted > 0 and .draft_n_accepted <= .draft_n' "$TMP/c$n")" true
+  done
+  expect_eq "serve, another prompt beside them: run's text" "$(jqr .content "$TMP/c0")" "$want2"
+  expect_eq "serve, n_max 1: one token per draft at most" \
+    "$(jqr '.timings.draft_n <= .timings.predicted_n' "$TMP/c1")" true
+  # a stop string and a grammar, as without speculation
+  run_llamac "$TMP/o" "$TMP/e" run -m "$M" -n 100 --temp 0 -t 1 -q -p "$CP" -r "saw the ball"
+  req POST "$S_URL/completion" "$(jq -cn --arg p "$CP" '{prompt: $p, n_predict: 100, temperature: 0,
+    stop: ["saw the ball"]}')"
+  expect_eq "serve with a stop string: run's text" "$(jqr .content)" "$(cat "$TMP/o")"
+  expect_eq "serve with a stop string: stopping_word" "$(jqr .stopping_word)" "saw the ball"
+  run_llamac "$TMP/o" "$TMP/e" run -m "$M" -n 60 --temp 0 -t 1 -q -p "$CP" --grammar 'root ::= [a-z ]+'
+  req POST "$S_URL/completion" "$(jq -cn --arg p "$CP" '{prompt: $p, n_predict: 60, temperature: 0,
+    grammar: "root ::= [a-z ]+"}')"
+  expect_eq "serve with a grammar: run's text" "$(jqr .content)" "$(cat "$TMP/o")"
+  req GET "$S_URL/metrics"
+  expect_eq "metrics: drafted tokens counted" \
+    "$(sed -n 's/^llamacpp:spec_decode_num_draft_tokens_total //p' "$TMP/body" | awk '{print ($1 > 0)}')" 1
+  # bad per-request settings: 400 naming the field
+  req POST "$S_URL/completion" '{"prompt": "Once", "n_predict": 4, "speculative.n_max": 0}'
+  expect_eq "speculative.n_max 0: 400" "$code" 400
+  expect_contains "speculative.n_max 0: named" "$(jqr .error.message)" "'speculative.n_max' is 0"
+  req POST "$S_URL/completion" '{"prompt": "Once", "n_predict": 4, "speculative.n_max": 2, "speculative.n_min": 3}'
+  expect_eq "n_min above n_max: 400" "$code" 400
+  expect_contains "n_min above n_max: named" "$(jqr .error.message)" "must not exceed 'speculative.n_max' (2)"
+  stop_server "$S_PID"
+  # without speculation the timings have no draft counts (as llama-server's)
+  start_server S -m "$M" -np 2 -t 1
+  req POST "$S_URL/completion" "$(body "$CP" 8)"
+  expect_eq "serve without speculation: run's text" "$(jqr .content)" "$want"
+  expect_eq "serve without speculation: no draft_n" "$(jqr '.timings | has("draft_n")')" false
+  stop_server "$S_PID"
+  # a draft model is not served yet: refused at startup; bad flags as for run
+  rc=0
+  "$LLAMAC" serve -m "$M" --port 0 -md "$D" > "$TMP/o" 2> "$TMP/e" || rc=$?
+  expect_eq "serve -md: usage error" "$rc" 2
+  expect_contains "serve -md: said" "$(cat "$TMP/e")" "a draft model is not served yet"
+  rc=0
+  "$LLAMAC" serve -m "$M" --port 0 --spec-type ngram-simple --spec-draft-n-max 0 > "$TMP/o" 2> "$TMP/e" || rc=$?
+  expect_eq "serve --spec-draft-n-max 0: usage error" "$rc" 2
+  expect_contains "serve --spec-draft-n-max 0: named" "$(cat "$TMP/e")" "for --spec-draft-n-max"
 fi
 finish

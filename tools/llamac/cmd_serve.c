@@ -508,6 +508,15 @@ static const struct cli_opt server_rows[] = {
     { .names = { "--no-ui-mcp-proxy", "--no-webui-mcp-proxy", "-no-ag", "--no-agent" },
       .set = cli_set_ignored,
       .help = "accepted: no CORS proxy, no built-in tools (always so)" },
+    { .names = { "--spec-batch-max" },
+      .arg = "N",
+      .set = cli_set_u32,
+      .offset = EP(spec_batch_max),
+      .min = 0,
+      .max = 65536,
+      .field = "spec_batch_max",
+      .help = "speculative decoding under load: a step drafts only while its generating slots' tokens, drafts "
+              "included, stay within N (default: 16; 0: never draft)" },
     { .names = { "--threads-http" },
       .arg = "N",
       .set = cli_set_ignored,
@@ -569,8 +578,19 @@ static const struct cli_group refused_group =
     CLI_GROUP("llama-server's, refused (llamac serve does not offer these)", CLI_TARGET_COMMAND, refused_rows);
 
 static const struct cli_group *const serve_groups[] = {
-    &server_group,     &refused_group, &cli_group_template, &cli_group_sampling, &cli_group_adapters, &cli_group_model,
-    &cli_group_mmproj, &cli_group_hub, &cli_group_load,     &cli_group_context,  &cli_group_log,      NULL,
+    &server_group,
+    &refused_group,
+    &cli_group_template,
+    &cli_group_sampling,
+    &cli_group_spec,
+    &cli_group_adapters,
+    &cli_group_model,
+    &cli_group_mmproj,
+    &cli_group_hub,
+    &cli_group_load,
+    &cli_group_context,
+    &cli_group_log,
+    NULL,
 };
 
 static int serve(int argc, char **argv);
@@ -821,7 +841,9 @@ static int serve(int argc, char **argv) {
     server *srv = NULL;
     struct sigwatch watch = { 0 }; /* started below, joined at done */
     struct cli_sampling sampling = { .params = &o.so.defaults.sampling };
-    struct cli_targets t = { .common = &c, .sampling = &sampling, .chat = &o.chat, .command = &o };
+    struct cli_spec spec;
+    cli_spec_init(&spec);
+    struct cli_targets t = { .common = &c, .sampling = &sampling, .chat = &o.chat, .command = &o, .spec = &spec };
     struct cli_parser p;
     int rc = cli_parse(&p, &cli_cmd_serve, &t, argc, argv);
     if (rc >= 0) {
@@ -870,6 +892,15 @@ static int serve(int argc, char **argv) {
     }
     o.so.tls_key = o.ssl_key;
     o.so.tls_cert = o.ssl_cert;
+    if (!cli_spec_check(&c, &spec)) {
+        goto done;
+    }
+    if (spec.model_path) {
+        cli_error(&c, "-md/--model-draft: llamac serve drafts by n-gram lookup (--spec-type ngram-simple); a draft "
+                      "model is not served yet (llamac run and chat take one)");
+        goto done;
+    }
+    o.so.defaults.spec = spec.params; /* n-gram lookup or nothing: no draft model */
     if (o.no_cache_idle_slots) {
         o.ep.park_limit_mib = 0;
     }
