@@ -10,8 +10,8 @@
 # copy-heavy (code to be repeated with a change), the case n-gram lookup is for.
 #
 # The server case follows: `llamac serve` with the same flags, one stream on /completion against llama-server's
-# (n-gram lookup; the draft model is not served by llamac serve yet), then 16 streams at once with and without
-# n-gram speculation (aggregate tokens/s: all generated tokens over the wall time of the 16 requests).
+# (no speculation, n-gram lookup, the draft model), then 16 streams at once with and without speculation (aggregate
+# tokens/s: all generated tokens over the wall time of the 16 requests; llamac serve's --spec-batch-max policy).
 #
 # Usage: bench/spec.sh [TARGET.gguf DRAFT.gguf] ; N_PREDICT (128), THREADS, REPS (3), CTX (2048), STREAMS (16),
 # SERVER (1; 0 skips the server case), LLAMAC_BIN, LLAMA_SERVER override.
@@ -151,7 +151,7 @@ stop_llamac_serve() { kill "$srv_pid" && wait "$srv_pid" 2> /dev/null || true; s
 echo >&2
 echo "| server, 1 stream | llamac serve tok/s | accepted | vs none | llama-server (above) tok/s | llamac / llama-server |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: |"
-for cfg in "${configs[@]:0:2}"; do
+for cfg in "${configs[@]}"; do
   IFS='|' read -r name lflags _ <<< "$cfg"
   start_llamac_serve "$lflags" 1
   run_server "$sport" > /dev/null # warm-up
@@ -170,7 +170,7 @@ echo
 echo "| server, $streams streams | aggregate tok/s | accepted | vs none |"
 echo "| --- | ---: | ---: | ---: |"
 declare -A agg
-for cfg in "${configs[@]:0:2}"; do
+for cfg in "${configs[@]}"; do
   IFS='|' read -r name lflags _ <<< "$cfg"
   start_llamac_serve "$lflags" "$streams"
   run_server "$sport" > /dev/null # warm-up

@@ -383,6 +383,7 @@ void gen_request_init(struct gen_request *gr, const struct server *s) {
     gr->er.max_tokens = s->opt.defaults.n_predict;
     gr->er.n_keep = s->opt.defaults.n_keep;
     gr->er.spec = s->opt.defaults.spec;
+    gr->er.spec_draft = s->opt.defaults.spec_draft;
     gr->er.stop = gr->stop;
     gr->n = 1;
     gr->prompt_param = "prompt";

@@ -23,8 +23,9 @@ struct server_defaults {
     int32_t n_predict; /* max_tokens when a request gives none; -1: until the slot's context is full */
     int32_t n_keep;    /* tokens kept when the context shifts (--keep; see llamac_engine_request.n_keep) */
     llamac_sampling_params sampling;
-    llamac_spec_params spec; /* speculative decoding (--spec-type ngram-simple, --spec-draft-n-max, ...): n-gram lookup
-                                only, draft NULL; a request's speculative.n_max/n_min/p_min change its copy */
+    llamac_spec_params spec; /* speculative decoding (--spec-type, --spec-draft-n-max, ...; draft NULL); a request's
+                                speculative.n_max/n_min/p_min change its copy */
+    bool spec_draft;         /* the engine's draft model (-md) drafts */
 };
 
 struct server_options {

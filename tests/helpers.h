@@ -1,7 +1,7 @@
 /*
  * helpers.h - what many model tests need besides check.h (which has the checks, test_model, test_read_file and
- * test_tmp): the context parameters of the small test models, a model with a context to test on, a text sink, and
- * logits compared within a tolerance.
+ * test_tmp): the context parameters of the small test models, a model with a context to test on, a text sink, a
+ * model of a foreign vocabulary, and logits compared within a tolerance.
  *
  * One thread per context: the tiny models gain nothing from more, and on a busy machine llama.cpp's thread barriers
  * make every decode slow.
@@ -51,6 +51,19 @@ static inline bool test_on_text(const char *s, size_t len, void *user_data) {
         k->text[k->len] = '\0';
     }
     return true;
+}
+
+/* Writes to `path` a one-layer model over llama 3's BPE vocabulary (of the llama.cpp source tree `src`): a model of
+ * another vocabulary type than the test models', for the checks that refuse one. */
+static inline llamac_status test_synth_bpe(const char *src, const char *path) {
+    char vocab[1024];
+    snprintf(vocab, sizeof vocab, "%s/models/ggml-vocab-llama-bpe.gguf", src);
+    llamac_synth_params sp = llamac_synth_params_default();
+    sp.vocab_from = vocab;
+    sp.n_layer = 1;
+    sp.n_embd = 32;
+    sp.n_head = 2;
+    return llamac_synth_write(path, &sp);
 }
 
 /* Copies the last logits of `ctx` into out[n], checking that there are n (NaN where there are not). */

@@ -95,6 +95,15 @@ typedef struct llamac_engine_params {
                                 this many tokens, so that a wide batch (many streams, where one decode already reads
                                 the weights for many tokens) is not made wider by guesses (default 16; 0: never
                                 draft) */
+    /* Speculative decoding with a draft model: a smaller model sharing this one's vocabulary (checked at creation as
+     * llamac_model_check_draft checks; borrowed for llamac_engine_new, the engine's draft context holds a reference),
+     * decoded in a context of its own with one sequence per slot, for the requests that ask for it
+     * (llamac_engine_request.spec_draft). NULL: none (default) */
+    llamac_model *draft_model;
+    uint32_t draft_n_ctx;          /* the draft context: 0 = the engine's n_ctx and a draft's room per slot */
+    int32_t draft_n_threads;       /* 0 = n_threads */
+    llamac_kv_type draft_type_k;   /* default F16 */
+    llamac_kv_type draft_type_v;   /* default F16 */
     llamac_engine_step_fn on_step; /* may be NULL */
     void *step_user_data;
     /* The engine's first set of LoRA adapters (loaded for the engine's model) with their scales: what requests that
@@ -237,10 +246,13 @@ typedef struct llamac_engine_request {
      * n-gram lookup over the slot's prompt and output (spec.ngram, ngram_min/max), up to n_max tokens per draft, none
      * shorter than n_min, verified in the step's batch with the other slots' tokens and prompt chunks; the rejected
      * drafts' KV cells are removed. Output is the same as without (greedy: byte-identical). A draft model
-     * (spec.draft) is not served by the engine (LLAMAC_E_UNSUPPORTED); a prompt with media is served without
-     * drafts. Drafts are made only while the step's batch is narrow (llamac_engine_params.spec_batch_max). Default
-     * llamac_spec_params_default(): off */
+     * (spec_draft below) decodes in the engine's own draft context: spec.draft must be NULL (LLAMAC_E_UNSUPPORTED
+     * otherwise). A prompt with media is served without drafts. Drafts are made only while the step's batch is
+     * narrow (llamac_engine_params.spec_batch_max). Default llamac_spec_params_default(): off */
     llamac_spec_params spec;
+    bool spec_draft; /* the engine's draft model drafts (when n-gram lookup, if on, finds nothing), its greedy guess
+                        while its top token is at least spec.p_min probable; LLAMAC_E_INVALID_ARGUMENT when the engine
+                        has none (default false) */
 } llamac_engine_request;
 
 #define LLAMAC_ENGINE_MAX_PROBS 100

@@ -31,6 +31,8 @@ llamac_engine_params llamac_engine_params_default(void) {
     p.type_v = LLAMAC_KV_F16;
     p.flash_attn = LLAMAC_FLASH_ATTN_AUTO;
     p.spec_batch_max = 16;
+    p.draft_type_k = LLAMAC_KV_F16;
+    p.draft_type_v = LLAMAC_KV_F16;
     return p;
 }
 
@@ -67,6 +69,34 @@ void llamac__eng_request_free(struct eng_request *req) {
     free(req);
 }
 
+/* The draft model's context (speculative decoding): one sequence per slot, room for each slot's context and a
+ * draft, the draft's own threads and KV types. Its vocabulary must be the target's. */
+static llamac_status draft_new(llamac_engine *e, const llamac_engine_params *p) {
+    llamac_status st = llamac_model_check_draft(e->model, p->draft_model);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    llamac_ctx_params cp = llamac_ctx_params_default();
+    cp.n_ctx = p->draft_n_ctx ? p->draft_n_ctx : e->n_ctx + p->n_slots * (LLAMAC_SPEC_MAX_DRAFT + 1);
+    cp.n_batch = p->n_batch;
+    cp.n_ubatch = p->n_ubatch;
+    cp.n_seq_max = p->n_slots;
+    cp.n_threads = p->draft_n_threads ? p->draft_n_threads : p->n_threads;
+    cp.n_threads_batch = p->draft_n_threads ? p->draft_n_threads : p->n_threads_batch;
+    cp.type_k = p->draft_type_k;
+    cp.type_v = p->draft_type_v;
+    cp.flash_attn = p->flash_attn;
+    cp.kv_unified = true;
+    cp.allow_ctx_overflow = true;
+    st = llamac_ctx_new(p->draft_model, &cp, &e->draft);
+    if (st != LLAMAC_OK) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", llamac_last_error());
+        return llamac__fail(st, "the draft model's context: %s", msg);
+    }
+    return LLAMAC_OK;
+}
+
 static void slot_free(struct eng_slot *s) {
     free(s->parked);
     free(s->cache);
@@ -90,6 +120,7 @@ static void engine_release(llamac_engine *e) {
     pthread_mutex_lock(&e->lock);
     llamac__eng_release_retired(e);
     pthread_mutex_unlock(&e->lock);
+    llamac_ctx_free(e->draft);
     llamac_ctx_free(e->ctx);
     pthread_mutex_destroy(&e->lock);
     pthread_mutex_destroy(&e->shutdown_lock);
@@ -268,6 +299,10 @@ llamac_status llamac_engine_new(llamac_model *model, const llamac_engine_params 
         s->pub.id = s->id;
         s->pub.n_ctx = e->n_ctx_slot;
     }
+    if (p.draft_model && (st = draft_new(e, &p)) != LLAMAC_OK) {
+        goto fail;
+    }
+    e->params.draft_model = NULL; /* borrowed for this call only: the draft context holds it */
     if (p.park_limit_mib != 0) {
         llamac__log(LLAMAC_LOG_DEBUG,
                     "engine: idle slots' caches are parked in host memory while other slots work "
@@ -435,11 +470,13 @@ static llamac_status check_options(const llamac_engine *e, const llamac_engine_r
                             LLAMAC_ENGINE_MAX_PROBS);
     }
     if (r->spec.draft) {
-        return llamac__fail(LLAMAC_E_UNSUPPORTED,
-                            "the engine drafts by n-gram lookup only (spec.ngram); a draft model (spec.draft) is not "
-                            "served");
+        return llamac__fail(LLAMAC_E_UNSUPPORTED, "spec.draft: the engine decodes a draft model in its own context "
+                                                  "(llamac_engine_params.draft_model, asked for with spec_draft)");
     }
-    llamac_status st = llamac__spec_check(e->ctx, &r->spec);
+    if (r->spec_draft && !e->draft) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "spec_draft: the engine has no draft model");
+    }
+    llamac_status st = llamac__spec_check(e->ctx, &r->spec); /* the draft model was checked at creation */
     if (st != LLAMAC_OK) {
         return st;
     }
@@ -514,6 +551,7 @@ static llamac_status make_request(llamac_engine *e, const llamac_engine_request 
     q->post_sampling_probs = r->post_sampling_probs;
     q->n_keep = r->n_keep;
     q->spec = r->spec;
+    q->spec.draft = r->spec_draft ? e->draft : NULL;
     q->on_token = r->on_token;
     q->on_done = r->on_done;
     q->on_progress = r->on_progress;

@@ -43,7 +43,7 @@ struct eng_request {
     uint64_t key; /* llamac__lora_key of the set: what its KV cells are computed under */
     bool post_sampling_probs;
     int32_t n_keep;          /* -1: the whole prompt */
-    llamac_spec_params spec; /* speculative decoding (n-gram lookup only: draft is NULL) */
+    llamac_spec_params spec; /* speculative decoding; draft: the engine's draft context or NULL */
     llamac_engine_token_fn on_token;
     llamac_engine_done_fn on_done;
     llamac_engine_progress_fn on_progress;
@@ -120,6 +120,7 @@ struct eng_slot {
 struct llamac_engine {
     llamac_context *ctx;
     llamac_model *model;
+    llamac_context *draft; /* the draft model's context (a sequence per slot), or NULL (engine thread only) */
     llamac_engine_params params;
     uint32_t n_ctx;      /* whole context, as llama.cpp sized it */
     uint32_t n_ctx_slot; /* per slot */

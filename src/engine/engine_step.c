@@ -298,8 +298,11 @@ static void prepare(llamac_engine *e, struct eng_slot *s) {
     s->out_index = -1;
     s->n_draft = 0;
     /* A medium's tokens are stand-ins, nothing to draft from: such a prompt is served without drafts. */
-    s->spec_on = llamac__spec_on(&q->spec) && q->n_media == 0 &&
-                 llamac__drafter_init(&s->drafter, e->ctx, &q->spec) == LLAMAC_OK; /* checked at submit */
+    s->spec_on = llamac__spec_on(&q->spec) && q->n_media == 0;
+    if (s->spec_on && llamac__drafter_start(&s->drafter, &q->spec, s->id) != LLAMAC_OK) {
+        llamac__drafter_free(&s->drafter); /* no memory for the draft's token list: served without drafts */
+        s->spec_on = false;
+    }
     llamac__textout_begin(&s->text, &q->stops);
     /* Penalties see the prompt, as in llamac_generate; the grammar does not. */
     for (size_t i = 0; i < q->n_prompt; i++) {
@@ -749,16 +752,21 @@ static void step(llamac_engine *e) {
     int32_t n_out = 0;
     size_t n_prompt_tokens = 0;
     size_t n_gen = 0; /* generating slots in this step: the batch's width before drafts */
+    bool drafting = false;
     for (uint32_t i = 0; i < e->params.n_slots; i++) {
         const struct eng_slot *s = &e->slots[i];
-        n_gen += s->req && s->has_pending && s->req->key == key;
+        if (s->req && s->has_pending && s->req->key == key) {
+            n_gen++;
+            drafting = drafting || s->spec_on;
+        }
     }
     /* The policy under load: drafts only while the generating tokens, drafts included, stay within spec_batch_max
      * (and within the batch's room beyond a token per slot and a prompt chunk, so that prefill never waits). */
-    size_t draft_room = e->params.spec_batch_max > n_gen ? e->params.spec_batch_max - n_gen : 0;
+    size_t draft_room = drafting && e->params.spec_batch_max > n_gen ? e->params.spec_batch_max - n_gen : 0;
     size_t spare = e->n_batch - e->params.n_slots - e->chunk; /* chunk <= n_batch - n_slots */
     draft_room = draft_room < spare ? draft_room : spare;
-    uint32_t first = (uint32_t)(e->stats.steps % e->params.n_slots); /* drafting room goes round the slots */
+    /* With drafting room, who drafts first goes round the slots from step to step. */
+    uint32_t first = draft_room > 0 ? (uint32_t)(e->stats.steps % e->params.n_slots) : 0;
     for (uint32_t j = 0; j < e->params.n_slots; j++) {
         struct eng_slot *s = &e->slots[(first + j) % e->params.n_slots];
         s->n_in_batch = 0;

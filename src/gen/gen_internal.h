@@ -17,9 +17,10 @@ llamac_status llamac__generate_from(llamac_context *ctx, const llamac_token *pro
                                     llamac_token *decoded, size_t decoded_cap, size_t *n_decoded);
 
 /* The draft side of speculative decoding (spec.c) for one generation: the parameters (borrowed) and the tokens the
- * draft model's sequence 0 holds. */
+ * draft model's sequence `seq` holds (0 for llamac_generate; the slot's in the engine). */
 typedef struct llamac__drafter {
     const llamac_spec_params *p;
+    llamac_seq_id seq;
     llamac_token *cache; /* the draft sequence's tokens, positions 0..n_cache-1 */
     size_t n_cache;
     size_t cap; /* the draft context's positions */
@@ -35,6 +36,10 @@ llamac_status llamac__spec_check(const llamac_context *target, const llamac_spec
 /* Checks the parameters against the target context (llamac__spec_check) and clears the draft
  * sequence. Free with llamac__drafter_free, also after a failure. */
 llamac_status llamac__drafter_init(llamac__drafter *d, const llamac_context *target, const llamac_spec_params *p);
+/* Starts a drafter on sequence `seq` of p->draft (cleared) without checking p (the caller did: llamac__spec_check).
+ * Free with llamac__drafter_free, also after a failure. Errors: LLAMAC_E_NO_MEMORY, LLAMAC_E_UNSUPPORTED. */
+llamac_status llamac__drafter_start(llamac__drafter *d, const llamac_spec_params *p, llamac_seq_id seq);
+/* Frees the token list and clears the draft sequence. */
 void llamac__drafter_free(llamac__drafter *d);
 
 /* Proposes up to min(max, n_max) tokens (into out) to follow the text h[0..n): the n-gram lookup's, else the draft

@@ -110,17 +110,20 @@ bool llamac__spec_on(const llamac_spec_params *p) {
 llamac_status llamac__drafter_init(llamac__drafter *d, const llamac_context *target, const llamac_spec_params *p) {
     memset(d, 0, sizeof *d);
     llamac_status st = llamac__spec_check(target, p);
-    if (st != LLAMAC_OK) {
-        return st;
-    }
+    return st == LLAMAC_OK ? llamac__drafter_start(d, p, 0) : st;
+}
+
+llamac_status llamac__drafter_start(llamac__drafter *d, const llamac_spec_params *p, llamac_seq_id seq) {
+    memset(d, 0, sizeof *d);
     d->p = p;
+    d->seq = seq;
     if (p->draft) {
         d->cap = llama_n_ctx_seq(p->draft->lc);
         d->cache = malloc(d->cap * sizeof *d->cache);
         if (!d->cache) {
             return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory for the draft model's token list");
         }
-        if (!llama_memory_seq_rm(llama_get_memory(p->draft->lc), 0, -1, -1)) {
+        if (!llama_memory_seq_rm(llama_get_memory(p->draft->lc), seq, -1, -1)) {
             free(d->cache);
             d->cache = NULL;
             return llamac__fail(LLAMAC_E_UNSUPPORTED, "the draft model's memory cannot be cleared");
@@ -130,6 +133,9 @@ llamac_status llamac__drafter_init(llamac__drafter *d, const llamac_context *tar
 }
 
 void llamac__drafter_free(llamac__drafter *d) {
+    if (d->cache && d->p && d->p->draft) {
+        llama_memory_seq_rm(llama_get_memory(d->p->draft->lc), d->seq, -1, -1); /* its cells go back to the others */
+    }
     free(d->cache);
     d->cache = NULL;
 }
@@ -185,11 +191,11 @@ static llamac_status model_draft(llamac__drafter *d, const llamac_token *h, size
     if (keep >= n) {
         keep = n - 1;
     }
-    if (!llama_memory_seq_rm(llama_get_memory(dc->lc), 0, (llama_pos)keep, -1)) {
+    if (!llama_memory_seq_rm(llama_get_memory(dc->lc), d->seq, (llama_pos)keep, -1)) {
         return llamac__fail(LLAMAC_E_UNSUPPORTED, "the draft model's memory cannot drop positions from %zu on", keep);
     }
     d->n_cache = keep;
-    llamac_status st = llamac_ctx_decode(dc, 0, h + keep, n - keep);
+    llamac_status st = llamac_ctx_decode(dc, d->seq, h + keep, n - keep);
     if (st != LLAMAC_OK) {
         return st;
     }
@@ -208,7 +214,7 @@ static llamac_status model_draft(llamac__drafter *d, const llamac_token *h, size
         if (*n_out >= max) {
             break;
         }
-        if ((st = llamac_ctx_decode(dc, 0, &tok, 1)) != LLAMAC_OK) {
+        if ((st = llamac_ctx_decode(dc, d->seq, &tok, 1)) != LLAMAC_OK) {
             return st;
         }
         d->cache[d->n_cache++] = tok;

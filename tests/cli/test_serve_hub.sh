@@ -1,6 +1,7 @@
 # `llamac serve -hf` against the fake Hugging Face Hub (tests/hub/fake_hub.js): the model id in /v1/models and in
 # responses is the repository as given (llama-server's name), /health answers 503 while a slow download and the load
-# are under way and 200 after, and --reasoning-format none leaves <think> in the content.
+# are under way and 200 after, --reasoning-format none leaves <think> in the content, and -hfd takes the draft model
+# from the Hub.
 . "$(dirname "$0")/lib.sh" || exit 1
 . "$(dirname "$0")/serve_lib.sh"
 M2="$MODELS/stories260K-chatml.gguf"
@@ -27,6 +28,15 @@ expect_eq "--reasoning-format none: think stays in content" \
   "$(jqr '.choices[0].message | "\(.reasoning_content)|\(.content)"')" "null|<think>x</think>y"
 stop_server "$H_PID"
 expect_eq "-hf server exit" "$stop_rc" 0
+# -hfd: the draft model from the Hub as -hf takes the model (here the model itself: every draft accepted)
+start_server H -hf test/chat-GGUF:Q8_0 -hfd test/chat-GGUF:Q8_0 --spec-draft-p-min 0 -t 1
+req POST "$H_URL/completion" '{"prompt": "Once upon a time", "n_predict": 32, "temperature": 0}'
+expect_eq "-hfd: drafts, all accepted" "$code:$(jqr '.timings | .draft_n > 0 and .draft_n_accepted == .draft_n')" \
+  "200:true"
+stop_server "$H_PID"
+run_llamac "$TMP/o" "$TMP/e" serve -hf test/chat-GGUF:Q8_0 -hfd test/none-GGUF --offline -t 1 --port 0
+expect_eq "-hfd of an unknown repository: fails" "$rc" 1
+expect_contains "-hfd of an unknown repository: named" "$(cat "$TMP/e")" "draft model test/none-GGUF: "
 run_llamac "$TMP/o" "$TMP/e" serve -m "$M2" --reasoning-format r1
 expect_eq "bad --reasoning-format" "$rc:$(grep -c 'expected deepseek, auto or none' "$TMP/e")" "2:1"
 

@@ -13,7 +13,7 @@ COMMON=(-m "$M" -n 120 --temp 0 -t 1 -q -p "Once upon a time")
 run_llamac "$TMP/base" "$TMP/e" run "${COMMON[@]}"
 expect_eq "run without a draft" "$rc" 0
 for args in "-md $D" "-md $D --spec-draft-n-max 1" "-md $D --draft-max 3 --draft-p-min 0" \
-  "-md $D --spec-draft-n-max 12 --spec-draft-n-min 2 -cd 512 -td 1 -ngld 0" "--spec-type ngram-simple" \
+  "-md $D --spec-draft-n-max 12 --spec-draft-n-min 2 -cd 512 -td 1 -ngld 0 -ctkd f32 -ctvd f32" "--spec-type ngram-simple" \
   "--spec-type ngram-simple,draft-simple -md $D --spec-ngram-size-n 4"; do
   # shellcheck disable=SC2086
   run_llamac "$TMP/o" "$TMP/e" run "${COMMON[@]}" $args -v
@@ -124,11 +124,28 @@ if command -v curl > /dev/null && command -v jq > /dev/null; then
   expect_eq "serve without speculation: run's text" "$(jqr .content)" "$want"
   expect_eq "serve without speculation: no draft_n" "$(jqr '.timings | has("draft_n")')" false
   stop_server "$S_PID"
-  # a draft model is not served yet: refused at startup; bad flags as for run
-  rc=0
-  "$LLAMAC" serve -m "$M" --port 0 -md "$D" > "$TMP/o" 2> "$TMP/e" || rc=$?
-  expect_eq "serve -md: usage error" "$rc" 2
-  expect_contains "serve -md: said" "$(cat "$TMP/e")" "a draft model is not served yet"
+  # the layer-skip draft model, a sequence per slot: three requests at once, run's text, drafts partly accepted
+  start_server S -m "$M" -np 3 -t 1 -md "$D" --spec-draft-p-min 0 -ctkd f32 -ctvd f32 -td 1 -cd 2048
+  pids=()
+  for n in 2 5 9; do
+    curl -s --data-binary "$(body "$CP" $n)" "$S_URL/completion" > "$TMP/d$n" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  for n in 2 5 9; do
+    expect_eq "serve -md, speculative.n_max $n: run's text" "$(jqr .content "$TMP/d$n")" "$want"
+    expect_eq "serve -md, n_max $n: drafted, some rejected" \
+      "$(jqr '.timings | .draft_n > 0 and .draft_n_accepted < .draft_n' "$TMP/d$n")" true
+  done
+  stop_server "$S_PID"
+  if [ -f "$VOCAB" ]; then
+    rc=0
+    "$LLAMAC" serve -m "$M" --port 0 -md "$TMP/bpe.gguf" > "$TMP/o" 2> "$TMP/e" || rc=$?
+    expect_eq "serve, a draft of another vocabulary: fails at startup" "$rc" 1
+    expect_contains "serve, another vocabulary: said" "$(cat "$TMP/e")" "cannot draft for"
+    expect_contains "serve, another vocabulary: why" "$(cat "$TMP/e")" "another type"
+  fi
+  # bad flags as for run
   rc=0
   "$LLAMAC" serve -m "$M" --port 0 --spec-type ngram-simple --spec-draft-n-max 0 > "$TMP/o" 2> "$TMP/e" || rc=$?
   expect_eq "serve --spec-draft-n-max 0: usage error" "$rc" 2

@@ -3,14 +3,16 @@
  * together with n-gram drafts gives the text llamac_generate gives it alone without speculation (at several draft
  * lengths, with stop strings, a grammar and log-probabilities), drafts are really verified and partly rejected, the
  * slot's KV cache after rejected drafts serves the next request as one without speculation, the batch-width policy
- * turns drafting off under load, and bad settings are refused at submit.
+ * turns drafting off under load, and bad settings are refused at submit. The same with a draft model: a layer-skip
+ * draft of stories260K (llamac_quantize keeping 2 of its 5 layers), in the engine's draft context with a sequence
+ * per slot; a draft model of another vocabulary is refused when the engine is created.
  */
 #include "helpers.h"
 
 #include <math.h>
 #include <pthread.h>
 
-static llamac_model *model;
+static llamac_model *model, *skip_model;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
@@ -68,11 +70,12 @@ static void wait_done(struct sink *k) {
     pthread_mutex_unlock(&mu);
 }
 
-static llamac_engine *engine_new(uint32_t n_slots, uint32_t spec_batch_max) {
+static llamac_engine *engine_draft(uint32_t n_slots, uint32_t spec_batch_max, llamac_model *draft) {
     llamac_engine_params ep = llamac_engine_params_default();
     ep.n_slots = n_slots;
     ep.n_threads = 1;
     ep.spec_batch_max = spec_batch_max;
+    ep.draft_model = draft;
     llamac_engine *e = NULL;
     CHECK_OK(llamac_engine_new(model, &ep, &e));
     if (!e) {
@@ -80,6 +83,10 @@ static llamac_engine *engine_new(uint32_t n_slots, uint32_t spec_batch_max) {
         exit(1);
     }
     return e;
+}
+
+static llamac_engine *engine_new(uint32_t n_slots, uint32_t spec_batch_max) {
+    return engine_draft(n_slots, spec_batch_max, NULL);
 }
 
 /* A greedy request into `k`, with n-gram drafts of up to n_max tokens (0: no speculation). */
@@ -98,38 +105,24 @@ static llamac_engine_request greedy(struct sink *k, int32_t max_tokens, int32_t 
     return r;
 }
 
-struct ref_sink {
-    char *out;
-    size_t len, cap;
-};
-
-static bool ref_text(const char *s, size_t len, void *user_data) {
-    struct ref_sink *r = user_data;
-    if (r->len + len < r->cap) {
-        memcpy(r->out + r->len, s, len);
-        r->len += len;
-        r->out[r->len] = '\0';
-    }
-    return true;
-}
-
 /* llamac_generate's greedy text for the token prompt on a context of its own, without speculation. */
 static void generate_ref(const llamac_token *prompt, size_t n, int32_t max_tokens, const char *const *stop,
                          size_t n_stop, const char *grammar, char *out, size_t cap) {
     llamac_ctx_params cp = test_ctx_params(0);
     llamac_context *c = NULL;
     CHECK_OK(llamac_ctx_new(model, &cp, &c));
-    struct ref_sink r = { out, 0, cap };
-    out[0] = '\0';
+    struct test_sink r;
+    memset(&r, 0, sizeof r);
     llamac_generate_params gp = llamac_generate_params_default();
     gp.max_tokens = max_tokens;
     gp.sampling.temp = 0.0f;
     gp.sampling.grammar = grammar;
     gp.stop = stop;
     gp.n_stop = n_stop;
-    gp.on_text = ref_text;
+    gp.on_text = test_on_text;
     gp.user_data = &r;
     CHECK_OK(llamac_generate_tokens(c, prompt, n, &gp, NULL));
+    snprintf(out, cap, "%s", r.text);
     llamac_ctx_free(c);
 }
 
@@ -402,10 +395,121 @@ static void test_errors(void) {
     llamac_free(tok);
 }
 
+/* The draft model: the target drafting for itself (every draft accepted), then the layer-skip draft for requests
+ * decoded together, some drafting with it, one with n-gram lookup, one without, at several draft lengths on one
+ * engine (its slots' draft sequences reused): each is its solo run without speculation, the skip draft's tokens
+ * verified and mostly rejected. */
+static void test_draft_model(void) {
+    char want[4][4096];
+    llamac_token *tok[4];
+    size_t n[4];
+    for (int i = 0; i < 4; i++) {
+        tok[i] = tokens_of(prompts[i], &n[i]);
+        generate_ref(tok[i], n[i], 60, NULL, 0, NULL, want[i], sizeof want[i]);
+    }
+    /* The model drafting for itself: every drafted token accepted, two requests at once and then two more on the
+     * same slots (whose draft sequences are cleared and refilled). */
+    llamac_engine *e = engine_draft(2, 64, model);
+    for (int round = 0; round < 2; round++) {
+        static struct sink self[2];
+        for (int i = 0; i < 2; i++) {
+            llamac_engine_request sr = greedy(&self[i], 60, 3 + 3 * i);
+            sr.prompt = tok[2 + i];
+            sr.n_prompt = n[2 + i];
+            sr.spec_draft = true;
+            sr.spec.ngram = false; /* the draft model alone */
+            sr.spec.p_min = 0;
+            CHECK_OK(llamac_engine_submit(e, &sr, NULL));
+        }
+        for (int i = 0; i < 2; i++) {
+            wait_done(&self[i]);
+            CHECK_STR(self[i].text, want[2 + i]);
+            CHECK(self[i].res.usage.draft_tokens > 20);
+            CHECK_INT(self[i].res.usage.draft_accepted, self[i].res.usage.draft_tokens);
+        }
+    }
+    llamac_engine_free(e);
+    e = engine_draft(4, 64, skip_model);
+    const int32_t lengths[] = { 1, 4, 12 };
+    int32_t drafted = 0, accepted = 0;
+    for (size_t li = 0; li < 3; li++) {
+        static struct sink k[4];
+        for (int i = 0; i < 4; i++) {
+            llamac_engine_request r = greedy(&k[i], 60, i == 3 ? 0 : lengths[li]);
+            r.prompt = tok[i];
+            r.n_prompt = n[i];
+            r.spec.ngram = i == 2;
+            r.spec_draft = i < 2;
+            r.spec.p_min = 0; /* whatever the draft believes: more to verify and reject */
+            r.cache_prompt = false;
+            CHECK_OK(llamac_engine_submit(e, &r, NULL));
+        }
+        for (int i = 0; i < 4; i++) {
+            wait_done(&k[i]);
+            if (strcmp(k[i].text, want[i]) != 0) {
+                fprintf(stderr, "draft model, n_max %d, prompt %d differs:\n  %s\n  %s\n", lengths[li], i, want[i],
+                        k[i].text);
+            }
+            CHECK_STR(k[i].text, want[i]);
+            CHECK_INT(k[i].res.usage.generated_tokens, 60);
+        }
+        for (int i = 0; i < 2; i++) {
+            CHECK(k[i].res.usage.draft_tokens > 0);
+            drafted += k[i].res.usage.draft_tokens;
+            accepted += k[i].res.usage.draft_accepted;
+        }
+        CHECK_INT(k[3].res.usage.draft_tokens, 0);
+    }
+    CHECK(accepted < drafted); /* the pruned draft is mostly wrong: its drafts were verified and rejected */
+    llamac_engine_free(e);
+
+    /* spec_draft on an engine without a draft model, and a draft model of another vocabulary */
+    e = engine_new(1, 16);
+    struct sink k;
+    llamac_engine_request r = greedy(&k, 8, 4);
+    r.prompt = tok[2];
+    r.n_prompt = n[2];
+    r.spec_draft = true;
+    CHECK_STATUS(llamac_engine_submit(e, &r, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("no draft model");
+    llamac_engine_free(e);
+    for (int i = 0; i < 4; i++) {
+        llamac_free(tok[i]);
+    }
+    const char *src = getenv("LLAMAC_LLAMA_SOURCE");
+    if (!src || !src[0]) {
+        fprintf(stderr, "skip the other-vocabulary check: LLAMAC_LLAMA_SOURCE is not set\n");
+        return;
+    }
+    const char *path = test_tmp("bpe-draft.gguf");
+    CHECK_OK(test_synth_bpe(src, path));
+    llamac_model *bpe = NULL;
+    CHECK_OK(llamac_model_load(path, NULL, &bpe));
+    llamac_engine_params ep = llamac_engine_params_default();
+    ep.n_slots = 1;
+    ep.n_threads = 1;
+    ep.draft_model = bpe;
+    e = NULL;
+    CHECK_STATUS(llamac_engine_new(model, &ep, &e), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("another type");
+    CHECK(e == NULL);
+    llamac_model_free(bpe);
+}
+
 int main(void) {
-    CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), NULL, &model));
-    if (!model) {
-        fprintf(stderr, "cannot load the model: %s\n", llamac_last_error());
+    const char *stories = test_model("stories260K.gguf");
+    CHECK_OK(llamac_model_load(stories, NULL, &model));
+    const char *skip_path = test_tmp("stories-skip.gguf");
+    llamac_quantize_params qp = llamac_quantize_params_default();
+    int32_t prune[] = { 2, 3, 4 };
+    qp.ftype = LLAMAC_FTYPE_F32;
+    qp.prune_layers = prune;
+    qp.n_prune_layers = 3;
+    qp.n_threads = 1;
+    CHECK_OK(llamac_quantize(stories, skip_path, &qp, NULL));
+    CHECK_OK(llamac_model_load(skip_path, NULL, &skip_model));
+    if (!model || !skip_model) {
+        fprintf(stderr, "cannot load the models: %s\n", llamac_last_error());
         return 1;
     }
     RUN(test_parallel_identical);
@@ -413,6 +517,8 @@ int main(void) {
     RUN(test_kv_after_rejection);
     RUN(test_batch_policy);
     RUN(test_errors);
+    RUN(test_draft_model);
+    llamac_model_free(skip_model);
     llamac_model_free(model);
     TESTS_DONE();
 }

@@ -302,15 +302,8 @@ static void test_errors(void) {
         return;
     }
     /* a model over llama 3's BPE vocabulary: another vocabulary type */
-    char vocab[1024];
-    snprintf(vocab, sizeof vocab, "%s/models/ggml-vocab-llama-bpe.gguf", src);
-    llamac_synth_params sp = llamac_synth_params_default();
-    sp.vocab_from = vocab;
-    sp.n_layer = 1;
-    sp.n_embd = 32;
-    sp.n_head = 2;
     const char *path = test_tmp("bpe-draft.gguf");
-    CHECK_OK(llamac_synth_write(path, &sp));
+    CHECK_OK(test_synth_bpe(src, path));
     llamac_model *bpe = NULL;
     llamac_context *bpe_ctx = NULL;
     CHECK_OK(llamac_model_load(path, NULL, &bpe));
@@ -324,6 +317,7 @@ static void test_errors(void) {
     CHECK_ERROR_HAS("another type");
     CHECK_INT(k.len, 0);
     /* a SentencePiece vocabulary (the same type) of 32000 tokens against stories' 512 */
+    char vocab[1024];
     snprintf(vocab, sizeof vocab, "%s/models/ggml-vocab-llama-spm.gguf", src);
     llamac_model_params mp = llamac_model_params_default();
     mp.vocab_only = true;

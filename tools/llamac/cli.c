@@ -352,7 +352,7 @@ static bool set_load_mode(struct cli_parser *p, const struct cli_opt *o, void *f
     return true;
 }
 
-static bool set_kv_type(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+bool cli_set_kv_type(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
     (void)o;
     if (llamac_kv_type_from_name(value, (llamac_kv_type *)field) != LLAMAC_OK) {
         cli_error(p->t.common, "%s: %s", p->name, llamac_last_error());
@@ -592,13 +592,13 @@ static const struct cli_opt context_rows[] = {
       .help = "flash attention (default: auto)" },
     { .names = { "-ctk", "--cache-type-k" },
       .arg = "TYPE",
-      .set = set_kv_type,
+      .set = cli_set_kv_type,
       .offset = COMMON(ctx.type_k),
       .field = "type_k",
       .help = "K cache type: f16 (default), f32, bf16, q8_0, q4_0, q4_1, iq4_nl, q5_0 or q5_1" },
     { .names = { "-ctv", "--cache-type-v" },
       .arg = "TYPE",
-      .set = set_kv_type,
+      .set = cli_set_kv_type,
       .offset = COMMON(ctx.type_v),
       .field = "type_v",
       .help = "V cache type, as -ctk (a quantized V cache needs flash attention)" },

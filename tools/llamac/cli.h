@@ -140,16 +140,19 @@ struct cli_prompt {
     bool parse_special;
 };
 
-/* Speculative decoding of run and chat (cli_spec.c), the target of CLI_TARGET_SPEC: -md/--model-draft FILE,
- * --spec-type LIST, --spec-draft-n-max/-n-min/-p-min, --spec-ngram-size-n, -ngld, -cd, -td, with llama.cpp's older
- * aliases. */
+/* Speculative decoding of run, chat and serve (cli_spec.c), the target of CLI_TARGET_SPEC: -md/--model-draft FILE,
+ * -hfd REPO, --spec-type LIST, --spec-draft-n-max/-n-min/-p-min, --spec-ngram-size-n, -ngld, -cd, -td, -ctkd, -ctvd,
+ * with llama.cpp's older aliases. */
 struct cli_spec {
     const char *model_path;
+    const char *hf_repo; /* -hfd OWNER/REPO[:QUANT]: the draft model from the Hub (model_path then points at hf_path) */
+    char hf_path[4096];
     bool want_draft; /* --spec-type named draft-simple */
     bool type_given; /* --spec-type was given */
     int32_t n_gpu_layers;
-    uint32_t n_ctx;    /* 0: the target's */
-    int32_t n_threads; /* 0: the target's */
+    uint32_t n_ctx;                /* 0: the target's */
+    int32_t n_threads;             /* 0: the target's */
+    llamac_kv_type type_k, type_v; /* the draft's KV cache (default F16, as llama.cpp's) */
     llamac_spec_params params;
     llamac_model *model; /* opened by cli_spec_open */
     llamac_context *ctx;
@@ -164,6 +167,11 @@ bool cli_spec_given(const struct cli_spec *k);
  * `target_cp` unless -cd/-td say otherwise, and fills *out; false with the error printed. */
 bool cli_spec_open(struct cli_common *c, struct cli_spec *k, llamac_model *target, const llamac_ctx_params *target_cp,
                    llamac_spec_params *out);
+/* Whether the flags ask for the draft model (-md, unless --spec-type leaves draft-simple out). */
+bool cli_spec_wants_model(const struct cli_spec *k);
+/* Loads the draft model into k->model (its -ngld), refusing one whose vocabulary is not `target`'s; false with the
+ * error printed. cli_spec_open calls it; serve, which gives the model to its engine, too. */
+bool cli_spec_load_model(struct cli_common *c, struct cli_spec *k, llamac_model *target);
 void cli_spec_close(struct cli_spec *k);
 
 /* The shared groups, in the order commands list them. */
@@ -202,6 +210,8 @@ bool cli_set_override(struct cli_parser *p, const struct cli_opt *o, void *field
  * for every layer), for rows of other groups that take the same values (-td, -ngld). */
 bool cli_set_threads(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value);
 bool cli_set_gpu_layers(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value);
+/* Setter of -ctk/-ctv (a KV-cache type by name), for rows of other groups that take the same values (-ctkd, -ctvd). */
+bool cli_set_kv_type(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value);
 
 /* False (the error printed) when more than one of the flags was given: a usage error. */
 bool cli_constraint_check(struct cli_common *c, const struct cli_constraint *k);

@@ -1,10 +1,12 @@
 /*
- * cli_spec.c - the speculative-decoding options that run and chat share, with llama-server's names: the draft model
- * (-md), its own offload, context and threads, the draft lengths and probability floor, and the draft types.
+ * cli_spec.c - the speculative-decoding options that run, chat and serve share, with llama-server's names: the draft
+ * model (-md), its own offload, context, threads and KV types, the draft lengths and probability floor, and the draft
+ * types.
  *
- * One option group (cli_group_spec, listed by run and chat) takes the flags; cli_spec_check refuses contradictory
- * ones, cli_spec_open opens the draft model (refusing one whose vocabulary is not the target's) and its context,
- * cli_spec_close closes them.
+ * One option group (cli_group_spec, listed by run, chat and serve) takes the flags; cli_spec_check refuses
+ * contradictory ones, cli_spec_open opens the draft model (refusing one whose vocabulary is not the target's) and its
+ * context, cli_spec_close closes them. serve loads the draft model alone (cli_spec_load_model): its engine makes the
+ * context, with a sequence per slot.
  */
 #include "cli.h"
 
@@ -17,6 +19,7 @@ void cli_spec_init(struct cli_spec *k) {
     k->params = llamac_spec_params_default();
     k->params.ngram_min = k->params.ngram_max; /* n-grams of exactly --spec-ngram-size-n tokens, as llama.cpp */
     k->n_gpu_layers = 0;
+    k->type_k = k->type_v = LLAMAC_KV_F16;
 }
 
 /* --spec-type: a comma-separated list of none, draft-simple (the -md model) and ngram-simple (n-gram lookup). */
@@ -74,6 +77,11 @@ static const struct cli_opt spec_rows[] = {
       .set = cli_set_str,
       .offset = SPEC(model_path),
       .help = "draft model sharing the target's vocabulary" },
+    { .names = { "-hfd", "-hfrd", "--hf-repo-draft", "--spec-draft-hf" },
+      .arg = "OWNER/REPO[:QUANT]",
+      .set = cli_set_str,
+      .offset = SPEC(hf_repo),
+      .help = "the draft model from the Hugging Face Hub, as -hf (downloaded once, then cached)" },
     { .names = { "--spec-type" },
       .arg = "TYPES",
       .set = set_types,
@@ -129,6 +137,16 @@ static const struct cli_opt spec_rows[] = {
       .min = -1,
       .max = 512, /* ggml's GGML_MAX_N_THREADS */
       .help = "the draft model's threads (default: -1, the target's)" },
+    { .names = { "-ctkd", "--cache-type-k-draft", "--spec-draft-type-k" },
+      .arg = "TYPE",
+      .set = cli_set_kv_type,
+      .offset = SPEC(type_k),
+      .help = "the draft model's K cache type, as -ctk (default: f16)" },
+    { .names = { "-ctvd", "--cache-type-v-draft", "--spec-draft-type-v" },
+      .arg = "TYPE",
+      .set = cli_set_kv_type,
+      .offset = SPEC(type_v),
+      .help = "the draft model's V cache type, as -ctv (default: f16)" },
 };
 const struct cli_group cli_group_spec = CLI_GROUP(
     "Speculative decoding (llama-server's names; the output is the same as without)", CLI_TARGET_SPEC, spec_rows);
@@ -136,13 +154,18 @@ const struct cli_group cli_group_spec = CLI_GROUP(
 bool cli_spec_given(const struct cli_spec *k) {
     struct cli_spec d;
     cli_spec_init(&d);
-    return k->model_path || k->type_given || k->n_gpu_layers != d.n_gpu_layers || k->n_ctx || k->n_threads ||
+    return k->model_path || k->hf_repo || k->type_given || k->n_gpu_layers != d.n_gpu_layers || k->n_ctx ||
+           k->n_threads || k->type_k != d.type_k || k->type_v != d.type_v ||
            memcmp(&k->params, &d.params, sizeof d.params) != 0;
 }
 
 bool cli_spec_check(struct cli_common *c, const struct cli_spec *k) {
-    if (k->want_draft && !k->model_path) {
+    if (k->want_draft && !k->model_path && !k->hf_repo) {
         cli_error(c, "--spec-type draft-simple needs a draft model (-md FILE)");
+        return false;
+    }
+    if (k->model_path && k->hf_repo) {
+        cli_error(c, "pass either -md FILE or -hfd OWNER/REPO[:QUANT], not both");
         return false;
     }
     if (k->params.n_min > k->params.n_max) {
@@ -152,28 +175,52 @@ bool cli_spec_check(struct cli_common *c, const struct cli_spec *k) {
     return true;
 }
 
+bool cli_spec_wants_model(const struct cli_spec *k) {
+    /* -md alone means the draft type; an explicit --spec-type list without draft-simple leaves the model unused */
+    return (k->model_path || k->hf_repo) && (k->want_draft || !k->type_given);
+}
+
+bool cli_spec_load_model(struct cli_common *c, struct cli_spec *k, llamac_model *target) {
+    if (k->hf_repo) { /* as -hf: the first GGUF file the name picks, from the cache or downloaded */
+        llamac_hub_params hp = cli_hub_params(c);
+        llamac_hub_list *files = NULL;
+        char err[1024];
+        if (cli_hub_pull(c, k->hf_repo, NULL, &hp, &files, err, sizeof err) != LLAMAC_OK) {
+            cli_error(c, "draft model %s: %s", k->hf_repo, err);
+            return false;
+        }
+        snprintf(k->hf_path, sizeof k->hf_path, "%s", llamac_hub_list_get(files, 0)->local_path);
+        llamac_hub_list_free(files);
+        k->model_path = k->hf_path;
+    }
+    llamac_model_params mp = c->model;
+    mp.n_gpu_layers = k->n_gpu_layers;
+    mp.progress = NULL;
+    if (llamac_model_load(k->model_path, &mp, &k->model) != LLAMAC_OK) {
+        cli_error(c, "draft model: %s", llamac_last_error());
+        return false;
+    }
+    if (llamac_model_check_draft(target, k->model) != LLAMAC_OK) {
+        const char *target_path = cli_model_path(c);
+        cli_error(c, "draft model %s cannot draft for %s: %s", k->model_path, target_path ? target_path : "",
+                  llamac_last_error());
+        return false;
+    }
+    return true;
+}
+
 bool cli_spec_open(struct cli_common *c, struct cli_spec *k, llamac_model *target, const llamac_ctx_params *target_cp,
                    llamac_spec_params *out) {
     *out = llamac_spec_params_default();
-    /* -md alone means the draft type; an explicit --spec-type list without draft-simple leaves the model unused */
-    bool use_model = k->model_path && (k->want_draft || !k->type_given);
-    if (use_model) {
-        llamac_model_params mp = c->model;
-        mp.n_gpu_layers = k->n_gpu_layers;
-        mp.progress = NULL;
-        if (llamac_model_load(k->model_path, &mp, &k->model) != LLAMAC_OK) {
-            cli_error(c, "draft model: %s", llamac_last_error());
-            return false;
-        }
-        if (llamac_model_check_draft(target, k->model) != LLAMAC_OK) {
-            const char *target_path = cli_model_path(c);
-            cli_error(c, "draft model %s cannot draft for %s: %s", k->model_path, target_path ? target_path : "",
-                      llamac_last_error());
+    if (cli_spec_wants_model(k)) {
+        if (!cli_spec_load_model(c, k, target)) {
             return false;
         }
         llamac_ctx_params cp = *target_cp;
         cp.n_ctx = k->n_ctx ? k->n_ctx : target_cp->n_ctx;
         cp.n_seq_max = 1;
+        cp.type_k = k->type_k;
+        cp.type_v = k->type_v;
         if (k->n_threads) {
             cp.n_threads = cp.n_threads_batch = k->n_threads;
         }

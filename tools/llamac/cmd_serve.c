@@ -895,12 +895,8 @@ static int serve(int argc, char **argv) {
     if (!cli_spec_check(&c, &spec)) {
         goto done;
     }
-    if (spec.model_path) {
-        cli_error(&c, "-md/--model-draft: llamac serve drafts by n-gram lookup (--spec-type ngram-simple); a draft "
-                      "model is not served yet (llamac run and chat take one)");
-        goto done;
-    }
-    o.so.defaults.spec = spec.params; /* n-gram lookup or nothing: no draft model */
+    o.so.defaults.spec = spec.params; /* the draft model, if any, is the engine's (loaded below) */
+    o.so.defaults.spec_draft = cli_spec_wants_model(&spec);
     if (o.no_cache_idle_slots) {
         o.ep.park_limit_mib = 0;
     }
@@ -1065,6 +1061,16 @@ static int serve(int argc, char **argv) {
     o.ep.type_k = c.ctx.type_k;
     o.ep.type_v = c.ctx.type_v;
     o.ep.flash_attn = c.ctx.flash_attn;
+    if (o.so.defaults.spec_draft) {
+        if (!cli_spec_load_model(&c, &spec, model)) {
+            goto done;
+        }
+        o.ep.draft_model = spec.model; /* the engine's draft context holds it */
+        o.ep.draft_n_ctx = spec.n_ctx;
+        o.ep.draft_n_threads = spec.n_threads;
+        o.ep.draft_type_k = spec.type_k;
+        o.ep.draft_type_v = spec.type_v;
+    }
     o.ep.on_step = server_engine_step; /* stream readers are woken once per step */
     o.ep.step_user_data = srv;
     if (!o.reranking && o.memory_check && !memory_fits(&c, model, &o.ep)) {
@@ -1119,6 +1125,7 @@ done:
     llamac_template_free(tmpl_tools);
     cli_adapters_free(&c.adapters);
     llamac_model_free(model);
+    cli_spec_close(&spec); /* the draft model: the engine's context holds its own reference */
     for (size_t i = 0; i < o.n_key_lists; i++) {
         free(o.key_lists[i]);
     }
