@@ -185,11 +185,11 @@ for cfg in "${configs[@]}"; do
     done
     wait "${pids[@]}"
     t1=$(date +%s.%N)
-    cat "$tmp"/out* | python3 -c 'import json,sys
+    python3 -c 'import json,sys
 d = a = n = 0
-for line in sys.stdin:
-    t = json.loads(line)["timings"]; n += t["predicted_n"]; d += t.get("draft_n", 0); a += t.get("draft_n_accepted", 0)
-print(n / (float(sys.argv[2]) - float(sys.argv[1])), d, a)' "$t0" "$t1" >> "$tmp/m"
+for f in sys.argv[3:]:
+    t = json.load(open(f))["timings"]; n += t["predicted_n"]; d += t.get("draft_n", 0); a += t.get("draft_n_accepted", 0)
+print(n / (float(sys.argv[2]) - float(sys.argv[1])), d, a)' "$t0" "$t1" "$tmp"/out* >> "$tmp/m"
     rm -f "$tmp"/out*
   done
   stop_llamac_serve

@@ -761,9 +761,9 @@ static void step(llamac_engine *e) {
         }
     }
     /* The policy under load: drafts only while the generating tokens, drafts included, stay within spec_batch_max
-     * (and within the batch's room beyond a token per slot and a prompt chunk, so that prefill never waits). */
+     * (and within half of the batch's room beyond a token per slot: prompt chunks keep the rest). */
     size_t draft_room = drafting && e->params.spec_batch_max > n_gen ? e->params.spec_batch_max - n_gen : 0;
-    size_t spare = e->n_batch - e->params.n_slots - e->chunk; /* chunk <= n_batch - n_slots */
+    size_t spare = (e->n_batch - e->params.n_slots) / 2;
     draft_room = draft_room < spare ? draft_room : spare;
     /* With drafting room, who drafts first goes round the slots from step to step. */
     uint32_t first = draft_room > 0 ? (uint32_t)(e->stats.steps % e->params.n_slots) : 0;
@@ -784,6 +784,8 @@ static void step(llamac_engine *e) {
         }
     }
     size_t budget = e->chunk, text = 0;
+    size_t free_batch = e->n_batch - llamac_batch_size(e->batch);
+    budget = budget < free_batch ? budget : free_batch; /* what the drafts left of the batch */
     struct eng_slot *s;
     while (budget > 0 && (s = next_prefill(e, key, &text)) != NULL) {
         size_t left = s->req->n_prompt - s->n_cache;
