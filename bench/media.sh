@@ -102,10 +102,12 @@ serve_case() { # serve_case NAME COMMAND...: starts the server, sends the reques
   : > "$work/$name.again"
   for i in $(seq 1 "$reps"); do
     for img in "${images[@]}"; do
-      # a prompt of its own per repetition, so that the first request of each finds nothing cached
-      jq -nc --arg url "data:image/png;base64,$(base64 -w0 "$img")" --arg t "Describe it ($i)" '{messages: [{role:
-        "user", content: [{type: "image_url", image_url: {url: $url}}, {type: "text", text: $t}]}], max_tokens: 1,
-        temperature: 0}' > "$work/body.json"
+      # a text of its own per repetition before the image, so that the first request of each finds nothing
+      # cached: llama-server keeps earlier prompts in its RAM cache (--cache-ram), and a prompt that begins with the
+      # image would find it there from the previous repetition
+      jq -nc --arg url "data:image/png;base64,$(base64 -w0 "$img")" --arg t "Picture $i." '{messages: [{role:
+        "user", content: [{type: "text", text: $t}, {type: "image_url", image_url: {url: $url}}, {type: "text",
+        text: "Describe it"}]}], max_tokens: 1, temperature: 0}' > "$work/body.json"
       for turn in first again; do
         curl -s -o "$work/reply.json" -w '%{time_total}' -H 'Content-Type: application/json' \
           --data-binary @"$work/body.json" "http://127.0.0.1:$port/v1/chat/completions" > "$work/wall"
