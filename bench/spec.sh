@@ -81,7 +81,7 @@ run_llamac() {
   "$llamac" run -m "$target" -f "$tmp/prompt.txt" -n "$n" --temp 0 --ignore-eos -t "$threads" -c "$ctx" -q -v $1 \
     > /dev/null 2> "$tmp/err" || { cat "$tmp/err" >&2; return 1; }
   awk '/tokens generated at/ { for (i = 1; i <= NF; i++) if ($i == "at") s = $(i + 1) }
-       /drafted/ { d = $4; a = $7 } END { printf "%s %d %d\n", s, d, a }' "$tmp/err"
+       / drafted [0-9]+ tokens, accepted / { d = $5; a = $8 } END { printf "%s %d %d\n", s, d, a }' "$tmp/err"
 }
 
 # llama-server (or llamac serve): one /completion, "tok/s drafted accepted"

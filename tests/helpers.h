@@ -66,6 +66,29 @@ static inline llamac_status test_synth_bpe(const char *src, const char *path) {
     return llamac_synth_write(path, &sp);
 }
 
+/* Writes to `path` a layer-skip draft of stories260K (llamac_quantize keeping 4 of its 5 layers): a real draft that
+ * is right about half of the time, for the speculative decoding tests. */
+static inline llamac_status test_skip_draft(const char *path) {
+    llamac_quantize_params qp = llamac_quantize_params_default();
+    int32_t prune[] = { 4 };
+    qp.ftype = LLAMAC_FTYPE_F32;
+    qp.prune_layers = prune;
+    qp.n_prune_layers = 1;
+    qp.n_threads = 1;
+    return llamac_quantize(test_model("stories260K.gguf"), path, &qp, NULL);
+}
+
+/* Writes to `path` a one-layer model with random weights over stories260K's vocabulary: a draft that is always
+ * wrong, for the speculative decoding tests. */
+static inline llamac_status test_random_draft(const char *path) {
+    llamac_synth_params sp = llamac_synth_params_default();
+    sp.vocab_from = test_model("stories260K.gguf");
+    sp.n_layer = 1;
+    sp.untied_output = true; /* varied text: its guesses are not the target's */
+    sp.seed = 7;
+    return llamac_synth_write(path, &sp);
+}
+
 /* Copies the last logits of `ctx` into out[n], checking that there are n (NaN where there are not). */
 static inline void test_last_logits(llamac_context *ctx, float *out, size_t n) {
     const float *l = NULL;

@@ -240,7 +240,10 @@ LLAMAC_API const char *llamac_finish_reason_str(llamac_finish_reason reason);
  *
  * Two sources, usable together (the n-gram lookup is tried first; the draft model when it finds nothing):
  * - a draft model: a smaller model sharing the target's vocabulary (llamac_model_check_draft), decoded in a context
- *   of its own, proposing its greedy continuation while its top token's probability stays at least p_min;
+ *   of its own, proposing its greedy continuation while its top token's probability stays at least p_min. A draft
+ *   model that misses four times in a row (no token as probable as p_min, or a draft rejected from its first token)
+ *   backs off: it skips the next 1, 2, 4, ... up to 32 chances to draft after each further miss, and drafts at every
+ *   chance again once a draft of it is accepted, so a draft that is rarely right costs little;
  * - n-gram lookup over the prompt and the output (prompt-lookup decoding): the tokens that followed the latest
  *   earlier occurrence of the last ngram_max..ngram_min tokens. It needs no second model and pays off when the
  *   output copies the input (editing code, summarising, extraction).

@@ -546,6 +546,7 @@ static void sample_slot(llamac_engine *e, struct eng_slot *s, uint64_t step) {
         pthread_mutex_unlock(&e->lock);
     }
     if (n_draft > 0) {
+        llamac__drafter_verified(&s->drafter, n_draft, k);
         llamac_ctx_seq_rm(e->ctx, s->id, (llamac_pos)s->n_cache, -1);
     }
 }

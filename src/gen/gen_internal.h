@@ -24,7 +24,16 @@ typedef struct llamac__drafter {
     llamac_token *cache; /* the draft sequence's tokens, positions 0..n_cache-1 */
     size_t n_cache;
     size_t cap; /* the draft context's positions */
+    /* The draft model's back-off: a decode that gave no draft, or a draft the target rejected from its first token,
+     * is a miss; from the LLAMAC__DRAFT_MISSES-th miss in a row on, the model skips proposals after each miss (1, 2,
+     * 4 ... LLAMAC__DRAFT_BACKOFF_MAX), so a draft that is rarely right costs a fraction of a decode per token
+     * instead of one per token, while one that is right now and then keeps drafting. */
+    uint32_t misses, skip;
+    bool from_model; /* the last proposal came from the draft model */
 } llamac__drafter;
+
+#define LLAMAC__DRAFT_MISSES 4
+#define LLAMAC__DRAFT_BACKOFF_MAX 32
 
 /* True when `p` asks for speculation (a draft model or n-gram lookup). */
 bool llamac__spec_on(const llamac_spec_params *p);
@@ -43,9 +52,12 @@ llamac_status llamac__drafter_start(llamac__drafter *d, const llamac_spec_params
 void llamac__drafter_free(llamac__drafter *d);
 
 /* Proposes up to min(max, n_max) tokens (into out) to follow the text h[0..n): the n-gram lookup's, else the draft
- * model's; *n_out 0 when there is none or it is shorter than n_min. Errors: the draft context's decode errors. */
+ * model's (unless it backs off); *n_out 0 when there is none or it is shorter than n_min. Errors: the draft
+ * context's decode errors. */
 llamac_status llamac__drafter_propose(llamac__drafter *d, const llamac_token *h, size_t n, llamac_token *out,
                                       size_t max, size_t *n_out);
+/* Tells the drafter how its last proposal of n_drafted tokens fared: n_accepted of them were the target's own. */
+void llamac__drafter_verified(llamac__drafter *d, size_t n_drafted, size_t n_accepted);
 /* Evaluates a prompt into sequence `seq` after the positions the generation kept, leaving logits for its last
  * token, and sets *n_past to the position after it (where the first generated token goes). */
 typedef llamac_status (*llamac__prompt_fn)(void *user_data, llamac_context *ctx, llamac_seq_id seq, llama_pos *n_past);

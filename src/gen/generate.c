@@ -247,6 +247,7 @@ llamac_status llamac__generate_run(llamac_context *ctx, const struct llamac__gen
             continue;
         }
         if (n_draft > 0) {
+            llamac__drafter_verified(&drafter, n_draft, n_checked);
             /* The rest of the draft was rejected (or used up): drop its KV entries. */
             llama_memory_seq_rm(llama_get_memory(ctx->lc), p->seq, pos, -1);
             n_draft = n_checked = 0;

@@ -234,15 +234,38 @@ llamac_status llamac__drafter_propose(llamac__drafter *d, const llamac_token *h,
     if (d->p->ngram) {
         *n_out = ngram_draft(d->p, h, n, out, max);
     }
+    d->from_model = false;
     if (*n_out == 0 && d->p->draft) {
+        if (d->skip > 0) {
+            d->skip--;
+            return LLAMAC_OK;
+        }
         llamac_status st = model_draft(d, h, n, out, max, n_out);
         if (st != LLAMAC_OK) {
             *n_out = 0;
             return st;
         }
+        d->from_model = true;
     }
     if (*n_out < (size_t)d->p->n_min) {
         *n_out = 0;
     }
+    if (d->from_model && *n_out == 0) {
+        llamac__drafter_verified(d, 1, 0); /* a decode that gave no draft: as a rejected one */
+    }
     return LLAMAC_OK;
+}
+
+void llamac__drafter_verified(llamac__drafter *d, size_t n_drafted, size_t n_accepted) {
+    if (!d->from_model || n_drafted == 0) {
+        return; /* n-gram lookup costs no decode: it never backs off */
+    }
+    if (n_accepted > 0) {
+        d->misses = 0;
+        return;
+    }
+    if (++d->misses >= LLAMAC__DRAFT_MISSES) {
+        uint32_t k = d->misses - LLAMAC__DRAFT_MISSES;
+        d->skip = k >= 5 ? LLAMAC__DRAFT_BACKOFF_MAX : 1u << k; /* 1, 2, 4, 8, 16, then 32 */
+    }
 }

@@ -4,8 +4,9 @@
  * lengths, with stop strings, a grammar and log-probabilities), drafts are really verified and partly rejected, the
  * slot's KV cache after rejected drafts serves the next request as one without speculation, the batch-width policy
  * turns drafting off under load, and bad settings are refused at submit. The same with a draft model: a layer-skip
- * draft of stories260K (llamac_quantize keeping 2 of its 5 layers), in the engine's draft context with a sequence
- * per slot; a draft model of another vocabulary is refused when the engine is created.
+ * draft of stories260K (llamac_quantize keeping 4 of its 5 layers), in the engine's draft context with a sequence
+ * per slot; a draft that is always wrong backs off; a draft model of another vocabulary is refused when the engine
+ * is created.
  */
 #include "helpers.h"
 
@@ -460,8 +461,35 @@ static void test_draft_model(void) {
         }
         CHECK_INT(k[3].res.usage.draft_tokens, 0);
     }
-    CHECK(accepted < drafted); /* the pruned draft is mostly wrong: its drafts were verified and rejected */
+    CHECK(accepted < drafted); /* the pruned draft is partly wrong: its drafts were verified and rejected */
     llamac_engine_free(e);
+
+    /* A draft that is always wrong backs off (spec.c): after four misses in a row it skips 1, 2, 4 ... proposals,
+     * so it drafts at about 9 of the 60 steps (without the back-off: all 60, 4 tokens each). */
+    const char *rnd_path = test_tmp("random-draft.gguf");
+    llamac_model *rnd = NULL;
+    CHECK_OK(test_random_draft(rnd_path));
+    CHECK_OK(llamac_model_load(rnd_path, NULL, &rnd));
+    if (rnd) {
+        e = engine_draft(1, 64, rnd);
+        struct sink w;
+        llamac_engine_request wr = greedy(&w, 60, 4);
+        wr.prompt = tok[0];
+        wr.n_prompt = n[0];
+        wr.spec_draft = true;
+        wr.spec.ngram = false;
+        wr.spec.p_min = 0;
+        CHECK_OK(llamac_engine_submit(e, &wr, NULL));
+        wait_done(&w);
+        CHECK_STR(w.text, want[0]);
+        CHECK(w.res.usage.draft_tokens > 0);
+        CHECK(w.res.usage.draft_tokens <= 4 * 12);
+        if (w.res.usage.draft_tokens > 4 * 12) {
+            fprintf(stderr, "the random draft drafted %d tokens in 60 steps\n", w.res.usage.draft_tokens);
+        }
+        llamac_engine_free(e);
+        llamac_model_free(rnd);
+    }
 
     /* spec_draft on an engine without a draft model, and a draft model of another vocabulary */
     e = engine_new(1, 16);
@@ -500,13 +528,7 @@ int main(void) {
     const char *stories = test_model("stories260K.gguf");
     CHECK_OK(llamac_model_load(stories, NULL, &model));
     const char *skip_path = test_tmp("stories-skip.gguf");
-    llamac_quantize_params qp = llamac_quantize_params_default();
-    int32_t prune[] = { 2, 3, 4 };
-    qp.ftype = LLAMAC_FTYPE_F32;
-    qp.prune_layers = prune;
-    qp.n_prune_layers = 3;
-    qp.n_threads = 1;
-    CHECK_OK(llamac_quantize(stories, skip_path, &qp, NULL));
+    CHECK_OK(test_skip_draft(skip_path));
     CHECK_OK(llamac_model_load(skip_path, NULL, &skip_model));
     if (!model || !skip_model) {
         fprintf(stderr, "cannot load the models: %s\n", llamac_last_error());

@@ -4,7 +4,7 @@
  * rejected, the KV cache after a rejected draft is the cache of a run without one, and bad settings are refused.
  *
  * Drafts: the same model in a second context (accepts everything), a layer-skip draft made from it at run time
- * (llamac_quantize keeping 2 of its 5 layers: a real, partly wrong draft), and n-gram lookup. A model synthesized
+ * (llamac_quantize keeping 4 of its 5 layers: a real, partly wrong draft), and n-gram lookup. A model synthesized
  * over another vocabulary must be refused.
  */
 #include "helpers.h"
@@ -17,13 +17,7 @@ static llamac_context *ctx, *self_ctx, *skip_ctx;
 static void setup(void) {
     const char *stories = test_model("stories260K.gguf");
     const char *skip_path = test_tmp("stories-skip.gguf");
-    llamac_quantize_params qp = llamac_quantize_params_default();
-    int32_t prune[] = { 2, 3, 4 };
-    qp.ftype = LLAMAC_FTYPE_F32;
-    qp.prune_layers = prune;
-    qp.n_prune_layers = 3;
-    qp.n_threads = 1;
-    CHECK_OK(llamac_quantize(stories, skip_path, &qp, NULL));
+    CHECK_OK(test_skip_draft(skip_path));
     llamac_ctx_params cp = test_ctx_params(1024);
     CHECK_OK(llamac_model_load(stories, NULL, &model));
     CHECK_OK(llamac_model_load(skip_path, NULL, &skip_model));
@@ -330,6 +324,46 @@ static void test_errors(void) {
     llamac_model_free(bpe);
 }
 
+/* A draft that is always wrong (random weights over stories' vocabulary) backs off: after each draft the target
+ * rejects from its first token the draft model skips 1, 2, 4 ... up to 32 proposals, so it drafts for a few of the
+ * 160 steps instead of every one (without the back-off: 4 tokens a step, over 600), and the output stays the
+ * target's. The model drafting for itself is always right and never backs off. */
+static void test_backoff(void) {
+    const char *path = test_tmp("random-draft.gguf");
+    CHECK_OK(test_random_draft(path));
+    llamac_model *rnd = NULL;
+    llamac_context *rnd_ctx = NULL;
+    CHECK_OK(llamac_model_load(path, NULL, &rnd));
+    llamac_ctx_params cp = test_ctx_params(1024);
+    if (rnd) {
+        CHECK_OK(llamac_ctx_new(rnd, &cp, &rnd_ctx));
+    }
+    if (!rnd_ctx) {
+        llamac_model_free(rnd);
+        return;
+    }
+    struct sink base, spec;
+    llamac_generate_result r0, r1;
+    CHECK_OK(gen("Once upon a time", greedy(160), &base, &r0));
+    llamac_generate_params p = greedy(160);
+    p.spec = spec_of(SKIP, 4);
+    p.spec.draft = rnd_ctx;
+    CHECK_OK(gen("Once upon a time", p, &spec, &r1));
+    CHECK_STR(spec.text, base.text);
+    CHECK(r1.n_drafted > 0);
+    CHECK(r1.n_drafted <= 4 * 16); /* at most 16 drafts of 4 in 160 steps */
+    if (r1.n_drafted > 4 * 16) {
+        fprintf(stderr, "the random draft drafted %d tokens (%d accepted) in %d steps\n", r1.n_drafted, r1.n_accepted,
+                r1.n_generated_tokens);
+    }
+    p.spec = spec_of(SELF, 4);
+    CHECK_OK(gen("Once upon a time", p, &spec, &r1));
+    CHECK_STR(spec.text, base.text);
+    CHECK(r1.n_drafted >= r1.n_generated_tokens / 2); /* a draft of 4 at nearly every step, all accepted */
+    llamac_ctx_free(rnd_ctx);
+    llamac_model_free(rnd);
+}
+
 int main(void) {
     setup();
     RUN(test_greedy_identical);
@@ -337,6 +371,7 @@ int main(void) {
     RUN(test_stop_and_grammar);
     RUN(test_kv_after_rejection);
     RUN(test_errors);
+    RUN(test_backoff);
     llamac_ctx_free(ctx);
     llamac_ctx_free(self_ctx);
     llamac_ctx_free(skip_ctx);
