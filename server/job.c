@@ -293,6 +293,12 @@ static void job_on_done(const llamac_engine_result *res, void *user_data) {
     c->r.slot = res->slot;
     if (res->status != LLAMAC_OK) {
         c->r.error = strdup(res->error && res->error[0] ? res->error : llamac_status_str(res->status));
+    } else if (j->stream && j->aborted &&
+               (res->finish_reason == LLAMAC_FINISH_CALLBACK || res->finish_reason == LLAMAC_FINISH_CANCELLED)) {
+        /* Ended by the shutdown (the token callback said stop once the job was aborted): the stream gets the error
+         * event a stream still waiting when the grace period ends gets, not a normal finish. */
+        c->r.status = LLAMAC_E_CANCELLED;
+        c->r.error = strdup("the server is shutting down");
     }
     if (res->stop) {
         c->r.stop_word = strdup(res->stop);
