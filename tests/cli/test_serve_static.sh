@@ -206,9 +206,11 @@ LLAMAC_BUILD=$(cd "$(dirname "$LLAMAC")/.." && pwd) PORT=0 SERVE_ARGS="-np 1 -t 
   "$LLAMAC_SOURCE_DIR/scripts/run-default.sh" > "$TMP/run.out" 2> "$TMP/run.log" &
 run_pid=$!
 page=""
-for _ in $(seq 1 200); do
+# up to 90 s: under load the script's start takes long (it failed once at 20 s on the 2-core machine at load 16)
+for _ in $(seq 1 900); do
   page=$(sed -n 's/^llamac serve: open \(http:[^ ]*\) in a browser to chat$/\1/p' "$TMP/run.log")
   [ -n "$page" ] && break
+  kill -0 "$run_pid" 2> /dev/null || break
   sleep 0.1
 done
 code=$(curl -s -o "$TMP/body" -w '%{http_code}' "$page")
