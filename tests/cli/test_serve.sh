@@ -248,6 +248,13 @@ expect_eq "detokenize (llama-server's pieces, BOS included)" "$(jqr .content)" "
 req POST "$S_URL/v1/completions" '{"prompt":"Once upon a time","temperature":0,"max_tokens":12,"stream":true}'
 sse_json "$TMP/body"
 expect_eq "completion stream = non-stream" "$(jqr '[.[] | .choices[0].text // empty] | join("")' "$TMP/events")" "$ctext"
+# the same for completions: a token whose text is held back sends no chunk (only the last, with finish_reason, is "")
+req POST "$S_URL/v1/completions" '{"prompt":"Hi","max_tokens":12,"stream":true,"grammar":"root ::= \"é, é.\""}'
+sse_json "$TMP/body"
+expect_eq "completion stream of two-byte characters: the text" \
+  "$(jqr '[.[] | .choices[0].text // empty] | join("")' "$TMP/events")" "é, é."
+expect_eq "completion stream of two-byte characters: no empty text chunk" \
+  "$(jqr '[.[] | .choices[0] | select(.text == "" and .finish_reason == null)] | length' "$TMP/events")" 0
 
 # --- 4 parallel requests on 4 slots give the sequential results ---
 for k in 1 2 3 4; do
