@@ -110,7 +110,7 @@ struct gen_request {
     /* the prompts: one rendered conversation (chat) or up to MAX_PROMPTS completion prompts */
     size_t n_prompts;
     llamac_token *tokens[MAX_PROMPTS];  /* a prompt with media: its text tokens (for echo and counts) */
-    size_t n_tokens[MAX_PROMPTS];       /* a prompt with media: all its tokens, the media's included */
+    size_t n_tokens[MAX_PROMPTS];       /* the count of tokens[] (with media: the text tokens only) */
     llamac_chunks *chunks[MAX_PROMPTS]; /* a prompt with media (llamac_chunks_free), else NULL */
     bool tokens_malloced[MAX_PROMPTS];  /* given as ids in the body (free), else tokenized (llamac_free) */
     char *echo[MAX_PROMPTS];            /* the prompt's text to echo (malloc), or NULL */
