@@ -17,33 +17,20 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 llamac=${LLAMAC_BIN:-"$root/build/bin/llamac"}
-server=${LLAMA_SERVER:-"$root/build/reference/bin/llama-server"}
-[ -x "$server" ] || server=/work/main/build/reference/bin/llama-server
-[ -x "$server" ] || { echo "lora.sh: no llama-server (cmake --build build --target reference-tools)" >&2; exit 1; }
+. "$root/bench/lib.sh"
+bench_server lora.sh
 work="$root/build/bench-models"
-vocab="${LLAMAC_VOCAB_DIR:-$root/.deps/llama.cpp/models}/ggml-vocab-qwen2.gguf"
 model=${1:-"$work/qwen2.5-0.5b-q4_k_m.gguf"}
 n=${N_PREDICT:-64}
 threads=${THREADS:-$(nproc)}
 reps=${REPS:-3}
 rank=${RANK:-16}
 ctx=${CTX:-4096}
-mkdir -p "$work"
-if [ ! -f "$model" ]; then
-  [ -f "$work/qwen2.5-0.5b-f16.gguf" ] ||
-    "$llamac" synth -q -o "$work/qwen2.5-0.5b-f16.gguf" --like qwen2.5-0.5b --type f16 --vocab-from "$vocab"
-  "$llamac" quantize -q "$work/qwen2.5-0.5b-f16.gguf" "$model" Q4_K_M > /dev/null
-fi
+bench_qwen05b "$model"
 adapter="$work/$(basename "$model" .gguf)-lora-r$rank.gguf"
 [ -f "$adapter" ] || "$llamac" synth -q --lora -m "$model" -o "$adapter" --targets all --rank "$rank" --seed 1
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2> /dev/null && wait "$p" 2> /dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_tmp
 
 # Both servers: the same model, adapter, context, slots and threads.
 flags=(-m "$model" --lora "$adapter" --lora-init-without-apply -c "$ctx" -np 4 -t "$threads" --host 127.0.0.1)

@@ -24,6 +24,7 @@ reps=${1:-8}
 threads=${2:-$(nproc)}
 build=${LLAMAC_BUILD:-"$root/build"}
 llamac=${LLAMAC_BIN:-"$build/bin/llamac"}
+. "$root/bench/lib.sh"
 models=${LLAMAC_TEST_MODELS:-"$root/../shared/models"}
 ref=${LLAMA_MTMD_CLI:-"$build/reference/bin/llama-mtmd-cli"}
 server_ref=${LLAMA_SERVER:-"$(dirname "$ref")/llama-server"}
@@ -89,15 +90,11 @@ serve_case() { # serve_case NAME COMMAND...: starts the server, sends the reques
   local name=$1
   shift
   local port
-  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port)
   "$@" --host 127.0.0.1 --port "$port" -m "$model" --mmproj "$work/mmproj.gguf" -np 1 -t "$threads" -c 2048 \
     -fa off > "$work/$name.log" 2>&1 &
   local pid=$! i img turn
-  for _ in $(seq 1 600); do
-    curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1 && break
-    kill -0 "$pid" 2> /dev/null || { echo "media.sh: $name did not start: $(tail -3 "$work/$name.log")" >&2; exit 1; }
-    sleep 0.1
-  done
+  wait_health "$port" "$pid" "$work/$name.log"
   : > "$work/$name.first"
   : > "$work/$name.again"
   for i in $(seq 1 "$reps"); do

@@ -15,22 +15,15 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 llamac=${LLAMAC_BIN:-"$root/build/bin/llamac"}
-server=${LLAMA_SERVER:-"$root/build/reference/bin/llama-server"}
-[ -x "$server" ] || server=/work/main/build/reference/bin/llama-server
-[ -x "$server" ] || { echo "router.sh: no llama-server (cmake --build build --target reference-tools)" >&2; exit 1; }
+. "$root/bench/lib.sh"
+bench_server router.sh
 models=${LLAMAC_TEST_MODELS:-"$root/../shared/models"}
 model_a=${MODEL_A:-"$models/stories260K.gguf"}
 model_b=${MODEL_B:-"$models/stories260K-chatml.gguf"}
 reps=${REPS:-5}
 threads=${THREADS:-1}
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2> /dev/null && wait "$p" 2> /dev/null; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+bench_tmp
 mkdir -p "$tmp/models" "$tmp/hf"
 ln -s "$model_a" "$tmp/models/a.gguf"
 ln -s "$model_b" "$tmp/models/b.gguf"
@@ -39,7 +32,6 @@ cat "$model_a" "$model_b" > /dev/null # in the page cache
 export HF_HUB_CACHE="$tmp/hf" HF_HOME="$tmp/hf" LLAMA_CACHE="$tmp/hf"
 
 # start NAME MAX : both routers on the folder with --models-max MAX; sets URL_L_NAME and URL_S_NAME
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 start() {
   local name=$1 max=$2 url="" port
   port=$(free_port)

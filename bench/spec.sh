@@ -18,9 +18,8 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 llamac=${LLAMAC_BIN:-"$root/build/bin/llamac"}
-server=${LLAMA_SERVER:-"$root/build/reference/bin/llama-server"}
-[ -x "$server" ] || server=/work/main/build/reference/bin/llama-server
-[ -x "$server" ] || { echo "spec.sh: no llama-server (cmake --build build --target reference-tools)" >&2; exit 1; }
+. "$root/bench/lib.sh"
+bench_server spec.sh
 work="$root/build/bench-models"
 vocab="${LLAMAC_VOCAB_DIR:-$root/.deps/llama.cpp/models}/ggml-vocab-qwen2.gguf"
 [ -f "$vocab" ] || vocab=/work/main/.deps/llama.cpp/models/ggml-vocab-qwen2.gguf
@@ -31,12 +30,7 @@ threads=${THREADS:-$(nproc)}
 reps=${REPS:-3}
 port=${PORT:-18473}
 ctx=${CTX:-2048}
-mkdir -p "$work"
-if [ ! -f "$target" ]; then
-  [ -f "$work/qwen2.5-0.5b-f16.gguf" ] ||
-    "$llamac" synth -q -o "$work/qwen2.5-0.5b-f16.gguf" --like qwen2.5-0.5b --type f16 --vocab-from "$vocab"
-  "$llamac" quantize -q "$work/qwen2.5-0.5b-f16.gguf" "$target" Q4_K_M > /dev/null
-fi
+bench_qwen05b "$target"
 if [ ! -f "$draft" ]; then
   "$llamac" synth -q -o "$work/draft-f16.gguf" --like qwen2.5-0.5b --layers 4 --type f16 --vocab-from "$vocab"
   "$llamac" quantize -q "$work/draft-f16.gguf" "$draft" Q4_K_M > /dev/null
@@ -100,11 +94,7 @@ for cfg in "${configs[@]}"; do
   # shellcheck disable=SC2086
   "$server" -m "$target" $sflags -c "$ctx" -np 1 -t "$threads" --port "$port" --host 127.0.0.1 > "$tmp/srv.log" 2>&1 &
   srv_pid=$!
-  for _ in $(seq 1 600); do
-    curl -sf "http://127.0.0.1:$port/health" > /dev/null 2>&1 && break
-    kill -0 "$srv_pid" 2> /dev/null || { tail -5 "$tmp/srv.log" >&2; exit 1; }
-    sleep 0.2
-  done
+  wait_health "$port" "$srv_pid" "$tmp/srv.log"
   run_server > /dev/null # warm-up
   : > "$tmp/l" && : > "$tmp/s"
   for r in $(seq 1 "$reps"); do
@@ -140,11 +130,7 @@ start_llamac_serve() {
   # shellcheck disable=SC2086
   "$llamac" serve -m "$target" $1 -c "$((ctx * $2))" -np "$2" -t "$threads" --port "$sport" > "$tmp/lsrv.log" 2>&1 &
   srv_pid=$!
-  for _ in $(seq 1 600); do
-    curl -sf "http://127.0.0.1:$sport/health" > /dev/null 2>&1 && return 0
-    kill -0 "$srv_pid" 2> /dev/null || { tail -5 "$tmp/lsrv.log" >&2; exit 1; }
-    sleep 0.2
-  done
+  wait_health "$sport" "$srv_pid" "$tmp/lsrv.log"
 }
 stop_llamac_serve() { kill "$srv_pid" && wait "$srv_pid" 2> /dev/null || true; srv_pid=; }
 
