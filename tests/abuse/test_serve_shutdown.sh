@@ -32,10 +32,9 @@ kill $hub_pid 2> /dev/null
 
 # --- a stream cut when --grace ends: an error event, then [DONE] ---
 start_server S -m "$W/slow.gguf" -np 1 -t 1 --grace 1
-curl -s -N "$S_URL/v1/completions" -H 'Content-Type: application/json' \
-  -d '{"prompt":"Once upon a time","max_tokens":100000,"ignore_eos":true,"stream":true}' > "$W/cut.sse" &
-curl_pid=$!
-for _ in $(seq 100); do grep -q '^data: {' "$W/cut.sse" 2> /dev/null && break; sleep 0.1; done
+stream_start "$S_URL/v1/completions" '{"prompt":"Once upon a time","max_tokens":100000,"ignore_eos":true,
+  "stream":true}' "$W/cut.sse"
+curl_pid=$stream_pid
 grep -q '^data: {' "$W/cut.sse" && pass || fail "the stream did not start"
 stop_server "$S_PID"
 expect_eq "server exit after the grace period" "$stop_rc" 0

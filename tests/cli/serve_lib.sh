@@ -97,6 +97,17 @@ req() {
 }
 
 # jqr FILTER [FILE] : jq -r FILTER over the JSON in FILE (default $TMP/body).
+# stream_start URL BODY FILE : a streaming POST of the JSON BODY to URL, its events into FILE, in the background (its
+# pid in $stream_pid); returns once the first data event has come (or after 10 s: the caller checks FILE)
+stream_start() {
+  curl -sN -H 'Content-Type: application/json' --data-binary "$2" "$1" > "$3" &
+  stream_pid=$!
+  for _ in $(seq 1 200); do
+    grep -q '^data: {' "$3" 2> /dev/null && return 0
+    sleep 0.05
+  done
+}
+
 jqr() {
   jq -r "$1" "${2:-$TMP/body}"
 }

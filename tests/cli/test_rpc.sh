@@ -70,14 +70,8 @@ expect_eq "serve --rpc exits cleanly" "$stop_rc" 0
 # requests to other replicas meanwhile: test_deploy_haproxy.sh) ---
 rpc_start C 127.0.0.5
 GGML_NO_BACKTRACE=1 start_server D -m "$M" -t 1 -np 1 -q --rpc "$C_EP"
-curl -sN -H 'Content-Type: application/json' --data-binary \
-  '{"prompt": "Once upon a time", "max_tokens": 1900, "temperature": 0, "stream": true}' \
-  "$D_URL/v1/completions" > "$TMP/dying" &
-stream_pid=$!
-for _ in $(seq 1 100); do
-  grep -q '^data: {' "$TMP/dying" && break
-  sleep 0.05
-done
+stream_start "$D_URL/v1/completions" '{"prompt": "Once upon a time", "max_tokens": 1900, "temperature": 0,
+  "stream": true}' "$TMP/dying"
 kill -9 "$C_PID"
 ended=0
 for _ in $(seq 1 200); do

@@ -78,14 +78,9 @@ expect_eq "refused lists change nothing" "$(jqr '.[0].scale')" "0.5"
 
 # POST /lora-adapters: the requests after it decode at the new scale; one running keeps the scale it started with.
 # The long one streams until it ends (the slot's context); the change is posted once its first tokens have come.
-curl -sN -H 'Content-Type: application/json' --data-binary \
-  '{"prompt": "Once upon a time", "max_tokens": 400, "temperature": 0, "stream": true}' \
-  "$S_URL/v1/completions" > "$TMP/long" &
-long=$!
-for _ in $(seq 1 100); do
-  grep -q '^data: {' "$TMP/long" && break
-  sleep 0.05
-done
+stream_start "$S_URL/v1/completions" '{"prompt": "Once upon a time", "max_tokens": 400, "temperature": 0,
+  "stream": true}' "$TMP/long"
+long=$stream_pid
 req POST "$S_URL/lora-adapters" '[{"id": 0, "scale": 1}]'
 expect_eq "POST /lora-adapters" "$code" 200
 expect_eq "POST /lora-adapters reply" "$(jq -c . "$TMP/body")" '{"success":true}'
