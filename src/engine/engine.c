@@ -172,6 +172,14 @@ static llamac_status check_params(const llamac_model *model, const llamac_engine
     return LLAMAC_OK;
 }
 
+/* The caller's parameters (NULL: the defaults) into *p, checked; *n_ctx gets the whole context to create. */
+static llamac_status resolve_params(const llamac_model *model, const llamac_engine_params *params,
+                                    llamac_engine_params *p, uint32_t *n_ctx) {
+    *p = params ? *params : llamac_engine_params_default();
+    *n_ctx = 0;
+    return check_params(model, p, n_ctx);
+}
+
 /* The context an engine creates for its slots (checked parameters; n_ctx from check_params). */
 static llamac_ctx_params engine_ctx_params(const llamac_engine_params *p, uint32_t n_ctx) {
     llamac_ctx_params cp = llamac_ctx_params_default();
@@ -197,9 +205,9 @@ llamac_status llamac_engine_kv_memory(const llamac_model *model, const llamac_en
     if (!model || !out) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_engine_kv_memory: NULL argument");
     }
-    llamac_engine_params p = params ? *params : llamac_engine_params_default();
-    uint32_t n_ctx = 0;
-    llamac_status st = check_params(model, &p, &n_ctx);
+    llamac_engine_params p;
+    uint32_t n_ctx;
+    llamac_status st = resolve_params(model, params, &p, &n_ctx);
     if (st != LLAMAC_OK) {
         return st;
     }
@@ -214,9 +222,9 @@ llamac_status llamac_engine_new(llamac_model *model, const llamac_engine_params 
     if (!model || !out) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_engine_new: NULL argument");
     }
-    llamac_engine_params p = params ? *params : llamac_engine_params_default();
-    uint32_t n_ctx = 0;
-    llamac_status st = check_params(model, &p, &n_ctx);
+    llamac_engine_params p;
+    uint32_t n_ctx;
+    llamac_status st = resolve_params(model, params, &p, &n_ctx);
     if (st != LLAMAC_OK) {
         return st;
     }
