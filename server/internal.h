@@ -7,12 +7,13 @@
  * readers and the parsed generation request), job.c (a generation in flight: reference counts, locking, waiting,
  * the hand-over to a streaming response; no JSON), complete.c (running a parsed request on the engine), openai.c
  * (the OpenAI dialect: its request fields, response and stream shapes, errors), anthropic.c, responses.c and
- * ollama.c (the Anthropic Messages, OpenAI Responses and Ollama dialects beside it), render.c (what their writers
+ * ollama.c (the Anthropic Messages, OpenAI Responses and Ollama dialects beside it; ollama_hub.c: Ollama's pull and
+ * delete over the Hugging Face cache), render.c (what their writers
  * share), completion.c (llama-server's native completion API and /props), native.c (llama-server's /tokenize,
  * /detokenize, /apply-template), media.c (images and audio in requests), draft.c, embed.c, admin.c (/health,
  * /v1/models, /metrics, /slots), wake.c (waking stream readers), static.c (what GET answers outside the API: the
  * embedded chat page, or --path DIR's files), router.c and router_models.c (router mode, router.h: many models, each
- * in a child process).
+ * in a child process; router_ollama.c: Ollama's listings and keep_alive over them).
  *
  * A handler gets a `struct request` with the whole body and fills in its reply: a status and a JSON value, a text
  * body, or a ready-made libmicrohttpd response (a stream). Every client mistake becomes a 4xx through reply_error,
@@ -187,8 +188,8 @@ void handle_ollama_tags(struct request *rq);            /* ollama.c: GET /api/ta
 void handle_ollama_show(struct request *rq);            /* ollama.c: POST /api/show */
 void handle_ollama_ps(struct request *rq);              /* ollama.c: GET /api/ps */
 void handle_ollama_version(struct request *rq);         /* ollama.c: GET /api/version */
-void handle_ollama_pull(struct request *rq);            /* ollama.c: POST /api/pull */
-void handle_ollama_delete(struct request *rq);          /* ollama.c: DELETE /api/delete */
+void handle_ollama_pull(struct request *rq);            /* ollama_hub.c: POST /api/pull */
+void handle_ollama_delete(struct request *rq);          /* ollama_hub.c: DELETE /api/delete */
 void handle_models_load(struct request *rq);            /* router.c: POST /models/load (router mode) */
 void handle_models_unload(struct request *rq);          /* router.c: POST /models/unload (router mode) */
 
@@ -205,6 +206,10 @@ bool request_lora(struct request *rq, json_t *v, const char *param, llamac_adapt
  * replies and returns true when the path is its to answer, false to leave the reply (404) to the caller (http.c). */
 bool static_init(struct server *s, char *err, size_t cap);
 bool static_serve(struct request *rq);
+
+/* Whether the client of a connection (its socket `fd`; -1: not known, false) has hung up, without reading what it
+ * sent (job.c). */
+bool connection_gone(int fd);
 
 /* Ends every job still waiting (job.c; server_shutdown). */
 void jobs_abort_all(struct server *s);

@@ -360,7 +360,7 @@ void job_cancel(struct job *j) {
 /* ---- waiting ---- */
 
 /* Has the client closed its end? A peek that reads EOF (or fails other than for "no data yet") says so. */
-static bool client_gone(int fd) {
+bool connection_gone(int fd) {
     if (fd < 0) {
         return false;
     }
@@ -381,7 +381,7 @@ bool job_wait(struct job *j) {
     while (j->n_done < j->n_accepted && !j->aborted) {
         struct timespec ts;
         deadline_in(&ts, 100);
-        if (pthread_cond_timedwait(&j->cond, &j->lock, &ts) == ETIMEDOUT && client_gone(j->fd)) {
+        if (pthread_cond_timedwait(&j->cond, &j->lock, &ts) == ETIMEDOUT && connection_gone(j->fd)) {
             break;
         }
     }
@@ -642,7 +642,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max) {
         }
         struct timespec ts;
         deadline_in(&ts, 100);
-        if (pthread_cond_timedwait(&j->cond, &j->lock, &ts) == ETIMEDOUT && client_gone(j->fd)) {
+        if (pthread_cond_timedwait(&j->cond, &j->lock, &ts) == ETIMEDOUT && connection_gone(j->fd)) {
             pthread_mutex_unlock(&j->lock);
             job_cancel(j);
             return MHD_CONTENT_READER_END_WITH_ERROR;

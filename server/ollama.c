@@ -1,28 +1,29 @@
 /*
  * ollama.c - Ollama's API: /api/chat, /api/generate, /api/embed and /api/embeddings, /api/tags, /api/show, /api/ps,
- * /api/version, /api/pull and /api/delete, with Ollama's field names, defaults (streaming on), durations in
- * nanoseconds, newline-delimited JSON streams and its error shape, {"error": "message"}.
+ * /api/version, with Ollama's field names, defaults (streaming on), durations in nanoseconds, newline-delimited JSON
+ * streams and its error shape, {"error": "message"}. /api/pull and /api/delete are ollama_hub.c's; in router mode
+ * the listings and keep_alive are router_ollama.c's (ollama.h).
  *
  * Generation goes through the same parsed request as every dialect (request.h): a chat's messages and tools are
  * OpenAI's shape already, bar tool-call arguments as objects (Ollama has no tool_choice; llamac takes OpenAI's
  * tool_choice and parallel_tool_calls as an extension); `options` holds the sampling fields; `format` is
  * "json" or a JSON Schema; `think` reaches the template as the other dialects' thinking does. Models are named as
- * Ollama names them (NAME:TAG); this server serves one, so the model lookup (find_model) and what `keep_alive`
- * asks of it (keep_alive_parse) are the places a registry of many models will take over: today the one model is
- * listed, shown, and stays loaded whatever keep_alive says. /api/pull and /api/delete answer 501 for now (the
- * commands `llamac pull` and `llamac rm` do what they would).
+ * Ollama names them (NAME:TAG). This server serves one model, in its own process: it is listed and shown, and stays
+ * loaded whatever `keep_alive` says (checked here; the router, which runs models in child processes, applies it).
  */
 #define _GNU_SOURCE
+#include "ollama.h"
 #include "complete.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 
 /* The Ollama API version these endpoints follow; clients compare it to the versions that added what they use. */
 #define OLLAMA_API_VERSION "0.12.6"
@@ -34,21 +35,63 @@ json_t *ollama_error(unsigned status, const char *param, const char *code, const
     return json_pack("{s:s}", "error", message);
 }
 
-/* ---- the served model (what a registry of many models will answer) ---- */
+/* ---- names ---- */
 
-/* Ollama's name of the served model: its id, with ":latest" when it has no tag of its own. */
-static void served_name(const struct server *s, char *buf, size_t cap) {
-    const char *id = s->model_id ? s->model_id : "model";
+void ollama_name(const char *id, char *buf, size_t cap) {
     const char *slash = strrchr(id, '/');
     bool tagged = strchr(slash ? slash : id, ':') != NULL;
     snprintf(buf, cap, "%s%s", id, tagged ? "" : ":latest");
 }
 
-/* Whether `name` names the served model (its id, or its Ollama name); replies 404 as Ollama does when not. */
+/* `name` without a "hf.co/" or "huggingface.co/" prefix. */
+static const char *without_host(const char *name) {
+    static const char *const hosts[] = { "hf.co/", "huggingface.co/" };
+    for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+        if (strncasecmp(name, hosts[i], strlen(hosts[i])) == 0) {
+            return name + strlen(hosts[i]);
+        }
+    }
+    return name;
+}
+
+bool ollama_name_is(const char *name, const char *id) {
+    if (!name || !id) {
+        return false;
+    }
+    if (strcmp(name, id) == 0) {
+        return true;
+    }
+    char a[512], b[512];
+    ollama_name(without_host(name), a, sizeof a);
+    ollama_name(id, b, sizeof b);
+    /* the name part exactly, the tag without regard to case */
+    const char *ta = strrchr(a, ':'), *tb = strrchr(b, ':');
+    return ta && tb && ta - a == tb - b && strncmp(a, b, (size_t)(ta - a)) == 0 && strcasecmp(ta, tb) == 0;
+}
+
+bool ollama_hub_spec(const char *name, char *spec, size_t cap) {
+    const char *n = without_host(name);
+    const char *colon = strrchr(n, ':');
+    size_t len = colon ? (size_t)(colon - n) : strlen(n);
+    const char *slash = memchr(n, '/', len);
+    if (!slash || slash == n || slash + 1 == n + len || memchr(slash + 1, '/', (size_t)(n + len - slash - 1)) ||
+        (colon && !colon[1])) {
+        return false;
+    }
+    bool latest = colon && strcasecmp(colon + 1, "latest") == 0;
+    int w =
+        snprintf(spec, cap, "%.*s%s%s", (int)len, n, colon && !latest ? ":" : "", colon && !latest ? colon + 1 : "");
+    return w > 0 && (size_t)w < cap;
+}
+
+/* The served model's Ollama name. */
+static void served_name(const struct server *s, char *buf, size_t cap) {
+    ollama_name(s->model_id ? s->model_id : "model", buf, cap);
+}
+
+/* Whether `name` names the served model; replies 404 as Ollama does when not. */
 static bool find_model(struct request *rq, const char *name) {
-    char served[512];
-    served_name(rq->s, served, sizeof served);
-    if (name && (strcmp(name, served) == 0 || (rq->s->model_id && strcmp(name, rq->s->model_id) == 0))) {
+    if (ollama_name_is(name, rq->s->model_id ? rq->s->model_id : "model")) {
         return true;
     }
     reply_error(rq, 404, "model", "model_not_found", "model '%s' not found", name ? name : "");
@@ -68,42 +111,93 @@ static bool request_model(struct request *rq, json_t *body, const char **name) {
     return find_model(rq, *name);
 }
 
-/* keep_alive: a Go duration ("5m", "1h30m", "-1", "0") or a number of seconds. Checked; the one model stays
- * loaded whatever it says (a registry will apply it per model). */
-static bool keep_alive_parse(struct request *rq, json_t *body) {
-    json_t *v = json_object_get(body, "keep_alive");
-    if (!v || json_is_null(v) || json_is_number(v)) {
-        return true;
-    }
-    const char *p = json_string_value(v);
-    bool ok = p != NULL && *p != '\0';
-    if (ok && (*p == '-' || *p == '+')) {
+/* ---- keep_alive ---- */
+
+/* A Go duration ("1h30m", "-1.5m", "0") or a bare number of seconds, in milliseconds; false when malformed. */
+static bool duration_ms(const char *text, double *ms) {
+    const char *p = text;
+    double sign = 1;
+    if (*p == '-' || *p == '+') {
+        sign = *p == '-' ? -1 : 1;
         p++;
     }
-    bool bare = ok && strspn(p, "0123456789.") == strlen(p); /* a number alone: seconds */
-    while (ok && *p && !bare) {
+    if (!*p) {
+        return false;
+    }
+    if (strspn(p, "0123456789.") == strlen(p)) { /* a number alone: seconds */
         char *end = NULL;
-        strtod(p, &end);
+        double v = strtod(p, &end);
+        *ms = sign * v * 1e3;
+        return end != p && *end == '\0';
+    }
+    static const struct {
+        const char *unit;
+        double ms;
+    } units[] = { { "ns", 1e-6 }, { "us", 1e-3 }, { "µs", 1e-3 }, { "ms", 1 },
+                  { "s", 1e3 },   { "m", 60e3 },  { "h", 3600e3 } };
+    double total = 0;
+    while (*p) {
+        char *end = NULL;
+        if (!isdigit((unsigned char)*p) && *p != '.') {
+            return false;
+        }
+        double v = strtod(p, &end);
         if (end == p) {
-            ok = false;
-            break;
+            return false;
         }
         p = end;
-        static const char *const units[] = { "ns", "us", "µs", "ms", "s", "m", "h" };
-        size_t best = 0;
+        size_t best = 0, which = 0;
         for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-            size_t n = strlen(units[i]);
-            if (strncmp(p, units[i], n) == 0 && n > best) {
+            size_t n = strlen(units[i].unit);
+            if (strncmp(p, units[i].unit, n) == 0 && n > best) {
                 best = n;
+                which = i;
             }
         }
-        ok = best > 0;
+        if (best == 0) {
+            return false;
+        }
+        total += v * units[which].ms;
         p += best;
     }
-    if (!ok) {
-        reply_error(rq, 400, "keep_alive", "invalid_value", "time: invalid duration \"%s\"", json_string_value(v));
+    *ms = sign * total;
+    return true;
+}
+
+bool ollama_keep_alive(struct request *rq, json_t *body, bool *given, int64_t *ms) {
+    json_t *v = json_object_get(body, "keep_alive");
+    *given = v && !json_is_null(v);
+    *ms = -1;
+    if (!*given) {
+        return true;
     }
-    return ok;
+    double d = 0;
+    bool ok = false;
+    if (json_is_number(v)) {
+        d = json_number_value(v) * 1e3;
+        ok = true;
+    } else if (json_is_string(v)) {
+        ok = duration_ms(json_string_value(v), &d);
+    }
+    if (!ok || isnan(d)) {
+        if (json_is_string(v)) {
+            reply_error(rq, 400, "keep_alive", "invalid_value", "time: invalid duration \"%s\"", json_string_value(v));
+        } else {
+            reply_error(rq, 400, "keep_alive", "invalid_type",
+                        "keep_alive must be a duration (\"5m\", \"-1\") or a number of seconds");
+        }
+        return false;
+    }
+    /* negative: for ever (Ollama's); a time beyond a century is for ever too */
+    *ms = d < 0 || d > 3.2e12 ? -1 : (int64_t)d;
+    return true;
+}
+
+/* Checks a request's keep_alive: the one model of this server stays loaded whatever it says. */
+static bool keep_alive_parse(struct request *rq, json_t *body) {
+    bool given;
+    int64_t ms;
+    return ollama_keep_alive(rq, body, &given, &ms);
 }
 
 /* ---- what the listing endpoints show of a model ---- */
@@ -121,29 +215,56 @@ static void human_number(uint64_t n, char *buf, size_t cap) {
     }
 }
 
-/* Time in RFC 3339 with nanoseconds, UTC, as Ollama writes it. */
-static void rfc3339(const struct timespec *ts, char *buf, size_t cap) {
+json_t *ollama_time_json(const struct timespec *ts) {
     struct tm tm;
     gmtime_r(&ts->tv_sec, &tm);
-    char date[32];
+    char date[32], buf[64];
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf, cap, "%s.%09ldZ", date, ts->tv_nsec);
+    snprintf(buf, sizeof buf, "%s.%09ldZ", date, ts->tv_nsec);
+    return json_string(buf);
 }
 
 static json_t *now_json(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    char buf[64];
-    rfc3339(&ts, buf, sizeof buf);
-    return json_string(buf);
+    return ollama_time_json(&ts);
 }
 
+json_t *ollama_mtime_json(const char *path) {
+    struct stat st;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (path && stat(path, &st) == 0) {
+        ts = st.st_mtim;
+    }
+    return ollama_time_json(&ts);
+}
+
+json_t *ollama_details(const char *arch, uint64_t n_params, const char *quant) {
+    char params[32];
+    human_number(n_params, params, sizeof params);
+    arch = arch ? arch : "";
+    return json_pack("{s:s, s:s, s:s, s:[s], s:s, s:s}", "parent_model", "", "format", "gguf", "family", arch,
+                     "families", arch, "parameter_size", params, "quantization_level", quant ? quant : "");
+}
+
+json_t *ollama_details_of_file(const char *path) {
+    llamac_gguf *g = NULL;
+    llamac_gguf_info gi = { 0 };
+    if (!path || llamac_gguf_open(path, &g) != LLAMAC_OK || llamac_gguf_get_info(g, &gi) != LLAMAC_OK) {
+        llamac_gguf_free(g);
+        return ollama_details(NULL, 0, NULL);
+    }
+    const char *quant = gi.file_type >= 0 ? llamac_ftype_name((llamac_ftype)gi.file_type) : NULL;
+    json_t *d = ollama_details(gi.architecture, gi.n_params, quant);
+    llamac_gguf_free(g);
+    return d;
+}
+
+/* The served model's details, from the loaded model. */
 static json_t *details_json(const struct server *s) {
     llamac_model_info mi;
     llamac_model_get_info(s->model, &mi);
-    char params[32];
-    human_number(mi.n_params, params, sizeof params);
-    const char *arch = mi.architecture ? mi.architecture : "";
     const char *ft = mi.file_type ? mi.file_type : "";
     if (strncmp(ft, "(guessed) ", 10) == 0) {
         ft += 10;
@@ -151,15 +272,13 @@ static json_t *details_json(const struct server *s) {
     if (strncmp(ft, "all ", 4) == 0) {
         ft += 4; /* llama.cpp's "all F32" is Ollama's "F32" */
     }
-    return json_pack("{s:s, s:s, s:s, s:[s], s:s, s:s}", "parent_model", "", "format", "gguf", "family", arch,
-                     "families", arch, "parameter_size", params, "quantization_level", ft);
+    return ollama_details(mi.architecture, mi.n_params, ft);
 }
 
-/* The model file's digest when it is a Hugging Face cache blob (blobs/<sha256>), else "". */
-static void digest_of(const struct server *s, char *buf, size_t cap) {
+void ollama_digest_of(const char *path, char *buf, size_t cap) {
     buf[0] = '\0';
     char real[PATH_MAX];
-    if (!s->opt.model_path || !realpath(s->opt.model_path, real)) {
+    if (!path || !realpath(path, real)) {
         return;
     }
     const char *base = strrchr(real, '/');
@@ -170,21 +289,18 @@ static void digest_of(const struct server *s, char *buf, size_t cap) {
 }
 
 static json_t *modified_json(const struct server *s) {
-    struct stat st;
-    struct timespec ts = { (time_t)s->started, 0 };
-    if (s->opt.model_path && stat(s->opt.model_path, &st) == 0) {
-        ts = st.st_mtim;
+    if (!s->opt.model_path) {
+        struct timespec ts = { (time_t)s->started, 0 };
+        return ollama_time_json(&ts);
     }
-    char buf[64];
-    rfc3339(&ts, buf, sizeof buf);
-    return json_string(buf);
+    return ollama_mtime_json(s->opt.model_path);
 }
 
 /* A model entry of /api/tags (and the start of one of /api/ps). */
 static json_t *model_entry(const struct server *s) {
     char name[512], digest[80];
     served_name(s, name, sizeof name);
-    digest_of(s, digest, sizeof digest);
+    ollama_digest_of(s->opt.model_path, digest, sizeof digest);
     llamac_model_info mi;
     llamac_model_get_info(s->model, &mi);
     struct stat st;
@@ -609,8 +725,7 @@ static struct gen_data *gen_data_new(const char *model, bool chat) {
     return g;
 }
 
-/* An empty chat or prompt loads the model in Ollama; here it is loaded already. */
-static void reply_loaded(struct request *rq, const char *model, bool chat) {
+void ollama_reply_done(struct request *rq, const char *model, bool chat, const char *why) {
     json_t *o = json_pack("{s:s, s:o}", "model", model, "created_at", now_json());
     if (chat) {
         json_object_set_new(o, "message", json_pack("{s:s, s:s}", "role", "assistant", "content", ""));
@@ -618,7 +733,7 @@ static void reply_loaded(struct request *rq, const char *model, bool chat) {
         json_object_set_new(o, "response", json_string(""));
     }
     json_object_set_new(o, "done", json_true());
-    json_object_set_new(o, "done_reason", json_string("load"));
+    json_object_set_new(o, "done_reason", json_string(why));
     reply_json(rq, 200, o);
 }
 
@@ -773,8 +888,8 @@ static bool parse_run(struct request *rq, json_t *body, struct gen_request *gr, 
     if (!parse(rq, body, chat, gr, &model, &empty)) {
         return false;
     }
-    if (empty) {
-        reply_loaded(rq, model, chat);
+    if (empty) { /* an empty chat or prompt loads the model in Ollama; here it is loaded already */
+        ollama_reply_done(rq, model, chat, "load");
         return false;
     }
     struct gen_data *g = gen_data_new(model, chat);
@@ -871,19 +986,4 @@ void handle_ollama_embeddings(struct request *rq) {
     }
     embeddings_free(&em);
     json_decref(body);
-}
-
-/* ---- the Hugging Face cache: pull and delete ---- */
-
-/* Not yet: a pull while serving needs the registry of many models to load what it fetched. Until then the routes
- * answer 501 in Ollama's shape, naming the commands that do it. */
-void handle_ollama_pull(struct request *rq) {
-    reply_error(rq, 501, NULL, "not_supported",
-                "/api/pull is not supported by llamac serve yet: download with `llamac pull OWNER/REPO[:QUANT]` "
-                "and serve it with -hf");
-}
-
-void handle_ollama_delete(struct request *rq) {
-    reply_error(rq, 501, NULL, "not_supported",
-                "/api/delete is not supported by llamac serve yet: remove a model with `llamac rm`");
 }

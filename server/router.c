@@ -17,6 +17,7 @@
 #include "router.h"
 #include "complete.h"
 #include "dynbuf.h"
+#include "ollama.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -60,6 +61,8 @@ struct rmodel {
     bool no_memory;          /* the last load was refused by the child's --memory-check */
     char last_error[512];    /* the child's last error line, or why it could not start */
     json_t *props, *listing; /* single-model mode: the child's /props and /v1/models, answered while it sleeps */
+    bool keep_set;           /* an Ollama request's keep_alive set its idle time (router_keep_alive) ... */
+    int64_t keep_ms;         /* ... to this many ms (< 0: never unloaded); else --sleep-idle-seconds applies */
     struct rmodel *next;
 };
 
@@ -121,13 +124,20 @@ static struct rmodel *lookup(struct router *r, const char *name) {
             return m;
         }
     }
+    for (struct rmodel *m = r->models; m; m = m->next) {
+        if (m->listed && ollama_name_is(name, m->src.name)) { /* "stories:latest", "hf.co/OWNER/REPO:q8_0" */
+            return m;
+        }
+    }
     return NULL;
 }
 
 /* ---- children ---- */
 
-/* Asks a running child to exit (lock held); the monitor kills it if it has not after KILL_AFTER_MS. */
+/* Asks a running child to exit (lock held); the monitor kills it if it has not after KILL_AFTER_MS. A keep_alive
+ * belonged to the model as loaded: its next load starts from the default again. */
 static void begin_unload(struct router *r, struct rmodel *m) {
+    m->keep_set = false;
     if (m->state == M_LOADING && m->spawn_pending) {
         m->spawn_pending = false;
         m->state = M_UNLOADED;
@@ -407,8 +417,15 @@ fail:
     pthread_cond_broadcast(&r->cond);
 }
 
-/* The monitor: starts the children asked for, unloads models idle for --sleep-idle-seconds, kills children that
- * do not exit when asked. */
+/* When loaded model `m` is unloaded if nobody uses it (monotonic ms; INT64_MAX: never): its last use plus the idle
+ * time an Ollama request's keep_alive gave it, else --sleep-idle-seconds (lock held). */
+static int64_t idle_deadline(const struct router *r, const struct rmodel *m) {
+    int64_t idle = m->keep_set ? m->keep_ms : r->opt.sleep_idle_s > 0 ? (int64_t)r->opt.sleep_idle_s * 1000 : -1;
+    return idle < 0 ? INT64_MAX : m->last_used_ms + idle;
+}
+
+/* The monitor: starts the children asked for, unloads models idle for --sleep-idle-seconds (or their keep_alive),
+ * kills children that do not exit when asked. */
 static void *monitor_run(void *arg) {
     struct router *r = arg;
     pthread_mutex_lock(&r->lock);
@@ -419,10 +436,9 @@ static void *monitor_run(void *arg) {
             if (m->spawn_pending && !r->stopping) {
                 spawn(r, m);
             }
-            if (m->state == M_LOADED && m->wanted == 0 && r->opt.sleep_idle_s > 0 &&
-                now - m->last_used_ms >= (int64_t)r->opt.sleep_idle_s * 1000) {
-                server_log(r->s, LLAMAC_LOG_INFO, "model %s: idle for %u s, unloading", m->src.name,
-                           r->opt.sleep_idle_s);
+            if (m->state == M_LOADED && m->wanted == 0 && now >= idle_deadline(r, m)) {
+                server_log(r->s, LLAMAC_LOG_INFO, "model %s: idle for %lld ms, unloading", m->src.name,
+                           (long long)(now - m->last_used_ms));
                 begin_unload(r, m);
             }
             if (m->state == M_UNLOADING && now >= m->kill_at_ms && m->pid > 0) {
@@ -750,6 +766,7 @@ static json_t *model_json(const struct router *r, const struct rmodel *m) {
 }
 
 static void reload(struct request *rq, struct router *r);
+static bool reload_models(struct router *r, char *err, size_t cap);
 
 static void handle_list(struct request *rq, struct router *r) {
     const char *again = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "reload");
@@ -904,6 +921,9 @@ static void single_answer(struct request *rq, struct router *r, void (*route)(st
 
 void router_answer(struct request *rq, void (*route)(struct request *rq)) {
     struct router *r = rq->s->router;
+    if (rq->error_shape == ollama_error && route != handle_ollama_version && router_ollama_answer(rq, route)) {
+        return; /* Ollama's listings, pull, delete and keep_alive (router_ollama.c) */
+    }
     if (r->single && route != handle_health && route != handle_ollama_version) {
         single_answer(rq, r, route);
         return;
@@ -1045,14 +1065,20 @@ static struct rmodel *find_models(const struct router_options *o, char *err, siz
     return head;
 }
 
-/* GET /models?reload=1: the folder, cache and preset read again. A model still listed keeps its child; one no
- * longer listed is unloaded (and kept, unlisted, until the router ends: a request may hold it). */
+/* GET /models?reload=1: the folder, cache and preset read again. */
 static void reload(struct request *rq, struct router *r) {
     char err[512] = "";
-    struct rmodel *fresh = find_models(&r->opt, err, sizeof err);
-    if (!fresh) {
+    if (!reload_models(r, err, sizeof err)) {
         reply_error(rq, 500, NULL, "reload_failed", "cannot reload the models: %s", err);
-        return;
+    }
+}
+
+/* The folder, cache and preset read again: a model still listed keeps its child; one no longer listed is unloaded
+ * (and kept, unlisted, until the router ends: a request may hold it). False with a message in err. */
+static bool reload_models(struct router *r, char *err, size_t cap) {
+    struct rmodel *fresh = find_models(&r->opt, err, cap);
+    if (!fresh) {
+        return false;
     }
     pthread_mutex_lock(&r->lock);
     for (struct rmodel *m = r->models; m; m = m->next) {
@@ -1102,6 +1128,7 @@ static void reload(struct request *rq, struct router *r) {
         }
     }
     pthread_mutex_unlock(&r->lock);
+    return true;
 }
 
 /* Single-model mode's one model, named as the single-model server names it (its alias list, else the file name),
@@ -1232,4 +1259,103 @@ void router_free(struct server *s) {
     }
     router_destroy(r);
     s->router = NULL;
+}
+
+/* ---- for Ollama's endpoints (router_ollama.c) ---- */
+
+bool router_entries(struct server *s, struct router_entry **out, size_t *n) {
+    struct router *r = s->router;
+    *out = NULL;
+    *n = 0;
+    pthread_mutex_lock(&r->lock);
+    size_t count = 0;
+    for (struct rmodel *m = r->models; m; m = m->next) {
+        count += m->listed;
+    }
+    struct router_entry *list = calloc(count + 1, sizeof *list);
+    bool ok = list != NULL;
+    struct timespec real;
+    clock_gettime(CLOCK_REALTIME, &real);
+    int64_t real_ms = (int64_t)real.tv_sec * 1000 + real.tv_nsec / 1000000, mono_ms = now_ms();
+    for (struct rmodel *m = r->models; m && ok; m = m->next) {
+        if (!m->listed) {
+            continue;
+        }
+        struct router_entry *e = &list[(*n)++];
+        e->name = strdup(m->src.name);
+        e->path = m->src.path ? strdup(m->src.path) : NULL;
+        e->source = m->src.source;
+        e->size = m->src.size;
+        e->loaded = m->state == M_LOADED;
+        e->port = m->port;
+        int64_t due = idle_deadline(r, m);
+        e->expires_ms = due == INT64_MAX ? INT64_MAX : real_ms + (due - mono_ms);
+        ok = e->name && (!m->src.path || e->path);
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (!ok) {
+        router_entries_free(list, *n);
+        *n = 0;
+        return false;
+    }
+    *out = list;
+    return true;
+}
+
+void router_entries_free(struct router_entry *list, size_t n) {
+    for (size_t i = 0; list && i < n; i++) {
+        free(list[i].name);
+        free(list[i].path);
+    }
+    free(list);
+}
+
+bool router_is_single(struct server *s) {
+    return s->router->single != NULL;
+}
+
+bool router_find(struct server *s, const char *name, char *id, size_t cap) {
+    struct router *r = s->router;
+    pthread_mutex_lock(&r->lock);
+    struct rmodel *m = r->single ? r->single : name ? lookup(r, name) : NULL;
+    if (m) {
+        snprintf(id, cap, "%s", m->src.name);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return m != NULL;
+}
+
+void router_keep_alive(struct server *s, const char *id, bool set, int64_t ms) {
+    struct router *r = s->router;
+    pthread_mutex_lock(&r->lock);
+    struct rmodel *m = lookup(r, id);
+    if (m) {
+        m->keep_set = set;
+        m->keep_ms = ms;
+        pthread_cond_broadcast(&r->cond);
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+void router_unload_now(struct server *s, const char *id) {
+    struct router *r = s->router;
+    pthread_mutex_lock(&r->lock);
+    struct rmodel *m = lookup(r, id);
+    while (m && running(m)) {
+        if (m->wanted == 0 && m->state != M_UNLOADING) {
+            server_log(s, LLAMAC_LOG_INFO, "model %s: unloading (keep_alive 0, or a delete)", m->src.name);
+            begin_unload(r, m);
+        }
+        wait_ms(r, 1000); /* until the requests it serves end, then until its process is gone */
+    }
+    pthread_mutex_unlock(&r->lock);
+}
+
+bool router_rescan(struct server *s, char *err, size_t cap) {
+    err[0] = '\0';
+    return s->router->single || reload_models(s->router, err, cap);
+}
+
+json_t *router_child_get(struct server *s, uint16_t port, const char *path) {
+    return child_get_json(s->router, port, path);
 }

@@ -75,4 +75,42 @@ void router_answer(struct request *rq, void (*route)(struct request *rq));
 void router_stop(struct server *s);
 void router_free(struct server *s);
 
+/* What Ollama's endpoints in router mode (router_ollama.c, ollama_hub.c) read and change of the router, each call
+ * under its lock (the functions below need a server in router mode, or in single-model mode with sleep). */
+struct router_entry {
+    char *name;         /* the model's id */
+    char *path;         /* its file, or NULL (a preset's hf-repo, single-model mode's -hf) */
+    const char *source; /* as router_source.source ("model" in single-model mode) */
+    uint64_t size;      /* as router_source.size */
+    bool loaded;        /* its child serves */
+    uint16_t port;      /* then the child's port */
+    int64_t expires_ms; /* then when it is unloaded unless used meanwhile: unix time in ms; INT64_MAX: never */
+};
+
+/* The listed models, in the list's order, into *out (caller frees with router_entries_free) and *n. False when out
+ * of memory. */
+bool router_entries(struct server *s, struct router_entry **out, size_t *n);
+void router_entries_free(struct router_entry *list, size_t n);
+
+/* Single-model mode (-m with --sleep-idle-seconds), rather than router mode. */
+bool router_is_single(struct server *s);
+
+/* The id of the listed model that `name` names as requests name models (an id, an alias, an Ollama name) into id
+ * (cap bytes); in single-model mode the one model, whatever the name. False when none does. */
+bool router_find(struct server *s, const char *name, char *id, size_t cap);
+
+/* Ollama's keep_alive for model `id`: it is unloaded once nobody has used it for `ms` milliseconds (0: as soon as its
+ * requests end; < 0: never); `set` false gives it back --sleep-idle-seconds (or never). */
+void router_keep_alive(struct server *s, const char *id, bool set, int64_t ms);
+
+/* Unloads model `id` now and returns once its process has exited (nothing when it is not running). */
+void router_unload_now(struct server *s, const char *id);
+
+/* Reads the folder, cache and preset again, as GET /models?reload=1 does (single-model mode: nothing to read).
+ * False with a message in err (cap bytes). */
+bool router_rescan(struct server *s, char *err, size_t cap);
+
+/* GET `path` of the child listening on `port`: the JSON of a 200 answer (caller frees with json_decref), else NULL. */
+json_t *router_child_get(struct server *s, uint16_t port, const char *path);
+
 #endif /* LLAMAC_SERVER_ROUTER_H */

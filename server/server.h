@@ -65,6 +65,10 @@ struct server_options {
     size_t max_header;                   /* bytes of memory per connection for the request line and headers */
     const char *tls_key, *tls_cert;      /* PEM texts: serve HTTPS (libmicrohttpd over GnuTLS); NULL: plain HTTP */
     struct server_defaults defaults;
+    /* The Hugging Face Hub for Ollama's /api/pull and /api/delete: hub_offline (--offline) turns pulls off;
+     * hub_token (-hft) is the token (NULL: the environment's, as llamac_hub_params). */
+    bool hub_offline;
+    const char *hub_token;
     /* The server's log: warnings, and one INFO line per request when it is done (the access log: "done request: POST
      * /v1/chat/completions 127.0.0.1 200 prompt_tokens=12 generated_tokens=30 time_ms=84.1"; DEBUG for the polled
      * endpoints /health, /v1/models, /metrics and /slots, which llama-server leaves out of its log). Runs on any

@@ -76,6 +76,17 @@ unit_exec() {
   set +f
 }
 
+# child_pid ROUTER_PID MODEL_NAME : the pid of the router's child serving MODEL_NAME (--alias NAME), or nothing.
+child_pid() {
+  local p
+  for p in $(pgrep -P "$1"); do
+    if tr '\0' '\n' < "/proc/$p/cmdline" 2> /dev/null | grep -qx -- "$2"; then
+      echo "$p"
+      return
+    fi
+  done
+}
+
 # stop_server PID : SIGTERM, then wait; sets $stop_rc.
 stop_server() {
   stop_rc=0

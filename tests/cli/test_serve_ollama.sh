@@ -3,7 +3,8 @@
 # conversation), embed, options (num_predict, temperature, seed, stop), format (json and a JSON schema), a tool call
 # round trip (tool_choice is llamac's extension, as Ollama's own models decide themselves), think (a template that
 # opens <think>), counts and durations, and errors in Ollama's shape {"error": "..."} (bad JSON, missing and unknown
-# model, a prompt over the context; /api/pull and /api/delete are a 501 naming the commands that do it) - on
+# model, a prompt over the context; a pull of a name that is not a Hugging Face model, a delete of the served model;
+# test_serve_ollama_models.sh pulls and deletes, and runs the router) - on
 # stories260K-chatml and on a synthesized Qwen3 with Qwen3's tool-capable template. A client that goes away
 # mid-stream frees its slot.
 . "$(dirname "$0")/lib.sh"
@@ -200,10 +201,14 @@ err "images (no multimodal model)" 400 '{"model":"stories260K-chatml.gguf","mess
 err "generate: missing model" 400 '{"prompt":"Hi"}' /api/generate
 err "embed: no input" 400 '{"model":"stories260K-chatml.gguf"}' /api/embed
 err "show: missing model" 400 '{}' /api/show
-req POST "$S_URL/api/pull" '{"model":"hf.co/owner/repo"}'
-expect_eq "pull: not yet, said so" "$code:$(jqr '.error | contains("llamac pull")')" "501:true"
+req POST "$S_URL/api/pull" '{"model":"llama3.2:1b"}'
+expect_eq "pull: only Hugging Face models" "$code:$(jqr '.error | contains("hf.co/OWNER/REPO")')" "400:true"
+req POST "$S_URL/api/pull" '{}'
+expect_eq "pull: no model" "$code:$(jqr .error)" "400:model is required"
 req DELETE "$S_URL/api/delete" '{"model":"stories260K-chatml.gguf"}'
-expect_eq "delete: not yet, said so" "$code:$(jqr '.error | contains("llamac rm")')" "501:true"
+expect_eq "delete: the served model is not removable" "$code:$(jqr '.error | contains("this server serves")')" "403:true"
+req DELETE "$S_URL/api/delete" '{"model":"nope"}'
+expect_eq "delete: an unknown model" "$code:$(jqr .error)" "404:model 'nope' not found"
 req POST "$S_URL/api/chat" '{"model":"stories260K-chatml.gguf"}'
 expect_eq "chat without messages: loads" "$code:$(jqr '"\(.done):\(.done_reason)"')" "200:true:load"
 

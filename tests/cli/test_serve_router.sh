@@ -60,16 +60,6 @@ status() {
   curl -s ${AUTH:+-H "Authorization: Bearer $AUTH"} "$1/v1/models" |
     jq -r --arg m "$2" '.data[] | select(.id == $m) | .status.value'
 }
-# child_pid ROUTER_PID MODEL_NAME : the pid of the router's child serving MODEL_NAME (--alias NAME), or nothing
-child_pid() {
-  local p
-  for p in $(pgrep -P "$1"); do
-    if tr '\0' '\n' < "/proc/$p/cmdline" 2> /dev/null | grep -qx -- "$2"; then
-      echo "$p"
-      return
-    fi
-  done
-}
 # wait_status URL MODEL STATUS : up to 10 s
 wait_status() {
   for _ in $(seq 100); do
@@ -172,7 +162,7 @@ expect_eq "bad JSON" "$code:$(jqr .error.code)" "400:invalid_json"
 req POST "$R_URL/v1/completions" '{"model":7,"prompt":"x"}'
 expect_eq "model not a string" "$code:$(jqr .error.param)" "400:model"
 req POST "$R_URL/api/generate" '{"model":"nope","prompt":"x"}'
-expect_eq "unknown model, Ollama's error shape" "$code:$(jqr '.error | type')" "400:string"
+expect_eq "unknown model, Ollama's error shape and status" "$code:$(jqr .error)" "404:model 'nope' not found"
 
 # --- POST /models/unload and /models/load ---
 stories_pid=$(child_pid "$R_PID" stories)

@@ -922,6 +922,8 @@ static int serve(int argc, char **argv) {
     o.so.chat_template_kwargs = o.chat.kwargs;
     o.so.verbose = c.verbose; /* as llama-server's --verbose: __verbose in the OpenAI responses */
     o.so.thinking = (llamac_thinking)o.chat.thinking;
+    o.so.hub_offline = c.offline; /* Ollama's /api/pull and /api/delete */
+    o.so.hub_token = c.hf_token;
 
     /* Every thread started from here on inherits the blocked signals; only the watcher's sigwait takes them. */
     sigemptyset(&watch.sigs);
