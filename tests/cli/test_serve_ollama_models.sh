@@ -163,6 +163,13 @@ req GET "$R_URL/api/ps"
 expect_eq "keep_alive 0: ps empty" "$code:$(jqr '[.models[].name] | join(",")')" "200:"
 req POST "$R_URL/api/generate" '{"model":"stories","prompt":"x","keep_alive":"soon"}'
 expect_eq "a malformed keep_alive" "$code:$(jqr .error)" '400:time: invalid duration "soon"'
+req POST "$R_URL/api/generate" '{"model":"stories","prompt":"x","keep_alive":[5]}'
+expect_eq "keep_alive not a duration" "$code:$(jqr '.error | startswith("keep_alive must be")')" "400:true"
+# show reaches the model's child, by Ollama's older "name" field too
+req POST "$R_URL/api/show" '{"name":"stories:latest"}'
+expect_eq "show by name" "$code:$(jqr '.details.family'):$(jqr '.model_info["general.architecture"]')" "200:llama:llama"
+req POST "$R_URL/api/show" '{"model":"nope"}'
+expect_eq "show unknown" "$code:$(jqr .error)" "404:model 'nope' not found"
 
 # a client that goes away mid-pull cancels it: nothing linked into the cache, the partial file kept for a resume
 curl -s -N --max-time 2 -H 'Content-Type: application/json' --data-binary '{"model":"hf.co/test/stall-GGUF:Q8_0"}' \
@@ -191,10 +198,17 @@ expect_eq "delete without a model" "$(jqr .errors.no_model "$F")" "ResponseError
 stop_server "$R_PID"
 expect_eq "router exit" "$stop_rc" 0
 
-# --- --offline: no pulls ---
-start_server O --models-dir "$W/models" --offline -t 1
+# --- --offline: no pulls; --api-key guards pull and delete as every endpoint ---
+start_server O --models-dir "$W/models" --offline --api-key sekrit -t 1
+req POST "$O_URL/api/pull" '{"model":"hf.co/test/tiny-GGUF:Q8_0"}'
+expect_eq "pull without the key" "$code" 401
+req DELETE "$O_URL/api/delete" '{"model":"test/tiny-GGUF:Q4_K_M"}'
+expect_eq "delete without the key" "$code" 401
+[ -e "$REPO/snapshots/$C1/tiny-Q4_K_M.gguf" ] && pass || fail "a delete without the key removed the file"
+AUTH=sekrit
 req POST "$O_URL/api/pull" '{"model":"hf.co/test/tiny-GGUF:Q8_0"}'
 expect_eq "--offline: pull off" "$code:$(jqr '.error | contains("--offline")')" "501:true"
+AUTH=""
 stop_server "$O_PID"
 
 # --- the single-model server: pull and delete over the cache; its own model is not removable ---
