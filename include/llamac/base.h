@@ -133,6 +133,21 @@ LLAMAC_API llamac_status llamac_backend_init(void);
 /* Drops one reference taken by llamac_backend_init(). Extra calls are no-ops. Thread-safe. */
 LLAMAC_API void llamac_backend_free(void);
 
+/* Where llama.cpp's CPU threads run on a machine with several NUMA nodes (llama.cpp's --numa). */
+typedef enum llamac_numa {
+    LLAMAC_NUMA_DISABLED = 0,   /* no NUMA handling (the default) */
+    LLAMAC_NUMA_DISTRIBUTE = 1, /* spread the threads evenly over the nodes */
+    LLAMAC_NUMA_ISOLATE = 2,    /* only the CPUs of the node the process started on */
+    LLAMAC_NUMA_NUMACTL = 3     /* the CPUs numactl (the process's CPU affinity) allows */
+} llamac_numa;
+
+/* Sets the NUMA strategy for the whole process, as llama.cpp's llama_numa_init: call it before the first model is
+ * loaded (a model mapped before does not get NUMA-aware page placement). The first strategy other than
+ * LLAMAC_NUMA_DISABLED holds for the process (llama.cpp cannot change it); on a machine with one node it changes
+ * nothing. Errors: LLAMAC_E_INVALID_ARGUMENT (not a llamac_numa), LLAMAC_E_UNSUPPORTED (another strategy was set
+ * before; the message names it). Thread-safe. */
+LLAMAC_API llamac_status llamac_numa_init(llamac_numa strategy);
+
 typedef enum llamac_device_type {
     LLAMAC_DEVICE_CPU = 0,
     LLAMAC_DEVICE_GPU = 1,

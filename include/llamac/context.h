@@ -63,11 +63,27 @@ typedef enum llamac_pooling {
 } llamac_pooling;
 
 typedef enum llamac_rope_scaling {
-    LLAMAC_ROPE_SCALING_DEFAULT = -1,
+    LLAMAC_ROPE_SCALING_DEFAULT = -1, /* what the model's metadata says (linear when it says nothing) */
     LLAMAC_ROPE_SCALING_NONE = 0,
     LLAMAC_ROPE_SCALING_LINEAR = 1,
     LLAMAC_ROPE_SCALING_YARN = 2
 } llamac_rope_scaling;
+
+/* RoPE scaling: how positions beyond the training context are stretched (llama.cpp's --rope-* and --yarn-* flags).
+ * Every field's default takes the model's own value; llamac_ctx_params_default and llamac_engine_params_default fill
+ * them in. Checked by llamac_ctx_new: every number must be finite, freq_base, freq_scale and yarn_orig_ctx not
+ * negative (LLAMAC_E_INVALID_ARGUMENT, naming the field as "rope.FIELD"). */
+typedef struct llamac_rope_params {
+    llamac_rope_scaling scaling; /* default LLAMAC_ROPE_SCALING_DEFAULT */
+    float freq_base;             /* base frequency (theta); 0 = from the model */
+    float freq_scale;            /* position scale: 0.25 stretches the context 4 times; 0 = from the model */
+    float yarn_ext_factor;       /* YaRN extrapolation mix (0 = full interpolation); negative = from the model (1 with
+                                    YaRN scaling, else 0) */
+    float yarn_attn_factor;      /* YaRN attention magnitude scale; negative = from the model */
+    float yarn_beta_fast;        /* YaRN low correction dimension; negative = from the model */
+    float yarn_beta_slow;        /* YaRN high correction dimension; negative = from the model */
+    uint32_t yarn_orig_ctx;      /* YaRN original context size; 0 = the model's training context */
+} llamac_rope_params;
 
 typedef struct llamac_ctx_params {
     uint32_t n_ctx;          /* tokens of context; 0 = min(4096, the model's training context). llama.cpp rounds
@@ -81,15 +97,17 @@ typedef struct llamac_ctx_params {
     llamac_kv_type type_k; /* default F16 */
     llamac_kv_type type_v; /* default F16; a quantized V cache needs flash attention */
     llamac_attn_rotation attn_rotation;
-    bool embeddings;        /* produce embeddings (default false) */
-    llamac_pooling pooling; /* for embeddings */
-    llamac_rope_scaling rope_scaling;
-    float rope_freq_base;    /* 0 = from the model */
-    float rope_freq_scale;   /* 0 = from the model */
+    bool embeddings;         /* produce embeddings (default false) */
+    llamac_pooling pooling;  /* for embeddings */
+    llamac_rope_params rope; /* RoPE scaling (default: the model's) */
     bool allow_ctx_overflow; /* allow n_ctx beyond the model's training context */
     bool offload_kqv;        /* keep the KV cache on the GPU when layers are offloaded (default true) */
+    bool op_offload;         /* run operations on host-resident weights on the GPU when that is faster (llama.cpp's
+                                --op-offload; default true) */
     bool kv_unified;         /* one KV buffer shared by all sequences (default false, as llama.cpp): sequences can
                                 then share cells (a token in several sequences, partial llamac_ctx_seq_cp) */
+    /* A model with sliding-window attention always gets a full-size cache for its window layers (llama.cpp's C API
+     * default, llama-server's --swa-full), so that every cached token stays usable for prefix reuse. */
 } llamac_ctx_params;
 
 /* The defaults described above. Thread-safe. */

@@ -71,6 +71,10 @@ typedef struct llamac_engine_params {
     llamac_kv_type type_k;    /* default F16 */
     llamac_kv_type type_v;    /* default F16; a quantized V cache needs flash attention */
     llamac_flash_attn flash_attn; /* default AUTO */
+    llamac_rope_params rope;      /* RoPE scaling of the slots' context (default: the model's); checked as
+                                     llamac_ctx_new checks it */
+    bool offload_kqv;             /* as llamac_ctx_params.offload_kqv (default true) */
+    bool op_offload;              /* as llamac_ctx_params.op_offload (default true) */
     bool allow_ctx_overflow;      /* allow a slot context beyond the model's training context (default false) */
     int64_t park_limit_mib; /* host memory for parked slot caches (see above), in MiB: default 8192 (llama-server's
                                --cache-ram), -1 no limit, 0 never park */

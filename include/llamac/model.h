@@ -31,6 +31,14 @@ typedef enum llamac_split_mode {
     LLAMAC_SPLIT_ROW = 2    /* rows split across GPUs where the backend supports it */
 } llamac_split_mode;
 
+/* Whether llama.cpp reads the tensors an architecture marks (per-layer embeddings, ...) from the file on demand
+ * rather than keeping them resident (llama.cpp's -lzm / --lazy-mode); on demand needs mmap. */
+typedef enum llamac_lazy_mode {
+    LLAMAC_LAZY_AUTO = 0, /* on demand for such tensors larger than 4 GiB (the default) */
+    LLAMAC_LAZY_OFF = 1,  /* always resident */
+    LLAMAC_LAZY_ON = 2    /* always on demand */
+} llamac_lazy_mode;
+
 typedef enum llamac_kv_override_type {
     LLAMAC_KV_OVERRIDE_INT = 0,
     LLAMAC_KV_OVERRIDE_FLOAT = 1,
@@ -48,6 +56,17 @@ typedef struct llamac_kv_override {
     bool bool_value;
     const char *str_value; /* borrowed, NUL-terminated */
 } llamac_kv_override;
+
+/* Places the weights whose names match a pattern in a buffer type of a device of choice (llama.cpp's -ot /
+ * --override-tensor PATTERN=TYPE): the usual use keeps a Mixture-of-Experts model's expert weights in host memory,
+ * { "\\.ffn_(up|down|gate)_exps", "CPU" }, while the other layers go to the GPU. For each weight the first rule whose
+ * pattern matches decides. */
+typedef struct llamac_tensor_override {
+    const char *pattern;     /* borrowed for the load; a regular expression (ECMAScript, llama.cpp's std::regex)
+                                searched for in each weight's name ("blk.3.ffn_up_exps.weight") */
+    const char *buffer_type; /* borrowed for the load; the name of a device's buffer type: "CPU" (host memory), or
+                                another device's, as ggml names it ("CUDA0", "RPC0[HOST:PORT]", ...) */
+} llamac_tensor_override;
 
 typedef struct llamac_model_params {
     int32_t n_gpu_layers;         /* layers to offload; 0 = CPU only (default, no GPU used at all); -1 = all */
@@ -68,6 +87,14 @@ typedef struct llamac_model_params {
                                 once per process. NULL: none */
     const char *devices;     /* borrowed; comma-separated device names to use (e.g. "RPC0,RPC1", "CUDA0"), or
                                 "none" for the CPU only; NULL: every device */
+    const llamac_tensor_override *tensor_overrides; /* borrowed for the call; n_tensor_overrides rules (at most
+                                                       4096), or NULL with 0 */
+    size_t n_tensor_overrides;
+    bool no_repack; /* keep the weights in their file's layout instead of the CPU backend's faster repacked one
+                       (llama.cpp's --no-repack); default false */
+    bool no_host;   /* no host buffer for the weights, so that other buffer types may take them (llama.cpp's
+                       --no-host); default false */
+    llamac_lazy_mode lazy_mode; /* default LLAMAC_LAZY_AUTO */
 } llamac_model_params;
 
 /* The defaults: CPU only, mmap on, no overrides. Thread-safe. */
@@ -79,7 +106,9 @@ LLAMAC_API llamac_model_params llamac_model_params_default(void);
  * empty), LLAMAC_E_MODEL_LOAD (not GGUF, truncated, unsupported architecture; the message carries llama.cpp's
  * reason), LLAMAC_E_CANCELLED (the progress callback returned false), LLAMAC_E_NO_MEMORY; with rpc_servers,
  * LLAMAC_E_NETWORK (a server unreachable or not answering the RPC hello; the message names it), LLAMAC_E_UNSUPPORTED
- * (another protocol version, or a build without RPC); LLAMAC_E_NOT_FOUND (a device name that does not exist).
+ * (another protocol version, or a build without RPC); LLAMAC_E_NOT_FOUND (a device name or a tensor override's
+ * buffer type that does not exist; the message lists those that do); LLAMAC_E_INVALID_ARGUMENT also for a tensor
+ * override whose pattern is not a valid regular expression (the message gives the reason).
  * Thread-safe. */
 LLAMAC_API llamac_status llamac_model_load(const char *path, const llamac_model_params *params, llamac_model **out);
 

@@ -38,6 +38,32 @@ void llamac_backend_free(void) {
      * per-use resources. */
 }
 
+static const char *const numa_names[] = { "disabled", "distribute", "isolate", "numactl" };
+static pthread_mutex_t numa_lock = PTHREAD_MUTEX_INITIALIZER;
+static llamac_numa numa_set = LLAMAC_NUMA_DISABLED;
+
+llamac_status llamac_numa_init(llamac_numa strategy) {
+    if (strategy < LLAMAC_NUMA_DISABLED || strategy > LLAMAC_NUMA_NUMACTL) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "numa strategy %d is invalid", (int)strategy);
+    }
+    if (strategy == LLAMAC_NUMA_DISABLED) {
+        return llamac__ok();
+    }
+    llamac__backend_ensure();
+    llamac_status st = LLAMAC_OK;
+    pthread_mutex_lock(&numa_lock);
+    if (numa_set == LLAMAC_NUMA_DISABLED) {
+        /* ggml's numbering is llamac's: GGML_NUMA_STRATEGY_DISTRIBUTE 1, ISOLATE 2, NUMACTL 3 */
+        llama_numa_init((enum ggml_numa_strategy)strategy);
+        numa_set = strategy;
+    } else if (numa_set != strategy) {
+        st = llamac__fail(LLAMAC_E_UNSUPPORTED, "the NUMA strategy is already %s for this process; it cannot become %s",
+                          numa_names[numa_set], numa_names[strategy]);
+    }
+    pthread_mutex_unlock(&numa_lock);
+    return st == LLAMAC_OK ? llamac__ok() : st;
+}
+
 const char *llamac_version(void) {
     return LLAMAC_VERSION_STRING;
 }
@@ -97,6 +123,26 @@ void llamac__device_names(char *buf, size_t cap) {
         int w = snprintf(buf + used, cap - used, "%s%s", i ? ", " : "", ggml_backend_dev_name(ggml_backend_dev_get(i)));
         used = w < 0 ? cap : used + (size_t)w;
     }
+}
+
+llamac_status llamac__buffer_type(const char *name, ggml_backend_buffer_type_t *out) {
+    char known[512] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < ggml_backend_dev_count(); i++) {
+        ggml_backend_buffer_type_t b = ggml_backend_dev_buffer_type(ggml_backend_dev_get(i));
+        if (!b) {
+            continue;
+        }
+        if (strcmp(ggml_backend_buft_name(b), name) == 0) {
+            *out = b;
+            return LLAMAC_OK;
+        }
+        if (used + 1 < sizeof known) {
+            int w = snprintf(known + used, sizeof known - used, "%s%s", used ? ", " : "", ggml_backend_buft_name(b));
+            used = w < 0 ? sizeof known : used + (size_t)w;
+        }
+    }
+    return llamac__fail(LLAMAC_E_NOT_FOUND, "no buffer type named '%s' (available: %s)", name, known);
 }
 
 llamac_status llamac__parse_devices(const char *names, ggml_backend_dev_t *out, size_t cap, size_t *n_out) {

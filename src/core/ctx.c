@@ -9,6 +9,7 @@
 #include "internal.h"
 
 #include <ggml.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,9 +75,49 @@ llamac_ctx_params llamac_ctx_params_default(void) {
     p.type_v = LLAMAC_KV_F16;
     p.attn_rotation = LLAMAC_ATTN_ROT_AUTO;
     p.pooling = LLAMAC_POOLING_DEFAULT;
-    p.rope_scaling = LLAMAC_ROPE_SCALING_DEFAULT;
+    p.rope = llamac__rope_params_default();
     p.offload_kqv = true;
+    p.op_offload = true;
     return p;
+}
+
+llamac_rope_params llamac__rope_params_default(void) {
+    llamac_rope_params r;
+    memset(&r, 0, sizeof r);
+    r.scaling = LLAMAC_ROPE_SCALING_DEFAULT;
+    r.yarn_ext_factor = -1.0f;
+    r.yarn_attn_factor = -1.0f;
+    r.yarn_beta_fast = -1.0f;
+    r.yarn_beta_slow = -1.0f;
+    return r;
+}
+
+llamac_status llamac__rope_params_check(const llamac_rope_params *r) {
+    if (r->scaling < LLAMAC_ROPE_SCALING_DEFAULT || r->scaling > LLAMAC_ROPE_SCALING_YARN) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "rope.scaling %d is invalid", (int)r->scaling);
+    }
+    const struct {
+        const char *name;
+        float value;
+        bool negative_ok; /* negative: the model's value */
+    } nums[] = {
+        { "freq_base", r->freq_base, false },
+        { "freq_scale", r->freq_scale, false },
+        { "yarn_ext_factor", r->yarn_ext_factor, true },
+        { "yarn_attn_factor", r->yarn_attn_factor, true },
+        { "yarn_beta_fast", r->yarn_beta_fast, true },
+        { "yarn_beta_slow", r->yarn_beta_slow, true },
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++) {
+        if (!isfinite(nums[i].value) || (!nums[i].negative_ok && nums[i].value < 0.0f)) {
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "rope.%s %g must be a finite number%s", nums[i].name,
+                                (double)nums[i].value, nums[i].negative_ok ? "" : " >= 0");
+        }
+    }
+    if (r->yarn_orig_ctx > (uint32_t)INT32_MAX) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "rope.yarn_orig_ctx %u is too large", r->yarn_orig_ctx);
+    }
+    return LLAMAC_OK;
 }
 
 /* Physical cores, as llama.cpp's tools count them; hyperthreads do not speed up matrix work. */
@@ -226,13 +267,7 @@ static llamac_status check_ctx_params(const llamac_model *model, const llamac_ct
                                 p->n_seq_max, reserve);
         }
     }
-    if (p->rope_scaling < LLAMAC_ROPE_SCALING_DEFAULT || p->rope_scaling > LLAMAC_ROPE_SCALING_YARN) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "rope_scaling %d is invalid", (int)p->rope_scaling);
-    }
-    if (!(p->rope_freq_base >= 0.0f) || !(p->rope_freq_scale >= 0.0f)) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "rope_freq_base and rope_freq_scale must be >= 0");
-    }
-    return LLAMAC_OK;
+    return llamac__rope_params_check(&p->rope);
 }
 
 /* The KV cache llama.cpp would allocate for a plain attention model: refuse what cannot fit in memory before
@@ -331,10 +366,16 @@ llamac_status llamac_ctx_new(llamac_model *model, const llamac_ctx_params *param
     cp.type_v = kv_types[p->type_v].type;
     cp.embeddings = p->embeddings;
     cp.pooling_type = (enum llama_pooling_type)p->pooling;
-    cp.rope_scaling_type = (enum llama_rope_scaling_type)p->rope_scaling;
-    cp.rope_freq_base = p->rope_freq_base;
-    cp.rope_freq_scale = p->rope_freq_scale;
+    cp.rope_scaling_type = (enum llama_rope_scaling_type)p->rope.scaling;
+    cp.rope_freq_base = p->rope.freq_base;
+    cp.rope_freq_scale = p->rope.freq_scale;
+    cp.yarn_ext_factor = p->rope.yarn_ext_factor;
+    cp.yarn_attn_factor = p->rope.yarn_attn_factor;
+    cp.yarn_beta_fast = p->rope.yarn_beta_fast;
+    cp.yarn_beta_slow = p->rope.yarn_beta_slow;
+    cp.yarn_orig_ctx = p->rope.yarn_orig_ctx;
     cp.offload_kqv = p->offload_kqv;
+    cp.op_offload = p->op_offload;
     cp.kv_unified = p->kv_unified;
     cp.abort_callback = abort_relay;
     cp.abort_callback_data = ctx;

@@ -64,6 +64,9 @@ void llamac__backend_ensure(void);
 llamac_status llamac__rpc_add_servers(const char *list);
 /* The names of the devices, comma-separated, into buf (truncated to cap). */
 void llamac__device_names(char *buf, size_t cap);
+/* The buffer type of a registered device named `name` ("CPU", "CUDA0", ...), as llama.cpp's -ot names them; sets
+ * LLAMAC_E_NOT_FOUND listing the names there are. */
+llamac_status llamac__buffer_type(const char *name, ggml_backend_buffer_type_t *out);
 /* The devices of a "NAME,NAME" list into out (at most cap; *n_out of them); an unknown name is LLAMAC_E_NOT_FOUND
  * with the known ones listed. */
 llamac_status llamac__parse_devices(const char *names, ggml_backend_dev_t *out, size_t cap, size_t *n_out);
@@ -101,6 +104,11 @@ void llamac__model_unref(llamac_model *model);
 /* Checks KV overrides as model loading and quantization both take them: an array when n > 0, keys of 1 to 127
  * bytes, a known type, strings of 0 to 127 bytes. Sets LLAMAC_E_INVALID_ARGUMENT naming the first bad one. */
 llamac_status llamac__kv_overrides_check(const llamac_kv_override *overrides, size_t n);
+
+/* The RoPE parameters that take every value from the model (llamac_ctx_params_default's and the engine's), and
+ * their check (LLAMAC_E_INVALID_ARGUMENT naming the field). */
+llamac_rope_params llamac__rope_params_default(void);
+llamac_status llamac__rope_params_check(const llamac_rope_params *r);
 
 /* True when `token` is a valid id of the model's vocabulary. */
 bool llamac__token_valid(const llamac_model *model, llamac_token token);

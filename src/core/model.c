@@ -77,6 +77,30 @@ static llamac_status check_params(const llamac_model_params *p) {
             return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "tensor_split[%zu] must be a non-negative number", i);
         }
     }
+    if (p->lazy_mode < LLAMAC_LAZY_AUTO || p->lazy_mode > LLAMAC_LAZY_ON) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "lazy_mode %d is invalid", (int)p->lazy_mode);
+    }
+    if (p->n_tensor_overrides > 0 && !p->tensor_overrides) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "n_tensor_overrides is %zu but tensor_overrides is NULL",
+                            p->n_tensor_overrides);
+    }
+    if (p->n_tensor_overrides > llama_max_tensor_buft_overrides()) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%zu tensor_overrides; llama.cpp takes at most %zu",
+                            p->n_tensor_overrides, llama_max_tensor_buft_overrides());
+    }
+    for (size_t i = 0; i < p->n_tensor_overrides; i++) {
+        const llamac_tensor_override *o = &p->tensor_overrides[i];
+        char why[256];
+        if (!o->pattern || !o->buffer_type) {
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "tensor_overrides[%zu]: %s is NULL", i,
+                                o->pattern ? "buffer_type" : "pattern");
+        }
+        if (!llamac__regex_valid(o->pattern, why, sizeof why)) {
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                                "tensor_overrides[%zu]: '%.200s' is not a valid regular expression: %s", i, o->pattern,
+                                why);
+        }
+    }
     return llamac__kv_overrides_check(p->kv_overrides, p->n_kv_overrides);
 }
 
@@ -343,10 +367,34 @@ llamac_status llamac_model_load(const char *path, const llamac_model_params *par
     }
     lp.check_tensors = p->check_tensors;
     lp.vocab_only = p->vocab_only;
+    lp.use_extra_bufts = !p->no_repack;
+    lp.no_host = p->no_host;
+    lp.lazy_mode = p->lazy_mode == LLAMAC_LAZY_ON    ? LLAMA_LAZY_MODE_ON
+                   : p->lazy_mode == LLAMAC_LAZY_OFF ? LLAMA_LAZY_MODE_OFF
+                                                     : LLAMA_LAZY_MODE_AUTO;
 
     float *split = NULL;
     struct llama_model_kv_override *kvo = NULL;
+    struct llama_model_tensor_buft_override *bufts = NULL;
     llamac_model *m = NULL;
+    if (p->n_tensor_overrides > 0) {
+        bufts = llamac__calloc(p->n_tensor_overrides + 1, sizeof *bufts); /* ends with a NULL pattern */
+        if (!bufts) {
+            goto fail_nomem;
+        }
+        for (size_t i = 0; i < p->n_tensor_overrides; i++) {
+            bufts[i].pattern = p->tensor_overrides[i].pattern;
+            st = llamac__buffer_type(p->tensor_overrides[i].buffer_type, &bufts[i].buft);
+            if (st != LLAMAC_OK) {
+                char why[512];
+                snprintf(why, sizeof why, "%s", llamac_last_error());
+                st = llamac__fail(st, "tensor_overrides[%zu] (%.200s=%.100s): %s", i, p->tensor_overrides[i].pattern,
+                                  p->tensor_overrides[i].buffer_type, why);
+                goto fail;
+            }
+        }
+        lp.tensor_buft_overrides = bufts;
+    }
     if (p->n_tensor_split > 0) {
         split = llamac__calloc(llama_max_devices(), sizeof *split);
         if (!split) {
@@ -418,6 +466,7 @@ llamac_status llamac_model_load(const char *path, const llamac_model_params *par
     m->info.load_ms = llamac__now_ms() - t0;
     free(split);
     free(kvo);
+    free(bufts);
     *out = m;
     return llamac__ok();
 
@@ -427,6 +476,7 @@ fail:
     model_destroy(m);
     free(split);
     free(kvo);
+    free(bufts);
     return st;
 }
 

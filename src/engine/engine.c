@@ -30,6 +30,9 @@ llamac_engine_params llamac_engine_params_default(void) {
     p.type_k = LLAMAC_KV_F16;
     p.type_v = LLAMAC_KV_F16;
     p.flash_attn = LLAMAC_FLASH_ATTN_AUTO;
+    p.rope = llamac__rope_params_default();
+    p.offload_kqv = true;
+    p.op_offload = true;
     p.spec_batch_max = 16;
     p.draft_type_k = LLAMAC_KV_F16;
     p.draft_type_v = LLAMAC_KV_F16;
@@ -192,6 +195,9 @@ static llamac_ctx_params engine_ctx_params(const llamac_engine_params *p, uint32
     cp.type_k = p->type_k;
     cp.type_v = p->type_v;
     cp.flash_attn = p->flash_attn;
+    cp.rope = p->rope;
+    cp.offload_kqv = p->offload_kqv;
+    cp.op_offload = p->op_offload;
     cp.kv_unified = true;
     cp.allow_ctx_overflow = true; /* the per-slot limit was checked (check_params); the total may exceed training */
     return cp;

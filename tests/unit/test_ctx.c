@@ -208,8 +208,24 @@ static void test_param_checks(void) {
     expect_ctx_rejected(m, &cp, LLAMAC_E_INVALID_ARGUMENT, "thread counts");
 
     cp = llamac_ctx_params_default();
-    cp.rope_freq_base = -1.0f;
-    expect_ctx_rejected(m, &cp, LLAMAC_E_INVALID_ARGUMENT, "rope_freq_base");
+    cp.rope.freq_base = -1.0f;
+    expect_ctx_rejected(m, &cp, LLAMAC_E_INVALID_ARGUMENT, "rope.freq_base");
+
+    cp = llamac_ctx_params_default();
+    cp.rope.yarn_attn_factor = NAN;
+    expect_ctx_rejected(m, &cp, LLAMAC_E_INVALID_ARGUMENT, "rope.yarn_attn_factor");
+
+    cp = llamac_ctx_params_default();
+    cp.rope.freq_scale = INFINITY;
+    expect_ctx_rejected(m, &cp, LLAMAC_E_INVALID_ARGUMENT, "rope.freq_scale");
+
+    cp = llamac_ctx_params_default();
+    cp.rope.scaling = (llamac_rope_scaling)7;
+    expect_ctx_rejected(m, &cp, LLAMAC_E_INVALID_ARGUMENT, "rope.scaling");
+
+    cp = llamac_ctx_params_default();
+    cp.rope.yarn_orig_ctx = UINT32_MAX;
+    expect_ctx_rejected(m, &cp, LLAMAC_E_INVALID_ARGUMENT, "rope.yarn_orig_ctx");
     llamac_model_free(m);
 }
 

@@ -507,6 +507,50 @@ static void test_kv_override(void) {
     llamac_model_free(m);
 }
 
+static void test_tensor_overrides(void) {
+    llamac_tensor_override rules[2] = { { "blk\\.[0-2]\\.", "CPU" }, { "output", "CPU" } };
+    llamac_model_params mp = llamac_model_params_default();
+    mp.tensor_overrides = rules;
+    mp.n_tensor_overrides = 2;
+    mp.no_repack = true;
+    mp.no_host = true;
+    llamac_model *m = NULL;
+    CHECK_OK(llamac_model_load(test_model(STORIES), &mp, &m));
+    CHECK(m != NULL);
+    llamac_model_free(m);
+
+    rules[1].pattern = "blk\\.[0-";
+    expect_params_rejected(&mp, "tensor_overrides[1]: 'blk\\.[0-' is not a valid regular expression");
+    rules[1].pattern = NULL;
+    expect_params_rejected(&mp, "tensor_overrides[1]: pattern is NULL");
+    rules[1].pattern = "output";
+    rules[0].buffer_type = NULL;
+    expect_params_rejected(&mp, "tensor_overrides[0]: buffer_type is NULL");
+    rules[0].buffer_type = "NOPE0";
+    m = NULL;
+    CHECK_STATUS(llamac_model_load(test_model(STORIES), &mp, &m), LLAMAC_E_NOT_FOUND);
+    CHECK_ERROR_HAS("tensor_overrides[0] (blk\\.[0-2]\\.=NOPE0): no buffer type named 'NOPE0' (available: CPU");
+    CHECK(m == NULL);
+    mp.tensor_overrides = NULL;
+    expect_params_rejected(&mp, "tensor_overrides is NULL");
+    mp.tensor_overrides = rules;
+    mp.n_tensor_overrides = 5000;
+    expect_params_rejected(&mp, "at most 4096");
+}
+
+static void test_numa(void) {
+    CHECK_STATUS(llamac_numa_init((llamac_numa)9), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("numa strategy 9");
+    CHECK_OK(llamac_numa_init(LLAMAC_NUMA_DISABLED));
+    CHECK_OK(llamac_numa_init(LLAMAC_NUMA_DISTRIBUTE));
+    CHECK_OK(llamac_numa_init(LLAMAC_NUMA_DISTRIBUTE)); /* the same again: nothing to change */
+    CHECK_STATUS(llamac_numa_init(LLAMAC_NUMA_ISOLATE), LLAMAC_E_UNSUPPORTED);
+    CHECK_ERROR_HAS("already distribute");
+    llamac_model *m = NULL;
+    CHECK_OK(llamac_model_load(test_model(STORIES), NULL, &m)); /* and models still load */
+    llamac_model_free(m);
+}
+
 int main(void) {
     RUN(test_info);
     RUN(test_meta);
@@ -518,5 +562,7 @@ int main(void) {
     RUN(test_vocab_only);
     RUN(test_params_validation);
     RUN(test_kv_override);
+    RUN(test_tensor_overrides);
+    RUN(test_numa);
     TESTS_DONE();
 }
