@@ -2,7 +2,7 @@
 # Regenerates the reference outputs that llamac's fidelity tests compare against, using llama.cpp's own tools
 # built from the same pinned source. Run it after moving the pin, review the diff, and commit the result:
 #
-#     scripts/gen-reference.sh [tokenize] [greedy] [embed] [gguf] [mtmd] [templates] [chat] [chat-builtin]
+#     scripts/gen-reference.sh [tokenize] [greedy] [greedy-flags] [embed] [gguf] [mtmd] [templates] [chat] [chat-builtin]
 #                              [tool-parse]   (all parts by default)
 #
 # - tests/reference/tokenize/<vocab>.txt: for every tokenizer corpus llama.cpp ships (models/ggml-vocab-*.gguf with
@@ -20,6 +20,9 @@
 #   tests/reference/mtmd/cases.tsv; see scripts/reference/mtmd.sh (needs llamac's build for its test program).
 # - tests/reference/greedy/<n>.txt: the text llama-completion generates greedily (--temp 0) for each case in
 #   tests/reference/greedy/cases.tsv (model file, tokens to predict, prompt), without the prompt.
+# - tests/reference/greedy_flags/<n>.txt (part "greedy-flags"): the same with llama.cpp's model and context flags
+#   (RoPE/YaRN, -ot, --override-kv, ...) of each case of tests/reference/greedy_flags/cases.tsv; see
+#   scripts/reference/greedy-flags.sh.
 # - tests/reference/templates/ (part "templates"): see the end of this file.
 # - tests/reference/chat/ (part "chat"): the prompts llama-server's /apply-template makes of the conversations
 #   there, for every shipped template; see scripts/reference/chat.sh. It uses the reference-tools build's
@@ -41,7 +44,7 @@ out="$root/tests/reference"
 
 . "$root/scripts/reference/lib.sh"
 "$root/scripts/fetch-llama.sh" "$src"
-parts=${*:-tokenize greedy embed gguf mtmd templates chat chat-builtin tool-parse}
+parts=${*:-tokenize greedy greedy-flags embed gguf mtmd templates chat chat-builtin tool-parse}
 wants() { case " $parts " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -56,7 +59,7 @@ fi
 if wants chat-builtin; then
   . "$root/scripts/reference/chat_builtin.sh"
 fi
-if ! wants tokenize && ! wants greedy && ! wants embed && ! wants gguf && ! wants mtmd && ! wants templates; then
+if ! wants tokenize && ! wants greedy && ! wants greedy-flags && ! wants embed && ! wants gguf && ! wants mtmd && ! wants templates; then
   exit 0
 fi
 
@@ -110,6 +113,10 @@ while IFS=$'\t' read -r model n prompt; do
   head -c -2 "$work/greedy.raw" > "$out/greedy/$i.txt"
   echo "greedy: case $i ($model, $n tokens)" >&2
 done < "$out/greedy/cases.tsv"
+fi
+
+if wants greedy-flags; then
+  LLAMA_COMPLETION="$bin/llama-completion" LLAMAC_TEST_MODELS="$models" "$root/scripts/reference/greedy-flags.sh"
 fi
 
 # Embeddings and rerank scores.

@@ -31,10 +31,12 @@ sample() {
     "N,N,...") echo 1024 ;;
     "N0,N1,...") echo "3,1" ;;
     "T,T,...") echo f16 ;;
-    KEY=TYPE:VALUE) echo "a.b=int:1" ;;
+    KEY=TYPE:VALUE | "KEY=TYPE:VALUE,...") echo "a.b=int:1" ;;
     FNAME:SCALE) echo "x:0.5" ;;
     "START END") echo "1,2" ;;
     PATTERN=TYPE) echo "output=q8_0" ;;
+    "PATTERN=TYPE,...") echo "output=CPU" ;;
+    INDEX) echo 0 ;;
     JSON) echo '{}' ;;
     *) echo x ;;
   esac
@@ -59,7 +61,7 @@ for cmd in $commands; do
   all=() bad_accept="" refused=()
   while IFS=$'\t' read -r group names arg help; do
     for name in ${names//,/ }; do
-      case "$name" in -h | --help) continue ;; esac
+      case "$name" in -h | --help | --usage | --version | --list-devices) continue ;; esac # they end the parse
       case "$group" in *refused*) refused+=("$name"); continue ;; esac # below
       all+=("$name")
       if [ -n "$arg" ]; then all+=("$(sample "$arg" "$name")"); fi
@@ -92,6 +94,12 @@ for cmd in $commands; do
   rc=0
   LLAMAC_PARSE_ONLY=1 "$LLAMAC" "$cmd" -h > "$TMP/o" 2> "$TMP/e" < /dev/null || rc=$?
   expect_eq "$cmd: -h prints the help" "$rc:$(cmp -s "$TMP/o" "$TMP/$cmd.help" && echo same)" "0:same"
+  rc=0
+  LLAMAC_PARSE_ONLY=1 "$LLAMAC" "$cmd" --usage > "$TMP/o" 2> "$TMP/e" < /dev/null || rc=$?
+  expect_eq "$cmd: --usage prints the help" "$rc:$(cmp -s "$TMP/o" "$TMP/$cmd.help" && echo same)" "0:same"
+  rc=0
+  "$LLAMAC" "$cmd" --version --no-such-flag > "$TMP/o" 2> "$TMP/e" < /dev/null || rc=$?
+  expect_eq "$cmd: --version prints the versions and ends there" "$rc:$(head -c 7 "$TMP/o")" "0:llamac "
   # every flag --help mentions (in the synopsis, the text or the option lines) is in the table, but for those of
   # another command ("see llamac pull --list")
   sed -E "s/llamac [a-z]+ -{1,2}[a-z][a-z0-9-]*//g" "$TMP/$cmd.help" | grep -oE -- "(^|[ [(|'])-{1,2}[a-z][a-z0-9.-]*" |

@@ -252,8 +252,12 @@ bool cli_parse_override(struct cli_common *c, const char *s) {
         o->type = LLAMAC_KV_OVERRIDE_BOOL;
         o->bool_value = strcmp(val, "true") == 0;
     } else if (tlen == 3 && strncmp(type, "str", 3) == 0) {
+        if (strlen(val) >= sizeof c->override_strs[0]) {
+            cli_error(c, "--override-kv string value is longer than 127 bytes");
+            return false;
+        }
         o->type = LLAMAC_KV_OVERRIDE_STR;
-        o->str_value = val;
+        o->str_value = strcpy(c->override_strs[c->n_overrides], val);
     } else {
         cli_error(c, "invalid type in --override-kv '%s' (expected int, float, bool or str)", s);
         return false;
@@ -265,6 +269,26 @@ bool cli_parse_override(struct cli_common *c, const char *s) {
 }
 
 /* ---- setters of the shared flags ---- */
+
+void cli_print_version(void) {
+    printf("llamac %s\n", llamac_version());
+    printf("llama.cpp %s\n", llamac_llama_commit());
+    printf("backends:");
+    size_t n = llamac_backend_count();
+    for (size_t i = 0; i < n; i++) {
+        printf(" %s", llamac_backend_name(i));
+    }
+    printf("\n");
+}
+
+static bool set_version(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    (void)field;
+    (void)value;
+    cli_print_version();
+    p->done = true;
+    return true;
+}
 
 static bool set_help(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
     (void)o;
@@ -325,6 +349,42 @@ static bool set_tensor_split(struct cli_parser *p, const struct cli_opt *o, void
     return true;
 }
 
+static const struct cli_choice numa_modes[] = { { "distribute", LLAMAC_NUMA_DISTRIBUTE },
+                                                { "isolate", LLAMAC_NUMA_ISOLATE },
+                                                { "numactl", LLAMAC_NUMA_NUMACTL },
+                                                { NULL, 0 } };
+
+static const struct cli_choice lazy_modes[] = {
+    { "auto", LLAMAC_LAZY_AUTO }, { "on", LLAMAC_LAZY_ON }, { "off", LLAMAC_LAZY_OFF }, { NULL, 0 }
+};
+
+/* --list-devices: the devices llamac can use, as llama.cpp lists them, and the parse ends. */
+static bool set_list_devices(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    (void)field;
+    (void)value;
+    printf("Available devices:\n");
+    size_t shown = 0;
+    for (size_t i = 0; i < llamac_device_count(); i++) {
+        llamac_device_info d;
+        if (llamac_device_get(i, &d) == LLAMAC_OK && d.type != LLAMAC_DEVICE_CPU) {
+            printf("  %s: %s (%zu MiB, %zu MiB free)\n", d.name, d.description, d.memory_total / (1024 * 1024),
+                   d.memory_free / (1024 * 1024));
+            shown++;
+        }
+    }
+    if (shown == 0) {
+        printf("  (none)\n");
+    }
+    p->done = true;
+    return true;
+}
+
+static const struct cli_choice rope_scalings[] = { { "none", LLAMAC_ROPE_SCALING_NONE },
+                                                   { "linear", LLAMAC_ROPE_SCALING_LINEAR },
+                                                   { "yarn", LLAMAC_ROPE_SCALING_YARN },
+                                                   { NULL, 0 } };
+
 static const struct cli_choice split_modes[] = {
     { "none", LLAMAC_SPLIT_NONE }, { "layer", LLAMAC_SPLIT_LAYER }, { "row", LLAMAC_SPLIT_ROW }, { NULL, 0 }
 };
@@ -352,6 +412,123 @@ static bool set_load_mode(struct cli_parser *p, const struct cli_opt *o, void *f
     return true;
 }
 
+/* Adds one tensor placement rule, its pattern the `len` bytes at `pattern` and its buffer type `type`, copied into
+ * c->tensor_text. */
+static bool add_tensor_rule(struct cli_parser *p, const char *pattern, size_t len, const char *type) {
+    struct cli_common *c = p->t.common;
+    size_t type_len = strlen(type);
+    if (c->model.n_tensor_overrides >= CLI_MAX_TENSOR_RULES ||
+        c->tensor_text_used + len + type_len + 2 > sizeof c->tensor_text) {
+        cli_error(c,
+                  "%s: too many tensor overrides (-ot, -cmoe, -ncmoe and -ncffn together: at most %d rules and "
+                  "%d bytes of patterns)",
+                  p->name, CLI_MAX_TENSOR_RULES, CLI_TENSOR_TEXT);
+        return false;
+    }
+    char *at = c->tensor_text + c->tensor_text_used;
+    memcpy(at, pattern, len);
+    at[len] = '\0';
+    memcpy(at + len + 1, type, type_len + 1);
+    c->tensor_text_used += len + type_len + 2;
+    llamac_tensor_override *r = &c->tensor_rules[c->model.n_tensor_overrides++];
+    r->pattern = at;
+    r->buffer_type = at + len + 1;
+    c->model.tensor_overrides = c->tensor_rules;
+    return true;
+}
+
+/* -ot PATTERN=TYPE,...: llama.cpp's syntax (a pattern cannot hold ','; TYPE is a device's buffer type, "CPU", ...). */
+static bool set_tensor_override(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    (void)field;
+    for (const char *s = value;;) {
+        size_t len = strcspn(s, ",");
+        const char *eq = memchr(s, '=', len);
+        if (!eq || eq + 1 == s + len) {
+            cli_error(p->t.common, "%s: '%.*s' is not PATTERN=BUFFER_TYPE (e.g. '\\.ffn_.*_exps=CPU')", p->name,
+                      (int)len, s);
+            return false;
+        }
+        char type[128];
+        size_t type_len = (size_t)(s + len - (eq + 1));
+        if (type_len >= sizeof type) {
+            cli_error(p->t.common, "%s: buffer type '%.*s' is too long", p->name, (int)type_len, eq + 1);
+            return false;
+        }
+        memcpy(type, eq + 1, type_len);
+        type[type_len] = '\0';
+        if (!add_tensor_rule(p, s, (size_t)(eq - s), type)) {
+            return false;
+        }
+        if (!s[len]) {
+            return true;
+        }
+        s += len + 1;
+    }
+}
+
+/* llama.cpp's patterns for the expert weights of a Mixture-of-Experts layer and the dense FFN weights of a layer
+ * (common/common.h: LLM_FFN_EXPS_REGEX, LLM_FFN_DENSE_REGEX). */
+#define FFN_EXPS_PATTERN "\\.ffn_(up|down|gate|gate_up)_(ch|)exps"
+#define FFN_DENSE_PATTERN "\\.ffn_(up|down|gate)\\."
+
+/* -cmoe: every layer's expert weights in host memory. */
+static bool set_cpu_moe(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    (void)field;
+    (void)value;
+    return add_tensor_rule(p, FFN_EXPS_PATTERN, strlen(FFN_EXPS_PATTERN), "CPU");
+}
+
+/* -ncmoe N / -ncffn N: those of the first N layers, one rule per layer as llama.cpp makes them. */
+static bool set_n_cpu_ffn(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)field;
+    long n;
+    if (!cli_int(p->t.common, p->name, value, o->min, o->max, &n)) {
+        return false;
+    }
+    const char *ffn = strcmp(o->names[0], "-ncffn") == 0 ? FFN_DENSE_PATTERN : FFN_EXPS_PATTERN;
+    for (long i = 0; i < n; i++) {
+        char pattern[96];
+        int len = snprintf(pattern, sizeof pattern, "blk\\.%ld%s", i, ffn);
+        if (len < 0 || !add_tensor_rule(p, pattern, (size_t)len, "CPU")) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* --rope-scale N: the context stretched N times, llama.cpp's rope_freq_scale = 1/N. */
+static bool set_rope_scale(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    float n;
+    if (!cli_float(p->t.common, p->name, value, &n)) {
+        return false;
+    }
+    if (!(n > 0.0f) || !isfinite(1.0f / n)) {
+        cli_error(p->t.common, "invalid value '%s' for %s (expected a factor above 0, e.g. 2 for twice the context)",
+                  value, p->name);
+        return false;
+    }
+    *(float *)field = 1.0f / n;
+    return true;
+}
+
+/* A float that must not be negative (--rope-freq-base, --rope-freq-scale: 0 is the model's value). */
+static bool set_nonneg_float(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    float v;
+    if (!cli_float(p->t.common, p->name, value, &v)) {
+        return false;
+    }
+    if (v < 0.0f) {
+        cli_error(p->t.common, "invalid value '%s' for %s (expected a number >= 0; 0: the model's)", value, p->name);
+        return false;
+    }
+    *(float *)field = v;
+    return true;
+}
+
 bool cli_set_kv_type(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
     (void)o;
     if (llamac_kv_type_from_name(value, (llamac_kv_type *)field) != LLAMAC_OK) {
@@ -365,6 +542,45 @@ bool cli_set_override(struct cli_parser *p, const struct cli_opt *o, void *field
     (void)o;
     (void)field;
     return cli_parse_override(p->t.common, value);
+}
+
+/* llama.cpp's --override-kv of a model: KEY=TYPE:VALUE items separated by commas, an item in double quotes when it
+ * holds one ("" a quote inside), as its parse_csv_row reads them. */
+static bool set_override_list(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    (void)field;
+    char item[512];
+    size_t n = 0;
+    bool quoted = false;
+    for (const char *s = value;; s++) {
+        if (*s == '"' && !quoted && n == 0) {
+            quoted = true;
+            continue;
+        }
+        if (*s == '"' && quoted) {
+            if (s[1] != '"') {
+                quoted = false;
+                continue;
+            }
+            s++; /* "" inside quotes: one quote */
+        } else if ((*s == ',' && !quoted) || *s == '\0') {
+            item[n] = '\0';
+            if (!cli_parse_override(p->t.common, item)) {
+                return false;
+            }
+            if (*s == '\0') {
+                return true;
+            }
+            n = 0;
+            continue;
+        }
+        if (n + 1 >= sizeof item) {
+            cli_error(p->t.common, "%s: an item of '%.100s...' is longer than %zu bytes", p->name, value,
+                      sizeof item - 1);
+            return false;
+        }
+        item[n++] = *s;
+    }
 }
 
 static bool set_verbosity(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
@@ -532,10 +748,73 @@ static const struct cli_opt load_rows[] = {
       .offset = COMMON(model.check_tensors),
       .help = "check the tensor data for invalid values while loading" },
     { .names = { "--override-kv" },
-      .arg = "KEY=TYPE:VALUE",
-      .set = cli_set_override,
+      .arg = "KEY=TYPE:VALUE,...",
+      .set = set_override_list,
       .field = "kv_overrides",
-      .help = "override model metadata (TYPE int, float, bool or str; repeatable)" },
+      .help = "override model metadata (TYPE int, float, bool or str); several comma-separated, an item in double "
+              "quotes when its value holds a comma; repeatable" },
+    { .names = { "-ot", "--override-tensor" },
+      .arg = "PATTERN=TYPE,...",
+      .set = set_tensor_override,
+      .field = "tensor_overrides",
+      .help = "put the weights whose names match PATTERN (a regular expression) in buffer type TYPE: CPU (host "
+              "memory) or a device's (CUDA0, ...); the first matching rule decides; repeatable" },
+    { .names = { "-cmoe", "--cpu-moe" },
+      .set = set_cpu_moe,
+      .help = "keep every Mixture-of-Experts expert weight in host memory (as -ot '" FFN_EXPS_PATTERN "=CPU')" },
+    { .names = { "-ncmoe", "--n-cpu-moe" },
+      .arg = "N",
+      .set = set_n_cpu_ffn,
+      .min = 0,
+      .max = CLI_MAX_TENSOR_RULES,
+      .help = "keep the expert weights of the first N layers in host memory" },
+    { .names = { "-ncffn", "--n-cpu-ffn" },
+      .arg = "N",
+      .set = set_n_cpu_ffn,
+      .min = 0,
+      .max = CLI_MAX_TENSOR_RULES,
+      .help = "keep the dense FFN weights of the first N layers in host memory (for MoE experts: -ncmoe)" },
+    { .names = { "--repack" },
+      .set = cli_set_false,
+      .offset = COMMON(model.no_repack),
+      .help = "repack weights into the CPU backend's faster layouts where it has them (the default)" },
+    { .names = { "-nr", "--no-repack" },
+      .set = cli_set_true,
+      .offset = COMMON(model.no_repack),
+      .field = "no_repack",
+      .help = "keep the weights in the file's layout" },
+    { .names = { "--no-host" },
+      .set = cli_set_true,
+      .offset = COMMON(model.no_host),
+      .field = "no_host",
+      .help = "no host buffer for the weights, so that other buffer types may take them" },
+    { .names = { "-mg", "--main-gpu" },
+      .arg = "INDEX",
+      .set = cli_set_i32,
+      .offset = COMMON(model.main_gpu),
+      .min = 0,
+      .max = 1023,
+      .field = "main_gpu",
+      .help = "the GPU for the whole model with -sm none, or for intermediate results and the KV cache with -sm row "
+              "(default: 0)" },
+    { .names = { "-lzm", "--lazy-mode" },
+      .arg = "auto|on|off",
+      .set = cli_set_choice,
+      .choices = lazy_modes,
+      .offset = COMMON(model.lazy_mode),
+      .help = "read the tensors the architecture marks (per-layer embeddings, ...) from the file on demand: on, "
+              "auto (those larger than 4 GiB; the default) or off (always resident); on demand needs mmap" },
+    { .names = { "--list-devices" },
+      .set = set_list_devices,
+      .help = "list the devices other than the CPU (GPUs, ...) with their memory, and exit" },
+    { .names = { "--numa" },
+      .arg = "distribute|isolate|numactl",
+      .set = cli_set_choice,
+      .choices = numa_modes,
+      .offset = COMMON(numa),
+      .help = "on a machine with several NUMA nodes: distribute (threads over every node), isolate (only the node "
+              "the process started on) or numactl (the CPUs numactl gives); drop the page cache first if the model "
+              "was read without it" },
 };
 const struct cli_group cli_group_load = CLI_GROUP("Model loading", CLI_TARGET_COMMON, load_rows);
 
@@ -602,8 +881,94 @@ static const struct cli_opt context_rows[] = {
       .offset = COMMON(ctx.type_v),
       .field = "type_v",
       .help = "V cache type, as -ctk (a quantized V cache needs flash attention)" },
+    { .names = { "-kvo", "--kv-offload" },
+      .set = cli_set_true,
+      .offset = COMMON(ctx.offload_kqv),
+      .help = "keep the KV cache on the GPU with the layers offloaded there (the default)" },
+    { .names = { "-nkvo", "--no-kv-offload" },
+      .set = cli_set_false,
+      .offset = COMMON(ctx.offload_kqv),
+      .field = "offload_kqv",
+      .help = "keep the KV cache in host memory" },
+    { .names = { "--op-offload" },
+      .set = cli_set_true,
+      .offset = COMMON(ctx.op_offload),
+      .help = "run operations on weights in host memory on the GPU when that is faster (the default)" },
+    { .names = { "--no-op-offload" },
+      .set = cli_set_false,
+      .offset = COMMON(ctx.op_offload),
+      .field = "op_offload",
+      .help = "run operations on weights in host memory on the CPU" },
+    { .names = { "--swa-full" },
+      .set = cli_set_ignored,
+      .help = "accepted, no effect: llamac always gives sliding-window layers a full-size cache, so that every cached "
+              "token stays reusable (llama-server's default is the smaller window-sized cache)" },
+    { .names = { "-dt", "--defrag-thold" },
+      .arg = "N",
+      .set = cli_set_ignored,
+      .help = "accepted, no effect: llama.cpp deprecated it (its KV cache needs no defragmentation)" },
 };
 const struct cli_group cli_group_context = CLI_GROUP("Context", CLI_TARGET_COMMON, context_rows);
+
+static const struct cli_opt rope_rows[] = {
+    { .names = { "--rope-scaling" },
+      .arg = "none|linear|yarn",
+      .set = cli_set_choice,
+      .choices = rope_scalings,
+      .offset = COMMON(ctx.rope.scaling),
+      .field = "rope.scaling",
+      .help = "RoPE scaling method (default: the model's, else linear)" },
+    { .names = { "--rope-scale" },
+      .arg = "N",
+      .set = set_rope_scale,
+      .offset = COMMON(ctx.rope.freq_scale),
+      .help = "RoPE context scaling: stretches the context N times (--rope-freq-scale 1/N)" },
+    { .names = { "--rope-freq-base" },
+      .arg = "N",
+      .set = set_nonneg_float,
+      .offset = COMMON(ctx.rope.freq_base),
+      .field = "rope.freq_base",
+      .help = "RoPE base frequency, as NTK-aware scaling sets it (default 0: the model's)" },
+    { .names = { "--rope-freq-scale" },
+      .arg = "N",
+      .set = set_nonneg_float,
+      .offset = COMMON(ctx.rope.freq_scale),
+      .field = "rope.freq_scale",
+      .help = "RoPE frequency scaling factor: stretches the context 1/N times (default 0: the model's)" },
+    { .names = { "--yarn-orig-ctx" },
+      .arg = "N",
+      .set = cli_set_u32,
+      .offset = COMMON(ctx.rope.yarn_orig_ctx),
+      .min = 0,
+      .max = INT32_MAX,
+      .field = "rope.yarn_orig_ctx",
+      .help = "YaRN: the model's original context size (default 0: its training context)" },
+    { .names = { "--yarn-ext-factor" },
+      .arg = "N",
+      .set = cli_set_float,
+      .offset = COMMON(ctx.rope.yarn_ext_factor),
+      .field = "rope.yarn_ext_factor",
+      .help = "YaRN: extrapolation mix factor, 0 for full interpolation (default -1: 1 with yarn scaling, else 0)" },
+    { .names = { "--yarn-attn-factor" },
+      .arg = "N",
+      .set = cli_set_float,
+      .offset = COMMON(ctx.rope.yarn_attn_factor),
+      .field = "rope.yarn_attn_factor",
+      .help = "YaRN: attention magnitude scale (default -1: the model's)" },
+    { .names = { "--yarn-beta-slow" },
+      .arg = "N",
+      .set = cli_set_float,
+      .offset = COMMON(ctx.rope.yarn_beta_slow),
+      .field = "rope.yarn_beta_slow",
+      .help = "YaRN: high correction dimension, or alpha (default -1: the model's)" },
+    { .names = { "--yarn-beta-fast" },
+      .arg = "N",
+      .set = cli_set_float,
+      .offset = COMMON(ctx.rope.yarn_beta_fast),
+      .field = "rope.yarn_beta_fast",
+      .help = "YaRN: low correction dimension, or beta (default -1: the model's)" },
+};
+const struct cli_group cli_group_rope = CLI_GROUP("RoPE scaling", CLI_TARGET_COMMON, rope_rows);
 
 static const struct cli_opt rotation_rows[] = {
     { .names = { "--attn-rot" },
@@ -812,7 +1177,10 @@ static const struct cli_opt template_rows[] = {
 const struct cli_group cli_group_template = CLI_GROUP("Chat template", CLI_TARGET_CHAT, template_rows);
 
 static const struct cli_opt log_rows[] = {
-    { .names = { "-h", "--help" }, .set = set_help, .help = "this help" },
+    { .names = { "-h", "--help", "--usage" }, .set = set_help, .help = "this help" },
+    { .names = { "--version" },
+      .set = set_version,
+      .help = "llamac's version, the llama.cpp commit it was built with and its backends (as llamac --version)" },
     { .names = { "-q", "--quiet" },
       .set = cli_set_true,
       .offset = COMMON(quiet),

@@ -28,7 +28,9 @@ enum {
 };
 
 #define CLI_MAX_OVERRIDES 32
-#define CLI_MAX_SPLIT 16 /* -ts entries (ggml RPC takes at most 16 servers) */
+#define CLI_MAX_TENSOR_RULES 1024   /* -ot rules, -cmoe's and -ncmoe's / -ncffn's one per layer included */
+#define CLI_TENSOR_TEXT (64 * 1024) /* bytes for their patterns and buffer type names */
+#define CLI_MAX_SPLIT 16            /* -ts entries (ggml RPC takes at most 16 servers) */
 
 /* LoRA adapters and control vectors (cli_adapter.c): --lora, --lora-scaled, --control-vector, --control-vector-scaled
  * and --control-vector-layer-range (cli_group_adapters), as llama.cpp's; serve adds --lora-init-without-apply. */
@@ -78,7 +80,13 @@ struct cli_common {
     llamac_ctx_params ctx;
     llamac_kv_override overrides[CLI_MAX_OVERRIDES];
     char override_keys[CLI_MAX_OVERRIDES][128];
+    char override_strs[CLI_MAX_OVERRIDES][128]; /* their string values */
     size_t n_overrides;
+    /* -ot, -cmoe, -ncmoe, -ncffn in their order (pointed to by model.tensor_overrides), their text in tensor_text */
+    llamac_tensor_override tensor_rules[CLI_MAX_TENSOR_RULES];
+    char tensor_text[CLI_TENSOR_TEXT];
+    size_t tensor_text_used;
+    int numa;                     /* --numa: a llamac_numa, set by cli_load_model before it loads */
     const char *hf_repo;          /* -hf OWNER/REPO[:QUANT]: the model comes from the Hugging Face cache */
     const char *hf_file;          /* --hf-file: that file of the repo */
     const char *hf_token;         /* -hft: the Hub token (default: the environment's) */
@@ -175,14 +183,16 @@ bool cli_spec_load_model(struct cli_common *c, struct cli_spec *k, llamac_model 
 void cli_spec_close(struct cli_spec *k);
 
 /* The shared groups, in the order commands list them. */
-extern const struct cli_group cli_group_adapters;   /* --lora, --lora-scaled, --control-vector[-scaled], ... */
-extern const struct cli_group cli_group_mmproj;     /* --mmproj, --no-mmproj, --no-mmproj-offload, ... (cli_media.c) */
-extern const struct cli_group cli_group_media;      /* --image, --audio (cli_media.c) */
-extern const struct cli_group cli_group_model;      /* -m, -hf, -hff */
-extern const struct cli_group cli_group_hub;        /* -hft, --offline */
-extern const struct cli_group cli_group_load;       /* -ngl, -lm, --no-mmap, --mlock, --check-tensors, --override-kv */
-extern const struct cli_group cli_group_context;    /* -c, -b, -ub, -t, -tb, -fa, -ctk, -ctv */
-extern const struct cli_group cli_group_rotation;   /* --attn-rot */
+extern const struct cli_group cli_group_adapters; /* --lora, --lora-scaled, --control-vector[-scaled], ... */
+extern const struct cli_group cli_group_mmproj;   /* --mmproj, --no-mmproj, --no-mmproj-offload, ... (cli_media.c) */
+extern const struct cli_group cli_group_media;    /* --image, --audio (cli_media.c) */
+extern const struct cli_group cli_group_model;    /* -m, -hf, -hff */
+extern const struct cli_group cli_group_hub;      /* -hft, --offline */
+extern const struct cli_group cli_group_load;     /* -ngl, -lm, --no-mmap, --mlock, --check-tensors, --override-kv, -ot,
+                                                     -cmoe, -ncmoe, --numa, ... */
+extern const struct cli_group cli_group_context;  /* -c, -b, -ub, -t, -tb, -fa, -ctk, -ctv, -nkvo, ... */
+extern const struct cli_group cli_group_rope;     /* --rope-scaling, --rope-scale, --rope-freq-*, --yarn-* */
+extern const struct cli_group cli_group_rotation; /* --attn-rot */
 extern const struct cli_group cli_group_sequences;  /* -np (embed, rerank, kv; serve has its own: slots) */
 extern const struct cli_group cli_group_prompt;     /* -p, -f, --no-bos, --parse-special */
 extern const struct cli_group cli_group_generate;   /* -n, -r */
@@ -308,6 +318,9 @@ bool cli_download_url(const struct cli_common *c, const char *flag, const char *
 
 /* The Hub parameters the flags say (--offline, -hft). */
 llamac_hub_params cli_hub_params(const struct cli_common *c);
+
+/* llamac's version, the llama.cpp commit and the compiled backends on stdout (llamac --version, CMD --version). */
+void cli_print_version(void);
 
 /* "1.5 GiB" style sizes. */
 void cli_human_size(double bytes, char *buf, size_t cap);

@@ -195,6 +195,9 @@ bool cli_spec_load_model(struct cli_common *c, struct cli_spec *k, llamac_model 
     }
     llamac_model_params mp = c->model;
     mp.n_gpu_layers = k->n_gpu_layers;
+    mp.tensor_overrides = NULL; /* -ot and -cmoe place the target's weights (llama.cpp's -otd, the draft's, is not
+                                   offered) */
+    mp.n_tensor_overrides = 0;
     mp.progress = NULL;
     if (llamac_model_load(k->model_path, &mp, &k->model) != LLAMAC_OK) {
         cli_error(c, "draft model: %s", llamac_last_error());

@@ -101,23 +101,12 @@ static const struct cli_opt live_rows[] = {
 static const struct cli_group live_group = CLI_GROUP("Live mode", CLI_TARGET_COMMAND, live_rows);
 
 static const struct cli_group *const chat_groups[] = {
-    &conversation_group,
-    &cli_group_template,
-    &cli_group_generate,
-    &cli_group_sampling,
-    &cli_group_constraint,
-    &cli_group_spec,
-    &cli_group_adapters,
-    &cli_group_media,
-    &live_group,
-    &cli_group_model,
-    &cli_group_mmproj,
-    &cli_group_hub,
-    &cli_group_load,
-    &cli_group_context,
-    &cli_group_rotation,
-    &cli_group_log,
-    NULL,
+    &conversation_group, &cli_group_template,   &cli_group_generate,
+    &cli_group_sampling, &cli_group_constraint, &cli_group_spec,
+    &cli_group_adapters, &cli_group_media,      &live_group,
+    &cli_group_model,    &cli_group_mmproj,     &cli_group_hub,
+    &cli_group_load,     &cli_group_context,    &cli_group_rope,
+    &cli_group_rotation, &cli_group_log,        NULL,
 };
 
 static int chat(int argc, char **argv);

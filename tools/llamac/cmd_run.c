@@ -29,9 +29,10 @@ static void on_sigint(int sig) {
 }
 
 static const struct cli_group *const run_groups[] = {
-    &cli_group_prompt,   &cli_group_generate, &cli_group_sampling, &cli_group_constraint, &cli_group_spec,
-    &cli_group_adapters, &cli_group_media,    &cli_group_model,    &cli_group_mmproj,     &cli_group_hub,
-    &cli_group_load,     &cli_group_context,  &cli_group_rotation, &cli_group_log,        NULL,
+    &cli_group_prompt, &cli_group_generate, &cli_group_sampling, &cli_group_constraint,
+    &cli_group_spec,   &cli_group_adapters, &cli_group_media,    &cli_group_model,
+    &cli_group_mmproj, &cli_group_hub,      &cli_group_load,     &cli_group_context,
+    &cli_group_rope,   &cli_group_rotation, &cli_group_log,      NULL,
 };
 
 static int run(int argc, char **argv);

@@ -204,6 +204,20 @@ static const struct cli_choice reasoning_formats[] = { { "deepseek", LLAMAC_REAS
 
 /* llama-server's flags, in its names. A new one is a row here (and a field of server_options or the engine's
  * params, which the row's offset names); a value that is more than a number, a word or a string gets a setter. */
+/* -fit on|off: llama-server fits -c and -ngl to the free device memory unless off; llamac never does. */
+static bool set_fit(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    (void)field;
+    if (strcmp(value, "off") == 0) {
+        return true;
+    }
+    cli_error(p->t.common,
+              "%s %s: llamac serve does not fit -c and -ngl to the free device memory (only %s off is accepted); give "
+              "them, and --memory-check refuses to start when they do not fit",
+              p->name, value, p->name);
+    return false;
+}
+
 static const struct cli_opt server_rows[] = {
     { .names = { "--host" },
       .arg = "ADDR",
@@ -517,6 +531,12 @@ static const struct cli_opt server_rows[] = {
       .field = "spec_batch_max",
       .help = "speculative decoding under load: a step drafts only while its generating slots' tokens, drafts "
               "included, stay within N (default: 16; 0: never draft)" },
+    { .names = { "-fit", "--fit" },
+      .arg = "off|on",
+      .set = set_fit,
+      .help = "accepted: off, what llamac always does (llama-server's default, on, adjusts -c and -ngl to the free "
+              "device memory; llamac does not, so on is refused: give -c and -ngl, and --memory-check refuses to "
+              "start when they do not fit)" },
     { .names = { "--threads-http" },
       .arg = "N",
       .set = cli_set_ignored,
@@ -526,6 +546,10 @@ static const struct cli_group server_group =
     CLI_GROUP("Server (llama-server's names)", CLI_TARGET_COMMAND, server_rows);
 
 /* llama-server's flags for what llamac serve does not offer: each is refused with its reason (the help text). */
+#define AFFINITY                                                                                                       \
+    "llamac does not set the CPU affinity, priority or polling of llama.cpp's threads (ggml's defaults hold): run "    \
+    "llamac serve under taskset or numactl for affinity, nice or chrt for priority"
+
 static const struct cli_opt refused_rows[] = {
     { .names = { "--tools" },
       .arg = "LIST",
@@ -573,24 +597,168 @@ static const struct cli_opt refused_rows[] = {
     { .names = { "--fim-qwen-7b-spec", "--fim-qwen-14b-spec", "--gpt-oss-20b-default", "--gpt-oss-120b-default" },
       .set = cli_set_refused,
       .help = "llamac has no model presets that download models (see --embd-gemma-default)" },
+    { .names = { "-fitt", "--fit-target" },
+      .arg = "MiB0,MiB1,MiB2,...",
+      .set = cli_set_refused,
+      .help = "llamac serve does not fit -c and -ngl to the free device memory (see -fit)" },
+    { .names = { "-fitc", "--fit-ctx" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help = "llamac serve does not fit -c and -ngl to the free device memory (see -fit)" },
+    { .names = { "-nocb", "--no-cont-batching" },
+      .set = cli_set_refused,
+      .help = "llamac serve always batches continuously: its slots decode together in each step" },
+    { .names = { "-C", "--cpu-mask" }, .arg = "M", .set = cli_set_refused, .help = AFFINITY },
+    { .names = { "-Cr", "--cpu-range" }, .arg = "lo-hi", .set = cli_set_refused, .help = AFFINITY },
+    { .names = { "--cpu-strict" }, .arg = "<0|1>", .set = cli_set_refused, .help = AFFINITY },
+    { .names = { "--prio" }, .arg = "N", .set = cli_set_refused, .help = AFFINITY },
+    { .names = { "--poll" }, .arg = "<0...100>", .set = cli_set_refused, .help = AFFINITY },
+    { .names = { "-Cb", "--cpu-mask-batch" }, .arg = "M", .set = cli_set_refused, .help = AFFINITY },
+    { .names = { "-Crb", "--cpu-range-batch" }, .arg = "lo-hi", .set = cli_set_refused, .help = AFFINITY },
+    { .names = { "--cpu-strict-batch" }, .arg = "<0|1>", .set = cli_set_refused, .help = AFFINITY },
+    { .names = { "--prio-batch" }, .arg = "N", .set = cli_set_refused, .help = AFFINITY },
+    { .names = { "--poll-batch" }, .arg = "<0|1>", .set = cli_set_refused, .help = AFFINITY },
+    { .names = { "--spec-draft-cpu-mask", "-Cd", "--cpu-mask-draft" },
+      .arg = "M",
+      .set = cli_set_refused,
+      .help = AFFINITY },
+    { .names = { "--spec-draft-cpu-range", "-Crd", "--cpu-range-draft" },
+      .arg = "lo-hi",
+      .set = cli_set_refused,
+      .help = AFFINITY },
+    { .names = { "--spec-draft-cpu-strict", "--cpu-strict-draft" },
+      .arg = "<0|1>",
+      .set = cli_set_refused,
+      .help = AFFINITY },
+    { .names = { "--spec-draft-prio", "--prio-draft" }, .arg = "N", .set = cli_set_refused, .help = AFFINITY },
+    { .names = { "--spec-draft-poll", "--poll-draft" }, .arg = "<0|1>", .set = cli_set_refused, .help = AFFINITY },
+    { .names = { "--spec-draft-cpu-mask-batch", "-Cbd", "--cpu-mask-batch-draft" },
+      .arg = "M",
+      .set = cli_set_refused,
+      .help = AFFINITY },
+    { .names = { "--spec-draft-cpu-strict-batch", "--cpu-strict-batch-draft" },
+      .arg = "<0|1>",
+      .set = cli_set_refused,
+      .help = AFFINITY },
+    { .names = { "--spec-draft-prio-batch", "--prio-batch-draft" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help = AFFINITY },
+    { .names = { "--spec-draft-poll-batch", "--poll-batch-draft" },
+      .arg = "<0|1>",
+      .set = cli_set_refused,
+      .help = AFFINITY },
+    { .names = { "--spec-draft-threads-batch", "-tbd", "--threads-batch-draft" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help = "-td sets the draft model's threads for its prompts and its drafts alike" },
+    { .names = { "--spec-draft-device", "-devd", "--device-draft" },
+      .arg = "<dev1,dev2,..>",
+      .set = cli_set_refused,
+      .help = "the draft model uses the devices -dev names, with -ngld of its layers on them" },
+    { .names = { "--spec-draft-override-tensor", "-otd", "--override-tensor-draft" },
+      .arg = "<tensor name pattern>=<buffer type>,...",
+      .set = cli_set_refused,
+      .help = "the draft model's weights are placed by -ngld alone (-ot, -cmoe and -ncmoe place the target model's)" },
+    { .names = { "--spec-draft-cpu-moe", "-cmoed", "--cpu-moe-draft" }, .set = cli_set_refused, .help = "see -otd" },
+    { .names = { "--spec-draft-n-cpu-moe", "--spec-draft-ncmoe", "-ncmoed", "--n-cpu-moe-draft" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help = "see -otd" },
+    { .names = { "--spec-ngram-mod-n-min" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help =
+          "llamac's speculative decoding has the types draft-simple and ngram-simple (--spec-type), not ngram-mod" },
+    { .names = { "--spec-ngram-mod-n-max" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help =
+          "llamac's speculative decoding has the types draft-simple and ngram-simple (--spec-type), not ngram-mod" },
+    { .names = { "--spec-ngram-mod-n-match" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help =
+          "llamac's speculative decoding has the types draft-simple and ngram-simple (--spec-type), not ngram-mod" },
+    { .names = { "--spec-ngram-map-k-size-n" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help = "llamac's speculative decoding has the types draft-simple and ngram-simple (--spec-type), not "
+              "ngram-map-k or ngram-map-k4v" },
+    { .names = { "--spec-ngram-map-k-size-m" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help = "llamac's speculative decoding has the types draft-simple and ngram-simple (--spec-type), not "
+              "ngram-map-k or ngram-map-k4v" },
+    { .names = { "--spec-ngram-map-k-min-hits" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help = "llamac's speculative decoding has the types draft-simple and ngram-simple (--spec-type), not "
+              "ngram-map-k or ngram-map-k4v" },
+    { .names = { "--spec-ngram-map-k4v-size-n" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help = "llamac's speculative decoding has the types draft-simple and ngram-simple (--spec-type), not "
+              "ngram-map-k or ngram-map-k4v" },
+    { .names = { "--spec-ngram-map-k4v-size-m" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help = "llamac's speculative decoding has the types draft-simple and ngram-simple (--spec-type), not "
+              "ngram-map-k or ngram-map-k4v" },
+    { .names = { "--spec-ngram-map-k4v-min-hits" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help = "llamac's speculative decoding has the types draft-simple and ngram-simple (--spec-type), not "
+              "ngram-map-k or ngram-map-k4v" },
+    { .names = { "--spec-ngram-simple-size-m" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help = "llamac's ngram-simple is set by --spec-ngram-size-n and --spec-draft-n-max / --spec-draft-n-min only" },
+    { .names = { "--spec-ngram-simple-min-hits" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help = "llamac's ngram-simple is set by --spec-ngram-size-n and --spec-draft-n-max / --spec-draft-n-min only" },
+    { .names = { "--spec-ngram-size-m" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help = "llama.cpp removed it too, for the size-m of each n-gram type (llama-server's "
+              "--spec-ngram-simple-size-m, ...)" },
+    { .names = { "--spec-ngram-min-hits" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help = "llama.cpp removed it too, for the min-hits of each n-gram type (llama-server's "
+              "--spec-ngram-simple-min-hits, ...)" },
+    { .names = { "-lcs", "--lookup-cache-static" },
+      .arg = "FNAME",
+      .set = cli_set_refused,
+      .help = "llamac has no lookup-cache speculation; --spec-type ngram-simple looks n-grams up in the prompt and "
+              "output" },
+    { .names = { "-lcd", "--lookup-cache-dynamic" }, .arg = "FNAME", .set = cli_set_refused, .help = "see -lcs" },
+    { .names = { "--spec-synth-len" },
+      .arg = "L",
+      .set = cli_set_refused,
+      .help = "llamac has no synthetic draft acceptance (llama.cpp's is for benchmarking only)" },
+    { .names = { "--spec-synth-rates" }, .arg = "P0,P1,...", .set = cli_set_refused, .help = "see --spec-synth-len" },
+    { .names = { "--spec-draft-p-split", "--draft-p-split" },
+      .arg = "P",
+      .set = cli_set_refused,
+      .help = "llamac drafts one sequence per slot, no tree of drafts to split" },
+    { .names = { "--spec-default" },
+      .set = cli_set_refused,
+      .help = "it turns on ngram-mod, which llamac does not have; --spec-type ngram-simple is llamac's speculation "
+              "without a draft model" },
 };
 static const struct cli_group refused_group =
     CLI_GROUP("llama-server's, refused (llamac serve does not offer these)", CLI_TARGET_COMMAND, refused_rows);
 
 static const struct cli_group *const serve_groups[] = {
-    &server_group,
-    &refused_group,
-    &cli_group_template,
-    &cli_group_sampling,
-    &cli_group_spec,
-    &cli_group_adapters,
-    &cli_group_model,
-    &cli_group_mmproj,
-    &cli_group_hub,
-    &cli_group_load,
-    &cli_group_context,
-    &cli_group_log,
-    NULL,
+    &server_group,       &refused_group,
+    &cli_group_template, &cli_group_sampling,
+    &cli_group_spec,     &cli_group_adapters,
+    &cli_group_model,    &cli_group_mmproj,
+    &cli_group_hub,      &cli_group_load,
+    &cli_group_context,  &cli_group_rope,
+    &cli_group_log,      NULL,
 };
 
 static int serve(int argc, char **argv);
@@ -1063,6 +1231,9 @@ static int serve(int argc, char **argv) {
     o.ep.type_k = c.ctx.type_k;
     o.ep.type_v = c.ctx.type_v;
     o.ep.flash_attn = c.ctx.flash_attn;
+    o.ep.rope = c.ctx.rope;
+    o.ep.offload_kqv = c.ctx.offload_kqv;
+    o.ep.op_offload = c.ctx.op_offload;
     if (o.so.defaults.spec_draft) {
         if (!cli_spec_load_model(&c, &spec, model)) {
             goto done;

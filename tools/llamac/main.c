@@ -31,17 +31,6 @@ const struct cli_command *const cli_commands[] = {
     NULL,
 };
 
-static void print_version(void) {
-    printf("llamac %s\n", llamac_version());
-    printf("llama.cpp %s\n", llamac_llama_commit());
-    printf("backends:");
-    size_t n = llamac_backend_count();
-    for (size_t i = 0; i < n; i++) {
-        printf(" %s", llamac_backend_name(i));
-    }
-    printf("\n");
-}
-
 static void print_help(void) {
     printf("usage: llamac COMMAND [options]\n\ncommands:\n");
     for (size_t i = 0; cli_commands[i]; i++) {
@@ -69,7 +58,7 @@ int main(int argc, char **argv) {
     }
     const char *name = argv[1];
     if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
-        print_version();
+        cli_print_version();
         return EXIT_OK;
     }
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {

@@ -277,6 +277,11 @@ llamac_model *cli_load_model(struct cli_common *c, bool vocab_only) {
     }
     if (vocab_only) {
         mp.rpc_servers = NULL; /* tokenizing needs no device */
+        mp.tensor_overrides = NULL;
+        mp.n_tensor_overrides = 0;
+    } else if (llamac_numa_init((llamac_numa)c->numa) != LLAMAC_OK) {
+        cli_lib_error(c, "--numa");
+        return NULL;
     }
     bar.stop = c->stop;
     mp.progress = progress_update;

@@ -192,6 +192,9 @@ int cli_parse(struct cli_parser *p, const struct cli_command *cmd, const struct 
             cli_print_help(cmd, stdout);
             return EXIT_OK;
         }
+        if (p->done) {
+            return EXIT_OK;
+        }
         bool seen = false;
         for (size_t k = 0; k < p->n_seen; k++) {
             seen = seen || p->seen[k] == o;

@@ -122,6 +122,7 @@ struct cli_parser {
     char **pos; /* the positional arguments in order (they are moved to the front of argv) */
     int n_pos;
     bool help;   /* -h/--help was given */
+    bool done;   /* a setter printed what was asked (--version): the parse ends with EXIT_OK */
     char **argv; /* the command line, and the index of the argument after the current option's value: a setter */
     int argc;    /* whose option takes a second value reads it with cli_next_value */
     int next;
