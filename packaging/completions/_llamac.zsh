@@ -13,7 +13,7 @@ if (( CURRENT == 2 )); then
     return
 fi
 local help
-help=$($llamac ${words[2]} --help 2> /dev/null | grep -E '^ *-')
+help=$($llamac ${words[2]} --help 2> /dev/null | sed '/^[^ ].*refused/,/^$/d' | grep -E '^ *-') # not a refused group's
 if [[ $prev == -* ]]; then
     local value
     value=$(print -r -- $help | grep -oE -- "(^|[ ,/])$prev((, |/)--?[A-Za-z][A-Za-z0-9-]*)* [^ ,;]+" | head -1 |

@@ -13,9 +13,10 @@ _llamac() {
         mapfile -t COMPREPLY < <(compgen -W "$commands --help --version" -- "$cur")
         return
     fi
-    # The option lines of the command's help: those whose first word is a flag.
+    # The option lines of the command's help: those whose first word is a flag, but for a group of flags the command
+    # refuses (llama-server's that llamac serve does not offer: their group's title says "refused").
     local help
-    help=$("$llamac" "${COMP_WORDS[1]}" --help 2> /dev/null | grep -E '^ *-')
+    help=$("$llamac" "${COMP_WORDS[1]}" --help 2> /dev/null | sed '/^[^ ].*refused/,/^$/d' | grep -E '^ *-')
     if [[ $prev == -* ]]; then
         # The value named after the flag, past its aliases: "-m, --model FILE", "-s/--seed N", "--pooling a|b".
         local value choices='^[a-z0-9_.]+(\|[a-z0-9_.]+)+$' files='FILE|MODEL|PATH|DIR|OUT'
