@@ -90,7 +90,17 @@ typedef enum llamac_tool_format {
     LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2 = 7, /* >>>name\n{...} (the prompt ends in ">>>"), >>>all\ntext */
     LLAMAC_TOOL_FORMAT_COMMAND_R7B = 8,      /* <|START_ACTION|>[{"tool_name","parameters"}]<|END_ACTION|> */
     LLAMAC_TOOL_FORMAT_HARMONY = 9,          /* gpt-oss: <|channel|>commentary to=functions.f<|message|>{}<|call|> */
-    LLAMAC_TOOL_FORMAT_MISTRAL_ARGS = 10     /* Mistral Small 3.2, Devstral, Ministral: [TOOL_CALLS]name[ARGS]{..} */
+    LLAMAC_TOOL_FORMAT_MISTRAL_ARGS = 10,    /* Mistral Small 3.2, Devstral, Ministral: [TOOL_CALLS]name[ARGS]{..} */
+    LLAMAC_TOOL_FORMAT_GLM =
+        11, /* GLM 4.5-4.7, Ling 3, Laguna, Spark: <tool_call>f<arg_key>k</arg_key><arg_value>v.. */
+    LLAMAC_TOOL_FORMAT_KIMI_K2 =
+        12, /* <|tool_call_begin|>functions.f:0<|tool_call_argument_begin|>{..}<|tool_call_end|> */
+    LLAMAC_TOOL_FORMAT_MINIMAX_M2 = 13, /* <minimax:tool_call><invoke name="f"><parameter name="k">v</parameter>.. */
+    LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2 = 14, /* V3.2, V4 (DSML): <｜DSML｜invoke name="f"><｜DSML｜parameter name="k".. */
+    LLAMAC_TOOL_FORMAT_SEED_OSS = 15,      /* <seed:tool_call><function=f><parameter=k>v</parameter>.. */
+    LLAMAC_TOOL_FORMAT_APRIEL = 16,        /* Apriel 1.5/1.6: <tool_calls>[{"name","arguments"}]</tool_calls> */
+    LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_1 = 17, /* <function=f>{...}</function> */
+    LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2 = 18   /* text functools[{"name","arguments"}, ...] */
 } llamac_tool_format;
 
 /* Name of a format ("hermes", "llama3", ...); "unknown" for other values. Owned by the library, valid forever.
@@ -176,7 +186,8 @@ LLAMAC_API void llamac_tool_message_free(llamac_tool_message *message);
  * Whatever the text, this succeeds: a call is recognised once its name is known and its arguments open; arguments
  * cut short (max_tokens) or broken are closed where they stop - after the last complete member, or inside a string
  * value - so they are a JSON object whenever the text is UTF-8, and the text after the break is content; anything
- * that never became a call is content, byte for byte.
+ * that never became a call is content, byte for byte. The generic format is read as a whole: text that is not one
+ * complete JSON object (cut short inside a call) is content, with no call, as llama.cpp reads it.
  * Errors: LLAMAC_E_INVALID_ARGUMENT (NULL text with len > 0, NULL out, an unknown format or reasoning value),
  * LLAMAC_E_NO_MEMORY. Thread-safe. */
 LLAMAC_API llamac_status llamac_tool_parse(const char *text, size_t len, const llamac_tool_parse_params *params,

@@ -80,6 +80,14 @@ const char *llamac_tool_format_name(llamac_tool_format format) {
     case LLAMAC_TOOL_FORMAT_COMMAND_R7B: return "command-r7b";
     case LLAMAC_TOOL_FORMAT_HARMONY: return "harmony";
     case LLAMAC_TOOL_FORMAT_MISTRAL_ARGS: return "mistral-args";
+    case LLAMAC_TOOL_FORMAT_GLM: return "glm";
+    case LLAMAC_TOOL_FORMAT_KIMI_K2: return "kimi-k2";
+    case LLAMAC_TOOL_FORMAT_MINIMAX_M2: return "minimax-m2";
+    case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2: return "deepseek-v3.2";
+    case LLAMAC_TOOL_FORMAT_SEED_OSS: return "seed-oss";
+    case LLAMAC_TOOL_FORMAT_APRIEL: return "apriel";
+    case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_1: return "functionary-v3.1";
+    case LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2: return "firefunction-v2";
     }
     return "unknown";
 }
@@ -103,16 +111,38 @@ llamac_tool_format llamac_tool_format_detect(const char *src) {
     if (has(src, ">>>all")) {
         return LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2;
     }
+    if (has(src, "dsml_token") && has(src, "DSML") && (has(src, "function_calls") || has(src, "tool_calls"))) {
+        return LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2;
+    }
     if (has(src, "tool\xe2\x96\x81"
                  "calls\xe2\x96\x81"
                  "begin")) {
         return has(src, "```json") ? LLAMAC_TOOL_FORMAT_DEEPSEEK_R1 : LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1;
     }
-    if (has(src, "<arg_key>") || has(src, "<invoke name=") || has(src, "<tool_calls>") ||
-        (has(src, "<function=") && !has(src, "<parameter="))) {
-        /* GLM, MiniMax, Apriel (<tool_calls>[...]) and Functionary v3.1 (<function=f>{...}</function>): formats of
-         * their own, not parsed here */
-        return LLAMAC_TOOL_FORMAT_GENERIC;
+    if (has(src, "<|tool_calls_section_begin|>") && has(src, "<|tool_call_begin|>")) {
+        return LLAMAC_TOOL_FORMAT_KIMI_K2;
+    }
+    if (has(src, "<minimax:tool_call>") && has(src, "<invoke name=")) {
+        return LLAMAC_TOOL_FORMAT_MINIMAX_M2;
+    }
+    if (has(src, "<arg_key>") && has(src, "<arg_value>")) {
+        return LLAMAC_TOOL_FORMAT_GLM;
+    }
+    if (has(src, "<seed:tool_call>")) {
+        return LLAMAC_TOOL_FORMAT_SEED_OSS;
+    }
+    if (has(src, "<tool_calls>[")) {
+        return LLAMAC_TOOL_FORMAT_APRIEL; /* not MiniMax M1's <tool_calls> of JSON lines, which llama.cpp reads as text
+                                           */
+    }
+    if (has(src, "<function=") && !has(src, "<parameter=")) {
+        return LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_1;
+    }
+    if (has(src, "functools[")) {
+        return LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2;
+    }
+    if (has(src, "<invoke name=")) {
+        return LLAMAC_TOOL_FORMAT_GENERIC; /* MiniMax M3: a format of its own, not parsed here */
     }
     if (has(src, "<tool_call>") && has(src, "<function=") && has(src, "<parameter=")) {
         return LLAMAC_TOOL_FORMAT_QWEN3_CODER;
@@ -224,7 +254,7 @@ fail:
 }
 
 static llamac_status check_params(const llamac_tool_parse_params *p, const char *fn) {
-    if ((unsigned)p->format > LLAMAC_TOOL_FORMAT_MISTRAL_ARGS) {
+    if ((unsigned)p->format > TC_FORMAT_LAST) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%s: unknown tool format %d", fn, (int)p->format);
     }
     if ((unsigned)p->reasoning > LLAMAC_REASONING_DEEPSEEK) {

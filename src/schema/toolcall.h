@@ -15,6 +15,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* The last value of llamac_tool_format. */
+#define TC_FORMAT_LAST LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2
+
 /* The cap of every tool-call buffer: far past any model output (a million tokens are a few MiB of text). */
 #define TC_BUF_MAX ((size_t)1 << 30)
 
@@ -82,6 +85,14 @@ size_t tc_json_ws(const char *s, size_t n);
     "call\xe2\x96\x81"                                                                                                 \
     "end\xef\xbd\x9c>"
 #define DS_SEP "<\xef\xbd\x9ctool\xe2\x96\x81sep\xef\xbd\x9c>"
+
+/* DeepSeek V3.2 / V4's markup prefixes, <｜DSML｜ and </｜DSML｜. */
+#define DSML                                                                                                           \
+    "<\xef\xbd\x9c"                                                                                                    \
+    "DSML\xef\xbd\x9c"
+#define DSML_CLOSE                                                                                                     \
+    "</\xef\xbd\x9c"                                                                                                   \
+    "DSML\xef\xbd\x9c"
 
 /* llamac_tool_history_check on a parsed messages array (borrowed): the chat layer checks the conversation it renders
  * without printing and parsing it again. */

@@ -117,6 +117,47 @@ static void call_rule(llamac__dynbuf *g, llamac_tool_format format, size_t i, co
     case LLAMAC_TOOL_FORMAT_MISTRAL_ARGS:
         llamac__dynbuf_addf(g, "tc-call-%zu ::= \"%s[ARGS]\" tc-args-%zu\n", i, name, i);
         break;
+    case LLAMAC_TOOL_FORMAT_GLM:
+        llamac__dynbuf_addf(g,
+                            "tc-call-%zu ::= \"<tool_call>%s\" ( \"\\n\"? \"<arg_key>\" [a-zA-Z0-9_]{1,64} "
+                            "\"</arg_key>\" \"\\n\"? \"<arg_value>\" [^<]{0,4096} \"</arg_value>\" )* \"\\n\"? "
+                            "\"</tool_call>\"\n",
+                            i, name);
+        break;
+    case LLAMAC_TOOL_FORMAT_SEED_OSS:
+        llamac__dynbuf_addf(
+            g,
+            "tc-call-%zu ::= \"<seed:tool_call>\\n<function=%s>\\n\" ( \"<parameter=\" [a-zA-Z0-9_]{1,64} \">\" "
+            "[^<]{0,4096} \"</parameter>\\n\" )* \"</function>\\n</seed:tool_call>\"\n",
+            i, name);
+        break;
+    case LLAMAC_TOOL_FORMAT_APRIEL:
+    case LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2:
+        kv_object(obj, sizeof obj, "name", name, "arguments", i);
+        llamac__dynbuf_addf(g, "tc-call-%zu ::= %s\n", i, obj);
+        break;
+    case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_1:
+        llamac__dynbuf_addf(g, "tc-call-%zu ::= \"<function=%s>\" tc-args-%zu \"</function>\"\n", i, name, i);
+        break;
+    case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2:
+        llamac__dynbuf_addf(g,
+                            "tc-call-%zu ::= \"" DSML "invoke name=\\\"%s\\\">\\n\" ( \"" DSML
+                            "parameter name=\\\"\" [a-zA-Z0-9_]{1,64} \"\\\" string=\\\"\" ( \"true\" | \"false\" ) "
+                            "\"\\\">\" [^<]{0,4096} \"" DSML_CLOSE "parameter>\\n\" )* \"" DSML_CLOSE "invoke>\"\n",
+                            i, name);
+        break;
+    case LLAMAC_TOOL_FORMAT_MINIMAX_M2:
+        llamac__dynbuf_addf(g,
+                            "tc-call-%zu ::= \"<invoke name=\\\"%s\\\">\" ( \"\\n\"? \"<parameter name=\\\"\" "
+                            "[a-zA-Z0-9_]{1,64} \"\\\">\" [^<]{0,4096} \"</parameter>\" )* \"\\n\"? \"</invoke>\"\n",
+                            i, name);
+        break;
+    case LLAMAC_TOOL_FORMAT_KIMI_K2:
+        llamac__dynbuf_addf(g,
+                            "tc-call-%zu ::= \"<|tool_call_begin|>functions.%s:\" [0-9]{1,3} "
+                            "\"<|tool_call_argument_begin|>\" tc-args-%zu \"<|tool_call_end|>\"\n",
+                            i, name, i);
+        break;
     case LLAMAC_TOOL_FORMAT_HARMONY:
         llamac__dynbuf_addf(
             g,
@@ -192,6 +233,33 @@ static void root_rule(llamac__dynbuf *g, llamac_tool_format format, bool paralle
         llamac__dynbuf_addf(g, "root ::= \">>>\"? tc-call %s\n", more);
         break;
     case LLAMAC_TOOL_FORMAT_LLAMA3: llamac__dynbuf_addf(g, "root ::= tc-call\n"); break;
+    case LLAMAC_TOOL_FORMAT_APRIEL:
+        more_calls(more, sizeof more, parallel, "\",\" tc-ws");
+        llamac__dynbuf_addf(g, "root ::= \"<tool_calls>[\" tc-call %s \"]</tool_calls>\"\n", more);
+        break;
+    case LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2:
+        more_calls(more, sizeof more, parallel, "\",\" tc-ws");
+        llamac__dynbuf_addf(g, "root ::= \"functools[\" tc-call %s \"]\"\n", more);
+        break;
+    case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2:
+        /* V3.2 names the block function_calls, V4 tool_calls */
+        more_calls(more, sizeof more, parallel, "\"\\n\"");
+        llamac__dynbuf_addf(g,
+                            "root ::= \"" DSML "function_calls>\\n\" tc-call %s \"\\n\" \"" DSML_CLOSE
+                            "function_calls>\" | \"" DSML "tool_calls>\\n\" tc-call %s \"\\n\" \"" DSML_CLOSE
+                            "tool_calls>\"\n",
+                            more, more);
+        break;
+    case LLAMAC_TOOL_FORMAT_MINIMAX_M2:
+        more_calls(more, sizeof more, parallel, "\"\\n\"");
+        llamac__dynbuf_addf(g, "root ::= \"<minimax:tool_call>\\n\" tc-call %s \"\\n\"? \"</minimax:tool_call>\"\n",
+                            more);
+        break;
+    case LLAMAC_TOOL_FORMAT_KIMI_K2:
+        more_calls(more, sizeof more, parallel, "");
+        llamac__dynbuf_addf(g, "root ::= \"<|tool_calls_section_begin|>\"? tc-call %s \"<|tool_calls_section_end|>\"\n",
+                            more);
+        break;
     case LLAMAC_TOOL_FORMAT_MISTRAL_ARGS:
         more_calls(more, sizeof more, parallel, "\"[TOOL_CALLS]\"");
         llamac__dynbuf_addf(g, "root ::= \"[TOOL_CALLS]\" tc-call %s\n", more);
@@ -239,7 +307,12 @@ static void names_regex(llamac__dynbuf *g, const char *const *names, size_t n) {
 /* Trigger patterns for a lazy grammar: the whole output matched, the grammar applying from group 1. */
 static size_t triggers(llamac__dynbuf *pat, llamac_tool_format format, const char *const *names, size_t n) {
     switch (format) {
+    case LLAMAC_TOOL_FORMAT_SEED_OSS: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<seed:tool_call>)[\\s\\S]*$"); return 1;
+    case LLAMAC_TOOL_FORMAT_APRIEL: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<tool_calls>)[\\s\\S]*$"); return 1;
+    case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_1: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<function=)[\\s\\S]*$"); return 1;
+    case LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(functools\\[)[\\s\\S]*$"); return 1;
     case LLAMAC_TOOL_FORMAT_HERMES:
+    case LLAMAC_TOOL_FORMAT_GLM:
     case LLAMAC_TOOL_FORMAT_QWEN3_CODER: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<tool_call>)[\\s\\S]*$"); return 1;
     case LLAMAC_TOOL_FORMAT_LLAMA3: llamac__dynbuf_addf(pat, "^\\s*(\\{\\s*\"name\")[\\s\\S]*$"); return 1;
     case LLAMAC_TOOL_FORMAT_MISTRAL:
@@ -250,6 +323,15 @@ static size_t triggers(llamac__dynbuf *pat, llamac_tool_format format, const cha
     case LLAMAC_TOOL_FORMAT_DEEPSEEK_R1:
     case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1:
         llamac__dynbuf_addf(pat, "^[\\s\\S]*?(" DS_CALLS_BEGIN ")[\\s\\S]*$");
+        return 1;
+    case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2:
+        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(" DSML "(?:function|tool)_calls>)[\\s\\S]*$");
+        return 1;
+    case LLAMAC_TOOL_FORMAT_MINIMAX_M2:
+        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<minimax:tool_call>)[\\s\\S]*$");
+        return 1;
+    case LLAMAC_TOOL_FORMAT_KIMI_K2:
+        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|tool_calls_section_begin\\|>|<\\|tool_call_begin\\|>)[\\s\\S]*$");
         return 1;
     case LLAMAC_TOOL_FORMAT_HARMONY:
         llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|channel\\|>commentary to=functions\\.)[\\s\\S]*$");
@@ -274,7 +356,7 @@ llamac_status llamac_tool_grammar_build(llamac_tool_format format, const char *t
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_tool_grammar_build: out is NULL");
     }
     *out = NULL;
-    if ((unsigned)format > LLAMAC_TOOL_FORMAT_MISTRAL_ARGS) {
+    if ((unsigned)format > TC_FORMAT_LAST) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "unknown tool format %d", (int)format);
     }
     if ((unsigned)choice > LLAMAC_TOOL_CHOICE_NAMED) {
@@ -354,8 +436,12 @@ llamac_status llamac_tool_grammar_build(llamac_tool_format format, const char *t
     llamac__dynbuf_addf(&g, "\n");
     for (i = 0; i < n; i++) {
         call_rule(&g, format, i, names[i]);
-        /* Qwen3-Coder writes parameters as XML elements, not JSON: its rule does not use the schema. */
-        st = args_rule(&g, i, format == LLAMAC_TOOL_FORMAT_QWEN3_CODER ? NULL : schemas[i], names[i]);
+        /* Qwen3-Coder, Seed-OSS, GLM, MiniMax and DSML write parameters as XML elements, not JSON: their rules do not
+         * use the schema. */
+        bool xml = format == LLAMAC_TOOL_FORMAT_QWEN3_CODER || format == LLAMAC_TOOL_FORMAT_GLM ||
+                   format == LLAMAC_TOOL_FORMAT_MINIMAX_M2 || format == LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2 ||
+                   format == LLAMAC_TOOL_FORMAT_SEED_OSS;
+        st = args_rule(&g, i, xml ? NULL : schemas[i], names[i]);
         if (st != LLAMAC_OK) {
             goto fail;
         }

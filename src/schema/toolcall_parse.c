@@ -133,6 +133,12 @@ static int scan_until(pctx *c, const char *const *markers, size_t nm, bool to_re
     return which;
 }
 
+/* A character of a tool name. */
+static bool name_char(char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' ||
+           ch == '.';
+}
+
 /* Skips whitespace; false (stop) when not final and the text ends in it, as what follows is undecided. */
 static bool skip_ws(pctx *c) {
     c->pos += tc_json_ws(c->t + c->pos, c->n - c->pos);
@@ -236,6 +242,38 @@ static bool think_block(pctx *c, const char *open, const char *close) {
     }
     c->pos += strlen(close);
     return skip_ws(c);
+}
+
+/* A thinking block that a call marker may end too (Kimi K2 and DeepSeek V3.2 models call tools at the end of their
+ * thinking without closing it): reasoning from <think> at c->pos (or from the start when the prompt opened it) up to
+ * </think> or the first of `calls` (white space after that marker belongs to neither). False: stop. */
+static bool think_until_call(pctx *c, const char *const *calls, size_t n_calls) {
+    if (c->p->reasoning == LLAMAC_REASONING_NONE || (c->p->think_start && !c->p->think_start[0]) || n_calls > 4) {
+        return true;
+    }
+    if (c->p->reasoning_open) {
+        if (c->p->lead) {
+            tc_buf_add(&c->m->reasoning, c->p->lead, strlen(c->p->lead), &c->m->oom);
+        }
+    } else {
+        int s = starts(c, c->pos, "<think>");
+        if (s <= 0) {
+            return s == 0;
+        }
+        c->pos += strlen("<think>");
+    }
+    const char *ends[5] = { "</think>" };
+    memcpy(ends + 1, calls, n_calls * sizeof *calls);
+    int w = scan_until(c, ends, 1 + n_calls, true);
+    if (w < 0) {
+        return false; /* final: unclosed thinking is all reasoning */
+    }
+    if (w == 0) {
+        c->pos += strlen(ends[0]);
+    } else {
+        c->pos += tc_json_ws(c->t + c->pos, c->n - c->pos);
+    }
+    return true;
 }
 
 /* Adds a call with the given name and arguments text. */
@@ -496,6 +534,17 @@ static int expect(pctx *c, const char *s) {
     return r;
 }
 
+/* expect() for a closing marker: at the end of a final text, only white space where it would be counts as found (a
+ * reply cut before its last marker, as llama.cpp reads it). */
+static int expect_close(pctx *c, const char *s) {
+    int r = expect(c, s);
+    if (r == 0 && c->final && c->pos + tc_json_ws(c->t + c->pos, c->n - c->pos) == c->n) {
+        c->pos = c->n;
+        return 1;
+    }
+    return r;
+}
+
 static const char *const NAME_KEYS[] = { "name", NULL };
 static const char *const ARGS_KEYS[] = { "arguments", "parameters", NULL };
 
@@ -517,26 +566,43 @@ static void parse_hermes(pctx *c) {
             return;
         }
         c->pos = end;
-        int r = expect(c, "</tool_call>");
+        int r = expect_close(c, "</tool_call>");
         if (r < 0 || (r > 0 && !skip_ws(c))) {
             return;
         }
     }
 }
 
-/* ---- Qwen3-Coder: <tool_call><function=f><parameter=p>v</parameter></function></tool_call> ---- */
+/* ---- XML-ish arguments: one reader for the key/value families ---- */
 
-/* Appends one parameter to the arguments being built: the value as JSON when it is a JSON number, boolean, null,
- * object or array, else as a string. One leading and one trailing newline are not part of the value. */
-static void xml_param(pctx *c, tc_call *call, const char *key, size_t key_n, const char *v, size_t v_n) {
-    if (v_n && v[0] == '\n') {
+/* How a family writes one argument: key_open KEY key_close value_open VALUE value_close, the list ending at `close`.
+ * Qwen3-Coder: <parameter=KEY>\nVALUE\n</parameter> ... </function>; GLM: <arg_key>KEY</arg_key><arg_value>VALUE
+ * </arg_value> ... </tool_call>. */
+typedef struct xml_syntax {
+    const char *key_open, *key_close, *value_open, *value_close, *close;
+    bool trim_newlines; /* one leading and one trailing newline are not part of the value */
+    bool typed;         /* the key is followed by ` string="true">` (a string value) or ` string="false">` (JSON) */
+} xml_syntax;
+
+static const xml_syntax QWEN3_XML = { "<parameter=", ">", "", "</parameter>", "</function>", true, false };
+static const xml_syntax GLM_XML = { "<arg_key>",    "</arg_key>", "<arg_value>", "</arg_value>",
+                                    "</tool_call>", false,        false };
+static const xml_syntax MINIMAX_XML = { "<parameter name=\"", "\">", "", "</parameter>", "</invoke>", false, false };
+static const xml_syntax DSML_XML = { DSML "parameter name=\"", "\"",  "",  DSML_CLOSE "parameter>",
+                                     DSML_CLOSE "invoke>",     false, true };
+
+/* Appends one argument to the arguments being built: the value as JSON when it is a JSON number, boolean, null,
+ * object or array (unless `string`), else as a string. */
+static void xml_param(pctx *c, tc_call *call, const xml_syntax *sx, const char *key, size_t key_n, const char *v,
+                      size_t v_n, bool string) {
+    if (sx->trim_newlines && v_n && v[0] == '\n') {
         v++, v_n--;
     }
-    if (v_n && v[v_n - 1] == '\n') {
+    if (sx->trim_newlines && v_n && v[v_n - 1] == '\n') {
         v_n--;
     }
     json_error_t err;
-    json_t *j = json_loadb(v, v_n, JSON_DECODE_ANY, &err);
+    json_t *j = string ? NULL : json_loadb(v, v_n, JSON_DECODE_ANY, &err);
     char *vs = j && !json_is_string(j) ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
     json_decref(j);
     if (call->args.len > 1) {
@@ -551,6 +617,77 @@ static void xml_param(pctx *c, tc_call *call, const char *key, size_t key_n, con
     }
     free(vs);
 }
+
+/* Reads the arguments of `call` (opened as "{") at c->pos up to and including sx->close. */
+static int xml_args(pctx *c, tc_call *call, const xml_syntax *sx) {
+    for (;;) {
+        size_t resume = c->pos;
+        int r = expect(c, sx->key_open);
+        if (r < 0) {
+            return R_STOP;
+        }
+        if (r == 0) {
+            r = expect_close(c, sx->close);
+            if (r < 0) {
+                return R_STOP;
+            }
+            tc_buf_add(&call->args, "}", 1, &c->m->oom);
+            if (r == 0) {
+                c->pos = resume;
+                return R_BROKEN;
+            }
+            return R_DONE;
+        }
+        size_t kend = find(c, c->pos, sx->key_close), vstart = SIZE_MAX, vend = SIZE_MAX;
+        bool string = false;
+        if (kend != SIZE_MAX && kend > c->pos && kend - c->pos <= NAME_MAX_LEN) {
+            size_t key = c->pos;
+            c->pos = kend + strlen(sx->key_close);
+            r = 1;
+            if (sx->typed) {
+                static const char *const attr[] = { " string=\"true\">", " string=\"false\">" };
+                r = starts(c, c->pos, attr[0]);
+                string = r > 0;
+                if (r == 0) {
+                    r = starts(c, c->pos, attr[1]);
+                }
+                c->pos += r > 0 ? strlen(attr[string ? 0 : 1]) : 0;
+            }
+            if (r > 0 && sx->value_open[0]) {
+                r = expect(c, sx->value_open);
+            }
+            if (r > 0) {
+                vstart = c->pos;
+                vend = find(c, vstart, sx->value_close);
+            }
+            c->pos = key;
+            if (r < 0) {
+                return R_STOP;
+            }
+        }
+        if (vend == SIZE_MAX && vstart != SIZE_MAX && c->final) {
+            /* the reply ends inside the value (max_tokens): the value is what was written, as llama.cpp reads it */
+            xml_param(c, call, sx, c->t + c->pos, kend - c->pos, c->t + vstart, c->n - vstart, string);
+            tc_buf_add(&call->args, "}", 1, &c->m->oom);
+            c->pos = c->n;
+            return R_DONE;
+        }
+        if (vend == SIZE_MAX) {
+            /* not (yet) a whole argument: wait while it can still become one */
+            bool key_pending = kend == SIZE_MAX ? c->n - c->pos <= NAME_MAX_LEN : kend > c->pos;
+            if (!c->final && key_pending && (kend == SIZE_MAX || kend - c->pos <= NAME_MAX_LEN)) {
+                return R_STOP;
+            }
+            tc_buf_add(&call->args, "}", 1, &c->m->oom);
+            c->pos = resume;
+            return R_BROKEN;
+        }
+        xml_param(c, call, sx, c->t + c->pos, kend - c->pos, c->t + vstart, vend - vstart, string);
+        c->pos = vend + strlen(sx->value_close);
+    }
+}
+
+/* ---- Qwen3-Coder: <tool_call><function=f><parameter=p>v</parameter></function></tool_call> ---- */
 
 /* Reads `<function=name>` params `</function>` at c->pos. */
 static int xml_function(pctx *c) {
@@ -570,41 +707,12 @@ static int xml_function(pctx *c) {
         return R_STOP;
     }
     c->pos = gt + 1;
-    for (;;) {
-        size_t resume = c->pos;
-        r = expect(c, "<parameter=");
-        if (r < 0) {
-            return R_STOP;
-        }
-        if (r == 0) {
-            r = expect(c, "</function>");
-            if (r < 0) {
-                return R_STOP;
-            }
-            tc_buf_add(&call->args, "}", 1, &c->m->oom);
-            if (r == 0) {
-                c->pos = resume;
-                return R_BROKEN;
-            }
-            return R_DONE;
-        }
-        size_t kgt = find(c, c->pos, ">");
-        size_t vend = kgt == SIZE_MAX ? SIZE_MAX : find(c, kgt + 1, "</parameter>");
-        if (vend == SIZE_MAX || kgt == c->pos || kgt - c->pos > NAME_MAX_LEN) {
-            if (!c->final && (kgt == SIZE_MAX ? c->n - c->pos <= NAME_MAX_LEN : kgt > c->pos)) {
-                return R_STOP;
-            }
-            tc_buf_add(&call->args, "}", 1, &c->m->oom);
-            c->pos = resume;
-            return R_BROKEN;
-        }
-        xml_param(c, call, c->t + c->pos, kgt - c->pos, c->t + kgt + 1, vend - kgt - 1);
-        c->pos = vend + strlen("</parameter>");
-    }
+    return xml_args(c, call, &QWEN3_XML);
 }
 
-static void parse_qwen3_coder(pctx *c) {
-    static const char *const markers[] = { "<tool_call>" };
+/* Qwen3-Coder (<tool_call>) and Seed-OSS (<seed:tool_call>, its thinking in <seed:think>). */
+static void parse_qwen3_coder(pctx *c, const char *open, const char *close) {
+    const char *const markers[] = { open };
     if (!think_block(c, "<think>", "</think>")) {
         return;
     }
@@ -617,9 +725,221 @@ static void parse_qwen3_coder(pctx *c) {
         if (!after_call(c, xml_function(c), start)) {
             return;
         }
-        int r = expect(c, "</tool_call>");
+        int r = expect_close(c, close);
         if (r < 0 || (r > 0 && !skip_ws(c))) {
             return;
+        }
+    }
+}
+
+/* ---- GLM 4.5-4.7, Ling 3, Laguna, Spark: <tool_call>name\n<arg_key>k</arg_key>\n<arg_value>v</arg_value>\n
+ * </tool_call> (4.7 and the others without the newlines) ---- */
+
+/* Reads `name` args `</tool_call>` after the <tool_call> marker: the name ends at a newline or the next tag. */
+static int glm_call(pctx *c) {
+    size_t i = c->pos;
+    while (i < c->n && i - c->pos <= NAME_MAX_LEN && name_char(c->t[i])) {
+        i++;
+    }
+    if (i == c->n) {
+        return c->final || i - c->pos > NAME_MAX_LEN ? R_NOT : R_STOP;
+    }
+    if (i == c->pos || i - c->pos > NAME_MAX_LEN || (c->t[i] != '\n' && c->t[i] != '<')) {
+        return R_NOT;
+    }
+    tc_call *call = call_with(c, c->t + c->pos, i - c->pos, "{", 1);
+    if (!call) {
+        return R_STOP;
+    }
+    c->pos = i;
+    return xml_args(c, call, &GLM_XML);
+}
+
+static void parse_glm(pctx *c) {
+    static const char *const markers[] = { "<tool_call>" };
+    if (!think_block(c, "<think>", "</think>")) {
+        return;
+    }
+    for (;;) {
+        if (scan_until(c, markers, 1, false) < 0) {
+            return;
+        }
+        size_t start = c->pos;
+        c->pos += strlen(markers[0]);
+        if (!after_call(c, glm_call(c), start)) {
+            return;
+        }
+        if (!skip_ws(c)) {
+            return;
+        }
+    }
+}
+
+/* The closing marker of a section of calls at c->pos: true when the parser goes on after it; false when it stopped
+ * or the rest went to content (no marker). */
+static bool section_end(pctx *c, const char *end) {
+    int r = expect_close(c, end);
+    if (r == 0) {
+        rest_content(c, c->pos);
+    }
+    return r > 0 && skip_ws(c);
+}
+
+/* ---- <invoke name="f"> families: MiniMax M2, DeepSeek V3.2 / V4 (DSML) ---- */
+
+/* Reads `open`f">` params and the close of `sx` at c->pos (open: `<invoke name="` or DSML's). */
+static int xml_invoke(pctx *c, const char *open, const xml_syntax *sx) {
+    int r = expect(c, open);
+    if (r <= 0) {
+        return r < 0 ? R_STOP : R_NOT;
+    }
+    size_t q;
+    int f = find_within(c, c->pos, "\">", NAME_MAX_LEN, &q);
+    if (f <= 0 || q == c->pos) {
+        return f < 0 ? R_STOP : R_NOT;
+    }
+    for (size_t i = c->pos; i < q; i++) {
+        if (!name_char(c->t[i])) {
+            return R_NOT;
+        }
+    }
+    tc_call *call = call_with(c, c->t + c->pos, q - c->pos, "{", 1);
+    if (!call) {
+        return R_STOP;
+    }
+    c->pos = q + 2;
+    return xml_args(c, call, sx);
+}
+
+/* Sections opened by markers[k] and closed by ends[k], each holding one or more invokes. */
+static void invoke_sections(pctx *c, const char *const *markers, const char *const *ends, size_t nm, const char *open,
+                            const xml_syntax *sx) {
+    for (;;) {
+        int which = scan_until(c, markers, nm, false);
+        if (which < 0) {
+            return;
+        }
+        size_t start = c->pos;
+        c->pos += strlen(markers[which]);
+        for (bool first = true;; first = false) {
+            size_t call_start = c->pos;
+            int r = xml_invoke(c, open, sx);
+            if (r == R_NOT && !first) {
+                c->pos = call_start;
+                break;
+            }
+            if (!after_call(c, r, first ? start : call_start)) {
+                return;
+            }
+        }
+        if (!section_end(c, ends[which])) {
+            return;
+        }
+    }
+}
+
+/* MiniMax M2: <minimax:tool_call>\n<invoke name="f">\n<parameter name="k">v</parameter>\n</invoke>\n
+ * </minimax:tool_call> */
+static void parse_minimax(pctx *c) {
+    static const char *const markers[] = { "<minimax:tool_call>" }, *const ends[] = { "</minimax:tool_call>" };
+    if (think_block(c, "<think>", "</think>")) {
+        invoke_sections(c, markers, ends, 1, "<invoke name=\"", &MINIMAX_XML);
+    }
+}
+
+/* DeepSeek V3.2 / V4: <｜DSML｜function_calls> (V4: tool_calls) <｜DSML｜invoke name="f"> <｜DSML｜parameter name="k"
+ * string="true">v</｜DSML｜parameter> </｜DSML｜invoke> </｜DSML｜function_calls>; a call may end the thinking. */
+static void parse_dsml(pctx *c) {
+    /* the blank line before a block belongs to neither the text nor the thinking before it */
+    static const char *const markers[] = { "\n\n" DSML "function_calls>", "\n\n" DSML "tool_calls>",
+                                           DSML "function_calls>", DSML "tool_calls>" };
+    static const char *const ends[] = { DSML_CLOSE "function_calls>", DSML_CLOSE "tool_calls>",
+                                        DSML_CLOSE "function_calls>", DSML_CLOSE "tool_calls>" };
+    if (think_until_call(c, markers, 4)) {
+        invoke_sections(c, markers, ends, 4, DSML "invoke name=\"", &DSML_XML);
+    }
+}
+
+/* ---- Apriel 1.5/1.6: <tool_calls>[{"name","arguments"}, ...]</tool_calls> ---- */
+
+static void parse_apriel(pctx *c) {
+    static const char *const markers[] = { "<tool_calls>" };
+    if (!think_block(c, "<think>", "</think>")) {
+        return;
+    }
+    for (;;) {
+        if (scan_until(c, markers, 1, false) < 0) {
+            return;
+        }
+        size_t start = c->pos, end;
+        c->pos += strlen(markers[0]);
+        if (!skip_ws(c)) {
+            return;
+        }
+        if (!after_call(c, array_calls(c, c->pos, NAME_KEYS, ARGS_KEYS, &end), start)) {
+            return;
+        }
+        c->pos = end;
+        if (!section_end(c, "</tool_calls>")) {
+            return;
+        }
+    }
+}
+
+/* ---- Functionary v3.1 (Llama 3.1): <function=name>{...}</function> ---- */
+
+static void parse_functionary_v3_1(pctx *c) {
+    static const char *const markers[] = { "<function=" };
+    for (;;) {
+        if (scan_until(c, markers, 1, false) < 0) {
+            return;
+        }
+        size_t start = c->pos, gt, end;
+        c->pos += strlen(markers[0]);
+        int f = find_within(c, c->pos, ">", NAME_MAX_LEN, &gt);
+        if (f < 0) {
+            return;
+        }
+        bool named = f > 0 && gt > c->pos;
+        for (size_t i = c->pos; named && i < gt; i++) {
+            named = name_char(c->t[i]);
+        }
+        if (!named) {
+            rest_content(c, start);
+            return;
+        }
+        if (!after_call(c, args_object(c, gt + 1, c->t + c->pos, gt - c->pos, &end), start)) {
+            return;
+        }
+        c->pos = end;
+        int r = expect(c, "</function>");
+        if (r < 0 || (r > 0 && !skip_ws(c))) {
+            return;
+        }
+    }
+}
+
+/* ---- Firefunction v2: text, then " functools[{"name","arguments"}, ...]" ---- */
+
+static void parse_firefunction(pctx *c) {
+    static const char *const markers[] = { "functools[" };
+    size_t w = tc_json_ws(c->t, c->n);
+    int s = starts(c, w, markers[0]);
+    if (s < 0 || (w == c->n && !c->final)) {
+        return;
+    }
+    if (s > 0) {
+        c->pos = w; /* white space before a call that begins the reply is no content */
+    }
+    if (scan_until(c, markers, 1, false) < 0) {
+        return;
+    }
+    size_t start = c->pos, end;
+    c->pos += strlen("functools");
+    if (after_call(c, array_calls(c, c->pos, NAME_KEYS, ARGS_KEYS, &end), start)) {
+        c->pos = end;
+        if (skip_ws(c)) {
+            rest_content(c, c->pos);
         }
     }
 }
@@ -815,12 +1135,88 @@ static void parse_deepseek(pctx *c, bool r1) {
     }
 }
 
-/* ---- Functionary v3.2: name\n{...}>>>name\n{...}, "all\n" for text ---- */
+/* ---- Kimi K2: <|tool_calls_section_begin|><|tool_call_begin|>functions.f:0<|tool_call_argument_begin|>{...}
+ * <|tool_call_end|>...<|tool_calls_section_end|> ---- */
 
-static bool name_char(char ch) {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' ||
-           ch == '.';
+#define KIMI_SECTION "<|tool_calls_section_begin|>"
+#define KIMI_SECTION_END "<|tool_calls_section_end|>"
+#define KIMI_CALL "<|tool_call_begin|>"
+#define KIMI_ARGS "<|tool_call_argument_begin|>"
+#define KIMI_CALL_END "<|tool_call_end|>"
+
+/* One call after its begin marker: functions.<name>:<index> then the arguments marker and a JSON object. */
+static int kimi_call(pctx *c) {
+    size_t a;
+    int f = find_within(c, c->pos, KIMI_ARGS, NAME_MAX_LEN + 32, &a);
+    if (f <= 0) {
+        return f < 0 ? R_STOP : R_NOT;
+    }
+    size_t name = c->pos + strlen("functions."), colon = a;
+    while (colon > name && c->t[colon - 1] >= '0' && c->t[colon - 1] <= '9') {
+        colon--;
+    }
+    if (starts(c, c->pos, "functions.") <= 0 || colon == a || colon <= name + 1 || c->t[colon - 1] != ':') {
+        return R_NOT;
+    }
+    for (size_t i = name; i < colon - 1; i++) {
+        if (!name_char(c->t[i])) {
+            return R_NOT;
+        }
+    }
+    size_t end;
+    int r = args_object(c, a + strlen(KIMI_ARGS), c->t + name, colon - 1 - name, &end);
+    if (r != R_DONE) {
+        return r;
+    }
+    c->pos = end;
+    r = starts(c, c->pos, KIMI_CALL_END);
+    if (r < 0) {
+        return R_STOP;
+    }
+    if (r > 0) {
+        c->pos += strlen(KIMI_CALL_END);
+    }
+    return R_DONE;
 }
+
+static void parse_kimi(pctx *c) {
+    static const char *const markers[] = { KIMI_SECTION, KIMI_CALL };
+    if (!think_until_call(c, markers, 2) || scan_until(c, markers, 2, false) < 0) {
+        return;
+    }
+    size_t start = c->pos;
+    if (starts(c, c->pos, KIMI_SECTION) > 0) {
+        c->pos += strlen(KIMI_SECTION);
+    }
+    for (bool first = true;; first = false) {
+        size_t call_start = c->pos;
+        int r = starts(c, c->pos, KIMI_CALL);
+        if (r < 0) {
+            return;
+        }
+        if (r == 0) {
+            if (first) {
+                rest_content(c, start);
+                return;
+            }
+            break;
+        }
+        c->pos += strlen(KIMI_CALL);
+        if (!after_call(c, kimi_call(c), first ? start : call_start)) {
+            return;
+        }
+    }
+    int r = starts(c, c->pos, KIMI_SECTION_END);
+    if (r < 0) {
+        return;
+    }
+    if (r > 0) {
+        c->pos += strlen(KIMI_SECTION_END);
+    }
+    rest_content(c, c->pos);
+}
+
+/* ---- Functionary v3.2: name\n{...}>>>name\n{...}, "all\n" for text ---- */
 
 static void parse_functionary(pctx *c) {
     static const char *const markers[] = { ">>>" };
@@ -1023,26 +1419,8 @@ static void parse_generic(pctx *c) {
     json_error_t err;
     json_t *j = json_loadb(c->t + w, c->n - w, 0, &err);
     if (!j) {
-        /* Cut short (max_tokens) or broken: calls read so far are kept, as in the other formats. */
-        size_t i = w + 1, end;
-        i += tc_json_ws(c->t + i, c->n - i);
-        c->pos = i;
-        if (starts(c, i, "\"tool_calls\"") > 0) {
-            c->pos = i + strlen("\"tool_calls\"");
-            if (expect(c, ":") > 0) {
-                c->pos += tc_json_ws(c->t + c->pos, c->n - c->pos);
-                int r = array_calls(c, c->pos, NAME_KEYS, ARGS_KEYS, &end);
-                if (r == R_BROKEN) {
-                    rest_content(c, c->pos);
-                    return;
-                }
-                if (r == R_DONE) {
-                    c->pos = end + tc_json_ws(c->t + end, c->n - end);
-                    rest_content(c, c->pos);
-                    return;
-                }
-            }
-        }
+        /* Cut short (max_tokens, a stop string) or broken: no call, the text as it stands. llama.cpp has no parser of
+         * its own for these templates (it reads the reply as content), so only a whole object counts as calls. */
         rest_content(c, base);
         return;
     }
@@ -1066,6 +1444,14 @@ static void parse_generic(pctx *c) {
 }
 
 static void parse_plain(pctx *c) {
+    static const char *const kimi_calls[] = { KIMI_SECTION, KIMI_CALL };
+    if (c->p->format == LLAMAC_TOOL_FORMAT_KIMI_K2) {
+        /* Kimi K2's call markers end its thinking even without tools */
+        if (think_until_call(c, kimi_calls, 2)) {
+            rest_content(c, c->pos);
+        }
+        return;
+    }
     if (think_block(c, "<think>", "</think>")) {
         rest_content(c, c->pos);
     }
@@ -1096,12 +1482,20 @@ static void parse_format(pctx *c) {
     case LLAMAC_TOOL_FORMAT_LLAMA3: parse_llama3(c); break;
     case LLAMAC_TOOL_FORMAT_MISTRAL:
     case LLAMAC_TOOL_FORMAT_MISTRAL_ARGS: parse_mistral(c); break;
-    case LLAMAC_TOOL_FORMAT_QWEN3_CODER: parse_qwen3_coder(c); break;
+    case LLAMAC_TOOL_FORMAT_QWEN3_CODER: parse_qwen3_coder(c, "<tool_call>", "</tool_call>"); break;
+    case LLAMAC_TOOL_FORMAT_SEED_OSS: parse_qwen3_coder(c, "<seed:tool_call>", "</seed:tool_call>"); break;
+    case LLAMAC_TOOL_FORMAT_APRIEL: parse_apriel(c); break;
+    case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_1: parse_functionary_v3_1(c); break;
+    case LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2: parse_firefunction(c); break;
     case LLAMAC_TOOL_FORMAT_DEEPSEEK_R1: parse_deepseek(c, true); break;
     case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1: parse_deepseek(c, false); break;
     case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2: parse_functionary(c); break;
     case LLAMAC_TOOL_FORMAT_COMMAND_R7B: parse_command_r7b(c); break;
     case LLAMAC_TOOL_FORMAT_HARMONY: parse_harmony(c); break;
+    case LLAMAC_TOOL_FORMAT_GLM: parse_glm(c); break;
+    case LLAMAC_TOOL_FORMAT_KIMI_K2: parse_kimi(c); break;
+    case LLAMAC_TOOL_FORMAT_MINIMAX_M2: parse_minimax(c); break;
+    case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2: parse_dsml(c); break;
     case LLAMAC_TOOL_FORMAT_GENERIC:
     default: parse_generic(c); break;
     }
