@@ -165,10 +165,11 @@ expect_contains "GBNF grammar" "yes no" "$(jqr '.choices[0].message.content')"
 req POST "$S_URL/v1/chat/completions" "$(echo "$CHAT" | jq -c '.grammar = "root ::= ("')"
 expect_eq "bad grammar" "$code:$(jqr .error.param)" "400:grammar"
 
-# tools: tool_choice "required" forces a call in the model's format (grammar), parsed into tool_calls
-TOOLS='[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]'
+# tools: tool_choice "required" forces a call in the model's format (grammar), parsed into tool_calls (the generic
+# format here: the call must end within max_tokens, as a reply cut inside its JSON is text, so the string is short)
+TOOLS='[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object","properties":{"city":{"type":"string","maxLength":8}},"required":["city"],"additionalProperties":false}}}]'
 TREQ=$(jq -nc --argjson t "$TOOLS" '{messages: [{role: "user", content: "Weather in Paris?"}], temperature: 0,
-  max_tokens: 60, tools: $t, tool_choice: "required"}')
+  max_tokens: 120, tools: $t, tool_choice: "required", parallel_tool_calls: false}')
 req POST "$S_URL/v1/chat/completions" "$TREQ"
 expect_eq "tool call name" "$(jqr '.choices[0].message.tool_calls[0].function.name')" "get_weather"
 expect_eq "tool call arguments are a JSON object" "$(jqr '.choices[0].message.tool_calls[0].function.arguments | fromjson | type')" "object"
