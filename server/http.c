@@ -1,14 +1,18 @@
 /*
- * http.c - HTTP plumbing over libmicrohttpd: the listening socket, limits, routing, authentication, CORS, turning a
- * handler's reply into a response, and the access log.
+ * http.c - HTTP plumbing over libmicrohttpd: the listening socket, connections and their limits, routing,
+ * authentication, CORS, turning a handler's reply into a response, and the access log.
  *
- * One thread per connection, so a handler may block while the engine works (a non-streaming completion) and a
- * stream's reader may wait for the next token. A body is gathered in full (up to --max-body, else 413) before the
- * handler runs; the rest of a body over the limit is read and dropped up to a bound (DRAIN_MAX) so that the client
- * reads the 413, and one declared larger than the bound is refused before any of it is read. Requests whose framing
- * is ambiguous (framing_check) are refused before their body too. The listening
- * socket is opened here rather than by libmicrohttpd, so that a port in use is reported as such. When a request's
- * response is done (a stream's too), one access line goes to the server's log.
+ * libmicrohttpd's epoll threads (a few, not one per connection) read and write every connection, so an idle or slow
+ * connection costs a socket and a few KiB, not a thread. A request runs on a thread of its own once it has arrived
+ * (dispatch), its connection suspended meanwhile, so a handler may block while the engine works; a stream's reader,
+ * which blocks waiting for tokens, runs on that thread too and hands its bytes to the connection through a buffer
+ * (struct relay), the connection suspended while there are none. A request must arrive whole within a deadline
+ * that its bytes cannot push back (struct conn, the watchdog), so a client that trickles cannot hold a connection.
+ * A body is gathered in full (up to --max-body, else 413) before the handler runs; the rest of a body over the limit
+ * is read and dropped up to a bound (DRAIN_MAX) so that the client reads the 413, and one declared larger than the
+ * bound is refused before any of it is read. Requests whose framing is ambiguous (framing_check) are refused before
+ * their body too. The listening socket is opened here rather than by libmicrohttpd, so that a port in use is
+ * reported as such. When a request's response is done (a stream's too), one access line goes to the server's log.
  */
 #define _GNU_SOURCE
 #include "complete.h"
@@ -25,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,8 +39,44 @@
  * over it) gets the 413 rather than a broken pipe; a larger one is answered at once and the connection closed. */
 #define DRAIN_MAX ((size_t)16 << 20)
 
-/* Per-request state between the calls of the access handler, until the request is completed. */
+/* libmicrohttpd's polling threads (each an epoll loop over its share of the connections): two, so that one busy
+ * with a TLS handshake or a large write leaves the other to answer. */
+#define POLL_THREADS 2u
+
+/* The body's bytes push a request's deadline back at this rate (bytes per second), so that a large body on a slow
+ * but honest link arrives; a client trickling a byte a second gains nothing. */
+#define BODY_RATE_MIN 65536
+
+/* One connection, from its opening to its closing (libmicrohttpd's socket context): when its request must have
+ * arrived. */
+struct conn {
+    unsigned magic; /* CONN_MAGIC: what libmicrohttpd hands back is ours */
+    struct conn *prev, *next;
+    int fd;
+    int64_t deadline_ms; /* CLOCK_MONOTONIC; 0: none (its request has arrived and is being answered) */
+};
+#define CONN_MAGIC 0x636f6e6eu
+
+/* The server's HTTP state (s->http), under `lock`: the open connections, whose deadlines the watchdog enforces by
+ * shutting their sockets down (libmicrohttpd then closes them as it would a client's hang-up), and the request
+ * threads still running, which http_stop waits for (a suspended connection must be resumed before its daemon stops). */
+struct http {
+    pthread_mutex_t lock;
+    pthread_cond_t workers_done; /* a request thread ended */
+    pthread_cond_t wake;         /* the watchdog is to stop */
+    struct conn *conns;
+    size_t n_conns;
+    size_t n_workers;    /* request threads running */
+    atomic_bool closing; /* http_stop: streams stop waiting for clients that do not read */
+    bool stop;           /* the watchdog ends */
+    pthread_t watchdog;
+    bool watchdog_running;
+};
+
+/* Per-request state between the calls of the access handler, until the request is completed and its thread (if it
+ * had one) has ended: whichever is last frees it (refs). */
 struct pending {
+    atomic_int refs;
     llamac__dynbuf body; /* capped at --max-body */
     bool too_large;
     size_t drained; /* body bytes dropped after too_large */
@@ -43,7 +84,15 @@ struct pending {
     unsigned refuse_status;
     const char *refuse_code;
     char refuse_msg[160];
-    bool counted; /* dispatched: counts in in_flight until the response is done */
+    bool counted;      /* dispatched: counts in in_flight until the response is done */
+    struct conn *conn; /* its connection's deadline; NULL: none */
+    /* the reply, filled in here or on the request's thread (dispatch) */
+    struct request rq;
+    const char *allowed;  /* the methods of the path, for a 405's Allow */
+    bool dispatched;      /* the request runs on a thread of its own */
+    atomic_bool answered; /* ...which has filled in rq */
+    void (*fn)(struct request *rq);
+    bool router; /* fn goes through router_answer */
     /* the access log line */
     struct timespec start;
     char method[16];
@@ -53,6 +102,30 @@ struct pending {
     bool quiet; /* a polled endpoint: logged at DEBUG */
     struct access access;
 };
+
+static void pending_release(struct pending *p) {
+    if (atomic_fetch_sub(&p->refs, 1) == 1) {
+        free(p->path);
+        llamac__dynbuf_free(&p->body);
+        free(p);
+    }
+}
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A CLOCK_REALTIME time `ms` from now, for pthread_cond_timedwait. */
+static struct timespec realtime_in(long ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += ms * 1000000L;
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    return ts;
+}
 
 /* How much of a body over --max-body is read and dropped before the 413 (DRAIN_MAX). */
 static size_t drain_max(const struct server *s) {
@@ -64,7 +137,8 @@ enum route_flags {
     ROUTE_METRICS = 1 << 1, /* only with --metrics */
     ROUTE_SLOTS = 1 << 2,   /* only with --slots */
     ROUTE_LOADING = 1 << 3, /* answers while the model loads */
-    ROUTE_PREFIX = 1 << 4   /* the path is a prefix (a parameter follows: /slots/N) */
+    ROUTE_PREFIX = 1 << 4,  /* the path is a prefix (a parameter follows: /slots/N) */
+    ROUTE_INLINE = 1 << 5   /* never blocks: answered on the polling thread, with no thread of its own */
 };
 
 /* error_shape: the error object of the route's dialect (OpenAI's for llama-server's native endpoints too). */
@@ -75,8 +149,8 @@ static const struct route {
     unsigned flags;
     error_shape_fn error_shape;
 } routes[] = {
-    { "/health", "GET", handle_health, ROUTE_PUBLIC | ROUTE_LOADING, openai_error },
-    { "/v1/health", "GET", handle_health, ROUTE_PUBLIC | ROUTE_LOADING, openai_error },
+    { "/health", "GET", handle_health, ROUTE_PUBLIC | ROUTE_LOADING | ROUTE_INLINE, openai_error },
+    { "/v1/health", "GET", handle_health, ROUTE_PUBLIC | ROUTE_LOADING | ROUTE_INLINE, openai_error },
     { "/v1/chat/completions", "POST", handle_chat, 0, openai_error },
     { "/v1/drafts", "POST", handle_drafts, 0, openai_error },
     { "/chat/completions", "POST", handle_chat, 0, openai_error },
@@ -311,16 +385,282 @@ static void request_clear(struct request *rq) {
     }
 }
 
+/* ---- request threads, and the streams they feed ---- */
+
+/* A stream's bytes on their way from its reader (on the request's thread, where it may block) to libmicrohttpd
+ * (on a polling thread, where nothing may block), through a buffer of RELAY_CAP bytes. When the buffer is empty the
+ * polling side suspends the connection and the request's thread resumes it with the next bytes; when it is full
+ * the request's thread waits for the client to read. Two references: libmicrohttpd's response (relay_free) and the
+ * pump; the reader's free callback runs once, on whichever side ends first. */
+#define RELAY_CAP ((size_t)64 << 10)
+#define RELAY_CHUNK ((size_t)16 << 10)
+
+struct relay {
+    pthread_mutex_t lock;
+    pthread_cond_t room; /* the polling side took bytes, or let go */
+    MHD_ContentReaderCallback read;
+    void *cls;
+    MHD_ContentReaderFreeCallback free_cls;
+    bool cls_freed;
+    struct MHD_Connection *conn;
+    char buf[RELAY_CAP];
+    size_t off, len;  /* bytes not yet taken: buf[off, len) */
+    uint64_t pos;     /* the reader's position */
+    bool eof, failed; /* the reader ended, or failed (or the server stops) */
+    bool gone;        /* libmicrohttpd let go of the response: done, or the client went away */
+    bool suspended;   /* the connection waits for bytes, suspended */
+    int refs;
+};
+
+/* The relay a handler on this thread made (http_stream_response), for its thread to pump; and whether this thread
+ * is a request's. */
+static _Thread_local struct relay *tl_relay;
+static _Thread_local bool tl_request_thread;
+
+static void relay_free_cls(struct relay *r) {
+    pthread_mutex_lock(&r->lock);
+    bool run = !r->cls_freed;
+    r->cls_freed = true;
+    pthread_mutex_unlock(&r->lock);
+    if (run && r->free_cls) {
+        r->free_cls(r->cls);
+    }
+}
+
+static void relay_release(struct relay *r) {
+    pthread_mutex_lock(&r->lock);
+    bool last = --r->refs == 0;
+    pthread_mutex_unlock(&r->lock);
+    if (last) {
+        relay_free_cls(r);
+        pthread_mutex_destroy(&r->lock);
+        pthread_cond_destroy(&r->room);
+        free(r);
+    }
+}
+
+/* libmicrohttpd's side: what the buffer holds, else the end, else nothing yet (the connection is suspended until
+ * the pump has more). */
+static ssize_t relay_read(void *cls, uint64_t pos, char *out, size_t max) {
+    (void)pos;
+    struct relay *r = cls;
+    pthread_mutex_lock(&r->lock);
+    ssize_t n;
+    if (r->off < r->len) {
+        size_t k = r->len - r->off < max ? r->len - r->off : max;
+        memcpy(out, r->buf + r->off, k);
+        r->off += k;
+        if (r->off == r->len) {
+            r->off = r->len = 0;
+        }
+        pthread_cond_signal(&r->room);
+        n = (ssize_t)k;
+    } else if (r->failed) {
+        n = MHD_CONTENT_READER_END_WITH_ERROR;
+    } else if (r->eof) {
+        n = MHD_CONTENT_READER_END_OF_STREAM;
+    } else {
+        r->suspended = true; /* the pump resumes it, after taking the lock */
+        MHD_suspend_connection(r->conn);
+        n = 0;
+    }
+    pthread_mutex_unlock(&r->lock);
+    return n;
+}
+
+static void relay_free(void *cls) {
+    struct relay *r = cls;
+    if (tl_relay == r) {
+        tl_relay = NULL; /* destroyed by the handler that made it */
+    }
+    pthread_mutex_lock(&r->lock);
+    r->gone = true;
+    pthread_cond_signal(&r->room);
+    pthread_mutex_unlock(&r->lock);
+    relay_release(r);
+}
+
+struct MHD_Response *http_stream_response(uint64_t size, size_t block, MHD_ContentReaderCallback read, void *cls,
+                                          MHD_ContentReaderFreeCallback free_cls) {
+    if (!tl_request_thread) { /* not from a request's thread: libmicrohttpd calls the reader itself */
+        return MHD_create_response_from_callback(size, block, read, cls, free_cls);
+    }
+    struct relay *r = calloc(1, sizeof *r);
+    if (!r) {
+        return NULL;
+    }
+    pthread_mutex_init(&r->lock, NULL);
+    pthread_cond_init(&r->room, NULL);
+    r->read = read;
+    r->cls = cls;
+    r->free_cls = free_cls;
+    r->refs = 1;
+    struct MHD_Response *resp = MHD_create_response_from_callback(size, block, relay_read, r, relay_free);
+    if (!resp) {
+        r->cls_freed = true; /* the caller still owns cls */
+        relay_release(r);
+        return NULL;
+    }
+    tl_relay = r;
+    return resp;
+}
+
+/* The request thread's side: runs the reader into the buffer until the stream ends, the client is gone, or the
+ * server stops; resumes the connection whenever it waits for what was just read. */
+static void relay_pump(struct http *h, struct relay *r) {
+    char chunk[RELAY_CHUNK];
+    for (;;) {
+        pthread_mutex_lock(&r->lock);
+        while (!r->gone && r->len - r->off > RELAY_CAP - RELAY_CHUNK && !atomic_load(&h->closing)) {
+            struct timespec ts = realtime_in(100);
+            pthread_cond_timedwait(&r->room, &r->lock, &ts);
+        }
+        bool stop = r->gone || atomic_load(&h->closing);
+        pthread_mutex_unlock(&r->lock);
+        ssize_t n = stop ? MHD_CONTENT_READER_END_WITH_ERROR : r->read(r->cls, r->pos, chunk, sizeof chunk);
+        pthread_mutex_lock(&r->lock);
+        if (n > 0) {
+            if (r->off > 0) {
+                memmove(r->buf, r->buf + r->off, r->len - r->off);
+                r->len -= r->off;
+                r->off = 0;
+            }
+            memcpy(r->buf + r->len, chunk, (size_t)n);
+            r->len += (size_t)n;
+            r->pos += (uint64_t)n;
+        } else if (n == MHD_CONTENT_READER_END_OF_STREAM) {
+            r->eof = true;
+        } else if (n < 0) {
+            r->failed = true;
+        }
+        bool wake = r->suspended && !r->gone; /* a suspended connection is not let go of before it is resumed */
+        r->suspended = false;
+        bool end = r->eof || r->failed || r->gone;
+        pthread_mutex_unlock(&r->lock);
+        if (wake) {
+            MHD_resume_connection(r->conn);
+        }
+        if (end) {
+            break;
+        }
+        if (n == 0) { /* a reader with nothing yet that did not wait: do not spin */
+            struct timespec ts = { 0, 5 * 1000 * 1000 };
+            nanosleep(&ts, NULL);
+        }
+    }
+    relay_free_cls(r); /* a client gone mid-stream frees its slots at once (job.c's stream_free) */
+    relay_release(r);
+}
+
+static void worker_end(struct http *h) {
+    pthread_mutex_lock(&h->lock);
+    h->n_workers--;
+    pthread_cond_broadcast(&h->workers_done);
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* A request's own thread: runs its handler (which may wait for the engine, a child, a download), hands the reply
+ * to the connection by resuming it, then pumps the reply's stream, if it is one. */
+static void *request_thread(void *arg) {
+    struct pending *p = arg;
+    struct server *s = p->rq.s;
+    thread_yield_to_engine();
+    tl_request_thread = true;
+    if (p->router) {
+        router_answer(&p->rq, p->fn); /* its own endpoints, or the model's child */
+    } else {
+        p->fn(&p->rq);
+    }
+    struct relay *r = tl_relay;
+    tl_relay = NULL;
+    if (r && p->rq.response) {
+        pthread_mutex_lock(&r->lock);
+        r->refs++; /* the pump's */
+        r->conn = p->rq.conn;
+        pthread_mutex_unlock(&r->lock);
+    } else {
+        r = NULL;
+    }
+    struct MHD_Connection *conn = p->rq.conn;
+    atomic_store(&p->answered, true);
+    MHD_resume_connection(conn); /* answer() sends the reply on the polling thread */
+    if (r) {
+        relay_pump(s->http, r);
+    }
+    pending_release(p);
+    worker_end(s->http);
+    return NULL;
+}
+
+/* Runs fn (through the router when `router`) on a thread of its own, the connection suspended until it has
+ * replied. No thread to be had: 503. */
+static void dispatch(struct server *s, struct pending *p, void (*fn)(struct request *rq), bool router) {
+    struct http *h = s->http;
+    p->fn = fn;
+    p->router = router;
+    p->dispatched = true;
+    atomic_fetch_add(&p->refs, 1);
+    pthread_mutex_lock(&h->lock);
+    h->n_workers++;
+    pthread_mutex_unlock(&h->lock);
+    MHD_suspend_connection(p->rq.conn);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    int rc = pthread_create(&t, &attr, request_thread, p);
+    pthread_attr_destroy(&attr);
+    if (rc != 0) {
+        worker_end(h);
+        atomic_fetch_sub(&p->refs, 1);
+        p->rq.retry_after = 1;
+        reply_error(&p->rq, 503, NULL, "server_busy", "the server could not start a thread for the request (%s)",
+                    strerror(rc));
+        atomic_store(&p->answered, true);
+        MHD_resume_connection(p->rq.conn);
+    }
+}
+
+/* Sends the reply in rq (filled in by a handler) and lets go of it. */
+static enum MHD_Result reply_send(struct server *s, struct pending *p, struct request *rq) {
+    if (rq->status == 405 && p->allowed && !rq->response) {
+        /* add Allow via a built response */
+        char *data = json_dumps(rq->json, JSON_COMPACT);
+        struct MHD_Response *r =
+            data ? MHD_create_response_from_buffer(strlen(data), data, MHD_RESPMEM_MUST_FREE) : NULL;
+        if (!r) {
+            free(data);
+            request_clear(rq);
+            return MHD_NO;
+        }
+        MHD_add_response_header(r, "Content-Type", "application/json");
+        MHD_add_response_header(r, "Allow", p->allowed);
+        rq->response = r;
+    }
+    p->status = rq->status ? rq->status : 200;
+    enum MHD_Result ok = send_reply(s, rq);
+    request_clear(rq);
+    memset(rq, 0, sizeof *rq);
+    return ok;
+}
+
+/* Answers a request that has arrived (or is refused before its body): refusals and /health here, on the polling
+ * thread; a handler or the router on a thread of the request's own (dispatch), after which libmicrohttpd calls
+ * again and the reply it left is sent. */
 static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, const char *url, const char *method,
                               struct pending *p) {
-    struct request rq = { 0 };
-    rq.s = s;
-    rq.conn = conn;
-    rq.method = method;
-    rq.path = url;
-    rq.body = llamac__dynbuf_ptr(&p->body);
-    rq.body_len = llamac__dynbuf_len(&p->body);
-    rq.access = &p->access;
+    struct request *rq = &p->rq;
+    if (p->dispatched) {
+        return atomic_load(&p->answered) ? reply_send(s, p, rq) : MHD_YES;
+    }
+    memset(rq, 0, sizeof *rq);
+    rq->s = s;
+    rq->conn = conn;
+    rq->method = method;
+    rq->path = url;
+    rq->body = llamac__dynbuf_ptr(&p->body);
+    rq->body_len = llamac__dynbuf_len(&p->body);
+    rq->access = &p->access;
     const struct route *route = NULL;
     const char *allowed = NULL;
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
@@ -333,6 +673,7 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, con
             }
         }
     }
+    p->allowed = allowed;
     if (strcmp(method, "OPTIONS") == 0 && allowed && s->opt.cors_origins) {
         /* CORS preflight */
         struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
@@ -356,55 +697,42 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, con
         return ok;
     }
     if (route) {
-        rq.error_shape = route->error_shape;
+        rq->error_shape = route->error_shape;
         p->quiet = route->fn == handle_health || route->fn == handle_models || route->fn == handle_metrics ||
                    route->fn == handle_slots;
     }
     if (p->refuse_status) {
-        reply_error(&rq, p->refuse_status, NULL, p->refuse_code, "%s", p->refuse_msg);
+        reply_error(rq, p->refuse_status, NULL, p->refuse_code, "%s", p->refuse_msg);
     } else if (route && (route->flags & ROUTE_METRICS) && !s->opt.metrics) {
-        reply_error(&rq, 501, NULL, "not_supported", "the /metrics endpoint is off; start the server with --metrics");
+        reply_error(rq, 501, NULL, "not_supported", "the /metrics endpoint is off; start the server with --metrics");
     } else if (route && (route->flags & ROUTE_SLOTS) && !s->opt.slots) {
-        reply_error(&rq, 501, NULL, "not_supported", "the /slots endpoint is off; start the server with --slots");
+        reply_error(rq, 501, NULL, "not_supported", "the /slots endpoint is off; start the server with --slots");
     } else if (!allowed) {
-        if (!static_serve(&rq)) { /* the chat page, or --path files */
-            reply_error(&rq, 404, NULL, "not_found", "no endpoint %s %s", method, url);
+        if (!static_serve(rq)) { /* the chat page, or --path files */
+            reply_error(rq, 404, NULL, "not_found", "no endpoint %s %s", method, url);
         }
     } else if (!route) {
-        reply_error(&rq, 405, NULL, "method_not_allowed", "%s %s is not allowed; use %s", method, url, allowed);
+        reply_error(rq, 405, NULL, "method_not_allowed", "%s %s is not allowed; use %s", method, url, allowed);
     } else if (!(route->flags & ROUTE_PUBLIC) && !authorized(s, conn)) {
-        reply_error(&rq, 401, NULL, "invalid_api_key", "invalid or missing API key");
+        reply_error(rq, 401, NULL, "invalid_api_key", "invalid or missing API key");
     } else if (p->too_large) {
-        reply_error(&rq, 413, NULL, "request_too_large",
+        reply_error(rq, 413, NULL, "request_too_large",
                     "the request body is larger than the server's limit of %zu bytes", s->opt.max_body);
     } else if (atomic_load(&s->stopping) && !(route->flags & ROUTE_LOADING)) {
-        reply_error(&rq, 503, NULL, "shutting_down", "the server is shutting down");
+        reply_error(rq, 503, NULL, "shutting_down", "the server is shutting down");
     } else if (s->router) {
-        router_answer(&rq, route->fn); /* its own endpoints, or the model's child */
+        dispatch(s, p, route->fn, true);
+        return MHD_YES;
     } else if (!atomic_load(&s->ready) && !(route->flags & ROUTE_LOADING)) {
-        rq.retry_after = 1;
-        reply_error(&rq, 503, NULL, "loading", "the model is loading");
+        rq->retry_after = 1;
+        reply_error(rq, 503, NULL, "loading", "the model is loading");
+    } else if (route->flags & ROUTE_INLINE) {
+        route->fn(rq);
     } else {
-        route->fn(&rq);
+        dispatch(s, p, route->fn, false);
+        return MHD_YES;
     }
-    if (rq.status == 405 && allowed && !rq.response) {
-        /* add Allow via a built response */
-        char *data = json_dumps(rq.json, JSON_COMPACT);
-        struct MHD_Response *r =
-            data ? MHD_create_response_from_buffer(strlen(data), data, MHD_RESPMEM_MUST_FREE) : NULL;
-        if (!r) {
-            free(data);
-            request_clear(&rq);
-            return MHD_NO;
-        }
-        MHD_add_response_header(r, "Content-Type", "application/json");
-        MHD_add_response_header(r, "Allow", allowed);
-        rq.response = r;
-    }
-    p->status = rq.status ? rq.status : 200;
-    enum MHD_Result ok = send_reply(s, &rq);
-    request_clear(&rq);
-    return ok;
+    return reply_send(s, p, rq);
 }
 
 /* Starts the access record of a request: when, what, from whom. */
@@ -501,18 +829,35 @@ static bool framing_check(struct MHD_Connection *conn, const char *version, stru
     return false;
 }
 
+/* The connection's deadline (struct conn): `ms` from now, pushed back by `add_ms`, or none (0); under the lock. */
+static void conn_deadline(struct server *s, struct conn *c, int64_t ms, int64_t add_ms) {
+    if (!c || !s->http) {
+        return;
+    }
+    pthread_mutex_lock(&s->http->lock);
+    if (add_ms) {
+        c->deadline_ms += c->deadline_ms ? add_ms : 0;
+    } else {
+        c->deadline_ms = ms ? now_ms() + ms : 0;
+    }
+    pthread_mutex_unlock(&s->http->lock);
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                  const char *version, const char *upload, size_t *upload_size, void **state) {
     struct server *s = cls;
     struct pending *p = *state;
     if (!p) {
-        thread_yield_to_engine();
         p = calloc(1, sizeof *p);
         if (!p) {
             return MHD_NO;
         }
+        atomic_init(&p->refs, 1);
         llamac__dynbuf_init(&p->body, s->opt.max_body);
         *state = p;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        struct conn *c = ci ? ci->socket_context : NULL;
+        p->conn = c && c->magic == CONN_MAGIC ? c : NULL;
         pending_begin(p, conn, url, method);
         bool refuse = !framing_check(conn, version, p);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
@@ -533,6 +878,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     if (*upload_size) {
+        /* the body's bytes buy time at BODY_RATE_MIN */
+        conn_deadline(s, p->conn, 0, (int64_t)(*upload_size * 1000 / BODY_RATE_MIN) + 1);
         if (!p->too_large) {
             if (!llamac__dynbuf_add(&p->body, upload, *upload_size)) {
                 if (llamac__dynbuf_error(&p->body) != LLAMAC__DYNBUF_TOO_BIG) {
@@ -549,9 +896,13 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *upload_size = 0;
         return MHD_YES;
     }
+    if (p->dispatched) {
+        return answer(s, conn, url, method, p); /* its thread's reply, once there is one */
+    }
     if (p->counted) {
         return MHD_YES; /* already answered (an early 413) */
     }
+    conn_deadline(s, p->conn, 0, 0); /* it has arrived */
     p->counted = true;
     atomic_fetch_add(&s->in_flight, 1);
     return answer(s, conn, url, method, p);
@@ -566,11 +917,87 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state, e
         if (p->counted) {
             atomic_fetch_sub(&s->in_flight, 1);
         }
-        free(p->path);
-        llamac__dynbuf_free(&p->body);
-        free(p);
+        /* kept alive: the next request must have arrived within --timeout (idle time included) */
+        if (code == MHD_REQUEST_TERMINATED_COMPLETED_OK && s->opt.request_timeout_s) {
+            conn_deadline(s, p->conn, (int64_t)s->opt.timeout_s * 1000, 0);
+        }
         *state = NULL;
+        pending_release(p);
     }
+}
+
+/* libmicrohttpd's connection notices: a connection opened (its request must arrive within --request-timeout) or
+ * closed. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    struct server *s = cls;
+    struct http *h = s->http;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        struct conn *c = calloc(1, sizeof *c);
+        if (!c) {
+            return; /* no deadline for it */
+        }
+        c->magic = CONN_MAGIC;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        c->fd = ci ? (int)ci->connect_fd : -1;
+        pthread_mutex_lock(&h->lock);
+        c->deadline_ms = s->opt.request_timeout_s ? now_ms() + (int64_t)s->opt.request_timeout_s * 1000 : 0;
+        c->next = h->conns;
+        if (h->conns) {
+            h->conns->prev = c;
+        }
+        h->conns = c;
+        h->n_conns++;
+        pthread_mutex_unlock(&h->lock);
+        *socket_context = c;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        struct conn *c = *socket_context;
+        pthread_mutex_lock(&h->lock);
+        if (c->prev) {
+            c->prev->next = c->next;
+        } else {
+            h->conns = c->next;
+        }
+        if (c->next) {
+            c->next->prev = c->prev;
+        }
+        h->n_conns--;
+        pthread_mutex_unlock(&h->lock);
+        c->magic = 0;
+        free(c);
+        *socket_context = NULL;
+    }
+}
+
+/* Closes, four times a second, the connections whose request has not arrived by its deadline: their sockets are shut
+ * down, which libmicrohttpd takes as the client's hang-up (it closes them; the fd stays valid until it has told
+ * on_connection, under the same lock). */
+static void *watchdog(void *arg) {
+    struct server *s = arg;
+    struct http *h = s->http;
+    pthread_mutex_lock(&h->lock);
+    while (!h->stop) {
+        int64_t now = now_ms();
+        size_t cut = 0;
+        for (struct conn *c = h->conns; c; c = c->next) {
+            if (c->deadline_ms && now >= c->deadline_ms) {
+                if (c->fd >= 0) {
+                    shutdown(c->fd, SHUT_RDWR);
+                }
+                c->deadline_ms = 0;
+                cut++;
+            }
+        }
+        if (cut) {
+            pthread_mutex_unlock(&h->lock);
+            server_log(s, LLAMAC_LOG_DEBUG, "closed %zu connections whose request had not arrived in time", cut);
+            pthread_mutex_lock(&h->lock);
+        }
+        struct timespec ts = realtime_in(250);
+        pthread_cond_timedwait(&h->wake, &h->lock, &ts);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
 }
 
 /* ----------------------------------------------------------------------------------------------------------- */
@@ -646,7 +1073,9 @@ static bool serve_on(struct server *s, const char *host, char *err, size_t cap) 
                    host);
     }
     int fd = listen_on(ai, host, s->port, err, cap);
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC;
+    /* epoll (no FD_SETSIZE bound, and a connection costs nothing while idle); suspended connections wait for their
+     * request threads (dispatch) and streams (struct relay) */
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
     if (ai->ai_family == AF_INET6) {
         flags |= MHD_USE_IPv6;
     }
@@ -683,9 +1112,10 @@ static bool serve_on(struct server *s, const char *host, char *err, size_t cap) 
     }
     struct MHD_Daemon *d = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_NOTIFY_COMPLETED,
-        on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->opt.timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)s->opt.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->opt.max_header, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
+        on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, s, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)s->opt.timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->opt.max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_client, MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->opt.max_header,
+        MHD_OPTION_THREAD_POOL_SIZE, POLL_THREADS, MHD_OPTION_ARRAY, tls, MHD_OPTION_END);
     if (!d) {
         close(fd);
         if (s->opt.tls_key) {
@@ -702,7 +1132,47 @@ static bool serve_on(struct server *s, const char *host, char *err, size_t cap) 
     return true;
 }
 
+/* Raises the soft limit on open files to the hard one (each connection is a file), and keeps --max-connections
+ * within what it allows, with room for the model's files, the children's pipes and the like. */
+static void fd_budget(struct server *s) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        return;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit want = { rl.rlim_max, rl.rlim_max };
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0) {
+            rl.rlim_cur = rl.rlim_max;
+        }
+    }
+    const rlim_t reserve = 256;
+    rlim_t room = rl.rlim_cur > reserve * 2 ? rl.rlim_cur - reserve : rl.rlim_cur / 2;
+    if (rl.rlim_cur != RLIM_INFINITY && s->opt.max_connections > room) {
+        server_log(s, LLAMAC_LOG_WARN,
+                   "--max-connections %u: this process may open only %llu files (ulimit -n); serving at most %llu "
+                   "connections",
+                   s->opt.max_connections, (unsigned long long)rl.rlim_cur, (unsigned long long)room);
+        s->opt.max_connections = (unsigned)room;
+    }
+}
+
 bool http_start(struct server *s, char *err, size_t cap) {
+    struct http *h = calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(err, cap, "out of memory");
+        return false;
+    }
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->workers_done, NULL);
+    pthread_cond_init(&h->wake, NULL);
+    s->http = h;
+    if (pthread_create(&h->watchdog, NULL, watchdog, s) != 0) {
+        snprintf(err, cap, "cannot start a thread");
+        http_stop(s);
+        return false;
+    }
+    h->watchdog_running = true;
+    fd_budget(s);
     /* --host is an address or a comma-separated list of them (llama-server's), all served on one port: the first
      * one picks it when --port is 0 */
     const char *list = s->opt.host;
@@ -778,9 +1248,35 @@ size_t http_quiesce(struct server *s, unsigned grace_ms) {
 }
 
 void http_stop(struct server *s) {
+    struct http *h = s->http;
+    if (h) {
+        /* every request thread ends first: their connections are suspended (jobs_abort_all and router_stop have
+         * ended what they wait for; a stream whose client does not read gives up) */
+        atomic_store(&h->closing, true);
+        pthread_mutex_lock(&h->lock);
+        while (h->n_workers > 0) {
+            struct timespec ts = realtime_in(100);
+            pthread_cond_timedwait(&h->workers_done, &h->lock, &ts);
+        }
+        pthread_mutex_unlock(&h->lock);
+    }
     for (size_t i = 0; i < s->n_daemons; i++) {
         MHD_stop_daemon(s->daemon[i]);
         s->daemon[i] = NULL;
     }
     s->n_daemons = 0;
+    if (h) {
+        if (h->watchdog_running) {
+            pthread_mutex_lock(&h->lock);
+            h->stop = true;
+            pthread_cond_signal(&h->wake);
+            pthread_mutex_unlock(&h->lock);
+            pthread_join(h->watchdog, NULL);
+        }
+        pthread_mutex_destroy(&h->lock);
+        pthread_cond_destroy(&h->workers_done);
+        pthread_cond_destroy(&h->wake);
+        free(h);
+        s->http = NULL;
+    }
 }

@@ -33,8 +33,11 @@
 
 #define SERVER_MAX_HOSTS 8 /* addresses in --host's list */
 
+struct http; /* http.c's state: connections, their deadlines, the request threads */
+
 struct server {
     struct server_options opt;
+    struct http *http;
     struct MHD_Daemon *daemon[SERVER_MAX_HOSTS]; /* one per --host address */
     size_t n_daemons;
     uint16_t port;
@@ -99,11 +102,20 @@ void server_log(const struct server *s, llamac_log_level level, const char *fmt,
  * (http_quiesce: the number still in flight after grace_ms); waits up to ms for the requests in flight to end
  * (http_settle: the number left); closes every connection (http_stop). */
 bool http_start(struct server *s, char *err, size_t cap);
+
+/* A response whose body `read` produces (libmicrohttpd's content reader contract: at most `max` bytes from `pos`, or
+ * MHD_CONTENT_READER_END_OF_STREAM / _END_WITH_ERROR), for a handler that answers with a stream. `read` may block
+ * (waiting for tokens, for a child's bytes): it runs on the request's own thread, which passes what it returns on to
+ * the connection through a buffer, so that no connection waits for another's stream. `free_cls` runs once, on that
+ * thread or libmicrohttpd's, when the stream is over or the client gone. NULL when out of memory (nothing is freed).
+ * Thread-safe. */
+struct MHD_Response *http_stream_response(uint64_t size, size_t block, MHD_ContentReaderCallback read, void *cls,
+                                          MHD_ContentReaderFreeCallback free_cls);
 size_t http_quiesce(struct server *s, unsigned grace_ms);
 size_t http_settle(struct server *s, unsigned ms);
 void http_stop(struct server *s);
 
-/* Makes the calling thread (a connection's, the waker) SCHED_BATCH on Linux, once: a batch thread never preempts the
+/* Makes the calling thread (a request's, the waker) SCHED_BATCH on Linux, once: a batch thread never preempts the
  * running one when it wakes up, so a token's reader, woken while the engine thread decodes the next step, takes the
  * other core or waits for the engine's time slice instead of interrupting it (measured with 16 streams on 2 cores:
  * the engine thread waited for its core 6 % of its running time before, 3-4 % after). Its share of the CPU is as
@@ -138,7 +150,7 @@ struct request {
 };
 
 /* What the access log line of a request reports besides method, path and status (http.c owns it; a streaming job
- * fills it in on the connection's thread when its stream ends). */
+ * fills it in on the request's thread when its stream ends). */
 struct access {
     long long prompt_tokens, generated_tokens; /* -1: not a generation */
 };

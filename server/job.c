@@ -393,7 +393,7 @@ bool job_wait(struct job *j) {
     return complete;
 }
 
-/* ---- the stream's reader (the connection's thread) ---- */
+/* ---- the stream's reader (the request's thread, http.c) ---- */
 
 struct render_ctx {
     struct job *j;
@@ -658,8 +658,7 @@ static void stream_free(void *cls) {
 
 struct MHD_Response *job_stream_response(struct job *j, struct access *access) {
     j->access = access;
-    struct MHD_Response *r =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, j, stream_free);
+    struct MHD_Response *r = http_stream_response(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, j, stream_free);
     if (r) {
         MHD_add_response_header(r, "Content-Type", j->dialect->stream_content_type);
         MHD_add_response_header(r, "Cache-Control", "no-cache");

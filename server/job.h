@@ -1,5 +1,5 @@
 /*
- * job.h - one generation request in flight: the meeting point of the connection thread that answers it and the
+ * job.h - one generation request in flight: the meeting point of the request thread that answers it and the
  * engine thread that produces its tokens.
  *
  * A job holds one choice per engine request (n choices, times the prompts of a list). The engine's callbacks add
@@ -71,7 +71,7 @@ struct job {
     bool wake_queued;      /* on the server's stack of readers to wake at the end of the step (wake.c) */
     struct job *wake_next;
     int fd; /* the client's socket, watched for a hang-up while waiting */
-    /* the reader's own (the connection's thread) */
+    /* the reader's own (the request's thread) */
     llamac__dynbuf out; /* rendered bytes not yet handed to libmicrohttpd */
     size_t out_pos;
     bool ended;              /* the stream's last event is in `out` */

@@ -101,7 +101,7 @@ struct gen_request;
 struct dialect {
     const char *id_prefix;           /* of response ids ("chatcmpl-") */
     const char *stream_content_type; /* "text/event-stream" */
-    /* Appends the stream event(s) of `d` to `out`, framing included. Runs on the connection's thread, without the
+    /* Appends the stream event(s) of `d` to `out`, framing included. Runs on the request's thread, without the
      * job's lock; the results of done choices are complete. It may count its events in j->sequence. */
     void (*stream_event)(struct job *j, const struct delta *d, llamac__dynbuf *out);
     /* Replies with the response of a finished, non-streaming job of request `gr` (or with its failure). */

@@ -10,7 +10,7 @@
  * One lock and one condition guard the models' states; every change is broadcast, and whoever waits (a request for
  * a model that loads, a request waiting for room under --models-max, an unload) re-reads the states after waking.
  * Children are started by the monitor thread only: their death signal (PR_SET_PDEATHSIG) follows the thread that
- * forked them, and a connection's thread ends with its connection. A reader thread per child relays its log lines
+ * forked them, and a request's thread ends with its request. A reader thread per child relays its log lines
  * and learns from "listening on" that the child is ready; at end of file it reaps the child.
  */
 #define _GNU_SOURCE
@@ -715,7 +715,7 @@ static void forward(struct request *rq, struct router *r, struct rmodel *m) {
     if (header_value(buf, "Content-Length", value, sizeof value)) {
         size = strtoull(value, NULL, 10);
     }
-    struct MHD_Response *resp = MHD_create_response_from_callback(size, 16384, forward_read, f, forward_free);
+    struct MHD_Response *resp = http_stream_response(size, 16384, forward_read, f, forward_free);
     if (!resp) {
         free(buf);
         f->buf = NULL;

@@ -4,7 +4,7 @@
  *
  * The order of the teardown is what makes it safe, so it is written once, here: connections stop being accepted
  * and requests in flight get a grace period on the running engine; the jobs still waiting are ended and every
- * connection is closed, while the engine still runs (a connection thread may be waiting on it); then the engine
+ * connection is closed, while the engine still runs (a request's thread may be waiting on it); then the engine
  * is freed, whose last callbacks reach jobs that are reference-counted and leave the server's list as they finish;
  * only then what the engine used (the model) and the server itself.
  */

@@ -3,7 +3,8 @@
  *
  * The server listens as soon as it is created, answering /health with 503 while the model loads; the command
  * then loads the model, creates the engine and hands them over with server_set_backend, after which the server owns
- * them. Requests run on libmicrohttpd's connection threads (one per connection); generation runs on the engine's own
+ * them. libmicrohttpd's polling threads read and write every connection; a request runs on a thread of its own once
+ * it has arrived (http.c), and generation runs on the engine's own
  * thread and reaches a connection through a job (job.c). server_shutdown ends it all in the one order that is safe.
  * Nothing here prints: every line goes to the log function in the options.
  */
@@ -60,6 +61,10 @@ struct server_options {
     llamac_thinking thinking;          /* whether a thinking template thinks (--reasoning; default AUTO) */
     size_t max_body;                   /* largest request body in bytes */
     unsigned timeout_s;                /* idle connection timeout */
+    unsigned request_timeout_s;        /* a request must have arrived whole (line, headers, body) this many seconds
+                                          after its connection opened, or on a kept-alive one timeout_s after the
+                                          previous response; the body's bytes add time at 64 KiB/s. A slow client
+                                          cannot push it back byte by byte. 0: no deadline */
     unsigned max_connections;          /* concurrent connections */
     unsigned max_connections_per_client; /* of them from one client address; 0: half of max_connections */
     size_t max_header;                   /* bytes of memory per connection for the request line and headers */

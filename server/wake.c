@@ -1,7 +1,7 @@
 /*
  * wake.c - stream readers woken once per engine step, from a thread of the server's own.
  *
- * Each streamed token must wake the connection thread that waits for it, and a wake-up is a system call: on the
+ * Each streamed token must wake the request thread that waits for it, and a wake-up is a system call: on the
  * engine thread, which every stream waits on, one per token added up to a few percent of a step (measured: 15 µs
  * each on a virtual machine, 16 per step with 16 streams). So the token callback only pushes the job on a lock-free
  * stack, and the waker thread takes the whole stack and wakes the readers. While tokens keep coming the waker polls

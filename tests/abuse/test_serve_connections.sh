@@ -1,7 +1,9 @@
 # `llamac serve`'s connections (issue 30, defect 1, in part): one client address that opens --max-connections idle
 # connections takes at most its share (--max-connections-per-client, default half), so a client from another
 # address — and /health — still gets through at once. (Used to: every connection taken, /health unanswered until
-# --timeout.)
+# --timeout.) And the deadline for a request's arrival (--request-timeout), which a client that trickles cannot push
+# back: a slowloris client is closed at the deadline though it sends a byte every half second (used to: held until
+# it stopped sending); a large body sent slowly but steadily still arrives; a kept-alive connection may idle past it.
 . "$(dirname "$0")/../cli/lib.sh"
 . "$(dirname "$0")/../cli/serve_lib.sh"
 M="$MODELS/stories260K-chatml.gguf"
@@ -51,5 +53,76 @@ for _ in $(seq 20); do
 done
 expect_eq "its connections closed, the address is served again" "$code" 200
 stop_server "$S_PID"
+expect_eq "server exit" "$stop_rc" 0
+
+start_server D -m "$M" -np 1 -t 1 --request-timeout 2
+port=${D_URL##*:}
+python3 - "$port" > "$TMP/deadline" << 'PY'
+import socket, sys, threading, time
+port = int(sys.argv[1])
+
+def slowloris():
+    # a request line, then a header byte every 0.5 s: the time until the server closes it
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+    t0 = time.monotonic()
+    s.settimeout(0.5)
+    while time.monotonic() - t0 < 10:
+        try:
+            if s.recv(1024) == b"":
+                break
+        except socket.timeout:
+            try:
+                s.sendall(b"a")
+            except OSError:
+                break
+        except OSError:
+            break
+    return time.monotonic() - t0
+
+def slow_body():
+    # 320 KiB (mostly white space) at about 100 KiB/s: 3 s, past the 2 s deadline; its bytes add 5 s. The status
+    body = b'{"content": "Once upon a time"' + b" " * (320 * 1024) + b"}"
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"POST /tokenize HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(body))
+    for i in range(0, len(body), 10 * 1024):
+        s.sendall(body[i:i + 10 * 1024])
+        time.sleep(0.1)
+    data = b""
+    s.settimeout(10)
+    while True:
+        got = s.recv(65536)
+        if not got:
+            break
+        data += got
+    return data.split(b" ", 2)[1].decode() if data else "none"
+
+def kept_alive():
+    # one request, 3 s idle (past the 2 s deadline), a second request on the same connection: its status
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.recv(4096)
+    time.sleep(3)
+    s.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.settimeout(5)
+    data = s.recv(4096)
+    return data.split(b" ", 2)[1].decode() if data else "closed"
+
+out = {}
+threads = [threading.Thread(target=lambda f=f: out.__setitem__(f.__name__, f())) for f in (slowloris, slow_body, kept_alive)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("%.1f %s %s" % (out["slowloris"], out["slow_body"], out["kept_alive"]))
+PY
+read -r closed_s body_status alive_status < "$TMP/deadline"
+echo "slowloris closed after $closed_s s (--request-timeout 2)" >&2
+python3 -c 'import sys; t = float(sys.argv[1]); sys.exit(0 if 1.9 <= t <= 3.5 else 1)' "$closed_s" && pass ||
+  fail "a client trickling a byte every 0.5 s was closed after $closed_s s (deadline 2 s)"
+expect_eq "a slow but steady body arrives past the deadline" "$body_status" 200
+expect_eq "a kept-alive connection idles past the deadline" "$alive_status" 200
+stop_server "$D_PID"
 expect_eq "server exit" "$stop_rc" 0
 finish

@@ -341,6 +341,15 @@ static const struct cli_opt server_rows[] = {
       .min = 1,
       .max = 86400,
       .help = "seconds an idle connection is kept (default: 600)" },
+    { .names = { "--request-timeout" },
+      .arg = "N",
+      .set = cli_set_unsigned,
+      .offset = SO(request_timeout_s),
+      .min = 0,
+      .max = 86400,
+      .help = "seconds a new connection has to send its whole request (line, headers, body; a body's bytes add time "
+              "at 64 KiB/s), and a kept-alive one --timeout from its last response; what trickles in does not push "
+              "the deadline back (default: 30; 0: none)" },
     { .names = { "--max-body" },
       .arg = "N",
       .set = cli_set_size,
@@ -354,7 +363,7 @@ static const struct cli_opt server_rows[] = {
       .offset = SO(max_connections),
       .min = 1,
       .max = 65536,
-      .help = "concurrent connections (default: 256)" },
+      .help = "concurrent connections (default: 8192, within what ulimit -n allows)" },
     { .names = { "--max-connections-per-client" },
       .arg = "N",
       .set = cli_set_unsigned,
@@ -554,7 +563,8 @@ static const struct cli_opt server_rows[] = {
     { .names = { "--threads-http" },
       .arg = "N",
       .set = cli_set_ignored,
-      .help = "accepted (one thread per connection)" },
+      .help = "accepted (libmicrohttpd's two epoll threads serve every connection, and a request runs on its own "
+              "thread)" },
 };
 static const struct cli_group server_group =
     CLI_GROUP("Server (llama-server's names)", CLI_TARGET_COMMAND, server_rows);
@@ -876,6 +886,7 @@ static const char *const router_only[] = { "--host",
                                            "--alias",
                                            "--tags",
                                            "--timeout",
+                                           "--request-timeout",
                                            "--max-body",
                                            "--max-connections",
                                            "--max-connections-per-client",
@@ -1007,7 +1018,8 @@ static int serve(int argc, char **argv) {
     o.so.cors_origins = "*"; /* llama-server's default (the README's "Security" says what it allows) */
     o.so.max_body = 4u << 20;
     o.so.timeout_s = 600;
-    o.so.max_connections = 256;
+    o.so.request_timeout_s = 30;
+    o.so.max_connections = 8192;
     o.so.max_header = 64 * 1024;
     o.so.defaults.n_predict = -1;
     o.so.reasoning = LLAMAC_REASONING_DEEPSEEK;
