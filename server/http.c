@@ -39,6 +39,9 @@
  * over it) gets the 413 rather than a broken pipe; a larger one is answered at once and the connection closed. */
 #define DRAIN_MAX ((size_t)16 << 20)
 
+/* The longest URI (path and query) a request may have, as cpp-httplib's (llama-server's) limit. */
+#define URI_MAX ((size_t)8192)
+
 /* libmicrohttpd's polling threads (each an epoll loop over its share of the connections): two, so that one busy
  * with a TLS handshake or a large write leaves the other to answer. */
 #define POLL_THREADS 2u
@@ -843,6 +846,38 @@ static void conn_deadline(struct server *s, struct conn *c, int64_t ms, int64_t 
     pthread_mutex_unlock(&s->http->lock);
 }
 
+/* What size_check counts: the query's bytes. */
+static enum MHD_Result count_query(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    *(size_t *)cls += strlen(key) + (value ? strlen(value) + 1 : 0) + 1;
+    return MHD_YES;
+}
+
+/* Refuses, in the API's error shape, a request whose URI (path and query) is over URI_MAX bytes (414) or whose
+ * request line and headers are over half of the connection's memory (431). libmicrohttpd answers itself, with an
+ * HTML page, only what does not fit that memory at all (max_header): so everything from the limit to twice it gets
+ * the API's answer. */
+static bool size_check(const struct server *s, struct MHD_Connection *conn, const char *url, struct pending *p) {
+    size_t uri = strlen(url);
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, count_query, &uri);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+    size_t head = ci ? ci->header_size : 0;
+    if (uri > URI_MAX) {
+        p->refuse_status = 414;
+        p->refuse_code = "uri_too_long";
+        snprintf(p->refuse_msg, sizeof p->refuse_msg, "the request's URI is %zu bytes, over the limit of %zu", uri,
+                 (size_t)URI_MAX);
+    } else if (head > s->opt.max_header / 2) {
+        p->refuse_status = 431;
+        p->refuse_code = "headers_too_large";
+        snprintf(p->refuse_msg, sizeof p->refuse_msg,
+                 "the request's line and headers are %zu bytes, over the limit of %zu", head, s->opt.max_header / 2);
+    } else {
+        return true;
+    }
+    return false;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                  const char *version, const char *upload, size_t *upload_size, void **state) {
     struct server *s = cls;
@@ -859,7 +894,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         struct conn *c = ci ? ci->socket_context : NULL;
         p->conn = c && c->magic == CONN_MAGIC ? c : NULL;
         pending_begin(p, conn, url, method);
-        bool refuse = !framing_check(conn, version, p);
+        bool refuse = !size_check(s, conn, url, p) || !framing_check(conn, version, p);
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (!refuse && cl) {
             char *end = NULL;

@@ -2,7 +2,8 @@
 # that matches nothing (400, not 500); empty API keys refused at startup; fields of the wrong type or value refused
 # with a 400 that names the field; a body over --max-body answered with a 413 that Node's fetch reads (the body is
 # drained up to a bound first); ambiguous HTTP framing (two Content-Lengths, an unknown Transfer-Encoding, both, an
-# HTTP/1.1 request without Host) answered at once in the API's error shape, and the connection closed.
+# HTTP/1.1 request without Host) answered at once in the API's error shape, and the connection closed; so are a
+# URI over 8 KiB (414) and headers over 32 KiB (431).
 . "$(dirname "$0")/../cli/lib.sh"
 . "$(dirname "$0")/../cli/serve_lib.sh"
 M="$MODELS/stories260K-chatml.gguf"
@@ -144,6 +145,23 @@ out=$(raw "GET /health HTTP/1.0\r\n\r\n")
 expect_eq "HTTP/1.0 without Host is fine" "$(head -1 <<< "$out")" 200
 out=$(raw "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${A}Content-Length: ${#B}\r\nContent-Length: ${#B}\r\n\r\n$B")
 expect_eq "two equal Content-Lengths are one" "$(head -1 <<< "$out")" 200
+
+# --- defect 7: a URI over 8 KiB (414) and headers over 32 KiB (431), in the route's error shape (used to be
+# libmicrohttpd's HTML page); past the connection's 64 KiB libmicrohttpd still answers them itself ---
+long=$(head -c 9000 /dev/zero | tr '\0' a)
+framing "a URI over 8 KiB" 414 "GET /v1/models?q=$long HTTP/1.1\r\nHost: x\r\n\r\n"
+out=$(raw "GET /health?q=${long:0:8000} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+expect_eq "a URI of 8,000 bytes is fine" "$(head -1 <<< "$out")" 200
+big=$(head -c 40000 /dev/zero | tr '\0' a)
+framing "headers over 32 KiB" 431 \
+  "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nX-Big: $big\r\n${A}Content-Length: ${#B}\r\n\r\n$B"
+out=$(raw "POST /api/chat HTTP/1.1\r\nHost: x\r\nX-Big: $big\r\n${A}Content-Length: 2\r\n\r\n{}")
+expect_eq "headers over 32 KiB on an Ollama route: status" "$(head -1 <<< "$out")" 431
+expect_eq "headers over 32 KiB on an Ollama route: Ollama's error" \
+  "$(tail -n +2 <<< "$out" | jq -r '.error | type' 2> /dev/null)" string
+huge=$(head -c 70000 /dev/zero | tr '\0' a)
+out=$(raw "GET /v1/models?q=$huge HTTP/1.1\r\nHost: x\r\n\r\n")
+expect_eq "a URI past the connection's memory: libmicrohttpd's 414" "$(head -1 <<< "$out")" 414
 
 # the server is still healthy after all of it
 AUTH= req GET "$U/health"
