@@ -114,20 +114,10 @@ static void pending_release(struct pending *p) {
     }
 }
 
-static int64_t now_ms(void) {
+int64_t now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* A CLOCK_REALTIME time `ms` from now, for pthread_cond_timedwait. */
-static struct timespec realtime_in(long ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += ms * 1000000L;
-    ts.tv_sec += ts.tv_nsec / 1000000000L;
-    ts.tv_nsec %= 1000000000L;
-    return ts;
 }
 
 /* How much of a body over --max-body is read and dropped before the 413 (DRAIN_MAX). */
@@ -515,7 +505,8 @@ static void relay_pump(struct http *h, struct relay *r) {
     for (;;) {
         pthread_mutex_lock(&r->lock);
         while (!r->gone && r->len - r->off > RELAY_CAP - RELAY_CHUNK && !atomic_load(&h->closing)) {
-            struct timespec ts = realtime_in(100);
+            struct timespec ts;
+            deadline_in(&ts, 100);
             pthread_cond_timedwait(&r->room, &r->lock, &ts);
         }
         bool stop = r->gone || atomic_load(&h->closing);
@@ -1028,7 +1019,8 @@ static void *watchdog(void *arg) {
             server_log(s, LLAMAC_LOG_DEBUG, "closed %zu connections whose request had not arrived in time", cut);
             pthread_mutex_lock(&h->lock);
         }
-        struct timespec ts = realtime_in(250);
+        struct timespec ts;
+        deadline_in(&ts, 250);
         pthread_cond_timedwait(&h->wake, &h->lock, &ts);
     }
     pthread_mutex_unlock(&h->lock);
@@ -1290,7 +1282,8 @@ void http_stop(struct server *s) {
         atomic_store(&h->closing, true);
         pthread_mutex_lock(&h->lock);
         while (h->n_workers > 0) {
-            struct timespec ts = realtime_in(100);
+            struct timespec ts;
+            deadline_in(&ts, 100);
             pthread_cond_timedwait(&h->workers_done, &h->lock, &ts);
         }
         pthread_mutex_unlock(&h->lock);

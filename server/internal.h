@@ -223,6 +223,12 @@ bool static_serve(struct request *rq);
  * sent (job.c). */
 bool connection_gone(int fd);
 
+/* CLOCK_MONOTONIC in milliseconds (http.c). */
+int64_t now_ms(void);
+
+/* The CLOCK_REALTIME time `ms` from now, for pthread_cond_timedwait (job.c). */
+void deadline_in(struct timespec *ts, long ms);
+
 /* Ends every job still waiting (job.c; server_shutdown). */
 void jobs_abort_all(struct server *s);
 

@@ -369,7 +369,7 @@ bool connection_gone(int fd) {
     return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
 }
 
-static void deadline_in(struct timespec *ts, long ms) {
+void deadline_in(struct timespec *ts, long ms) {
     clock_gettime(CLOCK_REALTIME, ts);
     ts->tv_nsec += ms * 1000000L;
     ts->tv_sec += ts->tv_nsec / 1000000000L;

@@ -79,12 +79,6 @@ struct router {
     char key[33]; /* the children's API key: only the router talks to them */
 };
 
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void wait_ms(struct router *r, int64_t ms) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
