@@ -8,6 +8,7 @@
 #   make deb             Debian packages, for any x86-64 CPU with AVX2 (README: Install)
 #   make format          clang-format the sources; make format-check verifies
 #   make lint            cppcheck over the library and the command
+#   make fuzz            every libFuzzer target explores for FUZZ_SECONDS (30) and grows tests/fuzz/corpus (clang)
 #   make reference       regenerate tests/reference from llama.cpp's own tools
 #   make bench           llamac against llama.cpp's llama-bench, same machine, same run (README: Performance)
 #   make screenshots     the README's light and dark pictures of the chat page, from its browser test
@@ -20,11 +21,12 @@ DESTDIR ?=
 # A package runs on other machines: not tuned for this CPU (ggml then assumes AVX2, FMA and F16C on x86-64).
 DEB_FLAGS ?= -DLLAMAC_NATIVE=OFF
 JOBS ?= $(shell nproc)
+FUZZ_SECONDS ?= 30
 CMAKE_FLAGS ?=
 SOURCES = $(shell git ls-files '*.c' '*.h' '*.cpp' 2>/dev/null)
 
 .PHONY: all build setup run test test-sanitize static-build test-static install uninstall deb format format-check \
-        lint reference bench screenshots clean
+        lint fuzz reference bench screenshots clean
 
 all: build
 
@@ -86,6 +88,11 @@ format-check:
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance --std=c11 -I include -I src \
 	         src server tools tests/unit tests/fuzz
+
+# Each target from its committed corpus for FUZZ_SECONDS; the new inputs that add coverage are merged into the corpus
+# (libFuzzer's -merge=1): commit them. A crash fails, printing the reproducer (scripts/fuzz.sh).
+fuzz: build
+	BUILD=$(BUILD) JOBS=$(JOBS) scripts/fuzz.sh $(FUZZ_SECONDS)
 
 reference:
 	scripts/gen-reference.sh
