@@ -114,7 +114,7 @@ static void pending_release(struct pending *p) {
     }
 }
 
-int64_t now_ms(void) {
+int64_t server_now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
@@ -832,7 +832,7 @@ static void conn_deadline(struct server *s, struct conn *c, int64_t ms, int64_t 
     if (add_ms) {
         c->deadline_ms += c->deadline_ms ? add_ms : 0;
     } else {
-        c->deadline_ms = ms ? now_ms() + ms : 0;
+        c->deadline_ms = ms ? server_now_ms() + ms : 0;
     }
     pthread_mutex_unlock(&s->http->lock);
 }
@@ -967,7 +967,7 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         c->fd = ci ? (int)ci->connect_fd : -1;
         pthread_mutex_lock(&h->lock);
-        c->deadline_ms = s->opt.request_timeout_s ? now_ms() + (int64_t)s->opt.request_timeout_s * 1000 : 0;
+        c->deadline_ms = s->opt.request_timeout_s ? server_now_ms() + (int64_t)s->opt.request_timeout_s * 1000 : 0;
         c->next = h->conns;
         if (h->conns) {
             h->conns->prev = c;
@@ -1003,7 +1003,7 @@ static void *watchdog(void *arg) {
     struct http *h = s->http;
     pthread_mutex_lock(&h->lock);
     while (!h->stop) {
-        int64_t now = now_ms();
+        int64_t now = server_now_ms();
         size_t cut = 0;
         for (struct conn *c = h->conns; c; c = c->next) {
             if (c->deadline_ms && now >= c->deadline_ms) {

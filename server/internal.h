@@ -224,7 +224,7 @@ bool static_serve(struct request *rq);
 bool connection_gone(int fd);
 
 /* CLOCK_MONOTONIC in milliseconds (http.c). */
-int64_t now_ms(void);
+int64_t server_now_ms(void);
 
 /* The CLOCK_REALTIME time `ms` from now, for pthread_cond_timedwait (job.c). */
 void deadline_in(struct timespec *ts, long ms);

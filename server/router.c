@@ -137,7 +137,7 @@ static void begin_unload(struct router *r, struct rmodel *m) {
         m->state = M_UNLOADED;
     } else if (m->state == M_LOADED || m->state == M_LOADING) {
         m->state = M_UNLOADING;
-        m->kill_at_ms = now_ms() + KILL_AFTER_MS;
+        m->kill_at_ms = server_now_ms() + KILL_AFTER_MS;
         kill(m->pid, SIGTERM);
     }
     pthread_cond_broadcast(&r->cond);
@@ -248,7 +248,7 @@ static void *reader_run(void *arg) {
         if (port && m->pid == a.pid && m->state == M_LOADING) {
             ready = m->port = (uint16_t)strtoul(port + 1, NULL, 10);
             m->state = M_LOADED;
-            m->last_used_ms = now_ms();
+            m->last_used_ms = server_now_ms();
             pthread_cond_broadcast(&r->cond);
         }
         pthread_mutex_unlock(&r->lock);
@@ -424,7 +424,7 @@ static void *monitor_run(void *arg) {
     struct router *r = arg;
     pthread_mutex_lock(&r->lock);
     for (;;) {
-        int64_t now = now_ms();
+        int64_t now = server_now_ms();
         bool busy = false;
         for (struct rmodel *m = r->models; m; m = m->next) {
             if (m->spawn_pending && !r->stopping) {
@@ -491,7 +491,7 @@ static bool acquire(struct request *rq, struct router *r, struct rmodel *m, bool
         }
         if (m->state == M_LOADED) {
             if (touch) {
-                m->last_used_ms = now_ms();
+                m->last_used_ms = server_now_ms();
             }
             pthread_mutex_unlock(&r->lock);
             return true;
@@ -546,7 +546,7 @@ static void release(struct router *r, struct rmodel *m, bool touch) {
     pthread_mutex_lock(&r->lock);
     m->wanted--;
     if (touch) {
-        m->last_used_ms = now_ms();
+        m->last_used_ms = server_now_ms();
     }
     pthread_cond_broadcast(&r->cond);
     pthread_mutex_unlock(&r->lock);
@@ -1270,7 +1270,7 @@ bool router_entries(struct server *s, struct router_entry **out, size_t *n) {
     bool ok = list != NULL;
     struct timespec real;
     clock_gettime(CLOCK_REALTIME, &real);
-    int64_t real_ms = (int64_t)real.tv_sec * 1000 + real.tv_nsec / 1000000, mono_ms = now_ms();
+    int64_t real_ms = (int64_t)real.tv_sec * 1000 + real.tv_nsec / 1000000, mono_ms = server_now_ms();
     for (struct rmodel *m = r->models; m && ok; m = m->next) {
         if (!m->listed) {
             continue;
