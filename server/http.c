@@ -162,6 +162,9 @@ static const struct route {
     { "/models", "GET", handle_models, 0, openai_error },
     { "/models/load", "POST", handle_models_load, 0, openai_error },     /* router mode */
     { "/models/unload", "POST", handle_models_unload, 0, openai_error }, /* router mode */
+    { "/models", "POST", handle_models_download, 0, openai_error },      /* router mode */
+    { "/models", "DELETE", handle_models_remove, 0, openai_error },      /* router mode */
+    { "/models/sse", "GET", handle_models_sse, 0, openai_error },        /* router mode */
     { "/tokenize", "POST", handle_tokenize, 0, openai_error },
     { "/detokenize", "POST", handle_detokenize, 0, openai_error },
     { "/apply-template", "POST", handle_apply_template, 0, openai_error },
@@ -177,6 +180,8 @@ static const struct route {
     /* OpenAI Responses */
     { "/v1/responses", "POST", handle_responses, 0, openai_error },
     { "/responses", "POST", handle_responses, 0, openai_error },
+    { "/v1/responses/input_tokens", "POST", handle_responses_input_tokens, 0, openai_error },
+    { "/responses/input_tokens", "POST", handle_responses_input_tokens, 0, openai_error },
     /* Ollama */
     { "/api/chat", "POST", handle_ollama_chat, 0, ollama_error },
     { "/api/generate", "POST", handle_ollama_generate, 0, ollama_error },

@@ -172,6 +172,7 @@ void make_id(struct server *s, const char *prefix, char *buf, size_t cap);
 /* Handlers (the routes are in http.c). */
 void handle_chat(struct request *rq);                   /* openai.c */
 void handle_chat_input_tokens(struct request *rq);      /* openai.c */
+void handle_responses_input_tokens(struct request *rq); /* responses.c */
 void handle_cors_proxy(struct request *rq);             /* http.c */
 void handle_completions(struct request *rq);            /* openai.c */
 void handle_embeddings(struct request *rq);             /* embed.c */
@@ -204,6 +205,9 @@ void handle_ollama_pull(struct request *rq);            /* ollama_hub.c: POST /a
 void handle_ollama_delete(struct request *rq);          /* ollama_hub.c: DELETE /api/delete */
 void handle_models_load(struct request *rq);            /* router.c: POST /models/load (router mode) */
 void handle_models_unload(struct request *rq);          /* router.c: POST /models/unload (router mode) */
+void handle_models_download(struct request *rq);        /* router.c: POST /models (router mode) */
+void handle_models_remove(struct request *rq);          /* router.c: DELETE /models (router mode) */
+void handle_models_sse(struct request *rq);             /* router.c: GET /models/sse (router mode) */
 
 /* A `lora` list (llama-server's [{"id": N, "scale": F}, ...], ids as GET /lora-adapters lists them; adapters it
  * leaves out are at scale 0, as llama-server reads it) as the whole set of the server's adapters with those scales:

@@ -589,3 +589,26 @@ static const struct dialect responses = { "resp_", "text/event-stream", stream_e
 void handle_responses(struct request *rq) {
     handle_generation(rq, &responses);
 }
+
+/* POST /v1/responses/input_tokens (llama-server's): the prompt a Responses body's instructions, input and tools come
+ * to, as the template renders it, in tokens; nothing is generated. */
+void handle_responses_input_tokens(struct request *rq) {
+    json_t *body = request_object(rq);
+    if (!body) {
+        return;
+    }
+    struct gen_request gr;
+    gen_request_init(&gr, rq->s);
+    struct chat_input ci = { 0 };
+    json_t *tools = NULL;
+    if (tools_to_openai(rq, json_object_get(body, "tools"), &tool_shape, &tools) && parse_tools(rq, body, &gr, tools) &&
+        parse_conversation(rq, body, &ci, tools) && gen_request_chat(rq, &gr, &ci)) {
+        reply_json(
+            rq, 200,
+            json_pack("{s:s, s:I}", "object", "response.input_tokens", "input_tokens", (json_int_t)gr.n_tokens[0]));
+    }
+    chat_input_free(&ci);
+    json_decref(tools);
+    gen_request_free(&gr);
+    json_decref(body);
+}

@@ -38,6 +38,9 @@
 #define MONITOR_TICK_MS 100 /* the monitor's look at idle models and overdue exits */
 #define EXIT_NO_MEMORY 75   /* a child's --memory-check refusal (the command's exit status) */
 #define NO_MEMORY_RETRY_S 10
+#define EVENTS_KEPT 256        /* /models/sse: a listener that falls further behind misses the oldest */
+#define SSE_KEEPALIVE_MS 15000 /* /models/sse: a comment line after this long without an event */
+#define PROGRESS_EVERY_MS 100  /* download_progress events at most this often per download */
 
 enum mstate { M_UNLOADED, M_LOADING, M_LOADED, M_UNLOADING, M_FAILED };
 static const char *const state_name[] = { "unloaded", "loading", "loaded", "unloading", "failed" };
@@ -63,7 +66,22 @@ struct rmodel {
     json_t *props, *listing; /* single-model mode: the child's /props and /v1/models, answered while it sleeps */
     bool keep_set;           /* an Ollama request's keep_alive set its idle time (router_keep_alive) ... */
     int64_t keep_ms;         /* ... to this many ms (< 0: never unloaded); else --sleep-idle-seconds applies */
+    char *metrics;           /* single-model mode: the child's /metrics as it went to sleep (--metrics), or NULL */
+    bool metrics_told;       /* that snapshot was answered once: its throughput gauges are 0 from then on */
+    bool was_loaded;         /* it has been loaded once (single-model mode: /health is 503 until then) */
     struct rmodel *next;
+};
+
+/* A download that POST /models started: a thread of its own running llamac_hub_pull, its progress told to the
+ * /models/sse listeners; listed (status "downloading") until it ends. Kept, done, until the router ends. */
+struct download {
+    struct router *r;
+    char *name; /* "OWNER/REPO[:QUANT]", as asked */
+    pthread_t thread;
+    bool done;             /* the thread has finished (it is joined when the router ends) */
+    bool cancel;           /* DELETE /models of it, or the router ends: the pull stops at its next progress call */
+    int64_t last_note_ms;  /* of the last download_progress event */
+    struct download *next; /* r->downloads */
 };
 
 struct router {
@@ -77,6 +95,10 @@ struct router {
     pthread_t monitor;
     bool monitor_running;
     char key[33]; /* the children's API key: only the router talks to them */
+    /* GET /models/sse: the last EVENTS_KEPT events ("data: {...}\n\n"), event i at events[i % EVENTS_KEPT] */
+    char *events[EVENTS_KEPT];
+    uint64_t n_events;
+    struct download *downloads; /* POST /models: the downloads into the Hugging Face cache, running or done */
 };
 
 static void wait_ms(struct router *r, int64_t ms) {
@@ -126,6 +148,44 @@ static struct rmodel *lookup(struct router *r, const char *name) {
     return NULL;
 }
 
+/* ---- /models/sse events ---- */
+
+/* Sends an event to the listeners of GET /models/sse (lock held): {"model", "event", "data"} as llama-server's
+ * (data stolen; NULL for none). An event that cannot be made for want of memory is lost. */
+static void notify(struct router *r, const char *event, const char *model, json_t *data) {
+    json_t *o = json_pack("{s:s, s:s}", "model", model, "event", event);
+    if (o && data) {
+        json_object_set_new(o, "data", data);
+    } else {
+        json_decref(data);
+    }
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    char *line = NULL;
+    if (!text || asprintf(&line, "data: %s\n\n", text) < 0) {
+        line = NULL;
+    }
+    free(text);
+    if (!line) {
+        return;
+    }
+    size_t slot = (size_t)(r->n_events % EVENTS_KEPT);
+    free(r->events[slot]);
+    r->events[slot] = line;
+    r->n_events++;
+    pthread_cond_broadcast(&r->cond);
+}
+
+/* A model's new state (lock held), told to the /models/sse listeners as llama-server's status_change. */
+static void set_state(struct router *r, struct rmodel *m, enum mstate state) {
+    m->state = state;
+    json_t *data = json_pack("{s:s}", "status", state_name[state]);
+    if (data && (state == M_UNLOADED || state == M_FAILED)) {
+        json_object_set_new(data, "exit_code", json_integer(m->exit_code));
+    }
+    notify(r, "status_change", m->src.name, data);
+}
+
 /* ---- children ---- */
 
 /* Asks a running child to exit (lock held); the monitor kills it if it has not after KILL_AFTER_MS. A keep_alive
@@ -134,9 +194,9 @@ static void begin_unload(struct router *r, struct rmodel *m) {
     m->keep_set = false;
     if (m->state == M_LOADING && m->spawn_pending) {
         m->spawn_pending = false;
-        m->state = M_UNLOADED;
+        set_state(r, m, M_UNLOADED);
     } else if (m->state == M_LOADED || m->state == M_LOADING) {
-        m->state = M_UNLOADING;
+        set_state(r, m, M_UNLOADING);
         m->kill_at_ms = server_now_ms() + KILL_AFTER_MS;
         kill(m->pid, SIGTERM);
     }
@@ -172,8 +232,8 @@ static int child_connect(uint16_t port) {
     return fd;
 }
 
-/* GET `path` of a child: the JSON of a 200 answer, else NULL. */
-static json_t *child_get_json(const struct router *r, uint16_t port, const char *path) {
+/* GET `path` of a child: the body of a 200 answer (caller frees), else NULL. */
+static char *child_get(const struct router *r, uint16_t port, const char *path) {
     int fd = child_connect(port);
     char head[256];
     int n = snprintf(head, sizeof head, "GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n", path,
@@ -192,14 +252,22 @@ static json_t *child_get_json(const struct router *r, uint16_t port, const char 
     if (fd >= 0) {
         close(fd);
     }
-    json_t *v = NULL;
+    char *body = NULL;
     const char *all = llamac__dynbuf_ptr(&in);
-    const char *body = all ? strstr(all, "\r\n\r\n") : NULL;
+    const char *start = all ? strstr(all, "\r\n\r\n") : NULL;
     unsigned status = 0;
-    if (body && sscanf(all, "HTTP/%*d.%*d %u", &status) == 1 && status == 200) {
-        v = json_loads(body + 4, 0, NULL);
+    if (start && sscanf(all, "HTTP/%*d.%*d %u", &status) == 1 && status == 200) {
+        body = strdup(start + 4);
     }
     llamac__dynbuf_free(&in);
+    return body;
+}
+
+/* GET `path` of a child: the JSON of a 200 answer, else NULL. */
+static json_t *child_get_json(const struct router *r, uint16_t port, const char *path) {
+    char *body = child_get(r, port, path);
+    json_t *v = body ? json_loads(body, 0, NULL) : NULL;
+    free(body);
     return v;
 }
 
@@ -247,7 +315,8 @@ static void *reader_run(void *arg) {
         }
         if (port && m->pid == a.pid && m->state == M_LOADING) {
             ready = m->port = (uint16_t)strtoul(port + 1, NULL, 10);
-            m->state = M_LOADED;
+            m->was_loaded = true;
+            set_state(r, m, M_LOADED);
             m->last_used_ms = server_now_ms();
             pthread_cond_broadcast(&r->cond);
         }
@@ -291,9 +360,9 @@ static void *reader_run(void *arg) {
                 snprintf(m->last_error, sizeof m->last_error, "its process exited with status %d", m->exit_code);
             }
         }
-        m->state = M_FAILED;
+        set_state(r, m, M_FAILED);
     } else {
-        m->state = M_UNLOADED;
+        set_state(r, m, M_UNLOADED);
     }
     m->pid = 0;
     m->port = 0;
@@ -406,8 +475,8 @@ fail:
     }
     free(ra);
     free(argv);
-    m->state = M_FAILED;
     m->exit_code = -1;
+    set_state(r, m, M_FAILED);
     pthread_cond_broadcast(&r->cond);
 }
 
@@ -416,6 +485,27 @@ fail:
 static int64_t idle_deadline(const struct router *r, const struct rmodel *m) {
     int64_t idle = m->keep_set ? m->keep_ms : r->opt.sleep_idle_s > 0 ? (int64_t)r->opt.sleep_idle_s * 1000 : -1;
     return idle < 0 ? INT64_MAX : m->last_used_ms + idle;
+}
+
+/* Whether `m` is loaded and nobody used it for its idle time (lock held). */
+static bool idle(const struct router *r, const struct rmodel *m, int64_t now) {
+    return m->state == M_LOADED && m->wanted == 0 && now >= idle_deadline(r, m);
+}
+
+/* Single-model mode with --metrics, as the model goes to sleep (monitor, lock held; left while the child is
+ * asked): its /metrics as they are now, which GET /metrics answers while it sleeps, as llama-server's snapshot. */
+static void snapshot_metrics(struct router *r, struct rmodel *m) {
+    uint16_t port = m->port;
+    pthread_mutex_unlock(&r->lock);
+    char *text = child_get(r, port, "/metrics");
+    pthread_mutex_lock(&r->lock);
+    if (text && m->state == M_LOADED && m->port == port) {
+        free(m->metrics);
+        m->metrics = text;
+        m->metrics_told = false;
+    } else {
+        free(text);
+    }
 }
 
 /* The monitor: starts the children asked for, unloads models idle for --sleep-idle-seconds (or their keep_alive),
@@ -430,9 +520,12 @@ static void *monitor_run(void *arg) {
             if (m->spawn_pending && !r->stopping) {
                 spawn(r, m);
             }
-            if (m->state == M_LOADED && m->wanted == 0 && now >= idle_deadline(r, m)) {
+            if (idle(r, m, now) && m == r->single && r->s->opt.metrics) {
+                snapshot_metrics(r, m); /* leaves the lock a moment: the state is read again below */
+            }
+            if (idle(r, m, server_now_ms())) {
                 server_log(r->s, LLAMAC_LOG_INFO, "model %s: idle for %lld ms, unloading", m->src.name,
-                           (long long)(now - m->last_used_ms));
+                           (long long)(server_now_ms() - m->last_used_ms));
                 begin_unload(r, m);
             }
             if (m->state == M_UNLOADING && now >= m->kill_at_ms && m->pid > 0) {
@@ -534,7 +627,7 @@ static bool acquire(struct request *rq, struct router *r, struct rmodel *m, bool
             wait_ms(r, 1000);
             continue;
         }
-        m->state = M_LOADING;
+        set_state(r, m, M_LOADING);
         m->spawn_pending = true;
         m->attempts++;
         tried = true;
@@ -777,6 +870,14 @@ static void handle_list(struct request *rq, struct router *r) {
             json_array_append_new(data, model_json(r, m));
         }
     }
+    for (struct download *d = r->downloads; d; d = d->next) { /* POST /models: listed while it downloads */
+        if (!d->done) {
+            json_array_append_new(data,
+                                  json_pack("{s:s, s:s, s:s, s:I, s:{s:s}, s:s, s:b}", "id", d->name, "object", "model",
+                                            "owned_by", "llamac", "created", (json_int_t)r->s->started, "status",
+                                            "value", "downloading", "source", "cache", "can_remove", 1));
+        }
+    }
     pthread_mutex_unlock(&r->lock);
     reply_json(rq, 200, json_pack("{s:s, s:o}", "object", "list", "data", data));
 }
@@ -885,10 +986,368 @@ void handle_models_unload(struct request *rq) {
     load_or_unload(rq, false);
 }
 
+/* ---- downloads into the Hugging Face cache (POST /models) and removals from it (DELETE /models) ---- */
+
+/* The running download of `name` (lock held), or NULL. */
+static struct download *downloading(struct router *r, const char *name) {
+    for (struct download *d = r->downloads; d; d = d->next) {
+        if (!d->done && strcmp(d->name, name) == 0) {
+            return d;
+        }
+    }
+    return NULL;
+}
+
+static bool download_progress(const char *file, uint64_t done, uint64_t total, double bytes_per_sec, void *user_data) {
+    (void)bytes_per_sec;
+    struct download *d = user_data;
+    struct router *r = d->r;
+    int64_t now = server_now_ms();
+    pthread_mutex_lock(&r->lock);
+    if (done == total || now - d->last_note_ms >= PROGRESS_EVERY_MS) {
+        d->last_note_ms = now;
+        notify(r, "download_progress", d->name,
+               json_pack("{s:{s:{s:I, s:I}}}", "progress", file, "done", (json_int_t)done, "total", (json_int_t)total));
+    }
+    bool go_on = !d->cancel && !r->stopping;
+    pthread_mutex_unlock(&r->lock);
+    return go_on;
+}
+
+/* The download's thread: the pull (the model, its shards and a projector), then the list read again so that the
+ * model is there, then download_finished (or download_failed with the reason) to the /models/sse listeners. */
+static void *download_run(void *arg) {
+    struct download *d = arg;
+    struct router *r = d->r;
+    llamac_hub_params hp = llamac_hub_params_default();
+    hp.want_mmproj = true;
+    hp.progress = download_progress;
+    hp.progress_user_data = d;
+    llamac_hub_list *files = NULL;
+    llamac_status st = llamac_hub_pull(d->name, NULL, &hp, &files);
+    llamac_hub_list_free(files);
+    char why[512] = "";
+    if (st != LLAMAC_OK) {
+        snprintf(why, sizeof why, "%s", llamac_last_error());
+    } else if (!reload_models(r, why, sizeof why)) {
+        st = LLAMAC_E_IO;
+    }
+    pthread_mutex_lock(&r->lock);
+    d->done = true;
+    notify(r, st == LLAMAC_OK ? "download_finished" : "download_failed", d->name,
+           st == LLAMAC_OK ? NULL : json_pack("{s:s}", "error", why));
+    pthread_mutex_unlock(&r->lock);
+    if (st == LLAMAC_OK) {
+        server_log(r->s, LLAMAC_LOG_INFO, "model %s: downloaded into the Hugging Face cache", d->name);
+    } else {
+        server_log(r->s, LLAMAC_LOG_WARN, "model %s: the download failed: %s", d->name, why);
+    }
+    return NULL;
+}
+
+/* The "model" of a POST /models body, or the ?model= of DELETE /models; NULL after replying 400. */
+static const char *hub_spec(struct request *rq, json_t **body) {
+    const char *name = requested_model(rq, body);
+    if (name && (!strchr(name, '/') || strchr(name, ' '))) {
+        reply_error(rq, 400, "model", "invalid_model",
+                    "'%s' is not a Hugging Face model: name it OWNER/REPO or OWNER/REPO:QUANT", name);
+        return NULL;
+    }
+    return name;
+}
+
+/* Whether the router serves requests (POST /models, DELETE /models and /models/sse are its own); else replies 404. */
+static bool router_only(struct request *rq) {
+    struct router *r = rq->s->router;
+    if (!r || r->single) {
+        reply_error(rq, 404, NULL, "not_found", "%s %s: only in router mode (llamac serve without -m)", rq->method,
+                    rq->path);
+        return false;
+    }
+    return true;
+}
+
+void handle_models_download(struct request *rq) {
+    if (!router_only(rq)) {
+        return;
+    }
+    struct router *r = rq->s->router;
+    json_t *body = NULL;
+    const char *name = hub_spec(rq, &body);
+    if (!name) {
+        json_decref(body);
+        return;
+    }
+    /* the repository must exist (a typo is the client's error now, not an event later) */
+    char repo[512];
+    snprintf(repo, sizeof repo, "%.*s", (int)strcspn(name, ":"), name);
+    llamac_hub_params hp = llamac_hub_params_default();
+    llamac_hub_list *files = NULL;
+    llamac_status st = llamac_hub_repo_files(repo, &hp, &files);
+    llamac_hub_list_free(files);
+    if (st != LLAMAC_OK) {
+        unsigned status = st == LLAMAC_E_NOT_FOUND ? 404
+                          : st == LLAMAC_E_AUTH    ? 403
+                          : st == LLAMAC_E_NETWORK ? 502
+                                                   : 400;
+        reply_error(rq, status, "model", "download_refused", "cannot download '%s': %s", name, llamac_last_error());
+        json_decref(body);
+        return;
+    }
+    pthread_mutex_lock(&r->lock);
+    bool exists = lookup(r, name) != NULL, busy = downloading(r, name) != NULL;
+    struct download *d = exists || busy || r->stopping ? NULL : calloc(1, sizeof *d);
+    if (d) {
+        d->r = r;
+        d->name = strdup(name);
+        if (!d->name || pthread_create(&d->thread, NULL, download_run, d) != 0) {
+            free(d->name);
+            free(d);
+            d = NULL;
+        } else {
+            d->next = r->downloads;
+            r->downloads = d;
+        }
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (exists || busy) {
+        reply_error(rq, 400, "model", exists ? "model_exists" : "model_downloading",
+                    exists ? "model '%s' already exists" : "model '%s' is being downloaded already", name);
+    } else if (r->stopping) {
+        reply_error(rq, 503, NULL, "shutting_down", "the server is shutting down");
+    } else if (!d) {
+        reply_error(rq, 500, NULL, NULL, "cannot start the download: out of memory");
+    } else {
+        server_log(r->s, LLAMAC_LOG_INFO, "model %s: downloading into the Hugging Face cache", name);
+        reply_json(rq, 200, json_pack("{s:b}", "success", 1));
+    }
+    json_decref(body);
+}
+
+void handle_models_remove(struct request *rq) {
+    if (!router_only(rq)) {
+        return;
+    }
+    struct router *r = rq->s->router;
+    json_t *body = NULL;
+    const char *name = requested_model(rq, &body);
+    if (!name) {
+        json_decref(body);
+        return;
+    }
+    pthread_mutex_lock(&r->lock);
+    struct download *d = downloading(r, name);
+    struct rmodel *m = d ? NULL : lookup(r, name);
+    bool cached = m && strcmp(m->src.source, "cache") == 0;
+    if (d) { /* stopped at its next progress call; what it fetched stays, to be removed below */
+        d->cancel = true;
+        while (!d->done) {
+            wait_ms(r, 1000);
+        }
+    } else if (cached) { /* no request finds it from now on; its child, if any, ends */
+        m->listed = false;
+        begin_unload(r, m);
+        while (running(m)) {
+            wait_ms(r, 1000);
+        }
+    }
+    char spec[512]; /* the cache's name of it (a request may have named an alias) */
+    snprintf(spec, sizeof spec, "%s", d ? d->name : cached ? m->src.name : name);
+    pthread_mutex_unlock(&r->lock);
+    if (!d && !m) {
+        reply_error(rq, 404, "model", "model_not_found", "model '%s' not found (GET /v1/models lists them)", name);
+        json_decref(body);
+        return;
+    }
+    if (!d && !cached) {
+        reply_error(rq, 400, "model", "model_not_removable",
+                    "model '%s' is not removable: it is not in the Hugging Face cache (source %s)", name,
+                    m->src.source);
+        json_decref(body);
+        return;
+    }
+    llamac_hub_params hp = llamac_hub_params_default();
+    size_t n = 0;
+    llamac_status st = llamac_hub_remove(spec, &hp, &n);
+    char err[512] = "";
+    if (st != LLAMAC_OK && !(d && st == LLAMAC_E_NOT_FOUND)) { /* a cancelled download may have left nothing */
+        snprintf(err, sizeof err, "%s", llamac_last_error());
+    }
+    char why[512];
+    bool listed = reload_models(r, why, sizeof why);
+    if (err[0]) {
+        reply_error(rq, 500, "model", "remove_failed", "cannot remove '%s' from the Hugging Face cache: %s", name, err);
+    } else {
+        pthread_mutex_lock(&r->lock);
+        notify(r, "model_remove", name, NULL);
+        pthread_mutex_unlock(&r->lock);
+        server_log(r->s, LLAMAC_LOG_INFO, "model %s: removed from the Hugging Face cache (%zu files)%s%s", name, n,
+                   listed ? "" : "; the list could not be read again: ", listed ? "" : why);
+        reply_json(rq, 200, json_pack("{s:b}", "success", 1));
+    }
+    json_decref(body);
+}
+
+/* ---- GET /models/sse ---- */
+
+/* A listener of /models/sse: the events from the one it subscribed at, each as it comes. */
+struct listener {
+    struct router *r;
+    uint64_t next; /* the number of the next event to send */
+    char *pending; /* an event being sent */
+    size_t len, off;
+};
+
+static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)pos;
+    struct listener *l = cls;
+    struct router *r = l->r;
+    if (l->off == l->len) {
+        free(l->pending);
+        l->pending = NULL;
+        l->off = l->len = 0;
+        pthread_mutex_lock(&r->lock);
+        int64_t until = server_now_ms() + SSE_KEEPALIVE_MS;
+        while (!r->stopping && l->next == r->n_events && server_now_ms() < until) {
+            wait_ms(r, until - server_now_ms());
+        }
+        bool stop = r->stopping;
+        if (l->next + EVENTS_KEPT < r->n_events) { /* fallen behind: the oldest are gone */
+            l->next = r->n_events - EVENTS_KEPT;
+        }
+        if (!stop && l->next < r->n_events) {
+            l->pending = strdup(r->events[l->next % EVENTS_KEPT]);
+            l->next++;
+        } else if (!stop) {
+            l->pending = strdup(": keep-alive\n\n"); /* a comment: a client that has gone is found out */
+        }
+        pthread_mutex_unlock(&r->lock);
+        if (stop || !l->pending) {
+            return MHD_CONTENT_READER_END_OF_STREAM;
+        }
+        l->len = strlen(l->pending);
+    }
+    size_t n = l->len - l->off < max ? l->len - l->off : max;
+    memcpy(buf, l->pending + l->off, n);
+    l->off += n;
+    return (ssize_t)n;
+}
+
+static void sse_free(void *cls) {
+    struct listener *l = cls;
+    free(l->pending);
+    free(l);
+}
+
+void handle_models_sse(struct request *rq) {
+    if (!router_only(rq)) {
+        return;
+    }
+    struct router *r = rq->s->router;
+    struct listener *l = calloc(1, sizeof *l);
+    if (!l) {
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+        return;
+    }
+    l->r = r;
+    pthread_mutex_lock(&r->lock);
+    l->next = r->n_events; /* from now on */
+    pthread_mutex_unlock(&r->lock);
+    struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, sse_read, l, sse_free);
+    if (!resp) {
+        free(l);
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+        return;
+    }
+    MHD_add_response_header(resp, "Content-Type", "text/event-stream");
+    MHD_add_response_header(resp, "Cache-Control", "no-cache");
+    rq->response = resp;
+    rq->status = 200;
+}
+
+/* The throughput gauges of llama-server's /metrics, averaged over the time since the last scrape: 0 in a snapshot
+ * answered once already, since nothing runs while the model sleeps. */
+static const char *const rate_gauges[] = { "llamacpp:prompt_tokens_seconds ", "llamacpp:predicted_tokens_seconds " };
+
+/* A copy of the /metrics text `snapshot` with the rate gauges at 0 (NULL when out of memory). */
+static char *metrics_at_rest(const char *snapshot) {
+    llamac__dynbuf out;
+    llamac__dynbuf_init(&out, (size_t)1 << 20);
+    for (const char *line = snapshot; *line;) {
+        size_t len = strcspn(line, "\n");
+        const char *gauge = NULL;
+        for (size_t i = 0; i < sizeof rate_gauges / sizeof rate_gauges[0]; i++) {
+            if (strncmp(line, rate_gauges[i], strlen(rate_gauges[i])) == 0) {
+                gauge = rate_gauges[i];
+            }
+        }
+        if (gauge) {
+            llamac__dynbuf_addf(&out, "%s0.000", gauge);
+        } else {
+            llamac__dynbuf_add(&out, line, len);
+        }
+        line += len;
+        if (*line == '\n') {
+            llamac__dynbuf_addc(&out, '\n');
+            line++;
+        }
+    }
+    char *text = llamac__dynbuf_error(&out) == LLAMAC__DYNBUF_OK ? strdup(llamac__dynbuf_ptr(&out)) : NULL;
+    llamac__dynbuf_free(&out);
+    return text;
+}
+
+/* Single-model mode, GET /metrics while the model sleeps: the snapshot taken as it went to sleep (its rate gauges at
+ * 0 after the first time), without waking it. False when there is none (the request then wakes the model). */
+static bool sleeping_metrics(struct request *rq, struct router *r, struct rmodel *m) {
+    pthread_mutex_lock(&r->lock);
+    bool have = m->state != M_LOADED && m->metrics;
+    char *text = !have ? NULL : m->metrics_told ? metrics_at_rest(m->metrics) : strdup(m->metrics);
+    if (have) {
+        m->metrics_told = true;
+    }
+    pthread_mutex_unlock(&r->lock);
+    if (have && !text) {
+        reply_error(rq, 500, NULL, NULL, "out of memory");
+    } else if (text) {
+        rq->text = text;
+        rq->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        rq->start_time_header = true;
+        rq->status = 200;
+    }
+    return have;
+}
+
+/* Single-model mode's GET /health: 503 until the model has loaded once (as the single-model server while it loads
+ * at start; with the reason when that load failed), then 200, asleep or not. */
+static void single_health(struct request *rq, struct router *r) {
+    struct rmodel *m = r->single;
+    pthread_mutex_lock(&r->lock);
+    bool up = m->was_loaded;
+    bool failed = m->state == M_FAILED;
+    char why[sizeof m->last_error];
+    snprintf(why, sizeof why, "%s", m->last_error);
+    pthread_mutex_unlock(&r->lock);
+    if (up) {
+        handle_health(rq);
+        return;
+    }
+    rq->retry_after = 1;
+    if (failed) {
+        reply_error(rq, 503, NULL, "model_load_failed", "the model failed to load: %s", why);
+    } else {
+        reply_error(rq, 503, NULL, "loading", "the model is loading");
+    }
+}
+
 /* Single-model mode: the one model, whatever a request names (as the single-model server); while it sleeps,
- * /props (is_sleeping true) and /v1/models are answered from what its child said, and anything else wakes it. */
+ * /props (is_sleeping true), /v1/models and /metrics are answered from what its child said, and anything else wakes
+ * it. */
 static void single_answer(struct request *rq, struct router *r, void (*route)(struct request *rq)) {
     struct rmodel *m = r->single;
+    if (route == handle_metrics && sleeping_metrics(rq, r, m)) {
+        return;
+    }
     if (route == handle_props || route == handle_models) {
         pthread_mutex_lock(&r->lock);
         bool awake = m->state == M_LOADED;
@@ -918,11 +1377,17 @@ void router_answer(struct request *rq, void (*route)(struct request *rq)) {
     if (rq->error_shape == ollama_error && route != handle_ollama_version && router_ollama_answer(rq, route)) {
         return; /* Ollama's listings, pull, delete and keep_alive (router_ollama.c) */
     }
-    if (r->single && route != handle_health && route != handle_ollama_version) {
+    if (r->single && route == handle_health) {
+        single_health(rq, r);
+        return;
+    }
+    if (r->single && route != handle_ollama_version && route != handle_models_load && route != handle_models_unload &&
+        route != handle_models_download && route != handle_models_remove && route != handle_models_sse) {
         single_answer(rq, r, route);
         return;
     }
     if (route == handle_health || route == handle_models_load || route == handle_models_unload ||
+        route == handle_models_download || route == handle_models_remove || route == handle_models_sse ||
         route == handle_ollama_version) {
         route(rq);
         return;
@@ -1005,6 +1470,7 @@ static void rmodel_free(struct rmodel *m) {
     free(m->flags);
     json_decref(m->props);
     json_decref(m->listing);
+    free(m->metrics);
     free(m);
 }
 
@@ -1067,9 +1533,12 @@ static void reload(struct request *rq, struct router *r) {
     }
 }
 
-/* The folder, cache and preset read again: a model still listed keeps its child; one no longer listed is unloaded
- * (and kept, unlisted, until the router ends: a request may hold it). False with a message in err. */
+/* The folder, cache and preset read again (GET /models?reload=1, Ollama's pull and delete; after a download or a
+ * removal): a model still listed keeps its child; one no longer listed is unloaded (and kept, unlisted, until the
+ * router ends: a request may hold it). False with a message in err (cap bytes) when they cannot be read; the list is
+ * then as it was. */
 static bool reload_models(struct router *r, char *err, size_t cap) {
+    err[0] = '\0';
     struct rmodel *fresh = find_models(&r->opt, err, cap);
     if (!fresh) {
         return false;
@@ -1121,6 +1590,7 @@ static bool reload_models(struct router *r, char *err, size_t cap) {
             begin_unload(r, m);
         }
     }
+    notify(r, "models_reload", "*", NULL);
     pthread_mutex_unlock(&r->lock);
     return true;
 }
@@ -1154,6 +1624,16 @@ static struct rmodel *single_model(const struct router_options *o, char *err, si
 
 /* Frees a router that no server owns yet, or whose children have all ended (router_free). */
 static void router_destroy(struct router *r) {
+    while (r->downloads) { /* each stops at its next progress call (r->stopping) */
+        struct download *next = r->downloads->next;
+        pthread_join(r->downloads->thread, NULL);
+        free(r->downloads->name);
+        free(r->downloads);
+        r->downloads = next;
+    }
+    for (size_t i = 0; i < EVENTS_KEPT; i++) {
+        free(r->events[i]);
+    }
     while (r->models) {
         struct rmodel *next = r->models->next;
         if (r->models->reader_joinable) {

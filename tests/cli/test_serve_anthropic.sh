@@ -176,7 +176,9 @@ err "bad JSON" 400 '{"model": "m", "max_tokens": 4,'
 err "body not an object" 400 '[1]'
 err "missing messages" 400 '{"model":"m","max_tokens":4}'
 err "missing model" 400 '{"max_tokens":4,"messages":[{"role":"user","content":"Hi"}]}'
-err "count_tokens: missing model" 400 '{"messages":[{"role":"user","content":"Hi"}]}' /v1/messages/count_tokens
+err "count_tokens: model not a string" 400 '{"model":7,"messages":[{"role":"user","content":"Hi"}]}' /v1/messages/count_tokens
+req POST "$S_URL/v1/messages/count_tokens" '{"messages":[{"role":"user","content":"Hi"}]}'
+expect_eq "count_tokens: no model needed (llama-server's)" "$code:$(jqr '.input_tokens > 0')" "200:true"
 err "content block of an unknown type" 400 '{"model":"m","max_tokens":4,"messages":[{"role":"user","content":[{"type":"video"}]}]}'
 err "bad role" 400 '{"model":"m","max_tokens":4,"messages":[{"role":"robot","content":"Hi"}]}'
 err "max_tokens 0" 400 '{"model":"m","max_tokens":0,"messages":[{"role":"user","content":"Hi"}]}'

@@ -214,17 +214,43 @@ kill -0 "$pid" 2> /dev/null && fail "idle child still runs" || pass
 AUTH=""
 stop_server "$N_PID"
 
-# --- -m with --sleep-idle-seconds: the model sleeps (its process ends) when idle; /health, /props and /v1/models
-# answer while it sleeps, and a request wakes it ---
-start_server Z -m "$MODELS/stories260K.gguf" --sleep-idle-seconds 1 -a storyteller -t 1 -np 1
+# --- -m with --sleep-idle-seconds: the model sleeps (its process ends) when idle; /health, /props, /v1/models and
+# /metrics (the snapshot taken as it fell asleep) answer while it sleeps, and a request wakes it ---
+start_server Z -m "$MODELS/stories260K.gguf" --sleep-idle-seconds 1 -a storyteller -t 1 -np 1 --metrics
 expect_eq "awake: the answer" "$(completion "$Z_URL" whatever)" "$(greedy "$MODELS/stories260K.gguf")"
 expect_eq "awake: the model's name" "$(jqr .model)" "storyteller"
 req GET "$Z_URL/props"
 expect_eq "awake: not sleeping" "$code:$(jqr .is_sleeping)" "200:false"
-for _ in $(seq 100); do
-  [ "$(curl -s "$Z_URL/props" | jq -r .is_sleeping)" = true ] && break
-  sleep 0.1
-done
+awake_metrics=$(curl -s "$Z_URL/metrics")
+predicted=$(grep '^llamacpp:tokens_predicted_total ' <<< "$awake_metrics")
+expect_eq "awake: /metrics counts the tokens" "$(grep -c ' [1-9][0-9]*$' <<< "$predicted")" 1
+# wait_sleep URL : until /props says the server sleeps (up to 10 s)
+wait_sleep() {
+  for _ in $(seq 100); do
+    [ "$(curl -s "$1/props" | jq -r .is_sleeping)" = true ] && break
+    sleep 0.1
+  done
+}
+wait_sleep "$Z_URL"
+req GET "$Z_URL/metrics"
+expect_eq "asleep: /metrics is the snapshot taken as it fell asleep" "$code:$(cat "$TMP/body")" "200:$awake_metrics"
+expect_eq "asleep: then no throughput (nothing runs)" \
+  "$(curl -s "$Z_URL/metrics" | grep -E '^llamacpp:(predicted|prompt)_tokens_seconds ' | tr '\n' ' ')" \
+  "llamacpp:prompt_tokens_seconds 0.000 llamacpp:predicted_tokens_seconds 0.000 "
+expect_eq "asleep: the same counters" "$(curl -s "$Z_URL/metrics" | grep '^llamacpp:tokens_predicted_total ')" \
+  "$predicted"
+expect_eq "asleep: /metrics did not wake it" "$(pgrep -P "$Z_PID" | wc -l)" 0
+# the token counting endpoints wake it (llama-server's), and count as the chat endpoint does
+req POST "$Z_URL/v1/responses/input_tokens" '{"input":"Hello world"}'
+expect_eq "responses input_tokens" "$code:$(jqr .object):$(jqr '.input_tokens > 0')" "200:response.input_tokens:true"
+n_resp=$(jqr .input_tokens)
+req POST "$Z_URL/chat/completions/input_tokens" '{"messages":[{"role":"user","content":"Hello world"}]}'
+expect_eq "responses input_tokens = chat input_tokens" "$n_resp" "$(jqr .input_tokens)"
+req GET "$Z_URL/props"
+expect_eq "a token count woke it" "$(jqr .is_sleeping)" false
+req POST "$Z_URL/v1/responses/input_tokens" '{"input":7}'
+expect_eq "responses input_tokens: bad input" "$code:$(jqr .error.param)" "400:input"
+wait_sleep "$Z_URL"
 req GET "$Z_URL/props"
 expect_eq "asleep: /props" "$code:$(jqr .is_sleeping):$(jqr .model_alias)" "200:true:storyteller"
 expect_eq "asleep: no child process" "$(pgrep -P "$Z_PID" | wc -l)" 0
@@ -239,6 +265,94 @@ req GET "$Z_URL/props"
 expect_eq "awake again" "$(jqr .is_sleeping)" false
 stop_server "$Z_PID"
 expect_eq "sleeping server exit" "$stop_rc" 0
+
+# --- POST /models downloads a model into the Hugging Face cache (from a fake Hub), its progress on /models/sse;
+# DELETE /models removes it (its process ends first); the errors of both ---
+# (with -hf and --sleep-idle-seconds, /health is 503 while the model downloads and loads at start, and says why
+# once that failed)
+rm -rf "$TMP/hubw" # a ports file left from an earlier run would be read as this one's
+mkdir -p "$TMP/hubw"
+vocab_spm="${LLAMAC_LLAMA_SOURCE:-}/models/ggml-vocab-llama-spm.gguf"
+"$LLAMAC" synth -q -o "$TMP/dl-F16.gguf" --vocab-from "$vocab_spm" --type f16 --layers 1 --embd 32 --heads 2 --seed 5
+cat > "$TMP/hubw/config.json" << JSON
+{"repos": {
+  "test/dl-GGUF": {"commit": "3333333333333333333333333333333333333333", "files": [
+    {"path": "dl-F16.gguf", "src": "$TMP/dl-F16.gguf", "lfs": true}]},
+  "test/slow-GGUF": {"commit": "4444444444444444444444444444444444444444", "files": [
+    {"path": "slow-F16.gguf", "src": "$TMP/dl-F16.gguf", "lfs": true, "mode": "slow"}]},
+  "test/bad-GGUF": {"commit": "5555555555555555555555555555555555555555", "files": [
+    {"path": "bad-F16.gguf", "src": "$TMP/dl-F16.gguf", "lfs": true, "mode": "wrong"}]}
+}}
+JSON
+if command -v node > /dev/null; then
+  fake_hub "$TMP/hubw"
+  export HF_HUB_CACHE="$TMP/hf/hub" # the test's cache, not the one fake_hub points HF_HOME at
+  # a 4 MB model the Hub trickles (64 KiB every 25 ms): /health is 503 until it is there and loaded
+  start_server F -hf test/slow-GGUF:F16 --sleep-idle-seconds 5 -t 1
+  req GET "$F_URL/health"
+  expect_eq "loading at start: /health" "$code:$(jqr .error.code)" "503:loading"
+  for _ in $(seq 300); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' "$F_URL/health")" = 200 ] && break
+    sleep 0.1
+  done
+  req GET "$F_URL/health"
+  expect_eq "loaded: /health" "$code:$(jqr .status)" "200:ok"
+  stop_server "$F_PID"
+  # a download whose bytes are wrong (the sha256 check fails): the child fails at start
+  start_server G -hf test/bad-GGUF:F16 --sleep-idle-seconds 5 -t 1
+  for _ in $(seq 100); do
+    [ "$(curl -s "$G_URL/health" | jq -r .error.code)" = model_load_failed ] && break
+    sleep 0.1
+  done
+  req GET "$G_URL/health"
+  expect_eq "failed at start: /health" "$code:$(jqr .error.code)" "503:model_load_failed"
+  expect_contains "failed at start: why" "$(jqr .error.message)" "the model failed to load: "
+  stop_server "$G_PID"
+  start_server H --models-dir "$D" -t 1 -np 1
+  curl -s -N "$H_URL/models/sse" > "$TMP/events" &
+  sse_pid=$!
+  for _ in $(seq 50); do # subscribed once it hears the reload's event
+    curl -s -o /dev/null "$H_URL/models?reload=1"
+    grep -q models_reload "$TMP/events" && break
+    sleep 0.1
+  done
+  events() { sed -n 's/^data: //p' "$TMP/events" | jq -r --arg m "$1" 'select(.model == $m) | .event' | sort -u | tr '\n' ,; }
+  req POST "$H_URL/models" '{"model":"test/dl-GGUF:F16"}'
+  expect_eq "POST /models" "$code:$(jqr .success)" "200:true"
+  for _ in $(seq 100); do
+    grep -q download_finished "$TMP/events" && break
+    sleep 0.1
+  done
+  expect_eq "download events" "$(events test/dl-GGUF:F16)" "download_finished,download_progress,"
+  expect_eq "downloaded: listed from the cache" \
+    "$(curl -s "$H_URL/v1/models" | jq -r '.data[] | select(.id == "test/dl-GGUF:F16") | "\(.source):\(.status.value)"')" \
+    "cache:unloaded"
+  expect_eq "downloaded: it serves (= llamac run)" "$(completion "$H_URL" test/dl-GGUF:F16)" "$(greedy "$TMP/dl-F16.gguf")"
+  dl_pid=$(child_pid "$H_PID" test/dl-GGUF:F16)
+  req POST "$H_URL/models" '{"model":"test/dl-GGUF:F16"}'
+  expect_eq "POST /models: exists" "$code:$(jqr .error.code)" "400:model_exists"
+  req POST "$H_URL/models" '{"model":"test/none-GGUF"}'
+  expect_eq "POST /models: no such repository" "$code:$(jqr .error.code)" "404:download_refused"
+  req POST "$H_URL/models" '{"model":"stories"}'
+  expect_eq "POST /models: not a repository" "$code:$(jqr .error.code)" "400:invalid_model"
+  req POST "$H_URL/models" '{}'
+  expect_eq "POST /models: no model" "$code:$(jqr .error.param)" "400:model"
+  req DELETE "$H_URL/models?model=stories"
+  expect_eq "DELETE /models: not from the cache" "$code:$(jqr .error.code)" "400:model_not_removable"
+  req DELETE "$H_URL/models?model=nope/nothing"
+  expect_eq "DELETE /models: unknown" "$code:$(jqr .error.code)" "404:model_not_found"
+  req DELETE "$H_URL/models?model=test/dl-GGUF:F16"
+  expect_eq "DELETE /models" "$code:$(jqr .success)" "200:true"
+  kill -0 "$dl_pid" 2> /dev/null && fail "the removed model's process still runs" || pass
+  expect_eq "removed: not listed" "$(curl -s "$H_URL/v1/models" | jq '[.data[] | select(.id == "test/dl-GGUF:F16")] | length')" 0
+  expect_eq "removed: no file left" "$(find "$HF_HUB_CACHE/models--test--dl-GGUF" -name '*.gguf' 2> /dev/null | wc -l)" 0
+  sleep 0.2
+  expect_contains "model_remove event" "$(events test/dl-GGUF:F16)" "model_remove"
+  expect_eq "the other cache model stays" "$(status "$H_URL" test/tiny-GGUF:Q8_0)" "unloaded"
+  kill "$sse_pid" 2> /dev/null
+  stop_server "$H_PID"
+  expect_eq "router with a /models/sse listener exits" "$stop_rc" 0
+fi
 
 # --- command-line errors ---
 run_llamac "$TMP/o" "$TMP/e" serve --port 0 --models-dir "$TMP/none"

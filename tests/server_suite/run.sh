@@ -93,6 +93,12 @@ esac
 }
 
 # The scratch tree: $tree/tools/server/tests is a copy (the tests write into tmp/ there), the rest links to the source.
+scratch="" hub_pid=""
+cleanup() {
+  if [ -n "$hub_pid" ]; then kill "$hub_pid" 2> /dev/null || true; fi
+  if [ -n "$scratch" ]; then rm -rf "$scratch"; fi
+}
+trap cleanup EXIT
 work=${LLAMAC_TEST_TMP:-}
 if [ -n "$work" ]; then
   work="$work/server_suite"
@@ -100,7 +106,7 @@ if [ -n "$work" ]; then
   mkdir -p "$work"
 else
   work=$(mktemp -d)
-  trap 'rm -rf "$work"' EXIT
+  scratch=$work
 fi
 tree="$work/llama.cpp"
 mkdir -p "$tree/tools/server"
@@ -128,6 +134,30 @@ vocab="$src/models/ggml-vocab-bert-bge.gguf"
 # text at every scale, per request and after POST /lora-adapters; not Shakespeare).
 "$llamac" synth -q --lora -m "$models/stories260K.gguf" --targets all --seed 5 --init-std 0.07 \
   -o "$tree/tools/server/tests/tmp/moe_shakespeare15M.gguf"
+
+# test_router's downloads (POST /models of ggml-org/test-model-router-download:F16, then DELETE /models): a fake
+# Hugging Face Hub on loopback (tests/hub/fake_hub.js, node) serves that repository, a synthesized F16 model; the
+# servers' Hugging Face cache is a scratch folder (never the user's), empty at the start of every run.
+hub="$work/hub"
+mkdir -p "$hub/hf"
+"$llamac" synth -q --arch llama --vocab-from "$src/models/ggml-vocab-llama-spm.gguf" --layers 1 --embd 32 --heads 2 \
+  --type f16 --seed 21 -o "$hub/test-model-router-download-F16.gguf"
+cat > "$hub/config.json" << JSON
+{"repos": {"ggml-org/test-model-router-download": {"commit": "2121212121212121212121212121212121212121",
+  "files": [{"path": "test-model-router-download-F16.gguf", "src": "$hub/test-model-router-download-F16.gguf",
+             "lfs": true}]}}}
+JSON
+hub_env=()
+if command -v node > /dev/null; then
+  node "$root/tests/hub/fake_hub.js" "$hub/config.json" "$hub/ports" "$hub/requests.log" 2> "$hub/node.err" &
+  hub_pid=$!
+  for _ in $(seq 100); do [ -s "$hub/ports" ] && break; sleep 0.1; done
+  [ -s "$hub/ports" ] || { echo "run.sh: the fake Hugging Face Hub did not start: $(cat "$hub/node.err")" >&2; exit 1; }
+  read -r hub_port _ < "$hub/ports"
+  hub_env=(HF_ENDPOINT="http://127.0.0.1:$hub_port") # llamac's and llama.cpp's
+else
+  echo "run.sh: no node: test_router's downloads go nowhere (the Hub is not reachable offline)" >&2
+fi
 
 files=()
 if [ ${#modules[@]} -eq 0 ]; then
@@ -161,9 +191,12 @@ run_suite() {
     # what the suite reads from the environment, pinned: no debug/external server/slow tests, CPU only
     unset DEBUG DEBUG_EXTERNAL PORT SLOW_TESTS N_GPU_LAYERS LLAMA_SERVER_BIN_PATH
     for v in $(env | sed -n 's/^\(LLAMA_ARG_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$v"; done
+    unset HF_HOME HF_HUB_OFFLINE HF_TOKEN HUGGING_FACE_HUB_TOKEN HF_ENDPOINT MODEL_ENDPOINT
+    rm -rf "$work/cache" "$hub/hf"
     export LLAMA_SERVER_BIN_PATH="$here/llama-server" LLAMAC_SUITE_SERVER="$server_bin" \
       LLAMAC_SUITE_SUBCOMMAND="$subcommand" LLAMAC_SUITE_MODELS="$local_models" LLAMAC_SUITE_RESULTS="$results" \
-      LLAMA_CACHE="$work/cache" PYTHONPATH="$pythonpath" PYTHONDONTWRITEBYTECODE=1
+      LLAMA_CACHE="$work/cache" HF_HUB_CACHE="$hub/hf" PYTHONPATH="$pythonpath" PYTHONDONTWRITEBYTECODE=1 \
+      ${hub_env[@]+"${hub_env[@]}"}
     exec "$python" -m pytest -p suite_plugin -p no:cacheprovider -m "not slow" -q -rN --tb=short --durations=20 \
       "${files[@]}" > "$log" 2>&1
   ) &
