@@ -9,6 +9,7 @@
  *
  * One lock and one condition guard the models' states; every change is broadcast, and whoever waits (a request for
  * a model that loads, a request waiting for room under --models-max, an unload) re-reads the states after waking.
+ * Room under --models-max goes to the waiting models in the order their first requests came (rmodel.in_line).
  * Children are started by the monitor thread only: their death signal (PR_SET_PDEATHSIG) follows the thread that
  * forked them, and a request's thread ends with its request. A reader thread per child relays its log lines
  * and learns from "listening on" that the child is ready; at end of file it reaps the child.
@@ -69,6 +70,8 @@ struct rmodel {
     char *metrics;           /* single-model mode: the child's /metrics as it went to sleep (--metrics), or NULL */
     bool metrics_told;       /* that snapshot was answered once: its throughput gauges are 0 from then on */
     bool was_loaded;         /* it has been loaded once (single-model mode: /health is 503 until then) */
+    uint64_t in_line;        /* its place in the line for room under --models-max (0: not in it); its requests,
+                                however many, share the place its first one took */
     struct rmodel *next;
 };
 
@@ -99,6 +102,7 @@ struct router {
     char *events[EVENTS_KEPT];
     uint64_t n_events;
     struct download *downloads; /* POST /models: the downloads into the Hugging Face cache, running or done */
+    uint64_t places;            /* places given in the line for room under --models-max */
 };
 
 static void wait_ms(struct router *r, int64_t ms) {
@@ -565,6 +569,17 @@ static struct rmodel *lru_idle(struct router *r, const struct rmodel *except) {
     return best;
 }
 
+/* Whether `m` comes first among the models whose requests wait for room under --models-max (lock held): room is
+ * given in the order the models' first requests came. One not in the line comes after all those in it. */
+static bool first_in_line(const struct router *r, const struct rmodel *m) {
+    for (const struct rmodel *o = r->models; o; o = o->next) {
+        if (o != m && o->in_line && (!m->in_line || o->in_line < m->in_line)) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Gets `m` loaded for a request, which then holds it (m->wanted) until release(); `touch` (a POST, as llama-server
  * counts use) makes it the most recently used, now and when released. Loads it when autoload (or
  * `force`) allows, first unloading the least recently used idle model when --models-max are running, or waiting
@@ -578,6 +593,7 @@ static bool acquire(struct request *rq, struct router *r, struct rmodel *m, bool
     for (;;) {
         if (r->stopping) {
             m->wanted--;
+            m->in_line = 0;
             pthread_mutex_unlock(&r->lock);
             reply_error(rq, 503, NULL, "shutting_down", "the server is shutting down");
             return false;
@@ -617,8 +633,12 @@ static bool acquire(struct request *rq, struct router *r, struct rmodel *m, bool
                         m->src.name);
             return false;
         }
-        if (r->opt.models_max > 0 && n_running(r) >= r->opt.models_max) {
-            struct rmodel *victim = lru_idle(r, m);
+        if (r->opt.models_max > 0 && (n_running(r) >= r->opt.models_max || !first_in_line(r, m))) {
+            if (!m->in_line) {
+                m->in_line = ++r->places;
+            }
+            bool room = n_running(r) < r->opt.models_max;
+            struct rmodel *victim = !room && first_in_line(r, m) ? lru_idle(r, m) : NULL;
             if (victim) {
                 server_log(r->s, LLAMAC_LOG_INFO, "model %s: unloading to make room for %s (--models-max %u)",
                            victim->src.name, m->src.name, r->opt.models_max);
@@ -627,6 +647,7 @@ static bool acquire(struct request *rq, struct router *r, struct rmodel *m, bool
             wait_ms(r, 1000);
             continue;
         }
+        m->in_line = 0;
         set_state(r, m, M_LOADING);
         m->spawn_pending = true;
         m->attempts++;

@@ -196,6 +196,32 @@ expect_eq "one load" "$(grep -c 'model stories: loading (pid' "$TMP/C.log")" 1
 expect_eq "one child" "$(pgrep -P "$C_PID" | wc -l)" 1
 stop_server "$C_PID"
 
+# --- requests waiting for room under --models-max are served in the order they came: a long generation holds the
+# one model running (a), requests for b, c, d and e come 0.3 s apart meanwhile, and are answered in that order ---
+QD="$TMP/queue"
+rm -rf "$QD"
+mkdir -p "$QD"
+for n in a b c d e; do ln -s "$MODELS/stories260K.gguf" "$QD/$n.gguf"; done
+start_server Q --models-dir "$QD" --models-max 1 -np 1 -t 1 -c 2048
+req POST "$Q_URL/models/load" '{"model":"a"}'
+( curl -s -o "$TMP/qa" -H 'Content-Type: application/json' --data-binary \
+  '{"model":"a","prompt":"Once","n_predict":800,"ignore_eos":true,"temperature":0}' "$Q_URL/completion"
+  date +%s%N > "$TMP/qa.t" ) &
+sleep 0.3
+for n in b c d e; do
+  ( curl -s -o "$TMP/q$n" -H 'Content-Type: application/json' --data-binary \
+    "{\"model\":\"$n\",\"prompt\":\"x\",\"max_tokens\":1}" "$Q_URL/v1/completions"
+    date +%s%N > "$TMP/q$n.t" ) &
+  sleep 0.3
+done
+last_came=$(date +%s%N)
+wait $(jobs -p | grep -v "^$Q_PID\$") 2> /dev/null
+expect_eq "a was busy while they came" "$(($(cat "$TMP/qa.t") > last_came))" 1
+expect_eq "all answered" "$(for n in b c d e; do jq -r '.choices | length' "$TMP/q$n"; done | tr -d '\n')" 1111
+expect_eq "answered in the order they came" \
+  "$(for n in b c d e; do echo "$(cat "$TMP/q$n.t") $n"; done | sort -n | cut -d' ' -f2 | tr -d '\n')" bcde
+stop_server "$Q_PID"
+
 # --- --no-models-autoload; --api-key on the router; --sleep-idle-seconds ---
 start_server N --models-dir "$D" --no-models-autoload --api-key sekrit --sleep-idle-seconds 1 -t 1 -np 1
 req POST "$N_URL/v1/completions" '{"model":"stories","prompt":"x","max_tokens":2}'
