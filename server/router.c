@@ -42,6 +42,8 @@
 #define EVENTS_KEPT 256        /* /models/sse: a listener that falls further behind misses the oldest */
 #define SSE_KEEPALIVE_MS 15000 /* /models/sse: a comment line after this long without an event */
 #define PROGRESS_EVERY_MS 100  /* download_progress events at most this often per download */
+#define KEY_FD 3               /* the child reads its API key from this descriptor, a pipe from the router */
+#define KEY_FILE "/dev/fd/3"
 
 enum mstate { M_UNLOADED, M_LOADING, M_LOADED, M_UNLOADING, M_FAILED };
 static const char *const state_name[] = { "unloaded", "loading", "loaded", "unloading", "failed" };
@@ -384,7 +386,8 @@ static void *reader_run(void *arg) {
 
 /* Starts the child of a model marked LOADING (monitor thread, lock held). Its command line: the router's
  * generation flags, the model, the preset's flags, then what makes it the router's: loopback, any free port, the
- * router's key, the model's name as its id, no chat page, no grace at exit (the router gave requests theirs). */
+ * router's key (through a pipe, see KEY_FD), the model's name as its id, no chat page, no grace at exit (the router
+ * gave requests theirs). */
 static void spawn(struct router *r, struct rmodel *m) {
     m->spawn_pending = false;
     m->last_error[0] = '\0';
@@ -394,10 +397,22 @@ static void spawn(struct router *r, struct rmodel *m) {
     }
     size_t n = 0, cap = r->opt.n_args + m->n_flags + 24;
     const char **argv = calloc(cap, sizeof *argv);
-    int fds[2] = { -1, -1 };
+    int fds[2] = { -1, -1 }, keys[2] = { -1, -1 };
     struct reader_arg *ra = malloc(sizeof *ra);
-    if (!argv || !ra || pipe2(fds, O_CLOEXEC) != 0) {
+    if (!argv || !ra || pipe2(fds, O_CLOEXEC) != 0 || pipe2(keys, O_CLOEXEC) != 0) {
         snprintf(m->last_error, sizeof m->last_error, "cannot start its process: %s", strerror(errno ? errno : ENOMEM));
+        goto fail;
+    }
+    /* The child's API key goes through a pipe it inherits as KEY_FD (--api-key-file /dev/fd/3), not on its command
+     * line, which every local user can read (/proc/PID/cmdline): the key, then end of file. */
+    char key_line[sizeof r->key + 1];
+    int key_len = snprintf(key_line, sizeof key_line, "%s\n", r->key);
+    bool key_sent = write(keys[1], key_line, (size_t)key_len) == key_len;
+    close(keys[1]);
+    keys[1] = -1;
+    if (!key_sent) {
+        snprintf(m->last_error, sizeof m->last_error, "cannot start its process: cannot pass its key: %s",
+                 strerror(errno));
         goto fail;
     }
     argv[n++] = "llamac"; /* the flags of the router's own command line, then the model's */
@@ -414,8 +429,8 @@ static void spawn(struct router *r, struct rmodel *m) {
     for (size_t i = 0; i < m->n_flags; i++) {
         argv[n++] = m->flags[i];
     }
-    const char *tail[] = { "--host",  "127.0.0.1", "--port",     "0",       "--api-key", r->key,
-                           "--alias", m->src.name, "--no-webui", "--grace", "0",         "--memory-check" };
+    const char *tail[] = { "--host",    "127.0.0.1",  "--port",  "0", "--api-key-file", KEY_FILE, "--alias",
+                           m->src.name, "--no-webui", "--grace", "0", "--memory-check" };
     for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++) {
         argv[n++] = tail[i];
     }
@@ -438,6 +453,11 @@ static void spawn(struct router *r, struct rmodel *m) {
             dup2(null, 0);
             dup2(null, 1);
         }
+        if (keys[0] == KEY_FD) {
+            fcntl(KEY_FD, F_SETFD, 0); /* kept across exec */
+        } else {
+            dup2(keys[0], KEY_FD);
+        }
         prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (getppid() != parent) {
             _exit(1);
@@ -456,6 +476,8 @@ static void spawn(struct router *r, struct rmodel *m) {
     }
     close(fds[1]);
     fds[1] = -1;
+    close(keys[0]);
+    keys[0] = -1;
     m->pid = pid;
     *ra = (struct reader_arg){ r, m, fds[0], pid };
     if (pthread_create(&m->reader, NULL, reader_run, ra) != 0) {
@@ -471,6 +493,11 @@ static void spawn(struct router *r, struct rmodel *m) {
     free(argv);
     return;
 fail:
+    for (int i = 0; i < 2; i++) {
+        if (keys[i] >= 0) {
+            close(keys[i]);
+        }
+    }
     if (fds[0] >= 0) {
         close(fds[0]);
     }

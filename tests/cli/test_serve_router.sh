@@ -102,6 +102,14 @@ req GET "$R_URL/props?model=test/tiny-GGUF:Q8_0"
 expect_eq "the router's -c reached tiny's child" "$(jqr .default_generation_settings.n_ctx)" 512
 tiny_pid=$(child_pid "$R_PID" test/tiny-GGUF:Q8_0)
 [ -n "$tiny_pid" ] && pass || fail "no child process for tiny"
+# the children's API key is not on their command line, which every local user can read: they read it from a pipe
+expect_contains "child: its key from a pipe" "$(tr '\0' ' ' < "/proc/$tiny_pid/cmdline")" "--api-key-file /dev/fd/3"
+expect_eq "child: no key on its command line" \
+  "$(tr '\0' '\n' < "/proc/$tiny_pid/cmdline" | grep -cE -- '^--api-key$|^[0-9a-f]{32}$')" 0
+tiny_port=$(sed -n 's|^llamac serve: model test/tiny-GGUF:Q8_0: listening on http://127.0.0.1:\([0-9]*\)$|\1|p' \
+  "$TMP/R.log" | tail -1)
+req GET "http://127.0.0.1:$tiny_port/v1/models"
+expect_eq "child: it has a key (a request without it is refused)" "$code" 401
 
 # --- --models-max 2: qwen evicts the least recently used idle model (tiny); its process is gone ---
 expect_eq "qwen (folder) = llamac run" "$(completion "$R_URL" qwen)" "$(greedy "$D/qwen/qwen3-tiny.gguf")"
