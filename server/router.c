@@ -984,13 +984,23 @@ static struct rmodel *named_model(struct request *rq, struct router *r, const ch
     return m;
 }
 
-static void load_or_unload(struct request *rq, bool load) {
+/* Whether this is router mode, whose own endpoints these are (/models/load, /models/unload, POST and DELETE /models,
+ * /models/sse); else replies 404. */
+static bool router_only(struct request *rq) {
     struct router *r = rq->s->router;
     if (!r || r->single) {
         reply_error(rq, 404, NULL, "not_found", "%s %s: only in router mode (llamac serve without -m)", rq->method,
                     rq->path);
+        return false;
+    }
+    return true;
+}
+
+static void load_or_unload(struct request *rq, bool load) {
+    if (!router_only(rq)) {
         return;
     }
+    struct router *r = rq->s->router;
     json_t *body = NULL;
     const char *name = requested_model(rq, &body);
     struct rmodel *m = name ? named_model(rq, r, name, load ? 404 : 400) : NULL;
@@ -1104,17 +1114,6 @@ static const char *hub_spec(struct request *rq, json_t **body) {
     return name;
 }
 
-/* Whether the router serves requests (POST /models, DELETE /models and /models/sse are its own); else replies 404. */
-static bool router_only(struct request *rq) {
-    struct router *r = rq->s->router;
-    if (!r || r->single) {
-        reply_error(rq, 404, NULL, "not_found", "%s %s: only in router mode (llamac serve without -m)", rq->method,
-                    rq->path);
-        return false;
-    }
-    return true;
-}
-
 void handle_models_download(struct request *rq) {
     if (!router_only(rq)) {
         return;
@@ -1200,7 +1199,7 @@ void handle_models_remove(struct request *rq) {
         }
     }
     char spec[512]; /* the cache's name of it (a request may have named an alias) */
-    snprintf(spec, sizeof spec, "%s", d ? d->name : cached ? m->src.name : name);
+    snprintf(spec, sizeof spec, "%s", d ? d->name : m && cached ? m->src.name : name);
     pthread_mutex_unlock(&r->lock);
     if (!d && !m) {
         reply_error(rq, 404, "model", "model_not_found", "model '%s' not found (GET /v1/models lists them)", name);
