@@ -213,7 +213,7 @@ for n in a b c d e; do ln -s "$MODELS/stories260K.gguf" "$QD/$n.gguf"; done
 start_server Q --models-dir "$QD" --models-max 1 -np 1 -t 1 -c 2048
 req POST "$Q_URL/models/load" '{"model":"a"}'
 ( curl -s -o "$TMP/qa" -H 'Content-Type: application/json' --data-binary \
-  '{"model":"a","prompt":"Once","n_predict":800,"ignore_eos":true,"temperature":0}' "$Q_URL/completion"
+  '{"model":"a","prompt":"Once","n_predict":1600,"ignore_eos":true,"temperature":0}' "$Q_URL/completion"
   date +%s%N > "$TMP/qa.t" ) &
 sleep 0.3
 for n in b c d e; do
