@@ -30,12 +30,6 @@
 
 #define PROGRESS_EVERY_MS 100 /* at most one progress object per file this often */
 
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static llamac_hub_params hub_params(const struct server *s) {
     llamac_hub_params p = llamac_hub_params_default();
     p.offline = s->opt.hub_offline;
@@ -130,7 +124,7 @@ static bool on_progress(const char *file, uint64_t done, uint64_t total, double 
         atomic_store(&p->cancel, true);
         return false;
     }
-    int64_t t = now_ms();
+    int64_t t = server_now_ms();
     bool fresh = strcmp(file, p->file) != 0;
     if (fresh || (total > 0 && done == total) || t - p->last_ms >= PROGRESS_EVERY_MS) {
         snprintf(p->file, sizeof p->file, "%s", file);
