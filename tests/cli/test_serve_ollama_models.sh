@@ -159,7 +159,12 @@ sdk k "$R_URL" keep0
 expect_eq "keep_alive 0: the answer" "$(jqr .done "$TMP/k.json")" true
 for _ in $(seq 50); do kill -0 "$stories" 2> /dev/null || break; sleep 0.1; done
 kill -0 "$stories" 2> /dev/null && fail "keep_alive 0: stories' process $stories still runs" || pass
-req GET "$R_URL/api/ps"
+# the router records the unload when its monitor reaps the child, a moment after the process ends: up to 5 s
+for _ in $(seq 50); do
+  req GET "$R_URL/api/ps"
+  [ "$(jqr '.models | length')" = 0 ] && break
+  sleep 0.1
+done
 expect_eq "keep_alive 0: ps empty" "$code:$(jqr '[.models[].name] | join(",")')" "200:"
 req POST "$R_URL/api/generate" '{"model":"stories","prompt":"x","keep_alive":"soon"}'
 expect_eq "a malformed keep_alive" "$code:$(jqr .error)" '400:time: invalid duration "soon"'
