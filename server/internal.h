@@ -145,6 +145,13 @@ struct request {
     struct MHD_Response *response; /* a ready response (streams); takes precedence */
     unsigned retry_after;          /* seconds, for 503 */
     bool start_time_header;        /* Process-Start-Time-Unix: the server's start (llama-server's, on /metrics) */
+    /* router mode: an Ollama request's keep_alive, applied to its model once the request holds it (router.c), so
+     * that a keep_alive 0 cannot unload the loaded model the request is about to use */
+    struct {
+        bool asked; /* an Ollama chat, generate or embed request: what follows applies */
+        bool given; /* keep_alive was in the body (else the model gets --sleep-idle-seconds back) */
+        int64_t ms; /* its duration (0: unload as the request ends; < 0: never) */
+    } keep_alive;
     /* for the access log line: tokens of a generation (a stream fills them in when it ends, see job.h) */
     struct access *access;
 };

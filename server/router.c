@@ -67,7 +67,7 @@ struct rmodel {
     bool no_memory;          /* the last load was refused by the child's --memory-check */
     char last_error[512];    /* the child's last error line, or why it could not start */
     json_t *props, *listing; /* single-model mode: the child's /props and /v1/models, answered while it sleeps */
-    bool keep_set;           /* an Ollama request's keep_alive set its idle time (router_keep_alive) ... */
+    bool keep_set;           /* an Ollama request's keep_alive set its idle time (acquire) ... */
     int64_t keep_ms;         /* ... to this many ms (< 0: never unloaded); else --sleep-idle-seconds applies */
     char *metrics;           /* single-model mode: the child's /metrics as it went to sleep (--metrics), or NULL */
     bool metrics_told;       /* that snapshot was answered once: its throughput gauges are 0 from then on */
@@ -628,6 +628,12 @@ static bool acquire(struct request *rq, struct router *r, struct rmodel *m, bool
         if (m->state == M_LOADED) {
             if (touch) {
                 m->last_used_ms = server_now_ms();
+            }
+            if (rq->keep_alive.asked) {
+                /* Ollama's keep_alive: how long the model stays loaded once idle (0: as soon as its requests end;
+                 * < 0: never); none given: --sleep-idle-seconds (or never) again */
+                m->keep_set = rq->keep_alive.given;
+                m->keep_ms = rq->keep_alive.ms;
             }
             pthread_mutex_unlock(&r->lock);
             return true;
@@ -1844,18 +1850,6 @@ bool router_find(struct server *s, const char *name, char *id, size_t cap) {
     }
     pthread_mutex_unlock(&r->lock);
     return m != NULL;
-}
-
-void router_keep_alive(struct server *s, const char *id, bool set, int64_t ms) {
-    struct router *r = s->router;
-    pthread_mutex_lock(&r->lock);
-    struct rmodel *m = lookup(r, id);
-    if (m) {
-        m->keep_set = set;
-        m->keep_ms = ms;
-        pthread_cond_broadcast(&r->cond);
-    }
-    pthread_mutex_unlock(&r->lock);
 }
 
 void router_unload_now(struct server *s, const char *id) {

@@ -99,10 +99,6 @@ bool router_is_single(struct server *s);
  * (cap bytes); in single-model mode the one model, whatever the name. False when none does. */
 bool router_find(struct server *s, const char *name, char *id, size_t cap);
 
-/* Ollama's keep_alive for model `id`: it is unloaded once nobody has used it for `ms` milliseconds (0: as soon as its
- * requests end; < 0: never); `set` false gives it back --sleep-idle-seconds (or never). */
-void router_keep_alive(struct server *s, const char *id, bool set, int64_t ms);
-
 /* Unloads model `id` now and returns once its process has exited (nothing when it is not running). */
 void router_unload_now(struct server *s, const char *id);
 

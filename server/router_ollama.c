@@ -126,7 +126,11 @@ static bool named(struct request *rq, void (*route)(struct request *rq)) {
             ollama_reply_done(rq, name, chat, "unload");
             answered = true;
         } else {
-            router_keep_alive(rq->s, id, given, ms);
+            /* applied once the request holds its model (router.c's acquire): set now, a keep_alive 0 would let the
+             * monitor unload the loaded model before the request takes it, and the reload would not keep it */
+            rq->keep_alive.asked = true;
+            rq->keep_alive.given = given;
+            rq->keep_alive.ms = ms;
         }
     }
     json_decref(body);
