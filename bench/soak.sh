@@ -4,7 +4,7 @@
 # completions, /tokenize with pieces, embeddings, malformed JSON, fields of the wrong type, an unknown path, and
 # streams the client leaves after their first bytes. Prints each server's RSS slope in KiB per 1,000 requests (what
 # a leak or an unbounded cache shows as), its first and last RSS, and its replies by kind and status, as a table and
-# a JSON line (bench/soak.py). The full length takes hours on a small machine: run it at a quiet moment; SOAK_N=2000
+# a JSON line (bench/soak.py). The full length took 7 minutes on the 2-core build machine (bench/results/soak.md); SOAK_N=2000
 # shows that it works.
 #
 # Usage: [SOAK_N=N] [SOAK_CONCURRENCY=8] bench/soak.sh [MODEL]
