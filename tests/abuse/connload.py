@@ -181,8 +181,8 @@ async def main():
     ms = sorted(x[0] for x in lat)
     res["health_n"] = len(lat)
     res["health_ok"] = sum(1 for x in lat if x[1])
-    res["health_ms_max"] = round(ms[-1], 1)
-    res["health_ms_median"] = round(ms[len(ms) // 2], 1)
+    res["health_ms_max"] = round(ms[-1], 1) if ms else None  # none: the streams ended before the first probe
+    res["health_ms_median"] = round(ms[len(ms) // 2], 1) if ms else None
     await asyncio.sleep(0.2)
     res["idle_open"] = sum(1 for r, _, _ in idle if still_open(r))
     res["slow_open"] = sum(1 for r, _ in slow if still_open(r))
