@@ -542,7 +542,7 @@ void handle_anthropic_count_tokens(struct request *rq) {
     const char *model = NULL; /* optional here, as llama-server's (a sleeping server's token counts name none) */
     if (field_str(rq, body, "model", &model) && parse_conversation(rq, body, &ci, &tools) &&
         gen_request_chat(rq, &gr, &ci)) {
-        reply_json(rq, 200, json_pack("{s:I}", "input_tokens", (json_int_t)gr.n_tokens[0]));
+        reply_json(rq, 200, json_pack("{s:I}", "input_tokens", (json_int_t)gen_request_prompt_length(&gr, 0)));
     }
     chat_input_free(&ci);
     json_decref(tools);

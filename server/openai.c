@@ -540,7 +540,7 @@ void handle_chat_input_tokens(struct request *rq) {
     struct chat_input ci;
     memset(&ci, 0, sizeof ci);
     if (parse_fields(rq, body, true, &gr) && chat_input_parse(rq, body, &ci) && gen_request_chat(rq, &gr, &ci)) {
-        reply_json(rq, 200, json_pack("{s:I}", "input_tokens", (json_int_t)gr.n_tokens[0]));
+        reply_json(rq, 200, json_pack("{s:I}", "input_tokens", (json_int_t)gen_request_prompt_length(&gr, 0)));
     }
     chat_input_free(&ci);
     gen_request_free(&gr);

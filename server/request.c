@@ -878,6 +878,10 @@ bool gen_request_reasoning_budget(struct request *rq, struct gen_request *gr, js
     return true;
 }
 
+size_t gen_request_prompt_length(const struct gen_request *gr, size_t k) {
+    return gr->chunks[k] ? llamac_chunks_n_tokens(gr->chunks[k]) : gr->n_tokens[k];
+}
+
 bool gen_request_chat(struct request *rq, struct gen_request *gr, const struct chat_input *ci) {
     size_t len = 0;
     gr->prompt_param = ci->param ? ci->param : "messages";

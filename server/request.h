@@ -221,6 +221,10 @@ bool tools_to_openai(struct request *rq, json_t *tools, const struct tool_shape 
  * reported against ci->param). */
 bool gen_request_chat(struct request *rq, struct gen_request *gr, const struct chat_input *ci);
 
+/* The length of prompt `k` in the model's positions: its text tokens, and with media each medium's tokens (what the
+ * token-counting endpoints answer, as llama-server counts them). */
+size_t gen_request_prompt_length(const struct gen_request *gr, size_t k);
+
 /* One more completion prompt: a string (tokenized), an array of token ids, an array mixing strings and token ids
  * (concatenated; BOS only before a leading string) or llama-server's {"prompt_string": ...}; `param` names the
  * field. */

@@ -603,9 +603,9 @@ void handle_responses_input_tokens(struct request *rq) {
     json_t *tools = NULL;
     if (tools_to_openai(rq, json_object_get(body, "tools"), &tool_shape, &tools) && parse_tools(rq, body, &gr, tools) &&
         parse_conversation(rq, body, &ci, tools) && gen_request_chat(rq, &gr, &ci)) {
-        reply_json(
-            rq, 200,
-            json_pack("{s:s, s:I}", "object", "response.input_tokens", "input_tokens", (json_int_t)gr.n_tokens[0]));
+        reply_json(rq, 200,
+                   json_pack("{s:s, s:I}", "object", "response.input_tokens", "input_tokens",
+                             (json_int_t)gen_request_prompt_length(&gr, 0)));
     }
     chat_input_free(&ci);
     json_decref(tools);

@@ -167,6 +167,15 @@ req POST "$V_URL/v1/messages" "$(jq -nc --arg d "$b64" --arg m "$model" '{model:
   messages: [{role: "user", content: [{type: "image", source: {type: "base64", media_type: "image/png", data: $d}},
   {type: "text", text: "Describe it"}]}]}')"
 expect_eq "Anthropic image block" "$code:$(jqr '.content[0].text')" "200:$(cat "$TMP/run-gradient-32x32")"
+# The token-counting endpoints count the image's tokens with the text, as the generation's usage does (they used to
+# count the text alone)
+a_prompt=$(jqr '.usage.input_tokens + .usage.cache_read_input_tokens')
+req POST "$V_URL/v1/messages/count_tokens" "$(jq -nc --arg d "$b64" --arg m "$model" '{model: $m,
+  messages: [{role: "user", content: [{type: "image", source: {type: "base64", media_type: "image/png", data: $d}},
+  {type: "text", text: "Describe it"}]}]}')"
+expect_eq "Anthropic count_tokens with an image" "$code:$(jqr .input_tokens)" "200:$a_prompt"
+req POST "$V_URL/v1/chat/completions/input_tokens" "$(chat_body "$(uri "$FX/gradient-32x32.png" image/png)")"
+expect_eq "chat input_tokens with an image" "$code:$(jqr .input_tokens)" "200:$n_prompt"
 req POST "$V_URL/v1/responses" "$(jq -nc --arg u "$(uri "$FX/gradient-32x32.png" image/png)" '{temperature: 0,
   max_output_tokens: 24, input: [{role: "user", content: [{type: "input_image", image_url: $u},
   {type: "input_text", text: "Describe it"}]}]}')"
