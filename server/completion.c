@@ -341,3 +341,14 @@ void handle_props(struct request *rq) {
                          "modalities", "vision", (int)pi.vision, "video", 0, "audio", (int)pi.audio, "media_marker",
                          s->marker, "build_info", fingerprint, "is_sleeping", 0));
 }
+
+/* llama-server's POST /props: with --props it answers {"success": true}, as llama-server's does (it changes no
+ * property either); without, 501 with llama-server's message. */
+void handle_props_post(struct request *rq) {
+    if (!rq->s->opt.props) {
+        reply_error(rq, 501, NULL, "not_supported",
+                    "This server does not support changing global properties. Start it with `--props`");
+        return;
+    }
+    reply_json(rq, 200, json_pack("{s:b}", "success", 1));
+}

@@ -4,7 +4,8 @@
  *
  * Embeddings do not go through the engine: they run on their own context (created with --embedding or
  * --reranking), one request at a time under a lock, with llamac_embed packing the texts of a request into as few
- * decodes as it can. The vectors are L2-normalised, as OpenAI's are; encoding_format "base64" sends the
+ * decodes as it can. The vectors are L2-normalised, as OpenAI's are (llama-server's --embd-normalize and a request's
+ * embd_normalize choose another norm, or none); encoding_format "base64" sends the
  * little-endian float32 bytes, which is what the official SDKs ask for by default.
  */
 #include "request.h"
@@ -193,6 +194,11 @@ void handle_embeddings(struct request *rq) {
         goto done;
     }
     llamac_embed_params ep = llamac_embed_params_default();
+    long long norm = rq->s->opt.embd_normalize; /* --embd-normalize; a request's embd_normalize, as llama-server's */
+    if (!field_int(rq, body, "embd_normalize", -1, INT32_MAX, &norm)) {
+        goto done;
+    }
+    ep.normalize = (int32_t)norm;
     if (!embed_inputs(rq, body, "input", &ep, &em)) {
         goto done;
     }

@@ -172,6 +172,7 @@ static const struct route {
     { "/slots", "GET", handle_slots, ROUTE_SLOTS, openai_error },
     { "/slots/", "POST", handle_slots_action, ROUTE_PREFIX, openai_error },
     { "/props", "GET", handle_props, 0, openai_error },
+    { "/props", "POST", handle_props_post, 0, openai_error },
     { "/lora-adapters", "GET", handle_lora_adapters_get, 0, openai_error },
     { "/lora-adapters", "POST", handle_lora_adapters_post, 0, openai_error },
     /* Anthropic Messages */
@@ -656,6 +657,14 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, con
     rq->s = s;
     rq->conn = conn;
     rq->method = method;
+    /* --api-prefix: the endpoints and the page are under it; anything else is not found */
+    size_t n_prefix = s->opt.api_prefix ? strlen(s->opt.api_prefix) : 0;
+    const char *asked = url; /* as the client wrote it, for messages */
+    bool outside = false;
+    if (n_prefix > 0) {
+        outside = strncmp(url, s->opt.api_prefix, n_prefix) != 0 || (url[n_prefix] != '/' && url[n_prefix] != '\0');
+        url = outside ? "" : url[n_prefix] ? url + n_prefix : "/";
+    }
     rq->path = url;
     rq->body = llamac__dynbuf_ptr(&p->body);
     rq->body_len = llamac__dynbuf_len(&p->body);
@@ -707,11 +716,11 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *conn, con
     } else if (route && (route->flags & ROUTE_SLOTS) && !s->opt.slots) {
         reply_error(rq, 501, NULL, "not_supported", "the /slots endpoint is off; start the server with --slots");
     } else if (!allowed) {
-        if (!static_serve(rq)) { /* the chat page, or --path files */
-            reply_error(rq, 404, NULL, "not_found", "no endpoint %s %s", method, url);
+        if (outside || !static_serve(rq)) { /* the chat page, or --path files */
+            reply_error(rq, 404, NULL, "not_found", "no endpoint %s %s", method, asked);
         }
     } else if (!route) {
-        reply_error(rq, 405, NULL, "method_not_allowed", "%s %s is not allowed; use %s", method, url, allowed);
+        reply_error(rq, 405, NULL, "method_not_allowed", "%s %s is not allowed; use %s", method, asked, allowed);
     } else if (!(route->flags & ROUTE_PUBLIC) && !authorized(s, conn)) {
         reply_error(rq, 401, NULL, "invalid_api_key", "invalid or missing API key");
     } else if (p->too_large) {
@@ -1048,7 +1057,8 @@ static bool is_loopback(const struct sockaddr *sa) {
 
 /* A listening socket on `ai` (host, port: for messages); -1 with a message that names the address and port (and
  * what to do) in err. */
-static int listen_on(const struct addrinfo *ai, const char *host, unsigned port, char *err, size_t cap) {
+static int listen_on(const struct addrinfo *ai, const char *host, unsigned port, bool reuse_port, char *err,
+                     size_t cap) {
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0) {
         snprintf(err, cap, "cannot listen on %s port %u: %s", host, port, strerror(errno));
@@ -1056,6 +1066,9 @@ static int listen_on(const struct addrinfo *ai, const char *host, unsigned port,
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one); /* as libmicrohttpd does */
+    if (reuse_port) { /* --reuse-port: other sockets with it may bind the same port (the kernel spreads connections) */
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    }
     if (ai->ai_family == AF_INET6) {
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     }
@@ -1104,7 +1117,7 @@ static bool serve_on(struct server *s, const char *host, char *err, size_t cap) 
                    "server (set --api-key)",
                    host);
     }
-    int fd = listen_on(ai, host, s->port, err, cap);
+    int fd = listen_on(ai, host, s->port, s->opt.reuse_port, err, cap);
     /* epoll (no FD_SETSIZE bound, and a connection costs nothing while idle); suspended connections wait for their
      * request threads (dispatch) and streams (struct relay) */
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;

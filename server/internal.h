@@ -197,6 +197,7 @@ void handle_apply_template(struct request *rq);         /* native.c */
 void handle_drafts(struct request *rq);                 /* draft.c: incremental prefill over HTTP */
 void handle_native_completion(struct request *rq);      /* completion.c: llama-server's POST /completion */
 void handle_props(struct request *rq);                  /* completion.c: GET /props */
+void handle_props_post(struct request *rq);             /* completion.c: POST /props (with --props) */
 void handle_anthropic_messages(struct request *rq);     /* anthropic.c: POST /v1/messages */
 void handle_anthropic_count_tokens(struct request *rq); /* anthropic.c: POST /v1/messages/count_tokens */
 void handle_responses(struct request *rq);              /* responses.c: POST /v1/responses */

@@ -409,7 +409,8 @@ static const struct sampling_names n_predict = { .max_tokens = "n_predict", .max
 static bool parse_fields(struct request *rq, json_t *body, bool chat, struct gen_request *gr) {
     const char *model = NULL, *user = NULL;
     long long n = 1, top_logprobs = 0, n_probs = 0, n_keep = gr->er.n_keep;
-    bool ignore_eos = gr->er.sampling.ignore_eos, cache_prompt = true; /* the default: serve --ignore-eos */
+    bool ignore_eos = gr->er.sampling.ignore_eos,
+         cache_prompt = gr->er.cache_prompt; /* the server's --ignore-eos, --no-cache-prompt */
     if (!field_str(rq, body, "model", &model) || !field_str(rq, body, "user", &user) ||
         !gen_request_sampling(rq, gr, body, &openai_names) ||
         !gen_request_sampling(rq, gr, body, &max_completion_tokens) ||

@@ -252,6 +252,7 @@ bool chat_input_set(struct request *rq, struct chat_input *ci, json_t *messages,
     }
     ci->add_generation_prompt = true;
     ci->thinking = rq->s->opt.thinking;
+    ci->prefill_assistant = !rq->s->opt.no_prefill_assistant;
     ci->param = param;
     ci->messages = json_dumps(rendered, JSON_COMPACT);
     json_decref(rendered);
@@ -339,6 +340,7 @@ llamac_template_apply_params chat_input_params(const struct chat_input *ci) {
     p.tools_json = ci->tools;
     p.chat_template_kwargs_json = ci->kwargs;
     p.add_generation_prompt = ci->add_generation_prompt;
+    p.prefill_assistant = ci->prefill_assistant;
     p.continue_final_message = ci->continue_final_message;
     p.reasoning_effort = ci->reasoning_effort;
     p.thinking = ci->thinking;
@@ -384,6 +386,7 @@ void gen_request_init(struct gen_request *gr, const struct server *s) {
     gr->er.n_keep = s->opt.defaults.n_keep;
     gr->er.spec = s->opt.defaults.spec;
     gr->er.spec_draft = s->opt.defaults.spec_draft;
+    gr->er.cache_prompt = !s->opt.defaults.no_cache_prompt;
     gr->er.stop = gr->stop;
     gr->n = 1;
     gr->prompt_param = "prompt";
@@ -1127,6 +1130,17 @@ bool gen_request_finish(struct request *rq, struct gen_request *gr) {
         reply_error(rq, 400, "n", "invalid_value", "%zu prompts times n = %zu is more than %d choices", gr->n_prompts,
                     gr->n, MAX_CHOICES);
         return false;
+    }
+    /* the server's defaults for what the request left out, as llama-server's: its stop strings (-r) when the request
+     * has none, its grammar (--grammar, --json-schema, ...) when the request constrains nothing and offers no tools */
+    const struct server_defaults *d = &rq->s->opt.defaults;
+    if (gr->er.n_stop == 0) {
+        for (size_t i = 0; i < d->n_stop && i < MAX_STOP; i++) {
+            gr->stop[gr->er.n_stop++] = d->stop[i];
+        }
+    }
+    if (!gr->er.sampling.grammar && !gr->tool_grammar && !gr->tools) {
+        gr->er.sampling.grammar = d->grammar;
     }
     return true;
 }

@@ -49,7 +49,8 @@ struct chat_input {
     llamac_continuation continue_final_message; /* the request's continue_final_message (OpenAI chat bodies) */
     char *reasoning_effort;                     /* the request's reasoning_effort; NULL: none */
     llamac_thinking thinking;                   /* the server's --reasoning */
-    const char *param; /* the body's field the conversation came from ("messages", "input"), for errors; static */
+    bool prefill_assistant; /* a last assistant message is continued (not with the server's --no-prefill-assistant) */
+    const char *param;      /* the body's field the conversation came from ("messages", "input"), for errors; static */
     llamac_media *media[MAX_MEDIA]; /* the media of the messages' image_url / input_audio parts, in order (owned) */
     size_t n_media;
 };

@@ -27,6 +27,11 @@ struct server_defaults {
     llamac_spec_params spec; /* speculative decoding (--spec-type, --spec-draft-n-max, ...; draft NULL); a request's
                                 speculative.n_max/n_min/p_min change its copy */
     bool spec_draft;         /* the engine's draft model (-md) drafts */
+    bool no_cache_prompt;    /* --no-cache-prompt: a request without cache_prompt decodes its whole prompt again */
+    const char *grammar;     /* --grammar, --json-schema, ...: the GBNF of a request that gives no grammar, schema,
+                                response_format nor tools (NULL: none) */
+    const char *const *stop; /* -r: the stop strings of a request that gives none (llama-server's antiprompt) */
+    size_t n_stop;
 };
 
 struct server_options {
@@ -41,10 +46,17 @@ struct server_options {
     const char *cors_origins;
     const char *cors_methods;
     const char *cors_headers;
-    bool cors_no_credentials; /* --no-cors-credentials: Allow-Credentials false, and "*" answers "*" */
-    bool metrics;             /* GET /metrics */
-    bool slots;               /* GET /slots */
-    bool verbose;             /* -v: every OpenAI response carries llama-server's __verbose (the prompt as rendered) */
+    bool cors_no_credentials;  /* --no-cors-credentials: Allow-Credentials false, and "*" answers "*" */
+    bool metrics;              /* GET /metrics */
+    bool slots;                /* GET /slots */
+    bool props;                /* POST /props answers {"success": true} (llama-server's --props); else 501 */
+    bool reuse_port;           /* --reuse-port: SO_REUSEPORT, so that several servers may listen on the port */
+    const char *api_prefix;    /* --api-prefix: every endpoint and the page are under this path ("/v1x"; no trailing
+                                  slash); a path outside it is a 404. NULL: none */
+    bool no_prefill_assistant; /* --no-prefill-assistant: a conversation's last assistant message is a whole turn */
+    int32_t embd_normalize;    /* /v1/embeddings' normalisation (llamac_embed_params.normalize; llama-server's
+                                  --embd-normalize; llamac serve sets 2, L2) */
+    bool verbose;              /* -v: every OpenAI response carries llama-server's __verbose (the prompt as rendered) */
     const char *slot_save_path; /* POST /slots/N?action=save|restore|erase: their files' directory; NULL: off */
     const char *alias;          /* model id in /v1/models and responses; NULL: the model file's name. A comma-separated
                                    list (llama-server's): all are the model's aliases, the first in byte order its id */

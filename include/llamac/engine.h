@@ -75,24 +75,26 @@ typedef struct llamac_engine_params {
                                      llamac_ctx_new checks it */
     bool offload_kqv;             /* as llamac_ctx_params.offload_kqv (default true) */
     bool op_offload;              /* as llamac_ctx_params.op_offload (default true) */
-    bool allow_ctx_overflow;      /* allow a slot context beyond the model's training context (default false) */
-    int64_t park_limit_mib; /* host memory for parked slot caches (see above), in MiB: default 8192 (llama-server's
-                               --cache-ram), -1 no limit, 0 never park */
-    float slot_similarity;  /* the longest cached prefix picks the slot only if it is at least this share of the
-                               prompt; otherwise the least recently used idle slot is taken, so that a request
-                               sharing little (a system prompt) leaves the others' caches alone (llama-server's
-                               --slot-prompt-similarity; default 0.1, 0 = always the longest prefix) */
-    bool kv_unified;        /* each slot may hold up to the whole n_ctx (capped at the model's training context
-                               unless allow_ctx_overflow) rather than n_ctx / n_slots, the slots competing for the
-                               cache's cells: llama-server's --kv-unified. A step that finds no free cell first drops
-                               the idle slots' caches from the KV cache; if that is not enough, its requests fail with
-                               LLAMAC_E_CONTEXT_FULL ("the context size has been exceeded"). Default false */
-    bool context_shift;     /* a request that fills its slot's context goes on: half of its tokens after the first
-                               n_keep (see the request) are dropped from the cache and the rest moved down, as
-                               llama-server's --context-shift does; with max_tokens -1 it then generates until an
-                               end-of-generation token, a stop string or a cancel. Needs a memory whose positions can
-                               shift (llamac_engine_new: LLAMAC_E_UNSUPPORTED otherwise). Default false: the request
-                               ends with LLAMAC_FINISH_CONTEXT_FULL when the next token would not fit */
+    bool special;            /* special tokens' text (e.g. <|im_end|>) is part of the generated text (llama-server's
+                                -sp); default false: they produce no text */
+    bool allow_ctx_overflow; /* allow a slot context beyond the model's training context (default false) */
+    int64_t park_limit_mib;  /* host memory for parked slot caches (see above), in MiB: default 8192 (llama-server's
+                                --cache-ram), -1 no limit, 0 never park */
+    float slot_similarity;   /* the longest cached prefix picks the slot only if it is at least this share of the
+                                prompt; otherwise the least recently used idle slot is taken, so that a request
+                                sharing little (a system prompt) leaves the others' caches alone (llama-server's
+                                --slot-prompt-similarity; default 0.1, 0 = always the longest prefix) */
+    bool kv_unified;         /* each slot may hold up to the whole n_ctx (capped at the model's training context
+                                unless allow_ctx_overflow) rather than n_ctx / n_slots, the slots competing for the
+                                cache's cells: llama-server's --kv-unified. A step that finds no free cell first drops
+                                the idle slots' caches from the KV cache; if that is not enough, its requests fail with
+                                LLAMAC_E_CONTEXT_FULL ("the context size has been exceeded"). Default false */
+    bool context_shift;      /* a request that fills its slot's context goes on: half of its tokens after the first
+                                n_keep (see the request) are dropped from the cache and the rest moved down, as
+                                llama-server's --context-shift does; with max_tokens -1 it then generates until an
+                                end-of-generation token, a stop string or a cancel. Needs a memory whose positions can
+                                shift (llamac_engine_new: LLAMAC_E_UNSUPPORTED otherwise). Default false: the request
+                                ends with LLAMAC_FINISH_CONTEXT_FULL when the next token would not fit */
 
     uint32_t spec_batch_max; /* speculative decoding under load: a step drafts for its generating slots (requests with
                                 spec on) only while its batch of generating tokens, drafts included, stays within
@@ -102,7 +104,8 @@ typedef struct llamac_engine_params {
     /* Speculative decoding with a draft model: a smaller model sharing this one's vocabulary (checked at creation as
      * llamac_model_check_draft checks; borrowed for llamac_engine_new, the engine's draft context holds a reference),
      * decoded in a context of its own with one sequence per slot, for the requests that ask for it
-     * (llamac_engine_request.spec_draft). NULL: none (default) */
+     * (llamac_engine_request.spec_draft), with `rope` as the slots' context has it (as llama-server's). NULL: none
+     * (default) */
     llamac_model *draft_model;
     uint32_t draft_n_ctx;          /* the draft context: 0 = the engine's n_ctx and a draft's room per slot */
     int32_t draft_n_threads;       /* 0 = n_threads */

@@ -73,7 +73,7 @@ void llamac__eng_request_free(struct eng_request *req) {
 }
 
 /* The draft model's context (speculative decoding): one sequence per slot, room for each slot's context and a
- * draft, the draft's own threads and KV types. Its vocabulary must be the target's. */
+ * draft, the draft's own threads and KV types, the slots' RoPE scaling. Its vocabulary must be the target's. */
 static llamac_status draft_new(llamac_engine *e, const llamac_engine_params *p) {
     llamac_status st = llamac_model_check_draft(e->model, p->draft_model);
     if (st != LLAMAC_OK) {
@@ -89,6 +89,7 @@ static llamac_status draft_new(llamac_engine *e, const llamac_engine_params *p) 
     cp.type_k = p->draft_type_k;
     cp.type_v = p->draft_type_v;
     cp.flash_attn = p->flash_attn;
+    cp.rope = p->rope; /* the slots' RoPE/YaRN settings, as llama-server gives its draft context the target's */
     cp.kv_unified = true;
     cp.allow_ctx_overflow = true;
     st = llamac_ctx_new(p->draft_model, &cp, &e->draft);

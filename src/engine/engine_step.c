@@ -493,7 +493,7 @@ static bool sample_one(llamac_engine *e, struct eng_slot *s, int32_t i, uint64_t
     char bytes[256];
     size_t need = 0;
     llamac__textout_piece piece;
-    st = llamac_token_to_piece(e->model, tok, false, bytes, sizeof bytes, &need);
+    st = llamac_token_to_piece(e->model, tok, e->params.special, bytes, sizeof bytes, &need);
     if (st == LLAMAC_OK) {
         st = llamac__textout_push(&s->text, bytes, need, &piece);
     }

@@ -16,6 +16,11 @@ sample() {
     echo "$TMP/keys"
     return
   fi
+  case "${2:-}" in # llama-server's flags whose only value llamac serve takes is "off", and --api-prefix's path
+    --cache-reuse | -ctxcp | --ctx-checkpoints | --swa-checkpoints | --sse-ping-interval | --log-colors) echo 0; return ;;
+    --adaptive-target) echo -1; return ;;
+    --api-prefix) echo /x; return ;;
+  esac
   case "$1" in
     "TOKEN(+|-)BIAS") echo "1+1" ;;
     "N(K|M|G)") echo "2G" ;;

@@ -10,7 +10,9 @@
 #include "router.h"
 #include "server.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,6 +25,7 @@
 #include <unistd.h>
 
 #define MAX_KEYS 64
+#define MAX_STOPS 16 /* a request's stop strings at most (server/request.h's MAX_STOP) */
 
 struct serve_opts {
     struct server_options so;
@@ -45,6 +48,19 @@ struct serve_opts {
     bool no_models_autoload;
     int32_t sleep_idle_s; /* -1 (llama-server's "off") or 0: never */
     bool memory_check;    /* --memory-check (the router gives it to its children) */
+    /* llama-server's defaults of request fields */
+    const char *stops[MAX_STOPS]; /* -r, as given; escapes processed after parsing (stop_texts) unless --no-escape */
+    char *stop_texts[MAX_STOPS];
+    size_t n_stops;
+    bool no_escape;
+    const char *reasoning_effort;     /* --reasoning-effort; NULL: the template's default */
+    struct cli_constraint constraint; /* --grammar, --grammar-file, -j, -jf */
+    int reasoning_preserve;           /* --reasoning-preserve 1, --no-reasoning-preserve 0; -1: not given */
+    char *kwargs;                     /* --chat-template-kwargs with those two merged in (json_dumps) */
+    /* the server's log lines */
+    bool log_prefix, log_timestamps;
+    struct timespec started;
+    struct cli_common *common;
 };
 
 /* Adds the keys of `list` (separated by commas or line breaks, blanks around them dropped). A list that holds no key
@@ -96,19 +112,38 @@ static bool set_api_key(struct cli_parser *p, const struct cli_opt *opt, void *f
  * --log-file as well; the access lines (INFO) and those of the polled endpoints (DEBUG) where -v, -lv or
  * --log-file ask for their level. Runs on the server's threads; each line is one stdio call. */
 static void serve_log(llamac_log_level level, const char *line, void *user_data) {
-    const struct cli_common *c = user_data;
+    const struct serve_opts *o = user_data;
+    const struct cli_common *c = o->common;
     FILE *log = c->log ? c->log : stderr;
+    /* --log-timestamps: minutes.seconds.milliseconds.microseconds since the start, as llama.cpp's log shows them;
+     * --log-prefix: the level's letter */
+    char head[48] = "";
+    size_t at = 0;
+    if (o->log_timestamps) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long long us = (now.tv_sec - o->started.tv_sec) * 1000000LL + (now.tv_nsec - o->started.tv_nsec) / 1000;
+        at += (size_t)snprintf(head, sizeof head, "%d.%02d.%03d.%03d ", (int)(us / 60000000), (int)(us / 1000000 % 60),
+                               (int)(us / 1000 % 1000), (int)(us % 1000));
+    }
+    if (o->log_prefix && at < sizeof head) {
+        char letter = level >= LLAMAC_LOG_ERROR  ? 'E'
+                      : level >= LLAMAC_LOG_WARN ? 'W'
+                      : level >= LLAMAC_LOG_INFO ? 'I'
+                                                 : 'D';
+        snprintf(head + at, sizeof head - at, "%c ", letter);
+    }
     if (level >= LLAMAC_LOG_WARN) {
         const char *kind = level >= LLAMAC_LOG_ERROR ? "error" : "warning";
         if (!c->log_disable) {
-            fprintf(stderr, "llamac serve: %s: %s\n", kind, line);
+            fprintf(stderr, "%sllamac serve: %s: %s\n", head, kind, line);
         }
         if (log != stderr && cli_log_enabled(c, level)) {
-            fprintf(log, "llamac serve: %s: %s\n", kind, line);
+            fprintf(log, "%sllamac serve: %s: %s\n", head, kind, line);
             fflush(log);
         }
     } else if (cli_log_enabled(c, level)) {
-        fprintf(log, "llamac serve: %s\n", line);
+        fprintf(log, "%sllamac serve: %s\n", head, line);
         fflush(log);
     }
 }
@@ -216,6 +251,108 @@ static bool set_fit(struct cli_parser *p, const struct cli_opt *o, void *field, 
               "them, and --memory-check refuses to start when they do not fit",
               p->name, value, p->name);
     return false;
+}
+
+/* -r TEXT: a stop string of every request that gives none (llama-server's antiprompt); its escapes are processed
+ * after parsing (process_escapes), unless --no-escape. */
+static bool set_reverse_prompt(struct cli_parser *p, const struct cli_opt *opt, void *field, const char *value) {
+    (void)opt;
+    (void)field;
+    struct serve_opts *o = p->t.command;
+    if (!value[0] || o->n_stops >= MAX_STOPS) {
+        cli_error(p->t.common, "%s must be non-empty (and at most %d of them)", p->name, MAX_STOPS);
+        return false;
+    }
+    o->stops[o->n_stops++] = value;
+    return true;
+}
+
+/* llama.cpp's escapes, in place: \n \r \t \' \" \\ and \xHH; any other backslash stays as written. */
+static void process_escapes(char *text) {
+    char *out = text;
+    for (const char *in = text; *in; in++) {
+        char c = in[0] == '\\' ? in[1] : '\0';
+        char hex[3] = { c == 'x' ? in[2] : '\0', c == 'x' && in[2] ? in[3] : '\0', '\0' };
+        if (c == 'n' || c == 'r' || c == 't') {
+            *out++ = c == 'n' ? '\n' : c == 'r' ? '\r' : '\t';
+            in++;
+        } else if (c == '\'' || c == '"' || c == '\\') {
+            *out++ = c;
+            in++;
+        } else if (c == 'x' && isxdigit((unsigned char)hex[0]) && isxdigit((unsigned char)hex[1]) &&
+                   strtol(hex, NULL, 16) != 0) {
+            *out++ = (char)strtol(hex, NULL, 16);
+            in += 3;
+        } else {
+            *out++ = *in;
+        }
+    }
+    *out = '\0';
+}
+
+/* A flag of llama-server's whose only value llamac serve honours is the one that turns its feature off (llama-server's
+ * default): that value is accepted, any other refused with the row's help as the reason. Off are: with the row's
+ * choices, the words of value 0; else the numbers <= 0 (< 0 where the row's min is 1: 0 is a value that turns it on).
+ */
+static bool set_off_only(struct cli_parser *p, const struct cli_opt *opt, void *field, const char *value) {
+    (void)field;
+    bool off;
+    if (opt->choices) { /* words */
+        const struct cli_choice *ch = opt->choices;
+        while (ch->name && strcmp(ch->name, value) != 0) {
+            ch++;
+        }
+        if (!ch->name) {
+            cli_error(p->t.common, "invalid value '%s' for %s (expected %s)", value, p->name, opt->arg);
+            return false;
+        }
+        off = ch->value == 0;
+    } else {
+        float f;
+        if (!cli_float(p->t.common, p->name, value, &f)) {
+            return false;
+        }
+        off = opt->min == 1 ? f < 0.0f : f <= 0.0f;
+    }
+    if (!off) {
+        cli_error(p->t.common, "%s %s: %s", p->name, value, opt->help);
+    }
+    return off;
+}
+
+static const struct cli_choice log_colors[] = { { "off", 0 },  { "disabled", 0 }, { "false", 0 }, { "0", 0 },
+                                                { "auto", 0 }, { "-1", 0 },       { "on", 1 },    { "enabled", 1 },
+                                                { "true", 1 }, { "1", 1 },        { NULL, 0 } };
+
+/* --api-prefix: a path without the trailing slash, as llama-server's. */
+static bool set_api_prefix(struct cli_parser *p, const struct cli_opt *opt, void *field, const char *value) {
+    (void)opt;
+    size_t n = strlen(value);
+    if (n > 0 && (value[0] != '/' || value[n - 1] == '/' || strpbrk(value, "?#% "))) {
+        cli_error(p->t.common, "%s '%s': give a path that starts with '/' and does not end with one, e.g. /llm",
+                  p->name, value);
+        return false;
+    }
+    *(const char **)field = n > 0 ? value : NULL;
+    return true;
+}
+
+/* --reasoning-effort LEVEL: "default" keeps the template's. */
+static bool set_reasoning_effort(struct cli_parser *p, const struct cli_opt *opt, void *field, const char *value) {
+    (void)opt;
+    if (!value[0]) {
+        cli_error(p->t.common, "%s needs a level (e.g. low, medium, high), or default", p->name);
+        return false;
+    }
+    *(const char **)field = strcmp(value, "default") == 0 ? NULL : value;
+    return true;
+}
+
+static bool set_preserve(struct cli_parser *p, const struct cli_opt *opt, void *field, const char *value) {
+    (void)opt;
+    (void)value;
+    *(int *)field = strncmp(p->name, "--no-", 5) != 0;
+    return true;
 }
 
 static const struct cli_opt server_rows[] = {
@@ -467,10 +604,157 @@ static const struct cli_opt server_rows[] = {
       .set = cli_set_ignored,
       .help = "accepted, no effect: they switch llama.cpp's internal performance counters, which llama-server's "
               "replies do not report either; llamac measures the timings of its replies and /metrics itself" },
-    { .names = { "-e", "--escape", "--no-escape" },
+    { .names = { "-e", "--escape" },
+      .set = cli_set_false,
+      .offset = OPT(no_escape),
+      .help = "process the escapes \\n, \\r, \\t, \\', \\\", \\\\ and \\xHH in -r's stop strings (the default)" },
+    { .names = { "--no-escape" },
+      .set = cli_set_true,
+      .offset = OPT(no_escape),
+      .help = "take -r's stop strings as written" },
+    { .names = { "-r", "--reverse-prompt" },
+      .arg = "PROMPT",
+      .set = set_reverse_prompt,
+      .help = "a stop string of every request that gives none (repeatable, at most 16), as llama-server's" },
+    { .names = { "--grammar" },
+      .arg = "GRAMMAR",
+      .set = cli_set_str,
+      .offset = OPT(constraint.grammar),
+      .help = "a GBNF grammar constraining every request that gives no grammar, json_schema, response_format or "
+              "tools (checked at start)" },
+    { .names = { "--grammar-file" },
+      .arg = "FNAME",
+      .set = cli_set_str,
+      .offset = OPT(constraint.grammar_file),
+      .help = "the same, read from FNAME" },
+    { .names = { "-j", "--json-schema" },
+      .arg = "SCHEMA",
+      .set = cli_set_str,
+      .offset = OPT(constraint.json_schema),
+      .help = "the same as --grammar, for JSON valid under this JSON Schema (text starting with '{', or true; else the "
+              "path of a file); at most one of these four" },
+    { .names = { "-jf", "--json-schema-file" },
+      .arg = "FILE",
+      .set = cli_set_str,
+      .offset = OPT(constraint.json_schema_file),
+      .help = "the same, read from FILE" },
+    { .names = { "--cache-prompt" },
+      .set = cli_set_false,
+      .offset = SO(defaults.no_cache_prompt),
+      .help = "a request reuses the cached prefix of its slot unless it sets cache_prompt false (the default)" },
+    { .names = { "--no-cache-prompt" },
+      .set = cli_set_true,
+      .offset = SO(defaults.no_cache_prompt),
+      .help = "a request decodes its whole prompt again unless it sets cache_prompt true" },
+    { .names = { "--cache-reuse" },
+      .arg = "N",
+      .set = set_off_only,
+      .help = "accepted: 0, llama-server's default (llamac serve reuses the cached prefix of a slot's prompt; it does "
+              "not shift chunks of the KV cache to reuse them, so a chunk size above 0 is refused)" },
+    { .names = { "--props" },
+      .set = cli_set_true,
+      .offset = SO(props),
+      .help = "POST /props answers {\"success\": true}, as llama-server's (no property changes); without it 501" },
+    { .names = { "--api-prefix" },
+      .arg = "PREFIX",
+      .set = set_api_prefix,
+      .offset = SO(api_prefix),
+      .help = "serve every endpoint and the page under this path (e.g. /llm: /llm/v1/chat/completions); other paths "
+              "answer 404" },
+    { .names = { "--reuse-port" },
+      .set = cli_set_true,
+      .offset = SO(reuse_port),
+      .help = "listen with SO_REUSEPORT, so that several servers may listen on one port (the kernel spreads the "
+              "connections)" },
+    { .names = { "--reasoning-effort" },
+      .arg = "LEVEL",
+      .set = set_reasoning_effort,
+      .offset = OPT(reasoning_effort),
+      .help = "the chat template's reasoning_effort variable (e.g. low, medium, high) for requests that do not set "
+              "one; default: the template's" },
+    { .names = { "--reasoning-preserve" },
+      .set = set_preserve,
+      .offset = OPT(reasoning_preserve),
+      .help = "the chat template's preserve_reasoning variable true (templates that can keep every turn's reasoning "
+              "in the history)" },
+    { .names = { "--no-reasoning-preserve" },
+      .set = set_preserve,
+      .offset = OPT(reasoning_preserve),
+      .help = "the chat template's preserve_reasoning variable false" },
+    { .names = { "--prefill-assistant" },
+      .set = cli_set_false,
+      .offset = SO(no_prefill_assistant),
+      .help = "a conversation ending with an assistant message continues that message (the default)" },
+    { .names = { "--no-prefill-assistant" },
+      .set = cli_set_true,
+      .offset = SO(no_prefill_assistant),
+      .help = "a conversation's last assistant message is a whole turn, answered by a new one" },
+    { .names = { "-sp", "--special" },
+      .set = cli_set_true,
+      .offset = EP(special),
+      .help = "special tokens' text (e.g. <|im_end|>) is part of the generated text (default: they produce none)" },
+    { .names = { "--embd-normalize" },
+      .arg = "N",
+      .set = cli_set_i32,
+      .offset = SO(embd_normalize),
+      .min = -1,
+      .max = INT32_MAX,
+      .help = "normalisation of /v1/embeddings' vectors when a request gives no embd_normalize: -1 none, 0 max "
+              "absolute (int16 range), 1 taxicab, 2 euclidean (default), > 2 p-norm" },
+    { .names = { "--log-prefix" },
+      .set = cli_set_true,
+      .offset = OPT(log_prefix),
+      .help = "the server's log lines begin with their level's letter (E, W, I, D)" },
+    { .names = { "--no-log-prefix" },
+      .set = cli_set_false,
+      .offset = OPT(log_prefix),
+      .help = "no level letter (the default)" },
+    { .names = { "--log-timestamps" },
+      .set = cli_set_true,
+      .offset = OPT(log_timestamps),
+      .help = "the server's log lines begin with the time since the start (minutes.seconds.ms.us, as llama.cpp's)" },
+    { .names = { "--no-log-timestamps" },
+      .set = cli_set_false,
+      .offset = OPT(log_timestamps),
+      .help = "no time (the default)" },
+    { .names = { "--log-colors" },
+      .arg = "on|off|auto",
+      .set = set_off_only,
+      .choices = log_colors,
+      .help = "accepted: off and auto (llamac serve's log lines are never colored, so on is refused)" },
+    { .names = { "--sse-ping-interval" },
+      .arg = "N",
+      .set = set_off_only,
+      .help = "accepted: -1 (or 0), no pings (llamac serve sends no SSE comment pings while a stream waits; a "
+              "request's return_progress streams the prompt's progress instead), so N > 0 is refused" },
+    { .names = { "--adaptive-target" },
+      .arg = "N",
+      .set = set_off_only,
+      .min = 1,
+      .help = "accepted: a negative value, adaptive-p off, llama-server's default (llamac has no adaptive-p sampler, "
+              "so a target from 0 to 1 is refused)" },
+    { .names = { "--adaptive-decay" },
+      .arg = "N",
       .set = cli_set_ignored,
-      .help = "accepted, no effect: llama-server processes escapes only in its reverse prompts and DRY sequence "
-              "breakers given as flags, which llamac serve does not take" },
+      .help = "accepted, no effect: it tunes adaptive-p (--adaptive-target), which llamac does not have" },
+    { .names = { "-ctxcp", "--ctx-checkpoints", "--swa-checkpoints" },
+      .arg = "N",
+      .set = set_off_only,
+      .help = "accepted: 0 (llamac serve makes no context checkpoints, llama-server's copies of a slot's cache "
+              "taken so that a SWA or recurrent model's prompt can be reused from an earlier point; N > 0 is "
+              "refused)" },
+    { .names = { "-cms", "--checkpoint-min-step" },
+      .arg = "N",
+      .set = cli_set_ignored,
+      .help = "accepted, no effect: the spacing of context checkpoints, which llamac serve does not make (see "
+              "-ctxcp)" },
+    { .names = { "--no-log-jsonl" },
+      .set = cli_set_ignored,
+      .help = "accepted: the log is text lines (always so; --log-jsonl is refused)" },
+    { .names = { "--no-skip-chat-parsing" },
+      .set = cli_set_ignored,
+      .help = "accepted: replies are parsed for reasoning and tool calls (the default; --skip-chat-parsing is "
+              "refused)" },
     { .names = { "--no-warmup" },
       .set = cli_set_ignored,
       .help = "accepted, no effect: llamac serve runs no warm-up decode (what --no-warmup asks of llama-server)" },
@@ -771,6 +1055,77 @@ static const struct cli_opt refused_rows[] = {
       .arg = "P",
       .set = cli_set_refused,
       .help = "llamac drafts one sequence per slot, no tree of drafts to split" },
+    { .names = { "-mu", "--model-url" },
+      .arg = "MODEL_URL",
+      .set = cli_set_refused,
+      .help = "llamac downloads models from the Hugging Face Hub only (-hf REPO[:QUANT]); download the file yourself "
+              "and give it with -m" },
+    { .names = { "--log-jsonl" },
+      .set = cli_set_refused,
+      .help = "llamac serve's log is text lines (one per request, with its status, tokens and time)" },
+    { .names = { "--log-prompts-dir" },
+      .arg = "PATH",
+      .set = cli_set_refused,
+      .help = "llamac serve writes no prompt files; -v puts each request's rendered prompt into its reply "
+              "(__verbose), and POST /apply-template renders a conversation" },
+    { .names = { "--samplers" },
+      .arg = "SAMPLERS",
+      .set = cli_set_refused,
+      .help = "llamac's sampler chain has llama.cpp's default order (penalties, DRY, top-n-sigma, top-k, typical, "
+              "top-p, min-p, XTC, temperature), not a chosen one; a sampler is left out with its neutral value "
+              "(e.g. --top-k 0)" },
+    { .names = { "--sampler-seq", "--sampling-seq" },
+      .arg = "SEQUENCE",
+      .set = cli_set_refused,
+      .help = "see --samplers" },
+    { .names = { "--dry-sequence-breaker" },
+      .arg = "STRING",
+      .set = cli_set_refused,
+      .help = "llamac's DRY sampler uses llama.cpp's default sequence breakers ('\\n', ':', '\"', '*'), not chosen "
+              "ones" },
+    { .names = { "--kv-unified-per-slot" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help = "llamac serve gives each slot -c / -np tokens, or with -kvu up to the whole -c; set -c (and -np) for "
+              "the size" },
+    { .names = { "--spm-infill" },
+      .set = cli_set_refused,
+      .help = "llamac serve has no /infill endpoint (fill-in-the-middle)" },
+    { .names = { "-mmdev", "--mmproj-device" },
+      .arg = "DEVICE",
+      .set = cli_set_refused,
+      .help = "the projector runs on the GPU when there is one, or on the CPU with --no-mmproj-offload (llama-server's "
+              "-mmdev none); no other device is chosen" },
+    { .names = { "--mtmd-batch-max-tokens" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help = "llamac serve encodes each image as llama.cpp's mtmd library does by default; it has no setting for "
+              "the image tokens per batch" },
+    { .names = { "--video-fps" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help = "llamac serve takes images and audio, not video" },
+    { .names = { "--video-timestamp-interval" },
+      .arg = "N",
+      .set = cli_set_refused,
+      .help = "llamac serve takes images and audio, not video" },
+    { .names = { "--video-ffmpeg-dir" },
+      .arg = "DIR",
+      .set = cli_set_refused,
+      .help = "llamac serve takes images and audio, not video (and runs no ffmpeg)" },
+    { .names = { "--ui-config", "--webui-config" },
+      .arg = "JSON",
+      .set = cli_set_refused,
+      .help = "llamac serve's chat page is its own, not llama-server's web UI, and takes no settings (--path serves "
+              "a page of your own)" },
+    { .names = { "--ui-config-file", "--webui-config-file" },
+      .arg = "PATH",
+      .set = cli_set_refused,
+      .help = "see --ui-config" },
+    { .names = { "--skip-chat-parsing" },
+      .set = cli_set_refused,
+      .help = "llamac serve always parses replies for tool calls when a request offers tools; --reasoning-format none "
+              "leaves the reasoning in the content" },
     { .names = { "--spec-default" },
       .set = cli_set_refused,
       .help = "it turns on ngram-mod, which llamac does not have; --spec-type ngram-simple is llamac's speculation "
@@ -899,6 +1254,7 @@ static const char *const router_only[] = { "--host",
                                            "--hf-repo",
                                            "--hf-file",
                                            "--mmproj",
+                                           "--api-prefix",
                                            NULL };
 
 static bool is_router_only(const struct cli_opt *o) {
@@ -975,6 +1331,50 @@ static void print_listening(server *srv, const struct serve_opts *o) {
     }
 }
 
+/* --reasoning-effort and --reasoning-preserve, as llama-server sets them: the template variables reasoning_effort and
+ * preserve_reasoning, over those of --chat-template-kwargs (already checked to be an object) in o->kwargs. */
+static bool merge_kwargs(struct cli_common *c, struct serve_opts *o) {
+    if (!o->reasoning_effort && o->reasoning_preserve < 0) {
+        return true;
+    }
+    json_t *kw = o->chat.kwargs ? json_loads(o->chat.kwargs, 0, NULL) : json_object();
+    bool ok = kw && (!o->reasoning_effort ||
+                     json_object_set_new(kw, "reasoning_effort", json_string(o->reasoning_effort)) == 0);
+    ok = ok && (o->reasoning_preserve < 0 ||
+                json_object_set_new(kw, "preserve_reasoning", json_boolean(o->reasoning_preserve)) == 0);
+    o->kwargs = ok ? json_dumps(kw, JSON_COMPACT) : NULL;
+    json_decref(kw);
+    if (!o->kwargs) {
+        cli_error(c, "out of memory");
+        return false;
+    }
+    return true;
+}
+
+/* The grammar of --grammar, --grammar-file, -j or -jf, checked against the model at start, so that a bad one is the
+ * command line's error rather than every request's. */
+static bool grammar_check(struct cli_common *c, const struct serve_opts *o, llamac_model *model) {
+    if (!o->so.defaults.grammar) {
+        return true;
+    }
+    llamac_sampling_params sp = o->so.defaults.sampling;
+    sp.grammar = o->so.defaults.grammar;
+    llamac_sampler *smp = NULL;
+    llamac_status st = llamac_sampler_from_params(model, &sp, &smp);
+    llamac_sampler_free(smp);
+    if (st == LLAMAC_OK) {
+        return true;
+    }
+    const struct cli_constraint *k = &o->constraint;
+    cli_error(c, "%s: %s",
+              k->grammar            ? "--grammar"
+              : k->grammar_file     ? "--grammar-file"
+              : k->json_schema_file ? "--json-schema-file"
+                                    : "--json-schema",
+              llamac_last_error());
+    return false;
+}
+
 /* --memory-check: whether the model's weights and the engine's KV cache fit the memory available now (MemAvailable of
  * /proc/meminfo; where it cannot be read, or the cache is one llamac_engine_kv_memory does not compute, the check
  * passes on what it knows). Says why not, with every figure. */
@@ -1025,7 +1425,11 @@ static int serve(int argc, char **argv) {
     o.so.reasoning = LLAMAC_REASONING_DEEPSEEK;
     o.so.defaults.sampling = llamac_sampling_params_default();
     o.so.log = serve_log;
-    o.so.log_user_data = &c;
+    o.so.log_user_data = &o;
+    o.common = &c;
+    clock_gettime(CLOCK_MONOTONIC, &o.started);
+    o.so.embd_normalize = LLAMAC_EMBD_NORM_L2;
+    o.reasoning_preserve = -1;
     o.pooling = LLAMAC_POOLING_DEFAULT;
     o.grace_s = 10;
     o.models_max = 4;
@@ -1078,6 +1482,24 @@ static int serve(int argc, char **argv) {
             goto done;
         }
     }
+    for (size_t i = 0; i < o.n_stops; i++) {
+        if (!(o.stop_texts[i] = strdup(o.stops[i]))) {
+            cli_error(&c, "out of memory");
+            goto done;
+        }
+        if (!o.no_escape) {
+            process_escapes(o.stop_texts[i]);
+        }
+        if (!o.stop_texts[i][0]) {
+            cli_error(&c, "-r '%s' is empty once its escapes are processed", o.stops[i]);
+            goto done;
+        }
+    }
+    o.so.defaults.stop = (const char *const *)o.stop_texts;
+    o.so.defaults.n_stop = o.n_stops;
+    if (!cli_constraint_grammar(&c, &o.constraint, &o.so.defaults.grammar) || !merge_kwargs(&c, &o)) {
+        goto done;
+    }
     if (!o.ssl_key_file != !o.ssl_cert_file) {
         cli_error(&c, "%s needs %s as well (HTTPS takes a private key and its certificate)",
                   o.ssl_key_file ? "--ssl-key-file" : "--ssl-cert-file",
@@ -1117,7 +1539,7 @@ static int serve(int argc, char **argv) {
     if (!o.so.alias && c.hf_repo) {
         o.so.alias = c.hf_repo; /* llama-server's model name with -hf: the repository as given */
     }
-    o.so.chat_template_kwargs = o.chat.kwargs;
+    o.so.chat_template_kwargs = o.kwargs ? o.kwargs : o.chat.kwargs;
     o.so.verbose = c.verbose; /* as llama-server's --verbose: __verbose in the OpenAI responses */
     o.so.thinking = (llamac_thinking)o.chat.thinking;
     o.so.hub_offline = c.offline; /* Ollama's /api/pull and /api/delete */
@@ -1201,7 +1623,7 @@ static int serve(int argc, char **argv) {
     if (!model) {
         goto done;
     }
-    if (!cli_sampling_check(&c, model, &o.so.defaults.sampling)) {
+    if (!cli_sampling_check(&c, model, &o.so.defaults.sampling) || !grammar_check(&c, &o, model)) {
         rc = EXIT_USAGE;
         goto done;
     }
@@ -1333,6 +1755,11 @@ done:
         free(o.key_lists[i]);
     }
     free(o.key_file_data);
+    for (size_t i = 0; i < o.n_stops; i++) {
+        free(o.stop_texts[i]);
+    }
+    free(o.kwargs);
+    cli_constraint_free(&o.constraint);
     free(o.ssl_key);
     free(o.ssl_cert);
     free(kids);
