@@ -39,7 +39,7 @@ got=$(bcomp "$LLAMAC" serve -)
 for f in --host --port --api-key --api-key-file -np --parallel -m --model -c --ctx-size --help; do
   expect_contains "bash: serve flags" " $(echo $got) " " $f "
 done
-expect_eq "bash: no flag of another command" "$(bcomp "$LLAMAC" serve --json-schema-f)" ""
+expect_eq "bash: no flag of another command" "$(bcomp "$LLAMAC" serve --promp)" ""
 expect_eq "bash: choices of $choice_flag" "$(bcomp "$LLAMAC" run "$choice_flag" "")" "$choices"
 expect_eq "bash: -m takes a file" "$(bcomp "$LLAMAC" run -m model | sort)" "$(printf 'model-a.gguf\nmodel-b.gguf')"
 expect_eq "bash: --model takes a file" "$(bcomp "$LLAMAC" run --model model-b)" "model-b.gguf"
