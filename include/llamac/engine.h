@@ -247,7 +247,9 @@ typedef struct llamac_engine_request {
      * is encoded (encodes of one projector one at a time) and decoded into the slot's sequence on its own, at most
      * one per slot and step. The prompt cache matches media by id: a prompt that repeats the media of a slot's
      * cache at the same places reuses them (usage.cached_tokens counts their tokens). The prompt must end with text.
-     * Models with M-RoPE are not served (LLAMAC_E_UNSUPPORTED). NULL: a token prompt (default). */
+     * Tokens are counted as tokens (prompt_tokens, cached_tokens, the slot's context) and placed at the model's
+     * positions: with M-RoPE (Qwen2-VL) an image of w x h tokens advances them by max(w, h), as
+     * llamac_mmproj_eval does. NULL: a token prompt (default). */
     llamac_chunks *chunks;
     /* Speculative decoding for this request, as llamac_generate does it (see "Speculative decoding" in generate.h):
      * n-gram lookup over the slot's prompt and output (spec.ngram, ngram_min/max), up to n_max tokens per draft, none
@@ -293,12 +295,12 @@ LLAMAC_API void llamac_engine_free(llamac_engine *engine);
 
 /* Queues a request; *id (may be NULL) receives its id (never 0). Everything is checked here, before the request is
  * accepted: the prompt is non-empty, its tokens are in the vocabulary and it is shorter than a slot's context (with
- * chunks: made for the engine's model, ending with text, no M-RoPE: LLAMAC_E_INVALID_ARGUMENT or
- * LLAMAC_E_UNSUPPORTED), the sampling parameters, grammar and triggers are valid, its adapters are checked as
- * llamac_ctx_set_adapters checks them. Errors (the request is then not accepted and no callback
- * runs): LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_TOKEN_RANGE, LLAMAC_E_CONTEXT_FULL (the message gives the prompt's
- * token count and the slot's context), LLAMAC_E_GRAMMAR, LLAMAC_E_UTF8 (a stop string), LLAMAC_E_BUSY (n_slots +
- * max_queued requests are already in the engine, or it is shutting down), LLAMAC_E_NO_MEMORY. Thread-safe. */
+ * chunks: made for the engine's model, ending with text: LLAMAC_E_INVALID_ARGUMENT), the sampling parameters,
+ * grammar and triggers are valid, its adapters are checked as llamac_ctx_set_adapters checks them. Errors (the
+ * request is then not accepted and no callback runs): LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_TOKEN_RANGE,
+ * LLAMAC_E_CONTEXT_FULL (the message gives the prompt's token count and the slot's context), LLAMAC_E_GRAMMAR,
+ * LLAMAC_E_UTF8 (a stop string), LLAMAC_E_BUSY (n_slots + max_queued requests are already in the engine, or it is
+ * shutting down), LLAMAC_E_NO_MEMORY. Thread-safe. */
 LLAMAC_API llamac_status llamac_engine_submit(llamac_engine *engine, const llamac_engine_request *request,
                                               uint64_t *id);
 

@@ -408,14 +408,11 @@ static llamac_token media_token(const char *id) {
     return -1 - (llamac_token)h;
 }
 
-/* The prompt of a request with media: text tokens and media stand-ins, and where the media are. */
+/* The prompt of a request with media: text tokens and media stand-ins, and where the media are (their indices and
+ * the model's positions). */
 static llamac_status chunks_prompt(const llamac_engine *e, llamac_chunks *chunks, struct eng_request *q) {
     if (chunks->proj->model != e->model) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the chunks were made by a projector of another model");
-    }
-    if (chunks->proj->info.mrope) {
-        return llamac__fail(LLAMAC_E_UNSUPPORTED,
-                            "the engine does not serve media to M-RoPE models (positions that are not token indices)");
     }
     if (!llamac__chunks_end_in_text(chunks)) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
@@ -428,6 +425,7 @@ static llamac_status chunks_prompt(const llamac_engine *e, llamac_chunks *chunks
         return LLAMAC_E_NO_MEMORY;
     }
     size_t at = 0;
+    llamac_pos pos = 0;
     for (size_t i = 0; i < count; i++) {
         llamac_chunk_info ci;
         llamac_chunks_get(chunks, i, &ci);
@@ -438,6 +436,8 @@ static llamac_status chunks_prompt(const llamac_engine *e, llamac_chunks *chunks
             m->start = at;
             m->n = ci.n_tokens;
             m->chunk = i;
+            m->pos = pos;
+            m->n_pos = ci.n_pos;
             snprintf(m->id, sizeof m->id, "%s", ci.id ? ci.id : "");
             llamac_token t = media_token(m->id);
             for (size_t k = 0; k < ci.n_tokens; k++) {
@@ -445,6 +445,7 @@ static llamac_status chunks_prompt(const llamac_engine *e, llamac_chunks *chunks
             }
         }
         at += ci.n_tokens;
+        pos += ci.type == LLAMAC_CHUNK_TEXT ? (llamac_pos)ci.n_tokens : ci.n_pos;
     }
     q->n_prompt = at;
     q->n_media = n_media;

@@ -20,9 +20,11 @@
  * stand-ins (LLAMAC__ENG_MEDIA_TOKEN of its id), so that a prefix comparison of tokens stops at a different medium;
  * the ids are compared in full before a medium is reused. */
 struct eng_media {
-    size_t start, n; /* its tokens' positions in the prompt */
-    size_t chunk;    /* its chunk in the request's chunks */
-    char id[65];     /* the medium's id (sha256 hex); "" matches nothing */
+    size_t start, n;       /* its tokens' indices in the prompt */
+    size_t chunk;          /* its chunk in the request's chunks */
+    llamac_pos pos, n_pos; /* the model's position of its first token, and the positions it advances by (n, except
+                              with M-RoPE: max(w, h) for an image of w x h tokens); see llamac__eng_pos */
+    char id[65];           /* the medium's id (sha256 hex); "" matches nothing */
 };
 
 struct eng_request {
@@ -161,6 +163,21 @@ struct llamac_engine {
     atomic_uint cancel_epoch;
     unsigned decode_epoch;
 };
+
+/* Where a slot's tokens sit (engine_pos.c). The engine indexes a slot's tokens by its cache (the prompt's indices, then
+ * the generated tokens'); llama.cpp places them at the model's positions. Those are the indices, except after a
+ * medium that advances positions by fewer than its tokens (M-RoPE: an image of w x h tokens takes max(w, h)
+ * positions). Every index the engine hands llama.cpp as a position (batch positions, cuts of the sequence) goes
+ * through llamac__eng_pos, which reads the slot's media record: the media of the request whose prompt the cache
+ * begins with (the prefix a later request reuses holds the same media at the same places, compared by id). */
+
+/* Makes q's media the slot's record. False out of memory (the record is then empty). */
+bool llamac__eng_media_record(struct eng_slot *s, const struct eng_request *q);
+
+/* The position of the token at index `i` of the slot's cache: i less the positions the recorded media before it save.
+ * Inside a medium (where the engine never cuts): its first position plus i's offset in it, or with M-RoPE its first
+ * position (libmtmd lays out the 2-D ones from there). */
+llamac_pos llamac__eng_pos(const struct eng_slot *s, size_t i);
 
 /* Parks the caches of idle slots (engine_park.c). Engine thread, lock not held. */
 void llamac__eng_park_idle(llamac_engine *e);

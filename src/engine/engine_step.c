@@ -133,7 +133,8 @@ static size_t media_prefix(const struct eng_slot *s, const struct eng_request *q
         bool same = false;
         for (size_t j = 0; j < s->n_media && !same; j++) {
             const struct eng_media *c = &s->media[j];
-            same = c->start == m->start && c->n == m->n && m->id[0] && strcmp(c->id, m->id) == 0;
+            same =
+                c->start == m->start && c->n == m->n && c->n_pos == m->n_pos && m->id[0] && strcmp(c->id, m->id) == 0;
         }
         if (!same || m->start + m->n > lcp) {
             return m->start;
@@ -264,6 +265,18 @@ static void prepare(llamac_engine *e, struct eng_slot *s) {
     if (keep >= q->n_prompt) {
         keep = q->n_prompt - 1; /* decode the last prompt token again: its logits start the generation */
     }
+    /* The record is the request's from here on: the prefix kept holds its media at the same places (media_prefix),
+     * so positions in it are the same under either record. Without it neither the positions after a medium nor the
+     * media the cache holds would be known. */
+    if (!llamac__eng_media_record(s, q)) {
+        llamac__eng_park_drop(e, s);
+        llamac_ctx_seq_rm(e->ctx, s->id, -1, -1);
+        s->n_cache = 0;
+        s->fresh = false;
+        finish_slot(e, s, LLAMAC_FINISH_NONE, LLAMAC_E_NO_MEMORY, "out of memory for the slot's record of the media",
+                    NULL);
+        return;
+    }
     if (keep == 0) {
         llamac__eng_park_drop(e, s);
     } else if (!llamac__eng_unpark(e, s)) {
@@ -273,7 +286,7 @@ static void prepare(llamac_engine *e, struct eng_slot *s) {
     /* A memory that cannot cut a sequence short (recurrent), or one that has already dropped the start of it (a
      * sliding window), cannot serve a prefix: start from nothing. */
     llamac_pos pos_min = -1;
-    if (llamac_ctx_seq_rm(e->ctx, s->id, (llamac_pos)keep, -1) != LLAMAC_OK ||
+    if (llamac_ctx_seq_rm(e->ctx, s->id, llamac__eng_pos(s, keep), -1) != LLAMAC_OK ||
         (keep > 0 && (llamac_ctx_seq_pos_min(e->ctx, s->id, &pos_min) != LLAMAC_OK || pos_min > 0))) {
         keep = 0;
         llamac_ctx_seq_rm(e->ctx, s->id, -1, -1);
@@ -282,18 +295,6 @@ static void prepare(llamac_engine *e, struct eng_slot *s) {
     s->cache_key = q->key;
     s->n_reused = (int32_t)keep;
     memcpy(s->cache + keep, q->prompt + keep, (q->n_prompt - keep) * sizeof *s->cache);
-    if (q->n_media > s->cap_media) {
-        struct eng_media *m = realloc(s->media, q->n_media * sizeof *m);
-        if (m) {
-            s->media = m;
-            s->cap_media = q->n_media;
-        }
-    }
-    /* Out of memory for the record, no medium of this prompt can be matched later: safe, and only slower. */
-    s->n_media = q->n_media <= s->cap_media ? q->n_media : 0;
-    if (s->n_media > 0) {
-        memcpy(s->media, q->media, s->n_media * sizeof *s->media);
-    }
     s->has_pending = false;
     s->out_index = -1;
     s->n_draft = 0;
@@ -679,13 +680,13 @@ static size_t prefill_media(llamac_engine *e, uint64_t key) {
             !(m = media_at(s->req, s->n_cache, NULL))) {
             continue;
         }
-        llama_pos next = 0;
+        llama_pos next = 0, at = llamac__eng_pos(s, s->n_cache);
         s->n_in_batch = m->n;
-        llamac_status st = llamac__mmproj_eval_media(s->req->chunks->proj, e->ctx, s->id, s->req->chunks, m->chunk,
-                                                     (llama_pos)s->n_cache, &next);
+        llamac_status st =
+            llamac__mmproj_eval_media(s->req->chunks->proj, e->ctx, s->id, s->req->chunks, m->chunk, at, &next);
         s->n_in_batch = 0;
         if (st == LLAMAC_E_CANCELLED) {
-            llamac_ctx_seq_rm(e->ctx, s->id, (llamac_pos)s->n_cache, -1);
+            llamac_ctx_seq_rm(e->ctx, s->id, at, -1);
             continue;
         }
         if (st != LLAMAC_OK) {
@@ -775,7 +776,7 @@ static void step(llamac_engine *e) {
         s->n_draft = 0;
         if (s->req && s->has_pending && s->req->key == key) {
             llamac_seq_id seq = s->id;
-            llamac_batch_add(e->batch, s->pending, (llamac_pos)s->n_cache, &seq, 1, true);
+            llamac_batch_add(e->batch, s->pending, llamac__eng_pos(s, s->n_cache), &seq, 1, true);
             s->n_in_batch = 1;
             s->out_index = n_out++;
             if (s->spec_on && draft_room > 0) {
@@ -792,9 +793,10 @@ static void step(llamac_engine *e) {
         size_t left = s->req->n_prompt - s->n_cache;
         size_t take = text < budget ? text : budget;
         llamac_seq_id seq = s->id;
+        llamac_pos pos = llamac__eng_pos(s, s->n_cache); /* text up to the next medium: a position per token */
         for (size_t j = 0; j < take; j++) {
-            size_t pos = s->n_cache + j;
-            llamac_batch_add(e->batch, s->req->prompt[pos], (llamac_pos)pos, &seq, 1, pos + 1 == s->req->n_prompt);
+            size_t at = s->n_cache + j;
+            llamac_batch_add(e->batch, s->req->prompt[at], pos + (llamac_pos)j, &seq, 1, at + 1 == s->req->n_prompt);
         }
         s->n_in_batch = take;
         if (take == left) {
@@ -826,7 +828,7 @@ static void step(llamac_engine *e) {
         for (uint32_t i = 0; i < e->params.n_slots; i++) {
             s = &e->slots[i];
             if (s->req && s->n_in_batch > 0) {
-                llamac_ctx_seq_rm(e->ctx, s->id, (llamac_pos)s->n_cache, -1);
+                llamac_ctx_seq_rm(e->ctx, s->id, llamac__eng_pos(s, s->n_cache), -1);
                 s->n_in_batch = 0;
                 s->n_draft = 0;
             }

@@ -11,6 +11,7 @@
 #include "helpers.h"
 #include "media_fixtures.h"
 
+#include <pthread.h>
 #include <sys/stat.h>
 
 #define MODEL "stories260K-chatml.gguf"
@@ -140,8 +141,7 @@ static void compare_embd(const char *name, const float *e, size_t n_floats, int3
 }
 
 /* With M-RoPE an image advances positions by less than its tokens: a second turn that reuses the first from the cache
- * must continue at the right positions, so its reply equals a fresh session's on the same conversation. The engine,
- * whose positions are token indices, refuses such media. */
+ * must continue at the right positions, so its reply equals a fresh session's on the same conversation. */
 static void chat_mrope(const char *dir) {
     char path[1200];
     snprintf(path, sizeof path, "%s/qwen2vl-64.gguf", dir);
@@ -197,27 +197,223 @@ static void chat_mrope(const char *dir) {
     }
     llamac_chat_free(chat);
     llamac_chat_free(fresh);
-    /* The engine (llamac serve's) places tokens at their indices: it refuses an M-RoPE model's media at submit. */
-    llamac_engine_params ep = llamac_engine_params_default();
-    ep.n_slots = 1;
-    ep.n_ctx = 1024;
-    ep.n_threads = N_THREADS;
-    llamac_engine *e = NULL;
-    llamac_chunks *chunks = NULL;
-    CHECK_OK(llamac_engine_new(m, &ep, &e));
-    CHECK_OK(llamac_mmproj_tokenize(proj, "<__media__>What is it?", 22, LLAMAC_TOKENIZE_ADD_SPECIAL, &img, 1, &chunks));
-    if (e && chunks) {
-        llamac_engine_request er = llamac_engine_request_default();
-        er.chunks = chunks;
-        CHECK_STATUS(llamac_engine_submit(e, &er, NULL), LLAMAC_E_UNSUPPORTED);
-        CHECK_ERROR_HAS("M-RoPE");
-    }
-    llamac_chunks_free(chunks);
-    llamac_engine_free(e);
 done:
     llamac_media_free(img);
     llamac_ctx_free(c1);
     llamac_ctx_free(c2);
+    llamac_mmproj_free(proj);
+    llamac_model_free(m);
+}
+
+/* ---- the engine (llamac serve's) with an M-RoPE model ---- */
+
+/* One engine request's outcome; `then` (when set) is submitted from its first token, so that two run at once. */
+struct eng_run {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    struct test_sink text;
+    llamac_engine_result res;
+    llamac_engine *e;
+    const llamac_engine_request *then;
+    llamac_status then_status;
+};
+
+static bool er_token(const llamac_engine_token *t, void *user_data) {
+    struct eng_run *w = user_data;
+    if (w->then && t->index == 0) {
+        w->then_status = llamac_engine_submit(w->e, w->then, NULL);
+        w->then = NULL;
+    }
+    return test_on_text(t->text, t->len, &w->text);
+}
+
+static void er_done(const llamac_engine_result *r, void *user_data) {
+    struct eng_run *w = user_data;
+    pthread_mutex_lock(&w->lock);
+    w->res = *r;
+    w->res.error = NULL;
+    w->res.stop = NULL;
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void er_init(struct eng_run *w, llamac_engine *e, const llamac_engine_request *then) {
+    memset(w, 0, sizeof *w);
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    w->e = e;
+    w->then = then;
+}
+
+static void er_wait(struct eng_run *w) {
+    pthread_mutex_lock(&w->lock);
+    while (!w->done) {
+        pthread_cond_wait(&w->cond, &w->lock);
+    }
+    pthread_mutex_unlock(&w->lock);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->cond);
+    CHECK_OK(w->res.status);
+}
+
+/* A greedy request of `chunks` on `slot` (-1: any), its outcome into w. */
+static llamac_engine_request er_request(llamac_chunks *chunks, int32_t slot, struct eng_run *w) {
+    llamac_engine_request r = llamac_engine_request_default();
+    r.sampling.temp = 0;
+    r.max_tokens = 16;
+    r.chunks = chunks;
+    r.slot = slot;
+    r.on_token = er_token;
+    r.on_done = er_done;
+    r.user_data = w;
+    return r;
+}
+
+/* Runs request a, and b from a's first token (both at once, in two slots), to the end. */
+static void er_pair(llamac_engine *e, const llamac_engine_request *a, struct eng_run *wa,
+                    const llamac_engine_request *b, struct eng_run *wb) {
+    er_init(wa, e, b);
+    er_init(wb, e, NULL);
+    CHECK_OK(llamac_engine_submit(e, a, NULL));
+    er_wait(wa);
+    CHECK_OK(wa->then_status);
+    CHECK(wa->then == NULL); /* b was submitted */
+    if (wa->then == NULL && wa->then_status == LLAMAC_OK) {
+        er_wait(wb);
+    }
+}
+
+/* The engine places an M-RoPE model's tokens at its positions (an image of w x h tokens advances them by max(w, h)):
+ * two requests with images at once in two slots answer what llama-mtmd-cli answers (the references the cases above
+ * tie llamac_generate_media to); sent again, each reuses its slot's cache, the image included, one of them after its
+ * cache was parked in host memory while the other slot generated, with the same answer; and a second turn that
+ * shares the first's prefix with the image reuses it and answers as llamac_generate_media does on the whole
+ * conversation. */
+static void engine_mrope(const char *dir, const char *ref_dir) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/qwen2vl-64.gguf", dir);
+    struct stat sb;
+    if (stat(path, &sb) != 0) {
+        return;
+    }
+    llamac_model *m = NULL;
+    llamac_mmproj *proj = NULL;
+    llamac_context *ctx = NULL;
+    llamac_engine *e = NULL;
+    llamac_media *img[2] = { NULL, NULL };
+    llamac_chunks *c[2] = { NULL, NULL }, *c2 = NULL;
+    char *prompt[2] = { NULL, NULL }, *ref[2] = { NULL, NULL }, *turn2 = NULL;
+    const char *text[2] = { "Look: <__media__> What is it?", "<__media__>Describe it" };
+    const char *file[2] = { "gradient-32x32.png", "stripes-64x16.png" };
+    const char *ref_name[2] = { "mrope", "mrope-wide" };
+    const unsigned flags = LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL;
+    CHECK_OK(llamac_model_load(path, NULL, &m));
+    llamac_mmproj_params mp = llamac_mmproj_params_default();
+    mp.n_threads = N_THREADS;
+    mp.flash_attn = LLAMAC_FLASH_ATTN_OFF;
+    mp.warmup = false;
+    snprintf(path, sizeof path, "%s/mmproj-qwen2vl.gguf", dir);
+    if (m) {
+        CHECK_OK(llamac_mmproj_load(m, path, &mp, &proj));
+    }
+    if (!proj) {
+        goto done;
+    }
+    llamac_ctx_params cp = llamac_ctx_params_default();
+    cp.n_ctx = 1024;
+    cp.n_threads = N_THREADS;
+    cp.flash_attn = LLAMAC_FLASH_ATTN_OFF;
+    CHECK_OK(llamac_ctx_new(m, &cp, &ctx));
+    llamac_engine_params ep = llamac_engine_params_default();
+    ep.n_slots = 2;
+    ep.n_ctx = 2048;
+    ep.n_threads = N_THREADS;
+    ep.flash_attn = LLAMAC_FLASH_ATTN_OFF;
+    CHECK_OK(llamac_engine_new(m, &ep, &e));
+    for (int i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, file[i]);
+        CHECK_OK(llamac_media_from_file(proj, path, &img[i]));
+        prompt[i] = chat_prompt(m, text[i]);
+        if (img[i] && prompt[i]) {
+            CHECK_OK(llamac_mmproj_tokenize(proj, prompt[i], strlen(prompt[i]), flags, &img[i], 1, &c[i]));
+        }
+        snprintf(path, sizeof path, "%s/%s.txt", ref_dir, ref_name[i]);
+        size_t n = 0;
+        ref[i] = test_read_file(path, &n);
+        CHECK(ref[i] != NULL && n > 0);
+    }
+    if (!ctx || !e || !c[0] || !c[1] || !ref[0] || !ref[1]) {
+        goto done;
+    }
+    /* Both at once, in two slots: llama-mtmd-cli's answers. */
+    struct eng_run wa, wb;
+    llamac_engine_request ra = er_request(c[0], -1, &wa), rb = er_request(c[1], -1, &wb);
+    er_pair(e, &ra, &wa, &rb, &wb);
+    CHECK_STR(wa.text.text, ref[0]);
+    CHECK_STR(wb.text.text, ref[1]);
+    CHECK(wa.res.slot != wb.res.slot);
+    for (int i = 0; i < 2; i++) {
+        const struct eng_run *w = i == 0 ? &wa : &wb;
+        CHECK_INT(w->res.usage.prompt_tokens, (int32_t)llamac_chunks_n_tokens(c[i])); /* tokens, not positions */
+        CHECK(llamac_chunks_n_pos(c[i]) < (llamac_pos)llamac_chunks_n_tokens(c[i]));
+        CHECK_INT(w->res.usage.cached_tokens, 0);
+    }
+    int32_t slot_a = wa.res.slot, slot_b = wb.res.slot;
+    struct test_sink first_a = wa.text;
+    /* Again, each on its slot, the second while the first generates: everything but the last prompt token is reused,
+     * the image included; the second slot's cache had been parked while the first request ran. */
+    llamac_engine_stats before, after;
+    CHECK_OK(llamac_engine_get_stats(e, &before));
+    ra = er_request(c[0], slot_a, &wa);
+    rb = er_request(c[1], slot_b, &wb);
+    er_pair(e, &ra, &wa, &rb, &wb);
+    CHECK_OK(llamac_engine_get_stats(e, &after));
+    CHECK_STR(wa.text.text, ref[0]);
+    CHECK_STR(wb.text.text, ref[1]);
+    CHECK_INT(wa.res.usage.cached_tokens, wa.res.usage.prompt_tokens - 1);
+    CHECK_INT(wb.res.usage.cached_tokens, wb.res.usage.prompt_tokens - 1);
+    CHECK(after.slots_restored > before.slots_restored);
+    /* A second turn: the first prompt, its answer, another question. */
+    const char *next = "<|im_end|>\n<|im_start|>user\nAnd the colours?<|im_end|>\n<|im_start|>assistant\n";
+    size_t len = strlen(prompt[0]) + first_a.len + strlen(next);
+    turn2 = malloc(len + 1);
+    CHECK(turn2 != NULL);
+    if (!turn2) {
+        goto done;
+    }
+    snprintf(turn2, len + 1, "%s%s%s", prompt[0], first_a.text, next);
+    struct test_sink fresh = { .len = 0 };
+    llamac_generate_params gp = llamac_generate_params_default();
+    gp.max_tokens = 16;
+    gp.sampling.temp = 0;
+    gp.tokenize_flags = flags;
+    gp.on_text = test_on_text;
+    gp.user_data = &fresh;
+    CHECK_OK(llamac_generate_media(ctx, proj, turn2, len, &img[0], 1, &gp, NULL));
+    CHECK_OK(llamac_mmproj_tokenize(proj, turn2, len, flags, &img[0], 1, &c2));
+    if (c2) {
+        ra = er_request(c2, slot_a, &wa);
+        er_init(&wa, e, NULL);
+        CHECK_OK(llamac_engine_submit(e, &ra, NULL));
+        er_wait(&wa);
+        CHECK_STR(wa.text.text, fresh.text);
+        CHECK(wa.res.usage.cached_tokens >= (int32_t)llamac_chunks_n_tokens(c[0]));
+        fprintf(stderr, "%-12s turn 2 (%d of %d prompt tokens reused) %s\n", "mrope engine", wa.res.usage.cached_tokens,
+                wa.res.usage.prompt_tokens, wa.text.text);
+    }
+done:
+    llamac_engine_free(e);
+    for (int i = 0; i < 2; i++) {
+        llamac_chunks_free(c[i]);
+        llamac_media_free(img[i]);
+        free(prompt[i]);
+        free(ref[i]);
+    }
+    llamac_chunks_free(c2);
+    free(turn2);
+    llamac_ctx_free(ctx);
     llamac_mmproj_free(proj);
     llamac_model_free(m);
 }
@@ -397,6 +593,7 @@ int main(int argc, char **argv) {
     }
     fclose(cases);
     chat_mrope(dir);
+    engine_mrope(dir, ref_dir);
     CHECK(n_cases + n_skipped >= 8);
     CHECK(n_cases >= 6);
     CHECK(other_differs); /* other images, other text: the image reaches the model */
