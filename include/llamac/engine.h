@@ -97,10 +97,13 @@ typedef struct llamac_engine_params {
                                 ends with LLAMAC_FINISH_CONTEXT_FULL when the next token would not fit */
 
     uint32_t spec_batch_max; /* speculative decoding under load: a step drafts for its generating slots (requests with
-                                spec on) only while its batch of generating tokens, drafts included, stays within
-                                this many tokens, so that a wide batch (many streams, where one decode already reads
-                                the weights for many tokens) is not made wider by guesses (default 16; 0: never
-                                draft) */
+                                spec on) only while a token for each slot with work (prefilling slots included: they
+                                generate within a few steps) and the drafts stay within this many tokens, shared
+                                equally among the drafting slots, so that a wide batch (many streams, where one decode
+                                already reads the weights for many tokens) is not made wider by guesses (default 16; 0:
+                                never draft). A slot kept from drafting feeds the draft model nothing; when it may
+                                draft again, the draft model catches up on its text only if the request may still
+                                generate as many tokens (or at its first token: its prompt) */
     /* Speculative decoding with a draft model: a smaller model sharing this one's vocabulary (checked at creation as
      * llamac_model_check_draft checks; borrowed for llamac_engine_new, the engine's draft context holds a reference),
      * decoded in a context of its own with one sequence per slot, for the requests that ask for it
@@ -256,7 +259,8 @@ typedef struct llamac_engine_request {
      * shorter than n_min, verified in the step's batch with the other slots' tokens and prompt chunks; the rejected
      * drafts' KV cells are removed. Output is the same as without (greedy: byte-identical). A draft model
      * (spec_draft below) decodes in the engine's own draft context: spec.draft must be NULL (LLAMAC_E_UNSUPPORTED
-     * otherwise). A prompt with media is served without drafts. Drafts are made only while the step's batch is
+     * otherwise); the drafting slots' decodes of it are batched (one for their catch-ups, then one per draft
+     * position). A prompt with media is served without drafts. Drafts are made only while the step's batch is
      * narrow (llamac_engine_params.spec_batch_max). Default llamac_spec_params_default(): off */
     llamac_spec_params spec;
     bool spec_draft; /* the engine's draft model drafts (when n-gram lookup, if on, finds nothing), its greedy guess
@@ -396,6 +400,9 @@ typedef struct llamac_engine_stats {
     uint64_t draft_tokens;       /* speculative decoding: drafted tokens verified */
     uint64_t draft_accepted;     /* of which the target accepted */
     uint64_t drafts;             /* drafts verified (a slot's draft in a step) */
+    uint64_t draft_model_tokens; /* tokens the draft model decoded (llamac_engine_params.draft_model): the slots' text
+                                    it caught up on and the tokens it drafted */
+    uint64_t draft_decodes;      /* the draft context's decodes (each holds the tokens of every slot drafting) */
 } llamac_engine_stats;
 
 /* Fills *out. Errors: LLAMAC_E_INVALID_ARGUMENT. Thread-safe. */

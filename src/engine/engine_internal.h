@@ -103,6 +103,7 @@ struct eng_slot {
     bool has_pending;
     bool spec_on;                              /* the request drafts (spec on, a text-only prompt) */
     llamac__drafter drafter;                   /* its draft source (spec.c), while spec_on */
+    llamac__draft_job job;                     /* its part of the step's drafting round (d NULL: none) */
     llamac_token draft[LLAMAC_SPEC_MAX_DRAFT]; /* drafted tokens in this step's batch after `pending` */
     size_t n_draft;
     int32_t n_drafted, n_accepted; /* the request's drafted tokens and those accepted (usage) */

@@ -18,6 +18,7 @@
 #include "media/media_internal.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -704,33 +705,116 @@ static size_t prefill_media(llamac_engine *e, uint64_t key) {
     return done;
 }
 
-/* Drafts up to `room` tokens to follow the slot's pending token (spec.c's proposal over its prompt and output) and
- * adds them to the batch after it, each with an output to verify it by. Never past what the request may still
- * generate or its context holds (the token after the last draft comes from the same decode and must fit, without a
- * context shift). Returns the tokens drafted (s->n_draft). */
-static size_t draft_into_batch(llamac_engine *e, struct eng_slot *s, size_t room) {
+/* The tokens the slot's draft model may catch up on before it drafts (llamac__drafter.catchup_max): at the slot's
+ * first chance to draft, its prompt (and the token after it), as any speculation pays at the start; later, no more
+ * than the request may still generate. A slot that the batch-width policy kept from drafting has fed the draft
+ * model nothing meanwhile, and catching up its whole text for the last few tokens of a request (the end of a burst
+ * of streams, the stragglers drafting while the batch narrows) costs the draft model a prefill of every stream's
+ * text and can save at most those few steps. */
+static size_t catchup_max(const llamac_engine *e, const struct eng_slot *s) {
+    if (s->n_generated <= 1) {
+        return SIZE_MAX;
+    }
+    const struct eng_request *q = s->req;
+    if (q->max_tokens >= 0) {
+        return (size_t)(q->max_tokens - s->n_generated);
+    }
+    return e->n_ctx_slot > s->n_cache ? e->n_ctx_slot - s->n_cache : 0;
+}
+
+/* The tokens this step's generating slots (of adapter key `key`) may draft in all: the room left in
+ * spec_batch_max after a token for each slot with work, the prefilling ones included (each generates within a few
+ * steps, and its prompt chunk already widens the batch: at the start of a burst of streams the first to finish its
+ * prompt does not draft while the others' prompts go in), and at most half of the batch's room beyond a token per
+ * slot (prompt chunks keep the rest). 0 when no generating slot has speculation on. */
+static size_t draft_room(const llamac_engine *e, uint64_t key) {
+    size_t width = 0;
+    bool drafting = false;
+    for (uint32_t i = 0; i < e->params.n_slots; i++) {
+        const struct eng_slot *s = &e->slots[i];
+        if (s->req && s->req->key == key && has_work(s)) {
+            width++;
+            drafting = drafting || (s->has_pending && s->spec_on);
+        }
+    }
+    size_t room = drafting && e->params.spec_batch_max > width ? e->params.spec_batch_max - width : 0;
+    size_t spare = (e->n_batch - e->params.n_slots) / 2;
+    return room < spare ? room : spare;
+}
+
+/* The most tokens the slot may draft in this step: never past what the request may still generate or its context
+ * holds (the token after the last draft comes from the same decode and must fit, without a context shift). */
+static size_t draft_cap(const llamac_engine *e, const struct eng_slot *s) {
     const struct eng_request *q = s->req;
     if (s->n_cache + 3 > e->n_ctx_slot) {
         return 0;
     }
-    size_t fit = e->n_ctx_slot - s->n_cache - 3;
-    room = room < fit ? room : fit;
+    size_t cap = e->n_ctx_slot - s->n_cache - 3;
     if (q->max_tokens >= 0) {
-        size_t left = (size_t)(q->max_tokens - s->n_generated); /* >= 1: the pending token was not the last */
-        room = room < left - 1 ? room : left - 1;
+        size_t left = (size_t)(q->max_tokens - s->n_generated) - 1; /* the pending token was not the last */
+        cap = cap < left ? cap : left;
     }
-    s->cache[s->n_cache] = s->pending; /* the text to draft from ends with it (the cache has a spare entry) */
-    size_t n = 0;
-    if (room == 0 || llamac__drafter_propose(&s->drafter, s->cache, s->n_cache + 1, s->draft, room, &n) != LLAMAC_OK) {
-        return 0; /* n-gram lookup does not fail; a draft that fails is no draft */
+    return cap;
+}
+
+/* Whether the slot drafts in this step's batch of adapter key `key`, if there is room. */
+static bool drafts_in(const struct eng_slot *s, uint64_t key) {
+    return s->req && s->has_pending && s->req->key == key && s->spec_on;
+}
+
+/* Drafts the tokens to follow the pending token of each of this step's slots with speculation on (spec.c's
+ * proposals over its prompt and output, made together: each decode of the draft model holds the tokens of every
+ * slot drafting with it), `room` tokens shared equally among them, the remainder to the first from `first` on
+ * (which goes round the slots from step to step). Sets every slot's n_draft (0: none). */
+static void draft_slots(llamac_engine *e, uint64_t key, size_t room, uint32_t first) {
+    size_t n_spec = 0;
+    for (uint32_t i = 0; i < e->params.n_slots; i++) {
+        e->slots[i].n_draft = 0;
+        e->slots[i].job.d = NULL;
+        n_spec += drafts_in(&e->slots[i], key);
     }
-    llamac_seq_id seq = s->id;
-    for (size_t j = 0; j < n; j++) {
-        llamac_batch_add(e->batch, s->draft[j], (llamac_pos)(s->n_cache + 1 + j), &seq, 1, true);
+    if (room == 0 || n_spec == 0) {
+        return;
     }
-    s->n_draft = n;
-    s->n_in_batch += n;
-    return n;
+    size_t share = room / n_spec, extra = room % n_spec;
+    llamac__draft_job *jobs = NULL, **tail = &jobs;
+    for (uint32_t k = 0; k < e->params.n_slots; k++) {
+        struct eng_slot *s = &e->slots[(first + k) % e->params.n_slots];
+        if (!drafts_in(s, key)) {
+            continue;
+        }
+        size_t max = share + (extra > 0), cap = draft_cap(e, s);
+        extra -= extra > 0;
+        max = max < cap ? max : cap;
+        if (max == 0) {
+            continue;
+        }
+        s->cache[s->n_cache] = s->pending; /* the text to draft from ends with it (the cache has a spare entry) */
+        s->drafter.catchup_max = catchup_max(e, s);
+        llamac__draft_job *j = &s->job;
+        memset(j, 0, sizeof *j);
+        j->d = &s->drafter;
+        j->h = s->cache;
+        j->n = s->n_cache + 1;
+        j->out = s->draft;
+        j->max = max;
+        *tail = j;
+        tail = &j->next;
+    }
+    uint64_t tokens = 0, decodes = 0;
+    if (jobs) {
+        llamac__drafters_propose(jobs, &tokens, &decodes); /* a draft that fails is no draft (n_out 0) */
+    }
+    if (decodes > 0) {
+        pthread_mutex_lock(&e->lock);
+        e->stats.draft_model_tokens += tokens;
+        e->stats.draft_decodes += decodes;
+        pthread_mutex_unlock(&e->lock);
+    }
+    for (uint32_t i = 0; i < e->params.n_slots; i++) {
+        struct eng_slot *s = &e->slots[i];
+        s->n_draft = s->job.d ? s->job.n_out : 0;
+    }
 }
 
 /* Builds and decodes one batch, then samples every slot that has an output in it. */
@@ -753,36 +837,26 @@ static void step(llamac_engine *e) {
     }
     int32_t n_out = 0;
     size_t n_prompt_tokens = 0;
-    size_t n_gen = 0; /* generating slots in this step: the batch's width before drafts */
-    bool drafting = false;
-    for (uint32_t i = 0; i < e->params.n_slots; i++) {
-        const struct eng_slot *s = &e->slots[i];
-        if (s->req && s->has_pending && s->req->key == key) {
-            n_gen++;
-            drafting = drafting || s->spec_on;
-        }
-    }
-    /* The policy under load: drafts only while the generating tokens, drafts included, stay within spec_batch_max
-     * (and within half of the batch's room beyond a token per slot: prompt chunks keep the rest). */
-    size_t draft_room = drafting && e->params.spec_batch_max > n_gen ? e->params.spec_batch_max - n_gen : 0;
-    size_t spare = (e->n_batch - e->params.n_slots) / 2;
-    draft_room = draft_room < spare ? draft_room : spare;
+    /* The policy under load: drafts only while the slots' tokens, drafts included, stay within spec_batch_max. */
+    size_t room = draft_room(e, key);
     /* With drafting room, who drafts first goes round the slots from step to step. */
-    uint32_t first = draft_room > 0 ? (uint32_t)(e->stats.steps % e->params.n_slots) : 0;
+    uint32_t first = room > 0 ? (uint32_t)(e->stats.steps % e->params.n_slots) : 0;
+    draft_slots(e, key, room, first);
     for (uint32_t j = 0; j < e->params.n_slots; j++) {
         struct eng_slot *s = &e->slots[(first + j) % e->params.n_slots];
         s->n_in_batch = 0;
         s->out_index = -1;
-        s->n_draft = 0;
         if (s->req && s->has_pending && s->req->key == key) {
+            /* the pending token, then its draft, each with an output to verify it by */
             llamac_seq_id seq = s->id;
-            llamac_batch_add(e->batch, s->pending, llamac__eng_pos(s, s->n_cache), &seq, 1, true);
-            s->n_in_batch = 1;
-            s->out_index = n_out++;
-            if (s->spec_on && draft_room > 0) {
-                draft_room -= draft_into_batch(e, s, draft_room);
-                n_out += (int32_t)s->n_draft;
+            llamac_pos at = llamac__eng_pos(s, s->n_cache); /* drafts only without media: their positions follow */
+            llamac_batch_add(e->batch, s->pending, at, &seq, 1, true);
+            for (size_t d = 0; d < s->n_draft; d++) {
+                llamac_batch_add(e->batch, s->draft[d], at + 1 + (llamac_pos)d, &seq, 1, true);
             }
+            s->n_in_batch = 1 + s->n_draft;
+            s->out_index = n_out;
+            n_out += 1 + (int32_t)s->n_draft;
         }
     }
     size_t budget = e->chunk, text = 0;

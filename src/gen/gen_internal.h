@@ -30,6 +30,11 @@ typedef struct llamac__drafter {
      * instead of one per token, while one that is right now and then keeps drafting. */
     uint32_t misses, skip;
     bool from_model; /* the last proposal came from the draft model */
+    /* The most tokens a proposal may catch the draft sequence up by (decode what it lacks of the text) before the
+     * model drafts; a proposal that would need more gets no model draft, and no miss. SIZE_MAX (what start sets):
+     * no limit. The engine lowers it for a slot that fell behind while it could not draft (spec.c). */
+    size_t catchup_max;
+    llamac_batch *batch; /* for the draft context's decodes (n_batch tokens), with a draft model */
 } llamac__drafter;
 
 #define LLAMAC__DRAFT_MISSES 4
@@ -56,6 +61,32 @@ void llamac__drafter_free(llamac__drafter *d);
  * context's decode errors. */
 llamac_status llamac__drafter_propose(llamac__drafter *d, const llamac_token *h, size_t n, llamac_token *out,
                                       size_t max, size_t *n_out);
+
+/* One drafter's part of a round of proposals made together (llamac__drafters_propose). */
+typedef struct llamac__draft_job {
+    llamac__drafter *d;
+    const llamac_token *h; /* the text to follow: h[0..n) */
+    size_t n;
+    llamac_token *out; /* room for max tokens */
+    size_t max;
+    struct llamac__draft_job *next; /* the round's next job, or NULL */
+    size_t n_out;                   /* the proposal's length (set by the round) */
+    /* spec.c's, during the round */
+    size_t room, keep;
+    int32_t out_i;
+    llamac_token top;
+    float prob;
+    bool live;
+    struct llamac__draft_job *next_model;
+} llamac__draft_job;
+
+/* Proposes for every job of the list `jobs` as llamac__drafter_propose does for one: n-gram lookup, else the draft
+ * model (unless it backs off or catching up would take more than catchup_max tokens). The drafters whose draft model
+ * drafts share one draft context (every job's d->p->draft the same, the sequences distinct): they catch up on their
+ * texts in one batch (or as many as n_batch needs), then draft one position per decode for all of them. Adds the
+ * draft context's decoded tokens and decodes to *n_tokens and *n_decodes. Errors: the draft context's decode errors
+ * (every job drafting with the model then proposes nothing). */
+llamac_status llamac__drafters_propose(llamac__draft_job *jobs, uint64_t *n_tokens, uint64_t *n_decodes);
 /* Tells the drafter how its last proposal of n_drafted tokens fared: n_accepted of them were the target's own. */
 void llamac__drafter_verified(llamac__drafter *d, size_t n_drafted, size_t n_accepted);
 /* Evaluates a prompt into sequence `seq` after the positions the generation kept, leaving logits for its last

@@ -4,11 +4,14 @@
  *
  * The drafter only proposes; whoever verifies (llamac_generate's loop) samples every token with the target's own
  * chain, so a bad draft costs time, never correctness. The draft model's sequence is kept in step with the text by
- * token comparison, like the engine's prompt cache: each proposal decodes only what the draft sequence lacks.
+ * token comparison, like the engine's prompt cache: each proposal decodes only what the draft sequence lacks. The
+ * engine proposes for all its drafting slots at once (llamac__drafters_propose): their draft sequences share one
+ * context, so one batch holds every catch-up and one decode per draft position every token drafted next.
  */
 #include "gen/gen_internal.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,15 +120,20 @@ llamac_status llamac__drafter_start(llamac__drafter *d, const llamac_spec_params
     memset(d, 0, sizeof *d);
     d->p = p;
     d->seq = seq;
+    d->catchup_max = SIZE_MAX;
     if (p->draft) {
         d->cap = llama_n_ctx_seq(p->draft->lc);
         d->cache = malloc(d->cap * sizeof *d->cache);
-        if (!d->cache) {
-            return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory for the draft model's token list");
+        if (!d->cache || llamac_batch_new(p->draft->info.n_batch, 1, &d->batch) != LLAMAC_OK) {
+            free(d->cache);
+            d->cache = NULL;
+            return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory for the draft model's token list and batch");
         }
         if (!llama_memory_seq_rm(llama_get_memory(p->draft->lc), seq, -1, -1)) {
             free(d->cache);
             d->cache = NULL;
+            llamac_batch_free(d->batch);
+            d->batch = NULL;
             return llamac__fail(LLAMAC_E_UNSUPPORTED, "the draft model's memory cannot be cleared");
         }
     }
@@ -138,6 +146,8 @@ void llamac__drafter_free(llamac__drafter *d) {
     }
     free(d->cache);
     d->cache = NULL;
+    llamac_batch_free(d->batch);
+    d->batch = NULL;
 }
 
 /* The tokens that followed the latest earlier occurrence of the text's last ngram_max..ngram_min tokens. */
@@ -158,11 +168,11 @@ static size_t ngram_draft(const llamac_spec_params *p, const llamac_token *h, si
     return 0;
 }
 
-/* The most likely token of the draft context's last output and its probability. */
-static llamac_status draft_top(llamac_context *dc, llamac_token *tok, float *prob) {
+/* The most likely token of output i of the draft context's last decode and its probability. */
+static llamac_status draft_top(llamac_context *dc, int32_t i, llamac_token *tok, float *prob) {
     const float *lg = NULL;
     size_t nv = 0;
-    llamac_status st = llamac_ctx_logits(dc, -1, &lg, &nv);
+    llamac_status st = llamac_ctx_logits(dc, i, &lg, &nv);
     if (st != LLAMAC_OK) {
         return st;
     }
@@ -179,81 +189,178 @@ static llamac_status draft_top(llamac_context *dc, llamac_token *tok, float *pro
     return LLAMAC_OK;
 }
 
-/* The draft model's greedy continuation of h[0..n), while its top probability stays at least p_min. */
-static llamac_status model_draft(llamac__drafter *d, const llamac_token *h, size_t n, llamac_token *out, size_t max,
-                                 size_t *n_out) {
-    llamac_context *dc = d->p->draft;
-    if (n + max >= d->cap) {
-        return LLAMAC_OK; /* the draft's context is full: no draft, the target goes on alone */
-    }
-    /* Keep what the draft sequence shares with the text; decode the rest (at least the last token, for logits). */
+/* What the draft sequence keeps of the text h[0..n) (n >= 1): the prefix it shares with it, but not the last token,
+ * which is decoded again for its logits. */
+static size_t draft_keep(const llamac__drafter *d, const llamac_token *h, size_t n) {
     size_t keep = llamac__common_prefix(d->cache, d->n_cache, h, n);
-    if (keep >= n) {
-        keep = n - 1;
+    return keep < n ? keep : n - 1;
+}
+
+/* A batch of the draft context shared by the jobs drafting with the model in a round. */
+struct draft_round {
+    llamac_context *dc;
+    llamac_batch *b;
+    llamac__draft_job *head; /* the jobs drafting with the model (next_model) */
+    int32_t n_out;           /* outputs in the batch */
+    uint64_t *n_tokens, *n_decodes;
+};
+
+/* Decodes the round's batch and reads the top token of each output it held into its job. */
+static llamac_status round_decode(struct draft_round *r) {
+    size_t n = llamac_batch_size(r->b);
+    if (n == 0) {
+        return LLAMAC_OK;
     }
-    if (!llama_memory_seq_rm(llama_get_memory(dc->lc), d->seq, (llama_pos)keep, -1)) {
-        return llamac__fail(LLAMAC_E_UNSUPPORTED, "the draft model's memory cannot drop positions from %zu on", keep);
+    *r->n_tokens += n;
+    (*r->n_decodes)++;
+    llamac_status st = llamac_ctx_decode_batch(r->dc, r->b);
+    llamac_batch_clear(r->b);
+    r->n_out = 0;
+    for (llamac__draft_job *j = r->head; j; j = j->next_model) {
+        if (j->out_i >= 0 && st == LLAMAC_OK) {
+            st = draft_top(r->dc, j->out_i, &j->top, &j->prob);
+        }
+        j->out_i = -1;
     }
-    d->n_cache = keep;
-    llamac_status st = llamac_ctx_decode(dc, d->seq, h + keep, n - keep);
-    if (st != LLAMAC_OK) {
+    return st;
+}
+
+/* Adds token t at position pos of j's sequence to the round's batch, decoding the batch first when it is full. */
+static llamac_status round_add(struct draft_round *r, llamac__draft_job *j, llamac_token t, size_t pos, bool output) {
+    llamac_status st = LLAMAC_OK;
+    if (llamac_batch_size(r->b) >= r->dc->info.n_batch && (st = round_decode(r)) != LLAMAC_OK) {
         return st;
     }
-    memcpy(d->cache + keep, h + keep, (n - keep) * sizeof *d->cache);
-    d->n_cache = n;
-    for (;;) {
-        llamac_token tok;
-        float prob;
-        if ((st = draft_top(dc, &tok, &prob)) != LLAMAC_OK) {
+    llamac_seq_id seq = j->d->seq;
+    if ((st = llamac_batch_add(r->b, t, (llamac_pos)pos, &seq, 1, output)) == LLAMAC_OK && output) {
+        j->out_i = r->n_out++;
+    }
+    return st;
+}
+
+/* The draft model's greedy continuations for the jobs from `head` on (next_model), each while its top probability
+ * stays at least its p_min: first every sequence catches up on what it lacks of its text (one batch, or as many as
+ * n_batch needs), then one decode per draft position holds the next token of every sequence still drafting. */
+static llamac_status model_drafts(struct draft_round *r) {
+    llama_memory_t mem = llama_get_memory(r->dc->lc);
+    llamac_status st = LLAMAC_OK;
+    for (llamac__draft_job *j = r->head; j && st == LLAMAC_OK; j = j->next_model) {
+        llamac__drafter *d = j->d;
+        if (!llama_memory_seq_rm(mem, d->seq, (llama_pos)j->keep, -1)) {
+            return llamac__fail(LLAMAC_E_UNSUPPORTED, "the draft model's memory cannot drop positions from %zu on",
+                                j->keep);
+        }
+        d->n_cache = j->keep;
+        for (size_t i = j->keep; i < j->n && st == LLAMAC_OK; i++) {
+            st = round_add(r, j, j->h[i], i, i + 1 == j->n);
+        }
+    }
+    if (st != LLAMAC_OK || (st = round_decode(r)) != LLAMAC_OK) {
+        return st;
+    }
+    for (llamac__draft_job *j = r->head; j; j = j->next_model) {
+        memcpy(j->d->cache + j->keep, j->h + j->keep, (j->n - j->keep) * sizeof *j->h);
+        j->d->n_cache = j->n;
+        j->live = true;
+    }
+    for (bool any = true; any;) {
+        any = false;
+        for (llamac__draft_job *j = r->head; j; j = j->next_model) {
+            if (!j->live || j->prob < j->d->p->p_min) {
+                j->live = false;
+                continue;
+            }
+            j->out[j->n_out++] = j->top;
+            if (j->n_out >= j->room) {
+                j->live = false;
+                continue;
+            }
+            if ((st = round_add(r, j, j->top, j->d->n_cache, true)) != LLAMAC_OK) {
+                return st;
+            }
+            j->d->cache[j->d->n_cache++] = j->top;
+            any = true;
+        }
+        if (any && (st = round_decode(r)) != LLAMAC_OK) {
             return st;
         }
-        if (prob < d->p->p_min) {
-            break;
-        }
-        out[(*n_out)++] = tok;
-        if (*n_out >= max) {
-            break;
-        }
-        if ((st = llamac_ctx_decode(dc, d->seq, &tok, 1)) != LLAMAC_OK) {
-            return st;
-        }
-        d->cache[d->n_cache++] = tok;
     }
     return LLAMAC_OK;
 }
 
-llamac_status llamac__drafter_propose(llamac__drafter *d, const llamac_token *h, size_t n, llamac_token *out,
-                                      size_t max, size_t *n_out) {
-    *n_out = 0;
-    if (max > (size_t)d->p->n_max) {
-        max = (size_t)d->p->n_max;
-    }
-    if (max == 0 || n == 0) {
-        return LLAMAC_OK;
-    }
-    if (d->p->ngram) {
-        *n_out = ngram_draft(d->p, h, n, out, max);
-    }
-    d->from_model = false;
-    if (*n_out == 0 && d->p->draft) {
+llamac_status llamac__drafters_propose(llamac__draft_job *jobs, uint64_t *n_tokens, uint64_t *n_decodes) {
+    struct draft_round r;
+    memset(&r, 0, sizeof r);
+    r.n_tokens = n_tokens;
+    r.n_decodes = n_decodes;
+    llamac__draft_job **tail = &r.head;
+    for (llamac__draft_job *j = jobs; j; j = j->next) {
+        llamac__drafter *d = j->d;
+        j->n_out = 0;
+        j->out_i = -1;
+        j->live = false;
+        j->next_model = NULL;
+        j->room = j->max < (size_t)d->p->n_max ? j->max : (size_t)d->p->n_max;
+        d->from_model = false;
+        if (j->room == 0 || j->n == 0) {
+            continue;
+        }
+        if (d->p->ngram) {
+            j->n_out = ngram_draft(d->p, j->h, j->n, j->out, j->room);
+        }
+        if (j->n_out > 0 || !d->p->draft) {
+            continue;
+        }
         if (d->skip > 0) {
             d->skip--;
-            return LLAMAC_OK;
+            continue;
         }
-        llamac_status st = model_draft(d, h, n, out, max, n_out);
-        if (st != LLAMAC_OK) {
-            *n_out = 0;
-            return st;
+        if (j->n + j->room >= d->cap) {
+            continue; /* the draft's context is full: no draft, the target goes on alone */
+        }
+        j->keep = draft_keep(d, j->h, j->n);
+        if (j->n - j->keep > d->catchup_max) {
+            continue; /* the catch-up would cost more than the drafts could save: no draft, no miss */
         }
         d->from_model = true;
+        r.dc = d->p->draft;
+        r.b = r.b ? r.b : d->batch;
+        *tail = j;
+        tail = &j->next_model;
     }
-    if (*n_out < (size_t)d->p->n_min) {
-        *n_out = 0;
+    llamac_status st = r.head ? model_drafts(&r) : LLAMAC_OK;
+    for (llamac__draft_job *j = jobs; j; j = j->next) {
+        llamac__drafter *d = j->d;
+        if (st != LLAMAC_OK && d->from_model) {
+            /* what the failed decodes left in the sequence is unknown: the next proposal catches up from nothing */
+            llama_memory_seq_rm(llama_get_memory(r.dc->lc), d->seq, -1, -1);
+            d->n_cache = 0;
+            j->n_out = 0;
+            continue;
+        }
+        if (j->n_out < (size_t)d->p->n_min) {
+            j->n_out = 0;
+        }
+        if (d->from_model && j->n_out == 0) {
+            llamac__drafter_verified(d, 1, 0); /* a decode that gave no draft: as a rejected one */
+        }
     }
-    if (d->from_model && *n_out == 0) {
-        llamac__drafter_verified(d, 1, 0); /* a decode that gave no draft: as a rejected one */
-    }
-    return LLAMAC_OK;
+    return st;
+}
+
+llamac_status llamac__drafter_propose(llamac__drafter *d, const llamac_token *h, size_t n, llamac_token *out,
+                                      size_t max, size_t *n_out) {
+    llamac__draft_job j;
+    memset(&j, 0, sizeof j);
+    j.d = d;
+    j.h = h;
+    j.n = n;
+    j.out = out;
+    j.max = max;
+    uint64_t tokens = 0, decodes = 0;
+    llamac_status st = llamac__drafters_propose(&j, &tokens, &decodes);
+    *n_out = j.n_out;
+    return st;
 }
 
 void llamac__drafter_verified(llamac__drafter *d, size_t n_drafted, size_t n_accepted) {

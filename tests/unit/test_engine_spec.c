@@ -133,6 +133,29 @@ static llamac_token *tokens_of(const char *text, size_t *n) {
     return t;
 }
 
+/* Holds the engine: a one-token request whose token callback waits until gate_open, so that the requests submitted
+ * meanwhile are admitted together. */
+static void gate_hold(llamac_engine *e, struct sink *gate, const llamac_token *tok) {
+    llamac_engine_request g = greedy(gate, 1, 0);
+    g.prompt = tok;
+    g.n_prompt = 2;
+    gate->hold = true;
+    CHECK_OK(llamac_engine_submit(e, &g, NULL));
+    pthread_mutex_lock(&mu);
+    while (!gate->held) {
+        pthread_cond_wait(&cv, &mu);
+    }
+    pthread_mutex_unlock(&mu);
+}
+
+static void gate_open(struct sink *gate) {
+    pthread_mutex_lock(&mu);
+    gate->hold = false;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+    wait_done(gate);
+}
+
 /* Stories that repeat themselves (n-gram lookup finds long matches in them) and one that does not. */
 static const char *const prompts[4] = {
     "Tom had a red ball. Tom had a red ball and a big dog. Tom had a red ball and a big dog. Tom had a red ball and",
@@ -316,18 +339,8 @@ static void test_batch_policy(void) {
     const uint32_t limits[] = { 4, 16, 0 };
     for (int li = 0; li < 3; li++) {
         llamac_engine *e = engine_new(4, limits[li]);
-        /* A request whose token callback holds the engine until the four are queued: they start together. */
-        struct sink gate;
-        llamac_engine_request g = greedy(&gate, 1, 0);
-        g.prompt = tok;
-        g.n_prompt = 2;
-        gate.hold = true;
-        CHECK_OK(llamac_engine_submit(e, &g, NULL));
-        pthread_mutex_lock(&mu);
-        while (!gate.held) {
-            pthread_cond_wait(&cv, &mu);
-        }
-        pthread_mutex_unlock(&mu);
+        struct sink gate; /* the four start together */
+        gate_hold(e, &gate, tok);
         static struct sink k[4];
         for (int i = 0; i < 4; i++) {
             llamac_engine_request r = greedy(&k[i], 40, 8);
@@ -336,11 +349,7 @@ static void test_batch_policy(void) {
             r.cache_prompt = false;
             CHECK_OK(llamac_engine_submit(e, &r, NULL));
         }
-        pthread_mutex_lock(&mu);
-        gate.hold = false;
-        pthread_cond_broadcast(&cv);
-        pthread_mutex_unlock(&mu);
-        wait_done(&gate);
+        gate_open(&gate);
         for (int i = 0; i < 4; i++) {
             wait_done(&k[i]);
             CHECK_STR(k[i].text, k[0].text);
@@ -358,6 +367,129 @@ static void test_batch_policy(void) {
         llamac_engine_free(e);
     }
     llamac_free(tok);
+}
+
+/* The draft model's cost at 16 streams: a burst of 16 requests whose prompts go in over several steps (a small
+ * prefill chunk), so that they start, and end, a few steps apart. The batch-width policy keeps every slot from
+ * drafting, and the draft model decodes nothing at all: not the first streams' prompts while the others' go in, not
+ * the stragglers' whole text while the batch narrows at the end. Each text is its solo run without speculation. With
+ * room to draft everywhere (spec_batch_max 64) the same burst drafts, and the draft model decodes at least the
+ * prompts: the counters count. */
+static void test_burst_draft_cost(void) {
+    char want[4][4096];
+    llamac_token *tok[4];
+    size_t n[4];
+    for (int i = 0; i < 4; i++) {
+        tok[i] = tokens_of(prompts[i], &n[i]);
+        generate_ref(tok[i], n[i], 40, NULL, 0, NULL, want[i], sizeof want[i]);
+    }
+    const uint32_t limits[] = { 16, 64 };
+    for (int li = 0; li < 2; li++) {
+        llamac_engine_params ep = llamac_engine_params_default();
+        ep.n_slots = 16;
+        ep.n_threads = 1;
+        ep.spec_batch_max = limits[li];
+        ep.n_prefill_chunk = 48; /* one or two prompts per step */
+        ep.draft_model = skip_model;
+        llamac_engine *e = NULL;
+        CHECK_OK(llamac_engine_new(model, &ep, &e));
+        if (!e) {
+            break;
+        }
+        struct sink gate; /* the 16 arrive together */
+        gate_hold(e, &gate, tok[2]);
+        static struct sink k[16];
+        for (int i = 0; i < 16; i++) {
+            llamac_engine_request r = greedy(&k[i], 40, 4);
+            r.prompt = tok[i % 4];
+            r.n_prompt = n[i % 4];
+            r.spec.ngram = false;
+            r.spec_draft = true;
+            r.spec.p_min = 0; /* the draft model drafts at every chance it gets */
+            r.cache_prompt = false;
+            CHECK_OK(llamac_engine_submit(e, &r, NULL));
+        }
+        gate_open(&gate);
+        int32_t drafted = 0, n_drafting = 0;
+        size_t n_prompts = 0; /* of the streams that drafted */
+        for (int i = 0; i < 16; i++) {
+            wait_done(&k[i]);
+            CHECK_STR(k[i].text, want[i % 4]);
+            CHECK_INT(k[i].res.usage.generated_tokens, 40);
+            drafted += k[i].res.usage.draft_tokens;
+            n_drafting += k[i].res.usage.draft_tokens > 0;
+            n_prompts += k[i].res.usage.draft_tokens > 0 ? n[i % 4] : 0;
+        }
+        llamac_engine_stats st;
+        CHECK_OK(llamac_engine_get_stats(e, &st));
+        fprintf(stderr,
+                "16 streams, spec_batch_max %u: %llu steps, the draft model decoded %llu tokens in %llu decodes, %llu "
+                "drafted by %d streams\n",
+                limits[li], (unsigned long long)st.steps, (unsigned long long)st.draft_model_tokens,
+                (unsigned long long)st.draft_decodes, (unsigned long long)st.draft_tokens, n_drafting);
+        CHECK_INT(st.draft_tokens, (uint64_t)drafted);
+        if (limits[li] == 16) {
+            CHECK(st.steps > 40 + 4); /* the prompts went in over several steps: the streams started apart */
+            CHECK_INT(st.draft_model_tokens, 0);
+            CHECK_INT(st.draft_decodes, 0);
+            CHECK_INT(st.draft_tokens, 0);
+        } else {
+            /* each drafting stream's prompt caught up at least once, and every drafted token but a draft's last */
+            CHECK(n_drafting >= 8);
+            CHECK(st.draft_model_tokens >= n_prompts + st.draft_tokens - st.drafts);
+            CHECK(st.draft_decodes >= (uint64_t)n_drafting);
+        }
+        llamac_engine_free(e);
+    }
+    for (int i = 0; i < 4; i++) {
+        llamac_free(tok[i]);
+    }
+}
+
+/* The draft model's decodes are batched across slots: four streams drafting with the model together (the target
+ * drafting for itself, 2 tokens a draft) take one decode of the draft context for their catch-ups and one per draft
+ * position in each step, fewer decodes than drafts (one after another, each draft would take at least one), and
+ * give the text without speculation. */
+static void test_batched_drafts(void) {
+    char want[4][4096];
+    llamac_token *tok[4];
+    size_t n[4];
+    for (int i = 0; i < 4; i++) {
+        tok[i] = tokens_of(prompts[i], &n[i]);
+        generate_ref(tok[i], n[i], 40, NULL, 0, NULL, want[i], sizeof want[i]);
+    }
+    llamac_engine *e = engine_draft(4, 64, model);
+    struct sink gate;
+    gate_hold(e, &gate, tok[2]);
+    static struct sink k[4];
+    for (int i = 0; i < 4; i++) {
+        llamac_engine_request r = greedy(&k[i], 40, 2);
+        r.prompt = tok[i];
+        r.n_prompt = n[i];
+        r.spec.ngram = false;
+        r.spec_draft = true;
+        r.spec.p_min = 0;
+        r.cache_prompt = false;
+        CHECK_OK(llamac_engine_submit(e, &r, NULL));
+    }
+    gate_open(&gate);
+    for (int i = 0; i < 4; i++) {
+        wait_done(&k[i]);
+        CHECK_STR(k[i].text, want[i]);
+        CHECK_INT(k[i].res.usage.draft_accepted, k[i].res.usage.draft_tokens);
+    }
+    llamac_engine_stats st;
+    CHECK_OK(llamac_engine_get_stats(e, &st));
+    fprintf(stderr, "4 streams drafting: %llu steps, %llu drafts, %llu draft-model decodes of %llu tokens\n",
+            (unsigned long long)st.steps, (unsigned long long)st.drafts, (unsigned long long)st.draft_decodes,
+            (unsigned long long)st.draft_model_tokens);
+    CHECK(st.drafts >= 4 * 10);
+    CHECK(st.draft_decodes < st.drafts);
+    CHECK(st.draft_decodes <= 2 * st.steps); /* a catch-up decode and one for the second draft position */
+    llamac_engine_free(e);
+    for (int i = 0; i < 4; i++) {
+        llamac_free(tok[i]);
+    }
 }
 
 /* Bad settings are refused at submit, naming the problem; a draft model is not served by the engine. */
@@ -538,6 +670,8 @@ int main(void) {
     RUN(test_stop_grammar_logprobs);
     RUN(test_kv_after_rejection);
     RUN(test_batch_policy);
+    RUN(test_burst_draft_cost);
+    RUN(test_batched_drafts);
     RUN(test_errors);
     RUN(test_draft_model);
     llamac_model_free(skip_model);
