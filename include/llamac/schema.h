@@ -100,7 +100,9 @@ typedef enum llamac_tool_format {
     LLAMAC_TOOL_FORMAT_SEED_OSS = 15,      /* <seed:tool_call><function=f><parameter=k>v</parameter>.. */
     LLAMAC_TOOL_FORMAT_APRIEL = 16,        /* Apriel 1.5/1.6: <tool_calls>[{"name","arguments"}]</tool_calls> */
     LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_1 = 17, /* <function=f>{...}</function> */
-    LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2 = 18   /* text functools[{"name","arguments"}, ...] */
+    LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2 = 18,  /* text functools[{"name","arguments"}, ...] */
+    LLAMAC_TOOL_FORMAT_GEMMA4 = 19,           /* Gemma 4: <|tool_call>call:f{k:<|"|>v<|"|>,n:2}<tool_call|> */
+    LLAMAC_TOOL_FORMAT_LFM2 = 20              /* LFM2 / LFM2.5: <|tool_call_start|>[f(k="v", n=2)]<|tool_call_end|> */
 } llamac_tool_format;
 
 /* Name of a format ("hermes", "llama3", ...); "unknown" for other values. Owned by the library, valid forever.
@@ -265,8 +267,10 @@ LLAMAC_API void llamac_tool_grammar_free(llamac_tool_grammar *grammar);
 
 /* Builds the grammar for `tools_json` (borrowed, NUL-terminated: an OpenAI "tools" array of
  * {"type":"function","function":{"name","description","parameters"}}), `choice` (`name`: the tool for
- * LLAMAC_TOOL_CHOICE_NAMED, else ignored, borrowed) and `parallel` (several calls allowed). Arguments are any JSON
- * object. *out is caller frees with llamac_tool_grammar_free.
+ * LLAMAC_TOOL_CHOICE_NAMED, else ignored, borrowed) and `parallel` (several calls allowed). Arguments follow each
+ * tool's `parameters` schema: through the JSON Schema converter for the JSON formats, by its `properties` (names and
+ * simple types) for Gemma 4 and LFM2; the XML-ish formats allow any parameter name. *out is caller frees with
+ * llamac_tool_grammar_free.
  * Errors: LLAMAC_E_INVALID_ARGUMENT (tools not a JSON array of functions with names - the message names the index;
  * a named tool that is not offered; no tools with choice required/named; a grammar past 256 x 9 MiB),
  * LLAMAC_E_NO_MEMORY. Thread-safe. */

@@ -878,6 +878,9 @@ llamac_status llamac_template_parse_params(const llamac_template *tmpl, const ch
         tools || out->format == LLAMAC_TOOL_FORMAT_HARMONY || out->format == LLAMAC_TOOL_FORMAT_COMMAND_R7B;
     out->think_start = info ? info->think_start : "";
     out->think_end = info ? info->think_end : "";
+    if (out->format == LLAMAC_TOOL_FORMAT_LFM2 && !strstr(llamac_template_source(tmpl, NULL), "<think>")) {
+        out->think_start = out->think_end = ""; /* llama.cpp's LFM2 reader: <think> only where the template has it */
+    }
     if (out->think_start && out->think_end) {
         /* the markers' cores: llama.cpp finds the thinking block in the generation prompt by them */
         char *start = layer_trim(out->think_start, strlen(out->think_start));
@@ -906,7 +909,8 @@ llamac_status llamac_template_parse_params(const llamac_template *tmpl, const ch
                 }
                 out->lead = after[0] ? after : NULL;
             }
-            if (ts == THINK_CLOSED) {
+            if (ts == THINK_CLOSED && out->format != LLAMAC_TOOL_FORMAT_GEMMA4) {
+                /* (llama.cpp's Gemma 4 reader takes a thought block as reasoning even after the prompt's empty one) */
                 out->reasoning = LLAMAC_REASONING_NONE;
             }
         }

@@ -88,6 +88,8 @@ const char *llamac_tool_format_name(llamac_tool_format format) {
     case LLAMAC_TOOL_FORMAT_APRIEL: return "apriel";
     case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_1: return "functionary-v3.1";
     case LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2: return "firefunction-v2";
+    case LLAMAC_TOOL_FORMAT_GEMMA4: return "gemma4";
+    case LLAMAC_TOOL_FORMAT_LFM2: return "lfm2";
     }
     return "unknown";
 }
@@ -118,6 +120,12 @@ llamac_tool_format llamac_tool_format_detect(const char *src) {
                  "calls\xe2\x96\x81"
                  "begin")) {
         return has(src, "```json") ? LLAMAC_TOOL_FORMAT_DEEPSEEK_R1 : LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1;
+    }
+    if (has(src, "'<|tool_call>call:'")) {
+        return LLAMAC_TOOL_FORMAT_GEMMA4;
+    }
+    if ((has(src, "<|tool_list_start|>") && has(src, "<|tool_list_end|>")) || has(src, "List of tools: [")) {
+        return LLAMAC_TOOL_FORMAT_LFM2; /* LFM2 (tool list in special tokens) and LFM2.5 (a plain list) */
     }
     if (has(src, "<|tool_calls_section_begin|>") && has(src, "<|tool_call_begin|>")) {
         return LLAMAC_TOOL_FORMAT_KIMI_K2;

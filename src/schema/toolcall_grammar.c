@@ -158,6 +158,12 @@ static void call_rule(llamac__dynbuf *g, llamac_tool_format format, size_t i, co
                             "\"<|tool_call_argument_begin|>\" tc-args-%zu \"<|tool_call_end|>\"\n",
                             i, name, i);
         break;
+    case LLAMAC_TOOL_FORMAT_GEMMA4:
+        llamac__dynbuf_addf(g, "tc-call-%zu ::= \"<|tool_call>call:%s\" tc-args-%zu \"<tool_call|>\"\n", i, name, i);
+        break;
+    case LLAMAC_TOOL_FORMAT_LFM2:
+        llamac__dynbuf_addf(g, "tc-call-%zu ::= \"%s(\" tc-args-%zu \")\"\n", i, name, i);
+        break;
     case LLAMAC_TOOL_FORMAT_HARMONY:
         llamac__dynbuf_addf(
             g,
@@ -200,6 +206,124 @@ static llamac_status args_rule(llamac__dynbuf *g, size_t i, json_t *params, cons
     }
     llamac_free(gbnf);
     return LLAMAC_OK;
+}
+
+/* ---- arguments in a family's own notation (Gemma 4, LFM2), from the tool's schema ---- */
+
+/* Values of any type, as the notations write them. */
+static const char NATIVE_RULES[] =
+    "g4-val ::= g4-str | g4-dict | g4-arr | tc-num | \"true\" | \"false\" | \"null\"\n"
+    "g4-str ::= \"<|\\\"|>\" [^<]{0,4096} \"<|\\\"|>\"\n"
+    "g4-dict ::= \"{\" ( g4-kv ( \",\" g4-kv )* )? \"}\"\n"
+    "g4-kv ::= [a-zA-Z0-9_]{1,64} \":\" g4-val\n"
+    "g4-arr ::= \"[\" ( g4-val ( \",\" g4-val )* )? \"]\"\n"
+    "py-val ::= tc-str | tc-num | \"True\" | \"False\" | \"None\" | py-list | py-dict\n"
+    "py-list ::= \"[\" ( py-val ( \", \" py-val )* )? \"]\"\n"
+    "py-dict ::= \"{\" ( tc-str \": \" py-val ( \", \" tc-str \": \" py-val )* )? \"}\"\n";
+
+/* A property name the rules can spell as a literal. */
+static bool plain_key(const char *k) {
+    size_t n = strlen(k);
+    bool ok = n > 0 && n <= 64;
+    for (size_t i = 0; ok && i < n; i++) {
+        ok =
+            (k[i] >= 'a' && k[i] <= 'z') || (k[i] >= 'A' && k[i] <= 'Z') || (k[i] >= '0' && k[i] <= '9') || k[i] == '_';
+    }
+    return ok;
+}
+
+/* The value of one property, by its schema's type: strings (their maxLength kept), integers, numbers and booleans
+ * as the notation writes them; any other schema any value. */
+static void native_value(llamac__dynbuf *g, bool gemma, json_t *schema) {
+    const char *type = json_string_value(json_object_get(schema, "type"));
+    json_int_t max = json_integer_value(json_object_get(schema, "maxLength"));
+    if (max <= 0 || max > 4096) {
+        max = 4096;
+    }
+    if (type && !strcmp(type, "string")) {
+        if (gemma) {
+            llamac__dynbuf_addf(g, "\"<|\\\"|>\" [^<]{0,%lld} \"<|\\\"|>\"", (long long)max);
+        } else {
+            llamac__dynbuf_addf(g, "\"\\\"\" [^\"\\\\\\x7F\\x00-\\x1F]{0,%lld} \"\\\"\"", (long long)max);
+        }
+    } else if (type && !strcmp(type, "integer")) {
+        llamac__dynbuf_addf(g, "\"-\"? ( \"0\" | [1-9] [0-9]{0,15} )");
+    } else if (type && !strcmp(type, "number")) {
+        llamac__dynbuf_addf(g, "tc-num");
+    } else if (type && !strcmp(type, "boolean")) {
+        llamac__dynbuf_addf(g, gemma ? "( \"true\" | \"false\" )" : "( \"True\" | \"False\" )");
+    } else {
+        llamac__dynbuf_addf(g, gemma ? "g4-val" : "py-val");
+    }
+}
+
+/* The rule tc-args-<i> for Gemma 4 ({key:value,...}) or LFM2 (key=value, ...): the required properties in order,
+ * then the others, each optional; any key when the schema names none the rules can spell. */
+static void native_args_rule(llamac__dynbuf *g, bool gemma, size_t i, json_t *params) {
+    const char *sep = gemma ? "\",\"" : "\", \"";
+    json_t *props = json_object_get(params, "properties"), *required = json_object_get(params, "required");
+    const char *key;
+    json_t *schema;
+    size_t n_req = 0, n_opt = 0;
+    bool plain = json_is_object(props) && json_object_size(props) > 0;
+    json_object_foreach(props, key, schema) {
+        plain = plain && plain_key(key);
+    }
+    if (!plain) {
+        if (gemma) {
+            llamac__dynbuf_addf(g, "tc-args-%zu ::= \"{\" ( g4-kv ( \",\" g4-kv )* )? \"}\"\n", i);
+        } else {
+            llamac__dynbuf_addf(g,
+                                "tc-args-%zu ::= ( [a-zA-Z0-9_]{1,64} \"=\" py-val ( %s [a-zA-Z0-9_]{1,64} "
+                                "\"=\" py-val )* )?\n",
+                                i, sep);
+        }
+        return;
+    }
+    /* one rule per property: tc<i>-p<k> ::= "key:" value */
+    size_t k = 0;
+    json_object_foreach(props, key, schema) {
+        llamac__dynbuf_addf(g, "tc%zu-p%zu ::= \"%s%s\" ", i, k++, key, gemma ? ":" : "=");
+        native_value(g, gemma, schema);
+        llamac__dynbuf_addc(g, '\n');
+    }
+    llamac__dynbuf_addf(g, "tc-args-%zu ::= %s", i, gemma ? "\"{\" " : "");
+    /* required ones first, in the order of properties */
+    for (int pass = 0; pass < 2; pass++) {
+        k = 0;
+        json_object_foreach(props, key, schema) {
+            bool req = false;
+            size_t ri;
+            json_t *rv;
+            json_array_foreach(required, ri, rv) {
+                req = req || (json_is_string(rv) && !strcmp(json_string_value(rv), key));
+            }
+            if (req == (pass == 0)) {
+                size_t before = n_req + n_opt;
+                if (req) {
+                    llamac__dynbuf_addf(g, "%s tc%zu-p%zu ", before ? sep : "", i, k);
+                    n_req++;
+                } else if (n_req > 0) {
+                    llamac__dynbuf_addf(g, "( %s tc%zu-p%zu )? ", sep, i, k);
+                    n_opt++;
+                }
+            }
+            k++;
+        }
+    }
+    if (n_req == 0) {
+        /* no required property: any of them, in any order, or none */
+        llamac__dynbuf_addf(g, "( ( ");
+        for (k = 0; k < json_object_size(props); k++) {
+            llamac__dynbuf_addf(g, "%stc%zu-p%zu", k ? " | " : "", i, k);
+        }
+        llamac__dynbuf_addf(g, " ) ( %s ( ", sep);
+        for (k = 0; k < json_object_size(props); k++) {
+            llamac__dynbuf_addf(g, "%stc%zu-p%zu", k ? " | " : "", i, k);
+        }
+        llamac__dynbuf_addf(g, " ) )* )? ");
+    }
+    llamac__dynbuf_addf(g, "%s\n", gemma ? "\"}\"" : "");
 }
 
 /* The calls after the first in a list: `sep tc-call` any number of times when parallel, none otherwise. */
@@ -263,6 +387,14 @@ static void root_rule(llamac__dynbuf *g, llamac_tool_format format, bool paralle
     case LLAMAC_TOOL_FORMAT_MISTRAL_ARGS:
         more_calls(more, sizeof more, parallel, "\"[TOOL_CALLS]\"");
         llamac__dynbuf_addf(g, "root ::= \"[TOOL_CALLS]\" tc-call %s\n", more);
+        break;
+    case LLAMAC_TOOL_FORMAT_GEMMA4:
+        more_calls(more, sizeof more, parallel, "");
+        llamac__dynbuf_addf(g, "root ::= tc-call %s\n", more);
+        break;
+    case LLAMAC_TOOL_FORMAT_LFM2:
+        more_calls(more, sizeof more, parallel, "\", \"");
+        llamac__dynbuf_addf(g, "root ::= \"<|tool_call_start|>[\" tc-call %s \"]<|tool_call_end|>\"\n", more);
         break;
     case LLAMAC_TOOL_FORMAT_HARMONY:
         more_calls(more, sizeof more, parallel, "\"<|start|>assistant\"");
@@ -333,6 +465,8 @@ static size_t triggers(llamac__dynbuf *pat, llamac_tool_format format, const cha
     case LLAMAC_TOOL_FORMAT_KIMI_K2:
         llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|tool_calls_section_begin\\|>|<\\|tool_call_begin\\|>)[\\s\\S]*$");
         return 1;
+    case LLAMAC_TOOL_FORMAT_GEMMA4: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|tool_call>)[\\s\\S]*$"); return 1;
+    case LLAMAC_TOOL_FORMAT_LFM2: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|tool_call_start\\|>)[\\s\\S]*$"); return 1;
     case LLAMAC_TOOL_FORMAT_HARMONY:
         llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|channel\\|>commentary to=functions\\.)[\\s\\S]*$");
         return 1;
@@ -441,12 +575,21 @@ llamac_status llamac_tool_grammar_build(llamac_tool_format format, const char *t
         bool xml = format == LLAMAC_TOOL_FORMAT_QWEN3_CODER || format == LLAMAC_TOOL_FORMAT_GLM ||
                    format == LLAMAC_TOOL_FORMAT_MINIMAX_M2 || format == LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2 ||
                    format == LLAMAC_TOOL_FORMAT_SEED_OSS;
+        /* Gemma 4 and LFM2 write them in notations of their own, built here from the schema's properties */
+        bool native = format == LLAMAC_TOOL_FORMAT_GEMMA4 || format == LLAMAC_TOOL_FORMAT_LFM2;
+        if (native) {
+            native_args_rule(&g, format == LLAMAC_TOOL_FORMAT_GEMMA4, i, schemas[i]);
+            continue;
+        }
         st = args_rule(&g, i, xml ? NULL : schemas[i], names[i]);
         if (st != LLAMAC_OK) {
             goto fail;
         }
     }
     llamac__dynbuf_adds(&g, JSON_RULES);
+    if (format == LLAMAC_TOOL_FORMAT_GEMMA4 || format == LLAMAC_TOOL_FORMAT_LFM2) {
+        llamac__dynbuf_adds(&g, NATIVE_RULES);
+    }
     size_t np = lazy ? triggers(&pat, format, names, n) : 0;
     if (llamac__dynbuf_error(&g) || llamac__dynbuf_error(&pat)) {
         st = llamac__dynbuf_error(&g) == LLAMAC__DYNBUF_TOO_BIG

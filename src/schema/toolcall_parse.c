@@ -1443,6 +1443,537 @@ static void parse_generic(pctx *c) {
     json_decref(j);
 }
 
+/* ---- values written in a family's own notation, converted to JSON (Gemma 4, LFM2) ---- */
+
+#define VALUE_MAX_DEPTH 32
+#define KEY_MAX_LEN 256
+
+/* Outcomes of reading one value: complete (*end set, its JSON appended), the text ends inside it (only when not
+ * final), or not a value. */
+enum { V_OK, V_MORE, V_BAD };
+
+/* V_MORE when the text may still go on, else V_BAD: what a reader answers when the text ends too soon. */
+static int v_ended(const pctx *c) {
+    return c->final ? V_BAD : V_MORE;
+}
+
+static size_t ws_at(const pctx *c, size_t at) {
+    return at + tc_json_ws(c->t + at, c->n - at);
+}
+
+/* A JSON number at `at` (Python's are the same), copied. */
+static int v_number(const pctx *c, size_t at, llamac__dynbuf *out, bool *oom, size_t *end) {
+    size_t i = at;
+    if (i < c->n && c->t[i] == '-') {
+        i++;
+    }
+    if (i == c->n) {
+        return v_ended(c);
+    }
+    if (c->t[i] == '0') {
+        i++;
+    } else if (c->t[i] >= '1' && c->t[i] <= '9') {
+        while (i < c->n && c->t[i] >= '0' && c->t[i] <= '9') {
+            i++;
+        }
+    } else {
+        return V_BAD;
+    }
+    for (int part = 0; part < 2; part++) { /* the fraction, then the exponent */
+        bool frac = part == 0;
+        if (i < c->n && (frac ? c->t[i] == '.' : (c->t[i] == 'e' || c->t[i] == 'E'))) {
+            i++;
+            if (!frac && i < c->n && (c->t[i] == '+' || c->t[i] == '-')) {
+                i++;
+            }
+            size_t digits = i;
+            while (i < c->n && c->t[i] >= '0' && c->t[i] <= '9') {
+                i++;
+            }
+            if (i == c->n && i == digits) {
+                return v_ended(c);
+            }
+            if (i == digits) {
+                return V_BAD;
+            }
+        }
+    }
+    if (i == c->n && !c->final) {
+        return V_MORE; /* more digits may follow */
+    }
+    tc_buf_add(out, c->t + at, i - at, oom);
+    *end = i;
+    return V_OK;
+}
+
+/* One of the words `words` (pairs: as written, as JSON) at `at`. */
+static int v_word(const pctx *c, size_t at, const char *const *words, size_t nw, llamac__dynbuf *out, bool *oom,
+                  size_t *end) {
+    bool more = false;
+    for (size_t k = 0; k < nw; k += 2) {
+        int r = starts(c, at, words[k]);
+        if (r > 0) {
+            tc_buf_add(out, words[k + 1], strlen(words[k + 1]), oom);
+            *end = at + strlen(words[k]);
+            return V_OK;
+        }
+        more = more || r < 0;
+    }
+    return more ? V_MORE : V_BAD;
+}
+
+/* Gemma 4's notation: strings between <|"|> marks (raw text), dictionaries {key:value,...} with bare keys, arrays,
+ * JSON numbers, true, false, null. */
+#define G4_QUOTE "<|\"|>"
+
+static int g4_value(const pctx *c, size_t at, int depth, llamac__dynbuf *out, bool *oom, size_t *end);
+
+/* A dictionary (`close` '}') or array (']') at `at`, its opening character already checked. */
+static int g4_container(const pctx *c, size_t at, int depth, char close, llamac__dynbuf *out, bool *oom, size_t *end) {
+    if (depth > VALUE_MAX_DEPTH) {
+        return V_BAD;
+    }
+    size_t i = ws_at(c, at + 1);
+    if (i == c->n) {
+        return v_ended(c);
+    }
+    tc_buf_add(out, close == '}' ? "{" : "[", 1, oom);
+    for (bool first = true; c->t[i] != close || !first; first = false) {
+        if (!first) {
+            tc_buf_add(out, ",", 1, oom);
+        }
+        if (close == '}') {
+            size_t k = i;
+            while (i < c->n && i - k <= KEY_MAX_LEN && c->t[i] != ':' && c->t[i] != '}') {
+                i++;
+            }
+            if (i == c->n && i - k <= KEY_MAX_LEN) {
+                return v_ended(c);
+            }
+            if (i == k || i - k > KEY_MAX_LEN || c->t[i] != ':') {
+                return V_BAD;
+            }
+            tc_json_quote(out, c->t + k, i - k, oom);
+            tc_buf_add(out, ":", 1, oom);
+            i = ws_at(c, i + 1);
+        }
+        size_t e;
+        int r = g4_value(c, i, depth + 1, out, oom, &e);
+        if (r != V_OK) {
+            return r;
+        }
+        i = e;
+        if (i == c->n) {
+            return v_ended(c);
+        }
+        if (c->t[i] == ',') {
+            i = ws_at(c, i + 1);
+            if (i == c->n) {
+                return v_ended(c);
+            }
+            continue;
+        }
+        i = ws_at(c, i);
+        if (i == c->n) {
+            return v_ended(c);
+        }
+        if (c->t[i] != close) {
+            return V_BAD;
+        }
+        break;
+    }
+    tc_buf_add(out, close == '}' ? "}" : "]", 1, oom);
+    *end = i + 1;
+    return V_OK;
+}
+
+static int g4_value(const pctx *c, size_t at, int depth, llamac__dynbuf *out, bool *oom, size_t *end) {
+    static const char *const words[] = { "true", "true", "false", "false", "null", "null" };
+    if (at >= c->n) {
+        return v_ended(c);
+    }
+    char ch = c->t[at];
+    if (ch == '{' || ch == '[') {
+        return g4_container(c, at, depth, ch == '{' ? '}' : ']', out, oom, end);
+    }
+    if (ch == '-' || (ch >= '0' && ch <= '9')) {
+        return v_number(c, at, out, oom, end);
+    }
+    int r = starts(c, at, G4_QUOTE);
+    if (r < 0) {
+        return V_MORE;
+    }
+    if (r > 0) {
+        size_t s = at + strlen(G4_QUOTE), q = find(c, s, G4_QUOTE);
+        if (q == SIZE_MAX) {
+            return v_ended(c);
+        }
+        tc_json_quote(out, c->t + s, q - s, oom);
+        *end = q + strlen(G4_QUOTE);
+        return V_OK;
+    }
+    return v_word(c, at, words, 6, out, oom, end);
+}
+
+/* Python's notation as LFM2 writes it: strings in '' or "" (with backslash escapes), numbers, True/False/None (and
+ * JSON's true/false/null), lists, dictionaries with string keys. */
+static int py_value(const pctx *c, size_t at, int depth, llamac__dynbuf *out, bool *oom, size_t *end);
+
+/* A quoted string at `at` as a JSON string: a single-quoted one gets double quotes, its \' unescaped and its " escaped
+ * (escapes are otherwise kept as written, as llama.cpp converts them). */
+static int py_string(const pctx *c, size_t at, llamac__dynbuf *out, bool *oom, size_t *end) {
+    char q = c->t[at];
+    tc_buf_add(out, "\"", 1, oom);
+    size_t i = at + 1, run = i;
+    for (; i < c->n && c->t[i] != q; i++) {
+        if (c->t[i] == '\\' && i + 1 < c->n && q == '\'' && c->t[i + 1] == '\'') {
+            tc_buf_add(out, c->t + run, i - run, oom);
+            run = ++i; /* \' is ' */
+        } else if (c->t[i] == '\\') {
+            i++;
+        } else if (c->t[i] == '"') {
+            tc_buf_add(out, c->t + run, i - run, oom);
+            tc_buf_add(out, "\\\"", 2, oom);
+            run = i + 1;
+        }
+    }
+    if (i >= c->n) {
+        return v_ended(c);
+    }
+    tc_buf_add(out, c->t + run, i - run, oom);
+    tc_buf_add(out, "\"", 1, oom);
+    *end = i + 1;
+    return V_OK;
+}
+
+static int py_container(const pctx *c, size_t at, int depth, char close, llamac__dynbuf *out, bool *oom, size_t *end) {
+    if (depth > VALUE_MAX_DEPTH) {
+        return V_BAD;
+    }
+    size_t i = ws_at(c, at + 1), e;
+    if (i == c->n) {
+        return v_ended(c);
+    }
+    tc_buf_add(out, close == '}' ? "{" : "[", 1, oom);
+    for (bool first = true; c->t[i] != close || !first; first = false) {
+        if (!first) {
+            tc_buf_add(out, ",", 1, oom);
+        }
+        int r;
+        if (close == '}') {
+            if (c->t[i] != '"' && c->t[i] != '\'') {
+                return V_BAD;
+            }
+            r = py_string(c, i, out, oom, &e);
+            if (r != V_OK) {
+                return r;
+            }
+            i = ws_at(c, e);
+            if (i == c->n) {
+                return v_ended(c);
+            }
+            if (c->t[i] != ':') {
+                return V_BAD;
+            }
+            tc_buf_add(out, ":", 1, oom);
+            i = ws_at(c, i + 1);
+        }
+        r = py_value(c, i, depth + 1, out, oom, &e);
+        if (r != V_OK) {
+            return r;
+        }
+        i = ws_at(c, e);
+        if (i == c->n) {
+            return v_ended(c);
+        }
+        if (c->t[i] == ',') {
+            i = ws_at(c, i + 1);
+            if (i == c->n) {
+                return v_ended(c);
+            }
+            continue;
+        }
+        if (c->t[i] != close) {
+            return V_BAD;
+        }
+        break;
+    }
+    tc_buf_add(out, close == '}' ? "}" : "]", 1, oom);
+    *end = i + 1;
+    return V_OK;
+}
+
+static int py_value(const pctx *c, size_t at, int depth, llamac__dynbuf *out, bool *oom, size_t *end) {
+    static const char *const words[] = { "True", "true", "False", "false", "None", "null",
+                                         "true", "true", "false", "false", "null", "null" };
+    if (at >= c->n) {
+        return v_ended(c);
+    }
+    char ch = c->t[at];
+    if (ch == '{' || ch == '[') {
+        return py_container(c, at, depth, ch == '{' ? '}' : ']', out, oom, end);
+    }
+    if (ch == '"' || ch == '\'') {
+        return py_string(c, at, out, oom, end);
+    }
+    if (ch == '-' || (ch >= '0' && ch <= '9')) {
+        return v_number(c, at, out, oom, end);
+    }
+    return v_word(c, at, words, 12, out, oom, end);
+}
+
+/* Appends the value `v` (JSON text from a converter) to `call`'s arguments as member `key`, when it is valid JSON. */
+static bool add_member(pctx *c, tc_call *call, const char *key, size_t key_n, const llamac__dynbuf *v) {
+    json_error_t err;
+    json_t *j = json_loadb(llamac__dynbuf_ptr(v), llamac__dynbuf_len(v), JSON_DECODE_ANY, &err);
+    if (!j) {
+        return false;
+    }
+    json_decref(j);
+    if (call->args.len > 1) {
+        tc_buf_add(&call->args, ", ", 2, &c->m->oom);
+    }
+    tc_json_quote(&call->args, key, key_n, &c->m->oom);
+    tc_buf_add(&call->args, ": ", 2, &c->m->oom);
+    tc_buf_add(&call->args, llamac__dynbuf_ptr(v), llamac__dynbuf_len(v), &c->m->oom);
+    return true;
+}
+
+/* The arguments of `call` (opened as "{"), one member at a time, at c->pos: Gemma 4's {key:value,...} up to and
+ * including '}', or LFM2's key=value, ... up to and including ')'. Each member is written once complete; where the
+ * text goes wrong (or a final text ends) the arguments close after the last complete member and c->pos is where
+ * content resumes. */
+static int native_args(pctx *c, tc_call *call, bool gemma) {
+    char close = gemma ? '}' : ')';
+    size_t i = gemma ? c->pos + 1 : c->pos, resume = i;
+    llamac__dynbuf v = LLAMAC__DYNBUF(TC_BUF_MAX);
+    int r = V_OK;
+    i = ws_at(c, i);
+    for (bool first = true; r == V_OK; first = false) {
+        if (i == c->n) {
+            r = v_ended(c);
+            break;
+        }
+        if (first && c->t[i] == close) {
+            resume = i + 1;
+            break;
+        }
+        size_t k = i;
+        if (gemma) {
+            while (i < c->n && i - k <= KEY_MAX_LEN && c->t[i] != ':' && c->t[i] != '}') {
+                i++;
+            }
+        } else {
+            while (i < c->n && i - k <= KEY_MAX_LEN && name_char(c->t[i]) && c->t[i] != '.' && c->t[i] != '-') {
+                i++;
+            }
+        }
+        if (i == c->n && i - k <= KEY_MAX_LEN) {
+            r = v_ended(c);
+            break;
+        }
+        if (i == k || i - k > KEY_MAX_LEN || c->t[i] != (gemma ? ':' : '=')) {
+            r = V_BAD;
+            break;
+        }
+        size_t key_end = i, e;
+        i = gemma ? ws_at(c, i + 1) : i + 1;
+        llamac__dynbuf_reset(&v);
+        r = gemma ? g4_value(c, i, 1, &v, &c->m->oom, &e) : py_value(c, i, 1, &v, &c->m->oom, &e);
+        if (r != V_OK) {
+            size_t str = gemma ? i + strlen(G4_QUOTE) : i + 1;
+            bool quoted = gemma ? starts(c, i, G4_QUOTE) > 0 : i < c->n && (c->t[i] == '"' || c->t[i] == '\'');
+            if (c->final && quoted &&
+                (gemma ? find(c, str, G4_QUOTE) == SIZE_MAX : !memchr(c->t + str, c->t[i], c->n - str))) {
+                /* the reply ends inside a string value (max_tokens): the value is what was written */
+                llamac__dynbuf_reset(&v);
+                tc_json_quote(&v, c->t + str, c->n - str, &c->m->oom);
+                r = add_member(c, call, c->t + k, key_end - k, &v) ? V_OK : V_BAD;
+                resume = c->n;
+            }
+            break;
+        }
+        /* after a member: "," and white space, or white space and the closing character */
+        bool comma = e < c->n && c->t[e] == ',';
+        i = ws_at(c, comma ? e + 1 : e);
+        if (i == c->n) {
+            r = v_ended(c);
+            break;
+        }
+        if (!comma && c->t[i] != close) {
+            r = V_BAD;
+            break;
+        }
+        if (!add_member(c, call, c->t + k, key_end - k, &v)) {
+            r = V_BAD;
+            break;
+        }
+        resume = comma ? i : i + 1;
+        if (!comma) {
+            break;
+        }
+    }
+    llamac__dynbuf_free(&v);
+    if (r == V_MORE) {
+        return R_STOP;
+    }
+    tc_buf_add(&call->args, "}", 1, &c->m->oom);
+    c->pos = resume;
+    return r == V_OK ? R_DONE : R_BROKEN;
+}
+
+/* ---- Gemma 4: <|tool_call>call:f{key:<|"|>text<|"|>,n:2}<tool_call|>, calls one after another ---- */
+
+#define G4_CALL "<|tool_call>"
+#define G4_CALL_END "<tool_call|>"
+
+/* One call after its marker: call:<name>{arguments}<tool_call|>. */
+static int gemma4_call(pctx *c) {
+    int r = starts(c, c->pos, "call:");
+    if (r <= 0) {
+        return r < 0 ? R_STOP : R_NOT;
+    }
+    size_t name = c->pos + strlen("call:"), i = name;
+    while (i < c->n && i - name <= NAME_MAX_LEN && name_char(c->t[i])) {
+        i++;
+    }
+    if (i == c->n) {
+        return c->final || i - name > NAME_MAX_LEN ? R_NOT : R_STOP;
+    }
+    if (i == name || i - name > NAME_MAX_LEN || c->t[i] != '{') {
+        return R_NOT;
+    }
+    tc_call *call = call_with(c, c->t + name, i - name, "{", 1);
+    if (!call) {
+        return R_STOP;
+    }
+    c->pos = i;
+    r = native_args(c, call, true);
+    if (r != R_DONE) {
+        return r;
+    }
+    r = starts(c, c->pos, G4_CALL_END);
+    if (r < 0) {
+        return R_STOP;
+    }
+    if (r == 0 && !(c->final && c->pos == c->n)) {
+        return R_BROKEN; /* the rest is content */
+    }
+    c->pos += r > 0 ? strlen(G4_CALL_END) : 0;
+    return R_DONE;
+}
+
+/* Gemma 4's thinking at the start: <|channel>thought, white space, reasoning up to <channel|>. False: stop. */
+static bool gemma4_thought(pctx *c) {
+    static const char *const closers[] = { "<channel|>" };
+    if (c->p->reasoning == LLAMAC_REASONING_NONE || c->p->reasoning_open) {
+        return think_block(c, "<|channel>thought\n", "<channel|>");
+    }
+    int s = starts(c, c->pos, "<|channel>thought");
+    if (s <= 0) {
+        return s == 0;
+    }
+    size_t w = ws_at(c, c->pos + strlen("<|channel>thought"));
+    if (w == c->n && !c->final) {
+        return false;
+    }
+    c->pos = w;
+    if (scan_until(c, closers, 1, true) < 0) {
+        return false; /* final: unclosed thinking is all reasoning */
+    }
+    c->pos += strlen(closers[0]);
+    return true;
+}
+
+static void parse_gemma4(pctx *c) {
+    static const char *const markers[] = { G4_CALL };
+    if (!gemma4_thought(c)) {
+        return;
+    }
+    for (;;) {
+        if (scan_until(c, markers, 1, false) < 0) {
+            return;
+        }
+        size_t start = c->pos;
+        c->pos += strlen(G4_CALL);
+        if (!after_call(c, gemma4_call(c), start)) {
+            return;
+        }
+    }
+}
+
+/* ---- LFM2 / LFM2.5: <|tool_call_start|>[f(key="text", n=2), g()]<|tool_call_end|> ---- */
+
+#define LFM2_CALL "<|tool_call_start|>"
+#define LFM2_CALL_END "<|tool_call_end|>"
+
+/* One call at c->pos: <name>(arguments). */
+static int lfm2_call(pctx *c) {
+    size_t name = c->pos, i = name;
+    while (i < c->n && i - name <= NAME_MAX_LEN && name_char(c->t[i])) {
+        i++;
+    }
+    if (i == c->n) {
+        return c->final || i - name > NAME_MAX_LEN ? R_NOT : R_STOP;
+    }
+    if (i == name || i - name > NAME_MAX_LEN || c->t[i] != '(') {
+        return R_NOT;
+    }
+    tc_call *call = call_with(c, c->t + name, i - name, "{", 1);
+    if (!call) {
+        return R_STOP;
+    }
+    c->pos = i + 1;
+    return native_args(c, call, false);
+}
+
+static void parse_lfm2(pctx *c) {
+    static const char *const markers[] = { LFM2_CALL };
+    if (!think_block(c, "<think>", "</think>")) {
+        return;
+    }
+    for (;;) {
+        if (scan_until(c, markers, 1, false) < 0) {
+            return;
+        }
+        size_t start = c->pos;
+        c->pos += strlen(LFM2_CALL);
+        int r = expect(c, "[");
+        if (r <= 0) {
+            if (r == 0) {
+                rest_content(c, start);
+            }
+            return;
+        }
+        for (bool first = true;; first = false) {
+            size_t call_start = c->pos = ws_at(c, c->pos);
+            if (c->pos == c->n && !c->final) {
+                return;
+            }
+            if (!after_call(c, lfm2_call(c), first ? start : call_start)) {
+                return;
+            }
+            r = expect(c, ",");
+            if (r < 0) {
+                return;
+            }
+            if (r == 0) {
+                break;
+            }
+        }
+        r = expect(c, "]");
+        if (r <= 0) {
+            if (r == 0) {
+                rest_content(c, c->pos);
+            }
+            return;
+        }
+        if (!section_end(c, LFM2_CALL_END)) {
+            return;
+        }
+    }
+}
+
 static void parse_plain(pctx *c) {
     static const char *const kimi_calls[] = { KIMI_SECTION, KIMI_CALL };
     if (c->p->format == LLAMAC_TOOL_FORMAT_KIMI_K2) {
@@ -1452,7 +1983,7 @@ static void parse_plain(pctx *c) {
         }
         return;
     }
-    if (think_block(c, "<think>", "</think>")) {
+    if (c->p->format == LLAMAC_TOOL_FORMAT_GEMMA4 ? gemma4_thought(c) : think_block(c, "<think>", "</think>")) {
         rest_content(c, c->pos);
     }
 }
@@ -1496,6 +2027,8 @@ static void parse_format(pctx *c) {
     case LLAMAC_TOOL_FORMAT_KIMI_K2: parse_kimi(c); break;
     case LLAMAC_TOOL_FORMAT_MINIMAX_M2: parse_minimax(c); break;
     case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2: parse_dsml(c); break;
+    case LLAMAC_TOOL_FORMAT_GEMMA4: parse_gemma4(c); break;
+    case LLAMAC_TOOL_FORMAT_LFM2: parse_lfm2(c); break;
     case LLAMAC_TOOL_FORMAT_GENERIC:
     default: parse_generic(c); break;
     }

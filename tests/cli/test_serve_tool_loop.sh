@@ -1,6 +1,9 @@
 # A complete OpenAI tool loop with the official `openai` SDK (pinned in tests/npm), unchanged, against `llamac serve`
 # on synthesized models with real templates and vocabularies: Qwen3 (qwen3 arch, Qwen2 vocabulary, Qwen3-0.6B's
-# template) and Llama 3.1 (llama arch, Llama 3 BPE vocabulary, Llama-3.1-8B-Instruct's template).
+# template), Llama 3.1 (llama arch, Llama 3 BPE vocabulary, Llama-3.1-8B-Instruct's template), Gemma 4 (qwen3 arch,
+# Gemma 4's vocabulary and template: calls in its own notation, <|tool_call>call:f{k:<|"|>v<|"|>}<tool_call|>) and
+# LFM2.5 (qwen3 arch, Qwen2 vocabulary - llama.cpp ships no LFM2 one - and LFM2.5-8B-A1B's template: Python-style
+# calls, <|tool_call_start|>[f(k="v")]<|tool_call_end|>).
 #
 # Turn 1 offers a tool and names it in tool_choice: a random-weights model would never call a tool by itself, so the
 # server's tool grammar (what tool_choice asks for) makes it write a call, which the server parses into tool_calls
@@ -43,7 +46,7 @@ JS
 # The date llama-server and llamac put in a prompt (Llama 3.1's "Today Date"), for the comparison only.
 normalise_dates() { sed -E 's/[0-9]{2} [A-Z][a-z]{2} [0-9]{4}/<DATE>/g'; }
 
-loop() { # NAME ARCH VOCAB TEMPLATE
+loop() { # NAME ARCH VOCAB TEMPLATE SHOWN (how the template shows the call's arguments in turn 2's prompt)
   local name=$1
   "$LLAMAC" synth -q -o "$TMP/$name.gguf" --arch "$2" --vocab-from "$SRC/models/$3" --layers 1 --embd 32 --heads 2
   start_server L -m "$TMP/$name.gguf" --chat-template-file "$SRC/models/templates/$4" -np 1 -t 1
@@ -69,7 +72,7 @@ loop() { # NAME ARCH VOCAB TEMPLATE
   expect_eq "$name: /apply-template of turn 2" "$code" 200
   # the SDK's string arguments reach the template as the object it reads (not a double-encoded string), and the
   # tool's result is in the prompt
-  expect_contains "$name: arguments shown as an object" "$(cat "$TMP/$name.prompt")" '{"city": "'
+  expect_contains "$name: arguments shown as an object" "$(cat "$TMP/$name.prompt")" "$5"
   expect_contains "$name: the tool result" "$(cat "$TMP/$name.prompt")" 'sunny'
   req POST "$L_URL/tokenize" "$(jq -Rs '{content: ., add_special: true, parse_special: true}' "$TMP/$name.prompt")"
   expect_eq "$name: turn 2 evaluated exactly that prompt" "$(jqr '.tokens | length')" \
@@ -101,6 +104,8 @@ loop() { # NAME ARCH VOCAB TEMPLATE
   fi
 }
 
-loop qwen3 qwen3 ggml-vocab-qwen2.gguf Qwen-Qwen3-0.6B.jinja
-loop llama3 llama ggml-vocab-llama-bpe.gguf meta-llama-Llama-3.1-8B-Instruct.jinja
+loop qwen3 qwen3 ggml-vocab-qwen2.gguf Qwen-Qwen3-0.6B.jinja '{"city": "'
+loop llama3 llama ggml-vocab-llama-bpe.gguf meta-llama-Llama-3.1-8B-Instruct.jinja '{"city": "'
+loop gemma4 qwen3 ggml-vocab-gemma-4.gguf google-gemma-4-31B-it.jinja '<|tool_call>call:get_weather{city:<|"|>'
+loop lfm2 qwen3 ggml-vocab-qwen2.gguf LFM2.5-8B-A1B.jinja "<|tool_call_start|>[get_weather(city='"
 finish

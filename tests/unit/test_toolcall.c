@@ -448,6 +448,57 @@ static const example EXAMPLES[] = {
       "",
       { { "get_weather", "{\"city\": \"Paris\"}" } } },
     { "glm not a call", LLAMAC_TOOL_FORMAT_GLM, 0, "<tool_call> x", "<tool_call> x", "", { { 0 } } },
+    /* Gemma 4 */
+    { "gemma4 thinking, text, parallel calls",
+      LLAMAC_TOOL_FORMAT_GEMMA4,
+      0,
+      "<|channel>thought\nI need both.<channel|>Checking.<|tool_call>call:get_weather{city:<|\"|>Paris, \"FR\"<|\"|>,"
+      "days:2,opts:{hours:[6,-1.5e2],detail:true,note:null}}<tool_call|><|tool_call>call:get_time{}<tool_call|>",
+      "Checking.",
+      "I need both.",
+      { { "get_weather",
+          "{\"city\": \"Paris, \\\"FR\\\"\", \"days\": 2, \"opts\": {\"hours\":[6,-1.5e2],\"detail\":true,"
+          "\"note\":null}}" },
+        { "get_time", "{}" } } },
+    { "gemma4 broken argument",
+      LLAMAC_TOOL_FORMAT_GEMMA4,
+      0,
+      "<|tool_call>call:get_weather{city:<|\"|>Paris<|\"|>,days:}<tool_call|>",
+      "days:}<tool_call|>",
+      "",
+      { { "get_weather", "{\"city\": \"Paris\"}" } } },
+    { "gemma4 not a call",
+      LLAMAC_TOOL_FORMAT_GEMMA4,
+      0,
+      "<|tool_call>call get_weather{}",
+      "<|tool_call>call get_weather{}",
+      "",
+      { { 0 } } },
+    /* LFM2 */
+    { "lfm2 thinking, text, parallel calls",
+      LLAMAC_TOOL_FORMAT_LFM2,
+      0,
+      "<think>Both.</think>Checking.<|tool_call_start|>[get_weather(city='Paris, \"FR\"', days=2, "
+      "opts={'hours': [6, 12], 'detail': True, 'note': None}), get_time()]<|tool_call_end|>",
+      "Checking.",
+      "Both.",
+      { { "get_weather", "{\"city\": \"Paris, \\\"FR\\\"\", \"days\": 2, \"opts\": {\"hours\":[6,12],\"detail\":true,"
+                         "\"note\":null}}" },
+        { "get_time", "{}" } } },
+    { "lfm2 broken argument",
+      LLAMAC_TOOL_FORMAT_LFM2,
+      0,
+      "<|tool_call_start|>[get_weather(city=\"Paris\", days=)]<|tool_call_end|>",
+      "days=)]<|tool_call_end|>",
+      "",
+      { { "get_weather", "{\"city\": \"Paris\"}" } } },
+    { "lfm2 not a call",
+      LLAMAC_TOOL_FORMAT_LFM2,
+      0,
+      "<|tool_call_start|>get_weather()",
+      "<|tool_call_start|>get_weather()",
+      "",
+      { { 0 } } },
     { "glm broken argument",
       LLAMAC_TOOL_FORMAT_GLM,
       0,
@@ -743,6 +794,11 @@ static void test_detect(void) {
         { "ByteDance-Seed-OSS.jinja", LLAMAC_TOOL_FORMAT_SEED_OSS },
         { "MiniMax-M3.jinja", LLAMAC_TOOL_FORMAT_GENERIC }, /* a format of its own, not parsed */
         { "Cohere2MoE.jinja", LLAMAC_TOOL_FORMAT_COMMAND_R7B },
+        { "google-gemma-4-31B-it.jinja", LLAMAC_TOOL_FORMAT_GEMMA4 },
+        { "google-gemma-4-31B-it-interleaved.jinja", LLAMAC_TOOL_FORMAT_GEMMA4 },
+        { "LFM2-8B-A1B.jinja", LLAMAC_TOOL_FORMAT_LFM2 },
+        { "LFM2.5-8B-A1B.jinja", LLAMAC_TOOL_FORMAT_LFM2 },
+        { "LFM2.5-Instruct.jinja", LLAMAC_TOOL_FORMAT_LFM2 },
     };
     const char *src = getenv("LLAMAC_LLAMA_SOURCE");
     if (!src || !src[0]) {
@@ -841,7 +897,7 @@ static void test_grammars(void) {
     if (!model) {
         return;
     }
-    for (int f = LLAMAC_TOOL_FORMAT_GENERIC; f <= LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2; f++) {
+    for (int f = LLAMAC_TOOL_FORMAT_GENERIC; f <= LLAMAC_TOOL_FORMAT_LFM2; f++) {
         for (int choice = LLAMAC_TOOL_CHOICE_AUTO; choice <= LLAMAC_TOOL_CHOICE_NAMED; choice++) {
             for (int parallel = 0; parallel < 2; parallel++) {
                 llamac_tool_grammar *g = NULL;
@@ -924,8 +980,9 @@ static void test_forced_generation(void) {
     llamac_ctx_params cp = test_ctx_params(512);
     llamac_context *ctx = NULL;
     CHECK_OK(llamac_ctx_new(model, &cp, &ctx));
-    static const llamac_tool_format formats[] = { LLAMAC_TOOL_FORMAT_HERMES, LLAMAC_TOOL_FORMAT_MISTRAL_ARGS,
-                                                  LLAMAC_TOOL_FORMAT_GENERIC, LLAMAC_TOOL_FORMAT_HARMONY };
+    static const llamac_tool_format formats[] = { LLAMAC_TOOL_FORMAT_HERMES,  LLAMAC_TOOL_FORMAT_MISTRAL_ARGS,
+                                                  LLAMAC_TOOL_FORMAT_GENERIC, LLAMAC_TOOL_FORMAT_HARMONY,
+                                                  LLAMAC_TOOL_FORMAT_GEMMA4,  LLAMAC_TOOL_FORMAT_LFM2 };
     for (size_t k = 0; ctx && k < sizeof formats / sizeof formats[0]; k++) {
         /* required and named alternate over the formats, to keep the test short. */
         {
