@@ -90,6 +90,7 @@ const char *llamac_tool_format_name(llamac_tool_format format) {
     case LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2: return "firefunction-v2";
     case LLAMAC_TOOL_FORMAT_GEMMA4: return "gemma4";
     case LLAMAC_TOOL_FORMAT_LFM2: return "lfm2";
+    case LLAMAC_TOOL_FORMAT_APERTUS: return "apertus";
     }
     return "unknown";
 }
@@ -126,6 +127,9 @@ llamac_tool_format llamac_tool_format_detect(const char *src) {
     }
     if ((has(src, "<|tool_list_start|>") && has(src, "<|tool_list_end|>")) || has(src, "List of tools: [")) {
         return LLAMAC_TOOL_FORMAT_LFM2; /* LFM2 (tool list in special tokens) and LFM2.5 (a plain list) */
+    }
+    if (has(src, "<|tools_prefix|>") && has(src, "<|tools_suffix|>")) {
+        return LLAMAC_TOOL_FORMAT_APERTUS;
     }
     if (has(src, "<|tool_calls_section_begin|>") && has(src, "<|tool_call_begin|>")) {
         return LLAMAC_TOOL_FORMAT_KIMI_K2;

@@ -164,6 +164,10 @@ static void call_rule(llamac__dynbuf *g, llamac_tool_format format, size_t i, co
     case LLAMAC_TOOL_FORMAT_LFM2:
         llamac__dynbuf_addf(g, "tc-call-%zu ::= \"%s(\" tc-args-%zu \")\"\n", i, name, i);
         break;
+    case LLAMAC_TOOL_FORMAT_APERTUS:
+        llamac__dynbuf_addf(g, "tc-call-%zu ::= \"{\" tc-ws \"\\\"%s\\\"\" tc-ws \":\" tc-ws tc-args-%zu tc-ws \"}\"\n",
+                            i, name, i);
+        break;
     case LLAMAC_TOOL_FORMAT_HARMONY:
         llamac__dynbuf_addf(
             g,
@@ -392,6 +396,10 @@ static void root_rule(llamac__dynbuf *g, llamac_tool_format format, bool paralle
         more_calls(more, sizeof more, parallel, "");
         llamac__dynbuf_addf(g, "root ::= tc-call %s\n", more);
         break;
+    case LLAMAC_TOOL_FORMAT_APERTUS:
+        more_calls(more, sizeof more, parallel, "\",\" tc-ws");
+        llamac__dynbuf_addf(g, "root ::= \"<|tools_prefix|>[\" tc-call %s \"]<|tools_suffix|>\"\n", more);
+        break;
     case LLAMAC_TOOL_FORMAT_LFM2:
         more_calls(more, sizeof more, parallel, "\", \"");
         llamac__dynbuf_addf(g, "root ::= \"<|tool_call_start|>[\" tc-call %s \"]<|tool_call_end|>\"\n", more);
@@ -466,6 +474,7 @@ static size_t triggers(llamac__dynbuf *pat, llamac_tool_format format, const cha
         llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|tool_calls_section_begin\\|>|<\\|tool_call_begin\\|>)[\\s\\S]*$");
         return 1;
     case LLAMAC_TOOL_FORMAT_GEMMA4: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|tool_call>)[\\s\\S]*$"); return 1;
+    case LLAMAC_TOOL_FORMAT_APERTUS: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|tools_prefix\\|>)[\\s\\S]*$"); return 1;
     case LLAMAC_TOOL_FORMAT_LFM2: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|tool_call_start\\|>)[\\s\\S]*$"); return 1;
     case LLAMAC_TOOL_FORMAT_HARMONY:
         llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|channel\\|>commentary to=functions\\.)[\\s\\S]*$");

@@ -1974,6 +1974,107 @@ static void parse_lfm2(pctx *c) {
     }
 }
 
+/* ---- Apertus: <|tools_prefix|>[{"f": {...}}, {"g": {...}}]<|tools_suffix|> ---- */
+
+#define APERTUS_CALLS "<|tools_prefix|>"
+#define APERTUS_CALLS_END "<|tools_suffix|>"
+
+/* One call at `at`: an object whose one member is named after the tool and holds the arguments. */
+static int keyed_call(pctx *c, size_t at, size_t *end) {
+    if (at >= c->n) {
+        return c->final ? R_NOT : R_STOP;
+    }
+    if (c->t[at] != '{') {
+        return R_NOT;
+    }
+    size_t i = ws_at(c, at + 1), e, safe;
+    char closers[TC_JSON_MAX_DEPTH + 2], name[NAME_MAX_LEN];
+    size_t name_n = 0;
+    if (i == c->n) {
+        return c->final ? R_NOT : R_STOP;
+    }
+    if (c->t[i] != '"') {
+        return R_NOT;
+    }
+    int r = tc_json_scan(c->t + i, c->n - i, &e, &safe, closers);
+    if (r != TC_JSON_COMPLETE) {
+        return r == TC_JSON_PARTIAL && !c->final && c->n - i <= NAME_MAX_LEN + 2 ? R_STOP : R_NOT;
+    }
+    if (!decode_name(c->t + i, e, name, &name_n)) {
+        return R_NOT;
+    }
+    i = ws_at(c, i + e);
+    if (i == c->n) {
+        return c->final ? R_NOT : R_STOP;
+    }
+    if (c->t[i] != ':') {
+        return R_NOT;
+    }
+    i = ws_at(c, i + 1);
+    r = args_object(c, i, name, name_n, end);
+    if (r != R_DONE) {
+        return r;
+    }
+    i = ws_at(c, *end);
+    if (i == c->n && !c->final) {
+        return R_STOP;
+    }
+    if (i < c->n && c->t[i] != '}') {
+        c->pos = *end;
+        return R_BROKEN;
+    }
+    *end = i < c->n ? i + 1 : i;
+    return R_DONE;
+}
+
+static void parse_apertus(pctx *c) {
+    static const char *const markers[] = { APERTUS_CALLS };
+    if (!think_block(c, "<think>", "</think>")) {
+        return;
+    }
+    for (;;) {
+        if (scan_until(c, markers, 1, false) < 0) {
+            return;
+        }
+        size_t start = c->pos;
+        c->pos += strlen(APERTUS_CALLS);
+        int r = expect(c, "[");
+        if (r <= 0) {
+            if (r == 0) {
+                rest_content(c, start);
+            }
+            return;
+        }
+        for (bool first = true;; first = false) {
+            size_t call_start = c->pos = ws_at(c, c->pos), end;
+            if (c->pos == c->n && !c->final) {
+                return;
+            }
+            if (!after_call(c, keyed_call(c, c->pos, &end), first ? start : call_start)) {
+                return;
+            }
+            c->pos = end;
+            r = expect(c, ",");
+            if (r < 0) {
+                return;
+            }
+            if (r == 0) {
+                break;
+            }
+        }
+        r = expect_close(c, "]");
+        if (r <= 0) {
+            if (r == 0) {
+                rest_content(c, c->pos);
+            }
+            return;
+        }
+        if (!section_end(c, APERTUS_CALLS_END)) {
+            return;
+        }
+    }
+}
+
 static void parse_plain(pctx *c) {
     static const char *const kimi_calls[] = { KIMI_SECTION, KIMI_CALL };
     if (c->p->format == LLAMAC_TOOL_FORMAT_KIMI_K2) {
@@ -2029,6 +2130,7 @@ static void parse_format(pctx *c) {
     case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2: parse_dsml(c); break;
     case LLAMAC_TOOL_FORMAT_GEMMA4: parse_gemma4(c); break;
     case LLAMAC_TOOL_FORMAT_LFM2: parse_lfm2(c); break;
+    case LLAMAC_TOOL_FORMAT_APERTUS: parse_apertus(c); break;
     case LLAMAC_TOOL_FORMAT_GENERIC:
     default: parse_generic(c); break;
     }

@@ -1,11 +1,11 @@
 /*
  * fuzz_toolcall.c - libFuzzer target for the tool-call parsers: model output is untrusted bytes.
  *
- * The first byte picks the format (low nibble; 15 with bits 6-7 picks 15-18, 14 with bits 6-7 = 2 or 3 picks 19
- * or 20), the reasoning handling (bit 4: none, bit 5: thinking already open) and a cut position for a two-piece
- * stream (bits 6-7, scaled); the rest is the output. Invariants checked: parsing never fails, every call's arguments
- * are a JSON object (checked through llamac_tool_history_check), and the stream - fed one byte at a time, and in two
- * pieces - adds up to exactly the complete parse.
+ * The first byte picks the format (low nibble; 15 with bits 6-7 picks 15-18, 14 with bits 6-7 = 1-3 picks 19-21), the
+ * reasoning handling (bit 4: none, bit 5: thinking already open) and a cut position for a two-piece stream (bits 6-7,
+ * scaled); the rest is the output. Invariants checked: parsing never fails, every call's arguments are a JSON object
+ * (checked through llamac_tool_history_check), and the stream - fed one byte at a time, and in two pieces - adds up to
+ * exactly the complete parse.
  */
 #include "llamac.h"
 
@@ -130,8 +130,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     llamac_tool_parse_params p = llamac_tool_parse_params_default();
     unsigned format = data[0] & 0x0F;
     unsigned high = (unsigned)(data[0] >> 6);
-    p.format = (llamac_tool_format)(format == 15 ? 15u + high : format == 14 && high >= 2 ? 17u + high : format);
-    if (p.format > LLAMAC_TOOL_FORMAT_LFM2) {
+    p.format = (llamac_tool_format)(format == 15 ? 15u + high : format == 14 && high >= 1 ? 18u + high : format);
+    if (p.format > LLAMAC_TOOL_FORMAT_APERTUS) {
         p.format = LLAMAC_TOOL_FORMAT_HERMES;
     }
     p.reasoning = (data[0] & 0x10) ? LLAMAC_REASONING_NONE : LLAMAC_REASONING_DEEPSEEK;

@@ -474,6 +474,21 @@ static const example EXAMPLES[] = {
       "<|tool_call>call get_weather{}",
       "",
       { { 0 } } },
+    /* Apertus */
+    { "apertus text, parallel calls",
+      LLAMAC_TOOL_FORMAT_APERTUS,
+      0,
+      "Checking.<|tools_prefix|>[{\"get_weather\": {\"city\": \"Paris\"}}, {\"get_time\": {}}]<|tools_suffix|>",
+      "Checking.",
+      "",
+      { { "get_weather", "{\"city\": \"Paris\"}" }, { "get_time", "{}" } } },
+    { "apertus not a call",
+      LLAMAC_TOOL_FORMAT_APERTUS,
+      0,
+      "<|tools_prefix|>[{\"name\" 1}]<|tools_suffix|>",
+      "<|tools_prefix|>[{\"name\" 1}]<|tools_suffix|>",
+      "",
+      { { 0 } } },
     /* LFM2 */
     { "lfm2 thinking, text, parallel calls",
       LLAMAC_TOOL_FORMAT_LFM2,
@@ -799,6 +814,7 @@ static void test_detect(void) {
         { "LFM2-8B-A1B.jinja", LLAMAC_TOOL_FORMAT_LFM2 },
         { "LFM2.5-8B-A1B.jinja", LLAMAC_TOOL_FORMAT_LFM2 },
         { "LFM2.5-Instruct.jinja", LLAMAC_TOOL_FORMAT_LFM2 },
+        { "Apertus-8B-Instruct.jinja", LLAMAC_TOOL_FORMAT_APERTUS },
     };
     const char *src = getenv("LLAMAC_LLAMA_SOURCE");
     if (!src || !src[0]) {
@@ -897,7 +913,7 @@ static void test_grammars(void) {
     if (!model) {
         return;
     }
-    for (int f = LLAMAC_TOOL_FORMAT_GENERIC; f <= LLAMAC_TOOL_FORMAT_LFM2; f++) {
+    for (int f = LLAMAC_TOOL_FORMAT_GENERIC; f <= LLAMAC_TOOL_FORMAT_APERTUS; f++) {
         for (int choice = LLAMAC_TOOL_CHOICE_AUTO; choice <= LLAMAC_TOOL_CHOICE_NAMED; choice++) {
             for (int parallel = 0; parallel < 2; parallel++) {
                 llamac_tool_grammar *g = NULL;
@@ -982,7 +998,8 @@ static void test_forced_generation(void) {
     CHECK_OK(llamac_ctx_new(model, &cp, &ctx));
     static const llamac_tool_format formats[] = { LLAMAC_TOOL_FORMAT_HERMES,  LLAMAC_TOOL_FORMAT_MISTRAL_ARGS,
                                                   LLAMAC_TOOL_FORMAT_GENERIC, LLAMAC_TOOL_FORMAT_HARMONY,
-                                                  LLAMAC_TOOL_FORMAT_GEMMA4,  LLAMAC_TOOL_FORMAT_LFM2 };
+                                                  LLAMAC_TOOL_FORMAT_GEMMA4,  LLAMAC_TOOL_FORMAT_LFM2,
+                                                  LLAMAC_TOOL_FORMAT_APERTUS };
     for (size_t k = 0; ctx && k < sizeof formats / sizeof formats[0]; k++) {
         /* required and named alternate over the formats, to keep the test short. */
         {
