@@ -248,19 +248,6 @@ json_t *ollama_details(const char *arch, uint64_t n_params, const char *quant) {
                      "families", arch, "parameter_size", params, "quantization_level", quant ? quant : "");
 }
 
-json_t *ollama_details_of_file(const char *path) {
-    llamac_gguf *g = NULL;
-    llamac_gguf_info gi = { 0 };
-    if (!path || llamac_gguf_open(path, &g) != LLAMAC_OK || llamac_gguf_get_info(g, &gi) != LLAMAC_OK) {
-        llamac_gguf_free(g);
-        return ollama_details(NULL, 0, NULL);
-    }
-    const char *quant = gi.file_type >= 0 ? llamac_ftype_name((llamac_ftype)gi.file_type) : NULL;
-    json_t *d = ollama_details(gi.architecture, gi.n_params, quant);
-    llamac_gguf_free(g);
-    return d;
-}
-
 /* The served model's details, from the loaded model. */
 static json_t *details_json(const struct server *s) {
     llamac_model_info mi;

@@ -37,10 +37,6 @@ bool ollama_keep_alive(struct request *rq, json_t *body, bool *given, int64_t *m
  * writes it ("8.0B"), its quantization ("Q4_K_M", "F32"; NULL: ""). */
 json_t *ollama_details(const char *arch, uint64_t n_params, const char *quant);
 
-/* `details` and the parameter count read from a GGUF file's header (not loading it); details with empty fields when
- * the file cannot be read. */
-json_t *ollama_details_of_file(const char *path);
-
 /* A time as Ollama writes it: RFC 3339 with nanoseconds, UTC. */
 json_t *ollama_time_json(const struct timespec *ts);
 

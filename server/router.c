@@ -889,6 +889,61 @@ gone:
 
 /* ---- the router's own endpoints ---- */
 
+/* Whether the child of `m` gets switch `a` (or its other spelling `b`): from the router's command line or the
+ * preset. */
+static bool child_switch(const struct router *r, const struct rmodel *m, const char *a, const char *b) {
+    for (size_t i = 0; i < r->opt.n_args; i++) {
+        if (strcmp(r->opt.args[i], a) == 0 || strcmp(r->opt.args[i], b) == 0) {
+            return true;
+        }
+    }
+    for (size_t i = 0; i < m->n_flags; i++) {
+        if (strcmp(m->flags[i], a) == 0 || strcmp(m->flags[i], b) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* What GET /v1/models says a model can do, from its header (router_facts) and its child's switches, without
+ * loading it: "capabilities" in the single-model server's words (completion, embedding, rerank, multimodal) and
+ * llama-server's router's "architecture" (input and output modalities), and "meta" from the header under the
+ * single-model server's names. A model whose header is not at hand (a file that cannot be read, a preset's hf-repo)
+ * has only what its switches say. */
+static void add_capabilities(json_t *o, const struct router *r, const struct rmodel *m) {
+    const struct router_facts *f = &m->src.facts;
+    bool rerank = child_switch(r, m, "--rerank", "--reranking") || f->rerank;
+    bool embedding = !rerank && (child_switch(r, m, "--embedding", "--embeddings") || f->embedding);
+    json_t *caps = json_array(), *input = json_pack("[s]", "text");
+    if (f->read && !rerank && !f->embedding) {
+        json_array_append_new(caps, json_string("completion"));
+    }
+    if (embedding) {
+        json_array_append_new(caps, json_string("embedding"));
+    }
+    if (rerank) {
+        json_array_append_new(caps, json_string("rerank"));
+    }
+    if (f->vision || f->audio) {
+        json_array_append_new(caps, json_string("multimodal"));
+    }
+    if (f->vision) {
+        json_array_append_new(input, json_string("image"));
+    }
+    if (f->audio) {
+        json_array_append_new(input, json_string("audio"));
+    }
+    json_object_set_new(o, "capabilities", caps);
+    json_object_set_new(o, "architecture",
+                        json_pack("{s:o, s:[s]}", "input_modalities", input, "output_modalities", "text"));
+    if (f->read) {
+        json_object_set_new(o, "meta",
+                            json_pack("{s:I, s:I, s:I, s:I, s:I}", "n_vocab", (json_int_t)f->n_vocab, "n_ctx_train",
+                                      (json_int_t)f->n_ctx_train, "n_params", (json_int_t)f->n_params, "size",
+                                      (json_int_t)f->n_bytes, "n_embd", (json_int_t)f->n_embd));
+    }
+}
+
 static json_t *model_json(const struct router *r, const struct rmodel *m) {
     json_t *status = json_pack("{s:s}", "value", state_name[m->state]);
     if (m->state == M_FAILED) {
@@ -903,6 +958,7 @@ static json_t *model_json(const struct router *r, const struct rmodel *m) {
     if (m->src.path) {
         json_object_set_new(o, "path", json_string(m->src.path));
     }
+    add_capabilities(o, r, m);
     return o;
 }
 
@@ -1508,6 +1564,7 @@ static bool preset_flags(const struct router_options *o, struct rmodel *m, char 
 }
 
 static void rmodel_free(struct rmodel *m) {
+    router_facts_free(&m->src.facts);
     free(m->src.name);
     free(m->src.aliases);
     free(m->src.path);
@@ -1665,7 +1722,8 @@ static struct rmodel *single_model(const struct router_options *o, char *err, si
         m->spawn_pending = true;
         m->attempts = 1;
     }
-    if (!m || !m->src.name || (!m->src.path && !m->src.hf)) {
+    if (!m || !m->src.name || (!m->src.path && !m->src.hf) ||
+        !router_facts_read(m->src.path, NULL, &m->src.facts)) { /* for Ollama's /api/tags while it sleeps */
         if (m) {
             rmodel_free(m);
         }
@@ -1813,11 +1871,12 @@ bool router_entries(struct server *s, struct router_entry **out, size_t *n) {
         e->path = m->src.path ? strdup(m->src.path) : NULL;
         e->source = m->src.source;
         e->size = m->src.size;
+        bool facts = router_facts_copy(&e->facts, &m->src.facts);
         e->loaded = m->state == M_LOADED;
         e->port = m->port;
         int64_t due = idle_deadline(r, m);
         e->expires_ms = due == INT64_MAX ? INT64_MAX : real_ms + (due - mono_ms);
-        ok = e->name && (!m->src.path || e->path);
+        ok = e->name && (!m->src.path || e->path) && facts;
     }
     pthread_mutex_unlock(&r->lock);
     if (!ok) {
@@ -1833,6 +1892,7 @@ void router_entries_free(struct router_entry *list, size_t n) {
     for (size_t i = 0; list && i < n; i++) {
         free(list[i].name);
         free(list[i].path);
+        router_facts_free(&list[i].facts);
     }
     free(list);
 }

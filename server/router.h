@@ -16,6 +16,30 @@
 
 #include <stdint.h>
 
+/* What a model's GGUF header, and its projector's, say about it: read when the models are found (router_models.c,
+ * router_facts_read), never by loading the model; GET /v1/models (capabilities, meta) and Ollama's /api/tags
+ * (details) are written from it. */
+struct router_facts {
+    bool read;          /* the model's header was read; when false (a broken file, a preset's hf-repo) all is 0 */
+    char *architecture; /* general.architecture, or NULL */
+    int32_t file_type;  /* general.file_type (an llamac_ftype), -1 when absent */
+    uint64_t n_params;  /* elements of all tensors (every shard) */
+    uint64_t n_bytes;   /* bytes of all tensors' data (llama.cpp's model size) */
+    uint32_t n_vocab, n_ctx_train, n_embd;
+    bool embedding; /* ARCH.pooling_type names a pooling (mean, cls, last): an embedding model */
+    bool rerank;    /* pooling rank, or a classification head (cls.output.weight): a reranker */
+    bool vision;    /* the projector has a vision encoder (clip.has_vision_encoder) */
+    bool audio;     /* the projector has an audio encoder (clip.has_audio_encoder) */
+};
+
+/* The facts of the model file `path` (NULL: none) and the projector `mmproj` (NULL: none) into *out (caller frees
+ * with router_facts_free); a file that cannot be read leaves its part empty. False only when out of memory. */
+bool router_facts_read(const char *path, const char *mmproj, struct router_facts *out);
+void router_facts_free(struct router_facts *f);
+
+/* A copy of `from` into *to (caller frees with router_facts_free); false when out of memory. */
+bool router_facts_copy(struct router_facts *to, const struct router_facts *from);
+
 /* One model the router can serve, as found (router_models.c). */
 struct router_source {
     char *name;    /* the id a request names it by */
@@ -25,8 +49,9 @@ struct router_source {
     char *mmproj;  /* a projector beside it (or a preset's mmproj =), or NULL */
     char **args;   /* a preset's other flags, as command-line words for the child ("--ctx-size", "512", ...) */
     size_t n_args;
-    const char *source; /* "models_dir", "cache" or "preset" (llama-server's words) */
-    uint64_t size;      /* bytes of the model's files (0 when not known: hf) */
+    const char *source;        /* "models_dir", "cache" or "preset" (llama-server's words) */
+    uint64_t size;             /* bytes of the model's files (0 when not known: hf) */
+    struct router_facts facts; /* what its header says */
 };
 
 /* Everything available: the models of `dir` (NULL: none), of the Hugging Face cache (cache: true), then of the
@@ -78,13 +103,14 @@ void router_free(struct server *s);
 /* What Ollama's endpoints in router mode (router_ollama.c, ollama_hub.c) read and change of the router, each call
  * under its lock (the functions below need a server in router mode, or in single-model mode with sleep). */
 struct router_entry {
-    char *name;         /* the model's id */
-    char *path;         /* its file, or NULL (a preset's hf-repo, single-model mode's -hf) */
-    const char *source; /* as router_source.source ("model" in single-model mode) */
-    uint64_t size;      /* as router_source.size */
-    bool loaded;        /* its child serves */
-    uint16_t port;      /* then the child's port */
-    int64_t expires_ms; /* then when it is unloaded unless used meanwhile: unix time in ms; INT64_MAX: never */
+    char *name;                /* the model's id */
+    char *path;                /* its file, or NULL (a preset's hf-repo, single-model mode's -hf) */
+    const char *source;        /* as router_source.source ("model" in single-model mode) */
+    uint64_t size;             /* as router_source.size */
+    struct router_facts facts; /* as router_source.facts */
+    bool loaded;               /* its child serves */
+    uint16_t port;             /* then the child's port */
+    int64_t expires_ms;        /* then when it is unloaded unless used meanwhile: unix time in ms; INT64_MAX: never */
 };
 
 /* The listed models, in the list's order, into *out (caller frees with router_entries_free) and *n. False when out

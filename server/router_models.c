@@ -8,6 +8,9 @@
  * quant being the last [-.] word of the file name, upper-cased (files without one are left out, as llama-server
  * does). The preset file: llama-server's INI; its keys are option names without their dashes (ctx-size, c, ...),
  * which the router turns into the child's flags (router.c checks them at start).
+ *
+ * Each model's GGUF header, and its projector's, are read once as the models are found (router_facts: metadata and
+ * the tensor table, never the weights), so that the listings say what each can do without loading it.
  */
 #define _GNU_SOURCE
 #include "router.h"
@@ -20,9 +23,109 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* ---- what a model's header says (router_facts) ---- */
+
+/* An unsigned integer or bool metadata value of `g` named `key`; false when absent or of another type. */
+static bool meta_uint(const llamac_gguf *g, const char *key, uint64_t *out) {
+    size_t i = 0;
+    llamac_gguf_kv kv;
+    if (llamac_gguf_find_key(g, key, &i) != LLAMAC_OK || llamac_gguf_kv_at(g, i, &kv) != LLAMAC_OK ||
+        kv.type == LLAMAC_GGUF_ARRAY || kv.type == LLAMAC_GGUF_STRING || kv.type == LLAMAC_GGUF_FLOAT32 ||
+        kv.type == LLAMAC_GGUF_FLOAT64) {
+        return false;
+    }
+    bool is_signed = kv.type == LLAMAC_GGUF_INT8 || kv.type == LLAMAC_GGUF_INT16 || kv.type == LLAMAC_GGUF_INT32 ||
+                     kv.type == LLAMAC_GGUF_INT64 || kv.type == LLAMAC_GGUF_BOOL;
+    if (is_signed && kv.int_value < 0) {
+        return false;
+    }
+    *out = is_signed ? (uint64_t)kv.int_value : kv.uint_value;
+    return true;
+}
+
+/* The model's part: its header's numbers, and what its pooling type or a classification head makes of it. */
+static bool model_facts(const char *path, struct router_facts *out) {
+    llamac_gguf *g = NULL;
+    llamac_gguf_info gi;
+    if (llamac_gguf_open(path, &g) != LLAMAC_OK || llamac_gguf_get_info(g, &gi) != LLAMAC_OK) {
+        llamac_gguf_free(g);
+        return true; /* unreadable: nothing known (its load fails with the reason) */
+    }
+    out->read = true;
+    out->file_type = gi.file_type;
+    out->n_params = gi.n_params;
+    out->n_bytes = gi.tensor_bytes;
+    out->n_vocab = gi.n_vocab;
+    out->n_ctx_train = gi.n_ctx_train;
+    out->n_embd = gi.n_embd;
+    bool ok = true;
+    if (gi.architecture) {
+        out->architecture = strdup(gi.architecture);
+        ok = out->architecture != NULL;
+        char key[256];
+        uint64_t pooling = 0;
+        snprintf(key, sizeof key, "%s.pooling_type", gi.architecture);
+        if (meta_uint(g, key, &pooling)) {
+            out->rerank = pooling == LLAMAC_POOLING_RANK;
+            out->embedding = pooling != LLAMAC_POOLING_NONE && pooling != LLAMAC_POOLING_RANK;
+        }
+    }
+    for (size_t i = 0; i < llamac_gguf_tensor_count(g) && !out->rerank; i++) {
+        llamac_gguf_tensor t;
+        if (llamac_gguf_tensor_at(g, i, &t) == LLAMAC_OK && strcmp(t.name, "cls.output.weight") == 0) {
+            out->rerank = true; /* a classification head: llama.cpp ranks with it */
+            out->embedding = false;
+        }
+    }
+    llamac_gguf_free(g);
+    return ok;
+}
+
+/* The projector's part: its encoders, as its header declares them. Read here rather than with libmtmd's
+ * mtmd_get_cap_from_file, whose loader asserts (ends the process) on a malformed file, which would take the router
+ * down for one bad file in a folder. */
+static void projector_facts(const char *mmproj, struct router_facts *out) {
+    llamac_gguf *g = NULL;
+    if (llamac_gguf_open(mmproj, &g) != LLAMAC_OK) {
+        return;
+    }
+    uint64_t v = 0;
+    out->vision = meta_uint(g, "clip.has_vision_encoder", &v) && v;
+    v = 0;
+    out->audio = meta_uint(g, "clip.has_audio_encoder", &v) && v;
+    llamac_gguf_free(g);
+}
+
+bool router_facts_read(const char *path, const char *mmproj, struct router_facts *out) {
+    memset(out, 0, sizeof *out);
+    out->file_type = -1;
+    if (path && !model_facts(path, out)) {
+        router_facts_free(out);
+        return false;
+    }
+    if (mmproj) {
+        projector_facts(mmproj, out);
+    }
+    return true;
+}
+
+void router_facts_free(struct router_facts *f) {
+    free(f->architecture);
+    f->architecture = NULL;
+}
+
+bool router_facts_copy(struct router_facts *to, const struct router_facts *from) {
+    *to = *from;
+    to->architecture = from->architecture ? strdup(from->architecture) : NULL;
+    return !from->architecture || to->architecture;
+}
+
+/* ---- the models found ---- */
+
 void router_sources_free(struct router_source *list, size_t n) {
     for (size_t i = 0; list && i < n; i++) {
         struct router_source *m = &list[i];
+        router_facts_free(&m->facts);
         free(m->name);
         free(m->aliases);
         free(m->path);
@@ -495,6 +598,9 @@ bool router_sources_find(const char *dir, bool cache, const char *preset, struct
     bool oom = false;
     bool ok = (!dir || scan_dir(&f, dir, &oom, err, cap)) && (!cache || scan_cache(&f, &oom)) &&
               (!preset || read_preset(&f, preset, &oom, err, cap));
+    for (size_t i = 0; ok && !oom && i < f.n; i++) { /* each model's header, once the preset has said its files */
+        oom = !router_facts_read(f.list[i].path, f.list[i].mmproj, &f.list[i].facts);
+    }
     if (oom) {
         snprintf(err, cap, "out of memory while listing the models");
         ok = false;

@@ -5,8 +5,8 @@
  * `ollama stop` sends). Everything else of Ollama's API reaches the model's child, which is the single-model server.
  *
  * The router's state is read and changed through router.h's functions, under its lock; a model that is not loaded
- * is described from its GGUF header (what /api/tags shows without loading it), a loaded one by its child's /api/ps
- * (its context length), with the router's own expiry.
+ * is described from its GGUF header as the router read it (router_facts: what /api/tags shows without loading it,
+ * as GET /v1/models does), a loaded one by its child's /api/ps (its context length), with the router's own expiry.
  */
 #define _GNU_SOURCE
 #include "ollama.h"
@@ -28,15 +28,16 @@ static json_int_t file_size(const struct router_entry *e) {
     return e->path && stat(e->path, &st) == 0 ? (json_int_t)st.st_size : 0;
 }
 
-/* An entry of /api/tags: every model, described from its file. */
+/* An entry of /api/tags: every model, described from its file (its header as the router read it, router_facts). */
 static json_t *tags_entry(struct request *rq, const struct router_entry *e) {
     (void)rq;
     char name[512], digest[80];
     ollama_name(e->name, name, sizeof name);
     ollama_digest_of(e->path, digest, sizeof digest);
+    const char *quant = e->facts.file_type >= 0 ? llamac_ftype_name((llamac_ftype)e->facts.file_type) : NULL;
     return json_pack("{s:s, s:s, s:o, s:I, s:s, s:o}", "name", name, "model", name, "modified_at",
                      ollama_mtime_json(e->path), "size", file_size(e), "digest", digest, "details",
-                     ollama_details_of_file(e->path));
+                     ollama_details(e->facts.architecture, e->facts.n_params, quant));
 }
 
 /* An entry of /api/ps: a loaded model, as its child describes itself (size, digest, details, context length), with
