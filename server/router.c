@@ -194,8 +194,14 @@ static void set_state(struct router *r, struct rmodel *m, enum mstate state) {
 
 /* ---- children ---- */
 
-/* Asks a running child to exit (lock held); the monitor kills it if it has not after KILL_AFTER_MS. A keep_alive
- * belonged to the model as loaded: its next load starts from the default again. */
+/* How long `m`'s child has to exit once asked before it is killed: its preset's stop-timeout, else KILL_AFTER_MS. */
+static int64_t stop_timeout_ms(const struct rmodel *m) {
+    return m->src.stop_timeout_set ? (int64_t)m->src.stop_timeout_s * 1000 : KILL_AFTER_MS;
+}
+
+/* Asks a running child to exit (lock held); the monitor kills it if it has not after stop_timeout_ms (a
+ * stop-timeout of 0: killed at once). A keep_alive belonged to the model as loaded: its next load starts from the
+ * default again. */
 static void begin_unload(struct router *r, struct rmodel *m) {
     m->keep_set = false;
     if (m->state == M_LOADING && m->spawn_pending) {
@@ -203,8 +209,8 @@ static void begin_unload(struct router *r, struct rmodel *m) {
         set_state(r, m, M_UNLOADED);
     } else if (m->state == M_LOADED || m->state == M_LOADING) {
         set_state(r, m, M_UNLOADING);
-        m->kill_at_ms = server_now_ms() + KILL_AFTER_MS;
-        kill(m->pid, SIGTERM);
+        m->kill_at_ms = server_now_ms() + stop_timeout_ms(m);
+        kill(m->pid, stop_timeout_ms(m) == 0 ? SIGKILL : SIGTERM);
     }
     pthread_cond_broadcast(&r->cond);
 }
@@ -1520,8 +1526,60 @@ void router_answer(struct request *rq, void (*route)(struct request *rq)) {
 
 /* ---- the router's life ---- */
 
-/* The preset's options of `src` as the child's flags (via opt.flag); false with a message in err for an option
- * llamac serve does not have, or one the router sets itself. */
+/* A preset's switch value: *on true or false; false for a value that is neither. */
+static bool switch_value(const char *value, bool *on) {
+    static const char *const yes[] = { "1", "true", "on", "yes", "enabled" }, *const no[] = { "0", "false", "off", "no",
+                                                                                              "disabled" };
+    for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
+        if (strcasecmp(value, yes[i]) == 0 || strcasecmp(value, no[i]) == 0) {
+            *on = strcasecmp(value, yes[i]) == 0;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A preset key of the router's own (llama-server's preset-only options): load-on-startup, stop-timeout; false for
+ * any other key. *bad true (with the message in err) for a value it cannot take or a key llamac cannot honour. */
+static bool router_key(const struct router_options *o, struct rmodel *m, const char *written, const char *name,
+                       const char *value, bool *bad, char *err, size_t cap) {
+    *bad = false;
+    if (strcmp(name, "load-on-startup") == 0) {
+        *bad = !switch_value(value, &m->src.load_on_startup);
+        if (*bad) {
+            snprintf(err, cap, "--models-preset %s: '%s' of [%s] is a switch: give true or false, not '%s'",
+                     o->models_preset, written, m->src.name, value);
+        }
+        return true;
+    }
+    if (strcmp(name, "stop-timeout") == 0) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long v = strtoul(value, &end, 10);
+        *bad = !*value || *end || errno || value[0] == '-' || v > 86400;
+        if (*bad) {
+            snprintf(err, cap, "--models-preset %s: '%s' of [%s] is whole seconds (0 to 86400), not '%s'",
+                     o->models_preset, written, m->src.name, value);
+        }
+        m->src.stop_timeout_set = true;
+        m->src.stop_timeout_s = (unsigned)v;
+        return true;
+    }
+    if (strcmp(name, "dedup-cache-models") == 0) {
+        *bad = true;
+        snprintf(err, cap,
+                 "--models-preset %s: '%s' of [%s] is not supported by llamac's router (a cache model and a preset "
+                 "naming its file are listed as two models)",
+                 o->models_preset, written, m->src.name);
+        return true;
+    }
+    return false;
+}
+
+/* The preset's options of `src` as the child's flags (via opt.flag), its keys read as llama-server's preset parser
+ * reads them (router_preset_key; a switch given false as its --no- form when there is one), and the router's own
+ * keys into m->src; false with a message in err naming the section and the key for an option llamac serve does not
+ * have, one the router sets itself, or a value it cannot take. */
 static bool preset_flags(const struct router_options *o, struct rmodel *m, char *err, size_t cap) {
     m->flags = calloc(m->src.n_args + 1, sizeof *m->flags);
     if (!m->flags) {
@@ -1530,26 +1588,34 @@ static bool preset_flags(const struct router_options *o, struct rmodel *m, char 
     }
     for (size_t i = 0; i + 1 < m->src.n_args; i += 2) {
         const char *key = m->src.args[i], *value = m->src.args[i + 1];
-        char flag[96];
-        bool takes_value = false;
-        if (!o->flag || !o->flag(key, flag, sizeof flag, &takes_value)) {
+        char name[128], flag[160];
+        bool takes_value = false, bad = false;
+        bool env = router_preset_key(key, name, sizeof name);
+        if (router_key(o, m, key, name, value, &bad, err, cap)) {
+            if (bad) {
+                return false;
+            }
+            continue;
+        }
+        if (!o->flag || !o->flag(name, flag, sizeof flag, &takes_value)) {
             snprintf(err, cap,
-                     "--models-preset %s: option '%s' of [%s] is not an option of llamac serve, or one the router "
-                     "sets itself",
-                     o->models_preset, key, m->src.name);
+                     "--models-preset %s: option '%s'%s%s%s of [%s] is not an option of llamac serve, or one the "
+                     "router sets itself",
+                     o->models_preset, key, env ? " (--" : "", env ? name : "", env ? ")" : "", m->src.name);
             return false;
         }
         if (!takes_value) {
-            bool on = strcmp(value, "1") == 0 || strcasecmp(value, "true") == 0 || strcasecmp(value, "on") == 0 ||
-                      strcasecmp(value, "yes") == 0 || strcasecmp(value, "enabled") == 0;
-            bool off = strcmp(value, "0") == 0 || strcasecmp(value, "false") == 0 || strcasecmp(value, "off") == 0 ||
-                       strcasecmp(value, "no") == 0 || strcasecmp(value, "disabled") == 0;
-            if (!on && !off) {
+            bool on = false;
+            if (!switch_value(value, &on)) {
                 snprintf(err, cap, "--models-preset %s: option '%s' of [%s] is a switch: give true or false, not '%s'",
                          o->models_preset, key, m->src.name, value);
                 return false;
             }
-            if (on && !(m->flags[m->n_flags++] = strdup(flag))) {
+            char negated[sizeof name + 3];
+            snprintf(negated, sizeof negated, "no-%s", name);
+            bool no_form = !on && strncmp(name, "no-", 3) != 0 && o->flag(negated, flag, sizeof flag, &takes_value) &&
+                           !takes_value; /* false: its --no- form, as llama-server sets a switch off */
+            if ((on || no_form) && !(m->flags[m->n_flags++] = strdup(flag))) {
                 snprintf(err, cap, "out of memory");
                 return false;
             }
@@ -1733,6 +1799,29 @@ static struct rmodel *single_model(const struct router_options *o, char *err, si
     return m;
 }
 
+/* The preset's load-on-startup models marked for the monitor to start (before the server answers a request); false
+ * with a message in err when there are more than --models-max of them, as llama-server refuses. */
+static bool load_on_startup(struct router *r, char *err, size_t cap) {
+    unsigned n = 0;
+    for (struct rmodel *m = r->models; m; m = m->next) {
+        n += m->listed && m->src.load_on_startup;
+    }
+    if (r->opt.models_max > 0 && n > r->opt.models_max) {
+        snprintf(err, cap, "--models-preset %s: %u models have load-on-startup, more than --models-max %u",
+                 r->opt.models_preset, n, r->opt.models_max);
+        return false;
+    }
+    for (struct rmodel *m = r->models; m; m = m->next) {
+        if (m->listed && m->src.load_on_startup) {
+            m->state = M_LOADING;
+            m->spawn_pending = true;
+            m->attempts = 1;
+            m->last_used_ms = server_now_ms();
+        }
+    }
+    return true;
+}
+
 /* Frees a router that no server owns yet, or whose children have all ended (router_free). */
 static void router_destroy(struct router *r) {
     while (r->downloads) { /* each stops at its next progress call (r->stopping) */
@@ -1775,8 +1864,9 @@ server *router_start(const struct server_options *so, const struct router_option
     if (ro->single_model || ro->single_hf) {
         r->models = single_model(ro, err, cap);
         r->single = r->models;
-    } else {
-        r->models = find_models(ro, err, cap);
+    } else if ((r->models = find_models(ro, err, cap)) && !load_on_startup(r, err, cap)) {
+        router_destroy(r);
+        return NULL;
     }
     unsigned char rnd[16] = { 0 };
     FILE *f = r->models ? fopen("/dev/urandom", "rb") : NULL;

@@ -52,7 +52,17 @@ struct router_source {
     const char *source;        /* "models_dir", "cache" or "preset" (llama-server's words) */
     uint64_t size;             /* bytes of the model's files (0 when not known: hf) */
     struct router_facts facts; /* what its header says */
+    /* a preset's router-only keys (router.c reads them with the model's flags) */
+    bool load_on_startup;    /* load-on-startup: loaded as the router starts, before any request */
+    bool stop_timeout_set;   /* stop-timeout: its child is killed this many seconds after it is asked to exit */
+    unsigned stop_timeout_s; /* (0: killed at once); else the router's default */
 };
+
+/* The option a --models-preset key names, as llama-server's preset parser reads it: an option's name without its
+ * dashes ("ctx-size", "c") as it is, an environment-style name as the option it stands for ("LLAMA_ARG_CTX_SIZE":
+ * "ctx-size", "LLAMA_ARG_N_PARALLEL": "parallel", "HF_TOKEN": "hf-token"), into name (cap bytes). True when the key
+ * was an environment-style name. */
+bool router_preset_key(const char *key, char *name, size_t cap);
 
 /* Everything available: the models of `dir` (NULL: none), of the Hugging Face cache (cache: true), then of the
  * preset file `preset` (NULL: none; a section named as a model found before adds its flags to that model, "[*]"

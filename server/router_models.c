@@ -6,8 +6,9 @@
  * beside it is not one; of a split model, the first shard stands for it); a folder is a model named by the folder,
  * holding its model file or shards, and optionally a projector (mmproj in the name). The cache: OWNER/REPO:QUANT, the
  * quant being the last [-.] word of the file name, upper-cased (files without one are left out, as llama-server
- * does). The preset file: llama-server's INI; its keys are option names without their dashes (ctx-size, c, ...),
- * which the router turns into the child's flags (router.c checks them at start).
+ * does). The preset file: llama-server's INI; its keys are option names without their dashes (ctx-size, c, ...) or
+ * llama-server's environment names of them (LLAMA_ARG_CTX_SIZE), which the router turns into the child's flags
+ * (router.c checks them at start), and the router's own per-model keys (load-on-startup, stop-timeout).
  *
  * Each model's GGUF header, and its projector's, are read once as the models are found (router_facts: metadata and
  * the tensor table, never the weights), so that the listings say what each can do without loading it.
@@ -438,9 +439,52 @@ static bool add_arg(struct router_source *m, const char *word, bool *oom) {
     return true;
 }
 
+/* llama-server's environment names whose option is not the name after LLAMA_ARG_, lower-cased with '-' for '_'
+ * (LLAMA_ARG_CTX_SIZE is ctx-size, but LLAMA_ARG_BATCH is batch-size): the pin's common/arg.cpp, each name with
+ * the long option it is set_env of. */
+static const char *const env_names[][2] = {
+    { "LLAMA_ARG_BATCH", "batch-size" },
+    { "LLAMA_ARG_UBATCH", "ubatch-size" },
+    { "LLAMA_ARG_CHECKPOINT_MIN_SPACING_NT", "checkpoint-min-step" },
+    { "LLAMA_ARG_ROPE_SCALING_TYPE", "rope-scaling" },
+    { "LLAMA_ARG_N_PARALLEL", "parallel" },
+    { "LLAMA_ARG_FIT_ESTIMATE", "fit-print" },
+    { "LLAMA_ARG_STATIC_PATH", "path" },
+    { "LLAMA_ARG_ENDPOINT_METRICS", "metrics" },
+    { "LLAMA_ARG_ENDPOINT_PROPS", "props" },
+    { "LLAMA_ARG_ENDPOINT_SLOTS", "slots" },
+    { "LLAMA_ARG_THINK", "reasoning-format" },
+    { "LLAMA_ARG_THINK_BUDGET", "reasoning-budget" },
+    { "LLAMA_ARG_THINK_BUDGET_MESSAGE", "reasoning-budget-message" },
+    { "LLAMA_ARG_SPEC_DRAFT_HF_REPO", "spec-draft-hf" },
+    { "LLAMA_ARG_SPEC_DRAFT_CACHE_TYPE_K", "spec-draft-type-k" },
+    { "LLAMA_ARG_SPEC_DRAFT_CACHE_TYPE_V", "spec-draft-type-v" },
+    { "HF_TOKEN", "hf-token" },
+    { "LLAMA_API_KEY", "api-key" },
+};
+
+bool router_preset_key(const char *key, char *name, size_t cap) {
+    for (size_t i = 0; i < sizeof env_names / sizeof env_names[0]; i++) {
+        if (strcmp(key, env_names[i][0]) == 0) {
+            snprintf(name, cap, "%s", env_names[i][1]);
+            return true;
+        }
+    }
+    static const char prefix[] = "LLAMA_ARG_";
+    bool env = strncmp(key, prefix, sizeof prefix - 1) == 0 && key[sizeof prefix - 1];
+    snprintf(name, cap, "%s", env ? key + sizeof prefix - 1 : key);
+    for (char *c = name; env && *c; c++) {
+        *c = *c == '_' ? '-' : (char)tolower((unsigned char)*c);
+    }
+    return env;
+}
+
 /* A key = value of a section: model, hf-repo (and its spellings), mmproj and alias say what the model is; any other
- * key is an option for its child, kept as "key" "value" words (router.c turns the key into the flag). */
-static bool preset_key(struct router_source *m, const char *key, const char *value, bool *oom) {
+ * key is an option for its child, kept as "key" "value" words (router.c turns the key into the flag). Keys are read
+ * as router_preset_key reads them. */
+static bool preset_key(struct router_source *m, const char *written, const char *value, bool *oom) {
+    char key[128];
+    router_preset_key(written, key, sizeof key);
     char **slot = NULL;
     if (strcmp(key, "model") == 0 || strcmp(key, "m") == 0) {
         slot = &m->path;
@@ -466,7 +510,7 @@ static bool preset_key(struct router_source *m, const char *key, const char *val
         }
         return !*oom;
     }
-    return add_arg(m, key, oom) && add_arg(m, value, oom);
+    return add_arg(m, written, oom) && add_arg(m, value, oom);
 }
 
 static char *trim(char *s) {
