@@ -8,8 +8,8 @@
  * the hand-over to a streaming response; no JSON), complete.c (running a parsed request on the engine), openai.c
  * (the OpenAI dialect: its request fields, response and stream shapes, errors), anthropic.c, responses.c and
  * ollama.c (the Anthropic Messages, OpenAI Responses and Ollama dialects beside it; ollama_hub.c: Ollama's pull and
- * delete over the Hugging Face cache), render.c (what their writers
- * share), completion.c (llama-server's native completion API and /props), native.c (llama-server's /tokenize,
+ * delete over the Hugging Face cache, which model_hub.c does for it and for the router's /models), render.c (what their
+ * writers share), completion.c (llama-server's native completion API and /props), native.c (llama-server's /tokenize,
  * /detokenize, /apply-template), media.c (images and audio in requests), draft.c, embed.c, admin.c (/health,
  * /v1/models, /metrics, /slots), wake.c (waking stream readers), static.c (what GET answers outside the API: the
  * embedded chat page, or --path DIR's files), router.c and router_models.c (router mode, router.h: many models, each

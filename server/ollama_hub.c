@@ -1,8 +1,9 @@
 /*
  * ollama_hub.c - Ollama's /api/pull and /api/delete over the Hugging Face cache: a pull downloads a model as
- * `llamac pull` does (llamac_hub_pull: resumable, sha256-checked, the repository's projector too, as Ollama pulls a
- * vision model's), a delete removes it as `llamac rm` does (llamac_hub_remove). Names are Ollama's for Hugging Face
- * models: hf.co/OWNER/REPO:QUANT, huggingface.co/..., or OWNER/REPO[:QUANT] (ollama.h).
+ * `llamac pull` does (resumable, sha256-checked, the repository's projector too, as Ollama pulls a vision model's),
+ * a delete removes it as `llamac rm` does; both through model_hub.h, which the router's POST and DELETE /models
+ * use too, so that only the requests, the progress objects and the replies are Ollama's here. Names are Ollama's for
+ * Hugging Face models: hf.co/OWNER/REPO:QUANT, huggingface.co/..., or OWNER/REPO[:QUANT] (ollama.h).
  *
  * A pull streams Ollama's progress objects ("pulling manifest", one "pulling <digest>" per file with total and
  * completed, "verifying sha256 digest", "writing manifest", "success") from a thread of its own, while the
@@ -15,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include "dynbuf.h"
+#include "model_hub.h"
 #include "ollama.h"
 #include "request.h"
 #include "result.h"
@@ -29,25 +31,6 @@
 #include <time.h>
 
 #define PROGRESS_EVERY_MS 100 /* at most one progress object per file this often */
-
-static llamac_hub_params hub_params(const struct server *s) {
-    llamac_hub_params p = llamac_hub_params_default();
-    p.offline = s->opt.hub_offline;
-    p.token = s->opt.hub_token;
-    return p;
-}
-
-/* The status of a hub failure: a name or repository that is not there 404, a refused token 403, the Hub out of
- * reach 502, a bad name 400; the server's own failure (its disk) 500. */
-static unsigned hub_status(llamac_status st) {
-    switch (st) {
-    case LLAMAC_E_INVALID_ARGUMENT: return 400;
-    case LLAMAC_E_NOT_FOUND: return 404;
-    case LLAMAC_E_AUTH: return 403;
-    case LLAMAC_E_NETWORK: return 502;
-    default: return 500;
-    }
-}
 
 /* The model a body names ("model", or Ollama's older "name"); NULL after replying. */
 static const char *body_model(struct request *rq, json_t *body) {
@@ -136,13 +119,12 @@ static bool on_progress(const char *file, uint64_t done, uint64_t total, double 
 
 /* Lists the repository (Ollama's manifest), into p->digests; false after replying with the Hub's refusal. */
 static bool pull_manifest(struct request *rq, struct pull *p) {
-    char repo[512];
-    snprintf(repo, sizeof repo, "%.*s", (int)strcspn(p->spec, ":"), p->spec);
-    llamac_hub_params hp = hub_params(rq->s);
     llamac_hub_list *list = NULL;
-    llamac_status st = llamac_hub_repo_files(repo, &hp, &list);
+    char err[1024];
+    llamac_status st = model_hub_check(rq->s, p->spec, &list, err, sizeof err);
     if (st != LLAMAC_OK) {
-        reply_error(rq, hub_status(st), "model", NULL, "pull model manifest: %s", llamac_last_error());
+        reply_error(rq, model_hub_status(st), "model", NULL, "pull model manifest: %s", err);
+        llamac_hub_list_free(list);
         return false;
     }
     p->digests = json_object();
@@ -158,14 +140,11 @@ static bool pull_manifest(struct request *rq, struct pull *p) {
  * p->error tell how it ended. */
 static void pull_run(struct pull *p) {
     emit(p, json_pack("{s:s}", "status", "pulling manifest"));
-    llamac_hub_params hp = hub_params(p->s);
-    hp.want_mmproj = true;
-    hp.progress = on_progress;
-    hp.progress_user_data = p;
-    p->st = llamac_hub_pull(p->spec, NULL, &hp, &p->files);
+    p->st = model_hub_pull(p->s, p->spec, on_progress, p, &p->files, p->error, sizeof p->error);
     if (p->st != LLAMAC_OK) {
-        snprintf(p->error, sizeof p->error, "%s",
-                 atomic_load(&p->cancel) ? "the pull was cancelled: the client went away" : llamac_last_error());
+        if (atomic_load(&p->cancel)) {
+            snprintf(p->error, sizeof p->error, "the pull was cancelled: the client went away");
+        }
         server_log(p->s, LLAMAC_LOG_WARN, "pull of %s: %s", p->spec, p->error);
         return;
     }
@@ -175,13 +154,7 @@ static void pull_run(struct pull *p) {
         emit(p, file_progress(f->sha256, f->path, f->size, f->size));
     }
     emit(p, json_pack("{s:s}", "status", "verifying sha256 digest")); /* llamac_hub_pull checked each file */
-    emit(p, json_pack("{s:s}", "status", "writing manifest"));
-    char err[512];
-    if (p->s->router && !router_rescan(p->s, err, sizeof err)) {
-        p->st = LLAMAC_E_IO;
-        snprintf(p->error, sizeof p->error, "the model was pulled, but the models cannot be read again: %s", err);
-        return;
-    }
+    emit(p, json_pack("{s:s}", "status", "writing manifest"));        /* the router's list was read again */
     server_log(p->s, LLAMAC_LOG_INFO, "pulled %s into the Hugging Face cache", p->spec);
 }
 
@@ -282,7 +255,7 @@ void handle_ollama_pull(struct request *rq) {
         if (p->st == LLAMAC_OK) {
             reply_json(rq, 200, json_pack("{s:s}", "status", "success"));
         } else {
-            reply_error(rq, hub_status(p->st), "model", NULL, "%s", p->error);
+            reply_error(rq, model_hub_status(p->st), "model", NULL, "%s", p->error);
         }
         goto done;
     }
@@ -402,16 +375,13 @@ void handle_ollama_delete(struct request *rq) {
         json_decref(body);
         return;
     }
-    llamac_hub_params hp = hub_params(s);
     size_t removed = 0;
-    llamac_status st = llamac_hub_remove(spec, &hp, &removed);
-    char err[512];
+    char err[1024];
+    llamac_status st = model_hub_remove(s, spec, &removed, err, sizeof err);
     if (st == LLAMAC_E_NOT_FOUND || st == LLAMAC_E_INVALID_ARGUMENT) {
         reply_error(rq, 404, "model", "model_not_found", "model '%s' not found", name);
     } else if (st != LLAMAC_OK) {
-        reply_error(rq, 500, "model", NULL, "cannot remove '%s': %s", name, llamac_last_error());
-    } else if (s->router && !router_rescan(s, err, sizeof err)) {
-        reply_error(rq, 500, NULL, NULL, "'%s' was removed, but the models cannot be read again: %s", name, err);
+        reply_error(rq, 500, "model", NULL, "cannot remove '%s': %s", name, err);
     } else {
         server_log(s, LLAMAC_LOG_INFO, "removed %zu file%s of %s from the Hugging Face cache", removed,
                    removed == 1 ? "" : "s", spec);

@@ -18,6 +18,7 @@
 #include "router.h"
 #include "complete.h"
 #include "dynbuf.h"
+#include "model_hub.h"
 #include "ollama.h"
 
 #include <arpa/inet.h>
@@ -1145,19 +1146,8 @@ static bool download_progress(const char *file, uint64_t done, uint64_t total, d
 static void *download_run(void *arg) {
     struct download *d = arg;
     struct router *r = d->r;
-    llamac_hub_params hp = llamac_hub_params_default();
-    hp.want_mmproj = true;
-    hp.progress = download_progress;
-    hp.progress_user_data = d;
-    llamac_hub_list *files = NULL;
-    llamac_status st = llamac_hub_pull(d->name, NULL, &hp, &files);
-    llamac_hub_list_free(files);
-    char why[512] = "";
-    if (st != LLAMAC_OK) {
-        snprintf(why, sizeof why, "%s", llamac_last_error());
-    } else if (!reload_models(r, why, sizeof why)) {
-        st = LLAMAC_E_IO;
-    }
+    char why[1024] = "";
+    llamac_status st = model_hub_pull(r->s, d->name, download_progress, d, NULL, why, sizeof why);
     pthread_mutex_lock(&r->lock);
     d->done = true;
     notify(r, st == LLAMAC_OK ? "download_finished" : "download_failed", d->name,
@@ -1194,18 +1184,12 @@ void handle_models_download(struct request *rq) {
         return;
     }
     /* the repository must exist (a typo is the client's error now, not an event later) */
-    char repo[512];
-    snprintf(repo, sizeof repo, "%.*s", (int)strcspn(name, ":"), name);
-    llamac_hub_params hp = llamac_hub_params_default();
-    llamac_hub_list *files = NULL;
-    llamac_status st = llamac_hub_repo_files(repo, &hp, &files);
-    llamac_hub_list_free(files);
+    char why[1024];
+    llamac_status st = model_hub_check(rq->s, name, NULL, why, sizeof why);
     if (st != LLAMAC_OK) {
-        unsigned status = st == LLAMAC_E_NOT_FOUND ? 404
-                          : st == LLAMAC_E_AUTH    ? 403
-                          : st == LLAMAC_E_NETWORK ? 502
-                                                   : 400;
-        reply_error(rq, status, "model", "download_refused", "cannot download '%s': %s", name, llamac_last_error());
+        unsigned status = model_hub_status(st);
+        reply_error(rq, status == 500 ? 400 : status, "model", "download_refused", "cannot download '%s': %s", name,
+                    why);
         json_decref(body);
         return;
     }
@@ -1281,23 +1265,16 @@ void handle_models_remove(struct request *rq) {
         json_decref(body);
         return;
     }
-    llamac_hub_params hp = llamac_hub_params_default();
     size_t n = 0;
-    llamac_status st = llamac_hub_remove(spec, &hp, &n);
-    char err[512] = "";
+    char err[1024] = "";
+    llamac_status st = model_hub_remove(rq->s, spec, &n, err, sizeof err);
     if (st != LLAMAC_OK && !(d && st == LLAMAC_E_NOT_FOUND)) { /* a cancelled download may have left nothing */
-        snprintf(err, sizeof err, "%s", llamac_last_error());
-    }
-    char why[512];
-    bool listed = reload_models(r, why, sizeof why);
-    if (err[0]) {
         reply_error(rq, 500, "model", "remove_failed", "cannot remove '%s' from the Hugging Face cache: %s", name, err);
     } else {
         pthread_mutex_lock(&r->lock);
         notify(r, "model_remove", name, NULL);
         pthread_mutex_unlock(&r->lock);
-        server_log(r->s, LLAMAC_LOG_INFO, "model %s: removed from the Hugging Face cache (%zu files)%s%s", name, n,
-                   listed ? "" : "; the list could not be read again: ", listed ? "" : why);
+        server_log(r->s, LLAMAC_LOG_INFO, "model %s: removed from the Hugging Face cache (%zu files)", name, n);
         reply_json(rq, 200, json_pack("{s:b}", "success", 1));
     }
     json_decref(body);
