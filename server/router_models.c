@@ -623,7 +623,9 @@ static bool read_preset(struct found *f, const char *path, bool *oom, char *err,
                 ok = false;
                 break;
             }
-            memcpy(a + global.n_args, m->args, m->n_args * sizeof *a);
+            if (m->n_args) { /* a section without flags of its own has none (NULL) */
+                memcpy(a + global.n_args, m->args, m->n_args * sizeof *a);
+            }
             free(m->args);
             m->args = a;
             m->n_args += global.n_args;
