@@ -202,6 +202,9 @@ expect_eq "--path: API works" "$code" 200
 stop_server "$P_PID"
 
 # --- make run's script: the URL it prints gives the chat page
+# (the log emptied first: the background job's redirection may happen after the loop's first read, which would
+# find an earlier run's URL in a work folder used again)
+: > "$TMP/run.log"
 LLAMAC_BUILD=$(cd "$(dirname "$LLAMAC")/.." && pwd) PORT=0 SERVE_ARGS="-np 1 -t 1" \
   "$LLAMAC_SOURCE_DIR/scripts/run-default.sh" > "$TMP/run.out" 2> "$TMP/run.log" &
 run_pid=$!
