@@ -36,7 +36,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$work/new" "$work/artifacts"
   before=$(find "$corpus" -type f | wc -l)
   rc=0
-  "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=20 -artifact_prefix="$work/artifacts/" \
+  LSAN_OPTIONS="suppressions=$PWD/tests/lsan.supp" "$bin" -max_total_time="$secs" -rss_limit_mb=2048 -timeout=20 -artifact_prefix="$work/artifacts/" \
     "$work/new" "$corpus" > "$work/log" 2>&1 || rc=$?
   runs=$(sed -n 's/^#\([0-9]*\)\tDONE.*/\1/p' "$work/log" | tail -1)
   if [ "$rc" -ne 0 ]; then
