@@ -198,6 +198,8 @@ def one(i):
                 closed = True
                 break
             data += got
+    except socket.timeout:
+        pass  # still open after 10 s
     except OSError:
         closed = bool(data)  # reset after its reply
     s.close()
