@@ -905,6 +905,137 @@ static void test_lazy_grammar(void) {
     llamac_model_free(model);
 }
 
+/* DeepSeek V3.2's markup prefixes, <｜DSML｜ and </｜DSML｜. */
+#define DSML_OPEN                                                                                                      \
+    "<\xef\xbd\x9c"                                                                                                    \
+    "DSML\xef\xbd\x9c"
+#define DSML_END                                                                                                       \
+    "</\xef\xbd\x9c"                                                                                                   \
+    "DSML\xef\xbd\x9c"
+
+/* A tool whose schema the XML-ish grammars follow: two required parameters (a string, an integer), two optional
+ * ones (an enum of strings, an object). */
+static const char XML_TOOLS[] =
+    "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\","
+    "\"properties\":{\"city\":{\"type\":\"string\"},\"days\":{\"type\":\"integer\"},\"unit\":{\"enum\":[\"c\","
+    "\"f\"]},\"detail\":{\"type\":\"object\",\"properties\":{\"hourly\":{\"type\":\"boolean\"}}}},"
+    "\"required\":[\"city\",\"days\"]}}},"
+    "{\"type\":\"function\",\"function\":{\"name\":\"ping\",\"parameters\":{\"type\":\"object\"}}}]";
+
+/* Feeds `text` to a grammar byte by byte (with `bytes`, test_byte_tokens); `whole`: then the end of the text too.
+ * True when the grammar takes it all. */
+static bool feed_bytes(llamac_sampler *s, const llamac_token *bytes, llamac_token eos, const char *text, bool whole) {
+    llamac_sampler_reset(s);
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (llamac_sampler_accept(s, bytes[*p]) != LLAMAC_OK) {
+            return false;
+        }
+    }
+    return !whole || llamac_sampler_accept(s, eos) == LLAMAC_OK;
+}
+
+/* The XML-ish families' grammars follow the tool's schema as llama.cpp's chat layer builds them: only its parameter
+ * names, the required ones present, a string raw, any other type as JSON of its schema; a schema without properties
+ * any name. */
+static void test_xml_grammars(void) {
+    llamac_model_params mp = llamac_model_params_default();
+    mp.vocab_only = true;
+    llamac_model *model = NULL;
+    CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), &mp, &model));
+    if (!model) {
+        return;
+    }
+    llamac_token bytes[256];
+    test_byte_tokens(model, bytes);
+    llamac_token eos = llamac_vocab_special(model, LLAMAC_TOKEN_EOS);
+    /* each: a valid call, a wrong parameter name, a non-number for the integer, a required parameter missing, and a
+     * call of the schema-less tool with any parameter */
+    static const struct {
+        llamac_tool_format format;
+        const char *good, *bad_name, *bad_integer, *missing, *any_name;
+    } cases[] = {
+        { LLAMAC_TOOL_FORMAT_QWEN3_CODER,
+          /* Qwen3-Coder's required parameters come in any order */
+          "<tool_call>\n<function=get_weather>\n<parameter=days>\n3\n</parameter>\n<parameter=city>\nSan Jose\n"
+          "</parameter>\n<parameter=detail>\n{\"hourly\": true}\n</parameter>\n</function>\n</tool_call>",
+          "<tool_call>\n<function=get_weather>\n<parameter=town>\n",
+          "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=days>\nthree",
+          "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</function>",
+          "<tool_call>\n<function=ping>\n<parameter=anything>\nx\n</parameter>\n</function>\n</tool_call>" },
+        { LLAMAC_TOOL_FORMAT_SEED_OSS,
+          "<seed:tool_call>\n<function=get_weather>\n<parameter=city>Paris</parameter>\n<parameter=days>-2"
+          "</parameter>\n<parameter=unit>c</parameter>\n</function>\n</seed:tool_call>",
+          "<seed:tool_call>\n<function=get_weather>\n<parameter=town>",
+          "<seed:tool_call>\n<function=get_weather>\n<parameter=city>Paris</parameter>\n<parameter=days>x",
+          "<seed:tool_call>\n<function=get_weather>\n<parameter=city>Paris</parameter>\n</function>",
+          "<seed:tool_call>\n<function=ping>\n<parameter=q>x</parameter>\n</function>\n</seed:tool_call>" },
+        { LLAMAC_TOOL_FORMAT_GLM,
+          "<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n<arg_key>days</arg_key>\n"
+          "<arg_value>3</arg_value>\n<arg_key>detail</arg_key>\n<arg_value>{\"hourly\": false}</arg_value>\n"
+          "</tool_call>",
+          "<tool_call>get_weather\n<arg_key>town",
+          "<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n<arg_key>days</arg_key>\n"
+          "<arg_value>3.5",
+          "<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n</tool_call>",
+          "<tool_call>ping\n<arg_key>q</arg_key>\n<arg_value>x</arg_value>\n</tool_call>" },
+        { LLAMAC_TOOL_FORMAT_MINIMAX_M2,
+          "<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"city\">Paris</parameter>\n"
+          "<parameter name=\"days\">3</parameter>\n<parameter name=\"unit\">f</parameter>\n</invoke>\n"
+          "</minimax:tool_call>",
+          "<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"town\"",
+          "<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"city\">Paris</parameter>\n"
+          "<parameter name=\"days\">\"3\"",
+          "<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"city\">Paris</parameter>\n"
+          "</invoke>",
+          "<minimax:tool_call>\n<invoke name=\"ping\">\n<parameter name=\"q\">x</parameter>\n</invoke>\n"
+          "</minimax:tool_call>" },
+        { LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2,
+          DSML_OPEN "function_calls>\n" DSML_OPEN "invoke name=\"get_weather\">\n" DSML_OPEN
+                    "parameter name=\"city\" string=\"true\">Paris" DSML_END "parameter>\n" DSML_OPEN
+                    "parameter name=\"days\" string=\"false\">3" DSML_END "parameter>\n" DSML_END "invoke>\n" DSML_END
+                    "function_calls>",
+          DSML_OPEN "function_calls>\n" DSML_OPEN "invoke name=\"get_weather\">\n" DSML_OPEN "parameter name=\"town\"",
+          /* an integer is string="false", and JSON */
+          DSML_OPEN "function_calls>\n" DSML_OPEN "invoke name=\"get_weather\">\n" DSML_OPEN
+                    "parameter name=\"city\" string=\"true\">Paris" DSML_END "parameter>\n" DSML_OPEN
+                    "parameter name=\"days\" string=\"true\">",
+          DSML_OPEN "function_calls>\n" DSML_OPEN "invoke name=\"get_weather\">\n" DSML_OPEN
+                    "parameter name=\"city\" string=\"true\">Paris" DSML_END "parameter>\n" DSML_END "invoke>",
+          DSML_OPEN "function_calls>\n" DSML_OPEN "invoke name=\"ping\">\n" DSML_OPEN
+                    "parameter name=\"q\" string=\"false\">x" DSML_END "parameter>\n" DSML_END "invoke>\n" DSML_END
+                    "function_calls>" },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        llamac_tool_grammar *g = NULL;
+        CHECK_OK(llamac_tool_grammar_build(cases[k].format, XML_TOOLS, LLAMAC_TOOL_CHOICE_REQUIRED, NULL, false, &g));
+        llamac_sampler *s = NULL;
+        CHECK_OK(llamac_sampler_new(model, &s));
+        if (!g || !s) {
+            llamac_sampler_free(s);
+            llamac_tool_grammar_free(g);
+            continue;
+        }
+        CHECK_OK(llamac_sampler_add_grammar(s, g->grammar, "root"));
+        int failed_before = check_failed;
+        /* the valid calls whole, to their end; the others refused before it */
+        CHECK(feed_bytes(s, bytes, eos, cases[k].good, true));
+        CHECK(!feed_bytes(s, bytes, eos, cases[k].bad_name, false));
+        CHECK(!feed_bytes(s, bytes, eos, cases[k].bad_integer, false));
+        CHECK(!feed_bytes(s, bytes, eos, cases[k].missing, false));
+        CHECK(feed_bytes(s, bytes, eos, cases[k].any_name, true));
+        /* nor is a call that stops before its end */
+        char cut[1024];
+        snprintf(cut, sizeof cut, "%.*s", (int)strlen(cases[k].good) - 1, cases[k].good);
+        CHECK(!feed_bytes(s, bytes, eos, cut, true));
+        if (check_failed != failed_before) {
+            fprintf(stderr, "  %s grammar:\n%s\n", llamac_tool_format_name(cases[k].format), g->grammar);
+        }
+        llamac_sampler_free(s);
+        llamac_tool_grammar_free(g);
+    }
+    llamac_model_free(model);
+}
+
 static void test_grammars(void) {
     llamac_model_params mp = llamac_model_params_default();
     mp.vocab_only = true;
@@ -1107,6 +1238,7 @@ int main(void) {
     RUN(test_detect);
     RUN(test_grammars);
     RUN(test_lazy_grammar);
+    RUN(test_xml_grammars);
     RUN(test_forced_generation);
     RUN(test_history);
     TESTS_DONE();
