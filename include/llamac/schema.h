@@ -138,6 +138,12 @@ typedef struct llamac_tool_parse_params {
                                 reasoning_open the text after the thinking marker (e.g. "\n"), which begins
                                 reasoning_content; else the text after a thinking block the prompt closed, which begins
                                 content (NUL-terminated, borrowed like the markers); NULL (default) none */
+    const char *tools;       /* the offered tools (an OpenAI "tools" JSON array, NUL-terminated, borrowed like the
+                                markers): the XML-ish formats (qwen3-coder, seed-oss, glm, minimax-m2) type a
+                                parameter's value by its property's schema as llama.cpp does - a parameter that may be
+                                a string (qwen3-coder: that can only be one) stays text ("123" stays "123"), any other
+                                is JSON when it reads as JSON. NULL (default), text that is not such an array, or a
+                                tool or property not in it: a value is JSON when it reads as JSON, else text */
 } llamac_tool_parse_params;
 
 /* Defaults as listed above. Thread-safe. */

@@ -5,7 +5,8 @@
  * reasoning handling (bit 4: none, bit 5: thinking already open) and a cut position for a two-piece stream (bits 6-7,
  * scaled); the rest is the output. Invariants checked: parsing never fails, every call's arguments are a JSON object
  * (checked through llamac_tool_history_check), and the stream - fed one byte at a time, and in two pieces - adds up to
- * exactly the complete parse.
+ * exactly the complete parse. Each output is read twice: without tools, and with tools whose schemas type the
+ * XML-ish families' values.
  */
 #include "llamac.h"
 
@@ -123,26 +124,17 @@ static void json_str(char **dst, size_t *n, const char *s) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (size < 1 || size > 4096) {
-        return 0;
-    }
-    llamac_tool_parse_params p = llamac_tool_parse_params_default();
-    unsigned format = data[0] & 0x0F;
-    unsigned high = (unsigned)(data[0] >> 6);
-    p.format = (llamac_tool_format)(format == 15 ? 15u + high : format == 14 && high >= 1 ? 18u + high : format);
-    if (p.format > LLAMAC_TOOL_FORMAT_APERTUS) {
-        p.format = LLAMAC_TOOL_FORMAT_HERMES;
-    }
-    p.reasoning = (data[0] & 0x10) ? LLAMAC_REASONING_NONE : LLAMAC_REASONING_DEEPSEEK;
-    p.reasoning_open = (data[0] & 0x20) != 0;
-    const char *text = (const char *)data + 1;
-    size_t len = size - 1;
-    if (memchr(text, '\0', len)) {
-        return 0; /* the message's strings are NUL-terminated: text with NUL bytes cannot be compared exactly */
-    }
+/* The tools of the second reading: typed parameters under names the corpus's calls use. */
+static const char TOOLS[] =
+    "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\","
+    "\"properties\":{\"city\":{\"type\":\"string\"},\"days\":{\"type\":\"integer\"},\"unit\":{\"enum\":[\"c\",1]},"
+    "\"m\":{\"type\":[\"string\",\"number\"]},\"a\":{}}}}},{\"type\":\"function\",\"function\":{\"name\":\"f\","
+    "\"parameters\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"},\"b\":{\"type\":\"boolean\"}}}}}]";
+
+/* Reads `text` with `p` (`first`: the input's first byte, which places the cut) and checks the invariants. */
+static void one(const llamac_tool_parse_params *p, const char *text, size_t len, uint8_t first) {
     llamac_tool_message *m = NULL;
-    if (llamac_tool_parse(text, len, &p, &m) != LLAMAC_OK) {
+    if (llamac_tool_parse(text, len, p, &m) != LLAMAC_OK) {
         abort();
     }
     /* Arguments are JSON objects: the history check parses them as a server would. */
@@ -164,8 +156,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         free(h);
     }
-    check_stream(&p, text, len, 1, 0, m);
-    check_stream(&p, text, len, 0, len * ((size_t)(data[0] >> 6)) / 4, m);
+    check_stream(p, text, len, 1, 0, m);
+    check_stream(p, text, len, 0, len * ((size_t)(first >> 6)) / 4, m);
     llamac_tool_message_free(m);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 1 || size > 4096) {
+        return 0;
+    }
+    llamac_tool_parse_params p = llamac_tool_parse_params_default();
+    unsigned format = data[0] & 0x0F;
+    unsigned high = (unsigned)(data[0] >> 6);
+    p.format = (llamac_tool_format)(format == 15 ? 15u + high : format == 14 && high >= 1 ? 18u + high : format);
+    if (p.format > LLAMAC_TOOL_FORMAT_APERTUS) {
+        p.format = LLAMAC_TOOL_FORMAT_HERMES;
+    }
+    p.reasoning = (data[0] & 0x10) ? LLAMAC_REASONING_NONE : LLAMAC_REASONING_DEEPSEEK;
+    p.reasoning_open = (data[0] & 0x20) != 0;
+    const char *text = (const char *)data + 1;
+    size_t len = size - 1;
+    if (memchr(text, '\0', len)) {
+        return 0; /* the message's strings are NUL-terminated: text with NUL bytes cannot be compared exactly */
+    }
+    one(&p, text, len, data[0]);
+    p.tools = TOOLS;
+    one(&p, text, len, data[0]);
     return 0;
 }

@@ -1036,6 +1036,103 @@ static void test_xml_grammars(void) {
     llamac_model_free(model);
 }
 
+/* The XML-ish families read a value by its parameter's schema when the parse is given the offered tools, as
+ * llama.cpp's chat layer does: a string parameter keeps "123" a string; without the tools, or for a parameter the
+ * schema does not name, a value is JSON when it reads as JSON. */
+static void test_typed_values(void) {
+    static const char tools[] =
+        "[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"type\":\"object\",\"$defs\":{\"s\":"
+        "{\"type\":\"string\"}},\"properties\":{\"s\":{\"type\":\"string\"},\"n\":{\"type\":\"integer\"},\"e\":"
+        "{\"enum\":[\"1\",2]},\"r\":{\"$ref\":\"#/$defs/s\"},\"m\":{\"type\":[\"string\",\"integer\"]},\"any\":{}}}}}]";
+    static const struct {
+        llamac_tool_format format;
+        const char *text, *typed, *untyped;
+    } cases[] = {
+        { LLAMAC_TOOL_FORMAT_GLM,
+          "<tool_call>f<arg_key>s</arg_key><arg_value>123</arg_value><arg_key>n</arg_key><arg_value>4</arg_value>"
+          "<arg_key>e</arg_key><arg_value>1</arg_value><arg_key>r</arg_key><arg_value>true</arg_value><arg_key>any"
+          "</arg_key><arg_value>[1]</arg_value><arg_key>x</arg_key><arg_value>5</arg_value></tool_call>",
+          "{\"s\": \"123\", \"n\": 4, \"e\": \"1\", \"r\": \"true\", \"any\": [1], \"x\": 5}",
+          "{\"s\": 123, \"n\": 4, \"e\": 1, \"r\": true, \"any\": [1], \"x\": 5}" },
+        /* Qwen3-Coder: a string only when it can only be one; "m" (string or integer) is an integer when it reads as
+         * one, else text; "any" is JSON when it reads as JSON */
+        { LLAMAC_TOOL_FORMAT_QWEN3_CODER,
+          "<tool_call>\n<function=f>\n<parameter=s>\n123\n</parameter>\n<parameter=m>\n7\n</parameter>\n"
+          "<parameter=m>\nnull\n</parameter>\n<parameter=e>\n2\n</parameter>\n<parameter=any>\nfalse\n</parameter>\n"
+          "</function>\n</tool_call>",
+          "{\"s\": \"123\", \"m\": 7, \"m\": \"null\", \"e\": 2, \"any\": false}",
+          "{\"s\": 123, \"m\": 7, \"m\": null, \"e\": 2, \"any\": false}" },
+        { LLAMAC_TOOL_FORMAT_MINIMAX_M2,
+          "<minimax:tool_call>\n<invoke name=\"f\">\n<parameter name=\"s\">0.5</parameter>\n<parameter name=\"n\">"
+          "-3</parameter>\n</invoke>\n</minimax:tool_call>",
+          "{\"s\": \"0.5\", \"n\": -3}", "{\"s\": 0.5, \"n\": -3}" },
+        { LLAMAC_TOOL_FORMAT_SEED_OSS,
+          /* a parameter that is no string takes its JSON as written, a JSON string too */
+          "<seed:tool_call>\n<function=f>\n<parameter=s>null</parameter>\n<parameter=n>\"5\"</parameter>\n"
+          "</function>\n</seed:tool_call>",
+          "{\"s\": \"null\", \"n\": \"5\"}", "{\"s\": null, \"n\": \"\\\"5\\\"\"}" },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        for (int typed = 0; typed < 2; typed++) {
+            llamac_tool_parse_params pp = llamac_tool_parse_params_default();
+            pp.format = cases[k].format;
+            pp.tools = typed ? tools : NULL;
+            llamac_tool_message *m = NULL;
+            CHECK_OK(llamac_tool_parse(cases[k].text, strlen(cases[k].text), &pp, &m));
+            CHECK(m && m->n_tool_calls == 1);
+            if (m && m->n_tool_calls == 1) {
+                CHECK_STR(m->tool_calls[0].arguments, typed ? cases[k].typed : cases[k].untyped);
+            }
+            /* the stream, cut at every byte, reads it alike */
+            llamac_tool_stream *st = NULL;
+            CHECK_OK(llamac_tool_stream_new(&pp, &st));
+            for (size_t i = 0; st && cases[k].text[i]; i++) {
+                CHECK_OK(llamac_tool_stream_push(st, cases[k].text + i, 1, NULL, NULL));
+            }
+            CHECK_OK(llamac_tool_stream_finish(st, NULL, NULL));
+            const llamac_tool_message *sm = llamac_tool_stream_message(st);
+            CHECK(sm && m && sm->n_tool_calls == 1 && m->n_tool_calls == 1 &&
+                  strcmp(sm->tool_calls[0].arguments, m->tool_calls[0].arguments) == 0);
+            llamac_tool_stream_free(st);
+            llamac_tool_message_free(m);
+        }
+    }
+    /* a schema whose references branch 8 ways at each of 16 levels (8^16 paths) is read in bounded time */
+    char deep[8192];
+    size_t at = (size_t)snprintf(deep, sizeof deep,
+                                 "[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"type\":"
+                                 "\"object\",\"properties\":{\"s\":{\"$ref\":\"#/$defs/d0\"}},\"$defs\":{");
+    for (int d = 0; d < 16; d++) {
+        at += (size_t)snprintf(deep + at, sizeof deep - at, "\"d%d\":{\"anyOf\":[", d);
+        for (int w = 0; w < 8; w++) {
+            at += (size_t)snprintf(deep + at, sizeof deep - at, "%s{\"$ref\":\"#/$defs/d%d\"}", w ? "," : "", d + 1);
+        }
+        at += (size_t)snprintf(deep + at, sizeof deep - at, "]},");
+    }
+    snprintf(deep + at, sizeof deep - at, "\"d16\":{\"type\":\"string\"}}}}}]");
+    {
+        llamac_tool_parse_params pp = llamac_tool_parse_params_default();
+        pp.format = LLAMAC_TOOL_FORMAT_GLM;
+        pp.tools = deep;
+        static const char text[] = "<tool_call>f<arg_key>s</arg_key><arg_value>5</arg_value></tool_call>";
+        llamac_tool_message *m = NULL;
+        CHECK_OK(llamac_tool_parse(text, strlen(text), &pp, &m));
+        CHECK(m && m->n_tool_calls == 1);
+        llamac_tool_message_free(m);
+    }
+    /* tools that are not JSON, or do not offer the tool: values read as they would without them */
+    static const char *const others[] = { "not json", "[{\"type\":\"function\",\"function\":{\"name\":\"g\"}}]" };
+    for (size_t k = 0; k < 2; k++) {
+        llamac_tool_parse_params pp = llamac_tool_parse_params_default();
+        pp.format = cases[0].format;
+        pp.tools = others[k];
+        llamac_tool_message *m = NULL;
+        CHECK_OK(llamac_tool_parse(cases[0].text, strlen(cases[0].text), &pp, &m));
+        CHECK(m && m->n_tool_calls == 1 && strcmp(m->tool_calls[0].arguments, cases[0].untyped) == 0);
+        llamac_tool_message_free(m);
+    }
+}
+
 static void test_grammars(void) {
     llamac_model_params mp = llamac_model_params_default();
     mp.vocab_only = true;
@@ -1239,6 +1336,7 @@ int main(void) {
     RUN(test_grammars);
     RUN(test_lazy_grammar);
     RUN(test_xml_grammars);
+    RUN(test_typed_values);
     RUN(test_forced_generation);
     RUN(test_history);
     TESTS_DONE();
