@@ -156,7 +156,8 @@ LLAMAC_API llamac_tool_parse_params llamac_tool_parse_params_default(void);
  * content); `reasoning` as given, but LLAMAC_REASONING_NONE when the prompt already closed the thinking block
  * (enable_thinking false: "...<think>\n\n</think>\n\n"), so that the whole reply is content; reasoning_open when the
  * prompt ends inside the thinking block; parse_tool_calls when `tools` (tools offered and tool_choice not "none")
- * and always for harmony and command-r7b, whose replies are all markers.
+ * and always for harmony and command-r7b, whose replies are all markers. out->tools is left NULL: set it to the
+ * offered tools to type the XML-ish formats' values as llama-server does.
  * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, an unknown reasoning value), LLAMAC_E_NO_MEMORY. Thread-safe. */
 LLAMAC_API llamac_status llamac_template_parse_params(const llamac_template *tmpl, const char *prompt, bool tools,
                                                       llamac_reasoning_format reasoning, llamac_tool_parse_params *out);
