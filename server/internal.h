@@ -63,7 +63,8 @@ struct server {
     bool reranking;
     char *model_id;
     /* the request budget, derived from the context at server_set_backend (0: no engine, no limit): a prompt text of
-     * more bytes cannot fit a slot, nor a conversation of more messages; refused before any work (issue 30) */
+     * more bytes cannot fit a slot, nor a conversation of more messages; refused before any work (issue 30) unless
+     * the work is cheap (REQUEST_CHEAP_BYTES), so that the refusal can give the exact counts */
     size_t prompt_bytes_max;
     size_t messages_max;
     char *static_root;     /* opt.static_dir resolved (static.c); freed by server_shutdown */

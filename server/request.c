@@ -99,8 +99,9 @@ bool field_str(struct request *rq, json_t *obj, const char *name, const char **o
 bool tokenize_text(struct request *rq, const char *param, const char *text, size_t len, bool add_special,
                    llamac_token **out, size_t *n) {
     size_t max = rq->s->prompt_bytes_max;
-    if (max > 0 && len > max) {
-        /* cannot fit a slot whatever its tokens: refused before the tokenizer's work and memory */
+    if (max > 0 && len > max && len > REQUEST_CHEAP_BYTES) {
+        /* cannot fit a slot whatever its tokens, and too long to count them cheaply: refused before the tokenizer's
+         * work and memory */
         reply_error(rq, 400, param, "context_length_exceeded",
                     "the request exceeds the available context size: '%s' has %zu bytes, more than a slot's context "
                     "can hold in any tokenization (%zu bytes)",
@@ -209,7 +210,10 @@ bool chat_input_set(struct request *rq, struct chat_input *ci, json_t *messages,
         reply_error(rq, 400, param, "invalid_type", "'%s' must be a non-empty array of messages", param);
         return false;
     }
-    if (rq->s->messages_max > 0 && json_array_size(messages) > rq->s->messages_max) {
+    /* A small body is rendered and tokenized whatever it holds, so that a conversation over the context is refused
+     * with its counts (by the engine, at submit); a large one that cannot fit is refused before that work. */
+    bool cheap = rq->body_len <= REQUEST_CHEAP_BYTES;
+    if (!cheap && rq->s->messages_max > 0 && json_array_size(messages) > rq->s->messages_max) {
         /* every message takes a token at least: refused before the template renders them all */
         reply_error(rq, 400, param, "context_length_exceeded",
                     "the request exceeds the available context size: %zu messages cannot fit a slot's context of %zu "
@@ -230,7 +234,7 @@ bool chat_input_set(struct request *rq, struct chat_input *ci, json_t *messages,
             text_bytes += json_string_length(json_object_get(part, "text"));
         }
     }
-    if (rq->s->prompt_bytes_max > 0 && text_bytes > rq->s->prompt_bytes_max) {
+    if (!cheap && rq->s->prompt_bytes_max > 0 && text_bytes > rq->s->prompt_bytes_max) {
         /* the rendered prompt holds all of it: refused before the template renders it */
         reply_error(rq, 400, param, "context_length_exceeded",
                     "the request exceeds the available context size: the messages hold %zu bytes of text, more than a "

@@ -33,8 +33,16 @@ bool field_str(struct request *rq, json_t *obj, const char *name, const char **o
 /* A JSON array of token ids (each checked against the vocabulary) into *out (free); replies 400 naming `param`. */
 bool request_token_ids(struct request *rq, json_t *arr, const char *param, llamac_token **out, size_t *n);
 
+/* What is cheap enough to do for a request that cannot fit a slot, so that its refusal can say by how much (the
+ * engine's context_length_exceeded, with llama-server's n_prompt_tokens and n_ctx): a body of at most this many bytes
+ * is rendered whatever its count of messages, and a prompt text of at most this many bytes is tokenized. llama.cpp's
+ * tokenizers take tens of bytes of memory per byte of text, so this stays within issue 30's 64 MiB per request; past
+ * it, and past the request budget (server.prompt_bytes_max, messages_max), a request is refused before the work. */
+#define REQUEST_CHEAP_BYTES ((size_t)128 * 1024)
+
 /* Tokens of the text of a JSON string (parse_special as llama-server's prompts do) into *out (llamac_free);
- * replies 400 naming `param` on invalid input. */
+ * replies 400 naming `param` on invalid input, and without tokenizing a text over both the request budget and
+ * REQUEST_CHEAP_BYTES. */
 bool tokenize_text(struct request *rq, const char *param, const char *text, size_t len, bool add_special,
                    llamac_token **out, size_t *n);
 

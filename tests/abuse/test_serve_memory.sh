@@ -1,8 +1,9 @@
 # `llamac serve`'s memory under requests built to amplify it (issue 30, defect 2): the peak resident memory of the
 # server (VmHWM) may grow by at most twice the request body or 64 MiB, whichever is larger, for /tokenize with
 # pieces (of a 4 MiB text, refused, and of the largest text a slot can take, answered), a conversation of 100,000
-# messages, a 4 MiB prompt, chat message and draft: refused (400 context_length_exceeded) before the work, and the
-# server answers normally afterwards.
+# messages, a 4 MiB prompt, chat message and draft: refused (400 context_length_exceeded) before the work; bodies
+# of 128 KiB (3,700 messages, one long message): rendered and tokenized, refused with their counts; and the server
+# answers normally afterwards.
 . "$(dirname "$0")/../cli/lib.sh"
 . "$(dirname "$0")/../cli/serve_lib.sh"
 M="$MODELS/stories260K-chatml.gguf"
@@ -32,6 +33,21 @@ within_budget() {
     fail "$name: peak memory grew by $((after - before)) bytes, more than $budget"
 }
 
+# the most a body can hold and still be rendered and tokenized (128 KiB: server/request.h REQUEST_CHEAP_BYTES), in many
+# messages and in one: refused with the counts, within the budget (first, before larger requests leave freed memory
+# in the server's heap for these to reuse)
+python3 -c 'import json; print(json.dumps({"messages": [{"role": "user", "content": "hi"}] * 3700, "max_tokens": 1}))' \
+  > "$TMP/cheap-many.json"
+within_budget "3,700 messages (128 KiB)" /v1/chat/completions "$TMP/cheap-many.json"
+expect_eq "3,700 messages: counted" "$code:$(jqr '.error | "\(.code) \(.n_prompt_tokens > .n_ctx)"')" \
+  "400:context_length_exceeded true"
+python3 -c 'import json; print(json.dumps({"messages": [{"role": "user", "content": ("Once upon a time. " * 7250)[:130000]}]}))' \
+  > "$TMP/cheap-one.json"
+within_budget "a 127 KiB chat message" /v1/chat/completions "$TMP/cheap-one.json"
+expect_eq "a 127 KiB chat message: counted" "$code:$(jqr '.error | "\(.code) \(.n_prompt_tokens > .n_ctx)"')" \
+  "400:context_length_exceeded true"
+
+
 python3 -c 'import json; print(json.dumps({"content": "Once upon a time, a cat. " * 170000, "with_pieces": True}))' \
   > "$TMP/tokenize.json"
 within_budget "/tokenize with_pieces, 4 MiB" /tokenize "$TMP/tokenize.json"
@@ -50,7 +66,7 @@ python3 -c 'import json; print(json.dumps({"messages": [{"role": "user", "conten
   > "$TMP/many.json"
 within_budget "100,000 messages" /v1/chat/completions "$TMP/many.json"
 expect_eq "100,000 messages: status" "$code:$(jqr .error.code)" "400:context_length_exceeded"
-
+expect_eq "100,000 messages: refused before counting" "$(jqr '.error | has("n_prompt_tokens")')" false
 python3 -c 'import json; print(json.dumps({"prompt": "Once upon a time. " * 230000, "max_tokens": 1}))' \
   > "$TMP/prompt.json"
 within_budget "a 4 MiB prompt" /v1/completions "$TMP/prompt.json"

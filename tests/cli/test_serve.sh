@@ -321,6 +321,19 @@ expect_eq "prompt over the slot's context" "$code:$(jqr .error.code)" "400:conte
 expect_eq "llama-server's type and counts" "$(jqr '.error | "\(.type) \(.n_prompt_tokens > .n_ctx) \(.n_ctx > 0)"')" \
   "exceed_context_size_error true true"
 expect_contains "overflow message has counts" "$(jqr .error.message)" "2048"
+# A conversation over the slot's context in a small body (llama-server's test_context_size_exceeded: 200 short
+# messages) is rendered and tokenized, then refused with its counts, streamed or not; not by the request budget's
+# early refusal, which cannot count (that one is for bodies over 128 KiB: tests/abuse/test_serve_memory.sh).
+many=$(jq -nc '{messages: [range(100) | {role: "system", content: "Book"}, {role: "user", content: "What is the best book"}]}')
+for stream in false true; do
+  req POST "$S_URL/v1/chat/completions" "$(jq -c --argjson s $stream '. + {stream: $s}' <<< "$many")"
+  expect_eq "200 messages over the context (stream $stream)" "$code:$(jqr .error.code):$(jqr .error.param)" \
+    "400:context_length_exceeded:messages"
+  expect_eq "200 messages: llama-server's type and counts (stream $stream)" \
+    "$(jqr '.error | "\(.type) \(.n_prompt_tokens > .n_ctx) \(.n_ctx)"')" "exceed_context_size_error true 2048"
+  expect_contains "200 messages: the message has the count (stream $stream)" "$(jqr .error.message)" \
+    "the prompt is $(jqr .error.n_prompt_tokens) tokens"
+done
 head -c 120000 /dev/zero | tr '\0' ' ' > "$TMP/big"
 code=$(curl -s -o "$TMP/body" -w '%{http_code}' -H 'Authorization: Bearer secret' --data-binary "@$TMP/big" "$S_URL/v1/completions")
 expect_eq "413 body over --max-body" "$code" 413
