@@ -220,6 +220,22 @@ static json_t *settings_json(struct request *rq, const struct gen_request *gr, i
                   "logit_bias", bias, "grammar", sp->grammar ? sp->grammar : "", "post_sampling_probs", post_sampling);
     json_object_update(s, more);
     json_decref(more);
+    /* the chain's order and DRY breakers, as llama-server shows them (NULL: the library's defaults) */
+    llamac_sampling_params defaults = llamac_sampling_params_default();
+    const llamac_sampler_type *order = sp->samplers ? sp->samplers : defaults.samplers;
+    size_t n_order = sp->samplers ? sp->n_samplers : defaults.n_samplers;
+    const char *const *breakers =
+        sp->dry_sequence_breakers ? sp->dry_sequence_breakers : defaults.dry_sequence_breakers;
+    size_t n_breakers = sp->dry_sequence_breakers ? sp->n_dry_sequence_breakers : defaults.n_dry_sequence_breakers;
+    json_t *names = json_array(), *brk = json_array();
+    for (size_t i = 0; i < n_order; i++) {
+        json_array_append_new(names, json_string(llamac_sampler_type_name(order[i])));
+    }
+    for (size_t i = 0; i < n_breakers; i++) {
+        json_array_append_new(brk, json_string(breakers[i]));
+    }
+    json_object_set_new(s, "samplers", names);
+    json_object_set_new(s, "dry_sequence_breakers", brk);
     return s;
 }
 

@@ -423,7 +423,8 @@ static bool parse_fields(struct request *rq, json_t *body, bool chat, struct gen
         !field_bool(rq, body, "verbose", &gr->verbose) ||
         !request_lora(rq, json_object_get(body, "lora"), "lora", gr->lora, &gr->er.n_adapters) ||
         !gen_request_logit_bias(rq, gr, json_object_get(body, "logit_bias"), "logit_bias") ||
-        !gen_request_reasoning_budget(rq, gr, body, chat) || !parse_constraints(rq, body, gr)) {
+        !gen_request_reasoning_budget(rq, gr, body, chat) || !gen_request_samplers(rq, gr, body) ||
+        !parse_constraints(rq, body, gr)) {
         return false;
     }
     gr->n = (size_t)n;

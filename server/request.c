@@ -476,6 +476,61 @@ bool gen_request_spec(struct request *rq, struct gen_request *gr, json_t *obj) {
     return true;
 }
 
+bool gen_request_samplers(struct request *rq, struct gen_request *gr, json_t *body) {
+    llamac_sampling_params *sp = &gr->er.sampling;
+    json_t *v = json_object_get(body, "samplers");
+    if (v && !json_is_null(v)) {
+        size_t n = json_is_string(v) ? json_string_length(v) : json_array_size(v);
+        if ((!json_is_string(v) && !json_is_array(v)) || n > MAX_SAMPLERS) {
+            reply_error(rq, 400, "samplers", "invalid_type",
+                        "'samplers' must be an array of sampler names or a string of sampler letters, at most %d",
+                        MAX_SAMPLERS);
+            return false;
+        }
+        for (size_t i = 0; i < n; i++) {
+            json_t *name = json_array_get(v, i);
+            if (json_is_array(v) && !json_is_string(name)) {
+                reply_error(rq, 400, "samplers", "invalid_type", "'samplers[%zu]' must be a string", i);
+                return false;
+            }
+            llamac_status st = json_is_string(v)
+                                   ? llamac_sampler_type_from_char(json_string_value(v)[i], &gr->samplers[i])
+                                   : llamac_sampler_type_from_name(json_string_value(name), &gr->samplers[i]);
+            if (st != LLAMAC_OK) {
+                if (json_is_string(v)) {
+                    reply_error(rq, 400, "samplers", "invalid_value", "'samplers': %s", llamac_last_error());
+                } else {
+                    reply_error(rq, 400, "samplers", "invalid_value", "'samplers[%zu]': %s", i, llamac_last_error());
+                }
+                return false;
+            }
+        }
+        sp->samplers = gr->samplers;
+        sp->n_samplers = n;
+    }
+    v = json_object_get(body, "dry_sequence_breakers");
+    if (v && !json_is_null(v)) {
+        if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > MAX_SAMPLERS) {
+            reply_error(rq, 400, "dry_sequence_breakers", "invalid_type",
+                        "'dry_sequence_breakers' must be a non-empty array of at most %d strings", MAX_SAMPLERS);
+            return false;
+        }
+        size_t i;
+        json_t *b;
+        json_array_foreach(v, i, b) {
+            if (!json_is_string(b) || json_string_length(b) == 0 || has_nul(b)) {
+                reply_error(rq, 400, "dry_sequence_breakers", "invalid_value",
+                            "'dry_sequence_breakers[%zu]' must be a non-empty string without NUL", i);
+                return false;
+            }
+            gr->dry_breakers[i] = json_string_value(b);
+        }
+        sp->dry_sequence_breakers = gr->dry_breakers;
+        sp->n_dry_sequence_breakers = json_array_size(v);
+    }
+    return true;
+}
+
 bool gen_request_stop(struct request *rq, struct gen_request *gr, json_t *v, const char *param) {
     if (!v || json_is_null(v)) {
         return true;

@@ -16,8 +16,9 @@
 #define MAX_STOP 16
 #define MAX_N 16
 #define MAX_PROMPTS 64
-#define MAX_CHOICES 64 /* engine requests of one HTTP request (job_cancel's bound) */
-#define MAX_MEDIA 64   /* images and audio clips in one conversation or prompt */
+#define MAX_CHOICES 64  /* engine requests of one HTTP request (job_cancel's bound) */
+#define MAX_MEDIA 64    /* images and audio clips in one conversation or prompt */
+#define MAX_SAMPLERS 64 /* a request's samplers (their order) and DRY sequence breakers */
 
 /* Parses the body as a JSON object; on failure replies 400 (with the line and column) and returns NULL. The
  * caller frees the result with json_decref. */
@@ -130,10 +131,12 @@ struct gen_request {
      * request body, which must outlive the request */
     llamac_engine_request er;
     const char *stop[MAX_STOP];
-    const char *budget_ends[MAX_STOP];   /* a completion's reasoning_budget_end_tags (er.sampling points here) */
-    llamac_adapter_scale lora[MAX_LORA]; /* the request's `lora` (er.adapters points here when it has one) */
-    llamac_logit_bias *bias;             /* malloc */
-    char *grammar;                       /* converted from a JSON schema (llamac_free) */
+    const char *budget_ends[MAX_STOP];          /* a completion's reasoning_budget_end_tags (er.sampling points here) */
+    llamac_adapter_scale lora[MAX_LORA];        /* the request's `lora` (er.adapters points here when it has one) */
+    llamac_logit_bias *bias;                    /* malloc */
+    llamac_sampler_type samplers[MAX_SAMPLERS]; /* the request's `samplers` (er.sampling points here) */
+    const char *dry_breakers[MAX_SAMPLERS];     /* its `dry_sequence_breakers` (into the body; er.sampling too) */
+    char *grammar;                              /* converted from a JSON schema (llamac_free) */
     llamac_tool_grammar *tool_grammar;
     bool tools;       /* tools offered (tool_choice not "none"): the reply is read for tool calls */
     char *tools_json; /* those tools as JSON text (free), which type the values of the XML-ish formats' calls */
@@ -177,6 +180,11 @@ bool gen_request_sampling(struct request *rq, struct gen_request *gr, json_t *ob
  * come from the template (gen_request_chat); a completion (chat false) names its own, "reasoning_budget_start_tag"
  * and "reasoning_budget_end_tags" (or one "reasoning_budget_end_tag"), without which no budget applies. */
 bool gen_request_reasoning_budget(struct request *rq, struct gen_request *gr, json_t *body, bool chat);
+
+/* llama-server's sampler fields: "samplers", the order of the chain (an array of names as --samplers takes them, or
+ * a string of letters as --sampler-seq), and "dry_sequence_breakers" (a non-empty array of non-empty strings, in
+ * place of the server's). An unknown name or letter is a 400 naming it (llama-server leaves it out). */
+bool gen_request_samplers(struct request *rq, struct gen_request *gr, json_t *body);
 
 /* A reasoning budget of `tokens` (-1: the server's --reasoning-budget), as the dialects without llama-server's fields
  * ask for one (Anthropic's thinking.budget_tokens). */

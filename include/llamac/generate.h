@@ -61,7 +61,7 @@ LLAMAC_API llamac_status llamac_sampler_add_mirostat_v2(llamac_sampler *s, uint3
 LLAMAC_API llamac_status llamac_sampler_add_penalties(llamac_sampler *s, int32_t last_n, float repeat, float freq,
                                                       float present);
 /* DRY repetition penalty; `breakers` (borrowed, NUL-terminated strings) end repeated sequences; NULL with
- * n_breakers 0 uses llama.cpp's defaults ("\n", ":", "\"", "*"). */
+ * n_breakers 0 uses llama.cpp's defaults ("\n", ":", "\"", "*"), non-NULL with n_breakers 0 none. */
 LLAMAC_API llamac_status llamac_sampler_add_dry(llamac_sampler *s, float multiplier, float base, int32_t allowed_length,
                                                 int32_t last_n, const char *const *breakers, size_t n_breakers);
 /* Adds `bias` to token logits; -INFINITY bans a token. Token ids are checked. */
@@ -147,10 +147,44 @@ LLAMAC_API llamac_status llamac_sampler_accept(llamac_sampler *s, llamac_token t
 /* Resets history, grammar state and a reasoning budget (to where its prefill left it). One thread per handle. */
 LLAMAC_API void llamac_sampler_reset(llamac_sampler *s);
 
+/* The samplers whose order a chain built from llamac_sampling_params can choose (llamac_sampling_params.samplers;
+ * llama.cpp's --samplers and --sampler-seq). Each is configured by its fields of llamac_sampling_params; the
+ * comment gives its name and its letter. */
+typedef enum llamac_sampler_type {
+    LLAMAC_SAMPLER_PENALTIES = 1,   /* "penalties", 'e': repetition, frequency and presence penalties */
+    LLAMAC_SAMPLER_DRY = 2,         /* "dry", 'd' (added only when dry_multiplier is not 0) */
+    LLAMAC_SAMPLER_TOP_N_SIGMA = 3, /* "top_n_sigma", 's' (added only when top_n_sigma > 0) */
+    LLAMAC_SAMPLER_TOP_K = 4,       /* "top_k", 'k' */
+    LLAMAC_SAMPLER_TYPICAL_P = 5,   /* "typ_p", 'y' */
+    LLAMAC_SAMPLER_TOP_P = 6,       /* "top_p", 'p' */
+    LLAMAC_SAMPLER_MIN_P = 7,       /* "min_p", 'm' */
+    LLAMAC_SAMPLER_XTC = 8,         /* "xtc", 'x' */
+    LLAMAC_SAMPLER_TEMPERATURE = 9, /* "temperature", 't' (with the dynamic temperature settings) */
+    LLAMAC_SAMPLER_INFILL = 10,     /* "infill", 'i': llamac_sampler_add_infill */
+    LLAMAC_SAMPLER_ADAPTIVE_P = 11  /* "adaptive_p", 'a': accepted, no effect. llama.cpp makes the chain end in
+                                       adaptive-p rather than dist; with llama.cpp's default target (-1, the only one
+                                       llamac has) adaptive-p samples exactly as dist does */
+} llamac_sampler_type;
+
+/* The type named `name` (NUL-terminated, borrowed), as llama.cpp reads --samplers: the names above, any case, also
+ * with '-' for '_' ("top-k") or without it ("topk"), and "nucleus" (top_p), "temp" (temperature), "typ" (typ_p).
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (NULL, or an unknown name; the message names it and lists the known ones; llama.cpp
+ * only warns and leaves it out). Thread-safe. */
+LLAMAC_API llamac_status llamac_sampler_type_from_name(const char *name, llamac_sampler_type *out);
+
+/* The type of letter `c` (--sampler-seq: "edskypmxt" is the default order). Errors: LLAMAC_E_INVALID_ARGUMENT (an
+ * unknown letter; the message names it and lists the known ones). Thread-safe. */
+LLAMAC_API llamac_status llamac_sampler_type_from_char(char c, llamac_sampler_type *out);
+
+/* The canonical name of `type` ("top_k"), a static string; NULL for a value that is not a llamac_sampler_type.
+ * Thread-safe. */
+LLAMAC_API const char *llamac_sampler_type_name(llamac_sampler_type type);
+
 /* Everyday sampling settings, mapped onto a chain in llama.cpp's default order (logit biases, penalties, DRY,
- * top-n-sigma, top-k, typical, top-p, min-p, XTC, temperature, then dist; or temperature + mirostat), with an
- * optional grammar, lazy or not. temp <= 0 is greedy. llamac_generate, chat sessions and the engine all build their
- * chain from these with llamac_sampler_from_params, so each setting means the same everywhere. */
+ * top-n-sigma, top-k, typical, top-p, min-p, XTC, temperature, then dist; or temperature + mirostat) or in the order
+ * `samplers` chooses, with an optional grammar, lazy or not. temp <= 0 is greedy. llamac_generate, chat sessions and
+ * the engine all build their chain from these with llamac_sampler_from_params, so each setting means the same
+ * everywhere. */
 typedef struct llamac_sampling_params {
     uint32_t seed;                    /* UINT32_MAX: random */
     float temp;                       /* default 0.8 */
@@ -192,6 +226,15 @@ typedef struct llamac_sampling_params {
                                                  and end tags and its tokens are >= 0 or the grammar is lazy, as
                                                  llama.cpp adds it; llamac_template_reasoning_budget fills the tags
                                                  from a chat template (default: tokens -1, no tags) */
+    const llamac_sampler_type *samplers;      /* the order of the samplers between the logit biases and the selecting
+                                                 one (dist), each as often as it appears; borrowed. Default: llama.cpp's
+                                                 order, as above (a static array), as is NULL; non-NULL with n_samplers
+                                                 0: none, dist alone. Mirostat ignores it (as llama.cpp does) */
+    size_t n_samplers;
+    const char *const *dry_sequence_breakers; /* borrowed, each non-empty UTF-8; default: llama.cpp's ("\n", ":",
+                                                 "\"", "*"; a static array), as is NULL; non-NULL with
+                                                 n_dry_sequence_breakers 0: none */
+    size_t n_dry_sequence_breakers;
 } llamac_sampling_params;
 
 /* llama.cpp's defaults, as listed above. Thread-safe. */
@@ -200,7 +243,8 @@ LLAMAC_API llamac_sampling_params llamac_sampling_params_default(void);
 /* Builds a chain from `params` (NULL: defaults); everything it points to is borrowed for the call. *out is caller
  * frees with llamac_sampler_free. Errors: as the adders; LLAMAC_E_INVALID_ARGUMENT also for a count whose array is
  * NULL, triggers without grammar_lazy, grammar_lazy without a grammar, a NULL or empty trigger word, a NULL trigger
- * pattern (the message names it); LLAMAC_E_GRAMMAR for a grammar or trigger pattern that does not parse.
+ * pattern, a samplers[i] that is not a llamac_sampler_type, a NULL, empty or non-UTF-8 DRY sequence breaker (the
+ * message names it); LLAMAC_E_GRAMMAR for a grammar or trigger pattern that does not parse.
  * Thread-safe. */
 LLAMAC_API llamac_status llamac_sampler_from_params(llamac_model *model, const llamac_sampling_params *params,
                                                     llamac_sampler **out);

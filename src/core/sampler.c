@@ -230,7 +230,7 @@ llamac_status llamac_sampler_add_dry(llamac_sampler *s, float multiplier, float 
     CHECK(last_n >= -1, "DRY last_n %d must be >= -1", last_n);
     CHECK(n_breakers == 0 || breakers, "n_breakers is %zu but breakers is NULL", n_breakers);
     static const char *const defaults[] = { "\n", ":", "\"", "*" };
-    if (n_breakers == 0) {
+    if (n_breakers == 0 && !breakers) {
         breakers = defaults;
         n_breakers = 4;
     }

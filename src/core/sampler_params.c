@@ -2,10 +2,11 @@
  * sampler_params.c - llamac_sampling_params: the one way every part of the library builds a sampler chain.
  *
  * llamac_generate, chat sessions and the serving engine all build their chain here, so a setting means the same
- * everywhere: llama.cpp's default sampler order, its logit biases with the vocabulary's suppressed tokens and (for
- * ignore_eos, as llama.cpp's --ignore-eos) its end-of-generation tokens banned, and a grammar that is lazy when
- * asked, its trigger words turned into one pattern. Chat sessions keep their settings past the call that gave them,
- * so a deep copy of the parameters lives here too, beside the checks that make copying safe.
+ * everywhere: llama.cpp's default sampler order (or the one the parameters choose), its logit biases with the
+ * vocabulary's suppressed tokens and (for ignore_eos, as llama.cpp's --ignore-eos) its end-of-generation tokens banned,
+ * and a grammar that is lazy when asked, its trigger words turned into one pattern. Chat sessions keep their settings
+ * past the call that gave them, so a deep copy of the parameters lives here too, beside the checks that make copying
+ * safe.
  */
 #include "internal.h"
 
@@ -13,6 +14,15 @@
 #include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* llama.cpp's default order of the samplers between the logit biases and dist, and its DRY sequence breakers
+ * (common_params_sampling). */
+static const llamac_sampler_type default_order[] = {
+    LLAMAC_SAMPLER_PENALTIES, LLAMAC_SAMPLER_DRY,       LLAMAC_SAMPLER_TOP_N_SIGMA,
+    LLAMAC_SAMPLER_TOP_K,     LLAMAC_SAMPLER_TYPICAL_P, LLAMAC_SAMPLER_TOP_P,
+    LLAMAC_SAMPLER_MIN_P,     LLAMAC_SAMPLER_XTC,       LLAMAC_SAMPLER_TEMPERATURE,
+};
+static const char *const default_breakers[] = { "\n", ":", "\"", "*" };
 
 llamac_sampling_params llamac_sampling_params_default(void) {
     llamac_sampling_params p;
@@ -36,6 +46,10 @@ llamac_sampling_params llamac_sampling_params_default(void) {
     p.mirostat_tau = 5.0f;
     p.mirostat_eta = 0.1f;
     p.reasoning_budget.tokens = -1;
+    p.samplers = default_order;
+    p.n_samplers = sizeof default_order / sizeof default_order[0];
+    p.dry_sequence_breakers = default_breakers;
+    p.n_dry_sequence_breakers = sizeof default_breakers / sizeof default_breakers[0];
     return p;
 }
 
@@ -65,6 +79,30 @@ llamac_status llamac__sampling_check(const llamac_sampling_params *p, const char
     if (p->n_logit_bias > 0 && !p->logit_bias) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%sn_logit_bias is %zu but logit_bias is NULL", prefix,
                             p->n_logit_bias);
+    }
+    if (p->n_samplers > 0 && !p->samplers) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%sn_samplers is %zu but samplers is NULL", prefix,
+                            p->n_samplers);
+    }
+    for (size_t i = 0; i < p->n_samplers; i++) {
+        if (!llamac_sampler_type_name(p->samplers[i])) {
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%ssamplers[%zu] is %d, not a llamac_sampler_type", prefix,
+                                i, (int)p->samplers[i]);
+        }
+    }
+    if (p->n_dry_sequence_breakers > 0 && !p->dry_sequence_breakers) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "%sn_dry_sequence_breakers is %zu but dry_sequence_breakers is NULL", prefix,
+                            p->n_dry_sequence_breakers);
+    }
+    for (size_t i = 0; i < p->n_dry_sequence_breakers; i++) {
+        const char *b = p->dry_sequence_breakers[i];
+        if (!b || !b[0] || !llamac_utf8_valid(b, strlen(b), NULL)) {
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%sdry_sequence_breakers[%zu] is %s", prefix, i,
+                                !b      ? "NULL"
+                                : !b[0] ? "empty"
+                                        : "not valid UTF-8");
+        }
     }
     const llamac_reasoning_budget *rb = &p->reasoning_budget;
     if (rb->tokens < -1) {
@@ -115,7 +153,9 @@ llamac_status llamac__sampling_copy(const llamac_sampling_params *src, const cha
     const llamac_reasoning_budget *rb = &src->reasoning_budget;
     size_t size = span(src->n_trigger_words, sizeof(char *)) + span(src->n_trigger_patterns, sizeof(char *)) +
                   span(rb->n_ends, sizeof(char *)) + span(src->n_logit_bias, sizeof(llamac_logit_bias)) +
-                  span(src->n_trigger_tokens, sizeof(llamac_token));
+                  span(src->n_trigger_tokens, sizeof(llamac_token)) +
+                  span(src->n_dry_sequence_breakers, sizeof(char *)) +
+                  span(src->n_samplers, sizeof(llamac_sampler_type));
     size_t text = src->grammar ? strlen(src->grammar) + 1 : 0;
     const char *rb_texts[] = { rb->message, rb->start, rb->prefill };
     for (size_t i = 0; i < 3; i++) {
@@ -130,6 +170,9 @@ llamac_status llamac__sampling_copy(const llamac_sampling_params *src, const cha
     for (size_t i = 0; i < src->n_trigger_patterns; i++) {
         text += strlen(src->trigger_patterns[i]) + 1;
     }
+    for (size_t i = 0; i < src->n_dry_sequence_breakers; i++) {
+        text += strlen(src->dry_sequence_breakers[i]) + 1;
+    }
     char *at = llamac__malloc(size + text);
     if (!at) {
         return LLAMAC_E_NO_MEMORY;
@@ -140,8 +183,13 @@ llamac_status llamac__sampling_copy(const llamac_sampling_params *src, const cha
     const char **words = place(&at, span(src->n_trigger_words, sizeof(char *)));
     const char **patterns = place(&at, span(src->n_trigger_patterns, sizeof(char *)));
     const char **ends = place(&at, span(rb->n_ends, sizeof(char *)));
+    const char **breakers = place(&at, span(src->n_dry_sequence_breakers, sizeof(char *)));
     llamac_logit_bias *bias = place(&at, span(src->n_logit_bias, sizeof *bias));
     llamac_token *tokens = place(&at, span(src->n_trigger_tokens, sizeof *tokens));
+    llamac_sampler_type *order = place(&at, span(src->n_samplers, sizeof *order));
+    if (src->n_samplers) {
+        memcpy(order, src->samplers, src->n_samplers * sizeof *order);
+    }
     if (src->n_logit_bias) {
         memcpy(bias, src->logit_bias, src->n_logit_bias * sizeof *bias);
     }
@@ -157,6 +205,12 @@ llamac_status llamac__sampling_copy(const llamac_sampling_params *src, const cha
     for (size_t i = 0; i < rb->n_ends; i++) {
         ends[i] = place_str(&at, rb->ends[i]);
     }
+    for (size_t i = 0; i < src->n_dry_sequence_breakers; i++) {
+        breakers[i] = place_str(&at, src->dry_sequence_breakers[i]);
+    }
+    /* NULL stays NULL (the defaults); an empty list stays empty (none), pointing at the block */
+    dst->dry_sequence_breakers = src->dry_sequence_breakers ? breakers : NULL;
+    dst->samplers = src->samplers ? order : NULL;
     dst->reasoning_budget.ends = rb->n_ends ? ends : NULL;
     dst->reasoning_budget.message = rb->message ? place_str(&at, rb->message) : NULL;
     dst->reasoning_budget.start = rb->start ? place_str(&at, rb->start) : NULL;
@@ -276,8 +330,35 @@ static llamac_status add_grammar(llamac_sampler *s, const llamac_sampling_params
     return st;
 }
 
-/* The order of llama.cpp's common sampler: bias, penalties, DRY, top-n-sigma, top-k, typical, top-p, min-p, XTC,
- * temperature, then dist; mirostat replaces all but bias with temperature + mirostat. */
+/* Adds the sampler of `type`, configured by *p. DRY and top-n-sigma at their neutral values are left out (llama.cpp
+ * adds them as no-ops); adaptive-p at llama.cpp's default target is dist, which ends the chain anyway. */
+static llamac_status add_type(llamac_sampler *s, const llamac_sampling_params *p, llamac_sampler_type type) {
+    switch (type) {
+    case LLAMAC_SAMPLER_PENALTIES:
+        return llamac_sampler_add_penalties(s, p->penalty_last_n, p->penalty_repeat, p->penalty_freq,
+                                            p->penalty_present);
+    case LLAMAC_SAMPLER_DRY:
+        return p->dry_multiplier == 0.0f
+                   ? LLAMAC_OK
+                   : llamac_sampler_add_dry(s, p->dry_multiplier, p->dry_base, p->dry_allowed_length, p->dry_last_n,
+                                            p->dry_sequence_breakers, p->n_dry_sequence_breakers);
+    case LLAMAC_SAMPLER_TOP_N_SIGMA:
+        return p->top_n_sigma > 0.0f ? llamac_sampler_add_top_n_sigma(s, p->top_n_sigma) : LLAMAC_OK;
+    case LLAMAC_SAMPLER_TOP_K: return llamac_sampler_add_top_k(s, p->top_k);
+    case LLAMAC_SAMPLER_TYPICAL_P: return llamac_sampler_add_typical(s, p->typical_p, 0);
+    case LLAMAC_SAMPLER_TOP_P: return llamac_sampler_add_top_p(s, p->top_p, 0);
+    case LLAMAC_SAMPLER_MIN_P: return llamac_sampler_add_min_p(s, p->min_p, 0);
+    case LLAMAC_SAMPLER_XTC: return llamac_sampler_add_xtc(s, p->xtc_probability, p->xtc_threshold, 0, p->seed);
+    case LLAMAC_SAMPLER_TEMPERATURE:
+        return llamac_sampler_add_temp_ext(s, p->temp > 0 ? p->temp : 0.0f, p->dynatemp_range, p->dynatemp_exponent);
+    case LLAMAC_SAMPLER_INFILL: return llamac_sampler_add_infill(s);
+    case LLAMAC_SAMPLER_ADAPTIVE_P: return LLAMAC_OK;
+    }
+    return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "sampler type %d is not a llamac_sampler_type", (int)type);
+}
+
+/* llama.cpp's common sampler: bias, then the samplers in their order (default: penalties, DRY, top-n-sigma, top-k,
+ * typical, top-p, min-p, XTC, temperature), then dist; mirostat replaces all but bias with temperature + mirostat. */
 static llamac_status build_chain(llamac_sampler *s, const llamac_sampling_params *p) {
     llamac_status st = llamac__sampling_check(p, "");
     if (st || (st = add_biases(s, p))) {
@@ -303,34 +384,12 @@ static llamac_status build_chain(llamac_sampler *s, const llamac_sampling_params
     if (p->mirostat != 0) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "mirostat %d must be 0, 1 or 2", p->mirostat);
     }
-    if ((st = llamac_sampler_add_penalties(s, p->penalty_last_n, p->penalty_repeat, p->penalty_freq,
-                                           p->penalty_present))) {
-        return st;
-    }
-    if (p->dry_multiplier != 0.0f && (st = llamac_sampler_add_dry(s, p->dry_multiplier, p->dry_base,
-                                                                  p->dry_allowed_length, p->dry_last_n, NULL, 0))) {
-        return st;
-    }
-    if (p->top_n_sigma > 0.0f && (st = llamac_sampler_add_top_n_sigma(s, p->top_n_sigma))) {
-        return st;
-    }
-    if ((st = llamac_sampler_add_top_k(s, p->top_k))) {
-        return st;
-    }
-    if ((st = llamac_sampler_add_typical(s, p->typical_p, 0))) {
-        return st;
-    }
-    if ((st = llamac_sampler_add_top_p(s, p->top_p, 0))) {
-        return st;
-    }
-    if ((st = llamac_sampler_add_min_p(s, p->min_p, 0))) {
-        return st;
-    }
-    if ((st = llamac_sampler_add_xtc(s, p->xtc_probability, p->xtc_threshold, 0, p->seed))) {
-        return st;
-    }
-    if ((st = llamac_sampler_add_temp_ext(s, p->temp > 0 ? p->temp : 0.0f, p->dynatemp_range, p->dynatemp_exponent))) {
-        return st;
+    const llamac_sampler_type *order = p->samplers ? p->samplers : default_order;
+    size_t n_order = p->samplers ? p->n_samplers : sizeof default_order / sizeof default_order[0];
+    for (size_t i = 0; i < n_order; i++) {
+        if ((st = add_type(s, p, order[i]))) {
+            return st;
+        }
     }
     return llamac_sampler_add_dist(s, p->seed);
 }

@@ -22,6 +22,8 @@ while IFS=$'\t' read -r want needle args; do
   if [ "$want" != 0 ]; then expect_eq "[$args] one line" "$(wc -l < "$TMP/e")" 1; fi
   for field in n_ctx n_batch n_ubatch n_seq_max flash_attn type_k type_v allow_ctx_overflow template_source \
     template_kwargs_json max_tokens top_p mirostat_tau keep_last_turns n_gpu_layers; do
+    # (--samplers and --sampler-seq list llama.cpp's sampler names, which are what those flags take: top_p)
+    if [[ "$args" == *--sampler* ]] && [ "$field" = top_p ]; then continue; fi
     if grep -qw -- "$field" "$TMP/e"; then fail "[$args] names the library field $field: $(cat "$TMP/e")"; fi
   done
 done << 'EOF'
@@ -44,6 +46,10 @@ done << 'EOF'
 2	invalid value '1000' for -t (expected an integer from -1 to 512)	run "$M" -p hi -t 1000
 2	invalid value '513' for -tb (expected an integer from -1 to 512)	chat "$C" -tb 513
 2	invalid -l 'x' (expected TOKEN+BIAS or TOKEN-BIAS	run "$M" -p hi -l x
+2	--samplers 'top_k;top_q': unknown sampler "top_q"; the samplers are penalties, dry	run "$M" -p hi --samplers 'top_k;top_q'
+2	--sampler-seq 'kzt': unknown sampler letter 'z'; the letters are e (penalties)	chat "$C" --sampler-seq kzt
+2	--samplers 'kt': unknown sampler "kt"	serve -m "$M" --samplers kt
+2	--dry-sequence-breaker must be non-empty	run "$M" -p hi --dry-sequence-breaker ''
 2	give at most one of --grammar, --grammar-file, --json-schema, --json-schema-file, --json	run "$M" -p hi --json --grammar 'root ::= "a"'
 # values the parser checks
 2	invalid value '-5' for -n (expected an integer from -1 to	run "$M" -p hi -n -5

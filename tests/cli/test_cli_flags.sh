@@ -23,6 +23,8 @@ sample() {
   esac
   case "$1" in
     "TOKEN(+|-)BIAS") echo "1+1" ;;
+    SAMPLERS) echo "top_k;temperature" ;;
+    SEQUENCE) echo kt ;;
     "N(K|M|G)") echo "2G" ;;
     *"|"*) echo "${1%%|*}" ;;
     N | MIB) echo 1 ;;

@@ -153,11 +153,12 @@ bad "--api-prefix /llm/" "--api-prefix '/llm/'" --api-prefix /llm/
 bad "--embd-normalize -2" "--embd-normalize" --embd-normalize -2
 bad "--reasoning-effort ''" "--reasoning-effort needs a level" --reasoning-effort ""
 bad "-r ''" "-r must be non-empty" -r ""
-bad "--samplers" "--samplers is llama-server's, not offered by llamac serve: llamac's sampler chain" --samplers "top_k;temp"
+bad "--samplers top_k;top_q" "--samplers 'top_k;top_q': unknown sampler \"top_q\"" --samplers "top_k;top_q"
 bad "--video-fps" "not video" --video-fps 1
 bad "--skip-chat-parsing" "--reasoning-format none" --skip-chat-parsing
 for ok in "--cache-reuse 0" "--log-colors auto" "--log-colors off" "--sse-ping-interval -1" "--adaptive-target -1" \
-  "-ctxcp 0" "--adaptive-decay 0.9" "--no-log-jsonl" "--no-skip-chat-parsing" "--prefill-assistant" "--cache-prompt"; do
+  "-ctxcp 0" "--adaptive-decay 0.9" "--no-log-jsonl" "--no-skip-chat-parsing" "--prefill-assistant" "--cache-prompt" "--samplers top_k;temp" "--sampler-seq kt" \
+  "--dry-sequence-breaker none"; do
   rc=0
   # shellcheck disable=SC2086
   LLAMAC_PARSE_ONLY=1 "$LLAMAC" serve $ok > /dev/null 2> "$TMP/e" || rc=$?

@@ -545,7 +545,53 @@ static void test_sampling_copied(void) {
         llamac_chat_free(chat);
     }
 
+    /* The sampler order and the DRY breakers are copied too: the reply is the one of the original order (XTC that
+     * always fires, then top-k 1), not of what the caller's arrays hold later (top-k 1 first: the greedy reply). */
+    llamac_sampler_type order[2] = { LLAMAC_SAMPLER_XTC, LLAMAC_SAMPLER_TOP_K };
+    char breaker[8] = "a";
+    const char *breakers[] = { breaker };
+    p = chat_params(NULL, 24);
+    p.generate.sampling.samplers = order;
+    p.generate.sampling.n_samplers = 2;
+    p.generate.sampling.top_k = 1;
+    p.generate.sampling.xtc_probability = 1.0f;
+    p.generate.sampling.xtc_threshold = 0.05f;
+    p.generate.sampling.seed = 5;
+    p.generate.sampling.dry_multiplier = 2.0f;
+    p.generate.sampling.dry_sequence_breakers = breakers;
+    p.generate.sampling.n_dry_sequence_breakers = 1;
+    CHECK_OK(llamac_chat_new(ctx, &p, &chat));
+    gp = p.generate;
+    order[0] = LLAMAC_SAMPLER_TOP_K;
+    order[1] = LLAMAC_SAMPLER_XTC;
+    snprintf(breaker, sizeof breaker, "e");
+    if (chat) {
+        CHECK_OK(llamac_chat_add(chat, "user", user, strlen(user)));
+        CHECK_OK(llamac_chat_prompt(chat, NULL, NULL, &prompt, &n));
+        struct test_sink so = { { 0 }, 0 };
+        CHECK_OK(llamac_chat_generate(chat, test_on_text, &so, &rc));
+        order[0] = LLAMAC_SAMPLER_XTC;
+        order[1] = LLAMAC_SAMPLER_TOP_K;
+        snprintf(breaker, sizeof breaker, "a");
+        struct test_sink fo = { { 0 }, 0 };
+        CHECK_OK(generate_fresh(fresh, prompt, n, gp, &fo, &rf));
+        CHECK(so.len > 0);
+        CHECK_STR(so.text, fo.text);
+        order[0] = LLAMAC_SAMPLER_TOP_K; /* and the caller's later order gives another reply */
+        order[1] = LLAMAC_SAMPLER_XTC;
+        struct test_sink go = { { 0 }, 0 };
+        CHECK_OK(generate_fresh(fresh, prompt, n, gp, &go, &rf));
+        CHECK(strcmp(go.text, so.text) != 0);
+        llamac_free(prompt);
+        llamac_chat_free(chat);
+    }
+
     /* Parameters that cannot be copied safely are refused by llamac_chat_new, naming the field. */
+    p = chat_params(NULL, 6);
+    p.generate.sampling.samplers = NULL;
+    p.generate.sampling.n_samplers = 2;
+    CHECK_STATUS(llamac_chat_new(ctx, &p, &chat), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STR(llamac_last_error(), "sampling.n_samplers is 2 but samplers is NULL");
     p = chat_params(NULL, 6);
     p.generate.sampling.n_logit_bias = 1;
     CHECK_STATUS(llamac_chat_new(ctx, &p, &chat), LLAMAC_E_INVALID_ARGUMENT);

@@ -976,6 +976,211 @@ static void test_defaults(void) {
     CHECK_INT(p.n_trigger_words + p.n_trigger_patterns + p.n_trigger_tokens, 0);
 }
 
+/* Sampler names and letters as llama.cpp's --samplers and --sampler-seq read them; unknown ones are refused. */
+static void test_sampler_names(void) {
+    static const struct {
+        const char *name;
+        char letter;
+        llamac_sampler_type type;
+    } known[] = {
+        { "penalties", 'e', LLAMAC_SAMPLER_PENALTIES },
+        { "dry", 'd', LLAMAC_SAMPLER_DRY },
+        { "top_n_sigma", 's', LLAMAC_SAMPLER_TOP_N_SIGMA },
+        { "top_k", 'k', LLAMAC_SAMPLER_TOP_K },
+        { "typ_p", 'y', LLAMAC_SAMPLER_TYPICAL_P },
+        { "top_p", 'p', LLAMAC_SAMPLER_TOP_P },
+        { "min_p", 'm', LLAMAC_SAMPLER_MIN_P },
+        { "xtc", 'x', LLAMAC_SAMPLER_XTC },
+        { "temperature", 't', LLAMAC_SAMPLER_TEMPERATURE },
+        { "infill", 'i', LLAMAC_SAMPLER_INFILL },
+        { "adaptive_p", 'a', LLAMAC_SAMPLER_ADAPTIVE_P },
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        llamac_sampler_type t = 0;
+        CHECK_OK(llamac_sampler_type_from_name(known[i].name, &t));
+        CHECK_INT(t, known[i].type);
+        t = 0;
+        CHECK_OK(llamac_sampler_type_from_char(known[i].letter, &t));
+        CHECK_INT(t, known[i].type);
+        CHECK_STR(llamac_sampler_type_name(known[i].type), known[i].name);
+    }
+    /* llama.cpp's other spellings */
+    static const struct {
+        const char *name;
+        llamac_sampler_type type;
+    } aliases[] = { { "top-k", LLAMAC_SAMPLER_TOP_K },          { "TOPK", LLAMAC_SAMPLER_TOP_K },
+                    { "Min-P", LLAMAC_SAMPLER_MIN_P },          { "nucleus", LLAMAC_SAMPLER_TOP_P },
+                    { "temp", LLAMAC_SAMPLER_TEMPERATURE },     { "typ", LLAMAC_SAMPLER_TYPICAL_P },
+                    { "topnsigma", LLAMAC_SAMPLER_TOP_N_SIGMA } };
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++) {
+        llamac_sampler_type t = 0;
+        CHECK_OK(llamac_sampler_type_from_name(aliases[i].name, &t));
+        CHECK_INT(t, aliases[i].type);
+    }
+    llamac_sampler_type t = LLAMAC_SAMPLER_DRY;
+    CHECK_STATUS(llamac_sampler_type_from_name("top_q", &t), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("unknown sampler \"top_q\"");
+    CHECK_ERROR_HAS("penalties, dry");
+    CHECK_STATUS(llamac_sampler_type_from_name("top__k", &t), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_sampler_type_from_name("", &t), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_sampler_type_from_name(NULL, &t), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_sampler_type_from_char('z', &t), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("unknown sampler letter 'z'");
+    CHECK_STATUS(llamac_sampler_type_from_char('\n', &t), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("0x0a");
+    CHECK_INT(t, LLAMAC_SAMPLER_DRY); /* untouched by the failures */
+    CHECK(llamac_sampler_type_name((llamac_sampler_type)0) == NULL);
+    CHECK(llamac_sampler_type_name((llamac_sampler_type)99) == NULL);
+
+    /* the defaults: llama.cpp's order and DRY breakers */
+    llamac_sampling_params p = llamac_sampling_params_default();
+    static const char *const order[] = { "penalties", "dry",   "top_n_sigma", "top_k",      "typ_p",
+                                         "top_p",     "min_p", "xtc",         "temperature" };
+    CHECK_INT(p.n_samplers, 9);
+    for (size_t i = 0; i < p.n_samplers && i < 9; i++) {
+        CHECK_STR(llamac_sampler_type_name(p.samplers[i]), order[i]);
+    }
+    CHECK_INT(p.n_dry_sequence_breakers, 4);
+    CHECK_STR(p.dry_sequence_breakers[0], "\n");
+    CHECK_STR(p.dry_sequence_breakers[3], "*");
+}
+
+/* Greedy text of `max_tokens` with *sp, into t. */
+static void generate_with(const llamac_sampling_params *sp, struct text *t, int32_t max_tokens) {
+    llamac_generate_params gp = gen_params(t, max_tokens);
+    gp.sampling = *sp;
+    CHECK_OK(generate(&gp, NULL));
+    CHECK(t->len > 0);
+}
+
+/* The order chooses the chain: what it holds, and what it samples. */
+static void test_sampler_order(void) {
+    llamac_sampler *s = NULL;
+    llamac_sampling_params sp = llamac_sampling_params_default();
+    const llamac_sampler_type top_k_only[] = { LLAMAC_SAMPLER_TOP_K };
+    sp.samplers = top_k_only;
+    sp.n_samplers = 1;
+    CHECK_OK(llamac_sampler_from_params(model, &sp, &s));
+    CHECK_INT(llamac_sampler_count(s), 2); /* top-k, dist */
+    llamac_sampler_free(s);
+    sp.n_samplers = 0; /* none: dist alone */
+    CHECK_OK(llamac_sampler_from_params(model, &sp, &s));
+    CHECK_INT(llamac_sampler_count(s), 1);
+    llamac_sampler_free(s);
+    sp.samplers = NULL; /* NULL: the default order */
+    CHECK_OK(llamac_sampler_from_params(model, &sp, &s));
+    CHECK_INT(llamac_sampler_count(s), 8);
+    llamac_sampler_free(s);
+    const llamac_sampler_type twice[] = { LLAMAC_SAMPLER_TOP_K, LLAMAC_SAMPLER_INFILL, LLAMAC_SAMPLER_TOP_K,
+                                          LLAMAC_SAMPLER_ADAPTIVE_P };
+    sp.samplers = twice;
+    sp.n_samplers = 4;
+    CHECK_OK(llamac_sampler_from_params(model, &sp, &s));
+    CHECK_INT(llamac_sampler_count(s), 4); /* top-k, infill, top-k, dist (adaptive-p at target -1 is dist) */
+    llamac_sampler_free(s);
+
+    /* temperature alone at 0 is greedy, whatever else is set */
+    struct text greedy, a, b, c;
+    sp = llamac_sampling_params_default();
+    sp.temp = 0.0f;
+    generate_with(&sp, &greedy, 32);
+    const llamac_sampler_type temp_only[] = { LLAMAC_SAMPLER_TEMPERATURE };
+    sp = llamac_sampling_params_default();
+    sp.samplers = temp_only;
+    sp.n_samplers = 1;
+    sp.temp = 0.0f;
+    sp.top_k = 5;
+    sp.min_p = 0.5f;
+    sp.seed = 7;
+    generate_with(&sp, &a, 32);
+    CHECK_STR(a.buf, greedy.buf);
+
+    /* top-k 1 before XTC (always firing) keeps the best token, so the text is greedy; after it, XTC has removed the
+     * best tokens first and top-k keeps the best of what is left: another text, the same every time */
+    const llamac_sampler_type k_first[] = { LLAMAC_SAMPLER_TOP_K, LLAMAC_SAMPLER_XTC };
+    const llamac_sampler_type k_last[] = { LLAMAC_SAMPLER_XTC, LLAMAC_SAMPLER_TOP_K };
+    sp = llamac_sampling_params_default();
+    sp.top_k = 1;
+    sp.xtc_probability = 1.0f;
+    sp.xtc_threshold = 0.05f;
+    sp.seed = 3;
+    sp.samplers = k_first;
+    sp.n_samplers = 2;
+    generate_with(&sp, &a, 32);
+    CHECK_STR(a.buf, greedy.buf);
+    sp.samplers = k_last;
+    generate_with(&sp, &b, 32);
+    CHECK(strcmp(b.buf, greedy.buf) != 0);
+    sp.seed = 4;
+    generate_with(&sp, &c, 32);
+    CHECK_STR(c.buf, b.buf);
+
+    /* mirostat ignores the order, as llama.cpp */
+    sp.mirostat = 2;
+    sp.samplers = top_k_only;
+    sp.n_samplers = 1;
+    CHECK_OK(llamac_sampler_from_params(model, &sp, &s));
+    CHECK_INT(llamac_sampler_count(s), 2); /* temperature, mirostat */
+    llamac_sampler_free(s);
+}
+
+/* DRY sequence breakers: chosen ones change what DRY penalises; none is allowed; bad ones are refused. */
+static void test_dry_breakers(void) {
+    struct text deflt, none, same;
+    llamac_sampling_params sp = llamac_sampling_params_default();
+    sp.temp = 0.0f;
+    sp.dry_multiplier = 3.0f;
+    sp.dry_allowed_length = 1;
+    generate_with(&sp, &deflt, 64);
+    const char *const defaults[] = { "\n", ":", "\"", "*" };
+    sp.dry_sequence_breakers = defaults;
+    sp.n_dry_sequence_breakers = 4;
+    generate_with(&sp, &same, 64);
+    CHECK_STR(same.buf, deflt.buf);
+    /* every letter a breaker: no repeated sequence is longer than one token's text, so DRY never fires */
+    static const char *const letters[] = { "a", "e", "i", "o", "u", " ", "t", "h", "s", "n", "r", "d", "l" };
+    struct text plain, broken;
+    llamac_sampling_params off = sp;
+    off.dry_multiplier = 0.0f;
+    generate_with(&off, &plain, 64);
+    CHECK(strcmp(plain.buf, deflt.buf) != 0); /* DRY changes the greedy text with its default breakers */
+    sp.dry_sequence_breakers = letters;
+    sp.n_dry_sequence_breakers = sizeof letters / sizeof letters[0];
+    generate_with(&sp, &broken, 64);
+    CHECK(strcmp(broken.buf, deflt.buf) != 0);
+    sp.n_dry_sequence_breakers = 0; /* none */
+    generate_with(&sp, &none, 64);
+
+    llamac_sampler *s = (llamac_sampler *)&s;
+    const char *const empty[] = { "" };
+    const char *const bad_utf8[] = { "\xff" };
+    const char *const null_one[] = { NULL };
+    sp.dry_sequence_breakers = empty;
+    sp.n_dry_sequence_breakers = 1;
+    CHECK_STATUS(llamac_sampler_from_params(model, &sp, &s), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("dry_sequence_breakers[0] is empty");
+    CHECK(s == NULL);
+    sp.dry_sequence_breakers = bad_utf8;
+    CHECK_STATUS(llamac_sampler_from_params(model, &sp, &s), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("dry_sequence_breakers[0] is not valid UTF-8");
+    sp.dry_sequence_breakers = null_one;
+    CHECK_STATUS(llamac_sampler_from_params(model, &sp, &s), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("dry_sequence_breakers[0] is NULL");
+    sp.dry_sequence_breakers = NULL;
+    sp.n_dry_sequence_breakers = 2;
+    CHECK_STATUS(llamac_sampler_from_params(model, &sp, &s), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("n_dry_sequence_breakers is 2 but dry_sequence_breakers is NULL");
+    sp = llamac_sampling_params_default();
+    const llamac_sampler_type bad[] = { LLAMAC_SAMPLER_TOP_K, (llamac_sampler_type)42 };
+    sp.samplers = bad;
+    sp.n_samplers = 2;
+    CHECK_STATUS(llamac_sampler_from_params(model, &sp, &s), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("samplers[1] is 42, not a llamac_sampler_type");
+    sp.samplers = NULL;
+    CHECK_STATUS(llamac_sampler_from_params(model, &sp, &s), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("n_samplers is 2 but samplers is NULL");
+}
+
 int main(void) {
     setup();
     RUN(test_adders_valid);
@@ -1001,6 +1206,9 @@ int main(void) {
     RUN(test_lazy_grammar_from_params);
     RUN(test_ignore_eos);
     RUN(test_defaults);
+    RUN(test_sampler_names);
+    RUN(test_sampler_order);
+    RUN(test_dry_breakers);
     llamac_ctx_free(ctx);
     llamac_model_free(model);
     TESTS_DONE();

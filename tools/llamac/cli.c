@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "dynbuf.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -640,6 +641,95 @@ static bool set_logit_bias(struct cli_parser *p, const struct cli_opt *o, void *
     return true;
 }
 
+/* --samplers NAMES (';'-separated, as llama.cpp's; empty parts are skipped, so "" leaves dist alone) and
+ * --sampler-seq LETTERS: the order of the chain's samplers (llamac_sampling_params.samplers); the last one given
+ * wins. */
+static bool sampler_order(struct cli_parser *p, const char *value, bool letters) {
+    struct cli_sampling *s = p->t.sampling;
+    size_t n = 0, cap = sizeof s->order / sizeof s->order[0];
+    for (const char *at = value; *at;) {
+        size_t len = letters ? 1 : strcspn(at, ";");
+        if (len > 0) {
+            char name[64];
+            snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), at);
+            llamac_status st = n == cap  ? LLAMAC_E_INVALID_ARGUMENT
+                               : letters ? llamac_sampler_type_from_char(*at, &s->order[n])
+                                         : llamac_sampler_type_from_name(name, &s->order[n]);
+            if (st != LLAMAC_OK) {
+                cli_error(p->t.common, "%s '%s': %s", p->name, value,
+                          n == cap ? "more than 64 samplers" : llamac_last_error());
+                return false;
+            }
+            n++;
+        }
+        at += len + (at[len] == ';');
+    }
+    s->params->samplers = s->order;
+    s->params->n_samplers = n;
+    return true;
+}
+
+static bool set_samplers(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    (void)field;
+    return sampler_order(p, value, false);
+}
+
+static bool set_sampler_seq(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    (void)field;
+    return sampler_order(p, value, true);
+}
+
+/* Replaces the escapes of llama.cpp's string_process_escapes (\n \r \t \' \" \\ \xHH) in `in` into `out`
+ * (room for strlen(in) + 1). */
+static void unescape(const char *in, char *out) {
+    static const char from[] = "nrt'\"\\", to[] = "\n\r\t'\"\\";
+    for (; *in; in++) {
+        const char *k = in[0] == '\\' && in[1] ? strchr(from, in[1]) : NULL;
+        if (k) {
+            *out++ = to[k - from];
+            in++;
+        } else if (in[0] == '\\' && in[1] == 'x' && isxdigit((unsigned char)in[2]) && isxdigit((unsigned char)in[3])) {
+            char hex[3] = { in[2], in[3], '\0' };
+            *out++ = (char)strtol(hex, NULL, 16);
+            in += 3;
+        } else {
+            *out++ = *in;
+        }
+    }
+    *out = '\0';
+}
+
+/* --dry-sequence-breaker STRING (repeatable): the first one replaces llama.cpp's default breakers; "none" clears
+ * them all. Escapes are processed as llama.cpp does (so '\n' is a newline). */
+static bool set_dry_breaker(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    (void)o;
+    (void)field;
+    struct cli_sampling *s = p->t.sampling;
+    if (!s->params->dry_sequence_breakers || strcmp(value, "none") == 0) {
+        s->n_breakers = 0;
+        s->breaker_used = 0;
+    }
+    s->params->dry_sequence_breakers = s->breakers;
+    s->params->n_dry_sequence_breakers = s->n_breakers;
+    if (strcmp(value, "none") == 0) {
+        return true;
+    }
+    size_t len = strlen(value);
+    if (!value[0] || s->n_breakers == sizeof s->breakers / sizeof s->breakers[0] ||
+        len >= sizeof s->breaker_text - s->breaker_used) {
+        cli_error(p->t.common, "%s must be non-empty (and at most 64 of them, 4 KiB in all)", p->name);
+        return false;
+    }
+    char *text = s->breaker_text + s->breaker_used;
+    unescape(value, text);
+    s->breaker_used += strlen(text) + 1;
+    s->breakers[s->n_breakers++] = text;
+    s->params->n_dry_sequence_breakers = s->n_breakers;
+    return true;
+}
+
 /* -s: -1 (or the largest value) is a random seed. */
 static bool set_seed(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
     long n;
@@ -1070,6 +1160,20 @@ static const struct cli_opt sampling_rows[] = {
             "DRY: longest repetition without penalty (default: 2)"),
     INT_ROW("--dry-penalty-last-n", "N", dry_last_n, -1, INT32_MAX, "DRY last_n",
             "DRY: tokens looked back on (default: 64; -1: the context)"),
+    { .names = { "--dry-sequence-breaker" },
+      .arg = "STRING",
+      .set = set_dry_breaker,
+      .help = "a DRY sequence breaker (repeatable; escapes such as \\n processed): the first replaces the default "
+              "breakers ('\\n', ':', '\"', '*'); \"none\" clears them" },
+    { .names = { "--samplers" },
+      .arg = "SAMPLERS",
+      .set = set_samplers,
+      .help = "the samplers in the order they apply, separated by ';' (default: "
+              "penalties;dry;top_n_sigma;top_k;typ_p;top_p;min_p;xtc;temperature; also infill, adaptive_p)" },
+    { .names = { "--sampler-seq", "--sampling-seq" },
+      .arg = "SEQUENCE",
+      .set = set_sampler_seq,
+      .help = "the same as letters (default: edskypmxt; also i, a)" },
     INT_ROW("--mirostat", "N", mirostat, 0, 2, "mirostat", "Mirostat sampling: 0 off (default), 1 or 2"),
     FLOAT_ROW("--mirostat-lr", NULL, "ETA", mirostat_eta, "mirostat eta", "Mirostat learning rate (default: 0.1)"),
     FLOAT_ROW("--mirostat-ent", NULL, "TAU", mirostat_tau, "mirostat tau", "Mirostat target entropy (default: 5)"),

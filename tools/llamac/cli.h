@@ -107,6 +107,12 @@ struct cli_sampling {
     llamac_sampling_params *params;
     llamac_logit_bias biases[64]; /* -l/--logit-bias, pointed to by params->logit_bias */
     size_t n_biases;
+    llamac_sampler_type order[64]; /* --samplers / --sampler-seq, pointed to by params->samplers */
+    const char *breakers[64];      /* --dry-sequence-breaker (escapes processed, in breaker_text), pointed to by
+                                      params->dry_sequence_breakers */
+    size_t n_breakers;
+    char breaker_text[4096];
+    size_t breaker_used;
 };
 
 /* Generation flags (-n, -r): CLI_TARGET_GENERATE writes into *params. */

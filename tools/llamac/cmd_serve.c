@@ -1068,21 +1068,6 @@ static const struct cli_opt refused_rows[] = {
       .set = cli_set_refused,
       .help = "llamac serve writes no prompt files; -v puts each request's rendered prompt into its reply "
               "(__verbose), and POST /apply-template renders a conversation" },
-    { .names = { "--samplers" },
-      .arg = "SAMPLERS",
-      .set = cli_set_refused,
-      .help = "llamac's sampler chain has llama.cpp's default order (penalties, DRY, top-n-sigma, top-k, typical, "
-              "top-p, min-p, XTC, temperature), not a chosen one; a sampler is left out with its neutral value "
-              "(e.g. --top-k 0)" },
-    { .names = { "--sampler-seq", "--sampling-seq" },
-      .arg = "SEQUENCE",
-      .set = cli_set_refused,
-      .help = "see --samplers" },
-    { .names = { "--dry-sequence-breaker" },
-      .arg = "STRING",
-      .set = cli_set_refused,
-      .help = "llamac's DRY sampler uses llama.cpp's default sequence breakers ('\\n', ':', '\"', '*'), not chosen "
-              "ones" },
     { .names = { "--kv-unified-per-slot" },
       .arg = "N",
       .set = cli_set_refused,
