@@ -139,6 +139,11 @@ static bool name_char(char ch) {
            ch == '.';
 }
 
+/* The first position at or after `at` that is not white space. */
+static size_t ws_at(const pctx *c, size_t at) {
+    return at + tc_json_ws(c->t + at, c->n - at);
+}
+
 /* Skips whitespace; false (stop) when not final and the text ends in it, as what follows is undecided. */
 static bool skip_ws(pctx *c) {
     c->pos += tc_json_ws(c->t + c->pos, c->n - c->pos);
@@ -460,54 +465,80 @@ static int object_call(pctx *c, size_t at, const char *const *name_keys, const c
     return R_BROKEN;
 }
 
-/* Reads a JSON array of object calls at `at`. */
-static int array_calls(pctx *c, size_t at, const char *const *name_keys, const char *const *args_keys, size_t *end) {
+/* ---- lists of calls: [call, call, ...] (JSON's, LFM2's Python calls, Apertus' keyed objects) ---- */
+
+/* Reads one call of a list at `at`, as the other call readers do: R_DONE with *end after it, else their outcomes. */
+typedef int (*list_item)(pctx *c, size_t at, const void *arg, size_t *end);
+
+/* How a family's list is read (flags; 0 is a JSON list). */
+enum {
+    LIST_STRICT = 1,   /* a call wherever one may be (JSON's lists also end at a `]` there: `[]`, a trailing comma);
+                        * text that goes wrong after a call is content from the end of the call, not from the next
+                        * character that is not white space */
+    LIST_CUT_CLOSE = 2 /* a final text that ends after a call (white space aside) closes the list: cut before `]` */
+};
+
+/* Reads a list of calls at `at` (its `[` there), each read by `item` with `arg`, separated by commas: R_DONE with
+ * *end after the `]`; R_NOT when no call was read; R_BROKEN after some calls, c->pos where content resumes; R_STOP
+ * when the text ends before the list is decided (only when not final). */
+static int call_list(pctx *c, size_t at, list_item item, const void *arg, unsigned how, size_t *end) {
     if (at >= c->n) {
         return c->final ? R_NOT : R_STOP;
     }
     if (c->t[at] != '[') {
         return R_NOT;
     }
-    size_t before = c->m->n_calls;
     size_t i = at + 1;
-    for (;;) {
-        i += tc_json_ws(c->t + i, c->n - i);
-        if (i >= c->n) {
-            if (!c->final) {
-                return R_STOP;
-            }
-            break;
+    for (bool first = true;; first = false) {
+        i = ws_at(c, i);
+        if (i == c->n && !c->final) {
+            return R_STOP;
         }
-        if (c->t[i] == ']') {
+        if (!(how & LIST_STRICT) && i < c->n && c->t[i] == ']') {
             *end = i + 1;
             return R_DONE;
         }
-        size_t oend;
-        int r = object_call(c, i, name_keys, args_keys, &oend);
-        if (r == R_STOP || r == R_BROKEN) {
+        size_t call_end;
+        int r = item(c, i, arg, &call_end);
+        if (r == R_NOT && !first) {
+            c->pos = i;
+            return R_BROKEN;
+        }
+        if (r != R_DONE) {
             return r;
         }
-        if (r == R_NOT) {
-            break;
+        i = ws_at(c, call_end);
+        if (i == c->n && !c->final) {
+            return R_STOP;
         }
-        i = oend + tc_json_ws(c->t + oend, c->n - oend);
-        if (i >= c->n) {
-            if (!c->final) {
-                return R_STOP;
-            }
-            break;
-        }
-        if (c->t[i] == ',') {
+        if (i < c->n && c->t[i] == ',') {
             i++;
-        } else if (c->t[i] != ']') {
-            break;
+            continue;
         }
+        if ((i < c->n && c->t[i] == ']') || (i == c->n && (how & LIST_CUT_CLOSE))) {
+            *end = i < c->n ? i + 1 : i;
+            return R_DONE;
+        }
+        c->pos = how & LIST_STRICT ? call_end : i;
+        return R_BROKEN;
     }
-    if (c->m->n_calls == before) {
-        return R_NOT;
-    }
-    c->pos = i;
-    return R_BROKEN;
+}
+
+/* The names under which a JSON call object holds its tool's name and its arguments. */
+typedef struct json_keys {
+    const char *const *name;
+    const char *const *args;
+} json_keys;
+
+static int json_item(pctx *c, size_t at, const void *keys, size_t *end) {
+    const json_keys *k = keys;
+    return object_call(c, at, k->name, k->args, end);
+}
+
+/* Reads a JSON array of object calls at `at`. */
+static int array_calls(pctx *c, size_t at, const char *const *name_keys, const char *const *args_keys, size_t *end) {
+    json_keys keys = { name_keys, args_keys };
+    return call_list(c, at, json_item, &keys, 0, end);
 }
 
 /* Ends a format parser after a call reader's outcome `r` for a call whose marker began at `start`: true when the
@@ -785,6 +816,27 @@ static bool section_end(pctx *c, const char *end) {
     return r > 0 && skip_ws(c);
 }
 
+/* A thinking block, then sections `open` [call, ...] `close` (Apriel, LFM2, Apertus), their lists read by call_list. */
+static void list_sections(pctx *c, const char *open, const char *close, list_item item, const void *arg, unsigned how) {
+    if (!think_block(c, "<think>", "</think>")) {
+        return;
+    }
+    for (;;) {
+        if (scan_until(c, &open, 1, false) < 0) {
+            return;
+        }
+        size_t start = c->pos, end;
+        c->pos += strlen(open);
+        if (!skip_ws(c) || !after_call(c, call_list(c, c->pos, item, arg, how, &end), start)) {
+            return;
+        }
+        c->pos = end;
+        if (!section_end(c, close)) {
+            return;
+        }
+    }
+}
+
 /* ---- <invoke name="f"> families: MiniMax M2, DeepSeek V3.2 / V4 (DSML) ---- */
 
 /* Reads `open`f">` params and the close of `sx` at c->pos (open: `<invoke name="` or DSML's). */
@@ -863,27 +915,8 @@ static void parse_dsml(pctx *c) {
 /* ---- Apriel 1.5/1.6: <tool_calls>[{"name","arguments"}, ...]</tool_calls> ---- */
 
 static void parse_apriel(pctx *c) {
-    static const char *const markers[] = { "<tool_calls>" };
-    if (!think_block(c, "<think>", "</think>")) {
-        return;
-    }
-    for (;;) {
-        if (scan_until(c, markers, 1, false) < 0) {
-            return;
-        }
-        size_t start = c->pos, end;
-        c->pos += strlen(markers[0]);
-        if (!skip_ws(c)) {
-            return;
-        }
-        if (!after_call(c, array_calls(c, c->pos, NAME_KEYS, ARGS_KEYS, &end), start)) {
-            return;
-        }
-        c->pos = end;
-        if (!section_end(c, "</tool_calls>")) {
-            return;
-        }
-    }
+    static const json_keys keys = { NAME_KEYS, ARGS_KEYS };
+    list_sections(c, "<tool_calls>", "</tool_calls>", json_item, &keys, 0);
 }
 
 /* ---- Functionary v3.1 (Llama 3.1): <function=name>{...}</function> ---- */
@@ -1457,10 +1490,6 @@ static int v_ended(const pctx *c) {
     return c->final ? V_BAD : V_MORE;
 }
 
-static size_t ws_at(const pctx *c, size_t at) {
-    return at + tc_json_ws(c->t + at, c->n - at);
-}
-
 /* A JSON number at `at` (Python's are the same), copied. */
 static int v_number(const pctx *c, size_t at, llamac__dynbuf *out, bool *oom, size_t *end) {
     size_t i = at;
@@ -1822,6 +1851,27 @@ static int native_args(pctx *c, tc_call *call, bool gemma) {
     return r == V_OK ? R_DONE : R_BROKEN;
 }
 
+/* A call in a native notation at `name`: the tool's name, then its arguments as native_args reads them (Gemma 4's
+ * {key:value,...}, LFM2's (key=value, ...)). */
+static int native_call(pctx *c, size_t name, bool gemma) {
+    size_t i = name;
+    while (i < c->n && i - name <= NAME_MAX_LEN && name_char(c->t[i])) {
+        i++;
+    }
+    if (i == c->n) {
+        return c->final || i - name > NAME_MAX_LEN ? R_NOT : R_STOP;
+    }
+    if (i == name || i - name > NAME_MAX_LEN || c->t[i] != (gemma ? '{' : '(')) {
+        return R_NOT;
+    }
+    tc_call *call = call_with(c, c->t + name, i - name, "{", 1);
+    if (!call) {
+        return R_STOP;
+    }
+    c->pos = gemma ? i : i + 1;
+    return native_args(c, call, gemma);
+}
+
 /* ---- Gemma 4: <|tool_call>call:f{key:<|"|>text<|"|>,n:2}<tool_call|>, calls one after another ---- */
 
 #define G4_CALL "<|tool_call>"
@@ -1833,22 +1883,7 @@ static int gemma4_call(pctx *c) {
     if (r <= 0) {
         return r < 0 ? R_STOP : R_NOT;
     }
-    size_t name = c->pos + strlen("call:"), i = name;
-    while (i < c->n && i - name <= NAME_MAX_LEN && name_char(c->t[i])) {
-        i++;
-    }
-    if (i == c->n) {
-        return c->final || i - name > NAME_MAX_LEN ? R_NOT : R_STOP;
-    }
-    if (i == name || i - name > NAME_MAX_LEN || c->t[i] != '{') {
-        return R_NOT;
-    }
-    tc_call *call = call_with(c, c->t + name, i - name, "{", 1);
-    if (!call) {
-        return R_STOP;
-    }
-    c->pos = i;
-    r = native_args(c, call, true);
+    r = native_call(c, c->pos + strlen("call:"), true);
     if (r != R_DONE) {
         return r;
     }
@@ -1907,71 +1942,16 @@ static void parse_gemma4(pctx *c) {
 #define LFM2_CALL "<|tool_call_start|>"
 #define LFM2_CALL_END "<|tool_call_end|>"
 
-/* One call at c->pos: <name>(arguments). */
-static int lfm2_call(pctx *c) {
-    size_t name = c->pos, i = name;
-    while (i < c->n && i - name <= NAME_MAX_LEN && name_char(c->t[i])) {
-        i++;
-    }
-    if (i == c->n) {
-        return c->final || i - name > NAME_MAX_LEN ? R_NOT : R_STOP;
-    }
-    if (i == name || i - name > NAME_MAX_LEN || c->t[i] != '(') {
-        return R_NOT;
-    }
-    tc_call *call = call_with(c, c->t + name, i - name, "{", 1);
-    if (!call) {
-        return R_STOP;
-    }
-    c->pos = i + 1;
-    return native_args(c, call, false);
+/* One call of the list at `at`: <name>(arguments). */
+static int lfm2_call(pctx *c, size_t at, const void *unused, size_t *end) {
+    (void)unused;
+    int r = native_call(c, at, false);
+    *end = c->pos;
+    return r;
 }
 
 static void parse_lfm2(pctx *c) {
-    static const char *const markers[] = { LFM2_CALL };
-    if (!think_block(c, "<think>", "</think>")) {
-        return;
-    }
-    for (;;) {
-        if (scan_until(c, markers, 1, false) < 0) {
-            return;
-        }
-        size_t start = c->pos;
-        c->pos += strlen(LFM2_CALL);
-        int r = expect(c, "[");
-        if (r <= 0) {
-            if (r == 0) {
-                rest_content(c, start);
-            }
-            return;
-        }
-        for (bool first = true;; first = false) {
-            size_t call_start = c->pos = ws_at(c, c->pos);
-            if (c->pos == c->n && !c->final) {
-                return;
-            }
-            if (!after_call(c, lfm2_call(c), first ? start : call_start)) {
-                return;
-            }
-            r = expect(c, ",");
-            if (r < 0) {
-                return;
-            }
-            if (r == 0) {
-                break;
-            }
-        }
-        r = expect(c, "]");
-        if (r <= 0) {
-            if (r == 0) {
-                rest_content(c, c->pos);
-            }
-            return;
-        }
-        if (!section_end(c, LFM2_CALL_END)) {
-            return;
-        }
-    }
+    list_sections(c, LFM2_CALL, LFM2_CALL_END, lfm2_call, NULL, LIST_STRICT);
 }
 
 /* ---- Apertus: <|tools_prefix|>[{"f": {...}}, {"g": {...}}]<|tools_suffix|> ---- */
@@ -1979,8 +1959,9 @@ static void parse_lfm2(pctx *c) {
 #define APERTUS_CALLS "<|tools_prefix|>"
 #define APERTUS_CALLS_END "<|tools_suffix|>"
 
-/* One call at `at`: an object whose one member is named after the tool and holds the arguments. */
-static int keyed_call(pctx *c, size_t at, size_t *end) {
+/* One call of the list at `at`: an object whose one member is named after the tool and holds the arguments. */
+static int keyed_call(pctx *c, size_t at, const void *unused, size_t *end) {
+    (void)unused;
     if (at >= c->n) {
         return c->final ? R_NOT : R_STOP;
     }
@@ -2028,51 +2009,7 @@ static int keyed_call(pctx *c, size_t at, size_t *end) {
 }
 
 static void parse_apertus(pctx *c) {
-    static const char *const markers[] = { APERTUS_CALLS };
-    if (!think_block(c, "<think>", "</think>")) {
-        return;
-    }
-    for (;;) {
-        if (scan_until(c, markers, 1, false) < 0) {
-            return;
-        }
-        size_t start = c->pos;
-        c->pos += strlen(APERTUS_CALLS);
-        int r = expect(c, "[");
-        if (r <= 0) {
-            if (r == 0) {
-                rest_content(c, start);
-            }
-            return;
-        }
-        for (bool first = true;; first = false) {
-            size_t call_start = c->pos = ws_at(c, c->pos), end;
-            if (c->pos == c->n && !c->final) {
-                return;
-            }
-            if (!after_call(c, keyed_call(c, c->pos, &end), first ? start : call_start)) {
-                return;
-            }
-            c->pos = end;
-            r = expect(c, ",");
-            if (r < 0) {
-                return;
-            }
-            if (r == 0) {
-                break;
-            }
-        }
-        r = expect_close(c, "]");
-        if (r <= 0) {
-            if (r == 0) {
-                rest_content(c, c->pos);
-            }
-            return;
-        }
-        if (!section_end(c, APERTUS_CALLS_END)) {
-            return;
-        }
-    }
+    list_sections(c, APERTUS_CALLS, APERTUS_CALLS_END, keyed_call, NULL, LIST_STRICT | LIST_CUT_CLOSE);
 }
 
 static void parse_plain(pctx *c) {
