@@ -146,6 +146,13 @@ static void call_rule(llamac__dynbuf *g, llamac_tool_format format, size_t i, co
                             "\"\\\">\" [^<]{0,4096} \"" DSML_CLOSE "parameter>\\n\" )* \"" DSML_CLOSE "invoke>\"\n",
                             i, name);
         break;
+    case LLAMAC_TOOL_FORMAT_KIMI_K3:
+        llamac__dynbuf_addf(g,
+                            "tc-call-%zu ::= \"<|open|>call tool=\\\"%s\\\" index=\\\"\" [0-9]{1,3} \"\\\"<|sep|>\" ( "
+                            "\"<|open|>argument key=\\\"\" [a-zA-Z0-9_]{1,64} \"\\\" type=\\\"\" [a-z]{1,8} "
+                            "\"\\\"<|sep|>\" [^<]{0,4096} \"<|close|>argument<|sep|>\" )* \"<|close|>call<|sep|>\"\n",
+                            i, name);
+        break;
     case LLAMAC_TOOL_FORMAT_MINIMAX_M2:
         llamac__dynbuf_addf(g,
                             "tc-call-%zu ::= \"<invoke name=\\\"%s\\\">\" ( \"\\n\"? \"<parameter name=\\\"\" "
@@ -378,6 +385,10 @@ static void root_rule(llamac__dynbuf *g, llamac_tool_format format, bool paralle
                             "tool_calls>\"\n",
                             more, more);
         break;
+    case LLAMAC_TOOL_FORMAT_KIMI_K3:
+        more_calls(more, sizeof more, parallel, "");
+        llamac__dynbuf_addf(g, "root ::= \"<|open|>tools<|sep|>\" tc-call %s \"<|close|>tools<|sep|>\"\n", more);
+        break;
     case LLAMAC_TOOL_FORMAT_MINIMAX_M2:
         more_calls(more, sizeof more, parallel, "\"\\n\"");
         llamac__dynbuf_addf(g, "root ::= \"<minimax:tool_call>\\n\" tc-call %s \"\\n\"? \"</minimax:tool_call>\"\n",
@@ -466,6 +477,9 @@ static size_t triggers(llamac__dynbuf *pat, llamac_tool_format format, const cha
         return 1;
     case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2:
         llamac__dynbuf_addf(pat, "^[\\s\\S]*?(" DSML "(?:function|tool)_calls>)[\\s\\S]*$");
+        return 1;
+    case LLAMAC_TOOL_FORMAT_KIMI_K3:
+        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|open\\|>tools<\\|sep\\|>)[\\s\\S]*$");
         return 1;
     case LLAMAC_TOOL_FORMAT_MINIMAX_M2:
         llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<minimax:tool_call>)[\\s\\S]*$");
@@ -579,11 +593,11 @@ llamac_status llamac_tool_grammar_build(llamac_tool_format format, const char *t
     llamac__dynbuf_addf(&g, "\n");
     for (i = 0; i < n; i++) {
         call_rule(&g, format, i, names[i]);
-        /* Qwen3-Coder, Seed-OSS, GLM, MiniMax and DSML write parameters as XML elements, not JSON: their rules do not
-         * use the schema. */
+        /* Qwen3-Coder, Seed-OSS, GLM, MiniMax, DSML and Kimi K3 write parameters as XML elements, not JSON: their rules
+         * do not use the schema. */
         bool xml = format == LLAMAC_TOOL_FORMAT_QWEN3_CODER || format == LLAMAC_TOOL_FORMAT_GLM ||
                    format == LLAMAC_TOOL_FORMAT_MINIMAX_M2 || format == LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2 ||
-                   format == LLAMAC_TOOL_FORMAT_SEED_OSS;
+                   format == LLAMAC_TOOL_FORMAT_SEED_OSS || format == LLAMAC_TOOL_FORMAT_KIMI_K3;
         /* Gemma 4 and LFM2 write them in notations of their own, built here from the schema's properties */
         bool native = format == LLAMAC_TOOL_FORMAT_GEMMA4 || format == LLAMAC_TOOL_FORMAT_LFM2;
         if (native) {

@@ -612,15 +612,32 @@ static void parse_hermes(pctx *c) {
 typedef struct xml_syntax {
     const char *key_open, *key_close, *value_open, *value_close, *close;
     bool trim_newlines; /* one leading and one trailing newline are not part of the value */
-    bool typed;         /* the key is followed by ` string="true">` (a string value) or ` string="false">` (JSON) */
+    /* when set, the key is followed by one of these (NULL-terminated): attrs[0] makes the value a string, the others
+     * leave it to xml_param (DSML: ` string="true">` or ` string="false">`) */
+    const char *const *attrs;
 } xml_syntax;
 
-static const xml_syntax QWEN3_XML = { "<parameter=", ">", "", "</parameter>", "</function>", true, false };
+static const xml_syntax QWEN3_XML = { "<parameter=", ">", "", "</parameter>", "</function>", true, NULL };
 static const xml_syntax GLM_XML = { "<arg_key>",    "</arg_key>", "<arg_value>", "</arg_value>",
-                                    "</tool_call>", false,        false };
-static const xml_syntax MINIMAX_XML = { "<parameter name=\"", "\">", "", "</parameter>", "</invoke>", false, false };
-static const xml_syntax DSML_XML = { DSML "parameter name=\"", "\"",  "",  DSML_CLOSE "parameter>",
-                                     DSML_CLOSE "invoke>",     false, true };
+                                    "</tool_call>", false,        NULL };
+static const xml_syntax MINIMAX_XML = { "<parameter name=\"", "\">", "", "</parameter>", "</invoke>", false, NULL };
+static const char *const DSML_ATTRS[] = { " string=\"true\">", " string=\"false\">", NULL };
+static const xml_syntax DSML_XML = { DSML "parameter name=\"", "\"",  "",        DSML_CLOSE "parameter>",
+                                     DSML_CLOSE "invoke>",     false, DSML_ATTRS };
+/* Kimi K3: <|open|>argument key="k" type="string"<|sep|>v<|close|>argument<|sep|> ... <|close|>call<|sep|>; the type
+ * the model writes stands in for the tool's schema that llama.cpp reads the value by */
+#define K3_SEP "<|sep|>"
+static const char *const K3_ATTRS[] = { " type=\"string\"" K3_SEP,
+                                        K3_SEP,
+                                        " type=\"number\"" K3_SEP,
+                                        " type=\"integer\"" K3_SEP,
+                                        " type=\"boolean\"" K3_SEP,
+                                        " type=\"null\"" K3_SEP,
+                                        " type=\"object\"" K3_SEP,
+                                        " type=\"array\"" K3_SEP,
+                                        NULL };
+static const xml_syntax K3_XML = { "<|open|>argument key=\"", "\"",  "",      "<|close|>argument" K3_SEP,
+                                   "<|close|>call" K3_SEP,    false, K3_ATTRS };
 
 /* Appends one argument to the arguments being built: the value as JSON when it is a JSON number, boolean, null,
  * object or array (unless `string`), else as a string. */
@@ -675,14 +692,16 @@ static int xml_args(pctx *c, tc_call *call, const xml_syntax *sx) {
             size_t key = c->pos;
             c->pos = kend + strlen(sx->key_close);
             r = 1;
-            if (sx->typed) {
-                static const char *const attr[] = { " string=\"true\">", " string=\"false\">" };
-                r = starts(c, c->pos, attr[0]);
-                string = r > 0;
-                if (r == 0) {
-                    r = starts(c, c->pos, attr[1]);
+            if (sx->attrs) {
+                r = 0;
+                for (size_t k = 0; sx->attrs[k] && r <= 0; k++) {
+                    int a = starts(c, c->pos, sx->attrs[k]);
+                    if (a > 0) {
+                        string = k == 0;
+                        c->pos += strlen(sx->attrs[k]);
+                    }
+                    r = a > 0 ? 1 : (r < 0 || a < 0 ? -1 : 0);
                 }
-                c->pos += r > 0 ? strlen(attr[string ? 0 : 1]) : 0;
             }
             if (r > 0 && sx->value_open[0]) {
                 r = expect(c, sx->value_open);
@@ -1247,6 +1266,127 @@ static void parse_kimi(pctx *c) {
         c->pos += strlen(KIMI_SECTION_END);
     }
     rest_content(c, c->pos);
+}
+
+/* ---- Kimi K3: tagged sections <|open|>tag attrs<|sep|> ... <|close|>tag<|sep|> in one assistant message:
+ * [think] [response] [tools: call+] <|close|>message<|sep|><|end_of_msg|> ---- */
+
+#define K3_MSG "<|open|>message role=\"assistant\"" K3_SEP
+#define K3_MSG_END "<|close|>message" K3_SEP
+#define K3_EOM "<|end_of_msg|>"
+#define K3_THINK "<|open|>think" K3_SEP
+#define K3_THINK_END "<|close|>think" K3_SEP
+#define K3_RESP "<|open|>response" K3_SEP
+#define K3_RESP_END "<|close|>response" K3_SEP
+#define K3_TOOLS "<|open|>tools" K3_SEP
+#define K3_TOOLS_END "<|close|>tools" K3_SEP
+#define K3_CALL "<|open|>call tool=\""
+
+/* Consumes `s` when the text at c->pos starts with it. False: the text ends while it still could (stop). */
+static bool skip_marker(pctx *c, const char *s) {
+    int r = starts(c, c->pos, s);
+    if (r > 0) {
+        c->pos += strlen(s);
+    }
+    return r >= 0;
+}
+
+/* One call after K3_CALL: name" attributes<|sep|> (index="1"), then its arguments up to <|close|>call<|sep|>. */
+static int k3_call(pctx *c) {
+    size_t q, sep;
+    int f = find_within(c, c->pos, "\"", NAME_MAX_LEN, &q);
+    if (f <= 0 || q == c->pos) {
+        return f < 0 ? R_STOP : R_NOT;
+    }
+    for (size_t i = c->pos; i < q; i++) {
+        if (!name_char(c->t[i])) {
+            return R_NOT;
+        }
+    }
+    f = find_within(c, q + 1, K3_SEP, 64, &sep);
+    if (f <= 0) {
+        return f < 0 ? R_STOP : R_NOT;
+    }
+    tc_call *call = call_with(c, c->t + c->pos, q - c->pos, "{", 1);
+    if (!call) {
+        return R_STOP;
+    }
+    c->pos = sep + strlen(K3_SEP);
+    return xml_args(c, call, &K3_XML);
+}
+
+/* The tools section at c->pos (its marker there): calls, then <|close|>tools<|sep|>. False: parsing is over. */
+static bool k3_tools(pctx *c) {
+    size_t start = c->pos;
+    c->pos += strlen(K3_TOOLS);
+    for (bool first = true;; first = false) {
+        size_t call_start = c->pos;
+        int r = starts(c, c->pos, K3_CALL);
+        if (r < 0) {
+            return false;
+        }
+        if (r == 0) {
+            if (first) {
+                rest_content(c, start);
+                return false;
+            }
+            break;
+        }
+        c->pos += strlen(K3_CALL);
+        if (!after_call(c, k3_call(c), first ? start : call_start)) {
+            return false;
+        }
+    }
+    return section_end(c, K3_TOOLS_END);
+}
+
+/* Kimi K3, as llama.cpp's reader takes a reply (the prompt opened the message and its think section): reasoning up
+ * to the end of the think section or the start of the response; the response's text is the content (its markers
+ * are not); then, with tools, the tools section; the message's closing markers are dropped. With reasoning off the
+ * reply is content up to the tools section. */
+static void parse_kimi_k3(pctx *c) {
+    if (!skip_marker(c, K3_MSG)) {
+        return;
+    }
+    if (c->p->reasoning != LLAMAC_REASONING_NONE) {
+        bool open = c->p->reasoning_open;
+        if (!open) {
+            int r = starts(c, c->pos, K3_THINK);
+            if (r < 0) {
+                return;
+            }
+            open = r > 0;
+            c->pos += r > 0 ? strlen(K3_THINK) : 0;
+        } else if (c->p->lead) {
+            tc_buf_add(&c->m->reasoning, c->p->lead, strlen(c->p->lead), &c->m->oom);
+        }
+        static const char *const ends[] = { K3_THINK_END, K3_RESP };
+        int w = open ? scan_until(c, ends, 2, true) : 1;
+        if (w < 0) {
+            return; /* final: unclosed thinking is all reasoning */
+        }
+        c->pos += w == 0 ? strlen(K3_THINK_END) : 0;
+    }
+    if (!skip_marker(c, K3_RESP)) {
+        return;
+    }
+    static const char *const ends[] = { K3_RESP_END, K3_MSG_END, K3_TOOLS };
+    int w = scan_until(c, ends, c->p->parse_tool_calls ? 3 : 2, false);
+    if (w < 0) {
+        return;
+    }
+    if (w == 0) {
+        c->pos += strlen(K3_RESP_END);
+    }
+    if (c->p->parse_tool_calls) {
+        int r = starts(c, c->pos, K3_TOOLS);
+        if (r < 0 || (r > 0 && !k3_tools(c))) {
+            return;
+        }
+    }
+    if (skip_marker(c, K3_MSG_END) && skip_marker(c, K3_EOM)) {
+        rest_content(c, c->pos);
+    }
 }
 
 /* ---- Functionary v3.2: name\n{...}>>>name\n{...}, "all\n" for text ---- */
@@ -2014,6 +2154,10 @@ static void parse_apertus(pctx *c) {
 
 static void parse_plain(pctx *c) {
     static const char *const kimi_calls[] = { KIMI_SECTION, KIMI_CALL };
+    if (c->p->format == LLAMAC_TOOL_FORMAT_KIMI_K3) {
+        parse_kimi_k3(c); /* its sections are read with or without tools */
+        return;
+    }
     if (c->p->format == LLAMAC_TOOL_FORMAT_KIMI_K2) {
         /* Kimi K2's call markers end its thinking even without tools */
         if (think_until_call(c, kimi_calls, 2)) {
@@ -2068,6 +2212,7 @@ static void parse_format(pctx *c) {
     case LLAMAC_TOOL_FORMAT_GEMMA4: parse_gemma4(c); break;
     case LLAMAC_TOOL_FORMAT_LFM2: parse_lfm2(c); break;
     case LLAMAC_TOOL_FORMAT_APERTUS: parse_apertus(c); break;
+    case LLAMAC_TOOL_FORMAT_KIMI_K3: parse_kimi_k3(c); break;
     case LLAMAC_TOOL_FORMAT_GENERIC:
     default: parse_generic(c); break;
     }

@@ -489,6 +489,60 @@ static const example EXAMPLES[] = {
       "<|tools_prefix|>[{\"name\" 1}]<|tools_suffix|>",
       "",
       { { 0 } } },
+    /* Kimi K3 (the prompt opened the message and its think section: reasoning 2) */
+    { "kimi-k3 thinking, response, parallel calls",
+      LLAMAC_TOOL_FORMAT_KIMI_K3,
+      2,
+      "Both.<|close|>think<|sep|><|open|>response<|sep|>Checking.<|close|>response<|sep|><|open|>tools<|sep|>"
+      "<|open|>call tool=\"get_weather\" index=\"1\"<|sep|><|open|>argument key=\"city\" type=\"string\"<|sep|>Paris, "
+      "\"FR\"<|close|>argument<|sep|><|open|>argument key=\"days\" type=\"number\"<|sep|>2<|close|>argument<|sep|>"
+      "<|open|>argument key=\"zip\" type=\"string\"<|sep|>75001<|close|>argument<|sep|><|open|>argument "
+      "key=\"opts\" type=\"object\"<|sep|>{\"hours\":[6,12]}<|close|>argument<|sep|><|close|>call<|sep|>"
+      "<|open|>call tool=\"get_time\" index=\"2\"<|sep|><|close|>call<|sep|><|close|>tools<|sep|>"
+      "<|close|>message<|sep|><|end_of_msg|>",
+      "Checking.",
+      "Both.",
+      { { "get_weather",
+          "{\"city\": \"Paris, \\\"FR\\\"\", \"days\": 2, \"zip\": \"75001\", \"opts\": {\"hours\":[6,12]}}" },
+        { "get_time", "{}" } } },
+    { "kimi-k3 answer, message closed",
+      LLAMAC_TOOL_FORMAT_KIMI_K3,
+      2,
+      "Easy.<|close|>think<|sep|><|open|>response<|sep|>It is <b>sunny</b>.<|close|>response<|sep|>"
+      "<|close|>message<|sep|><|end_of_msg|>",
+      "It is <b>sunny</b>.",
+      "Easy.",
+      { { 0 } } },
+    { "kimi-k3 thinking that runs into the response, untyped argument",
+      LLAMAC_TOOL_FORMAT_KIMI_K3,
+      2,
+      "Hm.<|open|>response<|sep|><|open|>tools<|sep|><|open|>call tool=\"get_weather\" index=\"1\"<|sep|>"
+      "<|open|>argument key=\"days\"<|sep|>3<|close|>argument<|sep|><|close|>call<|sep|><|close|>tools<|sep|>",
+      "",
+      "Hm.",
+      { { "get_weather", "{\"days\": 3}" } } },
+    { "kimi-k3 cut inside a value",
+      LLAMAC_TOOL_FORMAT_KIMI_K3,
+      2,
+      "<|close|>think<|sep|><|open|>tools<|sep|><|open|>call tool=\"get_weather\" index=\"1\"<|sep|>"
+      "<|open|>argument key=\"city\" type=\"string\"<|sep|>Par",
+      "",
+      "",
+      { { "get_weather", "{\"city\": \"Par\"}" } } },
+    { "kimi-k3 not a call",
+      LLAMAC_TOOL_FORMAT_KIMI_K3,
+      2,
+      "<|close|>think<|sep|><|open|>response<|sep|>Done.<|close|>response<|sep|><|open|>tools<|sep|>oops",
+      "Done.<|open|>tools<|sep|>oops",
+      "",
+      { { 0 } } },
+    { "kimi-k3 reasoning off: sections stay",
+      LLAMAC_TOOL_FORMAT_KIMI_K3,
+      1,
+      "Hm.<|close|>think<|sep|><|open|>response<|sep|>Hi.<|close|>response<|sep|>",
+      "Hm.<|close|>think<|sep|><|open|>response<|sep|>Hi.",
+      "",
+      { { 0 } } },
     /* LFM2 */
     { "lfm2 thinking, text, parallel calls",
       LLAMAC_TOOL_FORMAT_LFM2,
@@ -815,6 +869,7 @@ static void test_detect(void) {
         { "LFM2.5-8B-A1B.jinja", LLAMAC_TOOL_FORMAT_LFM2 },
         { "LFM2.5-Instruct.jinja", LLAMAC_TOOL_FORMAT_LFM2 },
         { "Apertus-8B-Instruct.jinja", LLAMAC_TOOL_FORMAT_APERTUS },
+        { "Kimi-K3.jinja", LLAMAC_TOOL_FORMAT_KIMI_K3 },
     };
     const char *src = getenv("LLAMAC_LLAMA_SOURCE");
     if (!src || !src[0]) {
@@ -913,7 +968,7 @@ static void test_grammars(void) {
     if (!model) {
         return;
     }
-    for (int f = LLAMAC_TOOL_FORMAT_GENERIC; f <= LLAMAC_TOOL_FORMAT_APERTUS; f++) {
+    for (int f = LLAMAC_TOOL_FORMAT_GENERIC; f <= LLAMAC_TOOL_FORMAT_KIMI_K3; f++) {
         for (int choice = LLAMAC_TOOL_CHOICE_AUTO; choice <= LLAMAC_TOOL_CHOICE_NAMED; choice++) {
             for (int parallel = 0; parallel < 2; parallel++) {
                 llamac_tool_grammar *g = NULL;
