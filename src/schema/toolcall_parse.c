@@ -144,6 +144,21 @@ static size_t ws_at(const pctx *c, size_t at) {
     return at + tc_json_ws(c->t + at, c->n - at);
 }
 
+/* A tool's name at c->pos that ends where `end` begins: 1 (*at there), 0 (not a name), -1 (the text ends too soon to
+ * tell; only when not final). */
+static int name_before(const pctx *c, const char *end, size_t *at) {
+    int f = find_within(c, c->pos, end, NAME_MAX_LEN, at);
+    if (f <= 0 || *at == c->pos) {
+        return f < 0 ? -1 : 0;
+    }
+    for (size_t i = c->pos; i < *at; i++) {
+        if (!name_char(c->t[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Skips whitespace; false (stop) when not final and the text ends in it, as what follows is undecided. */
 static bool skip_ws(pctx *c) {
     c->pos += tc_json_ws(c->t + c->pos, c->n - c->pos);
@@ -865,14 +880,9 @@ static int xml_invoke(pctx *c, const char *open, const xml_syntax *sx) {
         return r < 0 ? R_STOP : R_NOT;
     }
     size_t q;
-    int f = find_within(c, c->pos, "\">", NAME_MAX_LEN, &q);
-    if (f <= 0 || q == c->pos) {
-        return f < 0 ? R_STOP : R_NOT;
-    }
-    for (size_t i = c->pos; i < q; i++) {
-        if (!name_char(c->t[i])) {
-            return R_NOT;
-        }
+    r = name_before(c, "\">", &q);
+    if (r <= 0) {
+        return r < 0 ? R_STOP : R_NOT;
     }
     tc_call *call = call_with(c, c->t + c->pos, q - c->pos, "{", 1);
     if (!call) {
@@ -948,15 +958,11 @@ static void parse_functionary_v3_1(pctx *c) {
         }
         size_t start = c->pos, gt, end;
         c->pos += strlen(markers[0]);
-        int f = find_within(c, c->pos, ">", NAME_MAX_LEN, &gt);
-        if (f < 0) {
+        int named = name_before(c, ">", &gt);
+        if (named < 0) {
             return;
         }
-        bool named = f > 0 && gt > c->pos;
-        for (size_t i = c->pos; named && i < gt; i++) {
-            named = name_char(c->t[i]);
-        }
-        if (!named) {
+        if (named == 0) {
             rest_content(c, start);
             return;
         }
@@ -1294,14 +1300,9 @@ static bool skip_marker(pctx *c, const char *s) {
 /* One call after K3_CALL: name" attributes<|sep|> (index="1"), then its arguments up to <|close|>call<|sep|>. */
 static int k3_call(pctx *c) {
     size_t q, sep;
-    int f = find_within(c, c->pos, "\"", NAME_MAX_LEN, &q);
-    if (f <= 0 || q == c->pos) {
+    int f = name_before(c, "\"", &q);
+    if (f <= 0) {
         return f < 0 ? R_STOP : R_NOT;
-    }
-    for (size_t i = c->pos; i < q; i++) {
-        if (!name_char(c->t[i])) {
-            return R_NOT;
-        }
     }
     f = find_within(c, q + 1, K3_SEP, 64, &sep);
     if (f <= 0) {
