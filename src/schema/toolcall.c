@@ -92,6 +92,7 @@ const char *llamac_tool_format_name(llamac_tool_format format) {
     case LLAMAC_TOOL_FORMAT_LFM2: return "lfm2";
     case LLAMAC_TOOL_FORMAT_APERTUS: return "apertus";
     case LLAMAC_TOOL_FORMAT_KIMI_K3: return "kimi-k3";
+    case LLAMAC_TOOL_FORMAT_NEMOTRON_V2: return "nemotron-v2";
     }
     return "unknown";
 }
@@ -146,6 +147,9 @@ llamac_tool_format llamac_tool_format_detect(const char *src) {
     }
     if (has(src, "<seed:tool_call>")) {
         return LLAMAC_TOOL_FORMAT_SEED_OSS;
+    }
+    if (has(src, "<TOOLCALL>[")) {
+        return LLAMAC_TOOL_FORMAT_NEMOTRON_V2;
     }
     if (has(src, "<tool_calls>[")) {
         return LLAMAC_TOOL_FORMAT_APRIEL; /* not MiniMax M1's <tool_calls> of JSON lines, which llama.cpp reads as text

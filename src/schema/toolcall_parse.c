@@ -850,11 +850,8 @@ static bool section_end(pctx *c, const char *end) {
     return r > 0 && skip_ws(c);
 }
 
-/* A thinking block, then sections `open` [call, ...] `close` (Apriel, LFM2, Apertus), their lists read by call_list. */
+/* Sections `open` [call, ...] `close` (Apriel, Nemotron Nano v2, LFM2, Apertus), their lists read by call_list. */
 static void list_sections(pctx *c, const char *open, const char *close, list_item item, const void *arg, unsigned how) {
-    if (!think_block(c, "<think>", "</think>")) {
-        return;
-    }
     for (;;) {
         if (scan_until(c, &open, 1, false) < 0) {
             return;
@@ -945,7 +942,19 @@ static void parse_dsml(pctx *c) {
 
 static void parse_apriel(pctx *c) {
     static const json_keys keys = { NAME_KEYS, ARGS_KEYS };
-    list_sections(c, "<tool_calls>", "</tool_calls>", json_item, &keys, 0);
+    if (think_block(c, "<think>", "</think>")) {
+        list_sections(c, "<tool_calls>", "</tool_calls>", json_item, &keys, 0);
+    }
+}
+
+/* ---- Nemotron Nano v2: <TOOLCALL>[{"name","arguments"}, ...]</TOOLCALL>; a call may end the thinking ---- */
+
+static void parse_nemotron_v2(pctx *c) {
+    static const json_keys keys = { NAME_KEYS, ARGS_KEYS };
+    static const char *const calls[] = { "<TOOLCALL>" };
+    if (think_until_call(c, calls, 1)) {
+        list_sections(c, calls[0], "</TOOLCALL>", json_item, &keys, 0);
+    }
 }
 
 /* ---- Functionary v3.1 (Llama 3.1): <function=name>{...}</function> ---- */
@@ -2092,7 +2101,9 @@ static int lfm2_call(pctx *c, size_t at, const void *unused, size_t *end) {
 }
 
 static void parse_lfm2(pctx *c) {
-    list_sections(c, LFM2_CALL, LFM2_CALL_END, lfm2_call, NULL, LIST_STRICT);
+    if (think_block(c, "<think>", "</think>")) {
+        list_sections(c, LFM2_CALL, LFM2_CALL_END, lfm2_call, NULL, LIST_STRICT);
+    }
 }
 
 /* ---- Apertus: <|tools_prefix|>[{"f": {...}}, {"g": {...}}]<|tools_suffix|> ---- */
@@ -2150,7 +2161,9 @@ static int keyed_call(pctx *c, size_t at, const void *unused, size_t *end) {
 }
 
 static void parse_apertus(pctx *c) {
-    list_sections(c, APERTUS_CALLS, APERTUS_CALLS_END, keyed_call, NULL, LIST_STRICT | LIST_CUT_CLOSE);
+    if (think_block(c, "<think>", "</think>")) {
+        list_sections(c, APERTUS_CALLS, APERTUS_CALLS_END, keyed_call, NULL, LIST_STRICT | LIST_CUT_CLOSE);
+    }
 }
 
 static void parse_plain(pctx *c) {
@@ -2214,6 +2227,7 @@ static void parse_format(pctx *c) {
     case LLAMAC_TOOL_FORMAT_LFM2: parse_lfm2(c); break;
     case LLAMAC_TOOL_FORMAT_APERTUS: parse_apertus(c); break;
     case LLAMAC_TOOL_FORMAT_KIMI_K3: parse_kimi_k3(c); break;
+    case LLAMAC_TOOL_FORMAT_NEMOTRON_V2: parse_nemotron_v2(c); break;
     case LLAMAC_TOOL_FORMAT_GENERIC:
     default: parse_generic(c); break;
     }

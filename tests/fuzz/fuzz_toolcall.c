@@ -132,9 +132,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     unsigned high = (unsigned)(data[0] >> 6);
     p.format = (llamac_tool_format)(format == 15                ? 15u + high
                                     : format == 14 && high >= 1 ? 18u + high
-                                    : format == 13 && high == 3 ? 22u
+                                    : format == 13 && high >= 2 ? 20u + high
                                                                 : format);
-    if (p.format > LLAMAC_TOOL_FORMAT_KIMI_K3) {
+    if (p.format > LLAMAC_TOOL_FORMAT_NEMOTRON_V2) {
         p.format = LLAMAC_TOOL_FORMAT_HERMES;
     }
     p.reasoning = (data[0] & 0x10) ? LLAMAC_REASONING_NONE : LLAMAC_REASONING_DEEPSEEK;

@@ -543,6 +543,29 @@ static const example EXAMPLES[] = {
       "Hm.<|close|>think<|sep|><|open|>response<|sep|>Hi.",
       "",
       { { 0 } } },
+    /* Nemotron Nano v2 (the prompt opened the thinking block: reasoning 2) */
+    { "nemotron-v2 thinking, text, parallel calls",
+      LLAMAC_TOOL_FORMAT_NEMOTRON_V2,
+      2,
+      "Both.</think>Checking.\n<TOOLCALL>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}, "
+      "{\"name\": \"get_time\", \"arguments\": {}}]</TOOLCALL>",
+      "Checking.\n",
+      "Both.",
+      { { "get_weather", "{\"city\": \"Paris\"}" }, { "get_time", "{}" } } },
+    { "nemotron-v2 call that ends the thinking",
+      LLAMAC_TOOL_FORMAT_NEMOTRON_V2,
+      2,
+      "I need the forecast.\n<TOOLCALL>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Par",
+      "",
+      "I need the forecast.\n",
+      { { "get_weather", "{\"city\": \"Par\"}" } } },
+    { "nemotron-v2 not a call",
+      LLAMAC_TOOL_FORMAT_NEMOTRON_V2,
+      0,
+      "Sure.<TOOLCALL>[oops]</TOOLCALL>",
+      "Sure.<TOOLCALL>[oops]</TOOLCALL>",
+      "",
+      { { 0 } } },
     /* LFM2 */
     { "lfm2 thinking, text, parallel calls",
       LLAMAC_TOOL_FORMAT_LFM2,
@@ -870,6 +893,7 @@ static void test_detect(void) {
         { "LFM2.5-Instruct.jinja", LLAMAC_TOOL_FORMAT_LFM2 },
         { "Apertus-8B-Instruct.jinja", LLAMAC_TOOL_FORMAT_APERTUS },
         { "Kimi-K3.jinja", LLAMAC_TOOL_FORMAT_KIMI_K3 },
+        { "NVIDIA-Nemotron-Nano-v2.jinja", LLAMAC_TOOL_FORMAT_NEMOTRON_V2 },
     };
     const char *src = getenv("LLAMAC_LLAMA_SOURCE");
     if (!src || !src[0]) {
@@ -968,7 +992,7 @@ static void test_grammars(void) {
     if (!model) {
         return;
     }
-    for (int f = LLAMAC_TOOL_FORMAT_GENERIC; f <= LLAMAC_TOOL_FORMAT_KIMI_K3; f++) {
+    for (int f = LLAMAC_TOOL_FORMAT_GENERIC; f <= LLAMAC_TOOL_FORMAT_NEMOTRON_V2; f++) {
         for (int choice = LLAMAC_TOOL_CHOICE_AUTO; choice <= LLAMAC_TOOL_CHOICE_NAMED; choice++) {
             for (int parallel = 0; parallel < 2; parallel++) {
                 llamac_tool_grammar *g = NULL;
