@@ -93,6 +93,7 @@ const char *llamac_tool_format_name(llamac_tool_format format) {
     case LLAMAC_TOOL_FORMAT_APERTUS: return "apertus";
     case LLAMAC_TOOL_FORMAT_KIMI_K3: return "kimi-k3";
     case LLAMAC_TOOL_FORMAT_NEMOTRON_V2: return "nemotron-v2";
+    case LLAMAC_TOOL_FORMAT_GIGACHAT3: return "gigachat3";
     }
     return "unknown";
 }
@@ -147,6 +148,9 @@ llamac_tool_format llamac_tool_format_detect(const char *src) {
     }
     if (has(src, "<seed:tool_call>")) {
         return LLAMAC_TOOL_FORMAT_SEED_OSS;
+    }
+    if (has(src, "<|role_sep|>") && has(src, "<|message_sep|>") && !has(src, "<|function_call|>")) {
+        return LLAMAC_TOOL_FORMAT_GIGACHAT3; /* one call, as the `function call` role's message */
     }
     if (has(src, "<TOOLCALL>[")) {
         return LLAMAC_TOOL_FORMAT_NEMOTRON_V2;

@@ -133,6 +133,7 @@ static void call_rule(llamac__dynbuf *g, llamac_tool_format format, size_t i, co
         break;
     case LLAMAC_TOOL_FORMAT_APRIEL:
     case LLAMAC_TOOL_FORMAT_NEMOTRON_V2:
+    case LLAMAC_TOOL_FORMAT_GIGACHAT3:
     case LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2:
         kv_object(obj, sizeof obj, "name", name, "arguments", i);
         llamac__dynbuf_addf(g, "tc-call-%zu ::= %s\n", i, obj);
@@ -373,6 +374,9 @@ static void root_rule(llamac__dynbuf *g, llamac_tool_format format, bool paralle
         more_calls(more, sizeof more, parallel, "\",\" tc-ws");
         llamac__dynbuf_addf(g, "root ::= \"<tool_calls>[\" tc-call %s \"]</tool_calls>\"\n", more);
         break;
+    case LLAMAC_TOOL_FORMAT_GIGACHAT3: /* one call only */
+        llamac__dynbuf_addf(g, "root ::= \"<|message_sep|>\\n\\nfunction call<|role_sep|>\\n\" tc-call\n");
+        break;
     case LLAMAC_TOOL_FORMAT_NEMOTRON_V2:
         more_calls(more, sizeof more, parallel, "\",\" tc-ws");
         llamac__dynbuf_addf(g, "root ::= \"<TOOLCALL>[\" tc-call %s \"]</TOOLCALL>\"\n", more);
@@ -465,6 +469,9 @@ static size_t triggers(llamac__dynbuf *pat, llamac_tool_format format, const cha
     switch (format) {
     case LLAMAC_TOOL_FORMAT_SEED_OSS: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<seed:tool_call>)[\\s\\S]*$"); return 1;
     case LLAMAC_TOOL_FORMAT_APRIEL: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<tool_calls>)[\\s\\S]*$"); return 1;
+    case LLAMAC_TOOL_FORMAT_GIGACHAT3:
+        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|message_sep\\|>\\n\\nfunction call<\\|role_sep\\|>\\n)[\\s\\S]*$");
+        return 1;
     case LLAMAC_TOOL_FORMAT_NEMOTRON_V2: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<TOOLCALL>)[\\s\\S]*$"); return 1;
     case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_1: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<function=)[\\s\\S]*$"); return 1;
     case LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(functools\\[)[\\s\\S]*$"); return 1;

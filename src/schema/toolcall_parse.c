@@ -957,6 +957,26 @@ static void parse_nemotron_v2(pctx *c) {
     }
 }
 
+/* ---- GigaChat 3: text, then <|message_sep|>\n\nfunction call<|role_sep|>\n{"name","arguments"}: one call ---- */
+
+#define GIGACHAT_CALL "<|message_sep|>\n\nfunction call<|role_sep|>\n"
+
+static void parse_gigachat(pctx *c) {
+    static const char *const markers[] = { GIGACHAT_CALL };
+    if (scan_until(c, markers, 1, false) < 0) {
+        return;
+    }
+    size_t start = c->pos, end;
+    c->pos += strlen(GIGACHAT_CALL);
+    if (!skip_ws(c) || !after_call(c, object_call(c, c->pos, NAME_KEYS, ARGS_KEYS, &end), start)) {
+        return;
+    }
+    c->pos = end;
+    if (skip_ws(c)) {
+        rest_content(c, c->pos); /* what follows the one call is text (llama.cpp refuses such a reply) */
+    }
+}
+
 /* ---- Functionary v3.1 (Llama 3.1): <function=name>{...}</function> ---- */
 
 static void parse_functionary_v3_1(pctx *c) {
@@ -2228,6 +2248,7 @@ static void parse_format(pctx *c) {
     case LLAMAC_TOOL_FORMAT_APERTUS: parse_apertus(c); break;
     case LLAMAC_TOOL_FORMAT_KIMI_K3: parse_kimi_k3(c); break;
     case LLAMAC_TOOL_FORMAT_NEMOTRON_V2: parse_nemotron_v2(c); break;
+    case LLAMAC_TOOL_FORMAT_GIGACHAT3: parse_gigachat(c); break;
     case LLAMAC_TOOL_FORMAT_GENERIC:
     default: parse_generic(c); break;
     }

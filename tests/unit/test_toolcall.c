@@ -566,6 +566,23 @@ static const example EXAMPLES[] = {
       "Sure.<TOOLCALL>[oops]</TOOLCALL>",
       "",
       { { 0 } } },
+    /* GigaChat 3 */
+    { "gigachat3 text, call",
+      LLAMAC_TOOL_FORMAT_GIGACHAT3,
+      0,
+      "Checking.<|message_sep|>\n\nfunction call<|role_sep|>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": "
+      "\"Paris\", \"days\": 2}}",
+      "Checking.",
+      "",
+      { { "get_weather", "{\"city\": \"Paris\", \"days\": 2}" } } },
+    { "gigachat3 one call only",
+      LLAMAC_TOOL_FORMAT_GIGACHAT3,
+      0,
+      "<|message_sep|>\n\nfunction call<|role_sep|>\n{\"name\": \"get_time\", \"arguments\": {}}<|message_sep|>\n\n"
+      "function call<|role_sep|>\n{\"name\": \"get_time\", \"arguments\": {}}",
+      "<|message_sep|>\n\nfunction call<|role_sep|>\n{\"name\": \"get_time\", \"arguments\": {}}",
+      "",
+      { { "get_time", "{}" } } },
     /* LFM2 */
     { "lfm2 thinking, text, parallel calls",
       LLAMAC_TOOL_FORMAT_LFM2,
@@ -894,6 +911,8 @@ static void test_detect(void) {
         { "Apertus-8B-Instruct.jinja", LLAMAC_TOOL_FORMAT_APERTUS },
         { "Kimi-K3.jinja", LLAMAC_TOOL_FORMAT_KIMI_K3 },
         { "NVIDIA-Nemotron-Nano-v2.jinja", LLAMAC_TOOL_FORMAT_NEMOTRON_V2 },
+        { "GigaChat3-10B-A1.8B.jinja", LLAMAC_TOOL_FORMAT_GIGACHAT3 },
+        { "GigaChat3.1-10B-A1.8B.jinja", LLAMAC_TOOL_FORMAT_GENERIC }, /* <|function_call|>: not GigaChat 3's reader */
     };
     const char *src = getenv("LLAMAC_LLAMA_SOURCE");
     if (!src || !src[0]) {
@@ -992,7 +1011,7 @@ static void test_grammars(void) {
     if (!model) {
         return;
     }
-    for (int f = LLAMAC_TOOL_FORMAT_GENERIC; f <= LLAMAC_TOOL_FORMAT_NEMOTRON_V2; f++) {
+    for (int f = LLAMAC_TOOL_FORMAT_GENERIC; f <= LLAMAC_TOOL_FORMAT_GIGACHAT3; f++) {
         for (int choice = LLAMAC_TOOL_CHOICE_AUTO; choice <= LLAMAC_TOOL_CHOICE_NAMED; choice++) {
             for (int parallel = 0; parallel < 2; parallel++) {
                 llamac_tool_grammar *g = NULL;
