@@ -94,6 +94,7 @@ const char *llamac_tool_format_name(llamac_tool_format format) {
     case LLAMAC_TOOL_FORMAT_KIMI_K3: return "kimi-k3";
     case LLAMAC_TOOL_FORMAT_NEMOTRON_V2: return "nemotron-v2";
     case LLAMAC_TOOL_FORMAT_GIGACHAT3: return "gigachat3";
+    case LLAMAC_TOOL_FORMAT_MINICPM5: return "minicpm5";
     }
     return "unknown";
 }
@@ -124,6 +125,9 @@ llamac_tool_format llamac_tool_format_detect(const char *src) {
                  "calls\xe2\x96\x81"
                  "begin")) {
         return has(src, "```json") ? LLAMAC_TOOL_FORMAT_DEEPSEEK_R1 : LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1;
+    }
+    if (has(src, "Tool usage guidelines:") && has(src, "<function name=\"") && has(src, "<param name=\"")) {
+        return LLAMAC_TOOL_FORMAT_MINICPM5;
     }
     if (has(src, "'<|tool_call>call:'")) {
         return LLAMAC_TOOL_FORMAT_GEMMA4;

@@ -155,6 +155,12 @@ static void call_rule(llamac__dynbuf *g, llamac_tool_format format, size_t i, co
                             "\"\\\"<|sep|>\" [^<]{0,4096} \"<|close|>argument<|sep|>\" )* \"<|close|>call<|sep|>\"\n",
                             i, name);
         break;
+    case LLAMAC_TOOL_FORMAT_MINICPM5:
+        llamac__dynbuf_addf(g,
+                            "tc-call-%zu ::= \"<function name=\\\"%s\\\">\" ( \"\\n\"? \"<param name=\\\"\" "
+                            "[a-zA-Z0-9_]{1,64} \"\\\">\" [^<]{0,4096} \"</param>\" )* \"\\n\"? \"</function>\"\n",
+                            i, name);
+        break;
     case LLAMAC_TOOL_FORMAT_MINIMAX_M2:
         llamac__dynbuf_addf(g,
                             "tc-call-%zu ::= \"<invoke name=\\\"%s\\\">\" ( \"\\n\"? \"<parameter name=\\\"\" "
@@ -469,6 +475,7 @@ static size_t triggers(llamac__dynbuf *pat, llamac_tool_format format, const cha
     switch (format) {
     case LLAMAC_TOOL_FORMAT_SEED_OSS: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<seed:tool_call>)[\\s\\S]*$"); return 1;
     case LLAMAC_TOOL_FORMAT_APRIEL: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<tool_calls>)[\\s\\S]*$"); return 1;
+    case LLAMAC_TOOL_FORMAT_MINICPM5: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<function name=\")[\\s\\S]*$"); return 1;
     case LLAMAC_TOOL_FORMAT_GIGACHAT3:
         llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|message_sep\\|>\\n\\nfunction call<\\|role_sep\\|>\\n)[\\s\\S]*$");
         return 1;
@@ -606,11 +613,12 @@ llamac_status llamac_tool_grammar_build(llamac_tool_format format, const char *t
     llamac__dynbuf_addf(&g, "\n");
     for (i = 0; i < n; i++) {
         call_rule(&g, format, i, names[i]);
-        /* Qwen3-Coder, Seed-OSS, GLM, MiniMax, DSML and Kimi K3 write parameters as XML elements, not JSON: their rules
-         * do not use the schema. */
+        /* Qwen3-Coder, Seed-OSS, GLM, MiniMax, DSML, Kimi K3 and MiniCPM5 write parameters as XML elements, not JSON:
+         * their rules do not use the schema. */
         bool xml = format == LLAMAC_TOOL_FORMAT_QWEN3_CODER || format == LLAMAC_TOOL_FORMAT_GLM ||
                    format == LLAMAC_TOOL_FORMAT_MINIMAX_M2 || format == LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2 ||
-                   format == LLAMAC_TOOL_FORMAT_SEED_OSS || format == LLAMAC_TOOL_FORMAT_KIMI_K3;
+                   format == LLAMAC_TOOL_FORMAT_SEED_OSS || format == LLAMAC_TOOL_FORMAT_KIMI_K3 ||
+                   format == LLAMAC_TOOL_FORMAT_MINICPM5;
         /* Gemma 4 and LFM2 write them in notations of their own, built here from the schema's properties */
         bool native = format == LLAMAC_TOOL_FORMAT_GEMMA4 || format == LLAMAC_TOOL_FORMAT_LFM2;
         if (native) {

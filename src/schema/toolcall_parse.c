@@ -636,6 +636,7 @@ static const xml_syntax QWEN3_XML = { "<parameter=", ">", "", "</parameter>", "<
 static const xml_syntax GLM_XML = { "<arg_key>",    "</arg_key>", "<arg_value>", "</arg_value>",
                                     "</tool_call>", false,        NULL };
 static const xml_syntax MINIMAX_XML = { "<parameter name=\"", "\">", "", "</parameter>", "</invoke>", false, NULL };
+static const xml_syntax MINICPM5_XML = { "<param name=\"", "\">", "", "</param>", "</function>", false, NULL };
 static const char *const DSML_ATTRS[] = { " string=\"true\">", " string=\"false\">", NULL };
 static const xml_syntax DSML_XML = { DSML "parameter name=\"", "\"",  "",        DSML_CLOSE "parameter>",
                                      DSML_CLOSE "invoke>",     false, DSML_ATTRS };
@@ -922,6 +923,68 @@ static void parse_minimax(pctx *c) {
     static const char *const markers[] = { "<minimax:tool_call>" }, *const ends[] = { "</minimax:tool_call>" };
     if (think_block(c, "<think>", "</think>")) {
         invoke_sections(c, markers, ends, 1, "<invoke name=\"", &MINIMAX_XML);
+    }
+}
+
+/* MiniCPM5: <think>..</think>, text, then <function name="f">\n<param name="k">v</param>\n</function> one after
+ * another. As llama.cpp's MiniCPM5 reader: the white space after <think> and after </think> is no part of the reasoning
+ * or the text, also when the prompt opened the block (or, thinking off, closed it). (llama.cpp also takes a string
+ * value out of <![CDATA[..]]>; llamac keeps such a value as written.) */
+static void parse_minicpm5(pctx *c) {
+    static const char *const calls[] = { "<function name=\"" }, *const think_end[] = { "</think>" };
+    const char *lead = c->p->lead ? c->p->lead : "";
+    size_t lw = 0;
+    while (lead[lw] && is_space(lead[lw])) {
+        lw++;
+    }
+    bool thinking = c->p->reasoning != LLAMAC_REASONING_NONE, open = thinking && c->p->reasoning_open;
+    if (thinking && !open) {
+        int s = starts(c, c->pos, "<think>");
+        if (s < 0) {
+            return;
+        }
+        open = s > 0;
+        c->pos += s > 0 ? strlen("<think>") : 0;
+        lead = "";
+        lw = 0;
+    }
+    if (open || (!c->p->reasoning_open && c->p->lead)) {
+        /* the prompt's own text after the marker, past its white space, begins the reasoning (or the content) */
+        tc_buf_add(open ? &c->m->reasoning : &c->m->content, lead + lw, strlen(lead + lw), &c->m->oom);
+        if (!lead[lw] && !skip_ws(c)) {
+            return;
+        }
+    } else if (c->p->lead) {
+        tc_buf_add(&c->m->content, lead, strlen(lead), &c->m->oom);
+    }
+    if (open) {
+        if (scan_until(c, think_end, 1, true) < 0) {
+            return; /* final: unclosed thinking is all reasoning */
+        }
+        c->pos += strlen(think_end[0]);
+        if (!skip_ws(c)) {
+            return;
+        }
+    }
+    if (!c->p->parse_tool_calls || scan_until(c, calls, 1, false) < 0) {
+        if (!c->p->parse_tool_calls) {
+            rest_content(c, c->pos);
+        }
+        return;
+    }
+    for (bool first = true;; first = false) {
+        size_t call_start = c->pos;
+        int r = xml_invoke(c, calls[0], &MINICPM5_XML);
+        if (r == R_NOT && !first) {
+            c->pos = call_start;
+            break;
+        }
+        if (!after_call(c, r, call_start)) {
+            return;
+        }
+    }
+    if (skip_ws(c)) {
+        rest_content(c, c->pos);
     }
 }
 
@@ -2192,6 +2255,10 @@ static void parse_plain(pctx *c) {
         parse_kimi_k3(c); /* its sections are read with or without tools */
         return;
     }
+    if (c->p->format == LLAMAC_TOOL_FORMAT_MINICPM5) {
+        parse_minicpm5(c); /* so is the white space around its thinking */
+        return;
+    }
     if (c->p->format == LLAMAC_TOOL_FORMAT_KIMI_K2) {
         /* Kimi K2's call markers end its thinking even without tools */
         if (think_until_call(c, kimi_calls, 2)) {
@@ -2217,7 +2284,8 @@ static void drop_blank_reasoning(tc_msg *m) {
 
 static void parse_format(pctx *c) {
     const llamac_tool_parse_params *p = c->p;
-    if (p->lead && (!p->reasoning_open || p->reasoning == LLAMAC_REASONING_NONE)) {
+    if (p->lead && (!p->reasoning_open || p->reasoning == LLAMAC_REASONING_NONE) &&
+        p->format != LLAMAC_TOOL_FORMAT_MINICPM5) { /* (MiniCPM5's reader places it itself) */
         tc_buf_add(&c->m->content, p->lead, strlen(p->lead), &c->m->oom);
     }
     if (!p->parse_tool_calls) {
@@ -2249,6 +2317,7 @@ static void parse_format(pctx *c) {
     case LLAMAC_TOOL_FORMAT_KIMI_K3: parse_kimi_k3(c); break;
     case LLAMAC_TOOL_FORMAT_NEMOTRON_V2: parse_nemotron_v2(c); break;
     case LLAMAC_TOOL_FORMAT_GIGACHAT3: parse_gigachat(c); break;
+    case LLAMAC_TOOL_FORMAT_MINICPM5: parse_minicpm5(c); break;
     case LLAMAC_TOOL_FORMAT_GENERIC:
     default: parse_generic(c); break;
     }

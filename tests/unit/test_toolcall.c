@@ -583,6 +583,22 @@ static const example EXAMPLES[] = {
       "<|message_sep|>\n\nfunction call<|role_sep|>\n{\"name\": \"get_time\", \"arguments\": {}}",
       "",
       { { "get_time", "{}" } } },
+    /* MiniCPM5 (reasoning 2: the prompt opened the thinking block with "<think>\n") */
+    { "minicpm5 thinking, text, parallel calls",
+      LLAMAC_TOOL_FORMAT_MINICPM5,
+      2,
+      "\nBoth.\n</think>\n\nChecking.\n<function name=\"get_weather\">\n<param name=\"city\">Paris</param>\n"
+      "<param name=\"days\">2</param>\n</function>\n<function name=\"get_time\">\n</function>",
+      "Checking.\n",
+      "Both.\n",
+      { { "get_weather", "{\"city\": \"Paris\", \"days\": 2}" }, { "get_time", "{}" } } },
+    { "minicpm5 text after the calls",
+      LLAMAC_TOOL_FORMAT_MINICPM5,
+      0,
+      "<think>hm</think><function name=\"get_time\"><param name=\"tz\">UTC</param></function> Done.",
+      "Done.",
+      "hm",
+      { { "get_time", "{\"tz\": \"UTC\"}" } } },
     /* LFM2 */
     { "lfm2 thinking, text, parallel calls",
       LLAMAC_TOOL_FORMAT_LFM2,
@@ -912,6 +928,7 @@ static void test_detect(void) {
         { "Kimi-K3.jinja", LLAMAC_TOOL_FORMAT_KIMI_K3 },
         { "NVIDIA-Nemotron-Nano-v2.jinja", LLAMAC_TOOL_FORMAT_NEMOTRON_V2 },
         { "GigaChat3-10B-A1.8B.jinja", LLAMAC_TOOL_FORMAT_GIGACHAT3 },
+        { "openbmb-MiniCPM5-1B.jinja", LLAMAC_TOOL_FORMAT_MINICPM5 },
         { "GigaChat3.1-10B-A1.8B.jinja", LLAMAC_TOOL_FORMAT_GENERIC }, /* <|function_call|>: not GigaChat 3's reader */
     };
     const char *src = getenv("LLAMAC_LLAMA_SOURCE");
@@ -1011,7 +1028,7 @@ static void test_grammars(void) {
     if (!model) {
         return;
     }
-    for (int f = LLAMAC_TOOL_FORMAT_GENERIC; f <= LLAMAC_TOOL_FORMAT_GIGACHAT3; f++) {
+    for (int f = LLAMAC_TOOL_FORMAT_GENERIC; f <= LLAMAC_TOOL_FORMAT_MINICPM5; f++) {
         for (int choice = LLAMAC_TOOL_CHOICE_AUTO; choice <= LLAMAC_TOOL_CHOICE_NAMED; choice++) {
             for (int parallel = 0; parallel < 2; parallel++) {
                 llamac_tool_grammar *g = NULL;
