@@ -50,6 +50,10 @@ static void set_parse(const struct server *s, const struct gen_request *gr, stru
         j->parse_lead = strdup(pp.lead);
         pp.lead = j->parse_lead; /* out of memory: NULL, the lead is left out */
     }
+    if (gr->tools_json) { /* the offered tools type the values of XML-ish calls by their schemas */
+        j->parse_tools_json = strdup(gr->tools_json);
+        pp.tools = j->parse_tools_json; /* out of memory: NULL, values typed as they read */
+    }
     j->parse = pp;
     j->parse_tools = gr->tools || pp.reasoning != LLAMAC_REASONING_NONE;
 }

@@ -859,9 +859,11 @@ static enum MHD_Result count_query(void *cls, enum MHD_ValueKind kind, const cha
 }
 
 /* Refuses, in the API's error shape, a request whose URI (path and query) is over URI_MAX bytes (414) or whose
- * request line and headers are over half of the connection's memory (431). libmicrohttpd answers itself, with an
- * HTML page, only what does not fit that memory at all (max_header): so everything from the limit to twice it gets
- * the API's answer. */
+ * request line and headers are over half of the connection's memory (431). What does not fit that memory at all
+ * (max_header, with libmicrohttpd's bookkeeping: a record per header and query argument, a Cookie header twice)
+ * never reaches us: libmicrohttpd 0.9.75 queues its own 414/431 with a fixed HTML page, and no callback runs first
+ * that could queue another (README "Reliability"). A larger max_header would not help: libmicrohttpd zeroes the
+ * whole pool after each request, so every kept-alive connection holds all of it resident. */
 static bool size_check(const struct server *s, struct MHD_Connection *conn, const char *url, struct pending *p) {
     size_t uri = strlen(url);
     MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, count_query, &uri);

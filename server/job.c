@@ -97,6 +97,7 @@ static void job_free(struct job *j) {
     }
     free(j->choices);
     free(j->parse_lead);
+    free(j->parse_tools_json);
     if (j->dialect_data_free) {
         j->dialect_data_free(j->dialect_data);
     }

@@ -52,6 +52,7 @@ struct job {
     llamac_tool_parse_params parse; /* how: format, reasoning, whether calls are read */
     char *parse_lead;               /* the job's copy of parse.lead (which points into the rendered prompt, freed
                                        with the request while the reply is still read) */
+    char *parse_tools_json;         /* the job's copy of parse.tools (the request's, freed with it) */
     size_t n_per_prompt;            /* choices per prompt (the request's n) */
     bool record_tokens;             /* each result keeps its generated token ids */
     bool stream_tokens;             /* a stream has an event for every token, with its id (llama-server's native) */

@@ -408,6 +408,7 @@ void gen_request_free(struct gen_request *gr) {
     free(gr->bias);
     llamac_free(gr->grammar);
     llamac_tool_grammar_free(gr->tool_grammar);
+    free(gr->tools_json);
     if (gr->dialect_data_free) {
         gr->dialect_data_free(gr->dialect_data);
     }
@@ -667,12 +668,14 @@ bool gen_request_tools(struct request *rq, struct gen_request *gr, json_t *tools
     llamac_tool_format format = rq->s->tmpl_tools ? rq->s->tool_format_tools : rq->s->tool_format;
     llamac_status st =
         tj ? llamac_tool_grammar_build(format, tj, choice, name, parallel, &gr->tool_grammar) : LLAMAC_E_NO_MEMORY;
-    free(tj);
     if (st != LLAMAC_OK) {
+        free(tj);
         reply_error(rq, st == LLAMAC_E_NO_MEMORY ? 500 : 400, name ? choice_param : "tools", "invalid_value", "%s",
                     llamac_last_error());
         return false;
     }
+    free(gr->tools_json);
+    gr->tools_json = tj;
     llamac_tool_grammar *g = gr->tool_grammar;
     if (g->grammar) {
         gr->er.sampling.grammar = g->grammar;

@@ -127,7 +127,8 @@ struct gen_request {
     llamac_logit_bias *bias;             /* malloc */
     char *grammar;                       /* converted from a JSON schema (llamac_free) */
     llamac_tool_grammar *tool_grammar;
-    bool tools; /* tools offered (tool_choice not "none"): the reply is read for tool calls */
+    bool tools;       /* tools offered (tool_choice not "none"): the reply is read for tool calls */
+    char *tools_json; /* those tools as JSON text (free), which type the values of the XML-ish formats' calls */
     /* what the response shows */
     size_t n; /* choices per prompt */
     bool stream, include_usage, logprobs, echo_prompt;

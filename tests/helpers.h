@@ -116,4 +116,21 @@ static inline bool test_logits_close(const float *a, const float *b, size_t n, f
     return worst < tol;
 }
 
+/* The tokens of `model` that stand for single bytes (any token whose text is exactly that byte) into
+ * byte_token[256], -1 where there is none: the grammar tests feed a grammar text byte by byte with them. */
+static inline void test_byte_tokens(const llamac_model *model, llamac_token byte_token[256]) {
+    for (int b = 0; b < 256; b++) {
+        byte_token[b] = -1;
+    }
+    int32_t n = llamac_vocab_n_tokens(model);
+    for (llamac_token t = 0; t < n; t++) {
+        char piece[8];
+        size_t need = 0;
+        if (llamac_token_to_piece(model, t, false, piece, sizeof piece, &need) == LLAMAC_OK && need == 1 &&
+            byte_token[(unsigned char)piece[0]] < 0) {
+            byte_token[(unsigned char)piece[0]] = t;
+        }
+    }
+}
+
 #endif /* LLAMAC_TEST_HELPERS_H */

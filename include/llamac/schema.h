@@ -142,6 +142,12 @@ typedef struct llamac_tool_parse_params {
                                 reasoning_open the text after the thinking marker (e.g. "\n"), which begins
                                 reasoning_content; else the text after a thinking block the prompt closed, which begins
                                 content (NUL-terminated, borrowed like the markers); NULL (default) none */
+    const char *tools;       /* the offered tools (an OpenAI "tools" JSON array, NUL-terminated, borrowed like the
+                                markers): the XML-ish formats (qwen3-coder, seed-oss, glm, minimax-m2) type a
+                                parameter's value by its property's schema as llama.cpp does - a parameter that may be
+                                a string (qwen3-coder: that can only be one) stays text ("123" stays "123"), any other
+                                is JSON when it reads as JSON. NULL (default), text that is not such an array, or a
+                                tool or property not in it: a value is JSON when it reads as JSON, else text */
 } llamac_tool_parse_params;
 
 /* Defaults as listed above. Thread-safe. */
@@ -154,7 +160,8 @@ LLAMAC_API llamac_tool_parse_params llamac_tool_parse_params_default(void);
  * content); `reasoning` as given, but LLAMAC_REASONING_NONE when the prompt already closed the thinking block
  * (enable_thinking false: "...<think>\n\n</think>\n\n"), so that the whole reply is content; reasoning_open when the
  * prompt ends inside the thinking block; parse_tool_calls when `tools` (tools offered and tool_choice not "none")
- * and always for harmony and command-r7b, whose replies are all markers.
+ * and always for harmony and command-r7b, whose replies are all markers. out->tools is left NULL: set it to the
+ * offered tools to type the XML-ish formats' values as llama-server does.
  * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, an unknown reasoning value), LLAMAC_E_NO_MEMORY. Thread-safe. */
 LLAMAC_API llamac_status llamac_template_parse_params(const llamac_template *tmpl, const char *prompt, bool tools,
                                                       llamac_reasoning_format reasoning, llamac_tool_parse_params *out);
@@ -274,7 +281,9 @@ LLAMAC_API void llamac_tool_grammar_free(llamac_tool_grammar *grammar);
  * {"type":"function","function":{"name","description","parameters"}}), `choice` (`name`: the tool for
  * LLAMAC_TOOL_CHOICE_NAMED, else ignored, borrowed) and `parallel` (several calls allowed). Arguments follow each
  * tool's `parameters` schema: through the JSON Schema converter for the JSON formats, by its `properties` (names and
- * simple types) for Gemma 4 and LFM2; the XML-ish formats allow any parameter name. *out is caller frees with
+ * simple types) for Gemma 4 and LFM2; for the XML-ish formats by its `properties` too, as llama.cpp constrains them
+ * (only those names, the required ones present, a value that may be a string raw, any other JSON of the property's
+ * schema), any parameter name when the schema names no properties. *out is caller frees with
  * llamac_tool_grammar_free.
  * Errors: LLAMAC_E_INVALID_ARGUMENT (tools not a JSON array of functions with names - the message names the index;
  * a named tool that is not offered; no tools with choice required/named; a grammar past 256 x 9 MiB),

@@ -124,25 +124,58 @@ static llamac_status probe_bmp(const unsigned char *b, size_t len, struct llamac
     return LLAMAC_OK;
 }
 
-/* WAV: the duration from the "fmt " and "data" chunks (-1 when either is missing before the buffer ends). */
-static void probe_wav(const unsigned char *b, size_t len, struct llamac__media_probe *out) {
+/* WAV: the "fmt " chunk must describe a sample encoding that libmtmd's decoder (miniaudio) reads, and a "data" chunk
+ * with a whole frame at least must follow it; the duration comes from the two. Compressed encodings (MS and IMA ADPCM,
+ * GSM, ...) are refused: miniaudio leaks its decoder when one of those fails to open (a 16-byte "fmt " chunk without
+ * the ADPCM coefficients, data shorter than a block), and audio for a model is PCM or float in practice. */
+static llamac_status probe_wav(const unsigned char *b, size_t len, struct llamac__media_probe *out) {
     uint32_t rate = 0, block = 0;
     for (size_t i = 12; i + 8 <= len;) {
         uint32_t size = le32(b + i + 4);
-        if (memcmp(b + i, "fmt ", 4) == 0 && size >= 16 && i + 8 + 16 <= len) {
-            rate = le32(b + i + 12);
-            block = le16(b + i + 20);
-        } else if (memcmp(b + i, "data", 4) == 0) {
-            if (rate > 0 && block > 0) {
-                out->seconds = (double)size / block / rate;
+        if (memcmp(b + i, "fmt ", 4) == 0) {
+            if (size < 16 || i + 8 + 16 > len) {
+                return llamac__fail(LLAMAC_E_MEDIA, "the WAV's \"fmt \" chunk is %u bytes (at least 16 needed)", size);
             }
-            return;
+            const unsigned char *f = b + i + 8;
+            uint32_t tag = le16(f), channels = le16(f + 2), bits = le16(f + 14);
+            if (tag == 0xFFFE && size >= 40 && i + 8 + 40 <= len) {
+                tag = le16(f + 24); /* WAVE_FORMAT_EXTENSIBLE: the sub-format GUID's first two bytes */
+            }
+            rate = le32(f + 4);
+            block = le16(f + 12);
+            bool pcm = tag == 1 && (bits == 8 || bits == 16 || bits == 24 || bits == 32);
+            bool flt = tag == 3 && (bits == 32 || bits == 64);
+            bool law = (tag == 6 || tag == 7) && bits == 8; /* A-law, mu-law */
+            if (!pcm && !flt && !law) {
+                return llamac__fail(LLAMAC_E_MEDIA,
+                                    "the WAV's encoding (format tag 0x%04x, %u bits) is not accepted: WAV audio must "
+                                    "be PCM (8, 16, 24 or 32 bits), float (32 or 64 bits), A-law or mu-law",
+                                    tag, bits);
+            }
+            if (channels == 0 || rate == 0 || block != channels * (bits / 8)) {
+                return llamac__fail(LLAMAC_E_MEDIA,
+                                    "the WAV's \"fmt \" chunk is inconsistent (%u channels, %u Hz, %u-byte frames "
+                                    "of %u-bit samples)",
+                                    channels, rate, block, bits);
+            }
+        } else if (memcmp(b + i, "data", 4) == 0) {
+            if (block == 0) {
+                return llamac__fail(LLAMAC_E_MEDIA, "the WAV's \"data\" chunk comes before its \"fmt \" chunk");
+            }
+            size_t held = len - (i + 8) < size ? len - (i + 8) : size;
+            if (held < block) {
+                return llamac__fail(LLAMAC_E_MEDIA, "the WAV holds %zu bytes of samples, less than one %u-byte frame",
+                                    held, block);
+            }
+            out->seconds = (double)size / block / rate;
+            return LLAMAC_OK;
         }
         if ((uint64_t)i + 8 + size + (size & 1) > len) {
-            return;
+            break;
         }
         i += 8 + (size_t)size + (size & 1);
     }
+    return llamac__fail(LLAMAC_E_MEDIA, block ? "the WAV has no \"data\" chunk" : "the WAV has no \"fmt \" chunk");
 }
 
 /* FLAC: STREAMINFO's sample rate and total samples (0: unknown). */
@@ -190,8 +223,7 @@ llamac_status llamac__media_probe(const unsigned char *b, size_t len, struct lla
     if (len >= 12) {
         if (memcmp(b, "RIFF", 4) == 0 && memcmp(b + 8, "WAVE", 4) == 0) {
             *out = (struct llamac__media_probe){ LLAMAC__FMT_WAV, "wav", true, 0, 0, -1 };
-            probe_wav(b, len, out);
-            return LLAMAC_OK;
+            return probe_wav(b, len, out);
         }
         if (memcmp(b, "ID3", 3) == 0 || (b[0] == 0xFF && (b[1] & 0xE0) == 0xE0)) {
             *out = (struct llamac__media_probe){ LLAMAC__FMT_MP3, "mp3", true, 0, 0, -1 };

@@ -94,9 +94,25 @@ size_t tc_json_ws(const char *s, size_t n);
     "</\xef\xbd\x9c"                                                                                                   \
     "DSML\xef\xbd\x9c"
 
+/* The JSON types a value of a JSON Schema may have (toolcall_grammar.c), as llama.cpp's chat layer reads a tool's
+ * parameter schema: TC_T_* bits; TC_T_ANY alone for a schema that constrains nothing. `root` (the tool's
+ * parameters) resolves local references ("#/$defs/X", "#/definitions/X"); a cycle or a reference elsewhere adds
+ * no type. Borrowed; never fails. */
+enum {
+    TC_T_STRING = 1,
+    TC_T_INTEGER = 2,
+    TC_T_NUMBER = 4,
+    TC_T_BOOLEAN = 8,
+    TC_T_NULL = 16,
+    TC_T_OBJECT = 32,
+    TC_T_ARRAY = 64,
+    TC_T_ANY = 128
+};
+struct json_t;
+unsigned tc_schema_types(struct json_t *root, struct json_t *schema);
+
 /* llamac_tool_history_check on a parsed messages array (borrowed): the chat layer checks the conversation it renders
  * without printing and parsing it again. */
-struct json_t;
 llamac_status llamac__tool_history_check_json(struct json_t *messages);
 
 #endif /* LLAMAC_SCHEMA_TOOLCALL_H */

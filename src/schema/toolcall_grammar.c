@@ -2,7 +2,9 @@
  * toolcall_grammar.c - GBNF grammars that make a model's output a valid tool call in its format.
  *
  * One rule per offered tool spells the call the way the format writes it, with the tool's name fixed and its
- * arguments a JSON object; the root allows one call or (parallel) several. For tool_choice "auto" the grammar is
+ * arguments valid for the tool's schema: a JSON object through the JSON Schema converter, or, for the formats that
+ * write arguments property by property (Gemma 4, LFM2, the XML-ish families), one rule per property of the schema;
+ * the root allows one call or (parallel) several. For tool_choice "auto" the grammar is
  * lazy: free text until a trigger pattern sees the format's call marker, then the grammar from that marker on.
  * The generic format is the exception: its grammar allows either a text response or calls, so it is never lazy.
  */
@@ -96,10 +98,8 @@ static void call_rule(llamac__dynbuf *g, llamac_tool_format format, size_t i, co
         break;
     case LLAMAC_TOOL_FORMAT_QWEN3_CODER:
         llamac__dynbuf_addf(
-            g,
-            "tc-call-%zu ::= \"<tool_call>\\n<function=%s>\\n\" ( \"<parameter=\" [a-zA-Z0-9_]{1,64} \">\\n\" "
-            "[^<]{0,4096} \"\\n</parameter>\\n\" )* \"</function>\\n</tool_call>\"\n",
-            i, name);
+            g, "tc-call-%zu ::= \"<tool_call>\\n<function=%s>\\n\" tc-args-%zu \"</function>\\n</tool_call>\"\n", i,
+            name, i);
         break;
     case LLAMAC_TOOL_FORMAT_DEEPSEEK_R1:
         llamac__dynbuf_addf(g,
@@ -118,18 +118,13 @@ static void call_rule(llamac__dynbuf *g, llamac_tool_format format, size_t i, co
         llamac__dynbuf_addf(g, "tc-call-%zu ::= \"%s[ARGS]\" tc-args-%zu\n", i, name, i);
         break;
     case LLAMAC_TOOL_FORMAT_GLM:
-        llamac__dynbuf_addf(g,
-                            "tc-call-%zu ::= \"<tool_call>%s\" ( \"\\n\"? \"<arg_key>\" [a-zA-Z0-9_]{1,64} "
-                            "\"</arg_key>\" \"\\n\"? \"<arg_value>\" [^<]{0,4096} \"</arg_value>\" )* \"\\n\"? "
-                            "\"</tool_call>\"\n",
-                            i, name);
+        llamac__dynbuf_addf(g, "tc-call-%zu ::= \"<tool_call>%s\" tc-args-%zu \"\\n\"? \"</tool_call>\"\n", i, name, i);
         break;
     case LLAMAC_TOOL_FORMAT_SEED_OSS:
         llamac__dynbuf_addf(
             g,
-            "tc-call-%zu ::= \"<seed:tool_call>\\n<function=%s>\\n\" ( \"<parameter=\" [a-zA-Z0-9_]{1,64} \">\" "
-            "[^<]{0,4096} \"</parameter>\\n\" )* \"</function>\\n</seed:tool_call>\"\n",
-            i, name);
+            "tc-call-%zu ::= \"<seed:tool_call>\\n<function=%s>\\n\" tc-args-%zu \"</function>\\n</seed:tool_call>\"\n",
+            i, name, i);
         break;
     case LLAMAC_TOOL_FORMAT_APRIEL:
     case LLAMAC_TOOL_FORMAT_NEMOTRON_V2:
@@ -142,11 +137,9 @@ static void call_rule(llamac__dynbuf *g, llamac_tool_format format, size_t i, co
         llamac__dynbuf_addf(g, "tc-call-%zu ::= \"<function=%s>\" tc-args-%zu \"</function>\"\n", i, name, i);
         break;
     case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2:
-        llamac__dynbuf_addf(g,
-                            "tc-call-%zu ::= \"" DSML "invoke name=\\\"%s\\\">\\n\" ( \"" DSML
-                            "parameter name=\\\"\" [a-zA-Z0-9_]{1,64} \"\\\" string=\\\"\" ( \"true\" | \"false\" ) "
-                            "\"\\\">\" [^<]{0,4096} \"" DSML_CLOSE "parameter>\\n\" )* \"" DSML_CLOSE "invoke>\"\n",
-                            i, name);
+        llamac__dynbuf_addf(
+            g, "tc-call-%zu ::= \"" DSML "invoke name=\\\"%s\\\">\\n\" tc-args-%zu \"" DSML_CLOSE "invoke>\"\n", i,
+            name, i);
         break;
     case LLAMAC_TOOL_FORMAT_KIMI_K3:
         llamac__dynbuf_addf(g,
@@ -162,10 +155,8 @@ static void call_rule(llamac__dynbuf *g, llamac_tool_format format, size_t i, co
                             i, name);
         break;
     case LLAMAC_TOOL_FORMAT_MINIMAX_M2:
-        llamac__dynbuf_addf(g,
-                            "tc-call-%zu ::= \"<invoke name=\\\"%s\\\">\" ( \"\\n\"? \"<parameter name=\\\"\" "
-                            "[a-zA-Z0-9_]{1,64} \"\\\">\" [^<]{0,4096} \"</parameter>\" )* \"\\n\"? \"</invoke>\"\n",
-                            i, name);
+        llamac__dynbuf_addf(g, "tc-call-%zu ::= \"<invoke name=\\\"%s\\\">\" tc-args-%zu \"\\n\"? \"</invoke>\"\n", i,
+                            name, i);
         break;
     case LLAMAC_TOOL_FORMAT_KIMI_K2:
         llamac__dynbuf_addf(g,
@@ -193,27 +184,20 @@ static void call_rule(llamac__dynbuf *g, llamac_tool_format format, size_t i, co
     }
 }
 
-/* The rule tc-args-<i>: the tool's parameters schema through the JSON Schema converter, or any object when the
- * tool has none. The converter's own rules get the prefix "tc<i>-" so that tools do not collide. */
-static llamac_status args_rule(llamac__dynbuf *g, size_t i, json_t *params, const char *tool_name) {
-    if (!params) {
-        llamac__dynbuf_addf(g, "tc-args-%zu ::= tc-obj\n", i);
-        return LLAMAC_OK;
-    }
-    char *schema = json_dumps(params, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!schema) {
+/* The rule `root` (its other rules prefixed `prefix`) for a value of `schema`, through the JSON Schema converter. */
+static llamac_status schema_rule(llamac__dynbuf *g, const char *root, const char *prefix, json_t *schema,
+                                 const char *tool_name) {
+    char *text = json_dumps(schema, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+    if (!text) {
         return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory reading the parameters of \"%s\"", tool_name);
     }
-    char root[32], prefix[32];
-    snprintf(root, sizeof root, "tc-args-%zu", i);
-    snprintf(prefix, sizeof prefix, "tc%zu-", i);
     llamac_json_schema_params sp = llamac_json_schema_params_default();
     sp.root_rule = root;
     sp.rule_prefix = prefix;
     sp.relax_patterns = true;
     char *gbnf = NULL;
-    llamac_status st = llamac_json_schema_to_grammar(schema, strlen(schema), &sp, &gbnf);
-    free(schema);
+    llamac_status st = llamac_json_schema_to_grammar(text, strlen(text), &sp, &gbnf);
+    free(text);
     if (st != LLAMAC_OK) {
         char why[768];
         snprintf(why, sizeof why, "%s", llamac_last_error());
@@ -227,7 +211,20 @@ static llamac_status args_rule(llamac__dynbuf *g, size_t i, json_t *params, cons
     return LLAMAC_OK;
 }
 
-/* ---- arguments in a family's own notation (Gemma 4, LFM2), from the tool's schema ---- */
+/* The rule tc-args-<i>: the tool's parameters schema through the JSON Schema converter, or any object when the
+ * tool has none. The converter's own rules get the prefix "tc<i>-" so that tools do not collide. */
+static llamac_status args_rule(llamac__dynbuf *g, size_t i, json_t *params, const char *tool_name) {
+    if (!params) {
+        llamac__dynbuf_addf(g, "tc-args-%zu ::= tc-obj\n", i);
+        return LLAMAC_OK;
+    }
+    char root[32], prefix[32];
+    snprintf(root, sizeof root, "tc-args-%zu", i);
+    snprintf(prefix, sizeof prefix, "tc%zu-", i);
+    return schema_rule(g, root, prefix, params, tool_name);
+}
+
+/* ---- arguments property by property (Gemma 4, LFM2 and the XML-ish families), from the tool's schema ---- */
 
 /* Values of any type, as the notations write them. */
 static const char NATIVE_RULES[] =
@@ -251,19 +248,157 @@ static bool plain_key(const char *k) {
     return ok;
 }
 
-/* The value of one property, by its schema's type: strings (their maxLength kept), integers, numbers and booleans
- * as the notation writes them; any other schema any value. */
+/* Whether the XML-ish format writes its parameters as elements (raw strings, JSON for the other types). */
+static bool xml_format(llamac_tool_format f) {
+    return f == LLAMAC_TOOL_FORMAT_QWEN3_CODER || f == LLAMAC_TOOL_FORMAT_GLM || f == LLAMAC_TOOL_FORMAT_MINIMAX_M2 ||
+           f == LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2 || f == LLAMAC_TOOL_FORMAT_SEED_OSS;
+}
+
+/* The schema a local "#/$defs/X" or "#/definitions/X" reference of the parameters `root` names, or NULL. */
+static json_t *local_ref(json_t *root, const char *ref) {
+    static const char *const bases[] = { "$defs", "definitions" };
+    for (size_t b = 0; ref && b < 2; b++) {
+        size_t n = strlen(bases[b]);
+        if (!strncmp(ref, "#/", 2) && !strncmp(ref + 2, bases[b], n) && ref[2 + n] == '/') {
+            return json_object_get(json_object_get(root, bases[b]), ref + 3 + n);
+        }
+    }
+    return NULL;
+}
+
+/* The TC_T_* bit of a JSON type name or value. */
+static unsigned type_bit(const char *name) {
+    static const struct {
+        const char *name;
+        unsigned bits;
+    } types[] = { { "string", TC_T_STRING },   { "integer", TC_T_INTEGER }, { "number", TC_T_NUMBER | TC_T_INTEGER },
+                  { "boolean", TC_T_BOOLEAN }, { "null", TC_T_NULL },       { "object", TC_T_OBJECT },
+                  { "array", TC_T_ARRAY } };
+    for (size_t i = 0; name && i < sizeof types / sizeof types[0]; i++) {
+        if (!strcmp(name, types[i].name)) {
+            return types[i].bits;
+        }
+    }
+    return 0;
+}
+
+static unsigned value_bit(json_t *v) {
+    switch (json_typeof(v)) {
+    case JSON_STRING: return TC_T_STRING;
+    case JSON_INTEGER: return TC_T_INTEGER;
+    case JSON_REAL: return TC_T_NUMBER;
+    case JSON_TRUE:
+    case JSON_FALSE: return TC_T_BOOLEAN;
+    case JSON_NULL: return TC_T_NULL;
+    case JSON_OBJECT: return TC_T_OBJECT;
+    default: return TC_T_ARRAY;
+    }
+}
+
+/* The most schema nodes tc_schema_types visits: past it (a schema that branches into many references) a value
+ * may be anything. */
+#define TYPES_BUDGET 4096
+
+static unsigned schema_types(json_t *root, json_t *schema, int depth, unsigned *budget) {
+    if (depth > 16) {
+        return 0; /* a reference cycle contributes no type */
+    }
+    if (*budget == 0) {
+        return TC_T_ANY;
+    }
+    (*budget)--;
+    if (!json_is_object(schema)) {
+        return json_is_true(schema) ? TC_T_ANY : 0;
+    }
+    json_t *ref = json_object_get(schema, "$ref"), *alts = json_object_get(schema, "oneOf");
+    if (ref) {
+        json_t *target = local_ref(root, json_string_value(ref));
+        return target ? schema_types(root, target, depth + 1, budget) : 0;
+    }
+    alts = alts ? alts : json_object_get(schema, "anyOf");
+    size_t k;
+    json_t *v;
+    unsigned t = 0;
+    if (alts) {
+        json_array_foreach(alts, k, v) {
+            t |= schema_types(root, v, depth + 1, budget);
+        }
+        return t;
+    }
+    json_t *type = json_object_get(schema, "type");
+    if (json_is_array(type)) {
+        json_array_foreach(type, k, v) {
+            t |= type_bit(json_string_value(v));
+        }
+        return t;
+    }
+    if (json_object_get(schema, "const")) {
+        return value_bit(json_object_get(schema, "const"));
+    }
+    if (json_object_get(schema, "enum")) {
+        json_array_foreach(json_object_get(schema, "enum"), k, v) {
+            t |= value_bit(v);
+        }
+        return t;
+    }
+    if (json_is_string(type)) {
+        return type_bit(json_string_value(type));
+    }
+    json_t *addl = json_object_get(schema, "additionalProperties");
+    if (json_object_get(schema, "properties") || (addl && !json_is_true(addl))) {
+        return TC_T_OBJECT;
+    }
+    json_t *all = json_object_get(schema, "allOf");
+    if (all) {
+        /* the types every constraining member allows */
+        bool any = true;
+        json_array_foreach(all, k, v) {
+            unsigned tv = schema_types(root, v, depth + 1, budget);
+            if (tv != TC_T_ANY) {
+                t = any ? tv & ~(unsigned)TC_T_ANY : t & tv;
+                any = false;
+            }
+        }
+        return any ? TC_T_ANY : t;
+    }
+    if (json_object_get(schema, "items") || json_object_get(schema, "prefixItems")) {
+        return TC_T_ARRAY;
+    }
+    if (json_object_get(schema, "pattern") || json_object_get(schema, "minLength") ||
+        json_object_get(schema, "maxLength") || json_object_get(schema, "format")) {
+        return TC_T_STRING;
+    }
+    return TC_T_ANY;
+}
+
+unsigned tc_schema_types(json_t *root, json_t *schema) {
+    unsigned budget = TYPES_BUDGET;
+    return schema_types(root, schema, 0, &budget);
+}
+
+/* Whether an XML-ish format writes a value of `schema` raw: when it may be a string (as llama.cpp's chat layer asks
+ * of its schema model); a schema that constrains nothing is a string for Qwen3-Coder, JSON for the others. */
+static bool raw_value(llamac_tool_format f, json_t *params, json_t *schema) {
+    unsigned t = tc_schema_types(params, schema);
+    return (t & TC_T_STRING) || (f == LLAMAC_TOOL_FORMAT_QWEN3_CODER && (t & TC_T_ANY));
+}
+
+/* A string's maxLength, within the 4096 bytes every string value of these rules may take. */
+static long long max_length(json_t *schema) {
+    json_int_t max = json_integer_value(json_object_get(schema, "maxLength"));
+    return max <= 0 || max > 4096 ? 4096 : (long long)max;
+}
+
+/* The value of one property in Gemma 4's or LFM2's notation, by its schema's type: strings (their maxLength kept),
+ * integers, numbers and booleans as the notation writes them; any other schema any value. */
 static void native_value(llamac__dynbuf *g, bool gemma, json_t *schema) {
     const char *type = json_string_value(json_object_get(schema, "type"));
-    json_int_t max = json_integer_value(json_object_get(schema, "maxLength"));
-    if (max <= 0 || max > 4096) {
-        max = 4096;
-    }
+    long long max = max_length(schema);
     if (type && !strcmp(type, "string")) {
         if (gemma) {
-            llamac__dynbuf_addf(g, "\"<|\\\"|>\" [^<]{0,%lld} \"<|\\\"|>\"", (long long)max);
+            llamac__dynbuf_addf(g, "\"<|\\\"|>\" [^<]{0,%lld} \"<|\\\"|>\"", max);
         } else {
-            llamac__dynbuf_addf(g, "\"\\\"\" [^\"\\\\\\x7F\\x00-\\x1F]{0,%lld} \"\\\"\"", (long long)max);
+            llamac__dynbuf_addf(g, "\"\\\"\" [^\"\\\\\\x7F\\x00-\\x1F]{0,%lld} \"\\\"\"", max);
         }
     } else if (type && !strcmp(type, "integer")) {
         llamac__dynbuf_addf(g, "\"-\"? ( \"0\" | [1-9] [0-9]{0,15} )");
@@ -276,73 +411,207 @@ static void native_value(llamac__dynbuf *g, bool gemma, json_t *schema) {
     }
 }
 
-/* The rule tc-args-<i> for Gemma 4 ({key:value,...}) or LFM2 (key=value, ...): the required properties in order,
- * then the others, each optional; any key when the schema names none the rules can spell. */
-static void native_args_rule(llamac__dynbuf *g, bool gemma, size_t i, json_t *params) {
-    const char *sep = gemma ? "\",\"" : "\", \"";
+/* The opening of an XML-ish parameter element named `key` (NULL: any plain name); for DSML `str` says its string
+ * attribute (-1: either). */
+static void xml_open(llamac__dynbuf *g, llamac_tool_format f, const char *key, int str) {
+    char name[96];
+    snprintf(name, sizeof name, key ? "\"%s\"" : "[a-zA-Z0-9_]{1,64}", key);
+    switch (f) {
+    case LLAMAC_TOOL_FORMAT_QWEN3_CODER: llamac__dynbuf_addf(g, "\"<parameter=\" %s \">\\n\" ", name); break;
+    case LLAMAC_TOOL_FORMAT_SEED_OSS: llamac__dynbuf_addf(g, "\"<parameter=\" %s \">\" ", name); break;
+    case LLAMAC_TOOL_FORMAT_GLM:
+        llamac__dynbuf_addf(g, "\"\\n\"? \"<arg_key>\" %s \"</arg_key>\" \"\\n\"? \"<arg_value>\" ", name);
+        break;
+    case LLAMAC_TOOL_FORMAT_MINIMAX_M2:
+        llamac__dynbuf_addf(g, "\"\\n\"? \"<parameter name=\\\"\" %s \"\\\">\" ", name);
+        break;
+    default:
+        llamac__dynbuf_addf(g, "\"" DSML "parameter name=\\\"\" %s \"\\\" string=\\\"\" %s \"\\\">\" ", name,
+                            str < 0 ? "( \"true\" | \"false\" )"
+                            : str   ? "\"true\""
+                                    : "\"false\"");
+        break;
+    }
+}
+
+/* The closing of an XML-ish parameter element. */
+static void xml_close(llamac__dynbuf *g, llamac_tool_format f) {
+    switch (f) {
+    case LLAMAC_TOOL_FORMAT_QWEN3_CODER: llamac__dynbuf_addf(g, " \"\\n</parameter>\\n\""); break;
+    case LLAMAC_TOOL_FORMAT_SEED_OSS: llamac__dynbuf_addf(g, " \"</parameter>\\n\""); break;
+    case LLAMAC_TOOL_FORMAT_GLM: llamac__dynbuf_addf(g, " \"</arg_value>\""); break;
+    case LLAMAC_TOOL_FORMAT_MINIMAX_M2: llamac__dynbuf_addf(g, " \"</parameter>\""); break;
+    default: llamac__dynbuf_addf(g, " \"" DSML_CLOSE "parameter>\\n\""); break;
+    }
+}
+
+/* The rule tc<i>-p<k> for property `key` of schema `schema` (`params` holds its references): the notation's
+ * "key:value" / "key=value", or an XML-ish element with a raw string, or JSON through the converter (rule
+ * tc<i>-v<k>) for a value that cannot be a string. */
+static llamac_status prop_rule(llamac__dynbuf *g, llamac_tool_format f, size_t i, size_t k, const char *key,
+                               json_t *schema, json_t *params, const char *tool_name) {
+    llamac__dynbuf_addf(g, "tc%zu-p%zu ::= ", i, k);
+    if (!xml_format(f)) {
+        bool gemma = f == LLAMAC_TOOL_FORMAT_GEMMA4;
+        llamac__dynbuf_addf(g, "\"%s%s\" ", key, gemma ? ":" : "=");
+        native_value(g, gemma, schema);
+        llamac__dynbuf_addc(g, '\n');
+        return LLAMAC_OK;
+    }
+    bool str = raw_value(f, params, schema);
+    xml_open(g, f, key, str);
+    if (str) {
+        llamac__dynbuf_addf(g, "[^<]{0,%lld}", max_length(schema));
+        xml_close(g, f);
+        llamac__dynbuf_addc(g, '\n');
+        return LLAMAC_OK;
+    }
+    llamac__dynbuf_addf(g, "tc%zu-v%zu", i, k);
+    xml_close(g, f);
+    llamac__dynbuf_addc(g, '\n');
+    /* the property's schema alone, with the definitions its references may name */
+    json_t *doc = json_is_object(schema) ? json_copy(schema) : json_incref(schema);
+    static const char *const defs[] = { "$defs", "definitions" };
+    for (size_t d = 0; doc && d < 2; d++) {
+        json_t *v = json_object_get(params, defs[d]);
+        if (v && !json_object_get(doc, defs[d])) {
+            json_object_set(doc, defs[d], v);
+        }
+    }
+    if (!doc) {
+        return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory reading the parameters of \"%s\"", tool_name);
+    }
+    char root[48], prefix[48];
+    snprintf(root, sizeof root, "tc%zu-v%zu", i, k);
+    snprintf(prefix, sizeof prefix, "tc%zu-v%zu-", i, k);
+    llamac_status st = schema_rule(g, root, prefix, doc, tool_name);
+    json_decref(doc);
+    return st;
+}
+
+/* The rule tc<i>-perm-<mask>: the properties tc<i>-p<k> whose bits are in `mask` (of the required ones, `req`), each
+ * once, in any order (Qwen3-Coder writes its required parameters so). `done` marks the rules written. */
+static void perm_rules(llamac__dynbuf *g, size_t i, const size_t *req, size_t n, unsigned mask, bool *done) {
+    if (done[mask]) {
+        return;
+    }
+    done[mask] = true;
+    llamac__dynbuf_addf(g, "tc%zu-perm-%u ::= ", i, mask);
+    bool first = true;
+    for (size_t b = 0; b < n; b++) {
+        if (mask & (1u << b)) {
+            unsigned rest = mask & ~(1u << b);
+            llamac__dynbuf_addf(g, "%stc%zu-p%zu", first ? "" : " | ", i, req[b]);
+            if (rest) {
+                llamac__dynbuf_addf(g, " tc%zu-perm-%u", i, rest);
+            }
+            first = false;
+        }
+    }
+    llamac__dynbuf_addc(g, '\n');
+    for (size_t b = 0; b < n; b++) {
+        if ((mask & (1u << b)) && (mask & ~(1u << b))) {
+            perm_rules(g, i, req, n, mask & ~(1u << b), done);
+        }
+    }
+}
+
+/* tc<i>-p<k> | ... for the properties `ks`. */
+static void opt_alternatives(llamac__dynbuf *g, size_t i, const size_t *ks, size_t n) {
+    for (size_t k = 0; k < n; k++) {
+        llamac__dynbuf_addf(g, "%stc%zu-p%zu", k ? " | " : "", i, ks[k]);
+    }
+}
+
+/* The most required parameters Qwen3-Coder's rule takes in any order (as llama.cpp's chat layer); past it, in
+ * order. */
+#define MAX_PERMUTE 6
+
+/* The rule tc-args-<i> for the formats that write arguments property by property, from the tool's `properties`:
+ * Gemma 4 ({key:value,...}) and LFM2 (key=value, ...): the required ones in order, then the others, each optional
+ * (any of them, in any order, when none is required); the XML-ish families, as llama.cpp's chat layer constrains
+ * them: the required ones in order (Qwen3-Coder: in any order), then any of the others, any number of times. Any key
+ * when the schema names no property, or one the rules cannot spell. */
+static llamac_status props_args_rule(llamac__dynbuf *g, llamac_tool_format f, size_t i, json_t *params,
+                                     const char *tool_name) {
+    bool gemma = f == LLAMAC_TOOL_FORMAT_GEMMA4, xml = xml_format(f);
+    const char *sep = xml ? "" : gemma ? "\",\" " : "\", \" ";
     json_t *props = json_object_get(params, "properties"), *required = json_object_get(params, "required");
     const char *key;
     json_t *schema;
-    size_t n_req = 0, n_opt = 0;
-    bool plain = json_is_object(props) && json_object_size(props) > 0;
+    bool plain = json_is_object(props) && json_object_size(props) > 0 && json_object_size(props) <= MAX_TOOLS;
     json_object_foreach(props, key, schema) {
         plain = plain && plain_key(key);
     }
     if (!plain) {
-        if (gemma) {
+        if (xml) {
+            llamac__dynbuf_addf(g, "tc-args-%zu ::= ( ", i);
+            xml_open(g, f, NULL, -1);
+            llamac__dynbuf_addf(g, "[^<]{0,4096}");
+            xml_close(g, f);
+            llamac__dynbuf_addf(g, " )*\n");
+        } else if (gemma) {
             llamac__dynbuf_addf(g, "tc-args-%zu ::= \"{\" ( g4-kv ( \",\" g4-kv )* )? \"}\"\n", i);
         } else {
             llamac__dynbuf_addf(g,
-                                "tc-args-%zu ::= ( [a-zA-Z0-9_]{1,64} \"=\" py-val ( %s [a-zA-Z0-9_]{1,64} "
+                                "tc-args-%zu ::= ( [a-zA-Z0-9_]{1,64} \"=\" py-val ( %s[a-zA-Z0-9_]{1,64} "
                                 "\"=\" py-val )* )?\n",
                                 i, sep);
         }
-        return;
+        return LLAMAC_OK;
     }
-    /* one rule per property: tc<i>-p<k> ::= "key:" value */
-    size_t k = 0;
+    /* one rule per property, and which of them are required */
+    size_t req[MAX_TOOLS], opt[MAX_TOOLS], n_req = 0, n_opt = 0, k = 0;
     json_object_foreach(props, key, schema) {
-        llamac__dynbuf_addf(g, "tc%zu-p%zu ::= \"%s%s\" ", i, k++, key, gemma ? ":" : "=");
-        native_value(g, gemma, schema);
-        llamac__dynbuf_addc(g, '\n');
+        llamac_status st = prop_rule(g, f, i, k, key, schema, params, tool_name);
+        if (st != LLAMAC_OK) {
+            return st;
+        }
+        bool is_req = false;
+        size_t ri;
+        json_t *rv;
+        json_array_foreach(required, ri, rv) {
+            is_req = is_req || (json_is_string(rv) && !strcmp(json_string_value(rv), key));
+        }
+        if (is_req) {
+            req[n_req++] = k;
+        } else {
+            opt[n_opt++] = k;
+        }
+        k++;
+    }
+    bool permute = f == LLAMAC_TOOL_FORMAT_QWEN3_CODER && n_req > 1 && n_req <= MAX_PERMUTE;
+    if (permute) {
+        bool done[1u << MAX_PERMUTE] = { false };
+        perm_rules(g, i, req, n_req, (1u << n_req) - 1, done);
     }
     llamac__dynbuf_addf(g, "tc-args-%zu ::= %s", i, gemma ? "\"{\" " : "");
-    /* required ones first, in the order of properties */
-    for (int pass = 0; pass < 2; pass++) {
-        k = 0;
-        json_object_foreach(props, key, schema) {
-            bool req = false;
-            size_t ri;
-            json_t *rv;
-            json_array_foreach(required, ri, rv) {
-                req = req || (json_is_string(rv) && !strcmp(json_string_value(rv), key));
-            }
-            if (req == (pass == 0)) {
-                size_t before = n_req + n_opt;
-                if (req) {
-                    llamac__dynbuf_addf(g, "%s tc%zu-p%zu ", before ? sep : "", i, k);
-                    n_req++;
-                } else if (n_req > 0) {
-                    llamac__dynbuf_addf(g, "( %s tc%zu-p%zu )? ", sep, i, k);
-                    n_opt++;
-                }
-            }
-            k++;
+    if (permute) {
+        llamac__dynbuf_addf(g, "tc%zu-perm-%u ", i, (1u << n_req) - 1);
+    } else {
+        for (k = 0; k < n_req; k++) {
+            llamac__dynbuf_addf(g, "%stc%zu-p%zu ", k ? sep : "", i, req[k]);
         }
     }
-    if (n_req == 0) {
-        /* no required property: any of them, in any order, or none */
-        llamac__dynbuf_addf(g, "( ( ");
-        for (k = 0; k < json_object_size(props); k++) {
-            llamac__dynbuf_addf(g, "%stc%zu-p%zu", k ? " | " : "", i, k);
+    if (n_opt > 0 && !xml && n_req > 0) {
+        /* each optional one at most once, in order */
+        for (k = 0; k < n_opt; k++) {
+            llamac__dynbuf_addf(g, "( %stc%zu-p%zu )? ", sep, i, opt[k]);
         }
-        llamac__dynbuf_addf(g, " ) ( %s ( ", sep);
-        for (k = 0; k < json_object_size(props); k++) {
-            llamac__dynbuf_addf(g, "%stc%zu-p%zu", k ? " | " : "", i, k);
+    } else if (n_opt > 0) {
+        /* any of them, any number of times (the notations: separated, none required) */
+        llamac__dynbuf_addf(g, xml ? "( " : "( ( ");
+        opt_alternatives(g, i, opt, n_opt);
+        if (xml) {
+            llamac__dynbuf_addf(g, " )* ");
+        } else {
+            llamac__dynbuf_addf(g, " ) ( %s( ", sep);
+            opt_alternatives(g, i, opt, n_opt);
+            llamac__dynbuf_addf(g, " ) )* )? ");
         }
-        llamac__dynbuf_addf(g, " ) )* )? ");
     }
     llamac__dynbuf_addf(g, "%s\n", gemma ? "\"}\"" : "");
+    return LLAMAC_OK;
 }
 
 /* The calls after the first in a list: `sep tc-call` any number of times when parallel, none otherwise. */
@@ -613,19 +882,15 @@ llamac_status llamac_tool_grammar_build(llamac_tool_format format, const char *t
     llamac__dynbuf_addf(&g, "\n");
     for (i = 0; i < n; i++) {
         call_rule(&g, format, i, names[i]);
-        /* Qwen3-Coder, Seed-OSS, GLM, MiniMax, DSML, Kimi K3 and MiniCPM5 write parameters as XML elements, not JSON:
-         * their rules do not use the schema. */
-        bool xml = format == LLAMAC_TOOL_FORMAT_QWEN3_CODER || format == LLAMAC_TOOL_FORMAT_GLM ||
-                   format == LLAMAC_TOOL_FORMAT_MINIMAX_M2 || format == LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2 ||
-                   format == LLAMAC_TOOL_FORMAT_SEED_OSS || format == LLAMAC_TOOL_FORMAT_KIMI_K3 ||
-                   format == LLAMAC_TOOL_FORMAT_MINICPM5;
-        /* Gemma 4 and LFM2 write them in notations of their own, built here from the schema's properties */
-        bool native = format == LLAMAC_TOOL_FORMAT_GEMMA4 || format == LLAMAC_TOOL_FORMAT_LFM2;
-        if (native) {
-            native_args_rule(&g, format == LLAMAC_TOOL_FORMAT_GEMMA4, i, schemas[i]);
-            continue;
+        /* Gemma 4 and LFM2 write arguments in notations of their own, Qwen3-Coder, Seed-OSS, GLM, MiniMax and DSML as
+         * XML elements: their rules are built property by property; Kimi K3's and MiniCPM5's call rules take any
+         * parameter element (their schemas are not followed yet); the others write a JSON object */
+        if (xml_format(format) || format == LLAMAC_TOOL_FORMAT_GEMMA4 || format == LLAMAC_TOOL_FORMAT_LFM2) {
+            st = props_args_rule(&g, format, i, schemas[i], names[i]);
+        } else {
+            bool own = format == LLAMAC_TOOL_FORMAT_KIMI_K3 || format == LLAMAC_TOOL_FORMAT_MINICPM5;
+            st = args_rule(&g, i, own ? NULL : schemas[i], names[i]);
         }
-        st = args_rule(&g, i, xml ? NULL : schemas[i], names[i]);
         if (st != LLAMAC_OK) {
             goto fail;
         }

@@ -29,6 +29,8 @@ typedef struct pctx {
     size_t pos;
     bool final;
     tc_msg *m;
+    json_t *tools;   /* p->tools parsed, once a parameter's value needs its schema (NULL: none, or not JSON) */
+    bool tools_read; /* p->tools was parsed */
 } pctx;
 
 #define NAME_MAX_LEN 128
@@ -627,19 +629,23 @@ static void parse_hermes(pctx *c) {
 typedef struct xml_syntax {
     const char *key_open, *key_close, *value_open, *value_close, *close;
     bool trim_newlines; /* one leading and one trailing newline are not part of the value */
+    bool typed;         /* the attribute, not the offered tools' schema, types the value (DSML) */
     /* when set, the key is followed by one of these (NULL-terminated): attrs[0] makes the value a string, the others
-     * leave it to xml_param (DSML: ` string="true">` or ` string="false">`) */
+     * leave it to xml_param (DSML: ` string="true">` or ` string="false">`; Kimi K3: ` type="string"<|sep|>`, ...,
+     * where the schema, when the tools are given, types the others as llama.cpp's reader does) */
     const char *const *attrs;
 } xml_syntax;
 
-static const xml_syntax QWEN3_XML = { "<parameter=", ">", "", "</parameter>", "</function>", true, NULL };
+static const xml_syntax QWEN3_XML = { "<parameter=", ">", "", "</parameter>", "</function>", true, false, NULL };
 static const xml_syntax GLM_XML = { "<arg_key>",    "</arg_key>", "<arg_value>", "</arg_value>",
-                                    "</tool_call>", false,        NULL };
-static const xml_syntax MINIMAX_XML = { "<parameter name=\"", "\">", "", "</parameter>", "</invoke>", false, NULL };
-static const xml_syntax MINICPM5_XML = { "<param name=\"", "\">", "", "</param>", "</function>", false, NULL };
+                                    "</tool_call>", false,        false,         NULL };
+static const xml_syntax MINIMAX_XML = {
+    "<parameter name=\"", "\">", "", "</parameter>", "</invoke>", false, false, NULL
+};
+static const xml_syntax MINICPM5_XML = { "<param name=\"", "\">", "", "</param>", "</function>", false, false, NULL };
 static const char *const DSML_ATTRS[] = { " string=\"true\">", " string=\"false\">", NULL };
-static const xml_syntax DSML_XML = { DSML "parameter name=\"", "\"",  "",        DSML_CLOSE "parameter>",
-                                     DSML_CLOSE "invoke>",     false, DSML_ATTRS };
+static const xml_syntax DSML_XML = { DSML "parameter name=\"", "\"",  "",   DSML_CLOSE "parameter>",
+                                     DSML_CLOSE "invoke>",     false, true, DSML_ATTRS };
 /* Kimi K3: <|open|>argument key="k" type="string"<|sep|>v<|close|>argument<|sep|> ... <|close|>call<|sep|>; the type
  * the model writes stands in for the tool's schema that llama.cpp reads the value by */
 #define K3_SEP "<|sep|>"
@@ -652,11 +658,52 @@ static const char *const K3_ATTRS[] = { " type=\"string\"" K3_SEP,
                                         " type=\"object\"" K3_SEP,
                                         " type=\"array\"" K3_SEP,
                                         NULL };
-static const xml_syntax K3_XML = { "<|open|>argument key=\"", "\"",  "",      "<|close|>argument" K3_SEP,
-                                   "<|close|>call" K3_SEP,    false, K3_ATTRS };
+static const xml_syntax K3_XML = { "<|open|>argument key=\"", "\"",  "",    "<|close|>argument" K3_SEP,
+                                   "<|close|>call" K3_SEP,    false, false, K3_ATTRS };
 
-/* Appends one argument to the arguments being built: the value as JSON when it is a JSON number, boolean, null,
- * object or array (unless `string`), else as a string. */
+/* The JSON types (TC_T_*) the offered tools' schema gives parameter (key, key_n) of `call`: 0 when no tools were
+ * given, or the tool or its property is not among them. */
+static unsigned param_types(pctx *c, const tc_call *call, const char *key, size_t key_n) {
+    if (!c->p->tools || key_n >= NAME_MAX_LEN) {
+        return 0;
+    }
+    if (!c->tools_read) {
+        c->tools_read = true;
+        c->tools = json_loads(c->p->tools, 0, NULL);
+    }
+    size_t i;
+    json_t *tool;
+    json_array_foreach(c->tools, i, tool) {
+        json_t *fn = json_object_get(tool, "function");
+        const char *name = json_string_value(json_object_get(fn, "name"));
+        if (name && strlen(name) == call->name.len && !memcmp(name, llamac__dynbuf_ptr(&call->name), call->name.len)) {
+            char k[NAME_MAX_LEN];
+            memcpy(k, key, key_n);
+            k[key_n] = '\0';
+            json_t *params = json_object_get(fn, "parameters");
+            json_t *schema = json_object_get(json_object_get(params, "properties"), k);
+            return schema ? tc_schema_types(params, schema) : 0;
+        }
+    }
+    return 0;
+}
+
+/* The TC_T_* bit of a JSON value's type, numbers of either kind alike. */
+static unsigned json_type_bits(const json_t *j) {
+    return json_is_string(j)    ? TC_T_STRING
+           : json_is_number(j)  ? TC_T_INTEGER | TC_T_NUMBER
+           : json_is_boolean(j) ? TC_T_BOOLEAN
+           : json_is_null(j)    ? TC_T_NULL
+           : json_is_object(j)  ? TC_T_OBJECT
+                                : TC_T_ARRAY;
+}
+
+/* Appends one argument to the arguments being built. With DSML's string="true" the value is a string. Where the
+ * offered tools' schema names the parameter it types the value as llama.cpp's chat layer does: a string when the
+ * parameter may be one (Qwen3-Coder: when it can only be one; one that may be a string or another type is JSON when
+ * it reads as a value of another of its types, else a string), else JSON (a JSON string too) when it reads as JSON.
+ * Without a schema the value is JSON when it reads as a JSON number, boolean, null, object or array, else a
+ * string. */
 static void xml_param(pctx *c, tc_call *call, const xml_syntax *sx, const char *key, size_t key_n, const char *v,
                       size_t v_n, bool string) {
     if (sx->trim_newlines && v_n && v[0] == '\n') {
@@ -665,9 +712,22 @@ static void xml_param(pctx *c, tc_call *call, const xml_syntax *sx, const char *
     if (sx->trim_newlines && v_n && v[v_n - 1] == '\n') {
         v_n--;
     }
+    unsigned types = string || sx->typed ? 0 : param_types(c, call, key, key_n);
+    bool qwen = c->p->format == LLAMAC_TOOL_FORMAT_QWEN3_CODER;
+    /* the types a JSON reading may have (0: none, the value is a string) */
+    unsigned as_json = TC_T_ANY - 1 - TC_T_STRING;
+    if (string || (types && (qwen ? types == TC_T_STRING : (types & TC_T_STRING)))) {
+        as_json = 0;
+    } else if (qwen && (types & TC_T_ANY)) {
+        as_json = TC_T_ANY - 1 - TC_T_STRING;
+    } else if (qwen && (types & TC_T_STRING)) {
+        as_json = types & ~(unsigned)TC_T_STRING;
+    } else if (types) {
+        as_json = TC_T_ANY - 1; /* a parameter that is no string: its JSON as written */
+    }
     json_error_t err;
-    json_t *j = string ? NULL : json_loadb(v, v_n, JSON_DECODE_ANY, &err);
-    char *vs = j && !json_is_string(j) ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    json_t *j = as_json ? json_loadb(v, v_n, JSON_DECODE_ANY, &err) : NULL;
+    char *vs = j && (json_type_bits(j) & as_json) ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
     json_decref(j);
     if (call->args.len > 1) {
         tc_buf_add(&call->args, ", ", 2, &c->m->oom);
@@ -2327,5 +2387,6 @@ void tc_parse(const llamac_tool_parse_params *p, const char *text, size_t len, b
     tc_msg_clear(m);
     pctx c = { .p = p, .t = text, .n = len, .pos = 0, .final = final, .m = m };
     parse_format(&c);
+    json_decref(c.tools);
     drop_blank_reasoning(m);
 }

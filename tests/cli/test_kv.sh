@@ -128,7 +128,7 @@ run_llamac "$TMP/o" "$TMP/e" run -m "$TMP/kv8.gguf" -ctk q4_0 -fa off -n 2 -p "O
 expect_eq "refused, not aborted" "$rc" 1
 expect_contains "refusal message" "$(cat "$TMP/e")" "do not divide the head size 8"
 
-# fidelity: the perplexity is llama-perplexity's, to the 4 decimals it prints, with an F16 cache and with quantized
+# fidelity: the perplexity is llama-perplexity's, with an F16 cache and with quantized
 # (rotated) ones (tests/reference/kv/ppl.txt, written by scripts/reference/kv-perplexity.sh)
 if [ -f "$REF/kv/ppl.txt" ]; then
   while read -r model chunk type ppl; do
@@ -140,7 +140,11 @@ if [ -f "$REF/kv/ppl.txt" ]; then
     else
       got=$(awk -v t="$type" '$1 == t && $2 == "on" { print $3 }' "$TMP/o")
     fi
-    expect_eq "perplexity of $model, chunks of $chunk, $type cache, as llama-perplexity" "$got" "$ppl"
+    # to the 4 decimals it prints on the CPU the references were written on; on another CPU (other SIMD kernels,
+    # another order of sums) within 1e-4 of it (measured on an AVX2-only AMD EPYC against AVX-512 references: 5e-5)
+    python3 -c 'import sys; g, r = sys.argv[1], float(sys.argv[2]); sys.exit(0 if g and abs(float(g) - r) <= 1e-4 * r else 1)' \
+      "$got" "$ppl" && pass ||
+      fail "perplexity of $model, chunks of $chunk, $type cache: $got, llama-perplexity's $ppl (at most 1e-4 apart)"
   done < "$REF/kv/ppl.txt"
 fi
 

@@ -87,7 +87,7 @@ bad "invalid --override-kv 'junk'" --override-kv 'a.b=int:1,junk'
 bad "-mg" -mg -1
 bad "invalid value 'lazy' for -lzm (expected auto, on or off)" -lzm lazy
 # a quoted item keeps its comma: the value reaches the library whole (a key the model does not have is ignored)
-run_llamac "$TMP/out.txt" "$TMP/err.txt" run -m "$MODELS/stories260K.gguf" -p "Once upon a time" -n 48 --temp 0 \
+run_llamac "$TMP/out.txt" "$TMP/err.txt" run -m "$MODELS/stories260K.gguf" -p "Once upon a time" -n 38 --temp 0 \
   --override-kv '"general.name=str:a,b",tokenizer.ggml.add_bos_token=bool:false'
 expect_eq "a quoted --override-kv item" "$rc:$(cmp -s "$TMP/out.txt" "$REF/greedy_flags/10.txt" && echo same)" "0:same"
 

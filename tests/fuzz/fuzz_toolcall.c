@@ -5,7 +5,8 @@
  * reasoning handling (bit 4: none, bit 5: thinking already open) and a cut position for a two-piece stream (bits 6-7,
  * scaled); the rest is the output. Invariants checked: parsing never fails, every call's arguments are a JSON object
  * (checked through llamac_tool_history_check), and the stream - fed one byte at a time, and in two pieces - adds up to
- * exactly the complete parse.
+ * exactly the complete parse. Each output is read twice: without tools, and with tools whose schemas type the
+ * XML-ish families' values.
  */
 #include "llamac.h"
 
@@ -123,6 +124,43 @@ static void json_str(char **dst, size_t *n, const char *s) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The tools of the second reading: typed parameters under names the corpus's calls use. */
+static const char TOOLS[] =
+    "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\","
+    "\"properties\":{\"city\":{\"type\":\"string\"},\"days\":{\"type\":\"integer\"},\"unit\":{\"enum\":[\"c\",1]},"
+    "\"m\":{\"type\":[\"string\",\"number\"]},\"a\":{}}}}},{\"type\":\"function\",\"function\":{\"name\":\"f\","
+    "\"parameters\":{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\"},\"b\":{\"type\":\"boolean\"}}}}}]";
+
+/* Reads `text` with `p` (`first`: the input's first byte, which places the cut) and checks the invariants. */
+static void one(const llamac_tool_parse_params *p, const char *text, size_t len, uint8_t first) {
+    llamac_tool_message *m = NULL;
+    if (llamac_tool_parse(text, len, p, &m) != LLAMAC_OK) {
+        abort();
+    }
+    /* Arguments are JSON objects: the history check parses them as a server would. */
+    if (m->n_tool_calls && llamac_utf8_valid(text, len, NULL)) {
+        char *h = NULL;
+        size_t hn = 0;
+        grow_s(&h, &hn, "[{\"role\":\"assistant\",\"tool_calls\":[");
+        for (size_t i = 0; i < m->n_tool_calls; i++) {
+            grow_s(&h, &hn,
+                   i ? ",{\"function\":{\"name\":\"f\",\"arguments\":"
+                     : "{\"function\":{\"name\":\"f\",\"arguments\":");
+            json_str(&h, &hn, m->tool_calls[i].arguments);
+            grow_s(&h, &hn, "}}");
+        }
+        grow_s(&h, &hn, "]}]");
+        if (llamac_tool_history_check(h) != LLAMAC_OK) {
+            fprintf(stderr, "fuzz_toolcall: arguments are not a JSON object: %s\n", llamac_last_error());
+            abort();
+        }
+        free(h);
+    }
+    check_stream(p, text, len, 1, 0, m);
+    check_stream(p, text, len, 0, len * ((size_t)(first >> 6)) / 4, m);
+    llamac_tool_message_free(m);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1 || size > 4096) {
         return 0;
@@ -145,31 +183,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (memchr(text, '\0', len)) {
         return 0; /* the message's strings are NUL-terminated: text with NUL bytes cannot be compared exactly */
     }
-    llamac_tool_message *m = NULL;
-    if (llamac_tool_parse(text, len, &p, &m) != LLAMAC_OK) {
-        abort();
-    }
-    /* Arguments are JSON objects: the history check parses them as a server would. */
-    if (m->n_tool_calls && llamac_utf8_valid(text, len, NULL)) {
-        char *h = NULL;
-        size_t hn = 0;
-        grow_s(&h, &hn, "[{\"role\":\"assistant\",\"tool_calls\":[");
-        for (size_t i = 0; i < m->n_tool_calls; i++) {
-            grow_s(&h, &hn,
-                   i ? ",{\"function\":{\"name\":\"f\",\"arguments\":"
-                     : "{\"function\":{\"name\":\"f\",\"arguments\":");
-            json_str(&h, &hn, m->tool_calls[i].arguments);
-            grow_s(&h, &hn, "}}");
-        }
-        grow_s(&h, &hn, "]}]");
-        if (llamac_tool_history_check(h) != LLAMAC_OK) {
-            fprintf(stderr, "fuzz_toolcall: arguments are not a JSON object: %s\n", llamac_last_error());
-            abort();
-        }
-        free(h);
-    }
-    check_stream(&p, text, len, 1, 0, m);
-    check_stream(&p, text, len, 0, len * ((size_t)(data[0] >> 6)) / 4, m);
-    llamac_tool_message_free(m);
+    one(&p, text, len, data[0]);
+    p.tools = TOOLS;
+    one(&p, text, len, data[0]);
     return 0;
 }

@@ -46,6 +46,11 @@ static bool load_ref(const char *name, struct ref *r) {
     return r->n > 0;
 }
 
+/* How far a vector may be from llama.cpp's: the references were written on one CPU, and another one's SIMD kernels
+ * sum in another order (measured: 3.7e-5 on an unnormalized vector with AVX2 only, against references written with
+ * AVX-512); a wrong pooling, position or normalization differs by far more. */
+#define REF_TOLERANCE 1e-4f
+
 static float max_diff(const float *a, const float *b, size_t n) {
     float worst = 0.0f;
     for (size_t i = 0; i < n; i++) {
@@ -130,11 +135,11 @@ static void check_case(const char *name, llamac_model *m, llamac_pooling pooling
         for (size_t i = 0; v && i < n && i < ref.n; i++) {
             CHECK(ref.dim[i] >= dim);
             float d = max_diff(v + i * dim, ref.v[i], dim);
-            if (!(d <= 1e-5f)) {
+            if (!(d <= REF_TOLERANCE)) {
                 fprintf(stderr, "  %s text %zu (n_seq_max %u%s): max difference %g\n", name, i, n_seq,
                         pass == 2 ? ", a stream per sequence" : "", (double)d);
             }
-            CHECK(d <= 1e-5f);
+            CHECK(d <= REF_TOLERANCE);
         }
         llamac_free(v);
         llamac_ctx_free(ctx);
@@ -240,13 +245,15 @@ static void test_batching_many_texts(void) {
         }
         llamac_free(single);
     }
-    /* float32 matrix products round differently for different batch shapes: measured ~1.1e-5 on these vectors */
-    if (!(worst <= 2e-5f) || !(worst_g <= 2e-5f)) {
+    /* float32 matrix products round differently for different batch shapes, and how much depends on the CPU's
+     * kernels: measured 1.1e-5 on these vectors with AVX-512, 2.3e-4 with AVX2 only (an AMD EPYC); a vector in the
+     * wrong row differs by tenths */
+    if (!(worst <= 5e-4f) || !(worst_g <= 5e-4f)) {
         fprintf(stderr, "  one at a time vs packed: max difference %g, vs grouped by length: %g\n", (double)worst,
                 (double)worst_g);
     }
-    CHECK(worst <= 2e-5f);
-    CHECK(worst_g <= 2e-5f);
+    CHECK(worst <= 5e-4f);
+    CHECK(worst_g <= 5e-4f);
     llamac_free(all);
     llamac_free(grouped);
     llamac_ctx_free(streams);

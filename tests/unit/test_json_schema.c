@@ -22,19 +22,7 @@ static void setup(void) {
     if (!model) {
         exit(1);
     }
-    for (int b = 0; b < 256; b++) {
-        byte_token[b] = -1;
-    }
-    /* Any token whose text is exactly one byte stands for that byte. */
-    int32_t n = llamac_vocab_n_tokens(model);
-    for (llamac_token t = 0; t < n; t++) {
-        char piece[8];
-        size_t need = 0;
-        if (llamac_token_to_piece(model, t, false, piece, sizeof piece, &need) == LLAMAC_OK && need == 1 &&
-            byte_token[(unsigned char)piece[0]] < 0) {
-            byte_token[(unsigned char)piece[0]] = t;
-        }
-    }
+    test_byte_tokens(model, byte_token);
     for (int b = 1; b < 256; b++) {
         if (byte_token[b] < 0) {
             fprintf(stderr, "no token for byte %d\n", b);

@@ -135,7 +135,10 @@ static void compare_embd(const char *name, const float *e, size_t n_floats, int3
                     "at most by %g\n",
                     name, differ, n_floats, first, (double)e[first], (double)r_first, (double)worst);
         }
-        CHECK_INT(differ, 0);
+        /* Bit for bit on the CPU the references were written on; another CPU's SIMD kernels sum in another order
+         * (measured on an AVX2-only AMD EPYC against AVX-512 references: at most 1.7e-6), while a wrong image, size,
+         * position or projector moves values by tenths. */
+        CHECK(worst <= 1e-5f);
     }
     free(ref);
 }

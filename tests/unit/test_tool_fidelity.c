@@ -119,6 +119,7 @@ static void stream_agrees(const llamac_tool_parse_params *p, const char *text, s
 
 static size_t n_templates, n_compared, n_agree, n_refused, n_family_cases;
 static char undetected[8192];
+static char *offered_tools; /* the tools of replies.json, as JSON text: offered where a variant has tools */
 
 static void one_template(const char *dir, const char *file) {
     char path[4096], name[512];
@@ -164,6 +165,9 @@ static void one_template(const char *dir, const char *file) {
         CHECK_OK(llamac_template_parse_params(tmpl, prompt ? prompt : "", json_is_true(json_object_get(v, "tools")),
                                               LLAMAC_REASONING_DEEPSEEK, &p));
         CHECK_INT(p.format, fmt);
+        if (json_is_true(json_object_get(v, "tools"))) {
+            p.tools = offered_tools; /* values typed by the tools' schemas, as llama-server reads them */
+        }
         size_t ci;
         json_t *c;
         json_array_foreach(cases, ci, c) {
@@ -216,9 +220,17 @@ static void one_template(const char *dir, const char *file) {
 static void test_fidelity(void) {
     char dir[2048];
     snprintf(dir, sizeof dir, "%s/tests/reference/tool_parse", root);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/replies.json", dir);
+    json_error_t err;
+    json_t *replies = json_load_file(path, 0, &err);
+    offered_tools = json_dumps(json_object_get(replies, "tools"), JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(replies);
+    CHECK(offered_tools != NULL);
     DIR *d = opendir(dir);
     CHECK(d != NULL);
     if (!d) {
+        free(offered_tools);
         return;
     }
     char *names[256] = { 0 };
@@ -236,6 +248,7 @@ static void test_fidelity(void) {
         one_template(dir, names[i]);
         free(names[i]);
     }
+    free(offered_tools);
     CHECK(n_templates >= 70);
     fprintf(stderr,
             "%zu templates: %zu replies compared (%zu of a tool-call family), %zu agree, %zu known differences; "

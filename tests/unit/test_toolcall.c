@@ -1020,6 +1020,234 @@ static void test_lazy_grammar(void) {
     llamac_model_free(model);
 }
 
+/* DeepSeek V3.2's markup prefixes, <｜DSML｜ and </｜DSML｜. */
+#define DSML_OPEN                                                                                                      \
+    "<\xef\xbd\x9c"                                                                                                    \
+    "DSML\xef\xbd\x9c"
+#define DSML_END                                                                                                       \
+    "</\xef\xbd\x9c"                                                                                                   \
+    "DSML\xef\xbd\x9c"
+
+/* A tool whose schema the XML-ish grammars follow: two required parameters (a string, an integer), two optional
+ * ones (an enum of strings, an object). */
+static const char XML_TOOLS[] =
+    "[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"parameters\":{\"type\":\"object\","
+    "\"properties\":{\"city\":{\"type\":\"string\"},\"days\":{\"type\":\"integer\"},\"unit\":{\"enum\":[\"c\","
+    "\"f\"]},\"detail\":{\"type\":\"object\",\"properties\":{\"hourly\":{\"type\":\"boolean\"}}}},"
+    "\"required\":[\"city\",\"days\"]}}},"
+    "{\"type\":\"function\",\"function\":{\"name\":\"ping\",\"parameters\":{\"type\":\"object\"}}}]";
+
+/* Feeds `text` to a grammar byte by byte (with `bytes`, test_byte_tokens); `whole`: then the end of the text too.
+ * True when the grammar takes it all. */
+static bool feed_bytes(llamac_sampler *s, const llamac_token *bytes, llamac_token eos, const char *text, bool whole) {
+    llamac_sampler_reset(s);
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (llamac_sampler_accept(s, bytes[*p]) != LLAMAC_OK) {
+            return false;
+        }
+    }
+    return !whole || llamac_sampler_accept(s, eos) == LLAMAC_OK;
+}
+
+/* The XML-ish families' grammars follow the tool's schema as llama.cpp's chat layer builds them: only its parameter
+ * names, the required ones present, a string raw, any other type as JSON of its schema; a schema without properties
+ * any name. */
+static void test_xml_grammars(void) {
+    llamac_model_params mp = llamac_model_params_default();
+    mp.vocab_only = true;
+    llamac_model *model = NULL;
+    CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), &mp, &model));
+    if (!model) {
+        return;
+    }
+    llamac_token bytes[256];
+    test_byte_tokens(model, bytes);
+    llamac_token eos = llamac_vocab_special(model, LLAMAC_TOKEN_EOS);
+    /* each: a valid call, a wrong parameter name, a non-number for the integer, a required parameter missing, and a
+     * call of the schema-less tool with any parameter */
+    static const struct {
+        llamac_tool_format format;
+        const char *good, *bad_name, *bad_integer, *missing, *any_name;
+    } cases[] = {
+        { LLAMAC_TOOL_FORMAT_QWEN3_CODER,
+          /* Qwen3-Coder's required parameters come in any order */
+          "<tool_call>\n<function=get_weather>\n<parameter=days>\n3\n</parameter>\n<parameter=city>\nSan Jose\n"
+          "</parameter>\n<parameter=detail>\n{\"hourly\": true}\n</parameter>\n</function>\n</tool_call>",
+          "<tool_call>\n<function=get_weather>\n<parameter=town>\n",
+          "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=days>\nthree",
+          "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</function>",
+          "<tool_call>\n<function=ping>\n<parameter=anything>\nx\n</parameter>\n</function>\n</tool_call>" },
+        { LLAMAC_TOOL_FORMAT_SEED_OSS,
+          "<seed:tool_call>\n<function=get_weather>\n<parameter=city>Paris</parameter>\n<parameter=days>-2"
+          "</parameter>\n<parameter=unit>c</parameter>\n</function>\n</seed:tool_call>",
+          "<seed:tool_call>\n<function=get_weather>\n<parameter=town>",
+          "<seed:tool_call>\n<function=get_weather>\n<parameter=city>Paris</parameter>\n<parameter=days>x",
+          "<seed:tool_call>\n<function=get_weather>\n<parameter=city>Paris</parameter>\n</function>",
+          "<seed:tool_call>\n<function=ping>\n<parameter=q>x</parameter>\n</function>\n</seed:tool_call>" },
+        { LLAMAC_TOOL_FORMAT_GLM,
+          "<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n<arg_key>days</arg_key>\n"
+          "<arg_value>3</arg_value>\n<arg_key>detail</arg_key>\n<arg_value>{\"hourly\": false}</arg_value>\n"
+          "</tool_call>",
+          "<tool_call>get_weather\n<arg_key>town",
+          "<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n<arg_key>days</arg_key>\n"
+          "<arg_value>3.5",
+          "<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n</tool_call>",
+          "<tool_call>ping\n<arg_key>q</arg_key>\n<arg_value>x</arg_value>\n</tool_call>" },
+        { LLAMAC_TOOL_FORMAT_MINIMAX_M2,
+          "<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"city\">Paris</parameter>\n"
+          "<parameter name=\"days\">3</parameter>\n<parameter name=\"unit\">f</parameter>\n</invoke>\n"
+          "</minimax:tool_call>",
+          "<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"town\"",
+          "<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"city\">Paris</parameter>\n"
+          "<parameter name=\"days\">\"3\"",
+          "<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"city\">Paris</parameter>\n"
+          "</invoke>",
+          "<minimax:tool_call>\n<invoke name=\"ping\">\n<parameter name=\"q\">x</parameter>\n</invoke>\n"
+          "</minimax:tool_call>" },
+        { LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2,
+          DSML_OPEN "function_calls>\n" DSML_OPEN "invoke name=\"get_weather\">\n" DSML_OPEN
+                    "parameter name=\"city\" string=\"true\">Paris" DSML_END "parameter>\n" DSML_OPEN
+                    "parameter name=\"days\" string=\"false\">3" DSML_END "parameter>\n" DSML_END "invoke>\n" DSML_END
+                    "function_calls>",
+          DSML_OPEN "function_calls>\n" DSML_OPEN "invoke name=\"get_weather\">\n" DSML_OPEN "parameter name=\"town\"",
+          /* an integer is string="false", and JSON */
+          DSML_OPEN "function_calls>\n" DSML_OPEN "invoke name=\"get_weather\">\n" DSML_OPEN
+                    "parameter name=\"city\" string=\"true\">Paris" DSML_END "parameter>\n" DSML_OPEN
+                    "parameter name=\"days\" string=\"true\">",
+          DSML_OPEN "function_calls>\n" DSML_OPEN "invoke name=\"get_weather\">\n" DSML_OPEN
+                    "parameter name=\"city\" string=\"true\">Paris" DSML_END "parameter>\n" DSML_END "invoke>",
+          DSML_OPEN "function_calls>\n" DSML_OPEN "invoke name=\"ping\">\n" DSML_OPEN
+                    "parameter name=\"q\" string=\"false\">x" DSML_END "parameter>\n" DSML_END "invoke>\n" DSML_END
+                    "function_calls>" },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        llamac_tool_grammar *g = NULL;
+        CHECK_OK(llamac_tool_grammar_build(cases[k].format, XML_TOOLS, LLAMAC_TOOL_CHOICE_REQUIRED, NULL, false, &g));
+        llamac_sampler *s = NULL;
+        CHECK_OK(llamac_sampler_new(model, &s));
+        if (!g || !s) {
+            llamac_sampler_free(s);
+            llamac_tool_grammar_free(g);
+            continue;
+        }
+        CHECK_OK(llamac_sampler_add_grammar(s, g->grammar, "root"));
+        int failed_before = check_failed;
+        /* the valid calls whole, to their end; the others refused before it */
+        CHECK(feed_bytes(s, bytes, eos, cases[k].good, true));
+        CHECK(!feed_bytes(s, bytes, eos, cases[k].bad_name, false));
+        CHECK(!feed_bytes(s, bytes, eos, cases[k].bad_integer, false));
+        CHECK(!feed_bytes(s, bytes, eos, cases[k].missing, false));
+        CHECK(feed_bytes(s, bytes, eos, cases[k].any_name, true));
+        /* nor is a call that stops before its end */
+        char cut[1024];
+        snprintf(cut, sizeof cut, "%.*s", (int)strlen(cases[k].good) - 1, cases[k].good);
+        CHECK(!feed_bytes(s, bytes, eos, cut, true));
+        if (check_failed != failed_before) {
+            fprintf(stderr, "  %s grammar:\n%s\n", llamac_tool_format_name(cases[k].format), g->grammar);
+        }
+        llamac_sampler_free(s);
+        llamac_tool_grammar_free(g);
+    }
+    llamac_model_free(model);
+}
+
+/* The XML-ish families read a value by its parameter's schema when the parse is given the offered tools, as
+ * llama.cpp's chat layer does: a string parameter keeps "123" a string; without the tools, or for a parameter the
+ * schema does not name, a value is JSON when it reads as JSON. */
+static void test_typed_values(void) {
+    static const char tools[] =
+        "[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"type\":\"object\",\"$defs\":{\"s\":"
+        "{\"type\":\"string\"}},\"properties\":{\"s\":{\"type\":\"string\"},\"n\":{\"type\":\"integer\"},\"e\":"
+        "{\"enum\":[\"1\",2]},\"r\":{\"$ref\":\"#/$defs/s\"},\"m\":{\"type\":[\"string\",\"integer\"]},\"any\":{}}}}}]";
+    static const struct {
+        llamac_tool_format format;
+        const char *text, *typed, *untyped;
+    } cases[] = {
+        { LLAMAC_TOOL_FORMAT_GLM,
+          "<tool_call>f<arg_key>s</arg_key><arg_value>123</arg_value><arg_key>n</arg_key><arg_value>4</arg_value>"
+          "<arg_key>e</arg_key><arg_value>1</arg_value><arg_key>r</arg_key><arg_value>true</arg_value><arg_key>any"
+          "</arg_key><arg_value>[1]</arg_value><arg_key>x</arg_key><arg_value>5</arg_value></tool_call>",
+          "{\"s\": \"123\", \"n\": 4, \"e\": \"1\", \"r\": \"true\", \"any\": [1], \"x\": 5}",
+          "{\"s\": 123, \"n\": 4, \"e\": 1, \"r\": true, \"any\": [1], \"x\": 5}" },
+        /* Qwen3-Coder: a string only when it can only be one; "m" (string or integer) is an integer when it reads as
+         * one, else text; "any" is JSON when it reads as JSON */
+        { LLAMAC_TOOL_FORMAT_QWEN3_CODER,
+          "<tool_call>\n<function=f>\n<parameter=s>\n123\n</parameter>\n<parameter=m>\n7\n</parameter>\n"
+          "<parameter=m>\nnull\n</parameter>\n<parameter=e>\n2\n</parameter>\n<parameter=any>\nfalse\n</parameter>\n"
+          "</function>\n</tool_call>",
+          "{\"s\": \"123\", \"m\": 7, \"m\": \"null\", \"e\": 2, \"any\": false}",
+          "{\"s\": 123, \"m\": 7, \"m\": null, \"e\": 2, \"any\": false}" },
+        { LLAMAC_TOOL_FORMAT_MINIMAX_M2,
+          "<minimax:tool_call>\n<invoke name=\"f\">\n<parameter name=\"s\">0.5</parameter>\n<parameter name=\"n\">"
+          "-3</parameter>\n</invoke>\n</minimax:tool_call>",
+          "{\"s\": \"0.5\", \"n\": -3}", "{\"s\": 0.5, \"n\": -3}" },
+        { LLAMAC_TOOL_FORMAT_SEED_OSS,
+          /* a parameter that is no string takes its JSON as written, a JSON string too */
+          "<seed:tool_call>\n<function=f>\n<parameter=s>null</parameter>\n<parameter=n>\"5\"</parameter>\n"
+          "</function>\n</seed:tool_call>",
+          "{\"s\": \"null\", \"n\": \"5\"}", "{\"s\": null, \"n\": \"\\\"5\\\"\"}" },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        for (int typed = 0; typed < 2; typed++) {
+            llamac_tool_parse_params pp = llamac_tool_parse_params_default();
+            pp.format = cases[k].format;
+            pp.tools = typed ? tools : NULL;
+            llamac_tool_message *m = NULL;
+            CHECK_OK(llamac_tool_parse(cases[k].text, strlen(cases[k].text), &pp, &m));
+            CHECK(m && m->n_tool_calls == 1);
+            if (m && m->n_tool_calls == 1) {
+                CHECK_STR(m->tool_calls[0].arguments, typed ? cases[k].typed : cases[k].untyped);
+            }
+            /* the stream, cut at every byte, reads it alike */
+            llamac_tool_stream *st = NULL;
+            CHECK_OK(llamac_tool_stream_new(&pp, &st));
+            for (size_t i = 0; st && cases[k].text[i]; i++) {
+                CHECK_OK(llamac_tool_stream_push(st, cases[k].text + i, 1, NULL, NULL));
+            }
+            CHECK_OK(llamac_tool_stream_finish(st, NULL, NULL));
+            const llamac_tool_message *sm = llamac_tool_stream_message(st);
+            CHECK(sm && m && sm->n_tool_calls == 1 && m->n_tool_calls == 1 &&
+                  strcmp(sm->tool_calls[0].arguments, m->tool_calls[0].arguments) == 0);
+            llamac_tool_stream_free(st);
+            llamac_tool_message_free(m);
+        }
+    }
+    /* a schema whose references branch 8 ways at each of 16 levels (8^16 paths) is read in bounded time */
+    char deep[8192];
+    size_t at = (size_t)snprintf(deep, sizeof deep,
+                                 "[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"type\":"
+                                 "\"object\",\"properties\":{\"s\":{\"$ref\":\"#/$defs/d0\"}},\"$defs\":{");
+    for (int d = 0; d < 16; d++) {
+        at += (size_t)snprintf(deep + at, sizeof deep - at, "\"d%d\":{\"anyOf\":[", d);
+        for (int w = 0; w < 8; w++) {
+            at += (size_t)snprintf(deep + at, sizeof deep - at, "%s{\"$ref\":\"#/$defs/d%d\"}", w ? "," : "", d + 1);
+        }
+        at += (size_t)snprintf(deep + at, sizeof deep - at, "]},");
+    }
+    snprintf(deep + at, sizeof deep - at, "\"d16\":{\"type\":\"string\"}}}}}]");
+    {
+        llamac_tool_parse_params pp = llamac_tool_parse_params_default();
+        pp.format = LLAMAC_TOOL_FORMAT_GLM;
+        pp.tools = deep;
+        static const char text[] = "<tool_call>f<arg_key>s</arg_key><arg_value>5</arg_value></tool_call>";
+        llamac_tool_message *m = NULL;
+        CHECK_OK(llamac_tool_parse(text, strlen(text), &pp, &m));
+        CHECK(m && m->n_tool_calls == 1);
+        llamac_tool_message_free(m);
+    }
+    /* tools that are not JSON, or do not offer the tool: values read as they would without them */
+    static const char *const others[] = { "not json", "[{\"type\":\"function\",\"function\":{\"name\":\"g\"}}]" };
+    for (size_t k = 0; k < 2; k++) {
+        llamac_tool_parse_params pp = llamac_tool_parse_params_default();
+        pp.format = cases[0].format;
+        pp.tools = others[k];
+        llamac_tool_message *m = NULL;
+        CHECK_OK(llamac_tool_parse(cases[0].text, strlen(cases[0].text), &pp, &m));
+        CHECK(m && m->n_tool_calls == 1 && strcmp(m->tool_calls[0].arguments, cases[0].untyped) == 0);
+        llamac_tool_message_free(m);
+    }
+}
+
 static void test_grammars(void) {
     llamac_model_params mp = llamac_model_params_default();
     mp.vocab_only = true;
@@ -1222,6 +1450,8 @@ int main(void) {
     RUN(test_detect);
     RUN(test_grammars);
     RUN(test_lazy_grammar);
+    RUN(test_xml_grammars);
+    RUN(test_typed_values);
     RUN(test_forced_generation);
     RUN(test_history);
     TESTS_DONE();
