@@ -103,7 +103,11 @@ typedef enum llamac_tool_format {
     LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2 = 18,  /* text functools[{"name","arguments"}, ...] */
     LLAMAC_TOOL_FORMAT_GEMMA4 = 19,           /* Gemma 4: <|tool_call>call:f{k:<|"|>v<|"|>,n:2}<tool_call|> */
     LLAMAC_TOOL_FORMAT_LFM2 = 20,             /* LFM2 / LFM2.5: <|tool_call_start|>[f(k="v", n=2)]<|tool_call_end|> */
-    LLAMAC_TOOL_FORMAT_APERTUS = 21           /* Apertus: <|tools_prefix|>[{"f": {...}}]<|tools_suffix|> */
+    LLAMAC_TOOL_FORMAT_APERTUS = 21,          /* Apertus: <|tools_prefix|>[{"f": {...}}]<|tools_suffix|> */
+    LLAMAC_TOOL_FORMAT_KIMI_K3 = 22, /* <|open|>tools<|sep|><|open|>call tool="f" index="1"<|sep|><|open|>argument.. */
+    LLAMAC_TOOL_FORMAT_NEMOTRON_V2 = 23, /* Nemotron Nano v2: <TOOLCALL>[{"name","arguments"}]</TOOLCALL> */
+    LLAMAC_TOOL_FORMAT_GIGACHAT3 = 24,   /* GigaChat 3: <|message_sep|>\n\nfunction call<|role_sep|>\n{"name",..} */
+    LLAMAC_TOOL_FORMAT_MINICPM5 = 25     /* MiniCPM5: <function name="f"><param name="k">v</param></function> */
 } llamac_tool_format;
 
 /* Name of a format ("hermes", "llama3", ...); "unknown" for other values. Owned by the library, valid forever.

@@ -91,6 +91,10 @@ const char *llamac_tool_format_name(llamac_tool_format format) {
     case LLAMAC_TOOL_FORMAT_GEMMA4: return "gemma4";
     case LLAMAC_TOOL_FORMAT_LFM2: return "lfm2";
     case LLAMAC_TOOL_FORMAT_APERTUS: return "apertus";
+    case LLAMAC_TOOL_FORMAT_KIMI_K3: return "kimi-k3";
+    case LLAMAC_TOOL_FORMAT_NEMOTRON_V2: return "nemotron-v2";
+    case LLAMAC_TOOL_FORMAT_GIGACHAT3: return "gigachat3";
+    case LLAMAC_TOOL_FORMAT_MINICPM5: return "minicpm5";
     }
     return "unknown";
 }
@@ -122,6 +126,9 @@ llamac_tool_format llamac_tool_format_detect(const char *src) {
                  "begin")) {
         return has(src, "```json") ? LLAMAC_TOOL_FORMAT_DEEPSEEK_R1 : LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1;
     }
+    if (has(src, "Tool usage guidelines:") && has(src, "<function name=\"") && has(src, "<param name=\"")) {
+        return LLAMAC_TOOL_FORMAT_MINICPM5;
+    }
     if (has(src, "'<|tool_call>call:'")) {
         return LLAMAC_TOOL_FORMAT_GEMMA4;
     }
@@ -130,6 +137,9 @@ llamac_tool_format llamac_tool_format_detect(const char *src) {
     }
     if (has(src, "<|tools_prefix|>") && has(src, "<|tools_suffix|>")) {
         return LLAMAC_TOOL_FORMAT_APERTUS;
+    }
+    if (has(src, "<|open|>") && has(src, "<|close|>") && has(src, "<|end_of_msg|>")) {
+        return LLAMAC_TOOL_FORMAT_KIMI_K3; /* its markers are its own: <|open|>tag attrs<|sep|>...<|close|>tag<|sep|> */
     }
     if (has(src, "<|tool_calls_section_begin|>") && has(src, "<|tool_call_begin|>")) {
         return LLAMAC_TOOL_FORMAT_KIMI_K2;
@@ -142,6 +152,12 @@ llamac_tool_format llamac_tool_format_detect(const char *src) {
     }
     if (has(src, "<seed:tool_call>")) {
         return LLAMAC_TOOL_FORMAT_SEED_OSS;
+    }
+    if (has(src, "<|role_sep|>") && has(src, "<|message_sep|>") && !has(src, "<|function_call|>")) {
+        return LLAMAC_TOOL_FORMAT_GIGACHAT3; /* one call, as the `function call` role's message */
+    }
+    if (has(src, "<TOOLCALL>[")) {
+        return LLAMAC_TOOL_FORMAT_NEMOTRON_V2;
     }
     if (has(src, "<tool_calls>[")) {
         return LLAMAC_TOOL_FORMAT_APRIEL; /* not MiniMax M1's <tool_calls> of JSON lines, which llama.cpp reads as text
@@ -440,9 +456,10 @@ static bool send_deltas(llamac_tool_stream *s, llamac_tool_delta_fn fn, void *ud
 
 static llamac_status stream_step(llamac_tool_stream *s, bool final, llamac_tool_delta_fn fn, void *ud) {
     size_t n = final ? s->text.len : whole_chars(llamac__dynbuf_ptr(&s->text), s->text.len);
-    if (!s->params.parse_tool_calls && s->cur.content.len > 0) {
+    if (!s->params.parse_tool_calls && s->params.format != LLAMAC_TOOL_FORMAT_KIMI_K3 && s->cur.content.len > 0) {
         /* Without tool calls, once content has begun everything after it is content as it stands (the think block,
-         * if any, is behind): append the new text instead of parsing the whole reply again at every token. */
+         * if any, is behind; not so for Kimi K3, whose response section closes): append the new text instead of
+         * parsing the whole reply again at every token. */
         if (n > s->parsed) {
             tc_buf_add(&s->cur.content, s->text.p + s->parsed, n - s->parsed, &s->cur.oom);
         }

@@ -127,6 +127,8 @@ static void call_rule(llamac__dynbuf *g, llamac_tool_format format, size_t i, co
             i, name, i);
         break;
     case LLAMAC_TOOL_FORMAT_APRIEL:
+    case LLAMAC_TOOL_FORMAT_NEMOTRON_V2:
+    case LLAMAC_TOOL_FORMAT_GIGACHAT3:
     case LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2:
         kv_object(obj, sizeof obj, "name", name, "arguments", i);
         llamac__dynbuf_addf(g, "tc-call-%zu ::= %s\n", i, obj);
@@ -138,6 +140,19 @@ static void call_rule(llamac__dynbuf *g, llamac_tool_format format, size_t i, co
         llamac__dynbuf_addf(
             g, "tc-call-%zu ::= \"" DSML "invoke name=\\\"%s\\\">\\n\" tc-args-%zu \"" DSML_CLOSE "invoke>\"\n", i,
             name, i);
+        break;
+    case LLAMAC_TOOL_FORMAT_KIMI_K3:
+        llamac__dynbuf_addf(g,
+                            "tc-call-%zu ::= \"<|open|>call tool=\\\"%s\\\" index=\\\"\" [0-9]{1,3} \"\\\"<|sep|>\" ( "
+                            "\"<|open|>argument key=\\\"\" [a-zA-Z0-9_]{1,64} \"\\\" type=\\\"\" [a-z]{1,8} "
+                            "\"\\\"<|sep|>\" [^<]{0,4096} \"<|close|>argument<|sep|>\" )* \"<|close|>call<|sep|>\"\n",
+                            i, name);
+        break;
+    case LLAMAC_TOOL_FORMAT_MINICPM5:
+        llamac__dynbuf_addf(g,
+                            "tc-call-%zu ::= \"<function name=\\\"%s\\\">\" ( \"\\n\"? \"<param name=\\\"\" "
+                            "[a-zA-Z0-9_]{1,64} \"\\\">\" [^<]{0,4096} \"</param>\" )* \"\\n\"? \"</function>\"\n",
+                            i, name);
         break;
     case LLAMAC_TOOL_FORMAT_MINIMAX_M2:
         llamac__dynbuf_addf(g, "tc-call-%zu ::= \"<invoke name=\\\"%s\\\">\" tc-args-%zu \"\\n\"? \"</invoke>\"\n", i,
@@ -634,6 +649,13 @@ static void root_rule(llamac__dynbuf *g, llamac_tool_format format, bool paralle
         more_calls(more, sizeof more, parallel, "\",\" tc-ws");
         llamac__dynbuf_addf(g, "root ::= \"<tool_calls>[\" tc-call %s \"]</tool_calls>\"\n", more);
         break;
+    case LLAMAC_TOOL_FORMAT_GIGACHAT3: /* one call only */
+        llamac__dynbuf_addf(g, "root ::= \"<|message_sep|>\\n\\nfunction call<|role_sep|>\\n\" tc-call\n");
+        break;
+    case LLAMAC_TOOL_FORMAT_NEMOTRON_V2:
+        more_calls(more, sizeof more, parallel, "\",\" tc-ws");
+        llamac__dynbuf_addf(g, "root ::= \"<TOOLCALL>[\" tc-call %s \"]</TOOLCALL>\"\n", more);
+        break;
     case LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2:
         more_calls(more, sizeof more, parallel, "\",\" tc-ws");
         llamac__dynbuf_addf(g, "root ::= \"functools[\" tc-call %s \"]\"\n", more);
@@ -646,6 +668,10 @@ static void root_rule(llamac__dynbuf *g, llamac_tool_format format, bool paralle
                             "function_calls>\" | \"" DSML "tool_calls>\\n\" tc-call %s \"\\n\" \"" DSML_CLOSE
                             "tool_calls>\"\n",
                             more, more);
+        break;
+    case LLAMAC_TOOL_FORMAT_KIMI_K3:
+        more_calls(more, sizeof more, parallel, "");
+        llamac__dynbuf_addf(g, "root ::= \"<|open|>tools<|sep|>\" tc-call %s \"<|close|>tools<|sep|>\"\n", more);
         break;
     case LLAMAC_TOOL_FORMAT_MINIMAX_M2:
         more_calls(more, sizeof more, parallel, "\"\\n\"");
@@ -718,6 +744,11 @@ static size_t triggers(llamac__dynbuf *pat, llamac_tool_format format, const cha
     switch (format) {
     case LLAMAC_TOOL_FORMAT_SEED_OSS: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<seed:tool_call>)[\\s\\S]*$"); return 1;
     case LLAMAC_TOOL_FORMAT_APRIEL: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<tool_calls>)[\\s\\S]*$"); return 1;
+    case LLAMAC_TOOL_FORMAT_MINICPM5: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<function name=\")[\\s\\S]*$"); return 1;
+    case LLAMAC_TOOL_FORMAT_GIGACHAT3:
+        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|message_sep\\|>\\n\\nfunction call<\\|role_sep\\|>\\n)[\\s\\S]*$");
+        return 1;
+    case LLAMAC_TOOL_FORMAT_NEMOTRON_V2: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<TOOLCALL>)[\\s\\S]*$"); return 1;
     case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_1: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<function=)[\\s\\S]*$"); return 1;
     case LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(functools\\[)[\\s\\S]*$"); return 1;
     case LLAMAC_TOOL_FORMAT_HERMES:
@@ -735,6 +766,9 @@ static size_t triggers(llamac__dynbuf *pat, llamac_tool_format format, const cha
         return 1;
     case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2:
         llamac__dynbuf_addf(pat, "^[\\s\\S]*?(" DSML "(?:function|tool)_calls>)[\\s\\S]*$");
+        return 1;
+    case LLAMAC_TOOL_FORMAT_KIMI_K3:
+        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|open\\|>tools<\\|sep\\|>)[\\s\\S]*$");
         return 1;
     case LLAMAC_TOOL_FORMAT_MINIMAX_M2:
         llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<minimax:tool_call>)[\\s\\S]*$");
@@ -849,11 +883,13 @@ llamac_status llamac_tool_grammar_build(llamac_tool_format format, const char *t
     for (i = 0; i < n; i++) {
         call_rule(&g, format, i, names[i]);
         /* Gemma 4 and LFM2 write arguments in notations of their own, Qwen3-Coder, Seed-OSS, GLM, MiniMax and DSML as
-         * XML elements: their rules are built property by property; the others write a JSON object */
+         * XML elements: their rules are built property by property; Kimi K3's and MiniCPM5's call rules take any
+         * parameter element (their schemas are not followed yet); the others write a JSON object */
         if (xml_format(format) || format == LLAMAC_TOOL_FORMAT_GEMMA4 || format == LLAMAC_TOOL_FORMAT_LFM2) {
             st = props_args_rule(&g, format, i, schemas[i], names[i]);
         } else {
-            st = args_rule(&g, i, schemas[i], names[i]);
+            bool own = format == LLAMAC_TOOL_FORMAT_KIMI_K3 || format == LLAMAC_TOOL_FORMAT_MINICPM5;
+            st = args_rule(&g, i, own ? NULL : schemas[i], names[i]);
         }
         if (st != LLAMAC_OK) {
             goto fail;

@@ -141,6 +141,26 @@ static bool name_char(char ch) {
            ch == '.';
 }
 
+/* The first position at or after `at` that is not white space. */
+static size_t ws_at(const pctx *c, size_t at) {
+    return at + tc_json_ws(c->t + at, c->n - at);
+}
+
+/* A tool's name at c->pos that ends where `end` begins: 1 (*at there), 0 (not a name), -1 (the text ends too soon to
+ * tell; only when not final). */
+static int name_before(const pctx *c, const char *end, size_t *at) {
+    int f = find_within(c, c->pos, end, NAME_MAX_LEN, at);
+    if (f <= 0 || *at == c->pos) {
+        return f < 0 ? -1 : 0;
+    }
+    for (size_t i = c->pos; i < *at; i++) {
+        if (!name_char(c->t[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Skips whitespace; false (stop) when not final and the text ends in it, as what follows is undecided. */
 static bool skip_ws(pctx *c) {
     c->pos += tc_json_ws(c->t + c->pos, c->n - c->pos);
@@ -462,54 +482,80 @@ static int object_call(pctx *c, size_t at, const char *const *name_keys, const c
     return R_BROKEN;
 }
 
-/* Reads a JSON array of object calls at `at`. */
-static int array_calls(pctx *c, size_t at, const char *const *name_keys, const char *const *args_keys, size_t *end) {
+/* ---- lists of calls: [call, call, ...] (JSON's, LFM2's Python calls, Apertus' keyed objects) ---- */
+
+/* Reads one call of a list at `at`, as the other call readers do: R_DONE with *end after it, else their outcomes. */
+typedef int (*list_item)(pctx *c, size_t at, const void *arg, size_t *end);
+
+/* How a family's list is read (flags; 0 is a JSON list). */
+enum {
+    LIST_STRICT = 1,   /* a call wherever one may be (JSON's lists also end at a `]` there: `[]`, a trailing comma);
+                        * text that goes wrong after a call is content from the end of the call, not from the next
+                        * character that is not white space */
+    LIST_CUT_CLOSE = 2 /* a final text that ends after a call (white space aside) closes the list: cut before `]` */
+};
+
+/* Reads a list of calls at `at` (its `[` there), each read by `item` with `arg`, separated by commas: R_DONE with
+ * *end after the `]`; R_NOT when no call was read; R_BROKEN after some calls, c->pos where content resumes; R_STOP
+ * when the text ends before the list is decided (only when not final). */
+static int call_list(pctx *c, size_t at, list_item item, const void *arg, unsigned how, size_t *end) {
     if (at >= c->n) {
         return c->final ? R_NOT : R_STOP;
     }
     if (c->t[at] != '[') {
         return R_NOT;
     }
-    size_t before = c->m->n_calls;
     size_t i = at + 1;
-    for (;;) {
-        i += tc_json_ws(c->t + i, c->n - i);
-        if (i >= c->n) {
-            if (!c->final) {
-                return R_STOP;
-            }
-            break;
+    for (bool first = true;; first = false) {
+        i = ws_at(c, i);
+        if (i == c->n && !c->final) {
+            return R_STOP;
         }
-        if (c->t[i] == ']') {
+        if (!(how & LIST_STRICT) && i < c->n && c->t[i] == ']') {
             *end = i + 1;
             return R_DONE;
         }
-        size_t oend;
-        int r = object_call(c, i, name_keys, args_keys, &oend);
-        if (r == R_STOP || r == R_BROKEN) {
+        size_t call_end;
+        int r = item(c, i, arg, &call_end);
+        if (r == R_NOT && !first) {
+            c->pos = i;
+            return R_BROKEN;
+        }
+        if (r != R_DONE) {
             return r;
         }
-        if (r == R_NOT) {
-            break;
+        i = ws_at(c, call_end);
+        if (i == c->n && !c->final) {
+            return R_STOP;
         }
-        i = oend + tc_json_ws(c->t + oend, c->n - oend);
-        if (i >= c->n) {
-            if (!c->final) {
-                return R_STOP;
-            }
-            break;
-        }
-        if (c->t[i] == ',') {
+        if (i < c->n && c->t[i] == ',') {
             i++;
-        } else if (c->t[i] != ']') {
-            break;
+            continue;
         }
+        if ((i < c->n && c->t[i] == ']') || (i == c->n && (how & LIST_CUT_CLOSE))) {
+            *end = i < c->n ? i + 1 : i;
+            return R_DONE;
+        }
+        c->pos = how & LIST_STRICT ? call_end : i;
+        return R_BROKEN;
     }
-    if (c->m->n_calls == before) {
-        return R_NOT;
-    }
-    c->pos = i;
-    return R_BROKEN;
+}
+
+/* The names under which a JSON call object holds its tool's name and its arguments. */
+typedef struct json_keys {
+    const char *const *name;
+    const char *const *args;
+} json_keys;
+
+static int json_item(pctx *c, size_t at, const void *keys, size_t *end) {
+    const json_keys *k = keys;
+    return object_call(c, at, k->name, k->args, end);
+}
+
+/* Reads a JSON array of object calls at `at`. */
+static int array_calls(pctx *c, size_t at, const char *const *name_keys, const char *const *args_keys, size_t *end) {
+    json_keys keys = { name_keys, args_keys };
+    return call_list(c, at, json_item, &keys, 0, end);
 }
 
 /* Ends a format parser after a call reader's outcome `r` for a call whose marker began at `start`: true when the
@@ -583,15 +629,37 @@ static void parse_hermes(pctx *c) {
 typedef struct xml_syntax {
     const char *key_open, *key_close, *value_open, *value_close, *close;
     bool trim_newlines; /* one leading and one trailing newline are not part of the value */
-    bool typed;         /* the key is followed by ` string="true">` (a string value) or ` string="false">` (JSON) */
+    bool typed;         /* the attribute, not the offered tools' schema, types the value (DSML) */
+    /* when set, the key is followed by one of these (NULL-terminated): attrs[0] makes the value a string, the others
+     * leave it to xml_param (DSML: ` string="true">` or ` string="false">`; Kimi K3: ` type="string"<|sep|>`, ...,
+     * where the schema, when the tools are given, types the others as llama.cpp's reader does) */
+    const char *const *attrs;
 } xml_syntax;
 
-static const xml_syntax QWEN3_XML = { "<parameter=", ">", "", "</parameter>", "</function>", true, false };
+static const xml_syntax QWEN3_XML = { "<parameter=", ">", "", "</parameter>", "</function>", true, false, NULL };
 static const xml_syntax GLM_XML = { "<arg_key>",    "</arg_key>", "<arg_value>", "</arg_value>",
-                                    "</tool_call>", false,        false };
-static const xml_syntax MINIMAX_XML = { "<parameter name=\"", "\">", "", "</parameter>", "</invoke>", false, false };
-static const xml_syntax DSML_XML = { DSML "parameter name=\"", "\"",  "",  DSML_CLOSE "parameter>",
-                                     DSML_CLOSE "invoke>",     false, true };
+                                    "</tool_call>", false,        false,         NULL };
+static const xml_syntax MINIMAX_XML = {
+    "<parameter name=\"", "\">", "", "</parameter>", "</invoke>", false, false, NULL
+};
+static const xml_syntax MINICPM5_XML = { "<param name=\"", "\">", "", "</param>", "</function>", false, false, NULL };
+static const char *const DSML_ATTRS[] = { " string=\"true\">", " string=\"false\">", NULL };
+static const xml_syntax DSML_XML = { DSML "parameter name=\"", "\"",  "",   DSML_CLOSE "parameter>",
+                                     DSML_CLOSE "invoke>",     false, true, DSML_ATTRS };
+/* Kimi K3: <|open|>argument key="k" type="string"<|sep|>v<|close|>argument<|sep|> ... <|close|>call<|sep|>; the type
+ * the model writes stands in for the tool's schema that llama.cpp reads the value by */
+#define K3_SEP "<|sep|>"
+static const char *const K3_ATTRS[] = { " type=\"string\"" K3_SEP,
+                                        K3_SEP,
+                                        " type=\"number\"" K3_SEP,
+                                        " type=\"integer\"" K3_SEP,
+                                        " type=\"boolean\"" K3_SEP,
+                                        " type=\"null\"" K3_SEP,
+                                        " type=\"object\"" K3_SEP,
+                                        " type=\"array\"" K3_SEP,
+                                        NULL };
+static const xml_syntax K3_XML = { "<|open|>argument key=\"", "\"",  "",    "<|close|>argument" K3_SEP,
+                                   "<|close|>call" K3_SEP,    false, false, K3_ATTRS };
 
 /* The JSON types (TC_T_*) the offered tools' schema gives parameter (key, key_n) of `call`: 0 when no tools were
  * given, or the tool or its property is not among them. */
@@ -700,14 +768,16 @@ static int xml_args(pctx *c, tc_call *call, const xml_syntax *sx) {
             size_t key = c->pos;
             c->pos = kend + strlen(sx->key_close);
             r = 1;
-            if (sx->typed) {
-                static const char *const attr[] = { " string=\"true\">", " string=\"false\">" };
-                r = starts(c, c->pos, attr[0]);
-                string = r > 0;
-                if (r == 0) {
-                    r = starts(c, c->pos, attr[1]);
+            if (sx->attrs) {
+                r = 0;
+                for (size_t k = 0; sx->attrs[k] && r <= 0; k++) {
+                    int a = starts(c, c->pos, sx->attrs[k]);
+                    if (a > 0) {
+                        string = k == 0;
+                        c->pos += strlen(sx->attrs[k]);
+                    }
+                    r = a > 0 ? 1 : (r < 0 || a < 0 ? -1 : 0);
                 }
-                c->pos += r > 0 ? strlen(attr[string ? 0 : 1]) : 0;
             }
             if (r > 0 && sx->value_open[0]) {
                 r = expect(c, sx->value_open);
@@ -841,6 +911,24 @@ static bool section_end(pctx *c, const char *end) {
     return r > 0 && skip_ws(c);
 }
 
+/* Sections `open` [call, ...] `close` (Apriel, Nemotron Nano v2, LFM2, Apertus), their lists read by call_list. */
+static void list_sections(pctx *c, const char *open, const char *close, list_item item, const void *arg, unsigned how) {
+    for (;;) {
+        if (scan_until(c, &open, 1, false) < 0) {
+            return;
+        }
+        size_t start = c->pos, end;
+        c->pos += strlen(open);
+        if (!skip_ws(c) || !after_call(c, call_list(c, c->pos, item, arg, how, &end), start)) {
+            return;
+        }
+        c->pos = end;
+        if (!section_end(c, close)) {
+            return;
+        }
+    }
+}
+
 /* ---- <invoke name="f"> families: MiniMax M2, DeepSeek V3.2 / V4 (DSML) ---- */
 
 /* Reads `open`f">` params and the close of `sx` at c->pos (open: `<invoke name="` or DSML's). */
@@ -850,14 +938,9 @@ static int xml_invoke(pctx *c, const char *open, const xml_syntax *sx) {
         return r < 0 ? R_STOP : R_NOT;
     }
     size_t q;
-    int f = find_within(c, c->pos, "\">", NAME_MAX_LEN, &q);
-    if (f <= 0 || q == c->pos) {
-        return f < 0 ? R_STOP : R_NOT;
-    }
-    for (size_t i = c->pos; i < q; i++) {
-        if (!name_char(c->t[i])) {
-            return R_NOT;
-        }
+    r = name_before(c, "\">", &q);
+    if (r <= 0) {
+        return r < 0 ? R_STOP : R_NOT;
     }
     tc_call *call = call_with(c, c->t + c->pos, q - c->pos, "{", 1);
     if (!call) {
@@ -903,6 +986,68 @@ static void parse_minimax(pctx *c) {
     }
 }
 
+/* MiniCPM5: <think>..</think>, text, then <function name="f">\n<param name="k">v</param>\n</function> one after
+ * another. As llama.cpp's MiniCPM5 reader: the white space after <think> and after </think> is no part of the reasoning
+ * or the text, also when the prompt opened the block (or, thinking off, closed it). (llama.cpp also takes a string
+ * value out of <![CDATA[..]]>; llamac keeps such a value as written.) */
+static void parse_minicpm5(pctx *c) {
+    static const char *const calls[] = { "<function name=\"" }, *const think_end[] = { "</think>" };
+    const char *lead = c->p->lead ? c->p->lead : "";
+    size_t lw = 0;
+    while (lead[lw] && is_space(lead[lw])) {
+        lw++;
+    }
+    bool thinking = c->p->reasoning != LLAMAC_REASONING_NONE, open = thinking && c->p->reasoning_open;
+    if (thinking && !open) {
+        int s = starts(c, c->pos, "<think>");
+        if (s < 0) {
+            return;
+        }
+        open = s > 0;
+        c->pos += s > 0 ? strlen("<think>") : 0;
+        lead = "";
+        lw = 0;
+    }
+    if (open || (!c->p->reasoning_open && c->p->lead)) {
+        /* the prompt's own text after the marker, past its white space, begins the reasoning (or the content) */
+        tc_buf_add(open ? &c->m->reasoning : &c->m->content, lead + lw, strlen(lead + lw), &c->m->oom);
+        if (!lead[lw] && !skip_ws(c)) {
+            return;
+        }
+    } else if (c->p->lead) {
+        tc_buf_add(&c->m->content, lead, strlen(lead), &c->m->oom);
+    }
+    if (open) {
+        if (scan_until(c, think_end, 1, true) < 0) {
+            return; /* final: unclosed thinking is all reasoning */
+        }
+        c->pos += strlen(think_end[0]);
+        if (!skip_ws(c)) {
+            return;
+        }
+    }
+    if (!c->p->parse_tool_calls || scan_until(c, calls, 1, false) < 0) {
+        if (!c->p->parse_tool_calls) {
+            rest_content(c, c->pos);
+        }
+        return;
+    }
+    for (bool first = true;; first = false) {
+        size_t call_start = c->pos;
+        int r = xml_invoke(c, calls[0], &MINICPM5_XML);
+        if (r == R_NOT && !first) {
+            c->pos = call_start;
+            break;
+        }
+        if (!after_call(c, r, call_start)) {
+            return;
+        }
+    }
+    if (skip_ws(c)) {
+        rest_content(c, c->pos);
+    }
+}
+
 /* DeepSeek V3.2 / V4: <｜DSML｜function_calls> (V4: tool_calls) <｜DSML｜invoke name="f"> <｜DSML｜parameter name="k"
  * string="true">v</｜DSML｜parameter> </｜DSML｜invoke> </｜DSML｜function_calls>; a call may end the thinking. */
 static void parse_dsml(pctx *c) {
@@ -919,26 +1064,39 @@ static void parse_dsml(pctx *c) {
 /* ---- Apriel 1.5/1.6: <tool_calls>[{"name","arguments"}, ...]</tool_calls> ---- */
 
 static void parse_apriel(pctx *c) {
-    static const char *const markers[] = { "<tool_calls>" };
-    if (!think_block(c, "<think>", "</think>")) {
+    static const json_keys keys = { NAME_KEYS, ARGS_KEYS };
+    if (think_block(c, "<think>", "</think>")) {
+        list_sections(c, "<tool_calls>", "</tool_calls>", json_item, &keys, 0);
+    }
+}
+
+/* ---- Nemotron Nano v2: <TOOLCALL>[{"name","arguments"}, ...]</TOOLCALL>; a call may end the thinking ---- */
+
+static void parse_nemotron_v2(pctx *c) {
+    static const json_keys keys = { NAME_KEYS, ARGS_KEYS };
+    static const char *const calls[] = { "<TOOLCALL>" };
+    if (think_until_call(c, calls, 1)) {
+        list_sections(c, calls[0], "</TOOLCALL>", json_item, &keys, 0);
+    }
+}
+
+/* ---- GigaChat 3: text, then <|message_sep|>\n\nfunction call<|role_sep|>\n{"name","arguments"}: one call ---- */
+
+#define GIGACHAT_CALL "<|message_sep|>\n\nfunction call<|role_sep|>\n"
+
+static void parse_gigachat(pctx *c) {
+    static const char *const markers[] = { GIGACHAT_CALL };
+    if (scan_until(c, markers, 1, false) < 0) {
         return;
     }
-    for (;;) {
-        if (scan_until(c, markers, 1, false) < 0) {
-            return;
-        }
-        size_t start = c->pos, end;
-        c->pos += strlen(markers[0]);
-        if (!skip_ws(c)) {
-            return;
-        }
-        if (!after_call(c, array_calls(c, c->pos, NAME_KEYS, ARGS_KEYS, &end), start)) {
-            return;
-        }
-        c->pos = end;
-        if (!section_end(c, "</tool_calls>")) {
-            return;
-        }
+    size_t start = c->pos, end;
+    c->pos += strlen(GIGACHAT_CALL);
+    if (!skip_ws(c) || !after_call(c, object_call(c, c->pos, NAME_KEYS, ARGS_KEYS, &end), start)) {
+        return;
+    }
+    c->pos = end;
+    if (skip_ws(c)) {
+        rest_content(c, c->pos); /* what follows the one call is text (llama.cpp refuses such a reply) */
     }
 }
 
@@ -952,15 +1110,11 @@ static void parse_functionary_v3_1(pctx *c) {
         }
         size_t start = c->pos, gt, end;
         c->pos += strlen(markers[0]);
-        int f = find_within(c, c->pos, ">", NAME_MAX_LEN, &gt);
-        if (f < 0) {
+        int named = name_before(c, ">", &gt);
+        if (named < 0) {
             return;
         }
-        bool named = f > 0 && gt > c->pos;
-        for (size_t i = c->pos; named && i < gt; i++) {
-            named = name_char(c->t[i]);
-        }
-        if (!named) {
+        if (named == 0) {
             rest_content(c, start);
             return;
         }
@@ -1272,6 +1426,122 @@ static void parse_kimi(pctx *c) {
     rest_content(c, c->pos);
 }
 
+/* ---- Kimi K3: tagged sections <|open|>tag attrs<|sep|> ... <|close|>tag<|sep|> in one assistant message:
+ * [think] [response] [tools: call+] <|close|>message<|sep|><|end_of_msg|> ---- */
+
+#define K3_MSG "<|open|>message role=\"assistant\"" K3_SEP
+#define K3_MSG_END "<|close|>message" K3_SEP
+#define K3_EOM "<|end_of_msg|>"
+#define K3_THINK "<|open|>think" K3_SEP
+#define K3_THINK_END "<|close|>think" K3_SEP
+#define K3_RESP "<|open|>response" K3_SEP
+#define K3_RESP_END "<|close|>response" K3_SEP
+#define K3_TOOLS "<|open|>tools" K3_SEP
+#define K3_TOOLS_END "<|close|>tools" K3_SEP
+#define K3_CALL "<|open|>call tool=\""
+
+/* Consumes `s` when the text at c->pos starts with it. False: the text ends while it still could (stop). */
+static bool skip_marker(pctx *c, const char *s) {
+    int r = starts(c, c->pos, s);
+    if (r > 0) {
+        c->pos += strlen(s);
+    }
+    return r >= 0;
+}
+
+/* One call after K3_CALL: name" attributes<|sep|> (index="1"), then its arguments up to <|close|>call<|sep|>. */
+static int k3_call(pctx *c) {
+    size_t q, sep;
+    int f = name_before(c, "\"", &q);
+    if (f <= 0) {
+        return f < 0 ? R_STOP : R_NOT;
+    }
+    f = find_within(c, q + 1, K3_SEP, 64, &sep);
+    if (f <= 0) {
+        return f < 0 ? R_STOP : R_NOT;
+    }
+    tc_call *call = call_with(c, c->t + c->pos, q - c->pos, "{", 1);
+    if (!call) {
+        return R_STOP;
+    }
+    c->pos = sep + strlen(K3_SEP);
+    return xml_args(c, call, &K3_XML);
+}
+
+/* The tools section at c->pos (its marker there): calls, then <|close|>tools<|sep|>. False: parsing is over. */
+static bool k3_tools(pctx *c) {
+    size_t start = c->pos;
+    c->pos += strlen(K3_TOOLS);
+    for (bool first = true;; first = false) {
+        size_t call_start = c->pos;
+        int r = starts(c, c->pos, K3_CALL);
+        if (r < 0) {
+            return false;
+        }
+        if (r == 0) {
+            if (first) {
+                rest_content(c, start);
+                return false;
+            }
+            break;
+        }
+        c->pos += strlen(K3_CALL);
+        if (!after_call(c, k3_call(c), first ? start : call_start)) {
+            return false;
+        }
+    }
+    return section_end(c, K3_TOOLS_END);
+}
+
+/* Kimi K3, as llama.cpp's reader takes a reply (the prompt opened the message and its think section): reasoning up
+ * to the end of the think section or the start of the response; the response's text is the content (its markers
+ * are not); then, with tools, the tools section; the message's closing markers are dropped. With reasoning off the
+ * reply is content up to the tools section. */
+static void parse_kimi_k3(pctx *c) {
+    if (!skip_marker(c, K3_MSG)) {
+        return;
+    }
+    if (c->p->reasoning != LLAMAC_REASONING_NONE) {
+        bool open = c->p->reasoning_open;
+        if (!open) {
+            int r = starts(c, c->pos, K3_THINK);
+            if (r < 0) {
+                return;
+            }
+            open = r > 0;
+            c->pos += r > 0 ? strlen(K3_THINK) : 0;
+        } else if (c->p->lead) {
+            tc_buf_add(&c->m->reasoning, c->p->lead, strlen(c->p->lead), &c->m->oom);
+        }
+        static const char *const ends[] = { K3_THINK_END, K3_RESP };
+        int w = open ? scan_until(c, ends, 2, true) : 1;
+        if (w < 0) {
+            return; /* final: unclosed thinking is all reasoning */
+        }
+        c->pos += w == 0 ? strlen(K3_THINK_END) : 0;
+    }
+    if (!skip_marker(c, K3_RESP)) {
+        return;
+    }
+    static const char *const ends[] = { K3_RESP_END, K3_MSG_END, K3_TOOLS };
+    int w = scan_until(c, ends, c->p->parse_tool_calls ? 3 : 2, false);
+    if (w < 0) {
+        return;
+    }
+    if (w == 0) {
+        c->pos += strlen(K3_RESP_END);
+    }
+    if (c->p->parse_tool_calls) {
+        int r = starts(c, c->pos, K3_TOOLS);
+        if (r < 0 || (r > 0 && !k3_tools(c))) {
+            return;
+        }
+    }
+    if (skip_marker(c, K3_MSG_END) && skip_marker(c, K3_EOM)) {
+        rest_content(c, c->pos);
+    }
+}
+
 /* ---- Functionary v3.2: name\n{...}>>>name\n{...}, "all\n" for text ---- */
 
 static void parse_functionary(pctx *c) {
@@ -1511,10 +1781,6 @@ enum { V_OK, V_MORE, V_BAD };
 /* V_MORE when the text may still go on, else V_BAD: what a reader answers when the text ends too soon. */
 static int v_ended(const pctx *c) {
     return c->final ? V_BAD : V_MORE;
-}
-
-static size_t ws_at(const pctx *c, size_t at) {
-    return at + tc_json_ws(c->t + at, c->n - at);
 }
 
 /* A JSON number at `at` (Python's are the same), copied. */
@@ -1878,6 +2144,27 @@ static int native_args(pctx *c, tc_call *call, bool gemma) {
     return r == V_OK ? R_DONE : R_BROKEN;
 }
 
+/* A call in a native notation at `name`: the tool's name, then its arguments as native_args reads them (Gemma 4's
+ * {key:value,...}, LFM2's (key=value, ...)). */
+static int native_call(pctx *c, size_t name, bool gemma) {
+    size_t i = name;
+    while (i < c->n && i - name <= NAME_MAX_LEN && name_char(c->t[i])) {
+        i++;
+    }
+    if (i == c->n) {
+        return c->final || i - name > NAME_MAX_LEN ? R_NOT : R_STOP;
+    }
+    if (i == name || i - name > NAME_MAX_LEN || c->t[i] != (gemma ? '{' : '(')) {
+        return R_NOT;
+    }
+    tc_call *call = call_with(c, c->t + name, i - name, "{", 1);
+    if (!call) {
+        return R_STOP;
+    }
+    c->pos = gemma ? i : i + 1;
+    return native_args(c, call, gemma);
+}
+
 /* ---- Gemma 4: <|tool_call>call:f{key:<|"|>text<|"|>,n:2}<tool_call|>, calls one after another ---- */
 
 #define G4_CALL "<|tool_call>"
@@ -1889,22 +2176,7 @@ static int gemma4_call(pctx *c) {
     if (r <= 0) {
         return r < 0 ? R_STOP : R_NOT;
     }
-    size_t name = c->pos + strlen("call:"), i = name;
-    while (i < c->n && i - name <= NAME_MAX_LEN && name_char(c->t[i])) {
-        i++;
-    }
-    if (i == c->n) {
-        return c->final || i - name > NAME_MAX_LEN ? R_NOT : R_STOP;
-    }
-    if (i == name || i - name > NAME_MAX_LEN || c->t[i] != '{') {
-        return R_NOT;
-    }
-    tc_call *call = call_with(c, c->t + name, i - name, "{", 1);
-    if (!call) {
-        return R_STOP;
-    }
-    c->pos = i;
-    r = native_args(c, call, true);
+    r = native_call(c, c->pos + strlen("call:"), true);
     if (r != R_DONE) {
         return r;
     }
@@ -1963,70 +2235,17 @@ static void parse_gemma4(pctx *c) {
 #define LFM2_CALL "<|tool_call_start|>"
 #define LFM2_CALL_END "<|tool_call_end|>"
 
-/* One call at c->pos: <name>(arguments). */
-static int lfm2_call(pctx *c) {
-    size_t name = c->pos, i = name;
-    while (i < c->n && i - name <= NAME_MAX_LEN && name_char(c->t[i])) {
-        i++;
-    }
-    if (i == c->n) {
-        return c->final || i - name > NAME_MAX_LEN ? R_NOT : R_STOP;
-    }
-    if (i == name || i - name > NAME_MAX_LEN || c->t[i] != '(') {
-        return R_NOT;
-    }
-    tc_call *call = call_with(c, c->t + name, i - name, "{", 1);
-    if (!call) {
-        return R_STOP;
-    }
-    c->pos = i + 1;
-    return native_args(c, call, false);
+/* One call of the list at `at`: <name>(arguments). */
+static int lfm2_call(pctx *c, size_t at, const void *unused, size_t *end) {
+    (void)unused;
+    int r = native_call(c, at, false);
+    *end = c->pos;
+    return r;
 }
 
 static void parse_lfm2(pctx *c) {
-    static const char *const markers[] = { LFM2_CALL };
-    if (!think_block(c, "<think>", "</think>")) {
-        return;
-    }
-    for (;;) {
-        if (scan_until(c, markers, 1, false) < 0) {
-            return;
-        }
-        size_t start = c->pos;
-        c->pos += strlen(LFM2_CALL);
-        int r = expect(c, "[");
-        if (r <= 0) {
-            if (r == 0) {
-                rest_content(c, start);
-            }
-            return;
-        }
-        for (bool first = true;; first = false) {
-            size_t call_start = c->pos = ws_at(c, c->pos);
-            if (c->pos == c->n && !c->final) {
-                return;
-            }
-            if (!after_call(c, lfm2_call(c), first ? start : call_start)) {
-                return;
-            }
-            r = expect(c, ",");
-            if (r < 0) {
-                return;
-            }
-            if (r == 0) {
-                break;
-            }
-        }
-        r = expect(c, "]");
-        if (r <= 0) {
-            if (r == 0) {
-                rest_content(c, c->pos);
-            }
-            return;
-        }
-        if (!section_end(c, LFM2_CALL_END)) {
-            return;
-        }
+    if (think_block(c, "<think>", "</think>")) {
+        list_sections(c, LFM2_CALL, LFM2_CALL_END, lfm2_call, NULL, LIST_STRICT);
     }
 }
 
@@ -2035,8 +2254,9 @@ static void parse_lfm2(pctx *c) {
 #define APERTUS_CALLS "<|tools_prefix|>"
 #define APERTUS_CALLS_END "<|tools_suffix|>"
 
-/* One call at `at`: an object whose one member is named after the tool and holds the arguments. */
-static int keyed_call(pctx *c, size_t at, size_t *end) {
+/* One call of the list at `at`: an object whose one member is named after the tool and holds the arguments. */
+static int keyed_call(pctx *c, size_t at, const void *unused, size_t *end) {
+    (void)unused;
     if (at >= c->n) {
         return c->final ? R_NOT : R_STOP;
     }
@@ -2084,55 +2304,21 @@ static int keyed_call(pctx *c, size_t at, size_t *end) {
 }
 
 static void parse_apertus(pctx *c) {
-    static const char *const markers[] = { APERTUS_CALLS };
-    if (!think_block(c, "<think>", "</think>")) {
-        return;
-    }
-    for (;;) {
-        if (scan_until(c, markers, 1, false) < 0) {
-            return;
-        }
-        size_t start = c->pos;
-        c->pos += strlen(APERTUS_CALLS);
-        int r = expect(c, "[");
-        if (r <= 0) {
-            if (r == 0) {
-                rest_content(c, start);
-            }
-            return;
-        }
-        for (bool first = true;; first = false) {
-            size_t call_start = c->pos = ws_at(c, c->pos), end;
-            if (c->pos == c->n && !c->final) {
-                return;
-            }
-            if (!after_call(c, keyed_call(c, c->pos, &end), first ? start : call_start)) {
-                return;
-            }
-            c->pos = end;
-            r = expect(c, ",");
-            if (r < 0) {
-                return;
-            }
-            if (r == 0) {
-                break;
-            }
-        }
-        r = expect_close(c, "]");
-        if (r <= 0) {
-            if (r == 0) {
-                rest_content(c, c->pos);
-            }
-            return;
-        }
-        if (!section_end(c, APERTUS_CALLS_END)) {
-            return;
-        }
+    if (think_block(c, "<think>", "</think>")) {
+        list_sections(c, APERTUS_CALLS, APERTUS_CALLS_END, keyed_call, NULL, LIST_STRICT | LIST_CUT_CLOSE);
     }
 }
 
 static void parse_plain(pctx *c) {
     static const char *const kimi_calls[] = { KIMI_SECTION, KIMI_CALL };
+    if (c->p->format == LLAMAC_TOOL_FORMAT_KIMI_K3) {
+        parse_kimi_k3(c); /* its sections are read with or without tools */
+        return;
+    }
+    if (c->p->format == LLAMAC_TOOL_FORMAT_MINICPM5) {
+        parse_minicpm5(c); /* so is the white space around its thinking */
+        return;
+    }
     if (c->p->format == LLAMAC_TOOL_FORMAT_KIMI_K2) {
         /* Kimi K2's call markers end its thinking even without tools */
         if (think_until_call(c, kimi_calls, 2)) {
@@ -2158,7 +2344,8 @@ static void drop_blank_reasoning(tc_msg *m) {
 
 static void parse_format(pctx *c) {
     const llamac_tool_parse_params *p = c->p;
-    if (p->lead && (!p->reasoning_open || p->reasoning == LLAMAC_REASONING_NONE)) {
+    if (p->lead && (!p->reasoning_open || p->reasoning == LLAMAC_REASONING_NONE) &&
+        p->format != LLAMAC_TOOL_FORMAT_MINICPM5) { /* (MiniCPM5's reader places it itself) */
         tc_buf_add(&c->m->content, p->lead, strlen(p->lead), &c->m->oom);
     }
     if (!p->parse_tool_calls) {
@@ -2187,6 +2374,10 @@ static void parse_format(pctx *c) {
     case LLAMAC_TOOL_FORMAT_GEMMA4: parse_gemma4(c); break;
     case LLAMAC_TOOL_FORMAT_LFM2: parse_lfm2(c); break;
     case LLAMAC_TOOL_FORMAT_APERTUS: parse_apertus(c); break;
+    case LLAMAC_TOOL_FORMAT_KIMI_K3: parse_kimi_k3(c); break;
+    case LLAMAC_TOOL_FORMAT_NEMOTRON_V2: parse_nemotron_v2(c); break;
+    case LLAMAC_TOOL_FORMAT_GIGACHAT3: parse_gigachat(c); break;
+    case LLAMAC_TOOL_FORMAT_MINICPM5: parse_minicpm5(c); break;
     case LLAMAC_TOOL_FORMAT_GENERIC:
     default: parse_generic(c); break;
     }

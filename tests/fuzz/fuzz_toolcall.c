@@ -168,8 +168,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     llamac_tool_parse_params p = llamac_tool_parse_params_default();
     unsigned format = data[0] & 0x0F;
     unsigned high = (unsigned)(data[0] >> 6);
-    p.format = (llamac_tool_format)(format == 15 ? 15u + high : format == 14 && high >= 1 ? 18u + high : format);
-    if (p.format > LLAMAC_TOOL_FORMAT_APERTUS) {
+    p.format = (llamac_tool_format)(format == 15                ? 15u + high
+                                    : format == 14 && high >= 1 ? 18u + high
+                                    : format == 13 && high >= 2 ? 20u + high
+                                    : format == 12 && high >= 2 ? 22u + high
+                                                                : format);
+    if (p.format > LLAMAC_TOOL_FORMAT_MINICPM5) {
         p.format = LLAMAC_TOOL_FORMAT_HERMES;
     }
     p.reasoning = (data[0] & 0x10) ? LLAMAC_REASONING_NONE : LLAMAC_REASONING_DEEPSEEK;

@@ -489,6 +489,116 @@ static const example EXAMPLES[] = {
       "<|tools_prefix|>[{\"name\" 1}]<|tools_suffix|>",
       "",
       { { 0 } } },
+    /* Kimi K3 (the prompt opened the message and its think section: reasoning 2) */
+    { "kimi-k3 thinking, response, parallel calls",
+      LLAMAC_TOOL_FORMAT_KIMI_K3,
+      2,
+      "Both.<|close|>think<|sep|><|open|>response<|sep|>Checking.<|close|>response<|sep|><|open|>tools<|sep|>"
+      "<|open|>call tool=\"get_weather\" index=\"1\"<|sep|><|open|>argument key=\"city\" type=\"string\"<|sep|>Paris, "
+      "\"FR\"<|close|>argument<|sep|><|open|>argument key=\"days\" type=\"number\"<|sep|>2<|close|>argument<|sep|>"
+      "<|open|>argument key=\"zip\" type=\"string\"<|sep|>75001<|close|>argument<|sep|><|open|>argument "
+      "key=\"opts\" type=\"object\"<|sep|>{\"hours\":[6,12]}<|close|>argument<|sep|><|close|>call<|sep|>"
+      "<|open|>call tool=\"get_time\" index=\"2\"<|sep|><|close|>call<|sep|><|close|>tools<|sep|>"
+      "<|close|>message<|sep|><|end_of_msg|>",
+      "Checking.",
+      "Both.",
+      { { "get_weather",
+          "{\"city\": \"Paris, \\\"FR\\\"\", \"days\": 2, \"zip\": \"75001\", \"opts\": {\"hours\":[6,12]}}" },
+        { "get_time", "{}" } } },
+    { "kimi-k3 answer, message closed",
+      LLAMAC_TOOL_FORMAT_KIMI_K3,
+      2,
+      "Easy.<|close|>think<|sep|><|open|>response<|sep|>It is <b>sunny</b>.<|close|>response<|sep|>"
+      "<|close|>message<|sep|><|end_of_msg|>",
+      "It is <b>sunny</b>.",
+      "Easy.",
+      { { 0 } } },
+    { "kimi-k3 thinking that runs into the response, untyped argument",
+      LLAMAC_TOOL_FORMAT_KIMI_K3,
+      2,
+      "Hm.<|open|>response<|sep|><|open|>tools<|sep|><|open|>call tool=\"get_weather\" index=\"1\"<|sep|>"
+      "<|open|>argument key=\"days\"<|sep|>3<|close|>argument<|sep|><|close|>call<|sep|><|close|>tools<|sep|>",
+      "",
+      "Hm.",
+      { { "get_weather", "{\"days\": 3}" } } },
+    { "kimi-k3 cut inside a value",
+      LLAMAC_TOOL_FORMAT_KIMI_K3,
+      2,
+      "<|close|>think<|sep|><|open|>tools<|sep|><|open|>call tool=\"get_weather\" index=\"1\"<|sep|>"
+      "<|open|>argument key=\"city\" type=\"string\"<|sep|>Par",
+      "",
+      "",
+      { { "get_weather", "{\"city\": \"Par\"}" } } },
+    { "kimi-k3 not a call",
+      LLAMAC_TOOL_FORMAT_KIMI_K3,
+      2,
+      "<|close|>think<|sep|><|open|>response<|sep|>Done.<|close|>response<|sep|><|open|>tools<|sep|>oops",
+      "Done.<|open|>tools<|sep|>oops",
+      "",
+      { { 0 } } },
+    { "kimi-k3 reasoning off: sections stay",
+      LLAMAC_TOOL_FORMAT_KIMI_K3,
+      1,
+      "Hm.<|close|>think<|sep|><|open|>response<|sep|>Hi.<|close|>response<|sep|>",
+      "Hm.<|close|>think<|sep|><|open|>response<|sep|>Hi.",
+      "",
+      { { 0 } } },
+    /* Nemotron Nano v2 (the prompt opened the thinking block: reasoning 2) */
+    { "nemotron-v2 thinking, text, parallel calls",
+      LLAMAC_TOOL_FORMAT_NEMOTRON_V2,
+      2,
+      "Both.</think>Checking.\n<TOOLCALL>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}, "
+      "{\"name\": \"get_time\", \"arguments\": {}}]</TOOLCALL>",
+      "Checking.\n",
+      "Both.",
+      { { "get_weather", "{\"city\": \"Paris\"}" }, { "get_time", "{}" } } },
+    { "nemotron-v2 call that ends the thinking",
+      LLAMAC_TOOL_FORMAT_NEMOTRON_V2,
+      2,
+      "I need the forecast.\n<TOOLCALL>[{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Par",
+      "",
+      "I need the forecast.\n",
+      { { "get_weather", "{\"city\": \"Par\"}" } } },
+    { "nemotron-v2 not a call",
+      LLAMAC_TOOL_FORMAT_NEMOTRON_V2,
+      0,
+      "Sure.<TOOLCALL>[oops]</TOOLCALL>",
+      "Sure.<TOOLCALL>[oops]</TOOLCALL>",
+      "",
+      { { 0 } } },
+    /* GigaChat 3 */
+    { "gigachat3 text, call",
+      LLAMAC_TOOL_FORMAT_GIGACHAT3,
+      0,
+      "Checking.<|message_sep|>\n\nfunction call<|role_sep|>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": "
+      "\"Paris\", \"days\": 2}}",
+      "Checking.",
+      "",
+      { { "get_weather", "{\"city\": \"Paris\", \"days\": 2}" } } },
+    { "gigachat3 one call only",
+      LLAMAC_TOOL_FORMAT_GIGACHAT3,
+      0,
+      "<|message_sep|>\n\nfunction call<|role_sep|>\n{\"name\": \"get_time\", \"arguments\": {}}<|message_sep|>\n\n"
+      "function call<|role_sep|>\n{\"name\": \"get_time\", \"arguments\": {}}",
+      "<|message_sep|>\n\nfunction call<|role_sep|>\n{\"name\": \"get_time\", \"arguments\": {}}",
+      "",
+      { { "get_time", "{}" } } },
+    /* MiniCPM5 (reasoning 2: the prompt opened the thinking block with "<think>\n") */
+    { "minicpm5 thinking, text, parallel calls",
+      LLAMAC_TOOL_FORMAT_MINICPM5,
+      2,
+      "\nBoth.\n</think>\n\nChecking.\n<function name=\"get_weather\">\n<param name=\"city\">Paris</param>\n"
+      "<param name=\"days\">2</param>\n</function>\n<function name=\"get_time\">\n</function>",
+      "Checking.\n",
+      "Both.\n",
+      { { "get_weather", "{\"city\": \"Paris\", \"days\": 2}" }, { "get_time", "{}" } } },
+    { "minicpm5 text after the calls",
+      LLAMAC_TOOL_FORMAT_MINICPM5,
+      0,
+      "<think>hm</think><function name=\"get_time\"><param name=\"tz\">UTC</param></function> Done.",
+      "Done.",
+      "hm",
+      { { "get_time", "{\"tz\": \"UTC\"}" } } },
     /* LFM2 */
     { "lfm2 thinking, text, parallel calls",
       LLAMAC_TOOL_FORMAT_LFM2,
@@ -815,6 +925,11 @@ static void test_detect(void) {
         { "LFM2.5-8B-A1B.jinja", LLAMAC_TOOL_FORMAT_LFM2 },
         { "LFM2.5-Instruct.jinja", LLAMAC_TOOL_FORMAT_LFM2 },
         { "Apertus-8B-Instruct.jinja", LLAMAC_TOOL_FORMAT_APERTUS },
+        { "Kimi-K3.jinja", LLAMAC_TOOL_FORMAT_KIMI_K3 },
+        { "NVIDIA-Nemotron-Nano-v2.jinja", LLAMAC_TOOL_FORMAT_NEMOTRON_V2 },
+        { "GigaChat3-10B-A1.8B.jinja", LLAMAC_TOOL_FORMAT_GIGACHAT3 },
+        { "openbmb-MiniCPM5-1B.jinja", LLAMAC_TOOL_FORMAT_MINICPM5 },
+        { "GigaChat3.1-10B-A1.8B.jinja", LLAMAC_TOOL_FORMAT_GENERIC }, /* <|function_call|>: not GigaChat 3's reader */
     };
     const char *src = getenv("LLAMAC_LLAMA_SOURCE");
     if (!src || !src[0]) {
@@ -1141,7 +1256,7 @@ static void test_grammars(void) {
     if (!model) {
         return;
     }
-    for (int f = LLAMAC_TOOL_FORMAT_GENERIC; f <= LLAMAC_TOOL_FORMAT_APERTUS; f++) {
+    for (int f = LLAMAC_TOOL_FORMAT_GENERIC; f <= LLAMAC_TOOL_FORMAT_MINICPM5; f++) {
         for (int choice = LLAMAC_TOOL_CHOICE_AUTO; choice <= LLAMAC_TOOL_CHOICE_NAMED; choice++) {
             for (int parallel = 0; parallel < 2; parallel++) {
                 llamac_tool_grammar *g = NULL;
