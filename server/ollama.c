@@ -541,6 +541,11 @@ static const struct sampling_names option_names = {
     .presence_penalty = "presence_penalty",
     .frequency_penalty = "frequency_penalty",
     .stop = "stop",
+    .typical_p = "typical_p",
+    .repeat_last_n = "repeat_last_n",
+    .mirostat = "mirostat",
+    .mirostat_tau = "mirostat_tau",
+    .mirostat_eta = "mirostat_eta",
 };
 
 /* options (sampling; num_ctx is checked, the server's context stays), format, keep_alive, stream (default on). */

@@ -8,6 +8,7 @@
  */
 #include "request.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -419,6 +420,59 @@ void gen_request_free(struct gen_request *gr) {
     memset(gr, 0, sizeof *gr);
 }
 
+/* Field `name` of `obj` (NULL: the dialect has none), a number from `min` (above it when `above`) to `max`, onto
+ * *out; absent or null keeps *out. False after replying 400. */
+static bool sampling_float(struct request *rq, json_t *obj, const char *name, double min, bool above, double max,
+                           float *out) {
+    double d = *out;
+    if (!name || !field_num(rq, obj, name, min, max, &d)) {
+        return !name;
+    }
+    if (above && json_is_number(json_object_get(obj, name)) && !(d > min)) {
+        reply_error(rq, 400, name, "invalid_value", "'%s' is %g; it must be above %g and at most %g", name, d, min,
+                    max);
+        return false;
+    }
+    *out = (float)d;
+    return true;
+}
+
+/* The same for an integer field. */
+static bool sampling_int(struct request *rq, json_t *obj, const char *name, long long min, long long max,
+                         int32_t *out) {
+    long long v = *out;
+    if (!name || !field_int(rq, obj, name, min, max, &v)) {
+        return !name;
+    }
+    *out = (int32_t)v;
+    return true;
+}
+
+/* The sampler settings beyond the everyday ones (struct sampling_names), each checked as the library checks it. */
+static bool sampling_more(struct request *rq, json_t *obj, const struct sampling_names *n, llamac_sampling_params *sp) {
+    double base = sp->dry_base;
+    if (!sampling_float(rq, obj, n->typical_p, 0, true, 1, &sp->typical_p) ||
+        !sampling_float(rq, obj, n->xtc_probability, 0, false, 1, &sp->xtc_probability) ||
+        !sampling_float(rq, obj, n->xtc_threshold, 0, false, 1, &sp->xtc_threshold) ||
+        !sampling_float(rq, obj, n->top_n_sigma, -FLT_MAX, false, FLT_MAX, &sp->top_n_sigma) ||
+        !sampling_float(rq, obj, n->dynatemp_range, 0, false, FLT_MAX, &sp->dynatemp_range) ||
+        !sampling_float(rq, obj, n->dynatemp_exponent, 0, true, FLT_MAX, &sp->dynatemp_exponent) ||
+        !sampling_int(rq, obj, n->repeat_last_n, -1, INT32_MAX, &sp->penalty_last_n) ||
+        !sampling_float(rq, obj, n->dry_multiplier, 0, false, FLT_MAX, &sp->dry_multiplier) ||
+        (n->dry_base && !field_num(rq, obj, n->dry_base, -FLT_MAX, FLT_MAX, &base)) ||
+        !sampling_int(rq, obj, n->dry_allowed_length, 0, INT32_MAX, &sp->dry_allowed_length) ||
+        !sampling_int(rq, obj, n->dry_penalty_last_n, -1, INT32_MAX, &sp->dry_last_n) ||
+        !sampling_int(rq, obj, n->mirostat, 0, 2, &sp->mirostat) ||
+        !sampling_float(rq, obj, n->mirostat_tau, 0, true, FLT_MAX, &sp->mirostat_tau) ||
+        !sampling_float(rq, obj, n->mirostat_eta, 0, true, FLT_MAX, &sp->mirostat_eta)) {
+        return false;
+    }
+    if (base >= 1) { /* llama-server keeps the server's base for one below 1 */
+        sp->dry_base = (float)base;
+    }
+    return true;
+}
+
 bool gen_request_sampling(struct request *rq, struct gen_request *gr, json_t *obj, const struct sampling_names *n) {
     if (!json_is_object(obj)) {
         return true;
@@ -437,7 +491,8 @@ bool gen_request_sampling(struct request *rq, struct gen_request *gr, json_t *ob
         (n->repeat_penalty && !field_num(rq, obj, n->repeat_penalty, 0, 100, &repeat)) ||
         (n->presence_penalty && !field_num(rq, obj, n->presence_penalty, -2, 2, &presence)) ||
         (n->frequency_penalty && !field_num(rq, obj, n->frequency_penalty, -2, 2, &frequency)) ||
-        (n->stop && !gen_request_stop(rq, gr, json_object_get(obj, n->stop), n->stop))) {
+        (n->stop && !gen_request_stop(rq, gr, json_object_get(obj, n->stop), n->stop)) ||
+        !sampling_more(rq, obj, n, sp)) {
         return false;
     }
     if (n->max_tokens && json_is_integer(json_object_get(obj, n->max_tokens))) {

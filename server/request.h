@@ -166,6 +166,11 @@ struct sampling_names {
     long long max_tokens_min; /* the least value allowed; a negative value means no limit */
     const char *temperature, *top_p, *top_k, *min_p, *seed, *repeat_penalty, *presence_penalty, *frequency_penalty;
     const char *stop; /* see gen_request_stop */
+    /* llama-server's further sampler settings (ranges as the library takes them; dry_base below 1 keeps the
+     * server's, as llama-server does) */
+    const char *typical_p, *xtc_probability, *xtc_threshold, *top_n_sigma, *dynatemp_range, *dynatemp_exponent,
+        *repeat_last_n, *dry_multiplier, *dry_base, *dry_allowed_length, *dry_penalty_last_n, *mirostat, *mirostat_tau,
+        *mirostat_eta;
 };
 
 /* Reads the fields `names` names from `obj` (NULL or not an object: nothing) onto *gr. */
