@@ -630,22 +630,26 @@ typedef struct xml_syntax {
     const char *key_open, *key_close, *value_open, *value_close, *close;
     bool trim_newlines; /* one leading and one trailing newline are not part of the value */
     bool typed;         /* the attribute, not the offered tools' schema, types the value (DSML) */
+    bool cdata;         /* a value written <![CDATA[..]]> right before value_close is the string inside (MiniCPM5) */
     /* when set, the key is followed by one of these (NULL-terminated): attrs[0] makes the value a string, the others
      * leave it to xml_param (DSML: ` string="true">` or ` string="false">`; Kimi K3: ` type="string"<|sep|>`, ...,
      * where the schema, when the tools are given, types the others as llama.cpp's reader does) */
     const char *const *attrs;
 } xml_syntax;
 
-static const xml_syntax QWEN3_XML = { "<parameter=", ">", "", "</parameter>", "</function>", true, false, NULL };
-static const xml_syntax GLM_XML = { "<arg_key>",    "</arg_key>", "<arg_value>", "</arg_value>",
-                                    "</tool_call>", false,        false,         NULL };
+static const xml_syntax QWEN3_XML = { "<parameter=", ">", "", "</parameter>", "</function>", true, false, false, NULL };
+static const xml_syntax GLM_XML = { "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>", "</tool_call>", false,
+                                    false,       false,        NULL };
 static const xml_syntax MINIMAX_XML = {
-    "<parameter name=\"", "\">", "", "</parameter>", "</invoke>", false, false, NULL
+    "<parameter name=\"", "\">", "", "</parameter>", "</invoke>", false, false, false, NULL
 };
-static const xml_syntax MINICPM5_XML = { "<param name=\"", "\">", "", "</param>", "</function>", false, false, NULL };
+static const xml_syntax MINICPM5_XML = {
+    "<param name=\"", "\">", "", "</param>", "</function>", false, false, true, NULL
+};
 static const char *const DSML_ATTRS[] = { " string=\"true\">", " string=\"false\">", NULL };
-static const xml_syntax DSML_XML = { DSML "parameter name=\"", "\"",  "",   DSML_CLOSE "parameter>",
-                                     DSML_CLOSE "invoke>",     false, true, DSML_ATTRS };
+static const xml_syntax DSML_XML = {
+    DSML "parameter name=\"", "\"", "", DSML_CLOSE "parameter>", DSML_CLOSE "invoke>", false, true, false, DSML_ATTRS
+};
 /* Kimi K3: <|open|>argument key="k" type="string"<|sep|>v<|close|>argument<|sep|> ... <|close|>call<|sep|>; the type
  * the model writes stands in for the tool's schema that llama.cpp reads the value by */
 #define K3_SEP "<|sep|>"
@@ -658,8 +662,15 @@ static const char *const K3_ATTRS[] = { " type=\"string\"" K3_SEP,
                                         " type=\"object\"" K3_SEP,
                                         " type=\"array\"" K3_SEP,
                                         NULL };
-static const xml_syntax K3_XML = { "<|open|>argument key=\"", "\"",  "",    "<|close|>argument" K3_SEP,
-                                   "<|close|>call" K3_SEP,    false, false, K3_ATTRS };
+static const xml_syntax K3_XML = { "<|open|>argument key=\"",
+                                   "\"",
+                                   "",
+                                   "<|close|>argument" K3_SEP,
+                                   "<|close|>call" K3_SEP,
+                                   false,
+                                   false,
+                                   false,
+                                   K3_ATTRS };
 
 /* The JSON types (TC_T_*) the offered tools' schema gives parameter (key, key_n) of `call`: 0 when no tools were
  * given, or the tool or its property is not among them. */
@@ -742,6 +753,26 @@ static void xml_param(pctx *c, tc_call *call, const xml_syntax *sx, const char *
     free(vs);
 }
 
+/* A value at *vstart written <![CDATA[..]]> and closed by sx->value_close right after, as llama.cpp's MiniCPM5 reader
+ * takes it: the string inside, which may hold the closing tag. 1: it is one (*vstart, *vend: the string inside, or
+ * *vend SIZE_MAX when a final text ends inside it; *vskip: the "]]>" before the close); 0: read the value as written
+ * (no CDATA, or text between its end and the close); -1: stop, wait for more text. */
+static int cdata_value(const pctx *c, const xml_syntax *sx, size_t *vstart, size_t *vend, size_t *vskip) {
+    static const char open[] = "<![CDATA[", close[] = "]]>";
+    int r = starts(c, *vstart, open);
+    if (r <= 0) {
+        return r;
+    }
+    size_t inner = *vstart + strlen(open), e = find(c, inner, close);
+    r = e == SIZE_MAX ? (c->final ? 1 : -1) : starts(c, e + strlen(close), sx->value_close);
+    if (r > 0) {
+        *vstart = inner;
+        *vend = e;
+        *vskip = strlen(close);
+    }
+    return r;
+}
+
 /* Reads the arguments of `call` (opened as "{") at c->pos up to and including sx->close. */
 static int xml_args(pctx *c, tc_call *call, const xml_syntax *sx) {
     for (;;) {
@@ -762,7 +793,7 @@ static int xml_args(pctx *c, tc_call *call, const xml_syntax *sx) {
             }
             return R_DONE;
         }
-        size_t kend = find(c, c->pos, sx->key_close), vstart = SIZE_MAX, vend = SIZE_MAX;
+        size_t kend = find(c, c->pos, sx->key_close), vstart = SIZE_MAX, vend = SIZE_MAX, vskip = 0;
         bool string = false;
         if (kend != SIZE_MAX && kend > c->pos && kend - c->pos <= NAME_MAX_LEN) {
             size_t key = c->pos;
@@ -784,7 +815,12 @@ static int xml_args(pctx *c, tc_call *call, const xml_syntax *sx) {
             }
             if (r > 0) {
                 vstart = c->pos;
-                vend = find(c, vstart, sx->value_close);
+                r = sx->cdata ? cdata_value(c, sx, &vstart, &vend, &vskip) : 0;
+                string = string || r > 0;
+                if (r == 0) {
+                    vend = find(c, vstart, sx->value_close);
+                }
+                r = r < 0 ? -1 : 1;
             }
             c->pos = key;
             if (r < 0) {
@@ -809,7 +845,7 @@ static int xml_args(pctx *c, tc_call *call, const xml_syntax *sx) {
             return R_BROKEN;
         }
         xml_param(c, call, sx, c->t + c->pos, kend - c->pos, c->t + vstart, vend - vstart, string);
-        c->pos = vend + strlen(sx->value_close);
+        c->pos = vend + vskip + strlen(sx->value_close);
     }
 }
 
@@ -988,8 +1024,8 @@ static void parse_minimax(pctx *c) {
 
 /* MiniCPM5: <think>..</think>, text, then <function name="f">\n<param name="k">v</param>\n</function> one after
  * another. As llama.cpp's MiniCPM5 reader: the white space after <think> and after </think> is no part of the reasoning
- * or the text, also when the prompt opened the block (or, thinking off, closed it). (llama.cpp also takes a string
- * value out of <![CDATA[..]]>; llamac keeps such a value as written.) */
+ * or the text, also when the prompt opened the block (or, thinking off, closed it); a value <![CDATA[..]]> is the
+ * string inside (cdata_value). */
 static void parse_minicpm5(pctx *c) {
     static const char *const calls[] = { "<function name=\"" }, *const think_end[] = { "</think>" };
     const char *lead = c->p->lead ? c->p->lead : "";
@@ -1070,13 +1106,13 @@ static void parse_apriel(pctx *c) {
     }
 }
 
-/* ---- Nemotron Nano v2: <TOOLCALL>[{"name","arguments"}, ...]</TOOLCALL>; a call may end the thinking ---- */
+/* ---- Nemotron Nano v2: <TOOLCALL>[{"name","arguments"}, ...]</TOOLCALL>; only </think> ends the thinking (a call
+ * written inside it is reasoning, as llama.cpp reads it) ---- */
 
 static void parse_nemotron_v2(pctx *c) {
     static const json_keys keys = { NAME_KEYS, ARGS_KEYS };
-    static const char *const calls[] = { "<TOOLCALL>" };
-    if (think_until_call(c, calls, 1)) {
-        list_sections(c, calls[0], "</TOOLCALL>", json_item, &keys, 0);
+    if (think_block(c, "<think>", "</think>")) {
+        list_sections(c, "<TOOLCALL>", "</TOOLCALL>", json_item, &keys, 0);
     }
 }
 
@@ -1096,7 +1132,7 @@ static void parse_gigachat(pctx *c) {
     }
     c->pos = end;
     if (skip_ws(c)) {
-        rest_content(c, c->pos); /* what follows the one call is text (llama.cpp refuses such a reply) */
+        rest_content(c, c->pos); /* what follows the one call is text (llama.cpp drops it) */
     }
 }
 
