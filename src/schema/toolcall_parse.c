@@ -754,21 +754,27 @@ static void xml_param(pctx *c, tc_call *call, const xml_syntax *sx, const char *
 }
 
 /* A value at *vstart written <![CDATA[..]]> and closed by sx->value_close right after, as llama.cpp's MiniCPM5 reader
- * takes it: the string inside, which may hold the closing tag. 1: it is one (*vstart, *vend: the string inside, or
- * *vend SIZE_MAX when a final text ends inside it; *vskip: the "]]>" before the close); 0: read the value as written
- * (no CDATA, or text between its end and the close); -1: stop, wait for more text. */
-static int cdata_value(const pctx *c, const xml_syntax *sx, size_t *vstart, size_t *vend, size_t *vskip) {
+ * takes it: the string inside, which may hold the closing tag. 1: it is one (*vstart, *vend: the string inside;
+ * *vskip: the "]]>" before the close; or, when a final text ends inside it or before its close, *vend SIZE_MAX and
+ * *vcut the end of the string); 0: read the value as written (no CDATA, or text between its end and the close); -1:
+ * stop, wait for more text. */
+static int cdata_value(const pctx *c, const xml_syntax *sx, size_t *vstart, size_t *vend, size_t *vskip, size_t *vcut) {
     static const char open[] = "<![CDATA[", close[] = "]]>";
     int r = starts(c, *vstart, open);
     if (r <= 0) {
         return r;
     }
-    size_t inner = *vstart + strlen(open), e = find(c, inner, close);
-    r = e == SIZE_MAX ? (c->final ? 1 : -1) : starts(c, e + strlen(close), sx->value_close);
+    size_t inner = *vstart + strlen(open), e = find(c, inner, close), after = e + strlen(close);
+    r = e == SIZE_MAX ? (c->final ? 1 : -1) : starts(c, after, sx->value_close);
     if (r > 0) {
         *vstart = inner;
         *vend = e;
         *vskip = strlen(close);
+    } else if (r == 0 && c->final && c->n - after < strlen(sx->value_close) &&
+               memcmp(c->t + after, sx->value_close, c->n - after) == 0) {
+        *vstart = inner; /* the reply ends after "]]>", in its close */
+        *vcut = e;
+        r = 1;
     }
     return r;
 }
@@ -793,7 +799,7 @@ static int xml_args(pctx *c, tc_call *call, const xml_syntax *sx) {
             }
             return R_DONE;
         }
-        size_t kend = find(c, c->pos, sx->key_close), vstart = SIZE_MAX, vend = SIZE_MAX, vskip = 0;
+        size_t kend = find(c, c->pos, sx->key_close), vstart = SIZE_MAX, vend = SIZE_MAX, vskip = 0, vcut = c->n;
         bool string = false;
         if (kend != SIZE_MAX && kend > c->pos && kend - c->pos <= NAME_MAX_LEN) {
             size_t key = c->pos;
@@ -815,7 +821,7 @@ static int xml_args(pctx *c, tc_call *call, const xml_syntax *sx) {
             }
             if (r > 0) {
                 vstart = c->pos;
-                r = sx->cdata ? cdata_value(c, sx, &vstart, &vend, &vskip) : 0;
+                r = sx->cdata ? cdata_value(c, sx, &vstart, &vend, &vskip, &vcut) : 0;
                 string = string || r > 0;
                 if (r == 0) {
                     vend = find(c, vstart, sx->value_close);
@@ -829,7 +835,7 @@ static int xml_args(pctx *c, tc_call *call, const xml_syntax *sx) {
         }
         if (vend == SIZE_MAX && vstart != SIZE_MAX && c->final) {
             /* the reply ends inside the value (max_tokens): the value is what was written, as llama.cpp reads it */
-            xml_param(c, call, sx, c->t + c->pos, kend - c->pos, c->t + vstart, c->n - vstart, string);
+            xml_param(c, call, sx, c->t + c->pos, kend - c->pos, c->t + vstart, vcut - vstart, string);
             tc_buf_add(&call->args, "}", 1, &c->m->oom);
             c->pos = c->n;
             return R_DONE;
