@@ -58,6 +58,24 @@ static void set_parse(const struct server *s, const struct gen_request *gr, stru
     j->parse_tools = gr->tools || pp.reasoning != LLAMAC_REASONING_NONE;
 }
 
+/* A forced call (tool_choice required or named) where the prompt left the thinking block open: the grammar lets the
+ * model finish its thinking first, else the call would be written inside it and read as reasoning. On failure
+ * replies and returns false. */
+static bool forced_call_after_thinking(struct request *rq, struct gen_request *gr, const struct job *j) {
+    llamac_tool_grammar *g = gr->tool_grammar;
+    if (!g || !g->grammar || g->lazy || gr->er.sampling.grammar != g->grammar || !j->parse.reasoning_open ||
+        !j->parse.think_end) {
+        return true;
+    }
+    llamac_status st = llamac_tool_grammar_after_thinking(g, j->parse.think_end);
+    if (st != LLAMAC_OK) {
+        reply_error(rq, st == LLAMAC_E_NO_MEMORY ? 500 : 400, "tools", "invalid_value", "%s", llamac_last_error());
+        return false;
+    }
+    gr->er.sampling.grammar = g->grammar;
+    return true;
+}
+
 enum finish result_finish(const struct result *r) {
     switch (r->finish) {
     case LLAMAC_FINISH_LENGTH:
@@ -163,6 +181,9 @@ void generate(struct request *rq, struct gen_request *gr, const struct dialect *
     gr->dialect_data_free = NULL;
     if (gr->chat_prompt) {
         set_parse(s, gr, j);
+        if (!forced_call_after_thinking(rq, gr, j)) {
+            goto done;
+        }
     }
     if (gr->stream && j->parse_tools) {
         for (size_t i = 0; i < n_choices; i++) {

@@ -25,6 +25,12 @@
  * message's users check. */
 void tc_buf_add(llamac__dynbuf *b, const char *s, size_t n, bool *oom);
 
+/* Appends GBNF rules <prefix>-0 .. <prefix>-(n-1) for any text that does not contain `marker` (NUL-terminated
+ * UTF-8 of at most TC_EXCLUDE_MAX code points; "" matches any text); reference <prefix>-0. Returns false when the
+ * marker is not valid UTF-8 or too long (nothing appended). */
+#define TC_EXCLUDE_MAX 64
+bool tc_gbnf_excluding(llamac__dynbuf *g, const char *prefix, const char *marker);
+
 typedef struct tc_call {
     llamac__dynbuf name;
     llamac__dynbuf args;

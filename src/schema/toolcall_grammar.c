@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -794,6 +795,152 @@ static size_t triggers(llamac__dynbuf *pat, llamac_tool_format format, const cha
     case LLAMAC_TOOL_FORMAT_GENERIC: break;
     }
     return 0;
+}
+
+/* Decodes UTF-8 `s` into at most `cap` code points; the count, or -1 for invalid or too long text. */
+static long utf8_cps(const char *s, uint32_t *cps, size_t cap) {
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = 0;
+    while (*p) {
+        uint32_t c = *p;
+        int more = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2 : (c & 0xF8) == 0xF0 ? 3 : -1;
+        if (more < 0 || n == cap) {
+            return -1;
+        }
+        c &= more ? 0x3Fu >> more : 0x7Fu;
+        for (p++; more > 0; more--, p++) {
+            if ((*p & 0xC0) != 0x80) {
+                return -1;
+            }
+            c = c << 6 | (*p & 0x3Fu);
+        }
+        cps[n++] = c;
+    }
+    return (long)n;
+}
+
+/* Appends code point `c` as a GBNF escape (valid in a literal and in a character class). */
+static void gbnf_cp(llamac__dynbuf *g, uint32_t c) {
+    if (c < 0x100) {
+        llamac__dynbuf_addf(g, "\\x%02X", (unsigned)c);
+    } else if (c < 0x10000) {
+        llamac__dynbuf_addf(g, "\\u%04X", (unsigned)c);
+    } else {
+        llamac__dynbuf_addf(g, "\\U%08X", (unsigned)c);
+    }
+}
+
+/* The text seen is a marker's first k code points followed by c: how many of its first code points it ends with
+ * now (n when the marker is complete). */
+static size_t next_state(const uint32_t *m, size_t k, uint32_t c) {
+    for (size_t j = k + 1; j > 0; j--) { /* the longest prefix of m that ends m[0..k) c */
+        if (m[j - 1] != c) {
+            continue;
+        }
+        size_t d = k + 1 - j; /* m[0..j-1) must equal m[d..k) */
+        if (!memcmp(m, m + d, (j - 1) * sizeof *m)) {
+            return j;
+        }
+    }
+    return 0;
+}
+
+/* A matcher of the marker's prefixes: state k has just read its first k code points; a code point that would
+ * complete the marker has no alternative, any other moves on, and the text may end in any state. The rules are
+ * right-recursive, so llama.cpp's grammar stacks stay flat however long the text. */
+bool tc_gbnf_excluding(llamac__dynbuf *g, const char *prefix, const char *marker) {
+    uint32_t m[TC_EXCLUDE_MAX], set[TC_EXCLUDE_MAX];
+    long len = utf8_cps(marker, m, TC_EXCLUDE_MAX);
+    if (len < 0) {
+        return false;
+    }
+    size_t n = (size_t)len, ns = 0;
+    for (size_t i = 0; i < n; i++) { /* the marker's distinct code points */
+        size_t k = 0;
+        while (k < ns && set[k] != m[i]) {
+            k++;
+        }
+        if (k == ns) {
+            set[ns++] = m[i];
+        }
+    }
+    if (n == 0) {
+        llamac__dynbuf_addf(g, "%s-0 ::= [^\\x00]*\n", prefix); /* nothing to avoid (a NUL is never sampled) */
+        return true;
+    }
+    for (size_t k = 0; k < n; k++) {
+        llamac__dynbuf_addf(g, "%s-%zu ::= ( [^", prefix, k);
+        for (size_t i = 0; i < ns; i++) {
+            gbnf_cp(g, set[i]);
+        }
+        llamac__dynbuf_addf(g, "] %s-0", prefix);
+        for (size_t i = 0; i < ns; i++) {
+            size_t to = next_state(m, k, set[i]);
+            if (to < n) {
+                llamac__dynbuf_addf(g, " | \"");
+                gbnf_cp(g, set[i]);
+                llamac__dynbuf_addf(g, "\" %s-%zu", prefix, to);
+            }
+        }
+        llamac__dynbuf_addf(g, " )?\n");
+    }
+    return true;
+}
+
+llamac_status llamac_tool_grammar_after_thinking(llamac_tool_grammar *grammar, const char *think_end) {
+    if (!grammar || !think_end) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_tool_grammar_after_thinking: %s is NULL",
+                            grammar ? "think_end" : "grammar");
+    }
+    if (!grammar->grammar || grammar->lazy || !think_end[0]) {
+        return llamac__ok(); /* nothing forced, or no thinking block to close */
+    }
+    const char *root = strstr(grammar->grammar, "root ::= ");
+    if (!root || (root != grammar->grammar && root[-1] != '\n')) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the tool grammar has no root rule");
+    }
+    /* the marker's core: white space around it is reasoning before it, or the white space after it */
+    char core[4 * TC_EXCLUDE_MAX + 1];
+    size_t a = strspn(think_end, " \t\r\n"), b = strlen(think_end);
+    while (b > a && strchr(" \t\r\n", think_end[b - 1])) {
+        b--;
+    }
+    if (b == a) {
+        return llamac__ok();
+    }
+    uint32_t m[TC_EXCLUDE_MAX];
+    long n = -1;
+    if (b - a < sizeof core) {
+        memcpy(core, think_end + a, b - a);
+        core[b - a] = '\0';
+        n = utf8_cps(core, m, TC_EXCLUDE_MAX);
+    }
+    llamac__dynbuf g = LLAMAC__DYNBUF(TC_GRAMMAR_MAX);
+    llamac__dynbuf_addf(&g, "root ::= tc-think-0 \"");
+    for (long i = 0; i < n; i++) {
+        gbnf_cp(&g, m[i]);
+    }
+    llamac__dynbuf_addf(&g, "\" [ \\t\\n]* tc-answer\n");
+    if (n < 0 || !tc_gbnf_excluding(&g, "tc-think", core)) {
+        llamac__dynbuf_free(&g);
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the thinking end marker is not UTF-8 of at most %d characters",
+                            TC_EXCLUDE_MAX);
+    }
+    /* the calls as they were, their root renamed */
+    llamac__dynbuf_add(&g, grammar->grammar, (size_t)(root - grammar->grammar));
+    llamac__dynbuf_addf(&g, "tc-answer ::= %s", root + strlen("root ::= "));
+    char *out = llamac__dynbuf_error(&g) ? NULL : llamac__dynbuf_take(&g, NULL);
+    if (!out) {
+        llamac_status st = llamac__dynbuf_error(&g) == LLAMAC__DYNBUF_TOO_BIG
+                               ? llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                                              "the grammar for these tools exceeds %zu bytes", TC_GRAMMAR_MAX)
+                               : llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory building a tool grammar");
+        llamac__dynbuf_free(&g);
+        return st;
+    }
+    free(grammar->grammar);
+    grammar->grammar = out;
+    return llamac__ok();
 }
 
 llamac_status llamac_tool_grammar_build(llamac_tool_format format, const char *tools_json, llamac_tool_choice choice,

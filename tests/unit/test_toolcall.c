@@ -1173,6 +1173,123 @@ static void test_xml_grammars(void) {
     llamac_model_free(model);
 }
 
+/* A forced grammar after a prompt that left the thinking block open (llamac_tool_grammar_after_thinking): reasoning
+ * that cannot contain the end marker, the marker, white space, then the call - as llama.cpp's chat layer forces it. */
+static void test_after_thinking(void) {
+    llamac_model_params mp = llamac_model_params_default();
+    mp.vocab_only = true;
+    llamac_model *model = NULL;
+    CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), &mp, &model));
+    if (!model) {
+        return;
+    }
+    llamac_token bytes[256];
+    test_byte_tokens(model, bytes);
+    llamac_token eos = llamac_vocab_special(model, LLAMAC_TOKEN_EOS);
+#define MM_CALL                                                                                                        \
+    "<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"city\">Paris</parameter>\n"                 \
+    "<parameter name=\"days\">3</parameter>\n</invoke>\n</minimax:tool_call>"
+#define HERMES_CALL "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"
+    static const struct {
+        llamac_tool_format format;
+        const char *think_end; /* as a template gives it, white space and all */
+        const char *tools;
+        const char *good[3];       /* taken whole */
+        const char *bad[3];        /* refused before their end */
+        const char *unfinished[2]; /* refused at the end of the text */
+    } cases[] = {
+        { LLAMAC_TOOL_FORMAT_MINIMAX_M2,
+          "</think>\n\n",
+          XML_TOOLS,
+          { "The user wants <weather> in Paris; </thin is not </ the end.\n</think>\n\n" MM_CALL,
+            /* a '<' just before the marker: the marker still ends the thinking */
+            "x <</think>" MM_CALL, "</think>\n" MM_CALL },
+          { /* the marker twice: the second is not reasoning */
+            "a</think>b</think>\n" MM_CALL,
+            /* after the marker only the call */
+            "hmm</think>\nSure, calling it: " MM_CALL,
+            "hmm</think>\n<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"town\"" },
+          { /* a call without the end marker is reasoning, and the reply never calls */
+            MM_CALL, "thinking... " MM_CALL } },
+        /* a marker with characters a character class must escape, and one whose prefix repeats in it */
+        { LLAMAC_TOOL_FORMAT_HERMES,
+          "[/THINK]",
+          TOOLS,
+          { "a [b] c\\d ^- [/THIN [/[/THINK]" HERMES_CALL, "[/THINK]\n\n" HERMES_CALL, "[[/THINK]" HERMES_CALL },
+          { "[/THINK][/THINK]" HERMES_CALL, "x[/THINK] x" HERMES_CALL, "x[/THINK]<tool_call>\n{\"name\": \"nope\"" },
+          { HERMES_CALL, "[/THINK" HERMES_CALL } },
+        /* a multibyte marker (DeepSeek's fullwidth bars) */
+        { LLAMAC_TOOL_FORMAT_HERMES,
+          "<\xef\xbd\x9c/think\xef\xbd\x9c>",
+          TOOLS,
+          { "\xef\xbd\x9c <\xef\xbd\x9c/thi <\xef\xbd\x9c/think\xef\xbd\x9c>" HERMES_CALL,
+            "<<\xef\xbd\x9c/think\xef\xbd\x9c>" HERMES_CALL, "<\xef\xbd\x9c/think\xef\xbd\x9c>" HERMES_CALL },
+          { "<\xef\xbd\x9c/think\xef\xbd\x9c>x" HERMES_CALL, "a<\xef\xbd\x9c/think\xef\xbd\x9c>a", NULL },
+          { HERMES_CALL, NULL } },
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        llamac_tool_grammar *g = NULL;
+        CHECK_OK(
+            llamac_tool_grammar_build(cases[k].format, cases[k].tools, LLAMAC_TOOL_CHOICE_REQUIRED, NULL, false, &g));
+        CHECK_OK(llamac_tool_grammar_after_thinking(g, cases[k].think_end));
+        llamac_sampler *s = NULL;
+        CHECK_OK(llamac_sampler_new(model, &s));
+        if (!g || !s) {
+            llamac_sampler_free(s);
+            llamac_tool_grammar_free(g);
+            continue;
+        }
+        CHECK_OK(llamac_sampler_add_grammar(s, g->grammar, "root"));
+        int failed_before = check_failed;
+        for (size_t i = 0; i < 3; i++) {
+            CHECK(feed_bytes(s, bytes, eos, cases[k].good[i], true));
+            CHECK(!cases[k].bad[i] || !feed_bytes(s, bytes, eos, cases[k].bad[i], false));
+        }
+        for (size_t i = 0; i < 2; i++) {
+            CHECK(!cases[k].unfinished[i] || feed_bytes(s, bytes, eos, cases[k].unfinished[i], false));
+            CHECK(!cases[k].unfinished[i] || !feed_bytes(s, bytes, eos, cases[k].unfinished[i], true));
+        }
+        if (check_failed != failed_before) {
+            fprintf(stderr, "  case %zu grammar:\n%s\n", k, g->grammar);
+        }
+        llamac_sampler_free(s);
+        llamac_tool_grammar_free(g);
+    }
+#undef MM_CALL
+#undef HERMES_CALL
+    /* a lazy grammar (tool_choice auto) and an empty marker leave the grammar as it was */
+    llamac_tool_grammar *g = NULL;
+    CHECK_OK(
+        llamac_tool_grammar_build(LLAMAC_TOOL_FORMAT_MINIMAX_M2, XML_TOOLS, LLAMAC_TOOL_CHOICE_AUTO, NULL, true, &g));
+    char *before = g && g->grammar ? strdup(g->grammar) : NULL;
+    CHECK(before != NULL);
+    CHECK_OK(llamac_tool_grammar_after_thinking(g, "</think>"));
+    CHECK(before && g && g->lazy && !strcmp(before, g->grammar));
+    llamac_tool_grammar_free(g);
+    free(before);
+    g = NULL;
+    CHECK_OK(llamac_tool_grammar_build(LLAMAC_TOOL_FORMAT_MINIMAX_M2, XML_TOOLS, LLAMAC_TOOL_CHOICE_REQUIRED, NULL,
+                                       false, &g));
+    before = g && g->grammar ? strdup(g->grammar) : NULL;
+    CHECK_OK(llamac_tool_grammar_after_thinking(g, " \n"));
+    CHECK(before && g && !strcmp(before, g->grammar));
+    /* the errors a caller can make; the grammar stays as it was */
+    CHECK_STATUS(llamac_tool_grammar_after_thinking(NULL, "</think>"), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK(strstr(llamac_last_error(), "grammar is NULL") != NULL);
+    CHECK_STATUS(llamac_tool_grammar_after_thinking(g, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK(strstr(llamac_last_error(), "think_end is NULL") != NULL);
+    CHECK_STATUS(llamac_tool_grammar_after_thinking(g, "</th\xffink>"), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK(strstr(llamac_last_error(), "not UTF-8") != NULL);
+    char longm[70];
+    memset(longm, 'x', sizeof longm - 1);
+    longm[sizeof longm - 1] = '\0';
+    CHECK_STATUS(llamac_tool_grammar_after_thinking(g, longm), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK(before && g && !strcmp(before, g->grammar));
+    llamac_tool_grammar_free(g);
+    free(before);
+    llamac_model_free(model);
+}
+
 /* The XML-ish families read a value by its parameter's schema when the parse is given the offered tools, as
  * llama.cpp's chat layer does: a string parameter keeps "123" a string; without the tools, or for a parameter the
  * schema does not name, a value is JSON when it reads as JSON. */
@@ -1473,6 +1590,7 @@ int main(void) {
     RUN(test_grammars);
     RUN(test_lazy_grammar);
     RUN(test_xml_grammars);
+    RUN(test_after_thinking);
     RUN(test_typed_values);
     RUN(test_forced_generation);
     RUN(test_history);
