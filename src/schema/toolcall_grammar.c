@@ -920,7 +920,8 @@ llamac_status llamac_tool_grammar_after_thinking(llamac_tool_grammar *grammar, c
     for (long i = 0; i < n; i++) {
         gbnf_cp(&g, m[i]);
     }
-    llamac__dynbuf_addf(&g, "\" [ \\t\\n]* tc-answer\n");
+    /* white space as llama.cpp's grammars space out: bounded, so that a model cannot write only that */
+    llamac__dynbuf_addf(&g, "\" ( \" \" | \"\\n\"{1,2} [ \\t]{0,20} )? tc-answer\n");
     if (n < 0 || !tc_gbnf_excluding(&g, "tc-think", core)) {
         llamac__dynbuf_free(&g);
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the thinking end marker is not UTF-8 of at most %d characters",

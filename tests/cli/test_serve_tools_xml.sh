@@ -3,8 +3,9 @@
 # "required" and a named tool, the grammar follows the tool's schema, so the reply's arguments hold exactly the
 # schema's parameters, the required ones present, a string as a string (the reply is read with the offered tools,
 # which type each value by its schema), an integer an integer within its bounds, a boolean a boolean. (The bounds
-# keep the tiny model's numbers short: the converter's unbounded integers let it write digits until max_tokens.
-# MiniMax M2's prompt opens a thinking block, which a forced call does not close: not tried here.)
+# keep the tiny model's numbers short: the converter's unbounded integers let it write digits until max_tokens.)
+# MiniMax M2's prompt ends inside a thinking block: there the forced grammar lets the model think first, then close
+# the block and call (see the end).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/serve_lib.sh"
 M="$MODELS/stories260K-chatml.gguf"
@@ -46,4 +47,44 @@ for tmpl in Qwen3-Coder ByteDance-Seed-OSS GLM-4.6 deepseek-ai-DeepSeek-V3.2; do
   stop_server "$S_PID"
   expect_eq "$tmpl: server exit" "$stop_rc" 0
 done
+
+# MiniMax M2: its prompt ends with "<think>\n", so a forced call comes after the thinking, its closing marker and white
+# space; written from the reply's first byte it would be inside the thinking block, read as reasoning, and the reply
+# would have no call. A random model never closes its thinking by itself (it thinks until max_tokens), so the request
+# sets a thinking budget, which closes it after 16 tokens. The budget needs its tags as single tokens (see
+# test_serve_reasoning_budget.sh): the model is synthesized with Gemma 4's vocabulary and the template's <think> and
+# </think> written as its "<|channel>" and "<channel|>".
+sed 's|</think>|<channel\|>|g; s|<think>|<\|channel>|g' "$SRC/models/templates/MiniMax-M2.jinja" > "$TMP/minimax.jinja"
+"$LLAMAC" synth -q -o "$TMP/g4.gguf" --arch qwen3 --vocab-from "$SRC/models/ggml-vocab-gemma-4.gguf" --layers 1 \
+  --embd 32 --heads 2
+start_server S -m "$TMP/g4.gguf" -t 1 -np 1 -c 2048 --chat-template-file "$TMP/minimax.jinja"
+for choice in required named; do
+  for seed in 3 4; do
+    R=$(jq -nc --argjson t "$TOOLS" --arg c "$choice" --argjson s $seed '{messages: [{role: "user",
+      content: "Weather in Paris?"}], tools: $t, max_tokens: 400, temperature: 1, seed: $s, parallel_tool_calls: false,
+      thinking_budget_tokens: 16,
+      tool_choice: (if $c == "named" then {type: "function", function: {name: "get_weather"}} else "required" end)}')
+    req POST "$S_URL/v1/chat/completions" "$R"
+    what="MiniMax-M2 $choice seed $seed"
+    expect_eq "$what: status, finish_reason" "$code:$(jqr '.choices[0].finish_reason')" "200:tool_calls"
+    expect_eq "$what: one call" "$(jqr '.choices[0].message.tool_calls | length')" 1
+    expect_eq "$what: the thinking is reasoning, before the call" \
+      "$(jqr '.choices[0].message.reasoning_content | length > 0 and (contains("minimax:tool_call") | not)')" true
+    expect_eq "$what: no content but white space" "$(jqr '.choices[0].message.content // "" | test("^\\s*$")')" true
+    name=$(jqr '.choices[0].message.tool_calls[0].function.name')
+    args=$(jqr '.choices[0].message.tool_calls[0].function.arguments')
+    [ "$choice" = named ] && expect_eq "$what: the named tool" "$name" get_weather
+    if [ "$name" = get_weather ]; then
+      expect_eq "$what: get_weather's arguments fit its schema ($args)" \
+        "$(echo "$args" | jq -r '"\(keys | join(",")):\(.city | type):\(.days | type):\(.days == (.days | floor) and
+          .days >= 1 and .days <= 14):\(.code | type)"')" "city,code,days:string:number:true:string"
+    else
+      expect_eq "$what: add's arguments fit its schema ($args)" \
+        "$(echo "$args" | jq -r '"\(keys | join(",")):\(.a | type):\(.a == (.a | floor) and .a >= -50 and
+          .a <= 50):\(.ok | type)"')" "a,ok:number:true:boolean"
+    fi
+  done
+done
+stop_server "$S_PID"
+expect_eq "MiniMax-M2: server exit" "$stop_rc" 0
 finish
