@@ -615,116 +615,103 @@ static llamac_status props_args_rule(llamac__dynbuf *g, llamac_tool_format f, si
     return LLAMAC_OK;
 }
 
-/* The calls after the first in a list: `sep tc-call` any number of times when parallel, none otherwise. */
-static void more_calls(char *buf, size_t cap, bool parallel, const char *sep) {
-    if (parallel) {
-        snprintf(buf, cap, " ( %s tc-call )*", sep);
-    } else {
-        buf[0] = '\0';
+/* How each format writes its list of calls, in GBNF: the opening before the first call, the separator between two
+ * calls (NULL: the format writes one call only), the closing after the last; and the regex of the marker that
+ * starts the calls, for the lazy grammar's trigger (NULL: none, or one made apart in triggers()). A call is
+ * tc-call. The formats whose list takes more than this table says are kept apart in root_rule. */
+typedef struct tc_list_shape {
+    const char *open, *sep, *close, *trigger;
+} tc_list_shape;
+
+#define JSON_SEP "\",\" tc-ws"
+
+static const tc_list_shape SHAPES[TC_FORMAT_LAST + 1] = {
+    /* the list inside {"tool_calls": [...]}; root_rule adds the text response */
+    [LLAMAC_TOOL_FORMAT_GENERIC] = { "\"{\" tc-ws \"\\\"tool_calls\\\"\" tc-ws \":\" tc-ws \"[\" tc-ws", JSON_SEP,
+                                     "tc-ws \"]\" tc-ws \"}\"", NULL },
+    [LLAMAC_TOOL_FORMAT_HERMES] = { "", "\"\\n\"", "", "<tool_call>" },
+    [LLAMAC_TOOL_FORMAT_LLAMA3] = { "", NULL, "", NULL }, /* a bare call, its trigger anchored (triggers()) */
+    [LLAMAC_TOOL_FORMAT_MISTRAL] = { "\"[TOOL_CALLS]\" \"[\" tc-ws", JSON_SEP, "\"]\"", "\\[TOOL_CALLS\\]" },
+    [LLAMAC_TOOL_FORMAT_QWEN3_CODER] = { "", "\"\\n\"", "", "<tool_call>" },
+    [LLAMAC_TOOL_FORMAT_DEEPSEEK_R1] = { "\"" DS_CALLS_BEGIN "\"", "\"\\n\"?", "\"" DS_CALLS_END "\"", DS_CALLS_BEGIN },
+    [LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1] = { "\"" DS_CALLS_BEGIN "\"", "\"\\n\"?", "\"" DS_CALLS_END "\"",
+                                           DS_CALLS_BEGIN },
+    /* the prompt ends in ">>>"; its triggers are the tool names (triggers()) */
+    [LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2] = { "\">>>\"?", "\">>>\"", "", NULL },
+    [LLAMAC_TOOL_FORMAT_COMMAND_R7B] = { "\"<|START_ACTION|>[\" tc-ws", JSON_SEP, "tc-ws \"]<|END_ACTION|>\"",
+                                         "<\\|START_ACTION\\|>" },
+    /* root_rule puts an analysis channel before the open */
+    [LLAMAC_TOOL_FORMAT_HARMONY] = { "", "\"<|start|>assistant\"", "", "<\\|channel\\|>commentary to=functions\\." },
+    [LLAMAC_TOOL_FORMAT_MISTRAL_ARGS] = { "\"[TOOL_CALLS]\"", "\"[TOOL_CALLS]\"", "", "\\[TOOL_CALLS\\]" },
+    [LLAMAC_TOOL_FORMAT_GLM] = { "", "\"\\n\"", "", "<tool_call>" },
+    [LLAMAC_TOOL_FORMAT_KIMI_K2] = { "\"<|tool_calls_section_begin|>\"?", "", "\"<|tool_calls_section_end|>\"",
+                                     "<\\|tool_calls_section_begin\\|>|<\\|tool_call_begin\\|>" },
+    [LLAMAC_TOOL_FORMAT_MINIMAX_M2] = { "\"<minimax:tool_call>\\n\"", "\"\\n\"", "\"\\n\"? \"</minimax:tool_call>\"",
+                                        "<minimax:tool_call>" },
+    /* V3.2 names the block function_calls, V4 tool_calls (root_rule adds the second) */
+    [LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2] = { "\"" DSML "function_calls>\\n\"", "\"\\n\"",
+                                           "\"\\n\" \"" DSML_CLOSE "function_calls>\"",
+                                           DSML "(?:function|tool)_calls>" },
+    [LLAMAC_TOOL_FORMAT_SEED_OSS] = { "", "\"\\n\"", "", "<seed:tool_call>" },
+    [LLAMAC_TOOL_FORMAT_APRIEL] = { "\"<tool_calls>[\"", JSON_SEP, "\"]</tool_calls>\"", "<tool_calls>" },
+    [LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_1] = { "", "\"\\n\"", "", "<function=" },
+    [LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2] = { "\"functools[\"", JSON_SEP, "\"]\"", "functools\\[" },
+    [LLAMAC_TOOL_FORMAT_GEMMA4] = { "", "", "", "<\\|tool_call>" },
+    [LLAMAC_TOOL_FORMAT_LFM2] = { "\"<|tool_call_start|>[\"", "\", \"", "\"]<|tool_call_end|>\"",
+                                  "<\\|tool_call_start\\|>" },
+    [LLAMAC_TOOL_FORMAT_APERTUS] = { "\"<|tools_prefix|>[\"", JSON_SEP, "\"]<|tools_suffix|>\"",
+                                     "<\\|tools_prefix\\|>" },
+    [LLAMAC_TOOL_FORMAT_KIMI_K3] = { "\"<|open|>tools<|sep|>\"", "", "\"<|close|>tools<|sep|>\"",
+                                     "<\\|open\\|>tools<\\|sep\\|>" },
+    [LLAMAC_TOOL_FORMAT_NEMOTRON_V2] = { "\"<TOOLCALL>[\"", JSON_SEP, "\"]</TOOLCALL>\"", "<TOOLCALL>" },
+    [LLAMAC_TOOL_FORMAT_GIGACHAT3] = { "\"<|message_sep|>\\n\\nfunction call<|role_sep|>\\n\"", NULL, "",
+                                       "<\\|message_sep\\|>\\n\\nfunction call<\\|role_sep\\|>\\n" },
+    [LLAMAC_TOOL_FORMAT_MINICPM5] = { "", "\"\\n\"", "", "<function name=\"" },
+};
+
+/* A list of calls as `shape` writes it: one call, or any number when `parallel` and the format writes several. */
+static void calls_expr(llamac__dynbuf *g, const tc_list_shape *shape, bool parallel) {
+    llamac__dynbuf_addf(g, "%s%stc-call", shape->open, shape->open[0] ? " " : "");
+    if (parallel && shape->sep) {
+        llamac__dynbuf_addf(g, " ( %s%stc-call )*", shape->sep, shape->sep[0] ? " " : "");
     }
+    llamac__dynbuf_addf(g, "%s%s", shape->close[0] ? " " : "", shape->close);
 }
 
-/* The root: one call, or several when parallel, wrapped as the format wraps a list of calls. */
+/* The root: the calls as the format lists them (SHAPES), and what a few formats take besides. */
 static void root_rule(llamac__dynbuf *g, llamac_tool_format format, bool parallel, bool allow_response) {
-    char more[96];
+    const tc_list_shape *shape = &SHAPES[format];
     switch (format) {
-    case LLAMAC_TOOL_FORMAT_MISTRAL:
-        more_calls(more, sizeof more, parallel, "\",\" tc-ws");
-        llamac__dynbuf_addf(g, "root ::= \"[TOOL_CALLS]\" \"[\" tc-ws tc-call %s \"]\"\n", more);
-        break;
-    case LLAMAC_TOOL_FORMAT_COMMAND_R7B:
-        more_calls(more, sizeof more, parallel, "\",\" tc-ws");
-        llamac__dynbuf_addf(g, "root ::= \"<|START_ACTION|>[\" tc-ws tc-call %s tc-ws \"]<|END_ACTION|>\"\n", more);
-        break;
-    case LLAMAC_TOOL_FORMAT_DEEPSEEK_R1:
-    case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1:
-        more_calls(more, sizeof more, parallel, "\"\\n\"?");
-        llamac__dynbuf_addf(g, "root ::= \"" DS_CALLS_BEGIN "\" tc-call %s \"" DS_CALLS_END "\"\n", more);
-        break;
-    case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2:
-        more_calls(more, sizeof more, parallel, "\">>>\"");
-        llamac__dynbuf_addf(g, "root ::= \">>>\"? tc-call %s\n", more);
-        break;
-    case LLAMAC_TOOL_FORMAT_LLAMA3: llamac__dynbuf_addf(g, "root ::= tc-call\n"); break;
-    case LLAMAC_TOOL_FORMAT_APRIEL:
-        more_calls(more, sizeof more, parallel, "\",\" tc-ws");
-        llamac__dynbuf_addf(g, "root ::= \"<tool_calls>[\" tc-call %s \"]</tool_calls>\"\n", more);
-        break;
-    case LLAMAC_TOOL_FORMAT_GIGACHAT3: /* one call only */
-        llamac__dynbuf_addf(g, "root ::= \"<|message_sep|>\\n\\nfunction call<|role_sep|>\\n\" tc-call\n");
-        break;
-    case LLAMAC_TOOL_FORMAT_NEMOTRON_V2:
-        more_calls(more, sizeof more, parallel, "\",\" tc-ws");
-        llamac__dynbuf_addf(g, "root ::= \"<TOOLCALL>[\" tc-call %s \"]</TOOLCALL>\"\n", more);
-        break;
-    case LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2:
-        more_calls(more, sizeof more, parallel, "\",\" tc-ws");
-        llamac__dynbuf_addf(g, "root ::= \"functools[\" tc-call %s \"]\"\n", more);
-        break;
-    case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2:
-        /* V3.2 names the block function_calls, V4 tool_calls */
-        more_calls(more, sizeof more, parallel, "\"\\n\"");
-        llamac__dynbuf_addf(g,
-                            "root ::= \"" DSML "function_calls>\\n\" tc-call %s \"\\n\" \"" DSML_CLOSE
-                            "function_calls>\" | \"" DSML "tool_calls>\\n\" tc-call %s \"\\n\" \"" DSML_CLOSE
-                            "tool_calls>\"\n",
-                            more, more);
-        break;
-    case LLAMAC_TOOL_FORMAT_KIMI_K3:
-        more_calls(more, sizeof more, parallel, "");
-        llamac__dynbuf_addf(g, "root ::= \"<|open|>tools<|sep|>\" tc-call %s \"<|close|>tools<|sep|>\"\n", more);
-        break;
-    case LLAMAC_TOOL_FORMAT_MINIMAX_M2:
-        more_calls(more, sizeof more, parallel, "\"\\n\"");
-        llamac__dynbuf_addf(g, "root ::= \"<minimax:tool_call>\\n\" tc-call %s \"\\n\"? \"</minimax:tool_call>\"\n",
-                            more);
-        break;
-    case LLAMAC_TOOL_FORMAT_KIMI_K2:
-        more_calls(more, sizeof more, parallel, "");
-        llamac__dynbuf_addf(g, "root ::= \"<|tool_calls_section_begin|>\"? tc-call %s \"<|tool_calls_section_end|>\"\n",
-                            more);
-        break;
-    case LLAMAC_TOOL_FORMAT_MISTRAL_ARGS:
-        more_calls(more, sizeof more, parallel, "\"[TOOL_CALLS]\"");
-        llamac__dynbuf_addf(g, "root ::= \"[TOOL_CALLS]\" tc-call %s\n", more);
-        break;
-    case LLAMAC_TOOL_FORMAT_GEMMA4:
-        more_calls(more, sizeof more, parallel, "");
-        llamac__dynbuf_addf(g, "root ::= tc-call %s\n", more);
-        break;
-    case LLAMAC_TOOL_FORMAT_APERTUS:
-        more_calls(more, sizeof more, parallel, "\",\" tc-ws");
-        llamac__dynbuf_addf(g, "root ::= \"<|tools_prefix|>[\" tc-call %s \"]<|tools_suffix|>\"\n", more);
-        break;
-    case LLAMAC_TOOL_FORMAT_LFM2:
-        more_calls(more, sizeof more, parallel, "\", \"");
-        llamac__dynbuf_addf(g, "root ::= \"<|tool_call_start|>[\" tc-call %s \"]<|tool_call_end|>\"\n", more);
-        break;
-    case LLAMAC_TOOL_FORMAT_HARMONY:
-        more_calls(more, sizeof more, parallel, "\"<|start|>assistant\"");
-        llamac__dynbuf_addf(
-            g,
-            "root ::= ( \"<|channel|>analysis<|message|>\" [^<]{0,4096} \"<|end|><|start|>assistant\" )? tc-call "
-            "%s\n",
-            more);
-        break;
     case LLAMAC_TOOL_FORMAT_GENERIC:
-        more_calls(more, sizeof more, parallel, "\",\" tc-ws");
-        llamac__dynbuf_addf(g,
-                            "tc-calls ::= \"{\" tc-ws \"\\\"tool_calls\\\"\" tc-ws \":\" tc-ws \"[\" tc-ws tc-call "
-                            "%s tc-ws \"]\" tc-ws \"}\"\n",
-                            more);
-        if (allow_response) {
-            llamac__dynbuf_addf(
-                g, "root ::= tc-calls | \"{\" tc-ws \"\\\"response\\\"\" tc-ws \":\" tc-ws tc-str tc-ws \"}\"\n");
-        } else {
-            llamac__dynbuf_addf(g, "root ::= tc-calls\n");
-        }
-        break;
+        llamac__dynbuf_addf(g, "tc-calls ::= ");
+        calls_expr(g, shape, parallel);
+        llamac__dynbuf_addf(g, "\nroot ::= tc-calls%s\n",
+                            allow_response ? " | \"{\" tc-ws \"\\\"response\\\"\" tc-ws \":\" tc-ws tc-str tc-ws \"}\""
+                                           : "");
+        return;
+    case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2: {
+        static const tc_list_shape v4 = { "\"" DSML "tool_calls>\\n\"", "\"\\n\"",
+                                          "\"\\n\" \"" DSML_CLOSE "tool_calls>\"", NULL };
+        llamac__dynbuf_addf(g, "root ::= ");
+        calls_expr(g, shape, parallel);
+        llamac__dynbuf_addf(g, " | ");
+        calls_expr(g, &v4, parallel);
+        llamac__dynbuf_addc(g, '\n');
+        return;
+    }
+    case LLAMAC_TOOL_FORMAT_HARMONY:
+        /* the analysis channel may come first: any text up to its end marker */
+        llamac__dynbuf_addf(g, "root ::= ( \"<|channel|>analysis<|message|>\" tc-analysis-0 "
+                               "\"<|end|><|start|>assistant\" )? ");
+        calls_expr(g, shape, parallel);
+        llamac__dynbuf_addc(g, '\n');
+        (void)tc_gbnf_excluding(g, "tc-analysis", "<|end|>"); /* a valid marker: never fails */
+        return;
     default:
-        more_calls(more, sizeof more, parallel, "\"\\n\"");
-        llamac__dynbuf_addf(g, "root ::= tc-call %s\n", more);
-        break;
+        llamac__dynbuf_addf(g, "root ::= ");
+        calls_expr(g, shape, parallel);
+        llamac__dynbuf_addc(g, '\n');
+        return;
     }
 }
 
@@ -740,61 +727,29 @@ static void names_regex(llamac__dynbuf *g, const char *const *names, size_t n) {
     llamac__dynbuf_addf(g, ")");
 }
 
-/* Trigger patterns for a lazy grammar: the whole output matched, the grammar applying from group 1. */
+/* Trigger patterns for a lazy grammar: the whole output matched, the grammar applying from group 1. The patterns
+ * go one after the other, a NUL between two; returns how many. */
 static size_t triggers(llamac__dynbuf *pat, llamac_tool_format format, const char *const *names, size_t n) {
     switch (format) {
-    case LLAMAC_TOOL_FORMAT_SEED_OSS: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<seed:tool_call>)[\\s\\S]*$"); return 1;
-    case LLAMAC_TOOL_FORMAT_APRIEL: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<tool_calls>)[\\s\\S]*$"); return 1;
-    case LLAMAC_TOOL_FORMAT_MINICPM5: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<function name=\")[\\s\\S]*$"); return 1;
-    case LLAMAC_TOOL_FORMAT_GIGACHAT3:
-        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|message_sep\\|>\\n\\nfunction call<\\|role_sep\\|>\\n)[\\s\\S]*$");
+    case LLAMAC_TOOL_FORMAT_LLAMA3: /* a bare call: only at the start */
+        llamac__dynbuf_addf(pat, "^\\s*(\\{\\s*\"name\")[\\s\\S]*$");
         return 1;
-    case LLAMAC_TOOL_FORMAT_NEMOTRON_V2: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<TOOLCALL>)[\\s\\S]*$"); return 1;
-    case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_1: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<function=)[\\s\\S]*$"); return 1;
-    case LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(functools\\[)[\\s\\S]*$"); return 1;
-    case LLAMAC_TOOL_FORMAT_HERMES:
-    case LLAMAC_TOOL_FORMAT_GLM:
-    case LLAMAC_TOOL_FORMAT_QWEN3_CODER: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<tool_call>)[\\s\\S]*$"); return 1;
-    case LLAMAC_TOOL_FORMAT_LLAMA3: llamac__dynbuf_addf(pat, "^\\s*(\\{\\s*\"name\")[\\s\\S]*$"); return 1;
-    case LLAMAC_TOOL_FORMAT_MISTRAL:
-    case LLAMAC_TOOL_FORMAT_MISTRAL_ARGS: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(\\[TOOL_CALLS\\])[\\s\\S]*$"); return 1;
-    case LLAMAC_TOOL_FORMAT_COMMAND_R7B:
-        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|START_ACTION\\|>)[\\s\\S]*$");
-        return 1;
-    case LLAMAC_TOOL_FORMAT_DEEPSEEK_R1:
-    case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1:
-        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(" DS_CALLS_BEGIN ")[\\s\\S]*$");
-        return 1;
-    case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2:
-        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(" DSML "(?:function|tool)_calls>)[\\s\\S]*$");
-        return 1;
-    case LLAMAC_TOOL_FORMAT_KIMI_K3:
-        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|open\\|>tools<\\|sep\\|>)[\\s\\S]*$");
-        return 1;
-    case LLAMAC_TOOL_FORMAT_MINIMAX_M2:
-        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<minimax:tool_call>)[\\s\\S]*$");
-        return 1;
-    case LLAMAC_TOOL_FORMAT_KIMI_K2:
-        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|tool_calls_section_begin\\|>|<\\|tool_call_begin\\|>)[\\s\\S]*$");
-        return 1;
-    case LLAMAC_TOOL_FORMAT_GEMMA4: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|tool_call>)[\\s\\S]*$"); return 1;
-    case LLAMAC_TOOL_FORMAT_APERTUS: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|tools_prefix\\|>)[\\s\\S]*$"); return 1;
-    case LLAMAC_TOOL_FORMAT_LFM2: llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|tool_call_start\\|>)[\\s\\S]*$"); return 1;
-    case LLAMAC_TOOL_FORMAT_HARMONY:
-        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|channel\\|>commentary to=functions\\.)[\\s\\S]*$");
-        return 1;
-    case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2:
+    case LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2: /* a tool's name: at the start (after the prompt's ">>>"), or after >>> */
         llamac__dynbuf_addf(pat, "^(");
         names_regex(pat, names, n);
         llamac__dynbuf_addf(pat, "\\n)[\\s\\S]*$");
-        llamac__dynbuf_addc(pat, '\0'); /* a NUL between the two patterns */
+        llamac__dynbuf_addc(pat, '\0');
         llamac__dynbuf_addf(pat, "^[\\s\\S]*?>>>(");
         names_regex(pat, names, n);
         llamac__dynbuf_addf(pat, "\\n)[\\s\\S]*$");
         return 2;
-    case LLAMAC_TOOL_FORMAT_GENERIC: break;
+    default:
+        if (!SHAPES[format].trigger) {
+            return 0;
+        }
+        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(%s)[\\s\\S]*$", SHAPES[format].trigger);
+        return 1;
     }
-    return 0;
 }
 
 /* Decodes UTF-8 `s` into at most `cap` code points; the count, or -1 for invalid or too long text. */

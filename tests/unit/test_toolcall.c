@@ -1290,6 +1290,47 @@ static void test_after_thinking(void) {
     llamac_model_free(model);
 }
 
+/* Harmony's forced call may follow an analysis channel of any text without its end marker, as llama.cpp's chat
+ * layer reads it. */
+static void test_harmony_analysis(void) {
+    llamac_model_params mp = llamac_model_params_default();
+    mp.vocab_only = true;
+    llamac_model *model = NULL;
+    CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), &mp, &model));
+    llamac_tool_grammar *g = NULL;
+    CHECK_OK(
+        llamac_tool_grammar_build(LLAMAC_TOOL_FORMAT_HARMONY, TOOLS, LLAMAC_TOOL_CHOICE_REQUIRED, NULL, false, &g));
+    llamac_sampler *s = NULL;
+    if (model) {
+        CHECK_OK(llamac_sampler_new(model, &s));
+    }
+    if (!g || !s) {
+        llamac_sampler_free(s);
+        llamac_tool_grammar_free(g);
+        llamac_model_free(model);
+        return;
+    }
+    llamac_token bytes[256];
+    test_byte_tokens(model, bytes);
+    llamac_token eos = llamac_vocab_special(model, LLAMAC_TOKEN_EOS);
+    CHECK_OK(llamac_sampler_add_grammar(s, g->grammar, "root"));
+#define CALL "<|channel|>commentary to=functions.get_weather<|message|>{\"city\": \"Paris\"}<|call|>"
+    CHECK(feed_bytes(s, bytes, eos, CALL, true));
+    /* markup and long text in the analysis; its end marker ends it */
+    char long_analysis[8192];
+    memset(long_analysis, 'a', sizeof long_analysis);
+    int n = snprintf(long_analysis, sizeof long_analysis, "<|channel|>analysis<|message|>if a < b, <|en<|");
+    long_analysis[n] = 'a';
+    snprintf(long_analysis + 6000, sizeof long_analysis - 6000, "<|end|><|start|>assistant" CALL);
+    CHECK(feed_bytes(s, bytes, eos, long_analysis, true));
+    CHECK(!feed_bytes(s, bytes, eos, "<|channel|>analysis<|message|>a<|end|>b<|end|><|start|>assistant", false));
+    CHECK(!feed_bytes(s, bytes, eos, "<|channel|>analysis<|message|>a<|end|><|start|>assistant", true));
+#undef CALL
+    llamac_sampler_free(s);
+    llamac_tool_grammar_free(g);
+    llamac_model_free(model);
+}
+
 /* The XML-ish families read a value by its parameter's schema when the parse is given the offered tools, as
  * llama.cpp's chat layer does: a string parameter keeps "123" a string; without the tools, or for a parameter the
  * schema does not name, a value is JSON when it reads as JSON. */
@@ -1591,6 +1632,7 @@ int main(void) {
     RUN(test_lazy_grammar);
     RUN(test_xml_grammars);
     RUN(test_after_thinking);
+    RUN(test_harmony_analysis);
     RUN(test_typed_values);
     RUN(test_forced_generation);
     RUN(test_history);
