@@ -984,25 +984,91 @@ static const char TOOLS[] =
     "\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}},\"required\":[\"city\"]}}},"
     "{\"type\":\"function\",\"function\":{\"name\":\"get.time\",\"parameters\":{\"type\":\"object\"}}}]";
 
-/* Feeds `text` token by token to a chain; returns the first failing status (LLAMAC_OK when all are accepted). */
-static llamac_status feed(llamac_model *model, llamac_sampler *s, const char *text) {
-    llamac_token *toks = NULL;
-    size_t n = 0;
-    llamac_status st = llamac_tokenize(model, text, strlen(text), LLAMAC_TOKENIZE_PARSE_SPECIAL, &toks, &n);
-    for (size_t i = 0; st == LLAMAC_OK && i < n; i++) {
-        st = llamac_sampler_accept(s, toks[i]);
+/* A tool grammar under test: built for a format and tools, held by a sampler over stories260K's vocabulary (whose
+ * byte tokens spell any text), and fed text byte by byte. One vocabulary serves every grammar of a test. */
+typedef struct grammar_test {
+    llamac_model *model;
+    llamac_token bytes[256], eos;
+    llamac_tool_grammar *g;
+    llamac_sampler *s;
+    int failed_before;
+} grammar_test;
+
+/* Loads the vocabulary; false (a failed check) without it. */
+static bool gt_open(grammar_test *t) {
+    memset(t, 0, sizeof *t);
+    llamac_model_params mp = llamac_model_params_default();
+    mp.vocab_only = true;
+    CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), &mp, &t->model));
+    if (!t->model) {
+        return false;
     }
-    llamac_free(toks);
-    return st;
+    test_byte_tokens(t->model, t->bytes);
+    t->eos = llamac_vocab_special(t->model, LLAMAC_TOKEN_EOS);
+    return true;
+}
+
+/* Builds the grammar of (format, tools, choice, name, parallel), then llamac_tool_grammar_after_thinking with
+ * `think_end` unless it is NULL, into a new sampler: lazy with its trigger patterns, or plain. False when a step
+ * failed (a failed check) or there is no grammar (tool_choice none); gt_drop frees what was made either way. */
+static bool gt_build(grammar_test *t, llamac_tool_format format, const char *tools, llamac_tool_choice choice,
+                     const char *name, bool parallel, const char *think_end) {
+    t->failed_before = check_failed;
+    CHECK_OK(llamac_tool_grammar_build(format, tools, choice, name, parallel, &t->g));
+    if (t->g && think_end) {
+        CHECK_OK(llamac_tool_grammar_after_thinking(t->g, think_end));
+    }
+    if (!t->g || !t->g->grammar) {
+        return false;
+    }
+    CHECK_OK(llamac_sampler_new(t->model, &t->s));
+    if (!t->s) {
+        return false;
+    }
+    llamac_status st = t->g->lazy ? llamac_sampler_add_grammar_lazy(t->s, t->g->grammar, "root",
+                                                                    (const char *const *)t->g->trigger_patterns,
+                                                                    t->g->n_trigger_patterns, NULL, 0)
+                                  : llamac_sampler_add_grammar(t->s, t->g->grammar, "root");
+    CHECK_OK(st);
+    return st == LLAMAC_OK;
+}
+
+/* Whether the grammar takes `text` from its start, byte by byte, and then (`whole`) the end of the output. A
+ * refusal must be the grammar's (LLAMAC_E_GRAMMAR). */
+static bool gt_takes(grammar_test *t, const char *text, bool whole) {
+    llamac_sampler_reset(t->s);
+    llamac_status st = LLAMAC_OK;
+    for (const unsigned char *p = (const unsigned char *)text; st == LLAMAC_OK && *p; p++) {
+        st = llamac_sampler_accept(t->s, t->bytes[*p]);
+    }
+    if (st == LLAMAC_OK && whole) {
+        st = llamac_sampler_accept(t->s, t->eos);
+    }
+    CHECK(st == LLAMAC_OK || st == LLAMAC_E_GRAMMAR);
+    return st == LLAMAC_OK;
+}
+
+/* Frees the grammar and its sampler; shows the grammar when a check failed since gt_build (`what` names it). */
+static void gt_drop(grammar_test *t, const char *what) {
+    if (check_failed != t->failed_before && t->g && t->g->grammar) {
+        fprintf(stderr, "  %s grammar:\n%s\n", what, t->g->grammar);
+    }
+    llamac_sampler_free(t->s);
+    llamac_tool_grammar_free(t->g);
+    t->s = NULL;
+    t->g = NULL;
+}
+
+static void gt_close(grammar_test *t) {
+    gt_drop(t, "");
+    llamac_model_free(t->model);
+    t->model = NULL;
 }
 
 /* The lazy grammar of tool_choice auto lets text through, then holds a call to the offered tools and schema. */
 static void test_lazy_grammar(void) {
-    llamac_model_params mp = llamac_model_params_default();
-    mp.vocab_only = true;
-    llamac_model *model = NULL;
-    CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), &mp, &model));
-    if (!model) {
+    grammar_test t;
+    if (!gt_open(&t)) {
         return;
     }
     static const struct {
@@ -1020,26 +1086,15 @@ static void test_lazy_grammar(void) {
           "Okay.[TOOL_CALLS][{\"name\": \"nope\"", "[TOOL_CALLS][{\"name\": \"get_weather\", \"arguments\": {}" },
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        llamac_tool_grammar *g = NULL;
-        CHECK_OK(llamac_tool_grammar_build(cases[k].format, TOOLS, LLAMAC_TOOL_CHOICE_AUTO, NULL, true, &g));
-        llamac_sampler *s = NULL;
-        CHECK_OK(llamac_sampler_new(model, &s));
-        if (!g || !s) {
-            llamac_sampler_free(s);
-            llamac_tool_grammar_free(g);
-            continue;
+        if (gt_build(&t, cases[k].format, TOOLS, LLAMAC_TOOL_CHOICE_AUTO, NULL, true, NULL)) {
+            CHECK(t.g->lazy);
+            CHECK(gt_takes(&t, cases[k].good, false));
+            CHECK(!gt_takes(&t, cases[k].bad_name, false));
+            CHECK(!gt_takes(&t, cases[k].bad_schema, false));
         }
-        CHECK_OK(llamac_sampler_add_grammar_lazy(s, g->grammar, "root", (const char *const *)g->trigger_patterns,
-                                                 g->n_trigger_patterns, NULL, 0));
-        CHECK_OK(feed(model, s, cases[k].good));
-        llamac_sampler_reset(s);
-        CHECK_STATUS(feed(model, s, cases[k].bad_name), LLAMAC_E_GRAMMAR);
-        llamac_sampler_reset(s);
-        CHECK_STATUS(feed(model, s, cases[k].bad_schema), LLAMAC_E_GRAMMAR);
-        llamac_sampler_free(s);
-        llamac_tool_grammar_free(g);
+        gt_drop(&t, llamac_tool_format_name(cases[k].format));
     }
-    llamac_model_free(model);
+    gt_close(&t);
 }
 
 /* DeepSeek V3.2's markup prefixes, <｜DSML｜ and </｜DSML｜. */
@@ -1059,32 +1114,14 @@ static const char XML_TOOLS[] =
     "\"required\":[\"city\",\"days\"]}}},"
     "{\"type\":\"function\",\"function\":{\"name\":\"ping\",\"parameters\":{\"type\":\"object\"}}}]";
 
-/* Feeds `text` to a grammar byte by byte (with `bytes`, test_byte_tokens); `whole`: then the end of the text too.
- * True when the grammar takes it all. */
-static bool feed_bytes(llamac_sampler *s, const llamac_token *bytes, llamac_token eos, const char *text, bool whole) {
-    llamac_sampler_reset(s);
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if (llamac_sampler_accept(s, bytes[*p]) != LLAMAC_OK) {
-            return false;
-        }
-    }
-    return !whole || llamac_sampler_accept(s, eos) == LLAMAC_OK;
-}
-
 /* The XML-ish families' grammars follow the tool's schema as llama.cpp's chat layer builds them: only its parameter
  * names, the required ones present, a string raw, any other type as JSON of its schema; a schema without properties
  * any name. */
 static void test_xml_grammars(void) {
-    llamac_model_params mp = llamac_model_params_default();
-    mp.vocab_only = true;
-    llamac_model *model = NULL;
-    CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), &mp, &model));
-    if (!model) {
+    grammar_test t;
+    if (!gt_open(&t)) {
         return;
     }
-    llamac_token bytes[256];
-    test_byte_tokens(model, bytes);
-    llamac_token eos = llamac_vocab_special(model, LLAMAC_TOKEN_EOS);
     /* each: a valid call, a wrong parameter name, a non-number for the integer, a required parameter missing, and a
      * call of the schema-less tool with any parameter */
     static const struct {
@@ -1143,49 +1180,30 @@ static void test_xml_grammars(void) {
                     "function_calls>" },
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        llamac_tool_grammar *g = NULL;
-        CHECK_OK(llamac_tool_grammar_build(cases[k].format, XML_TOOLS, LLAMAC_TOOL_CHOICE_REQUIRED, NULL, false, &g));
-        llamac_sampler *s = NULL;
-        CHECK_OK(llamac_sampler_new(model, &s));
-        if (!g || !s) {
-            llamac_sampler_free(s);
-            llamac_tool_grammar_free(g);
-            continue;
+        if (gt_build(&t, cases[k].format, XML_TOOLS, LLAMAC_TOOL_CHOICE_REQUIRED, NULL, false, NULL)) {
+            /* the valid calls whole, to their end; the others refused before it */
+            CHECK(gt_takes(&t, cases[k].good, true));
+            CHECK(!gt_takes(&t, cases[k].bad_name, false));
+            CHECK(!gt_takes(&t, cases[k].bad_integer, false));
+            CHECK(!gt_takes(&t, cases[k].missing, false));
+            CHECK(gt_takes(&t, cases[k].any_name, true));
+            /* nor is a call that stops before its end */
+            char cut[1024];
+            snprintf(cut, sizeof cut, "%.*s", (int)strlen(cases[k].good) - 1, cases[k].good);
+            CHECK(!gt_takes(&t, cut, true));
         }
-        CHECK_OK(llamac_sampler_add_grammar(s, g->grammar, "root"));
-        int failed_before = check_failed;
-        /* the valid calls whole, to their end; the others refused before it */
-        CHECK(feed_bytes(s, bytes, eos, cases[k].good, true));
-        CHECK(!feed_bytes(s, bytes, eos, cases[k].bad_name, false));
-        CHECK(!feed_bytes(s, bytes, eos, cases[k].bad_integer, false));
-        CHECK(!feed_bytes(s, bytes, eos, cases[k].missing, false));
-        CHECK(feed_bytes(s, bytes, eos, cases[k].any_name, true));
-        /* nor is a call that stops before its end */
-        char cut[1024];
-        snprintf(cut, sizeof cut, "%.*s", (int)strlen(cases[k].good) - 1, cases[k].good);
-        CHECK(!feed_bytes(s, bytes, eos, cut, true));
-        if (check_failed != failed_before) {
-            fprintf(stderr, "  %s grammar:\n%s\n", llamac_tool_format_name(cases[k].format), g->grammar);
-        }
-        llamac_sampler_free(s);
-        llamac_tool_grammar_free(g);
+        gt_drop(&t, llamac_tool_format_name(cases[k].format));
     }
-    llamac_model_free(model);
+    gt_close(&t);
 }
 
 /* A forced grammar after a prompt that left the thinking block open (llamac_tool_grammar_after_thinking): reasoning
  * that cannot contain the end marker, the marker, white space, then the call - as llama.cpp's chat layer forces it. */
 static void test_after_thinking(void) {
-    llamac_model_params mp = llamac_model_params_default();
-    mp.vocab_only = true;
-    llamac_model *model = NULL;
-    CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), &mp, &model));
-    if (!model) {
+    grammar_test t;
+    if (!gt_open(&t)) {
         return;
     }
-    llamac_token bytes[256];
-    test_byte_tokens(model, bytes);
-    llamac_token eos = llamac_vocab_special(model, LLAMAC_TOKEN_EOS);
 #define MM_CALL                                                                                                        \
     "<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"city\">Paris</parameter>\n"                 \
     "<parameter name=\"days\">3</parameter>\n</invoke>\n</minimax:tool_call>"
@@ -1228,32 +1246,18 @@ static void test_after_thinking(void) {
           { HERMES_CALL, NULL } },
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
-        llamac_tool_grammar *g = NULL;
-        CHECK_OK(
-            llamac_tool_grammar_build(cases[k].format, cases[k].tools, LLAMAC_TOOL_CHOICE_REQUIRED, NULL, false, &g));
-        CHECK_OK(llamac_tool_grammar_after_thinking(g, cases[k].think_end));
-        llamac_sampler *s = NULL;
-        CHECK_OK(llamac_sampler_new(model, &s));
-        if (!g || !s) {
-            llamac_sampler_free(s);
-            llamac_tool_grammar_free(g);
-            continue;
+        if (gt_build(&t, cases[k].format, cases[k].tools, LLAMAC_TOOL_CHOICE_REQUIRED, NULL, false,
+                     cases[k].think_end)) {
+            for (size_t i = 0; i < 3; i++) {
+                CHECK(gt_takes(&t, cases[k].good[i], true));
+                CHECK(!cases[k].bad[i] || !gt_takes(&t, cases[k].bad[i], false));
+            }
+            for (size_t i = 0; i < 2; i++) {
+                CHECK(!cases[k].unfinished[i] || gt_takes(&t, cases[k].unfinished[i], false));
+                CHECK(!cases[k].unfinished[i] || !gt_takes(&t, cases[k].unfinished[i], true));
+            }
         }
-        CHECK_OK(llamac_sampler_add_grammar(s, g->grammar, "root"));
-        int failed_before = check_failed;
-        for (size_t i = 0; i < 3; i++) {
-            CHECK(feed_bytes(s, bytes, eos, cases[k].good[i], true));
-            CHECK(!cases[k].bad[i] || !feed_bytes(s, bytes, eos, cases[k].bad[i], false));
-        }
-        for (size_t i = 0; i < 2; i++) {
-            CHECK(!cases[k].unfinished[i] || feed_bytes(s, bytes, eos, cases[k].unfinished[i], false));
-            CHECK(!cases[k].unfinished[i] || !feed_bytes(s, bytes, eos, cases[k].unfinished[i], true));
-        }
-        if (check_failed != failed_before) {
-            fprintf(stderr, "  case %zu grammar:\n%s\n", k, g->grammar);
-        }
-        llamac_sampler_free(s);
-        llamac_tool_grammar_free(g);
+        gt_drop(&t, cases[k].think_end);
     }
 #undef MM_CALL
 #undef HERMES_CALL
@@ -1287,48 +1291,31 @@ static void test_after_thinking(void) {
     CHECK(before && g && !strcmp(before, g->grammar));
     llamac_tool_grammar_free(g);
     free(before);
-    llamac_model_free(model);
+    gt_close(&t);
 }
 
 /* Harmony's forced call may follow an analysis channel of any text without its end marker, as llama.cpp's chat
  * layer reads it. */
 static void test_harmony_analysis(void) {
-    llamac_model_params mp = llamac_model_params_default();
-    mp.vocab_only = true;
-    llamac_model *model = NULL;
-    CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), &mp, &model));
-    llamac_tool_grammar *g = NULL;
-    CHECK_OK(
-        llamac_tool_grammar_build(LLAMAC_TOOL_FORMAT_HARMONY, TOOLS, LLAMAC_TOOL_CHOICE_REQUIRED, NULL, false, &g));
-    llamac_sampler *s = NULL;
-    if (model) {
-        CHECK_OK(llamac_sampler_new(model, &s));
-    }
-    if (!g || !s) {
-        llamac_sampler_free(s);
-        llamac_tool_grammar_free(g);
-        llamac_model_free(model);
+    grammar_test t;
+    if (!gt_open(&t)) {
         return;
     }
-    llamac_token bytes[256];
-    test_byte_tokens(model, bytes);
-    llamac_token eos = llamac_vocab_special(model, LLAMAC_TOKEN_EOS);
-    CHECK_OK(llamac_sampler_add_grammar(s, g->grammar, "root"));
+    if (gt_build(&t, LLAMAC_TOOL_FORMAT_HARMONY, TOOLS, LLAMAC_TOOL_CHOICE_REQUIRED, NULL, false, NULL)) {
 #define CALL "<|channel|>commentary to=functions.get_weather<|message|>{\"city\": \"Paris\"}<|call|>"
-    CHECK(feed_bytes(s, bytes, eos, CALL, true));
-    /* markup and long text in the analysis; its end marker ends it */
-    char long_analysis[8192];
-    memset(long_analysis, 'a', sizeof long_analysis);
-    int n = snprintf(long_analysis, sizeof long_analysis, "<|channel|>analysis<|message|>if a < b, <|en<|");
-    long_analysis[n] = 'a';
-    snprintf(long_analysis + 6000, sizeof long_analysis - 6000, "<|end|><|start|>assistant" CALL);
-    CHECK(feed_bytes(s, bytes, eos, long_analysis, true));
-    CHECK(!feed_bytes(s, bytes, eos, "<|channel|>analysis<|message|>a<|end|>b<|end|><|start|>assistant", false));
-    CHECK(!feed_bytes(s, bytes, eos, "<|channel|>analysis<|message|>a<|end|><|start|>assistant", true));
+        CHECK(gt_takes(&t, CALL, true));
+        /* markup and long text in the analysis; its end marker ends it */
+        char long_analysis[8192];
+        memset(long_analysis, 'a', sizeof long_analysis);
+        int n = snprintf(long_analysis, sizeof long_analysis, "<|channel|>analysis<|message|>if a < b, <|en<|");
+        long_analysis[n] = 'a';
+        snprintf(long_analysis + 6000, sizeof long_analysis - 6000, "<|end|><|start|>assistant" CALL);
+        CHECK(gt_takes(&t, long_analysis, true));
+        CHECK(!gt_takes(&t, "<|channel|>analysis<|message|>a<|end|>b<|end|><|start|>assistant", false));
+        CHECK(!gt_takes(&t, "<|channel|>analysis<|message|>a<|end|><|start|>assistant", true));
 #undef CALL
-    llamac_sampler_free(s);
-    llamac_tool_grammar_free(g);
-    llamac_model_free(model);
+    }
+    gt_close(&t);
 }
 
 /* The XML-ish families read a value by its parameter's schema when the parse is given the offered tools, as
@@ -1429,45 +1416,28 @@ static void test_typed_values(void) {
 }
 
 static void test_grammars(void) {
-    llamac_model_params mp = llamac_model_params_default();
-    mp.vocab_only = true;
-    llamac_model *model = NULL;
-    CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), &mp, &model));
-    if (!model) {
+    grammar_test t;
+    if (!gt_open(&t)) {
         return;
     }
     for (int f = LLAMAC_TOOL_FORMAT_GENERIC; f <= LLAMAC_TOOL_FORMAT_MINICPM5; f++) {
         for (int choice = LLAMAC_TOOL_CHOICE_AUTO; choice <= LLAMAC_TOOL_CHOICE_NAMED; choice++) {
             for (int parallel = 0; parallel < 2; parallel++) {
-                llamac_tool_grammar *g = NULL;
-                CHECK_OK(llamac_tool_grammar_build((llamac_tool_format)f, TOOLS, (llamac_tool_choice)choice, "get.time",
-                                                   parallel, &g));
-                if (!g) {
-                    continue;
-                }
+                bool made =
+                    gt_build(&t, (llamac_tool_format)f, TOOLS, (llamac_tool_choice)choice, "get.time", parallel, NULL);
                 if (choice == LLAMAC_TOOL_CHOICE_NONE) {
-                    CHECK(g->grammar == NULL);
-                    llamac_tool_grammar_free(g);
-                    continue;
-                }
-                CHECK(g->grammar != NULL);
-                CHECK_INT(g->lazy, choice == LLAMAC_TOOL_CHOICE_AUTO && f != LLAMAC_TOOL_FORMAT_GENERIC);
-                llamac_sampler *s = NULL;
-                CHECK_OK(llamac_sampler_new(model, &s));
-                if (g->lazy) {
-                    CHECK(g->n_trigger_patterns > 0);
-                    CHECK_OK(llamac_sampler_add_grammar_lazy(s, g->grammar, "root",
-                                                             (const char *const *)g->trigger_patterns,
-                                                             g->n_trigger_patterns, NULL, 0));
+                    CHECK(t.g && t.g->grammar == NULL);
+                } else if (made) {
+                    CHECK_INT(t.g->lazy, choice == LLAMAC_TOOL_CHOICE_AUTO && f != LLAMAC_TOOL_FORMAT_GENERIC);
+                    CHECK(!t.g->lazy || t.g->n_trigger_patterns > 0);
+                    if (choice == LLAMAC_TOOL_CHOICE_NAMED) {
+                        CHECK(strstr(t.g->grammar, "get.time") != NULL);
+                        CHECK(strstr(t.g->grammar, "get_weather") == NULL);
+                    }
                 } else {
-                    CHECK_OK(llamac_sampler_add_grammar(s, g->grammar, "root"));
+                    CHECK(made);
                 }
-                if (choice == LLAMAC_TOOL_CHOICE_NAMED) {
-                    CHECK(strstr(g->grammar, "get.time") != NULL);
-                    CHECK(strstr(g->grammar, "get_weather") == NULL);
-                }
-                llamac_sampler_free(s);
-                llamac_tool_grammar_free(g);
+                gt_drop(&t, llamac_tool_format_name((llamac_tool_format)f));
             }
         }
     }
@@ -1490,7 +1460,7 @@ static void test_grammars(void) {
                  LLAMAC_E_INVALID_ARGUMENT);
     CHECK(g == NULL);
     llamac_tool_grammar_free(NULL);
-    llamac_model_free(model);
+    gt_close(&t);
 }
 
 typedef struct sink {
