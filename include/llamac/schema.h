@@ -283,8 +283,8 @@ LLAMAC_API void llamac_tool_grammar_free(llamac_tool_grammar *grammar);
  * tool's `parameters` schema: through the JSON Schema converter for the JSON formats, by its `properties` (names and
  * simple types) for Gemma 4 and LFM2; for the XML-ish formats by its `properties` too, as llama.cpp constrains them
  * (only those names, the required ones present, a value that may be a string raw, any other JSON of the property's
- * schema), any parameter name when the schema names no properties. *out is caller frees with
- * llamac_tool_grammar_free.
+ * schema; Kimi K3 and MiniCPM5 require none, as llama.cpp), any parameter name when the schema names no properties.
+ * *out is caller frees with llamac_tool_grammar_free.
  * Errors: LLAMAC_E_INVALID_ARGUMENT (tools not a JSON array of functions with names - the message names the index;
  * a named tool that is not offered; no tools with choice required/named; a grammar past 256 x 9 MiB),
  * LLAMAC_E_NO_MEMORY. Thread-safe. */

@@ -144,16 +144,13 @@ static void call_rule(llamac__dynbuf *g, llamac_tool_format format, size_t i, co
         break;
     case LLAMAC_TOOL_FORMAT_KIMI_K3:
         llamac__dynbuf_addf(g,
-                            "tc-call-%zu ::= \"<|open|>call tool=\\\"%s\\\" index=\\\"\" [0-9]{1,3} \"\\\"<|sep|>\" ( "
-                            "\"<|open|>argument key=\\\"\" [a-zA-Z0-9_]{1,64} \"\\\" type=\\\"\" [a-z]{1,8} "
-                            "\"\\\"<|sep|>\" [^<]{0,4096} \"<|close|>argument<|sep|>\" )* \"<|close|>call<|sep|>\"\n",
-                            i, name);
+                            "tc-call-%zu ::= \"<|open|>call tool=\\\"%s\\\" index=\\\"\" [0-9]{1,3} \"\\\"<|sep|>\" "
+                            "tc-args-%zu \"<|close|>call<|sep|>\"\n",
+                            i, name, i);
         break;
     case LLAMAC_TOOL_FORMAT_MINICPM5:
-        llamac__dynbuf_addf(g,
-                            "tc-call-%zu ::= \"<function name=\\\"%s\\\">\" ( \"\\n\"? \"<param name=\\\"\" "
-                            "[a-zA-Z0-9_]{1,64} \"\\\">\" [^<]{0,4096} \"</param>\" )* \"\\n\"? \"</function>\"\n",
-                            i, name);
+        llamac__dynbuf_addf(g, "tc-call-%zu ::= \"<function name=\\\"%s\\\">\" tc-args-%zu \"\\n\"? \"</function>\"\n",
+                            i, name, i);
         break;
     case LLAMAC_TOOL_FORMAT_MINIMAX_M2:
         llamac__dynbuf_addf(g, "tc-call-%zu ::= \"<invoke name=\\\"%s\\\">\" tc-args-%zu \"\\n\"? \"</invoke>\"\n", i,
@@ -252,7 +249,14 @@ static bool plain_key(const char *k) {
 /* Whether the XML-ish format writes its parameters as elements (raw strings, JSON for the other types). */
 static bool xml_format(llamac_tool_format f) {
     return f == LLAMAC_TOOL_FORMAT_QWEN3_CODER || f == LLAMAC_TOOL_FORMAT_GLM || f == LLAMAC_TOOL_FORMAT_MINIMAX_M2 ||
-           f == LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2 || f == LLAMAC_TOOL_FORMAT_SEED_OSS;
+           f == LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2 || f == LLAMAC_TOOL_FORMAT_SEED_OSS ||
+           f == LLAMAC_TOOL_FORMAT_KIMI_K3 || f == LLAMAC_TOOL_FORMAT_MINICPM5;
+}
+
+/* Whether the XML-ish format takes its parameters in any order and number, none required: Kimi K3 and MiniCPM5, as
+ * llama.cpp's chat layer constrains them (the others: the required ones first). */
+static bool xml_any_order(llamac_tool_format f) {
+    return f == LLAMAC_TOOL_FORMAT_KIMI_K3 || f == LLAMAC_TOOL_FORMAT_MINICPM5;
 }
 
 /* The schema a local "#/$defs/X" or "#/definitions/X" reference of the parameters `root` names, or NULL. */
@@ -412,8 +416,9 @@ static void native_value(llamac__dynbuf *g, bool gemma, json_t *schema) {
     }
 }
 
-/* The opening of an XML-ish parameter element named `key` (NULL: any plain name); for DSML `str` says its string
- * attribute (-1: either). */
+/* The opening of an XML-ish parameter element named `key` (NULL: any plain name); `str` says whether its value is a
+ * raw string (-1: either), for the formats that say so in an attribute: DSML's string="true" or "false", Kimi K3's
+ * type attribute (optional; "string" only for a raw string, as the reply parser reads it so). */
 static void xml_open(llamac__dynbuf *g, llamac_tool_format f, const char *key, int str) {
     char name[96];
     snprintf(name, sizeof name, key ? "\"%s\"" : "[a-zA-Z0-9_]{1,64}", key);
@@ -425,6 +430,15 @@ static void xml_open(llamac__dynbuf *g, llamac_tool_format f, const char *key, i
         break;
     case LLAMAC_TOOL_FORMAT_MINIMAX_M2:
         llamac__dynbuf_addf(g, "\"\\n\"? \"<parameter name=\\\"\" %s \"\\\">\" ", name);
+        break;
+    case LLAMAC_TOOL_FORMAT_MINICPM5:
+        llamac__dynbuf_addf(g, "\"\\n\"? \"<param name=\\\"\" %s \"\\\">\" ", name);
+        break;
+    case LLAMAC_TOOL_FORMAT_KIMI_K3:
+        llamac__dynbuf_addf(g,
+                            "\"<|open|>argument key=\\\"\" %s \"\\\"\" ( \" type=\\\"\" ( %s\"number\" | \"integer\" | "
+                            "\"boolean\" | \"null\" | \"object\" | \"array\" ) \"\\\"\" )? \"<|sep|>\" ",
+                            name, str ? "\"string\" | " : "");
         break;
     default:
         llamac__dynbuf_addf(g, "\"" DSML "parameter name=\\\"\" %s \"\\\" string=\\\"\" %s \"\\\">\" ", name,
@@ -442,6 +456,8 @@ static void xml_close(llamac__dynbuf *g, llamac_tool_format f) {
     case LLAMAC_TOOL_FORMAT_SEED_OSS: llamac__dynbuf_addf(g, " \"</parameter>\\n\""); break;
     case LLAMAC_TOOL_FORMAT_GLM: llamac__dynbuf_addf(g, " \"</arg_value>\""); break;
     case LLAMAC_TOOL_FORMAT_MINIMAX_M2: llamac__dynbuf_addf(g, " \"</parameter>\""); break;
+    case LLAMAC_TOOL_FORMAT_MINICPM5: llamac__dynbuf_addf(g, " \"</param>\""); break;
+    case LLAMAC_TOOL_FORMAT_KIMI_K3: llamac__dynbuf_addf(g, " \"<|close|>argument<|sep|>\""); break;
     default: llamac__dynbuf_addf(g, " \"" DSML_CLOSE "parameter>\\n\""); break;
     }
 }
@@ -531,13 +547,15 @@ static void opt_alternatives(llamac__dynbuf *g, size_t i, const size_t *ks, size
 /* The rule tc-args-<i> for the formats that write arguments property by property, from the tool's `properties`:
  * Gemma 4 ({key:value,...}) and LFM2 (key=value, ...): the required ones in order, then the others, each optional
  * (any of them, in any order, when none is required); the XML-ish families, as llama.cpp's chat layer constrains
- * them: the required ones in order (Qwen3-Coder: in any order), then any of the others, any number of times. Any key
- * when the schema names no property, or one the rules cannot spell. */
+ * them: the required ones in order (Qwen3-Coder: in any order), then any of the others, any number of times (Kimi K3,
+ * MiniCPM5: none required, any of them any number of times). Any key when the schema names no property, or one the
+ * rules cannot spell. */
 static llamac_status props_args_rule(llamac__dynbuf *g, llamac_tool_format f, size_t i, json_t *params,
                                      const char *tool_name) {
     bool gemma = f == LLAMAC_TOOL_FORMAT_GEMMA4, xml = xml_format(f);
     const char *sep = xml ? "" : gemma ? "\",\" " : "\", \" ";
-    json_t *props = json_object_get(params, "properties"), *required = json_object_get(params, "required");
+    json_t *props = json_object_get(params, "properties");
+    json_t *required = xml_any_order(f) ? NULL : json_object_get(params, "required");
     const char *key;
     json_t *schema;
     bool plain = json_is_object(props) && json_object_size(props) > 0 && json_object_size(props) <= MAX_TOOLS;
@@ -985,14 +1003,13 @@ llamac_status llamac_tool_grammar_build(llamac_tool_format format, const char *t
     llamac__dynbuf_addf(&g, "\n");
     for (i = 0; i < n; i++) {
         call_rule(&g, format, i, names[i]);
-        /* Gemma 4 and LFM2 write arguments in notations of their own, Qwen3-Coder, Seed-OSS, GLM, MiniMax and DSML as
-         * XML elements: their rules are built property by property; Kimi K3's and MiniCPM5's call rules take any
-         * parameter element (their schemas are not followed yet); the others write a JSON object */
+        /* Gemma 4 and LFM2 write arguments in notations of their own, Qwen3-Coder, Seed-OSS, GLM, MiniMax, DSML, Kimi
+         * K3 and MiniCPM5 as XML elements: their rules are built property by property; the others write a JSON
+         * object */
         if (xml_format(format) || format == LLAMAC_TOOL_FORMAT_GEMMA4 || format == LLAMAC_TOOL_FORMAT_LFM2) {
             st = props_args_rule(&g, format, i, schemas[i], names[i]);
         } else {
-            bool own = format == LLAMAC_TOOL_FORMAT_KIMI_K3 || format == LLAMAC_TOOL_FORMAT_MINICPM5;
-            st = args_rule(&g, i, own ? NULL : schemas[i], names[i]);
+            st = args_rule(&g, i, schemas[i], names[i]);
         }
         if (st != LLAMAC_OK) {
             goto fail;

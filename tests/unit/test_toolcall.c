@@ -1115,18 +1115,21 @@ static const char XML_TOOLS[] =
     "{\"type\":\"function\",\"function\":{\"name\":\"ping\",\"parameters\":{\"type\":\"object\"}}}]";
 
 /* The XML-ish families' grammars follow the tool's schema as llama.cpp's chat layer builds them: only its parameter
- * names, the required ones present, a string raw, any other type as JSON of its schema; a schema without properties
- * any name. */
+ * names, the required ones present (Kimi K3, MiniCPM5: none required), a string raw, any other type as JSON of its
+ * schema; a schema without properties any name. What a grammar takes, the reply parser reads as the schema types
+ * it. */
 static void test_xml_grammars(void) {
     grammar_test t;
     if (!gt_open(&t)) {
         return;
     }
-    /* each: a valid call, a wrong parameter name, a non-number for the integer, a required parameter missing, and a
-     * call of the schema-less tool with any parameter */
+    /* each: a valid call, a wrong parameter name, a non-number for the integer, a required parameter missing (refused,
+     * or with none_required a whole call taken), a call of the schema-less tool with any parameter, and (optional)
+     * another value its schema refuses */
     static const struct {
         llamac_tool_format format;
-        const char *good, *bad_name, *bad_integer, *missing, *any_name;
+        const char *good, *bad_name, *bad_integer, *missing, *any_name, *bad_other;
+        bool none_required;
     } cases[] = {
         { LLAMAC_TOOL_FORMAT_QWEN3_CODER,
           /* Qwen3-Coder's required parameters come in any order */
@@ -1135,14 +1138,16 @@ static void test_xml_grammars(void) {
           "<tool_call>\n<function=get_weather>\n<parameter=town>\n",
           "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n<parameter=days>\nthree",
           "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</function>",
-          "<tool_call>\n<function=ping>\n<parameter=anything>\nx\n</parameter>\n</function>\n</tool_call>" },
+          "<tool_call>\n<function=ping>\n<parameter=anything>\nx\n</parameter>\n</function>\n</tool_call>", NULL,
+          false },
         { LLAMAC_TOOL_FORMAT_SEED_OSS,
           "<seed:tool_call>\n<function=get_weather>\n<parameter=city>Paris</parameter>\n<parameter=days>-2"
           "</parameter>\n<parameter=unit>c</parameter>\n</function>\n</seed:tool_call>",
           "<seed:tool_call>\n<function=get_weather>\n<parameter=town>",
           "<seed:tool_call>\n<function=get_weather>\n<parameter=city>Paris</parameter>\n<parameter=days>x",
           "<seed:tool_call>\n<function=get_weather>\n<parameter=city>Paris</parameter>\n</function>",
-          "<seed:tool_call>\n<function=ping>\n<parameter=q>x</parameter>\n</function>\n</seed:tool_call>" },
+          "<seed:tool_call>\n<function=ping>\n<parameter=q>x</parameter>\n</function>\n</seed:tool_call>", NULL,
+          false },
         { LLAMAC_TOOL_FORMAT_GLM,
           "<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n<arg_key>days</arg_key>\n"
           "<arg_value>3</arg_value>\n<arg_key>detail</arg_key>\n<arg_value>{\"hourly\": false}</arg_value>\n"
@@ -1151,7 +1156,7 @@ static void test_xml_grammars(void) {
           "<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n<arg_key>days</arg_key>\n"
           "<arg_value>3.5",
           "<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n</tool_call>",
-          "<tool_call>ping\n<arg_key>q</arg_key>\n<arg_value>x</arg_value>\n</tool_call>" },
+          "<tool_call>ping\n<arg_key>q</arg_key>\n<arg_value>x</arg_value>\n</tool_call>", NULL, false },
         { LLAMAC_TOOL_FORMAT_MINIMAX_M2,
           "<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"city\">Paris</parameter>\n"
           "<parameter name=\"days\">3</parameter>\n<parameter name=\"unit\">f</parameter>\n</invoke>\n"
@@ -1162,7 +1167,8 @@ static void test_xml_grammars(void) {
           "<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"city\">Paris</parameter>\n"
           "</invoke>",
           "<minimax:tool_call>\n<invoke name=\"ping\">\n<parameter name=\"q\">x</parameter>\n</invoke>\n"
-          "</minimax:tool_call>" },
+          "</minimax:tool_call>",
+          NULL, false },
         { LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2,
           DSML_OPEN "function_calls>\n" DSML_OPEN "invoke name=\"get_weather\">\n" DSML_OPEN
                     "parameter name=\"city\" string=\"true\">Paris" DSML_END "parameter>\n" DSML_OPEN
@@ -1177,7 +1183,32 @@ static void test_xml_grammars(void) {
                     "parameter name=\"city\" string=\"true\">Paris" DSML_END "parameter>\n" DSML_END "invoke>",
           DSML_OPEN "function_calls>\n" DSML_OPEN "invoke name=\"ping\">\n" DSML_OPEN
                     "parameter name=\"q\" string=\"false\">x" DSML_END "parameter>\n" DSML_END "invoke>\n" DSML_END
-                    "function_calls>" },
+                    "function_calls>",
+          NULL, false },
+#define K3_CALL(name) "<|open|>tools<|sep|><|open|>call tool=\"" name "\" index=\"1\"<|sep|>"
+#define K3_ARG(key, type, value)                                                                                       \
+    "<|open|>argument key=\"" key "\" type=\"" type "\"<|sep|>" value "<|close|>argument<|sep|>"
+#define K3_END "<|close|>call<|sep|><|close|>tools<|sep|>"
+        { LLAMAC_TOOL_FORMAT_KIMI_K3,
+          K3_CALL("get_weather") K3_ARG("days", "integer", "3") K3_ARG("city", "string", "San Jose")
+              K3_ARG("detail", "object", "{\"hourly\": true}") K3_END,
+          K3_CALL("get_weather") "<|open|>argument key=\"town\"",
+          K3_CALL("get_weather") "<|open|>argument key=\"days\" type=\"integer\"<|sep|>three",
+          K3_CALL("get_weather") K3_ARG("unit", "string", "c") K3_END,
+          K3_CALL("ping") K3_ARG("q", "string", "x") K3_END,
+          /* a value that is no string is not typed as one: the parser would read it so */
+          K3_CALL("get_weather") "<|open|>argument key=\"days\" type=\"string\"", true },
+#undef K3_CALL
+#undef K3_ARG
+#undef K3_END
+        { LLAMAC_TOOL_FORMAT_MINICPM5,
+          "<function name=\"get_weather\"><param name=\"city\">San Jose</param>\n<param name=\"days\">3</param>\n"
+          "<param name=\"detail\">{\"hourly\": true}</param>\n</function>",
+          "<function name=\"get_weather\"><param name=\"town\"",
+          "<function name=\"get_weather\"><param name=\"days\">3.5",
+          "<function name=\"get_weather\">\n<param name=\"unit\">f</param>\n</function>",
+          "<function name=\"ping\"><param name=\"q\">x</param></function>",
+          "<function name=\"get_weather\"><param name=\"detail\">hourly", true },
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         if (gt_build(&t, cases[k].format, XML_TOOLS, LLAMAC_TOOL_CHOICE_REQUIRED, NULL, false, NULL)) {
@@ -1185,12 +1216,26 @@ static void test_xml_grammars(void) {
             CHECK(gt_takes(&t, cases[k].good, true));
             CHECK(!gt_takes(&t, cases[k].bad_name, false));
             CHECK(!gt_takes(&t, cases[k].bad_integer, false));
-            CHECK(!gt_takes(&t, cases[k].missing, false));
+            CHECK(cases[k].none_required ? gt_takes(&t, cases[k].missing, true)
+                                         : !gt_takes(&t, cases[k].missing, false));
             CHECK(gt_takes(&t, cases[k].any_name, true));
+            CHECK(!cases[k].bad_other || !gt_takes(&t, cases[k].bad_other, false));
             /* nor is a call that stops before its end */
             char cut[1024];
             snprintf(cut, sizeof cut, "%.*s", (int)strlen(cases[k].good) - 1, cases[k].good);
             CHECK(!gt_takes(&t, cut, true));
+            /* the parser reads the valid call as the schema types it */
+            llamac_tool_parse_params pp = llamac_tool_parse_params_default();
+            pp.format = cases[k].format;
+            pp.tools = XML_TOOLS;
+            llamac_tool_message *m = NULL;
+            CHECK_OK(llamac_tool_parse(cases[k].good, strlen(cases[k].good), &pp, &m));
+            json_t *args = m && m->n_tool_calls == 1 ? json_loads(m->tool_calls[0].arguments, 0, NULL) : NULL;
+            CHECK(json_is_string(json_object_get(args, "city")));
+            CHECK(json_is_integer(json_object_get(args, "days")));
+            CHECK(json_object_get(args, "detail") == NULL || json_is_object(json_object_get(args, "detail")));
+            json_decref(args);
+            llamac_tool_message_free(m);
         }
         gt_drop(&t, llamac_tool_format_name(cases[k].format));
     }
