@@ -295,9 +295,11 @@ LLAMAC_API llamac_status llamac_tool_grammar_build(llamac_tool_format format, co
 /* Makes a forced grammar (tool_choice required or named: not lazy) leave room for the thinking block a prompt left
  * open (llamac_template_parse_params' reasoning_open, with its think_end): the reply becomes reasoning text that does
  * not contain the marker (`think_end` without the white space around it; borrowed, NUL-terminated UTF-8 of at most
- * 64 characters), the marker, a space or one or two newlines and an indent (optional), then the calls the grammar
- * forced before - as llama.cpp's chat layer forces them. Without that room the call would be written inside the
- * thinking block and read as reasoning. A lazy grammar, one with no grammar (tool_choice none) or a think_end of only
+ * 64 characters), the marker, then text that does not contain the marker the format's calls start with (the reply's
+ * content; where the calls start with no marker - Llama 3, Functionary v3.2, generic - a space or one or two
+ * newlines and an indent, optional), then the calls the grammar forced before - as llama.cpp's chat layer forces
+ * them. Without that room the call would be written inside the thinking block and read as reasoning. `grammar` must
+ * be one llamac_tool_grammar_build made. A lazy grammar, one with no grammar (tool_choice none) or a think_end of only
  * white space is left as it is; so is `grammar` on failure.
  * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs; a think_end that is not UTF-8 or too long; a grammar past the size
  * llamac_tool_grammar_build allows), LLAMAC_E_NO_MEMORY. Not thread-safe on one grammar. */

@@ -51,6 +51,13 @@ static bool valid_name(const char *s) {
     return true;
 }
 
+/* A grammar as llamac_tool_grammar_build makes it: what the caller sees, then what llamac_tool_grammar_after_thinking
+ * needs to know of it. */
+typedef struct tc_grammar {
+    llamac_tool_grammar pub; /* first: a llamac_tool_grammar * of a built grammar points to its tc_grammar */
+    const char *marker;      /* the text that starts the forced calls (static, SHAPES), or NULL */
+} tc_grammar;
+
 void llamac_tool_grammar_free(llamac_tool_grammar *g) {
     if (!g) {
         return;
@@ -634,11 +641,12 @@ static llamac_status props_args_rule(llamac__dynbuf *g, llamac_tool_format f, si
 }
 
 /* How each format writes its list of calls, in GBNF: the opening before the first call, the separator between two
- * calls (NULL: the format writes one call only), the closing after the last; and the regex of the marker that
- * starts the calls, for the lazy grammar's trigger (NULL: none, or one made apart in triggers()). A call is
- * tc-call. The formats whose list takes more than this table says are kept apart in root_rule. */
+ * calls (NULL: the format writes one call only), the closing after the last; and the marker, the text that starts
+ * the calls (NULL: none): the lazy grammar's trigger (triggers()), and what the text before a forced call cannot
+ * contain (llamac_tool_grammar_after_thinking). A call is tc-call. The formats whose list takes more than this table
+ * says are kept apart in root_rule. */
 typedef struct tc_list_shape {
-    const char *open, *sep, *close, *trigger;
+    const char *open, *sep, *close, *marker;
 } tc_list_shape;
 
 #define JSON_SEP "\",\" tc-ws"
@@ -649,7 +657,7 @@ static const tc_list_shape SHAPES[TC_FORMAT_LAST + 1] = {
                                      "tc-ws \"]\" tc-ws \"}\"", NULL },
     [LLAMAC_TOOL_FORMAT_HERMES] = { "", "\"\\n\"", "", "<tool_call>" },
     [LLAMAC_TOOL_FORMAT_LLAMA3] = { "", NULL, "", NULL }, /* a bare call, its trigger anchored (triggers()) */
-    [LLAMAC_TOOL_FORMAT_MISTRAL] = { "\"[TOOL_CALLS]\" \"[\" tc-ws", JSON_SEP, "\"]\"", "\\[TOOL_CALLS\\]" },
+    [LLAMAC_TOOL_FORMAT_MISTRAL] = { "\"[TOOL_CALLS]\" \"[\" tc-ws", JSON_SEP, "\"]\"", "[TOOL_CALLS]" },
     [LLAMAC_TOOL_FORMAT_QWEN3_CODER] = { "", "\"\\n\"", "", "<tool_call>" },
     [LLAMAC_TOOL_FORMAT_DEEPSEEK_R1] = { "\"" DS_CALLS_BEGIN "\"", "\"\\n\"?", "\"" DS_CALLS_END "\"", DS_CALLS_BEGIN },
     [LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_1] = { "\"" DS_CALLS_BEGIN "\"", "\"\\n\"?", "\"" DS_CALLS_END "\"",
@@ -657,33 +665,32 @@ static const tc_list_shape SHAPES[TC_FORMAT_LAST + 1] = {
     /* the prompt ends in ">>>"; its triggers are the tool names (triggers()) */
     [LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2] = { "\">>>\"?", "\">>>\"", "", NULL },
     [LLAMAC_TOOL_FORMAT_COMMAND_R7B] = { "\"<|START_ACTION|>[\" tc-ws", JSON_SEP, "tc-ws \"]<|END_ACTION|>\"",
-                                         "<\\|START_ACTION\\|>" },
+                                         "<|START_ACTION|>" },
     /* root_rule puts an analysis channel before the open */
-    [LLAMAC_TOOL_FORMAT_HARMONY] = { "", "\"<|start|>assistant\"", "", "<\\|channel\\|>commentary to=functions\\." },
-    [LLAMAC_TOOL_FORMAT_MISTRAL_ARGS] = { "\"[TOOL_CALLS]\"", "\"[TOOL_CALLS]\"", "", "\\[TOOL_CALLS\\]" },
+    [LLAMAC_TOOL_FORMAT_HARMONY] = { "", "\"<|start|>assistant\"", "", "<|channel|>commentary to=functions." },
+    [LLAMAC_TOOL_FORMAT_MISTRAL_ARGS] = { "\"[TOOL_CALLS]\"", "\"[TOOL_CALLS]\"", "", "[TOOL_CALLS]" },
     [LLAMAC_TOOL_FORMAT_GLM] = { "", "\"\\n\"", "", "<tool_call>" },
+    /* the section's opening is optional: the marker is what both openings start with (triggers() has both) */
     [LLAMAC_TOOL_FORMAT_KIMI_K2] = { "\"<|tool_calls_section_begin|>\"?", "", "\"<|tool_calls_section_end|>\"",
-                                     "<\\|tool_calls_section_begin\\|>|<\\|tool_call_begin\\|>" },
+                                     "<|tool_call" },
     [LLAMAC_TOOL_FORMAT_MINIMAX_M2] = { "\"<minimax:tool_call>\\n\"", "\"\\n\"", "\"\\n\"? \"</minimax:tool_call>\"",
                                         "<minimax:tool_call>" },
-    /* V3.2 names the block function_calls, V4 tool_calls (root_rule adds the second) */
+    /* V3.2 names the block function_calls, V4 tool_calls (root_rule adds the second; triggers() has both) */
     [LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2] = { "\"" DSML "function_calls>\\n\"", "\"\\n\"",
-                                           "\"\\n\" \"" DSML_CLOSE "function_calls>\"",
-                                           DSML "(?:function|tool)_calls>" },
+                                           "\"\\n\" \"" DSML_CLOSE "function_calls>\"", DSML },
     [LLAMAC_TOOL_FORMAT_SEED_OSS] = { "", "\"\\n\"", "", "<seed:tool_call>" },
     [LLAMAC_TOOL_FORMAT_APRIEL] = { "\"<tool_calls>[\"", JSON_SEP, "\"]</tool_calls>\"", "<tool_calls>" },
     [LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_1] = { "", "\"\\n\"", "", "<function=" },
-    [LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2] = { "\"functools[\"", JSON_SEP, "\"]\"", "functools\\[" },
-    [LLAMAC_TOOL_FORMAT_GEMMA4] = { "", "", "", "<\\|tool_call>" },
+    [LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2] = { "\"functools[\"", JSON_SEP, "\"]\"", "functools[" },
+    [LLAMAC_TOOL_FORMAT_GEMMA4] = { "", "", "", "<|tool_call>" },
     [LLAMAC_TOOL_FORMAT_LFM2] = { "\"<|tool_call_start|>[\"", "\", \"", "\"]<|tool_call_end|>\"",
-                                  "<\\|tool_call_start\\|>" },
-    [LLAMAC_TOOL_FORMAT_APERTUS] = { "\"<|tools_prefix|>[\"", JSON_SEP, "\"]<|tools_suffix|>\"",
-                                     "<\\|tools_prefix\\|>" },
+                                  "<|tool_call_start|>" },
+    [LLAMAC_TOOL_FORMAT_APERTUS] = { "\"<|tools_prefix|>[\"", JSON_SEP, "\"]<|tools_suffix|>\"", "<|tools_prefix|>" },
     [LLAMAC_TOOL_FORMAT_KIMI_K3] = { "\"<|open|>tools<|sep|>\"", "", "\"<|close|>tools<|sep|>\"",
-                                     "<\\|open\\|>tools<\\|sep\\|>" },
+                                     "<|open|>tools<|sep|>" },
     [LLAMAC_TOOL_FORMAT_NEMOTRON_V2] = { "\"<TOOLCALL>[\"", JSON_SEP, "\"]</TOOLCALL>\"", "<TOOLCALL>" },
     [LLAMAC_TOOL_FORMAT_GIGACHAT3] = { "\"<|message_sep|>\\n\\nfunction call<|role_sep|>\\n\"", NULL, "",
-                                       "<\\|message_sep\\|>\\n\\nfunction call<\\|role_sep\\|>\\n" },
+                                       "<|message_sep|>\n\nfunction call<|role_sep|>\n" },
     [LLAMAC_TOOL_FORMAT_MINICPM5] = { "", "\"\\n\"", "", "<function name=\"" },
 };
 
@@ -745,8 +752,22 @@ static void names_regex(llamac__dynbuf *g, const char *const *names, size_t n) {
     llamac__dynbuf_addf(g, ")");
 }
 
-/* Trigger patterns for a lazy grammar: the whole output matched, the grammar applying from group 1. The patterns
- * go one after the other, a NUL between two; returns how many. */
+/* Appends `s` as a regex that matches it (ECMAScript syntax, as llama.cpp's std::regex reads it). */
+static void regex_literal(llamac__dynbuf *pat, const char *s) {
+    for (; *s; s++) {
+        if (*s == '\n') {
+            llamac__dynbuf_adds(pat, "\\n");
+            continue;
+        }
+        if (strchr("\\^$.|?*+()[]{}", *s)) {
+            llamac__dynbuf_addc(pat, '\\');
+        }
+        llamac__dynbuf_addc(pat, *s);
+    }
+}
+
+/* Trigger patterns for a lazy grammar: the whole output matched, the grammar applying from group 1: the format's
+ * marker. The patterns go one after the other, a NUL between two; returns how many. */
 static size_t triggers(llamac__dynbuf *pat, llamac_tool_format format, const char *const *names, size_t n) {
     switch (format) {
     case LLAMAC_TOOL_FORMAT_LLAMA3: /* a bare call: only at the start */
@@ -761,11 +782,19 @@ static size_t triggers(llamac__dynbuf *pat, llamac_tool_format format, const cha
         names_regex(pat, names, n);
         llamac__dynbuf_addf(pat, "\\n)[\\s\\S]*$");
         return 2;
+    case LLAMAC_TOOL_FORMAT_KIMI_K2: /* the section, or a call without it */
+        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(<\\|tool_calls_section_begin\\|>|<\\|tool_call_begin\\|>)[\\s\\S]*$");
+        return 1;
+    case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2: /* either block */
+        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(" DSML "(?:function|tool)_calls>)[\\s\\S]*$");
+        return 1;
     default:
-        if (!SHAPES[format].trigger) {
+        if (!SHAPES[format].marker) {
             return 0;
         }
-        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(%s)[\\s\\S]*$", SHAPES[format].trigger);
+        llamac__dynbuf_addf(pat, "^[\\s\\S]*?(");
+        regex_literal(pat, SHAPES[format].marker);
+        llamac__dynbuf_addf(pat, ")[\\s\\S]*$");
         return 1;
     }
 }
@@ -893,8 +922,19 @@ llamac_status llamac_tool_grammar_after_thinking(llamac_tool_grammar *grammar, c
     for (long i = 0; i < n; i++) {
         gbnf_cp(&g, m[i]);
     }
-    /* white space as llama.cpp's grammars space out: bounded, so that a model cannot write only that */
-    llamac__dynbuf_addf(&g, "\" ( \" \" | \"\\n\"{1,2} [ \\t]{0,20} )? tc-answer\n");
+    /* then text, as llama.cpp's chat layer allows it before forced calls: any that does not start them (the format's
+     * marker); where the calls start with no marker, white space as llama.cpp's grammars space out (bounded, so
+     * that a model cannot write only that) */
+    const char *calls = ((const tc_grammar *)grammar)->marker;
+    if (calls) {
+        llamac__dynbuf_addf(&g, "\" tc-lead-0 tc-answer\n");
+    } else {
+        llamac__dynbuf_addf(&g, "\" ( \" \" | \"\\n\"{1,2} [ \\t]{0,20} )? tc-answer\n");
+    }
+    if (calls && !tc_gbnf_excluding(&g, "tc-lead", calls)) {
+        llamac__dynbuf_free(&g);
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the tool grammar's call marker is too long");
+    }
     if (n < 0 || !tc_gbnf_excluding(&g, "tc-think", core)) {
         llamac__dynbuf_free(&g);
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "the thinking end marker is not UTF-8 of at most %d characters",
@@ -984,17 +1024,19 @@ llamac_status llamac_tool_grammar_build(llamac_tool_format format, const char *t
         st = llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "tool_choice \"required\" with no tools");
         goto fail;
     }
-    res = llamac__calloc(1, sizeof *res);
-    if (!res) {
+    tc_grammar *made = llamac__calloc(1, sizeof *made);
+    if (!made) {
         st = LLAMAC_E_NO_MEMORY;
         goto fail;
     }
+    res = &made->pub;
     if (choice == LLAMAC_TOOL_CHOICE_NONE || n == 0) {
         json_decref(tools);
         *out = res;
         return llamac__ok();
     }
     bool lazy = choice == LLAMAC_TOOL_CHOICE_AUTO && format != LLAMAC_TOOL_FORMAT_GENERIC;
+    made->marker = lazy ? NULL : SHAPES[format].marker;
     root_rule(&g, format, parallel, choice == LLAMAC_TOOL_CHOICE_AUTO);
     llamac__dynbuf_addf(&g, "tc-call ::= ");
     for (i = 0; i < n; i++) {

@@ -5,7 +5,7 @@
 # which type each value by its schema), an integer an integer within its bounds, a boolean a boolean. (The bounds
 # keep the tiny model's numbers short: the converter's unbounded integers let it write digits until max_tokens.)
 # MiniMax M2's prompt ends inside a thinking block: there the forced grammar lets the model think first, then close
-# the block and call (see the end).
+# the block, write text and call (see the end).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/serve_lib.sh"
 M="$MODELS/stories260K-chatml.gguf"
@@ -48,12 +48,14 @@ for tmpl in Qwen3-Coder ByteDance-Seed-OSS GLM-4.6 deepseek-ai-DeepSeek-V3.2; do
   expect_eq "$tmpl: server exit" "$stop_rc" 0
 done
 
-# MiniMax M2: its prompt ends with "<think>\n", so a forced call comes after the thinking, its closing marker and white
-# space; written from the reply's first byte it would be inside the thinking block, read as reasoning, and the reply
-# would have no call. A random model never closes its thinking by itself (it thinks until max_tokens), so the request
-# sets a thinking budget, which closes it after 16 tokens. The budget needs its tags as single tokens (see
-# test_serve_reasoning_budget.sh): the model is synthesized with Gemma 4's vocabulary and the template's <think> and
-# </think> written as its "<|channel>" and "<channel|>".
+# MiniMax M2: its prompt ends with "<think>\n", so a forced call comes after the thinking and its closing marker, and
+# (as llama.cpp's grammar allows) text that does not start the calls; written from the reply's first byte it would be
+# inside the thinking block, read as reasoning. A random model never closes its thinking by itself (it thinks until
+# max_tokens), so the request sets a thinking budget, which closes it after 16 tokens. The budget needs its tags as
+# single tokens (see test_serve_reasoning_budget.sh): the model is synthesized with Gemma 4's vocabulary and the
+# template's <think> and </think> written as its "<|channel>" and "<channel|>". After the thinking the random model
+# writes text that almost never becomes "<minimax:tool_call>": the reply is then cut by max_tokens, its text content
+# (never a call's marker); a call it does make must fit the schema.
 sed 's|</think>|<channel\|>|g; s|<think>|<\|channel>|g' "$SRC/models/templates/MiniMax-M2.jinja" > "$TMP/minimax.jinja"
 "$LLAMAC" synth -q -o "$TMP/g4.gguf" --arch qwen3 --vocab-from "$SRC/models/ggml-vocab-gemma-4.gguf" --layers 1 \
   --embd 32 --heads 2
@@ -61,16 +63,22 @@ start_server S -m "$TMP/g4.gguf" -t 1 -np 1 -c 2048 --chat-template-file "$TMP/m
 for choice in required named; do
   for seed in 3 4; do
     R=$(jq -nc --argjson t "$TOOLS" --arg c "$choice" --argjson s $seed '{messages: [{role: "user",
-      content: "Weather in Paris?"}], tools: $t, max_tokens: 400, temperature: 1, seed: $s, parallel_tool_calls: false,
+      content: "Weather in Paris?"}], tools: $t, max_tokens: 80, temperature: 1, seed: $s, parallel_tool_calls: false,
       thinking_budget_tokens: 16,
       tool_choice: (if $c == "named" then {type: "function", function: {name: "get_weather"}} else "required" end)}')
     req POST "$S_URL/v1/chat/completions" "$R"
     what="MiniMax-M2 $choice seed $seed"
-    expect_eq "$what: status, finish_reason" "$code:$(jqr '.choices[0].finish_reason')" "200:tool_calls"
-    expect_eq "$what: one call" "$(jqr '.choices[0].message.tool_calls | length')" 1
-    expect_eq "$what: the thinking is reasoning, before the call" \
+    expect_eq "$what: status" "$code" 200
+    expect_eq "$what: the thinking is reasoning, without the call's marker" \
       "$(jqr '.choices[0].message.reasoning_content | length > 0 and (contains("minimax:tool_call") | not)')" true
-    expect_eq "$what: no content but white space" "$(jqr '.choices[0].message.content // "" | test("^\\s*$")')" true
+    if [ "$(jqr '.choices[0].finish_reason')" != tool_calls ]; then
+      expect_eq "$what: cut by max_tokens, no call" \
+        "$(jqr '"\(.choices[0].finish_reason):\(.choices[0].message.tool_calls // [] | length)"')" "length:0"
+      expect_eq "$what: the text after the thinking is content, without the call's marker" \
+        "$(jqr '.choices[0].message.content | length > 0 and (contains("minimax:tool_call") | not)')" true
+      continue
+    fi
+    expect_eq "$what: one call" "$(jqr '.choices[0].message.tool_calls | length')" 1
     name=$(jqr '.choices[0].message.tool_calls[0].function.name')
     args=$(jqr '.choices[0].message.tool_calls[0].function.arguments')
     [ "$choice" = named ] && expect_eq "$what: the named tool" "$name" get_weather

@@ -1243,7 +1243,9 @@ static void test_xml_grammars(void) {
 }
 
 /* A forced grammar after a prompt that left the thinking block open (llamac_tool_grammar_after_thinking): reasoning
- * that cannot contain the end marker, the marker, white space, then the call - as llama.cpp's chat layer forces it. */
+ * that cannot contain the end marker, the marker, then text that does not start the calls, then the calls - as
+ * llama.cpp's chat layer forces them; where the calls have no marker (Llama 3's bare call), only white space
+ * before them. */
 static void test_after_thinking(void) {
     grammar_test t;
     if (!gt_open(&t)) {
@@ -1253,59 +1255,96 @@ static void test_after_thinking(void) {
     "<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"city\">Paris</parameter>\n"                 \
     "<parameter name=\"days\">3</parameter>\n</invoke>\n</minimax:tool_call>"
 #define HERMES_CALL "<tool_call>\n{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}\n</tool_call>"
+#define LLAMA3_CALL "{\"name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}"
     static const struct {
         llamac_tool_format format;
         const char *think_end; /* as a template gives it, white space and all */
         const char *tools;
-        const char *good[3];       /* taken whole */
+        const char *good[5];       /* taken whole */
         const char *bad[3];        /* refused before their end */
-        const char *unfinished[2]; /* refused at the end of the text */
+        const char *unfinished[3]; /* refused at the end of the text */
     } cases[] = {
         { LLAMAC_TOOL_FORMAT_MINIMAX_M2,
           "</think>\n\n",
           XML_TOOLS,
           { "The user wants <weather> in Paris; </thin is not </ the end.\n</think>\n\n" MM_CALL,
             /* a '<' just before the marker: the marker still ends the thinking */
-            "x <</think>" MM_CALL, "</think>\n" MM_CALL },
-          { /* the marker twice: the second is not reasoning */
-            "a</think>b</think>\n" MM_CALL,
-            /* after the marker only the call */
-            "hmm</think>\nSure, calling it: " MM_CALL,
-            "hmm</think>\n<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"town\"" },
+            "x <</think>" MM_CALL, "</think>\n" MM_CALL,
+            /* text between the thinking and the call, the marker again in it too */
+            "hmm</think>\nSure, calling it: " MM_CALL, "a</think>b</think>\n<minimax:tool_call" MM_CALL },
+          { /* the calls' marker starts the calls */
+            "hmm</think>\nSee <minimax:tool_call> below",
+            "hmm</think>\n<minimax:tool_call>\n<invoke name=\"get_weather\">\n<parameter name=\"town\"",
+            /* nothing after them */
+            "hmm</think>" MM_CALL "\nDone." },
           { /* a call without the end marker is reasoning, and the reply never calls */
-            MM_CALL, "thinking... " MM_CALL } },
+            MM_CALL, "thinking... " MM_CALL,
+            /* nor does text after the thinking without a call */
+            "hmm</think>\nSure, calling it." } },
         /* a marker with characters a character class must escape, and one whose prefix repeats in it */
         { LLAMAC_TOOL_FORMAT_HERMES,
           "[/THINK]",
           TOOLS,
-          { "a [b] c\\d ^- [/THIN [/[/THINK]" HERMES_CALL, "[/THINK]\n\n" HERMES_CALL, "[[/THINK]" HERMES_CALL },
-          { "[/THINK][/THINK]" HERMES_CALL, "x[/THINK] x" HERMES_CALL, "x[/THINK]<tool_call>\n{\"name\": \"nope\"" },
-          { HERMES_CALL, "[/THINK" HERMES_CALL } },
+          { "a [b] c\\d ^- [/THIN [/[/THINK]" HERMES_CALL, "[/THINK]\n\n" HERMES_CALL, "[[/THINK]" HERMES_CALL,
+            "[/THINK][/THINK]" HERMES_CALL, "x[/THINK] x <tool_" HERMES_CALL },
+          { "x[/THINK]<tool_call>\n{\"name\": \"nope\"", "x[/THINK] a <tool_call> b", NULL },
+          { HERMES_CALL, "[/THINK" HERMES_CALL, NULL } },
         /* a multibyte marker (DeepSeek's fullwidth bars) */
         { LLAMAC_TOOL_FORMAT_HERMES,
           "<\xef\xbd\x9c/think\xef\xbd\x9c>",
           TOOLS,
           { "\xef\xbd\x9c <\xef\xbd\x9c/thi <\xef\xbd\x9c/think\xef\xbd\x9c>" HERMES_CALL,
-            "<<\xef\xbd\x9c/think\xef\xbd\x9c>" HERMES_CALL, "<\xef\xbd\x9c/think\xef\xbd\x9c>" HERMES_CALL },
-          { "<\xef\xbd\x9c/think\xef\xbd\x9c>x" HERMES_CALL, "a<\xef\xbd\x9c/think\xef\xbd\x9c>a", NULL },
-          { HERMES_CALL, NULL } },
+            "<<\xef\xbd\x9c/think\xef\xbd\x9c>" HERMES_CALL, "<\xef\xbd\x9c/think\xef\xbd\x9c>" HERMES_CALL,
+            "<\xef\xbd\x9c/think\xef\xbd\x9c>x" HERMES_CALL, NULL },
+          { NULL, NULL, NULL },
+          { HERMES_CALL, "a<\xef\xbd\x9c/think\xef\xbd\x9c>a", NULL } },
+        /* calls without a marker: white space only */
+        { LLAMAC_TOOL_FORMAT_LLAMA3,
+          "</think>",
+          TOOLS,
+          { "hmm</think>\n\n" LLAMA3_CALL, "hmm</think>" LLAMA3_CALL, NULL, NULL, NULL },
+          { "hmm</think>\nSure: " LLAMA3_CALL, "hmm</think>\n\n\n" LLAMA3_CALL, NULL },
+          { "hmm</think>\n", NULL, NULL } },
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         if (gt_build(&t, cases[k].format, cases[k].tools, LLAMAC_TOOL_CHOICE_REQUIRED, NULL, false,
                      cases[k].think_end)) {
-            for (size_t i = 0; i < 3; i++) {
-                CHECK(gt_takes(&t, cases[k].good[i], true));
+            for (size_t i = 0; i < sizeof cases[k].good / sizeof cases[k].good[0]; i++) {
+                CHECK(!cases[k].good[i] || gt_takes(&t, cases[k].good[i], true));
+            }
+            for (size_t i = 0; i < sizeof cases[k].bad / sizeof cases[k].bad[0]; i++) {
                 CHECK(!cases[k].bad[i] || !gt_takes(&t, cases[k].bad[i], false));
             }
-            for (size_t i = 0; i < 2; i++) {
+            for (size_t i = 0; i < sizeof cases[k].unfinished / sizeof cases[k].unfinished[0]; i++) {
                 CHECK(!cases[k].unfinished[i] || gt_takes(&t, cases[k].unfinished[i], false));
                 CHECK(!cases[k].unfinished[i] || !gt_takes(&t, cases[k].unfinished[i], true));
             }
         }
         gt_drop(&t, cases[k].think_end);
     }
+    /* the reply parser keeps the text between the thinking and the call as content, as llama.cpp's reads it (both
+     * checked with llama.cpp's common_chat_parse on MiniMax-M2.jinja's parameters: content "Sure, calling it: " and
+     * "b</think>\n", reasoning "hmm" and "a") */
+    static const struct {
+        const char *text, *content, *reasoning;
+    } parsed[] = { { "hmm</think>\nSure, calling it: " MM_CALL, "Sure, calling it: ", "hmm" },
+                   { "a</think>b</think>\n" MM_CALL, "b</think>\n", "a" } };
+    for (size_t k = 0; k < sizeof parsed / sizeof parsed[0]; k++) {
+        llamac_tool_parse_params pp = llamac_tool_parse_params_default();
+        pp.format = LLAMAC_TOOL_FORMAT_MINIMAX_M2;
+        pp.reasoning_open = true;
+        pp.think_start = "<think>\n";
+        pp.think_end = "\n</think>\n\n"; /* as llamac_template_parse_params gives MiniMax-M2.jinja's */
+        pp.tools = XML_TOOLS;
+        llamac_tool_message *m = NULL;
+        CHECK_OK(llamac_tool_parse(parsed[k].text, strlen(parsed[k].text), &pp, &m));
+        CHECK(m && m->n_tool_calls == 1 && !strcmp(m->tool_calls[0].name, "get_weather"));
+        CHECK(m && !strcmp(m->content, parsed[k].content) && !strcmp(m->reasoning_content, parsed[k].reasoning));
+        llamac_tool_message_free(m);
+    }
 #undef MM_CALL
 #undef HERMES_CALL
+#undef LLAMA3_CALL
     /* a lazy grammar (tool_choice auto) and an empty marker leave the grammar as it was */
     llamac_tool_grammar *g = NULL;
     CHECK_OK(
