@@ -105,9 +105,12 @@ typedef enum llamac_tool_format {
     LLAMAC_TOOL_FORMAT_LFM2 = 20,             /* LFM2 / LFM2.5: <|tool_call_start|>[f(k="v", n=2)]<|tool_call_end|> */
     LLAMAC_TOOL_FORMAT_APERTUS = 21,          /* Apertus: <|tools_prefix|>[{"f": {...}}]<|tools_suffix|> */
     LLAMAC_TOOL_FORMAT_KIMI_K3 = 22, /* <|open|>tools<|sep|><|open|>call tool="f" index="1"<|sep|><|open|>argument.. */
-    LLAMAC_TOOL_FORMAT_NEMOTRON_V2 = 23, /* Nemotron Nano v2: <TOOLCALL>[{"name","arguments"}]</TOOLCALL> */
-    LLAMAC_TOOL_FORMAT_GIGACHAT3 = 24,   /* GigaChat 3: <|message_sep|>\n\nfunction call<|role_sep|>\n{"name",..} */
-    LLAMAC_TOOL_FORMAT_MINICPM5 = 25     /* MiniCPM5: <function name="f"><param name="k">v</param></function> */
+    LLAMAC_TOOL_FORMAT_NEMOTRON_V2 = 23,    /* Nemotron Nano v2: <TOOLCALL>[{"name","arguments"}]</TOOLCALL> */
+    LLAMAC_TOOL_FORMAT_GIGACHAT3 = 24,      /* GigaChat 3: <|message_sep|>\n\nfunction call<|role_sep|>\n{"name",..} */
+    LLAMAC_TOOL_FORMAT_MINICPM5 = 25,       /* MiniCPM5: <function name="f"><param name="k">v</param></function> */
+    LLAMAC_TOOL_FORMAT_COMMAND_R_PLUS = 26, /* Command R+: Action:\n```json\n[{"tool_name","parameters"}]``` */
+    LLAMAC_TOOL_FORMAT_MINIMAX_M3 = 27, /* ]<]minimax[>[<tool_call> ]<]minimax[>[<invoke name="f">]<]minimax[>[<k>v.. */
+    LLAMAC_TOOL_FORMAT_GIGACHAT3_1 = 28 /* GigaChat 3.1: text<|function_call|>{"name","arguments"}: one call */
 } llamac_tool_format;
 
 /* Name of a format ("hermes", "llama3", ...); "unknown" for other values. Owned by the library, valid forever.

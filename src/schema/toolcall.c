@@ -95,6 +95,9 @@ const char *llamac_tool_format_name(llamac_tool_format format) {
     case LLAMAC_TOOL_FORMAT_NEMOTRON_V2: return "nemotron-v2";
     case LLAMAC_TOOL_FORMAT_GIGACHAT3: return "gigachat3";
     case LLAMAC_TOOL_FORMAT_MINICPM5: return "minicpm5";
+    case LLAMAC_TOOL_FORMAT_COMMAND_R_PLUS: return "command-r-plus";
+    case LLAMAC_TOOL_FORMAT_MINIMAX_M3: return "minimax-m3";
+    case LLAMAC_TOOL_FORMAT_GIGACHAT3_1: return "gigachat3.1";
     }
     return "unknown";
 }
@@ -114,6 +117,9 @@ llamac_tool_format llamac_tool_format_detect(const char *src) {
     }
     if (has(src, "<|START_ACTION|>")) {
         return LLAMAC_TOOL_FORMAT_COMMAND_R7B;
+    }
+    if (has(src, "<|CHATBOT_TOKEN|>") && has(src, "Action:") && has(src, "\"tool_name\"")) {
+        return LLAMAC_TOOL_FORMAT_COMMAND_R_PLUS; /* the tool_use template: calls as a JSON list after "Action:" */
     }
     if (has(src, ">>>all")) {
         return LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_2;
@@ -147,6 +153,9 @@ llamac_tool_format llamac_tool_format_detect(const char *src) {
     if (has(src, "<minimax:tool_call>") && has(src, "<invoke name=")) {
         return LLAMAC_TOOL_FORMAT_MINIMAX_M2;
     }
+    if (has(src, "]<]minimax[>[") && has(src, "<tool_call>") && has(src, "<invoke name=")) {
+        return LLAMAC_TOOL_FORMAT_MINIMAX_M3; /* every tag behind its namespace token */
+    }
     if (has(src, "<arg_key>") && has(src, "<arg_value>")) {
         return LLAMAC_TOOL_FORMAT_GLM;
     }
@@ -155,6 +164,9 @@ llamac_tool_format llamac_tool_format_detect(const char *src) {
     }
     if (has(src, "<|role_sep|>") && has(src, "<|message_sep|>") && !has(src, "<|function_call|>")) {
         return LLAMAC_TOOL_FORMAT_GIGACHAT3; /* one call, as the `function call` role's message */
+    }
+    if (has(src, "<|role_sep|>") && has(src, "<|message_sep|>") && has(src, "<|function_call|>")) {
+        return LLAMAC_TOOL_FORMAT_GIGACHAT3_1; /* one call, after <|function_call|> in the assistant's message */
     }
     if (has(src, "<TOOLCALL>[")) {
         return LLAMAC_TOOL_FORMAT_NEMOTRON_V2;
@@ -168,9 +180,6 @@ llamac_tool_format llamac_tool_format_detect(const char *src) {
     }
     if (has(src, "functools[")) {
         return LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2;
-    }
-    if (has(src, "<invoke name=")) {
-        return LLAMAC_TOOL_FORMAT_GENERIC; /* MiniMax M3: a format of its own, not parsed here */
     }
     if (has(src, "<tool_call>") && has(src, "<function=") && has(src, "<parameter=")) {
         return LLAMAC_TOOL_FORMAT_QWEN3_CODER;

@@ -16,7 +16,7 @@
 #include <stddef.h>
 
 /* The last value of llamac_tool_format. */
-#define TC_FORMAT_LAST LLAMAC_TOOL_FORMAT_MINICPM5
+#define TC_FORMAT_LAST LLAMAC_TOOL_FORMAT_GIGACHAT3_1
 
 /* The cap of every tool-call buffer: far past any model output (a million tokens are a few MiB of text). */
 #define TC_BUF_MAX ((size_t)1 << 30)
@@ -99,6 +99,9 @@ size_t tc_json_ws(const char *s, size_t n);
 #define DSML_CLOSE                                                                                                     \
     "</\xef\xbd\x9c"                                                                                                   \
     "DSML\xef\xbd\x9c"
+
+/* MiniMax M3's namespace token, before each of its tags, for the parser and the grammars. */
+#define M3_NS "]<]minimax[>["
 
 /* The JSON types a value of a JSON Schema may have (toolcall_grammar.c), as llama.cpp's chat layer reads a tool's
  * parameter schema: TC_T_* bits; TC_T_ANY alone for a schema that constrains nothing. `root` (the tool's

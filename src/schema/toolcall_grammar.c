@@ -95,6 +95,10 @@ static void call_rule(llamac__dynbuf *g, llamac_tool_format format, size_t i, co
         kv_object(obj, sizeof obj, "name", name, "arguments", i);
         llamac__dynbuf_addf(g, "tc-call-%zu ::= %s\n", i, obj);
         break;
+    case LLAMAC_TOOL_FORMAT_COMMAND_R_PLUS:
+        kv_object(obj, sizeof obj, "tool_name", name, "parameters", i);
+        llamac__dynbuf_addf(g, "tc-call-%zu ::= %s\n", i, obj);
+        break;
     case LLAMAC_TOOL_FORMAT_COMMAND_R7B:
         kv_object(obj, sizeof obj, "tool_name", name, "parameters", i);
         /* The id member goes first: {"tool_call_id": "0", "tool_name": .., "parameters": ..}. */
@@ -137,6 +141,7 @@ static void call_rule(llamac__dynbuf *g, llamac_tool_format format, size_t i, co
     case LLAMAC_TOOL_FORMAT_APRIEL:
     case LLAMAC_TOOL_FORMAT_NEMOTRON_V2:
     case LLAMAC_TOOL_FORMAT_GIGACHAT3:
+    case LLAMAC_TOOL_FORMAT_GIGACHAT3_1:
     case LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2:
         kv_object(obj, sizeof obj, "name", name, "arguments", i);
         llamac__dynbuf_addf(g, "tc-call-%zu ::= %s\n", i, obj);
@@ -158,6 +163,12 @@ static void call_rule(llamac__dynbuf *g, llamac_tool_format format, size_t i, co
     case LLAMAC_TOOL_FORMAT_MINICPM5:
         llamac__dynbuf_addf(g, "tc-call-%zu ::= \"<function name=\\\"%s\\\">\" tc-args-%zu \"\\n\"? \"</function>\"\n",
                             i, name, i);
+        break;
+    case LLAMAC_TOOL_FORMAT_MINIMAX_M3: /* any parameter elements (tc-m3-el), their schemas not followed yet */
+        llamac__dynbuf_addf(g,
+                            "tc-call-%zu ::= \"" M3_NS "<invoke name=\\\"%s\\\">\" ( \"\\n\"? tc-m3-el )* \"\\n\"? "
+                            "\"" M3_NS "</invoke>\"\n",
+                            i, name);
         break;
     case LLAMAC_TOOL_FORMAT_MINIMAX_M2:
         llamac__dynbuf_addf(g, "tc-call-%zu ::= \"<invoke name=\\\"%s\\\">\" tc-args-%zu \"\\n\"? \"</invoke>\"\n", i,
@@ -692,6 +703,11 @@ static const tc_list_shape SHAPES[TC_FORMAT_LAST + 1] = {
     [LLAMAC_TOOL_FORMAT_GIGACHAT3] = { "\"<|message_sep|>\\n\\nfunction call<|role_sep|>\\n\"", NULL, "",
                                        "<|message_sep|>\n\nfunction call<|role_sep|>\n" },
     [LLAMAC_TOOL_FORMAT_MINICPM5] = { "", "\"\\n\"", "", "<function name=\"" },
+    [LLAMAC_TOOL_FORMAT_COMMAND_R_PLUS] = { "\"Action:\\n```json\\n[\" tc-ws", JSON_SEP, "tc-ws \"]```\"",
+                                            "Action:\n```json\n" },
+    [LLAMAC_TOOL_FORMAT_MINIMAX_M3] = { "\"" M3_NS "<tool_call>\\n\"", "\"\\n\"", "\"\\n\"? \"" M3_NS "</tool_call>\"",
+                                        "]<]minimax[>[<tool_call>" },
+    [LLAMAC_TOOL_FORMAT_GIGACHAT3_1] = { "\"<|function_call|>\"", NULL, "", "<|function_call|>" },
 };
 
 /* A list of calls as `shape` writes it: one call, or any number when `parallel` and the format writes several. */
@@ -1051,7 +1067,8 @@ llamac_status llamac_tool_grammar_build(llamac_tool_format format, const char *t
         if (xml_format(format) || format == LLAMAC_TOOL_FORMAT_GEMMA4 || format == LLAMAC_TOOL_FORMAT_LFM2) {
             st = props_args_rule(&g, format, i, schemas[i], names[i]);
         } else {
-            st = args_rule(&g, i, schemas[i], names[i]);
+            bool own = format == LLAMAC_TOOL_FORMAT_MINIMAX_M3;
+            st = args_rule(&g, i, own ? NULL : schemas[i], names[i]);
         }
         if (st != LLAMAC_OK) {
             goto fail;
@@ -1060,6 +1077,12 @@ llamac_status llamac_tool_grammar_build(llamac_tool_format format, const char *t
     llamac__dynbuf_adds(&g, JSON_RULES);
     if (format == LLAMAC_TOOL_FORMAT_GEMMA4 || format == LLAMAC_TOOL_FORMAT_LFM2) {
         llamac__dynbuf_adds(&g, NATIVE_RULES);
+    }
+    if (format == LLAMAC_TOOL_FORMAT_MINIMAX_M3) {
+        /* an element holds text without the namespace token, or elements (an object's members, a list's items) */
+        llamac__dynbuf_adds(&g, "tc-m3-el ::= \"" M3_NS "<\" [a-zA-Z0-9_.-]{1,64} \">\" ( ( \"\\n\"? tc-m3-el )+ "
+                                "\"\\n\"? | tc-m3-text-0 ) \"" M3_NS "</\" [a-zA-Z0-9_.-]{1,64} \">\"\n");
+        (void)tc_gbnf_excluding(&g, "tc-m3-text", M3_NS); /* a valid marker: never fails */
     }
     size_t np = lazy ? triggers(&pat, format, names, n) : 0;
     if (llamac__dynbuf_error(&g) || llamac__dynbuf_error(&pat)) {

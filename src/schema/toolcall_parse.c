@@ -672,11 +672,11 @@ static const xml_syntax K3_XML = { "<|open|>argument key=\"",
                                    false,
                                    K3_ATTRS };
 
-/* The JSON types (TC_T_*) the offered tools' schema gives parameter (key, key_n) of `call`: 0 when no tools were
- * given, or the tool or its property is not among them. */
-static unsigned param_types(pctx *c, const tc_call *call, const char *key, size_t key_n) {
-    if (!c->p->tools || key_n >= NAME_MAX_LEN) {
-        return 0;
+/* The parameters schema of `call`'s tool among the offered tools (borrowed from c->tools): NULL when no tools were
+ * given, or the tool is not among them. */
+static json_t *tool_parameters(pctx *c, const tc_call *call) {
+    if (!c->p->tools) {
+        return NULL;
     }
     if (!c->tools_read) {
         c->tools_read = true;
@@ -688,15 +688,29 @@ static unsigned param_types(pctx *c, const tc_call *call, const char *key, size_
         json_t *fn = json_object_get(tool, "function");
         const char *name = json_string_value(json_object_get(fn, "name"));
         if (name && strlen(name) == call->name.len && !memcmp(name, llamac__dynbuf_ptr(&call->name), call->name.len)) {
-            char k[NAME_MAX_LEN];
-            memcpy(k, key, key_n);
-            k[key_n] = '\0';
-            json_t *params = json_object_get(fn, "parameters");
-            json_t *schema = json_object_get(json_object_get(params, "properties"), k);
-            return schema ? tc_schema_types(params, schema) : 0;
+            return json_object_get(fn, "parameters");
         }
     }
-    return 0;
+    return NULL;
+}
+
+/* The schema of property (key, key_n) of the object schema `obj` (borrowed; NULL when there is none). */
+static json_t *property(json_t *obj, const char *key, size_t key_n) {
+    char k[NAME_MAX_LEN];
+    if (!obj || key_n >= NAME_MAX_LEN) {
+        return NULL;
+    }
+    memcpy(k, key, key_n);
+    k[key_n] = '\0';
+    return json_object_get(json_object_get(obj, "properties"), k);
+}
+
+/* The JSON types (TC_T_*) the offered tools' schema gives parameter (key, key_n) of `call`: 0 when no tools were
+ * given, or the tool or its property is not among them. */
+static unsigned param_types(pctx *c, const tc_call *call, const char *key, size_t key_n) {
+    json_t *params = tool_parameters(c, call);
+    json_t *schema = property(params, key, key_n);
+    return schema ? tc_schema_types(params, schema) : 0;
 }
 
 /* The TC_T_* bit of a JSON value's type, numbers of either kind alike. */
@@ -715,6 +729,8 @@ static unsigned json_type_bits(const json_t *j) {
  * it reads as a value of another of its types, else a string), else JSON (a JSON string too) when it reads as JSON.
  * Without a schema the value is JSON when it reads as a JSON number, boolean, null, object or array, else a
  * string. */
+static void typed_value(pctx *c, llamac__dynbuf *out, unsigned types, bool string, const char *v, size_t v_n);
+
 static void xml_param(pctx *c, tc_call *call, const xml_syntax *sx, const char *key, size_t key_n, const char *v,
                       size_t v_n, bool string) {
     if (sx->trim_newlines && v_n && v[0] == '\n') {
@@ -724,6 +740,17 @@ static void xml_param(pctx *c, tc_call *call, const xml_syntax *sx, const char *
         v_n--;
     }
     unsigned types = string || sx->typed ? 0 : param_types(c, call, key, key_n);
+    if (call->args.len > 1) {
+        tc_buf_add(&call->args, ", ", 2, &c->m->oom);
+    }
+    tc_json_quote(&call->args, key, key_n, &c->m->oom);
+    tc_buf_add(&call->args, ": ", 2, &c->m->oom);
+    typed_value(c, &call->args, types, string, v, v_n);
+}
+
+/* Appends the value (v, v_n) to `out` as xml_param types it: `types` are the TC_T_* its schema gives (0: none), and
+ * `string` makes it a string. */
+static void typed_value(pctx *c, llamac__dynbuf *out, unsigned types, bool string, const char *v, size_t v_n) {
     bool qwen = c->p->format == LLAMAC_TOOL_FORMAT_QWEN3_CODER;
     /* the types a JSON reading may have (0: none, the value is a string) */
     unsigned as_json = TC_T_ANY - 1 - TC_T_STRING;
@@ -740,15 +767,10 @@ static void xml_param(pctx *c, tc_call *call, const xml_syntax *sx, const char *
     json_t *j = as_json ? json_loadb(v, v_n, JSON_DECODE_ANY, &err) : NULL;
     char *vs = j && (json_type_bits(j) & as_json) ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
     json_decref(j);
-    if (call->args.len > 1) {
-        tc_buf_add(&call->args, ", ", 2, &c->m->oom);
-    }
-    tc_json_quote(&call->args, key, key_n, &c->m->oom);
-    tc_buf_add(&call->args, ": ", 2, &c->m->oom);
     if (vs) {
-        tc_buf_add(&call->args, vs, strlen(vs), &c->m->oom);
+        tc_buf_add(out, vs, strlen(vs), &c->m->oom);
     } else {
-        tc_json_quote(&call->args, v, v_n, &c->m->oom);
+        tc_json_quote(out, v, v_n, &c->m->oom);
     }
     free(vs);
 }
@@ -973,8 +995,11 @@ static void list_sections(pctx *c, const char *open, const char *close, list_ite
 
 /* ---- <invoke name="f"> families: MiniMax M2, DeepSeek V3.2 / V4 (DSML) ---- */
 
-/* Reads `open`f">` params and the close of `sx` at c->pos (open: `<invoke name="` or DSML's). */
-static int xml_invoke(pctx *c, const char *open, const xml_syntax *sx) {
+/* Reads the arguments of a call whose name was read (xml_args, or a family's own reader). */
+typedef int (*args_reader)(pctx *c, tc_call *call, const xml_syntax *sx);
+
+/* Reads `open`f">` and the arguments, by `read` with `sx`, at c->pos (open: `<invoke name="` or DSML's). */
+static int invoke_with(pctx *c, const char *open, const xml_syntax *sx, args_reader read) {
     int r = expect(c, open);
     if (r <= 0) {
         return r < 0 ? R_STOP : R_NOT;
@@ -989,12 +1014,17 @@ static int xml_invoke(pctx *c, const char *open, const xml_syntax *sx) {
         return R_STOP;
     }
     c->pos = q + 2;
-    return xml_args(c, call, sx);
+    return read(c, call, sx);
 }
 
-/* Sections opened by markers[k] and closed by ends[k], each holding one or more invokes. */
-static void invoke_sections(pctx *c, const char *const *markers, const char *const *ends, size_t nm, const char *open,
-                            const xml_syntax *sx) {
+static int xml_invoke(pctx *c, const char *open, const xml_syntax *sx) {
+    return invoke_with(c, open, sx, xml_args);
+}
+
+/* Sections opened by markers[k] and closed by ends[k], each holding one or more invokes, their arguments read by
+ * `read` with `sx`. */
+static void sections_with(pctx *c, const char *const *markers, const char *const *ends, size_t nm, const char *open,
+                          const xml_syntax *sx, args_reader read) {
     for (;;) {
         int which = scan_until(c, markers, nm, false);
         if (which < 0) {
@@ -1004,7 +1034,7 @@ static void invoke_sections(pctx *c, const char *const *markers, const char *con
         c->pos += strlen(markers[which]);
         for (bool first = true;; first = false) {
             size_t call_start = c->pos;
-            int r = xml_invoke(c, open, sx);
+            int r = invoke_with(c, open, sx, read);
             if (r == R_NOT && !first) {
                 c->pos = call_start;
                 break;
@@ -1017,6 +1047,11 @@ static void invoke_sections(pctx *c, const char *const *markers, const char *con
             return;
         }
     }
+}
+
+static void invoke_sections(pctx *c, const char *const *markers, const char *const *ends, size_t nm, const char *open,
+                            const xml_syntax *sx) {
+    sections_with(c, markers, ends, nm, open, sx, xml_args);
 }
 
 /* MiniMax M2: <minimax:tool_call>\n<invoke name="f">\n<parameter name="k">v</parameter>\n</invoke>\n
@@ -1103,6 +1138,178 @@ static void parse_dsml(pctx *c) {
     }
 }
 
+/* ---- MiniMax M3: every tag behind the namespace token ]<]minimax[>[ (NS): <mm:think>..</mm:think> or a bare
+ * </mm:think>, text, then NS<tool_call>\n NS<invoke name="f">NS<k>v NS</k>..NS</invoke>\n .. NS</tool_call>; a value
+ * that is an object or a list is written as elements in turn (NS<key>v NS</key>.., NS<item>v NS</item>..) ---- */
+
+#define M3_THINK "<mm:think>"
+#define M3_THINK_END "</mm:think>"
+
+/* The thinking block at the start, as llama.cpp's MiniMax M3 reader takes it: <mm:think>, white space, reasoning up
+ * to </mm:think> (the white space after it is the text's), or a bare </mm:think> (a turn without thinking: the
+ * template writes one there). False: stop. */
+static bool m3_think(pctx *c) {
+    static const char *const end[] = { M3_THINK_END };
+    if (c->p->reasoning == LLAMAC_REASONING_NONE || (c->p->think_start && !c->p->think_start[0])) {
+        return true;
+    }
+    if (c->p->reasoning_open) {
+        if (c->p->lead) {
+            tc_buf_add(&c->m->reasoning, c->p->lead, strlen(c->p->lead), &c->m->oom);
+        } else if (!skip_ws(c)) {
+            return false;
+        }
+    } else {
+        int s = starts(c, c->pos, M3_THINK_END);
+        if (s != 0) {
+            c->pos += s > 0 ? strlen(M3_THINK_END) : 0;
+            return s > 0;
+        }
+        s = starts(c, c->pos, M3_THINK);
+        if (s <= 0) {
+            return s == 0;
+        }
+        c->pos += strlen(M3_THINK);
+        if (!skip_ws(c)) {
+            return false;
+        }
+    }
+    if (scan_until(c, end, 1, true) < 0) {
+        return false; /* final: unclosed thinking is all reasoning */
+    }
+    c->pos += strlen(M3_THINK_END);
+    return true;
+}
+
+static int m3_value(pctx *c, json_t *root, json_t *schema, const char *tag, size_t tag_n, int depth,
+                    llamac__dynbuf *out);
+
+/* Reads an element NS<key>value NS</key> at c->pos (white space before it skipped) and writes "key": value to `out`;
+ * the value is typed by the schema of property `key` of the object schema `obj` (NULL: none). R_DONE, R_STOP, or
+ * R_NOT (no element there). */
+static int m3_member(pctx *c, json_t *root, json_t *obj, int depth, llamac__dynbuf *out) {
+    int r = expect(c, M3_NS "<");
+    size_t gt;
+    if (r > 0) {
+        r = name_before(c, ">", &gt);
+    }
+    if (r <= 0) {
+        return r < 0 ? R_STOP : R_NOT;
+    }
+    const char *key = c->t + c->pos;
+    size_t key_n = gt - c->pos;
+    c->pos = gt + 1;
+    tc_json_quote(out, key, key_n, &c->m->oom);
+    tc_buf_add(out, ": ", 2, &c->m->oom);
+    return m3_value(c, root, property(obj, key, key_n), key, key_n, depth, out);
+}
+
+/* Reads the value of element `tag` (its opening read) and its closing NS</tag>, writing its JSON to `out`. As
+ * llama.cpp's reader takes it: a value whose schema may be a string is the text as written; else elements in turn
+ * are an object (NS<item> ones a list), and other text is JSON where it reads as JSON, else a string. Without a schema
+ * the elements decide. A final text that ends inside the value closes what was written. R_DONE, R_STOP, or R_NOT
+ * (the value goes wrong). */
+static int m3_value(pctx *c, json_t *root, json_t *schema, const char *tag, size_t tag_n, int depth,
+                    llamac__dynbuf *out) {
+    char close[sizeof M3_NS + NAME_MAX_LEN + 4];
+    snprintf(close, sizeof close, M3_NS "</%.*s>", (int)tag_n, tag);
+    unsigned types = schema ? tc_schema_types(root, schema) : 0;
+    bool nested = !(types & TC_T_STRING) && (!types || (types & (TC_T_OBJECT | TC_T_ARRAY | TC_T_ANY)));
+    size_t w = ws_at(c, c->pos);
+    int el = 0;
+    if (nested && depth < TC_JSON_MAX_DEPTH) {
+        if (w == c->n && !c->final) {
+            return R_STOP;
+        }
+        /* an element opens there (not this one's close): 1 a member, 2 an item */
+        int child = starts(c, w, M3_NS "<"), closing = child > 0 ? starts(c, w, M3_NS "</") : 1;
+        int item = child > 0 && closing == 0 ? starts(c, w, M3_NS "<item>") : 0;
+        if (child < 0 || closing < 0 || item < 0) {
+            return R_STOP;
+        }
+        el = child > 0 && closing == 0 ? 1 + item : 0;
+    }
+    if (!el) {
+        size_t e = find(c, c->pos, close);
+        if (e == SIZE_MAX && !c->final) {
+            return R_STOP;
+        }
+        size_t end = e == SIZE_MAX ? c->n : e;
+        if (nested && w >= end && (types & (TC_T_ARRAY | TC_T_OBJECT))) {
+            /* no elements: an empty list or object of its schema */
+            tc_buf_add(out, types & TC_T_ARRAY ? "[]" : "{}", 2, &c->m->oom);
+        } else {
+            typed_value(c, out, types, false, c->t + c->pos, end - c->pos);
+        }
+        c->pos = e == SIZE_MAX ? c->n : e + strlen(close);
+        return R_DONE;
+    }
+    json_t *items = el == 2 ? json_object_get(schema, "items") : NULL;
+    tc_buf_add(out, el == 2 ? "[" : "{", 1, &c->m->oom);
+    for (bool first = true;; first = false) {
+        int r = expect_close(c, close);
+        if (r != 0) {
+            tc_buf_add(out, el == 2 ? "]" : "}", 1, &c->m->oom);
+            return r < 0 ? R_STOP : R_DONE;
+        }
+        if (!first) {
+            tc_buf_add(out, ", ", 2, &c->m->oom);
+        }
+        if (el == 2) {
+            r = expect(c, M3_NS "<item>");
+            r = r <= 0 ? (r < 0 ? R_STOP : R_NOT) : m3_value(c, root, items, "item", 4, depth + 1, out);
+        } else {
+            r = m3_member(c, root, schema, depth + 1, out);
+        }
+        if (r != R_DONE) {
+            return r;
+        }
+    }
+}
+
+/* Reads the arguments of `call` (opened as "{") at c->pos, up to and including NS</invoke>: one element per
+ * parameter, each added once it is read whole. */
+static int m3_args(pctx *c, tc_call *call, const xml_syntax *unused) {
+    (void)unused;
+    json_t *params = tool_parameters(c, call);
+    for (;;) {
+        size_t resume = c->pos;
+        int r = expect_close(c, M3_NS "</invoke>");
+        if (r < 0) {
+            return R_STOP;
+        }
+        if (r > 0) {
+            tc_buf_add(&call->args, "}", 1, &c->m->oom);
+            return R_DONE;
+        }
+        llamac__dynbuf v;
+        llamac__dynbuf_init(&v, TC_BUF_MAX);
+        r = m3_member(c, params, params, 0, &v);
+        if (r == R_DONE) {
+            if (call->args.len > 1) {
+                tc_buf_add(&call->args, ", ", 2, &c->m->oom);
+            }
+            tc_buf_add(&call->args, v.p, v.len, &c->m->oom);
+        }
+        llamac__dynbuf_free(&v);
+        if (r == R_STOP) {
+            return R_STOP;
+        }
+        if (r != R_DONE) {
+            tc_buf_add(&call->args, "}", 1, &c->m->oom);
+            c->pos = resume;
+            return R_BROKEN;
+        }
+    }
+}
+
+static void parse_minimax_m3(pctx *c) {
+    static const char *const markers[] = { M3_NS "<tool_call>" }, *const ends[] = { M3_NS "</tool_call>" };
+    if (m3_think(c)) {
+        sections_with(c, markers, ends, 1, M3_NS "<invoke name=\"", NULL, m3_args);
+    }
+}
+
 /* ---- Apriel 1.5/1.6: <tool_calls>[{"name","arguments"}, ...]</tool_calls> ---- */
 
 static void parse_apriel(pctx *c) {
@@ -1139,6 +1346,26 @@ static void parse_gigachat(pctx *c) {
     c->pos = end;
     if (skip_ws(c)) {
         rest_content(c, c->pos); /* what follows the one call is text (llama.cpp drops it) */
+    }
+}
+
+/* ---- GigaChat 3.1: text, then <|function_call|>{"name","arguments"} (one call; llamac reads more in a row) ---- */
+
+static void parse_gigachat31(pctx *c) {
+    static const char *const markers[] = { "<|function_call|>" };
+    for (;;) {
+        if (scan_until(c, markers, 1, false) < 0) {
+            return;
+        }
+        size_t start = c->pos, end;
+        c->pos += strlen(markers[0]);
+        if (!skip_ws(c) || !after_call(c, object_call(c, c->pos, NAME_KEYS, ARGS_KEYS, &end), start)) {
+            return;
+        }
+        c->pos = end;
+        if (!skip_ws(c)) {
+            return;
+        }
     }
 }
 
@@ -1186,7 +1413,7 @@ static void parse_firefunction(pctx *c) {
     if (scan_until(c, markers, 1, false) < 0) {
         return;
     }
-    size_t start = c->pos, end;
+    size_t start = c->pos, end = 0;
     c->pos += strlen("functools");
     if (after_call(c, array_calls(c, c->pos, NAME_KEYS, ARGS_KEYS, &end), start)) {
         c->pos = end;
@@ -1663,6 +1890,40 @@ static void parse_command_r7b(pctx *c) {
             if (r < 0) {
                 return;
             }
+        }
+    }
+}
+
+/* ---- Command R+ (its tool_use template): text, then "\nAction:\n```json\n" [{"tool_name","parameters"}, ...] "```"
+ * ---- */
+
+#define CRP_ACTION "Action:\n```json\n"
+
+static void parse_command_r_plus(pctx *c) {
+    /* the template writes the newline before "Action:" (after the turn's text): it belongs to the marker */
+    static const char *const markers[] = { "\n" CRP_ACTION, CRP_ACTION };
+    static const char *const name_keys[] = { "tool_name", NULL }, *const args_keys[] = { "parameters", NULL };
+    static const json_keys keys = { name_keys, args_keys };
+    /* white space before a first block is no text (llama.cpp's reader skips it), unless the block is no call */
+    size_t w = ws_at(c, c->pos), lead = c->pos;
+    int s = w == c->n && !c->final ? -1 : starts(c, w, CRP_ACTION);
+    if (s < 0) {
+        return;
+    }
+    c->pos = s > 0 ? w : c->pos;
+    for (bool first = true;; first = false) {
+        int which = scan_until(c, markers, 2, false);
+        if (which < 0) {
+            return;
+        }
+        size_t start = first && s > 0 ? lead : c->pos, end;
+        c->pos += strlen(markers[which]);
+        if (!skip_ws(c) || !after_call(c, call_list(c, c->pos, json_item, &keys, 0, &end), start)) {
+            return;
+        }
+        c->pos = end;
+        if (!section_end(c, "```")) {
+            return;
         }
     }
 }
@@ -2361,6 +2622,12 @@ static void parse_plain(pctx *c) {
         parse_minicpm5(c); /* so is the white space around its thinking */
         return;
     }
+    if (c->p->format == LLAMAC_TOOL_FORMAT_MINIMAX_M3) {
+        if (m3_think(c)) { /* its thinking block as with tools */
+            rest_content(c, c->pos);
+        }
+        return;
+    }
     if (c->p->format == LLAMAC_TOOL_FORMAT_KIMI_K2) {
         /* Kimi K2's call markers end its thinking even without tools */
         if (think_until_call(c, kimi_calls, 2)) {
@@ -2420,6 +2687,9 @@ static void parse_format(pctx *c) {
     case LLAMAC_TOOL_FORMAT_NEMOTRON_V2: parse_nemotron_v2(c); break;
     case LLAMAC_TOOL_FORMAT_GIGACHAT3: parse_gigachat(c); break;
     case LLAMAC_TOOL_FORMAT_MINICPM5: parse_minicpm5(c); break;
+    case LLAMAC_TOOL_FORMAT_COMMAND_R_PLUS: parse_command_r_plus(c); break;
+    case LLAMAC_TOOL_FORMAT_MINIMAX_M3: parse_minimax_m3(c); break;
+    case LLAMAC_TOOL_FORMAT_GIGACHAT3_1: parse_gigachat31(c); break;
     case LLAMAC_TOOL_FORMAT_GENERIC:
     default: parse_generic(c); break;
     }

@@ -1,12 +1,13 @@
 /*
  * fuzz_toolcall.c - libFuzzer target for the tool-call parsers: model output is untrusted bytes.
  *
- * The first byte picks the format (low nibble; 15 with bits 6-7 picks 15-18, 14 with bits 6-7 = 1-3 picks 19-21), the
- * reasoning handling (bit 4: none, bit 5: thinking already open) and a cut position for a two-piece stream (bits 6-7,
- * scaled); the rest is the output. Invariants checked: parsing never fails, every call's arguments are a JSON object
- * (checked through llamac_tool_history_check), and the stream - fed one byte at a time, and in two pieces - adds up to
- * exactly the complete parse. Each output is read twice: without tools, and with tools whose schemas type the
- * XML-ish families' values.
+ * The first byte picks the format (low nibble; 15 with bits 6-7 picks 15-18, 14 with bits 6-7 = 1-3 picks 19-21, 13
+ * and 12 with bits 6-7 = 2-3 pick 22-23 and 24-25, 11 with bits 6-7 = 1-3 picks 26-28), the reasoning handling (bit 4:
+ * none, bit 5: thinking already open) and a cut position for a two-piece stream (bits 6-7, scaled); the rest is the
+ * output. Invariants checked: parsing never fails, every call's arguments are a JSON object (checked through
+ * llamac_tool_history_check), and the stream - fed one byte at a time, and in two pieces - adds up to exactly the
+ * complete parse. Each output is read twice: without tools, and with tools whose schemas type the XML-ish families'
+ * values.
  */
 #include "llamac.h"
 
@@ -172,8 +173,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                     : format == 14 && high >= 1 ? 18u + high
                                     : format == 13 && high >= 2 ? 20u + high
                                     : format == 12 && high >= 2 ? 22u + high
+                                    : format == 11 && high >= 1 ? 25u + high
                                                                 : format);
-    if (p.format > LLAMAC_TOOL_FORMAT_MINICPM5) {
+    if (p.format > LLAMAC_TOOL_FORMAT_GIGACHAT3_1) {
         p.format = LLAMAC_TOOL_FORMAT_HERMES;
     }
     p.reasoning = (data[0] & 0x10) ? LLAMAC_REASONING_NONE : LLAMAC_REASONING_DEEPSEEK;

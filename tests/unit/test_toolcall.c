@@ -27,6 +27,9 @@
     "end\xef\xbd\x9c>"
 #define DS_SEP "<\xef\xbd\x9ctool\xe2\x96\x81sep\xef\xbd\x9c>"
 
+/* MiniMax M3's namespace token. */
+#define M3 "]<]minimax[>["
+
 typedef struct example {
     const char *what;
     llamac_tool_format format;
@@ -583,6 +586,107 @@ static const example EXAMPLES[] = {
       "<|message_sep|>\n\nfunction call<|role_sep|>\n{\"name\": \"get_time\", \"arguments\": {}}",
       "",
       { { "get_time", "{}" } } },
+    /* GigaChat 3.1 */
+    { "gigachat3.1 text, call",
+      LLAMAC_TOOL_FORMAT_GIGACHAT3_1,
+      0,
+      "Checking.<|function_call|>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\", \"days\": 2}}",
+      "Checking.",
+      "",
+      { { "get_weather", "{\"city\": \"Paris\", \"days\": 2}" } } },
+    { "gigachat3.1 calls in a row, text after",
+      LLAMAC_TOOL_FORMAT_GIGACHAT3_1,
+      0,
+      "<|function_call|>{\"name\": \"get_time\", \"arguments\": {}}<|function_call|> {\"name\": \"f\", "
+      "\"arguments\": {\"x\": [1]}}\nDone.",
+      "Done.",
+      "",
+      { { "get_time", "{}" }, { "f", "{\"x\": [1]}" } } },
+    { "gigachat3.1 not a call",
+      LLAMAC_TOOL_FORMAT_GIGACHAT3_1,
+      0,
+      "Hm <|function_call|>{\"oops\": 1}",
+      "Hm <|function_call|>{\"oops\": 1}",
+      "",
+      { { 0 } } },
+    /* Command R+ (its tool_use template) */
+    { "command-r-plus text, parallel calls",
+      LLAMAC_TOOL_FORMAT_COMMAND_R_PLUS,
+      0,
+      "Checking.\nAction:\n```json\n[\n    {\n        \"tool_name\": \"get_weather\",\n        \"parameters\": "
+      "{\"city\": \"Paris\"}\n    },\n    {\"tool_name\": \"get_time\", \"parameters\": {}}\n]```\n",
+      "Checking.",
+      "",
+      { { "get_weather", "{\"city\": \"Paris\"}" }, { "get_time", "{}" } } },
+    { "command-r-plus white space before the block, text after",
+      LLAMAC_TOOL_FORMAT_COMMAND_R_PLUS,
+      0,
+      " \n\nAction:\n```json\n[{\"tool_name\": \"f\", \"parameters\": {\"a\": 1}}]```\nDone.",
+      "Done.",
+      "",
+      { { "f", "{\"a\": 1}" } } },
+    { "command-r-plus not a list of calls",
+      LLAMAC_TOOL_FORMAT_COMMAND_R_PLUS,
+      0,
+      "\nAction:\n```json\nnot json```",
+      "\nAction:\n```json\nnot json```",
+      "",
+      { { 0 } } },
+    { "command-r-plus text",
+      LLAMAC_TOOL_FORMAT_COMMAND_R_PLUS,
+      0,
+      " Action: none needed.",
+      " Action: none needed.",
+      "",
+      { { 0 } } },
+    /* MiniMax M3: every tag behind its namespace token */
+    { "minimax-m3 thinking, text, parallel calls, nested values",
+      LLAMAC_TOOL_FORMAT_MINIMAX_M3,
+      0,
+      "<mm:think>\nBoth.\n</mm:think>Checking.\n" M3 "<tool_call>\n" M3 "<invoke name=\"get_weather\">" M3
+      "<city>Paris" M3 "</city>" M3 "<opts>" M3 "<hours>" M3 "<item>6" M3 "</item>\n" M3 "<item>12" M3 "</item>" M3
+      "</hours>" M3 "<detail>true" M3 "</detail>" M3 "</opts>" M3 "</invoke>\n" M3 "<invoke name=\"get_time\">" M3
+      "</invoke>\n" M3 "</tool_call>",
+      "Checking.\n",
+      "Both.\n",
+      { { "get_weather", "{\"city\": \"Paris\", \"opts\": {\"hours\": [6, 12], \"detail\": true}}" },
+        { "get_time", "{}" } } },
+    { "minimax-m3 a bare end of thinking, text",
+      LLAMAC_TOOL_FORMAT_MINIMAX_M3,
+      0,
+      "</mm:think>It is sunny.",
+      "It is sunny.",
+      "",
+      { { 0 } } },
+    { "minimax-m3 thinking opened by the prompt",
+      LLAMAC_TOOL_FORMAT_MINIMAX_M3,
+      2,
+      "Hm.</mm:think>\n" M3 "<tool_call>" M3 "<invoke name=\"f\">" M3 "<q>x y" M3 "</q>" M3 "</invoke>" M3
+      "</tool_call>",
+      "\n",
+      "Hm.",
+      { { "f", "{\"q\": \"x y\"}" } } },
+    { "minimax-m3 thinking as content (reasoning format none)",
+      LLAMAC_TOOL_FORMAT_MINIMAX_M3,
+      1,
+      "<mm:think>x</mm:think>y",
+      "<mm:think>x</mm:think>y",
+      "",
+      { { 0 } } },
+    { "minimax-m3 broken element",
+      LLAMAC_TOOL_FORMAT_MINIMAX_M3,
+      0,
+      M3 "<tool_call>" M3 "<invoke name=\"f\">" M3 "<a>1" M3 "</a> oops" M3 "</invoke>" M3 "</tool_call>",
+      " oops" M3 "</invoke>" M3 "</tool_call>",
+      "",
+      { { "f", "{\"a\": 1}" } } },
+    { "minimax-m3 cut inside a nested value",
+      LLAMAC_TOOL_FORMAT_MINIMAX_M3,
+      0,
+      M3 "<tool_call>" M3 "<invoke name=\"f\">" M3 "<a>" M3 "<item>1" M3 "</item>" M3 "<item>" M3 "<b>x",
+      "",
+      "",
+      { { "f", "{\"a\": [1, {\"b\": \"x\"}]}" } } },
     /* MiniCPM5 (reasoning 2: the prompt opened the thinking block with "<think>\n") */
     { "minicpm5 thinking, text, parallel calls",
       LLAMAC_TOOL_FORMAT_MINICPM5,
@@ -939,7 +1043,7 @@ static void test_detect(void) {
         { "meetkai-functionary-medium-v3.1.jinja", LLAMAC_TOOL_FORMAT_FUNCTIONARY_V3_1 },
         { "fireworks-ai-llama-3-firefunction-v2.jinja", LLAMAC_TOOL_FORMAT_FIREFUNCTION_V2 },
         { "ByteDance-Seed-OSS.jinja", LLAMAC_TOOL_FORMAT_SEED_OSS },
-        { "MiniMax-M3.jinja", LLAMAC_TOOL_FORMAT_GENERIC }, /* a format of its own, not parsed */
+        { "MiniMax-M3.jinja", LLAMAC_TOOL_FORMAT_MINIMAX_M3 },
         { "Cohere2MoE.jinja", LLAMAC_TOOL_FORMAT_COMMAND_R7B },
         { "google-gemma-4-31B-it.jinja", LLAMAC_TOOL_FORMAT_GEMMA4 },
         { "google-gemma-4-31B-it-interleaved.jinja", LLAMAC_TOOL_FORMAT_GEMMA4 },
@@ -951,7 +1055,8 @@ static void test_detect(void) {
         { "NVIDIA-Nemotron-Nano-v2.jinja", LLAMAC_TOOL_FORMAT_NEMOTRON_V2 },
         { "GigaChat3-10B-A1.8B.jinja", LLAMAC_TOOL_FORMAT_GIGACHAT3 },
         { "openbmb-MiniCPM5-1B.jinja", LLAMAC_TOOL_FORMAT_MINICPM5 },
-        { "GigaChat3.1-10B-A1.8B.jinja", LLAMAC_TOOL_FORMAT_GENERIC }, /* <|function_call|>: not GigaChat 3's reader */
+        { "GigaChat3.1-10B-A1.8B.jinja", LLAMAC_TOOL_FORMAT_GIGACHAT3_1 },
+        { "CohereForAI-c4ai-command-r-plus-tool_use.jinja", LLAMAC_TOOL_FORMAT_COMMAND_R_PLUS },
     };
     const char *src = getenv("LLAMAC_LLAMA_SOURCE");
     if (!src || !src[0]) {
@@ -1499,12 +1604,83 @@ static void test_typed_values(void) {
     }
 }
 
+/* MiniMax M3's values as llama.cpp's MiniMax M3 reader types them by the tool's schema (the expected arguments are its
+ * reading of the same text, compared as JSON): objects and lists written as elements, a string raw even when it holds
+ * elements, an empty list; and without the schema, as the elements and the text say. */
+static void test_minimax_m3_values(void) {
+    static const char tools[] =
+        "[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"type\":\"object\",\"properties\":{"
+        "\"s\":{\"type\":\"string\"},\"o\":{\"type\":\"object\",\"properties\":{\"hours\":{\"type\":\"array\","
+        "\"items\":{\"type\":\"integer\"}},\"detail\":{\"type\":\"boolean\"},\"name\":{\"type\":\"string\"}}},"
+        "\"l\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"lo\":{\"type\":\"array\",\"items\":{"
+        "\"type\":\"object\",\"properties\":{\"k\":{\"type\":\"string\"},\"v\":{\"type\":\"number\"}}}},\"any\":{},"
+        "\"free\":{\"type\":\"object\"}},\"required\":[\"s\"]}}}]";
+#define M3_CALL(els) M3 "<tool_call>\n" M3 "<invoke name=\"f\">" els M3 "</invoke>\n" M3 "</tool_call>"
+#define M3_EL(k, v) M3 "<" k ">" v M3 "</" k ">"
+    static const struct {
+        const char *text, *typed, *untyped;
+    } cases[] = {
+        { M3_CALL(M3_EL("s", "x") M3_EL("o", M3_EL("hours", M3_EL("item", "6") M3_EL("item", "12"))
+                                                 M3_EL("detail", "true") M3_EL("name", "12"))),
+          "{\"s\":\"x\",\"o\":{\"hours\":[6,12],\"detail\":true,\"name\":\"12\"}}",
+          "{\"s\":\"x\",\"o\":{\"hours\":[6,12],\"detail\":true,\"name\":12}}" },
+        { M3_CALL(M3_EL("s", "x") M3_EL("l", M3_EL("item", "a") "\n" M3_EL("item", "2"))),
+          "{\"s\":\"x\",\"l\":[\"a\",\"2\"]}", "{\"s\":\"x\",\"l\":[\"a\",2]}" },
+        { M3_CALL(M3_EL("s", "x")
+                      M3_EL("lo", M3_EL("item", M3_EL("k", "a") M3_EL("v", "1.5")) M3_EL("item", M3_EL("k", "b")))),
+          "{\"s\":\"x\",\"lo\":[{\"k\":\"a\",\"v\":1.5},{\"k\":\"b\"}]}",
+          "{\"s\":\"x\",\"lo\":[{\"k\":\"a\",\"v\":1.5},{\"k\":\"b\"}]}" },
+        { M3_CALL(M3_EL("s", M3_EL("a", "1"))), "{\"s\":\"" M3_EL("a", "1") "\"}", "{\"s\":{\"a\":1}}" },
+        { M3_CALL(M3_EL("s", "x") M3_EL("any", "[1, \"a\"]") M3_EL("free", "{\"a\": 1}")),
+          "{\"s\":\"x\",\"any\":[1,\"a\"],\"free\":{\"a\":1}}", "{\"s\":\"x\",\"any\":[1,\"a\"],\"free\":{\"a\":1}}" },
+        { M3_CALL(M3_EL("s", "x") M3_EL("o", "\n" M3_EL("detail", "false") "\n")),
+          "{\"s\":\"x\",\"o\":{\"detail\":false}}", "{\"s\":\"x\",\"o\":{\"detail\":false}}" },
+        { M3_CALL(M3_EL("s", "") M3_EL("l", "")), "{\"s\":\"\",\"l\":[]}", "{\"s\":\"\",\"l\":\"\"}" },
+    };
+#undef M3_CALL
+#undef M3_EL
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        for (int typed = 0; typed < 2; typed++) {
+            llamac_tool_parse_params pp = llamac_tool_parse_params_default();
+            pp.format = LLAMAC_TOOL_FORMAT_MINIMAX_M3;
+            pp.tools = typed ? tools : NULL;
+            llamac_tool_message *m = NULL;
+            CHECK_OK(llamac_tool_parse(cases[k].text, strlen(cases[k].text), &pp, &m));
+            CHECK(m && m->n_tool_calls == 1 && m->content[0] == '\0');
+            if (m && m->n_tool_calls == 1) {
+                json_t *got = json_loads(m->tool_calls[0].arguments, 0, NULL);
+                json_t *want = json_loads(typed ? cases[k].typed : cases[k].untyped, 0, NULL);
+                CHECK(want != NULL);
+                if (!json_equal(got, want)) {
+                    check_failed++;
+                    fprintf(stderr, "  minimax-m3 case %zu (%s): %s\n", k, typed ? "typed" : "untyped",
+                            m->tool_calls[0].arguments);
+                }
+                json_decref(got);
+                json_decref(want);
+            }
+            /* the stream, one byte at a time, reads it alike */
+            llamac_tool_stream *st = NULL;
+            CHECK_OK(llamac_tool_stream_new(&pp, &st));
+            for (size_t i = 0; st && cases[k].text[i]; i++) {
+                CHECK_OK(llamac_tool_stream_push(st, cases[k].text + i, 1, NULL, NULL));
+            }
+            CHECK_OK(llamac_tool_stream_finish(st, NULL, NULL));
+            const llamac_tool_message *sm = llamac_tool_stream_message(st);
+            CHECK(sm && m && sm->n_tool_calls == 1 && m->n_tool_calls == 1 &&
+                  strcmp(sm->tool_calls[0].arguments, m->tool_calls[0].arguments) == 0);
+            llamac_tool_stream_free(st);
+            llamac_tool_message_free(m);
+        }
+    }
+}
+
 static void test_grammars(void) {
     grammar_test t;
     if (!gt_open(&t)) {
         return;
     }
-    for (int f = LLAMAC_TOOL_FORMAT_GENERIC; f <= LLAMAC_TOOL_FORMAT_MINICPM5; f++) {
+    for (int f = LLAMAC_TOOL_FORMAT_GENERIC; f <= LLAMAC_TOOL_FORMAT_GIGACHAT3_1; f++) {
         for (int choice = LLAMAC_TOOL_CHOICE_AUTO; choice <= LLAMAC_TOOL_CHOICE_NAMED; choice++) {
             for (int parallel = 0; parallel < 2; parallel++) {
                 bool made =
@@ -1688,6 +1864,7 @@ int main(void) {
     RUN(test_after_thinking);
     RUN(test_harmony_analysis);
     RUN(test_typed_values);
+    RUN(test_minimax_m3_values);
     RUN(test_forced_generation);
     RUN(test_history);
     TESTS_DONE();
