@@ -1189,6 +1189,22 @@ static void test_lazy_grammar(void) {
         { LLAMAC_TOOL_FORMAT_MISTRAL,
           "Okay.[TOOL_CALLS][{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}]",
           "Okay.[TOOL_CALLS][{\"name\": \"nope\"", "[TOOL_CALLS][{\"name\": \"get_weather\", \"arguments\": {}" },
+        { LLAMAC_TOOL_FORMAT_COMMAND_R_PLUS,
+          "Let me look.\nAction:\n```json\n[{\"tool_name\": \"get_weather\", \"parameters\": {\"city\": \"Paris\"}}, "
+          "{\"tool_name\": \"get.time\", \"parameters\": {}}]```",
+          "Sure.\nAction:\n```json\n[{\"tool_name\": \"nope\"",
+          "Action:\n```json\n[{\"tool_name\": \"get_weather\", \"parameters\": {\"town\"" },
+        { LLAMAC_TOOL_FORMAT_GIGACHAT3_1,
+          "Checking.<|function_call|>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}",
+          "Checking.<|function_call|>{\"name\": \"nope\"",
+          "<|function_call|>{\"name\": \"get_weather\", \"arguments\": {\"city\": 3" },
+        /* MiniMax M3's grammar takes any parameter elements (its schema is not followed yet): text outside an
+         * element is what it refuses */
+        { LLAMAC_TOOL_FORMAT_MINIMAX_M3,
+          "Hm. " M3 "<tool_call>\n" M3 "<invoke name=\"get_weather\">" M3 "<city>Paris" M3 "</city>" M3 "<o>" M3
+          "<item>1" M3 "</item>" M3 "</o>" M3 "</invoke>\n" M3 "<invoke name=\"get.time\">" M3 "</invoke>\n" M3
+          "</tool_call>",
+          M3 "<tool_call>\n" M3 "<invoke name=\"nope\"", M3 "<tool_call>\n" M3 "<invoke name=\"get_weather\">city" },
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         if (gt_build(&t, cases[k].format, TOOLS, LLAMAC_TOOL_CHOICE_AUTO, NULL, true, NULL)) {
@@ -1749,10 +1765,11 @@ static void test_forced_generation(void) {
     llamac_ctx_params cp = test_ctx_params(512);
     llamac_context *ctx = NULL;
     CHECK_OK(llamac_ctx_new(model, &cp, &ctx));
-    static const llamac_tool_format formats[] = { LLAMAC_TOOL_FORMAT_HERMES,  LLAMAC_TOOL_FORMAT_MISTRAL_ARGS,
-                                                  LLAMAC_TOOL_FORMAT_GENERIC, LLAMAC_TOOL_FORMAT_HARMONY,
-                                                  LLAMAC_TOOL_FORMAT_GEMMA4,  LLAMAC_TOOL_FORMAT_LFM2,
-                                                  LLAMAC_TOOL_FORMAT_APERTUS };
+    static const llamac_tool_format formats[] = { LLAMAC_TOOL_FORMAT_HERMES,     LLAMAC_TOOL_FORMAT_MISTRAL_ARGS,
+                                                  LLAMAC_TOOL_FORMAT_GENERIC,    LLAMAC_TOOL_FORMAT_HARMONY,
+                                                  LLAMAC_TOOL_FORMAT_GEMMA4,     LLAMAC_TOOL_FORMAT_LFM2,
+                                                  LLAMAC_TOOL_FORMAT_APERTUS,    LLAMAC_TOOL_FORMAT_COMMAND_R_PLUS,
+                                                  LLAMAC_TOOL_FORMAT_GIGACHAT3_1 };
     for (size_t k = 0; ctx && k < sizeof formats / sizeof formats[0]; k++) {
         /* required and named alternate over the formats, to keep the test short. */
         {
