@@ -164,11 +164,10 @@ static void call_rule(llamac__dynbuf *g, llamac_tool_format format, size_t i, co
         llamac__dynbuf_addf(g, "tc-call-%zu ::= \"<function name=\\\"%s\\\">\" tc-args-%zu \"\\n\"? \"</function>\"\n",
                             i, name, i);
         break;
-    case LLAMAC_TOOL_FORMAT_MINIMAX_M3: /* any parameter elements (tc-m3-el), their schemas not followed yet */
-        llamac__dynbuf_addf(g,
-                            "tc-call-%zu ::= \"" M3_NS "<invoke name=\\\"%s\\\">\" ( \"\\n\"? tc-m3-el )* \"\\n\"? "
-                            "\"" M3_NS "</invoke>\"\n",
-                            i, name);
+    case LLAMAC_TOOL_FORMAT_MINIMAX_M3:
+        llamac__dynbuf_addf(
+            g, "tc-call-%zu ::= \"" M3_NS "<invoke name=\\\"%s\\\">\" tc-args-%zu \"\\n\"? \"" M3_NS "</invoke>\"\n", i,
+            name, i);
         break;
     case LLAMAC_TOOL_FORMAT_MINIMAX_M2:
         llamac__dynbuf_addf(g, "tc-call-%zu ::= \"<invoke name=\\\"%s\\\">\" tc-args-%zu \"\\n\"? \"</invoke>\"\n", i,
@@ -480,6 +479,9 @@ static void xml_close(llamac__dynbuf *g, llamac_tool_format f) {
     }
 }
 
+static llamac_status value_rule(llamac__dynbuf *g, size_t i, size_t k, json_t *schema, json_t *params,
+                                const char *tool_name);
+
 /* The rule tc<i>-p<k> for property `key` of schema `schema` (`params` holds its references): the notation's
  * "key:value" / "key=value", or an XML-ish element with a raw string, or JSON through the converter (rule
  * tc<i>-v<k>) for a value that cannot be a string. */
@@ -504,6 +506,12 @@ static llamac_status prop_rule(llamac__dynbuf *g, llamac_tool_format f, size_t i
     llamac__dynbuf_addf(g, "tc%zu-v%zu", i, k);
     xml_close(g, f);
     llamac__dynbuf_addc(g, '\n');
+    return value_rule(g, i, k, schema, params, tool_name);
+}
+
+/* The rule tc<i>-v<k>: JSON valid for property k's `schema` (`params` holds its references), through the converter. */
+static llamac_status value_rule(llamac__dynbuf *g, size_t i, size_t k, json_t *schema, json_t *params,
+                                const char *tool_name) {
     /* the property's schema alone, with the definitions its references may name */
     json_t *doc = json_is_object(schema) ? json_copy(schema) : json_incref(schema);
     static const char *const defs[] = { "$defs", "definitions" };
@@ -648,6 +656,69 @@ static llamac_status props_args_rule(llamac__dynbuf *g, llamac_tool_format f, si
         }
     }
     llamac__dynbuf_addf(g, "%s\n", gemma ? "\"}\"" : "");
+    return LLAMAC_OK;
+}
+
+/* The rule tc-args-<i> for MiniMax M3, from the tool's `properties`, as llama.cpp's MiniMax M3 grammar takes them: an
+ * element M3_NS<key>value M3_NS</key> per property, the required ones first in order, then any of the others any
+ * number of times; a value that may be a string raw (within its maxLength), a list or an object with properties as
+ * elements (tc-m3-el: the schemas of their members are not followed), any other value JSON valid for its schema. Any
+ * elements when the schema names no property, or one the rules cannot spell. */
+static llamac_status m3_args_rule(llamac__dynbuf *g, size_t i, json_t *params, const char *tool_name) {
+    json_t *props = json_object_get(params, "properties"), *required = json_object_get(params, "required");
+    const char *key;
+    json_t *schema;
+    bool plain = json_is_object(props) && json_object_size(props) > 0 && json_object_size(props) <= MAX_TOOLS;
+    json_object_foreach(props, key, schema) {
+        plain = plain && plain_key(key);
+    }
+    if (!plain) {
+        llamac__dynbuf_addf(g, "tc-args-%zu ::= ( \"\\n\"? tc-m3-el )*\n", i);
+        return LLAMAC_OK;
+    }
+    size_t req[MAX_TOOLS], opt[MAX_TOOLS], n_req = 0, n_opt = 0, k = 0;
+    json_object_foreach(props, key, schema) {
+        unsigned t = tc_schema_types(params, schema);
+        bool elements = !(t & ~(unsigned)(TC_T_OBJECT | TC_T_ARRAY)) &&
+                        ((t & TC_T_ARRAY) || json_object_size(json_object_get(schema, "properties")) > 0);
+        llamac__dynbuf_addf(g, "tc%zu-p%zu ::= \"\\n\"? \"" M3_NS "<%s>\" ", i, k, key);
+        if (t & TC_T_STRING) {
+            llamac__dynbuf_addf(g, "[^<]{0,%lld}", max_length(schema));
+        } else if (elements) {
+            llamac__dynbuf_addf(g, "( \"\\n\"? tc-m3-el )* \"\\n\"?");
+        } else {
+            llamac__dynbuf_addf(g, "tc%zu-v%zu", i, k);
+        }
+        llamac__dynbuf_addf(g, " \"" M3_NS "</%s>\"\n", key);
+        if (!(t & TC_T_STRING) && !elements) {
+            llamac_status st = value_rule(g, i, k, schema, params, tool_name);
+            if (st != LLAMAC_OK) {
+                return st;
+            }
+        }
+        bool is_req = false;
+        size_t ri;
+        json_t *rv;
+        json_array_foreach(required, ri, rv) {
+            is_req = is_req || (json_is_string(rv) && !strcmp(json_string_value(rv), key));
+        }
+        if (is_req) {
+            req[n_req++] = k;
+        } else {
+            opt[n_opt++] = k;
+        }
+        k++;
+    }
+    llamac__dynbuf_addf(g, "tc-args-%zu ::= ", i);
+    for (k = 0; k < n_req; k++) {
+        llamac__dynbuf_addf(g, "tc%zu-p%zu ", i, req[k]);
+    }
+    if (n_opt > 0) {
+        llamac__dynbuf_addf(g, "( ");
+        opt_alternatives(g, i, opt, n_opt);
+        llamac__dynbuf_addf(g, " )*");
+    }
+    llamac__dynbuf_addc(g, '\n');
     return LLAMAC_OK;
 }
 
@@ -1062,13 +1133,14 @@ llamac_status llamac_tool_grammar_build(llamac_tool_format format, const char *t
     for (i = 0; i < n; i++) {
         call_rule(&g, format, i, names[i]);
         /* Gemma 4 and LFM2 write arguments in notations of their own, Qwen3-Coder, Seed-OSS, GLM, MiniMax, DSML, Kimi
-         * K3 and MiniCPM5 as XML elements: their rules are built property by property; the others write a JSON
-         * object */
-        if (xml_format(format) || format == LLAMAC_TOOL_FORMAT_GEMMA4 || format == LLAMAC_TOOL_FORMAT_LFM2) {
+         * K3 and MiniCPM5 as XML elements: their rules are built property by property; MiniMax M3 names its elements
+         * after the parameters; the others write a JSON object */
+        if (format == LLAMAC_TOOL_FORMAT_MINIMAX_M3) {
+            st = m3_args_rule(&g, i, schemas[i], names[i]);
+        } else if (xml_format(format) || format == LLAMAC_TOOL_FORMAT_GEMMA4 || format == LLAMAC_TOOL_FORMAT_LFM2) {
             st = props_args_rule(&g, format, i, schemas[i], names[i]);
         } else {
-            bool own = format == LLAMAC_TOOL_FORMAT_MINIMAX_M3;
-            st = args_rule(&g, i, own ? NULL : schemas[i], names[i]);
+            st = args_rule(&g, i, schemas[i], names[i]);
         }
         if (st != LLAMAC_OK) {
             goto fail;

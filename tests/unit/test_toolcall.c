@@ -1198,13 +1198,11 @@ static void test_lazy_grammar(void) {
           "Checking.<|function_call|>{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Paris\"}}",
           "Checking.<|function_call|>{\"name\": \"nope\"",
           "<|function_call|>{\"name\": \"get_weather\", \"arguments\": {\"city\": 3" },
-        /* MiniMax M3's grammar takes any parameter elements (its schema is not followed yet): text outside an
-         * element is what it refuses */
         { LLAMAC_TOOL_FORMAT_MINIMAX_M3,
-          "Hm. " M3 "<tool_call>\n" M3 "<invoke name=\"get_weather\">" M3 "<city>Paris" M3 "</city>" M3 "<o>" M3
-          "<item>1" M3 "</item>" M3 "</o>" M3 "</invoke>\n" M3 "<invoke name=\"get.time\">" M3 "</invoke>\n" M3
-          "</tool_call>",
-          M3 "<tool_call>\n" M3 "<invoke name=\"nope\"", M3 "<tool_call>\n" M3 "<invoke name=\"get_weather\">city" },
+          "Hm. " M3 "<tool_call>\n" M3 "<invoke name=\"get_weather\">" M3 "<city>Paris" M3 "</city>" M3 "</invoke>\n" M3
+          "<invoke name=\"get.time\">" M3 "<o>" M3 "<item>1" M3 "</item>" M3 "</o>" M3 "</invoke>\n" M3 "</tool_call>",
+          M3 "<tool_call>\n" M3 "<invoke name=\"nope\"",
+          M3 "<tool_call>\n" M3 "<invoke name=\"get_weather\">" M3 "<town>" },
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         if (gt_build(&t, cases[k].format, TOOLS, LLAMAC_TOOL_CHOICE_AUTO, NULL, true, NULL)) {
@@ -1361,6 +1359,70 @@ static void test_xml_grammars(void) {
         gt_drop(&t, llamac_tool_format_name(cases[k].format));
     }
     gt_close(&t);
+}
+
+/* MiniMax M3's grammar follows the tool's schema as llama.cpp's MiniMax M3 grammar does: elements named after the
+ * parameters, the required ones first, a string raw, an integer as JSON, an object with properties as elements; a
+ * schema without properties any elements. The valid call reads back typed by the schema. */
+static void test_minimax_m3_grammar(void) {
+    llamac_model_params mp = llamac_model_params_default();
+    mp.vocab_only = true;
+    llamac_model *model = NULL;
+    CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), &mp, &model));
+    if (!model) {
+        return;
+    }
+    llamac_token bytes[256];
+    test_byte_tokens(model, bytes);
+    llamac_token eos = llamac_vocab_special(model, LLAMAC_TOKEN_EOS);
+#define CALL_OPEN M3 "<tool_call>\n" M3 "<invoke name=\"get_weather\">"
+    static const char good[] =
+        CALL_OPEN M3 "<city>San Jose" M3 "</city>" M3 "<days>3" M3 "</days>" M3 "<detail>" M3 "<hourly>true" M3
+                     "</hourly>" M3 "</detail>\n" M3 "<unit>f" M3 "</unit>\n" M3 "</invoke>\n" M3 "</tool_call>";
+    static const char *const refused[] = {
+        CALL_OPEN M3 "<town>",                                             /* not a parameter */
+        CALL_OPEN M3 "<city>Paris" M3 "</city>" M3 "<days>three",          /* not an integer */
+        CALL_OPEN M3 "<city>Paris" M3 "</city>" M3 "</invoke>",            /* days is required */
+        CALL_OPEN M3 "<days>3" M3 "</days>",                               /* the required ones come in order */
+        CALL_OPEN M3 "<city>Paris" M3 "</city>" M3 "<days>3" M3 "</days>x" /* text between elements */
+    };
+    static const char any[] = M3 "<tool_call>\n" M3 "<invoke name=\"ping\">" M3 "<q>" M3 "<item>x" M3 "</item>" M3
+                                 "</q>" M3 "</invoke>\n" M3 "</tool_call>";
+#undef CALL_OPEN
+    llamac_tool_grammar *g = NULL;
+    CHECK_OK(llamac_tool_grammar_build(LLAMAC_TOOL_FORMAT_MINIMAX_M3, XML_TOOLS, LLAMAC_TOOL_CHOICE_REQUIRED, NULL,
+                                       true, &g));
+    llamac_sampler *s = NULL;
+    CHECK_OK(llamac_sampler_new(model, &s));
+    if (g && s) {
+        CHECK_OK(llamac_sampler_add_grammar(s, g->grammar, "root"));
+        int failed_before = check_failed;
+        CHECK(feed_bytes(s, bytes, eos, good, true));
+        for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
+            CHECK(!feed_bytes(s, bytes, eos, refused[k], false));
+        }
+        CHECK(feed_bytes(s, bytes, eos, any, true));
+        char cut[sizeof good];
+        snprintf(cut, sizeof cut, "%.*s", (int)strlen(good) - 1, good);
+        CHECK(!feed_bytes(s, bytes, eos, cut, true));
+        if (check_failed != failed_before) {
+            fprintf(stderr, "  minimax-m3 grammar:\n%s\n", g->grammar);
+        }
+    }
+    llamac_tool_parse_params pp = llamac_tool_parse_params_default();
+    pp.format = LLAMAC_TOOL_FORMAT_MINIMAX_M3;
+    pp.tools = XML_TOOLS;
+    llamac_tool_message *m = NULL;
+    CHECK_OK(llamac_tool_parse(good, strlen(good), &pp, &m));
+    CHECK(m && m->n_tool_calls == 1);
+    if (m && m->n_tool_calls == 1) {
+        CHECK_STR(m->tool_calls[0].arguments,
+                  "{\"city\": \"San Jose\", \"days\": 3, \"detail\": {\"hourly\": true}, \"unit\": \"f\"}");
+    }
+    llamac_tool_message_free(m);
+    llamac_sampler_free(s);
+    llamac_tool_grammar_free(g);
+    llamac_model_free(model);
 }
 
 /* A forced grammar after a prompt that left the thinking block open (llamac_tool_grammar_after_thinking): reasoning
@@ -1765,11 +1827,11 @@ static void test_forced_generation(void) {
     llamac_ctx_params cp = test_ctx_params(512);
     llamac_context *ctx = NULL;
     CHECK_OK(llamac_ctx_new(model, &cp, &ctx));
-    static const llamac_tool_format formats[] = { LLAMAC_TOOL_FORMAT_HERMES,     LLAMAC_TOOL_FORMAT_MISTRAL_ARGS,
-                                                  LLAMAC_TOOL_FORMAT_GENERIC,    LLAMAC_TOOL_FORMAT_HARMONY,
-                                                  LLAMAC_TOOL_FORMAT_GEMMA4,     LLAMAC_TOOL_FORMAT_LFM2,
-                                                  LLAMAC_TOOL_FORMAT_APERTUS,    LLAMAC_TOOL_FORMAT_COMMAND_R_PLUS,
-                                                  LLAMAC_TOOL_FORMAT_GIGACHAT3_1 };
+    static const llamac_tool_format formats[] = { LLAMAC_TOOL_FORMAT_HERMES,      LLAMAC_TOOL_FORMAT_MISTRAL_ARGS,
+                                                  LLAMAC_TOOL_FORMAT_GENERIC,     LLAMAC_TOOL_FORMAT_HARMONY,
+                                                  LLAMAC_TOOL_FORMAT_GEMMA4,      LLAMAC_TOOL_FORMAT_LFM2,
+                                                  LLAMAC_TOOL_FORMAT_APERTUS,     LLAMAC_TOOL_FORMAT_COMMAND_R_PLUS,
+                                                  LLAMAC_TOOL_FORMAT_GIGACHAT3_1, LLAMAC_TOOL_FORMAT_MINIMAX_M3 };
     for (size_t k = 0; ctx && k < sizeof formats / sizeof formats[0]; k++) {
         /* required and named alternate over the formats, to keep the test short. */
         {
@@ -1878,6 +1940,7 @@ int main(void) {
     RUN(test_grammars);
     RUN(test_lazy_grammar);
     RUN(test_xml_grammars);
+    RUN(test_minimax_m3_grammar);
     RUN(test_after_thinking);
     RUN(test_harmony_analysis);
     RUN(test_typed_values);
