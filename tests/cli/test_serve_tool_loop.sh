@@ -4,8 +4,9 @@
 # Gemma 4's vocabulary and template: calls in its own notation, <|tool_call>call:f{k:<|"|>v<|"|>}<tool_call|>) and
 # LFM2.5 (qwen3 arch, Qwen2 vocabulary - llama.cpp ships no LFM2 one - and LFM2.5-8B-A1B's template: Python-style
 # calls, <|tool_call_start|>[f(k="v")]<|tool_call_end|>), Command R+ (qwen3 arch, Command R's vocabulary, the
-# tool_use template: Action:\n```json\n[{"tool_name", "parameters"}]```) and GigaChat 3.1 (qwen3 arch, Qwen2
-# vocabulary, its template: <|function_call|>{"name", "arguments"}).
+# tool_use template: Action:\n```json\n[{"tool_name", "parameters"}]```), GigaChat 3.1 (qwen3 arch, Qwen2
+# vocabulary, its template: <|function_call|>{"name", "arguments"}) and MiniMax M3 (qwen3 arch, Qwen2 vocabulary, its
+# template: parameters as elements behind its namespace token, ]<]minimax[>[<city>..]<]minimax[>[</city>).
 #
 # Turn 1 offers a tool and names it in tool_choice: a random-weights model would never call a tool by itself, so the
 # server's tool grammar (what tool_choice asks for) makes it write a call, which the server parses into tool_calls
@@ -112,4 +113,5 @@ loop gemma4 qwen3 ggml-vocab-gemma-4.gguf google-gemma-4-31B-it.jinja '<|tool_ca
 loop lfm2 qwen3 ggml-vocab-qwen2.gguf LFM2.5-8B-A1B.jinja "<|tool_call_start|>[get_weather(city='"
 loop command-r-plus qwen3 ggml-vocab-command-r.gguf CohereForAI-c4ai-command-r-plus-tool_use.jinja '"city": "'
 loop gigachat3.1 qwen3 ggml-vocab-qwen2.gguf GigaChat3.1-10B-A1.8B.jinja '"arguments": {"city":'
+loop minimax-m3 qwen3 ggml-vocab-qwen2.gguf MiniMax-M3.jinja '<invoke name="get_weather">]<]minimax[>[<city>'
 finish
