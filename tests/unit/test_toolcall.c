@@ -1365,16 +1365,10 @@ static void test_xml_grammars(void) {
  * parameters, the required ones first, a string raw, an integer as JSON, an object with properties as elements; a
  * schema without properties any elements. The valid call reads back typed by the schema. */
 static void test_minimax_m3_grammar(void) {
-    llamac_model_params mp = llamac_model_params_default();
-    mp.vocab_only = true;
-    llamac_model *model = NULL;
-    CHECK_OK(llamac_model_load(test_model("stories260K.gguf"), &mp, &model));
-    if (!model) {
+    grammar_test t;
+    if (!gt_open(&t)) {
         return;
     }
-    llamac_token bytes[256];
-    test_byte_tokens(model, bytes);
-    llamac_token eos = llamac_vocab_special(model, LLAMAC_TOKEN_EOS);
 #define CALL_OPEN M3 "<tool_call>\n" M3 "<invoke name=\"get_weather\">"
     static const char good[] =
         CALL_OPEN M3 "<city>San Jose" M3 "</city>" M3 "<days>3" M3 "</days>" M3 "<detail>" M3 "<hourly>true" M3
@@ -1389,26 +1383,17 @@ static void test_minimax_m3_grammar(void) {
     static const char any[] = M3 "<tool_call>\n" M3 "<invoke name=\"ping\">" M3 "<q>" M3 "<item>x" M3 "</item>" M3
                                  "</q>" M3 "</invoke>\n" M3 "</tool_call>";
 #undef CALL_OPEN
-    llamac_tool_grammar *g = NULL;
-    CHECK_OK(llamac_tool_grammar_build(LLAMAC_TOOL_FORMAT_MINIMAX_M3, XML_TOOLS, LLAMAC_TOOL_CHOICE_REQUIRED, NULL,
-                                       true, &g));
-    llamac_sampler *s = NULL;
-    CHECK_OK(llamac_sampler_new(model, &s));
-    if (g && s) {
-        CHECK_OK(llamac_sampler_add_grammar(s, g->grammar, "root"));
-        int failed_before = check_failed;
-        CHECK(feed_bytes(s, bytes, eos, good, true));
+    if (gt_build(&t, LLAMAC_TOOL_FORMAT_MINIMAX_M3, XML_TOOLS, LLAMAC_TOOL_CHOICE_REQUIRED, NULL, true, NULL)) {
+        CHECK(gt_takes(&t, good, true));
         for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
-            CHECK(!feed_bytes(s, bytes, eos, refused[k], false));
+            CHECK(!gt_takes(&t, refused[k], false));
         }
-        CHECK(feed_bytes(s, bytes, eos, any, true));
+        CHECK(gt_takes(&t, any, true));
         char cut[sizeof good];
         snprintf(cut, sizeof cut, "%.*s", (int)strlen(good) - 1, good);
-        CHECK(!feed_bytes(s, bytes, eos, cut, true));
-        if (check_failed != failed_before) {
-            fprintf(stderr, "  minimax-m3 grammar:\n%s\n", g->grammar);
-        }
+        CHECK(!gt_takes(&t, cut, true));
     }
+    gt_drop(&t, "minimax-m3");
     llamac_tool_parse_params pp = llamac_tool_parse_params_default();
     pp.format = LLAMAC_TOOL_FORMAT_MINIMAX_M3;
     pp.tools = XML_TOOLS;
@@ -1420,9 +1405,7 @@ static void test_minimax_m3_grammar(void) {
                   "{\"city\": \"San Jose\", \"days\": 3, \"detail\": {\"hourly\": true}, \"unit\": \"f\"}");
     }
     llamac_tool_message_free(m);
-    llamac_sampler_free(s);
-    llamac_tool_grammar_free(g);
-    llamac_model_free(model);
+    gt_close(&t);
 }
 
 /* A forced grammar after a prompt that left the thinking block open (llamac_tool_grammar_after_thinking): reasoning
