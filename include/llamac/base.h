@@ -83,8 +83,9 @@ typedef enum llamac_status {
     LLAMAC_E_BUSY = 21,             /* a queue or every slot is full; try again later */
     LLAMAC_E_ADAPTER = 22,          /* a LoRA adapter or control vector does not fit the model (made for another
                                        architecture or shape, a weight the model lacks) or is not that kind of file */
-    LLAMAC_E_MEDIA = 23             /* an image or audio input cannot be decoded, is in a format that is not accepted,
+    LLAMAC_E_MEDIA = 23,            /* an image or audio input cannot be decoded, is in a format that is not accepted,
                                        or is outside a limit (dimensions, size, duration); the message says which */
+    LLAMAC_E_TIMEOUT = 24           /* a time limit ran out: another server did not answer (or send more) in time */
 } llamac_status;
 
 /* A short constant description of a status ("invalid argument"). Unknown values give "unknown status".

@@ -1,6 +1,6 @@
 /*
  * llamac/hub.h - the Hugging Face Hub: listing a repository, resumable verified downloads into huggingface_hub's cache,
- * and the cached models.
+ * and the cached models; and plain HTTP requests through the same client, their answers streamed.
  *
  * One part of the llamac API; programs include <llamac.h>, which includes every part in layer order.
  */
@@ -116,6 +116,62 @@ LLAMAC_API llamac_status llamac_hub_cached(const llamac_hub_params *params, llam
  * Errors: LLAMAC_E_INVALID_ARGUMENT, LLAMAC_E_NOT_FOUND (nothing cached matches; the message lists what is),
  * LLAMAC_E_IO. Not thread-safe with a pull of the same repository. */
 LLAMAC_API llamac_status llamac_hub_remove(const char *spec, const llamac_hub_params *params, size_t *n_removed);
+
+/* ---------------------------------------------------------------------------------------------------------------
+ * Plain HTTP requests (the hub's libcurl client; llamac serve's /cors-proxy)
+ * ------------------------------------------------------------------------------------------------------------- */
+/* Limits of a streamed request. */
+typedef struct llamac_http_params {
+    size_t max_bytes;       /* the most body bytes of the answer read; a longer answer fails (default 64 MiB) */
+    uint32_t timeout_ms;    /* until the answer's status and headers have come, connecting and redirects included
+                               (default 30000) */
+    uint32_t idle_ms;       /* the longest wait for the body's next bytes (default 60000); there is no limit on the
+                               whole transfer, so that a stream (server-sent events) may last */
+    uint32_t max_redirects; /* redirects followed, each to http or https only (default 5; 0: a 3xx is the answer) */
+} llamac_http_params;
+
+/* The defaults above. Thread-safe. */
+LLAMAC_API llamac_http_params llamac_http_params_default(void);
+
+/* A request in flight whose answer's status and headers have come; its body is read piece by piece. */
+typedef struct llamac_http_stream llamac_http_stream;
+
+/* Sends `method` (GET, HEAD, POST, or another token of letters) to an http or https `url` with the `n_headers`
+ * header lines of `headers` ("Name: value" each; "Name:" sends an empty value) and `body_len` bytes of `body` (may be
+ * NULL when body_len is 0), and waits until the answer's status and headers have come. Nothing else is added but
+ * Host, User-Agent (llamac/VERSION, unless given) and Accept (any, unless given), and the Content-Length of a body;
+ * Content-Type only when given. The answer's body is not decoded (give no Accept-Encoding to get it plain). Redirects
+ * are followed up to max_redirects (a POST answered 301, 302 or 303 becomes a GET, as browsers do; Authorization and
+ * Cookie lines go to the first host only). All strings borrowed for the call; params NULL means defaults. *out is
+ * caller frees with llamac_http_stream_free; whatever the status code (4xx and 5xx included) the answer is returned.
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, a malformed method or header line, a CR or LF in one, not an http(s)
+ * URL, a redirect elsewhere), LLAMAC_E_NETWORK (the host does not resolve, refuses the connection, the connection
+ * drops, too many redirects, an answer longer than max_bytes by its Content-Length), LLAMAC_E_TIMEOUT (no status and
+ * headers within timeout_ms), LLAMAC_E_NO_MEMORY. Thread-safe (one thread per stream afterwards). */
+LLAMAC_API llamac_status llamac_http_stream_open(const char *method, const char *url, const char *const *headers,
+                                                 size_t n_headers, const void *body, size_t body_len,
+                                                 const llamac_http_params *params, llamac_http_stream **out);
+
+/* The answer's HTTP status code (200, 204, 404, ...). One thread per stream. */
+LLAMAC_API int llamac_http_stream_status(const llamac_http_stream *stream);
+
+/* The answer's header `i` (from 0, in the order they came; the first 64): *name and *value are owned by the stream,
+ * valid until it is freed. False past the last one. One thread per stream. */
+LLAMAC_API bool llamac_http_stream_header(const llamac_http_stream *stream, size_t i, const char **name,
+                                          const char **value);
+
+/* Reads the answer's next body bytes into buf (cap bytes at most): *n is how many came (0 when none came within
+ * wait_ms: the body goes on; ask again), *end true once the whole body has been read. The answer's bytes are never
+ * decoded or changed.
+ * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs), LLAMAC_E_NETWORK (the connection dropped, the body passed max_bytes),
+ * LLAMAC_E_TIMEOUT (no bytes for idle_ms), LLAMAC_E_NO_MEMORY; every later call fails again. One thread per
+ * stream. */
+LLAMAC_API llamac_status llamac_http_stream_read(llamac_http_stream *stream, void *buf, size_t cap, uint32_t wait_ms,
+                                                 size_t *n, bool *end);
+
+/* Ends the request (closing its connection when the body was not read to its end) and frees the stream. NULL is a
+ * no-op. One thread per stream. */
+LLAMAC_API void llamac_http_stream_free(llamac_http_stream *stream);
 
 #ifdef __cplusplus
 }

@@ -42,6 +42,7 @@ const char *llamac_status_str(llamac_status status) {
     case LLAMAC_E_BUSY: return "busy";
     case LLAMAC_E_ADAPTER: return "unusable adapter";
     case LLAMAC_E_MEDIA: return "bad media";
+    case LLAMAC_E_TIMEOUT: return "timed out";
     }
     return "unknown status";
 }

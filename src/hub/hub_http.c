@@ -4,7 +4,10 @@
  * Redirects are followed here, one hop at a time, rather than by curl, so that the rule "the token goes only to
  * the Hub" is ours to enforce: the Authorization header is added to a request only when its scheme, host and port
  * are the endpoint's. Downloads append to a partial file with a Range request and retry a dropped transfer.
- * A third kind, a capped GET of any http(s) URL without a token (hub__http_get), fetches remote media.
+ * A third kind, a capped GET of any http(s) URL without a token (hub__http_get), fetches remote media; a fourth, a
+ * request of any method whose answer is read piece by piece as it comes (llamac_http_stream, llamac serve's
+ * /cors-proxy), drives curl's multi interface from the reader's calls, so that no thread of its own is needed and a
+ * reader that stops waiting (its client gone) stops the transfer.
  */
 #include "dynbuf.h"
 #include "hub/hub_internal.h"
@@ -591,4 +594,423 @@ llamac_status hub__http_get(const char *url, uint32_t timeout_ms, uint32_t max_r
     free(cur);
     llamac__dynbuf_free(body);
     return st;
+}
+
+/* ---- streamed requests (llamac serve's /cors-proxy) ---- */
+
+enum { STREAM_MAX_HEADERS = 64 };
+
+struct llamac_http_stream {
+    CURLM *multi;
+    CURL *h;
+    struct curl_slist *lines;
+    char *url; /* for messages */
+    llamac_http_params p;
+    llamac__dynbuf pending; /* body bytes come and not yet read */
+    struct {
+        char *name, *value;
+    } head[STREAM_MAX_HEADERS]; /* the final answer's headers */
+    size_t n_head;
+    uint64_t received; /* body bytes so far */
+    long code;
+    bool head_done; /* the final answer's status and headers have come */
+    bool location;  /* the answer being read has a Location */
+    bool too_big;   /* its body passed max_bytes */
+    bool done;      /* the transfer ended, with `result` */
+    CURLcode result;
+    llamac_status failed; /* sticky: a read failed */
+    char failed_msg[512];
+    int64_t last_ms; /* when the last body bytes (or the headers) came */
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+static int64_t mono_ms(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+llamac_http_params llamac_http_params_default(void) {
+    return (
+        llamac_http_params){ .max_bytes = (size_t)64 << 20, .timeout_ms = 30000, .idle_ms = 60000, .max_redirects = 5 };
+}
+
+static void stream_clear_head(llamac_http_stream *s) {
+    for (size_t i = 0; i < s->n_head; i++) {
+        free(s->head[i].name);
+        free(s->head[i].value);
+    }
+    s->n_head = 0;
+}
+
+/* Header lines of every answer on the way (interim 1xx, followed redirects, the final one): the final answer's are
+ * kept. Its end is the blank line after a status that is neither interim nor a redirect that curl follows. */
+static size_t on_stream_header(char *buf, size_t size, size_t nitems, void *user) {
+    llamac_http_stream *s = user;
+    size_t n = size * nitems;
+    if (s->head_done) {
+        return n; /* trailers */
+    }
+    if (n >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
+        stream_clear_head(s);
+        s->location = false;
+        return n;
+    }
+    if (n <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
+        long code = 0;
+        curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
+        bool interim = code >= 100 && code < 200;
+        bool followed = s->p.max_redirects > 0 && s->location && code >= 300 && code < 400 && code != 304;
+        if (!interim && !followed) {
+            s->head_done = true;
+            s->code = code;
+            s->last_ms = mono_ms();
+        }
+        return n;
+    }
+    const char *colon = memchr(buf, ':', n);
+    if (!colon || colon == buf) {
+        return n;
+    }
+    size_t klen = (size_t)(colon - buf);
+    const char *v = colon + 1;
+    size_t vlen = n - klen - 1;
+    while (vlen > 0 && (*v == ' ' || *v == '\t')) {
+        v++;
+        vlen--;
+    }
+    while (vlen > 0 && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' ' || v[vlen - 1] == '\t')) {
+        vlen--;
+    }
+    if (klen == 8 && strncasecmp(buf, "location", 8) == 0) {
+        s->location = true;
+    }
+    if (s->n_head < STREAM_MAX_HEADERS) {
+        char *name = strndup(buf, klen), *value = strndup(v, vlen);
+        if (!name || !value) {
+            free(name);
+            free(value);
+            return 0; /* curl stops: out of memory */
+        }
+        s->head[s->n_head].name = name;
+        s->head[s->n_head].value = value;
+        s->n_head++;
+    }
+    return n;
+}
+
+static size_t on_stream_body(char *buf, size_t size, size_t nitems, void *user) {
+    llamac_http_stream *s = user;
+    size_t n = size * nitems;
+    if (!s->head_done) {
+        return n; /* a followed redirect's page */
+    }
+    if (n > s->p.max_bytes - s->received) {
+        s->too_big = true;
+        return 0;
+    }
+    if (!llamac__dynbuf_add(&s->pending, buf, n)) {
+        return 0;
+    }
+    s->received += n;
+    s->last_ms = mono_ms();
+    return n;
+}
+
+/* Runs the transfer until `enough` holds, it ends, or the monotonic time `deadline` (ms) passes. */
+static void stream_drive(llamac_http_stream *s, bool (*enough)(const llamac_http_stream *s), int64_t deadline) {
+    while (!s->done && !enough(s)) {
+        int running = 0;
+        CURLMcode mc = curl_multi_perform(s->multi, &running);
+        CURLMsg *msg;
+        int left;
+        while ((msg = curl_multi_info_read(s->multi, &left))) {
+            if (msg->msg == CURLMSG_DONE) {
+                s->done = true;
+                s->result = msg->data.result;
+            }
+        }
+        if (mc != CURLM_OK && !s->done) {
+            s->done = true;
+            s->result = CURLE_OUT_OF_MEMORY;
+            snprintf(s->errbuf, sizeof s->errbuf, "%s", curl_multi_strerror(mc));
+        }
+        if (s->done || enough(s)) {
+            break;
+        }
+        int64_t wait = deadline - mono_ms();
+        if (wait <= 0) {
+            break;
+        }
+        curl_multi_poll(s->multi, NULL, 0, wait > 1000 ? 1000 : (int)wait, NULL);
+    }
+}
+
+static bool have_head(const llamac_http_stream *s) {
+    return s->head_done;
+}
+
+static bool have_bytes(const llamac_http_stream *s) {
+    return llamac__dynbuf_len(&s->pending) > 0;
+}
+
+/* The status for a transfer that ended with `rc`. */
+static llamac_status stream_error(llamac_http_stream *s, CURLcode rc) {
+    const char *detail = s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc);
+    if (s->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
+        return llamac__fail(LLAMAC_E_NETWORK, "%s: the answer is larger than %zu bytes", s->url, s->p.max_bytes);
+    }
+    if (llamac__dynbuf_error(&s->pending) == LLAMAC__DYNBUF_NO_MEMORY) {
+        return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory reading %s", s->url);
+    }
+    switch (rc) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%s: only http and https URLs are fetched (%s)", s->url, detail);
+    case CURLE_TOO_MANY_REDIRECTS:
+        return llamac__fail(LLAMAC_E_NETWORK, "%s: more than %u redirects", s->url, s->p.max_redirects);
+    case CURLE_OPERATION_TIMEDOUT:
+        return llamac__fail(LLAMAC_E_TIMEOUT, "%s: no answer within %u ms (%s)", s->url, s->p.timeout_ms, detail);
+    case CURLE_OUT_OF_MEMORY: return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory fetching %s", s->url);
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT: return llamac__fail(LLAMAC_E_NETWORK, "cannot reach %s: %s", s->url, detail);
+    default: return llamac__fail(LLAMAC_E_NETWORK, "%s: %s", s->url, detail);
+    }
+}
+
+/* A method is a token of letters (GET, POST, PROPFIND); a header line a token name, a colon and a value without CR,
+ * LF or NUL. */
+static bool method_ok(const char *m) {
+    size_t n = 0;
+    for (; m[n]; n++) {
+        if (!((m[n] >= 'A' && m[n] <= 'Z') || (m[n] >= 'a' && m[n] <= 'z'))) {
+            return false;
+        }
+    }
+    return n > 0 && n <= 32;
+}
+
+static bool header_line_ok(const char *line, bool *has_type, bool *has_agent) {
+    const char *colon = strchr(line, ':');
+    if (!colon || colon == line || strpbrk(line, "\r\n")) {
+        return false;
+    }
+    for (const char *c = line; c < colon; c++) {
+        if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", *c)) {
+            return false;
+        }
+    }
+    size_t k = (size_t)(colon - line);
+    *has_type |= k == 12 && strncasecmp(line, "content-type", 12) == 0;
+    *has_agent |= k == 10 && strncasecmp(line, "user-agent", 10) == 0;
+    return true;
+}
+
+void llamac_http_stream_free(llamac_http_stream *s) {
+    if (!s) {
+        return;
+    }
+    if (s->h) {
+        curl_multi_remove_handle(s->multi, s->h);
+        curl_easy_cleanup(s->h);
+    }
+    curl_multi_cleanup(s->multi);
+    curl_slist_free_all(s->lines);
+    stream_clear_head(s);
+    llamac__dynbuf_free(&s->pending);
+    free(s->url);
+    free(s);
+}
+
+/* Appends a header line to curl's list: "Name:" with nothing after it becomes "Name;", curl's way of sending an
+ * empty value ("Name:" alone would remove its own header of that name). */
+static bool add_line(struct curl_slist **list, const char *line) {
+    const char *colon = strchr(line, ':');
+    const char *v = colon + 1;
+    while (*v == ' ' || *v == '\t') {
+        v++;
+    }
+    char *copy = NULL;
+    if (!*v) {
+        copy = hub__fmt("%.*s;", (int)(colon - line), line);
+        if (!copy) {
+            return false;
+        }
+        line = copy;
+    }
+    struct curl_slist *grown = curl_slist_append(*list, line);
+    free(copy);
+    if (!grown) {
+        return false;
+    }
+    *list = grown;
+    return true;
+}
+
+llamac_status llamac_http_stream_open(const char *method, const char *url, const char *const *headers, size_t n_headers,
+                                      const void *body, size_t body_len, const llamac_http_params *params,
+                                      llamac_http_stream **out) {
+    if (out) {
+        *out = NULL;
+    }
+    if (!method || !url || !out || (n_headers > 0 && !headers) || (body_len > 0 && !body)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "llamac_http_stream_open: method, url and out must not be NULL, nor headers and body "
+                            "when they have a length");
+    }
+    llamac_http_params p = params ? *params : llamac_http_params_default();
+    if (p.max_bytes == 0 || p.timeout_ms == 0 || p.idle_ms == 0) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "llamac_http_stream_open: max_bytes, timeout_ms and idle_ms must be above 0");
+    }
+    if (!method_ok(method)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "'%.40s' is not an HTTP method (a word of letters)", method);
+    }
+    bool has_type = false, has_agent = false;
+    for (size_t i = 0; i < n_headers; i++) {
+        if (!headers[i] || !header_line_ok(headers[i], &has_type, &has_agent)) {
+            return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                                "header line %zu is not 'Name: value' (a name of token characters, and no CR or LF)",
+                                i);
+        }
+    }
+    llamac_status st = curl_ready();
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    char scheme[32];
+    if (!hub__is_http_url(url, scheme, sizeof scheme)) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%s: only http and https URLs are fetched (%s)", url, scheme);
+    }
+    llamac_http_stream *s = calloc(1, sizeof *s);
+    if (!s) {
+        return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory fetching %s", url);
+    }
+    s->p = p;
+    llamac__dynbuf_init(&s->pending, p.max_bytes);
+    s->url = hub__fmt("%s", url);
+    s->multi = curl_multi_init();
+    s->h = s->url && s->multi ? new_request(NULL, url, &s->lines, NULL, NULL) : NULL;
+    bool ok = s->h != NULL;
+    for (size_t i = 0; ok && i < n_headers; i++) {
+        ok = add_line(&s->lines, headers[i]);
+    }
+    /* "Name:" alone removes a header of curl's own: a form's Content-Type with a body, unless the caller gave one,
+     * and the Expect: 100-continue wait before a large one */
+    static const char *const removed[] = { "Content-Type:", "Expect:" };
+    for (size_t i = has_type ? 1 : 0; ok && i < sizeof removed / sizeof removed[0]; i++) {
+        struct curl_slist *grown = curl_slist_append(s->lines, removed[i]);
+        ok = grown != NULL;
+        s->lines = grown ? grown : s->lines;
+    }
+    if (!ok) {
+        llamac_http_stream_free(s);
+        return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory fetching %s", url);
+    }
+    CURL *h = s->h;
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, s->lines);
+    if (has_agent) {
+        curl_easy_setopt(h, CURLOPT_USERAGENT, NULL);
+    }
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s->errbuf);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, p.max_redirects > 0 ? 1L : 0L);
+    curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)p.max_redirects);
+    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)p.timeout_ms);
+    curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 0L); /* idle_ms is ours: a quiet event stream is not a failure */
+    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)p.max_bytes);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_stream_header);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_stream_body);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
+    if (strcmp(method, "HEAD") == 0) {
+        curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(method, "POST") == 0) {
+        curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+        curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, body_len > 0 ? (const char *)body : "");
+    } else if (strcmp(method, "GET") != 0) {
+        curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+        if (body_len > 0) {
+            curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+            curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, (const char *)body);
+        }
+    }
+    if (curl_multi_add_handle(s->multi, h) != CURLM_OK) {
+        llamac_http_stream_free(s);
+        return llamac__fail(LLAMAC_E_NO_MEMORY, "libcurl could not start a request to %s", url);
+    }
+    stream_drive(s, have_head, mono_ms() + p.timeout_ms);
+    if (s->done && s->result != CURLE_OK) {
+        st = stream_error(s, s->result);
+    } else if (!s->head_done) {
+        st = llamac__fail(LLAMAC_E_TIMEOUT, "%s: no answer within %u ms", url, p.timeout_ms);
+    }
+    if (st != LLAMAC_OK) {
+        llamac_http_stream_free(s);
+        return st;
+    }
+    *out = s;
+    return LLAMAC_OK;
+}
+
+int llamac_http_stream_status(const llamac_http_stream *s) {
+    return s ? (int)s->code : 0;
+}
+
+bool llamac_http_stream_header(const llamac_http_stream *s, size_t i, const char **name, const char **value) {
+    if (!s || i >= s->n_head) {
+        return false;
+    }
+    if (name) {
+        *name = s->head[i].name;
+    }
+    if (value) {
+        *value = s->head[i].value;
+    }
+    return true;
+}
+
+llamac_status llamac_http_stream_read(llamac_http_stream *s, void *buf, size_t cap, uint32_t wait_ms, size_t *n,
+                                      bool *end) {
+    if (n) {
+        *n = 0;
+    }
+    if (end) {
+        *end = false;
+    }
+    if (!s || !buf || !n || !end) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_http_stream_read: stream, buf, n and end must not be "
+                                                       "NULL");
+    }
+    if (s->failed != LLAMAC_OK) {
+        return llamac__fail(s->failed, "%s", s->failed_msg);
+    }
+    if (!have_bytes(s) && !s->done) {
+        int64_t now = mono_ms();
+        int64_t idle_end = s->last_ms + (int64_t)s->p.idle_ms;
+        int64_t deadline = now + (int64_t)wait_ms < idle_end ? now + (int64_t)wait_ms : idle_end;
+        stream_drive(s, have_bytes, deadline);
+        if (!have_bytes(s) && !s->done && mono_ms() >= idle_end) {
+            s->failed = llamac__fail(LLAMAC_E_TIMEOUT, "%s: no bytes of the answer for %u ms", s->url, s->p.idle_ms);
+        }
+    }
+    if (s->failed == LLAMAC_OK && !have_bytes(s) && s->done && s->result != CURLE_OK) {
+        s->failed = stream_error(s, s->result);
+    }
+    if (s->failed != LLAMAC_OK) {
+        snprintf(s->failed_msg, sizeof s->failed_msg, "%s", llamac_last_error());
+        return s->failed;
+    }
+    size_t k = llamac__dynbuf_len(&s->pending);
+    k = k < cap ? k : cap;
+    memcpy(buf, llamac__dynbuf_ptr(&s->pending), k);
+    llamac__dynbuf_drop(&s->pending, k);
+    *n = k;
+    *end = s->done && !have_bytes(s);
+    return LLAMAC_OK;
 }

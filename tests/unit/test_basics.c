@@ -19,11 +19,12 @@ static void test_status_strings(void) {
     CHECK_STR(llamac_status_str(LLAMAC_E_INVALID_ARGUMENT), "invalid argument");
     CHECK_STR(llamac_status_str(LLAMAC_E_CONTEXT_FULL), "context full");
     CHECK_STR(llamac_status_str(LLAMAC_E_MEDIA), "bad media");
+    CHECK_STR(llamac_status_str(LLAMAC_E_TIMEOUT), "timed out");
     CHECK_STR(llamac_status_str((llamac_status)999), "unknown status");
     /* every defined status has its own text */
-    for (int a = 0; a <= LLAMAC_E_MEDIA; a++) {
+    for (int a = 0; a <= LLAMAC_E_TIMEOUT; a++) {
         CHECK(strcmp(llamac_status_str((llamac_status)a), "unknown status") != 0);
-        for (int b = a + 1; b <= LLAMAC_E_MEDIA; b++) {
+        for (int b = a + 1; b <= LLAMAC_E_TIMEOUT; b++) {
             CHECK(strcmp(llamac_status_str((llamac_status)a), llamac_status_str((llamac_status)b)) != 0);
         }
     }

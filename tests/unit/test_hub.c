@@ -3,12 +3,20 @@
  * huggingface_hub lays it out (built here by hand around a real model), offline pulls, listing, removal, and every
  * argument error; and, against the suite's fake Hub on loopback (tests/hub/fake_hub.js, when node is installed),
  * the progress callback: its figures, cancelling, and resuming the cancelled download. The other download cases are
- * in tests/cli/test_hub.sh.
+ * in tests/cli/test_hub.sh. Last, the streamed requests of llamac_http_stream against a one-connection listener on
+ * loopback (below): what is sent, the answer read piece by piece, and each time limit (tests/cli/
+ * test_serve_cors_proxy.sh drives them through llamac serve's /cors-proxy).
  */
+#define _GNU_SOURCE /* strcasestr */
 #include "check.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -381,6 +389,227 @@ static void test_progress_cancel_resume(void) {
     llamac_hub_list_free(list);
 }
 
+/* ---- llamac_http_stream ---- */
+
+/* A listener that takes one connection, keeps what the client sent up to the end of its headers and body
+ * (Content-Length), and answers with `reply` (may be NULL: it answers nothing), then `later` 100 ms after it (when
+ * set), then waits `hold_ms` before closing. */
+struct one_shot {
+    int fd;
+    uint16_t port;
+    const char *reply, *later;
+    int hold_ms;
+    char got[4096];
+    pthread_t thread;
+};
+
+static void *one_shot_run(void *arg) {
+    struct one_shot *o = arg;
+    int c = accept(o->fd, NULL, NULL);
+    if (c < 0) {
+        return NULL;
+    }
+    size_t n = 0;
+    for (;;) {
+        ssize_t k = recv(c, o->got + n, sizeof o->got - 1 - n, 0);
+        if (k <= 0) {
+            break;
+        }
+        n += (size_t)k;
+        o->got[n] = '\0';
+        const char *end = strstr(o->got, "\r\n\r\n");
+        const char *cl = strcasestr(o->got, "\r\nContent-Length: ");
+        if (end && (size_t)(o->got + n - (end + 4)) >= (cl ? strtoul(cl + 18, NULL, 10) : 0)) {
+            break;
+        }
+    }
+    if (o->reply) {
+        (void)!send(c, o->reply, strlen(o->reply), MSG_NOSIGNAL);
+    }
+    if (o->later) {
+        struct timespec pause = { 0, 100 * 1000000L };
+        nanosleep(&pause, NULL);
+        (void)!send(c, o->later, strlen(o->later), MSG_NOSIGNAL);
+    }
+    struct timespec hold = { o->hold_ms / 1000, (long)(o->hold_ms % 1000) * 1000000L };
+    nanosleep(&hold, NULL);
+    close(c);
+    return NULL;
+}
+
+static bool one_shot_start(struct one_shot *o, const char *reply, const char *later, int hold_ms) {
+    memset(o, 0, sizeof *o);
+    o->reply = reply;
+    o->later = later;
+    o->hold_ms = hold_ms;
+    o->fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof sa;
+    if (o->fd < 0 || bind(o->fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(o->fd, 1) != 0 ||
+        getsockname(o->fd, (struct sockaddr *)&sa, &len) != 0) {
+        return false;
+    }
+    o->port = ntohs(sa.sin_port);
+    return pthread_create(&o->thread, NULL, one_shot_run, o) == 0;
+}
+
+static void one_shot_stop(struct one_shot *o) {
+    pthread_join(o->thread, NULL);
+    close(o->fd);
+}
+
+static int64_t ms_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+/* Refusals before anything is sent. */
+static void test_http_stream_arguments(void) {
+    llamac_http_params d = llamac_http_params_default();
+    CHECK_INT(d.max_bytes, 64u << 20);
+    CHECK_INT(d.timeout_ms, 30000);
+    CHECK_INT(d.idle_ms, 60000);
+    CHECK_INT(d.max_redirects, 5);
+    llamac_http_stream *s = (llamac_http_stream *)1;
+    const char *url = "http://127.0.0.1:1/";
+    CHECK_STATUS(llamac_http_stream_open("GET", NULL, NULL, 0, NULL, 0, NULL, &s), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK(s == NULL);
+    CHECK_STATUS(llamac_http_stream_open("GET", url, NULL, 0, NULL, 0, NULL, NULL), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_http_stream_open("GET", url, NULL, 1, NULL, 0, NULL, &s), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_STATUS(llamac_http_stream_open("POST", url, NULL, 0, NULL, 3, NULL, &s), LLAMAC_E_INVALID_ARGUMENT);
+    llamac_http_params p = d;
+    p.idle_ms = 0;
+    CHECK_STATUS(llamac_http_stream_open("GET", url, NULL, 0, NULL, 0, &p, &s), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("max_bytes, timeout_ms and idle_ms must be above 0");
+    CHECK_STATUS(llamac_http_stream_open("GET /x HTTP/1.1\r\n", url, NULL, 0, NULL, 0, NULL, &s),
+                 LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("is not an HTTP method");
+    static const char *bad[] = { "NoColon", ": empty name", "Sp ace: x", "X: a\r\nInjected: 1", "X: a\nb" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CHECK_STATUS(llamac_http_stream_open("GET", url, &bad[i], 1, NULL, 0, NULL, &s), LLAMAC_E_INVALID_ARGUMENT);
+        CHECK_ERROR_HAS("header line 0 is not 'Name: value'");
+    }
+    CHECK_STATUS(llamac_http_stream_open("GET", "file:///etc/passwd", NULL, 0, NULL, 0, NULL, &s),
+                 LLAMAC_E_INVALID_ARGUMENT);
+    CHECK_ERROR_HAS("only http and https URLs are fetched (file)");
+    CHECK_STATUS(llamac_http_stream_open("GET", url, NULL, 0, NULL, 0, NULL, &s), LLAMAC_E_NETWORK);
+    CHECK_ERROR_HAS("cannot reach http://127.0.0.1:1/");
+    CHECK(s == NULL);
+    size_t n = 1;
+    bool end = true;
+    char buf[8];
+    CHECK_STATUS(llamac_http_stream_read(NULL, buf, sizeof buf, 0, &n, &end), LLAMAC_E_INVALID_ARGUMENT);
+    CHECK(n == 0 && !end);
+    CHECK_INT(llamac_http_stream_status(NULL), 0);
+    CHECK(!llamac_http_stream_header(NULL, 0, NULL, NULL));
+    llamac_http_stream_free(NULL);
+}
+
+/* A POST: the request as it goes out (the caller's lines, an empty value, no Content-Type of curl's own, the body),
+ * and the answer: status, headers in order, the body to its end. */
+static void test_http_stream_exchange(void) {
+    struct one_shot o;
+    CHECK(one_shot_start(
+        &o, "HTTP/1.1 201 Created\r\nContent-Length: 5\r\nX-One: 1\r\nMcp-Session-Id:  s-42 \r\n\r\nhello", NULL, 0));
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/rpc?x=1", o.port);
+    const char *lines[] = { "Accept: application/json", "X-Empty:" };
+    llamac_http_stream *s = NULL;
+    CHECK_OK(llamac_http_stream_open("POST", url, lines, 2, "{\"a\":1}", 7, NULL, &s));
+    CHECK_INT(llamac_http_stream_status(s), 201);
+    const char *name, *value;
+    CHECK(llamac_http_stream_header(s, 0, &name, &value));
+    CHECK_STR(name, "Content-Length");
+    CHECK(llamac_http_stream_header(s, 2, &name, &value));
+    CHECK_STR(name, "Mcp-Session-Id");
+    CHECK_STR(value, "s-42");
+    CHECK(!llamac_http_stream_header(s, 3, &name, &value));
+    char buf[64];
+    size_t n = 0, total = 0;
+    bool end = false;
+    for (int i = 0; i < 50 && !end; i++) {
+        CHECK_OK(llamac_http_stream_read(s, buf + total, 2, 100, &n, &end));
+        CHECK(n <= 2);
+        total += n;
+    }
+    CHECK(end);
+    CHECK_INT(total, 5);
+    CHECK(memcmp(buf, "hello", 5) == 0);
+    CHECK_OK(llamac_http_stream_read(s, buf, sizeof buf, 0, &n, &end)); /* at the end it stays there */
+    CHECK(n == 0 && end);
+    llamac_http_stream_free(s);
+    one_shot_stop(&o);
+    CHECK(strncmp(o.got, "POST /rpc?x=1 HTTP/1.1\r\n", 24) == 0);
+    CHECK(strstr(o.got, "\r\nAccept: application/json\r\n") != NULL);
+    CHECK(strstr(o.got, "\r\nX-Empty:\r\n") != NULL);
+    CHECK(strcasestr(o.got, "\r\nContent-Type:") == NULL);
+    CHECK(strcasestr(o.got, "\r\nExpect:") == NULL);
+    CHECK(strstr(o.got, "\r\n\r\n{\"a\":1}") != NULL);
+}
+
+/* The time limits: no status within timeout_ms, then no body bytes for idle_ms (a read that waits less returns
+ * nothing yet), and a body over max_bytes. */
+static void test_http_stream_limits(void) {
+    struct one_shot o;
+    char url[64];
+    llamac_http_params p = llamac_http_params_default();
+    p.timeout_ms = 300;
+    p.idle_ms = 400;
+    llamac_http_stream *s = NULL;
+    CHECK(one_shot_start(&o, NULL, NULL, 1500));
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/", o.port);
+    int64_t t0 = ms_now();
+    CHECK_STATUS(llamac_http_stream_open("GET", url, NULL, 0, NULL, 0, &p, &s), LLAMAC_E_TIMEOUT);
+    CHECK_ERROR_HAS("no answer within 300 ms");
+    int64_t ms = ms_now() - t0;
+    CHECK(ms >= 290 && ms < 1200);
+    one_shot_stop(&o);
+
+    CHECK(one_shot_start(&o, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", NULL, 1500));
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/", o.port);
+    CHECK_OK(llamac_http_stream_open("GET", url, NULL, 0, NULL, 0, &p, &s));
+    char buf[16];
+    size_t n = 0;
+    bool end = false;
+    CHECK_OK(llamac_http_stream_read(s, buf, sizeof buf, 200, &n, &end));
+    CHECK(n == 3 && !end && memcmp(buf, "abc", 3) == 0);
+    CHECK_OK(llamac_http_stream_read(s, buf, sizeof buf, 100, &n, &end));
+    CHECK(n == 0 && !end); /* nothing yet */
+    t0 = ms_now();
+    llamac_status st = LLAMAC_OK;
+    for (int i = 0; i < 20 && st == LLAMAC_OK; i++) {
+        st = llamac_http_stream_read(s, buf, sizeof buf, 100, &n, &end);
+    }
+    CHECK_INT(st, LLAMAC_E_TIMEOUT);
+    CHECK_ERROR_HAS("no bytes of the answer for 400 ms");
+    CHECK_STATUS(llamac_http_stream_read(s, buf, sizeof buf, 100, &n, &end), LLAMAC_E_TIMEOUT); /* sticky */
+    llamac_http_stream_free(s);
+    one_shot_stop(&o);
+
+    p = llamac_http_params_default();
+    p.max_bytes = 4;
+    CHECK(one_shot_start(&o, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", NULL, 0));
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/", o.port);
+    CHECK_STATUS(llamac_http_stream_open("GET", url, NULL, 0, NULL, 0, &p, &s), LLAMAC_E_NETWORK);
+    CHECK_ERROR_HAS("the answer is larger than 4 bytes");
+    one_shot_stop(&o);
+    CHECK(one_shot_start(&o, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n", "hello", 0));
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/", o.port);
+    CHECK_OK(llamac_http_stream_open("GET", url, NULL, 0, NULL, 0, &p, &s));
+    st = LLAMAC_OK;
+    size_t total = 0;
+    for (int i = 0; i < 20 && st == LLAMAC_OK && !end; i++) {
+        st = llamac_http_stream_read(s, buf, sizeof buf, 100, &n, &end);
+        total += n;
+    }
+    CHECK_INT(st, LLAMAC_E_NETWORK);
+    CHECK_ERROR_HAS("the answer is larger than 4 bytes");
+    CHECK(total <= 4);
+    llamac_http_stream_free(s);
+    one_shot_stop(&o);
+}
+
 int main(void) {
     unsetenv("HF_HUB_OFFLINE");
     unsetenv("HF_HUB_CACHE");
@@ -392,6 +621,9 @@ int main(void) {
     RUN(test_offline_pull);
     RUN(test_listing_and_choices);
     RUN(test_remove);
+    RUN(test_http_stream_arguments);
+    RUN(test_http_stream_exchange);
+    RUN(test_http_stream_limits);
     make_cache();
     if (start_fake_hub()) {
         RUN(test_progress_cancel_resume);
