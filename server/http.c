@@ -196,13 +196,6 @@ static const struct route {
     { "/api/delete", "DELETE", handle_ollama_delete, 0, ollama_error },
 };
 
-/* llama-server's /cors-proxy (its web UI's MCP proxy, with --ui-mcp-proxy) forwards a page's request to any URL; llamac
- * refuses that flag, so the endpoint answers as llama-server's does without it. */
-void handle_cors_proxy(struct request *rq) {
-    reply_error(rq, 403, NULL, "feature_disabled",
-                "this feature is disabled: llamac serve has no CORS proxy (llama-server's --ui-mcp-proxy)");
-}
-
 void reply_error(struct request *rq, unsigned status, const char *param, const char *code, const char *fmt, ...) {
     char msg[1024];
     va_list ap;
@@ -1270,6 +1263,13 @@ bool http_start(struct server *s, char *err, size_t cap) {
             "no API key is set and CORS allows every origin (llama-server's default): any web page that a "
             "browser opens on a machine that reaches this server can use it and read its replies; set --api-key, "
             "or --cors-origins localhost to allow only pages served from this machine");
+    }
+    if (s->opt.ui_mcp_proxy) {
+        server_log(
+            s, LLAMAC_LOG_WARN,
+            "--ui-mcp-proxy: /cors-proxy fetches any URL this server can reach (on this machine and its network) "
+            "for whoever may call this server%s",
+            s->opt.n_api_keys == 0 ? ", and no API key is set" : "");
     }
     return true;
 }

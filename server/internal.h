@@ -10,10 +10,10 @@
  * ollama.c (the Anthropic Messages, OpenAI Responses and Ollama dialects beside it; ollama_hub.c: Ollama's pull and
  * delete over the Hugging Face cache, which model_hub.c does for it and for the router's /models), render.c (what their
  * writers share), completion.c (llama-server's native completion API and /props), native.c (llama-server's /tokenize,
- * /detokenize, /apply-template), media.c (images and audio in requests), draft.c, embed.c, admin.c (/health,
- * /v1/models, /metrics, /slots), wake.c (waking stream readers), static.c (what GET answers outside the API: the
- * embedded chat page, or --path DIR's files), router.c and router_models.c (router mode, router.h: many models, each
- * in a child process; router_ollama.c: Ollama's listings and keep_alive over them).
+ * /detokenize, /apply-template), media.c (images and audio in requests), cors_proxy.c (/cors-proxy), draft.c, embed.c,
+ * admin.c (/health, /v1/models, /metrics, /slots), wake.c (waking stream readers), static.c (what GET answers outside
+ * the API: the embedded chat page, or --path DIR's files), router.c and router_models.c (router mode, router.h: many
+ * models, each in a child process; router_ollama.c: Ollama's listings and keep_alive over them).
  *
  * A handler gets a `struct request` with the whole body and fills in its reply: a status and a JSON value, a text
  * body, or a ready-made libmicrohttpd response (a stream). Every client mistake becomes a 4xx through reply_error,
@@ -181,7 +181,7 @@ void make_id(struct server *s, const char *prefix, char *buf, size_t cap);
 void handle_chat(struct request *rq);                   /* openai.c */
 void handle_chat_input_tokens(struct request *rq);      /* openai.c */
 void handle_responses_input_tokens(struct request *rq); /* responses.c */
-void handle_cors_proxy(struct request *rq);             /* http.c */
+void handle_cors_proxy(struct request *rq);             /* cors_proxy.c: /cors-proxy (--ui-mcp-proxy) */
 void handle_completions(struct request *rq);            /* openai.c */
 void handle_embeddings(struct request *rq);             /* embed.c */
 void handle_rerank(struct request *rq);                 /* embed.c */

@@ -1473,6 +1473,10 @@ void router_answer(struct request *rq, void (*route)(struct request *rq)) {
         single_health(rq, r);
         return;
     }
+    if (route == handle_cors_proxy) {
+        route(rq); /* the router's own (no model's): it forwards to a URL, not to a child */
+        return;
+    }
     if (r->single && route != handle_ollama_version && route != handle_models_load && route != handle_models_unload &&
         route != handle_models_download && route != handle_models_remove && route != handle_models_sse) {
         single_answer(rq, r, route);

@@ -67,6 +67,8 @@ struct server_options {
     const char *media_path; /* --media-path: the folder file:// media URLs are read from; NULL: they are refused */
     bool remote_media;      /* --remote-media: http(s) media URLs are fetched (llamac_media_fetch); false: refused */
     uint32_t remote_media_timeout_s;   /* the whole fetch of one remote medium in seconds; 0: llamac_media_fetch's 10 */
+    bool ui_mcp_proxy;                 /* --ui-mcp-proxy: GET and POST /cors-proxy?url=URL forward to URL (cors_proxy.c,
+                                          waiting timeout_s for the answer and each pause in it); false: 403 */
     llamac_reasoning_format reasoning; /* <think> to reasoning_content (DEEPSEEK, the default) or left in (NONE) */
     const char *chat_template_kwargs;  /* a JSON object of template variables for every chat request (a request's
                                           chat_template_kwargs override them key by key); NULL: none */

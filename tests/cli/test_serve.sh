@@ -50,11 +50,9 @@ for h in "Access-Control-Allow-Origin: http://a.example" "Access-Control-Allow-C
   expect_contains "CORS default preflight: $h" "$(tr -d '\r' < "$TMP/headers")" "$h"
 done
 grep -q "CORS allows every origin" "$TMP/S.log" && fail "the CORS warning with an API key" || pass
-# llama-server's /cors-proxy is not offered (--ui-mcp-proxy is refused): 403, as llama-server's without the flag
+# llama-server's /cors-proxy is off by default: 403, as llama-server's without --ui-mcp-proxy (test_serve_cors_proxy.sh)
 req GET "$S_URL/cors-proxy?url=http://127.0.0.1:1/"
 expect_eq "/cors-proxy: 403" "$code:$(jqr .error.code)" "403:feature_disabled"
-run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --ui-mcp-proxy
-expect_eq "--ui-mcp-proxy refused" "$rc:$(grep -c "llamac serve has no /cors-proxy" "$TMP/e")" "2:1"
 run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --tools all
 expect_contains "--tools refused: why" "$(cat "$TMP/e")" \
   "llamac serve: --tools is llama-server's, not offered by llamac serve: llamac serve has no built-in tools"

@@ -826,9 +826,23 @@ static const struct cli_opt server_rows[] = {
     { .names = { "-cb", "--cont-batching" },
       .set = cli_set_ignored,
       .help = "accepted (batching is always continuous)" },
-    { .names = { "--no-ui-mcp-proxy", "--no-webui-mcp-proxy", "-no-ag", "--no-agent" },
-      .set = cli_set_ignored,
-      .help = "accepted: no CORS proxy, no built-in tools (always so)" },
+    { .names = { "--ui-mcp-proxy", "--webui-mcp-proxy" },
+      .set = cli_set_true,
+      .offset = SO(ui_mcp_proxy),
+      .help =
+          "experimental, llama-server's: GET and POST /cors-proxy?url=URL forward to URL (http or https) and stream "
+          "its answer back, for a web page's MCP client; only the headers sent as "
+          "x-llama-server-proxy-header-NAME go on, as NAME (at most 64 MiB back, 5 redirects, --timeout for the "
+          "answer and each pause in it). It fetches any URL the server can reach: do not enable it on an "
+          "untrusted network. Without it /cors-proxy answers 403 (the default)" },
+    { .names = { "--no-ui-mcp-proxy", "--no-webui-mcp-proxy" },
+      .set = cli_set_false,
+      .offset = SO(ui_mcp_proxy),
+      .help = "/cors-proxy answers 403 (the default)" },
+    { .names = { "-no-ag", "--no-agent" },
+      .set = cli_set_false,
+      .offset = SO(ui_mcp_proxy),
+      .help = "no /cors-proxy (as --no-ui-mcp-proxy) and no built-in tools (the default)" },
     { .names = { "--spec-batch-max" },
       .arg = "N",
       .set = cli_set_u32,
@@ -878,14 +892,10 @@ static const struct cli_opt refused_rows[] = {
       .arg = "JSON",
       .set = cli_set_refused,
       .help = "llamac serve starts no MCP servers (see --mcp-servers-config)" },
-    { .names = { "--ui-mcp-proxy", "--webui-mcp-proxy" },
-      .set = cli_set_refused,
-      .help = "llamac serve has no /cors-proxy: llama-server's forwards any request a web page makes to any URL the "
-              "server can reach (GET and POST /cors-proxy answer 403, as llama-server's without this flag)" },
     { .names = { "-ag", "--agent" },
       .set = cli_set_refused,
-      .help = "llamac serve has neither built-in tools nor the CORS proxy that llama-server's --agent turns on "
-              "(see --tools and --ui-mcp-proxy)" },
+      .help = "llamac serve has no built-in tools, which llama-server's --agent turns on with its CORS proxy (see "
+              "--tools; give --ui-mcp-proxy for the proxy)" },
     { .names = { "-dr", "--docker-repo" },
       .arg = "REPO",
       .set = cli_set_refused,
