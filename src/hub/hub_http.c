@@ -495,13 +495,8 @@ bool hub__is_http_url(const char *url, char *scheme_out, size_t cap) {
     return ok;
 }
 
-static double elapsed_ms(const struct timespec *t0) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - t0->tv_sec) * 1e3 + (double)(now.tv_nsec - t0->tv_nsec) * 1e-6;
-}
-
-llamac_status hub__http_get(const char *url, uint32_t timeout_ms, uint32_t max_redirects, llamac__dynbuf *body) {
+/* Ready to fetch `url`: libcurl initialised, and an http or https URL (else LLAMAC_E_INVALID_ARGUMENT). */
+static llamac_status http_url_ready(const char *url) {
     llamac_status st = curl_ready();
     if (st != LLAMAC_OK) {
         return st;
@@ -510,6 +505,32 @@ llamac_status hub__http_get(const char *url, uint32_t timeout_ms, uint32_t max_r
     if (!hub__is_http_url(url, scheme, sizeof scheme)) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%s: only http and https URLs are fetched (%s)", url, scheme);
     }
+    return LLAMAC_OK;
+}
+
+/* Nothing but http and https, for the request and any redirect curl follows. */
+static void http_only(CURL *h) {
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+}
+
+static double elapsed_ms(const struct timespec *t0) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) * 1e3 + (double)(now.tv_nsec - t0->tv_nsec) * 1e-6;
+}
+
+llamac_status hub__http_get(const char *url, uint32_t timeout_ms, uint32_t max_redirects, llamac__dynbuf *body) {
+    llamac_status st = http_url_ready(url);
+    if (st != LLAMAC_OK) {
+        return st;
+    }
+    char scheme[32];
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     char *cur = hub__fmt("%s", url);
@@ -526,11 +547,7 @@ llamac_status hub__http_get(const char *url, uint32_t timeout_ms, uint32_t max_r
             break;
         }
         llamac__dynbuf_reset(body);
-#if LIBCURL_VERSION_NUM >= 0x075500
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-        curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
+        http_only(h);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, body);
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)left);
@@ -873,13 +890,9 @@ llamac_status llamac_http_stream_open(const char *method, const char *url, const
                                 i);
         }
     }
-    llamac_status st = curl_ready();
+    llamac_status st = http_url_ready(url);
     if (st != LLAMAC_OK) {
         return st;
-    }
-    char scheme[32];
-    if (!hub__is_http_url(url, scheme, sizeof scheme)) {
-        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "%s: only http and https URLs are fetched (%s)", url, scheme);
     }
     llamac_http_stream *s = calloc(1, sizeof *s);
     if (!s) {
@@ -912,13 +925,7 @@ llamac_status llamac_http_stream_open(const char *method, const char *url, const
         curl_easy_setopt(h, CURLOPT_USERAGENT, NULL);
     }
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, s->errbuf);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-    curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
+    http_only(h);
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, p.max_redirects > 0 ? 1L : 0L);
     curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)p.max_redirects);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)p.timeout_ms);
