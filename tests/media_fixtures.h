@@ -4,12 +4,16 @@
  * Nothing binary is committed: each fixture is a pixel or sample formula, written as a PNG (8-bit RGB, its zlib
  * stream made of "stored" deflate blocks, so no compressor is needed) or a WAV (16-bit PCM, mono). The same table
  * writes the inputs of the fidelity references (scripts/reference/mtmd.sh runs `test_media_fidelity
- * --write-fixtures DIR`), so llama-mtmd-cli and llamac read the very same files.
+ * --write-fixtures DIR`), so llama-mtmd-cli and llamac read the very same files. Last, what both multimodal tests use
+ * to run a prompt with media on the engine (llamac serve's) and wait for it.
  */
 #ifndef LLAMAC_MEDIA_FIXTURES_H
 #define LLAMAC_MEDIA_FIXTURES_H
 
+#include "helpers.h"
+
 #include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -217,6 +221,74 @@ static const struct fx_fixture fx_fixtures[] = {
 static bool fx_write(const struct fx_fixture *f, const char *dir, char *path, size_t cap) {
     snprintf(path, cap, "%s/%s", dir, f->file);
     return f->pixel ? fx_write_png(path, f->w, f->h, f->pixel) : fx_write_wav(path, f->rate, f->n, f->sample);
+}
+
+/* ---- a request on the engine, waited for ---- */
+
+/* One engine request's outcome: its text and result; `then` (when set) is submitted from the request's first token,
+ * so that two run at once (then_status: how that went). */
+struct fx_run {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    struct test_sink text;
+    llamac_engine_result res;
+    llamac_engine *e;
+    const llamac_engine_request *then;
+    llamac_status then_status;
+};
+
+static inline bool fx_run_token(const llamac_engine_token *t, void *user_data) {
+    struct fx_run *w = user_data;
+    if (w->then && t->index == 0) {
+        w->then_status = llamac_engine_submit(w->e, w->then, NULL);
+        w->then = NULL;
+    }
+    return test_on_text(t->text, t->len, &w->text);
+}
+
+static inline void fx_run_done(const llamac_engine_result *r, void *user_data) {
+    struct fx_run *w = user_data;
+    pthread_mutex_lock(&w->lock);
+    w->res = *r;
+    w->res.error = NULL;
+    w->res.stop = NULL;
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Readies w for a request on engine e (before it is submitted); `then` as above, or NULL. */
+static inline void fx_run_init(struct fx_run *w, llamac_engine *e, const llamac_engine_request *then) {
+    memset(w, 0, sizeof *w);
+    w->lock = (pthread_mutex_t)PTHREAD_MUTEX_INITIALIZER; /* static initialisers: nothing to destroy */
+    w->cond = (pthread_cond_t)PTHREAD_COND_INITIALIZER;
+    w->e = e;
+    w->then = then;
+}
+
+/* Waits for the submitted request to end; its status must be OK. */
+static inline void fx_run_wait(struct fx_run *w) {
+    pthread_mutex_lock(&w->lock);
+    while (!w->done) {
+        pthread_cond_wait(&w->cond, &w->lock);
+    }
+    pthread_mutex_unlock(&w->lock);
+    CHECK_OK(w->res.status);
+}
+
+/* A greedy request of `chunks` (borrowed) on `slot` (-1: any), max_tokens long, its outcome into w. */
+static inline llamac_engine_request fx_run_request(llamac_chunks *chunks, int32_t slot, int32_t max_tokens,
+                                                   struct fx_run *w) {
+    llamac_engine_request r = llamac_engine_request_default();
+    r.sampling.temp = 0;
+    r.max_tokens = max_tokens;
+    r.chunks = chunks;
+    r.slot = slot;
+    r.on_token = fx_run_token;
+    r.on_done = fx_run_done;
+    r.user_data = w;
+    return r;
 }
 
 #endif /* LLAMAC_MEDIA_FIXTURES_H */

@@ -907,57 +907,21 @@ static void test_generate(void) {
 
 /* ---- the engine (llamac serve's) with media ---- */
 
-struct eng_wait {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool done;
-    struct test_sink text;
-    llamac_engine_result res;
-};
-
-static bool eng_token(const llamac_engine_token *t, void *user_data) {
-    struct eng_wait *w = user_data;
-    return test_on_text(t->text, t->len, &w->text);
-}
-
-static void eng_done(const llamac_engine_result *r, void *user_data) {
-    struct eng_wait *w = user_data;
-    pthread_mutex_lock(&w->lock);
-    w->res = *r;
-    w->res.error = NULL;
-    w->res.stop = NULL;
-    w->done = true;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->lock);
-}
-
 /* Runs `prompt` with `file` as its one medium on the engine, greedy, 24 tokens; the text and result into *w. */
 static llamac_status eng_run(llamac_engine *e, llamac_mmproj *proj, const char *file, const char *prompt,
-                             struct eng_wait *w) {
+                             struct fx_run *w) {
     llamac_media *m = NULL;
     CHECK_OK(llamac_media_from_file(proj, fixture(file), &m));
     llamac_chunks *chunks = NULL;
     CHECK_OK(llamac_mmproj_tokenize(proj, prompt, strlen(prompt),
                                     LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL, &m, 1, &chunks));
     llamac_media_free(m);
-    memset(&w->text, 0, sizeof w->text);
-    w->done = false;
-    llamac_engine_request r = llamac_engine_request_default();
-    r.sampling.temp = 0;
-    r.max_tokens = 24;
-    r.chunks = chunks;
-    r.on_token = eng_token;
-    r.on_done = eng_done;
-    r.user_data = w;
+    fx_run_init(w, e, NULL);
+    llamac_engine_request r = fx_run_request(chunks, -1, 24, w);
     llamac_status st = llamac_engine_submit(e, &r, NULL);
     llamac_chunks_free(chunks); /* the request holds its own reference */
     if (st == LLAMAC_OK) {
-        pthread_mutex_lock(&w->lock);
-        while (!w->done) {
-            pthread_cond_wait(&w->cond, &w->lock);
-        }
-        pthread_mutex_unlock(&w->lock);
-        CHECK_OK(w->res.status);
+        fx_run_wait(w);
     }
     return st;
 }
@@ -983,7 +947,7 @@ static void test_engine(void) {
     llamac_generate_result gr;
     CHECK_OK(gen(ctx, v, "gradient-32x32.png", prompt, &ref, &gr));
     CHECK_OK(gen(ctx, v, "checker-32x32.png", prompt, &ref2, &gr));
-    struct eng_wait w = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+    struct fx_run w;
     CHECK_OK(eng_run(e, v, "gradient-32x32.png", prompt, &w));
     CHECK_STR(w.text.text, ref.text); /* the same text as llamac_generate_media */
     int32_t n_prompt = w.res.usage.prompt_tokens;

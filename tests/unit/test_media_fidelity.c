@@ -143,25 +143,40 @@ static void compare_embd(const char *name, const float *e, size_t n_floats, int3
     free(ref);
 }
 
+/* The M-RoPE model of `dir` (qwen2vl-64.gguf, which --write-fixtures makes only with the llama.cpp source) and its
+ * projector, encoding with flash attention `fa`; false, with nothing loaded, when the model is not there. */
+static bool load_qwen2vl(const char *dir, llamac_flash_attn fa, llamac_model **m, llamac_mmproj **proj) {
+    char path[1200];
+    snprintf(path, sizeof path, "%s/qwen2vl-64.gguf", dir);
+    struct stat sb;
+    *m = NULL;
+    *proj = NULL;
+    if (stat(path, &sb) != 0) {
+        return false;
+    }
+    CHECK_OK(llamac_model_load(path, NULL, m));
+    llamac_mmproj_params mp = llamac_mmproj_params_default();
+    mp.n_threads = N_THREADS;
+    mp.flash_attn = fa;
+    mp.warmup = false;
+    snprintf(path, sizeof path, "%s/mmproj-qwen2vl.gguf", dir);
+    if (*m) {
+        CHECK_OK(llamac_mmproj_load(*m, path, &mp, proj));
+    }
+    return true;
+}
+
 /* With M-RoPE an image advances positions by less than its tokens: a second turn that reuses the first from the cache
  * must continue at the right positions, so its reply equals a fresh session's on the same conversation. */
 static void chat_mrope(const char *dir) {
     char path[1200];
-    snprintf(path, sizeof path, "%s/qwen2vl-64.gguf", dir);
-    struct stat sb;
-    if (stat(path, &sb) != 0) {
-        return;
-    }
     llamac_model *m = NULL;
     llamac_mmproj *proj = NULL;
     llamac_context *c1 = NULL, *c2 = NULL;
     llamac_media *img = NULL;
-    CHECK_OK(llamac_model_load(path, NULL, &m));
-    llamac_mmproj_params mp = llamac_mmproj_params_default();
-    mp.n_threads = N_THREADS;
-    mp.warmup = false;
-    snprintf(path, sizeof path, "%s/mmproj-qwen2vl.gguf", dir);
-    CHECK_OK(llamac_mmproj_load(m, path, &mp, &proj));
+    if (!load_qwen2vl(dir, llamac_mmproj_params_default().flash_attn, &m, &proj)) {
+        return;
+    }
     llamac_ctx_params cp = llamac_ctx_params_default();
     cp.n_ctx = 1024;
     cp.n_threads = N_THREADS;
@@ -210,81 +225,17 @@ done:
 
 /* ---- the engine (llamac serve's) with an M-RoPE model ---- */
 
-/* One engine request's outcome; `then` (when set) is submitted from its first token, so that two run at once. */
-struct eng_run {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool done;
-    struct test_sink text;
-    llamac_engine_result res;
-    llamac_engine *e;
-    const llamac_engine_request *then;
-    llamac_status then_status;
-};
-
-static bool er_token(const llamac_engine_token *t, void *user_data) {
-    struct eng_run *w = user_data;
-    if (w->then && t->index == 0) {
-        w->then_status = llamac_engine_submit(w->e, w->then, NULL);
-        w->then = NULL;
-    }
-    return test_on_text(t->text, t->len, &w->text);
-}
-
-static void er_done(const llamac_engine_result *r, void *user_data) {
-    struct eng_run *w = user_data;
-    pthread_mutex_lock(&w->lock);
-    w->res = *r;
-    w->res.error = NULL;
-    w->res.stop = NULL;
-    w->done = true;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->lock);
-}
-
-static void er_init(struct eng_run *w, llamac_engine *e, const llamac_engine_request *then) {
-    memset(w, 0, sizeof *w);
-    pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->cond, NULL);
-    w->e = e;
-    w->then = then;
-}
-
-static void er_wait(struct eng_run *w) {
-    pthread_mutex_lock(&w->lock);
-    while (!w->done) {
-        pthread_cond_wait(&w->cond, &w->lock);
-    }
-    pthread_mutex_unlock(&w->lock);
-    pthread_mutex_destroy(&w->lock);
-    pthread_cond_destroy(&w->cond);
-    CHECK_OK(w->res.status);
-}
-
-/* A greedy request of `chunks` on `slot` (-1: any), its outcome into w. */
-static llamac_engine_request er_request(llamac_chunks *chunks, int32_t slot, struct eng_run *w) {
-    llamac_engine_request r = llamac_engine_request_default();
-    r.sampling.temp = 0;
-    r.max_tokens = 16;
-    r.chunks = chunks;
-    r.slot = slot;
-    r.on_token = er_token;
-    r.on_done = er_done;
-    r.user_data = w;
-    return r;
-}
-
 /* Runs request a, and b from a's first token (both at once, in two slots), to the end. */
-static void er_pair(llamac_engine *e, const llamac_engine_request *a, struct eng_run *wa,
-                    const llamac_engine_request *b, struct eng_run *wb) {
-    er_init(wa, e, b);
-    er_init(wb, e, NULL);
+static void er_pair(llamac_engine *e, const llamac_engine_request *a, struct fx_run *wa, const llamac_engine_request *b,
+                    struct fx_run *wb) {
+    fx_run_init(wa, e, b);
+    fx_run_init(wb, e, NULL);
     CHECK_OK(llamac_engine_submit(e, a, NULL));
-    er_wait(wa);
+    fx_run_wait(wa);
     CHECK_OK(wa->then_status);
     CHECK(wa->then == NULL); /* b was submitted */
     if (wa->then == NULL && wa->then_status == LLAMAC_OK) {
-        er_wait(wb);
+        fx_run_wait(wb);
     }
 }
 
@@ -296,11 +247,6 @@ static void er_pair(llamac_engine *e, const llamac_engine_request *a, struct eng
  * conversation. */
 static void engine_mrope(const char *dir, const char *ref_dir) {
     char path[1200];
-    snprintf(path, sizeof path, "%s/qwen2vl-64.gguf", dir);
-    struct stat sb;
-    if (stat(path, &sb) != 0) {
-        return;
-    }
     llamac_model *m = NULL;
     llamac_mmproj *proj = NULL;
     llamac_context *ctx = NULL;
@@ -312,14 +258,8 @@ static void engine_mrope(const char *dir, const char *ref_dir) {
     const char *file[2] = { "gradient-32x32.png", "stripes-64x16.png" };
     const char *ref_name[2] = { "mrope", "mrope-wide" };
     const unsigned flags = LLAMAC_TOKENIZE_ADD_SPECIAL | LLAMAC_TOKENIZE_PARSE_SPECIAL;
-    CHECK_OK(llamac_model_load(path, NULL, &m));
-    llamac_mmproj_params mp = llamac_mmproj_params_default();
-    mp.n_threads = N_THREADS;
-    mp.flash_attn = LLAMAC_FLASH_ATTN_OFF;
-    mp.warmup = false;
-    snprintf(path, sizeof path, "%s/mmproj-qwen2vl.gguf", dir);
-    if (m) {
-        CHECK_OK(llamac_mmproj_load(m, path, &mp, &proj));
+    if (!load_qwen2vl(dir, LLAMAC_FLASH_ATTN_OFF, &m, &proj)) {
+        return;
     }
     if (!proj) {
         goto done;
@@ -351,14 +291,14 @@ static void engine_mrope(const char *dir, const char *ref_dir) {
         goto done;
     }
     /* Both at once, in two slots: llama-mtmd-cli's answers. */
-    struct eng_run wa, wb;
-    llamac_engine_request ra = er_request(c[0], -1, &wa), rb = er_request(c[1], -1, &wb);
+    struct fx_run wa, wb;
+    llamac_engine_request ra = fx_run_request(c[0], -1, 16, &wa), rb = fx_run_request(c[1], -1, 16, &wb);
     er_pair(e, &ra, &wa, &rb, &wb);
     CHECK_STR(wa.text.text, ref[0]);
     CHECK_STR(wb.text.text, ref[1]);
     CHECK(wa.res.slot != wb.res.slot);
     for (int i = 0; i < 2; i++) {
-        const struct eng_run *w = i == 0 ? &wa : &wb;
+        const struct fx_run *w = i == 0 ? &wa : &wb;
         CHECK_INT(w->res.usage.prompt_tokens, (int32_t)llamac_chunks_n_tokens(c[i])); /* tokens, not positions */
         CHECK(llamac_chunks_n_pos(c[i]) < (llamac_pos)llamac_chunks_n_tokens(c[i]));
         CHECK_INT(w->res.usage.cached_tokens, 0);
@@ -369,8 +309,8 @@ static void engine_mrope(const char *dir, const char *ref_dir) {
      * the image included; the second slot's cache had been parked while the first request ran. */
     llamac_engine_stats before, after;
     CHECK_OK(llamac_engine_get_stats(e, &before));
-    ra = er_request(c[0], slot_a, &wa);
-    rb = er_request(c[1], slot_b, &wb);
+    ra = fx_run_request(c[0], slot_a, 16, &wa);
+    rb = fx_run_request(c[1], slot_b, 16, &wb);
     er_pair(e, &ra, &wa, &rb, &wb);
     CHECK_OK(llamac_engine_get_stats(e, &after));
     CHECK_STR(wa.text.text, ref[0]);
@@ -397,10 +337,10 @@ static void engine_mrope(const char *dir, const char *ref_dir) {
     CHECK_OK(llamac_generate_media(ctx, proj, turn2, len, &img[0], 1, &gp, NULL));
     CHECK_OK(llamac_mmproj_tokenize(proj, turn2, len, flags, &img[0], 1, &c2));
     if (c2) {
-        ra = er_request(c2, slot_a, &wa);
-        er_init(&wa, e, NULL);
+        ra = fx_run_request(c2, slot_a, 16, &wa);
+        fx_run_init(&wa, e, NULL);
         CHECK_OK(llamac_engine_submit(e, &ra, NULL));
-        er_wait(&wa);
+        fx_run_wait(&wa);
         CHECK_STR(wa.text.text, fresh.text);
         CHECK(wa.res.usage.cached_tokens >= (int32_t)llamac_chunks_n_tokens(c[0]));
         fprintf(stderr, "%-12s turn 2 (%d of %d prompt tokens reused) %s\n", "mrope engine", wa.res.usage.cached_tokens,
