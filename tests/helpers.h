@@ -1,7 +1,7 @@
 /*
  * helpers.h - what many model tests need besides check.h (which has the checks, test_model, test_read_file and
- * test_tmp): the context parameters of the small test models, a model with a context to test on, a text sink, a
- * model of a foreign vocabulary, and logits compared within a tolerance.
+ * test_tmp): the context parameters of the small test models, a model with a context to test on, a text sink, greedy
+ * generation parameters, a model of a foreign vocabulary, and logits compared within a tolerance.
  *
  * One thread per context: the tiny models gain nothing from more, and on a busy machine llama.cpp's thread barriers
  * make every decode slow.
@@ -51,6 +51,23 @@ static inline bool test_on_text(const char *s, size_t len, void *user_data) {
         k->text[k->len] = '\0';
     }
     return true;
+}
+
+/* Generation parameters for at most max_tokens tokens, the text going to on_text with user_data: the default
+ * sampling (test_gen_params), or greedy, temperature 0 (test_greedy_params: what the tests that compare generated
+ * texts start from). */
+static inline llamac_generate_params test_gen_params(int32_t max_tokens, llamac_text_fn on_text, void *user_data) {
+    llamac_generate_params gp = llamac_generate_params_default();
+    gp.max_tokens = max_tokens;
+    gp.on_text = on_text;
+    gp.user_data = user_data;
+    return gp;
+}
+
+static inline llamac_generate_params test_greedy_params(int32_t max_tokens, llamac_text_fn on_text, void *user_data) {
+    llamac_generate_params gp = test_gen_params(max_tokens, on_text, user_data);
+    gp.sampling.temp = 0.0f;
+    return gp;
 }
 
 /* Writes to `path` a one-layer model over llama 3's BPE vocabulary (of the llama.cpp source tree `src`): a model of

@@ -71,19 +71,31 @@ static void wait_done(struct sink *k) {
     pthread_mutex_unlock(&mu);
 }
 
-static llamac_engine *engine_draft(uint32_t n_slots, uint32_t spec_batch_max, llamac_model *draft) {
+/* The engine's settings for stories260K: n_slots slots, one thread, the batch-width policy at spec_batch_max, and
+ * `draft` as its draft model (NULL: none). */
+static llamac_engine_params engine_params(uint32_t n_slots, uint32_t spec_batch_max, llamac_model *draft) {
     llamac_engine_params ep = llamac_engine_params_default();
     ep.n_slots = n_slots;
     ep.n_threads = 1;
     ep.spec_batch_max = spec_batch_max;
     ep.draft_model = draft;
+    return ep;
+}
+
+/* An engine on stories260K with these settings; the test ends when it cannot be made. */
+static llamac_engine *engine_with(const llamac_engine_params *ep) {
     llamac_engine *e = NULL;
-    CHECK_OK(llamac_engine_new(model, &ep, &e));
+    CHECK_OK(llamac_engine_new(model, ep, &e));
     if (!e) {
         fprintf(stderr, "cannot create an engine: %s\n", llamac_last_error());
         exit(1);
     }
     return e;
+}
+
+static llamac_engine *engine_draft(uint32_t n_slots, uint32_t spec_batch_max, llamac_model *draft) {
+    llamac_engine_params ep = engine_params(n_slots, spec_batch_max, draft);
+    return engine_with(&ep);
 }
 
 static llamac_engine *engine_new(uint32_t n_slots, uint32_t spec_batch_max) {
@@ -114,14 +126,10 @@ static void generate_ref(const llamac_token *prompt, size_t n, int32_t max_token
     CHECK_OK(llamac_ctx_new(model, &cp, &c));
     struct test_sink r;
     memset(&r, 0, sizeof r);
-    llamac_generate_params gp = llamac_generate_params_default();
-    gp.max_tokens = max_tokens;
-    gp.sampling.temp = 0.0f;
+    llamac_generate_params gp = test_greedy_params(max_tokens, test_on_text, &r);
     gp.sampling.grammar = grammar;
     gp.stop = stop;
     gp.n_stop = n_stop;
-    gp.on_text = test_on_text;
-    gp.user_data = &r;
     CHECK_OK(llamac_generate_tokens(c, prompt, n, &gp, NULL));
     snprintf(out, cap, "%s", r.text);
     llamac_ctx_free(c);
@@ -164,33 +172,62 @@ static const char *const prompts[4] = {
     "One day, Sue went to the park. One day, Sue went to the park with her mom. One day, Sue went",
 };
 
+/* The four prompts' tokens, and each one's greedy text of max_tokens tokens alone, without speculation: what every
+ * run of them with drafts must give. */
+struct refs {
+    llamac_token *tok[4]; /* refs_free frees them */
+    size_t n[4];
+    char want[4][4096];
+};
+
+static void refs_make(struct refs *rf, int32_t max_tokens) {
+    for (int i = 0; i < 4; i++) {
+        rf->tok[i] = tokens_of(prompts[i], &rf->n[i]);
+        generate_ref(rf->tok[i], rf->n[i], max_tokens, NULL, 0, NULL, rf->want[i], sizeof rf->want[i]);
+    }
+}
+
+static void refs_free(struct refs *rf) {
+    for (int i = 0; i < 4; i++) {
+        llamac_free(rf->tok[i]);
+    }
+}
+
+/* A greedy request of prompt i that the engine's draft model alone drafts for (no n-gram lookup), up to n_max tokens
+ * at every chance it gets (p_min 0). */
+static llamac_engine_request draft_request(struct sink *k, int32_t max_tokens, int32_t n_max, const struct refs *rf,
+                                           int i) {
+    llamac_engine_request r = greedy(k, max_tokens, n_max);
+    r.prompt = rf->tok[i];
+    r.n_prompt = rf->n[i];
+    r.spec.ngram = false;
+    r.spec_draft = true;
+    r.spec.p_min = 0;
+    return r;
+}
+
 /* Four requests decoded together with drafts: each is its solo run without speculation, at every draft length;
  * drafts are made, some accepted, some rejected, and a single copy-heavy stream needs fewer steps than tokens. */
 static void test_parallel_identical(void) {
-    char want[4][4096];
-    llamac_token *tok[4];
-    size_t n[4];
-    for (int i = 0; i < 4; i++) {
-        tok[i] = tokens_of(prompts[i], &n[i]);
-        generate_ref(tok[i], n[i], 80, NULL, 0, NULL, want[i], sizeof want[i]);
-    }
+    struct refs rf;
+    refs_make(&rf, 80);
     const int32_t lengths[] = { 1, 3, 8, 16 };
     for (size_t li = 0; li < 4; li++) {
         llamac_engine *e = engine_new(4, 64);
         static struct sink k[4];
         for (int i = 0; i < 4; i++) {
             llamac_engine_request r = greedy(&k[i], 80, lengths[li]);
-            r.prompt = tok[i];
-            r.n_prompt = n[i];
+            r.prompt = rf.tok[i];
+            r.n_prompt = rf.n[i];
             CHECK_OK(llamac_engine_submit(e, &r, NULL));
         }
         int32_t drafted = 0, accepted = 0;
         for (int i = 0; i < 4; i++) {
             wait_done(&k[i]);
-            if (strcmp(k[i].text, want[i]) != 0) {
-                fprintf(stderr, "n_max %d, prompt %d differs:\n  %s\n  %s\n", lengths[li], i, want[i], k[i].text);
+            if (strcmp(k[i].text, rf.want[i]) != 0) {
+                fprintf(stderr, "n_max %d, prompt %d differs:\n  %s\n  %s\n", lengths[li], i, rf.want[i], k[i].text);
             }
-            CHECK_STR(k[i].text, want[i]);
+            CHECK_STR(k[i].text, rf.want[i]);
             CHECK_INT(k[i].res.finish_reason, LLAMAC_FINISH_LENGTH);
             CHECK_INT(k[i].res.usage.generated_tokens, 80);
             CHECK(k[i].res.usage.draft_accepted <= k[i].res.usage.draft_tokens);
@@ -211,20 +248,18 @@ static void test_parallel_identical(void) {
     llamac_engine *e = engine_new(1, 64);
     struct sink one;
     llamac_engine_request r = greedy(&one, 80, 8);
-    r.prompt = tok[0];
-    r.n_prompt = n[0];
+    r.prompt = rf.tok[0];
+    r.n_prompt = rf.n[0];
     CHECK_OK(llamac_engine_submit(e, &r, NULL));
     wait_done(&one);
-    CHECK_STR(one.text, want[0]);
+    CHECK_STR(one.text, rf.want[0]);
     llamac_engine_stats st;
     CHECK_OK(llamac_engine_get_stats(e, &st));
     CHECK(one.res.usage.draft_accepted > 10);
     CHECK_INT(st.steps, 80 - (uint64_t)one.res.usage.draft_accepted); /* the prompt's step, then one per token
                                                                          not accepted from a draft but the last */
     llamac_engine_free(e);
-    for (int i = 0; i < 4; i++) {
-        llamac_free(tok[i]);
-    }
+    refs_free(&rf);
 }
 
 /* Stop strings, a grammar and log-probabilities work as without speculation. */
@@ -376,36 +411,18 @@ static void test_batch_policy(void) {
  * room to draft everywhere (spec_batch_max 64) the same burst drafts, and the draft model decodes at least the
  * prompts: the counters count. */
 static void test_burst_draft_cost(void) {
-    char want[4][4096];
-    llamac_token *tok[4];
-    size_t n[4];
-    for (int i = 0; i < 4; i++) {
-        tok[i] = tokens_of(prompts[i], &n[i]);
-        generate_ref(tok[i], n[i], 40, NULL, 0, NULL, want[i], sizeof want[i]);
-    }
+    struct refs rf;
+    refs_make(&rf, 40);
     const uint32_t limits[] = { 16, 64 };
     for (int li = 0; li < 2; li++) {
-        llamac_engine_params ep = llamac_engine_params_default();
-        ep.n_slots = 16;
-        ep.n_threads = 1;
-        ep.spec_batch_max = limits[li];
+        llamac_engine_params ep = engine_params(16, limits[li], skip_model);
         ep.n_prefill_chunk = 48; /* one or two prompts per step */
-        ep.draft_model = skip_model;
-        llamac_engine *e = NULL;
-        CHECK_OK(llamac_engine_new(model, &ep, &e));
-        if (!e) {
-            break;
-        }
+        llamac_engine *e = engine_with(&ep);
         struct sink gate; /* the 16 arrive together */
-        gate_hold(e, &gate, tok[2]);
+        gate_hold(e, &gate, rf.tok[2]);
         static struct sink k[16];
         for (int i = 0; i < 16; i++) {
-            llamac_engine_request r = greedy(&k[i], 40, 4);
-            r.prompt = tok[i % 4];
-            r.n_prompt = n[i % 4];
-            r.spec.ngram = false;
-            r.spec_draft = true;
-            r.spec.p_min = 0; /* the draft model drafts at every chance it gets */
+            llamac_engine_request r = draft_request(&k[i], 40, 4, &rf, i % 4);
             r.cache_prompt = false;
             CHECK_OK(llamac_engine_submit(e, &r, NULL));
         }
@@ -414,11 +431,11 @@ static void test_burst_draft_cost(void) {
         size_t n_prompts = 0; /* of the streams that drafted */
         for (int i = 0; i < 16; i++) {
             wait_done(&k[i]);
-            CHECK_STR(k[i].text, want[i % 4]);
+            CHECK_STR(k[i].text, rf.want[i % 4]);
             CHECK_INT(k[i].res.usage.generated_tokens, 40);
             drafted += k[i].res.usage.draft_tokens;
             n_drafting += k[i].res.usage.draft_tokens > 0;
-            n_prompts += k[i].res.usage.draft_tokens > 0 ? n[i % 4] : 0;
+            n_prompts += k[i].res.usage.draft_tokens > 0 ? rf.n[i % 4] : 0;
         }
         llamac_engine_stats st;
         CHECK_OK(llamac_engine_get_stats(e, &st));
@@ -441,9 +458,7 @@ static void test_burst_draft_cost(void) {
         }
         llamac_engine_free(e);
     }
-    for (int i = 0; i < 4; i++) {
-        llamac_free(tok[i]);
-    }
+    refs_free(&rf);
 }
 
 /* The draft model's decodes are batched across slots: four streams drafting with the model together (the target
@@ -451,31 +466,21 @@ static void test_burst_draft_cost(void) {
  * position in each step, fewer decodes than drafts (one after another, each draft would take at least one), and
  * give the text without speculation. */
 static void test_batched_drafts(void) {
-    char want[4][4096];
-    llamac_token *tok[4];
-    size_t n[4];
-    for (int i = 0; i < 4; i++) {
-        tok[i] = tokens_of(prompts[i], &n[i]);
-        generate_ref(tok[i], n[i], 40, NULL, 0, NULL, want[i], sizeof want[i]);
-    }
+    struct refs rf;
+    refs_make(&rf, 40);
     llamac_engine *e = engine_draft(4, 64, model);
     struct sink gate;
-    gate_hold(e, &gate, tok[2]);
+    gate_hold(e, &gate, rf.tok[2]);
     static struct sink k[4];
     for (int i = 0; i < 4; i++) {
-        llamac_engine_request r = greedy(&k[i], 40, 2);
-        r.prompt = tok[i];
-        r.n_prompt = n[i];
-        r.spec.ngram = false;
-        r.spec_draft = true;
-        r.spec.p_min = 0;
+        llamac_engine_request r = draft_request(&k[i], 40, 2, &rf, i);
         r.cache_prompt = false;
         CHECK_OK(llamac_engine_submit(e, &r, NULL));
     }
     gate_open(&gate);
     for (int i = 0; i < 4; i++) {
         wait_done(&k[i]);
-        CHECK_STR(k[i].text, want[i]);
+        CHECK_STR(k[i].text, rf.want[i]);
         CHECK_INT(k[i].res.usage.draft_accepted, k[i].res.usage.draft_tokens);
     }
     llamac_engine_stats st;
@@ -487,9 +492,7 @@ static void test_batched_drafts(void) {
     CHECK(st.draft_decodes < st.drafts);
     CHECK(st.draft_decodes <= 2 * st.steps); /* a catch-up decode and one for the second draft position */
     llamac_engine_free(e);
-    for (int i = 0; i < 4; i++) {
-        llamac_free(tok[i]);
-    }
+    refs_free(&rf);
 }
 
 /* Bad settings are refused at submit, naming the problem; a draft model is not served by the engine. */
@@ -533,30 +536,20 @@ static void test_errors(void) {
  * engine (its slots' draft sequences reused): each is its solo run without speculation, the skip draft's tokens
  * verified and mostly rejected. */
 static void test_draft_model(void) {
-    char want[4][4096];
-    llamac_token *tok[4];
-    size_t n[4];
-    for (int i = 0; i < 4; i++) {
-        tok[i] = tokens_of(prompts[i], &n[i]);
-        generate_ref(tok[i], n[i], 60, NULL, 0, NULL, want[i], sizeof want[i]);
-    }
+    struct refs rf;
+    refs_make(&rf, 60);
     /* The model drafting for itself: every drafted token accepted, two requests at once and then two more on the
      * same slots (whose draft sequences are cleared and refilled). */
     llamac_engine *e = engine_draft(2, 64, model);
     for (int round = 0; round < 2; round++) {
         static struct sink self[2];
         for (int i = 0; i < 2; i++) {
-            llamac_engine_request sr = greedy(&self[i], 60, 3 + 3 * i);
-            sr.prompt = tok[2 + i];
-            sr.n_prompt = n[2 + i];
-            sr.spec_draft = true;
-            sr.spec.ngram = false; /* the draft model alone */
-            sr.spec.p_min = 0;
+            llamac_engine_request sr = draft_request(&self[i], 60, 3 + 3 * i, &rf, 2 + i);
             CHECK_OK(llamac_engine_submit(e, &sr, NULL));
         }
         for (int i = 0; i < 2; i++) {
             wait_done(&self[i]);
-            CHECK_STR(self[i].text, want[2 + i]);
+            CHECK_STR(self[i].text, rf.want[2 + i]);
             CHECK(self[i].res.usage.draft_tokens > 20);
             CHECK_INT(self[i].res.usage.draft_accepted, self[i].res.usage.draft_tokens);
         }
@@ -569,8 +562,8 @@ static void test_draft_model(void) {
         static struct sink k[4];
         for (int i = 0; i < 4; i++) {
             llamac_engine_request r = greedy(&k[i], 60, i == 3 ? 0 : lengths[li]);
-            r.prompt = tok[i];
-            r.n_prompt = n[i];
+            r.prompt = rf.tok[i];
+            r.n_prompt = rf.n[i];
             r.spec.ngram = i == 2;
             r.spec_draft = i < 2;
             r.spec.p_min = 0; /* whatever the draft believes: more to verify and reject */
@@ -579,11 +572,11 @@ static void test_draft_model(void) {
         }
         for (int i = 0; i < 4; i++) {
             wait_done(&k[i]);
-            if (strcmp(k[i].text, want[i]) != 0) {
-                fprintf(stderr, "draft model, n_max %d, prompt %d differs:\n  %s\n  %s\n", lengths[li], i, want[i],
+            if (strcmp(k[i].text, rf.want[i]) != 0) {
+                fprintf(stderr, "draft model, n_max %d, prompt %d differs:\n  %s\n  %s\n", lengths[li], i, rf.want[i],
                         k[i].text);
             }
-            CHECK_STR(k[i].text, want[i]);
+            CHECK_STR(k[i].text, rf.want[i]);
             CHECK_INT(k[i].res.usage.generated_tokens, 60);
         }
         for (int i = 0; i < 2; i++) {
@@ -605,15 +598,10 @@ static void test_draft_model(void) {
     if (rnd) {
         e = engine_draft(1, 64, rnd);
         struct sink w;
-        llamac_engine_request wr = greedy(&w, 60, 4);
-        wr.prompt = tok[0];
-        wr.n_prompt = n[0];
-        wr.spec_draft = true;
-        wr.spec.ngram = false;
-        wr.spec.p_min = 0;
+        llamac_engine_request wr = draft_request(&w, 60, 4, &rf, 0);
         CHECK_OK(llamac_engine_submit(e, &wr, NULL));
         wait_done(&w);
-        CHECK_STR(w.text, want[0]);
+        CHECK_STR(w.text, rf.want[0]);
         CHECK(w.res.usage.draft_tokens > 0);
         CHECK(w.res.usage.draft_tokens <= 4 * 12);
         if (w.res.usage.draft_tokens > 4 * 12) {
@@ -627,15 +615,13 @@ static void test_draft_model(void) {
     e = engine_new(1, 16);
     struct sink k;
     llamac_engine_request r = greedy(&k, 8, 4);
-    r.prompt = tok[2];
-    r.n_prompt = n[2];
+    r.prompt = rf.tok[2];
+    r.n_prompt = rf.n[2];
     r.spec_draft = true;
     CHECK_STATUS(llamac_engine_submit(e, &r, NULL), LLAMAC_E_INVALID_ARGUMENT);
     CHECK_ERROR_HAS("no draft model");
     llamac_engine_free(e);
-    for (int i = 0; i < 4; i++) {
-        llamac_free(tok[i]);
-    }
+    refs_free(&rf);
     const char *src = getenv("LLAMAC_LLAMA_SOURCE");
     if (!src || !src[0]) {
         fprintf(stderr, "skip the other-vocabulary check: LLAMAC_LLAMA_SOURCE is not set\n");

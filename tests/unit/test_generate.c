@@ -62,12 +62,7 @@ static bool on_text(const char *s, size_t len, void *user_data) {
 /* Greedy parameters delivering into `k`. */
 static llamac_generate_params greedy(struct sink *k, int32_t max_tokens) {
     memset(k, 0, sizeof *k);
-    llamac_generate_params gp = llamac_generate_params_default();
-    gp.max_tokens = max_tokens;
-    gp.sampling.temp = 0.0f;
-    gp.on_text = on_text;
-    gp.user_data = k;
-    return gp;
+    return test_greedy_params(max_tokens, on_text, k);
 }
 
 static llamac_status run(llamac_context *c, const llamac_generate_params *gp, llamac_generate_result *res) {

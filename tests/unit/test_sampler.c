@@ -39,13 +39,15 @@ static bool collect(const char *s, size_t len, void *user_data) {
 
 static const char prompt[] = "Once upon a time";
 
+/* At most max_tokens tokens into t, with the default sampling (gen_params) or greedy (greedy_params). */
 static llamac_generate_params gen_params(struct text *t, int32_t max_tokens) {
     memset(t, 0, sizeof *t);
-    llamac_generate_params gp = llamac_generate_params_default();
-    gp.max_tokens = max_tokens;
-    gp.on_text = collect;
-    gp.user_data = t;
-    return gp;
+    return test_gen_params(max_tokens, collect, t);
+}
+
+static llamac_generate_params greedy_params(struct text *t, int32_t max_tokens) {
+    memset(t, 0, sizeof *t);
+    return test_greedy_params(max_tokens, collect, t);
 }
 
 static llamac_status generate(const llamac_generate_params *gp, llamac_generate_result *res) {
@@ -548,8 +550,7 @@ static void test_seeded_dist(void) {
 
 static void test_greedy_chain_equals_temp0(void) {
     struct text a, b;
-    llamac_generate_params gp = gen_params(&a, 48);
-    gp.sampling.temp = 0.0f;
+    llamac_generate_params gp = greedy_params(&a, 48);
     llamac_generate_result ra, rb;
     CHECK_OK(generate(&gp, &ra));
 
@@ -573,8 +574,7 @@ static void test_logit_bias_changes_output(void) {
     llamac_token comma = token_of(",");
     CHECK_INT(comma, 432);
     struct text t;
-    llamac_generate_params gp = gen_params(&t, 48);
-    gp.sampling.temp = 0.0f;
+    llamac_generate_params gp = greedy_params(&t, 48);
     llamac_logit_bias ban = { comma, -INFINITY };
     gp.sampling.logit_bias = &ban;
     gp.sampling.n_logit_bias = 1;
@@ -877,8 +877,7 @@ static void test_from_params_checks(void) {
  * grammar (the engine builds its chain from the same parameters; test_engine gets the same text). */
 static void test_lazy_grammar_from_params(void) {
     struct text t;
-    llamac_generate_params gp = gen_params(&t, 40);
-    gp.sampling.temp = 0;
+    llamac_generate_params gp = greedy_params(&t, 40);
     gp.sampling.grammar = "root ::= \"girl named Tom.\"";
     gp.sampling.grammar_lazy = true;
     const char *const words[] = { "gi(r)l" }; /* escaped into a literal: it never appears, the grammar never starts */
@@ -888,8 +887,7 @@ static void test_lazy_grammar_from_params(void) {
     CHECK_OK(generate(&gp, &res));
     CHECK(strncmp(t.buf, ", there was a little girl named Lily.", 37) == 0);
     const char *const girl[] = { "x+", "girl" };
-    gp = gen_params(&t, 40);
-    gp.sampling.temp = 0;
+    gp = greedy_params(&t, 40);
     gp.sampling.grammar = "root ::= \"girl named Tom.\"";
     gp.sampling.grammar_lazy = true;
     gp.sampling.trigger_words = girl;
@@ -912,8 +910,7 @@ static void test_ignore_eos(void) {
     CHECK(eos >= 0);
     llamac_logit_bias favour = { eos, 100.0f };
     struct text t;
-    llamac_generate_params gp = gen_params(&t, 12);
-    gp.sampling.temp = 0;
+    llamac_generate_params gp = greedy_params(&t, 12);
     gp.sampling.logit_bias = &favour;
     gp.sampling.n_logit_bias = 1;
     llamac_generate_result res;
