@@ -27,7 +27,7 @@
 struct forward {
     char *lines[PROXY_MAX_HEADERS];
     size_t n;
-    bool no_memory;
+    bool too_many, no_memory;
 };
 
 /* Headers the target gets from the proxy itself (its host, the body's length) or that would change the body's
@@ -50,6 +50,7 @@ static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *k
         return MHD_YES;
     }
     if (f->n == PROXY_MAX_HEADERS) {
+        f->too_many = true;
         return MHD_NO;
     }
     size_t len = strlen(key + k) + strlen(value ? value : "") + 3;
@@ -141,9 +142,9 @@ void handle_cors_proxy(struct request *rq) {
     if (f.no_memory) {
         st = LLAMAC_E_NO_MEMORY;
         reply_error(rq, 500, NULL, NULL, "out of memory");
-    } else if (f.n == PROXY_MAX_HEADERS) {
+    } else if (f.too_many) {
         st = LLAMAC_E_INVALID_ARGUMENT;
-        reply_error(rq, 400, NULL, NULL, "more than %d " PROXY_PREFIX "* headers", PROXY_MAX_HEADERS - 1);
+        reply_error(rq, 400, NULL, NULL, "more than %d " PROXY_PREFIX "* headers", PROXY_MAX_HEADERS);
     } else {
         llamac_http_params p = llamac_http_params_default();
         p.max_bytes = PROXY_MAX_BYTES;

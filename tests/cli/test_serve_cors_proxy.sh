@@ -141,6 +141,14 @@ req GET "$P_URL/cors-proxy?url=not%20a%20url"
 expect_eq "not a URL" "$code" 400
 req GET "$P_URL/cors-proxy?url=http://u:p@127.0.0.1:1/"
 expect_contains "user:password" "$code:$(jqr .error.message)" "400:a user name or password in the target URL is not"
+# At most 64 named headers.
+hdrs=()
+for i in $(seq 64); do hdrs+=(-H "x-llama-server-proxy-header-x-h$i: $i"); done
+rm -f "$c"
+req GET "$P_URL/cors-proxy?url=$WEB/capture" "" "${hdrs[@]}"
+expect_eq "64 named headers" "$code:$(jq -r '."x-h64"' "$c")" "200:64"
+req GET "$P_URL/cors-proxy?url=$WEB/capture" "" "${hdrs[@]}" -H "x-llama-server-proxy-header-x-h65: 65"
+expect_eq "65 named headers" "$code:$(jqr .error.message)" "400:more than 64 x-llama-server-proxy-header-* headers"
 # Nothing listening: 502, at once.
 req GET "$P_URL/cors-proxy?url=http://127.0.0.1:1/x"
 expect_eq "nothing listening" "$code:$(jqr .error.code)" "502:proxy_error"
