@@ -14,7 +14,7 @@ M="$MODELS/stories260K.gguf"
 
 # The target: /capture writes the request's headers (JSON) to $TMP/captured.json; /echo answers a POST with its
 # body, method and Content-Type; /nocontent 204; /gone 404; /slow answers after 10 s; /big says it has 64 MiB + 1
-# bytes; /bigstream streams 65 MiB without a length; /sse two events 1 s apart; /stall one event, then nothing for
+# bytes; /bigstream streams 65 MiB without a length; /sse two events 2 s apart; /stall one event, then nothing for
 # 10 s; /redir/N N redirects before /capture. It writes its port to $TMP/web.port.
 cat > "$TMP/web.py" << 'EOF'
 import http.server, json, sys, time
@@ -53,7 +53,7 @@ class H(http.server.BaseHTTPRequestHandler):
                 for _ in range(65 * 16): self.chunk(b"\0" * 65536)
             else:
                 self.chunk(b"data: one\n\n")
-                time.sleep(1 if p == "/sse" else 10)
+                time.sleep(2 if p == "/sse" else 10)
                 self.chunk(b"data: two\n\n")
             self.wfile.write(b"0\r\n\r\n")
         elif p.startswith("/redir/"):
@@ -182,8 +182,8 @@ expect_contains "too large (streamed): logged" "$(cat "$TMP/P.log")" \
 # An event stream comes as it is sent: the first event before the second is written.
 curl -sN "$P_URL/cors-proxy?url=$WEB/sse" > "$TMP/sse" &
 sse_pid=$!
-sleep 0.6
-expect_eq "the first event, at once" "$(cat "$TMP/sse")" "data: one"
+for _ in $(seq 30); do grep -q one "$TMP/sse" && break; sleep 0.05; done
+expect_eq "the first event, before the second is sent" "$(cat "$TMP/sse")" "data: one"
 wait "$sse_pid"
 expect_eq "both events" "$(grep -c '^data: ' "$TMP/sse")" 2
 # A stream that stalls longer than --timeout is cut off after its first event.
