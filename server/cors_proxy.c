@@ -105,6 +105,17 @@ static void proxied_free(void *cls) {
     free(p);
 }
 
+/* The request's client is still there, and the server is not stopping: the proxy keeps waiting for the target. */
+struct waiting {
+    struct server *s;
+    int fd;
+};
+
+static bool keep_waiting(void *user_data) {
+    const struct waiting *w = user_data;
+    return !atomic_load(&w->s->stopping) && !connection_gone(w->fd);
+}
+
 /* True when the target URL carries a user name or password (scheme://user:pass@host/...): refused, as llama-server
  * does, since the target's credentials are to be sent as a named header. */
 static bool has_userinfo(const char *url) {
@@ -151,12 +162,17 @@ void handle_cors_proxy(struct request *rq) {
         p.timeout_ms = s->opt.timeout_s * 1000u;
         p.idle_ms = s->opt.timeout_s * 1000u;
         p.max_redirects = PROXY_MAX_REDIRECTS;
+        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        struct waiting w = { s, ci ? (int)ci->connect_fd : -1 };
+        p.keep_waiting = keep_waiting;
+        p.user_data = &w;
         st = llamac_http_stream_open(rq->method, url, (const char *const *)f.lines, f.n, rq->body, rq->body_len, &p,
                                      &stream);
         if (st != LLAMAC_OK) {
             unsigned status = st == LLAMAC_E_INVALID_ARGUMENT ? 400
                               : st == LLAMAC_E_TIMEOUT        ? 504
                               : st == LLAMAC_E_NO_MEMORY      ? 500
+                              : st == LLAMAC_E_CANCELLED      ? 503 /* the client is gone, or the server stops */
                                                               : 502;
             reply_error(rq, status, status == 400 ? "url" : NULL, "proxy_error", "%s", llamac_last_error());
         }

@@ -120,6 +120,11 @@ LLAMAC_API llamac_status llamac_hub_remove(const char *spec, const llamac_hub_pa
 /* ---------------------------------------------------------------------------------------------------------------
  * Plain HTTP requests (the hub's libcurl client; llamac serve's /cors-proxy)
  * ------------------------------------------------------------------------------------------------------------- */
+/* Asked while a streamed request waits for its answer's status and headers, about every 100 ms, on the thread that
+ * called llamac_http_stream_open: return false to stop waiting (LLAMAC_E_CANCELLED), e.g. when whoever wanted the
+ * answer has gone. It must not call llamac_http_stream_* functions. */
+typedef bool (*llamac_http_wait_fn)(void *user_data);
+
 /* Limits of a streamed request. */
 typedef struct llamac_http_params {
     size_t max_bytes;       /* the most body bytes of the answer read; a longer answer fails (default 64 MiB) */
@@ -128,6 +133,8 @@ typedef struct llamac_http_params {
     uint32_t idle_ms;       /* the longest wait for the body's next bytes (default 60000); there is no limit on the
                                whole transfer, so that a stream (server-sent events) may last */
     uint32_t max_redirects; /* redirects followed, each to http or https only (default 5; 0: a 3xx is the answer) */
+    llamac_http_wait_fn keep_waiting; /* NULL (the default): wait until timeout_ms */
+    void *user_data;                  /* for keep_waiting */
 } llamac_http_params;
 
 /* The defaults above. Thread-safe. */
@@ -147,7 +154,8 @@ typedef struct llamac_http_stream llamac_http_stream;
  * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, a malformed method or header line, a CR or LF in one, not an http(s)
  * URL, a redirect elsewhere), LLAMAC_E_NETWORK (the host does not resolve, refuses the connection, the connection
  * drops, too many redirects, an answer longer than max_bytes by its Content-Length), LLAMAC_E_TIMEOUT (no status and
- * headers within timeout_ms), LLAMAC_E_NO_MEMORY. Thread-safe (one thread per stream afterwards). */
+ * headers within timeout_ms), LLAMAC_E_CANCELLED (keep_waiting said stop), LLAMAC_E_NO_MEMORY. Thread-safe (one thread
+ * per stream afterwards). */
 LLAMAC_API llamac_status llamac_http_stream_open(const char *method, const char *url, const char *const *headers,
                                                  size_t n_headers, const void *body, size_t body_len,
                                                  const llamac_http_params *params, llamac_http_stream **out);

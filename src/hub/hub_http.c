@@ -634,6 +634,7 @@ struct llamac_http_stream {
     bool location;  /* the answer being read has a Location */
     bool too_big;   /* its body passed max_bytes */
     bool done;      /* the transfer ended, with `result` */
+    bool cancelled; /* keep_waiting said stop */
     CURLcode result;
     llamac_status failed; /* sticky: a read failed */
     char failed_msg[512];
@@ -734,8 +735,10 @@ static size_t on_stream_body(char *buf, size_t size, size_t nitems, void *user) 
     return n;
 }
 
-/* Runs the transfer until `enough` holds, it ends, or the monotonic time `deadline` (ms) passes. */
-static void stream_drive(llamac_http_stream *s, bool (*enough)(const llamac_http_stream *s), int64_t deadline) {
+/* Runs the transfer until `enough` holds, it ends, or the monotonic time `deadline` (ms) passes; with `ask`, also
+ * until keep_waiting says stop (asked every 100 ms). */
+static void stream_drive(llamac_http_stream *s, bool (*enough)(const llamac_http_stream *s), int64_t deadline,
+                         bool ask) {
     while (!s->done && !enough(s)) {
         int running = 0;
         CURLMcode mc = curl_multi_perform(s->multi, &running);
@@ -759,7 +762,12 @@ static void stream_drive(llamac_http_stream *s, bool (*enough)(const llamac_http
         if (wait <= 0) {
             break;
         }
-        curl_multi_poll(s->multi, NULL, 0, wait > 1000 ? 1000 : (int)wait, NULL);
+        if (ask && s->p.keep_waiting && !s->p.keep_waiting(s->p.user_data)) {
+            s->cancelled = true;
+            break;
+        }
+        int most = ask && s->p.keep_waiting ? 100 : 1000;
+        curl_multi_poll(s->multi, NULL, 0, wait > most ? most : (int)wait, NULL);
     }
 }
 
@@ -951,9 +959,11 @@ llamac_status llamac_http_stream_open(const char *method, const char *url, const
         llamac_http_stream_free(s);
         return llamac__fail(LLAMAC_E_NO_MEMORY, "libcurl could not start a request to %s", url);
     }
-    stream_drive(s, have_head, mono_ms() + p.timeout_ms);
+    stream_drive(s, have_head, mono_ms() + p.timeout_ms, true);
     if (s->done && s->result != CURLE_OK) {
         st = stream_error(s, s->result);
+    } else if (s->cancelled && !s->head_done) {
+        st = llamac__fail(LLAMAC_E_CANCELLED, "%s: stopped waiting for the answer (keep_waiting)", url);
     } else if (!s->head_done) {
         st = llamac__fail(LLAMAC_E_TIMEOUT, "%s: no answer within %u ms", url, p.timeout_ms);
     }
@@ -1001,7 +1011,7 @@ llamac_status llamac_http_stream_read(llamac_http_stream *s, void *buf, size_t c
         int64_t now = mono_ms();
         int64_t idle_end = s->last_ms + (int64_t)s->p.idle_ms;
         int64_t deadline = now + (int64_t)wait_ms < idle_end ? now + (int64_t)wait_ms : idle_end;
-        stream_drive(s, have_bytes, deadline);
+        stream_drive(s, have_bytes, deadline, false);
         if (!have_bytes(s) && !s->done && mono_ms() >= idle_end) {
             s->failed = llamac__fail(LLAMAC_E_TIMEOUT, "%s: no bytes of the answer for %u ms", s->url, s->p.idle_ms);
         }

@@ -38,7 +38,7 @@ class H(http.server.BaseHTTPRequestHandler):
             self.send(200, b"ok", [("Content-Type", "text/plain"), ("Mcp-Session-Id", "s-42"),
                                    ("Access-Control-Allow-Origin", "*"), ("Set-Cookie", "t=1")])
         elif p == "/gone": self.send(404, b"not here", [("Content-Type", "text/plain")])
-        elif p == "/slow":
+        elif p.startswith("/slow"):
             time.sleep(10)
             self.send(200, b"late")
         elif p == "/big":
@@ -88,7 +88,7 @@ done
 expect_eq "without --ui-mcp-proxy: nothing fetched" "$(test -e "$TMP/captured.json" && echo fetched)" ""
 stop_server "$P_PID"
 
-start_server P -m "$M" -np 1 -c 256 --ui-mcp-proxy --timeout 3
+start_server P -m "$M" -np 1 -c 256 --ui-mcp-proxy --timeout 3 -lv 3
 expect_contains "the warning" "$(cat "$TMP/P.log")" "--ui-mcp-proxy: /cors-proxy fetches any URL this server can reach"
 # Headers: the named ones go on, the client's own do not; the target's come back, less its CORS.
 code=$(curl -s -D "$TMP/h" -o "$TMP/body" -w '%{http_code}' \
@@ -168,6 +168,15 @@ ms=$((($(date +%s%N) - t0) / 1000000))
 expect_eq "no answer within --timeout" "$(cat "$TMP/slow.code"):$(jqr .error.message "$TMP/slow.body")" \
   "504:$WEB/slow: no answer within 3000 ms"
 [ "$ms" -ge 2900 ] && [ "$ms" -lt 6000 ] && pass || fail "the slow target's 504 came after $ms ms, not about 3 s"
+# A client that gives up on the slow target: the proxy stops waiting for it (its access line: 503 after about 1 s,
+# not 3).
+grep -c "done request: GET /cors-proxy.* 503 " "$TMP/P.log" > "$TMP/n503" # none before
+curl -s -o /dev/null --max-time 1 "$P_URL/cors-proxy?url=$WEB/slow"
+for _ in $(seq 40); do grep -q "done request: GET /cors-proxy.* 503 " "$TMP/P.log" && break; sleep 0.1; done
+line=$(grep "done request: GET /cors-proxy.* 503 " "$TMP/P.log")
+ms=$(sed -n 's/.* time_ms=\([0-9]*\).*/\1/p' <<< "$line")
+expect_eq "a client gone: one 503 line" "$(cat "$TMP/n503"):$(grep -c . <<< "$line")" "0:1"
+[ -n "$ms" ] && [ "$ms" -lt 2500 ] && pass || fail "a client gone: the proxy waited on: $line"
 # Too large by its Content-Length: 502 before any byte; without one, cut off at 64 MiB.
 req GET "$P_URL/cors-proxy?url=$WEB/big"
 expect_eq "too large (Content-Length)" "$code:$(jqr .error.message)" \

@@ -548,6 +548,13 @@ static void test_http_stream_exchange(void) {
     CHECK(strstr(o.got, "\r\n\r\n{\"a\":1}") != NULL);
 }
 
+static int asked; /* how often stop_third asked */
+
+static bool stop_third(void *user_data) {
+    (void)user_data;
+    return ++asked < 3;
+}
+
 /* The time limits: no status within timeout_ms, then no body bytes for idle_ms (a read that waits less returns
  * nothing yet), and a body over max_bytes. */
 static void test_http_stream_limits(void) {
@@ -564,6 +571,19 @@ static void test_http_stream_limits(void) {
     CHECK_ERROR_HAS("no answer within 300 ms");
     int64_t ms = ms_now() - t0;
     CHECK(ms >= 290 && ms < 1200);
+    one_shot_stop(&o);
+
+    /* keep_waiting, asked (at least every 100 ms) while no answer comes, stops the wait at its third call */
+    CHECK(one_shot_start(&o, NULL, NULL, 1500));
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/", o.port);
+    llamac_http_params q = llamac_http_params_default();
+    q.keep_waiting = stop_third;
+    t0 = ms_now();
+    CHECK_STATUS(llamac_http_stream_open("GET", url, NULL, 0, NULL, 0, &q, &s), LLAMAC_E_CANCELLED);
+    CHECK_ERROR_HAS("stopped waiting for the answer");
+    ms = ms_now() - t0;
+    CHECK_INT(asked, 3);
+    CHECK(ms < 1200); /* not the 30 s of timeout_ms */
     one_shot_stop(&o);
 
     CHECK(one_shot_start(&o, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", NULL, 1500));
