@@ -28,7 +28,19 @@ struct forward {
     char *lines[PROXY_MAX_HEADERS];
     size_t n;
     bool too_many, no_memory;
+    char bad[64]; /* a named header that cannot be sent: its name (cut short) */
 };
+
+/* An HTTP header name is a token: letters, digits and !#$%&'*+-.^_`|~ (RFC 9110). */
+static bool token(const char *name) {
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    for (const char *c = name; *c; c++) {
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || strchr(extra, *c))) {
+            return false;
+        }
+    }
+    return *name != '\0';
+}
 
 /* Headers the target gets from the proxy itself (its host, the body's length) or that would change the body's
  * bytes (a compressed answer): not forwarded even when named, as in llama-server. */
@@ -48,6 +60,10 @@ static enum MHD_Result collect(void *cls, enum MHD_ValueKind kind, const char *k
     size_t k = sizeof PROXY_PREFIX - 1;
     if (!key || strncasecmp(key, PROXY_PREFIX, k) != 0 || !key[k] || own_header(key + k)) {
         return MHD_YES;
+    }
+    if (!token(key + k)) {
+        snprintf(f->bad, sizeof f->bad, "%s", key + k);
+        return MHD_NO;
     }
     if (f->n == PROXY_MAX_HEADERS) {
         f->too_many = true;
@@ -153,6 +169,9 @@ void handle_cors_proxy(struct request *rq) {
     if (f.no_memory) {
         st = LLAMAC_E_NO_MEMORY;
         reply_error(rq, 500, NULL, NULL, "out of memory");
+    } else if (f.bad[0]) {
+        st = LLAMAC_E_INVALID_ARGUMENT;
+        reply_error(rq, 400, NULL, NULL, "'%s' (of " PROXY_PREFIX "%s) is not a header name", f.bad, f.bad);
     } else if (f.too_many) {
         st = LLAMAC_E_INVALID_ARGUMENT;
         reply_error(rq, 400, NULL, NULL, "more than %d " PROXY_PREFIX "* headers", PROXY_MAX_HEADERS);

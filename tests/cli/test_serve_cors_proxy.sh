@@ -149,6 +149,9 @@ req GET "$P_URL/cors-proxy?url=$WEB/capture" "" "${hdrs[@]}"
 expect_eq "64 named headers" "$code:$(jq -r '."x-h64"' "$c")" "200:64"
 req GET "$P_URL/cors-proxy?url=$WEB/capture" "" "${hdrs[@]}" -H "x-llama-server-proxy-header-x-h65: 65"
 expect_eq "65 named headers" "$code:$(jqr .error.message)" "400:more than 64 x-llama-server-proxy-header-* headers"
+req GET "$P_URL/cors-proxy?url=$WEB/capture" "" -H "x-llama-server-proxy-header-a(b): 1"
+expect_eq "a named header that is not a header name" "$code:$(jqr .error.message)" \
+  "400:'a(b)' (of x-llama-server-proxy-header-a(b)) is not a header name"
 # Nothing listening: 502, at once.
 req GET "$P_URL/cors-proxy?url=http://127.0.0.1:1/x"
 expect_eq "nothing listening" "$code:$(jqr .error.code)" "502:proxy_error"
