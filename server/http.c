@@ -151,6 +151,8 @@ static const struct route {
     { "/v1/chat/completions/input_tokens", "POST", handle_chat_input_tokens, 0, openai_error },
     { "/cors-proxy", "GET", handle_cors_proxy, 0, openai_error },
     { "/cors-proxy", "POST", handle_cors_proxy, 0, openai_error },
+    { "/tools", "GET", handle_tools_get, ROUTE_LOADING, openai_error },   /* --tools; needs no model */
+    { "/tools", "POST", handle_tools_post, ROUTE_LOADING, openai_error }, /* --tools; needs no model */
     { "/v1/completions", "POST", handle_completions, 0, openai_error },
     { "/completion", "POST", handle_native_completion, 0, openai_error },
     { "/completions", "POST", handle_native_completion, 0, openai_error }, /* llama-server's, as in llama-server */

@@ -253,6 +253,19 @@ static bool set_fit(struct cli_parser *p, const struct cli_opt *o, void *field, 
     return false;
 }
 
+/* --tools LIST|all: the built-in agent tools (server_tools_parse). */
+static bool set_tools(struct cli_parser *p, const struct cli_opt *opt, void *field, const char *value) {
+    (void)opt;
+    (void)field;
+    struct serve_opts *o = p->t.command;
+    char err[512];
+    if (!server_tools_parse(value, &o->so.tools, err, sizeof err)) {
+        cli_error(p->t.common, "%s %s: %s", p->name, value, err);
+        return false;
+    }
+    return true;
+}
+
 /* -r TEXT: a stop string of every request that gives none (llama-server's antiprompt); its escapes are processed
  * after parsing (process_escapes), unless --no-escape. */
 static bool set_reverse_prompt(struct cli_parser *p, const struct cli_opt *opt, void *field, const char *value) {
@@ -823,6 +836,14 @@ static const struct cli_opt server_rows[] = {
       .max = 3600,
       .help = "seconds for the whole fetch of one remote medium, connecting and redirects included (default: 10, "
               "llama-server's)" },
+    { .names = { "--tools" },
+      .arg = "LIST|all",
+      .set = set_tools,
+      .help = "the built-in agent tools of llama-server's web UI, served by GET and POST /tools (without this flag "
+              "both answer 403): comma-separated names of read_file, file_glob_search, grep_search, "
+              "exec_shell_command, write_file, edit_file, get_info, or all. They read and write files and run "
+              "commands as the server's user: never on an untrusted network, and with --api-key. --cors-origins "
+              "defaults to localhost with them" },
     { .names = { "-cb", "--cont-batching" },
       .set = cli_set_ignored,
       .help = "accepted (batching is always continuous)" },
@@ -859,16 +880,11 @@ static const struct cli_group server_group =
     "llamac serve under taskset or numactl for affinity, nice or chrt for priority"
 
 static const struct cli_opt refused_rows[] = {
-    { .names = { "--tools" },
-      .arg = "LIST",
-      .set = cli_set_refused,
-      .help = "llamac serve has no built-in tools: llama-server's (read_file, grep_search, exec_shell_command, "
-              "write_file, edit_file, ...) let a model or a web page read and write files and run commands on the "
-              "server's machine" },
     { .names = { "--tools-runtime" },
       .arg = "OPTION",
       .set = cli_set_refused,
-      .help = "llamac serve has no built-in tools (see --tools), so no runtime to run them in" },
+      .help = "llamac serve runs the built-in tools (--tools) on its own machine only: llama-server's docker, podman "
+              "and ssh runtimes are not offered (run llamac serve itself in the container or on the host instead)" },
     { .names = { "--mcp-servers-config" },
       .arg = "PATH",
       .set = cli_set_refused,
@@ -1220,6 +1236,8 @@ static const char *const router_only[] = { "--host",
                                            "--no-models-autoload",
                                            "--sleep-idle-seconds",
                                            "--cors-origins",
+                                           "--tools",
+                                           "--tools-runtime",
                                            "--path",
                                            "--no-webui",
                                            "--webui",
@@ -1392,6 +1410,10 @@ static bool memory_fits(struct cli_common *c, llamac_model *model, const llamac_
     return false;
 }
 
+/* The default of --cors-origins, llama-server's: kept as this object so that an explicit --cors-origins '*' can be
+ * told from it (--tools changes only the default). */
+static const char cors_default[] = "*";
+
 static int serve(int argc, char **argv) {
     struct cli_common c;
     cli_common_init(&c, "serve");
@@ -1400,7 +1422,7 @@ static int serve(int argc, char **argv) {
     o.ep = llamac_engine_params_default();
     o.so.host = "127.0.0.1";
     o.so.port = 8080;
-    o.so.cors_origins = "*"; /* llama-server's default (the README's "Security" says what it allows) */
+    o.so.cors_origins = cors_default; /* llama-server's (the README's "Security" says what it allows) */
     o.so.max_body = 4u << 20;
     o.so.timeout_s = 600;
     o.so.request_timeout_s = 30;
@@ -1437,6 +1459,11 @@ static int serve(int argc, char **argv) {
         goto done;
     }
     cli_positional_model(&c, &p, true);
+    if (o.so.tools && o.so.cors_origins == cors_default) {
+        /* llama-server's: with tools that touch this machine, only pages on it may call the server, unless
+         * --cors-origins says otherwise (any value of it, even '*', is the user's: compared by pointer) */
+        o.so.cors_origins = "localhost";
+    }
     rc = EXIT_USAGE;
     if (p.n_pos > 0) {
         cli_error(&c, "unexpected argument '%s' (see llamac serve --help)", p.pos[0]);
