@@ -44,6 +44,7 @@
 #define LIST_TIMEOUT_S 15                /* one listing, git's or the walk */
 #define GIT_OUTPUT_MAX ((size_t)8 << 20) /* git ls-files' output */
 #define INFO_TIMEOUT_S 5                 /* get_info's uname */
+#define CLIENT_CHECK_MS 250              /* while a command is quiet, how often its client is looked at */
 /* llamac's own bounds, where llama-server has none. */
 #define FILE_MAX ((size_t)64 << 20)      /* a file grep_search searches or edit_file edits */
 #define LINE_MAX_BYTES ((size_t)1 << 20) /* of a longer line, grep_search matches and shows the start */
@@ -383,7 +384,7 @@ static bool run_command(const char *const argv[], const char *cwd, unsigned time
     char buf[4096];
     *truncated = false;
     for (;;) {
-        ssize_t n = tool_proc_read(&p, buf, sizeof buf);
+        ssize_t n = tool_proc_read(&p, buf, sizeof buf, -1);
         if (n <= 0) {
             break;
         }
@@ -439,7 +440,10 @@ static bool list_entries(struct listing *l, const char *base, int max_depth, enu
             }
             l->truncated = cut;
             llamac__dynbuf_free(&out);
-            return ok;
+            if (!ok || l->n > 0) {
+                return ok;
+            }
+            /* git lists nothing in a folder its repository ignores as a whole (a build tree): walk it instead */
         }
         llamac__dynbuf_free(&out);
     }
@@ -1255,6 +1259,13 @@ static bool exec_args(struct call *c, struct exec_args *a) {
     return true;
 }
 
+/* The socket of a request's client, to notice that it has gone while a command runs (-1: not known). */
+static int client_fd(struct request *rq) {
+    const union MHD_ConnectionInfo *ci =
+        rq->conn ? MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CONNECTION_FD) : NULL;
+    return ci ? (int)ci->connect_fd : -1;
+}
+
 /* "\n[exit code: N]", and why it ended early. */
 static void exec_tail(llamac__dynbuf *b, const struct tool_proc *p, bool truncated) {
     if (truncated) {
@@ -1281,7 +1292,18 @@ static json_t *tool_exec_shell_command(struct call *c) {
     llamac__dynbuf out = LLAMAC__DYNBUF(SIZE_MAX);
     bool truncated = false;
     char buf[4096];
-    for (ssize_t n; (n = tool_proc_read(&p, buf, sizeof buf)) > 0;) { /* read past the cap: the child must not block */
+    int fd = client_fd(c->rq);
+    for (;;) { /* read past the cap: the child must not block on a full pipe */
+        ssize_t n = tool_proc_read(&p, buf, sizeof buf, CLIENT_CHECK_MS);
+        if (n == TOOL_PROC_AGAIN && fd >= 0 && connection_gone(fd)) {
+            break; /* nobody waits for the answer: the command is killed (tool_proc_end) */
+        }
+        if (n == TOOL_PROC_AGAIN) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
         size_t have = llamac__dynbuf_len(&out), take = (size_t)n;
         if (have + take > a.max_output) {
             take = a.max_output - have;
@@ -1301,6 +1323,7 @@ static json_t *tool_exec_shell_command(struct call *c) {
  * output as it comes, one with the exit code, then {"done": true}. Its reader runs on the request's thread. */
 struct exec_stream {
     struct tool_proc p;
+    int fd;                   /* the client's socket */
     llamac_utf8_stream *utf8; /* a piece may end inside a character */
     size_t sent, max_output;
     bool truncated, over;
@@ -1333,7 +1356,14 @@ static ssize_t exec_read(void *cls, uint64_t pos, char *out, size_t max) {
         llamac__dynbuf_reset(&x->pending);
         x->off = 0;
         char buf[4096];
-        ssize_t n = tool_proc_read(&x->p, buf, sizeof buf);
+        ssize_t n = tool_proc_read(&x->p, buf, sizeof buf, CLIENT_CHECK_MS);
+        if (n == TOOL_PROC_AGAIN && x->fd >= 0 && connection_gone(x->fd)) {
+            tool_proc_end(&x->p); /* the client has gone: the command is killed */
+            return MHD_CONTENT_READER_END_WITH_ERROR;
+        }
+        if (n == TOOL_PROC_AGAIN) {
+            continue;
+        }
         const char *t;
         size_t tn;
         if (n > 0) {
@@ -1389,6 +1419,7 @@ static void exec_stream_start(struct call *c) {
     }
     llamac__dynbuf_init(&x->pending, SIZE_MAX);
     x->max_output = a.max_output;
+    x->fd = client_fd(c->rq);
     const char *argv[] = { "/bin/sh", "-c", a.command, NULL };
     char err[512];
     if (!tool_proc_start(&x->p, argv, c->cwd, a.timeout_s, err, sizeof err)) {

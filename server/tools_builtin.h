@@ -33,9 +33,11 @@ bool tool_proc_start(struct tool_proc *p, const char *const argv[], const char *
                      size_t cap);
 
 /* Waits for the next output: returns the number of bytes read into buf (at most cap), or 0 when the output is over
- * and the child reaped (exit_code, timed_out set), or -1 on a read error (the group is killed and reaped as well).
+ * and the child reaped (exit_code, timed_out set), or -1 on a read error (the group is killed and reaped as well),
+ * or TOOL_PROC_AGAIN when nothing came within wait_ms (< 0: no such limit), so that the caller can look at its client.
  * Kills the group at the deadline. Blocks (at most until the deadline and a short drain after it). */
-ssize_t tool_proc_read(struct tool_proc *p, char *buf, size_t cap);
+#define TOOL_PROC_AGAIN (-2)
+ssize_t tool_proc_read(struct tool_proc *p, char *buf, size_t cap, int wait_ms);
 
 /* Kills the group (if still running), closes the pipe and reaps the child. Idempotent. */
 void tool_proc_end(struct tool_proc *p);

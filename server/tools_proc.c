@@ -137,7 +137,8 @@ static void reap(struct tool_proc *p) {
     }
 }
 
-ssize_t tool_proc_read(struct tool_proc *p, char *buf, size_t cap) {
+ssize_t tool_proc_read(struct tool_proc *p, char *buf, size_t cap, int wait_ms) {
+    int64_t give_up = wait_ms >= 0 ? server_now_ms() + wait_ms : INT64_MAX;
     while (p->fd >= 0) {
         int64_t now = server_now_ms();
         if (!p->timed_out && now >= p->deadline_ms) {
@@ -149,6 +150,10 @@ ssize_t tool_proc_read(struct tool_proc *p, char *buf, size_t cap) {
         if (p->timed_out && now >= until) {
             break; /* the pipe is held open by something outside the group: stop reading */
         }
+        if (now >= give_up) {
+            return TOOL_PROC_AGAIN;
+        }
+        until = until < give_up ? until : give_up;
         struct pollfd pfd = { .fd = p->fd, .events = POLLIN };
         int64_t wait = until - now;
         int n = poll(&pfd, 1, wait > 1000 ? 1000 : (int)wait);

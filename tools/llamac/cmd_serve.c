@@ -837,7 +837,7 @@ static const struct cli_opt server_rows[] = {
       .help = "seconds for the whole fetch of one remote medium, connecting and redirects included (default: 10, "
               "llama-server's)" },
     { .names = { "--tools" },
-      .arg = "LIST|all",
+      .arg = "all|NAME,...",
       .set = set_tools,
       .help = "the built-in agent tools of llama-server's web UI, served by GET and POST /tools (without this flag "
               "both answer 403): comma-separated names of read_file, file_glob_search, grep_search, "
