@@ -37,9 +37,10 @@ reference_list="$root/tests/reference/server_suite/passing.txt"
 must_pass="$here/must-pass.txt"
 differences="$here/differences.txt" # reference-passing tests llamac fails by design, with why
 # The modules issue 20 asks `llamac serve` to pass (their reference-passing tests), issue 23's two of the
-# Anthropic Messages and OpenAI Responses dialects, issue 25's lora and issue 22's router and sleep; the check runs these.
+# Anthropic Messages and OpenAI Responses dialects, issue 25's lora, issue 22's router and sleep, and the built-in agent
+# tools of --tools (tools_builtin); the check runs these.
 target_modules="basic chat_completion completion ctx_shift ignore_eos kv_keep_only_active metrics security template lora
-tokenize tool_call slot_save compat_anthropic compat_oai_responses router sleep"
+tokenize tool_call slot_save compat_anthropic compat_oai_responses router sleep tools_builtin"
 
 server=llamac
 out=""
