@@ -1273,6 +1273,12 @@ bool http_start(struct server *s, char *err, size_t cap) {
             "browser opens on a machine that reaches this server can use it and read its replies; set --api-key, "
             "or --cors-origins localhost to allow only pages served from this machine");
     }
+    if (s->opt.tools) {
+        server_log(s, LLAMAC_LOG_WARN,
+                   "the built-in tools are on (--tools): %s can read and write files and run commands here as this "
+                   "server's user (POST /tools); never expose it to an untrusted network",
+                   s->opt.n_api_keys ? "a client with the API key" : "any client that reaches this server");
+    }
     return true;
 }
 

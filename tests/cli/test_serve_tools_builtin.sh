@@ -46,6 +46,8 @@ wait "$P_PID" 2> /dev/null
 # --- the tools, behind an API key; CORS narrowed to localhost by default
 start_server S -m "$M" -np 1 -t 1 --tools all --api-key "$KEY"
 URL=$S_URL
+expect_contains "--tools: a warning at start" "$(cat "$TMP/S.log")" \
+  "the built-in tools are on (--tools): a client with the API key can read and write files and run commands here"
 code=$(curl -s -o "$TMP/body" -w '%{http_code}' -X POST -d '{"tool": "get_info"}' "$URL/tools")
 expect_eq "POST /tools needs the API key" "$code" 401
 hdr() { curl -s -D - -o /dev/null -X OPTIONS -H "Origin: $1" -H 'Access-Control-Request-Method: POST' "$URL/v1/chat/completions" | tr -d '\r' | sed -n 's/^Access-Control-Allow-Origin: //Ip'; }
