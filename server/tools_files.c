@@ -1,0 +1,530 @@
+/*
+ * tools_files.c - the built-in file tools of --tools: read_file, file_glob_search, grep_search, write_file and
+ * edit_file, with llama-server's parameters, results, messages and limits.
+ *
+ * A tool's own failure (no such file, an edit that does not apply, a bad pattern) is its result, {"error": ...},
+ * which the web UI hands to the model; a malformed call is a 400 (tools_builtin.c's readers). Text that reaches
+ * JSON is made valid UTF-8 first: files may hold anything.
+ */
+#define _GNU_SOURCE
+#include "tools_builtin.h"
+
+#include "request.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* llama-server's limits (server-tools.cpp at the pin). */
+#define READ_MAX ((size_t)16 << 10)        /* read_file's text, unless a line range is asked for */
+#define READ_BASE64_MAX ((size_t)32 << 20) /* read_file with x-resp-type: base64 */
+#define SEARCH_MAX 100                     /* file_glob_search's entries */
+#define GREP_MAX 100                       /* grep_search's matches */
+/* llamac's own bounds, where llama-server has none. */
+#define FILE_MAX ((size_t)64 << 20)      /* a file grep_search searches or edit_file edits */
+#define LINE_MAX_BYTES ((size_t)1 << 20) /* of a longer line, grep_search matches and shows the start */
+#define CONTEXT_MAX 100                  /* grep_search's context_lines */
+
+/* read_file: a file's lines (a range of them, numbered on request), at most READ_MAX bytes of text unless a range
+ * is given; with x-resp-type: base64 the whole file's bytes. */
+json_t *tool_read_file(struct call *c) {
+    const char *path;
+    long long start = 1, end = -1;
+    bool loc = false;
+    if (!tool_param_required(c, "path", true, &path) || !tool_param_int(c, "start_line", 1, INT_MAX, &start) ||
+        !tool_param_int(c, "end_line", -1, INT_MAX, &end) || !field_bool(c->rq, c->params, "append_loc", &loc)) {
+        return NULL;
+    }
+    char *abs = tool_resolved(c, path);
+    if (!abs) {
+        return NULL;
+    }
+    json_t *res = NULL;
+    struct stat st;
+    if (stat(abs, &st) != 0) {
+        res = tool_error("cannot stat file: %s (%s)", path, strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        res = tool_error("cannot read %s: %s", path, S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file");
+    } else if (c->base64) {
+        llamac__dynbuf b = LLAMAC__DYNBUF(READ_BASE64_MAX);
+        if ((size_t)st.st_size > READ_BASE64_MAX || !tools_read_all(abs, READ_BASE64_MAX, &b)) {
+            res = errno == EFBIG || (size_t)st.st_size > READ_BASE64_MAX
+                      ? tool_error("file too large (%lld bytes, max %zu)", (long long)st.st_size, READ_BASE64_MAX)
+                      : tool_error("failed to open file: %s (%s)", path, strerror(errno));
+        } else {
+            char *b64 = base64_encode((const unsigned char *)llamac__dynbuf_ptr(&b), llamac__dynbuf_len(&b));
+            res = b64 ? json_pack("{s:s,s:I}", "base64", b64, "size_bytes", (json_int_t)llamac__dynbuf_len(&b)) : NULL;
+            free(b64);
+        }
+        llamac__dynbuf_free(&b);
+    } else if ((size_t)st.st_size > READ_MAX && end == -1) {
+        res = tool_error("file too large (%lld bytes, max %zu). Use start_line/end_line to read a portion.",
+                         (long long)st.st_size, READ_MAX);
+    } else {
+        struct lines *lr = calloc(1, sizeof *lr);
+        lr->fd = lr ? open(abs, O_RDONLY | O_CLOEXEC) : -1;
+        if (!lr || lr->fd < 0) {
+            res = tool_error("failed to open file: %s (%s)", path, strerror(errno));
+        } else {
+            llamac__dynbuf text = LLAMAC__DYNBUF(SIZE_MAX), line = LLAMAC__DYNBUF(SIZE_MAX);
+            for (long long n = 1; tools_next_line(lr, &line, READ_MAX + 1); n++) {
+                if (n < start) {
+                    continue;
+                }
+                if (end != -1 && n > end) {
+                    break;
+                }
+                char num[32] = "";
+                if (loc) {
+                    snprintf(num, sizeof num, "%lld\xe2\x86\x92", n); /* "12→" as llama-server numbers lines */
+                }
+                if (llamac__dynbuf_len(&text) + strlen(num) + llamac__dynbuf_len(&line) + 1 > READ_MAX) {
+                    llamac__dynbuf_adds(&text, "[output truncated]");
+                    break;
+                }
+                llamac__dynbuf_adds(&text, num);
+                llamac__dynbuf_add(&text, llamac__dynbuf_ptr(&line), llamac__dynbuf_len(&line));
+                llamac__dynbuf_addc(&text, '\n');
+            }
+            res = json_pack("{s:o}", "plain_text_response",
+                            tools_text_json(llamac__dynbuf_ptr(&text), llamac__dynbuf_len(&text)));
+            llamac__dynbuf_free(&text);
+            llamac__dynbuf_free(&line);
+        }
+        if (lr && lr->fd >= 0) {
+            close(lr->fd);
+        }
+        free(lr);
+    }
+    free(abs);
+    if (!res) {
+        reply_error(c->rq, 500, NULL, NULL, "out of memory");
+    }
+    return res;
+}
+
+/* The type parameter of file_glob_search. */
+static bool list_kind_of(const char *type, enum list_kind *kind) {
+    static const char *const names[] = { "file", "dir", "all" };
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(type, names[i]) == 0) {
+            *kind = (enum list_kind)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* file_glob_search: the entries under a directory whose path matches `include` and not `exclude`. */
+json_t *tool_file_glob_search(struct call *c) {
+    const char *path, *include = "**", *exclude = "", *type = "file";
+    long long max_depth = 0, limit = SEARCH_MAX;
+    if (!tool_param_required(c, "path", true, &path) || !field_str(c->rq, c->params, "include", &include) ||
+        !field_str(c->rq, c->params, "exclude", &exclude) || !field_str(c->rq, c->params, "type", &type) ||
+        !tool_param_int(c, "max_depth", LLONG_MIN, LLONG_MAX, &max_depth) ||
+        !tool_param_int(c, "limit", LLONG_MIN, LLONG_MAX, &limit)) {
+        return NULL;
+    }
+    if (limit < 1) {
+        return tool_error("invalid limit: %lld (expected 1 or more)", limit);
+    }
+    enum list_kind kind;
+    if (!list_kind_of(type, &kind)) {
+        return tool_error("invalid type: %s (expected \"file\", \"dir\" or \"all\")", type);
+    }
+    if (max_depth < 0) {
+        max_depth = 0;
+    }
+    if (max_depth > WALK_DEPTH_MAX) {
+        max_depth = WALK_DEPTH_MAX;
+    }
+    char *base = tool_resolved(c, path);
+    if (!base) {
+        return NULL;
+    }
+    struct stat st;
+    if (stat(base, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        free(base);
+        return tool_error("path does not exist or is not a directory: %s", path);
+    }
+    struct listing l;
+    json_t *res = NULL;
+    llamac__dynbuf text = LLAMAC__DYNBUF(SIZE_MAX);
+    json_t *entries = json_array();
+    if (tools_list(&l, base, (int)max_depth, kind) && entries) {
+        size_t total = 0;
+        for (size_t i = 0; i < l.n; i++) {
+            if (!tools_path_match(include, l.v[i].rel) || (*exclude && tools_path_match(exclude, l.v[i].rel))) {
+                continue;
+            }
+            if (total++ < (size_t)(limit < SEARCH_MAX ? limit : SEARCH_MAX)) {
+                llamac__dynbuf_addf(&text, "%s%s\n", l.v[i].rel, l.v[i].dir ? "/" : "");
+                json_array_append_new(entries,
+                                      json_pack("{s:o,s:s}", "path", tools_text_json(l.v[i].rel, strlen(l.v[i].rel)),
+                                                "type", l.v[i].dir ? "dir" : "file"));
+            }
+        }
+        size_t shown = json_array_size(entries);
+        llamac__dynbuf_addf(&text, "\n---\nTotal matches: %zu\n", total);
+        if (total > shown) {
+            llamac__dynbuf_addf(&text,
+                                "[%zu results limit reached (%zu total matches). Refine the glob pattern to narrow "
+                                "the search.]\n",
+                                shown, total);
+        }
+        if (l.truncated) {
+            llamac__dynbuf_adds(&text, "[results truncated: time budget or unreadable directory]\n");
+        }
+        res = json_pack("{s:o,s:O,s:o}", "plain_text_response",
+                        tools_text_json(llamac__dynbuf_ptr(&text), llamac__dynbuf_len(&text)), "entries", entries,
+                        "base", tools_text_json(base, strlen(base)));
+    }
+    json_decref(entries);
+    tools_list_free(&l);
+    llamac__dynbuf_free(&text);
+    free(base);
+    if (!res) {
+        reply_error(c->rq, 500, NULL, NULL, "out of memory");
+    }
+    return res;
+}
+
+/* The pattern as a POSIX extended regular expression: literal (every special character escaped), or with the
+ * \d and \D of the ECMAScript syntax llama-server's models write spelled as bracket expressions (glibc knows \w, \s
+ * and \b already). malloc'd; NULL when out of memory. */
+static char *ere_of(const char *pattern, bool literal) {
+    llamac__dynbuf b = LLAMAC__DYNBUF(SIZE_MAX);
+    bool in_class = false;
+    for (const char *p = pattern; *p; p++) {
+        if (literal) {
+            if (strchr("\\^$.|?*+()[]{}", *p)) {
+                llamac__dynbuf_addc(&b, '\\');
+            }
+            llamac__dynbuf_addc(&b, *p);
+        } else if (*p == '\\' && p[1]) {
+            if (!in_class && (p[1] == 'd' || p[1] == 'D')) {
+                llamac__dynbuf_adds(&b, p[1] == 'd' ? "[0-9]" : "[^0-9]");
+            } else if (in_class && p[1] == 'd') {
+                llamac__dynbuf_adds(&b, "0-9");
+            } else {
+                llamac__dynbuf_add(&b, p, 2);
+            }
+            p++;
+        } else {
+            if (*p == '[' && !in_class) {
+                in_class = true;
+                llamac__dynbuf_addc(&b, *p);
+                if (p[1] == '^') {
+                    llamac__dynbuf_addc(&b, *++p);
+                }
+                if (p[1] == ']') {
+                    llamac__dynbuf_addc(&b, *++p);
+                }
+                continue;
+            }
+            if (*p == ']' && in_class) {
+                in_class = false;
+            }
+            llamac__dynbuf_addc(&b, *p);
+        }
+    }
+    llamac__dynbuf_addc(&b, '\0');
+    return llamac__dynbuf_take(&b, NULL);
+}
+
+/* Splits (s, n) into lines: offsets of their starts and lengths (without '\n'), as std::getline does (no empty line
+ * after a final '\n'). */
+static bool split_lines(const char *s, size_t n, size_t **starts, size_t **lens, size_t *count) {
+    size_t cap = 64, k = 0;
+    *starts = malloc(cap * sizeof **starts);
+    *lens = malloc(cap * sizeof **lens);
+    for (size_t i = 0; *starts && *lens && i < n;) {
+        const char *nl = memchr(s + i, '\n', n - i);
+        size_t len = nl ? (size_t)(nl - (s + i)) : n - i;
+        if (k == cap) {
+            cap *= 2;
+            size_t *a = realloc(*starts, cap * sizeof *a);
+            *starts = a ? a : *starts;
+            size_t *b = a ? realloc(*lens, cap * sizeof *b) : NULL;
+            *lens = b ? b : *lens;
+            if (!a || !b) {
+                break;
+            }
+        }
+        (*starts)[k] = i;
+        (*lens)[k] = len;
+        k++;
+        i += len + 1;
+    }
+    *count = k;
+    return *starts && *lens && k <= cap;
+}
+
+/* Searches one file's lines; appends what it finds to text. */
+static void grep_file(const char *abs, const char *shown, const regex_t *re, long long ctx, bool numbers,
+                      llamac__dynbuf *text, size_t *total, bool *limit, size_t *skipped) {
+    llamac__dynbuf content = LLAMAC__DYNBUF(FILE_MAX);
+    if (!tools_read_all(abs, FILE_MAX, &content)) {
+        *skipped += errno == EFBIG;
+        llamac__dynbuf_free(&content);
+        return;
+    }
+    const char *s = llamac__dynbuf_ptr(&content);
+    size_t *starts = NULL, *lens = NULL, n = 0;
+    if (split_lines(s ? s : "", llamac__dynbuf_len(&content), &starts, &lens, &n)) {
+        for (size_t i = 0; i < n; i++) {
+            if (*total >= GREP_MAX) {
+                *limit = true;
+                break;
+            }
+            regmatch_t m = { .rm_so = 0, .rm_eo = (regoff_t)(lens[i] < LINE_MAX_BYTES ? lens[i] : LINE_MAX_BYTES) };
+            if (regexec(re, s + starts[i], 1, &m, REG_STARTEND) != 0) {
+                continue;
+            }
+            size_t from = ctx > 0 && i > (size_t)ctx ? i - (size_t)ctx : ctx > 0 ? 0 : i;
+            size_t to = ctx > 0 ? (i + (size_t)ctx < n ? i + (size_t)ctx : n - 1) : i;
+            for (size_t j = from; j <= to; j++) {
+                char sep = j == i ? ':' : '-';
+                llamac__dynbuf_addf(text, "%s%c", shown, sep);
+                if (numbers || ctx > 0) {
+                    llamac__dynbuf_addf(text, "%zu%c", j + 1, sep);
+                }
+                llamac__dynbuf_add(text, s + starts[j], lens[j] < LINE_MAX_BYTES ? lens[j] : LINE_MAX_BYTES);
+                llamac__dynbuf_addc(text, '\n');
+            }
+            if (ctx > 0) {
+                llamac__dynbuf_adds(text, "--\n");
+            }
+            ++*total;
+        }
+    }
+    free(starts);
+    free(lens);
+    llamac__dynbuf_free(&content);
+}
+
+/* grep_search: the lines of a file, or of the files under a directory (filtered by include and exclude), that match a
+ * regular expression. */
+json_t *tool_grep_search(struct call *c) {
+    const char *path, *pattern, *include = "**", *exclude = "";
+    bool numbers = false, literal = false, icase = false;
+    long long ctx = 0;
+    if (!tool_param_required(c, "path", true, &path) || !tool_param_required(c, "pattern", false, &pattern) ||
+        !field_str(c->rq, c->params, "include", &include) || !field_str(c->rq, c->params, "exclude", &exclude) ||
+        !field_bool(c->rq, c->params, "return_line_numbers", &numbers) ||
+        !field_bool(c->rq, c->params, "literal", &literal) || !field_bool(c->rq, c->params, "ignore_case", &icase) ||
+        !tool_param_int(c, "context_lines", LLONG_MIN, LLONG_MAX, &ctx)) {
+        return NULL;
+    }
+    ctx = ctx < 0 ? 0 : ctx > CONTEXT_MAX ? CONTEXT_MAX : ctx;
+    char *ere = ere_of(pattern, literal);
+    if (!ere) {
+        reply_error(c->rq, 500, NULL, NULL, "out of memory");
+        return NULL;
+    }
+    regex_t re;
+    int rc = regcomp(&re, ere, REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0));
+    free(ere);
+    if (rc != 0) {
+        char msg[256];
+        regerror(rc, &re, msg, sizeof msg);
+        return tool_error("invalid regex: %s", msg);
+    }
+    char *abs = tool_resolved(c, path);
+    if (!abs) {
+        regfree(&re);
+        return NULL;
+    }
+    json_t *res = NULL;
+    struct stat st;
+    llamac__dynbuf text = LLAMAC__DYNBUF(SIZE_MAX);
+    size_t total = 0, skipped = 0;
+    bool limit = false;
+    if (stat(abs, &st) != 0 || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) {
+        res = tool_error("path does not exist: %s", path);
+    } else {
+        if (S_ISREG(st.st_mode)) {
+            grep_file(abs, path, &re, ctx, numbers, &text, &total, &limit, &skipped);
+        } else {
+            struct listing l;
+            if (tools_list(&l, abs, 0, LIST_FILES)) {
+                for (size_t i = 0; i < l.n && !limit; i++) {
+                    if (!tools_path_match(include, l.v[i].rel) || (*exclude && tools_path_match(exclude, l.v[i].rel))) {
+                        continue;
+                    }
+                    char *full = NULL;
+                    if (asprintf(&full, "%s/%s", abs, l.v[i].rel) >= 0) {
+                        grep_file(full, l.v[i].rel, &re, ctx, numbers, &text, &total, &limit, &skipped);
+                        free(full);
+                    }
+                }
+            }
+            tools_list_free(&l);
+        }
+        llamac__dynbuf_addf(&text, "\n---\nTotal matches: %zu\n", total);
+        if (limit) {
+            llamac__dynbuf_addf(&text, "[%d matches limit reached. Narrow the path/pattern/include to see more.]\n",
+                                GREP_MAX);
+        }
+        if (skipped) {
+            llamac__dynbuf_addf(&text, "[%zu files over %zu MiB not searched]\n", skipped, FILE_MAX >> 20);
+        }
+        res = json_pack("{s:o}", "plain_text_response",
+                        tools_text_json(llamac__dynbuf_ptr(&text), llamac__dynbuf_len(&text)));
+    }
+    llamac__dynbuf_free(&text);
+    regfree(&re);
+    free(abs);
+    if (!res) {
+        reply_error(c->rq, 500, NULL, NULL, "out of memory");
+    }
+    return res;
+}
+
+/* write_file: a file's whole content (the folders above it made as needed). */
+json_t *tool_write_file(struct call *c) {
+    const char *path, *content;
+    if (!tool_param_required(c, "path", true, &path) || !tool_param_required(c, "content", false, &content)) {
+        return NULL;
+    }
+    size_t n = json_string_length(json_object_get(c->params, "content"));
+    char *abs = tool_resolved(c, path);
+    if (!abs) {
+        return NULL;
+    }
+    json_t *res = tools_write_whole(abs, content, n)
+                      ? json_pack("{s:s,s:o,s:I}", "result", "file written successfully", "path",
+                                  tools_text_json(path, strlen(path)), "bytes", (json_int_t)n)
+                      : tool_error("failed to write file: %s (%s)", path, strerror(errno));
+    free(abs);
+    return res;
+}
+
+struct edit {
+    const char *old_text, *new_text;
+    size_t old_len, new_len;
+    size_t index; /* in edits[] */
+    size_t at;    /* where old_text is in the file */
+};
+
+static int edit_cmp(const void *a, const void *b) {
+    const struct edit *x = a, *y = b;
+    return x->at < y->at ? -1 : x->at > y->at;
+}
+
+/* edit_file: exact replacements, each old_text found once in the file as it is (not as earlier edits left it),
+ * none overlapping another; all applied, or none. */
+json_t *tool_edit_file(struct call *c) {
+    const char *path;
+    if (!tool_param_required(c, "path", true, &path)) {
+        return NULL;
+    }
+    json_t *arr = json_object_get(c->params, "edits");
+    if (!arr || json_is_null(arr)) {
+        reply_error(c->rq, 400, "edits", "missing_required_parameter", "params.edits is required");
+        return NULL;
+    }
+    if (!json_is_array(arr) || json_array_size(arr) == 0) {
+        return tool_error("\"edits\" must be a non-empty array");
+    }
+    size_t n = json_array_size(arr);
+    struct edit *edits = calloc(n, sizeof *edits);
+    if (!edits) {
+        reply_error(c->rq, 500, NULL, NULL, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(arr, i);
+        json_t *o = json_is_object(e) ? json_object_get(e, "old_text") : NULL;
+        json_t *w = json_is_object(e) ? json_object_get(e, "new_text") : NULL;
+        if (!json_is_string(o) || !json_is_string(w)) {
+            char param[48];
+            snprintf(param, sizeof param, "edits[%zu]", i);
+            reply_error(c->rq, 400, param, "invalid_type",
+                        "params.edits[%zu] must be an object with the strings old_text and new_text", i);
+            free(edits);
+            return NULL;
+        }
+        edits[i] = (struct edit){
+            json_string_value(o), json_string_value(w), json_string_length(o), json_string_length(w), i, 0
+        };
+        if (edits[i].old_len == 0) {
+            free(edits);
+            return tool_error("edits[%zu].old_text must not be empty", i);
+        }
+    }
+    char *abs = tool_resolved(c, path);
+    if (!abs) {
+        free(edits);
+        return NULL;
+    }
+    json_t *res = NULL;
+    llamac__dynbuf file = LLAMAC__DYNBUF(FILE_MAX), out = LLAMAC__DYNBUF(SIZE_MAX);
+    if (!tools_read_all(abs, FILE_MAX, &file)) {
+        res = errno == EFBIG ? tool_error("failed to open file: %s (larger than %zu MiB)", path, FILE_MAX >> 20)
+                             : tool_error("failed to open file: %s (%s)", path, strerror(errno));
+        goto done;
+    }
+    const char *s = llamac__dynbuf_ptr(&file) ? llamac__dynbuf_ptr(&file) : "";
+    size_t len = llamac__dynbuf_len(&file);
+    for (size_t i = 0; i < n; i++) {
+        struct edit *e = &edits[i];
+        size_t count = 0;
+        for (const char *p = s, *hit; (hit = memmem(p, len - (size_t)(p - s), e->old_text, e->old_len));
+             p = hit + e->old_len) {
+            if (count++ == 0) {
+                e->at = (size_t)(hit - s);
+            }
+        }
+        if (count == 0) {
+            res = tool_error("could not find edits[%zu].old_text in %s, it must match the file's current content "
+                             "exactly",
+                             i, path);
+            goto done;
+        }
+        if (count > 1) {
+            res = tool_error("found %zu occurrences of edits[%zu].old_text in %s, it must be unique", count, i, path);
+            goto done;
+        }
+    }
+    qsort(edits, n, sizeof *edits, edit_cmp);
+    for (size_t i = 1; i < n; i++) {
+        if (edits[i - 1].at + edits[i - 1].old_len > edits[i].at) {
+            res = tool_error("edits[%zu] and edits[%zu] overlap in %s; merge them into one edit or target disjoint "
+                             "regions",
+                             edits[i - 1].index, edits[i].index, path);
+            goto done;
+        }
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        llamac__dynbuf_add(&out, s + at, edits[i].at - at);
+        llamac__dynbuf_add(&out, edits[i].new_text, edits[i].new_len);
+        at = edits[i].at + edits[i].old_len;
+    }
+    llamac__dynbuf_add(&out, s + at, len - at);
+    if (llamac__dynbuf_error(&out) != LLAMAC__DYNBUF_OK) {
+        reply_error(c->rq, 500, NULL, NULL, "out of memory");
+        goto done;
+    }
+    if (llamac__dynbuf_len(&out) == len && memcmp(llamac__dynbuf_ptr(&out), s, len) == 0) {
+        res = tool_error("no changes made: the replacement(s) produced identical content");
+    } else if (!tools_write_whole(abs, llamac__dynbuf_ptr(&out), llamac__dynbuf_len(&out))) {
+        res = tool_error("failed to write file: %s (%s)", path, strerror(errno));
+    } else {
+        res = json_pack("{s:s,s:o,s:I}", "result", "file edited successfully", "path",
+                        tools_text_json(path, strlen(path)), "edits_applied", (json_int_t)n);
+    }
+done:
+    llamac__dynbuf_free(&file);
+    llamac__dynbuf_free(&out);
+    free(abs);
+    free(edits);
+    return res;
+}
