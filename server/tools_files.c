@@ -30,6 +30,7 @@
 #define FILE_MAX ((size_t)64 << 20)      /* a file grep_search searches or edit_file edits */
 #define LINE_MAX_BYTES ((size_t)1 << 20) /* of a longer line, grep_search matches and shows the start */
 #define CONTEXT_MAX 100                  /* grep_search's context_lines */
+#define GREP_TIME_S 30                   /* one grep_search, at most (then what it found so far) */
 
 /* read_file: a file's lines (a range of them, numbered on request), at most READ_MAX bytes of text unless a range
  * is given; with x-resp-type: base64 the whole file's bytes. */
@@ -266,9 +267,30 @@ static bool split_lines(const char *s, size_t n, size_t **starts, size_t **lens,
     return *starts && *lens && k <= cap;
 }
 
-/* Searches one file's lines; appends what it finds to text. */
-static void grep_file(const char *abs, const char *shown, const regex_t *re, long long ctx, bool numbers,
-                      llamac__dynbuf *text, size_t *total, bool *limit, size_t *skipped) {
+/* A grep_search in progress. */
+struct grep {
+    const regex_t *re;
+    long long ctx; /* context_lines */
+    bool numbers;  /* return_line_numbers */
+    llamac__dynbuf *text;
+    size_t total, skipped; /* matches; files over FILE_MAX */
+    bool limit;            /* GREP_MAX matches found: the search stops */
+    bool late;             /* GREP_TIME_S passed: the search stops */
+    int64_t deadline;
+};
+
+/* Searches one file's lines; appends what it finds to the text. */
+static void grep_file(struct grep *g, const char *abs, const char *shown) {
+    const regex_t *re = g->re;
+    long long ctx = g->ctx;
+    bool numbers = g->numbers;
+    llamac__dynbuf *text = g->text;
+    size_t *total = &g->total, *skipped = &g->skipped;
+    bool *limit = &g->limit;
+    if (server_now_ms() >= g->deadline) {
+        g->late = true;
+        return;
+    }
     llamac__dynbuf content = LLAMAC__DYNBUF(FILE_MAX);
     if (!tools_read_all(abs, FILE_MAX, &content)) {
         *skipped += errno == EFBIG;
@@ -281,6 +303,10 @@ static void grep_file(const char *abs, const char *shown, const regex_t *re, lon
         for (size_t i = 0; i < n; i++) {
             if (*total >= GREP_MAX) {
                 *limit = true;
+                break;
+            }
+            if (i % 256 == 255 && server_now_ms() >= g->deadline) {
+                g->late = true; /* a slow pattern (backreferences) or a huge tree: what was found so far */
                 break;
             }
             regmatch_t m = { .rm_so = 0, .rm_eo = (regoff_t)(lens[i] < LINE_MAX_BYTES ? lens[i] : LINE_MAX_BYTES) };
@@ -344,36 +370,39 @@ json_t *tool_grep_search(struct call *c) {
     json_t *res = NULL;
     struct stat st;
     llamac__dynbuf text = LLAMAC__DYNBUF(SIZE_MAX);
-    size_t total = 0, skipped = 0;
-    bool limit = false;
+    struct grep g = { &re, ctx, numbers, &text, 0, 0, false, false, server_now_ms() + GREP_TIME_S * 1000 };
     if (stat(abs, &st) != 0 || (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))) {
         res = tool_error("path does not exist: %s", path);
     } else {
         if (S_ISREG(st.st_mode)) {
-            grep_file(abs, path, &re, ctx, numbers, &text, &total, &limit, &skipped);
+            grep_file(&g, abs, path);
         } else {
             struct listing l;
             if (tools_list(&l, abs, 0, LIST_FILES)) {
-                for (size_t i = 0; i < l.n && !limit; i++) {
+                for (size_t i = 0; i < l.n && !g.limit && !g.late; i++) {
                     if (!tools_path_match(include, l.v[i].rel) || (*exclude && tools_path_match(exclude, l.v[i].rel))) {
                         continue;
                     }
                     char *full = NULL;
                     if (asprintf(&full, "%s/%s", abs, l.v[i].rel) >= 0) {
-                        grep_file(full, l.v[i].rel, &re, ctx, numbers, &text, &total, &limit, &skipped);
+                        grep_file(&g, full, l.v[i].rel);
                         free(full);
                     }
                 }
             }
             tools_list_free(&l);
         }
-        llamac__dynbuf_addf(&text, "\n---\nTotal matches: %zu\n", total);
-        if (limit) {
+        llamac__dynbuf_addf(&text, "\n---\nTotal matches: %zu\n", g.total);
+        if (g.limit) {
             llamac__dynbuf_addf(&text, "[%d matches limit reached. Narrow the path/pattern/include to see more.]\n",
                                 GREP_MAX);
         }
-        if (skipped) {
-            llamac__dynbuf_addf(&text, "[%zu files over %zu MiB not searched]\n", skipped, FILE_MAX >> 20);
+        if (g.skipped) {
+            llamac__dynbuf_addf(&text, "[%zu files over %zu MiB not searched]\n", g.skipped, FILE_MAX >> 20);
+        }
+        if (g.late) {
+            llamac__dynbuf_addf(&text, "[search stopped after %d s. Narrow the path/pattern/include to see more.]\n",
+                                GREP_TIME_S);
         }
         res = json_pack("{s:o}", "plain_text_response",
                         tools_text_json(llamac__dynbuf_ptr(&text), llamac__dynbuf_len(&text)));

@@ -118,18 +118,44 @@ static bool class_match(const char *p, const char *end, char c) {
     return hit != negate;
 }
 
-static bool glob_match(const char *p, const char *s) {
+/* One match: the pattern and the text, and the (pattern, text) positions already known not to match, so that
+ * patterns with several stars ("*a*a*a*a*b", a web page's or a model's) take O(pattern x text) steps, not an
+ * exponential number. */
+struct glob {
+    const char *p0, *s0;
+    size_t slen;
+    unsigned char *failed; /* a bit per (pattern, text) position pair; NULL: no memo (one star at most) */
+};
+
+static bool glob_at(struct glob *g, const char *p, const char *s);
+
+static bool glob_try(struct glob *g, const char *p, const char *s) {
+    if (!g->failed) {
+        return glob_at(g, p, s);
+    }
+    size_t bit = (size_t)(p - g->p0) * (g->slen + 1) + (size_t)(s - g->s0);
+    if (g->failed[bit / 8] & (1u << (bit % 8))) {
+        return false;
+    }
+    bool ok = glob_at(g, p, s);
+    if (!ok) {
+        g->failed[bit / 8] |= (unsigned char)(1u << (bit % 8));
+    }
+    return ok;
+}
+
+static bool glob_at(struct glob *g, const char *p, const char *s) {
     for (;;) {
         if (*p == '\0') {
             return *s == '\0';
         }
         if (p[0] == '*' && p[1] == '*') {
             const char *rest = p + 2;
-            if (*rest == '/' && glob_match(rest + 1, s)) { /* "**" + "/" also matches no directory at all */
+            if (*rest == '/' && glob_try(g, rest + 1, s)) { /* "**" + "/" also matches no directory at all */
                 return true;
             }
             for (;; s++) {
-                if (glob_match(rest, s)) {
+                if (glob_try(g, rest, s)) {
                     return true;
                 }
                 if (*s == '\0') {
@@ -139,7 +165,7 @@ static bool glob_match(const char *p, const char *s) {
         }
         if (*p == '*') {
             for (;; s++) {
-                if (glob_match(p + 1, s)) {
+                if (glob_try(g, p + 1, s)) {
                     return true;
                 }
                 if (*s == '\0' || *s == '/') {
@@ -171,6 +197,24 @@ static bool glob_match(const char *p, const char *s) {
         p++;
         s++;
     }
+}
+
+static bool glob_match(const char *pattern, const char *text) {
+    struct glob g = { pattern, text, strlen(text), NULL };
+    size_t stars = 0, plen = strlen(pattern);
+    for (const char *c = pattern; *c; c++) {
+        stars += *c == '*';
+    }
+    if (stars > 1) {
+        size_t bits = (plen + 1) * (g.slen + 1);
+        g.failed = calloc(bits / 8 + 1, 1);
+        if (!g.failed) {
+            return false;
+        }
+    }
+    bool ok = glob_at(&g, pattern, text);
+    free(g.failed);
+    return ok;
 }
 
 /* llama-server's rule: a pattern without '/' matches the name at any depth; one with '/' the whole relative path,

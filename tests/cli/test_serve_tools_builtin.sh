@@ -103,6 +103,8 @@ tool read_file '{"path": "big.txt", "start_line": 1, "end_line": 1000}' "${CWD[@
 expect_eq "read_file: a range of a big file is cut at 16 KiB" "$(jq -j .plain_text_response "$TMP/body" | wc -c)" \
   $((163 * 100 + 18))
 expect_contains "read_file: ... and says so" "$(text | tail -1)" "[output truncated]"
+tool read_file '{"path": "./a/b/../../r.txt", "start_line": 3}' "${CWD[@]}"
+expect_eq "read_file: . and .. in a path" "$code:$(text)" "200:three"
 tool read_file '{"path": "nope.txt"}' "${CWD[@]}"
 expect_eq "read_file: missing" "$(jqr .error)" "cannot stat file: nope.txt (No such file or directory)"
 tool read_file '{"path": "a"}' "${CWD[@]}"
@@ -187,6 +189,17 @@ tool file_glob_search '{"path": "'"$G"'", "limit": 0}'
 expect_eq "glob: a bad limit" "$(jqr .error)" "invalid limit: 0 (expected 1 or more)"
 tool file_glob_search '{"path": "'"$G"'/nope"}'
 expect_eq "glob: no such folder" "$(jqr .error)" "path does not exist or is not a directory: $G/nope"
+
+# a pattern with many stars against a long name takes no exponential time
+mkdir -p "$TMP/stars"
+touch "$TMP/stars/$(printf 'a%.0s' $(seq 1 200))"
+start=$(date +%s%N)
+tool file_glob_search '{"path": "'"$TMP/stars"'", "include": "*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b"}'
+ms=$((($(date +%s%N) - start) / 1000000))
+expect_eq "glob: many stars, no match" "$code:$(jqr '.entries | length')" "200:0"
+[ "$ms" -lt 3000 ] && pass || fail "glob: many stars took ${ms} ms"
+tool file_glob_search '{"path": "'"$TMP/stars"'", "include": "**a**a**a**a**a**a**a**a**a**a**a*"}'
+expect_eq "glob: many stars, a match" "$code:$(jqr '.entries | length')" "200:1"
 
 tool grep_search '{"path": "'"$G"'", "pattern": "4\\d"}'
 expect_eq "grep: \\d, every file but the junk folder's" "$(text)" \
