@@ -69,7 +69,9 @@ json_t *tool_read_file(struct call *c) {
                          (long long)st.st_size, READ_MAX);
     } else {
         struct lines *lr = calloc(1, sizeof *lr);
-        lr->fd = lr ? open(abs, O_RDONLY | O_CLOEXEC) : -1;
+        if (lr) {
+            lr->fd = open(abs, O_RDONLY | O_CLOEXEC);
+        }
         if (!lr || lr->fd < 0) {
             res = tool_error("failed to open file: %s (%s)", path, strerror(errno));
         } else {
@@ -239,32 +241,36 @@ static char *ere_of(const char *pattern, bool literal) {
     return llamac__dynbuf_take(&b, NULL);
 }
 
-/* Splits (s, n) into lines: offsets of their starts and lengths (without '\n'), as std::getline does (no empty line
- * after a final '\n'). */
-static bool split_lines(const char *s, size_t n, size_t **starts, size_t **lens, size_t *count) {
+/* A line of a file: where it starts and its length (without its '\n'). */
+struct span {
+    size_t at, len;
+};
+
+/* Splits (s, n) into lines as std::getline does (no empty line after a final '\n'): *count of them, malloc'd; NULL
+ * when out of memory. */
+static struct span *split_lines(const char *s, size_t n, size_t *count) {
     size_t cap = 64, k = 0;
-    *starts = malloc(cap * sizeof **starts);
-    *lens = malloc(cap * sizeof **lens);
-    for (size_t i = 0; *starts && *lens && i < n;) {
+    struct span *v = malloc(cap * sizeof *v);
+    if (!v) {
+        return NULL;
+    }
+    for (size_t i = 0; i < n;) {
         const char *nl = memchr(s + i, '\n', n - i);
         size_t len = nl ? (size_t)(nl - (s + i)) : n - i;
         if (k == cap) {
-            cap *= 2;
-            size_t *a = realloc(*starts, cap * sizeof *a);
-            *starts = a ? a : *starts;
-            size_t *b = a ? realloc(*lens, cap * sizeof *b) : NULL;
-            *lens = b ? b : *lens;
-            if (!a || !b) {
-                break;
+            struct span *w = realloc(v, 2 * cap * sizeof *v);
+            if (!w) {
+                free(v);
+                return NULL;
             }
+            v = w;
+            cap *= 2;
         }
-        (*starts)[k] = i;
-        (*lens)[k] = len;
-        k++;
+        v[k++] = (struct span){ i, len };
         i += len + 1;
     }
     *count = k;
-    return *starts && *lens && k <= cap;
+    return v;
 }
 
 /* A grep_search in progress. */
@@ -298,8 +304,9 @@ static void grep_file(struct grep *g, const char *abs, const char *shown) {
         return;
     }
     const char *s = llamac__dynbuf_ptr(&content);
-    size_t *starts = NULL, *lens = NULL, n = 0;
-    if (split_lines(s ? s : "", llamac__dynbuf_len(&content), &starts, &lens, &n)) {
+    size_t n = 0;
+    struct span *lines = split_lines(s ? s : "", llamac__dynbuf_len(&content), &n);
+    if (lines) {
         for (size_t i = 0; i < n; i++) {
             if (*total >= GREP_MAX) {
                 *limit = true;
@@ -309,8 +316,9 @@ static void grep_file(struct grep *g, const char *abs, const char *shown) {
                 g->late = true; /* a slow pattern (backreferences) or a huge tree: what was found so far */
                 break;
             }
-            regmatch_t m = { .rm_so = 0, .rm_eo = (regoff_t)(lens[i] < LINE_MAX_BYTES ? lens[i] : LINE_MAX_BYTES) };
-            if (regexec(re, s + starts[i], 1, &m, REG_STARTEND) != 0) {
+            regmatch_t m = { .rm_so = 0,
+                             .rm_eo = (regoff_t)(lines[i].len < LINE_MAX_BYTES ? lines[i].len : LINE_MAX_BYTES) };
+            if (regexec(re, s + lines[i].at, 1, &m, REG_STARTEND) != 0) {
                 continue;
             }
             size_t from = ctx > 0 && i > (size_t)ctx ? i - (size_t)ctx : ctx > 0 ? 0 : i;
@@ -321,7 +329,8 @@ static void grep_file(struct grep *g, const char *abs, const char *shown) {
                 if (numbers || ctx > 0) {
                     llamac__dynbuf_addf(text, "%zu%c", j + 1, sep);
                 }
-                llamac__dynbuf_add(text, s + starts[j], lens[j] < LINE_MAX_BYTES ? lens[j] : LINE_MAX_BYTES);
+                llamac__dynbuf_add(text, s + lines[j].at,
+                                   lines[j].len < LINE_MAX_BYTES ? lines[j].len : LINE_MAX_BYTES);
                 llamac__dynbuf_addc(text, '\n');
             }
             if (ctx > 0) {
@@ -330,8 +339,7 @@ static void grep_file(struct grep *g, const char *abs, const char *shown) {
             ++*total;
         }
     }
-    free(starts);
-    free(lens);
+    free(lines);
     llamac__dynbuf_free(&content);
 }
 
