@@ -446,8 +446,11 @@ json_t *tool_write_file(struct call *c) {
 struct edit {
     const char *old_text, *new_text;
     size_t old_len, new_len;
-    size_t index; /* in edits[] */
-    size_t at;    /* where old_text is in the file */
+    size_t index;         /* in edits[] */
+    llamac__dynbuf loose; /* old_text evened out (loose) */
+    const char *needle;   /* what is looked for: old_text, or its loose form when some edit needs the loose match */
+    size_t needle_len;
+    size_t at; /* where the needle is in the file (or in its loose form) */
 };
 
 static int edit_cmp(const void *a, const void *b) {
@@ -455,8 +458,122 @@ static int edit_cmp(const void *a, const void *b) {
     return x->at < y->at ? -1 : x->at > y->at;
 }
 
-/* edit_file: exact replacements, each old_text found once in the file as it is (not as earlier edits left it),
- * none overlapping another; all applied, or none. */
+/* ---- edit_file's loose match, llama-server's: a model often gets trailing blanks or typographic quotes, dashes and
+ * spaces wrong. An old_text not in the file as it is is looked for with both evened out, line by line, and the lines
+ * an edit does not touch keep their bytes. ---- */
+
+/* (s, n) evened out into out: each line ('\n'-separated, so lines stay where they are) without its trailing blanks
+ * (space, tab, CR), then typographic single and double quotes, dashes, the minus sign and special spaces as ASCII. */
+static void loose(const char *s, size_t n, llamac__dynbuf *out) {
+    for (size_t i = 0;;) {
+        const char *nl = memchr(s + i, '\n', n - i);
+        size_t end = nl ? (size_t)(nl - s) : n, e = end;
+        while (e > i && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r')) {
+            e--;
+        }
+        for (size_t k = i; k < e;) {
+            unsigned a = (unsigned char)s[k], b = k + 1 < e ? (unsigned char)s[k + 1] : 0u,
+                     c = k + 2 < e ? (unsigned char)s[k + 2] : 0u;
+            char r = 0;
+            size_t w = 3;
+            if (a == 0xE2 && b == 0x80 && c >= 0x98 && c <= 0x9B) {
+                r = '\'';
+            } else if (a == 0xE2 && b == 0x80 && c >= 0x9C && c <= 0x9F) {
+                r = '"';
+            } else if ((a == 0xE2 && b == 0x80 && c >= 0x90 && c <= 0x95) || (a == 0xE2 && b == 0x88 && c == 0x92)) {
+                r = '-';
+            } else if ((a == 0xE2 && b == 0x80 && ((c >= 0x82 && c <= 0x8A) || c == 0xAF)) ||
+                       (a == 0xE2 && b == 0x81 && c == 0x9F) || (a == 0xE3 && b == 0x80 && c == 0x80)) {
+                r = ' ';
+            } else if (a == 0xC2 && b == 0xA0) {
+                r = ' ';
+                w = 2;
+            }
+            llamac__dynbuf_addc(out, r ? r : s[k]);
+            k += r ? w : 1;
+        }
+        if (!nl) {
+            break;
+        }
+        llamac__dynbuf_addc(out, '\n');
+        i = end + 1;
+    }
+}
+
+/* Non-overlapping occurrences of (nd, nn) in (h, hn); *first the first one's offset. */
+static size_t occurrences(const char *h, size_t hn, const char *nd, size_t nn, size_t *first) {
+    size_t count = 0;
+    for (const char *p = h, *hit; nn && (hit = memmem(p, hn - (size_t)(p - h), nd, nn)); p = hit + nn) {
+        if (count++ == 0 && first) {
+            *first = (size_t)(hit - h);
+        }
+    }
+    return count;
+}
+
+/* The end of line i of (s, n) (split_lines' spans), its '\n' included. */
+static size_t line_end(const struct span *v, size_t i, size_t n) {
+    return v[i].at + v[i].len < n ? v[i].at + v[i].len + 1 : n;
+}
+
+/* The lines of (base, bn) that edits[i, j) touch, [first, last), written out with the edits made. */
+static void loose_group(const char *base, size_t bn, const struct span *bl, size_t first, size_t last,
+                        const struct edit *edits, size_t i, size_t j, llamac__dynbuf *out) {
+    size_t at = bl[first].at, end = line_end(bl, last - 1, bn);
+    for (size_t k = i; k < j; k++) {
+        llamac__dynbuf_add(out, base + at, edits[k].at - at);
+        llamac__dynbuf_add(out, edits[k].new_text, edits[k].new_len);
+        at = edits[k].at + edits[k].needle_len;
+    }
+    llamac__dynbuf_add(out, base + at, end - at);
+}
+
+/* The edits (sorted, disjoint, found in `base`, the loose form of `orig`) applied, into out: the lines an edit
+ * touches (edits whose lines overlap make one group) come from base with the edits made, every other line from orig
+ * as it was. False when out of memory. */
+static bool apply_loose(const char *orig, size_t on, const char *base, size_t bn, const struct edit *edits, size_t n,
+                        llamac__dynbuf *out) {
+    size_t no = 0, nb = 0;
+    struct span *ol = split_lines(orig, on, &no), *bl = split_lines(base, bn, &nb);
+    bool ok = ol && bl && nb > 0;
+    size_t next = 0;                      /* the first original line not yet out */
+    size_t gi = 0, gfirst = 0, glast = 0; /* the group being gathered: edits [gi, k), lines [gfirst, glast) */
+    for (size_t k = 0; ok && k <= n; k++) {
+        size_t first = nb, last = nb;
+        if (k < n) {
+            for (first = 0; first < nb && line_end(bl, first, bn) <= edits[k].at; first++) {
+            }
+            for (last = first; last + 1 < nb && line_end(bl, last, bn) < edits[k].at + edits[k].needle_len; last++) {
+            }
+            last++;
+            if (first >= nb) {
+                ok = false;
+                break;
+            }
+            if (k > gi && first < glast) { /* overlaps the group: joins it */
+                glast = last > glast ? last : glast;
+                continue;
+            }
+        }
+        if (k > gi) { /* the group before this edit is complete */
+            for (; next < gfirst && next < no; next++) {
+                llamac__dynbuf_add(out, orig + ol[next].at, line_end(ol, next, on) - ol[next].at);
+            }
+            loose_group(base, bn, bl, gfirst, glast, edits, gi, k, out);
+            next = glast;
+        }
+        gi = k, gfirst = first, glast = last;
+    }
+    for (; ok && next < no; next++) {
+        llamac__dynbuf_add(out, orig + ol[next].at, line_end(ol, next, on) - ol[next].at);
+    }
+    free(ol);
+    free(bl);
+    return ok && llamac__dynbuf_error(out) == LLAMAC__DYNBUF_OK;
+}
+
+/* edit_file: replacements, each old_text found once in the file as it is (not as earlier edits left it), or else
+ * loosely (above), none overlapping another; all applied, or none. */
 json_t *tool_edit_file(struct call *c) {
     const char *path;
     if (!tool_param_required(c, "path", true, &path)) {
@@ -488,9 +605,12 @@ json_t *tool_edit_file(struct call *c) {
             free(edits);
             return NULL;
         }
-        edits[i] = (struct edit){
-            json_string_value(o), json_string_value(w), json_string_length(o), json_string_length(w), i, 0
-        };
+        edits[i] = (struct edit){ .old_text = json_string_value(o),
+                                  .new_text = json_string_value(w),
+                                  .old_len = json_string_length(o),
+                                  .new_len = json_string_length(w),
+                                  .index = i,
+                                  .loose = LLAMAC__DYNBUF(SIZE_MAX) };
         if (edits[i].old_len == 0) {
             free(edits);
             return tool_error("edits[%zu].old_text must not be empty", i);
@@ -502,7 +622,8 @@ json_t *tool_edit_file(struct call *c) {
         return NULL;
     }
     json_t *res = NULL;
-    llamac__dynbuf file = LLAMAC__DYNBUF(FILE_MAX), out = LLAMAC__DYNBUF(SIZE_MAX);
+    llamac__dynbuf file = LLAMAC__DYNBUF(FILE_MAX), file_loose = LLAMAC__DYNBUF(SIZE_MAX),
+                   out = LLAMAC__DYNBUF(SIZE_MAX);
     if (!tools_read_all(abs, FILE_MAX, &file)) {
         res = errno == EFBIG ? tool_error("failed to open file: %s (larger than %zu MiB)", path, FILE_MAX >> 20)
                              : tool_error("failed to open file: %s (%s)", path, strerror(errno));
@@ -510,42 +631,61 @@ json_t *tool_edit_file(struct call *c) {
     }
     const char *s = llamac__dynbuf_ptr(&file) ? llamac__dynbuf_ptr(&file) : "";
     size_t len = llamac__dynbuf_len(&file);
+    loose(s, len, &file_loose);
+    const char *ls = llamac__dynbuf_ptr(&file_loose) ? llamac__dynbuf_ptr(&file_loose) : "";
+    size_t llen = llamac__dynbuf_len(&file_loose);
+    bool any_loose = false;
     for (size_t i = 0; i < n; i++) {
         struct edit *e = &edits[i];
-        size_t count = 0;
-        for (const char *p = s, *hit; (hit = memmem(p, len - (size_t)(p - s), e->old_text, e->old_len));
-             p = hit + e->old_len) {
-            if (count++ == 0) {
-                e->at = (size_t)(hit - s);
+        loose(e->old_text, e->old_len, &e->loose);
+        size_t nl = llamac__dynbuf_len(&e->loose);
+        if (occurrences(s, len, e->old_text, e->old_len, NULL) == 0) {
+            if (nl == 0 || occurrences(ls, llen, llamac__dynbuf_ptr(&e->loose), nl, NULL) == 0) {
+                res = tool_error("could not find edits[%zu].old_text in %s, it must match the file's current "
+                                 "content exactly",
+                                 i, path);
+                goto done;
             }
+            any_loose = true;
         }
-        if (count == 0) {
+    }
+    for (size_t i = 0; i < n; i++) { /* unique even loosely: a duplicate that differs in blanks counts */
+        struct edit *e = &edits[i];
+        size_t nl = llamac__dynbuf_len(&e->loose);
+        size_t count = nl ? occurrences(ls, llen, llamac__dynbuf_ptr(&e->loose), nl, NULL) : 0;
+        if (count > 1) {
+            res = tool_error("found %zu occurrences of edits[%zu].old_text in %s, it must be unique", count, i, path);
+            goto done;
+        }
+        e->needle = any_loose ? llamac__dynbuf_ptr(&e->loose) : e->old_text;
+        e->needle_len = any_loose ? nl : e->old_len;
+        if (occurrences(any_loose ? ls : s, any_loose ? llen : len, e->needle, e->needle_len, &e->at) == 0) {
             res = tool_error("could not find edits[%zu].old_text in %s, it must match the file's current content "
                              "exactly",
                              i, path);
             goto done;
         }
-        if (count > 1) {
-            res = tool_error("found %zu occurrences of edits[%zu].old_text in %s, it must be unique", count, i, path);
-            goto done;
-        }
     }
     qsort(edits, n, sizeof *edits, edit_cmp);
     for (size_t i = 1; i < n; i++) {
-        if (edits[i - 1].at + edits[i - 1].old_len > edits[i].at) {
+        if (edits[i - 1].at + edits[i - 1].needle_len > edits[i].at) {
             res = tool_error("edits[%zu] and edits[%zu] overlap in %s; merge them into one edit or target disjoint "
                              "regions",
                              edits[i - 1].index, edits[i].index, path);
             goto done;
         }
     }
-    size_t at = 0;
-    for (size_t i = 0; i < n; i++) {
-        llamac__dynbuf_add(&out, s + at, edits[i].at - at);
-        llamac__dynbuf_add(&out, edits[i].new_text, edits[i].new_len);
-        at = edits[i].at + edits[i].old_len;
+    if (any_loose) {
+        apply_loose(s, len, ls, llen, edits, n, &out);
+    } else {
+        size_t at = 0;
+        for (size_t i = 0; i < n; i++) {
+            llamac__dynbuf_add(&out, s + at, edits[i].at - at);
+            llamac__dynbuf_add(&out, edits[i].new_text, edits[i].new_len);
+            at = edits[i].at + edits[i].old_len;
+        }
+        llamac__dynbuf_add(&out, s + at, len - at);
     }
-    llamac__dynbuf_add(&out, s + at, len - at);
     if (llamac__dynbuf_error(&out) != LLAMAC__DYNBUF_OK) {
         reply_error(c->rq, 500, NULL, NULL, "out of memory");
         goto done;
@@ -560,7 +700,11 @@ json_t *tool_edit_file(struct call *c) {
     }
 done:
     llamac__dynbuf_free(&file);
+    llamac__dynbuf_free(&file_loose);
     llamac__dynbuf_free(&out);
+    for (size_t i = 0; i < n; i++) {
+        llamac__dynbuf_free(&edits[i].loose);
+    }
     free(abs);
     free(edits);
     return res;

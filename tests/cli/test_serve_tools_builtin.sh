@@ -149,6 +149,15 @@ expect_eq "edit_file: an edit without new_text: 400" "$code:$(jqr .error.param)"
 tool edit_file '{"path": "e.txt"}' "${CWD[@]}"
 expect_eq "edit_file: no edits field: 400" "$code:$(jqr .error.param)" "400:edits"
 cmp -s "$W/e.txt" "$TMP/e.orig" && pass || fail "edit_file: a refused edit leaves the file as it was"
+# the loose match (llama-server's): trailing blanks and typographic quotes do not stop an edit, and the lines it does
+# not touch keep their bytes
+printf 'top\t\nsay "hi"  \nkeep  \nend\n' > "$W/q.txt"
+tool edit_file '{"path": "q.txt", "edits": [{"old_text": "say \u201chi\u201d\nkeep", "new_text": "say \"bye\"\nkept"}]}' "${CWD[@]}"
+expect_eq "edit_file: a loose match" "$code:$(jqr .result):$(od -c "$W/q.txt" | sed 's/^[0-9]* *//' | tr -s ' ' | tr -d '\n')" \
+  "200:file edited successfully:$(printf 'top\t\nsay "bye"\nkept\nend\n' | od -c | sed 's/^[0-9]* *//' | tr -s ' ' | tr -d '\n')"
+printf 'dup \ndup\n' > "$W/d.txt"
+tool edit_file '{"path": "d.txt", "edits": [{"old_text": "dup\n", "new_text": "x\n"}]}' "${CWD[@]}"
+expect_eq "edit_file: unique loosely too" "$(jqr .error)" "found 2 occurrences of edits[0].old_text in d.txt, it must be unique"
 tool edit_file '{"path": "missing.txt", "edits": [{"old_text": "a", "new_text": "b"}]}' "${CWD[@]}"
 expect_eq "edit_file: missing file" "$(jqr .error)" "failed to open file: missing.txt (No such file or directory)"
 
