@@ -466,7 +466,7 @@ void handle_tools_get(struct request *rq) {
         const struct tool *t = &tools[i];
         json_t *params = json_loads(t->parameters, 0, NULL);
         json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:{s:b},s:b,s:{s:s,s:{s:s,s:s,s:o}}}", "display_name",
-                                              t->display_name, "tool", t->name, "type", "builtin", "permissions",
+                                              t->display_name, "tool", t->name, "type", "server", "permissions",
                                               "write", t->write, "uses_cwd", 1, "definition", "type", "function",
                                               "function", "name", t->name, "description", t->description, "parameters",
                                               params ? params : json_object()));

@@ -59,7 +59,7 @@ expect_eq "GET /tools: the seven, in llama-server's order" "$code:$(jqr '[.[].to
 expect_eq "GET /tools: write permission" "$(jqr '[.[] | select(.permissions.write) | .tool] | join(",")')" \
   "exec_shell_command,write_file,edit_file"
 expect_eq "GET /tools: definitions" "$(jqr '[.[] | .type + ":" + .definition.function.name + ":" + (.definition.function.parameters.required // [] | join("+"))] | join(",")')" \
-  "builtin:read_file:path,builtin:file_glob_search:path,builtin:grep_search:path+pattern,builtin:exec_shell_command:command,builtin:write_file:path+content,builtin:edit_file:path+edits,builtin:get_info:"
+  "server:read_file:path,server:file_glob_search:path,server:grep_search:path+pattern,server:exec_shell_command:command,server:write_file:path+content,server:edit_file:path+edits,server:get_info:"
 
 # --- write_file: folders made, exact bytes, permissions kept, links written through, nothing half-written
 CWD=(-H "x-tool-cwd: $W")
