@@ -325,7 +325,9 @@ static bool walk(struct listing *l, const char *base, const char *rel, int depth
         }
     }
     closedir(d);
-    qsort(names, n, sizeof *names, name_cmp);
+    if (n > 1) {
+        qsort(names, n, sizeof *names, name_cmp);
+    }
     /* the entries of this directory first, then the walks below it */
     bool *descend = calloc(n ? n : 1, sizeof *descend);
     ok = ok && descend;

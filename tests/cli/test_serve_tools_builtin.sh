@@ -164,7 +164,7 @@ expect_eq "edit_file: missing file" "$(jqr .error)" "failed to open file: missin
 # --- file_glob_search and grep_search over a tree with a junk folder and a link
 G="$TMP/tree"
 rm -rf "$G"
-mkdir -p "$G/src/deep/er" "$G/build/out" "$G/docs"
+mkdir -p "$G/src/deep/er" "$G/build/out" "$G/docs" "$G/empty"
 printf 'int main() { return 42; }\n' > "$G/src/main.c"
 printf 'static int x = 7;\n// TODO: 42 things\n' > "$G/src/deep/util.c"
 printf 'deepest 42\n' > "$G/src/deep/er/z.txt"
@@ -184,11 +184,11 @@ tool file_glob_search '{"path": "'"$G"'", "include": "src/**/*.c", "exclude": "m
 expect_eq "glob: ** and exclude" "$(jqr '[.entries[].path] | join(",")')" "src/deep/util.c"
 tool file_glob_search '{"path": "'"$G"'", "type": "dir"}'
 expect_eq "glob: folders (junk and links listed, not entered)" "$(jqr '[.entries[].path] | join(",")')" \
-  "build,docs,src,src-link,src/deep,src/deep/er"
+  "build,docs,empty,src,src-link,src/deep,src/deep/er"
 expect_contains "glob: a folder ends with / in the text" "$(text)" "src/deep/"
 tool file_glob_search '{"path": "'"$G"'", "type": "all", "max_depth": 1}'
 expect_eq "glob: max_depth 1" "$(jqr '[.entries[] | .path + ":" + .type] | join(",")')" \
-  "build:dir,docs:dir,src:dir,src-link:dir"
+  "build:dir,docs:dir,empty:dir,src:dir,src-link:dir"
 tool file_glob_search '{"path": "'"$G"'", "limit": 2}'
 expect_eq "glob: limit" "$(jqr '.entries | length')" 2
 expect_contains "glob: limit says so" "$(text)" "[2 results limit reached (4 total matches)."
