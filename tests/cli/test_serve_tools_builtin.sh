@@ -31,6 +31,8 @@ text() { jq -r .plain_text_response "$TMP/body"; }
 # --- the flag's errors, and no tools without it
 run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --tools read_file,rm_rf
 expect_eq "--tools: an unknown tool is refused, named" "$rc:$(grep -c 'unknown tool "rm_rf"; the tools are all, read_file' "$TMP/e")" "2:1"
+run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --tools ''
+expect_eq "--tools '': refused" "$rc:$(grep -c 'unknown tool ""' "$TMP/e")" "2:1"
 run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --tools-runtime ssh:host
 expect_eq "--tools-runtime refused" "$rc:$(grep -c 'on its own machine only' "$TMP/e")" "2:1"
 start_server P -m "$M" -np 1 -t 1
@@ -78,6 +80,8 @@ tool write_file '{"path": "a", "content": "x"}' "${CWD[@]}"
 expect_contains "write_file: a folder" "$code:$(jqr .error)" "200:failed to write file: a (Is a directory)"
 tool write_file '{"path": "x.txt"}' "${CWD[@]}"
 expect_eq "write_file: no content: 400" "$code:$(jqr .error.param)" "400:content"
+tool write_file '{"path": "x\u0000y", "content": ""}' "${CWD[@]}"
+expect_eq "write_file: a NUL in the path: 400" "$code:$(jqr .error.param):$(ls "$W" | grep -c '^x')" "400:path:0"
 tool write_file '{"path": 5, "content": ""}' "${CWD[@]}"
 expect_eq "write_file: a path of the wrong type: 400" "$code:$(jqr .error.param)" "400:path"
 mkdir -p "$W/ro" && chmod 555 "$W/ro"
@@ -279,6 +283,11 @@ curl -s -N -m 1 -H "Authorization: Bearer $KEY" -d '{"tool": "exec_shell_command
   "$URL/tools" > /dev/null
 sleep 1.5
 alive "$(cat "$W/gone.pid")" && fail "exec stream: the command outlived its client" || pass
+# a stream's output is capped too, and bytes that are not UTF-8 arrive as U+FFFD in valid JSON
+curl -s -N -H "Authorization: Bearer $KEY" -d '{"tool": "exec_shell_command", "params": {"command": "printf \"ab\\377cdefgh\"", "max_output_size": 5}, "stream": true}' \
+  "$URL/tools" | sed -n 's/^data: //p' > "$TMP/events"
+expect_eq "exec stream: capped, not UTF-8" "$(jq -rs '[.[] | .chunk // empty] | join("")' "$TMP/events")" \
+  "$(printf 'ab\xef\xbf\xbdcd\n[output truncated]\n[exit code: 0]')"
 post '{"tool": "read_file", "params": {"path": "x"}, "stream": true}'
 expect_eq "stream: only exec_shell_command" "$code:$(jqr .error.message)" '404:tool "read_file" does not support stream = true'
 
