@@ -900,8 +900,8 @@ static const struct cli_opt refused_rows[] = {
               "server can reach (GET and POST /cors-proxy answer 403, as llama-server's without this flag)" },
     { .names = { "-ag", "--agent" },
       .set = cli_set_refused,
-      .help = "llamac serve has neither built-in tools nor the CORS proxy that llama-server's --agent turns on "
-              "(see --tools and --ui-mcp-proxy)" },
+      .help = "llamac serve has no CORS proxy (see --ui-mcp-proxy), which llama-server's --agent turns on with its "
+              "built-in tools: give --tools all for those" },
     { .names = { "-dr", "--docker-repo" },
       .arg = "REPO",
       .set = cli_set_refused,
