@@ -16,7 +16,7 @@
 
 #define MAX_INPUTS 2048
 
-static char *base64(const unsigned char *data, size_t n) {
+char *base64_encode(const unsigned char *data, size_t n) {
     static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     char *out = malloc((n + 2) / 3 * 4 + 1);
     if (!out) {
@@ -207,7 +207,7 @@ void handle_embeddings(struct request *rq) {
         json_t *e;
         if (strcmp(format, "base64") == 0) {
             /* little-endian float32, as the SDKs decode it (every supported host is little-endian) */
-            char *b64 = base64((const unsigned char *)(em.vec + i * em.dim), em.dim * sizeof(float));
+            char *b64 = base64_encode((const unsigned char *)(em.vec + i * em.dim), em.dim * sizeof(float));
             e = b64 ? json_string(b64) : json_null();
             free(b64);
         } else {

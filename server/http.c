@@ -151,6 +151,8 @@ static const struct route {
     { "/v1/chat/completions/input_tokens", "POST", handle_chat_input_tokens, 0, openai_error },
     { "/cors-proxy", "GET", handle_cors_proxy, 0, openai_error },
     { "/cors-proxy", "POST", handle_cors_proxy, 0, openai_error },
+    { "/tools", "GET", handle_tools_get, ROUTE_LOADING, openai_error },   /* --tools; needs no model */
+    { "/tools", "POST", handle_tools_post, ROUTE_LOADING, openai_error }, /* --tools; needs no model */
     { "/v1/completions", "POST", handle_completions, 0, openai_error },
     { "/completion", "POST", handle_native_completion, 0, openai_error },
     { "/completions", "POST", handle_native_completion, 0, openai_error }, /* llama-server's, as in llama-server */
@@ -1270,6 +1272,12 @@ bool http_start(struct server *s, char *err, size_t cap) {
             "--ui-mcp-proxy: /cors-proxy fetches any URL this server can reach (on this machine and its network) "
             "for whoever may call this server%s",
             s->opt.n_api_keys == 0 ? ", and no API key is set" : "");
+    }
+    if (s->opt.tools) {
+        server_log(s, LLAMAC_LOG_WARN,
+                   "the built-in tools are on (--tools): %s can read and write files and run commands here as this "
+                   "server's user (POST /tools); never expose it to an untrusted network",
+                   s->opt.n_api_keys ? "a client with the API key" : "any client that reaches this server");
     }
     return true;
 }

@@ -13,7 +13,8 @@
  * /detokenize, /apply-template), media.c (images and audio in requests), cors_proxy.c (/cors-proxy), draft.c, embed.c,
  * admin.c (/health, /v1/models, /metrics, /slots), wake.c (waking stream readers), static.c (what GET answers outside
  * the API: the embedded chat page, or --path DIR's files), router.c and router_models.c (router mode, router.h: many
- * models, each in a child process; router_ollama.c: Ollama's listings and keep_alive over them).
+ * models, each in a child process; router_ollama.c: Ollama's listings and keep_alive over them), tools_builtin.c,
+ * tools_files.c, tools_fs.c and tools_proc.c (llama-server's built-in agent tools, --tools: GET and POST /tools).
  *
  * A handler gets a `struct request` with the whole body and fills in its reply: a status and a JSON value, a text
  * body, or a ready-made libmicrohttpd response (a stream). Every client mistake becomes a 4xx through reply_error,
@@ -217,6 +218,11 @@ void handle_models_unload(struct request *rq);          /* router.c: POST /model
 void handle_models_download(struct request *rq);        /* router.c: POST /models (router mode) */
 void handle_models_remove(struct request *rq);          /* router.c: DELETE /models (router mode) */
 void handle_models_sse(struct request *rq);             /* router.c: GET /models/sse (router mode) */
+void handle_tools_get(struct request *rq);              /* tools_builtin.c: GET /tools (with --tools) */
+void handle_tools_post(struct request *rq);             /* tools_builtin.c: POST /tools (with --tools) */
+
+/* (data, n) in standard base64, NUL-terminated (malloc'd); NULL when out of memory. (embed.c) */
+char *base64_encode(const unsigned char *data, size_t n);
 
 /* A `lora` list (llama-server's [{"id": N, "scale": F}, ...], ids as GET /lora-adapters lists them; adapters it
  * leaves out are at scale 0, as llama-server reads it) as the whole set of the server's adapters with those scales:

@@ -1469,6 +1469,10 @@ void router_answer(struct request *rq, void (*route)(struct request *rq)) {
     if (rq->error_shape == ollama_error && route != handle_ollama_version && router_ollama_answer(rq, route)) {
         return; /* Ollama's listings, pull, delete and keep_alive (router_ollama.c) */
     }
+    if (route == handle_tools_get || route == handle_tools_post) {
+        route(rq); /* the router's own (--tools): they need no model */
+        return;
+    }
     if (r->single && route == handle_health) {
         single_health(rq, r);
         return;

@@ -46,7 +46,10 @@ struct server_options {
     const char *cors_origins;
     const char *cors_methods;
     const char *cors_headers;
-    bool cors_no_credentials;  /* --no-cors-credentials: Allow-Credentials false, and "*" answers "*" */
+    bool cors_no_credentials; /* --no-cors-credentials: Allow-Credentials false, and "*" answers "*" */
+    /* --tools: the built-in agent tools GET and POST /tools offer (server_tools_parse's mask); 0: none, and both
+     * answer 403. They read and write files and run commands as the server's user. */
+    unsigned tools;
     bool metrics;              /* GET /metrics */
     bool slots;                /* GET /slots */
     bool props;                /* POST /props answers {"success": true} (llama-server's --props); else 501 */
@@ -96,6 +99,10 @@ struct server_options {
     llamac_log_fn log;
     void *log_user_data;
 };
+
+/* --tools' list (llama-server's: comma-separated tool names, or "all") as server_options.tools' mask. False with
+ * a message naming the unknown tool and the known ones in err (cap bytes). Thread-safe. (tools_builtin.c) */
+bool server_tools_parse(const char *list, unsigned *mask, char *err, size_t cap);
 
 /* Starts listening with the options (borrowed; strings must outlive the server). Every endpoint but /health answers
  * 503 until server_set_backend. Returns NULL with a message in err (cap bytes) on failure, e.g. "cannot listen on

@@ -53,9 +53,9 @@ grep -q "CORS allows every origin" "$TMP/S.log" && fail "the CORS warning with a
 # llama-server's /cors-proxy is off by default: 403, as llama-server's without --ui-mcp-proxy (test_serve_cors_proxy.sh)
 req GET "$S_URL/cors-proxy?url=http://127.0.0.1:1/"
 expect_eq "/cors-proxy: 403" "$code:$(jqr .error.code)" "403:feature_disabled"
-run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --tools all
-expect_contains "--tools refused: why" "$(cat "$TMP/e")" \
-  "llamac serve: --tools is llama-server's, not offered by llamac serve: llamac serve has no built-in tools"
+run_llamac "$TMP/o" "$TMP/e" serve -m "$M" --tools-runtime docker:busybox
+expect_contains "--tools-runtime refused: why" "$(cat "$TMP/e")" \
+  "llamac serve: --tools-runtime is llama-server's, not offered by llamac serve: llamac serve runs the built-in tools"
 # llama-server's /chat/completions/input_tokens: the rendered prompt's length, as the chat request counts it
 req POST "$S_URL/v1/chat/completions" '{"messages":[{"role":"user","content":"Tell me a story"}],"max_tokens":1}'
 n_prompt=$(jqr .usage.prompt_tokens)

@@ -27,8 +27,8 @@ expect_eq "README.md's table is what llamac serve does" "$rc" 0
 [ "$rc" -eq 0 ] || head -40 "$TMP/e" >&2
 # a refused row refuses, with its reason; a row that says "not yet" is an unknown option today
 rc=0
-LLAMAC_PARSE_ONLY=1 "$LLAMAC" serve --tools all > /dev/null 2> "$TMP/e" || rc=$?
-expect_eq "a refused flag" "$rc:$(grep -c "^llamac serve: --tools is llama-server's, not offered by llamac serve: llamac serve has no built-in tools" "$TMP/e")" "2:1"
+LLAMAC_PARSE_ONLY=1 "$LLAMAC" serve --tools-runtime docker:busybox > /dev/null 2> "$TMP/e" || rc=$?
+expect_eq "a refused flag" "$rc:$(grep -c "^llamac serve: --tools-runtime is llama-server's, not offered by llamac serve: llamac serve runs the built-in tools" "$TMP/e")" "2:1"
 flag=$(sed -n 's/^| `\([^`]*\)`.* | not yet (unknown option) |$/\1/p' "$LLAMAC_SOURCE_DIR/README.md" | head -1)
 if [ -n "$flag" ]; then
   rc=0

@@ -36,11 +36,11 @@ root=$(cd "$here/../.." && pwd)
 reference_list="$root/tests/reference/server_suite/passing.txt"
 must_pass="$here/must-pass.txt"
 differences="$here/differences.txt" # reference-passing tests llamac fails by design, with why
-# The modules issue 20 asks `llamac serve` to pass (their reference-passing tests) and its proxy (--ui-mcp-proxy),
-# issue 23's two of the Anthropic Messages and OpenAI Responses dialects, issue 25's lora and issue 22's router and
-# sleep; the check runs these.
+# The modules issue 20 asks `llamac serve` to pass (their reference-passing tests), with its proxy (--ui-mcp-proxy)
+# and the built-in agent tools of --tools (tools_builtin), issue 23's two of the Anthropic Messages and OpenAI
+# Responses dialects, issue 25's lora and issue 22's router and sleep; the check runs these.
 target_modules="basic chat_completion completion ctx_shift ignore_eos kv_keep_only_active metrics security template lora
-tokenize tool_call slot_save compat_anthropic compat_oai_responses router sleep proxy"
+tokenize tool_call slot_save compat_anthropic compat_oai_responses router sleep proxy tools_builtin"
 
 server=llamac
 out=""

@@ -253,6 +253,35 @@ static bool set_fit(struct cli_parser *p, const struct cli_opt *o, void *field, 
     return false;
 }
 
+/* --tools LIST|all: the built-in agent tools (server_tools_parse). */
+static bool set_tools(struct cli_parser *p, const struct cli_opt *opt, void *field, const char *value) {
+    (void)opt;
+    (void)field;
+    struct serve_opts *o = p->t.command;
+    char err[512];
+    if (!server_tools_parse(value, &o->so.tools, err, sizeof err)) {
+        cli_error(p->t.common, "%s %s: %s", p->name, value, err);
+        return false;
+    }
+    return true;
+}
+
+/* -ag/--agent: every built-in tool and /cors-proxy, as llama-server's; -no-ag/--no-agent: neither. */
+static bool set_agent(struct cli_parser *p, const struct cli_opt *opt, void *field, const char *value) {
+    (void)opt;
+    (void)field;
+    (void)value;
+    struct serve_opts *o = p->t.command;
+    bool on = strcmp(p->name, "-ag") == 0 || strcmp(p->name, "--agent") == 0;
+    o->so.tools = 0;
+    o->so.ui_mcp_proxy = on;
+    if (on) {
+        char err[512];
+        (void)server_tools_parse("all", &o->so.tools, err, sizeof err); /* a known list: never fails */
+    }
+    return true;
+}
+
 /* -r TEXT: a stop string of every request that gives none (llama-server's antiprompt); its escapes are processed
  * after parsing (process_escapes), unless --no-escape. */
 static bool set_reverse_prompt(struct cli_parser *p, const struct cli_opt *opt, void *field, const char *value) {
@@ -823,6 +852,14 @@ static const struct cli_opt server_rows[] = {
       .max = 3600,
       .help = "seconds for the whole fetch of one remote medium, connecting and redirects included (default: 10, "
               "llama-server's)" },
+    { .names = { "--tools" },
+      .arg = "all|NAME,...",
+      .set = set_tools,
+      .help = "the built-in agent tools of llama-server's web UI, served by GET and POST /tools (without this flag "
+              "both answer 403): comma-separated names of read_file, file_glob_search, grep_search, "
+              "exec_shell_command, write_file, edit_file, get_info, or all. They read and write files and run "
+              "commands as the server's user: never on an untrusted network, and with --api-key. --cors-origins "
+              "defaults to localhost with them" },
     { .names = { "-cb", "--cont-batching" },
       .set = cli_set_ignored,
       .help = "accepted (batching is always continuous)" },
@@ -839,10 +876,14 @@ static const struct cli_opt server_rows[] = {
       .set = cli_set_false,
       .offset = SO(ui_mcp_proxy),
       .help = "/cors-proxy answers 403 (the default)" },
+    { .names = { "-ag", "--agent" },
+      .set = set_agent,
+      .help = "llama-server's shorthand for --tools all and --ui-mcp-proxy: the built-in agent tools and /cors-proxy "
+              "(--cors-origins defaults to localhost with them); never on an untrusted network" },
     { .names = { "-no-ag", "--no-agent" },
-      .set = cli_set_false,
-      .offset = SO(ui_mcp_proxy),
-      .help = "no /cors-proxy (as --no-ui-mcp-proxy) and no built-in tools (the default)" },
+      .set = set_agent,
+      .help = "no /cors-proxy and no built-in tools (the default; as llama-server's, it also undoes an earlier "
+              "--tools and --ui-mcp-proxy)" },
     { .names = { "--spec-batch-max" },
       .arg = "N",
       .set = cli_set_u32,
@@ -873,16 +914,11 @@ static const struct cli_group server_group =
     "llamac serve under taskset or numactl for affinity, nice or chrt for priority"
 
 static const struct cli_opt refused_rows[] = {
-    { .names = { "--tools" },
-      .arg = "LIST",
-      .set = cli_set_refused,
-      .help = "llamac serve has no built-in tools: llama-server's (read_file, grep_search, exec_shell_command, "
-              "write_file, edit_file, ...) let a model or a web page read and write files and run commands on the "
-              "server's machine" },
     { .names = { "--tools-runtime" },
       .arg = "OPTION",
       .set = cli_set_refused,
-      .help = "llamac serve has no built-in tools (see --tools), so no runtime to run them in" },
+      .help = "llamac serve runs the built-in tools (--tools) on its own machine only: llama-server's docker, podman "
+              "and ssh runtimes are not offered (run llamac serve itself in the container or on the host instead)" },
     { .names = { "--mcp-servers-config" },
       .arg = "PATH",
       .set = cli_set_refused,
@@ -892,10 +928,6 @@ static const struct cli_opt refused_rows[] = {
       .arg = "JSON",
       .set = cli_set_refused,
       .help = "llamac serve starts no MCP servers (see --mcp-servers-config)" },
-    { .names = { "-ag", "--agent" },
-      .set = cli_set_refused,
-      .help = "llamac serve has no built-in tools, which llama-server's --agent turns on with its CORS proxy (see "
-              "--tools; give --ui-mcp-proxy for the proxy)" },
     { .names = { "-dr", "--docker-repo" },
       .arg = "REPO",
       .set = cli_set_refused,
@@ -1230,6 +1262,8 @@ static const char *const router_only[] = { "--host",
                                            "--no-models-autoload",
                                            "--sleep-idle-seconds",
                                            "--cors-origins",
+                                           "--tools",
+                                           "--tools-runtime",
                                            "--path",
                                            "--no-webui",
                                            "--webui",
@@ -1402,6 +1436,10 @@ static bool memory_fits(struct cli_common *c, llamac_model *model, const llamac_
     return false;
 }
 
+/* The default of --cors-origins, llama-server's: kept as this object so that an explicit --cors-origins '*' can be
+ * told from it (--tools changes only the default). */
+static const char cors_default[] = "*";
+
 static int serve(int argc, char **argv) {
     struct cli_common c;
     cli_common_init(&c, "serve");
@@ -1410,7 +1448,7 @@ static int serve(int argc, char **argv) {
     o.ep = llamac_engine_params_default();
     o.so.host = "127.0.0.1";
     o.so.port = 8080;
-    o.so.cors_origins = "*"; /* llama-server's default (the README's "Security" says what it allows) */
+    o.so.cors_origins = cors_default; /* llama-server's (the README's "Security" says what it allows) */
     o.so.max_body = 4u << 20;
     o.so.timeout_s = 600;
     o.so.request_timeout_s = 30;
@@ -1447,6 +1485,11 @@ static int serve(int argc, char **argv) {
         goto done;
     }
     cli_positional_model(&c, &p, true);
+    if (o.so.tools && o.so.cors_origins == cors_default) {
+        /* llama-server's: with tools that touch this machine, only pages on it may call the server, unless
+         * --cors-origins says otherwise (any value of it, even '*', is the user's: compared by pointer) */
+        o.so.cors_origins = "localhost";
+    }
     rc = EXIT_USAGE;
     if (p.n_pos > 0) {
         cli_error(&c, "unexpected argument '%s' (see llamac serve --help)", p.pos[0]);
