@@ -110,7 +110,13 @@ typedef enum llamac_tool_format {
     LLAMAC_TOOL_FORMAT_MINICPM5 = 25,       /* MiniCPM5: <function name="f"><param name="k">v</param></function> */
     LLAMAC_TOOL_FORMAT_COMMAND_R_PLUS = 26, /* Command R+: Action:\n```json\n[{"tool_name","parameters"}]``` */
     LLAMAC_TOOL_FORMAT_MINIMAX_M3 = 27, /* ]<]minimax[>[<tool_call> ]<]minimax[>[<invoke name="f">]<]minimax[>[<k>v.. */
-    LLAMAC_TOOL_FORMAT_GIGACHAT3_1 = 28 /* GigaChat 3.1: text<|function_call|>{"name","arguments"}: one call */
+    LLAMAC_TOOL_FORMAT_GIGACHAT3_1 = 28, /* GigaChat 3.1: text<|function_call|>{"name","arguments"}: one call */
+    LLAMAC_TOOL_FORMAT_HY3 = 29,         /* Hy3: <tool_calls:opensource>\n<tool_call:opensource>f<tool_sep:opensource>\n
+                                            <arg_key:opensource>k</arg_key:opensource>\n<arg_value:opensource>v.. */
+    LLAMAC_TOOL_FORMAT_SOLAR_OPEN = 30,  /* Solar Open: <|tool_calls|><|tool_call:begin|>id<|tool_call:name|>f
+                                            <|tool_call:args|>{..}<|tool_call:end|><|calls|> */
+    LLAMAC_TOOL_FORMAT_MUSE = 31         /* Muse Glimmer: to=f<|message|><atem:function_calls>\n<atem:invoke name="f">\n
+                                            <atem:parameter name="k">v</atem:parameter>.. */
 } llamac_tool_format;
 
 /* Name of a format ("hermes", "llama3", ...); "unknown" for other values. Owned by the library, valid forever.

@@ -98,6 +98,9 @@ const char *llamac_tool_format_name(llamac_tool_format format) {
     case LLAMAC_TOOL_FORMAT_COMMAND_R_PLUS: return "command-r-plus";
     case LLAMAC_TOOL_FORMAT_MINIMAX_M3: return "minimax-m3";
     case LLAMAC_TOOL_FORMAT_GIGACHAT3_1: return "gigachat3.1";
+    case LLAMAC_TOOL_FORMAT_HY3: return "hy3";
+    case LLAMAC_TOOL_FORMAT_SOLAR_OPEN: return "solar-open";
+    case LLAMAC_TOOL_FORMAT_MUSE: return "muse";
     }
     return "unknown";
 }
@@ -114,6 +117,15 @@ llamac_tool_format llamac_tool_format_detect(const char *src) {
     /* The most specific markers first: several families also contain "<tool_call>". */
     if (has(src, "<|channel|>") && has(src, "<|message|>")) {
         return LLAMAC_TOOL_FORMAT_HARMONY;
+    }
+    if (has(src, "<atem:function_calls>") && has(src, "<|eom|>")) {
+        return LLAMAC_TOOL_FORMAT_MUSE; /* Muse Glimmer: messages " to=recipient<|message|>..." like Harmony's */
+    }
+    if (has(src, "<|tool_call:begin|>") && has(src, "<|tool_call:name|>") && has(src, "<|tool_call:args|>")) {
+        return LLAMAC_TOOL_FORMAT_SOLAR_OPEN;
+    }
+    if (has(src, "hy_Assistant") && has(src, "<tool_sep{}>") && has(src, "<arg_key{}>")) {
+        return LLAMAC_TOOL_FORMAT_HY3; /* its markers are written '<tool_sep{}>'.format(':opensource') */
     }
     if (has(src, "<|START_ACTION|>")) {
         return LLAMAC_TOOL_FORMAT_COMMAND_R7B;
@@ -465,10 +477,13 @@ static bool send_deltas(llamac_tool_stream *s, llamac_tool_delta_fn fn, void *ud
 
 static llamac_status stream_step(llamac_tool_stream *s, bool final, llamac_tool_delta_fn fn, void *ud) {
     size_t n = final ? s->text.len : whole_chars(llamac__dynbuf_ptr(&s->text), s->text.len);
-    if (!s->params.parse_tool_calls && s->params.format != LLAMAC_TOOL_FORMAT_KIMI_K3 && s->cur.content.len > 0) {
+    llamac_tool_format f = s->params.format;
+    bool messages =
+        f == LLAMAC_TOOL_FORMAT_KIMI_K3 || f == LLAMAC_TOOL_FORMAT_SOLAR_OPEN || f == LLAMAC_TOOL_FORMAT_MUSE;
+    if (!s->params.parse_tool_calls && !messages && s->cur.content.len > 0) {
         /* Without tool calls, once content has begun everything after it is content as it stands (the think block,
-         * if any, is behind; not so for Kimi K3, whose response section closes): append the new text instead of
-         * parsing the whole reply again at every token. */
+         * if any, is behind; not so for the formats whose messages close - Kimi K3's response section, Solar Open's
+         * and Muse's messages): append the new text instead of parsing the whole reply again at every token. */
         if (n > s->parsed) {
             tc_buf_add(&s->cur.content, s->text.p + s->parsed, n - s->parsed, &s->cur.oom);
         }

@@ -16,7 +16,7 @@
 #include <stddef.h>
 
 /* The last value of llamac_tool_format. */
-#define TC_FORMAT_LAST LLAMAC_TOOL_FORMAT_GIGACHAT3_1
+#define TC_FORMAT_LAST LLAMAC_TOOL_FORMAT_MUSE
 
 /* The cap of every tool-call buffer: far past any model output (a million tokens are a few MiB of text). */
 #define TC_BUF_MAX ((size_t)1 << 30)

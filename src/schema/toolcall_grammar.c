@@ -196,6 +196,25 @@ static void call_rule(llamac__dynbuf *g, llamac_tool_format format, size_t i, co
             "tc-args-%zu \"<|call|>\"\n",
             i, name, i);
         break;
+    case LLAMAC_TOOL_FORMAT_HY3:
+        llamac__dynbuf_addf(g,
+                            "tc-call-%zu ::= \"<tool_call:opensource>%s<tool_sep:opensource>\" tc-args-%zu \"\\n\"? "
+                            "\"</tool_call:opensource>\"\n",
+                            i, name, i);
+        break;
+    case LLAMAC_TOOL_FORMAT_SOLAR_OPEN: /* the call's id: ten of a-z and 0-9, as the template asks */
+        llamac__dynbuf_addf(g,
+                            "tc-call-%zu ::= \"<|tool_call:begin|>\" [a-z0-9]{10} \"<|tool_call:name|>%s"
+                            "<|tool_call:args|>\" tc-args-%zu \"<|tool_call:end|>\"\n",
+                            i, name, i);
+        break;
+    case LLAMAC_TOOL_FORMAT_MUSE:
+        llamac__dynbuf_addf(
+            g,
+            "tc-call-%zu ::= \" to=%s<|message|><atem:function_calls>\\n<atem:invoke name=\\\"%s\\\">\" "
+            "tc-args-%zu \"\\n\"? \"</atem:invoke>\\n</atem:function_calls>\"\n",
+            i, name, name, i);
+        break;
     }
 }
 
@@ -267,7 +286,8 @@ static bool plain_key(const char *k) {
 static bool xml_format(llamac_tool_format f) {
     return f == LLAMAC_TOOL_FORMAT_QWEN3_CODER || f == LLAMAC_TOOL_FORMAT_GLM || f == LLAMAC_TOOL_FORMAT_MINIMAX_M2 ||
            f == LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2 || f == LLAMAC_TOOL_FORMAT_SEED_OSS ||
-           f == LLAMAC_TOOL_FORMAT_KIMI_K3 || f == LLAMAC_TOOL_FORMAT_MINICPM5;
+           f == LLAMAC_TOOL_FORMAT_KIMI_K3 || f == LLAMAC_TOOL_FORMAT_MINICPM5 || f == LLAMAC_TOOL_FORMAT_HY3 ||
+           f == LLAMAC_TOOL_FORMAT_MUSE;
 }
 
 /* Whether the XML-ish format takes its parameters in any order and number, none required: Kimi K3 and MiniCPM5, as
@@ -457,6 +477,15 @@ static void xml_open(llamac__dynbuf *g, llamac_tool_format f, const char *key, i
                             "\"boolean\" | \"null\" | \"object\" | \"array\" ) \"\\\"\" )? \"<|sep|>\" ",
                             name, str ? "\"string\" | " : "");
         break;
+    case LLAMAC_TOOL_FORMAT_HY3:
+        llamac__dynbuf_addf(g,
+                            "\"\\n\"? \"<arg_key:opensource>\" %s \"</arg_key:opensource>\" \"\\n\"? "
+                            "\"<arg_value:opensource>\" ",
+                            name);
+        break;
+    case LLAMAC_TOOL_FORMAT_MUSE:
+        llamac__dynbuf_addf(g, "\"\\n\"? \"<atem:parameter name=\\\"\" %s \"\\\">\" ", name);
+        break;
     default:
         llamac__dynbuf_addf(g, "\"" DSML "parameter name=\\\"\" %s \"\\\" string=\\\"\" %s \"\\\">\" ", name,
                             str < 0 ? "( \"true\" | \"false\" )"
@@ -475,6 +504,8 @@ static void xml_close(llamac__dynbuf *g, llamac_tool_format f) {
     case LLAMAC_TOOL_FORMAT_MINIMAX_M2: llamac__dynbuf_addf(g, " \"</parameter>\""); break;
     case LLAMAC_TOOL_FORMAT_MINICPM5: llamac__dynbuf_addf(g, " \"</param>\""); break;
     case LLAMAC_TOOL_FORMAT_KIMI_K3: llamac__dynbuf_addf(g, " \"<|close|>argument<|sep|>\""); break;
+    case LLAMAC_TOOL_FORMAT_HY3: llamac__dynbuf_addf(g, " \"</arg_value:opensource>\""); break;
+    case LLAMAC_TOOL_FORMAT_MUSE: llamac__dynbuf_addf(g, " \"</atem:parameter>\""); break;
     default: llamac__dynbuf_addf(g, " \"" DSML_CLOSE "parameter>\\n\""); break;
     }
 }
@@ -779,6 +810,13 @@ static const tc_list_shape SHAPES[TC_FORMAT_LAST + 1] = {
     [LLAMAC_TOOL_FORMAT_MINIMAX_M3] = { "\"" M3_NS "<tool_call>\\n\"", "\"\\n\"", "\"\\n\"? \"" M3_NS "</tool_call>\"",
                                         "]<]minimax[>[<tool_call>" },
     [LLAMAC_TOOL_FORMAT_GIGACHAT3_1] = { "\"<|function_call|>\"", NULL, "", "<|function_call|>" },
+    [LLAMAC_TOOL_FORMAT_HY3] = { "\"<tool_calls:opensource>\\n\"", "\"\\n\"", "\"\\n\"? \"</tool_calls:opensource>\"",
+                                 "<tool_calls:opensource>" },
+    /* (as llama.cpp's, which finds no thinking for Solar Open: no <|think|> message before the calls) */
+    [LLAMAC_TOOL_FORMAT_SOLAR_OPEN] = { "\"<|tool_calls|>\"", "", "\"<|calls|>\"", "<|tool_calls|>" },
+    /* each call a message to its tool; root_rule puts a reasoning message before the first, triggers() makes the
+     * trigger of the tools' names */
+    [LLAMAC_TOOL_FORMAT_MUSE] = { "", "\"<|eom|><|start|>assistant\"", "", NULL },
 };
 
 /* A list of calls as `shape` writes it: one call, or any number when `parallel` and the format writes several. */
@@ -818,6 +856,13 @@ static void root_rule(llamac__dynbuf *g, llamac_tool_format format, bool paralle
         calls_expr(g, shape, parallel);
         llamac__dynbuf_addc(g, '\n');
         (void)tc_gbnf_excluding(g, "tc-analysis", "<|end|>"); /* a valid marker: never fails */
+        return;
+    case LLAMAC_TOOL_FORMAT_MUSE:
+        /* the reasoning message to "self" may come first: any text up to its end marker */
+        llamac__dynbuf_addf(g, "root ::= ( \" to=self<|message|>\" tc-self-0 \"<|eom|><|start|>assistant\" )? ");
+        calls_expr(g, shape, parallel);
+        llamac__dynbuf_addc(g, '\n');
+        (void)tc_gbnf_excluding(g, "tc-self", "<|eom|>"); /* a valid marker: never fails */
         return;
     default:
         llamac__dynbuf_addf(g, "root ::= ");
@@ -874,6 +919,11 @@ static size_t triggers(llamac__dynbuf *pat, llamac_tool_format format, const cha
         return 1;
     case LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2: /* either block */
         llamac__dynbuf_addf(pat, "^[\\s\\S]*?(" DSML "(?:function|tool)_calls>)[\\s\\S]*$");
+        return 1;
+    case LLAMAC_TOOL_FORMAT_MUSE: /* a message to one of the tools */
+        llamac__dynbuf_addf(pat, "^[\\s\\S]*?( to=");
+        names_regex(pat, names, n);
+        llamac__dynbuf_addf(pat, "<\\|message\\|>)[\\s\\S]*$");
         return 1;
     default:
         if (!SHAPES[format].marker) {

@@ -635,21 +635,30 @@ typedef struct xml_syntax {
      * leave it to xml_param (DSML: ` string="true">` or ` string="false">`; Kimi K3: ` type="string"<|sep|>`, ...,
      * where the schema, when the tools are given, types the others as llama.cpp's reader does) */
     const char *const *attrs;
+    const char *name_end; /* what ends a call's name after xml_invoke's opening (NULL: `">`, an attribute's end) */
 } xml_syntax;
 
-static const xml_syntax QWEN3_XML = { "<parameter=", ">", "", "</parameter>", "</function>", true, false, false, NULL };
-static const xml_syntax GLM_XML = { "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>", "</tool_call>", false,
-                                    false,       false,        NULL };
+static const xml_syntax QWEN3_XML = { "<parameter=", ">",   "",    "</parameter>", "</function>",
+                                      true,          false, false, NULL,           NULL };
+static const xml_syntax GLM_XML = { "<arg_key>", "</arg_key>", "<arg_value>", "</arg_value>", "</tool_call>",
+                                    false,       false,        false,         NULL,           NULL };
 static const xml_syntax MINIMAX_XML = {
-    "<parameter name=\"", "\">", "", "</parameter>", "</invoke>", false, false, false, NULL
+    "<parameter name=\"", "\">", "", "</parameter>", "</invoke>", false, false, false, NULL, NULL
 };
 static const xml_syntax MINICPM5_XML = {
-    "<param name=\"", "\">", "", "</param>", "</function>", false, false, true, NULL
+    "<param name=\"", "\">", "", "</param>", "</function>", false, false, true, NULL, NULL
 };
 static const char *const DSML_ATTRS[] = { " string=\"true\">", " string=\"false\">", NULL };
-static const xml_syntax DSML_XML = {
-    DSML "parameter name=\"", "\"", "", DSML_CLOSE "parameter>", DSML_CLOSE "invoke>", false, true, false, DSML_ATTRS
-};
+static const xml_syntax DSML_XML = { DSML "parameter name=\"",
+                                     "\"",
+                                     "",
+                                     DSML_CLOSE "parameter>",
+                                     DSML_CLOSE "invoke>",
+                                     false,
+                                     true,
+                                     false,
+                                     DSML_ATTRS,
+                                     NULL };
 /* Kimi K3: <|open|>argument key="k" type="string"<|sep|>v<|close|>argument<|sep|> ... <|close|>call<|sep|>; the type
  * the model writes stands in for the tool's schema that llama.cpp reads the value by */
 #define K3_SEP "<|sep|>"
@@ -670,7 +679,8 @@ static const xml_syntax K3_XML = { "<|open|>argument key=\"",
                                    false,
                                    false,
                                    false,
-                                   K3_ATTRS };
+                                   K3_ATTRS,
+                                   NULL };
 
 /* The parameters schema of `call`'s tool among the offered tools (borrowed from c->tools): NULL when no tools were
  * given, or the tool is not among them. */
@@ -998,14 +1008,16 @@ static void list_sections(pctx *c, const char *open, const char *close, list_ite
 /* Reads the arguments of a call whose name was read (xml_args, or a family's own reader). */
 typedef int (*args_reader)(pctx *c, tc_call *call, const xml_syntax *sx);
 
-/* Reads `open`f">` and the arguments, by `read` with `sx`, at c->pos (open: `<invoke name="` or DSML's). */
+/* Reads `open`f">` and the arguments, by `read` with `sx`, at c->pos (open: `<invoke name="` or DSML's; Hy3's name
+ * ends at sx->name_end). */
 static int invoke_with(pctx *c, const char *open, const xml_syntax *sx, args_reader read) {
     int r = expect(c, open);
     if (r <= 0) {
         return r < 0 ? R_STOP : R_NOT;
     }
     size_t q;
-    r = name_before(c, "\">", &q);
+    const char *name_end = sx && sx->name_end ? sx->name_end : "\">";
+    r = name_before(c, name_end, &q);
     if (r <= 0) {
         return r < 0 ? R_STOP : R_NOT;
     }
@@ -1013,7 +1025,7 @@ static int invoke_with(pctx *c, const char *open, const xml_syntax *sx, args_rea
     if (!call) {
         return R_STOP;
     }
-    c->pos = q + 2;
+    c->pos = q + strlen(name_end);
     return read(c, call, sx);
 }
 
@@ -1307,6 +1319,222 @@ static void parse_minimax_m3(pctx *c) {
     static const char *const markers[] = { M3_NS "<tool_call>" }, *const ends[] = { M3_NS "</tool_call>" };
     if (m3_think(c)) {
         sections_with(c, markers, ends, 1, M3_NS "<invoke name=\"", NULL, m3_args);
+    }
+}
+
+/* ---- Hy3: <tool_calls:opensource>\n<tool_call:opensource>f<tool_sep:opensource>\n<arg_key:opensource>k
+ * </arg_key:opensource>\n<arg_value:opensource>v</arg_value:opensource>\n</tool_call:opensource>\n
+ * </tool_calls:opensource>: GLM's arguments in tags of its own, the calls in one section ---- */
+
+static const xml_syntax HY3_XML = { "<arg_key:opensource>",
+                                    "</arg_key:opensource>",
+                                    "<arg_value:opensource>",
+                                    "</arg_value:opensource>",
+                                    "</tool_call:opensource>",
+                                    false,
+                                    false,
+                                    false,
+                                    NULL,
+                                    "<tool_sep:opensource>" };
+
+static void parse_hy3(pctx *c) {
+    static const char *const markers[] = { "<tool_calls:opensource>" }, *const ends[] = { "</tool_calls:opensource>" };
+    if (think_block(c, "<think:opensource>", "</think:opensource>")) {
+        invoke_sections(c, markers, ends, 1, "<tool_call:opensource>", &HY3_XML);
+    }
+}
+
+/* ---- Solar Open: after the prompt's "<|begin|>assistant", messages <|think|>..<|end|>, <|content|>..<|end|> and
+ * <|tool_calls|><|tool_call:begin|>id<|tool_call:name|>f<|tool_call:args|>{..}<|tool_call:end|>..<|calls|>, each
+ * further one opened by "<|begin|>assistant" again ---- */
+
+#define SOLAR_NEXT "<|begin|>assistant"
+#define SOLAR_CALLS "<|tool_calls|>"
+#define SOLAR_CALL "<|tool_call:begin|>"
+
+/* One call after SOLAR_CALL: the model's id (ours replace it), the name, the JSON arguments, <|tool_call:end|>. */
+static int solar_call(pctx *c) {
+    size_t at;
+    int f = find_within(c, c->pos, "<|tool_call:name|>", 64, &at);
+    if (f <= 0) {
+        return f < 0 ? R_STOP : R_NOT;
+    }
+    c->pos = at + strlen("<|tool_call:name|>");
+    f = name_before(c, "<|tool_call:args|>", &at);
+    if (f <= 0) {
+        return f < 0 ? R_STOP : R_NOT;
+    }
+    size_t name = c->pos, end;
+    int r = args_object(c, at + strlen("<|tool_call:args|>"), c->t + name, at - name, &end);
+    if (r != R_DONE) {
+        return r;
+    }
+    c->pos = end;
+    r = expect_close(c, "<|tool_call:end|>");
+    return r < 0 ? R_STOP : r == 0 ? R_BROKEN : R_DONE;
+}
+
+/* The calls section at c->pos (SOLAR_CALLS there), up to <|calls|>. False: parsing is over. */
+static bool solar_calls(pctx *c) {
+    size_t start = c->pos;
+    c->pos += strlen(SOLAR_CALLS);
+    for (bool first = true;; first = false) {
+        size_t call_start = c->pos;
+        int r = expect(c, SOLAR_CALL);
+        if (r < 0) {
+            return false;
+        }
+        if (r == 0) {
+            if (first) {
+                rest_content(c, start);
+                return false;
+            }
+            c->pos = call_start;
+            break;
+        }
+        if (!after_call(c, solar_call(c), first ? start : call_start)) {
+            return false;
+        }
+    }
+    return section_end(c, "<|calls|>");
+}
+
+/* Solar Open, its messages read by their markers (llama.cpp's reader knows only the calls section, and with tools
+ * keeps the other markers in content): <|think|> is reasoning, <|content|> content, both up to <|end|>; text in no
+ * message is content up to a calls section; without tools (parse_tool_calls false) a calls section is text. */
+static void parse_solar_open(pctx *c) {
+    static const char *const end[] = { "<|end|>" }, *const calls[] = { SOLAR_CALLS };
+    for (bool first = true; c->pos < c->n || !c->final; first = false) {
+        size_t start = c->pos;
+        if (!first) {
+            int r = starts(c, c->pos, SOLAR_NEXT);
+            if (r <= 0) {
+                if (r == 0) {
+                    rest_content(c, start);
+                }
+                return;
+            }
+            c->pos += strlen(SOLAR_NEXT);
+        }
+        int think = starts(c, c->pos, "<|think|>"), text = starts(c, c->pos, "<|content|>");
+        int call = starts(c, c->pos, SOLAR_CALLS);
+        if (think < 0 || text < 0 || call < 0) {
+            return;
+        }
+        bool as_reasoning = think > 0 && c->p->reasoning != LLAMAC_REASONING_NONE;
+        if (as_reasoning || text > 0) {
+            c->pos += strlen(as_reasoning ? "<|think|>" : "<|content|>");
+            if (scan_until(c, end, 1, as_reasoning) < 0) {
+                return;
+            }
+            c->pos += strlen(end[0]);
+            continue;
+        }
+        if (!c->p->parse_tool_calls) {
+            rest_content(c, start);
+            return;
+        }
+        if (call == 0) {
+            /* text in no message: content up to a calls section */
+            add_content(c, start, c->pos);
+            if (scan_until(c, calls, 1, false) < 0) {
+                return;
+            }
+        }
+        if (!solar_calls(c)) {
+            return;
+        }
+    }
+}
+
+/* ---- Muse Glimmer: after the prompt's "<|start|>assistant", messages " to=self<|message|>reasoning<|eom|>",
+ * " to=user<|message|>text<|eot|>" (or just "<|message|>text") and, to a tool, " to=f<|message|><atem:function_calls>
+ * \n<atem:invoke name="f">\n<atem:parameter name="k">v</atem:parameter>\n</atem:invoke>\n</atem:function_calls>",
+ * each further one opened by "<|eom|><|start|>assistant" ---- */
+
+#define MUSE_NEXT "<|start|>assistant"
+
+static const xml_syntax MUSE_XML = {
+    "<atem:parameter name=\"", "\">", "", "</atem:parameter>", "</atem:invoke>", false, false, false, NULL, NULL
+};
+
+/* A call message's body at c->pos: one invoke in <atem:function_calls>; the name is the invoke's, not the
+ * recipient's (as llama.cpp reads it). */
+static int muse_call(pctx *c) {
+    int r = expect(c, "<atem:function_calls>");
+    if (r <= 0) {
+        return r < 0 ? R_STOP : R_NOT;
+    }
+    r = xml_invoke(c, "<atem:invoke name=\"", &MUSE_XML);
+    if (r != R_DONE) {
+        return r;
+    }
+    r = expect_close(c, "</atem:function_calls>");
+    return r < 0 ? R_STOP : r == 0 ? R_BROKEN : R_DONE;
+}
+
+/* Muse Glimmer as llama.cpp's reader takes a reply: the self messages are reasoning, the user's (or a recipient-less
+ * one) content, up to <|eom|> or <|eot|>; a message to any other recipient is a call. Without tools
+ * (parse_tool_calls false) a call message is text. */
+static void parse_muse(pctx *c) {
+    static const char *const ends[] = { "<|eom|>", "<|eot|>" };
+    for (bool first = true; c->pos < c->n || !c->final; first = false) {
+        size_t start = c->pos;
+        if (!first) {
+            int r = starts(c, c->pos, MUSE_NEXT);
+            if (r <= 0) {
+                if (r == 0) {
+                    rest_content(c, start);
+                }
+                return;
+            }
+            c->pos += strlen(MUSE_NEXT);
+        }
+        /* the header: " to=recipient<|message|>", or "<|message|>" alone */
+        int to = starts(c, c->pos, " to="), bare = starts(c, c->pos, "<|message|>");
+        if (to < 0 || bare < 0) {
+            return;
+        }
+        size_t msg = c->pos;
+        int f = to > 0 ? find_within(c, c->pos, "<|message|>", NAME_MAX_LEN + 4, &msg) : bare;
+        if (f < 0) {
+            return;
+        }
+        if (f == 0) {
+            rest_content(c, start);
+            return;
+        }
+        size_t who = c->pos + (msg > c->pos ? strlen(" to=") : 0), who_n = msg - who;
+        bool self = who_n == 4 && !memcmp(c->t + who, "self", 4);
+        bool user = msg == c->pos || (who_n == 4 && !memcmp(c->t + who, "user", 4));
+        c->pos = msg + strlen("<|message|>");
+        if (!self && !user) {
+            if (!c->p->parse_tool_calls) {
+                rest_content(c, start);
+                return;
+            }
+            if (!after_call(c, muse_call(c), start)) {
+                return;
+            }
+            int r = expect_close(c, ends[0]);
+            if (r <= 0) {
+                if (r == 0) {
+                    rest_content(c, c->pos);
+                }
+                return;
+            }
+            continue;
+        }
+        bool as_reasoning = self && c->p->reasoning != LLAMAC_REASONING_NONE;
+        int which = scan_until(c, ends, self ? 1 : 2, as_reasoning);
+        if (which < 0) {
+            return; /* final: an unended message is all its kind */
+        }
+        c->pos += strlen(ends[which]);
+        if (which == 1) {
+            rest_content(c, c->pos); /* the end of the turn */
+            return;
+        }
     }
 }
 
@@ -1916,7 +2144,7 @@ static void parse_command_r_plus(pctx *c) {
         if (which < 0) {
             return;
         }
-        size_t start = first && s > 0 ? lead : c->pos, end;
+        size_t start = first && s > 0 ? lead : c->pos, end = 0;
         c->pos += strlen(markers[which]);
         if (!skip_ws(c) || !after_call(c, call_list(c, c->pos, json_item, &keys, 0, &end), start)) {
             return;
@@ -2628,6 +2856,14 @@ static void parse_plain(pctx *c) {
         }
         return;
     }
+    if (c->p->format == LLAMAC_TOOL_FORMAT_SOLAR_OPEN) {
+        parse_solar_open(c); /* its messages are read by their markers with or without tools */
+        return;
+    }
+    if (c->p->format == LLAMAC_TOOL_FORMAT_MUSE) {
+        parse_muse(c); /* so are Muse's */
+        return;
+    }
     if (c->p->format == LLAMAC_TOOL_FORMAT_KIMI_K2) {
         /* Kimi K2's call markers end its thinking even without tools */
         if (think_until_call(c, kimi_calls, 2)) {
@@ -2690,6 +2926,9 @@ static void parse_format(pctx *c) {
     case LLAMAC_TOOL_FORMAT_COMMAND_R_PLUS: parse_command_r_plus(c); break;
     case LLAMAC_TOOL_FORMAT_MINIMAX_M3: parse_minimax_m3(c); break;
     case LLAMAC_TOOL_FORMAT_GIGACHAT3_1: parse_gigachat31(c); break;
+    case LLAMAC_TOOL_FORMAT_HY3: parse_hy3(c); break;
+    case LLAMAC_TOOL_FORMAT_SOLAR_OPEN: parse_solar_open(c); break;
+    case LLAMAC_TOOL_FORMAT_MUSE: parse_muse(c); break;
     case LLAMAC_TOOL_FORMAT_GENERIC:
     default: parse_generic(c); break;
     }

@@ -174,8 +174,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                                     : format == 13 && high >= 2 ? 20u + high
                                     : format == 12 && high >= 2 ? 22u + high
                                     : format == 11 && high >= 1 ? 25u + high
+                                    : format == 10 && high >= 1 ? 28u + high
                                                                 : format);
-    if (p.format > LLAMAC_TOOL_FORMAT_GIGACHAT3_1) {
+    if (p.format > LLAMAC_TOOL_FORMAT_MUSE) {
         p.format = LLAMAC_TOOL_FORMAT_HERMES;
     }
     p.reasoning = (data[0] & 0x10) ? LLAMAC_REASONING_NONE : LLAMAC_REASONING_DEEPSEEK;

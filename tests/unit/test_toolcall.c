@@ -757,6 +757,83 @@ static const example EXAMPLES[] = {
       "\n<arg_key>b</arg_key>oops</tool_call>",
       "",
       { { "f", "{\"a\": 1}" } } },
+    /* Hy3 */
+    { "hy3 text, parallel calls",
+      LLAMAC_TOOL_FORMAT_HY3,
+      0,
+      "Checking.<tool_calls:opensource>\n<tool_call:opensource>get_weather<tool_sep:opensource>\n"
+      "<arg_key:opensource>city</arg_key:opensource>\n<arg_value:opensource>Paris</arg_value:opensource>\n"
+      "<arg_key:opensource>days</arg_key:opensource>\n<arg_value:opensource>2</arg_value:opensource>\n"
+      "</tool_call:opensource>\n<tool_call:opensource>get_time<tool_sep:opensource>\n</tool_call:opensource>\n"
+      "</tool_calls:opensource>",
+      "Checking.",
+      "",
+      { { "get_weather", "{\"city\": \"Paris\", \"days\": 2}" }, { "get_time", "{}" } } },
+    { "hy3 thinking the prompt opened, then a call",
+      LLAMAC_TOOL_FORMAT_HY3,
+      2,
+      "Need it.</think:opensource>Sure.<tool_calls:opensource>\n<tool_call:opensource>get_time<tool_sep:opensource>\n"
+      "<arg_key:opensource>tz</arg_key:opensource>\n<arg_value:opensource>UTC</arg_value:opensource>\n"
+      "</tool_call:opensource>\n</tool_calls:opensource>",
+      "Sure.",
+      "Need it.",
+      { { "get_time", "{\"tz\": \"UTC\"}" } } },
+    { "hy3 broken argument",
+      LLAMAC_TOOL_FORMAT_HY3,
+      0,
+      "<tool_calls:opensource>\n<tool_call:opensource>f<tool_sep:opensource>\n<arg_key:opensource>a</"
+      "arg_key:opensource>"
+      "\n<arg_value:opensource>1</arg_value:opensource>\n<arg_key:opensource>b</arg_key:opensource>oops"
+      "</tool_call:opensource>",
+      "\n<arg_key:opensource>b</arg_key:opensource>oops</tool_call:opensource>",
+      "",
+      { { "f", "{\"a\": 1}" } } },
+    /* Solar Open */
+    { "solar-open thinking, text, parallel calls",
+      LLAMAC_TOOL_FORMAT_SOLAR_OPEN,
+      0,
+      "<|think|>Both.<|end|><|begin|>assistant<|content|>Checking.<|end|><|begin|>assistant<|tool_calls|>"
+      "<|tool_call:begin|>a1b2c3d4e5<|tool_call:name|>get_weather<|tool_call:args|>{\"city\": \"Paris\"}"
+      "<|tool_call:end|><|tool_call:begin|>f6g7h8i9j0<|tool_call:name|>get_time<|tool_call:args|>{}<|tool_call:end|>"
+      "<|calls|>",
+      "Checking.",
+      "Both.",
+      { { "get_weather", "{\"city\": \"Paris\"}" }, { "get_time", "{}" } } },
+    { "solar-open text in no message, then a call",
+      LLAMAC_TOOL_FORMAT_SOLAR_OPEN,
+      0,
+      "Checking.<|tool_calls|><|tool_call:begin|>a1b2c3d4e5<|tool_call:name|>get_time<|tool_call:args|>{\"tz\": "
+      "\"UTC\"}<|tool_call:end|><|calls|>",
+      "Checking.",
+      "",
+      { { "get_time", "{\"tz\": \"UTC\"}" } } },
+    { "solar-open not a call",
+      LLAMAC_TOOL_FORMAT_SOLAR_OPEN,
+      0,
+      "<|content|>Hi<|end|><|begin|>assistant<|tool_calls|>oops",
+      "Hi<|tool_calls|>oops",
+      "",
+      { { 0 } } },
+    /* Muse Glimmer */
+    { "muse reasoning, text, parallel calls",
+      LLAMAC_TOOL_FORMAT_MUSE,
+      0,
+      " to=self<|message|>Both.<|eom|><|start|>assistant to=user<|message|>Checking.<|eom|><|start|>assistant "
+      "to=get_weather<|message|><atem:function_calls>\n<atem:invoke name=\"get_weather\">\n<atem:parameter "
+      "name=\"city\">Paris</atem:parameter>\n<atem:parameter name=\"days\">2</atem:parameter>\n</atem:invoke>\n"
+      "</atem:function_calls><|eom|><|start|>assistant to=get_time<|message|><atem:function_calls>\n<atem:invoke "
+      "name=\"get_time\">\n</atem:invoke>\n</atem:function_calls>",
+      "Checking.",
+      "Both.",
+      { { "get_weather", "{\"city\": \"Paris\", \"days\": 2}" }, { "get_time", "{}" } } },
+    { "muse the answer ends the turn",
+      LLAMAC_TOOL_FORMAT_MUSE,
+      0,
+      " to=user<|message|>Done.<|eot|>",
+      "Done.",
+      "",
+      { { 0 } } },
+    { "muse not a message", LLAMAC_TOOL_FORMAT_MUSE, 0, "<|start|>oops", "<|start|>oops", "", { { 0 } } },
 };
 
 #define N_EXAMPLES (sizeof EXAMPLES / sizeof EXAMPLES[0])
@@ -1057,6 +1134,9 @@ static void test_detect(void) {
         { "openbmb-MiniCPM5-1B.jinja", LLAMAC_TOOL_FORMAT_MINICPM5 },
         { "GigaChat3.1-10B-A1.8B.jinja", LLAMAC_TOOL_FORMAT_GIGACHAT3_1 },
         { "CohereForAI-c4ai-command-r-plus-tool_use.jinja", LLAMAC_TOOL_FORMAT_COMMAND_R_PLUS },
+        { "tencent-Hy3.jinja", LLAMAC_TOOL_FORMAT_HY3 },
+        { "upstage-Solar-Open-100B.jinja", LLAMAC_TOOL_FORMAT_SOLAR_OPEN },
+        { "muse-glimmer.jinja", LLAMAC_TOOL_FORMAT_MUSE },
     };
     const char *src = getenv("LLAMAC_LLAMA_SOURCE");
     if (!src || !src[0]) {
@@ -1328,6 +1408,46 @@ static void test_xml_grammars(void) {
           "<function name=\"get_weather\">\n<param name=\"unit\">f</param>\n</function>",
           "<function name=\"ping\"><param name=\"q\">x</param></function>",
           "<function name=\"get_weather\"><param name=\"detail\">hourly", true },
+        { LLAMAC_TOOL_FORMAT_HY3,
+          "<tool_calls:opensource>\n<tool_call:opensource>get_weather<tool_sep:opensource>\n<arg_key:opensource>city"
+          "</arg_key:opensource>\n<arg_value:opensource>Paris</arg_value:opensource>\n<arg_key:opensource>days"
+          "</arg_key:opensource>\n<arg_value:opensource>3</arg_value:opensource>\n</tool_call:opensource>\n"
+          "</tool_calls:opensource>",
+          "<tool_calls:opensource>\n<tool_call:opensource>get_weather<tool_sep:opensource>\n<arg_key:opensource>town",
+          "<tool_calls:opensource>\n<tool_call:opensource>get_weather<tool_sep:opensource>\n<arg_key:opensource>city"
+          "</arg_key:opensource>\n<arg_value:opensource>Paris</arg_value:opensource>\n<arg_key:opensource>days"
+          "</arg_key:opensource>\n<arg_value:opensource>x",
+          "<tool_calls:opensource>\n<tool_call:opensource>get_weather<tool_sep:opensource>\n<arg_key:opensource>city"
+          "</arg_key:opensource>\n<arg_value:opensource>Paris</arg_value:opensource>\n</tool_call:opensource>",
+          "<tool_calls:opensource>\n<tool_call:opensource>ping<tool_sep:opensource>\n<arg_key:opensource>q"
+          "</arg_key:opensource>\n<arg_value:opensource>x</arg_value:opensource>\n</tool_call:opensource>\n"
+          "</tool_calls:opensource>",
+          NULL, false },
+        { LLAMAC_TOOL_FORMAT_MUSE,
+          " to=get_weather<|message|><atem:function_calls>\n<atem:invoke name=\"get_weather\">\n<atem:parameter "
+          "name=\"city\">Paris</atem:parameter>\n<atem:parameter name=\"days\">3</atem:parameter>\n</atem:invoke>\n"
+          "</atem:function_calls>",
+          " to=get_weather<|message|><atem:function_calls>\n<atem:invoke name=\"get_weather\">\n<atem:parameter "
+          "name=\"town\"",
+          " to=get_weather<|message|><atem:function_calls>\n<atem:invoke name=\"get_weather\">\n<atem:parameter "
+          "name=\"city\">Paris</atem:parameter>\n<atem:parameter name=\"days\">three",
+          " to=get_weather<|message|><atem:function_calls>\n<atem:invoke name=\"get_weather\">\n<atem:parameter "
+          "name=\"city\">Paris</atem:parameter>\n</atem:invoke>",
+          " to=ping<|message|><atem:function_calls>\n<atem:invoke name=\"ping\">\n<atem:parameter name=\"q\">x"
+          "</atem:parameter>\n</atem:invoke>\n</atem:function_calls>",
+          NULL, false },
+        /* (Solar Open writes JSON arguments, through the JSON Schema converter: the same checks hold) */
+        { LLAMAC_TOOL_FORMAT_SOLAR_OPEN,
+          "<|tool_calls|><|tool_call:begin|>a1b2c3d4e5<|tool_call:name|>get_weather<|tool_call:args|>{\"city\": "
+          "\"Paris\", \"days\": 3}<|tool_call:end|><|calls|>",
+          "<|tool_calls|><|tool_call:begin|>a1b2c3d4e5<|tool_call:name|>get_weather<|tool_call:args|>{\"town\"",
+          "<|tool_calls|><|tool_call:begin|>a1b2c3d4e5<|tool_call:name|>get_weather<|tool_call:args|>{\"city\": "
+          "\"Paris\", \"days\": \"3",
+          "<|tool_calls|><|tool_call:begin|>a1b2c3d4e5<|tool_call:name|>get_weather<|tool_call:args|>{\"city\": "
+          "\"Paris\"}",
+          "<|tool_calls|><|tool_call:begin|>a1b2c3d4e5<|tool_call:name|>ping<|tool_call:args|>{\"q\": \"x\"}"
+          "<|tool_call:end|><|calls|>",
+          NULL, false },
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         if (gt_build(&t, cases[k].format, XML_TOOLS, LLAMAC_TOOL_CHOICE_REQUIRED, NULL, false, NULL)) {
@@ -1741,7 +1861,7 @@ static void test_grammars(void) {
     if (!gt_open(&t)) {
         return;
     }
-    for (int f = LLAMAC_TOOL_FORMAT_GENERIC; f <= LLAMAC_TOOL_FORMAT_GIGACHAT3_1; f++) {
+    for (int f = LLAMAC_TOOL_FORMAT_GENERIC; f <= LLAMAC_TOOL_FORMAT_MUSE; f++) {
         for (int choice = LLAMAC_TOOL_CHOICE_AUTO; choice <= LLAMAC_TOOL_CHOICE_NAMED; choice++) {
             for (int parallel = 0; parallel < 2; parallel++) {
                 bool made =
