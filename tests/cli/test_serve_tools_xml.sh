@@ -1,9 +1,9 @@
-# `llamac serve` tool calls in the XML-ish families (Qwen3-Coder, Seed-OSS, GLM, DeepSeek V3.2's DSML) with their
-# real templates on the tiny model (random-ish weights: the grammar alone makes the calls valid): with tool_choice
-# "required" and a named tool, the grammar follows the tool's schema, so the reply's arguments hold exactly the
-# schema's parameters, the required ones present, a string as a string (the reply is read with the offered tools,
-# which type each value by its schema), an integer an integer within its bounds, a boolean a boolean. (The bounds
-# keep the tiny model's numbers short: the converter's unbounded integers let it write digits until max_tokens.)
+# `llamac serve` tool calls in the XML-ish families (Qwen3-Coder, Seed-OSS, GLM, DeepSeek V3.2's DSML, Hy3, Muse) with
+# their real templates on the tiny model (random-ish weights: the grammar alone makes the calls valid): with tool_choice
+# "required" and a named tool, the grammar follows the tool's schema, so the reply's arguments hold exactly the schema's
+# parameters, the required ones present, a string as a string (the reply is read with the offered tools, which type each
+# value by its schema), an integer an integer within its bounds, a boolean a boolean. (The bounds keep the tiny model's
+# numbers short: the converter's unbounded integers let it write digits until max_tokens.)
 # MiniMax M2's prompt ends inside a thinking block: there the forced grammar lets the model think first, then close
 # the block, write text and call (see the end).
 . "$(dirname "$0")/lib.sh"
@@ -21,7 +21,7 @@ TOOLS='[{"type":"function","function":{"name":"get_weather","description":"Weath
   "parameters":{"type":"object","properties":{"a":{"type":"integer","minimum":-50,"maximum":50},
   "ok":{"type":"boolean"}},"required":["a","ok"]}}}]'
 
-for tmpl in Qwen3-Coder ByteDance-Seed-OSS GLM-4.6 deepseek-ai-DeepSeek-V3.2; do
+for tmpl in Qwen3-Coder ByteDance-Seed-OSS GLM-4.6 deepseek-ai-DeepSeek-V3.2 tencent-Hy3 muse-glimmer; do
   start_server S -m "$M" -t 1 --chat-template-file "$SRC/models/templates/$tmpl.jinja"
   for choice in required named; do
     R=$(jq -nc --argjson t "$TOOLS" --arg c "$choice" '{messages: [{role: "user", content: "Weather in Paris?"}],
