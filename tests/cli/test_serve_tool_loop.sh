@@ -3,10 +3,12 @@
 # template), Llama 3.1 (llama arch, Llama 3 BPE vocabulary, Llama-3.1-8B-Instruct's template), Gemma 4 (qwen3 arch,
 # Gemma 4's vocabulary and template: calls in its own notation, <|tool_call>call:f{k:<|"|>v<|"|>}<tool_call|>) and
 # LFM2.5 (qwen3 arch, Qwen2 vocabulary - llama.cpp ships no LFM2 one - and LFM2.5-8B-A1B's template: Python-style
-# calls, <|tool_call_start|>[f(k="v")]<|tool_call_end|>), Command R+ (qwen3 arch, Command R's vocabulary, the
-# tool_use template: Action:\n```json\n[{"tool_name", "parameters"}]```), GigaChat 3.1 (qwen3 arch, Qwen2
-# vocabulary, its template: <|function_call|>{"name", "arguments"}) and MiniMax M3 (qwen3 arch, Qwen2 vocabulary, its
-# template: parameters as elements behind its namespace token, ]<]minimax[>[<city>..]<]minimax[>[</city>).
+# calls, <|tool_call_start|>[f(k="v")]<|tool_call_end|>), Command R+ (qwen3 arch, Command R's vocabulary, the tool_use
+# template: Action:\n```json\n[{"tool_name", "parameters"}]```), GigaChat 3.1 (qwen3 arch, Qwen2 vocabulary, its
+# template: <|function_call|>{"name", "arguments"}), MiniMax M3 (qwen3 arch, Qwen2 vocabulary, its template: parameters
+# as elements behind its namespace token, ]<]minimax[>[<city>..]<]minimax[>[</city>), Hy3 and Muse Glimmer (qwen3 arch,
+# Qwen2 vocabulary: their markers are plain text there, so a call takes up to ~200 tokens of a byte or two; hence turn
+# 1's max_tokens).
 #
 # Turn 1 offers a tool and names it in tool_choice: a random-weights model would never call a tool by itself, so the
 # server's tool grammar (what tool_choice asks for) makes it write a call, which the server parses into tool_calls
@@ -33,7 +35,7 @@ const tools = [{ type: "function", function: { name: "get_weather", description:
 (async () => {
   const messages = [{ role: "system", content: "You answer with the tools you have." },
                     { role: "user", content: "What is the weather in Paris?" }];
-  const r1 = await client.chat.completions.create({ model: "m", messages, tools, temperature: 0, max_tokens: 120,
+  const r1 = await client.chat.completions.create({ model: "m", messages, tools, temperature: 0, max_tokens: 400,
     tool_choice: { type: "function", function: { name: "get_weather" } }, parallel_tool_calls: false });
   const m1 = r1.choices[0].message;
   messages.push(m1);
@@ -114,4 +116,7 @@ loop lfm2 qwen3 ggml-vocab-qwen2.gguf LFM2.5-8B-A1B.jinja "<|tool_call_start|>[g
 loop command-r-plus qwen3 ggml-vocab-command-r.gguf CohereForAI-c4ai-command-r-plus-tool_use.jinja '"city": "'
 loop gigachat3.1 qwen3 ggml-vocab-qwen2.gguf GigaChat3.1-10B-A1.8B.jinja '"arguments": {"city":'
 loop minimax-m3 qwen3 ggml-vocab-qwen2.gguf MiniMax-M3.jinja '<invoke name="get_weather">]<]minimax[>[<city>'
+loop hy3 qwen3 ggml-vocab-qwen2.gguf tencent-Hy3.jinja \
+  $'<tool_call:opensource>get_weather<tool_sep:opensource>\n<arg_key:opensource>city</arg_key:opensource>\n'
+loop muse qwen3 ggml-vocab-qwen2.gguf muse-glimmer.jinja '<atem:invoke name="get_weather">'
 finish
