@@ -6,9 +6,9 @@
 # calls, <|tool_call_start|>[f(k="v")]<|tool_call_end|>), Command R+ (qwen3 arch, Command R's vocabulary, the tool_use
 # template: Action:\n```json\n[{"tool_name", "parameters"}]```), GigaChat 3.1 (qwen3 arch, Qwen2 vocabulary, its
 # template: <|function_call|>{"name", "arguments"}), MiniMax M3 (qwen3 arch, Qwen2 vocabulary, its template: parameters
-# as elements behind its namespace token, ]<]minimax[>[<city>..]<]minimax[>[</city>), Hy3 and Muse Glimmer (qwen3 arch,
-# Qwen2 vocabulary: their markers are plain text there, so a call takes up to ~200 tokens of a byte or two; hence turn
-# 1's max_tokens).
+# as elements behind its namespace token, ]<]minimax[>[<city>..]<]minimax[>[</city>), Hy3, Muse Glimmer and Solar Open
+# (qwen3 arch, Qwen2 vocabulary: their markers are plain text there, so a call takes up to ~200 tokens of a byte or two;
+# hence turn 1's max_tokens).
 #
 # Turn 1 offers a tool and names it in tool_choice: a random-weights model would never call a tool by itself, so the
 # server's tool grammar (what tool_choice asks for) makes it write a call, which the server parses into tool_calls
@@ -119,4 +119,5 @@ loop minimax-m3 qwen3 ggml-vocab-qwen2.gguf MiniMax-M3.jinja '<invoke name="get_
 loop hy3 qwen3 ggml-vocab-qwen2.gguf tencent-Hy3.jinja \
   $'<tool_call:opensource>get_weather<tool_sep:opensource>\n<arg_key:opensource>city</arg_key:opensource>\n'
 loop muse qwen3 ggml-vocab-qwen2.gguf muse-glimmer.jinja '<atem:invoke name="get_weather">'
+loop solar qwen3 ggml-vocab-qwen2.gguf upstage-Solar-Open-100B.jinja '<|tool_call:args|>{"city": "'
 finish
