@@ -413,6 +413,19 @@ typedef struct llamac_synth_params {
     uint64_t seed;          /* [0] */
     float init_std;         /* standard deviation of the random weights, at most 1; [0.02] */
     llamac_synth_type type; /* [LLAMAC_SYNTH_F32] */
+    int32_t copy_period;    /* > 0: a copy model instead of random weights (qwen2 only, tied output): its greedy
+                               continuation repeats the input with this period K, the token after position m being
+                               the one at m - K + 1 (give K = the length of a block in the prompt and it copies the
+                               block again and again), for n-gram speculation benchmarks. Same tensors, shapes and
+                               types as the random model, so the same cost per token. At most n_ctx_train; the
+                               first layer's attention picks the position by its Q/K biases and the rotary
+                               embedding, its values carry the token (embeddings live in the first
+                               head_dim * n_head_kv dimensions); [0: random weights] */
+    float copy_noise;       /* with copy_period: the later layers' attention output and ffn_down matrices are random
+                               with this fraction of init_std (the other matrices as usual), so they perturb the
+                               logits and a model cut to its first layers (--layers of the same synthesis) agrees
+                               with the full one on most tokens, not all; from 0 to 1; [0: those matrices are zero
+                               and every layer after the first adds nothing] */
 } llamac_synth_params;
 
 /* All fields 0/NULL (so: a 2-layer, 64-wide llama unless a preset is named), F32, seed 0. Thread-safe. */

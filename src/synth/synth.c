@@ -236,6 +236,40 @@ static llamac_status check_family(const struct arch_desc *a, const llamac_synth_
     return LLAMAC_OK;
 }
 
+/* The copy model (synth_copy.c): its own rules, then its attention margin over the resolved context. */
+static llamac_status check_copy(const struct arch_desc *a, const llamac_synth_params *p) {
+    if (isnan(p->copy_noise) || p->copy_noise < 0.0f || p->copy_noise > 1.0f) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "copy_noise %g is out of range (0 to 1)", (double)p->copy_noise);
+    }
+    if (p->copy_period < 0) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "copy_period %d is negative (0 means random weights)",
+                            p->copy_period);
+    }
+    if (p->copy_period == 0) {
+        return p->copy_noise > 0.0f
+                   ? llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                                  "copy_noise %g applies to a copy model only (set copy_period)", (double)p->copy_noise)
+                   : LLAMAC_OK;
+    }
+    if (!a->qkv_bias || a->mrope) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "copy_period: a copy model is built from Q/K/V biases added before the rotary embedding, "
+                            "which only qwen2 has (not %s)",
+                            a->name);
+    }
+    if (p->untied_output) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT,
+                            "copy_period: a copy model reads its logits through the tied token embeddings; drop "
+                            "untied_output");
+    }
+    if (p->copy_period > p->n_ctx_train) {
+        return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "copy_period %d is more than n_ctx_train %d", p->copy_period,
+                            p->n_ctx_train);
+    }
+    struct llamac__synth_copy c;
+    return llamac__synth_copy_plan(p, &c);
+}
+
 llamac_status llamac_synth_resolve(const llamac_synth_params *params, llamac_synth_params *out) {
     if (!out) {
         return llamac__fail(LLAMAC_E_INVALID_ARGUMENT, "llamac_synth_resolve: NULL argument");
@@ -276,6 +310,9 @@ llamac_status llamac_synth_resolve(const llamac_synth_params *params, llamac_syn
     if (st == LLAMAC_OK) {
         st = check_shape(a, &p);
     }
+    if (st == LLAMAC_OK) {
+        st = check_copy(a, &p);
+    }
     if (st != LLAMAC_OK) {
         return st;
     }
@@ -287,35 +324,60 @@ llamac_status llamac_synth_resolve(const llamac_synth_params *params, llamac_syn
 #define MAX_TENSORS_PER_LAYER 16
 #define MAX_GLOBAL_TENSORS 10
 
+/* A copy model's later layers write into the residual damped by copy_noise: the tensor just added, if random. */
+static void damp(struct llamac__synth_list *l, const llamac_synth_params *p, int32_t il) {
+    struct llamac__synth_tensor *t = l->n ? &l->items[l->n - 1] : NULL;
+    if (p->copy_period && il > 0 && t && t->fill == LLAMAC__FILL_RANDOM) {
+        t->scale = p->copy_noise;
+    }
+}
+
+/* The fill of a copy model's tensor in layer `il` (synth_copy.c), or `usual` when the construction leaves it. */
+static enum llamac__fill copy_fill(const llamac_synth_params *p, int32_t il, enum llamac__fill in_first,
+                                   bool later_noise, enum llamac__fill usual) {
+    if (!p->copy_period) {
+        return usual;
+    }
+    if (il == 0) {
+        return in_first;
+    }
+    return later_noise && p->copy_noise == 0.0f ? LLAMAC__FILL_ZEROS : usual;
+}
+
 static void decoder_tensors(struct llamac__synth_list *l, const llamac_synth_params *p, const struct arch_desc *a,
                             int64_t n_vocab) {
     const enum ggml_type w = l->wtype, f32 = GGML_TYPE_F32;
+    const enum llamac__fill R = LLAMAC__FILL_RANDOM, Z = LLAMAC__FILL_ZEROS;
     const int64_t e = p->n_embd, ff = p->n_ff;
     const int64_t q = (int64_t)p->head_dim * p->n_head, kv = (int64_t)p->head_dim * p->n_head_kv;
-    llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, e, n_vocab, "token_embd.weight");
+    llamac__synth_add(l, p->copy_period ? LLAMAC__FILL_COPY_EMBD : R, w, e, n_vocab, "token_embd.weight");
     llamac__synth_add(l, LLAMAC__FILL_ONES, f32, e, 1, "output_norm.weight");
     if (p->untied_output) {
-        llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, e, n_vocab, "output.weight");
+        llamac__synth_add(l, R, w, e, n_vocab, "output.weight");
     }
     for (int32_t i = 0; i < p->n_layer; i++) {
         llamac__synth_add(l, LLAMAC__FILL_ONES, f32, e, 1, "blk.%d.attn_norm.weight", i);
-        llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, e, q, "blk.%d.attn_q.weight", i);
-        llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, e, kv, "blk.%d.attn_k.weight", i);
-        llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, e, kv, "blk.%d.attn_v.weight", i);
+        llamac__synth_add(l, copy_fill(p, i, Z, false, R), w, e, q, "blk.%d.attn_q.weight", i);
+        llamac__synth_add(l, copy_fill(p, i, Z, false, R), w, e, kv, "blk.%d.attn_k.weight", i);
+        llamac__synth_add(l, copy_fill(p, i, LLAMAC__FILL_COPY_V, false, R), w, e, kv, "blk.%d.attn_v.weight", i);
         if (a->qkv_bias) {
-            llamac__synth_add(l, LLAMAC__FILL_RANDOM, f32, q, 1, "blk.%d.attn_q.bias", i);
-            llamac__synth_add(l, LLAMAC__FILL_RANDOM, f32, kv, 1, "blk.%d.attn_k.bias", i);
-            llamac__synth_add(l, LLAMAC__FILL_RANDOM, f32, kv, 1, "blk.%d.attn_v.bias", i);
+            llamac__synth_add(l, copy_fill(p, i, LLAMAC__FILL_COPY_Q_BIAS, false, R), f32, q, 1, "blk.%d.attn_q.bias",
+                              i);
+            llamac__synth_add(l, copy_fill(p, i, LLAMAC__FILL_COPY_K_BIAS, false, R), f32, kv, 1, "blk.%d.attn_k.bias",
+                              i);
+            llamac__synth_add(l, copy_fill(p, i, Z, false, R), f32, kv, 1, "blk.%d.attn_v.bias", i);
         }
         if (a->qk_norm) {
             llamac__synth_add(l, LLAMAC__FILL_ONES, f32, p->head_dim, 1, "blk.%d.attn_q_norm.weight", i);
             llamac__synth_add(l, LLAMAC__FILL_ONES, f32, p->head_dim, 1, "blk.%d.attn_k_norm.weight", i);
         }
-        llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, q, e, "blk.%d.attn_output.weight", i);
+        llamac__synth_add(l, copy_fill(p, i, LLAMAC__FILL_COPY_OUT, true, R), w, q, e, "blk.%d.attn_output.weight", i);
+        damp(l, p, i);
         llamac__synth_add(l, LLAMAC__FILL_ONES, f32, e, 1, "blk.%d.ffn_norm.weight", i);
-        llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, e, ff, "blk.%d.ffn_gate.weight", i);
-        llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, e, ff, "blk.%d.ffn_up.weight", i);
-        llamac__synth_add(l, LLAMAC__FILL_RANDOM, w, ff, e, "blk.%d.ffn_down.weight", i);
+        llamac__synth_add(l, R, w, e, ff, "blk.%d.ffn_gate.weight", i);
+        llamac__synth_add(l, R, w, e, ff, "blk.%d.ffn_up.weight", i);
+        llamac__synth_add(l, copy_fill(p, i, Z, true, R), w, ff, e, "blk.%d.ffn_down.weight", i);
+        damp(l, p, i);
     }
 }
 
@@ -601,6 +663,11 @@ llamac_status llamac_synth_write(const char *path, const llamac_synth_params *pa
     }
     if (st == LLAMAC_OK) {
         st = build_meta(g, &p, a, &v);
+    }
+    struct llamac__synth_copy copy;
+    if (st == LLAMAC_OK && p.copy_period) {
+        st = llamac__synth_copy_plan(&p, &copy);
+        l.copy = &copy;
     }
     if (st == LLAMAC_OK) {
         st = build_tensors(g, &l, &p, a, &v);

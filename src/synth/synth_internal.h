@@ -12,19 +12,42 @@
 #include <gguf.h>
 #include <stdarg.h>
 
-enum llamac__fill { LLAMAC__FILL_RANDOM, LLAMAC__FILL_ONES, LLAMAC__FILL_ZEROS };
+enum llamac__fill {
+    LLAMAC__FILL_RANDOM,
+    LLAMAC__FILL_ONES,
+    LLAMAC__FILL_ZEROS,
+    /* The copy model's tensors (llamac_synth_params.copy_period; synth_copy.c says what each holds). */
+    LLAMAC__FILL_COPY_EMBD,
+    LLAMAC__FILL_COPY_V,
+    LLAMAC__FILL_COPY_OUT,
+    LLAMAC__FILL_COPY_Q_BIAS,
+    LLAMAC__FILL_COPY_K_BIAS
+};
 
 struct llamac__synth_tensor {
     char name[GGML_MAX_NAME];
     int64_t ne[4]; /* 1 for the unused dimensions (ne[1] is 1 for a vector) */
     enum ggml_type type;
     enum llamac__fill fill;
+    float scale; /* random values: the file's standard deviation times this (1 unless changed after adding) */
+};
+
+/* The copy model's construction, computed once from the resolved parameters by llamac__synth_copy_plan. */
+struct llamac__synth_copy {
+    int32_t period; /* K: the token after position m is the one at m - K + 1 */
+    int32_t head_dim, n_head, n_head_kv;
+    int64_t rank;      /* a token's identity lives in the first `rank` embedding dimensions (what the values carry) */
+    double rope_theta; /* the rotary base */
+    double embd_std;   /* of the embeddings' first `rank` dimensions */
+    double out_scale;  /* the attention output's weight: the copied embedding is added `alpha` times over */
+    double key_amp;    /* amplitude of each rotary pair of the key and query biases */
 };
 
 struct llamac__synth_list {
     struct llamac__synth_tensor *items;
     size_t n, cap;
-    enum ggml_type wtype; /* the type of matrices and embeddings */
+    enum ggml_type wtype;                  /* the type of matrices and embeddings */
+    const struct llamac__synth_copy *copy; /* the copy fills' construction; NULL without them */
 };
 
 /* Adds a tensor named by `fmt`. Vectors are always F32 (llama.cpp's norms and biases expect it); a matrix gets
@@ -45,5 +68,14 @@ llamac_status llamac__synth_register(struct gguf_context *g, const struct llamac
  * into place when complete (core/outfile.c: only a regular file or a new path is replaced). */
 llamac_status llamac__synth_write_file(const char *path, const struct gguf_context *g,
                                        const struct llamac__synth_list *l, uint64_t seed, double std);
+
+/* The copy construction for the resolved parameters `p` (copy_period > 0), or an error when the attention margin
+ * cannot be checked or is too small (synth_copy.c). */
+llamac_status llamac__synth_copy_plan(const llamac_synth_params *p, struct llamac__synth_copy *c);
+
+/* Element `i` (flat index) of a tensor of shape `ne` filled with copy fill `fill`; `normal` is the tensor's next
+ * standard-normal draw (used by the embeddings only, drawn for every element so the streams stay aligned). */
+float llamac__synth_copy_value(const struct llamac__synth_copy *c, enum llamac__fill fill, const int64_t ne[4],
+                               int64_t i, float normal);
 
 #endif /* LLAMAC_SYNTH_INTERNAL_H */

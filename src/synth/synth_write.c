@@ -85,6 +85,7 @@ void llamac__synth_addv(struct llamac__synth_list *l, enum llamac__fill fill, en
     memcpy(t->ne, ne, sizeof t->ne);
     t->type = type;
     t->fill = fill;
+    t->scale = 1.0f;
 }
 
 void llamac__synth_add(struct llamac__synth_list *l, enum llamac__fill fill, enum ggml_type type, int64_t ne0,
@@ -124,15 +125,26 @@ static llamac_status pad_to(struct llamac__outfile *o, uint64_t *written, uint64
     return st;
 }
 
-static void fill_values(float *vals, size_t n, enum llamac__fill fill, struct rng *r, double std) {
+/* Values `first` .. `first + n - 1` of tensor `t` (flat indices). */
+static void fill_values(float *vals, size_t n, int64_t first, const struct llamac__synth_tensor *t,
+                        const struct llamac__synth_copy *copy, struct rng *r, double std) {
     for (size_t i = 0; i < n; i++) {
-        vals[i] = fill == LLAMAC__FILL_RANDOM ? rng_normal(r, std) : fill == LLAMAC__FILL_ONES ? 1.0f : 0.0f;
+        switch (t->fill) {
+        case LLAMAC__FILL_RANDOM: vals[i] = rng_normal(r, std * t->scale); break;
+        case LLAMAC__FILL_ONES: vals[i] = 1.0f; break;
+        case LLAMAC__FILL_ZEROS: vals[i] = 0.0f; break;
+        default:
+            assert(copy);
+            vals[i] =
+                copy ? llamac__synth_copy_value(copy, t->fill, t->ne, first + (int64_t)i, rng_normal(r, 1.0)) : 0.0f;
+            break;
+        }
     }
 }
 
 /* Generates one tensor's values in chunks and writes them in its type. */
-static llamac_status write_tensor(struct llamac__outfile *o, const struct llamac__synth_tensor *t, uint64_t seed,
-                                  double std, uint64_t *written) {
+static llamac_status write_tensor(struct llamac__outfile *o, const struct llamac__synth_tensor *t,
+                                  const struct llamac__synth_copy *copy, uint64_t seed, double std, uint64_t *written) {
     float vals[CHUNK];
     ggml_fp16_t half[CHUNK];
     struct rng r;
@@ -140,7 +152,7 @@ static llamac_status write_tensor(struct llamac__outfile *o, const struct llamac
     const int64_t n = t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3];
     for (int64_t done = 0; done < n;) {
         size_t k = n - done < CHUNK ? (size_t)(n - done) : CHUNK;
-        fill_values(vals, k, t->fill, &r, std);
+        fill_values(vals, k, done, t, copy, &r, std);
         const void *src = vals;
         size_t bytes = k * sizeof(float);
         if (t->type == GGML_TYPE_F16) {
@@ -167,7 +179,7 @@ static llamac_status write_all(struct llamac__outfile *o, const struct gguf_cont
     for (size_t i = 0; st == LLAMAC_OK && i < l->n; i++) {
         uint64_t at = meta_size + gguf_get_tensor_offset(g, (int64_t)i);
         if ((st = pad_to(o, &written, at)) == LLAMAC_OK) {
-            st = write_tensor(o, &l->items[i], seed, std, &written);
+            st = write_tensor(o, &l->items[i], l->copy, seed, std, &written);
         }
     }
     uint64_t align = gguf_get_alignment(g);

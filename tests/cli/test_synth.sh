@@ -79,6 +79,28 @@ for m in llama qwen2; do
   expect_eq "llama-simple on $m prints our greedy text" "$(cat "$TMP/ref")" "$prefix$ours"
 done
 
+# A copy model (--copy-period K): greedy decoding repeats the last K tokens, so a prompt of K tokens comes back again
+# and again, in llamac run, through Q4_K_M, and in llama.cpp's own example program.
+COPY_PROMPT="one two three four five six seven"
+run_llamac "$TMP/o" "$TMP/e" tokenize -m "$TMP/qwen2.gguf" --no-bos -p "$COPY_PROMPT"
+expect_eq "copy prompt tokens" "$(cat "$TMP/o")" "[603, 1378, 2326, 3040, 4236, 4743, 8094]"
+run_llamac "$TMP/o" "$TMP/e" synth -q -o "$TMP/copy.gguf" --arch qwen2 --vocab-from "$V/ggml-vocab-qwen2.gguf" \
+  --embd 256 --heads 4 --kv-heads 2 --ffn 512 --type f16 --copy-period 7
+expect_eq "synth --copy-period status" "$rc" 0
+run_llamac "$TMP/o" "$TMP/e" quantize -q "$TMP/copy.gguf" "$TMP/copy-q4_k_m.gguf" Q4_K_M
+expect_eq "quantize the copy model status" "$rc" 0
+want=$(for _ in 1 2 3 4 5 6 7 8 9 10; do printf '%s' "$COPY_PROMPT"; done)
+for m in copy copy-q4_k_m; do
+  run_llamac "$TMP/o" "$TMP/e" run -m "$TMP/$m.gguf" -p "$COPY_PROMPT" -n 70 --temp 0 --ignore-eos
+  expect_eq "run $m status" "$rc" 0
+  expect_eq "run $m repeats the prompt" "$(cat "$TMP/o")" "$want"
+  [ -n "$SIMPLE" ] || continue
+  rc=0
+  "$SIMPLE" -m "$TMP/$m.gguf" -n 70 "$COPY_PROMPT" > "$TMP/ref" 2> "$TMP/ref.err" || rc=$?
+  expect_eq "llama-simple on $m status" "$rc" 0
+  expect_eq "llama-simple on $m repeats the prompt" "$(cat "$TMP/ref")" "$COPY_PROMPT$want"
+done
+
 # Errors: one line on stderr, exit 2 for the command line, 1 when the write fails; never a file left behind.
 expect_no_file() {
   if ls "$TMP"/bad.gguf* > /dev/null 2>&1; then fail "$1: a file was left behind"; else pass; fi
@@ -119,6 +141,26 @@ expect_contains "unknown option message" "$(cat "$TMP/e")" "unknown option '--fr
 run_llamac "$TMP/o" "$TMP/e" synth -o "$TMP/bad.gguf" --layers
 expect_eq "missing value status" "$rc" 2
 expect_contains "missing value message" "$(cat "$TMP/e")" "option --layers needs a value"
+run_llamac "$TMP/o" "$TMP/e" synth -o "$TMP/bad.gguf" --arch qwen2 --copy-period 0 --vocab-from "$V/ggml-vocab-qwen2.gguf"
+expect_eq "--copy-period 0 status" "$rc" 2
+expect_eq "--copy-period 0 message" "$(cat "$TMP/e")" \
+  "llamac synth: invalid value '0' for --copy-period (expected an integer from 1 to 2147483647)"
+run_llamac "$TMP/o" "$TMP/e" synth -o "$TMP/bad.gguf" --arch qwen2 --copy-period -7 --vocab-from "$V/ggml-vocab-qwen2.gguf"
+expect_eq "--copy-period -7 status" "$rc" 2
+expect_contains "--copy-period -7 message" "$(cat "$TMP/e")" "invalid value '-7' for --copy-period"
+run_llamac "$TMP/o" "$TMP/e" synth -o "$TMP/bad.gguf" --arch qwen2 --ctx 1024 --copy-period 1025 \
+  --vocab-from "$V/ggml-vocab-qwen2.gguf"
+expect_eq "--copy-period past the context status" "$rc" 2
+expect_eq "--copy-period past the context message" "$(cat "$TMP/e")" \
+  "llamac synth: --copy-period 1025 is longer than the training context (--ctx 1024)"
+run_llamac "$TMP/o" "$TMP/e" synth -o "$TMP/bad.gguf" --arch llama --copy-period 4 \
+  --vocab-from "$V/ggml-vocab-llama-bpe.gguf"
+expect_eq "--copy-period on llama status" "$rc" 2
+expect_contains "--copy-period on llama message" "$(cat "$TMP/e")" "which only qwen2 has (not llama)"
+run_llamac "$TMP/o" "$TMP/e" synth -o "$TMP/bad.gguf" --arch qwen2 --copy-noise 0.5 --vocab-from "$V/ggml-vocab-qwen2.gguf"
+expect_eq "--copy-noise alone status" "$rc" 2
+expect_contains "--copy-noise alone message" "$(cat "$TMP/e")" "applies to a copy model only (set copy_period)"
+expect_no_file "bad --copy-period"
 run_llamac "$TMP/o" "$TMP/e" synth -o "$TMP/bad.gguf" --arch qwen3
 expect_eq "no vocabulary status" "$rc" 2
 expect_eq "no vocabulary message" "$(cat "$TMP/e")" \

@@ -710,6 +710,204 @@ static void test_invalid_params(void) {
 }
 
 /* Vocabulary files a user could really pass, and outputs that cannot be written. */
+/* ---- the copy model (copy_period) ---- */
+
+#define COPY_K 13
+
+/* Qwen2.5-0.5B's head geometry (head size 64, two KV heads, rotary base 1e6) at a quarter of its width. */
+static llamac_synth_params copy_params(void) {
+    llamac_synth_params p = tiny("qwen2", VOCAB_QWEN2);
+    p.n_embd = 256;
+    p.n_head = 4;
+    p.n_head_kv = 2;
+    p.n_ff = 512;
+    p.n_ctx_train = 4096;
+    p.type = LLAMAC_SYNTH_F16;
+    p.copy_period = COPY_K;
+    return p;
+}
+
+/* The first layer's attention scores, computed here from the biases in the file (the weights are zero, so a query
+ * or key is its bias turned by its position, pairs (j, j + d/2) by pos * base^(-2j/d) as llama.cpp's NEOX rotary
+ * embedding turns them): query m = n_ctx - 1 against every key n <= m. The copied position m - K + 1 must win, and
+ * by ATTN_GAP (32) logits over every other offset the context allows. */
+static void test_copy_attention(void) {
+    llamac_synth_params in = copy_params(), p;
+    CHECK_OK(llamac_synth_resolve(&in, &p));
+    const char *path = synth("copy.gguf", &in);
+    size_t nq = 0, nk = 0;
+    float *bq = tensor_f32(path, "blk.0.attn_q.bias", &nq), *bk = tensor_f32(path, "blk.0.attn_k.bias", &nk);
+    const int32_t d = p.head_dim, half = d / 2, group = p.n_head / p.n_head_kv;
+    const size_t want_q = (size_t)d * (size_t)p.n_head, want_k = (size_t)d * (size_t)p.n_head_kv;
+    CHECK_INT(nq, want_q);
+    CHECK_INT(nk, want_k);
+    if (!bq || !bk || nq != want_q || nk != want_k) {
+        free(bq);
+        free(bk);
+        return;
+    }
+    const int32_t m = p.n_ctx_train - 1;
+    double *score = malloc(sizeof *score * (size_t)p.n_ctx_train);
+    for (int32_t h = 0; score && h < p.n_head; h++) {
+        const float *q = bq + (size_t)h * (size_t)d, *k = bk + (size_t)(h / group) * (size_t)d;
+        for (int32_t n = 0; n <= m; n++) {
+            double s = 0.0;
+            for (int32_t j = 0; j < half; j++) {
+                double f = pow(p.rope_theta, -2.0 * j / d), am = f * m, an = f * n;
+                double q0 = q[j] * cos(am) - q[j + half] * sin(am), q1 = q[j] * sin(am) + q[j + half] * cos(am);
+                double k0 = k[j] * cos(an) - k[j + half] * sin(an), k1 = k[j] * sin(an) + k[j + half] * cos(an);
+                s += q0 * k0 + q1 * k1;
+            }
+            score[m - n] = s / sqrt((double)d);
+        }
+        int32_t best = 0;
+        double other = -INFINITY;
+        for (int32_t off = 0; off <= m; off++) {
+            best = score[off] > score[best] ? off : best;
+            other = off != COPY_K - 1 && score[off] > other ? score[off] : other;
+        }
+        CHECK_INT(best, COPY_K - 1);
+        double gap = score[COPY_K - 1] - other;
+        if (h == 0) {
+            fprintf(stderr, "copy model: the copied offset %d leads every other of 0..%d by %.2f logits\n", COPY_K - 1,
+                    m, gap);
+        }
+        CHECK(gap >= 31.9);
+    }
+    free(score);
+    free(bq);
+    free(bk);
+}
+
+/* Greedy decoding, token by token, of `prompt` and `n` more: each chosen token must be the one K back in the
+ * sequence so far (the continuation repeats the last K tokens). Returns how many matched. */
+static int copy_run(const char *path, const char *prompt, int n) {
+    llamac_model *model = load(path);
+    llamac_ctx_params cp = llamac_ctx_params_default();
+    cp.n_ctx = 512;
+    llamac_context *ctx = NULL;
+    llamac_token *toks = NULL, seq[512];
+    size_t n_prompt = 0;
+    int matched = 0;
+    if (!model || llamac_ctx_new(model, &cp, &ctx) != LLAMAC_OK ||
+        llamac_tokenize(model, prompt, strlen(prompt), LLAMAC_TOKENIZE_ADD_SPECIAL, &toks, &n_prompt) != LLAMAC_OK) {
+        CHECK(!"model, context and prompt");
+        goto done;
+    }
+    CHECK(n_prompt >= COPY_K && n_prompt + (size_t)n <= 512);
+    memcpy(seq, toks, n_prompt * sizeof *seq);
+    CHECK_OK(llamac_ctx_decode(ctx, 0, seq, n_prompt));
+    for (size_t len = n_prompt; len < n_prompt + (size_t)n; len++) {
+        const float *logits = NULL;
+        size_t nv = 0;
+        if (llamac_ctx_logits(ctx, -1, &logits, &nv) != LLAMAC_OK) {
+            break;
+        }
+        llamac_token best = 0;
+        for (size_t t = 1; t < nv; t++) {
+            best = logits[t] > logits[best] ? (llamac_token)t : best;
+        }
+        matched += best == seq[len - COPY_K];
+        seq[len] = best;
+        if (llamac_ctx_decode(ctx, 0, &seq[len], 1) != LLAMAC_OK) {
+            break;
+        }
+    }
+done:
+    llamac_free(toks);
+    llamac_ctx_free(ctx);
+    llamac_model_free(model);
+    return matched;
+}
+
+/* The copy model continues any prompt with period K, as written (F16) and through Q4_K_M (quantized matrices, f32
+ * biases), for 96 tokens, more than seven periods. */
+static void test_copy_generate(void) {
+    llamac_synth_params p = copy_params();
+    const char *path = synth("copy.gguf", &p);
+    const char *prompt = "The quick brown fox jumps over the lazy dog, then naps in the warm sun by the river.";
+    CHECK_INT(copy_run(path, prompt, 96), 96);
+    const char *q4 = test_tmp("copy-q4_k_m.gguf");
+    llamac_quantize_params qp = llamac_quantize_params_default();
+    qp.ftype = LLAMAC_FTYPE_Q4_K_M;
+    CHECK_OK(llamac_quantize(path, q4, &qp, NULL));
+    CHECK_INT(tensor_type(q4, "blk.0.attn_q.bias"), GGML_TYPE_F32);
+    CHECK_INT(tensor_type(q4, "blk.0.attn_k.bias"), GGML_TYPE_F32);
+    CHECK_INT(tensor_type(q4, "blk.0.attn_q.weight"), GGML_TYPE_Q4_K);
+    CHECK_INT(copy_run(q4, prompt, 96), 96);
+    CHECK_INT(copy_run(q4, "def f(x):\n    return x * 2 + 1\n\ndef g(y):\n    return y - 3\n", 96), 96);
+}
+
+/* copy_noise: the later layers' attention output and ffn_down are random with that fraction of init_std, the rest
+ * of them as in a random model; the first layer's FFN stays silent; without noise the later layers are silent. */
+static double rms_of(const float *v, size_t n) {
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        s += (double)v[i] * v[i];
+    }
+    return n ? sqrt(s / (double)n) : -1.0;
+}
+
+static void test_copy_noise(void) {
+    llamac_synth_params p = tiny("qwen2", VOCAB_QWEN2);
+    p.copy_period = 5;
+    p.copy_noise = 0.25f;
+    const char *path = synth("copy-noise.gguf", &p);
+    const struct {
+        const char *name;
+        double rms;
+    } want[] = { { "blk.0.ffn_down.weight", 0.0 },      { "blk.1.ffn_down.weight", 0.005 },
+                 { "blk.1.attn_output.weight", 0.005 }, { "blk.1.ffn_up.weight", 0.02 },
+                 { "blk.1.attn_q.weight", 0.02 },       { "blk.0.attn_q.weight", 0.0 } };
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        size_t n = 0;
+        float *v = tensor_f32(path, want[i].name, &n);
+        double r = rms_of(v, n);
+        if (absd(r - want[i].rms) > 0.05 * want[i].rms + 1e-12) {
+            fprintf(stderr, "%s: rms %g, expected %g\n", want[i].name, r, want[i].rms);
+            CHECK(!"copy_noise scales the later layers' output matrices");
+        }
+        free(v);
+    }
+    p.copy_noise = 0.0f;
+    const char *silent = synth("copy-silent.gguf", &p);
+    size_t n = 0;
+    float *v = tensor_f32(silent, "blk.1.attn_output.weight", &n);
+    CHECK(n > 0 && rms_of(v, n) == 0.0);
+    free(v);
+}
+
+static void test_copy_invalid(void) {
+    llamac_synth_params p = copy_params();
+    p.copy_period = -1;
+    expect_invalid(&p, "copy_period -1 is negative (0 means random weights)");
+    p = copy_params();
+    p.copy_period = 4097;
+    expect_invalid(&p, "copy_period 4097 is more than n_ctx_train 4096");
+    p = tiny("llama", VOCAB_LLAMA);
+    p.copy_period = 8;
+    expect_invalid(&p, "which only qwen2 has (not llama)");
+    p = tiny("qwen2vl", VOCAB_QWEN2);
+    p.copy_period = 8;
+    expect_invalid(&p, "which only qwen2 has (not qwen2vl)");
+    p = copy_params();
+    p.untied_output = true;
+    expect_invalid(&p, "copy_period: a copy model reads its logits through the tied token embeddings");
+    p = copy_params();
+    p.copy_noise = 1.5f;
+    expect_invalid(&p, "copy_noise 1.5 is out of range (0 to 1)");
+    p = tiny("qwen2", VOCAB_QWEN2);
+    p.copy_noise = 0.5f;
+    expect_invalid(&p, "copy_noise 0.5 applies to a copy model only (set copy_period)");
+    /* One rotary pair (head size 2) recurs: offsets near multiples of 2 pi score almost as high. */
+    p = tiny("qwen2", VOCAB_QWEN2);
+    p.n_embd = 8;
+    p.n_head = 4;
+    p.n_head_kv = 4;
+    p.copy_period = 3;
+    expect_invalid(&p, "hardly tell offset 2 from the others within n_ctx_train 2048");
+}
+
 static void test_bad_files(void) {
     llamac_synth_params p = tiny("llama", VOCAB_LLAMA);
     p.vocab_from = test_tmp("no-such-vocab.gguf");
@@ -797,5 +995,9 @@ int main(void) {
     RUN(test_distribution);
     RUN(test_invalid_params);
     RUN(test_bad_files);
+    RUN(test_copy_attention);
+    RUN(test_copy_generate);
+    RUN(test_copy_noise);
+    RUN(test_copy_invalid);
     TESTS_DONE();
 }

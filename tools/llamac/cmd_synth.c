@@ -200,6 +200,21 @@ static const struct cli_opt weight_rows[] = {
       .set = set_weight_type,
       .offset = SP(type),
       .help = "weight type (default: f32)" },
+    { .names = { "--copy-period" },
+      .arg = "K",
+      .set = cli_set_i32,
+      .offset = SP(copy_period),
+      .min = 1,
+      .max = INT32_MAX,
+      .help = "qwen2: a copy model instead of random weights: greedy decoding repeats the last K tokens over and "
+              "over (K = a block's length in the prompt: it copies the block); same size and cost per token" },
+    { .names = { "--copy-noise" },
+      .arg = "F",
+      .set = cli_set_float,
+      .offset = SP(copy_noise),
+      .help = "with --copy-period: the layers after the first perturb the logits with random outputs this fraction "
+              "of --init-std (0 to 1), so a --layers cut of the same model is a draft that mostly agrees "
+              "(default: 0, they add nothing)" },
 };
 static const struct cli_group weight_group = CLI_GROUP("Weights", CLI_TARGET_COMMAND, weight_rows);
 
@@ -330,10 +345,11 @@ static const char *vocab_path(const struct cli_common *c, const llamac_synth_par
 }
 
 /* The flags that only a model (or only a LoRA adapter) takes; a control vector takes -m, -o, --seed, --init-std. */
-static const char *const model_only[] = {
-    "--arch",     "--like", "--vocab-from", "--list-presets", "--layers",   "--embd",    "--heads",        "--kv-heads",
-    "--head-dim", "--ffn",  "--ctx",        "--rope-theta",   "--norm-eps", "--cls-out", "--untied-output"
-};
+static const char *const model_only[] = { "--arch",      "--like",    "--vocab-from",    "--list-presets",
+                                          "--layers",    "--embd",    "--heads",         "--kv-heads",
+                                          "--head-dim",  "--ffn",     "--ctx",           "--rope-theta",
+                                          "--norm-eps",  "--cls-out", "--untied-output", "--copy-period",
+                                          "--copy-noise" };
 static const char *const lora_only[] = { "--targets",   "--rank",          "--alpha",
                                          "--task-name", "--prompt-prefix", "--alora-invocation-tokens",
                                          "--type",      "--name" };
@@ -344,10 +360,11 @@ static const char *const mmproj_only[] = { "--image-size",   "--patch-size", "--
                                            "--stack-factor", "--projector",  "--merge" };
 /* What a projector does not take: the text model's shape beyond the encoder's four, and the adapters' flags. */
 static const char *const not_mmproj[] = {
-    "--arch",          "--like",  "--vocab-from", "--list-presets",   "--kv-heads",
-    "--head-dim",      "--ctx",   "--rope-theta", "--norm-eps",       "--cls-out",
-    "--untied-output", "--name",  "--lora",       "--control-vector", "--targets",
-    "--rank",          "--alpha", "--task-name",  "--prompt-prefix",  "--alora-invocation-tokens"
+    "--arch",          "--like",      "--vocab-from", "--list-presets",   "--kv-heads",
+    "--head-dim",      "--ctx",       "--rope-theta", "--norm-eps",       "--cls-out",
+    "--untied-output", "--name",      "--lora",       "--control-vector", "--targets",
+    "--rank",          "--alpha",     "--task-name",  "--prompt-prefix",  "--alora-invocation-tokens",
+    "--copy-period",   "--copy-noise"
 };
 
 /* The first flag of `names` given, or NULL. */
@@ -479,7 +496,15 @@ static int synth(int argc, char **argv) {
         cli_error(&c, "no output file: pass -o OUT.gguf");
         return EXIT_USAGE;
     }
-    llamac_synth_params resolved;
+    llamac_synth_params resolved, shape = p;
+    shape.copy_period = 0;
+    shape.copy_noise = 0.0f;
+    if (p.copy_period > 0 && llamac_synth_resolve(&shape, &resolved) == LLAMAC_OK &&
+        p.copy_period > resolved.n_ctx_train) {
+        cli_error(&c, "--copy-period %d is longer than the training context (--ctx %d)", p.copy_period,
+                  resolved.n_ctx_train);
+        return EXIT_USAGE;
+    }
     if (llamac_synth_resolve(&p, &resolved) != LLAMAC_OK) {
         cli_error(&c, "%s", llamac_last_error());
         return EXIT_USAGE;
