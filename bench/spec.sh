@@ -9,12 +9,20 @@
 # model shares with a larger one equal, so this is a layer-skip draft of the target), also Q4_K_M. The prompt is
 # copy-heavy (code to be repeated with a change), the case n-gram lookup is for.
 #
+# MODEL=copy (the default): the target is a copy model (`llamac synth --copy-period K`), whose greedy continuation
+# repeats the input with period K, as a trained model asked to repeat code copies it; K is the distance in tokens
+# between the prompt's two `def area(` headers, so after the second header it writes the first function's body, the
+# second function, the comment and the header again, and so on. Its layers after the first add damped random outputs
+# (--copy-noise, NOISE, default 0.5) so the 4-layer draft agrees with it on most tokens, not all. Same tensors, shapes
+# and types as the random model: the same cost per token. MODEL=random: the random-weight target and draft as before
+# (their output copies nothing, so n-gram lookup finds little to draft).
+#
 # The server case follows: `llamac serve` with the same flags, one stream on /completion against llama-server's
 # (no speculation, n-gram lookup, the draft model), then 16 streams at once with and without speculation (aggregate
 # tokens/s: all generated tokens over the wall time of the 16 requests; llamac serve's --spec-batch-max policy).
 #
-# Usage: bench/spec.sh [TARGET.gguf DRAFT.gguf] ; N_PREDICT (128), THREADS, REPS (3), CTX (2048), STREAMS (16),
-# SERVER (1; 0 skips the server case), LLAMAC_BIN, LLAMA_SERVER override.
+# Usage: bench/spec.sh [TARGET.gguf DRAFT.gguf] ; MODEL (copy|random), NOISE (0.5), N_PREDICT (128), THREADS,
+# REPS (3), CTX (2048), STREAMS (16), SERVER (1; 0 skips the server case), LLAMAC_BIN, LLAMA_SERVER override.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 llamac=${LLAMAC_BIN:-"$root/build/bin/llamac"}
@@ -23,26 +31,13 @@ bench_server spec.sh
 work="$root/build/bench-models"
 vocab="${LLAMAC_VOCAB_DIR:-$root/.deps/llama.cpp/models}/ggml-vocab-qwen2.gguf"
 [ -f "$vocab" ] || vocab=/work/main/.deps/llama.cpp/models/ggml-vocab-qwen2.gguf
-target=${1:-"$work/qwen2.5-0.5b-q4_k_m.gguf"}
-draft=${2:-"$work/draft-q4_k_m.gguf"}
 n=${N_PREDICT:-128}
 threads=${THREADS:-$(nproc)}
 reps=${REPS:-3}
 port=${PORT:-18473}
 ctx=${CTX:-2048}
-bench_qwen05b "$target"
-if [ ! -f "$draft" ]; then
-  "$llamac" synth -q -o "$work/draft-f16.gguf" --like qwen2.5-0.5b --layers 4 --type f16 --vocab-from "$vocab"
-  "$llamac" quantize -q "$work/draft-f16.gguf" "$draft" Q4_K_M > /dev/null
-fi
-
-tmp=$(mktemp -d)
-srv_pid=
-cleanup() {
-  [ -n "$srv_pid" ] && kill "$srv_pid" 2> /dev/null && wait "$srv_pid" 2> /dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
+model=${MODEL:-copy}
+noise=${NOISE:-0.5}
 prompt='def area(shape, w, h):
     if shape == "rect":
         return w * h
@@ -58,6 +53,41 @@ def perimeter(shape, w, h):
 # The same two functions again, with `shape` renamed to `kind`:
 def area(kind, w, h):
 '
+case $model in
+  random)
+    target=${1:-"$work/qwen2.5-0.5b-q4_k_m.gguf"}
+    draft=${2:-"$work/draft-q4_k_m.gguf"}
+    bench_qwen05b "$target"
+    if [ ! -f "$draft" ]; then
+      "$llamac" synth -q -o "$work/draft-f16.gguf" --like qwen2.5-0.5b --layers 4 --type f16 --vocab-from "$vocab"
+      "$llamac" quantize -q "$work/draft-f16.gguf" "$draft" Q4_K_M > /dev/null
+    fi
+    ;;
+  copy)
+    # K: from the prompt's first token (the first header's `def`) to its last occurrence (the second header's).
+    k=$(printf '%s' "$prompt" | "$llamac" tokenize -m "$vocab" --no-bos |
+      python3 -c 'import json,sys; t=json.load(sys.stdin); print(max(i for i in range(1, len(t)) if t[i] == t[0]))')
+    target=${1:-"$work/qwen2.5-0.5b-copy$k-noise$noise-q4_k_m.gguf"}
+    draft=${2:-"$work/draft-copy$k-noise$noise-q4_k_m.gguf"}
+    mkdir -p "$work"
+    for f in "$target:24" "$draft:4"; do
+      [ -f "${f%:*}" ] && continue
+      "$llamac" synth -q -o "$work/copy-f16.gguf" --like qwen2.5-0.5b --layers "${f##*:}" --type f16 \
+        --copy-period "$k" --copy-noise "$noise" --vocab-from "$vocab"
+      "$llamac" quantize -q "$work/copy-f16.gguf" "${f%:*}" Q4_K_M > /dev/null
+      rm -f "$work/copy-f16.gguf"
+    done
+    ;;
+  *) echo "MODEL must be copy or random, not '$model'" >&2; exit 2 ;;
+esac
+
+tmp=$(mktemp -d)
+srv_pid=
+cleanup() {
+  [ -n "$srv_pid" ] && kill "$srv_pid" 2> /dev/null && wait "$srv_pid" 2> /dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
 printf '%s' "$prompt" > "$tmp/prompt.txt"
 python3 -c 'import json,sys; print(json.dumps({"prompt": open(sys.argv[1]).read(), "n_predict": int(sys.argv[2]),
   "temperature": 0, "ignore_eos": True, "cache_prompt": False}))' "$tmp/prompt.txt" "$n" > "$tmp/req.json"
@@ -88,6 +118,7 @@ print(t["predicted_per_second"], t.get("draft_n", 0), t.get("draft_n_accepted", 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "target $(basename "$target"), draft $(basename "$draft"), $n tokens, $threads threads, $reps runs each" >&2
+echo "model: $model${k:+ (copy period $k, noise $noise)}"
 declare -A tps acc
 for cfg in "${configs[@]}"; do
   IFS='|' read -r name lflags sflags <<< "$cfg"
