@@ -151,6 +151,10 @@ typedef struct llamac_tool_parse_params {
                                 reasoning_open the text after the thinking marker (e.g. "\n"), which begins
                                 reasoning_content; else the text after a thinking block the prompt closed, which begins
                                 content (NUL-terminated, borrowed like the markers); NULL (default) none */
+    bool think_ends_at_call; /* a call marker ends the thinking block too, as </think> does (llama.cpp's Qwen3.5 /
+                                Nemotron 3 / StepFun and Ling 3 readers; the qwen3-coder and glm formats' <tool_call>):
+                                reasoning runs up to the first of them, and the marker begins the rest (a call, or
+                                without tools content). llamac_template_parse_params sets it. Default false */
     const char *tools;       /* the offered tools (an OpenAI "tools" JSON array, NUL-terminated, borrowed like the
                                 markers): the XML-ish formats (qwen3-coder, seed-oss, glm, minimax-m2) type a
                                 parameter's value by its property's schema as llama.cpp does - a parameter that may be
@@ -168,10 +172,11 @@ LLAMAC_API llamac_tool_parse_params llamac_tool_parse_params_default(void);
  * and valid while it lives; "" where the template has no thinking section, so that a <think> in the reply stays
  * content); `reasoning` as given, but LLAMAC_REASONING_NONE when the prompt already closed the thinking block
  * (enable_thinking false: "...<think>\n\n</think>\n\n"), so that the whole reply is content; reasoning_open when the
- * prompt ends inside the thinking block; parse_tool_calls when `tools` (tools offered and tool_choice not "none")
- * and always for harmony and command-r7b, whose replies are all markers. out->tools is left NULL: set it to the
- * offered tools to type the XML-ish formats' values as llama-server does.
- * Errors: LLAMAC_E_INVALID_ARGUMENT (NULLs, an unknown reasoning value), LLAMAC_E_NO_MEMORY. Thread-safe. */
+ * prompt ends inside the thinking block; think_ends_at_call for the templates whose calls end the thinking block
+ * in llama.cpp's reader (Qwen3.5, Nemotron 3, StepFun 3.5, Ling 3); parse_tool_calls when `tools` (tools offered and
+ * tool_choice not "none") and always for harmony and command-r7b, whose replies are all markers. out->tools is left
+ * NULL: set it to the offered tools to type the XML-ish formats' values as llama-server does. Errors:
+ * LLAMAC_E_INVALID_ARGUMENT (NULLs, an unknown reasoning value), LLAMAC_E_NO_MEMORY. Thread-safe. */
 LLAMAC_API llamac_status llamac_template_parse_params(const llamac_template *tmpl, const char *prompt, bool tools,
                                                       llamac_reasoning_format reasoning, llamac_tool_parse_params *out);
 

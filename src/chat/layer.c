@@ -876,6 +876,8 @@ llamac_status llamac_template_parse_params(const llamac_template *tmpl, const ch
     out->format = llamac_tool_format_detect(llamac_template_source(tmpl, NULL));
     out->parse_tool_calls =
         tools || out->format == LLAMAC_TOOL_FORMAT_HARMONY || out->format == LLAMAC_TOOL_FORMAT_COMMAND_R7B;
+    /* llama.cpp's Qwen3-Coder-family (with thinking) and Ling 3 readers end the thinking block at <tool_call> too */
+    out->think_ends_at_call = info && (info->family == FAMILY_QWEN3_CODER || info->family == FAMILY_LING3);
     out->think_start = info ? info->think_start : "";
     out->think_end = info ? info->think_end : "";
     if (out->format == LLAMAC_TOOL_FORMAT_LFM2 && !strstr(llamac_template_source(tmpl, NULL), "<think>")) {

@@ -185,9 +185,27 @@ static bool opt_ws(pctx *c, const char *ws, size_t n) {
     return true;
 }
 
+/* The call marker that ends a thinking block too, where the parameters say a call may (think_ends_at_call:
+ * llama.cpp's Qwen3.5 / Nemotron 3 / StepFun and Ling 3 readers, whose calls all open with <tool_call>); NULL: only
+ * the closing marker ends it. */
+static const char *think_call_marker(const pctx *c) {
+    bool xml = c->p->format == LLAMAC_TOOL_FORMAT_QWEN3_CODER || c->p->format == LLAMAC_TOOL_FORMAT_GLM;
+    return c->p->think_ends_at_call && xml ? "<tool_call>" : NULL;
+}
+
+/* Reasoning from c->pos up to `close` or, where the parameters say so, the call marker (think_call_marker). At
+ * `close`: c->pos is at it, returns 1; at the call marker: c->pos is at it (the marker is the text's, read as a call
+ * or, without tools, as content), returns 2; neither: returns 0 (final: unclosed thinking is all reasoning; else
+ * stop). */
+static int think_body(pctx *c, const char *close) {
+    const char *ends[2] = { close, think_call_marker(c) };
+    return scan_until(c, ends, ends[1] ? 2 : 1, true) + 1;
+}
+
 /* A thinking block with a template's markers (llamac_template_parse_params), read as llama.cpp's chat layer reads
  * it: the opening marker's core (without its white space) with the white space around it optional, reasoning up to
- * the closing marker's core, then that marker's trailing white space, optional. False: stop. */
+ * the closing marker's core (or the call marker, think_body), then that marker's trailing white space, optional.
+ * False: stop. */
 static bool think_block_marked(pctx *c, const char *open, const char *close) {
     char core[2][128];
     const char *mk[2] = { open, close };
@@ -226,9 +244,9 @@ static bool think_block_marked(pctx *c, const char *open, const char *close) {
     if (c->p->reasoning_open && c->p->lead) {
         tc_buf_add(&c->m->reasoning, c->p->lead, strlen(c->p->lead), &c->m->oom);
     }
-    const char *closers[] = { core[1] };
-    if (scan_until(c, closers, 1, true) < 0) {
-        return false; /* final: unclosed thinking is all reasoning */
+    int end = think_body(c, core[1]);
+    if (end != 1) {
+        return end == 2; /* a call ends it; none: final, unclosed thinking is all reasoning */
     }
     c->pos += len[1];
     return opt_ws(c, close + lead[1] + len[1], strlen(close) - lead[1] - len[1]);
@@ -258,9 +276,9 @@ static bool think_block(pctx *c, const char *open, const char *close) {
         }
         c->pos = w + strlen(open);
     }
-    const char *closers[] = { close };
-    if (scan_until(c, closers, 1, true) < 0) {
-        return false; /* final: unclosed thinking is all reasoning */
+    int end = think_body(c, close);
+    if (end != 1) {
+        return end == 2; /* a call ends it; none: final, unclosed thinking is all reasoning */
     }
     c->pos += strlen(close);
     return skip_ws(c);

@@ -33,7 +33,8 @@
 typedef struct example {
     const char *what;
     llamac_tool_format format;
-    int reasoning; /* 0 deepseek, 1 none, 2 deepseek with the thinking block already open */
+    int reasoning; /* 0 deepseek, 1 none, 2 deepseek with the thinking block already open, 3 that and a call marker
+                      ends it too (think_ends_at_call) */
     const char *text;
     const char *content;
     const char *reasoning_content;
@@ -336,7 +337,32 @@ static const example EXAMPLES[] = {
       "{\"tool_calls\": [{\"name\": \"get_weather\", \"arguments\": {\"city\": \"Par",
       "",
       { { 0 } } },
+    /* Qwen3.5 / Nemotron 3 / StepFun: the prompt opened <think>, and <tool_call> ends the thinking as </think> does
+     * (checked with llama.cpp's common_chat_parse on Qwen3.5-4B.jinja: tests/reference/tool_parse) */
+    { "qwen3-coder a call ends the thinking",
+      LLAMAC_TOOL_FORMAT_QWEN3_CODER,
+      3,
+      "Let me check.\n<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</function>\n"
+      "</tool_call>",
+      "",
+      "Let me check.\n",
+      { { "get_weather", "{\"city\": \"Paris\"}" } } },
+    { "qwen3-coder </think> before a call",
+      LLAMAC_TOOL_FORMAT_QWEN3_CODER,
+      3,
+      "a <tool_cal\n</think>\n\nOK.\n<tool_call>\n<function=get_time>\n<parameter=tz>\nUTC\n</parameter>\n"
+      "</function>\n</tool_call>",
+      "OK.\n",
+      "a <tool_cal\n",
+      { { "get_time", "{\"tz\": \"UTC\"}" } } },
     /* GLM: <arg_key>/<arg_value> pairs, with newlines (4.5/4.6) or without (4.7) */
+    { "ling 3 a call ends the thinking the prompt opened",
+      LLAMAC_TOOL_FORMAT_GLM,
+      3,
+      "Checking.\n<tool_call>get_weather\n<arg_key>city</arg_key>\n<arg_value>Paris</arg_value>\n</tool_call>",
+      "",
+      "Checking.\n",
+      { { "get_weather", "{\"city\": \"Paris\"}" } } },
     { "glm",
       LLAMAC_TOOL_FORMAT_GLM,
       0,
@@ -842,7 +868,8 @@ static llamac_tool_parse_params params_of(const example *e) {
     llamac_tool_parse_params p = llamac_tool_parse_params_default();
     p.format = e->format;
     p.reasoning = e->reasoning == 1 ? LLAMAC_REASONING_NONE : LLAMAC_REASONING_DEEPSEEK;
-    p.reasoning_open = e->reasoning == 2;
+    p.reasoning_open = e->reasoning >= 2;
+    p.think_ends_at_call = e->reasoning == 3;
     return p;
 }
 
