@@ -320,6 +320,29 @@ static void test_parse_params(void) {
         llamac_template_free(tmpl);
     }
     free(src);
+    /* Qwen 3.5 and Ling 3: <tool_call> ends the thinking the prompt opened, as llama.cpp's readers take it; Qwen 3
+     * above does not (its thinking ends only at </think>) */
+    static const struct {
+        const char *file, *prompt;
+        bool ends_at_call;
+    } at_call[] = { { "Qwen3.5-4B", "<|im_start|>assistant\n<think>\n", true },
+                    { "inclusionai-ling-3.0-flash", "<role>ASSISTANT</role>\n<think>", true },
+                    { "GLM-4.7-Flash", "<|assistant|><think>", false } };
+    for (size_t k = 0; k < sizeof at_call / sizeof at_call[0]; k++) {
+        snprintf(path, sizeof path, "%s/models/templates/%s.jinja", llama_src, at_call[k].file);
+        src = test_read_file(path, NULL);
+        CHECK(src != NULL);
+        if (src && llamac_template_new(src, strlen(src), &tmpl) == LLAMAC_OK) {
+            CHECK_OK(llamac_template_parse_params(tmpl, at_call[k].prompt, true, LLAMAC_REASONING_DEEPSEEK, &p));
+            CHECK(p.reasoning_open && p.think_ends_at_call == at_call[k].ends_at_call);
+            CHECK_OK(llamac_tool_parse("Checking.\n<tool_call>", 21, &p, &m));
+            CHECK_STR(m ? m->reasoning_content : NULL,
+                      at_call[k].ends_at_call ? "Checking.\n" : "Checking.\n<tool_call>");
+            llamac_tool_message_free(m);
+            llamac_template_free(tmpl);
+        }
+        free(src);
+    }
 }
 
 int main(void) {
