@@ -2105,14 +2105,43 @@ static void parse_functionary(pctx *c) {
     }
 }
 
-/* ---- Command R7B: <|START_THINKING|>..<|END_THINKING|><|START_ACTION|>[...]<|END_ACTION|> ---- */
+/* ---- Command R7B: <|START_THINKING|>..<|END_THINKING|><|START_ACTION|>[...]<|END_ACTION|>; Cohere2 MoE the same
+ * with its text in <|START_TEXT|>..<|END_TEXT|> ---- */
+
+/* Cohere2 MoE's thinking, which its prompt opened (Command R7B's never does), as llama.cpp's reader for it takes it:
+ * reasoning up to <|END_THINKING|> (which goes) or to the <|START_TEXT|> or <|START_ACTION|> that ends it too.
+ * False: stop (final: unclosed thinking is all reasoning). */
+static bool cohere2moe_think(pctx *c) {
+    static const char *const ends[] = { "<|END_THINKING|>", "<|START_TEXT|>", "<|START_ACTION|>" };
+    bool as_reasoning = c->p->reasoning != LLAMAC_REASONING_NONE;
+    if (as_reasoning && c->p->lead) {
+        tc_buf_add(&c->m->reasoning, c->p->lead, strlen(c->p->lead), &c->m->oom);
+    }
+    int which = scan_until(c, ends, 3, as_reasoning);
+    if (which < 0) {
+        return false;
+    }
+    if (which == 0) {
+        if (!as_reasoning) {
+            add_content(c, c->pos, c->pos + strlen(ends[0]));
+        }
+        c->pos += strlen(ends[0]);
+    }
+    return true;
+}
 
 static void parse_command_r7b(pctx *c) {
-    static const char *const markers[] = { "<|START_THINKING|>", "<|START_RESPONSE|>", "<|START_ACTION|>" };
+    static const char *const markers[] = { "<|START_THINKING|>", "<|START_RESPONSE|>", "<|START_ACTION|>",
+                                           "<|START_TEXT|>" };
+    static const char *const ends[] = { "<|END_THINKING|>", "<|END_RESPONSE|>", NULL, "<|END_TEXT|>" };
     static const char *const name_keys[] = { "tool_name", NULL };
     static const char *const args_keys[] = { "parameters", NULL };
+    bool cohere2moe = c->p->reasoning_open; /* <|START_TEXT|> is text there; Command R7B keeps it as it is */
+    if (cohere2moe && !cohere2moe_think(c)) {
+        return;
+    }
     for (;;) {
-        int which = scan_until(c, markers, 3, false);
+        int which = scan_until(c, markers, cohere2moe ? 4 : 3, false);
         if (which < 0) {
             return;
         }
@@ -2120,8 +2149,7 @@ static void parse_command_r7b(pctx *c) {
         c->pos += strlen(markers[which]);
         if (which == 0 && c->p->reasoning == LLAMAC_REASONING_NONE) {
             add_content(c, start, c->pos);
-        } else if (which == 0 || which == 1) {
-            static const char *const ends[] = { "<|END_THINKING|>", "<|END_RESPONSE|>" };
+        } else if (which != 2) {
             if (scan_until(c, &ends[which], 1, which == 0) < 0) {
                 return;
             }
