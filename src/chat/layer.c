@@ -892,7 +892,9 @@ llamac_status llamac_template_parse_params(const llamac_template *tmpl, const ch
             free(end);
             return llamac__fail(LLAMAC_E_NO_MEMORY, "out of memory reading a template's thinking markers");
         }
-        if (start[0] && end[0]) {
+        if (start[0] && end[0] && !info->no_generation_prompt) {
+            /* (where llama.cpp's generation prompt is empty, the prompt's own thinking markers are nothing to its
+             * parser: a reply's thinking block is read as written) */
             const char *after = NULL;
             think_state ts = prompt_think_state(prompt, start, end, &after);
             out->reasoning_open = ts == THINK_OPEN;

@@ -421,6 +421,19 @@ static bool ends_with(const char *s, const char *tail) {
     return k <= n && memcmp(s + n - k, tail, k) == 0;
 }
 
+/* Whether add_generation_prompt leaves a render as it is (llama-cpp-rwkv-world.jinja: `not add_generation_prompt
+ * is defined` is always true, so the template sets it): llama.cpp's generation prompt, the difference, is empty. */
+static bool generation_prompt_none(analysis *a) {
+    json_t *msgs = json_pack("[o]", user_msg());
+    char *without = msgs ? analysis_render(a, msgs, NULL, false, true) : NULL;
+    char *with = without ? analysis_render(a, msgs, NULL, true, true) : NULL;
+    bool same = without && with && strcmp(without, with) == 0;
+    json_decref(msgs);
+    free(without);
+    free(with);
+    return same;
+}
+
 /* The generation prompt with enable_thinking false and true: a marker that opens (or closes) the reasoning. */
 static void thinking_enabled(analysis *a) {
     json_t *msgs = json_pack("[o]", user_msg());
@@ -821,6 +834,7 @@ static void *info_make(const llamac_template *tmpl, void *arg) {
             reasoning_scope(&a);
         }
         reasoning_workarounds(&a, src, n);
+        info->no_generation_prompt = generation_prompt_none(&a);
         info->supports_thinking = a.mode != REASONING_NONE;
         info->reasoning_start = a.start ? a.start : dupn("", 0);
         info->reasoning_end = a.end ? a.end : dupn("", 0);

@@ -343,6 +343,22 @@ static void test_parse_params(void) {
         }
         free(src);
     }
+    /* a template whose render add_generation_prompt does not change (llama-cpp-rwkv-world.jinja): llama.cpp's
+     * generation prompt is empty, so the <think> the prompt ends with opens nothing and a reply's block is read */
+    snprintf(path, sizeof path, "%s/models/templates/llama-cpp-rwkv-world.jinja", llama_src);
+    src = test_read_file(path, NULL);
+    CHECK(src != NULL);
+    if (src && llamac_template_new(src, strlen(src), &tmpl) == LLAMAC_OK) {
+        CHECK_OK(llamac_template_parse_params(tmpl, "User: hi\n\nAssistant: <think>\n</think>", false,
+                                              LLAMAC_REASONING_DEEPSEEK, &p));
+        CHECK(!p.reasoning_open && p.reasoning == LLAMAC_REASONING_DEEPSEEK && !p.lead);
+        CHECK_OK(llamac_tool_parse("<think>a</think>b", 17, &p, &m));
+        CHECK_STR(m ? m->reasoning_content : NULL, "a");
+        CHECK_STR(m ? m->content : NULL, "b");
+        llamac_tool_message_free(m);
+        llamac_template_free(tmpl);
+    }
+    free(src);
 }
 
 int main(void) {
