@@ -31,6 +31,7 @@ typedef struct pctx {
     tc_msg *m;
     json_t *tools;   /* p->tools parsed, once a parameter's value needs its schema (NULL: none, or not JSON) */
     bool tools_read; /* p->tools was parsed */
+    bool trim_end;   /* white space at the end of the reply is no part of it (DeepSeek V3.2 / V4 with tools) */
 } pctx;
 
 #define NAME_MAX_LEN 128
@@ -111,7 +112,8 @@ static size_t held_suffix(const pctx *c, size_t from, const char *const *markers
 
 /* Scans from c->pos for the first of the markers. Found: the text before it goes to `to_reasoning ? reasoning :
  * content`, c->pos is at the marker, returns its index. Not found: everything that cannot begin a marker is
- * written and c->pos moves past it; returns -1 (when not final, the caller stops). */
+ * written and c->pos moves past it (c->trim_end: not past the white space that ends the text); returns -1 (when not
+ * final, the caller stops). */
 static int scan_until(pctx *c, const char *const *markers, size_t nm, bool to_reasoning) {
     size_t best = SIZE_MAX;
     int which = -1;
@@ -125,6 +127,10 @@ static int scan_until(pctx *c, const char *const *markers, size_t nm, bool to_re
     size_t to = best;
     if (which < 0) {
         to = c->final ? c->n : c->n - held_suffix(c, c->pos, markers, nm);
+        /* (white space that may end the reply is held back until more text follows it) */
+        while (c->trim_end && to > c->pos && strchr(" \t\r\n", c->t[to - 1])) {
+            to--;
+        }
     }
     if (to_reasoning) {
         add_reasoning(c, c->pos, to);
@@ -1158,7 +1164,9 @@ static void parse_minicpm5(pctx *c) {
 /* DeepSeek V3.2 / V4: <｜DSML｜function_calls> (V4: tool_calls) <｜DSML｜invoke name="f"> <｜DSML｜parameter name="k"
  * string="true">v</｜DSML｜parameter> </｜DSML｜invoke> </｜DSML｜function_calls>; a call may end the thinking. */
 static void parse_dsml(pctx *c) {
-    /* the blank line before a block belongs to neither the text nor the thinking before it */
+    /* the blank line before a block belongs to neither the text nor the thinking before it, and llama.cpp's reader
+     * drops the white space the reply ends with */
+    c->trim_end = true;
     static const char *const markers[] = { "\n\n" DSML "function_calls>", "\n\n" DSML "tool_calls>",
                                            DSML "function_calls>", DSML "tool_calls>" };
     static const char *const ends[] = { DSML_CLOSE "function_calls>", DSML_CLOSE "tool_calls>",

@@ -438,6 +438,22 @@ static const example EXAMPLES[] = {
       "On it.\n",
       "\nlook\n",
       { { "get_weather", "{\"city\": \"Paris\", \"days\": 3}" }, { "b", "{}" } } },
+    /* DeepSeek V3.2 / V4 with tools: llama.cpp's reader drops the white space a reply ends with (checked with its
+     * common_chat_parse on DeepSeek-V3.2.jinja: tests/reference/tool_parse), in the thinking or the text */
+    { "deepseek-v3.2 white space at the end of the thinking",
+      LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2,
+      2,
+      "a \n\n b\n \n",
+      "",
+      "a \n\n b",
+      { { 0 } } },
+    { "deepseek-v3.2 white space at the end of the text",
+      LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2,
+      0,
+      "It is\n\nsunny.\n\n",
+      "It is\n\nsunny.",
+      "",
+      { { 0 } } },
     /* DeepSeek V3.2 (DSML): string="true" keeps a value that looks like a number a string */
     { "deepseek-v3.2",
       LLAMAC_TOOL_FORMAT_DEEPSEEK_V3_2,
