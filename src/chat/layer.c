@@ -950,8 +950,9 @@ llamac_status llamac_template_reasoning_budget(const llamac_template *tmpl, cons
     budget->ends = info->budget_ends;
     budget->n_ends = info->n_budget_ends;
     /* llama.cpp feeds the budget the generation prompt; only an open thinking block in it matters (a closed one
-     * leaves the budget where it starts), and the block is the prompt's tail from its start tag on */
-    const char *opened = last_of(prompt, info->budget_start);
+     * leaves the budget where it starts), and the block is the prompt's tail from its start tag on; where that
+     * generation prompt is empty (no_generation_prompt), no block in the prompt is open for it */
+    const char *opened = info->no_generation_prompt ? NULL : last_of(prompt, info->budget_start);
     if (opened) {
         const char *after = opened + strlen(info->budget_start);
         bool closed = false;

@@ -273,6 +273,14 @@ static void test_template_tags(void) {
         llamac_free(rendered);
         llamac_template_free(t);
     }
+    /* RWKV World's render is the same with and without add_generation_prompt: llama.cpp's generation prompt is
+     * empty, so the "<think>" the prompt ends with is no prefill */
+    if ((t = template_named("llama-cpp-rwkv-world"))) {
+        CHECK_OK(llamac_template_reasoning_budget(t, "User: hi\n\nAssistant: <think>", &rb));
+        CHECK_STR(rb.start, "<think>");
+        CHECK(rb.prefill == NULL);
+        llamac_template_free(t);
+    }
     /* the families' own tags: Qwen3.5 (Qwen3-Coder's format) forces "\n</think>" and also ends at a call */
     if ((t = template_named("Qwen3.5-4B"))) {
         CHECK_OK(llamac_template_reasoning_budget(t, "", &rb));
