@@ -189,5 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     one(&p, text, len, data[0]);
     p.tools = TOOLS;
     one(&p, text, len, data[0]);
+    p.think_ends_at_call = true; /* (a call marker ends the thinking too: Qwen 3.5, Ling 3) */
+    one(&p, text, len, data[0]);
     return 0;
 }
