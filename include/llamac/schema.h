@@ -139,7 +139,8 @@ typedef struct llamac_tool_parse_params {
     llamac_tool_format format;         /* default GENERIC */
     llamac_reasoning_format reasoning; /* default DEEPSEEK */
     bool reasoning_open;     /* the prompt ended inside the thinking block (a template that opens <think> for the
-                                model): output is reasoning until </think>. Default false */
+                                model): output is reasoning until </think> (command-r7b: Cohere2 MoE's
+                                <|END_THINKING|>, <|START_TEXT|> or <|START_ACTION|>). Default false */
     bool parse_tool_calls;   /* false: only <think> reasoning is read, the rest is content (tool_choice "none";
                                 keep true for harmony and command-r7b, whose replies are all markers). Default true */
     const char *think_start; /* the markers of the thinking block at the start of a reply (NUL-terminated, borrowed
