@@ -48,15 +48,16 @@ typedef struct layer_info {
     llamac_template *patched; /* the template with llama.cpp's two source patches, or NULL (the template itself) */
     llamac__caps caps;
     layer_family family;
-    bool trim_content;         /* StepFun: message texts are trimmed before rendering */
-    bool developer_stays;      /* gpt-oss: the developer role is not mapped to system */
-    bool gemma4_old;           /* an older Gemma 4 template: tool results go into the assistant turn */
-    bool deepseek_v4;          /* DeepSeek V4: tool results in tool-call order, a bare </think> */
-    bool supports_thinking;    /* enable_thinking defaults to true */
-    bool no_generation_prompt; /* generic family: add_generation_prompt changes nothing in a render (the assistant
-                                  turn's start is always written), so llama.cpp's generation prompt is empty and the
-                                  prompt neither opens nor closes a reply's thinking for its parser */
-    char *reasoning_start;     /* generic family: the reasoning markers the analysis found ("" none) */
+    bool trim_content;      /* StepFun: message texts are trimmed before rendering */
+    bool developer_stays;   /* gpt-oss: the developer role is not mapped to system */
+    bool gemma4_old;        /* an older Gemma 4 template: tool results go into the assistant turn */
+    bool deepseek_v4;       /* DeepSeek V4: tool results in tool-call order, a bare </think> */
+    bool supports_thinking; /* enable_thinking defaults to true */
+    /* generic family: add_generation_prompt changes nothing in a render (the assistant turn's start is always
+     * written), so llama.cpp's generation prompt is empty and the prompt neither opens nor closes a reply's thinking
+     * for its parser */
+    bool no_generation_prompt;
+    char *reasoning_start; /* generic family: the reasoning markers the analysis found ("" none) */
     char *reasoning_end;
     const char *think_start; /* the thinking block of a reply, as llama.cpp's parser reads it ("" none; white space */
     const char *think_end;   /* around the markers is optional); NULL for gpt-oss, read by the harmony parser */
