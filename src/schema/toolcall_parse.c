@@ -192,10 +192,11 @@ static bool opt_ws(pctx *c, const char *ws, size_t n) {
 }
 
 /* The call marker that ends a thinking block too, where the parameters say a call may (think_ends_at_call:
- * llama.cpp's Qwen3.5 / Nemotron 3 / StepFun and Ling 3 readers, whose calls all open with <tool_call>); NULL: only
- * the closing marker ends it. */
+ * llama.cpp's Qwen3.5 / Nemotron 3 / StepFun and Ling 3 readers, whose calls all open with <tool_call>; Ling 3's only
+ * in a block the prompt opened); NULL: only the closing marker ends it. */
 static const char *think_call_marker(const pctx *c) {
-    bool xml = c->p->format == LLAMAC_TOOL_FORMAT_QWEN3_CODER || c->p->format == LLAMAC_TOOL_FORMAT_GLM;
+    bool xml = c->p->format == LLAMAC_TOOL_FORMAT_QWEN3_CODER ||
+               (c->p->format == LLAMAC_TOOL_FORMAT_GLM && c->p->reasoning_open);
     return c->p->think_ends_at_call && xml ? "<tool_call>" : NULL;
 }
 

@@ -34,7 +34,7 @@ typedef struct example {
     const char *what;
     llamac_tool_format format;
     int reasoning; /* 0 deepseek, 1 none, 2 deepseek with the thinking block already open, 3 that and a call marker
-                      ends it too (think_ends_at_call) */
+                      ends it too (think_ends_at_call), 4 think_ends_at_call with the block not open */
     const char *text;
     const char *content;
     const char *reasoning_content;
@@ -387,6 +387,13 @@ static const example EXAMPLES[] = {
       "",
       "Checking.\n",
       { { "get_weather", "{\"city\": \"Paris\"}" } } },
+    { "ling 3 a call does not end the thinking the reply opened",
+      LLAMAC_TOOL_FORMAT_GLM,
+      4,
+      "<think>a <tool_call>b</think>c",
+      "c",
+      "a <tool_call>b",
+      { { 0 } } },
     { "glm",
       LLAMAC_TOOL_FORMAT_GLM,
       0,
@@ -908,8 +915,8 @@ static llamac_tool_parse_params params_of(const example *e) {
     llamac_tool_parse_params p = llamac_tool_parse_params_default();
     p.format = e->format;
     p.reasoning = e->reasoning == 1 ? LLAMAC_REASONING_NONE : LLAMAC_REASONING_DEEPSEEK;
-    p.reasoning_open = e->reasoning >= 2;
-    p.think_ends_at_call = e->reasoning == 3;
+    p.reasoning_open = e->reasoning == 2 || e->reasoning == 3;
+    p.think_ends_at_call = e->reasoning >= 3;
     return p;
 }
 
