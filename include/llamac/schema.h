@@ -153,9 +153,10 @@ typedef struct llamac_tool_parse_params {
                                 reasoning_content; else the text after a thinking block the prompt closed, which begins
                                 content (NUL-terminated, borrowed like the markers); NULL (default) none */
     bool think_ends_at_call; /* a call marker ends the thinking block too, as </think> does (llama.cpp's Qwen3.5 /
-                                Nemotron 3 / StepFun and Ling 3 readers; the qwen3-coder and glm formats' <tool_call>):
-                                reasoning runs up to the first of them, and the marker begins the rest (a call, or
-                                without tools content). llamac_template_parse_params sets it. Default false */
+                                Nemotron 3 / StepFun and Ling 3 readers; the qwen3-coder and glm formats' <tool_call>,
+                                glm's only with reasoning_open): reasoning runs up to the first of them, and the
+                                marker begins the rest (a call, or without tools content). llamac_template_parse_params
+                                sets it. Default false */
     const char *tools;       /* the offered tools (an OpenAI "tools" JSON array, NUL-terminated, borrowed like the
                                 markers): the XML-ish formats (qwen3-coder, seed-oss, glm, minimax-m2) type a
                                 parameter's value by its property's schema as llama.cpp does - a parameter that may be
