@@ -27,7 +27,7 @@ sample() {
     SEQUENCE) echo kt ;;
     "N(K|M|G)") echo "2G" ;;
     *"|"*) echo "${1%%|*}" ;;
-    N | MIB) echo 1 ;;
+    N | MIB | K) echo 1 ;;
     F | P | T | R | E | M | B | ETA | TAU) echo 0.5 ;;
     FILE) echo "$TMP/empty" ;;
     TYPE) echo q8_0 ;;
