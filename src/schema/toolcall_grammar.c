@@ -601,6 +601,29 @@ static void opt_alternatives(llamac__dynbuf *g, size_t i, const size_t *ks, size
  * order. */
 #define MAX_PERMUTE 6
 
+/* Splits the properties of `props` (at most MAX_TOOLS) by the schema's `required` list (NULL or not a list: none is
+ * required), each kept in its order: the indexes of the required ones into req, of the others into opt. */
+static void split_required(json_t *props, json_t *required, size_t *req, size_t *n_req, size_t *opt, size_t *n_opt) {
+    const char *key;
+    json_t *schema;
+    size_t k = 0;
+    *n_req = *n_opt = 0;
+    json_object_foreach(props, key, schema) {
+        bool is_req = false;
+        size_t ri;
+        json_t *rv;
+        json_array_foreach(required, ri, rv) {
+            is_req = is_req || (json_is_string(rv) && !strcmp(json_string_value(rv), key));
+        }
+        if (is_req) {
+            req[(*n_req)++] = k;
+        } else {
+            opt[(*n_opt)++] = k;
+        }
+        k++;
+    }
+}
+
 /* The rule tc-args-<i> for the formats that write arguments property by property, from the tool's `properties`:
  * Gemma 4 ({key:value,...}) and LFM2 (key=value, ...): the required ones in order, then the others, each optional
  * (any of them, in any order, when none is required); the XML-ish families, as llama.cpp's chat layer constrains
@@ -636,23 +659,13 @@ static llamac_status props_args_rule(llamac__dynbuf *g, llamac_tool_format f, si
         }
         return LLAMAC_OK;
     }
-    /* one rule per property, and which of them are required */
-    size_t req[MAX_TOOLS], opt[MAX_TOOLS], n_req = 0, n_opt = 0, k = 0;
+    /* which properties are required, and one rule per property */
+    size_t req[MAX_TOOLS], opt[MAX_TOOLS], n_req, n_opt, k = 0;
+    split_required(props, required, req, &n_req, opt, &n_opt);
     json_object_foreach(props, key, schema) {
         llamac_status st = prop_rule(g, f, i, k, key, schema, params, tool_name);
         if (st != LLAMAC_OK) {
             return st;
-        }
-        bool is_req = false;
-        size_t ri;
-        json_t *rv;
-        json_array_foreach(required, ri, rv) {
-            is_req = is_req || (json_is_string(rv) && !strcmp(json_string_value(rv), key));
-        }
-        if (is_req) {
-            req[n_req++] = k;
-        } else {
-            opt[n_opt++] = k;
         }
         k++;
     }
@@ -707,7 +720,8 @@ static llamac_status m3_args_rule(llamac__dynbuf *g, size_t i, json_t *params, c
         llamac__dynbuf_addf(g, "tc-args-%zu ::= ( \"\\n\"? tc-m3-el )*\n", i);
         return LLAMAC_OK;
     }
-    size_t req[MAX_TOOLS], opt[MAX_TOOLS], n_req = 0, n_opt = 0, k = 0;
+    size_t req[MAX_TOOLS], opt[MAX_TOOLS], n_req, n_opt, k = 0;
+    split_required(props, required, req, &n_req, opt, &n_opt);
     json_object_foreach(props, key, schema) {
         unsigned t = tc_schema_types(params, schema);
         bool elements = !(t & ~(unsigned)(TC_T_OBJECT | TC_T_ARRAY)) &&
@@ -726,17 +740,6 @@ static llamac_status m3_args_rule(llamac__dynbuf *g, size_t i, json_t *params, c
             if (st != LLAMAC_OK) {
                 return st;
             }
-        }
-        bool is_req = false;
-        size_t ri;
-        json_t *rv;
-        json_array_foreach(required, ri, rv) {
-            is_req = is_req || (json_is_string(rv) && !strcmp(json_string_value(rv), key));
-        }
-        if (is_req) {
-            req[n_req++] = k;
-        } else {
-            opt[n_opt++] = k;
         }
         k++;
     }
