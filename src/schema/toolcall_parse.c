@@ -95,6 +95,24 @@ static int starts(const pctx *c, size_t at, const char *s) {
     return 0;
 }
 
+/* For a reply of several messages each further one opened by `next` (Solar Open, Muse Glimmer): before every message
+ * but the first, passes `next` at c->pos. False: parsing is over, the text ending too soon to tell, or going on
+ * with something else, which is then content. */
+static bool next_message(pctx *c, bool first, const char *next) {
+    if (first) {
+        return true;
+    }
+    int r = starts(c, c->pos, next);
+    if (r <= 0) {
+        if (r == 0) {
+            rest_content(c, c->pos);
+        }
+        return false;
+    }
+    c->pos += strlen(next);
+    return true;
+}
+
 /* Length of the longest end of text[from, n) that is a proper prefix of one of the markers. */
 static size_t held_suffix(const pctx *c, size_t from, const char *const *markers, size_t nm) {
     size_t best = 0;
@@ -1433,15 +1451,8 @@ static void parse_solar_open(pctx *c) {
     static const char *const end[] = { "<|end|>" }, *const calls[] = { SOLAR_CALLS };
     for (bool first = true; c->pos < c->n || !c->final; first = false) {
         size_t start = c->pos;
-        if (!first) {
-            int r = starts(c, c->pos, SOLAR_NEXT);
-            if (r <= 0) {
-                if (r == 0) {
-                    rest_content(c, start);
-                }
-                return;
-            }
-            c->pos += strlen(SOLAR_NEXT);
+        if (!next_message(c, first, SOLAR_NEXT)) {
+            return;
         }
         int think = starts(c, c->pos, "<|think|>"), text = starts(c, c->pos, "<|content|>");
         int call = starts(c, c->pos, SOLAR_CALLS);
@@ -1507,15 +1518,8 @@ static void parse_muse(pctx *c) {
     static const char *const ends[] = { "<|eom|>", "<|eot|>" };
     for (bool first = true; c->pos < c->n || !c->final; first = false) {
         size_t start = c->pos;
-        if (!first) {
-            int r = starts(c, c->pos, MUSE_NEXT);
-            if (r <= 0) {
-                if (r == 0) {
-                    rest_content(c, start);
-                }
-                return;
-            }
-            c->pos += strlen(MUSE_NEXT);
+        if (!next_message(c, first, MUSE_NEXT)) {
+            return;
         }
         /* the header: " to=recipient<|message|>", or "<|message|>" alone */
         int to = starts(c, c->pos, " to="), bare = starts(c, c->pos, "<|message|>");
