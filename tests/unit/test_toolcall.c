@@ -1765,6 +1765,21 @@ static void test_harmony_analysis(void) {
 /* The XML-ish families read a value by its parameter's schema when the parse is given the offered tools, as
  * llama.cpp's chat layer does: a string parameter keeps "123" a string; without the tools, or for a parameter the
  * schema does not name, a value is JSON when it reads as JSON. */
+/* The stream, fed `text` one byte at a time with the params `pp`, reads the one call the complete parse `m` read,
+ * with the same arguments. */
+static void check_stream_alike(const llamac_tool_parse_params *pp, const char *text, const llamac_tool_message *m) {
+    llamac_tool_stream *st = NULL;
+    CHECK_OK(llamac_tool_stream_new(pp, &st));
+    for (size_t i = 0; st && text[i]; i++) {
+        CHECK_OK(llamac_tool_stream_push(st, text + i, 1, NULL, NULL));
+    }
+    CHECK_OK(llamac_tool_stream_finish(st, NULL, NULL));
+    const llamac_tool_message *sm = llamac_tool_stream_message(st);
+    CHECK(sm && m && sm->n_tool_calls == 1 && m->n_tool_calls == 1 &&
+          strcmp(sm->tool_calls[0].arguments, m->tool_calls[0].arguments) == 0);
+    llamac_tool_stream_free(st);
+}
+
 static void test_typed_values(void) {
     static const char tools[] =
         "[{\"type\":\"function\",\"function\":{\"name\":\"f\",\"parameters\":{\"type\":\"object\",\"$defs\":{\"s\":"
@@ -1809,17 +1824,7 @@ static void test_typed_values(void) {
             if (m && m->n_tool_calls == 1) {
                 CHECK_STR(m->tool_calls[0].arguments, typed ? cases[k].typed : cases[k].untyped);
             }
-            /* the stream, cut at every byte, reads it alike */
-            llamac_tool_stream *st = NULL;
-            CHECK_OK(llamac_tool_stream_new(&pp, &st));
-            for (size_t i = 0; st && cases[k].text[i]; i++) {
-                CHECK_OK(llamac_tool_stream_push(st, cases[k].text + i, 1, NULL, NULL));
-            }
-            CHECK_OK(llamac_tool_stream_finish(st, NULL, NULL));
-            const llamac_tool_message *sm = llamac_tool_stream_message(st);
-            CHECK(sm && m && sm->n_tool_calls == 1 && m->n_tool_calls == 1 &&
-                  strcmp(sm->tool_calls[0].arguments, m->tool_calls[0].arguments) == 0);
-            llamac_tool_stream_free(st);
+            check_stream_alike(&pp, cases[k].text, m);
             llamac_tool_message_free(m);
         }
     }
@@ -1914,17 +1919,7 @@ static void test_minimax_m3_values(void) {
                 json_decref(got);
                 json_decref(want);
             }
-            /* the stream, one byte at a time, reads it alike */
-            llamac_tool_stream *st = NULL;
-            CHECK_OK(llamac_tool_stream_new(&pp, &st));
-            for (size_t i = 0; st && cases[k].text[i]; i++) {
-                CHECK_OK(llamac_tool_stream_push(st, cases[k].text + i, 1, NULL, NULL));
-            }
-            CHECK_OK(llamac_tool_stream_finish(st, NULL, NULL));
-            const llamac_tool_message *sm = llamac_tool_stream_message(st);
-            CHECK(sm && m && sm->n_tool_calls == 1 && m->n_tool_calls == 1 &&
-                  strcmp(sm->tool_calls[0].arguments, m->tool_calls[0].arguments) == 0);
-            llamac_tool_stream_free(st);
+            check_stream_alike(&pp, cases[k].text, m);
             llamac_tool_message_free(m);
         }
     }
