@@ -308,12 +308,8 @@ static void test_cancel_from_thread(void) {
     pthread_cond_init(&c.cond, NULL);
     pthread_t th;
     CHECK(pthread_create(&th, NULL, cancel_thread, &c) == 0);
-    llamac_generate_params gp = llamac_generate_params_default();
-    gp.max_tokens = -1;
+    llamac_generate_params gp = test_greedy_params(-1, on_text_blocking, &c);
     gp.sampling.ignore_eos = true;
-    gp.sampling.temp = 0.0f;
-    gp.on_text = on_text_blocking;
-    gp.user_data = &c;
     llamac_generate_result res;
     CHECK_OK(run(ctx, &gp, &res));
     pthread_join(th, NULL);

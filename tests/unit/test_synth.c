@@ -304,12 +304,8 @@ static void check_decoder(const char *path, const llamac_synth_params *in, int32
         CHECK(logits && logits[0] != logits[1]);
 
         struct sink k = { 0 };
-        llamac_generate_params gp = llamac_generate_params_default();
-        gp.max_tokens = 8;
-        gp.sampling.temp = 0.0f;
+        llamac_generate_params gp = test_greedy_params(8, on_text, &k);
         gp.sampling.ignore_eos = true;
-        gp.on_text = on_text;
-        gp.user_data = &k;
         llamac_generate_result res;
         CHECK_OK(llamac_generate(ctx, "Hello world", 11, &gp, &res));
         CHECK_INT(res.finish_reason, LLAMAC_FINISH_LENGTH);
