@@ -38,6 +38,8 @@ port=${PORT:-18473}
 ctx=${CTX:-2048}
 model=${MODEL:-copy}
 noise=${NOISE:-0.5}
+ngram_n=${NGRAM_N:-6}
+dmax=${DRAFT_MAX:-8}
 prompt='def area(shape, w, h):
     if shape == "rect":
         return w * h
@@ -69,12 +71,16 @@ case $model in
       python3 -c 'import json,sys; t=json.load(sys.stdin); print(max(i for i in range(1, len(t)) if t[i] == t[0]))')
     target=${1:-"$work/qwen2.5-0.5b-copy$k-noise$noise-q4_k_m.gguf"}
     draft=${2:-"$work/draft-copy$k-noise$noise-q4_k_m.gguf"}
+    small=${3:-"$work/small-copy$k-q4_k_m.gguf"}
     mkdir -p "$work"
-    for f in "$target:24" "$draft:4"; do
-      [ -f "${f%:*}" ] && continue
-      "$llamac" synth -q -o "$work/copy-f16.gguf" --like qwen2.5-0.5b --layers "${f##*:}" --type f16 \
+    # file:synth flags: the target, its 4-layer cut, and the small model (1 layer, 256 wide: ~10% of the target's bytes)
+    for f in "$target:--layers 24" "$draft:--layers 4" \
+      "$small:--layers 1 --embd 256 --heads 4 --kv-heads 2 --head-dim 64 --ffn 512"; do
+      [ -f "${f%%:*}" ] && continue
+      # shellcheck disable=SC2086
+      "$llamac" synth -q -o "$work/copy-f16.gguf" --like qwen2.5-0.5b ${f#*:} --type f16 \
         --copy-period "$k" --copy-noise "$noise" --vocab-from "$vocab"
-      "$llamac" quantize -q "$work/copy-f16.gguf" "${f%:*}" Q4_K_M > /dev/null
+      "$llamac" quantize -q "$work/copy-f16.gguf" "${f%%:*}" Q4_K_M > /dev/null
       rm -f "$work/copy-f16.gguf"
     done
     ;;
@@ -93,11 +99,13 @@ python3 -c 'import json,sys; print(json.dumps({"prompt": open(sys.argv[1]).read(
   "temperature": 0, "ignore_eos": True, "cache_prompt": False}))' "$tmp/prompt.txt" "$n" > "$tmp/req.json"
 
 # name | llamac flags | llama-server flags (the same settings under llama-server's names)
+draft_flags() { echo "-md $1 --spec-draft-n-max $dmax --spec-draft-p-min 0.75"; }
 configs=(
   "none||"
-  "ngram|--spec-type ngram-simple --spec-ngram-size-n 3 --spec-draft-n-max 16|--spec-type ngram-simple --spec-ngram-simple-size-n 3 --spec-ngram-simple-size-m 16"
-  "draft|-md $draft --spec-draft-n-max 16 --spec-draft-p-min 0.75|-md $draft --spec-type draft-simple --spec-draft-n-max 16 --spec-draft-p-min 0.75 -ngld 0"
+  "ngram|--spec-type ngram-simple --spec-ngram-size-n $ngram_n --spec-draft-n-max $dmax|--spec-type ngram-simple --spec-ngram-simple-size-n $ngram_n --spec-ngram-simple-size-m $dmax"
+  "draft|$(draft_flags "$draft")|$(draft_flags "$draft") --spec-type draft-simple -ngld 0"
 )
+[ -n "${small:-}" ] && configs+=("draft-small|$(draft_flags "$small")|$(draft_flags "$small") --spec-type draft-simple -ngld 0")
 
 # llamac run: "tok/s drafted accepted"
 run_llamac() {
