@@ -14,7 +14,8 @@ run_llamac "$TMP/base" "$TMP/e" run "${COMMON[@]}"
 expect_eq "run without a draft" "$rc" 0
 for args in "-md $D" "-md $D --spec-draft-n-max 1" "-md $D --draft-max 3 --draft-p-min 0" \
   "-md $D --spec-draft-n-max 12 --spec-draft-n-min 2 -cd 512 -td 1 -ngld 0 -ctkd f32 -ctvd f32" "--spec-type ngram-simple" \
-  "--spec-type ngram-simple,draft-simple -md $D --spec-ngram-size-n 4"; do
+  "--spec-type ngram-simple,draft-simple -md $D --spec-ngram-size-n 4" \
+  "--spec-type ngram-simple --spec-ngram-size-n-min 2 --spec-ngram-size-n 12 --spec-draft-n-max 8"; do
   # shellcheck disable=SC2086
   run_llamac "$TMP/o" "$TMP/e" run "${COMMON[@]}" $args -v
   expect_eq "run $args: status" "$rc" 0
@@ -48,6 +49,9 @@ run_llamac "$TMP/o" "$TMP/e" run "${COMMON[@]}" -md "$D" --draft-p-min 2
 expect_contains "draft-p-min 2: named" "$(cat "$TMP/e")" "for --draft-p-min (expected a probability from 0 to 1)"
 run_llamac "$TMP/o" "$TMP/e" run "${COMMON[@]}" -md "$D" --spec-draft-n-max 4 --spec-draft-n-min 5
 expect_contains "n-min above n-max" "$(cat "$TMP/e")" "--spec-draft-n-min 5 exceeds --spec-draft-n-max 4"
+run_llamac "$TMP/o" "$TMP/e" run "${COMMON[@]}" --spec-type ngram-simple --spec-ngram-size-n-min 5
+expect_eq "ngram min above the size: usage error" "$rc" 2
+expect_contains "ngram min above the size: named" "$(cat "$TMP/e")" "--spec-ngram-size-n-min 5 exceeds --spec-ngram-size-n 3"
 run_llamac "$TMP/o" "$TMP/e" run "${COMMON[@]}" --spec-type draft-simple
 expect_eq "draft-simple without -md: usage error" "$rc" 2
 expect_contains "draft-simple without -md: said" "$(cat "$TMP/e")" "needs a draft model (-md FILE)"
@@ -78,7 +82,7 @@ if command -v curl > /dev/null && command -v jq > /dev/null; then
   want=$(cat "$TMP/sbase")
   run_llamac "$TMP/sbase2" "$TMP/e" run -m "$M" -n 100 --temp 0 -t 1 -q -p "Once upon a time"
   want2=$(cat "$TMP/sbase2")
-  start_server S -m "$M" -np 5 -t 1 --metrics --spec-type ngram-simple --spec-draft-n-max 8 --spec-batch-max 64
+  start_server S -m "$M" -np 5 -t 1 --metrics --spec-type ngram-simple --spec-ngram-size-n 6 --spec-ngram-size-n-min 2 --spec-draft-n-max 8 --spec-batch-max 64
   body() { jq -cn --arg p "$1" --argjson n "$2" '{prompt: $p, n_predict: 100, temperature: 0, "speculative.n_max": $n}'; }
   pids=()
   for n in 1 3 8 16; do

@@ -168,6 +168,7 @@ struct cli_spec {
     int32_t n_threads;             /* 0: the target's */
     llamac_kv_type type_k, type_v; /* the draft's KV cache (default F16, as llama.cpp's) */
     llamac_spec_params params;
+    int32_t ngram_min;   /* --spec-ngram-size-n-min (0: not given, n-grams of exactly --spec-ngram-size-n tokens) */
     llamac_model *model; /* opened by cli_spec_open */
     llamac_context *ctx;
 };

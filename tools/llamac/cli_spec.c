@@ -60,8 +60,21 @@ static bool set_probability(struct cli_parser *p, const struct cli_opt *o, void 
     return true;
 }
 
-/* --spec-ngram-size-n: n-grams of exactly N tokens, as llama.cpp (the longest and the shortest looked up). */
+/* --spec-ngram-size-n: the longest n-gram looked up, and the shortest too unless --spec-ngram-size-n-min says
+ * otherwise (n-grams of exactly N tokens, as llama.cpp's ngram-simple). */
 static bool set_ngram_size(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
+    long n;
+    if (!cli_int(p->t.common, p->name, value, o->min, o->max, &n)) {
+        return false;
+    }
+    struct cli_spec *k = p->t.spec;
+    *(int32_t *)field = (int32_t)n;
+    k->params.ngram_min = k->ngram_min ? k->ngram_min : (int32_t)n;
+    return true;
+}
+
+/* --spec-ngram-size-n-min: the shortest n-gram looked up when no longer one matches. */
+static bool set_ngram_min(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
     long n;
     if (!cli_int(p->t.common, p->name, value, o->min, o->max, &n)) {
         return false;
@@ -115,7 +128,15 @@ static const struct cli_opt spec_rows[] = {
       .offset = SPEC(params.ngram_max),
       .min = 1,
       .max = 16,
-      .help = "the n-gram length looked up (default: 3)" },
+      .help = "the n-gram length looked up (default: 3); with --spec-ngram-size-n-min, the longest" },
+    { .names = { "--spec-ngram-size-n-min", "--spec-ngram-simple-size-n-min" },
+      .arg = "N",
+      .set = set_ngram_min,
+      .offset = SPEC(ngram_min),
+      .min = 1,
+      .max = 16,
+      .help = "when no n-gram of --spec-ngram-size-n tokens matches, shorter ones down to N; the longest match "
+              "drafts (default: --spec-ngram-size-n alone, as llama.cpp)" },
     { .names = { "-ngld", "--gpu-layers-draft", "--n-gpu-layers-draft", "--spec-draft-ngl" },
       .arg = "N",
       .set = cli_set_gpu_layers,
@@ -166,6 +187,11 @@ bool cli_spec_check(struct cli_common *c, const struct cli_spec *k) {
     }
     if (k->model_path && k->hf_repo) {
         cli_error(c, "pass either -md FILE or -hfd OWNER/REPO[:QUANT], not both");
+        return false;
+    }
+    if (k->params.ngram_min > k->params.ngram_max) {
+        cli_error(c, "--spec-ngram-size-n-min %d exceeds --spec-ngram-size-n %d", k->params.ngram_min,
+                  k->params.ngram_max);
         return false;
     }
     if (k->params.n_min > k->params.n_max) {
