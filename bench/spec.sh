@@ -1,28 +1,35 @@
 #!/usr/bin/env bash
 # Speculative decoding: single-stream generation speed of `llamac run` without speculation, with n-gram lookup and
-# with a draft model, against llama-server (the pinned llama.cpp's, started with the same flags; its /completion
+# with draft models, against llama-server (the pinned llama.cpp's, started with the same flags; its /completion
 # timings give tokens/s and drafted/accepted counts), runs interleaved in the same session. Prints tokens/s, the
 # acceptance rate, the speed-up over no speculation and the ratio to llama-server, as a markdown table.
 #
-# The models are synthesized (cached in build/bench-models): the Qwen2.5-0.5B-shaped target in Q4_K_M and, as its
-# draft, the same synthesis cut to its first 4 layers (llamac synth makes the layers, embeddings and head a smaller
-# model shares with a larger one equal, so this is a layer-skip draft of the target), also Q4_K_M. The prompt is
-# copy-heavy (code to be repeated with a change), the case n-gram lookup is for.
+# The settings (rows): none; ngram, llama.cpp's ngram-simple (n-grams of exactly NGRAM_N = 6 tokens, drafts of up to
+# DRAFT_MAX = 12) in both; ngram-longest, llamac's lookup of the longest n-gram of 16 down to 4 tokens that occurred
+# before (`--spec-ngram-size-n 16 --spec-ngram-size-n-min 4`), which llama-server has not (its columns: -); draft,
+# the target's first 4 layers as its draft (a layer-skip draft: llamac synth makes the layers, embeddings and head a
+# smaller model shares with a larger one equal), and draft-small (MODEL=copy), a small model of the same vocabulary
+# that does the target's job (1 layer, 256 wide: a tenth of the target's bytes), each with drafts of up to DRAFT_MAX
+# while its top token is at least 0.75 likely. All models are synthesized in Q4_K_M (cached in build/bench-models).
+# The prompt is copy-heavy (code to be repeated with a change), the case n-gram lookup is for.
 #
 # MODEL=copy (the default): the target is a copy model (`llamac synth --copy-period K`), whose greedy continuation
 # repeats the input with period K, as a trained model asked to repeat code copies it; K is the distance in tokens
 # between the prompt's two `def area(` headers, so after the second header it writes the first function's body, the
 # second function, the comment and the header again, and so on. Its layers after the first add damped random outputs
-# (--copy-noise, NOISE, default 0.5) so the 4-layer draft agrees with it on most tokens, not all. Same tensors, shapes
-# and types as the random model: the same cost per token. MODEL=random: the random-weight target and draft as before
-# (their output copies nothing, so n-gram lookup finds little to draft).
+# (--copy-noise, NOISE, default 0.5) that change a token now and then, so the drafts (which copy without them) agree
+# with it on most tokens, not all. Same tensors, shapes and types as the random model: the same cost per token.
+# MODEL=random: the random-weight target and its 4-layer draft (their output copies nothing, so n-gram lookup finds
+# little to draft; no draft-small row).
 #
 # The server case follows: `llamac serve` with the same flags, one stream on /completion against llama-server's
-# (no speculation, n-gram lookup, the draft model), then 16 streams at once with and without speculation (aggregate
-# tokens/s: all generated tokens over the wall time of the 16 requests; llamac serve's --spec-batch-max policy).
+# (from the table above), and STREAMS (16) streams at once of STREAM_N (128) tokens each (aggregate tokens/s: all
+# generated tokens over the wall time of the burst; llamac serve's --spec-batch-max policy), every setting once per
+# round, REPS rounds, the median of each.
 #
-# Usage: bench/spec.sh [TARGET.gguf DRAFT.gguf] ; MODEL (copy|random), NOISE (0.5), N_PREDICT (128), THREADS,
-# REPS (3), CTX (2048), STREAMS (16), SERVER (1; 0 skips the server case), LLAMAC_BIN, LLAMA_SERVER override.
+# Usage: bench/spec.sh [TARGET.gguf DRAFT.gguf [SMALL.gguf]] ; MODEL (copy|random), NOISE (0.5), N_PREDICT (256),
+# NGRAM_N (6), DRAFT_MAX (12), THREADS, REPS (3), CTX (2048), STREAMS (16), STREAM_N (128), SERVER (1; 0 skips the
+# server case), LLAMAC_BIN, LLAMA_SERVER override.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 llamac=${LLAMAC_BIN:-"$root/build/bin/llamac"}
@@ -31,7 +38,7 @@ bench_server spec.sh
 work="$root/build/bench-models"
 vocab="${LLAMAC_VOCAB_DIR:-$root/.deps/llama.cpp/models}/ggml-vocab-qwen2.gguf"
 [ -f "$vocab" ] || vocab=/work/main/.deps/llama.cpp/models/ggml-vocab-qwen2.gguf
-n=${N_PREDICT:-128}
+n=${N_PREDICT:-256}
 threads=${THREADS:-$(nproc)}
 reps=${REPS:-3}
 port=${PORT:-18473}
@@ -39,7 +46,7 @@ ctx=${CTX:-2048}
 model=${MODEL:-copy}
 noise=${NOISE:-0.5}
 ngram_n=${NGRAM_N:-6}
-dmax=${DRAFT_MAX:-8}
+dmax=${DRAFT_MAX:-12}
 prompt='def area(shape, w, h):
     if shape == "rect":
         return w * h
@@ -97,12 +104,15 @@ trap cleanup EXIT
 printf '%s' "$prompt" > "$tmp/prompt.txt"
 python3 -c 'import json,sys; print(json.dumps({"prompt": open(sys.argv[1]).read(), "n_predict": int(sys.argv[2]),
   "temperature": 0, "ignore_eos": True, "cache_prompt": False}))' "$tmp/prompt.txt" "$n" > "$tmp/req.json"
+python3 -c 'import json,sys; print(json.dumps({"prompt": open(sys.argv[1]).read(), "n_predict": int(sys.argv[2]),
+  "temperature": 0, "ignore_eos": True, "cache_prompt": False}))' "$tmp/prompt.txt" "${STREAM_N:-128}" > "$tmp/req16.json"
 
 # name | llamac flags | llama-server flags (the same settings under llama-server's names)
 draft_flags() { echo "-md $1 --spec-draft-n-max $dmax --spec-draft-p-min 0.75"; }
 configs=(
   "none||"
   "ngram|--spec-type ngram-simple --spec-ngram-size-n $ngram_n --spec-draft-n-max $dmax|--spec-type ngram-simple --spec-ngram-simple-size-n $ngram_n --spec-ngram-simple-size-m $dmax"
+  "ngram-longest|--spec-type ngram-simple --spec-ngram-size-n 16 --spec-ngram-size-n-min 4 --spec-draft-n-max $dmax|-"
   "draft|$(draft_flags "$draft")|$(draft_flags "$draft") --spec-type draft-simple -ngld 0"
 )
 [ -n "${small:-}" ] && configs+=("draft-small|$(draft_flags "$small")|$(draft_flags "$small") --spec-type draft-simple -ngld 0")
@@ -123,28 +133,32 @@ run_server() {
 print(t["predicted_per_second"], t.get("draft_n", 0), t.get("draft_n_accepted", 0))'
 }
 
-median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 echo "target $(basename "$target"), draft $(basename "$draft"), $n tokens, $threads threads, $reps runs each" >&2
 echo "model: $model${k:+ (copy period $k, noise $noise)}"
 declare -A tps acc
 for cfg in "${configs[@]}"; do
   IFS='|' read -r name lflags sflags <<< "$cfg"
-  # shellcheck disable=SC2086
-  "$server" -m "$target" $sflags -c "$ctx" -np 1 -t "$threads" --port "$port" --host 127.0.0.1 > "$tmp/srv.log" 2>&1 &
-  srv_pid=$!
-  wait_health "$port" "$srv_pid" "$tmp/srv.log"
-  run_server > /dev/null # warm-up
   : > "$tmp/l" && : > "$tmp/s"
-  for r in $(seq 1 "$reps"); do
-    if [ $((r % 2)) -eq 1 ]; then
-      run_llamac "$lflags" >> "$tmp/l"; run_server >> "$tmp/s"
-    else
-      run_server >> "$tmp/s"; run_llamac "$lflags" >> "$tmp/l"
-    fi
-  done
-  kill "$srv_pid" && wait "$srv_pid" 2> /dev/null || true
-  srv_pid=
+  if [ "$sflags" = - ]; then # llamac's own setting, which llama-server has not
+    for _ in $(seq 1 "$reps"); do run_llamac "$lflags" >> "$tmp/l"; done
+  else
+    # shellcheck disable=SC2086
+    "$server" -m "$target" $sflags -c "$ctx" -np 1 -t "$threads" --port "$port" --host 127.0.0.1 > "$tmp/srv.log" 2>&1 &
+    srv_pid=$!
+    wait_health "$port" "$srv_pid" "$tmp/srv.log"
+    run_server > /dev/null # warm-up
+    for r in $(seq 1 "$reps"); do
+      if [ $((r % 2)) -eq 1 ]; then
+        run_llamac "$lflags" >> "$tmp/l"; run_server >> "$tmp/s"
+      else
+        run_server >> "$tmp/s"; run_llamac "$lflags" >> "$tmp/l"
+      fi
+    done
+    kill "$srv_pid" && wait "$srv_pid" 2> /dev/null || true
+    srv_pid=
+  fi
   for side in l s; do
     tps[$name$side]=$(awk '{ print $1 }' "$tmp/$side" | median)
     acc[$name$side]=$(awk '{ d += $2; a += $3 } END { printf "%s", d ? sprintf("%.1f%% (%d/%d)", 100 * a / d, a, d) : "-" }' "$tmp/$side")
@@ -158,7 +172,8 @@ for cfg in "${configs[@]}"; do
   name=${cfg%%|*}
   awk -v name="$name" -v l="${tps[${name}l]}" -v s="${tps[${name}s]}" -v l0="${tps[nonel]}" -v s0="${tps[nones]}" \
     -v al="${acc[${name}l]}" -v as="${acc[${name}s]}" \
-    'BEGIN { printf "| %s | %.1f | %s | %.2fx | %.1f | %s | %.2fx | %.2f |\n", name, l, al, l / l0, s, as, s / s0, l / s }'
+    'BEGIN { if (s == "") printf "| %s | %.1f | %s | %.2fx | - | - | - | - |\n", name, l, al, l / l0
+             else printf "| %s | %.1f | %s | %.2fx | %.1f | %s | %.2fx | %.2f |\n", name, l, al, l / l0, s, as, s / s0, l / s }'
 done
 
 [ "${SERVER:-1}" = 1 ] || exit 0
@@ -173,53 +188,64 @@ start_llamac_serve() {
 }
 stop_llamac_serve() { kill "$srv_pid" && wait "$srv_pid" 2> /dev/null || true; srv_pid=; }
 
-echo >&2
-echo "| server, 1 stream | llamac serve tok/s | accepted | vs none | llama-server (above) tok/s | llamac / llama-server |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: |"
-for cfg in "${configs[@]}"; do
-  IFS='|' read -r name lflags _ <<< "$cfg"
-  start_llamac_serve "$lflags" 1
-  run_server "$sport" > /dev/null # warm-up
-  : > "$tmp/v"
-  for _ in $(seq 1 "$reps"); do run_server "$sport" >> "$tmp/v"; done
-  stop_llamac_serve
-  tps[${name}v]=$(awk '{ print $1 }' "$tmp/v" | median)
-  acc[${name}v]=$(awk '{ d += $2; a += $3 } END { printf "%s", d ? sprintf("%.1f%% (%d/%d)", 100 * a / d, a, d) : "-" }' "$tmp/v")
-  awk -v name="$name" -v v="${tps[${name}v]}" -v v0="${tps[nonev]}" -v s="${tps[${name}s]}" -v a="${acc[${name}v]}" \
-    'BEGIN { printf "| %s | %.1f | %s | %.2fx | %.1f | %.2f |\n", name, v, a, v / v0, s, v / s }'
-done
-
-# 16 streams: all at once, aggregate tokens/s over the wall time, with and without n-gram speculation.
+# 16 streams: all at once, aggregate tokens/s over the wall time. burst FILE: one burst, "tok/s drafted accepted".
 streams=${STREAMS:-16}
-echo
-echo "| server, $streams streams | aggregate tok/s | accepted | vs none |"
-echo "| --- | ---: | ---: | ---: |"
-declare -A agg
-for cfg in "${configs[@]}"; do
-  IFS='|' read -r name lflags _ <<< "$cfg"
-  start_llamac_serve "$lflags" "$streams"
-  run_server "$sport" > /dev/null # warm-up
-  : > "$tmp/m"
-  for _ in $(seq 1 "$reps"); do
-    t0=$(date +%s.%N)
-    pids=()
-    for i in $(seq 1 "$streams"); do
-      curl -sf "http://127.0.0.1:$sport/completion" -H 'Content-Type: application/json' -d @"$tmp/req.json" \
-        > "$tmp/out$i" &
-      pids+=($!)
-    done
-    wait "${pids[@]}"
-    t1=$(date +%s.%N)
-    python3 -c 'import json,sys
+burst() {
+  local t0 t1 pids=() i
+  t0=$(date +%s.%N)
+  for i in $(seq 1 "$streams"); do
+    curl -sf "http://127.0.0.1:$sport/completion" -H 'Content-Type: application/json' -d @"$tmp/req16.json" \
+      > "$tmp/out$i" &
+    pids+=($!)
+  done
+  wait "${pids[@]}"
+  t1=$(date +%s.%N)
+  python3 -c 'import json,sys
 d = a = n = 0
 for f in sys.argv[3:]:
     t = json.load(open(f))["timings"]; n += t["predicted_n"]; d += t.get("draft_n", 0); a += t.get("draft_n_accepted", 0)
-print(n / (float(sys.argv[2]) - float(sys.argv[1])), d, a)' "$t0" "$t1" "$tmp"/out* >> "$tmp/m"
-    rm -f "$tmp"/out*
+print(n / (float(sys.argv[2]) - float(sys.argv[1])), d, a)' "$t0" "$t1" "$tmp"/out*
+  rm -f "$tmp"/out*
+}
+warm_up() { curl -sf "http://127.0.0.1:$sport/completion" -d '{"prompt": "def", "n_predict": 8}' > /dev/null; }
+
+# Round by round, every setting once per round (a server for one stream, then one with $streams slots for a burst),
+# so that the machine's drift from minute to minute reaches all settings alike.
+for cfg in "${configs[@]}"; do : > "$tmp/v_${cfg%%|*}" && : > "$tmp/m_${cfg%%|*}"; done
+for r in $(seq 1 "$reps"); do
+  for cfg in "${configs[@]}"; do
+    IFS='|' read -r name lflags _ <<< "$cfg"
+    echo "server round $r: $name" >&2
+    start_llamac_serve "$lflags" 1
+    warm_up
+    run_server "$sport" >> "$tmp/v_$name"
+    stop_llamac_serve
+    start_llamac_serve "$lflags" "$streams"
+    warm_up
+    burst >> "$tmp/m_$name"
+    stop_llamac_serve
   done
-  stop_llamac_serve
-  agg[$name]=$(awk '{ print $1 }' "$tmp/m" | median)
-  a=$(awk '{ d += $2; a += $3 } END { printf "%s", d ? sprintf("%.1f%% (%d/%d)", 100 * a / d, a, d) : "-" }' "$tmp/m")
-  awk -v name="$name" -v v="${agg[$name]}" -v v0="${agg[none]}" -v a="$a" \
+done
+accepted() { awk '{ d += $2; a += $3 } END { printf "%s", d ? sprintf("%.1f%% (%d/%d)", 100 * a / d, a, d) : "-" }' "$1"; }
+
+echo
+echo "| server, 1 stream | llamac serve tok/s | accepted | vs none | llama-server (above) tok/s | llamac / llama-server |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+v0=$(awk '{ print $1 }' "$tmp/v_none" | median)
+for cfg in "${configs[@]}"; do
+  name=${cfg%%|*}
+  awk -v name="$name" -v v="$(awk '{ print $1 }' "$tmp/v_$name" | median)" -v v0="$v0" -v s="${tps[${name}s]}" \
+    -v a="$(accepted "$tmp/v_$name")" \
+    'BEGIN { if (s == "") printf "| %s | %.1f | %s | %.2fx | - | - |\n", name, v, a, v / v0
+             else printf "| %s | %.1f | %s | %.2fx | %.1f | %.2f |\n", name, v, a, v / v0, s, v / s }'
+done
+
+echo
+echo "| server, $streams streams | aggregate tok/s | accepted | vs none |"
+echo "| --- | ---: | ---: | ---: |"
+m0=$(awk '{ print $1 }' "$tmp/m_none" | median)
+for cfg in "${configs[@]}"; do
+  name=${cfg%%|*}
+  awk -v name="$name" -v v="$(awk '{ print $1 }' "$tmp/m_$name" | median)" -v v0="$m0" -v a="$(accepted "$tmp/m_$name")" \
     'BEGIN { printf "| %s | %.1f | %s | %.2fx |\n", name, v, a, v / v0 }'
 done
