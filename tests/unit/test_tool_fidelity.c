@@ -256,22 +256,29 @@ static void test_fidelity(void) {
             n_templates, n_compared, n_family_cases, n_agree, n_known_found, n_refused, undetected);
 }
 
-/* llamac_template_parse_params on its own: the thinking block as the prompt leaves it, and its errors. */
-static void test_parse_params(void) {
-    char path[2300];
-    snprintf(path, sizeof path, "%s/models/templates/Qwen-Qwen3-0.6B.jinja", llama_src);
+/* llama.cpp's template models/templates/NAME.jinja, parsed; NULL (the failure counted) when it cannot be read or
+ * parsed. */
+static llamac_template *pinned_template(const char *name) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/models/templates/%s.jinja", llama_src, name);
     char *src = test_read_file(path, NULL);
     CHECK(src != NULL);
     llamac_template *tmpl = NULL;
     if (src) {
         CHECK_OK(llamac_template_new(src, strlen(src), &tmpl));
     }
+    free(src);
+    return tmpl;
+}
+
+/* llamac_template_parse_params on its own: the thinking block as the prompt leaves it, and its errors. */
+static void test_parse_params(void) {
+    llamac_template *tmpl = pinned_template("Qwen-Qwen3-0.6B");
     llamac_tool_parse_params p;
     CHECK_STATUS(llamac_template_parse_params(NULL, "", false, LLAMAC_REASONING_DEEPSEEK, &p),
                  LLAMAC_E_INVALID_ARGUMENT);
     CHECK_ERROR_HAS("tmpl is NULL");
     if (!tmpl) {
-        free(src);
         return;
     }
     CHECK_STATUS(llamac_template_parse_params(tmpl, NULL, false, LLAMAC_REASONING_DEEPSEEK, &p),
@@ -305,12 +312,8 @@ static void test_parse_params(void) {
     CHECK_OK(llamac_template_parse_params(tmpl, "<|im_start|>assistant\n", false, LLAMAC_REASONING_NONE, &p));
     CHECK(p.reasoning == LLAMAC_REASONING_NONE);
     llamac_template_free(tmpl);
-    free(src);
     /* a template without a thinking section: <think> stays content */
-    snprintf(path, sizeof path, "%s/models/templates/Qwen-Qwen2.5-7B-Instruct.jinja", llama_src);
-    src = test_read_file(path, NULL);
-    CHECK(src != NULL);
-    if (src && llamac_template_new(src, strlen(src), &tmpl) == LLAMAC_OK) {
+    if ((tmpl = pinned_template("Qwen-Qwen2.5-7B-Instruct")) != NULL) {
         CHECK_OK(llamac_template_parse_params(tmpl, "<|im_start|>assistant\n", false, LLAMAC_REASONING_DEEPSEEK, &p));
         CHECK_STR(p.think_start, "");
         CHECK_OK(llamac_tool_parse("<think>x</think>y", 17, &p, &m));
@@ -319,7 +322,6 @@ static void test_parse_params(void) {
         llamac_tool_message_free(m);
         llamac_template_free(tmpl);
     }
-    free(src);
     /* Qwen 3.5 and Ling 3: <tool_call> ends the thinking the prompt opened, as llama.cpp's readers take it; Qwen 3
      * above does not (its thinking ends only at </think>) */
     static const struct {
@@ -329,10 +331,7 @@ static void test_parse_params(void) {
                     { "inclusionai-ling-3.0-flash", "<role>ASSISTANT</role>\n<think>", true },
                     { "GLM-4.7-Flash", "<|assistant|><think>", false } };
     for (size_t k = 0; k < sizeof at_call / sizeof at_call[0]; k++) {
-        snprintf(path, sizeof path, "%s/models/templates/%s.jinja", llama_src, at_call[k].file);
-        src = test_read_file(path, NULL);
-        CHECK(src != NULL);
-        if (src && llamac_template_new(src, strlen(src), &tmpl) == LLAMAC_OK) {
+        if ((tmpl = pinned_template(at_call[k].file)) != NULL) {
             CHECK_OK(llamac_template_parse_params(tmpl, at_call[k].prompt, true, LLAMAC_REASONING_DEEPSEEK, &p));
             CHECK(p.reasoning_open && p.think_ends_at_call == at_call[k].ends_at_call);
             CHECK_OK(llamac_tool_parse("Checking.\n<tool_call>", 21, &p, &m));
@@ -341,14 +340,10 @@ static void test_parse_params(void) {
             llamac_tool_message_free(m);
             llamac_template_free(tmpl);
         }
-        free(src);
     }
     /* a template whose render add_generation_prompt does not change (llama-cpp-rwkv-world.jinja): llama.cpp's
      * generation prompt is empty, so the <think> the prompt ends with opens nothing and a reply's block is read */
-    snprintf(path, sizeof path, "%s/models/templates/llama-cpp-rwkv-world.jinja", llama_src);
-    src = test_read_file(path, NULL);
-    CHECK(src != NULL);
-    if (src && llamac_template_new(src, strlen(src), &tmpl) == LLAMAC_OK) {
+    if ((tmpl = pinned_template("llama-cpp-rwkv-world")) != NULL) {
         CHECK_OK(llamac_template_parse_params(tmpl, "User: hi\n\nAssistant: <think>\n</think>", false,
                                               LLAMAC_REASONING_DEEPSEEK, &p));
         CHECK(!p.reasoning_open && p.reasoning == LLAMAC_REASONING_DEEPSEEK && !p.lead);
@@ -358,7 +353,6 @@ static void test_parse_params(void) {
         llamac_tool_message_free(m);
         llamac_template_free(tmpl);
     }
-    free(src);
 }
 
 int main(void) {

@@ -60,26 +60,15 @@ static bool set_probability(struct cli_parser *p, const struct cli_opt *o, void 
     return true;
 }
 
-/* --spec-ngram-size-n: the longest n-gram looked up, and the shortest too unless --spec-ngram-size-n-min says
- * otherwise (n-grams of exactly N tokens, as llama.cpp's ngram-simple). */
+/* --spec-ngram-size-n (the longest n-gram looked up) and --spec-ngram-size-n-min (the shortest; 0 until given, the
+ * longest meanwhile: n-grams of exactly N tokens, as llama.cpp's ngram-simple), in either order: the flag's field,
+ * then the library's ngram_min from the two. */
 static bool set_ngram_size(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
-    long n;
-    if (!cli_int(p->t.common, p->name, value, o->min, o->max, &n)) {
+    if (!cli_set_i32(p, o, field, value)) {
         return false;
     }
     struct cli_spec *k = p->t.spec;
-    *(int32_t *)field = (int32_t)n;
-    k->params.ngram_min = k->ngram_min ? k->ngram_min : (int32_t)n;
-    return true;
-}
-
-/* --spec-ngram-size-n-min: the shortest n-gram looked up when no longer one matches. */
-static bool set_ngram_min(struct cli_parser *p, const struct cli_opt *o, void *field, const char *value) {
-    long n;
-    if (!cli_int(p->t.common, p->name, value, o->min, o->max, &n)) {
-        return false;
-    }
-    *(int32_t *)field = p->t.spec->params.ngram_min = (int32_t)n;
+    k->params.ngram_min = k->ngram_min ? k->ngram_min : k->params.ngram_max;
     return true;
 }
 
@@ -131,7 +120,7 @@ static const struct cli_opt spec_rows[] = {
       .help = "the n-gram length looked up (default: 3); with --spec-ngram-size-n-min, the longest" },
     { .names = { "--spec-ngram-size-n-min", "--spec-ngram-simple-size-n-min" },
       .arg = "N",
-      .set = set_ngram_min,
+      .set = set_ngram_size,
       .offset = SPEC(ngram_min),
       .min = 1,
       .max = 16,
